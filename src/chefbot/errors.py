@@ -1,0 +1,22 @@
+"""User-facing errors.
+
+A ``ChefbotError`` is a mistake the user can fix (a bad path, a bad config key, a
+malformed row).  The CLI prints its message on one line and exits non-zero without
+a traceback; everything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class ChefbotError(Exception):
+    """An error caused by input the user controls; the message says what to fix."""
+
+    exit_code = 2
+
+
+class ConfigError(ChefbotError):
+    """A config file or override that does not validate."""
+
+
+class DataError(ChefbotError):
+    """Input data that cannot be read (file, row, field named in the message)."""

@@ -1,0 +1,174 @@
+"""The meal spec: which recipes, who cooks, what the kitchen holds, when to serve.
+
+A YAML file (``chefbot plan meal.yaml``) or a JSON body (``plan_meal_dict``) maps onto
+``MealSpec``.  Unknown keys are refused (``Section`` has ``extra="forbid"``) so a typo
+such as ``burner: 4`` fails with one line naming the key instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from chefbot.config import Section
+
+_CLOCK_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
+_WINDOW_RE = re.compile(r"^\s*(\d{1,2}:\d{2})\s*(?:-|–|to)\s*(\d{1,2}:\d{2})\s*$")
+
+
+def parse_clock(text: str) -> dt.time:
+    """``"19:30"`` -> ``time(19, 30)``; ValueError with the allowed form otherwise."""
+    m = _CLOCK_RE.match(str(text))
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        raise ValueError(f"{text!r} is not a clock time; write HH:MM, e.g. 19:30")
+    return dt.time(int(m.group(1)), int(m.group(2)))
+
+
+def parse_serve_at(text: str) -> tuple[dt.time, dt.date | None]:
+    """``"19:30"`` (a plan for any day) or ``"2025-06-01 19:30"`` (a real date, checked against now)."""
+    s = str(text).strip()
+    if _CLOCK_RE.match(s):
+        return parse_clock(s), None
+    try:
+        when = dt.datetime.fromisoformat(s)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a serving time; write HH:MM (19:30) or a date and time (2025-06-01 19:30)") from None
+    return when.time().replace(second=0, microsecond=0), when.date()
+
+
+def parse_window(text: str) -> tuple[dt.time, dt.time]:
+    m = _WINDOW_RE.match(str(text))
+    if not m:
+        raise ValueError(f"{text!r} is not a time window; write HH:MM-HH:MM, e.g. 17:00-19:30")
+    a, b = parse_clock(m.group(1)), parse_clock(m.group(2))
+    if b <= a:
+        raise ValueError(f"window {text!r} ends before it starts (windows past midnight are not supported)")
+    return a, b
+
+
+class RowRef(Section):
+    """A row of a RecipeNLG CSV (``Unnamed: 0`` column or row position)."""
+
+    csv: str
+    index: int = Field(ge=0)
+
+
+Equipment = Literal[
+    "oven", "burner", "pan", "pot", "mixer", "bowl", "blender", "microwave",
+    "slow_cooker", "grill", "fridge", "freezer",
+]
+
+
+class RecipeSpec(Section):
+    """One dish: a recipe file, a RecipeNLG row, inline text, or ingredients to be written by a model."""
+
+    file: str | None = None  # chefbot recipe text (# Title / ## Ingredients / ## Directions)
+    recipenlg: RowRef | None = None
+    title: str | None = None
+    ingredients: list[str] | None = None
+    directions: list[str] | str | None = None
+    kind: Literal["auto", "hot", "cold"] = "auto"  # auto: hot when it ends with cooking, cold when chilled/cooled
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "RecipeSpec":
+        sources = [n for n, v in (("file", self.file), ("recipenlg", self.recipenlg), ("directions", self.directions)) if v]
+        if len(sources) > 1:
+            raise ValueError(f"give one of file, recipenlg or directions, not {' and '.join(sources)}")
+        if not sources and not self.ingredients:
+            raise ValueError("a recipe needs file, recipenlg, directions, or ingredients (to be written by a model)")
+        return self
+
+    @property
+    def needs_generation(self) -> bool:
+        return not (self.file or self.recipenlg or self.directions)
+
+
+class Cook(Section):
+    name: str = Field(min_length=1)
+    skill: int = Field(3, ge=1, le=5)  # 1 washes and stirs .. 3 knife work, sauteing .. 5 pastry
+    available: list[str] = Field(default_factory=list)  # ["16:00-17:00", "18:00-19:30"]; empty: all the time
+
+    @field_validator("available")
+    @classmethod
+    def _windows(cls, v: list[str]) -> list[str]:
+        for w in v:
+            parse_window(w)
+        return v
+
+
+class Kitchen(Section):
+    """How many of each thing the kitchen has; a task needing one the kitchen lacks cannot be planned."""
+
+    ovens: int = Field(1, ge=0, le=10)
+    oven_racks: int = Field(2, ge=1, le=6)  # dishes one oven holds at the same temperature
+    burners: int = Field(4, ge=0, le=20)
+    pans: int = Field(2, ge=0, le=20)
+    pots: int = Field(3, ge=0, le=20)
+    mixers: int = Field(1, ge=0, le=10)
+    bowls: int = Field(6, ge=0, le=50)
+    blenders: int = Field(1, ge=0, le=10)
+    microwaves: int = Field(1, ge=0, le=10)
+    slow_cookers: int = Field(0, ge=0, le=10)
+    grills: int = Field(0, ge=0, le=10)
+    fridge: int = Field(10, ge=0, le=100)  # shelf places
+    freezer: int = Field(4, ge=0, le=100)
+
+    def capacity(self, equipment: str) -> int:
+        return {
+            "oven": self.ovens, "burner": self.burners, "pan": self.pans, "pot": self.pots,
+            "mixer": self.mixers, "bowl": self.bowls, "blender": self.blenders,
+            "microwave": self.microwaves, "slow_cooker": self.slow_cookers, "grill": self.grills,
+            "fridge": self.fridge, "freezer": self.freezer,
+        }[equipment]
+
+
+class SolverSettings(Section):
+    time_limit_s: float = Field(5.0, gt=0, le=600)
+    workers: int = Field(2, ge=1, le=64)  # fixed with the seed so that a plan is reproducible
+    seed: int = 0
+    explain_time_limit_s: float = Field(2.0, gt=0, le=120)  # per relaxation when explaining infeasibility
+
+
+class MealSpec(Section):
+    title: str = "Meal"
+    serve_at: str
+    start_after: str | None = None  # HH:MM: nothing may start earlier (kitchen free from then)
+    recipes: list[RecipeSpec]
+    cooks: list[Cook]
+    kitchen: Kitchen = Field(default_factory=Kitchen)
+    tasks_from: Literal["rules", "model"] = "rules"  # model: ask the endpoint for tasks, rules as fallback
+    solver: SolverSettings = Field(default_factory=SolverSettings)
+
+    @field_validator("serve_at")
+    @classmethod
+    def _serve_at(cls, v: str) -> str:
+        parse_serve_at(v)
+        return v
+
+    @field_validator("start_after")
+    @classmethod
+    def _start_after(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_clock(v)
+        return v
+
+    @field_validator("recipes")
+    @classmethod
+    def _recipes(cls, v: list[RecipeSpec]) -> list[RecipeSpec]:
+        if not v:
+            raise ValueError("the list is empty; give at least one recipe")
+        return v
+
+    @field_validator("cooks")
+    @classmethod
+    def _cooks(cls, v: list[Cook]) -> list[Cook]:
+        if not v:
+            raise ValueError("the list is empty; name at least one cook, e.g. cooks: [{name: Alex, skill: 3}]")
+        names = [c.name for c in v]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"cook names must differ; {', '.join(sorted(dup))} appears twice")
+        return v

