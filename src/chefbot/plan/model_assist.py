@@ -1,0 +1,141 @@
+"""Optional model help: tasks as JSON from a model, recipes written from ingredient lists.
+
+Both take a ``complete(messages) -> str`` callable so that any served or local model can
+be plugged in (``openai_complete`` wraps an OpenAI-compatible endpoint, e.g. ``chefbot
+serve``).  A model's task list is validated against the same ``Task`` schema the rules
+produce; anything that does not validate falls back to the rules, with the reason kept.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Callable
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from chefbot.errors import ChefbotError, DataError
+from chefbot.plan.recipes import Recipe
+from chefbot.plan.schema import Equipment
+from chefbot.plan.tasks import DishTasks, Task, _mark_vessels, tasks_from_directions
+
+Complete = Callable[[list[dict]], str]
+
+TASK_SYSTEM = (
+    "You split cooking directions into kitchen tasks for a scheduler. Answer with JSON only: a list with one "
+    "object per task, in order, with keys: text (the step), verb (one word), duration_min (integer minutes), "
+    "attended (false when hands are needed only to start and finish, as for baking, simmering, chilling), "
+    "skill (1 washing/stirring .. 3 knife work, sauteing .. 5 pastry), equipment (a list from: oven, burner, pan, "
+    "pot, mixer, bowl, blender, microwave, slow_cooker, grill, fridge, freezer), oven_temp_c (integer or null), "
+    "after (list of 1-based task numbers that must finish before this one starts)."
+)
+
+
+class TaskDraft(BaseModel):
+    """What a model is asked to return for one task."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1)
+    verb: str = Field(min_length=1)
+    duration_min: int = Field(ge=1, le=7 * 24 * 60)
+    attended: bool
+    skill: int = Field(ge=1, le=5)
+    equipment: list[Equipment] = Field(default_factory=list)
+    oven_temp_c: int | None = Field(None, ge=30, le=320)
+    after: list[int] = Field(default_factory=list)
+
+
+_DRAFTS = TypeAdapter(list[TaskDraft])
+
+
+def _json_part(text: str) -> str:
+    """The JSON inside an answer that may wrap it in a ``` fence or a sentence."""
+    fence = re.search(r"```(?:json)?\s*(.*?)```", text, re.S)
+    if fence:
+        return fence.group(1)
+    start = text.find("[")
+    end = text.rfind("]")
+    return text[start:end + 1] if start >= 0 and end > start else text
+
+
+def parse_model_tasks(answer: str, key: str) -> list[Task]:
+    """Validate a model's answer into tasks; ValueError with the reason when it does not fit."""
+    try:
+        drafts = _DRAFTS.validate_json(_json_part(answer))
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise ValueError(f"answer does not match the task schema: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    if not drafts:
+        raise ValueError("answer has no tasks")
+    tasks = []
+    for n, d in enumerate(drafts, 1):
+        if any(a < 1 or a >= n for a in d.after):
+            raise ValueError(f"task {n}: 'after' must name earlier tasks (1..{n - 1}), got {d.after}")
+        if "oven" in d.equipment and d.oven_temp_c is None:
+            raise ValueError(f"task {n}: uses the oven but gives no oven_temp_c")
+        tasks.append(Task(id=f"{key}.{n}", dish=key, step=n, text=d.text, verb=d.verb.lower(), duration_min=d.duration_min,
+                          attended=d.attended, skill=d.skill, equipment=sorted(set(d.equipment)),
+                          oven_temp_c=d.oven_temp_c if "oven" in d.equipment else None,
+                          after=[f"{key}.{a}" for a in d.after], duration_from="model"))
+    return tasks
+
+
+def tasks_with_model(key: str, recipe: Recipe, complete: Complete) -> tuple[DishTasks, str | None]:
+    """Ask the model for tasks; on a bad answer use the rules. Returns (tasks, fallback reason or None)."""
+    messages = [
+        {"role": "system", "content": TASK_SYSTEM},
+        {"role": "user", "content": f"Recipe: {recipe.title}\nDirections:\n" + "\n".join(f"- {d}" for d in recipe.directions)},
+    ]
+    try:
+        tasks = parse_model_tasks(complete(messages), key)
+    except ChefbotError:
+        raise
+    except Exception as e:  # a bad answer or a failing endpoint: the rules still give a plan
+        dish = tasks_from_directions(key, recipe.title, recipe.directions, recipe.ingredients)
+        return dish, f"model tasks for '{recipe.title}' rejected ({e}); used the rules"
+    dish = DishTasks(key=key, title=recipe.title, tasks=tasks)
+    _mark_vessels(key, dish.tasks)
+    return dish, None
+
+
+def generate_recipe(ingredients: list[str], title: str | None, complete: Complete, where: str) -> Recipe:
+    """Have the model write a recipe for an ingredient list (the same prompt chefbot is trained on)."""
+    from chefbot.chat import request_messages
+    from chefbot.config import PromptConfig
+    from chefbot.recipe_format import parse_recipe
+
+    answer = complete(request_messages(ingredients, PromptConfig(), title or ""))
+    parsed = parse_recipe(answer)
+    if not parsed.directions:
+        raise DataError(f"{where}: the model's recipe for {', '.join(ingredients)} has no directions I can read; "
+                        "give the directions yourself")
+    return Recipe(title or parsed.title or "Generated dish", parsed.ingredients or list(ingredients), parsed.directions,
+                  f"{where} (written by the model)")
+
+
+def openai_complete(endpoint: str, model: str, api_key: str | None = None, max_tokens: int = 1024,
+                    timeout: float = 120.0) -> Complete:
+    """A ``complete`` callable for an OpenAI-compatible chat endpoint (greedy, so plans repeat)."""
+    import openai
+
+    client = openai.OpenAI(base_url=endpoint, api_key=api_key or "not-needed", timeout=timeout)
+
+    def complete(messages: list[dict]) -> str:
+        try:
+            r = client.chat.completions.create(model=model, messages=messages, temperature=0, max_tokens=max_tokens)
+        except openai.OpenAIError as e:
+            raise DataError(f"--endpoint {endpoint}: request failed: {e}") from None
+        return r.choices[0].message.content or ""
+
+    return complete
+
+
+def dumps_example() -> str:
+    """A valid answer, used in docs and tests."""
+    return json.dumps([
+        {"text": "Chop the onion", "verb": "chop", "duration_min": 5, "attended": True, "skill": 3,
+         "equipment": [], "oven_temp_c": None, "after": []},
+        {"text": "Bake 30 minutes at 180 C", "verb": "bake", "duration_min": 30, "attended": False, "skill": 2,
+         "equipment": ["oven"], "oven_temp_c": 180, "after": [1]},
+    ])
