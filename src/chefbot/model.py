@@ -88,13 +88,18 @@ def dequantize_gguf(gguf: Path, cfg: ModelConfig) -> Path:
         raise ChefbotError(f"{gguf}: GGUF file not found")
     check_sha256(gguf, cfg.sha256)
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
     from chefbot.progress import console
 
     console.print(f"Dequantizing {gguf.name} once into {out} (cached for later runs)...")
     tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    # dequantize=True: transformers >= 5 would otherwise keep GGUF blocks (when `kernels` is
+    # installed) or mark the model as GGUF-quantized, and either way refuse save_pretrained.
+    model = AutoModelForCausalLM.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32,
+        quantization_config=GgufConfig(dequantize=True),
+    )
     with atomic_dir(out) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)

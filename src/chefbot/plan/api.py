@@ -99,8 +99,11 @@ def plan_to_dict(plan: Plan, warnings: list[str] | None = None) -> dict:
         "makespan_min": plan.makespan,
         "makespan_bound_min": plan.makespan_bound,
         "gap": round(plan.gap, 4),
-        "status": plan.status,
+        "status": plan.status,  # of the makespan (first objective)
+        "wait_status": plan.wait_status,  # of the hot-food waiting, given that makespan
+        "hot_wait_total_min": sum(plan.hot_wait.values()),
         "solve_s": round(plan.wall_s, 3),
+        "makespan_solve_s": round(plan.stage1_s, 3),
         "dishes": [{"key": d.key, "title": d.title, "kind": d.kind, "ready": clock(max(st.end for st in plan.tasks if st.task.dish == d.key)),
                     "hot_wait_min": plan.hot_wait.get(d.key)} for d in prob.dishes],
         "cooks": [{"name": c.name, "skill": c.skill, "available": list(c.available)} for c in prob.meal.cooks],

@@ -127,8 +127,9 @@ class Kitchen(Section):
 
 class SolverSettings(Section):
     time_limit_s: float = Field(5.0, gt=0, le=600)
-    workers: int = Field(2, ge=1, le=64)  # fixed with the seed so that a plan is reproducible
+    workers: int = Field(8, ge=1, le=64)  # CP-SAT's portfolio; 8 helps even on 2 cores
     seed: int = 0
+    deterministic: bool = False  # interleaved search: the very same plan every run, slower
     explain_time_limit_s: float = Field(2.0, gt=0, le=120)  # per relaxation when explaining infeasibility
 
 
@@ -141,6 +142,16 @@ class MealSpec(Section):
     kitchen: Kitchen = Field(default_factory=Kitchen)
     tasks_from: Literal["rules", "model"] = "rules"  # model: ask the endpoint for tasks, rules as fallback
     solver: SolverSettings = Field(default_factory=SolverSettings)
+
+    @field_validator("serve_at", "start_after", mode="before")
+    @classmethod
+    def _yaml_clock(cls, v):
+        # YAML 1.1 reads an unquoted 19:30 as the base-60 integer 1170; turn it back into a clock time.
+        if isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 24 * 60:
+            return f"{v // 60}:{v % 60:02d}"
+        if isinstance(v, (dt.datetime, dt.date)):
+            return v.isoformat(sep=" ") if isinstance(v, dt.datetime) else v.isoformat()
+        return v
 
     @field_validator("serve_at")
     @classmethod

@@ -38,7 +38,7 @@ KITCHEN_KEY = {
     "blender": "blenders", "microwave": "microwaves", "slow_cooker": "slow_cookers", "grill": "grills",
     "fridge": "fridge", "freezer": "freezer",
 }
-RELAXATIONS = ("oven_temperature", "availability", "start", "hands", *CUMULATIVE, "oven_racks")
+HEAT = {"oven", "burner", "microwave", "slow_cooker", "grill"}
 
 
 class PlanError(ChefbotError):
@@ -99,6 +99,8 @@ class Plan:
     oven_segments: list[dict]  # {"oven", "temp_c", "start", "end", "preheat_end"}
     vessels: list[dict]  # {"vessel", "dish", "equipment", "start", "end"}
     wall_s: float
+    wait_status: str = "FEASIBLE"  # of the second objective (hot-food waiting), given the best makespan
+    stage1_s: float = 0.0  # seconds until the makespan was settled
 
     @property
     def gap(self) -> float:
@@ -128,7 +130,7 @@ def build_problem(meal: MealSpec, dish_tasks: list[DishTasks], kinds: list[str],
         raise PlanError(f"serve_at: the serving time {serve:%Y-%m-%d %H:%M} is in the past (now is {now:%Y-%m-%d %H:%M}); give a later time")
     dishes = [Dish(d.key, d.title, k, d.tasks) for d, k in zip(dish_tasks, kinds)]
     all_tasks = [t for d in dishes for t in d.tasks]
-    total = sum(t.duration_min for t in all_tasks) + r.preheat * sum("oven" in t.equipment for t in all_tasks)
+    total = sum(t.duration_min for t in all_tasks) + r.preheat_minutes * sum("oven" in t.equipment for t in all_tasks)
 
     starts = []
     if meal.start_after:
@@ -147,7 +149,7 @@ def build_problem(meal: MealSpec, dish_tasks: list[DishTasks], kinds: list[str],
         horizon = max(horizon, int((serve - first_window).total_seconds() // 60))
     if earliest_clock is not None:
         horizon = max(1, int((serve - earliest_clock).total_seconds() // 60))
-    prob = Problem(meal, dishes, serve, horizon, 0, {}, r.preheat, r.hands_start_minutes, r.hands_end_minutes)
+    prob = Problem(meal, dishes, serve, horizon, 0, {}, r.preheat_minutes, r.hands_start_minutes, r.hands_end_minutes)
     if earliest_clock is not None:
         prob.earliest = max(0, prob.minute(earliest_clock))
     for c in meal.cooks:
@@ -216,6 +218,7 @@ class _Model:
         kitchen = prob.meal.kitchen
         earliest = 0 if "start" in relax else prob.earliest
         self.start, self.end, self.interval = {}, {}, {}
+        self.task_by_id = {t.id: t for t in prob.tasks}
         for t in prob.tasks:
             lo = earliest + (P if "oven" in t.equipment else 0)
             s = m.NewIntVar(lo, H - t.duration_min, f"s_{t.id}")
@@ -308,7 +311,30 @@ class _Model:
             r = m.NewIntVar(0, H, f"ready_{d.key}")
             m.AddMaxEquality(r, [self.end[t.id] for t in d.tasks])
             self.ready[d.key] = r
-        self.hot_wait = sum(H - self.ready[d.key] for d in prob.dishes if d.kind == "hot")
+        # Hot food waits from the moment it leaves the heat: every gap after a heating step
+        # of a hot dish counts (roast -> rest -> slice), and so does ready -> serving.
+        waits = []
+        for d in prob.dishes:
+            if d.kind != "hot":
+                continue
+            waits.append(H - self.ready[d.key])
+            downstream: set[str] = set()
+            for t in d.tasks:  # in order, so predecessors are seen first
+                if HEAT & set(t.equipment) or downstream & set(t.after):
+                    downstream.add(t.id)
+            for t in d.tasks:
+                for a in t.after:
+                    if a in downstream:
+                        waits.append(self.start[t.id] - self.end[a])
+        self.hot_wait = sum(waits)
+        # Third: spread the hands-on work so one cook is not busy while the other waits.
+        loads = []
+        for c in prob.meal.cooks:
+            load = sum(x * sum(n for _, n in self.hands(t)) for (tid, name), x in self.assign.items()
+                       if name == c.name for t in [self.task_by_id[tid]])
+            loads.append(load)
+        self.max_load = m.NewIntVar(0, sum(t.duration_min for t in prob.tasks), "max_load")
+        m.AddMaxEquality(self.max_load, loads)
 
     def hands(self, t: Task) -> list[tuple[int, int]]:
         """(offset from start, length) of the intervals a task needs its cook's hands."""
@@ -322,6 +348,11 @@ class _Model:
         s.parameters.max_time_in_seconds = time_limit
         s.parameters.num_workers = settings.workers
         s.parameters.random_seed = settings.seed
+        if settings.deterministic:
+            # Interleaved search with a deterministic time budget repeats exactly, but is slower;
+            # the default parallel portfolio repeats its objective values once they are proven optimal.
+            s.parameters.interleave_search = True
+            s.parameters.max_deterministic_time = time_limit
         return s
 
 
@@ -393,6 +424,7 @@ def solve(prob: Problem) -> Plan:
     m.Minimize(model.makespan)
     solver = model.solver(settings.time_limit_s * 0.75)
     status = solver.Solve(m)
+    stage1_s = time.perf_counter() - t0
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         if status == cp_model.UNKNOWN:
             raise PlanError(f"the solver found no plan within {settings.time_limit_s * 0.75:.1f} s; "
@@ -408,13 +440,19 @@ def solve(prob: Problem) -> Plan:
         m.AddHint(v, solver.Value(v))
     for x in model.assign.values():
         m.AddHint(x, solver.Value(x))
-    m.Minimize(model.hot_wait)
-    solver2 = model.solver(max(0.2, settings.time_limit_s - (time.perf_counter() - t0)))
+    # lexicographic inside one objective: the load term can never outweigh a minute of waiting
+    m.Minimize(model.hot_wait * (sum(t.duration_min for t in prob.tasks) + 1) + model.max_load)
+    # the second objective gets what is left, at most a quarter of the budget
+    left = settings.time_limit_s - (time.perf_counter() - t0)
+    solver2 = model.solver(max(0.2, min(left, settings.time_limit_s * 0.25)))
     status2 = solver2.Solve(m)
+    wait_status = "FEASIBLE"
     if status2 in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        solver, status = solver2, status2 if stage1_optimal else cp_model.FEASIBLE
-    return _extract(prob, model, solver, "OPTIMAL" if status == cp_model.OPTIMAL and stage1_optimal else "FEASIBLE",
-                    bound, time.perf_counter() - t0)
+        solver, wait_status = solver2, solver2.StatusName(status2)
+    plan = _extract(prob, model, solver, "OPTIMAL" if stage1_optimal else "FEASIBLE", bound, time.perf_counter() - t0)
+    plan.wait_status = wait_status
+    plan.stage1_s = stage1_s
+    return plan
 
 
 def _extract(prob: Problem, model: _Model, solver: cp_model.CpSolver, status: str, bound: int, wall: float) -> Plan:

@@ -1,0 +1,123 @@
+"""Small helpers every bench script shares: the machine, medians, JSON, doc sections.
+
+Kept tiny on purpose; each bench script does its own measuring.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT_DIR = ROOT / "bench" / "out"
+BENCHMARKS_MD = ROOT / "docs" / "BENCHMARKS.md"
+
+sys.path.insert(0, str(ROOT / "src"))  # run from a checkout without `pip install -e`
+from chefbot.io import atomic_write_json, atomic_write_text  # noqa: E402
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on (CPU model, cores, RAM, GPU, library versions)."""
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "cpu_cores": os.cpu_count(),
+    }
+    try:
+        import psutil
+
+        info["ram_gb"] = round(psutil.virtual_memory().total / 2**30, 1)
+        info["cpu_cores_usable"] = len(psutil.Process().cpu_affinity() or []) or os.cpu_count()
+    except Exception:  # psutil missing or affinity unsupported (macOS)
+        pass
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+            info["gpu_count"] = torch.cuda.device_count()
+            info["cuda"] = torch.version.cuda
+    except ImportError:
+        pass
+    for lib in ("transformers", "peft", "trl", "bitsandbytes", "datasets"):
+        try:
+            info[lib] = __import__(lib).__version__
+        except Exception:
+            pass
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_line(info: dict[str, Any] | None = None) -> str:
+    """One line for a doc table caption."""
+    m = info or machine()
+    gpu = f", GPU {m['gpu']}" if m.get("gpu") else ", no GPU"
+    ram = f", {m['ram_gb']} GB RAM" if "ram_gb" in m else ""
+    cores = m.get("cpu_cores_usable", m.get("cpu_cores"))
+    return f"{m['cpu']} ({cores} cores{ram}{gpu}); torch {m.get('torch', '?')}, python {m['python']}"
+
+
+def median(xs: Iterable[float]) -> float:
+    xs = [float(x) for x in xs]
+    return statistics.median(xs) if xs else float("nan")
+
+
+def spread(xs: Iterable[float]) -> tuple[float, float]:
+    """(min, max) of the repeats: shown beside medians as the observed range."""
+    xs = [float(x) for x in xs]
+    return (min(xs), max(xs)) if xs else (float("nan"), float("nan"))
+
+
+def write_json(name: str, payload: dict[str, Any], out_dir: Path | None = None) -> Path:
+    """bench/out/<name>.json with the machine and a timestamp added."""
+    out = (out_dir or OUT_DIR) / f"{name}.json"
+    payload = {"machine": machine(), "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **payload}
+    atomic_write_json(out, payload)
+    return out
+
+
+def read_json(name: str, out_dir: Path | None = None) -> dict[str, Any] | None:
+    p = (out_dir or OUT_DIR) / f"{name}.json"
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+def replace_section(name: str, body: str, path: Path | None = None) -> None:
+    """Rewrite the text between ``<!-- section:NAME -->`` and ``<!-- end:NAME -->``.
+
+    Only that block changes; a missing marker pair is an error (never append silently,
+    so two scripts cannot fight over a section they both think they own).
+    """
+    path = path or BENCHMARKS_MD
+    text = path.read_text(encoding="utf-8")
+    start, end = f"<!-- section:{name} -->", f"<!-- end:{name} -->"
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
+    hits = pattern.findall(text)
+    if len(hits) != 1:
+        raise ValueError(f"{path}: expected exactly one {start} ... {end} block, found {len(hits)}")
+    new = pattern.sub(lambda _m: f"{start}\n{body.strip()}\n{end}", text)
+    atomic_write_text(path, new)
+
+
+def md_table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)

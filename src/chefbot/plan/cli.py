@@ -1,0 +1,69 @@
+"""``chefbot plan meal.yaml``: print the timeline and write the chart, HTML page and JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def plan_command(
+    meal_file: Path = typer.Argument(..., help="Meal spec YAML (recipes, cooks, kitchen, serve_at); see docs/PLANNER.md."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for plan.png, plan.html, plan.json, timeline.txt [runs/plan/<meal>]."),
+    serve_at: Optional[str] = typer.Option(None, "--serve-at", help="Override serve_at: HH:MM or 'YYYY-MM-DD HH:MM'."),
+    start_after: Optional[str] = typer.Option(None, "--start-after", help="Override start_after: no task before HH:MM."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Solver time limit in seconds (solver.time_limit_s)."),
+    overrides: list[str] = typer.Option([], "--set", help="Override any key, e.g. --set kitchen.ovens=2 (repeatable)."),
+    endpoint: Optional[str] = typer.Option(None, "--endpoint", help="OpenAI-compatible base URL, for ingredient-only recipes or tasks_from: model."),
+    api_model: Optional[str] = typer.Option(None, "--api-model", help="Model name at --endpoint."),
+    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="CHEFBOT_API_KEY", help="Key for --endpoint, if it needs one."),
+    now: Optional[str] = typer.Option(None, "--now", help="Pretend the time is this ('YYYY-MM-DD HH:MM'); for reproducible runs."),
+) -> None:
+    """Plan a whole meal: who does which step when, on which equipment, so that everything is ready at serving time."""
+    import datetime as dt
+
+    from rich.console import Console
+
+    from chefbot.config import load_yaml_model
+    from chefbot.errors import ChefbotError
+    from chefbot.plan.api import plan_meal, plan_to_dict
+    from chefbot.plan.render import cook_lists_text, html_page, timeline_text, write_outputs
+    from chefbot.plan.schema import MealSpec
+
+    extra = list(overrides)
+    if serve_at:
+        extra.append(f"serve_at='{serve_at}'")
+    if start_after:
+        extra.append(f"start_after='{start_after}'")
+    if time_limit is not None:
+        extra.append(f"solver.time_limit_s={time_limit}")
+    meal = load_yaml_model(MealSpec, meal_file, extra)
+    complete = None
+    if endpoint or api_model:
+        if not (endpoint and api_model):
+            raise ChefbotError("--endpoint and --api-model go together: the server's base URL and the model name it serves")
+        from chefbot.plan.model_assist import openai_complete
+
+        complete = openai_complete(endpoint, api_model, api_key)
+    when = None
+    if now:
+        try:
+            when = dt.datetime.fromisoformat(now)
+        except ValueError:
+            raise ChefbotError(f"--now {now!r}: write a date and time, e.g. 2025-06-01 17:00") from None
+    plan, warnings = plan_meal(meal, base_dir=meal_file.parent, now=when, complete=complete)
+    result = plan_to_dict(plan, warnings)
+    result["html"] = html_page(result)
+    folder = out or Path("runs/plan") / meal_file.stem
+    paths = write_outputs(result, folder)
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(timeline_text(result))
+    console.print()
+    console.print(cook_lists_text(result))
+    console.print()
+    console.print(f"wrote {paths['png']}, {paths['html']}, {paths['json']}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan_command)

@@ -1,0 +1,294 @@
+"""Admission, concurrency and batching in front of the one generation path.
+
+Why hand-written: FastAPI/uvicorn have no request queue, and a model on a CPU or one
+GPU can only do a little at a time.  The rules:
+
+* **Bounded.**  At most ``max_concurrency + max_queue`` requests are admitted (running
+  or waiting).  One more is rejected *at once* (429 with ``Retry-After``), never left
+  hanging.
+* **Concurrency limit.**  ``max_concurrency`` slots (an ``asyncio.Semaphore``); one
+  generation call holds one slot.  Blocking model calls run in worker threads so the
+  event loop keeps answering health checks, bad requests and other streams.
+* **Batching.**  Non-streaming requests that arrive within ``batch_window_s`` of each
+  other (or while every slot is busy) and share the same settings go to the model in
+  ONE ``LocalGenerator.generate`` call, which pads on the left and batches on the GPU/CPU.
+* **Timeouts.**  A request that has not finished after ``timeout_s`` gets 504 (or an
+  error event when streaming); a waiting one that times out is dropped before it runs.
+* **Disconnects.**  A stream whose reader goes away cancels its generation
+  (``StreamHandle.cancel``); the slot is freed when the model thread has actually stopped,
+  so the limit counts real work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Sequence
+
+from chefbot.generate import Completion
+
+
+class Rejected(Exception):
+    """The queue is full: answer 429 at once with ``Retry-After``."""
+
+    def __init__(self, message: str, retry_after: int, status: int = 429) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status
+
+
+class RequestTimeout(Exception):
+    """The request did not finish within ``serve.request_timeout_s``."""
+
+
+@dataclass
+class _Job:
+    messages: Sequence[dict]
+    settings: dict
+    future: asyncio.Future
+    key: str = ""
+    cancelled: bool = False
+
+    def __post_init__(self) -> None:
+        self.key = json.dumps(self.settings, sort_keys=True)
+
+
+@dataclass
+class Counters:
+    admitted: int = 0  # in the system now (waiting or running)
+    running: int = 0  # slots in use now
+    answered: int = 0
+    rejected: int = 0
+    timed_out: int = 0
+    cancelled: int = 0
+    failed: int = 0
+    batches: int = 0
+    batched_requests: int = 0
+    max_batch_seen: int = 0
+    job_seconds: list[float] = field(default_factory=list)  # recent generation call durations
+
+
+class Scheduler:
+    def __init__(self, generator: Any, *, max_concurrency: int, max_queue: int, timeout_s: float,
+                 batch_window_s: float = 0.02, max_batch: int | None = None) -> None:
+        self.generator = generator
+        self.max_concurrency = max_concurrency
+        self.capacity = max_concurrency + max_queue
+        self.timeout_s = timeout_s
+        self.batch_window_s = batch_window_s
+        gen_cfg = getattr(generator, "gen_cfg", None)
+        self.max_batch = max_batch or (gen_cfg.batch_size if gen_cfg is not None else 8)
+        self.stats = Counters()
+        self._slots: asyncio.Semaphore | None = None
+        self._waiting: list[_Job] = []
+        self._batcher: asyncio.Task | None = None
+        self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="chefbot-gen")
+
+    # -- admission ------------------------------------------------------------------------
+    def _sem(self) -> asyncio.Semaphore:
+        if self._slots is None:  # created on first use, inside the server's event loop
+            self._slots = asyncio.Semaphore(self.max_concurrency)
+        return self._slots
+
+    def retry_after(self) -> int:
+        recent = self.stats.job_seconds[-20:]
+        per_job = sum(recent) / len(recent) if recent else 1.0
+        return max(1, math.ceil(per_job * max(1, self.stats.admitted) / self.max_concurrency))
+
+    def _admit(self) -> None:
+        if self.stats.admitted >= self.capacity:
+            self.stats.rejected += 1
+            raise Rejected(f"server busy: {self.stats.admitted} requests running or queued (limit {self.capacity}); "
+                           "retry later", self.retry_after())
+        self.stats.admitted += 1
+
+    def _leave(self, n: int = 1) -> None:
+        self.stats.admitted -= n
+
+    def _take_slot_now(self) -> None:
+        self.stats.running += 1
+
+    def _free_slot(self) -> None:
+        self.stats.running -= 1
+        self._sem().release()
+
+    def snapshot(self) -> dict:
+        s = self.stats
+        return {"running": s.running, "admitted": s.admitted, "waiting": len(self._waiting),
+                "capacity": self.capacity, "max_concurrency": self.max_concurrency, "answered": s.answered,
+                "rejected": s.rejected, "timed_out": s.timed_out, "cancelled": s.cancelled, "failed": s.failed,
+                "batches": s.batches, "batched_requests": s.batched_requests, "max_batch_seen": s.max_batch_seen}
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- non-streaming, batched ----------------------------------------------------------------
+    async def complete(self, messages: Sequence[dict], settings: dict) -> Completion:
+        self._admit()
+        job = _Job(messages, settings, asyncio.get_running_loop().create_future())
+        self._waiting.append(job)
+        if self._batcher is None or self._batcher.done():
+            self._batcher = asyncio.create_task(self._batch_loop())
+        try:
+            # shield: a timed-out caller must not cancel a batch other callers share.
+            return await asyncio.wait_for(asyncio.shield(job.future), self.timeout_s)
+        except asyncio.TimeoutError:
+            job.cancelled = True
+            self.stats.timed_out += 1
+            raise RequestTimeout(f"no answer within {self.timeout_s:g} s (serve.request_timeout_s)") from None
+        except asyncio.CancelledError:
+            job.cancelled = True
+            raise
+
+    async def _batch_loop(self) -> None:
+        while self._waiting:
+            await asyncio.sleep(self.batch_window_s)  # let concurrent requests join the batch
+            await self._sem().acquire()  # while we wait here, more requests queue up and join
+            live = [j for j in self._waiting if not j.cancelled]
+            dropped = len(self._waiting) - len(live)
+            if dropped:
+                self._leave(dropped)  # timed out or disconnected before they ran
+            if not live:
+                self._waiting = []
+                self._sem().release()
+                continue
+            key = live[0].key
+            batch = [j for j in live if j.key == key][: self.max_batch]
+            self._waiting = [j for j in live if j not in batch]
+            self._take_slot_now()
+            asyncio.create_task(self._run_batch(batch))
+
+    async def _run_batch(self, batch: list[_Job]) -> None:
+        loop = asyncio.get_running_loop()
+        t0 = time.perf_counter()
+        s = self.stats
+        s.batches += 1
+        s.batched_requests += len(batch)
+        s.max_batch_seen = max(s.max_batch_seen, len(batch))
+        try:
+            results = await loop.run_in_executor(self._pool, self.generator.generate, [j.messages for j in batch],
+                                                 batch[0].settings)
+            for j, c in zip(batch, results):
+                if not j.future.done():
+                    j.future.set_result(c)
+            s.answered += sum(not j.cancelled for j in batch)
+        except Exception as e:  # every caller in the batch hears about it; none is left hanging
+            s.failed += len(batch)
+            for j in batch:
+                if not j.future.done():
+                    j.future.set_exception(e)
+        finally:
+            s.job_seconds = (s.job_seconds + [time.perf_counter() - t0])[-50:]
+            self._leave(len(batch))
+            self._free_slot()
+
+    # -- streaming ----------------------------------------------------------------------------
+    async def open_stream(self, messages: Sequence[dict], settings: dict) -> "ActiveStream":
+        """Admit and wait for a slot (so 429/503 can still be an HTTP status), then start generating."""
+        self._admit()
+        try:
+            await asyncio.wait_for(self._sem().acquire(), self.timeout_s)
+        except asyncio.TimeoutError:
+            self._leave()
+            self.stats.timed_out += 1
+            raise Rejected(f"waited {self.timeout_s:g} s for a free slot (serve.request_timeout_s)",
+                           self.retry_after(), status=503) from None
+        except BaseException:
+            self._leave()
+            raise
+        self._take_slot_now()
+        return ActiveStream(self, messages, settings)
+
+    def _stream_finished(self, stream: "ActiveStream") -> None:
+        s = self.stats
+        s.job_seconds = (s.job_seconds + [time.perf_counter() - stream.started])[-50:]
+        if stream.error is not None:
+            s.failed += 1
+        elif stream.cancelled:
+            s.cancelled += 1
+        else:
+            s.answered += 1
+        self._leave()
+        self._free_slot()
+
+
+_END = object()
+
+
+class ActiveStream:
+    """One running streamed generation: iterate ``deltas()``; ``completion`` is set at the end."""
+
+    def __init__(self, scheduler: Scheduler, messages: Sequence[dict], settings: dict) -> None:
+        self.scheduler = scheduler
+        self.started = time.perf_counter()
+        self.completion: Completion | None = None
+        self.error: BaseException | None = None
+        self.cancelled = False
+        self.timed_out = False
+        self._ended = False  # the reader saw the end of the stream
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue = asyncio.Queue()
+        self._handle: Any = None
+        gen = scheduler.generator
+        try:
+            if hasattr(gen, "stream"):
+                self._handle = gen.stream(messages, settings)
+        except BaseException:
+            scheduler._stream_finished(self)
+            raise
+        self._thread = threading.Thread(target=self._pump, args=(messages, settings), daemon=True, name="chefbot-pump")
+        self._thread.start()
+
+    def _put(self, item: Any) -> None:
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+
+    def _pump(self, messages: Sequence[dict], settings: dict) -> None:
+        """Move deltas from the model thread to the event loop; free the slot once the model stopped."""
+        try:
+            if self._handle is not None:
+                for delta in self._handle:
+                    self._put(delta)
+                self.completion = self._handle.completion
+            else:  # a backend without token streaming (vLLM offline engine): one delta at the end
+                self.completion = self.scheduler.generator.generate([messages], settings)[0]
+                self._put(self.completion.text)
+        except BaseException as e:
+            self.error = e
+        finally:
+            self._put(_END)
+            self._loop.call_soon_threadsafe(self.scheduler._stream_finished, self)
+
+    def cancel(self) -> None:
+        if not self._ended and not self.cancelled:
+            self.cancelled = True
+            if self._handle is not None:
+                self._handle.cancel()
+
+    async def deltas(self) -> AsyncIterator[str]:
+        deadline = self.started + self.scheduler.timeout_s
+        try:
+            while True:
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    raise asyncio.TimeoutError
+                item = await asyncio.wait_for(self._queue.get(), remaining)
+                if item is _END:
+                    self._ended = True
+                    break
+                if item:
+                    yield item
+        except asyncio.TimeoutError:
+            self.timed_out = True
+            self.scheduler.stats.timed_out += 1
+            self.cancel()
+            raise RequestTimeout(f"stream cut after {self.scheduler.timeout_s:g} s (serve.request_timeout_s)") from None
+        finally:
+            # Reader gone (client disconnected, or we stopped early): stop the model too.
+            self.cancel()
+        if self.error is not None:
+            raise self.error
