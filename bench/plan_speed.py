@@ -6,7 +6,8 @@ Each meal is analysed once and solved ``--repeats`` times from scratch with its 
 solver settings (time limit, 8 workers, seed 0).  Reported: median seconds until the
 makespan (the first objective) is settled, median total seconds including the
 hot-food-waiting stage, the makespan status (OPTIMAL = proven) and its gap to the
-solver's bound.  Writes bench/out/plan_speed.json and the planner section of
+solver's bound, and the longest time a hot dish sits off the heat (limit
+``hot_hold_max_min``).  Writes bench/out/plan_speed.json and the planner section of
 docs/BENCHMARKS.md.
 """
 
@@ -61,11 +62,15 @@ def main() -> None:
             "time_limit_s": meal.solver.time_limit_s, "workers": meal.solver.workers, "target_s": target,
             "makespan_min": [p.makespan for p in runs], "status": [p.status for p in runs],
             "gap": [round(p.gap, 4) for p in runs], "wait_status": [p.wait_status for p in runs],
+            "hot_hold_limit_min": meal.hot_hold_max_min,
+            "hot_hold_max_min": [max(p.holds.values(), default=0) for p in runs],
+            "oven_preheats": [len(p.oven_segments) for p in runs],
             "makespan_s_median": round(statistics.median(p.stage1_s for p in runs), 2),
             "total_s_median": round(statistics.median(p.wall_s for p in runs), 2),
             "repeats": args.repeats,
         })
-    machine = f"{cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    machine = f"{cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}, load average {load:.1f} at the end"
     atomic_write_json(REPO / "bench" / "out" / "plan_speed.json", {"machine": machine, "rows": rows})
     lines = [
         "## Meal planner (CP-SAT)",
@@ -73,16 +78,19 @@ def main() -> None:
         f"Command: `.venv/bin/python bench/plan_speed.py --repeats {args.repeats}` (machine: {machine}).",
         "Each meal is solved from scratch, median of the repeats. *Makespan s*: until the first objective (first task to",
         "serving) is settled; *total s*: including the second stage (least hot-food waiting), which gets at most a quarter",
-        "of the time limit. *Status* and *gap* are the makespan's (OPTIMAL = proven by the solver's bound).",
+        "of the time limit. *Status* and *gap* are the makespan's (OPTIMAL = proven by the solver's bound). *Hot hold*: the",
+        "longest time any hot dish sits off the heat before serving, a hard limit (`hot_hold_max_min`); *preheats*: oven",
+        "preheats in the plan (one per cold start or temperature change).",
         "",
-        "| meal | dishes | tasks | cooks | ovens/burners | target | makespan s | total s | makespan | status | gap | waiting stage |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| meal | dishes | tasks | cooks | ovens/burners | target | makespan s | total s | makespan | status | gap | waiting stage | hot hold | preheats |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| `{r['meal']}` | {r['dishes']} | {r['tasks']} | {r['cooks']} | {r['ovens']}/{r['burners']} | ≤{r['target_s']:.0f} s "
             f"| {r['makespan_s_median']} | {r['total_s_median']} | {statistics.median(r['makespan_min'])} min "
-            f"| {', '.join(sorted(set(r['status'])))} | {max(r['gap']):.1%} | {', '.join(sorted(set(r['wait_status'])))} |"
+            f"| {', '.join(sorted(set(r['status'])))} | {max(r['gap']):.1%} | {', '.join(sorted(set(r['wait_status'])))} "
+            f"| ≤{max(r['hot_hold_max_min'])} min (limit {r['hot_hold_limit_min']}) | {max(r['oven_preheats'])} |"
         )
     section = "\n".join(lines)
     bench_md = REPO / "docs" / "BENCHMARKS.md"

@@ -6,12 +6,18 @@ It shares no code with the solver on purpose: a bug in the model should show up 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 
 CAPACITY_KEY = {
     "burner": "burners", "pan": "pans", "pot": "pots", "mixer": "mixers", "bowl": "bowls", "blender": "blenders",
     "microwave": "microwaves", "slow_cooker": "slow_cookers", "grill": "grills", "fridge": "fridge", "freezer": "freezer",
 }
+
+
+HEAT = {"oven", "burner", "microwave", "slow_cooker", "grill"}
+COOLING = {"cool", "chill", "refrigerate", "freeze", "set"}
+ICE = re.compile(r"\bice(?:d)?[- ]?(?:cold )?(?:water|bath)\b|\bcold water\b", re.I)
 
 
 def _peak(intervals: list[tuple[int, int]]) -> int:
@@ -112,4 +118,61 @@ def check_plan(result: dict, start_after: str | None = None) -> list[str]:
             for b in ts[i + 1:]:
                 if a["oven_temp_c"] != b["oven_temp_c"] and _overlap((a["start_min"] - P, a["end_min"]), (b["start_min"] - P, b["end_min"])):
                     bad.append(f"oven {o}: {a['id']} at {a['oven_temp_c']} °C and {b['id']} at {b['oven_temp_c']} °C overlap")
+
+    # oven blocks as reported: every baking task inside one block at its temperature, one
+    # preheat of P minutes per block, blocks apart, and no preheat where the oven was still hot
+    segments: dict[int, list[dict]] = defaultdict(list)
+    for seg in result["oven_segments"]:
+        segments[seg["oven"]].append(seg)
+        if seg["preheat_end"] - seg["start"] != P:
+            bad.append(f"oven {seg['oven']}: block at {seg['temp_c']} °C has a {seg['preheat_end'] - seg['start']}-minute preheat")
+        if seg["start"] < earliest:
+            bad.append(f"oven {seg['oven']}: preheat at {seg['start']} before the kitchen is free")
+    for t in (t for ts in by_oven.values() for t in ts):
+        homes = [s for s in segments[t["oven"]] if t["id"] in s["tasks"]]
+        if len(homes) != 1 or homes[0]["temp_c"] != t["oven_temp_c"] or not (homes[0]["preheat_end"] <= t["start_min"] and t["end_min"] <= homes[0]["end"]):
+            bad.append(f"{t['id']}: not inside exactly one oven block at {t['oven_temp_c']} °C")
+    for o, segs in segments.items():
+        segs.sort(key=lambda s: s["start"])
+        for a, b in zip(segs, segs[1:]):
+            if b["start"] < a["end"]:
+                bad.append(f"oven {o}: blocks at {a['temp_c']} °C and {b['temp_c']} °C overlap")
+            elif a["temp_c"] == b["temp_c"] and b["preheat_end"] - a["end"] < P:
+                bad.append(f"oven {o}: needless preheat at {b['start']}, still hot at {a['temp_c']} °C since {a['end']}")
+
+    # hot dishes: from every heating step, some path to the plate that never cools the food on
+    # purpose sits idle at most the dish's limit; resting, slicing... are work, not idle
+    succ: dict[str, list[str]] = defaultdict(list)
+    for t in tasks.values():
+        for a in t["after"]:
+            succ[a].append(t["id"])
+
+    def idles(tid: str) -> list[int]:
+        """Idle minutes on every non-cooling path from the end of ``tid`` to serving."""
+        if not succ[tid]:
+            return [H - tasks[tid]["end_min"]]
+        out = []
+        for n in succ[tid]:
+            nt = tasks[n]
+            if not (set(nt["equipment"]) & HEAT) and (nt["verb"] in COOLING or ICE.search(nt["text"])):
+                continue
+            gap = nt["start_min"] - tasks[tid]["end_min"]
+            out += [gap + rest for rest in idles(n)]
+        return out
+
+    for d in result["dishes"]:
+        if d["kind"] != "hot":
+            continue
+        limit = d["hot_hold_max_min"]
+        mine = [t for t in tasks.values() if t["dish"] == d["key"]]
+        worst = H - max(t["end_min"] for t in mine)
+        for t in mine:
+            if set(t["equipment"]) & HEAT:
+                paths = idles(t["id"])
+                if paths:
+                    worst = max(worst, min(paths))
+        if worst > limit:
+            bad.append(f"hot hold: '{d['title']}' sits {worst} min off the heat, limit {limit}")
+        if d["hold_min"] != worst:
+            bad.append(f"hot hold: '{d['title']}' reported {d['hold_min']} min, re-derived {worst}")
     return bad

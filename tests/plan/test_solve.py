@@ -159,16 +159,23 @@ def test_real_recipenlg_meals_are_valid(shared_dir):
     path = shared_dir / "data" / "recipenlg" / "first_1000.csv"
     with path.open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    meals = [[1, 3, 47, 88], [10, 100, 200, 300], [5, 15, 25, 35, 45]]
-    for ids in meals:
+    # rows 1, 3, 47 and 88 are four hot casseroles (135 °C and 175 °C) for one two-rack oven:
+    # they cannot all come out within 15 minutes of serving, so that meal allows an hour
+    meals = [([1, 3, 47, 88], 60), ([10, 100, 200, 300], 15), ([5, 15, 25, 35, 45], 15)]
+    for ids, hold in meals:
         recipes = [{"recipenlg": {"csv": str(path), "index": i}} for i in ids]
-        meal = {"serve_at": "2030-06-02 19:30", "recipes": recipes,
+        meal = {"serve_at": "2030-06-02 19:30", "recipes": recipes, "hot_hold_max_min": hold,
                 "cooks": [{"name": "Ann", "skill": 5}, {"name": "Ben", "skill": 2, "available": ["12:00-19:30"]}],
                 "kitchen": {"ovens": 1, "burners": 4}, "solver": {"time_limit_s": 3}}
         r = plan_meal_dict(meal, now=NOW, base_dir=shared_dir, html=False)
         assert check_plan(r) == [], (ids, check_plan(r))
         assert r["status"] in {"OPTIMAL", "FEASIBLE"}
         assert {d["title"] for d in r["dishes"]} == {rows[i]["title"].strip() for i in ids}
+        assert all(d["hold_min"] <= hold for d in r["dishes"] if d["kind"] == "hot")
+    meal["recipes"] = [{"recipenlg": {"csv": str(path), "index": i}} for i in meals[0][0]]
+    meal["hot_hold_max_min"] = 15
+    with pytest.raises(PlanError, match=r"cannot all be ready within 15 min of serving because they all need the oven"):
+        plan_meal_dict(meal, now=NOW, base_dir=shared_dir, html=False)
 
 
 @pytest.mark.shared

@@ -56,15 +56,23 @@ class Prepared:
 # ---------------------------------------------------------------- fingerprints
 
 
+_IDENTITY_CACHE: dict[int, tuple[Any, dict]] = {}
+
+
 def _tokenizer_identity(tokenizer: Any) -> dict:
+    cached = _IDENTITY_CACHE.get(id(tokenizer))
+    if cached is not None and cached[0] is tokenizer and cached[1]["chat_template"] == tokenizer.chat_template:
+        return cached[1]
     vocab = tokenizer.get_vocab()
     h = hashlib.sha256(json.dumps(sorted(vocab.items()), ensure_ascii=False).encode()).hexdigest()
-    return {
+    ident = {
         "class": type(tokenizer).__name__,
         "vocab_sha256": h,
         "chat_template": tokenizer.chat_template if isinstance(tokenizer.chat_template, str) else json.dumps(tokenizer.chat_template, sort_keys=True),
         "special": {k: str(v) for k, v in sorted(tokenizer.special_tokens_map.items())},
     }
+    _IDENTITY_CACHE[id(tokenizer)] = (tokenizer, ident)
+    return ident
 
 
 def _split_settings(d: DataConfig) -> dict:

@@ -110,7 +110,9 @@ def clean_text(s: Any) -> str:
     """Strip, collapse inner whitespace runs and NFC-normalize one field."""
     if s is None:
         return ""
-    s = unicodedata.normalize("NFC", str(s))
+    s = str(s)
+    if not s.isascii():
+        s = unicodedata.normalize("NFC", s)
     return " ".join(s.split())
 
 
@@ -137,8 +139,9 @@ _NON_WORD = re.compile(r"[^\w]+")
 
 def normalize_key_part(s: str) -> str:
     """Case-, accent- and punctuation-insensitive form used for dedup keys."""
-    s = unicodedata.normalize("NFKD", s.casefold())
-    s = "".join(c for c in s if not unicodedata.combining(c))
+    s = s.casefold()
+    if not s.isascii():  # strip accents: "Açaí" and "Acai" are the same recipe
+        s = "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
     return _NON_WORD.sub(" ", s).strip()
 
 

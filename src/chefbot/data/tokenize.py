@@ -231,46 +231,48 @@ class ChatEncoder:
     # -- encoding
     def encode_arrays(self, conversations: Sequence[tuple[Sequence[Message], str]], verify: int = 1):
         """Encode (messages, target) pairs into flat arrays:
-        (tokens int32 concatenated, lengths int32 (0 = no target fits), n_prompt int32, truncated bool)."""
+        (tokens int32 concatenated, lengths int32 (0 = no target fits), n_prompt int32, truncated bool).
+        Labels are implied: -100 on the first n_prompt tokens, the token itself after."""
         import numpy as np
 
-        encoded = self.encode_batch(conversations, verify=verify)
-        lengths = np.fromiter((len(e["input_ids"]) if e else 0 for e in encoded), dtype=np.int32, count=len(encoded))
-        n_prompt = np.fromiter((self._n_prompt(e) for e in encoded), dtype=np.int32, count=len(encoded))
-        truncated = np.fromiter((bool(e) and e["input_ids"][-1] not in self.specials for e in encoded), dtype=bool, count=len(encoded))
-        parts = [np.asarray(e["input_ids"], dtype=np.int32) for e in encoded if e]
-        tokens = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+        raw = self._encode_raw(conversations, verify)
+        n = len(raw)
+        lengths = np.fromiter((len(r[0]) if r else 0 for r in raw), dtype=np.int32, count=n)
+        n_prompt = np.fromiter((r[1] if r else 0 for r in raw), dtype=np.int32, count=n)
+        truncated = np.fromiter((bool(r) and r[0][-1] not in self.specials for r in raw), dtype=bool, count=n)
+        tokens = np.fromiter((t for r in raw if r for t in r[0]), dtype=np.int32, count=int(lengths.sum()))
         return tokens, lengths, n_prompt, truncated
 
-    @staticmethod
-    def _n_prompt(e: dict | None) -> int:
-        if not e:
-            return 0
-        return e.get("n_prompt") or e["labels"].count(IGNORE)
-
     def encode_batch(self, conversations: Sequence[tuple[Sequence[Message], str]], verify: int = 1) -> list[dict | None]:
-        """Encode many (messages, target) pairs; the first ``verify`` are also encoded by the
-        reference path and must agree, else the next mode is used from now on."""
+        """Like ``encode_example`` for many (messages, target) pairs, batched."""
+        return [
+            None if r is None else {"input_ids": r[0], "labels": [IGNORE] * r[1] + r[0][r[1] :]}
+            for r in self._encode_raw(conversations, verify)
+        ]
+
+    def _encode_raw(self, conversations, verify: int) -> list[tuple[list[int], int] | None]:
+        """(input_ids, number of prompt tokens) per pair.  The first ``verify`` pairs are also
+        encoded by the reference path and must agree, else the next mode is used from now on."""
         tok = self.tokenizer
         adapted = [(adapt_to_template(m, tok, self.fold), t) for m, t in conversations]
         while True:
             if self.mode == "reference":
                 self.fallbacks += len(adapted)
-                return [encode_example(m, t, tok, self.max_length, fold="never") for m, t in adapted]
+                refs = [encode_example(m, t, tok, self.max_length, fold="never") for m, t in adapted]
+                return [None if e is None else (e["input_ids"], e["labels"].count(IGNORE)) for e in refs]
             out = self._encode_pieces(adapted) if self.mode == "pieces" else self._encode_whole(adapted)
             ok = True
             for i in range(min(verify, len(adapted))):
                 msgs, target = adapted[i]
                 ref = encode_example(msgs, target, tok, self.max_length, fold="never")
-                got = None if out[i] is None else {"input_ids": out[i]["input_ids"], "labels": out[i]["labels"]}
-                if got != ref:
-                    ok = False
+                got = None if out[i] is None else {"input_ids": out[i][0], "labels": [IGNORE] * out[i][1] + out[i][0][out[i][1] :]}
+                ok = ok and got == ref
             if ok:
                 return out
             self.mode = self.MODES[self.MODES.index(self.mode) + 1]
 
-    def _encode_pieces(self, adapted) -> list[dict | None]:
-        out: list[dict | None] = [None] * len(adapted)
+    def _encode_pieces(self, adapted) -> list[tuple[list[int], int] | None]:
+        out: list[tuple[list[int], int] | None] = [None] * len(adapted)
         texts: list[str] = []
         jobs = []  # (example index, layout, slots: piece index -> text index, cut text index)
         for i, (msgs, target) in enumerate(adapted):
@@ -307,16 +309,17 @@ class ChatEncoder:
                 n_prompt = len(ids)
             ids = ids[: self.max_length]
             if len(ids) > n_prompt:
-                out[i] = {"input_ids": ids, "labels": [IGNORE] * n_prompt + ids[n_prompt:], "n_prompt": n_prompt}
+                out[i] = (ids, n_prompt)
         return out
 
-    def _encode_whole(self, adapted) -> list[dict | None]:
-        out: list[dict | None] = [None] * len(adapted)
+    def _encode_whole(self, adapted) -> list[tuple[list[int], int] | None]:
+        out: list[tuple[list[int], int] | None] = [None] * len(adapted)
         slots, prompts, fulls, suffixes = [], [], [], []
         for i, (msgs, target) in enumerate(adapted):
             tpl = self._template(tuple(m["role"] for m in msgs))
             if tpl is None:
-                out[i] = encode_example(msgs, target, self.tokenizer, self.max_length, fold="never")
+                e = encode_example(msgs, target, self.tokenizer, self.max_length, fold="never")
+                out[i] = None if e is None else (e["input_ids"], e["labels"].count(IGNORE))
                 self.fallbacks += 1
                 continue
             _, _, suffix, pp, fp = tpl
@@ -331,7 +334,8 @@ class ChatEncoder:
         for j, i in enumerate(slots):
             full_ids = enc[k + j]
             end = _end_of_answer(full_ids, suffix_ids[suffixes[j]], self.specials)
-            out[i] = _finish(enc[j], full_ids, end, self.max_length)
+            e = _finish(enc[j], full_ids, end, self.max_length)
+            out[i] = None if e is None else (e["input_ids"], len(enc[j]))
         return out
 
 

@@ -151,6 +151,7 @@ def check_recipe(prediction: str, ner: list[str], finish_reason: str | None = No
         "well_formed": parsed.well_formed,
         "has_title": bool(parsed.title),
         "has_ingredients": bool(parsed.ingredients),
+        "has_directions": bool(parsed.directions),
         "numbered_directions": bool(parsed.directions) and parsed.numbered,
     }
     # Requested ingredients used in the directions.
@@ -201,6 +202,7 @@ def check_recipe(prediction: str, ner: list[str], finish_reason: str | None = No
 # Per-item check values that are aggregated (mean with an interval) in the results.
 AGGREGATED_CHECKS = (
     "well_formed",
+    "has_directions",
     "numbered_directions",
     "ner_used",
     "introduced",

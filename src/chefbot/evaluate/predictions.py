@@ -42,7 +42,10 @@ def _from_reference_layout(obj: dict, where: str, lineno: int, model: str) -> di
         ner = [x.strip() for x in ner.split(",") if x.strip()]
     return {
         "id": str(obj.get("id", f"ref:{lineno - 1}")),
-        "inputs": {"title": obj.get("title"), "ner": ner},
+        # Their prompt gave the ingredients only (the model invents the title), so the
+        # title is kept beside the inputs, not in them.
+        "inputs": {"ner": ner},
+        "title": obj.get("title"),
         "reference": obj["reference_full"],
         "prediction": obj["prediction"],
         "model": model,

@@ -149,60 +149,82 @@ def _pair_unions(r_ids: np.ndarray, c_ids: np.ndarray, r_len: np.ndarray, c_len:
     return np.concatenate(hit_p), np.concatenate(hit_i)
 
 
-def _bucket(n: int) -> int:
-    return 1 << max(2, (n - 1).bit_length())  # 4, 8, 16, ... : bounded padding
+_MAX_CELLS = 4_000_000  # int32 cells per LCS table block (16 MB)
 
 
-_MAX_CELLS = 4_000_000  # int32 cells per table block (16 MB)
+def _padded(sents: list[list[int]], pad: int) -> np.ndarray:
+    width = max((len(x) for x in sents), default=0) or 1
+    out = np.full((len(sents), width), pad, dtype=np.int32)
+    lengths = np.fromiter((len(x) for x in sents), dtype=np.int64, count=len(sents))
+    flat = np.fromiter((t for x in sents for t in x), dtype=np.int32, count=int(lengths.sum()))
+    rows = np.repeat(np.arange(len(sents)), lengths)
+    cols = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    out[rows, cols] = flat
+    return out
 
 
 def _lsum_hits(ref_sents: list[list[list[str]]], can_sents: list[list[list[str]]]) -> list[int]:
     """rouge-score's ``_summary_level_lcs`` hit counts for a batch of items."""
     vocab: dict[str, int] = {}
-    ids = lambda s: [vocab.setdefault(t, len(vocab)) for t in s]  # noqa: E731
-    ref_ids = [[ids(s) for s in item] for item in ref_sents]
-    can_ids = [[ids(s) for s in item] for item in can_sents]
-    # Pairs that share a token (others have an empty LCS), grouped by padded size.
-    buckets: dict[tuple[int, int], list[tuple[int, int, int]]] = collections.defaultdict(list)
-    for k, (rs, cs) in enumerate(zip(ref_ids, can_ids)):
-        c_sets = [set(c) for c in cs]
-        for a, r in enumerate(rs):
-            if not r:
-                continue
-            r_set = set(r)
-            for b, c_set in enumerate(c_sets):
-                if not c_set.isdisjoint(r_set):
-                    buckets[(_bucket(len(r)), _bucket(len(cs[b])))].append((k, a, b))
-    union: dict[tuple[int, int], set[int]] = collections.defaultdict(set)
-    for (lr, lc), pairs in buckets.items():
-        step = max(1, _MAX_CELLS // ((lr + 1) * (lc + 1)))
-        for start in range(0, len(pairs), step):
-            block = pairs[start : start + step]
-            r_ids = np.full((len(block), lr), -1, dtype=np.int32)
-            c_ids = np.full((len(block), lc), -2, dtype=np.int32)
-            r_len = np.empty(len(block), dtype=np.int64)
-            c_len = np.empty(len(block), dtype=np.int64)
-            for q, (k, a, b) in enumerate(block):
-                r, c = ref_ids[k][a], can_ids[k][b]
-                r_ids[q, : len(r)] = r
-                c_ids[q, : len(c)] = c
-                r_len[q], c_len[q] = len(r), len(c)
-            hp, hi = _pair_unions(r_ids, c_ids, r_len, c_len)
-            for q, pos in zip(hp.tolist(), hi.tolist()):
-                k, a, _ = block[q]
-                union[(k, a)].add(pos)
-    hits_out = []
-    for k, (rs, cs) in enumerate(zip(ref_sents, can_sents)):
+    flat_r: list[list[int]] = []  # every reference sentence of the batch, as token ids
+    flat_c: list[list[int]] = []
+    pair_g, pair_h = [], []  # (global reference sentence, global candidate sentence) sharing a token
+    for rs, cs in zip(ref_sents, can_sents):
+        g0, h0 = len(flat_r), len(flat_c)
+        flat_r += [[vocab.setdefault(t, len(vocab)) for t in s] for s in rs]
+        flat_c += [[vocab.setdefault(t, len(vocab)) for t in s] for s in cs]
+        if not rs or not cs:
+            continue
+        # Which sentence pairs share a token: incidence matrices over this item's tokens.
+        local: dict[int, int] = {}
+        r_inc = np.zeros((len(rs), 1), dtype=np.float32)
+        rr = [[local.setdefault(t, len(local)) for t in x] for x in flat_r[g0:]]
+        cc = [[local.setdefault(t, len(local)) for t in x] for x in flat_c[h0:]]
+        r_inc = np.zeros((len(rr), len(local)), dtype=np.float32)
+        c_inc = np.zeros((len(cc), len(local)), dtype=np.float32)
+        for a, x in enumerate(rr):
+            r_inc[a, x] = 1
+        for b, x in enumerate(cc):
+            c_inc[b, x] = 1
+        ga, hb = np.nonzero(r_inc @ c_inc.T)
+        pair_g.append(ga + g0)
+        pair_h.append(hb + h0)
+    union_keys = []
+    if pair_g:
+        G, H = np.concatenate(pair_g), np.concatenate(pair_h)
+        R, C = _padded(flat_r, -1), _padded(flat_c, -2)
+        r_len = np.fromiter(map(len, flat_r), dtype=np.int64, count=len(flat_r))
+        c_len = np.fromiter(map(len, flat_c), dtype=np.int64, count=len(flat_c))
+        # Group pairs by padded size (4, 8, 16, ... tokens) so padding stays bounded.
+        br = np.maximum(2, np.ceil(np.log2(np.maximum(r_len[G], 1)))).astype(np.int64)
+        bc = np.maximum(2, np.ceil(np.log2(np.maximum(c_len[H], 1)))).astype(np.int64)
+        for key in np.unique(br * 64 + bc):
+            sel = np.nonzero(br * 64 + bc == key)[0]
+            lr, lc = 1 << int(key // 64), 1 << int(key % 64)
+            lr, lc = min(lr, R.shape[1]), min(lc, C.shape[1])
+            step = max(1, _MAX_CELLS // ((lr + 1) * (lc + 1)))
+            for start in range(0, len(sel), step):
+                q = sel[start : start + step]
+                hp, hi = _pair_unions(R[G[q], :lr], C[H[q], :lc], r_len[G[q]], c_len[H[q]])
+                union_keys.append(G[q][hp] * R.shape[1] + hi)
+    keys = np.unique(np.concatenate(union_keys)) if union_keys else np.zeros(0, dtype=np.int64)
+    width = max((len(x) for x in flat_r), default=0) or 1
+    by_sentence: dict[int, list[int]] = collections.defaultdict(list)
+    for g, pos in zip((keys // width).tolist(), (keys % width).tolist()):
+        by_sentence[g].append(pos)  # ascending: np.unique sorts
+    hits_out, g = [], 0
+    for rs, cs in zip(ref_sents, can_sents):
         cnt_r = collections.Counter(t for s in rs for t in s)
         cnt_c = collections.Counter(t for s in cs for t in s)
         hits = 0
-        for a, r in enumerate(rs):  # reference order, as rouge-score counts
-            for pos in sorted(union.get((k, a), ())):
+        for r in rs:  # reference order, union positions ascending, as rouge-score counts
+            for pos in by_sentence.get(g, ()):
                 tok = r[pos]
                 if cnt_c[tok] > 0 and cnt_r[tok] > 0:
                     hits += 1
                     cnt_c[tok] -= 1
                     cnt_r[tok] -= 1
+            g += 1
         hits_out.append(hits)
     return hits_out
 

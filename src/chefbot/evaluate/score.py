@@ -156,24 +156,31 @@ def compare_results(a: dict, b: dict, metrics: list[str] | None = None, samples:
     return {"a": a.get("model"), "b": b.get("model"), "metrics": out}
 
 
+def _title_in_prompt(inputs: dict) -> str:
+    """The title, if the model was given it (an explicit ``title`` input, or in its messages)."""
+    title = (inputs.get("title") or "").strip() if isinstance(inputs, dict) else ""
+    messages = inputs.get("messages") if isinstance(inputs, dict) else None
+    if title and messages and not any(title in str(m.get("content", "")) for m in messages):
+        return ""
+    return title
+
+
 def template_baseline(row: dict) -> str:
     """The trivial answer a model could give without cooking anything: the target's
-    boilerplate, the title and the requested ingredients as bullets, and an empty
-    directions section. In the reference layout this is exactly the prefix of their
-    target up to "[ DIRECTIONS ]"."""
+    boilerplate, the title (only when the prompt contains it) and the requested
+    ingredients as bullets, and an empty directions section. In the reference layout
+    this is their target's text before the directions, minus the title they never
+    gave the model."""
     inputs = row.get("inputs") or {}
     ner = ner_list(inputs)
-    title = (inputs.get("title") if isinstance(inputs, dict) else None) or ""
+    title = _title_in_prompt(inputs)
     if row["reference"].startswith(REFERENCE_PREAMBLE):
         bullets = "\n".join(f"- {x}" for x in ner)
-        return f"{REFERENCE_PREAMBLE}\n[ {title} ]\n\n[ INGREDIENTS ]\n{bullets}\n\n[ DIRECTIONS ]"
-    from chefbot.recipe_format import parse_recipe, render_recipe
+        head = f"{REFERENCE_PREAMBLE}\n[ {title} ]\n\n" if title else f"{REFERENCE_PREAMBLE}\n\n"
+        return f"{head}[ INGREDIENTS ]\n{bullets}\n\n[ DIRECTIONS ]"
+    from chefbot.recipe_format import render_recipe
 
-    if not ner or not title:  # fall back to what the reference shows
-        parsed = parse_recipe(row["reference"])
-        title = title or parsed.title or ""
-        ner = ner or parsed.ingredients
-    return render_recipe(title, ner, [])
+    return render_recipe(title, ner, []) if title else "\n".join(render_recipe("x", ner, []).split("\n")[2:])
 
 
 def template_baseline_rows(rows: list[dict]) -> list[dict]:

@@ -38,11 +38,16 @@ def timeline_text(result: dict) -> str:
         f"({result['makespan_min']} min, {result['status'].lower()}"
         + (f", within {result['gap']:.1%} of the bound" if result["status"] != "OPTIMAL" else "") + ")",
     ]
-    ready = ", ".join(f"{d['title']} {d['ready']}" + (f" (waits {d['hot_wait_min']} min)" if d["hot_wait_min"] else "")
-                      for d in result["dishes"])
-    lines = head + [r[1] for r in rows] + [f"{result['serve_at'][-5:]}  serve. Ready: {ready}"]
+    lines = head + [r[1] for r in rows] + [f"{result['serve_at'][-5:]}  serve. Ready:"]
+    lines += [f"  {d['title']}: {d['ready']}, {_readiness(d)}" for d in result["dishes"]]
     lines += [f"note: {w}" for w in result.get("warnings", [])]
     return "\n".join(lines)
+
+
+def _readiness(d: dict) -> str:
+    if d["kind"] != "hot":
+        return "cold, may wait"
+    return f"hot, {d['hold_min']} min off the heat before serving (limit {d['hot_hold_max_min']})"
 
 
 def cook_lists_text(result: dict) -> str:

@@ -71,6 +71,8 @@ class RecipeSpec(Section):
     ingredients: list[str] | None = None
     directions: list[str] | str | None = None
     kind: Literal["auto", "hot", "cold"] = "auto"  # auto: hot when it ends with cooking, cold when chilled/cooled
+    # minutes a hot dish may sit idle after leaving the heat; None: the meal's hot_hold_max_min
+    hot_hold_max_min: int | None = Field(None, ge=0, le=24 * 60)
 
     @model_validator(mode="after")
     def _one_source(self) -> "RecipeSpec":
@@ -140,6 +142,9 @@ class MealSpec(Section):
     recipes: list[RecipeSpec]
     cooks: list[Cook]
     kitchen: Kitchen = Field(default_factory=Kitchen)
+    # A hot dish may sit at most this long, in total, between leaving the heat and serving
+    # (resting, slicing, "keep warm" steps count as the dish's own work, not as waiting).
+    hot_hold_max_min: int = Field(15, ge=0, le=24 * 60)
     tasks_from: Literal["rules", "model"] = "rules"  # model: ask the endpoint for tasks, rules as fallback
     solver: SolverSettings = Field(default_factory=SolverSettings)
 

@@ -10,9 +10,15 @@ The model:
   windows is blocked;
 * burners, pans, pots, mixers, ... are cumulative resources; consecutive stovetop steps
   of a dish hold their burner and pot from the first to the last step;
-* each oven holds one temperature at a time: a baking task occupies the oven from a
-  preheat before it to its end, two tasks at different temperatures on the same oven
-  cannot overlap, tasks at the same temperature share it up to ``oven_racks``;
+* each oven holds one temperature at a time.  A baking task needs the oven at its
+  temperature for the ``preheat`` minutes before it and while it bakes; two tasks at
+  different temperatures on one oven keep these windows apart.  That is exactly a
+  changeover cost: the oven is preheated when it is cold or changes temperature, and a
+  task that follows another at the same temperature needs no new preheat (its window
+  lies where the oven is already hot).  Tasks at one temperature share the oven up to
+  ``oven_racks``;
+* a hot dish sits idle at most ``hot_hold_max_min`` minutes between leaving the heat and
+  serving (see ``hold_chains``); cold dishes may be ready any time before serving;
 * everything ends by serving time.
 
 Objective, lexicographic: (1) the shortest time from the first task to serving, then
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
@@ -39,6 +46,9 @@ KITCHEN_KEY = {
     "fridge": "fridge", "freezer": "freezer",
 }
 HEAT = {"oven", "burner", "microwave", "slow_cooker", "grill"}
+# Steps that cool food on purpose: what follows them is not "hot food waiting".
+COOLING_VERBS = {"cool", "chill", "refrigerate", "freeze", "set"}
+_ICE_RE = re.compile(r"\bice(?:d)?[- ]?(?:cold )?(?:water|bath)\b|\bcold water\b", re.I)
 
 
 class PlanError(ChefbotError):
@@ -51,6 +61,7 @@ class Dish:
     title: str
     kind: str  # "hot" or "cold"
     tasks: list[Task]
+    hold_max: int | None = None  # hot dishes: the most minutes they may sit idle off the heat
 
 
 @dataclass
@@ -99,12 +110,47 @@ class Plan:
     oven_segments: list[dict]  # {"oven", "temp_c", "start", "end", "preheat_end"}
     vessels: list[dict]  # {"vessel", "dish", "equipment", "start", "end"}
     wall_s: float
+    holds: dict[str, int] = field(default_factory=dict)  # hot dish key -> minutes idle off the heat (see hold_chains)
     wait_status: str = "FEASIBLE"  # of the second objective (hot-food waiting), given the best makespan
     stage1_s: float = 0.0  # seconds until the makespan was settled
 
     @property
     def gap(self) -> float:
         return 0.0 if self.makespan == 0 else max(0.0, (self.makespan - self.makespan_bound) / self.makespan)
+
+
+def is_heat(t: Task) -> bool:
+    return bool(HEAT & set(t.equipment))
+
+
+def is_cooling(t: Task) -> bool:
+    return not is_heat(t) and (t.verb in COOLING_VERBS or bool(_ICE_RE.search(t.text)))
+
+
+def hold_chains(tasks: list[Task]) -> dict[str, int]:
+    """For each heating step of a dish: the most work after it on a path to the end of the dish.
+
+    A hot dish's food leaves the heat at a heating step h; from there the work on the
+    path to the plate (resting, slicing, mashing, "keep warm") is part of the dish, and
+    everything else is idle: ``serving - end(h) - work``.  Limiting that for every h keeps
+    the whole chain tight, not only the last step (roasting at six and slicing at seven
+    would be ready "at serving" yet cold).  The path with the most work is the dish's
+    main line; side branches that cool the food on purpose (chill, ice water) are left out,
+    and so are heating steps from which every path cools the food.
+    """
+    succ: dict[str, list[Task]] = {t.id: [] for t in tasks}
+    for t in tasks:
+        for a in t.after:
+            if a in succ:
+                succ[a].append(t)
+    work: dict[str, int | None] = {}
+    for t in reversed(tasks):  # tasks are in an order that respects ``after``
+        if not succ[t.id]:
+            work[t.id] = 0
+            continue
+        options = [s.duration_min + work[s.id] for s in succ[t.id] if not is_cooling(s) and work[s.id] is not None]
+        work[t.id] = max(options) if options else None
+    return {t.id: w for t in tasks if is_heat(t) and (w := work[t.id]) is not None}
 
 
 def _critical_path(tasks: list[Task], preheat: int) -> int:
@@ -128,7 +174,8 @@ def build_problem(meal: MealSpec, dish_tasks: list[DishTasks], kinds: list[str],
     serve = dt.datetime.combine(serve_date or now.date(), serve_time)
     if serve_date is not None and serve <= now:
         raise PlanError(f"serve_at: the serving time {serve:%Y-%m-%d %H:%M} is in the past (now is {now:%Y-%m-%d %H:%M}); give a later time")
-    dishes = [Dish(d.key, d.title, k, d.tasks) for d, k in zip(dish_tasks, kinds)]
+    holds = [spec.hot_hold_max_min if spec.hot_hold_max_min is not None else meal.hot_hold_max_min for spec in meal.recipes]
+    dishes = [Dish(d.key, d.title, k, d.tasks, h if k == "hot" else None) for d, k, h in zip(dish_tasks, kinds, holds)]
     all_tasks = [t for d in dishes for t in d.tasks]
     total = sum(t.duration_min for t in all_tasks) + r.preheat_minutes * sum("oven" in t.equipment for t in all_tasks)
 
@@ -311,6 +358,14 @@ class _Model:
             r = m.NewIntVar(0, H, f"ready_{d.key}")
             m.AddMaxEquality(r, [self.end[t.id] for t in d.tasks])
             self.ready[d.key] = r
+        # hot dishes: at most hold_max idle minutes from leaving the heat to serving
+        self.hold_chains = {d.key: hold_chains(d.tasks) for d in prob.dishes if d.hold_max is not None}
+        for d in prob.dishes:
+            if d.hold_max is None or "hot_hold" in relax or f"hot_hold:{d.key}" in relax:
+                continue
+            m.Add(self.ready[d.key] >= H - d.hold_max)
+            for tid, work in self.hold_chains[d.key].items():
+                m.Add(self.end[tid] >= H - d.hold_max - work)
         # Hot food waits from the moment it leaves the heat: every gap after a heating step
         # of a hot dish counts (roast -> rest -> slice), and so does ready -> serving.
         waits = []
@@ -366,6 +421,9 @@ def _feasible(prob: Problem, relax: frozenset[str], time_limit: float):
 def explain_infeasible(prob: Problem) -> str:
     """Find which constraint family blocks the plan by dropping one at a time."""
     limit = prob.meal.solver.explain_time_limit_s
+    hold = _explain_hold(prob, limit)
+    if hold:
+        return hold
     used = {e for t in prob.tasks for e in t.equipment}
     for relax in ["oven_temperature", "availability", "start", "hands", "oven_racks", *CUMULATIVE]:
         if relax in CUMULATIVE and relax not in used:
@@ -392,6 +450,73 @@ def explain_infeasible(prob: Problem) -> str:
                 f"too many steps need one at the same time")
     return ("no plan satisfies all constraints together (several block it at once); "
             "try a later serving time, an earlier start, more cooks or more equipment")
+
+
+def _explain_hold(prob: Problem, limit: float) -> str | None:
+    """When the hot-hold limit is what blocks the plan: which dish, and what is in its way."""
+    hot = [d for d in prob.dishes if d.hold_max is not None]
+    if not hot or not _feasible(prob, frozenset({"hot_hold"}), limit):
+        return None
+    advice = "allow a longer wait with hot_hold_max_min (for the meal, or on the recipe), or serve a dish as kind: cold"
+    for d in hot:
+        others = frozenset(f"hot_hold:{o.key}" for o in hot if o is not d)
+        if _feasible(prob, others, limit):
+            continue
+        return f"'{d.title}' cannot be ready within {d.hold_max} min of serving because {_hold_because(prob, [d], others, limit)}; {advice}"
+    names = ", ".join(f"'{d.title}'" for d in hot)
+    limits = sorted({d.hold_max for d in hot})
+    return (f"the hot dishes {names} cannot all be ready within {'/'.join(map(str, limits))} min of serving because "
+            f"{_hold_because(prob, hot, frozenset(), limit)}; {advice}")
+
+
+def _hold_because(prob: Problem, dishes: list[Dish], relax: frozenset[str], limit: float) -> str:
+    """Drop one more constraint family while keeping these dishes' holds; the first that frees them is the reason."""
+    used = {e for t in prob.tasks for e in t.equipment}
+    kitchen = prob.meal.kitchen
+    keys = {d.key for d in dishes}
+    title = {d.key: d.title for d in prob.dishes}
+    families = [{"oven_temperature"}, {"oven_racks"}, {"oven_temperature", "oven_racks"}, {"availability"}, {"hands"}]
+    families += [{e} for e in CUMULATIVE if e in used]
+    for family in families:
+        if family & {"oven_temperature", "oven_racks"} and "oven" not in used:
+            continue
+        if family == {"availability"} and not any(prob.cook_blocked.values()):
+            continue
+        found = _feasible(prob, relax | family, limit)
+        if not found:
+            continue
+        model, solver = found
+        if family == {"oven_temperature"}:
+            which = "the only oven" if kitchen.ovens == 1 else f"one of the {kitchen.ovens} ovens"
+            ovened = [t for t in prob.tasks if "oven" in t.equipment]
+            for a in (t for t in ovened if t.dish in keys):
+                for b in ovened:
+                    if b.dish == a.dish or a.oven_temp_c == b.oven_temp_c:
+                        continue
+                    sa, sb = solver.Value(model.start[a.id]), solver.Value(model.start[b.id])
+                    if sa - prob.preheat < sb + b.duration_min and sb - prob.preheat < sa + a.duration_min:
+                        who = "it" if len(dishes) == 1 else f"'{title[a.dish]}'"
+                        return (f"{who} needs {which} at {a.oven_temp_c} °C shortly before serving ('{a.text}') "
+                                f"while '{title[b.dish]}' needs it at {b.oven_temp_c} °C ('{b.text}'), and there is no time "
+                                f"to bake one after the other with a preheat in between")
+            return "the oven is needed at other temperatures by other dishes shortly before serving"
+        if family == {"oven_racks"}:
+            return f"more dishes must be in the oven at once shortly before serving than it holds (kitchen.oven_racks: {kitchen.oven_racks})"
+        if "oven_racks" in family:
+            temps = sorted({t.oven_temp_c for t in prob.tasks if "oven" in t.equipment})
+            return (f"they all need the oven shortly before serving, at {', '.join(f'{c} °C' for c in temps)} "
+                    f"(kitchen.ovens: {kitchen.ovens}, oven_racks: {kitchen.oven_racks})")
+        if family == {"hands"}:
+            return f"the {len(prob.meal.cooks)} cook(s) have too much hands-on work shortly before serving"
+        if family == {"availability"}:
+            last = max((d.tasks[-1] for d in dishes), key=lambda t: t.skill)
+            able = [c for c in prob.meal.cooks if c.skill >= last.skill]
+            hours = ", ".join(f"{c.name} {' and '.join(c.available) or 'all day'}" for c in able)
+            return (f"the cooks who can do '{last.text}' (skill {last.skill}) are not available shortly before serving "
+                    f"({hours})")
+        e = next(iter(family))
+        return f"there are not enough {e.replace('_', ' ')}s (kitchen.{KITCHEN_KEY[e]}: {kitchen.capacity(e)}) shortly before serving"
+    return "the last steps of the dishes cannot all fit shortly before serving (several constraints at once)"
 
 
 def _oven_conflict(prob: Problem, model: _Model, solver: cp_model.CpSolver) -> str:
@@ -463,19 +588,26 @@ def _extract(prob: Problem, model: _Model, solver: cp_model.CpSolver, status: st
         cook = next(c.name for c in prob.meal.cooks if (t.id, c.name) in model.assign and solver.Value(model.assign[t.id, c.name]))
         oven = next((o for o in range(prob.meal.kitchen.ovens) if (t.id, o) in model.on_oven and solver.Value(model.on_oven[t.id, o])), None)
         scheduled.append(ScheduledTask(t, s, s + t.duration_min, cook, oven, [(s + a, s + a + n) for a, n in model.hands(t)]))
-    # oven segments: a preheat shows only where the oven was not already at that temperature
-    segments = []
+    # oven blocks: one preheat when the oven is cold or changes temperature; tasks at the same
+    # temperature that follow within a preheat's time keep the oven hot instead of reheating it
+    segments: list[dict] = []
     for o in range(prob.meal.kitchen.ovens):
-        uses = sorted((st for st in scheduled if st.oven == o), key=lambda st: st.start)
-        for st in uses:
-            temp = st.task.oven_temp_c
-            hot_before = any(u is not st and u.task.oven_temp_c == temp and u.start - P <= st.start - P < u.end for u in uses)
-            segments.append({"oven": o, "temp_c": temp, "start": st.start if hot_before else st.start - P,
-                             "preheat_end": st.start, "end": st.end, "task": st.task.id})
+        block = None
+        for st in sorted((st for st in scheduled if st.oven == o), key=lambda st: (st.start, st.end)):
+            if block and block["temp_c"] == st.task.oven_temp_c and st.start - P < block["end"]:
+                block["end"] = max(block["end"], st.end)
+                block["tasks"].append(st.task.id)
+            else:
+                block = {"oven": o, "temp_c": st.task.oven_temp_c, "start": st.start - P, "preheat_end": st.start,
+                         "end": st.end, "tasks": [st.task.id]}
+                segments.append(block)
     vessels = []
     for v, (first, last, eq) in model.vessel_span.items():
         vessels.append({"vessel": v, "dish": first.rsplit(".", 1)[0], "equipment": eq,
                         "start": solver.Value(model.start[first]), "end": solver.Value(model.end[last])})
     makespan = H - solver.Value(model.first)
     hot_wait = {d.key: H - solver.Value(model.ready[d.key]) for d in prob.dishes if d.kind == "hot"}
-    return Plan(prob, status, scheduled, makespan, min(bound, makespan), hot_wait, segments, vessels, wall)
+    ends = {st.task.id: st.end for st in scheduled}
+    holds = {key: max([hot_wait[key]] + [H - ends[tid] - work for tid, work in chains.items()])
+             for key, chains in model.hold_chains.items()}
+    return Plan(prob, status, scheduled, makespan, min(bound, makespan), hot_wait, segments, vessels, wall, holds=holds)

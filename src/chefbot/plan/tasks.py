@@ -275,8 +275,13 @@ class DishTasks:
 
     @property
     def kind_guess(self) -> str:
-        """hot when the dish ends with cooking; cold when it is chilled or cooled after, or never heated."""
-        last_heat = max((i for i, t in enumerate(self.tasks) if HEAT_EQUIPMENT & set(t.equipment)), default=None)
+        """hot when the dish ends with cooking; cold when it is chilled or cooled after, or never heated.
+
+        Toasting a garnish (nuts, crumbs) does not make a dish hot: a roasted beet salad that
+        cools and gets toasted walnuts on top is still a cold starter.
+        """
+        last_heat = max((i for i, t in enumerate(self.tasks) if HEAT_EQUIPMENT & set(t.equipment) and t.verb != "toast"),
+                        default=None)
         if last_heat is None:
             return "cold"
         after = self.tasks[last_heat + 1:]

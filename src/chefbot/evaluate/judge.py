@@ -1,0 +1,144 @@
+"""Head to head: an LLM judge compares two models' recipes for the same request.
+
+Each item is judged twice, with the two recipes in both orders, so a judge that
+prefers whichever answer comes first (position bias) cancels out: a model wins an
+item only when it wins on balance over the two orders (win + win, or win + tie);
+opposite verdicts count as a tie.  Wins, ties and losses are reported with Wilson
+95% intervals, and the win rate (tie = half) with a bootstrap interval over items.
+The judge is any OpenAI-compatible endpoint (``OpenAIGenerator``: cache, retries,
+bounded concurrency), so a rerun costs nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from chefbot.config import GenerationConfig
+
+JUDGE_SYSTEM = (
+    "You are an expert chef judging two recipes written for the same request. Judge which recipe better "
+    "answers the request: uses the requested ingredients, is complete, correct, safe and clearly written "
+    "(a title, an ingredient list with quantities, numbered steps). Ignore length unless it hurts quality. "
+    "Reply with exactly one word: A, B or TIE."
+)
+JUDGE_USER = "Request: {request}\n\n[Recipe A]\n{a}\n[End of recipe A]\n\n[Recipe B]\n{b}\n[End of recipe B]\n\nWhich is better? A, B or TIE?"
+JUDGE_SETTINGS = GenerationConfig(max_new_tokens=8, do_sample=False, temperature=0.0)
+
+_VERDICT = re.compile(r"\b(TIE|A|B)\b")
+
+
+def parse_verdict(text: str) -> str | None:
+    """"A", "B", "TIE", or None when the judge's reply has no verdict."""
+    m = _VERDICT.search((text or "").strip().upper().replace("*", ""))
+    return m.group(1) if m else None
+
+
+def judge_messages(request: str, a: str, b: str) -> list[dict]:
+    return [{"role": "system", "content": JUDGE_SYSTEM},
+            {"role": "user", "content": JUDGE_USER.format(request=request, a=a.strip() or "(empty)", b=b.strip() or "(empty)")}]
+
+
+def _request_text(row: dict) -> str:
+    inputs = row.get("inputs") or {}
+    msgs = inputs.get("messages")
+    if msgs:
+        return "\n".join(m["content"] for m in msgs if m.get("role") == "user")
+    ner = inputs.get("ner")
+    return "Include ingredients: " + (", ".join(ner) if isinstance(ner, list) else str(ner or ""))
+
+
+def item_outcome(first: str | None, second: str | None) -> float | None:
+    """Model 1's result on one item from the two orders: 1 win, 0.5 tie, 0 loss.
+
+    ``first`` is the verdict with model 1 shown as A; ``second`` with model 1 shown as B.
+    """
+    if first is None or second is None:
+        return None
+    score = {"A": 1, "TIE": 0, "B": -1}[first] + {"B": 1, "TIE": 0, "A": -1}[second]
+    return 1.0 if score > 0 else 0.0 if score < 0 else 0.5
+
+
+def judge_pairs(rows_a: list[dict], rows_b: list[dict], judge: Any, name_a: str = "a", name_b: str = "b",
+                bootstrap_samples: int = 1000, seed: int = 0) -> dict:
+    """Judge two predictions lists over the same items (same ids, same order)."""
+    from chefbot.evaluate.predictions import check_same_items
+    from chefbot.evaluate.stats import bootstrap_mean, wilson_interval
+
+    check_same_items(rows_a, rows_b, name_a, name_b)
+    forward = [judge_messages(_request_text(ra), ra["prediction"], rb["prediction"]) for ra, rb in zip(rows_a, rows_b)]
+    backward = [judge_messages(_request_text(ra), rb["prediction"], ra["prediction"]) for ra, rb in zip(rows_a, rows_b)]
+    replies = judge.generate(forward + backward)
+    n = len(rows_a)
+    per_item = []
+    for k, row in enumerate(rows_a):
+        v1, v2 = parse_verdict(replies[k].text), parse_verdict(replies[n + k].text)
+        per_item.append({"id": row["id"], "verdict_a_first": v1, "verdict_b_first": v2, "outcome": item_outcome(v1, v2)})
+    valid = [p["outcome"] for p in per_item if p["outcome"] is not None]
+    m = len(valid)
+    wins, ties, losses = sum(v == 1.0 for v in valid), sum(v == 0.5 for v in valid), sum(v == 0.0 for v in valid)
+    # Position consistency: how often the judge picked the same model in both orders.
+    decided = [p for p in per_item if p["verdict_a_first"] in ("A", "B") and p["verdict_b_first"] in ("A", "B")]
+    consistent = sum((p["verdict_a_first"] == "A") == (p["verdict_b_first"] == "B") for p in decided)
+    first_pos = sum(v in ("A",) for p in per_item for v in (p["verdict_a_first"], p["verdict_b_first"]))
+    return {
+        "a": name_a,
+        "b": name_b,
+        "n": n,
+        "n_judged": m,
+        "invalid": n - m,
+        "wins": {**wilson_interval(wins, m), "count": wins},
+        "ties": {**wilson_interval(ties, m), "count": ties},
+        "losses": {**wilson_interval(losses, m), "count": losses},
+        "win_rate": bootstrap_mean(valid, samples=bootstrap_samples, seed=seed),  # a's wins + half ties
+        "position_consistency": (consistent / len(decided)) if decided else None,
+        "first_position_share": first_pos / (2 * n) if n else None,
+        "method": "each item judged in both orders; win = wins on balance over the two orders, opposite "
+                  "verdicts = tie; Wilson 95% intervals for shares; win rate (tie = 1/2) with a percentile "
+                  f"bootstrap over items ({bootstrap_samples} resamples)",
+        "judge": judge.describe(JUDGE_SETTINGS.model_dump()) if hasattr(judge, "describe") else str(judge),
+        "per_item": per_item,
+    }
+
+
+def judge_files(pred_a: str | Path, pred_b: str | Path, endpoint: str | None, model: str, out_dir: str | Path,
+                concurrency: int = 4, cache_dir: str | Path = ".cache/chefbot/judge", client: Any = None,
+                limit: int | None = None) -> dict:
+    from chefbot.evaluate.predictions import read_predictions
+    from chefbot.generate import OpenAIGenerator
+    from chefbot.io import atomic_write_json, atomic_write_text
+
+    rows_a, rows_b = read_predictions(pred_a), read_predictions(pred_b)
+    if limit:
+        rows_a, rows_b = rows_a[:limit], rows_b[:limit]
+    name_a = rows_a[0]["model"] if rows_a else Path(pred_a).stem
+    name_b = rows_b[0]["model"] if rows_b else Path(pred_b).stem
+    judge = OpenAIGenerator(base_url=endpoint, model=model, gen_cfg=JUDGE_SETTINGS, concurrency=concurrency,
+                            cache_dir=cache_dir, client=client)
+    res = judge_pairs(rows_a, rows_b, judge, name_a, name_b)
+    out = Path(out_dir)
+    atomic_write_json(out / "judge.json", res)
+    atomic_write_text(out / "judge.md", judge_markdown(res))
+    return res
+
+
+def judge_markdown(r: dict) -> str:
+    def share(k: str) -> str:
+        x = r[k]
+        return f"{x['count']} ({x['value']:.1%}, 95% CI {x['low']:.1%}–{x['high']:.1%})" if x["value"] is not None else "0"
+
+    wr = r["win_rate"]
+    wr_txt = f"{wr['mean']:.3f} [{wr['low']:.3f}, {wr['high']:.3f}]" if wr["mean"] is not None else "n/a"
+    pc = r["position_consistency"]
+    return (
+        f"# Pairwise judge: {r['a']} vs {r['b']}\n\n"
+        f"Judge: {r['judge'].get('model') if isinstance(r['judge'], dict) else r['judge']}; n = {r['n']} items "
+        f"({r['n_judged']} with a verdict in both orders, {r['invalid']} without).\n\n"
+        f"| outcome for {r['a']} | items |\n|---|---|\n"
+        f"| wins | {share('wins')} |\n| ties | {share('ties')} |\n| losses | {share('losses')} |\n\n"
+        f"Win rate of {r['a']} (tie = 1/2): {wr_txt}, n = {wr['n']}.\n\n"
+        f"Position consistency (same winner in both orders): {pc if pc is None else f'{pc:.1%}'}; "
+        f"share of verdicts for the first-shown recipe: {r['first_position_share']:.1%}.\n\n"
+        f"Method: {r['method']}.\n"
+    )

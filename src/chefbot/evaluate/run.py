@@ -1,0 +1,158 @@
+"""``chefbot eval CONFIG``: generate on the held-out test items, score, write the report.
+
+The same items in the same order for every model (``load_eval_items``); predictions
+are appended one line per finished item, so a crashed or interrupted run picks up
+where it stopped; every generation setting is written into each row and the results.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from chefbot.config import ExperimentConfig, save_resolved
+from chefbot.errors import ChefbotError
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._+-]+", "_", text).strip("_")[:80] or "model"
+
+
+def model_label(cfg: ExperimentConfig, adapter: str | None = None) -> str:
+    name = cfg.eval.api_model if cfg.eval.engine == "openai" and cfg.eval.api_model else cfg.model.name_or_path
+    short = Path(name.removeprefix("pkg:")).name.removesuffix(".gguf")
+    return f"{short}+{Path(adapter).name}" if adapter else short
+
+
+def eval_items(cfg: ExperimentConfig, limit: int | None = None) -> list[dict]:
+    from chefbot.data.prepare import load_eval_items
+
+    items = load_eval_items(cfg, cfg.eval.split)
+    limit = limit if limit is not None else cfg.eval.limit
+    items = items[:limit] if limit else items
+    if not items:
+        raise ChefbotError(f"eval: the {cfg.eval.split} split has no items (data.test_size / data.val_size is 0?)")
+    return items
+
+
+def generate_predictions(generator: Any, items: list[dict], path: Path, label: str) -> tuple[list[dict], dict]:
+    """Predictions for ``items`` into ``path`` (resuming a partial file); rows in item order, and timing."""
+    from chefbot.evaluate.predictions import PredictionWriter
+    from chefbot.progress import make_progress
+
+    settings = json.loads(json.dumps(generator.describe(), default=str))  # as it reads back from JSON
+    t0 = time.perf_counter()
+    with PredictionWriter(path, label, settings) as writer:
+        todo = writer.pending(items)
+        resumed = len(items) - len(todo)
+        with make_progress() as progress:
+            task = progress.add_task(f"generate {label}", total=len(items), completed=resumed, info="")
+
+            def on_result(i: int, c: Any) -> None:
+                it = todo[i]
+                writer.write({
+                    "id": it["id"],
+                    "inputs": {"title": it.get("title"), "ner": it.get("ner"), "messages": it["messages"]},
+                    "reference": it["reference"],
+                    "prediction": c.text,
+                    "finish_reason": c.finish_reason if c.finish_reason in ("stop", "length") else "stop",
+                    "prompt_tokens": c.prompt_tokens,
+                    "completion_tokens": c.completion_tokens,
+                })
+                progress.advance(task)
+
+            if todo:
+                generator.generate([it["messages"] for it in todo], on_result=on_result)
+        rows = writer.finalize(items)
+    seconds = time.perf_counter() - t0
+    timing = {
+        "generated": len(todo),
+        "resumed_from_file": resumed,
+        "seconds": round(seconds, 2),
+        "recipes_per_s": round(len(todo) / seconds, 4) if todo and seconds > 0 else None,
+        "hit_token_limit": sum(r.get("finish_reason") == "length" for r in rows),
+    }
+    return rows, timing
+
+
+def score_rows(cfg: ExperimentConfig, rows: list[dict]) -> dict:
+    from chefbot.evaluate.score import score_predictions
+
+    e = cfg.eval
+    return score_predictions(rows, stemmer=e.rouge_stemmer, bertscore_model=e.bertscore_model or None,
+                             bootstrap_samples=e.bootstrap_samples, seed=cfg.seed)
+
+
+def write_results(results: dict, out_dir: Path) -> None:
+    """results.json always; the report pages/plots through the eval-metrics report writer."""
+    from chefbot.evaluate.report import write_report
+
+    write_report(results, out_dir)
+
+
+def evaluate_model(
+    cfg: ExperimentConfig,
+    adapter: str | None = None,
+    out_dir: str | Path | None = None,
+    label: str | None = None,
+    limit: int | None = None,
+    with_base: bool = True,
+    generators: dict[str, Any] | None = None,
+) -> dict:
+    """Evaluate one model (and, with an adapter, the base beside it on the same items).
+
+    Returns the results dict written to ``out_dir/results.json``: per-model scores,
+    generation settings and timing, the paired base-vs-tuned comparison, and benchmark
+    retention when ``cfg.eval.benchmarks`` is set.  ``generators`` injects ready
+    generators by label (tests, or a caller that already holds the model).
+    """
+    from chefbot.evaluate.score import compare_results, template_baseline_rows
+    from chefbot.generate import make_generator
+
+    adapter = adapter or cfg.adapter
+    out = Path(out_dir or Path(cfg.output_dir) / "eval")
+    items = eval_items(cfg, limit)
+    save_resolved(cfg, out)
+    runs: list[tuple[str, str | None]] = []
+    if adapter and with_base:
+        runs.append((model_label(cfg), None))
+    runs.append((label or model_label(cfg, adapter), adapter))
+
+    models: dict[str, dict] = {}
+    first_rows: list[dict] = []
+    for name, ad in runs:
+        gen = (generators or {}).get(name) or make_generator(cfg.model_copy(update={"adapter": None}), adapter=ad)
+        rows, timing = generate_predictions(gen, items, out / "predictions" / f"{slug(name)}.jsonl", name)
+        first_rows = first_rows or rows
+        del gen
+        scored = score_rows(cfg, rows)
+        scored["generation"] = {**scored.get("settings", {}), "timing": timing}
+        scored["predictions_file"] = str(out / "predictions" / f"{slug(name)}.jsonl")
+        models[name] = scored
+
+    from chefbot.evaluate.score import score_predictions
+
+    # What a model scores by echoing the template and the requested ingredients (the audit's point).
+    template = score_predictions(template_baseline_rows(first_rows), stemmer=cfg.eval.rouge_stemmer, bertscore_model=None,
+                                 bootstrap_samples=cfg.eval.bootstrap_samples, seed=cfg.seed)
+    names = list(models)
+    results: dict[str, Any] = {
+        "name": cfg.name,
+        "split": cfg.eval.split,
+        "n": len(items),
+        "models": models,
+        "baseline": names[0],
+        "comparisons": {f"{b} vs {names[0]}": compare_results(models[names[0]], models[b], seed=cfg.seed) for b in names[1:]},
+        "template_baseline": template,
+    }
+    if cfg.eval.benchmarks:
+        from chefbot.evaluate.harness import evaluate_benchmarks, strip_items
+
+        bench = evaluate_benchmarks(cfg, adapter=adapter, out_dir=out / "benchmarks")
+        results["benchmarks"] = {"runs": {k: strip_items(v) for k, v in bench["runs"].items()}, "retention": bench["retention"]}
+    write_results(results, out)
+    return results
+

@@ -1,0 +1,129 @@
+"""``chefbot serve``, ``chefbot chat`` and ``chefbot export``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from chefbot.errors import ChefbotError
+
+
+def _config(config: Optional[Path], overrides: list[str] | None, model_dir: Optional[Path] = None) -> Any:
+    from chefbot.config import load_config
+
+    cfg = load_config(config, overrides or [])
+    if model_dir is not None:  # a merged export: a complete model folder replaces the base
+        if not (model_dir / "config.json").exists():
+            raise ChefbotError(f"--model-dir {model_dir}: no config.json inside (give a merged export folder)")
+        cfg.model.name_or_path = str(model_dir)
+        cfg.model.tokenizer = None
+        cfg.quant.mode = "none"
+    return cfg
+
+
+def build_generator(cfg: Any, adapter: Optional[str], engine: str) -> Any:
+    """The generator from chefbot.generate (the one generation path) for this engine."""
+    from chefbot.generate import make_generator, vllm_available
+
+    if engine == "vllm" and not vllm_available():
+        raise ChefbotError("--engine vllm needs the vllm package and a CUDA GPU (pip install vllm); use --engine hf")
+    cfg = cfg.model_copy(deep=True)
+    cfg.eval.engine = engine
+    cfg.eval.endpoint = None
+    return make_generator(cfg, adapter=adapter)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve_cmd(
+        config: Path = typer.Argument(..., help="Experiment config YAML (configs/quickstart.yaml)."),
+        overrides: Optional[list[str]] = typer.Argument(None, help="key=value overrides, e.g. serve.max_concurrency=4"),
+        adapter: Optional[Path] = typer.Option(None, help="A trained LoRA adapter folder (served unmerged)."),
+        model_dir: Optional[Path] = typer.Option(None, help="A merged model folder (chefbot export --format merged)."),
+        host: Optional[str] = typer.Option(None, help="Address to bind (default serve.host, 127.0.0.1)."),
+        port: Optional[int] = typer.Option(None, help="Port (default serve.port, 8000)."),
+        engine: Optional[str] = typer.Option(None, help="hf (transformers) or vllm (GPU)."),
+        api_key: Optional[list[str]] = typer.Option(None, "--api-key", help="Require this bearer key (repeatable)."),
+    ) -> None:
+        """Serve the model: OpenAI-compatible API, /v1/recipes and a web page at /."""
+        cfg = _config(config, overrides, model_dir)
+        if host:
+            cfg.serve.host = host
+        if port:
+            cfg.serve.port = port
+        if engine:
+            if engine not in ("hf", "vllm"):
+                raise ChefbotError(f"--engine {engine!r}: choose hf or vllm")
+            cfg.serve.engine = engine
+        if api_key:
+            cfg.serve.api_keys = list(api_key)
+        import uvicorn
+
+        from chefbot.progress import console
+        from chefbot.serve.app import create_app
+
+        generator = build_generator(cfg, str(adapter) if adapter else None, cfg.serve.engine)
+        if cfg.serve.host not in ("127.0.0.1", "localhost", "::1") and not cfg.serve.api_keys:
+            console.print(f"[yellow]warning:[/] serving on {cfg.serve.host} without an API key: anyone who can reach "
+                          "this machine can use the model (add --api-key)")
+        console.print(f"chefbot serving {cfg.serve.model_name!r} at http://{cfg.serve.host}:{cfg.serve.port}/ "
+                      f"(engine {cfg.serve.engine}, {cfg.serve.max_concurrency} at a time, queue {cfg.serve.max_queue})")
+        uvicorn.run(create_app(cfg, generator), host=cfg.serve.host, port=cfg.serve.port, log_level="info")
+
+    @app.command("chat")
+    def chat_cmd(
+        config: Optional[Path] = typer.Argument(None, help="Experiment config YAML (not needed with --url)."),
+        overrides: Optional[list[str]] = typer.Argument(None, help="key=value overrides."),
+        adapter: Optional[Path] = typer.Option(None, help="A trained LoRA adapter folder."),
+        model_dir: Optional[Path] = typer.Option(None, help="A merged model folder."),
+        url: Optional[str] = typer.Option(None, help="Talk to a running server instead, e.g. http://127.0.0.1:8000"),
+        api_model: str = typer.Option("chefbot", help="Model name at --url."),
+        api_key: Optional[str] = typer.Option(None, help="Bearer key for --url."),
+        system: Optional[str] = typer.Option(None, help="A system message for the conversation."),
+        max_tokens: Optional[int] = typer.Option(None, help="Longest answer in tokens."),
+        temperature: Optional[float] = typer.Option(None, help="0 = greedy."),
+    ) -> None:
+        """Chat in the terminal with streaming answers (/reset, /history, /quit)."""
+        from chefbot.serve.chat import chat_loop, local_stream_fn, remote_stream_fn
+
+        if url:
+            stream = remote_stream_fn(url, api_model, api_key, max_tokens, temperature)
+        else:
+            if config is None:
+                raise ChefbotError("give a CONFIG for a local model, or --url of a running server")
+            cfg = _config(config, overrides, model_dir)
+            gen = build_generator(cfg, str(adapter) if adapter else None, "hf")
+            settings: dict = {}
+            if max_tokens:
+                settings["max_new_tokens"] = max_tokens
+            if temperature is not None:
+                settings.update(do_sample=temperature > 0, temperature=temperature or 1.0)
+            stream = local_stream_fn(gen, settings or None)
+        chat_loop(stream, system=system)
+
+    @app.command("export")
+    def export_cmd(
+        config: Path = typer.Argument(..., help="Experiment config YAML."),
+        overrides: Optional[list[str]] = typer.Argument(None, help="key=value overrides."),
+        adapter: Optional[Path] = typer.Option(None, help="The LoRA adapter to merge in (none: export the base)."),
+        format: str = typer.Option("merged", "--format", help="merged | gguf | ollama"),
+        quant: str = typer.Option("q8_0", help="GGUF weights: f32 | f16 | q8_0 | q4_0"),
+        out: Path = typer.Option(..., help="Output folder."),
+        check: bool = typer.Option(True, help="Load the export back and check that generation stops by itself."),
+    ) -> None:
+        """Export for transformers/vLLM (merged), llama.cpp (gguf) or Ollama (gguf + Modelfile)."""
+        from chefbot.progress import console
+        from chefbot.serve.export import export, smoke_test
+
+        cfg = _config(config, overrides)
+        info = export(cfg, str(adapter) if adapter else None, format, out, quant)
+        console.print(f"wrote {info['out']} ({format}{', ' + quant if format != 'merged' else ''})")
+        if check:
+            r = smoke_test(out, format)
+            verdict = "stops by itself" if r["stopped"] else "did NOT stop"
+            console.print(f"smoke test: greedy generation {verdict} after {r['completion_tokens']} tokens "
+                          f"(finish {r['finish_reason']}); declared stop ids {r['declared_stop_ids']}")
+            if not r["stopped"]:
+                raise ChefbotError(f"{out}: the exported model did not stop within the smoke test's token budget")

@@ -1,0 +1,95 @@
+"""``chefbot train``, ``chefbot merge`` and ``chefbot demo``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+
+def _eval_results(output_dir: Path) -> dict | None:
+    for p in (output_dir / "eval" / "results.json", output_dir / "results.json"):
+        if p.exists():
+            return json.loads(p.read_text())
+    return None
+
+
+def train_cmd(
+    config: str = typer.Argument(..., help="Experiment YAML, e.g. configs/qwen2.5-1.5b-qlora.yaml"),
+    overrides: Optional[List[str]] = typer.Argument(None, help="Dotted key=value overrides, e.g. train.max_steps=50"),
+    push: bool = typer.Option(False, "--push", help="After training, merge and upload adapter + merged model to train.push_to_hub."),
+) -> None:
+    """Train a LoRA/QLoRA adapter (resumes from the newest complete checkpoint in output_dir)."""
+    import os
+
+    from chefbot.config import load_config
+    from chefbot.progress import console
+
+    cfg = load_config(config, overrides)
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    if push and is_main:
+        from chefbot.train.hub import check_hub_access
+
+        check_hub_access(cfg.train.push_to_hub)  # before any work that could be lost
+    from chefbot.train.loop import train
+
+    summary = train(cfg)
+    if not is_main:
+        return
+    last = summary["train_loss"][-1]["loss"] if summary["train_loss"] else float("nan")
+    console.print(
+        f"trained {summary['steps']} steps; last loss {last:.4f}; "
+        f"{(summary['target_tokens_per_s'] or 0):.0f} target tok/s; peak {summary['peak_mem_mb']:.0f} MB; adapter: {summary['adapter_dir']}"
+    )
+    if push:
+        from chefbot.train.hub import push as push_to_hub
+        from chefbot.train.merge import merge_adapter
+
+        out = Path(cfg.output_dir)
+        merged = out / "merged"
+        merge_adapter(cfg, summary["adapter_dir"], merged)
+        urls = push_to_hub(cfg, cfg.train.push_to_hub, Path(summary["adapter_dir"]), merged, summary, _eval_results(out))
+        console.print("pushed: " + ", ".join(urls))
+
+
+def merge_cmd(
+    config: str = typer.Argument(..., help="The experiment YAML the adapter was trained with."),
+    adapter: str = typer.Option(..., "--adapter", help="Adapter folder, e.g. runs/quickstart/adapter"),
+    out: str = typer.Option(..., "--out", help="Where to write the merged model."),
+    dtype: str = typer.Option("bf16", "--dtype", help="bf16, fp16 or fp32 (never 4-bit)."),
+    check_prompts: int = typer.Option(3, "--check-prompts", help="Prompts on which merged and adapter logits are compared."),
+    overrides: Optional[List[str]] = typer.Argument(None, help="Dotted key=value overrides."),
+) -> None:
+    """Merge an adapter into an unquantized copy of the base and verify the logits."""
+    from chefbot.config import load_config
+    from chefbot.progress import console
+    from chefbot.train.merge import merge_adapter
+
+    cfg = load_config(config, overrides)
+    r = merge_adapter(cfg, adapter, out, check_prompts=check_prompts, dtype=dtype)
+    console.print(
+        f"merged into {out} ({r['dtype']}); max |merged - adapter| logit diff {r['max_abs_logit_diff']:.4g} "
+        f"(tolerance {r['tolerance']}), |adapter - base| {r['adapter_vs_base_max_abs_logit_diff']:.4g} on {r['prompts']} prompts"
+    )
+
+
+def demo_cmd(
+    config: str = typer.Argument("configs/quickstart.yaml", help="Experiment YAML (the quickstart by default)."),
+    overrides: Optional[List[str]] = typer.Argument(None, help="Dotted key=value overrides."),
+) -> None:
+    """Data -> train -> base vs tuned evaluation -> runs/<name>/report.md (the quickstart)."""
+    from chefbot.config import load_config
+    from chefbot.pipeline import run_demo
+    from chefbot.progress import console
+
+    cfg = load_config(config, overrides)
+    report = run_demo(cfg)
+    console.print(f"report: {report}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train_cmd)
+    app.command("merge")(merge_cmd)
+    app.command("demo")(demo_cmd)

@@ -1,0 +1,113 @@
+"""Golden tests of the chat encoding with the real Qwen2.5 tokenizer (pitfalls 2, 4, 5, 6, 8)."""
+
+from __future__ import annotations
+
+import pytest
+
+from chefbot.config import PromptConfig
+from chefbot.data.records import Recipe
+from chefbot.data.tokenize import IGNORE, ChatEncoder, encode_example, messages_for, target_for
+from chefbot.errors import DataError
+
+RECIPE = Recipe("t:1", "Creamy Corn", ["2 pkg. frozen corn", "1/2 tsp. salt"], ["corn", "salt"], ["Combine all.", "Cook 4 hours."])
+
+# Golden ids for RECIPE with the default prompt: a change in the template, the prompt or
+# the recipe format shows up here (pitfall 8, template drift).
+GOLDEN_IDS = [
+    151644, 8948, 198, 2610, 686, 6923, 825, 17233, 11116, 13, 1759, 678, 5871, 13966, 323, 2968, 11682, 7354, 13,
+    151645, 198, 151644, 872, 198, 22283, 13966, 25, 13776, 11, 12021, 151645, 198, 151644, 77091, 198,
+    2, 29700, 88, 21330, 271, 565, 51175, 198, 12, 220, 17, 24793, 13, 19690, 13776, 198, 12, 220, 16, 14, 17,
+    37920, 13, 12021, 271, 565, 53486, 198, 16, 13, 46812, 678, 624, 17, 13, 12514, 220, 19, 4115, 13, 151645,
+]
+N_PROMPT = 35  # system + user turns + "<|im_start|>assistant\n"
+
+
+def test_golden_ids_and_labels(qwen_tokenizer):
+    ex = encode_example(messages_for(RECIPE, PromptConfig()), target_for(RECIPE), qwen_tokenizer, 512)
+    assert ex["input_ids"] == GOLDEN_IDS
+    assert ex["labels"] == [IGNORE] * N_PROMPT + GOLDEN_IDS[N_PROMPT:]
+
+
+def test_only_assistant_tokens_and_im_end_labeled(qwen_tokenizer):
+    tok = qwen_tokenizer
+    msgs = messages_for(RECIPE, PromptConfig())
+    ex = encode_example(msgs, target_for(RECIPE), tok, 512)
+    trained = [t for t, l in zip(ex["input_ids"], ex["labels"]) if l != IGNORE]
+    untrained = [t for t, l in zip(ex["input_ids"], ex["labels"]) if l == IGNORE]
+    im_end = tok.convert_tokens_to_ids("<|im_end|>")
+    # every answer token and the closing <|im_end|>, nothing else
+    assert tok.decode(trained) == target_for(RECIPE) + "<|im_end|>"
+    assert trained[-1] == im_end and ex["labels"][-1] == im_end
+    # nothing of the system or user turns
+    assert tok.decode(untrained) == tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+    assert "Include ingredients" not in tok.decode(trained)
+
+
+def test_pad_equal_eos_still_labels_end_of_turn(qwen_copy):
+    """pitfall 2: with pad == eos, masking pad ids would hide <|im_end|>; we never do that."""
+    tok = qwen_copy()
+    tok.pad_token = tok.eos_token
+    assert tok.pad_token_id == tok.convert_tokens_to_ids("<|im_end|>")
+    ex = encode_example(messages_for(RECIPE, PromptConfig()), target_for(RECIPE), tok, 512)
+    assert ex["labels"][-1] == tok.pad_token_id
+    assert ex["input_ids"] == GOLDEN_IDS
+
+
+GEMMA_LIKE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{% if message['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+    "{% set role = 'model' if message['role'] == 'assistant' else message['role'] %}"
+    "{{ '<|im_start|>' + role + '\n' + message['content'] | trim + '<|im_end|>\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>model\n' }}{% endif %}"
+)
+
+
+def test_gemma_style_template_folds_system(qwen_copy):
+    tok = qwen_copy()
+    tok.chat_template = GEMMA_LIKE
+    msgs = messages_for(RECIPE, PromptConfig())
+    ex = encode_example(msgs, target_for(RECIPE), tok, 512)
+    prompt = tok.decode([t for t, l in zip(ex["input_ids"], ex["labels"]) if l == IGNORE])
+    assert prompt.startswith(tok.bos_token or "")
+    assert "<|im_start|>user\nYou will generate one cooking recipe." in prompt
+    assert "Include ingredients: corn, salt" in prompt and "system" not in prompt
+    trained = tok.decode([t for t, l in zip(ex["input_ids"], ex["labels"]) if l != IGNORE])
+    assert trained == target_for(RECIPE) + "<|im_end|>"
+    with pytest.raises(DataError):  # without folding, the template refuses the system turn
+        encode_example(msgs, target_for(RECIPE), tok, 512, fold="never")
+    # the fast batched path agrees
+    assert ChatEncoder(tok, 512).encode_batch([(msgs, target_for(RECIPE))]) == [ex]
+
+
+def test_truncation_cuts_tail_and_drops_no_target(qwen_tokenizer):
+    msgs, target = messages_for(RECIPE, PromptConfig()), target_for(RECIPE)
+    ex = encode_example(msgs, target, qwen_tokenizer, N_PROMPT + 5)
+    assert ex["input_ids"] == GOLDEN_IDS[: N_PROMPT + 5]  # prompt kept whole, recipe tail cut
+    assert ex["labels"][N_PROMPT:] == GOLDEN_IDS[N_PROMPT : N_PROMPT + 5]
+    assert encode_example(msgs, target, qwen_tokenizer, N_PROMPT) is None  # prompt alone fills it
+    assert encode_example(msgs, target, qwen_tokenizer, N_PROMPT - 3) is None
+
+
+def test_prompt_boundary_mismatch_fails_loudly(qwen_copy):
+    """If the generation prompt merged with the answer when tokenized, refuse to guess (pitfall 5)."""
+    tok = qwen_copy()
+    # a template whose generation prompt ends in "assistant:" with no separator: "assistant:" + "#" merge
+    tok.chat_template = (
+        "{% for m in messages %}{{ '<|im_start|>' + m['role'] + ':' + m['content'] + '<|im_end|>' }}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant:' }}{% endif %}"
+    )
+    with pytest.raises(DataError, match="do not start with the prompt"):
+        encode_example([{"role": "user", "content": "x"}], ":)", tok, 512)
+
+
+def test_fast_encoder_matches_reference_on_real_rows(qwen_tokenizer, shared_dir):
+    from chefbot.data.readers import parse_chunk, raw_chunks, resolve_source
+
+    spec = resolve_source(str(shared_dir / "data/recipenlg/poutine_107.csv"))
+    recs = [r for c in raw_chunks(spec) for _, r in parse_chunk(c) if isinstance(r, Recipe)][:40]
+    for prompt, max_length in ((PromptConfig(), 512), (PromptConfig(system=None, user="Ingredients: {ner}. Title: {title}"), 120)):
+        conv = [(messages_for(r, prompt), target_for(r)) for r in recs]
+        enc = ChatEncoder(qwen_tokenizer, max_length)
+        fast = enc.encode_batch(conv)
+        assert enc.mode == "pieces"
+        assert fast == [encode_example(m, t, qwen_tokenizer, max_length) for m, t in conv]

@@ -1,0 +1,45 @@
+"""Bootstrap intervals, paired bootstrap, Wilson and ratio intervals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from chefbot.evaluate.stats import bootstrap_mean, paired_bootstrap, ratio_interval, wilson_interval
+
+
+def test_bootstrap_interval_covers_mean_and_shrinks_with_n():
+    rng = np.random.default_rng(0)
+    small = bootstrap_mean(rng.normal(0.5, 0.1, 50), samples=2000)
+    large = bootstrap_mean(rng.normal(0.5, 0.1, 5000), samples=2000)
+    assert small["low"] < small["mean"] < small["high"] and small["n"] == 50
+    assert (large["high"] - large["low"]) < (small["high"] - small["low"]) / 5
+    # ~ 1.96 * sd / sqrt(n)
+    assert (large["high"] - large["low"]) / 2 == pytest.approx(1.96 * 0.1 / np.sqrt(5000), rel=0.15)
+    assert bootstrap_mean([])["n"] == 0
+
+
+def test_paired_bootstrap_detects_a_consistent_gain_that_unpaired_would_blur():
+    rng = np.random.default_rng(1)
+    difficulty = rng.uniform(0, 1, 200)
+    a = difficulty
+    b = difficulty + 0.02 + rng.normal(0, 0.01, 200)
+    res = paired_bootstrap(a, b, samples=5000)
+    assert res["low"] > 0 and res["p_value"] < 0.001
+    assert res["relative"] == pytest.approx(res["diff"] / a.mean())
+    same = paired_bootstrap(a, a + rng.normal(0, 0.01, 200), samples=5000)
+    assert same["low"] < 0 < same["high"] and same["p_value"] > 0.05
+    with pytest.raises(ValueError):
+        paired_bootstrap([1, 2], [1])
+
+
+def test_wilson_matches_known_values():
+    w = wilson_interval(70, 99)
+    assert (round(w["low"], 3), round(w["high"], 3)) == (0.611, 0.788)
+    assert wilson_interval(0, 10)["low"] == 0.0
+
+
+def test_retention_ratio_interval_is_wide_at_n_100():
+    r = ratio_interval(0.687, 99, 0.707, 99)
+    assert r["value"] == pytest.approx(0.687 / 0.707)
+    assert r["low"] < 0.85 and r["high"] > 1.1
