@@ -13,7 +13,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup demo test lint clean bench
+.PHONY: setup setup-browser demo test lint clean bench
 
 setup: $(VENV)/.done
 
@@ -28,7 +28,18 @@ $(VENV)/.done: pyproject.toml Makefile
 demo: setup
 	$(BIN)/chefbot demo configs/quickstart.yaml
 
-test: setup
+# The web page's browser test (tests/serve/test_browser.py) needs Debian's chromium and
+# playwright-core from npm; idempotent, and a failed install does not stop `make test`:
+# the browser test then fails in CI with the reason (and skips outside CI).
+BROWSER_DIR ?= .cache/browser
+setup-browser:
+	@if [ -x /usr/bin/chromium ] && [ -d $(BROWSER_DIR)/node_modules/playwright-core ]; then :; else \
+	  { [ -x /usr/bin/chromium ] && command -v npm >/dev/null || \
+	    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium $$(command -v npm >/dev/null || echo npm); }; } && \
+	  npm install --prefix $(BROWSER_DIR) --no-audit --no-fund --loglevel=error playwright-core@1 \
+	  || echo "setup-browser: could not install chromium/playwright-core (the browser test will say so)" >&2; fi
+
+test: setup setup-browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup

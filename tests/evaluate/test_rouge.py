@@ -51,8 +51,8 @@ def test_equal_to_rouge_score_on_reference_outputs(shared_dir, stem):
     base = shared_dir / "data/qwen-qlora-chef/Rouge_Scores"
     for f in sorted(base.glob("*/*.jsonl")):
         rows += [json.loads(x) for x in f.read_text().splitlines() if x.strip()]
-    random.Random(0).shuffle(rows)
-    _assert_same([(r["reference_full"], r["prediction"]) for r in rows[:60]], stem)
+    random.Random(int(stem)).shuffle(rows)  # 10 pairs: rouge-score itself is slow
+    _assert_same([(r["reference_full"], r["prediction"]) for r in rows[:10]], stem)
 
 
 def test_tokens_match_rouge_score_tokenizer():

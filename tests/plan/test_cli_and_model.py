@@ -37,6 +37,11 @@ def test_example_dinner_plans_and_writes_outputs(tmp_path):
     assert result["status"] == "OPTIMAL" and 30 <= len(result["tasks"]) <= 60
     # Sam arrives at five: none of his hands-on work is earlier
     assert all(t["start"] >= "17:00" for t in result["by_cook"]["Sam"])
+    # the pork is hot at serving (19:30), the apple crisp (served cold) may be ready long before
+    dishes = {d["key"].split("-")[0]: d for d in result["dishes"]}
+    assert dishes["pork"]["kind"] == "hot" and dishes["pork"]["hold_min"] <= 15 and dishes["pork"]["ready"] >= "19:15"
+    assert dishes["apple"]["kind"] == "cold" and dishes["roasted"]["kind"] == "cold"
+    assert "Pork Tenderloin with Mustard Cream Sauce: 19:" in r.stdout and "(limit 15)" in r.stdout
 
 
 def _write(tmp_path: Path, text: str) -> Path:

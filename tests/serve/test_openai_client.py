@@ -34,11 +34,11 @@ def test_openai_client_against_the_quickstart_model(quickstart_generator):
         client = _client(srv.url)
         assert [m.id for m in client.models.list()] == ["chefbot"]
         messages = [{"role": "user", "content": "Give me a short recipe with eggs and spinach."}]
-        r = client.chat.completions.create(model="chefbot", messages=messages, max_tokens=16)
+        r = client.chat.completions.create(model="chefbot", messages=messages, max_tokens=8)
         text = r.choices[0].message.content
         assert text.strip() and r.choices[0].finish_reason in ("stop", "length")
-        assert r.usage.completion_tokens <= 16 and r.usage.prompt_tokens > 5
-        chunks = list(client.chat.completions.create(model="chefbot", messages=messages, max_tokens=16, stream=True))
+        assert r.usage.completion_tokens <= 8 and r.usage.prompt_tokens > 5
+        chunks = list(client.chat.completions.create(model="chefbot", messages=messages, max_tokens=8, stream=True))
         streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
         assert streamed == text  # greedy: the stream and the plain answer agree token for token
         assert chunks[-1].choices[0].finish_reason == r.choices[0].finish_reason

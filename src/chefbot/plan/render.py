@@ -85,6 +85,11 @@ def gantt_figure(result: dict):
                     color="white" if t["attended"] else "black")
         for a, b in t["hands"]:
             ax.barh(y[f"{t['cook']}'s hands"], b - a, left=a, height=0.5, color=colour[t["cook"]], edgecolor="white", linewidth=0.4)
+    # when each dish is ready: hot ones must be close to serving, cold ones may wait
+    for d in result["dishes"]:
+        done = max(t["end_min"] for t in result["tasks"] if t["dish"] == d["key"])
+        hot = d["kind"] == "hot"
+        ax.plot([done], [y[d["title"]] + 0.42], marker="v", markersize=6, color="#c0392b" if hot else "#2f6fb0", clip_on=False)
     for s in result["oven_segments"]:
         row = y[f"Oven {s['oven'] + 1}"]
         if s["start"] < s["preheat_end"]:
@@ -106,13 +111,19 @@ def gantt_figure(result: dict):
     ax.axvline(end, color="black", linewidth=1.2)
     ax.text(end, -0.65, " serve", fontsize=8, va="bottom")
     ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels(list(reversed(rows)), fontsize=8)
+    label = {d["title"]: f"{d['title']} ({d['kind']}" + (f", ≤{d['hot_hold_max_min']} min off heat)" if d["kind"] == "hot" else ")")
+             for d in result["dishes"]}
+    ax.set_yticklabels([label.get(r, r) for r in reversed(rows)], fontsize=8)
     ax.set_ylim(-0.7, len(rows) - 0.1)
     ax.grid(axis="x", color="#dddddd", linewidth=0.5)
     ax.set_axisbelow(True)
     handles = [Patch(color=colour[c], label=c) for c in cooks]
     handles += [Patch(facecolor="#999999", alpha=0.35, hatch="//", label="hands-off"),
-                Patch(color="#f5c6a5", label="preheat"), Patch(color="#e0603a", label="oven in use")]
+                Patch(color="#f5c6a5", label="preheat"), Patch(color="#e0603a", label="oven hot")]
+    from matplotlib.lines import Line2D
+
+    handles += [Line2D([], [], marker="v", linestyle="", color="#c0392b", label="hot dish ready"),
+                Line2D([], [], marker="v", linestyle="", color="#2f6fb0", label="cold dish ready")]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ax.set_title(f"{result['title']}: serve at {result['serve_at'][-5:]}, start {result['start']} "
                  f"({result['makespan_min']} min, {result['status'].lower()})", fontsize=10)

@@ -1,0 +1,53 @@
+"""The web page in a real headless Chromium (Debian's chromium + playwright-core from npm,
+installed by `make setup-browser`).  In CI a missing browser is a failure with the reason;
+elsewhere the test skips."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import live_app, serve_cfg
+
+HERE = Path(__file__).resolve().parent
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+def _missing(repo: Path) -> str | None:
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} not found (apt-get install chromium; `make setup-browser` does it)"
+    if shutil.which("node") is None:
+        return "node not found (apt-get install nodejs npm)"
+    if not (repo / ".cache" / "browser" / "node_modules" / "playwright-core").is_dir():
+        return "playwright-core not installed in .cache/browser (run `make setup-browser`)"
+    return None
+
+
+def test_page_streams_a_recipe_in_headless_chromium(repo_dir, babbler_dir, babbler_generator, tmp_path):
+    problem = _missing(repo_dir)
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser test cannot run: {problem}")
+        pytest.skip(problem)
+    cfg = serve_cfg(babbler_dir, max_tokens_cap=40)
+    shot = tmp_path / "web.png"
+    env = dict(os.environ, NODE_PATH=str(repo_dir / ".cache" / "browser" / "node_modules"), CHROMIUM=CHROMIUM)
+    with live_app(cfg, babbler_generator) as srv:
+        r = subprocess.run(["node", str(HERE / "web_check.js"), srv.url + "/", str(shot), "rice\nlemon\ngarlic", "90000"],
+                           env=env, capture_output=True, text=True, timeout=150)
+        sched = srv.app.state.scheduler
+        assert r.returncode == 0, f"web_check.js failed:\n{r.stderr[-3000:]}"
+        page = json.loads(r.stdout.strip().splitlines()[-1])
+        assert sched.stats.answered >= 1
+    assert page["page_errors"] == []
+    assert page["status"].startswith("Done: 40 tokens"), page["status"]  # capped by serve.max_tokens_cap
+    assert len(page["output"].split()) >= 5  # the streamed words are on the page
+    assert page["copy_enabled"] and page["download_enabled"]
+    assert page["plan_panel_visible"]  # the planner is installed, so its panel shows
+    assert shot.exists() and shot.stat().st_size > 5000
+    print(f"screenshot: {shot}")
