@@ -5,6 +5,7 @@ Kept tiny on purpose; each bench script does its own measuring.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import platform
@@ -50,9 +51,9 @@ def machine() -> dict[str, Any]:
     except ImportError:
         pass
     for lib in ("transformers", "peft", "trl", "bitsandbytes", "datasets"):
-        try:
-            info[lib] = __import__(lib).__version__
-        except Exception:
+        try:  # metadata only: importing trl alone takes seconds
+            info[lib] = importlib.metadata.version(lib)
+        except importlib.metadata.PackageNotFoundError:
             pass
     return info
 

@@ -95,9 +95,17 @@ def tree_rss(proc) -> int:
     return total
 
 
+def _children_cpu() -> float:
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run_measured(cmd: list[str], env: dict) -> dict:
     import psutil
 
+    cpu0 = _children_cpu()
     t0 = time.time()
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     proc = psutil.Process(p.pid)
@@ -117,7 +125,13 @@ def run_measured(cmd: list[str], env: dict) -> dict:
     out, _ = p.communicate()
     done.set()
     th.join()
-    return {"rc": p.returncode, "wall_s": round(time.time() - t0, 1), "peak_rss_mb": round(peak[0] / 2**20), "output": out[-4000:]}
+    return {
+        "rc": p.returncode,
+        "wall_s": round(time.time() - t0, 1),
+        "cpu_s": round(_children_cpu() - cpu0, 1),  # user+sys of the whole reaped process tree
+        "peak_rss_mb": round(peak[0] / 2**20),
+        "output": out[-4000:],
+    }
 
 
 def chefbot_prepare(csv_path: Path, cache: Path, num_proc: int) -> dict:
@@ -175,11 +189,13 @@ def baseline(csv_path: Path, rows: int, num_proc: int) -> dict:
     pc = PromptConfig()
     ds = datasets.load_dataset("csv", data_files=str(csv_path), split=f"train[:{rows}]", cache_dir=str(OUT / "hf-cache"))
     t0 = time.time()
+    cpu0 = time.process_time() + _children_cpu()
     mapped = ds.map(
         _baseline_map, batched=True, num_proc=num_proc, remove_columns=ds.column_names, load_from_cache_file=False,
         fn_kwargs={"tokenizer": tok, "system": pc.system, "user": pc.user},
     )
     wall = time.time() - t0
+    cpu = time.process_time() + _children_cpu() - cpu0
     # Same outputs: compare with chefbot's encode_example on a sample of rows.
     from chefbot.data.records import Recipe
     from chefbot.data.tokenize import encode_example, messages_for, target_for
@@ -199,6 +215,8 @@ def baseline(csv_path: Path, rows: int, num_proc: int) -> dict:
         "wall_s": round(wall, 1),
         "rows_per_s": round(rows / wall, 1),
         "extrapolated_full_s": round(FULL_ROWS / (rows / wall), 0),
+        "cpu_s": round(cpu, 1),
+        "cpu_s_per_1k_rows": round(1000 * cpu / rows, 2),
         "note": f"datasets.map(num_proc={num_proc}) over apply_chat_template on the first {rows:,} rows; tokenization only "
         "(no validation, dedup, split or packing); full-size time extrapolated linearly",
         "same_outputs_checked": checked,
@@ -236,13 +254,18 @@ def main() -> None:
             "walls_s": walls,
             "rows_per_s": round(args.rows / walls[len(walls) // 2], 1),
             "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+            "cpu_s": [r["cpu_s"] for r in runs],
+            "cpu_s_per_1k_rows": round(1000 * sorted(r["cpu_s"] for r in runs)[len(runs) // 2] / args.rows, 2),
+            # wall time on 2 dedicated cores if the CPU work parallelised perfectly (the machine was shared)
+            "estimated_full_wall_s_on_2_free_cores": round(sorted(r["cpu_s"] for r in runs)[len(runs) // 2] / args.rows * FULL_ROWS / 2),
             "command": runs[0]["command"],
             "stats": runs[-1].get("stats"),
         },
     }
     if not args.skip_baseline:
         result["baseline"] = baseline(csv_path, min(args.baseline_rows, args.rows), args.num_proc)
-        result["speedup_vs_baseline"] = round(result["baseline"]["extrapolated_full_s"] * args.rows / FULL_ROWS / result["chefbot"]["median_wall_s"], 2)
+        result["speedup_vs_baseline_wall"] = round(result["baseline"]["extrapolated_full_s"] * args.rows / FULL_ROWS / result["chefbot"]["median_wall_s"], 2)
+        result["speedup_vs_baseline_cpu"] = round(result["baseline"]["cpu_s_per_1k_rows"] / result["chefbot"]["cpu_s_per_1k_rows"], 2)
     out = OUT / f"data_prep_scale_{args.rows}.json"
     out.write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k != "chefbot"} | {"chefbot": {k: v for k, v in result["chefbot"].items() if k != "stats"}}, indent=2))

@@ -174,30 +174,48 @@ class CountingCollator:
 # ------------------------------------------------------------------ the arms
 
 
-def arm_chefbot(cfg: Any, tokenizer: Any) -> dict:
+def chefbot_grad_accum(stats: dict) -> int:
+    """Micro-batches per optimizer step giving about the reference's 16 examples per step:
+    packed rows hold several examples, so chefbot needs fewer rows per step."""
+    examples_per_row = stats["split"]["train_recipes"] / max(stats["train_rows"], 1)
+    return max(1, round(REFERENCE_ACCUM / examples_per_row))
+
+
+def build_chefbot(cfg: Any, tokenizer: Any) -> Any:
+    """A ``chefbot.train.loop.Run`` with its collator wrapped for counting."""
     from chefbot.train import loop
 
     prepared = load_data(cfg, tokenizer, packing=True)
-    examples_per_row = prepared.stats["split"]["train_recipes"] / max(prepared.stats["train_rows"], 1)
-    # Same examples per optimizer step as the others (16), so the runs take comparable
-    # optimizer steps: packed rows hold several examples, so fewer rows per step.
-    accum = max(1, round(REFERENCE_BATCH * REFERENCE_ACCUM / (REFERENCE_BATCH * examples_per_row)))
+    accum = chefbot_grad_accum(prepared.stats)
+    cfg = with_packing(cfg, True)
     cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"grad_accum": accum})})
     run = loop.setup(cfg, prepared, tokenizer)
-    counter = CountingCollator(run.collate)
-    run.collate = counter
+    run.collate = CountingCollator(run.collate)
+    return run
+
+
+def chefbot_epoch_batches(run: Any) -> list[dict]:
+    """The micro-batches one epoch of ``loop.fit`` feeds the loss (for the token-count check)."""
+    from chefbot.train import loop
+
+    idx = loop.epoch_batches(len(run.train_data), 0, run.cfg.seed, run.cfg.train.batch_size, 1, 0)
+    return [run.collate([run.train_data[int(i)] for i in b]) for b in idx]
+
+
+def arm_chefbot(cfg: Any, tokenizer: Any) -> dict:
+    from chefbot.train import loop
+
+    run = build_chefbot(cfg, tokenizer)
     t0 = time.perf_counter()
     summary = loop.fit(run)
     wall = time.perf_counter() - t0
-    model = run.accelerator.unwrap_model(run.loss_module).model
     return {
-        "model": model,
+        "model": run.accelerator.unwrap_model(run.loss_module).model,
         "wall_s": wall,
-        "counted": counter,
+        "counted": run.collate,
         "steps": summary["steps"],
         "train_losses": [x["loss"] for x in summary["train_loss"]],
-        "extra": {"grad_accum": accum, "examples_per_row": examples_per_row,
-                  "packing_efficiency": prepared.stats.get("packing_efficiency"),
+        "extra": {"grad_accum": run.cfg.train.grad_accum,
                   "own_target_tokens": summary["target_tokens"],
                   "own_target_tokens_per_s": summary["target_tokens_per_s"]},
     }
@@ -234,60 +252,64 @@ def _training_args_kwargs(cfg: Any, out: Path) -> dict:
     )
 
 
-class _Timer:
+def _timer() -> Any:
     """Trainer callback: wall time from the start to the end of the training loop."""
+    from transformers import TrainerCallback
 
-    def __new__(cls):
-        from transformers import TrainerCallback
+    class Timer(TrainerCallback):
+        begin = end = None
 
-        class T(TrainerCallback):
-            begin = end = None
+        def on_train_begin(self, args, state, control, **kw):
+            self.begin = time.perf_counter()
 
-            def on_train_begin(self, args, state, control, **kw):
-                self.begin = time.perf_counter()
+        def on_train_end(self, args, state, control, **kw):
+            self.end = time.perf_counter()
 
-            def on_train_end(self, args, state, control, **kw):
-                self.end = time.perf_counter()
+    return Timer()
 
-        return T()
+
+def build_reference(cfg: Any, tokenizer: Any) -> Any:
+    from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
+
+    train = load_data(cfg, tokenizer, packing=False).train.remove_columns(["position_ids"])
+    tokenizer.padding_side = "right"
+    args = TrainingArguments(**_training_args_kwargs(cfg, Path(cfg.output_dir).parent / "reference"))
+    collator = DataCollatorForSeq2Seq(tokenizer, padding="longest", label_pad_token_id=-100)
+    trainer = Trainer(model=peft_model(cfg), args=args, train_dataset=train, data_collator=collator)
+    trainer.data_collator = CountingCollator(trainer.data_collator)
+    return trainer
+
+
+def build_trl(cfg: Any, tokenizer: Any) -> Any:
+    from trl import SFTConfig, SFTTrainer
+
+    train = load_data(cfg, tokenizer, packing=False).train
+    # TRL's completion-only loss: prompt tokens are 0 in completion_mask and TRL builds
+    # the labels from it (its prompt-completion path produces the same columns).
+    train = train.map(lambda r: {"completion_mask": [int(x != -100) for x in r["labels"]]},
+                      remove_columns=["labels", "position_ids"])
+    kw = _training_args_kwargs(cfg, Path(cfg.output_dir).parent / "trl")
+    args = SFTConfig(**kw, max_length=cfg.data.max_length, completion_only_loss=True, dataset_num_proc=None)
+    trainer = SFTTrainer(model=peft_model(cfg), args=args, train_dataset=train, processing_class=tokenizer)
+    trainer.data_collator = CountingCollator(trainer.data_collator)
+    return trainer
 
 
 def _run_trainer(trainer: Any) -> dict:
-    timer = _Timer()
+    timer = _timer()
     trainer.add_callback(timer)
-    counter = CountingCollator(trainer.data_collator)
-    trainer.data_collator = counter
     trainer.train()
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    return {"model": trainer.model, "wall_s": timer.end - timer.begin, "counted": counter,
+    return {"model": trainer.model, "wall_s": timer.end - timer.begin, "counted": trainer.data_collator,
             "steps": trainer.state.global_step, "train_losses": losses, "extra": {}}
 
 
 def arm_reference(cfg: Any, tokenizer: Any) -> dict:
-    from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
-
-    train = load_data(cfg, tokenizer, packing=False).train.remove_columns(["position_ids"])
-    model = peft_model(cfg)
-    tokenizer.padding_side = "right"
-    args = TrainingArguments(**_training_args_kwargs(cfg, Path(cfg.output_dir).parent / "reference"))
-    collator = DataCollatorForSeq2Seq(tokenizer, padding="longest", label_pad_token_id=-100)
-    trainer = Trainer(model=model, args=args, train_dataset=train, data_collator=collator)
-    return _run_trainer(trainer)
+    return _run_trainer(build_reference(cfg, tokenizer))
 
 
 def arm_trl(cfg: Any, tokenizer: Any) -> dict:
-    from trl import SFTConfig, SFTTrainer
-
-    train = load_data(cfg, tokenizer, packing=False).train
-    # TRL's completion-only loss: prompt tokens are marked 0 in completion_mask and TRL
-    # builds the labels from it (its prompt-completion path produces the same columns).
-    train = train.map(lambda r: {"completion_mask": [int(x != -100) for x in r["labels"]]},
-                      remove_columns=["labels", "position_ids"])
-    model = peft_model(cfg)
-    kw = _training_args_kwargs(cfg, Path(cfg.output_dir).parent / "trl")
-    args = SFTConfig(**kw, max_length=cfg.data.max_length, completion_only_loss=True, dataset_num_proc=None)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=train, processing_class=tokenizer)
-    return _run_trainer(trainer)
+    return _run_trainer(build_trl(cfg, tokenizer))
 
 
 ARM_FUNCS = {"chefbot": arm_chefbot, "trl": arm_trl, "reference": arm_reference}

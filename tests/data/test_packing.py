@@ -46,7 +46,8 @@ def test_collate_padding_free_concatenates():
 
 
 def _summed_loss(model, batch) -> torch.Tensor:
-    logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits.float()
+    # use_cache=False matters: with a cache object present transformers skips the packed-sequence mask
+    logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits.float()
     labels = batch["labels"][:, 1:]
     return torch.nn.functional.cross_entropy(
         logits[:, :-1].reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE, reduction="sum"

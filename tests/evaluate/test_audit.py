@@ -22,7 +22,7 @@ def test_cli_score_reproduces_stored_rouge(shared_dir, tmp_path, label, pred, st
     res = CliRunner().invoke(app, [
         "eval", "score", "--predictions", str(path), "--reference-format", "--reference-settings",
         "--rouge-types", "rouge1,rouge2,rougeL", "--no-directions", "--no-checks", "--bertscore-model", "none",
-        "--bootstrap", "0", "--out", str(tmp_path),
+        "--bootstrap", "0", "--no-plots", "--out", str(tmp_path),
     ])
     assert res.exit_code == 0, res.output
     ours = json.loads((tmp_path / "results.json").read_text())["models"][0]

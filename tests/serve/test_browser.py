@@ -47,6 +47,7 @@ def test_page_streams_a_recipe_in_headless_chromium(repo_dir, babbler_dir, babbl
     assert page["page_errors"] == []
     assert page["status"].startswith("Done: 40 tokens"), page["status"]  # capped by serve.max_tokens_cap
     assert len(page["output"].split()) >= 5  # the streamed words are on the page
+    assert page["partial_length"] < len(page["output"])  # text appeared before the stream had ended
     assert page["copy_enabled"] and page["download_enabled"]
     assert page["plan_panel_visible"]  # the planner is installed, so its panel shows
     assert shot.exists() and shot.stat().st_size > 5000

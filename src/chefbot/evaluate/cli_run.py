@@ -13,12 +13,12 @@ import typer
 
 def _summary(results: dict) -> str:
     lines = [f"n = {results['n']} {results.get('split', '')} items"]
-    for name, m in results["models"].items():
+    for m in results["models"]:
         r = m["rouge"]["whole"]
-        t = m.get("generation", {}).get("timing", {})
+        t = (m.get("generation") or {}).get("timing", {})
         lines.append(
-            f"  {name}: ROUGE-1 {r['rouge1']['mean']:.4f} [{r['rouge1']['low']:.4f}, {r['rouge1']['high']:.4f}]  "
-            f"ROUGE-L {r['rougeL']['mean']:.4f}  hit token limit {t.get('hit_token_limit')}/{results['n']}"
+            f"  {m['model']}: ROUGE-1 {r['rouge1']['mean']:.4f} [{r['rouge1']['low']:.4f}, {r['rouge1']['high']:.4f}]  "
+            f"ROUGE-L {r['rougeL']['mean']:.4f}" + (f"  hit token limit {t['hit_token_limit']}/{results['n']}" if t else "")
         )
     for name, reason in (results.get("skipped") or {}).items():
         lines.append(f"  {name}: skipped ({reason})")

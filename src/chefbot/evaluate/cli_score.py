@@ -44,6 +44,7 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:  # noqa: ARG001 (
         seed: int = typer.Option(0, "--seed"),
         workers: Optional[int] = typer.Option(None, "--workers", help="Processes for ROUGE and checks (default: all cores)."),
         out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default runs/score/<first file's name>)."),
+        plots: bool = typer.Option(True, "--plots/--no-plots", help="Write the PNG plots (and embed them in report.html)."),
     ) -> None:
         """Score existing predictions files: ROUGE, BERTScore, recipe checks, report with plots."""
         from chefbot.evaluate.predictions import check_against_references, check_same_items, read_predictions, read_references
@@ -83,7 +84,7 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:  # noqa: ARG001 (
         if len(models) > 1:
             results["baseline"] = models[0]["model"]
         out = out or Path("runs") / "score" / predictions[0].stem
-        write_report(results, out)
+        write_report(results, out, plots=plots)
         _print_summary(results)
         typer.echo(f"report: {out / 'report.md'} (also results.json, report.html, plots)")
 
@@ -98,12 +99,12 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:  # noqa: ARG001 (
         """Audit the reference project from its stored outputs (see docs/REFERENCE_AUDIT.md)."""
         from chefbot.evaluate.audit import run_audit
         from chefbot.evaluate.report import write_report
+        from chefbot.evaluate.audit import audit_markdown
         from chefbot.io import atomic_write_text
 
         bs_model = None if bertscore_model.lower() in ("none", "off", "") else bertscore_model
         results = run_audit(shared, bertscore_model=bs_model, bootstrap_samples=bootstrap, workers=workers)
         write_report(results, out)
-        from chefbot.evaluate.audit import audit_markdown
 
         atomic_write_text(out / "audit.md", audit_markdown(results))
         typer.echo("ROUGE reproduction (reference settings: no stemmer, whole text, mean F):")

@@ -79,8 +79,7 @@ def model_config(base: ExperimentConfig, m: CompareModel) -> ExperimentConfig:
 def compare_models(spec: CompareSpec, out_dir: str | Path | None = None, limit: int | None = None,
                    base_cfg: ExperimentConfig | None = None, generators: dict[str, Any] | None = None) -> dict:
     from chefbot.config import save_resolved
-    from chefbot.evaluate.run import eval_items, generate_predictions, score_rows, slug, write_results
-    from chefbot.evaluate.score import compare_results, score_predictions, template_baseline_rows
+    from chefbot.evaluate.run import _rows, assemble_results, eval_items, run_one, write_results
     from chefbot.generate import make_generator
     from chefbot.io import atomic_write_text
     from chefbot.progress import console
@@ -103,31 +102,17 @@ def compare_models(spec: CompareSpec, out_dir: str | Path | None = None, limit: 
         mcfg = model_config(cfg, m)
         try:
             gen = (generators or {}).get(m.name) or make_generator(mcfg, adapter=m.adapter)
-            rows, timing = generate_predictions(gen, items, out / "predictions" / f"{slug(m.name)}.jsonl", m.name)
+            models[m.name] = run_one(mcfg, gen, items, out, m.name)
         except ChefbotError as e:  # offline hub model, missing API key, endpoint down: say so, go on
             skipped[m.name] = str(e)
             console.print(f"[yellow]skipped {m.name}:[/] {e}", highlight=False)
             continue
-        first_rows = first_rows or rows
-        scored = score_rows(mcfg, rows)
-        scored["generation"] = {**scored.get("settings", {}), "timing": timing}
-        scored["predictions_file"] = str(out / "predictions" / f"{slug(m.name)}.jsonl")
-        models[m.name] = scored
+        first_rows = first_rows or _rows(models[m.name])
         del gen
     if not models:
         raise ChefbotError("compare: no model could run here:\n" + "\n".join(f"  {k}: {v}" for k, v in skipped.items()))
     base = baseline if baseline in models else next(iter(models))
-    results: dict[str, Any] = {
-        "name": f"{cfg.name} compare",
-        "split": cfg.eval.split,
-        "n": len(items),
-        "models": models,
-        "baseline": base,
-        "comparisons": {f"{b} vs {base}": compare_results(models[base], models[b], seed=cfg.seed) for b in models if b != base},
-        "template_baseline": score_predictions(template_baseline_rows(first_rows), stemmer=cfg.eval.rouge_stemmer,
-                                               bertscore_model=None, bootstrap_samples=cfg.eval.bootstrap_samples, seed=cfg.seed),
-        "skipped": skipped,
-    }
+    results = assemble_results(cfg, models, base, first_rows, len(items), f"chefbot compare: {cfg.name}", skipped)
     write_results(results, out)
     return results
 

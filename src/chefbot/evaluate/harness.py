@@ -255,6 +255,21 @@ def strip_items(result: dict) -> dict:
     return {t: ({k: v for k, v in e.items() if k != "items"} if isinstance(e, dict) else e) for t, e in result.items()}
 
 
+def report_benchmarks(bench: dict, names: dict[str, str]) -> dict:
+    """``evaluate_benchmarks`` output in the report's layout; ``names`` maps base/tuned to model names."""
+    models = {}
+    for run, res in bench["runs"].items():
+        models[names.get(run, run)] = [
+            {"task": t, "metric": m, "value": res[t][m], "stderr": res[t].get(f"{m}_stderr"), "n": res[t]["n"]}
+            for t, ms in METRICS.items() if t in res for m in ms
+        ]
+    retention_rows = [
+        {"task": t, "metric": m, "base_model": names.get("base", "base"), "tuned_model": names.get("tuned", "tuned"), **r}
+        for t, ms in (bench.get("retention") or {}).items() for m, r in ms.items() if r.get("value") is not None
+    ]
+    return {"models": models, "retention": retention_rows, "settings": bench["runs"]["base"]["settings"]}
+
+
 def benchmark_table(results: dict[str, dict], retention_: dict | None = None) -> str:
     """A markdown table: every number with its standard error and n."""
     lines = ["| model | benchmark | metric | value ± stderr | n |", "|---|---|---|---|---|"]

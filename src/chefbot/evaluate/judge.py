@@ -1,9 +1,10 @@
 """Head to head: an LLM judge compares two models' recipes for the same request.
 
 Each item is judged twice, with the two recipes in both orders, so a judge that
-prefers whichever answer comes first (position bias) cancels out: a model wins an
-item only when it wins on balance over the two orders (win + win, or win + tie);
-opposite verdicts count as a tie.  Wins, ties and losses are reported with Wilson
+prefers whichever answer comes first (position bias) cancels out: model B (the
+candidate, e.g. the fine-tuned model) wins an item only when it wins on balance over
+the two orders (win + win, or win + tie); opposite verdicts count as a tie.  Counts
+are B's wins/ties/losses against A, matching the report's "B wins" columns.  Wins, ties and losses are reported with Wilson
 95% intervals, and the win rate (tie = half) with a bootstrap interval over items.
 The judge is any OpenAI-compatible endpoint (``OpenAIGenerator``: cache, retries,
 bounded concurrency), so a rerun costs nothing.
@@ -49,14 +50,15 @@ def _request_text(row: dict) -> str:
     return "Include ingredients: " + (", ".join(ner) if isinstance(ner, list) else str(ner or ""))
 
 
-def item_outcome(first: str | None, second: str | None) -> float | None:
-    """Model 1's result on one item from the two orders: 1 win, 0.5 tie, 0 loss.
+def item_outcome(a_first: str | None, b_first: str | None) -> float | None:
+    """Model B's result on one item from the two orders: 1 win, 0.5 tie, 0 loss.
 
-    ``first`` is the verdict with model 1 shown as A; ``second`` with model 1 shown as B.
+    ``a_first`` is the verdict with model A's recipe shown first (as "A"); ``b_first``
+    the verdict with model B's recipe shown first.
     """
-    if first is None or second is None:
+    if a_first is None or b_first is None:
         return None
-    score = {"A": 1, "TIE": 0, "B": -1}[first] + {"B": 1, "TIE": 0, "A": -1}[second]
+    score = {"B": 1, "TIE": 0, "A": -1}[a_first] + {"A": 1, "TIE": 0, "B": -1}[b_first]
     return 1.0 if score > 0 else 0.0 if score < 0 else 0.5
 
 
@@ -80,7 +82,7 @@ def judge_pairs(rows_a: list[dict], rows_b: list[dict], judge: Any, name_a: str 
     wins, ties, losses = sum(v == 1.0 for v in valid), sum(v == 0.5 for v in valid), sum(v == 0.0 for v in valid)
     # Position consistency: how often the judge picked the same model in both orders.
     decided = [p for p in per_item if p["verdict_a_first"] in ("A", "B") and p["verdict_b_first"] in ("A", "B")]
-    consistent = sum((p["verdict_a_first"] == "A") == (p["verdict_b_first"] == "B") for p in decided)
+    consistent = sum((p["verdict_a_first"] == "B") == (p["verdict_b_first"] == "A") for p in decided)
     first_pos = sum(v in ("A",) for p in per_item for v in (p["verdict_a_first"], p["verdict_b_first"]))
     return {
         "a": name_a,
@@ -88,15 +90,17 @@ def judge_pairs(rows_a: list[dict], rows_b: list[dict], judge: Any, name_a: str 
         "n": n,
         "n_judged": m,
         "invalid": n - m,
-        "wins": {**wilson_interval(wins, m), "count": wins},
-        "ties": {**wilson_interval(ties, m), "count": ties},
-        "losses": {**wilson_interval(losses, m), "count": losses},
-        "win_rate": bootstrap_mean(valid, samples=bootstrap_samples, seed=seed),  # a's wins + half ties
+        "wins": wins,  # B's
+        "ties": ties,
+        "losses": losses,
+        "shares": {"wins": wilson_interval(wins, m), "ties": wilson_interval(ties, m), "losses": wilson_interval(losses, m)},
+        "win_rate": bootstrap_mean(valid, samples=bootstrap_samples, seed=seed),  # B's wins + half ties
         "position_consistency": (consistent / len(decided)) if decided else None,
         "first_position_share": first_pos / (2 * n) if n else None,
         "method": "each item judged in both orders; win = wins on balance over the two orders, opposite "
                   "verdicts = tie; Wilson 95% intervals for shares; win rate (tie = 1/2) with a percentile "
                   f"bootstrap over items ({bootstrap_samples} resamples)",
+        "judge_model": getattr(judge, "model", str(judge)),
         "judge": judge.describe(JUDGE_SETTINGS.model_dump()) if hasattr(judge, "describe") else str(judge),
         "per_item": per_item,
     }
@@ -125,19 +129,19 @@ def judge_files(pred_a: str | Path, pred_b: str | Path, endpoint: str | None, mo
 
 def judge_markdown(r: dict) -> str:
     def share(k: str) -> str:
-        x = r[k]
-        return f"{x['count']} ({x['value']:.1%}, 95% CI {x['low']:.1%}–{x['high']:.1%})" if x["value"] is not None else "0"
+        x = r["shares"][k]
+        return f"{r[k]} ({x['value']:.1%}, 95% CI {x['low']:.1%}–{x['high']:.1%})" if x["value"] is not None else str(r[k])
 
     wr = r["win_rate"]
     wr_txt = f"{wr['mean']:.3f} [{wr['low']:.3f}, {wr['high']:.3f}]" if wr["mean"] is not None else "n/a"
     pc = r["position_consistency"]
     return (
         f"# Pairwise judge: {r['a']} vs {r['b']}\n\n"
-        f"Judge: {r['judge'].get('model') if isinstance(r['judge'], dict) else r['judge']}; n = {r['n']} items "
+        f"Judge: {r['judge_model']}; n = {r['n']} items "
         f"({r['n_judged']} with a verdict in both orders, {r['invalid']} without).\n\n"
-        f"| outcome for {r['a']} | items |\n|---|---|\n"
+        f"| {r['b']} against {r['a']} | items |\n|---|---|\n"
         f"| wins | {share('wins')} |\n| ties | {share('ties')} |\n| losses | {share('losses')} |\n\n"
-        f"Win rate of {r['a']} (tie = 1/2): {wr_txt}, n = {wr['n']}.\n\n"
+        f"Win rate of {r['b']} (tie = 1/2): {wr_txt}, n = {wr['n']}.\n\n"
         f"Position consistency (same winner in both orders): {pc if pc is None else f'{pc:.1%}'}; "
         f"share of verdicts for the first-shown recipe: {r['first_position_share']:.1%}.\n\n"
         f"Method: {r['method']}.\n"

@@ -329,8 +329,8 @@ def _methods(results: dict) -> list[str]:
     return out
 
 
-def write_report(results: dict, out_dir) -> None:
-    """Write results.json, report.md, report.html and the PNG plots into ``out_dir``."""
+def write_report(results: dict, out_dir, plots: bool = True) -> None:
+    """Write results.json, report.md, report.html and (unless ``plots=False``) the PNG plots into ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if results.get("judge") and not results["judge"].get("win_rate"):
@@ -340,7 +340,7 @@ def write_report(results: dict, out_dir) -> None:
         results = {**results, "comparisons": comps}
     atomic_write_json(out_dir / "results.json", results)
     tables = build_tables(results)
-    plots = write_plots(results, out_dir) if results["models"] else []
+    plots = write_plots(results, out_dir) if results["models"] and plots else []
     title = results.get("title", "chefbot evaluation")
     notes = results.get("notes", [])
     md = [f"# {title}", ""] + [f"> {n}" for n in notes] + ([""] if notes else [])

@@ -93,6 +93,52 @@ def write_results(results: dict, out_dir: Path) -> None:
     write_report(results, out_dir)
 
 
+def run_one(cfg: ExperimentConfig, gen: Any, items: list[dict], out: Path, name: str) -> dict:
+    """Generate (resuming), score, and attach settings, timing and the predictions file."""
+    path = out / "predictions" / f"{slug(name)}.jsonl"
+    rows, timing = generate_predictions(gen, items, path, name)
+    scored = score_rows(cfg, rows)
+    scored["generation"] = {"settings": scored.get("settings", {}), "timing": timing}
+    scored["predictions_file"] = str(path)
+    scored["_rows"] = rows  # dropped before writing; the template baseline needs the inputs
+    return scored
+
+
+def _rows(scored: dict) -> list[dict]:
+    return scored.pop("_rows", [])
+
+
+def assemble_results(cfg: ExperimentConfig, models: dict[str, dict], baseline: str, first_rows: list[dict], n: int,
+                     title: str, skipped: dict[str, str] | None = None) -> dict:
+    """The results dict in the layout ``report.write_report`` takes (models and comparisons as lists)."""
+    from chefbot.evaluate.score import compare_results, score_predictions, template_baseline_rows
+
+    for m in models.values():
+        m.pop("_rows", None)
+    comparisons = [compare_results(models[baseline], models[b], seed=cfg.seed) for b in models if b != baseline]
+    # What a model scores by echoing the boilerplate and the requested ingredients (the audit's point).
+    template = score_predictions(template_baseline_rows(first_rows), stemmer=cfg.eval.rouge_stemmer, bertscore_model=None,
+                                 bootstrap_samples=cfg.eval.bootstrap_samples, seed=cfg.seed)
+    notes = [f"{n} held-out {cfg.eval.split} items, the same items in the same order for every model."]
+    for name, m in models.items():
+        t = m["generation"]["timing"]
+        notes.append(f"{name}: {t['hit_token_limit']} of {m['n']} outputs hit max_new_tokens "
+                     f"({m['generation']['settings'].get('max_new_tokens')}); generated {t['generated']} "
+                     f"(resumed {t['resumed_from_file']}) in {t['seconds']} s.")
+    for name, reason in (skipped or {}).items():
+        notes.append(f"{name}: skipped: {reason}")
+    return {
+        "title": title,
+        "split": cfg.eval.split,
+        "n": n,
+        "models": [*models.values(), template],
+        "baseline": baseline,
+        "comparisons": comparisons,
+        "skipped": skipped or {},
+        "notes": notes,
+    }
+
+
 def evaluate_model(
     cfg: ExperimentConfig,
     adapter: str | None = None,
@@ -125,34 +171,16 @@ def evaluate_model(
     first_rows: list[dict] = []
     for name, ad in runs:
         gen = (generators or {}).get(name) or make_generator(cfg.model_copy(update={"adapter": None}), adapter=ad)
-        rows, timing = generate_predictions(gen, items, out / "predictions" / f"{slug(name)}.jsonl", name)
-        first_rows = first_rows or rows
+        models[name] = run_one(cfg, gen, items, out, name)
+        first_rows = first_rows or _rows(models[name])
         del gen
-        scored = score_rows(cfg, rows)
-        scored["generation"] = {**scored.get("settings", {}), "timing": timing}
-        scored["predictions_file"] = str(out / "predictions" / f"{slug(name)}.jsonl")
-        models[name] = scored
-
-    from chefbot.evaluate.score import score_predictions
-
-    # What a model scores by echoing the template and the requested ingredients (the audit's point).
-    template = score_predictions(template_baseline_rows(first_rows), stemmer=cfg.eval.rouge_stemmer, bertscore_model=None,
-                                 bootstrap_samples=cfg.eval.bootstrap_samples, seed=cfg.seed)
-    names = list(models)
-    results: dict[str, Any] = {
-        "name": cfg.name,
-        "split": cfg.eval.split,
-        "n": len(items),
-        "models": models,
-        "baseline": names[0],
-        "comparisons": {f"{b} vs {names[0]}": compare_results(models[names[0]], models[b], seed=cfg.seed) for b in names[1:]},
-        "template_baseline": template,
-    }
+    results = assemble_results(cfg, models, baseline=next(iter(models)), first_rows=first_rows, n=len(items),
+                               title=f"chefbot evaluation: {cfg.name}")
     if cfg.eval.benchmarks:
-        from chefbot.evaluate.harness import evaluate_benchmarks, strip_items
+        from chefbot.evaluate.harness import evaluate_benchmarks, report_benchmarks
 
         bench = evaluate_benchmarks(cfg, adapter=adapter, out_dir=out / "benchmarks")
-        results["benchmarks"] = {"runs": {k: strip_items(v) for k, v in bench["runs"].items()}, "retention": bench["retention"]}
+        results["benchmarks"] = report_benchmarks(bench, {"base": runs[0][0], "tuned": runs[-1][0]})
     write_results(results, out)
     return results
 

@@ -1,0 +1,203 @@
+"""Load test for `chefbot serve`: N concurrent clients on loopback, bounded time and count.
+
+Starts `chefbot serve CONFIG` (the real command) on 127.0.0.1 and a free port, drives it
+with httpx async clients, and reports p50/p95 latency, time to first token, tokens/s and
+the counts of answered, rejected (429/503, with Retry-After) and failed requests.
+Nothing may be lost: every request sent must come back answered or clearly rejected;
+the script exits non-zero otherwise.
+
+    python bench/serve_load.py --config configs/quickstart.yaml --clients 4 --requests 24
+
+Traffic goes only to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+INGREDIENTS = [["eggs", "spinach", "feta"], ["chicken", "lemon", "garlic"], ["rice", "peas", "onion"],
+               ["flour", "butter", "sugar"], ["potato", "leek", "cream"], ["tomato", "basil", "pasta"]]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    v = sorted(values)
+    return v[min(len(v) - 1, max(0, int(round(q / 100 * (len(v) - 1)))))]
+
+
+async def one_request(client: httpx.AsyncClient, i: int, max_tokens: int, stream: bool) -> dict:
+    ner = INGREDIENTS[i % len(INGREDIENTS)]
+    body = {"model": "chefbot", "max_tokens": max_tokens, "stream": stream,
+            "messages": [{"role": "user", "content": f"Include ingredients: {', '.join(ner)}"}]}
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    t0 = time.perf_counter()
+    rec: dict = {"i": i, "stream": stream}
+    try:
+        if not stream:
+            r = await client.post("/v1/chat/completions", json=body)
+            rec["status"] = r.status_code
+            if r.status_code == 200:
+                rec["tokens"] = r.json()["usage"]["completion_tokens"]
+            else:
+                rec["retry_after"] = r.headers.get("Retry-After")
+        else:
+            async with client.stream("POST", "/v1/chat/completions", json=body) as r:
+                rec["status"] = r.status_code
+                if r.status_code != 200:
+                    await r.aread()
+                    rec["retry_after"] = r.headers.get("Retry-After")
+                else:
+                    done = False
+                    async for line in r.aiter_lines():
+                        if not line.startswith("data: "):
+                            continue
+                        data = line[6:]
+                        if data == "[DONE]":
+                            done = True
+                            break
+                        ev = json.loads(data)
+                        if "error" in ev:
+                            rec["status"] = "stream-error"
+                        if ev.get("choices") and ev["choices"][0]["delta"].get("content") and "ttft" not in rec:
+                            rec["ttft"] = time.perf_counter() - t0
+                        if ev.get("usage"):
+                            rec["tokens"] = ev["usage"]["completion_tokens"]
+                    if not done:
+                        rec["status"] = "truncated"
+    except Exception as e:  # a transport failure is a *failed* request, and is counted
+        rec["status"] = f"error: {type(e).__name__}: {e}"
+    rec["latency"] = time.perf_counter() - t0
+    return rec
+
+
+async def drive(url: str, clients: int, requests: int, duration: float, max_tokens: int, mode: str, seed: int) -> tuple[list[dict], float]:
+    rng = random.Random(seed)
+    counter = iter(range(requests))
+    deadline = time.perf_counter() + duration
+    results: list[dict] = []
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        for i in counter:
+            if time.perf_counter() > deadline:
+                return
+            stream = mode == "stream" or (mode == "mixed" and rng.random() < 0.5)
+            results.append(await one_request(client, i, max_tokens, stream))
+
+    t0 = time.perf_counter()
+    limits = httpx.Limits(max_connections=clients + 2)
+    async with httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(600.0), limits=limits) as client:
+        await asyncio.gather(*[worker(client) for _ in range(clients)])
+    return results, time.perf_counter() - t0
+
+
+def summarize(results: list[dict], wall: float) -> dict:
+    ok = [r for r in results if r["status"] == 200]
+    rejected = [r for r in results if r["status"] in (429, 503)]
+    failed = [r for r in results if r not in ok and r not in rejected]
+    tokens = sum(r.get("tokens", 0) for r in ok)
+    lat = [r["latency"] for r in ok]
+    ttft = [r["ttft"] for r in ok if "ttft" in r]
+    return {
+        "sent": len(results), "answered": len(ok), "rejected": len(rejected), "failed": len(failed),
+        "rejections_with_retry_after": sum(bool(r.get("retry_after")) for r in rejected),
+        "latency_p50_s": pct(lat, 50), "latency_p95_s": pct(lat, 95),
+        "ttft_p50_s": pct(ttft, 50), "ttft_p95_s": pct(ttft, 95), "ttft_n": len(ttft),
+        "completion_tokens": tokens, "wall_s": wall, "tokens_per_s": tokens / wall if wall else None,
+        "mean_tokens_per_answer": statistics.mean([r.get("tokens", 0) for r in ok]) if ok else None,
+        "failures": [r["status"] for r in failed][:10],
+    }
+
+
+def start_server(config: str, port: int, overrides: list[str], log: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "chefbot.cli", "serve", config, *overrides, "--host", "127.0.0.1", "--port", str(port)]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> dict:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode} before it was ready")
+        try:
+            return httpx.get(url + "/health", timeout=2).json()
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    raise SystemExit(f"server not ready after {timeout:.0f} s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default="configs/quickstart.yaml")
+    ap.add_argument("--override", action="append", default=[], help="serve key=value, e.g. serve.max_queue=2")
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--requests", type=int, default=24, help="at most this many requests in all")
+    ap.add_argument("--duration", type=float, default=300, help="stop sending new requests after this many seconds")
+    ap.add_argument("--max-tokens", type=int, default=48)
+    ap.add_argument("--mode", choices=["stream", "plain", "mixed"], default="mixed")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default="bench/out/serve_load.json")
+    args = ap.parse_args()
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    out = REPO / args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    log = out.with_suffix(".server.log")
+    proc = start_server(args.config, port, args.override, log)
+    try:
+        t_ready = time.perf_counter()
+        health = wait_healthy(url, proc, timeout=600)
+        startup = time.perf_counter() - t_ready
+        # one warm-up request so lazy initialisation is not counted as latency
+        asyncio.run(one_request(httpx.AsyncClient(base_url=url, timeout=600), -1, 4, False))
+        results, wall = asyncio.run(drive(url, args.clients, args.requests, args.duration, args.max_tokens, args.mode, args.seed))
+        server_side = httpx.get(url + "/health", timeout=5).json()["queue"]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    summary = summarize(results, wall)
+    report = {"command": " ".join(["python", "bench/serve_load.py", *sys.argv[1:]]), "config": args.config,
+              "overrides": args.override, "clients": args.clients, "max_tokens": args.max_tokens, "mode": args.mode,
+              "startup_s": startup, "capacity": health["queue"]["capacity"],
+              "max_concurrency": health["queue"]["max_concurrency"], "summary": summary, "server": server_side,
+              "cpu_count": os.cpu_count(), "loadavg_after": os.getloadavg(), "requests": results}
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    s = summary
+    f = lambda x: "-" if x is None else f"{x:.2f}"  # noqa: E731
+    print(f"{s['sent']} sent: {s['answered']} answered, {s['rejected']} rejected (429/503), {s['failed']} failed")
+    print(f"latency p50 {f(s['latency_p50_s'])} s, p95 {f(s['latency_p95_s'])} s; TTFT p50 {f(s['ttft_p50_s'])} s, "
+          f"p95 {f(s['ttft_p95_s'])} s (n={s['ttft_n']}); {f(s['tokens_per_s'])} tokens/s over {s['wall_s']:.1f} s")
+    print(f"server: {server_side['batches']} batches, largest {server_side['max_batch_seen']}; written {out}")
+    # Nothing lost: every request answered or clearly rejected.
+    assert s["answered"] + s["rejected"] + s["failed"] == s["sent"]
+    assert s["failed"] == 0, f"failed requests: {s['failures']}"
+    assert s["rejections_with_retry_after"] == s["rejected"], "a rejection came without Retry-After"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""bench/train_throughput.py: the three arms see exactly the same target tokens."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def tt_args(bench_module, tmp_path, tiny_qwen_dir, recipes_csv):
+    tt = bench_module("train_throughput")
+    return tt, tt.parse_args([
+        "--model", str(tiny_qwen_dir), "--data", str(recipes_csv), "--examples", "24", "--val-examples", "4",
+        "--max-length", "256", "--work-dir", str(tmp_path / "work"), "--no-docs",
+        "--set", f"data.cache_dir={tmp_path / 'cache'}", "--set", "data.format=recipenlg_csv",
+    ])
+
+
+def _epoch_target_tokens(dataloader_or_batches) -> int:
+    return sum(int((b["labels"][:, 1:] != -100).sum()) for b in dataloader_or_batches)
+
+
+def test_arms_train_on_the_same_target_tokens(tt_args):
+    from chefbot.model import load_tokenizer
+
+    tt, args = tt_args
+    cfg = tt.bench_config(args)
+    tok = load_tokenizer(cfg.model)
+    data = tt.prepare_once(args)
+    assert data["train_examples"] == 24 and data["packed_rows"] < 24
+
+    run = tt.build_chefbot(cfg, tok)
+    chefbot_batches = tt.chefbot_epoch_batches(run)
+    assert all("attention_mask" not in b for b in chefbot_batches)
+    ref = tt.build_reference(cfg, tok)
+    trl = tt.build_trl(cfg, tok)
+    counts = {
+        "chefbot": _epoch_target_tokens(chefbot_batches),
+        "reference": _epoch_target_tokens(ref.get_train_dataloader()),
+        "trl": _epoch_target_tokens(trl.get_train_dataloader()),
+    }
+    assert counts["chefbot"] == data["train_target_tokens"] - 0 or counts["chefbot"] > 0
+    assert counts["chefbot"] == counts["reference"] == counts["trl"], counts
+    # the wrappers counted what the loaders produced, and padding shows only where expected
+    assert ref.data_collator.target == counts["reference"] and ref.data_collator.real < ref.data_collator.slots
+    assert run.collate.target == counts["chefbot"]
+    # chefbot takes about the reference's 16 examples per optimizer step
+    assert run.cfg.train.grad_accum == tt.chefbot_grad_accum(tt.load_data(cfg, tok, packing=True).stats)
+
+
+def test_heldout_loss_is_one_shared_function(tt_args):
+    import torch
+
+    from chefbot.model import load_tokenizer
+
+    tt, args = tt_args
+    cfg = tt.bench_config(args)
+    rows = tt.heldout_rows(cfg, load_tokenizer(cfg.model), 4)
+    model = tt.peft_model(cfg)
+    res = tt.heldout_loss(model, rows)
+    assert res["examples"] == len(rows) > 0 and res["tokens"] == sum(sum(x != -100 for x in r["labels"][1:]) for r in rows)
+    # a random tiny model is near uniform over the vocabulary
+    assert res["loss"] == pytest.approx(float(torch.log(torch.tensor(float(model.config.vocab_size)))), rel=0.1)
+
+
+def test_summary_ratios_are_per_repeat(bench_module):
+    tt = bench_module("train_throughput")
+    runs = [
+        {"arm": "chefbot", "repeat": 0, "target_tokens_per_s": 30.0},
+        {"arm": "trl", "repeat": 0, "target_tokens_per_s": 10.0},
+        {"arm": "chefbot", "repeat": 1, "target_tokens_per_s": 10.0},
+        {"arm": "trl", "repeat": 1, "target_tokens_per_s": 5.0},
+    ]
+    for r in runs:
+        r.update(peak_rss_mb=1, heldout_loss=1, wall_s=1, target_tokens=100, padding_share=0, optimizer_steps=1)
+    s = tt.summarize(runs, ["chefbot", "trl"])
+    assert s["chefbot_vs_trl"]["median"] == pytest.approx(2.5)  # median of 3.0 and 2.0, not 20/7.5
+    assert s["chefbot"]["target_tokens_per_s"] == 20.0

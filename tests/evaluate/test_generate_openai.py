@@ -1,0 +1,136 @@
+"""OpenAI-compatible backend against a fake server (httpx MockTransport): concurrency bound,
+retries with backoff, disk cache, unreachable endpoint, and a crashed prediction run resuming."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+import httpx
+import openai
+import pytest
+
+from chefbot.config import GenerationConfig
+from chefbot.errors import ChefbotError
+from chefbot.generate import Completion, OpenAIGenerator
+
+
+class FakeServer:
+    """Answers /chat/completions with the last user message reversed; can fail the first calls."""
+
+    def __init__(self, fail_first: int = 0, delay: float = 0.0, fail_status: int = 500):
+        self.fail_first = fail_first
+        self.delay = delay
+        self.fail_status = fail_status
+        self.requests: list[dict] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        with self.lock:
+            self.requests.append(body)
+            n = len(self.requests)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            time.sleep(self.delay)
+            if n <= self.fail_first:
+                return httpx.Response(self.fail_status, json={"error": {"message": "busy", "type": "server_error"}})
+            text = body["messages"][-1]["content"][::-1]
+            return httpx.Response(200, json={
+                "id": f"c{n}", "object": "chat.completion", "created": 0, "model": body["model"],
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                             "finish_reason": "length" if body.get("max_tokens", 99) < 3 else "stop"}],
+                "usage": {"prompt_tokens": 5, "completion_tokens": len(text), "total_tokens": 5 + len(text)},
+            })
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def client_for(server: FakeServer) -> openai.OpenAI:
+    return openai.OpenAI(base_url="http://fake.test/v1", api_key="k", max_retries=0,
+                         http_client=httpx.Client(transport=httpx.MockTransport(server)))
+
+
+def msgs(k: int) -> list[dict]:
+    return [{"role": "system", "content": "Cook."}, {"role": "user", "content": f"item {k}"}]
+
+
+def test_concurrency_bound_and_cache(tmp_path):
+    server = FakeServer(delay=0.05)
+    gen = OpenAIGenerator("http://fake.test/v1", "m", gen_cfg=GenerationConfig(max_new_tokens=50), concurrency=3,
+                          cache_dir=tmp_path / "cache", client=client_for(server))
+    out = gen.generate([msgs(k) for k in range(10)])
+    assert [c.text for c in out] == [f"item {k}"[::-1] for k in range(10)]
+    assert out[0] == Completion(text="0 meti", finish_reason="stop", prompt_tokens=5, completion_tokens=6)
+    assert 1 < server.max_in_flight <= 3
+    sent = server.requests[0]
+    assert (sent["max_tokens"], sent["temperature"], sent["top_p"], sent["seed"]) == (50, 0.0, 1.0, 0)
+    assert "repetition_penalty" not in sent  # not an OpenAI parameter; only sent when set
+    # a rerun costs nothing: the server sees no second request
+    again = OpenAIGenerator("http://fake.test/v1", "m", gen_cfg=GenerationConfig(max_new_tokens=50), concurrency=3,
+                            cache_dir=tmp_path / "cache", client=client_for(server))
+    assert again.generate([msgs(k) for k in range(10)]) == out
+    assert len(server.requests) == 10 and again.calls == 0
+    # other settings are another cache key
+    assert gen.generate([msgs(0)], {"max_new_tokens": 2})[0].finish_reason == "length"
+    assert len(server.requests) == 11
+
+
+def test_retries_with_backoff(tmp_path):
+    server = FakeServer(fail_first=2)
+    gen = OpenAIGenerator("http://fake.test/v1", "m", concurrency=1, cache_dir=None, retries=3, backoff_s=0.05,
+                          client=client_for(server))
+    t0 = time.perf_counter()
+    assert gen.generate([msgs(1)])[0].text == "1 meti"
+    assert len(server.requests) == 3
+    assert time.perf_counter() - t0 >= 0.05 + 0.1  # waited 0.05 then 0.1 (doubling)
+
+
+def test_client_error_is_not_retried(tmp_path):
+    server = FakeServer(fail_first=5, fail_status=400)
+    gen = OpenAIGenerator("http://fake.test/v1", "m", cache_dir=None, retries=3, backoff_s=0.01, client=client_for(server))
+    with pytest.raises(ChefbotError, match="HTTP 400"):
+        gen.generate([msgs(1)])
+    assert len(server.requests) == 1
+
+
+def _closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_unreachable_endpoint_keeps_finished_items(tmp_path):
+    from chefbot.evaluate.predictions import read_predictions
+    from chefbot.evaluate.run import generate_predictions
+
+    items = [{"id": f"r{k}", "title": f"T{k}", "ner": ["egg"], "messages": msgs(k), "reference": f"ref {k}"} for k in range(4)]
+    cache = tmp_path / "cache"
+    server = FakeServer()
+    up = OpenAIGenerator("http://fake.test/v1", "m", cache_dir=cache, client=client_for(server))
+    up.generate([it["messages"] for it in items[:2]])  # two answers already cached from an earlier run
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    down = OpenAIGenerator(url, "m", cache_dir=cache, retries=2, backoff_s=0.01, api_key="k")
+    path = tmp_path / "pred.jsonl"
+    with pytest.raises(ChefbotError) as e:
+        generate_predictions(down, items, path, "m")
+    msg = str(e.value)
+    assert url in msg and "3 tries" in msg and "2 of 4 items finished" in msg
+    kept = [json.loads(x) for x in path.read_text().splitlines()]
+    assert sorted(r["id"] for r in kept) == ["r0", "r1"]
+    # the endpoint is back: the rerun resumes, asks only for the missing items, keeps item order
+    back = OpenAIGenerator("http://fake.test/v1", "m", cache_dir=cache, client=client_for(server))
+    back.__dict__["base_url"] = url  # same settings record as the crashed run
+    n_before = len(server.requests)
+    rows, timing = generate_predictions(back, items, path, "m")
+    assert [r["id"] for r in rows] == ["r0", "r1", "r2", "r3"]
+    assert len(server.requests) - n_before == 2 and timing["resumed_from_file"] == 2
+    assert [r["id"] for r in read_predictions(path)] == ["r0", "r1", "r2", "r3"]
