@@ -111,6 +111,15 @@ async def drive(url: str, clients: int, requests: int, duration: float, max_toke
     return results, time.perf_counter() - t0
 
 
+def bootstrap_ci(values: list[float], q: float, n: int = 2000, seed: int = 0) -> list[float] | None:
+    """95% percentile-bootstrap interval of the q-th percentile (requests resampled)."""
+    if len(values) < 2:
+        return None
+    rng = random.Random(seed)
+    stats = sorted(pct([rng.choice(values) for _ in values], q) for _ in range(n))
+    return [stats[int(0.025 * n)], stats[int(0.975 * n) - 1]]
+
+
 def summarize(results: list[dict], wall: float) -> dict:
     ok = [r for r in results if r["status"] == 200]
     rejected = [r for r in results if r["status"] in (429, 503)]
@@ -121,7 +130,8 @@ def summarize(results: list[dict], wall: float) -> dict:
     return {
         "sent": len(results), "answered": len(ok), "rejected": len(rejected), "failed": len(failed),
         "rejections_with_retry_after": sum(bool(r.get("retry_after")) for r in rejected),
-        "latency_p50_s": pct(lat, 50), "latency_p95_s": pct(lat, 95),
+        "latency_p50_s": pct(lat, 50), "latency_p50_ci95": bootstrap_ci(lat, 50), "latency_p95_s": pct(lat, 95),
+        "ttft_p50_ci95": bootstrap_ci(ttft, 50),
         "ttft_p50_s": pct(ttft, 50), "ttft_p95_s": pct(ttft, 95), "ttft_n": len(ttft),
         "completion_tokens": tokens, "wall_s": wall, "tokens_per_s": tokens / wall if wall else None,
         "mean_tokens_per_answer": statistics.mean([r.get("tokens", 0) for r in ok]) if ok else None,
@@ -190,7 +200,8 @@ def main() -> None:
     s = summary
     f = lambda x: "-" if x is None else f"{x:.2f}"  # noqa: E731
     print(f"{s['sent']} sent: {s['answered']} answered, {s['rejected']} rejected (429/503), {s['failed']} failed")
-    print(f"latency p50 {f(s['latency_p50_s'])} s, p95 {f(s['latency_p95_s'])} s; TTFT p50 {f(s['ttft_p50_s'])} s, "
+    ci = s["latency_p50_ci95"] or [None, None]
+    print(f"latency p50 {f(s['latency_p50_s'])} s (95% CI {f(ci[0])}-{f(ci[1])}), p95 {f(s['latency_p95_s'])} s; TTFT p50 {f(s['ttft_p50_s'])} s, "
           f"p95 {f(s['ttft_p95_s'])} s (n={s['ttft_n']}); {f(s['tokens_per_s'])} tokens/s over {s['wall_s']:.1f} s")
     print(f"server: {server_side['batches']} batches, largest {server_side['max_batch_seen']}; written {out}")
     # Nothing lost: every request answered or clearly rejected.

@@ -148,6 +148,7 @@ class EvalConfig(Section):
     endpoint: str | None = None  # base URL of an OpenAI-compatible server
     api_model: str | None = None  # model name at that endpoint
     concurrency: int = Field(4, ge=1, le=256)
+    dtype: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # generation weights; auto: fp32 on CPU, train.precision on GPU
 
 
 class ServeConfig(Section):

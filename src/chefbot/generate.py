@@ -537,6 +537,21 @@ def vllm_available() -> bool:
     return torch.cuda.is_available()
 
 
+def inference_dtype(cfg: ExperimentConfig) -> str:
+    """``eval.dtype``; "auto" is fp32 on CPU (most CPUs emulate bf16 matmuls: slower, and not
+    what a GPU computes either) and the training precision on a GPU."""
+    if cfg.eval.dtype != "auto":
+        return cfg.eval.dtype
+    import torch
+
+    return cfg.train.precision if torch.cuda.is_available() else "fp32"
+
+
+def inference_config(cfg: ExperimentConfig) -> ExperimentConfig:
+    """``cfg`` with the precision ``load_for_inference`` should load the weights in."""
+    return cfg.model_copy(update={"train": cfg.train.model_copy(update={"precision": inference_dtype(cfg)})})
+
+
 def make_generator(cfg: ExperimentConfig, adapter: str | None = None) -> Any:
     """The generator ``cfg.eval.engine`` asks for ("auto": endpoint > vLLM on a GPU > transformers)."""
     e = cfg.eval
@@ -558,6 +573,6 @@ def make_generator(cfg: ExperimentConfig, adapter: str | None = None) -> Any:
         return VLLMGenerator(resolve_source(cfg.model).path, tokenizer, e.generation, adapter=adapter, fold=cfg.prompt.fold_system)
     from chefbot.model import load_for_inference
 
-    model = load_for_inference(cfg, adapter=adapter)
+    model = load_for_inference(inference_config(cfg), adapter=adapter)
     label = cfg.model.name_or_path + (f"+{adapter}" if adapter else "")
     return LocalGenerator(model, tokenizer, e.generation, fold=cfg.prompt.fold_system, label=label)

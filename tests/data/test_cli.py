@@ -29,7 +29,7 @@ def test_prepare_and_inspect_print_summary(data_fixtures, qwen_tokenizer_dir, tm
 def test_bad_path_is_one_line_without_traceback(repo_dir):
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     proc = subprocess.run(
-        [sys.executable, "-m", "chefbot.cli", "data", "prepare", "configs/quickstart.yaml", "data.source=/nope/missing.csv"],
+        [sys.executable, "-m", "chefbot.cli", "data", "prepare", "configs/quickstart.yaml", "data.source=/nope/missing.csv", "data.format=auto"],
         cwd=repo_dir, env=env, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode != 0

@@ -28,9 +28,11 @@ def prepare_cmd(
     """Read, validate, dedup, split, tokenize and pack the recipes into the data cache."""
     from chefbot.data.inspect import print_summary
     from chefbot.data.prepare import prepare
+    from chefbot.data.readers import resolve_source
     from chefbot.model import load_tokenizer
 
     cfg = _load(config, overrides, strict)
+    resolve_source(cfg.data.source, cfg.data.format)  # a bad path fails before the tokenizer loads
     tokenizer = load_tokenizer(cfg.model)
     prepared = prepare(cfg, tokenizer, progress=True, force=force)
     print_summary(prepared)

