@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Model: SmolLM2-135M-Instruct ({cfg.model.name_or_path}, dequantized, {args.dtype}); "
         f"{n} held-out test items of `{args.config}`; greedy decoding in both arms; "
         f"arms' batches interleaved in one process so machine noise hits both.\n\n"
-        f"{table}\n"
+        f"{table}\n\n"
         f"**Speed-up: {ratio:.2f}x recipes/s** (chefbot / reference). {same_text}/{n} outputs are identical text "
         f"in both arms (differences come from the token limit and from batch-shape numerics).\n\n"
         "Where the speed-up comes from: larger batches (CPU matmuls amortise per-step overhead), prompts sorted "

@@ -109,7 +109,7 @@ def test_cli_score_end_to_end(tmp_path):
     q = write_predictions(tmp_path / "weak.jsonl", rows("weak", WEAK))
     out = tmp_path / "out"
     res = _run(["eval", "score", "-p", str(q), "-p", str(p), "--bertscore-model", "none", "--bootstrap", "100",
-                "--template-baseline", "--out", str(out)])
+                "--template-baseline", "--no-plots", "--out", str(out)])  # plots: tested above
     assert res.exit_code == 0, res.output
     saved = json.loads((out / "results.json").read_text())
     assert [m["model"] for m in saved["models"]] == ["weak", "good", "template-only baseline"]
@@ -121,10 +121,10 @@ def test_cli_score_bad_input_names_the_line(tmp_path):
 
     p = tmp_path / "bad.jsonl"
     p.write_text(json.dumps(rows("m", GOOD)[0]) + "\n{oops\n")
-    res = _run(["eval", "score", "-p", str(p), "--bertscore-model", "none"])
+    res = _run(["eval", "score", "-p", str(p), "--bertscore-model", "none", "--out", str(tmp_path / "o")])
     assert isinstance(res.exception, ChefbotError) and f"{p}:2: bad JSON" in str(res.exception)
     good = write_predictions(tmp_path / "g.jsonl", rows("m", GOOD))
     refs = tmp_path / "refs.jsonl"
     refs.write_text("".join(json.dumps({"id": r["id"], "reference": r["reference"]}) + "\n" for r in rows("m", GOOD)[:2]))
-    res = _run(["eval", "score", "-p", str(good), "--references", str(refs), "--bertscore-model", "none"])
+    res = _run(["eval", "score", "-p", str(good), "--references", str(refs), "--bertscore-model", "none", "--out", str(tmp_path / "o")])
     assert isinstance(res.exception, ChefbotError) and "3 predictions but 2 references" in str(res.exception)

@@ -57,8 +57,8 @@ def print_examples(prepared: Any, tokenizer: Any, n: int = 2, split: str = "trai
 def print_summary(prepared: Any, console: Console | None = None) -> None:
     console = console or Console()
     s = prepared.stats
-    where = "cache hit" if prepared.cache_hit else "prepared"
-    console.print(f"[bold]{where}[/]: {prepared.cache_dir}")
+    if not prepared.cache_hit:  # prepare() already printed "cache hit: <dir>"
+        console.print(f"[bold]prepared[/]: {prepared.cache_dir}")
     t = Table(title=f"data: {s['source']} ({s['format']})", show_header=False)
     sp = s["split"]
     t.add_row("rows read", f"{s['rows_read']:,}")
