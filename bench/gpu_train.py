@@ -1,6 +1,6 @@
 """GPU training benchmark: the reference QLoRA run on the Qwen2.5-1.5B architecture.
 
-    python bench/gpu_train.py --steps 30            # on a GPU: every variant, ~5 minutes
+    python bench/gpu_train.py --steps 30            # on a GPU: every variant, 5-10 minutes
     python bench/gpu_train.py --tiny                # CPU, tiny model: what CI runs
 
 The model is Qwen2.5-1.5B's published architecture with random weights (speed does
@@ -402,7 +402,7 @@ def render_section(result: dict | None) -> str:
         "reference configuration: sequence 512, batch 4, accumulation 4. Data: synthetic token ids whose prompt/answer "
         "lengths follow the Qwen2.5 token lengths of the RecipeNLG sample (median 202 tokens per example).",
         "",
-        "Run it on a GPU machine (about 5 minutes; writes `bench/out/gpu_train.json` and this section):",
+        "Run it on a GPU machine (5–10 minutes for the seven variants; writes `bench/out/gpu_train.json` and this section):",
         "",
         "```",
         "python bench/gpu_train.py --steps 30",

@@ -50,6 +50,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("CHEFBOT_NO_PROGRESS", "1")
 
 ARMS = ("chefbot", "trl", "reference")
+RUNS_DIR = common.OUT_DIR / "train_throughput_runs"
 REFERENCE_BATCH, REFERENCE_ACCUM = 4, 4
 GOALS = {"trl": 1.5, "reference": 2.0}
 
@@ -166,7 +167,7 @@ class CountingCollator:
         labels = batch["labels"]
         self.target += int((labels[:, 1:] != -100).sum())
         self.slots += int(labels.numel())
-        self.real += int(batch["attention_mask"].sum()) if "attention_mask" in batch else int(labels.numel())
+        self.real += sum(len(f["input_ids"]) for f in features)  # rows or examples, before padding
         self.batches += 1
         return batch
 
@@ -546,6 +547,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=common.OUT_DIR / "train_throughput.json")
     p.add_argument("--no-docs", action="store_true", help="do not rewrite docs/BENCHMARKS.md")
     p.add_argument("--render-only", action="store_true", help="rewrite the doc section from the saved --out JSON")
+    p.add_argument("--collect", metavar="YYYYmmddTHHMMSS", default=None,
+                   help="rebuild --out from the per-arm files in bench/out/train_throughput_runs/ written since this time")
     p.add_argument("--run-arm", choices=ARMS, help=argparse.SUPPRESS)
     p.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -560,8 +563,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict | None:
     args = parse_args(argv)
     if args.run_arm:
-        common.atomic_write_json(args.result, run_arm(args.run_arm, args))
+        res = run_arm(args.run_arm, args)
+        common.atomic_write_json(args.result, res)
+        # Also kept beside the final JSON, so a long run that is interrupted loses no arm
+        # (``--collect`` rebuilds the result from these files).
+        common.atomic_write_json(RUNS_DIR / f"{time.strftime('%Y%m%dT%H%M%S')}-{args.run_arm}.json", res)
         return None
+    if args.collect:
+        # Rebuild the result from the per-arm files of an interrupted run: the k-th run of
+        # each arm (in time order) counts as repeat k.
+        runs, seen = [], {}
+        for f in sorted(RUNS_DIR.glob("*.json")):
+            if f.name[:15] < args.collect:
+                continue
+            r = json.loads(f.read_text())
+            r["repeat"] = seen.get(r["arm"], 0)
+            seen[r["arm"]] = r["repeat"] + 1
+            runs.append(r)
+        arms = [a for a in ARMS if a in seen]
+        cmd = "python bench/train_throughput.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        common.atomic_write_json(args.out, {"data": prepare_once(args), "runs": runs, "summary": summarize(runs, arms),
+                                            "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+                                                         if k not in ("run_arm", "result", "out")},
+                                            "command": cmd.strip(), "machine": common.machine(),
+                                            "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        args.render_only = True
     if args.render_only:
         result = json.loads(args.out.read_text())
         if "arch" not in result["data"]:

@@ -63,12 +63,14 @@ def test_crashed_prediction_run_resumes(cfg, tmp_path):
             return real.describe(override)
 
         def generate(self, batch, settings_override=None, on_result=None):
+            count = [0]
+
             def once(i, c):
                 on_result(i, c)
-                if i >= 0 and sum(1 for _ in done) >= 1:
+                count[0] += 1
+                if count[0] == 2:
                     raise KeyboardInterrupt  # the process dies after two finished items
-                done.append(i)
-            done: list = []
+
             return real.generate(batch, settings_override, on_result=once)
 
     with pytest.raises(KeyboardInterrupt):

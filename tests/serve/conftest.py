@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
 import threading
@@ -211,6 +210,3 @@ def wait_until(pred, timeout: float = 10.0, every: float = 0.02) -> bool:
         time.sleep(every)
     return pred()
 
-
-def run(coro):
-    return asyncio.run(coro)

@@ -120,8 +120,11 @@ def test_modelfile_template_matches_the_tokenizers_own_template(qwen_tokenizer):
     """The pieces read off the chat template reproduce it, Qwen's default system prompt included."""
     from chefbot.config import GenerationConfig
 
-    for tok in (make_tiny_tokenizer(), qwen_tokenizer):
+    smollm_like = make_tiny_tokenizer()
+    smollm_like.bos_token = "<|im_start|>"  # SmolLM2 names the turn opener its bos token
+    for tok in (make_tiny_tokenizer(), smollm_like, qwen_tokenizer):
         pieces = template_pieces(tok)
+        assert pieces.prefix["user"] == "<|im_start|>user\n" and pieces.end == "<|im_end|>\n" and pieces.bos == ""
         for conv in CONVERSATIONS:
             assert render_with_pieces(pieces, conv) == tok.apply_chat_template(conv, tokenize=False, add_generation_prompt=True)
     text = modelfile_text("m.gguf", qwen_tokenizer, ["<|im_end|>", "<|endoftext|>"], GenerationConfig())

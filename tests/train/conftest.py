@@ -25,7 +25,7 @@ def synthetic_recipes(n: int, seed: int = 0) -> list[dict]:
     for i in range(n):
         ner = rng.sample(WORDS, rng.randint(2, 6))
         steps = [f"{rng.choice(VERBS).capitalize()} the {' and '.join(rng.sample(ner, min(2, len(ner))))} "
-                 f"for {rng.randint(2, 30)} minutes." for _ in range(rng.randint(1, 6))]
+                 f"for {rng.randint(2, 30)} minutes." for _ in range(rng.randint(1, 3))]
         out.append({
             "id": f"syn:{i}", "title": f"{ner[0].capitalize()} {rng.choice(['soup', 'pie', 'stew', 'salad'])} {i}",
             "ingredients": [f"{rng.randint(1, 4)} cups {w}" for w in ner], "ner": ner,

@@ -34,7 +34,7 @@ def test_sigkill_mid_save_then_resume_continues_the_same_curve(tiny_model_dir, r
     from chefbot.train.loop import train
 
     torch.set_num_threads(1)  # same kernels as the single-threaded worker: comparable floats
-    common = ("train.max_steps=6", "train.save_steps=2", "train.batch_size=2", "train.eval_steps=null",
+    common = ("train.max_steps=4", "train.save_steps=2", "train.batch_size=2", "train.eval_steps=null",
               "lora.dropout=0.1")  # dropout: the restored RNG state must reproduce the masks
     reference = train(make_cfg(tiny_model_dir, recipes_jsonl, tmp_path / "ref", *common))
     cfg = make_cfg(tiny_model_dir, recipes_jsonl, tmp_path / "killed", *common)
@@ -52,12 +52,12 @@ def test_sigkill_mid_save_then_resume_continues_the_same_curve(tiny_model_dir, r
     assert resumed["resumed_from"].endswith("step-2")
     ref = _losses(reference["train_loss"])
     after = _losses(resumed["train_loss"])
-    assert sorted(after) == [3, 4, 5, 6]
-    for step in range(1, 7):
+    assert sorted(after) == [3, 4]
+    for step in range(1, 5):
         got = after.get(step, before_kill.get(step))
         assert got == pytest.approx(ref[step], rel=1e-4, abs=1e-5), (step, got, ref[step])
     # The curve moved (otherwise equality would prove nothing).
-    assert abs(ref[6] - ref[1]) > 1e-3
+    assert abs(ref[4] - ref[1]) > 1e-3
 
 
 def _free_port() -> int:
@@ -73,7 +73,7 @@ def test_ddp_two_processes_on_cpu_equals_one_process_with_double_batch(tiny_mode
     from chefbot.train.loop import train
 
     torch.set_num_threads(1)
-    common = ("train.max_steps=3", "train.eval_steps=3", "train.eval_batches=1", "train.save_steps=3")
+    common = ("train.max_steps=2", "train.eval_steps=2", "train.eval_batches=1", "train.save_steps=2")
     single = train(make_cfg(tiny_model_dir, recipes_jsonl, tmp_path / "one", "train.batch_size=4", *common))
     cfg = make_cfg(tiny_model_dir, recipes_jsonl, tmp_path / "ddp", "train.batch_size=2", *common)
     cfg_file = save_resolved(cfg, tmp_path, "ddp.yaml")

@@ -125,3 +125,37 @@ def test_half_written_and_disk_full_checkpoints(tmp_path, monkeypatch):
     assert not list((tmp_path / "checkpoints").glob(".step-6*"))  # no temp left behind
     state = C.load_checkpoint(C.latest_checkpoint(tmp_path), opt, sched)
     assert state["step"] == 2 and state["micro_batch"] == 2
+
+
+def test_every_end_of_turn_is_a_target(tiny_model_dir, recipes_jsonl, tmp_path):
+    """Pitfall 2: pad = eos must never mask the real end-of-turn token out of the labels."""
+    from transformers import AutoTokenizer
+
+    from chefbot.data.prepare import prepare
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    eot = tok.convert_tokens_to_ids("<|im_end|>")
+    for packing in ("true", "false"):
+        cfg = make_cfg(tiny_model_dir, recipes_jsonl, tmp_path / packing, f"data.packing={packing}")
+        rows = prepare(cfg, tok, progress=False).train
+        assert len(rows) > 0
+        for row in rows:
+            starts = [i for i, p in enumerate(row["position_ids"]) if p == 0] + [len(row["input_ids"])]
+            for a, b in zip(starts, starts[1:]):
+                labelled = [i for i in range(a, b) if row["labels"][i] != -100]
+                assert labelled, "an example with no target"
+                last = labelled[-1]
+                assert row["input_ids"][last] == eot and row["labels"][last] == eot  # the answer ends on a trained <|im_end|>
+
+
+def test_world_size_mismatch_is_an_error(monkeypatch):
+    """Pitfall 11: a launcher that promised 2 processes but gave one group of 1 must not train quietly."""
+    from types import SimpleNamespace
+
+    from chefbot.errors import ChefbotError
+    from chefbot.train.setup import check_world_size
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ChefbotError, match="WORLD_SIZE=2 but accelerate sees 1"):
+        check_world_size(SimpleNamespace(num_processes=1))
+    check_world_size(SimpleNamespace(num_processes=2))

@@ -67,7 +67,7 @@ def model_config(base: ExperimentConfig, m: CompareModel) -> ExperimentConfig:
     data = base.model_dump()
     data["adapter"] = m.adapter
     if m.model is not None:
-        data["model"] = {**data["model"], "name_or_path": m.model, "tokenizer": None}
+        data["model"] = {**data["model"], "name_or_path": m.model, "tokenizer": None, "sha256": None, "revision": None}
         data["eval"] = {**data["eval"], "engine": "hf" if data["eval"]["engine"] == "openai" else data["eval"]["engine"], "endpoint": None}
     else:
         data["eval"] = {**data["eval"], "engine": "openai", "api_model": m.api_model, "endpoint": m.endpoint}

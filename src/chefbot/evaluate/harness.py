@@ -309,7 +309,9 @@ def evaluate_benchmarks(cfg: Any, adapter: str | None = None, tasks: Sequence[st
     out_dir = Path(out_dir or Path(cfg.output_dir) / "benchmarks")
     tokenizer = load_tokenizer(cfg.model)
     runs: dict[str, dict] = {}
-    base_cfg = cfg.model_copy(update={"adapter": None})
+    from chefbot.generate import inference_config
+
+    base_cfg = inference_config(cfg).model_copy(update={"adapter": None})  # same weights/dtype as generation
     for label, ad in [("base", None)] + ([("tuned", adapter)] if adapter else []):
         model = load_for_inference(base_cfg, adapter=ad)
         runs[label] = run_benchmarks(model, tokenizer, tasks, limit, bs, num_fewshot, source, cfg.seed, mmlu_subjects)

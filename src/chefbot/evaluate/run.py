@@ -82,7 +82,8 @@ def score_rows(cfg: ExperimentConfig, rows: list[dict]) -> dict:
     from chefbot.evaluate.score import score_predictions
 
     e = cfg.eval
-    return score_predictions(rows, stemmer=e.rouge_stemmer, bertscore_model=e.bertscore_model or None,
+    bert = None if e.bertscore_model.lower() in ("", "none") else e.bertscore_model
+    return score_predictions(rows, stemmer=e.rouge_stemmer, bertscore_model=bert,
                              bootstrap_samples=e.bootstrap_samples, seed=cfg.seed)
 
 

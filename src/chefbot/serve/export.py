@@ -269,7 +269,9 @@ def template_pieces(tokenizer: Any) -> TemplatePieces:
     parts.append(rest)
     p0, p1, p2, p3, p4 = parts
     bos = tokenizer.bos_token or ""
-    if bos and p0.startswith(bos):
+    # A document-start token (Llama 3's <|begin_of_text|>) comes once; SmolLM2 calls
+    # <|im_start|> its bos, but that one opens every turn and belongs to the turn prefix.
+    if bos and p0.startswith(bos) and bos not in p1:
         p0 = p0[len(bos):]
     else:
         bos = ""

@@ -83,7 +83,8 @@ def save_checkpoint(
     try:
         with atomic_dir(target) as tmp:
             save_model(tmp)
-            torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+            if optimizer is not None:
+                torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
             torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
             torch.save(rng_state(), tmp / "rng.pt")
             atomic_write_json(tmp / "state.json", {"step": step, **position})
@@ -102,7 +103,12 @@ def save_checkpoint(
 
 def load_checkpoint(folder: Path, optimizer: Any, scheduler: Any) -> dict:
     """Restore optimizer, scheduler and RNG; returns state.json (step and data position)."""
-    optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=False, map_location="cpu"))
+    if (folder / "optimizer.pt").exists():
+        optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=False, map_location="cpu"))
+    else:  # FSDP runs: sharded optimizer state is not saved; the moments restart
+        from chefbot.progress import console
+
+        console.print(f"[yellow]{folder}: no optimizer state saved (FSDP); Adam moments restart from zero[/]")
     scheduler.load_state_dict(torch.load(folder / "scheduler.pt", weights_only=False))
     set_rng_state(torch.load(folder / "rng.pt", weights_only=False))
     return json.loads((folder / "state.json").read_text())

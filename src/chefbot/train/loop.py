@@ -180,9 +180,19 @@ def setup(cfg: ExperimentConfig, prepared: Any = None, tokenizer: Any = None) ->
                collator(cfg, tokenizer.pad_token_id or 0), steps, tokenizer)
 
 
-def _save_weights(run: Run, folder: Path) -> None:
+def _save_weights(run: Run, folder: Path, state_dict: dict | None = None) -> None:
     unwrapped = run.accelerator.unwrap_model(run.loss_module).model
-    unwrapped.save_pretrained(folder, safe_serialization=True)
+    unwrapped.save_pretrained(folder, safe_serialization=True, state_dict=state_dict)
+
+
+def _gathered_state(run: Run) -> dict | None:
+    """Under FSDP the weights are sharded: every rank joins the gather, rank 0 writes."""
+    from chefbot.train.setup import is_fsdp
+
+    if not is_fsdp(run.accelerator):
+        return None
+    state = run.accelerator.get_state_dict(run.loss_module)
+    return {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")} if state else None
 
 
 def _load_weights(run: Run, folder: Path) -> None:
@@ -300,11 +310,15 @@ def fit(run: Run) -> dict:
 
 
 def _checkpoint(run: Run, step: int, position: dict) -> None:
+    from chefbot.train.setup import is_fsdp
+
     acc = run.accelerator
     acc.wait_for_everyone()
+    state = _gathered_state(run)
     if acc.is_main_process:  # only rank 0 writes (DDP ranks hold identical state)
-        save_checkpoint(run.cfg.output_dir, step, lambda d: _save_weights(run, d), run.optimizer, run.scheduler,
-                        position, keep=run.cfg.train.save_total_limit)
+        # FSDP optimizer state is sharded per rank; it is not saved (see docs/TRAINING.md, resume).
+        save_checkpoint(run.cfg.output_dir, step, lambda d: _save_weights(run, d, state),
+                        None if is_fsdp(acc) else run.optimizer, run.scheduler, position, keep=run.cfg.train.save_total_limit)
     acc.wait_for_everyone()
 
 
@@ -316,10 +330,11 @@ def save_final(run: Run, summary: dict) -> Path:
     out = Path(run.cfg.output_dir) / "adapter"
     acc = run.accelerator
     acc.wait_for_everyone()
+    state = _gathered_state(run)
     if acc.is_main_process:
         model = acc.unwrap_model(run.loss_module).model
         with atomic_dir(out) as tmp:
-            model.save_pretrained(tmp, safe_serialization=True)
+            _save_weights(run, tmp, state)
             run.tokenizer.save_pretrained(tmp)  # writes chat_template.jinja too
             generation_config_for(run.tokenizer, model).save_pretrained(tmp)
         atomic_write_json(Path(run.cfg.output_dir) / "train_summary.json", {**summary, "adapter_dir": str(out)})

@@ -51,8 +51,18 @@ def check_world_size(accelerator: Any) -> None:
         )
 
 
+def is_fsdp(accelerator: Any) -> bool:
+    return str(accelerator.distributed_type).endswith("FSDP")
+
+
 def device_map_for(accelerator: Any) -> Any:
-    """One whole model per rank on its own GPU; bitsandbytes needs the placement at load time."""
+    """One whole model per rank on its own GPU; bitsandbytes needs the placement at load time.
+
+    Under FSDP the model is loaded without a device map and accelerate shards it
+    (bnb_4bit_quant_storage=bf16 makes the 4-bit weights shardable).
+    """
+    if is_fsdp(accelerator):
+        return None
     if accelerator.device.type == "cuda":
         return {"": accelerator.local_process_index}
     return None
