@@ -31,13 +31,10 @@ from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from chefbot.config import ExperimentConfig, GenerationConfig
 from chefbot.errors import ChefbotError
+from chefbot.train.stops import stop_token_ids  # one definition of the stop ids, shared with export
 
 Messages = Sequence[dict[str, str]]
 OnResult = Callable[[int, "Completion"], None]
-
-# End-of-turn markers of common chat templates; used only when present in the vocabulary.
-END_OF_TURN_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "<end_of_turn>", "<|end|>", "</s>")
-
 
 @dataclass
 class Completion:
@@ -69,34 +66,6 @@ def resolve_settings(gen_cfg: GenerationConfig, override: dict | None = None) ->
     from chefbot.config import validate
 
     return validate(GenerationConfig, {**gen_cfg.model_dump(), **override}, "generation settings")
-
-
-def _local_stop_token_ids(tokenizer: Any, model_config: Any = None) -> list[int]:
-    ids: list[int] = []
-
-    def add(x: Any) -> None:
-        for i in x if isinstance(x, (list, tuple)) else [x]:
-            if isinstance(i, int) and i >= 0 and i not in ids:
-                ids.append(i)
-
-    add(getattr(tokenizer, "eos_token_id", None))
-    if model_config is not None:
-        add(getattr(model_config, "eos_token_id", None))
-    # Only *special* tokens: Qwen's vocabulary has "</s>" as ordinary text.
-    special = {t.content: i for i, t in getattr(tokenizer, "added_tokens_decoder", {}).items() if getattr(t, "special", False)}
-    for tok in END_OF_TURN_TOKENS:
-        if tok in special:
-            add(special[tok])
-    return ids
-
-
-def stop_token_ids(tokenizer: Any, model_config: Any = None) -> list[int]:
-    """All end-of-turn / eos ids; the training helper's function when present (one definition)."""
-    try:
-        from chefbot.train.stops import stop_token_ids as train_stops
-    except ImportError:
-        return _local_stop_token_ids(tokenizer, model_config)
-    return list(train_stops(tokenizer, model_config))
 
 
 def _base_model(model: Any) -> Any:

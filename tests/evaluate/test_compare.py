@@ -52,11 +52,10 @@ def test_eval_writes_predictions_results_and_report(cfg, tmp_path):
 
 
 def test_crashed_prediction_run_resumes(cfg, tmp_path):
-    from chefbot.evaluate.run import evaluate_model
+    from chefbot.evaluate.run import generate_predictions
     from chefbot.generate import make_generator
 
     real = make_generator(cfg)
-    label = "tiny"
 
     class Crashing:
         def describe(self, override=None):
@@ -73,15 +72,19 @@ def test_crashed_prediction_run_resumes(cfg, tmp_path):
 
             return real.generate(batch, settings_override, on_result=once)
 
+    pred = tmp_path / "pred.jsonl"
     with pytest.raises(KeyboardInterrupt):
-        evaluate_model(cfg, out_dir=tmp_path / "e", label=label, generators={label: Crashing()})
-    pred = next((tmp_path / "e" / "predictions").glob("*.jsonl"))
-    partial = [json.loads(x)["id"] for x in pred.read_text().splitlines()]
-    assert 1 <= len(partial) < len(ITEMS)
-    res = evaluate_model(cfg, out_dir=tmp_path / "e", label=label, generators={label: real})
-    t = res["models"][0]["generation"]["timing"]
-    assert t["resumed_from_file"] == len(partial) and t["generated"] == len(ITEMS) - len(partial)
-    assert [json.loads(x)["id"] for x in pred.read_text().splitlines()] == [x["id"] for x in ITEMS]
+        generate_predictions(Crashing(), ITEMS, pred, "tiny")
+    with pred.open("a") as f:
+        f.write('{"id": "t:9", "inp')  # and a torn last line, as a kill mid-write leaves
+    partial = [json.loads(x)["id"] for x in pred.read_text().splitlines()[:-1]]
+    assert len(partial) == 2
+    rows, t = generate_predictions(real, ITEMS, pred, "tiny")
+    assert t["resumed_from_file"] == 2 and t["generated"] == len(ITEMS) - 2
+    assert [r["id"] for r in rows] == [json.loads(x)["id"] for x in pred.read_text().splitlines()] == [x["id"] for x in ITEMS]
+    # another model or other settings never resume into the same file
+    with pytest.raises(ChefbotError, match="cannot resume"):
+        generate_predictions(real, ITEMS, pred, "other-model")
 
 
 def test_compare_runs_local_models_and_skips_unavailable(cfg, tmp_path, tiny_qwen_dir):

@@ -141,3 +141,16 @@ def test_unsupported_architecture_is_a_clear_error(tmp_path):
     tok.save_pretrained(tmp_path)
     with pytest.raises(ChefbotError, match="supports llama, qwen2"):
         write_gguf(tmp_path, tmp_path / "x.gguf")
+
+
+def test_export_command_line(stopper_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from chefbot.cli import app
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"model:\n  name_or_path: {stopper_dir}\neval:\n  generation:\n    max_new_tokens: 16\n")
+    out = tmp_path / "gguf"
+    r = CliRunner().invoke(app, ["export", str(cfg), "--format", "gguf", "--quant", "q4_0", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "stops by itself after 4 tokens" in r.output and (out / "model-q4_0.gguf").exists()

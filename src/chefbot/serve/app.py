@@ -75,7 +75,10 @@ class _BodyLimit:
 def create_app(cfg: ExperimentConfig, generator: Any, *, model_name: str | None = None) -> FastAPI:
     serve = cfg.serve
     name = model_name or serve.model_name
-    scheduler = Scheduler(generator, max_concurrency=serve.max_concurrency, max_queue=serve.max_queue,
+    # vLLM's offline engine is not safe to call from two threads; it batches internally, and
+    # our batcher still hands it every concurrent request at once.
+    concurrency = 1 if getattr(generator, "backend", "") == "vllm" else serve.max_concurrency
+    scheduler = Scheduler(generator, max_concurrency=concurrency, max_queue=serve.max_queue,
                           timeout_s=serve.request_timeout_s)
     gen_cfg = getattr(generator, "gen_cfg", None) or cfg.eval.generation
 

@@ -363,8 +363,12 @@ def export(cfg: Any, adapter: str | None, fmt: str, out: Path, quant: str = "q8_
     return {"format": fmt, "out": str(out), "files": files, "quant": quant, "stop_tokens": stops}
 
 
-def smoke_test(out: Path, fmt: str, max_new_tokens: int = 48) -> dict:
-    """Load an export back with transformers and check that greedy generation stops by itself."""
+SMOKE_PROMPT = "Give me a recipe with rice."
+
+
+def smoke_test(out: Path, fmt: str, max_new_tokens: int = 48, prompt: str = SMOKE_PROMPT) -> dict:
+    """Load an export back with transformers and check that greedy generation stops by itself
+    (within ``max_new_tokens``: give a real recipe model its evaluation budget)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -386,7 +390,7 @@ def smoke_test(out: Path, fmt: str, max_new_tokens: int = 48) -> dict:
     declared = model.generation_config.eos_token_id if fmt == "merged" else model.config.eos_token_id
     declared = [declared] if isinstance(declared, int) else list(declared or [])
     gen = LocalGenerator(model, tok, GenerationConfig(max_new_tokens=max_new_tokens))
-    c = gen.generate([[{"role": "user", "content": "Give me a recipe with rice."}]])[0]
+    c = gen.generate([[{"role": "user", "content": prompt}]])[0]
     return {"declared_stop_ids": declared, "stop_ids": gen.stop_ids, "finish_reason": c.finish_reason,
             "completion_tokens": c.completion_tokens, "text": c.text,
             "stopped": c.finish_reason == "stop" and c.completion_tokens < max_new_tokens}

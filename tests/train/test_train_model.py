@@ -1,0 +1,67 @@
+"""Model loading (chefbot.model): sources, checksums, precision, bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from chefbot.config import ModelConfig, load_config
+from chefbot.errors import ChefbotError
+
+
+def test_sha256_mismatch_is_refused(tmp_path):
+    from chefbot.model import check_sha256, sha256_file
+
+    f = tmp_path / "m.gguf"
+    f.write_bytes(b"not a model")
+    check_sha256(f, sha256_file(f))
+    with pytest.raises(ChefbotError, match="sha256 is .* expected"):
+        check_sha256(f, "0" * 64)
+
+
+def test_shipped_gguf_checksum_is_known(smollm2_gguf):
+    from chefbot.model import KNOWN_SHA256, sha256_file
+
+    assert sha256_file(smollm2_gguf) == KNOWN_SHA256[smollm2_gguf.name]
+
+
+def test_bad_sources_give_one_line(tmp_path):
+    from chefbot.model import resolve_source
+
+    for name, msg in [
+        ("pkg:no-such-dist-xyz/model.gguf", "not installed"),
+        (str(tmp_path / "missing.gguf"), "not found"),
+        (str(tmp_path), "no config.json"),
+        ("./not/here", "neither an existing path nor a hub id"),
+    ]:
+        with pytest.raises(ChefbotError, match=msg) as e:
+            resolve_source(ModelConfig(name_or_path=name))
+        assert "\n" not in str(e.value)
+
+
+def test_precision_choices():
+    import torch
+
+    from chefbot.model import cpu_has_fast_bf16, resolve_dtype
+
+    if not torch.cuda.is_available():
+        assert resolve_dtype("auto") == (torch.bfloat16 if cpu_has_fast_bf16() else torch.float32)
+        with pytest.raises(ChefbotError, match="fp16 needs a GPU"):
+            resolve_dtype("fp16")
+    assert resolve_dtype("fp32") == torch.float32
+
+
+def test_4bit_without_bitsandbytes_is_a_clear_error(monkeypatch):
+    import builtins
+
+    from chefbot.model import quantization_config
+
+    real_import = builtins.__import__
+
+    def no_bnb(name, *a, **k):
+        if name == "bitsandbytes":
+            raise ImportError("no bitsandbytes")
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_bnb)
+    with pytest.raises(ChefbotError, match="needs bitsandbytes.*quant.mode=none"):
+        quantization_config(load_config(None, ["quant.mode=nf4"]).quant)
