@@ -33,10 +33,8 @@ gradient checkpointing is not counted, as in PaLM's definition):
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
-import os
 import resource
 import shutil
 import sys

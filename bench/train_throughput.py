@@ -207,12 +207,13 @@ def arm_chefbot(cfg: Any, tokenizer: Any) -> dict:
     from chefbot.train import loop
 
     run = build_chefbot(cfg, tokenizer)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     summary = loop.fit(run)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {
         "model": run.accelerator.unwrap_model(run.loss_module).model,
         "wall_s": wall,
+        "cpu_s": cpu,
         "counted": run.collate,
         "steps": summary["steps"],
         "train_losses": [x["loss"] for x in summary["train_loss"]],
@@ -258,13 +259,13 @@ def _timer() -> Any:
     from transformers import TrainerCallback
 
     class Timer(TrainerCallback):
-        begin = end = None
+        begin = end = cpu_begin = cpu_end = None
 
         def on_train_begin(self, args, state, control, **kw):
-            self.begin = time.perf_counter()
+            self.begin, self.cpu_begin = time.perf_counter(), time.process_time()
 
         def on_train_end(self, args, state, control, **kw):
-            self.end = time.perf_counter()
+            self.end, self.cpu_end = time.perf_counter(), time.process_time()
 
     return Timer()
 
@@ -301,7 +302,8 @@ def _run_trainer(trainer: Any) -> dict:
     trainer.add_callback(timer)
     trainer.train()
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    return {"model": trainer.model, "wall_s": timer.end - timer.begin, "counted": trainer.data_collator,
+    return {"model": trainer.model, "wall_s": timer.end - timer.begin, "cpu_s": timer.cpu_end - timer.cpu_begin,
+            "counted": trainer.data_collator,
             "steps": trainer.state.global_step, "train_losses": losses, "extra": {}}
 
 
@@ -338,6 +340,9 @@ def run_arm(name: str, args: argparse.Namespace) -> dict:
         "micro_batches": c.batches,
         "optimizer_steps": res["steps"],
         "target_tokens_per_s": c.target / res["wall_s"],
+        # CPU seconds of this process (all threads): steadier than wall time on a shared machine
+        "cpu_s": res["cpu_s"],
+        "target_tokens_per_cpu_s": c.target / res["cpu_s"],
         "peak_rss_mb": peak_rss_mb(),
         "heldout_loss": held["loss"],
         "heldout_tokens": held["tokens"],
@@ -438,6 +443,8 @@ def summarize(runs: list[dict], arms: list[str]) -> dict:
                   ("target_tokens_per_s", "peak_rss_mb", "heldout_loss", "wall_s", "target_tokens", "padding_share", "optimizer_steps")}
         out[a]["target_tokens_per_s_range"] = common.spread(r["target_tokens_per_s"] for r in rs)
         out[a]["repeats"] = len(rs)
+        if all("target_tokens_per_cpu_s" in r for r in rs):
+            out[a]["target_tokens_per_cpu_s"] = common.median(r["target_tokens_per_cpu_s"] for r in rs)
     # Ratios within each repeat (same machine state), then the median of those ratios.
     if "chefbot" in by:
         for other in arms:
@@ -446,6 +453,9 @@ def summarize(runs: list[dict], arms: list[str]) -> dict:
             ratios = [c["target_tokens_per_s"] / o["target_tokens_per_s"]
                       for c in by["chefbot"] for o in by[other] if c["repeat"] == o["repeat"]]
             out[f"chefbot_vs_{other}"] = {"median": common.median(ratios), "range": common.spread(ratios), "n": len(ratios)}
+            if "target_tokens_per_cpu_s" in out.get("chefbot", {}) and "target_tokens_per_cpu_s" in out.get(other, {}):
+                out[f"chefbot_vs_{other}"]["cpu_time_ratio"] = (out["chefbot"]["target_tokens_per_cpu_s"]
+                                                                / out[other]["target_tokens_per_cpu_s"])
     return out
 
 
@@ -513,8 +523,9 @@ def render_section(result: dict, command: str) -> str:
         if key in s:
             r = s[key]
             verdict = "met" if r["median"] >= goal else "**not met**"
+            cpu = f"; per CPU-second {r['cpu_time_ratio']:.2f}×" if "cpu_time_ratio" in r else ""
             lines.append(f"- chefbot / {other}: **{r['median']:.2f}×** (per-repeat ratios {r['range'][0]:.2f}–{r['range'][1]:.2f}, "
-                         f"n={r['n']}); goal ≥ {goal}× — {verdict}.")
+                         f"n={r['n']}{cpu}); goal ≥ {goal}× — {verdict}.")
     b = result.get("flops_bound")
     if b:
         lines += ["", f"Compute-bound ceiling: on these recipes the reference runs {b['reference_gflops']:.0f} GFLOP of matmuls and "

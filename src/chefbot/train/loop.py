@@ -305,6 +305,7 @@ def fit(run: Run) -> dict:
         "train_seconds": train_time,
         "peak_mem_mb": peak_memory_mb(acc.device),
         "world_size": world,
+        "device": str(acc.device),
         "resumed_from": str(ckpt) if ckpt else None,
     }
 
