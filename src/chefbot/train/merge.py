@@ -25,8 +25,9 @@ CHECK_INGREDIENTS = [
     ["beef", "carrot", "celery", "red wine"],
 ]
 DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
-# Largest allowed |merged - adapter| logit difference: bf16 rounds W + BA to 8 bits of mantissa.
-DEFAULT_TOLERANCE = {"bf16": 0.35, "fp16": 0.1, "fp32": 1e-3}
+# Largest allowed |merged - adapter| logit difference (fp32 compute): only the rounding of the
+# saved W + BA to ``dtype`` remains (bf16 keeps 8 mantissa bits).
+DEFAULT_TOLERANCE = {"bf16": 0.5, "fp16": 0.1, "fp32": 1e-3}
 
 
 def check_inputs(cfg: ExperimentConfig, tokenizer: Any, n: int) -> list[list[int]]:
@@ -80,13 +81,16 @@ def merge_adapter(
     tokenizer = AutoTokenizer.from_pretrained(adapter_dir) if (adapter_dir / "tokenizer_config.json").exists() else load_tokenizer(cfg.model)
     inputs = check_inputs(cfg, tokenizer, check_prompts)
 
-    base = load_model(cfg, dtype=torch_dtype, quantize=False)  # never into 4-bit weights
+    # Logits are compared in fp32 (bf16 *compute* noise through 30 layers is ~1 logit, as large as a
+    # short fine-tune's effect); only the saved weights are cast to ``dtype``.  Never 4-bit.
+    base = load_model(cfg, dtype=torch.float32, quantize=False)
     base.eval()
     base_logits = _logits(base, inputs)
     model = PeftModel.from_pretrained(base, str(adapter_dir))
     model.eval()
     adapter_logits = _logits(model, inputs)
-    merged = model.merge_and_unload()
+    merged = model.merge_and_unload().to(torch_dtype)
+    merged.config.dtype = torch_dtype
     with atomic_dir(out_dir) as tmp:
         merged.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
@@ -94,7 +98,7 @@ def merge_adapter(
     del merged, model, base
 
     # Check what was written, not what is in memory: the file is what users load.
-    reloaded = AutoModelForCausalLM.from_pretrained(out_dir, dtype=torch_dtype)
+    reloaded = AutoModelForCausalLM.from_pretrained(out_dir, dtype=torch.float32)  # the saved weights, upcast
     reloaded.eval()
     merged_logits = _logits(reloaded, inputs)
     result = {
