@@ -23,24 +23,16 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "bench"))
 
 from chefbot.config import load_yaml_model  # noqa: E402
 from chefbot.io import atomic_write_json, atomic_write_text  # noqa: E402
 from chefbot.plan.api import analyse_meal  # noqa: E402
 from chefbot.plan.schema import MealSpec  # noqa: E402
 from chefbot.plan.solve import build_problem, solve  # noqa: E402
+from common import _cpu_model as cpu_name  # noqa: E402
 
 MEALS = [("examples/dinner-for-six.yaml", 5.0), ("examples/buffet-ten-dishes.yaml", 30.0)]
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:

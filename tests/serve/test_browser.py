@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,36 @@ from conftest import live_app, serve_cfg
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+class _PacedHandle:
+    """A stream handle that delivers each delta after a short pause, so the page is seen
+    mid-stream even on a fast machine (the tiny model otherwise finishes in milliseconds)."""
+
+    def __init__(self, handle, pause_s: float) -> None:
+        self._handle, self._pause = handle, pause_s
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        delta = next(self._handle)
+        time.sleep(self._pause)
+        return delta
+
+    def __getattr__(self, name):
+        return getattr(self._handle, name)
+
+
+class _PacedGenerator:
+    def __init__(self, generator, pause_s: float = 0.05) -> None:
+        self._gen, self._pause = generator, pause_s
+
+    def stream(self, *args, **kwargs):
+        return _PacedHandle(self._gen.stream(*args, **kwargs), self._pause)
+
+    def __getattr__(self, name):
+        return getattr(self._gen, name)
 
 
 def _missing(repo: Path) -> str | None:
@@ -37,7 +68,7 @@ def test_page_streams_a_recipe_in_headless_chromium(repo_dir, babbler_dir, babbl
     cfg = serve_cfg(babbler_dir, max_tokens_cap=40)
     shot = tmp_path / "web.png"
     env = dict(os.environ, NODE_PATH=str(repo_dir / ".cache" / "browser" / "node_modules"), CHROMIUM=CHROMIUM)
-    with live_app(cfg, babbler_generator) as srv:
+    with live_app(cfg, _PacedGenerator(babbler_generator)) as srv:
         r = subprocess.run(["node", str(HERE / "web_check.js"), srv.url + "/", str(shot), "rice\nlemon\ngarlic", "90000"],
                            env=env, capture_output=True, text=True, timeout=150)
         sched = srv.app.state.scheduler

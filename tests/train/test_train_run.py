@@ -159,3 +159,20 @@ def test_world_size_mismatch_is_an_error(monkeypatch):
     with pytest.raises(ChefbotError, match="WORLD_SIZE=2 but accelerate sees 1"):
         check_world_size(SimpleNamespace(num_processes=1))
     check_world_size(SimpleNamespace(num_processes=2))
+
+
+def test_wandb_offline_logs_without_network(tiny_model_dir, recipes_jsonl, tmp_path, monkeypatch):
+    """report_to=[wandb] with wandb_mode=offline writes a local run and never needs a network."""
+    pytest.importorskip("wandb")
+    from chefbot.train.loop import train
+
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    cfg = make_cfg(tiny_model_dir, recipes_jsonl, tmp_path / "run", "train.max_steps=2", "train.batch_size=2",
+                   "train.save_steps=null", "train.report_to=[wandb]", "train.wandb_mode=offline")
+    s = train(cfg)
+    assert s["steps"] == 2
+    runs = list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+    assert runs, "no offline W&B run was written"
+    assert any(p.suffix == ".wandb" for p in runs[0].iterdir())
