@@ -76,34 +76,39 @@ def read_predictions(path: str | os.PathLike, fmt: Format = "auto", model: str |
     rows: list[dict] = []
     seen: dict[str, int] = {}
     detected: str | None = None if fmt == "auto" else fmt
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            where = f"{path}:{lineno}"
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{where}: bad JSON ({e.msg} at column {e.colno})") from None
-            if not isinstance(obj, dict):
-                raise DataError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-            if detected is None:
-                detected = "reference" if "reference_full" in obj and "reference" not in obj else "chefbot"
-            if detected == "reference":
-                row = _from_reference_layout(obj, where, lineno, model or path.stem)
-            else:
-                row = obj
-                if model is not None:
-                    row["model"] = model
-            _check_row(row, where)
-            row["id"] = str(row["id"])
-            if row["id"] in seen:
-                raise DataError(f"{where}: duplicate id {row['id']!r} (first at line {seen[row['id']]})")
-            seen[row["id"]] = lineno
-            rows.append(row)
+    for lineno, obj in _jsonl_objects(path):
+        where = f"{path}:{lineno}"
+        if not isinstance(obj, dict):
+            raise DataError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        if detected is None:
+            detected = "reference" if "reference_full" in obj and "reference" not in obj else "chefbot"
+        if detected == "reference":
+            row = _from_reference_layout(obj, where, lineno, model or path.stem)
+        else:
+            row = obj
+            if model is not None:
+                row["model"] = model
+        _check_row(row, where)
+        row["id"] = str(row["id"])
+        if row["id"] in seen:
+            raise DataError(f"{where}: duplicate id {row['id']!r} (first at line {seen[row['id']]})")
+        seen[row["id"]] = lineno
+        rows.append(row)
     if not rows:
         raise DataError(f"{path}: no predictions in the file")
     return rows
+
+
+def _jsonl_objects(path: Path):
+    """(line number, parsed JSON) for every non-blank line; bad JSON names the line."""
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                yield lineno, json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"{path}:{lineno}: bad JSON ({e.msg} at column {e.colno})") from None
 
 
 def read_references(path: str | os.PathLike) -> list[dict]:
@@ -112,17 +117,10 @@ def read_references(path: str | os.PathLike) -> list[dict]:
     if not path.is_file():
         raise DataError(f"references file not found: {path}")
     out = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{path}:{lineno}: bad JSON ({e.msg} at column {e.colno})") from None
-            if not isinstance(obj, dict) or "id" not in obj or "reference" not in obj:
-                raise DataError(f"{path}:{lineno}: a reference row needs 'id' and 'reference'")
-            out.append({"id": str(obj["id"]), "reference": obj["reference"]})
+    for lineno, obj in _jsonl_objects(path):
+        if not isinstance(obj, dict) or "id" not in obj or "reference" not in obj:
+            raise DataError(f"{path}:{lineno}: a reference row needs 'id' and 'reference'")
+        out.append({"id": str(obj["id"]), "reference": obj["reference"]})
     return out
 
 
