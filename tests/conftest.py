@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tiny_models import save_with_stop_ids
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -49,7 +51,7 @@ def qwen_tokenizer(qwen_tokenizer_dir: Path):
 def build_tiny_qwen(folder: Path, tokenizer, seed: int = 0, layers: int = 2, hidden: int = 64) -> Path:
     """A randomly initialised Qwen2 model with the real tokenizer, saved as a local model folder."""
     import torch
-    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
+    from transformers import Qwen2Config, Qwen2ForCausalLM
 
     torch.manual_seed(seed)
     config = Qwen2Config(
@@ -65,14 +67,7 @@ def build_tiny_qwen(folder: Path, tokenizer, seed: int = 0, layers: int = 2, hid
         eos_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
         pad_token_id=tokenizer.pad_token_id,
     )
-    model = Qwen2ForCausalLM(config)
-    model.generation_config = GenerationConfig(
-        eos_token_id=[tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")],
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    model.save_pretrained(folder, safe_serialization=True)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_with_stop_ids(Qwen2ForCausalLM(config), tokenizer, folder)
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tiny_models import save_with_stop_ids
 
 CHATML = (
     "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
@@ -63,18 +64,6 @@ def _llama_config(tokenizer, hidden: int = 64, layers: int = 2, tie: bool = Fals
     )
 
 
-def _save(model, tokenizer, folder: Path) -> Path:
-    from transformers import GenerationConfig
-
-    model.generation_config = GenerationConfig(
-        eos_token_id=[tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")],
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    model.save_pretrained(folder, safe_serialization=True)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
 def build_babbler(folder: Path, seed: int = 0) -> Path:
     import torch
     from transformers import LlamaForCausalLM
@@ -89,7 +78,7 @@ def build_babbler(folder: Path, seed: int = 0) -> Path:
             text = tok.decode([tid])
             if tid in tok.all_special_ids or not (text.isascii() and text.strip().isalpha() and len(text) > 2):
                 model.lm_head.weight[tid] = 0.0
-    return _save(model, tok, folder)
+    return save_with_stop_ids(model, tok, folder)
 
 
 def build_stopper(folder: Path, words: tuple[str, ...] = ("Chop", " the", " rice")) -> Path:
@@ -121,7 +110,7 @@ def build_stopper(folder: Path, words: tuple[str, ...] = ("Chop", " the", " rice
             model.model.embed_tokens.weight[a] = 0.0
             model.model.embed_tokens.weight[a, k] = 10.0
             model.lm_head.weight[b, k] = 10.0
-    return _save(model, tok, folder)
+    return save_with_stop_ids(model, tok, folder)
 
 
 @pytest.fixture(scope="session")
