@@ -1,4 +1,4 @@
-"""bench/train_throughput.py: the three arms see exactly the same target tokens."""
+"""bench/train_throughput.py: the arms see exactly the same target tokens, each set up as described."""
 
 from __future__ import annotations
 
@@ -6,15 +6,18 @@ import math
 
 import pytest
 
+from chefbot.train import packed_attention
+
 
 @pytest.fixture
 def tt_args(bench_module, tmp_path, tiny_qwen_dir, recipes_csv):
     tt = bench_module("train_throughput")
-    return tt, tt.parse_args([
+    argv = [
         "--model", str(tiny_qwen_dir), "--data", str(recipes_csv), "--examples", "24", "--val-examples", "4",
         "--max-length", "256", "--work-dir", str(tmp_path / "work"), "--no-docs",
         "--set", f"data.cache_dir={tmp_path / 'cache'}", "--set", "data.format=recipenlg_csv",
-    ])
+    ]
+    return tt, tt.parse_args(argv), argv
 
 
 def _epoch_target_tokens(dataloader_or_batches) -> int:
@@ -24,29 +27,43 @@ def _epoch_target_tokens(dataloader_or_batches) -> int:
 def test_arms_train_on_the_same_target_tokens(tt_args):
     from chefbot.model import load_tokenizer
 
-    tt, args = tt_args
+    tt, args, argv = tt_args
     cfg = tt.bench_config(args)
     tok = load_tokenizer(cfg.model)
     data = tt.prepare_once(args)
     assert 16 <= data["train_examples"] <= 24 and data["packed_rows"] < data["train_examples"]
 
+    # chefbot, padding-free (default): the reference's batches of 4 examples, one row each, no padding
     run = tt.build_chefbot(cfg, tok)
     chefbot_batches = tt.chefbot_epoch_batches(run)
     assert all("attention_mask" not in b for b in chefbot_batches)
+    assert len(chefbot_batches) == -(-data["train_examples"] // 4) and all(b["input_ids"].shape[0] == 1 for b in chefbot_batches)
+    assert run.cfg.train.grad_accum == 4 and run.collate.real == run.collate.slots
+    assert packed_attention.is_enabled(run.model.get_base_model())  # CPU: attention within each example
     ref = tt.build_reference(cfg, tok)
+    ref_nogc = tt.build_reference(cfg, tok, checkpointing=False)
     trl = tt.build_trl(cfg, tok)
+    # the reference as published and TRL's defaults checkpoint; the strict baseline does not
+    assert ref.model.get_base_model().is_gradient_checkpointing and trl.args.gradient_checkpointing
+    assert not ref_nogc.model.get_base_model().is_gradient_checkpointing
     counts = {
         "chefbot": _epoch_target_tokens(chefbot_batches),
         "reference": _epoch_target_tokens(ref.get_train_dataloader()),
+        "reference-nogc": _epoch_target_tokens(ref_nogc.get_train_dataloader()),
         "trl": _epoch_target_tokens(trl.get_train_dataloader()),
     }
     assert counts["chefbot"] == data["train_target_tokens"] > 0
-    assert counts["chefbot"] == counts["reference"] == counts["trl"], counts
+    assert len(set(counts.values())) == 1, counts
     # the wrappers counted what the loaders produced, and padding shows only where expected
     assert ref.data_collator.target == counts["reference"] and ref.data_collator.real < ref.data_collator.slots
     assert run.collate.target == counts["chefbot"]
-    # chefbot takes about the reference's 16 examples per optimizer step
-    assert run.cfg.train.grad_accum == tt.chefbot_grad_accum(tt.load_data(cfg, tok, packing=True).stats)
+
+    # chefbot, packed rows: about the reference's 16 examples per optimizer step
+    packed_cfg = tt.bench_config(tt.parse_args([*argv, "--chefbot-packing"]))
+    packed = tt.build_chefbot(packed_cfg, tok)
+    assert packed.cfg.data.packing and len(packed.train_data) == data["packed_rows"]
+    assert packed.cfg.train.grad_accum == tt.chefbot_grad_accum(tt.load_data(cfg, tok, packing=True).stats)
+    assert _epoch_target_tokens(tt.chefbot_epoch_batches(packed)) == counts["chefbot"]
 
     # held-out scoring: one shared function, summed target-token CE / target tokens
     rows = tt.heldout_rows(cfg, tok, 4)

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from conftest import live_app, serve_cfg, wait_until
+from serve_support import live_app, serve_cfg, wait_until
 
 CHAT = "/v1/chat/completions"
 

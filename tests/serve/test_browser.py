@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import live_app, serve_cfg
+from serve_support import live_app, serve_cfg
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from chefbot.serve.chat import chat_loop, local_stream_fn, remote_stream_fn
-from conftest import live_app, serve_cfg
+from serve_support import live_app, serve_cfg
 
 
 def scripted(lines):

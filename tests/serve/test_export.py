@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from chefbot.serve.export import export, modelfile_text, render_with_pieces, smoke_test, template_pieces, write_gguf
-from conftest import make_tiny_tokenizer, serve_cfg
+from serve_support import make_tiny_tokenizer, serve_cfg
 
 CONVERSATIONS = [
     [{"role": "user", "content": "Eggs?"}],

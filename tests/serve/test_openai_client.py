@@ -7,7 +7,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from conftest import live_app, serve_cfg
+from serve_support import live_app, serve_cfg
 
 
 def _client(url: str, key: str = "EMPTY") -> openai.OpenAI:

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from chefbot.generate import Completion
-from conftest import live_app, serve_cfg
+from serve_support import live_app, serve_cfg
 
 RECIPE = """# Bacon Fried Rice
 

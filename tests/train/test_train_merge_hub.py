@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import make_cfg  # tests/train/conftest.py
+from train_support import make_cfg
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_cfg  # tests/train/conftest.py
+from train_support import make_cfg
 
 WORKER = Path(__file__).parent / "scripts" / "train_worker.py"
 

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from conftest import make_cfg  # tests/train/conftest.py
+from train_support import make_cfg
 
 
 def test_loss_falls_on_a_repeated_batch(tiny_model_dir):

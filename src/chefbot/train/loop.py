@@ -24,6 +24,7 @@ import torch
 
 from chefbot.config import ExperimentConfig, save_resolved
 from chefbot.errors import ChefbotError
+from chefbot.train import packed_attention
 from chefbot.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from chefbot.train.loss import TargetTokenLoss, count_targets
 
@@ -167,6 +168,8 @@ def setup(cfg: ExperimentConfig, prepared: Any = None, tokenizer: Any = None) ->
     if len(prepared.train) == 0:
         raise ChefbotError(f"no training rows after preparing {cfg.data.source} (see the data stats in {prepared.cache_dir})")
     model = load_model(cfg, device_map=S.device_map_for(accelerator), dtype=dtype)
+    if accelerator.device.type == "cpu":
+        packed_attention.enable(model)  # no varlen kernel on CPU: attend within each example
     model = S.attach_adapter(model, cfg)
     loss_module = TargetTokenLoss(model)
     steps = total_steps(len(prepared.train), cfg, accelerator.num_processes)

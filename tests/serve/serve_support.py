@@ -1,0 +1,201 @@
+"""Helpers and fixtures for the serving tests (re-exported by conftest.py): tiny models that need no download and no ../shared.
+
+* ``tiny_tokenizer``: a byte-level BPE trained in well under a second on a few recipes,
+  with ChatML special tokens and a ChatML chat template (the SmolLM2/Qwen family format).
+* ``babbler_dir``: a random 2-layer Llama whose output rows for the stop tokens are zero,
+  so greedy decoding practically never stops: good for long streams (disconnect tests).
+* ``stopper_dir``: a Llama whose weights make it a bigram chain that writes three words ("Chop the rice")
+  and then ``<|im_end|>``: generation must stop by itself (export smoke tests).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from tiny_models import save_with_stop_ids
+
+CHATML = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful cook.<|im_end|>\n' }}{% endif %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+CORPUS = [
+    "# Lemon chicken with rice", "## Ingredients", "- 2 chicken thighs", "- 1 lemon", "- 3 cloves garlic",
+    "- 1 cup rice", "## Directions", "1. Boil the rice in salted water for 15 minutes.",
+    "2. Brown the chicken in a pan with garlic.", "3. Squeeze the lemon over and serve hot.",
+    "Preheat the oven to 350 degrees. Mix flour, sugar, butter and eggs in a bowl.",
+    "Chop the onions and tomatoes; simmer with beans and spices until thick.",
+] * 5
+
+
+def make_tiny_tokenizer(folder: Path | None = None):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=SPECIALS,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(CORPUS, trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                                   bos_token=None, unk_token=None)
+    fast.chat_template = CHATML
+    if folder is not None:
+        fast.save_pretrained(folder)
+    return fast
+
+
+def _llama_config(tokenizer, hidden: int = 64, layers: int = 2, tie: bool = False):
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096, tie_word_embeddings=tie,
+        bos_token_id=None, eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
+        pad_token_id=tokenizer.pad_token_id, rms_norm_eps=1e-5,
+    )
+
+
+def build_babbler(folder: Path, seed: int = 0) -> Path:
+    import torch
+    from transformers import LlamaForCausalLM
+
+    tok = make_tiny_tokenizer()
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(_llama_config(tok))
+    with torch.no_grad():
+        model.lm_head.weight.normal_(0, 0.5)  # confident random logits
+        # Only whole ASCII words are ever likely: a readable stream that never ends a turn.
+        for tid in range(len(tok)):
+            text = tok.decode([tid])
+            if tid in tok.all_special_ids or not (text.isascii() and text.strip().isalpha() and len(text) > 2):
+                model.lm_head.weight[tid] = 0.0
+    return save_with_stop_ids(model, tok, folder)
+
+
+def build_stopper(folder: Path, words: tuple[str, ...] = ("Chop", " the", " rice")) -> Path:
+    """A bigram chain: the last prompt token ("\\n" after "assistant") -> words... -> <|im_end|>.
+
+    The transformer blocks add nothing (o_proj and down_proj are zero), so the final hidden
+    state is the last token's embedding; embedding and output rows are one-hot directions.
+    """
+    import torch
+    from transformers import LlamaForCausalLM
+
+    tok = make_tiny_tokenizer()
+    torch.manual_seed(1)
+    cfg = _llama_config(tok)
+    model = LlamaForCausalLM(cfg)
+    chain = [tok("\n", add_special_tokens=False)["input_ids"][-1]]
+    for w in words:
+        ids = tok(w, add_special_tokens=False)["input_ids"]
+        assert len(ids) == 1, f"{w!r} must be one token in the tiny vocabulary"
+        chain.append(ids[0])
+    chain.append(tok.convert_tokens_to_ids("<|im_end|>"))
+    with torch.no_grad():
+        model.model.embed_tokens.weight.normal_(0, 0.02)
+        model.lm_head.weight.zero_()
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        for k, (a, b) in enumerate(zip(chain, chain[1:])):
+            model.model.embed_tokens.weight[a] = 0.0
+            model.model.embed_tokens.weight[a, k] = 10.0
+            model.lm_head.weight[b, k] = 10.0
+    return save_with_stop_ids(model, tok, folder)
+
+
+@pytest.fixture(scope="session")
+def babbler_dir(tmp_path_factory) -> Path:
+    return build_babbler(tmp_path_factory.mktemp("babbler"))
+
+
+@pytest.fixture(scope="session")
+def stopper_dir(tmp_path_factory) -> Path:
+    return build_stopper(tmp_path_factory.mktemp("stopper"))
+
+
+def serve_cfg(model_dir: Path, **serve):
+    from chefbot.config import ExperimentConfig
+
+    cfg = ExperimentConfig()
+    cfg.model.name_or_path = str(model_dir)
+    cfg.train.precision = "fp32"
+    cfg.eval.generation.max_new_tokens = 32
+    for k, v in serve.items():
+        setattr(cfg.serve, k, v)
+    return cfg
+
+
+def local_generator(model_dir: Path, cfg=None):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from chefbot.config import GenerationConfig
+    from chefbot.generate import LocalGenerator
+
+    tok = AutoTokenizer.from_pretrained(str(model_dir))
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
+    gen_cfg = cfg.eval.generation if cfg is not None else GenerationConfig(max_new_tokens=32)
+    return LocalGenerator(model, tok, gen_cfg)
+
+
+@pytest.fixture(scope="session")
+def babbler_generator(babbler_dir):
+    return local_generator(babbler_dir)
+
+
+class LiveServer:
+    """uvicorn in a thread on 127.0.0.1 and a free port (real sockets: disconnects are real)."""
+
+    def __init__(self, app) -> None:
+        import uvicorn
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> "LiveServer":
+        self.thread.start()
+        deadline = time.time() + 30
+        while not self.server.started:
+            if time.time() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@contextlib.contextmanager
+def live_app(cfg, generator):
+    from chefbot.serve.app import create_app
+
+    app = create_app(cfg, generator)
+    with LiveServer(app) as srv:
+        srv.app = app
+        yield srv
+
+
+def wait_until(pred, timeout: float = 10.0, every: float = 0.02) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return True
+        time.sleep(every)
+    return pred()
+
