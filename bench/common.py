@@ -88,6 +88,16 @@ def spread(xs: Iterable[float]) -> tuple[float, float]:
     return (min(xs), max(xs)) if xs else (float("nan"), float("nan"))
 
 
+def run_name(name: str, quick: bool) -> str:
+    """The JSON name a run writes: ``NAME_quick`` for a ``--quick`` (CI-size) run.
+
+    The convention of every bench script: a quick run writes bench/out/NAME_quick.json and
+    never rewrites docs/BENCHMARKS.md, so it cannot replace the real numbers (the docs and
+    the NAME.json they were built from).  Only a run at real settings updates the docs.
+    """
+    return f"{name}_quick" if quick else name
+
+
 def write_json(name: str, payload: dict[str, Any], out_dir: Path | None = None) -> Path:
     """bench/out/<name>.json with the machine and a timestamp added."""
     out = (out_dir or OUT_DIR) / f"{name}.json"

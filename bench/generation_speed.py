@@ -2,7 +2,7 @@
 
     python bench/generation_speed.py                 # 50 test items (the issue's setting)
     python bench/generation_speed.py --items 12      # quicker
-    python bench/generation_speed.py --quick         # CI size (6 items, short outputs)
+    python bench/generation_speed.py --quick         # CI size (6 items, short outputs); docs untouched
 
 Reference arm: a transformers ``text-generation`` pipeline, batch 4, max_new_tokens 1000,
 on the model as loaded (its own generation_config).  chefbot arm: ``LocalGenerator``
@@ -13,7 +13,8 @@ decoding, the same dtype and thread count, each with its own copy of the model. 
 arms' batches are interleaved (whichever arm is proportionally behind goes next) so a
 noisy shared machine slows both alike.  Reports recipes/s per arm, the ratio, and how
 many outputs hit each arm's token limit.  Writes bench/out/generation_speed.json and
-the ``generation`` section of docs/BENCHMARKS.md.
+the ``generation`` section of docs/BENCHMARKS.md; ``--quick`` writes
+bench/out/generation_speed_quick.json and leaves the docs alone.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import OUT_DIR, machine, machine_line, md_table, replace_section, write_json  # noqa: E402
+from common import machine, machine_line, md_table, replace_section, run_name, write_json  # noqa: E402
 
 
 def load_items(config: str, n: int, overrides: list[str]) -> list[dict]:
@@ -49,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ref-max-new-tokens", type=int, default=1000)
     ap.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"])
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    ap.add_argument("--quick", action="store_true", help="6 items, limits 64/128 (CI size)")
+    ap.add_argument("--quick", action="store_true",
+                    help="CI size: 6 items, limits 64/128; writes generation_speed_quick.json, not the docs")
+    ap.add_argument("--out", type=Path, default=None, help="folder for the JSON (default bench/out)")
     ap.add_argument("--no-doc", action="store_true", help="do not rewrite docs/BENCHMARKS.md")
     ap.add_argument("overrides", nargs="*", help="config key=value overrides")
     args = ap.parse_args(argv)
@@ -133,10 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     same_text = sum(ref_out[i]["text"].strip() == cb_out[i]["text"].strip() for i in range(n))
     command = "python bench/generation_speed.py " + " ".join(argv if argv is not None else sys.argv[1:])
     info = machine()
-    payload = {"command": command.strip(), "machine": info, "items": n, "dtype": args.dtype, "arms": arms,
+    payload = {"command": command.strip(), "quick": args.quick, "machine": info, "items": n, "dtype": args.dtype, "arms": arms,
                "speedup": ratio, "identical_outputs": same_text, "model": cfg.model.name_or_path,
                "samples": {"reference": ref_out[0]["text"][:400], "chefbot": cb_out[0]["text"][:400]}}
-    write_json("generation_speed", payload)
+    out = write_json(run_name("generation_speed", args.quick), payload, out_dir=args.out)
     rows = [[name, f"{a['recipes_per_s']:.4f}", f"{a['seconds']:.0f}", a["batch_size"], a["max_new_tokens"],
              f"{a['hit_token_limit']}/{n}", a["generated_tokens"]] for name, a in arms.items()]
     table = md_table(["arm", "recipes/s", "seconds", "batch", "max_new_tokens", "hit token limit", "tokens generated"], rows)
@@ -153,10 +156,10 @@ def main(argv: list[str] | None = None) -> int:
         "by length (little padding), and a 512-token cap instead of 1000 for outputs that do not stop; both arms "
         "stop on the model's end-of-turn token.\n"
     )
-    if not args.no_doc:
+    if not (args.quick or args.no_doc):  # a CI-size run never replaces the real numbers
         replace_section("generation", body)
     print(body)
-    print(f"json: {OUT_DIR / 'generation_speed.json'}")
+    print(f"json: {out}")
     return 0
 
 

@@ -2,6 +2,11 @@
 
     python bench/gpu_train.py --steps 30            # on a GPU: every variant, 5-10 minutes
     python bench/gpu_train.py --tiny                # CPU, tiny model: what CI runs
+    python bench/gpu_train.py --quick               # 10 steps on a GPU, --tiny without one; docs untouched
+
+A run writes bench/out/gpu_train.json (gpu_train_tiny.json with --tiny) and the ``gpu``
+section of docs/BENCHMARKS.md; ``--quick`` writes gpu_train[_tiny]_quick.json and leaves
+the docs alone.
 
 The model is Qwen2.5-1.5B's published architecture with random weights (speed does
 not depend on the values, so nothing is downloaded): built once, saved as a local
@@ -462,7 +467,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--examples", type=int, default=2000, help="synthetic examples (cycled if a variant needs more)")
     p.add_argument("--peak-tflops", type=float, default=None, help="override the GPU's dense bf16 peak for MFU")
     p.add_argument("--tiny", action="store_true", help="tiny architecture on CPU, 2 steps of length 128: the CI smoke test")
-    p.add_argument("--quick", action="store_true", help="10 steps on a GPU; --tiny where there is none (make bench)")
+    p.add_argument("--quick", action="store_true",
+                   help="10 steps on a GPU, --tiny where there is none (make bench); writes *_quick.json, not the docs")
     p.add_argument("--work-dir", type=Path, default=None)
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--no-docs", action="store_true")
@@ -526,9 +532,10 @@ def main(argv: list[str] | None = None) -> dict:
         "goal": {"seconds": GOAL_SECONDS, "peak_gb": GOAL_PEAK_GB},
         "goal_met": best["reference_300_steps_projected_s"] <= GOAL_SECONDS and best["peak_mem_gb"] <= GOAL_PEAK_GB,
     }
-    path = common.write_json("gpu_train_tiny" if args.tiny else "gpu_train", out, out_dir=args.out)
+    out["quick"] = args.quick
+    path = common.write_json(common.run_name("gpu_train_tiny" if args.tiny else "gpu_train", args.quick), out, out_dir=args.out)
     out = json.loads(path.read_text())
-    if not args.no_docs:
+    if not (args.quick or args.no_docs):  # a CI-size run never replaces the real numbers
         # A tiny CPU run never puts its numbers in the doc: it keeps the last GPU run's
         # table (bench/out/gpu_train.json) or the instructions.
         common.replace_section("gpu", render_section(common.read_json("gpu_train") if args.tiny else out))

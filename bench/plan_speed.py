@@ -1,14 +1,16 @@
 """Meal planner speed: a three-course dinner (5 s target) and a ten-dish buffet (30 s target).
 
     .venv/bin/python bench/plan_speed.py [--repeats 3]
+    .venv/bin/python bench/plan_speed.py --quick      # CI size: 1 repeat, time limits capped (~5 s)
 
 Each meal is analysed once and solved ``--repeats`` times from scratch with its own
 solver settings (time limit, 8 workers, seed 0).  Reported: median seconds until the
 makespan (the first objective) is settled, median total seconds including the
 hot-food-waiting stage, the makespan status (OPTIMAL = proven) and its gap to the
 solver's bound, and the longest time a hot dish sits off the heat (limit
-``hot_hold_max_min``).  Writes bench/out/plan_speed.json and the planner section of
-docs/BENCHMARKS.md.
+``hot_hold_max_min``).  Writes bench/out/plan_speed.json (with the last plan of each
+meal, for checking) and the planner section of docs/BENCHMARKS.md; ``--quick`` writes
+bench/out/plan_speed_quick.json and leaves the docs alone.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import statistics
 import sys
 from pathlib import Path
@@ -26,22 +27,31 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "bench"))
 
 from chefbot.config import load_yaml_model  # noqa: E402
-from chefbot.io import atomic_write_json, atomic_write_text  # noqa: E402
-from chefbot.plan.api import analyse_meal  # noqa: E402
+from chefbot.plan.api import analyse_meal, plan_to_dict  # noqa: E402
 from chefbot.plan.schema import MealSpec  # noqa: E402
 from chefbot.plan.solve import build_problem, solve  # noqa: E402
 from common import _cpu_model as cpu_name  # noqa: E402
+from common import replace_section, run_name, write_json  # noqa: E402
 
 MEALS = [("examples/dinner-for-six.yaml", 5.0), ("examples/buffet-ten-dishes.yaml", 30.0)]
+QUICK_TIME_LIMIT_S = 8.0  # --quick: the buffet's stage 1 takes ~1 s, stage 2 gets a quarter (2 s)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
-    args = ap.parse_args()
+    ap.add_argument("--quick", action="store_true",
+                    help=f"CI size: 1 repeat, time limits capped at {QUICK_TIME_LIMIT_S:.0f} s; writes plan_speed_quick.json, not the docs")
+    ap.add_argument("--out", type=Path, default=None, help="folder for the JSON (default bench/out)")
+    ap.add_argument("--no-doc", action="store_true", help="do not rewrite docs/BENCHMARKS.md")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.repeats = 1
     rows = []
     for path, target in MEALS:
         meal = load_yaml_model(MealSpec, REPO / path)
+        if args.quick:
+            meal.solver.time_limit_s = min(meal.solver.time_limit_s, QUICK_TIME_LIMIT_S)
         analysis = analyse_meal(meal, (REPO / path).parent)
         runs = []
         for _ in range(args.repeats):
@@ -57,13 +67,17 @@ def main() -> None:
             "hot_hold_limit_min": meal.hot_hold_max_min,
             "hot_hold_max_min": [max(p.holds.values(), default=0) for p in runs],
             "oven_preheats": [len(p.oven_segments) for p in runs],
+            "makespan_s": [round(p.stage1_s, 3) for p in runs], "total_s": [round(p.wall_s, 3) for p in runs],
             "makespan_s_median": round(statistics.median(p.stage1_s for p in runs), 2),
             "total_s_median": round(statistics.median(p.wall_s for p in runs), 2),
             "repeats": args.repeats,
+            "plan": plan_to_dict(runs[-1]),  # the last plan in full, so it can be checked independently
         })
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     machine = f"{cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}, load average {load:.1f} at the end"
-    atomic_write_json(REPO / "bench" / "out" / "plan_speed.json", {"machine": machine, "rows": rows})
+    command = "python bench/plan_speed.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    payload = {"command": command.strip(), "quick": args.quick, "machine_line": machine, "rows": rows}
+    out = write_json(run_name("plan_speed", args.quick), payload, out_dir=args.out)
     lines = [
         "## Meal planner (CP-SAT)",
         "",
@@ -85,13 +99,11 @@ def main() -> None:
             f"| ≤{max(r['hot_hold_max_min'])} min (limit {r['hot_hold_limit_min']}) | {max(r['oven_preheats'])} |"
         )
     section = "\n".join(lines)
-    bench_md = REPO / "docs" / "BENCHMARKS.md"
-    text = bench_md.read_text(encoding="utf-8")
-    new = re.sub(r"(<!-- section:planner -->\n).*?(\n<!-- end:planner -->)", lambda m: m.group(1) + section + m.group(2), text, flags=re.S)
-    if new == text and "<!-- section:planner -->" not in text:
-        raise SystemExit("docs/BENCHMARKS.md has no planner section markers")
-    atomic_write_text(bench_md, new)
+    if not (args.quick or args.no_doc):  # a CI-size run never replaces the real numbers
+        replace_section("planner", section)
     print(section)
+    print(f"json: {out}")
+    return payload
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ Pairs are the reference project's stored predictions (5 models x 200 recipes, fr
    (the issue's goal), and whole + directions-only + checks (what ``score`` runs by default).
 
     .venv/bin/python bench/score_speed.py --pairs 10000
+    .venv/bin/python bench/score_speed.py --quick       # CI size: 400 pairs, 10 timed with rouge-score
 
-Writes bench/out/score_speed.json and the ``metrics`` section of docs/BENCHMARKS.md.
+Writes bench/out/score_speed.json and the ``metrics`` section of docs/BENCHMARKS.md;
+``--quick`` writes bench/out/score_speed_quick.json and leaves the docs alone.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, machine_line, md_table, replace_section, write_json  # noqa: E402
+from common import ROOT, machine_line, md_table, replace_section, run_name, write_json  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data" / "qwen-qlora-chef" / "Rouge_Scores"
 TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
@@ -40,13 +42,18 @@ def load_pairs(n: int) -> list[dict]:
     return [{**base[i % len(base)], "id": f"p{i}"} for i in range(n)]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pairs", type=int, default=10000)
     ap.add_argument("--sample", type=int, default=40, help="pairs timed with rouge-score itself (it is slow)")
     ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--quick", action="store_true",
+                    help="CI size: 400 pairs, 10 timed with rouge-score; writes score_speed_quick.json, not the docs")
+    ap.add_argument("--out", type=Path, default=None, help="folder for the JSON (default bench/out)")
     ap.add_argument("--no-doc", action="store_true", help="do not rewrite docs/BENCHMARKS.md")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.pairs, args.sample = min(args.pairs, 400), min(args.sample, 10)
     from rouge_score import rouge_scorer
 
     from chefbot.evaluate.rouge import lsum_text, rouge_items
@@ -76,8 +83,10 @@ def main() -> None:
         runs[name] = time.perf_counter() - t
     load_after = os.getloadavg()
 
+    command = "python bench/score_speed.py " + " ".join(argv if argv is not None else sys.argv[1:])
     payload = {
-        "command": f"python bench/score_speed.py --pairs {args.pairs}",
+        "command": command.strip(),
+        "quick": args.quick,
         "pairs": args.pairs,
         "workers": workers,
         "sample_pairs": len(sample),
@@ -90,10 +99,11 @@ def main() -> None:
         "load_average_before": load_before,
         "load_average_after": load_after,
     }
-    out = write_json("score_speed", payload)
+    out = write_json(run_name("score_speed", args.quick), payload, out_dir=args.out)
     print(json.dumps(payload, indent=2))
-    if args.no_doc:
-        return
+    print(f"json: {out}")
+    if args.quick or args.no_doc:  # a CI-size run never replaces the real numbers
+        return payload
     rows = [
         ["Google rouge-score, 1 process (R-1/2/L/Lsum, stemmer)", f"{payload['rouge_score_ms_per_pair']:.1f} ms",
          f"~{payload['rouge_score_extrapolated_s']:.0f} s (extrapolated)"],
@@ -123,6 +133,7 @@ Speed-up of the ROUGE part in one process: {payload['speedup_rouge_1proc']:.0f}x
 Command: `{payload['command']}` (JSON: `bench/out/score_speed.json`).
 """
     replace_section("metrics", body)
+    return payload
 
 
 if __name__ == "__main__":

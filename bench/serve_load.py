@@ -7,8 +7,11 @@ Nothing may be lost: every request sent must come back answered or clearly rejec
 the script exits non-zero otherwise.
 
     python bench/serve_load.py --config configs/quickstart.yaml --clients 4 --requests 24
+    python bench/serve_load.py --quick     # CI size: 2 clients, 4 requests of 8 tokens, mixed
 
-Traffic goes only to 127.0.0.1.
+Writes bench/out/serve_load.json by default (``--out``); ``--quick`` writes
+bench/out/serve_load_quick.json.  The serving section of docs/BENCHMARKS.md is written by
+hand from these files, so no run rewrites it.  Traffic goes only to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -157,7 +160,7 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> dict:
     raise SystemExit(f"server not ready after {timeout:.0f} s")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default="configs/quickstart.yaml")
     ap.add_argument("--override", action="append", default=[], help="serve key=value, e.g. serve.max_queue=2")
@@ -167,8 +170,14 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=48)
     ap.add_argument("--mode", choices=["stream", "plain", "mixed"], default="mixed")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default="bench/out/serve_load.json")
-    args = ap.parse_args()
+    ap.add_argument("--quick", action="store_true",
+                    help="CI size: 2 clients, 4 requests, max_tokens 8, at most 60 s; writes bench/out/serve_load_quick.json")
+    ap.add_argument("--out", default=None, help="JSON file (default bench/out/serve_load.json, or serve_load_quick.json with --quick)")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.clients, args.requests, args.max_tokens = min(args.clients, 2), min(args.requests, 4), min(args.max_tokens, 8)
+        args.duration = min(args.duration, 60)
+    args.out = args.out or f"bench/out/{'serve_load_quick' if args.quick else 'serve_load'}.json"
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -191,7 +200,8 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
     summary = summarize(results, wall)
-    report = {"command": " ".join(["python", "bench/serve_load.py", *sys.argv[1:]]), "config": args.config,
+    argv = sys.argv[1:] if argv is None else argv
+    report = {"command": " ".join(["python", "bench/serve_load.py", *argv]), "quick": args.quick, "config": args.config,
               "overrides": args.override, "clients": args.clients, "max_tokens": args.max_tokens, "mode": args.mode,
               "startup_s": startup, "capacity": health["queue"]["capacity"],
               "max_concurrency": health["queue"]["max_concurrency"], "summary": summary, "server": server_side,
@@ -208,6 +218,7 @@ def main() -> None:
     assert s["answered"] + s["rejected"] + s["failed"] == s["sent"]
     assert s["failed"] == 0, f"failed requests: {s['failures']}"
     assert s["rejections_with_retry_after"] == s["rejected"], "a rejection came without Retry-After"
+    return report
 
 
 if __name__ == "__main__":

@@ -37,3 +37,9 @@ def test_median_spread_machine_and_json(bench_module, tmp_path):
     assert "cores" in common.machine_line(m)
     path = common.write_json("x", {"value": 1}, out_dir=tmp_path)
     assert common.read_json("x", out_dir=tmp_path)["value"] == 1 and path.exists()
+
+
+def test_quick_runs_get_their_own_json_name(bench_module):
+    common = bench_module("common")
+    assert common.run_name("plan_speed", False) == "plan_speed"
+    assert common.run_name("plan_speed", True) == "plan_speed_quick"

@@ -67,6 +67,20 @@ def test_tiny_run_reports_sane_numbers(bench_module, tmp_path):
     assert out["best"]["variant"] == "packed"
 
 
+def test_quick_run_writes_quick_json_and_leaves_docs(bench_module, repo_dir, tmp_path):
+    g = bench_module("gpu_train")
+    doc = repo_dir / "docs" / "BENCHMARKS.md"
+    section = lambda: doc.read_text(encoding="utf-8").split("<!-- section:gpu -->", 1)[1].split("<!-- end:gpu -->", 1)[0]  # noqa: E731
+    before = section()
+    # --tiny keeps it on CPU even on a GPU machine; --quick alone would be --tiny only without a GPU
+    out = g.main(["--tiny", "--quick", "--variants", "packed", "--steps", "1", "--warmup", "1", "--out", str(tmp_path)])
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == ["gpu_train_tiny_quick.json"]
+    assert out["quick"] is True and out["tiny"] is True and out["steps"] == 1
+    (row,) = out["variants"]
+    assert row["step_time_s_median"] > 0 and row["tokens_per_s"] > 0
+    assert section() == before  # a quick run never rewrites the doc section
+
+
 def test_gpu_section_without_gpu_explains_how_to_run(bench_module):
     g = bench_module("gpu_train")
     text = g.render_section(None)

@@ -1,0 +1,42 @@
+"""bench/plan_speed.py --quick: both example meals solved once, feasible plans, docs untouched."""
+
+from __future__ import annotations
+
+import json
+
+from plan.checker import check_plan
+
+
+def _section(doc: str, name: str) -> str:
+    return doc.split(f"<!-- section:{name} -->", 1)[1].split(f"<!-- end:{name} -->", 1)[0]
+
+
+def test_quick_run_solves_both_meals_and_writes_quick_json(bench_module, repo_dir, tmp_path):
+    ps = bench_module("plan_speed")
+    doc = repo_dir / "docs" / "BENCHMARKS.md"
+    before = _section(doc.read_text(encoding="utf-8"), "planner")
+    payload = ps.main(["--quick", "--out", str(tmp_path)])
+
+    saved = json.loads((tmp_path / "plan_speed_quick.json").read_text())
+    assert not (tmp_path / "plan_speed.json").exists()  # the real run's file is never written by --quick
+    assert saved["quick"] is True and saved["rows"] == payload["rows"] and saved["machine"]["cpu_cores"] >= 1
+    assert [r["meal"] for r in saved["rows"]] == [m for m, _ in ps.MEALS]
+    for r in saved["rows"]:
+        assert r["repeats"] == 1 and len(r["makespan_min"]) == len(r["status"]) == len(r["total_s"]) == 1
+        assert 0 < r["time_limit_s"] <= ps.QUICK_TIME_LIMIT_S
+        assert r["dishes"] >= 5 and r["tasks"] > r["dishes"] and r["cooks"] >= 2
+        # times: positive, the makespan stage inside the total, the total inside the time limit (plus overhead)
+        assert 0 < r["makespan_s"][0] <= r["total_s"][0] < r["time_limit_s"] + 5
+        assert r["status"] == ["OPTIMAL"] or r["status"] == ["FEASIBLE"]
+        assert 0 <= r["gap"][0] < 1 and r["wait_status"][0] in ("OPTIMAL", "FEASIBLE")
+        assert r["hot_hold_max_min"][0] <= r["hot_hold_limit_min"]
+        assert r["oven_preheats"][0] >= 1  # both meals bake
+        # the plan itself: every task scheduled, and an independent checker finds no violated constraint
+        plan = r["plan"]
+        assert len(plan["tasks"]) == r["tasks"] and len(plan["dishes"]) == r["dishes"]
+        assert plan["makespan_min"] == r["makespan_min"][0] > 0
+        assert check_plan(plan) == []
+    # the dinner is proven optimal well inside its 5 s limit (166 min on every run so far)
+    dinner = saved["rows"][0]
+    assert dinner["status"] == ["OPTIMAL"] and dinner["gap"] == [0.0]
+    assert _section(doc.read_text(encoding="utf-8"), "planner") == before  # --quick leaves the docs alone
