@@ -13,8 +13,10 @@
    checks that it produces the same input_ids/labels as chefbot on a sample, and
    extrapolates its time linearly to the full row count (stated in the output).
 
-Writes bench/out/data_prep_scale.json.  Usage:
-    .venv/bin/python bench/data_prep_scale.py --rows 20000          # quick
+Writes bench/out/data_prep_scale_<rows>.json (it never rewrites docs/BENCHMARKS.md: that
+section holds full-size numbers, written by hand).  Usage:
+    .venv/bin/python bench/data_prep_scale.py --quick               # CI size (make bench): 5,000 rows, baseline on 1,000
+    .venv/bin/python bench/data_prep_scale.py --rows 20000          # quick check
     .venv/bin/python bench/data_prep_scale.py                       # full size
 """
 
@@ -224,14 +226,17 @@ def baseline(csv_path: Path, rows: int, num_proc: int) -> dict:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=FULL_ROWS)
     ap.add_argument("--baseline-rows", type=int, default=20_000)
     ap.add_argument("--num-proc", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--skip-baseline", action="store_true")
-    args = ap.parse_args()
+    ap.add_argument("--quick", action="store_true", help="CI size: 5,000 rows, baseline on 1,000 rows, one repeat")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.rows, args.baseline_rows, args.repeats = min(args.rows, 5_000), min(args.baseline_rows, 1_000), 1
     if not SHARED.is_dir():
         sys.exit(f"needs ../shared beside the repo ({SHARED} is absent)")
     OUT.mkdir(parents=True, exist_ok=True)
@@ -270,6 +275,7 @@ def main() -> None:
     out.write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k != "chefbot"} | {"chefbot": {k: v for k, v in result["chefbot"].items() if k != "stats"}}, indent=2))
     print(f"wrote {out}")
+    return result
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from chefbot.data import records as R
@@ -29,6 +31,21 @@ def test_recipenlg_fixture_rows_and_bad_rows(data_fixtures):
     # the remaining bad rows are caught by validation
     reasons = {R.check_recipe(r, 6000, 1) for r in good}
     assert {R.MISSING_TITLE, R.EMPTY_INGREDIENTS, R.MISSING_DIRECTIONS, R.ABSURD_LENGTH} <= reasons
+
+
+def test_bad_row_reports_name_file_row_field_and_reason(data_fixtures):
+    """Pinned reports for the broken fixture rows: the parser's fast paths must say just as much."""
+    spec, rows = _read(data_fixtures / "recipenlg_bad.csv")
+    f = spec.files[0]
+    bad = [(where.replace(f, "F"), b.reason, b.detail.replace(f, "F")) for where, b in rows if isinstance(b, R.BadRow)]
+    too_few = """F: row '12,Too Few Fields,"[""1 egg""]"': expected 7 fields, got 3"""  # pyarrow gives no line number
+    assert bad == [
+        (too_few, R.MALFORMED_ROW, too_few),
+        ("F: row 8", R.UNPARSABLE_LIST, "ingredients: Expecting ',' delimiter: line 1 column 19 (char 18)"),
+        ("F: row 13", R.UNDECODABLE_TEXT, "byte 10: not UTF-8"),
+    ]
+    good = [r for _, r in rows if isinstance(r, R.Recipe)]
+    assert [list(r.to_dict().items()) for r in good] == [list(dataclasses.asdict(r).items()) for r in good]  # keys in order
 
 
 def test_llama2_and_chefbot_layouts(data_fixtures):

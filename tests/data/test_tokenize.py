@@ -6,7 +6,7 @@ import pytest
 
 from chefbot.config import PromptConfig
 from chefbot.data.records import Recipe
-from chefbot.data.tokenize import IGNORE, ChatEncoder, encode_example, messages_for, target_for
+from chefbot.data.tokenize import IGNORE, ChatEncoder, encode_example, messages_for, special_ids, target_for
 from chefbot.errors import DataError
 
 RECIPE = Recipe("t:1", "Creamy Corn", ["2 pkg. frozen corn", "1/2 tsp. salt"], ["corn", "salt"], ["Combine all.", "Cook 4 hours."])
@@ -100,14 +100,47 @@ def test_prompt_boundary_mismatch_fails_loudly(qwen_copy):
         encode_example([{"role": "user", "content": "x"}], ":)", tok, 512)
 
 
-def test_fast_encoder_matches_reference_on_real_rows(qwen_tokenizer, shared_dir):
+def _real_recipes(shared_dir, n):
     from chefbot.data.readers import parse_chunk, raw_chunks, resolve_source
 
     spec = resolve_source(str(shared_dir / "data/recipenlg/poutine_107.csv"))
-    recs = [r for c in raw_chunks(spec) for _, r in parse_chunk(c) if isinstance(r, Recipe)][:40]
+    return [r for c in raw_chunks(spec) for _, r in parse_chunk(c) if isinstance(r, Recipe)][:n]
+
+
+def test_fast_encoder_matches_reference_on_real_rows(qwen_tokenizer, shared_dir):
+    recs = _real_recipes(shared_dir, 40)
     for prompt, max_length in ((PromptConfig(), 512), (PromptConfig(system=None, user="Ingredients: {ner}. Title: {title}"), 120)):
         conv = [(messages_for(r, prompt), target_for(r)) for r in recs]
         enc = ChatEncoder(qwen_tokenizer, max_length)
         fast = enc.encode_batch(conv)
         assert enc.mode == "pieces"
         assert fast == [encode_example(m, t, qwen_tokenizer, max_length) for m, t in conv]
+
+
+def test_encode_arrays_match_reference(qwen_tokenizer, shared_dir):
+    """The flat arrays prepare uses equal encode_example's, example by example: tails cut at
+    max_length, examples without an answer token dropped, two role sequences in one batch,
+    and a batch of one (where every piece is the same for the whole batch)."""
+    recs = _real_recipes(shared_dir, 30)
+    short = PromptConfig(system=None, user="Ingredients: {ner}. Title: {title}")
+    conv = [(messages_for(r, short if i % 3 == 0 else PromptConfig()), target_for(r)) for i, r in enumerate(recs)]
+    specials = special_ids(qwen_tokenizer)
+    for max_length, batch in ((512, conv), (120, conv), (60, conv), (512, conv[1:2])):
+        enc = ChatEncoder(qwen_tokenizer, max_length)
+        tokens, lengths, n_prompt, truncated = enc.encode_arrays(batch)
+        assert enc.mode == "pieces" and len(lengths) == len(n_prompt) == len(truncated) == len(batch)
+        at = 0
+        for (msgs, target), n, p, cut in zip(batch, lengths.tolist(), n_prompt.tolist(), truncated.tolist()):
+            ref = encode_example(msgs, target, qwen_tokenizer, max_length)
+            if ref is None:
+                assert (n, p, cut) == (0, 0, False)
+                continue
+            ids = tokens[at : at + n].tolist()
+            at += n
+            assert {"input_ids": ids, "labels": [IGNORE] * p + ids[p:]} == ref
+            assert cut == (ids[-1] not in specials)
+        assert at == len(tokens)
+        if max_length == 60:  # prompts are 38 to 74 tokens long
+            assert 0 in lengths.tolist() and lengths.any()  # some dropped, some kept
+        if max_length == 120:
+            assert truncated.any() and not truncated.all()

@@ -334,23 +334,21 @@ def _json_list(v: Any, column: str) -> list[str]:
             raise BadRow(UNPARSABLE_LIST, f"{column}: {e}") from None
     if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
         raise BadRow(UNPARSABLE_LIST, f"{column}: not a JSON list of strings")
-    return [t for t in (clean_text(x) for x in items) if t]
+    return [t for t in map(clean_text, items) if t]
 
 
 def _parse_recipenlg(row: dict, n: int) -> Recipe:
-    try:
-        for col in ("ingredients", "directions", "NER"):
-            if isinstance(row[col], bytes):
-                row[col].decode("utf-8")
+    try:  # all list columns first: bytes that are not UTF-8 are reported as such, not as bad JSON
+        lists = {c: row[c].decode("utf-8") if isinstance(row[c], bytes) else row[c] for c in ("ingredients", "directions", "NER")}
     except UnicodeDecodeError as e:
         raise BadRow(UNDECODABLE_TEXT, f"byte {e.start}: not UTF-8") from None
     index = _text(row.get("_index")) or str(n - 1)
     return Recipe(
         id=f"recipenlg:{index}",
         title=_text(row["title"]),
-        ingredients=_json_list(row["ingredients"], "ingredients"),
-        ner=_json_list(row["NER"], "NER"),
-        directions=_json_list(row["directions"], "directions"),
+        ingredients=_json_list(lists["ingredients"], "ingredients"),
+        ner=_json_list(lists["NER"], "NER"),
+        directions=_json_list(lists["directions"], "directions"),
         source=_text(row.get("source")),
         link=_text(row.get("link")) or None,
     )
