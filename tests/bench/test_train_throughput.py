@@ -87,3 +87,30 @@ def test_summary_ratios_are_per_repeat(bench_module):
     s = tt.summarize(runs, ["chefbot", "trl"])
     assert s["chefbot_vs_trl"]["median"] == pytest.approx(2.5)  # median of 3.0 and 2.0, not 20/7.5
     assert s["chefbot"]["target_tokens_per_s"] == 20.0
+
+
+def test_profile_splits_a_chefbot_step_by_kind_of_op(tt_args):
+    tt, args, _ = tt_args
+    prof = tt.profile_chefbot(args)
+    assert sum(prof["shares"].values()) == pytest.approx(1.0, abs=1e-6)
+    assert prof["shares"]["matmuls"] > 0.05 and prof["shares"]["attention"] > 0
+    assert prof["tokens"] > 0 and prof["matmul_gflops_per_s"] > 0.01
+
+
+def test_render_states_goals_and_work(bench_module):
+    tt = bench_module("train_throughput")
+    runs = []
+    for arm, speed, slots in (("chefbot", 20.0, 800), ("trl", 8.0, 1000), ("reference", 9.0, 1000), ("reference-nogc", 15.0, 1000)):
+        runs.append({"arm": arm, "repeat": 0, "target_tokens_per_s": speed, "peak_rss_mb": 1, "heldout_loss": 1.0,
+                     "wall_s": 1, "target_tokens": 500, "padding_share": 0.2, "optimizer_steps": 1, "slots": slots})
+    result = {"runs": runs, "summary": tt.summarize(runs, list(tt.ARMS)), "settings": {"precision": "fp32", "lr": 1e-3, "max_length": 512},
+              "data": {"arch": {"linear_params": 1000, "vocab": 10, "hidden": 10}, "train_examples": 8, "packed_rows": 3,
+                       "packing_efficiency": 0.9, "train_target_tokens": 500, "validation_examples_scored": 4}}
+    result["flops_bound"] = tt.flops_bound(result)
+    # checkpointing arms pay 6N per slot, chefbot 4N on fewer slots and the head on targets only
+    assert result["flops_bound"]["reference"]["gflops"] > result["flops_bound"]["reference-nogc"]["gflops"]
+    assert result["flops_bound"]["reference-nogc"]["ratio_to_chefbot"] > 1
+    text = tt.render_section(result, "python bench/train_throughput.py")
+    assert "**2.50×**" in text and "goal ≥ 1.5× — met" in text  # trl: 20 / 8
+    assert "**2.22×**" in text and "goal ≥ 2.0× — met" in text  # reference as published: 20 / 9
+    assert "**1.33×**" in text and "no goal set" in text  # the strict baseline carries no goal
