@@ -127,12 +127,21 @@ def load_base(cfg: Any) -> Any:
     return load_model(cfg, dtype=resolve_dtype(cfg.train.precision))
 
 
-def peft_model(cfg: Any) -> Any:
-    """Base + LoRA exactly as chefbot attaches it (same PEFT config, same seed)."""
+def peft_model(cfg: Any, checkpointing: bool = False) -> Any:
+    """Base + LoRA exactly as chefbot attaches it (same PEFT config, same seed).
+
+    ``checkpointing``: as the reference project set it up.  Its ``setup_model_and_tokenizer``
+    calls ``prepare_model_for_kbit_training(model)`` on the 4-bit model, which (PEFT's
+    default ``use_gradient_checkpointing=True``) enables input grads and gradient
+    checkpointing with transformers' defaults.  PEFT skips that for an unquantized model,
+    so on this fp32 bench it is done explicitly."""
     from chefbot.train.setup import attach_adapter
 
-    model = attach_adapter(load_base(cfg), cfg)
-    return model
+    base = load_base(cfg)
+    if checkpointing:
+        base.gradient_checkpointing_enable()
+        base.enable_input_require_grads()
+    return attach_adapter(base, cfg)
 
 
 def heldout_rows(cfg: Any, tokenizer: Any, n: int) -> list[dict]:
@@ -285,22 +294,6 @@ def _timer() -> Any:
     return Timer()
 
 
-def reference_model(cfg: Any, checkpointing: bool) -> Any:
-    """Base + the same LoRA, set up as the reference project did.
-
-    Its ``setup_model_and_tokenizer`` calls ``prepare_model_for_kbit_training(model)`` on
-    the 4-bit model, which (PEFT's default ``use_gradient_checkpointing=True``) enables
-    input grads and gradient checkpointing with transformers' defaults.  PEFT skips that
-    for an unquantized model, so on this fp32 bench it is done explicitly."""
-    from chefbot.train.setup import attach_adapter
-
-    base = load_base(cfg)
-    if checkpointing:
-        base.gradient_checkpointing_enable()
-        base.enable_input_require_grads()
-    return attach_adapter(base, cfg)
-
-
 def build_reference(cfg: Any, tokenizer: Any, checkpointing: bool = True) -> Any:
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
@@ -308,7 +301,7 @@ def build_reference(cfg: Any, tokenizer: Any, checkpointing: bool = True) -> Any
     tokenizer.padding_side = "right"
     args = TrainingArguments(**_training_args_kwargs(cfg, Path(cfg.output_dir).parent / "reference"))
     collator = DataCollatorForSeq2Seq(tokenizer, padding="longest", label_pad_token_id=-100)
-    trainer = Trainer(model=reference_model(cfg, checkpointing), args=args, train_dataset=train, data_collator=collator)
+    trainer = Trainer(model=peft_model(cfg, checkpointing), args=args, train_dataset=train, data_collator=collator)
     trainer.data_collator = CountingCollator(trainer.data_collator)
     return trainer
 

@@ -4,8 +4,8 @@ Why by hand: ``model(labels=...)`` projects *every* position through the output 
 (49k-151k columns) and averages per micro-batch.  Here the decoder runs once, only the
 hidden states at target positions go through ``lm_head`` (in chunks; on a GPU, or when
 the [targets x vocab] fp32 logits would pass ``KEEP_LOGITS_BYTES``, recomputed in the
-backward pass instead of kept), and the loss is a *sum*; the loop divides by the target-token count of the whole optimizer step across
-micro-batches and ranks (transformers PR #34191: a mean of means is wrong).
+backward pass instead of kept), and the loss is a *sum*; the loop divides by the
+target-token count of the whole optimizer step across micro-batches and ranks (transformers PR #34191: a mean of means is wrong).
 """
 
 from __future__ import annotations
