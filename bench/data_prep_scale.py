@@ -199,14 +199,14 @@ def baseline(csv_path: Path, rows: int, num_proc: int) -> dict:
     wall = time.time() - t0
     cpu = time.process_time() + _children_cpu() - cpu0
     # Same outputs: compare with chefbot's encode_example on a sample of rows.
-    from chefbot.data.records import Recipe
+    from chefbot.data.records import RecipeRecord
     from chefbot.data.tokenize import encode_example, messages_for, target_for
 
     same = checked = 0
     for i in range(0, min(rows, 2000), 10):
         row = ds[i]
         try:
-            r = Recipe("x", row["title"], json.loads(row["ingredients"]), json.loads(row["NER"]), json.loads(row["directions"]))
+            r = RecipeRecord("x", row["title"], json.loads(row["ingredients"]), json.loads(row["NER"]), json.loads(row["directions"]))
         except Exception:
             continue
         ref = encode_example(messages_for(r, pc), target_for(r), tok, 512)

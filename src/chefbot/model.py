@@ -18,6 +18,7 @@ from typing import Any
 from chefbot.config import ExperimentConfig, ModelConfig, QuantConfig
 from chefbot.errors import ChefbotError
 from chefbot.io import atomic_dir, atomic_write_json
+from chefbot.progress import console
 
 # GGUF files we ship a default for: a corrupted or swapped file must not train silently.
 KNOWN_SHA256 = {
@@ -89,8 +90,6 @@ def dequantize_gguf(gguf: Path, cfg: ModelConfig) -> Path:
     check_sha256(gguf, cfg.sha256)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
-
-    from chefbot.progress import console
 
     console.print(f"Dequantizing {gguf.name} once into {out} (cached for later runs)...")
     tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
@@ -179,6 +178,22 @@ def resolve_dtype(precision: str) -> Any:
     return getattr(torch, DTYPES[precision])
 
 
+def inference_precision(requested: str, train_precision: str) -> str:
+    """The one rule for the precision a model generates in (``eval.dtype``, ``--dtype``).
+
+    "auto" is the training precision on a CUDA GPU and fp32 on a CPU: most CPUs emulate
+    bf16 matmuls (about 4x slower than fp32 for SmolLM2-135M on this project's 2-core
+    AMD EPYC, see docs/BENCHMARKS.md), and fp32 is also what the merge check compares.
+    """
+    if requested != "auto" and requested not in DTYPES:
+        raise ChefbotError(f"dtype {requested!r}: choose one of auto, {', '.join(DTYPES)}")
+    if requested != "auto":
+        return requested
+    import torch
+
+    return train_precision if torch.cuda.is_available() else "fp32"
+
+
 def quantization_config(q: QuantConfig) -> Any:
     """A bitsandbytes config for nf4/fp4/int8, or None for unquantized weights."""
     if q.mode == "none":
@@ -221,9 +236,13 @@ def load_model(cfg: ExperimentConfig, device_map: Any = None, dtype: Any = None,
     return _from_pretrained(AutoModelForCausalLM, src, **kw)
 
 
-def load_for_inference(cfg: ExperimentConfig, adapter: str | None = None, device_map: Any = None) -> Any:
-    """Base model plus an optional LoRA adapter, *not* merged, in eval mode."""
-    model = load_model(cfg, device_map=device_map)
+def load_for_inference(cfg: ExperimentConfig, adapter: str | None = None, device_map: Any = None,
+                       precision: str | None = None) -> Any:
+    """Base model plus an optional LoRA adapter, *not* merged, in eval mode.
+
+    ``precision`` (from ``inference_precision``) overrides the training precision for the weights.
+    """
+    model = load_model(cfg, device_map=device_map, dtype=resolve_dtype(precision) if precision else None)
     adapter = adapter or cfg.adapter
     if adapter:
         from peft import PeftModel

@@ -7,7 +7,8 @@ import random
 import pytest
 import torch
 
-from chefbot.data.collate import IGNORE, collate_packed, collate_padding_free, pack_lengths, packed_row
+from chefbot.data.collate import collate_packed, collate_padding_free, pack_lengths, packed_row
+from chefbot.data.tokenize import IGNORE_INDEX
 
 
 def test_pack_lengths_fits_and_uses_every_example():
@@ -23,8 +24,8 @@ def test_pack_lengths_fits_and_uses_every_example():
 
 def _examples():
     return [
-        {"input_ids": [5, 6, 7, 8], "labels": [IGNORE, IGNORE, 7, 8]},
-        {"input_ids": [9, 10, 11], "labels": [IGNORE, 10, 11]},
+        {"input_ids": [5, 6, 7, 8], "labels": [IGNORE_INDEX, IGNORE_INDEX, 7, 8]},
+        {"input_ids": [9, 10, 11], "labels": [IGNORE_INDEX, 10, 11]},
     ]
 
 
@@ -35,14 +36,14 @@ def test_collate_packed_contract():
     assert all(t.dtype == torch.long and t.shape == (2, 7) for t in b.values())
     assert b["position_ids"][0].tolist() == [0, 1, 2, 3, 0, 1, 2]
     assert b["position_ids"][1].tolist() == [0, 1, 2, 3, 0, 1, 2]  # tail padding restarts too
-    assert b["labels"][1].tolist() == [IGNORE, IGNORE, 7, 8, IGNORE, IGNORE, IGNORE]
+    assert b["labels"][1].tolist() == [IGNORE_INDEX, IGNORE_INDEX, 7, 8, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX]
 
 
 def test_collate_padding_free_concatenates():
     b = collate_padding_free(_examples())
     assert b["input_ids"].tolist() == [[5, 6, 7, 8, 9, 10, 11]]
     assert b["position_ids"].tolist() == [[0, 1, 2, 3, 0, 1, 2]]
-    assert b["labels"].tolist() == [[IGNORE, IGNORE, 7, 8, IGNORE, 10, 11]]
+    assert b["labels"].tolist() == [[IGNORE_INDEX, IGNORE_INDEX, 7, 8, IGNORE_INDEX, 10, 11]]
 
 
 def _summed_loss(model, batch) -> torch.Tensor:
@@ -50,7 +51,7 @@ def _summed_loss(model, batch) -> torch.Tensor:
     logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits.float()
     labels = batch["labels"][:, 1:]
     return torch.nn.functional.cross_entropy(
-        logits[:, :-1].reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE, reduction="sum"
+        logits[:, :-1].reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum"
     )
 
 
@@ -60,14 +61,14 @@ def test_packed_loss_equals_unpacked(tiny_qwen_dir, qwen_tokenizer, attn):
     from transformers import AutoModelForCausalLM
 
     from chefbot.config import PromptConfig
-    from chefbot.data.records import Recipe
+    from chefbot.data.records import RecipeRecord
     from chefbot.data.tokenize import encode_example, messages_for, target_for
 
     model = AutoModelForCausalLM.from_pretrained(tiny_qwen_dir, dtype=torch.float32, attn_implementation=attn).eval()
     recipes = [
-        Recipe("a", "Corn", ["1 corn"], ["corn"], ["Boil it."]),
-        Recipe("b", "Toast With Butter", ["2 slices bread", "1 tbsp butter"], ["bread", "butter"], ["Toast.", "Spread butter."]),
-        Recipe("c", "Tea", ["1 tea bag"], ["tea"], ["Steep 3 minutes."]),
+        RecipeRecord("a", "Corn", ["1 corn"], ["corn"], ["Boil it."]),
+        RecipeRecord("b", "Toast With Butter", ["2 slices bread", "1 tbsp butter"], ["bread", "butter"], ["Toast.", "Spread butter."]),
+        RecipeRecord("c", "Tea", ["1 tea bag"], ["tea"], ["Steep 3 minutes."]),
     ]
     exs = [encode_example(messages_for(r, PromptConfig()), target_for(r), qwen_tokenizer, 512) for r in recipes]
     with torch.no_grad():

@@ -8,7 +8,8 @@ import shutil
 import pytest
 
 from chefbot.data import records as R
-from chefbot.data.prepare import COMPLETE, fingerprint, load_eval_items, prepare
+from chefbot.data.cache import COMPLETE, fingerprint
+from chefbot.data.prepare import load_eval_items, prepare
 from chefbot.errors import DataError
 
 
@@ -100,10 +101,10 @@ def test_split_is_deterministic_disjoint_and_stable_as_data_grows(make_cfg, shar
 def _train_ids(cfg, tokenizer):
     """Recipe ids in train, recovered by re-reading with the same hash split."""
     from chefbot.data.prepare import _stream
-    from chefbot.data.readers import resolve_source
+    from chefbot.data.sources import resolve_data_source
 
     ids = set()
-    spec = resolve_source(cfg.data.source, cfg.data.format)
+    spec = resolve_data_source(cfg.data.source, cfg.data.format)
     # a records-only pass with a callback collecting training recipes' ids
     held, _ = _stream(cfg.model_copy(update={"data": cfg.data.model_copy(update={"num_proc": 1})}), spec, None, False,
                       lambda u, item: ids.add(item[2]["id"]) if item[2] else None)

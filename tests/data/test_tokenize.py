@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from chefbot.config import PromptConfig
-from chefbot.data.records import Recipe
-from chefbot.data.tokenize import IGNORE, ChatEncoder, encode_example, messages_for, special_ids, target_for
+from chefbot.data.chat_encoder import ChatEncoder
+from chefbot.data.records import RecipeRecord
+from chefbot.data.tokenize import IGNORE_INDEX, build_labels, encode_example, messages_for, special_ids, target_for
 from chefbot.errors import DataError
 
-RECIPE = Recipe("t:1", "Creamy Corn", ["2 pkg. frozen corn", "1/2 tsp. salt"], ["corn", "salt"], ["Combine all.", "Cook 4 hours."])
+RECIPE = RecipeRecord("t:1", "Creamy Corn", ["2 pkg. frozen corn", "1/2 tsp. salt"], ["corn", "salt"], ["Combine all.", "Cook 4 hours."])
 
 # Golden ids for RECIPE with the default prompt: a change in the template, the prompt or
 # the recipe format shows up here (pitfall 8, template drift).
@@ -25,15 +26,30 @@ N_PROMPT = 35  # system + user turns + "<|im_start|>assistant\n"
 def test_golden_ids_and_labels(qwen_tokenizer):
     ex = encode_example(messages_for(RECIPE, PromptConfig()), target_for(RECIPE), qwen_tokenizer, 512)
     assert ex["input_ids"] == GOLDEN_IDS
-    assert ex["labels"] == [IGNORE] * N_PROMPT + GOLDEN_IDS[N_PROMPT:]
+    assert ex["labels"] == [IGNORE_INDEX] * N_PROMPT + GOLDEN_IDS[N_PROMPT:]
+
+
+def test_ignore_index_is_what_cross_entropy_ignores():
+    import torch
+
+    assert IGNORE_INDEX == torch.nn.CrossEntropyLoss().ignore_index == -100
+
+
+def test_build_labels_one_example_and_packed():
+    import numpy as np
+
+    assert build_labels([5, 6, 7, 8], 2).tolist() == [IGNORE_INDEX, IGNORE_INDEX, 7, 8]
+    ids = np.array([5, 6, 7, 8, 9, 10, 11], dtype=np.int32)  # two examples back to back
+    packed = build_labels(ids, np.array([2, 2, 2, 2, 1, 1, 1]), positions=np.array([0, 1, 2, 3, 0, 1, 2]))
+    assert packed.dtype == np.int32 and packed.tolist() == [IGNORE_INDEX, IGNORE_INDEX, 7, 8, IGNORE_INDEX, 10, 11]
 
 
 def test_only_assistant_tokens_and_im_end_labeled(qwen_tokenizer):
     tok = qwen_tokenizer
     msgs = messages_for(RECIPE, PromptConfig())
     ex = encode_example(msgs, target_for(RECIPE), tok, 512)
-    trained = [t for t, l in zip(ex["input_ids"], ex["labels"]) if l != IGNORE]
-    untrained = [t for t, l in zip(ex["input_ids"], ex["labels"]) if l == IGNORE]
+    trained = [t for t, l in zip(ex["input_ids"], ex["labels"]) if l != IGNORE_INDEX]
+    untrained = [t for t, l in zip(ex["input_ids"], ex["labels"]) if l == IGNORE_INDEX]
     im_end = tok.convert_tokens_to_ids("<|im_end|>")
     # every answer token and the closing <|im_end|>, nothing else
     assert tok.decode(trained) == target_for(RECIPE) + "<|im_end|>"
@@ -67,11 +83,11 @@ def test_gemma_style_template_folds_system(qwen_copy):
     tok.chat_template = GEMMA_LIKE
     msgs = messages_for(RECIPE, PromptConfig())
     ex = encode_example(msgs, target_for(RECIPE), tok, 512)
-    prompt = tok.decode([t for t, l in zip(ex["input_ids"], ex["labels"]) if l == IGNORE])
+    prompt = tok.decode([t for t, l in zip(ex["input_ids"], ex["labels"]) if l == IGNORE_INDEX])
     assert prompt.startswith(tok.bos_token or "")
     assert "<|im_start|>user\nYou will generate one cooking recipe." in prompt
     assert "Include ingredients: corn, salt" in prompt and "system" not in prompt
-    trained = tok.decode([t for t, l in zip(ex["input_ids"], ex["labels"]) if l != IGNORE])
+    trained = tok.decode([t for t, l in zip(ex["input_ids"], ex["labels"]) if l != IGNORE_INDEX])
     assert trained == target_for(RECIPE) + "<|im_end|>"
     with pytest.raises(DataError):  # without folding, the template refuses the system turn
         encode_example(msgs, target_for(RECIPE), tok, 512, fold="never")
@@ -101,10 +117,11 @@ def test_prompt_boundary_mismatch_fails_loudly(qwen_copy):
 
 
 def _real_recipes(shared_dir, n):
-    from chefbot.data.readers import parse_chunk, raw_chunks, resolve_source
+    from chefbot.data.readers import parse_chunk, raw_chunks
+    from chefbot.data.sources import resolve_data_source
 
-    spec = resolve_source(str(shared_dir / "data/recipenlg/poutine_107.csv"))
-    return [r for c in raw_chunks(spec) for _, r in parse_chunk(c) if isinstance(r, Recipe)][:n]
+    spec = resolve_data_source(str(shared_dir / "data/recipenlg/poutine_107.csv"))
+    return [r for c in raw_chunks(spec) for _, r in parse_chunk(c) if isinstance(r, RecipeRecord)][:n]
 
 
 def test_fast_encoder_matches_reference_on_real_rows(qwen_tokenizer, shared_dir):
@@ -137,7 +154,7 @@ def test_encode_arrays_match_reference(qwen_tokenizer, shared_dir):
                 continue
             ids = tokens[at : at + n].tolist()
             at += n
-            assert {"input_ids": ids, "labels": [IGNORE] * p + ids[p:]} == ref
+            assert {"input_ids": ids, "labels": [IGNORE_INDEX] * p + ids[p:]} == ref
             assert cut == (ids[-1] not in specials)
         assert at == len(tokens)
         if max_length == 60:  # prompts are 38 to 74 tokens long

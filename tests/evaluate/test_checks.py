@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chefbot.evaluate.checks import check_recipe, looks_cut, oven_temperatures, repetition
+from chefbot.evaluate.checks import recipe_checks, looks_cut, oven_temperatures, repetition
 
 GOOD = """# Lemon Chicken
 
@@ -20,7 +20,7 @@ GOOD = """# Lemon Chicken
 
 
 def test_good_recipe():
-    c = check_recipe(GOOD, ["chicken breasts", "lemons", "garlic"], "stop")
+    c = recipe_checks(GOOD, ["chicken breasts", "lemons", "garlic"], "stop")
     assert c["well_formed"] and c["numbered_directions"]
     assert c["ner_used"] == 2 / 3 and c["ner_missing"] == ["garlic"]
     assert c["introduced"] == 1 and c["introduced_items"] == ["1 cup heavy cream"]  # salt/pepper are staples
@@ -41,13 +41,13 @@ def test_repetition_and_cut():
     loop = "\n".join(["1. Stir the sauce until thick."] * 10)
     rep4, dup = repetition(loop)
     assert rep4 > 0.5 and dup == 0.9
-    assert check_recipe(loop, ["sauce"])["degenerate"]
+    assert recipe_checks(loop, ["sauce"])["degenerate"]
     assert looks_cut("3. Bake for 20 minutes and then")
     assert not looks_cut("3. Bake for 20 minutes.")
-    assert check_recipe("1. Bake the", [], "length")["stopped"] is False
+    assert recipe_checks("1. Bake the", [], "length")["stopped"] is False
 
 
 def test_empty_prediction_scores_zero_without_crashing():
-    c = check_recipe("", ["flour"])
+    c = recipe_checks("", ["flour"])
     assert c["well_formed"] is False and c["ner_used"] == 0.0
     assert c["introduced"] is None and c["oven_temp_ok"] is None and c["stopped"] is True

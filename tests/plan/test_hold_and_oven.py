@@ -7,7 +7,8 @@ import json
 import pytest
 
 from chefbot.plan.api import plan_meal_dict
-from chefbot.plan.solve import PlanError, hold_chains
+from chefbot.plan.constraints import hold_chains
+from chefbot.plan.problem import PlanError
 from chefbot.plan.tasks import tasks_from_directions
 
 from .checker import check_plan

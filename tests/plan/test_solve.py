@@ -9,7 +9,7 @@ import pytest
 
 from chefbot.errors import ChefbotError
 from chefbot.plan.api import plan_meal_dict
-from chefbot.plan.solve import PlanError
+from chefbot.plan.problem import PlanError
 
 from .checker import check_plan
 from .conftest import NOW, inline

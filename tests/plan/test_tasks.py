@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from chefbot.plan.tasks import oven_celsius, parse_duration, rules, tasks_from_directions
+from chefbot.plan.durations import oven_celsius, parse_duration, rules
+from chefbot.plan.tasks import tasks_from_directions
 
 
 @pytest.mark.parametrize("text,minutes", [

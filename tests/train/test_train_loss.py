@@ -1,4 +1,4 @@
-"""The target-token loss and gradient accumulation (pitfall 7), stop ids (pitfall 3)."""
+"""The target-token loss and gradient accumulation (pitfall 7)."""
 
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ def test_train_end_to_end_outputs(tiny_model_dir, recipes_jsonl, tmp_path):
     """train(cfg): summary, checkpoints, and an adapter saved with tokenizer, template and stop ids."""
     from chefbot.train.checkpoint import complete_checkpoints
     from chefbot.train.loop import train
-    from chefbot.train.stops import stop_token_ids
+    from chefbot.stops import stop_token_ids
 
     cfg = make_cfg(tiny_model_dir, recipes_jsonl, tmp_path / "run", "train.max_steps=3", "train.batch_size=2",
                    "train.save_steps=1", "train.save_total_limit=2", "train.report_to=[tensorboard]")

@@ -5,8 +5,8 @@ LongTensor [B, T], and *no* ``attention_mask``.  Position ids restart at 0 at ev
 example (and at the tail padding), and transformers builds a block-diagonal causal
 mask from them (masking_utils.find_packed_sequence_indices), so packed examples never
 attend to each other and a packed batch gives the same loss as its examples alone.
-The first token of every example is labelled -100 so no example is trained to
-predict the start of the next one.
+The first token of every example is labelled IGNORE_INDEX (-100) so no example is
+trained to predict the start of the next one.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-IGNORE = -100
+from chefbot.data.tokenize import IGNORE_INDEX
 
 
 def pack_lengths(lengths: Sequence[int], capacity: int) -> list[list[int]]:
@@ -58,7 +58,7 @@ def packed_row(examples: Iterable[dict]) -> dict[str, list[int]]:
         n = len(ex["input_ids"])
         ids.extend(ex["input_ids"])
         lab = list(ex["labels"])
-        lab[0] = IGNORE
+        lab[0] = IGNORE_INDEX
         labels.extend(lab)
         pos.extend(range(n))
     return {"input_ids": ids, "labels": labels, "position_ids": pos}
@@ -69,7 +69,7 @@ def _pad_rows(rows: Sequence[dict], length: int, pad_id: int):
 
     b = len(rows)
     input_ids = torch.full((b, length), pad_id, dtype=torch.long)
-    labels = torch.full((b, length), IGNORE, dtype=torch.long)
+    labels = torch.full((b, length), IGNORE_INDEX, dtype=torch.long)
     position_ids = torch.zeros((b, length), dtype=torch.long)
     for i, r in enumerate(rows):
         n = len(r["input_ids"])
@@ -86,7 +86,7 @@ def _pad_rows(rows: Sequence[dict], length: int, pad_id: int):
 
 def collate_packed(rows: Sequence[dict], pad_to: int | None = None, pad_id: int = 0) -> dict[str, Any]:
     """Stack packed rows (``input_ids``/``labels``/``position_ids``) into a batch,
-    padding to the longest row (or ``pad_to``) with label -100."""
+    padding to the longest row (or ``pad_to``) with label IGNORE_INDEX."""
     length = max(len(r["input_ids"]) for r in rows)
     if pad_to is not None:
         length = max(length, pad_to)

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-IGNORE = -100
+from chefbot.data.tokenize import IGNORE_INDEX
 
 
 def token_dump(input_ids: list[int], labels: list[int], position_ids: list[int], tokenizer: Any) -> Text:
@@ -25,7 +25,7 @@ def token_dump(input_ids: list[int], labels: list[int], position_ids: list[int],
                 out.append("\n")
             out.append(f"── example at token {i} ──\n", style="bold cyan")
         piece = tokenizer.decode([tok])
-        out.append(piece, style="bold green" if lab != IGNORE else "dim")
+        out.append(piece, style="bold green" if lab != IGNORE_INDEX else "dim")
     return out
 
 
@@ -34,7 +34,7 @@ def plain_dump(input_ids: list[int], labels: list[int], tokenizer: Any) -> str:
     parts: list[str] = []
     trained = False
     for tok, lab in zip(input_ids, labels):
-        now = lab != IGNORE
+        now = lab != IGNORE_INDEX
         if now != trained:
             parts.append("[[" if now else "]]")
             trained = now

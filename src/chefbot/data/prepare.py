@@ -8,107 +8,49 @@ One streaming pass, bounded memory:
   write Arrow files
 
 Outputs go to ``data.cache_dir/<fingerprint>/`` (train.arrow, validation.arrow,
-eval_test.jsonl, eval_validation.jsonl, stats.json, config.yaml, COMPLETE).  The
-fingerprint covers the source file(s), the tokenizer and its chat template, the
-prompt and every data option that changes the output, so a second run is a cache hit.
-The folder is written under a temporary name and renamed when complete, and the
-COMPLETE marker is written last: an interrupted run never leaves a cache that looks
-complete.
+eval_test.jsonl, eval_validation.jsonl, stats.json, config.yaml, COMPLETE).  This
+module is the pass itself; the fingerprint, the cache folders and their ``COMPLETE``
+marker are ``cache``'s, and packing and writing the Arrow rows is ``arrow_writer``'s.
 """
 
 from __future__ import annotations
 
 import gc
-import hashlib
-import json
 import multiprocessing as mp
 import os
 import time
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import chain
-from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
 from chefbot.config import DataConfig, ExperimentConfig, PromptConfig, save_resolved
 from chefbot.data import records as R
-from chefbot.data.collate import pack_lengths
-from chefbot.data.readers import RawChunk, parse_chunk, raw_chunks, resolve_source, source_identity, total_bytes
-from chefbot.data.records import DropCounts, Recipe
+from chefbot.data.arrow_writer import ArrowRows
+from chefbot.data.cache import (
+    EVAL_SPLITS,
+    Prepared,
+    cache_folder,
+    eval_dir,
+    fingerprint,
+    is_complete,
+    load_prepared,
+    mark_complete,
+    read_eval_items,
+    save_eval_cache,
+    write_eval_items,
+)
+from chefbot.data.chat_encoder import ChatEncoder
+from chefbot.data.readers import RawChunk, parse_chunk, raw_chunks
+from chefbot.data.records import DropCounts, RecipeRecord
+from chefbot.data.sources import SourceSpec, resolve_data_source, total_bytes
 from chefbot.data.split import Deduper, HashSplit
+from chefbot.data.tokenize import messages_for, target_for
 from chefbot.errors import DataError
-from chefbot.io import atomic_dir, atomic_write_json, atomic_write_text
-
-PIPELINE_VERSION = 1  # bump when the output of the same inputs changes
-PACK_WINDOW = 50_000  # examples packed together; larger windows gain <0.1% efficiency
-COMPLETE = "COMPLETE"
-
-
-@dataclass
-class Prepared:
-    train: Any  # datasets.Dataset
-    validation: Any
-    stats: dict
-    cache_dir: Path
-    cache_hit: bool = False
-
-
-# ---------------------------------------------------------------- fingerprints
-
-
-_IDENTITY_CACHE: dict[int, tuple[Any, dict]] = {}
-
-
-def _tokenizer_identity(tokenizer: Any) -> dict:
-    cached = _IDENTITY_CACHE.get(id(tokenizer))
-    if cached is not None and cached[0] is tokenizer and cached[1]["chat_template"] == tokenizer.chat_template:
-        return cached[1]
-    vocab = tokenizer.get_vocab()
-    h = hashlib.sha256(json.dumps(sorted(vocab.items()), ensure_ascii=False).encode()).hexdigest()
-    ident = {
-        "class": type(tokenizer).__name__,
-        "vocab_sha256": h,
-        "chat_template": tokenizer.chat_template if isinstance(tokenizer.chat_template, str) else json.dumps(tokenizer.chat_template, sort_keys=True),
-        "special": {k: str(v) for k, v in sorted(tokenizer.special_tokens_map.items())},
-    }
-    _IDENTITY_CACHE[id(tokenizer)] = (tokenizer, ident)
-    return ident
-
-
-def _split_settings(d: DataConfig) -> dict:
-    return {k: getattr(d, k) for k in ("val_size", "test_size", "seed", "sources", "min_steps", "max_chars")}
-
-
-def eval_fingerprint(cfg: ExperimentConfig, spec=None) -> str:
-    spec = spec or resolve_source(cfg.data.source, cfg.data.format)
-    key = {
-        "v": PIPELINE_VERSION,
-        "source": source_identity(spec),
-        "format": spec.fmt,
-        "split": _split_settings(cfg.data),
-        "prompt": cfg.prompt.model_dump(mode="json"),
-    }
-    return "eval-" + hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def fingerprint(cfg: ExperimentConfig, tokenizer: Any, spec=None) -> str:
-    spec = spec or resolve_source(cfg.data.source, cfg.data.format)
-    data = cfg.data.model_dump(mode="json")
-    for k in ("num_proc", "cache_dir", "strict", "source"):  # do not change the output
-        data.pop(k)
-    key = {
-        "v": PIPELINE_VERSION,
-        "source": source_identity(spec),
-        "format": spec.fmt,
-        "data": data,
-        "prompt": cfg.prompt.model_dump(mode="json"),
-        "tokenizer": _tokenizer_identity(tokenizer),
-    }
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-
+from chefbot.io import atomic_dir, atomic_write_json
+from chefbot.progress import make_progress
 
 # ---------------------------------------------------------------- worker side
 
@@ -133,8 +75,6 @@ _W: dict[str, Any] = {}
 
 def _init_worker(tokenizer: Any, data_cfg: dict, prompt_cfg: dict) -> None:
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
-    from chefbot.data.tokenize import ChatEncoder
-
     _W["data"] = DataConfig.model_validate(data_cfg)
     _W["prompt"] = PromptConfig.model_validate(prompt_cfg)
     fold = _W["prompt"].fold_system
@@ -162,14 +102,12 @@ def _process(task: tuple[RawChunk, float]) -> ChunkResult:
 
 
 def _process_chunk(task: tuple[RawChunk, float]) -> ChunkResult:
-    from chefbot.data.tokenize import messages_for, target_for
-
     chunk, bound = task
     d: DataConfig = _W["data"]
     res = ChunkResult()
     rows = chunk.rows
     res.nbytes = rows.nbytes if hasattr(rows, "nbytes") else sum(len(r) for r in rows if isinstance(r, bytes))
-    kept: list[Recipe] = []
+    kept: list[RecipeRecord] = []
     for where, rec in parse_chunk(chunk):
         res.read += 1
         if isinstance(rec, R.BadRow):
@@ -177,7 +115,7 @@ def _process_chunk(task: tuple[RawChunk, float]) -> ChunkResult:
             if res.first_bad is None:
                 res.first_bad = (where, str(rec))
             continue
-        reason = R.check_recipe(rec, d.max_chars, d.min_steps)
+        reason = R.record_problem(rec, d.max_chars, d.min_steps)
         if reason is not None:
             res.drops.add(reason, where)
             if res.first_bad is None:
@@ -219,78 +157,17 @@ def _run(chunks: Iterable[tuple[RawChunk, float]], num_proc: int, initargs: tupl
             yield pending.popleft().get()
 
 
-# ---------------------------------------------------------------- writing
-
-
-class ArrowRows:
-    """Streams example or packed rows into an Arrow file that datasets can memory-map."""
-
-    def __init__(self, path: Path, max_length: int, packing: bool, seed: int):
-        import pyarrow as pa
-
-        self.pa = pa
-        self.path = path
-        self.max_length = max_length
-        self.packing = packing
-        self.rng = np.random.default_rng(seed)
-        self.schema = pa.schema([(c, pa.list_(pa.int32())) for c in ("input_ids", "labels", "position_ids")])
-        self.sink = pa.OSFile(str(path), "wb")
-        self.writer = pa.ipc.new_stream(self.sink, self.schema)
-        self.buffer: list[tuple[np.ndarray, int]] = []
-        self.rows = 0
-        self.tokens = 0
-        self.label_tokens = 0
-        self.examples = 0
-
-    def add(self, tokens: np.ndarray, n_prompt: int) -> None:
-        self.buffer.append((tokens, n_prompt))
-        if len(self.buffer) >= PACK_WINDOW:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.buffer:
-            return
-        pa = self.pa
-        lengths = np.array([len(t) for t, _ in self.buffer], dtype=np.int64)
-        bins = pack_lengths(lengths, self.max_length) if self.packing else [[i] for i in range(len(lengths))]
-        bins = [bins[i] for i in self.rng.permutation(len(bins)).tolist()]
-        order = list(chain.from_iterable(bins))
-        ex_len = lengths[order]
-        ex_prompt = np.array([p for _, p in self.buffer], dtype=np.int64)[order]
-        ids = np.concatenate([self.buffer[i][0] for i in order]).astype(np.int32)
-        starts = np.cumsum(ex_len) - ex_len
-        pos = (np.arange(len(ids), dtype=np.int64) - np.repeat(starts, ex_len)).astype(np.int32)
-        labels = ids.copy()
-        labels[pos < np.repeat(ex_prompt, ex_len)] = -100  # prompt tokens (incl. each example's first token)
-        bin_sizes = np.fromiter(map(len, bins), dtype=np.int64, count=len(bins))
-        row_len = np.add.reduceat(ex_len, np.cumsum(bin_sizes) - bin_sizes)
-        offsets = pa.array(np.concatenate([[0], np.cumsum(row_len)]).astype(np.int32))
-        cols = [pa.ListArray.from_arrays(offsets, pa.array(a)) for a in (ids, labels, pos)]
-        self.writer.write_batch(pa.record_batch(cols, schema=self.schema))
-        self.rows += len(bins)
-        self.tokens += int(len(ids))
-        self.label_tokens += int((labels != -100).sum())
-        self.examples += len(lengths)
-        self.buffer = []
-
-    def close(self) -> None:
-        self.flush()
-        self.writer.close()
-        self.sink.close()
-
-    def efficiency(self) -> float:
-        return self.tokens / (self.rows * self.max_length) if self.rows else 0.0
+# ---------------------------------------------------------------- held-out items and statistics
 
 
 def _eval_item(rec: dict, prompt: PromptConfig) -> dict:
-    from chefbot.data.tokenize import messages_for, target_for
-
-    r = Recipe.from_dict(rec)
+    r = RecipeRecord.from_dict(rec)
     return {"id": r.id, "title": r.title, "ner": r.ner, "messages": messages_for(r, prompt), "reference": target_for(r)}
 
 
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+def _eval_items(held: dict, prompt: PromptConfig) -> dict[str, list[dict]]:
+    """The held-out items by split, as written to eval_<split>.jsonl."""
+    return {name: [_eval_item(it[2], prompt) for it in held[name]] for name in EVAL_SPLITS}
 
 
 def _percentiles(x: np.ndarray) -> dict:
@@ -323,10 +200,8 @@ def _take(res: ChunkResult, counters: dict, drops: DropCounts, dedup: Deduper, s
         at = end
 
 
-def _stream(cfg: ExperimentConfig, spec, tokenizer: Any, progress: bool, on_train, on_result=None) -> tuple[dict, dict]:
+def _stream(cfg: ExperimentConfig, spec: SourceSpec, tokenizer: Any, progress: bool, on_train, on_result=None) -> tuple[dict, dict]:
     """Run the pass; returns (held-out items by split, counters)."""
-    from chefbot.progress import make_progress
-
     d = cfg.data
     drops = DropCounts()
     dedup = Deduper()
@@ -362,10 +237,10 @@ def _stream(cfg: ExperimentConfig, spec, tokenizer: Any, progress: bool, on_trai
 
 def prepare(cfg: ExperimentConfig, tokenizer: Any, progress: bool = True, force: bool = False) -> Prepared:
     """Prepared train/validation datasets for ``cfg`` (from the cache when possible)."""
-    spec = resolve_source(cfg.data.source, cfg.data.format)
+    spec = resolve_data_source(cfg.data.source, cfg.data.format)
     fp = fingerprint(cfg, tokenizer, spec)
-    out = Path(cfg.data.cache_dir) / fp
-    if (out / COMPLETE).exists() and not force:
+    out = cache_folder(cfg, fp)
+    if is_complete(out) and not force:
         if progress:
             print(f"cache hit: {out}")
         return load_prepared(out, cache_hit=True)
@@ -440,48 +315,23 @@ def prepare(cfg: ExperimentConfig, tokenizer: Any, progress: bool = True, force:
             "seconds": round(time.time() - t0, 2),
         }
         stats["rows_per_s"] = round(stats["rows_read"] / max(stats["seconds"], 1e-9), 1)
-        for name in ("test", "validation"):
-            _write_jsonl(tmp / f"eval_{name}.jsonl", [_eval_item(it[2], cfg.prompt) for it in held[name]])
+        write_eval_items(tmp, _eval_items(held, cfg.prompt))
         atomic_write_json(tmp / "stats.json", stats)
         save_resolved(cfg, tmp)
-        atomic_write_text(tmp / COMPLETE, fp + "\n")
-    _save_eval_cache(cfg, spec, out)
+        mark_complete(tmp, fp)  # last: the folder counts from here on
+    save_eval_cache(cfg, spec, out)
     return load_prepared(out, cache_hit=False)
-
-
-def _save_eval_cache(cfg: ExperimentConfig, spec, prepared_dir: Path) -> None:
-    target = Path(cfg.data.cache_dir) / eval_fingerprint(cfg, spec)
-    if (target / COMPLETE).exists():
-        return
-    with atomic_dir(target) as tmp:
-        for name in ("test", "validation"):
-            (tmp / f"eval_{name}.jsonl").write_bytes((prepared_dir / f"eval_{name}.jsonl").read_bytes())
-        atomic_write_text(tmp / COMPLETE, "\n")
-
-
-def load_prepared(folder: Path, cache_hit: bool = False) -> Prepared:
-    import datasets
-
-    folder = Path(folder)
-    if not (folder / COMPLETE).exists():
-        raise DataError(f"{folder}: not a complete prepared dataset (no {COMPLETE} marker); run `chefbot data prepare` again")
-    stats = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
-    train = datasets.Dataset.from_file(str(folder / "train.arrow"))
-    val = datasets.Dataset.from_file(str(folder / "validation.arrow"))
-    return Prepared(train=train, validation=val, stats=stats, cache_dir=folder, cache_hit=cache_hit)
 
 
 def load_eval_items(cfg: ExperimentConfig, split: str = "test") -> list[dict]:
     """The held-out items of ``split`` in a fixed order (by split hash), the same for every model."""
-    if split not in ("test", "validation"):
+    if split not in EVAL_SPLITS:
         raise DataError(f"eval split {split!r}: expected 'test' or 'validation'")
-    spec = resolve_source(cfg.data.source, cfg.data.format)
-    folder = Path(cfg.data.cache_dir) / eval_fingerprint(cfg, spec)
-    if not (folder / COMPLETE).exists():
+    spec = resolve_data_source(cfg.data.source, cfg.data.format)
+    folder = eval_dir(cfg, spec)
+    if not is_complete(folder):
         held, _ = _stream(cfg, spec, None, progress=True, on_train=lambda u, item: None)
         with atomic_dir(folder) as tmp:
-            for name in ("test", "validation"):
-                _write_jsonl(tmp / f"eval_{name}.jsonl", [_eval_item(it[2], cfg.prompt) for it in held[name]])
-            atomic_write_text(tmp / COMPLETE, "\n")
-    lines = (folder / f"eval_{split}.jsonl").read_text(encoding="utf-8").splitlines()
-    return [json.loads(x) for x in lines if x.strip()]
+            write_eval_items(tmp, _eval_items(held, cfg.prompt))
+            mark_complete(tmp)
+    return read_eval_items(folder, split)

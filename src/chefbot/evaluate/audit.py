@@ -15,6 +15,15 @@ import math
 from pathlib import Path
 
 from chefbot.errors import ChefbotError
+from chefbot.evaluate.predictions import read_predictions
+from chefbot.evaluate.report import fmt_interval, fmt_relative, retention_rows
+from chefbot.evaluate.score import (
+    TEMPLATE_BASELINE,
+    compare_results,
+    score_predictions,
+    template_baseline_rows,
+)
+from chefbot.evaluate.stats import wilson_interval
 
 REF_DIR = Path("data/qwen-qlora-chef")
 BASE = "Qwen2.5-1.5B-Instruct"
@@ -48,9 +57,6 @@ def reference_dir(shared: str | Path) -> Path:
 
 def reproduce_rouge(shared: str | Path, workers: int | None = None) -> list[dict]:
     """Stored vs recomputed ROUGE-1/2/L with the reference settings."""
-    from chefbot.evaluate.predictions import read_predictions
-    from chefbot.evaluate.score import score_predictions
-
     d = reference_dir(shared)
     out = []
     for label, pred, stored_file, quoted in MODELS:
@@ -72,8 +78,6 @@ def aggregator_spread(shared: str | Path, seeds: int = 20) -> dict:
     without a fixed seed. Its spread over seeds shows why the mean matches to ~0.0005, not exactly."""
     import numpy as np
     from rouge_score import rouge_scorer, scoring
-
-    from chefbot.evaluate.predictions import read_predictions
 
     d = reference_dir(shared)
     label, pred, stored_file, _ = MODELS[1]
@@ -98,9 +102,6 @@ def aggregator_spread(shared: str | Path, seeds: int = 20) -> dict:
 def _bench(shared: str | Path) -> dict:
     """Their MMLU (99 questions, 3 subjects) and HellaSwag (100 items) numbers with
     Wilson intervals, and the retention ratio with an interval."""
-    from chefbot.evaluate.report import retention_rows
-    from chefbot.evaluate.stats import wilson_interval
-
     d = reference_dir(shared)
     base, tuned = (json.loads((d / f).read_text())["benchmarks"] for f in BENCH)
     models = {}
@@ -118,9 +119,6 @@ def _bench(shared: str | Path) -> dict:
 def run_audit(shared: str | Path, bertscore_model: str | None = "auto", bootstrap_samples: int = 1000,
               workers: int | None = None) -> dict:
     """Everything in docs/REFERENCE_AUDIT.md, as a ``write_report`` results dict plus an ``audit`` block."""
-    from chefbot.evaluate.predictions import read_predictions
-    from chefbot.evaluate.score import TEMPLATE_BASELINE, compare_results, score_predictions, template_baseline_rows
-
     d = reference_dir(shared)
     kw = dict(stemmer=False, bertscore_model=bertscore_model, bootstrap_samples=bootstrap_samples, workers=workers)
     models = []
@@ -160,8 +158,6 @@ def run_audit(shared: str | Path, bertscore_model: str | None = "auto", bootstra
 
 def audit_markdown(results: dict) -> str:
     """The audit's tables (markdown) for docs/REFERENCE_AUDIT.md."""
-    from chefbot.evaluate.report import _ci, _pct
-
     a = results["audit"]
     out = ["### Reproduction of the stored ROUGE (no stemmer, whole text, mean F over 200 items)", "",
            "| model | stored R-1 / R-2 / R-L | chefbot R-1 / R-2 / R-L | max abs. difference |", "|---|---|---|---|"]
@@ -180,9 +176,9 @@ def audit_markdown(results: dict) -> str:
             "|---|---|---|---|---|---|" + ("---|" if bs else "")]
     for m in models:
         w, d = m["rouge"]["whole"], m["rouge"].get("directions", {})
-        row = f"| {m['model']} | {_ci(w['rouge1'])} | {_ci(w['rouge2'])} | {_ci(w['rougeL'])} | {_ci(d.get('rouge2'))} | {_ci(d.get('rougeL'))} |"
+        row = f"| {m['model']} | {fmt_interval(w['rouge1'])} | {fmt_interval(w['rouge2'])} | {fmt_interval(w['rougeL'])} | {fmt_interval(d.get('rouge2'))} | {fmt_interval(d.get('rougeL'))} |"
         if bs:
-            row += f" {_ci(m['bertscore']['f1']) if m.get('bertscore') else '–'} |"
+            row += f" {fmt_interval(m['bertscore']['f1']) if m.get('bertscore') else '–'} |"
         out.append(row)
     if bs:
         b = next(m["bertscore"] for m in models if m.get("bertscore"))
@@ -191,9 +187,9 @@ def audit_markdown(results: dict) -> str:
     out += ["", "### Recipe checks (share of items [95% interval], n where the check applies)", "",
             "| model | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for m in models:
-        out.append(f"| {m['model']} | " + " | ".join(f"{_ci(m['checks'][c], 2)} (n={m['checks'][c]['n']})" for c in names) + " |")
+        out.append(f"| {m['model']} | " + " | ".join(f"{fmt_interval(m['checks'][c], 2)} (n={m['checks'][c]['n']})" for c in names) + " |")
     rc = a["reference_checks"]
-    out.append("| reference text itself | " + " | ".join(f"{_ci(rc[c], 2)} (n={rc[c]['n']})" for c in names) + " |")
+    out.append("| reference text itself | " + " | ".join(f"{fmt_interval(rc[c], 2)} (n={rc[c]['n']})" for c in names) + " |")
     out += ["", "### Paired comparisons (B − A on the same 200 items; relative to A; paired bootstrap, 10,000 resamples)", "",
             "| A | B | metric | A mean | B mean | difference [95% CI] | relative [95% CI] | p |", "|---|---|---|---|---|---|---|---|"]
     for c in results["comparisons"]:
@@ -201,7 +197,7 @@ def audit_markdown(results: dict) -> str:
             if metric.endswith("rougeLsum") or metric.endswith("rouge1"):
                 continue
             out.append(f"| {c['a']} | {c['b']} | {metric} | {d['mean_a']:.4f} | {d['mean_b']:.4f} | "
-                       f"{d['diff']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}] | {_pct(d)} | {d['p_value']:.4f} |")
+                       f"{d['diff']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}] | {fmt_relative(d)} | {d['p_value']:.4f} |")
     bench = results["benchmarks"]
     out += ["", "### Their benchmark numbers with intervals", "",
             "| model | task | metric | n | value | Wilson 95% | ±1.96·SE |", "|---|---|---|---|---|---|---|"]

@@ -1,7 +1,7 @@
 """Recipe checks: is the answer a usable recipe for what was asked?
 
 ROUGE rewards copying the reference's boilerplate; these checks look at the recipe
-itself. Per item (``check_recipe``) they give:
+itself. Per item (``recipe_checks``) they give:
 
 - ``well_formed``: parses into a title, an ingredient list and numbered directions
   (``chefbot.recipe_format.parse_recipe``);
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 
+from chefbot.evaluate.rouge import porter_stemmer
 from chefbot.recipe_format import parse_recipe
 
 PANTRY_STAPLES = frozenset(
@@ -58,9 +59,7 @@ _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 
 
 def _stem():
-    from chefbot.evaluate.rouge import _stemmer
-
-    return _stemmer(True).stem
+    return porter_stemmer(True).stem
 
 
 def _words(text: str) -> list[str]:
@@ -144,7 +143,7 @@ def looks_cut(text: str) -> bool:
     return t[-1].isalnum() and not re.search(r"(enjoy|bon app[ée]tit)\W*$", t, re.I) or t[-1] in ",;:-(&/"
 
 
-def check_recipe(prediction: str, ner: list[str], finish_reason: str | None = None) -> dict:
+def recipe_checks(prediction: str, ner: list[str], finish_reason: str | None = None) -> dict:
     """All checks for one answer; values are numbers, booleans, or None when not applicable."""
     parsed = parse_recipe(prediction or "")
     out: dict = {

@@ -8,10 +8,10 @@ Commands live in ``cli_run.py`` (generation, compare, benchmarks, judge) and
 
 from __future__ import annotations
 
-import importlib
-
 import typer
 from typer.core import TyperGroup
+
+from chefbot.evaluate import cli_run, cli_score
 
 
 class DefaultRunGroup(TyperGroup):
@@ -31,12 +31,6 @@ eval_app = typer.Typer(
 
 
 def register(app: typer.Typer) -> None:
-    for name in ("cli_run", "cli_score"):
-        try:
-            mod = importlib.import_module(f"chefbot.evaluate.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"chefbot.evaluate.{name}":
-                raise
-            continue
+    for mod in (cli_run, cli_score):
         mod.register(eval_app, app)
     app.add_typer(eval_app, name="eval")

@@ -23,8 +23,23 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from chefbot.config import ExperimentConfig, Section, load_config, load_yaml_model
+from chefbot.config import (
+    ExperimentConfig,
+    Section,
+    load_config,
+    load_yaml_model,
+    save_resolved,
+)
 from chefbot.errors import ChefbotError, ConfigError
+from chefbot.evaluate.run import (
+    assemble_results,
+    eval_items,
+    run_one,
+    write_results,
+)
+from chefbot.generate import make_generator
+from chefbot.io import atomic_write_text
+from chefbot.progress import console
 
 
 class CompareModel(Section):
@@ -78,11 +93,6 @@ def model_config(base: ExperimentConfig, m: CompareModel) -> ExperimentConfig:
 
 def compare_models(spec: CompareSpec, out_dir: str | Path | None = None, limit: int | None = None,
                    base_cfg: ExperimentConfig | None = None, generators: dict[str, Any] | None = None) -> dict:
-    from chefbot.config import save_resolved
-    from chefbot.evaluate.run import _rows, assemble_results, eval_items, run_one, write_results
-    from chefbot.generate import make_generator
-    from chefbot.io import atomic_write_text
-    from chefbot.progress import console
 
     cfg = base_cfg or load_config(spec.config, spec.overrides)
     names = [m.name for m in spec.models]
@@ -97,22 +107,21 @@ def compare_models(spec: CompareSpec, out_dir: str | Path | None = None, limit: 
     atomic_write_text(out / "models.yaml", _spec_yaml(spec))
     models: dict[str, dict] = {}
     skipped: dict[str, str] = {}
-    first_rows: list[dict] = []
+    rows: dict[str, list[dict]] = {}
     for m in spec.models:
         mcfg = model_config(cfg, m)
         try:
             gen = (generators or {}).get(m.name) or make_generator(mcfg, adapter=m.adapter)
-            models[m.name] = run_one(mcfg, gen, items, out, m.name)
+            models[m.name], rows[m.name] = run_one(mcfg, gen, items, out, m.name)
         except ChefbotError as e:  # offline hub model, missing API key, endpoint down: say so, go on
             skipped[m.name] = str(e)
             console.print(f"[yellow]skipped {m.name}:[/] {e}", highlight=False)
             continue
-        first_rows = first_rows or _rows(models[m.name])
         del gen
     if not models:
         raise ChefbotError("compare: no model could run here:\n" + "\n".join(f"  {k}: {v}" for k, v in skipped.items()))
     base = baseline if baseline in models else next(iter(models))
-    results = assemble_results(cfg, models, base, first_rows, len(items), f"chefbot compare: {cfg.name}", skipped)
+    results = assemble_results(cfg, models, base, rows, len(items), f"chefbot compare: {cfg.name}", skipped)
     write_results(results, out)
     return results
 

@@ -25,7 +25,11 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from chefbot.config import save_resolved
 from chefbot.errors import ChefbotError
+from chefbot.evaluate.stats import ratio_interval
+from chefbot.io import atomic_write_json, atomic_write_text
+from chefbot.model import load_for_inference, load_tokenizer
 
 TASKS = {"mmlu": "mmlu", "hellaswag": "hellaswag"}
 METRICS = {"mmlu": ("acc",), "hellaswag": ("acc", "acc_norm")}
@@ -255,7 +259,6 @@ def retention(base: dict, tuned: dict, samples: int = 2000, seed: int = 0) -> di
             if bi and ti and len(bi) == len(ti):
                 out[t][m] = paired_ratio(bi, ti, samples, seed)
             else:
-                from chefbot.evaluate.stats import ratio_interval
 
                 r = ratio_interval(tuned[t][m], tuned[t]["n"], base[t][m], base[t]["n"], seed=seed)
                 out[t][m] = {**r, "n": base[t]["n"], "method": "independent binomial bootstrap"}
@@ -310,10 +313,6 @@ def evaluate_benchmarks(cfg: Any, adapter: str | None = None, tasks: Sequence[st
     """Base (and base + adapter when one is given): benchmarks, retention, benchmarks.json + .md."""
     import gc
 
-    from chefbot.config import save_resolved
-    from chefbot.io import atomic_write_json, atomic_write_text
-    from chefbot.model import load_for_inference, load_tokenizer
-
     tasks = list(tasks or cfg.eval.benchmarks or ("mmlu", "hellaswag"))
     limit = limit if limit is not None else cfg.eval.benchmark_limit
     adapter = adapter or cfg.adapter
@@ -321,11 +320,10 @@ def evaluate_benchmarks(cfg: Any, adapter: str | None = None, tasks: Sequence[st
     out_dir = Path(out_dir or Path(cfg.output_dir) / "benchmarks")
     tokenizer = load_tokenizer(cfg.model)
     runs: dict[str, dict] = {}
-    from chefbot.generate import inference_config
-
-    base_cfg = inference_config(cfg).model_copy(update={"adapter": None})  # same weights/dtype as generation
+    precision = inference_precision(cfg.eval.dtype, cfg.train.precision)  # the weights/dtype generation uses
+    base_cfg = cfg.model_copy(update={"adapter": None})
     for label, ad in [("base", None)] + ([("tuned", adapter)] if adapter else []):
-        model = load_for_inference(base_cfg, adapter=ad)
+        model = load_for_inference(base_cfg, adapter=ad, precision=precision)
         runs[label] = run_benchmarks(model, tokenizer, tasks, limit, bs, num_fewshot, source, cfg.seed, mmlu_subjects)
         del model
         gc.collect()

@@ -17,6 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from chefbot.config import GenerationConfig
+from chefbot.evaluate.predictions import check_same_items, read_predictions
+from chefbot.evaluate.stats import bootstrap_mean, wilson_interval
+from chefbot.generate import OpenAIGenerator
+from chefbot.io import atomic_write_json, atomic_write_text
 
 JUDGE_SYSTEM = (
     "You are an expert chef judging two recipes written for the same request. Judge which recipe better "
@@ -65,9 +69,6 @@ def item_outcome(a_first: str | None, b_first: str | None) -> float | None:
 def judge_pairs(rows_a: list[dict], rows_b: list[dict], judge: Any, name_a: str = "a", name_b: str = "b",
                 bootstrap_samples: int = 1000, seed: int = 0) -> dict:
     """Judge two predictions lists over the same items (same ids, same order)."""
-    from chefbot.evaluate.predictions import check_same_items
-    from chefbot.evaluate.stats import bootstrap_mean, wilson_interval
-
     check_same_items(rows_a, rows_b, name_a, name_b)
     forward = [judge_messages(_request_text(ra), ra["prediction"], rb["prediction"]) for ra, rb in zip(rows_a, rows_b)]
     backward = [judge_messages(_request_text(ra), rb["prediction"], ra["prediction"]) for ra, rb in zip(rows_a, rows_b)]
@@ -109,9 +110,6 @@ def judge_pairs(rows_a: list[dict], rows_b: list[dict], judge: Any, name_a: str 
 def judge_files(pred_a: str | Path, pred_b: str | Path, endpoint: str | None, model: str, out_dir: str | Path,
                 concurrency: int = 4, cache_dir: str | Path = ".cache/chefbot/judge", client: Any = None,
                 limit: int | None = None) -> dict:
-    from chefbot.evaluate.predictions import read_predictions
-    from chefbot.generate import OpenAIGenerator
-    from chefbot.io import atomic_write_json, atomic_write_text
 
     rows_a, rows_b = read_predictions(pred_a), read_predictions(pred_b)
     if limit:

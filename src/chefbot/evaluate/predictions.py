@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Iterable, Literal
 
 from chefbot.errors import DataError
+from chefbot.io import atomic_write_text
 
 REQUIRED_FIELDS = ("id", "inputs", "reference", "prediction", "model", "settings")
 REFERENCE_FIELDS = ("reference_full", "prediction")
@@ -221,8 +222,6 @@ class PredictionWriter:
 
 def write_predictions(path: str | os.PathLike, rows: list[dict]) -> Path:
     """Write a whole predictions file at once (atomic)."""
-    from chefbot.io import atomic_write_text
-
     for i, row in enumerate(rows, 1):
         _check_row(row, f"{path} row {i}")
     return atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))

@@ -14,6 +14,8 @@
       "judge": {"a", "b", "judge_model", "n", "wins", "ties", "losses",   # optional pairwise judge
                 "win_rate": {"value", "low", "high"}},  # win_rate computed (Wilson) when absent
       "notes": [str, ...],                              # optional, printed under the title
+      "training": train.history.read_history(...),     # optional: the tuned model's run (the demo)
+      "samples": [{"id", "title", "reference", "predictions": {model: text}}],  # optional
     }
 
 Every number in the tables carries n and a 95% interval; the method is stated beside it.
@@ -26,9 +28,12 @@ import html
 import json
 from pathlib import Path
 
+from chefbot.evaluate.report_plots import write_plots
+from chefbot.evaluate.rouge import ROUGE_LABELS
+from chefbot.evaluate.score import compare_results
+from chefbot.evaluate.stats import ratio_interval, wilson_interval
 from chefbot.io import atomic_write_json, atomic_write_text
 
-ROUGE_LABELS = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "rougeLsum": "ROUGE-Lsum"}
 CHECK_LABELS = {
     "well_formed": "well formed (title, ingredients, numbered steps)",
     "has_directions": "has directions",
@@ -45,7 +50,8 @@ CHECK_LABELS = {
 }
 
 
-def _ci(a: dict | None, digits: int = 3) -> str:
+def fmt_interval(a: dict | None, digits: int = 3) -> str:
+    """``mean [low, high]`` of an interval dict (``stats.bootstrap_mean``/``wilson_interval``), or "–"."""
     if not a or a.get("mean") is None and a.get("value") is None:
         return "–"
     v = a.get("mean", a.get("value"))
@@ -54,7 +60,8 @@ def _ci(a: dict | None, digits: int = 3) -> str:
     return f"{v:.{digits}f} [{a['low']:.{digits}f}, {a['high']:.{digits}f}]"
 
 
-def _pct(d: dict) -> str:
+def fmt_relative(d: dict) -> str:
+    """A paired comparison's relative change with its interval, in percent."""
     if d.get("relative") is None:
         return "–"
     return f"{100 * d['relative']:+.0f}% [{100 * d['relative_low']:+.0f}%, {100 * d['relative_high']:+.0f}%]"
@@ -90,7 +97,6 @@ def _comparisons(results: dict) -> list[dict]:
     models = results["models"]
     if not base or len(models) < 2:
         return []
-    from chefbot.evaluate.score import compare_results
 
     a = next((m for m in models if m["model"] == base), None)
     if a is None:
@@ -100,15 +106,37 @@ def _comparisons(results: dict) -> list[dict]:
 
 def judge_win_rate(judge: dict) -> dict:
     """Win rate counting a tie as half a win, with a Wilson interval."""
-    from chefbot.evaluate.stats import wilson_interval
-
     n = judge.get("n") or (judge["wins"] + judge["ties"] + judge["losses"])
     return wilson_interval(judge["wins"] + 0.5 * judge["ties"], n)
+
+
+def training_table(tr: dict) -> _Table:
+    """The training run behind the tuned model, as read back from its own log (``train.history``)."""
+    t = _Table("Training", ["what", "value", "how measured"], tr.get("note", ""))
+    ev = tr.get("eval_loss") or []
+    if ev:
+        t.add(f"validation loss, step {ev[0]['step']} → {ev[-1]['step']}", f"{ev[0]['loss']:.3f} → {ev[-1]['loss']:.3f}",
+              "mean cross-entropy per target token (assistant answer + end of turn) on the validation batches; "
+              "step 0 is the base model (LoRA B = 0)")
+    t.add("optimizer steps", tr["steps"], f"from {tr.get('log', 'the training log')}")
+    t.add("target tokens", f"{tr['target_tokens']:,}", "tokens with a label (the loss is computed on these only)")
+    rate = tr.get("target_tokens_per_s")
+    t.add("target tokens / s", f"{rate:.0f}" if rate else "–",
+          "target tokens / time in forward + backward + optimizer (validation and checkpoints excluded)")
+    if tr.get("train_seconds") is not None:
+        t.add("training seconds", f"{tr['train_seconds']:.0f}", "sum of optimizer-step times over the whole run")
+    if tr.get("peak_mem_mb") is not None:
+        t.add("peak memory", f"{tr['peak_mem_mb']:.0f} MB", "largest peak logged by training (GPU: max allocated; CPU: peak RSS)")
+    for k, v in (tr.get("extra") or {}).items():
+        t.add(k, v, "")
+    return t
 
 
 def build_tables(results: dict) -> list[_Table]:
     models = results["models"]
     tables: list[_Table] = []
+    if results.get("training"):
+        tables.append(training_table(results["training"]))
     types = list(models[0]["rouge"]["whole"].keys()) if models else []
     for section, title in (("whole", "ROUGE per model (whole text)"), ("directions", "ROUGE per model (directions only)")):
         if not any(section in m["rouge"] for m in models):
@@ -121,7 +149,7 @@ def build_tables(results: dict) -> list[_Table]:
         )
         for m in models:
             if section in m["rouge"]:
-                t.add(m["model"], m["n"], *[_ci(m["rouge"][section].get(x)) for x in types])
+                t.add(m["model"], m["n"], *[fmt_interval(m["rouge"][section].get(x)) for x in types])
         tables.append(t)
     comps = _comparisons(results)
     if comps:
@@ -133,7 +161,7 @@ def build_tables(results: dict) -> list[_Table]:
         )
         for c in comps:
             t.add(c["b"], next(iter(c["metrics"].values()))["n"],
-                  *[f"{_pct(d)} (p={d['p_value']:.3f})" for d in c["metrics"].values()])
+                  *[f"{fmt_relative(d)} (p={d['p_value']:.3f})" for d in c["metrics"].values()])
         tables.append(t)
     bs = [m for m in models if m.get("bertscore")]
     if bs:
@@ -146,15 +174,16 @@ def build_tables(results: dict) -> list[_Table]:
         for m in bs:
             b = m["bertscore"]
             t.add(m["model"], m["n"], f"{b['model']} ({b['num_layers']})", "yes" if b["rescaled"] else "no",
-                  _ci(b["precision"]), _ci(b["recall"]), _ci(b["f1"]))
+                  fmt_interval(b["precision"]), fmt_interval(b["recall"]), fmt_interval(b["f1"]))
         tables.append(t)
     ck = [m for m in models if m.get("checks")]
     if ck:
         names = [c for c in CHECK_LABELS if c in ck[0]["checks"]]
         t = _Table("Recipe checks", ["check", *[m["model"] for m in ck]],
-                   "Share of items (or mean) [95% bootstrap interval] (n = items where the check applies).")
+                   "Share of items [95% Wilson interval] for yes/no checks, mean [95% bootstrap interval] for rates "
+                   "(n = items where the check applies).")
         for c in names:
-            t.add(CHECK_LABELS[c], *[f"{_ci(m['checks'][c], 2)} (n={m['checks'][c]['n']})" for m in ck])
+            t.add(CHECK_LABELS[c], *[f"{fmt_interval(m['checks'][c], 2)} (n={m['checks'][c]['n']})" for m in ck])
         tables.append(t)
     bench = results.get("benchmarks") or {}
     if bench.get("models"):
@@ -164,154 +193,21 @@ def build_tables(results: dict) -> list[_Table]:
             for r in rows:
                 se = r.get("stderr")
                 ci = {"value": r["value"], "low": r["value"] - 1.96 * se, "high": r["value"] + 1.96 * se} if se is not None else {"value": r["value"]}
-                t.add(model, r["task"], r["metric"], r.get("n", "?"), _ci(ci), f"{se:.4f}" if se is not None else "–")
+                t.add(model, r["task"], r["metric"], r.get("n", "?"), fmt_interval(ci), f"{se:.4f}" if se is not None else "–")
         tables.append(t)
     if bench.get("retention"):
         t = _Table("Benchmark retention (tuned / base)", ["task", "metric", "base → tuned", "retention [95% CI]", "method"])
         for r in bench["retention"]:
-            t.add(r["task"], r["metric"], f"{r.get('base_model', 'base')} → {r.get('tuned_model', 'tuned')}", _ci(r), r.get("method", ""))
+            t.add(r["task"], r["metric"], f"{r.get('base_model', 'base')} → {r.get('tuned_model', 'tuned')}", fmt_interval(r), r.get("method", ""))
         tables.append(t)
     judge = results.get("judge")
     if judge:
         wr = judge.get("win_rate") or judge_win_rate(judge)
         t = _Table("Pairwise judge", ["A", "B", "judge", "n", "B wins", "ties", "B losses", "B win rate [95% CI]"],
                    "Both orders asked for every item to cancel position bias; a tie counts as half a win; Wilson interval.")
-        t.add(judge["a"], judge["b"], judge.get("judge_model", "?"), judge.get("n", "?"), judge["wins"], judge["ties"], judge["losses"], _ci(wr))
+        t.add(judge["a"], judge["b"], judge.get("judge_model", "?"), judge.get("n", "?"), judge["wins"], judge["ties"], judge["losses"], fmt_interval(wr))
         tables.append(t)
     return tables
-
-
-# ----------------------------------------------------------------------------- plots
-
-
-def _bar_ci(ax, labels, groups: dict[str, list[dict | None]], ylabel: str, title: str) -> None:
-    import numpy as np
-
-    n_groups = len(groups)
-    x = np.arange(len(labels))
-    width = 0.8 / max(n_groups, 1)
-    for k, (name, vals) in enumerate(groups.items()):
-        means = [(v or {}).get("mean", (v or {}).get("value")) or 0 for v in vals]
-        lo = [max(0.0, m - (v or {}).get("low", m)) if v and v.get("low") is not None else 0 for m, v in zip(means, vals)]
-        hi = [max(0.0, (v or {}).get("high", m) - m) if v and v.get("high") is not None else 0 for m, v in zip(means, vals)]
-        ax.bar(x + (k - (n_groups - 1) / 2) * width, means, width, yerr=[lo, hi], capsize=2, label=name)
-    ax.set_xticks(x)
-    ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=8)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
-    if n_groups > 1:
-        ax.legend(fontsize=7)
-
-
-def _plot_rouge(ax, models, section="whole"):
-    types = list(models[0]["rouge"]["whole"].keys())
-    groups = {ROUGE_LABELS.get(t, t): [m["rouge"].get(section, {}).get(t) for m in models] for t in types}
-    _bar_ci(ax, [m["model"] for m in models], groups, "F-measure", f"ROUGE ({section}), 95% CI")
-
-
-def _plot_improvement(ax, comps):
-    import numpy as np
-
-    metrics = list(comps[0]["metrics"].keys())
-    x = np.arange(len(metrics))
-    width = 0.8 / len(comps)
-    for k, c in enumerate(comps):
-        vals = [c["metrics"][m] for m in metrics]
-        rel = [100 * (v["relative"] or 0) for v in vals]
-        lo = [100 * ((v["relative"] or 0) - (v["relative_low"] or 0)) for v in vals]
-        hi = [100 * ((v["relative_high"] or 0) - (v["relative"] or 0)) for v in vals]
-        ax.bar(x + (k - (len(comps) - 1) / 2) * width, rel, width, yerr=[lo, hi], capsize=2, label=c["b"])
-    ax.axhline(0, color="black", lw=0.8)
-    ax.set_xticks(x)
-    ax.set_xticklabels(metrics, rotation=20, ha="right", fontsize=7)
-    ax.set_ylabel("% vs baseline")
-    ax.set_title(f"Relative change vs {comps[0]['a']} (paired bootstrap 95% CI)", fontsize=10)
-    ax.legend(fontsize=7)
-
-
-def _plot_bertscore(ax, models):
-    bs = [m for m in models if m.get("bertscore")]
-    groups = {k: [m["bertscore"][k] for m in bs] for k in ("precision", "recall", "f1")}
-    enc = bs[0]["bertscore"]["model"]
-    _bar_ci(ax, [m["model"] for m in bs], groups, "BERTScore", f"BERTScore ({enc}{'' if bs[0]['bertscore']['rescaled'] else ', not rescaled'})")
-
-
-def _plot_benchmarks(ax, bench):
-    labels, groups = [], {}
-    models = list(bench["models"].keys())
-    keys = []
-    for model, rows in bench["models"].items():
-        for r in rows:
-            key = f"{r['task']} {r['metric']}"
-            if key not in keys:
-                keys.append(key)
-    for model in models:
-        by = {f"{r['task']} {r['metric']}": r for r in bench["models"][model]}
-        vals = []
-        for key in keys:
-            r = by.get(key)
-            if r is None:
-                vals.append(None)
-            else:
-                se = r.get("stderr") or 0
-                vals.append({"value": r["value"], "low": r["value"] - 1.96 * se, "high": r["value"] + 1.96 * se})
-        groups[model] = vals
-    labels = keys
-    _bar_ci(ax, labels, groups, "accuracy", "Benchmarks (±1.96 stderr)")
-
-
-def _plot_checks(ax, models):
-    ck = [m for m in models if m.get("checks")]
-    names = [c for c in ("well_formed", "has_directions", "ner_used", "introduced_any", "oven_temp_ok", "degenerate", "stopped") if c in ck[0]["checks"]]
-    groups = {m["model"]: [m["checks"][c] for c in names] for m in ck}
-    _bar_ci(ax, names, groups, "share of items", "Recipe checks, 95% CI")
-
-
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return path
-
-
-def write_plots(results: dict, out_dir: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    models = results["models"]
-    comps = _comparisons(results)
-    bench = results.get("benchmarks") or {}
-    panels = [("model_comparison.png", lambda ax: _plot_rouge(ax, models))]
-    if any("directions" in m["rouge"] for m in models):
-        panels.append(("directions.png", lambda ax: _plot_rouge(ax, [m for m in models if "directions" in m["rouge"]], "directions")))
-    if comps:
-        panels.append(("improvement.png", lambda ax: _plot_improvement(ax, comps)))
-    if any(m.get("bertscore") for m in models):
-        panels.append(("bertscore.png", lambda ax: _plot_bertscore(ax, models)))
-    if any(m.get("checks") for m in models):
-        panels.append(("checks.png", lambda ax: _plot_checks(ax, models)))
-    if bench.get("models"):
-        panels.append(("benchmarks.png", lambda ax: _plot_benchmarks(ax, bench)))
-    paths = []
-    for name, draw in panels:
-        fig, ax = plt.subplots(figsize=(7, 4))
-        draw(ax)
-        paths.append(_save(fig, out_dir / name))
-    cols = 2
-    rows = (len(panels) + 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(13, 4.2 * rows), squeeze=False)
-    for ax, (_, draw) in zip(axes.flat, panels):
-        draw(ax)
-    for ax in list(axes.flat)[len(panels):]:
-        ax.axis("off")
-    fig.suptitle(results.get("title", "chefbot evaluation"))
-    paths.append(_save(fig, out_dir / "overview.png"))
-    return paths
-
 
 # ----------------------------------------------------------------------------- report
 
@@ -329,6 +225,28 @@ def _methods(results: dict) -> list[str]:
     return out
 
 
+def _samples_md(samples: list[dict], chars: int = 1500) -> list[str]:
+    if not samples:
+        return []
+    out = [f"## Samples (the first {len(samples)} items)", ""]
+    for sm in samples:
+        out += [f"### {sm.get('title') or sm['id']}", ""]
+        for who, text in [*sm["predictions"].items(), ("reference", sm["reference"])]:
+            out += [f"**{who}:**", "", "```", (text or "").strip()[:chars], "```", ""]
+    return out
+
+
+def _samples_html(samples: list[dict], chars: int = 1500) -> str:
+    if not samples:
+        return ""
+    body = f"<h2>Samples (the first {len(samples)} items)</h2>"
+    for sm in samples:
+        body += f"<h3>{html.escape(str(sm.get('title') or sm['id']))}</h3>"
+        for who, text in [*sm["predictions"].items(), ("reference", sm["reference"])]:
+            body += f"<p><b>{html.escape(who)}:</b></p><pre>{html.escape((text or '').strip()[:chars])}</pre>"
+    return body
+
+
 def write_report(results: dict, out_dir, plots: bool = True) -> None:
     """Write results.json, report.md, report.html and (unless ``plots=False``) the PNG plots into ``out_dir``."""
     out_dir = Path(out_dir)
@@ -340,13 +258,14 @@ def write_report(results: dict, out_dir, plots: bool = True) -> None:
         results = {**results, "comparisons": comps}
     atomic_write_json(out_dir / "results.json", results)
     tables = build_tables(results)
-    plots = write_plots(results, out_dir) if results["models"] and plots else []
+    plots = write_plots(results, comps, out_dir) if results["models"] and plots else []
     title = results.get("title", "chefbot evaluation")
     notes = results.get("notes", [])
     md = [f"# {title}", ""] + [f"> {n}" for n in notes] + ([""] if notes else [])
     md += ["## Method", ""] + _methods(results) + ["", "## Results", ""]
     md += [t.md() for t in tables]
     md += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + [""]
+    md += _samples_md(results.get("samples") or [])
     atomic_write_text(out_dir / "report.md", "\n".join(md))
     imgs = "".join(
         f"<figure><img alt='{p.stem}' src='data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}'/>"
@@ -356,13 +275,14 @@ def write_report(results: dict, out_dir, plots: bool = True) -> None:
     style = (
         "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
         "table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}td,th{border:1px solid #ccc;padding:.3em .6em}"
-        "th{background:#f3f3f3}.note{color:#555;font-size:.9em}img{max-width:100%}figure{margin:1em 0}"
+        "th{background:#f3f3f3}pre{white-space:pre-wrap;background:#f7f7f7;padding:.5em}.note{color:#555;font-size:.9em}img{max-width:100%}figure{margin:1em 0}"
         "blockquote{border-left:4px solid #e0a030;margin:0;padding:.2em 1em;background:#fff8e8}"
     )
     body = f"<h1>{html.escape(title)}</h1>"
     body += "".join(f"<blockquote>{html.escape(n)}</blockquote>" for n in notes)
     body += "<h2>Method</h2><ul>" + "".join(f"<li>{html.escape(x[2:])}</li>" for x in _methods(results)) + "</ul>"
     body += "<h2>Results</h2>" + "".join(t.html() for t in tables) + "<h2>Plots</h2>" + imgs
+    body += _samples_html(results.get("samples") or [])
     atomic_write_text(
         out_dir / "report.html",
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style></head><body>{body}</body></html>\n",
@@ -373,8 +293,6 @@ def retention_rows(bench_models: dict, base: str, tuned: str) -> list[dict]:
     """Retention = tuned / base for every (task, metric) both models have, with a 95% interval
     from independent binomial resampling of both accuracies (conservative when the two
     runs share their questions; see ``stats.ratio_interval``)."""
-    from chefbot.evaluate.stats import ratio_interval
-
     by_base = {(r["task"], r["metric"]): r for r in bench_models.get(base, [])}
     out = []
     for r in bench_models.get(tuned, []):

@@ -34,6 +34,7 @@ import numpy as np
 from rouge_score import rouge_scorer, scoring
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
+ROUGE_LABELS = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "rougeLsum": "ROUGE-Lsum"}
 _SENT_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")  # rouge_score.tokenize.NON_ALPHANUM_PATTERN
 
@@ -64,7 +65,8 @@ class _CachedStemmer:
 
 
 @functools.lru_cache(maxsize=1)
-def _stemmer(use_stemmer: bool = True) -> _CachedStemmer | None:
+def porter_stemmer(use_stemmer: bool = True) -> _CachedStemmer | None:
+    """rouge-score's Porter stemmer with a word cache, shared by ROUGE and the recipe checks."""
     return _CachedStemmer() if use_stemmer else None
 
 
@@ -72,7 +74,7 @@ def tokens(text: str, stemmer: bool) -> list[str]:
     """rouge-score's tokenizer: same regex, same stemming rule, same result."""
     toks = _NON_ALNUM.sub(" ", (text or "").lower()).split()
     if stemmer:
-        st = _stemmer(True)
+        st = porter_stemmer(True)
         cache, stem = st.cache, st.stem
         toks = [(cache.get(t) or stem(t)) if len(t) > 3 else t for t in toks]
         toks = [t for t in toks if t]

@@ -14,7 +14,20 @@ from pathlib import Path
 from typing import Any
 
 from chefbot.config import ExperimentConfig, save_resolved
+from chefbot.data.prepare import load_eval_items
 from chefbot.errors import ChefbotError
+from chefbot.evaluate.harness import evaluate_benchmarks, report_benchmarks
+from chefbot.evaluate.predictions import PredictionWriter
+from chefbot.evaluate.report import write_report
+from chefbot.evaluate.score import (
+    compare_results,
+    score_predictions,
+    template_baseline_rows,
+)
+from chefbot.generate import make_generator
+from chefbot.progress import make_progress
+
+SAMPLES = 2  # items shown side by side at the end of every report
 
 
 def slug(text: str) -> str:
@@ -28,8 +41,6 @@ def model_label(cfg: ExperimentConfig, adapter: str | None = None) -> str:
 
 
 def eval_items(cfg: ExperimentConfig, limit: int | None = None) -> list[dict]:
-    from chefbot.data.prepare import load_eval_items
-
     items = load_eval_items(cfg, cfg.eval.split)
     limit = limit if limit is not None else cfg.eval.limit
     items = items[:limit] if limit else items
@@ -40,9 +51,6 @@ def eval_items(cfg: ExperimentConfig, limit: int | None = None) -> list[dict]:
 
 def generate_predictions(generator: Any, items: list[dict], path: Path, label: str) -> tuple[list[dict], dict]:
     """Predictions for ``items`` into ``path`` (resuming a partial file); rows in item order, and timing."""
-    from chefbot.evaluate.predictions import PredictionWriter
-    from chefbot.progress import make_progress
-
     settings = json.loads(json.dumps(generator.describe(), default=str))  # as it reads back from JSON
     t0 = time.perf_counter()
     with PredictionWriter(path, label, settings) as writer:
@@ -79,8 +87,6 @@ def generate_predictions(generator: Any, items: list[dict], path: Path, label: s
 
 
 def score_rows(cfg: ExperimentConfig, rows: list[dict]) -> dict:
-    from chefbot.evaluate.score import score_predictions
-
     e = cfg.eval
     bert = None if e.bertscore_model.lower() in ("", "none") else e.bertscore_model
     return score_predictions(rows, stemmer=e.rouge_stemmer, bertscore_model=bert,
@@ -89,33 +95,36 @@ def score_rows(cfg: ExperimentConfig, rows: list[dict]) -> dict:
 
 def write_results(results: dict, out_dir: Path) -> None:
     """results.json always; the report pages/plots through the eval-metrics report writer."""
-    from chefbot.evaluate.report import write_report
-
     write_report(results, out_dir)
 
 
-def run_one(cfg: ExperimentConfig, gen: Any, items: list[dict], out: Path, name: str) -> dict:
-    """Generate (resuming), score, and attach settings, timing and the predictions file."""
+def run_one(cfg: ExperimentConfig, gen: Any, items: list[dict], out: Path, name: str) -> tuple[dict, list[dict]]:
+    """Generate (resuming), score, and attach settings, timing and the predictions file.
+
+    Returns the scores and the prediction rows (the template baseline and the samples need them).
+    """
     path = out / "predictions" / f"{slug(name)}.jsonl"
     rows, timing = generate_predictions(gen, items, path, name)
     scored = score_rows(cfg, rows)
     scored["generation"] = {"settings": scored.get("settings", {}), "timing": timing}
     scored["predictions_file"] = str(path)
-    scored["_rows"] = rows  # dropped before writing; the template baseline needs the inputs
-    return scored
+    return scored, rows
 
 
-def _rows(scored: dict) -> list[dict]:
-    return scored.pop("_rows", [])
+def samples(rows_by_model: dict[str, list[dict]], n: int = SAMPLES) -> list[dict]:
+    """The first ``n`` items with every model's answer beside the reference, for the report."""
+    first = next(iter(rows_by_model.values()), [])
+    out = []
+    for k, row in enumerate(first[:n]):
+        out.append({"id": row["id"], "title": (row.get("inputs") or {}).get("title"), "reference": row["reference"],
+                    "predictions": {m: rows[k]["prediction"] for m, rows in rows_by_model.items() if k < len(rows)}})
+    return out
 
 
-def assemble_results(cfg: ExperimentConfig, models: dict[str, dict], baseline: str, first_rows: list[dict], n: int,
+def assemble_results(cfg: ExperimentConfig, models: dict[str, dict], baseline: str, rows: dict[str, list[dict]], n: int,
                      title: str, skipped: dict[str, str] | None = None) -> dict:
     """The results dict in the layout ``report.write_report`` takes (models and comparisons as lists)."""
-    from chefbot.evaluate.score import compare_results, score_predictions, template_baseline_rows
-
-    for m in models.values():
-        m.pop("_rows", None)
+    first_rows = next(iter(rows.values()))
     comparisons = [compare_results(models[baseline], models[b], seed=cfg.seed) for b in models if b != baseline]
     # What a model scores by echoing the boilerplate and the requested ingredients (the audit's point).
     template = score_predictions(template_baseline_rows(first_rows), stemmer=cfg.eval.rouge_stemmer, bertscore_model=None,
@@ -137,6 +146,7 @@ def assemble_results(cfg: ExperimentConfig, models: dict[str, dict], baseline: s
         "comparisons": comparisons,
         "skipped": skipped or {},
         "notes": notes,
+        "samples": samples(rows),
     }
 
 
@@ -148,17 +158,16 @@ def evaluate_model(
     limit: int | None = None,
     with_base: bool = True,
     generators: dict[str, Any] | None = None,
+    extra: dict | None = None,
 ) -> dict:
     """Evaluate one model (and, with an adapter, the base beside it on the same items).
 
     Returns the results dict written to ``out_dir/results.json``: per-model scores,
     generation settings and timing, the paired base-vs-tuned comparison, and benchmark
     retention when ``cfg.eval.benchmarks`` is set.  ``generators`` injects ready
-    generators by label (tests, or a caller that already holds the model).
+    generators by label (tests, or a caller that already holds the model); ``extra``
+    adds sections to the results before the report is written (the demo's training run).
     """
-    from chefbot.evaluate.score import compare_results, template_baseline_rows
-    from chefbot.generate import make_generator
-
     adapter = adapter or cfg.adapter
     out = Path(out_dir or Path(cfg.output_dir) / "eval")
     items = eval_items(cfg, limit)
@@ -169,17 +178,15 @@ def evaluate_model(
     runs.append((label or model_label(cfg, adapter), adapter))
 
     models: dict[str, dict] = {}
-    first_rows: list[dict] = []
+    rows: dict[str, list[dict]] = {}
     for name, ad in runs:
         gen = (generators or {}).get(name) or make_generator(cfg.model_copy(update={"adapter": None}), adapter=ad)
-        models[name] = run_one(cfg, gen, items, out, name)
-        first_rows = first_rows or _rows(models[name])
+        models[name], rows[name] = run_one(cfg, gen, items, out, name)
         del gen
-    results = assemble_results(cfg, models, baseline=next(iter(models)), first_rows=first_rows, n=len(items),
+    results = assemble_results(cfg, models, baseline=next(iter(models)), rows=rows, n=len(items),
                                title=f"chefbot evaluation: {cfg.name}")
+    results.update(extra or {})
     if cfg.eval.benchmarks:
-        from chefbot.evaluate.harness import evaluate_benchmarks, report_benchmarks
-
         bench = evaluate_benchmarks(cfg, adapter=adapter, out_dir=out / "benchmarks")
         results["benchmarks"] = report_benchmarks(bench, {"base": runs[0][0], "tuned": runs[-1][0]})
     write_results(results, out)

@@ -20,10 +20,12 @@ import multiprocessing as mp
 import os
 import sys
 
-from chefbot.evaluate.checks import AGGREGATED_CHECKS, check_recipe, ner_list
+from chefbot.errors import DataError
+from chefbot.evaluate.bertscore import bertscore_items
+from chefbot.evaluate.checks import AGGREGATED_CHECKS, ner_list, recipe_checks
 from chefbot.evaluate.rouge import ROUGE_TYPES, rouge_items
-from chefbot.evaluate.stats import bootstrap_mean, paired_bootstrap  # noqa: F401  (re-exported, contract)
-from chefbot.recipe_format import directions_text
+from chefbot.evaluate.stats import bootstrap_mean, paired_bootstrap, wilson_interval  # noqa: F401  (re-exported, contract)
+from chefbot.recipe_format import directions_text, render_recipe
 
 REFERENCE_PREAMBLE = "Certainly! Here's a delicious recipe for:"
 TEMPLATE_BASELINE = "template-only baseline"
@@ -42,7 +44,7 @@ def _score_chunk(args: tuple) -> list[dict]:
             item["rouge_directions"] = {t: d[t][i] for t in types}
     if checks:
         for item, r in zip(out, rows):
-            item["checks"] = check_recipe(r["prediction"], ner_list(r.get("inputs")), r.get("finish_reason"))
+            item["checks"] = recipe_checks(r["prediction"], ner_list(r.get("inputs")), r.get("finish_reason"))
     return out
 
 
@@ -66,8 +68,13 @@ def per_item_scores(rows: list[dict], stemmer: bool = True, types=ROUGE_TYPES, d
 
 
 def _agg(values, samples: int, seed: int) -> dict:
-    vals = [float(v) for v in values if v is not None]
-    return bootstrap_mean(vals, samples=samples, seed=seed)
+    """Mean with a 95% interval: Wilson for yes/no checks (a bootstrap of 0/12 would claim
+    [0, 0]), percentile bootstrap for everything else."""
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, bool) for v in present):
+        w = wilson_interval(sum(present), len(present))
+        return {"mean": w["value"], "low": w["low"], "high": w["high"], "n": w["n"], "interval": "wilson"}
+    return bootstrap_mean([float(v) for v in present], samples=samples, seed=seed)
 
 
 def score_predictions(
@@ -104,7 +111,6 @@ def score_predictions(
         }
     result["bertscore"] = None
     if bertscore_model:
-        from chefbot.evaluate.bertscore import bertscore_items
 
         bs = bertscore_items([r["reference"] for r in rows], [r["prediction"] for r in rows], bertscore_model)
         for k, item in enumerate(items):
@@ -135,7 +141,6 @@ def compare_results(a: dict, b: dict, metrics: list[str] | None = None, samples:
     ids_a = [i["id"] for i in a["per_item"]]
     ids_b = [i["id"] for i in b["per_item"]]
     if ids_a != ids_b:
-        from chefbot.errors import DataError
 
         first = next((k for k, (x, y) in enumerate(zip(ids_a, ids_b)) if x != y), min(len(ids_a), len(ids_b)))
         raise DataError(
@@ -178,7 +183,6 @@ def template_baseline(row: dict) -> str:
         bullets = "\n".join(f"- {x}" for x in ner)
         head = f"{REFERENCE_PREAMBLE}\n[ {title} ]\n\n" if title else f"{REFERENCE_PREAMBLE}\n\n"
         return f"{head}[ INGREDIENTS ]\n{bullets}\n\n[ DIRECTIONS ]"
-    from chefbot.recipe_format import render_recipe
 
     return render_recipe(title, ner, []) if title else "\n".join(render_recipe("x", ner, []).split("\n")[2:])
 

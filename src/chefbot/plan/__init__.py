@@ -1,1 +1,1 @@
-"""chefbot.plan"""
+"""The meal planner: recipe directions -> tasks -> a CP-SAT schedule for the cooks and the kitchen."""

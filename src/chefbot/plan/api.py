@@ -15,9 +15,13 @@ from pathlib import Path
 
 from chefbot.config import validate
 from chefbot.errors import DataError
-from chefbot.plan.recipes import Complete, load_recipe
+from chefbot.plan.complete import Complete
+from chefbot.plan.model_assist import tasks_with_model
+from chefbot.plan.problem import build_problem
+from chefbot.plan.recipes import load_recipe
+from chefbot.plan.render import html_page
 from chefbot.plan.schema import MealSpec
-from chefbot.plan.solve import Plan, build_problem, solve
+from chefbot.plan.solve import Plan, solve
 from chefbot.plan.tasks import DishTasks, tasks_from_directions
 
 
@@ -48,8 +52,6 @@ def analyse_meal(meal: MealSpec, base_dir: Path | None = None, complete: Complet
         recipe = load_recipe(spec, base_dir, where, complete)
         key = _slug(recipe.title, taken)
         if meal.tasks_from == "model":
-            from chefbot.plan.model_assist import tasks_with_model
-
             dish, fallback = tasks_with_model(key, recipe, complete)
             if fallback:
                 out.warnings.append(fallback)
@@ -126,7 +128,5 @@ def plan_meal_dict(data: dict, now: dt.datetime | None = None, complete: Complet
     plan, warnings = plan_meal(meal, base_dir=base_dir, now=now, complete=complete)
     result = plan_to_dict(plan, warnings)
     if html:
-        from chefbot.plan.render import html_page
-
         result["html"] = html_page(result)
     return result

@@ -1,32 +1,29 @@
-"""Optional model help: tasks as JSON from a model, recipes written from ingredient lists.
+"""Tasks from a model (``tasks_from: model``): the directions in, a JSON task list out.
 
-Both take a ``complete(messages) -> str`` callable so that any served or local model can
-be plugged in (``openai_complete`` wraps an OpenAI-compatible endpoint, e.g. ``chefbot
-serve``).  A model's task list is validated against the same ``Task`` schema the rules
-produce; anything that does not validate falls back to the rules, with the reason kept.
+The model is any ``complete(messages) -> str`` callable (``chefbot.plan.complete``).  Its
+task list is validated against the same ``Task`` schema the rules produce; anything that
+does not validate falls back to the rules, with the reason kept.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Callable
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from chefbot.errors import ChefbotError, DataError
-from chefbot.plan.recipes import Recipe
-from chefbot.plan.schema import Equipment
-from chefbot.plan.tasks import DishTasks, Task, _mark_vessels, tasks_from_directions
-
-Complete = Callable[[list[dict]], str]
+from chefbot.errors import ChefbotError
+from chefbot.plan.complete import Complete
+from chefbot.plan.equipment import NAMES, Equipment
+from chefbot.plan.recipes import DishRecipe
+from chefbot.plan.tasks import DishTasks, Task, mark_vessels, tasks_from_directions
 
 TASK_SYSTEM = (
     "You split cooking directions into kitchen tasks for a scheduler. Answer with JSON only: a list with one "
     "object per task, in order, with keys: text (the step), verb (one word), duration_min (integer minutes), "
     "attended (false when hands are needed only to start and finish, as for baking, simmering, chilling), "
-    "skill (1 washing/stirring .. 3 knife work, sauteing .. 5 pastry), equipment (a list from: oven, burner, pan, "
-    "pot, mixer, bowl, blender, microwave, slow_cooker, grill, fridge, freezer), oven_temp_c (integer or null), "
+    "skill (1 washing/stirring .. 3 knife work, sauteing .. 5 pastry), equipment (a list from: "
+    + ", ".join(NAMES) + "), oven_temp_c (integer or null), "
     "after (list of 1-based task numbers that must finish before this one starts)."
 )
 
@@ -81,7 +78,7 @@ def parse_model_tasks(answer: str, key: str) -> list[Task]:
     return tasks
 
 
-def tasks_with_model(key: str, recipe: Recipe, complete: Complete) -> tuple[DishTasks, str | None]:
+def tasks_with_model(key: str, recipe: DishRecipe, complete: Complete) -> tuple[DishTasks, str | None]:
     """Ask the model for tasks; on a bad answer use the rules. Returns (tasks, fallback reason or None)."""
     messages = [
         {"role": "system", "content": TASK_SYSTEM},
@@ -95,40 +92,8 @@ def tasks_with_model(key: str, recipe: Recipe, complete: Complete) -> tuple[Dish
         dish = tasks_from_directions(key, recipe.title, recipe.directions, recipe.ingredients)
         return dish, f"model tasks for '{recipe.title}' rejected ({e}); used the rules"
     dish = DishTasks(key=key, title=recipe.title, tasks=tasks)
-    _mark_vessels(key, dish.tasks)
+    mark_vessels(key, dish.tasks)
     return dish, None
-
-
-def generate_recipe(ingredients: list[str], title: str | None, complete: Complete, where: str) -> Recipe:
-    """Have the model write a recipe for an ingredient list (the same prompt chefbot is trained on)."""
-    from chefbot.chat import request_messages
-    from chefbot.config import PromptConfig
-    from chefbot.recipe_format import parse_recipe
-
-    answer = complete(request_messages(ingredients, PromptConfig(), title or ""))
-    parsed = parse_recipe(answer)
-    if not parsed.directions:
-        raise DataError(f"{where}: the model's recipe for {', '.join(ingredients)} has no directions I can read; "
-                        "give the directions yourself")
-    return Recipe(title or parsed.title or "Generated dish", parsed.ingredients or list(ingredients), parsed.directions,
-                  f"{where} (written by the model)")
-
-
-def openai_complete(endpoint: str, model: str, api_key: str | None = None, max_tokens: int = 1024,
-                    timeout: float = 120.0) -> Complete:
-    """A ``complete`` callable for an OpenAI-compatible chat endpoint (greedy, so plans repeat)."""
-    import openai
-
-    client = openai.OpenAI(base_url=endpoint, api_key=api_key or "not-needed", timeout=timeout)
-
-    def complete(messages: list[dict]) -> str:
-        try:
-            r = client.chat.completions.create(model=model, messages=messages, temperature=0, max_tokens=max_tokens)
-        except openai.OpenAIError as e:
-            raise DataError(f"--endpoint {endpoint}: request failed: {e}") from None
-        return r.choices[0].message.content or ""
-
-    return complete
 
 
 def dumps_example() -> str:

@@ -10,7 +10,7 @@ import html
 import io
 from pathlib import Path
 
-from chefbot.io import atomic_write_text
+from chefbot.io import atomic_write_json, atomic_write_text
 
 COOK_COLOURS = ["#2f6fb0", "#d9822b", "#3a9a5b", "#9b59b6", "#c0392b", "#7f8c8d"]
 
@@ -192,8 +192,6 @@ td,th{{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:left}} .cooks
 
 def write_outputs(result: dict, out_dir: str | Path) -> dict[str, Path]:
     """plan.json, plan.png, plan.html and timeline.txt in ``out_dir``."""
-    from chefbot.io import atomic_write_json
-
     out = Path(out_dir)
     data = {k: v for k, v in result.items() if k != "html"}
     return {

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from chefbot.config import Section
+from chefbot.plan.equipment import KITCHEN_FIELD
 
 _CLOCK_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
 _WINDOW_RE = re.compile(r"^\s*(\d{1,2}:\d{2})\s*(?:-|–|to)\s*(\d{1,2}:\d{2})\s*$")
@@ -56,12 +57,6 @@ class RowRef(Section):
     index: int = Field(ge=0)
 
 
-Equipment = Literal[
-    "oven", "burner", "pan", "pot", "mixer", "bowl", "blender", "microwave",
-    "slow_cooker", "grill", "fridge", "freezer",
-]
-
-
 class RecipeSpec(Section):
     """One dish: a recipe file, a RecipeNLG row, inline text, or ingredients to be written by a model."""
 
@@ -102,7 +97,10 @@ class Cook(Section):
 
 
 class Kitchen(Section):
-    """How many of each thing the kitchen has; a task needing one the kitchen lacks cannot be planned."""
+    """How many of each thing the kitchen has; a task needing one the kitchen lacks cannot be planned.
+
+    One field per kind of ``chefbot.plan.equipment`` (its ``kitchen_field``), plus ``oven_racks``.
+    """
 
     ovens: int = Field(1, ge=0, le=10)
     oven_racks: int = Field(2, ge=1, le=6)  # dishes one oven holds at the same temperature
@@ -119,12 +117,7 @@ class Kitchen(Section):
     freezer: int = Field(4, ge=0, le=100)
 
     def capacity(self, equipment: str) -> int:
-        return {
-            "oven": self.ovens, "burner": self.burners, "pan": self.pans, "pot": self.pots,
-            "mixer": self.mixers, "bowl": self.bowls, "blender": self.blenders,
-            "microwave": self.microwaves, "slow_cooker": self.slow_cookers, "grill": self.grills,
-            "fridge": self.fridge, "freezer": self.freezer,
-        }[equipment]
+        return getattr(self, KITCHEN_FIELD[equipment])
 
 
 class SolverSettings(Section):

@@ -1,11 +1,11 @@
 """Recipe directions -> schedulable tasks, by rules (no model needed).
 
-Each sentence of the directions becomes at most one task: its duration (explicit
-"about 20 minutes", "10 to 15 minutes", "1 1/2 hours", "overnight" — else a default by
-verb and quantity from ``durations.yaml``), the equipment it holds, the oven
-temperature, whether it needs hands the whole time, the skill it needs, and which
-earlier tasks it must follow.  No NLP library parses cooking directions into these
-facts, hence the hand-written rules; every table they use lives in ``durations.yaml``.
+Each sentence of the directions becomes at most one task: its duration (a time named in
+the text, read by ``durations.parse_duration``, else a default by verb and quantity from
+``durations.yaml``), the equipment it holds, the oven temperature, whether it needs hands
+the whole time, the skill it needs, and which earlier tasks it must follow.  No NLP
+library parses cooking directions into these facts, hence the hand-written rules; every
+table they use lives in ``durations.yaml``.
 """
 
 from __future__ import annotations
@@ -13,16 +13,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from chefbot.plan.schema import Equipment
+from chefbot.plan.durations import oven_celsius, parse_duration, parse_number, rules
+from chefbot.plan.equipment import HEAT, STOVE, VESSELS, Equipment
 
-STOVE = {"burner", "pot", "pan"}
-HEAT_EQUIPMENT = {"oven", "burner", "microwave", "slow_cooker", "grill"}
 DEFAULT_OVEN_C = 175  # "moderate oven", and the temperature when a recipe names none
 
 
@@ -45,133 +41,6 @@ class Task(BaseModel):
     vessel: str | None = None  # tasks sharing it keep one burner+pot/pan from the first to the last
     duration_from: str = "default"  # "text", "default" or "model"
 
-
-@dataclass
-class Rules:
-    verbs: dict
-    synonyms: dict
-    not_tasks: set
-    vague: dict
-    preheat_minutes: int
-    hands_start_minutes: int
-    hands_end_minutes: int
-
-
-@lru_cache(maxsize=1)
-def rules() -> Rules:
-    data = yaml.safe_load(resources.files("chefbot.plan").joinpath("durations.yaml").read_text(encoding="utf-8"))
-    return Rules(
-        verbs=data["verbs"], synonyms=data["synonyms"], not_tasks=set(data["not_tasks"]),
-        vague=data["vague"], preheat_minutes=int(data["preheat_minutes"]),
-        hands_start_minutes=int(data["hands_start_minutes"]), hands_end_minutes=int(data["hands_end_minutes"]),
-    )
-
-
-# ---------------------------------------------------------------- durations
-
-_WORD_NUM = {
-    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
-    "thirty": 30, "forty": 40, "forty-five": 45, "fifty": 50, "sixty": 60, "ninety": 90,
-}
-_NUM = r"(?:\d+\s+\d+/\d+|\d+/\d+|\d+(?:\.\d+)?|forty-five|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|ninety|an?|half an?)"
-_UNIT = r"(?P<unit>minutes?|mins?\b\.?|min\b\.?|hours?|hrs?\b\.?|hr\b\.?|seconds?|secs?\b\.?|days?)"
-_DURATION_RE = re.compile(
-    rf"\b(?P<a>{_NUM})(?:\s*(?:to|-|–|or)\s*(?P<b>{_NUM}))?"
-    r"(?P<frac>\s+and\s+(?:a\s+|one[- ])?(?:half|quarter))?"
-    rf"\s*{_UNIT}(?P<tail>\s+and\s+a\s+(?:half|quarter))?",
-    re.I,
-)
-# Mentions that are not the task's own length: "stirring every 5 minutes", "for the last 10 minutes".
-_SKIP_BEFORE_RE = re.compile(r"\b(every|last|up to|within|after|first|each|per)\s+(?:the\s+)?$", re.I)
-_ALT_BEFORE_RE = re.compile(r"\bor\s+(?:for\s+|about\s+)?$", re.I)
-
-
-def _number(text: str) -> float:
-    t = text.strip().lower()
-    if t.startswith("half"):
-        return 0.5
-    if t in _WORD_NUM:
-        return _WORD_NUM[t]
-    total = 0.0
-    for part in t.split():
-        if "/" in part:
-            n, d = part.split("/")
-            total += int(n) / max(int(d), 1)
-        else:
-            total += float(part)
-    return total
-
-
-def _unit_minutes(unit: str) -> float:
-    u = unit.lower()
-    if u.startswith("h"):
-        return 60
-    if u.startswith("s"):
-        return 1 / 60
-    if u.startswith("d"):
-        return 1440
-    return 1
-
-
-def parse_duration(text: str) -> int | None:
-    """Minutes named in a direction (the upper end of a range, mentions summed), or None.
-
-    "about 20 minutes" -> 20, "10 to 15 minutes" -> 15, "1 1/2 hours" -> 90,
-    "1 hour and 15 minutes" -> 75, "2 hours or overnight" -> 120, "overnight" -> 480.
-    """
-    spans: list[tuple[int, float]] = []
-    for m in _DURATION_RE.finditer(text):
-        value = _number(m.group("b") or m.group("a"))
-        if m.group("frac") or m.group("tail"):
-            value += 0.25 if "quarter" in (m.group("frac") or m.group("tail")).lower() else 0.5
-        spans.append((m.start(), value * _unit_minutes(m.group("unit"))))
-    lower = text.lower()
-    for phrase, minutes in rules().vague.items():
-        for m in re.finditer(rf"\b{re.escape(phrase)}\b", lower):
-            if not any(abs(s - m.start()) < 3 for s, _ in spans):
-                spans.append((m.start(), float(minutes)))
-    total = 0.0
-    found = False
-    for start, minutes in sorted(spans):
-        before = text[max(0, start - 16):start]
-        if _SKIP_BEFORE_RE.search(before):
-            continue
-        if found and _ALT_BEFORE_RE.search(before):
-            continue  # "2 hours or overnight": the first is the plan's time
-        total += minutes
-        found = True
-    return max(1, math.ceil(total)) if found else None
-
-
-# ---------------------------------------------------------------- temperatures
-
-_TEMP_RE = re.compile(
-    r"(?P<deg>\d{3})\s*(?:°|º|˚|degrees?\b|deg\b\.?)\s*(?P<unit>[FC](?![a-z])|fahrenheit|celsius|centigrade)?"
-    r"|(?P<deg2>\d{3})\s*(?P<unit2>[FC])\b",
-    re.I,
-)
-# "Bake at 350 for 1 hour": a bare number after at/to, used only when no degree sign is written.
-_BARE_TEMP_RE = re.compile(r"\b(?:at|to)\s+(?P<deg>[1-5]\d\d)\b(?!\s*(?:g\b|ml|grams|x\b|-inch|inch))", re.I)
-_OVEN_WORDS = {"slow oven": 150, "moderate oven": 175, "moderately hot oven": 190, "hot oven": 220, "very hot oven": 230}
-
-
-def oven_celsius(text: str) -> int | None:
-    """The first oven temperature named, in °C rounded to 5 (bare degrees are °F, as in US recipes)."""
-    m = _TEMP_RE.search(text) or _BARE_TEMP_RE.search(text)
-    if m:
-        deg = int(m.group("deg") or m.group("deg2"))
-        groups = m.groupdict()
-        unit = (groups.get("unit") or groups.get("unit2") or "F").upper()
-        c = deg if unit.startswith("C") else (deg - 32) * 5 / 9
-        return int(5 * round(c / 5))
-    lower = text.lower()
-    for words, c in sorted(_OVEN_WORDS.items(), key=lambda kv: -len(kv[0])):
-        if words in lower:
-            return c
-    if "broil" in lower:
-        return 290
-    return None
 
 
 # ---------------------------------------------------------------- sentences and verbs
@@ -258,7 +127,7 @@ def count_items(sentence: str, verb_word_end: int, ingredients: list[str]) -> in
                 return 1  # "2 lb. potatoes": a weight, not a count
             q = re.match(r"^\s*(\d+(?:\s+\d+/\d+)?|\d+/\d+)\s+[a-z]", line, re.I)
             if q:
-                return max(1, math.ceil(_number(q.group(1))))
+                return max(1, math.ceil(parse_number(q.group(1))))
             return 1
     return 1
 
@@ -280,7 +149,7 @@ class DishTasks:
         Toasting a garnish (nuts, crumbs) does not make a dish hot: a roasted beet salad that
         cools and gets toasted walnuts on top is still a cold starter.
         """
-        last_heat = max((i for i, t in enumerate(self.tasks) if HEAT_EQUIPMENT & set(t.equipment) and t.verb != "toast"),
+        last_heat = max((i for i, t in enumerate(self.tasks) if HEAT & set(t.equipment) and t.verb != "toast"),
                         default=None)
         if last_heat is None:
             return "cold"
@@ -328,7 +197,7 @@ def _task_from_sentence(sentence: str, verb: str, ingredients: list[str], recipe
     elif "burner" in equipment or _STOVE_CUE_RE.search(sentence):
         vessel = "pot" if _POT_RE.search(sentence) else "pan" if _PAN_RE.search(sentence) else None
         if vessel is None:
-            vessel = next((e for e in equipment if e in {"pot", "pan"}), "pot")
+            vessel = next((e for e in equipment if e in VESSELS), "pot")
         equipment = [e for e in equipment if e not in STOVE] + ["burner", vessel]
         if re.search(r"\bconstantly\b|\bstirring\b|\bwatch\b", lower):
             attended = True
@@ -344,14 +213,14 @@ def _task_from_sentence(sentence: str, verb: str, ingredients: list[str], recipe
                 oven_temp_c=temp, duration_from=duration_from)
 
 
-def _mark_vessels(key: str, tasks: list[Task]) -> None:
+def mark_vessels(key: str, tasks: list[Task]) -> None:
     """Consecutive stovetop steps of a dish keep their pot or pan on the burner between steps."""
     runs: list[list[Task]] = []
     current: list[Task] = []
     pending: list[Task] = []
     kind = None
     for t in tasks:
-        stove = [e for e in t.equipment if e in {"pot", "pan"}]
+        stove = [e for e in t.equipment if e in VESSELS]
         chained = current and t.after == [ (pending or current)[-1].id ]
         if stove and "burner" in t.equipment and (not current or (chained and stove[0] == kind)):
             current += pending + [t]
@@ -366,10 +235,10 @@ def _mark_vessels(key: str, tasks: list[Task]) -> None:
     if len(current) > 1:
         runs.append(current)
     for i, run in enumerate(runs, 1):
-        kind = next(e for e in run[0].equipment if e in {"pot", "pan"})
+        kind = next(e for e in run[0].equipment if e in VESSELS)
         for t in run:
             t.vessel = f"{key}.v{i}"
-            t.equipment = sorted((set(t.equipment) - {"pot", "pan", "bowl"}) | {"burner", kind})
+            t.equipment = sorted((set(t.equipment) - VESSELS - {"bowl"}) | {"burner", kind})
 
 
 def tasks_from_directions(key: str, title: str, directions: list[str], ingredients: list[str] | None = None) -> DishTasks:
@@ -406,7 +275,7 @@ def tasks_from_directions(key: str, title: str, directions: list[str], ingredien
             frontier = frontier + [new_id]
         else:
             last_after, frontier = after, [new_id]
-    _mark_vessels(key, dish.tasks)
+    mark_vessels(key, dish.tasks)
     return dish
 
 

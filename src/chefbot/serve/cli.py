@@ -7,12 +7,16 @@ from typing import Any, Optional
 
 import typer
 
+from chefbot.config import load_config
 from chefbot.errors import ChefbotError
+from chefbot.generate import make_generator, vllm_available
+from chefbot.model import DTYPES as PRECISIONS
+from chefbot.progress import console
+from chefbot.serve.export import export, smoke_test
+from chefbot.serve.terminal_chat import chat_loop, local_stream_fn, remote_stream_fn
 
 
 def _config(config: Optional[Path], overrides: list[str] | None, model_dir: Optional[Path] = None) -> Any:
-    from chefbot.config import load_config
-
     cfg = load_config(config, overrides or [])
     if model_dir is not None:  # a merged export: a complete model folder replaces the base
         if not (model_dir / "config.json").exists():
@@ -23,31 +27,23 @@ def _config(config: Optional[Path], overrides: list[str] | None, model_dir: Opti
     return cfg
 
 
-DTYPES = ("auto", "fp32", "bf16", "fp16")
+DTYPES = ("auto", *PRECISIONS)
 
 
 def build_generator(cfg: Any, adapter: Optional[str], engine: str, dtype: str = "auto") -> Any:
     """The generator from chefbot.generate (the one generation path) for this engine.
 
-    ``dtype`` auto: float32 on a CPU (bf16 matmuls there are ~4x slower: 0.22 vs 0.84
-    tokens/s for SmolLM2-135M in one measurement on this project's CI machine), the training
-    precision on a GPU.
+    ``dtype`` becomes ``eval.dtype``; ``chefbot.model.inference_precision`` resolves "auto"
+    (the training precision on a GPU; fp32 on a CPU, where bf16 measured ~4x slower:
+    0.22 vs 0.84 tokens/s for SmolLM2-135M on this project's CI machine).
     """
-    import torch
-
-    from chefbot.generate import make_generator, vllm_available
-
     if engine == "vllm" and not vllm_available():
         raise ChefbotError("--engine vllm needs the vllm package and a CUDA GPU (pip install vllm); use --engine hf")
     if dtype not in DTYPES:
         raise ChefbotError(f"--dtype {dtype!r}: choose one of {', '.join(DTYPES)}")
-    cfg = cfg.model_copy(deep=True)
-    if dtype == "auto":
-        dtype = cfg.train.precision if torch.cuda.is_available() else "fp32"
-    cfg.train.precision = dtype
-    cfg.eval.engine = engine
-    cfg.eval.endpoint = None
-    return make_generator(cfg, adapter=adapter)
+    return make_generator(cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"engine": engine, "endpoint": None,
+                                                                                     "dtype": dtype})}),
+                          adapter=adapter)
 
 
 def register(app: typer.Typer) -> None:
@@ -77,7 +73,8 @@ def register(app: typer.Typer) -> None:
             cfg.serve.api_keys = list(api_key)
         import uvicorn
 
-        from chefbot.progress import console
+        # Only `chefbot serve` needs the web stack; at the top it would slow every command.
+        # lazy: fastapi + the planner's OR-Tools: import chefbot.cli 0.21 s, with chefbot.serve.app 0.85 s
         from chefbot.serve.app import create_app
 
         generator = build_generator(cfg, str(adapter) if adapter else None, cfg.serve.engine, dtype)
@@ -103,8 +100,6 @@ def register(app: typer.Typer) -> None:
         dtype: str = typer.Option("auto", help="auto (fp32 on CPU) | fp32 | bf16 | fp16"),
     ) -> None:
         """Chat in the terminal with streaming answers (/reset, /history, /quit)."""
-        from chefbot.serve.chat import chat_loop, local_stream_fn, remote_stream_fn
-
         if url:
             stream = remote_stream_fn(url, api_model, api_key, max_tokens, temperature)
         else:
@@ -131,9 +126,6 @@ def register(app: typer.Typer) -> None:
         check: bool = typer.Option(True, help="Load the export back and check that generation stops by itself."),
     ) -> None:
         """Export for transformers/vLLM (merged), llama.cpp (gguf) or Ollama (gguf + Modelfile)."""
-        from chefbot.progress import console
-        from chefbot.serve.export import export, smoke_test
-
         cfg = _config(config, overrides)
         info = export(cfg, str(adapter) if adapter else None, format, out, quant)
         console.print(f"wrote {info['out']} ({format}{', ' + quant if format != 'merged' else ''})")

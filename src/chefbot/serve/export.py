@@ -27,8 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chefbot.config import GenerationConfig
 from chefbot.errors import ChefbotError
+from chefbot.generate import LocalGenerator
 from chefbot.io import atomic_dir, atomic_write_text
+from chefbot.model import load_model, load_tokenizer, resolve_source
+from chefbot.stops import generation_config_for, stop_token_ids
+from chefbot.train.merge import merge_adapter
 
 QUANTS = ("f32", "f16", "q8_0", "q4_0")
 FORMATS = ("merged", "gguf", "ollama")
@@ -42,15 +47,8 @@ FORMATS = ("merged", "gguf", "ollama")
 def export_merged(cfg: Any, adapter: str | None, out: Path) -> dict:
     """A standalone bf16 model folder (never 4-bit: merging into 4-bit loses the tuning)."""
     if adapter:
-        try:
-            from chefbot.train.merge import merge_adapter
-        except ImportError:
-            raise ChefbotError("export --format merged with --adapter needs chefbot.train.merge (the training stage)") from None
         return dict(merge_adapter(cfg, adapter, out) or {})
     import torch
-
-    from chefbot.model import load_model, load_tokenizer
-    from chefbot.train.stops import generation_config_for
 
     tok = load_tokenizer(cfg.model)
     model = load_model(cfg, dtype=torch.bfloat16, quantize=False)
@@ -67,8 +65,6 @@ def _source_folder(cfg: Any, adapter: str | None, work: Path) -> Path:
         folder = work / "merged"
         export_merged(cfg, adapter, folder)
         return folder
-    from chefbot.model import resolve_source
-
     src = resolve_source(cfg.model)
     if not src.local:
         raise ChefbotError(f"export needs local weights; {src.path!r} is a hub id (run once online, or give a folder)")
@@ -229,8 +225,6 @@ def _llama_cpp_convert(script: str, model_dir: Path, out_file: Path, quant: str)
 
 
 def _end_of_turn_id(tokenizer: Any) -> int | None:
-    from chefbot.train.stops import stop_token_ids
-
     ids = stop_token_ids(tokenizer)
     return ids[0] if ids else None
 
@@ -347,8 +341,6 @@ def export(cfg: Any, adapter: str | None, fmt: str, out: Path, quant: str = "q8_
         return {"format": fmt, "out": str(out), **info}
     from transformers import AutoConfig, AutoTokenizer
 
-    from chefbot.train.stops import stop_token_ids
-
     with tempfile.TemporaryDirectory(prefix="chefbot-export-", dir=out.parent if out.parent.exists() else None) as work:
         src = _source_folder(cfg, adapter, Path(work))
         tokenizer = AutoTokenizer.from_pretrained(src)
@@ -371,9 +363,6 @@ def smoke_test(out: Path, fmt: str, max_new_tokens: int = 48, prompt: str = SMOK
     (within ``max_new_tokens``: give a real recipe model its evaluation budget)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from chefbot.config import GenerationConfig
-    from chefbot.generate import LocalGenerator
 
     out = Path(out)
     if fmt == "merged":

@@ -1,9 +1,10 @@
-"""POST /v1/recipes: ingredients and constraints in, a parsed and checked recipe out.
+"""The recipe request's prompt and checks (``routes_recipes.py`` is its HTTP side).
 
 The prompt is the training prompt (``chefbot.chat.request_messages``) so a fine-tuned
 model sees exactly what it learned from; constraints are one extra sentence.  The
 answer is read back with ``chefbot.recipe_format.parse_recipe`` (the same parser the
-evaluation uses) and checked.  The checks are keyword lists: they *flag* a likely
+evaluation uses) and checked against the request's constraints
+(``check_constraints``).  The checks are keyword lists: they *flag* a likely
 problem (a vegetarian recipe that mentions bacon) for the person to see; they do not
 claim to prove a recipe safe for an allergy.
 """
@@ -54,7 +55,9 @@ def minutes_mentioned(directions: list[str]) -> float:
     return total
 
 
-def check_recipe(text: str, constraints: RecipeConstraints) -> dict:
+def check_constraints(text: str, constraints: RecipeConstraints) -> dict:
+    """The answer ``text`` parsed into a recipe and checked against the request's ``constraints``
+    (and for the parts a recipe needs): ``{recipe, valid, well_formed, problems, minutes_stated}``."""
     parsed = parse_recipe(text)
     problems: list[str] = []
     if not parsed.title:

@@ -1,4 +1,5 @@
-"""Request and response shapes: the subset of the OpenAI chat API chefbot serves, plus /v1/recipes.
+"""Request and response shapes: the subset of the OpenAI chat API chefbot serves, plus
+/v1/recipes, and the server-sent event framing the streams use (``sse``).
 
 Requests ignore unknown fields (OpenAI clients send extras such as ``user`` or
 ``logprobs: false``) but validate the ones we act on, so a wrong type answers 422
@@ -7,6 +8,7 @@ naming the field instead of being silently dropped.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -110,3 +112,11 @@ def openai_finish_reason(reason: str) -> str:
 def error_body(message: str, type_: str = "invalid_request_error", param: str | None = None, code: str | None = None) -> dict:
     """The OpenAI error envelope, so the openai client raises a typed error with our message."""
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def sse(obj: dict) -> str:
+    """One server-sent event carrying ``obj`` as JSON."""
+    return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"

@@ -24,6 +24,7 @@ import torch
 
 from chefbot.errors import ChefbotError
 from chefbot.io import atomic_dir, atomic_write_json
+from chefbot.progress import console
 
 MARKER = "COMPLETE"
 _STEP_RE = re.compile(r"^step-(\d+)$")
@@ -106,7 +107,6 @@ def load_checkpoint(folder: Path, optimizer: Any, scheduler: Any) -> dict:
     if (folder / "optimizer.pt").exists():
         optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=False, map_location="cpu"))
     else:  # FSDP runs: sharded optimizer state is not saved; the moments restart
-        from chefbot.progress import console
 
         console.print(f"[yellow]{folder}: no optimizer state saved (FSDP); Adam moments restart from zero[/]")
     scheduler.load_state_dict(torch.load(folder / "scheduler.pt", weights_only=False))

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from chefbot.config import to_yaml
 from chefbot.errors import ChefbotError
 
 
@@ -37,8 +38,6 @@ def check_hub_access(repo_id: str | None) -> None:
 
 def model_card(cfg: Any, train_summary: dict, eval_results: dict | None, merged: bool) -> str:
     """A README.md with the training setup and the evaluation results (with their n and method)."""
-    from chefbot.config import to_yaml
-
     base = cfg.model.name_or_path
     lines = [
         "---",

@@ -23,11 +23,18 @@ import numpy as np
 import torch
 
 from chefbot.config import ExperimentConfig, save_resolved
+from chefbot.data.collate import collate_packed, collate_padding_free
+from chefbot.data.prepare import prepare
 from chefbot.errors import ChefbotError
+from chefbot.io import atomic_dir, atomic_write_json
+from chefbot.model import load_model, load_tokenizer, resolve_dtype
+from chefbot.progress import make_progress
+from chefbot.stops import generation_config_for
 from chefbot.train import packed_attention
+from chefbot.train import setup as S
 from chefbot.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from chefbot.train.loss import TargetTokenLoss, count_targets
-
+from chefbot.train.setup import is_fsdp
 
 # ----------------------------------------------------------------------------- data order
 
@@ -62,12 +69,9 @@ def total_steps(n_rows: int, cfg: ExperimentConfig, world: int) -> int:
 
 
 def collator(cfg: ExperimentConfig, pad_id: int) -> Callable[[list[dict]], dict]:
-    from chefbot.data.collate import collate_packed, collate_padding_free
-
     if cfg.data.packing:
         return lambda rows: collate_packed(rows, pad_id=pad_id)
     return collate_padding_free
-
 
 # ----------------------------------------------------------------------------- one step
 
@@ -152,15 +156,11 @@ class Run:
 
 
 def setup(cfg: ExperimentConfig, prepared: Any = None, tokenizer: Any = None) -> Run:
-    from chefbot.model import load_model, load_tokenizer, resolve_dtype
-    from chefbot.train import setup as S
-
     dtype = resolve_dtype(cfg.train.precision)
     accelerator = S.make_accelerator(cfg, dtype)
     torch.manual_seed(cfg.seed)
     tokenizer = tokenizer or load_tokenizer(cfg.model)
     if prepared is None:
-        from chefbot.data.prepare import prepare
 
         # Rank 0 builds the data cache first; the others then read it.
         with accelerator.main_process_first():
@@ -190,8 +190,6 @@ def _save_weights(run: Run, folder: Path, state_dict: dict | None = None) -> Non
 
 def _gathered_state(run: Run) -> dict | None:
     """Under FSDP the weights are sharded: every rank joins the gather, rank 0 writes."""
-    from chefbot.train.setup import is_fsdp
-
     if not is_fsdp(run.accelerator):
         return None
     state = run.accelerator.get_state_dict(run.loss_module)
@@ -232,8 +230,6 @@ class Logger:
 
 def fit(run: Run) -> dict:
     """Train to ``run.total_steps``, resuming from the newest complete checkpoint."""
-    from chefbot.progress import make_progress
-
     cfg, acc, t = run.cfg, run.accelerator, run.cfg.train
     world, rank = acc.num_processes, acc.process_index
     out = Path(cfg.output_dir)
@@ -280,14 +276,16 @@ def fit(run: Run) -> dict:
             run.optimizer.step()
             run.scheduler.step()
             run.optimizer.zero_grad(set_to_none=True)
-            train_time += time.perf_counter() - t0
+            step_seconds = time.perf_counter() - t0
+            train_time += step_seconds
             tokens += n_targets
             step, micro = step + 1, micro + len(group)
             if not math.isfinite(loss):
                 raise ChefbotError(f"training loss became {loss} at step {step}; lower train.lr or check the data")
             train_losses.append({"step": step, "loss": loss})
             row = {"step": step, "loss": loss, "lr": run.scheduler.get_last_lr()[0], "target_tokens": n_targets,
-                   "epoch": epoch, "grad_norm": grad_norm, "target_tokens_per_s": tokens / max(train_time, 1e-9)}
+                   "epoch": epoch, "grad_norm": grad_norm, "step_seconds": step_seconds, "peak_mem_mb": peak_memory_mb(acc.device),
+                   "target_tokens_per_s": tokens / max(train_time, 1e-9)}
             logger.log(row, step, track=step % t.logging_steps == 0 or step == run.total_steps)
             if bar:
                 bar.update(task, completed=step, info=f"loss {loss:.3f}  {row['target_tokens_per_s']:.0f} tok/s")
@@ -314,8 +312,6 @@ def fit(run: Run) -> dict:
 
 
 def _checkpoint(run: Run, step: int, position: dict) -> None:
-    from chefbot.train.setup import is_fsdp
-
     acc = run.accelerator
     acc.wait_for_everyone()
     state = _gathered_state(run)
@@ -328,9 +324,6 @@ def _checkpoint(run: Run, step: int, position: dict) -> None:
 
 def save_final(run: Run, summary: dict) -> Path:
     """The adapter with tokenizer, chat template and a generation_config that stops right."""
-    from chefbot.io import atomic_dir, atomic_write_json
-    from chefbot.train.stops import generation_config_for
-
     out = Path(run.cfg.output_dir) / "adapter"
     acc = run.accelerator
     acc.wait_for_everyone()

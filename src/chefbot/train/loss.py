@@ -16,9 +16,9 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from chefbot.data.tokenize import IGNORE_INDEX
 from chefbot.train import packed_attention
 
-IGNORE = -100
 # Logits kept for the backward pass on CPU up to this size (about 1,500 targets with a
 # 151k vocabulary); above it, or on a GPU, each chunk is recomputed (measured on CPU:
 # recomputing costs ~5% of a SmolLM2 step for no memory that matters there).
@@ -27,7 +27,7 @@ KEEP_LOGITS_BYTES = 1 << 30
 
 def count_targets(labels: torch.Tensor) -> int:
     """Tokens that are predicted (labels are unshifted: position t predicts labels[t+1])."""
-    return int((labels[:, 1:] != IGNORE).sum())
+    return int((labels[:, 1:] != IGNORE_INDEX).sum())
 
 
 def _causal_lm(model: Any) -> Any:
@@ -63,7 +63,7 @@ class TargetTokenLoss(nn.Module):
         extra = {"example_spans": packed_attention.example_spans(position_ids)} if packed_attention.is_enabled(lm) else {}
         hidden = lm.get_decoder()(input_ids=input_ids, position_ids=position_ids, use_cache=False, **extra).last_hidden_state
         targets = labels[:, 1:]
-        mask = targets != IGNORE
+        mask = targets != IGNORE_INDEX
         picked = hidden[:, :-1][mask]  # [n_targets, hidden]: masked positions never reach lm_head
         wanted = targets[mask]
         head = lm.get_output_embeddings()

@@ -14,8 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from chefbot.chat import render_prompt, request_messages
 from chefbot.config import ExperimentConfig
 from chefbot.errors import ChefbotError
+from chefbot.io import atomic_dir, atomic_write_json
+from chefbot.model import load_model, load_tokenizer
+from chefbot.stops import generation_config_for
 
 CHECK_INGREDIENTS = [
     ["chicken", "garlic", "lemon", "thyme"],
@@ -32,8 +36,6 @@ DEFAULT_TOLERANCE = {"bf16": 0.5, "fp16": 0.1, "fp32": 1e-3}
 
 def check_inputs(cfg: ExperimentConfig, tokenizer: Any, n: int) -> list[list[int]]:
     """Token ids of a few recipe requests plus the start of an answer in our format."""
-    from chefbot.chat import render_prompt, request_messages
-
     out = []
     for ner in CHECK_INGREDIENTS[: max(1, n)]:
         text = render_prompt(request_messages(ner, cfg.prompt), tokenizer, cfg.prompt.fold_system)
@@ -66,10 +68,6 @@ def merge_adapter(
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from chefbot.io import atomic_dir, atomic_write_json
-    from chefbot.model import load_model, load_tokenizer
-    from chefbot.train.stops import generation_config_for
 
     adapter_dir, out_dir = Path(adapter_dir), Path(out_dir)
     if not (adapter_dir / "adapter_config.json").exists():

@@ -3,13 +3,16 @@
 Two back ends with one loop: a local model (``LocalGenerator.stream``, the same
 generation path as the server and the evaluation) or a running OpenAI-compatible server
 (``--url``; chefbot's own, vLLM, llama.cpp, Ollama).  The whole history is sent each
-turn; ``/reset`` forgets it, ``/quit`` (or Ctrl-D) leaves.
+turn; ``/reset`` forgets it, ``/quit`` (or Ctrl-D) leaves.  (The message format itself is
+``chefbot.chat``.)
 """
 
 from __future__ import annotations
 
 import sys
 from typing import Any, Callable, Iterable, Iterator, TextIO
+
+from chefbot.errors import ChefbotError
 
 Messages = list[dict[str, str]]
 StreamFn = Callable[[Messages], Iterable[str]]
@@ -41,8 +44,6 @@ def remote_stream_fn(url: str, model: str, api_key: str | None = None, max_token
         extra["temperature"] = temperature
 
     def stream(messages: Messages) -> Iterator[str]:
-        from chefbot.errors import ChefbotError
-
         try:
             response = client.chat.completions.create(model=model, messages=messages, stream=True, **extra)
             for chunk in response:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from chefbot.serve.chat import chat_loop, local_stream_fn, remote_stream_fn
+from chefbot.serve.terminal_chat import chat_loop, local_stream_fn, remote_stream_fn
 from serve_support import live_app, serve_cfg
 
 

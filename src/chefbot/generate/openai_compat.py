@@ -1,0 +1,161 @@
+"""``OpenAIGenerator``: any OpenAI-compatible chat endpoint (GPT-4o-mini, vLLM, llama.cpp,
+chefbot's own server) with bounded concurrency, retries with exponential backoff and a
+disk cache keyed by model + messages + settings, so a rerun costs nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from chefbot.config import GenerationConfig
+from chefbot.errors import ChefbotError
+from chefbot.generate.completion import Completion, Messages, OnResult, resolve_settings
+from chefbot.io import atomic_write_json
+
+
+@dataclass
+class OpenAIGenerator:
+    """Any OpenAI-compatible chat endpoint, with a disk cache and bounded concurrency."""
+
+    base_url: str | None
+    model: str
+    api_key: str | None = None
+    gen_cfg: GenerationConfig = field(default_factory=GenerationConfig)
+    concurrency: int = 4
+    cache_dir: str | Path | None = ".cache/chefbot/openai"
+    retries: int = 4
+    backoff_s: float = 1.0  # first wait; doubles each retry (plus jitter)
+    timeout_s: float = 120.0
+    client: Any = None  # an openai.OpenAI instance; built from base_url/api_key when None
+    backend: str = "openai"
+    calls: int = 0  # requests actually sent (cache hits excluded)
+
+    def __post_init__(self) -> None:
+        if self.client is None:
+            import os
+
+            import openai
+
+            key = self.api_key or os.environ.get("OPENAI_API_KEY") or ("EMPTY" if self.base_url else None)
+            if key is None:
+                raise ChefbotError(
+                    f"model {self.model!r} needs the OpenAI API: set OPENAI_API_KEY, or give eval.endpoint=URL "
+                    "of an OpenAI-compatible server"
+                )
+            # Retries are ours (below) so the last error can name the endpoint and the backoff is configurable.
+            self.client = openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=0, timeout=self.timeout_s)
+        self._lock = threading.Lock()
+
+    def describe(self, settings_override: dict | None = None) -> dict:
+        s = resolve_settings(self.gen_cfg, settings_override)
+        return {"backend": self.backend, "model": self.model, "endpoint": self.base_url or "https://api.openai.com/v1",
+                **s.model_dump(), "request": self._request_settings(s)}
+
+    @staticmethod
+    def _request_settings(s: GenerationConfig) -> dict:
+        """What is sent: the API has no repetition_penalty/top_k, so those go as extras only when set."""
+        req: dict[str, Any] = {"max_tokens": s.max_new_tokens, "temperature": s.temperature if s.do_sample else 0.0,
+                               "top_p": s.top_p if s.do_sample else 1.0, "seed": s.seed}
+        extra = {}
+        if s.repetition_penalty != 1.0:
+            extra["repetition_penalty"] = s.repetition_penalty
+        if s.do_sample and s.top_k > 0:
+            extra["top_k"] = s.top_k
+        if extra:
+            req["extra_body"] = extra
+        return req
+
+    def cache_key(self, messages: Messages, req: dict) -> str:
+        blob = json.dumps({"model": self.model, "messages": list(messages), "settings": req}, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def _cache_path(self, key: str) -> Path | None:
+        return None if self.cache_dir is None else Path(self.cache_dir) / key[:2] / f"{key}.json"
+
+    def _cached(self, key: str) -> Completion | None:
+        p = self._cache_path(key)
+        if p is None or not p.exists():
+            return None
+        try:
+            return Completion.from_dict(json.loads(p.read_text(encoding="utf-8")))
+        except (ValueError, KeyError, TypeError):
+            return None  # a damaged entry is simply asked again
+
+    def _store(self, key: str, c: Completion) -> None:
+        p = self._cache_path(key)
+        if p is not None:
+            atomic_write_json(p, c.to_dict())
+
+    def _call(self, messages: Messages, req: dict) -> Completion:
+        import openai
+
+        retryable = (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError, openai.InternalServerError)
+        last: Exception | None = None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff_s * 2 ** (attempt - 1) * (1 + 0.1 * random.random()))
+            try:
+                with self._lock:
+                    self.calls += 1
+                r = self.client.chat.completions.create(model=self.model, messages=list(messages), **req)
+            except retryable as e:
+                last = e
+                continue
+            except openai.APIStatusError as e:  # 4xx other than 429: asking again will not help
+                raise ChefbotError(f"endpoint {self.base_url or 'api.openai.com'} model {self.model!r}: HTTP {e.status_code}: {e.message}") from None
+            ch = r.choices[0]
+            usage = getattr(r, "usage", None)
+            reason = "length" if ch.finish_reason == "length" else "stop"
+            return Completion(text=ch.message.content or "", finish_reason=reason,
+                              prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+                              completion_tokens=getattr(usage, "completion_tokens", 0) or 0)
+        raise _Unreachable(f"{type(last).__name__}: {last}")
+
+    def generate(
+        self, batch: Sequence[Messages], settings_override: dict | None = None, on_result: OnResult | None = None
+    ) -> list[Completion]:
+        req = self._request_settings(resolve_settings(self.gen_cfg, settings_override))
+        out: list[Completion | None] = [None] * len(batch)
+        todo = []
+        for i, m in enumerate(batch):
+            key = self.cache_key(m, req)
+            hit = self._cached(key)
+            if hit is not None:
+                out[i] = hit
+                if on_result is not None:
+                    on_result(i, hit)
+            else:
+                todo.append((i, key))
+        failure: str | None = None
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            futures = {pool.submit(self._call, batch[i], req): (i, key) for i, key in todo}
+            for fut in as_completed(futures):
+                i, key = futures[fut]
+                try:
+                    c = fut.result()
+                except _Unreachable as e:
+                    failure = failure or str(e)
+                    continue
+                self._store(key, c)
+                out[i] = c
+                if on_result is not None:
+                    on_result(i, c)
+        if failure is not None:
+            done = sum(c is not None for c in out)
+            raise ChefbotError(
+                f"endpoint {self.base_url or 'https://api.openai.com/v1'} (model {self.model!r}) failed after "
+                f"{self.retries + 1} tries: {failure}. {done} of {len(batch)} items finished and are kept "
+                f"(cache {self.cache_dir}); run the same command again to continue."
+            )
+        return out  # type: ignore[return-value]
+
+
+class _Unreachable(Exception):
+    pass

@@ -1,0 +1,58 @@
+"""``VLLMGenerator``: vLLM on a CUDA GPU (import-guarded; cannot run on the CPU CI machine)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from chefbot.chat import render_prompt
+from chefbot.config import GenerationConfig
+from chefbot.generate.completion import Completion, Messages, OnResult, resolve_settings
+from chefbot.stops import stop_token_ids
+
+
+class VLLMGenerator:
+    backend = "vllm"
+
+    def __init__(self, model_path: str, tokenizer: Any, gen_cfg: GenerationConfig, adapter: str | None = None, fold: str = "auto") -> None:
+        from vllm import LLM  # noqa: PLC0415 - optional dependency
+
+        self.tokenizer = tokenizer
+        self.gen_cfg = gen_cfg
+        self.fold = fold
+        self.model_path = model_path
+        self.adapter = adapter
+        self.stop_ids = stop_token_ids(tokenizer)
+        self.llm = LLM(model=model_path, tokenizer=model_path, enable_lora=adapter is not None,
+                       generation_config="vllm")  # "vllm": ignore the model's generation_config.json defaults
+
+    def describe(self, settings_override: dict | None = None) -> dict:
+        s = resolve_settings(self.gen_cfg, settings_override)
+        return {"backend": self.backend, "model": self.model_path, "adapter": self.adapter, **s.model_dump(),
+                "stop_token_ids": self.stop_ids, "fold_system": self.fold}
+
+    def generate(self, batch: Sequence[Messages], settings_override: dict | None = None, on_result: OnResult | None = None) -> list[Completion]:
+        from vllm import SamplingParams
+
+        s = resolve_settings(self.gen_cfg, settings_override)
+        sample = s.do_sample and s.temperature > 0
+        params = SamplingParams(
+            max_tokens=s.max_new_tokens, temperature=s.temperature if sample else 0.0, top_p=s.top_p if sample else 1.0,
+            top_k=(s.top_k or -1) if sample else -1, repetition_penalty=s.repetition_penalty, seed=s.seed,
+            stop_token_ids=self.stop_ids, skip_special_tokens=True,
+        )
+        lora = None
+        if self.adapter:
+            from vllm.lora.request import LoRARequest
+
+            lora = LoRARequest("adapter", 1, self.adapter)
+        prompts = [render_prompt(m, self.tokenizer, self.fold) for m in batch]
+        results = self.llm.generate(prompts, params, lora_request=lora)
+        out = []
+        for i, r in enumerate(results):
+            o = r.outputs[0]
+            c = Completion(text=o.text, finish_reason="length" if o.finish_reason == "length" else "stop",
+                           prompt_tokens=len(r.prompt_token_ids), completion_tokens=len(o.token_ids))
+            out.append(c)
+            if on_result is not None:
+                on_result(i, c)
+        return out

@@ -1,0 +1,146 @@
+"""Times and oven temperatures read from direction text, and the rule tables of ``durations.yaml``.
+
+``parse_duration`` and ``oven_celsius`` turn phrases ("about 20 minutes", "1 1/2 hours",
+"overnight", "350°F", "moderate oven") into minutes and °C; ``rules()`` loads the verb
+table (default minutes, equipment, skill, rank), synonyms, notes and vague times.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import yaml
+
+
+@dataclass
+class Rules:
+    verbs: dict
+    synonyms: dict
+    not_tasks: set
+    vague: dict
+    preheat_minutes: int
+    hands_start_minutes: int
+    hands_end_minutes: int
+
+
+@lru_cache(maxsize=1)
+def rules() -> Rules:
+    """The tables of ``durations.yaml``, read once."""
+    data = yaml.safe_load(resources.files("chefbot.plan").joinpath("durations.yaml").read_text(encoding="utf-8"))
+    return Rules(
+        verbs=data["verbs"], synonyms=data["synonyms"], not_tasks=set(data["not_tasks"]),
+        vague=data["vague"], preheat_minutes=int(data["preheat_minutes"]),
+        hands_start_minutes=int(data["hands_start_minutes"]), hands_end_minutes=int(data["hands_end_minutes"]),
+    )
+
+
+# ---------------------------------------------------------------- durations
+
+_WORD_NUM = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
+    "thirty": 30, "forty": 40, "forty-five": 45, "fifty": 50, "sixty": 60, "ninety": 90,
+}
+_NUM = r"(?:\d+\s+\d+/\d+|\d+/\d+|\d+(?:\.\d+)?|forty-five|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|ninety|an?|half an?)"
+_UNIT = r"(?P<unit>minutes?|mins?\b\.?|min\b\.?|hours?|hrs?\b\.?|hr\b\.?|seconds?|secs?\b\.?|days?)"
+_DURATION_RE = re.compile(
+    rf"\b(?P<a>{_NUM})(?:\s*(?:to|-|–|or)\s*(?P<b>{_NUM}))?"
+    r"(?P<frac>\s+and\s+(?:a\s+|one[- ])?(?:half|quarter))?"
+    rf"\s*{_UNIT}(?P<tail>\s+and\s+a\s+(?:half|quarter))?",
+    re.I,
+)
+# Mentions that are not the task's own length: "stirring every 5 minutes", "for the last 10 minutes".
+_SKIP_BEFORE_RE = re.compile(r"\b(every|last|up to|within|after|first|each|per)\s+(?:the\s+)?$", re.I)
+_ALT_BEFORE_RE = re.compile(r"\bor\s+(?:for\s+|about\s+)?$", re.I)
+
+
+def parse_number(text: str) -> float:
+    """"3", "1 1/2", "two", "half a" -> a number."""
+    t = text.strip().lower()
+    if t.startswith("half"):
+        return 0.5
+    if t in _WORD_NUM:
+        return _WORD_NUM[t]
+    total = 0.0
+    for part in t.split():
+        if "/" in part:
+            n, d = part.split("/")
+            total += int(n) / max(int(d), 1)
+        else:
+            total += float(part)
+    return total
+
+
+def _unit_minutes(unit: str) -> float:
+    u = unit.lower()
+    if u.startswith("h"):
+        return 60
+    if u.startswith("s"):
+        return 1 / 60
+    if u.startswith("d"):
+        return 1440
+    return 1
+
+
+def parse_duration(text: str) -> int | None:
+    """Minutes named in a direction (the upper end of a range, mentions summed), or None.
+
+    "about 20 minutes" -> 20, "10 to 15 minutes" -> 15, "1 1/2 hours" -> 90,
+    "1 hour and 15 minutes" -> 75, "2 hours or overnight" -> 120, "overnight" -> 480.
+    """
+    spans: list[tuple[int, float]] = []
+    for m in _DURATION_RE.finditer(text):
+        value = parse_number(m.group("b") or m.group("a"))
+        if m.group("frac") or m.group("tail"):
+            value += 0.25 if "quarter" in (m.group("frac") or m.group("tail")).lower() else 0.5
+        spans.append((m.start(), value * _unit_minutes(m.group("unit"))))
+    lower = text.lower()
+    for phrase, minutes in rules().vague.items():
+        for m in re.finditer(rf"\b{re.escape(phrase)}\b", lower):
+            if not any(abs(s - m.start()) < 3 for s, _ in spans):
+                spans.append((m.start(), float(minutes)))
+    total = 0.0
+    found = False
+    for start, minutes in sorted(spans):
+        before = text[max(0, start - 16):start]
+        if _SKIP_BEFORE_RE.search(before):
+            continue
+        if found and _ALT_BEFORE_RE.search(before):
+            continue  # "2 hours or overnight": the first is the plan's time
+        total += minutes
+        found = True
+    return max(1, math.ceil(total)) if found else None
+
+
+# ---------------------------------------------------------------- temperatures
+
+_TEMP_RE = re.compile(
+    r"(?P<deg>\d{3})\s*(?:°|º|˚|degrees?\b|deg\b\.?)\s*(?P<unit>[FC](?![a-z])|fahrenheit|celsius|centigrade)?"
+    r"|(?P<deg2>\d{3})\s*(?P<unit2>[FC])\b",
+    re.I,
+)
+# "Bake at 350 for 1 hour": a bare number after at/to, used only when no degree sign is written.
+_BARE_TEMP_RE = re.compile(r"\b(?:at|to)\s+(?P<deg>[1-5]\d\d)\b(?!\s*(?:g\b|ml|grams|x\b|-inch|inch))", re.I)
+_OVEN_WORDS = {"slow oven": 150, "moderate oven": 175, "moderately hot oven": 190, "hot oven": 220, "very hot oven": 230}
+
+
+def oven_celsius(text: str) -> int | None:
+    """The first oven temperature named, in °C rounded to 5 (bare degrees are °F, as in US recipes)."""
+    m = _TEMP_RE.search(text) or _BARE_TEMP_RE.search(text)
+    if m:
+        deg = int(m.group("deg") or m.group("deg2"))
+        groups = m.groupdict()
+        unit = (groups.get("unit") or groups.get("unit2") or "F").upper()
+        c = deg if unit.startswith("C") else (deg - 32) * 5 / 9
+        return int(5 * round(c / 5))
+    lower = text.lower()
+    for words, c in sorted(_OVEN_WORDS.items(), key=lambda kv: -len(kv[0])):
+        if words in lower:
+            return c
+    if "broil" in lower:
+        return 290
+    return None

@@ -1,0 +1,77 @@
+"""The OpenAI-compatible endpoints: ``GET /v1/models`` and ``POST /v1/chat/completions``.
+
+The chat schema as the ``openai`` client sends it, ``stream: true`` or not
+(``stream_options.include_usage`` adds a usage chunk).  A stream's status line is sent
+before generation, so a failure after it is reported in-band as an error event.
+"""
+
+from __future__ import annotations
+
+from typing import AsyncIterator
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from chefbot.generate import Completion
+from chefbot.serve.queue import RequestTimeout
+from chefbot.serve.schemas import (
+    SSE_HEADERS,
+    ChatCompletionRequest,
+    error_body,
+    new_id,
+    now,
+    openai_finish_reason,
+    sse,
+    usage,
+)
+from chefbot.serve.state import ServerState
+
+
+def openai_router(state: ServerState) -> APIRouter:
+    router = APIRouter()
+    name = state.name
+
+    @router.get("/v1/models")
+    async def models() -> dict:
+        return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "chefbot"}]}
+
+    @router.post("/v1/chat/completions")
+    async def chat_completions(req: ChatCompletionRequest):
+        state.check_model(req.model)
+        messages = req.plain_messages()
+        state.check_size(messages)
+        settings = state.settings_for(req.max_completion_tokens or req.max_tokens, req.temperature, req.top_p, req.seed)
+        cid, created = new_id("chatcmpl"), now()
+        if not req.stream:
+            c: Completion = await state.complete(messages, settings)
+            return {"id": cid, "object": "chat.completion", "created": created, "model": name,
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": c.text},
+                                 "finish_reason": openai_finish_reason(c.finish_reason)}],
+                    "usage": usage(c.prompt_tokens, c.completion_tokens)}
+        stream = await state.open_stream(messages, settings)
+        include_usage = bool(req.stream_options and req.stream_options.include_usage)
+
+        def chunk(delta: dict, finish: str | None = None) -> str:
+            return sse({"id": cid, "object": "chat.completion.chunk", "created": created, "model": name,
+                        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+
+        async def events() -> AsyncIterator[str]:
+            yield chunk({"role": "assistant", "content": ""})
+            try:
+                async for d in stream.deltas():
+                    yield chunk({"content": d})
+            except RequestTimeout as e:
+                yield sse(error_body(str(e), "timeout", code="timeout"))
+            except Exception as e:  # the status line is already sent: report in-band
+                yield sse(error_body(f"generation failed: {e}", "server_error"))
+            else:
+                c = stream.completion
+                yield chunk({}, openai_finish_reason(c.finish_reason if c else "stop"))
+                if include_usage and c is not None:
+                    yield sse({"id": cid, "object": "chat.completion.chunk", "created": created, "model": name,
+                               "choices": [], "usage": usage(c.prompt_tokens, c.completion_tokens)})
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+    return router
