@@ -35,7 +35,7 @@ TINY = ["data.max_train=24", "data.max_length=160", "train.max_steps=2", "train.
 
 
 def readme_commands(text: str) -> list[str]:
-    """Commands of ``bash`` blocks (comments and continuations handled) and inline ``chefbot ...`` spans."""
+    """Commands of ``bash`` blocks (comments and continuations handled) and inline ``chefbot`` spans."""
     out: list[str] = []
     for block in re.findall(r"```bash\n(.*?)```", text, re.S):
         for line in block.replace("\\\n", " ").splitlines():
@@ -43,7 +43,11 @@ def readme_commands(text: str) -> list[str]:
             if line and not line.startswith("#"):
                 out.append(line)
     prose = re.sub(r"```.*?```", "", text, flags=re.S)
-    out += [c for c in re.findall(r"`(chefbot [^`]+)`", prose) if c not in out]
+    prose = "\n".join(ln for ln in prose.splitlines() if not ln.lstrip().startswith("|"))  # tables name commands
+    # An inline span with a file argument is a command (`chefbot plan examples/x.yaml`); one without
+    # names a command (`chefbot eval run`), and one with placeholders (`chefbot eval CONFIG`) describes it.
+    out += [c for c in re.findall(r"`(chefbot [^`]+)`", prose)
+            if c not in out and "/" in c and "..." not in c and not re.search(r"\b[A-Z]{3,}\b", c)]
     return out
 
 
@@ -62,7 +66,7 @@ def parse(args: list[str]):
     cmd = typer.main.get_command(app)
     ctx = cmd.make_context("chefbot", list(args))
     while hasattr(cmd, "resolve_command"):  # a group (typer >= 0.29 has its own copy of click)
-        pending = [*getattr(ctx, "_protected_args", None) or getattr(ctx, "protected_args", []), *ctx.args]
+        pending = [*(getattr(ctx, "_protected_args", None) or getattr(ctx, "protected_args", [])), *ctx.args]
         name, sub, rest = cmd.resolve_command(ctx, pending)
         assert sub is not None, f"chefbot: no command {name!r}"
         ctx = sub.make_context(name, rest, parent=ctx)
@@ -152,10 +156,10 @@ def test_make_demo_twice_then_the_readme_commands(workdir: Path):
     tiny = [*TINY, f"output_dir={out}"]
 
     first = run([*demo, *tiny], workdir)
-    assert "training from scratch" in first.stdout
+    assert "training from scratch" in first.stdout + first.stderr
     report = (out / "report.md").read_text()
     second = run([*demo, *tiny], workdir)
-    assert "already finished (2 steps): reusing it" in second.stdout
+    assert "already finished (2 steps): reusing it" in second.stdout + second.stderr
     again = (out / "report.md").read_text()
     for text in (report, again):
         assert "| optimizer steps | 2 |" in text and "target tokens / s" in text
@@ -167,7 +171,7 @@ def test_make_demo_twice_then_the_readme_commands(workdir: Path):
         report.split("## Results")[1].split("## Plots")[0].replace("trained 2 of its 2 steps", "")
 
     inspect = run([*readme(["data", "inspect"]), *TINY], workdir)
-    assert "trained" in inspect.stdout
+    assert "trained" in inspect.stdout + inspect.stderr
 
     ev = readme(["eval", "configs/quickstart.yaml"])
     run([*ev, *tiny], workdir)
@@ -179,9 +183,36 @@ def test_make_demo_twice_then_the_readme_commands(workdir: Path):
 
     plan = readme(["plan"])
     p = run([*plan, "--out", str(workdir / "plan"), "--now", "2026-11-25 12:00"], workdir)
-    assert (workdir / "plan" / "plan.json").exists() and p.stdout.strip()
+    assert (workdir / "plan" / "plan.json").exists() and (p.stdout + p.stderr).strip()
 
 
 def test_chefbot_config_show_runs(workdir: Path):
     p = run(["config", "show", "configs/quickstart.yaml", "train.max_steps=7"], workdir)
-    assert re.search(r"^\s+max_steps: 7\s+#", p.stdout, re.M)
+    assert re.search(r"^\s+max_steps: 7\s+#", p.stdout + p.stderr, re.M)
+
+
+def test_the_map_names_files_and_functions_that_exist():
+    """Every row of "Where things happen": its files exist and every name it cites is defined in them."""
+    text = README.read_text(encoding="utf-8")
+    table = text.split("### Where things happen", 1)[1].split("\n\n", 2)[1]
+    rows = [ln for ln in table.splitlines() if ln.startswith("| ") and not ln.startswith("| what")]
+    assert len(rows) >= 12
+    for row in rows:
+        _, where, names = [c.strip() for c in row.strip("|").split("|")]
+        spans = re.findall(r"`([^`]+)`", where + " " + names)
+        files = []
+        for s in spans:
+            if "/" in s or s.endswith(".py"):  # src/chefbot/x.py, or x/y.py relative to src/chefbot
+                path = REPO / s if s.startswith("src/") else REPO / "src" / "chefbot" / s
+                assert path.exists(), f"map row {row!r}: {s} does not exist"
+                files += [path] if path.is_file() else sorted(path.rglob("*.py"))
+        for s in spans:
+            if "/" in s or s.endswith(".py") or not s.replace(".", "").isidentifier():
+                continue
+            *owner, name = s.split(".")
+            where_defined = list(files)
+            if owner and not re.search(rf"^class {owner[-1]}\b", "\n".join(f.read_text() for f in files), re.M):
+                where_defined = sorted((REPO / "src" / "chefbot").rglob(f"{owner[-1]}.py"))  # module.function
+            source = "\n".join(f.read_text(encoding="utf-8") for f in where_defined)
+            assert re.search(rf"^\s*(def|class) {name}\b|^{name}\s*[:=]", source, re.M), \
+                f"map row {row!r}: {s} is not defined in {[str(f.relative_to(REPO)) for f in where_defined]}"

@@ -143,3 +143,33 @@ def test_stream_reader_leaving_cancels_generation_and_frees_the_slot():
     assert stream.completion.finish_reason == "cancelled" and stream.completion.completion_tokens < 200
     assert again.completion.finish_reason == "length"
     assert sched.stats.cancelled == 1 and sched.stats.answered == 1 and sched.stats.admitted == 0
+
+
+def test_a_reader_that_saw_the_end_finds_the_counters_settled(monkeypatch):
+    """The end of a stream is delivered in the same loop callback that frees the slot, so the
+    reader can never see the end (and return, closing the loop) before the bookkeeping ran.
+    The pump thread is made slow after each item it hands over, as a preempted thread would be:
+    with the end and the bookkeeping in two callbacks, the reader ran ahead every time."""
+    from chefbot.serve import queue as q
+
+    put = q.ActiveStream._put
+
+    def slow_put(self, item):
+        put(self, item)
+        time.sleep(0.02)
+
+    monkeypatch.setattr(q.ActiveStream, "_put", slow_put)
+    gen = ScriptedGenerator(tokens=3, token_s=0.0)
+    sched = Scheduler(gen, max_concurrency=1, max_queue=0, timeout_s=30)
+
+    async def main():
+        seen = []
+        for k in range(5):
+            stream = await sched.open_stream(msgs(str(k)), {})
+            async for _ in stream.deltas():
+                pass
+            seen.append((sched.stats.running, sched.stats.admitted, sched.stats.answered))
+        return seen
+
+    seen = asyncio.run(main())
+    assert seen == [(0, 0, k + 1) for k in range(5)]

@@ -260,8 +260,16 @@ class ActiveStream:
         except BaseException as e:
             self.error = e
         finally:
-            self._put(_END)
-            self._loop.call_soon_threadsafe(self.scheduler._stream_finished, self)
+            # One callback settles the counters and then ends the stream, so a reader that sees
+            # the end can never run ahead of the bookkeeping (two callbacks left a window in which
+            # the reader returned, and the loop closed, before the slot was freed).
+            self._loop.call_soon_threadsafe(self._finish)
+
+    def _finish(self) -> None:
+        try:
+            self.scheduler._stream_finished(self)
+        finally:
+            self._queue.put_nowait(_END)
 
     def cancel(self) -> None:
         if not self._ended and not self.cancelled:
