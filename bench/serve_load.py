@@ -8,9 +8,14 @@ the script exits non-zero otherwise.
 
     python bench/serve_load.py --config configs/quickstart.yaml --clients 4 --requests 24
     python bench/serve_load.py --quick     # CI size: 2 clients, 4 requests of 8 tokens, mixed
+    python bench/serve_load.py --soak      # 10 minutes, 6 clients against 4 slots + 2 queued
+
+The server's resident memory (its process tree, psutil) is sampled every 5 s from the end of
+the warm-up to the end of the run: a soak passes only with no failed request, and its RSS at
+start, end and peak are reported beside the latencies.
 
 Writes bench/out/serve_load.json by default (``--out``); ``--quick`` writes
-bench/out/serve_load_quick.json.  The serving section of docs/BENCHMARKS.md is written by
+bench/out/serve_load_quick.json and ``--soak`` bench/out/serve_soak.json.  The serving section of docs/BENCHMARKS.md is written by
 hand from these files, so no run rewrites it.  Traffic goes only to 127.0.0.1.
 """
 
@@ -29,6 +34,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 INGREDIENTS = [["eggs", "spinach", "feta"], ["chicken", "lemon", "garlic"], ["rice", "peas", "onion"],
@@ -142,6 +148,51 @@ def summarize(results: list[dict], wall: float) -> dict:
     }
 
 
+class RssSampler:
+    """Resident memory of the server's process tree, sampled in a thread every ``every`` seconds."""
+
+    def __init__(self, pid: int, every: float = 5.0) -> None:
+        import threading
+
+        self.proc = psutil.Process(pid)
+        self.every = every
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._t0 = time.perf_counter()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def rss_mb(self) -> float:
+        procs = [self.proc, *self.proc.children(recursive=True)]
+        total = 0
+        for p in procs:
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
+        return total / 2**20
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((round(time.perf_counter() - self._t0, 1), round(self.rss_mb(), 1)))
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> "RssSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append((round(time.perf_counter() - self._t0, 1), round(self.rss_mb(), 1)))
+
+    def summary(self) -> dict:
+        mb = [m for _, m in self.samples]
+        half = mb[len(mb) // 2 :]
+        return {"rss_start_mb": mb[0], "rss_end_mb": mb[-1], "rss_max_mb": max(mb),
+                "rss_second_half_min_mb": min(half), "rss_second_half_max_mb": max(half),
+                "samples": len(mb), "every_s": self.every, "series": self.samples}
+
+
 def start_server(config: str, port: int, overrides: list[str], log: Path) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "chefbot.cli", "serve", config, *overrides, "--host", "127.0.0.1", "--port", str(port)]
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
@@ -172,8 +223,14 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true",
                     help="CI size: 2 clients, 4 requests, max_tokens 8, at most 60 s; writes bench/out/serve_load_quick.json")
+    ap.add_argument("--soak", action="store_true",
+                    help="10 minutes of 6 clients (more than the 4 slots, so some are queued or rejected), "
+                         "unbounded request count; writes bench/out/serve_soak.json")
     ap.add_argument("--out", default=None, help="JSON file (default bench/out/serve_load.json, or serve_load_quick.json with --quick)")
     args = ap.parse_args(argv)
+    if args.soak:
+        args.clients, args.requests, args.duration = 6, 10**9, 600
+        args.out = args.out or "bench/out/serve_soak.json"
     if args.quick:
         args.clients, args.requests, args.max_tokens = min(args.clients, 2), min(args.requests, 4), min(args.max_tokens, 8)
         args.duration = min(args.duration, 60)
@@ -191,7 +248,8 @@ def main(argv: list[str] | None = None) -> dict:
         startup = time.perf_counter() - t_ready
         # one warm-up request so lazy initialisation is not counted as latency
         asyncio.run(one_request(httpx.AsyncClient(base_url=url, timeout=600), -1, 4, False))
-        results, wall = asyncio.run(drive(url, args.clients, args.requests, args.duration, args.max_tokens, args.mode, args.seed))
+        with RssSampler(proc.pid) as rss:
+            results, wall = asyncio.run(drive(url, args.clients, args.requests, args.duration, args.max_tokens, args.mode, args.seed))
         server_side = httpx.get(url + "/health", timeout=5).json()["queue"]
     finally:
         proc.terminate()
@@ -205,7 +263,8 @@ def main(argv: list[str] | None = None) -> dict:
               "overrides": args.override, "clients": args.clients, "max_tokens": args.max_tokens, "mode": args.mode,
               "startup_s": startup, "capacity": health["queue"]["capacity"],
               "max_concurrency": health["queue"]["max_concurrency"], "summary": summary, "server": server_side,
-              "cpu_count": os.cpu_count(), "loadavg_after": os.getloadavg(), "requests": results}
+              "memory": rss.summary(), "cpu_count": os.cpu_count(), "loadavg_after": os.getloadavg(),
+              "requests": results}
     out.write_text(json.dumps(report, indent=2) + "\n")
     s = summary
     f = lambda x: "-" if x is None else f"{x:.2f}"  # noqa: E731
@@ -213,7 +272,9 @@ def main(argv: list[str] | None = None) -> dict:
     ci = s["latency_p50_ci95"] or [None, None]
     print(f"latency p50 {f(s['latency_p50_s'])} s (95% CI {f(ci[0])}-{f(ci[1])}), p95 {f(s['latency_p95_s'])} s; TTFT p50 {f(s['ttft_p50_s'])} s, "
           f"p95 {f(s['ttft_p95_s'])} s (n={s['ttft_n']}); {f(s['tokens_per_s'])} tokens/s over {s['wall_s']:.1f} s")
-    print(f"server: {server_side['batches']} batches, largest {server_side['max_batch_seen']}; written {out}")
+    m = report["memory"]
+    print(f"server: {server_side['batches']} batches, largest {server_side['max_batch_seen']}; RSS {m['rss_start_mb']:.0f} MB "
+          f"at start, {m['rss_end_mb']:.0f} MB at end, {m['rss_max_mb']:.0f} MB peak ({m['samples']} samples); written {out}")
     # Nothing lost: every request answered or clearly rejected.
     assert s["answered"] + s["rejected"] + s["failed"] == s["sent"]
     assert s["failed"] == 0, f"failed requests: {s['failures']}"

@@ -39,3 +39,6 @@ def test_quick_run_answers_every_request(bench_module, tiny_qwen_dir, tmp_path):
     assert s["tokens_per_s"] > 0
     # the server counted them too: the warm-up request plus the four
     assert saved["server"]["answered"] == 5 and saved["server"]["failed"] == 0
+    m = saved["memory"]  # the server's resident memory, sampled from warm-up to the end
+    assert m["samples"] >= 2 and m["rss_start_mb"] > 50 and m["rss_max_mb"] >= max(m["rss_start_mb"], m["rss_end_mb"])
+    assert len(m["series"]) == m["samples"]
