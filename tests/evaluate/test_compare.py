@@ -21,9 +21,10 @@ ITEMS = [
 
 @pytest.fixture
 def cfg(tiny_qwen_dir, tmp_path, monkeypatch):
-    import chefbot.data.prepare as prepare
+    import chefbot.evaluate.run as run
 
-    monkeypatch.setattr(prepare, "load_eval_items", lambda cfg, split="test": [dict(x) for x in ITEMS])
+    # Where evaluation looks the items up (patching chefbot.data.prepare would depend on import order).
+    monkeypatch.setattr(run, "load_eval_items", lambda cfg, split="test": [dict(x) for x in ITEMS])
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     return ExperimentConfig.model_validate({
         "name": "t", "output_dir": str(tmp_path / "run"), "model": {"name_or_path": str(tiny_qwen_dir)},
@@ -117,3 +118,16 @@ def test_model_option_parsing():
     assert (m.api_model, m.endpoint) == ("chefbot", "http://127.0.0.1:8000/v1")
     with pytest.raises(ChefbotError):
         parse_model_option("no-equals-sign")
+
+
+def test_an_adapter_cannot_be_evaluated_through_an_endpoint(cfg, tmp_path):
+    """base and base + adapter would both be answered by the endpoint: refused, with what to do."""
+    from chefbot.evaluate.compare import CompareModel
+    from chefbot.evaluate.run import evaluate_model
+
+    ep = cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"endpoint": "http://127.0.0.1:9/v1", "api_model": "chefbot"})})
+    with pytest.raises(ChefbotError, match="the adapter would not be evaluated.*chefbot compare"):
+        evaluate_model(ep, adapter=str(tmp_path / "adapter"), out_dir=tmp_path / "eval")
+    assert not (tmp_path / "eval").exists()  # refused before any work
+    with pytest.raises(ValueError, match="adapter cannot apply"):
+        CompareModel(name="x", api_model="chefbot", endpoint="http://127.0.0.1:9/v1", adapter="runs/q/adapter")

@@ -115,9 +115,9 @@ def test_unreachable_endpoint_keeps_finished_items(tmp_path):
     items = [{"id": f"r{k}", "title": f"T{k}", "ner": ["egg"], "messages": msgs(k), "reference": f"ref {k}"} for k in range(4)]
     cache = tmp_path / "cache"
     server = FakeServer()
-    up = OpenAIGenerator("http://fake.test/v1", "m", cache_dir=cache, client=client_for(server))
-    up.generate([it["messages"] for it in items[:2]])  # two answers already cached from an earlier run
     url = f"http://127.0.0.1:{_closed_port()}/v1"
+    up = OpenAIGenerator(url, "m", cache_dir=cache, client=client_for(server))
+    up.generate([it["messages"] for it in items[:2]])  # this endpoint answered two items in an earlier run
     down = OpenAIGenerator(url, "m", cache_dir=cache, retries=2, backoff_s=0.01, api_key="k")
     path = tmp_path / "pred.jsonl"
     with pytest.raises(ChefbotError) as e:
@@ -127,10 +127,56 @@ def test_unreachable_endpoint_keeps_finished_items(tmp_path):
     kept = [json.loads(x) for x in path.read_text().splitlines()]
     assert sorted(r["id"] for r in kept) == ["r0", "r1"]
     # the endpoint is back: the rerun resumes, asks only for the missing items, keeps item order
-    back = OpenAIGenerator("http://fake.test/v1", "m", cache_dir=cache, client=client_for(server))
-    back.__dict__["base_url"] = url  # same settings record as the crashed run
+    back = OpenAIGenerator(url, "m", cache_dir=cache, client=client_for(server))
     n_before = len(server.requests)
     rows, timing = generate_predictions(back, items, path, "m")
     assert [r["id"] for r in rows] == ["r0", "r1", "r2", "r3"]
     assert len(server.requests) - n_before == 2 and timing["resumed_from_file"] == 2
     assert [r["id"] for r in read_predictions(path)] == ["r0", "r1", "r2", "r3"]
+
+
+class HealthServer(FakeServer):
+    """A FakeServer that answers in its own way and says at /health what it serves."""
+
+    def __init__(self, style: str, health: dict | None):
+        super().__init__()
+        self.style, self.health = style, health
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/health":
+            return httpx.Response(200, json=self.health) if self.health else httpx.Response(404, json={})
+        r = super().__call__(request)
+        if self.style == "upper" and r.status_code == 200:
+            body = r.json()
+            text = json.loads(request.content)["messages"][-1]["content"].upper()
+            body["choices"][0]["message"]["content"] = text
+            return httpx.Response(200, json=body)
+        return r
+
+
+def test_two_servers_under_one_model_name_never_share_answers(tmp_path):
+    """chefbot servers all call themselves "chefbot": the cache must tell them apart."""
+    first, second = HealthServer("reverse", None), HealthServer("upper", None)
+    a = OpenAIGenerator("http://127.0.0.1:8001/v1", "chefbot", cache_dir=tmp_path, client=client_for(first))
+    b = OpenAIGenerator("http://127.0.0.1:8002/v1", "chefbot", cache_dir=tmp_path, client=client_for(second))
+    assert a.generate([msgs(1)])[0].text == "1 meti"
+    assert b.generate([msgs(1)])[0].text == "ITEM 1" and b.calls == 1
+    # The same endpoint written another way is the same endpoint (and hits the cache).
+    again = OpenAIGenerator("HTTP://127.0.0.1:8001/v1/", "chefbot", cache_dir=tmp_path, client=client_for(first))
+    assert again.generate([msgs(1)])[0].text == "1 meti" and again.calls == 0
+
+
+def test_one_address_serving_another_model_is_asked_again(tmp_path):
+    """Same URL and name, but /health says another adapter is served now: no cached answer."""
+    base = {"status": "ok", "model": "chefbot", "base_model": "smollm2", "adapter": None, "queue": {"running": 0}}
+    tuned = {**base, "adapter": "runs/quickstart/adapter@3f2a", "queue": {"running": 3}}
+    s1, s2 = HealthServer("reverse", base), HealthServer("upper", tuned)
+    url = "http://127.0.0.1:8000/v1"
+    g1 = OpenAIGenerator(url, "chefbot", cache_dir=tmp_path, client=client_for(s1))
+    assert g1.generate([msgs(2)])[0].text == "2 meti"
+    assert g1.describe()["server"] == {"model": "chefbot", "base_model": "smollm2", "adapter": None}
+    g2 = OpenAIGenerator(url, "chefbot", cache_dir=tmp_path, client=client_for(s2))
+    assert g2.generate([msgs(2)])[0].text == "ITEM 2" and g2.calls == 1
+    # The queue changing is not a different model: a restart of the first server hits the cache.
+    g3 = OpenAIGenerator(url, "chefbot", cache_dir=tmp_path, client=client_for(HealthServer("upper", {**base, "queue": {}})))
+    assert g3.generate([msgs(2)])[0].text == "2 meti" and g3.calls == 0

@@ -54,6 +54,9 @@ class CompareModel(Section):
     def _one_source(self) -> "CompareModel":
         if (self.model is None) == (self.api_model is None):
             raise ValueError(f"model {self.name!r}: give exactly one of model (local) or api_model (endpoint)")
+        if self.api_model is not None and self.adapter is not None:
+            raise ValueError(f"model {self.name!r}: an endpoint serves one model, so adapter cannot apply to it; "
+                             "serve base + adapter (chefbot serve CONFIG --adapter DIR) and list that endpoint instead")
         return self
 
 

@@ -12,6 +12,7 @@ bounded concurrency), so a rerun costs nothing.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -26,18 +27,36 @@ JUDGE_SYSTEM = (
     "You are an expert chef judging two recipes written for the same request. Judge which recipe better "
     "answers the request: uses the requested ingredients, is complete, correct, safe and clearly written "
     "(a title, an ingredient list with quantities, numbered steps). Ignore length unless it hurts quality. "
-    "Reply with exactly one word: A, B or TIE."
+    "End your reply with one final line that is exactly VERDICT: A, VERDICT: B or VERDICT: TIE."
 )
-JUDGE_USER = "Request: {request}\n\n[Recipe A]\n{a}\n[End of recipe A]\n\n[Recipe B]\n{b}\n[End of recipe B]\n\nWhich is better? A, B or TIE?"
-JUDGE_SETTINGS = GenerationConfig(max_new_tokens=8, do_sample=False, temperature=0.0)
+JUDGE_USER = ("Request: {request}\n\n[Recipe A]\n{a}\n[End of recipe A]\n\n[Recipe B]\n{b}\n[End of recipe B]\n\n"
+              "Which is better? Final line: VERDICT: A, VERDICT: B or VERDICT: TIE")
+JUDGE_SETTINGS = GenerationConfig(max_new_tokens=256, do_sample=False, temperature=0.0)
 
-_VERDICT = re.compile(r"\b(TIE|A|B)\b")
+VERDICTS = ("A", "B", "TIE")
+_FINAL_LINE = re.compile(r"^[*_`\s]*VERDICT[*_`\s]*:[*_`\s]*(A|B|TIE)[*_`.\s]*$", re.I)
+_BARE = re.compile(r"^[*_`\s]*(A|B|TIE)[*_`.\s]*$", re.I)
 
 
 def parse_verdict(text: str) -> str | None:
-    """"A", "B", "TIE", or None when the judge's reply has no verdict."""
-    m = _VERDICT.search((text or "").strip().upper().replace("*", ""))
-    return m.group(1) if m else None
+    """"A", "B" or "TIE" from a reply in one of the accepted forms, else None (unparsable).
+
+    Accepted: a last line ``VERDICT: X``, a reply that is only ``X`` (markdown emphasis and a
+    full stop allowed), or JSON ``{"verdict": "X"}``.  Nothing is guessed from prose: "As a
+    chef, I prefer B" is unparsable, not a vote (a loose search once read it as A).
+    """
+    text = (text or "").strip()
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        obj = None
+    if isinstance(obj, dict) and str(obj.get("verdict", "")).upper() in VERDICTS:
+        return str(obj["verdict"]).upper()
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return None
+    m = _FINAL_LINE.match(lines[-1]) or (_BARE.match(text) if len(lines) == 1 else None)
+    return m.group(1).upper() if m else None
 
 
 def judge_messages(request: str, a: str, b: str) -> list[dict]:
@@ -78,6 +97,7 @@ def judge_pairs(rows_a: list[dict], rows_b: list[dict], judge: Any, name_a: str 
     for k, row in enumerate(rows_a):
         v1, v2 = parse_verdict(replies[k].text), parse_verdict(replies[n + k].text)
         per_item.append({"id": row["id"], "verdict_a_first": v1, "verdict_b_first": v2, "outcome": item_outcome(v1, v2)})
+    unparsable = sum(v is None for p in per_item for v in (p["verdict_a_first"], p["verdict_b_first"]))
     valid = [p["outcome"] for p in per_item if p["outcome"] is not None]
     m = len(valid)
     wins, ties, losses = sum(v == 1.0 for v in valid), sum(v == 0.5 for v in valid), sum(v == 0.0 for v in valid)
@@ -90,7 +110,8 @@ def judge_pairs(rows_a: list[dict], rows_b: list[dict], judge: Any, name_a: str 
         "b": name_b,
         "n": n,
         "n_judged": m,
-        "invalid": n - m,
+        "invalid": n - m,  # items without a verdict in both orders
+        "unparsable": unparsable,  # replies (of 2n) in none of the accepted verdict forms
         "wins": wins,  # B's
         "ties": ties,
         "losses": losses,
@@ -138,7 +159,8 @@ def judge_markdown(r: dict) -> str:
         f"Judge: {r['judge_model']}; n = {r['n']} items "
         f"({r['n_judged']} with a verdict in both orders, {r['invalid']} without).\n\n"
         f"| {r['b']} against {r['a']} | items |\n|---|---|\n"
-        f"| wins | {share('wins')} |\n| ties | {share('ties')} |\n| losses | {share('losses')} |\n\n"
+        f"| wins | {share('wins')} |\n| ties | {share('ties')} |\n| losses | {share('losses')} |\n"
+        f"| unparsable replies | {r.get('unparsable', 0)} of {2 * r['n']} (their items are left out above) |\n\n"
         f"Win rate of {r['b']} (tie = 1/2): {wr_txt}, n = {wr['n']}.\n\n"
         f"Position consistency (same winner in both orders): {pc if pc is None else f'{pc:.1%}'}; "
         f"share of verdicts for the first-shown recipe: {r['first_position_share']:.1%}.\n\n"

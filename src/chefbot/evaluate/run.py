@@ -150,6 +150,22 @@ def assemble_results(cfg: ExperimentConfig, models: dict[str, dict], baseline: s
     }
 
 
+def check_adapter_is_evaluated(cfg: ExperimentConfig, adapter: str | None) -> None:
+    """An endpoint serves one model: an adapter cannot be applied to it from here.
+
+    Without this, "base" and "base + adapter" would both be answered by the same endpoint
+    and the report would call a model compared with itself "base vs tuned".
+    """
+    if adapter and (cfg.eval.engine == "openai" or (cfg.eval.engine == "auto" and cfg.eval.endpoint)):
+        where = cfg.eval.endpoint or "api.openai.com"
+        raise ChefbotError(
+            f"--adapter {adapter} with eval.endpoint={where}: the endpoint serves one model, so the adapter would "
+            "not be evaluated. Either drop eval.endpoint to run base and base + adapter here, or serve each "
+            "(chefbot serve CONFIG, and chefbot serve CONFIG --adapter DIR on another port) and compare them: "
+            "chefbot compare --config CONFIG --model base=openai:chefbot@URL1 --model tuned=openai:chefbot@URL2"
+        )
+
+
 def evaluate_model(
     cfg: ExperimentConfig,
     adapter: str | None = None,
@@ -169,6 +185,7 @@ def evaluate_model(
     adds sections to the results before the report is written (the demo's training run).
     """
     adapter = adapter or cfg.adapter
+    check_adapter_is_evaluated(cfg, adapter)
     out = Path(out_dir or Path(cfg.output_dir) / "eval")
     items = eval_items(cfg, limit)
     save_resolved(cfg, out)

@@ -1,11 +1,19 @@
 """``OpenAIGenerator``: any OpenAI-compatible chat endpoint (GPT-4o-mini, vLLM, llama.cpp,
 chefbot's own server) with bounded concurrency, retries with exponential backoff and a
-disk cache keyed by model + messages + settings, so a rerun costs nothing."""
+disk cache, so a rerun costs nothing.
+
+The cache is keyed by everything that changes an answer: the normalized base URL, the
+model id, what the server says it serves at ``/health`` (a chefbot server names its base
+model, adapter and engine there; every chefbot server calls itself "chefbot", so the
+name alone would let one served model answer for another), the messages and the request
+settings.  An answer from one endpoint is never served for another.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import threading
 import time
@@ -13,11 +21,27 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
 
 from chefbot.config import GenerationConfig
 from chefbot.errors import ChefbotError
 from chefbot.generate.completion import Completion, Messages, OnResult, resolve_settings
 from chefbot.io import atomic_write_json
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+# /health fields that change while a server runs, and so say nothing about which model answers.
+VOLATILE_HEALTH_KEYS = ("status", "queue", "uptime_s")
+
+
+def normalized_base_url(url: str | None) -> str:
+    """``HTTP://Host:80/v1/`` and ``http://host/v1`` are one endpoint; None is the OpenAI API."""
+    parts = urlsplit((url or OPENAI_BASE_URL).strip())
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    port = parts.port
+    netloc = host if port is None or (scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
+    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), parts.query, ""))
 
 
 @dataclass
@@ -39,9 +63,7 @@ class OpenAIGenerator:
 
     def __post_init__(self) -> None:
         if self.client is None:
-            import os
-
-            import openai
+            import openai  # 0.6 s: only when an endpoint is used (chefbot --help imports this module)
 
             key = self.api_key or os.environ.get("OPENAI_API_KEY") or ("EMPTY" if self.base_url else None)
             if key is None:
@@ -52,11 +74,37 @@ class OpenAIGenerator:
             # Retries are ours (below) so the last error can name the endpoint and the backoff is configurable.
             self.client = openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=0, timeout=self.timeout_s)
         self._lock = threading.Lock()
+        self._server: dict | None = None
+        self._probed = False
+
+    def server_identity(self) -> dict | None:
+        """What the endpoint's ``/health`` says it serves (volatile fields dropped), or None.
+
+        Asked once per generator, through the same client as the answers; the OpenAI API
+        has no ``/health`` and is not asked.
+        """
+        if not self._probed:
+            self._probed = True
+            if self.base_url:
+                import openai
+
+                root = normalized_base_url(self.base_url).removesuffix("/v1")
+                try:
+                    r = self.client.get(f"{root}/health", cast_to=httpx.Response,
+                                        options={"timeout": min(self.timeout_s, 10.0)})
+                    body = r.json() if r.status_code == 200 else None
+                except (openai.OpenAIError, httpx.HTTPError, ValueError):
+                    body = None
+                if isinstance(body, dict):
+                    self._server = {k: v for k, v in body.items() if k not in VOLATILE_HEALTH_KEYS}
+        return self._server
+
+    def endpoint_identity(self) -> dict:
+        return {"endpoint": normalized_base_url(self.base_url), "model": self.model, "server": self.server_identity()}
 
     def describe(self, settings_override: dict | None = None) -> dict:
         s = resolve_settings(self.gen_cfg, settings_override)
-        return {"backend": self.backend, "model": self.model, "endpoint": self.base_url or "https://api.openai.com/v1",
-                **s.model_dump(), "request": self._request_settings(s)}
+        return {"backend": self.backend, **self.endpoint_identity(), **s.model_dump(), "request": self._request_settings(s)}
 
     @staticmethod
     def _request_settings(s: GenerationConfig) -> dict:
@@ -73,7 +121,8 @@ class OpenAIGenerator:
         return req
 
     def cache_key(self, messages: Messages, req: dict) -> str:
-        blob = json.dumps({"model": self.model, "messages": list(messages), "settings": req}, sort_keys=True, ensure_ascii=False)
+        blob = json.dumps({**self.endpoint_identity(), "messages": list(messages), "settings": req},
+                          sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def _cache_path(self, key: str) -> Path | None:
