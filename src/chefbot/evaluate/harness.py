@@ -29,7 +29,7 @@ from chefbot.config import save_resolved
 from chefbot.errors import ChefbotError
 from chefbot.evaluate.stats import ratio_interval
 from chefbot.io import atomic_write_json, atomic_write_text
-from chefbot.model import load_for_inference, load_tokenizer
+from chefbot.model import inference_precision, load_for_inference, load_tokenizer
 
 TASKS = {"mmlu": "mmlu", "hellaswag": "hellaswag"}
 METRICS = {"mmlu": ("acc",), "hellaswag": ("acc", "acc_norm")}
