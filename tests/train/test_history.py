@@ -7,7 +7,7 @@ import json
 import pytest
 
 from chefbot.errors import DataError
-from chefbot.train.history import log_path, read_history
+from chefbot.train.history import log_path, read_history, truncate_log
 
 
 def write_log(folder, rows):
@@ -68,3 +68,17 @@ def test_the_trainer_logs_what_the_history_needs(tiny_model_dir, recipes_jsonl, 
     assert h["target_tokens_per_s"] == pytest.approx(s["target_tokens_per_s"], rel=1e-6)
     again = train(cfg)  # finished: trains nothing, and the history is unchanged
     assert again["train_loss"] == [] and read_history(cfg.output_dir)["train_loss"] == h["train_loss"]
+
+
+def test_truncate_log_keeps_the_checkpointed_steps(tmp_path):
+    """A resume from step 2 drops later rows (and a line cut short by the kill); a fresh start drops all."""
+    rows = [{"step": 0, "eval_loss": 2.0}, step(1, 1.9), step(2, 1.8), {"step": 2, "eval_loss": 1.7}, step(3, 1.75)]
+    write_log(tmp_path, rows)
+    path = log_path(tmp_path)
+    path.write_text(path.read_text() + '{"step": 4, "lo')
+    assert truncate_log(path, 2) == 2
+    assert [json.loads(x) for x in path.read_text().splitlines()] == rows[:4]
+    before = path.stat().st_mtime_ns
+    assert truncate_log(path, 2) == 0 and path.stat().st_mtime_ns == before  # nothing to drop: not rewritten
+    assert truncate_log(path, 0) == 4 and path.read_text() == ""
+    assert truncate_log(tmp_path / "absent.jsonl", 3) == 0

@@ -127,6 +127,57 @@ def test_half_written_and_disk_full_checkpoints(tmp_path, monkeypatch):
     assert state["step"] == 2 and state["micro_batch"] == 2
 
 
+def test_each_rank_restores_its_own_rng_and_other_world_sizes_are_refused(tmp_path):
+    """One RNG file per rank, restored by that rank; old single rng.pt checkpoints still load in one process."""
+    import json
+    import random
+
+    from chefbot.errors import ChefbotError
+    from chefbot.train import checkpoint as C
+
+    w = torch.nn.Linear(2, 2)
+    opt = torch.optim.AdamW(w.parameters())
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    save = lambda d: torch.save(w.state_dict(), d / "weights.pt")
+    states = []
+    for seed in (1, 2):  # what two ranks would hand over (gathered by the loop)
+        torch.manual_seed(seed)
+        random.seed(seed)
+        states.append(C.rng_state())
+    folder = C.save_checkpoint(tmp_path, 2, save, opt, sched, {"epoch": 0, "micro_batch": 2, "layout": [2, 1, 2]},
+                               rng_states=states)
+    assert sorted(f.name for f in folder.glob("rng*")) == ["rng-rank0.pt", "rng-rank1.pt"]
+    for rank in (1, 0):
+        torch.manual_seed(99)
+        C.load_checkpoint(folder, opt, sched, rank=rank, world_size=2)
+        assert torch.equal(torch.get_rng_state(), states[rank]["torch"]) and random.getstate() == states[rank]["python"]
+    with pytest.raises(ChefbotError, match=r"written by 2 process\(es\), this run has 1; resume needs the same world size"):
+        C.load_checkpoint(folder, opt, sched)
+
+    # A checkpoint of an older chefbot: one rng.pt, no world_size in state.json.
+    old = C.save_checkpoint(tmp_path, 4, save, opt, sched, {"epoch": 0, "micro_batch": 4})
+    (old / "rng-rank0.pt").rename(old / "rng.pt")
+    state = json.loads((old / "state.json").read_text())
+    del state["world_size"]
+    (old / "state.json").write_text(json.dumps(state))
+    want = torch.load(old / "rng.pt", weights_only=False)["torch"]
+    torch.manual_seed(99)
+    assert C.load_checkpoint(old, opt, sched)["step"] == 4
+    assert torch.equal(torch.get_rng_state(), want)
+
+
+def test_resume_with_another_batch_layout_is_refused(tiny_model_dir, recipes_jsonl, tmp_path):
+    """The data position of a checkpoint means other rows under another batch size: refused."""
+    from chefbot.errors import ChefbotError
+    from chefbot.train.loop import train
+
+    common = ("train.max_steps=1", "train.save_steps=1", "train.eval_steps=null")
+    train(make_cfg(tiny_model_dir, recipes_jsonl, tmp_path / "run", "train.batch_size=2", *common))
+    cfg = make_cfg(tiny_model_dir, recipes_jsonl, tmp_path / "run", "train.batch_size=4", *common)
+    with pytest.raises(ChefbotError, match=r"batch_size, grad_accum, world_size = \(2, 1, 1\), now \(4, 1, 1\)"):
+        train(cfg)
+
+
 def test_every_end_of_turn_is_a_target(tiny_model_dir, recipes_jsonl, tmp_path):
     """Pitfall 2: pad = eos must never mask the real end-of-turn token out of the labels."""
     from transformers import AutoTokenizer

@@ -82,3 +82,20 @@ def make_cfg(model_dir: Path, data: Path, out: Path, *overrides: str):
         "train.eval_batches=2", "train.save_steps=2", "train.report_to=[]", "train.logging_steps=1",
     ]
     return load_config(None, base + list(overrides))
+
+
+def record_gradients(accumulate, store: dict, first_step: int = 1):
+    """Wrap ``loop.accumulate_gradients`` so that each step's gradients land in ``store[step]``.
+
+    Taken right after the step's backward passes (so after DDP's all-reduce) and before
+    clipping and the optimizer step: Adam and clipping would hide a constant scale error
+    in the loss normalisation, the raw gradient does not.
+    """
+
+    def recorded(loss_module, micro_batches, accelerator):
+        out = accumulate(loss_module, micro_batches, accelerator)
+        model = accelerator.unwrap_model(loss_module)
+        store[first_step + len(store)] = {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
+        return out
+
+    return recorded

@@ -1,10 +1,12 @@
 """A run's training history, read back from its own ``logs/train_log.jsonl``.
 
-The trainer appends one row per optimizer step (and one per validation) across every
-resume, so a step that ran before a kill and again after it appears twice: the last row
-of a step wins, which is the row of the checkpointed run that continued.  Reports of a
-run that was resumed, or reused once finished, come from here rather than from what the
-last process happened to train (which may be nothing).
+The trainer appends one row per optimizer step (and one per validation).  A resumed run
+first drops the rows of steps after its checkpoint (``truncate_log``), so a step that ran
+before a kill and again after it appears once.  Logs written before that (or edited by
+hand) may still hold a step twice: the last row of a step wins, which is the row of the
+checkpointed run that continued.  Reports of a run that was resumed, or reused once
+finished, come from here rather than from what the last process happened to train (which
+may be nothing).
 """
 
 from __future__ import annotations
@@ -13,10 +15,36 @@ import json
 from pathlib import Path
 
 from chefbot.errors import DataError
+from chefbot.io import atomic_write_text
 
 
 def log_path(output_dir: str | Path) -> Path:
     return Path(output_dir) / "logs" / "train_log.jsonl"
+
+
+def truncate_log(path: str | Path, last_step: int) -> int:
+    """Keep only the rows of steps up to ``last_step`` (none when it is 0: a fresh start).
+
+    Called by the trainer before it continues from the checkpoint of ``last_step``: later
+    rows were logged by a process that died before saving them, and are trained again.
+    Lines that are not log rows (a line cut short by the kill) go too.  The file is
+    rewritten atomically, and only when something is dropped; returns the lines dropped.
+    """
+    path = Path(path)
+    if not path.exists():
+        return 0
+    lines = path.read_text(encoding="utf-8").splitlines()
+    keep = []
+    for line in lines:
+        try:
+            step = int(json.loads(line)["step"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        if 0 < last_step and step <= last_step:
+            keep.append(line)
+    if len(keep) != len(lines):
+        atomic_write_text(path, "".join(x + "\n" for x in keep))
+    return len(lines) - len(keep)
 
 
 def read_history(output_dir: str | Path) -> dict:

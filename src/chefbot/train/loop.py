@@ -32,7 +32,8 @@ from chefbot.progress import make_progress
 from chefbot.stops import generation_config_for
 from chefbot.train import packed_attention
 from chefbot.train import setup as S
-from chefbot.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from chefbot.train.checkpoint import latest_checkpoint, load_checkpoint, read_state, rng_state, save_checkpoint
+from chefbot.train.history import log_path, truncate_log
 from chefbot.train.loss import TargetTokenLoss, count_targets
 from chefbot.train.setup import is_fsdp
 
@@ -170,6 +171,7 @@ def setup(cfg: ExperimentConfig, prepared: Any = None, tokenizer: Any = None) ->
     model = load_model(cfg, device_map=S.device_map_for(accelerator), dtype=dtype)
     if accelerator.device.type == "cpu":
         packed_attention.enable(model)  # no varlen kernel on CPU: attend within each example
+        S.keep_4bit_training_layout(model)  # validation would otherwise repack NF4 weights for inference only
     model = S.attach_adapter(model, cfg)
     loss_module = TargetTokenLoss(model)
     steps = total_steps(len(prepared.train), cfg, accelerator.num_processes)
@@ -210,14 +212,20 @@ def _load_weights(run: Run, folder: Path) -> None:
 
 
 class Logger:
-    """train_log.jsonl (every step, appended across resumes) plus accelerate's trackers."""
+    """train_log.jsonl (one row per step, continued across resumes) plus accelerate's trackers.
 
-    def __init__(self, run: Run):
+    A run that starts at ``start_step`` first drops the log's rows of later steps (they
+    were trained by a process that died after its last checkpoint and are trained again),
+    so a resumed run's log equals an uninterrupted run's.
+    """
+
+    def __init__(self, run: Run, start_step: int = 0):
         self.run = run
         self.main = run.accelerator.is_main_process
-        self.path = Path(run.cfg.output_dir) / "logs" / "train_log.jsonl"
+        self.path = log_path(run.cfg.output_dir)
         if self.main:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            truncate_log(self.path, start_step)
 
     def log(self, row: dict, step: int, track: bool = True) -> None:
         if not self.main:
@@ -236,18 +244,19 @@ def fit(run: Run) -> dict:
     step, epoch, micro = 0, 0, 0
     ckpt = latest_checkpoint(out) if t.resume == "auto" else None
     if ckpt is not None:
-        _load_weights(run, ckpt)
-        state = load_checkpoint(ckpt, run.optimizer, run.scheduler)
+        state = read_state(ckpt)
         layout = (t.batch_size, t.grad_accum, world)
         if tuple(state.get("layout", layout)) != layout:
             raise ChefbotError(
                 f"{ckpt} was written with batch_size, grad_accum, world_size = {tuple(state['layout'])}, now {layout}; "
                 "resume needs the same data layout (or set train.resume=never / a new output_dir)"
             )
+        _load_weights(run, ckpt)
+        load_checkpoint(ckpt, run.optimizer, run.scheduler, rank=rank, world_size=world)
         step, epoch, micro = state["step"], state["epoch"], state["micro_batch"]
         if acc.is_main_process:
             acc.print(f"Resuming from {ckpt} (step {step}, epoch {epoch}, micro-batch {micro})")
-    logger = Logger(run)
+    logger = Logger(run, start_step=step)
     if acc.is_main_process:
         save_resolved(cfg, out)
     train_losses: list[dict] = []
@@ -315,10 +324,17 @@ def _checkpoint(run: Run, step: int, position: dict) -> None:
     acc = run.accelerator
     acc.wait_for_everyone()
     state = _gathered_state(run)
-    if acc.is_main_process:  # only rank 0 writes (DDP ranks hold identical state)
+    # Each rank draws its own dropout masks, so each rank's RNG state is saved; gathered
+    # first, so rank 0 writes every rank's file into the folder before the COMPLETE marker.
+    rngs = None
+    if acc.num_processes > 1:
+        rngs = [None] * acc.num_processes
+        torch.distributed.all_gather_object(rngs, rng_state())
+    if acc.is_main_process:  # only rank 0 writes (DDP ranks hold identical weights and optimizer state)
         # FSDP optimizer state is sharded per rank; it is not saved (see docs/TRAINING.md, resume).
         save_checkpoint(run.cfg.output_dir, step, lambda d: _save_weights(run, d, state),
-                        None if is_fsdp(acc) else run.optimizer, run.scheduler, position, keep=run.cfg.train.save_total_limit)
+                        None if is_fsdp(acc) else run.optimizer, run.scheduler, position,
+                        keep=run.cfg.train.save_total_limit, rng_states=rngs)
     acc.wait_for_everyone()
 
 

@@ -68,6 +68,24 @@ def device_map_for(accelerator: Any) -> Any:
     return None
 
 
+def keep_4bit_training_layout(model: Any) -> int:
+    """Stop bitsandbytes from repacking 4-bit weights for CPU inference mid-training.
+
+    On a CPU with AVX512-BF16, bitsandbytes (0.48-0.50 at least) repacks a ``Linear4bit``'s
+    weight in place the first time it runs in eval mode without gradients (a validation
+    pass) and does not unpack it on ``train()``; the next training step then takes the
+    inference-only kernel and fails ("a view of a leaf Variable that requires grad is
+    being used in an in-place operation" with biased layers such as Qwen's q/k/v).  A model
+    that trains keeps the training layout; returns the number of layers switched.
+    """
+    n = 0
+    for module in model.modules():
+        if getattr(module, "support_avx512bf16_for_cpu", False):
+            module.support_avx512bf16_for_cpu = False
+            n += 1
+    return n
+
+
 def linear_module_names(model: Any) -> list[str]:
     """Leaf names of the model's linear layers (what target_modules may name)."""
     import torch
