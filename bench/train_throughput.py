@@ -67,6 +67,12 @@ NAMES = {"chefbot": "chefbot (`chefbot.train`)", "trl": "TRL SFTTrainer, its def
 # ------------------------------------------------------------------ shared setup
 
 
+
+def _native_bf16() -> bool:
+    import torch
+
+    return bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)())
+
 def bench_config(args: argparse.Namespace) -> Any:
     """The settings every arm shares (chefbot reads them directly; the others copy them)."""
     from chefbot.config import load_config
@@ -403,9 +409,10 @@ def args_notes(args: argparse.Namespace) -> list[str]:
         "forward in the backward pass, about half again the matmul work. `reference-nogc` is the same Trainer "
         "setup without it, the strictest baseline here: against it chefbot's lead can only come from skipping "
         "padding, masked attention and the LM head on prompt positions.",
-        f"- Precision {args.precision} for every arm: on CPUs without AVX-512 BF16/AMX (this one: "
-        "`torch.ops.mkldnn._is_mkldnn_bf16_supported()` is False) bf16 matmuls run about 8× slower than fp32, "
-        "and NF4 (bitsandbytes on CPU) dequantizes to the compute dtype before every matmul.",
+        f"- Precision {args.precision} for every arm (native bf16 matmuls on the machine of this run: "
+        f"{'yes' if _native_bf16() else 'no'}; how bf16 compares with fp32 is measured in the section "
+        "\"bf16 against fp32 on this CPU\", `bench/cpu_precision.py`); NF4 (bitsandbytes on CPU) dequantizes to "
+        "the compute dtype before every matmul.",
         "- `matmul GFLOP` is counted from the model's shapes (see `flops_bound` in the script): it separates "
         "doing less work from doing the same work faster. What limits chefbot here: its lead tracks that work "
         "ratio, because every arm runs the same matmuls at about the same speed on this compute-bound CPU; what is "
@@ -649,7 +656,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--max-length", type=int, default=512)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--precision", default="fp32", help="fp32 (default; bf16 matmuls are ~8x slower on CPUs without AVX-512 BF16) or bf16")
+    p.add_argument("--precision", default="fp32", help="fp32 (default; see bench/cpu_precision.py for bf16 on this CPU) or bf16")
     p.add_argument("--model", default=None, help="model.name_or_path override (tests use a tiny local model)")
     p.add_argument("--data", default=None, help="data.source override")
     p.add_argument("--set", action="append", help="extra config override key=value")

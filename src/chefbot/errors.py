@@ -3,6 +3,9 @@
 A ``ChefbotError`` is a mistake the user can fix (a bad path, a bad config key, a
 malformed row).  The CLI prints its message on one line and exits non-zero without
 a traceback; everything else is a bug and keeps its traceback.
+
+Exit codes: 2 when the command line or the config is wrong (as for click's usage
+errors), 1 when the input data is (an empty or all-bad source, a malformed row).
 """
 
 from __future__ import annotations
@@ -20,3 +23,5 @@ class ConfigError(ChefbotError):
 
 class DataError(ChefbotError):
     """Input data that cannot be read (file, row, field named in the message)."""
+
+    exit_code = 1

@@ -36,3 +36,136 @@ def test_bad_path_is_one_line_without_traceback(repo_dir):
     assert "Traceback" not in proc.stderr
     lines = [x for x in proc.stderr.strip().splitlines() if x.strip()]
     assert len(lines) == 1 and "/nope/missing.csv" in lines[0] and "no such file" in lines[0]
+
+
+# ---------------------------------------------------------------- empty input from the command line (issue 12)
+
+
+def _cli_prepare(repo_dir, tokenizer_dir, cache, *overrides, **popen):
+    cmd = [sys.executable, "-m", "chefbot.cli", "data", "prepare", "configs/quickstart.yaml",
+           f"model.tokenizer={tokenizer_dir}", f"data.cache_dir={cache}", *overrides]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", CHEFBOT_NO_PROGRESS="1", COLUMNS="300")
+    if popen:
+        return subprocess.Popen(cmd, cwd=repo_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+    return subprocess.run(cmd, cwd=repo_dir, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _assert_failed_cleanly(proc, cache, *needles):
+    assert proc.returncode == 1, (proc.returncode, proc.stderr)  # bad data: exit 1 (a bad command line: 2)
+    assert "Traceback" not in proc.stderr
+    msg = " ".join(proc.stderr.split())  # one message, however the console wrapped it
+    for needle in needles:
+        assert needle in msg, (needle, msg)
+    left = sorted(cache.iterdir()) if cache.exists() else []
+    assert left == [], left  # no cache folder, complete or not
+
+
+def test_header_only_csv_fails_naming_file_and_counts(repo_dir, data_fixtures, qwen_tokenizer_dir, tmp_path):
+    csv_path = tmp_path / "header_only.csv"
+    csv_path.write_bytes((data_fixtures / "recipenlg_bad.csv").read_bytes().splitlines(keepends=True)[0])
+    proc = _cli_prepare(repo_dir, qwen_tokenizer_dir, tmp_path / "cache", f"data.source={csv_path}", "data.format=recipenlg_csv")
+    _assert_failed_cleanly(proc, tmp_path / "cache", f"error: {csv_path}: no rows to prepare (rows read: 0", "nothing was written")
+
+
+def test_all_rows_invalid_fails_with_drop_counts(repo_dir, data_fixtures, qwen_tokenizer_dir, tmp_path):
+    lines = (data_fixtures / "recipenlg_bad.csv").read_bytes().splitlines(keepends=True)
+    bad = tmp_path / "all_bad.csv"
+    bad.write_bytes(b"".join(lines[:1] + lines[7:8] + lines[7:8]))  # header + the no-title row twice
+    proc = _cli_prepare(repo_dir, qwen_tokenizer_dir, tmp_path / "cache", f"data.source={bad}", "data.format=recipenlg_csv")
+    _assert_failed_cleanly(proc, tmp_path / "cache", f"{bad}: no valid rows (rows read: 2; dropped: 2 = missing_title 2)")
+
+
+def test_empty_train_split_fails_naming_the_setting(repo_dir, data_fixtures, qwen_tokenizer_dir, tmp_path):
+    proc = _cli_prepare(repo_dir, qwen_tokenizer_dir, tmp_path / "cache", f"data.source={data_fixtures / 'chefbot.jsonl'}",
+                        "data.format=chefbot", "data.val_size=40", "data.test_size=24", "data.num_proc=1")
+    _assert_failed_cleanly(proc, tmp_path / "cache", "chefbot.jsonl: the train split is empty (rows read: 4; kept after dedup: 3;",
+                           "lower data.val_size / data.test_size (now 40 / 24)")
+
+
+# ---------------------------------------------------------------- SIGKILL mid-run (issue 12)
+
+
+def _corpus(shared_dir, path, copies: int):
+    """The 1,000-row RecipeNLG sample ``copies`` times, each copy's titles made distinct (so dedup keeps them)."""
+    import csv
+
+    with open(shared_dir / "data" / "recipenlg" / "first_1000.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(rows[0])
+        n = 0
+        for k in range(copies):
+            for r in rows[1:]:
+                w.writerow([n, f"{r[1]} {k}" if k else r[1], *r[2:]])
+                n += 1
+    return path
+
+
+def _outputs(folder):
+    """What a prepared folder holds, comparable across runs (stats without the timings)."""
+    import hashlib
+    import json
+
+    files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+             for p in sorted(folder.iterdir()) if p.name not in ("stats.json", "config.yaml")}
+    stats = json.loads((folder / "stats.json").read_text())
+    for k in ("seconds", "rows_per_s"):
+        stats.pop(k)
+    return files, stats
+
+
+def test_sigkill_mid_prepare_leaves_nothing_complete_and_rerun_matches(repo_dir, shared_dir, qwen_tokenizer_dir, tmp_path):
+    import signal
+    import time
+
+    import psutil
+
+    from chefbot.config import load_config
+    from chefbot.data.cache import COMPLETE, OWNER
+    from chefbot.data.prepare import prepare
+    from chefbot.model import load_tokenizer
+
+    src = _corpus(shared_dir, tmp_path / "corpus.csv", copies=10)  # 10,000 rows: several seconds on 2 cores
+    cache = tmp_path / "cache"
+    ov = [f"data.source={src}", "data.format=recipenlg_csv", "data.max_train=null", "data.num_proc=2"]
+    proc = _cli_prepare(repo_dir, qwen_tokenizer_dir, cache, *ov, start_new_session=True)
+    try:
+        deadline = time.time() + 240
+        while not list(cache.glob(".*.tmp/train.arrow")) and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)  # well into the streaming pass
+        assert proc.poll() is None, f"prepare ended before it could be killed (make the corpus bigger): {proc.stderr.read()}"
+        workers = psutil.Process(proc.pid).children(recursive=True)
+        os.kill(proc.pid, signal.SIGKILL)  # the main process only, as `kill -9 <pid>` or the OOM killer would
+        proc.wait(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+        _, still = psutil.wait_procs(workers, timeout=30)
+        assert not still, f"worker processes outlived the killed prepare: {still}"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    left = sorted(cache.iterdir())
+    assert left and all(p.name.startswith(".") and p.name.endswith(".tmp") for p in left), left  # only the unfinished output
+    assert not list(cache.glob(f"*/{COMPLETE}")) and not list(cache.glob(f".*/{COMPLETE}"))
+    assert all((p / OWNER).exists() for p in left)
+
+    rerun = _cli_prepare(repo_dir, qwen_tokenizer_dir, cache, *ov)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "cache hit" not in rerun.stdout and "removed the unfinished output of an interrupted run" in rerun.stdout
+    done = sorted(p for p in cache.iterdir() if (p / COMPLETE).exists())  # the prepared data and the held-out items
+    assert len(done) == 2 and done[1].name.startswith("eval-") and sorted(cache.iterdir()) == done  # leftovers gone
+    assert not (done[0] / OWNER).exists()
+
+    # an uninterrupted run (same config, its own cache folder) gives the same folder name and the same bytes
+    cfg = load_config(str(repo_dir / "configs" / "quickstart.yaml"),
+                      [f"model.tokenizer={qwen_tokenizer_dir}", f"data.cache_dir={tmp_path / 'ref'}", *ov])
+    ref = prepare(cfg, load_tokenizer(cfg.model), progress=False)
+    assert ref.cache_dir.name == done[0].name
+    got, want = _outputs(done[0]), _outputs(ref.cache_dir)
+    assert got == want
+    assert sorted(p.name for p in (tmp_path / "ref").iterdir()) == [p.name for p in done]
+    for name in ("eval_test.jsonl", "eval_validation.jsonl"):
+        assert (done[1] / name).read_bytes() == (tmp_path / "ref" / done[1].name / name).read_bytes()
+    assert want[1]["rows_read"] == 10_000 and want[1]["train_rows"] > 0

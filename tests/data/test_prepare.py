@@ -118,8 +118,105 @@ def test_num_proc_2_same_as_1(make_cfg, data_fixtures, qwen_tokenizer):
     assert two.train["input_ids"] == one.train["input_ids"] and two.stats["dropped"] == one.stats["dropped"]
 
 
-def test_no_target_examples_dropped_and_counted(make_cfg, data_fixtures, qwen_tokenizer):
-    # the prompt alone is ~35 tokens: nothing of the answer fits in 32
+def test_no_target_everywhere_is_an_empty_train_error(make_cfg, data_fixtures, qwen_tokenizer):
+    # the prompt alone is ~35 tokens: nothing of the answer fits in 32, so no training example is left
     cfg = make_cfg(data_fixtures / "chefbot.jsonl", "data.val_size=0", "data.test_size=0", "data.max_length=32")
+    with pytest.raises(DataError, match=r"chefbot\.jsonl: the train split is empty \(rows read: 4; kept after dedup: 3; .*"
+                       r"train recipes with no target after truncation: 3; .*raise data\.max_length \(now 32\)"):
+        prepare(cfg, qwen_tokenizer, progress=False)
+    _assert_nothing_cached(cfg)
+
+
+# ---------------------------------------------------------------- empty input (issue 12)
+
+
+def _assert_nothing_cached(cfg):
+    """Nothing in the cache folder: no folder that looks complete, no temporary leftovers."""
+    from pathlib import Path
+
+    cache = Path(cfg.data.cache_dir)
+    left = sorted(cache.iterdir()) if cache.exists() else []
+    assert left == [], left  # atomic_dir removed its temporary folder; no eval cache either
+
+
+def test_header_only_csv_is_an_error_naming_file_and_counts(make_cfg, data_fixtures, qwen_tokenizer, tmp_path):
+    header = (data_fixtures / "recipenlg_bad.csv").read_bytes().splitlines(keepends=True)[0]
+    empty = tmp_path / "header_only.csv"
+    empty.write_bytes(header)
+    cfg = make_cfg(empty, "data.format=recipenlg_csv")
+    with pytest.raises(DataError, match=r"header_only\.csv: no rows to prepare \(rows read: 0.*nothing was written"):
+        prepare(cfg, qwen_tokenizer, progress=False)
+    _assert_nothing_cached(cfg)
+    with pytest.raises(DataError, match=r"header_only\.csv: no rows"):  # the held-out items too
+        load_eval_items(cfg, "test")
+    _assert_nothing_cached(cfg)
+
+
+def test_no_valid_rows_is_an_error_with_drop_counts(make_cfg, qwen_tokenizer, tmp_path):
+    bad = tmp_path / "all_bad.jsonl"
+    rows = [{"id": "a", "title": "", "ingredients": ["x"], "ner": ["x"], "directions": ["Mix."]},  # missing_title
+            {"id": "b", "title": "B", "ingredients": ["x"], "ner": ["x"], "directions": []},  # missing_directions
+            {"id": "c", "title": "C", "ingredients": ["x"], "ner": ["x"], "directions": []}]
+    bad.write_text("".join(json.dumps(r) + "\n" for r in rows) + "not json\n", encoding="utf-8")
+    cfg = make_cfg(bad, "data.format=chefbot")
+    with pytest.raises(DataError) as e:
+        prepare(cfg, qwen_tokenizer, progress=False)
+    msg = str(e.value)
+    assert msg.startswith(f"{bad}: no valid rows (rows read: 4; dropped: 4 = ")
+    assert "missing_directions 2, malformed_row 1, missing_title 1" in msg and "--strict" in msg, msg
+    _assert_nothing_cached(cfg)
+
+
+def test_every_row_filtered_names_data_sources(make_cfg, shared_dir, qwen_tokenizer, tmp_path):
+    lines = (shared_dir / "data" / "recipenlg" / "first_1000.csv").read_bytes().splitlines(keepends=True)
+    gathered = tmp_path / "gathered.csv"
+    gathered.write_bytes(b"".join([lines[0]] + [x for x in lines[1:40] if b",Gathered," in x][:5]))
+    cfg = make_cfg(gathered, "data.format=recipenlg_csv", "data.sources=[Recipes1M]")
+    with pytest.raises(DataError, match=r"gathered\.csv: no valid rows \(rows read: 5; dropped: 5 = filtered_source 5\); "
+                       r"data\.sources=\['Recipes1M'\] keeps none"):
+        prepare(cfg, qwen_tokenizer, progress=False)
+    _assert_nothing_cached(cfg)
+
+
+def test_held_out_taking_everything_is_an_empty_train_error(make_cfg, data_fixtures, qwen_tokenizer):
+    cfg = make_cfg(data_fixtures / "chefbot.jsonl", "data.val_size=2", "data.test_size=2")
+    with pytest.raises(DataError, match=r"the train split is empty \(rows read: 4; kept after dedup: 3; validation 1, test 2, "
+                       r"held-out reserve 0; .*lower data\.val_size / data\.test_size \(now 2 / 2\)"):
+        prepare(cfg, qwen_tokenizer, progress=False)
+    _assert_nothing_cached(cfg)
+
+
+# ---------------------------------------------------------------- drop counts per split (issue 12)
+
+
+def _long_prompt_recipe(n: int, below: float, seed: int = 0) -> dict:
+    """A recipe whose prompt alone fills 128 tokens, titled so that its split position u < ``below``."""
+    names = [f"spice number {i}" for i in range(40)]
+    for k in range(100_000):
+        title = f"Everything Stew {n}-{k}"
+        if R.key_hashes(R.dedup_key(title, names), seed)[1] < below:
+            return {"id": f"long:{n}", "title": title, "ingredients": names, "ner": names, "directions": ["Mix.", "Serve."]}
+    raise AssertionError("no title found")
+
+
+def test_no_target_counted_per_split_when_train_has_none(make_cfg, qwen_tokenizer, tmp_path):
+    normal = [{"id": f"n:{i}", "title": f"Plain Rice {i}", "ingredients": ["1 cup rice"], "ner": ["rice"],
+               "directions": ["Boil the rice.", "Serve."]} for i in range(24)]
+    u_min = min(R.key_hashes(R.dedup_key(r["title"], r["ner"]), 0)[1] for r in normal)
+    # two long-prompt recipes below every normal one: the smallest u is test, the next validation
+    longs = [_long_prompt_recipe(1, u_min), _long_prompt_recipe(2, u_min)]
+    src = tmp_path / "mixed.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in normal + longs), encoding="utf-8")
+    cfg = make_cfg(src, "data.val_size=1", "data.test_size=1", "data.max_length=128")
     p = prepare(cfg, qwen_tokenizer, progress=False)
-    assert p.stats["dropped"][R.NO_TARGET] == 3 and len(p.train) == 0
+    assert p.stats["no_target_by_split"] == {"train": 0, "validation": 1, "test": 1}
+    assert p.stats["dropped"][R.NO_TARGET] == 1  # validation's; the test item stays in eval_test.jsonl
+    assert len(p.validation) == 0 and p.stats["split"]["validation"] == 1 and p.stats["split"]["train_recipes"] > 0
+    assert [x["id"] for x in load_eval_items(cfg, "test")] in (["long:1"], ["long:2"])
+    assert json.loads((p.cache_dir / "stats.json").read_text())["no_target_by_split"]["validation"] == 1
+    # and the other way round: drops in train only are counted for train only
+    shutil.rmtree(p.cache_dir)
+    cfg = make_cfg(src, "data.val_size=0", "data.test_size=0", "data.max_length=128")
+    p = prepare(cfg, qwen_tokenizer, progress=False)
+    assert p.stats["no_target_by_split"] == {"train": 2, "validation": 0, "test": 0}
+    assert p.stats["dropped"][R.NO_TARGET] == 2

@@ -7,13 +7,19 @@ The held-out items alone live in ``data.cache_dir/eval-<eval fingerprint>/``: th
 leaves out the tokenizer and the token options, so every model is scored on the same
 items.  A folder counts only once its ``COMPLETE`` marker exists; ``prepare`` writes it
 last, inside a temporary folder that is renamed into place, so an interrupted run never
-leaves a cache that looks complete.
+leaves a cache that looks complete.  A killed run leaves its temporary folder behind
+(``.<fingerprint>.<random>.tmp``, up to the size of the full output); ``claim_tmp`` tags it
+with the writer's process id, and the next run of the same fingerprint removes it once
+that process is gone (``remove_stale_tmp``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +31,7 @@ from chefbot.io import atomic_dir, atomic_write_text
 
 PIPELINE_VERSION = 1  # bump when the output of the same inputs changes
 COMPLETE = "COMPLETE"
+OWNER = ".owner"  # in a temporary folder while it is written: "<host> <pid>"
 EVAL_SPLITS = ("test", "validation")
 
 
@@ -111,6 +118,44 @@ def is_complete(folder: Path) -> bool:
 def mark_complete(folder: Path, text: str = "") -> None:
     """Write the ``COMPLETE`` marker: the last file of a cache folder."""
     atomic_write_text(Path(folder) / COMPLETE, text + "\n")
+
+
+def claim_tmp(tmp: Path) -> None:
+    """Tag a temporary output folder with this process, so a later run can tell it is stale."""
+    (Path(tmp) / OWNER).write_text(f"{socket.gethostname()} {os.getpid()}\n", encoding="utf-8")
+
+
+def release_tmp(tmp: Path) -> None:
+    """Remove the tag before the folder is renamed into place."""
+    (Path(tmp) / OWNER).unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_tmp(folder: Path) -> list[Path]:
+    """Delete the temporary folders that killed runs left for ``folder`` (their writer, on this
+    host, is gone); untagged ones and those of live processes are left alone.  Returns what went."""
+    folder = Path(folder)
+    gone = []
+    host = socket.gethostname()
+    for tmp in folder.parent.glob(f".{folder.name}.*.tmp"):
+        try:
+            who, pid = (tmp / OWNER).read_text(encoding="utf-8").split()
+            stale = who == host and not _alive(int(pid))
+        except (OSError, ValueError):
+            continue
+        if stale:
+            shutil.rmtree(tmp, ignore_errors=True)
+            gone.append(tmp)
+    return gone
 
 
 def load_prepared(folder: Path, cache_hit: bool = False) -> Prepared:

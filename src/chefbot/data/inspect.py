@@ -66,6 +66,9 @@ def print_summary(prepared: Any, console: Console | None = None) -> None:
     t.add_row("bad rows skipped", f"{s['bad_rows']:,}")
     for reason, count in s["dropped"].items():
         t.add_row(f"  dropped: {reason}", f"{count:,}")
+    nt = s.get("no_target_by_split")
+    if nt and any(nt.values()):
+        t.add_row("no target after truncation train / validation / test", f"{nt['train']:,} / {nt['validation']:,} / {nt['test']:,}")
     t.add_row("split train / validation / test", f"{sp['train_recipes']:,} / {sp['validation']:,} / {sp['test']:,}")
     t.add_row("held-out reserve (never trained)", f"{sp['held_out_reserve']:,}")
     if sp.get("train_left_out_by_max_train"):

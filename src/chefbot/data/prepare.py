@@ -33,12 +33,15 @@ from chefbot.data.cache import (
     EVAL_SPLITS,
     Prepared,
     cache_folder,
+    claim_tmp,
     eval_dir,
     fingerprint,
     is_complete,
     load_prepared,
     mark_complete,
     read_eval_items,
+    release_tmp,
+    remove_stale_tmp,
     save_eval_cache,
     write_eval_items,
 )
@@ -200,12 +203,42 @@ def _take(res: ChunkResult, counters: dict, drops: DropCounts, dedup: Deduper, s
         at = end
 
 
+def _detach(item: tuple) -> tuple:
+    """A held-out candidate with its own copy of its tokens: a slice would keep the chunk's
+    whole token array alive until the end of the pass (``split``'s module docstring)."""
+    toks = item[0]
+    return item if toks is None else (toks.copy(), *item[1:])
+
+
+def _drop_summary(dropped: dict[str, int]) -> str:
+    return ", ".join(f"{reason} {n:,}" for reason, n in sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0]))) or "none"
+
+
+def _check_rows(spec: SourceSpec, d: DataConfig, counters: dict, drops: DropCounts) -> None:
+    """No rows, or no valid rows, is an error: a dataset of nothing must never look prepared."""
+    src = spec.describe()
+    if counters["read"] == 0:
+        raise DataError(f"{src}: no rows to prepare (rows read: 0; the source holds no data rows); nothing was written")
+    if counters["kept"] == 0:
+        dropped = drops.to_dict()
+        hint = ""
+        if dropped.get(R.FILTERED_SOURCE):
+            hint = f"; data.sources={d.sources} keeps none of them"
+        elif not d.strict:
+            hint = "; `chefbot data prepare --strict` stops at the first bad row and names it"
+        raise DataError(
+            f"{src}: no valid rows (rows read: {counters['read']:,}; dropped: {sum(dropped.values()):,} = {_drop_summary(dropped)})"
+            f"{hint}; nothing was written"
+        )
+
+
 def _stream(cfg: ExperimentConfig, spec: SourceSpec, tokenizer: Any, progress: bool, on_train, on_result=None) -> tuple[dict, dict]:
-    """Run the pass; returns (held-out items by split, counters)."""
+    """Run the pass; returns (held-out items by split, counters).  Raises ``DataError`` when
+    the source has no rows or no valid rows."""
     d = cfg.data
     drops = DropCounts()
     dedup = Deduper()
-    split = HashSplit(d.val_size, d.test_size, on_train)
+    split = HashSplit(d.val_size, d.test_size, on_train, detach=_detach)
     counters = {"read": 0, "valid": 0, "kept": 0}
 
     def tasks():
@@ -228,6 +261,7 @@ def _stream(cfg: ExperimentConfig, spec: SourceSpec, tokenizer: Any, progress: b
                 on_result(res)
             if task is not None:
                 bar.update(task, advance=res.nbytes, info=f"{counters['kept']:,} kept")
+    _check_rows(spec, d, counters, drops)
     held = split.finish()
     counters["held_out_threshold"] = split.f
     counters["dropped"] = drops.to_dict()
@@ -246,7 +280,11 @@ def prepare(cfg: ExperimentConfig, tokenizer: Any, progress: bool = True, force:
         return load_prepared(out, cache_hit=True)
     t0 = time.time()
     d = cfg.data
+    for stale in remove_stale_tmp(out):
+        if progress:
+            print(f"removed the unfinished output of an interrupted run: {stale}")
     with atomic_dir(out) as tmp:
+        claim_tmp(tmp)
         train = ArrowRows(tmp / "train.arrow", d.max_length, d.packing, d.seed)
         capped: list = []  # max_train: the smallest-u training recipes (heap would save little here)
         lengths_all: list[np.ndarray] = []
@@ -260,7 +298,7 @@ def prepare(cfg: ExperimentConfig, tokenizer: Any, progress: bool = True, force:
             stats_extra["truncated"] += truncated
             stats_extra["train_candidates"] += 1
             if d.max_train is not None:
-                capped.append((u, toks, n_prompt))
+                capped.append((u, toks.copy(), n_prompt))  # a copy: a slice would keep its whole chunk alive
                 if len(capped) >= 4 * d.max_train + 1024:
                     capped.sort(key=lambda x: x[0])
                     del capped[d.max_train :]
@@ -273,17 +311,22 @@ def prepare(cfg: ExperimentConfig, tokenizer: Any, progress: bool = True, force:
             for _, toks, n_prompt in capped[: d.max_train]:
                 train.add(toks, n_prompt)
         train.close()
+        if train.examples == 0:
+            _empty_train(spec, d, counters, held, stats_extra["no_target"])
         val = ArrowRows(tmp / "validation.arrow", d.max_length, d.packing, d.seed)
-        val_no_target = 0
         for toks, n_prompt, _, _ in held["validation"]:
-            if toks is None:
-                val_no_target += 1
-            else:
+            if toks is not None:
                 val.add(toks, n_prompt)
         val.close()
+        # Examples with no answer token left, per split: dropped from train.arrow and
+        # validation.arrow; test items stay in eval_test.jsonl (generation does not truncate).
+        no_target = {
+            "train": stats_extra["no_target"],
+            **{name: sum(1 for it in held[name] if it[0] is None) for name in ("validation", "test")},
+        }
         dropped = dict(counters["dropped"])
-        if stats_extra["no_target"]:
-            dropped[R.NO_TARGET] = stats_extra["no_target"] + val_no_target
+        if no_target["train"] + no_target["validation"]:
+            dropped[R.NO_TARGET] = no_target["train"] + no_target["validation"]
         lengths = np.concatenate(lengths_all) if lengths_all else np.zeros(0, dtype=np.int32)
         stats = {
             "source": spec.describe(),
@@ -293,6 +336,7 @@ def prepare(cfg: ExperimentConfig, tokenizer: Any, progress: bool = True, force:
             "valid": counters["valid"],
             "kept_after_dedup": counters["kept"],
             "dropped": dropped,
+            "no_target_by_split": no_target,
             "bad_rows": sum(v for k, v in dropped.items() if k in R.BAD_ROW_REASONS),
             "drop_examples": counters["drop_examples"],
             "split": {
@@ -318,9 +362,29 @@ def prepare(cfg: ExperimentConfig, tokenizer: Any, progress: bool = True, force:
         write_eval_items(tmp, _eval_items(held, cfg.prompt))
         atomic_write_json(tmp / "stats.json", stats)
         save_resolved(cfg, tmp)
+        release_tmp(tmp)
         mark_complete(tmp, fp)  # last: the folder counts from here on
     save_eval_cache(cfg, spec, out)
     return load_prepared(out, cache_hit=False)
+
+
+def _empty_train(spec: SourceSpec, d: DataConfig, counters: dict, held: dict, no_target: int) -> None:
+    """Training needs at least one example: say why there is none and which setting to change."""
+    n_held = {name: len(held[name]) for name in ("validation", "test", "reserve")}
+    fixes = []
+    if no_target:
+        fixes.append(f"raise data.max_length (now {d.max_length}): the prompt alone fills it for {no_target:,} training recipe(s)")
+    if sum(n_held.values()):
+        fixes.append(
+            f"lower data.val_size / data.test_size (now {d.val_size} / {d.test_size}): the held-out pool "
+            f"took {sum(n_held.values()):,} of the {counters['kept']:,} recipes"
+        )
+    raise DataError(
+        f"{spec.describe()}: the train split is empty (rows read: {counters['read']:,}; kept after dedup: {counters['kept']:,}; "
+        f"validation {n_held['validation']:,}, test {n_held['test']:,}, held-out reserve {n_held['reserve']:,}; "
+        f"train recipes with no target after truncation: {no_target:,}; dropped: {_drop_summary(counters['dropped'])}); "
+        f"{' or '.join(fixes) or 'add recipes'}; nothing was written"
+    )
 
 
 def load_eval_items(cfg: ExperimentConfig, split: str = "test") -> list[dict]:

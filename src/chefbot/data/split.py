@@ -19,7 +19,10 @@ cannot give exactly 200 test recipes out of both 4.8k and 2.23M rows.
 
 Streaming: only recipes with ``u`` below the current ``f`` are kept aside (about
 ``2 * (val_size + test_size)`` of them); all others are final training recipes as
-soon as they are read.
+soon as they are read.  What is kept aside goes through ``detach`` first: ``prepare``
+copies the example's tokens there, because a slice of a chunk's token array would keep
+that whole chunk alive until the end of the pass (held-out recipes come from nearly
+every chunk, so at full scale that pinned about 2 GB).
 """
 
 from __future__ import annotations
@@ -28,11 +31,16 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 
+def _same(item: Any) -> Any:
+    return item
+
+
 @dataclass
 class HashSplit:
     val_size: int
     test_size: int
     on_train: Callable[[float, Any], None]  # called once for every final training item
+    detach: Callable[[Any], Any] = _same  # applied to an item before it is kept aside (see the module docstring)
     f: float = field(init=False)
     aside: list[tuple[float, int, Any]] = field(default_factory=list)
     _seen: int = 0
@@ -46,7 +54,7 @@ class HashSplit:
         if u >= self.f:
             self.on_train(u, item)
             return
-        self.aside.append((u, self._seen, item))
+        self.aside.append((u, self._seen, self.detach(item)))
         if len(self.aside) >= 4 * self.need + 256:
             self._shrink()
 

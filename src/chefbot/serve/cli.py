@@ -34,8 +34,8 @@ def build_generator(cfg: Any, adapter: Optional[str], engine: str, dtype: str = 
     """The generator from chefbot.generate (the one generation path) for this engine.
 
     ``dtype`` becomes ``eval.dtype``; ``chefbot.model.inference_precision`` resolves "auto"
-    (the training precision on a GPU; fp32 on a CPU, where bf16 measured ~4x slower:
-    0.22 vs 0.84 tokens/s for SmolLM2-135M on this project's CI machine).
+    (the training precision on a GPU; fp32 on a CPU: docs/BENCHMARKS.md, "bf16 against fp32
+    on this CPU", says why).
     """
     if engine == "vllm" and not vllm_available():
         raise ChefbotError("--engine vllm needs the vllm package and a CUDA GPU (pip install vllm); use --engine hf")
