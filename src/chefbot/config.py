@@ -228,8 +228,18 @@ class ServeConfig(Section):
     max_concurrency: int = Field(2, ge=1, le=1024, description="requests generating at once (vLLM: one caller; it batches internally)")
     max_queue: int = Field(16, ge=0, le=100000, description="requests that may wait beyond max_concurrency; more get 429 with Retry-After")
     max_tokens_cap: int = Field(1024, ge=1, description="upper bound on a request's max_tokens")
-    max_prompt_chars: int = Field(8000, ge=1, description="longest prompt accepted, in characters (longer: 413)")
-    request_timeout_s: float = Field(300, gt=0, description="seconds a request may wait and generate before it is cut off")
+    max_prompt_chars: int = Field(8000, ge=1, description="longest prompt accepted, in characters of message content (longer: 413)")
+    max_prompt_tokens: int = Field(
+        4096, ge=1, description="longest prompt accepted, in tokens after the chat template (longer: 413); checked when the model has a tokenizer"
+    )
+    max_messages: int = Field(128, ge=1, description="most messages in one chat request (the API schema's maxItems; more: 400)")
+    max_body_bytes: int | None = Field(
+        None, ge=1, description="largest request body in bytes, refused (413) before it is parsed; null: 6 x max_prompt_chars + 64 KiB"
+    )
+    request_timeout_s: float = Field(
+        300, gt=0, description="seconds a request may wait, generate or plan before it is cut off (504, or an error event in a stream)"
+    )
+    plan_time_limit_s: float = Field(10, gt=0, description="upper bound on a /v1/plan meal's solver.time_limit_s and explain_time_limit_s")
     model_name: str = Field("chefbot", description="model id the API reports (/v1/models) and answers under")
 
 

@@ -199,3 +199,105 @@ def wait_until(pred, timeout: float = 10.0, every: float = 0.02) -> bool:
         time.sleep(every)
     return pred()
 
+
+
+# -- generator doubles: no model, answers at once (or never) ------------------------------------------
+SHORT_RECIPE = """# Rice Bowl
+
+## Ingredients
+- 1 cup rice
+- 1 egg
+
+## Directions
+1. Boil the rice for 15 minutes.
+2. Fry the egg and serve it on the rice."""
+
+
+class _Handle:
+    """A stream handle over fixed deltas, like ``chefbot.generate.local.StreamHandle``."""
+
+    def __init__(self, deltas: list[str], completion) -> None:
+        self._deltas, self._final, self.completion = deltas, completion, None
+        self._stop = threading.Event()
+
+    def __iter__(self):
+        for d in self._deltas:
+            if self._stop.is_set():
+                break
+            yield d
+        self.completion = self._final
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+
+class FastGenerator:
+    """Writes SHORT_RECIPE at once, but with a real tokenizer and chat template (so the server counts
+    prompt tokens as for a model) and chefbot's validation of the settings (as LocalGenerator does)."""
+
+    backend = "scripted"
+
+    def __init__(self, tokenizer=None, max_new_tokens: int = 16) -> None:
+        from chefbot.config import GenerationConfig
+
+        self.tokenizer = tokenizer if tokenizer is not None else make_tiny_tokenizer()
+        self.fold = "auto"
+        self.gen_cfg = GenerationConfig(max_new_tokens=max_new_tokens)
+        self.calls = 0
+
+    def prompt_ids(self, messages) -> list[int]:
+        from chefbot.chat import render_prompt
+
+        return self.tokenizer(render_prompt(messages, self.tokenizer, self.fold), add_special_tokens=False)["input_ids"]
+
+    def _completion(self, messages, settings):
+        from chefbot.generate import Completion
+        from chefbot.generate.completion import resolve_settings
+
+        s = resolve_settings(self.gen_cfg, settings)  # a bad setting fails here, as in the real generator
+        self.calls += 1
+        n = min(s.max_new_tokens, 12)
+        return Completion(SHORT_RECIPE, "stop" if n < s.max_new_tokens else "length", len(self.prompt_ids(messages)), n)
+
+    def generate(self, batch, settings_override=None, on_result=None):
+        return [self._completion(m, settings_override) for m in batch]
+
+    def stream(self, messages, settings_override=None):
+        c = self._completion(messages, settings_override)
+        return _Handle(SHORT_RECIPE.splitlines(keepends=True), c)
+
+
+class StuckGenerator:
+    """A model call that never returns on its own: ``generate`` blocks until ``release()``; a stream's
+    handle yields nothing and ends only when cancelled (or released)."""
+
+    backend = "stuck"
+
+    def __init__(self) -> None:
+        self.released = threading.Event()
+        self.started = threading.Event()
+
+    def release(self) -> None:
+        self.released.set()
+
+    def generate(self, batch, settings_override=None, on_result=None):
+        from chefbot.generate import Completion
+
+        self.started.set()
+        self.released.wait(120)
+        return [Completion("late", "stop", 1, 1) for _ in batch]
+
+    def stream(self, messages, settings_override=None):
+        from chefbot.generate import Completion
+
+        gen = self
+
+        class Handle(_Handle):
+            def __iter__(self):
+                gen.started.set()
+                while not (self._stop.is_set() or gen.released.is_set()):
+                    self._stop.wait(0.05)
+                self.completion = Completion("", "cancelled", 1, 0)
+                return iter(())
+
+        return Handle([], None)

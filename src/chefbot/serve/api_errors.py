@@ -1,9 +1,11 @@
 """Refusals in the OpenAI error envelope (``{"error": {message, type, param, code}}``).
 
 ``ApiError`` is what an endpoint raises to refuse a request; ``install_error_handlers``
-renders it, FastAPI's validation errors (422 naming the field) and plain HTTP errors
-(404, 405) in the envelope, so the ``openai`` client raises a typed error carrying our
-message.  ``BodyLimit`` refuses an oversized body (413) before it is read or parsed.
+renders it, FastAPI's validation errors (422 naming the field; 400 for the refusals by a
+limit in ``schemas.REFUSALS``), plain HTTP errors (404, 405) and unexpected failures (500)
+in the envelope, so the ``openai`` client raises a typed error carrying our message.
+``BodyLimit`` refuses an oversized body (413) before it is parsed: by its Content-Length
+at once, or, sent without one (chunked), as soon as more than the limit has arrived.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chefbot.config import ExperimentConfig
-from chefbot.serve.schemas import error_body
+from chefbot.serve.schemas import REFUSALS, error_body
 
 
 class ApiError(Exception):
@@ -31,20 +33,36 @@ def _field(loc: tuple) -> str:
     return ".".join(parts) or "body"
 
 
+def _refusal(err: dict) -> tuple[str, str | None] | None:
+    """(code, config key) when this validation error is a refusal by a limit (400), else None."""
+    path = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+    return REFUSALS.get((path, err.get("type", "")))
+
+
+def _message(err: dict) -> str:
+    msg = f"{_field(tuple(err.get('loc', ())))}: {err['msg']}"
+    refusal = _refusal(err)
+    return f"{msg} ({refusal[1]})" if refusal and refusal[1] else msg
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:
-        errs = exc.errors()
+        errs = list(exc.errors())
         first = errs[0] if errs else {"loc": ("body",), "msg": "invalid request"}
         where = _field(tuple(first.get("loc", ())))
+        status, code = 422, first.get("type")
         if first.get("type") == "json_invalid":
             where = "body"  # the loc holds a character offset, not a field
             msg = f"body is not valid JSON: {first.get('ctx', {}).get('error', first['msg'])}"
         else:
-            msg = "; ".join(f"{_field(tuple(e.get('loc', ())))}: {e['msg']}" for e in errs[:5])
-        body = error_body(msg, param=where, code=first.get("type"))
+            msg = "; ".join(_message(e) for e in errs[:5])
+            refusals = [_refusal(e) for e in errs]
+            if errs and all(refusals):  # every problem is a refusal by a limit: 400 with its code
+                status, code = 400, refusals[0][0]
+        body = error_body(msg, param=where, code=code)
         body["detail"] = [{"loc": list(e.get("loc", ())), "msg": e["msg"], "type": e.get("type")} for e in errs]
-        return JSONResponse(body, status_code=422)
+        return JSONResponse(body, status_code=status)
 
     @app.exception_handler(ApiError)
     async def _api_error(_req: Request, exc: ApiError) -> JSONResponse:
@@ -56,24 +74,60 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body(str(exc.detail), "invalid_request_error"), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
+    @app.exception_handler(Exception)
+    async def _failed(_req: Request, exc: Exception) -> JSONResponse:
+        # A bug or a failing model: still the envelope (Starlette then re-raises it, so the server logs it).
+        return JSONResponse(error_body(f"internal error: {type(exc).__name__}: {exc}", "server_error"), status_code=500)
+
 
 def body_limit(cfg: ExperimentConfig) -> int:
-    # JSON escaping can at most ~6x a character; plus room for the rest of the request.
-    return cfg.serve.max_prompt_chars * 6 + 64 * 1024
+    """``serve.max_body_bytes``, or by default room for the longest prompt: JSON escaping can at most
+    ~6x a character, plus 64 KiB for the rest of the request."""
+    return cfg.serve.max_body_bytes or cfg.serve.max_prompt_chars * 6 + 64 * 1024
 
 
 class BodyLimit:
-    """Refuse an oversized body by its Content-Length before reading or parsing it (413)."""
+    """Refuse an oversized body (413) before the app reads or parses it.
+
+    With a Content-Length (which the HTTP server holds the client to) the header decides;
+    without one (``Transfer-Encoding: chunked``) the body is read here, up to the limit, and
+    handed on; one byte more and the answer is 413.
+    """
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app, self.limit = app, limit
 
+    def _too_large(self, size: int | None) -> JSONResponse:
+        what = f"{size} bytes" if size is not None else f"over {self.limit} bytes"
+        return JSONResponse(error_body(f"request body is {what}; this server accepts at most {self.limit} "
+                                       "(serve.max_body_bytes)", param="body", code="request_too_large"), 413)
+
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            length = dict(scope.get("headers") or []).get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.limit:
-                resp = JSONResponse(error_body(f"request body is {int(length)} bytes; this server accepts at most "
-                                               f"{self.limit} (serve.max_prompt_chars)", code="request_too_large"), 413)
-                await resp(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None:
+            if length.isdigit() and int(length) > self.limit:
+                await self._too_large(int(length))(scope, receive, send)
                 return
-        await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
+            return
+        messages: list[dict] = []
+        size = 0
+        while True:  # no Content-Length: read the body here, at most the limit
+            message = await receive()
+            if message["type"] != "http.request":  # the client left before sending it all
+                return
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                await self._too_large(None)(scope, receive, send)
+                return
+            messages.append(message)
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> dict:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)

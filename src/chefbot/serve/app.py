@@ -11,6 +11,10 @@ inject a small model and ``chefbot serve`` a real one.  It only composes the par
 * one router per job: ``routes_web.py`` (/health, the page), ``routes_openai.py``
   (/v1/models, /v1/chat/completions), ``routes_recipes.py`` (/v1/recipes) and
   ``routes_plan.py`` (/v1/plan, when the planner is installed).
+
+Its OpenAPI schema (``/openapi.json``, ``contract_schema``) is the API's contract: every
+status a route can answer, both media types of a streamed answer, the limits; with
+``serve.api_keys`` set it also declares the bearer scheme and the 401 on ``/v1/*``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from chefbot import __version__
 from chefbot.config import ExperimentConfig
@@ -28,7 +33,16 @@ from chefbot.serve.routes_openai import openai_router
 from chefbot.serve.routes_plan import plan_router
 from chefbot.serve.routes_recipes import recipes_router
 from chefbot.serve.routes_web import web_router
+from chefbot.serve.schemas import ERROR_DESCRIPTIONS
 from chefbot.serve.state import ServerState
+
+DESCRIPTION = """A cooking assistant: OpenAI-compatible chat, structured recipes and a meal planner.
+
+Limits (config keys in docs/SERVING.md): request bodies of at most `serve.max_body_bytes`
+(413), prompts of at most `serve.max_prompt_chars` characters and `serve.max_prompt_tokens`
+tokens (413), at most `serve.max_messages` messages (400), answers cut at `serve.max_tokens_cap`
+tokens, `serve.max_concurrency` + `serve.max_queue` requests in the server (429), and
+`serve.request_timeout_s` seconds per request (504, or an error event in a stream)."""
 
 
 def create_app(cfg: ExperimentConfig, generator: Any, *, model_name: str | None = None) -> FastAPI:
@@ -39,7 +53,8 @@ def create_app(cfg: ExperimentConfig, generator: Any, *, model_name: str | None 
         yield
         state.scheduler.close()
 
-    app = FastAPI(title="chefbot", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app = FastAPI(title="chefbot", version=__version__, description=DESCRIPTION, lifespan=lifespan, docs_url="/docs",
+                  redoc_url=None)
     app.state.server = state
     app.state.scheduler = state.scheduler
     app.state.cfg = cfg
@@ -51,8 +66,53 @@ def create_app(cfg: ExperimentConfig, generator: Any, *, model_name: str | None 
     app.include_router(web_router(state))
     app.include_router(openai_router(state))
     app.include_router(recipes_router(state))
-    plan = plan_router()
+    plan = plan_router(state)
     if plan is not None:
         app.include_router(plan)
         state.has_plan = True
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = contract_schema(app, bool(cfg.serve.api_keys))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def contract_schema(app: FastAPI, keyed: bool) -> dict:
+    """FastAPI's OpenAPI document, with the ``$defs`` of the hand-written parts (streams, the meal
+    spec) moved to ``components/schemas``, and, on a keyed server, the bearer scheme and 401s."""
+    doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    components = doc.setdefault("components", {}).setdefault("schemas", {})
+    _hoist_defs(doc, components)
+    if keyed:
+        doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+        for path, item in doc.get("paths", {}).items():
+            if not path.startswith("/v1/"):
+                continue
+            for operation in item.values():
+                operation["security"] = [{"bearer": []}]
+                operation.setdefault("responses", {})["401"] = {
+                    "description": ERROR_DESCRIPTIONS[401],
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+    return doc
+
+
+def _hoist_defs(node: object, components: dict) -> None:
+    """Move every nested ``$defs`` into ``components`` and point its ``#/$defs/X`` references there."""
+    if isinstance(node, dict):
+        defs = node.pop("$defs", None)
+        for name, schema in (defs or {}).items():
+            _hoist_defs(schema, components)  # its own references first, so that equal schemas compare equal
+            if name in components and components[name] != schema:
+                raise ValueError(f"OpenAPI component {name!r} defined twice, differently")
+            components[name] = schema
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            node["$ref"] = "#/components/schemas/" + ref[len("#/$defs/"):]
+        for value in node.values():
+            _hoist_defs(value, components)
+    elif isinstance(node, list):
+        for value in node:
+            _hoist_defs(value, components)

@@ -12,8 +12,10 @@ GPU can only do a little at a time.  The rules:
 * **Batching.**  Non-streaming requests that arrive within ``batch_window_s`` of each
   other (or while every slot is busy) and share the same settings go to the model in
   ONE ``LocalGenerator.generate`` call, which pads on the left and batches on the GPU/CPU.
-* **Timeouts.**  A request that has not finished after ``timeout_s`` gets 504 (or an
-  error event when streaming); a waiting one that times out is dropped before it runs.
+* **Timeouts.**  A request that has not finished ``timeout_s`` after it was admitted gets
+  504 (or an error event when streaming), even if the model call never returns; a waiting
+  one that times out is dropped before it runs.  Nothing a generator does can block the
+  event loop: even ``generator.stream(...)`` is called in the stream's own thread.
 * **Disconnects.**  A stream whose reader goes away cancels its generation
   (``StreamHandle.cancel``); the slot is freed when the model thread has actually stopped,
   so the limit counts real work.
@@ -87,7 +89,7 @@ class Scheduler:
         self._slots: asyncio.Semaphore | None = None
         self._waiting: list[_Job] = []
         self._batcher: asyncio.Task | None = None
-        self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="chefbot-gen")
+        self._pool: ThreadPoolExecutor | None = None  # made on first use, again after close()
 
     # -- admission ------------------------------------------------------------------------
     def _sem(self) -> asyncio.Semaphore:
@@ -125,7 +127,14 @@ class Scheduler:
                 "batches": s.batches, "batched_requests": s.batched_requests, "max_batch_seen": s.max_batch_seen}
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        pool, self._pool = self._pool, None
+        if pool is not None:  # an app may be started again after a shutdown (test clients do): a new pool then
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="chefbot-gen")
+        return self._pool
 
     # -- non-streaming, batched ----------------------------------------------------------------
     async def complete(self, messages: Sequence[dict], settings: dict) -> Completion:
@@ -171,7 +180,7 @@ class Scheduler:
         s.batched_requests += len(batch)
         s.max_batch_seen = max(s.max_batch_seen, len(batch))
         try:
-            results = await loop.run_in_executor(self._pool, self.generator.generate, [j.messages for j in batch],
+            results = await loop.run_in_executor(self._executor(), self.generator.generate, [j.messages for j in batch],
                                                  batch[0].settings)
             for j, c in zip(batch, results):
                 if not j.future.done():
@@ -189,8 +198,11 @@ class Scheduler:
 
     # -- streaming ----------------------------------------------------------------------------
     async def open_stream(self, messages: Sequence[dict], settings: dict) -> "ActiveStream":
-        """Admit and wait for a slot (so 429/503 can still be an HTTP status), then start generating."""
+        """Admit and wait for a slot (so 429/503 can still be an HTTP status), then start generating.
+
+        The stream's deadline counts from admission: waiting for the slot uses up part of it."""
         self._admit()
+        deadline = time.perf_counter() + self.timeout_s
         try:
             await asyncio.wait_for(self._sem().acquire(), self.timeout_s)
         except asyncio.TimeoutError:
@@ -202,7 +214,7 @@ class Scheduler:
             self._leave()
             raise
         self._take_slot_now()
-        return ActiveStream(self, messages, settings)
+        return ActiveStream(self, messages, settings, deadline)
 
     def _stream_finished(self, stream: "ActiveStream") -> None:
         s = self.stats
@@ -223,9 +235,11 @@ _END = object()
 class ActiveStream:
     """One running streamed generation: iterate ``deltas()``; ``completion`` is set at the end."""
 
-    def __init__(self, scheduler: Scheduler, messages: Sequence[dict], settings: dict) -> None:
+    def __init__(self, scheduler: Scheduler, messages: Sequence[dict], settings: dict,
+                 deadline: float | None = None) -> None:
         self.scheduler = scheduler
         self.started = time.perf_counter()
+        self.deadline = deadline if deadline is not None else self.started + scheduler.timeout_s
         self.completion: Completion | None = None
         self.error: BaseException | None = None
         self.cancelled = False
@@ -234,26 +248,33 @@ class ActiveStream:
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue = asyncio.Queue()
         self._handle: Any = None
-        gen = scheduler.generator
-        try:
-            if hasattr(gen, "stream"):
-                self._handle = gen.stream(messages, settings)
-        except BaseException:
-            scheduler._stream_finished(self)
-            raise
+        self._lock = threading.Lock()  # between cancel() and the thread that creates the handle
         self._thread = threading.Thread(target=self._pump, args=(messages, settings), daemon=True, name="chefbot-pump")
         self._thread.start()
 
     def _put(self, item: Any) -> None:
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+        self._call(self._queue.put_nowait, item)
+
+    def _call(self, fn: Any, *args: Any) -> None:
+        try:
+            self._loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # the server's loop is gone (a model call that outlived the server): no one to tell
+            pass
 
     def _pump(self, messages: Sequence[dict], settings: dict) -> None:
         """Move deltas from the model thread to the event loop; free the slot once the model stopped."""
         try:
-            if self._handle is not None:
-                for delta in self._handle:
+            gen = self.scheduler.generator
+            if hasattr(gen, "stream"):
+                handle = gen.stream(messages, settings)  # here, not in the event loop: it may tokenize, or hang
+                with self._lock:
+                    self._handle = handle
+                    cancelled = self.cancelled
+                if cancelled:  # the reader left (or timed out) while the handle was being made
+                    handle.cancel()
+                for delta in handle:
                     self._put(delta)
-                self.completion = self._handle.completion
+                self.completion = handle.completion
             else:  # a backend without token streaming (vLLM offline engine): one delta at the end
                 self.completion = self.scheduler.generator.generate([messages], settings)[0]
                 self._put(self.completion.text)
@@ -263,7 +284,7 @@ class ActiveStream:
             # One callback settles the counters and then ends the stream, so a reader that sees
             # the end can never run ahead of the bookkeeping (two callbacks left a window in which
             # the reader returned, and the loop closed, before the slot was freed).
-            self._loop.call_soon_threadsafe(self._finish)
+            self._call(self._finish)
 
     def _finish(self) -> None:
         try:
@@ -273,12 +294,14 @@ class ActiveStream:
 
     def cancel(self) -> None:
         if not self._ended and not self.cancelled:
-            self.cancelled = True
-            if self._handle is not None:
-                self._handle.cancel()
+            with self._lock:
+                self.cancelled = True
+                handle = self._handle
+            if handle is not None:
+                handle.cancel()
 
     async def deltas(self) -> AsyncIterator[str]:
-        deadline = self.started + self.scheduler.timeout_s
+        deadline = self.deadline
         try:
             while True:
                 remaining = deadline - time.perf_counter()

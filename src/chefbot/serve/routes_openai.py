@@ -2,11 +2,13 @@
 
 The chat schema as the ``openai`` client sends it, ``stream: true`` or not
 (``stream_options.include_usage`` adds a usage chunk).  A stream's status line is sent
-before generation, so a failure after it is reported in-band as an error event.
+before generation, so a failure after it is reported in-band as an error event.  The
+OpenAPI schema documents both answers (``application/json`` and ``text/event-stream``)
+and every refusal the route can give.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI must see the request model built in
+# openai_router (with this server's limits), not a name to look up in this module.
 from typing import AsyncIterator
 
 from fastapi import APIRouter
@@ -16,12 +18,18 @@ from chefbot.generate import Completion
 from chefbot.serve.queue import RequestTimeout
 from chefbot.serve.schemas import (
     SSE_HEADERS,
-    ChatCompletionRequest,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ErrorResponse,
+    ModelList,
+    chat_request_model,
     error_body,
+    error_responses,
     new_id,
     now,
     openai_finish_reason,
     sse,
+    sse_media_type,
     usage,
 )
 from chefbot.serve.state import ServerState
@@ -30,13 +38,18 @@ from chefbot.serve.state import ServerState
 def openai_router(state: ServerState) -> APIRouter:
     router = APIRouter()
     name = state.name
+    ChatCompletionRequest = chat_request_model(state.cfg.serve.max_messages)  # noqa: N806 (a class)
 
-    @router.get("/v1/models")
+    @router.get("/v1/models", response_model=None, responses={200: {"model": ModelList}})
     async def models() -> dict:
         return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "chefbot"}]}
 
-    @router.post("/v1/chat/completions")
-    async def chat_completions(req: ChatCompletionRequest):
+    @router.post("/v1/chat/completions", response_model=None, responses={
+        200: {"model": ChatCompletion, "description": "the answer; with `stream: true`, server-sent events: "
+              "chat.completion.chunk objects (an error object if generation fails after the first), then [DONE]",
+              "content": {"text/event-stream": sse_media_type(ChatCompletionChunk, ErrorResponse)}},
+        **error_responses(400, 404, 413, 422, 429, 500, 503, 504)})
+    async def chat_completions(req: ChatCompletionRequest):  # type: ignore[valid-type]
         state.check_model(req.model)
         messages = req.plain_messages()
         state.check_size(messages)

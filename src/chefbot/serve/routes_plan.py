@@ -2,39 +2,107 @@
 
 Mounted only when the planner can be imported (its solver, OR-Tools, is an optional
 install); ``plan_router()`` is then None and ``/health`` reports ``features.plan: false``.
-A meal spec as JSON in, the timeline and an HTML page out; a bad spec is 400.
+A meal spec as JSON in (the body is required; its schema is ``MealSpec``'s), the timeline
+and an HTML page out.  The spec is validated strictly (no ``"3"`` for 3, no ``0`` for
+false), and anything wrong with it, by the schema or by the planner (a recipe with no
+step to schedule, no feasible plan), is 400 naming the key.  The work is bounded: the
+meal's solver time limits are capped at ``serve.plan_time_limit_s``, and a plan not
+ready within ``serve.request_timeout_s`` is 504.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from chefbot.errors import ChefbotError
 from chefbot.serve.api_errors import ApiError
+from chefbot.serve.schemas import (
+    PlanResponse,
+    error_responses,
+    json_schema,
+    whole_number,
+)
+from chefbot.serve.state import ServerState
 
 try:
     from chefbot.plan.api import plan_meal_dict
+    from chefbot.plan.schema import MealSpec
 except ImportError:  # the planner is not installed
-    plan_meal_dict = None
+    plan_meal_dict = MealSpec = None
+
+EXAMPLE = {"title": "Quick pasta", "serve_at": "19:00", "cooks": [{"name": "Alex", "skill": 3}],
+           "recipes": [{"title": "Pasta", "ingredients": ["spaghetti", "salt"],
+                        "directions": ["Boil water in a pot.", "Cook the spaghetti for 10 minutes."]}]}
+CLOCK_FIELDS = ("serve_at", "start_after")  # strings in the schema (the YAML reader also takes base-60 integers)
 
 
-def plan_router() -> APIRouter | None:
+def _invalid(e: ValidationError) -> str:
+    parts = []
+    for err in e.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ())) or "(top level)"
+        parts.append(f"{where}: {err['msg']}")
+    return "meal spec: " + "; ".join(parts)
+
+
+def _whole_numbers(value: object) -> object:
+    """Every 3.0 in the spec as 3 (JSON Schema's integers include them; strict validation's do not)."""
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    return whole_number(value)
+
+
+def plan_router(state: ServerState) -> APIRouter | None:
     if plan_meal_dict is None:
         return None
     router = APIRouter()
+    serve = state.cfg.serve
+    body_schema = {"required": True, "content": {"application/json": {"schema": json_schema(MealSpec), "example": EXAMPLE}},
+                   "description": "the meal spec (docs/PLANNER.md): the YAML's structure as JSON"}
 
-    @router.post("/v1/plan")
+    @router.post("/v1/plan", response_model=None, openapi_extra={"requestBody": body_schema}, responses={
+        200: {"model": PlanResponse, "description": "the plan: timeline, per-cook lists and an HTML page"},
+        **error_responses(400, 413, 422, 504)})
     async def plan(request: Request):
+        # Read by hand (FastAPI would validate leniently, and answer 422 where the planner answers 400);
+        # what is not a JSON object is refused as FastAPI would, 422 through the same handler.
+        raw = await request.body()
+        if not raw.strip():
+            raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "give the meal spec as a JSON object"}])
         try:
-            data = await request.json()
-        except ValueError:
-            raise ApiError(422, "body is not valid JSON", param="body", code="json_invalid") from None
+            data = json.loads(raw)
+        except ValueError as e:
+            raise RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error",
+                                           "ctx": {"error": str(e)}}]) from None
         if not isinstance(data, dict):
-            raise ApiError(422, "body: expected a JSON object (the meal spec)", param="body")
+            raise RequestValidationError([{"type": "dict_type", "loc": ("body",),
+                                           "msg": "give the meal spec as a JSON object"}])
+        data = _whole_numbers(data)
+        for key in CLOCK_FIELDS:
+            if data.get(key) is not None and not isinstance(data[key], str):
+                raise ApiError(400, f"meal spec: {key}: give a clock time as a string, e.g. \"19:30\"", param=key,
+                               code="bad_meal_spec")
         try:
-            # CP-SAT is CPU work: keep it off the event loop so streams keep flowing.
-            return await run_in_threadpool(plan_meal_dict, data)
+            meal = MealSpec.model_validate(data, strict=True)
+        except ValidationError as e:
+            raise ApiError(400, _invalid(e), code="bad_meal_spec") from None
+        cap = serve.plan_time_limit_s
+        solver = {**data.get("solver", {}), "time_limit_s": min(meal.solver.time_limit_s, cap),
+                  "explain_time_limit_s": min(meal.solver.explain_time_limit_s, cap)}
+        try:
+            # CP-SAT is CPU work: keep it off the event loop so streams keep flowing.  (asyncio's
+            # thread, not anyio's: a cancelled anyio thread call would wait for the solver anyway.)
+            return await asyncio.wait_for(asyncio.to_thread(plan_meal_dict, {**data, "solver": solver}),
+                                          serve.request_timeout_s)
+        except TimeoutError:  # asyncio's, since Python 3.11
+            raise ApiError(504, f"no plan within {serve.request_timeout_s:g} s (serve.request_timeout_s)", "timeout",
+                           code="timeout") from None
         except ChefbotError as e:
             raise ApiError(400, str(e), code="bad_meal_spec") from None
 

@@ -1,8 +1,9 @@
 """``POST /v1/recipes``: ingredients and constraints in, a parsed and checked recipe out.
 
 The prompt and the checks live in ``recipes.py``; this is the HTTP side: validation
-before the queue, and with ``stream: true`` server-sent ``{"delta": ...}`` events and a
-last ``{"done": true, ...}`` event carrying the structured recipe.
+before the queue (no ingredient at all is refused by the schema itself, 400), and with
+``stream: true`` server-sent ``{"delta": ...}`` events and a last ``{"done": true, ...}``
+event carrying the structured recipe.
 """
 
 from __future__ import annotations
@@ -13,16 +14,21 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from chefbot.generate import Completion
-from chefbot.serve.api_errors import ApiError
 from chefbot.serve.queue import RequestTimeout
 from chefbot.serve.recipes import check_constraints, recipe_messages
 from chefbot.serve.schemas import (
     SSE_HEADERS,
+    ErrorResponse,
+    RecipeDelta,
+    RecipeDone,
     RecipeRequest,
+    RecipeResponse,
     error_body,
+    error_responses,
     new_id,
     openai_finish_reason,
     sse,
+    sse_media_type,
     usage,
 )
 from chefbot.serve.state import ServerState
@@ -31,12 +37,13 @@ from chefbot.serve.state import ServerState
 def recipes_router(state: ServerState) -> APIRouter:
     router = APIRouter()
 
-    @router.post("/v1/recipes")
+    @router.post("/v1/recipes", response_model=None, responses={
+        200: {"model": RecipeResponse, "description": "the recipe, parsed and checked; with `stream: true`, "
+              "server-sent events: {delta} objects, then {done: true, ...the recipe} (or an error object), then [DONE]",
+              "content": {"text/event-stream": sse_media_type(RecipeDelta, RecipeDone, ErrorResponse)}},
+        **error_responses(400, 404, 413, 422, 429, 500, 503, 504)})
     async def recipes(req: RecipeRequest):
         state.check_model(req.model)
-        if not req.ingredients:
-            raise ApiError(400, "ingredients: give at least one ingredient, e.g. [\"chicken\", \"rice\"]",
-                           param="ingredients", code="empty_ingredients")
         messages = recipe_messages(req.ingredients, req.constraints, state.cfg.prompt)
         state.check_size(messages)
         settings = state.settings_for(req.max_tokens, req.temperature, seed=req.seed)

@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from chefbot.serve.api_errors import ApiError
+from chefbot.serve.schemas import Health
 from chefbot.serve.state import ServerState
 
 WEB_DIR = resources.files("chefbot.serve") / "web"
@@ -20,7 +21,7 @@ STATIC_FILES = ("app.js", "style.css")
 def web_router(state: ServerState) -> APIRouter:
     router = APIRouter()
 
-    @router.get("/health")
+    @router.get("/health", response_model=None, responses={200: {"model": Health}})
     async def health() -> dict:
         return {"status": "ok", "model": state.name, "backend": state.backend,
                 "features": {"plan": state.has_plan}, "queue": state.scheduler.snapshot()}

@@ -1,9 +1,24 @@
 """Request and response shapes: the subset of the OpenAI chat API chefbot serves, plus
 /v1/recipes, and the server-sent event framing the streams use (``sse``).
 
+The OpenAPI schema at ``/openapi.json`` is generated from these models, and it is the
+contract (``tests/serve/test_api_fuzz.py`` checks the server against it), so what the
+schema says is exactly what validation does:
+
+* **strict types**: a boolean is ``true``/``false``, not ``0`` or ``"yes"``; an integer is
+  not ``"3"``, ``true`` or ``3.5`` (but ``3.0`` is one, as in JSON Schema); a number is not
+  ``"0.5"`` (pydantic's lax coercions would accept requests the schema forbids);
+* **limits in the schema**: at least one message and at most ``serve.max_messages``
+  (``minItems``/``maxItems``; the model is built per server by ``chat_request_model``), at
+  least one ingredient that is not blank (``minItems``/``contains``/``pattern``).
+
 Requests ignore unknown fields (OpenAI clients send extras such as ``user`` or
 ``logprobs: false``) but validate the ones we act on, so a wrong type answers 422
-naming the field instead of being silently dropped.
+naming the field instead of being silently dropped.  Validation errors that are
+refusals by a limit answer 400 instead (``REFUSALS``).
+
+Response models (``ChatCompletion``, ``RecipeResponse``, ...) document what the endpoints
+return; the endpoints build plain dicts, and the fuzz test checks they match.
 """
 
 from __future__ import annotations
@@ -12,13 +27,39 @@ import json
 import re
 import time
 import uuid
-from typing import Literal
+from typing import Annotated, Any, Literal, NotRequired, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    TypeAdapter,
+    WithJsonSchema,
+    create_model,
+)
+from pydantic_core import PydanticCustomError
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
+
+# Integers a JSON number holds exactly (clients parse numbers as doubles; so does FastAPI's
+# OpenAPI document, so a bound like 2**63 - 1 would read as 2**63 there).
+EXACT_INT = 2**53
+
+
+def whole_number(value: Any) -> Any:
+    """JSON Schema's integer includes 3.0 (JSON has one number type), strict pydantic does not."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def Int(**bounds: int) -> Any:  # a type, hence the capital
+    """A JSON integer within these bounds (ge/le), strict otherwise: not "3", not true, not 3.5.
+    (The bounds go inside, under the validator, or the schema would show pydantic's ge/le.)"""
+    return Annotated[int, Field(**bounds), BeforeValidator(whole_number)]
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="ignore", protected_namespaces=())
+    model_config = ConfigDict(extra="ignore", protected_namespaces=(), strict=True)
 
 
 class TextPart(_Request):
@@ -38,30 +79,46 @@ class ChatMessage(_Request):
 
 
 class StreamOptions(_Request):
-    include_usage: bool = False
+    include_usage: bool = Field(False, description="stream: add a last chunk with token usage (and empty choices)")
+
+
+Seed = Annotated[Int(ge=-EXACT_INT, le=EXACT_INT), Field(description="sampling seed")]
 
 
 class ChatCompletionRequest(_Request):
-    model: str | None = None
-    messages: list[ChatMessage] = Field(min_length=1)
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)  # the newer OpenAI name for max_tokens
-    temperature: float | None = Field(None, ge=0, le=2)
+    model: str | None = Field(None, description="the served model id (GET /v1/models); another id is 404")
+    messages: list[ChatMessage] = Field(min_length=1, description="the conversation, oldest first")
+    max_tokens: Int(ge=1) | None = Field(None, description="longest answer in tokens (above serve.max_tokens_cap: lowered to it)")
+    max_completion_tokens: Int(ge=1) | None = Field(None, description="the newer OpenAI name for max_tokens")
+    temperature: float | None = Field(None, ge=0, le=2, description="0 = greedy")
     top_p: float | None = Field(None, gt=0, le=1)
-    seed: int | None = None
-    n: int = Field(1, ge=1, le=1)  # one choice per request; more is a 422, not silently ignored
-    stream: bool = False
+    seed: Seed | None = None
+    n: Int(ge=1, le=1) = Field(1, description="one choice per request")  # more is a 422, not silently ignored
+    stream: bool = Field(False, description="answer as server-sent events (text/event-stream)")
     stream_options: StreamOptions | None = None
 
     def plain_messages(self) -> list[dict[str, str]]:
         return [{"role": m.role, "content": m.text()} for m in self.messages]
 
 
+def chat_request_model(max_messages: int) -> type[ChatCompletionRequest]:
+    """``ChatCompletionRequest`` with this server's message limit in its schema (``maxItems``)."""
+    return create_model(
+        "ChatCompletionRequest",
+        __base__=ChatCompletionRequest,
+        __module__=__name__,
+        __doc__="An OpenAI chat completion request (the fields chefbot acts on; others are ignored).",
+        messages=(list[ChatMessage], Field(min_length=1, max_length=max_messages,
+                                           description=f"the conversation, oldest first; at most {max_messages} "
+                                                       "messages (serve.max_messages)")),
+    )
+
+
 class RecipeConstraints(_Request):
     vegetarian: bool = False
     vegan: bool = False
     gluten_free: bool = False
-    max_minutes: int | None = Field(None, ge=1, le=24 * 60)
+    max_minutes: Int(ge=1, le=24 * 60) | None = Field(None, description="the steps should state at most this many minutes")
 
     def phrases(self) -> list[str]:
         out = [name for name, on in (("vegan", self.vegan), ("vegetarian", self.vegetarian and not self.vegan),
@@ -71,24 +128,255 @@ class RecipeConstraints(_Request):
         return out
 
 
+# -- ingredients: a list, or one string with commas/new lines (what a person pastes) ----------------
+# Blank pieces are dropped (Python's str.strip), so a request must have at least one piece left.  The
+# schema says so with character classes spelled out (every character str.isspace() is true for), not
+# \s, whose meaning differs between Python, Rust and ECMA regular expressions.
+WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009" \
+             "\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK = f"[^{WHITESPACE}]"  # a character that survives strip()
+NOT_SEPARATOR = f"[^{WHITESPACE},;]"  # ... and is not a separator either
+_SPLIT_RE = re.compile(r"[,\n;]")
+EMPTY_INGREDIENTS = 'give at least one ingredient, e.g. ["chicken", "rice"]'
+INGREDIENTS_SCHEMA = {
+    "anyOf": [
+        {"type": "array", "items": {"type": "string"}, "minItems": 1,
+         "contains": {"type": "string", "pattern": NOT_BLANK}},
+        {"type": "string", "pattern": NOT_SEPARATOR},
+    ],
+    "description": "a list of ingredients (at least one not blank), or one string separated by commas, "
+                   "semicolons or new lines (with at least one ingredient in it)",
+}
+
+
+def _ingredients(value: Any) -> list[str]:
+    if isinstance(value, str):
+        items = _SPLIT_RE.split(value)
+    elif isinstance(value, list) and all(isinstance(i, str) for i in value):
+        items = value
+    else:
+        raise PydanticCustomError("ingredients_type", "give a list of strings, or one string with commas or new lines")
+    out = [i.strip() for i in items if i.strip()]
+    if not out:
+        raise PydanticCustomError("empty_ingredients", EMPTY_INGREDIENTS)
+    return out
+
+
+Ingredients = Annotated[list[str], PlainValidator(_ingredients), WithJsonSchema(INGREDIENTS_SCHEMA)]
+
+
 class RecipeRequest(_Request):
-    model: str | None = None
-    # A list, or one string with commas/newlines (what a person pastes).
-    ingredients: list[str] | str
+    model: str | None = Field(None, description="the served model id (GET /v1/models); another id is 404")
+    ingredients: Ingredients
     constraints: RecipeConstraints = Field(default_factory=RecipeConstraints)
-    max_tokens: int | None = Field(None, ge=1)
-    temperature: float | None = Field(None, ge=0, le=2)
-    seed: int | None = None
-    stream: bool = False
-
-    @field_validator("ingredients")
-    @classmethod
-    def _split(cls, v: list[str] | str) -> list[str]:
-        items = re.split(r"[,\n;]", v) if isinstance(v, str) else v
-        return [i.strip() for i in items if i and i.strip()]
+    max_tokens: Int(ge=1) | None = Field(None, description="longest answer in tokens (above serve.max_tokens_cap: lowered to it)")
+    temperature: float | None = Field(None, ge=0, le=2, description="0 = greedy")
+    seed: Seed | None = None
+    stream: bool = Field(False, description="answer as server-sent events (text/event-stream)")
 
 
-# -- responses ------------------------------------------------------------------------------
+# Validation errors that are refusals by a limit (400, with a code and the config key to name),
+# keyed by (field path, pydantic error type); everything else a validation finds is a 422.
+REFUSALS: dict[tuple[str, str], tuple[str, str | None]] = {
+    ("messages", "too_long"): ("too_many_messages", "serve.max_messages"),
+    ("ingredients", "empty_ingredients"): ("empty_ingredients", None),
+}
+
+
+# -- responses --------------------------------------------------------------------------------
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorResponse(BaseModel):
+    """Every refusal and failure: the OpenAI error envelope."""
+
+    error: ErrorDetail
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str | None
+
+
+class ValidationErrorResponse(BaseModel):
+    """A request that does not match the schema: the envelope names the first field; ``detail`` lists all."""
+
+    error: ErrorDetail
+    detail: list[ValidationIssue]
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"]
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int
+    message: AssistantMessage
+    finish_reason: Literal["stop", "length"]
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: Usage
+
+
+class ChunkDelta(TypedDict, total=False):
+    role: Literal["assistant"]
+    content: str
+
+
+class ChunkChoice(BaseModel):
+    index: int
+    delta: ChunkDelta
+    finish_reason: Literal["stop", "length"] | None
+
+
+class ChatCompletionChunk(TypedDict):
+    """One streamed event; the last one (with ``stream_options.include_usage``) has no choices and the usage."""
+
+    id: str
+    object: Literal["chat.completion.chunk"]
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    usage: NotRequired[Usage]
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"]
+    data: list[ModelCard]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    model: str
+    backend: str
+    features: dict[str, bool]
+    queue: dict[str, int]
+
+
+class RecipeStep(BaseModel):
+    number: int
+    text: str
+
+
+class StructuredRecipe(BaseModel):
+    title: str | None
+    ingredients: list[str]
+    steps: list[RecipeStep]
+
+
+class RecipeResponse(BaseModel):
+    id: str
+    object: Literal["recipe"]
+    model: str
+    ingredients_given: list[str]
+    constraints: dict[str, Any]
+    recipe: StructuredRecipe
+    valid: bool
+    well_formed: bool
+    problems: list[str]
+    minutes_stated: float
+    raw: str
+    finish_reason: Literal["stop", "length"]
+    usage: Usage
+
+
+class RecipeDelta(BaseModel):
+    delta: str
+
+
+class RecipeDone(RecipeResponse):
+    """The last event of a recipe stream: the whole structured recipe."""
+
+    done: Literal[True]
+
+
+class PlanResponse(BaseModel):
+    """The plan (``chefbot.plan.api.plan_to_dict``; docs/PLANNER.md describes every field)."""
+
+    model_config = ConfigDict(extra="allow")
+    title: str
+    serve_at: str
+    start: str
+    makespan_min: int
+    tasks: list[dict[str, Any]]
+    by_cook: dict[str, list[dict[str, Any]]]
+    warnings: list[str]
+    html: str
+
+
+def json_schema(tp: Any) -> dict:
+    """The JSON schema of a type, for the OpenAPI document (``$defs`` are moved to components there)."""
+    return TypeAdapter(tp).json_schema(mode="validation")
+
+
+def sse_media_type(*payloads: Any) -> dict:
+    """An OpenAPI media type object for a stream of server-sent events: each event's ``data`` is one
+    JSON payload of these types, and the last is ``[DONE]``.  (Before OpenAPI 3.2 a stream's
+    ``schema`` describes one event.)"""
+    payload = json_schema(Union[payloads] if len(payloads) > 1 else payloads[0])  # noqa: UP007
+    return {
+        "schema": {
+            "type": "object",
+            "required": ["data"],
+            "properties": {
+                "event": {"type": "string"},
+                "data": {
+                    "type": "string",
+                    "description": "one JSON payload per event; the stream ends with `data: [DONE]`",
+                    "if": {"const": "[DONE]"},
+                    "else": {"contentMediaType": "application/json", "contentSchema": payload},
+                },
+            },
+        },
+    }
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict]:
+    """The OpenAPI ``responses`` entries for refusals with these status codes (the error envelope)."""
+    out: dict[int | str, dict] = {}
+    for status in statuses:
+        model = ValidationErrorResponse if status == 422 else ErrorResponse
+        out[status] = {"model": model, "description": ERROR_DESCRIPTIONS[status]}
+    return out
+
+
+ERROR_DESCRIPTIONS = {
+    400: "refused: a limit (serve.max_messages), no ingredient, messages the chat template refuses, or a bad meal spec",
+    401: "missing or wrong API key (only when the server has serve.api_keys)",
+    404: "unknown model id",
+    413: "too large: the body (serve.max_body_bytes), the prompt's characters (serve.max_prompt_chars) or "
+         "tokens (serve.max_prompt_tokens)",
+    422: "the request does not match this schema (error.param names the field)",
+    429: "the queue is full (serve.max_concurrency + serve.max_queue); retry after Retry-After seconds",
+    500: "the model failed (e.g. out of memory); in a stream that has started, an error event instead",
+    503: "a stream waited serve.request_timeout_s for a free slot",
+    504: "no answer within serve.request_timeout_s",
+}
 
 
 def new_id(prefix: str) -> str:
