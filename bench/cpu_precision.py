@@ -114,7 +114,7 @@ def section(r: dict, m: dict) -> str:
     return "\n".join([
         "## bf16 against fp32 on this CPU",
         "",
-        f"Command: `python bench/cpu_precision.py`  ",
+        "Command: `python bench/cpu_precision.py`  ",
         f"Machine: {machine_line(m)}; native bf16 matmuls: {'yes' if r['native_bf16'] else 'no'}  ",
         f"{r['repeats']} interleaved repeats, medians (range). Shapes: a {s['matmul_n']}² matmul; SmolLM2-135M-Instruct "
         f"forward + backward on {s['train_batch']} × {s['train_length']} tokens; greedy generation of {s['new_tokens']} "

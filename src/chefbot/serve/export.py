@@ -312,7 +312,7 @@ def modelfile_text(gguf_name: str, tokenizer: Any, stop_tokens: list[str], gen: 
         + "{{ end }}{{ end }}"
         + _go_literal(p.prefix["assistant"])
     )
-    lines = [f"# Written by `chefbot export --format ollama`; run: ollama create chefbot -f Modelfile",
+    lines = ["# Written by `chefbot export --format ollama`; run: ollama create chefbot -f Modelfile",
              f"FROM ./{gguf_name}", f'TEMPLATE """{template}"""']
     if p.default_system is not None:
         lines.append(f'SYSTEM """{_go_literal(p.default_system)}"""')
