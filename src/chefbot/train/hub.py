@@ -53,7 +53,7 @@ def model_card(cfg: Any, train_summary: dict, eval_results: dict | None, merged:
         "## Training",
         f"- steps: {train_summary.get('steps')}, target tokens: {train_summary.get('target_tokens')}",
         f"- final train loss: {train_summary['train_loss'][-1]['loss']:.4f}" if train_summary.get("train_loss") else "",
-        f"- eval loss (validation, target tokens only): "
+        "- eval loss (validation, target tokens only): "
         + ", ".join(f"step {e['step']}: {e['loss']:.4f}" for e in train_summary.get("eval_loss", [])),
         "",
         "## Evaluation",
