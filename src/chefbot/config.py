@@ -228,6 +228,7 @@ class ServeConfig(Section):
     max_concurrency: int = Field(2, ge=1, le=1024, description="requests generating at once (vLLM: one caller; it batches internally)")
     max_queue: int = Field(16, ge=0, le=100000, description="requests that may wait beyond max_concurrency; more get 429 with Retry-After")
     max_tokens_cap: int = Field(1024, ge=1, description="upper bound on a request's max_tokens")
+    max_prompts: int = Field(32, ge=1, description="most prompts in one /v1/completions request (more: 400)")
     max_prompt_chars: int = Field(8000, ge=1, description="longest prompt accepted, in characters of message content (longer: 413)")
     max_prompt_tokens: int = Field(
         4096, ge=1, description="longest prompt accepted, in tokens after the chat template (longer: 413); checked when the model has a tokenizer"

@@ -266,6 +266,35 @@ class FastGenerator:
         c = self._completion(messages, settings_override)
         return _Handle(SHORT_RECIPE.splitlines(keepends=True), c)
 
+    # -- plain completions (the interface of LocalGenerator.complete_ids / stream_ids) -----------------
+    @property
+    def stop_ids(self) -> list[int]:
+        return [self.tokenizer.convert_tokens_to_ids("<|im_end|>")]
+
+    def _token_completion(self, prompt, settings, max_tokens, logprobs):
+        """SHORT_RECIPE's tokens (at most max_tokens of them), and made-up but well-formed log-probabilities."""
+        from chefbot.generate.completion import resolve_settings
+        from chefbot.generate.local import TokenCompletion
+
+        resolve_settings(self.gen_cfg, {**(settings or {}), "max_new_tokens": max(1, max_tokens)})
+        self.calls += 1
+        ids = self.tokenizer(SHORT_RECIPE, add_special_tokens=False)["input_ids"]
+        new = (ids + self.stop_ids)[:max_tokens]
+        stop_id = bool(new) and new[-1] in self.stop_ids
+        c = TokenCompletion(list(prompt), new, "stop" if stop_id else "length", stop_id=stop_id)
+        if logprobs is not None:
+            n = len(prompt) - 1 + len(new)
+            c.logprobs = [-1.0 - (i % 7) / 8 for i in range(n)]
+            c.top = [[(t % len(self.tokenizer), -0.5 - j) for j, t in enumerate(range(i, i + logprobs))] for i in range(n)]
+        return c
+
+    def complete_ids(self, prompts, settings_override=None, *, max_tokens, stop=(), logprobs=None):
+        return [self._token_completion(p, settings_override, max_tokens, logprobs) for p in prompts]
+
+    def stream_ids(self, prompt, settings_override=None, *, max_tokens, stop=()):
+        c = self._token_completion(prompt, settings_override, max_tokens, None)
+        return _Handle([[i] for i in c.ids], c)
+
 
 class StuckGenerator:
     """A model call that never returns on its own: ``generate`` blocks until ``release()``; a stream's

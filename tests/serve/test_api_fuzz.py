@@ -113,7 +113,7 @@ def test_api_contract(case):
 def test_every_operation_was_fuzzed():
     if not RUN["examples"]:
         pytest.skip("the contract test did not run in this session")
-    assert set(RUN["examples"]) == {"GET /health", "GET /v1/models", "POST /v1/chat/completions", "POST /v1/recipes",
-                                    "POST /v1/plan"}
+    assert set(RUN["examples"]) == {"GET /health", "GET /v1/models", "POST /v1/chat/completions", "POST /v1/completions",
+                                    "POST /v1/recipes", "POST /v1/plan"}
     assert all(n >= 10 for n in RUN["examples"].values()), RUN["examples"]
     assert RUN["statuses"][200] > 0 and RUN["statuses"][422] > 0

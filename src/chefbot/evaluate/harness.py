@@ -13,6 +13,12 @@ Retention = tuned / base accuracy.  Both runs answer the same questions, so the
 interval is a paired bootstrap over questions (resampling items keeps the
 correlation between the two runs; treating them as independent would overstate the
 uncertainty).
+
+The model is an in-memory transformers model (lm-eval's ``HFLM``) or a running server
+(``run_benchmarks_endpoint``: lm-eval's ``local-completions`` model against its
+``/v1/completions``, which ``chefbot serve`` answers with exact log-probabilities).  Both
+go through the same tasks, data and per-item bookkeeping (``_run_lm``), so the two give the
+same answers for the same model.
 """
 
 from __future__ import annotations
@@ -20,14 +26,18 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
 from chefbot.config import save_resolved
 from chefbot.errors import ChefbotError
 from chefbot.evaluate.stats import ratio_interval
+from chefbot.generate.local import tokenizer_fingerprint
+from chefbot.generate.openai_compat import VOLATILE_HEALTH_KEYS
 from chefbot.io import atomic_write_json, atomic_write_text
 from chefbot.model import inference_precision, load_for_inference, load_tokenizer
 
@@ -137,6 +147,15 @@ def _per_item(samples: dict, task: str, subtasks: Sequence[str], metric: str) ->
     return out
 
 
+def _loglikelihoods(samples: dict, subtasks: Sequence[str]) -> list[list[float]]:
+    """Per question (same order as ``_per_item``) the log-likelihood of each answer choice, as the model gave it."""
+    out = []
+    for name in subtasks:
+        for s in sorted(samples.get(name, []), key=lambda r: r["doc_id"]):
+            out.append([float(r[0]) for r in s.get("filtered_resps", [])])
+    return out
+
+
 def run_benchmarks(
     model: Any,
     tokenizer: Any,
@@ -153,17 +172,30 @@ def run_benchmarks(
     ``limit`` is lm-eval's: the first N items of EACH task (so MMLU gets N per subject).
     ``mmlu_subjects`` runs only those standard ``mmlu_<subject>`` tasks (quick checks); MMLU
     is then the size-weighted mean over them, as lm-eval's group aggregates it.
-    Returns ``{task: {"acc", "acc_stderr", ["acc_norm", "acc_norm_stderr"], "n", "items": {metric: [0/1...]}}}``
-    plus ``"settings"``.
+    Returns ``{task: {"acc", "acc_stderr", ["acc_norm", "acc_norm_stderr"], "n", "items": {metric: [0/1...]},
+    "loglikelihoods": [[one per answer choice] per question]}}`` plus ``"settings"``.
     """
+    _check_tasks(tasks)
+    from lm_eval.models.huggingface import HFLM
+
+    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
+    out = _run_lm(lm, tasks, limit, num_fewshot, source, seed, mmlu_subjects)
+    out["settings"].update(batch_size=batch_size, dtype=str(next(model.parameters()).dtype).replace("torch.", ""))
+    return out
+
+
+def _check_tasks(tasks: Sequence[str]) -> None:
     unknown = [t for t in tasks if t not in TASKS]
     if unknown:
         raise ChefbotError(f"benchmarks {unknown}: known benchmarks are {sorted(TASKS)}")
+
+
+def _run_lm(lm: Any, tasks: Sequence[str], limit: int | None, num_fewshot: int | None, source: str, seed: int,
+            mmlu_subjects: Sequence[str] | None) -> dict:
+    """The standard tasks on any lm-eval model object; per-item results in a fixed order."""
     import lm_eval
-    from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
     task_names = {t: ([f"mmlu_{s}" for s in mmlu_subjects] if t == "mmlu" and mmlu_subjects else [TASKS[t]]) for t in tasks}
     with local_datasets(source) as used:
         res = lm_eval.simple_evaluate(
@@ -185,6 +217,7 @@ def run_benchmarks(
         names = task_names[t]
         subtasks = [leaf for n in names for leaf in (_leaf_tasks(n, groups) or [n])]
         entry: dict[str, Any] = {"n": sum(int(n_samples.get(s, {}).get("effective", 0)) for s in subtasks), "items": {}}
+        entry["loglikelihoods"] = _loglikelihoods(samples, subtasks)
         for m in METRICS[t]:
             entry["items"][m] = _per_item(samples, t, subtasks, m)
             if len(names) == 1:  # lm-eval's own number (a group aggregates its subjects by size)
@@ -211,11 +244,104 @@ def run_benchmarks(
         "num_fewshot": num_fewshot if num_fewshot is not None else "task default (0)",
         "mmlu_subjects": list(mmlu_subjects) if mmlu_subjects else "all 57",
         "limit_per_task": limit,
-        "batch_size": batch_size,
         "data_sources": dict(used),
-        "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
         "seed": seed,
     }
+    return out
+
+
+# -- a running server ------------------------------------------------------------------------------
+
+
+def endpoint_root(endpoint: str) -> str:
+    """``http://host:8000``, ``.../v1`` and ``.../v1/completions`` all name the server at ``http://host:8000``."""
+    parts = urlsplit(endpoint.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ChefbotError(f"endpoint {endpoint!r}: give the server's URL, e.g. http://127.0.0.1:8000")
+    path = parts.path.rstrip("/")
+    for tail in ("/completions", "/v1"):
+        path = path.removesuffix(tail)
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def endpoint_health(endpoint: str, timeout_s: float = 10.0) -> dict:
+    """What the server at ``endpoint`` says it serves (``GET /health``, volatile fields dropped)."""
+    import httpx
+
+    url = endpoint_root(endpoint) + "/health"
+    try:
+        r = httpx.get(url, timeout=timeout_s)
+        body = r.json() if r.status_code == 200 else None
+    except (httpx.HTTPError, ValueError) as e:
+        raise ChefbotError(f"endpoint {endpoint}: {url} did not answer ({type(e).__name__}: {e}); is the server "
+                           "running (chefbot serve)?") from None
+    if not isinstance(body, dict):
+        raise ChefbotError(f"endpoint {endpoint}: {url} answered HTTP {r.status_code}, not a /health object")
+    if (body.get("features") or {}).get("completions") is False:
+        raise ChefbotError(f"endpoint {endpoint}: the server has no /v1/completions (backend {body.get('backend')!r}); "
+                           "serve with --engine hf")
+    return {k: v for k, v in body.items() if k not in VOLATILE_HEALTH_KEYS}
+
+
+def served_model(health: dict) -> tuple:
+    """What decides a server's answers: base model, adapter content, dtype, quantization."""
+    adapter = health.get("adapter")
+    if isinstance(adapter, dict):
+        adapter = (adapter.get("sha256"), adapter.get("config_sha256")) if adapter.get("sha256") else adapter.get("path")
+    return health.get("base_model"), adapter, health.get("dtype"), health.get("quant")
+
+
+def run_benchmarks_endpoint(
+    endpoint: str,
+    tokenizer: Any,
+    tasks: Sequence[str] = ("mmlu", "hellaswag"),
+    limit: int | None = None,
+    batch_size: int = 1,
+    num_fewshot: int | None = None,
+    source: str = "auto",
+    seed: int = 0,
+    mmlu_subjects: Sequence[str] | None = None,
+    health: dict | None = None,
+    max_retries: int = 3,
+) -> dict:
+    """The standard lm-eval tasks against a running server, through lm-eval's ``local-completions``
+    model (``LocalCompletionsAPI``: token ids to ``/v1/completions`` with ``echo``, ``logprobs``,
+    ``max_tokens: 1``; it sums the continuation's log-probabilities itself).
+
+    ``tokenizer`` must be the served model's (it turns the questions into the token ids sent): when
+    the server reports a tokenizer fingerprint at ``/health`` it is checked first.  ``batch_size``
+    prompts go in one request (at most the server's ``max_prompts``), one request at a time.
+    Returns what ``run_benchmarks`` returns; ``settings`` name the endpoint and what it serves."""
+    _check_tasks(tasks)
+    missing = [m for m in ("aiohttp", "requests", "tenacity", "tqdm") if importlib.util.find_spec(m) is None]
+    if missing:  # lm-eval's API models need its "api" extra
+        raise ChefbotError(f"benchmarks over an endpoint need lm-eval's API extra ({', '.join(missing)} missing): "
+                           "pip install 'lm-eval[api]'")
+    from lm_eval.models.openai_completions import LocalCompletionsAPI
+
+    root = endpoint_root(endpoint)
+    health = health if health is not None else endpoint_health(endpoint)
+    served_tok = health.get("tokenizer")
+    ours = tokenizer_fingerprint(tokenizer)
+    if served_tok is not None and served_tok != ours:
+        raise ChefbotError(f"endpoint {endpoint}: the server's tokenizer (fingerprint {served_tok}) is not this "
+                           f"config's (model.name_or_path / model.tokenizer: {ours}); the token ids sent would mean "
+                           "other words. Give the config of the served model.")
+    limits = health.get("limits") or {}
+    batch_size = max(1, min(batch_size, int(limits.get("max_prompts", batch_size))))
+    # lm-eval tokenizes without special tokens unless told; HFLM uses the tokenizer's default. The same ids either way:
+    adds_special = tokenizer("a")["input_ids"] != tokenizer("a", add_special_tokens=False)["input_ids"]
+    with tempfile.TemporaryDirectory(prefix="chefbot-tokenizer-") as tok_dir:
+        tokenizer.save_pretrained(tok_dir)  # lm-eval loads its tokenizer from a folder
+        lm = LocalCompletionsAPI(
+            base_url=f"{root}/v1/completions", model=health.get("model") or "chefbot", tokenizer_backend="huggingface",
+            tokenizer=tok_dir, num_concurrent=1, max_retries=max_retries, batch_size=batch_size,
+            # the longest prompt the server takes (lm-eval keeps the last max_length - 1 tokens of longer ones)
+            max_length=int(limits.get("max_prompt_tokens", 2047)) + 1, add_bos_token=adds_special, seed=seed,
+        )
+    out = _run_lm(lm, tasks, limit, num_fewshot, source, seed, mmlu_subjects)
+    out["settings"].update(batch_size=batch_size, dtype=health.get("dtype"), endpoint=f"{root}/v1/completions",
+                           server=health, tokenizer_checked=served_tok is not None)
     return out
 
 
@@ -267,7 +393,8 @@ def retention(base: dict, tuned: dict, samples: int = 2000, seed: int = 0) -> di
 
 def strip_items(result: dict) -> dict:
     """A copy without the per-item lists (for reports); the lists stay in benchmarks.json."""
-    return {t: ({k: v for k, v in e.items() if k != "items"} if isinstance(e, dict) else e) for t, e in result.items()}
+    return {t: ({k: v for k, v in e.items() if k not in ("items", "loglikelihoods")} if isinstance(e, dict) else e)
+            for t, e in result.items()}
 
 
 def report_benchmarks(bench: dict, names: dict[str, str]) -> dict:
@@ -307,38 +434,77 @@ def benchmark_table(results: dict[str, dict], retention_: dict | None = None) ->
     return "\n".join(lines) + "\n"
 
 
+def check_endpoints(endpoint: str | None, base_endpoint: str | None, adapter: str | None) -> None:
+    """The combinations ``evaluate_benchmarks`` accepts, with what to do instead."""
+    if adapter and (endpoint or base_endpoint):
+        raise ChefbotError("--adapter cannot go with --endpoint: a server serves its own model (chefbot serve ... "
+                           "--adapter DIR). For base vs tuned over HTTP start two servers and give --base-endpoint "
+                           "URL (base) and --endpoint URL (tuned).")
+    if base_endpoint and not endpoint:
+        raise ChefbotError("--base-endpoint needs --endpoint too: the tuned model's server, compared with it")
+
+
 def evaluate_benchmarks(cfg: Any, adapter: str | None = None, tasks: Sequence[str] | None = None, limit: int | None = None,
                         out_dir: str | Path | None = None, num_fewshot: int | None = None, source: str = "auto",
-                        batch_size: int | None = None, mmlu_subjects: Sequence[str] | None = None) -> dict:
-    """Base (and base + adapter when one is given): benchmarks, retention, benchmarks.json + .md."""
+                        batch_size: int | None = None, mmlu_subjects: Sequence[str] | None = None,
+                        endpoint: str | None = None, base_endpoint: str | None = None) -> dict:
+    """Base (and base + adapter when one is given): benchmarks, retention, benchmarks.json + .md.
+
+    With ``endpoint`` the model is the one a running server serves (``run_benchmarks_endpoint``;
+    ``cfg.model`` only supplies its tokenizer); with ``base_endpoint`` as well, that server is the
+    base and ``endpoint`` the tuned model, retention as above.  Their ``/health`` must show two
+    different served models (base model, adapter fingerprint, dtype, quantization)."""
     import gc
 
+    check_endpoints(endpoint, base_endpoint, adapter)
     tasks = list(tasks or cfg.eval.benchmarks or ("mmlu", "hellaswag"))
+    _check_tasks(tasks)
     limit = limit if limit is not None else cfg.eval.benchmark_limit
-    adapter = adapter or cfg.adapter
     bs = batch_size or cfg.eval.generation.batch_size
     out_dir = Path(out_dir or Path(cfg.output_dir) / "benchmarks")
     tokenizer = load_tokenizer(cfg.model)
     runs: dict[str, dict] = {}
-    precision = inference_precision(cfg.eval.dtype, cfg.train.precision)  # the weights/dtype generation uses
-    base_cfg = cfg.model_copy(update={"adapter": None})
-    for label, ad in [("base", None)] + ([("tuned", adapter)] if adapter else []):
-        model = load_for_inference(base_cfg, adapter=ad, precision=precision)
-        runs[label] = run_benchmarks(model, tokenizer, tasks, limit, bs, num_fewshot, source, cfg.seed, mmlu_subjects)
-        del model
-        gc.collect()
+    endpoints: dict[str, dict] | None = None
+    if endpoint:
+        adapter = None
+        servers = [("base", base_endpoint), ("tuned", endpoint)] if base_endpoint else [("base", endpoint)]
+        endpoints = {label: {"endpoint": url, "health": endpoint_health(url)} for label, url in servers}
+        if base_endpoint and served_model(endpoints["base"]["health"]) == served_model(endpoints["tuned"]["health"]):
+            h = endpoints["tuned"]["health"]
+            raise ChefbotError(f"--base-endpoint {base_endpoint} and --endpoint {endpoint} serve the same model "
+                               f"({h.get('base_model')}, adapter {h.get('adapter')}, {h.get('dtype')}): retention "
+                               "would compare it with itself. Serve the base and the tuned model on two ports.")
+        for label, info in endpoints.items():
+            runs[label] = run_benchmarks_endpoint(info["endpoint"], tokenizer, tasks, limit, bs, num_fewshot, source,
+                                                  cfg.seed, mmlu_subjects, health=info["health"])
+        tuned = bool(base_endpoint)
+    else:
+        adapter = adapter or cfg.adapter
+        precision = inference_precision(cfg.eval.dtype, cfg.train.precision)  # the weights/dtype generation uses
+        base_cfg = cfg.model_copy(update={"adapter": None})
+        for label, ad in [("base", None)] + ([("tuned", adapter)] if adapter else []):
+            model = load_for_inference(base_cfg, adapter=ad, precision=precision)
+            runs[label] = run_benchmarks(model, tokenizer, tasks, limit, bs, num_fewshot, source, cfg.seed, mmlu_subjects)
+            del model
+            gc.collect()
+        tuned = bool(adapter)
     result: dict[str, Any] = {
         "model": cfg.model.name_or_path,
         "adapter": adapter,
+        "endpoints": endpoints,
         "runs": runs,
-        "retention": retention(runs["base"], runs["tuned"], seed=cfg.seed) if adapter else None,
+        "retention": retention(runs["base"], runs["tuned"], seed=cfg.seed) if tuned else None,
     }
     save_resolved(cfg, out_dir)
     atomic_write_json(out_dir / "benchmarks.json", result)
     table = benchmark_table({k: v for k, v in runs.items()}, result["retention"])
     settings = runs["base"]["settings"]
+    served = "".join(f"\n{label}: {info['endpoint']} serves {info['health'].get('base_model')} + adapter "
+                     f"{info['health'].get('adapter')} ({info['health'].get('dtype')}), through lm-eval's local-completions."
+                     for label, info in (endpoints or {}).items())
     atomic_write_text(out_dir / "benchmarks.md", "# Benchmarks (forgetting check)\n\n" + table +
                       f"\nMethod: {settings['harness']}, standard task definitions, num_fewshot {settings['num_fewshot']}, "
-                      f"limit per task {settings['limit_per_task']}; data: {settings['data_sources']}.\n")
+                      f"limit per task {settings['limit_per_task']}; data: {settings['data_sources']}.\n" + served +
+                      ("\n" if served else ""))
     result["table"] = table
     return result

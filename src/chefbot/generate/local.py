@@ -7,11 +7,19 @@ that is, pitfall 3).  The model's own ``generation_config`` is replaced by a neu
 one, so a hidden ``repetition_penalty`` or ``top_k`` from a hub checkpoint never
 changes results: only chefbot's ``GenerationConfig`` counts.  ``stream`` yields text
 deltas for the server and can be cancelled when a client goes away.
+
+Plain completions (the server's ``/v1/completions``, lm-evaluation-harness against it)
+go through ``complete_ids``/``stream_ids``: the same model, stop ids and settings, but
+token ids in and out with no chat template; ``score`` gives exact log-probabilities
+(one forward pass, the log-softmax in fp32 of the logits at each position).
 """
 
 from __future__ import annotations
 
+import hashlib
+import queue as queue_module
 import threading
+from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
 from chefbot.chat import render_prompt
@@ -102,6 +110,97 @@ class StreamHandle:
         return self.completion
 
 
+def decode_plain(tokenizer: Any, ids: Sequence[int]) -> str:
+    """Token ids as text, special tokens kept and nothing tidied: what plain completions return."""
+    return tokenizer.decode(list(ids), skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+
+def tokenizer_fingerprint(tokenizer: Any) -> str:
+    """First 12 hex digits of the sha256 of every token id's string, in id order: two tokenizers with
+    the same fingerprint give every token id the same meaning (``/health``; ``eval benchmarks --endpoint``
+    checks it before it sends token ids)."""
+    tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    return hashlib.sha256("\n".join(str(t) for t in tokens).encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+@dataclass
+class TokenScores:
+    """``score``: the log-probability of each token after the first, given the tokens before it."""
+
+    logprobs: list[float]  # len(sequence) - 1
+    top: list[list[tuple[int, float]]] = field(default_factory=list)  # the top_k likeliest (id, logprob) at each
+    next: tuple[int, float, list[tuple[int, float]]] | None = None  # after the sequence: argmax id, its logprob, top_k
+
+
+@dataclass
+class TokenCompletion:
+    """``complete_ids``: one prompt's new tokens and, when asked, every log-probability."""
+
+    prompt: list[int]
+    ids: list[int]  # the new tokens, up to the stop id that ended them (included) or the one that completed a stop string
+    finish_reason: str  # "stop" | "length" | "cancelled"
+    stop_id: bool = False  # the last of ``ids`` is a stop id (it ends the text; it is no part of it)
+    logprobs: list[float] | None = None  # for prompt[1:] + ids
+    top: list[list[tuple[int, float]]] | None = None  # the k likeliest (id, logprob) at each of those positions
+
+    @property
+    def text_ids(self) -> list[int]:
+        """The new tokens that make the text: without a final stop id."""
+        return self.ids[:-1] if self.stop_id else self.ids
+
+
+class _StopStrings:
+    """A stopping criterion: a row ends once the text of its new tokens holds one of ``stops``."""
+
+    def __init__(self, tokenizer: Any, stops: Sequence[str], width: int) -> None:
+        self.tokenizer, self.stops, self.width = tokenizer, [x for x in stops if x], width
+        # A stop string of m characters lies within the last 4m+1 tokens (a token is at least one byte):
+        # decoding a window one token wider is enough, and the decode stays short.
+        self.window = 4 * max((len(x) for x in self.stops), default=0) + 2
+        self.ended: dict[int, int] = {}  # row -> its number of new tokens when the text first held a stop string
+
+    def criterion(self) -> Any:
+        import torch
+        from transformers import StoppingCriteria
+
+        outer = self
+
+        class _Stop(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kw: Any) -> Any:
+                done = []
+                for r in range(input_ids.shape[0]):
+                    if r not in outer.ended:
+                        new = input_ids[r, outer.width :].tolist()
+                        tail = decode_plain(outer.tokenizer, new[-outer.window :]) if new else ""
+                        if any(x in tail for x in outer.stops):
+                            outer.ended[r] = len(new)
+                    done.append(r in outer.ended)
+                return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+        return _Stop()
+
+
+class _IdStreamer:
+    """A transformers streamer that hands the new token ids (not text) to another thread."""
+
+    def __init__(self) -> None:
+        self.queue: queue_module.Queue = queue_module.Queue()
+        self._prompt_seen = False
+
+    def put(self, value: Any) -> None:
+        if not self._prompt_seen:  # generate() first puts the prompt
+            self._prompt_seen = True
+            return
+        self.queue.put([int(i) for i in value.reshape(-1).tolist()])
+
+    def end(self) -> None:
+        self.queue.put(None)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        while (item := self.queue.get()) is not None:
+            yield item
+
+
 class LocalGenerator:
     """Batched generation with a local transformers model (optionally with a PEFT adapter)."""
 
@@ -185,22 +284,30 @@ class LocalGenerator:
             torch.manual_seed(s.seed)
 
     def _generate_batch(self, prompts: list[list[int]], s: GenerationConfig, cancel: _Cancel | None = None, streamer: Any = None) -> list[Completion]:
+        new = self._new_tokens(prompts, s, cancel, streamer)
+        cancelled = cancel is not None and cancel.event.is_set()
+        return [self._completion(row, len(p), s, cancelled) for row, p in zip(new, prompts)]
+
+    def _new_tokens(self, prompts: list[list[int]], s: GenerationConfig, cancel: _Cancel | None = None, streamer: Any = None,
+                    criteria: list[Any] | None = None) -> list[list[int]]:
+        """The token ids generated after each prompt (one left-padded ``model.generate`` call)."""
         import torch
+        from transformers import StoppingCriteriaList
 
         ids, mask = self._inputs(prompts)
         self._seed(s)
         kw: dict[str, Any] = {}
-        if cancel is not None:
-            kw["stopping_criteria"] = cancel.criteria()
+        stopping = list(cancel.criteria()) if cancel is not None else []
+        stopping += criteria or []
+        if stopping:
+            kw["stopping_criteria"] = StoppingCriteriaList(stopping)
         if streamer is not None:
             kw["streamer"] = streamer
         with torch.inference_mode():
             seqs = self.model.generate(
                 input_ids=ids, attention_mask=mask, generation_config=hf_generation_config(s, self.stop_ids, self.pad_id), **kw
             )
-        new = seqs[:, ids.shape[1] :].tolist()
-        cancelled = cancel is not None and cancel.event.is_set()
-        return [self._completion(row, len(p), s, cancelled) for row, p in zip(new, prompts)]
+        return seqs[:, ids.shape[1] :].tolist()
 
     def _completion(self, row: list[int], n_prompt: int, s: GenerationConfig, cancelled: bool = False) -> Completion:
         stops = set(self.stop_ids)
@@ -212,6 +319,127 @@ class LocalGenerator:
             reason = "length" if n >= s.max_new_tokens else ("cancelled" if cancelled else "stop")
         text = self.tokenizer.decode(toks, skip_special_tokens=True)
         return Completion(text=text, finish_reason=reason, prompt_tokens=n_prompt, completion_tokens=n)
+
+    # -- plain completions: token ids in and out, no chat template ------------------------------
+    def score(self, sequences: Sequence[Sequence[int]], top_k: int = 0, next_token: bool = False) -> list[TokenScores]:
+        """Exact log-probabilities: for each sequence ONE forward pass of the model as it is served (adapter
+        included), then the log-softmax in fp32 of the logits at each position for the token after it.
+
+        Sequences are scored one at a time, so a sequence's numbers never depend on what else was asked.
+        ``top_k``: also the k likeliest tokens at each position; ``next_token``: also the distribution
+        after the last token (its argmax is what greedy decoding picks next)."""
+        return [self._score_one(list(seq), top_k, next_token) for seq in sequences]
+
+    def _score_one(self, seq: list[int], top_k: int, next_token: bool) -> TokenScores:
+        import torch
+
+        if not seq:
+            raise ValueError("cannot score an empty sequence")
+        device = next(self.model.parameters()).device
+        x = torch.tensor([seq], dtype=torch.long, device=device)
+        out = TokenScores(logprobs=[])
+        rows = len(seq) if next_token else len(seq) - 1  # position i predicts token i + 1
+        with torch.inference_mode():
+            logits = self.model(input_ids=x, attention_mask=torch.ones_like(x), use_cache=False).logits[0]
+            for a in range(0, rows, 256):  # in slices: a whole [length, vocabulary] fp32 copy can be large
+                b = min(rows, a + 256)
+                lp = torch.log_softmax(logits[a:b].float(), dim=-1)
+                known = min(b, len(seq) - 1) - a  # rows of this slice whose next token is in the sequence
+                if known > 0:
+                    target = x[0, a + 1 : a + 1 + known]
+                    out.logprobs += lp[:known].gather(-1, target[:, None])[:, 0].tolist()
+                if top_k:
+                    values, indices = lp.topk(min(top_k, lp.shape[-1]), dim=-1)
+                    pairs = [list(zip(i, v)) for i, v in zip(indices.tolist(), values.tolist())]
+                    out.top += pairs[:known]
+                if b == len(seq):  # the slice holds the position after the sequence
+                    last = lp[-1]
+                    best = int(torch.argmax(last))
+                    out.next = (best, float(last[best]), pairs[-1] if top_k else [])
+        return out
+
+    def complete_ids(self, prompts: Sequence[Sequence[int]], settings_override: dict | None = None, *, max_tokens: int,
+                     stop: Sequence[str] = (), logprobs: int | None = None) -> list[TokenCompletion]:
+        """Continue each prompt (token ids, no chat template) by at most ``max_tokens`` tokens (0: none),
+        stopping at a stop id (kept as the last new token, ``stop_id``: clients such as lm-evaluation-harness
+        read the generated token's log-probability from the end) or once the new text holds one of ``stop``;
+        with ``logprobs`` (the top-k count, 0 for none), every token's log-probability from ``score`` over
+        prompt + new tokens.
+
+        Greedy with one token and no repetition penalty (how lm-evaluation-harness asks for
+        log-likelihoods) takes one forward pass: the token is the argmax of the scored distribution."""
+        s = resolve_settings(self.gen_cfg, {**(settings_override or {}), "max_new_tokens": max(1, max_tokens)})
+        prompts = [list(p) for p in prompts]
+        k = logprobs or 0
+        greedy = not (s.do_sample and s.temperature > 0)
+        if max_tokens == 1 and greedy and s.repetition_penalty == 1.0:
+            out = []
+            for p in prompts:
+                sc = self._score_one(p, k, next_token=True)
+                best, lp, top = sc.next  # type: ignore[misc]
+                stopped = best in self.stop_ids
+                c = TokenCompletion(p, [best], "stop" if stopped else "length", stop_id=stopped)
+                if not stopped and any(x and x in decode_plain(self.tokenizer, [best]) for x in stop):
+                    c.finish_reason = "stop"
+                if logprobs is not None:
+                    c.logprobs = sc.logprobs + [lp]
+                    c.top = sc.top + [top] if k else [[] for _ in c.logprobs]
+                out.append(c)
+            return out
+        if max_tokens == 0:
+            out = [TokenCompletion(p, [], "length") for p in prompts]
+        else:
+            out = [None] * len(prompts)  # type: ignore[list-item]
+            order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
+            for start in range(0, len(order), s.batch_size):
+                idx = order[start : start + s.batch_size]
+                batch = [prompts[i] for i in idx]
+                stopper = _StopStrings(self.tokenizer, stop, max(len(p) for p in batch))
+                rows = self._new_tokens(batch, s, criteria=[stopper.criterion()] if stopper.stops else None)
+                for r, (i, row) in enumerate(zip(idx, rows)):
+                    out[i] = self._token_completion(prompts[i], row, s, stopper.ended.get(r))
+        if logprobs is not None:
+            for c, sc in zip(out, self.score([c.prompt + c.ids for c in out], k)):
+                c.logprobs, c.top = sc.logprobs, sc.top if k else [[] for _ in sc.logprobs]
+        return out
+
+    def _token_completion(self, prompt: list[int], row: list[int], s: GenerationConfig, ended: int | None,
+                          cancelled: bool = False) -> TokenCompletion:
+        if ended is not None:
+            row = row[:ended]  # the rest is padding: the row stopped at a stop string
+        stops = set(self.stop_ids)
+        end = next((k for k, t in enumerate(row) if t in stops), None)
+        if end is not None:
+            return TokenCompletion(prompt, row[: end + 1], "stop", stop_id=True)
+        reason = "stop" if ended is not None else "length" if len(row) >= s.max_new_tokens else (
+            "cancelled" if cancelled else "stop")
+        return TokenCompletion(prompt, row, reason)
+
+    def stream_ids(self, prompt: Sequence[int], settings_override: dict | None = None, *, max_tokens: int,
+                   stop: Sequence[str] = ()) -> StreamHandle:
+        """``complete_ids`` for one prompt, streamed: iterate for lists of new token ids as they are made;
+        ``handle.completion`` is the ``TokenCompletion`` (no log-probabilities) once it ends."""
+        s = resolve_settings(self.gen_cfg, {**(settings_override or {}), "max_new_tokens": max(1, max_tokens)})
+        prompt = list(prompt)
+        streamer = _IdStreamer()
+        cancel = _Cancel()
+        stopper = _StopStrings(self.tokenizer, stop, len(prompt))
+        handle: StreamHandle
+
+        def run() -> None:
+            try:
+                row = self._new_tokens([prompt], s, cancel=cancel, streamer=streamer,
+                                       criteria=[stopper.criterion()] if stopper.stops else None)[0]
+                handle.completion = self._token_completion(prompt, row, s, stopper.ended.get(0),  # type: ignore[assignment]
+                                                           cancel.event.is_set())
+            except BaseException as e:  # surfaced to the reader instead of dying in the thread
+                handle.error = e
+                streamer.end()
+
+        thread = threading.Thread(target=run, daemon=True, name="chefbot-stream-ids")
+        handle = StreamHandle(iter(streamer), cancel, thread)
+        thread.start()
+        return handle
 
     # -- streaming ---------------------------------------------------------------------------
     def stream(self, messages: Messages, settings_override: dict | None = None) -> StreamHandle:

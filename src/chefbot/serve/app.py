@@ -9,7 +9,8 @@ inject a small model and ``chefbot serve`` a real one.  It only composes the par
 * ``api_errors.py``: refusals in the OpenAI error envelope, and the body-size guard;
 * ``auth.py``: bearer keys and CORS;
 * one router per job: ``routes_web.py`` (/health, the page), ``routes_openai.py``
-  (/v1/models, /v1/chat/completions), ``routes_recipes.py`` (/v1/recipes) and
+  (/v1/models, /v1/chat/completions, and /v1/completions when the generator can do plain
+  completions: ``completions.py``), ``routes_recipes.py`` (/v1/recipes) and
   ``routes_plan.py`` (/v1/plan, when the planner is installed).
 
 Its OpenAPI schema (``/openapi.json``, ``contract_schema``) is the API's contract: every
@@ -45,8 +46,10 @@ tokens, `serve.max_concurrency` + `serve.max_queue` requests in the server (429)
 `serve.request_timeout_s` seconds per request (504, or an error event in a stream)."""
 
 
-def create_app(cfg: ExperimentConfig, generator: Any, *, model_name: str | None = None) -> FastAPI:
-    state = ServerState(cfg, generator, model_name)
+def create_app(cfg: ExperimentConfig, generator: Any, *, model_name: str | None = None,
+               adapter: str | None = None) -> FastAPI:
+    """``adapter``: the LoRA folder the generator serves (default ``cfg.adapter``), named in ``/health``."""
+    state = ServerState(cfg, generator, model_name, adapter)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

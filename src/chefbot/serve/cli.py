@@ -83,7 +83,8 @@ def register(app: typer.Typer) -> None:
                           "this machine can use the model (add --api-key)")
         console.print(f"chefbot serving {cfg.serve.model_name!r} at http://{cfg.serve.host}:{cfg.serve.port}/ "
                       f"(engine {cfg.serve.engine}, {cfg.serve.max_concurrency} at a time, queue {cfg.serve.max_queue})")
-        uvicorn.run(create_app(cfg, generator), host=cfg.serve.host, port=cfg.serve.port, log_level="info")
+        uvicorn.run(create_app(cfg, generator, adapter=str(adapter) if adapter else None), host=cfg.serve.host,
+                    port=cfg.serve.port, log_level="info")
 
     @app.command("chat")
     def chat_cmd(

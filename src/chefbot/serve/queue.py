@@ -12,6 +12,8 @@ GPU can only do a little at a time.  The rules:
 * **Batching.**  Non-streaming requests that arrive within ``batch_window_s`` of each
   other (or while every slot is busy) and share the same settings go to the model in
   ONE ``LocalGenerator.generate`` call, which pads on the left and batches on the GPU/CPU.
+  Other model work (a ``/v1/completions`` request: ``run``) is one call of its own, under
+  the same admission, slots and timeouts.
 * **Timeouts.**  A request that has not finished ``timeout_s`` after it was admitted gets
   504 (or an error event when streaming), even if the model call never returns; a waiting
   one that times out is dropped before it runs.  Nothing a generator does can block the
@@ -30,9 +32,12 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Sequence
+from typing import Any, AsyncIterator, Callable, Sequence, TypeVar
 
 from chefbot.generate import Completion
+
+
+T = TypeVar("T")
 
 
 class Rejected(Exception):
@@ -196,11 +201,52 @@ class Scheduler:
             self._leave(len(batch))
             self._free_slot()
 
+    # -- one model call of its own (not batched) ----------------------------------------------
+    async def run(self, fn: Callable[[], T]) -> T:
+        """Admit, wait for a slot, and run ``fn`` in a model thread; the answer must come within
+        ``timeout_s`` of admission (waiting included), else ``RequestTimeout``.  As with a batch, the
+        slot is freed only when ``fn`` has actually returned, so the limit counts real work."""
+        self._admit()
+        loop = asyncio.get_running_loop()
+        deadline = time.perf_counter() + self.timeout_s
+        try:
+            await asyncio.wait_for(self._sem().acquire(), self.timeout_s)
+        except asyncio.TimeoutError:
+            self._leave()
+            self.stats.timed_out += 1
+            raise RequestTimeout(f"waited {self.timeout_s:g} s for a free slot (serve.request_timeout_s)") from None
+        except BaseException:
+            self._leave()
+            raise
+        self._take_slot_now()
+        t0 = time.perf_counter()
+        s = self.stats
+        future = loop.run_in_executor(self._executor(), fn)
+
+        def finished(f: asyncio.Future) -> None:
+            s.job_seconds = (s.job_seconds + [time.perf_counter() - t0])[-50:]
+            if f.cancelled() or f.exception() is not None:
+                s.failed += 1
+            else:
+                s.answered += 1
+            self._leave()
+            self._free_slot()
+
+        future.add_done_callback(finished)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), max(0.0, deadline - time.perf_counter()))
+        except asyncio.TimeoutError:
+            s.timed_out += 1
+            raise RequestTimeout(f"no answer within {self.timeout_s:g} s (serve.request_timeout_s)") from None
+
     # -- streaming ----------------------------------------------------------------------------
-    async def open_stream(self, messages: Sequence[dict], settings: dict) -> "ActiveStream":
+    async def open_stream(self, messages: Sequence[dict], settings: dict,
+                          start: Callable[[], Any] | None = None) -> "ActiveStream":
         """Admit and wait for a slot (so 429/503 can still be an HTTP status), then start generating.
 
-        The stream's deadline counts from admission: waiting for the slot uses up part of it."""
+        The stream's deadline counts from admission: waiting for the slot uses up part of it.
+        ``start``, when given, makes the stream's handle instead of ``generator.stream(messages, settings)``
+        (called in the stream's thread, like that)."""
         self._admit()
         deadline = time.perf_counter() + self.timeout_s
         try:
@@ -214,7 +260,7 @@ class Scheduler:
             self._leave()
             raise
         self._take_slot_now()
-        return ActiveStream(self, messages, settings, deadline)
+        return ActiveStream(self, messages, settings, deadline, start)
 
     def _stream_finished(self, stream: "ActiveStream") -> None:
         s = self.stats
@@ -236,7 +282,7 @@ class ActiveStream:
     """One running streamed generation: iterate ``deltas()``; ``completion`` is set at the end."""
 
     def __init__(self, scheduler: Scheduler, messages: Sequence[dict], settings: dict,
-                 deadline: float | None = None) -> None:
+                 deadline: float | None = None, start: Callable[[], Any] | None = None) -> None:
         self.scheduler = scheduler
         self.started = time.perf_counter()
         self.deadline = deadline if deadline is not None else self.started + scheduler.timeout_s
@@ -249,6 +295,7 @@ class ActiveStream:
         self._queue: asyncio.Queue = asyncio.Queue()
         self._handle: Any = None
         self._lock = threading.Lock()  # between cancel() and the thread that creates the handle
+        self._start = start
         self._thread = threading.Thread(target=self._pump, args=(messages, settings), daemon=True, name="chefbot-pump")
         self._thread.start()
 
@@ -265,8 +312,9 @@ class ActiveStream:
         """Move deltas from the model thread to the event loop; free the slot once the model stopped."""
         try:
             gen = self.scheduler.generator
-            if hasattr(gen, "stream"):
-                handle = gen.stream(messages, settings)  # here, not in the event loop: it may tokenize, or hang
+            if self._start is not None or hasattr(gen, "stream"):
+                # here, not in the event loop: it may tokenize, or hang
+                handle = self._start() if self._start is not None else gen.stream(messages, settings)
                 with self._lock:
                     self._handle = handle
                     cancelled = self.cancelled

@@ -1,6 +1,8 @@
 """``GET /health`` and the web page (``/`` and ``/static/...``, plain HTML/JS/CSS in ``web/``).
 
 Neither needs an API key: a probe checks health, and the page asks for the key itself.
+``/health`` names what is served (base model, adapter with a content fingerprint, engine, dtype,
+quantization, tokenizer fingerprint, limits) beside the volatile state (status, queue, uptime_s).
 """
 
 from __future__ import annotations
@@ -23,8 +25,7 @@ def web_router(state: ServerState) -> APIRouter:
 
     @router.get("/health", response_model=None, responses={200: {"model": Health}})
     async def health() -> dict:
-        return {"status": "ok", "model": state.name, "backend": state.backend,
-                "features": {"plan": state.has_plan}, "queue": state.scheduler.snapshot()}
+        return state.health()
 
     @router.get("/", include_in_schema=False)
     async def index() -> FileResponse:

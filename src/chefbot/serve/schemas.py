@@ -1,5 +1,5 @@
-"""Request and response shapes: the subset of the OpenAI chat API chefbot serves, plus
-/v1/recipes, and the server-sent event framing the streams use (``sse``).
+"""Request and response shapes: the subset of the OpenAI chat and (legacy) completions APIs
+chefbot serves, plus /v1/recipes, and the server-sent event framing the streams use (``sse``).
 
 The OpenAPI schema at ``/openapi.json`` is generated from these models, and it is the
 contract (``tests/serve/test_api_fuzz.py`` checks the server against it), so what the
@@ -10,7 +10,9 @@ schema says is exactly what validation does:
   ``"0.5"`` (pydantic's lax coercions would accept requests the schema forbids);
 * **limits in the schema**: at least one message and at most ``serve.max_messages``
   (``minItems``/``maxItems``; the model is built per server by ``chat_request_model``), at
-  least one ingredient that is not blank (``minItems``/``contains``/``pattern``).
+  least one ingredient that is not blank (``minItems``/``contains``/``pattern``), token ids
+  within the served vocabulary and at most ``serve.max_prompts`` prompts
+  (``completion_request_model``).
 
 Requests ignore unknown fields (OpenAI clients send extras such as ``user`` or
 ``logprobs: false``) but validate the ones we act on, so a wrong type answers 422
@@ -175,11 +177,112 @@ class RecipeRequest(_Request):
     stream: bool = Field(False, description="answer as server-sent events (text/event-stream)")
 
 
+# -- plain completions: prompts as text or token ids ---------------------------------------------
+MAX_LOGPROBS = 20  # the most top_logprobs per position a request may ask for (vLLM's default limit too)
+MAX_STOPS = 16
+MAX_STOP_CHARS = 200
+
+
+def _token_id(value: Any, vocab_size: int) -> bool:
+    """A JSON integer (3.0 counts, true does not) naming a token of this vocabulary."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, float) and not value.is_integer():
+        return False
+    return 0 <= value < vocab_size
+
+
+def _prompt_validator(max_prompts: int, vocab_size: int) -> Any:
+    ids_msg = f"a list of token ids (integers from 0 to {vocab_size - 1}), at least one"
+
+    def one(value: Any, where: str) -> str | list[int] | None:
+        """One prompt; ``where`` names it in a list of prompts (the error's field is "prompt" either way)."""
+        if isinstance(value, str):
+            if not value:
+                raise PydanticCustomError("empty_prompt", f"{where}an empty string: give at least one character")
+            return value
+        if isinstance(value, list):
+            if not value:
+                raise PydanticCustomError("empty_prompt", f"{where}an empty list: give {ids_msg}")
+            if all(_token_id(v, vocab_size) for v in value):
+                return [int(v) for v in value]
+            bad = next(v for v in value if not _token_id(v, vocab_size))
+            raise PydanticCustomError("token_id", f"{where}{bad!r} is not a token id of this model; give {ids_msg}")
+        return None
+
+    def validate(value: Any) -> list[str | list[int]]:
+        """Always a list of prompts (each a string or a list of token ids)."""
+        if isinstance(value, str) or (isinstance(value, list) and not any(isinstance(v, (str, list)) for v in value)):
+            return [one(value, "")]  # type: ignore[list-item]
+        if not isinstance(value, list):
+            raise PydanticCustomError("prompt_type", "give a string, a list of token ids, or a list of those (one per prompt)")
+        if len(value) > max_prompts:
+            raise PydanticCustomError("too_many_prompts", f"{len(value)} prompts; this server takes at most {max_prompts} "
+                                                          "in one request")
+        kinds = {type(v) for v in value}
+        if kinds not in ({str}, {list}):
+            raise PydanticCustomError("prompt_type", "a list of prompts holds only strings or only lists of token ids")
+        return [one(v, f"prompt {i}: ") for i, v in enumerate(value)]  # type: ignore[misc]
+
+    return validate
+
+
+def _prompt_schema(max_prompts: int, vocab_size: int) -> dict:
+    text = {"type": "string", "minLength": 1}
+    ids = {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 0, "maximum": vocab_size - 1}}
+    return {
+        "anyOf": [text, ids, {"type": "array", "minItems": 1, "maxItems": max_prompts, "items": text},
+                  {"type": "array", "minItems": 1, "maxItems": max_prompts, "items": ids}],
+        "description": "the text to continue (no chat template is applied), or its token ids; or a list of "
+                       f"either, one per prompt (at most {max_prompts}, serve.max_prompts), each answered as one choice; "
+                       "a prompt of more characters than serve.max_prompt_chars or more tokens than "
+                       "serve.max_prompt_tokens is 413",
+    }
+
+
+StopString = Annotated[str, Field(min_length=1, max_length=MAX_STOP_CHARS)]
+
+
+class CompletionRequest(_Request):
+    model: str | None = Field(None, description="the served model id (GET /v1/models); another id is 404")
+    prompt: list[str | list[int]]  # replaced per server by completion_request_model
+    max_tokens: Int(ge=0) | None = Field(None, description="most tokens to generate (0 with echo: score the prompt "
+                                                           "only; above serve.max_tokens_cap: lowered to it)")
+    echo: bool = Field(False, description="return the prompt before the completion (with its log-probabilities)")
+    logprobs: Int(ge=0, le=MAX_LOGPROBS) | None = Field(
+        None, description="return each token's log-probability and the top N alternatives at its position")
+    stop: StopString | Annotated[list[StopString], Field(max_length=MAX_STOPS)] | None = Field(
+        None, description="stop before the first of these strings in the completion (not returned)")
+    temperature: float | None = Field(None, ge=0, le=2, description="0 = greedy")
+    top_p: float | None = Field(None, gt=0, le=1)
+    seed: Seed | None = None
+    n: Int(ge=1, le=1) = Field(1, description="one choice per prompt")
+    stream: bool = Field(False, description="answer as server-sent events (text/event-stream)")
+    stream_options: StreamOptions | None = None
+
+    def stops(self) -> list[str]:
+        return [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
+
+
+def completion_request_model(max_prompts: int, vocab_size: int) -> type[CompletionRequest]:
+    """``CompletionRequest`` with this server's vocabulary (token ids) and prompt count in its schema."""
+    prompt_type = Annotated[list[Union[str, list[int]]], PlainValidator(_prompt_validator(max_prompts, vocab_size)),  # noqa: UP007
+                            WithJsonSchema(_prompt_schema(max_prompts, vocab_size))]
+    return create_model(
+        "CompletionRequest",
+        __base__=CompletionRequest,
+        __module__=__name__,
+        __doc__="An OpenAI (legacy) completion request: plain text or token ids, continued without a chat template.",
+        prompt=(prompt_type, ...),
+    )
+
+
 # Validation errors that are refusals by a limit (400, with a code and the config key to name),
 # keyed by (field path, pydantic error type); everything else a validation finds is a 422.
 REFUSALS: dict[tuple[str, str], tuple[str, str | None]] = {
     ("messages", "too_long"): ("too_many_messages", "serve.max_messages"),
     ("ingredients", "empty_ingredients"): ("empty_ingredients", None),
+    ("prompt", "too_many_prompts"): ("too_many_prompts", "serve.max_prompts"),
 }
 
 
@@ -270,12 +373,74 @@ class ModelList(BaseModel):
     data: list[ModelCard]
 
 
+class AdapterInfo(BaseModel):
+    path: str
+    sha256: str | None = Field(description="first 12 hex digits of the sha256 of adapter_model.safetensors (or .bin)")
+    config_sha256: str | None = Field(description="first 12 hex digits of the sha256 of adapter_config.json")
+
+
 class Health(BaseModel):
+    """What the server serves (all but status, queue and uptime_s: clients key caches on it) and its state."""
+
     status: Literal["ok"]
-    model: str
-    backend: str
+    model: str = Field(description="the served model id")
+    backend: str = Field(description="the generation engine: hf (transformers) or vllm")
+    base_model: str = Field(description="model.name_or_path: the base model (or a merged export's folder)")
+    adapter: AdapterInfo | None = Field(description="the LoRA adapter served on top (unmerged), or null")
+    dtype: str | None = Field(description="the weights' dtype (null when the engine does not say)")
+    quant: str | None = Field(description="quant.mode the base was loaded with (hf engine), or null")
+    tokenizer: str | None = Field(description="fingerprint of the vocabulary (first 12 hex digits of the sha256 of "
+                                              "every token id's string, in id order); null without a tokenizer")
+    limits: dict[str, int] = Field(description="serve.* limits that shape answers")
     features: dict[str, bool]
     queue: dict[str, int]
+    uptime_s: float
+
+
+class CompletionLogprobs(BaseModel):
+    """Per token (the prompt's first, with ``echo``, then the completion's): its text, its log-probability
+    (null for the first prompt token: nothing precedes it), the likeliest tokens at its position (with
+    itself; null for the first prompt token) and where it starts in prompt + completion (characters)."""
+
+    tokens: list[str]
+    token_logprobs: list[float | None]
+    top_logprobs: list[dict[str, float] | None]
+    text_offset: list[int]
+
+
+class CompletionChoice(BaseModel):
+    text: str
+    index: int
+    logprobs: CompletionLogprobs | None
+    finish_reason: Literal["stop", "length"]
+
+
+class TextCompletion(BaseModel):
+    id: str
+    object: Literal["text_completion"]
+    created: int
+    model: str
+    choices: list[CompletionChoice]
+    usage: Usage
+
+
+class CompletionChunkChoice(BaseModel):
+    text: str
+    index: int
+    logprobs: CompletionLogprobs | None
+    finish_reason: Literal["stop", "length"] | None
+
+
+class TextCompletionChunk(TypedDict):
+    """One streamed event: a piece of one choice's text (the last of a choice has its finish_reason);
+    with ``stream_options.include_usage`` a last event has no choices and the usage."""
+
+    id: str
+    object: Literal["text_completion"]
+    created: int
+    model: str
+    choices: list[CompletionChunkChoice]
+    usage: NotRequired[Usage]
 
 
 class RecipeStep(BaseModel):
@@ -366,7 +531,8 @@ def error_responses(*statuses: int) -> dict[int | str, dict]:
 
 
 ERROR_DESCRIPTIONS = {
-    400: "refused: a limit (serve.max_messages), no ingredient, messages the chat template refuses, or a bad meal spec",
+    400: "refused: a limit (serve.max_messages, serve.max_prompts), no ingredient, messages the chat template "
+         "refuses, a prompt of no tokens, or a bad meal spec",
     401: "missing or wrong API key (only when the server has serve.api_keys)",
     404: "unknown model id",
     413: "too large: the body (serve.max_body_bytes), the prompt's characters (serve.max_prompt_chars) or "

@@ -1,7 +1,9 @@
 """What every endpoint shares: the model, its queue, and the checks made before the queue.
 
-``ServerState`` holds the config, the generator and the ``Scheduler`` in front of it;
-``create_app`` builds one and hands it to each router.  Its checks (model id, prompt
+``ServerState`` holds the config, the generator and the ``Scheduler`` in front of it,
+and what the server serves (``identity``: base model, adapter and its fingerprint, dtype,
+tokenizer fingerprint, the limits; ``/health`` reports it); ``create_app`` builds one and
+hands it to each router.  Its checks (model id, prompt
 size in characters and, when the generator has a tokenizer, in tokens after the chat
 template) raise ``ApiError`` so bad requests are refused before they reach the queue and
 never disturb requests in flight; ``complete``/``open_stream`` map the queue's refusals
@@ -10,22 +12,40 @@ never disturb requests in flight; ``complete``/``open_stream`` map the queue's r
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import hashlib
+import time
+from pathlib import Path
+from typing import Any, Callable, TypeVar
 
 from chefbot.chat import render_prompt
 from chefbot.config import ExperimentConfig
 from chefbot.generate import Completion
+from chefbot.generate.local import tokenizer_fingerprint
 from chefbot.serve.api_errors import ApiError
 from chefbot.serve.queue import ActiveStream, Rejected, RequestTimeout, Scheduler
+from chefbot.serve.schemas import MAX_LOGPROBS
+
+T = TypeVar("T")
+ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 
 
 class ServerState:
-    def __init__(self, cfg: ExperimentConfig, generator: Any, model_name: str | None = None) -> None:
+    def __init__(self, cfg: ExperimentConfig, generator: Any, model_name: str | None = None,
+                 adapter: str | None = None) -> None:
         serve = cfg.serve
         self.cfg = cfg
         self.generator = generator
         self.name = model_name or serve.model_name
         self.backend = getattr(generator, "backend", "?")
+        self.started = time.monotonic()
+        # Not in config.py (yet): read with a default, as the server's other limits are.
+        self.max_prompts = serve.max_prompts
+        self.has_completions = supports_completions(generator)
+        self.identity = {"model": self.name,
+                         **served_identity(cfg, generator, adapter if adapter is not None else cfg.adapter)}
+        self.identity["limits"] = {"max_prompt_chars": serve.max_prompt_chars, "max_prompt_tokens": serve.max_prompt_tokens,
+                                   "max_tokens_cap": serve.max_tokens_cap, "max_messages": serve.max_messages,
+                                   "max_prompts": self.max_prompts, "max_logprobs": MAX_LOGPROBS}
         # vLLM's offline engine is not safe to call from two threads; it batches internally, and
         # our batcher still hands it every concurrent request at once.
         concurrency = 1 if self.backend == "vllm" else serve.max_concurrency
@@ -61,6 +81,28 @@ class ServerState:
             raise ApiError(413, f"prompt is {tokens} tokens with the chat template; this server accepts at most "
                                 f"{limit} (serve.max_prompt_tokens)", param="messages", code="prompt_too_long")
 
+    def check_prompt_ids(self, prompts: list[str | list[int]]) -> list[list[int]]:
+        """Plain-completion prompts as token ids (text through the tokenizer, its special tokens as it adds
+        them; no chat template), each within ``serve.max_prompt_chars`` and ``serve.max_prompt_tokens``."""
+        tokenizer = self.generator.tokenizer
+        out = []
+        for i, p in enumerate(prompts):
+            where = "prompt" if len(prompts) == 1 else f"prompt.{i}"
+            if isinstance(p, str):
+                limit = self.cfg.serve.max_prompt_chars
+                if len(p) > limit:
+                    raise ApiError(413, f"{where} is {len(p)} characters; this server accepts at most {limit} "
+                                        "(serve.max_prompt_chars)", param=where, code="prompt_too_long")
+                p = tokenizer(p)["input_ids"]
+                if not p:
+                    raise ApiError(400, f"{where} has no tokens", param=where, code="empty_prompt")
+            limit = self.cfg.serve.max_prompt_tokens
+            if len(p) > limit:
+                raise ApiError(413, f"{where} is {len(p)} tokens; this server accepts at most {limit} "
+                                    "(serve.max_prompt_tokens)", param=where, code="prompt_too_long")
+            out.append(list(p))
+        return out
+
     def settings_for(self, max_tokens: int | None, temperature: float | None, top_p: float | None = None,
                      seed: int | None = None) -> dict:
         # Capped silently, as OpenAI does for max_tokens beyond a model's limit.
@@ -85,11 +127,66 @@ class ServerState:
         except RequestTimeout as e:
             raise ApiError(504, str(e), "timeout", code="timeout")
 
-    async def open_stream(self, messages: list[dict], settings: dict) -> ActiveStream:
+    async def open_stream(self, messages: list[dict], settings: dict, start: Callable[[], Any] | None = None) -> ActiveStream:
         try:
-            return await self.scheduler.open_stream(messages, settings)
+            return await self.scheduler.open_stream(messages, settings, start)
         except Rejected as e:
             raise ApiError(e.status, str(e), "server_busy", code="queue_full", headers={"Retry-After": str(e.retry_after)})
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        """One model call of its own (a plain completion) through the same queue, slots and timeouts."""
+        try:
+            return await self.scheduler.run(fn)
+        except Rejected as e:
+            raise ApiError(e.status, str(e), "server_busy", code="queue_full", headers={"Retry-After": str(e.retry_after)})
+        except RequestTimeout as e:
+            raise ApiError(504, str(e), "timeout", code="timeout")
+
+    def health(self) -> dict:
+        return {"status": "ok", **self.identity, "features": {"plan": self.has_plan, "completions": self.has_completions},
+                "queue": self.scheduler.snapshot(), "uptime_s": round(time.monotonic() - self.started, 3)}
+
+
+def supports_completions(generator: Any) -> bool:
+    """Plain completions need token ids in and out: a generator with ``complete_ids``/``stream_ids`` and
+    a tokenizer (``LocalGenerator``; not vLLM's offline engine in chefbot)."""
+    return all(callable(getattr(generator, m, None)) for m in ("complete_ids", "stream_ids")) and \
+        getattr(generator, "tokenizer", None) is not None
+
+
+def short_sha256(path: Path) -> str | None:
+    """First 12 hex digits of a file's sha256, or None when there is no such file."""
+    if not path.is_file():
+        return None
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:12]
+
+
+def served_identity(cfg: ExperimentConfig, generator: Any, adapter: str | None) -> dict:
+    """Everything that decides the answers, as ``/health`` reports it (clients key caches on it)."""
+    info: dict[str, Any] = {"backend": getattr(generator, "backend", "?"),
+                            "base_model": cfg.model.name_or_path, "adapter": None, "dtype": None, "quant": None,
+                            "tokenizer": None}
+    if adapter:
+        folder = Path(adapter)
+        weights = next((folder / f for f in ADAPTER_WEIGHTS if (folder / f).is_file()), folder / ADAPTER_WEIGHTS[0])
+        info["adapter"] = {"path": str(adapter), "sha256": short_sha256(weights),
+                           "config_sha256": short_sha256(folder / "adapter_config.json")}
+    model = getattr(generator, "model", None)
+    params = getattr(model, "parameters", None)
+    if callable(params):
+        first = next(iter(params()), None)
+        if first is not None:
+            info["dtype"] = str(first.dtype).replace("torch.", "")
+    if info["backend"] == "hf":  # chefbot.model.load_model quantizes the base per quant.mode
+        info["quant"] = cfg.quant.mode
+    tokenizer = getattr(generator, "tokenizer", None)
+    if tokenizer is not None and callable(getattr(tokenizer, "convert_ids_to_tokens", None)):
+        info["tokenizer"] = tokenizer_fingerprint(tokenizer)
+    return info
 
 
 def prompt_token_counter(generator: Any) -> Callable[[list[dict]], int] | None:
