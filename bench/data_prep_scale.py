@@ -8,7 +8,13 @@
 2. Runs ``chefbot data prepare`` on it end to end (Qwen2.5 tokenizer from ../shared,
    max_length 512, packing on, num_proc 2) in a subprocess, sampling the memory of the
    whole process tree (psutil, RSS summed over children) every 0.2 s.
-3. Runs the plain baseline -- ``datasets.map(num_proc=2)`` calling
+   With ``--tokenizer-backend tokenizers,tiktoken`` it runs one arm per text backend
+   (``chefbot.data.text_backend``; set through data.tokenizer_backend), one after the
+   other (interleaved when repeated), and checks that they write identical train.arrow files.
+   The 1-minute load average is sampled during each run: the machine is shared.
+3. Times the tokenizer alone: the texts chefbot tokenizes for the real sample rows,
+   encoded on one thread by ``tokenizers`` and by the tiktoken copy (median of 5).
+4. Runs the plain baseline -- ``datasets.map(num_proc=2)`` calling
    ``apply_chat_template`` for prompt and conversation -- on ``--baseline-rows`` rows,
    checks that it produces the same input_ids/labels as chefbot on a sample, and
    extrapolates its time linearly to the full row count (stated in the output).
@@ -18,12 +24,14 @@ section holds full-size numbers, written by hand).  Usage:
     .venv/bin/python bench/data_prep_scale.py --quick               # CI size (make bench): 5,000 rows, baseline on 1,000
     .venv/bin/python bench/data_prep_scale.py --rows 20000          # quick check
     .venv/bin/python bench/data_prep_scale.py                       # full size
+    .venv/bin/python bench/data_prep_scale.py --skip-baseline --tokenizer-backend tokenizers,tiktoken   # both backends
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import platform
@@ -108,18 +116,24 @@ def run_measured(cmd: list[str], env: dict) -> dict:
     import psutil
 
     cpu0 = _children_cpu()
+    load0 = os.getloadavg()[0]
     t0 = time.time()
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     proc = psutil.Process(p.pid)
     peak = [0]
+    loads: list[float] = []
     done = threading.Event()
 
     def sample():
+        n = 0
         while not done.is_set():
             try:
                 peak[0] = max(peak[0], tree_rss(proc))
             except psutil.Error:
                 pass
+            if n % 25 == 0:  # every 5 s
+                loads.append(os.getloadavg()[0])
+            n += 1
             time.sleep(0.2)
 
     th = threading.Thread(target=sample, daemon=True)
@@ -132,16 +146,26 @@ def run_measured(cmd: list[str], env: dict) -> dict:
         "wall_s": round(time.time() - t0, 1),
         "cpu_s": round(_children_cpu() - cpu0, 1),  # user+sys of the whole reaped process tree
         "peak_rss_mb": round(peak[0] / 2**20),
+        # 1-minute load average: at the start, the mean of 5-s samples during the run, the highest
+        "load": {"start": round(load0, 2), "mean": round(sum(loads) / len(loads), 2) if loads else None, "max": max(loads, default=None)},
         "output": out[-4000:],
     }
 
 
-def chefbot_prepare(csv_path: Path, cache: Path, num_proc: int) -> dict:
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def chefbot_prepare(csv_path: Path, cache: Path, num_proc: int, backend: str = "auto") -> dict:
     cmd = [
         str(REPO / ".venv" / "bin" / "chefbot"), "data", "prepare", "configs/qwen2.5-1.5b-qlora.yaml",
         f"data.source={csv_path}", "data.format=recipenlg_csv", f"model.tokenizer={TOKENIZER}",
         f"data.num_proc={num_proc}", f"data.cache_dir={cache}", "data.max_length=512", "data.packing=true",
-        "--force",
+        f"data.tokenizer_backend={backend}", "--force",
     ]
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", CHEFBOT_NO_PROGRESS="1", COLUMNS="120")
     res = run_measured(cmd, env)
@@ -149,7 +173,68 @@ def chefbot_prepare(csv_path: Path, cache: Path, num_proc: int) -> dict:
     stats_files = sorted(cache.glob("*/stats.json"), key=lambda p: p.stat().st_mtime)
     if res["rc"] == 0 and stats_files:
         res["stats"] = json.loads(stats_files[-1].read_text())
+        res["train_arrow_sha256"] = _sha256(stats_files[-1].parent / "train.arrow")
     return res
+
+
+# ------------------------------------------------------------------ the tokenizer alone
+
+
+def tokenizer_alone(repeats: int = 5) -> dict:
+    """Tokens/s of each text backend on one thread, on the texts chefbot tokenizes for the real
+    sample rows (the user turn and the answer of each recipe; the system turn is constant)."""
+    from transformers import AutoTokenizer
+
+    from chefbot.config import PromptConfig
+    from chefbot.data.chat_encoder import ChatEncoder
+    from chefbot.data.readers import parse_chunk, raw_chunks
+    from chefbot.data.records import RecipeRecord
+    from chefbot.data.sources import resolve_data_source
+    from chefbot.data.text_backend import ReferenceText, convert
+    from chefbot.data.tokenize import messages_for, target_for
+
+    tok = AutoTokenizer.from_pretrained(str(TOKENIZER))
+    recs = []
+    for name in ("first_1000.csv", "acai_136.csv", "poutine_107.csv"):
+        spec = resolve_data_source(str(SHARED / "recipenlg" / name), "recipenlg_csv")
+        recs += [r for c in raw_chunks(spec) for _, r in parse_chunk(c) if isinstance(r, RecipeRecord)]
+    texts = ChatEncoder(tok, 512).texts_for([(messages_for(r, PromptConfig()), target_for(r)) for r in recs])
+    fast, ref = convert(tok), ReferenceText(tok)
+    out: dict = {"texts": len(texts), "recipes": len(recs)}
+    ids = {}
+    for name, enc in (("tokenizers", ref), ("tiktoken", fast)):
+        ids[name] = enc.encode(texts)
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            enc.encode(texts)
+            times.append(time.perf_counter() - t0)
+        n, med = sum(map(len, ids[name])), sorted(times)[repeats // 2]
+        out[name] = {"tokens": n, "median_s": round(med, 4), "tokens_per_s": round(n / med)}
+    out["identical_ids"] = ids["tokenizers"] == ids["tiktoken"]
+    out["speedup"] = round(out["tiktoken"]["tokens_per_s"] / out["tokenizers"]["tokens_per_s"], 2)
+    out["note"] = "one thread; tokenizers: backend_tokenizer.encode_batch with TOKENIZERS_PARALLELISM=false; tiktoken: chefbot.data.text_backend.TiktokenText.encode"
+    return out
+
+
+def _arm_summary(runs: list[dict], rows: int) -> dict:
+    walls = sorted(r["wall_s"] for r in runs)
+    cpus = sorted(r["cpu_s"] for r in runs)
+    return {
+        "median_wall_s": walls[len(walls) // 2],
+        "walls_s": walls,
+        "rows_per_s": round(rows / walls[len(walls) // 2], 1),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        "cpu_s": [r["cpu_s"] for r in runs],
+        "cpu_s_per_1k_rows": round(1000 * cpus[len(runs) // 2] / rows, 2),
+        # wall time on 2 dedicated cores if the CPU work parallelised perfectly (the machine was shared)
+        "estimated_full_wall_s_on_2_free_cores": round(cpus[len(runs) // 2] / rows * FULL_ROWS / 2),
+        "load": [r["load"] for r in runs],
+        "started": [r["started"] for r in runs],
+        "train_arrow_sha256": sorted({r.get("train_arrow_sha256") for r in runs} - {None}),
+        "command": runs[0]["command"],
+        "stats": runs[-1].get("stats"),
+    }
 
 
 # ------------------------------------------------------------------ baseline
@@ -233,8 +318,16 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--num-proc", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument(
+        "--tokenizer-backend", default="auto",
+        help="text backend per arm, comma-separated from auto, tiktoken, tokenizers (e.g. tokenizers,tiktoken); arms run one after the other",
+    )
+    ap.add_argument("--skip-tokenizer-alone", action="store_true", help="do not time the two text backends on their own")
     ap.add_argument("--quick", action="store_true", help="CI size: 5,000 rows, baseline on 1,000 rows, one repeat")
     args = ap.parse_args(argv)
+    arms = list(dict.fromkeys(a.strip() for a in args.tokenizer_backend.split(",") if a.strip()))
+    if not arms or any(a not in ("auto", "tiktoken", "tokenizers") for a in arms):
+        ap.error(f"--tokenizer-backend {args.tokenizer_backend!r}: expected auto, tiktoken and/or tokenizers")
     if args.quick:
         args.rows, args.baseline_rows, args.repeats = min(args.rows, 5_000), min(args.baseline_rows, 1_000), 1
     if not SHARED.is_dir():
@@ -243,37 +336,46 @@ def main(argv: list[str] | None = None) -> dict:
     t0 = time.time()
     csv_path = build_csv(OUT / f"recipenlg_synth_{args.rows}.csv", args.rows)
     build_s = round(time.time() - t0, 1)
-    runs = [chefbot_prepare(csv_path, OUT / "cache", args.num_proc) for _ in range(args.repeats)]
-    for r in runs:
-        if r["rc"] != 0:
-            print(r["output"], file=sys.stderr)
-            sys.exit(f"chefbot data prepare failed (rc {r['rc']})")
-    walls = sorted(r["wall_s"] for r in runs)
+    runs: dict[str, list[dict]] = {a: [] for a in arms}
+    for _ in range(args.repeats):
+        for arm in arms:  # one after the other, never in parallel
+            started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            print(f"[{started}] chefbot data prepare, {args.rows:,} rows, tokenizer backend {arm}", flush=True)
+            r = chefbot_prepare(csv_path, OUT / "cache", args.num_proc, arm)
+            r["started"] = started
+            if r["rc"] != 0:
+                print(r["output"], file=sys.stderr)
+                sys.exit(f"chefbot data prepare failed (rc {r['rc']}, tokenizer backend {arm})")
+            print(f"  wall {r['wall_s']} s, CPU {r['cpu_s']} s, peak {r['peak_rss_mb']} MB, load {r['load']}", flush=True)
+            runs[arm].append(r)
+    by_arm = {arm: _arm_summary(rs, args.rows) for arm, rs in runs.items()}
     result = {
         "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "rows": args.rows,
         "csv_bytes": csv_path.stat().st_size,
         "csv_build_s": build_s,
-        "chefbot": {
-            "median_wall_s": walls[len(walls) // 2],
-            "walls_s": walls,
-            "rows_per_s": round(args.rows / walls[len(walls) // 2], 1),
-            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
-            "cpu_s": [r["cpu_s"] for r in runs],
-            "cpu_s_per_1k_rows": round(1000 * sorted(r["cpu_s"] for r in runs)[len(runs) // 2] / args.rows, 2),
-            # wall time on 2 dedicated cores if the CPU work parallelised perfectly (the machine was shared)
-            "estimated_full_wall_s_on_2_free_cores": round(sorted(r["cpu_s"] for r in runs)[len(runs) // 2] / args.rows * FULL_ROWS / 2),
-            "command": runs[0]["command"],
-            "stats": runs[-1].get("stats"),
-        },
+        "chefbot": by_arm[arms[0]],
+        "arms": by_arm,
     }
+    if len(arms) > 1:
+        result["identical_train_arrow"] = len({h for a in by_arm.values() for h in a["train_arrow_sha256"]}) == 1
+    if "tokenizers" in by_arm and "tiktoken" in by_arm:
+        slow, fast = by_arm["tokenizers"], by_arm["tiktoken"]
+        result["tiktoken_vs_tokenizers"] = {
+            "wall_speedup": round(slow["median_wall_s"] / fast["median_wall_s"], 2),
+            "cpu_speedup": round(slow["cpu_s_per_1k_rows"] / fast["cpu_s_per_1k_rows"], 2),
+        }
+    if not args.skip_tokenizer_alone:
+        result["tokenizer_alone"] = tokenizer_alone()
     if not args.skip_baseline:
         result["baseline"] = baseline(csv_path, min(args.baseline_rows, args.rows), args.num_proc)
         result["speedup_vs_baseline_wall"] = round(result["baseline"]["extrapolated_full_s"] * args.rows / FULL_ROWS / result["chefbot"]["median_wall_s"], 2)
         result["speedup_vs_baseline_cpu"] = round(result["baseline"]["cpu_s_per_1k_rows"] / result["chefbot"]["cpu_s_per_1k_rows"], 2)
     out = OUT / f"data_prep_scale_{args.rows}.json"
     out.write_text(json.dumps(result, indent=2))
-    print(json.dumps({k: v for k, v in result.items() if k != "chefbot"} | {"chefbot": {k: v for k, v in result["chefbot"].items() if k != "stats"}}, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k not in ("chefbot", "arms")}
+                     | {"arms": {a: {k: v for k, v in s.items() if k != "stats"} for a, s in result["arms"].items()}}, indent=2))
     print(f"wrote {out}")
     return result
 

@@ -119,6 +119,11 @@ class DataConfig(Section):
     max_length: int = Field(
         512, ge=32, le=131072, description="tokens per example and per packed row; longer recipes are cut at the tail, never the prompt"
     )
+    tokenizer_backend: Literal["auto", "tiktoken", "tokenizers"] = Field(
+        "auto", description="tokenizer for message texts in data prepare: auto (tiktoken where it gives the tokenizer's "
+        "exact ids, checked at the start of every run, else tokenizers), tiktoken (the same, but an error instead of a "
+        "fallback), tokenizers (never tiktoken); the output is the same either way"
+    )
     packing: bool = Field(
         True, description="pack several examples into each max_length row (position ids restart, so they never attend to each other)"
     )

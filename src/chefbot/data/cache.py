@@ -85,8 +85,10 @@ def eval_fingerprint(cfg: ExperimentConfig, spec: SourceSpec | None = None) -> s
 def fingerprint(cfg: ExperimentConfig, tokenizer: Any, spec: SourceSpec | None = None) -> str:
     spec = spec or resolve_data_source(cfg.data.source, cfg.data.format)
     data = cfg.data.model_dump(mode="json")
-    for k in ("num_proc", "cache_dir", "strict", "source"):  # do not change the output
-        data.pop(k)
+    # These do not change the output.  tokenizer_backend: tiktoken is used only where it gives
+    # tokenizers' ids, checked at the start of every run (data/text_backend.py).
+    for k in ("num_proc", "cache_dir", "strict", "source", "tokenizer_backend"):
+        data.pop(k, None)
     key = {
         "v": PIPELINE_VERSION,
         "source": source_identity(spec),

@@ -5,7 +5,9 @@ example; ``ChatEncoder``, the path ``prepare`` uses at 2.23M rows, renders it on
 message layout with sentinel contents, substitutes the real contents as text, and
 tokenizes in batches (only the pieces that hold message contents, where it can).  The
 first example of every batch is also encoded by ``encode_example`` and must agree; on a
-mismatch the encoder moves to its next mode ("pieces", "whole", "reference") for good.
+mismatch the encoder first gives up the tiktoken text backend, if it uses it
+(``text_backend``), and then moves to its next mode ("pieces", "whole", "reference"),
+each for good.  Constant pieces (role headers) are always tokenized by ``tokenizers``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from chefbot.data.tokenize import (
     special_ids,
     split_conversation,
 )
+from chefbot.data.text_backend import ReferenceText, TiktokenText
 from chefbot.errors import DataError
 
 _SENTINEL = "\ue000{}\ue001"  # private-use characters: never in recipes, kept verbatim by templates
@@ -119,7 +122,7 @@ class ChatEncoder:
 
     MODES = ("pieces", "whole", "reference")
 
-    def __init__(self, tokenizer: Any, max_length: int, fold: str = "auto"):
+    def __init__(self, tokenizer: Any, max_length: int, fold: str = "auto", fast_text: TiktokenText | None = None):
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.fold = fold
@@ -127,16 +130,38 @@ class ChatEncoder:
         self.mode = "pieces"
         self._templates: dict[tuple[str, ...], Any] = {}
         self._pieces: dict[tuple[str, ...], _Layout | None] = {}
-        self._backend = getattr(tokenizer, "backend_tokenizer", None)
+        self._reference = ReferenceText(tokenizer)
+        self._fast = fast_text
+        self._text = fast_text or self._reference  # the backend for texts with message contents
         self.fallbacks = 0  # examples encoded by the reference path
+        self._ref_texts = 0  # texts the text backend "tokenizers" tokenized
+        self.backend_fallback: str | None = None  # why the tiktoken backend was given up mid-run
+
+    @property
+    def text_backend(self) -> str:
+        """"tiktoken" or "tokenizers": what tokenizes the texts that hold message contents."""
+        return self._text.name
+
+    def use_backend(self, name: str) -> None:
+        """Tokenize texts with "tiktoken" (when this encoder was given one) or "tokenizers"."""
+        self._text = self._fast if name == "tiktoken" and self._fast is not None and self.backend_fallback is None else self._reference
+
+    def text_stats(self) -> dict[str, int]:
+        """Texts with message contents tokenized so far, by backend (the tiktoken backend
+        sends the few it cannot vouch for to tokenizers)."""
+        fast = self._fast.stats if self._fast is not None else {}
+        return {"tiktoken": fast.get("tiktoken", 0), "tokenizers": self._ref_texts + fast.get("tokenizers", 0)}
 
     # -- helpers
     def _encode(self, texts: list[str]) -> list[list[int]]:
         if not texts:
             return []
-        if self._backend is not None:
-            return [e.ids for e in self._backend.encode_batch(texts, add_special_tokens=False)]
-        return self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        if self._text is self._reference:
+            self._ref_texts += len(texts)
+        return self._text.encode(texts)
+
+    def _encode_ref(self, texts: list[str]) -> list[list[int]]:
+        return self._reference.encode(texts) if texts else []
 
     def _template(self, roles: tuple[str, ...]):
         """(prompt parts, full parts, suffix text) split at the sentinels, or None."""
@@ -201,7 +226,27 @@ class ChatEncoder:
             return [p]
         if "\ue000" in p:
             return _Slot(p)
-        return self._encode([p])[0] if p else []
+        return self._encode_ref([p])[0] if p else []
+
+    def texts_for(self, conversations: Sequence[tuple[Sequence[Message], str]]) -> list[str]:
+        """The texts the text backend tokenizes for these (messages, target) pairs, without
+        repeats (the sample ``text_backend.decide`` checks)."""
+        out: dict[str, None] = {}
+        for msgs, target in conversations:
+            msgs = adapt_to_template(msgs, self.tokenizer, self.fold)
+            roles = tuple(m["role"] for m in msgs)
+            contents = [m["content"] for m in msgs] + [target]
+            layout = self._layout(roles) if self.mode == "pieces" else None
+            if layout is not None:
+                for p in [*layout.pieces, layout.cut_prompt]:
+                    if isinstance(p, _Slot):
+                        out[p.fill(contents)] = None
+                continue
+            tpl = self._template(roles)
+            if tpl is not None:
+                out[_join(tpl[3], contents[:-1])] = None
+                out[_join(tpl[4], contents)] = None
+        return list(out)
 
     # -- encoding
     def encode_arrays(self, conversations: Sequence[tuple[Sequence[Message], str]], verify: int = 1):
@@ -233,13 +278,21 @@ class ChatEncoder:
                 refs = [encode_example(m, t, tok, self.max_length, fold="never") for m, t in adapted]
                 return _Flat.from_lists([None if e is None else (e["input_ids"], e["labels"].count(IGNORE_INDEX)) for e in refs])
             out = self._encode_pieces(adapted) if self.mode == "pieces" else self._encode_whole(adapted)
-            ok = True
+            bad = None
             for i in range(min(verify, len(adapted))):
                 msgs, target = adapted[i]
-                ref = encode_example(msgs, target, tok, self.max_length, fold="never")
-                ok = ok and out.example(i) == ref
-            if ok:
+                if out.example(i) != encode_example(msgs, target, tok, self.max_length, fold="never"):
+                    bad = i
+                    break
+            if bad is None:
                 return out
+            if self._text is not self._reference:  # tiktoken first: tokenizers is the reference
+                self.backend_fallback = (
+                    f"mode {self.mode}: a batch's example {bad + 1} encoded with tiktoken differs from encode_example; "
+                    "tokenizers from here on"
+                )
+                self._text = self._reference
+                continue
             self.mode = self.MODES[self.MODES.index(self.mode) + 1]
 
     def _encode_pieces(self, adapted) -> _Flat:
@@ -309,7 +362,7 @@ class ChatEncoder:
             suffixes.append(suffix)
             slots.append(i)
         enc = self._encode(prompts + fulls)
-        suffix_ids = {s: self._encode([s])[0] if s else [] for s in set(suffixes)}
+        suffix_ids = {s: self._encode_ref([s])[0] if s else [] for s in set(suffixes)}
         k = len(slots)
         for j, i in enumerate(slots):
             full_ids = enc[k + j]

@@ -44,6 +44,22 @@ def plain_dump(input_ids: list[int], labels: list[int], tokenizer: Any) -> str:
     return "".join(parts)
 
 
+def backend_line(tb: dict) -> str:
+    """stats.json's ``tokenizer_backend`` in one line: what tokenized the texts, how it was checked."""
+    line = tb["used"]
+    if tb["used"].startswith("tiktoken"):
+        line += f" (ids checked against tokenizers on {tb['checked_texts']:,} texts of the data + {tb['adversarial_texts']} adversarial"
+        texts = tb.get("texts") or {}
+        if texts.get("tokenizers"):
+            line += f"; {texts['tokenizers']:,} of {sum(texts.values()):,} texts sent to tokenizers"
+        line += ")"
+    if tb.get("reason") and tb["requested"] != "tokenizers":
+        line += f"; not tiktoken: {tb['reason']}"
+    if tb.get("fallback_mid_run"):
+        line += f"; {tb['fallback_mid_run']}"
+    return line
+
+
 def print_examples(prepared: Any, tokenizer: Any, n: int = 2, split: str = "train", console: Console | None = None) -> None:
     console = console or Console()
     ds = prepared.train if split == "train" else prepared.validation
@@ -81,6 +97,9 @@ def print_summary(prepared: Any, console: Console | None = None) -> None:
     t.add_row("train tokens / target tokens", f"{s['train_tokens']:,} / {s['train_target_tokens']:,}")
     if s["packing"]:
         t.add_row("packing efficiency", f"{s['packing_efficiency']:.1%}")
+    tb = s.get("tokenizer_backend")
+    if tb:
+        t.add_row("tokenizer backend", backend_line(tb))
     t.add_row("time", f"{s['seconds']:.1f} s ({s['rows_per_s']:,.0f} rows/s)")
     console.print(t)
     console.print(f"counts saved in {prepared.cache_dir / 'stats.json'}")

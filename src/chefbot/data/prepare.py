@@ -7,6 +7,11 @@ One streaming pass, bounded memory:
   dedup, hash split, pack windows <-  (per-row arrays, recipes only for held-out)
   write Arrow files
 
+Texts are tokenized with tiktoken when it reproduces the tokenizer (``text_backend``):
+the copy is built before the workers fork, and the main process compares it id for id
+with ``tokenizers`` on the texts of the run's first recipes before any chunk is sent
+(``_choose_backend``); every task then names the backend to use.
+
 Outputs go to ``data.cache_dir/<fingerprint>/`` (train.arrow, validation.arrow,
 eval_test.jsonl, eval_validation.jsonl, stats.json, config.yaml, COMPLETE).  This
 module is the pass itself; the fingerprint, the cache folders and their ``COMPLETE``
@@ -22,6 +27,7 @@ import time
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, Iterable, Iterator
 
 import numpy as np
@@ -50,6 +56,7 @@ from chefbot.data.readers import RawChunk, parse_chunk, raw_chunks
 from chefbot.data.records import DropCounts, RecipeRecord
 from chefbot.data.sources import SourceSpec, resolve_data_source, total_bytes
 from chefbot.data.split import Deduper, HashSplit
+from chefbot.data.text_backend import BackendChoice, TiktokenText, decide, fast_backend, requested_backend
 from chefbot.data.tokenize import messages_for, target_for
 from chefbot.errors import DataError
 from chefbot.io import atomic_dir, atomic_write_json
@@ -71,17 +78,19 @@ class ChunkResult:
     tokens: np.ndarray | None = None  # int32, all examples concatenated
     recipes: dict[int, dict] = field(default_factory=dict)  # row -> record, for u < bound
     nbytes: int = 0  # input size of the chunk, for the progress bar
+    texts: dict[str, int] = field(default_factory=dict)  # texts tokenized per text backend
+    backend_fallback: str | None = None  # the worker gave up tiktoken in this chunk, and why
 
 
 _W: dict[str, Any] = {}
 
 
-def _init_worker(tokenizer: Any, data_cfg: dict, prompt_cfg: dict) -> None:
+def _init_worker(tokenizer: Any, data_cfg: dict, prompt_cfg: dict, fast_text: TiktokenText | None = None) -> None:
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     _W["data"] = DataConfig.model_validate(data_cfg)
     _W["prompt"] = PromptConfig.model_validate(prompt_cfg)
     fold = _W["prompt"].fold_system
-    _W["encoder"] = ChatEncoder(tokenizer, _W["data"].max_length, fold) if tokenizer is not None else None
+    _W["encoder"] = ChatEncoder(tokenizer, _W["data"].max_length, fold, fast_text) if tokenizer is not None else None
 
 
 @contextmanager
@@ -99,17 +108,13 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _process(task: tuple[RawChunk, float]) -> ChunkResult:
+def _process(task: tuple[RawChunk, float, str]) -> ChunkResult:
     with _gc_paused():
         return _process_chunk(task)
 
 
-def _process_chunk(task: tuple[RawChunk, float]) -> ChunkResult:
-    chunk, bound = task
-    d: DataConfig = _W["data"]
-    res = ChunkResult()
-    rows = chunk.rows
-    res.nbytes = rows.nbytes if hasattr(rows, "nbytes") else sum(len(r) for r in rows if isinstance(r, bytes))
+def _valid_records(chunk: RawChunk, d: DataConfig, res: ChunkResult) -> list[RecipeRecord]:
+    """The chunk's rows that pass validation and the source filter; the rest counted in ``res``."""
     kept: list[RecipeRecord] = []
     for where, rec in parse_chunk(chunk):
         res.read += 1
@@ -128,14 +133,30 @@ def _process_chunk(task: tuple[RawChunk, float]) -> ChunkResult:
             res.drops.add(R.FILTERED_SOURCE, where)
             continue
         kept.append(rec)
+    return kept
+
+
+def _process_chunk(task: tuple[RawChunk, float, str]) -> ChunkResult:
+    chunk, bound, backend = task
+    d: DataConfig = _W["data"]
+    res = ChunkResult()
+    rows = chunk.rows
+    res.nbytes = rows.nbytes if hasattr(rows, "nbytes") else sum(len(r) for r in rows if isinstance(r, bytes))
+    kept = _valid_records(chunk, d, res)
     hashes = [R.key_hashes(R.dedup_key(r.title, r.ner), d.seed) for r in kept]
     res.ident = np.array([h[0] for h in hashes], dtype=np.uint64)
     res.u = np.array([h[1] for h in hashes], dtype=np.float64)
     res.recipes = {i: kept[i].to_dict() for i in range(len(kept)) if res.u[i] < bound}
-    enc = _W["encoder"]
+    enc: ChatEncoder | None = _W["encoder"]
     if enc is not None:
+        enc.use_backend(backend)
         conv = [(messages_for(r, _W["prompt"]), target_for(r)) for r in kept]
+        had_fallback = enc.backend_fallback
+        before = enc.text_stats()
         res.tokens, res.lengths, res.n_prompt, res.truncated = enc.encode_arrays(conv, verify=1)
+        res.texts = {k: v - before.get(k, 0) for k, v in enc.text_stats().items()}
+        if enc.backend_fallback != had_fallback:
+            res.backend_fallback = f"{chunk.file}: rows from {chunk.first_row}: {enc.backend_fallback}"
     return res
 
 
@@ -232,6 +253,31 @@ def _check_rows(spec: SourceSpec, d: DataConfig, counters: dict, drops: DropCoun
         )
 
 
+BACKEND_SAMPLE = 300  # recipes at the start of a run whose texts tiktoken must tokenize like tokenizers
+
+
+def _choose_backend(
+    chunks: Iterator[RawChunk], cfg: ExperimentConfig, tokenizer: Any, fast: TiktokenText, choice: BackendChoice, progress: bool
+) -> list[RawChunk]:
+    """Read chunks until ``BACKEND_SAMPLE`` valid recipes (or the end), and let ``decide``
+    compare the backends on their texts.  Returns the chunks read, still to be processed."""
+    d = cfg.data
+    head: list[RawChunk] = []
+    sample: list[RecipeRecord] = []
+    for chunk in chunks:
+        head.append(chunk)
+        sample += _valid_records(chunk, d, ChunkResult())[: BACKEND_SAMPLE - len(sample)]
+        if len(sample) >= BACKEND_SAMPLE:
+            break
+    enc = ChatEncoder(tokenizer, d.max_length, cfg.prompt.fold_system)
+    with _gc_paused():
+        texts = enc.texts_for([(messages_for(r, cfg.prompt), target_for(r)) for r in sample])
+    decide(fast, texts, choice)
+    if choice.reason and progress:
+        print(f"tokenizer backend: tokenizers ({choice.reason})")
+    return head
+
+
 def _stream(cfg: ExperimentConfig, spec: SourceSpec, tokenizer: Any, progress: bool, on_train, on_result=None) -> tuple[dict, dict]:
     """Run the pass; returns (held-out items by split, counters).  Raises ``DataError`` when
     the source has no rows or no valid rows."""
@@ -239,13 +285,22 @@ def _stream(cfg: ExperimentConfig, spec: SourceSpec, tokenizer: Any, progress: b
     drops = DropCounts()
     dedup = Deduper()
     split = HashSplit(d.val_size, d.test_size, on_train, detach=_detach)
-    counters = {"read": 0, "valid": 0, "kept": 0}
+    counters: dict[str, Any] = {"read": 0, "valid": 0, "kept": 0}
+    requested = requested_backend(d) if tokenizer is not None else "tokenizers"  # no tokenizer: held-out items only
+    fast, why_not = (None, None) if tokenizer is None else fast_backend(tokenizer, requested)
+    choice = BackendChoice(requested, reason=why_not)
+    if why_not and requested == "auto" and progress:
+        print(f"tokenizer backend: tokenizers ({why_not})")
 
     def tasks():
-        for chunk in raw_chunks(spec, strict=d.strict):
-            yield chunk, split.f
+        chunks = iter(raw_chunks(spec, strict=d.strict))
+        head: list[RawChunk] = []
+        if fast is not None:  # in the main process, after the workers forked (no reader threads before)
+            head = _choose_backend(chunks, cfg, tokenizer, fast, choice, progress)
+        for chunk in chain(head, chunks):
+            yield chunk, split.f, choice.used
 
-    initargs = (tokenizer, d.model_dump(mode="json"), cfg.prompt.model_dump(mode="json"))
+    initargs = (tokenizer, d.model_dump(mode="json"), cfg.prompt.model_dump(mode="json"), fast)
     size = total_bytes(spec)
     with make_progress() as bar:
         task = bar.add_task(f"prepare {spec.describe()}", total=size, info="") if progress else None
@@ -255,6 +310,12 @@ def _stream(cfg: ExperimentConfig, spec: SourceSpec, tokenizer: Any, progress: b
                 raise DataError(f"{where}: bad row ({reason}) (--strict / data.strict=true)")
             counters["read"] += res.read
             drops.merge(res.drops)
+            for name, n in res.texts.items():
+                choice.texts[name] = choice.texts.get(name, 0) + n
+            if res.backend_fallback and choice.fallback is None:
+                choice.fallback = res.backend_fallback
+                if progress:
+                    print(f"tokenizer backend: tiktoken given up mid-run ({res.backend_fallback})")
             with _gc_paused():
                 _take(res, counters, drops, dedup, split)
             if on_result:
@@ -264,6 +325,7 @@ def _stream(cfg: ExperimentConfig, spec: SourceSpec, tokenizer: Any, progress: b
     _check_rows(spec, d, counters, drops)
     held = split.finish()
     counters["held_out_threshold"] = split.f
+    counters["tokenizer_backend"] = choice.to_dict()
     counters["dropped"] = drops.to_dict()
     counters["drop_examples"] = dict(drops.examples)
     return held, counters
@@ -356,6 +418,7 @@ def prepare(cfg: ExperimentConfig, tokenizer: Any, progress: bool = True, force:
             "packing": d.packing,
             "max_length": d.max_length,
             "packing_efficiency": round(train.efficiency(), 4),
+            "tokenizer_backend": counters["tokenizer_backend"],
             "seconds": round(time.time() - t0, 2),
         }
         stats["rows_per_s"] = round(stats["rows_read"] / max(stats["seconds"], 1e-9), 1)
