@@ -257,6 +257,7 @@ class VariantResult:
     load_s: float = 0.0
     peak_mem_gb: float | None = None
     losses: list[float] = field(default_factory=list)
+    largest_batch: dict[str, int] = field(default_factory=dict)  # counts of the micro-batch with the most row slots
 
 
 def run_variant(args, arch, ckpt, examples, data_mode: str, gc: bool, liger: bool) -> VariantResult:
@@ -320,8 +321,11 @@ def run_variant(args, arch, ckpt, examples, data_mode: str, gc: bool, liger: boo
         if step >= args.warmup:  # the first steps pay for kernel selection and allocator growth
             res.step_time_s.append(dt)
             for b in group:
-                for k, v in batch_counts(b).items():
+                c = batch_counts(b)
+                for k, v in c.items():
                     res.counts[k] = res.counts.get(k, 0) + v
+                if c["slots"] > res.largest_batch.get("slots", -1):
+                    res.largest_batch = {**c, "rows": int(b["labels"].shape[0])}
     if cuda:
         res.peak_mem_gb = torch.cuda.max_memory_allocated() / 2**30
     else:
@@ -361,7 +365,28 @@ def summarize(res: VariantResult, arch: dict, args, peak: float | None) -> dict:
         "reference_300_steps_projected_s": ref_examples / ex_per_s + res.load_s if ex_per_s > 0 else None,
         "loss_first": res.losses[0] if res.losses else None,
         "loss_last": res.losses[-1] if res.losses else None,
+        "memory_model_gb": memory_model_gb(res, arch, args),
     }
+
+
+def memory_model_gb(res: VariantResult, arch: dict, args) -> float | None:
+    """chefbot.train.memory's estimate of this variant's peak (GiB), for its largest micro-batch.
+
+    On a GPU it is the number to hold against ``peak_mem_gb`` (both count allocated tensors);
+    Liger's kernels are not in the model, and a CPU run's peak is the process RSS, not comparable.
+    """
+    from chefbot.train import memory
+
+    big = res.largest_batch
+    if not big or res.liger:
+        return None
+    rows = big["rows"]
+    run = memory.RunSettings(
+        quant=args.quant, double_quant=True, compute="fp32" if args.tiny else "bf16", lora_r=args.lora_r,
+        lora_targets=tuple(args.lora_targets), lora_dropout=0.1, optimizer=args.optimizer, batch_size=rows,
+        seq_len=big["slots"] // rows, target_fraction=big["target"] / big["slots"],
+        gradient_checkpointing=res.gradient_checkpointing, device="cpu" if args.tiny else "cuda")
+    return memory.estimate(memory.Architecture.from_config(dict(arch, model_type="qwen2")), run).peak / 2**30
 
 
 def liger_available() -> bool:
@@ -435,13 +460,17 @@ def render_section(result: dict | None) -> str:
         rows.append([r["variant"], f"{r['step_time_s_median']:.3f}", f"{r['tokens_per_s']:.0f}", f"{r['target_tokens_per_s']:.0f}",
                      f"{r['examples_per_step']:.1f}", f"{100 * (r['padding_share'] or 0):.0f}%",
                      f"{100 * r['mfu']:.1f}%" if r.get("mfu") is not None else "n/a",
-                     f"{r['peak_mem_gb']:.2f}", f"{r['reference_300_steps_projected_s']:.0f}"])
+                     f"{r['peak_mem_gb']:.2f}", f"{r['memory_model_gb']:.2f}" if r.get("memory_model_gb") is not None else "n/a",
+                     f"{r['reference_300_steps_projected_s']:.0f}"])
     lines += [
         f"Measured on **{m.get('gpu')}** ({result['written_at']}), command `{result['command']}`, "
         f"{result['steps']} timed steps per variant; {common.machine_line(m)}.",
         "",
         common.md_table(["variant", "step s (median)", "tokens/s", "target tok/s", "examples/step", "padding", "MFU",
-                         "peak GB", "reference 300 steps, s"], rows),
+                         "peak GB", "memory model GB", "reference 300 steps, s"], rows),
+        "",
+        "`memory model GB`: the peak `chefbot.train.memory` predicts for the variant's largest micro-batch "
+        "(GiB, docs/TRAINING.md; n/a with Liger, whose kernels it does not model).",
         "",
         f"Best variant: `{result['best']['variant']}` — reference's 300 steps in "
         f"{result['best']['reference_300_steps_projected_s']:.0f} s at {result['best']['peak_mem_gb']:.2f} GB peak "

@@ -64,6 +64,7 @@ def test_tiny_run_reports_sane_numbers(bench_module, tmp_path):
     assert row["mfu"] is None  # no GPU peak on CPU
     assert row["model_tflops_per_step"] > 0 and row["peak_mem_gb"] > 0
     assert row["loss_first"] == pytest.approx(6.9, abs=0.5)  # ln(1024): random weights, vocab 1024
+    assert 0 < row["memory_model_gb"] < 1  # chefbot.train.memory's estimate for the largest micro-batch (GPU: next to peak GB)
     assert out["best"]["variant"] == "packed"
 
 
@@ -89,9 +90,9 @@ def test_gpu_section_without_gpu_explains_how_to_run(bench_module):
             "command": "python bench/gpu_train.py --steps 30", "steps": 30, "goal_met": True,
             "variants": [{"variant": "packed", "step_time_s_median": 0.5, "tokens_per_s": 16000, "target_tokens_per_s": 12000,
                           "examples_per_step": 38.0, "padding_share": 0.01, "mfu": 0.2, "peak_mem_gb": 5.0,
-                          "reference_300_steps_projected_s": 100.0}]}
+                          "memory_model_gb": 4.75, "reference_300_steps_projected_s": 100.0}]}
     fake["best"] = fake["variants"][0]
     text = g.render_section(fake)
-    assert "H100" in text and "20.0%" in text and "met" in text
+    assert "H100" in text and "20.0%" in text and "met" in text and "| 4.75 |" in text
     assert g.peak_tflops("NVIDIA H100 80GB HBM3") == 989 and g.peak_tflops("NVIDIA H100 PCIe") == 756
     assert g.peak_tflops("NVIDIA A100-SXM4-40GB") == 312 and g.peak_tflops("Tesla T4") is None

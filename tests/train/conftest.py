@@ -2,4 +2,4 @@
 with a unique name, so test files import them without colliding with other folders'
 conftest.py files in one pytest run."""
 
-from train_support import recipes_jsonl, tiny_model_dir  # noqa: F401  (fixtures)
+from train_support import one_process_reference, recipes_jsonl, tiny_model_dir  # noqa: F401  (fixtures)

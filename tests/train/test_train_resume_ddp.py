@@ -18,45 +18,25 @@ Dropout draws different masks in one process and in two, so the comparisons are 
 
 from __future__ import annotations
 
-import json
-import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from train_support import make_cfg, record_gradients
-
-WORKER = Path(__file__).parent / "scripts" / "train_worker.py"
-# Log fields that must equal an uninterrupted run's (timings and memory differ by nature).
-LOGGED_RESULTS = ("step", "loss", "eval_loss", "lr", "target_tokens", "epoch", "grad_norm")
-
-
-def _env() -> dict:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", CHEFBOT_NO_PROGRESS="1", OMP_NUM_THREADS="1")
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[2] / "src"), env.get("PYTHONPATH", "")])
-    return env
-
-
-def _losses(summary_or_log) -> dict[int, float]:
-    return {r["step"]: r["loss"] for r in summary_or_log if "loss" in r}
-
-
-def _log(output_dir) -> list[dict]:
-    return [json.loads(x) for x in (Path(output_dir) / "logs" / "train_log.jsonl").read_text().splitlines()]
-
-
-def _results(log: list[dict]) -> list[dict]:
-    return [{k: r[k] for k in LOGGED_RESULTS if k in r} for r in log]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
+from train_support import (
+    GRAD_RUN,
+    WORKER,
+    assert_same_gradients,
+    free_port,
+    grad_quants,
+    log_results,
+    losses,
+    make_cfg,
+    rank_outputs,
+    read_log,
+    worker_env,
+)
 
 def _torchrun(tmp_path: Path, runs: dict, *flags: str) -> subprocess.CompletedProcess:
     """One 2-process launch training each config of ``runs`` ({name: cfg}) in turn."""
@@ -65,31 +45,10 @@ def _torchrun(tmp_path: Path, runs: dict, *flags: str) -> subprocess.CompletedPr
     args = []
     for name, cfg in runs.items():
         args += [str(save_resolved(cfg, tmp_path, f"{name}.yaml")), str(tmp_path / name)]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
            "--monitor_interval", "0.1", str(WORKER), *args, *flags]
-    return subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
+    return subprocess.run(cmd, env=worker_env(), capture_output=True, text=True, timeout=300)
 
-
-def _ranks(tmp_path: Path, name: str) -> tuple[list[dict], list[dict]]:
-    """Both ranks' summaries and recorded gradients of torchrun run ``name``."""
-    import torch
-
-    summaries = [json.loads((tmp_path / f"{name}.rank{r}").read_text()) for r in (0, 1)]
-    grads = [torch.load(tmp_path / f"{name}.grads.rank{r}.pt") for r in (0, 1)]
-    return summaries, grads
-
-
-def _assert_same_gradients(got: dict, want: dict, rel: float) -> None:
-    """Every step's every gradient within ``rel`` of the largest gradient entry of that step."""
-    import torch
-
-    assert sorted(got) == sorted(want)
-    for step, grads in want.items():
-        assert sorted(got[step]) == sorted(grads) and grads
-        scale = max(float(g.abs().max()) for g in grads.values())
-        assert scale > 0
-        for name, g in grads.items():
-            torch.testing.assert_close(got[step][name], g, rtol=rel, atol=rel * scale, msg=lambda m, s=step, n=name: f"step {s}, {n}: {m}")
 
 
 def test_sigkill_mid_save_then_resume_continues_the_same_curve(tiny_model_dir, recipes_jsonl, tmp_path):
@@ -107,17 +66,17 @@ def test_sigkill_mid_save_then_resume_continues_the_same_curve(tiny_model_dir, r
     cfg = make_cfg(tiny_model_dir, recipes_jsonl, tmp_path / "killed", *common)
     cfg_file = save_resolved(cfg, tmp_path, "killed.yaml")
     p = subprocess.run([sys.executable, str(WORKER), str(cfg_file), str(tmp_path / "k.json"), "--kill-at-save", "4"],
-                       env=_env(), capture_output=True, text=True, timeout=300)
+                       env=worker_env(), capture_output=True, text=True, timeout=300)
     assert p.returncode == -9, p.stderr[-3000:]
     assert latest_checkpoint(cfg.output_dir).name == "step-2"  # the half-written step-4 is ignored
     assert list((Path(cfg.output_dir) / "checkpoints").glob(".step-4*"))  # ...and it really was half-written
-    before_kill = _losses(_log(cfg.output_dir))
+    before_kill = losses(read_log(cfg.output_dir))
     assert sorted(before_kill) == [1, 2, 3, 4]
 
     resumed = train(cfg)
     assert resumed["resumed_from"].endswith("step-2")
-    ref = _losses(reference["train_loss"])
-    after = _losses(resumed["train_loss"])
+    ref = losses(reference["train_loss"])
+    after = losses(resumed["train_loss"])
     assert sorted(after) == [3, 4]
     for step in range(1, 5):
         got = after.get(step, before_kill.get(step))
@@ -125,49 +84,34 @@ def test_sigkill_mid_save_then_resume_continues_the_same_curve(tiny_model_dir, r
     # The curve moved (otherwise equality would prove nothing).
     assert abs(ref[4] - ref[1]) > 1e-3
     # One row per step: the killed process's rows of steps 3 and 4 were dropped on resume.
-    log = _log(cfg.output_dir)
+    log = read_log(cfg.output_dir)
     assert [r["step"] for r in log] == [1, 2, 3, 4]
-    assert _losses(log) == after | {s: before_kill[s] for s in (1, 2)}
+    assert losses(log) == after | {s: before_kill[s] for s in (1, 2)}
     assert [r["step"] for r in read_history(cfg.output_dir)["train_loss"]] == [1, 2, 3, 4]
 
 
-def test_ddp_gradients_equal_one_process_with_double_batch(tiny_model_dir, recipes_jsonl, tmp_path, monkeypatch):
+def test_ddp_gradients_equal_one_process_with_double_batch(tiny_model_dir, recipes_jsonl, tmp_path, one_process_reference):
     """2 ranks x batch 2 x 2 micro-batches == 1 process x batch 4 x 2 micro-batches, gradient by gradient.
 
     Dropout off, non-reentrant gradient checkpointing on; fp32 weights and NF4 4-bit weights.
     """
-    import importlib.util
-
-    import torch
-
-    from chefbot.train import loop
-
-    torch.set_num_threads(1)
-    quants = ["none"] + (["nf4"] if importlib.util.find_spec("bitsandbytes") else [])
-    common = ("train.max_steps=2", "train.grad_accum=2", "train.eval_steps=2", "train.eval_batches=1", "train.save_steps=2",
-              "train.gradient_checkpointing=true", "lora.dropout=0.0", "quant.compute_dtype=fp32")
-    single, single_grads = {}, {}
-    for q in quants:
-        single_grads[q] = {}
-        monkeypatch.setattr(loop, "accumulate_gradients", record_gradients(loop.accumulate_gradients, single_grads[q]))
-        single[q] = loop.train(make_cfg(tiny_model_dir, recipes_jsonl, tmp_path / f"one-{q}", "train.batch_size=4",
-                                        f"quant.mode={q}", *common))
-        monkeypatch.undo()
+    quants = grad_quants()
     p = _torchrun(tmp_path, {f"ddp-{q}": make_cfg(tiny_model_dir, recipes_jsonl, tmp_path / f"ddp-{q}", "train.batch_size=2",
-                                                  f"quant.mode={q}", *common) for q in quants}, "--grads")
+                                                  f"quant.mode={q}", *GRAD_RUN) for q in quants}, "--grads")
     assert p.returncode == 0, p.stderr[-4000:]
     for q in quants:
-        ranks, grads = _ranks(tmp_path, f"ddp-{q}")
+        single, single_grads = one_process_reference[q]
+        ranks, grads = rank_outputs(tmp_path, f"ddp-{q}")
         assert ranks[0]["world_size"] == ranks[1]["world_size"] == 2  # pitfall 11: one 2-process group
-        assert sorted(single_grads[q]) == [1, 2] and any(n.endswith("lora_A.default.weight") for n in single_grads[q][2])
+        assert sorted(single_grads) == [1, 2] and any(n.endswith("lora_A.default.weight") for n in single_grads[2])
         for r in (0, 1):  # after the all-reduce every rank holds the gradient of the whole global batch
-            _assert_same_gradients(grads[r], single_grads[q], rel=1e-5)
-        assert _losses(ranks[0]["train_loss"]) == _losses(ranks[1]["train_loss"])  # both ranks see the global loss
-        ref = _losses(single[q]["train_loss"])
-        for step, loss in _losses(ranks[0]["train_loss"]).items():
+            assert_same_gradients(grads[r], single_grads, rel=1e-5)
+        assert losses(ranks[0]["train_loss"]) == losses(ranks[1]["train_loss"])  # both ranks see the global loss
+        ref = losses(single["train_loss"])
+        for step, loss in losses(ranks[0]["train_loss"]).items():
             assert loss == pytest.approx(ref[step], rel=1e-5), (q, step, loss, ref[step])
-        assert ranks[0]["eval_loss"][-1]["loss"] == pytest.approx(single[q]["eval_loss"][-1]["loss"], rel=1e-5)
-        assert ranks[0]["target_tokens"] == single[q]["target_tokens"]
+        assert ranks[0]["eval_loss"][-1]["loss"] == pytest.approx(single["eval_loss"][-1]["loss"], rel=1e-5)
+        assert ranks[0]["target_tokens"] == single["target_tokens"]
         # Only rank 0 wrote: one adapter, one log; the checkpoint holds both ranks' RNG states.
         out = tmp_path / f"ddp-{q}"
         assert (out / "adapter" / "adapter_model.safetensors").exists()
@@ -190,25 +134,25 @@ def test_ddp_sigkill_and_resume_equals_uninterrupted_run_with_dropout(tiny_model
     p = _torchrun(tmp_path, {"ref": make_cfg(tiny_model_dir, recipes_jsonl, tmp_path / "ref", *common), "killed": cfg},
                   "--grads", "--kill-at-save", "4")
     assert p.returncode != 0 and "SIGKILL" in p.stderr, p.stderr[-4000:]
-    ref, ref_grads = _ranks(tmp_path, "ref")
+    ref, ref_grads = rank_outputs(tmp_path, "ref")
     ckpt = latest_checkpoint(cfg.output_dir)
     assert ckpt.name == "step-2"  # the half-written step-4 is ignored
-    assert sorted(r["step"] for r in _log(cfg.output_dir) if "loss" in r) == [1, 2, 3, 4]  # steps 3, 4 ran before the kill
+    assert sorted(r["step"] for r in read_log(cfg.output_dir) if "loss" in r) == [1, 2, 3, 4]  # steps 3, 4 ran before the kill
     rng = [torch.load(ckpt / f"rng-rank{r}.pt", weights_only=False)["torch"] for r in (0, 1)]
     assert not torch.equal(*rng)  # the ranks' dropout streams differ: restoring one state on both would show
 
     p = _torchrun(tmp_path, {"resumed": cfg}, "--grads")
     assert p.returncode == 0, p.stderr[-4000:]
-    resumed, resumed_grads = _ranks(tmp_path, "resumed")
-    assert resumed[0]["resumed_from"].endswith("step-2") and sorted(_losses(resumed[0]["train_loss"])) == [3, 4]
-    ref_losses = _losses(ref[0]["train_loss"])
-    assert _losses(resumed[0]["train_loss"]) == {s: ref_losses[s] for s in (3, 4)}
+    resumed, resumed_grads = rank_outputs(tmp_path, "resumed")
+    assert resumed[0]["resumed_from"].endswith("step-2") and sorted(losses(resumed[0]["train_loss"])) == [3, 4]
+    ref_losses = losses(ref[0]["train_loss"])
+    assert losses(resumed[0]["train_loss"]) == {s: ref_losses[s] for s in (3, 4)}
     assert abs(ref_losses[4] - ref_losses[1]) > 1e-3  # the curve moved (otherwise equality would prove nothing)
     for r in (0, 1):
-        _assert_same_gradients(resumed_grads[r], {s: ref_grads[r][s] for s in (3, 4)}, rel=0.0)
+        assert_same_gradients(resumed_grads[r], {s: ref_grads[r][s] for s in (3, 4)}, rel=0.0)
     want, got = (load_file(tmp_path / d / "adapter" / "adapter_model.safetensors") for d in ("ref", "killed"))
     assert sorted(got) == sorted(want)
     for name in want:
         assert torch.equal(got[name], want[name]), name
     # The log equals the uninterrupted run's, one row per step and per evaluation.
-    assert _results(_log(cfg.output_dir)) == _results(_log(tmp_path / "ref"))
+    assert log_results(read_log(cfg.output_dir)) == log_results(read_log(tmp_path / "ref"))

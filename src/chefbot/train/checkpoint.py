@@ -2,8 +2,9 @@
 
 Layout: ``<output_dir>/checkpoints/step-<N>/`` holding the adapter (or full weights),
 ``optimizer.pt`` (bitsandbytes 8-bit state included: it is part of the optimizer's
-state_dict), ``scheduler.pt``, one ``rng-rank<R>.pt`` per process (python, numpy, torch
-CPU/CUDA: each rank draws its own dropout masks, so each rank gets its own state back)
+state_dict; under FSDP one ``optimizer-rank<R>.pt`` per process instead, each rank's
+moments of its own shards), ``scheduler.pt``, one ``rng-rank<R>.pt`` per process (python,
+numpy, torch CPU/CUDA: each rank draws its own dropout masks, so each rank gets its own state back)
 and ``state.json`` (global step, epoch, batch position, sampler seed, world size).  Each
 checkpoint is written into a hidden temporary folder and renamed into place
 (``chefbot.io.atomic_dir``); the ``COMPLETE`` marker is written last inside it.  The
@@ -66,6 +67,11 @@ def rng_file(rank: int) -> str:
     return f"rng-rank{rank}.pt"
 
 
+def optimizer_file(rank: int) -> str:
+    """One rank's optimizer state under FSDP (each rank holds the moments of its own shards)."""
+    return f"optimizer-rank{rank}.pt"
+
+
 def set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
@@ -83,11 +89,14 @@ def save_checkpoint(
     position: dict,
     keep: int | None = None,
     rng_states: list[dict] | None = None,
+    optimizer_shards: list[dict] | None = None,
 ) -> Path:
     """Write checkpoint ``step`` atomically; ``save_model(folder)`` writes the weights.
 
     Called on the main process only.  ``rng_states`` holds every rank's ``rng_state()``
-    in rank order (gathered by the caller); None means a single process, this one.  On
+    in rank order (gathered by the caller); None means a single process, this one.
+    ``optimizer_shards`` (FSDP) holds every rank's optimizer state_dict in rank order,
+    written as ``optimizer-rank<R>.pt`` instead of one ``optimizer.pt``.  On
     any error (disk full included) the temporary folder is removed and the previous
     checkpoints stay untouched.
     """
@@ -98,6 +107,8 @@ def save_checkpoint(
             save_model(tmp)
             if optimizer is not None:
                 torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+            for rank, shard in enumerate(optimizer_shards or []):
+                torch.save(shard, tmp / optimizer_file(rank))
             torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
             for rank, state in enumerate(rng_states):
                 torch.save(state, tmp / rng_file(rank))
@@ -143,11 +154,13 @@ def load_checkpoint(folder: Path, optimizer: Any, scheduler: Any, rank: int = 0,
             f"{folder} was written by {saved} process(es), this run has {world_size}; resume needs the same "
             "world size (every rank restores its own RNG state and data split), or set train.resume=never / a new output_dir"
         )
-    if (folder / "optimizer.pt").exists():
+    sharded = folder / optimizer_file(rank)
+    if sharded.exists():  # FSDP: this rank's shards of the moments
+        optimizer.load_state_dict(torch.load(sharded, weights_only=False, map_location="cpu"))
+    elif (folder / "optimizer.pt").exists():
         optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=False, map_location="cpu"))
-    else:  # FSDP runs: sharded optimizer state is not saved; the moments restart
-
-        console.print(f"[yellow]{folder}: no optimizer state saved (FSDP); Adam moments restart from zero[/]")
+    else:  # FSDP checkpoints of older versions saved no optimizer state
+        console.print(f"[yellow]{folder}: no optimizer state saved (FSDP run of an older chefbot); Adam moments restart from zero[/]")
     scheduler.load_state_dict(torch.load(folder / "scheduler.pt", weights_only=False))
     rng = folder / rng_file(rank)
     if not rng.exists() and (folder / OLD_RNG_FILE).exists():  # written before per-rank RNG files

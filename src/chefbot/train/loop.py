@@ -30,7 +30,7 @@ from chefbot.io import atomic_dir, atomic_write_json
 from chefbot.model import load_model, load_tokenizer, resolve_dtype
 from chefbot.progress import make_progress
 from chefbot.stops import generation_config_for
-from chefbot.train import packed_attention
+from chefbot.train import fsdp, packed_attention
 from chefbot.train import setup as S
 from chefbot.train.checkpoint import latest_checkpoint, load_checkpoint, read_state, rng_state, save_checkpoint
 from chefbot.train.history import log_path, truncate_log
@@ -114,6 +114,13 @@ def evaluate_loss(loss_module: Any, dataset: Any, collate: Callable, accelerator
             break
         n_batches += 1
         if len(idx) == 0:
+            if not is_fsdp(accelerator):
+                continue
+            # FSDP gathers each layer's shards inside forward: every rank must run it, so a
+            # rank without rows of this batch runs one row and does not count it.
+            batch = _to_device(collate([dataset[0]]), accelerator.device)
+            with accelerator.autocast():
+                loss_module(**batch)
             continue
         batch = _to_device(collate([dataset[int(i)] for i in idx]), accelerator.device)
         with accelerator.autocast():
@@ -154,6 +161,8 @@ class Run:
     collate: Callable
     total_steps: int
     tokenizer: Any = None
+    # FSDP + LoRA: parameter name (as before wrapping) -> key in adapter_model.safetensors
+    adapter_keys: dict[str, str] | None = None
 
 
 def setup(cfg: ExperimentConfig, prepared: Any = None, tokenizer: Any = None) -> Run:
@@ -172,29 +181,54 @@ def setup(cfg: ExperimentConfig, prepared: Any = None, tokenizer: Any = None) ->
     if accelerator.device.type == "cpu":
         packed_attention.enable(model)  # no varlen kernel on CPU: attend within each example
         S.keep_4bit_training_layout(model)  # validation would otherwise repack NF4 weights for inference only
-    model = S.attach_adapter(model, cfg)
+    sharded = is_fsdp(accelerator)
+    model = S.attach_adapter(model, cfg, sharded=sharded)
     loss_module = TargetTokenLoss(model)
     steps = total_steps(len(prepared.train), cfg, accelerator.num_processes)
-    optimizer = S.make_optimizer(S.trainable_parameters(model), cfg)
+    adapter_keys = None
+    if sharded and cfg.lora.enabled:
+        adapter_keys = fsdp.adapter_file_keys(model)  # before wrapping, while peft still recognises its layers
+        fsdp.wrap_lora_units(accelerator, model)
     # device_placement=False: the model was loaded onto this rank's device already
-    # (bitsandbytes weights cannot be moved afterwards).  The scheduler is not prepared:
+    # (bitsandbytes weights cannot be moved afterwards).  The model is wrapped first and the
+    # optimizer built from the wrapped parameters: FSDP replaces them with flat shards (under
+    # DDP they are the same objects, in the same order).  The scheduler is not prepared:
     # accelerate would step it once per process.
-    loss_module, optimizer = accelerator.prepare(loss_module, optimizer, device_placement=[False, None])
+    loss_module = accelerator.prepare(loss_module, device_placement=[False])
+    optimizer = accelerator.prepare(S.make_optimizer(S.trainable_parameters(loss_module), cfg))
     scheduler = S.make_scheduler(optimizer, cfg, steps)
     return Run(cfg, accelerator, model, loss_module, optimizer, scheduler, prepared.train, prepared.validation,
-               collator(cfg, tokenizer.pad_token_id or 0), steps, tokenizer)
+               collator(cfg, tokenizer.pad_token_id or 0), steps, tokenizer, adapter_keys)
 
 
 def _save_weights(run: Run, folder: Path, state_dict: dict | None = None) -> None:
     unwrapped = run.accelerator.unwrap_model(run.loss_module).model
+    if state_dict is not None and run.adapter_keys is not None:
+        # FSDP: peft picks adapter weights by module names, which FSDP has changed
+        # (``layers.0._fsdp_wrapped_module.self_attn...``), so it would select none.  peft
+        # writes the config; the weights go under the keys peft chose before wrapping.
+        from safetensors.torch import save_file
+
+        unwrapped.save_pretrained(folder, safe_serialization=True, state_dict={})
+        save_file({key: state_dict[name].contiguous() for name, key in run.adapter_keys.items()},
+                  str(folder / "adapter_model.safetensors"), metadata={"format": "pt"})
+        return
     unwrapped.save_pretrained(folder, safe_serialization=True, state_dict=state_dict)
 
 
 def _gathered_state(run: Run) -> dict | None:
-    """Under FSDP the weights are sharded: every rank joins the gather, rank 0 writes."""
-    if not is_fsdp(run.accelerator):
+    """Under FSDP the weights are sharded: every rank joins the gather, rank 0 writes.
+
+    With LoRA only the trainable units are gathered, one at a time (train/fsdp.py): a
+    checkpoint of a 32B run gathers its adapter, not 18 GB of frozen 4-bit base.
+    """
+    acc = run.accelerator
+    if not is_fsdp(acc):
         return None
-    state = run.accelerator.get_state_dict(run.loss_module)
+    if run.cfg.lora.enabled:
+        state = fsdp.trainable_state(run.loss_module, acc.is_main_process)
+    else:
+        state = acc.get_state_dict(run.loss_module)
     return {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")} if state else None
 
 
@@ -204,7 +238,14 @@ def _load_weights(run: Run, folder: Path) -> None:
     if (folder / "adapter_model.safetensors").exists():
         from peft import set_peft_model_state_dict
 
-        set_peft_model_state_dict(run.model, load_file(folder / "adapter_model.safetensors"))
+        adapter = load_file(folder / "adapter_model.safetensors")
+        if run.adapter_keys is not None:  # FSDP: write each LoRA unit's full weights back into its shards
+            state = {"model." + name: adapter[key] for name, key in run.adapter_keys.items() if key in adapter}
+            missing = fsdp.load_trainable_state(run.loss_module, state)
+            if missing:
+                raise ChefbotError(f"{folder}: the adapter lacks {len(missing)} trained weights of this model, e.g. {missing[0]}")
+            return
+        set_peft_model_state_dict(run.model, adapter)
     else:
         from transformers.modeling_utils import load_sharded_checkpoint
 
@@ -315,6 +356,7 @@ def fit(run: Run) -> dict:
         "train_seconds": train_time,
         "peak_mem_mb": peak_memory_mb(acc.device),
         "world_size": world,
+        "distributed_type": str(acc.distributed_type).rsplit(".", 1)[-1],  # NO, MULTI_GPU, MULTI_CPU (DDP) or FSDP
         "device": str(acc.device),
         "resumed_from": str(ckpt) if ckpt else None,
     }
@@ -330,11 +372,13 @@ def _checkpoint(run: Run, step: int, position: dict) -> None:
     if acc.num_processes > 1:
         rngs = [None] * acc.num_processes
         torch.distributed.all_gather_object(rngs, rng_state())
+    # FSDP: each rank's optimizer holds the moments of its own shards (bitsandbytes 8-bit
+    # state included); they are gathered to rank 0 and saved one file per rank.
+    shards = fsdp.gather_to_main(fsdp.to_cpu(run.optimizer.state_dict()), acc) if is_fsdp(acc) else None
     if acc.is_main_process:  # only rank 0 writes (DDP ranks hold identical weights and optimizer state)
-        # FSDP optimizer state is sharded per rank; it is not saved (see docs/TRAINING.md, resume).
         save_checkpoint(run.cfg.output_dir, step, lambda d: _save_weights(run, d, state),
-                        None if is_fsdp(acc) else run.optimizer, run.scheduler, position,
-                        keep=run.cfg.train.save_total_limit, rng_states=rngs)
+                        None if shards else run.optimizer, run.scheduler, position,
+                        keep=run.cfg.train.save_total_limit, rng_states=rngs, optimizer_shards=shards)
     acc.wait_for_everyone()
 
 

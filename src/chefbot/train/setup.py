@@ -11,6 +11,7 @@ from typing import Any
 
 from chefbot.config import ExperimentConfig
 from chefbot.errors import ChefbotError
+from chefbot.train import fsdp
 
 
 def make_accelerator(cfg: ExperimentConfig, dtype: Any) -> Any:
@@ -29,9 +30,16 @@ def make_accelerator(cfg: ExperimentConfig, dtype: Any) -> Any:
             import wandb  # noqa: F401
         except ImportError:
             raise ChefbotError("train.report_to includes wandb but wandb is not installed: pip install wandb (or pip install 'chefbot[wandb]')") from None
+    cpu = not torch.cuda.is_available()
+    # FSDP asked for by the launcher (configs/accelerate/fsdp_qlora.yaml): on a GPU accelerate
+    # builds the plugin itself; on CPU it would fail (sync_module_states needs a GPU) or
+    # quietly run DDP, so chefbot builds the plugin and switches the gloo group (train/fsdp.py).
+    plugin = fsdp.cpu_plugin() if cpu and fsdp.requested() else None
     # cpu=True without a GPU: only then does accelerate set up a gloo group under torchrun.
     accelerator = Accelerator(mixed_precision=mixed, log_with=log_with or None, project_dir=cfg.output_dir,
-                              cpu=not torch.cuda.is_available())
+                              cpu=cpu, fsdp_plugin=plugin)
+    if plugin is not None:
+        fsdp.enable_on_cpu(accelerator, plugin)
     check_world_size(accelerator)
     return accelerator
 
@@ -113,8 +121,14 @@ def check_target_modules(model: Any, target_modules: list[str] | str) -> None:
         raise ChefbotError(f"lora.target_modules {missing} match no module of this model; its linear layers are: {', '.join(available)}")
 
 
-def attach_adapter(model: Any, cfg: ExperimentConfig) -> Any:
-    """Prepare for k-bit training (when quantized), gradient checkpointing, then LoRA/DoRA via PEFT."""
+def attach_adapter(model: Any, cfg: ExperimentConfig, sharded: bool = False) -> Any:
+    """Prepare for k-bit training (when quantized), gradient checkpointing, then LoRA/DoRA via PEFT.
+
+    ``sharded`` (FSDP): peft's ``prepare_model_for_kbit_training`` is skipped, as TRL does for
+    sharded QLoRA: it casts norms and embeddings to fp32 while the 4-bit weights are stored
+    as ``bnb_4bit_quant_storage`` (bf16), and FSDP cannot flatten one decoder layer's
+    parameters of two dtypes into one shard.  Everything stays in the storage dtype.
+    """
     quantized = cfg.quant.mode != "none"
     gc_kwargs = {"use_reentrant": False}  # reentrant checkpointing breaks DDP ("ready only once")
     if not cfg.lora.enabled:
@@ -127,7 +141,7 @@ def attach_adapter(model: Any, cfg: ExperimentConfig) -> Any:
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
     check_target_modules(model, cfg.lora.target_modules)
-    if quantized:
+    if quantized and not sharded:
         # Casts norms/embeddings to fp32 and enables input grads: the standard QLoRA recipe.
         model = prepare_model_for_kbit_training(
             model, use_gradient_checkpointing=cfg.train.gradient_checkpointing, gradient_checkpointing_kwargs=gc_kwargs
