@@ -21,3 +21,13 @@ def test_pyflakes_clean():
     p = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--select", "F,E9", "--output-format",
                         "concise", "src", "tests", "bench"], cwd=REPO, capture_output=True, text=True)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_test_modules_have_unique_names():
+    """The test folders have no __init__.py, so pytest imports each test file by its bare name:
+    two files called test_memory.py in different folders stop the whole run at collection."""
+    names: dict[str, list[str]] = {}
+    for p in (REPO / "tests").rglob("*.py"):
+        names.setdefault(p.name, []).append(str(p.relative_to(REPO)))
+    clashes = {n: ps for n, ps in names.items() if len(ps) > 1 and n not in ("conftest.py", "__init__.py")}
+    assert not clashes, clashes

@@ -42,7 +42,7 @@ per step (what autograd keeps, measured on CPU with saved-tensor hooks and the p
 
 ``measure_step_peak`` measures the same quantity on CPU (torch's allocator events under the
 profiler: tensor bytes allocated by the step, what max_memory_allocated counts on a GPU);
-tests/train/test_memory.py checks the model against it on a tiny Qwen2 and SmolLM2-135M.
+tests/train/test_memory_model.py checks the model against it on a tiny Qwen2 and SmolLM2-135M.
 ``python -m chefbot.train.memory`` prints the batch/sequence table of docs/TRAINING.md.
 """
 
