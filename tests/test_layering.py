@@ -2,7 +2,7 @@
 
 The pipeline reads bottom-up:
 
-    foundations (config, errors, io, progress, recipe_format, chat, model, stops)
+    foundations (config, errors, io, progress, recipe_format, chat, model, stops, cooking)
       < data < train < generate < evaluate | plan | serve < demo, config_cli < cli
 
 A module may import from its own layer's package or from any lower layer, never from
@@ -27,8 +27,8 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 PKG = SRC / "chefbot"
 
-FOUNDATIONS = {"chefbot", "config", "errors", "io", "progress", "recipe_format", "chat", "model", "stops"}
-LAYERS = {**{f: 0 for f in FOUNDATIONS}, "data": 1, "train": 2, "generate": 3,
+FOUNDATIONS = {"chefbot", "config", "errors", "io", "progress", "recipe_format", "chat", "model", "stops", "cooking"}
+LAYERS = {**{f: 0 for f in FOUNDATIONS}, "data": 1, "train": 2, "generate": 3, "kitchen": 3,
           "evaluate": 4, "plan": 4, "serve": 4, "config_cli": 5, "demo": 5, "cli": 6}
 SIBLINGS_ALLOWED = {("serve", "plan")}
 

@@ -1,4 +1,4 @@
-"""The equipment vocabulary (``chefbot.plan.equipment``) is the one the schema, the rules and the solver use."""
+"""The equipment vocabulary (``chefbot.cooking.equipment``) is the one the schema, the rules and the solver use."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import typing
 
 import pytest
 
-from chefbot.plan import equipment as eq
-from chefbot.plan.durations import rules
+from chefbot.cooking import equipment as eq
+from chefbot.cooking.durations import rules
 from chefbot.plan.model_assist import TASK_SYSTEM, TaskDraft
 from chefbot.plan.problem import PlanError, build_problem
 from chefbot.plan.schema import Kitchen, MealSpec
 from chefbot.plan.solve import solve
-from chefbot.plan.tasks import DishTasks, Task
+from chefbot.cooking.tasks import DishTasks, Task
 
 from . import checker
 from .conftest import NOW

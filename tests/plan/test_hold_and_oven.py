@@ -9,7 +9,7 @@ import pytest
 from chefbot.plan.api import plan_meal_dict
 from chefbot.plan.constraints import hold_chains
 from chefbot.plan.problem import PlanError
-from chefbot.plan.tasks import tasks_from_directions
+from chefbot.cooking.tasks import tasks_from_directions
 
 from .checker import check_plan
 from .conftest import NOW, inline

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from chefbot.plan.durations import oven_celsius, parse_duration, rules
-from chefbot.plan.tasks import tasks_from_directions
+from chefbot.cooking.durations import oven_celsius, parse_duration, rules
+from chefbot.cooking.tasks import tasks_from_directions
 
 
 @pytest.mark.parametrize("text,minutes", [

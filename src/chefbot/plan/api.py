@@ -22,7 +22,7 @@ from chefbot.plan.recipes import load_recipe
 from chefbot.plan.render import html_page
 from chefbot.plan.schema import MealSpec
 from chefbot.plan.solve import Plan, solve
-from chefbot.plan.tasks import DishTasks, tasks_from_directions
+from chefbot.cooking.tasks import DishTasks, tasks_from_directions
 
 
 @dataclass

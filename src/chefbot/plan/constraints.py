@@ -30,9 +30,9 @@ import re
 
 from ortools.sat.python import cp_model
 
-from chefbot.plan.equipment import CUMULATIVE, HEAT, STOVE
+from chefbot.cooking.equipment import CUMULATIVE, HEAT, STOVE
 from chefbot.plan.problem import Problem
-from chefbot.plan.tasks import Task
+from chefbot.cooking.tasks import Task
 
 # Steps that cool food on purpose: what follows them is not "hot food waiting".
 COOLING_VERBS = {"cool", "chill", "refrigerate", "freeze", "set"}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ortools.sat.python import cp_model
 
 from chefbot.plan.constraints import PlanModel
-from chefbot.plan.equipment import CUMULATIVE, KITCHEN_FIELD
+from chefbot.cooking.equipment import CUMULATIVE, KITCHEN_FIELD
 from chefbot.plan.problem import Dish, Problem, hours_minutes
 
 

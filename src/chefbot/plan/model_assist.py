@@ -14,9 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from chefbot.errors import ChefbotError
 from chefbot.plan.complete import Complete
-from chefbot.plan.equipment import NAMES, Equipment
+from chefbot.cooking.equipment import NAMES, Equipment
 from chefbot.plan.recipes import DishRecipe
-from chefbot.plan.tasks import DishTasks, Task, mark_vessels, tasks_from_directions
+from chefbot.cooking.tasks import DishTasks, Task, mark_vessels, tasks_from_directions
 
 TASK_SYSTEM = (
     "You split cooking directions into kitchen tasks for a scheduler. Answer with JSON only: a list with one "

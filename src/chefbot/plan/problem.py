@@ -13,10 +13,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from chefbot.errors import ChefbotError
-from chefbot.plan.durations import rules
-from chefbot.plan.equipment import KITCHEN_FIELD
+from chefbot.cooking.durations import rules
+from chefbot.cooking.equipment import KITCHEN_FIELD
 from chefbot.plan.schema import MealSpec, parse_clock, parse_serve_at, parse_window
-from chefbot.plan.tasks import DishTasks, Task
+from chefbot.cooking.tasks import DishTasks, Task
 
 
 class PlanError(ChefbotError):

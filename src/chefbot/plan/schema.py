@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from chefbot.config import Section
-from chefbot.plan.equipment import KITCHEN_FIELD
+from chefbot.cooking.equipment import KITCHEN_FIELD
 
 _CLOCK_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
 _WINDOW_RE = re.compile(r"^\s*(\d{1,2}:\d{2})\s*(?:-|–|to)\s*(\d{1,2}:\d{2})\s*$")
@@ -99,7 +99,7 @@ class Cook(Section):
 class Kitchen(Section):
     """How many of each thing the kitchen has; a task needing one the kitchen lacks cannot be planned.
 
-    One field per kind of ``chefbot.plan.equipment`` (its ``kitchen_field``), plus ``oven_racks``.
+    One field per kind of ``chefbot.cooking.equipment`` (its ``kitchen_field``), plus ``oven_racks``.
     """
 
     ovens: int = Field(1, ge=0, le=10)

@@ -17,7 +17,7 @@ from ortools.sat.python import cp_model
 from chefbot.plan.constraints import PlanModel
 from chefbot.plan.explain import explain_infeasible
 from chefbot.plan.problem import PlanError, Problem
-from chefbot.plan.tasks import Task
+from chefbot.cooking.tasks import Task
 
 
 @dataclass

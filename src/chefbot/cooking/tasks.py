@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chefbot.plan.durations import oven_celsius, parse_duration, parse_number, rules
-from chefbot.plan.equipment import HEAT, STOVE, VESSELS, Equipment
+from chefbot.cooking.durations import oven_celsius, parse_duration, parse_number, rules
+from chefbot.cooking.equipment import HEAT, STOVE, VESSELS, Equipment
 
 DEFAULT_OVEN_C = 175  # "moderate oven", and the temperature when a recipe names none
 

@@ -30,7 +30,7 @@ class Rules:
 @lru_cache(maxsize=1)
 def rules() -> Rules:
     """The tables of ``durations.yaml``, read once."""
-    data = yaml.safe_load(resources.files("chefbot.plan").joinpath("durations.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load(resources.files("chefbot.cooking").joinpath("durations.yaml").read_text(encoding="utf-8"))
     return Rules(
         verbs=data["verbs"], synonyms=data["synonyms"], not_tasks=set(data["not_tasks"]),
         vague=data["vague"], preheat_minutes=int(data["preheat_minutes"]),
