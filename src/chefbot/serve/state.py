@@ -12,7 +12,6 @@ never disturb requests in flight; ``complete``/``open_stream`` map the queue's r
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -21,12 +20,12 @@ from chefbot.chat import render_prompt
 from chefbot.config import ExperimentConfig
 from chefbot.generate import Completion
 from chefbot.generate.local import tokenizer_fingerprint
+from chefbot.model import adapter_identity
 from chefbot.serve.api_errors import ApiError
 from chefbot.serve.queue import ActiveStream, Rejected, RequestTimeout, Scheduler
 from chefbot.serve.schemas import MAX_LOGPROBS
 
 T = TypeVar("T")
-ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 
 
 class ServerState:
@@ -154,27 +153,13 @@ def supports_completions(generator: Any) -> bool:
         getattr(generator, "tokenizer", None) is not None
 
 
-def short_sha256(path: Path) -> str | None:
-    """First 12 hex digits of a file's sha256, or None when there is no such file."""
-    if not path.is_file():
-        return None
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:12]
-
-
 def served_identity(cfg: ExperimentConfig, generator: Any, adapter: str | None) -> dict:
     """Everything that decides the answers, as ``/health`` reports it (clients key caches on it)."""
     info: dict[str, Any] = {"backend": getattr(generator, "backend", "?"),
                             "base_model": cfg.model.name_or_path, "adapter": None, "dtype": None, "quant": None,
                             "tokenizer": None}
     if adapter:
-        folder = Path(adapter)
-        weights = next((folder / f for f in ADAPTER_WEIGHTS if (folder / f).is_file()), folder / ADAPTER_WEIGHTS[0])
-        info["adapter"] = {"path": str(adapter), "sha256": short_sha256(weights),
-                           "config_sha256": short_sha256(folder / "adapter_config.json")}
+        info["adapter"] = adapter_identity(adapter)
     model = getattr(generator, "model", None)
     params = getattr(model, "parameters", None)
     if callable(params):
