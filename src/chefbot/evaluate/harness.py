@@ -346,7 +346,7 @@ def run_benchmarks_endpoint(
             # the longest prompt the server takes (lm-eval keeps the last max_length - 1 tokens of longer ones)
             max_length=int(limits.get("max_prompt_tokens", 2047)) + 1, add_bos_token=adds_special, seed=seed,
         )
-    out = _run_lm(lm, tasks, limit, num_fewshot, source, seed, mmlu_subjects, cache)
+    out = _run_lm(lm, tasks, limit, num_fewshot, source, seed, mmlu_subjects)
     out["settings"].update(batch_size=batch_size, dtype=health.get("dtype"), endpoint=f"{root}/v1/completions",
                            server=health, tokenizer_checked=served_tok is not None)
     return out
