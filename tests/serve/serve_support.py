@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import socket
 import threading
 import time
@@ -191,6 +193,21 @@ def live_app(cfg, generator):
         yield srv
 
 
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+def browser_problem(repo: Path) -> str | None:
+    """Why the real-browser tests cannot run here (None: they can): Debian's chromium, node and
+    playwright-core in .cache/browser (`make setup-browser`)."""
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} not found (apt-get install chromium; `make setup-browser` does it)"
+    if shutil.which("node") is None:
+        return "node not found (apt-get install nodejs npm)"
+    if not (repo / ".cache" / "browser" / "node_modules" / "playwright-core").is_dir():
+        return "playwright-core not installed in .cache/browser (run `make setup-browser`)"
+    return None
+
+
 def wait_until(pred, timeout: float = 10.0, every: float = 0.02) -> bool:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -229,6 +246,41 @@ class _Handle:
 
     def cancel(self) -> None:
         self._stop.set()
+
+
+class GatedStreams:
+    """A real generator whose streams pause after their first ``after`` deltas until ``gate`` is set
+    or the stream is cancelled: a test that needs a stream still running (a slot held, a client
+    leaving mid-stream) gets it whatever the machine's load, instead of racing the model to the end."""
+
+    def __init__(self, inner, after: int = 3) -> None:
+        self.inner, self.after, self.gate = inner, after, threading.Event()
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def stream(self, messages, settings_override=None):
+        return _GatedHandle(self.inner.stream(messages, settings_override), self.after, self.gate)
+
+
+class _GatedHandle:
+    def __init__(self, handle, after: int, gate: threading.Event) -> None:
+        self._handle, self._after, self._gate = handle, after, gate
+        self._cancelled = threading.Event()
+
+    def __iter__(self):
+        for n, delta in enumerate(self._handle):
+            if n == self._after:
+                while not (self._gate.is_set() or self._cancelled.is_set()):
+                    self._cancelled.wait(0.01)
+            yield delta
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        self._handle.cancel()
+
+    def __getattr__(self, name):
+        return getattr(self._handle, name)
 
 
 class FastGenerator:
@@ -330,3 +382,28 @@ class StuckGenerator:
                 return iter(())
 
         return Handle([], None)
+
+
+class ScriptedGenerator:
+    """Answers with ``texts`` in turn, one per call (the last one again once they run out), and
+    remembers each call's messages and settings: a first answer that breaks a constraint and a
+    second that keeps it is how the enforce tests see a retry."""
+
+    backend = "scripted"
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts, self.calls = list(texts), []
+
+    def _next(self, messages, settings):
+        from chefbot.generate import Completion
+
+        self.calls.append({"messages": list(messages), "settings": dict(settings or {})})
+        text = self.texts[min(len(self.calls), len(self.texts)) - 1]
+        return Completion(text, "stop", 20, len(text.split()))
+
+    def generate(self, batch, settings_override=None, on_result=None):
+        return [self._next(m, settings_override) for m in batch]
+
+    def stream(self, messages, settings_override=None):
+        c = self._next(messages, settings_override)
+        return _Handle(c.text.splitlines(keepends=True), c)
