@@ -199,6 +199,14 @@ def start_server(config: str, port: int, overrides: list[str], log: Path) -> sub
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
 
 
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> dict:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -215,6 +223,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default="configs/quickstart.yaml")
     ap.add_argument("--override", action="append", default=[], help="serve key=value, e.g. serve.max_queue=2")
+    ap.add_argument("--engine", default="hf", choices=["auto", "hf", "llamacpp", "vllm"],
+                    help="chefbot serve --engine; pinned (not auto) so a run measures the same engine whether or not "
+                         "llama-cpp-python is installed (bench/serve_engines.py compares the engines)")
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--requests", type=int, default=24, help="at most this many requests in all")
     ap.add_argument("--duration", type=float, default=300, help="stop sending new requests after this many seconds")
@@ -241,7 +252,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = REPO / args.out
     out.parent.mkdir(parents=True, exist_ok=True)
     log = out.with_suffix(".server.log")
-    proc = start_server(args.config, port, args.override, log)
+    proc = start_server(args.config, port, [*args.override, "--engine", args.engine], log)
     try:
         t_ready = time.perf_counter()
         health = wait_healthy(url, proc, timeout=600)
@@ -252,11 +263,7 @@ def main(argv: list[str] | None = None) -> dict:
             results, wall = asyncio.run(drive(url, args.clients, args.requests, args.duration, args.max_tokens, args.mode, args.seed))
         server_side = httpx.get(url + "/health", timeout=5).json()["queue"]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
     summary = summarize(results, wall)
     argv = sys.argv[1:] if argv is None else argv
     report = {"command": " ".join(["python", "bench/serve_load.py", *argv]), "quick": args.quick, "config": args.config,

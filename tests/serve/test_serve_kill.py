@@ -56,7 +56,7 @@ def test_sigkill_mid_stream_gives_the_client_an_error_and_leaves_no_partial_file
            "CHEFBOT_NO_PROGRESS": "1"}
     cmd = [sys.executable, "-m", "chefbot.cli", "serve", str(REPO / "configs" / "quickstart.yaml"),
            f"output_dir={work / 'out'}", "serve.max_tokens_cap=4000", "--model-dir", str(babbler_dir),
-           "--dtype", "fp32", "--host", "127.0.0.1", "--port", str(port)]
+           "--dtype", "fp32", "--engine", "hf", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:

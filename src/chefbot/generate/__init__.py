@@ -1,9 +1,11 @@
 """The one generation path for evaluation, comparison, judging and serving.
 
-Three backends share one interface, ``generate(list_of_message_lists) -> list[Completion]``
+Four backends share one interface, ``generate(list_of_message_lists) -> list[Completion]``
 (``completion.py``), and ``make_generator`` picks one from the config:
 
-* ``LocalGenerator`` (``local.py``): a transformers model, base or base + LoRA unmerged.
+* ``LocalGenerator`` (``local.py``): a transformers model, base or base + LoRA unmerged (exact).
+* ``LlamaCppGenerator`` (``llamacpp_engine.py``): llama.cpp on a cached GGUF of base + adapter
+  (``gguf.py``), chefbot's CPU serving engine; needs llama-cpp-python.
 * ``OpenAIGenerator`` (``openai_compat.py``): any OpenAI-compatible endpoint, cached.
 * ``VLLMGenerator`` (``vllm_engine.py``): used when vLLM is installed and a GPU is present.
 
@@ -24,6 +26,7 @@ from chefbot.generate.completion import (
     OnResult,
     resolve_settings,
 )
+from chefbot.generate.llamacpp_engine import LlamaCppGenerator, llamacpp_available
 from chefbot.generate.local import LocalGenerator, StreamHandle, hf_generation_config
 from chefbot.generate.openai_compat import OpenAIGenerator
 from chefbot.generate.vllm_engine import VLLMGenerator
@@ -35,8 +38,9 @@ from chefbot.model import (
 )
 
 __all__ = [
-    "Completion", "Generator", "LocalGenerator", "Messages", "OnResult", "OpenAIGenerator", "StreamHandle",
-    "VLLMGenerator", "hf_generation_config", "make_generator", "resolve_settings", "vllm_available",
+    "Completion", "Generator", "LlamaCppGenerator", "LocalGenerator", "Messages", "OnResult", "OpenAIGenerator",
+    "StreamHandle", "VLLMGenerator", "hf_generation_config", "llamacpp_available", "make_generator", "resolve_settings",
+    "serving_engine", "vllm_available",
 ]
 
 
@@ -50,12 +54,30 @@ def vllm_available() -> bool:
     return torch.cuda.is_available()
 
 
+def serving_engine(requested: str) -> str:
+    """``serve.engine`` (and ``chefbot chat --engine``) resolved: "auto" is vLLM on a CUDA GPU when vLLM is
+    installed, llama.cpp on a machine without a GPU when llama-cpp-python is installed, else transformers."""
+    if requested != "auto":
+        return requested
+    if vllm_available():
+        return "vllm"
+    if llamacpp_available():
+        import torch
+
+        if not torch.cuda.is_available():
+            return "llamacpp"
+    return "hf"
+
+
 def make_generator(cfg: ExperimentConfig, adapter: str | None = None) -> Any:
-    """The generator ``cfg.eval.engine`` asks for ("auto": endpoint > vLLM on a GPU > transformers)."""
+    """The generator ``cfg.eval.engine`` asks for ("auto": endpoint > vLLM on a GPU > transformers, the exact
+    engine; llama.cpp only when asked: ``eval.engine=llamacpp``)."""
     e = cfg.eval
     engine = e.engine
     if engine == "auto":
         engine = "openai" if e.endpoint else ("vllm" if vllm_available() else "hf")
+    if engine == "llamacpp":
+        return LlamaCppGenerator.from_config(cfg, adapter=adapter)
     if engine == "openai":
         if not e.endpoint and not e.api_model:
             raise ChefbotError("eval.engine=openai needs eval.endpoint=URL (or eval.api_model for api.openai.com)")

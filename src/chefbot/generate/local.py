@@ -110,6 +110,13 @@ class StreamHandle:
         return self.completion
 
 
+def chat_prompt_ids(tokenizer: Any, messages: Messages, fold: str = "auto") -> list[int]:
+    """The token ids a model sees before it answers ``messages``: ``chefbot.chat.render_prompt`` (the
+    tokenizer's own chat template) tokenized as it is.  Every local engine (transformers, llama.cpp)
+    feeds the model these ids."""
+    return tokenizer(render_prompt(messages, tokenizer, fold), add_special_tokens=False)["input_ids"]
+
+
 def decode_plain(tokenizer: Any, ids: Sequence[int]) -> str:
     """Token ids as text, special tokens kept and nothing tidied: what plain completions return."""
     return tokenizer.decode(list(ids), skip_special_tokens=False, clean_up_tokenization_spaces=False)
@@ -147,6 +154,32 @@ class TokenCompletion:
     def text_ids(self) -> list[int]:
         """The new tokens that make the text: without a final stop id."""
         return self.ids[:-1] if self.stop_id else self.ids
+
+
+def one_pass_completions(score: Any, tokenizer: Any, stop_ids: Sequence[int], prompts: list[list[int]],
+                         stop: Sequence[str], logprobs: int | None) -> list[TokenCompletion]:
+    """One greedy token per prompt, without repetition penalty (how lm-evaluation-harness asks for
+    log-likelihoods), from ONE scored pass each: the token is the argmax of the distribution after the
+    prompt, and the pass gives every log-probability too.  ``score`` is a generator's ``score``."""
+    k = logprobs or 0
+    out = []
+    for p, sc in zip(prompts, score(prompts, k, next_token=True)):
+        best, lp, top = sc.next
+        stopped = best in stop_ids
+        c = TokenCompletion(p, [best], "stop" if stopped else "length", stop_id=stopped)
+        if not stopped and any(x and x in decode_plain(tokenizer, [best]) for x in stop):
+            c.finish_reason = "stop"
+        if logprobs is not None:
+            c.logprobs = sc.logprobs + [lp]
+            c.top = sc.top + [top] if k else [[] for _ in c.logprobs]
+        out.append(c)
+    return out
+
+
+def attach_logprobs(score: Any, completions: list[TokenCompletion], k: int) -> None:
+    """Every token's log-probability (and the ``k`` likeliest at each position) from ``score`` over prompt + new tokens."""
+    for c, sc in zip(completions, score([c.prompt + c.ids for c in completions], k)):
+        c.logprobs, c.top = sc.logprobs, sc.top if k else [[] for _ in sc.logprobs]
 
 
 class _StopStrings:
@@ -228,8 +261,7 @@ class LocalGenerator:
 
     # -- prompts -----------------------------------------------------------------------------
     def prompt_ids(self, messages: Messages) -> list[int]:
-        text = render_prompt(messages, self.tokenizer, self.fold)
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return chat_prompt_ids(self.tokenizer, messages, self.fold)
 
     def describe(self, settings_override: dict | None = None) -> dict:
         s = resolve_settings(self.gen_cfg, settings_override)
@@ -373,19 +405,7 @@ class LocalGenerator:
         k = logprobs or 0
         greedy = not (s.do_sample and s.temperature > 0)
         if max_tokens == 1 and greedy and s.repetition_penalty == 1.0:
-            out = []
-            for p in prompts:
-                sc = self._score_one(p, k, next_token=True)
-                best, lp, top = sc.next  # type: ignore[misc]
-                stopped = best in self.stop_ids
-                c = TokenCompletion(p, [best], "stop" if stopped else "length", stop_id=stopped)
-                if not stopped and any(x and x in decode_plain(self.tokenizer, [best]) for x in stop):
-                    c.finish_reason = "stop"
-                if logprobs is not None:
-                    c.logprobs = sc.logprobs + [lp]
-                    c.top = sc.top + [top] if k else [[] for _ in c.logprobs]
-                out.append(c)
-            return out
+            return one_pass_completions(self.score, self.tokenizer, self.stop_ids, prompts, stop, logprobs)
         if max_tokens == 0:
             out = [TokenCompletion(p, [], "length") for p in prompts]
         else:
@@ -399,8 +419,7 @@ class LocalGenerator:
                 for r, (i, row) in enumerate(zip(idx, rows)):
                     out[i] = self._token_completion(prompts[i], row, s, stopper.ended.get(r))
         if logprobs is not None:
-            for c, sc in zip(out, self.score([c.prompt + c.ids for c in out], k)):
-                c.logprobs, c.top = sc.logprobs, sc.top if k else [[] for _ in sc.logprobs]
+            attach_logprobs(self.score, out, k)
         return out
 
     def _token_completion(self, prompt: list[int], row: list[int], s: GenerationConfig, ended: int | None,
