@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from serve_support import live_app, serve_cfg
+from serve_support import CHROMIUM, browser_problem, live_app, serve_cfg
 
 HERE = Path(__file__).resolve().parent
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
 class _PacedHandle:
@@ -49,18 +47,8 @@ class _PacedGenerator:
         return getattr(self._gen, name)
 
 
-def _missing(repo: Path) -> str | None:
-    if not Path(CHROMIUM).exists():
-        return f"{CHROMIUM} not found (apt-get install chromium; `make setup-browser` does it)"
-    if shutil.which("node") is None:
-        return "node not found (apt-get install nodejs npm)"
-    if not (repo / ".cache" / "browser" / "node_modules" / "playwright-core").is_dir():
-        return "playwright-core not installed in .cache/browser (run `make setup-browser`)"
-    return None
-
-
 def test_page_streams_a_recipe_in_headless_chromium(repo_dir, babbler_dir, babbler_generator, tmp_path):
-    problem = _missing(repo_dir)
+    problem = browser_problem(repo_dir)
     if problem:
         if os.environ.get("CI"):
             pytest.fail(f"browser test cannot run: {problem}")
@@ -79,7 +67,52 @@ def test_page_streams_a_recipe_in_headless_chromium(repo_dir, babbler_dir, babbl
     assert page["status"].startswith("Done: 40 tokens"), page["status"]  # capped by serve.max_tokens_cap
     assert len(page["output"].split()) >= 5  # the streamed words are on the page
     assert page["partial_length"] < len(page["output"])  # text appeared before the stream had ended
+    # the form's constraints reached the server and each came back checked, with its mark and reason
+    assert [c["name"] for c in page["checks"]] == ["vegetarian", "nut-free", "max_minutes", "difficulty"], page["checks"]
+    for c in page["checks"]:  # random words: no ingredient list, no steps to time, so the checker cannot tell
+        assert c["cls"] == "unknown" and c["text"].startswith("? "), c
+    assert "no ingredient list" in page["checks"][0]["text"]
+    assert page["status"].endswith("No constraint broken; the checker cannot tell for 4 (?)."), page["status"]
     assert page["copy_enabled"] and page["download_enabled"]
     assert page["plan_panel_visible"]  # the planner is installed, so its panel shows
     assert shot.exists() and shot.stat().st_size > 5000
     print(f"screenshot: {shot}")
+
+
+EASY_TOFU = """# Tofu Rice Bowl
+
+## Ingredients
+- 1 block tofu
+- 1 cup rice
+
+## Directions
+1. Simmer the rice for 15 minutes.
+2. Stir in the tofu and serve."""
+
+CHICKEN_RICE = EASY_TOFU.replace("Tofu", "Chicken").replace("1 block tofu", "1 lb chicken thighs").replace("the tofu", "the chicken")
+
+
+def test_page_enforces_constraints_and_marks_each_check(repo_dir, tmp_path):
+    """The enforce box: the first answer breaks "vegetarian", the page says a new attempt started, and
+    the second answer's checks are all shown as met."""
+    from serve_support import ScriptedGenerator
+
+    problem = browser_problem(repo_dir)
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser test cannot run: {problem}")
+        pytest.skip(problem)
+    gen = ScriptedGenerator([CHICKEN_RICE, EASY_TOFU])
+    env = dict(os.environ, NODE_PATH=str(repo_dir / ".cache" / "browser" / "node_modules"), CHROMIUM=CHROMIUM)
+    with live_app(serve_cfg(tmp_path), gen) as srv:
+        r = subprocess.run(["node", str(HERE / "web_check.js"), srv.url + "/", str(tmp_path / "enforce.png"), "tofu, rice",
+                            "90000", "enforce"], env=env, capture_output=True, text=True, timeout=150)
+    assert r.returncode == 0, f"web_check.js failed:\n{r.stderr[-3000:]}"
+    page = json.loads(r.stdout.strip().splitlines()[-1])
+    assert page["page_errors"] == []
+    assert len(gen.calls) == 2 and gen.calls[1]["settings"]["do_sample"] is True  # the page asked to enforce
+    assert page["status"].endswith("Constraints met after 2 attempts."), page["status"]
+    assert [(c["name"], c["cls"]) for c in page["checks"]] == [
+        ("vegetarian", "ok"), ("nut-free", "ok"), ("max_minutes", "ok"), ("difficulty", "ok")]
+    assert page["checks"][2]["text"].startswith("✓ ready in 45 minutes: about")
+    assert page["title"] == "Tofu Rice Bowl" and page["output"] == EASY_TOFU

@@ -1,5 +1,5 @@
 // Drives the chefbot web page in a real headless Chromium (playwright-core + Debian's chromium).
-// usage: node web_check.js URL SCREENSHOT.png "ingredients" [timeout_ms]
+// usage: node web_check.js URL SCREENSHOT.png "ingredients" [timeout_ms] [enforce]
 // Prints one JSON line: what the page showed. Exit 1 on any failure, with the reason.
 "use strict";
 const { chromium } = require("playwright-core");
@@ -8,7 +8,7 @@ const os = require("os");
 const path = require("path");
 
 async function main() {
-  const [url, shot, ingredients, timeoutArg] = process.argv.slice(2);
+  const [url, shot, ingredients, timeoutArg, enforceArg] = process.argv.slice(2);
   const timeout = parseInt(timeoutArg || "60000", 10);
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "chefbot-chromium-"));
   const browser = await chromium.launchPersistentContext(profile, {
@@ -26,7 +26,10 @@ async function main() {
     await page.waitForSelector("body[data-ready='1']", { timeout });
     await page.fill("#ingredients", ingredients);
     await page.check("#vegetarian");
+    await page.check("#nut-free");
     await page.fill("#max-minutes", "45");
+    await page.selectOption("#difficulty", "easy");
+    if (enforceArg === "enforce") await page.check("#enforce");
     // Record what the stream looked like while it was still running: text grows in steps.
     await page.click("#generate");
     await page.waitForFunction(() => document.getElementById("output").textContent.length > 0, null, { timeout });
@@ -39,6 +42,7 @@ async function main() {
       structured_visible: await page.isVisible("#structured"),
       title: await page.textContent("#r-title"),
       steps: await page.$$eval("#r-steps li", (els) => els.map((e) => e.textContent)),
+      checks: await page.$$eval("#r-checks li", (els) => els.map((e) => ({ name: e.dataset.check, cls: e.className, text: e.textContent }))),
       copy_enabled: await page.isEnabled("#copy"),
       download_enabled: await page.isEnabled("#download"),
       plan_panel_visible: await page.isVisible("#plan-panel"),

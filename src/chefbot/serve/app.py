@@ -11,11 +11,12 @@ inject a small model and ``chefbot serve`` a real one.  It only composes the par
 * one router per job: ``routes_web.py`` (/health, the page), ``routes_openai.py``
   (/v1/models, /v1/chat/completions, and /v1/completions when the generator can do plain
   completions: ``completions.py``), ``routes_recipes.py`` (/v1/recipes) and
-  ``routes_plan.py`` (/v1/plan, when the planner is installed).
+  ``routes_plan.py`` (/v1/plan, when the planner is installed), ``routes_kitchen.py`` (/api/*:
+  recipe library, shopping lists, saved plans and cook mode, blind tastings; docs/KITCHEN.md).
 
 Its OpenAPI schema (``/openapi.json``, ``contract_schema``) is the API's contract: every
 status a route can answer, both media types of a streamed answer, the limits; with
-``serve.api_keys`` set it also declares the bearer scheme and the 401 on ``/v1/*``.
+``serve.api_keys`` set it also declares the bearer scheme and the 401 on ``/v1/*`` and ``/api/*``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from fastapi.openapi.utils import get_openapi
 from chefbot import __version__
 from chefbot.config import ExperimentConfig
 from chefbot.serve.api_errors import BodyLimit, body_limit, install_error_handlers
-from chefbot.serve.auth import install_auth, install_cors
+from chefbot.serve.auth import install_auth, install_cors, protected
+from chefbot.serve.routes_kitchen import KitchenStore, kitchen_router
 from chefbot.serve.routes_openai import openai_router
 from chefbot.serve.routes_plan import plan_router
 from chefbot.serve.routes_recipes import recipes_router
@@ -50,11 +52,13 @@ def create_app(cfg: ExperimentConfig, generator: Any, *, model_name: str | None 
                adapter: str | None = None) -> FastAPI:
     """``adapter``: the LoRA folder the generator serves (default ``cfg.adapter``), named in ``/health``."""
     state = ServerState(cfg, generator, model_name, adapter)
+    kitchen = KitchenStore(cfg.kitchen.db_path)  # the SQLite file opens on the first /api request
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         state.scheduler.close()
+        kitchen.close()
 
     app = FastAPI(title="chefbot", version=__version__, description=DESCRIPTION, lifespan=lifespan, docs_url="/docs",
                   redoc_url=None)
@@ -69,6 +73,8 @@ def create_app(cfg: ExperimentConfig, generator: Any, *, model_name: str | None 
     app.include_router(web_router(state))
     app.include_router(openai_router(state))
     app.include_router(recipes_router(state))
+    app.include_router(kitchen_router(state, kitchen))
+    app.state.kitchen = kitchen
     plan = plan_router(state)
     if plan is not None:
         app.include_router(plan)
@@ -92,7 +98,7 @@ def contract_schema(app: FastAPI, keyed: bool) -> dict:
     if keyed:
         doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         for path, item in doc.get("paths", {}).items():
-            if not path.startswith("/v1/"):
+            if not protected(path):
                 continue
             for operation in item.values():
                 operation["security"] = [{"bearer": []}]

@@ -1,7 +1,7 @@
 """Optional bearer keys and CORS.
 
 No keys configured: the API is open (it binds to 127.0.0.1 by default, so only this
-machine can reach it).  With keys: every ``/v1/*`` request needs
+machine can reach it).  With keys: every ``/v1/*`` and ``/api/*`` (the kitchen) request needs
 ``Authorization: Bearer <key>``; anything else is 401.  ``/health`` and the web page
 stay open (the page asks for the key and sends it).  CORS is off unless origins are
 listed in ``serve.cors_origins``.
@@ -34,7 +34,7 @@ class KeyCheck:
 
 
 def protected(path: str) -> bool:
-    return path.startswith("/v1/")
+    return path.startswith(("/v1/", "/api/"))
 
 
 class _RequireKey:

@@ -6,6 +6,7 @@ const $ = (id) => document.getElementById(id);
 let controller = null;
 let lastText = "";
 let lastTitle = "recipe";
+let lastSource = null; // what wrote lastText, kept with it in the library ("Save to library")
 
 function headers() {
   const h = { "Content-Type": "application/json" };
@@ -29,11 +30,51 @@ function showStructured(res) {
   fill($("r-ingredients"), r.ingredients || []);
   fill($("r-steps"), (r.steps || []).map((s) => s.text));
   fill($("r-problems"), (res.problems || []).map((p) => "check: " + p));
+  showChecks(res);
   if (res.well_formed) {
     $("structured").hidden = false;
     $("output").hidden = true;
   }
   lastTitle = r.title || "recipe";
+}
+
+// Each requested constraint as the server's checker judged it: ✓ satisfied, ✗ violated, ? the recipe does not tell.
+const MARK = { true: "✓", false: "✗", null: "?" };
+
+function checkLine(c) {
+  const li = document.createElement("li");
+  li.className = c.satisfied === true ? "ok" : c.satisfied === false ? "bad" : "unknown";
+  li.dataset.check = c.name;
+  li.textContent = `${MARK[c.satisfied]} ${c.requested}: ${c.detail}`;
+  return li;
+}
+
+function showChecks(res) {
+  $("r-checks").replaceChildren(...(res.checks || []).map(checkLine));
+  $("r-conflicts").replaceChildren(...(res.conflicts || []).map((c) => {
+    const li = document.createElement("li");
+    li.textContent = `Your ingredients are not ${c.requested}: ${c.offending.join(", ")}; ChefBot was asked to substitute them.`;
+    return li;
+  }));
+}
+
+function constraintsFromForm() {
+  const number = (id) => { const v = parseInt($(id).value, 10); return Number.isFinite(v) ? v : null; };
+  return {
+    diets: [...document.querySelectorAll("input[data-diet]")].filter((b) => b.checked).map((b) => b.dataset.diet),
+    max_minutes: number("max-minutes"),
+    difficulty: $("difficulty").value || null,
+    cuisine: $("cuisine").value.trim() || null,
+    servings: number("servings"),
+  };
+}
+
+function attemptsNote(e) {
+  if (!e.checks || !e.checks.length) return "";
+  const tries = e.attempts > 1 ? ` after ${e.attempts} attempts` : "";
+  const unknown = e.checks.filter((c) => c.satisfied === null).length;
+  if (!e.constraints_met) return ` Constraints not met${tries} (see the ✗ checks).`;
+  return unknown ? ` No constraint broken${tries}; the checker cannot tell for ${unknown} (?).` : ` Constraints met${tries}.`;
 }
 
 // Read an SSE body chunk by chunk; calls onEvent(obj) for every `data:` line except [DONE].
@@ -70,15 +111,10 @@ async function errorMessage(response) {
 
 async function generate(ev) {
   ev.preventDefault();
-  const minutes = parseInt($("max-minutes").value, 10);
   const body = {
     ingredients: $("ingredients").value,
-    constraints: {
-      vegetarian: $("vegetarian").checked,
-      vegan: $("vegan").checked,
-      gluten_free: $("gluten-free").checked,
-      max_minutes: Number.isFinite(minutes) ? minutes : null,
-    },
+    constraints: constraintsFromForm(),
+    enforce: $("enforce").checked,
     max_tokens: parseInt($("max-tokens").value, 10) || null,
     temperature: parseFloat($("temperature").value) || 0,
     stream: true,
@@ -88,7 +124,11 @@ async function generate(ev) {
   $("output").hidden = false;
   $("structured").hidden = true;
   $("r-problems").replaceChildren();
-  $("copy").disabled = $("download").disabled = true;
+  $("r-checks").replaceChildren();
+  $("r-conflicts").replaceChildren();
+  $("copy").disabled = $("download").disabled = $("save").disabled = true;
+  lastSource = null;
+  $("save-status").textContent = "";
   $("generate").disabled = true;
   $("stop").disabled = false;
   setStatus("Writing...");
@@ -107,8 +147,15 @@ async function generate(ev) {
         lastText = e.raw;
         $("output").textContent = lastText;
         showStructured(e);
+        lastSource = { kind: "generated", model: e.model, ingredients_given: e.ingredients_given,
+                       settings: { temperature: body.temperature, max_tokens: body.max_tokens, constraints: body.constraints } };
         const tokens = e.usage ? e.usage.completion_tokens : "?";
-        setStatus(`Done: ${tokens} tokens, finish reason ${e.finish_reason}${e.valid ? "" : " (see checks)"}.`);
+        setStatus(`Done: ${tokens} tokens, finish reason ${e.finish_reason}${e.valid ? "" : " (see checks)"}.${attemptsNote(e)}`);
+      } else if (e.attempt !== undefined) { // enforce: the answer so far broke a constraint; a new attempt starts
+        lastText = "";
+        $("output").textContent = "";
+        $("r-checks").replaceChildren(...e.violated.map(checkLine));
+        setStatus(`Attempt ${e.attempt} of ${e.max_attempts}: the last answer was not ${e.violated.map((c) => c.requested).join(", ")}...`);
       } else if (e.error) {
         setStatus("Error: " + e.error.message, true);
       }
@@ -120,7 +167,22 @@ async function generate(ev) {
     $("generate").disabled = false;
     $("stop").disabled = true;
     $("copy").disabled = $("download").disabled = !lastText;
+    $("save").disabled = !lastSource;
   }
+}
+
+async function saveToLibrary() {
+  $("save").disabled = true;
+  const servings = (lastSource.settings.constraints || {}).servings; // the servings asked for, when given
+  const response = await fetch("/api/recipes", { method: "POST", headers: headers(),
+                                                 body: JSON.stringify({ text: lastText, source: lastSource, ...(servings ? { servings } : {}) }) });
+  if (!response.ok) {
+    $("save-status").textContent = `Not saved: ${await errorMessage(response)}`;
+    $("save").disabled = false;
+    return;
+  }
+  const saved = await response.json();
+  $("save-status").replaceChildren(`Saved to the library: `, Object.assign(document.createElement("a"), { href: `/library?recipe=${saved.id}`, textContent: saved.title }));
 }
 
 async function copyText() {
@@ -178,6 +240,7 @@ async function init() {
   $("stop").addEventListener("click", () => controller && controller.abort());
   $("copy").addEventListener("click", copyText);
   $("download").addEventListener("click", download);
+  $("save").addEventListener("click", saveToLibrary);
   $("plan").addEventListener("click", plan);
   $("plan-spec").value = JSON.stringify(EXAMPLE_MEAL, null, 2);
   try {

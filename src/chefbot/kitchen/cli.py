@@ -1,0 +1,89 @@
+"""``chefbot library``: back up, restore and fill the kitchen DB from the command line.
+
+The DB is the one ``chefbot serve`` uses: ``--db PATH``, else ``kitchen.db_path`` of
+``--config``, else ``kitchen.db`` in the user data directory.  Writing to it while a
+server runs is safe (SQLite's WAL and busy timeout; each command is one transaction).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from chefbot.config import load_config
+from chefbot.errors import DataError
+from chefbot.kitchen.backup import export_db, import_file
+from chefbot.kitchen.db import KitchenDB, resolve_db_path
+from chefbot.kitchen.library import (
+    RecipeError,
+    check_recipe,
+    insert_recipe,
+    recipes_from_file,
+)
+from chefbot.progress import console
+
+library_app = typer.Typer(no_args_is_help=True, help="The kitchen's recipe library: export, import, add recipe files.")
+
+DbOption = Annotated[Optional[Path], typer.Option(
+    help="The kitchen's SQLite file (default: kitchen.db_path of --config, else the user data dir).")]
+ConfigOption = Annotated[Optional[Path], typer.Option(help="Experiment config YAML (for kitchen.db_path).")]
+
+
+def open_db(db: Optional[Path], config: Optional[Path]) -> KitchenDB:
+    configured = load_config(config).kitchen.db_path if config else None
+    return KitchenDB(resolve_db_path(configured, db))
+
+
+def counted(counts: dict) -> str:
+    return f"{counts['recipes']} recipes, {counts['plans']} plans, {counts['tasting_pairs']} tasting pairs"
+
+
+@library_app.command("export")
+def export_cmd(
+    file: Path = typer.Argument(..., help="JSON file to write (atomically: a complete backup or none)."),
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write the whole kitchen DB (recipes, plans with progress, tastings) as JSON."""
+    with open_db(db, config) as kdb:
+        console.print(f"wrote {file}: {counted(export_db(kdb, file))} (from {kdb.path})")
+
+
+@library_app.command("import")
+def import_cmd(
+    file: Path = typer.Argument(..., help="A JSON backup written by `chefbot library export`."),
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Add a backup's recipes, plans and tastings (one transaction; rows already there are skipped)."""
+    with open_db(db, config) as kdb:
+        added = import_file(kdb, file)
+        console.print(f"imported {file} into {kdb.path}: {counted(added)} ({added['skipped']} already there)")
+
+
+@library_app.command("add")
+def add_cmd(
+    files: list[Path] = typer.Argument(..., help="Recipe files: chefbot's recipe text (.md, .txt), RecipeNLG rows "
+                                                 "(.json object or list, .jsonl, .csv)."),
+    servings: int = typer.Option(4, help="Servings the recipes are written for."),
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Save every recipe in these files (all of them in one transaction: a bad one saves nothing)."""
+    found = []
+    for f in files:
+        for i, r in enumerate(recipes_from_file(f)):
+            try:
+                found.append((check_recipe(r["title"], r["ingredients"], r["directions"], servings), f))
+            except RecipeError as e:
+                raise DataError(f"{f}: recipe {i + 1}: {e}") from None
+    with open_db(db, config) as kdb, kdb.write() as c:
+        for recipe, f in found:
+            insert_recipe(c, recipe, {"kind": "file", "file": str(f)})
+    console.print(f"saved {len(found)} recipes into {kdb.path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(library_app, name="library")

@@ -1,0 +1,206 @@
+"""The recipe library: save, search, get (scaled), delete; recipes from text, RecipeNLG rows and files.
+
+A recipe is stored as given (title, servings, ingredient lines, direction steps) with a
+``source`` that says where it came from; for a ChefBot answer that is the model, the
+adapter and the generation settings that wrote it.  Text is read by chefbot's own
+parser (``chefbot.recipe_format.parse_recipe``, the one the evaluation and the server
+use) or as a RecipeNLG row (a JSON object, or a line of the RecipeNLG CSV, whose list
+columns are JSON-encoded).  Search is a case-insensitive match of every word of the
+query in the title or an ingredient line (SQL ``LIKE`` on a lower-case column: a
+household library is hundreds of recipes, not millions).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from chefbot.cooking.quantities import scale_line
+from chefbot.errors import DataError
+from chefbot.kitchen.db import KitchenDB, now_iso
+from chefbot.recipe_format import parse_recipe
+
+MAX_SERVINGS = 100
+RECIPENLG_COLUMNS = ("", "title", "ingredients", "directions", "link", "source", "NER")
+
+
+class RecipeError(DataError):
+    """A recipe that cannot be saved; ``field`` names the part that is wrong."""
+
+    def __init__(self, message: str, field: str = "text") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def check_recipe(title: str | None, ingredients: list[str], directions: list[str], servings: int) -> dict:
+    """The parts cleaned (blank lines dropped), or RecipeError naming the missing part."""
+    title = (title or "").strip()
+    ingredients = [i.strip() for i in ingredients if i and i.strip()]
+    directions = [d.strip() for d in directions if d and d.strip()]
+    if not title:
+        raise RecipeError("the recipe has no title", "title")
+    if not ingredients:
+        raise RecipeError("the recipe has no ingredient lines", "ingredients")
+    if not directions:
+        raise RecipeError("the recipe has no directions", "directions")
+    if not 1 <= servings <= MAX_SERVINGS:
+        raise RecipeError(f"servings must be 1 to {MAX_SERVINGS}, not {servings}", "servings")
+    return {"title": title, "ingredients": ingredients, "directions": directions, "servings": servings}
+
+
+# -- reading recipes from text ------------------------------------------------------------------
+def _json_list(value: Any, column: str) -> list[str]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except (ValueError, RecursionError):
+            raise RecipeError(f"RecipeNLG row: {column} is not a JSON list", column) from None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RecipeError(f"RecipeNLG row: {column} must be a list of strings", column)
+    return value
+
+
+def from_recipenlg(row: dict) -> dict:
+    """A RecipeNLG row (title, ingredients, directions, NER; list columns as lists or JSON text)."""
+    missing = [c for c in ("title", "ingredients", "directions") if c not in row]
+    if missing:
+        raise RecipeError(f"RecipeNLG row: no {', '.join(missing)} column", missing[0])
+    return {"title": str(row["title"] or ""), "ingredients": _json_list(row["ingredients"], "ingredients"),
+            "directions": _json_list(row["directions"], "directions"),
+            "ner": _json_list(row["NER"], "NER") if row.get("NER") else []}
+
+
+def _csv_rows(text: str) -> list[dict]:
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text.strip())) if r]
+    except csv.Error as e:
+        raise RecipeError(f"RecipeNLG CSV: {e}") from None
+    if rows and "title" in rows[0] and "ingredients" in rows[0]:
+        header, rows = rows[0], rows[1:]
+    else:
+        header = list(RECIPENLG_COLUMNS if rows and len(rows[0]) == 7 else RECIPENLG_COLUMNS[1:])
+    out = []
+    for r in rows:
+        if len(r) != len(header):
+            raise RecipeError(f"RecipeNLG CSV: a row has {len(r)} columns, expected {len(header)} "
+                              f"({','.join(header)})")
+        out.append(dict(zip(header, r)))
+    return out
+
+
+def recipes_from_text(text: str, fmt: str = "auto") -> list[dict]:
+    """Every recipe in ``text``: chefbot's recipe format (one), a RecipeNLG JSON object (one) or JSON
+    list, or RecipeNLG CSV lines (one per line, a header line allowed)."""
+    stripped = text.strip()
+    if not stripped:
+        raise RecipeError("the text is empty")
+    if fmt in ("auto", "recipenlg") and stripped[0] in "{[":
+        try:
+            obj = json.loads(stripped)
+        except (ValueError, RecursionError) as e:
+            if fmt == "recipenlg":
+                raise RecipeError(f"RecipeNLG row: not JSON: {e}") from None
+        else:
+            rows = obj if isinstance(obj, list) else [obj]
+            if not all(isinstance(r, dict) for r in rows):
+                raise RecipeError("RecipeNLG JSON: give an object (or a list of objects) with title, ingredients, directions")
+            return [from_recipenlg(r) for r in rows]
+    if fmt == "chefbot" or (fmt == "auto" and not _looks_like_csv(stripped)):
+        parsed = parse_recipe(stripped)
+        return [{"title": parsed.title or "", "ingredients": parsed.ingredients, "directions": parsed.directions,
+                 "ner": []}]
+    return [from_recipenlg(r) for r in _csv_rows(stripped)]
+
+
+def _looks_like_csv(text: str) -> bool:
+    """A RecipeNLG CSV line has its list columns as quoted JSON: ``"[""1 cup ..."", ...]"``."""
+    return '"[""' in text or text.startswith(",title,ingredients") or text.startswith("title,ingredients")
+
+
+def recipes_from_file(path: str | Path) -> list[dict]:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"{p}: cannot read it: {e}") from None
+    fmt = "recipenlg" if p.suffix.lower() in (".json", ".csv", ".jsonl") else "auto"
+    if p.suffix.lower() == ".jsonl":
+        return [r for line in text.splitlines() if line.strip() for r in recipes_from_text(line, fmt)]
+    return recipes_from_text(text, fmt)
+
+
+# -- the table ----------------------------------------------------------------------------------
+def _search_text(title: str, ingredients: list[str]) -> str:
+    return "\n".join([title, *ingredients]).lower()
+
+
+def recipe_dict(row: sqlite3.Row) -> dict:
+    return {"id": row["id"], "object": "recipe", "title": row["title"], "servings": row["servings"],
+            "base_servings": row["servings"], "ingredients": json.loads(row["ingredients"]),
+            "directions": json.loads(row["directions"]), "source": json.loads(row["source"]),
+            "created_at": row["created_at"], "updated_at": row["updated_at"]}
+
+
+def insert_recipe(conn: sqlite3.Connection, recipe: dict, source: dict, created_at: str | None = None) -> int:
+    """One INSERT inside the caller's transaction (save_recipe, a backup's import)."""
+    when = created_at or now_iso()
+    cur = conn.execute(
+        "INSERT INTO recipes (title, servings, ingredients, directions, source, search, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (recipe["title"], recipe["servings"], json.dumps(recipe["ingredients"], ensure_ascii=False),
+         json.dumps(recipe["directions"], ensure_ascii=False), json.dumps(source, ensure_ascii=False),
+         _search_text(recipe["title"], recipe["ingredients"]), when, when))
+    return int(cur.lastrowid)
+
+
+def save_recipe(db: KitchenDB, title: str | None, ingredients: list[str], directions: list[str], servings: int = 4,
+                source: dict | None = None) -> dict:
+    """Check and store one recipe (one transaction); the saved recipe with its ``id``."""
+    recipe = check_recipe(title, ingredients, directions, servings)
+    with db.write() as c:
+        rid = insert_recipe(c, recipe, source or {"kind": "manual"})
+        return recipe_dict(c.execute("SELECT * FROM recipes WHERE id = ?", (rid,)).fetchone())
+
+
+def get_recipe(db: KitchenDB, recipe_id: int, servings: int | None = None) -> dict | None:
+    """The recipe, with its ingredient lines scaled to ``servings`` when given; None when there is none."""
+    with db.read() as c:
+        row = c.execute("SELECT * FROM recipes WHERE id = ?", (recipe_id,)).fetchone()
+    if row is None:
+        return None
+    out = recipe_dict(row)
+    if servings is not None and servings != out["base_servings"]:
+        out["ingredients"] = [scale_line(line, Fraction(out["base_servings"]), Fraction(servings))
+                              for line in out["ingredients"]]
+        out["servings"] = servings
+    return out
+
+
+def _like(word: str) -> str:
+    return "%" + word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search_recipes(db: KitchenDB, q: str | None = None, limit: int = 50, offset: int = 0) -> dict:
+    """Recipes whose title or ingredient lines contain every word of ``q`` (all without ``q``), newest first."""
+    words = (q or "").split()
+    where = " AND ".join(["search LIKE ? ESCAPE '\\'"] * len(words)) or "1"
+    args = [_like(w) for w in words]
+    with db.read() as c:
+        total = c.execute(f"SELECT count(*) FROM recipes WHERE {where}", args).fetchone()[0]
+        rows = c.execute(f"SELECT id, title, servings, ingredients, source, created_at FROM recipes WHERE {where} "
+                         "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?", [*args, limit, offset]).fetchall()
+    data = [{"id": r["id"], "title": r["title"], "servings": r["servings"],
+             "ingredients_count": len(json.loads(r["ingredients"])),
+             "source_kind": json.loads(r["source"]).get("kind"), "created_at": r["created_at"]} for r in rows]
+    return {"object": "list", "total": int(total), "data": data}
+
+
+def delete_recipe(db: KitchenDB, recipe_id: int) -> bool:
+    """True when a recipe was deleted (plans keep their own copy of it)."""
+    with db.write() as c:
+        return c.execute("DELETE FROM recipes WHERE id = ?", (recipe_id,)).rowcount > 0

@@ -1,0 +1,105 @@
+"""Blind tastings: two answers for the same ingredients, shown as A and B, and people's votes.
+
+A pair is stored with both sides (which model and settings wrote the answer shown as A,
+and as B) and both answers, before anyone sees it; the page shows only the answers. A vote
+(A, B, tie, both_bad, a rater's name, an optional note) is stored against the pair, one per
+rater and pair. ``tally`` counts wins per comparison (the two sides' names, sorted), per
+rater and overall; the intervals are the evaluation's job (``chefbot eval tastings``,
+``chefbot.evaluate.tastings``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from chefbot.kitchen.db import KitchenDB, KitchenError, NotFound, now_iso
+
+CHOICES = ("A", "B", "tie", "both_bad")
+
+
+class AlreadyVoted(KitchenError):
+    """This rater already voted on this pair."""
+
+
+def side_name(side: dict) -> str:
+    """A side as people read it: its model, then the settings that differ from the defaults."""
+    extras = [f"{k}={side[k]:g}" for k in ("temperature", "seed", "max_tokens") if side.get(k) is not None]
+    return " ".join([str(side.get("model") or "served"), *extras])
+
+
+def save_pair(db: KitchenDB, ingredients: list[str], side_a: dict, side_b: dict, answer_a: str, answer_b: str) -> int:
+    """Store a pair as shown (``side_a`` wrote the answer shown as A); its id."""
+    with db.write() as c:
+        cur = c.execute("INSERT INTO tasting_pairs (ingredients, side_a, side_b, answer_a, answer_b, created_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        (json.dumps(ingredients, ensure_ascii=False), json.dumps(side_a), json.dumps(side_b),
+                         answer_a, answer_b, now_iso()))
+        return int(cur.lastrowid)
+
+
+def pair_dict(row: sqlite3.Row) -> dict:
+    return {"pair_id": row["id"], "ingredients": json.loads(row["ingredients"]), "side_a": json.loads(row["side_a"]),
+            "side_b": json.loads(row["side_b"]), "answer_a": row["answer_a"], "answer_b": row["answer_b"],
+            "created_at": row["created_at"]}
+
+
+def get_pair(db: KitchenDB, pair_id: int) -> dict | None:
+    with db.read() as c:
+        row = c.execute("SELECT * FROM tasting_pairs WHERE id = ?", (pair_id,)).fetchone()
+    return None if row is None else pair_dict(row)
+
+
+def vote(db: KitchenDB, pair_id: int, choice: str, rater: str, note: str | None = None) -> dict:
+    """Store one vote (one transaction); the vote with the pair's sides revealed."""
+    if choice not in CHOICES:
+        raise KitchenError(f"choice must be one of {', '.join(CHOICES)}, not {choice!r}")
+    pair = get_pair(db, pair_id)
+    if pair is None:
+        raise NotFound("tasting pair", pair_id, "pair_id")
+    try:
+        with db.write() as c:
+            cur = c.execute("INSERT INTO tastings (pair_id, choice, rater, note, created_at) VALUES (?, ?, ?, ?, ?)",
+                            (pair_id, choice, rater, note, now_iso()))
+            row = c.execute("SELECT * FROM tastings WHERE id = ?", (cur.lastrowid,)).fetchone()
+    except sqlite3.IntegrityError:
+        raise AlreadyVoted(f"{rater!r} already voted on pair {pair_id}") from None
+    return {"id": row["id"], "object": "tasting", "pair_id": pair_id, "choice": choice, "rater": rater, "note": note,
+            "created_at": row["created_at"], "revealed": {"A": pair["side_a"], "B": pair["side_b"]}}
+
+
+def votes(db: KitchenDB) -> list[dict]:
+    """Every vote with the names of the sides shown as A and B, oldest first."""
+    with db.read() as c:
+        rows = c.execute("SELECT t.id, t.pair_id, t.choice, t.rater, t.note, t.created_at, p.side_a, p.side_b "
+                         "FROM tastings t JOIN tasting_pairs p ON p.id = t.pair_id ORDER BY t.id").fetchall()
+    return [{"id": r["id"], "pair_id": r["pair_id"], "choice": r["choice"], "rater": r["rater"], "note": r["note"],
+             "created_at": r["created_at"], "a": side_name(json.loads(r["side_a"])),
+             "b": side_name(json.loads(r["side_b"]))} for r in rows]
+
+
+def _counts(sides: list[str], rows: list[dict]) -> dict:
+    wins = {s: 0 for s in sides}
+    out = {"n": len(rows), "wins": wins, "tie": 0, "both_bad": 0}
+    for v in rows:
+        if v["choice"] in ("A", "B"):
+            wins[v["a"] if v["choice"] == "A" else v["b"]] += 1
+        else:
+            out[v["choice"]] += 1
+    out["win_rate"] = {s: round(w / len(rows), 3) if rows else None for s, w in wins.items()}
+    return out
+
+
+def tally(all_votes: list[dict]) -> dict:
+    """Counts and win rates per comparison (pair of side names), overall and per rater.  Ties and
+    "both bad" are votes in which neither side won: a win rate is wins over all votes."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for v in all_votes:
+        groups.setdefault(tuple(sorted((v["a"], v["b"]))), []).append(v)  # type: ignore[arg-type]
+    comparisons = []
+    for sides, rows in sorted(groups.items()):
+        names = list(dict.fromkeys(sides))
+        raters = sorted({v["rater"] for v in rows})
+        comparisons.append({"sides": names, "n": len(rows), "overall": _counts(names, rows),
+                            "per_rater": {r: _counts(names, [v for v in rows if v["rater"] == r]) for r in raters}})
+    return {"object": "tasting_summary", "n": len(all_votes), "comparisons": comparisons}

@@ -1,0 +1,302 @@
+"""Request and response shapes of the kitchen API (``routes_kitchen.py``, docs/KITCHEN.md).
+
+The same rules as ``schemas.py``: strict types (no ``"3"`` for 3, no ``0`` for false), every
+limit in the schema, and the schema is exactly what validation does (the fuzz test holds
+the server to it).  Unlike the OpenAI-shaped requests these refuse unknown fields
+(``additionalProperties: false``): a typo such as ``serving`` is a 422 naming it, not a
+silently ignored value.  ``POST /api/recipes`` takes either ``text`` or the recipe's
+fields; its ``oneOf`` says so in the schema and ``RecipeCreate._one_form`` in validation.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+
+from chefbot.plan.schema import Kitchen
+from chefbot.serve.schemas import (
+    EXACT_INT,
+    NOT_BLANK,
+    ErrorResponse,
+    Ingredients,
+    Int,
+    Seed,
+    ValidationErrorResponse,
+)
+
+MAX_SERVINGS = 100
+# A recipe text at its longest stays well under the default body limit (serve.max_body_bytes: 6 x 8000 + 64 KiB)
+# even with every character JSON-escaped, so an over-long text is a 422 naming `text`, not a 413.
+MAX_TEXT = 16_000
+CLOCK = r"^[0-9]{1,2}:[0-9]{2}$"
+SERVE_AT = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}[ T])?[0-9]{1,2}:[0-9]{2}$"
+Id = Annotated[Int(ge=1, le=EXACT_INT), Field(description="a row id")]
+Servings = Int(ge=1, le=MAX_SERVINGS)
+Line = Annotated[str, Field(min_length=1, max_length=500, pattern=NOT_BLANK)]
+Step = Annotated[str, Field(min_length=1, max_length=4000, pattern=NOT_BLANK)]
+Name = Annotated[str, Field(min_length=1, max_length=60, pattern=NOT_BLANK)]
+
+
+class KitchenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class RecipeSource(KitchenRequest):
+    kind: Literal["manual", "pasted", "file", "generated", "import"] = Field(
+        "manual", description="where the recipe came from; generated: a ChefBot answer")
+    model: str | None = Field(None, max_length=200, description="generated: the model id (default: the served one)")
+    base_model: str | None = Field(None, max_length=500, description="generated: the base model (default: the served one)")
+    adapter: str | None = Field(None, max_length=500, description="generated: the LoRA adapter (default: the served one)")
+    adapter_sha256: str | None = Field(None, max_length=64, description="generated: the adapter weights' fingerprint")
+    settings: dict[str, Any] = Field(default_factory=dict, description="generated: temperature, seed, max_tokens, ...")
+    ingredients_given: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=50, description="generated: the ingredients ChefBot was asked to use")
+
+
+_FIELDS = ("title", "ingredients", "directions")
+RECIPE_FORMS = {"oneOf": [
+    {"required": ["text"], "not": {"anyOf": [{"required": [f]} for f in _FIELDS]}},
+    {"required": list(_FIELDS), "not": {"required": ["text"]}},
+]}
+
+
+class RecipeCreate(KitchenRequest):
+    """A recipe to save: ``text`` (chefbot's recipe format or a RecipeNLG row), or its fields."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=RECIPE_FORMS)
+    # Absent when not given, never null: the schema's oneOf is about which fields are present.
+    text: str = Field(None, min_length=1, max_length=MAX_TEXT,  # type: ignore[assignment]
+                             description="chefbot's recipe format (# Title / ## Ingredients / ## Directions), a RecipeNLG "
+                                         "row as a JSON object, or a RecipeNLG CSV line")
+    format: Literal["auto", "chefbot", "recipenlg"] = Field("auto", description="how to read text")
+    title: str = Field(None, min_length=1, max_length=200, pattern=NOT_BLANK)  # type: ignore[assignment]
+    ingredients: list[Line] = Field(None, min_length=1, max_length=200,  # type: ignore[assignment]
+                                    description="one line per ingredient")
+    directions: list[Step] = Field(None, min_length=1, max_length=100,  # type: ignore[assignment]
+                                   description="one step per entry")
+    servings: Servings | None = Field(None, description="servings the amounts are for (default 4)")
+    source: RecipeSource | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "RecipeCreate":
+        fields = [f for f in _FIELDS if getattr(self, f) is not None]
+        if self.text is not None and fields:
+            raise ValueError(f"give either text or the recipe's fields, not text and {', '.join(fields)}")
+        if self.text is None and len(fields) < len(_FIELDS):
+            missing = [f for f in _FIELDS if f not in fields]
+            raise ValueError(f"give text, or title, ingredients and directions (missing: {', '.join(missing)})")
+        return self
+
+
+class ShoppingItem(KitchenRequest):
+    recipe_id: Id
+    servings: Servings | None = Field(None, description="default: the recipe's own")
+
+
+class ShoppingRequest(KitchenRequest):
+    items: list[ShoppingItem] = Field(min_length=1, max_length=50)
+
+
+class PlanRecipe(KitchenRequest):
+    recipe_id: Id
+    servings: Servings | None = Field(None, description="default: the recipe's own")
+    kind: Literal["auto", "hot", "cold"] = Field("auto", description="auto: hot when it ends with cooking")
+
+
+class PlanCook(KitchenRequest):
+    name: Name
+    skill: Int(ge=1, le=5) = Field(3, description="1 washes and stirs .. 3 knife work, sauteing .. 5 pastry")
+    available_from: str | None = Field(None, pattern=CLOCK, description="HH:MM; default: from the start")
+    available_to: str | None = Field(None, pattern=CLOCK, description="HH:MM; default: until serving")
+
+
+def _kitchen_field(name: str) -> tuple[Any, Any]:
+    info = Kitchen.model_fields[name]
+    bounds = {k: getattr(m, k) for m in info.metadata for k in ("ge", "le") if hasattr(m, k)}
+    return Int(**bounds), Field(info.default)
+
+
+# The planner's kitchen (chefbot.plan.schema.Kitchen: one field per kind of equipment), strict.
+PlanKitchen = create_model("PlanKitchen", __base__=KitchenRequest, __module__=__name__,
+                           __doc__="How many of each thing the kitchen has (docs/PLANNER.md).",
+                           **{name: _kitchen_field(name) for name in Kitchen.model_fields})
+
+
+class PlanCreate(KitchenRequest):
+    title: str = Field("Meal", min_length=1, max_length=200)
+    serve_at: str = Field(pattern=SERVE_AT, description="HH:MM (today) or YYYY-MM-DD HH:MM")
+    start_after: str | None = Field(None, pattern=CLOCK, description="HH:MM: nothing starts earlier")
+    recipes: list[PlanRecipe] = Field(min_length=1, max_length=12)
+    cooks: list[PlanCook] = Field(min_length=1, max_length=8)
+    kitchen: PlanKitchen = Field(default_factory=PlanKitchen)  # type: ignore[valid-type]
+    hot_hold_max_min: Int(ge=0, le=24 * 60) | None = Field(None, description="default 15")
+
+
+class ProgressCreate(KitchenRequest):
+    cook: Name
+    task_id: str = Field(min_length=1, max_length=100)
+    status: Literal["done", "started"] = "done"
+    at: str | None = Field(None, max_length=40, description="ISO date and time; default: now")
+
+
+class TastingSide(KitchenRequest):
+    model: str = Field("served", min_length=1, max_length=60,
+                       description="served (this server's model) or a name of kitchen.tasting_models")
+    temperature: float | None = Field(None, ge=0, le=2, description="0 = greedy")
+    seed: Seed | None = None
+    max_tokens: Int(ge=1) | None = Field(None, description="longest answer (above serve.max_tokens_cap: lowered to it)")
+
+
+class PairCreate(KitchenRequest):
+    ingredients: Ingredients
+    a: TastingSide = Field(default_factory=TastingSide)
+    b: TastingSide = Field(default_factory=TastingSide)
+
+
+class TastingCreate(KitchenRequest):
+    pair_id: Id
+    choice: Literal["A", "B", "tie", "both_bad"]
+    rater: Name
+    note: str | None = Field(None, max_length=2000)
+
+
+# -- responses -------------------------------------------------------------------------------
+class Recipe(BaseModel):
+    id: int
+    object: Literal["recipe"]
+    title: str
+    servings: int
+    base_servings: int
+    ingredients: list[str]
+    directions: list[str]
+    source: dict[str, Any]
+    created_at: str
+    updated_at: str
+
+
+class RecipeSummary(BaseModel):
+    id: int
+    title: str
+    servings: int
+    ingredients_count: int
+    source_kind: str | None
+    created_at: str
+
+
+class RecipeList(BaseModel):
+    object: Literal["list"]
+    total: int
+    data: list[RecipeSummary]
+
+
+class Deleted(BaseModel):
+    id: int
+    object: Literal["recipe"]
+    deleted: Literal[True]
+
+
+class ShoppingLine(BaseModel):
+    name: str
+    quantity: str
+    text: str
+    recipes: list[int]
+    lines: list[str]
+
+
+class Aisle(BaseModel):
+    aisle: str
+    items: list[ShoppingLine]
+
+
+class ShoppingList(BaseModel):
+    object: Literal["shopping_list"]
+    aisles: list[Aisle]
+    pantry: list[ShoppingLine]
+    recipes: list[dict[str, Any]]
+
+
+class PlanRecord(BaseModel):
+    """A saved plan as it now stands (docs/KITCHEN.md describes every field)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: int
+    object: Literal["plan"]
+    title: str
+    created_at: str
+    serve_at: str
+    request: dict[str, Any]
+    plan: dict[str, Any]
+    tasks: list[dict[str, Any]]
+    cooks: dict[str, dict[str, Any]]
+    preheat: list[dict[str, Any]]
+    progress: list[dict[str, Any]]
+    delay_min: int
+    finished: bool
+
+
+class PlanSummary(BaseModel):
+    id: int
+    title: str
+    serve_at: str
+    created_at: str
+    cooks: list[str]
+    done: int
+    total: int
+    delay_min: int
+
+
+class PlanList(BaseModel):
+    object: Literal["list"]
+    data: list[PlanSummary]
+
+
+class ShownAnswer(BaseModel):
+    label: Literal["A", "B"]
+    text: str
+    recipe: dict[str, Any]
+
+
+class TastingPair(BaseModel):
+    pair_id: int
+    object: Literal["tasting_pair"]
+    ingredients: list[str]
+    answers: list[ShownAnswer]
+
+
+class Tasting(BaseModel):
+    id: int
+    object: Literal["tasting"]
+    pair_id: int
+    choice: Literal["A", "B", "tie", "both_bad"]
+    rater: str
+    note: str | None
+    created_at: str
+    revealed: dict[str, dict[str, Any]]
+
+
+class TastingSummary(BaseModel):
+    object: Literal["tasting_summary"]
+    n: int
+    comparisons: list[dict[str, Any]]
+
+
+KITCHEN_ERRORS = {
+    400: "refused by the kitchen (error.code): bad_recipe, bad_meal_spec, unknown_cook, bad_progress, "
+         "unknown_tasting_model, empty_ingredients; or a body that cannot be read as JSON text",
+    404: "no such row (error.code: recipe_not_found, plan_not_found, task_not_found, tasting_pair_not_found)",
+    409: "this rater already voted on this pair (already_voted)",
+    413: "the body is over serve.max_body_bytes, or the prompt over serve.max_prompt_chars/max_prompt_tokens",
+    422: "the request does not match this schema (error.param names the field)",
+    429: "the model's queue is full (serve.max_concurrency + serve.max_queue); retry after Retry-After seconds",
+    500: "the model failed",
+    502: "a tasting model's endpoint (kitchen.tasting_models) failed",
+    503: "the meal planner (OR-Tools) is not installed",
+    504: "no answer or plan within serve.request_timeout_s",
+}
+
+
+def kitchen_errors(*statuses: int) -> dict[int | str, dict]:
+    """The OpenAPI ``responses`` entries of these refusals (the error envelope), with the kitchen's wording."""
+    return {s: {"model": ValidationErrorResponse if s == 422 else ErrorResponse, "description": KITCHEN_ERRORS[s]}
+            for s in statuses}

@@ -1,0 +1,142 @@
+// Meal plans by form: pick library recipes, the serving time, the cooks and the kitchen; the planner
+// runs on the server (POST /api/plans, which saves the plan), and the page shows the Gantt chart,
+// each cook's list and a link to each cook's cook mode.
+"use strict";
+
+const DEFAULT_COOKS = [{ name: "Alex", skill: 4 }];
+let cooksAdded = 0; // numbers the cook rows (and their ids) in the order they were added
+
+function addCook(cook) {
+  const c = cook || {};
+  const row = $("cook-row").content.firstElementChild.cloneNode(true);
+  const n = ++cooksAdded;
+  row.querySelector("legend").textContent = `Cook ${n}`;
+  row.dataset.n = n;
+  for (const [cls, label] of [["cook-name", "name"], ["cook-skill", "skill"], ["cook-from", "available from"], ["cook-to", "available until"]]) {
+    const input = row.querySelector("." + cls);
+    input.id = `${cls}-${n}`;
+    input.setAttribute("aria-label", `Cook ${n} ${label}`);
+  }
+  row.querySelector(".cook-name").value = c.name || "";
+  row.querySelector(".cook-skill").value = String(c.skill || 3);
+  row.querySelector(".cook-from").value = c.from || "";
+  row.querySelector(".cook-to").value = c.to || "";
+  row.querySelector(".remove-cook").setAttribute("aria-label", `Remove cook ${n}`);
+  row.querySelector(".remove-cook").addEventListener("click", () => { if ($("cooks").children.length > 1) row.remove(); });
+  $("cooks").append(row);
+  return row;
+}
+
+async function loadDishes() {
+  try {
+    const data = await api("GET", "/api/recipes");
+    const recipes = data.data || [];
+    $("dish-picks").replaceChildren(...recipes.map((r) => h("li", { "data-id": r.id },
+      h("label", {}, h("input", { type: "checkbox", class: "dish-pick", value: r.id }), " ", h("span", { class: "dish-title" }, r.title)),
+      h("label", { class: "servings-pick" }, "servings ",
+        h("input", { type: "number", class: "dish-servings", min: 1, max: 100, value: r.servings || 4, "aria-label": `Servings of ${r.title}` })))));
+    say("dish-status", recipes.length ? "" : "The library is empty: save recipes first (Library page).");
+  } catch (e) {
+    say("dish-status", e.message, true);
+  }
+}
+
+function spec() {
+  const cooks = [...$("cooks").children].map((row) => {
+    const c = { name: row.querySelector(".cook-name").value.trim(), skill: parseInt(row.querySelector(".cook-skill").value, 10) };
+    const from = row.querySelector(".cook-from").value, to = row.querySelector(".cook-to").value;
+    if (from) c.available_from = from;
+    if (to) c.available_to = to;
+    return c;
+  });
+  const num = (id) => parseInt($(id).value, 10);
+  return {
+    title: $("meal-title").value.trim() || "Dinner",
+    serve_at: $("serve-at").value,
+    recipes: [...document.querySelectorAll(".dish-pick:checked")].map((x) => {
+      const servings = parseInt(x.closest("li").querySelector(".dish-servings").value, 10);
+      return servings > 0 ? { recipe_id: Number(x.value), servings } : { recipe_id: Number(x.value) };
+    }),
+    cooks,
+    kitchen: { ovens: num("ovens"), burners: num("burners"), pans: num("pans") },
+  };
+}
+
+function cookUrl(id, name) {
+  return `/cook?plan=${encodeURIComponent(id)}&cook=${encodeURIComponent(name)}`;
+}
+
+// The saved plan (GET /api/plans/{id}): `plan` is the planner's dict, `tasks` the live schedule.
+function showPlan(saved) {
+  const id = saved.id, plan = livePlan(saved);
+  $("p-title").textContent = plan.title;
+  $("p-summary").textContent = `Start at ${plan.start}, serve at ${plan.serve_at.slice(-5)}: ${plan.makespan_min} minutes, `
+    + `${(plan.tasks || []).length} steps for ${(plan.cooks || []).length} cook${(plan.cooks || []).length === 1 ? "" : "s"}. Saved as plan ${id}.`
+    + (saved.delay_min ? ` Running ${saved.delay_min} min late.` : "");
+  $("p-warnings").replaceChildren(...(plan.warnings || []).map((w) => h("li", {}, w)));
+  renderGantt($("gantt"), plan, $("gantt-legend"));
+  const colour = cookColours(plan);
+  $("cook-lists").replaceChildren(...Object.entries(plan.by_cook || {}).map(([name, tasks]) => h("section", { class: "cook-list", "data-cook": name },
+    h("h4", {}, h("i", { class: "swatch", style: `background:${colour[name]}` }), name, " ",
+      h("a", { href: cookUrl(id, name), class: "cook-link" }, `Cook mode for ${name}`)),
+    tasks.length ? h("ol", {}, tasks.map((t) => h("li", { class: t.status === "done" ? "done" : "" }, h("b", {}, `${t.start}–${t.end} `),
+      `${t.dish_title}: ${t.text}`, t.attended === false ? h("span", { class: "muted" }, " (hands-off)") : "",
+      t.status === "done" ? h("span", { class: "muted" }, " ✓ done") : "")))
+      : h("p", { class: "muted" }, "Nothing to do."))));
+  $("plan-out").hidden = false;
+  history.replaceState(null, "", `?plan=${id}`);
+}
+
+async function makePlan(ev) {
+  ev.preventDefault();
+  const body = spec();
+  if (!body.recipes.length) { say("plan-status", "Tick at least one dish.", true); return; }
+  $("make-plan").disabled = true;
+  say("plan-status", "Planning...");
+  try {
+    const saved = await api("POST", "/api/plans", body);
+    say("plan-status", "");
+    showPlan(saved);
+    loadSaved();
+    $("plan-out").scrollIntoView({ block: "start" });
+  } catch (e) {
+    say("plan-status", e.message, true);
+  } finally {
+    $("make-plan").disabled = false;
+  }
+}
+
+async function openPlan(id) {
+  try {
+    showPlan(await api("GET", `/api/plans/${encodeURIComponent(id)}`));
+  } catch (e) {
+    say("plan-status", e.message, true);
+  }
+}
+
+async function loadSaved() {
+  try {
+    const data = await api("GET", "/api/plans");
+    const plans = data.data || [];
+    $("saved-plans").replaceChildren(...plans.map((p) => h("li", {},
+      h("a", { href: `?plan=${p.id}`, onclick: (ev) => { ev.preventDefault(); openPlan(p.id); } }, `${p.title || "Plan " + p.id}`),
+      h("span", { class: "muted" }, ` serve ${String(p.serve_at).slice(-5)}, ${(p.cooks || []).join(" & ")}, ${p.done}/${p.total} steps done`
+        + (p.delay_min ? `, ${p.delay_min} min late` : "")))));
+    if (!plans.length) $("saved-plans").replaceChildren(h("li", { class: "muted" }, "No plan saved yet."));
+  } catch (e) {
+    $("saved-plans").replaceChildren(h("li", { class: "muted" }, "Open a saved plan by its link (/plan?plan=ID)."));
+  }
+}
+
+async function init() {
+  $("plan-form").addEventListener("submit", makePlan);
+  $("add-cook").addEventListener("click", () => addCook().querySelector(".cook-name").focus());
+  DEFAULT_COOKS.forEach(addCook);
+  await loadDishes();
+  await loadSaved();
+  const id = param("plan");
+  if (id) await openPlan(id);
+  document.body.dataset.ready = "1";
+}
+
+init();

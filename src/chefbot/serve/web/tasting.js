@@ -1,0 +1,113 @@
+// Blind tastings: the server writes two answers for the same ingredients (POST /api/tastings/pair)
+// and hands them back in random order as A and B; the person votes (POST /api/tastings) and only
+// then sees which side wrote which. Results so far: GET /api/tastings/summary.
+"use strict";
+
+let pairId = null;
+
+function side(prefix) {
+  const s = { model: $(`${prefix}-model`).value.trim() || "served" };
+  const t = parseFloat($(`${prefix}-temp`).value);
+  if (Number.isFinite(t)) s.temperature = t;
+  return s;
+}
+
+function sideName(s) {
+  if (!s) return "?";
+  const extra = [];
+  if (s.temperature !== undefined && s.temperature !== null) extra.push(`temperature ${s.temperature}`);
+  if (s.seed !== undefined && s.seed !== null) extra.push(`seed ${s.seed}`);
+  return (s.model || "?") + (extra.length ? ` (${extra.join(", ")})` : "");
+}
+
+async function makePair(ev) {
+  ev.preventDefault();
+  const ingredients = $("t-ingredients").value.split(/[\n,]/).map((x) => x.trim()).filter(Boolean);
+  if (!ingredients.length) return;
+  $("make-pair").disabled = true;
+  $("pair").hidden = true;
+  say("t-status", "Writing two answers (this takes as long as two recipes)...");
+  try {
+    const pair = await api("POST", "/api/tastings/pair", { ingredients, a: side("a"), b: side("b") });
+    pairId = pair.pair_id;
+    for (const ans of pair.answers) {
+      const box = $(`answer-${ans.label.toLowerCase()}`);
+      box.querySelector(".answer-text").textContent = ans.text;
+      box.querySelector("h3").textContent = `Answer ${ans.label}`;
+      box.classList.remove("chosen");
+    }
+    $("vote-form").reset();
+    try { $("rater").value = localStorage.getItem("chefbot.rater") || ""; } catch (e) { /* private mode */ }
+    $("vote").disabled = false;
+    say("v-status", "");
+    say("t-status", `Pair ${pairId}: read both, then vote.`);
+    $("pair").hidden = false;
+    $("pair").scrollIntoView({ block: "start" });
+  } catch (e) {
+    say("t-status", e.message, true);
+  } finally {
+    $("make-pair").disabled = false;
+  }
+}
+
+async function vote(ev) {
+  ev.preventDefault();
+  const picked = document.querySelector("input[name=choice]:checked");
+  const rater = $("rater").value.trim();
+  if (!picked || !rater || pairId === null) return;
+  const body = { pair_id: pairId, choice: picked.value, rater };
+  const note = $("note").value.trim();
+  if (note) body.note = note;
+  try { localStorage.setItem("chefbot.rater", rater); } catch (e) { /* private mode */ }
+  $("vote").disabled = true;
+  try {
+    const res = await api("POST", "/api/tastings", body);
+    const rev = res.revealed || {};
+    for (const label of ["A", "B"]) {
+      const box = $(`answer-${label.toLowerCase()}`);
+      box.querySelector("h3").textContent = `Answer ${label}: ${sideName(rev[label])}`;
+      box.classList.toggle("chosen", res.choice === label);
+    }
+    say("v-status", `Vote saved (${res.choice === "both_bad" ? "both bad" : res.choice}). A: ${sideName(rev.A)}; B: ${sideName(rev.B)}.`);
+    await loadSummary();
+  } catch (e) {
+    $("vote").disabled = false;
+    say("v-status", e.message, true);
+  }
+}
+
+function pctText(x) {
+  return x === null || x === undefined ? "–" : `${Math.round(x * 100)}%`;
+}
+
+function statsRow(who, s, sides) {
+  return h("tr", {}, h("th", { scope: "row" }, who), sides.map((n) => h("td", {}, `${s.wins[n] || 0} (${pctText(s.win_rate[n])})`)),
+    h("td", {}, String(s.tie)), h("td", {}, String(s.both_bad)));
+}
+
+async function loadSummary() {
+  try {
+    const sum = await api("GET", "/api/tastings/summary");
+    if (!sum.comparisons || !sum.comparisons.length) {
+      $("summary").replaceChildren(h("p", { class: "muted" }, "No votes yet."));
+      return;
+    }
+    $("summary").replaceChildren(h("p", { class: "muted" }, `${sum.n} vote${sum.n === 1 ? "" : "s"} in all.`),
+      ...sum.comparisons.map((c) => h("div", { class: "table-wrap" }, h("table", { class: "summary" },
+        h("caption", {}, `${c.sides.join(" vs ")}: ${c.n} vote${c.n === 1 ? "" : "s"}`),
+        h("tr", {}, h("th", {}, "rater"), c.sides.map((n) => h("th", { scope: "col" }, `${n} wins`)), h("th", {}, "tie"), h("th", {}, "both bad")),
+        statsRow("everyone", c.overall, c.sides),
+        Object.entries(c.per_rater || {}).map(([who, s]) => statsRow(who, s, c.sides))))));
+  } catch (e) {
+    $("summary").replaceChildren(h("p", { class: "error" }, e.message));
+  }
+}
+
+async function init() {
+  $("pair-form").addEventListener("submit", makePair);
+  $("vote-form").addEventListener("submit", vote);
+  await loadSummary();
+  document.body.dataset.ready = "1";
+}
+
+init();

@@ -1,0 +1,203 @@
+"""The kitchen API end to end through FastAPI's TestClient, with the serving tests' scripted generator."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from serve_support import SHORT_RECIPE, FastGenerator, live_app, serve_cfg
+
+from chefbot.serve.app import create_app
+
+RECIPES = [
+    {"title": "Roast chicken", "servings": 4, "ingredients": ["1 whole chicken", "2 tbsp butter", "1 lemon"],
+     "directions": ["Preheat oven to 425 degrees.", "Rub the chicken with butter and lemon.",
+                    "Roast the chicken for 60 minutes.", "Rest 10 minutes and carve."]},
+    {"title": "Lemon rice", "servings": 4, "ingredients": ["2 cups rice", "4 cups water", "1 lemon", "2 eggs"],
+     "directions": ["Bring the water to a boil in a pot.", "Add rice and simmer 20 minutes.", "Stir in lemon zest."]},
+    {"title": "Green salad", "servings": 4, "ingredients": ["1 lettuce", "2 tomatoes", "3 eggs"],
+     "directions": ["Wash the lettuce.", "Slice the tomatoes.", "Toss with dressing."]},
+]
+
+
+def make_client(db: Path, tasting_models: dict | None = None, **serve) -> TestClient:
+    cfg = serve_cfg(Path("unused"), plan_time_limit_s=2, **serve)
+    cfg.kitchen.db_path = str(db)
+    cfg.kitchen.tasting_models = tasting_models or {}
+    return TestClient(create_app(cfg, FastGenerator()))
+
+
+@pytest.fixture()
+def client(tmp_path):
+    with make_client(tmp_path / "kitchen.db") as c:
+        yield c
+
+
+def test_save_scale_search_delete(client):
+    r = client.post("/api/recipes", json={"title": "Pancakes", "servings": 4, "ingredients": ["2 cups flour", "2 eggs"],
+                                          "directions": ["Mix.", "Fry."]})
+    assert r.status_code == 201
+    rid = r.json()["id"]
+    scaled = client.get(f"/api/recipes/{rid}", params={"servings": 8}).json()
+    assert scaled["ingredients"] == ["4 cups flour", "4 eggs"] and scaled["servings"] == 8
+    assert client.get("/api/recipes", params={"q": "flour"}).json()["data"][0]["id"] == rid
+    assert client.get("/api/recipes", params={"q": "caviar"}).json() == {"object": "list", "total": 0, "data": []}
+    assert client.delete(f"/api/recipes/{rid}").json() == {"id": rid, "object": "recipe", "deleted": True}
+    r = client.get(f"/api/recipes/{rid}")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "recipe_not_found"
+
+
+def test_a_generated_answer_is_saved_with_what_wrote_it(client):
+    answer = client.post("/v1/recipes", json={"ingredients": ["rice", "egg"], "temperature": 0}).json()
+    r = client.post("/api/recipes", json={"text": answer["raw"], "servings": 2, "source": {
+        "kind": "generated", "settings": {"temperature": 0}, "ingredients_given": ["rice", "egg"]}})
+    assert r.status_code == 201
+    saved = r.json()
+    assert saved["title"] == "Rice Bowl" and saved["ingredients"] == ["1 cup rice", "1 egg"]
+    assert saved["source"]["model"] == "chefbot" and saved["source"]["base_model"] == "unused"
+    assert saved["source"]["settings"] == {"temperature": 0}
+
+
+@pytest.mark.parametrize("body, status, param, code", [
+    ({"text": "just some words"}, 400, "ingredients", "bad_recipe"),
+    ({"text": SHORT_RECIPE, "title": "x"}, 422, "body", "value_error"),
+    ({"title": "x", "ingredients": ["1 egg"]}, 422, "body", "value_error"),
+    ({"title": "x", "ingredients": ["1 egg"], "directions": ["Boil."], "serving": 3}, 422, "serving", "extra_forbidden"),
+    ({"title": "x", "ingredients": ["1 egg"], "directions": ["Boil."], "servings": "3"}, 422, "servings", "int_type"),
+    ({"title": "x", "ingredients": [" "], "directions": ["Boil."]}, 422, "ingredients.0", "string_pattern_mismatch"),
+    ({"title": "x", "ingredients": ["1 egg"], "directions": ["Boil."], "servings": 101}, 422, "servings",
+     "less_than_equal"),
+])
+def test_bad_recipes_are_refused_naming_the_field(client, body, status, param, code):
+    r = client.post("/api/recipes", json=body)
+    assert r.status_code == status, r.text
+    assert r.json()["error"]["param"] == param and r.json()["error"]["code"] == code
+    assert client.get("/api/recipes").json()["total"] == 0
+
+
+def test_shopping_list_merges_eggs_across_recipes(client):
+    ids = [client.post("/api/recipes", json=r).json()["id"] for r in RECIPES]
+    r = client.post("/api/shopping-list", json={"items": [{"recipe_id": ids[1], "servings": 8},
+                                                          {"recipe_id": ids[2]}]})
+    assert r.status_code == 200
+    got = {i["name"]: i for a in r.json()["aisles"] for i in a["items"]}
+    assert got["eggs"]["text"] == "7 eggs" and got["eggs"]["recipes"] == [ids[1], ids[2]]
+    assert got["lemons"]["text"] == "2 lemons"
+    assert [i["name"] for i in r.json()["pantry"]] == ["water"]
+    r = client.post("/api/shopping-list", json={"items": [{"recipe_id": ids[0]}, {"recipe_id": 999}]})
+    assert r.status_code == 404 and r.json()["error"]["param"] == "items.1.recipe_id"
+
+
+def test_plan_by_form_then_cook_mode(client):
+    ids = [client.post("/api/recipes", json=r).json()["id"] for r in RECIPES]
+    form = {"title": "Dinner", "serve_at": "19:30", "recipes": [{"recipe_id": i} for i in ids],
+            "cooks": [{"name": "Alex", "skill": 4}, {"name": "Sam", "skill": 2, "available_from": "17:00"}],
+            "kitchen": {"ovens": 1, "burners": 4, "pans": 2}}
+    r = client.post("/api/plans", json=form)
+    assert r.status_code == 201, r.text
+    plan = r.json()
+    assert plan["plan"]["html"].startswith("<!DOCTYPE html>") or "<svg" in plan["plan"]["html"]
+    assert {t["dish_title"] for t in plan["tasks"]} == {"Roast chicken", "Lemon rice", "Green salad"}
+    assert set(plan["cooks"]) == {"Alex", "Sam"} and plan["delay_min"] == 0
+    assert plan["preheat"] and plan["preheat"][0]["temp_c"] == 220
+    assert client.get("/api/plans").json()["data"][0]["id"] == plan["id"]
+
+    first = plan["tasks"][0]
+    late = dt.datetime.fromisoformat(first["end_iso"]) + dt.timedelta(minutes=25)
+    body = {"cook": first["cook"], "task_id": first["id"], "status": "done", "at": late.isoformat()}
+    r = client.post(f"/api/plans/{plan['id']}/progress", json=body)
+    assert r.status_code == 200
+    after = r.json()
+    done = next(t for t in after["tasks"] if t["id"] == first["id"])
+    assert done["status"] == "done" and done["done_at"] == late.isoformat()
+    nxt = [t for t in after["tasks"] if first["id"] in t["after"]]
+    assert nxt and all(t["delay_min"] >= 20 for t in nxt)  # what waits for it moved on with it
+    assert after["cooks"][first["cook"]]["current"]["id"] != first["id"]
+    again = client.post(f"/api/plans/{plan['id']}/progress", json={**body, "at": (late + dt.timedelta(hours=1)).isoformat()})
+    assert again.json()["tasks"] == after["tasks"]  # a repeated "done" changes nothing
+    assert len(client.get(f"/api/plans/{plan['id']}").json()["progress"]) == 1
+
+    for body, status, code in [({**body, "cook": "Zed"}, 400, "unknown_cook"),
+                               ({**body, "task_id": "nope"}, 404, "task_not_found"),
+                               ({**body, "at": "yesterday"}, 400, "bad_progress")]:
+        r = client.post(f"/api/plans/{plan['id']}/progress", json=body)
+        assert (r.status_code, r.json()["error"]["code"]) == (status, code)
+    assert client.post("/api/plans/999/progress", json=body).status_code == 404
+
+
+def test_a_plan_that_cannot_be_made_says_why(client):
+    rid = client.post("/api/recipes", json=RECIPES[0]).json()["id"]
+    r = client.post("/api/plans", json={"serve_at": "19:30", "recipes": [{"recipe_id": rid}],
+                                        "cooks": [{"name": "Alex"}], "kitchen": {"ovens": 0}})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "bad_meal_spec"
+    assert "oven" in r.json()["error"]["message"]
+    r = client.post("/api/plans", json={"serve_at": "19:30", "recipes": [{"recipe_id": rid + 5}],
+                                        "cooks": [{"name": "Alex"}]})
+    assert r.status_code == 404 and r.json()["error"]["param"] == "recipes.0.recipe_id"
+    assert client.get("/api/plans").json()["data"] == []
+
+
+def test_blind_tasting(client):
+    r = client.post("/api/tastings/pair", json={"ingredients": ["rice", "egg"], "a": {"temperature": 0},
+                                                "b": {"temperature": 0.8, "seed": 3}})
+    assert r.status_code == 201
+    pair = r.json()
+    assert [a["label"] for a in pair["answers"]] == ["A", "B"]
+    assert pair["answers"][0]["recipe"]["title"] == "Rice Bowl"
+    assert "temperature" not in str(pair)  # the sides stay hidden
+    r = client.post("/api/tastings", json={"pair_id": pair["pair_id"], "choice": "A", "rater": "Kim", "note": "nicer"})
+    assert r.status_code == 201
+    revealed = r.json()["revealed"]
+    assert {revealed["A"].get("temperature"), revealed["B"].get("temperature")} == {0, 0.8}
+    assert client.post("/api/tastings", json={"pair_id": pair["pair_id"], "choice": "B", "rater": "Kim"}).status_code == 409
+    assert client.post("/api/tastings", json={"pair_id": 999, "choice": "B", "rater": "Kim"}).status_code == 404
+    r = client.post("/api/tastings", json={"pair_id": pair["pair_id"], "choice": "C", "rater": "Lou"})
+    assert r.status_code == 422 and r.json()["error"]["param"] == "choice"
+    summary = client.get("/api/tastings/summary").json()
+    [comp] = summary["comparisons"]
+    assert summary["n"] == 1 and comp["overall"]["wins"][revealed["A"]["model"] + " temperature=" +
+                                                       f"{revealed['A']['temperature']:g}" +
+                                                       (" seed=3" if revealed["A"].get("seed") else "")] == 1
+    r = client.post("/api/tastings/pair", json={"ingredients": ["rice"], "b": {"model": "gpt-9"}})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "b.model"
+    r = client.post("/api/tastings/pair", json={"ingredients": [" "]})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "empty_ingredients"
+
+
+def test_a_tasting_against_another_server(tmp_path):
+    """The other side is a second chefbot server (as for base vs adapter), reached over HTTP."""
+    with live_app(serve_cfg(Path("other")), FastGenerator()) as other:
+        models = {"other": {"endpoint": other.url + "/v1", "model": "chefbot"},
+                  "gone": {"endpoint": "http://127.0.0.1:9/v1", "model": "chefbot"}}  # nothing listens on port 9
+        with make_client(tmp_path / "k.db", tasting_models=models) as c:
+            r = c.post("/api/tastings/pair", json={"ingredients": ["rice"], "a": {"model": "other"}})
+            assert r.status_code == 201, r.text
+            assert all(a["recipe"]["title"] == "Rice Bowl" for a in r.json()["answers"])
+            r = c.post("/api/tastings", json={"pair_id": r.json()["pair_id"], "choice": "tie", "rater": "Kim"})
+            assert {s["model"] for s in r.json()["revealed"].values()} == {"other", "served"}
+            r = c.post("/api/tastings/pair", json={"ingredients": ["rice"], "b": {"model": "gone"}})
+            assert r.status_code == 502 and r.json()["error"]["code"] == "tasting_model_failed"
+            assert r.json()["error"]["param"] == "b.model"
+
+
+def test_keys_guard_the_kitchen_too(tmp_path):
+    with make_client(tmp_path / "k.db", api_keys=["sesame"]) as c:
+        assert c.get("/api/recipes").status_code == 401
+        assert c.get("/api/recipes", headers={"Authorization": "Bearer sesame"}).status_code == 200
+        doc = c.get("/openapi.json").json()
+        assert "401" in doc["paths"]["/api/recipes"]["get"]["responses"]
+
+
+def test_the_library_survives_a_server_restart(tmp_path):
+    with make_client(tmp_path / "k.db") as c:
+        rid = c.post("/api/recipes", json=RECIPES[2]).json()["id"]
+    with make_client(tmp_path / "k.db") as c:  # a new app (a new process would read the same file)
+        assert c.get(f"/api/recipes/{rid}").json()["title"] == "Green salad"
+
+
+def test_no_kitchen_request_no_file(tmp_path):
+    with make_client(tmp_path / "k.db") as c:
+        assert c.get("/health").status_code == 200
+    assert not (tmp_path / "k.db").exists()
