@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Any, Sequence
 
 from chefbot.config import PromptConfig
+from chefbot.cooking.recipe_constraints import RecipeConstraints, ingredient_conflicts
 
 Message = dict[str, str]
 
@@ -50,13 +51,36 @@ def fold_system(messages: Sequence[Message]) -> list[Message]:
     return msgs
 
 
-def request_messages(ner: Sequence[str] | str, prompt: PromptConfig, title: str = "") -> list[Message]:
-    """The system + user turns asking for a recipe with these ingredients."""
-    ner_text = ner if isinstance(ner, str) else ", ".join(n.strip() for n in ner if n and n.strip())
+def constraints_line(c: RecipeConstraints | None, template: str | None, *, ingredients: Sequence[str] = ()) -> str:
+    """The sentence asking for the constraints ("The recipe must be: vegan, ready in 30 minutes."),
+    or "" when there is no template or nothing is asked.  When the person's own ``ingredients``
+    break a requested diet, it also asks for a substitution ("Replace the chicken with a
+    vegetarian alternative."), so the model neither ignores the diet nor drops the ingredient silently."""
+    if not template or c is None or c.is_empty():
+        return ""
+    line = template.format(constraints=", ".join(c.phrases()))
+    diets_by_item: dict[str, list[str]] = {}
+    for check in ingredient_conflicts(list(ingredients), c):
+        for item in check.offending:
+            diets_by_item.setdefault(item, []).append(check.name)
+    for item, diets in diets_by_item.items():
+        line += f" Replace the {item} with a {', '.join(diets)} alternative."
+    return line
+
+
+def request_messages(ner: Sequence[str] | str, prompt: PromptConfig, title: str = "",
+                     constraints: RecipeConstraints | None = None) -> list[Message]:
+    """The system + user turns asking for a recipe with these ingredients; with
+    ``prompt.constraints`` set and ``constraints`` asking for something, the user turn ends
+    with the constraints line (``constraints_line``)."""
+    names = [n.strip() for n in (ner.split(",") if isinstance(ner, str) else ner) if n and n.strip()]
+    ner_text = ner if isinstance(ner, str) else ", ".join(names)
     msgs: list[Message] = []
     if prompt.system:
         msgs.append({"role": "system", "content": prompt.system.format(ner=ner_text, title=title)})
-    msgs.append({"role": "user", "content": prompt.user.format(ner=ner_text, title=title)})
+    user = prompt.user.format(ner=ner_text, title=title)
+    line = constraints_line(constraints, prompt.constraints, ingredients=names)
+    msgs.append({"role": "user", "content": f"{user}\n{line}" if line else user})
     return msgs
 
 

@@ -20,6 +20,7 @@ from chefbot.config import load_config
 from chefbot.data import cli as data_cli
 from chefbot.errors import ChefbotError
 from chefbot.evaluate import cli as evaluate_cli
+from chefbot.kitchen import cli as kitchen_cli
 from chefbot.plan import cli as plan_cli
 from chefbot.progress import console
 from chefbot.serve import cli as serve_cli
@@ -34,7 +35,7 @@ app = typer.Typer(
 )
 
 # The stages that contribute commands, in pipeline order (each module's ``register(app)``).
-STAGES = [data_cli, train_cli, evaluate_cli, serve_cli, plan_cli, config_cli]
+STAGES = [data_cli, train_cli, evaluate_cli, serve_cli, plan_cli, kitchen_cli, config_cli]
 
 
 def _version(value: bool) -> None:

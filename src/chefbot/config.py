@@ -91,11 +91,23 @@ class PromptConfig(Section):
         "auto",
         description="merge the system text into the first user turn: auto (when the chat template has no system role), always, never",
     )
+    constraints: str | None = Field(
+        None,
+        description="sentence added to the user turn naming the recipe's constraints, e.g. 'The recipe must be: "
+                    "{constraints}.' (must contain {constraints}); null: no constraints line (the reference preset)",
+    )
+    constraint_prob: float = Field(
+        0.5, ge=0, le=1,
+        description="training: chance that each of a recipe's own labels (diets, time, difficulty, cuisine, servings) "
+                    "is asked for in its prompt; drawn per recipe from its dedup key and data.seed",
+    )
 
     @model_validator(mode="after")
     def _check_placeholders(self) -> "PromptConfig":
         if "{ner}" not in self.user:
             raise ValueError("prompt.user must contain the placeholder {ner}")
+        if self.constraints is not None and "{constraints}" not in self.constraints:
+            raise ValueError("prompt.constraints must contain the placeholder {constraints} (or be null)")
         return self
 
 
@@ -213,8 +225,9 @@ class EvalConfig(Section):
         default_factory=list, description="forgetting check after eval, base vs tuned: any of mmlu, hellaswag; [] for none"
     )
     benchmark_limit: int | None = Field(None, ge=1, description="first N items of each benchmark task (MMLU: per subject); null: all")
-    engine: Literal["auto", "hf", "vllm", "openai"] = Field(
-        "auto", description="generation backend: auto (endpoint if set, else vLLM on a GPU, else hf), hf, vllm, openai"
+    engine: Literal["auto", "hf", "vllm", "openai", "llamacpp"] = Field(
+        "auto", description="generation backend: auto (endpoint if set, else vLLM on a GPU, else hf: exact), hf, vllm, openai, "
+        "llamacpp (llama.cpp on a cached GGUF, eval.gguf_quant)"
     )
     endpoint: str | None = Field(None, description="base URL of an OpenAI-compatible server; null with engine openai: api.openai.com")
     api_model: str | None = Field(None, description="model name to request at the endpoint; null: model.name_or_path")
@@ -222,13 +235,30 @@ class EvalConfig(Section):
     dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field(
         "auto", description="dtype of the weights when generating: auto (train.precision on a GPU, fp32 on CPU), bf16, fp16, fp32"
     )
+    gguf_quant: Literal["q8_0", "q4_0", "f16", "f32"] = Field(
+        "q8_0", description="weights of engine llamacpp (serve, chat, eval): base + adapter merged in fp32, then q8_0, q4_0 (4-bit), f16 or f32"
+    )
+    llamacpp_threads: int | None = Field(
+        None, ge=1, description="CPU threads of engine llamacpp, shared by its busy contexts (each gets at least one); "
+        "null: every usable core; 1: one thread per busy context (faster for small models on few or busy cores)"
+    )
+    constraints: bool = Field(
+        False, description="also score constraint satisfaction (diets, time, difficulty, cuisine, servings), base vs tuned: "
+        "held-out recipes asked for their own labels and for a diet they break (needs prompt.constraints)"
+    )
+    counterfactual_items: int = Field(
+        12, ge=0, description="with constraints: held-out recipes asked for a diet their source recipe does not meet (0: none)"
+    )
 
 
 class ServeConfig(Section):
     host: str = Field("127.0.0.1", description="address to bind; 127.0.0.1 answers this machine only")
     port: int = Field(8000, ge=1, le=65535, description="TCP port (1-65535)")
-    engine: Literal["hf", "vllm"] = Field("hf", description="generation backend: hf (transformers) or vllm (needs vllm and a CUDA GPU)")
-    api_keys: list[str] = Field(default_factory=list, description="bearer keys accepted on /v1/*; []: the API is open")
+    engine: Literal["auto", "hf", "vllm", "llamacpp"] = Field(
+        "auto", description="generation backend: auto (vllm on a CUDA GPU with vllm; llamacpp on a CPU with llama-cpp-python; "
+        "else hf), hf (transformers), vllm, llamacpp"
+    )
+    api_keys: list[str] = Field(default_factory=list, description="bearer keys accepted on /v1/* and /api/*; []: the API is open")
     cors_origins: list[str] = Field(default_factory=list, description="browser origins allowed by CORS; []: CORS off")
     max_concurrency: int = Field(2, ge=1, le=1024, description="requests generating at once (vLLM: one caller; it batches internally)")
     max_queue: int = Field(16, ge=0, le=100000, description="requests that may wait beyond max_concurrency; more get 429 with Retry-After")
@@ -247,6 +277,25 @@ class ServeConfig(Section):
     )
     plan_time_limit_s: float = Field(10, gt=0, description="upper bound on a /v1/plan meal's solver.time_limit_s and explain_time_limit_s")
     model_name: str = Field("chefbot", description="model id the API reports (/v1/models) and answers under")
+    enforce_attempts: int = Field(
+        3, ge=1, le=20, description="most generations for a /v1/recipes request with enforce: true (the first included)"
+    )
+
+
+class TastingModel(Section):
+    endpoint: str = Field(..., description="base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8001/v1")
+    model: str = Field("chefbot", description="model id to request at that endpoint")
+
+
+class KitchenConfig(Section):
+    db_path: str | None = Field(
+        None, description="SQLite file of the recipe library, plans and tastings; null: kitchen.db in the user data dir "
+        "(~/.local/share/chefbot on Linux); chefbot serve --db overrides"
+    )
+    tasting_models: dict[str, TastingModel] = Field(
+        default_factory=dict, description="other models a blind tasting may compare with the served one, by name: "
+        "{name: {endpoint, model}} (docs/KITCHEN.md)"
+    )
 
 
 class ExperimentConfig(Section):
@@ -270,6 +319,9 @@ class ExperimentConfig(Section):
     )
     eval: EvalConfig = Field(default_factory=EvalConfig, description="evaluation on held-out recipes: generation, metrics, benchmarks")
     serve: ServeConfig = Field(default_factory=ServeConfig, description="the OpenAI-compatible HTTP server (chefbot serve)")
+    kitchen: KitchenConfig = Field(
+        default_factory=KitchenConfig, description="the recipe library, meal plans and blind tastings the server keeps (docs/KITCHEN.md)"
+    )
 
 
 M = TypeVar("M", bound=BaseModel)

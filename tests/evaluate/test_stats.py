@@ -43,3 +43,27 @@ def test_retention_ratio_interval_is_wide_at_n_100():
     r = ratio_interval(0.687, 99, 0.707, 99)
     assert r["value"] == pytest.approx(0.687 / 0.707)
     assert r["low"] < 0.85 and r["high"] > 1.1
+
+
+def test_paired_proportions_newcombe_interval_covers_and_mcnemar_is_exact():
+    from scipy.stats import binomtest
+
+    from chefbot.evaluate.stats import paired_proportions
+
+    all_up = paired_proportions([0, 0, 0], [1, 1, 1])  # a bootstrap would say [+1, +1]
+    assert all_up["diff"] == 1 and 0 < all_up["low"] < 0.6 and all_up["high"] == 1
+    assert all_up["p_value"] == pytest.approx(binomtest(0, 3, 0.5).pvalue)  # 0.25: three items prove little
+    same = paired_proportions([1, 0, 1, 0], [1, 0, 1, 0])
+    assert same["diff"] == 0 and same["low"] < 0 < same["high"] and same["p_value"] == 1
+    r = paired_proportions([1] * 3 + [0] * 17, [1] * 10 + [0] * 10)
+    assert (r["b_only"], r["a_only"]) == (7, 0) and r["p_value"] == pytest.approx(binomtest(0, 7, 0.5).pvalue)
+    # coverage of the true difference near 95% over simulated paired samples of 24 items
+    rng = np.random.default_rng(0)
+    probs, truth, hits = [0.3, 0.1, 0.2, 0.4], 0.2 - 0.1, 0  # both, A only, B only, neither
+    for _ in range(1000):
+        cells = rng.choice(4, size=24, p=probs)
+        r = paired_proportions(np.isin(cells, [0, 1]).astype(float), np.isin(cells, [0, 2]).astype(float))
+        hits += r["low"] <= truth <= r["high"]
+    assert 0.94 <= hits / 1000 <= 0.99
+    with pytest.raises(ValueError, match="same items"):
+        paired_proportions([1], [1, 0])

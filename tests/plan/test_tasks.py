@@ -156,3 +156,19 @@ def test_every_sample_recipe_gives_valid_tasks(shared_dir):
             assert ("oven" in t.equipment) == (t.oven_temp_c is not None)
         with_tasks += bool(d.tasks)
     assert with_tasks >= 980
+
+
+@pytest.mark.parametrize("step", [
+    "Preheat the oven to 350°C (576°F).",  # a model's slip: no home oven does 350 °C; the °F figure is read
+    "Heat the oven to 900 degrees.",  # nothing plausible: the default oven
+    "Let it ferment for 10 days, then bake at 200°C for 20 minutes.",
+    "Simmer for 3 weeks.",
+    "Bake for 0 minutes.",
+])
+def test_generated_text_is_read_never_rejected(step):
+    """Directions a model writes go through the planner's task model on every /v1/recipes answer;
+    an implausible figure must give a task, not a validation error (it made the server answer 500)."""
+    dish = tasks_from_directions("d", "Toast", [step, "Bake the bread."], ["2 slices bread"])
+    for t in dish.tasks:
+        assert t.oven_temp_c is None or 30 <= t.oven_temp_c <= 320
+    assert oven_celsius("Preheat the oven to 350°C (576°F).") == 300

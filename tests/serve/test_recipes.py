@@ -65,8 +65,14 @@ def test_structured_recipe_with_constraint_checks(tmp_path: Path):
     assert [s["number"] for s in body["recipe"]["steps"]] == [1, 2, 3]
     assert body["recipe"]["steps"][0]["text"] == "Fry the bacon for 10 minutes."
     assert body["well_formed"] is True and body["valid"] is False
-    assert "not vegetarian: mentions 'bacon'" in body["problems"]
-    assert any("15 minutes" in p for p in body["problems"])  # 10 + 5 stated > 10 allowed
+    assert "not vegetarian: mentions '4 slices bacon' (meat)" in body["problems"]
+    # the planner's task model: 10 + 5 minutes stated, plus scrambling, over the 10 allowed
+    assert "not ready in 10 minutes: about 25 minutes (hands-on 25), over 10" in body["problems"]
+    assert body["minutes_stated"] == 15
+    checks = {c["name"]: c for c in body["checks"]}
+    assert checks["vegetarian"]["satisfied"] is False and checks["vegetarian"]["offending"] == ["4 slices bacon"]
+    assert checks["max_minutes"]["satisfied"] is False and checks["max_minutes"]["minutes"] == 25
+    assert body["constraints"]["diets"] == ["vegetarian"]  # the legacy boolean, folded into diets
     assert body["raw"] == RECIPE and body["finish_reason"] == "stop"
     # the training prompt (so a tuned model sees what it learned), plus the constraints
     user = gen.prompts[0][-1]["content"]

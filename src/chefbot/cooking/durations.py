@@ -128,15 +128,20 @@ _BARE_TEMP_RE = re.compile(r"\b(?:at|to)\s+(?P<deg>[1-5]\d\d)\b(?!\s*(?:g\b|ml|g
 _OVEN_WORDS = {"slow oven": 150, "moderate oven": 175, "moderately hot oven": 190, "hot oven": 220, "very hot oven": 230}
 
 
+OVEN_RANGE_C = (30, 320)  # what a home oven can be set to; the planner's tasks accept nothing else
+
+
 def oven_celsius(text: str) -> int | None:
-    """The first oven temperature named, in °C rounded to 5 (bare degrees are °F, as in US recipes)."""
-    m = _TEMP_RE.search(text) or _BARE_TEMP_RE.search(text)
-    if m:
+    """The first plausible oven temperature named, in °C rounded to 5 (bare degrees are °F, as in US
+    recipes).  A figure no home oven reaches ("350°C (576°F)", a model's slip) is skipped, so a
+    generated recipe is read, not rejected."""
+    for m in [*_TEMP_RE.finditer(text), *_BARE_TEMP_RE.finditer(text)]:
         deg = int(m.group("deg") or m.group("deg2"))
         groups = m.groupdict()
         unit = (groups.get("unit") or groups.get("unit2") or "F").upper()
-        c = deg if unit.startswith("C") else (deg - 32) * 5 / 9
-        return int(5 * round(c / 5))
+        c = int(5 * round((deg if unit.startswith("C") else (deg - 32) * 5 / 9) / 5))
+        if OVEN_RANGE_C[0] <= c <= OVEN_RANGE_C[1]:
+            return c
     lower = text.lower()
     for words, c in sorted(_OVEN_WORDS.items(), key=lambda kv: -len(kv[0])):
         if words in lower:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chefbot.cooking.durations import oven_celsius, parse_duration, parse_number, rules
+from chefbot.cooking.durations import OVEN_RANGE_C, oven_celsius, parse_duration, parse_number, rules
 from chefbot.cooking.equipment import HEAT, STOVE, VESSELS, Equipment
 
 DEFAULT_OVEN_C = 175  # "moderate oven", and the temperature when a recipe names none
@@ -36,7 +36,7 @@ class Task(BaseModel):
     attended: bool  # False: hands only to start and finish (bake, simmer, chill)
     skill: int = Field(ge=1, le=5)
     equipment: list[Equipment] = Field(default_factory=list)
-    oven_temp_c: int | None = Field(None, ge=30, le=320)
+    oven_temp_c: int | None = Field(None, ge=OVEN_RANGE_C[0], le=OVEN_RANGE_C[1])
     after: list[str] = Field(default_factory=list)  # ids of tasks that must finish first
     vessel: str | None = None  # tasks sharing it keep one burner+pot/pan from the first to the last
     duration_from: str = "default"  # "text", "default" or "model"

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from chefbot.config import DataConfig, ExperimentConfig
+from chefbot.cooking.labels import labels_identity
 from chefbot.data.sources import SourceSpec, resolve_data_source, source_identity
 from chefbot.errors import DataError
 from chefbot.io import atomic_dir, atomic_write_text
@@ -78,6 +79,7 @@ def eval_fingerprint(cfg: ExperimentConfig, spec: SourceSpec | None = None) -> s
         "format": spec.fmt,
         "split": _split_settings(cfg.data),
         "prompt": cfg.prompt.model_dump(mode="json"),
+        "labels": labels_identity(),  # eval items carry every recipe's labels
     }
     return "eval-" + hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -97,6 +99,8 @@ def fingerprint(cfg: ExperimentConfig, tokenizer: Any, spec: SourceSpec | None =
         "prompt": cfg.prompt.model_dump(mode="json"),
         "tokenizer": _tokenizer_identity(tokenizer),
     }
+    if cfg.prompt.constraints:  # the prompts ask for labels: the labelling rules shape the tokens
+        key["labels"] = labels_identity()
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 

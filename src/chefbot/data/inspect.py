@@ -13,6 +13,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from chefbot.cooking.labels import RecipeLabels
+from chefbot.data.cache import EVAL_SPLITS, read_eval_items
+from chefbot.data.constraint_prompts import LabelStats
 from chefbot.data.tokenize import IGNORE_INDEX
 
 
@@ -60,6 +63,43 @@ def backend_line(tb: dict) -> str:
     return line
 
 
+def held_out_label_stats(cache_dir: Any) -> dict:
+    """Label statistics of the held-out items (they always carry labels), for a dataset
+    prepared without ``prompt.constraints`` (its training recipes were not labelled)."""
+    stats = LabelStats()
+    for split in EVAL_SPLITS:
+        for item in read_eval_items(cache_dir, split):
+            if item.get("labels"):
+                lab = item["labels"]
+                stats.add(RecipeLabels(**{**lab, "diets": tuple(lab["diets"])}))
+    return stats.to_dict()
+
+
+def _pct(n: int, total: int) -> str:
+    return f"{n:,} ({n / max(total, 1):.1%})"
+
+
+def label_rows(t: Table, lab: dict, where: str) -> None:
+    """Coverage and class balance of the labels (``constraint_prompts.LabelStats.to_dict``)."""
+    n = lab["recipes"]
+    t.add_row(f"labels ({where})", f"{n:,} recipes")
+    t.add_row("  diets", ", ".join(f"{d} {v['share']:.1%}" for d, v in lab["diets"].items()))
+    diff = lab["difficulty"]
+    t.add_row("  difficulty easy / medium / hard / unlabelled",
+              f"{diff['easy']:,} / {diff['medium']:,} / {diff['hard']:,} / {diff['unlabelled']:,}")
+    top = ", ".join(f"{k} {v:,}" for k, v in lab["cuisine_top"].items()) or "none"
+    t.add_row("  cuisine labelled", f"{_pct(lab['cuisine_labelled'], n)}; top: {top}")
+    t.add_row("  servings labelled", _pct(lab["servings_labelled"], n))
+    for key, name in (("total_minutes", "total"), ("hands_on_minutes", "hands-on")):
+        q = lab[key]
+        if q:
+            t.add_row(f"  {name} minutes p25 / p50 / p75", f"{q['p25']:.0f} / {q['p50']:.0f} / {q['p75']:.0f} "
+                                                            f"(timed: {_pct(lab['timed'], n)})")
+    if lab["prompts_with_constraints"]:
+        asked = ", ".join(f"{k} {v:,}" for k, v in lab["asked"].items())
+        t.add_row("  training prompts asking for labels", f"{_pct(lab['prompts_with_constraints'], n)}; {asked}")
+
+
 def print_examples(prepared: Any, tokenizer: Any, n: int = 2, split: str = "train", console: Console | None = None) -> None:
     console = console or Console()
     ds = prepared.train if split == "train" else prepared.validation
@@ -100,6 +140,10 @@ def print_summary(prepared: Any, console: Console | None = None) -> None:
     tb = s.get("tokenizer_backend")
     if tb:
         t.add_row("tokenizer backend", backend_line(tb))
+    if s.get("labels"):
+        label_rows(t, s["labels"], "kept recipes")
+    elif (prepared.cache_dir / "eval_test.jsonl").exists():
+        label_rows(t, held_out_label_stats(prepared.cache_dir), "held-out recipes only: prompt.constraints is off")
     t.add_row("time", f"{s['seconds']:.1f} s ({s['rows_per_s']:,.0f} rows/s)")
     console.print(t)
     console.print(f"counts saved in {prepared.cache_dir / 'stats.json'}")

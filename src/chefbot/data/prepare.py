@@ -33,6 +33,8 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from chefbot.config import DataConfig, ExperimentConfig, PromptConfig, save_resolved
+from chefbot.cooking.labels import RecipeLabels
+from chefbot.cooking.recipe_constraints import RecipeConstraints
 from chefbot.data import records as R
 from chefbot.data.arrow_writer import ArrowRows
 from chefbot.data.cache import (
@@ -52,6 +54,7 @@ from chefbot.data.cache import (
     write_eval_items,
 )
 from chefbot.data.chat_encoder import ChatEncoder
+from chefbot.data.constraint_prompts import LabelStats, record_labels, sampled_constraints
 from chefbot.data.readers import RawChunk, parse_chunk, raw_chunks
 from chefbot.data.records import DropCounts, RecipeRecord
 from chefbot.data.sources import SourceSpec, resolve_data_source, total_bytes
@@ -80,6 +83,7 @@ class ChunkResult:
     nbytes: int = 0  # input size of the chunk, for the progress bar
     texts: dict[str, int] = field(default_factory=dict)  # texts tokenized per text backend
     backend_fallback: str | None = None  # the worker gave up tiktoken in this chunk, and why
+    labels: list[tuple[RecipeLabels, RecipeConstraints | None]] | None = None  # per valid row, with prompt.constraints
 
 
 _W: dict[str, Any] = {}
@@ -147,10 +151,15 @@ def _process_chunk(task: tuple[RawChunk, float, str]) -> ChunkResult:
     res.ident = np.array([h[0] for h in hashes], dtype=np.uint64)
     res.u = np.array([h[1] for h in hashes], dtype=np.float64)
     res.recipes = {i: kept[i].to_dict() for i in range(len(kept)) if res.u[i] < bound}
+    prompt: PromptConfig = _W["prompt"]
     enc: ChatEncoder | None = _W["encoder"]
     if enc is not None:
+        labels: list[RecipeLabels | None] = [None] * len(kept)
+        if prompt.constraints:  # labelled only when the prompts ask for labels (constraint_prompts: the cost)
+            labels = [record_labels(r) for r in kept]
+            res.labels = [(lab, sampled_constraints(r, lab, prompt, d.seed)) for r, lab in zip(kept, labels)]
         enc.use_backend(backend)
-        conv = [(messages_for(r, _W["prompt"]), target_for(r)) for r in kept]
+        conv = [(messages_for(r, prompt, d.seed, lab), target_for(r)) for r, lab in zip(kept, labels)]
         had_fallback = enc.backend_fallback
         before = enc.text_stats()
         res.tokens, res.lengths, res.n_prompt, res.truncated = enc.encode_arrays(conv, verify=1)
@@ -184,14 +193,18 @@ def _run(chunks: Iterable[tuple[RawChunk, float]], num_proc: int, initargs: tupl
 # ---------------------------------------------------------------- held-out items and statistics
 
 
-def _eval_item(rec: dict, prompt: PromptConfig) -> dict:
+def _eval_item(rec: dict, prompt: PromptConfig, seed: int) -> dict:
+    """One held-out item; ``labels`` are the recipe's own (``cooking.labels``), for the
+    evaluation of constraint prompts."""
     r = RecipeRecord.from_dict(rec)
-    return {"id": r.id, "title": r.title, "ner": r.ner, "messages": messages_for(r, prompt), "reference": target_for(r)}
+    labels = record_labels(r)
+    return {"id": r.id, "title": r.title, "ner": r.ner, "messages": messages_for(r, prompt, seed, labels),
+            "reference": target_for(r), "labels": labels.to_dict()}
 
 
-def _eval_items(held: dict, prompt: PromptConfig) -> dict[str, list[dict]]:
+def _eval_items(held: dict, prompt: PromptConfig, seed: int) -> dict[str, list[dict]]:
     """The held-out items by split, as written to eval_<split>.jsonl."""
-    return {name: [_eval_item(it[2], prompt) for it in held[name]] for name in EVAL_SPLITS}
+    return {name: [_eval_item(it[2], prompt, seed) for it in held[name]] for name in EVAL_SPLITS}
 
 
 def _percentiles(x: np.ndarray) -> dict:
@@ -209,6 +222,7 @@ def _take(res: ChunkResult, counters: dict, drops: DropCounts, dedup: Deduper, s
     n = len(res.u)
     encoded = res.lengths is not None
     lengths = res.lengths.tolist() if encoded else [0] * n
+    label_stats = counters.setdefault("labels", LabelStats()) if res.labels is not None else None
     n_prompt = res.n_prompt.tolist() if encoded else [0] * n
     truncated = res.truncated.tolist() if encoded else [False] * n
     at = 0
@@ -219,6 +233,8 @@ def _take(res: ChunkResult, counters: dict, drops: DropCounts, dedup: Deduper, s
             drops.add(R.DUPLICATE)
         else:
             counters["kept"] += 1
+            if label_stats is not None:
+                label_stats.add(*res.labels[j])
             toks = res.tokens[at:end] if lengths[j] else None
             split.add(u, (toks, n_prompt[j], res.recipes.get(j), truncated[j]))
         at = end
@@ -271,7 +287,7 @@ def _choose_backend(
             break
     enc = ChatEncoder(tokenizer, d.max_length, cfg.prompt.fold_system)
     with _gc_paused():
-        texts = enc.texts_for([(messages_for(r, cfg.prompt), target_for(r)) for r in sample])
+        texts = enc.texts_for([(messages_for(r, cfg.prompt, d.seed), target_for(r)) for r in sample])
     decide(fast, texts, choice)
     if choice.reason and progress:
         print(f"tokenizer backend: tokenizers ({choice.reason})")
@@ -419,10 +435,11 @@ def prepare(cfg: ExperimentConfig, tokenizer: Any, progress: bool = True, force:
             "max_length": d.max_length,
             "packing_efficiency": round(train.efficiency(), 4),
             "tokenizer_backend": counters["tokenizer_backend"],
+            "labels": counters["labels"].to_dict() if "labels" in counters else None,
             "seconds": round(time.time() - t0, 2),
         }
         stats["rows_per_s"] = round(stats["rows_read"] / max(stats["seconds"], 1e-9), 1)
-        write_eval_items(tmp, _eval_items(held, cfg.prompt))
+        write_eval_items(tmp, _eval_items(held, cfg.prompt, d.seed))
         atomic_write_json(tmp / "stats.json", stats)
         save_resolved(cfg, tmp)
         release_tmp(tmp)
@@ -459,6 +476,6 @@ def load_eval_items(cfg: ExperimentConfig, split: str = "test") -> list[dict]:
     if not is_complete(folder):
         held, _ = _stream(cfg, spec, None, progress=True, on_train=lambda u, item: None)
         with atomic_dir(folder) as tmp:
-            write_eval_items(tmp, _eval_items(held, cfg.prompt))
+            write_eval_items(tmp, _eval_items(held, cfg.prompt, cfg.data.seed))
             mark_complete(tmp)
     return read_eval_items(folder, split)

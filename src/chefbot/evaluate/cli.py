@@ -3,7 +3,8 @@
 ``chefbot eval CONFIG`` is short for ``chefbot eval run CONFIG``; the other
 subcommands (``score``, ``audit``, ``benchmarks``, ``judge``) are named explicitly.
 Commands live in ``cli_run.py`` (generation, compare, benchmarks, judge) and
-``cli_score.py`` (scoring, audit); each defines ``register(eval_app, app)``.
+``cli_score.py`` (scoring, audit), ``tastings.py`` (blind tasting win rates); each defines
+``register(eval_app, app)``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import typer
 from typer.core import TyperGroup
 
-from chefbot.evaluate import cli_run, cli_score
+from chefbot.evaluate import cli_run, cli_score, tastings
 
 
 class DefaultRunGroup(TyperGroup):
@@ -31,6 +32,6 @@ eval_app = typer.Typer(
 
 
 def register(app: typer.Typer) -> None:
-    for mod in (cli_run, cli_score):
+    for mod in (cli_run, cli_score, tastings):
         mod.register(eval_app, app)
     app.add_typer(eval_app, name="eval")

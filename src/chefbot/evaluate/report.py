@@ -15,6 +15,7 @@
                 "win_rate": {"value", "low", "high"}},  # win_rate computed (Wilson) when absent
       "notes": [str, ...],                              # optional, printed under the title
       "training": train.history.read_history(...),     # optional: the tuned model's run (the demo)
+      "constraints": constraint_eval.score_constraints(...),  # optional: constraint satisfaction, base vs tuned
       "samples": [{"id", "title", "reference", "predictions": {model: text}}],  # optional
     }
 
@@ -185,6 +186,8 @@ def build_tables(results: dict) -> list[_Table]:
         for c in names:
             t.add(CHECK_LABELS[c], *[f"{fmt_interval(m['checks'][c], 2)} (n={m['checks'][c]['n']})" for m in ck])
         tables.append(t)
+    if results.get("constraints"):
+        tables.append(constraint_table(results["constraints"]))
     bench = results.get("benchmarks") or {}
     if bench.get("models"):
         t = _Table("Benchmarks (lm-evaluation-harness)", ["model", "task", "metric", "n", "value [95% CI]", "stderr"],
@@ -208,6 +211,31 @@ def build_tables(results: dict) -> list[_Table]:
         t.add(judge["a"], judge["b"], judge.get("judge_model", "?"), judge.get("n", "?"), judge["wins"], judge["ties"], judge["losses"], fmt_interval(wr))
         tables.append(t)
     return tables
+
+
+def constraint_table(cons: dict) -> _Table:
+    """Constraint satisfaction per kind of request and constraint (``evaluate/constraint_eval.py``)."""
+    base, others = cons["baseline"], [m for m in cons["models"] if m != cons["baseline"]]
+    n = cons.get("n", {})
+    t = _Table("Constraint satisfaction",
+               ["request", "constraint", "n", *cons["models"], *[f"{m} − {base} (paired)" for m in others],
+                "unknown (" + " / ".join(cons["models"]) + ")"],
+               f"Share of requests the checker confirms satisfied [95% Wilson interval] (violated and unknown both "
+               f"count against; the last column counts the unknowns: answers that do not tell). Requests: "
+               f"{n.get('own labels', 0)} held-out recipes asked for a random subset of their own labels, "
+               f"{n.get('counterfactual', 0)} asked for a diet their source recipe breaks. Paired: difference of the "
+               f"shares on the same requests [95% Newcombe paired score interval], exact McNemar p.")
+    for row in cons["rows"]:
+        cells = [fmt_interval(row["models"][m], 2) + f" ({row['models'][m]['satisfied']}/{row['n']})" for m in cons["models"]]
+        diffs = []
+        for m in others:
+            d = row["paired"].get(m) or {}
+            diffs.append("–" if d.get("diff") is None else
+                         f"{d['diff']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}] (p={d['p_value']:.3f})")
+        t.add(row["condition"], row["constraint"], row["n"], *cells, *diffs,
+              " / ".join(str(row["models"][m]["unknown"]) for m in cons["models"]))
+    return t
+
 
 # ----------------------------------------------------------------------------- report
 

@@ -16,6 +16,7 @@ from typing import Any
 from chefbot.config import ExperimentConfig, save_resolved
 from chefbot.data.prepare import load_eval_items
 from chefbot.errors import ChefbotError
+from chefbot.evaluate.constraint_eval import constraint_items, score_constraints
 from chefbot.evaluate.harness import evaluate_benchmarks, report_benchmarks
 from chefbot.evaluate.predictions import PredictionWriter
 from chefbot.evaluate.report import write_report
@@ -63,7 +64,8 @@ def generate_predictions(generator: Any, items: list[dict], path: Path, label: s
                 it = todo[i]
                 writer.write({
                     "id": it["id"],
-                    "inputs": {"title": it.get("title"), "ner": it.get("ner"), "messages": it["messages"]},
+                    "inputs": {"title": it.get("title"), "ner": it.get("ner"), "messages": it["messages"],
+                               **({"constraints": it["constraints"]} if "constraints" in it else {})},
                     "reference": it["reference"],
                     "prediction": c.text,
                     "finish_reason": c.finish_reason if c.finish_reason in ("stop", "length") else "stop",
@@ -194,14 +196,25 @@ def evaluate_model(
         runs.append((model_label(cfg), None))
     runs.append((label or model_label(cfg, adapter), adapter))
 
+    # eval.constraints: the same models asked for constraints (constraint_eval.py), scored by the one checker
+    asks = constraint_items(cfg, load_eval_items(cfg, cfg.eval.split), items) if cfg.eval.constraints else []
     models: dict[str, dict] = {}
     rows: dict[str, list[dict]] = {}
+    asked: dict[str, list[dict]] = {}
     for name, ad in runs:
         gen = (generators or {}).get(name) or make_generator(cfg.model_copy(update={"adapter": None}), adapter=ad)
         models[name], rows[name] = run_one(cfg, gen, items, out, name)
+        if asks:  # own-label requests the main prompts already asked reuse their answers
+            fresh = [a for a in asks if not a["reuse"]]
+            made = generate_predictions(gen, fresh, out / "predictions" / f"constraints-{slug(name)}.jsonl",
+                                        f"{name} (constraints)")[0] if fresh else []
+            answers = {r["id"]: r for r in [*rows[name], *made]}
+            asked[name] = [answers[a["id"]] for a in asks]
         del gen
     results = assemble_results(cfg, models, baseline=next(iter(models)), rows=rows, n=len(items),
                                title=f"chefbot evaluation: {cfg.name}")
+    if asks:
+        results["constraints"] = score_constraints(asks, asked, baseline=next(iter(models)))
     results.update(extra or {})
     if cfg.eval.benchmarks:
         bench = evaluate_benchmarks(cfg, adapter=adapter, out_dir=out / "benchmarks")

@@ -1,4 +1,5 @@
-"""Intervals: bootstrap for per-item means, paired bootstrap for A vs B, Wilson for proportions.
+"""Intervals: bootstrap for per-item means, paired bootstrap for A vs B, Wilson for proportions,
+Newcombe's paired interval and McNemar's exact test for yes/no outcomes of A vs B.
 
 numpy-vectorised: all resamples are drawn as one index matrix, so 10,000 resamples
 of 10,000 items cost a fraction of a second.
@@ -101,6 +102,37 @@ def wilson_interval(successes: float, n: int, level: float = 0.95) -> dict:
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
     return {"value": p, "low": max(0.0, centre - half), "high": min(1.0, centre + half), "n": n}
+
+
+def paired_proportions(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> dict:
+    """B minus A for yes/no outcomes on the same items (1/0 each): the difference of the two shares
+    with Newcombe's hybrid score interval for paired proportions (1998, method 10: both Wilson
+    intervals combined with the pairs' continuity-corrected correlation), and the exact McNemar p (a two-sided binomial
+    test on the items where only one of the two succeeded).  Unlike a bootstrap it does not claim
+    [+1, +1] when three items out of three improve."""
+    x, y = _as_array(a), _as_array(b)
+    if len(x) != len(y):
+        raise ValueError(f"paired proportions need the same items: {len(x)} vs {len(y)} outcomes")
+    n = len(x)
+    if n == 0:
+        return {"n": 0, "mean_a": None, "mean_b": None, "diff": None, "low": None, "high": None, "p_value": None}
+    both, b_only = int(np.sum((x == 1) & (y == 1))), int(np.sum((x == 0) & (y == 1)))
+    a_only, neither = int(np.sum((x == 1) & (y == 0))), int(np.sum((x == 0) & (y == 0)))
+    pa, pb = (both + a_only) / n, (both + b_only) / n
+    wa, wb = wilson_interval(both + a_only, n, level), wilson_interval(both + b_only, n, level)
+    denom = (both + b_only) * (a_only + neither) * (both + a_only) * (b_only + neither)
+    # the pairs' correlation, continuity-corrected when positive as Newcombe advises (uncorrected, a
+    # sample without discordant pairs at 1/2 would get a zero-width interval)
+    cross = both * neither - b_only * a_only
+    phi = (max(cross - n / 2, 0) if cross > 0 else cross) / math.sqrt(denom) if denom else 0.0
+    down = math.sqrt(max(0.0, (pb - wb["low"]) ** 2 - 2 * phi * (pb - wb["low"]) * (wa["high"] - pa) + (wa["high"] - pa) ** 2))
+    up = math.sqrt(max(0.0, (wb["high"] - pb) ** 2 - 2 * phi * (wb["high"] - pb) * (pa - wa["low"]) + (pa - wa["low"]) ** 2))
+    diff = pb - pa
+    m, k = b_only + a_only, min(b_only, a_only)
+    p = min(1.0, 2 * sum(math.comb(m, i) for i in range(k + 1)) / 2**m) if m else 1.0
+    return {"n": n, "mean_a": pa, "mean_b": pb, "diff": diff, "low": max(-1.0, diff - down), "high": min(1.0, diff + up),
+            "p_value": p, "b_only": b_only, "a_only": a_only,
+            "method": "Newcombe hybrid score interval for paired proportions; exact McNemar p"}
 
 
 def _norm_ppf(q: float) -> float:

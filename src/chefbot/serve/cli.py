@@ -9,7 +9,10 @@ import typer
 
 from chefbot.config import load_config
 from chefbot.errors import ChefbotError
-from chefbot.generate import make_generator, vllm_available
+from chefbot.generate import llamacpp_available, make_generator, serving_engine, vllm_available
+from chefbot.generate.gguf import QUANTS
+from chefbot.generate.llamacpp_engine import INSTALL_HINT, passive_openmp
+from chefbot.kitchen.db import KitchenDB, resolve_db_path
 from chefbot.model import DTYPES as PRECISIONS
 from chefbot.progress import console
 from chefbot.serve.export import export, smoke_test
@@ -28,22 +31,35 @@ def _config(config: Optional[Path], overrides: list[str] | None, model_dir: Opti
 
 
 DTYPES = ("auto", *PRECISIONS)
+ENGINES = ("auto", "hf", "vllm", "llamacpp")
 
 
-def build_generator(cfg: Any, adapter: Optional[str], engine: str, dtype: str = "auto") -> Any:
+def build_generator(cfg: Any, adapter: Optional[str], engine: str, dtype: str = "auto", quant: Optional[str] = None) -> Any:
     """The generator from chefbot.generate (the one generation path) for this engine.
 
-    ``dtype`` becomes ``eval.dtype``; ``chefbot.model.inference_precision`` resolves "auto"
-    (the training precision on a GPU; fp32 on a CPU: docs/BENCHMARKS.md, "bf16 against fp32
-    on this CPU", says why).
+    ``engine`` "auto" is ``chefbot.generate.serving_engine``'s choice (vLLM on a GPU, llama.cpp on a CPU
+    with llama-cpp-python installed, else transformers).  ``dtype`` becomes ``eval.dtype``;
+    ``chefbot.model.inference_precision`` resolves "auto" (the training precision on a GPU; fp32 on a
+    CPU: docs/BENCHMARKS.md, "bf16 against fp32 on this CPU", says why).  ``quant`` becomes
+    ``eval.gguf_quant`` (the llamacpp engine's weights).
     """
+    if engine not in ENGINES:
+        raise ChefbotError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    if engine in ("auto", "llamacpp") and llamacpp_available():
+        passive_openmp()  # before anything imports torch (serving_engine's CUDA check does)
+    engine = serving_engine(engine)
     if engine == "vllm" and not vllm_available():
         raise ChefbotError("--engine vllm needs the vllm package and a CUDA GPU (pip install vllm); use --engine hf")
+    if engine == "llamacpp" and not llamacpp_available():
+        raise ChefbotError(f"--engine llamacpp: {INSTALL_HINT}")
     if dtype not in DTYPES:
         raise ChefbotError(f"--dtype {dtype!r}: choose one of {', '.join(DTYPES)}")
-    return make_generator(cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"engine": engine, "endpoint": None,
-                                                                                     "dtype": dtype})}),
-                          adapter=adapter)
+    if quant is not None and quant not in QUANTS:
+        raise ChefbotError(f"--quant {quant!r}: choose one of {', '.join(QUANTS)}")
+    update: dict = {"engine": engine, "endpoint": None, "dtype": dtype}
+    if quant is not None:
+        update["gguf_quant"] = quant
+    return make_generator(cfg.model_copy(update={"eval": cfg.eval.model_copy(update=update)}), adapter=adapter)
 
 
 def register(app: typer.Typer) -> None:
@@ -55,9 +71,13 @@ def register(app: typer.Typer) -> None:
         model_dir: Optional[Path] = typer.Option(None, help="A merged model folder (chefbot export --format merged)."),
         host: Optional[str] = typer.Option(None, help="Address to bind (default serve.host, 127.0.0.1)."),
         port: Optional[int] = typer.Option(None, help="Port (default serve.port, 8000)."),
-        engine: Optional[str] = typer.Option(None, help="hf (transformers) or vllm (GPU)."),
+        engine: Optional[str] = typer.Option(None, help="auto (default: vllm on a GPU, llamacpp on a CPU with "
+                                             "llama-cpp-python, else hf) | hf (transformers) | vllm | llamacpp"),
         api_key: Optional[list[str]] = typer.Option(None, "--api-key", help="Require this bearer key (repeatable)."),
         dtype: str = typer.Option("auto", help="auto (fp32 on CPU, training precision on GPU) | fp32 | bf16 | fp16"),
+        quant: Optional[str] = typer.Option(None, help="llamacpp engine: GGUF weights q8_0 (default) | q4_0 | f16 | f32"),
+        db: Optional[Path] = typer.Option(None, help="The kitchen's SQLite file (default kitchen.db_path, else the user "
+                                                     "data dir; docs/KITCHEN.md)."),
     ) -> None:
         """Serve the model: OpenAI-compatible API, /v1/recipes and a web page at /."""
         cfg = _config(config, overrides, model_dir)
@@ -66,18 +86,24 @@ def register(app: typer.Typer) -> None:
         if port:
             cfg.serve.port = port
         if engine:
-            if engine not in ("hf", "vllm"):
-                raise ChefbotError(f"--engine {engine!r}: choose hf or vllm")
+            if engine not in ENGINES:
+                raise ChefbotError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
             cfg.serve.engine = engine
         if api_key:
             cfg.serve.api_keys = list(api_key)
+        # The kitchen's file opens now: a DB from a newer chefbot fails before the model loads, not at the first /api call.
+        kitchen_db = resolve_db_path(cfg.kitchen.db_path, db)
+        KitchenDB(kitchen_db).close()
+        cfg.kitchen.db_path = str(kitchen_db)
+        console.print(f"kitchen DB: {kitchen_db} (back it up with `chefbot library export FILE`)")
         import uvicorn
 
         # Only `chefbot serve` needs the web stack; at the top it would slow every command.
         # lazy: fastapi + the planner's OR-Tools: import chefbot.cli 0.21 s, with chefbot.serve.app 0.85 s
         from chefbot.serve.app import create_app
 
-        generator = build_generator(cfg, str(adapter) if adapter else None, cfg.serve.engine, dtype)
+        generator = build_generator(cfg, str(adapter) if adapter else None, cfg.serve.engine, dtype, quant)
+        cfg.serve.engine = generator.backend  # "auto" resolved: what the banner and /health report
         if cfg.serve.host not in ("127.0.0.1", "localhost", "::1") and not cfg.serve.api_keys:
             console.print(f"[yellow]warning:[/] serving on {cfg.serve.host} without an API key: anyone who can reach "
                           "this machine can use the model (add --api-key)")
@@ -99,6 +125,8 @@ def register(app: typer.Typer) -> None:
         max_tokens: Optional[int] = typer.Option(None, help="Longest answer in tokens."),
         temperature: Optional[float] = typer.Option(None, help="0 = greedy."),
         dtype: str = typer.Option("auto", help="auto (fp32 on CPU) | fp32 | bf16 | fp16"),
+        engine: str = typer.Option("auto", help="auto (llamacpp on a CPU with llama-cpp-python, else hf) | hf | llamacpp"),
+        quant: Optional[str] = typer.Option(None, help="llamacpp engine: GGUF weights q8_0 (default) | q4_0 | f16 | f32"),
     ) -> None:
         """Chat in the terminal with streaming answers (/reset, /history, /quit)."""
         if url:
@@ -107,7 +135,9 @@ def register(app: typer.Typer) -> None:
             if config is None:
                 raise ChefbotError("give a CONFIG for a local model, or --url of a running server")
             cfg = _config(config, overrides, model_dir)
-            gen = build_generator(cfg, str(adapter) if adapter else None, "hf", dtype)
+            if engine == "auto" and serving_engine("auto") == "vllm":
+                engine = "hf"  # vLLM's offline engine does not stream in chefbot; the terminal chat does
+            gen = build_generator(cfg, str(adapter) if adapter else None, engine, dtype, quant)
             settings: dict = {}
             if max_tokens:
                 settings["max_new_tokens"] = max_tokens

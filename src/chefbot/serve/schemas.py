@@ -44,6 +44,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
+from chefbot.cooking.recipe_constraints import RecipeConstraints  # the request's constraints: one class, one name
+
 # Integers a JSON number holds exactly (clients parse numbers as doubles; so does FastAPI's
 # OpenAPI document, so a bound like 2**63 - 1 would read as 2**63 there).
 EXACT_INT = 2**53
@@ -116,20 +118,6 @@ def chat_request_model(max_messages: int) -> type[ChatCompletionRequest]:
     )
 
 
-class RecipeConstraints(_Request):
-    vegetarian: bool = False
-    vegan: bool = False
-    gluten_free: bool = False
-    max_minutes: Int(ge=1, le=24 * 60) | None = Field(None, description="the steps should state at most this many minutes")
-
-    def phrases(self) -> list[str]:
-        out = [name for name, on in (("vegan", self.vegan), ("vegetarian", self.vegetarian and not self.vegan),
-                                     ("gluten-free", self.gluten_free)) if on]
-        if self.max_minutes:
-            out.append(f"ready in {self.max_minutes} minutes or less")
-        return out
-
-
 # -- ingredients: a list, or one string with commas/new lines (what a person pastes) ----------------
 # Blank pieces are dropped (Python's str.strip), so a request must have at least one piece left.  The
 # schema says so with character classes spelled out (every character str.isspace() is true for), not
@@ -175,6 +163,8 @@ class RecipeRequest(_Request):
     temperature: float | None = Field(None, ge=0, le=2, description="0 = greedy")
     seed: Seed | None = None
     stream: bool = Field(False, description="answer as server-sent events (text/event-stream)")
+    enforce: bool = Field(False, description="generate again (sampled) while a requested constraint is violated, at "
+                                             "most serve.enforce_attempts answers; else the best one, constraints_met false")
 
 
 # -- plain completions: prompts as text or token ids ---------------------------------------------
@@ -454,6 +444,17 @@ class StructuredRecipe(BaseModel):
     steps: list[RecipeStep]
 
 
+class ConstraintCheckResult(BaseModel):
+    """One requested constraint judged by the checker (``cooking.recipe_constraints.ConstraintCheck``)."""
+
+    name: str = Field(description="a diet (vegan, ...), max_minutes, difficulty, cuisine or servings")
+    requested: str = Field(description="what was asked, in words")
+    satisfied: bool | None = Field(description="true: met; false: violated; null: the recipe does not tell")
+    detail: str = Field(description="why, e.g. \"mentions '1 lb chicken' (poultry)\" or \"about 55 minutes, over 30\"")
+    offending: list[str] = Field(description="the ingredient lines that break it")
+    minutes: float | None = Field(description="the estimated total time, where it matters")
+
+
 class RecipeResponse(BaseModel):
     id: str
     object: Literal["recipe"]
@@ -465,6 +466,12 @@ class RecipeResponse(BaseModel):
     well_formed: bool
     problems: list[str]
     minutes_stated: float
+    checks: list[ConstraintCheckResult] = Field(description="one per requested constraint, judged on the answer")
+    conflicts: list[ConstraintCheckResult] = Field(
+        description="requested diets the given ingredients break (vegetarian + chicken); the prompt asked for a substitute")
+    constraints_met: bool = Field(description="no requested constraint is violated (unknowns do not count)")
+    attempts: int = Field(description="answers generated (more than 1 only with enforce)")
+    attempt: int = Field(description="which of them this is (with enforce: the first that passed, else the best)")
     raw: str
     finish_reason: Literal["stop", "length"]
     usage: Usage
@@ -472,6 +479,15 @@ class RecipeResponse(BaseModel):
 
 class RecipeDelta(BaseModel):
     delta: str
+
+
+class RecipeRetry(BaseModel):
+    """A recipe stream with enforce: the answer so far violated a constraint and another attempt starts;
+    the text streamed so far is discarded (the last event, done, carries the answer chosen)."""
+
+    attempt: int = Field(description="the attempt that starts now (2, 3, ...)")
+    max_attempts: int
+    violated: list[ConstraintCheckResult] = Field(description="the previous answer's violated checks")
 
 
 class RecipeDone(RecipeResponse):

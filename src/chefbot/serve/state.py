@@ -13,7 +13,6 @@ never disturb requests in flight; ``complete``/``open_stream`` map the queue's r
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from chefbot.chat import render_prompt
@@ -168,6 +167,9 @@ def served_identity(cfg: ExperimentConfig, generator: Any, adapter: str | None) 
             info["dtype"] = str(first.dtype).replace("torch.", "")
     if info["backend"] == "hf":  # chefbot.model.load_model quantizes the base per quant.mode
         info["quant"] = cfg.quant.mode
+    elif info["backend"] == "llamacpp":  # the cached GGUF: its quantization, and its name (a fingerprint)
+        info["quant"] = generator.quant
+        info["gguf"] = generator.gguf_path.name
     tokenizer = getattr(generator, "tokenizer", None)
     if tokenizer is not None and callable(getattr(tokenizer, "convert_ids_to_tokens", None)):
         info["tokenizer"] = tokenizer_fingerprint(tokenizer)
