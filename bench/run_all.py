@@ -27,7 +27,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 DOCS = BENCH.parent / "docs" / "BENCHMARKS.md"
-NOT_BENCHMARKS = {"common.py", "run_all.py"}
+NOT_BENCHMARKS = {"common.py", "run_all.py", "kitchen_screenshots.py"}  # the last remakes docs/images, measures nothing
 
 
 def scripts() -> list[Path]:

@@ -154,18 +154,21 @@ def test_sigkill_mid_prepare_leaves_nothing_complete_and_rerun_matches(repo_dir,
     rerun = _cli_prepare(repo_dir, qwen_tokenizer_dir, cache, *ov)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "cache hit" not in rerun.stdout and "removed the unfinished output of an interrupted run" in rerun.stdout
-    done = sorted(p for p in cache.iterdir() if (p / COMPLETE).exists())  # the prepared data and the held-out items
-    assert len(done) == 2 and done[1].name.startswith("eval-") and sorted(cache.iterdir()) == done  # leftovers gone
-    assert not (done[0] / OWNER).exists()
+    done = sorted(p for p in cache.iterdir() if (p / COMPLETE).exists())
+    # the prepared data and the held-out items (names are hashes: no order assumed), leftovers gone
+    assert len(done) == 2 and sorted(p.name.startswith("eval-") for p in done) == [False, True]
+    assert sorted(cache.iterdir()) == done
+    data_dir, eval_dir = sorted(done, key=lambda p: p.name.startswith("eval-"))
+    assert not (data_dir / OWNER).exists()
 
     # an uninterrupted run (same config, its own cache folder) gives the same folder name and the same bytes
     cfg = load_config(str(repo_dir / "configs" / "quickstart.yaml"),
                       [f"model.tokenizer={qwen_tokenizer_dir}", f"data.cache_dir={tmp_path / 'ref'}", *ov])
     ref = prepare(cfg, load_tokenizer(cfg.model), progress=False)
-    assert ref.cache_dir.name == done[0].name
-    got, want = _outputs(done[0]), _outputs(ref.cache_dir)
+    assert ref.cache_dir.name == data_dir.name
+    got, want = _outputs(data_dir), _outputs(ref.cache_dir)
     assert got == want
     assert sorted(p.name for p in (tmp_path / "ref").iterdir()) == [p.name for p in done]
     for name in ("eval_test.jsonl", "eval_validation.jsonl"):
-        assert (done[1] / name).read_bytes() == (tmp_path / "ref" / done[1].name / name).read_bytes()
+        assert (eval_dir / name).read_bytes() == (tmp_path / "ref" / eval_dir.name / name).read_bytes()
     assert want[1]["rows_read"] == 10_000 and want[1]["train_rows"] > 0
