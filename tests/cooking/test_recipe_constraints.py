@@ -4,6 +4,8 @@ the one checker, the user's own conflicting ingredients, and the constraints lin
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from chefbot.chat import constraints_line, request_messages
@@ -90,3 +92,24 @@ def test_constraints_line_and_the_user_turn():
     assert request_messages(["chicken", "rice"], off, constraints=c) == request_messages(["chicken", "rice"], off)
     with pytest.raises(ValidationError, match="must contain the placeholder"):
         PromptConfig(constraints="Make it nice.")
+
+
+_FRAGMENTS = ["Bake", "Simmer", "Rest", "Chill", "Preheat the oven to", "Stir in the flour", "overnight", "for",
+              "about", "to", "and", "or", "minutes", "hours", "hour", "days", "weeks", "°C", "°F", "degrees", "at",
+              "1/2", "1 1/2", "a quarter", "½", "-", ".", "the pan", "broil", "microwave", "slow cooker"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.one_of(st.sampled_from(_FRAGMENTS), st.integers(0, 10**7).map(str)), max_size=12)
+                .map(" ".join), min_size=1, max_size=6))
+def test_any_directions_a_model_writes_are_checked_never_refused(directions):
+    """Generated text is arbitrary: whatever figures it states, the checker answers (the task
+    model's bounds, oven 30-320 °C and one step at most a week, are never violated by reading)."""
+    from chefbot.serve.recipes import check_constraints
+    from chefbot.recipe_format import render_recipe
+
+    c = RecipeConstraints(diets=["vegan"], max_minutes=60, difficulty="easy", servings=4)
+    checks = check_recipe("Stew", ["2 carrots", "1 onion"], directions, c)
+    assert [k.name for k in checks][:1] == ["vegan"] and len(checks) == 4
+    out = check_constraints(render_recipe("Stew", ["2 carrots"], directions), c)
+    assert out["minutes_stated"] >= 0

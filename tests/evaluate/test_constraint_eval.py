@@ -132,28 +132,16 @@ def test_scores_count_unknown_against_and_pair_the_models():
         score_constraints(items, {"base": base[::-1]}, baseline="base")
 
 
-def test_directions_the_task_model_refuses_leave_time_unknown_not_a_crash(monkeypatch):
+def test_implausible_figures_a_model_writes_are_read_not_a_crash():
     """A tuned model once wrote "Preheat the oven to 350°C (576°F)", which the planner's task model
-    refused (500 on /v1/recipes); it is now read (the °F figure, 300 °C) and judged.  Should the
-    task model refuse other text, the diets are still judged, time and difficulty unknown with the reason."""
-    from chefbot.evaluate import constraint_eval
-
-    text = render_recipe("Toast", ["2 slices bread", "1 avocado"], ["Preheat the oven to 350°C (576°F).", "Bake the bread."])
+    refused (500 on /v1/recipes); "rest 99999 hours" did the same to the task's duration.  Both
+    are now read (the °F figure, 300 °C; the rest as unstated) and the answer is judged."""
+    text = render_recipe("Toast", ["2 slices bread", "1 avocado"],
+                         ["Preheat the oven to 350°C (576°F).", "Bake the bread 10 minutes.", "Rest 99999 hours."])
     checks = judge(text, {"diets": ["vegan"], "max_minutes": 25, "difficulty": "easy"})
     assert [k["name"] for k in checks] == ["vegan", "max_minutes", "difficulty"]
     assert all(k["satisfied"] is not None for k in checks)
-
-    real = constraint_eval.check_recipe
-
-    def refusing(title, ingredients, directions, c, **kw):
-        if c.max_minutes or c.difficulty:
-            raise ValueError("1 validation error for Task\noven_temp_c\n  Input should be less than or equal to 320")
-        return real(title, ingredients, directions, c, **kw)
-
-    monkeypatch.setattr(constraint_eval, "check_recipe", refusing)
-    checks = judge(text, {"diets": ["vegan"], "max_minutes": 25, "difficulty": "easy"})
-    assert [(k["name"], k["satisfied"]) for k in checks] == [("vegan", True), ("max_minutes", None), ("difficulty", None)]
-    assert "oven_temp_c" in checks[1]["detail"] and "could not be read" in checks[2]["detail"]
+    assert checks[1]["minutes"] < 24 * 60  # the impossible rest is not in the total
 
 
 class Scripted:

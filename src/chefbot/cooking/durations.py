@@ -86,11 +86,16 @@ def _unit_minutes(unit: str) -> float:
     return 1
 
 
+MAX_TASK_MINUTES = 7 * 24 * 60  # the longest one step can take (a week of curing); the tasks accept nothing longer
+
+
 def parse_duration(text: str) -> int | None:
     """Minutes named in a direction (the upper end of a range, mentions summed), or None.
 
     "about 20 minutes" -> 20, "10 to 15 minutes" -> 15, "1 1/2 hours" -> 90,
     "1 hour and 15 minutes" -> 75, "2 hours or overnight" -> 120, "overnight" -> 480.
+    More than ``MAX_TASK_MINUTES`` ("rest 99999 hours", a model's slip) is None: read as unstated,
+    like an oven figure no oven reaches, so a generated recipe is read, not rejected.
     """
     spans: list[tuple[int, float]] = []
     for m in _DURATION_RE.finditer(text):
@@ -113,7 +118,9 @@ def parse_duration(text: str) -> int | None:
             continue  # "2 hours or overnight": the first is the plan's time
         total += minutes
         found = True
-    return max(1, math.ceil(total)) if found else None
+    if not found or total > MAX_TASK_MINUTES:
+        return None
+    return max(1, math.ceil(total))
 
 
 # ---------------------------------------------------------------- temperatures

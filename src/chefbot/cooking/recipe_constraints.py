@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from chefbot.cooking.durations import MAX_TASK_MINUTES
 from chefbot.cooking.labels import DIFFICULTIES, RecipeLabels, cuisine_of, label_recipe
 from chefbot.cooking.lexicon import DIETS, diet_offenders
 
@@ -32,7 +33,7 @@ __all__ = ["DIETS", "DIFFICULTIES", "ConstraintCheck", "RecipeConstraints", "che
 
 Diet = Literal["vegetarian", "vegan", "pescatarian", "gluten-free", "dairy-free", "nut-free"]
 Difficulty = Literal["easy", "medium", "hard"]
-MAX_MINUTES = 7 * 24 * 60  # the task model's longest task; a request beyond it asks for nothing
+MAX_MINUTES = MAX_TASK_MINUTES  # the task model's longest task; a request beyond it asks for nothing
 _LEGACY = {"vegetarian": "vegetarian", "vegan": "vegan", "gluten_free": "gluten-free"}
 
 

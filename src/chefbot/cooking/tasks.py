@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chefbot.cooking.durations import OVEN_RANGE_C, oven_celsius, parse_duration, parse_number, rules
+from chefbot.cooking.durations import MAX_TASK_MINUTES, OVEN_RANGE_C, oven_celsius, parse_duration, parse_number, rules
 from chefbot.cooking.equipment import HEAT, STOVE, VESSELS, Equipment
 
 DEFAULT_OVEN_C = 175  # "moderate oven", and the temperature when a recipe names none
@@ -32,7 +32,7 @@ class Task(BaseModel):
     step: int = Field(ge=1)  # the position among the dish's tasks
     text: str
     verb: str
-    duration_min: int = Field(ge=1, le=7 * 24 * 60)
+    duration_min: int = Field(ge=1, le=MAX_TASK_MINUTES)
     attended: bool  # False: hands only to start and finish (bake, simmer, chill)
     skill: int = Field(ge=1, le=5)
     equipment: list[Equipment] = Field(default_factory=list)

@@ -110,26 +110,9 @@ def _request_item(cfg: ExperimentConfig, it: dict, c: RecipeConstraints, conditi
 
 
 def judge(prediction: str, constraints: dict) -> list[dict]:
-    """The checker's verdict on one answer, one dict per requested constraint.
-
-    A model can write directions the task model refuses ("Preheat the oven to 350°C"): then the
-    time and difficulty checks are unknown, with the reason, and the other checks still run."""
+    """The checker's verdict on one answer, one dict per requested constraint."""
     r = parse_recipe(prediction)
-    c = RecipeConstraints(**constraints)
-    try:
-        return [k.to_dict() for k in check_recipe(r.title or "", r.ingredients, r.directions, c)]
-    except ValueError as e:  # pydantic's ValidationError of a cooking.tasks.Task is one
-        timed = c.model_copy(update={"max_minutes": None, "difficulty": None})
-        lines = [x.strip() for x in str(e).splitlines() if x.strip() and not x.strip().startswith("For further")]
-        why = "the directions could not be read into tasks: " + ": ".join(lines[-2:]).split(" [type=")[0][:160]
-        out = [k.to_dict() for k in check_recipe(r.title or "", r.ingredients, r.directions, timed)]
-        if c.max_minutes:
-            out.append({"name": "max_minutes", "requested": f"ready in {c.max_minutes} minutes", "satisfied": None,
-                        "detail": why, "offending": [], "minutes": None})
-        if c.difficulty:
-            out.append({"name": "difficulty", "requested": c.difficulty, "satisfied": None, "detail": why,
-                        "offending": [], "minutes": None})
-        return out
+    return [k.to_dict() for k in check_recipe(r.title or "", r.ingredients, r.directions, RecipeConstraints(**constraints))]
 
 
 def _pool(values: list[bool | None]) -> bool | None:

