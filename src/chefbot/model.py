@@ -164,8 +164,8 @@ def cpu_has_fast_bf16() -> bool:
 
 def resolve_dtype(precision: str) -> Any:
     """``auto`` -> bf16 where the hardware has it (Ampere+ GPUs, CPUs with AVX512-BF16/AMX),
-    fp16 on older GPUs, fp32 on other CPUs (bf16 there is emulated and slower: docs/BENCHMARKS.md,
-    "bf16 against fp32 on this CPU", bench/cpu_precision.py)."""
+    fp16 on older GPUs, fp32 on other CPUs (bf16 there is emulated; where it is native it was
+    several times faster: docs/BENCHMARKS.md, "bf16 against fp32 on this CPU", bench/cpu_precision.py)."""
     import torch
 
     if precision == "auto":
@@ -182,9 +182,11 @@ def resolve_dtype(precision: str) -> Any:
 def inference_precision(requested: str, train_precision: str) -> str:
     """The one rule for the precision a model generates in (``eval.dtype``, ``--dtype``).
 
-    "auto" is the training precision on a CUDA GPU and fp32 on a CPU: many CPUs emulate
-    bf16 matmuls, and where they do not, bf16 gains little in generation (docs/BENCHMARKS.md,
-    "bf16 against fp32 on this CPU"); fp32 is also what the merge check compares.
+    "auto" is the training precision on a CUDA GPU and fp32 on a CPU, for exactness, not
+    speed: fp32 is what the merge check, the GGUF export and the exact log-likelihoods of
+    ``/v1/completions`` are compared against, and bf16 rounding can flip a near-tie between
+    answer choices.  On a CPU with native bf16 matmuls bf16 is faster (docs/BENCHMARKS.md, "bf16
+    against fp32 on this CPU"): ask for it with ``eval.dtype=bf16``.
     """
     if requested != "auto" and requested not in DTYPES:
         raise ChefbotError(f"dtype {requested!r}: choose one of auto, {', '.join(DTYPES)}")

@@ -54,3 +54,17 @@ def test_their_retention_interval_is_wide(shared_dir):
     mmlu = next(r for r in bench["retention"] if r["task"].startswith("mmlu"))
     assert mmlu["value"] == pytest.approx(0.6869 / 0.7071, abs=1e-3)
     assert mmlu["low"] < 0.85 and mmlu["high"] > 1.1  # "97% retention" is not distinguishable from 85% or 110%
+
+
+def test_committed_audit_tables_are_what_the_command_writes(shared_dir, tmp_path):
+    """docs/REFERENCE_AUDIT.md quotes docs/results/reference_audit.md; that file must be exactly
+    what `chefbot eval audit` writes today, so a change to the scoring cannot leave stale numbers."""
+    from pathlib import Path
+
+    from chefbot.cli import app
+
+    res = CliRunner().invoke(app, ["eval", "audit", "--bertscore-model", "none", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    committed = Path(__file__).resolve().parents[2] / "docs/results/reference_audit.md"
+    assert (tmp_path / "audit.md").read_text() == committed.read_text(), \
+        "rerun `chefbot eval audit --bertscore-model none --out runs/audit` and copy runs/audit/audit.md to docs/results/reference_audit.md"

@@ -208,4 +208,9 @@ def audit_markdown(results: dict) -> str:
     out += ["", "| task | retention (tuned / base) | 95% interval | method |", "|---|---|---|---|"]
     for r in bench["retention"]:
         out.append(f"| {r['task']} | {r['value']:.3f} | [{r['low']:.3f}, {r['high']:.3f}] | {r['method']} |")
+    out += ["", "### Their stored BERTScore (their means as stored; no per-item values, so no interval)", "",
+            "| run | model | n | precision | recall | F1 |", "|---|---|---|---|---|---|"]
+    for run, b in a["stored_bertscore"].items():
+        out.append(f"| {run} | {b.get('finetuned_model_id') or b.get('model_name')} | {b['num_samples']} | "
+                   f"{b['bert_precision']:.3f} | {b['bert_recall']:.3f} | {b['bert_f1']:.3f} |")
     return "\n".join(out) + "\n"
