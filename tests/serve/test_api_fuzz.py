@@ -11,10 +11,14 @@ examples, coverage (boundary values, each constraint broken in turn) and fuzzing
 in positive and negative generation modes.  The app has no API keys, so its schema
 declares no security and there are no auth variations to try (test_api.py checks keys).
 
-Deterministic (a fixed seed, derandomized, no example database) and bounded (about 3,400
-requests in ~90 s on 2 cores, a third of them the kitchen's /api routes): the generator is a
-double that answers at once (with a real tokenizer and chat template, so prompt-token limits
-apply), the planner gets a short solver time limit, and the kitchen a fresh SQLite file.  ``CHEFBOT_FUZZ_SEED`` / ``CHEFBOT_FUZZ_EXAMPLES`` explore further.
+Deterministic (a fixed seed, derandomized, no example database) and bounded: at most
+``MAX_EXAMPLES`` (``CHEFBOT_FUZZ_EXAMPLES``, default 100) per operation in the fuzzing phase,
+plus what the examples and coverage phases generate; the module prints the seed, the requests
+per operation, the statuses and the time at its end (``report``), so no count or duration is
+written down here or in docs/SERVING.md.  The generator is a double that answers at once (with
+a real tokenizer and chat template, so prompt-token limits apply), the planner gets a short
+solver time limit, and the kitchen a fresh SQLite file.  ``CHEFBOT_FUZZ_SEED`` /
+``CHEFBOT_FUZZ_EXAMPLES`` explore further.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from serve_support import FastGenerator, serve_cfg
 hypothesis.configuration.set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "chefbot-hypothesis")
 
 SEED = int(os.environ.get("CHEFBOT_FUZZ_SEED", "20240612"))  # set it to explore other examples; CI keeps this one
-# Per operation in the fuzzing phase; the examples and coverage phases add theirs (~550 for /v1/plan).
+# Per operation in the fuzzing phase; the examples and coverage phases add theirs (the printed count per operation).
 MAX_EXAMPLES = int(os.environ.get("CHEFBOT_FUZZ_EXAMPLES", "100"))
 
 CONFIG = {
