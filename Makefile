@@ -40,11 +40,9 @@ setup-browser:
 	  || echo "setup-browser: could not install chromium/playwright-core (the browser test will say so)" >&2; fi
 
 # llama-cpp-python, the CPU serving engine (`chefbot serve --engine llamacpp`, the default on a CPU once
-# installed; docs/SERVING.md): PyPI has it as an sdist only, so pip builds llama.cpp with cmake.  Measured on
-# this project's 2-core machine on 2026-11-25, busy (load average 4.5-14), as CPU seconds (user + sys):
-# defaults 450 s (22:56 wall at nice 19); with LLAMACPP_CMAKE_ARGS below 363 s (12:14 wall), 19% less:
-# about 5 minutes on the idle 2 cores (issue 14 measured the defaults there at 6-7).  Too long to add to `make setup` (`make demo`
-# does not need it) or in front of `make test` (CI stays within 15 minutes), so `make test` builds it with one
+# installed; docs/SERVING.md): PyPI has it as an sdist only, so pip builds llama.cpp with cmake, minutes of
+# both cores (LLAMACPP_CMAKE_ARGS below leaves out the one part chefbot never loads).  Too long to add to
+# `make setup` (`make demo` does not need it) or in front of `make test` (CI stays within 15 minutes), so `make test` builds it with one
 # job in the background while the rest of the suite runs on the other core, then runs the engine's tests.
 # pip caches the wheel it built: the next setup installs it in seconds.
 LLAMACPP_SPEC ?= llama-cpp-python==0.3.36
