@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -55,3 +56,6 @@ def test_demo_killed_during_training_resumes(tmp_path):
     report = (out / "report.md").read_text()
     assert "| optimizer steps | 8 |" in report
     assert "this demo trained" in report and "(resumed from" in report
+    timings = json.loads((out / "demo_timings.json").read_text())  # what a quoted demo time points at
+    assert set(timings["stages_s"]) == {"data", "train", "evaluate"} and timings["resumed_from"]
+    assert 0 < timings["trained_steps"] <= 8 and len(timings["load_average_1_5_15"]["end"]) == 3

@@ -15,12 +15,14 @@ training and the next run resumes from the newest checkpoint.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from pathlib import Path
 
 from chefbot.config import ExperimentConfig
 from chefbot.data.prepare import prepare
 from chefbot.evaluate.run import evaluate_model
+from chefbot.io import atomic_write_json
 from chefbot.model import load_tokenizer
 from chefbot.progress import console
 from chefbot.train.checkpoint import latest_checkpoint
@@ -54,6 +56,7 @@ def run_demo(cfg: ExperimentConfig, fresh: bool = False) -> Path:
         cfg = fresh_output_dir(cfg)
     out = Path(cfg.output_dir)
     timings: dict[str, float] = {}
+    load_start = os.getloadavg()
 
     t = time.perf_counter()
     tokenizer = load_tokenizer(cfg.model)  # first run: dequantizes the packaged GGUF once (cached)
@@ -80,4 +83,12 @@ def run_demo(cfg: ExperimentConfig, fresh: bool = False) -> Path:
     evaluate_model(cfg, adapter=summary["adapter_dir"], out_dir=out, extra={"training": history})
     timings["evaluate"] = time.perf_counter() - t
     console.print("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
+    # the record a quoted demo time points at; the load averages say whether the machine was shared
+    atomic_write_json(out / "demo_timings.json", {
+        "stages_s": {k: round(v, 1) for k, v in timings.items()}, "total_s": round(sum(timings.values()), 1),
+        "trained_steps": 0 if reused else len(summary["train_loss"]), "reused_finished_run": reused,
+        "resumed_from": summary["resumed_from"], "device": summary["device"], "cpu_count": os.cpu_count(),
+        "load_average_1_5_15": {"start": [round(x, 2) for x in load_start], "end": [round(x, 2) for x in os.getloadavg()]},
+        "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    })
     return out / "report.md"
