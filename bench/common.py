@@ -1,6 +1,12 @@
 """Small helpers every bench script shares: the machine, medians, JSON, doc sections.
 
 Kept tiny on purpose; each bench script does its own measuring.
+
+A run that rewrites a section of docs/BENCHMARKS.md also leaves a committed record:
+``replace_section(..., results=...)`` copies the run's JSON to docs/results/<name>.json
+(bench/out/ is git-ignored) and ends the section with a line naming that file, so every
+figure in the section can be checked against a file in the repository.  ``--quick`` runs
+never get there (they never rewrite the docs), and ``publish_results`` refuses them.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Any, Iterable
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "bench" / "out"
 BENCHMARKS_MD = ROOT / "docs" / "BENCHMARKS.md"
+RESULTS_DIR = ROOT / "docs" / "results"  # committed copies of the runs the docs quote
 
 sys.path.insert(0, str(ROOT / "src"))  # run from a checkout without `pip install -e`
 from chefbot.io import atomic_write_json, atomic_write_text  # noqa: E402
@@ -44,6 +51,7 @@ def machine() -> dict[str, Any]:
 
         info["torch"] = torch.__version__
         info["torch_threads"] = torch.get_num_threads()
+        info["native_bf16"] = bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)())
         if torch.cuda.is_available():
             info["gpu"] = torch.cuda.get_device_name(0)
             info["gpu_count"] = torch.cuda.device_count()
@@ -111,11 +119,43 @@ def read_json(name: str, out_dir: Path | None = None) -> dict[str, Any] | None:
     return json.loads(p.read_text()) if p.exists() else None
 
 
-def replace_section(name: str, body: str, path: Path | None = None) -> None:
+def publish_results(name: str, results: Path | dict[str, Any], results_dir: Path | None = None) -> Path:
+    """Copy a run's JSON (a file, or the payload itself) to ``docs/results/<name>.json``.
+
+    The committed record of a run the docs quote (bench/out/ is git-ignored).  Written
+    atomically; a ``--quick`` run (``"quick": true`` or a ``*_quick`` name) is refused, so a
+    CI-size run can never replace the numbers behind the docs.
+    """
+    text = Path(results).read_text(encoding="utf-8") if isinstance(results, (str, Path)) else None
+    payload = json.loads(text) if text is not None else results
+    if name.endswith("_quick") or (isinstance(payload, dict) and payload.get("quick")):
+        raise ValueError(f"{name}: a --quick run is never published to docs/results")
+    dest = (results_dir or RESULTS_DIR) / f"{name}.json"
+    if text is not None:
+        atomic_write_text(dest, text if text.endswith("\n") else text + "\n")
+    else:
+        atomic_write_json(dest, payload)
+    return dest
+
+
+def results_line(dest: Path, doc: Path) -> str:
+    """``Results: [`docs/results/x.json`](results/x.json)``: the file, as a link relative to the doc."""
+    rel = os.path.relpath(dest, doc.parent).replace(os.sep, "/")
+    shown = f"{doc.parent.name}/{rel}" if not rel.startswith("..") else rel
+    return f"Results: [`{shown}`]({rel}) (the JSON this section was rendered from)."
+
+
+def replace_section(name: str, body: str, path: Path | None = None, *, results: Path | dict[str, Any] | None = None,
+                    results_name: str | None = None) -> Path | None:
     """Rewrite the text between ``<!-- section:NAME -->`` and ``<!-- end:NAME -->``.
 
     Only that block changes; a missing marker pair is an error (never append silently,
     so two scripts cannot fight over a section they both think they own).
+
+    With ``results`` (the run's JSON file or payload) the JSON is first copied to
+    ``results/<results_name>.json`` beside the doc (docs/results/ for docs/BENCHMARKS.md;
+    ``results_name`` defaults to the section name) and the section ends with a line naming
+    it.  Returns the copy's path (None without ``results``).
     """
     path = path or BENCHMARKS_MD
     text = path.read_text(encoding="utf-8")
@@ -124,8 +164,14 @@ def replace_section(name: str, body: str, path: Path | None = None) -> None:
     hits = pattern.findall(text)
     if len(hits) != 1:
         raise ValueError(f"{path}: expected exactly one {start} ... {end} block, found {len(hits)}")
-    new = pattern.sub(lambda _m: f"{start}\n{body.strip()}\n{end}", text)
+    dest = None
+    body = body.strip()
+    if results is not None:  # the file first: the doc never names a file that is not there
+        dest = publish_results(results_name or name, results, path.parent / "results")
+        body += "\n\n" + results_line(dest, path)
+    new = pattern.sub(lambda _m: f"{start}\n{body}\n{end}", text)
     atomic_write_text(path, new)
+    return dest
 
 
 def md_table(header: list[str], rows: list[list[Any]]) -> str:

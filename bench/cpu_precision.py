@@ -138,9 +138,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     r = measure(args.quick, 1 if args.quick else args.repeats)
     m = machine()
-    write_json(run_name("cpu_precision", args.quick), r, args.out)
+    out = write_json(run_name("cpu_precision", args.quick), r, args.out)
     if not args.quick:
-        replace_section("cpu-precision", section(r, m))
+        replace_section("cpu-precision", section(r, m), results=out, results_name=out.stem)
     print(" ".join(f"{k}: bf16 at {v:.2f}x fp32's speed" for k, v in r["bf16_speedup"].items()))
     return r
 

@@ -19,12 +19,15 @@
    checks that it produces the same input_ids/labels as chefbot on a sample, and
    extrapolates its time linearly to the full row count (stated in the output).
 
-Writes bench/out/data_prep_scale_<rows>.json (it never rewrites docs/BENCHMARKS.md: that
-section holds full-size numbers, written by hand).  Usage:
+Writes bench/out/data_prep_scale_<rows>.json (git-ignored; each run with the same row count
+overwrites it).  It never rewrites docs/BENCHMARKS.md: that section is written by hand and
+quotes only committed copies, which ``--publish NAME`` makes (docs/results/NAME.json; refused
+with ``--quick``).  Usage:
     .venv/bin/python bench/data_prep_scale.py --quick               # CI size (make bench): 5,000 rows, baseline on 1,000
     .venv/bin/python bench/data_prep_scale.py --rows 20000          # quick check
     .venv/bin/python bench/data_prep_scale.py                       # full size
     .venv/bin/python bench/data_prep_scale.py --skip-baseline --tokenizer-backend tokenizers,tiktoken   # both backends
+    .venv/bin/python bench/data_prep_scale.py ... --publish data_prep_scale_NAME   # + docs/results/data_prep_scale_NAME.json
 """
 
 from __future__ import annotations
@@ -324,7 +327,11 @@ def main(argv: list[str] | None = None) -> dict:
     )
     ap.add_argument("--skip-tokenizer-alone", action="store_true", help="do not time the two text backends on their own")
     ap.add_argument("--quick", action="store_true", help="CI size: 5,000 rows, baseline on 1,000 rows, one repeat")
+    ap.add_argument("--publish", metavar="NAME", default=None,
+                    help="also copy the JSON to docs/results/NAME.json, the committed record the docs quote (not with --quick)")
     args = ap.parse_args(argv)
+    if args.publish and args.quick:
+        ap.error("--publish: a --quick run is never published to docs/results")
     arms = list(dict.fromkeys(a.strip() for a in args.tokenizer_backend.split(",") if a.strip()))
     if not arms or any(a not in ("auto", "tiktoken", "tokenizers") for a in arms):
         ap.error(f"--tokenizer-backend {args.tokenizer_backend!r}: expected auto, tiktoken and/or tokenizers")
@@ -352,6 +359,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = {
         "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}",
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "quick": args.quick,
         "rows": args.rows,
         "csv_bytes": csv_path.stat().st_size,
         "csv_build_s": build_s,
@@ -374,6 +382,11 @@ def main(argv: list[str] | None = None) -> dict:
         result["speedup_vs_baseline_cpu"] = round(result["baseline"]["cpu_s_per_1k_rows"] / result["chefbot"]["cpu_s_per_1k_rows"], 2)
     out = OUT / f"data_prep_scale_{args.rows}.json"
     out.write_text(json.dumps(result, indent=2))
+    if args.publish:
+        sys.path.insert(0, str(REPO / "bench"))
+        import common
+
+        print(f"published {common.publish_results(args.publish, out)}")
     print(json.dumps({k: v for k, v in result.items() if k not in ("chefbot", "arms")}
                      | {"arms": {a: {k: v for k, v in s.items() if k != "stats"} for a, s in result["arms"].items()}}, indent=2))
     print(f"wrote {out}")

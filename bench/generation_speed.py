@@ -12,14 +12,16 @@ model), the same items and prompts (system + user through the chat template), gr
 decoding, the same dtype and thread count, each with its own copy of the model.  The
 arms' batches are interleaved (whichever arm is proportionally behind goes next) so a
 noisy shared machine slows both alike.  Reports recipes/s per arm, the ratio, and how
-many outputs hit each arm's token limit.  Writes bench/out/generation_speed.json and
-the ``generation`` section of docs/BENCHMARKS.md; ``--quick`` writes
+many outputs hit each arm's token limit.  Writes bench/out/generation_speed.json, its
+committed copy docs/results/generation_speed.json and the ``generation`` section of
+docs/BENCHMARKS.md; ``--quick`` writes
 bench/out/generation_speed_quick.json and leaves the docs alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -38,6 +40,31 @@ def load_items(config: str, n: int, overrides: list[str]) -> list[dict]:
     if len(items) < n:
         raise SystemExit(f"only {len(items)} test items available, asked for {n}")
     return items
+
+
+def render_section(payload: dict) -> str:
+    """The ``generation`` section, every figure from ``payload`` (the run's JSON)."""
+    arms, n = payload["arms"], payload["items"]
+    ref, cb = arms["reference pipeline"], arms["chefbot LocalGenerator"]
+    rows = [[name, f"{a['recipes_per_s']:.4f}", f"{a['seconds']:.0f}", a["batch_size"], a["max_new_tokens"],
+             f"{a['hit_token_limit']}/{n}", a["generated_tokens"]] for name, a in arms.items()]
+    table = md_table(["arm", "recipes/s", "seconds", "batch", "max_new_tokens", "hit token limit", "tokens generated"], rows)
+    ref_tok_s, cb_tok_s = ref["generated_tokens"] / ref["seconds"], cb["generated_tokens"] / cb["seconds"]
+    return (
+        "## Batched generation vs the reference's pipeline\n\n"
+        f"Command: `{payload['command']}`  \nMachine: {machine_line(payload['machine'])}  \n"
+        f"Model: SmolLM2-135M-Instruct ({payload['model']}, dequantized, {payload['dtype']}); "
+        f"{n} held-out test items of `{payload['config']}`; greedy decoding in both arms; "
+        f"arms' batches interleaved in one process so machine noise hits both.\n\n"
+        f"{table}\n\n"
+        f"**Speed-up: {payload['speedup']:.2f}x recipes/s** (chefbot / reference). "
+        f"{payload['identical_outputs']}/{n} outputs are identical text in both arms.\n\n"
+        f"Per generated token: chefbot {cb_tok_s:.0f} tokens/s, reference {ref_tok_s:.0f} tokens/s "
+        f"(**{cb_tok_s / ref_tok_s:.1f}x**).\n\n"
+        f"What differs between the arms: batch {cb['batch_size']} against {ref['batch_size']}, chefbot's prompts sorted "
+        f"by length, and a token cap of {cb['max_new_tokens']} against {ref['max_new_tokens']} for outputs that do not "
+        "stop; both arms stop on the model's end-of-turn token.\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,28 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     same_text = sum(ref_out[i]["text"].strip() == cb_out[i]["text"].strip() for i in range(n))
     command = "python bench/generation_speed.py " + " ".join(argv if argv is not None else sys.argv[1:])
     info = machine()
-    payload = {"command": command.strip(), "quick": args.quick, "machine": info, "items": n, "dtype": args.dtype, "arms": arms,
+    payload = {"command": command.strip(), "quick": args.quick, "machine": info, "config": args.config, "items": n, "dtype": args.dtype, "arms": arms,
                "speedup": ratio, "identical_outputs": same_text, "model": cfg.model.name_or_path,
                "samples": {"reference": ref_out[0]["text"][:400], "chefbot": cb_out[0]["text"][:400]}}
     out = write_json(run_name("generation_speed", args.quick), payload, out_dir=args.out)
-    rows = [[name, f"{a['recipes_per_s']:.4f}", f"{a['seconds']:.0f}", a["batch_size"], a["max_new_tokens"],
-             f"{a['hit_token_limit']}/{n}", a["generated_tokens"]] for name, a in arms.items()]
-    table = md_table(["arm", "recipes/s", "seconds", "batch", "max_new_tokens", "hit token limit", "tokens generated"], rows)
-    body = (
-        "## Batched generation vs the reference's pipeline\n\n"
-        f"Command: `{payload['command']}`  \nMachine: {machine_line(info)}  \n"
-        f"Model: SmolLM2-135M-Instruct ({cfg.model.name_or_path}, dequantized, {args.dtype}); "
-        f"{n} held-out test items of `{args.config}`; greedy decoding in both arms; "
-        f"arms' batches interleaved in one process so machine noise hits both.\n\n"
-        f"{table}\n\n"
-        f"**Speed-up: {ratio:.2f}x recipes/s** (chefbot / reference). {same_text}/{n} outputs are identical text "
-        f"in both arms (differences come from the token limit and from batch-shape numerics).\n\n"
-        "Where the speed-up comes from: larger batches (CPU matmuls amortise per-step overhead), prompts sorted "
-        "by length (little padding), and a 512-token cap instead of 1000 for outputs that do not stop; both arms "
-        "stop on the model's end-of-turn token.\n"
-    )
+    body = render_section(json.loads(out.read_text()))
     if not (args.quick or args.no_doc):  # a CI-size run never replaces the real numbers
-        replace_section("generation", body)
+        replace_section("generation", body, results=out, results_name=out.stem)
     print(body)
     print(f"json: {out}")
     return 0

@@ -1,11 +1,12 @@
 """GPU training benchmark: the reference QLoRA run on the Qwen2.5-1.5B architecture.
 
-    python bench/gpu_train.py --steps 30            # on a GPU: every variant, 5-10 minutes
+    python bench/gpu_train.py --steps 30            # on a GPU: every variant
     python bench/gpu_train.py --tiny                # CPU, tiny model: what CI runs
     python bench/gpu_train.py --quick               # 10 steps on a GPU, --tiny without one; docs untouched
 
 A run writes bench/out/gpu_train.json (gpu_train_tiny.json with --tiny) and the ``gpu``
-section of docs/BENCHMARKS.md; ``--quick`` writes gpu_train[_tiny]_quick.json and leaves
+section of docs/BENCHMARKS.md, with a committed copy of a GPU run's JSON in
+docs/results/gpu_train.json; ``--quick`` writes gpu_train[_tiny]_quick.json and leaves
 the docs alone.
 
 The model is Qwen2.5-1.5B's published architecture with random weights (speed does
@@ -42,6 +43,7 @@ import json
 import math
 import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -419,18 +421,24 @@ def parse_variant(v: str) -> tuple[str, bool, bool]:
 
 
 def render_section(result: dict | None) -> str:
-    """The gpu section of docs/BENCHMARKS.md: how to run it, and the numbers of a GPU run if any."""
+    """The gpu section of docs/BENCHMARKS.md: how to run it, and the numbers of a GPU run if any.
+
+    Every figure comes from ``result`` or from the script's own settings (defaults, goals,
+    the data-sheet peaks in ``PEAK_TFLOPS``); nothing is estimated."""
+    d = {a.dest: a.default for a in _parser()._actions}
+    peaks = ", ".join(f"{name} {value:.0f}" for name, value in PEAK_TFLOPS)
     lines = [
         "## GPU training benchmark",
         "",
         "`bench/gpu_train.py` builds the Qwen2.5-1.5B architecture from its published config (random weights, "
         "nothing downloaded), loads it through `chefbot.model.load_model` with NF4 (double quant, bf16 compute), "
-        "attaches LoRA r16 on q_proj/v_proj with `chefbot.train.setup.attach_adapter`, and runs chefbot's own training "
-        "step (`chefbot.train.loop.accumulate_gradients` over `TargetTokenLoss`, clipping, paged 8-bit AdamW) in the "
-        "reference configuration: sequence 512, batch 4, accumulation 4. Data: synthetic token ids whose prompt/answer "
-        "lengths follow the Qwen2.5 token lengths of the RecipeNLG sample (median 202 tokens per example).",
+        f"attaches LoRA r{d['lora_r']} on {'/'.join(d['lora_targets'])} with `chefbot.train.setup.attach_adapter`, and "
+        "runs chefbot's own training step (`chefbot.train.loop.accumulate_gradients` over `TargetTokenLoss`, clipping, "
+        f"paged 8-bit AdamW) in the reference configuration: sequence {d['seq_len']}, batch {d['batch_size']}, "
+        f"accumulation {d['grad_accum']}. Data: synthetic token ids whose prompt/answer lengths follow the percentile "
+        "table of Qwen2.5 token lengths of the RecipeNLG sample in the script (`PROMPT_LEN`, `ANSWER_LEN`).",
         "",
-        "Run it on a GPU machine (5–10 minutes for the seven variants; writes `bench/out/gpu_train.json` and this section):",
+        "Run it on a GPU machine (it rewrites this section and keeps its JSON as `docs/results/gpu_train.json`):",
         "",
         "```",
         "python bench/gpu_train.py --steps 30",
@@ -438,21 +446,20 @@ def render_section(result: dict | None) -> str:
         "",
         "Per variant — `packed` / `padding_free` / `padded` (the reference's right padding), `+gc` gradient "
         "checkpointing, `+liger` Liger RoPE/RMSNorm/SwiGLU kernels when `liger-kernel` is installed — it reports the "
-        "median optimizer-step time (after 3 warm-up steps), real and target tokens/s, examples per step, padding "
-        "share, model FLOPs utilisation, peak GPU memory (`torch.cuda.max_memory_allocated`) and the projected wall "
-        "time of the reference's 300 steps (4,800 examples, by examples/s, plus model load). Goal: ≤ 180 s and ≤ 8 GB "
-        "on one H100 (the reference: about 60 minutes on an A100 40GB at about 12 GB).",
+        f"median optimizer-step time (after {d['warmup']} warm-up steps), real and target tokens/s, examples per step, "
+        "padding share, model FLOPs utilisation, peak GPU memory (`torch.cuda.max_memory_allocated`) and the projected "
+        f"wall time of the reference's {REFERENCE_STEPS} steps ({REFERENCE_STEPS * REFERENCE_EXAMPLES_PER_STEP:,} "
+        f"examples, by examples/s, plus model load). Goal: ≤ {GOAL_SECONDS:.0f} s and ≤ {GOAL_PEAK_GB:.0f} GB on one H100.",
         "",
         "MFU counts the FLOPs the maths needs on real (non-padding) tokens: frozen base linears 4·N·T (forward + "
         "input gradient, no weight gradient), LM head 4·V·h only on target positions, LoRA 6·r·(d_in+d_out)·T per "
         "adapter, attention 12·h·P per layer with P the causal query-key pairs inside each example; recomputation by "
-        "gradient checkpointing is not counted. Divided by the dense bf16 peak: H100 SXM 989, H100 PCIe 756, H200 "
-        "989, A100 312 TFLOP/s.",
+        f"gradient checkpointing is not counted. Divided by the dense bf16 peak (TFLOP/s, data sheets): {peaks}.",
         "",
     ]
     if not result or result.get("tiny") or not result.get("machine", {}).get("gpu"):
-        lines.append("_Not measured yet: no GPU was available to this project so far. CI runs the same script at tiny "
-                     "size on CPU (`python bench/gpu_train.py --tiny`, tests/bench/test_gpu_train.py)._")
+        lines.append("_Not measured yet: no GPU run is recorded (`docs/results/gpu_train.json`). CI runs the same script "
+                     "at tiny size on CPU (`python bench/gpu_train.py --tiny`, tests/bench/test_gpu_train.py)._")
         return "\n".join(lines)
     m = result["machine"]
     rows = []
@@ -464,22 +471,25 @@ def render_section(result: dict | None) -> str:
                      f"{r['reference_300_steps_projected_s']:.0f}"])
     lines += [
         f"Measured on **{m.get('gpu')}** ({result['written_at']}), command `{result['command']}`, "
-        f"{result['steps']} timed steps per variant; {common.machine_line(m)}.",
+        f"{result['steps']} timed steps per variant; {common.machine_line(m)}."
+        + (f" Synthetic examples: {result['data']['examples']}, median {result['data']['median_tokens']:.0f} tokens."
+           if result.get("data") else "")
+        + (f" The whole run took {result['wall_s'] / 60:.1f} min." if result.get("wall_s") else ""),
         "",
         common.md_table(["variant", "step s (median)", "tokens/s", "target tok/s", "examples/step", "padding", "MFU",
-                         "peak GB", "memory model GB", "reference 300 steps, s"], rows),
+                         "peak GB", "memory model GB", f"reference {REFERENCE_STEPS} steps, s"], rows),
         "",
         "`memory model GB`: the peak `chefbot.train.memory` predicts for the variant's largest micro-batch "
         "(GiB, docs/TRAINING.md; n/a with Liger, whose kernels it does not model).",
         "",
-        f"Best variant: `{result['best']['variant']}` — reference's 300 steps in "
+        f"Best variant: `{result['best']['variant']}` — reference's {REFERENCE_STEPS} steps in "
         f"{result['best']['reference_300_steps_projected_s']:.0f} s at {result['best']['peak_mem_gb']:.2f} GB peak "
         f"(goal ≤ {GOAL_SECONDS:.0f} s and ≤ {GOAL_PEAK_GB:.0f} GB: {'met' if result['goal_met'] else '**not met**'}).",
     ]
     return "\n".join(lines)
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="GPU QLoRA training benchmark on the Qwen2.5-1.5B architecture (random weights)")
     p.add_argument("--steps", type=int, default=30, help="timed optimizer steps per variant")
     p.add_argument("--warmup", type=int, default=3, help="untimed optimizer steps before timing")
@@ -501,7 +511,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--work-dir", type=Path, default=None)
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--no-docs", action="store_true")
-    args = p.parse_args(argv)
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    args = _parser().parse_args(argv)
     if args.quick:
         import torch
 
@@ -530,6 +544,7 @@ def main(argv: list[str] | None = None) -> dict:
     own_tmp = args.work_dir is None
     args.work_dir = Path(args.work_dir or tempfile.mkdtemp(prefix="chefbot-gpu-bench-"))
     results = []
+    started = time.perf_counter()
     try:
         ckpt = build_checkpoint(arch, args.work_dir / "random-qwen2.5-1.5b", "cuda" if cuda else "cpu")
         examples = synthetic_examples(args.examples, arch["vocab_size"], args.seq_len)
@@ -560,14 +575,20 @@ def main(argv: list[str] | None = None) -> dict:
         "best": best,
         "goal": {"seconds": GOAL_SECONDS, "peak_gb": GOAL_PEAK_GB},
         "goal_met": best["reference_300_steps_projected_s"] <= GOAL_SECONDS and best["peak_mem_gb"] <= GOAL_PEAK_GB,
+        "data": {"examples": len(examples), "median_tokens": statistics.median(len(e["input_ids"]) for e in examples)},
+        "wall_s": time.perf_counter() - started,
     }
     out["quick"] = args.quick
     path = common.write_json(common.run_name("gpu_train_tiny" if args.tiny else "gpu_train", args.quick), out, out_dir=args.out)
     out = json.loads(path.read_text())
     if not (args.quick or args.no_docs):  # a CI-size run never replaces the real numbers
         # A tiny CPU run never puts its numbers in the doc: it keeps the last GPU run's
-        # table (bench/out/gpu_train.json) or the instructions.
-        common.replace_section("gpu", render_section(common.read_json("gpu_train") if args.tiny else out))
+        # table (bench/out/gpu_train.json, else its committed copy) or the instructions.
+        src = path if not args.tiny else next(
+            (f for f in (common.OUT_DIR / "gpu_train.json", common.RESULTS_DIR / "gpu_train.json") if f.exists()), None)
+        shown = json.loads(src.read_text()) if src else None
+        measured = bool(shown and not shown.get("tiny") and shown.get("machine", {}).get("gpu"))
+        common.replace_section("gpu", render_section(shown), results=src if measured else None, results_name="gpu_train")
     print(f"wrote {path}")
     return out
 

@@ -9,13 +9,15 @@ makespan (the first objective) is settled, median total seconds including the
 hot-food-waiting stage, the makespan status (OPTIMAL = proven) and its gap to the
 solver's bound, and the longest time a hot dish sits off the heat (limit
 ``hot_hold_max_min``).  Writes bench/out/plan_speed.json (with the last plan of each
-meal, for checking) and the planner section of docs/BENCHMARKS.md; ``--quick`` writes
+meal, for checking), its committed copy docs/results/plan_speed.json (without the plans)
+and the planner section of docs/BENCHMARKS.md; ``--quick`` writes
 bench/out/plan_speed_quick.json and leaves the docs alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -101,7 +103,10 @@ def main(argv: list[str] | None = None) -> dict:
         )
     section = "\n".join(lines)
     if not (args.quick or args.no_doc):  # a CI-size run never replaces the real numbers
-        replace_section("planner", section)
+        # the committed copy leaves out the full plans (about 100 KB a meal; bench/out keeps them)
+        saved = json.loads(out.read_text())
+        saved["rows"] = [{k: v for k, v in r.items() if k != "plan"} for r in saved["rows"]]
+        replace_section("planner", section, results=saved, results_name=out.stem)
     print(section)
     print(f"json: {out}")
     return payload

@@ -11,7 +11,8 @@ Pairs are the reference project's stored predictions (5 models x 200 recipes, fr
     .venv/bin/python bench/score_speed.py --pairs 10000
     .venv/bin/python bench/score_speed.py --quick       # CI size: 400 pairs, 10 timed with rouge-score
 
-Writes bench/out/score_speed.json and the ``metrics`` section of docs/BENCHMARKS.md;
+Writes bench/out/score_speed.json and the ``metrics`` section of docs/BENCHMARKS.md (with a
+committed copy of the JSON in docs/results/score_speed.json);
 ``--quick`` writes bench/out/score_speed_quick.json and leaves the docs alone.
 """
 
@@ -104,36 +105,42 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"json: {out}")
     if args.quick or args.no_doc:  # a CI-size run never replaces the real numbers
         return payload
+    replace_section("metrics", render_section(json.loads(out.read_text())), results=out, results_name=out.stem)
+    return payload
+
+
+def render_section(payload: dict) -> str:
+    """The ``metrics`` section, every figure from ``payload`` (the run's JSON)."""
+    pairs, workers, runs = payload["pairs"], payload["workers"], payload["seconds"]
+    before, after = payload["load_average_before"], payload["load_average_after"]
     rows = [
         ["Google rouge-score, 1 process (R-1/2/L/Lsum, stemmer)", f"{payload['rouge_score_ms_per_pair']:.1f} ms",
          f"~{payload['rouge_score_extrapolated_s']:.0f} s (extrapolated)"],
         ["chefbot ROUGE, 1 process (same numbers, max diff "
-         f"{max_diff:.1e})", f"{payload['chefbot_rouge_ms_per_pair_1proc']:.1f} ms",
-         f"~{payload['chefbot_rouge_ms_per_pair_1proc'] * args.pairs / 1000:.0f} s (extrapolated)"],
+         f"{payload['max_abs_diff_vs_rouge_score']:.1e})", f"{payload['chefbot_rouge_ms_per_pair_1proc']:.1f} ms",
+         f"~{payload['chefbot_rouge_ms_per_pair_1proc'] * pairs / 1000:.0f} s (extrapolated)"],
         [f"chefbot ROUGE + recipe checks, {workers} processes", "", f"{runs['whole+checks']:.1f} s (measured)"],
         [f"chefbot ROUGE whole + directions-only + checks, {workers} processes", "",
          f"{runs['whole+directions+checks']:.1f} s (measured)"],
     ]
-    body = f"""## Scoring speed (ROUGE, recipe checks)
+    return f"""## Scoring speed (ROUGE, recipe checks)
 
-{args.pairs:,} (reference, prediction) pairs: the reference project's stored outputs (5 models x 200
+{pairs:,} (reference, prediction) pairs: the reference project's stored outputs (5 models x 200
 recipes from `../shared`) repeated. ROUGE-1/2/L/Lsum with the Porter stemmer, Lsum on sentence-split text.
-Machine: {machine_line()}; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after (the
-machine was shared with other jobs, so absolute times are pessimistic; the same-run ratio is the comparison).
+Machine: {machine_line(payload['machine'])}; 1-minute load average {before[0]:.1f} before, {after[0]:.1f} after
+(compare the same-run ratio, not absolute times across runs).
 
-{md_table(["what", "per pair", f"{args.pairs:,} pairs"], rows)}
+{md_table(["what", "per pair", f"{pairs:,} pairs"], rows)}
 
-rouge-score is pure Python: its LCS table costs tens of ms per recipe-length pair and nltk's stemmer
-runs once per token. chefbot keeps rouge-score's tokenizer rule and scoring functions but memoises the
-stemmer, uses a bit-parallel LCS for ROUGE-L and numpy-batched LCS tables (with rouge-score's exact
-backtracking) for Lsum, then splits the pairs over all cores (`multiprocessing.Pool`, chunks).
+rouge-score is pure Python (its LCS tables, and nltk's stemmer once per token): {payload['rouge_score_ms_per_pair']:.1f} ms
+per pair in this run, timed on {payload['sample_pairs']} pairs. chefbot keeps rouge-score's tokenizer rule and scoring
+functions but memoises the stemmer, uses a bit-parallel LCS for ROUGE-L and numpy-batched LCS tables (with
+rouge-score's exact backtracking) for Lsum, then splits the pairs over all cores (`multiprocessing.Pool`, chunks).
 Speed-up of the ROUGE part in one process: {payload['speedup_rouge_1proc']:.0f}x.
 `tests/evaluate/test_rouge.py` checks the numbers equal rouge-score's to 1e-12.
 
-Command: `{payload['command']}` (JSON: `bench/out/score_speed.json`).
+Command: `{payload['command']}`.
 """
-    replace_section("metrics", body)
-    return payload
 
 
 if __name__ == "__main__":

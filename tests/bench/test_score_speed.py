@@ -39,3 +39,16 @@ def test_quick_run_scores_and_times_every_arm(shared_dir, repo_dir, tmp_path):
     assert all(s > 0 for s in saved["seconds"].values())
     assert len(saved["load_average_before"]) == len(saved["load_average_after"]) == 3
     assert _metrics_section(doc) == before  # --quick leaves the docs alone
+
+
+def test_section_quotes_the_payload_only(bench_module):
+    ss = bench_module("score_speed")
+    payload = {"command": "python bench/score_speed.py --pairs 100", "machine": {"cpu": "x", "cpu_cores": 2, "python": "3.11"},
+               "pairs": 100, "workers": 2, "sample_pairs": 7, "rouge_score_ms_per_pair": 12.34,
+               "chefbot_rouge_ms_per_pair_1proc": 1.0, "speedup_rouge_1proc": 12.34, "max_abs_diff_vs_rouge_score": 0.0,
+               "rouge_score_extrapolated_s": 1.234, "seconds": {"whole+checks": 0.5, "whole+directions+checks": 0.7},
+               "load_average_before": [0.25, 0, 0], "load_average_after": [7.5, 0, 0]}
+    text = ss.render_section(payload)
+    assert "12.3 ms\nper pair in this run, timed on 7 pairs" in text and "load average 0.2 before, 7.5 after" in text
+    for fixed in ("tens of ms", "shared with other jobs", "idle", "bench/out"):
+        assert fixed not in text

@@ -114,3 +114,35 @@ def test_render_states_goals_and_work(bench_module):
     assert "**2.50×**" in text and "goal ≥ 1.5× — met" in text  # trl: 20 / 8
     assert "**2.22×**" in text and "goal ≥ 2.0× — met" in text  # reference as published: 20 / 9
     assert "**1.33×**" in text and "no goal set" in text  # the strict baseline carries no goal
+
+
+def test_notes_quote_only_the_result(bench_module):
+    import argparse
+
+    tt = bench_module("train_throughput")
+    res = {"machine": {"cpu": "x"},
+           "flops_bound": {"chefbot": {"gflops": 100.0}, "reference": {"gflops": 300.0}, "reference-nogc": {"gflops": 200.0}},
+           "summary": {"chefbot": {"wall_s": 2.0}, "reference": {"wall_s": 10.0}, "reference-nogc": {"wall_s": 4.0}}}
+    text = "\n".join(tt.args_notes(argparse.Namespace(precision="fp32"), res))
+    assert "1.50× the matmul work of `reference-nogc`" in text  # 300 / 200, from flops_bound
+    assert "`chefbot` 50, `reference` 30, `reference-nogc` 50" in text  # GFLOP / median wall s
+    assert "native bf16" not in text  # not recorded by this run: no claim at all
+    for fixed in ("half again", "2.4×", "~5%", "about the same speed", "2 cores"):
+        assert fixed not in text
+    # the flag is the run's machine's, not the machine that renders
+    res["machine"]["native_bf16"] = False
+    assert "native bf16 matmuls on the machine of this run: no" in "\n".join(tt.args_notes(argparse.Namespace(precision="fp32"), res))
+    assert tt.args_notes(argparse.Namespace(precision="fp32"))  # nothing measured: still renders, no figures
+
+
+def test_profile_line_names_the_threads_it_ran_on(bench_module):
+    tt = bench_module("train_throughput")
+    runs = [{"arm": "chefbot", "repeat": 0, "target_tokens_per_s": 20.0, "peak_rss_mb": 1, "heldout_loss": 1.0, "wall_s": 1,
+             "target_tokens": 500, "padding_share": 0.0, "optimizer_steps": 1, "slots": 500}]
+    result = {"runs": runs, "summary": tt.summarize(runs, ["chefbot"]), "settings": {"precision": "fp32", "lr": 1e-3, "max_length": 512},
+              "data": {"train_examples": 8, "packed_rows": 3, "packing_efficiency": 0.9, "train_target_tokens": 500,
+                       "validation_examples_scored": 4},
+              "profile": {"shares": {"matmuls": 1.0}, "tokens": 10, "matmul_gflops_per_s": 5.0, "command": "c"}}
+    assert "The matmuls run at 5 GFLOP/s." in tt.render_section(result, "cmd")
+    result["profile"]["threads"] = 3
+    assert "The matmuls run at 5 GFLOP/s on 3 threads." in tt.render_section(result, "cmd")
