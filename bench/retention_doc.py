@@ -96,7 +96,9 @@ def request_times(log: Path) -> dict:
     if not log.exists():
         return {"bars": [], "starts": 0, "wall_s": None}
     text = log.read_text(errors="replace").replace("\r", "\n")
-    bars = [{"requests": int(m.group(2)), "seconds": round(_seconds(m.group(3)))} for m in _BAR.finditer(text)]
+    # tqdm shows 99.5% as "100%": a bar is finished only when its count has reached its total
+    bars = [{"requests": int(m.group(2)), "seconds": round(_seconds(m.group(3)))} for m in _BAR.finditer(text)
+            if m.group(1) == m.group(2)]
     walls = [_seconds(m.group(1)) for m in _WALL.finditer(text)]
     return {"bars": bars, "starts": len(walls), "wall_s": round(sum(walls)) if walls else None}
 
@@ -139,7 +141,8 @@ def section(s: dict, name: str, results_file: str) -> str:
     complete = all(e.get("complete") for run in s["runs"].values() for e in run.values())
     lines = [f"### Full-size retention: {name}", "",
              f"Base `{s['model']}` vs base + adapter `{s['adapter']}`; {s['settings']['harness']}, standard tasks, "
-             f"{s['settings']['num_fewshot']} shots, dtype {s['dtype']['base']} for both, "
+             f"{s['settings']['num_fewshot']} shots, dtype {s['dtype']['base']} for both"
+             + (" (the dtype check below compares it with another dtype on a subset)" if s.get("dtype_check") else "") + ", "
              f"{'every item of both benchmarks' if complete else 'NOT every item: see n'}. Accuracy ± the harness's "
              "standard error; retention = tuned / base with a paired bootstrap 95% interval over the same items "
              "(2,000 resamples).", "",
@@ -150,7 +153,8 @@ def section(s: dict, name: str, results_file: str) -> str:
         lines += [f"Wall time: {t['wall_s'] / 60:.0f} min for both models, over {t['starts']} start(s) of the command "
                   "(a start resumes from lm-eval's response cache) on "
                   f"{machine.get('cpu', 'the CPU')} ({machine.get('cpu_cores', '?')} cores, torch {machine.get('torch', '?')}); "
-                  "the finished progress bars: " + ", ".join(
+                  "each model's finished progress bar, in order (a resumed start counts only the requests its cache "
+                  "lacked): " + ", ".join(
                       f"{b['requests']:,} requests in {b['seconds'] / 60:.0f} min ({b['requests'] / max(b['seconds'], 1):.1f}/s)"
                       for b in t["bars"]) + ".", ""]
     chk = s.get("dtype_check")

@@ -45,6 +45,7 @@ def test_dtype_check_compares_the_first_items_of_every_subject(bench_module, tmp
     log = tmp_path / "run.log"
     log.write_text("Running loglikelihood requests:  50%|#  | 5/10 [00:05<00:05]\r"  # killed here, started again:
                    "\tElapsed (wall clock) time (h:mm:ss or m:ss): 0:07.50\n"
+                   "Running loglikelihood requests: 100%|##9| 7/8 [1:02:02<00:01,  9.1it/s]\r"  # 99.5% shows as 100%
                    "Running loglikelihood requests: 100%|###| 8/8 [1:02:03<00:00,  2.7it/s]\n"
                    "Running loglikelihood requests: 100%|###| 10/10 [00:40<00:00]\n"
                    "\tElapsed (wall clock) time (h:mm:ss or m:ss): 1:05:00\n")
