@@ -65,6 +65,9 @@ def test_committed_audit_tables_are_what_the_command_writes(shared_dir, tmp_path
 
     res = CliRunner().invoke(app, ["eval", "audit", "--bertscore-model", "none", "--out", str(tmp_path)])
     assert res.exit_code == 0, res.output
+    # headline 3: the fine-tune learned the target's opening, the merged model's answers never have it
+    tables = (tmp_path / "audit.md").read_text()
+    assert f"| {TUNED} | 200 | 200 |" in tables and "| Qwen2.5 QLoRA merged (reference BERT run) | 200 | 0 |" in tables
     committed = Path(__file__).resolve().parents[2] / "docs/results/reference_audit.md"
     assert (tmp_path / "audit.md").read_text() == committed.read_text(), \
         "rerun `chefbot eval audit --bertscore-model none --out runs/audit` and copy runs/audit/audit.md to docs/results/reference_audit.md"

@@ -18,6 +18,7 @@ from chefbot.errors import ChefbotError
 from chefbot.evaluate.predictions import read_predictions
 from chefbot.evaluate.report import fmt_interval, fmt_relative, retention_rows
 from chefbot.evaluate.score import (
+    REFERENCE_PREAMBLE,
     TEMPLATE_BASELINE,
     compare_results,
     score_predictions,
@@ -121,14 +122,12 @@ def run_audit(shared: str | Path, bertscore_model: str | None = "auto", bootstra
     """Everything in docs/REFERENCE_AUDIT.md, as a ``write_report`` results dict plus an ``audit`` block."""
     d = reference_dir(shared)
     kw = dict(stemmer=False, bertscore_model=bertscore_model, bootstrap_samples=bootstrap_samples, workers=workers)
-    models = []
-    for label, pred, _, _ in MODELS:
-        models.append(score_predictions(read_predictions(d / pred, fmt="reference", model=label), **kw))
-    base_rows = read_predictions(d / MODELS[0][1], fmt="reference", model=BASE)
+    rows = {label: read_predictions(d / pred, fmt="reference", model=label)
+            for label, pred, *_ in (*MODELS, BASE_BERT, MERGED)}
+    models = [score_predictions(rows[label], **kw) for label, *_ in MODELS]
+    base_rows = rows[BASE]
     models.append(score_predictions(template_baseline_rows(base_rows), **kw))
-    merged = score_predictions(read_predictions(d / MERGED[1], fmt="reference", model=MERGED[0]), **kw)
-    base_bert = score_predictions(read_predictions(d / BASE_BERT[1], fmt="reference", model=BASE_BERT[0]), **kw)
-    models += [base_bert, merged]
+    models += [score_predictions(rows[BASE_BERT[0]], **kw), score_predictions(rows[MERGED[0]], **kw)]
     # The human reference scored as if it were an answer: what the checks give a real recipe.
     ref_rows = [{**r, "prediction": r["reference"], "model": "reference text (checks only)", "finish_reason": "stop"} for r in base_rows]
     reference_checks = score_predictions(ref_rows, stemmer=False, bertscore_model=None, bootstrap_samples=bootstrap_samples,
@@ -152,6 +151,9 @@ def run_audit(shared: str | Path, bertscore_model: str | None = "auto", bootstra
             "aggregator_spread": aggregator_spread(shared),
             "reference_checks": {k: v for k, v in reference_checks["checks"].items()},
             "stored_bertscore": stored_bert,
+            # whether an answer learned the target's boilerplate opening (headline 3: the merge lost it)
+            "opens_with_preamble": {label: {"n": len(r), "count": sum(x["prediction"].lstrip().startswith(REFERENCE_PREAMBLE) for x in r)}
+                                    for label, r in rows.items()},
         },
     }
 
@@ -190,6 +192,9 @@ def audit_markdown(results: dict) -> str:
         out.append(f"| {m['model']} | " + " | ".join(f"{fmt_interval(m['checks'][c], 2)} (n={m['checks'][c]['n']})" for c in names) + " |")
     rc = a["reference_checks"]
     out.append("| reference text itself | " + " | ".join(f"{fmt_interval(rc[c], 2)} (n={rc[c]['n']})" for c in names) + " |")
+    out += ["", f'### Answers that open with the target\'s boilerplate ("{REFERENCE_PREAMBLE}")', "",
+            "| model | n | opens with it |", "|---|---|---|"]
+    out += [f"| {label} | {c['n']} | {c['count']} |" for label, c in a["opens_with_preamble"].items()]
     out += ["", "### Paired comparisons (B − A on the same 200 items; relative to A; paired bootstrap, 10,000 resamples)", "",
             "| A | B | metric | A mean | B mean | difference [95% CI] | relative [95% CI] | p |", "|---|---|---|---|---|---|---|---|"]
     for c in results["comparisons"]:
