@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from chefbot.io import atomic_write_json
+from chefbot.model import adapter_identity
 from common import ROOT, machine, md_table, replace_section
 
 RESULTS = ROOT / "docs" / "results"
@@ -111,6 +112,9 @@ def summarize(full: dict, check: dict | None, per_block: int, times: dict, comma
         "command": command,
         "machine": machine(),
         "model": full["model"], "adapter": full["adapter"],
+        # runs before benchmarks.json recorded it: the folder's weights, if it is still there
+        "adapter_identity": full.get("adapter_identity") or (
+            adapter_identity(full["adapter"]) if full.get("adapter") and (ROOT / full["adapter"]).is_dir() else None),
         "dtype": {label: run["settings"].get("dtype") for label, run in full["runs"].items()},
         "settings": {k: settings.get(k) for k in ("harness", "tasks", "num_fewshot", "limit_per_task", "data_sources", "batch_size")},
         "runs": runs,
@@ -139,13 +143,15 @@ def section(s: dict, name: str, results_file: str) -> str:
             rows.append([t, m, b["n"], f"{b[m]:.4f} ± {b[m + '_stderr']:.4f}", f"{u[m]:.4f} ± {u[m + '_stderr']:.4f}",
                          f"**{r['value']:.3f}** [{r['low']:.3f}, {r['high']:.3f}]"])
     complete = all(e.get("complete") for run in s["runs"].values() for e in run.values())
+    methods = sorted({r["method"] for task in (s["retention"] or {}).values() for r in task.values() if r.get("method")})
     lines = [f"### Full-size retention: {name}", "",
-             f"Base `{s['model']}` vs base + adapter `{s['adapter']}`; {s['settings']['harness']}, standard tasks, "
+             f"Base `{s['model']}` vs base + adapter `{s['adapter']}`"
+             + (f" (weights sha256 `{s['adapter_identity']['sha256']}`)" if s.get("adapter_identity") else "")
+             + f"; {s['settings']['harness']}, standard tasks, "
              f"{s['settings']['num_fewshot']} shots, dtype {s['dtype']['base']} for both"
              + (" (the dtype check below compares it with another dtype on a subset)" if s.get("dtype_check") else "") + ", "
              f"{'every item of both benchmarks' if complete else 'NOT every item: see n'}. Accuracy ± the harness's "
-             "standard error; retention = tuned / base with a paired bootstrap 95% interval over the same items "
-             "(2,000 resamples).", "",
+             f"standard error; retention = tuned / base, 95% interval: {'; '.join(methods) or 'none computed'}.", "",
              md_table(["benchmark", "metric", "n", "base", "base + adapter", "retention [95%]"], rows), ""]
     t = s["request_times"]
     if t["wall_s"]:

@@ -56,8 +56,12 @@ def test_dtype_check_compares_the_first_items_of_every_subject(bench_module, tmp
     assert "items" not in json.dumps(s["runs"]) and s["dtype_check"]["dtype"]["base"] == "float32"
     body = mod.section(s, "quickstart", "retention_quickstart.json")
     assert "**1.000** [0.500, 1.500]" in body and "NOT every item" in body
+    assert "95% interval: paired bootstrap." in body  # the method as the results file states it
     assert "3/4 (75.0%)" in body and "docs/results/retention_quickstart.json" in body
     assert "65 min for both models, over 2 start(s)" in body
+    assert s["adapter_identity"] is None and "weights sha256" not in body  # no such folder: nothing invented
+    full["adapter_identity"] = {"path": "runs/x/adapter", "sha256": "0123456789ab", "config_sha256": "ba9876543210"}
+    assert "(weights sha256 `0123456789ab`)" in mod.section(mod.summarize(full, check, 2, times, "c"), "q", "r.json")
 
     for name, run in (("full", full), ("check", check)):
         (tmp_path / name).mkdir()

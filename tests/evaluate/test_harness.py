@@ -68,6 +68,7 @@ def test_retention_with_an_adapter_compares_two_different_runs(tiny_qwen_dir, mo
     from transformers import AutoModelForCausalLM
 
     from chefbot.config import ExperimentConfig
+    from chefbot.model import adapter_identity
 
     torch.manual_seed(0)
     base = AutoModelForCausalLM.from_pretrained(tiny_qwen_dir, dtype=torch.float32)
@@ -80,6 +81,7 @@ def test_retention_with_an_adapter_compares_two_different_runs(tiny_qwen_dir, mo
                                       out_dir=tmp_path / "bench", batch_size=8, mmlu_subjects=["anatomy", "astronomy"])
     b, t = res["runs"]["base"], res["runs"]["tuned"]
     assert res["adapter"] == str(tmp_path / "adapter")
+    assert res["adapter_identity"]["sha256"] == adapter_identity(tmp_path / "adapter")["sha256"]
     assert b["mmlu"]["n"] == t["mmlu"]["n"] == 12 and b["hellaswag"]["n"] == t["hellaswag"]["n"] == 6
     # the tuned run is another model: its per-item answers differ from the base's somewhere
     assert any(b[task]["items"][m] != t[task]["items"][m] for task, m in (("mmlu", "acc"), ("hellaswag", "acc_norm")))

@@ -130,6 +130,7 @@ def test_eval_benchmarks_command_with_an_endpoint(tiny, in_process, tmp_path):
     assert res.exit_code == 0, res.output
     bench = json.loads((tmp_path / "bench" / "benchmarks.json").read_text())
     assert set(bench["runs"]) == {"base"} and bench["retention"] is None and bench["adapter"] is None
+    assert bench["adapter_identity"] is None  # an endpoint's adapter is named by its /health, under endpoints
     assert_same_scores(in_process, bench["runs"]["base"], tasks=("mmlu",))
     assert bench["endpoints"]["base"]["health"]["base_model"] == str(tiny["dir"])
     assert tiny["url"] in (tmp_path / "bench" / "benchmarks.md").read_text()

@@ -522,6 +522,8 @@ def evaluate_benchmarks(cfg: Any, adapter: str | None = None, tasks: Sequence[st
     result: dict[str, Any] = {
         "model": cfg.model.name_or_path,
         "adapter": adapter,
+        # the weights' content, so a results file names what it measured even after the folder changes
+        "adapter_identity": adapter_identity(adapter) if adapter and not endpoints else None,
         "endpoints": endpoints,
         "runs": runs,
         "retention": retention(runs["base"], runs["tuned"], seed=cfg.seed) if tuned else None,
