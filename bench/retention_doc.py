@@ -21,11 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from chefbot.io import atomic_write_json
 from chefbot.model import adapter_identity
 from common import ROOT, machine, md_table, replace_section
 
-RESULTS = ROOT / "docs" / "results"
 EVALUATION_MD = ROOT / "docs" / "EVALUATION.md"
 METRICS = {"mmlu": ("acc",), "hellaswag": ("acc", "acc_norm")}
 COMMANDS = """\
@@ -114,7 +112,7 @@ def summarize(full: dict, check: dict | None, per_block: int, times: dict, comma
         "model": full["model"], "adapter": full["adapter"],
         # runs before benchmarks.json recorded it: the folder's weights, if it is still there
         "adapter_identity": full.get("adapter_identity") or (
-            adapter_identity(full["adapter"]) if full.get("adapter") and (ROOT / full["adapter"]).is_dir() else None),
+            adapter_identity(full["adapter"]) if full.get("adapter") and Path(full["adapter"]).is_dir() else None),
         "dtype": {label: run["settings"].get("dtype") for label, run in full["runs"].items()},
         "settings": {k: settings.get(k) for k in ("harness", "tasks", "num_fewshot", "limit_per_task", "data_sources", "batch_size")},
         "runs": runs,
@@ -133,7 +131,7 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def section(s: dict, name: str, results_file: str) -> str:
+def section(s: dict, name: str) -> str:
     rows = []
     for t, metrics in METRICS.items():
         for m in metrics:
@@ -178,7 +176,7 @@ def section(s: dict, name: str, results_file: str) -> str:
                   md_table(["model", "benchmark", "metric", "n", "same 0/1", full_dt, check_dt,
                             "|Δ log-likelihood| median / max"], crow), ""]
     lines += ["Commands (the section is written by `bench/retention_doc.py` from the runs' own files):", "", "```bash",
-              s["command"], "```", "", f"Results: [`docs/results/{results_file}`](results/{results_file})."]
+              s["command"], "```"]
     return "\n".join(lines)
 
 
@@ -196,14 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     check = json.loads((args.check / "benchmarks.json").read_text()) if args.check else None
     per_block = check["runs"]["base"]["settings"]["limit_per_task"] if check else 0
     s = summarize(full, check, per_block, request_times(args.full / "run.log"), args.command)
-    name = f"retention_{args.name}.json"
-    body = section(s, args.name, name)
-    if args.dry_run:
-        print(body)
-        return 0
-    atomic_write_json(RESULTS / name, s)
-    replace_section(f"retention-{args.name}", body, EVALUATION_MD)
+    body = section(s, args.name)
     print(body)
+    if not args.dry_run:  # the results file beside the doc (docs/results/), then the section naming it
+        replace_section(f"retention-{args.name}", body, EVALUATION_MD, results=s, results_name=f"retention_{args.name}")
     return 0
 
 

@@ -23,7 +23,7 @@ def _run(dtype: str, mmlu: dict[str, list[int]], hs: list[int], shift: float = 0
     }
 
 
-def test_dtype_check_compares_the_first_items_of_every_subject(bench_module, tmp_path):
+def test_dtype_check_compares_the_first_items_of_every_subject(bench_module, tmp_path, monkeypatch):
     mod = bench_module("retention_doc")
     full = {"model": "m", "adapter": "a", "runs": {
         "base": _run("bfloat16", {"anatomy": [1, 0, 1], "nutrition": [0, 1, 1, 0]}, [1, 1, 0, 0, 1]),
@@ -54,18 +54,25 @@ def test_dtype_check_compares_the_first_items_of_every_subject(bench_module, tmp
 
     s = mod.summarize(full, check, 2, times, "chefbot eval benchmarks ...")
     assert "items" not in json.dumps(s["runs"]) and s["dtype_check"]["dtype"]["base"] == "float32"
-    body = mod.section(s, "quickstart", "retention_quickstart.json")
+    body = mod.section(s, "quickstart")
     assert "**1.000** [0.500, 1.500]" in body and "NOT every item" in body
     assert "95% interval: paired bootstrap." in body  # the method as the results file states it
-    assert "3/4 (75.0%)" in body and "docs/results/retention_quickstart.json" in body
+    assert "3/4 (75.0%)" in body
     assert "65 min for both models, over 2 start(s)" in body
     assert s["adapter_identity"] is None and "weights sha256" not in body  # no such folder: nothing invented
     full["adapter_identity"] = {"path": "runs/x/adapter", "sha256": "0123456789ab", "config_sha256": "ba9876543210"}
-    assert "(weights sha256 `0123456789ab`)" in mod.section(mod.summarize(full, check, 2, times, "c"), "q", "r.json")
+    assert "(weights sha256 `0123456789ab`)" in mod.section(mod.summarize(full, check, 2, times, "c"), "q")
 
     for name, run in (("full", full), ("check", check)):
         (tmp_path / name).mkdir()
         (tmp_path / name / "benchmarks.json").write_text(json.dumps(run))
     assert mod.main(["--full", str(tmp_path / "full"), "--check", str(tmp_path / "check"), "--dry-run"]) == 0
+    doc = tmp_path / "docs" / "EVALUATION.md"
+    doc.parent.mkdir()
+    doc.write_text("<!-- section:retention-quickstart -->\n<!-- end:retention-quickstart -->\n")
+    monkeypatch.setattr(mod, "EVALUATION_MD", doc)
+    assert mod.main(["--full", str(tmp_path / "full"), "--check", str(tmp_path / "check")]) == 0
+    written = json.loads((tmp_path / "docs" / "results" / "retention_quickstart.json").read_text())
+    assert "docs/results/retention_quickstart.json" in doc.read_text() and "items" not in json.dumps(written["runs"])
     with pytest.raises(SystemExit, match="first 3 per subject"):
         mod.dtype_agreement(full["runs"]["base"], check["runs"]["base"], 3)
