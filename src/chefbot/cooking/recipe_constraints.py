@@ -33,7 +33,6 @@ __all__ = ["DIETS", "DIFFICULTIES", "ConstraintCheck", "RecipeConstraints", "che
 
 Diet = Literal["vegetarian", "vegan", "pescatarian", "gluten-free", "dairy-free", "nut-free"]
 Difficulty = Literal["easy", "medium", "hard"]
-MAX_MINUTES = MAX_TASK_MINUTES  # the task model's longest task; a request beyond it asks for nothing
 _LEGACY = {"vegetarian": "vegetarian", "vegan": "vegan", "gluten_free": "gluten-free"}
 
 
@@ -54,7 +53,7 @@ class RecipeConstraints(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
     diets: list[Diet] = Field(default_factory=list, description=f"any of {', '.join(DIETS)}")
-    max_minutes: _Int(ge=1, le=MAX_MINUTES) | None = Field(
+    max_minutes: _Int(ge=1, le=MAX_TASK_MINUTES) | None = Field(
         None, description="ready in at most this many minutes (total, as the meal planner estimates it)")
     difficulty: Difficulty | None = Field(None, description="easy, medium or hard")
     cuisine: str | None = Field(None, min_length=1, max_length=40, description="e.g. Thai, Italian, Mexican")
@@ -207,7 +206,7 @@ def constraints_from_labels(labels: RecipeLabels, *, diets: tuple[str, ...] | No
     minutes = labels.total_minutes
     return RecipeConstraints(
         diets=list(labels.diets if diets is None else diets),
-        max_minutes=round_up_minutes(minutes) if time and minutes and minutes <= MAX_MINUTES else None,
+        max_minutes=round_up_minutes(minutes) if time and minutes and minutes <= MAX_TASK_MINUTES else None,
         difficulty=labels.difficulty if difficulty else None,
         cuisine=labels.cuisine if cuisine else None,
         servings=labels.servings if servings else None,
@@ -218,4 +217,4 @@ def round_up_minutes(minutes: float) -> int:
     """A limit a person would ask for, at or above ``minutes``: 5-minute steps to an hour,
     15 to three hours, then whole hours (47 -> 50, 70 -> 75, 200 -> 240)."""
     step = 5 if minutes <= 60 else 15 if minutes <= 180 else 60
-    return min(MAX_MINUTES, max(step, int(-(-minutes // step) * step)))
+    return min(MAX_TASK_MINUTES, max(step, int(-(-minutes // step) * step)))
