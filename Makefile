@@ -13,7 +13,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup setup-browser setup-llamacpp demo test lint clean bench
+.PHONY: setup setup-browser setup-llamacpp llamacpp-flags-check demo test lint clean bench
 
 setup: $(VENV)/.done
 
@@ -40,24 +40,66 @@ setup-browser:
 	  || echo "setup-browser: could not install chromium/playwright-core (the browser test will say so)" >&2; fi
 
 # llama-cpp-python, the CPU serving engine (`chefbot serve --engine llamacpp`, the default on a CPU once
-# installed; docs/SERVING.md): PyPI has it as an sdist only, so pip builds llama.cpp with cmake, minutes of
-# both cores (LLAMACPP_CMAKE_ARGS below leaves out the one part chefbot never loads).  Too long to add to
-# `make setup` (`make demo` does not need it) or in front of `make test` (CI stays within 15 minutes), so `make test` builds it with one
-# job in the background while the rest of the suite runs on the other core, then runs the engine's tests.
-# pip caches the wheel it built: the next setup installs it in seconds.
+# installed and once its probe passes; docs/SERVING.md): PyPI has it as an sdist only, so pip builds llama.cpp with
+# cmake, minutes of both cores.  Too long to add to `make setup` (`make demo` does not need it) or in front of
+# `make test` (CI stays within 15 minutes), so `make test` builds it with one job in the background while the rest of
+# the suite runs on the other core, then runs the engine's tests.
 LLAMACPP_SPEC ?= llama-cpp-python==0.3.36
 # mtmd (LLAVA_BUILD) is the multimodal library chefbot never loads; tools, tests, examples and server are
 # already off when llama.cpp is built inside llama-cpp-python, and named here so that stays true.
 LLAMACPP_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF
+# x86: a native build WITHOUT llama.cpp's AMX path (issue 23).  On Xeons with AMX (Sapphire/Granite Rapids; lscpu
+# flags amx_tile amx_int8 amx_bf16) a native build compiles ggml-cpu/amx/ (all of it under
+# `#if defined(__AMX_INT8__) && defined(__AVX512VNNI__)`), repacks q8_0/q4_0 weights into an "AMX" buffer and
+# segfaults at the first forward pass (ggml-org/llama.cpp#20824, ollama#17249).  Why not GGML_NATIVE=ON plus
+# -mno-amx-* in CMAKE_C_FLAGS: GCC's driver expands -march=native into -march=<cpu> followed by an explicit -m/-mno-
+# flag per feature (`gcc -march=native -### -E - </dev/null`), i.e. -mamx-tile -mamx-int8 -mamx-bf16 on an AMX host,
+# and ggml puts its -march=native (target_compile_options) AFTER CMAKE_C_FLAGS: the later explicit flag wins, AMX
+# stays on.  So ggml's own ISA options are all off (GGML_NATIVE=OFF, its x86 -m options off: it adds no arch flag
+# at all) and the native flags come from CMAKE_C_FLAGS/CMAKE_CXX_FLAGS, -march=native FIRST and the three -mno-amx-*
+# after it (GCC 12 needs all three: -mno-amx-tile alone leaves __AMX_INT8__ defined).  Everything else is exactly
+# what -march=native gives (AVX2, AVX-512, VNNI, BF16 where the CPU has them), so AMD and non-AMX Intel keep
+# their native speed; REPACK (the other repacked kernels) stays on.  Check: `make llamacpp-flags-check`, and
+# `llama_cpp.llama_print_system_info()` shows no AMX_INT8.  A compiler that does not know -mno-amx-* cannot emit
+# AMX either: it gets plain -march=native.
+LLAMACPP_NO_AMX = $(shell $(CC) -mno-amx-tile -mno-amx-int8 -mno-amx-bf16 -E -x c /dev/null >/dev/null 2>&1 && echo -mno-amx-tile -mno-amx-int8 -mno-amx-bf16)
+LLAMACPP_X86_ARGS = -DGGML_NATIVE=OFF -DGGML_SSE42=OFF -DGGML_AVX=OFF -DGGML_AVX2=OFF -DGGML_BMI2=OFF -DGGML_FMA=OFF \
+  -DGGML_F16C=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF \
+  "-DCMAKE_C_FLAGS=-march=native $(LLAMACPP_NO_AMX)" "-DCMAKE_CXX_FLAGS=-march=native $(LLAMACPP_NO_AMX)"
+LLAMACPP_ALL_ARGS = $(LLAMACPP_CMAKE_ARGS) $(if $(filter x86_64 amd64,$(shell uname -m)),$(LLAMACPP_X86_ARGS))
+# A native build is only right for the flags it was built with and the CPU it was built on.  pip's wheel cache keys
+# a built wheel by the sdist alone (never by CMAKE_ARGS or the CPU), so it would hand back an old AMX build: the wheel
+# is built with --no-cache-dir into a cache of our own keyed by spec + CMake args + compiler + CPU (model and flags),
+# and .venv/.llamacpp holds the key it was installed with: a new key rebuilds and reinstalls.
+LLAMACPP_KEY = $(shell { printf '%s\n' '$(LLAMACPP_SPEC)' '$(LLAMACPP_ALL_ARGS)' "$$(uname -m)"; $(CC) --version 2>/dev/null | head -n 1; \
+  grep -m 2 -E '^(model name|flags|Features)' /proc/cpuinfo 2>/dev/null; } | { sha256sum 2>/dev/null || shasum -a 256; } | cut -c1-16)
+LLAMACPP_WHEELS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/chefbot/llamacpp-wheels
 LLAMACPP_JOBS ?= 2
-LLAMACPP_TESTS := tests/serve/test_llamacpp_engine.py tests/serve/test_llamacpp_openai.py
-setup-llamacpp: $(VENV)/.llamacpp
-$(VENV)/.llamacpp: $(VENV)/.done
-	CMAKE_ARGS="$(LLAMACPP_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(LLAMACPP_JOBS) $(BIN)/python -m pip install -q "$(LLAMACPP_SPEC)"
-	touch $@
+LLAMACPP_TESTS := tests/serve/test_llamacpp_engine.py tests/serve/test_llamacpp_openai.py tests/serve/test_engine_probe.py
+llamacpp_current = [ "$$(cat $(VENV)/.llamacpp 2>/dev/null)" = "$(LLAMACPP_KEY)" ]
+setup-llamacpp: $(VENV)/.done
+	@if $(llamacpp_current) && $(BIN)/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('llama_cpp') is None)"; then \
+	  echo "llama-cpp-python: up to date (build $(LLAMACPP_KEY))"; else \
+	  set -e; rm -f $(VENV)/.llamacpp; dir="$(LLAMACPP_WHEELS)/$(LLAMACPP_KEY)"; \
+	  if ! ls "$$dir"/llama_cpp_python-*.whl >/dev/null 2>&1; then \
+	    echo 'building $(LLAMACPP_SPEC) (build $(LLAMACPP_KEY)): CMAKE_ARGS=$(LLAMACPP_ALL_ARGS)'; rm -rf "$$dir.tmp"; \
+	    CMAKE_ARGS='$(LLAMACPP_ALL_ARGS)' CMAKE_BUILD_PARALLEL_LEVEL=$(LLAMACPP_JOBS) $(BIN)/python -m pip wheel -q \
+	      --no-deps --no-cache-dir --no-binary llama-cpp-python -w "$$dir.tmp" "$(LLAMACPP_SPEC)"; \
+	    rm -rf "$$dir"; mv "$$dir.tmp" "$$dir"; fi; \
+	  whl=$$(ls "$$dir"/llama_cpp_python-*.whl | head -n 1); \
+	  $(BIN)/python -m pip install -q --no-deps --force-reinstall "$$whl"; \
+	  $(BIN)/python -m pip install -q "$$whl"; \
+	  echo "$(LLAMACPP_KEY)" > $(VENV)/.llamacpp; fi
+
+# The AMX macros the native compile flags define: none (the rows for an emulated Sapphire Rapids show that the
+# -mno-amx-* after the driver's expansion of -march=native win; the last row is what AMX would look like).
+llamacpp-flags-check:
+	@for f in "-march=native $(LLAMACPP_NO_AMX)" "-march=sapphirerapids -mamx-tile -mamx-int8 -mamx-bf16 $(LLAMACPP_NO_AMX)" \
+	  "-march=sapphirerapids -mamx-tile -mamx-int8 -mamx-bf16"; do \
+	  printf '%-90s AMX macros: %s\n' "$$f" "$$($(CC) $$f -dM -E -x c /dev/null 2>/dev/null | grep -o '__AMX_[A-Z0-9]*__' | sort | tr '\n' ' ')"; done
 
 test: setup setup-browser
-	@if [ -n "$(PYTEST_ARGS)" ] || $(BIN)/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('llama_cpp') is None)"; then \
+	@if [ -n "$(PYTEST_ARGS)" ] || $(llamacpp_current); then \
 	  $(MAKE) --no-print-directory setup-llamacpp && $(BIN)/python -m pytest $(PYTEST_ARGS); \
 	else \
 	  mkdir -p .cache; echo "building llama-cpp-python in the background (.cache/llamacpp-build.log) while the other tests run"; \

@@ -28,17 +28,30 @@ BENCHMARKS_MD = ROOT / "docs" / "BENCHMARKS.md"
 RESULTS_DIR = ROOT / "docs" / "results"  # committed copies of the runs the docs quote
 
 sys.path.insert(0, str(ROOT / "src"))  # run from a checkout without `pip install -e`
+from chefbot.generate.engine_probe import cpu_info, library_identity  # noqa: E402
 from chefbot.io import atomic_write_json, atomic_write_text  # noqa: E402
 
 
 def machine() -> dict[str, Any]:
-    """What the numbers were measured on (CPU model, cores, RAM, GPU, library versions)."""
+    """What the numbers were measured on (CPU model and SIMD flags, cores, RAM, GPU, library versions).
+
+    ``cpu_info`` is ``chefbot.generate.engine_probe.cpu_info``: the CPU's model and the flags that decide the
+    kernels (avx2, avx512*, amx*, vnni, bf16, fp16), the record ``/health`` reports too; ``llama_cpp`` is the
+    installed llama-cpp-python (version, and the Makefile's build key: flags, compiler and CPU it was built for).
+    """
+    cpu = cpu_info()
     info: dict[str, Any] = {
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "cpu": _cpu_model(),
+        "cpu": cpu["model"],
+        "cpu_info": cpu,
         "cpu_cores": os.cpu_count(),
     }
+    lib = library_identity()
+    if lib is not None:
+        stamp = Path(sys.prefix) / ".llamacpp"  # written by `make setup-llamacpp`: the build's key
+        info["llama_cpp"] = {"llama_cpp_python": lib["llama_cpp_python"],
+                             "build": stamp.read_text().strip() if stamp.is_file() else None}
     try:
         import psutil
 
@@ -67,13 +80,15 @@ def machine() -> dict[str, Any]:
 
 
 def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    return cpu_info()["model"]
+
+
+def cpu_features(info: dict[str, Any] | None = None) -> str:
+    """The CPU's kernel-deciding features in a few words, e.g. "AVX2, AVX-512, AVX512-VNNI, AMX" (for captions)."""
+    flags = set((info or cpu_info()).get("flags") or [])
+    names = [("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_vnni", "AVX512-VNNI"), ("avx_vnni", "AVX-VNNI"),
+             ("avx512_bf16", "AVX512-BF16"), ("avx512_fp16", "AVX512-FP16"), ("amx_tile", "AMX")]
+    return ", ".join(label for flag, label in names if flag in flags) or "no AVX2"
 
 
 def machine_line(info: dict[str, Any] | None = None) -> str:
@@ -82,7 +97,8 @@ def machine_line(info: dict[str, Any] | None = None) -> str:
     gpu = f", GPU {m['gpu']}" if m.get("gpu") else ", no GPU"
     ram = f", {m['ram_gb']} GB RAM" if "ram_gb" in m else ""
     cores = m.get("cpu_cores_usable", m.get("cpu_cores"))
-    return f"{m['cpu']} ({cores} cores{ram}{gpu}); torch {m.get('torch', '?')}, python {m['python']}"
+    isa = f", {cpu_features(m['cpu_info'])}" if m.get("cpu_info") else ""
+    return f"{m['cpu']} ({cores} cores{isa}{ram}{gpu}); torch {m.get('torch', '?')}, python {m['python']}"
 
 
 def median(xs: Iterable[float]) -> float:

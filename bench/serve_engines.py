@@ -17,8 +17,15 @@ Quality: the quickstart's held-out items generated greedily by the fp32 hf engin
 llamacpp engine (``chefbot.evaluate.run.run_one``: the evaluation's own generation, scoring and
 paired comparison), recipe checks and directions ROUGE-L with their 95% intervals.
 
-Writes bench/out/serve_engines.json (``--quick``: serve_engines_quick.json); the docs copy
-docs/results/serve_engines.json is made by hand from a full run.
+Every run records the CPU (``machine.cpu_info``: model and the SIMD flags that decide llama.cpp's kernels,
+avx2/avx512*/amx*/vnni/bf16/fp16), the installed llama-cpp-python build, llama.cpp's own ``system_info``
+(``llama_cpp_system_info``: e.g. whether AMX_INT8 is compiled in) and the engine probe's verdict
+(``llamacpp_probe``; a failed probe stops the run with its reason before any server starts).
+
+Writes bench/out/serve_engines.json (``--quick``: serve_engines_quick.json).  ``--doc-section NAME`` (full runs
+only) also renders the run into the block ``<!-- section:NAME -->`` ... ``<!-- end:NAME -->`` of
+docs/BENCHMARKS.md (one sub-block per CPU kind inside "Serving engines", so the runs of different CPUs stand
+side by side) and copies the JSON to docs/results/<--name>.json.
 """
 
 from __future__ import annotations
@@ -33,12 +40,13 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import machine, median, run_name, write_json  # noqa: E402
+from common import cpu_features, machine, md_table, median, replace_section, run_name, write_json  # noqa: E402
 from serve_load import INGREDIENTS, drive, free_port, start_server, stop_server, summarize, wait_healthy  # noqa: E402
 
 
@@ -202,6 +210,11 @@ def run_part(args: argparse.Namespace) -> None:
                         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")})
         bare.llm.close()
         print(json.dumps(res))
+    elif args.part == "sysinfo":  # llama.cpp's own account of its build (a fresh process: nothing else loaded)
+        import llama_cpp
+
+        print(json.dumps({"llama_cpp_python": llama_cpp.__version__,
+                          "system_info": llama_cpp.llama_print_system_info().decode(errors="replace").strip()}))
     else:
         print(json.dumps(concurrency_design(cfg, args.adapter, args.quant, args.max_tokens, 4)))
 
@@ -222,7 +235,9 @@ def main(argv: list[str] | None = None) -> dict:
                     help="config key=value for the llamacpp server only, e.g. eval.llamacpp_threads=1")
     ap.add_argument("--name", default="serve_engines", help="bench/out/NAME.json")
     ap.add_argument("--quick", action="store_true", help="1 repeat, 2+4 requests of 24 tokens, no quality, no design")
-    ap.add_argument("--part", choices=["bare", "design"], help=argparse.SUPPRESS)  # internal: one part, JSON out
+    ap.add_argument("--doc-section", default=None, metavar="NAME",
+                    help="render this full run into <!-- section:NAME --> of docs/BENCHMARKS.md (+ docs/results/<--name>.json)")
+    ap.add_argument("--part", choices=["bare", "design", "sysinfo"], help=argparse.SUPPRESS)  # internal: one part, JSON out
     args = ap.parse_args(argv)
     sys.path.insert(0, str(HERE.parent / "src"))
     if args.part:
@@ -235,9 +250,20 @@ def main(argv: list[str] | None = None) -> dict:
     from chefbot.generate.gguf import cached_gguf
     from chefbot.generate.llamacpp_engine import default_threads
 
+    from chefbot.generate.engine_probe import cpu_info, probe_llamacpp
+
+    if args.doc_section and args.quick:
+        raise SystemExit("--doc-section renders full runs only (a --quick run never rewrites the docs)")
     cfg = load_config(Path(args.config), [])
     threads = args.threads or default_threads()
     gguf = cached_gguf(cfg, args.adapter, args.quant)  # the file the llamacpp engine serves (exported once)
+    cpu = cpu_info()
+    print(f"CPU: {cpu['model']} ({cpu_features(cpu)}); flags {' '.join(cpu['flags'])}")
+    probe = probe_llamacpp(gguf, cfg.eval.llamacpp_threads or threads)  # what `chefbot serve` checks first
+    if not probe.ok:
+        raise SystemExit(f"the llamacpp engine's probe failed on this machine: {probe.reason}")
+    sysinfo = part("sysinfo", args)
+    print(f"llama.cpp: {sysinfo['system_info']}")
     log_dir = HERE / "out"
     log_dir.mkdir(parents=True, exist_ok=True)
     rounds = [(1, args.requests_1), (4, args.requests_4)]
@@ -278,7 +304,8 @@ def main(argv: list[str] | None = None) -> dict:
                        "per_repeat_llamacpp_over_bare": [round(x / y, 2) for x, y in zip(per["llamacpp"], per["bare"])]}
     report: dict = {"command": " ".join(["python", "bench/serve_engines.py", *(sys.argv[1:] if argv is None else argv)]),
                     "config": args.config, "adapter": args.adapter, "quant": args.quant, "gguf": gguf.name,
-                    "max_tokens": args.max_tokens, "repeats": args.repeats, "bare_threads": threads,
+                    "max_tokens": args.max_tokens, "repeats": args.repeats, "bare_threads": threads, "cpu": cpu,
+                    "llama_cpp_system_info": sysinfo, "llamacpp_probe": probe.to_json(),
                     "rounds": [{"clients": c, "requests": n} for c, n in rounds], "servers": servers,
                     "speed": table, "ratios": ratios, "runs": runs}
     if not (args.quick or args.skip_design):
@@ -288,10 +315,101 @@ def main(argv: list[str] | None = None) -> dict:
         report["quality"] = quality(cfg, args.adapter, args.quant, log_dir)
     report["load_after"] = load()
     report["llamacpp_overrides"] = args.llamacpp_override
+    report["quick"] = args.quick
     path = write_json(run_name(args.name, args.quick), report)
     print(json.dumps({"speed": table, "ratios": ratios}, indent=1))
     print(f"machine: {machine()['cpu']}; written {path}")
+    if args.doc_section:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        replace_section(args.doc_section, render(payload), results=path, results_name=args.name)
+        print(f"rendered into <!-- section:{args.doc_section} --> of docs/BENCHMARKS.md")
     return report
+
+
+ENGINE_LABELS = {"hf": "`chefbot serve --engine hf` (fp32, transformers)",
+                 "llamacpp": "`chefbot serve --engine llamacpp` ({quant} GGUF)",
+                 "bare": "bare llama-cpp-python, same GGUF ({threads} threads)"}
+
+
+def goals_text(speed: dict, ratios: dict) -> str:
+    """The engine's goals (≥ 0.9× bare llama-cpp-python, the best ratio over hf this CPU allows; 5× where
+    llama.cpp allows it) checked per round, with the reason when the ratio over hf is below 5×."""
+    lines = []
+    for key, r in ratios.items():
+        clients = key.split("_")[0]
+        hf, lc, bare = (speed[e][key]["tokens_per_s"] for e in ("hf", "llamacpp", "bare"))
+        line = (f"{clients} client(s): llamacpp over hf **{r['llamacpp_over_hf']}×** "
+                f"({', '.join(map(str, r['per_repeat_llamacpp_over_hf']))}), over bare llama-cpp-python "
+                f"**{r['llamacpp_over_bare']}×** ({', '.join(map(str, r['per_repeat_llamacpp_over_bare']))}): "
+                f"≥ 0.9× bare {'met' if r['llamacpp_over_bare'] >= 0.9 else '**not met**'}")
+        if r["llamacpp_over_hf"] >= 5:
+            line += "; ≥ 5× hf met."
+        elif bare / hf < 5:
+            line += (f"; below 5× hf because llama.cpp itself is on this CPU: bare llama-cpp-python on the same GGUF "
+                     f"and threads does {bare} tokens/s, only {bare / hf:.2f}× the hf engine's {hf}, and the engine "
+                     f"({lc}, {lc / bare:.2f}× bare) "
+                     + ("keeps pace with it: llama.cpp's speed here, not chefbot's engine, is the limit."
+                        if lc / bare >= 0.9 else "falls behind even that (to investigate)."))
+        else:
+            line += (f"; **below 5× hf although bare llama-cpp-python reaches {bare / hf:.2f}× here**: the engine "
+                     "loses speed of its own on this CPU (to investigate).")
+        lines.append("- " + line)
+    return "\n".join(lines)
+
+
+def render(report: dict) -> str:
+    """One CPU's subsection of "Serving engines" in docs/BENCHMARKS.md, from a full run's JSON."""
+    m, cpu = report["machine"], report["cpu"]
+    threads = report["bare_threads"]
+    rows = []
+    for key in (f"{r['clients']}_clients" for r in report["rounds"]):
+        for engine in ("hf", "llamacpp", "bare"):
+            x = report["speed"][engine][key]
+            rows.append([ENGINE_LABELS[engine].format(quant=report["quant"], threads=threads), key.split("_")[0],
+                         f"**{x['tokens_per_s']}** ({', '.join(map(str, x['tokens_per_s_repeats']))})",
+                         f"{x['ttft_p50_s']} s", f"{x['latency_p50_s']} s", f"{x['latency_p95_s']} s",
+                         x["mean_tokens_per_answer"]])
+    table = md_table(["engine", "clients", "tokens/s (median; repeats)", "TTFT p50", "latency p50", "p95",
+                      "tokens per answer"], rows)
+    loads = [x["load"]["loadavg"][0] for reps in report["runs"].values() for rep in reps for x in rep]
+    sysinfo = report.get("llama_cpp_system_info", {}).get("system_info", "?")
+    probe = report.get("llamacpp_probe", {})
+    over = ", ".join(report.get("llamacpp_overrides") or []) or "none"
+    text = f"""### {cpu['model']} ({cpu_features(cpu)}), {report['written_at'][:10]}
+
+```bash
+{report['command']}
+```
+
+CPU flags that decide the kernels: `{' '.join(cpu['flags'])}`; {m.get('cpu_cores_usable', m.get('cpu_cores'))} usable
+cores; 1-minute load average {min(loads):.1f}–{max(loads):.1f} during the rounds, {report['load_after']['loadavg'][0]:.1f}
+at the end. llama-cpp-python {report.get('llama_cpp_system_info', {}).get('llama_cpp_python', '?')} built by
+`make setup-llamacpp` (build `{(m.get('llama_cpp') or {}).get('build')}`); llama.cpp's system info: `{sysinfo}`.
+Engine probe: {'passed' if probe.get('ok') else 'FAILED: ' + str(probe.get('reason'))} ({probe.get('seconds', '?')} s,
+cached per build, CPU and GGUF). GGUF `{report['gguf']}`; {report['repeats']} repeat(s), the engines alternating
+within each; at most {report['max_tokens']} new tokens per streamed greedy request; llamacpp server overrides:
+{over}.
+
+{table}
+
+{goals_text(report['speed'], report['ratios'])}
+"""
+    design = report.get("concurrency_design")
+    if design:
+        text += "\nConcurrency design (in process, 4 requests at once): " + "; ".join(
+            f"{d['design']} **{d['tokens_per_s']}** tokens/s" for d in design) + ".\n"
+    q = report.get("quality")
+    if q:
+        a, b = list(q["models"])
+        def mean(x: Any) -> str:
+            return f"{x['mean']:.3f} [{x['low']:.3f}, {x['high']:.3f}]" if isinstance(x, dict) and "low" in x else str(x)
+
+        text += (f"\nQuality on {q['n']} held-out items, {a} against {b}: directions ROUGE-L "
+                 f"{mean(q['models'][a]['directions_rougeL'])} against {mean(q['models'][b]['directions_rougeL'])}, "
+                 f"well-formed {mean(q['models'][a]['checks']['well_formed'])} against "
+                 f"{mean(q['models'][b]['checks']['well_formed'])}; identical outputs {q['identical_outputs']}/{q['n']} "
+                 "(paired differences in the JSON's `quality`).\n")
+    return text
 
 
 if __name__ == "__main__":

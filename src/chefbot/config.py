@@ -280,6 +280,23 @@ class ServeConfig(Section):
     enforce_attempts: int = Field(
         3, ge=1, le=20, description="most generations for a /v1/recipes request with enforce: true (the first included)"
     )
+    allow_insecure_public: bool = Field(
+        False, description="serve on a non-loopback host without api_keys (refused otherwise: anyone on the network could "
+        "use the model and the kitchen); prints a warning"
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="more names clients may send in the Host header (others get 421, against DNS "
+        "rebinding), e.g. [chefbot.lan, '*.example.org'], '*' for any; always allowed: localhost, 127.0.0.1, ::1, "
+        "serve.host, the address dialled, on 0.0.0.0 the machine's host name"
+    )
+    read_timeout_s: float = Field(
+        30, gt=0, description="seconds a client has to send a request's headers, and then its whole body; slower "
+        "clients are cut off (408) so that they cannot hold connections open"
+    )
+    plan_workers: int = Field(
+        2, ge=1, le=64, description="most CP-SAT workers (threads) one plan may use on /v1/plan and /api/plans; a meal's "
+        "solver.workers above it is lowered to it (each plan also holds one of max_concurrency's slots)"
+    )
 
 
 class TastingModel(Section):

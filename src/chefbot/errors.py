@@ -17,6 +17,11 @@ class ChefbotError(Exception):
     exit_code = 2
 
 
+class UsageError(ChefbotError):
+    """A command line or config that asks for something unsafe or contradictory (an empty API key, a
+    public address without a key): refused before anything starts, exit 2; the message says what to do."""
+
+
 class ConfigError(ChefbotError):
     """A config file or override that does not validate."""
 

@@ -155,3 +155,54 @@ def test_cancel_stops_stream(tok):
     assert time.time() - t0 < 30
     assert comp is not None and comp.finish_reason == "cancelled"
     assert comp.completion_tokens < 5000
+
+
+def _never_stops(tok):
+    nl, a = ids(tok, "Ċ", "Hello")
+    return bigram_model(tok, {nl: [(a, 10.0)], a: [(a, 10.0)]})
+
+
+def _count_steps_then_set(monkeypatch, gen, event, n):
+    """Set ``event`` once the model has run ``n`` forward passes (the decode loop's steps), from inside the loop."""
+    calls = [0]
+    forward = gen.model.forward
+
+    def counting(*args, **kw):
+        calls[0] += 1
+        if calls[0] == n:
+            event.set()
+        return forward(*args, **kw)
+
+    monkeypatch.setattr(gen.model, "forward", counting)
+    return calls
+
+
+def test_generate_stops_when_its_cancel_is_set(tok, monkeypatch):
+    """The server's queue sets ``cancel`` once every caller of a batch has gone: a batch that would run 5000
+    tokens stops at the next token, each completion "cancelled", and a later sub-batch never runs."""
+    import threading
+
+    gen = LocalGenerator(_never_stops(tok), tok, GenerationConfig(max_new_tokens=5000, batch_size=2))
+    cancel = threading.Event()
+    calls = _count_steps_then_set(monkeypatch, gen, cancel, 6)
+    batch = [[{"role": "user", "content": f"hi {k}"}] for k in range(3)]
+    out = gen.generate(batch, cancel=cancel)
+    assert [c.finish_reason for c in out] == ["cancelled"] * 3
+    assert calls[0] <= 7  # stopped at the next token, and the second sub-batch was not run
+    assert sorted(c.completion_tokens for c in out) == [0, 6, 6]
+    assert all(c.prompt_tokens == len(gen.prompt_ids(m)) for c, m in zip(out, batch))
+    # without a cancel (or one never set) the same call runs as before
+    short = LocalGenerator(_never_stops(tok), tok, GenerationConfig(max_new_tokens=4))
+    assert [c.finish_reason for c in short.generate(batch[:1], cancel=threading.Event())] == ["length"]
+
+
+def test_complete_ids_stops_when_its_cancel_is_set(tok, monkeypatch):
+    import threading
+
+    gen = LocalGenerator(_never_stops(tok), tok, GenerationConfig(max_new_tokens=32))
+    cancel = threading.Event()
+    calls = _count_steps_then_set(monkeypatch, gen, cancel, 4)
+    prompt = tok("hi", add_special_tokens=False)["input_ids"]
+    out = gen.complete_ids([prompt], max_tokens=5000, logprobs=2, cancel=cancel)
+    assert out[0].finish_reason == "cancelled" and len(out[0].ids) == 4 and calls[0] == 4
+    assert out[0].logprobs is None  # nobody waits for them: no scoring pass

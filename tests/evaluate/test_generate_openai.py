@@ -180,3 +180,28 @@ def test_one_address_serving_another_model_is_asked_again(tmp_path):
     # The queue changing is not a different model: a restart of the first server hits the cache.
     g3 = OpenAIGenerator(url, "chefbot", cache_dir=tmp_path, client=client_for(HealthServer("upper", {**base, "queue": {}})))
     assert g3.generate([msgs(2)])[0].text == "2 meti" and g3.calls == 0
+
+
+def test_cancel_stops_further_requests(tmp_path):
+    """The ``Generator`` protocol's ``cancel``: once set, no further request (nor retry) is sent; a request in
+    flight finishes and is kept; the rest are "cancelled" and not cached, so a rerun asks for them."""
+    server = FakeServer()
+    cancel = threading.Event()
+
+    def cancelling(request: httpx.Request) -> httpx.Response:  # the caller gives up during the first request
+        if not request.url.path.endswith("/chat/completions"):  # the /health probe (for the cache key)
+            return httpx.Response(404)
+        cancel.set()
+        return server(request)
+
+    client = openai.OpenAI(base_url="http://fake.test/v1", api_key="k", max_retries=0,
+                           http_client=httpx.Client(transport=httpx.MockTransport(cancelling)))
+    gen = OpenAIGenerator("http://fake.test/v1", "m", gen_cfg=GenerationConfig(max_new_tokens=50), concurrency=1,
+                          cache_dir=tmp_path / "cache", client=client)
+    out = gen.generate([msgs(k) for k in range(4)], cancel=cancel)
+    assert [c.finish_reason for c in out] == ["stop"] + ["cancelled"] * 3
+    assert len(server.requests) == 1
+    fresh = OpenAIGenerator("http://fake.test/v1", "m", gen_cfg=GenerationConfig(max_new_tokens=50), concurrency=1,
+                            cache_dir=tmp_path / "cache", client=client_for(server))
+    assert [c.finish_reason for c in fresh.generate([msgs(k) for k in range(4)])] == ["stop"] * 4
+    assert len(server.requests) == 4  # the answered one was cached, the 3 cancelled were asked now

@@ -201,3 +201,124 @@ def test_no_kitchen_request_no_file(tmp_path):
     with make_client(tmp_path / "k.db") as c:
         assert c.get("/health").status_code == 200
     assert not (tmp_path / "k.db").exists()
+
+
+# -- rows written by older versions or by hand: a list never fails because of one ---------------------------
+def plant(db: Path, sql: str, *args) -> int:
+    import sqlite3
+
+    with sqlite3.connect(db) as c:
+        return c.execute(sql, args).lastrowid
+
+
+PLAN_SQL = "INSERT INTO plans (title, serve_at, request, plan, created_at) VALUES ('Meal', '2026-11-25T19:30', '{}', ?, ?)"
+
+
+def test_a_bad_recipe_row_is_reported_not_a_500_for_the_list(client, tmp_path):
+    good = client.post("/api/recipes", json=RECIPES[0]).json()["id"]
+    bad = plant(tmp_path / "kitchen.db", "INSERT INTO recipes (title, servings, ingredients, directions, source, search, "
+                "created_at, updated_at) VALUES ('Odd', 4, '[\"1 egg\"]', '[\"Boil.\"]', '\"pasted\"', 'odd', ?, ?)",
+                "2026-11-25T10:00:00", "2026-11-25T10:00:00")
+    r = client.get("/api/recipes")
+    assert r.status_code == 200, r.text
+    assert [x["id"] for x in r.json()["data"]] == [good]
+    [u] = r.json()["unreadable"]
+    assert u["id"] == bad and u["field"] == "source"
+    r = client.get(f"/api/recipes/{bad}")
+    assert r.status_code == 500 and r.json()["error"]["code"] == "unreadable_row"
+    assert r.json()["error"]["param"] == "source" and "recipe" in r.json()["error"]["message"]
+    r = client.post("/api/shopping-list", json={"items": [{"recipe_id": bad}]})
+    assert r.status_code == 500 and r.json()["error"]["code"] == "unreadable_row"
+    assert client.delete(f"/api/recipes/{bad}").status_code == 200  # and it can be removed
+
+
+@pytest.mark.parametrize("plan, progress_at, field", [
+    ({}, None, "plan.serve_at"),
+    (None, "garbage", "progress.0.at"),
+])
+def test_a_bad_plan_row_is_reported_not_a_500_for_the_list(client, tmp_path, plan, progress_at, field):
+    import json
+
+    from test_kitchen_library import small_plan
+
+    client.get("/api/plans")  # the DB exists
+    db = tmp_path / "kitchen.db"
+    good = plant(db, PLAN_SQL, json.dumps(small_plan()), "2026-11-25T10:00:00")
+    bad = plant(db, PLAN_SQL, json.dumps(small_plan() if plan is None else plan), "2026-11-25T10:00:01")
+    if progress_at:
+        plant(db, "INSERT INTO plan_progress (plan_id, task_id, cook, status, at) VALUES (?, 'soup.1', 'Kim', 'done', ?)",
+              bad, progress_at)
+    r = client.get("/api/plans")
+    assert r.status_code == 200, r.text
+    assert [p["id"] for p in r.json()["data"]] == [good]
+    assert [(u["id"], u["field"]) for u in r.json()["unreadable"]] == [(bad, field)]
+    r = client.get(f"/api/plans/{bad}")
+    assert r.status_code == 500 and r.json()["error"]["code"] == "unreadable_row"
+    r = client.post(f"/api/plans/{bad}/progress", json={"cook": "Kim", "task_id": "soup.1"})
+    assert r.status_code == 500 and r.json()["error"]["param"] == field
+
+
+def test_a_bad_tasting_side_is_reported_not_a_500_for_the_summary(client, tmp_path):
+    pair = client.post("/api/tastings/pair", json={"ingredients": ["rice"]}).json()["pair_id"]
+    client.post("/api/tastings", json={"pair_id": pair, "choice": "A", "rater": "Kim"})
+    db = tmp_path / "kitchen.db"
+    bad = plant(db, "INSERT INTO tasting_pairs (ingredients, side_a, side_b, answer_a, answer_b, created_at) VALUES "
+                "('[]', '{\"model\": \"served\", \"temperature\": \"hot\"}', '{\"model\": \"base\"}', 'a', 'b', ?)",
+                "2026-11-25T10:00:00")
+    plant(db, "INSERT INTO tastings (pair_id, choice, rater, created_at) VALUES (?, 'B', 'Lou', ?)", bad,
+          "2026-11-25T10:00:00")
+    r = client.get("/api/tastings/summary")
+    assert r.status_code == 200, r.text
+    assert r.json()["n"] == 1 and r.json()["unreadable"][0]["field"] == "side_a.temperature"
+
+
+# -- titles and lines: one normalization; what normalizes to nothing is a 400/422 naming the field, never a 500 ----
+@pytest.mark.parametrize("title, status, code", [
+    ("\u200b\u200b", 422, "string_pattern_mismatch"),  # only zero-width characters: nothing visible
+    ("\ufeff\u2060 \u200d", 422, "string_pattern_mismatch"),
+    ("\x00", 422, "string_pattern_mismatch"),
+    ("\x00Pancakes", 400, "bad_recipe"),  # SQLite's length() stops at a NUL: was a 500 IntegrityError
+    ("Pan\x00cakes", 400, "bad_recipe"),
+])
+def test_a_title_that_is_empty_or_holds_a_nul_is_refused_naming_it(client, title, status, code):
+    r = client.post("/api/recipes", json={**RECIPES[0], "title": title})
+    assert (r.status_code, r.json()["error"]["code"]) == (status, code), r.text
+    assert r.json()["error"]["param"] == "title"
+    assert client.get("/api/recipes").json()["total"] == 0
+
+
+def test_titles_and_lines_are_normalized_in_one_place(client):
+    r = client.post("/api/recipes", json={**RECIPES[0], "title": "\u200b Pancakes \ufeff",
+                                          "ingredients": ["\u200b2 eggs ", "1 cup milk"]})
+    assert r.status_code == 201 and r.json()["title"] == "Pancakes" and r.json()["ingredients"][0] == "2 eggs"
+    r = client.post("/api/recipes", json={**RECIPES[0], "ingredients": ["1 egg", "\u200b"]})
+    assert r.status_code == 422 and r.json()["error"]["param"] == "ingredients.1"
+    r = client.post("/api/recipes", json={**RECIPES[0], "ingredients": ["1 egg", "2\x00 cups"]})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "ingredients.1"
+    r = client.post("/api/tastings", json={"pair_id": 1, "choice": "A", "rater": "Kim\x00"})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "rater"
+
+
+def test_pasted_text_has_the_same_title_limit(client):
+    import json
+
+    row = {"title": "T" * 201, "ingredients": ["1 egg"], "directions": ["Boil."]}  # a RecipeNLG row
+    r = client.post("/api/recipes", json={"text": json.dumps(row)})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "title" and "at most 200" in r.json()["error"]["message"]
+    r = client.post("/api/recipes", json={"text": json.dumps({**row, "title": "T" * 200})})
+    assert r.status_code == 201 and len(r.json()["title"]) == 200
+    client.delete(f"/api/recipes/{r.json()['id']}")
+    r = client.post("/api/recipes", json={"text": "# \u200b\n\n## Ingredients\n- 1 egg\n\n## Directions\n1. Boil.\n"})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "title"
+    r = client.post("/api/recipes", json={"text": '{"title": "Tea", "ingredients": ["\\u200b", " "], "directions": ["Steep."]}'})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "ingredients"
+    assert client.get("/api/recipes").json()["total"] == 0
+
+
+def test_a_nul_in_the_query_matches_nothing(client):
+    for r in RECIPES:
+        client.post("/api/recipes", json=r)
+    for q in ("\x00", "egg\x00", "\x00 lemon"):
+        r = client.get("/api/recipes", params={"q": q})
+        assert r.status_code == 200 and r.json()["total"] == 0, q
+    assert client.get("/api/recipes", params={"q": "lemon"}).json()["total"] == 2

@@ -82,3 +82,50 @@ def test_a_bad_file_adds_nothing(tmp_path):
     assert r.exit_code != 0 and "bad.md: recipe 1: the recipe has no ingredient lines" in str(r.exception)
     with KitchenDB(tmp_path / "k.db") as db:
         assert [x["title"] for x in search_recipes(db)["data"]] == ["Kept"]
+
+
+# -- every failure of `chefbot library ...` is one line naming the file or field, exit 1 or 2 -----------------
+def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
+    from test_kitchen_faults import chefbot, one_line
+
+    code, err = chefbot(monkeypatch, capsys, *args)
+    return code, (one_line(err) if code else err)
+
+
+def backup_with(tmp_path, **recipe) -> str:
+    row = {"title": "Soup", "servings": 2, "ingredients": ["1 onion"], "directions": ["Simmer."],
+           "source": {"kind": "manual"}, "created_at": "2026-11-25T10:00:00", **recipe}
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps({"format": "chefbot-kitchen", "version": 1, "recipes": [row, {**row, "title": "Stew", "ingredients": ["1 leek"]}],
+                                "plans": [], "tasting_pairs": []}))
+    return str(path)
+
+
+def test_import_errors_are_one_line(tmp_path, monkeypatch, capsys):
+    db = str(tmp_path / "k.db")
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 200_000 + "]" * 200_000)  # json's RecursionError
+    code, line = run_cli(monkeypatch, capsys, "library", "import", str(deep), "--db", db)
+    assert code == 1 and str(deep) in line and "nested too deeply" in line
+    path = backup_with(tmp_path, ingredients=[None, 0, "2 cups flour"])  # was a TypeError
+    code, line = run_cli(monkeypatch, capsys, "library", "import", path, "--db", db)
+    assert code == 1 and "recipes[0].ingredients.0" in line and "nothing imported" in line and "--skip-bad" in line
+    code, out = run_cli(monkeypatch, capsys, "library", "import", path, "--db", db, "--skip-bad")
+    assert code == 0 and "1 recipes" in out and "1 bad rows skipped" in out and "recipes[0].ingredients.0" in out
+    with KitchenDB(db) as kdb:
+        assert [r["title"] for r in search_recipes(kdb)["data"]] == ["Stew"]
+
+
+def test_export_errors_are_one_line(tmp_path, monkeypatch, capsys):
+    db = str(tmp_path / "k.db")
+    with KitchenDB(db) as kdb:
+        save_recipe(kdb, "Kept", ["1 egg"], ["Boil."], 1)
+    (tmp_path / "out").mkdir()
+    code, line = run_cli(monkeypatch, capsys, "library", "export", str(tmp_path / "out"), "--db", db)
+    assert code == 1 and f"{tmp_path / 'out'} is a folder" in line
+    (tmp_path / "file").write_text("x")
+    code, line = run_cli(monkeypatch, capsys, "library", "export", str(tmp_path / "b.json"),
+                         "--db", str(tmp_path / "file" / "sub" / "k.db"))
+    assert code == 1 and f"cannot create its folder {tmp_path / 'file' / 'sub'}" in line
+    code, line = run_cli(monkeypatch, capsys, "library", "export", str(tmp_path / "b.json"), "--db", str(tmp_path))
+    assert code == 2 and "is a folder" in line

@@ -104,6 +104,14 @@ def test_incomplete_recipes_are_refused(kdb, title, ingredients, directions, ser
     assert search_recipes(kdb)["total"] == 0
 
 
+def small_plan(title: str = "Dinner", cook: str = "Kim") -> dict:
+    """The least a saved plan holds for its live schedule (``rows.PlanData``): one task, one cook."""
+    return {"title": title, "serve_at": "2026-11-25T19:30", "horizon_min": 60,
+            "tasks": [{"id": "soup.1", "dish": "soup", "cook": cook, "start_min": 30, "end_min": 50, "start": "19:00",
+                       "end": "19:20", "after": [], "vessel": None, "oven": None}],
+            "cooks": [{"name": cook}], "oven_segments": []}
+
+
 def fill(db: KitchenDB) -> None:
     save_recipe(db, "Pancakes", ["2 cups flour", "½ tsp salt"], ["Mix.", "Fry."], 4, {"kind": "manual"})
     save_recipe(db, "Soup", ["1 onion"], ["Simmer 20 minutes."], 2, {"kind": "file", "file": "soup.md"})
@@ -112,7 +120,8 @@ def fill(db: KitchenDB) -> None:
     vote(db, pair, "tie", "Lou")
     with db.write() as c:
         pid = c.execute("INSERT INTO plans (title, serve_at, request, plan, created_at) VALUES "
-                        "('Dinner', '2026-11-25T19:30', '{}', '{\"tasks\": []}', '2026-11-25T10:00:00')").lastrowid
+                        "('Dinner', '2026-11-25T19:30', '{}', ?, '2026-11-25T10:00:00')",
+                        (json.dumps(small_plan()),)).lastrowid
         c.execute("INSERT INTO plan_progress (plan_id, task_id, cook, status, at) VALUES (?, 'soup.1', 'Kim', 'done', "
                   "'2026-11-25T18:00:00')", (pid,))
 
@@ -139,9 +148,10 @@ def test_export_then_import_round_trip(tmp_path):
     assert not list(tmp_path.glob(".backup.json.*"))  # the temporary file was renamed away
     with KitchenDB(tmp_path / "b.db") as b:
         save_recipe(b, "Already here", ["1 egg"], ["Boil."], 1)
-        assert import_file(b, tmp_path / "backup.json") == {"recipes": 2, "plans": 1, "tasting_pairs": 1, "skipped": 0}
+        assert import_file(b, tmp_path / "backup.json") == {"recipes": 2, "plans": 1, "tasting_pairs": 1, "skipped": 0,
+                                                            "bad": 0, "bad_rows": []}
         again = import_file(b, tmp_path / "backup.json")
-        assert again == {"recipes": 0, "plans": 0, "tasting_pairs": 0, "skipped": 4}
+        assert again == {"recipes": 0, "plans": 0, "tasting_pairs": 0, "skipped": 4, "bad": 0, "bad_rows": []}
         after = snapshot(b)
     after["recipes"] = [r for r in after["recipes"] if r["title"] != "Already here"]
     assert comparable(after) == comparable(before)
@@ -151,8 +161,8 @@ def test_export_then_import_round_trip(tmp_path):
     (lambda d: d.update(format="other"), "not a chefbot kitchen backup"),
     (lambda d: d.update(version=99), "format version 99"),
     (lambda d: d["recipes"][1].pop("title"), r"recipes\[1\]: no 'title'"),
-    (lambda d: d["recipes"][0].update(ingredients=[]), r"recipes\[0\]: the recipe has no ingredient"),
-    (lambda d: d["tasting_pairs"][0]["votes"][0].update(choice="C"), r"tasting_pairs\[0\].votes\[0\]"),
+    (lambda d: d["recipes"][0].update(ingredients=[]), r"recipes\[0\]\.ingredients: List should have at least 1"),
+    (lambda d: d["tasting_pairs"][0]["votes"][0].update(choice="C"), r"tasting_pairs\[0\]\.votes\.0\.choice"),
 ])
 def test_a_bad_backup_is_refused_whole(tmp_path, mutate, message):
     with KitchenDB(tmp_path / "a.db") as a:

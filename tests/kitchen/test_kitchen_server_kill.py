@@ -107,3 +107,43 @@ def test_every_saved_recipe_survives_a_sigkill_of_the_server_and_a_restart(tmp_p
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
+
+
+@pytest.mark.timeout(300)
+def test_a_server_on_a_full_disk_answers_507_keeps_every_saved_recipe_and_restarts(tmp_path):
+    """A real server whose DB's disk (a small tmpfs) fills up: 507 with the cause, never a 500; after a SIGKILL
+    and a restart every recipe answered 201 is there.  Needs root to mount (skipped with the reason otherwise)."""
+    from test_kitchen_faults import mount_or_skip
+
+    disk = tmp_path / "small"
+    disk.mkdir()
+    mount_or_skip("-t", "tmpfs", "-o", "size=768k", "tmpfs", str(disk))
+    try:
+        db = disk / "kitchen.db"
+        proc, url = start(db)
+        saved: dict[int, int] = {}
+        try:
+            with httpx.Client(timeout=10) as c:
+                for i in range(200):
+                    r = c.post(url + "/api/recipes", json=recipe(i))
+                    if r.status_code != 201:
+                        break
+                    saved[i] = r.json()["id"]
+                assert r.status_code == 507, r.text
+                assert r.json()["error"]["code"] == "storage_full" and "disk is full" in r.json()["error"]["message"]
+                assert c.get(url + "/api/recipes", params={"limit": 500}).json()["total"] == len(saved)
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        assert saved
+        with sqlite3.connect(db) as c:
+            assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        proc, url = start(db)
+        try:
+            for i, rid in saved.items():
+                assert httpx.get(f"{url}/api/recipes/{rid}", timeout=10).json()["title"] == f"Recipe {i}"
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)

@@ -126,9 +126,12 @@ def stopper_dir(tmp_path_factory) -> Path:
 
 
 def serve_cfg(model_dir: Path, **serve):
+    """A config for a test server.  ``allowed_hosts`` includes ``testserver``, the Host that Starlette's
+    TestClient sends (a real server's default lets only this machine's names through: test_security.py)."""
     from chefbot.config import ExperimentConfig
 
     cfg = ExperimentConfig()
+    cfg.serve.allowed_hosts = ["testserver"]
     cfg.model.name_or_path = str(model_dir)
     cfg.train.precision = "fp32"
     cfg.eval.generation.max_new_tokens = 32
@@ -161,12 +164,16 @@ class LiveServer:
     def __init__(self, app) -> None:
         import uvicorn
 
+        from chefbot.serve.slow_clients import uvicorn_options
+
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        # chefbot serve's own uvicorn options (the read timeouts), from the app's config
+        options = uvicorn_options(app.state.cfg) if hasattr(getattr(app, "state", None), "cfg") else {}
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="on"))
+                                                    lifespan="on", **options))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> "LiveServer":
@@ -298,9 +305,9 @@ class FastGenerator:
         self.calls = 0
 
     def prompt_ids(self, messages) -> list[int]:
-        from chefbot.chat import render_prompt
+        from chefbot.chat import prompt_token_ids
 
-        return self.tokenizer(render_prompt(messages, self.tokenizer, self.fold), add_special_tokens=False)["input_ids"]
+        return prompt_token_ids(messages, self.tokenizer, self.fold)
 
     def _completion(self, messages, settings):
         from chefbot.generate import Completion
@@ -311,7 +318,7 @@ class FastGenerator:
         n = min(s.max_new_tokens, 12)
         return Completion(SHORT_RECIPE, "stop" if n < s.max_new_tokens else "length", len(self.prompt_ids(messages)), n)
 
-    def generate(self, batch, settings_override=None, on_result=None):
+    def generate(self, batch, settings_override=None, on_result=None, cancel=None):
         return [self._completion(m, settings_override) for m in batch]
 
     def stream(self, messages, settings_override=None):
@@ -340,7 +347,7 @@ class FastGenerator:
             c.top = [[(t % len(self.tokenizer), -0.5 - j) for j, t in enumerate(range(i, i + logprobs))] for i in range(n)]
         return c
 
-    def complete_ids(self, prompts, settings_override=None, *, max_tokens, stop=(), logprobs=None):
+    def complete_ids(self, prompts, settings_override=None, *, max_tokens, stop=(), logprobs=None, cancel=None):
         return [self._token_completion(p, settings_override, max_tokens, logprobs) for p in prompts]
 
     def stream_ids(self, prompt, settings_override=None, *, max_tokens, stop=()):
@@ -349,8 +356,8 @@ class FastGenerator:
 
 
 class StuckGenerator:
-    """A model call that never returns on its own: ``generate`` blocks until ``release()``; a stream's
-    handle yields nothing and ends only when cancelled (or released)."""
+    """A model call that never returns on its own: ``generate`` blocks until ``release()`` or its ``cancel``
+    is set; a stream's handle yields nothing and ends only when cancelled (or released)."""
 
     backend = "stuck"
 
@@ -361,11 +368,14 @@ class StuckGenerator:
     def release(self) -> None:
         self.released.set()
 
-    def generate(self, batch, settings_override=None, on_result=None):
+    def generate(self, batch, settings_override=None, on_result=None, cancel=None):
         from chefbot.generate import Completion
 
         self.started.set()
-        self.released.wait(120)
+        while not (self.released.is_set() or (cancel is not None and cancel.is_set())):
+            self.released.wait(0.05)
+        if not self.released.is_set():
+            return [Completion("", "cancelled", 1, 0) for _ in batch]
         return [Completion("late", "stop", 1, 1) for _ in batch]
 
     def stream(self, messages, settings_override=None):
@@ -401,7 +411,7 @@ class ScriptedGenerator:
         text = self.texts[min(len(self.calls), len(self.texts)) - 1]
         return Completion(text, "stop", 20, len(text.split()))
 
-    def generate(self, batch, settings_override=None, on_result=None):
+    def generate(self, batch, settings_override=None, on_result=None, cancel=None):
         return [self._next(m, settings_override) for m in batch]
 
     def stream(self, messages, settings_override=None):

@@ -11,20 +11,27 @@ examples, coverage (boundary values, each constraint broken in turn) and fuzzing
 in positive and negative generation modes.  The app has no API keys, so its schema
 declares no security and there are no auth variations to try (test_api.py checks keys).
 
-Deterministic (a fixed seed, derandomized, no example database) and bounded: at most
-``MAX_EXAMPLES`` (``CHEFBOT_FUZZ_EXAMPLES``, default 100) per operation in the fuzzing phase,
-plus what the examples and coverage phases generate; the module prints the seed, the requests
-per operation, the statuses and the time at its end (``report``), so no count or duration is
-written down here or in docs/SERVING.md.  The generator is a double that answers at once (with
-a real tokenizer and chat template, so prompt-token limits apply), the planner gets a short
-solver time limit, and the kitchen a fresh SQLite file.  ``CHEFBOT_FUZZ_SEED`` /
-``CHEFBOT_FUZZ_EXAMPLES`` explore further.
+Several seeds, each reproducible, in a bounded time.  The first seed is fixed (``CI_SEED``) and
+runs every phase (examples, coverage, fuzzing); the others are drawn afresh each run and run
+the fuzzing phase only (the examples and coverage phases do not depend on the seed), so every
+CI run explores new requests while the fixed one keeps a known baseline.  Each seed is
+derandomized (hypothesis draws from that seed alone, no example database), so a run is
+repeated exactly by ``CHEFBOT_FUZZ_SEEDS=a,b,c`` — the module prints that line at its end
+(``report``), with the requests per operation, the statuses and the time, so no count or
+duration is written down here or in docs/SERVING.md.  ``CHEFBOT_FUZZ_SEED=N`` replaces only
+the fixed seed (still with ``EXTRA_SEEDS`` fresh ones); ``CHEFBOT_FUZZ_EXAMPLES`` (default
+``MAX_EXAMPLES``) is the fuzzing phase's examples per operation and seed.  The bound: at most
+that many per operation and seed, plus what the first seed's examples and coverage phases
+generate.  The generator is a double that answers at once (with a real tokenizer and chat
+template, so prompt-token limits apply), the planner gets a short solver time limit, and the
+kitchen a fresh SQLite file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import tempfile
 import time
@@ -40,12 +47,26 @@ from serve_support import FastGenerator, serve_cfg
 # Hypothesis keeps caches in ./.hypothesis: not in the checkout (no example database is used either).
 hypothesis.configuration.set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "chefbot-hypothesis")
 
-SEED = int(os.environ.get("CHEFBOT_FUZZ_SEED", "20240612"))  # set it to explore other examples; CI keeps this one
-# Per operation in the fuzzing phase; the examples and coverage phases add theirs (the printed count per operation).
-MAX_EXAMPLES = int(os.environ.get("CHEFBOT_FUZZ_EXAMPLES", "100"))
+CI_SEED = 20240612  # the fixed seed: every phase, the same requests in every run
+EXTRA_SEEDS = 2  # fresh seeds per run, fuzzing phase only
+
+
+def fuzz_seeds() -> list[int]:
+    """``CHEFBOT_FUZZ_SEEDS=a,b,c`` (a printed run, repeated exactly), else the fixed seed (or ``CHEFBOT_FUZZ_SEED``)
+    and ``EXTRA_SEEDS`` new ones."""
+    given = os.environ.get("CHEFBOT_FUZZ_SEEDS", "").strip()
+    if given:
+        return [int(x) for x in given.split(",") if x.strip()]
+    first = int(os.environ.get("CHEFBOT_FUZZ_SEED", CI_SEED))
+    return [first] + [random.SystemRandom().randrange(1, 2**32) for _ in range(EXTRA_SEEDS)]
+
+
+SEEDS = fuzz_seeds()
+# Per operation and seed in the fuzzing phase; the first seed's examples and coverage phases add theirs (the printed
+# count per operation).  Three seeds of 50 explore more than the one seed of 100 that CI ran before, in about its time.
+MAX_EXAMPLES = int(os.environ.get("CHEFBOT_FUZZ_EXAMPLES", "50"))
 
 CONFIG = {
-    "seed": SEED,
     "generation": {"mode": "all", "max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none"},
     "phases": {"examples": {"enabled": True}, "coverage": {"enabled": True}, "fuzzing": {"enabled": True},
                "stateful": {"enabled": False}},  # no links between operations: nothing stateful to explore
@@ -68,13 +89,11 @@ CONFIG = {
 }
 KITCHEN_DIR = Path(tempfile.mkdtemp(prefix="chefbot-fuzz-kitchen-"))  # the kitchen's DB, removed after the module
 
-RUN: dict = {"examples": Counter(), "statuses": Counter(), "started": None}
+RUN: dict = {"examples": Counter(), "statuses": Counter(), "seeds": Counter(), "started": None}
 APP: list = []
 
 
-def make_schema():
-    """The app under test and its schema.  Built at import: schemathesis's fixture-based loader
-    (``schemathesis.pytest.from_fixture``) fails on pytest 9.2 (it sets ``node._nodeid``)."""
+def make_app():
     from chefbot.serve.app import create_app
 
     cfg = serve_cfg(Path("unused"), max_prompt_tokens=2048, max_messages=32, plan_time_limit_s=0.2,
@@ -82,7 +101,16 @@ def make_schema():
     cfg.kitchen.db_path = str(KITCHEN_DIR / "kitchen.db")
     app = create_app(cfg, FastGenerator())
     APP.append(app)
-    return schemathesis.openapi.from_asgi("/openapi.json", app, config=schemathesis.Config.from_dict(CONFIG))
+    return app
+
+
+def make_schema(app, seed: int, every_phase: bool):
+    """The app's schema, fuzzed with this seed.  Built at import: schemathesis's fixture-based loader
+    (``schemathesis.pytest.from_fixture``) fails on pytest 9.2 (it sets ``node._nodeid``)."""
+    config = {**CONFIG, "seed": seed}
+    if not every_phase:
+        config["phases"] = {**CONFIG["phases"], "examples": {"enabled": False}, "coverage": {"enabled": False}}
+    return schemathesis.openapi.from_asgi("/openapi.json", app, config=schemathesis.Config.from_dict(config))
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -109,23 +137,33 @@ def report(request):
     RUN["started"] = time.perf_counter()
     yield
     n = sum(RUN["examples"].values())
-    line = (f"schemathesis {schemathesis.__version__}: seed {SEED}, {n} examples in "
-            f"{time.perf_counter() - RUN['started']:.1f} s; per operation {dict(RUN['examples'])}; "
+    line = (f"schemathesis {schemathesis.__version__}: seeds {SEEDS} (repeat this run: CHEFBOT_FUZZ_SEEDS="
+            f"{','.join(map(str, SEEDS))}), {n} examples in {time.perf_counter() - RUN['started']:.1f} s "
+            f"(per seed {dict(RUN['seeds'])}); per operation {dict(RUN['examples'])}; "
             f"statuses {dict(sorted(RUN['statuses'].items()))}")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
         print("\n" + line, flush=True)  # shown in every run, not only with -s
 
 
-schema = make_schema()
+def contract_test(schema, seed: int):
+    @schema.parametrize()
+    def test(case):
+        response = case.call_and_validate()
+        RUN["examples"][case.operation.label] += 1
+        RUN["statuses"][response.status_code] += 1
+        RUN["seeds"][seed] += 1
+        assert response.status_code < 500, (f"{response.status_code} with seed {seed}; repeat this run with "
+                                            f"CHEFBOT_FUZZ_SEEDS={','.join(map(str, SEEDS))}")
+
+    return test
 
 
-@schema.parametrize()
-def test_api_contract(case):
-    response = case.call_and_validate()
-    RUN["examples"][case.operation.label] += 1
-    RUN["statuses"][response.status_code] += 1
-    assert response.status_code < 500
+APP_UNDER_TEST = make_app()
+# One test per seed (pytest collects the module's test_* names): the first with every phase, the others fuzzing only.
+for _i, _seed in enumerate(SEEDS):
+    globals()["test_api_contract" if _i == 0 else f"test_api_contract_seed{_i}"] = contract_test(
+        make_schema(APP_UNDER_TEST, _seed, every_phase=_i == 0), _seed)
 
 
 KITCHEN_OPERATIONS = {"POST /api/recipes", "GET /api/recipes", "GET /api/recipes/{recipe_id}",

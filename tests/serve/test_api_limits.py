@@ -49,7 +49,7 @@ def test_schema_documents_every_status_and_both_media_types_of_a_stream(tokenize
                 ref = r["content"]["application/json"]["schema"]["$ref"]
                 assert ref.endswith("/ValidationErrorResponse" if status == "422" else "/ErrorResponse")
     plan = paths["/v1/plan"]["post"]
-    assert set(plan["responses"]) == {"200", "400", "413", "422", "504"}
+    assert set(plan["responses"]) == {"200", "400", "413", "422", "429", "504"}  # 429: plans share the queue
     assert plan["requestBody"]["required"] is True  # no body: 422, as documented
     assert "securitySchemes" not in doc["components"]  # no keys, no 401 anywhere
     assert not any("401" in op["responses"] for item in paths.values() for op in item.values())
@@ -58,6 +58,18 @@ def test_schema_documents_every_status_and_both_media_types_of_a_stream(tokenize
     assert not re.search(r'"(ge|le|gt|lt)": ', text), "pydantic keywords instead of JSON Schema's"
     errors = doc["components"]["schemas"]["ErrorDetail"]
     assert set(errors["required"]) == {"message", "type", "param", "code"}
+
+
+@pytest.mark.parametrize("method,path,allow", [
+    ("DELETE", CHAT, "POST"), ("PUT", "/api/recipes", "GET, POST"), ("POST", "/health", "GET"),
+    ("DELETE", "/", "GET"), ("POST", "/static/app.js", "GET"), ("GET", "/v1/plan", "POST"),
+])
+def test_405_names_the_allowed_methods(tokenizer, method, path, allow):
+    """FastAPI nests the included routers, and Starlette's own Allow header came out empty."""
+    with client(tokenizer) as c:
+        r = c.request(method, path)
+    assert r.status_code == 405 and r.headers["allow"] == allow
+    assert f"allowed: {allow}" in r.json()["error"]["message"]
 
 
 def test_keyed_server_documents_the_bearer_scheme_and_401(tokenizer):
@@ -90,7 +102,8 @@ def test_whitespace_is_exactly_what_strip_removes():
 # -- the failures schemathesis found -----------------------------------------------------------------
 def test_plan_without_a_body_is_422_as_the_schema_says(tokenizer):
     with client(tokenizer) as c:
-        for kwargs in ({}, {"content": b""}, {"content": b"  "}):
+        json_type = {"content-type": "application/json"}  # without it a body is 415 (test_security.py, CSRF)
+        for kwargs in ({}, {"content": b""}, {"content": b"  ", "headers": json_type}):
             r = c.post("/v1/plan", **kwargs)
             assert r.status_code == 422, r.text
             body = r.json()
@@ -285,7 +298,7 @@ def test_plan_solver_time_is_capped(tokenizer, monkeypatch):
         assert c.post("/v1/plan", json=meal).status_code == 200
         assert c.post("/v1/plan", json=routes_plan.EXAMPLE).status_code == 200
     assert seen == [{"time_limit_s": 0.5, "explain_time_limit_s": 0.5, "workers": 2},
-                    {"time_limit_s": 0.5, "explain_time_limit_s": 0.5}]
+                    {"time_limit_s": 0.5, "explain_time_limit_s": 0.5, "workers": 2}]  # the default 8: serve.plan_workers
 
 
 def test_plan_spec_is_validated_strictly(tokenizer):

@@ -157,6 +157,55 @@ def test_a_cancelled_stream_frees_its_sequence(babbler_engine):
         assert gen.generate([MSGS], {"max_new_tokens": 2})[0].completion_tokens == 2
 
 
+
+def _cancel_after_decodes(monkeypatch, gen, n: int) -> threading.Event:
+    """An event set from inside the decoder thread at its ``n``-th ``llama_decode`` (a prefill chunk or one
+    step of every running sequence): deterministic, whatever the machine's speed."""
+    cancel, count = threading.Event(), [0]
+    decoder = gen._decoders[0]
+    real = decoder._decode
+
+    def counting(items):
+        count[0] += 1
+        if count[0] == n:
+            cancel.set()
+        return real(items)
+
+    monkeypatch.setattr(decoder, "_decode", counting)
+    return cancel
+
+
+def test_generate_and_complete_ids_stop_when_cancel_is_set(babbler_engine, monkeypatch):
+    """The server's queue sets ``cancel`` when every caller of a batch (or a plain completion) timed out or
+    left: running sequences stop at their next token, those still waiting for a sequence are handed back at
+    once, every completion says "cancelled", and the sequences are free for the next request."""
+    from chefbot.generate import LlamaCppGenerator
+
+    _, big = babbler_engine
+    gen = LlamaCppGenerator(big.gguf_path, big.tokenizer, big.gen_cfg, stop_ids=big.stop_ids, contexts=1, parallel=2)
+    prompts = [[{"role": "user", "content": f"Recipe number {i}."}] for i in range(4)]  # 2 run, 2 wait
+    try:
+        cancel = _cancel_after_decodes(monkeypatch, gen, 8)  # 2 prefills, then 6 steps
+        out = gen.generate(prompts, {"max_new_tokens": 1000}, cancel=cancel)
+        assert [c.finish_reason for c in out] == ["cancelled"] * 4
+        # the running two: a token from the prefill, one per step but the last (how many steps each shared
+        # depends on when the second was admitted); the waiting two: none
+        n = sorted(c.completion_tokens for c in out)
+        assert n[:2] == [0, 0] and all(1 <= k <= 6 for k in n[2:]), out
+        monkeypatch.undo()
+
+        ids = gen.prompt_ids(MSGS)
+        cancel = _cancel_after_decodes(monkeypatch, gen, 5)  # 2 prefills, then 3 steps
+        done = gen.complete_ids([ids, ids], max_tokens=1000, logprobs=1, cancel=cancel)
+        assert [c.finish_reason for c in done] == ["cancelled"] * 2
+        assert all(1 <= len(c.ids) <= 3 and c.logprobs is None for c in done)  # no scoring pass for no one
+        monkeypatch.undo()
+        for _ in range(gen.parallel + 1):  # every sequence is free again
+            assert gen.generate([MSGS], {"max_new_tokens": 2}, cancel=threading.Event())[0].completion_tokens == 2
+    finally:
+        monkeypatch.undo()
+        gen.close()
+
 def test_sampling_follows_chefbot_settings(babbler_engine):
     from chefbot.config import GenerationConfig
     from chefbot.generate.llamacpp_engine import pick_token
@@ -198,6 +247,7 @@ def test_the_server_reports_the_engine_and_answers_completions(stopper_engine):
     with TestClient(create_app(cfg, gen)) as client:
         h = client.get("/health").json()
         assert h["backend"] == "llamacpp" and h["quant"] == "q8_0" and h["gguf"].startswith("model-q8_0-")
+        assert h["cpu"]["model"] and isinstance(h["cpu"]["flags"], list)  # what decides llama.cpp's kernels
         assert h["features"]["completions"]
         r = client.post("/v1/chat/completions", json={"messages": MSGS}).json()
         assert r["choices"][0]["message"]["content"] == "Chop the rice" and r["choices"][0]["finish_reason"] == "stop"
@@ -215,7 +265,7 @@ def test_missing_llama_cpp_is_a_clear_error(monkeypatch, stopper_dir):
 
     monkeypatch.setattr(cli, "llamacpp_available", lambda: False)
     monkeypatch.setattr(eng, "llamacpp_available", lambda: False)
-    with pytest.raises(ChefbotError, match="pip install 'llama-cpp-python"):
+    with pytest.raises(ChefbotError, match=r"make setup-llamacpp.*without llama.cpp's AMX path"):
         cli.build_generator(serve_cfg(stopper_dir), None, "llamacpp")
     with pytest.raises(ChefbotError, match="make setup"):
         eng.LlamaCppGenerator.from_config(serve_cfg(stopper_dir))

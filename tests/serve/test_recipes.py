@@ -31,7 +31,7 @@ class FixedText:
     def __init__(self) -> None:
         self.prompts: list[list[dict]] = []
 
-    def generate(self, batch, settings_override=None, on_result=None):
+    def generate(self, batch, settings_override=None, on_result=None, cancel=None):
         self.prompts += [list(m) for m in batch]
         return [Completion(RECIPE, "stop", 20, 40) for _ in batch]
 

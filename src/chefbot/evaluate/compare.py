@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
+from rich.markup import escape
 
 from chefbot.config import (
     ExperimentConfig,
@@ -118,7 +119,7 @@ def compare_models(spec: CompareSpec, out_dir: str | Path | None = None, limit: 
             models[m.name], rows[m.name] = run_one(mcfg, gen, items, out, m.name)
         except ChefbotError as e:  # offline hub model, missing API key, endpoint down: say so, go on
             skipped[m.name] = str(e)
-            console.print(f"[yellow]skipped {m.name}:[/] {e}", highlight=False)
+            console.print(f"[yellow]skipped {escape(m.name)}:[/] {escape(str(e))}", highlight=False)
             continue
         del gen
     if not models:

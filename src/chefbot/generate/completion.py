@@ -3,6 +3,7 @@ and the settings a request may override."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass
 from typing import Callable, Protocol, Sequence
 
@@ -28,8 +29,20 @@ class Completion:
 
 
 class Generator(Protocol):
+    """What every backend implements (``LocalGenerator``, ``LlamaCppGenerator``, ``VLLMGenerator``,
+    ``OpenAIGenerator``, and the server's test doubles).
+
+    ``generate`` answers ``batch`` in input order (``on_result(i, completion)`` as each finishes).
+    ``cancel``: an event another thread sets once nobody wants the answers any more (the server's
+    queue sets it when every caller of a batch timed out or left).  The generator then stops as soon
+    as it can (the local engines: at the next token) and returns a completion for every item anyway,
+    those it did not finish with ``finish_reason "cancelled"`` (tokens made so far, possibly none).
+    A backend that cannot interrupt a call in flight still must accept the keyword and honour it
+    where it can (vLLM: before it starts; an OpenAI endpoint: no further requests)."""
+
     def generate(
-        self, batch: Sequence[Messages], settings_override: dict | None = None, on_result: OnResult | None = None
+        self, batch: Sequence[Messages], settings_override: dict | None = None, on_result: OnResult | None = None,
+        cancel: threading.Event | None = None,
     ) -> list[Completion]: ...
 
     def describe(self, settings_override: dict | None = None) -> dict: ...

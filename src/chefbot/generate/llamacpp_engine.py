@@ -41,6 +41,7 @@ from typing import Any, Callable, Iterator, Sequence
 from chefbot.config import ExperimentConfig, GenerationConfig
 from chefbot.errors import ChefbotError
 from chefbot.generate.completion import Completion, Messages, OnResult, resolve_settings
+from chefbot.generate.engine_probe import Verdict, probe_llamacpp
 from chefbot.generate.gguf import cached_gguf
 from chefbot.generate.local import (
     TokenCompletion,
@@ -53,9 +54,10 @@ from chefbot.generate.local import (
 from chefbot.model import load_tokenizer, resolve_source
 from chefbot.stops import stop_token_ids
 
-INSTALL_HINT = ("the llamacpp engine needs llama-cpp-python: `make setup-llamacpp` (or "
-                "CMAKE_ARGS=\"-DLLAVA_BUILD=OFF\" pip install 'llama-cpp-python==0.3.36'; pip builds llama.cpp "
-                "from source, a few minutes on 2 cores); or use --engine hf")
+INSTALL_HINT = ("the llamacpp engine needs llama-cpp-python: `make setup-llamacpp` (pip builds llama.cpp from source, "
+                "a few minutes on 2 cores: natively, but without llama.cpp's AMX path, which crashes on Intel Xeons with "
+                "AMX; by hand: `make -n setup-llamacpp` shows the CMAKE_ARGS for pip install --no-cache-dir "
+                "'llama-cpp-python==0.3.36'); or use --engine hf")
 DEFAULT_N_CTX = 4096  # tokens (prompt + answer) per sequence; KV cells, SmolLM2-135M: ~23 KB each (f16)
 N_BATCH = 512  # prompt tokens per llama_decode call
 
@@ -88,6 +90,22 @@ def default_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def probe_engine(cfg: ExperimentConfig, adapter: str | None = None, quant: str | None = None,
+                 gguf: Path | None = None) -> Verdict:
+    """Whether llama.cpp runs the GGUF this config serves (``gguf``, else exported now) on this machine, without
+    risking this process: ``chefbot.generate.engine_probe.probe_llamacpp`` (a child process, once per library
+    build, CPU and GGUF)."""
+    path = gguf or cached_gguf(cfg, adapter or cfg.adapter, quant or cfg.eval.gguf_quant)
+    return probe_llamacpp(path, cfg.eval.llamacpp_threads or default_threads())
+
+
+def probe_failure(verdict: Verdict) -> str:
+    """The one-line reason a failed probe gives (the CLI prints it and exits 2)."""
+    where = f" (cached verdict: {verdict.cache_file}; rebuilding llama-cpp-python probes again)" if verdict.cached else ""
+    return (f"the llamacpp engine does not run on this machine: {verdict.reason}{where}; serve with --engine hf "
+            "(docs/SERVING.md, \"When the engine's probe fails\")")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,6 +183,12 @@ class _Job:
     n_past: int = 0
     rng: Any = None
     scores: TokenScores | None = None
+    outer: threading.Event | None = None  # the caller's ``cancel`` (shared by the jobs of one call): set = stop too
+
+    @property
+    def stopped(self) -> bool:
+        """Given up: by its own handle (``cancel``) or by the caller of the whole call (``outer``)."""
+        return self.cancel.is_set() or (self.outer is not None and self.outer.is_set())
 
     @property
     def reserve(self) -> int:
@@ -230,8 +254,12 @@ class _Decoder:
                 self.cond.wait()
             if self.closed:
                 return []
+            # Given up while waiting for a sequence: handed back at once (``_prefill`` ends them), not when a
+            # sequence frees, which could be a long request of someone else later.
+            new = [j for j in self.pending if j.stopped]
+            if new:
+                self.pending = deque(j for j in self.pending if not j.stopped)
             used = sum(j.reserve for j in self.active.values())
-            new = []
             while self.pending and len(self.active) < self.n_seq and used + self.pending[0].reserve <= self.n_ctx * self.n_seq:
                 job = self.pending.popleft()
                 job.seq = next(i for i in range(self.n_seq) if i not in self.active)
@@ -281,7 +309,7 @@ class _Decoder:
         import numpy as np
 
         p = job.prompt
-        if job.cancel.is_set():  # given up while it waited: no work for it
+        if job.stopped:  # given up while it waited: no work for it
             return self._end(job, "cancelled")
         if not p:
             raise ChefbotError("cannot generate from an empty prompt")
@@ -294,7 +322,7 @@ class _Decoder:
             self._decode([(t, a + k, job.seq, scoring or (last and k == len(chunk) - 1)) for k, t in enumerate(chunk)])
             if scoring:
                 self._collect_scores(job, a, len(chunk))
-            if job.cancel.is_set():
+            if job.stopped:
                 return self._end(job, "cancelled")
         job.n_past = len(p)
         if scoring:
@@ -332,14 +360,14 @@ class _Decoder:
             self._end(job, "stop_string")
         elif len(job.new) >= job.max_new:
             self._end(job, "length")
-        elif job.cancel.is_set():
+        elif job.stopped:
             self._end(job, "cancelled")
 
     def _step(self, running: list[_Job]) -> None:
         self._decode([(j.new[-1], j.n_past, j.seq, True) for j in running])
         for i, job in enumerate(running):
             job.n_past += 1
-            if job.cancel.is_set():
+            if job.stopped:
                 self._end(job, "cancelled")
             else:
                 self._take(job, self._logits(i))
@@ -464,13 +492,20 @@ class LlamaCppGenerator:
             job.future.result()
 
     @classmethod
-    def from_config(cls, cfg: ExperimentConfig, adapter: str | None = None, quant: str | None = None, **kw: Any) -> "LlamaCppGenerator":
-        """Export (once, cached) base + adapter to GGUF and serve it with the config's tokenizer and settings."""
+    def from_config(cls, cfg: ExperimentConfig, adapter: str | None = None, quant: str | None = None, *,
+                    probe: bool = True, **kw: Any) -> "LlamaCppGenerator":
+        """Export (once, cached) base + adapter to GGUF and serve it with the config's tokenizer and settings.
+        With ``probe`` (the default) the engine is first tried in a child process (``probe_engine``, cached): a
+        build that would crash this process (a segfault cannot be caught) raises ``ChefbotError`` instead."""
         if not llamacpp_available():
             raise ChefbotError(INSTALL_HINT)
         adapter = adapter or cfg.adapter
         quant = quant or cfg.eval.gguf_quant
         path = cached_gguf(cfg, adapter, quant)
+        if probe:
+            verdict = probe_engine(cfg, adapter, quant, gguf=path)
+            if not verdict.ok:
+                raise ChefbotError(probe_failure(verdict))
         tokenizer = load_tokenizer(cfg.model)
         label = cfg.model.name_or_path + (f"+{adapter}" if adapter else "") + f" ({quant} GGUF)"
         # One context per generation call the server runs at once; each sequence holds the longest request it admits.
@@ -504,12 +539,12 @@ class LlamaCppGenerator:
 
     # -- jobs --------------------------------------------------------------------------------
     def _submit(self, prompt: list[int], s: GenerationConfig, max_new: int, stop_check: Any = None,
-                score_k: int | None = None, score_next: bool = False) -> _Job:
+                score_k: int | None = None, score_next: bool = False, cancel: threading.Event | None = None) -> _Job:
         room = self.n_ctx - len(prompt)
         if room < (0 if score_k is not None else 1):
             raise ChefbotError(f"a prompt of {len(prompt)} tokens does not fit the llamacpp engine's {self.n_ctx}-token "
                                "context")
-        job = _Job(list(prompt), s, min(max_new, room), self._stop_set, stop_check, score_k, score_next)
+        job = _Job(list(prompt), s, min(max_new, room), self._stop_set, stop_check, score_k, score_next, outer=cancel)
         min(self._decoders, key=lambda d: d.load).submit(job)
         return job
 
@@ -523,10 +558,12 @@ class LlamaCppGenerator:
 
     # -- chat --------------------------------------------------------------------------------
     def generate(self, batch: Sequence[Messages], settings_override: dict | None = None,
-                 on_result: OnResult | None = None) -> list[Completion]:
-        """Completions in input order; every prompt runs as its own sequence, up to ``parallel`` at once."""
+                 on_result: OnResult | None = None, cancel: threading.Event | None = None) -> list[Completion]:
+        """Completions in input order; every prompt runs as its own sequence, up to ``parallel`` at once.
+        Once ``cancel`` is set every sequence stops at its next token (one still waiting for a context: at
+        once), ``finish_reason "cancelled"``."""
         s = resolve_settings(self.gen_cfg, settings_override)
-        jobs = [self._submit(self.prompt_ids(m), s, s.max_new_tokens) for m in batch]
+        jobs = [self._submit(self.prompt_ids(m), s, s.max_new_tokens, cancel=cancel) for m in batch]
         out = []
         try:
             for i, job in enumerate(jobs):
@@ -571,10 +608,12 @@ class LlamaCppGenerator:
         return TokenCompletion(job.prompt, ids, reason)
 
     def complete_ids(self, prompts: Sequence[Sequence[int]], settings_override: dict | None = None, *, max_tokens: int,
-                     stop: Sequence[str] = (), logprobs: int | None = None) -> list[TokenCompletion]:
+                     stop: Sequence[str] = (), logprobs: int | None = None,
+                     cancel: threading.Event | None = None) -> list[TokenCompletion]:
         """``LocalGenerator.complete_ids``' contract: continue each prompt by at most ``max_tokens`` tokens,
         stopping at a stop id (kept last, ``stop_id``) or a ``stop`` string; with ``logprobs`` every token's
-        log-probability from ``score`` over prompt + new tokens."""
+        log-probability from ``score`` over prompt + new tokens.  Once ``cancel`` is set the sequences stop at
+        their next token (``finish_reason "cancelled"``) and no log-probabilities are computed."""
         s = resolve_settings(self.gen_cfg, {**(settings_override or {}), "max_new_tokens": max(1, max_tokens)})
         prompts = [list(p) for p in prompts]
         greedy = not (s.do_sample and s.temperature > 0)
@@ -583,8 +622,14 @@ class LlamaCppGenerator:
         if max_tokens == 0:
             out = [TokenCompletion(p, [], "length") for p in prompts]
         else:
-            jobs = [self._submit(p, s, max_tokens, self._stopper(stop)) for p in prompts]
-            out = [self._token_completion(j.future.result()) for j in jobs]
+            jobs = [self._submit(p, s, max_tokens, self._stopper(stop), cancel=cancel) for p in prompts]
+            try:
+                out = [self._token_completion(j.future.result()) for j in jobs]
+            finally:
+                for job in jobs:  # a caller that gave up (an exception above) frees the sequences
+                    job.cancel.set()
+        if cancel is not None and cancel.is_set():
+            return out  # nobody waits for them: no scoring pass
         if logprobs is not None:
             attach_logprobs(self.score, out, logprobs or 0)
         return out
@@ -613,4 +658,4 @@ def model_stop_ids(cfg: ExperimentConfig, tokenizer: Any) -> list[int]:
 
 
 __all__ = ["INSTALL_HINT", "LlamaCppGenerator", "LlamaStream", "default_threads", "llamacpp_available", "log_softmax",
-           "model_stop_ids", "passive_openmp", "pick_token"]
+           "model_stop_ids", "passive_openmp", "pick_token", "probe_engine", "probe_failure"]

@@ -22,7 +22,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
-from chefbot.chat import render_prompt
+from chefbot.chat import prompt_token_ids
 from chefbot.config import GenerationConfig
 from chefbot.generate.completion import Completion, Messages, OnResult, resolve_settings
 from chefbot.stops import stop_token_ids
@@ -58,10 +58,11 @@ def hf_generation_config(s: GenerationConfig, stop_ids: list[int], pad_id: int) 
 
 
 class _Cancel:
-    """A stopping criterion that ends generation when an event is set (client went away)."""
+    """A stopping criterion that ends generation when an event is set (client went away): its own, or
+    the caller's ``cancel`` event (``generate``/``complete_ids``)."""
 
-    def __init__(self) -> None:
-        self.event = threading.Event()
+    def __init__(self, event: threading.Event | None = None) -> None:
+        self.event = event if event is not None else threading.Event()
 
     def criteria(self) -> Any:
         import torch
@@ -112,9 +113,9 @@ class StreamHandle:
 
 def chat_prompt_ids(tokenizer: Any, messages: Messages, fold: str = "auto") -> list[int]:
     """The token ids a model sees before it answers ``messages``: ``chefbot.chat.render_prompt`` (the
-    tokenizer's own chat template) tokenized as it is.  Every local engine (transformers, llama.cpp)
-    feeds the model these ids."""
-    return tokenizer(render_prompt(messages, tokenizer, fold), add_special_tokens=False)["input_ids"]
+    tokenizer's own chat template) tokenized by ``chefbot.chat.prompt_token_ids``, where message text
+    never becomes a special token.  Every local engine (transformers, llama.cpp) feeds the model these ids."""
+    return prompt_token_ids(messages, tokenizer, fold)
 
 
 def decode_plain(tokenizer: Any, ids: Sequence[int]) -> str:
@@ -281,17 +282,25 @@ class LocalGenerator:
 
     # -- batched -----------------------------------------------------------------------------
     def generate(
-        self, batch: Sequence[Messages], settings_override: dict | None = None, on_result: OnResult | None = None
+        self, batch: Sequence[Messages], settings_override: dict | None = None, on_result: OnResult | None = None,
+        cancel: threading.Event | None = None,
     ) -> list[Completion]:
-        """Completions in input order; ``on_result(i, completion)`` fires as each batch finishes."""
+        """Completions in input order; ``on_result(i, completion)`` fires as each batch finishes.  Once
+        ``cancel`` is set, decoding stops at the next token and the batches not started yet are not run
+        (their completions: no tokens, ``finish_reason "cancelled"``)."""
         s = resolve_settings(self.gen_cfg, settings_override)
         prompts = [self.prompt_ids(m) for m in batch]
+        stopper = _Cancel(cancel) if cancel is not None else None
         # Longest first: the slowest batch runs while memory is fresh and OOM shows up at once.
         order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
         out: list[Completion | None] = [None] * len(prompts)
         for start in range(0, len(order), s.batch_size):
             idx = order[start : start + s.batch_size]
-            for i, c in zip(idx, self._generate_batch([prompts[i] for i in idx], s)):
+            if cancel is not None and cancel.is_set():
+                done = [Completion("", "cancelled", len(prompts[i]), 0) for i in idx]
+            else:
+                done = self._generate_batch([prompts[i] for i in idx], s, cancel=stopper)
+            for i, c in zip(idx, done):
                 out[i] = c
                 if on_result is not None:
                     on_result(i, c)
@@ -391,7 +400,8 @@ class LocalGenerator:
         return out
 
     def complete_ids(self, prompts: Sequence[Sequence[int]], settings_override: dict | None = None, *, max_tokens: int,
-                     stop: Sequence[str] = (), logprobs: int | None = None) -> list[TokenCompletion]:
+                     stop: Sequence[str] = (), logprobs: int | None = None,
+                     cancel: threading.Event | None = None) -> list[TokenCompletion]:
         """Continue each prompt (token ids, no chat template) by at most ``max_tokens`` tokens (0: none),
         stopping at a stop id (kept as the last new token, ``stop_id``: clients such as lm-evaluation-harness
         read the generated token's log-probability from the end) or once the new text holds one of ``stop``;
@@ -399,7 +409,11 @@ class LocalGenerator:
         prompt + new tokens.
 
         Greedy with one token and no repetition penalty (how lm-evaluation-harness asks for
-        log-likelihoods) takes one forward pass: the token is the argmax of the scored distribution."""
+        log-likelihoods) takes one forward pass: the token is the argmax of the scored distribution.
+
+        Once ``cancel`` is set (the request timed out or its client left), decoding stops at the next token,
+        later batches are not run and no log-probabilities are computed: the completions not finished have
+        ``finish_reason "cancelled"``.  (A single scored pass, the one-token case, is not interrupted.)"""
         s = resolve_settings(self.gen_cfg, {**(settings_override or {}), "max_new_tokens": max(1, max_tokens)})
         prompts = [list(p) for p in prompts]
         k = logprobs or 0
@@ -411,13 +425,22 @@ class LocalGenerator:
         else:
             out = [None] * len(prompts)  # type: ignore[list-item]
             order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
+            stopped = _Cancel(cancel) if cancel is not None else None
             for start in range(0, len(order), s.batch_size):
                 idx = order[start : start + s.batch_size]
+                if cancel is not None and cancel.is_set():
+                    for i in idx:
+                        out[i] = TokenCompletion(prompts[i], [], "cancelled")
+                    continue
                 batch = [prompts[i] for i in idx]
                 stopper = _StopStrings(self.tokenizer, stop, max(len(p) for p in batch))
-                rows = self._new_tokens(batch, s, criteria=[stopper.criterion()] if stopper.stops else None)
+                rows = self._new_tokens(batch, s, cancel=stopped,
+                                        criteria=[stopper.criterion()] if stopper.stops else None)
+                cancelled = cancel is not None and cancel.is_set()
                 for r, (i, row) in enumerate(zip(idx, rows)):
-                    out[i] = self._token_completion(prompts[i], row, s, stopper.ended.get(r))
+                    out[i] = self._token_completion(prompts[i], row, s, stopper.ended.get(r), cancelled)
+        if cancel is not None and cancel.is_set():
+            return out  # nobody waits for them: no scoring pass
         if logprobs is not None:
             attach_logprobs(self.score, out, k)
         return out

@@ -16,7 +16,6 @@ import json
 import os
 import random
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,9 @@ from chefbot.io import atomic_write_json
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 # /health fields that change while a server runs, and so say nothing about which model answers.
+# ``cpu`` is NOT one of them: the CPU picks llama.cpp's kernels (AVX2, AVX-512, AMX, repacked weights), and
+# another kernel may round differently and so answer differently; the same server moved to another CPU is
+# another cache.
 VOLATILE_HEALTH_KEYS = ("status", "queue", "uptime_s")
 
 
@@ -142,14 +144,18 @@ class OpenAIGenerator:
         if p is not None:
             atomic_write_json(p, c.to_dict())
 
-    def _call(self, messages: Messages, req: dict) -> Completion:
+    def _call(self, messages: Messages, req: dict, cancel: threading.Event | None = None) -> Completion | None:
+        """One answer (None once ``cancel`` is set: no further request or retry is sent)."""
         import openai
 
         retryable = (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError, openai.InternalServerError)
+        stop = cancel if cancel is not None else threading.Event()
         last: Exception | None = None
         for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(self.backoff_s * 2 ** (attempt - 1) * (1 + 0.1 * random.random()))
+            if attempt and stop.wait(self.backoff_s * 2 ** (attempt - 1) * (1 + 0.1 * random.random())):
+                return None
+            if stop.is_set():
+                return None
             try:
                 with self._lock:
                     self.calls += 1
@@ -168,8 +174,12 @@ class OpenAIGenerator:
         raise _Unreachable(f"{type(last).__name__}: {last}")
 
     def generate(
-        self, batch: Sequence[Messages], settings_override: dict | None = None, on_result: OnResult | None = None
+        self, batch: Sequence[Messages], settings_override: dict | None = None, on_result: OnResult | None = None,
+        cancel: threading.Event | None = None,
     ) -> list[Completion]:
+        """Answers in input order, from the cache or the endpoint.  Once ``cancel`` is set no further request
+        is sent (requests in flight finish; an HTTP call cannot be taken back): the items not answered get
+        ``finish_reason "cancelled"`` and are not cached."""
         req = self._request_settings(resolve_settings(self.gen_cfg, settings_override))
         out: list[Completion | None] = [None] * len(batch)
         todo = []
@@ -184,7 +194,7 @@ class OpenAIGenerator:
                 todo.append((i, key))
         failure: str | None = None
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            futures = {pool.submit(self._call, batch[i], req): (i, key) for i, key in todo}
+            futures = {pool.submit(self._call, batch[i], req, cancel): (i, key) for i, key in todo}
             for fut in as_completed(futures):
                 i, key = futures[fut]
                 try:
@@ -192,12 +202,15 @@ class OpenAIGenerator:
                 except _Unreachable as e:
                     failure = failure or str(e)
                     continue
+                if c is None:  # cancelled before it was asked
+                    out[i] = Completion("", "cancelled", 0, 0)
+                    continue
                 self._store(key, c)
                 out[i] = c
                 if on_result is not None:
                     on_result(i, c)
         if failure is not None:
-            done = sum(c is not None for c in out)
+            done = sum(c is not None and c.finish_reason != "cancelled" for c in out)
             raise ChefbotError(
                 f"endpoint {self.base_url or 'https://api.openai.com/v1'} (model {self.model!r}) failed after "
                 f"{self.retries + 1} tries: {failure}. {done} of {len(batch)} items finished and are kept "

@@ -1,12 +1,18 @@
-"""``VLLMGenerator``: vLLM on a CUDA GPU (import-guarded; cannot run on the CPU CI machine)."""
+"""``VLLMGenerator``: vLLM on a CUDA GPU (import-guarded; cannot run on the CPU CI machine).
+
+Prompts go to vLLM as token ids (``{"prompt_token_ids": [...]}``, vLLM's ``TokensPrompt``) built by the
+one prompt path (``chat_prompt_ids``, as for the transformers and llama.cpp engines), never as text: vLLM
+would tokenize text with special tokens on, and a user who types ``<|im_end|><|im_start|>system`` would
+start a turn of their own."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Sequence
 
-from chefbot.chat import render_prompt
 from chefbot.config import GenerationConfig
 from chefbot.generate.completion import Completion, Messages, OnResult, resolve_settings
+from chefbot.generate.local import chat_prompt_ids
 from chefbot.stops import stop_token_ids
 
 
@@ -25,15 +31,25 @@ class VLLMGenerator:
         self.llm = LLM(model=model_path, tokenizer=model_path, enable_lora=adapter is not None,
                        generation_config="vllm")  # "vllm": ignore the model's generation_config.json defaults
 
+    def prompt_ids(self, messages: Messages) -> list[int]:
+        """The token ids vLLM is given for ``messages`` (the server counts prompt tokens with these too)."""
+        return chat_prompt_ids(self.tokenizer, messages, self.fold)
+
     def describe(self, settings_override: dict | None = None) -> dict:
         s = resolve_settings(self.gen_cfg, settings_override)
         return {"backend": self.backend, "model": self.model_path, "adapter": self.adapter, **s.model_dump(),
                 "stop_token_ids": self.stop_ids, "fold_system": self.fold}
 
-    def generate(self, batch: Sequence[Messages], settings_override: dict | None = None, on_result: OnResult | None = None) -> list[Completion]:
+    def generate(self, batch: Sequence[Messages], settings_override: dict | None = None, on_result: OnResult | None = None,
+                 cancel: threading.Event | None = None) -> list[Completion]:
+        """Completions in input order.  ``cancel`` is honoured only before the call: vLLM's offline
+        ``LLM.generate`` runs the whole batch and cannot be stopped from another thread."""
         from vllm import SamplingParams
 
         s = resolve_settings(self.gen_cfg, settings_override)
+        prompts = [{"prompt_token_ids": self.prompt_ids(m)} for m in batch]
+        if cancel is not None and cancel.is_set():
+            return [Completion("", "cancelled", len(p["prompt_token_ids"]), 0) for p in prompts]
         sample = s.do_sample and s.temperature > 0
         params = SamplingParams(
             max_tokens=s.max_new_tokens, temperature=s.temperature if sample else 0.0, top_p=s.top_p if sample else 1.0,
@@ -45,7 +61,6 @@ class VLLMGenerator:
             from vllm.lora.request import LoRARequest
 
             lora = LoRARequest("adapter", 1, self.adapter)
-        prompts = [render_prompt(m, self.tokenizer, self.fold) for m in batch]
         results = self.llm.generate(prompts, params, lora_request=lora)
         out = []
         for i, r in enumerate(results):

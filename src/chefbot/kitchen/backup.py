@@ -2,25 +2,80 @@
 
 Export reads one consistent snapshot (a single read transaction) and writes the file
 atomically (``chefbot.io.atomic_write_json``: a temporary sibling renamed into place), so
-a backup on disk is always complete.  Import checks the whole file first, then adds
-everything in one transaction: a bad file changes nothing.  Rows get new ids (the
-target may already hold recipes); what is already there (same title, lines and creation
-time; same plan; same tasting pair) is skipped, so importing a backup twice adds nothing.
-The format is versioned (``FORMAT``, ``version``) apart from the SQLite schema.
+a backup on disk is always complete.  A stored column that is not JSON is exported as its
+text, so an export never loses a row (the import then reports it).
+
+Import checks every row first, with the models the API validates requests with
+(``rows.RecipeRow``, ``PlanRow``, ``PairRow``; recipes also through ``check_recipe``, the one
+normalization): a bad row is named by kind, index and field (``recipes[3].source: ...``) and
+either the whole import is refused before anything is written (the default), or, with
+``skip_bad``, that row is skipped and counted; a bad row is never stored.  Then everything
+is added in one transaction with new ids.
+
+**Identity.** A row is the same as one already in the DB when its whole content is: a
+recipe's title, servings, lines, source and times; a plan's title, times, form and
+planner's answer; a tasting pair's ingredients, sides, answers and time.  Rows are
+matched as a multiset: a backup that holds the same content twice adds a second copy only
+when the DB does not hold two already.  So export -> import into an empty DB -> export gives
+the same content (ids aside), same-second rows with the same title stay apart, and
+importing a backup twice adds nothing.  A plan's progress and a pair's votes are merged
+into the row they match (one progress row per task and status, one vote per rater).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ValidationError
 
 from chefbot.io import atomic_write_json
 from chefbot.kitchen.db import SCHEMA_VERSION, KitchenDB, KitchenError, now_iso
 from chefbot.kitchen.library import check_recipe, insert_recipe
+from chefbot.kitchen.rows import PairRow, PlanRow, RecipeError, RecipeRow, first_problem
 
 FORMAT = "chefbot-kitchen"
 VERSION = 1
+KINDS = ("recipes", "plans", "tasting_pairs")
+MODELS: dict[str, type[BaseModel]] = {"recipes": RecipeRow, "plans": PlanRow, "tasting_pairs": PairRow}
+RECIPE_KEYS = ("title", "servings", "ingredients", "directions", "source", "created_at", "updated_at")
+PLAN_KEYS = ("title", "serve_at", "request", "plan", "created_at")
+PAIR_KEYS = ("ingredients", "side_a", "side_b", "answer_a", "answer_b", "created_at")
+
+
+class BackupError(KitchenError):
+    """A backup that cannot be imported (the file, or its bad rows: ``bad``)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, bad: list["BadRow"] | None = None) -> None:
+        super().__init__(message)
+        self.bad = bad or []
+
+
+@dataclass(frozen=True)
+class BadRow:
+    kind: str  # recipes, plans, tasting_pairs
+    index: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        if self.message == "missing":
+            return f"{self.kind}[{self.index}]: no {self.field!r}"
+        return f"{self.kind}[{self.index}]{'.' + self.field if self.field else ''}: {self.message}"
+
+
+def _loads(text: Any) -> Any:
+    """A JSON column; its text when it is not JSON (the import reports that row, the export keeps it)."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        return text
 
 
 def snapshot(db: KitchenDB) -> dict:
@@ -34,115 +89,185 @@ def snapshot(db: KitchenDB) -> dict:
             pairs = [dict(r) for r in c.execute("SELECT * FROM tasting_pairs ORDER BY id")]
             tastings = [dict(r) for r in c.execute("SELECT * FROM tastings ORDER BY id")]
         finally:
-            c.execute("COMMIT")
+            if c.in_transaction:
+                c.execute("COMMIT")
+    by_plan: dict[int, list[dict]] = defaultdict(list)
+    for x in progress:
+        by_plan[x["plan_id"]].append({k: x[k] for k in ("task_id", "cook", "status", "at")})
+    by_pair: dict[int, list[dict]] = defaultdict(list)
+    for v in tastings:
+        by_pair[v["pair_id"]].append({k: v[k] for k in ("choice", "rater", "note", "created_at")})
     for r in recipes:
         r.pop("search")
         for k in ("ingredients", "directions", "source"):
-            r[k] = json.loads(r[k])
+            r[k] = _loads(r[k])
     for p in plans:
-        p["request"], p["plan"] = json.loads(p["request"]), json.loads(p["plan"])
-        p["progress"] = [{k: x[k] for k in ("task_id", "cook", "status", "at")} for x in progress if x["plan_id"] == p["id"]]
+        p["request"], p["plan"] = _loads(p["request"]), _loads(p["plan"])
+        p["progress"] = by_plan[p["id"]]
     for t in pairs:
-        t["ingredients"], t["side_a"], t["side_b"] = (json.loads(t[k]) for k in ("ingredients", "side_a", "side_b"))
-        t["votes"] = [{k: v[k] for k in ("choice", "rater", "note", "created_at")} for v in tastings if v["pair_id"] == t["id"]]
+        t["ingredients"], t["side_a"], t["side_b"] = (_loads(t[k]) for k in ("ingredients", "side_a", "side_b"))
+        t["votes"] = by_pair[t["id"]]
     return {"format": FORMAT, "version": VERSION, "schema_version": SCHEMA_VERSION, "exported_at": now_iso(),
             "recipes": recipes, "plans": plans, "tasting_pairs": pairs}
 
 
 def export_db(db: KitchenDB, path: str | Path) -> dict:
-    """Write the backup atomically; the counts written."""
+    """Write the backup atomically (a complete file or none); the counts written."""
+    path = Path(path)
+    if path.is_dir():
+        raise BackupError(f"{path} is a folder: give the backup's file name, e.g. {path / 'kitchen-backup.json'}")
     data = snapshot(db)
-    atomic_write_json(path, data)
-    return {k: len(data[k]) for k in ("recipes", "plans", "tasting_pairs")}
+    try:
+        atomic_write_json(path, data)
+    except RecursionError:
+        raise BackupError(f"{path}: a stored row is nested too deeply to write as JSON; nothing written") from None
+    except OSError as e:
+        raise BackupError(f"{path}: cannot write the backup: {e.strerror or e}; nothing written") from None
+    return {k: len(data[k]) for k in KINDS}
 
 
-def _need(obj: Any, key: str, kind: type | tuple, where: str) -> Any:
-    if not isinstance(obj, dict) or key not in obj:
-        raise KitchenError(f"{where}: no {key!r}")
-    if not isinstance(obj[key], kind) or (kind is int and isinstance(obj[key], bool)):
-        raise KitchenError(f"{where}.{key}: expected {getattr(kind, '__name__', kind)}, got {type(obj[key]).__name__}")
-    return obj[key]
+# -- checking a backup --------------------------------------------------------------------------
+def _key(row: dict, keys: tuple[str, ...]) -> str:
+    """A row's identity: a hash of its whole content (canonical JSON)."""
+    text = json.dumps({k: row.get(k) for k in keys}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def check_backup(data: Any, where: str) -> None:
-    """Every part a backup needs, with the first problem named (``file: recipes[3].title: ...``)."""
+def _check_row(kind: str, row: Any) -> dict:
+    """The row as it will be stored (recipes normalized by ``check_recipe``), with its identity ``key``;
+    ValidationError / RecipeError / RecursionError for a bad one."""
+    MODELS[kind].model_validate(row)
+    if kind == "recipes":
+        clean = check_recipe(row["title"], row["ingredients"], row["directions"], row["servings"])
+        out = {**clean, "source": row.get("source", {"kind": "import"}), "created_at": row["created_at"],
+               "updated_at": row.get("updated_at") or row["created_at"]}
+        return {**out, "key": _key(out, RECIPE_KEYS)}
+    if kind == "plans":
+        out = {k: row[k] for k in PLAN_KEYS}
+        out["progress"] = list(row.get("progress", []))
+        return {**out, "key": _key(out, PLAN_KEYS)}
+    out = {k: row[k] for k in PAIR_KEYS}
+    out["votes"] = [{"note": None, **v} for v in row.get("votes", [])]
+    return {**out, "key": _key(out, PAIR_KEYS)}
+
+
+def check_backup(data: Any, where: str) -> tuple[dict, list[BadRow]]:
+    """The backup's good rows per kind, and its bad rows named (kind, index, field, message).  A file that is
+    not a backup at all is BackupError."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise KitchenError(f"{where}: not a chefbot kitchen backup (no \"format\": \"{FORMAT}\")")
-    if not isinstance(data.get("version"), int) or data["version"] > VERSION:
-        raise KitchenError(f"{where}: backup format version {data.get('version')!r}; this chefbot reads up to {VERSION}")
-    for i, r in enumerate(_need(data, "recipes", list, where)):
-        w = f"{where}: recipes[{i}]"
-        try:
-            check_recipe(_need(r, "title", str, w), _need(r, "ingredients", list, w), _need(r, "directions", list, w),
-                         _need(r, "servings", int, w))
-        except KitchenError:
-            raise
-        except Exception as e:  # RecipeError and friends: name the row
-            raise KitchenError(f"{w}: {e}") from None
-        _need(r, "created_at", str, w)
-    for i, p in enumerate(_need(data, "plans", list, where)):
-        w = f"{where}: plans[{i}]"
-        for key, kind in (("title", str), ("serve_at", str), ("request", dict), ("plan", dict), ("created_at", str),
-                          ("progress", list)):
-            _need(p, key, kind, w)
-        for j, x in enumerate(p["progress"]):
-            for key in ("task_id", "cook", "status", "at"):
-                _need(x, key, str, f"{w}.progress[{j}]")
-    for i, t in enumerate(_need(data, "tasting_pairs", list, where)):
-        w = f"{where}: tasting_pairs[{i}]"
-        for key, kind in (("ingredients", list), ("side_a", dict), ("side_b", dict), ("answer_a", str),
-                          ("answer_b", str), ("created_at", str), ("votes", list)):
-            _need(t, key, kind, w)
-        for j, v in enumerate(t["votes"]):
-            if v.get("choice") not in ("A", "B", "tie", "both_bad") or not isinstance(v.get("rater"), str):
-                raise KitchenError(f"{w}.votes[{j}]: needs choice (A, B, tie, both_bad) and rater")
+        raise BackupError(f"{where}: not a chefbot kitchen backup (no \"format\": \"{FORMAT}\")")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version > VERSION:
+        raise BackupError(f"{where}: backup format version {version!r}; this chefbot reads up to {VERSION}")
+    good: dict[str, list[dict]] = {}
+    bad: list[BadRow] = []
+    for kind in KINDS:
+        rows = data.get(kind, [])
+        if not isinstance(rows, list):
+            raise BackupError(f"{where}: {kind}: expected a list, got {type(rows).__name__}")
+        good[kind] = []
+        for i, row in enumerate(rows):
+            try:
+                good[kind].append(_check_row(kind, row))
+            except ValidationError as e:
+                bad.append(BadRow(kind, i, *first_problem(e)))
+            except RecipeError as e:
+                bad.append(BadRow(kind, i, e.field, str(e).removeprefix(f"{e.field}: ")))
+            except RecursionError:
+                bad.append(BadRow(kind, i, "", "nested too deeply"))
+    return good, bad
 
 
-def import_data(db: KitchenDB, data: dict) -> dict:
-    """Add a checked backup in one transaction; the counts added (rows already there are skipped)."""
-    added = {"recipes": 0, "plans": 0, "tasting_pairs": 0, "skipped": 0}
+def describe(bad: list[BadRow], most: int = 3) -> str:
+    shown = "; ".join(str(b) for b in bad[:most])
+    return shown + (f"; and {len(bad) - most} more" if len(bad) > most else "")
+
+
+# -- adding it ----------------------------------------------------------------------------------
+def _existing(c: Any) -> dict[str, dict[str, list[int]]]:
+    """Ids of the rows already in the DB, per kind and identity (oldest first)."""
+    found: dict[str, dict[str, list[int]]] = {k: defaultdict(list) for k in KINDS}
+    for r in c.execute("SELECT * FROM recipes ORDER BY id"):
+        row = {**dict(r), **{k: _loads(r[k]) for k in ("ingredients", "directions", "source")}}
+        found["recipes"][_key(row, RECIPE_KEYS)].append(r["id"])
+    for r in c.execute("SELECT * FROM plans ORDER BY id"):
+        row = {**dict(r), "request": _loads(r["request"]), "plan": _loads(r["plan"])}
+        found["plans"][_key(row, PLAN_KEYS)].append(r["id"])
+    for r in c.execute("SELECT * FROM tasting_pairs ORDER BY id"):
+        row = {**dict(r), **{k: _loads(r[k]) for k in ("ingredients", "side_a", "side_b")}}
+        found["tasting_pairs"][_key(row, PAIR_KEYS)].append(r["id"])
+    return found
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def import_data(db: KitchenDB, good: dict, bad: int = 0) -> dict:
+    """Add checked rows in one transaction; the counts added (rows already there are skipped, ``bad`` is carried)."""
+    added = {"recipes": 0, "plans": 0, "tasting_pairs": 0, "skipped": 0, "bad": bad}
     with db.write() as c:
-        for r in data["recipes"]:
-            if c.execute("SELECT 1 FROM recipes WHERE title = ? AND ingredients = ? AND directions = ? AND created_at = ?",
-                         (r["title"], json.dumps(r["ingredients"], ensure_ascii=False),
-                          json.dumps(r["directions"], ensure_ascii=False), r["created_at"])).fetchone():
+        there = _existing(c)
+        for r in good["recipes"]:
+            if there["recipes"][r["key"]]:
+                there["recipes"][r["key"]].pop(0)
                 added["skipped"] += 1
                 continue
-            insert_recipe(c, r, r.get("source") or {"kind": "import"}, r["created_at"])
+            insert_recipe(c, r, r["source"], r["created_at"], r["updated_at"])
             added["recipes"] += 1
-        for p in data["plans"]:
-            if c.execute("SELECT 1 FROM plans WHERE title = ? AND serve_at = ? AND created_at = ?",
-                         (p["title"], p["serve_at"], p["created_at"])).fetchone():
+        for p in good["plans"]:
+            if there["plans"][p["key"]]:
+                pid = there["plans"][p["key"]].pop(0)
                 added["skipped"] += 1
-                continue
-            pid = c.execute("INSERT INTO plans (title, serve_at, request, plan, created_at) VALUES (?, ?, ?, ?, ?)",
-                            (p["title"], p["serve_at"], json.dumps(p["request"], ensure_ascii=False),
-                             json.dumps(p["plan"], ensure_ascii=False), p["created_at"])).lastrowid
-            for x in p["progress"]:
-                c.execute("INSERT OR IGNORE INTO plan_progress (plan_id, task_id, cook, status, at) VALUES (?, ?, ?, ?, ?)",
+            else:
+                pid = c.execute("INSERT INTO plans (title, serve_at, request, plan, created_at) VALUES (?, ?, ?, ?, ?)",
+                                (p["title"], p["serve_at"], _dumps(p["request"]), _dumps(p["plan"]),
+                                 p["created_at"])).lastrowid
+                added["plans"] += 1
+            for x in p["progress"]:  # merged: the first time a task was started or done counts
+                c.execute("INSERT INTO plan_progress (plan_id, task_id, cook, status, at) VALUES (?, ?, ?, ?, ?) "
+                          "ON CONFLICT (plan_id, task_id, status) DO NOTHING",
                           (pid, x["task_id"], x["cook"], x["status"], x["at"]))
-            added["plans"] += 1
-        for t in data["tasting_pairs"]:
-            if c.execute("SELECT 1 FROM tasting_pairs WHERE created_at = ? AND answer_a = ? AND answer_b = ?",
-                         (t["created_at"], t["answer_a"], t["answer_b"])).fetchone():
+        for t in good["tasting_pairs"]:
+            if there["tasting_pairs"][t["key"]]:
+                tid = there["tasting_pairs"][t["key"]].pop(0)
                 added["skipped"] += 1
-                continue
-            tid = c.execute("INSERT INTO tasting_pairs (ingredients, side_a, side_b, answer_a, answer_b, created_at) "
-                            "VALUES (?, ?, ?, ?, ?, ?)",
-                            (json.dumps(t["ingredients"], ensure_ascii=False), json.dumps(t["side_a"]),
-                             json.dumps(t["side_b"]), t["answer_a"], t["answer_b"], t["created_at"])).lastrowid
-            for v in t["votes"]:
-                c.execute("INSERT OR IGNORE INTO tastings (pair_id, choice, rater, note, created_at) VALUES (?, ?, ?, ?, ?)",
-                          (tid, v["choice"], v["rater"], v.get("note"), v.get("created_at") or now_iso()))
-            added["tasting_pairs"] += 1
+            else:
+                tid = c.execute("INSERT INTO tasting_pairs (ingredients, side_a, side_b, answer_a, answer_b, created_at) "
+                                "VALUES (?, ?, ?, ?, ?, ?)",
+                                (_dumps(t["ingredients"]), json.dumps(t["side_a"]), json.dumps(t["side_b"]),
+                                 t["answer_a"], t["answer_b"], t["created_at"])).lastrowid
+                added["tasting_pairs"] += 1
+            for v in t["votes"]:  # merged: one vote per rater and pair, the one already there counts
+                c.execute("INSERT INTO tastings (pair_id, choice, rater, note, created_at) VALUES (?, ?, ?, ?, ?) "
+                          "ON CONFLICT (pair_id, rater) DO NOTHING",
+                          (tid, v["choice"], v["rater"], v["note"], v["created_at"]))
     return added
 
 
-def import_file(db: KitchenDB, path: str | Path) -> dict:
+def read_backup(path: str | Path) -> Any:
+    """The backup file's JSON, or BackupError naming the file and why (missing, a folder, not UTF-8 or JSON,
+    nested too deeply)."""
     p = Path(path)
+    if p.is_dir():
+        raise BackupError(f"{p}: a folder, not a backup file")
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        return json.loads(p.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise BackupError(f"{p}: cannot read a backup: JSON nested too deeply") from None
     except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise KitchenError(f"{p}: cannot read a backup: {e}") from None
-    check_backup(data, str(p))
-    return import_data(db, data)
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise BackupError(f"{p}: cannot read a backup: {reason}") from None
+
+
+def import_file(db: KitchenDB, path: str | Path, skip_bad: bool = False) -> dict:
+    """Import a backup file: refused whole when a row is bad (BackupError naming them), unless ``skip_bad``
+    (then bad rows are skipped and counted in ``bad``; ``bad_rows`` lists them)."""
+    data = read_backup(path)
+    good, bad = check_backup(data, str(path))
+    if bad and not skip_bad:
+        raise BackupError(f"{path}: {len(bad)} bad row{'s' * (len(bad) > 1)}, nothing imported: {describe(bad)} "
+                          "(--skip-bad imports the others)", bad)
+    added = import_data(db, good, len(bad))
+    added["bad_rows"] = [str(b) for b in bad]
+    return added

@@ -3,6 +3,8 @@
 The DB is the one ``chefbot serve`` uses: ``--db PATH``, else ``kitchen.db_path`` of
 ``--config``, else ``kitchen.db`` in the user data directory.  Writing to it while a
 server runs is safe (SQLite's WAL and busy timeout; each command is one transaction).
+Every failure is one line naming the file, row or field (a ``ChefbotError``: exit 1 for
+data and storage, 2 for usage), never a traceback.
 """
 
 from __future__ import annotations
@@ -56,11 +58,17 @@ def import_cmd(
     file: Path = typer.Argument(..., help="A JSON backup written by `chefbot library export`."),
     db: DbOption = None,
     config: ConfigOption = None,
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Import the good rows and skip (and list) the bad ones; "
+                                                            "by default one bad row refuses the whole file."),
 ) -> None:
     """Add a backup's recipes, plans and tastings (one transaction; rows already there are skipped)."""
     with open_db(db, config) as kdb:
-        added = import_file(kdb, file)
-        console.print(f"imported {file} into {kdb.path}: {counted(added)} ({added['skipped']} already there)")
+        added = import_file(kdb, file, skip_bad=skip_bad)
+        bad = f", {added['bad']} bad rows skipped" if added["bad"] else ""
+        console.print(f"imported {file} into {kdb.path}: {counted(added)} ({added['skipped']} already there{bad})",
+                      highlight=False, soft_wrap=True)
+        for row in added["bad_rows"]:
+            console.print(f"  skipped {row}", highlight=False, markup=False, soft_wrap=True)
 
 
 @library_app.command("add")

@@ -14,12 +14,20 @@ that must commit together; SQL in one file says exactly what is stored.
   ``busy_timeout`` waits for another process's write instead of failing).
 * One connection per ``KitchenDB``, shared by the server's threads under a lock:
   SQLite serializes writes anyway and the statements are small.
+* **Refused at open, named when it fails**: a folder that cannot be created, a file that is
+  not SQLite, a damaged file (``PRAGMA quick_check`` and the schema's tables are read at
+  open), a read-only file or file system: each one ``KitchenError`` line naming the file,
+  so ``chefbot serve --db`` and ``chefbot library`` stop before doing anything.  Storage
+  faults later on (disk full, read-only, locked, I/O error, damage found by a query) are
+  ``StorageError`` (``StorageFull`` for a full disk) with SQLite's own words: the API answers
+  them 507 / 503, the CLI with one line.  A failed write's rollback never hides its cause.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -82,6 +90,81 @@ class KitchenError(ChefbotError):
     """The kitchen DB cannot be used (a newer schema, not a SQLite file, a bad backup)."""
 
 
+class StorageError(KitchenError):
+    """The DB's storage failed: read-only, locked, I/O error, damaged (HTTP 503), or full (``StorageFull``, 507)."""
+
+    exit_code = 1
+    status, code = 503, "storage_unavailable"
+
+
+class StorageFull(StorageError):
+    status, code = 507, "storage_full"
+
+
+class UnreadableRow(KitchenError):
+    """A stored row this chefbot cannot read (written by another version, or edited by hand): ``what``, ``ident``, ``field``."""
+
+    def __init__(self, what: str, ident: object, field: str, detail: str) -> None:
+        super().__init__(f"{what} {ident} cannot be read: {field}: {detail} (written by another version or edited "
+                         "by hand; delete it, or fix it in an export and import that)")
+        self.what, self.ident, self.field, self.detail = what, ident, field, detail
+
+    def as_dict(self) -> dict:
+        return {"id": self.ident, "field": self.field, "message": str(self)}
+
+
+# SQLite's primary result codes that mean "the storage", not "this statement".
+SQLITE_PERM, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY, SQLITE_IOERR, SQLITE_CORRUPT = 3, 5, 6, 8, 10, 11
+SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_NOTADB = 13, 14, 26
+
+
+def unwritable(path: Path) -> str | None:
+    """Why the DB file cannot be written, when the file system says so (read-only mount, folder, file); else None."""
+    folder = path.parent
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return f"its file system (the one holding {folder}) is mounted read-only"
+    except OSError:
+        return None
+    if not os.access(folder, os.W_OK):
+        return f"its folder {folder} is not writable"
+    for f in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if f.exists() and not os.access(f, os.W_OK):
+            return f"{f} is read-only"
+    return None
+
+
+def storage_error(e: sqlite3.Error, path: object) -> StorageError | None:
+    """SQLite's error as a StorageError naming the file and the cause; None when it is not about the storage."""
+    code = getattr(e, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    text = str(e)
+    if primary is None:  # sqlite3 built without error codes: go by SQLite's fixed messages
+        primary = next((c for c, m in ((SQLITE_FULL, "disk is full"), (SQLITE_READONLY, "readonly database"),
+                                       (SQLITE_BUSY, "database is locked"), (SQLITE_IOERR, "disk I/O error"),
+                                       (SQLITE_CORRUPT, "malformed"), (SQLITE_NOTADB, "not a database"),
+                                       (SQLITE_CANTOPEN, "unable to open")) if m in text), None)
+    if primary == SQLITE_FULL:
+        return StorageFull(f"kitchen DB {path}: {text} (free some space; nothing of this change was saved)")
+    if primary in (SQLITE_READONLY, SQLITE_PERM, SQLITE_CANTOPEN):
+        why = unwritable(Path(str(path)))
+        if why:
+            return StorageError(f"kitchen DB {path}: {text}: {why} (chefbot writes the DB and its -wal and -shm "
+                                "files beside it)")
+        if primary == SQLITE_CANTOPEN:
+            return StorageError(f"kitchen DB {path}: {text} (does its folder exist and may chefbot write there?)")
+        return StorageError(f"kitchen DB {path}: {text}: the file, its folder or its file system is read-only "
+                            "(chefbot writes the DB and its -wal and -shm files beside it)")
+    if primary in (SQLITE_BUSY, SQLITE_LOCKED):
+        return StorageError(f"kitchen DB {path}: {text} (another process holds it; try again)")
+    if primary == SQLITE_IOERR:
+        return StorageError(f"kitchen DB {path}: {text} (the disk or file system failed)")
+    if primary in (SQLITE_CORRUPT, SQLITE_NOTADB):
+        return StorageError(f"kitchen DB {path}: {text}: the file is damaged (restore a backup with "
+                            "`chefbot library import`)")
+    return None
+
+
 class NotFound(KitchenError):
     """No row with this id: ``what`` (recipe, plan, task, pair) and the request ``field`` that named it."""
 
@@ -116,7 +199,9 @@ def migrate(conn: sqlite3.Connection, path: str, upto: int = SCHEMA_VERSION) -> 
             conn.execute(f"PRAGMA user_version = {version + 1}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):  # never hide why the migration failed
+                    conn.execute("ROLLBACK")
             raise
         version += 1
     return version
@@ -127,37 +212,92 @@ class KitchenDB:
 
     def __init__(self, path: str | Path, *, upto: int = SCHEMA_VERSION) -> None:
         self.path = Path(path).expanduser()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StorageError(f"kitchen DB {self.path}: cannot create its folder {self.path.parent}: "
+                               f"{e.strerror or e}") from None
+        if self.path.is_dir():
+            raise KitchenError(f"kitchen DB {self.path} is a folder; give a file name, e.g. {self.path / 'kitchen.db'}")
         self._lock = threading.RLock()
         try:
             self.conn = sqlite3.connect(str(self.path), timeout=10, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as e:
+            raise storage_error(e, self.path) or KitchenError(f"kitchen DB {self.path}: {e}") from None
+        try:
             self.conn.row_factory = sqlite3.Row
             self.conn.execute("PRAGMA busy_timeout = 10000")
             mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             self.conn.execute("PRAGMA synchronous = FULL")
             self.conn.execute("PRAGMA foreign_keys = ON")
             migrate(self.conn, str(self.path), upto)
-        except sqlite3.DatabaseError as e:
-            raise KitchenError(f"kitchen DB {self.path}: {e} (is it a chefbot kitchen DB?)") from None
+            self._check()
+        except sqlite3.Error as e:
+            self.conn.close()
+            code = getattr(e, "sqlite_errorcode", 0) & 0xFF
+            if code == SQLITE_NOTADB:
+                raise KitchenError(f"kitchen DB {self.path}: {e} (is it a chefbot kitchen DB?)") from None
+            raise storage_error(e, self.path) or KitchenError(f"kitchen DB {self.path}: {e}") from None
+        except BaseException:
+            self.conn.close()
+            raise
         if str(mode).lower() != "wal":
+            self.conn.close()
             raise KitchenError(f"kitchen DB {self.path}: SQLite refused WAL mode ({mode}); put it on a local disk")
+
+    def _check(self) -> None:
+        """Refuse a damaged file now rather than at some later request: SQLite's quick check, and the schema's tables."""
+        problems = [r[0] for r in self.conn.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            raise StorageError(f"kitchen DB {self.path} is damaged (PRAGMA quick_check: {'; '.join(problems)}); "
+                               "restore a backup with `chefbot library import`")
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        version = schema_version(self.conn)
+        expected = {"recipes", "plans", "plan_progress"} if version >= 1 else set()
+        expected |= {"tasting_pairs", "tastings"} if version >= 2 else set()
+        missing = sorted(expected - tables)
+        if missing:
+            raise KitchenError(f"kitchen DB {self.path} has schema version {version} but no table {missing[0]} "
+                               "(damaged, or not a chefbot kitchen DB)")
+
+    def _storage(self, e: sqlite3.Error) -> Exception:
+        return storage_error(e, self.path) or e
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            yield self.conn
+            try:
+                yield self.conn
+            except sqlite3.Error as e:
+                err = self._storage(e)
+                if err is e:
+                    raise
+                raise err from e
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One transaction: everything in the block commits together, or nothing does."""
         with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self.conn
-            except BaseException:
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.conn
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    self._rollback()
+                    raise
+            except sqlite3.Error as e:
+                err = self._storage(e)
+                if err is e:
+                    raise
+                raise err from e
+
+    def _rollback(self) -> None:
+        """Roll back what is left: SQLite may already have (a full disk, an I/O error), and its "cannot rollback -
+        no transaction is active" must not replace the error that made the write fail."""
+        if self.conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
 
     def integrity(self) -> str:
         with self.read() as c:

@@ -22,34 +22,46 @@ from typing import Any
 
 from chefbot.cooking.quantities import scale_line
 from chefbot.errors import DataError
-from chefbot.kitchen.db import KitchenDB, now_iso
+from chefbot.kitchen.db import KitchenDB, UnreadableRow, now_iso
+from chefbot.kitchen.rows import (
+    MAX_DIRECTIONS,
+    MAX_INGREDIENTS,
+    MAX_LINE,
+    MAX_SERVINGS,
+    MAX_STEP,
+    MAX_TITLE,
+    RecipeError,
+    clean_text,
+    has_control,
+)
 from chefbot.recipe_format import parse_recipe
 
-MAX_SERVINGS = 100
+__all__ = ["MAX_SERVINGS", "RecipeError", "check_recipe", "delete_recipe", "get_recipe", "insert_recipe",
+           "recipes_from_file", "recipes_from_text", "save_recipe", "search_recipes"]
 RECIPENLG_COLUMNS = ("", "title", "ingredients", "directions", "link", "source", "NER")
 
 
-class RecipeError(DataError):
-    """A recipe that cannot be saved; ``field`` names the part that is wrong."""
-
-    def __init__(self, message: str, field: str = "text") -> None:
-        super().__init__(message)
-        self.field = field
-
-
-def check_recipe(title: str | None, ingredients: list[str], directions: list[str], servings: int) -> dict:
-    """The parts cleaned (blank lines dropped), or RecipeError naming the missing part."""
-    title = (title or "").strip()
-    ingredients = [i.strip() for i in ingredients if i and i.strip()]
-    directions = [d.strip() for d in directions if d and d.strip()]
+def check_recipe(title: Any, ingredients: Any, directions: Any, servings: Any) -> dict:
+    """The parts normalized (``rows.clean_text``: the one normalization of the API, pasted text, recipe files and
+    backups; lines that normalize to nothing are dropped), or RecipeError naming the part that is wrong."""
+    title = clean_text(title if title is not None else "", "title", MAX_TITLE)
+    for field, value in (("ingredients", ingredients), ("directions", directions)):
+        if not isinstance(value, list):
+            raise RecipeError(f"{field}: expected a list of lines, got {type(value).__name__}", field)
+    ingredients = [x for x in (clean_text(v, f"ingredients.{i}", MAX_LINE) for i, v in enumerate(ingredients)) if x]
+    directions = [x for x in (clean_text(v, f"directions.{i}", MAX_STEP) for i, v in enumerate(directions)) if x]
     if not title:
         raise RecipeError("the recipe has no title", "title")
     if not ingredients:
         raise RecipeError("the recipe has no ingredient lines", "ingredients")
     if not directions:
         raise RecipeError("the recipe has no directions", "directions")
-    if not 1 <= servings <= MAX_SERVINGS:
-        raise RecipeError(f"servings must be 1 to {MAX_SERVINGS}, not {servings}", "servings")
+    if len(ingredients) > MAX_INGREDIENTS:
+        raise RecipeError(f"ingredients: {len(ingredients)} lines, at most {MAX_INGREDIENTS}", "ingredients")
+    if len(directions) > MAX_DIRECTIONS:
+        raise RecipeError(f"directions: {len(directions)} steps, at most {MAX_DIRECTIONS}", "directions")
+    if not isinstance(servings, int) or isinstance(servings, bool) or not 1 <= servings <= MAX_SERVINGS:
+        raise RecipeError(f"servings must be 1 to {MAX_SERVINGS}, not {servings!r}", "servings")
     return {"title": title, "ingredients": ingredients, "directions": directions, "servings": servings}
 
 
@@ -139,14 +151,34 @@ def _search_text(title: str, ingredients: list[str]) -> str:
     return "\n".join([title, *ingredients]).lower()
 
 
+def _column(row: sqlite3.Row, column: str, kind: type) -> Any:
+    """A JSON column of a stored recipe, or UnreadableRow naming it (a row written by another version or by hand)."""
+    try:
+        value = json.loads(row[column])
+    except (TypeError, ValueError, RecursionError):
+        raise UnreadableRow("recipe", row["id"], column, "not JSON") from None
+    if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
+        raise UnreadableRow("recipe", row["id"], column, f"expected {'a list of strings' if kind is list else 'an object'}, "
+                                                         f"got {type(value).__name__}")
+    return value
+
+
 def recipe_dict(row: sqlite3.Row) -> dict:
+    """A stored recipe as the API shows it; UnreadableRow when a column is not what this chefbot writes."""
+    source = _column(row, "source", dict)
+    if not isinstance(source.get("kind", ""), str):
+        raise UnreadableRow("recipe", row["id"], "source.kind", "expected a string")
+    if not isinstance(row["title"], str) or not isinstance(row["servings"], int):
+        raise UnreadableRow("recipe", row["id"], "title" if not isinstance(row["title"], str) else "servings",
+                            "wrong type")
     return {"id": row["id"], "object": "recipe", "title": row["title"], "servings": row["servings"],
-            "base_servings": row["servings"], "ingredients": json.loads(row["ingredients"]),
-            "directions": json.loads(row["directions"]), "source": json.loads(row["source"]),
+            "base_servings": row["servings"], "ingredients": _column(row, "ingredients", list),
+            "directions": _column(row, "directions", list), "source": source,
             "created_at": row["created_at"], "updated_at": row["updated_at"]}
 
 
-def insert_recipe(conn: sqlite3.Connection, recipe: dict, source: dict, created_at: str | None = None) -> int:
+def insert_recipe(conn: sqlite3.Connection, recipe: dict, source: dict, created_at: str | None = None,
+                  updated_at: str | None = None) -> int:
     """One INSERT inside the caller's transaction (save_recipe, a backup's import)."""
     when = created_at or now_iso()
     cur = conn.execute(
@@ -154,7 +186,7 @@ def insert_recipe(conn: sqlite3.Connection, recipe: dict, source: dict, created_
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (recipe["title"], recipe["servings"], json.dumps(recipe["ingredients"], ensure_ascii=False),
          json.dumps(recipe["directions"], ensure_ascii=False), json.dumps(source, ensure_ascii=False),
-         _search_text(recipe["title"], recipe["ingredients"]), when, when))
+         _search_text(recipe["title"], recipe["ingredients"]), when, updated_at or when))
     return int(cur.lastrowid)
 
 
@@ -186,18 +218,33 @@ def _like(word: str) -> str:
 
 
 def search_recipes(db: KitchenDB, q: str | None = None, limit: int = 50, offset: int = 0) -> dict:
-    """Recipes whose title or ingredient lines contain every word of ``q`` (all without ``q``), newest first."""
+    """Recipes whose title or ingredient lines contain every word of ``q`` (all without ``q``), newest first.
+    A word with a control character matches nothing (no saved recipe holds one; SQLite's LIKE would read a
+    NUL as the pattern's end and match everything).  A stored row this chefbot cannot read is left out of
+    ``data`` and listed in ``unreadable`` (id, field, message), so one bad row never hides the others."""
     words = (q or "").split()
+    if any(has_control(w) for w in words):
+        return {"object": "list", "total": 0, "data": []}
     where = " AND ".join(["search LIKE ? ESCAPE '\\'"] * len(words)) or "1"
     args = [_like(w) for w in words]
     with db.read() as c:
         total = c.execute(f"SELECT count(*) FROM recipes WHERE {where}", args).fetchone()[0]
-        rows = c.execute(f"SELECT id, title, servings, ingredients, source, created_at FROM recipes WHERE {where} "
+        rows = c.execute(f"SELECT * FROM recipes WHERE {where} "
                          "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?", [*args, limit, offset]).fetchall()
-    data = [{"id": r["id"], "title": r["title"], "servings": r["servings"],
-             "ingredients_count": len(json.loads(r["ingredients"])),
-             "source_kind": json.loads(r["source"]).get("kind"), "created_at": r["created_at"]} for r in rows]
-    return {"object": "list", "total": int(total), "data": data}
+    data, unreadable = [], []
+    for r in rows:
+        try:
+            recipe = recipe_dict(r)
+        except UnreadableRow as e:
+            unreadable.append(e.as_dict())
+            continue
+        data.append({"id": recipe["id"], "title": recipe["title"], "servings": recipe["servings"],
+                     "ingredients_count": len(recipe["ingredients"]), "source_kind": recipe["source"].get("kind"),
+                     "created_at": recipe["created_at"]})
+    out = {"object": "list", "total": int(total), "data": data}
+    if unreadable:
+        out["unreadable"] = unreadable
+    return out
 
 
 def delete_recipe(db: KitchenDB, recipe_id: int) -> bool:

@@ -24,9 +24,12 @@ import json
 import math
 from fractions import Fraction
 
+from pydantic import ValidationError
+
 from chefbot.cooking.quantities import scale_line
-from chefbot.kitchen.db import KitchenDB, KitchenError, NotFound, now_iso
+from chefbot.kitchen.db import KitchenDB, KitchenError, NotFound, UnreadableRow, now_iso
 from chefbot.kitchen.library import get_recipe
+from chefbot.kitchen.rows import PlanData, ProgressRow, first_problem
 
 
 class ProgressError(KitchenError):
@@ -73,38 +76,71 @@ def save_plan(db: KitchenDB, form: dict, plan: dict) -> dict:
 
 
 def _load(db: KitchenDB, plan_id: int) -> tuple[dict, list[dict]] | None:
+    """The plan's row and progress rows; UnreadableRow when they are not what the live schedule reads
+    (``rows.PlanData``, ``rows.ProgressRow``: a row written by another version or by hand)."""
     with db.read() as c:
         row = c.execute("SELECT * FROM plans WHERE id = ?", (plan_id,)).fetchone()
         if row is None:
             return None
         progress = [dict(r) for r in c.execute("SELECT cook, task_id, status, at FROM plan_progress WHERE plan_id = ? "
                                                "ORDER BY id", (plan_id,))]
+    loaded = {}
+    for column in ("request", "plan"):
+        try:
+            loaded[column] = json.loads(row[column])
+        except (TypeError, ValueError, RecursionError):
+            raise UnreadableRow("plan", plan_id, column, "not JSON") from None
+    if not isinstance(loaded["request"], dict):
+        raise UnreadableRow("plan", plan_id, "request", "expected an object")
+    try:
+        PlanData.model_validate(loaded["plan"])
+        for i, x in enumerate(progress):
+            try:
+                ProgressRow.model_validate(x)
+            except ValidationError as e:
+                field, msg = first_problem(e)
+                raise UnreadableRow("plan", plan_id, f"progress.{i}.{field}", msg) from None
+    except ValidationError as e:
+        field, msg = first_problem(e)
+        raise UnreadableRow("plan", plan_id, f"plan.{field}" if field else "plan", msg) from None
     record = {"id": row["id"], "object": "plan", "title": row["title"], "created_at": row["created_at"],
-              "serve_at": row["serve_at"], "request": json.loads(row["request"]), "plan": json.loads(row["plan"])}
+              "serve_at": row["serve_at"], "request": loaded["request"], "plan": loaded["plan"]}
     return record, progress
 
 
 def get_plan(db: KitchenDB, plan_id: int) -> dict | None:
-    """The saved plan with its live schedule (``live``), or None."""
+    """The saved plan with its live schedule (``live``), or None; UnreadableRow when it cannot be read."""
     loaded = _load(db, plan_id)
     if loaded is None:
         return None
     record, progress = loaded
-    return {**record, **live(record["plan"], progress), "progress": progress}
+    try:
+        state = live(record["plan"], progress)
+    except (KeyError, TypeError, ValueError, ArithmeticError, StopIteration, OverflowError) as e:
+        raise UnreadableRow("plan", plan_id, "plan", f"the schedule cannot be rebuilt ({type(e).__name__}: {e})") from None
+    return {**record, **state, "progress": progress}
 
 
 def list_plans(db: KitchenDB, limit: int = 50) -> dict:
-    """The newest ``limit`` plans, each with its progress counts and delay."""
+    """The newest ``limit`` plans, each with its progress counts and delay; a plan that cannot be read is
+    listed in ``unreadable`` (id, field, message) instead of failing the list."""
     with db.read() as c:
         ids = [r[0] for r in c.execute("SELECT id FROM plans ORDER BY created_at DESC, id DESC LIMIT ?", (limit,))]
-    data = []
+    data, unreadable = [], []
     for pid in ids:
-        p = get_plan(db, pid)
+        try:
+            p = get_plan(db, pid)
+        except UnreadableRow as e:
+            unreadable.append(e.as_dict())
+            continue
         if p is not None:
             data.append({"id": p["id"], "title": p["title"], "serve_at": p["serve_at"], "created_at": p["created_at"],
                          "cooks": list(p["cooks"]), "done": sum(t["status"] == "done" for t in p["tasks"]),
                          "total": len(p["tasks"]), "delay_min": p["delay_min"]})
-    return {"object": "list", "data": data}
+    out = {"object": "list", "data": data}
+    if unreadable:
+        out["unreadable"] = unreadable
+    return out
 
 
 def parse_at(at: str | None, serve: dt.datetime) -> dt.datetime:

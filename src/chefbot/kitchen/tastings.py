@@ -13,13 +13,24 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from chefbot.kitchen.db import KitchenDB, KitchenError, NotFound, now_iso
+from pydantic import ValidationError
+
+from chefbot.kitchen.db import KitchenDB, KitchenError, NotFound, UnreadableRow, now_iso
+from chefbot.kitchen.rows import RecipeError, TastingSide, clean_text, first_problem
 
 CHOICES = ("A", "B", "tie", "both_bad")
 
 
 class AlreadyVoted(KitchenError):
     """This rater already voted on this pair."""
+
+
+class VoteError(KitchenError):
+    """A vote that cannot be stored; ``field`` names the part of the request at fault."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def side_name(side: dict) -> str:
@@ -54,6 +65,12 @@ def vote(db: KitchenDB, pair_id: int, choice: str, rater: str, note: str | None 
     """Store one vote (one transaction); the vote with the pair's sides revealed."""
     if choice not in CHOICES:
         raise KitchenError(f"choice must be one of {', '.join(CHOICES)}, not {choice!r}")
+    try:
+        rater = clean_text(rater, "rater", 60)
+    except RecipeError as e:
+        raise VoteError(str(e), "rater") from None
+    if not rater:
+        raise VoteError("rater: give a name", "rater")
     pair = get_pair(db, pair_id)
     if pair is None:
         raise NotFound("tasting pair", pair_id, "pair_id")
@@ -68,14 +85,39 @@ def vote(db: KitchenDB, pair_id: int, choice: str, rater: str, note: str | None 
             "created_at": row["created_at"], "revealed": {"A": pair["side_a"], "B": pair["side_b"]}}
 
 
-def votes(db: KitchenDB) -> list[dict]:
-    """Every vote with the names of the sides shown as A and B, oldest first."""
+def _side(row: sqlite3.Row, column: str) -> str:
+    """A stored side's name; UnreadableRow when it is not a side (``rows.TastingSide``, the API's model)."""
+    try:
+        side = json.loads(row[column])
+    except (TypeError, ValueError, RecursionError):
+        raise UnreadableRow("tasting pair", row["pair_id"], column, "not JSON") from None
+    try:
+        TastingSide.model_validate(side)
+    except ValidationError as e:
+        field, msg = first_problem(e)
+        raise UnreadableRow("tasting pair", row["pair_id"], f"{column}.{field}" if field else column, msg) from None
+    return side_name(side)
+
+
+def votes(db: KitchenDB, unreadable: list[dict] | None = None) -> list[dict]:
+    """Every vote with the names of the sides shown as A and B, oldest first.  A vote whose pair cannot be read
+    (a row written by another version or by hand) is left out, and described in ``unreadable`` when given."""
     with db.read() as c:
         rows = c.execute("SELECT t.id, t.pair_id, t.choice, t.rater, t.note, t.created_at, p.side_a, p.side_b "
                          "FROM tastings t JOIN tasting_pairs p ON p.id = t.pair_id ORDER BY t.id").fetchall()
-    return [{"id": r["id"], "pair_id": r["pair_id"], "choice": r["choice"], "rater": r["rater"], "note": r["note"],
-             "created_at": r["created_at"], "a": side_name(json.loads(r["side_a"])),
-             "b": side_name(json.loads(r["side_b"]))} for r in rows]
+    out = []
+    for r in rows:
+        try:
+            a, b = _side(r, "side_a"), _side(r, "side_b")
+            if r["choice"] not in CHOICES:
+                raise UnreadableRow("tasting pair", r["pair_id"], f"vote {r['id']}.choice", f"{r['choice']!r}")
+        except UnreadableRow as e:
+            if unreadable is not None:
+                unreadable.append(e.as_dict())
+            continue
+        out.append({"id": r["id"], "pair_id": r["pair_id"], "choice": r["choice"], "rater": r["rater"],
+                    "note": r["note"], "created_at": r["created_at"], "a": a, "b": b})
+    return out
 
 
 def _counts(sides: list[str], rows: list[dict]) -> dict:

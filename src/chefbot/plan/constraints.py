@@ -32,6 +32,7 @@ from ortools.sat.python import cp_model
 
 from chefbot.cooking.equipment import CUMULATIVE, HEAT, STOVE
 from chefbot.plan.problem import Problem
+from chefbot.plan.stop import watch
 from chefbot.cooking.tasks import Task
 
 # Steps that cool food on purpose: what follows them is not "hot food waiting".
@@ -226,4 +227,4 @@ class PlanModel:
             # the default parallel portfolio repeats its objective values once they are proven optimal.
             s.parameters.interleave_search = True
             s.parameters.max_deterministic_time = time_limit
-        return s
+        return watch(s)  # a plan's PlanStop (plan/stop.py) can stop every solve made here

@@ -3,7 +3,8 @@
 The model is ``constraints.PlanModel``.  Objective, lexicographic, in two solves: (1) the
 shortest time from the first task to serving, then (2) the least total time hot dishes
 wait between finishing and serving.  A time limit, a fixed seed and a fixed worker count
-make the answer reproducible.  When no plan exists, ``explain`` says why.
+make the answer reproducible.  When no plan exists, ``explain`` says why.  A plan run under a
+``plan.stop.PlanStop`` (the server's) stops as soon as it is set.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ortools.sat.python import cp_model
 from chefbot.plan.constraints import PlanModel
 from chefbot.plan.explain import explain_infeasible
 from chefbot.plan.problem import PlanError, Problem
+from chefbot.plan.stop import stopped
 from chefbot.cooking.tasks import Task
 
 
@@ -60,6 +62,8 @@ def solve(prob: Problem) -> Plan:
     solver = model.solver(settings.time_limit_s * 0.75)
     status = solver.Solve(m)
     stage1_s = time.perf_counter() - t0
+    if stopped():  # the request was given up (plan/stop.py): no second stage, no explanation
+        raise PlanError("planning stopped: the request timed out or its client left")
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         if status == cp_model.UNKNOWN:
             raise PlanError(f"the solver found no plan within {settings.time_limit_s * 0.75:.1f} s; "

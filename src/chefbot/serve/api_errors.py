@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from chefbot.config import ExperimentConfig
+from chefbot.kitchen.db import StorageError
 from chefbot.serve.schemas import REFUSALS, error_body
 
 
@@ -72,10 +73,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(req: Request, exc: StarletteHTTPException) -> JSONResponse:
-        headers = getattr(exc, "headers", None)
-        if exc.status_code == 405:  # Starlette's Allow names only the first route on the path (GET and POST /api/recipes)
-            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(req))}
-        return JSONResponse(error_body(str(exc.detail), "invalid_request_error"), status_code=exc.status_code,
+        headers, message = getattr(exc, "headers", None), str(exc.detail)
+        if exc.status_code == 405:  # Starlette's own Allow is empty here (FastAPI nests the included routers)
+            allowed = ", ".join(allowed_methods(req))
+            headers = {**(headers or {}), "Allow": allowed}
+            message = f"method {req.method} is not allowed on {req.url.path}; allowed: {allowed}"
+        return JSONResponse(error_body(message, "invalid_request_error"), status_code=exc.status_code,
                             headers=headers)
 
     @app.exception_handler(Exception)
@@ -83,14 +86,28 @@ def install_error_handlers(app: FastAPI) -> None:
         # A bug or a failing model: still the envelope (Starlette then re-raises it, so the server logs it).
         return JSONResponse(error_body(f"internal error: {type(exc).__name__}: {exc}", "server_error"), status_code=500)
 
+    install_storage_error_handler(app)
+
+
+def install_storage_error_handler(app: FastAPI) -> None:
+    """The kitchen DB's storage faults with a precise status and SQLite's cause, never a generic 500: 507 when
+    the disk is full, 503 when the DB is read-only, locked, failing or damaged (``kitchen.db.StorageError``)."""
+
+    @app.exception_handler(StorageError)
+    async def _storage(_req: Request, exc: StorageError) -> JSONResponse:
+        return JSONResponse(error_body(str(exc), "server_error", code=exc.code), status_code=exc.status)
+
+
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route of the app answers on this request's path."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        if route.matches(request.scope)[0] != Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
-    return sorted(methods)
+    """Every method some route of the app answers on this request's path: each method is tried
+    against the routes' own matching (FastAPI nests included routers, so the routes' ``methods``
+    attributes are not all visible from the app)."""
+    routes = request.app.router.routes
+    return [m for m in HTTP_METHODS
+            if any(route.matches({**request.scope, "method": m})[0] == Match.FULL for route in routes)]
 
 
 def body_limit(cfg: ExperimentConfig) -> int:

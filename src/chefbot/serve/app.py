@@ -7,7 +7,9 @@ inject a small model and ``chefbot serve`` a real one.  It only composes the par
 * ``state.py``: ``ServerState``, the generator behind the ``Scheduler`` (bounded queue,
   concurrency limit, batching, timeouts) and the checks made before the queue;
 * ``api_errors.py``: refusals in the OpenAI error envelope, and the body-size guard;
-* ``auth.py``: bearer keys and CORS;
+* ``auth.py``: bearer keys, the Host check (421, against DNS rebinding), JSON-only bodies (415, against
+  CSRF) and CORS;
+* ``slow_clients.py``: ``serve.read_timeout_s`` for a request's headers and body (408);
 * one router per job: ``routes_web.py`` (/health, the page), ``routes_openai.py``
   (/v1/models, /v1/chat/completions, and /v1/completions when the generator can do plain
   completions: ``completions.py``), ``routes_recipes.py`` (/v1/recipes) and
@@ -16,7 +18,8 @@ inject a small model and ``chefbot serve`` a real one.  It only composes the par
 
 Its OpenAPI schema (``/openapi.json``, ``contract_schema``) is the API's contract: every
 status a route can answer, both media types of a streamed answer, the limits; with
-``serve.api_keys`` set it also declares the bearer scheme and the 401 on ``/v1/*`` and ``/api/*``.
+``serve.api_keys`` set it also declares the bearer scheme and the 401 on ``/v1/*`` and ``/api/*`` (from the
+same normalized key list as the check itself: ``auth.KeyCheck``).
 """
 
 from __future__ import annotations
@@ -30,13 +33,14 @@ from fastapi.openapi.utils import get_openapi
 from chefbot import __version__
 from chefbot.config import ExperimentConfig
 from chefbot.serve.api_errors import BodyLimit, body_limit, install_error_handlers
-from chefbot.serve.auth import install_auth, install_cors, protected
+from chefbot.serve.auth import JsonOnly, install_auth, install_cors, install_host_check, protected
 from chefbot.serve.routes_kitchen import KitchenStore, kitchen_router
 from chefbot.serve.routes_openai import openai_router
 from chefbot.serve.routes_plan import plan_router
 from chefbot.serve.routes_recipes import recipes_router
 from chefbot.serve.routes_web import web_router
 from chefbot.serve.schemas import ERROR_DESCRIPTIONS
+from chefbot.serve.slow_clients import ReadTimeout
 from chefbot.serve.state import ServerState
 
 DESCRIPTION = """A cooking assistant: OpenAI-compatible chat, structured recipes and a meal planner.
@@ -45,7 +49,11 @@ Limits (config keys in docs/SERVING.md): request bodies of at most `serve.max_bo
 (413), prompts of at most `serve.max_prompt_chars` characters and `serve.max_prompt_tokens`
 tokens (413), at most `serve.max_messages` messages (400), answers cut at `serve.max_tokens_cap`
 tokens, `serve.max_concurrency` + `serve.max_queue` requests in the server (429), and
-`serve.request_timeout_s` seconds per request (504, or an error event in a stream)."""
+`serve.request_timeout_s` seconds per request (504, or an error event in a stream).
+
+On every route: a `Host` header that is not a name of this server gets 421 (`misdirected_request`;
+`serve.allowed_hosts`), and a body not received within `serve.read_timeout_s` gets 408.  A body sent to
+`/v1/*` or `/api/*` without `Content-Type: application/json` gets 415."""
 
 
 def create_app(cfg: ExperimentConfig, generator: Any, *, model_name: str | None = None,
@@ -65,9 +73,14 @@ def create_app(cfg: ExperimentConfig, generator: Any, *, model_name: str | None 
     app.state.server = state
     app.state.scheduler = state.scheduler
     app.state.cfg = cfg
+    # Middleware runs outermost first, i.e. in the reverse order of these lines: Host, JSON only, read timeout,
+    # body size, key, CORS.
     install_cors(app, cfg.serve.cors_origins)
-    install_auth(app, cfg.serve.api_keys)
+    keys = install_auth(app, cfg.serve.api_keys)
     app.add_middleware(BodyLimit, limit=body_limit(cfg))
+    app.add_middleware(ReadTimeout, seconds=cfg.serve.read_timeout_s)
+    app.add_middleware(JsonOnly)
+    install_host_check(app, cfg.serve)
     install_error_handlers(app)
 
     app.include_router(web_router(state))
@@ -82,7 +95,7 @@ def create_app(cfg: ExperimentConfig, generator: Any, *, model_name: str | None 
 
     def openapi() -> dict:
         if app.openapi_schema is None:
-            app.openapi_schema = contract_schema(app, bool(cfg.serve.api_keys))
+            app.openapi_schema = contract_schema(app, keys.enabled)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

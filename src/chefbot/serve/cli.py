@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from rich.markup import escape
 
 from chefbot.config import load_config
 from chefbot.errors import ChefbotError
-from chefbot.generate import llamacpp_available, make_generator, serving_engine, vllm_available
+from chefbot.generate import choose_serving_engine, llamacpp_available, make_generator, serving_engine, vllm_available
 from chefbot.generate.gguf import QUANTS
 from chefbot.generate.llamacpp_engine import INSTALL_HINT, passive_openmp
 from chefbot.kitchen.db import KitchenDB, resolve_db_path
@@ -37,8 +38,10 @@ ENGINES = ("auto", "hf", "vllm", "llamacpp")
 def build_generator(cfg: Any, adapter: Optional[str], engine: str, dtype: str = "auto", quant: Optional[str] = None) -> Any:
     """The generator from chefbot.generate (the one generation path) for this engine.
 
-    ``engine`` "auto" is ``chefbot.generate.serving_engine``'s choice (vLLM on a GPU, llama.cpp on a CPU
-    with llama-cpp-python installed, else transformers).  ``dtype`` becomes ``eval.dtype``;
+    ``engine`` "auto" is ``chefbot.generate.choose_serving_engine``'s choice (vLLM on a GPU, llama.cpp on a
+    CPU with llama-cpp-python installed once its probe passed, else transformers; a failed probe prints one
+    warning with the reason and serves with transformers, and ``engine="llamacpp"`` raises ``ChefbotError``,
+    exit 2, with the reason).  ``dtype`` becomes ``eval.dtype``;
     ``chefbot.model.inference_precision`` resolves "auto" (the training precision on a GPU; fp32 on a
     CPU: docs/BENCHMARKS.md, "bf16 against fp32 on this CPU", says why).  ``quant`` becomes
     ``eval.gguf_quant`` (the llamacpp engine's weights).
@@ -47,15 +50,20 @@ def build_generator(cfg: Any, adapter: Optional[str], engine: str, dtype: str = 
         raise ChefbotError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
     if engine in ("auto", "llamacpp") and llamacpp_available():
         passive_openmp()  # before anything imports torch (serving_engine's CUDA check does)
-    engine = serving_engine(engine)
-    if engine == "vllm" and not vllm_available():
-        raise ChefbotError("--engine vllm needs the vllm package and a CUDA GPU (pip install vllm); use --engine hf")
-    if engine == "llamacpp" and not llamacpp_available():
-        raise ChefbotError(f"--engine llamacpp: {INSTALL_HINT}")
     if dtype not in DTYPES:
         raise ChefbotError(f"--dtype {dtype!r}: choose one of {', '.join(DTYPES)}")
     if quant is not None and quant not in QUANTS:
         raise ChefbotError(f"--quant {quant!r}: choose one of {', '.join(QUANTS)}")
+    if serving_engine(engine) == "vllm" and not vllm_available():
+        raise ChefbotError("--engine vllm needs the vllm package and a CUDA GPU (pip install vllm); use --engine hf")
+    if serving_engine(engine) == "llamacpp" and not llamacpp_available():
+        raise ChefbotError(f"--engine llamacpp: {INSTALL_HINT}")
+    choice = choose_serving_engine(cfg, engine, adapter, quant)  # llama.cpp only after its probe passed here
+    if choice.fallback:
+        console.print(f"[yellow]warning:[/] not using the llamacpp engine: {escape(choice.fallback)}. Using the hf "
+                      "engine (transformers) instead (docs/SERVING.md, \"When the engine's probe fails\")",
+                      highlight=False, soft_wrap=True)
+    engine = choice.engine
     update: dict = {"engine": engine, "endpoint": None, "dtype": dtype}
     if quant is not None:
         update["gguf_quant"] = quant
@@ -91,6 +99,11 @@ def register(app: typer.Typer) -> None:
             cfg.serve.engine = engine
         if api_key:
             cfg.serve.api_keys = list(api_key)
+        from rich.markup import escape as escape_markup
+
+        from chefbot.serve.auth import exposure_warning  # lazy: fastapi, +0.5 s on `import chefbot.cli`
+
+        insecure = exposure_warning(cfg.serve)  # exit 2 now, before the model loads: a blank key, a public host without keys
         # The kitchen's file opens now: a DB from a newer chefbot fails before the model loads, not at the first /api call.
         kitchen_db = resolve_db_path(cfg.kitchen.db_path, db)
         KitchenDB(kitchen_db).close()
@@ -101,16 +114,16 @@ def register(app: typer.Typer) -> None:
         # Only `chefbot serve` needs the web stack; at the top it would slow every command.
         # lazy: fastapi + the planner's OR-Tools: import chefbot.cli 0.21 s, with chefbot.serve.app 0.85 s
         from chefbot.serve.app import create_app
+        from chefbot.serve.slow_clients import uvicorn_options  # lazy: the API schemas, +0.13 s
 
         generator = build_generator(cfg, str(adapter) if adapter else None, cfg.serve.engine, dtype, quant)
         cfg.serve.engine = generator.backend  # "auto" resolved: what the banner and /health report
-        if cfg.serve.host not in ("127.0.0.1", "localhost", "::1") and not cfg.serve.api_keys:
-            console.print(f"[yellow]warning:[/] serving on {cfg.serve.host} without an API key: anyone who can reach "
-                          "this machine can use the model (add --api-key)")
+        if insecure:
+            console.print(f"[yellow]warning:[/] {escape_markup(insecure)}", highlight=False)
         console.print(f"chefbot serving {cfg.serve.model_name!r} at http://{cfg.serve.host}:{cfg.serve.port}/ "
                       f"(engine {cfg.serve.engine}, {cfg.serve.max_concurrency} at a time, queue {cfg.serve.max_queue})")
         uvicorn.run(create_app(cfg, generator, adapter=str(adapter) if adapter else None), host=cfg.serve.host,
-                    port=cfg.serve.port, log_level="info")
+                    port=cfg.serve.port, log_level="info", **uvicorn_options(cfg))
 
     @app.command("chat")
     def chat_cmd(

@@ -151,10 +151,14 @@ def build_choice(tokenizer: Any, c: TokenCompletion, index: int, req: Request) -
     return choice
 
 
-def complete(generator: Any, req: Request) -> tuple[list[dict], int, int]:
-    """Non-streaming: every prompt's choice (in a model thread), prompt and completion token counts."""
+def complete(generator: Any, req: Request, cancel: threading.Event | None = None) -> tuple[list[dict], int, int]:
+    """Non-streaming: every prompt's choice (in a model thread), prompt and completion token counts.
+    ``cancel`` (set when the request timed out or its client left: ``Scheduler.run``'s cancel) stops the
+    model at its next token; the answer is then no one's, and nothing is shaped."""
     done = generator.complete_ids(req.prompts, req.settings, max_tokens=req.max_tokens, stop=req.stop,
-                                  logprobs=req.logprobs)
+                                  logprobs=req.logprobs, cancel=cancel)
+    if cancel is not None and cancel.is_set():
+        return [], sum(len(p) for p in req.prompts), sum(len(c.ids) for c in done)
     choices = [build_choice(generator.tokenizer, c, i, req) for i, c in enumerate(done)]
     for ch in choices:
         ch.pop("_pieces")
@@ -202,7 +206,9 @@ class CompletionStream:
     def _whole(self, index: int, prompt: list[int], totals: Totals) -> Iterator[dict]:
         req = self.req
         c = self.generator.complete_ids([prompt], req.settings, max_tokens=req.max_tokens, stop=req.stop,
-                                        logprobs=req.logprobs)[0]
+                                        logprobs=req.logprobs, cancel=self._cancelled)[0]
+        if self._cancelled.is_set():
+            return
         totals.completion_tokens += len(c.ids)
         choice = build_choice(self.generator.tokenizer, c, index, req)
         pieces, lp = choice["_pieces"], choice["logprobs"]

@@ -18,9 +18,14 @@ GPU can only do a little at a time.  The rules:
   504 (or an error event when streaming), even if the model call never returns; a waiting
   one that times out is dropped before it runs.  Nothing a generator does can block the
   event loop: even ``generator.stream(...)`` is called in the stream's own thread.
-* **Disconnects.**  A stream whose reader goes away cancels its generation
-  (``StreamHandle.cancel``); the slot is freed when the model thread has actually stopped,
-  so the limit counts real work.
+* **Disconnects and timeouts stop the work.**  A stream whose reader goes away (or whose time
+  is up) cancels its generation (``StreamHandle.cancel``).  A batch whose every caller has
+  gone (timed out, or the server saw the client leave: ``ServerState`` watches for it) is
+  stopped too: every ``generate`` takes ``cancel``, a ``threading.Event`` set then (the
+  ``Generator`` protocol, ``chefbot.generate.completion``).  ``run`` takes a ``cancel`` callable
+  for the same purpose (the planner's ``PlanStop.set``, a plain completion's event).  In every case the slot is freed only when the model
+  thread has actually stopped, so the limit counts real work, and ``/health``'s ``running``
+  shows when it did.
 """
 
 from __future__ import annotations
@@ -60,9 +65,23 @@ class _Job:
     future: asyncio.Future
     key: str = ""
     cancelled: bool = False
+    batch: "_Batch | None" = None  # set once the job is handed to the model
 
     def __post_init__(self) -> None:
         self.key = json.dumps(self.settings, sort_keys=True)
+
+
+class _Batch:
+    """The jobs of one model call, and how to stop it once none of them is wanted any more."""
+
+    def __init__(self, jobs: list[_Job]) -> None:
+        self.jobs = jobs
+        self.stop = threading.Event()  # the generate() call's ``cancel``
+
+    def job_left(self) -> None:
+        """One caller gave up; when all of them have, stop the model call."""
+        if all(j.cancelled for j in self.jobs):
+            self.stop.set()
 
 
 @dataclass
@@ -152,12 +171,18 @@ class Scheduler:
             # shield: a timed-out caller must not cancel a batch other callers share.
             return await asyncio.wait_for(asyncio.shield(job.future), self.timeout_s)
         except asyncio.TimeoutError:
-            job.cancelled = True
+            self._give_up(job)
             self.stats.timed_out += 1
             raise RequestTimeout(f"no answer within {self.timeout_s:g} s (serve.request_timeout_s)") from None
-        except asyncio.CancelledError:
-            job.cancelled = True
+        except asyncio.CancelledError:  # the caller is gone (ServerState saw the client leave)
+            self._give_up(job)
+            self.stats.cancelled += 1
             raise
+
+    def _give_up(self, job: _Job) -> None:
+        job.cancelled = True
+        if job.batch is not None:  # running: stop the model call once no caller of the batch is left
+            job.batch.job_left()
 
     async def _batch_loop(self) -> None:
         while self._waiting:
@@ -184,9 +209,11 @@ class Scheduler:
         s.batches += 1
         s.batched_requests += len(batch)
         s.max_batch_seen = max(s.max_batch_seen, len(batch))
+        run = _Batch(batch)
+        for j in batch:
+            j.batch = run
         try:
-            results = await loop.run_in_executor(self._executor(), self.generator.generate, [j.messages for j in batch],
-                                                 batch[0].settings)
+            results = await loop.run_in_executor(self._executor(), self._generate, run)
             for j, c in zip(batch, results):
                 if not j.future.done():
                     j.future.set_result(c)
@@ -201,11 +228,17 @@ class Scheduler:
             self._leave(len(batch))
             self._free_slot()
 
+    def _generate(self, run: _Batch) -> list[Completion]:
+        """One model call for a batch (in a model thread), stopped once every caller has gone."""
+        return self.generator.generate([j.messages for j in run.jobs], run.jobs[0].settings, cancel=run.stop)
+
     # -- one model call of its own (not batched) ----------------------------------------------
-    async def run(self, fn: Callable[[], T]) -> T:
+    async def run(self, fn: Callable[[], T], cancel: Callable[[], Any] | None = None) -> T:
         """Admit, wait for a slot, and run ``fn`` in a model thread; the answer must come within
         ``timeout_s`` of admission (waiting included), else ``RequestTimeout``.  As with a batch, the
-        slot is freed only when ``fn`` has actually returned, so the limit counts real work."""
+        slot is freed only when ``fn`` has actually returned, so the limit counts real work; ``cancel``
+        (called from the event loop when the request times out or its caller is cancelled) should make
+        ``fn`` return soon."""
         self._admit()
         loop = asyncio.get_running_loop()
         deadline = time.perf_counter() + self.timeout_s
@@ -237,7 +270,14 @@ class Scheduler:
             return await asyncio.wait_for(asyncio.shield(future), max(0.0, deadline - time.perf_counter()))
         except asyncio.TimeoutError:
             s.timed_out += 1
+            if cancel is not None:
+                cancel()
             raise RequestTimeout(f"no answer within {self.timeout_s:g} s (serve.request_timeout_s)") from None
+        except asyncio.CancelledError:  # the caller is gone (ServerState saw the client leave)
+            s.cancelled += 1
+            if cancel is not None:
+                cancel()
+            raise
 
     # -- streaming ----------------------------------------------------------------------------
     async def open_stream(self, messages: Sequence[dict], settings: dict,
@@ -294,6 +334,7 @@ class ActiveStream:
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue = asyncio.Queue()
         self._handle: Any = None
+        self._stop = threading.Event()  # ``cancel`` of a backend without streams (its ``generate``)
         self._lock = threading.Lock()  # between cancel() and the thread that creates the handle
         self._start = start
         self._thread = threading.Thread(target=self._pump, args=(messages, settings), daemon=True, name="chefbot-pump")
@@ -324,7 +365,7 @@ class ActiveStream:
                     self._put(delta)
                 self.completion = handle.completion
             else:  # a backend without token streaming (vLLM offline engine): one delta at the end
-                self.completion = self.scheduler.generator.generate([messages], settings)[0]
+                self.completion = self.scheduler.generator.generate([messages], settings, cancel=self._stop)[0]
                 self._put(self.completion.text)
         except BaseException as e:
             self.error = e
@@ -345,6 +386,7 @@ class ActiveStream:
             with self._lock:
                 self.cancelled = True
                 handle = self._handle
+            self._stop.set()
             if handle is not None:
                 handle.cancel()
 

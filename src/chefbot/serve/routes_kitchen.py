@@ -10,6 +10,10 @@ the server's queue (or a configured endpoint) like every other answer.
 
 The database opens on the first ``/api`` request (``KitchenStore``), so a server or a test
 that never uses the kitchen never creates a file; ``create_app`` closes it at shutdown.
+Storage faults are the kitchen's ``StorageError``: 507 for a full disk, 503 for a DB that is
+read-only, locked, failing or damaged, with SQLite's cause in the message (rendered by
+``api_errors.install_storage_error_handler``); a stored row this version cannot read is left
+out of a list (``unreadable``) and is a 500 ``unreadable_row`` naming its field when asked for alone.
 """
 
 from __future__ import annotations
@@ -18,17 +22,25 @@ import asyncio
 import random
 import threading
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
 from chefbot.cooking.recipe_constraints import RecipeConstraints
 from chefbot.errors import ChefbotError
 from chefbot.generate.openai_compat import OpenAIGenerator
 from chefbot.kitchen import library, plans, shopping, tastings
-from chefbot.kitchen.db import KitchenDB, KitchenError, NotFound, resolve_db_path
+from chefbot.kitchen.db import (
+    KitchenDB,
+    KitchenError,
+    NotFound,
+    StorageError,
+    UnreadableRow,
+    resolve_db_path,
+)
 from chefbot.serve.api_errors import ApiError
 from chefbot.serve.recipes import check_constraints, recipe_messages
-from chefbot.serve.schemas import EXACT_INT
+from chefbot.serve.schemas import EXACT_INT, semantic_400
 from chefbot.serve.schemas_kitchen import (
+    STORAGE,
     Deleted,
     PairCreate,
     PlanCreate,
@@ -51,8 +63,9 @@ from chefbot.serve.state import ServerState
 
 try:
     from chefbot.plan.api import plan_meal_dict
+    from chefbot.plan.stop import PlanStop
 except ImportError:  # the planner (OR-Tools) is not installed
-    plan_meal_dict = None
+    plan_meal_dict = PlanStop = None
 
 
 
@@ -77,8 +90,10 @@ class KitchenStore:
             if self._db is None:
                 try:
                     self._db = KitchenDB(resolve_db_path(self.configured))
-                except ChefbotError as e:
-                    raise ApiError(500, str(e), "server_error", code="kitchen_db") from None
+                except StorageError:
+                    raise  # 503/507 with the cause (api_errors.install_storage_error_handler)
+                except ChefbotError as e:  # a newer schema, not a kitchen DB: unavailable here
+                    raise ApiError(503, str(e), "server_error", code="kitchen_db") from None
             return self._db
 
     def close(self) -> None:
@@ -89,7 +104,14 @@ class KitchenStore:
 
 
 def refusal(e: KitchenError) -> ApiError:
-    """A kitchen error in the envelope: not found 404, a second vote 409, anything else the kitchen refuses 400."""
+    """A kitchen error in the envelope: not found 404, a second vote 409, storage 503/507, a stored row that cannot
+    be read 500, anything else the kitchen refuses 400."""
+    if isinstance(e, StorageError):
+        return ApiError(e.status, str(e), "server_error", code=e.code)
+    if isinstance(e, UnreadableRow):
+        return ApiError(500, str(e), "server_error", param=e.field, code="unreadable_row")
+    if isinstance(e, tastings.VoteError):
+        return ApiError(400, str(e), param=e.field, code="bad_vote")
     if isinstance(e, NotFound):
         return ApiError(404, str(e), param=e.field, code=f"{e.what.replace(' ', '_')}_not_found")
     if isinstance(e, tastings.AlreadyVoted):
@@ -109,7 +131,8 @@ def kitchen_router(state: ServerState, store: KitchenStore) -> APIRouter:
 
     # -- recipes ---------------------------------------------------------------------------------
     @router.post("/recipes", status_code=201, response_model=None, responses={
-        201: {"model": Recipe, "description": "the saved recipe"}, **kitchen_errors(400, 413, 422)})
+        201: {"model": Recipe, "description": "the saved recipe"}, **semantic_400("recipe_create"),
+        **kitchen_errors(413, 422, *STORAGE)})
     def create_recipe(req: RecipeCreate) -> dict:
         """Save a recipe given as text (chefbot's format or a RecipeNLG row) or as fields."""
         source = req.source.model_dump(exclude_none=True) if req.source else {"kind": "pasted" if req.text else "manual"}
@@ -133,7 +156,7 @@ def kitchen_router(state: ServerState, store: KitchenStore) -> APIRouter:
         except library.RecipeError as e:
             raise ApiError(400, str(e), param=e.field, code="bad_recipe") from None
 
-    @router.get("/recipes", response_model=None, responses={200: {"model": RecipeList}, **kitchen_errors(422)})
+    @router.get("/recipes", response_model=None, responses={200: {"model": RecipeList}, **kitchen_errors(422, *STORAGE)})
     def list_recipes(q: str | None = Query(None, max_length=200, description="words to find in the title or ingredients"),
                      limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=EXACT_INT)) -> dict:
         """Search the library (every word of q in the title or an ingredient line), newest first."""
@@ -141,16 +164,19 @@ def kitchen_router(state: ServerState, store: KitchenStore) -> APIRouter:
 
     @router.get("/recipes/{recipe_id}", response_model=None, responses={
         200: {"model": Recipe, "description": "the recipe, ingredient lines scaled to `servings`"},
-        **kitchen_errors(404, 422)})
+        **kitchen_errors(404, 422, 500, *STORAGE)})
     def get_recipe(recipe_id: int = row_id(),
                    servings: int | None = Query(None, ge=1, le=100, description="scale the ingredients to this many")) -> dict:
-        recipe = library.get_recipe(store.db, recipe_id, servings)
+        try:
+            recipe = library.get_recipe(store.db, recipe_id, servings)
+        except KitchenError as e:
+            raise refusal(e) from None
         if recipe is None:
             raise not_found("recipe", recipe_id, "recipe_id")
         return recipe
 
     @router.delete("/recipes/{recipe_id}", response_model=None, responses={
-        200: {"model": Deleted}, **kitchen_errors(404, 422)})
+        200: {"model": Deleted}, **kitchen_errors(404, 422, *STORAGE)})
     def delete_recipe(recipe_id: int = row_id()) -> dict:
         if not library.delete_recipe(store.db, recipe_id):
             raise not_found("recipe", recipe_id, "recipe_id")
@@ -158,7 +184,7 @@ def kitchen_router(state: ServerState, store: KitchenStore) -> APIRouter:
 
     @router.post("/shopping-list", response_model=None, responses={
         200: {"model": ShoppingList, "description": "merged by ingredient, grouped by aisle, pantry staples apart"},
-        **kitchen_errors(400, 404, 413, 422)})
+        **semantic_400("shopping"), **kitchen_errors(404, 413, 422, 500, *STORAGE)})
     def shopping_list(req: ShoppingRequest) -> dict:
         try:
             return shopping.shopping_list(store.db, [(i.recipe_id, i.servings) for i in req.items])
@@ -168,8 +194,8 @@ def kitchen_router(state: ServerState, store: KitchenStore) -> APIRouter:
     # -- plans -----------------------------------------------------------------------------------
     @router.post("/plans", status_code=201, response_model=None, responses={
         201: {"model": PlanRecord, "description": "the saved plan: Gantt page, each cook's list, live schedule"},
-        **kitchen_errors(400, 404, 413, 422, 503, 504)})
-    async def create_plan(req: PlanCreate) -> dict:
+        **semantic_400("plan_create"), **kitchen_errors(404, 413, 422, 429, 500, 503, 504, 507)})
+    async def create_plan(req: PlanCreate, request: Request) -> dict:
         """Plan a meal from library recipes (the planner of POST /v1/plan) and save it."""
         if plan_meal_dict is None:
             raise ApiError(503, "the meal planner is not installed (pip install ortools)", "server_error",
@@ -180,30 +206,33 @@ def kitchen_router(state: ServerState, store: KitchenStore) -> APIRouter:
         except KitchenError as e:
             raise refusal(e) from None
         cap = cfg.serve.plan_time_limit_s
-        spec["solver"] = {"time_limit_s": min(PLAN_TIME_LIMIT_S, cap), "explain_time_limit_s": min(2.0, cap)}
-        try:
-            result = await asyncio.wait_for(asyncio.to_thread(plan_meal_dict, spec), cfg.serve.request_timeout_s)
-        except TimeoutError:
-            raise ApiError(504, f"no plan within {cfg.serve.request_timeout_s:g} s (serve.request_timeout_s)", "timeout",
-                           code="timeout") from None
+        spec["solver"] = {"time_limit_s": min(PLAN_TIME_LIMIT_S, cap), "explain_time_limit_s": min(2.0, cap),
+                          "workers": cfg.serve.plan_workers}
+        stop = PlanStop()
+        try:  # admitted like generation (a slot, 429, 504); a 504 or a client that leaves stops the solver
+            result = await state.run(lambda: stop.run(plan_meal_dict, spec), cancel=stop.set, request=request)
         except ChefbotError as e:
             raise ApiError(400, str(e), code="bad_meal_spec") from None
         return await asyncio.to_thread(plans.save_plan, store.db, form, result)
 
-    @router.get("/plans", response_model=None, responses={200: {"model": PlanList}, **kitchen_errors(422)})
+    @router.get("/plans", response_model=None, responses={200: {"model": PlanList}, **kitchen_errors(422, *STORAGE)})
     def list_plans(limit: int = Query(50, ge=1, le=500, description="the newest this many")) -> dict:
         return plans.list_plans(store.db, limit)
 
-    @router.get("/plans/{plan_id}", response_model=None, responses={200: {"model": PlanRecord}, **kitchen_errors(404, 422)})
+    @router.get("/plans/{plan_id}", response_model=None, responses={
+        200: {"model": PlanRecord}, **kitchen_errors(404, 422, 500, *STORAGE)})
     def get_plan(plan_id: int = row_id()) -> dict:
-        plan = plans.get_plan(store.db, plan_id)
+        try:
+            plan = plans.get_plan(store.db, plan_id)
+        except KitchenError as e:
+            raise refusal(e) from None
         if plan is None:
             raise not_found("plan", plan_id, "plan_id")
         return plan
 
     @router.post("/plans/{plan_id}/progress", response_model=None, responses={
         200: {"model": PlanRecord, "description": "the plan as it now stands (what is left re-planned)"},
-        **kitchen_errors(400, 404, 413, 422)})
+        **semantic_400("progress"), **kitchen_errors(404, 413, 422, 500, *STORAGE)})
     def progress(req: ProgressCreate, plan_id: int = row_id()) -> dict:
         """Mark a task started or done; a late one pushes what waits for it (docs/KITCHEN.md)."""
         try:
@@ -238,7 +267,7 @@ def kitchen_router(state: ServerState, store: KitchenStore) -> APIRouter:
 
     @router.post("/tastings/pair", status_code=201, response_model=None, responses={
         201: {"model": TastingPair, "description": "two answers in random order, labelled A and B, sides hidden"},
-        **kitchen_errors(400, 413, 422, 429, 500, 502, 504)})
+        **semantic_400("tasting_pair"), **kitchen_errors(413, 422, 429, 500, 502, 504, *STORAGE)})
     async def tasting_pair(req: PairCreate) -> dict:
         """Generate two answers for the same ingredients for a blind tasting."""
         messages = recipe_messages(req.ingredients, RecipeConstraints(), cfg.prompt)
@@ -257,17 +286,23 @@ def kitchen_router(state: ServerState, store: KitchenStore) -> APIRouter:
                             for label, (_side, text) in zip("AB", sides)]}
 
     @router.post("/tastings", status_code=201, response_model=None, responses={
-        201: {"model": Tasting, "description": "the vote, with the sides revealed"}, **kitchen_errors(400, 404, 409, 413, 422)})
+        201: {"model": Tasting, "description": "the vote, with the sides revealed"}, **semantic_400("tasting_vote"),
+        **kitchen_errors(404, 409, 413, 422, *STORAGE)})
     def tasting_vote(req: TastingCreate) -> dict:
         try:
             return tastings.vote(store.db, req.pair_id, req.choice, req.rater.strip(), req.note)
         except KitchenError as e:
             raise refusal(e) from None
 
-    @router.get("/tastings/summary", response_model=None, responses={200: {"model": TastingSummary}})
+    @router.get("/tastings/summary", response_model=None, responses={200: {"model": TastingSummary},
+                                                                     **kitchen_errors(*STORAGE)})
     def tasting_summary() -> dict:
         """Wins per comparison, overall and per rater (intervals: `chefbot eval tastings`)."""
-        return tastings.tally(tastings.votes(store.db))
+        unreadable: list[dict] = []
+        out = tastings.tally(tastings.votes(store.db, unreadable))
+        if unreadable:
+            out["unreadable"] = unreadable
+        return out
 
     return router
 

@@ -13,9 +13,11 @@ and every refusal the route can give.
 
 # No `from __future__ import annotations`: FastAPI must see the request model built in
 # openai_router (with this server's limits), not a name to look up in this module.
+import threading
 from typing import AsyncIterator
 
 from fastapi import APIRouter
+from fastapi import Request as HttpRequest
 from fastapi.responses import StreamingResponse
 
 from chefbot.generate import Completion
@@ -36,6 +38,7 @@ from chefbot.serve.schemas import (
     new_id,
     now,
     openai_finish_reason,
+    semantic_400,
     sse,
     sse_media_type,
     usage,
@@ -56,20 +59,20 @@ def openai_router(state: ServerState) -> APIRouter:
         200: {"model": ChatCompletion, "description": "the answer; with `stream: true`, server-sent events: "
               "chat.completion.chunk objects (an error object if generation fails after the first), then [DONE]",
               "content": {"text/event-stream": sse_media_type(ChatCompletionChunk, ErrorResponse)}},
-        **error_responses(400, 404, 413, 422, 429, 500, 503, 504)})
-    async def chat_completions(req: ChatCompletionRequest):  # type: ignore[valid-type]
+        **semantic_400("chat"), **error_responses(404, 413, 422, 429, 500, 503, 504)})
+    async def chat_completions(req: ChatCompletionRequest, request: HttpRequest):  # type: ignore[valid-type]
         state.check_model(req.model)
         messages = req.plain_messages()
         state.check_size(messages)
         settings = state.settings_for(req.max_completion_tokens or req.max_tokens, req.temperature, req.top_p, req.seed)
         cid, created = new_id("chatcmpl"), now()
         if not req.stream:
-            c: Completion = await state.complete(messages, settings)
+            c: Completion = await state.complete(messages, settings, request=request)
             return {"id": cid, "object": "chat.completion", "created": created, "model": name,
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": c.text},
                                  "finish_reason": openai_finish_reason(c.finish_reason)}],
                     "usage": usage(c.prompt_tokens, c.completion_tokens)}
-        stream = await state.open_stream(messages, settings)
+        stream = await state.open_stream(messages, settings, request=request)
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
 
         def chunk(delta: dict, finish: str | None = None) -> str:
@@ -109,8 +112,8 @@ def completions_route(router: APIRouter, state: ServerState) -> None:
               "text_completion objects, each a piece of one choice's text (the last of a choice with its "
               "finish_reason; an error object if generation fails after the first event), then [DONE]",
               "content": {"text/event-stream": sse_media_type(TextCompletionChunk, ErrorResponse)}},
-        **error_responses(400, 404, 413, 422, 429, 500, 503, 504)})
-    async def completions(req: CompletionRequest):  # type: ignore[valid-type]
+        **semantic_400("completions"), **error_responses(404, 413, 422, 429, 500, 503, 504)})
+    async def completions(req: CompletionRequest, request: HttpRequest):  # type: ignore[valid-type]
         state.check_model(req.model)
         prompts = state.check_prompt_ids(req.prompt)
         cap = state.cfg.serve.max_tokens_cap
@@ -120,10 +123,13 @@ def completions_route(router: APIRouter, state: ServerState) -> None:
         work = Request(prompts, settings, max_tokens, req.stops(), req.echo, req.logprobs)
         cid, created = new_id("cmpl"), now()
         if not req.stream:
-            choices, prompt_tokens, completion_tokens = await state.run(lambda: complete(state.generator, work))
+            stop = threading.Event()  # set on a 504 or a client that left: the model stops at its next token
+            choices, prompt_tokens, completion_tokens = await state.run(lambda: complete(state.generator, work, stop),
+                                                                        cancel=stop.set, request=request)
             return {"id": cid, "object": "text_completion", "created": created, "model": name, "choices": choices,
                     "usage": usage(prompt_tokens, completion_tokens)}
-        stream = await state.open_stream([], settings, start=lambda: CompletionStream(state.generator, work))
+        stream = await state.open_stream([], settings, start=lambda: CompletionStream(state.generator, work),
+                                         request=request)
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
 
         def chunk(choices: list[dict]) -> str:

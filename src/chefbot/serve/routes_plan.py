@@ -5,14 +5,17 @@ install); ``plan_router()`` is then None and ``/health`` reports ``features.plan
 A meal spec as JSON in (the body is required; its schema is ``MealSpec``'s), the timeline
 and an HTML page out.  The spec is validated strictly (no ``"3"`` for 3, no ``0`` for
 false), and anything wrong with it, by the schema or by the planner (a recipe with no
-step to schedule, no feasible plan), is 400 naming the key.  The work is bounded: the
-meal's solver time limits are capped at ``serve.plan_time_limit_s``, and a plan not
-ready within ``serve.request_timeout_s`` is 504.
+step to schedule, no feasible plan), is 400 naming the key.  The work is bounded and
+admitted like generation: the meal's solver time limits are capped at
+``serve.plan_time_limit_s`` and its ``solver.workers`` (CP-SAT threads) lowered to
+``serve.plan_workers``; the solve runs in one of the scheduler's slots (``ServerState.run``:
+429 with ``Retry-After`` when the queue is full), and a plan not ready within
+``serve.request_timeout_s`` is 504 — its solver is stopped then (``plan.stop.PlanStop``), as it
+is when the client leaves, so the slot is free again within moments.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from fastapi import APIRouter, Request
@@ -25,6 +28,7 @@ from chefbot.serve.schemas import (
     PlanResponse,
     error_responses,
     json_schema,
+    semantic_400,
     whole_number,
 )
 from chefbot.serve.state import ServerState
@@ -32,8 +36,9 @@ from chefbot.serve.state import ServerState
 try:
     from chefbot.plan.api import plan_meal_dict
     from chefbot.plan.schema import MealSpec
+    from chefbot.plan.stop import PlanStop
 except ImportError:  # the planner is not installed
-    plan_meal_dict = MealSpec = None
+    plan_meal_dict = MealSpec = PlanStop = None
 
 EXAMPLE = {"title": "Quick pasta", "serve_at": "19:00", "cooks": [{"name": "Alex", "skill": 3}],
            "recipes": [{"title": "Pasta", "ingredients": ["spaghetti", "salt"],
@@ -68,7 +73,7 @@ def plan_router(state: ServerState) -> APIRouter | None:
 
     @router.post("/v1/plan", response_model=None, openapi_extra={"requestBody": body_schema}, responses={
         200: {"model": PlanResponse, "description": "the plan: timeline, per-cook lists and an HTML page"},
-        **error_responses(400, 413, 422, 504)})
+        **semantic_400("plan"), **error_responses(413, 422, 429, 504)})
     async def plan(request: Request):
         # Read by hand (FastAPI would validate leniently, and answer 422 where the planner answers 400);
         # what is not a JSON object is refused as FastAPI would, 422 through the same handler.
@@ -94,15 +99,14 @@ def plan_router(state: ServerState) -> APIRouter | None:
             raise ApiError(400, _invalid(e), code="bad_meal_spec") from None
         cap = serve.plan_time_limit_s
         solver = {**data.get("solver", {}), "time_limit_s": min(meal.solver.time_limit_s, cap),
-                  "explain_time_limit_s": min(meal.solver.explain_time_limit_s, cap)}
+                  "explain_time_limit_s": min(meal.solver.explain_time_limit_s, cap),
+                  "workers": min(meal.solver.workers, serve.plan_workers)}
+        spec = {**data, "solver": solver}
+        stop = PlanStop()
         try:
-            # CP-SAT is CPU work: keep it off the event loop so streams keep flowing.  (asyncio's
-            # thread, not anyio's: a cancelled anyio thread call would wait for the solver anyway.)
-            return await asyncio.wait_for(asyncio.to_thread(plan_meal_dict, {**data, "solver": solver}),
-                                          serve.request_timeout_s)
-        except TimeoutError:  # asyncio's, since Python 3.11
-            raise ApiError(504, f"no plan within {serve.request_timeout_s:g} s (serve.request_timeout_s)", "timeout",
-                           code="timeout") from None
+            # CP-SAT is CPU work: in a slot of the scheduler (a model thread), never on the event loop;
+            # a 504 or a client that leaves stops the solver (stop.set) and frees the slot.
+            return await state.run(lambda: stop.run(plan_meal_dict, spec), cancel=stop.set, request=request)
         except ChefbotError as e:
             raise ApiError(400, str(e), code="bad_meal_spec") from None
 

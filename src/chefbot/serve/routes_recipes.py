@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import AsyncIterator
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from chefbot.cooking.recipe_constraints import ingredient_conflicts
@@ -42,6 +42,7 @@ from chefbot.serve.schemas import (
     error_responses,
     new_id,
     openai_finish_reason,
+    semantic_400,
     sse,
     sse_media_type,
     usage,
@@ -59,8 +60,8 @@ def recipes_router(state: ServerState) -> APIRouter:
               "an {attempt, max_attempts, violated} object before each further attempt: discard the text so far), "
               "then {done: true, ...the recipe chosen} (or an error object), then [DONE]",
               "content": {"text/event-stream": sse_media_type(RecipeDelta, RecipeRetry, RecipeDone, ErrorResponse)}},
-        **error_responses(400, 404, 413, 422, 429, 500, 503, 504)})
-    async def recipes(req: RecipeRequest):
+        **semantic_400("recipes"), **error_responses(404, 413, 422, 429, 500, 503, 504)})
+    async def recipes(req: RecipeRequest, request: Request):
         state.check_model(req.model)
         wanted = req.constraints
         conflicts = [c.to_dict() for c in ingredient_conflicts(req.ingredients, wanted)]
@@ -83,14 +84,14 @@ def recipes_router(state: ServerState) -> APIRouter:
                     "usage": usage(c.prompt_tokens, c.completion_tokens)}
 
         if not req.stream:
-            record(await state.complete(messages, tries.next_settings()))
+            record(await state.complete(messages, tries.next_settings(), request=request))
             while (settings := tries.next_settings()) is not None:
                 try:
-                    record(await state.complete(messages, settings))
+                    record(await state.complete(messages, settings, request=request))
                 except ApiError:  # a later attempt refused (429) or too slow (504): keep the best so far
                     break
             return result()
-        stream = await state.open_stream(messages, tries.next_settings())
+        stream = await state.open_stream(messages, tries.next_settings(), request=request)
 
         async def events() -> AsyncIterator[str]:
             current = stream

@@ -548,7 +548,8 @@ def error_responses(*statuses: int) -> dict[int | str, dict]:
 
 ERROR_DESCRIPTIONS = {
     400: "refused: a limit (serve.max_messages, serve.max_prompts), no ingredient, messages the chat template "
-         "refuses, a prompt of no tokens, or a bad meal spec",
+         "refuses, a prompt of no tokens, or a bad meal spec; a semantic refusal (the request matches the schema "
+         "but cannot be served) where the route's own 400 says so",
     401: "missing or wrong API key (only when the server has serve.api_keys)",
     404: "unknown model id",
     413: "too large: the body (serve.max_body_bytes), the prompt's characters (serve.max_prompt_chars) or "
@@ -559,6 +560,42 @@ ERROR_DESCRIPTIONS = {
     503: "a stream waited serve.request_timeout_s for a free slot",
     504: "no answer within serve.request_timeout_s",
 }
+
+
+SEMANTIC = "semantic refusal (error.code names it): the request matches this schema, but "
+
+# The 400s a route gives for requests its schema accepts: what no JSON Schema can say, said here, per route.
+# (Clients and fuzzers read them as "valid by the schema, still refused": docs/SERVING.md, "The API contract".)
+SEMANTIC_400 = {
+    "chat": SEMANTIC + "the model's chat template refuses these messages (invalid_messages, e.g. roles in an "
+            "order it does not allow); also a schema refusal answered 400, not 422: more than serve.max_messages "
+            "messages (too_many_messages, the schema's maxItems)",
+    "completions": SEMANTIC + "a text prompt the tokenizer turns into no tokens (empty_prompt); also a schema "
+                   "refusal answered 400, not 422: more than serve.max_prompts prompts (too_many_prompts, maxItems)",
+    "recipes": SEMANTIC + "the model's chat template refuses the prompt (invalid_messages); also a schema refusal "
+               "answered 400, not 422: no ingredient at all (empty_ingredients: minItems, contains, pattern)",
+    "plan": SEMANTIC + "the meal cannot be planned: a recipe with no step the planner can schedule, no feasible "
+            "timeline (the message says which constraint blocks it), or no plan found within the solver's time "
+            "(bad_meal_spec); also a value the strict validation refuses (bad_meal_spec: \"3\" for 3, 1 for true)",
+    "recipe_create": SEMANTIC + "the kitchen cannot make one recipe of it (bad_recipe): a pasted text with no "
+                     "title, no ingredient line or no directions, or with more than one recipe; ingredient or "
+                     "direction lines that are all blank once normalized",
+    "shopping": SEMANTIC + "the kitchen refuses the list (kitchen_error)",
+    "plan_create": SEMANTIC + "the meal cannot be planned (bad_meal_spec: a recipe with no step the planner can "
+                   "schedule, no feasible timeline, no plan within the solver's time) or the form names what the "
+                   "kitchen does not have (kitchen_error)",
+    "progress": SEMANTIC + "the cook is not one of this plan's (unknown_cook), or the time is not an ISO date and "
+                "time or is more than a day from the serving time (bad_progress)",
+    "tasting_pair": SEMANTIC + "a side names a tasting model this server has not configured (unknown_tasting_model: "
+                    "\"served\" or a key of kitchen.tasting_models), or the model's chat template refuses the prompt "
+                    "(invalid_messages)",
+    "tasting_vote": SEMANTIC + "the kitchen refuses the vote (kitchen_error)",
+}
+
+
+def semantic_400(route: str) -> dict[int | str, dict]:
+    """The OpenAPI ``responses`` entry of a route's 400: the semantic refusals (``SEMANTIC_400``) named as such."""
+    return {400: {"model": ErrorResponse, "description": SEMANTIC_400[route]}}
 
 
 def new_id(prefix: str) -> str:

@@ -6,6 +6,10 @@ the server to it).  Unlike the OpenAI-shaped requests these refuse unknown field
 (``additionalProperties: false``): a typo such as ``serving`` is a 422 naming it, not a
 silently ignored value.  ``POST /api/recipes`` takes either ``text`` or the recipe's
 fields; its ``oneOf`` says so in the schema and ``RecipeCreate._one_form`` in validation.
+
+The field types and the models a stored row shares with a request (``RecipeSource``,
+``TastingSide``, ``Title``, ``Line``, ``Step``, ``Name``) live in ``chefbot.kitchen.rows``, so a
+backup's rows are checked by exactly these (the kitchen may not import the server).
 """
 
 from __future__ import annotations
@@ -14,44 +18,37 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
+from chefbot.kitchen.rows import (
+    MAX_DIRECTIONS,
+    MAX_INGREDIENTS,
+    MAX_TITLE,
+    VISIBLE,
+    Line,
+    Name,
+    RecipeSource,
+    Servings,
+    Step,
+    TastingSide,
+)
 from chefbot.plan.schema import Kitchen
 from chefbot.serve.schemas import (
     EXACT_INT,
-    NOT_BLANK,
     ErrorResponse,
     Ingredients,
     Int,
-    Seed,
     ValidationErrorResponse,
 )
 
-MAX_SERVINGS = 100
 # A recipe text at its longest stays well under the default body limit (serve.max_body_bytes: 6 x 8000 + 64 KiB)
 # even with every character JSON-escaped, so an over-long text is a 422 naming `text`, not a 413.
 MAX_TEXT = 16_000
 CLOCK = r"^[0-9]{1,2}:[0-9]{2}$"
 SERVE_AT = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}[ T])?[0-9]{1,2}:[0-9]{2}$"
 Id = Annotated[Int(ge=1, le=EXACT_INT), Field(description="a row id")]
-Servings = Int(ge=1, le=MAX_SERVINGS)
-Line = Annotated[str, Field(min_length=1, max_length=500, pattern=NOT_BLANK)]
-Step = Annotated[str, Field(min_length=1, max_length=4000, pattern=NOT_BLANK)]
-Name = Annotated[str, Field(min_length=1, max_length=60, pattern=NOT_BLANK)]
 
 
 class KitchenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class RecipeSource(KitchenRequest):
-    kind: Literal["manual", "pasted", "file", "generated", "import"] = Field(
-        "manual", description="where the recipe came from; generated: a ChefBot answer")
-    model: str | None = Field(None, max_length=200, description="generated: the model id (default: the served one)")
-    base_model: str | None = Field(None, max_length=500, description="generated: the base model (default: the served one)")
-    adapter: str | None = Field(None, max_length=500, description="generated: the LoRA adapter (default: the served one)")
-    adapter_sha256: str | None = Field(None, max_length=64, description="generated: the adapter weights' fingerprint")
-    settings: dict[str, Any] = Field(default_factory=dict, description="generated: temperature, seed, max_tokens, ...")
-    ingredients_given: list[Annotated[str, Field(max_length=200)]] = Field(
-        default_factory=list, max_length=50, description="generated: the ingredients ChefBot was asked to use")
 
 
 _FIELDS = ("title", "ingredients", "directions")
@@ -70,10 +67,11 @@ class RecipeCreate(KitchenRequest):
                              description="chefbot's recipe format (# Title / ## Ingredients / ## Directions), a RecipeNLG "
                                          "row as a JSON object, or a RecipeNLG CSV line")
     format: Literal["auto", "chefbot", "recipenlg"] = Field("auto", description="how to read text")
-    title: str = Field(None, min_length=1, max_length=200, pattern=NOT_BLANK)  # type: ignore[assignment]
-    ingredients: list[Line] = Field(None, min_length=1, max_length=200,  # type: ignore[assignment]
+    title: str = Field(None, min_length=1, max_length=MAX_TITLE, pattern=VISIBLE,  # type: ignore[assignment]
+                       description="at least one visible character; no control characters (400 bad_recipe)")
+    ingredients: list[Line] = Field(None, min_length=1, max_length=MAX_INGREDIENTS,  # type: ignore[assignment]
                                     description="one line per ingredient")
-    directions: list[Step] = Field(None, min_length=1, max_length=100,  # type: ignore[assignment]
+    directions: list[Step] = Field(None, min_length=1, max_length=MAX_DIRECTIONS,  # type: ignore[assignment]
                                    description="one step per entry")
     servings: Servings | None = Field(None, description="servings the amounts are for (default 4)")
     source: RecipeSource | None = None
@@ -140,14 +138,6 @@ class ProgressCreate(KitchenRequest):
     at: str | None = Field(None, max_length=40, description="ISO date and time; default: now")
 
 
-class TastingSide(KitchenRequest):
-    model: str = Field("served", min_length=1, max_length=60,
-                       description="served (this server's model) or a name of kitchen.tasting_models")
-    temperature: float | None = Field(None, ge=0, le=2, description="0 = greedy")
-    seed: Seed | None = None
-    max_tokens: Int(ge=1) | None = Field(None, description="longest answer (above serve.max_tokens_cap: lowered to it)")
-
-
 class PairCreate(KitchenRequest):
     ingredients: Ingredients
     a: TastingSide = Field(default_factory=TastingSide)
@@ -184,10 +174,20 @@ class RecipeSummary(BaseModel):
     created_at: str
 
 
+class UnreadableRow(BaseModel):
+    """A stored row this server cannot read (written by another version or edited by hand), left out of a list."""
+
+    id: int
+    field: str
+    message: str
+
+
 class RecipeList(BaseModel):
     object: Literal["list"]
     total: int
     data: list[RecipeSummary]
+    unreadable: list[UnreadableRow] = Field(default_factory=list, description="present only when some rows could "
+                                                                              "not be read; they are not in data")
 
 
 class Deleted(BaseModel):
@@ -249,6 +249,8 @@ class PlanSummary(BaseModel):
 class PlanList(BaseModel):
     object: Literal["list"]
     data: list[PlanSummary]
+    unreadable: list[UnreadableRow] = Field(default_factory=list, description="present only when some plans could "
+                                                                              "not be read; they are not in data")
 
 
 class ShownAnswer(BaseModel):
@@ -279,6 +281,8 @@ class TastingSummary(BaseModel):
     object: Literal["tasting_summary"]
     n: int
     comparisons: list[dict[str, Any]]
+    unreadable: list[UnreadableRow] = Field(default_factory=list, description="present only when some votes' pairs "
+                                                                              "could not be read; not counted")
 
 
 KITCHEN_ERRORS = {
@@ -289,11 +293,16 @@ KITCHEN_ERRORS = {
     413: "the body is over serve.max_body_bytes, or the prompt over serve.max_prompt_chars/max_prompt_tokens",
     422: "the request does not match this schema (error.param names the field)",
     429: "the model's queue is full (serve.max_concurrency + serve.max_queue); retry after Retry-After seconds",
-    500: "the model failed",
+    500: "the model failed, or a stored row cannot be read (unreadable_row: written by another version or edited "
+         "by hand)",
     502: "a tasting model's endpoint (kitchen.tasting_models) failed",
-    503: "the meal planner (OR-Tools) is not installed",
+    503: "the kitchen DB is unavailable (storage_unavailable: read-only, locked, I/O error, damaged; kitchen_db: "
+         "it cannot be opened), or the meal planner (OR-Tools) is not installed (planner_missing); "
+         "error.message gives the cause",
     504: "no answer or plan within serve.request_timeout_s",
+    507: "the kitchen DB's disk is full (storage_full): nothing of the change was saved",
 }
+STORAGE = (503, 507)  # every route that touches the kitchen DB may answer these
 
 
 def kitchen_errors(*statuses: int) -> dict[int | str, dict]:

@@ -6,18 +6,22 @@ tokenizer fingerprint, the limits; ``/health`` reports it); ``create_app`` build
 hands it to each router.  Its checks (model id, prompt
 size in characters and, when the generator has a tokenizer, in tokens after the chat
 template) raise ``ApiError`` so bad requests are refused before they reach the queue and
-never disturb requests in flight; ``complete``/``open_stream`` map the queue's refusals
-(full: 429 with ``Retry-After``; too slow: 504) to the same envelope.
+never disturb requests in flight; ``complete``/``open_stream``/``run`` map the queue's refusals
+(full: 429 with ``Retry-After``; too slow: 504) to the same envelope.  Given the route's
+``request``, they also watch for the client leaving while the work waits or runs, and then
+cancel it (the model call stops, a plan's solver stops) instead of finishing it for no one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import Any, Callable, TypeVar
+from typing import Any, Awaitable, Callable, TypeVar
 
-from chefbot.chat import render_prompt
+from chefbot.chat import prompt_token_ids
 from chefbot.config import ExperimentConfig
 from chefbot.generate import Completion
+from chefbot.generate.engine_probe import cpu_info
 from chefbot.generate.local import tokenizer_fingerprint
 from chefbot.model import adapter_identity
 from chefbot.serve.api_errors import ApiError
@@ -61,7 +65,8 @@ class ServerState:
 
     def check_size(self, messages: list[dict]) -> None:
         """Refuse a prompt over ``serve.max_prompt_chars`` characters or ``serve.max_prompt_tokens`` tokens
-        (as the model would see it: chat template included), or one the model's chat template rejects."""
+        (the ids the model is fed: chat template included, message text never read as special tokens,
+        ``prompt_token_counter``), or one the model's chat template rejects."""
         chars = sum(len(m["content"]) for m in messages)
         limit = self.cfg.serve.max_prompt_chars
         if chars > limit:
@@ -117,32 +122,75 @@ class ServerState:
         return out
 
     # -- the queue, its refusals in the API's envelope -------------------------------------------
-    async def complete(self, messages: list[dict], settings: dict) -> Completion:
+    async def complete(self, messages: list[dict], settings: dict, request: Any = None) -> Completion:
         try:
-            return await self.scheduler.complete(messages, settings)
+            return await while_connected(request, self.scheduler.complete(messages, settings))
         except Rejected as e:
             raise ApiError(e.status, str(e), "server_busy", code="queue_full", headers={"Retry-After": str(e.retry_after)})
         except RequestTimeout as e:
             raise ApiError(504, str(e), "timeout", code="timeout")
 
-    async def open_stream(self, messages: list[dict], settings: dict, start: Callable[[], Any] | None = None) -> ActiveStream:
+    async def open_stream(self, messages: list[dict], settings: dict, start: Callable[[], Any] | None = None,
+                          request: Any = None) -> ActiveStream:
         try:
-            return await self.scheduler.open_stream(messages, settings, start)
+            return await while_connected(request, self.scheduler.open_stream(messages, settings, start))
         except Rejected as e:
             raise ApiError(e.status, str(e), "server_busy", code="queue_full", headers={"Retry-After": str(e.retry_after)})
 
-    async def run(self, fn: Callable[[], T]) -> T:
-        """One model call of its own (a plain completion) through the same queue, slots and timeouts."""
+    async def run(self, fn: Callable[[], T], cancel: Callable[[], Any] | None = None, request: Any = None) -> T:
+        """One call of its own (a plain completion, a plan) through the same queue, slots and timeouts;
+        ``cancel`` is called when it times out or the client leaves, and should make ``fn`` return soon."""
         try:
-            return await self.scheduler.run(fn)
+            return await while_connected(request, self.scheduler.run(fn, cancel))
         except Rejected as e:
             raise ApiError(e.status, str(e), "server_busy", code="queue_full", headers={"Retry-After": str(e.retry_after)})
         except RequestTimeout as e:
             raise ApiError(504, str(e), "timeout", code="timeout")
 
     def health(self) -> dict:
-        return {"status": "ok", **self.identity, "features": {"plan": self.has_plan, "completions": self.has_completions},
+        # cpu: model and SIMD flags (avx2, avx512*, amx*, vnni, bf16, fp16): they decide llama.cpp's kernels
+        # (an AMX Xeon once crashed it: docs/SERVING.md); the same record as the engine probe's key and the benchmarks'.
+        return {"status": "ok", **self.identity, "cpu": cpu_info(),
+                "features": {"plan": self.has_plan, "completions": self.has_completions},
                 "queue": self.scheduler.snapshot(), "uptime_s": round(time.monotonic() - self.started, 3)}
+
+
+class ClientGone(ApiError):
+    """The client closed the connection before its answer was ready (nobody reads this answer)."""
+
+    def __init__(self) -> None:
+        super().__init__(499, "the client closed the connection; its request was cancelled", code="client_closed")
+
+
+async def client_gone(request: Any) -> None:
+    """Return once the client has disconnected.  Only for a request whose body has been read: what
+    ``receive`` gives after that is the disconnect (or the end of the response)."""
+    while True:
+        message = await request.receive()
+        if message.get("type") == "http.disconnect":
+            return
+
+
+async def while_connected(request: Any, work: Awaitable[T]) -> T:
+    """Await ``work``; if the client of ``request`` leaves first, cancel it (the queue then stops the model
+    call or calls the work's ``cancel``) and raise ``ClientGone``.  Without a request: just ``work``."""
+    if request is None:
+        return await work
+    task = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(client_gone(request))
+    try:
+        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not task.done():  # the client left (or this handler was cancelled): cancel the work
+            task.cancel()
+        gone.cancel()
+    if not task.done() or task.cancelled():
+        try:
+            await task
+        except BaseException:  # noqa: BLE001 - it was cancelled; what it raised on the way out does not matter
+            pass
+        raise ClientGone()
+    return task.result()
 
 
 def supports_completions(generator: Any) -> bool:
@@ -178,7 +226,12 @@ def served_identity(cfg: ExperimentConfig, generator: Any, adapter: str | None) 
 
 def prompt_token_counter(generator: Any) -> Callable[[list[dict]], int] | None:
     """How many tokens a conversation is for this generator's model (its chat template included),
-    or None when the generator has no tokenizer (a remote endpoint, a test double)."""
+    or None when the generator has no tokenizer (a remote endpoint, a test double).
+
+    Counted with the ids the model is fed: the generator's own ``prompt_ids`` (every chefbot engine has
+    one), else ``chefbot.chat.prompt_token_ids``, the one prompt path, never the rendered text tokenized
+    with special tokens on (a message of ``<|im_end|>`` repeated would count one token each, and be
+    many times that long for the model)."""
     prompt_ids = getattr(generator, "prompt_ids", None)
     if callable(prompt_ids):
         return lambda messages: len(prompt_ids(messages))
@@ -186,4 +239,4 @@ def prompt_token_counter(generator: Any) -> Callable[[list[dict]], int] | None:
     if tokenizer is None or not callable(tokenizer):
         return None
     fold = getattr(generator, "fold", "auto")
-    return lambda messages: len(tokenizer(render_prompt(messages, tokenizer, fold), add_special_tokens=False)["input_ids"])
+    return lambda messages: len(prompt_token_ids(messages, tokenizer, fold))
