@@ -99,8 +99,6 @@ def register(app: typer.Typer) -> None:
             cfg.serve.engine = engine
         if api_key:
             cfg.serve.api_keys = list(api_key)
-        from rich.markup import escape as escape_markup
-
         from chefbot.serve.auth import exposure_warning  # lazy: fastapi, +0.5 s on `import chefbot.cli`
 
         insecure = exposure_warning(cfg.serve)  # exit 2 now, before the model loads: a blank key, a public host without keys
@@ -119,7 +117,7 @@ def register(app: typer.Typer) -> None:
         generator = build_generator(cfg, str(adapter) if adapter else None, cfg.serve.engine, dtype, quant)
         cfg.serve.engine = generator.backend  # "auto" resolved: what the banner and /health report
         if insecure:
-            console.print(f"[yellow]warning:[/] {escape_markup(insecure)}", highlight=False)
+            console.print(f"[yellow]warning:[/] {escape(insecure)}", highlight=False)
         console.print(f"chefbot serving {cfg.serve.model_name!r} at http://{cfg.serve.host}:{cfg.serve.port}/ "
                       f"(engine {cfg.serve.engine}, {cfg.serve.max_concurrency} at a time, queue {cfg.serve.max_queue})")
         uvicorn.run(create_app(cfg, generator, adapter=str(adapter) if adapter else None), host=cfg.serve.host,
