@@ -209,17 +209,18 @@ def test_engine_llamacpp_exits_2_with_the_reason(crashing_probe, stopper_dir, tm
 
 def test_a_passing_probe_runs_in_a_child_once_then_the_engine_loads(tiny_cfg, probe_calls):
     need_llama_cpp()
-    from chefbot.generate import LlamaCppGenerator, choose_serving_engine
+    from chefbot.generate import LlamaCppGenerator
     from chefbot.generate.engine_probe import PROBE_SCRIPT, probe_llamacpp
     from chefbot.generate.gguf import cached_gguf
+    from chefbot.generate.llamacpp_engine import probe_engine
 
     gguf = cached_gguf(tiny_cfg, None, "q8_0")
     v = probe_llamacpp(gguf, 1)
     assert v.ok, v.reason
     assert not v.cached and len(probe_calls) == 1 and probe_calls[0][:3] == [sys.executable, "-c", PROBE_SCRIPT]
     assert v.library and v.library["llama_cpp_python"] and any("ggml" in x["name"] for x in v.library["libs"])
-    choice = choose_serving_engine(tiny_cfg, "llamacpp", quant="q8_0")  # the cached verdict: no second child
-    assert choice.engine == "llamacpp" and choice.fallback is None and choice.probe.cached and len(probe_calls) == 1
+    again = probe_engine(tiny_cfg, quant="q8_0")  # the cached verdict: no second child
+    assert again.ok and again.cached and len(probe_calls) == 1
     gen = LlamaCppGenerator.from_config(tiny_cfg, quant="q8_0", contexts=1)
     try:
         assert gen.generate([[{"role": "user", "content": "Rice?"}]])[0].text == "Chop the rice"
@@ -228,6 +229,24 @@ def test_a_passing_probe_runs_in_a_child_once_then_the_engine_loads(tiny_cfg, pr
     assert len(probe_calls) == 1
     os.utime(gguf)  # another GGUF file (here: its mtime): probed again
     assert probe_llamacpp(gguf, 1).ok and len(probe_calls) == 2
+
+
+def test_serving_with_llamacpp_probes_and_fingerprints_once(tiny_cfg, probe_calls, monkeypatch):
+    """`chefbot serve --engine llamacpp` hashes the weights into the GGUF's fingerprint and asks the probe once per
+    start, not once to choose the engine and again to load it (the base's weights are hashed by content: seconds
+    for a 1.5B model)."""
+    need_llama_cpp()
+    import chefbot.generate.gguf as gguf_module
+    import chefbot.serve.cli as cli
+
+    fingerprints = []
+    real = gguf_module.gguf_fingerprint
+    monkeypatch.setattr(gguf_module, "gguf_fingerprint", lambda *a: fingerprints.append(a) or real(*a))
+    gen = cli.build_generator(tiny_cfg, None, "llamacpp", quant="q8_0")
+    try:
+        assert gen.backend == "llamacpp" and len(fingerprints) == 1 and len(probe_calls) <= 1
+    finally:
+        gen.close()
 
 
 def test_this_build_has_no_amx():

@@ -14,7 +14,6 @@ Every backend's ``describe()`` returns the exact settings used; results record i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,8 @@ from chefbot.generate.completion import (
     OnResult,
     resolve_settings,
 )
-from chefbot.generate.engine_probe import Verdict, cpu_info
-from chefbot.generate.llamacpp_engine import LlamaCppGenerator, llamacpp_available, probe_engine, probe_failure
+from chefbot.generate.engine_probe import cpu_info
+from chefbot.generate.llamacpp_engine import EngineUnsafe, LlamaCppGenerator, llamacpp_available
 from chefbot.generate.local import LocalGenerator, StreamHandle, hf_generation_config
 from chefbot.generate.openai_compat import OpenAIGenerator
 from chefbot.generate.vllm_engine import VLLMGenerator
@@ -40,8 +39,8 @@ from chefbot.model import (
 )
 
 __all__ = [
-    "Completion", "EngineChoice", "Generator", "LlamaCppGenerator", "LocalGenerator", "Messages", "OnResult",
-    "OpenAIGenerator", "StreamHandle", "VLLMGenerator", "choose_serving_engine", "cpu_info", "hf_generation_config",
+    "Completion", "EngineUnsafe", "Generator", "LlamaCppGenerator", "LocalGenerator", "Messages", "OnResult",
+    "OpenAIGenerator", "StreamHandle", "VLLMGenerator", "cpu_info", "hf_generation_config",
     "llamacpp_available", "make_generator", "resolve_settings", "serving_engine", "vllm_available",
 ]
 
@@ -59,7 +58,8 @@ def vllm_available() -> bool:
 def serving_engine(requested: str) -> str:
     """``serve.engine`` (and ``chefbot chat --engine``) resolved: "auto" is vLLM on a CUDA GPU when vLLM is
     installed, llama.cpp on a machine without a GPU when llama-cpp-python is installed, else transformers.
-    Before loading llama.cpp, ``choose_serving_engine`` also probes it (a crash falls back to transformers)."""
+    llama.cpp itself is loaded only after its probe passed (``LlamaCppGenerator.from_config`` raises
+    ``EngineUnsafe`` otherwise; ``chefbot serve``/``chat`` then fall back to transformers for "auto")."""
     if requested != "auto":
         return requested
     if vllm_available():
@@ -70,34 +70,6 @@ def serving_engine(requested: str) -> str:
         if not torch.cuda.is_available():
             return "llamacpp"
     return "hf"
-
-
-@dataclass
-class EngineChoice:
-    """``choose_serving_engine``'s answer: the engine to load, and why it is not the one auto would have
-    picked (``fallback``: the llamacpp engine's failed probe, one line) or None."""
-
-    engine: str
-    requested: str
-    fallback: str | None = None
-    probe: Verdict | None = None
-
-
-def choose_serving_engine(cfg: ExperimentConfig, requested: str, adapter: str | None = None,
-                          quant: str | None = None) -> EngineChoice:
-    """``serving_engine``'s choice, made safe: llama.cpp is chosen only after its probe passed on this machine
-    (``llamacpp_engine.probe_engine``: a child process, cached per library build, CPU and GGUF; a native
-    llama.cpp build can segfault at its first forward pass, docs/SERVING.md).  "auto" then falls back to the
-    hf engine (``fallback`` says why); an explicit "llamacpp" raises ``ChefbotError`` (exit 2) with the reason."""
-    engine = serving_engine(requested)
-    if engine != "llamacpp" or not llamacpp_available():
-        return EngineChoice(engine, requested)
-    verdict = probe_engine(cfg, adapter, quant)
-    if verdict.ok:
-        return EngineChoice("llamacpp", requested, probe=verdict)
-    if requested == "auto":
-        return EngineChoice("hf", requested, fallback=verdict.reason, probe=verdict)
-    raise ChefbotError(probe_failure(verdict))
 
 
 def make_generator(cfg: ExperimentConfig, adapter: str | None = None) -> Any:

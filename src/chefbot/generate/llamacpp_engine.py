@@ -108,6 +108,16 @@ def probe_failure(verdict: Verdict) -> str:
             "(docs/SERVING.md, \"When the engine's probe fails\")")
 
 
+class EngineUnsafe(ChefbotError):
+    """``LlamaCppGenerator.from_config`` refused to load llama.cpp: its probe failed on this machine (``verdict``
+    says why), so loading it here could crash this process.  ``chefbot serve``/``chat`` with engine "auto" catch it
+    and fall back to the hf engine; otherwise it is a ``ChefbotError`` (exit 2) with ``probe_failure``'s line."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(probe_failure(verdict))
+        self.verdict = verdict
+
+
 # ---------------------------------------------------------------------------------------------
 # sampling: chefbot's GenerationConfig on llama.cpp's logits
 # ---------------------------------------------------------------------------------------------
@@ -496,7 +506,7 @@ class LlamaCppGenerator:
                     probe: bool = True, **kw: Any) -> "LlamaCppGenerator":
         """Export (once, cached) base + adapter to GGUF and serve it with the config's tokenizer and settings.
         With ``probe`` (the default) the engine is first tried in a child process (``probe_engine``, cached): a
-        build that would crash this process (a segfault cannot be caught) raises ``ChefbotError`` instead."""
+        build that would crash this process (a segfault cannot be caught) raises ``EngineUnsafe`` instead."""
         if not llamacpp_available():
             raise ChefbotError(INSTALL_HINT)
         adapter = adapter or cfg.adapter
@@ -505,7 +515,7 @@ class LlamaCppGenerator:
         if probe:
             verdict = probe_engine(cfg, adapter, quant, gguf=path)
             if not verdict.ok:
-                raise ChefbotError(probe_failure(verdict))
+                raise EngineUnsafe(verdict)
         tokenizer = load_tokenizer(cfg.model)
         label = cfg.model.name_or_path + (f"+{adapter}" if adapter else "") + f" ({quant} GGUF)"
         # One context per generation call the server runs at once; each sequence holds the longest request it admits.
@@ -657,5 +667,5 @@ def model_stop_ids(cfg: ExperimentConfig, tokenizer: Any) -> list[int]:
     return ids + [i for i in (eos if isinstance(eos, list) else [eos]) if isinstance(i, int) and i not in ids]
 
 
-__all__ = ["INSTALL_HINT", "LlamaCppGenerator", "LlamaStream", "default_threads", "llamacpp_available", "log_softmax",
+__all__ = ["INSTALL_HINT", "EngineUnsafe", "LlamaCppGenerator", "LlamaStream", "default_threads", "llamacpp_available", "log_softmax",
            "model_stop_ids", "passive_openmp", "pick_token", "probe_engine", "probe_failure"]

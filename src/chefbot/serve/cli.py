@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from chefbot.config import load_config
 from chefbot.errors import ChefbotError
-from chefbot.generate import choose_serving_engine, llamacpp_available, make_generator, serving_engine, vllm_available
+from chefbot.generate import EngineUnsafe, llamacpp_available, make_generator, serving_engine, vllm_available
 from chefbot.generate.gguf import QUANTS
 from chefbot.generate.llamacpp_engine import INSTALL_HINT, passive_openmp
 from chefbot.kitchen.db import KitchenDB, resolve_db_path
@@ -38,10 +38,11 @@ ENGINES = ("auto", "hf", "vllm", "llamacpp")
 def build_generator(cfg: Any, adapter: Optional[str], engine: str, dtype: str = "auto", quant: Optional[str] = None) -> Any:
     """The generator from chefbot.generate (the one generation path) for this engine.
 
-    ``engine`` "auto" is ``chefbot.generate.choose_serving_engine``'s choice (vLLM on a GPU, llama.cpp on a
-    CPU with llama-cpp-python installed once its probe passed, else transformers; a failed probe prints one
-    warning with the reason and serves with transformers, and ``engine="llamacpp"`` raises ``ChefbotError``,
-    exit 2, with the reason).  ``dtype`` becomes ``eval.dtype``;
+    ``engine`` "auto" is ``chefbot.generate.serving_engine``'s choice (vLLM on a GPU, llama.cpp on a CPU
+    with llama-cpp-python installed, else transformers).  llama.cpp loads only once its probe passed
+    (``LlamaCppGenerator.from_config``, one probe and one GGUF fingerprint per start): if it failed, "auto"
+    prints one warning with the reason and serves with transformers, and ``engine="llamacpp"`` raises
+    ``EngineUnsafe``, a ``ChefbotError`` (exit 2), with the reason.  ``dtype`` becomes ``eval.dtype``;
     ``chefbot.model.inference_precision`` resolves "auto" (the training precision on a GPU; fp32 on a
     CPU: docs/BENCHMARKS.md, "bf16 against fp32 on this CPU", says why).  ``quant`` becomes
     ``eval.gguf_quant`` (the llamacpp engine's weights).
@@ -54,20 +55,27 @@ def build_generator(cfg: Any, adapter: Optional[str], engine: str, dtype: str = 
         raise ChefbotError(f"--dtype {dtype!r}: choose one of {', '.join(DTYPES)}")
     if quant is not None and quant not in QUANTS:
         raise ChefbotError(f"--quant {quant!r}: choose one of {', '.join(QUANTS)}")
-    if serving_engine(engine) == "vllm" and not vllm_available():
+    resolved = serving_engine(engine)
+    if resolved == "vllm" and not vllm_available():
         raise ChefbotError("--engine vllm needs the vllm package and a CUDA GPU (pip install vllm); use --engine hf")
-    if serving_engine(engine) == "llamacpp" and not llamacpp_available():
+    if resolved == "llamacpp" and not llamacpp_available():
         raise ChefbotError(f"--engine llamacpp: {INSTALL_HINT}")
-    choice = choose_serving_engine(cfg, engine, adapter, quant)  # llama.cpp only after its probe passed here
-    if choice.fallback:
-        console.print(f"[yellow]warning:[/] not using the llamacpp engine: {escape(choice.fallback)}. Using the hf "
+
+    def load(chosen: str) -> Any:
+        update: dict = {"engine": chosen, "endpoint": None, "dtype": dtype}
+        if quant is not None:
+            update["gguf_quant"] = quant
+        return make_generator(cfg.model_copy(update={"eval": cfg.eval.model_copy(update=update)}), adapter=adapter)
+
+    try:
+        return load(resolved)
+    except EngineUnsafe as e:  # the probe failed: llama.cpp was not loaded
+        if engine != "auto":
+            raise
+        console.print(f"[yellow]warning:[/] not using the llamacpp engine: {escape(e.verdict.reason)}. Using the hf "
                       "engine (transformers) instead (docs/SERVING.md, \"When the engine's probe fails\")",
                       highlight=False, soft_wrap=True)
-    engine = choice.engine
-    update: dict = {"engine": engine, "endpoint": None, "dtype": dtype}
-    if quant is not None:
-        update["gguf_quant"] = quant
-    return make_generator(cfg.model_copy(update={"eval": cfg.eval.model_copy(update=update)}), adapter=adapter)
+        return load("hf")
 
 
 def register(app: typer.Typer) -> None:
