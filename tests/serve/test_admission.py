@@ -55,7 +55,7 @@ def seconds_until_idle(c: httpx.Client, timeout: float = 10.0) -> float:
 @pytest.fixture
 def timed_plans(monkeypatch):
     """The real planner (without the chart), recording when each plan call returned."""
-    from chefbot.serve import routes_kitchen, routes_plan
+    from chefbot.serve import routes_plan
 
     real = routes_plan.plan_meal_dict
     ended: list[float] = []
@@ -69,7 +69,6 @@ def timed_plans(monkeypatch):
             ended.append(time.perf_counter())
 
     monkeypatch.setattr(routes_plan, "plan_meal_dict", plan)
-    monkeypatch.setattr(routes_kitchen, "plan_meal_dict", plan)
     return ended, specs
 
 

@@ -117,7 +117,7 @@ def make_schema(app, seed: int, every_phase: bool):
 def plan_without_chart():
     """The plan's HTML page draws a Gantt chart with matplotlib (~0.15 s a plan, over a hundred plans here):
     the fuzz test plans for real but skips the drawing (test_recipes.py checks the page)."""
-    from chefbot.serve import routes_kitchen, routes_plan
+    from chefbot.serve import routes_plan
 
     real = routes_plan.plan_meal_dict
 
@@ -126,7 +126,6 @@ def plan_without_chart():
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(routes_plan, "plan_meal_dict", plan)
-        mp.setattr(routes_kitchen, "plan_meal_dict", plan)
         yield
     APP[0].state.kitchen.close()
     shutil.rmtree(KITCHEN_DIR, ignore_errors=True)

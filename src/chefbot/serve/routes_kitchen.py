@@ -61,11 +61,7 @@ from chefbot.serve.schemas_kitchen import (
 )
 from chefbot.serve.state import ServerState
 
-try:
-    from chefbot.plan.api import plan_meal_dict
-    from chefbot.plan.stop import PlanStop
-except ImportError:  # the planner (OR-Tools) is not installed
-    plan_meal_dict = PlanStop = None
+from chefbot.serve.routes_plan import plan_in_slot, planner_installed
 
 
 
@@ -197,7 +193,7 @@ def kitchen_router(state: ServerState, store: KitchenStore) -> APIRouter:
         **semantic_400("plan_create"), **kitchen_errors(404, 413, 422, 429, 500, 503, 504, 507)})
     async def create_plan(req: PlanCreate, request: Request) -> dict:
         """Plan a meal from library recipes (the planner of POST /v1/plan) and save it."""
-        if plan_meal_dict is None:
+        if not planner_installed():
             raise ApiError(503, "the meal planner is not installed (pip install ortools)", "server_error",
                            code="planner_missing")
         form = req.model_dump(exclude_none=True)
@@ -208,11 +204,7 @@ def kitchen_router(state: ServerState, store: KitchenStore) -> APIRouter:
         cap = cfg.serve.plan_time_limit_s
         spec["solver"] = {"time_limit_s": min(PLAN_TIME_LIMIT_S, cap), "explain_time_limit_s": min(2.0, cap),
                           "workers": cfg.serve.plan_workers}
-        stop = PlanStop()
-        try:  # admitted like generation (a slot, 429, 504); a 504 or a client that leaves stops the solver
-            result = await state.run(lambda: stop.run(plan_meal_dict, spec), cancel=stop.set, request=request)
-        except ChefbotError as e:
-            raise ApiError(400, str(e), code="bad_meal_spec") from None
+        result = await plan_in_slot(state, spec, request)  # admitted like generation; stopped when given up
         return await asyncio.to_thread(plans.save_plan, store.db, form, result)
 
     @router.get("/plans", response_model=None, responses={200: {"model": PlanList}, **kitchen_errors(422, *STORAGE)})

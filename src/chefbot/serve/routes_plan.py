@@ -63,8 +63,12 @@ def _whole_numbers(value: object) -> object:
     return whole_number(value)
 
 
+def planner_installed() -> bool:
+    return plan_meal_dict is not None
+
+
 def plan_router(state: ServerState) -> APIRouter | None:
-    if plan_meal_dict is None:
+    if not planner_installed():
         return None
     router = APIRouter()
     serve = state.cfg.serve
@@ -101,13 +105,18 @@ def plan_router(state: ServerState) -> APIRouter | None:
         solver = {**data.get("solver", {}), "time_limit_s": min(meal.solver.time_limit_s, cap),
                   "explain_time_limit_s": min(meal.solver.explain_time_limit_s, cap),
                   "workers": min(meal.solver.workers, serve.plan_workers)}
-        spec = {**data, "solver": solver}
-        stop = PlanStop()
-        try:
-            # CP-SAT is CPU work: in a slot of the scheduler (a model thread), never on the event loop;
-            # a 504 or a client that leaves stops the solver (stop.set) and frees the slot.
-            return await state.run(lambda: stop.run(plan_meal_dict, spec), cancel=stop.set, request=request)
-        except ChefbotError as e:
-            raise ApiError(400, str(e), code="bad_meal_spec") from None
+        return await plan_in_slot(state, {**data, "solver": solver}, request)
 
     return router
+
+
+async def plan_in_slot(state: ServerState, spec: dict, request: Request) -> dict:
+    """``plan_meal_dict(spec)`` as the server runs every plan (``/v1/plan``, ``POST /api/plans``): CP-SAT is CPU
+    work, so in one of the scheduler's slots (a model thread, never the event loop; 429 when the queue is full,
+    504 when late), and a 504 or a client that leaves stops the solver (``PlanStop.set``) and frees the slot.
+    What the planner refuses is 400 ``bad_meal_spec``."""
+    stop = PlanStop()
+    try:
+        return await state.run(lambda: stop.run(plan_meal_dict, spec), cancel=stop.set, request=request)
+    except ChefbotError as e:
+        raise ApiError(400, str(e), code="bad_meal_spec") from None
