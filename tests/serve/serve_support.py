@@ -125,6 +125,13 @@ def stopper_dir(tmp_path_factory) -> Path:
     return build_stopper(tmp_path_factory.mktemp("stopper"))
 
 
+def stub_plan(spec: dict) -> dict:
+    """What a planner stub answers: a plan of no tasks for this spec, in the shape /v1/plan answers
+    (``schemas.PlanResponse``; the server checks every answer against its model)."""
+    return {"title": spec.get("title", "Meal"), "serve_at": str(spec.get("serve_at", "19:00")), "start": "19:00",
+            "makespan_min": 0, "tasks": [], "by_cook": {}, "warnings": [], "html": "<p>(no plan drawn)</p>"}
+
+
 def serve_cfg(model_dir: Path, **serve):
     """A config for a test server.  ``allowed_hosts`` includes ``testserver``, the Host that Starlette's
     TestClient sends (a real server's default lets only this machine's names through: test_security.py)."""

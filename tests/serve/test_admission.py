@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from serve_support import FastGenerator, live_app, serve_cfg
+from serve_support import FastGenerator, live_app, serve_cfg, stub_plan
 
 pytest.importorskip("ortools")
 
@@ -156,7 +156,7 @@ def test_solver_workers_are_capped_by_the_server(monkeypatch):
     from chefbot.serve import routes_plan
 
     seen = []
-    monkeypatch.setattr(routes_plan, "plan_meal_dict", lambda data: seen.append(data["solver"]["workers"]) or {})
+    monkeypatch.setattr(routes_plan, "plan_meal_dict", lambda data: seen.append(data["solver"]["workers"]) or stub_plan(data))
     cfg = serve_cfg(Path("unused"), plan_workers=3)
     with live_app(cfg, FastGenerator()) as srv, httpx.Client(base_url=srv.url, timeout=60) as c:
         for asked in (64, None, 2):

@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from chefbot.serve.app import create_app
-from chefbot.serve.schemas import NOT_BLANK, NOT_SEPARATOR, WHITESPACE
-from serve_support import FastGenerator, StuckGenerator, live_app, make_tiny_tokenizer, serve_cfg
+from chefbot.serve.schemas_recipes import NOT_BLANK, NOT_SEPARATOR, WHITESPACE
+from serve_support import FastGenerator, StuckGenerator, live_app, make_tiny_tokenizer, serve_cfg, stub_plan
 
 CHAT = "/v1/chat/completions"
 ONE = [{"role": "user", "content": "hello"}]
@@ -276,7 +276,7 @@ def test_plan_that_takes_too_long_is_504(tokenizer, monkeypatch):
     from chefbot.serve import routes_plan
 
     release = threading.Event()
-    monkeypatch.setattr(routes_plan, "plan_meal_dict", lambda data: release.wait(30) or {})
+    monkeypatch.setattr(routes_plan, "plan_meal_dict", lambda data: release.wait(30) or stub_plan(data))
     try:
         with client(tokenizer, request_timeout_s=0.5) as c:
             t0 = time.perf_counter()
@@ -292,7 +292,7 @@ def test_plan_solver_time_is_capped(tokenizer, monkeypatch):
     from chefbot.serve import routes_plan
 
     seen = []
-    monkeypatch.setattr(routes_plan, "plan_meal_dict", lambda data: seen.append(data["solver"]) or {})
+    monkeypatch.setattr(routes_plan, "plan_meal_dict", lambda data: seen.append(data["solver"]) or stub_plan(data))
     with client(tokenizer, plan_time_limit_s=0.5) as c:
         meal = {**routes_plan.EXAMPLE, "solver": {"time_limit_s": 600, "explain_time_limit_s": 120, "workers": 2}}
         assert c.post("/v1/plan", json=meal).status_code == 200

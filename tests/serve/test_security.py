@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from chefbot.errors import UsageError
 from chefbot.serve.app import create_app
 from chefbot.serve.auth import HostCheck, KeyCheck, api_keys, exposure_warning, is_loopback
-from serve_support import SHORT_RECIPE, FastGenerator, _Handle, live_app, serve_cfg
+from serve_support import SHORT_RECIPE, FastGenerator, _Handle, live_app, serve_cfg, stub_plan
 
 REPO = Path(__file__).resolve().parents[2]
 CHAT = "/v1/chat/completions"
@@ -158,7 +158,7 @@ def test_cross_site_simple_requests_change_nothing(tmp_path, monkeypatch, conten
     from chefbot.serve import routes_plan
 
     planned = []
-    monkeypatch.setattr(routes_plan, "plan_meal_dict", lambda data: planned.append(data) or {})
+    monkeypatch.setattr(routes_plan, "plan_meal_dict", lambda data: planned.append(data) or stub_plan(data))
     recipe = json.dumps({"title": "Planted", "ingredients": ["1 egg"], "directions": ["Boil."]}).encode()
     headers = {"Origin": "https://evil.example", **({"Content-Type": content_type} if content_type else {})}
     with TestClient(app_for(tmp_path)) as c:

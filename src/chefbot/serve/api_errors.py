@@ -1,7 +1,9 @@
 """Refusals in the OpenAI error envelope (``{"error": {message, type, param, code}}``).
 
-``ApiError`` is what an endpoint raises to refuse a request; ``install_error_handlers``
-renders it, FastAPI's validation errors (422 naming the field; 400 for the refusals by a
+``ApiError`` is what an endpoint raises to refuse a request itself; the domain's own exceptions (the
+kitchen's, the queue's timeout, a refused meal) are answered by one table, ``ERROR_STATUS`` (exception
+class -> status, type, code), so no route translates them by hand.  ``install_error_handlers``
+renders both, FastAPI's validation errors (422 naming the field; 400 for the refusals by a
 limit in ``schemas.REFUSALS``), plain HTTP errors (404, 405) and unexpected failures (500)
 in the envelope, so the ``openai`` client raises a typed error carrying our message.
 ``BodyLimit`` refuses an oversized body (413) before it is parsed: by its Content-Length
@@ -10,7 +12,8 @@ at once, or, sent without one (chunked), as soon as more than the limit has arri
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,7 +22,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from chefbot.config import ExperimentConfig
-from chefbot.kitchen.db import StorageError
+from chefbot.errors import ChefbotError
+from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull, UnreadableRow
+from chefbot.kitchen.plans import ProgressError
+from chefbot.kitchen.rows import RecipeError
+from chefbot.kitchen.tastings import AlreadyVoted, VoteError
+from chefbot.serve.queue import RequestTimeout
 from chefbot.serve.schemas import REFUSALS, error_body
 
 
@@ -28,6 +36,68 @@ class ApiError(Exception):
                  code: str | None = None, headers: dict | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.type, self.param, self.code, self.headers = status, message, type_, param, code, headers
+
+
+class KitchenUnavailable(ChefbotError):
+    """The kitchen DB cannot be opened by this server (a newer schema, not a kitchen DB): 503 ``kitchen_db``."""
+
+
+class MealRefused(ChefbotError):
+    """The planner refuses the meal (no step it can schedule, no feasible timeline): 400 ``bad_meal_spec``."""
+
+
+class TastingModelFailed(ChefbotError):
+    """A tasting model's endpoint failed; ``field`` names the side's model: 502."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Status:
+    """How a domain exception is answered.  ``code`` may be read off the exception (a callable); ``param`` is
+    the exception's ``field`` unless given here."""
+
+    status: int
+    type: str = "invalid_request_error"
+    code: str | Callable[[Any], str] | None = None
+    param: str | None = None
+
+
+# The one table of domain exceptions and their answers.  The most specific class listed wins (the
+# exception's MRO, as Starlette looks its handlers up), so KitchenError is the kitchen's fallback.
+ERROR_STATUS: dict[type[Exception], Status] = {
+    KitchenError: Status(400, code="kitchen_error"),
+    NotFound: Status(404, code=lambda e: f"{e.what.replace(' ', '_')}_not_found"),
+    AlreadyVoted: Status(409, code="already_voted", param="rater"),
+    VoteError: Status(400, code="bad_vote"),
+    ProgressError: Status(400, code=lambda e: e.code),
+    UnreadableRow: Status(500, "server_error", "unreadable_row"),
+    StorageError: Status(503, "server_error", "storage_unavailable"),
+    StorageFull: Status(507, "server_error", "storage_full"),
+    KitchenUnavailable: Status(503, "server_error", "kitchen_db"),
+    RecipeError: Status(400, code="bad_recipe"),
+    MealRefused: Status(400, code="bad_meal_spec"),
+    TastingModelFailed: Status(502, "server_error", "tasting_model_failed"),
+    RequestTimeout: Status(504, "timeout", "timeout"),
+    TimeoutError: Status(504, "timeout", "timeout"),
+}
+
+
+def status_of(exc: Exception) -> Status | None:
+    """The table's entry for this exception (its most specific listed class), or None."""
+    return next((ERROR_STATUS[c] for c in type(exc).__mro__ if c in ERROR_STATUS), None)
+
+
+def as_api_error(exc: Exception) -> ApiError:
+    """A domain exception as the refusal the table says (for code that must answer it itself, e.g. a stream)."""
+    entry = status_of(exc)
+    if entry is None:
+        raise TypeError(f"{type(exc).__name__} is not in api_errors.ERROR_STATUS") from exc
+    code = entry.code(exc) if callable(entry.code) else entry.code
+    param = entry.param if entry.param is not None else getattr(exc, "field", None)
+    return ApiError(entry.status, str(exc), entry.type, param, code)
 
 
 def _field(loc: tuple) -> str:
@@ -86,16 +156,13 @@ def install_error_handlers(app: FastAPI) -> None:
         # A bug or a failing model: still the envelope (Starlette then re-raises it, so the server logs it).
         return JSONResponse(error_body(f"internal error: {type(exc).__name__}: {exc}", "server_error"), status_code=500)
 
-    install_storage_error_handler(app)
+    async def _domain_error(req: Request, exc: Exception) -> JSONResponse:
+        return await _api_error(req, as_api_error(exc))
 
-
-def install_storage_error_handler(app: FastAPI) -> None:
-    """The kitchen DB's storage faults with a precise status and SQLite's cause, never a generic 500: 507 when
-    the disk is full, 503 when the DB is read-only, locked, failing or damaged (``kitchen.db.StorageError``)."""
-
-    @app.exception_handler(StorageError)
-    async def _storage(_req: Request, exc: StorageError) -> JSONResponse:
-        return JSONResponse(error_body(str(exc), "server_error", code=exc.code), status_code=exc.status)
+    # Storage faults thus get a precise status and SQLite's cause, never a generic 500: 507 when the disk is
+    # full, 503 when the DB is read-only, locked, failing or damaged.
+    for exc_class in ERROR_STATUS:
+        app.add_exception_handler(exc_class, _domain_error)
 
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

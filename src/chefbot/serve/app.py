@@ -6,11 +6,13 @@ inject a small model and ``chefbot serve`` a real one.  It only composes the par
 
 * ``state.py``: ``ServerState``, the generator behind the ``Scheduler`` (bounded queue,
   concurrency limit, batching, timeouts) and the checks made before the queue;
-* ``api_errors.py``: refusals in the OpenAI error envelope, and the body-size guard;
+* ``api_errors.py``: refusals in the OpenAI error envelope (the domain's exceptions by one status table,
+  ``ERROR_STATUS``), and the body-size guard;
 * ``auth.py``: bearer keys, the Host check (421, against DNS rebinding), JSON-only bodies (415, against
   CSRF) and CORS;
 * ``slow_clients.py``: ``serve.read_timeout_s`` for a request's headers and body (408);
-* one router per job: ``routes_web.py`` (/health, the page), ``routes_openai.py``
+* one module-level router per job, its routes reading the state through ``deps.py`` (``Server``):
+  ``routes_web.py`` (/health, the page), ``routes_openai.py``
   (/v1/models, /v1/chat/completions, and /v1/completions when the generator can do plain
   completions: ``completions.py``), ``routes_recipes.py`` (/v1/recipes) and
   ``routes_plan.py`` (/v1/plan, when the planner is installed), ``routes_kitchen.py`` (/api/*:
@@ -28,18 +30,17 @@ from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
 from fastapi import FastAPI
+from fastapi.encoders import jsonable_encoder
+from fastapi.openapi.models import OpenAPI
 from fastapi.openapi.utils import get_openapi
 
 from chefbot import __version__
 from chefbot.config import ExperimentConfig
 from chefbot.serve.api_errors import BodyLimit, body_limit, install_error_handlers
 from chefbot.serve.auth import JsonOnly, install_auth, install_cors, install_host_check, protected
-from chefbot.serve.routes_kitchen import KitchenStore, kitchen_router
-from chefbot.serve.routes_openai import openai_router
-from chefbot.serve.routes_plan import plan_router
-from chefbot.serve.routes_recipes import recipes_router
+from chefbot.serve import routes_kitchen, routes_openai, routes_plan, routes_recipes
 from chefbot.serve.routes_web import web_router
-from chefbot.serve.schemas import ERROR_DESCRIPTIONS
+from chefbot.serve.schemas import ERROR_DESCRIPTIONS, json_schema
 from chefbot.serve.slow_clients import ReadTimeout
 from chefbot.serve.state import ServerState
 
@@ -60,7 +61,7 @@ def create_app(cfg: ExperimentConfig, generator: Any, *, model_name: str | None 
                adapter: str | None = None) -> FastAPI:
     """``adapter``: the LoRA folder the generator serves (default ``cfg.adapter``), named in ``/health``."""
     state = ServerState(cfg, generator, model_name, adapter)
-    kitchen = KitchenStore(cfg.kitchen.db_path)  # the SQLite file opens on the first /api request
+    kitchen = routes_kitchen.KitchenStore(cfg.kitchen.db_path)  # the SQLite file opens on the first /api request
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -70,9 +71,11 @@ def create_app(cfg: ExperimentConfig, generator: Any, *, model_name: str | None 
 
     app = FastAPI(title="chefbot", version=__version__, description=DESCRIPTION, lifespan=lifespan, docs_url="/docs",
                   redoc_url=None)
+    # What the routes read per request (deps.get_state, routes_kitchen.get_kitchen).
     app.state.server = state
     app.state.scheduler = state.scheduler
     app.state.cfg = cfg
+    app.state.kitchen = kitchen
     # Middleware runs outermost first, i.e. in the reverse order of these lines: Host, JSON only, read timeout,
     # body size, key, CORS.
     install_cors(app, cfg.serve.cors_origins)
@@ -84,29 +87,34 @@ def create_app(cfg: ExperimentConfig, generator: Any, *, model_name: str | None 
     install_error_handlers(app)
 
     app.include_router(web_router(state))
-    app.include_router(openai_router(state))
-    app.include_router(recipes_router(state))
-    app.include_router(kitchen_router(state, kitchen))
-    app.state.kitchen = kitchen
-    plan = plan_router(state)
-    if plan is not None:
-        app.include_router(plan)
+    app.include_router(routes_openai.router)
+    if state.has_completions:
+        app.include_router(routes_openai.completions_router)
+    app.include_router(routes_recipes.router)
+    app.include_router(routes_kitchen.router)
+    if routes_plan.planner_installed():
+        app.include_router(routes_plan.router)
         state.has_plan = True
 
     def openapi() -> dict:
         if app.openapi_schema is None:
-            app.openapi_schema = contract_schema(app, keys.enabled)
+            app.openapi_schema = contract_schema(app, keys.enabled, routes_openai.request_models(state))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 
-def contract_schema(app: FastAPI, keyed: bool) -> dict:
-    """FastAPI's OpenAPI document, with the ``$defs`` of the hand-written parts (streams, the meal
-    spec) moved to ``components/schemas``, and, on a keyed server, the bearer scheme and 401s."""
+def contract_schema(app: FastAPI, keyed: bool, request_models: dict[str, type] | None = None) -> dict:
+    """FastAPI's OpenAPI document, with this server's ``request_models`` (bodies whose limits are the
+    server's, read by ``deps.json_body``) as components, the ``$defs`` of the hand-written parts (those,
+    streams, the meal spec) moved to ``components/schemas``, and, on a keyed server, the bearer scheme and 401s."""
     doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
     components = doc.setdefault("components", {}).setdefault("schemas", {})
+    for name, model in (request_models or {}).items():
+        schema = json_schema(model)
+        _hoist_defs(schema, components)
+        components[name] = schema
     _hoist_defs(doc, components)
     if keyed:
         doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
@@ -118,7 +126,9 @@ def contract_schema(app: FastAPI, keyed: bool) -> dict:
                 operation.setdefault("responses", {})["401"] = {
                     "description": ERROR_DESCRIPTIONS[401],
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
-    return doc
+    # Through FastAPI's own OpenAPI model, as get_openapi's part was (numbers as JSON Schema floats, no null
+    # defaults), so the components added here read like those FastAPI wrote.
+    return jsonable_encoder(OpenAPI(**doc), by_alias=True, exclude_none=True)
 
 
 def _hoist_defs(node: object, components: dict) -> None:

@@ -15,11 +15,13 @@ a ``{"attempt": n, "max_attempts", "violated": [...]}`` event says that the text
 discarded and attempt n starts; ``done`` carries the answer chosen (its ``raw`` may be an
 earlier attempt's text, when that one was better).  A later attempt the queue refuses
 (429) or that times out ends the attempts: the best answer so far is returned.
+
+``RecipeJob`` is one request's attempts and answer; the route only validates, admits and answers.
 """
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from typing import AsyncIterator, Awaitable, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -27,99 +29,107 @@ from fastapi.responses import StreamingResponse
 from chefbot.cooking.recipe_constraints import ingredient_conflicts
 from chefbot.generate import Completion
 from chefbot.serve.api_errors import ApiError
+from chefbot.serve.deps import Server
 from chefbot.serve.enforce import Attempts
-from chefbot.serve.queue import RequestTimeout
+from chefbot.serve.ids import new_id
+from chefbot.serve.queue import ActiveStream
 from chefbot.serve.recipes import check_constraints, recipe_messages
-from chefbot.serve.schemas import (
-    SSE_HEADERS,
-    ErrorResponse,
-    RecipeDelta,
-    RecipeDone,
-    RecipeRequest,
-    RecipeResponse,
-    RecipeRetry,
-    error_body,
-    error_responses,
-    new_id,
-    openai_finish_reason,
-    semantic_400,
-    sse,
-    sse_media_type,
-    usage,
-)
+from chefbot.serve.schemas import ErrorResponse, error_body, error_responses, semantic_400
+from chefbot.serve.schemas_openai import openai_finish_reason, usage
+from chefbot.serve.schemas_recipes import RecipeDelta, RecipeDone, RecipeRequest, RecipeResponse, RecipeRetry
+from chefbot.serve.sse import SSE_HEADERS, in_band_errors, sse, sse_media_type
 from chefbot.serve.state import ServerState
 
+router = APIRouter()
+T = TypeVar("T")
 
-def recipes_router(state: ServerState) -> APIRouter:
-    router = APIRouter()
 
-    @router.post("/v1/recipes", response_model=None, responses={
-        200: {"model": RecipeResponse, "description": "the recipe, parsed and checked against every requested "
-              "constraint (checks; conflicts: requested diets the given ingredients break); with enforce, after up to "
-              "serve.enforce_attempts answers. With `stream: true`, server-sent events: {delta} objects (with enforce, "
-              "an {attempt, max_attempts, violated} object before each further attempt: discard the text so far), "
-              "then {done: true, ...the recipe chosen} (or an error object), then [DONE]",
-              "content": {"text/event-stream": sse_media_type(RecipeDelta, RecipeRetry, RecipeDone, ErrorResponse)}},
-        **semantic_400("recipes"), **error_responses(404, 413, 422, 429, 500, 503, 504)})
-    async def recipes(req: RecipeRequest, request: Request):
-        state.check_model(req.model)
-        wanted = req.constraints
-        conflicts = [c.to_dict() for c in ingredient_conflicts(req.ingredients, wanted)]
-        messages = recipe_messages(req.ingredients, wanted, state.cfg.prompt)
-        state.check_size(messages)
-        limit = state.cfg.serve.enforce_attempts if req.enforce and not wanted.is_empty() else 1
-        tries = Attempts(limit, state.settings_for(req.max_tokens, req.temperature, seed=req.seed),
-                         req.temperature, req.seed, state.gen_cfg.seed)
-        rid = new_id("recipe")
+class RecipeJob:
+    """One /v1/recipes request: its prompt, its attempts (``enforce.Attempts``) and the answer they give."""
 
-        def record(c: Completion) -> None:
-            tries.record(c, check_constraints(c.text, wanted))
+    def __init__(self, state: ServerState, req: RecipeRequest, request: Request) -> None:
+        self.state, self.req, self.request = state, req, request
+        self.wanted = req.constraints
+        self.conflicts = [c.to_dict() for c in ingredient_conflicts(req.ingredients, self.wanted)]
+        self.messages = recipe_messages(req.ingredients, self.wanted, state.cfg.prompt)
+        self.limit = state.cfg.serve.enforce_attempts if req.enforce and not self.wanted.is_empty() else 1
+        self.tries = Attempts(self.limit, state.settings_for(req.max_tokens, req.temperature, seed=req.seed),
+                              req.temperature, req.seed, state.gen_cfg.seed)
+        self.id = new_id("recipe")
 
-        def result() -> dict:
-            best = tries.best
-            c = best.completion
-            return {"id": rid, "object": "recipe", "model": state.name, "ingredients_given": req.ingredients,
-                    "constraints": wanted.model_dump(), **best.checked, "conflicts": conflicts, **tries.summary(),
-                    "raw": c.text, "finish_reason": openai_finish_reason(c.finish_reason),
-                    "usage": usage(c.prompt_tokens, c.completion_tokens)}
+    def record(self, c: Completion) -> None:
+        self.tries.record(c, check_constraints(c.text, self.wanted))
 
-        if not req.stream:
-            record(await state.complete(messages, tries.next_settings(), request=request))
-            while (settings := tries.next_settings()) is not None:
-                try:
-                    record(await state.complete(messages, settings, request=request))
-                except ApiError:  # a later attempt refused (429) or too slow (504): keep the best so far
-                    break
-            return result()
-        stream = await state.open_stream(messages, tries.next_settings(), request=request)
+    def result(self) -> RecipeResponse:
+        best = self.tries.best
+        c = best.completion
+        return RecipeResponse(
+            id=self.id, object="recipe", model=self.state.name, ingredients_given=self.req.ingredients,
+            constraints=self.wanted.model_dump(), **best.checked, conflicts=self.conflicts, **self.tries.summary(),
+            raw=c.text, finish_reason=openai_finish_reason(c.finish_reason),
+            usage=usage(c.prompt_tokens, c.completion_tokens))
 
-        async def events() -> AsyncIterator[str]:
-            current = stream
-            try:
-                while True:
-                    async for d in current.deltas():
-                        yield sse({"delta": d})
-                    record(current.completion)
-                    settings = tries.next_settings()
-                    if settings is None:
-                        break
-                    try:
-                        current = await state.open_stream(messages, settings)
-                    except ApiError:  # the queue refused a later attempt: keep the best so far
-                        break
-                    violated = [c for c in tries.made[-1].checked["checks"] if c["satisfied"] is False]
-                    yield sse({"attempt": tries.count + 1, "max_attempts": limit, "violated": violated})
-            except RequestTimeout as e:
-                if tries.best is None:
-                    yield sse(error_body(str(e), "timeout", code="timeout"))
-                else:
-                    yield sse({"done": True, **result()})
-            except Exception as e:
-                yield sse(error_body(f"generation failed: {e}", "server_error"))
-            else:
-                yield sse({"done": True, **result()})
-            yield "data: [DONE]\n\n"
+    async def answer(self) -> RecipeResponse:
+        """Every attempt in turn, then the answer chosen."""
+        self.record(await self.state.complete(self.messages, self.tries.next_settings(), request=self.request))
+        while (settings := self.tries.next_settings()) is not None:
+            c = await self.later_attempt(self.state.complete(self.messages, settings, request=self.request))
+            if c is None:
+                break
+            self.record(c)
+        return self.result()
 
-        return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+    @staticmethod
+    async def later_attempt(work: Awaitable[T]) -> T | None:
+        """The outcome of an attempt after the first, or None when the queue refused it (429) or it was too
+        slow (504): the attempts then end with the best answer so far, not with a refusal."""
+        try:
+            return await work
+        except ApiError:
+            return None
 
-    return router
+    def done_event(self) -> str:
+        return sse(RecipeDone(done=True, **self.result().model_dump()).model_dump(mode="json"))
+
+    async def events(self, stream: ActiveStream) -> AsyncIterator[str]:
+        """Each attempt's text as {delta} events, an {attempt} event before each further one, then {done}."""
+        current = stream
+        while True:
+            async for d in current.deltas():
+                yield sse({"delta": d})
+            self.record(current.completion)
+            settings = self.tries.next_settings()
+            if settings is None:
+                break
+            current = await self.later_attempt(self.state.open_stream(self.messages, settings))
+            if current is None:
+                break
+            violated = [c for c in self.tries.made[-1].checked["checks"] if c["satisfied"] is False]
+            yield sse({"attempt": self.tries.count + 1, "max_attempts": self.limit, "violated": violated})
+        yield self.done_event()
+
+    def on_timeout(self, e: Exception) -> str:
+        """A stream that timed out: the best answer so far, or the timeout when there is none."""
+        if self.tries.best is None:
+            return sse(error_body(str(e), "timeout", code="timeout"))
+        return self.done_event()
+
+
+@router.post("/v1/recipes", response_model=RecipeResponse, responses={
+    200: {"description": "the recipe, parsed and checked against every requested constraint (checks; conflicts: "
+          "requested diets the given ingredients break); with enforce, after up to serve.enforce_attempts answers. "
+          "With `stream: true`, server-sent events: {delta} objects (with enforce, an {attempt, max_attempts, "
+          "violated} object before each further attempt: discard the text so far), then {done: true, ...the recipe "
+          "chosen} (or an error object), then [DONE]",
+          "content": {"text/event-stream": sse_media_type(RecipeDelta, RecipeRetry, RecipeDone, ErrorResponse)}},
+    **semantic_400("recipes"), **error_responses(404, 413, 422, 429, 500, 503, 504)})
+async def recipes(req: RecipeRequest, request: Request, state: Server) -> RecipeResponse | StreamingResponse:
+    state.check_model(req.model)
+    job = RecipeJob(state, req, request)
+    state.check_size(job.messages)
+    if not req.stream:
+        return await job.answer()
+    stream = await state.open_stream(job.messages, job.tries.next_settings(), request=request)
+    # A stream, not a RecipeResponse: FastAPI hands a Response on as it is (the document lists both media types).
+    return StreamingResponse(in_band_errors(job.events(stream), job.on_timeout), media_type="text/event-stream",
+                             headers=SSE_HEADERS)

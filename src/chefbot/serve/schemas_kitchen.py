@@ -1,6 +1,6 @@
 """Request and response shapes of the kitchen API (``routes_kitchen.py``, docs/KITCHEN.md).
 
-The same rules as ``schemas.py``: strict types (no ``"3"`` for 3, no ``0`` for false), every
+The same rules as ``schemas.py``'s: strict types (no ``"3"`` for 3, no ``0`` for false), every
 limit in the schema, and the schema is exactly what validation does (the fuzz test holds
 the server to it).  Unlike the OpenAI-shaped requests these refuse unknown fields
 (``additionalProperties: false``): a typo such as ``serving`` is a 422 naming it, not a
@@ -31,13 +31,8 @@ from chefbot.kitchen.rows import (
     TastingSide,
 )
 from chefbot.plan.schema import Kitchen
-from chefbot.serve.schemas import (
-    EXACT_INT,
-    ErrorResponse,
-    Ingredients,
-    Int,
-    ValidationErrorResponse,
-)
+from chefbot.serve.schemas import EXACT_INT, ErrorResponse, Int, ValidationErrorResponse
+from chefbot.serve.schemas_recipes import Ingredients
 
 # A recipe text at its longest stays well under the default body limit (serve.max_body_bytes: 6 x 8000 + 64 KiB)
 # even with every character JSON-escaped, so an over-long text is a 422 naming `text`, not a 413.

@@ -1,0 +1,53 @@
+"""What the routes take from the app, as FastAPI dependencies: the ``ServerState`` (``Server``) and a
+JSON body validated by a model chosen per server (``json_body``).
+
+Every router is a module-level ``APIRouter`` of plain functions; ``create_app`` puts what they share on
+``app.state`` (``server``, ``kitchen``), and these read it back per request, so one process may hold
+several apps (tests do) without routes closing over one of them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+
+from chefbot.serve.state import ServerState
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def get_state(request: Request) -> ServerState:
+    return request.app.state.server
+
+
+Server = Annotated[ServerState, Depends(get_state)]
+
+
+async def json_body(request: Request, model: type[M]) -> M:
+    """The request's JSON body validated by ``model``, refused exactly as FastAPI refuses a body parameter
+    (422 through the same handler, locations under ``body``).  Hand-read because the model is this server's
+    (its limits are in its schema: ``schemas_openai.chat_request_model``), which a parameter's annotation,
+    fixed at import, cannot be."""
+    raw = await request.body()
+    if not raw:
+        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}])
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise RequestValidationError([{"type": "json_invalid", "loc": ("body", e.pos), "msg": "JSON decode error",
+                                       "input": {}, "ctx": {"error": e.msg}}]) from None
+    try:
+        return model.model_validate(data, from_attributes=True)  # as FastAPI validates a body
+    except ValidationError as e:
+        raise RequestValidationError([{**err, "loc": ("body", *err["loc"])} for err in e.errors()]) from None
+
+
+def body_schema(name: str) -> dict:
+    """The ``openapi_extra`` of a route whose body ``json_body`` reads: the component ``name``, which
+    ``app.contract_schema`` fills in with this server's model."""
+    return {"requestBody": {"required": True,
+                            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}}
