@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
@@ -40,6 +40,8 @@ async def json_body(request: Request, model: type[M]) -> M:
     except json.JSONDecodeError as e:
         raise RequestValidationError([{"type": "json_invalid", "loc": ("body", e.pos), "msg": "JSON decode error",
                                        "input": {}, "ctx": {"error": e.msg}}]) from None
+    except ValueError:  # bytes in no JSON encoding (UnicodeDecodeError): FastAPI's own 400
+        raise HTTPException(400, "There was an error parsing the body") from None
     try:
         return model.model_validate(data, from_attributes=True)  # as FastAPI validates a body
     except ValidationError as e:
