@@ -74,8 +74,9 @@ ERROR_STATUS: dict[type[Exception], Status] = {
     VoteError: Status(400, code="bad_vote"),
     ProgressError: Status(400, code=lambda e: e.code),
     UnreadableRow: Status(500, "server_error", "unreadable_row"),
-    StorageError: Status(503, "server_error", "storage_unavailable"),
-    StorageFull: Status(507, "server_error", "storage_full"),
+    # The kitchen's storage faults carry their own status and code (kitchen.db): 503, or 507 when the disk is full.
+    StorageError: Status(StorageError.status, "server_error", StorageError.code),
+    StorageFull: Status(StorageFull.status, "server_error", StorageFull.code),
     KitchenUnavailable: Status(503, "server_error", "kitchen_db"),
     RecipeError: Status(400, code="bad_recipe"),
     MealRefused: Status(400, code="bad_meal_spec"),
