@@ -91,8 +91,8 @@ async def chat_completions(req: Annotated[ChatCompletionRequest, Depends(chat_bo
                               usage=usage(c.prompt_tokens, c.completion_tokens))
     stream = await state.open_stream(messages, settings, request=request)
     include_usage = bool(req.stream_options and req.stream_options.include_usage)
-    events = chat_events(stream, {"id": cid, "object": "chat.completion.chunk", "created": created, "model": state.name},
-                         include_usage)
+    head = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": state.name}
+    events = chat_events(stream, head, include_usage)
     # A stream, not a ChatCompletion: FastAPI hands a Response on as it is (the document lists both media types).
     return StreamingResponse(in_band_errors(events), media_type="text/event-stream", headers=SSE_HEADERS)
 

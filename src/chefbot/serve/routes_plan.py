@@ -76,7 +76,8 @@ async def meal_body(request: Request) -> dict:
     handler."""
     raw = await request.body()
     if not raw.strip():
-        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "give the meal spec as a JSON object"}])
+        raise RequestValidationError([{"type": "missing", "loc": ("body",),
+                                       "msg": "give the meal spec as a JSON object"}])
     try:
         data = json.loads(raw)
     except ValueError as e:
