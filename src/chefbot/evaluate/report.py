@@ -36,8 +36,6 @@ from chefbot.evaluate.report_tables import fmt_interval, fmt_relative  # noqa: F
 from chefbot.evaluate.stats import ratio_interval
 from chefbot.io import atomic_write_json, atomic_write_text
 
-# ----------------------------------------------------------------------------- report
-
 
 def _methods(results: dict) -> list[str]:
     m = results["models"][0]["method"] if results["models"] else {}
