@@ -37,9 +37,12 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))  # run from a checkout without `pip install -e`
+from chefbot.evaluate.stats import resample_indices  # noqa: E402
 INGREDIENTS = [["eggs", "spinach", "feta"], ["chicken", "lemon", "garlic"], ["rice", "peas", "onion"],
                ["flour", "butter", "sugar"], ["potato", "leek", "cream"], ["tomato", "basil", "pasta"]]
 
@@ -124,11 +127,11 @@ async def drive(url: str, clients: int, requests: int, duration: float, max_toke
 
 
 def bootstrap_ci(values: list[float], q: float, n: int = 2000, seed: int = 0) -> list[float] | None:
-    """95% percentile-bootstrap interval of the q-th percentile (requests resampled)."""
+    """95% percentile-bootstrap interval of the q-th percentile (requests resampled by the project's one resampler)."""
     if len(values) < 2:
         return None
-    rng = random.Random(seed)
-    stats = sorted(pct([rng.choice(values) for _ in values], q) for _ in range(n))
+    v = np.asarray(values)
+    stats = sorted(pct(v[row].tolist(), q) for idx in resample_indices(len(v), n, seed) for row in idx)
     return [stats[int(0.025 * n)], stats[int(0.975 * n) - 1]]
 
 

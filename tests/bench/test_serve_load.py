@@ -42,3 +42,13 @@ def test_quick_run_answers_every_request(bench_module, tiny_qwen_dir, tmp_path):
     m = saved["memory"]  # the server's resident memory, sampled from warm-up to the end
     assert m["samples"] >= 2 and m["rss_start_mb"] > 50 and m["rss_max_mb"] >= max(m["rss_start_mb"], m["rss_end_mb"])
     assert len(m["series"]) == m["samples"]
+
+
+def test_latency_interval_resamples_requests_through_the_one_resampler(bench_module):
+    """bootstrap_ci draws its resamples with stats.resample_indices: seeded, within the data, around the median."""
+    sl = bench_module("serve_load")
+    lat = [0.1 * k for k in range(1, 41)]
+    low, high = sl.bootstrap_ci(lat, 50, n=500, seed=1)
+    assert min(lat) <= low <= sl.pct(lat, 50) <= high <= max(lat) and low < high
+    assert sl.bootstrap_ci(lat, 50, n=500, seed=1) == [low, high]
+    assert sl.bootstrap_ci([0.3] * 5, 95) == [0.3, 0.3] and sl.bootstrap_ci([0.3], 50) is None

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chefbot.evaluate.stats import bootstrap_mean, paired_bootstrap, ratio_interval, wilson_interval
+from chefbot.evaluate.stats import (
+    bootstrap_mean,
+    paired_bootstrap,
+    paired_ratio,
+    ratio_interval,
+    resample_indices,
+    wilson_interval,
+)
 
 
 def test_bootstrap_interval_covers_mean_and_shrinks_with_n():
@@ -67,3 +74,25 @@ def test_paired_proportions_newcombe_interval_covers_and_mcnemar_is_exact():
     assert 0.94 <= hits / 1000 <= 0.99  # docs/EVALUATION.md quotes this bound, not an observed rate
     with pytest.raises(ValueError, match="same items"):
         paired_proportions([1], [1, 0])
+
+
+def test_paired_retention_interval():
+    base = [1, 0, 1, 1, 0, 1, 0, 1] * 10
+    tuned = [1, 0, 1, 0, 0, 1, 0, 1] * 10
+    r = paired_ratio(base, tuned, samples=500)
+    assert r["value"] == pytest.approx(0.8)
+    assert r["low"] < 0.8 < r["high"] <= 1.0 and r["n"] == 80
+    same = paired_ratio(base, base, samples=200)
+    assert same["low"] == same["high"] == 1.0  # paired: identical answers give no spread
+    assert paired_ratio([0, 0], [1, 1])["value"] is None
+    with pytest.raises(ValueError, match="same items"):
+        paired_ratio([1, 0], [1])
+
+
+def test_the_one_resampler_draws_in_bounded_chunks_and_is_reproducible():
+    """Large resamples come in chunks of about 2 million indices, every row a full resample of n items."""
+    chunks = list(resample_indices(100_000, 50, seed=3))
+    assert sum(len(c) for c in chunks) == 50 and all(c.shape[1] == 100_000 and c.size <= 2_000_000 for c in chunks)
+    assert len(chunks) > 1 and all(0 <= c.min() and c.max() < 100_000 for c in chunks)
+    again = list(resample_indices(100_000, 50, seed=3))
+    assert all(np.array_equal(a, b) for a, b in zip(chunks, again))

@@ -32,6 +32,18 @@ def _summary(results: dict) -> str:
     return "\n".join(lines)
 
 
+def check_benchmark_flags(source: str, endpoint: str | None, base_endpoint: str | None, adapter: str | None) -> None:
+    """The flag combinations ``chefbot eval benchmarks`` accepts, with what to do instead."""
+    if source not in ("auto", "hub", "local"):
+        raise ChefbotError(f"--source {source!r}: expected auto, hub or local")
+    if adapter and (endpoint or base_endpoint):
+        raise ChefbotError("--adapter cannot go with --endpoint: a server serves its own model (chefbot serve ... "
+                           "--adapter DIR). For base vs tuned over HTTP start two servers and give --base-endpoint "
+                           "URL (base) and --endpoint URL (tuned).")
+    if base_endpoint and not endpoint:
+        raise ChefbotError("--base-endpoint needs --endpoint too: the tuned model's server, compared with it")
+
+
 def register(eval_app: typer.Typer, app: typer.Typer) -> None:
     @eval_app.command("run")
     def run(
@@ -74,21 +86,20 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
                                                           "model under OUT/cache and compute every request again."),
     ) -> None:
         """MMLU / HellaSwag with lm-eval's standard tasks; base vs base + adapter retention (local, or two servers)."""
-        from chefbot.evaluate.harness import (  # lazy: numpy/torch/nltk, 1.5-2.5 s (module docstring)
-            check_endpoints,
+        from chefbot.evaluate.benchmarks import (  # lazy: numpy/torch/nltk, 1.5-2.5 s (module docstring)
+            BenchmarkOptions,
             evaluate_benchmarks,
         )
 
-        if source not in ("auto", "hub", "local"):
-            raise ChefbotError(f"--source {source!r}: expected auto, hub or local")
-        check_endpoints(endpoint, base_endpoint, adapter)  # before the config and the model load
+        check_benchmark_flags(source, endpoint, base_endpoint, adapter)  # before the config and the model load
         cfg = load_config(config, overrides)
-        res = evaluate_benchmarks(
-            cfg, adapter=adapter, tasks=[t.strip() for t in tasks.split(",") if t.strip()], limit=limit, out_dir=out,
-            num_fewshot=fewshot, source=source, batch_size=batch_size,
-            mmlu_subjects=[s.strip() for s in subjects.split(",")] if subjects else None,
-            endpoint=endpoint, base_endpoint=base_endpoint, resume=not fresh,
+        options = BenchmarkOptions(
+            tasks=[t.strip() for t in tasks.split(",") if t.strip()], limit=limit, num_fewshot=fewshot, source=source,
+            batch_size=batch_size, mmlu_subjects=[s.strip() for s in subjects.split(",")] if subjects else None,
+            resume=not fresh,
         )
+        res = evaluate_benchmarks(cfg, adapter=adapter, out_dir=out, options=options, endpoint=endpoint,
+                                  base_endpoint=base_endpoint)
         console.print(res["table"], highlight=False)
 
     @eval_app.command("judge")

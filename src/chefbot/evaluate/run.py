@@ -17,9 +17,9 @@ from chefbot.config import ExperimentConfig, save_resolved
 from chefbot.data.prepare import load_eval_items
 from chefbot.errors import ChefbotError
 from chefbot.evaluate.constraint_eval import constraint_items, score_constraints
-from chefbot.evaluate.harness import evaluate_benchmarks, report_benchmarks
+from chefbot.evaluate.benchmarks import BenchmarkOptions, benchmark_model, loaded_model, save_benchmarks
 from chefbot.evaluate.predictions import PredictionWriter
-from chefbot.evaluate.report import write_report
+from chefbot.evaluate.report import report_benchmarks, write_report
 from chefbot.evaluate.score import (
     compare_results,
     score_predictions,
@@ -201,6 +201,7 @@ def evaluate_model(
     models: dict[str, dict] = {}
     rows: dict[str, list[dict]] = {}
     asked: dict[str, list[dict]] = {}
+    bench_runs: dict[str, dict] = {}  # eval.benchmarks: on each model while generation holds it (loaded once)
     for name, ad in runs:
         gen = (generators or {}).get(name) or make_generator(cfg.model_copy(update={"adapter": None}), adapter=ad)
         models[name], rows[name] = run_one(cfg, gen, items, out, name)
@@ -210,6 +211,9 @@ def evaluate_model(
                                         f"{name} (constraints)")[0] if fresh else []
             answers = {r["id"]: r for r in [*rows[name], *made]}
             asked[name] = [answers[a["id"]] for a in asks]
+        if cfg.eval.benchmarks:
+            bench_runs["tuned" if ad else "base"] = benchmark_model(cfg, ad, out / "benchmarks", BenchmarkOptions(),
+                                                                    loaded=loaded_model(gen))
         del gen
     results = assemble_results(cfg, models, baseline=next(iter(models)), rows=rows, n=len(items),
                                title=f"chefbot evaluation: {cfg.name}")
@@ -217,8 +221,10 @@ def evaluate_model(
         results["constraints"] = score_constraints(asks, asked, baseline=next(iter(models)))
     results.update(extra or {})
     if cfg.eval.benchmarks:
-        bench = evaluate_benchmarks(cfg, adapter=adapter, out_dir=out / "benchmarks")
-        results["benchmarks"] = report_benchmarks(bench, {"base": runs[0][0], "tuned": runs[-1][0]})
+        if "base" not in bench_runs:  # --no-base: retention still needs the base, loaded for the benchmarks alone
+            bench_runs["base"] = benchmark_model(cfg, None, out / "benchmarks", BenchmarkOptions())
+        bench = save_benchmarks(cfg, bench_runs, adapter, out / "benchmarks")
+        results["benchmarks"] = report_benchmarks(bench, {"base": model_label(cfg), "tuned": runs[-1][0]})
     write_results(results, out)
     return results
 

