@@ -38,7 +38,7 @@ from chefbot.serve.routes_kitchen import KitchenStore, kitchen_router
 from chefbot.serve.routes_openai import openai_router
 from chefbot.serve.routes_plan import plan_router
 from chefbot.serve.routes_recipes import recipes_router
-from chefbot.serve.routes_web import web_router
+from chefbot.serve.routes_web import router as web_router
 from chefbot.serve.schemas import ERROR_DESCRIPTIONS
 from chefbot.serve.slow_clients import ReadTimeout
 from chefbot.serve.state import ServerState
@@ -83,7 +83,7 @@ def create_app(cfg: ExperimentConfig, generator: Any, *, model_name: str | None 
     install_host_check(app, cfg.serve)
     install_error_handlers(app)
 
-    app.include_router(web_router(state))
+    app.include_router(web_router)
     app.include_router(openai_router(state))
     app.include_router(recipes_router(state))
     app.include_router(kitchen_router(state, kitchen))
