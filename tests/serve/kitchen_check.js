@@ -1,14 +1,19 @@
 // Drives the kitchen pages in a real headless Chromium (playwright-core + Debian's chromium):
+// (with api_key: the library refuses without it, the key is typed there once and every page sends it)
 // save a generated recipe, scale it, paste recipes, delete one, a shopping list from two recipes,
-// a dinner plan from three saved recipes with two cooks through the form, cook mode on a phone
+// a dinner plan from three saved recipes with two cooks through the form, another through the plan page's
+// JSON view (a refused field named, the form filled from the JSON, the JSON sent as is), cook mode on a phone
 // (one step done online, one offline, sent when back online), a blind-tasting vote. Screenshots of
 // each screen go to OUT_DIR. Used by tests/serve/test_kitchen_browser.py and bench/kitchen_screenshots.py.
 //
 // usage: node kitchen_check.js SCENARIO.json
-//   {url, out_dir, timeout_ms, ingredients, paste: [text], delete_title, search (null: a word of
+//   {url, out_dir, timeout_ms, api_key (optional: the server's key), ingredients, paste: [text], delete_title,
+//    search (null: a word of
 //    the saved title), scale_to,
 //    shop: [titles], plan: {title, serve_at, dishes: [titles; "@generated" = the saved answer],
-//    cooks: [{name, skill, from, to}], ovens, burners, pans}, tasting: {ingredients, rater, choice, note}}
+//    cooks: [{name, skill, from, to}], ovens, burners, pans}, plan_json: {title, serve_at, dishes: [[title, servings]],
+//    cooks: [API cooks], kitchen: {API kitchen}, extra: {keys the form has no field for}},
+//    tasting: {ingredients, rater, choice, note}}
 // Prints one JSON line: what the pages showed. Exit 1 on any failure, with the reason.
 "use strict";
 const fs = require("fs");
@@ -37,6 +42,17 @@ async function main() {
   const texts = (page, sel) => page.$$eval(sel, (els) => els.map((e) => e.textContent.trim()));
   try {
     const page = watch(context.pages()[0] || (await context.newPage()));
+
+    // 0. A server with a key: the library says it needs one and opens the key field; typed there once,
+    //    the key is what every later page sends (the Write page's stream included).
+    if (sc.api_key) {
+      await open(page, "/library");
+      out.key_refused = await page.textContent("#lib-status");
+      out.key_box_open = await page.$eval("#key-box", (d) => d.open);
+      await page.fill("#api-key", sc.api_key);
+      await open(page, "/library");
+      out.key_accepted = await page.textContent("#lib-status");
+    }
 
     // 1. A generated recipe, saved to the library from the Write page.
     await open(page, "/");
@@ -138,6 +154,55 @@ async function main() {
     out.cook_lists = await page.$$eval("#cook-lists .cook-list", (els) => els.map((s) => ({
       cook: s.dataset.cook, steps: s.querySelectorAll("li").length, link: s.querySelector("a.cook-link").getAttribute("href") })));
     await page.screenshot({ path: shot("kitchen-plan.png"), fullPage: true });
+
+    // 5b. The same page's advanced view: the plan request as JSON, which follows the form, fills it, and is
+    //     sent as is (with a key the form has no field for); a wrong field is refused by name.
+    const pj = sc.plan_json;
+    if (pj) {
+      await open(page, "/plan");
+      await page.click("#advanced summary");
+      const shown = async () => JSON.parse(await page.inputValue("#plan-json"));
+      const pick = (title) => page.locator("#dish-picks li", { has: page.locator(".dish-title", { hasText: title }) })
+        .first();
+      await page.fill("#meal-title", pj.title);
+      await pick(pj.dishes[0][0]).locator("input.dish-pick").check();
+      out.json_follows_form = await shown();
+      const req = { title: pj.title, serve_at: pj.serve_at, recipes: [], cooks: pj.cooks, kitchen: pj.kitchen,
+                    ...(pj.extra || {}) };
+      for (const [title, servings] of pj.dishes) {
+        req.recipes.push({ recipe_id: Number(await pick(title).getAttribute("data-id")), servings });
+      }
+      out.json_request = req;
+      const bad = JSON.parse(JSON.stringify(req));
+      bad.cooks[0].skill = 9;
+      await page.fill("#plan-json", JSON.stringify(bad));
+      await page.click("#plan-json-send");
+      await page.waitForFunction(() => document.getElementById("json-status").classList.contains("error"));
+      out.json_bad_status = await page.textContent("#json-status");
+      await page.fill("#plan-json", "{\"title\": ");
+      await page.click("#json-to-form");
+      out.json_syntax_status = await page.textContent("#json-status");
+      await page.fill("#plan-json", JSON.stringify(req, null, 2));
+      await page.click("#json-to-form");
+      out.json_fill_status = await page.textContent("#json-status");
+      out.json_form = await page.evaluate(() => ({
+        title: document.getElementById("meal-title").value, serve_at: document.getElementById("serve-at").value,
+        recipes: [...document.querySelectorAll(".dish-pick:checked")].map((x) => ({
+          recipe_id: Number(x.value), servings: Number(x.closest("li").querySelector(".dish-servings").value) })),
+        cooks: [...document.querySelectorAll("#cooks .cook")].map((r) => ({
+          name: r.querySelector(".cook-name").value, skill: Number(r.querySelector(".cook-skill").value) })),
+        kitchen: Object.fromEntries(["ovens", "burners", "pans"]
+          .map((k) => [k, Number(document.getElementById(k).value)])),
+      }));
+      await page.click("#plan-json-send");
+      await page.waitForFunction(() => !document.getElementById("plan-out").hidden
+        || document.getElementById("json-status").classList.contains("error"));
+      out.json_plan_status = await page.textContent("#json-status");
+      if (out.json_plan_status) throw new Error("planning the JSON failed: " + out.json_plan_status);
+      out.json_plan_id = Number(new URL(page.url()).searchParams.get("plan"));
+      out.json_gantt_bars = await page.$$eval("#gantt .bar[data-task]", (els) => els.map((e) => e.dataset.task));
+      await page.screenshot({ path: shot("kitchen-plan-json.png"), fullPage: true });
+    }
 
     // 6. Cook mode on a phone: one step done online, the next offline (queued, sent once back online).
     const busy = out.cook_lists.find((c) => c.steps >= 2) || out.cook_lists.find((c) => c.steps >= 1);

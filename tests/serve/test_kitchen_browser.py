@@ -1,9 +1,11 @@
 """The kitchen pages in a real headless Chromium (Debian's chromium + playwright-core from npm,
 installed by `make setup-browser`), against a live server with a scripted generator and a
-temporary SQLite library. One flow, as a household uses it (kitchen_check.js drives the pages,
-kitchen_scenario.json says what it types): save a generated recipe, paste three more and delete
+temporary SQLite library, behind an API key. One flow, as a household uses it (kitchen_check.js drives
+the pages, kitchen_scenario.json says what it types): the key typed once on the library page (and then
+sent by every page), save a generated recipe, paste three more and delete
 one, search, scale, a shopping list from two recipes, a dinner planned from three saved recipes
-with two cooks through the form, cook mode on a phone (a step done online, the next offline and
+with two cooks through the form and another through the
+plan page's JSON view, cook mode on a phone (a step done online, the next offline and
 sent once back online), a blind-tasting vote. Each step is checked twice: on the page, and in what
 the API answers afterwards. In CI a missing browser is a failure with the reason; elsewhere the
 test skips."""
@@ -22,8 +24,9 @@ from serve_support import CHROMIUM, FastGenerator, browser_problem, live_app, se
 
 HERE = Path(__file__).resolve().parent
 SCENARIO = HERE / "kitchen_scenario.json"
-SHOTS = ("kitchen-save.png", "kitchen-library.png", "kitchen-shopping.png", "kitchen-plan.png", "kitchen-cook.png",
-         "kitchen-cook-offline.png", "kitchen-tasting.png")
+SHOTS = ("kitchen-save.png", "kitchen-library.png", "kitchen-shopping.png", "kitchen-plan.png", "kitchen-plan-json.png",
+         "kitchen-cook.png", "kitchen-cook-offline.png", "kitchen-tasting.png")
+API_KEY = "k-kitchen-browser"
 
 
 def run_kitchen_check(repo: Path, url: str, out_dir: Path, timeout_ms: int = 90000, **overrides) -> dict:
@@ -51,12 +54,12 @@ def test_kitchen_flow_in_headless_chromium(repo_dir, tmp_path):
         if os.environ.get("CI"):
             pytest.fail(f"browser test cannot run: {problem}")
         pytest.skip(problem)
-    cfg = serve_cfg(tmp_path / "no-model")
+    cfg = serve_cfg(tmp_path / "no-model", api_keys=[API_KEY])
     cfg.kitchen.db_path = str(tmp_path / "kitchen.db")
     shots = tmp_path / "shots"
     with live_app(cfg, FastGenerator()) as srv:
-        page = run_kitchen_check(repo_dir, srv.url, shots)
-        with httpx.Client(base_url=srv.url, timeout=30) as api:
+        page = run_kitchen_check(repo_dir, srv.url, shots, api_key=API_KEY)
+        with httpx.Client(base_url=srv.url, timeout=30, headers={"Authorization": f"Bearer {API_KEY}"}) as api:
             _check_against_api(page, api)
     assert page["page_errors"] == []
     for name in SHOTS:
@@ -65,6 +68,12 @@ def test_kitchen_flow_in_headless_chromium(repo_dir, tmp_path):
 
 
 def _check_against_api(page: dict, api: httpx.Client) -> None:
+    # 0. Without the key the library says so and opens the one key field; typed there, it is sent by every
+    #    later page: the Write page's stream and save (1), the library, plan, cook and tasting pages (2-7).
+    refused = page["key_refused"]
+    assert refused.startswith("Error 401") and "enter the API key" in refused, refused
+    assert page["key_box_open"]
+    assert page["key_accepted"].startswith("The library is empty"), page["key_accepted"]
     # 1. The generated recipe, saved from the Write page with what wrote it.
     assert page["generate_status"].startswith("Done"), page["generate_status"]
     rid = int(page["saved_link"].split("recipe=")[1])
@@ -108,6 +117,27 @@ def _check_against_api(page: dict, api: httpx.Client) -> None:
     assert {"Rice Bowl", "Pancakes", "Baked apples", "Oven 1"} <= set(page["gantt_labels"])
     assert {c["cook"]: c["steps"] for c in page["cook_lists"]} == {n: len(ts) for n, ts in plan["plan"]["by_cook"].items()}
     assert plan["preheat"], "the apples bake: the plan has a preheat"
+    # 5b. The JSON view: it followed the form, named the refused field, filled the form, and was sent as is.
+    req = page["json_request"]
+    assert page["json_follows_form"]["title"] == req["title"]
+    assert [r["recipe_id"] for r in page["json_follows_form"]["recipes"]] == [req["recipes"][0]["recipe_id"]]
+    bad = page["json_bad_status"]
+    assert bad.startswith("Error 422") and "cooks.0.skill" in bad, bad  # the API's 422, naming the field
+    assert page["json_syntax_status"].startswith("Not valid JSON"), page["json_syntax_status"]
+    assert "start_after" in page["json_fill_status"], page["json_fill_status"]  # the form has no field for it
+    form = page["json_form"]
+    assert (form["title"], form["serve_at"], form["kitchen"]) == (req["title"], req["serve_at"], req["kitchen"])
+    assert sorted(map(tuple, (r.values() for r in form["recipes"]))) == sorted((r["recipe_id"], r["servings"])
+                                                                            for r in req["recipes"])
+    assert form["cooks"] == req["cooks"]
+    sent = api.get(f"/api/plans/{page['json_plan_id']}").json()
+    assert page["json_plan_id"] != page["plan_id"]
+    assert {k: sent["request"][k] for k in ("title", "serve_at", "start_after")} == \
+        {k: req[k] for k in ("title", "serve_at", "start_after")}
+    assert [(r["recipe_id"], r["servings"]) for r in sent["request"]["recipes"]] == \
+        [(r["recipe_id"], r["servings"]) for r in req["recipes"]]
+    assert [c["name"] for c in sent["request"]["cooks"]] == ["Kim"]
+    assert sorted(page["json_gantt_bars"]) == sorted(t["id"] for t in sent["tasks"])
     # 6. Cook mode: two steps done (the second while offline, sent when back online).
     cook = page["cook"]
     assert page["cook_view_visible"]
@@ -131,13 +161,12 @@ def _check_against_api(page: dict, api: httpx.Client) -> None:
     summary = api.get("/api/tastings/summary").json()
     assert summary["n"] == 1 and "Kim" in summary["comparisons"][0]["per_rater"]
     assert any(row and row[0] == "Kim" for row in page["summary_rows"])
-    # 8. Nothing wider than a 390 px phone screen; every kitchen page links to the others, its own marked.
+    # 8. Nothing wider than a 390 px phone screen; every page links to the others, its own marked.
     assert all(v <= 1 for v in page["overflow"].values()), page["overflow"]
     pages = ["Write", "Library", "Plan", "Cook", "Tasting"]
     for path, links in page["nav"].items():
-        if path != "/":
-            here = next(p for p in pages[1:] if path.startswith("/" + p.lower()))
-            assert links == [("*" if p == here else "") + p for p in pages], (path, links)
+        here = "Write" if path == "/" else next(p for p in pages[1:] if path.startswith("/" + p.lower()))
+        assert links == [("*" if p == here else "") + p for p in pages], (path, links)
 
 
 def _id(api: httpx.Client, title: str) -> int:
@@ -145,8 +174,9 @@ def _id(api: httpx.Client, title: str) -> int:
 
 
 def test_every_page_and_the_files_it_loads_are_served(tmp_path):
-    """No browser needed: each kitchen page (and the Write page) is served, and so is every
-    /static/ file it names; nothing else under /static/ is."""
+    """No browser needed: every page is served in the one shell (the same navigation, the current page
+    marked, one API-key field, kitchen.js first), and so is every /static/ file it names; nothing else
+    under /static/ is (not the shell, not a page body, nothing outside web/)."""
     import re
 
     from fastapi.testclient import TestClient
@@ -157,13 +187,21 @@ def test_every_page_and_the_files_it_loads_are_served(tmp_path):
     cfg = serve_cfg(tmp_path / "no-model")
     cfg.kitchen.db_path = str(tmp_path / "kitchen.db")
     with TestClient(create_app(cfg, FastGenerator())) as c:
-        for path in ["/", *PAGES]:
+        assert list(PAGES)[0] == "/" and len(PAGES) == 5
+        for path in PAGES:
             r = c.get(path)
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), path
-            # the pages link to each other: the Write page by hand, the kitchen pages through kitchen.js
-            assert 'href="/library"' in r.text if path == "/" else "/static/kitchen.js" in r.text, path
+            assert "$" not in r.text.split("<main>")[0], path  # no placeholder of the shell left unfilled
+            links = re.findall(r'<a href="(/[a-z]*)"( aria-current="page")?>', r.text.split("</nav>")[0])
+            assert [href for href, _ in links] == list(PAGES), path
+            assert [href for href, mark in links if mark] == [path], path
+            assert r.text.count('id="api-key"') == 1 and r.text.count("<nav") == 1, path
+            scripts = re.findall(r'<script src="/static/([^"]+)"', r.text)
+            assert scripts[0] == "kitchen.js" and list(PAGES[path].scripts) == scripts[1:], (path, scripts)
             for ref in re.findall(r'(?:src|href)="(/static/[^"]+)"', r.text):
                 assert c.get(ref).status_code == 200, (path, ref)
-        assert c.get("/static/routes_web.py").status_code == 404
+        assert "plan-panel" not in c.get("/").text and "/v1/plan" not in c.get("/static/app.js").text
+        for name in ("routes_web.py", "shell.html", "index.html", "plan.html", "..%2Fapp.py"):
+            assert c.get(f"/static/{name}").status_code == 404, name
         assert c.get("/static/../app.py").status_code == 404
     assert not (tmp_path / "kitchen.db").exists()  # serving pages opens no database

@@ -45,7 +45,10 @@ async function main() {
       checks: await page.$$eval("#r-checks li", (els) => els.map((e) => ({ name: e.dataset.check, cls: e.className, text: e.textContent }))),
       copy_enabled: await page.isEnabled("#copy"),
       download_enabled: await page.isEnabled("#download"),
-      plan_panel_visible: await page.isVisible("#plan-panel"),
+      nav: await page.$$eval("header nav a",
+        (els) => els.map((a) => (a.getAttribute("aria-current") ? "*" : "") + a.textContent)),
+      plan_panel: await page.$$eval("#plan-panel, #plan-spec", (els) => els.length),
+      key_field_visible: await page.isVisible("footer summary"),
       page_errors: errors,
     };
     await page.screenshot({ path: shot, fullPage: true });

@@ -38,8 +38,7 @@ from chefbot import __version__
 from chefbot.config import ExperimentConfig
 from chefbot.serve.api_errors import BodyLimit, body_limit, install_error_handlers
 from chefbot.serve.auth import JsonOnly, install_auth, install_cors, install_host_check, protected
-from chefbot.serve import routes_kitchen, routes_openai, routes_plan, routes_recipes
-from chefbot.serve.routes_web import web_router
+from chefbot.serve import routes_kitchen, routes_openai, routes_plan, routes_recipes, routes_web
 from chefbot.serve.schemas import ERROR_DESCRIPTIONS, json_schema
 from chefbot.serve.slow_clients import ReadTimeout
 from chefbot.serve.state import ServerState
@@ -86,7 +85,7 @@ def create_app(cfg: ExperimentConfig, generator: Any, *, model_name: str | None 
     install_host_check(app, cfg.serve)
     install_error_handlers(app)
 
-    app.include_router(web_router(state))
+    app.include_router(routes_web.router)
     app.include_router(routes_openai.router)
     if state.has_completions:
         app.include_router(routes_openai.completions_router)

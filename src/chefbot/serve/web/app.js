@@ -1,19 +1,12 @@
-// ChefBot web page: plain JS, no build step. Streams /v1/recipes (server-sent events read
-// through fetch, so the API key can go in a header, which EventSource cannot send).
+// The recipe page (/): plain JS, no build step, after kitchen.js (the API key, apiFetch, $). Streams
+// /v1/recipes (server-sent events read through fetch, so the API key can go in a header, which
+// EventSource cannot send).
 "use strict";
 
-const $ = (id) => document.getElementById(id);
 let controller = null;
 let lastText = "";
 let lastTitle = "recipe";
 let lastSource = null; // what wrote lastText, kept with it in the library ("Save to library")
-
-function headers() {
-  const h = { "Content-Type": "application/json" };
-  const key = $("api-key").value.trim();
-  if (key) h["Authorization"] = "Bearer " + key;
-  return h;
-}
 
 function setStatus(text, isError) {
   $("status").textContent = text;
@@ -100,15 +93,6 @@ async function readEvents(response, onEvent) {
   }
 }
 
-async function errorMessage(response) {
-  try {
-    const body = await response.json();
-    return (body.error && body.error.message) || JSON.stringify(body);
-  } catch (e) {
-    return response.statusText;
-  }
-}
-
 async function generate(ev) {
   ev.preventDefault();
   const body = {
@@ -134,11 +118,7 @@ async function generate(ev) {
   setStatus("Writing...");
   controller = new AbortController();
   try {
-    const response = await fetch("/v1/recipes", { method: "POST", headers: headers(), body: JSON.stringify(body), signal: controller.signal });
-    if (!response.ok) {
-      setStatus(`Error ${response.status}: ${await errorMessage(response)}`, true);
-      return;
-    }
+    const response = await apiFetch("POST", "/v1/recipes", body, { signal: controller.signal });
     await readEvents(response, (e) => {
       if (e.delta !== undefined) {
         lastText += e.delta;
@@ -161,7 +141,8 @@ async function generate(ev) {
       }
     });
   } catch (err) {
-    setStatus(err.name === "AbortError" ? "Stopped." : "Error: " + err.message, err.name !== "AbortError");
+    const stopped = err.name === "AbortError";
+    setStatus(stopped ? "Stopped." : err instanceof ApiFailure ? err.message : "Error: " + err.message, !stopped);
   } finally {
     controller = null;
     $("generate").disabled = false;
@@ -174,14 +155,16 @@ async function generate(ev) {
 async function saveToLibrary() {
   $("save").disabled = true;
   const servings = (lastSource.settings.constraints || {}).servings; // the servings asked for, when given
-  const response = await fetch("/api/recipes", { method: "POST", headers: headers(),
-                                                 body: JSON.stringify({ text: lastText, source: lastSource, ...(servings ? { servings } : {}) }) });
-  if (!response.ok) {
-    $("save-status").textContent = `Not saved: ${await errorMessage(response)}`;
+  let saved;
+  try {
+    saved = await api("POST", "/api/recipes",
+                      { text: lastText, source: lastSource, ...(servings ? { servings } : {}) });
+  } catch (e) {
+    say("save-status", `Not saved: ${e.message}`, true);
     $("save").disabled = false;
     return;
   }
-  const saved = await response.json();
+  say("save-status", "");
   $("save-status").replaceChildren(`Saved to the library: `, Object.assign(document.createElement("a"), { href: `/library?recipe=${saved.id}`, textContent: saved.title }));
 }
 
@@ -210,46 +193,15 @@ function download() {
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }
 
-const EXAMPLE_MEAL = {
-  title: "Pasta night",
-  serve_at: "19:30",
-  recipes: [
-    { title: "Tomato pasta", ingredients: ["spaghetti", "tomatoes", "garlic"],
-      directions: ["Boil water in a large pot.", "Cook the spaghetti for 10 minutes.", "Simmer tomatoes and garlic in a pan for 15 minutes.", "Toss the pasta with the sauce."] },
-    { title: "Green salad", ingredients: ["lettuce", "olive oil", "lemon"],
-      directions: ["Wash and chop the lettuce.", "Whisk olive oil and lemon juice in a bowl.", "Toss the salad with the dressing."] },
-  ],
-  cooks: [{ name: "Alex", skill: 3 }],
-};
-
-async function plan() {
-  $("plan-status").textContent = "Planning...";
-  $("plan-result").hidden = true;
-  let spec;
-  try { spec = JSON.parse($("plan-spec").value); } catch (e) { $("plan-status").textContent = "Not valid JSON: " + e.message; return; }
-  const response = await fetch("/v1/plan", { method: "POST", headers: headers(), body: JSON.stringify(spec) });
-  if (!response.ok) { $("plan-status").textContent = `Error ${response.status}: ${await errorMessage(response)}`; return; }
-  const result = await response.json();
-  $("plan-status").textContent = "";
-  $("plan-result").srcdoc = result.html || "<pre>" + JSON.stringify(result, null, 2) + "</pre>";
-  $("plan-result").hidden = false;
-}
-
 async function init() {
   $("recipe-form").addEventListener("submit", generate);
   $("stop").addEventListener("click", () => controller && controller.abort());
   $("copy").addEventListener("click", copyText);
   $("download").addEventListener("click", download);
   $("save").addEventListener("click", saveToLibrary);
-  $("plan").addEventListener("click", plan);
-  $("plan-spec").value = JSON.stringify(EXAMPLE_MEAL, null, 2);
   try {
-    const health = await (await fetch("/health")).json();
+    const health = await api("GET", "/health");
     $("model-name").textContent = "model: " + health.model;
-    if (health.features && health.features.plan) {
-      $("plan-panel").hidden = false;
-      $("plan-link").hidden = false;
-    }
   } catch (e) { /* the page still works without /health */ }
   document.body.dataset.ready = "1";
 }

@@ -1,6 +1,9 @@
-// Shared by the kitchen pages (library, plan, cook, tasting): plain JS, no build step.
-// `api(method, path, body)` calls the server's /api/... routes with the API key the person
-// gave (kept in localStorage), and throws an Error carrying the server's message on a refusal.
+// Shared by every page (write, library, plan, cook, tasting; loaded first): plain JS, no build step.
+// The API key: one field at the foot of every page (the server renders it, with the navigation, from
+// one shell: routes_web.py), kept under one localStorage key, so a key saved on any page is sent by
+// every page. `apiFetch(method, path, body)` is the one way the pages call the server: it sends the key,
+// and on a refusal throws an ApiFailure carrying the server's message (a 401 also opens the key field).
+// `api(...)` is apiFetch with the JSON answer read.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -25,18 +28,35 @@ class ApiFailure extends Error {
   constructor(status, message) { super(message); this.status = status; }
 }
 
-async function api(method, path, body) {
-  const init = { method, headers: apiHeaders() };
-  if (body !== undefined) init.body = JSON.stringify(body);
-  const response = await fetch(path, init);
-  if (response.status === 204) return null;
+// The server's message in an error answer: the API's {"error": {"message"}}, FastAPI's {"detail"}, or the status.
+async function failureMessage(response) {
   let data = null;
   try { data = await response.json(); } catch (e) { data = null; }
-  if (!response.ok) {
-    const msg = (data && data.error && data.error.message) || (data && data.detail) || response.statusText;
-    throw new ApiFailure(response.status, `Error ${response.status}: ${msg}`);
+  const detail = data && data.detail;
+  const msg = (data && data.error && data.error.message)
+    || (typeof detail === "string" ? detail : detail && JSON.stringify(detail)) || response.statusText;
+  return `Error ${response.status}: ${msg}`;
+}
+
+// The response once it is ok (a stream is read by the caller); `init` adds fetch options (an AbortSignal).
+async function apiFetch(method, path, body, init) {
+  const options = { ...(init || {}), method, headers: apiHeaders() };
+  if (body !== undefined) options.body = JSON.stringify(body);
+  const response = await fetch(path, options);
+  if (response.ok) return response;
+  let message = await failureMessage(response);
+  if (response.status === 401) {
+    message += apiKey() ? " (the API key at the foot of the page was refused)"
+                        : " (enter the API key at the foot of the page)";
+    askForKey();
   }
-  return data;
+  throw new ApiFailure(response.status, message);
+}
+
+async function api(method, path, body) {
+  const response = await apiFetch(method, path, body);
+  if (response.status === 204) return null;
+  try { return await response.json(); } catch (e) { return null; }
 }
 
 function say(el, text, isError) {
@@ -66,19 +86,21 @@ function param(name) {
   return new URLSearchParams(location.search).get(name);
 }
 
-const PAGES = [["/", "Write"], ["/library", "Library"], ["/plan", "Plan"], ["/cook", "Cook"], ["/tasting", "Tasting"]];
-
-// What every kitchen page shares, written once here: the navigation in the header (the current
-// page marked for screen readers) and the footer's API-key field (kept in localStorage).
-function pageChrome() {
-  const nav = h("nav", { class: "pages", "aria-label": "Pages" }, PAGES.map(([href, name]) =>
-    [h("a", { href, "aria-current": href === location.pathname ? "page" : null }, name), " "]));
-  document.querySelector("header").append(nav);
-  const field = h("input", { type: "password", id: "api-key", autocomplete: "off", placeholder: "only if the server needs one" });
+// The key field in the footer (shell.html): filled from storage, saved as it is typed, and kept in step
+// with other tabs of this server that change it.
+function keyField() {
+  const field = $("api-key");
+  if (!field) return;
   field.value = apiKey();
-  field.addEventListener("change", () => setApiKey(field.value.trim()));
-  document.querySelector("main").after(h("footer", {}, h("details", {}, h("summary", {}, "API key"),
-    h("label", { for: "api-key" }, "API key ", field))));
+  field.addEventListener("input", () => setApiKey(field.value.trim()));
+  window.addEventListener("storage", (ev) => { if (ev.key === KEY_STORE) field.value = apiKey(); });
 }
 
-pageChrome();
+function askForKey() {
+  const box = $("key-box");
+  if (!box) return;
+  box.open = true;
+  $("api-key").focus({ preventScroll: true });
+}
+
+keyField();

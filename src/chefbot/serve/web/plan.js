@@ -1,6 +1,8 @@
-// Meal plans by form: pick library recipes, the serving time, the cooks and the kitchen; the planner
-// runs on the server (POST /api/plans, which saves the plan), and the page shows the Gantt chart,
-// each cook's list and a link to each cook's cook mode.
+// The one planner page. Meal plans by form: pick library recipes, the serving time, the cooks and the
+// kitchen; the planner runs on the server (POST /api/plans, which saves the plan), and the page shows the
+// Gantt chart, each cook's list and a link to each cook's cook mode. The "advanced" view is the same
+// request as JSON: it follows the form, fills the form, or is sent as is (the server's 400/422 names the
+// field that is wrong).
 "use strict";
 
 const DEFAULT_COOKS = [{ name: "Alex", skill: 4 }];
@@ -22,7 +24,10 @@ function addCook(cook) {
   row.querySelector(".cook-from").value = c.from || "";
   row.querySelector(".cook-to").value = c.to || "";
   row.querySelector(".remove-cook").setAttribute("aria-label", `Remove cook ${n}`);
-  row.querySelector(".remove-cook").addEventListener("click", () => { if ($("cooks").children.length > 1) row.remove(); });
+  row.querySelector(".remove-cook").addEventListener("click", () => {
+    if ($("cooks").children.length > 1) row.remove();
+    showJson();
+  });
   $("cooks").append(row);
   return row;
 }
@@ -36,6 +41,7 @@ async function loadDishes() {
       h("label", { class: "servings-pick" }, "servings ",
         h("input", { type: "number", class: "dish-servings", min: 1, max: 100, value: r.servings || 4, "aria-label": `Servings of ${r.title}` })))));
     say("dish-status", recipes.length ? "" : "The library is empty: save recipes first (Library page).");
+    showJson();
   } catch (e) {
     say("dish-status", e.message, true);
   }
@@ -87,23 +93,115 @@ function showPlan(saved) {
   history.replaceState(null, "", `?plan=${id}`);
 }
 
-async function makePlan(ev) {
-  ev.preventDefault();
-  const body = spec();
-  if (!body.recipes.length) { say("plan-status", "Tick at least one dish.", true); return; }
-  $("make-plan").disabled = true;
-  say("plan-status", "Planning...");
+// Plan and save `body`; what went wrong goes to the status line `statusId`.
+async function sendPlan(body, statusId, button) {
+  button.disabled = true;
+  say(statusId, "Planning...");
   try {
     const saved = await api("POST", "/api/plans", body);
-    say("plan-status", "");
+    say(statusId, "");
     showPlan(saved);
     loadSaved();
     $("plan-out").scrollIntoView({ block: "start" });
   } catch (e) {
-    say("plan-status", e.message, true);
+    say(statusId, e.message, true);
   } finally {
-    $("make-plan").disabled = false;
+    button.disabled = false;
   }
+}
+
+async function makePlan(ev) {
+  ev.preventDefault();
+  const body = spec();
+  if (!body.recipes.length) { say("plan-status", "Tick at least one dish.", true); return; }
+  await sendPlan(body, "plan-status", $("make-plan"));
+}
+
+// -- the advanced view: the request as JSON ----------------------------------------------------------
+function showJson() {
+  $("plan-json").value = JSON.stringify(spec(), null, 2);
+}
+
+function readJson() {
+  let req;
+  try {
+    req = JSON.parse($("plan-json").value);
+  } catch (e) {
+    say("json-status", "Not valid JSON: " + e.message, true);
+    return null;
+  }
+  if (req === null || typeof req !== "object" || Array.isArray(req)) {
+    say("json-status", 'Give the plan request as a JSON object: {"serve_at": ..., "recipes": [...], ...}.', true);
+    return null;
+  }
+  return req;
+}
+
+const FORM_KEYS = ["title", "serve_at", "recipes", "cooks", "kitchen"];
+const FORM_KITCHEN = ["ovens", "burners", "pans"];
+
+// Fill the form from a request; throws an Error naming the field when the form cannot take it (nothing is
+// changed then). Returns the fields the form has no place for (they are sent only by "Plan this JSON").
+function fillForm(req) {
+  for (const key of ["recipes", "cooks"]) {
+    if (req[key] !== undefined && !Array.isArray(req[key])) throw new Error(`${key}: give a list`);
+  }
+  if (req.kitchen !== undefined && (req.kitchen === null || typeof req.kitchen !== "object")) {
+    throw new Error("kitchen: give an object");
+  }
+  const picks = new Map([...document.querySelectorAll("#dish-picks li")].map((li) => [Number(li.dataset.id), li]));
+  (req.recipes || []).forEach((r, i) => {
+    if (!r || !picks.has(r.recipe_id)) {
+      throw new Error(`recipes.${i}.recipe_id: no recipe ${JSON.stringify(r && r.recipe_id)} in the library`);
+    }
+  });
+  (req.cooks || []).forEach((c, i) => {
+    if (!c || typeof c.name !== "string") throw new Error(`cooks.${i}.name: give the cook's name`);
+  });
+  const left = Object.keys(req).filter((k) => !FORM_KEYS.includes(k));
+  if (typeof req.title === "string") $("meal-title").value = req.title;
+  if (req.serve_at !== undefined) {
+    const clock = /^([0-9]{1,2}):([0-9]{2})$/.exec(String(req.serve_at));
+    if (clock) $("serve-at").value = `${clock[1].padStart(2, "0")}:${clock[2]}`;
+    else left.push("serve_at");
+  }
+  if (req.recipes) {
+    for (const li of picks.values()) li.querySelector(".dish-pick").checked = false;
+    req.recipes.forEach((r, i) => {
+      const li = picks.get(r.recipe_id);
+      li.querySelector(".dish-pick").checked = true;
+      if (r.servings !== undefined) li.querySelector(".dish-servings").value = r.servings;
+      if (r.kind !== undefined && r.kind !== "auto") left.push(`recipes.${i}.kind`);
+    });
+  }
+  if (req.cooks && req.cooks.length) {
+    $("cooks").replaceChildren();
+    cooksAdded = 0; // every row is new: number them from 1 again
+    req.cooks.forEach((c) => addCook({ name: c.name, skill: c.skill, from: c.available_from, to: c.available_to }));
+  }
+  for (const [k, v] of Object.entries(req.kitchen || {})) {
+    if (FORM_KITCHEN.includes(k)) $(k).value = v;
+    else left.push(`kitchen.${k}`);
+  }
+  return left;
+}
+
+function jsonToForm() {
+  const req = readJson();
+  if (!req) return;
+  try {
+    const left = fillForm(req);
+    const note = left.length ? `; it has no field for ${left.join(", ")}: "Plan this JSON" sends them` : "";
+    say("json-status", `The form is filled${note}.`);
+  } catch (e) {
+    say("json-status", e.message, true);
+  }
+}
+
+async function planJson() {
+  const req = readJson();
+  if (!req) return;
+  await sendPlan(req, "json-status", $("plan-json-send"));
 }
 
 async function openPlan(id) {
@@ -130,8 +228,13 @@ async function loadSaved() {
 
 async function init() {
   $("plan-form").addEventListener("submit", makePlan);
-  $("add-cook").addEventListener("click", () => addCook().querySelector(".cook-name").focus());
+  $("add-cook").addEventListener("click", () => { addCook().querySelector(".cook-name").focus(); showJson(); });
+  $("plan-form").addEventListener("input", showJson); // typing, ticking, picking: the JSON follows the form
+  $("plan-form").addEventListener("change", showJson);
+  $("json-to-form").addEventListener("click", jsonToForm);
+  $("plan-json-send").addEventListener("click", planJson);
   DEFAULT_COOKS.forEach(addCook);
+  showJson();
   await loadDishes();
   await loadSaved();
   const id = param("plan");
