@@ -86,7 +86,8 @@ def summary(runs: dict[str, list[list[dict]]], rounds: list[tuple[int, int]]) ->
         ratios[key] = {}
         for name, (a, b) in pairs.items():
             per = [x[k]["tokens_per_s"] / y[k]["tokens_per_s"] for x, y in zip(runs[a], runs[b])]
-            ratios[key][name] = {"median": round(speed[a][key]["tokens_per_s"] / speed[b][key]["tokens_per_s"], 2),
+            med_a, med_b = (median(x[k]["tokens_per_s"] for x in runs[arm]) for arm in (a, b))  # unrounded
+            ratios[key][name] = {"median": round(med_a / med_b, 2),
                                  "per_repeat": [round(r, 2) for r in per]}
     return speed, ratios
 
