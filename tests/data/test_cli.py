@@ -26,6 +26,37 @@ def test_prepare_and_inspect_print_summary(data_fixtures, qwen_tokenizer_dir, tm
     assert "cache hit" in res.output and "train row 0" in res.output and "<|im_end|>" in res.output
 
 
+def test_prepare_resolves_the_source_once(data_fixtures, qwen_tokenizer_dir, tmp_path, monkeypatch):
+    """One `chefbot data prepare` (and `inspect`) resolves data.source once, in the command, and
+    prepare and the fingerprints use that: before issue 24 the command and prepare each resolved it
+    (reading the file's first record each time to settle data.format=auto)."""
+    from chefbot.cli import app
+    from chefbot.data import cli as data_cli
+    from chefbot.data import prepare as P
+    from chefbot.data import sources
+
+    calls = []
+
+    def counted(source, fmt="auto"):
+        calls.append(source)
+        return sources.resolve_data_source(source, fmt)
+
+    for module in (data_cli, P):  # both import the name; a resolution anywhere else in the run would not count
+        monkeypatch.setattr(module, "resolve_data_source", counted)
+    args = [
+        "configs/quickstart.yaml", f"data.source={data_fixtures / 'recipenlg_bad.csv'}", "data.format=auto",
+        f"model.tokenizer={qwen_tokenizer_dir}", f"data.cache_dir={tmp_path}", "data.num_proc=1",
+        "data.val_size=1", "data.test_size=1", "data.max_length=128",
+    ]
+    runner = CliRunner()
+    for command, hit in (("prepare", False), ("prepare", True), ("inspect", True)):
+        calls.clear()
+        res = runner.invoke(app, ["data", command, *args], env={"COLUMNS": "200"})
+        assert res.exit_code == 0, res.output
+        assert ("cache hit" in res.output) == hit
+        assert calls == [str(data_fixtures / "recipenlg_bad.csv")], (command, calls)
+
+
 def test_bad_path_is_one_line_without_traceback(repo_dir):
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     proc = subprocess.run(

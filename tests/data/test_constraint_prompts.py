@@ -18,6 +18,7 @@ from chefbot.data.constraint_prompts import record_labels, sampled_constraints
 from chefbot.data.inspect import print_summary
 from chefbot.data.prepare import prepare
 from chefbot.data.records import RecipeRecord
+from chefbot.data.sources import resolve_data_source
 from chefbot.data.tokenize import messages_for
 
 TEMPLATE = "The recipe must be: {constraints}."
@@ -62,9 +63,10 @@ def test_prepare_with_constraints(make_cfg, shared_dir, qwen_tokenizer):
     cfg = make_cfg(src, f"prompt.constraints={TEMPLATE}", "prompt.constraint_prob=0.5", "data.max_train=300",
                    "data.val_size=20", "data.test_size=20")
     off = make_cfg(src, "data.max_train=300", "data.val_size=20", "data.test_size=20")
-    fps = {fingerprint(cfg, qwen_tokenizer), fingerprint(off, qwen_tokenizer),
+    spec = resolve_data_source(str(src))
+    fps = {fingerprint(cfg, qwen_tokenizer, spec), fingerprint(off, qwen_tokenizer, spec),
            fingerprint(cfg.model_copy(update={"prompt": cfg.prompt.model_copy(update={"constraint_prob": 0.3})}),
-                       qwen_tokenizer)}
+                       qwen_tokenizer, spec)}
     assert len(fps) == 3  # the cache changes with each setting
     p = prepare(cfg, qwen_tokenizer, progress=False)
     lab = p.stats["labels"]

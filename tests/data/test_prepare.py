@@ -10,6 +10,7 @@ import pytest
 from chefbot.data import records as R
 from chefbot.data.cache import COMPLETE, fingerprint
 from chefbot.data.prepare import load_eval_items, prepare
+from chefbot.data.sources import resolve_data_source
 from chefbot.errors import DataError
 
 
@@ -52,8 +53,12 @@ def test_cache_hit_and_fingerprint(make_cfg, data_fixtures, qwen_tokenizer, caps
     assert "cache hit" in capsys.readouterr().out
     assert second.train["input_ids"] == first.train["input_ids"]
     # options that change the output change the fingerprint; worker count does not
-    assert fingerprint(cfg.model_copy(update={"data": cfg.data.model_copy(update={"max_length": 128})}), qwen_tokenizer) != first.cache_dir.name
-    assert fingerprint(cfg.model_copy(update={"data": cfg.data.model_copy(update={"num_proc": 4})}), qwen_tokenizer) == first.cache_dir.name
+    spec = resolve_data_source(cfg.data.source, cfg.data.format)
+    assert fingerprint(cfg, qwen_tokenizer, spec) == first.cache_dir.name
+    longer = cfg.model_copy(update={"data": cfg.data.model_copy(update={"max_length": 128})})
+    assert fingerprint(longer, qwen_tokenizer, spec) != first.cache_dir.name
+    more_workers = cfg.model_copy(update={"data": cfg.data.model_copy(update={"num_proc": 4})})
+    assert fingerprint(more_workers, qwen_tokenizer, spec) == first.cache_dir.name
 
 
 def test_interrupted_write_leaves_no_complete_cache(make_cfg, data_fixtures, qwen_tokenizer, monkeypatch):
@@ -70,7 +75,8 @@ def test_interrupted_write_leaves_no_complete_cache(make_cfg, data_fixtures, qwe
     cache = cfg.data.cache_dir
     leftovers = [p for p in __import__("pathlib").Path(cache).glob("*")]
     assert not any((p / COMPLETE).exists() for p in leftovers)
-    assert not any(p.name == fingerprint(cfg, qwen_tokenizer) for p in leftovers)
+    key = fingerprint(cfg, qwen_tokenizer, resolve_data_source(cfg.data.source, cfg.data.format))
+    assert not any(p.name == key for p in leftovers)
     monkeypatch.undo()
     assert not prepare(cfg, qwen_tokenizer, progress=False).cache_hit
 
@@ -101,7 +107,6 @@ def test_split_is_deterministic_disjoint_and_stable_as_data_grows(make_cfg, shar
 def _train_ids(cfg, tokenizer):
     """Recipe ids in train, recovered by re-reading with the same hash split."""
     from chefbot.data.prepare import _stream
-    from chefbot.data.sources import resolve_data_source
 
     ids = set()
     spec = resolve_data_source(cfg.data.source, cfg.data.format)

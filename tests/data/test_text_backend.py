@@ -321,6 +321,7 @@ def test_prepared_dataset_is_byte_identical_with_either_backend(qwen_tokenizer, 
 
 def test_backend_setting_and_fingerprint(qwen_tokenizer, data_fixtures, make_cfg):
     from chefbot.data.cache import fingerprint
+    from chefbot.data.sources import resolve_data_source
     from chefbot.errors import ConfigError
 
     cfg = make_cfg(data_fixtures / "recipenlg_bad.csv", "data.format=recipenlg_csv")
@@ -328,7 +329,8 @@ def test_backend_setting_and_fingerprint(qwen_tokenizer, data_fixtures, make_cfg
     tiktoken = make_cfg(data_fixtures / "recipenlg_bad.csv", "data.format=recipenlg_csv", "data.tokenizer_backend=tiktoken")
     assert tb.requested_backend(tiktoken.data) == "tiktoken"
     # the backend gives the same ids, so it is left out of the fingerprint: either backend's cache is a hit
-    assert fingerprint(tiktoken, qwen_tokenizer) == fingerprint(cfg, qwen_tokenizer)
+    spec = resolve_data_source(cfg.data.source, cfg.data.format)
+    assert fingerprint(tiktoken, qwen_tokenizer, spec) == fingerprint(cfg, qwen_tokenizer, spec)
     with pytest.raises(ConfigError, match="tokenizer_backend"):
         make_cfg(data_fixtures / "recipenlg_bad.csv", "data.tokenizer_backend=fast")
 

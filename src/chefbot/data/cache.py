@@ -26,7 +26,7 @@ from typing import Any
 
 from chefbot.config import DataConfig, ExperimentConfig
 from chefbot.cooking.labels import labels_identity
-from chefbot.data.sources import SourceSpec, resolve_data_source, source_identity
+from chefbot.data.sources import SourceSpec, source_identity
 from chefbot.errors import DataError
 from chefbot.io import atomic_dir, atomic_write_text
 
@@ -71,8 +71,8 @@ def _split_settings(d: DataConfig) -> dict:
     return {k: getattr(d, k) for k in ("val_size", "test_size", "seed", "sources", "min_steps", "max_chars")}
 
 
-def eval_fingerprint(cfg: ExperimentConfig, spec: SourceSpec | None = None) -> str:
-    spec = spec or resolve_data_source(cfg.data.source, cfg.data.format)
+def eval_fingerprint(cfg: ExperimentConfig, spec: SourceSpec) -> str:
+    """The held-out items' key; ``spec`` is the run's source, resolved once by its caller."""
     key = {
         "v": PIPELINE_VERSION,
         "source": source_identity(spec),
@@ -84,8 +84,9 @@ def eval_fingerprint(cfg: ExperimentConfig, spec: SourceSpec | None = None) -> s
     return "eval-" + hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def fingerprint(cfg: ExperimentConfig, tokenizer: Any, spec: SourceSpec | None = None) -> str:
-    spec = spec or resolve_data_source(cfg.data.source, cfg.data.format)
+def fingerprint(cfg: ExperimentConfig, tokenizer: Any, spec: SourceSpec) -> str:
+    """The prepared dataset's key; ``spec`` is the run's source, resolved once by its caller
+    (``sources.resolve_data_source``): resolving reads the file's first record to settle the format."""
     data = cfg.data.model_dump(mode="json")
     # These do not change the output.  tokenizer_backend: tiktoken is used only where it gives
     # tokenizers' ids, checked at the start of every run (data/text_backend.py).

@@ -6,18 +6,21 @@ from typing import List, Optional
 
 import typer
 
-from chefbot.config import load_config
-from chefbot.data.sources import resolve_data_source
+from chefbot.config import ExperimentConfig, load_config
+from chefbot.data.sources import SourceSpec, resolve_data_source
 from chefbot.model import load_tokenizer
 
 data_app = typer.Typer(help="Prepare and inspect the recipe training data.", no_args_is_help=True)
 
 
-def _load(config: str, overrides: list[str] | None, strict: bool):
+def _config_and_source(config: str, overrides: list[str] | None, strict: bool) -> tuple[ExperimentConfig, SourceSpec]:
+    """The config and its data source, resolved here once (a bad path fails before the tokenizer
+    loads) and handed to ``prepare``, which then resolves nothing again."""
     ov = list(overrides or [])
     if strict:
         ov.append("data.strict=true")
-    return load_config(config, ov)
+    cfg = load_config(config, ov)
+    return cfg, resolve_data_source(cfg.data.source, cfg.data.format)
 
 
 @data_app.command("prepare")
@@ -34,10 +37,9 @@ def prepare_cmd(
     from chefbot.data.inspect import print_summary  # lazy: numpy, +0.1-0.15 s per `chefbot` start
     from chefbot.data.prepare import prepare  # lazy: numpy, +0.1-0.15 s per `chefbot` start
 
-    cfg = _load(config, overrides, strict)
-    resolve_data_source(cfg.data.source, cfg.data.format)  # a bad path fails before the tokenizer loads
+    cfg, spec = _config_and_source(config, overrides, strict)
     tokenizer = load_tokenizer(cfg.model)
-    prepared = prepare(cfg, tokenizer, progress=True, force=force)
+    prepared = prepare(cfg, tokenizer, progress=True, force=force, spec=spec)
     print_summary(prepared)
 
 
@@ -52,9 +54,9 @@ def inspect_cmd(
     from chefbot.data.inspect import print_examples, print_summary  # lazy: numpy, +0.1-0.15 s (see prepare_cmd)
     from chefbot.data.prepare import prepare  # lazy: numpy, +0.1-0.15 s per `chefbot` start (see prepare_cmd)
 
-    cfg = _load(config, overrides, False)
+    cfg, spec = _config_and_source(config, overrides, False)
     tokenizer = load_tokenizer(cfg.model)
-    prepared = prepare(cfg, tokenizer, progress=True)
+    prepared = prepare(cfg, tokenizer, progress=True, spec=spec)
     print_examples(prepared, tokenizer, n=n, split=split)
     print_summary(prepared)
 

@@ -347,9 +347,15 @@ def _stream(cfg: ExperimentConfig, spec: SourceSpec, tokenizer: Any, progress: b
     return held, counters
 
 
-def prepare(cfg: ExperimentConfig, tokenizer: Any, progress: bool = True, force: bool = False) -> Prepared:
-    """Prepared train/validation datasets for ``cfg`` (from the cache when possible)."""
-    spec = resolve_data_source(cfg.data.source, cfg.data.format)
+def prepare(
+    cfg: ExperimentConfig, tokenizer: Any, progress: bool = True, force: bool = False, spec: SourceSpec | None = None
+) -> Prepared:
+    """Prepared train/validation datasets for ``cfg`` (from the cache when possible).  ``spec``:
+    ``cfg.data``'s source as the caller resolved it (``chefbot data prepare`` does, before the
+    tokenizer loads); resolved here when not given.  Either way once per run: the fingerprint,
+    the pass and the eval cache all take this one."""
+    if spec is None:
+        spec = resolve_data_source(cfg.data.source, cfg.data.format)
     fp = fingerprint(cfg, tokenizer, spec)
     out = cache_folder(cfg, fp)
     if is_complete(out) and not force:
