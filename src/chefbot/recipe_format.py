@@ -34,9 +34,10 @@ class Recipe:
     (``ParsedRecipe``).  Text becomes a recipe only through ``parse_recipe``, a recipe becomes
     text only through ``render`` (``render_recipe``).
 
-    A plain dataclass, not a pydantic model: data preparation builds one per row of 2.23M, and
-    pydantic's ``__init__`` costs 4.8 us a recipe against 0.27 us here (``model_construct`` still
-    3.9 us), 4% of the pipeline's 108 us of CPU a row (docs/BENCHMARKS.md).  Input from users
+    A plain dataclass, not a pydantic model: data preparation builds one per row of 2.23M, and a
+    pydantic model of these fields costs 5 to 8 us to build (``model_construct`` no less) against
+    0.3 to 1.4 us here (2-core machine, idle and loaded), 4 to 7% of preparation's 108 us of CPU a
+    row (docs/BENCHMARKS.md) for validating cells the readers have already cleaned.  Input from users
     (recipe files, request bodies) goes through ``Recipe.validate``: pydantic's validation of this
     same dataclass, which names the field that is wrong.
     """
