@@ -191,16 +191,16 @@ def tokenizer_alone(repeats: int = 5) -> dict:
     from chefbot.config import PromptConfig
     from chefbot.data.chat_encoder import ChatEncoder
     from chefbot.data.readers import parse_chunk, raw_chunks
-    from chefbot.data.records import RecipeRecord
     from chefbot.data.sources import resolve_data_source
     from chefbot.data.text_backend import ReferenceText, convert
     from chefbot.data.tokenize import messages_for, target_for
+    from chefbot.recipe_format import Recipe
 
     tok = AutoTokenizer.from_pretrained(str(TOKENIZER))
     recs = []
     for name in ("first_1000.csv", "acai_136.csv", "poutine_107.csv"):
         spec = resolve_data_source(str(SHARED / "recipenlg" / name), "recipenlg_csv")
-        recs += [r for c in raw_chunks(spec) for _, r in parse_chunk(c) if isinstance(r, RecipeRecord)]
+        recs += [r for c in raw_chunks(spec) for _, r in parse_chunk(c) if isinstance(r, Recipe)]
     texts = ChatEncoder(tok, 512).texts_for([(messages_for(r, PromptConfig()), target_for(r)) for r in recs])
     fast, ref = convert(tok), ReferenceText(tok)
     out: dict = {"texts": len(texts), "recipes": len(recs)}
@@ -287,14 +287,15 @@ def baseline(csv_path: Path, rows: int, num_proc: int) -> dict:
     wall = time.time() - t0
     cpu = time.process_time() + _children_cpu() - cpu0
     # Same outputs: compare with chefbot's encode_example on a sample of rows.
-    from chefbot.data.records import RecipeRecord
     from chefbot.data.tokenize import encode_example, messages_for, target_for
+    from chefbot.recipe_format import Recipe
 
     same = checked = 0
     for i in range(0, min(rows, 2000), 10):
         row = ds[i]
         try:
-            r = RecipeRecord("x", row["title"], json.loads(row["ingredients"]), json.loads(row["NER"]), json.loads(row["directions"]))
+            r = Recipe(id="x", title=row["title"], ingredients=json.loads(row["ingredients"]), ner=json.loads(row["NER"]),
+                       directions=json.loads(row["directions"]))
         except Exception:
             continue
         ref = encode_example(messages_for(r, pc), target_for(r), tok, 512)

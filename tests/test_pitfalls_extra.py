@@ -28,16 +28,17 @@ def test_generation_prompt_tokens_equal_training_prompt_tokens(tiny_qwen_dir, qw
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from chefbot.config import GenerationConfig, PromptConfig
-    from chefbot.data.records import RecipeRecord
     from chefbot.data.tokenize import encode_example, messages_for, target_for
     from chefbot.generate import LocalGenerator
+    from chefbot.recipe_format import Recipe
 
     tok = AutoTokenizer.from_pretrained(str(qwen_tokenizer_dir))
     if template == "gemma_like":
         tok.chat_template = GEMMA_LIKE
     model = AutoModelForCausalLM.from_pretrained(tiny_qwen_dir, dtype=torch.float32)
     gen = LocalGenerator(model, tok, GenerationConfig(max_new_tokens=4))
-    recipe = RecipeRecord("t:1", "Creamy Corn", ["2 pkg. frozen corn", "1/2 tsp. salt"], ["corn", "salt"], ["Combine all.", "Cook."])
+    recipe = Recipe(id="t:1", title="Creamy Corn", ingredients=["2 pkg. frozen corn", "1/2 tsp. salt"], ner=["corn", "salt"],
+                    directions=["Combine all.", "Cook."])
     for prompt in (PromptConfig(), PromptConfig(system=None, user="Ingredients: {ner}. Title: {title}")):
         msgs = messages_for(recipe, prompt)
         ex = encode_example(msgs, target_for(recipe), tok, 512)

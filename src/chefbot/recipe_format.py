@@ -1,8 +1,10 @@
-"""The recipe text format: how a recipe is written as the assistant's answer, and
-how any model's answer is read back into title, ingredients and directions.
+"""A recipe (``Recipe``, the one type of every layer) and its text format: how a recipe is
+written as the assistant's answer, and how any model's answer is read back into title,
+ingredients and directions.
 
-One module for both directions so that training targets, evaluation checks and the
-server's structured ``/v1/recipes`` answer can never disagree about the format.
+One module for the type and both directions so that training targets, evaluation checks,
+the planner, the kitchen and the server's structured ``/v1/recipes`` answer can never
+disagree about what a recipe is or how it is written.
 
 The parser is deliberately lenient: it must read base models' markdown, the
 reference project's ``[ DIRECTIONS ]`` blocks and plain "Ingredients:" headings,
@@ -13,9 +15,60 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Annotated, Any, ClassVar
+
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+
+from chefbot.errors import DataError
 
 INGREDIENTS_HEADING = "Ingredients"
 DIRECTIONS_HEADING = "Directions"
+
+
+@dataclass(kw_only=True)
+class Recipe:
+    """A recipe: title, servings, ingredient lines and direction steps, plus where it came from.
+
+    Every layer uses this type: data records (``data.readers``), the planner's dishes
+    (``plan.recipes``), the kitchen's library (``kitchen.library``) and the parser's result
+    (``ParsedRecipe``).  Text becomes a recipe only through ``parse_recipe``, a recipe becomes
+    text only through ``render`` (``render_recipe``).
+
+    A plain dataclass, not a pydantic model: data preparation builds one per row of 2.23M, and a
+    pydantic model of these fields costs 5 to 8 us to build (``model_construct`` no less) against
+    0.3 to 1.4 us here (2-core machine, idle and loaded), 4 to 7% of preparation's 108 us of CPU a
+    row (docs/BENCHMARKS.md) for validating cells the readers have already cleaned.  Input from users
+    (recipe files, request bodies) goes through ``Recipe.validate``: pydantic's validation of this
+    same dataclass, which names the field that is wrong.
+    """
+
+    # Unknown keys are refused by ``validate`` (a typo such as "direction" is an error, not ignored).
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+
+    title: str | None = None  # None: the text had no title (the parser); readers use "" for a missing one
+    servings: Annotated[int | None, Field(ge=1)] = None
+    ingredients: list[str] = field(default_factory=list)  # lines as written: "2 cups flour"
+    directions: list[str] = field(default_factory=list)  # one step each, without numbers
+    # Provenance: none of it changes what the recipe says.
+    id: str | None = None  # the source's id of the recipe ("recipenlg:12")
+    source: str = ""  # where it came from, in words: a dataset's source column, a file, "written by the model"
+    link: str | None = None  # the web page it was collected from
+    ner: list[str] = field(default_factory=list)  # ingredient names without quantities (RecipeNLG's NER column)
+
+    @staticmethod
+    def validate(data: Any, where: str) -> "Recipe":
+        """A recipe from user input (a mapping from YAML/JSON); DataError naming ``where`` and the field otherwise."""
+        try:
+            return _RECIPE_ADAPTER.validate_python(data)
+        except ValidationError as e:
+            err = e.errors(include_url=False)[0]
+            field_name = ".".join(str(p) for p in err.get("loc", ()))
+            problem = "unknown key" if err.get("type") == "unexpected_keyword_argument" else err.get("msg", "invalid")
+            raise DataError(f"{where}: {field_name}: {problem}" if field_name else f"{where}: {problem}") from None
+
+    def render(self) -> str:
+        """The recipe in chefbot's text format (``render_recipe``), as the model learns to write it."""
+        return render_recipe(self.title or "", self.ingredients, self.directions)
 
 
 def render_recipe(title: str, ingredients: list[str], directions: list[str]) -> str:
@@ -40,11 +93,10 @@ _BULLET_RE = re.compile(r"^\s*(?:[-*\u2022+]|\d{1,3}[.)])\s+(.+)$")
 _TITLE_PREFIX_RE = re.compile(r"^\s*(?:#{1,6}\s*|\*\*|title\s*:\s*|recipe\s*:\s*|\[\s*)", re.I)
 
 
-@dataclass
-class ParsedRecipe:
-    title: str | None = None
-    ingredients: list[str] = field(default_factory=list)
-    directions: list[str] = field(default_factory=list)
+@dataclass(kw_only=True)
+class ParsedRecipe(Recipe):
+    """A ``Recipe`` read from text, plus what the text's form showed (numbered steps)."""
+
     numbered: bool = False  # directions were written as a numbered list
 
     @property
@@ -60,6 +112,10 @@ class ParsedRecipe:
             "numbered": self.numbered,
             "well_formed": self.well_formed,
         }
+
+
+# Built once, at import: a TypeAdapter compiles its validator.
+_RECIPE_ADAPTER = TypeAdapter(Recipe)
 
 
 def _clean_title(line: str) -> str:

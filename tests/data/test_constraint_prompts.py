@@ -17,18 +17,18 @@ from chefbot.data.cache import fingerprint, read_eval_items
 from chefbot.data.constraint_prompts import record_labels, sampled_constraints
 from chefbot.data.inspect import print_summary
 from chefbot.data.prepare import prepare
-from chefbot.data.records import RecipeRecord
 from chefbot.data.sources import resolve_data_source
 from chefbot.data.tokenize import messages_for
+from chefbot.recipe_format import Recipe
 
 TEMPLATE = "The recipe must be: {constraints}."
 
 
-def records(shared_dir: Path, n: int = 200) -> list[RecipeRecord]:
+def records(shared_dir: Path, n: int = 200) -> list[Recipe]:
     with open(shared_dir / "data" / "recipenlg" / "first_1000.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))[:n]
-    return [RecipeRecord(id=r["Unnamed: 0"], title=r["title"], ingredients=json.loads(r["ingredients"]),
-                         ner=json.loads(r["NER"]), directions=json.loads(r["directions"])) for r in rows]
+    return [Recipe(id=r["Unnamed: 0"], title=r["title"], ingredients=json.loads(r["ingredients"]),
+                   ner=json.loads(r["NER"]), directions=json.loads(r["directions"])) for r in rows]
 
 
 def test_sampled_constraints_are_true_deterministic_and_follow_the_probability(shared_dir):

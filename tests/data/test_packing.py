@@ -61,14 +61,15 @@ def test_packed_loss_equals_unpacked(tiny_qwen_dir, qwen_tokenizer, attn):
     from transformers import AutoModelForCausalLM
 
     from chefbot.config import PromptConfig
-    from chefbot.data.records import RecipeRecord
     from chefbot.data.tokenize import encode_example, messages_for, target_for
+    from chefbot.recipe_format import Recipe
 
     model = AutoModelForCausalLM.from_pretrained(tiny_qwen_dir, dtype=torch.float32, attn_implementation=attn).eval()
     recipes = [
-        RecipeRecord("a", "Corn", ["1 corn"], ["corn"], ["Boil it."]),
-        RecipeRecord("b", "Toast With Butter", ["2 slices bread", "1 tbsp butter"], ["bread", "butter"], ["Toast.", "Spread butter."]),
-        RecipeRecord("c", "Tea", ["1 tea bag"], ["tea"], ["Steep 3 minutes."]),
+        Recipe(id="a", title="Corn", ingredients=["1 corn"], ner=["corn"], directions=["Boil it."]),
+        Recipe(id="b", title="Toast With Butter", ingredients=["2 slices bread", "1 tbsp butter"], ner=["bread", "butter"],
+               directions=["Toast.", "Spread butter."]),
+        Recipe(id="c", title="Tea", ingredients=["1 tea bag"], ner=["tea"], directions=["Steep 3 minutes."]),
     ]
     exs = [encode_example(messages_for(r, PromptConfig()), target_for(r), qwen_tokenizer, 512) for r in recipes]
     with torch.no_grad():

@@ -20,10 +20,10 @@ import pytest
 from chefbot.config import PromptConfig
 from chefbot.data import text_backend as tb
 from chefbot.data.chat_encoder import ChatEncoder
-from chefbot.data.records import RecipeRecord
 from chefbot.data.text_backend import ADVERSARIAL, NotConvertible, ReferenceText, convert
 from chefbot.data.tokenize import encode_example, messages_for, target_for
 from chefbot.errors import DataError
+from chefbot.recipe_format import Recipe
 
 SHORT_PROMPT = PromptConfig(system=None, user="Ingredients: {ner}. Title: {title}")
 
@@ -39,12 +39,12 @@ def _shared_csvs(shared_dir: Path) -> list[Path]:
     return files
 
 
-def _records(path: Path) -> list[RecipeRecord]:
+def _records(path: Path) -> list[Recipe]:
     from chefbot.data.readers import parse_chunk, raw_chunks
     from chefbot.data.sources import resolve_data_source
 
     spec = resolve_data_source(str(path), "recipenlg_csv")
-    return [r for c in raw_chunks(spec) for _, r in parse_chunk(c) if isinstance(r, RecipeRecord)]
+    return [r for c in raw_chunks(spec) for _, r in parse_chunk(c) if isinstance(r, Recipe)]
 
 
 def _raw_fields(path: Path) -> list[str]:

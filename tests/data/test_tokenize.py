@@ -6,11 +6,12 @@ import pytest
 
 from chefbot.config import PromptConfig
 from chefbot.data.chat_encoder import ChatEncoder
-from chefbot.data.records import RecipeRecord
 from chefbot.data.tokenize import IGNORE_INDEX, build_labels, encode_example, messages_for, special_ids, target_for
 from chefbot.errors import DataError
+from chefbot.recipe_format import Recipe
 
-RECIPE = RecipeRecord("t:1", "Creamy Corn", ["2 pkg. frozen corn", "1/2 tsp. salt"], ["corn", "salt"], ["Combine all.", "Cook 4 hours."])
+RECIPE = Recipe(id="t:1", title="Creamy Corn", ingredients=["2 pkg. frozen corn", "1/2 tsp. salt"], ner=["corn", "salt"],
+                directions=["Combine all.", "Cook 4 hours."])
 
 # Golden ids for RECIPE with the default prompt: a change in the template, the prompt or
 # the recipe format shows up here (pitfall 8, template drift).
@@ -121,7 +122,7 @@ def _real_recipes(shared_dir, n):
     from chefbot.data.sources import resolve_data_source
 
     spec = resolve_data_source(str(shared_dir / "data/recipenlg/poutine_107.csv"))
-    return [r for c in raw_chunks(spec) for _, r in parse_chunk(c) if isinstance(r, RecipeRecord)][:n]
+    return [r for c in raw_chunks(spec) for _, r in parse_chunk(c) if isinstance(r, Recipe)][:n]
 
 
 def test_fast_encoder_matches_reference_on_real_rows(qwen_tokenizer, shared_dir):

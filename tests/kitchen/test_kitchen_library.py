@@ -10,15 +10,21 @@ from chefbot.kitchen.backup import export_db, import_file, snapshot
 from chefbot.kitchen.db import KitchenDB, KitchenError
 from chefbot.kitchen.library import (
     RecipeError,
+    check_recipe,
     delete_recipe,
     get_recipe,
+    insert_recipe,
+    read_recipes,
     recipes_from_file,
     recipes_from_text,
     save_recipe,
     search_recipes,
 )
 from chefbot.kitchen.tastings import save_pair, vote
+from chefbot.recipe_format import Recipe
 
+STEW_RECIPE = Recipe(title="Bean Stew", servings=4, ingredients=["1 can beans", "2 carrots, diced"],
+                     directions=["Dice the carrots.", "Simmer everything for 20 minutes."])
 CHEFBOT_TEXT = """# Lemon Chicken
 
 ## Ingredients
@@ -38,19 +44,22 @@ NLG_CSV = (',title,ingredients,directions,link,source,NER\n'
 
 
 def test_chefbot_text_is_read_with_the_recipe_format_parser():
-    [r] = recipes_from_text(CHEFBOT_TEXT)
-    assert r["title"] == "Lemon Chicken"
-    assert r["ingredients"] == ["2 chicken thighs", "1 lemon"]
-    assert r["directions"][1] == "Squeeze the lemon over and serve."
+    [r] = read_recipes(CHEFBOT_TEXT)
+    assert r.title == "Lemon Chicken"
+    assert r.ingredients == ["2 chicken thighs", "1 lemon"]
+    assert r.directions[1] == "Squeeze the lemon over and serve."
 
 
 @pytest.mark.parametrize("text", [json.dumps(NLG_ROW), NLG_CSV, NLG_CSV.split("\n", 1)[1]])
 def test_a_recipenlg_row_as_json_or_csv_with_or_without_header(text):
-    [r] = recipes_from_text(text)
-    assert r["title"] == "No-Bake Nut Cookies"
-    assert r["ingredients"] == ["1 c. firmly packed brown sugar", "1/2 c. evaporated milk"]
-    assert r["directions"] == ["In a heavy saucepan, mix brown sugar and milk.", "Boil 5 minutes."]
-    assert r["ner"] == ["brown sugar", "milk"]
+    [r] = read_recipes(text)
+    assert r.title == "No-Bake Nut Cookies"
+    assert r.ingredients == ["1 c. firmly packed brown sugar", "1/2 c. evaporated milk"]
+    assert r.directions == ["In a heavy saucepan, mix brown sugar and milk.", "Boil 5 minutes."]
+    assert r.ner == ["brown sugar", "milk"]
+    # the dicts POST /api/recipes reads until serve/routes_kitchen.py calls read_recipes (issue 24)
+    assert recipes_from_text(text) == [{"title": r.title, "ingredients": r.ingredients, "directions": r.directions,
+                                        "ner": r.ner}]
 
 
 @pytest.mark.parametrize("text, field", [
@@ -60,7 +69,7 @@ def test_a_recipenlg_row_as_json_or_csv_with_or_without_header(text):
 ])
 def test_bad_rows_name_the_field(text, field):
     with pytest.raises(RecipeError) as e:
-        recipes_from_text(text)
+        read_recipes(text)
     assert e.value.field == field
 
 
@@ -68,9 +77,9 @@ def test_files(tmp_path):
     (tmp_path / "a.md").write_text(CHEFBOT_TEXT)
     (tmp_path / "b.csv").write_text(NLG_CSV)
     (tmp_path / "c.jsonl").write_text(json.dumps(NLG_ROW) + "\n" + json.dumps({**NLG_ROW, "title": "Two"}) + "\n")
-    assert [r["title"] for r in recipes_from_file(tmp_path / "a.md")] == ["Lemon Chicken"]
-    assert [r["title"] for r in recipes_from_file(tmp_path / "b.csv")] == ["No-Bake Nut Cookies"]
-    assert [r["title"] for r in recipes_from_file(tmp_path / "c.jsonl")] == ["No-Bake Nut Cookies", "Two"]
+    assert [r.title for r in recipes_from_file(tmp_path / "a.md")] == ["Lemon Chicken"]
+    assert [r.title for r in recipes_from_file(tmp_path / "b.csv")] == ["No-Bake Nut Cookies"]
+    assert [r.title for r in recipes_from_file(tmp_path / "c.jsonl")] == ["No-Bake Nut Cookies", "Two"]
 
 
 def test_save_get_scaled_search_delete(kdb):
@@ -174,3 +183,15 @@ def test_a_bad_backup_is_refused_whole(tmp_path, mutate, message):
         with pytest.raises(KitchenError, match=message):
             import_file(b, tmp_path / "bad.json")
         assert search_recipes(b)["total"] == 0  # nothing was added
+
+
+def test_kitchen_checks_into_a_recipe_and_stores_it_unchanged(kdb):
+    recipe = check_recipe("  Bean Stew\u200b", [" 1 can beans ", "", "2 carrots, diced"], STEW_RECIPE.directions, 4)
+    assert recipe == STEW_RECIPE  # normalized: ends stripped, empty lines dropped
+    [pasted] = read_recipes(json.dumps({"title": "Toast", "ingredients": '["bread"]', "directions": '["Toast."]'}))
+    assert pasted == Recipe(title="Toast", ingredients=["bread"], directions=["Toast."])
+    with kdb.write() as c:
+        rid = insert_recipe(c, recipe, {"kind": "manual"})
+    stored = get_recipe(kdb, rid)
+    assert (stored["title"], stored["servings"], stored["ingredients"], stored["directions"]) == (
+        STEW_RECIPE.title, STEW_RECIPE.servings, STEW_RECIPE.ingredients, STEW_RECIPE.directions)

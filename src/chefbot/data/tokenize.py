@@ -25,15 +25,14 @@ from chefbot.chat import adapt_to_template, request_messages
 from chefbot.config import PromptConfig
 from chefbot.cooking.labels import RecipeLabels
 from chefbot.data.constraint_prompts import record_labels, sampled_constraints
-from chefbot.data.records import RecipeRecord
 from chefbot.errors import DataError
-from chefbot.recipe_format import render_recipe
+from chefbot.recipe_format import Recipe
 
 IGNORE_INDEX = -100  # the label of untrained tokens: PyTorch cross_entropy's default ignore_index
 Message = dict[str, str]
 
 
-def messages_for(recipe: RecipeRecord, prompt_cfg: PromptConfig, seed: int = 0,
+def messages_for(recipe: Recipe, prompt_cfg: PromptConfig, seed: int = 0,
                  labels: RecipeLabels | None = None) -> list[Message]:
     """System + user turns asking for this recipe (not yet folded for the template); with
     ``prompt.constraints`` set, the user turn asks for a random subset of the recipe's own
@@ -44,9 +43,9 @@ def messages_for(recipe: RecipeRecord, prompt_cfg: PromptConfig, seed: int = 0,
     return request_messages(recipe.ner, prompt_cfg, title=recipe.title, constraints=constraints)
 
 
-def target_for(recipe: RecipeRecord) -> str:
+def target_for(recipe: Recipe) -> str:
     """The assistant answer the model learns to write."""
-    return render_recipe(recipe.title, recipe.ingredients, recipe.directions)
+    return recipe.render()
 
 
 def build_labels(input_ids: Any, n_prompt: Any, positions: Any = None) -> np.ndarray:

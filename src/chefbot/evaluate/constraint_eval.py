@@ -37,10 +37,9 @@ from chefbot.config import ExperimentConfig
 from chefbot.cooking.labels import RecipeLabels, label_recipe
 from chefbot.cooking.recipe_constraints import DIETS, RecipeConstraints, check_recipe
 from chefbot.data.constraint_prompts import sampled_constraints
-from chefbot.data.records import RecipeRecord
 from chefbot.errors import ChefbotError
 from chefbot.evaluate.stats import paired_proportions, wilson_interval
-from chefbot.recipe_format import parse_recipe
+from chefbot.recipe_format import Recipe, parse_recipe
 
 OWN = "own labels"
 COUNTERFACTUAL = "counterfactual"
@@ -65,9 +64,9 @@ def own_request(cfg: ExperimentConfig, item: dict, labels: RecipeLabels) -> Reci
     """The subset of its own labels the training prompts would ask of this recipe
     (``data.constraint_prompts.sampled_constraints``: the same draw, by recipe and data.seed), or
     None when that draw asks for nothing."""
-    record = RecipeRecord(id=str(item["id"]), title=item.get("title") or "", ingredients=[], ner=list(item.get("ner") or []),
-                          directions=[])
-    return sampled_constraints(record, labels, cfg.prompt, cfg.data.seed)
+    # The draw reads only the title and ingredient names (the recipe's dedup key).
+    recipe = Recipe(id=str(item["id"]), title=item.get("title") or "", ner=list(item.get("ner") or []))
+    return sampled_constraints(recipe, labels, cfg.prompt, cfg.data.seed)
 
 
 def counterfactual_request(labels: RecipeLabels, rng: random.Random) -> RecipeConstraints | None:

@@ -139,9 +139,10 @@ def _check_row(kind: str, row: Any) -> dict:
     MODELS[kind].model_validate(row)
     if kind == "recipes":
         clean = check_recipe(row["title"], row["ingredients"], row["directions"], row["servings"])
-        out = {**clean, "source": row.get("source", {"kind": "import"}), "created_at": row["created_at"],
-               "updated_at": row.get("updated_at") or row["created_at"]}
-        return {**out, "key": _key(out, RECIPE_KEYS)}
+        out = {"title": clean.title, "ingredients": clean.ingredients, "directions": clean.directions,
+               "servings": clean.servings, "source": row.get("source", {"kind": "import"}),
+               "created_at": row["created_at"], "updated_at": row.get("updated_at") or row["created_at"]}
+        return {**out, "recipe": clean, "key": _key(out, RECIPE_KEYS)}
     if kind == "plans":
         out = {k: row[k] for k in PLAN_KEYS}
         out["progress"] = list(row.get("progress", []))
@@ -213,7 +214,7 @@ def import_data(db: KitchenDB, good: dict, bad: int = 0) -> dict:
                 there["recipes"][r["key"]].pop(0)
                 added["skipped"] += 1
                 continue
-            insert_recipe(c, r, r["source"], r["created_at"], r["updated_at"])
+            insert_recipe(c, r["recipe"], r["source"], r["created_at"], r["updated_at"])
             added["recipes"] += 1
         for p in good["plans"]:
             if there["plans"][p["key"]]:

@@ -84,7 +84,7 @@ def add_cmd(
     for f in files:
         for i, r in enumerate(recipes_from_file(f)):
             try:
-                found.append((check_recipe(r["title"], r["ingredients"], r["directions"], servings), f))
+                found.append((check_recipe(r.title, r.ingredients, r.directions, servings), f))
             except RecipeError as e:
                 raise DataError(f"{f}: recipe {i + 1}: {e}") from None
     with open_db(db, config) as kdb, kdb.write() as c:

@@ -1,7 +1,8 @@
 """The recipe library: save, search, get (scaled), delete; recipes from text, RecipeNLG rows and files.
 
-A recipe is stored as given (title, servings, ingredient lines, direction steps) with a
-``source`` that says where it came from; for a ChefBot answer that is the model, the
+A recipe (``recipe_format.Recipe``: title, servings, ingredient lines, direction steps) is stored
+as given with a ``source`` row column (``rows.RecipeSource``, not ``Recipe.source``) that says where
+it came from; for a ChefBot answer that is the model, the
 adapter and the generation settings that wrote it.  Text is read by chefbot's own
 parser (``chefbot.recipe_format.parse_recipe``, the one the evaluation and the server
 use) or as a RecipeNLG row (a JSON object, or a line of the RecipeNLG CSV, whose list
@@ -34,16 +35,17 @@ from chefbot.kitchen.rows import (
     clean_text,
     has_control,
 )
-from chefbot.recipe_format import parse_recipe
+from chefbot.recipe_format import Recipe, parse_recipe
 
-__all__ = ["MAX_SERVINGS", "RecipeError", "check_recipe", "delete_recipe", "get_recipe", "insert_recipe",
-           "recipes_from_file", "recipes_from_text", "save_recipe", "search_recipes"]
+__all__ = ["MAX_SERVINGS", "RecipeError", "check_recipe", "delete_recipe", "from_recipenlg", "get_recipe",
+           "insert_recipe", "read_recipes", "recipes_from_file", "recipes_from_text", "save_recipe", "search_recipes"]
 RECIPENLG_COLUMNS = ("", "title", "ingredients", "directions", "link", "source", "NER")
 
 
-def check_recipe(title: Any, ingredients: Any, directions: Any, servings: Any) -> dict:
-    """The parts normalized (``rows.clean_text``: the one normalization of the API, pasted text, recipe files and
-    backups; lines that normalize to nothing are dropped), or RecipeError naming the part that is wrong."""
+def check_recipe(title: Any, ingredients: Any, directions: Any, servings: Any) -> Recipe:
+    """The recipe from its parts normalized (``rows.clean_text``: the one normalization of the API, pasted text,
+    recipe files and backups; lines that normalize to nothing are dropped), or RecipeError naming the part that
+    is wrong."""
     title = clean_text(title if title is not None else "", "title", MAX_TITLE)
     for field, value in (("ingredients", ingredients), ("directions", directions)):
         if not isinstance(value, list):
@@ -62,7 +64,7 @@ def check_recipe(title: Any, ingredients: Any, directions: Any, servings: Any) -
         raise RecipeError(f"directions: {len(directions)} steps, at most {MAX_DIRECTIONS}", "directions")
     if not isinstance(servings, int) or isinstance(servings, bool) or not 1 <= servings <= MAX_SERVINGS:
         raise RecipeError(f"servings must be 1 to {MAX_SERVINGS}, not {servings!r}", "servings")
-    return {"title": title, "ingredients": ingredients, "directions": directions, "servings": servings}
+    return Recipe(title=title, servings=servings, ingredients=ingredients, directions=directions)
 
 
 # -- reading recipes from text ------------------------------------------------------------------
@@ -77,14 +79,16 @@ def _json_list(value: Any, column: str) -> list[str]:
     return value
 
 
-def from_recipenlg(row: dict) -> dict:
-    """A RecipeNLG row (title, ingredients, directions, NER; list columns as lists or JSON text)."""
+def from_recipenlg(row: dict) -> Recipe:
+    """A RecipeNLG row (title, ingredients, directions, NER; list columns as lists or JSON text), as given:
+    ``check_recipe`` normalizes it before it is saved.  (``data.readers`` has its own, faster reader of
+    whole files, which counts bad rows by reason instead of raising.)"""
     missing = [c for c in ("title", "ingredients", "directions") if c not in row]
     if missing:
         raise RecipeError(f"RecipeNLG row: no {', '.join(missing)} column", missing[0])
-    return {"title": str(row["title"] or ""), "ingredients": _json_list(row["ingredients"], "ingredients"),
-            "directions": _json_list(row["directions"], "directions"),
-            "ner": _json_list(row["NER"], "NER") if row.get("NER") else []}
+    return Recipe(title=str(row["title"] or ""), ingredients=_json_list(row["ingredients"], "ingredients"),
+                  directions=_json_list(row["directions"], "directions"),
+                  ner=_json_list(row["NER"], "NER") if row.get("NER") else [])
 
 
 def _csv_rows(text: str) -> list[dict]:
@@ -105,7 +109,7 @@ def _csv_rows(text: str) -> list[dict]:
     return out
 
 
-def recipes_from_text(text: str, fmt: str = "auto") -> list[dict]:
+def read_recipes(text: str, fmt: str = "auto") -> list[Recipe]:
     """Every recipe in ``text``: chefbot's recipe format (one), a RecipeNLG JSON object (one) or JSON
     list, or RecipeNLG CSV lines (one per line, a header line allowed)."""
     stripped = text.strip()
@@ -124,9 +128,16 @@ def recipes_from_text(text: str, fmt: str = "auto") -> list[dict]:
             return [from_recipenlg(r) for r in rows]
     if fmt == "chefbot" or (fmt == "auto" and not _looks_like_csv(stripped)):
         parsed = parse_recipe(stripped)
-        return [{"title": parsed.title or "", "ingredients": parsed.ingredients, "directions": parsed.directions,
-                 "ner": []}]
+        return [Recipe(title=parsed.title or "", ingredients=parsed.ingredients, directions=parsed.directions)]
     return [from_recipenlg(r) for r in _csv_rows(stripped)]
+
+
+def recipes_from_text(text: str, fmt: str = "auto") -> list[dict]:
+    """``read_recipes`` as dicts (title, ingredients, directions, ner).  Kept only for
+    ``serve/routes_kitchen.py`` (POST /api/recipes), which issue 24 did not edit; delete it when that
+    route calls ``read_recipes`` and reads ``found[0].title`` etc."""
+    return [{"title": r.title or "", "ingredients": r.ingredients, "directions": r.directions, "ner": r.ner}
+            for r in read_recipes(text, fmt)]
 
 
 def _looks_like_csv(text: str) -> bool:
@@ -134,7 +145,7 @@ def _looks_like_csv(text: str) -> bool:
     return '"[""' in text or text.startswith(",title,ingredients") or text.startswith("title,ingredients")
 
 
-def recipes_from_file(path: str | Path) -> list[dict]:
+def recipes_from_file(path: str | Path) -> list[Recipe]:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -142,8 +153,8 @@ def recipes_from_file(path: str | Path) -> list[dict]:
         raise DataError(f"{p}: cannot read it: {e}") from None
     fmt = "recipenlg" if p.suffix.lower() in (".json", ".csv", ".jsonl") else "auto"
     if p.suffix.lower() == ".jsonl":
-        return [r for line in text.splitlines() if line.strip() for r in recipes_from_text(line, fmt)]
-    return recipes_from_text(text, fmt)
+        return [r for line in text.splitlines() if line.strip() for r in read_recipes(line, fmt)]
+    return read_recipes(text, fmt)
 
 
 # -- the table ----------------------------------------------------------------------------------
@@ -177,16 +188,17 @@ def recipe_dict(row: sqlite3.Row) -> dict:
             "created_at": row["created_at"], "updated_at": row["updated_at"]}
 
 
-def insert_recipe(conn: sqlite3.Connection, recipe: dict, source: dict, created_at: str | None = None,
+def insert_recipe(conn: sqlite3.Connection, recipe: Recipe, source: dict, created_at: str | None = None,
                   updated_at: str | None = None) -> int:
-    """One INSERT inside the caller's transaction (save_recipe, a backup's import)."""
+    """One INSERT of a recipe ``check_recipe`` returned, inside the caller's transaction (save_recipe, a
+    backup's import)."""
     when = created_at or now_iso()
     cur = conn.execute(
         "INSERT INTO recipes (title, servings, ingredients, directions, source, search, created_at, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (recipe["title"], recipe["servings"], json.dumps(recipe["ingredients"], ensure_ascii=False),
-         json.dumps(recipe["directions"], ensure_ascii=False), json.dumps(source, ensure_ascii=False),
-         _search_text(recipe["title"], recipe["ingredients"]), when, updated_at or when))
+        (recipe.title, recipe.servings, json.dumps(recipe.ingredients, ensure_ascii=False),
+         json.dumps(recipe.directions, ensure_ascii=False), json.dumps(source, ensure_ascii=False),
+         _search_text(recipe.title or "", recipe.ingredients), when, updated_at or when))
     return int(cur.lastrowid)
 
 

@@ -16,8 +16,8 @@ from chefbot.errors import ChefbotError
 from chefbot.plan.complete import Complete
 from chefbot.cooking.durations import MAX_TASK_MINUTES, OVEN_RANGE_C
 from chefbot.cooking.equipment import NAMES, Equipment
-from chefbot.plan.recipes import DishRecipe
 from chefbot.cooking.tasks import DishTasks, Task, mark_vessels, tasks_from_directions
+from chefbot.recipe_format import Recipe
 
 TASK_SYSTEM = (
     "You split cooking directions into kitchen tasks for a scheduler. Answer with JSON only: a list with one "
@@ -79,7 +79,7 @@ def parse_model_tasks(answer: str, key: str) -> list[Task]:
     return tasks
 
 
-def tasks_with_model(key: str, recipe: DishRecipe, complete: Complete) -> tuple[DishTasks, str | None]:
+def tasks_with_model(key: str, recipe: Recipe, complete: Complete) -> tuple[DishTasks, str | None]:
     """Ask the model for tasks; on a bad answer use the rules. Returns (tasks, fallback reason or None)."""
     messages = [
         {"role": "system", "content": TASK_SYSTEM},

@@ -1,35 +1,28 @@
-"""Resolve the recipes of a meal spec into ``DishRecipe`` (title, ingredients, directions).
+"""Resolve the recipes of a meal spec (``schema.RecipeSpec``: where to find one) into ``Recipe``s.
 
 A recipe is a chefbot recipe file (``# Title`` / ``## Ingredients`` / ``## Directions``,
-read with ``chefbot.recipe_format.parse_recipe``), a row of a RecipeNLG CSV, inline text,
-or an ingredient list that a model turns into a recipe (``generate_recipe``).
+read with ``chefbot.recipe_format.parse_recipe``) or a YAML/JSON one (``Recipe.validate``),
+a row of a RecipeNLG CSV (``kitchen.library.from_recipenlg``, the kitchen's reader of such
+rows), inline text, or an ingredient list that a model turns into a recipe
+(``generate_recipe``).  A recipe's ``source`` says where it came from, for messages.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from chefbot.chat import request_messages
 from chefbot.config import PromptConfig
 from chefbot.errors import DataError
+from chefbot.kitchen.library import RecipeError, from_recipenlg
 from chefbot.plan.complete import Complete
 from chefbot.plan.schema import RecipeSpec
-from chefbot.recipe_format import parse_recipe
+from chefbot.recipe_format import Recipe, parse_recipe
 
-
-@dataclass
-class DishRecipe:
-    """The recipe of one dish of the meal, as the planner reads it."""
-
-    title: str
-    ingredients: list[str]
-    directions: list[str]
-    source: str  # where it came from, for messages
+RECIPE_FILE_KEYS = ("title", "ingredients", "directions")
 
 
 def _resolve_path(path: str, base_dir: Path | None, what: str) -> Path:
@@ -39,7 +32,7 @@ def _resolve_path(path: str, base_dir: Path | None, what: str) -> Path:
     return p if p.is_absolute() else base_dir / p
 
 
-def _read_file(spec: RecipeSpec, base_dir: Path | None, where: str) -> DishRecipe:
+def _read_file(spec: RecipeSpec, base_dir: Path | None, where: str) -> Recipe:
     path = _resolve_path(spec.file, base_dir, f"{where}.file")
     if not path.exists():
         raise DataError(f"{where}.file: {path} not found")
@@ -50,17 +43,21 @@ def _read_file(spec: RecipeSpec, base_dir: Path | None, where: str) -> DishRecip
         data = yaml.safe_load(text) or {}
         if not isinstance(data, dict):
             raise DataError(f"{path}: expected a mapping with title, ingredients and directions")
-        unknown = set(data) - {"title", "ingredients", "directions"}
+        unknown = set(data) - set(RECIPE_FILE_KEYS)
         if unknown:
-            raise DataError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; allowed: title, ingredients, directions")
+            raise DataError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; "
+                            f"allowed: {', '.join(RECIPE_FILE_KEYS)}")
         directions = data.get("directions") or []
-        return DishRecipe(str(data.get("title") or path.stem), list(data.get("ingredients") or []),
-                          [directions] if isinstance(directions, str) else list(directions), str(path))
+        return Recipe.validate({"title": str(data.get("title") or path.stem),
+                                "ingredients": data.get("ingredients") or [],
+                                "directions": [directions] if isinstance(directions, str) else directions,
+                                "source": str(path)}, str(path))
     parsed = parse_recipe(text)
-    return DishRecipe(parsed.title or spec.title or path.stem, parsed.ingredients, parsed.directions, str(path))
+    return Recipe(title=parsed.title or spec.title or path.stem, ingredients=parsed.ingredients,
+                  directions=parsed.directions, source=str(path))
 
 
-def _read_row(spec: RecipeSpec, base_dir: Path | None, where: str) -> DishRecipe:
+def _read_row(spec: RecipeSpec, base_dir: Path | None, where: str) -> Recipe:
     path = _resolve_path(spec.recipenlg.csv, base_dir, f"{where}.recipenlg.csv")
     if not path.exists():
         raise DataError(f"{where}.recipenlg.csv: {path} not found")
@@ -70,25 +67,27 @@ def _read_row(spec: RecipeSpec, base_dir: Path | None, where: str) -> DishRecipe
             idx = row.get("Unnamed: 0") or row.get("") or str(pos)
             if str(idx).strip() == str(spec.recipenlg.index):
                 try:
-                    return DishRecipe(row["title"].strip(), json.loads(row["ingredients"]), json.loads(row["directions"]),
-                                      f"{path} row {spec.recipenlg.index}")
-                except (KeyError, json.JSONDecodeError) as e:
+                    recipe = from_recipenlg(row)
+                except RecipeError as e:
                     raise DataError(f"{path} row {spec.recipenlg.index}: not a RecipeNLG row ({e})") from None
+                recipe.title = (recipe.title or "").strip()
+                recipe.source = f"{path} row {spec.recipenlg.index}"
+                return recipe
     raise DataError(f"{where}.recipenlg: {path} has no row {spec.recipenlg.index}")
 
 
-def generate_recipe(ingredients: list[str], title: str | None, complete: Complete, where: str) -> DishRecipe:
+def generate_recipe(ingredients: list[str], title: str | None, complete: Complete, where: str) -> Recipe:
     """Have the model write a recipe for an ingredient list (the same prompt chefbot is trained on)."""
     answer = complete(request_messages(ingredients, PromptConfig(), title or ""))
     parsed = parse_recipe(answer)
     if not parsed.directions:
         raise DataError(f"{where}: the model's recipe for {', '.join(ingredients)} has no directions I can read; "
                         "give the directions yourself")
-    return DishRecipe(title or parsed.title or "Generated dish", parsed.ingredients or list(ingredients), parsed.directions,
-                      f"{where} (written by the model)")
+    return Recipe(title=title or parsed.title or "Generated dish", ingredients=parsed.ingredients or list(ingredients),
+                  directions=parsed.directions, source=f"{where} (written by the model)")
 
 
-def load_recipe(spec: RecipeSpec, base_dir: Path | None, where: str, complete: Complete | None = None) -> DishRecipe:
+def load_recipe(spec: RecipeSpec, base_dir: Path | None, where: str, complete: Complete | None = None) -> Recipe:
     if spec.file:
         r = _read_file(spec, base_dir, where)
     elif spec.recipenlg:
@@ -97,7 +96,8 @@ def load_recipe(spec: RecipeSpec, base_dir: Path | None, where: str, complete: C
         directions = spec.directions
         if isinstance(directions, str):
             directions = [s for s in re.split(r"\n+", directions) if s.strip()]
-        r = DishRecipe(spec.title or where, list(spec.ingredients or []), list(directions), where)
+        r = Recipe(title=spec.title or where, ingredients=list(spec.ingredients or []), directions=list(directions),
+                   source=where)
     else:
         if complete is None:
             raise DataError(

@@ -58,7 +58,8 @@ class RowRef(Section):
 
 
 class RecipeSpec(Section):
-    """One dish: a recipe file, a RecipeNLG row, inline text, or ingredients to be written by a model."""
+    """Where one dish's recipe comes from: a recipe file, a RecipeNLG row, inline text, or ingredients to be
+    written by a model.  Not a recipe itself: ``plan.recipes.load_recipe`` turns it into a ``Recipe``."""
 
     file: str | None = None  # chefbot recipe text (# Title / ## Ingredients / ## Directions)
     recipenlg: RowRef | None = None
