@@ -38,7 +38,7 @@ from chefbot.kitchen.rows import (
 from chefbot.recipe_format import Recipe, parse_recipe
 
 __all__ = ["MAX_SERVINGS", "RecipeError", "check_recipe", "delete_recipe", "from_recipenlg", "get_recipe",
-           "insert_recipe", "read_recipes", "recipes_from_file", "recipes_from_text", "save_recipe", "search_recipes"]
+           "insert_recipe", "read_recipes", "recipes_from_file", "save_recipe", "search_recipes"]
 RECIPENLG_COLUMNS = ("", "title", "ingredients", "directions", "link", "source", "NER")
 
 
@@ -130,14 +130,6 @@ def read_recipes(text: str, fmt: str = "auto") -> list[Recipe]:
         parsed = parse_recipe(stripped)
         return [Recipe(title=parsed.title or "", ingredients=parsed.ingredients, directions=parsed.directions)]
     return [from_recipenlg(r) for r in _csv_rows(stripped)]
-
-
-def recipes_from_text(text: str, fmt: str = "auto") -> list[dict]:
-    """``read_recipes`` as dicts (title, ingredients, directions, ner).  Kept only for
-    ``serve/routes_kitchen.py`` (POST /api/recipes), which issue 24 did not edit; delete it when that
-    route calls ``read_recipes`` and reads ``found[0].title`` etc."""
-    return [{"title": r.title or "", "ingredients": r.ingredients, "directions": r.directions, "ner": r.ner}
-            for r in read_recipes(text, fmt)]
 
 
 def _looks_like_csv(text: str) -> bool:

@@ -16,6 +16,7 @@ from chefbot.config import PromptConfig
 from chefbot.cooking.recipe_constraints import RecipeConstraints, check_recipe
 from chefbot.cooking.tasks import tasks_from_directions
 from chefbot.recipe_format import parse_recipe
+from chefbot.serve.schemas_recipes import StructuredRecipe
 
 DEFAULT_CONSTRAINTS = "The recipe must be: {constraints}."
 
@@ -50,11 +51,7 @@ def check_constraints(text: str, constraints: RecipeConstraints) -> dict:
     checks = check_recipe(parsed.title or "", parsed.ingredients, parsed.directions, constraints)
     problems += [f"not {c.requested}: {c.detail}" for c in checks if c.satisfied is False]
     return {
-        "recipe": {
-            "title": parsed.title,
-            "ingredients": parsed.ingredients,
-            "steps": [{"number": n, "text": d} for n, d in enumerate(parsed.directions, 1)],
-        },
+        "recipe": StructuredRecipe.from_recipe(parsed).model_dump(),
         "valid": parsed.well_formed and not problems,
         "well_formed": parsed.well_formed,
         "problems": problems,

@@ -45,7 +45,7 @@ from chefbot.serve.schemas_kitchen import (
     PlanList,
     PlanRecord,
     ProgressCreate,
-    Recipe,
+    SavedRecipe,
     RecipeCreate,
     RecipeList,
     ShoppingList,
@@ -120,19 +120,19 @@ def recipe_parts(req: RecipeCreate) -> tuple[str | None, list[str], list[str]]:
     """Title, ingredient lines and directions, from the text (exactly one recipe) or the fields."""
     if req.text is None:
         return req.title, req.ingredients or [], req.directions or []
-    found = library.recipes_from_text(req.text, req.format)
+    found = library.read_recipes(req.text, req.format)
     if len(found) != 1:
         raise library.RecipeError(f"the text holds {len(found)} recipes; post one at a time "
                                   "(`chefbot library add FILE` saves many)")
-    return found[0]["title"], found[0]["ingredients"], found[0]["directions"]
+    return found[0].title, found[0].ingredients, found[0].directions
 
 
-@router.post("/recipes", status_code=201, response_model=Recipe, responses={
+@router.post("/recipes", status_code=201, response_model=SavedRecipe, responses={
     201: {"description": "the saved recipe"}, **semantic_400("recipe_create"), **kitchen_errors(413, 422, *STORAGE)})
-def create_recipe(req: RecipeCreate, state: Server, kitchen: Kitchen) -> Recipe:
+def create_recipe(req: RecipeCreate, state: Server, kitchen: Kitchen) -> SavedRecipe:
     """Save a recipe given as text (chefbot's format or a RecipeNLG row) or as fields."""
     title, ingredients, directions = recipe_parts(req)
-    return Recipe.model_validate(library.save_recipe(kitchen.db, title, ingredients, directions, req.servings or 4,
+    return SavedRecipe.model_validate(library.save_recipe(kitchen.db, title, ingredients, directions, req.servings or 4,
                                                      recipe_source(req, state)))
 
 
@@ -148,16 +148,16 @@ def list_recipes(kitchen: Kitchen,
     return RecipeList.model_validate(library.search_recipes(kitchen.db, q, limit, offset))
 
 
-@router.get("/recipes/{recipe_id}", response_model=Recipe, responses={
+@router.get("/recipes/{recipe_id}", response_model=SavedRecipe, responses={
     200: {"description": "the recipe, ingredient lines scaled to `servings`"},
     **kitchen_errors(404, 422, 500, *STORAGE)})
 def get_recipe(recipe_id: RowId, kitchen: Kitchen,
                servings: Annotated[int | None, Query(ge=1, le=100, description="scale the ingredients to this "
-                                                                               "many")] = None) -> Recipe:
+                                                                               "many")] = None) -> SavedRecipe:
     recipe = library.get_recipe(kitchen.db, recipe_id, servings)
     if recipe is None:
         raise NotFound("recipe", recipe_id, "recipe_id")
-    return Recipe.model_validate(recipe)
+    return SavedRecipe.model_validate(recipe)
 
 
 @router.delete("/recipes/{recipe_id}", response_model=Deleted, responses=kitchen_errors(404, 422, *STORAGE))

@@ -147,7 +147,9 @@ class TastingCreate(KitchenRequest):
 
 
 # -- responses -------------------------------------------------------------------------------
-class Recipe(BaseModel):
+class SavedRecipe(BaseModel):
+    """A recipe as the library keeps it (id, servings, source), not the foundations' ``recipe_format.Recipe``."""
+
     id: int
     object: Literal["recipe"]
     title: str

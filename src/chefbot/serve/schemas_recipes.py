@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from chefbot.cooking.recipe_constraints import RecipeConstraints  # the request's constraints: one class, one name
+from chefbot.recipe_format import Recipe
 from chefbot.serve.schemas import Int, LenientRequest, Seed
 from chefbot.serve.schemas_openai import Usage
 
@@ -68,9 +69,16 @@ class RecipeStep(BaseModel):
 
 
 class StructuredRecipe(BaseModel):
+    """The API's view of a ``recipe_format.Recipe``: numbered steps instead of a list of directions."""
+
     title: str | None
     ingredients: list[str]
     steps: list[RecipeStep]
+
+    @classmethod
+    def from_recipe(cls, recipe: Recipe) -> "StructuredRecipe":
+        return cls(title=recipe.title, ingredients=recipe.ingredients,
+                   steps=[RecipeStep(number=n, text=d) for n, d in enumerate(recipe.directions, 1)])
 
 
 class ConstraintCheckResult(BaseModel):
