@@ -486,7 +486,7 @@ def evaluate_benchmarks(cfg: Any, adapter: str | None = None, tasks: Sequence[st
     tasks = list(tasks or cfg.eval.benchmarks or ("mmlu", "hellaswag"))
     _check_tasks(tasks)
     limit = limit if limit is not None else cfg.eval.benchmark_limit
-    bs = batch_size or cfg.eval.generation.batch_size
+    bs = batch_size or cfg.engine.generation.batch_size
     out_dir = Path(out_dir or Path(cfg.output_dir) / "benchmarks")
     tokenizer = load_tokenizer(cfg.model)
     runs: dict[str, dict] = {}
@@ -506,7 +506,7 @@ def evaluate_benchmarks(cfg: Any, adapter: str | None = None, tasks: Sequence[st
         tuned = bool(base_endpoint)
     else:
         adapter = adapter or cfg.adapter
-        precision = inference_precision(cfg.eval.dtype, cfg.train.precision)  # the weights/dtype generation uses
+        precision = inference_precision(cfg.engine.dtype, cfg.train.precision, "exact")  # the weights/dtype generation uses
         base_cfg = cfg.model_copy(update={"adapter": None})
         for label, ad in [("base", None)] + ([("tuned", adapter)] if adapter else []):
             model = load_for_inference(base_cfg, adapter=ad, precision=precision)
