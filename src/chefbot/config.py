@@ -224,9 +224,10 @@ class EngineConfig(Section):
     )
     dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field(
         "auto", description="dtype of the weights when generating (hf): auto (on a GPU: train.precision; on a CPU: "
-        "bf16 for serve and chat where the CPU has native bf16 (avx512_bf16/AMX; 1.72x faster, the same answer on "
-        "2,275 of 2,280 MMLU items: docs/results/cpu_precision.json), fp32 for eval, compare and benchmarks, "
-        "which reproduce exact numbers), bf16, fp16 (GPU), fp32"
+        "bf16 for serve and chat where the CPU has native bf16 (avx512_bf16/AMX; generation 1.72x faster: "
+        "docs/results/cpu_precision.json; the same answer on 2,275 of 2,280 MMLU items: "
+        "docs/results/retention_quickstart.json), fp32 for eval, compare and benchmarks, which reproduce exact "
+        "numbers), bf16, fp16 (GPU), fp32; docs/SERVING.md"
     )
     quantization: Literal["q8_0", "q4_0", "f16", "f32"] = Field(
         "q8_0", description="GGUF weights of engine llamacpp: base + adapter merged in fp32, then q8_0, q4_0 (4-bit), "

@@ -189,8 +189,8 @@ def inference_precision(requested: str, train_precision: str, purpose: str) -> s
 
     * "serving" (``chefbot serve`` and ``chat``, which sample and answer people): bf16 where the CPU has
       native bf16 matmuls (``cpu_has_fast_bf16``: AVX512-BF16 or AMX), else fp32.  Measured on this
-      project's CPU: 1.72x faster generation and the same answer on 2,275 of 2,280 MMLU items
-      (docs/results/cpu_precision.json, bench/cpu_precision.py).
+      project's CPU: 1.72x faster generation (docs/results/cpu_precision.json, bench/cpu_precision.py) and
+      the same answer as fp32 on 2,275 of 2,280 MMLU items (docs/results/retention_quickstart.json).
     * "exact" (``chefbot eval``, ``compare``, ``eval benchmarks``): fp32 everywhere, for exactness, not
       speed: fp32 is what the merge check, the GGUF export, the reference reproductions and the published
       numbers are compared against, and bf16 rounding can flip a near-tie between answer choices.
