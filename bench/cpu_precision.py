@@ -2,7 +2,8 @@
 
 chefbot's ``precision: auto`` picks fp32 on CPUs without native bf16 matmuls (AVX-512 BF16 or
 AMX: ``torch.ops.mkldnn._is_mkldnn_bf16_supported()``), and its inference dtype rule
-(``chefbot.model.inference_precision``) picks fp32 on every CPU.  This script measures why,
+(``chefbot.model.inference_precision``) picks bf16 for serving and chat where they are native and fp32
+for evaluation.  This script measures why,
 three ways, fp32 and bf16 interleaved in one process, medians of repeats:
 
 * a square matmul (GFLOP/s);
@@ -125,8 +126,9 @@ def section(r: dict, m: dict) -> str:
         "The code and the other docs cite this section rather than a number: the ratio depends on whether the CPU "
         "has native bf16 matmuls (`torch.ops.mkldnn._is_mkldnn_bf16_supported()`), and the same cloud machine "
         "type has come with and without them. `precision: auto` trains in bf16 only where they are native; "
-        "generation (`chefbot.model.inference_precision`) runs fp32 on every CPU, the precision the merge check "
-        "and the reference numbers use.",
+        "generation (`chefbot.model.inference_precision`, `engine.dtype: auto`) runs bf16 for `chefbot serve` "
+        "and `chat` where they are native, and fp32 for evaluation, the precision the merge check and the "
+        "reference numbers use.",
     ])
 
 

@@ -28,7 +28,7 @@ EVALUATION_MD = ROOT / "docs" / "EVALUATION.md"
 METRICS = {"mmlu": ("acc",), "hellaswag": ("acc", "acc_norm")}
 COMMANDS = """\
 # both models, every item (14,042 MMLU questions + 10,042 HellaSwag items each); output saved as run.log
-chefbot eval benchmarks configs/quickstart.yaml eval.dtype=bf16 --adapter runs/quickstart-20261125-182346/adapter \\
+chefbot eval benchmarks configs/quickstart.yaml engine.dtype=bf16 --adapter runs/quickstart-20261125-182346/adapter \\
     --source local --out runs/quickstart/benchmarks-bf16
 # the dtype check: the same models in fp32 on the first 20 items of every MMLU subject and of HellaSwag
 chefbot eval benchmarks configs/quickstart.yaml --adapter runs/quickstart-20261125-182346/adapter --source local --limit 20 \\

@@ -58,7 +58,7 @@ def serve_round(config: str, adapter: str | None, engine: str, quant: str, round
                 max_tokens: int, log_dir: Path, overrides: list[str] = ()) -> tuple[dict, list[dict]]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    args = ["serve.max_concurrency=4", *overrides, "--engine", engine, "--quant", quant] + (["--adapter", adapter] if adapter else [])
+    args = ["serve.max_concurrency=4", *overrides, "--engine", engine, "--quant", quant, "--dtype", "fp32"] + (["--adapter", adapter] if adapter else [])
     proc = start_server(config, port, args, log_dir / f"serve_engines.{engine}.log")
     try:
         t0 = time.perf_counter()
@@ -155,13 +155,14 @@ def quality(cfg, adapter: str | None, quant: str, out_dir: Path) -> dict:
     from chefbot.evaluate.score import compare_results
     from chefbot.generate import make_generator
 
-    cfg = cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"bertscore_model": "none", "endpoint": None})})
+    cfg = cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"bertscore_model": "none"}),
+                                 "engine": cfg.engine.model_copy(update={"endpoint": None})})
     items = eval_items(cfg)
     scored, rows_by, models = {}, {}, {}
-    for name, update in (("hf-fp32", {"engine": "hf", "dtype": "fp32"}),
-                         (f"llamacpp-{quant}", {"engine": "llamacpp", "gguf_quant": quant})):
-        c = cfg.model_copy(update={"eval": cfg.eval.model_copy(update=update)})
-        gen = make_generator(c, adapter=adapter)
+    for name, update in (("hf-fp32", {"kind": "hf", "dtype": "fp32"}),
+                         (f"llamacpp-{quant}", {"kind": "llamacpp", "quantization": quant})):
+        c = cfg.model_copy(update={"engine": cfg.engine.model_copy(update=update)})
+        gen = make_generator(c, adapter=adapter, purpose="exact")
         folder = out_dir / "serve_engines_quality"
         (folder / "predictions" / f"{name}.jsonl").unlink(missing_ok=True)  # generate afresh, never resume
         t0 = time.perf_counter()
@@ -232,7 +233,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--skip-design", action="store_true")
     ap.add_argument("--llamacpp-override", action="append", default=[],
-                    help="config key=value for the llamacpp server only, e.g. eval.llamacpp_threads=1")
+                    help="config key=value for the llamacpp server only, e.g. engine.threads=1")
     ap.add_argument("--name", default="serve_engines", help="bench/out/NAME.json")
     ap.add_argument("--quick", action="store_true", help="1 repeat, 2+4 requests of 24 tokens, no quality, no design")
     ap.add_argument("--doc-section", default=None, metavar="NAME",
@@ -259,7 +260,7 @@ def main(argv: list[str] | None = None) -> dict:
     gguf = cached_gguf(cfg, args.adapter, args.quant)  # the file the llamacpp engine serves (exported once)
     cpu = cpu_info()
     print(f"CPU: {cpu['model']} ({cpu_features(cpu)}); flags {' '.join(cpu['flags'])}")
-    probe = probe_llamacpp(gguf, cfg.eval.llamacpp_threads or threads)  # what `chefbot serve` checks first
+    probe = probe_llamacpp(gguf, cfg.engine.threads or threads)  # what `chefbot serve` checks first
     if not probe.ok:
         raise SystemExit(f"the llamacpp engine's probe failed on this machine: {probe.reason}")
     sysinfo = part("sysinfo", args)

@@ -75,3 +75,30 @@ def test_resolved_roundtrip(tmp_path):
     p = save_resolved(cfg, tmp_path / "out")
     again = load_config(p)
     assert again == cfg
+
+
+@pytest.mark.parametrize("old,new", [
+    ("eval.engine: hf", "engine.kind"), ("eval.dtype: bf16", "engine.dtype"), ("eval.gguf_quant: q4_0", "engine.quantization"),
+    ("eval.llamacpp_threads: 1", "engine.threads"), ("eval.endpoint: http://x/v1", "engine.endpoint"),
+    ("eval.api_model: m", "engine.api_model"), ("eval.concurrency: 2", "engine.concurrency"),
+    ("eval.generation: {max_new_tokens: 8}", "engine.generation"), ("serve.engine: hf", "engine.kind"),
+])
+def test_a_moved_key_names_its_new_home(tmp_path, old, new):
+    section, rest = old.split(".", 1)
+    with pytest.raises(ConfigError) as e:
+        load_config(_write(tmp_path, f"{section}:\n  {rest}\n"))
+    assert f"{old.split(':')[0]}: moved to {new}" in str(e.value) and str(tmp_path) in str(e.value)
+    with pytest.raises(ConfigError, match=f"moved to {new}"):  # an override too, a nested one included
+        load_config(None, [old.split(":")[0] + (".max_new_tokens=8" if "generation" in old else "=1")])
+
+
+def test_a_removed_key_says_why():
+    with pytest.raises(ConfigError, match=r"train\.dataloader_workers: removed: batches are built in the training process"):
+        load_config(None, ["train.dataloader_workers=2"])
+
+
+def test_new_keys_load():
+    cfg = load_config(None, ["engine.kind=llamacpp", "engine.quantization=q4_0", "engine.threads=1",
+                             "engine.generation.max_new_tokens=8", "engine.dtype=bf16"])
+    e = cfg.engine
+    assert (e.kind, e.quantization, e.threads, e.generation.max_new_tokens, e.dtype) == ("llamacpp", "q4_0", 1, 8, "bf16")

@@ -86,7 +86,7 @@ def test_commented_yaml_loads_back_to_the_same_config(tmp_path, path, overrides)
     # one key per line: nested sections are mappings, everything else a one-line value with its comment
     data = yaml.safe_load(text)
     assert set(data) == set(ExperimentConfig.model_fields)
-    assert isinstance(data["eval"]["generation"], dict)
+    assert isinstance(data["engine"]["generation"], dict)
 
 
 def test_comment_per_key_and_section_comment_above():
@@ -100,7 +100,7 @@ def test_comment_per_key_and_section_comment_above():
     assert value.strip() == "max_length: 320"
     assert comment.strip() == config_module.DataConfig.model_fields["max_length"].description
     gen = lines.index("  generation:")
-    assert lines[gen - 1] == "  # " + config_module.EvalConfig.model_fields["generation"].description
+    assert lines[gen - 1] == "  # " + config_module.EngineConfig.model_fields["generation"].description
     assert lines[gen + 1].startswith("    max_new_tokens: 224 ")
     for x in lines:  # every value line carries a comment
         if x.strip() and not x.strip().startswith("#") and not x.endswith(":"):
@@ -129,13 +129,13 @@ def test_show_command_quickstart(app, tmp_path):
 
 
 def test_show_command_with_overrides(app, tmp_path):
-    res = CliRunner().invoke(app, ["config", "show", str(QWEN), "train.lr=1e-4", "eval.generation.max_new_tokens=64"])
+    res = CliRunner().invoke(app, ["config", "show", str(QWEN), "train.lr=1e-4", "engine.generation.max_new_tokens=64"])
     assert res.exit_code == 0, res.output
-    assert res.output.startswith(f"# chefbot config show {QWEN} train.lr=1e-4 eval.generation.max_new_tokens=64\n")
+    assert res.output.startswith(f"# chefbot config show {QWEN} train.lr=1e-4 engine.generation.max_new_tokens=64\n")
     assert "\n  lr: 0.0001 " in res.output and "\n    max_new_tokens: 64 " in res.output
     (tmp_path / "q.yaml").write_text(res.output, encoding="utf-8")
     again = load_config(tmp_path / "q.yaml")
-    assert again == load_config(QWEN, ["train.lr=1e-4", "eval.generation.max_new_tokens=64"])
+    assert again == load_config(QWEN, ["train.lr=1e-4", "engine.generation.max_new_tokens=64"])
     assert again.model.name_or_path == "Qwen/Qwen2.5-1.5B-Instruct" and again.quant.mode == "nf4"
 
 

@@ -19,7 +19,7 @@ from chefbot.train.checkpoint import complete_checkpoints
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["data.max_train=24", "data.max_length=160", "train.batch_size=2", "train.eval_batches=1", "eval.limit=2",
-        "eval.generation.max_new_tokens=8", "eval.bootstrap_samples=100", "eval.bertscore_model=none"]
+        "engine.generation.max_new_tokens=8", "eval.bootstrap_samples=100", "eval.bertscore_model=none"]
 
 
 def test_fresh_run_folder_is_new_and_beside_the_configured_one(tmp_path):

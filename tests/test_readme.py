@@ -30,7 +30,7 @@ README = REPO / "README.md"
 
 # Small enough for CI, big enough to train, evaluate and report for real.
 TINY = ["data.max_train=24", "data.max_length=160", "train.max_steps=2", "train.batch_size=2", "train.eval_steps=2",
-        "train.save_steps=2", "train.eval_batches=1", "eval.limit=2", "eval.generation.max_new_tokens=16",
+        "train.save_steps=2", "train.eval_batches=1", "eval.limit=2", "engine.generation.max_new_tokens=16",
         "eval.bootstrap_samples=200"]
 
 

@@ -185,7 +185,6 @@ class TrainConfig(Section):
     wandb_mode: Literal["online", "offline", "disabled"] = Field(
         "offline", description="W&B mode: offline (local files, no network), online, or disabled"
     )
-    dataloader_workers: int = Field(0, ge=0, le=64, description="reserved: not read yet; batches are built in the training process")
     push_to_hub: str | None = Field(None, description="hub repo id (user/name) that train --push uploads the adapter and merged model to")
 
     @model_validator(mode="after")
@@ -210,12 +209,48 @@ class GenerationConfig(Section):
     batch_size: int = Field(8, ge=1, le=1024, description="prompts generated together (local engines); also the server's largest batch")
 
 
+class EngineConfig(Section):
+    """How text is generated, the same for ``chefbot serve``, ``chat``, ``eval`` and ``compare``.
+
+    ``kind: auto`` and ``dtype: auto`` are resolved per purpose by one function each
+    (``chefbot.generate.resolve_engine``, ``chefbot.model.inference_precision``): exact for
+    evaluation, fast for serving and chat.
+    """
+
+    kind: Literal["auto", "hf", "vllm", "openai", "llamacpp"] = Field(
+        "auto", description="generation backend: auto (eval/compare: endpoint if set, else vLLM on a GPU, else hf, the "
+        "exact engine; serve/chat: vLLM on a GPU, llamacpp on a CPU with llama-cpp-python once its probe passed, "
+        "else hf), hf (transformers), vllm, openai (an endpoint; eval and compare only), llamacpp (engine.quantization)"
+    )
+    dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field(
+        "auto", description="dtype of the weights when generating (hf): auto (on a GPU: train.precision; on a CPU: "
+        "bf16 for serve and chat where the CPU has native bf16 (avx512_bf16/AMX; generation 1.72x faster: "
+        "docs/results/cpu_precision.json; the same answer on 2,275 of 2,280 MMLU items: "
+        "docs/results/retention_quickstart.json), fp32 for eval, compare and benchmarks, which reproduce exact "
+        "numbers), bf16, fp16 (GPU), fp32; docs/SERVING.md"
+    )
+    quantization: Literal["q8_0", "q4_0", "f16", "f32"] = Field(
+        "q8_0", description="GGUF weights of engine llamacpp: base + adapter merged in fp32, then q8_0, q4_0 (4-bit), "
+        "f16 or f32"
+    )
+    threads: int | None = Field(
+        None, ge=1, description="CPU threads of engine llamacpp, shared by its busy contexts (each gets at least one); "
+        "null: every usable core; 1: one thread per busy context (faster for small models on few or busy cores)"
+    )
+    endpoint: str | None = Field(
+        None, description="base URL of an OpenAI-compatible server (kind openai, or auto in eval and compare); "
+        "null with kind openai: api.openai.com"
+    )
+    api_model: str | None = Field(None, description="model name to request at the endpoint; null: model.name_or_path")
+    concurrency: int = Field(4, ge=1, le=256, description="requests in flight at once to the endpoint (kind openai)")
+    generation: GenerationConfig = Field(
+        default_factory=GenerationConfig, description="decoding settings for eval, compare, chat, serve and export checks"
+    )
+
+
 class EvalConfig(Section):
     split: Literal["validation", "test"] = Field("test", description="held-out split to generate for: test or validation")
     limit: int | None = Field(None, ge=1, description="only the first N items of that split; null: all")
-    generation: GenerationConfig = Field(
-        default_factory=GenerationConfig, description="decoding settings for eval, compare, chat and serve"
-    )
     rouge_stemmer: bool = Field(True, description="Porter-stem words before ROUGE matching (rouge-score's use_stemmer)")
     bertscore_model: str = Field(
         "auto", description="BERTScore encoder: auto (roberta-large if cached, else packaged all-MiniLM-L6-v2), a name or folder, none"
@@ -225,23 +260,6 @@ class EvalConfig(Section):
         default_factory=list, description="forgetting check after eval, base vs tuned: any of mmlu, hellaswag; [] for none"
     )
     benchmark_limit: int | None = Field(None, ge=1, description="first N items of each benchmark task (MMLU: per subject); null: all")
-    engine: Literal["auto", "hf", "vllm", "openai", "llamacpp"] = Field(
-        "auto", description="generation backend: auto (endpoint if set, else vLLM on a GPU, else hf: exact), hf, vllm, openai, "
-        "llamacpp (llama.cpp on a cached GGUF, eval.gguf_quant)"
-    )
-    endpoint: str | None = Field(None, description="base URL of an OpenAI-compatible server; null with engine openai: api.openai.com")
-    api_model: str | None = Field(None, description="model name to request at the endpoint; null: model.name_or_path")
-    concurrency: int = Field(4, ge=1, le=256, description="requests in flight at once to the endpoint (engine openai)")
-    dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field(
-        "auto", description="dtype of the weights when generating: auto (train.precision on a GPU, fp32 on CPU), bf16, fp16, fp32"
-    )
-    gguf_quant: Literal["q8_0", "q4_0", "f16", "f32"] = Field(
-        "q8_0", description="weights of engine llamacpp (serve, chat, eval): base + adapter merged in fp32, then q8_0, q4_0 (4-bit), f16 or f32"
-    )
-    llamacpp_threads: int | None = Field(
-        None, ge=1, description="CPU threads of engine llamacpp, shared by its busy contexts (each gets at least one); "
-        "null: every usable core; 1: one thread per busy context (faster for small models on few or busy cores)"
-    )
     constraints: bool = Field(
         False, description="also score constraint satisfaction (diets, time, difficulty, cuisine, servings), base vs tuned: "
         "held-out recipes asked for their own labels and for a diet they break (needs prompt.constraints)"
@@ -254,10 +272,6 @@ class EvalConfig(Section):
 class ServeConfig(Section):
     host: str = Field("127.0.0.1", description="address to bind; 127.0.0.1 answers this machine only")
     port: int = Field(8000, ge=1, le=65535, description="TCP port (1-65535)")
-    engine: Literal["auto", "hf", "vllm", "llamacpp"] = Field(
-        "auto", description="generation backend: auto (vllm on a CUDA GPU with vllm; llamacpp on a CPU with llama-cpp-python; "
-        "else hf), hf (transformers), vllm, llamacpp"
-    )
     api_keys: list[str] = Field(default_factory=list, description="bearer keys accepted on /v1/* and /api/*; []: the API is open")
     cors_origins: list[str] = Field(default_factory=list, description="browser origins allowed by CORS; []: CORS off")
     max_concurrency: int = Field(2, ge=1, le=1024, description="requests generating at once (vLLM: one caller; it batches internally)")
@@ -334,7 +348,11 @@ class ExperimentConfig(Section):
     train: TrainConfig = Field(
         default_factory=TrainConfig, description="the training loop: length, optimizer, schedule, precision, checkpoints, logging"
     )
-    eval: EvalConfig = Field(default_factory=EvalConfig, description="evaluation on held-out recipes: generation, metrics, benchmarks")
+    engine: EngineConfig = Field(
+        default_factory=EngineConfig, description="the generation engine of serve, chat, eval and compare: backend, dtype, "
+        "decoding settings"
+    )
+    eval: EvalConfig = Field(default_factory=EvalConfig, description="evaluation on held-out recipes: items, metrics, benchmarks")
     serve: ServeConfig = Field(default_factory=ServeConfig, description="the OpenAI-compatible HTTP server (chefbot serve)")
     kitchen: KitchenConfig = Field(
         default_factory=KitchenConfig, description="the recipe library, meal plans and blind tastings the server keeps (docs/KITCHEN.md)"
@@ -344,19 +362,66 @@ class ExperimentConfig(Section):
 M = TypeVar("M", bound=BaseModel)
 
 
-def _format_error(err: ValidationError, where: str) -> str:
-    """One line per problem: ``file: key.path: what is allowed``."""
+# Keys that moved or went away, and what replaced them: an old YAML or override gets this instead of
+# "unknown key".  Keys are the dotted paths pydantic reports for a forbidden extra key.
+MOVED_KEYS: dict[str, str] = {
+    "eval.engine": "engine.kind",
+    "eval.dtype": "engine.dtype",
+    "eval.gguf_quant": "engine.quantization",
+    "eval.llamacpp_threads": "engine.threads",
+    "eval.endpoint": "engine.endpoint",
+    "eval.api_model": "engine.api_model",
+    "eval.concurrency": "engine.concurrency",
+    "eval.generation": "engine.generation",
+    "serve.engine": "engine.kind",
+}
+REMOVED_KEYS: dict[str, str] = {
+    "train.dataloader_workers": "batches are built in the training process from the prepared rows (no DataLoader); "
+                                "delete the key",
+}
+
+# One table of CLI flags that are aliases of config keys (flag -> dotted key).  The commands declare these
+# flags with default None (a test checks it) and hand them to ``load_config(..., flags=...)``, which sets a key
+# only when its flag was given, after the YAML and the key=value overrides: an absent flag never hides either.
+CLI_ALIASES: dict[str, str] = {
+    "--engine": "engine.kind",
+    "--dtype": "engine.dtype",
+    "--quant": "engine.quantization",
+    "--host": "serve.host",
+    "--port": "serve.port",
+    "--api-key": "serve.api_keys",
+    "--db": "kitchen.db_path",
+    "--limit": "eval.limit",
+}
+
+
+def alias_help(flag: str) -> str:
+    """A flag's help text: the key it sets and that key's description (one source for both)."""
+    model: type[BaseModel] = ExperimentConfig
+    parts = CLI_ALIASES[flag].split(".")
+    for p in parts[:-1]:
+        model = model.model_fields[p].annotation  # type: ignore[assignment]
+    return f"Sets {CLI_ALIASES[flag]}: {model.model_fields[parts[-1]].description}."
+
+
+def _format_error(err: ValidationError, where: str, flags: dict[str, str] | None = None) -> str:
+    """One line per problem: ``file: key.path: what is allowed`` (``(from --flag)`` when a flag set the key)."""
     lines = []
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"]) or "(top level)"
         typ = e["type"]
-        if typ == "extra_forbidden":
+        if typ == "extra_forbidden" and key in MOVED_KEYS:
+            msg = f"moved to {MOVED_KEYS[key]}; rename the key (chefbot config show CONFIG lists every key)"
+        elif typ == "extra_forbidden" and key in REMOVED_KEYS:
+            msg = f"removed: {REMOVED_KEYS[key]}"
+        elif typ == "extra_forbidden":
             msg = "unknown key"
         elif typ == "literal_error":
             msg = f"got {e.get('input')!r}; {e['msg'].lower()}"
         else:
             msg = f"{e['msg']} (got {e.get('input')!r})" if "input" in e and not isinstance(e.get("input"), dict) else e["msg"]
-        lines.append(f"{where}: {key}: {msg}")
+        flag = next((f for f, k in (flags or {}).items() if key == k or key.startswith(k + ".")), None)
+        lines.append(f"{where}: {key}{f' (from {flag})' if flag else ''}: {msg}")
     return "\n".join(lines)
 
 
@@ -368,21 +433,39 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+def _set_key(data: dict, key: str, value: Any, what: str) -> None:
+    parts = key.strip().split(".")
+    node = data
+    for p in parts[:-1]:
+        nxt = node.setdefault(p, {})
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"{what}: {p} is a value, not a section")
+        node = nxt
+    node[parts[-1]] = value
+
+
 def apply_overrides(data: dict, overrides: list[str] | None, where: str = "override") -> dict:
     """Apply ``a.b.c=value`` strings onto a nested dict (in place) and return it."""
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError(f"{where} {item!r}: expected key=value with a dotted key, e.g. train.lr=1e-4")
         key, value = item.split("=", 1)
-        parts = key.strip().split(".")
-        node = data
-        for p in parts[:-1]:
-            nxt = node.setdefault(p, {})
-            if not isinstance(nxt, dict):
-                raise ConfigError(f"{where} {item!r}: {p} is a value, not a section")
-            node = nxt
-        node[parts[-1]] = _parse_value(value)
+        _set_key(data, key, _parse_value(value), f"{where} {item!r}")
     return data
+
+
+def apply_flags(data: dict, flags: dict[str, Any] | None) -> dict[str, str]:
+    """Set the config key of each given ``CLI_ALIASES`` flag (None or an empty list: not given) onto a nested
+    dict (in place); returns {flag: key} of those set, for error messages."""
+    given = {}
+    for flag, value in (flags or {}).items():
+        if value is None or (isinstance(value, (list, tuple)) and not value):
+            continue
+        key = CLI_ALIASES[flag]
+        _set_key(data, key, list(value) if isinstance(value, (list, tuple)) else
+                 str(value) if isinstance(value, Path) else value, flag)
+        given[flag] = key
+    return given
 
 
 def read_yaml(path: str | Path) -> dict:
@@ -404,11 +487,11 @@ def read_yaml(path: str | Path) -> dict:
     return data
 
 
-def validate(model_cls: type[M], data: dict, where: str) -> M:
+def validate(model_cls: type[M], data: dict, where: str, flags: dict[str, str] | None = None) -> M:
     try:
         return model_cls.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(_format_error(e, where)) from None
+        raise ConfigError(_format_error(e, where, flags)) from None
 
 
 def load_yaml_model(model_cls: type[M], path: str | Path | None, overrides: list[str] | None = None) -> M:
@@ -418,8 +501,14 @@ def load_yaml_model(model_cls: type[M], path: str | Path | None, overrides: list
     return validate(model_cls, data, str(path) if path is not None else "config")
 
 
-def load_config(path: str | Path | None, overrides: list[str] | None = None) -> ExperimentConfig:
-    return load_yaml_model(ExperimentConfig, path, overrides)
+def load_config(path: str | Path | None, overrides: list[str] | None = None,
+                flags: dict[str, Any] | None = None) -> ExperimentConfig:
+    """The experiment config: the YAML at ``path``, then ``key=value`` overrides, then the given CLI flags
+    (``{"--engine": value or None}``, keys of ``CLI_ALIASES``), validated together."""
+    data = read_yaml(path) if path is not None else {}
+    apply_overrides(data, overrides)
+    given = apply_flags(data, flags)
+    return validate(ExperimentConfig, data, str(path) if path is not None else "config", given)
 
 
 def to_yaml(cfg: BaseModel) -> str:

@@ -179,22 +179,33 @@ def resolve_dtype(precision: str) -> Any:
     return getattr(torch, DTYPES[precision])
 
 
-def inference_precision(requested: str, train_precision: str) -> str:
-    """The one rule for the precision a model generates in (``eval.dtype``, ``--dtype``).
+PURPOSES = ("exact", "serving")
 
-    "auto" is the training precision on a CUDA GPU and fp32 on a CPU, for exactness, not
-    speed: fp32 is what the merge check, the GGUF export and the exact log-likelihoods of
-    ``/v1/completions`` are compared against, and bf16 rounding can flip a near-tie between
-    answer choices.  On a CPU with native bf16 matmuls bf16 is faster (docs/BENCHMARKS.md, "bf16
-    against fp32 on this CPU"): ask for it with ``eval.dtype=bf16``.
+
+def inference_precision(requested: str, train_precision: str, purpose: str) -> str:
+    """The one rule for the precision a model generates in (``engine.dtype``, ``--dtype``).
+
+    "auto" is the training precision on a CUDA GPU.  On a CPU it depends on ``purpose``:
+
+    * "serving" (``chefbot serve`` and ``chat``, which sample and answer people): bf16 where the CPU has
+      native bf16 matmuls (``cpu_has_fast_bf16``: AVX512-BF16 or AMX), else fp32.  Measured on this
+      project's CPU: 1.72x faster generation (docs/results/cpu_precision.json, bench/cpu_precision.py) and
+      the same answer as fp32 on 2,275 of 2,280 MMLU items (docs/results/retention_quickstart.json).
+    * "exact" (``chefbot eval``, ``compare``, ``eval benchmarks``): fp32 everywhere, for exactness, not
+      speed: fp32 is what the merge check, the GGUF export, the reference reproductions and the published
+      numbers are compared against, and bf16 rounding can flip a near-tie between answer choices.
     """
+    if purpose not in PURPOSES:
+        raise ValueError(f"purpose {purpose!r}: one of {', '.join(PURPOSES)}")
     if requested != "auto" and requested not in DTYPES:
-        raise ChefbotError(f"dtype {requested!r}: choose one of auto, {', '.join(DTYPES)}")
+        raise ChefbotError(f"engine.dtype {requested!r}: choose one of auto, {', '.join(DTYPES)}")
     if requested != "auto":
         return requested
     import torch
 
-    return train_precision if torch.cuda.is_available() else "fp32"
+    if torch.cuda.is_available():
+        return train_precision
+    return "bf16" if purpose == "serving" and cpu_has_fast_bf16() else "fp32"
 
 
 def quantization_config(q: QuantConfig) -> Any:

@@ -62,7 +62,7 @@ def serve(cfg, model, tokenizer, adapter=None) -> Server:
     from chefbot.generate import LocalGenerator
     from chefbot.serve.app import create_app
 
-    return Server(create_app(cfg, LocalGenerator(model, tokenizer, cfg.eval.generation), adapter=adapter))
+    return Server(create_app(cfg, LocalGenerator(model, tokenizer, cfg.engine.generation), adapter=adapter))
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,8 @@ def cfg(tiny_qwen_dir, tmp_path, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     return ExperimentConfig.model_validate({
         "name": "t", "output_dir": str(tmp_path / "run"), "model": {"name_or_path": str(tiny_qwen_dir)},
-        "eval": {"generation": {"max_new_tokens": 12, "batch_size": 3}, "bertscore_model": "", "bootstrap_samples": 100},
+        "engine": {"generation": {"max_new_tokens": 12, "batch_size": 3}},
+        "eval": {"bertscore_model": "", "bootstrap_samples": 100},
     })
 
 
@@ -56,7 +57,7 @@ def test_crashed_prediction_run_resumes(cfg, tmp_path):
     from chefbot.evaluate.run import generate_predictions
     from chefbot.generate import make_generator
 
-    real = make_generator(cfg)
+    real = make_generator(cfg, purpose="exact")
 
     class Crashing:
         def describe(self, override=None):
@@ -125,7 +126,7 @@ def test_an_adapter_cannot_be_evaluated_through_an_endpoint(cfg, tmp_path):
     from chefbot.evaluate.compare import CompareModel
     from chefbot.evaluate.run import evaluate_model
 
-    ep = cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"endpoint": "http://127.0.0.1:9/v1", "api_model": "chefbot"})})
+    ep = cfg.model_copy(update={"engine": cfg.engine.model_copy(update={"endpoint": "http://127.0.0.1:9/v1", "api_model": "chefbot"})})
     with pytest.raises(ChefbotError, match="the adapter would not be evaluated.*chefbot compare"):
         evaluate_model(ep, adapter=str(tmp_path / "adapter"), out_dir=tmp_path / "eval")
     assert not (tmp_path / "eval").exists()  # refused before any work

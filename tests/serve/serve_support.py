@@ -141,7 +141,7 @@ def serve_cfg(model_dir: Path, **serve):
     cfg.serve.allowed_hosts = ["testserver"]
     cfg.model.name_or_path = str(model_dir)
     cfg.train.precision = "fp32"
-    cfg.eval.generation.max_new_tokens = 32
+    cfg.engine.generation.max_new_tokens = 32
     for k, v in serve.items():
         setattr(cfg.serve, k, v)
     return cfg
@@ -156,7 +156,7 @@ def local_generator(model_dir: Path, cfg=None):
 
     tok = AutoTokenizer.from_pretrained(str(model_dir))
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
-    gen_cfg = cfg.eval.generation if cfg is not None else GenerationConfig(max_new_tokens=32)
+    gen_cfg = cfg.engine.generation if cfg is not None else GenerationConfig(max_new_tokens=32)
     return LocalGenerator(model, tok, gen_cfg)
 
 

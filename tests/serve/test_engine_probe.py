@@ -57,13 +57,11 @@ def crashing_probe(monkeypatch, probe_calls):
 
     import chefbot.generate as g
     import chefbot.generate.engine_probe as ep
-    import chefbot.serve.cli as cli
 
     monkeypatch.setattr(ep, "probe_command", lambda gguf, threads, tokens: [sys.executable, "-c", CRASH])
     monkeypatch.setattr(ep, "library_identity", lambda: {"llama_cpp_python": "0.3.36", "libs": [
         {"name": "lib/libggml-cpu.so", "size": 1, "mtime_ns": 1}]})
-    for mod in (g, cli):
-        monkeypatch.setattr(mod, "llamacpp_available", lambda: True)
+    monkeypatch.setattr(g, "llamacpp_available", lambda: True)
     monkeypatch.setattr(g, "vllm_available", lambda: False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setenv("OMP_WAIT_POLICY", os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))  # restored afterwards
@@ -172,16 +170,17 @@ def test_a_timeout_or_sigkill_is_not_cached(monkeypatch, probe_calls, tmp_path):
 
 
 def test_auto_falls_back_to_hf_with_one_warning(crashing_probe, tiny_cfg, capsys):
-    import chefbot.serve.cli as cli
+    from chefbot.generate import make_generator
 
-    gen = cli.build_generator(tiny_cfg, None, "auto")
+    gen = make_generator(tiny_cfg, None, purpose="serving")
     err = capsys.readouterr().err
     assert gen.backend == "hf" and len(crashing_probe) == 1
     assert err.count("warning:") == 1 and "SIGSEGV" in err and "AMX model buffer" in err and "hf engine" in err
-    gen = cli.build_generator(tiny_cfg, None, "auto")  # the cached verdict: no second child, the same one warning
+    gen = make_generator(tiny_cfg, None, purpose="serving")  # the cached verdict: no second child, the same one warning
     err = capsys.readouterr().err
     assert gen.backend == "hf" and len(crashing_probe) == 1 and err.count("warning:") == 1 and "SIGSEGV" in err
-    assert cli.build_generator(tiny_cfg, None, "hf").backend == "hf"  # an explicit hf never probes
+    hf = tiny_cfg.model_copy(update={"engine": tiny_cfg.engine.model_copy(update={"kind": "hf"})})
+    assert make_generator(hf, None, purpose="serving").backend == "hf"  # an explicit hf never probes
     assert "warning" not in capsys.readouterr().err and len(crashing_probe) == 1
 
 
@@ -237,12 +236,14 @@ def test_serving_with_llamacpp_probes_and_fingerprints_once(tiny_cfg, probe_call
     for a 1.5B model)."""
     need_llama_cpp()
     import chefbot.generate.gguf as gguf_module
-    import chefbot.serve.cli as cli
+    from chefbot.generate import make_generator
 
     fingerprints = []
     real = gguf_module.gguf_fingerprint
     monkeypatch.setattr(gguf_module, "gguf_fingerprint", lambda *a: fingerprints.append(a) or real(*a))
-    gen = cli.build_generator(tiny_cfg, None, "llamacpp", quant="q8_0")
+    cfg = tiny_cfg.model_copy(update={"engine": tiny_cfg.engine.model_copy(update={"kind": "llamacpp",
+                                                                                    "quantization": "q8_0"})})
+    gen = make_generator(cfg, None, purpose="serving")
     try:
         assert gen.backend == "llamacpp" and len(fingerprints) == 1 and len(probe_calls) <= 1
     finally:

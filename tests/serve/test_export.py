@@ -149,7 +149,7 @@ def test_export_command_line(stopper_dir, tmp_path):
     from chefbot.cli import app
 
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"model:\n  name_or_path: {stopper_dir}\neval:\n  generation:\n    max_new_tokens: 16\n")
+    cfg.write_text(f"model:\n  name_or_path: {stopper_dir}\nengine:\n  generation:\n    max_new_tokens: 16\n")
     out = tmp_path / "gguf"
     r = CliRunner().invoke(app, ["export", str(cfg), "--format", "gguf", "--quant", "q4_0", "--out", str(out)])
     assert r.exit_code == 0, r.output

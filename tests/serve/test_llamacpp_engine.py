@@ -259,14 +259,16 @@ def test_the_server_reports_the_engine_and_answers_completions(stopper_engine):
 
 
 def test_missing_llama_cpp_is_a_clear_error(monkeypatch, stopper_dir):
+    import chefbot.generate as g
     import chefbot.generate.llamacpp_engine as eng
-    import chefbot.serve.cli as cli
     from chefbot.errors import ChefbotError
 
-    monkeypatch.setattr(cli, "llamacpp_available", lambda: False)
+    monkeypatch.setattr(g, "llamacpp_available", lambda: False)
     monkeypatch.setattr(eng, "llamacpp_available", lambda: False)
+    cfg = serve_cfg(stopper_dir)
+    cfg.engine.kind = "llamacpp"
     with pytest.raises(ChefbotError, match=r"make setup-llamacpp.*without llama.cpp's AMX path"):
-        cli.build_generator(serve_cfg(stopper_dir), None, "llamacpp")
+        g.make_generator(cfg, None, purpose="serving")
     with pytest.raises(ChefbotError, match="make setup"):
         eng.LlamaCppGenerator.from_config(serve_cfg(stopper_dir))
 
@@ -285,22 +287,28 @@ def test_evaluation_predictions_record_the_engine_and_quantization(stopper_engin
     assert written["settings"]["gguf"].startswith("model-q8_0-")
 
 
-def test_auto_serves_with_llama_cpp_on_a_cpu_and_vllm_on_a_gpu(monkeypatch):
+def test_auto_resolves_per_purpose_llama_cpp_serves_on_a_cpu_and_vllm_on_a_gpu(monkeypatch):
     import torch
 
     import chefbot.generate as g
 
     monkeypatch.setattr(g, "vllm_available", lambda: False)
     monkeypatch.setattr(g, "llamacpp_available", lambda: True)
+    from chefbot.config import EngineConfig
+
+    auto, hf = EngineConfig(), EngineConfig(kind="hf")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert g.serving_engine("auto") == "llamacpp" and g.serving_engine("hf") == "hf"
+    assert g.resolve_engine(auto, "serving") == "llamacpp" and g.resolve_engine(hf, "serving") == "hf"
+    assert g.resolve_engine(auto, "exact") == "hf"  # evaluation stays on the exact engine
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert g.serving_engine("auto") == "hf"  # a GPU without vLLM: transformers on the GPU
+    assert g.resolve_engine(auto, "serving") == "hf"  # a GPU without vLLM: transformers on the GPU
     monkeypatch.setattr(g, "vllm_available", lambda: True)
-    assert g.serving_engine("auto") == "vllm"
+    assert g.resolve_engine(auto, "serving") == "vllm" and g.resolve_engine(auto, "exact") == "vllm"
     monkeypatch.setattr(g, "llamacpp_available", lambda: False)
     monkeypatch.setattr(g, "vllm_available", lambda: False)
-    assert g.serving_engine("auto") == "hf"
+    assert g.resolve_engine(auto, "serving") == "hf"
+    assert g.resolve_engine(EngineConfig(endpoint="http://127.0.0.1:9/v1"), "exact") == "openai"
+    assert g.resolve_engine(EngineConfig(endpoint="http://127.0.0.1:9/v1"), "serving") == "hf"  # not re-served
 
 
 def test_the_4_bit_option_serves_too(stopper_dir, tmp_path):

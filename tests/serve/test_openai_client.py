@@ -18,11 +18,11 @@ def _client(url: str, key: str = "EMPTY") -> openai.OpenAI:
 def quickstart_generator(repo_dir):
     from chefbot.config import load_config
     from chefbot.errors import ChefbotError
-    from chefbot.serve.cli import build_generator
+    from chefbot.generate import make_generator
 
-    cfg = load_config(repo_dir / "configs" / "quickstart.yaml")
+    cfg = load_config(repo_dir / "configs" / "quickstart.yaml", ["engine.kind=hf"])
     try:
-        gen = build_generator(cfg, None, "hf")  # exactly what `chefbot serve` builds
+        gen = make_generator(cfg, None, purpose="serving")  # exactly what `chefbot serve` builds
     except ChefbotError as e:
         pytest.skip(f"quickstart model unavailable: {e}")
     return cfg, gen

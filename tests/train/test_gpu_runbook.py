@@ -67,7 +67,7 @@ def test_runbook_has_every_step_in_order():
     where = [next(i for i, f in enumerate(firsts) if f == want) for want in order]
     assert where == sorted(where), "docs/GPU.md: the steps are out of order"
     assert "python bench/gpu_train.py --steps 30" in COMMANDS
-    assert any("eval.engine=hf" in c for c in COMMANDS) and any("eval.engine=vllm" in c for c in COMMANDS)
+    assert any("engine.kind=hf" in c for c in COMMANDS) and any("engine.kind=vllm" in c for c in COMMANDS)
     text = DOC.read_text(encoding="utf-8")
     assert text.count("estimate") >= 8  # every duration is labelled as an estimate
     assert "--no-index --find-links" in text and "bitsandbytes" in text

@@ -48,7 +48,7 @@ class BenchmarkOptions:
         tasks = list(self.tasks or cfg.eval.benchmarks or ("mmlu", "hellaswag"))
         check_tasks(tasks)
         return replace(self, tasks=tasks, limit=self.limit if self.limit is not None else cfg.eval.benchmark_limit,
-                       batch_size=self.batch_size or cfg.eval.generation.batch_size)
+                       batch_size=self.batch_size or cfg.engine.generation.batch_size)
 
 
 def retention(base: dict, tuned: dict, samples: int = 2000, seed: int = 0) -> dict:
@@ -93,7 +93,7 @@ def benchmark_model(cfg: Any, adapter: str | None, out_dir: Path, options: Bench
     weights and dtype generation uses."""
     opts = options.resolved(cfg)
     label = "tuned" if adapter else "base"
-    precision = inference_precision(cfg.eval.dtype, cfg.train.precision)
+    precision = inference_precision(cfg.engine.dtype, cfg.train.precision, "exact")
     cache = response_cache(out_dir, label, cfg, adapter, precision)
     if not opts.resume:
         for old in cache.parent.glob(f"{cache.name}_rank*.db"):

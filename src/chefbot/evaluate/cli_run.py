@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from chefbot.config import load_config
+from chefbot.config import alias_help, load_config
 from chefbot.errors import ChefbotError
 from chefbot.progress import console
 
@@ -51,17 +51,20 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
         overrides: Optional[list[str]] = typer.Argument(None, help="key=value overrides, e.g. eval.limit=20"),
         adapter: Optional[str] = typer.Option(None, "--adapter", help="LoRA adapter folder (base + adapter, not merged)."),
         out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default OUTPUT_DIR/eval)."),
-        limit: Optional[int] = typer.Option(None, "--limit", min=1, help="First N test items only."),
+        limit: Optional[int] = typer.Option(None, "--limit", min=1, help=alias_help("--limit")),
         no_base: bool = typer.Option(False, "--no-base", help="With an adapter: do not also evaluate the base model."),
+        engine: Optional[str] = typer.Option(None, "--engine", help=alias_help("--engine")),
+        dtype: Optional[str] = typer.Option(None, "--dtype", help=alias_help("--dtype")),
+        quant: Optional[str] = typer.Option(None, "--quant", help=alias_help("--quant")),
     ) -> None:
         """Generate on the held-out test items, score, and write results.json + report."""
         from chefbot.evaluate.run import (
             evaluate_model,  # lazy: numpy/torch/nltk, 1.5-2.5 s (module docstring)
         )
 
-        cfg = load_config(config, overrides)
+        cfg = load_config(config, overrides, {"--limit": limit, "--engine": engine, "--dtype": dtype, "--quant": quant})
         out_dir = out or Path(cfg.output_dir) / "eval"
-        res = evaluate_model(cfg, adapter=adapter, out_dir=out_dir, limit=limit, with_base=not no_base)
+        res = evaluate_model(cfg, adapter=adapter, out_dir=out_dir, with_base=not no_base)
         console.print(_summary(res), highlight=False)
         console.print(f"report: {out_dir}/report.md (results.json, report.html, plots)")
 
@@ -128,7 +131,10 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
         config: Optional[str] = typer.Option(None, "--config", help="Experiment config for data/prompt/generation (overrides the file's)."),
         overrides: Optional[list[str]] = typer.Argument(None, help="key=value overrides of that config"),
         out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default OUTPUT_DIR/compare)."),
-        limit: Optional[int] = typer.Option(None, "--limit", min=1, help="First N test items only."),
+        limit: Optional[int] = typer.Option(None, "--limit", min=1, help=alias_help("--limit")),
+        engine: Optional[str] = typer.Option(None, "--engine", help=alias_help("--engine") + " (local models)"),
+        dtype: Optional[str] = typer.Option(None, "--dtype", help=alias_help("--dtype")),
+        quant: Optional[str] = typer.Option(None, "--quant", help=alias_help("--quant")),
     ) -> None:
         """Several models on the same test items: one report with paired comparisons."""
         from chefbot.evaluate.compare import (  # lazy: numpy/torch/nltk, 1.5-2.5 s (module docstring)
@@ -137,5 +143,7 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
         )
 
         spec = load_spec(models_file, model, config, overrides)
-        res = compare_models(spec, out_dir=out, limit=limit)
+        cfg = load_config(spec.config, spec.overrides,
+                          {"--limit": limit, "--engine": engine, "--dtype": dtype, "--quant": quant})
+        res = compare_models(spec, out_dir=out, base_cfg=cfg)
         console.print(_summary(res), highlight=False)

@@ -2,7 +2,7 @@
 
 A models file lists what to compare::
 
-    config: configs/quickstart.yaml     # data (test items), prompt, generation, scoring
+    config: configs/quickstart.yaml     # data (test items), prompt, engine (generation), scoring
     overrides: [eval.limit=24]
     baseline: smollm2                   # paired comparisons are against this one
     models:
@@ -87,9 +87,10 @@ def model_config(base: ExperimentConfig, m: CompareModel) -> ExperimentConfig:
     data["adapter"] = m.adapter
     if m.model is not None:
         data["model"] = {**data["model"], "name_or_path": m.model, "tokenizer": None, "sha256": None, "revision": None}
-        data["eval"] = {**data["eval"], "engine": "hf" if data["eval"]["engine"] == "openai" else data["eval"]["engine"], "endpoint": None}
+        kind = "hf" if data["engine"]["kind"] == "openai" else data["engine"]["kind"]
+        data["engine"] = {**data["engine"], "kind": kind, "endpoint": None}
     else:
-        data["eval"] = {**data["eval"], "engine": "openai", "api_model": m.api_model, "endpoint": m.endpoint}
+        data["engine"] = {**data["engine"], "kind": "openai", "api_model": m.api_model, "endpoint": m.endpoint}
     if m.fold_system:
         data["prompt"] = {**data["prompt"], "fold_system": m.fold_system}
     return ExperimentConfig.model_validate(data)
@@ -115,7 +116,7 @@ def compare_models(spec: CompareSpec, out_dir: str | Path | None = None, limit: 
     for m in spec.models:
         mcfg = model_config(cfg, m)
         try:
-            gen = (generators or {}).get(m.name) or make_generator(mcfg, adapter=m.adapter)
+            gen = (generators or {}).get(m.name) or make_generator(mcfg, adapter=m.adapter, purpose="exact")
             models[m.name], rows[m.name] = run_one(mcfg, gen, items, out, m.name)
         except ChefbotError as e:  # offline hub model, missing API key, endpoint down: say so, go on
             skipped[m.name] = str(e)

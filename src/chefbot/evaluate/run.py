@@ -25,7 +25,7 @@ from chefbot.evaluate.score import (
     score_predictions,
     template_baseline_rows,
 )
-from chefbot.generate import make_generator
+from chefbot.generate import make_generator, resolve_engine
 from chefbot.progress import make_progress
 
 SAMPLES = 2  # items shown side by side at the end of every report
@@ -36,7 +36,7 @@ def slug(text: str) -> str:
 
 
 def model_label(cfg: ExperimentConfig, adapter: str | None = None) -> str:
-    name = cfg.eval.api_model if cfg.eval.engine == "openai" and cfg.eval.api_model else cfg.model.name_or_path
+    name = cfg.engine.api_model if cfg.engine.kind == "openai" and cfg.engine.api_model else cfg.model.name_or_path
     short = Path(name.removeprefix("pkg:")).name.removesuffix(".gguf")
     return f"{short}+{Path(adapter).name}" if adapter else short
 
@@ -158,11 +158,11 @@ def check_adapter_is_evaluated(cfg: ExperimentConfig, adapter: str | None) -> No
     Without this, "base" and "base + adapter" would both be answered by the same endpoint
     and the report would call a model compared with itself "base vs tuned".
     """
-    if adapter and (cfg.eval.engine == "openai" or (cfg.eval.engine == "auto" and cfg.eval.endpoint)):
-        where = cfg.eval.endpoint or "api.openai.com"
+    if adapter and resolve_engine(cfg.engine, "exact") == "openai":
+        where = cfg.engine.endpoint or "api.openai.com"
         raise ChefbotError(
-            f"--adapter {adapter} with eval.endpoint={where}: the endpoint serves one model, so the adapter would "
-            "not be evaluated. Either drop eval.endpoint to run base and base + adapter here, or serve each "
+            f"--adapter {adapter} with engine.endpoint={where}: the endpoint serves one model, so the adapter would "
+            "not be evaluated. Either drop engine.endpoint to run base and base + adapter here, or serve each "
             "(chefbot serve CONFIG, and chefbot serve CONFIG --adapter DIR on another port) and compare them: "
             "chefbot compare --config CONFIG --model base=openai:chefbot@URL1 --model tuned=openai:chefbot@URL2"
         )
@@ -203,7 +203,8 @@ def evaluate_model(
     asked: dict[str, list[dict]] = {}
     bench_runs: dict[str, dict] = {}  # eval.benchmarks: on each model while generation holds it (loaded once)
     for name, ad in runs:
-        gen = (generators or {}).get(name) or make_generator(cfg.model_copy(update={"adapter": None}), adapter=ad)
+        gen = (generators or {}).get(name) or make_generator(cfg.model_copy(update={"adapter": None}), adapter=ad,
+                                                                   purpose="exact")
         models[name], rows[name] = run_one(cfg, gen, items, out, name)
         if asks:  # own-label requests the main prompts already asked reuse their answers
             fresh = [a for a in asks if not a["reuse"]]

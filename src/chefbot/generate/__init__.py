@@ -10,14 +10,19 @@ Four backends share one interface, ``generate(list_of_message_lists) -> list[Com
 * ``VLLMGenerator`` (``vllm_engine.py``): used when vLLM is installed and a GPU is present.
 
 Every backend's ``describe()`` returns the exact settings used; results record it.
+
+The config's ``engine`` section says which; ``resolve_engine`` turns its ``kind: auto`` into one backend
+per purpose ("exact": evaluation and comparison; "serving": ``chefbot serve`` and ``chat``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from chefbot.config import ExperimentConfig
+from rich.markup import escape
+
+from chefbot.config import EngineConfig, ExperimentConfig
 from chefbot.errors import ChefbotError
 from chefbot.generate.completion import (
     Completion,
@@ -27,7 +32,13 @@ from chefbot.generate.completion import (
     resolve_settings,
 )
 from chefbot.generate.engine_probe import cpu_info
-from chefbot.generate.llamacpp_engine import EngineUnsafe, LlamaCppGenerator, llamacpp_available
+from chefbot.generate.llamacpp_engine import (
+    INSTALL_HINT,
+    EngineUnsafe,
+    LlamaCppGenerator,
+    llamacpp_available,
+    passive_openmp,
+)
 from chefbot.generate.local import LocalGenerator, StreamHandle, hf_generation_config
 from chefbot.generate.openai_compat import OpenAIGenerator
 from chefbot.generate.vllm_engine import VLLMGenerator
@@ -37,12 +48,16 @@ from chefbot.model import (
     load_tokenizer,
     resolve_source,
 )
+from chefbot.progress import console
 
 __all__ = [
     "Completion", "EngineUnsafe", "Generator", "LlamaCppGenerator", "LocalGenerator", "Messages", "OnResult",
-    "OpenAIGenerator", "StreamHandle", "VLLMGenerator", "cpu_info", "hf_generation_config",
-    "llamacpp_available", "make_generator", "resolve_settings", "serving_engine", "vllm_available",
+    "OpenAIGenerator", "Purpose", "StreamHandle", "VLLMGenerator", "cpu_info", "hf_generation_config",
+    "llamacpp_available", "make_generator", "resolve_engine", "resolve_settings", "vllm_available",
 ]
+
+Purpose = Literal["exact", "serving"]
+SERVING_KINDS = ("auto", "hf", "vllm", "llamacpp")  # an endpoint is not served again by chefbot
 
 
 def vllm_available() -> bool:
@@ -55,13 +70,23 @@ def vllm_available() -> bool:
     return torch.cuda.is_available()
 
 
-def serving_engine(requested: str) -> str:
-    """``serve.engine`` (and ``chefbot chat --engine``) resolved: "auto" is vLLM on a CUDA GPU when vLLM is
-    installed, llama.cpp on a machine without a GPU when llama-cpp-python is installed, else transformers.
-    llama.cpp itself is loaded only after its probe passed (``LlamaCppGenerator.from_config`` raises
-    ``EngineUnsafe`` otherwise; ``chefbot serve``/``chat`` then fall back to transformers for "auto")."""
-    if requested != "auto":
-        return requested
+def resolve_engine(engine: EngineConfig, purpose: Purpose) -> str:
+    """The backend ``engine.kind`` names; "auto" resolved for ``purpose``, the one place that does it.
+
+    * "exact" (eval, compare): the endpoint if ``engine.endpoint`` is set, else vLLM on a CUDA GPU when vLLM
+      is installed, else hf (transformers), the exact engine; llama.cpp only when asked (``kind: llamacpp``).
+    * "serving" (serve, chat): vLLM on a CUDA GPU when vLLM is installed, llama.cpp on a machine without a GPU
+      when llama-cpp-python is installed, else hf; the endpoint is not used.  llama.cpp is loaded only after its
+      probe passed (``LlamaCppGenerator.from_config`` raises ``EngineUnsafe`` otherwise, and ``make_generator``
+      then falls back to hf for "auto").
+    """
+    if purpose == "serving" and engine.kind not in SERVING_KINDS:
+        raise ChefbotError(f"engine.kind={engine.kind} cannot be served by chefbot: choose one of "
+                           f"{', '.join(SERVING_KINDS)} (an endpoint is already a server)")
+    if engine.kind != "auto":
+        return engine.kind
+    if purpose == "exact":
+        return "openai" if engine.endpoint else ("vllm" if vllm_available() else "hf")
     if vllm_available():
         return "vllm"
     if llamacpp_available():
@@ -72,27 +97,43 @@ def serving_engine(requested: str) -> str:
     return "hf"
 
 
-def make_generator(cfg: ExperimentConfig, adapter: str | None = None) -> Any:
-    """The generator ``cfg.eval.engine`` asks for ("auto": endpoint > vLLM on a GPU > transformers, the exact
-    engine; llama.cpp only when asked: ``eval.engine=llamacpp``)."""
-    e = cfg.eval
-    engine = e.engine
-    if engine == "auto":
-        engine = "openai" if e.endpoint else ("vllm" if vllm_available() else "hf")
-    if engine == "llamacpp":
-        return LlamaCppGenerator.from_config(cfg, adapter=adapter)
-    if engine == "openai":
+def make_generator(cfg: ExperimentConfig, adapter: str | None = None, *, purpose: Purpose) -> Any:
+    """The one factory: the generator ``cfg.engine`` asks for, "auto" kind and dtype resolved for ``purpose``
+    (``resolve_engine``, ``chefbot.model.inference_precision``).
+
+    With ``kind: auto`` a llama.cpp build whose probe fails prints one warning with the reason and the hf engine
+    is used instead; ``kind: llamacpp`` raises ``EngineUnsafe`` (a ``ChefbotError``, exit 2) with the reason.
+    """
+    e = cfg.engine
+    if (e.kind == "llamacpp" or (e.kind == "auto" and purpose == "serving")) and llamacpp_available():
+        passive_openmp()  # before anything imports torch (resolve_engine's CUDA check does)
+    kind = resolve_engine(e, purpose)
+    if kind == "llamacpp":
+        if not llamacpp_available():
+            raise ChefbotError(f"engine.kind=llamacpp: {INSTALL_HINT}")
+        try:
+            return LlamaCppGenerator.from_config(cfg, adapter=adapter)
+        except EngineUnsafe as err:  # the probe failed: llama.cpp was not loaded
+            if e.kind != "auto":
+                raise
+            console.print(f"[yellow]warning:[/] not using the llamacpp engine: {escape(err.verdict.reason)}. Using "
+                          "the hf engine (transformers) instead (docs/SERVING.md, \"When the engine's probe fails\")",
+                          highlight=False, soft_wrap=True)
+            kind = "hf"
+    if kind == "openai":
         if not e.endpoint and not e.api_model:
-            raise ChefbotError("eval.engine=openai needs eval.endpoint=URL (or eval.api_model for api.openai.com)")
+            raise ChefbotError("engine.kind=openai needs engine.endpoint=URL (or engine.api_model for api.openai.com)")
         return OpenAIGenerator(base_url=e.endpoint, model=e.api_model or cfg.model.name_or_path, gen_cfg=e.generation,
                                concurrency=e.concurrency, cache_dir=Path(".cache/chefbot/openai"))
     tokenizer = load_tokenizer(cfg.model)
     adapter = adapter or cfg.adapter
-    if engine == "vllm":
+    if kind == "vllm":
         if not vllm_available():
-            raise ChefbotError("eval.engine=vllm needs the vllm package and a CUDA GPU; use eval.engine=hf")
-        return VLLMGenerator(resolve_source(cfg.model).path, tokenizer, e.generation, adapter=adapter, fold=cfg.prompt.fold_system)
-    precision = inference_precision(e.dtype, cfg.train.precision)
+            raise ChefbotError("engine.kind=vllm needs the vllm package and a CUDA GPU (pip install vllm); "
+                               "use engine.kind=hf (--engine hf)")
+        return VLLMGenerator(resolve_source(cfg.model).path, tokenizer, e.generation, adapter=adapter,
+                             fold=cfg.prompt.fold_system)
+    precision = inference_precision(e.dtype, cfg.train.precision, purpose)
     model = load_for_inference(cfg, adapter=adapter, precision=precision)
     label = cfg.model.name_or_path + (f"+{adapter}" if adapter else "")
     return LocalGenerator(model, tokenizer, e.generation, fold=cfg.prompt.fold_system, label=label)

@@ -97,8 +97,8 @@ def probe_engine(cfg: ExperimentConfig, adapter: str | None = None, quant: str |
     """Whether llama.cpp runs the GGUF this config serves (``gguf``, else exported now) on this machine, without
     risking this process: ``chefbot.generate.engine_probe.probe_llamacpp`` (a child process, once per library
     build, CPU and GGUF)."""
-    path = gguf or cached_gguf(cfg, adapter or cfg.adapter, quant or cfg.eval.gguf_quant)
-    return probe_llamacpp(path, cfg.eval.llamacpp_threads or default_threads())
+    path = gguf or cached_gguf(cfg, adapter or cfg.adapter, quant or cfg.engine.quantization)
+    return probe_llamacpp(path, cfg.engine.threads or default_threads())
 
 
 def probe_failure(verdict: Verdict) -> str:
@@ -510,7 +510,7 @@ class LlamaCppGenerator:
         if not llamacpp_available():
             raise ChefbotError(INSTALL_HINT)
         adapter = adapter or cfg.adapter
-        quant = quant or cfg.eval.gguf_quant
+        quant = quant or cfg.engine.quantization
         path = cached_gguf(cfg, adapter, quant)
         if probe:
             verdict = probe_engine(cfg, adapter, quant, gguf=path)
@@ -520,8 +520,8 @@ class LlamaCppGenerator:
         label = cfg.model.name_or_path + (f"+{adapter}" if adapter else "") + f" ({quant} GGUF)"
         # One context per generation call the server runs at once; each sequence holds the longest request it admits.
         kw = {"contexts": cfg.serve.max_concurrency, "n_ctx": cfg.serve.max_prompt_tokens + cfg.serve.max_tokens_cap,
-              "threads": cfg.eval.llamacpp_threads, **kw}
-        return cls(path, tokenizer, cfg.eval.generation, stop_ids=model_stop_ids(cfg, tokenizer), fold=cfg.prompt.fold_system,
+              "threads": cfg.engine.threads, **kw}
+        return cls(path, tokenizer, cfg.engine.generation, stop_ids=model_stop_ids(cfg, tokenizer), fold=cfg.prompt.fold_system,
                    label=label, quant=quant, **kw)
 
     def _share(self) -> int:

@@ -70,7 +70,7 @@ class OpenAIGenerator:
             key = self.api_key or os.environ.get("OPENAI_API_KEY") or ("EMPTY" if self.base_url else None)
             if key is None:
                 raise ChefbotError(
-                    f"model {self.model!r} needs the OpenAI API: set OPENAI_API_KEY, or give eval.endpoint=URL "
+                    f"model {self.model!r} needs the OpenAI API: set OPENAI_API_KEY, or give engine.endpoint=URL "
                     "of an OpenAI-compatible server"
                 )
             # Retries are ours (below) so the last error can name the endpoint and the backoff is configurable.

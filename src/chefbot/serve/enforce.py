@@ -9,7 +9,7 @@ the best answer so far:
 * attempt 1 is the request as sent (greedy unless it asks for a temperature);
 * attempts 2 … ``serve.enforce_attempts`` are sampled, at the request's temperature when it
   gave one above 0, else ``ENFORCE_TEMPERATURE``, with the seed (the request's, else the
-  model's ``eval.generation.seed``) plus the attempt number minus one, so the same request
+  model's ``engine.generation.seed``) plus the attempt number minus one, so the same request
   gets the same answers;
 * the first passing answer ends the attempts; if none passes, the **best** one is returned
   (fewest violated checks, then fewest unknown, then a well-formed recipe, then the

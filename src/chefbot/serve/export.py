@@ -177,7 +177,7 @@ def export(cfg: Any, adapter: str | None, fmt: str, out: Path, quant: str = "q8_
             write_gguf(src, tmp / name, quant)
             files = [name]
             if fmt == "ollama":
-                atomic_write_text(tmp / "Modelfile", modelfile_text(name, tokenizer, stops, cfg.eval.generation))
+                atomic_write_text(tmp / "Modelfile", modelfile_text(name, tokenizer, stops, cfg.engine.generation))
                 files.append("Modelfile")
     return {"format": fmt, "out": str(out), "files": files, "quant": quant, "stop_tokens": stops}
 

@@ -53,7 +53,7 @@ class ServerState:
         concurrency = 1 if self.backend == "vllm" else serve.max_concurrency
         self.scheduler = Scheduler(generator, max_concurrency=concurrency, max_queue=serve.max_queue,
                                    timeout_s=serve.request_timeout_s)
-        self.gen_cfg = getattr(generator, "gen_cfg", None) or cfg.eval.generation
+        self.gen_cfg = getattr(generator, "gen_cfg", None) or cfg.engine.generation
         self.has_plan = False  # set by create_app when POST /v1/plan is mounted
         self.count_tokens = prompt_token_counter(generator)
 
