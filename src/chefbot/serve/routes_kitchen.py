@@ -26,6 +26,7 @@ from fastapi import APIRouter, Path, Query, Request
 
 from chefbot.cooking.recipe_constraints import RecipeConstraints
 from chefbot.errors import ChefbotError
+from chefbot.generate.completion import ChatPrompt
 from chefbot.generate.openai_compat import OpenAIGenerator
 from chefbot.kitchen import library, plans, shopping, tastings
 from chefbot.kitchen.db import (
@@ -239,17 +240,18 @@ def kitchen_router(state: ServerState, store: KitchenStore) -> APIRouter:
             raise ApiError(400, f"{where}.model: {side.model!r} is not a tasting model here (choose {known}; "
                                 "kitchen.tasting_models)", param=f"{where}.model", code="unknown_tasting_model")
 
-    async def answer(side: TastingSide, where: str, messages: list[dict]) -> str:
+    async def answer(side: TastingSide, where: str, prompt: ChatPrompt) -> str:
         settings = state.settings_for(side.max_tokens, side.temperature, seed=side.seed)
         if side.model == "served":
-            return (await state.complete(messages, settings)).text
+            return (await state.complete(prompt, settings)).text
         spec = cfg.kitchen.tasting_models[side.model]
         gen = remote.get(side.model)
         if gen is None:
             gen = remote[side.model] = OpenAIGenerator(base_url=spec.endpoint, model=spec.model, gen_cfg=state.gen_cfg,
                                                        concurrency=1, cache_dir=None, retries=1)
         try:
-            out = await asyncio.wait_for(asyncio.to_thread(gen.generate, [messages], settings), cfg.serve.request_timeout_s)
+            out = await asyncio.wait_for(asyncio.to_thread(gen.generate, [prompt.messages], settings),
+                                         cfg.serve.request_timeout_s)
         except TimeoutError:
             raise ApiError(504, f"{where}: no answer within {cfg.serve.request_timeout_s:g} s", "timeout",
                            code="timeout") from None
@@ -263,10 +265,10 @@ def kitchen_router(state: ServerState, store: KitchenStore) -> APIRouter:
     async def tasting_pair(req: PairCreate) -> dict:
         """Generate two answers for the same ingredients for a blind tasting."""
         messages = recipe_messages(req.ingredients, RecipeConstraints(), cfg.prompt)
-        state.check_size(messages)
+        prompt = state.check_size(messages)
         check_side(req.a, "a")
         check_side(req.b, "b")
-        texts = await asyncio.gather(answer(req.a, "a", messages), answer(req.b, "b", messages))
+        texts = await asyncio.gather(answer(req.a, "a", prompt), answer(req.b, "b", prompt))
         sides: list[tuple[dict, str]] = [(req.a.model_dump(exclude_none=True), texts[0]),
                                          (req.b.model_dump(exclude_none=True), texts[1])]
         if random.SystemRandom().random() < 0.5:

@@ -5,7 +5,7 @@ The chat schema as the ``openai`` client sends it, ``stream: true`` or not
 (``stream_options.include_usage`` adds a usage chunk).  Plain completions (text or token ids,
 no chat template, ``echo`` and exact ``logprobs``: what lm-evaluation-harness's
 ``local-completions`` model asks) are mounted when the generator can do them
-(``state.supports_completions``); the shaping of their answers is ``completions.py``.  A stream's status line is sent
+(``state.has_completions``: a ``TokenEngine``); the shaping of their answers is ``completions.py``.  A stream's status line is sent
 before generation, so a failure after it is reported in-band as an error event.  The
 OpenAPI schema documents both answers (``application/json`` and ``text/event-stream``)
 and every refusal the route can give.
@@ -63,16 +63,16 @@ def openai_router(state: ServerState) -> APIRouter:
     async def chat_completions(req: ChatCompletionRequest, request: HttpRequest):  # type: ignore[valid-type]
         state.check_model(req.model)
         messages = req.plain_messages()
-        state.check_size(messages)
+        prompt = state.check_size(messages)
         settings = state.settings_for(req.max_completion_tokens or req.max_tokens, req.temperature, req.top_p, req.seed)
         cid, created = new_id("chatcmpl"), now()
         if not req.stream:
-            c: Completion = await state.complete(messages, settings, request=request)
+            c: Completion = await state.complete(prompt, settings, request=request)
             return {"id": cid, "object": "chat.completion", "created": created, "model": name,
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": c.text},
                                  "finish_reason": openai_finish_reason(c.finish_reason)}],
                     "usage": usage(c.prompt_tokens, c.completion_tokens)}
-        stream = await state.open_stream(messages, settings, request=request)
+        stream = await state.open_stream(prompt, settings, request=request)
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
 
         def chunk(delta: dict, finish: str | None = None) -> str:
@@ -128,7 +128,7 @@ def completions_route(router: APIRouter, state: ServerState) -> None:
                                                                         cancel=stop.set, request=request)
             return {"id": cid, "object": "text_completion", "created": created, "model": name, "choices": choices,
                     "usage": usage(prompt_tokens, completion_tokens)}
-        stream = await state.open_stream([], settings, start=lambda: CompletionStream(state.generator, work),
+        stream = await state.open_stream(None, settings, start=lambda: CompletionStream(state.generator, work),
                                          request=request)
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
 

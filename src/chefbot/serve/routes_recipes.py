@@ -66,7 +66,7 @@ def recipes_router(state: ServerState) -> APIRouter:
         wanted = req.constraints
         conflicts = [c.to_dict() for c in ingredient_conflicts(req.ingredients, wanted)]
         messages = recipe_messages(req.ingredients, wanted, state.cfg.prompt)
-        state.check_size(messages)
+        prompt = state.check_size(messages)
         limit = state.cfg.serve.enforce_attempts if req.enforce and not wanted.is_empty() else 1
         tries = Attempts(limit, state.settings_for(req.max_tokens, req.temperature, seed=req.seed),
                          req.temperature, req.seed, state.gen_cfg.seed)
@@ -84,14 +84,14 @@ def recipes_router(state: ServerState) -> APIRouter:
                     "usage": usage(c.prompt_tokens, c.completion_tokens)}
 
         if not req.stream:
-            record(await state.complete(messages, tries.next_settings(), request=request))
+            record(await state.complete(prompt, tries.next_settings(), request=request))
             while (settings := tries.next_settings()) is not None:
                 try:
-                    record(await state.complete(messages, settings, request=request))
+                    record(await state.complete(prompt, settings, request=request))
                 except ApiError:  # a later attempt refused (429) or too slow (504): keep the best so far
                     break
             return result()
-        stream = await state.open_stream(messages, tries.next_settings(), request=request)
+        stream = await state.open_stream(prompt, tries.next_settings(), request=request)
 
         async def events() -> AsyncIterator[str]:
             current = stream
@@ -104,7 +104,7 @@ def recipes_router(state: ServerState) -> APIRouter:
                     if settings is None:
                         break
                     try:
-                        current = await state.open_stream(messages, settings)
+                        current = await state.open_stream(prompt, settings)
                     except ApiError:  # the queue refused a later attempt: keep the best so far
                         break
                     violated = [c for c in tries.made[-1].checked["checks"] if c["satisfied"] is False]
