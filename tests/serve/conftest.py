@@ -2,4 +2,4 @@
 with a unique name, so test files import them without colliding with other folders'
 conftest.py files in one pytest run."""
 
-from serve_support import babbler_dir, babbler_generator, stopper_dir  # noqa: F401  (fixtures)
+from serve_support import babbler_dir, babbler_generator, fake_vllm, stopper_dir  # noqa: F401  (fixtures)

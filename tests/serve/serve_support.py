@@ -14,12 +14,18 @@ import contextlib
 import os
 import shutil
 import socket
+import sys
 import threading
 import time
+import types
 from pathlib import Path
 
 import pytest
 from tiny_models import save_with_stop_ids
+
+from chefbot.config import GenerationConfig
+from chefbot.generate.completion import Completion, TokenCompletion, TokenScores, resolve_settings
+from chefbot.generate.token_engine import PromptIdsChat
 
 CHATML = (
     "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
@@ -113,6 +119,28 @@ def build_stopper(folder: Path, words: tuple[str, ...] = ("Chop", " the", " rice
             model.model.embed_tokens.weight[a, k] = 10.0
             model.lm_head.weight[b, k] = 10.0
     return save_with_stop_ids(model, tok, folder)
+
+
+class _FakeLLM:
+    """vLLM's offline ``LLM`` as chefbot uses it: ``generate(prompts, params, lora_request=...)``."""
+
+    def __init__(self, **kw) -> None:
+        self.kw, self.prompts = kw, []
+
+    def generate(self, prompts, params, lora_request=None):
+        self.prompts += list(prompts)
+        out = types.SimpleNamespace(text="Boil.", finish_reason="stop", token_ids=[1, 2])
+        return [types.SimpleNamespace(prompt_token_ids=p["prompt_token_ids"], outputs=[out]) for p in prompts]
+
+
+@pytest.fixture
+def fake_vllm(monkeypatch):
+    """vLLM's module as chefbot uses it (no GPU, no vllm package): ``VLLMGenerator`` runs on ``_FakeLLM``."""
+    module = types.ModuleType("vllm")
+    module.LLM = _FakeLLM
+    module.SamplingParams = lambda **kw: kw
+    monkeypatch.setitem(sys.modules, "vllm", module)
+    return module
 
 
 @pytest.fixture(scope="session")
@@ -244,10 +272,24 @@ SHORT_RECIPE = """# Rice Bowl
 2. Fry the egg and serve it on the rice."""
 
 
+class ContractDouble:
+    """What a server test double needs of the generator contract (``chefbot.generate.completion.Generator``)
+    beside its own ``generate`` and ``stream``: a name, settings, ``describe`` and ``identity``."""
+
+    backend = "double"
+    gen_cfg = GenerationConfig()
+
+    def describe(self, settings_override=None) -> dict:
+        return {"backend": self.backend, **resolve_settings(self.gen_cfg, settings_override).model_dump()}
+
+    def identity(self) -> dict:
+        return {"backend": self.backend}
+
+
 class _Handle:
     """A stream handle over fixed deltas, like ``chefbot.generate.local.StreamHandle``."""
 
-    def __init__(self, deltas: list[str], completion) -> None:
+    def __init__(self, deltas: list, completion) -> None:
         self._deltas, self._final, self.completion = deltas, completion, None
         self._stop = threading.Event()
 
@@ -262,19 +304,59 @@ class _Handle:
         self._stop.set()
 
 
-class GatedStreams:
+class Wrapped:
+    """A ``TokenEngine`` that hands every call of the contract to ``inner``: a subclass changes the one it tests."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    backend = property(lambda self: self.inner.backend)
+    gen_cfg = property(lambda self: self.inner.gen_cfg)
+    tokenizer = property(lambda self: self.inner.tokenizer)
+    stop_ids = property(lambda self: self.inner.stop_ids)
+
+    def describe(self, settings_override=None):
+        return self.inner.describe(settings_override)
+
+    def identity(self):
+        return self.inner.identity()
+
+    def prompt_ids(self, messages):
+        return self.inner.prompt_ids(messages)
+
+    def generate(self, batch, settings_override=None, on_result=None, cancel=None):
+        return self.generate_from_ids([self.prompt_ids(m) for m in batch], settings_override, on_result, cancel)
+
+    def generate_from_ids(self, prompts, settings_override=None, on_result=None, cancel=None):
+        return self.inner.generate_from_ids(prompts, settings_override, on_result, cancel)
+
+    def stream(self, messages, settings_override=None):
+        return self.stream_from_ids(self.prompt_ids(messages), settings_override)
+
+    def stream_from_ids(self, prompt, settings_override=None):
+        return self.inner.stream_from_ids(prompt, settings_override)
+
+    def complete_ids(self, prompts, settings_override=None, **kw):
+        return self.inner.complete_ids(prompts, settings_override, **kw)
+
+    def stream_ids(self, prompt, settings_override=None, **kw):
+        return self.inner.stream_ids(prompt, settings_override, **kw)
+
+    def score(self, sequences, top_k=0, next_token=False):
+        return self.inner.score(sequences, top_k, next_token)
+
+
+class GatedStreams(Wrapped):
     """A real generator whose streams pause after their first ``after`` deltas until ``gate`` is set
     or the stream is cancelled: a test that needs a stream still running (a slot held, a client
     leaving mid-stream) gets it whatever the machine's load, instead of racing the model to the end."""
 
     def __init__(self, inner, after: int = 3) -> None:
-        self.inner, self.after, self.gate = inner, after, threading.Event()
+        super().__init__(inner)
+        self.after, self.gate = after, threading.Event()
 
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    def stream(self, messages, settings_override=None):
-        return _GatedHandle(self.inner.stream(messages, settings_override), self.after, self.gate)
+    def stream_from_ids(self, prompt, settings_override=None):
+        return _GatedHandle(self.inner.stream_from_ids(prompt, settings_override), self.after, self.gate)
 
 
 class _GatedHandle:
@@ -293,43 +375,35 @@ class _GatedHandle:
         self._cancelled.set()
         self._handle.cancel()
 
-    def __getattr__(self, name):
-        return getattr(self._handle, name)
+    @property
+    def completion(self):
+        return self._handle.completion
 
 
-class FastGenerator:
-    """Writes SHORT_RECIPE at once, but with a real tokenizer and chat template (so the server counts
-    prompt tokens as for a model) and chefbot's validation of the settings (as LocalGenerator does)."""
+class FastGenerator(ContractDouble, PromptIdsChat):
+    """A ``TokenEngine`` that writes SHORT_RECIPE at once, but with a real tokenizer and chat template (so the
+    server counts prompt tokens as for a model) and chefbot's validation of the settings (as LocalGenerator
+    does); ``prompt_ids``, ``generate`` and ``stream`` are the engines' own (``PromptIdsChat``)."""
 
     backend = "scripted"
 
     def __init__(self, tokenizer=None, max_new_tokens: int = 16) -> None:
-        from chefbot.config import GenerationConfig
-
         self.tokenizer = tokenizer if tokenizer is not None else make_tiny_tokenizer()
         self.fold = "auto"
         self.gen_cfg = GenerationConfig(max_new_tokens=max_new_tokens)
         self.calls = 0
 
-    def prompt_ids(self, messages) -> list[int]:
-        from chefbot.chat import prompt_token_ids
-
-        return prompt_token_ids(messages, self.tokenizer, self.fold)
-
-    def _completion(self, messages, settings):
-        from chefbot.generate import Completion
-        from chefbot.generate.completion import resolve_settings
-
+    def _completion(self, prompt, settings):
         s = resolve_settings(self.gen_cfg, settings)  # a bad setting fails here, as in the real generator
         self.calls += 1
         n = min(s.max_new_tokens, 12)
-        return Completion(SHORT_RECIPE, "stop" if n < s.max_new_tokens else "length", len(self.prompt_ids(messages)), n)
+        return Completion(SHORT_RECIPE, "stop" if n < s.max_new_tokens else "length", len(prompt), n)
 
-    def generate(self, batch, settings_override=None, on_result=None, cancel=None):
-        return [self._completion(m, settings_override) for m in batch]
+    def generate_from_ids(self, prompts, settings_override=None, on_result=None, cancel=None):
+        return [self._completion(p, settings_override) for p in prompts]
 
-    def stream(self, messages, settings_override=None):
-        c = self._completion(messages, settings_override)
+    def stream_from_ids(self, prompt, settings_override=None):
+        c = self._completion(prompt, settings_override)
         return _Handle(SHORT_RECIPE.splitlines(keepends=True), c)
 
     # -- plain completions (the interface of LocalGenerator.complete_ids / stream_ids) -----------------
@@ -337,11 +411,18 @@ class FastGenerator:
     def stop_ids(self) -> list[int]:
         return [self.tokenizer.convert_tokens_to_ids("<|im_end|>")]
 
-    def _token_completion(self, prompt, settings, max_tokens, logprobs):
-        """SHORT_RECIPE's tokens (at most max_tokens of them), and made-up but well-formed log-probabilities."""
-        from chefbot.generate.completion import resolve_settings
-        from chefbot.generate.local import TokenCompletion
+    def score(self, sequences, top_k=0, next_token=False):
+        """Made-up but well-formed log-probabilities, the same for the same positions."""
+        out = []
+        for seq in sequences:
+            n = len(seq) - 1
+            top = [[(t % len(self.tokenizer), -0.5 - j) for j, t in enumerate(range(i, i + top_k))] for i in range(n)]
+            out.append(TokenScores([-1.0 - (i % 7) / 8 for i in range(n)], top,
+                                   (self.stop_ids[0], -0.1, []) if next_token else None))
+        return out
 
+    def _token_completion(self, prompt, settings, max_tokens, logprobs):
+        """SHORT_RECIPE's tokens (at most max_tokens of them) and, asked for, ``score``'s log-probabilities."""
         resolve_settings(self.gen_cfg, {**(settings or {}), "max_new_tokens": max(1, max_tokens)})
         self.calls += 1
         ids = self.tokenizer(SHORT_RECIPE, add_special_tokens=False)["input_ids"]
@@ -349,9 +430,8 @@ class FastGenerator:
         stop_id = bool(new) and new[-1] in self.stop_ids
         c = TokenCompletion(list(prompt), new, "stop" if stop_id else "length", stop_id=stop_id)
         if logprobs is not None:
-            n = len(prompt) - 1 + len(new)
-            c.logprobs = [-1.0 - (i % 7) / 8 for i in range(n)]
-            c.top = [[(t % len(self.tokenizer), -0.5 - j) for j, t in enumerate(range(i, i + logprobs))] for i in range(n)]
+            scored = self.score([list(prompt) + new], logprobs)[0]
+            c.logprobs, c.top = scored.logprobs, scored.top if logprobs else [[] for _ in scored.logprobs]
         return c
 
     def complete_ids(self, prompts, settings_override=None, *, max_tokens, stop=(), logprobs=None, cancel=None):
@@ -362,7 +442,7 @@ class FastGenerator:
         return _Handle([[i] for i in c.ids], c)
 
 
-class StuckGenerator:
+class StuckGenerator(ContractDouble):
     """A model call that never returns on its own: ``generate`` blocks until ``release()`` or its ``cancel``
     is set; a stream's handle yields nothing and ends only when cancelled (or released)."""
 
@@ -376,8 +456,6 @@ class StuckGenerator:
         self.released.set()
 
     def generate(self, batch, settings_override=None, on_result=None, cancel=None):
-        from chefbot.generate import Completion
-
         self.started.set()
         while not (self.released.is_set() or (cancel is not None and cancel.is_set())):
             self.released.wait(0.05)
@@ -386,8 +464,6 @@ class StuckGenerator:
         return [Completion("late", "stop", 1, 1) for _ in batch]
 
     def stream(self, messages, settings_override=None):
-        from chefbot.generate import Completion
-
         gen = self
 
         class Handle(_Handle):
@@ -401,7 +477,7 @@ class StuckGenerator:
         return Handle([], None)
 
 
-class ScriptedGenerator:
+class ScriptedGenerator(ContractDouble):
     """Answers with ``texts`` in turn, one per call (the last one again once they run out), and
     remembers each call's messages and settings: a first answer that breaks a constraint and a
     second that keeps it is how the enforce tests see a retry."""
@@ -412,8 +488,6 @@ class ScriptedGenerator:
         self.texts, self.calls = list(texts), []
 
     def _next(self, messages, settings):
-        from chefbot.generate import Completion
-
         self.calls.append({"messages": list(messages), "settings": dict(settings or {})})
         text = self.texts[min(len(self.calls), len(self.texts)) - 1]
         return Completion(text, "stop", 20, len(text.split()))

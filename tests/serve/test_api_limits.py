@@ -252,14 +252,14 @@ def test_stuck_generator_gives_504_and_a_stream_error_event_within_the_timeout()
 
 
 def test_stream_whose_generator_blocks_when_called_still_times_out():
-    """``generator.stream(...)`` itself may block (it tokenizes; a remote one may hang): it runs in the
+    """``generator.stream_from_ids(...)`` itself may block (a remote one may hang): it runs in the
     stream's thread, so the event loop keeps answering and the stream ends with an error event."""
     release = threading.Event()
 
     class BlockingCall(FastGenerator):
-        def stream(self, messages, settings_override=None):
+        def stream_from_ids(self, prompt, settings_override=None):
             release.wait(30)
-            return super().stream(messages, settings_override)
+            return super().stream_from_ids(prompt, settings_override)
 
     try:
         with live_app(serve_cfg(Path("unused"), request_timeout_s=0.5), BlockingCall()) as srv, \

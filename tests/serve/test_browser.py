@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from serve_support import CHROMIUM, browser_problem, live_app, serve_cfg
+from serve_support import CHROMIUM, Wrapped, browser_problem, live_app, serve_cfg
 
 HERE = Path(__file__).resolve().parent
 
@@ -36,15 +36,13 @@ class _PacedHandle:
         return getattr(self._handle, name)
 
 
-class _PacedGenerator:
+class _PacedGenerator(Wrapped):
     def __init__(self, generator, pause_s: float = 0.05) -> None:
-        self._gen, self._pause = generator, pause_s
+        super().__init__(generator)
+        self._pause = pause_s
 
-    def stream(self, *args, **kwargs):
-        return _PacedHandle(self._gen.stream(*args, **kwargs), self._pause)
-
-    def __getattr__(self, name):
-        return getattr(self._gen, name)
+    def stream_from_ids(self, prompt, settings_override=None):
+        return _PacedHandle(self.inner.stream_from_ids(prompt, settings_override), self._pause)
 
 
 def test_page_streams_a_recipe_in_headless_chromium(repo_dir, babbler_dir, babbler_generator, tmp_path):

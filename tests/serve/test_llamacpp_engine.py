@@ -65,6 +65,16 @@ def llama_tokenize(gen, text: str) -> list[int]:
     return list(buf[:n])
 
 
+def test_it_is_a_token_engine_of_the_contract(stopper_engine):
+    """What the server asks of it (``isinstance``, chefbot.generate.completion): chat from ids, plain completions."""
+    from chefbot.generate.completion import Generator, TokenEngine, TokenizedGenerator
+
+    _, gen = stopper_engine
+    assert isinstance(gen, Generator) and isinstance(gen, TokenizedGenerator) and isinstance(gen, TokenEngine)
+    assert gen.identity() == {"backend": "llamacpp", "quant": "q8_0", "gguf": gen.gguf_path.name}
+    assert gen.gguf_path.name.endswith(".gguf")
+
+
 def test_prompt_ids_and_stop_ids_equal_the_hf_engine(stopper_dir, stopper_engine):
     from chefbot.chat import render_prompt
 

@@ -8,11 +8,13 @@ import time
 
 import pytest
 
-from chefbot.generate import Completion
+from serve_support import ContractDouble
+
+from chefbot.generate.completion import ChatPrompt, Completion, WholeAnswerStream
 from chefbot.serve.queue import Rejected, RequestTimeout, Scheduler
 
 
-class ScriptedGenerator:
+class ScriptedGenerator(ContractDouble):
     """Stands in for LocalGenerator: fixed delay per ``generate`` call (cut short when its ``cancel`` is set),
     records every model call it was given (``batches``: requests per call; ``generate_events``: how each
     call ended; ``stream_events``: how each stream ended)."""
@@ -56,8 +58,8 @@ class ScriptedGenerator:
         return Handle()
 
 
-def msgs(text: str) -> list[dict]:
-    return [{"role": "user", "content": text}]
+def msgs(text: str) -> ChatPrompt:
+    return ChatPrompt([{"role": "user", "content": text}])
 
 
 def test_concurrent_requests_with_same_settings_share_one_batch():
@@ -289,15 +291,18 @@ def test_run_calls_cancel_when_it_times_out_or_its_caller_leaves(how):
 
 
 def test_a_stream_of_a_backend_without_streams_stops_its_generate_call():
-    """vLLM's engine has no ``stream``: a stream is its ``generate`` of one request, whose ``cancel`` is set
-    when the reader leaves (or its time is up)."""
+    """vLLM's engine cannot stream: its stream is a ``WholeAnswerStream``, its ``generate`` of one request, whose
+    ``cancel`` is set when the reader leaves (or its time is up)."""
 
-    class NoStreams:
+    class NoStreams(ContractDouble):
         def __init__(self) -> None:
             self.gen = StoppableBatches()
 
         def generate(self, batch, settings_override=None, on_result=None, cancel=None):
             return self.gen.generate(batch, settings_override, on_result, cancel=cancel)
+
+        def stream(self, messages, settings_override=None):
+            return WholeAnswerStream(lambda cancel: self.generate([messages], settings_override, cancel=cancel)[0])
 
     backend = NoStreams()
     sched = Scheduler(backend, max_concurrency=1, max_queue=0, timeout_s=0.3)

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from chefbot.generate import Completion
-from serve_support import live_app, serve_cfg
+from serve_support import ContractDouble, live_app, serve_cfg
 
 RECIPE = """# Bacon Fried Rice
 
@@ -23,7 +23,7 @@ RECIPE = """# Bacon Fried Rice
 3. Scramble in the eggs and serve."""
 
 
-class FixedText:
+class FixedText(ContractDouble):
     """A generator double that always writes RECIPE and remembers the prompts it was given."""
 
     backend = "fixed"

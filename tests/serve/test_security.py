@@ -230,8 +230,8 @@ def test_slow_headers_and_silent_connections_are_cut_off(tmp_path):
 class _SlowStream(FastGenerator):
     """A stream that takes longer than the read timeout: answers are not limited by it."""
 
-    def stream(self, messages, settings_override=None):
-        handle = super().stream(messages, settings_override)
+    def stream_from_ids(self, prompt, settings_override=None):
+        handle = super().stream_from_ids(prompt, settings_override)
 
         class Slow(_Handle):
             def __iter__(self):

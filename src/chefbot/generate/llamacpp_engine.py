@@ -40,17 +40,10 @@ from typing import Any, Callable, Iterator, Sequence
 
 from chefbot.config import ExperimentConfig, GenerationConfig
 from chefbot.errors import ChefbotError
-from chefbot.generate.completion import Completion, Messages, OnResult, resolve_settings
+from chefbot.generate.completion import Completion, OnResult, TokenCompletion, TokenScores, resolve_settings
 from chefbot.generate.engine_probe import Verdict, probe_llamacpp
 from chefbot.generate.gguf import cached_gguf
-from chefbot.generate.local import (
-    TokenCompletion,
-    TokenScores,
-    attach_logprobs,
-    chat_prompt_ids,
-    decode_plain,
-    one_pass_completions,
-)
+from chefbot.generate.token_engine import PromptIdsChat, complete_token_ids, decode_plain
 from chefbot.model import load_tokenizer, resolve_source
 from chefbot.stops import stop_token_ids
 
@@ -459,8 +452,9 @@ class LlamaStream:
         return self.completion
 
 
-class LlamaCppGenerator:
-    """Generation with llama.cpp on a GGUF file: the interface of ``LocalGenerator``."""
+class LlamaCppGenerator(PromptIdsChat):
+    """Generation with llama.cpp on a GGUF file: a ``TokenEngine`` (``chefbot.generate.completion``), as
+    ``LocalGenerator``; ``prompt_ids``, ``generate`` and ``stream`` come from ``PromptIdsChat``."""
 
     backend = "llamacpp"
 
@@ -492,7 +486,6 @@ class LlamaCppGenerator:
         self._decoders = [_Decoder(lib, self.model_ptr, self.n_vocab, n_seq=parallel, n_ctx=n_ctx, threads=self._share,
                                    name=f"chefbot-llamacpp-{i}") for i in range(contexts)]
         self._stop_set = frozenset(self.stop_ids)
-        self.model = None  # no torch module: /health reports the GGUF's quantization instead of a dtype
         # Warm-up: a context's first decode is slow (seconds: thread team, buffers); pay it here, not in a request.
         warm = [_Job([self.stop_ids[0]] * 2 if self.stop_ids else [0, 0], gen_cfg, 0, self._stop_set, score_k=0)
                 for _ in self._decoders]
@@ -533,9 +526,9 @@ class LlamaCppGenerator:
         for d in self._decoders:
             d.close()
 
-    # -- prompts -----------------------------------------------------------------------------
-    def prompt_ids(self, messages: Messages) -> list[int]:
-        return chat_prompt_ids(self.tokenizer, messages, self.fold)
+    def identity(self) -> dict:
+        """The cached GGUF: its quantization, and its name (a fingerprint of what was exported)."""
+        return {"backend": self.backend, "quant": self.quant, "gguf": self.gguf_path.name}
 
     def describe(self, settings_override: dict | None = None) -> dict:
         s = resolve_settings(self.gen_cfg, settings_override)
@@ -567,13 +560,13 @@ class LlamaCppGenerator:
                           prompt_tokens=len(job.prompt), completion_tokens=n)
 
     # -- chat --------------------------------------------------------------------------------
-    def generate(self, batch: Sequence[Messages], settings_override: dict | None = None,
-                 on_result: OnResult | None = None, cancel: threading.Event | None = None) -> list[Completion]:
-        """Completions in input order; every prompt runs as its own sequence, up to ``parallel`` at once.
-        Once ``cancel`` is set every sequence stops at its next token (one still waiting for a context: at
-        once), ``finish_reason "cancelled"``."""
+    def generate_from_ids(self, prompts: Sequence[Sequence[int]], settings_override: dict | None = None,
+                          on_result: OnResult | None = None, cancel: threading.Event | None = None) -> list[Completion]:
+        """Chat answers to prompt ids in input order; every prompt runs as its own sequence, up to ``parallel``
+        at once.  Once ``cancel`` is set every sequence stops at its next token (one still waiting for a context:
+        at once), ``finish_reason "cancelled"``."""
         s = resolve_settings(self.gen_cfg, settings_override)
-        jobs = [self._submit(self.prompt_ids(m), s, s.max_new_tokens, cancel=cancel) for m in batch]
+        jobs = [self._submit(list(p), s, s.max_new_tokens, cancel=cancel) for p in prompts]
         out = []
         try:
             for i, job in enumerate(jobs):
@@ -586,9 +579,9 @@ class LlamaCppGenerator:
                 job.cancel.set()
         return out
 
-    def stream(self, messages: Messages, settings_override: dict | None = None) -> LlamaStream:
+    def stream_from_ids(self, prompt: Sequence[int], settings_override: dict | None = None) -> LlamaStream:
         s = resolve_settings(self.gen_cfg, settings_override)
-        job = self._submit(self.prompt_ids(messages), s, s.max_new_tokens)
+        job = self._submit(list(prompt), s, s.max_new_tokens)
         return LlamaStream(job, _IncrementalText(self.tokenizer, self._stop_set).add, self._completion)
 
     # -- plain completions: token ids in and out, no chat template ------------------------------
@@ -620,29 +613,19 @@ class LlamaCppGenerator:
     def complete_ids(self, prompts: Sequence[Sequence[int]], settings_override: dict | None = None, *, max_tokens: int,
                      stop: Sequence[str] = (), logprobs: int | None = None,
                      cancel: threading.Event | None = None) -> list[TokenCompletion]:
-        """``LocalGenerator.complete_ids``' contract: continue each prompt by at most ``max_tokens`` tokens,
-        stopping at a stop id (kept last, ``stop_id``) or a ``stop`` string; with ``logprobs`` every token's
-        log-probability from ``score`` over prompt + new tokens.  Once ``cancel`` is set the sequences stop at
-        their next token (``finish_reason "cancelled"``) and no log-probabilities are computed."""
-        s = resolve_settings(self.gen_cfg, {**(settings_override or {}), "max_new_tokens": max(1, max_tokens)})
-        prompts = [list(p) for p in prompts]
-        greedy = not (s.do_sample and s.temperature > 0)
-        if max_tokens == 1 and greedy and s.repetition_penalty == 1.0:  # lm-eval's log-likelihood requests: one pass
-            return one_pass_completions(self.score, self.tokenizer, self._stop_set, prompts, stop, logprobs)
-        if max_tokens == 0:
-            out = [TokenCompletion(p, [], "length") for p in prompts]
-        else:
-            jobs = [self._submit(p, s, max_tokens, self._stopper(stop), cancel=cancel) for p in prompts]
-            try:
-                out = [self._token_completion(j.future.result()) for j in jobs]
-            finally:
-                for job in jobs:  # a caller that gave up (an exception above) frees the sequences
-                    job.cancel.set()
-        if cancel is not None and cancel.is_set():
-            return out  # nobody waits for them: no scoring pass
-        if logprobs is not None:
-            attach_logprobs(self.score, out, logprobs or 0)
-        return out
+        """``TokenEngine.complete_ids`` (``chefbot.generate.token_engine.complete_token_ids``): every prompt its own
+        sequence; once ``cancel`` is set the sequences stop at their next token."""
+        return complete_token_ids(self, self._continue_ids, prompts, settings_override, max_tokens=max_tokens,
+                                  stop=stop, logprobs=logprobs, cancel=cancel)
+
+    def _continue_ids(self, prompts: list[list[int]], s: GenerationConfig, stop: Sequence[str],
+                      cancel: threading.Event | None) -> list[TokenCompletion]:
+        jobs = [self._submit(p, s, s.max_new_tokens, self._stopper(stop), cancel=cancel) for p in prompts]
+        try:
+            return [self._token_completion(j.future.result()) for j in jobs]
+        finally:
+            for job in jobs:  # a caller that gave up (an exception above) frees the sequences
+                job.cancel.set()
 
     def stream_ids(self, prompt: Sequence[int], settings_override: dict | None = None, *, max_tokens: int,
                    stop: Sequence[str] = ()) -> LlamaStream:

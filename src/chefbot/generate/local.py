@@ -19,12 +19,11 @@ from __future__ import annotations
 import hashlib
 import queue as queue_module
 import threading
-from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
-from chefbot.chat import prompt_token_ids
 from chefbot.config import GenerationConfig
-from chefbot.generate.completion import Completion, Messages, OnResult, resolve_settings
+from chefbot.generate.completion import Completion, OnResult, TokenCompletion, TokenScores, resolve_settings
+from chefbot.generate.token_engine import PromptIdsChat, complete_token_ids, decode_plain
 from chefbot.stops import stop_token_ids
 
 
@@ -111,76 +110,12 @@ class StreamHandle:
         return self.completion
 
 
-def chat_prompt_ids(tokenizer: Any, messages: Messages, fold: str = "auto") -> list[int]:
-    """The token ids a model sees before it answers ``messages``: ``chefbot.chat.render_prompt`` (the
-    tokenizer's own chat template) tokenized by ``chefbot.chat.prompt_token_ids``, where message text
-    never becomes a special token.  Every local engine (transformers, llama.cpp) feeds the model these ids."""
-    return prompt_token_ids(messages, tokenizer, fold)
-
-
-def decode_plain(tokenizer: Any, ids: Sequence[int]) -> str:
-    """Token ids as text, special tokens kept and nothing tidied: what plain completions return."""
-    return tokenizer.decode(list(ids), skip_special_tokens=False, clean_up_tokenization_spaces=False)
-
-
 def tokenizer_fingerprint(tokenizer: Any) -> str:
     """First 12 hex digits of the sha256 of every token id's string, in id order: two tokenizers with
     the same fingerprint give every token id the same meaning (``/health``; ``eval benchmarks --endpoint``
     checks it before it sends token ids)."""
     tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
     return hashlib.sha256("\n".join(str(t) for t in tokens).encode("utf-8", "surrogatepass")).hexdigest()[:12]
-
-
-@dataclass
-class TokenScores:
-    """``score``: the log-probability of each token after the first, given the tokens before it."""
-
-    logprobs: list[float]  # len(sequence) - 1
-    top: list[list[tuple[int, float]]] = field(default_factory=list)  # the top_k likeliest (id, logprob) at each
-    next: tuple[int, float, list[tuple[int, float]]] | None = None  # after the sequence: argmax id, its logprob, top_k
-
-
-@dataclass
-class TokenCompletion:
-    """``complete_ids``: one prompt's new tokens and, when asked, every log-probability."""
-
-    prompt: list[int]
-    ids: list[int]  # the new tokens, up to the stop id that ended them (included) or the one that completed a stop string
-    finish_reason: str  # "stop" | "length" | "cancelled"
-    stop_id: bool = False  # the last of ``ids`` is a stop id (it ends the text; it is no part of it)
-    logprobs: list[float] | None = None  # for prompt[1:] + ids
-    top: list[list[tuple[int, float]]] | None = None  # the k likeliest (id, logprob) at each of those positions
-
-    @property
-    def text_ids(self) -> list[int]:
-        """The new tokens that make the text: without a final stop id."""
-        return self.ids[:-1] if self.stop_id else self.ids
-
-
-def one_pass_completions(score: Any, tokenizer: Any, stop_ids: Sequence[int], prompts: list[list[int]],
-                         stop: Sequence[str], logprobs: int | None) -> list[TokenCompletion]:
-    """One greedy token per prompt, without repetition penalty (how lm-evaluation-harness asks for
-    log-likelihoods), from ONE scored pass each: the token is the argmax of the distribution after the
-    prompt, and the pass gives every log-probability too.  ``score`` is a generator's ``score``."""
-    k = logprobs or 0
-    out = []
-    for p, sc in zip(prompts, score(prompts, k, next_token=True)):
-        best, lp, top = sc.next
-        stopped = best in stop_ids
-        c = TokenCompletion(p, [best], "stop" if stopped else "length", stop_id=stopped)
-        if not stopped and any(x and x in decode_plain(tokenizer, [best]) for x in stop):
-            c.finish_reason = "stop"
-        if logprobs is not None:
-            c.logprobs = sc.logprobs + [lp]
-            c.top = sc.top + [top] if k else [[] for _ in c.logprobs]
-        out.append(c)
-    return out
-
-
-def attach_logprobs(score: Any, completions: list[TokenCompletion], k: int) -> None:
-    """Every token's log-probability (and the ``k`` likeliest at each position) from ``score`` over prompt + new tokens."""
-    for c, sc in zip(completions, score([c.prompt + c.ids for c in completions], k)):
-        c.logprobs, c.top = sc.logprobs, sc.top if k else [[] for _ in sc.logprobs]
 
 
 class _StopStrings:
@@ -235,8 +170,9 @@ class _IdStreamer:
             yield item
 
 
-class LocalGenerator:
-    """Batched generation with a local transformers model (optionally with a PEFT adapter)."""
+class LocalGenerator(PromptIdsChat):
+    """Batched generation with a local transformers model (optionally with a PEFT adapter): a ``TokenEngine``
+    (``chefbot.generate.completion``); ``prompt_ids``, ``generate`` and ``stream`` come from ``PromptIdsChat``."""
 
     backend = "hf"
 
@@ -260,9 +196,11 @@ class LocalGenerator:
         base.generation_config = HFGenerationConfig()
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.stop_ids[0]
 
-    # -- prompts -----------------------------------------------------------------------------
-    def prompt_ids(self, messages: Messages) -> list[int]:
-        return chat_prompt_ids(self.tokenizer, messages, self.fold)
+    def identity(self) -> dict:
+        return {"backend": self.backend, "dtype": self._dtype()}
+
+    def _dtype(self) -> str:
+        return str(next(self.model.parameters()).dtype).replace("torch.", "")
 
     def describe(self, settings_override: dict | None = None) -> dict:
         s = resolve_settings(self.gen_cfg, settings_override)
@@ -276,20 +214,20 @@ class LocalGenerator:
             "kv_cache": True,
             "sorted_by_length": True,
             "fold_system": self.fold,
-            "dtype": str(next(self.model.parameters()).dtype).replace("torch.", ""),
+            "dtype": self._dtype(),
             "ignored_model_generation_config": self.ignored_model_defaults,
         }
 
     # -- batched -----------------------------------------------------------------------------
-    def generate(
-        self, batch: Sequence[Messages], settings_override: dict | None = None, on_result: OnResult | None = None,
-        cancel: threading.Event | None = None,
+    def generate_from_ids(
+        self, prompts: Sequence[Sequence[int]], settings_override: dict | None = None,
+        on_result: OnResult | None = None, cancel: threading.Event | None = None,
     ) -> list[Completion]:
-        """Completions in input order; ``on_result(i, completion)`` fires as each batch finishes.  Once
-        ``cancel`` is set, decoding stops at the next token and the batches not started yet are not run
-        (their completions: no tokens, ``finish_reason "cancelled"``)."""
+        """Chat answers to prompt ids (``prompt_ids``) in input order; ``on_result(i, completion)`` fires as each
+        batch finishes.  Once ``cancel`` is set, decoding stops at the next token and the batches not started yet
+        are not run (their completions: no tokens, ``finish_reason "cancelled"``)."""
         s = resolve_settings(self.gen_cfg, settings_override)
-        prompts = [self.prompt_ids(m) for m in batch]
+        prompts = [list(p) for p in prompts]
         stopper = _Cancel(cancel) if cancel is not None else None
         # Longest first: the slowest batch runs while memory is fresh and OOM shows up at once.
         order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
@@ -402,47 +340,29 @@ class LocalGenerator:
     def complete_ids(self, prompts: Sequence[Sequence[int]], settings_override: dict | None = None, *, max_tokens: int,
                      stop: Sequence[str] = (), logprobs: int | None = None,
                      cancel: threading.Event | None = None) -> list[TokenCompletion]:
-        """Continue each prompt (token ids, no chat template) by at most ``max_tokens`` tokens (0: none),
-        stopping at a stop id (kept as the last new token, ``stop_id``: clients such as lm-evaluation-harness
-        read the generated token's log-probability from the end) or once the new text holds one of ``stop``;
-        with ``logprobs`` (the top-k count, 0 for none), every token's log-probability from ``score`` over
-        prompt + new tokens.
+        """``TokenEngine.complete_ids`` (``chefbot.generate.token_engine.complete_token_ids``): prompts decoded in
+        batches, longest first; once ``cancel`` is set decoding stops at the next token and later batches are
+        not run."""
+        return complete_token_ids(self, self._continue_ids, prompts, settings_override, max_tokens=max_tokens,
+                                  stop=stop, logprobs=logprobs, cancel=cancel)
 
-        Greedy with one token and no repetition penalty (how lm-evaluation-harness asks for
-        log-likelihoods) takes one forward pass: the token is the argmax of the scored distribution.
-
-        Once ``cancel`` is set (the request timed out or its client left), decoding stops at the next token,
-        later batches are not run and no log-probabilities are computed: the completions not finished have
-        ``finish_reason "cancelled"``.  (A single scored pass, the one-token case, is not interrupted.)"""
-        s = resolve_settings(self.gen_cfg, {**(settings_override or {}), "max_new_tokens": max(1, max_tokens)})
-        prompts = [list(p) for p in prompts]
-        k = logprobs or 0
-        greedy = not (s.do_sample and s.temperature > 0)
-        if max_tokens == 1 and greedy and s.repetition_penalty == 1.0:
-            return one_pass_completions(self.score, self.tokenizer, self.stop_ids, prompts, stop, logprobs)
-        if max_tokens == 0:
-            out = [TokenCompletion(p, [], "length") for p in prompts]
-        else:
-            out = [None] * len(prompts)  # type: ignore[list-item]
-            order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
-            stopped = _Cancel(cancel) if cancel is not None else None
-            for start in range(0, len(order), s.batch_size):
-                idx = order[start : start + s.batch_size]
-                if cancel is not None and cancel.is_set():
-                    for i in idx:
-                        out[i] = TokenCompletion(prompts[i], [], "cancelled")
-                    continue
-                batch = [prompts[i] for i in idx]
-                stopper = _StopStrings(self.tokenizer, stop, max(len(p) for p in batch))
-                rows = self._new_tokens(batch, s, cancel=stopped,
-                                        criteria=[stopper.criterion()] if stopper.stops else None)
-                cancelled = cancel is not None and cancel.is_set()
-                for r, (i, row) in enumerate(zip(idx, rows)):
-                    out[i] = self._token_completion(prompts[i], row, s, stopper.ended.get(r), cancelled)
-        if cancel is not None and cancel.is_set():
-            return out  # nobody waits for them: no scoring pass
-        if logprobs is not None:
-            attach_logprobs(self.score, out, k)
+    def _continue_ids(self, prompts: list[list[int]], s: GenerationConfig, stop: Sequence[str],
+                      cancel: threading.Event | None) -> list[TokenCompletion]:
+        out: list[TokenCompletion] = [None] * len(prompts)  # type: ignore[list-item]
+        order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
+        stopped = _Cancel(cancel) if cancel is not None else None
+        for start in range(0, len(order), s.batch_size):
+            idx = order[start : start + s.batch_size]
+            if cancel is not None and cancel.is_set():
+                for i in idx:
+                    out[i] = TokenCompletion(prompts[i], [], "cancelled")
+                continue
+            batch = [prompts[i] for i in idx]
+            stopper = _StopStrings(self.tokenizer, stop, max(len(p) for p in batch))
+            rows = self._new_tokens(batch, s, cancel=stopped, criteria=[stopper.criterion()] if stopper.stops else None)
+            cancelled = cancel is not None and cancel.is_set()
+            for r, (i, row) in enumerate(zip(idx, rows)):
+                out[i] = self._token_completion(prompts[i], row, s, stopper.ended.get(r), cancelled)
         return out
 
     def _token_completion(self, prompt: list[int], row: list[int], s: GenerationConfig, ended: int | None,
@@ -484,12 +404,13 @@ class LocalGenerator:
         return handle
 
     # -- streaming ---------------------------------------------------------------------------
-    def stream(self, messages: Messages, settings_override: dict | None = None) -> StreamHandle:
-        """Text deltas as they are generated; ``handle.completion`` holds the final Completion."""
+    def stream_from_ids(self, prompt: Sequence[int], settings_override: dict | None = None) -> StreamHandle:
+        """The chat answer to prompt ids as text deltas as they are generated; ``handle.completion`` holds the
+        final Completion."""
         from transformers import TextIteratorStreamer
 
         s = resolve_settings(self.gen_cfg, settings_override)
-        prompt = self.prompt_ids(messages)
+        prompt = list(prompt)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         cancel = _Cancel()
         handle: StreamHandle

@@ -26,7 +26,7 @@ import httpx
 
 from chefbot.config import GenerationConfig
 from chefbot.errors import ChefbotError
-from chefbot.generate.completion import Completion, Messages, OnResult, resolve_settings
+from chefbot.generate.completion import Completion, Messages, OnResult, WholeAnswerStream, resolve_settings
 from chefbot.io import atomic_write_json
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -48,7 +48,8 @@ def normalized_base_url(url: str | None) -> str:
 
 @dataclass
 class OpenAIGenerator:
-    """Any OpenAI-compatible chat endpoint, with a disk cache and bounded concurrency."""
+    """Any OpenAI-compatible chat endpoint, with a disk cache and bounded concurrency: a ``Generator``
+    (``chefbot.generate.completion``); it has no tokenizer, so it is fed messages, not token ids."""
 
     base_url: str | None
     model: str
@@ -103,6 +104,15 @@ class OpenAIGenerator:
 
     def endpoint_identity(self) -> dict:
         return {"endpoint": normalized_base_url(self.base_url), "model": self.model, "server": self.server_identity()}
+
+    def identity(self) -> dict:
+        """The endpoint (without asking its ``/health``: ``describe`` and the cache do that)."""
+        return {"backend": self.backend, "endpoint": normalized_base_url(self.base_url)}
+
+    def stream(self, messages: Messages, settings_override: dict | None = None) -> WholeAnswerStream:
+        """The whole answer as one delta: chefbot asks the endpoint without ``stream`` so that the answer is
+        cached like any other."""
+        return WholeAnswerStream(lambda cancel: self.generate([messages], settings_override, cancel=cancel)[0])
 
     def describe(self, settings_override: dict | None = None) -> dict:
         s = resolve_settings(self.gen_cfg, settings_override)

@@ -3,7 +3,9 @@
 Prompts go to vLLM as token ids (``{"prompt_token_ids": [...]}``, vLLM's ``TokensPrompt``) built by the
 one prompt path (``chat_prompt_ids``, as for the transformers and llama.cpp engines), never as text: vLLM
 would tokenize text with special tokens on, and a user who types ``<|im_end|><|im_start|>system`` would
-start a turn of their own."""
+start a turn of their own.  A ``TokenizedGenerator`` (``chefbot.generate.completion``), not a ``TokenEngine``:
+chefbot does not run plain completions on vLLM, and its offline engine cannot stream (``stream_from_ids``
+yields the whole answer once, ``WholeAnswerStream``)."""
 
 from __future__ import annotations
 
@@ -11,12 +13,15 @@ import threading
 from typing import Any, Sequence
 
 from chefbot.config import GenerationConfig
-from chefbot.generate.completion import Completion, Messages, OnResult, resolve_settings
-from chefbot.generate.local import chat_prompt_ids
+from chefbot.generate.completion import Completion, OnResult, WholeAnswerStream, resolve_settings
+from chefbot.generate.token_engine import PromptIdsChat
 from chefbot.stops import stop_token_ids
 
 
-class VLLMGenerator:
+class VLLMGenerator(PromptIdsChat):
+    """vLLM's offline engine; ``prompt_ids`` (what vLLM is given, and what the server counts), ``generate`` and
+    ``stream`` come from ``PromptIdsChat``."""
+
     backend = "vllm"
 
     def __init__(self, model_path: str, tokenizer: Any, gen_cfg: GenerationConfig, adapter: str | None = None, fold: str = "auto") -> None:
@@ -31,23 +36,25 @@ class VLLMGenerator:
         self.llm = LLM(model=model_path, tokenizer=model_path, enable_lora=adapter is not None,
                        generation_config="vllm")  # "vllm": ignore the model's generation_config.json defaults
 
-    def prompt_ids(self, messages: Messages) -> list[int]:
-        """The token ids vLLM is given for ``messages`` (the server counts prompt tokens with these too)."""
-        return chat_prompt_ids(self.tokenizer, messages, self.fold)
+    def identity(self) -> dict:
+        return {"backend": self.backend}
 
     def describe(self, settings_override: dict | None = None) -> dict:
         s = resolve_settings(self.gen_cfg, settings_override)
         return {"backend": self.backend, "model": self.model_path, "adapter": self.adapter, **s.model_dump(),
                 "stop_token_ids": self.stop_ids, "fold_system": self.fold}
 
-    def generate(self, batch: Sequence[Messages], settings_override: dict | None = None, on_result: OnResult | None = None,
-                 cancel: threading.Event | None = None) -> list[Completion]:
-        """Completions in input order.  ``cancel`` is honoured only before the call: vLLM's offline
+    def stream_from_ids(self, prompt: Sequence[int], settings_override: dict | None = None) -> WholeAnswerStream:
+        return WholeAnswerStream(lambda cancel: self.generate_from_ids([prompt], settings_override, cancel=cancel)[0])
+
+    def generate_from_ids(self, prompt_ids: Sequence[Sequence[int]], settings_override: dict | None = None,
+                          on_result: OnResult | None = None, cancel: threading.Event | None = None) -> list[Completion]:
+        """Chat answers to prompt ids in input order.  ``cancel`` is honoured only before the call: vLLM's offline
         ``LLM.generate`` runs the whole batch and cannot be stopped from another thread."""
         from vllm import SamplingParams
 
         s = resolve_settings(self.gen_cfg, settings_override)
-        prompts = [{"prompt_token_ids": self.prompt_ids(m)} for m in batch]
+        prompts = [{"prompt_token_ids": list(p)} for p in prompt_ids]
         if cancel is not None and cancel.is_set():
             return [Completion("", "cancelled", len(p["prompt_token_ids"]), 0) for p in prompts]
         sample = s.do_sample and s.temperature > 0

@@ -1,6 +1,6 @@
 """Plain completions (``POST /v1/completions``): token ids from the model, OpenAI's text and logprobs out.
 
-The model side is the generator's ``complete_ids`` / ``stream_ids`` (``chefbot.generate.local``:
+The model side is a ``TokenEngine``'s ``complete_ids`` / ``stream_ids`` (``chefbot.generate.completion``:
 no chat template, exact log-probabilities).  Here the tokens become the answer:
 
 * **text**: the new tokens decoded with special tokens kept and no clean-up (``decode_plain``), a
@@ -25,7 +25,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
-from chefbot.generate.local import TokenCompletion, decode_plain
+from chefbot.generate.completion import TokenCompletion, TokenEngine
+from chefbot.generate.token_engine import decode_plain
 
 REPLACEMENT = "\ufffd"  # what a token ending in the middle of a UTF-8 character decodes to
 
@@ -151,7 +152,8 @@ def build_choice(tokenizer: Any, c: TokenCompletion, index: int, req: Request) -
     return choice
 
 
-def complete(generator: Any, req: Request, cancel: threading.Event | None = None) -> tuple[list[dict], int, int]:
+def complete(generator: TokenEngine, req: Request,
+             cancel: threading.Event | None = None) -> tuple[list[dict], int, int]:
     """Non-streaming: every prompt's choice (in a model thread), prompt and completion token counts.
     ``cancel`` (set when the request timed out or its client left: ``Scheduler.run``'s cancel) stops the
     model at its next token; the answer is then no one's, and nothing is shaped."""
@@ -174,7 +176,7 @@ class CompletionStream:
     every log-probability comes from one forward pass over prompt + completion, so the events follow
     once the completion is done: the echoed prompt as one event, then one per token."""
 
-    def __init__(self, generator: Any, req: Request) -> None:
+    def __init__(self, generator: TokenEngine, req: Request) -> None:
         self.generator, self.req = generator, req
         self.completion: Totals | None = None
         self._cancelled = threading.Event()
@@ -234,7 +236,7 @@ class CompletionStream:
             cancelled = self._cancelled.is_set()
         if cancelled:
             handle.cancel()
-        stop_ids = set(getattr(self.generator, "stop_ids", ()) or ())
+        stop_ids = set(self.generator.stop_ids)
         hold = max((len(x) for x in req.stop), default=1) - 1  # characters that may begin a stop string
         ids: list[int] = []
         sent, stopped = 0, False

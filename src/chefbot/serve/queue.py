@@ -11,21 +11,22 @@ GPU can only do a little at a time.  The rules:
   event loop keeps answering health checks, bad requests and other streams.
 * **Batching.**  Non-streaming requests that arrive within ``batch_window_s`` of each
   other (or while every slot is busy) and share the same settings go to the model in
-  ONE ``LocalGenerator.generate`` call, which pads on the left and batches on the GPU/CPU.
+  ONE ``generate`` call (a ``TokenizedGenerator``: ``generate_from_ids``, with the ids the size check
+  made, so no prompt is rendered twice), which pads on the left and batches on the GPU/CPU.
   Other model work (a ``/v1/completions`` request: ``run``) is one call of its own, under
   the same admission, slots and timeouts.
 * **Timeouts.**  A request that has not finished ``timeout_s`` after it was admitted gets
   504 (or an error event when streaming), even if the model call never returns; a waiting
   one that times out is dropped before it runs.  Nothing a generator does can block the
-  event loop: even ``generator.stream(...)`` is called in the stream's own thread.
+  event loop: even ``generator.stream_from_ids(...)`` is called in the stream's own thread.
 * **Disconnects and timeouts stop the work.**  A stream whose reader goes away (or whose time
   is up) cancels its generation (``StreamHandle.cancel``).  A batch whose every caller has
   gone (timed out, or the server saw the client leave: ``ServerState`` watches for it) is
   stopped too: every ``generate`` takes ``cancel``, a ``threading.Event`` set then (the
-  ``Generator`` protocol, ``chefbot.generate.completion``).  ``run`` takes a ``cancel`` callable
-  for the same purpose (the planner's ``PlanStop.set``, a plain completion's event).  In every case the slot is freed only when the model
-  thread has actually stopped, so the limit counts real work, and ``/health``'s ``running``
-  shows when it did.
+  ``Generator`` protocol, ``chefbot.generate.completion``, says what the queue may call).
+  ``run`` takes a ``cancel`` callable for the same purpose (the planner's ``PlanStop.set``, a plain
+  completion's event).  In every case the slot is freed only when the model thread has actually
+  stopped, so the limit counts real work, and ``/health``'s ``running`` shows when it did.
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable, Sequence, TypeVar
+from typing import Any, AsyncIterator, Callable, TypeVar
 
-from chefbot.generate import Completion
+from chefbot.generate.completion import ChatPrompt, Completion, Generator, Stream, TokenizedGenerator, require
 
 
 T = TypeVar("T")
@@ -60,7 +61,7 @@ class RequestTimeout(Exception):
 
 @dataclass
 class _Job:
-    messages: Sequence[dict]
+    prompt: ChatPrompt
     settings: dict
     future: asyncio.Future
     key: str = ""
@@ -99,16 +100,32 @@ class Counters:
     job_seconds: list[float] = field(default_factory=list)  # recent generation call durations
 
 
+def generate_batch(generator: Generator, prompts: list[ChatPrompt], settings: dict,
+                   cancel: threading.Event) -> list[Completion]:
+    """The answers to ``prompts`` in one model call: a ``TokenizedGenerator`` from the ids each prompt was
+    rendered to once (by the size check), any other generator from the messages."""
+    if isinstance(generator, TokenizedGenerator):
+        return generator.generate_from_ids([p.ids_for(generator) for p in prompts], settings, cancel=cancel)
+    return generator.generate([p.messages for p in prompts], settings, cancel=cancel)
+
+
+def start_stream(generator: Generator, prompt: ChatPrompt, settings: dict) -> Stream:
+    """``prompt`` answered as a stream (as ``generate_batch`` chooses)."""
+    if isinstance(generator, TokenizedGenerator):
+        return generator.stream_from_ids(prompt.ids_for(generator), settings)
+    return generator.stream(prompt.messages, settings)
+
+
 class Scheduler:
-    def __init__(self, generator: Any, *, max_concurrency: int, max_queue: int, timeout_s: float,
+    def __init__(self, generator: Generator, *, max_concurrency: int, max_queue: int, timeout_s: float,
                  batch_window_s: float = 0.02, max_batch: int | None = None) -> None:
+        require(generator, Generator)
         self.generator = generator
         self.max_concurrency = max_concurrency
         self.capacity = max_concurrency + max_queue
         self.timeout_s = timeout_s
         self.batch_window_s = batch_window_s
-        gen_cfg = getattr(generator, "gen_cfg", None)
-        self.max_batch = max_batch or (gen_cfg.batch_size if gen_cfg is not None else 8)
+        self.max_batch = max_batch or generator.gen_cfg.batch_size
         self.stats = Counters()
         self._slots: asyncio.Semaphore | None = None
         self._waiting: list[_Job] = []
@@ -161,9 +178,9 @@ class Scheduler:
         return self._pool
 
     # -- non-streaming, batched ----------------------------------------------------------------
-    async def complete(self, messages: Sequence[dict], settings: dict) -> Completion:
+    async def complete(self, prompt: ChatPrompt, settings: dict) -> Completion:
         self._admit()
-        job = _Job(messages, settings, asyncio.get_running_loop().create_future())
+        job = _Job(prompt, settings, asyncio.get_running_loop().create_future())
         self._waiting.append(job)
         if self._batcher is None or self._batcher.done():
             self._batcher = asyncio.create_task(self._batch_loop())
@@ -230,7 +247,7 @@ class Scheduler:
 
     def _generate(self, run: _Batch) -> list[Completion]:
         """One model call for a batch (in a model thread), stopped once every caller has gone."""
-        return self.generator.generate([j.messages for j in run.jobs], run.jobs[0].settings, cancel=run.stop)
+        return generate_batch(self.generator, [j.prompt for j in run.jobs], run.jobs[0].settings, run.stop)
 
     # -- one model call of its own (not batched) ----------------------------------------------
     async def run(self, fn: Callable[[], T], cancel: Callable[[], Any] | None = None) -> T:
@@ -280,13 +297,15 @@ class Scheduler:
             raise
 
     # -- streaming ----------------------------------------------------------------------------
-    async def open_stream(self, messages: Sequence[dict], settings: dict,
-                          start: Callable[[], Any] | None = None) -> "ActiveStream":
+    async def open_stream(self, prompt: ChatPrompt | None, settings: dict,
+                          start: Callable[[], Stream] | None = None) -> "ActiveStream":
         """Admit and wait for a slot (so 429/503 can still be an HTTP status), then start generating.
 
         The stream's deadline counts from admission: waiting for the slot uses up part of it.
-        ``start``, when given, makes the stream's handle instead of ``generator.stream(messages, settings)``
-        (called in the stream's thread, like that)."""
+        ``start``, when given, makes the stream's handle instead of ``start_stream(generator, prompt, settings)``
+        (called in the stream's thread, like that); ``prompt`` is then None."""
+        if (prompt is None) == (start is None):
+            raise ValueError("open_stream takes exactly one of prompt and start")
         self._admit()
         deadline = time.perf_counter() + self.timeout_s
         try:
@@ -300,7 +319,7 @@ class Scheduler:
             self._leave()
             raise
         self._take_slot_now()
-        return ActiveStream(self, messages, settings, deadline, start)
+        return ActiveStream(self, prompt, settings, deadline, start)
 
     def _stream_finished(self, stream: "ActiveStream") -> None:
         s = self.stats
@@ -321,8 +340,8 @@ _END = object()
 class ActiveStream:
     """One running streamed generation: iterate ``deltas()``; ``completion`` is set at the end."""
 
-    def __init__(self, scheduler: Scheduler, messages: Sequence[dict], settings: dict,
-                 deadline: float | None = None, start: Callable[[], Any] | None = None) -> None:
+    def __init__(self, scheduler: Scheduler, prompt: ChatPrompt | None, settings: dict,
+                 deadline: float | None = None, start: Callable[[], Stream] | None = None) -> None:
         self.scheduler = scheduler
         self.started = time.perf_counter()
         self.deadline = deadline if deadline is not None else self.started + scheduler.timeout_s
@@ -333,11 +352,10 @@ class ActiveStream:
         self._ended = False  # the reader saw the end of the stream
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue = asyncio.Queue()
-        self._handle: Any = None
-        self._stop = threading.Event()  # ``cancel`` of a backend without streams (its ``generate``)
+        self._handle: Stream | None = None
         self._lock = threading.Lock()  # between cancel() and the thread that creates the handle
-        self._start = start
-        self._thread = threading.Thread(target=self._pump, args=(messages, settings), daemon=True, name="chefbot-pump")
+        self._start = start if start is not None else lambda: start_stream(scheduler.generator, prompt, settings)
+        self._thread = threading.Thread(target=self._pump, daemon=True, name="chefbot-pump")
         self._thread.start()
 
     def _put(self, item: Any) -> None:
@@ -349,24 +367,18 @@ class ActiveStream:
         except RuntimeError:  # the server's loop is gone (a model call that outlived the server): no one to tell
             pass
 
-    def _pump(self, messages: Sequence[dict], settings: dict) -> None:
+    def _pump(self) -> None:
         """Move deltas from the model thread to the event loop; free the slot once the model stopped."""
         try:
-            gen = self.scheduler.generator
-            if self._start is not None or hasattr(gen, "stream"):
-                # here, not in the event loop: it may tokenize, or hang
-                handle = self._start() if self._start is not None else gen.stream(messages, settings)
-                with self._lock:
-                    self._handle = handle
-                    cancelled = self.cancelled
-                if cancelled:  # the reader left (or timed out) while the handle was being made
-                    handle.cancel()
-                for delta in handle:
-                    self._put(delta)
-                self.completion = handle.completion
-            else:  # a backend without token streaming (vLLM offline engine): one delta at the end
-                self.completion = self.scheduler.generator.generate([messages], settings, cancel=self._stop)[0]
-                self._put(self.completion.text)
+            handle = self._start()  # here, not in the event loop: it may tokenize, or hang
+            with self._lock:
+                self._handle = handle
+                cancelled = self.cancelled
+            if cancelled:  # the reader left (or timed out) while the handle was being made
+                handle.cancel()
+            for delta in handle:
+                self._put(delta)
+            self.completion = handle.completion
         except BaseException as e:
             self.error = e
         finally:
@@ -386,7 +398,6 @@ class ActiveStream:
             with self._lock:
                 self.cancelled = True
                 handle = self._handle
-            self._stop.set()
             if handle is not None:
                 handle.cancel()
 

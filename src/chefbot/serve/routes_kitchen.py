@@ -29,6 +29,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from chefbot.config import ExperimentConfig
 from chefbot.cooking.recipe_constraints import RecipeConstraints
 from chefbot.errors import ChefbotError
+from chefbot.generate.completion import ChatPrompt
 from chefbot.generate.openai_compat import OpenAIGenerator
 from chefbot.kitchen import library, plans, shopping, tastings
 from chefbot.kitchen.db import KitchenDB, NotFound, StorageError, resolve_db_path
@@ -226,12 +227,12 @@ def check_side(side: TastingSide, where: str, cfg: ExperimentConfig) -> None:
 
 
 async def tasting_answer(state: ServerState, kitchen: KitchenStore, side: TastingSide, where: str,
-                         messages: list[dict]) -> str:
+                         prompt: ChatPrompt) -> str:
     """One side's answer: the served model through the queue, or a configured endpoint within
     ``serve.request_timeout_s`` (its failures name the side: 504, 502)."""
     settings = state.settings_for(side.max_tokens, side.temperature, seed=side.seed)
     if side.model == "served":
-        return (await state.complete(messages, settings)).text
+        return (await state.complete(prompt, settings)).text
     gen = kitchen.remote.get(side.model)
     if gen is None:
         spec = state.cfg.kitchen.tasting_models[side.model]
@@ -240,7 +241,7 @@ async def tasting_answer(state: ServerState, kitchen: KitchenStore, side: Tastin
                                                            retries=1)
     timeout = state.cfg.serve.request_timeout_s
     try:
-        out = await asyncio.wait_for(asyncio.to_thread(gen.generate, [messages], settings), timeout)
+        out = await asyncio.wait_for(asyncio.to_thread(gen.generate, [prompt.messages], settings), timeout)
     except TimeoutError:
         raise TimeoutError(f"{where}: no answer within {timeout:g} s") from None
     except ChefbotError as e:
@@ -253,12 +254,11 @@ async def tasting_answer(state: ServerState, kitchen: KitchenStore, side: Tastin
     **semantic_400("tasting_pair"), **kitchen_errors(413, 422, 429, 500, 502, 504, *STORAGE)})
 async def tasting_pair(req: PairCreate, state: Server, kitchen: Kitchen) -> TastingPair:
     """Generate two answers for the same ingredients for a blind tasting."""
-    messages = recipe_messages(req.ingredients, RecipeConstraints(), state.cfg.prompt)
-    state.check_size(messages)
+    prompt = state.check_size(recipe_messages(req.ingredients, RecipeConstraints(), state.cfg.prompt))
     check_side(req.a, "a", state.cfg)
     check_side(req.b, "b", state.cfg)
-    texts = await asyncio.gather(tasting_answer(state, kitchen, req.a, "a", messages),
-                                 tasting_answer(state, kitchen, req.b, "b", messages))
+    texts = await asyncio.gather(tasting_answer(state, kitchen, req.a, "a", prompt),
+                                 tasting_answer(state, kitchen, req.b, "b", prompt))
     sides: list[tuple[dict, str]] = [(req.a.model_dump(exclude_none=True), texts[0]),
                                      (req.b.model_dump(exclude_none=True), texts[1])]
     if random.SystemRandom().random() < 0.5:

@@ -79,17 +79,16 @@ async def models(state: Server) -> ModelList:
 async def chat_completions(req: Annotated[ChatCompletionRequest, Depends(chat_body)], request: Request,
                            state: Server) -> ChatCompletion | StreamingResponse:
     state.check_model(req.model)
-    messages = req.plain_messages()
-    state.check_size(messages)
+    prompt = state.check_size(req.plain_messages())
     settings = state.settings_for(req.max_completion_tokens or req.max_tokens, req.temperature, req.top_p, req.seed)
     cid, created = new_id("chatcmpl"), now()
     if not req.stream:
-        c = await state.complete(messages, settings, request=request)
+        c = await state.complete(prompt, settings, request=request)
         return ChatCompletion(id=cid, object="chat.completion", created=created, model=state.name,
                               choices=[{"index": 0, "message": {"role": "assistant", "content": c.text},
                                         "finish_reason": openai_finish_reason(c.finish_reason)}],
                               usage=usage(c.prompt_tokens, c.completion_tokens))
-    stream = await state.open_stream(messages, settings, request=request)
+    stream = await state.open_stream(prompt, settings, request=request)
     include_usage = bool(req.stream_options and req.stream_options.include_usage)
     head = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": state.name}
     events = chat_events(stream, head, include_usage)
@@ -135,7 +134,7 @@ async def completions(req: Annotated[CompletionRequest, Depends(completion_body)
                                                                     cancel=stop.set, request=request)
         return TextCompletion(id=cid, object="text_completion", created=created, model=state.name, choices=choices,
                               usage=usage(prompt_tokens, completion_tokens))
-    stream = await state.open_stream([], settings, start=lambda: CompletionStream(state.generator, work),
+    stream = await state.open_stream(None, settings, start=lambda: CompletionStream(state.generator, work),
                                      request=request)
     include_usage = bool(req.stream_options and req.stream_options.include_usage)
     events = completion_events(stream, {"id": cid, "object": "text_completion", "created": created,

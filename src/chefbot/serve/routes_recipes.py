@@ -51,7 +51,8 @@ class RecipeJob:
         self.state, self.req, self.request = state, req, request
         self.wanted = req.constraints
         self.conflicts = [c.to_dict() for c in ingredient_conflicts(req.ingredients, self.wanted)]
-        self.messages = recipe_messages(req.ingredients, self.wanted, state.cfg.prompt)
+        # rendered and counted once (413 if too long); every attempt reuses these prompt ids
+        self.prompt = state.check_size(recipe_messages(req.ingredients, self.wanted, state.cfg.prompt))
         self.limit = state.cfg.serve.enforce_attempts if req.enforce and not self.wanted.is_empty() else 1
         self.tries = Attempts(self.limit, state.settings_for(req.max_tokens, req.temperature, seed=req.seed),
                               req.temperature, req.seed, state.gen_cfg.seed)
@@ -71,9 +72,9 @@ class RecipeJob:
 
     async def answer(self) -> RecipeResponse:
         """Every attempt in turn, then the answer chosen."""
-        self.record(await self.state.complete(self.messages, self.tries.next_settings(), request=self.request))
+        self.record(await self.state.complete(self.prompt, self.tries.next_settings(), request=self.request))
         while (settings := self.tries.next_settings()) is not None:
-            c = await self.later_attempt(self.state.complete(self.messages, settings, request=self.request))
+            c = await self.later_attempt(self.state.complete(self.prompt, settings, request=self.request))
             if c is None:
                 break
             self.record(c)
@@ -101,7 +102,7 @@ class RecipeJob:
             settings = self.tries.next_settings()
             if settings is None:
                 break
-            current = await self.later_attempt(self.state.open_stream(self.messages, settings))
+            current = await self.later_attempt(self.state.open_stream(self.prompt, settings))
             if current is None:
                 break
             violated = [c for c in self.tries.made[-1].checked["checks"] if c["satisfied"] is False]
@@ -126,10 +127,9 @@ class RecipeJob:
 async def recipes(req: RecipeRequest, request: Request, state: Server) -> RecipeResponse | StreamingResponse:
     state.check_model(req.model)
     job = RecipeJob(state, req, request)
-    state.check_size(job.messages)
     if not req.stream:
         return await job.answer()
-    stream = await state.open_stream(job.messages, job.tries.next_settings(), request=request)
+    stream = await state.open_stream(job.prompt, job.tries.next_settings(), request=request)
     # A stream, not a RecipeResponse: FastAPI hands a Response on as it is (the document lists both media types).
     return StreamingResponse(in_band_errors(job.events(stream), job.on_timeout), media_type="text/event-stream",
                              headers=SSE_HEADERS)

@@ -3,10 +3,12 @@
 ``ServerState`` holds the config, the generator and the ``Scheduler`` in front of it,
 and what the server serves (``identity``: base model, adapter and its fingerprint, dtype,
 tokenizer fingerprint, the limits; ``/health`` reports it); ``create_app`` builds one and
-hands it to each router.  Its checks (model id, prompt
-size in characters and, when the generator has a tokenizer, in tokens after the chat
-template) raise ``ApiError`` so bad requests are refused before they reach the queue and
-never disturb requests in flight; ``complete``/``open_stream``/``run`` map the queue's refusals
+hands it to each router.  What the generator can do is its contract (``chefbot.generate.completion``:
+``isinstance`` against ``Generator``/``TokenizedGenerator``/``TokenEngine``, nothing probed).  Its checks
+(model id, prompt size in characters and, for a ``TokenizedGenerator``, in the token ids its model is fed)
+raise ``ApiError`` so bad requests are refused before they reach the queue and never disturb requests in
+flight; ``check_size`` returns the ``ChatPrompt`` with those ids, which the queued job hands to the model (a
+conversation is rendered once per request); ``complete``/``open_stream``/``run`` map the queue's refusals
 (full: 429 with ``Retry-After``; too slow: 504) to the same envelope.  Given the route's
 ``request``, they also watch for the client leaving while the work waits or runs, and then
 cancel it (the model call stops, a plan's solver stops) instead of finishing it for no one.
@@ -18,9 +20,8 @@ import asyncio
 import time
 from typing import Any, Awaitable, Callable, TypeVar
 
-from chefbot.chat import prompt_token_ids
 from chefbot.config import ExperimentConfig
-from chefbot.generate import Completion
+from chefbot.generate.completion import ChatPrompt, Completion, Generator, TokenEngine, TokenizedGenerator, require
 from chefbot.generate.engine_probe import cpu_info
 from chefbot.generate.local import tokenizer_fingerprint
 from chefbot.model import adapter_identity
@@ -32,17 +33,19 @@ T = TypeVar("T")
 
 
 class ServerState:
-    def __init__(self, cfg: ExperimentConfig, generator: Any, model_name: str | None = None,
+    def __init__(self, cfg: ExperimentConfig, generator: Generator, model_name: str | None = None,
                  adapter: str | None = None) -> None:
+        require(generator, Generator)
         serve = cfg.serve
         self.cfg = cfg
         self.generator = generator
         self.name = model_name or serve.model_name
-        self.backend = getattr(generator, "backend", "?")
+        self.backend = generator.backend
         self.started = time.monotonic()
         # Not in config.py (yet): read with a default, as the server's other limits are.
         self.max_prompts = serve.max_prompts
-        self.has_completions = supports_completions(generator)
+        # Plain completions need token ids in and out (not vLLM's offline engine in chefbot, nor an endpoint).
+        self.has_completions = isinstance(generator, TokenEngine)
         self.identity = {"model": self.name,
                          **served_identity(cfg, generator, adapter if adapter is not None else cfg.adapter)}
         self.identity["limits"] = {"max_prompt_chars": serve.max_prompt_chars, "max_prompt_tokens": serve.max_prompt_tokens,
@@ -53,9 +56,8 @@ class ServerState:
         concurrency = 1 if self.backend == "vllm" else serve.max_concurrency
         self.scheduler = Scheduler(generator, max_concurrency=concurrency, max_queue=serve.max_queue,
                                    timeout_s=serve.request_timeout_s)
-        self.gen_cfg = getattr(generator, "gen_cfg", None) or cfg.engine.generation
+        self.gen_cfg = generator.gen_cfg
         self.has_plan = False  # set by create_app when POST /v1/plan is mounted
-        self.count_tokens = prompt_token_counter(generator)
 
     # -- checks shared by the endpoints (all before the queue) ---------------------------------
     def check_model(self, requested: str | None) -> None:
@@ -63,19 +65,22 @@ class ServerState:
             raise ApiError(404, f"model {requested!r} not found; this server serves {self.name!r} (GET /v1/models)",
                            param="model", code="model_not_found")
 
-    def check_size(self, messages: list[dict]) -> None:
-        """Refuse a prompt over ``serve.max_prompt_chars`` characters or ``serve.max_prompt_tokens`` tokens
-        (the ids the model is fed: chat template included, message text never read as special tokens,
-        ``prompt_token_counter``), or one the model's chat template rejects."""
+    def check_size(self, messages: list[dict]) -> ChatPrompt:
+        """The conversation as the queue takes it, once it is within ``serve.max_prompt_chars`` characters and
+        ``serve.max_prompt_tokens`` tokens, counted as the ids the model is fed (``TokenizedGenerator.prompt_ids``:
+        chat template included, message text never read as special tokens; a generator without a tokenizer: not
+        counted).  Those ids travel with the prompt to the model.  A conversation the model's chat template
+        rejects is refused too."""
+        prompt = ChatPrompt(messages)
         chars = sum(len(m["content"]) for m in messages)
         limit = self.cfg.serve.max_prompt_chars
         if chars > limit:
             raise ApiError(413, f"prompt is {chars} characters; this server accepts at most {limit} "
                                 "(serve.max_prompt_chars)", param="messages", code="prompt_too_long")
-        if self.count_tokens is None:
-            return
+        if not isinstance(self.generator, TokenizedGenerator):
+            return prompt
         try:
-            tokens = self.count_tokens(messages)
+            tokens = len(prompt.ids_for(self.generator))
         except Exception as e:  # e.g. a template that insists on alternating user/assistant turns
             raise ApiError(400, f"the model's chat template refuses these messages: {e}", param="messages",
                            code="invalid_messages") from None
@@ -83,10 +88,13 @@ class ServerState:
         if tokens > limit:
             raise ApiError(413, f"prompt is {tokens} tokens with the chat template; this server accepts at most "
                                 f"{limit} (serve.max_prompt_tokens)", param="messages", code="prompt_too_long")
+        return prompt
 
     def check_prompt_ids(self, prompts: list[str | list[int]]) -> list[list[int]]:
         """Plain-completion prompts as token ids (text through the tokenizer, its special tokens as it adds
-        them; no chat template), each within ``serve.max_prompt_chars`` and ``serve.max_prompt_tokens``."""
+        them; no chat template), each within ``serve.max_prompt_chars`` and ``serve.max_prompt_tokens``.
+        Only for a ``TokenEngine`` (``/v1/completions`` is mounted for no other)."""
+        assert isinstance(self.generator, TokenEngine), "check_prompt_ids needs a TokenEngine"
         tokenizer = self.generator.tokenizer
         out = []
         for i, p in enumerate(prompts):
@@ -122,18 +130,21 @@ class ServerState:
         return out
 
     # -- the queue, its refusals in the API's envelope -------------------------------------------
-    async def complete(self, messages: list[dict], settings: dict, request: Any = None) -> Completion:
+    async def complete(self, prompt: ChatPrompt, settings: dict, request: Any = None) -> Completion:
+        """The answer to ``prompt`` (from ``check_size``) through the queue."""
         try:
-            return await while_connected(request, self.scheduler.complete(messages, settings))
+            return await while_connected(request, self.scheduler.complete(prompt, settings))
         except Rejected as e:
             raise ApiError(e.status, str(e), "server_busy", code="queue_full", headers={"Retry-After": str(e.retry_after)})
         except RequestTimeout as e:
             raise ApiError(504, str(e), "timeout", code="timeout")
 
-    async def open_stream(self, messages: list[dict], settings: dict, start: Callable[[], Any] | None = None,
+    async def open_stream(self, prompt: ChatPrompt | None, settings: dict, start: Callable[[], Any] | None = None,
                           request: Any = None) -> ActiveStream:
+        """``prompt`` (from ``check_size``) answered as a stream; or, with ``start`` (and no prompt), the stream
+        ``start`` makes, under the same admission and slots."""
         try:
-            return await while_connected(request, self.scheduler.open_stream(messages, settings, start))
+            return await while_connected(request, self.scheduler.open_stream(prompt, settings, start))
         except Rejected as e:
             raise ApiError(e.status, str(e), "server_busy", code="queue_full", headers={"Retry-After": str(e.retry_after)})
 
@@ -193,50 +204,18 @@ async def while_connected(request: Any, work: Awaitable[T]) -> T:
     return task.result()
 
 
-def supports_completions(generator: Any) -> bool:
-    """Plain completions need token ids in and out: a generator with ``complete_ids``/``stream_ids`` and
-    a tokenizer (``LocalGenerator``; not vLLM's offline engine in chefbot)."""
-    return all(callable(getattr(generator, m, None)) for m in ("complete_ids", "stream_ids")) and \
-        getattr(generator, "tokenizer", None) is not None
-
-
-def served_identity(cfg: ExperimentConfig, generator: Any, adapter: str | None) -> dict:
-    """Everything that decides the answers, as ``/health`` reports it (clients key caches on it)."""
-    info: dict[str, Any] = {"backend": getattr(generator, "backend", "?"),
-                            "base_model": cfg.model.name_or_path, "adapter": None, "dtype": None, "quant": None,
-                            "tokenizer": None}
+def served_identity(cfg: ExperimentConfig, generator: Generator, adapter: str | None) -> dict:
+    """Everything that decides the answers, as ``/health`` reports it (clients key caches on it): the generator's
+    ``identity()`` (backend, dtype or quantization), the config's base model and quantization mode (the hf engine
+    quantizes the base per ``quant.mode``: ``chefbot.model.load_model``), the adapter's fingerprint, and for a
+    ``TokenizedGenerator`` its tokenizer's."""
+    info: dict[str, Any] = {"backend": generator.backend, "base_model": cfg.model.name_or_path, "adapter": None,
+                            "dtype": None, "quant": None, "tokenizer": None}
     if adapter:
         info["adapter"] = adapter_identity(adapter)
-    model = getattr(generator, "model", None)
-    params = getattr(model, "parameters", None)
-    if callable(params):
-        first = next(iter(params()), None)
-        if first is not None:
-            info["dtype"] = str(first.dtype).replace("torch.", "")
-    if info["backend"] == "hf":  # chefbot.model.load_model quantizes the base per quant.mode
+    info.update(generator.identity())
+    if info["backend"] == "hf":
         info["quant"] = cfg.quant.mode
-    elif info["backend"] == "llamacpp":  # the cached GGUF: its quantization, and its name (a fingerprint)
-        info["quant"] = generator.quant
-        info["gguf"] = generator.gguf_path.name
-    tokenizer = getattr(generator, "tokenizer", None)
-    if tokenizer is not None and callable(getattr(tokenizer, "convert_ids_to_tokens", None)):
-        info["tokenizer"] = tokenizer_fingerprint(tokenizer)
+    if isinstance(generator, TokenizedGenerator):
+        info["tokenizer"] = tokenizer_fingerprint(generator.tokenizer)
     return info
-
-
-def prompt_token_counter(generator: Any) -> Callable[[list[dict]], int] | None:
-    """How many tokens a conversation is for this generator's model (its chat template included),
-    or None when the generator has no tokenizer (a remote endpoint, a test double).
-
-    Counted with the ids the model is fed: the generator's own ``prompt_ids`` (every chefbot engine has
-    one), else ``chefbot.chat.prompt_token_ids``, the one prompt path, never the rendered text tokenized
-    with special tokens on (a message of ``<|im_end|>`` repeated would count one token each, and be
-    many times that long for the model)."""
-    prompt_ids = getattr(generator, "prompt_ids", None)
-    if callable(prompt_ids):
-        return lambda messages: len(prompt_ids(messages))
-    tokenizer = getattr(generator, "tokenizer", None)
-    if tokenizer is None or not callable(tokenizer):
-        return None
-    fold = getattr(generator, "fold", "auto")
-    return lambda messages: len(prompt_token_ids(messages, tokenizer, fold))
