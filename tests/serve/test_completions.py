@@ -225,7 +225,7 @@ def test_health_names_the_base_model_adapter_dtype_and_tokenizer(babbler_dir, tm
     from peft import LoraConfig, get_peft_model
 
     from chefbot.generate import LocalGenerator, OpenAIGenerator
-    from chefbot.generate.local import tokenizer_fingerprint
+    from chefbot.generate.token_engine import tokenizer_fingerprint
 
     base = local_generator(babbler_dir)
     torch.manual_seed(0)

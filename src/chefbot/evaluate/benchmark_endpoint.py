@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from chefbot.errors import ChefbotError
 from chefbot.evaluate.benchmark_tasks import check_tasks, run_lm
-from chefbot.generate.local import tokenizer_fingerprint
+from chefbot.generate.token_engine import tokenizer_fingerprint
 from chefbot.generate.openai_compat import VOLATILE_HEALTH_KEYS
 
 

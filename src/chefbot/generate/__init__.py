@@ -25,10 +25,13 @@ from rich.markup import escape
 from chefbot.config import EngineConfig, ExperimentConfig
 from chefbot.errors import ChefbotError
 from chefbot.generate.completion import (
+    ChatPrompt,
     Completion,
     Generator,
     Messages,
     OnResult,
+    TokenEngine,
+    TokenizedGenerator,
     resolve_settings,
 )
 from chefbot.generate.engine_probe import cpu_info
@@ -51,8 +54,8 @@ from chefbot.model import (
 from chefbot.progress import console
 
 __all__ = [
-    "Completion", "EngineUnsafe", "Generator", "LlamaCppGenerator", "LocalGenerator", "Messages", "OnResult",
-    "OpenAIGenerator", "Purpose", "StreamHandle", "VLLMGenerator", "cpu_info", "hf_generation_config",
+    "ChatPrompt", "Completion", "EngineUnsafe", "Generator", "LlamaCppGenerator", "LocalGenerator", "Messages", "OnResult",
+    "OpenAIGenerator", "Purpose", "StreamHandle", "TokenEngine", "TokenizedGenerator", "VLLMGenerator", "cpu_info", "hf_generation_config",
     "llamacpp_available", "make_generator", "resolve_engine", "resolve_settings", "vllm_available",
 ]
 

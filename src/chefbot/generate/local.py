@@ -16,7 +16,6 @@ token ids in and out with no chat template; ``score`` gives exact log-probabilit
 
 from __future__ import annotations
 
-import hashlib
 import queue as queue_module
 import threading
 from typing import Any, Iterator, Sequence
@@ -108,14 +107,6 @@ class StreamHandle:
     def join(self, timeout: float | None = None) -> Completion | None:
         self._thread.join(timeout)
         return self.completion
-
-
-def tokenizer_fingerprint(tokenizer: Any) -> str:
-    """First 12 hex digits of the sha256 of every token id's string, in id order: two tokenizers with
-    the same fingerprint give every token id the same meaning (``/health``; ``eval benchmarks --endpoint``
-    checks it before it sends token ids)."""
-    tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-    return hashlib.sha256("\n".join(str(t) for t in tokens).encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
 class _StopStrings:

@@ -11,6 +11,7 @@ contract itself (``chefbot.generate.completion``):
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from typing import Any, Callable, Sequence
 
@@ -112,3 +113,11 @@ def complete_token_ids(engine: Any, decode: Continue, prompts: Sequence[Sequence
     if logprobs is not None:
         attach_logprobs(engine.score, out, logprobs)
     return out
+
+
+def tokenizer_fingerprint(tokenizer: Any) -> str:
+    """First 12 hex digits of the sha256 of every token id's string, in id order: two tokenizers with
+    the same fingerprint give every token id the same meaning (``/health``; ``eval benchmarks --endpoint``
+    checks it before it sends token ids)."""
+    tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    return hashlib.sha256("\n".join(str(t) for t in tokens).encode("utf-8", "surrogatepass")).hexdigest()[:12]

@@ -1,7 +1,7 @@
 """The HTTP server: OpenAI-compatible chat, structured recipes, the meal planner, a web page, health.
 
-``create_app(cfg, generator)`` takes any object with the generation interface of
-``chefbot.generate`` (``generate`` and, for token streaming, ``stream``), so tests
+``create_app(cfg, generator)`` takes any ``chefbot.generate.Generator`` (the contract in
+``generate/completion.py``; a ``TokenEngine`` also answers /v1/completions), so tests
 inject a small model and ``chefbot serve`` a real one.  It only composes the parts:
 
 * ``state.py``: ``ServerState``, the generator behind the ``Scheduler`` (bounded queue,

@@ -23,7 +23,7 @@ from typing import Any, Awaitable, Callable, TypeVar
 from chefbot.config import ExperimentConfig
 from chefbot.generate.completion import ChatPrompt, Completion, Generator, TokenEngine, TokenizedGenerator, require
 from chefbot.generate.engine_probe import cpu_info
-from chefbot.generate.local import tokenizer_fingerprint
+from chefbot.generate.token_engine import tokenizer_fingerprint
 from chefbot.model import adapter_identity
 from chefbot.serve.api_errors import ApiError
 from chefbot.serve.queue import ActiveStream, Rejected, RequestTimeout, Scheduler
