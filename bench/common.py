@@ -50,8 +50,10 @@ def machine() -> dict[str, Any]:
     lib = library_identity()
     if lib is not None:
         stamp = Path(sys.prefix) / ".llamacpp"  # written by `make setup-llamacpp`: the build's key
-        info["llama_cpp"] = {"llama_cpp_python": lib["llama_cpp_python"],
-                             "build": stamp.read_text().strip() if stamp.is_file() else None}
+        info["llama_cpp"] = {
+            "llama_cpp_python": lib["llama_cpp_python"],
+            "build": stamp.read_text().strip() if stamp.is_file() else None,
+        }
     try:
         import psutil
 
@@ -86,8 +88,15 @@ def _cpu_model() -> str:
 def cpu_features(info: dict[str, Any] | None = None) -> str:
     """The CPU's kernel-deciding features in a few words, e.g. "AVX2, AVX-512, AVX512-VNNI, AMX" (for captions)."""
     flags = set((info or cpu_info()).get("flags") or [])
-    names = [("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_vnni", "AVX512-VNNI"), ("avx_vnni", "AVX-VNNI"),
-             ("avx512_bf16", "AVX512-BF16"), ("avx512_fp16", "AVX512-FP16"), ("amx_tile", "AMX")]
+    names = [
+        ("avx2", "AVX2"),
+        ("avx512f", "AVX-512"),
+        ("avx512_vnni", "AVX512-VNNI"),
+        ("avx_vnni", "AVX-VNNI"),
+        ("avx512_bf16", "AVX512-BF16"),
+        ("avx512_fp16", "AVX512-FP16"),
+        ("amx_tile", "AMX"),
+    ]
     return ", ".join(label for flag, label in names if flag in flags) or "no AVX2"
 
 
@@ -161,8 +170,14 @@ def results_line(dest: Path, doc: Path) -> str:
     return f"Results: [`{shown}`]({rel}) (the JSON this section was rendered from)."
 
 
-def replace_section(name: str, body: str, path: Path | None = None, *, results: Path | dict[str, Any] | None = None,
-                    results_name: str | None = None) -> Path | None:
+def replace_section(
+    name: str,
+    body: str,
+    path: Path | None = None,
+    *,
+    results: Path | dict[str, Any] | None = None,
+    results_name: str | None = None,
+) -> Path | None:
     """Rewrite the text between ``<!-- section:NAME -->`` and ``<!-- end:NAME -->``.
 
     Only that block changes; a missing marker pair is an error (never append silently,

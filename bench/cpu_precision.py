@@ -41,8 +41,14 @@ def _model(quick: bool, dtype):
         from transformers import LlamaConfig, LlamaForCausalLM
 
         torch.manual_seed(0)
-        cfg = LlamaConfig(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                          num_attention_heads=4, num_key_value_heads=2)
+        cfg = LlamaConfig(
+            vocab_size=512,
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+        )
         return LlamaForCausalLM(cfg).to(dtype), 512
     from chefbot.config import ExperimentConfig
     from chefbot.model import load_model
@@ -69,8 +75,14 @@ def _generate_tok_s(model, vocab: int, new_tokens: int) -> float:
     ids = torch.randint(0, vocab, (1, 32))
     with torch.inference_mode():
         t0 = time.perf_counter()
-        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=new_tokens,
-                             min_new_tokens=new_tokens, do_sample=False, pad_token_id=0)
+        out = model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            do_sample=False,
+            pad_token_id=0,
+        )
     return (out.shape[1] - ids.shape[1]) / (time.perf_counter() - t0)
 
 
@@ -82,7 +94,9 @@ def measure(quick: bool, repeats: int) -> dict:
     models = {k: _model(quick, d) for k, d in dtypes.items()}
     for m, vocab in models.values():  # warm-up: first calls allocate and pick kernels
         _train_step_s(m, vocab, 1, 8)
-    rows: dict[str, dict[str, list[float]]] = {k: {"matmul_gflops": [], "train_step_s": [], "generate_tok_s": []} for k in dtypes}
+    rows: dict[str, dict[str, list[float]]] = {
+        k: {"matmul_gflops": [], "train_step_s": [], "generate_tok_s": []} for k in dtypes
+    }
     for _ in range(repeats):  # interleaved, so load changes hit both dtypes alike
         for k, d in dtypes.items():
             m, vocab = models[k]
@@ -95,41 +109,56 @@ def measure(quick: bool, repeats: int) -> dict:
         "train_step": med["fp32"]["train_step_s"] / med["bf16"]["train_step_s"],
         "generate": med["bf16"]["generate_tok_s"] / med["fp32"]["generate_tok_s"],
     }
-    return {"quick": quick, "repeats": repeats, "shapes": {"matmul_n": n, "train_batch": batch, "train_length": length,
-            "new_tokens": new}, "native_bf16": bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)()),
-            "repeats_raw": rows, "median": med, "bf16_speedup": ratio}
+    return {
+        "quick": quick,
+        "repeats": repeats,
+        "shapes": {"matmul_n": n, "train_batch": batch, "train_length": length, "new_tokens": new},
+        "native_bf16": bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)()),
+        "repeats_raw": rows,
+        "median": med,
+        "bf16_speedup": ratio,
+    }
 
 
 def section(r: dict, m: dict) -> str:
     s = r["shapes"]
     rows = []
-    for label, key, unit, lower_better in (("matmul", "matmul_gflops", "GFLOP/s", False),
-                                           ("training step", "train_step_s", "s", True),
-                                           ("greedy generation", "generate_tok_s", "new tokens/s", False)):
+    for label, key, unit, lower_better in (
+        ("matmul", "matmul_gflops", "GFLOP/s", False),
+        ("training step", "train_step_s", "s", True),
+        ("greedy generation", "generate_tok_s", "new tokens/s", False),
+    ):
         lo32, hi32 = spread(r["repeats_raw"]["fp32"][key])
         lo16, hi16 = spread(r["repeats_raw"]["bf16"][key])
         short = {"matmul_gflops": "matmul", "train_step_s": "train_step", "generate_tok_s": "generate"}[key]
-        rows.append([f"{label} ({unit}{', lower is better' if lower_better else ''})",
-                     f"{r['median']['fp32'][key]:.2f} ({lo32:.2f}–{hi32:.2f})",
-                     f"{r['median']['bf16'][key]:.2f} ({lo16:.2f}–{hi16:.2f})", f"**{r['bf16_speedup'][short]:.2f}×**"])
-    return "\n".join([
-        "## bf16 against fp32 on this CPU",
-        "",
-        "Command: `python bench/cpu_precision.py`  ",
-        f"Machine: {machine_line(m)}; native bf16 matmuls: {'yes' if r['native_bf16'] else 'no'}  ",
-        f"{r['repeats']} interleaved repeats, medians (range). Shapes: a {s['matmul_n']}² matmul; SmolLM2-135M-Instruct "
-        f"forward + backward on {s['train_batch']} × {s['train_length']} tokens; greedy generation of {s['new_tokens']} "
-        "new tokens at batch 1 after a 32-token prompt.",
-        "",
-        md_table(["measure", "fp32", "bf16", "bf16 speed ÷ fp32 speed"], rows),
-        "",
-        "The code and the other docs cite this section rather than a number: the ratio depends on whether the CPU "
-        "has native bf16 matmuls (`torch.ops.mkldnn._is_mkldnn_bf16_supported()`), and the same cloud machine "
-        "type has come with and without them. `precision: auto` trains in bf16 only where they are native; "
-        "generation (`chefbot.model.inference_precision`, `engine.dtype: auto`) runs bf16 for `chefbot serve` "
-        "and `chat` where they are native, and fp32 for evaluation, the precision the merge check and the "
-        "reference numbers use.",
-    ])
+        rows.append(
+            [
+                f"{label} ({unit}{', lower is better' if lower_better else ''})",
+                f"{r['median']['fp32'][key]:.2f} ({lo32:.2f}–{hi32:.2f})",
+                f"{r['median']['bf16'][key]:.2f} ({lo16:.2f}–{hi16:.2f})",
+                f"**{r['bf16_speedup'][short]:.2f}×**",
+            ]
+        )
+    return "\n".join(
+        [
+            "## bf16 against fp32 on this CPU",
+            "",
+            "Command: `python bench/cpu_precision.py`  ",
+            f"Machine: {machine_line(m)}; native bf16 matmuls: {'yes' if r['native_bf16'] else 'no'}  ",
+            f"{r['repeats']} interleaved repeats, medians (range). Shapes: a {s['matmul_n']}² matmul; SmolLM2-135M-Instruct "
+            f"forward + backward on {s['train_batch']} × {s['train_length']} tokens; greedy generation of {s['new_tokens']} "
+            "new tokens at batch 1 after a 32-token prompt.",
+            "",
+            md_table(["measure", "fp32", "bf16", "bf16 speed ÷ fp32 speed"], rows),
+            "",
+            "The code and the other docs cite this section rather than a number: the ratio depends on whether the CPU "
+            "has native bf16 matmuls (`torch.ops.mkldnn._is_mkldnn_bf16_supported()`), and the same cloud machine "
+            "type has come with and without them. `precision: auto` trains in bf16 only where they are native; "
+            "generation (`chefbot.model.inference_precision`, `engine.dtype: auto`) runs bf16 for `chefbot serve` "
+            "and `chat` where they are native, and fp32 for evaluation, the precision the merge check and the "
+            "reference numbers use.",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> dict:

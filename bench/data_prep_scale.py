@@ -53,7 +53,11 @@ TOKENIZER = SHARED / "tokenizers" / "qwen2.5"
 
 
 def build_csv(path: Path, rows: int, seed: int = 0) -> Path:
-    if path.exists() and path.with_suffix(".rows").exists() and path.with_suffix(".rows").read_text().strip() == str(rows):
+    if (
+        path.exists()
+        and path.with_suffix(".rows").exists()
+        and path.with_suffix(".rows").read_text().strip() == str(rows)
+    ):
         return path
     csv.field_size_limit(1 << 30)
     samples = []
@@ -150,7 +154,11 @@ def run_measured(cmd: list[str], env: dict) -> dict:
         "cpu_s": round(_children_cpu() - cpu0, 1),  # user+sys of the whole reaped process tree
         "peak_rss_mb": round(peak[0] / 2**20),
         # 1-minute load average: at the start, the mean of 5-s samples during the run, the highest
-        "load": {"start": round(load0, 2), "mean": round(sum(loads) / len(loads), 2) if loads else None, "max": max(loads, default=None)},
+        "load": {
+            "start": round(load0, 2),
+            "mean": round(sum(loads) / len(loads), 2) if loads else None,
+            "max": max(loads, default=None),
+        },
         "output": out[-4000:],
     }
 
@@ -165,10 +173,19 @@ def _sha256(path: Path) -> str:
 
 def chefbot_prepare(csv_path: Path, cache: Path, num_proc: int, backend: str = "auto") -> dict:
     cmd = [
-        str(REPO / ".venv" / "bin" / "chefbot"), "data", "prepare", "configs/qwen2.5-1.5b-qlora.yaml",
-        f"data.source={csv_path}", "data.format=recipenlg_csv", f"model.tokenizer={TOKENIZER}",
-        f"data.num_proc={num_proc}", f"data.cache_dir={cache}", "data.max_length=512", "data.packing=true",
-        f"data.tokenizer_backend={backend}", "--force",
+        str(REPO / ".venv" / "bin" / "chefbot"),
+        "data",
+        "prepare",
+        "configs/qwen2.5-1.5b-qlora.yaml",
+        f"data.source={csv_path}",
+        "data.format=recipenlg_csv",
+        f"model.tokenizer={TOKENIZER}",
+        f"data.num_proc={num_proc}",
+        f"data.cache_dir={cache}",
+        "data.max_length=512",
+        "data.packing=true",
+        f"data.tokenizer_backend={backend}",
+        "--force",
     ]
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", CHEFBOT_NO_PROGRESS="1", COLUMNS="120")
     res = run_measured(cmd, env)
@@ -216,7 +233,9 @@ def tokenizer_alone(repeats: int = 5) -> dict:
         out[name] = {"tokens": n, "median_s": round(med, 4), "tokens_per_s": round(n / med)}
     out["identical_ids"] = ids["tokenizers"] == ids["tiktoken"]
     out["speedup"] = round(out["tiktoken"]["tokens_per_s"] / out["tokenizers"]["tokens_per_s"], 2)
-    out["note"] = "one thread; tokenizers: backend_tokenizer.encode_batch with TOKENIZERS_PARALLELISM=false; tiktoken: chefbot.data.text_backend.TiktokenText.encode"
+    out["note"] = (
+        "one thread; tokenizers: backend_tokenizer.encode_batch with TOKENIZERS_PARALLELISM=false; tiktoken: chefbot.data.text_backend.TiktokenText.encode"
+    )
     return out
 
 
@@ -264,7 +283,7 @@ def _baseline_map(batch, tokenizer=None, system=None, user=None, max_length=512)
         full = full[:-1]  # Qwen's trailing "\n" after <|im_end|> (chefbot stops at the end-of-turn too)
         full = full[:max_length]
         out["input_ids"].append(full)
-        out["labels"].append([-100] * len(prompt) + full[len(prompt):])
+        out["labels"].append([-100] * len(prompt) + full[len(prompt) :])
     return out
 
 
@@ -277,11 +296,17 @@ def baseline(csv_path: Path, rows: int, num_proc: int) -> dict:
     datasets.disable_progress_bars()
     tok = AutoTokenizer.from_pretrained(str(TOKENIZER))
     pc = PromptConfig()
-    ds = datasets.load_dataset("csv", data_files=str(csv_path), split=f"train[:{rows}]", cache_dir=str(OUT / "hf-cache"))
+    ds = datasets.load_dataset(
+        "csv", data_files=str(csv_path), split=f"train[:{rows}]", cache_dir=str(OUT / "hf-cache")
+    )
     t0 = time.time()
     cpu0 = time.process_time() + _children_cpu()
     mapped = ds.map(
-        _baseline_map, batched=True, num_proc=num_proc, remove_columns=ds.column_names, load_from_cache_file=False,
+        _baseline_map,
+        batched=True,
+        num_proc=num_proc,
+        remove_columns=ds.column_names,
+        load_from_cache_file=False,
         fn_kwargs={"tokenizer": tok, "system": pc.system, "user": pc.user},
     )
     wall = time.time() - t0
@@ -294,8 +319,13 @@ def baseline(csv_path: Path, rows: int, num_proc: int) -> dict:
     for i in range(0, min(rows, 2000), 10):
         row = ds[i]
         try:
-            r = Recipe(id="x", title=row["title"], ingredients=json.loads(row["ingredients"]), ner=json.loads(row["NER"]),
-                       directions=json.loads(row["directions"]))
+            r = Recipe(
+                id="x",
+                title=row["title"],
+                ingredients=json.loads(row["ingredients"]),
+                ner=json.loads(row["NER"]),
+                directions=json.loads(row["directions"]),
+            )
         except Exception:
             continue
         ref = encode_example(messages_for(r, pc), target_for(r), tok, 512)
@@ -323,13 +353,20 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument(
-        "--tokenizer-backend", default="auto",
+        "--tokenizer-backend",
+        default="auto",
         help="text backend per arm, comma-separated from auto, tiktoken, tokenizers (e.g. tokenizers,tiktoken); arms run one after the other",
     )
-    ap.add_argument("--skip-tokenizer-alone", action="store_true", help="do not time the two text backends on their own")
+    ap.add_argument(
+        "--skip-tokenizer-alone", action="store_true", help="do not time the two text backends on their own"
+    )
     ap.add_argument("--quick", action="store_true", help="CI size: 5,000 rows, baseline on 1,000 rows, one repeat")
-    ap.add_argument("--publish", metavar="NAME", default=None,
-                    help="also copy the JSON to docs/results/NAME.json, the committed record the docs quote (not with --quick)")
+    ap.add_argument(
+        "--publish",
+        metavar="NAME",
+        default=None,
+        help="also copy the JSON to docs/results/NAME.json, the committed record the docs quote (not with --quick)",
+    )
     args = ap.parse_args(argv)
     if args.publish and args.quick:
         ap.error("--publish: a --quick run is never published to docs/results")
@@ -354,7 +391,9 @@ def main(argv: list[str] | None = None) -> dict:
             if r["rc"] != 0:
                 print(r["output"], file=sys.stderr)
                 sys.exit(f"chefbot data prepare failed (rc {r['rc']}, tokenizer backend {arm})")
-            print(f"  wall {r['wall_s']} s, CPU {r['cpu_s']} s, peak {r['peak_rss_mb']} MB, load {r['load']}", flush=True)
+            print(
+                f"  wall {r['wall_s']} s, CPU {r['cpu_s']} s, peak {r['peak_rss_mb']} MB, load {r['load']}", flush=True
+            )
             runs[arm].append(r)
     by_arm = {arm: _arm_summary(rs, args.rows) for arm, rs in runs.items()}
     result = {
@@ -379,8 +418,12 @@ def main(argv: list[str] | None = None) -> dict:
         result["tokenizer_alone"] = tokenizer_alone()
     if not args.skip_baseline:
         result["baseline"] = baseline(csv_path, min(args.baseline_rows, args.rows), args.num_proc)
-        result["speedup_vs_baseline_wall"] = round(result["baseline"]["extrapolated_full_s"] * args.rows / FULL_ROWS / result["chefbot"]["median_wall_s"], 2)
-        result["speedup_vs_baseline_cpu"] = round(result["baseline"]["cpu_s_per_1k_rows"] / result["chefbot"]["cpu_s_per_1k_rows"], 2)
+        result["speedup_vs_baseline_wall"] = round(
+            result["baseline"]["extrapolated_full_s"] * args.rows / FULL_ROWS / result["chefbot"]["median_wall_s"], 2
+        )
+        result["speedup_vs_baseline_cpu"] = round(
+            result["baseline"]["cpu_s_per_1k_rows"] / result["chefbot"]["cpu_s_per_1k_rows"], 2
+        )
     out = OUT / f"data_prep_scale_{args.rows}.json"
     out.write_text(json.dumps(result, indent=2))
     if args.publish:
@@ -388,8 +431,13 @@ def main(argv: list[str] | None = None) -> dict:
         import common
 
         print(f"published {common.publish_results(args.publish, out)}")
-    print(json.dumps({k: v for k, v in result.items() if k not in ("chefbot", "arms")}
-                     | {"arms": {a: {k: v for k, v in s.items() if k != "stats"} for a, s in result["arms"].items()}}, indent=2))
+    print(
+        json.dumps(
+            {k: v for k, v in result.items() if k not in ("chefbot", "arms")}
+            | {"arms": {a: {k: v for k, v in s.items() if k != "stats"} for a, s in result["arms"].items()}},
+            indent=2,
+        )
+    )
     print(f"wrote {out}")
     return result
 

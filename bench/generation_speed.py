@@ -46,9 +46,21 @@ def render_section(payload: dict) -> str:
     """The ``generation`` section, every figure from ``payload`` (the run's JSON)."""
     arms, n = payload["arms"], payload["items"]
     ref, cb = arms["reference pipeline"], arms["chefbot LocalGenerator"]
-    rows = [[name, f"{a['recipes_per_s']:.4f}", f"{a['seconds']:.0f}", a["batch_size"], a["max_new_tokens"],
-             f"{a['hit_token_limit']}/{n}", a["generated_tokens"]] for name, a in arms.items()]
-    table = md_table(["arm", "recipes/s", "seconds", "batch", "max_new_tokens", "hit token limit", "tokens generated"], rows)
+    rows = [
+        [
+            name,
+            f"{a['recipes_per_s']:.4f}",
+            f"{a['seconds']:.0f}",
+            a["batch_size"],
+            a["max_new_tokens"],
+            f"{a['hit_token_limit']}/{n}",
+            a["generated_tokens"],
+        ]
+        for name, a in arms.items()
+    ]
+    table = md_table(
+        ["arm", "recipes/s", "seconds", "batch", "max_new_tokens", "hit token limit", "tokens generated"], rows
+    )
     ref_tok_s, cb_tok_s = ref["generated_tokens"] / ref["seconds"], cb["generated_tokens"] / cb["seconds"]
     return (
         "## Batched generation vs the reference's pipeline\n\n"
@@ -82,8 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ref-max-new-tokens", type=int, default=1000)
     ap.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"])
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    ap.add_argument("--quick", action="store_true",
-                    help="CI size: 6 items, limits 64/128; writes generation_speed_quick.json, not the docs")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="CI size: 6 items, limits 64/128; writes generation_speed_quick.json, not the docs",
+    )
     ap.add_argument("--out", type=Path, default=None, help="folder for the JSON (default bench/out)")
     ap.add_argument("--no-doc", action="store_true", help="do not rewrite docs/BENCHMARKS.md")
     ap.add_argument("overrides", nargs="*", help="config key=value overrides")
@@ -112,10 +127,16 @@ def main(argv: list[str] | None = None) -> int:
     pipe = pipeline("text-generation", model=ref_model, tokenizer=tok, batch_size=args.ref_batch_size)
     ref_eos = ref_model.generation_config.eos_token_id
     ref_msgs = [adapt_to_template(it["messages"], tok, cfg.prompt.fold_system) for it in items]
-    ref_batches = [list(range(i, min(i + args.ref_batch_size, len(items)))) for i in range(0, len(items), args.ref_batch_size)]
+    ref_batches = [
+        list(range(i, min(i + args.ref_batch_size, len(items)))) for i in range(0, len(items), args.ref_batch_size)
+    ]
 
-    gen = LocalGenerator(cb_model, tok, GenerationConfig(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size),
-                         fold=cfg.prompt.fold_system)
+    gen = LocalGenerator(
+        cb_model,
+        tok,
+        GenerationConfig(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size),
+        fold=cfg.prompt.fold_system,
+    )
     # chefbot's own batching: longest prompts first, fixed batch size (what generate() does internally)
     order = sorted(range(len(items)), key=lambda i: -len(gen.prompt_ids(items[i]["messages"])))
     cb_batches = [order[i : i + args.batch_size] for i in range(0, len(order), args.batch_size)]
@@ -129,12 +150,17 @@ def main(argv: list[str] | None = None) -> int:
     gen.generate([items[0]["messages"]], {"max_new_tokens": 2})
     while done_ref < len(ref_batches) or done_cb < len(cb_batches):
         ref_behind = done_cb >= len(cb_batches) or (
-            done_ref < len(ref_batches) and done_ref / len(ref_batches) <= done_cb / len(cb_batches))
+            done_ref < len(ref_batches) and done_ref / len(ref_batches) <= done_cb / len(cb_batches)
+        )
         if ref_behind:
             idx = ref_batches[done_ref]
             t0 = time.perf_counter()
-            outs = pipe([ref_msgs[i] for i in idx], max_new_tokens=args.ref_max_new_tokens, do_sample=False,
-                        return_full_text=False)
+            outs = pipe(
+                [ref_msgs[i] for i in idx],
+                max_new_tokens=args.ref_max_new_tokens,
+                do_sample=False,
+                return_full_text=False,
+            )
             ref_s += time.perf_counter() - t0
             for i, o in zip(idx, outs):
                 text = o[0]["generated_text"]
@@ -150,27 +176,50 @@ def main(argv: list[str] | None = None) -> int:
             for i, c in zip(idx, comps):
                 cb_out[i] = {"tokens": c.completion_tokens, "hit_limit": c.finish_reason == "length", "text": c.text}
             done_cb += 1
-        print(f"ref {done_ref}/{len(ref_batches)} ({ref_s:.0f} s)  chefbot {done_cb}/{len(cb_batches)} ({cb_s:.0f} s)",
-              file=sys.stderr, flush=True)
+        print(
+            f"ref {done_ref}/{len(ref_batches)} ({ref_s:.0f} s)  chefbot {done_cb}/{len(cb_batches)} ({cb_s:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     n = len(items)
     arms = {
-        "reference pipeline": {"seconds": ref_s, "recipes_per_s": n / ref_s, "batch_size": args.ref_batch_size,
-                               "max_new_tokens": args.ref_max_new_tokens, "stop_ids": ref_eos,
-                               "hit_token_limit": sum(o["hit_limit"] for o in ref_out.values()),
-                               "generated_tokens": sum(o["tokens"] for o in ref_out.values())},
-        "chefbot LocalGenerator": {"seconds": cb_s, "recipes_per_s": n / cb_s, "batch_size": args.batch_size,
-                                   "max_new_tokens": args.max_new_tokens, "stop_ids": gen.stop_ids,
-                                   "hit_token_limit": sum(o["hit_limit"] for o in cb_out.values()),
-                                   "generated_tokens": sum(o["tokens"] for o in cb_out.values())},
+        "reference pipeline": {
+            "seconds": ref_s,
+            "recipes_per_s": n / ref_s,
+            "batch_size": args.ref_batch_size,
+            "max_new_tokens": args.ref_max_new_tokens,
+            "stop_ids": ref_eos,
+            "hit_token_limit": sum(o["hit_limit"] for o in ref_out.values()),
+            "generated_tokens": sum(o["tokens"] for o in ref_out.values()),
+        },
+        "chefbot LocalGenerator": {
+            "seconds": cb_s,
+            "recipes_per_s": n / cb_s,
+            "batch_size": args.batch_size,
+            "max_new_tokens": args.max_new_tokens,
+            "stop_ids": gen.stop_ids,
+            "hit_token_limit": sum(o["hit_limit"] for o in cb_out.values()),
+            "generated_tokens": sum(o["tokens"] for o in cb_out.values()),
+        },
     }
     ratio = arms["chefbot LocalGenerator"]["recipes_per_s"] / arms["reference pipeline"]["recipes_per_s"]
     same_text = sum(ref_out[i]["text"].strip() == cb_out[i]["text"].strip() for i in range(n))
     command = "python bench/generation_speed.py " + " ".join(argv if argv is not None else sys.argv[1:])
     info = machine()
-    payload = {"command": command.strip(), "quick": args.quick, "machine": info, "config": args.config, "items": n, "dtype": args.dtype, "arms": arms,
-               "speedup": ratio, "identical_outputs": same_text, "model": cfg.model.name_or_path,
-               "samples": {"reference": ref_out[0]["text"][:400], "chefbot": cb_out[0]["text"][:400]}}
+    payload = {
+        "command": command.strip(),
+        "quick": args.quick,
+        "machine": info,
+        "config": args.config,
+        "items": n,
+        "dtype": args.dtype,
+        "arms": arms,
+        "speedup": ratio,
+        "identical_outputs": same_text,
+        "model": cfg.model.name_or_path,
+        "samples": {"reference": ref_out[0]["text"][:400], "chefbot": cb_out[0]["text"][:400]},
+    }
     out = write_json(run_name("generation_speed", args.quick), payload, out_dir=args.out)
     body = render_section(json.loads(out.read_text()))
     if not (args.quick or args.no_doc):  # a CI-size run never replaces the real numbers

@@ -73,8 +73,17 @@ QWEN25_1P5B = dict(
     bos_token_id=151643,
     eos_token_id=151645,
 )
-TINY = dict(QWEN25_1P5B, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-            num_key_value_heads=2, vocab_size=1024, bos_token_id=1, eos_token_id=2)
+TINY = dict(
+    QWEN25_1P5B,
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    vocab_size=1024,
+    bos_token_id=1,
+    eos_token_id=2,
+)
 
 # Dense bf16 tensor-core peak (no sparsity), TFLOP/s, from NVIDIA's data sheets.
 # Matched in order against torch.cuda.get_device_name(); first hit wins.
@@ -154,7 +163,10 @@ def micro_batches(mode: str, examples: list[dict], batch_size: int, max_length: 
     from chefbot.data.collate import collate_packed, collate_padding_free, pack_lengths, packed_row
 
     if mode == "packed":
-        rows = [packed_row([examples[i] for i in idx]) for idx in pack_lengths([len(e["input_ids"]) for e in examples], max_length)]
+        rows = [
+            packed_row([examples[i] for i in idx])
+            for idx in pack_lengths([len(e["input_ids"]) for e in examples], max_length)
+        ]
         return [collate_packed(rows[i : i + batch_size]) for i in range(0, len(rows), batch_size)]
     groups = [examples[i : i + batch_size] for i in range(0, len(examples), batch_size)]
     if mode == "padding_free":
@@ -195,8 +207,13 @@ def step_flops(arch: dict, counts: dict[str, int], lora_r: int, lora_targets: li
     kv_dim = kv * hd
     inter, layers, vocab = arch["intermediate_size"], arch["num_hidden_layers"], arch["vocab_size"]
     shapes = {  # (d_in, d_out) of every linear in a layer
-        "q_proj": (h, h), "k_proj": (h, kv_dim), "v_proj": (h, kv_dim), "o_proj": (h, h),
-        "gate_proj": (h, inter), "up_proj": (h, inter), "down_proj": (inter, h),
+        "q_proj": (h, h),
+        "k_proj": (h, kv_dim),
+        "v_proj": (h, kv_dim),
+        "o_proj": (h, h),
+        "gate_proj": (h, inter),
+        "up_proj": (h, inter),
+        "down_proj": (inter, h),
     }
     n_lin = layers * sum(a * b for a, b in shapes.values())
     base = 4.0 * n_lin * counts["real"]
@@ -290,8 +307,9 @@ def run_variant(args, arch, ckpt, examples, data_mode: str, gc: bool, liger: boo
 
         # RoPE, RMSNorm and SwiGLU kernels; the loss stays chefbot's (its LM head only
         # sees target positions, so Liger's fused linear cross-entropy has nothing to add).
-        _apply_liger_kernel_to_instance(model=model, rope=True, rms_norm=True, swiglu=True,
-                                        cross_entropy=False, fused_linear_cross_entropy=False)
+        _apply_liger_kernel_to_instance(
+            model=model, rope=True, rms_norm=True, swiglu=True, cross_entropy=False, fused_linear_cross_entropy=False
+        )
     model = S.attach_adapter(model, cfg)
     loss_module = TargetTokenLoss(model)
     optimizer = S.make_optimizer(S.trainable_parameters(model), cfg)
@@ -384,10 +402,19 @@ def memory_model_gb(res: VariantResult, arch: dict, args) -> float | None:
         return None
     rows = big["rows"]
     run = memory.RunSettings(
-        quant=args.quant, double_quant=True, compute="fp32" if args.tiny else "bf16", lora_r=args.lora_r,
-        lora_targets=tuple(args.lora_targets), lora_dropout=0.1, optimizer=args.optimizer, batch_size=rows,
-        seq_len=big["slots"] // rows, target_fraction=big["target"] / big["slots"],
-        gradient_checkpointing=res.gradient_checkpointing, device="cpu" if args.tiny else "cuda")
+        quant=args.quant,
+        double_quant=True,
+        compute="fp32" if args.tiny else "bf16",
+        lora_r=args.lora_r,
+        lora_targets=tuple(args.lora_targets),
+        lora_dropout=0.1,
+        optimizer=args.optimizer,
+        batch_size=rows,
+        seq_len=big["slots"] // rows,
+        target_fraction=big["target"] / big["slots"],
+        gradient_checkpointing=res.gradient_checkpointing,
+        device="cpu" if args.tiny else "cuda",
+    )
     return memory.estimate(memory.Architecture.from_config(dict(arch, model_type="qwen2")), run).peak / 2**30
 
 
@@ -458,26 +485,53 @@ def render_section(result: dict | None) -> str:
         "",
     ]
     if not result or result.get("tiny") or not result.get("machine", {}).get("gpu"):
-        lines.append("_Not measured yet: no GPU run is recorded (`docs/results/gpu_train.json`). CI runs the same script "
-                     "at tiny size on CPU (`python bench/gpu_train.py --tiny`, tests/bench/test_gpu_train.py)._")
+        lines.append(
+            "_Not measured yet: no GPU run is recorded (`docs/results/gpu_train.json`). CI runs the same script "
+            "at tiny size on CPU (`python bench/gpu_train.py --tiny`, tests/bench/test_gpu_train.py)._"
+        )
         return "\n".join(lines)
     m = result["machine"]
     rows = []
     for r in result["variants"]:
-        rows.append([r["variant"], f"{r['step_time_s_median']:.3f}", f"{r['tokens_per_s']:.0f}", f"{r['target_tokens_per_s']:.0f}",
-                     f"{r['examples_per_step']:.1f}", f"{100 * (r['padding_share'] or 0):.0f}%",
-                     f"{100 * r['mfu']:.1f}%" if r.get("mfu") is not None else "n/a",
-                     f"{r['peak_mem_gb']:.2f}", f"{r['memory_model_gb']:.2f}" if r.get("memory_model_gb") is not None else "n/a",
-                     f"{r['reference_300_steps_projected_s']:.0f}"])
+        rows.append(
+            [
+                r["variant"],
+                f"{r['step_time_s_median']:.3f}",
+                f"{r['tokens_per_s']:.0f}",
+                f"{r['target_tokens_per_s']:.0f}",
+                f"{r['examples_per_step']:.1f}",
+                f"{100 * (r['padding_share'] or 0):.0f}%",
+                f"{100 * r['mfu']:.1f}%" if r.get("mfu") is not None else "n/a",
+                f"{r['peak_mem_gb']:.2f}",
+                f"{r['memory_model_gb']:.2f}" if r.get("memory_model_gb") is not None else "n/a",
+                f"{r['reference_300_steps_projected_s']:.0f}",
+            ]
+        )
     lines += [
         f"Measured on **{m.get('gpu')}** ({result['written_at']}), command `{result['command']}`, "
         f"{result['steps']} timed steps per variant; {common.machine_line(m)}."
-        + (f" Synthetic examples: {result['data']['examples']}, median {result['data']['median_tokens']:.0f} tokens."
-           if result.get("data") else "")
+        + (
+            f" Synthetic examples: {result['data']['examples']}, median {result['data']['median_tokens']:.0f} tokens."
+            if result.get("data")
+            else ""
+        )
         + (f" The whole run took {result['wall_s'] / 60:.1f} min." if result.get("wall_s") else ""),
         "",
-        common.md_table(["variant", "step s (median)", "tokens/s", "target tok/s", "examples/step", "padding", "MFU",
-                         "peak GB", "memory model GB", f"reference {REFERENCE_STEPS} steps, s"], rows),
+        common.md_table(
+            [
+                "variant",
+                "step s (median)",
+                "tokens/s",
+                "target tok/s",
+                "examples/step",
+                "padding",
+                "MFU",
+                "peak GB",
+                "memory model GB",
+                f"reference {REFERENCE_STEPS} steps, s",
+            ],
+            rows,
+        ),
         "",
         "`memory model GB`: the peak `chefbot.train.memory` predicts for the variant's largest micro-batch "
         "(GiB, docs/TRAINING.md; n/a with Liger, whose kernels it does not model).",
@@ -490,11 +544,17 @@ def render_section(result: dict | None) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="GPU QLoRA training benchmark on the Qwen2.5-1.5B architecture (random weights)")
+    p = argparse.ArgumentParser(
+        description="GPU QLoRA training benchmark on the Qwen2.5-1.5B architecture (random weights)"
+    )
     p.add_argument("--steps", type=int, default=30, help="timed optimizer steps per variant")
     p.add_argument("--warmup", type=int, default=3, help="untimed optimizer steps before timing")
-    p.add_argument("--variants", type=lambda s: s.split(","), default=None,
-                   help="comma list of MODE[+gc][+liger], MODE in packed, padding_free, padded (default: all)")
+    p.add_argument(
+        "--variants",
+        type=lambda s: s.split(","),
+        default=None,
+        help="comma list of MODE[+gc][+liger], MODE in packed, padding_free, padded (default: all)",
+    )
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--grad-accum", type=int, default=4)
     p.add_argument("--seq-len", type=int, default=512)
@@ -505,9 +565,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lora-targets", type=lambda s: s.split(","), default=["q_proj", "v_proj"])
     p.add_argument("--examples", type=int, default=2000, help="synthetic examples (cycled if a variant needs more)")
     p.add_argument("--peak-tflops", type=float, default=None, help="override the GPU's dense bf16 peak for MFU")
-    p.add_argument("--tiny", action="store_true", help="tiny architecture on CPU, 2 steps of length 128: the CI smoke test")
-    p.add_argument("--quick", action="store_true",
-                   help="10 steps on a GPU, --tiny where there is none (make bench); writes *_quick.json, not the docs")
+    p.add_argument(
+        "--tiny", action="store_true", help="tiny architecture on CPU, 2 steps of length 128: the CI smoke test"
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="10 steps on a GPU, --tiny where there is none (make bench); writes *_quick.json, not the docs",
+    )
     p.add_argument("--work-dir", type=Path, default=None)
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--no-docs", action="store_true")
@@ -537,7 +602,9 @@ def main(argv: list[str] | None = None) -> dict:
     arch = TINY if args.tiny else QWEN25_1P5B
     cuda = torch.cuda.is_available() and not args.tiny
     if not cuda and not args.tiny:
-        raise SystemExit("bench/gpu_train.py: no CUDA GPU visible; run it on a GPU machine, or use --tiny for the CPU smoke test")
+        raise SystemExit(
+            "bench/gpu_train.py: no CUDA GPU visible; run it on a GPU machine, or use --tiny for the CPU smoke test"
+        )
     gpu = torch.cuda.get_device_name(0) if cuda else None
     peak = args.peak_tflops or peak_tflops(gpu)
     variants = args.variants or default_variants(args.tiny)
@@ -557,9 +624,11 @@ def main(argv: list[str] | None = None) -> dict:
             row = summarize(res, arch, args, peak)
             results.append(row)
             mfu = f"{100 * row['mfu']:.1f}%" if row["mfu"] is not None else "n/a"
-            print(f"{row['variant']:>22}: step {row['step_time_s_median']:.3f} s, {row['tokens_per_s']:.0f} tok/s, "
-                  f"MFU {mfu}, peak {row['peak_mem_gb']:.2f} GB, reference 300 steps ≈ {row['reference_300_steps_projected_s']:.0f} s",
-                  flush=True)
+            print(
+                f"{row['variant']:>22}: step {row['step_time_s_median']:.3f} s, {row['tokens_per_s']:.0f} tok/s, "
+                f"MFU {mfu}, peak {row['peak_mem_gb']:.2f} GB, reference 300 steps ≈ {row['reference_300_steps_projected_s']:.0f} s",
+                flush=True,
+            )
     finally:
         if own_tmp:
             shutil.rmtree(args.work_dir, ignore_errors=True)
@@ -579,16 +648,26 @@ def main(argv: list[str] | None = None) -> dict:
         "wall_s": time.perf_counter() - started,
     }
     out["quick"] = args.quick
-    path = common.write_json(common.run_name("gpu_train_tiny" if args.tiny else "gpu_train", args.quick), out, out_dir=args.out)
+    path = common.write_json(
+        common.run_name("gpu_train_tiny" if args.tiny else "gpu_train", args.quick), out, out_dir=args.out
+    )
     out = json.loads(path.read_text())
     if not (args.quick or args.no_docs):  # a CI-size run never replaces the real numbers
         # A tiny CPU run never puts its numbers in the doc: it keeps the last GPU run's
         # table (bench/out/gpu_train.json, else its committed copy) or the instructions.
-        src = path if not args.tiny else next(
-            (f for f in (common.OUT_DIR / "gpu_train.json", common.RESULTS_DIR / "gpu_train.json") if f.exists()), None)
+        src = (
+            path
+            if not args.tiny
+            else next(
+                (f for f in (common.OUT_DIR / "gpu_train.json", common.RESULTS_DIR / "gpu_train.json") if f.exists()),
+                None,
+            )
+        )
         shown = json.loads(src.read_text()) if src else None
         measured = bool(shown and not shown.get("tiny") and shown.get("machine", {}).get("gpu"))
-        common.replace_section("gpu", render_section(shown), results=src if measured else None, results_name="gpu_train")
+        common.replace_section(
+            "gpu", render_section(shown), results=src if measured else None, results_name="gpu_train"
+        )
     print(f"wrote {path}")
     return out
 

@@ -30,8 +30,15 @@ from serve_load import free_port, wait_healthy
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = REPO / "tests" / "serve"
-SHOTS = ("kitchen-save.png", "kitchen-library.png", "kitchen-shopping.png", "kitchen-plan.png", "kitchen-cook.png",
-         "kitchen-cook-offline.png", "kitchen-tasting.png")
+SHOTS = (
+    "kitchen-save.png",
+    "kitchen-library.png",
+    "kitchen-shopping.png",
+    "kitchen-plan.png",
+    "kitchen-cook.png",
+    "kitchen-cook-offline.png",
+    "kitchen-tasting.png",
+)
 
 
 def palette(png: Path) -> None:
@@ -58,21 +65,41 @@ def soon(plan: dict, lead_min: int = 75) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default="configs/quickstart.yaml")
-    ap.add_argument("--adapter", default="runs/quickstart/adapter", help="the LoRA adapter served ('' for the untuned base)")
-    ap.add_argument("--engine", default="hf", help="serving engine (hf: transformers, as for the committed screenshots)")
+    ap.add_argument(
+        "--adapter", default="runs/quickstart/adapter", help="the LoRA adapter served ('' for the untuned base)"
+    )
+    ap.add_argument(
+        "--engine", default="hf", help="serving engine (hf: transformers, as for the committed screenshots)"
+    )
     ap.add_argument("--out", default=str(REPO / "docs" / "images"))
     ap.add_argument("--max-tokens", type=int, default=320, help="longest recipe the model may write")
     ap.add_argument("--timeout", type=float, default=600, help="seconds for the server's start and for each page step")
     args = ap.parse_args(argv)
     if args.adapter and not (REPO / args.adapter / "adapter_config.json").exists():
-        raise SystemExit(f"{args.adapter}: no adapter there; run `make demo` (or chefbot demo configs/quickstart.yaml) first")
+        raise SystemExit(
+            f"{args.adapter}: no adapter there; run `make demo` (or chefbot demo configs/quickstart.yaml) first"
+        )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     out = Path(args.out)
     with tempfile.TemporaryDirectory(prefix="chefbot-shots-") as tmp:
         db = Path(tmp) / "kitchen.db"
-        cmd = [sys.executable, "-m", "chefbot.cli", "serve", args.config, f"serve.max_tokens_cap={args.max_tokens}",
-               "--host", "127.0.0.1", "--port", str(port), "--db", str(db), "--engine", args.engine]
+        cmd = [
+            sys.executable,
+            "-m",
+            "chefbot.cli",
+            "serve",
+            args.config,
+            f"serve.max_tokens_cap={args.max_tokens}",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--db",
+            str(db),
+            "--engine",
+            args.engine,
+        ]
         if args.adapter:
             cmd += ["--adapter", args.adapter]
         env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
@@ -80,18 +107,33 @@ def main(argv: list[str] | None = None) -> dict:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
         try:
             health = wait_healthy(url, proc, args.timeout)
-            scenario = {**json.loads((TESTS / "kitchen_scenario.json").read_text()), "url": url, "out_dir": str(out),
-                        "timeout_ms": int(args.timeout * 1000), "search": None}
+            scenario = {
+                **json.loads((TESTS / "kitchen_scenario.json").read_text()),
+                "url": url,
+                "out_dir": str(out),
+                "timeout_ms": int(args.timeout * 1000),
+                "search": None,
+            }
             scenario["plan"] = soon(scenario["plan"])
             spec = Path(tmp) / "scenario.json"
             spec.write_text(json.dumps(scenario))
-            node_env = dict(os.environ, NODE_PATH=str(REPO / ".cache" / "browser" / "node_modules"),
-                            CHROMIUM=os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+            node_env = dict(
+                os.environ,
+                NODE_PATH=str(REPO / ".cache" / "browser" / "node_modules"),
+                CHROMIUM=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
+            )
             t0 = time.time()
-            r = subprocess.run(["node", str(TESTS / "kitchen_check.js"), str(spec)], env=node_env, capture_output=True,
-                               text=True, timeout=args.timeout * 10)
+            r = subprocess.run(
+                ["node", str(TESTS / "kitchen_check.js"), str(spec)],
+                env=node_env,
+                capture_output=True,
+                text=True,
+                timeout=args.timeout * 10,
+            )
             if r.returncode != 0:
-                raise SystemExit(f"kitchen_check.js failed:\n{r.stderr[-3000:]}\nserver log:\n{log.read_text()[-2000:]}")
+                raise SystemExit(
+                    f"kitchen_check.js failed:\n{r.stderr[-3000:]}\nserver log:\n{log.read_text()[-2000:]}"
+                )
             page = json.loads(r.stdout.strip().splitlines()[-1])
         finally:
             proc.terminate()
@@ -99,8 +141,10 @@ def main(argv: list[str] | None = None) -> dict:
     made = [str(out / n) for n in SHOTS if (out / n).exists()]
     for f in made:
         palette(Path(f))
-    print(f"served {health.get('model')} adapter={health.get('adapter')}: {len(made)} screenshots in {out} "
-          f"({time.time() - t0:.0f} s); recipe {page['saved_title']!r}")
+    print(
+        f"served {health.get('model')} adapter={health.get('adapter')}: {len(made)} screenshots in {out} "
+        f"({time.time() - t0:.0f} s); recipe {page['saved_title']!r}"
+    )
     return {"screenshots": made, "health": health, "page": page}
 
 

@@ -78,8 +78,12 @@ def summary(runs: dict[str, list[list[dict]]], rounds: list[tuple[int, int]]) ->
                 "latency_p50_s": round(median(x["latency_p50_s"] for x in xs), 2),
                 "mean_tokens_per_answer": round(median(x["mean_tokens_per_answer"] for x in xs), 1),
             }
-    pairs = {"chefbot_1_over_chefbot_2": ("chefbot_1", "chefbot_2"), "bare_1_over_bare_2": ("bare_1", "bare_2"),
-             "chefbot_1_over_bare_1": ("chefbot_1", "bare_1"), "chefbot_2_over_bare_2": ("chefbot_2", "bare_2")}
+    pairs = {
+        "chefbot_1_over_chefbot_2": ("chefbot_1", "chefbot_2"),
+        "bare_1_over_bare_2": ("bare_1", "bare_2"),
+        "chefbot_1_over_bare_1": ("chefbot_1", "bare_1"),
+        "chefbot_2_over_bare_2": ("chefbot_2", "bare_2"),
+    }
     ratios: dict[str, dict] = {}
     for k, (clients, _) in enumerate(rounds):
         key = f"{clients}_clients"
@@ -87,8 +91,7 @@ def summary(runs: dict[str, list[list[dict]]], rounds: list[tuple[int, int]]) ->
         for name, (a, b) in pairs.items():
             per = [x[k]["tokens_per_s"] / y[k]["tokens_per_s"] for x, y in zip(runs[a], runs[b])]
             med_a, med_b = (median(x[k]["tokens_per_s"] for x in runs[arm]) for arm in (a, b))  # unrounded
-            ratios[key][name] = {"median": round(med_a / med_b, 2),
-                                 "per_repeat": [round(r, 2) for r in per]}
+            ratios[key][name] = {"median": round(med_a / med_b, 2), "per_repeat": [round(r, 2) for r in per]}
     return speed, ratios
 
 
@@ -114,29 +117,49 @@ def render(report: dict) -> str:
         key = f"{rnd['clients']}_clients"
         for engine, t in ARMS:
             x = report["speed"][arm_name(engine, t)][key]
-            rows.append([LABELS[engine].format(quant=report["quant"]), t, rnd["clients"],
-                         f"**{x['tokens_per_s']}** ({', '.join(map(str, x['tokens_per_s_repeats']))})",
-                         f"{x['ttft_p50_s']} s", f"{x['latency_p50_s']} s", x["mean_tokens_per_answer"]])
-    table = md_table(["engine", "threads per context", "clients", "tokens/s (median; repeats)", "TTFT p50",
-                      "latency p50", "tokens per answer"], rows)
+            rows.append(
+                [
+                    LABELS[engine].format(quant=report["quant"]),
+                    t,
+                    rnd["clients"],
+                    f"**{x['tokens_per_s']}** ({', '.join(map(str, x['tokens_per_s_repeats']))})",
+                    f"{x['ttft_p50_s']} s",
+                    f"{x['latency_p50_s']} s",
+                    x["mean_tokens_per_answer"],
+                ]
+            )
+    table = md_table(
+        [
+            "engine",
+            "threads per context",
+            "clients",
+            "tokens/s (median; repeats)",
+            "TTFT p50",
+            "latency p50",
+            "tokens per answer",
+        ],
+        rows,
+    )
     findings = []
     for key, r in report["ratios"].items():
         clients = key.split("_")[0]
         chefbot = verdict(r["chefbot_1_over_chefbot_2"], "1 thread", "2 threads")
         bare = verdict(r["bare_1_over_bare_2"], "1 thread", "2 threads")
-        findings.append(f"- {clients} client(s): chefbot {chefbot}; bare llama-cpp-python {bare}; chefbot over "
-                        f"bare at equal threads: {r['chefbot_1_over_bare_1']['median']}× at 1, "
-                        f"{r['chefbot_2_over_bare_2']['median']}× at 2.")
+        findings.append(
+            f"- {clients} client(s): chefbot {chefbot}; bare llama-cpp-python {bare}; chefbot over "
+            f"bare at equal threads: {r['chefbot_1_over_bare_1']['median']}× at 1, "
+            f"{r['chefbot_2_over_bare_2']['median']}× at 2."
+        )
     loads = [x["load"]["loadavg"][0] for reps in report["runs"].values() for rep in reps for x in rep]
-    return f"""### {cpu['model']} ({cpu_features(cpu)}), {report['written_at'][:10]}
+    return f"""### {cpu["model"]} ({cpu_features(cpu)}), {report["written_at"][:10]}
 
 ```bash
-{report['command']}
+{report["command"]}
 ```
 
-{m.get('cpu_cores_usable', m.get('cpu_cores'))} usable cores; 1-minute load average {min(loads):.1f}–{max(loads):.1f}
-during the rounds. GGUF `{report['gguf']}`; {report['repeats']} repeat(s), the four arms in rotated order within each;
-at most {report['max_tokens']} new tokens per streamed greedy request; chefbot's setting `{report['threads_key']}` =
+{m.get("cpu_cores_usable", m.get("cpu_cores"))} usable cores; 1-minute load average {min(loads):.1f}–{max(loads):.1f}
+during the rounds. GGUF `{report["gguf"]}`; {report["repeats"]} repeat(s), the four arms in rotated order within each;
+at most {report["max_tokens"]} new tokens per streamed greedy request; chefbot's setting `{report["threads_key"]}` =
 threads per context × clients (a server per round); bare llama-cpp-python with libgomp's default wait policy.
 
 {table}
@@ -156,9 +179,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--requests-4", type=int, default=8, help="requests of the 4-client round")
     ap.add_argument("--name", default="llamacpp_threads", help="bench/out/NAME.json")
     ap.add_argument("--quick", action="store_true", help="1 repeat, 2+4 requests of 24 tokens")
-    ap.add_argument("--doc-section", default=None, metavar="NAME",
-                    help="render this full run into <!-- section:NAME --> of docs/BENCHMARKS.md "
-                         "(+ docs/results/<--name>.json)")
+    ap.add_argument(
+        "--doc-section",
+        default=None,
+        metavar="NAME",
+        help="render this full run into <!-- section:NAME --> of docs/BENCHMARKS.md (+ docs/results/<--name>.json)",
+    )
     args = ap.parse_args(argv)
     if args.doc_section and args.quick:
         raise SystemExit("--doc-section renders full runs only (a --quick run never rewrites the docs)")
@@ -186,26 +212,50 @@ def main(argv: list[str] | None = None) -> dict:
             if engine == "chefbot":
                 res = []
                 for clients, requests in rounds:
-                    _, out = serve_round(args.config, args.adapter, "llamacpp", args.quant, [(clients, requests)],
-                                         args.max_tokens, log_dir, [threads_setting(key, t, clients)])
+                    _, out = serve_round(
+                        args.config,
+                        args.adapter,
+                        "llamacpp",
+                        args.quant,
+                        [(clients, requests)],
+                        args.max_tokens,
+                        log_dir,
+                        [threads_setting(key, t, clients)],
+                    )
                     res += out
             else:
                 res = part("bare", argparse.Namespace(**{**vars(args), "threads": t}))
             runs[arm_name(engine, t)].append(res)
-            print(f"repeat {r}: {engine} {t} thread(s) per context: "
-                  + ", ".join(f"{x['clients']} client(s) {x['tokens_per_s']:.1f} tokens/s" for x in res))
+            print(
+                f"repeat {r}: {engine} {t} thread(s) per context: "
+                + ", ".join(f"{x['clients']} client(s) {x['tokens_per_s']:.1f} tokens/s" for x in res)
+            )
     speed, ratios = summary(runs, rounds)
-    report = {"command": " ".join(["python", "bench/llamacpp_threads.py", *(sys.argv[1:] if argv is None else argv)]),
-              "config": args.config, "adapter": args.adapter, "quant": args.quant, "gguf": gguf.name,
-              "max_tokens": args.max_tokens, "repeats": args.repeats, "threads_key": key, "cpu": cpu,
-              "llamacpp_probe": probe.to_json(), "rounds": [{"clients": c, "requests": n} for c, n in rounds],
-              "speed": speed, "ratios": ratios, "runs": runs, "load_after": load(), "quick": args.quick}
+    report = {
+        "command": " ".join(["python", "bench/llamacpp_threads.py", *(sys.argv[1:] if argv is None else argv)]),
+        "config": args.config,
+        "adapter": args.adapter,
+        "quant": args.quant,
+        "gguf": gguf.name,
+        "max_tokens": args.max_tokens,
+        "repeats": args.repeats,
+        "threads_key": key,
+        "cpu": cpu,
+        "llamacpp_probe": probe.to_json(),
+        "rounds": [{"clients": c, "requests": n} for c, n in rounds],
+        "speed": speed,
+        "ratios": ratios,
+        "runs": runs,
+        "load_after": load(),
+        "quick": args.quick,
+    }
     path = write_json(run_name(args.name, args.quick), report)
     print(json.dumps({"speed": speed, "ratios": ratios}, indent=1))
     print(f"written {path}")
     if args.doc_section:
-        replace_section(args.doc_section, render(json.loads(path.read_text(encoding="utf-8"))), results=path,
-                        results_name=args.name)
+        replace_section(
+            args.doc_section, render(json.loads(path.read_text(encoding="utf-8"))), results=path, results_name=args.name
+        )
         print(f"rendered into <!-- section:{args.doc_section} --> of docs/BENCHMARKS.md")
     return report
 

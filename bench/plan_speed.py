@@ -43,8 +43,11 @@ QUICK_TIME_LIMIT_S = 8.0  # --quick: the buffet's stage 1 takes ~1 s, stage 2 ge
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--quick", action="store_true",
-                    help=f"CI size: 1 repeat, time limits capped at {QUICK_TIME_LIMIT_S:.0f} s; writes plan_speed_quick.json, not the docs")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"CI size: 1 repeat, time limits capped at {QUICK_TIME_LIMIT_S:.0f} s; writes plan_speed_quick.json, not the docs",
+    )
     ap.add_argument("--out", type=Path, default=None, help="folder for the JSON (default bench/out)")
     ap.add_argument("--no-doc", action="store_true", help="do not rewrite docs/BENCHMARKS.md")
     args = ap.parse_args(argv)
@@ -60,24 +63,40 @@ def main(argv: list[str] | None = None) -> dict:
         for _ in range(args.repeats):
             plan = solve(build_problem(meal, analysis.dishes, analysis.kinds))
             runs.append(plan)
-            print(f"{path}: makespan {plan.makespan} min {plan.status} in {plan.stage1_s:.2f} s, total {plan.wall_s:.2f} s", flush=True)
-        rows.append({
-            "meal": path, "dishes": len(analysis.dishes), "tasks": sum(len(d.tasks) for d in analysis.dishes),
-            "cooks": len(meal.cooks), "ovens": meal.kitchen.ovens, "burners": meal.kitchen.burners,
-            "time_limit_s": meal.solver.time_limit_s, "workers": meal.solver.workers, "target_s": target,
-            "makespan_min": [p.makespan for p in runs], "status": [p.status for p in runs],
-            "gap": [round(p.gap, 4) for p in runs], "wait_status": [p.wait_status for p in runs],
-            "hot_hold_limit_min": meal.hot_hold_max_min,
-            "hot_hold_max_min": [max(p.holds.values(), default=0) for p in runs],
-            "oven_preheats": [len(p.oven_segments) for p in runs],
-            "makespan_s": [round(p.stage1_s, 3) for p in runs], "total_s": [round(p.wall_s, 3) for p in runs],
-            "makespan_s_median": round(statistics.median(p.stage1_s for p in runs), 2),
-            "total_s_median": round(statistics.median(p.wall_s for p in runs), 2),
-            "repeats": args.repeats,
-            "plan": plan_to_dict(runs[-1]),  # the last plan in full, so it can be checked independently
-        })
+            print(
+                f"{path}: makespan {plan.makespan} min {plan.status} in {plan.stage1_s:.2f} s, total {plan.wall_s:.2f} s",
+                flush=True,
+            )
+        rows.append(
+            {
+                "meal": path,
+                "dishes": len(analysis.dishes),
+                "tasks": sum(len(d.tasks) for d in analysis.dishes),
+                "cooks": len(meal.cooks),
+                "ovens": meal.kitchen.ovens,
+                "burners": meal.kitchen.burners,
+                "time_limit_s": meal.solver.time_limit_s,
+                "workers": meal.solver.workers,
+                "target_s": target,
+                "makespan_min": [p.makespan for p in runs],
+                "status": [p.status for p in runs],
+                "gap": [round(p.gap, 4) for p in runs],
+                "wait_status": [p.wait_status for p in runs],
+                "hot_hold_limit_min": meal.hot_hold_max_min,
+                "hot_hold_max_min": [max(p.holds.values(), default=0) for p in runs],
+                "oven_preheats": [len(p.oven_segments) for p in runs],
+                "makespan_s": [round(p.stage1_s, 3) for p in runs],
+                "total_s": [round(p.wall_s, 3) for p in runs],
+                "makespan_s_median": round(statistics.median(p.stage1_s for p in runs), 2),
+                "total_s_median": round(statistics.median(p.wall_s for p in runs), 2),
+                "repeats": args.repeats,
+                "plan": plan_to_dict(runs[-1]),  # the last plan in full, so it can be checked independently
+            }
+        )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    machine = f"{cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}, load average {load:.1f} at the end"
+    machine = (
+        f"{cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}, load average {load:.1f} at the end"
+    )
     command = "python bench/plan_speed.py " + " ".join(argv if argv is not None else sys.argv[1:])
     payload = {"command": command.strip(), "quick": args.quick, "machine_line": machine, "rows": rows}
     out = write_json(run_name("plan_speed", args.quick), payload, out_dir=args.out)

@@ -60,11 +60,13 @@ def dtype_agreement(full: dict, check: dict, per_block: int) -> dict:
         if task not in full or task not in check:
             continue
         f, c = full[task], check[task]
-        if task == "mmlu" and [s for s, _ in _blocks(c)] != [s for s, _ in _blocks(f)][:len(_blocks(c))]:
+        if task == "mmlu" and [s for s, _ in _blocks(c)] != [s for s, _ in _blocks(f)][: len(_blocks(c))]:
             raise SystemExit(f"{task}: the check run's subjects are not the full run's")
         idx = first_items(f, per_block)
         if len(idx) != c["n"]:
-            raise SystemExit(f"{task}: the check run has {c['n']} items, the full run's first {per_block} per subject are {len(idx)}")
+            raise SystemExit(
+                f"{task}: the check run has {c['n']} items, the full run's first {per_block} per subject are {len(idx)}"
+            )
         row = {"n": int(c["n"])}
         for m in metrics:
             a, b = np.asarray(f["items"][m])[idx], np.asarray(c["items"][m])
@@ -84,7 +86,7 @@ _WALL = re.compile(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)"
 
 
 def _seconds(clock: str) -> float:
-    return sum(float(p) * 60 ** i for i, p in enumerate(reversed(clock.split(":"))))
+    return sum(float(p) * 60**i for i, p in enumerate(reversed(clock.split(":"))))
 
 
 def request_times(log: Path) -> dict:
@@ -96,33 +98,51 @@ def request_times(log: Path) -> dict:
         return {"bars": [], "starts": 0, "wall_s": None}
     text = log.read_text(errors="replace").replace("\r", "\n")
     # tqdm shows 99.5% as "100%": a bar is finished only when its count has reached its total
-    bars = [{"requests": int(m.group(2)), "seconds": round(_seconds(m.group(3)))} for m in _BAR.finditer(text)
-            if m.group(1) == m.group(2)]
+    bars = [
+        {"requests": int(m.group(2)), "seconds": round(_seconds(m.group(3)))}
+        for m in _BAR.finditer(text)
+        if m.group(1) == m.group(2)
+    ]
     walls = [_seconds(m.group(1)) for m in _WALL.finditer(text)]
     return {"bars": bars, "starts": len(walls), "wall_s": round(sum(walls)) if walls else None}
 
 
 def summarize(full: dict, check: dict | None, per_block: int, times: dict, command: str) -> dict:
-    runs = {label: {t: {k: v for k, v in e.items() if k not in ("items", "loglikelihoods", "subtasks")}
-                    for t, e in run.items() if t in METRICS} for label, run in full["runs"].items()}
+    runs = {
+        label: {
+            t: {k: v for k, v in e.items() if k not in ("items", "loglikelihoods", "subtasks")}
+            for t, e in run.items()
+            if t in METRICS
+        }
+        for label, run in full["runs"].items()
+    }
     settings = full["runs"]["base"]["settings"]
     return {
         "command": command,
         "machine": machine(),
-        "model": full["model"], "adapter": full["adapter"],
+        "model": full["model"],
+        "adapter": full["adapter"],
         # runs before benchmarks.json recorded it: the folder's weights, if it is still there
-        "adapter_identity": full.get("adapter_identity") or (
-            adapter_identity(full["adapter"]) if full.get("adapter") and Path(full["adapter"]).is_dir() else None),
+        "adapter_identity": full.get("adapter_identity")
+        or (adapter_identity(full["adapter"]) if full.get("adapter") and Path(full["adapter"]).is_dir() else None),
         "dtype": {label: run["settings"].get("dtype") for label, run in full["runs"].items()},
-        "settings": {k: settings.get(k) for k in ("harness", "tasks", "num_fewshot", "limit_per_task", "data_sources", "batch_size")},
+        "settings": {
+            k: settings.get(k)
+            for k in ("harness", "tasks", "num_fewshot", "limit_per_task", "data_sources", "batch_size")
+        },
         "runs": runs,
         "retention": full["retention"],
         "request_times": times,
-        "dtype_check": None if check is None else {
+        "dtype_check": None
+        if check is None
+        else {
             "limit_per_task": per_block,
             "dtype": {label: run["settings"].get("dtype") for label, run in check["runs"].items()},
-            "per_model": {label: dtype_agreement(full["runs"][label], check["runs"][label], per_block)
-                          for label in full["runs"] if label in check["runs"]},
+            "per_model": {
+                label: dtype_agreement(full["runs"][label], check["runs"][label], per_block)
+                for label in full["runs"]
+                if label in check["runs"]
+            },
         },
     }
 
@@ -138,45 +158,87 @@ def section(s: dict, name: str) -> str:
             b, u, r = s["runs"]["base"].get(t), s["runs"]["tuned"].get(t), (s["retention"] or {}).get(t, {}).get(m)
             if not (b and u and r):
                 continue
-            rows.append([t, m, b["n"], f"{b[m]:.4f} ± {b[m + '_stderr']:.4f}", f"{u[m]:.4f} ± {u[m + '_stderr']:.4f}",
-                         f"**{r['value']:.3f}** [{r['low']:.3f}, {r['high']:.3f}]"])
+            rows.append(
+                [
+                    t,
+                    m,
+                    b["n"],
+                    f"{b[m]:.4f} ± {b[m + '_stderr']:.4f}",
+                    f"{u[m]:.4f} ± {u[m + '_stderr']:.4f}",
+                    f"**{r['value']:.3f}** [{r['low']:.3f}, {r['high']:.3f}]",
+                ]
+            )
     complete = all(e.get("complete") for run in s["runs"].values() for e in run.values())
-    methods = sorted({r["method"] for task in (s["retention"] or {}).values() for r in task.values() if r.get("method")})
-    lines = [f"### Full-size retention: {name}", "",
-             f"Base `{s['model']}` vs base + adapter `{s['adapter']}`"
-             + (f" (weights sha256 `{s['adapter_identity']['sha256']}`)" if s.get("adapter_identity") else "")
-             + f"; {s['settings']['harness']}, standard tasks, "
-             f"{s['settings']['num_fewshot']} shots, dtype {s['dtype']['base']} for both"
-             + (" (the dtype check below compares it with another dtype on a subset)" if s.get("dtype_check") else "") + ", "
-             f"{'every item of both benchmarks' if complete else 'NOT every item: see n'}. Accuracy ± the harness's "
-             f"standard error; retention = tuned / base, 95% interval: {'; '.join(methods) or 'none computed'}.", "",
-             md_table(["benchmark", "metric", "n", "base", "base + adapter", "retention [95%]"], rows), ""]
+    methods = sorted(
+        {r["method"] for task in (s["retention"] or {}).values() for r in task.values() if r.get("method")}
+    )
+    lines = [
+        f"### Full-size retention: {name}",
+        "",
+        f"Base `{s['model']}` vs base + adapter `{s['adapter']}`"
+        + (f" (weights sha256 `{s['adapter_identity']['sha256']}`)" if s.get("adapter_identity") else "")
+        + f"; {s['settings']['harness']}, standard tasks, "
+        f"{s['settings']['num_fewshot']} shots, dtype {s['dtype']['base']} for both"
+        + (" (the dtype check below compares it with another dtype on a subset)" if s.get("dtype_check") else "")
+        + ", "
+        f"{'every item of both benchmarks' if complete else 'NOT every item: see n'}. Accuracy ± the harness's "
+        f"standard error; retention = tuned / base, 95% interval: {'; '.join(methods) or 'none computed'}.",
+        "",
+        md_table(["benchmark", "metric", "n", "base", "base + adapter", "retention [95%]"], rows),
+        "",
+    ]
     t = s["request_times"]
     if t["wall_s"]:
         machine = s.get("machine") or {}
-        lines += [f"Wall time: {t['wall_s'] / 60:.0f} min for both models, over {t['starts']} start(s) of the command "
-                  "(a start resumes from lm-eval's response cache) on "
-                  f"{machine.get('cpu', 'the CPU')} ({machine.get('cpu_cores', '?')} cores, torch {machine.get('torch', '?')}); "
-                  "each model's finished progress bar, in order (a resumed start counts only the requests its cache "
-                  "lacked): " + ", ".join(
-                      f"{b['requests']:,} requests in {b['seconds'] / 60:.0f} min ({b['requests'] / max(b['seconds'], 1):.1f}/s)"
-                      for b in t["bars"]) + ".", ""]
+        lines += [
+            f"Wall time: {t['wall_s'] / 60:.0f} min for both models, over {t['starts']} start(s) of the command "
+            "(a start resumes from lm-eval's response cache) on "
+            f"{machine.get('cpu', 'the CPU')} ({machine.get('cpu_cores', '?')} cores, torch {machine.get('torch', '?')}); "
+            "each model's finished progress bar, in order (a resumed start counts only the requests its cache "
+            "lacked): "
+            + ", ".join(
+                f"{b['requests']:,} requests in {b['seconds'] / 60:.0f} min ({b['requests'] / max(b['seconds'], 1):.1f}/s)"
+                for b in t["bars"]
+            )
+            + ".",
+            "",
+        ]
     chk = s.get("dtype_check")
     if chk:
         crow = []
         for label, tasks in chk["per_model"].items():
             for t, r in tasks.items():
                 for m in METRICS[t]:
-                    crow.append([label, t, m, r["n"], f"{r[m]['agree']}/{r['n']} ({_pct(r[m]['agree'] / r['n'])})",
-                                 f"{r[m]['full_dtype']:.4f}", f"{r[m]['check_dtype']:.4f}",
-                                 f"{r['median_abs_loglikelihood_diff']:.3f} / {r['max_abs_loglikelihood_diff']:.3f}"])
+                    crow.append(
+                        [
+                            label,
+                            t,
+                            m,
+                            r["n"],
+                            f"{r[m]['agree']}/{r['n']} ({_pct(r[m]['agree'] / r['n'])})",
+                            f"{r[m]['full_dtype']:.4f}",
+                            f"{r[m]['check_dtype']:.4f}",
+                            f"{r['median_abs_loglikelihood_diff']:.3f} / {r['max_abs_loglikelihood_diff']:.3f}",
+                        ]
+                    )
         full_dt, check_dt = s["dtype"]["base"], chk["dtype"]["base"]
-        lines += [f"**dtype check.** The same models in {check_dt} on the first {chk['limit_per_task']} items of every MMLU "
-                  f"subject and of HellaSwag, against the {full_dt} answers to those items:", "",
-                  md_table(["model", "benchmark", "metric", "n", "same 0/1", full_dt, check_dt,
-                            "|Δ log-likelihood| median / max"], crow), ""]
-    lines += ["Commands (the section is written by `bench/retention_doc.py` from the runs' own files):", "", "```bash",
-              s["command"], "```"]
+        lines += [
+            f"**dtype check.** The same models in {check_dt} on the first {chk['limit_per_task']} items of every MMLU "
+            f"subject and of HellaSwag, against the {full_dt} answers to those items:",
+            "",
+            md_table(
+                ["model", "benchmark", "metric", "n", "same 0/1", full_dt, check_dt, "|Δ log-likelihood| median / max"],
+                crow,
+            ),
+            "",
+        ]
+    lines += [
+        "Commands (the section is written by `bench/retention_doc.py` from the runs' own files):",
+        "",
+        "```bash",
+        s["command"],
+        "```",
+    ]
     return "\n".join(lines)
 
 

@@ -44,8 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--full", action="store_true", help="run each script with its default settings instead of --quick")
     ap.add_argument("--only", type=lambda s: [x.removesuffix(".py") for x in s.split(",")], default=None)
     args = ap.parse_args(argv)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "TOKENIZERS_PARALLELISM": "false"}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
     results = []
     for script in scripts():
         if args.only and script.stem not in args.only:
@@ -61,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         rc = subprocess.run(cmd, cwd=BENCH.parent, env=env).returncode
         rewrote = not args.full and _docs_text() != before
         if rewrote:
-            print(f"WARNING: {script.name} --quick changed {DOCS.name}: a quick run must leave the docs alone", flush=True)
+            print(
+                f"WARNING: {script.name} --quick changed {DOCS.name}: a quick run must leave the docs alone", flush=True
+            )
         results.append((script.name, rc, time.perf_counter() - t0, rewrote))
     print("\nbenchmark               status   seconds")
     for name, rc, secs, rewrote in results:

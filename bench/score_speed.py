@@ -48,8 +48,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--pairs", type=int, default=10000)
     ap.add_argument("--sample", type=int, default=40, help="pairs timed with rouge-score itself (it is slow)")
     ap.add_argument("--workers", type=int, default=None)
-    ap.add_argument("--quick", action="store_true",
-                    help="CI size: 400 pairs, 10 timed with rouge-score; writes score_speed_quick.json, not the docs")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="CI size: 400 pairs, 10 timed with rouge-score; writes score_speed_quick.json, not the docs",
+    )
     ap.add_argument("--out", type=Path, default=None, help="folder for the JSON (default bench/out)")
     ap.add_argument("--no-doc", action="store_true", help="do not rewrite docs/BENCHMARKS.md")
     args = ap.parse_args(argv)
@@ -114,32 +117,40 @@ def render_section(payload: dict) -> str:
     pairs, workers, runs = payload["pairs"], payload["workers"], payload["seconds"]
     before, after = payload["load_average_before"], payload["load_average_after"]
     rows = [
-        ["Google rouge-score, 1 process (R-1/2/L/Lsum, stemmer)", f"{payload['rouge_score_ms_per_pair']:.1f} ms",
-         f"~{payload['rouge_score_extrapolated_s']:.0f} s (extrapolated)"],
-        ["chefbot ROUGE, 1 process (same numbers, max diff "
-         f"{payload['max_abs_diff_vs_rouge_score']:.1e})", f"{payload['chefbot_rouge_ms_per_pair_1proc']:.1f} ms",
-         f"~{payload['chefbot_rouge_ms_per_pair_1proc'] * pairs / 1000:.0f} s (extrapolated)"],
+        [
+            "Google rouge-score, 1 process (R-1/2/L/Lsum, stemmer)",
+            f"{payload['rouge_score_ms_per_pair']:.1f} ms",
+            f"~{payload['rouge_score_extrapolated_s']:.0f} s (extrapolated)",
+        ],
+        [
+            f"chefbot ROUGE, 1 process (same numbers, max diff {payload['max_abs_diff_vs_rouge_score']:.1e})",
+            f"{payload['chefbot_rouge_ms_per_pair_1proc']:.1f} ms",
+            f"~{payload['chefbot_rouge_ms_per_pair_1proc'] * pairs / 1000:.0f} s (extrapolated)",
+        ],
         [f"chefbot ROUGE + recipe checks, {workers} processes", "", f"{runs['whole+checks']:.1f} s (measured)"],
-        [f"chefbot ROUGE whole + directions-only + checks, {workers} processes", "",
-         f"{runs['whole+directions+checks']:.1f} s (measured)"],
+        [
+            f"chefbot ROUGE whole + directions-only + checks, {workers} processes",
+            "",
+            f"{runs['whole+directions+checks']:.1f} s (measured)",
+        ],
     ]
     return f"""## Scoring speed (ROUGE, recipe checks)
 
 {pairs:,} (reference, prediction) pairs: the reference project's stored outputs (5 models x 200
 recipes from `../shared`) repeated. ROUGE-1/2/L/Lsum with the Porter stemmer, Lsum on sentence-split text.
-Machine: {machine_line(payload['machine'])}; 1-minute load average {before[0]:.1f} before, {after[0]:.1f} after
+Machine: {machine_line(payload["machine"])}; 1-minute load average {before[0]:.1f} before, {after[0]:.1f} after
 (compare the same-run ratio, not absolute times across runs).
 
 {md_table(["what", "per pair", f"{pairs:,} pairs"], rows)}
 
-rouge-score is pure Python (its LCS tables, and nltk's stemmer once per token): {payload['rouge_score_ms_per_pair']:.1f} ms
-per pair in this run, timed on {payload['sample_pairs']} pairs. chefbot keeps rouge-score's tokenizer rule and scoring
+rouge-score is pure Python (its LCS tables, and nltk's stemmer once per token): {payload["rouge_score_ms_per_pair"]:.1f} ms
+per pair in this run, timed on {payload["sample_pairs"]} pairs. chefbot keeps rouge-score's tokenizer rule and scoring
 functions but memoises the stemmer, uses a bit-parallel LCS for ROUGE-L and numpy-batched LCS tables (with
 rouge-score's exact backtracking) for Lsum, then splits the pairs over all cores (`multiprocessing.Pool`, chunks).
-Speed-up of the ROUGE part in one process: {payload['speedup_rouge_1proc']:.0f}x.
+Speed-up of the ROUGE part in one process: {payload["speedup_rouge_1proc"]:.0f}x.
 `tests/evaluate/test_rouge.py` checks the numbers equal rouge-score's to 1e-12.
 
-Command: `{payload['command']}`.
+Command: `{payload["command"]}`.
 """
 
 

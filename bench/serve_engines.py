@@ -54,19 +54,31 @@ def load() -> dict:
     return {"loadavg": [round(x, 2) for x in os.getloadavg()], "at": time.strftime("%H:%M:%S")}
 
 
-def serve_round(config: str, adapter: str | None, engine: str, quant: str, rounds: list[tuple[int, int]],
-                max_tokens: int, log_dir: Path, overrides: list[str] = ()) -> tuple[dict, list[dict]]:
+def serve_round(
+    config: str,
+    adapter: str | None,
+    engine: str,
+    quant: str,
+    rounds: list[tuple[int, int]],
+    max_tokens: int,
+    log_dir: Path,
+    overrides: list[str] = (),
+) -> tuple[dict, list[dict]]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    args = ["serve.max_concurrency=4", *overrides, "--engine", engine, "--quant", quant, "--dtype", "fp32"] + (["--adapter", adapter] if adapter else [])
+    args = ["serve.max_concurrency=4", *overrides, "--engine", engine, "--quant", quant, "--dtype", "fp32"] + (
+        ["--adapter", adapter] if adapter else []
+    )
     proc = start_server(config, port, args, log_dir / f"serve_engines.{engine}.log")
     try:
         t0 = time.perf_counter()
         health = wait_healthy(url, proc, timeout=900)
         startup = time.perf_counter() - t0
         with httpx.Client(base_url=url, timeout=600) as c:  # warm-up, not measured
-            c.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "Include ingredients: salt"}],
-                                                 "max_tokens": 4})
+            c.post(
+                "/v1/chat/completions",
+                json={"messages": [{"role": "user", "content": "Include ingredients: salt"}], "max_tokens": 4},
+            )
         out = []
         for clients, requests in rounds:
             results, wall = asyncio.run(drive(url, clients, requests, 3600, max_tokens, "stream", 0))
@@ -93,8 +105,9 @@ class Bare:
         messages = [{"role": "user", "content": f"Include ingredients: {', '.join(ner)}"}]
         rec: dict = {"i": i, "stream": True, "status": 200, "tokens": 0}
         with self.lock:
-            for chunk in self.llm.create_chat_completion(messages, max_tokens=max_tokens, temperature=0.0, repeat_penalty=1.0,
-                                                         stream=True):
+            for chunk in self.llm.create_chat_completion(
+                messages, max_tokens=max_tokens, temperature=0.0, repeat_penalty=1.0, stream=True
+            ):
                 delta = chunk["choices"][0]["delta"].get("content")
                 if delta:
                     rec.setdefault("ttft", time.perf_counter() - t_submit)
@@ -129,12 +142,16 @@ def concurrency_design(cfg, adapter: str | None, quant: str, max_tokens: int, re
     against pools of contexts (one sequence each, the CPU threads shared among the busy ones)."""
     from chefbot.generate import LlamaCppGenerator
 
-    prompts = [[{"role": "user", "content": f"Include ingredients: {', '.join(INGREDIENTS[i % len(INGREDIENTS)])}"}]
-               for i in range(requests)]
+    prompts = [
+        [{"role": "user", "content": f"Include ingredients: {', '.join(INGREDIENTS[i % len(INGREDIENTS)])}"}]
+        for i in range(requests)
+    ]
     out = []
-    for label, kw in [("llama.cpp parallel sequences: 1 context, 4 sequences batched", {"parallel": 4, "contexts": 1}),
-                      ("pool: 2 contexts, threads shared by the busy ones", {"parallel": 1, "contexts": 2}),
-                      ("pool: 4 contexts, threads shared by the busy ones (the served design)", {"parallel": 1, "contexts": 4})]:
+    for label, kw in [
+        ("llama.cpp parallel sequences: 1 context, 4 sequences batched", {"parallel": 4, "contexts": 1}),
+        ("pool: 2 contexts, threads shared by the busy ones", {"parallel": 1, "contexts": 2}),
+        ("pool: 4 contexts, threads shared by the busy ones (the served design)", {"parallel": 1, "contexts": 4}),
+    ]:
         gen = LlamaCppGenerator.from_config(cfg, adapter=adapter, quant=quant, **kw)
         gen.generate([prompts[0]], {"max_new_tokens": 4})  # warm-up
         t0 = time.perf_counter()
@@ -142,8 +159,17 @@ def concurrency_design(cfg, adapter: str | None, quant: str, max_tokens: int, re
         wall = time.perf_counter() - t0
         gen.close()
         tokens = sum(c.completion_tokens for c in done)
-        out.append({"design": label, **kw, "requests": requests, "completion_tokens": tokens, "wall_s": round(wall, 2),
-                    "tokens_per_s": round(tokens / wall, 1), "load": load()})
+        out.append(
+            {
+                "design": label,
+                **kw,
+                "requests": requests,
+                "completion_tokens": tokens,
+                "wall_s": round(wall, 2),
+                "tokens_per_s": round(tokens / wall, 1),
+                "load": load(),
+            }
+        )
         print(f"  {label}: {tokens / wall:.1f} tokens/s", file=sys.stderr)
     return out
 
@@ -155,12 +181,18 @@ def quality(cfg, adapter: str | None, quant: str, out_dir: Path) -> dict:
     from chefbot.evaluate.score import compare_results
     from chefbot.generate import make_generator
 
-    cfg = cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"bertscore_model": "none"}),
-                                 "engine": cfg.engine.model_copy(update={"endpoint": None})})
+    cfg = cfg.model_copy(
+        update={
+            "eval": cfg.eval.model_copy(update={"bertscore_model": "none"}),
+            "engine": cfg.engine.model_copy(update={"endpoint": None}),
+        }
+    )
     items = eval_items(cfg)
     scored, rows_by, models = {}, {}, {}
-    for name, update in (("hf-fp32", {"kind": "hf", "dtype": "fp32"}),
-                         (f"llamacpp-{quant}", {"kind": "llamacpp", "quantization": quant})):
+    for name, update in (
+        ("hf-fp32", {"kind": "hf", "dtype": "fp32"}),
+        (f"llamacpp-{quant}", {"kind": "llamacpp", "quantization": quant}),
+    ):
         c = cfg.model_copy(update={"engine": cfg.engine.model_copy(update=update)})
         gen = make_generator(c, adapter=adapter, purpose="exact")
         folder = out_dir / "serve_engines_quality"
@@ -172,23 +204,49 @@ def quality(cfg, adapter: str | None, quant: str, out_dir: Path) -> dict:
             gen.close()
         scored[name], rows_by[name] = s, rows
         settings = s["generation"]["settings"]
-        models[name] = {"engine": settings.get("backend"), "quant": settings.get("quant"), "dtype": settings.get("dtype"),
-                        "seconds": round(seconds, 1), "checks": s["checks"],
-                        "directions_rougeL": s["rouge"]["directions"]["rougeL"], "rougeL": s["rouge"]["whole"]["rougeL"],
-                        "stopped_by_itself": sum(r.get("finish_reason") == "stop" for r in rows)}
+        models[name] = {
+            "engine": settings.get("backend"),
+            "quant": settings.get("quant"),
+            "dtype": settings.get("dtype"),
+            "seconds": round(seconds, 1),
+            "checks": s["checks"],
+            "directions_rougeL": s["rouge"]["directions"]["rougeL"],
+            "rougeL": s["rouge"]["whole"]["rougeL"],
+            "stopped_by_itself": sum(r.get("finish_reason") == "stop" for r in rows),
+        }
     a, b = list(scored)
     same = sum(x["prediction"] == y["prediction"] for x, y in zip(rows_by[a], rows_by[b]))
     metrics = ["rouge_directions.rougeL", "rouge.rougeL", "checks.well_formed", "checks.ner_used"]
-    return {"n": len(items), "identical_outputs": same, "models": models,
-            "paired_difference_b_minus_a": compare_results(scored[a], scored[b], metrics=metrics, seed=cfg.seed)}
+    return {
+        "n": len(items),
+        "identical_outputs": same,
+        "models": models,
+        "paired_difference_b_minus_a": compare_results(scored[a], scored[b], metrics=metrics, seed=cfg.seed),
+    }
 
 
 def part(name: str, args: argparse.Namespace) -> dict:
     """Run one part of the benchmark in a fresh process of its own (its own OpenMP runtime and settings:
     bare llama-cpp-python gets exactly the environment a user's script would), its JSON back."""
-    cmd = [sys.executable, __file__, "--part", name, "--config", args.config, "--quant", args.quant,
-           "--max-tokens", str(args.max_tokens), "--requests-1", str(args.requests_1), "--requests-4", str(args.requests_4)]
-    cmd += (["--adapter", args.adapter] if args.adapter else []) + (["--threads", str(args.threads)] if args.threads else [])
+    cmd = [
+        sys.executable,
+        __file__,
+        "--part",
+        name,
+        "--config",
+        args.config,
+        "--quant",
+        args.quant,
+        "--max-tokens",
+        str(args.max_tokens),
+        "--requests-1",
+        str(args.requests_1),
+        "--requests-4",
+        str(args.requests_4),
+    ]
+    cmd += (["--adapter", args.adapter] if args.adapter else []) + (
+        ["--threads", str(args.threads)] if args.threads else []
+    )
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE.parent)
     if r.returncode != 0:
         raise SystemExit(f"{name} failed:\n{r.stderr[-3000:]}")
@@ -207,15 +265,27 @@ def run_part(args: argparse.Namespace) -> None:
         res = []
         for clients, requests in ((1, args.requests_1), (4, args.requests_4)):
             results, wall = bare.run(clients, requests, args.max_tokens)
-            res.append({"clients": clients, **summarize(results, wall), "load": load(),
-                        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")})
+            res.append(
+                {
+                    "clients": clients,
+                    **summarize(results, wall),
+                    "load": load(),
+                    "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+                }
+            )
         bare.llm.close()
         print(json.dumps(res))
     elif args.part == "sysinfo":  # llama.cpp's own account of its build (a fresh process: nothing else loaded)
         import llama_cpp
 
-        print(json.dumps({"llama_cpp_python": llama_cpp.__version__,
-                          "system_info": llama_cpp.llama_print_system_info().decode(errors="replace").strip()}))
+        print(
+            json.dumps(
+                {
+                    "llama_cpp_python": llama_cpp.__version__,
+                    "system_info": llama_cpp.llama_print_system_info().decode(errors="replace").strip(),
+                }
+            )
+        )
     else:
         print(json.dumps(concurrency_design(cfg, args.adapter, args.quant, args.max_tokens, 4)))
 
@@ -232,13 +302,23 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--threads", type=int, default=None, help="bare llama.cpp threads (default: the usable cores)")
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--skip-design", action="store_true")
-    ap.add_argument("--llamacpp-override", action="append", default=[],
-                    help="config key=value for the llamacpp server only, e.g. engine.threads=1")
+    ap.add_argument(
+        "--llamacpp-override",
+        action="append",
+        default=[],
+        help="config key=value for the llamacpp server only, e.g. engine.threads=1",
+    )
     ap.add_argument("--name", default="serve_engines", help="bench/out/NAME.json")
     ap.add_argument("--quick", action="store_true", help="1 repeat, 2+4 requests of 24 tokens, no quality, no design")
-    ap.add_argument("--doc-section", default=None, metavar="NAME",
-                    help="render this full run into <!-- section:NAME --> of docs/BENCHMARKS.md (+ docs/results/<--name>.json)")
-    ap.add_argument("--part", choices=["bare", "design", "sysinfo"], help=argparse.SUPPRESS)  # internal: one part, JSON out
+    ap.add_argument(
+        "--doc-section",
+        default=None,
+        metavar="NAME",
+        help="render this full run into <!-- section:NAME --> of docs/BENCHMARKS.md (+ docs/results/<--name>.json)",
+    )
+    ap.add_argument(
+        "--part", choices=["bare", "design", "sysinfo"], help=argparse.SUPPRESS
+    )  # internal: one part, JSON out
     args = ap.parse_args(argv)
     sys.path.insert(0, str(HERE.parent / "src"))
     if args.part:
@@ -273,14 +353,27 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"load before: {load()}")
     for r in range(args.repeats):
         for engine in ("hf", "llamacpp"):
-            info, res = serve_round(args.config, args.adapter, engine, args.quant, rounds, args.max_tokens, log_dir,
-                                    args.llamacpp_override if engine == "llamacpp" else [])
+            info, res = serve_round(
+                args.config,
+                args.adapter,
+                engine,
+                args.quant,
+                rounds,
+                args.max_tokens,
+                log_dir,
+                args.llamacpp_override if engine == "llamacpp" else [],
+            )
             servers[engine] = info
             runs[engine].append(res)
-            print(f"repeat {r}: {engine}: " + ", ".join(f"{x['clients']} client(s) {x['tokens_per_s']:.1f} tokens/s" for x in res))
+            print(
+                f"repeat {r}: {engine}: "
+                + ", ".join(f"{x['clients']} client(s) {x['tokens_per_s']:.1f} tokens/s" for x in res)
+            )
         res = part("bare", args)
         runs["bare"].append(res)
-        print(f"repeat {r}: bare: " + ", ".join(f"{x['clients']} client(s) {x['tokens_per_s']:.1f} tokens/s" for x in res))
+        print(
+            f"repeat {r}: bare: " + ", ".join(f"{x['clients']} client(s) {x['tokens_per_s']:.1f} tokens/s" for x in res)
+        )
 
     table = {}
     for engine, reps in runs.items():
@@ -299,16 +392,30 @@ def main(argv: list[str] | None = None) -> dict:
     for k, (clients, _) in enumerate(rounds):
         key = f"{clients}_clients"
         per = {e: [rep[k]["tokens_per_s"] for rep in runs[e]] for e in runs}
-        ratios[key] = {"llamacpp_over_hf": round(table["llamacpp"][key]["tokens_per_s"] / table["hf"][key]["tokens_per_s"], 2),
-                       "llamacpp_over_bare": round(table["llamacpp"][key]["tokens_per_s"] / table["bare"][key]["tokens_per_s"], 2),
-                       "per_repeat_llamacpp_over_hf": [round(x / y, 2) for x, y in zip(per["llamacpp"], per["hf"])],
-                       "per_repeat_llamacpp_over_bare": [round(x / y, 2) for x, y in zip(per["llamacpp"], per["bare"])]}
-    report: dict = {"command": " ".join(["python", "bench/serve_engines.py", *(sys.argv[1:] if argv is None else argv)]),
-                    "config": args.config, "adapter": args.adapter, "quant": args.quant, "gguf": gguf.name,
-                    "max_tokens": args.max_tokens, "repeats": args.repeats, "bare_threads": threads, "cpu": cpu,
-                    "llama_cpp_system_info": sysinfo, "llamacpp_probe": probe.to_json(),
-                    "rounds": [{"clients": c, "requests": n} for c, n in rounds], "servers": servers,
-                    "speed": table, "ratios": ratios, "runs": runs}
+        ratios[key] = {
+            "llamacpp_over_hf": round(table["llamacpp"][key]["tokens_per_s"] / table["hf"][key]["tokens_per_s"], 2),
+            "llamacpp_over_bare": round(table["llamacpp"][key]["tokens_per_s"] / table["bare"][key]["tokens_per_s"], 2),
+            "per_repeat_llamacpp_over_hf": [round(x / y, 2) for x, y in zip(per["llamacpp"], per["hf"])],
+            "per_repeat_llamacpp_over_bare": [round(x / y, 2) for x, y in zip(per["llamacpp"], per["bare"])],
+        }
+    report: dict = {
+        "command": " ".join(["python", "bench/serve_engines.py", *(sys.argv[1:] if argv is None else argv)]),
+        "config": args.config,
+        "adapter": args.adapter,
+        "quant": args.quant,
+        "gguf": gguf.name,
+        "max_tokens": args.max_tokens,
+        "repeats": args.repeats,
+        "bare_threads": threads,
+        "cpu": cpu,
+        "llama_cpp_system_info": sysinfo,
+        "llamacpp_probe": probe.to_json(),
+        "rounds": [{"clients": c, "requests": n} for c, n in rounds],
+        "servers": servers,
+        "speed": table,
+        "ratios": ratios,
+        "runs": runs,
+    }
     if not (args.quick or args.skip_design):
         print("concurrency design (in process, 4 streams at once):")
         report["concurrency_design"] = part("design", args)
@@ -327,9 +434,11 @@ def main(argv: list[str] | None = None) -> dict:
     return report
 
 
-ENGINE_LABELS = {"hf": "`chefbot serve --engine hf` (fp32, transformers)",
-                 "llamacpp": "`chefbot serve --engine llamacpp` ({quant} GGUF)",
-                 "bare": "bare llama-cpp-python, same GGUF ({threads} threads)"}
+ENGINE_LABELS = {
+    "hf": "`chefbot serve --engine hf` (fp32, transformers)",
+    "llamacpp": "`chefbot serve --engine llamacpp` ({quant} GGUF)",
+    "bare": "bare llama-cpp-python, same GGUF ({threads} threads)",
+}
 
 
 def goals_text(speed: dict, ratios: dict) -> str:
@@ -339,21 +448,30 @@ def goals_text(speed: dict, ratios: dict) -> str:
     for key, r in ratios.items():
         clients = key.split("_")[0]
         hf, lc, bare = (speed[e][key]["tokens_per_s"] for e in ("hf", "llamacpp", "bare"))
-        line = (f"{clients} client(s): llamacpp over hf **{r['llamacpp_over_hf']}×** "
-                f"({', '.join(map(str, r['per_repeat_llamacpp_over_hf']))}), over bare llama-cpp-python "
-                f"**{r['llamacpp_over_bare']}×** ({', '.join(map(str, r['per_repeat_llamacpp_over_bare']))}): "
-                f"≥ 0.9× bare {'met' if r['llamacpp_over_bare'] >= 0.9 else '**not met**'}")
+        line = (
+            f"{clients} client(s): llamacpp over hf **{r['llamacpp_over_hf']}×** "
+            f"({', '.join(map(str, r['per_repeat_llamacpp_over_hf']))}), over bare llama-cpp-python "
+            f"**{r['llamacpp_over_bare']}×** ({', '.join(map(str, r['per_repeat_llamacpp_over_bare']))}): "
+            f"≥ 0.9× bare {'met' if r['llamacpp_over_bare'] >= 0.9 else '**not met**'}"
+        )
         if r["llamacpp_over_hf"] >= 5:
             line += "; ≥ 5× hf met."
         elif bare / hf < 5:
-            line += (f"; below 5× hf because llama.cpp itself is on this CPU: bare llama-cpp-python on the same GGUF "
-                     f"and threads does {bare} tokens/s, only {bare / hf:.2f}× the hf engine's {hf}, and the engine "
-                     f"({lc}, {lc / bare:.2f}× bare) "
-                     + ("keeps pace with it: llama.cpp's speed here, not chefbot's engine, is the limit."
-                        if lc / bare >= 0.9 else "falls behind even that (to investigate)."))
+            line += (
+                f"; below 5× hf because llama.cpp itself is on this CPU: bare llama-cpp-python on the same GGUF "
+                f"and threads does {bare} tokens/s, only {bare / hf:.2f}× the hf engine's {hf}, and the engine "
+                f"({lc}, {lc / bare:.2f}× bare) "
+                + (
+                    "keeps pace with it: llama.cpp's speed here, not chefbot's engine, is the limit."
+                    if lc / bare >= 0.9
+                    else "falls behind even that (to investigate)."
+                )
+            )
         else:
-            line += (f"; **below 5× hf although bare llama-cpp-python reaches {bare / hf:.2f}× here**: the engine "
-                     "loses speed of its own on this CPU (to investigate).")
+            line += (
+                f"; **below 5× hf although bare llama-cpp-python reaches {bare / hf:.2f}× here**: the engine "
+                "loses speed of its own on this CPU (to investigate)."
+            )
         lines.append("- " + line)
     return "\n".join(lines)
 
@@ -366,50 +484,66 @@ def render(report: dict) -> str:
     for key in (f"{r['clients']}_clients" for r in report["rounds"]):
         for engine in ("hf", "llamacpp", "bare"):
             x = report["speed"][engine][key]
-            rows.append([ENGINE_LABELS[engine].format(quant=report["quant"], threads=threads), key.split("_")[0],
-                         f"**{x['tokens_per_s']}** ({', '.join(map(str, x['tokens_per_s_repeats']))})",
-                         f"{x['ttft_p50_s']} s", f"{x['latency_p50_s']} s", f"{x['latency_p95_s']} s",
-                         x["mean_tokens_per_answer"]])
-    table = md_table(["engine", "clients", "tokens/s (median; repeats)", "TTFT p50", "latency p50", "p95",
-                      "tokens per answer"], rows)
+            rows.append(
+                [
+                    ENGINE_LABELS[engine].format(quant=report["quant"], threads=threads),
+                    key.split("_")[0],
+                    f"**{x['tokens_per_s']}** ({', '.join(map(str, x['tokens_per_s_repeats']))})",
+                    f"{x['ttft_p50_s']} s",
+                    f"{x['latency_p50_s']} s",
+                    f"{x['latency_p95_s']} s",
+                    x["mean_tokens_per_answer"],
+                ]
+            )
+    table = md_table(
+        ["engine", "clients", "tokens/s (median; repeats)", "TTFT p50", "latency p50", "p95", "tokens per answer"], rows
+    )
     loads = [x["load"]["loadavg"][0] for reps in report["runs"].values() for rep in reps for x in rep]
     sysinfo = report.get("llama_cpp_system_info", {}).get("system_info", "?")
     probe = report.get("llamacpp_probe", {})
     over = ", ".join(report.get("llamacpp_overrides") or []) or "none"
-    text = f"""### {cpu['model']} ({cpu_features(cpu)}), {report['written_at'][:10]}
+    text = f"""### {cpu["model"]} ({cpu_features(cpu)}), {report["written_at"][:10]}
 
 ```bash
-{report['command']}
+{report["command"]}
 ```
 
-CPU flags that decide the kernels: `{' '.join(cpu['flags'])}`; {m.get('cpu_cores_usable', m.get('cpu_cores'))} usable
-cores; 1-minute load average {min(loads):.1f}–{max(loads):.1f} during the rounds, {report['load_after']['loadavg'][0]:.1f}
-at the end. llama-cpp-python {report.get('llama_cpp_system_info', {}).get('llama_cpp_python', '?')} built by
-`make setup-llamacpp` (build `{(m.get('llama_cpp') or {}).get('build')}`); llama.cpp's system info: `{sysinfo}`.
-Engine probe: {'passed' if probe.get('ok') else 'FAILED: ' + str(probe.get('reason'))} ({probe.get('seconds', '?')} s,
-cached per build, CPU and GGUF). GGUF `{report['gguf']}`; {report['repeats']} repeat(s), the engines alternating
-within each; at most {report['max_tokens']} new tokens per streamed greedy request; llamacpp server overrides:
+CPU flags that decide the kernels: `{" ".join(cpu["flags"])}`; {m.get("cpu_cores_usable", m.get("cpu_cores"))} usable
+cores; 1-minute load average {min(loads):.1f}–{max(loads):.1f} during the rounds, {report["load_after"]["loadavg"][0]:.1f}
+at the end. llama-cpp-python {report.get("llama_cpp_system_info", {}).get("llama_cpp_python", "?")} built by
+`make setup-llamacpp` (build `{(m.get("llama_cpp") or {}).get("build")}`); llama.cpp's system info: `{sysinfo}`.
+Engine probe: {"passed" if probe.get("ok") else "FAILED: " + str(probe.get("reason"))} ({probe.get("seconds", "?")} s,
+cached per build, CPU and GGUF). GGUF `{report["gguf"]}`; {report["repeats"]} repeat(s), the engines alternating
+within each; at most {report["max_tokens"]} new tokens per streamed greedy request; llamacpp server overrides:
 {over}.
 
 {table}
 
-{goals_text(report['speed'], report['ratios'])}
+{goals_text(report["speed"], report["ratios"])}
 """
     design = report.get("concurrency_design")
     if design:
-        text += "\nConcurrency design (in process, 4 requests at once): " + "; ".join(
-            f"{d['design']} **{d['tokens_per_s']}** tokens/s" for d in design) + ".\n"
+        text += (
+            "\nConcurrency design (in process, 4 requests at once): "
+            + "; ".join(f"{d['design']} **{d['tokens_per_s']}** tokens/s" for d in design)
+            + ".\n"
+        )
     q = report.get("quality")
     if q:
         a, b = list(q["models"])
-        def mean(x: Any) -> str:
-            return f"{x['mean']:.3f} [{x['low']:.3f}, {x['high']:.3f}]" if isinstance(x, dict) and "low" in x else str(x)
 
-        text += (f"\nQuality on {q['n']} held-out items, {a} against {b}: directions ROUGE-L "
-                 f"{mean(q['models'][a]['directions_rougeL'])} against {mean(q['models'][b]['directions_rougeL'])}, "
-                 f"well-formed {mean(q['models'][a]['checks']['well_formed'])} against "
-                 f"{mean(q['models'][b]['checks']['well_formed'])}; identical outputs {q['identical_outputs']}/{q['n']} "
-                 "(paired differences in the JSON's `quality`).\n")
+        def mean(x: Any) -> str:
+            return (
+                f"{x['mean']:.3f} [{x['low']:.3f}, {x['high']:.3f}]" if isinstance(x, dict) and "low" in x else str(x)
+            )
+
+        text += (
+            f"\nQuality on {q['n']} held-out items, {a} against {b}: directions ROUGE-L "
+            f"{mean(q['models'][a]['directions_rougeL'])} against {mean(q['models'][b]['directions_rougeL'])}, "
+            f"well-formed {mean(q['models'][a]['checks']['well_formed'])} against "
+            f"{mean(q['models'][b]['checks']['well_formed'])}; identical outputs {q['identical_outputs']}/{q['n']} "
+            "(paired differences in the JSON's `quality`).\n"
+        )
     return text
 
 

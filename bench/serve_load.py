@@ -43,8 +43,15 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))  # run from a checkout without `pip install -e`
 from chefbot.evaluate.stats import resample_indices  # noqa: E402
-INGREDIENTS = [["eggs", "spinach", "feta"], ["chicken", "lemon", "garlic"], ["rice", "peas", "onion"],
-               ["flour", "butter", "sugar"], ["potato", "leek", "cream"], ["tomato", "basil", "pasta"]]
+
+INGREDIENTS = [
+    ["eggs", "spinach", "feta"],
+    ["chicken", "lemon", "garlic"],
+    ["rice", "peas", "onion"],
+    ["flour", "butter", "sugar"],
+    ["potato", "leek", "cream"],
+    ["tomato", "basil", "pasta"],
+]
 
 
 def free_port() -> int:
@@ -62,8 +69,12 @@ def pct(values: list[float], q: float) -> float | None:
 
 async def one_request(client: httpx.AsyncClient, i: int, max_tokens: int, stream: bool) -> dict:
     ner = INGREDIENTS[i % len(INGREDIENTS)]
-    body = {"model": "chefbot", "max_tokens": max_tokens, "stream": stream,
-            "messages": [{"role": "user", "content": f"Include ingredients: {', '.join(ner)}"}]}
+    body = {
+        "model": "chefbot",
+        "max_tokens": max_tokens,
+        "stream": stream,
+        "messages": [{"role": "user", "content": f"Include ingredients: {', '.join(ner)}"}],
+    }
     if stream:
         body["stream_options"] = {"include_usage": True}
     t0 = time.perf_counter()
@@ -106,7 +117,9 @@ async def one_request(client: httpx.AsyncClient, i: int, max_tokens: int, stream
     return rec
 
 
-async def drive(url: str, clients: int, requests: int, duration: float, max_tokens: int, mode: str, seed: int) -> tuple[list[dict], float]:
+async def drive(
+    url: str, clients: int, requests: int, duration: float, max_tokens: int, mode: str, seed: int
+) -> tuple[list[dict], float]:
     rng = random.Random(seed)
     counter = iter(range(requests))
     deadline = time.perf_counter() + duration
@@ -143,12 +156,21 @@ def summarize(results: list[dict], wall: float) -> dict:
     lat = [r["latency"] for r in ok]
     ttft = [r["ttft"] for r in ok if "ttft" in r]
     return {
-        "sent": len(results), "answered": len(ok), "rejected": len(rejected), "failed": len(failed),
+        "sent": len(results),
+        "answered": len(ok),
+        "rejected": len(rejected),
+        "failed": len(failed),
         "rejections_with_retry_after": sum(bool(r.get("retry_after")) for r in rejected),
-        "latency_p50_s": pct(lat, 50), "latency_p50_ci95": bootstrap_ci(lat, 50), "latency_p95_s": pct(lat, 95),
+        "latency_p50_s": pct(lat, 50),
+        "latency_p50_ci95": bootstrap_ci(lat, 50),
+        "latency_p95_s": pct(lat, 95),
         "ttft_p50_ci95": bootstrap_ci(ttft, 50),
-        "ttft_p50_s": pct(ttft, 50), "ttft_p95_s": pct(ttft, 95), "ttft_n": len(ttft),
-        "completion_tokens": tokens, "wall_s": wall, "tokens_per_s": tokens / wall if wall else None,
+        "ttft_p50_s": pct(ttft, 50),
+        "ttft_p95_s": pct(ttft, 95),
+        "ttft_n": len(ttft),
+        "completion_tokens": tokens,
+        "wall_s": wall,
+        "tokens_per_s": tokens / wall if wall else None,
         "mean_tokens_per_answer": statistics.mean([r.get("tokens", 0) for r in ok]) if ok else None,
         "failures": [r["status"] for r in failed][:10],
     }
@@ -194,9 +216,16 @@ class RssSampler:
     def summary(self) -> dict:
         mb = [m for _, m in self.samples]
         half = mb[len(mb) // 2 :]
-        return {"rss_start_mb": mb[0], "rss_end_mb": mb[-1], "rss_max_mb": max(mb),
-                "rss_second_half_min_mb": min(half), "rss_second_half_max_mb": max(half),
-                "samples": len(mb), "every_s": self.every, "series": self.samples}
+        return {
+            "rss_start_mb": mb[0],
+            "rss_end_mb": mb[-1],
+            "rss_max_mb": max(mb),
+            "rss_second_half_min_mb": min(half),
+            "rss_second_half_max_mb": max(half),
+            "samples": len(mb),
+            "every_s": self.every,
+            "series": self.samples,
+        }
 
 
 def start_server(config: str, port: int, overrides: list[str], log: Path) -> subprocess.Popen:
@@ -229,23 +258,41 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default="configs/quickstart.yaml")
     ap.add_argument("--override", action="append", default=[], help="serve key=value, e.g. serve.max_queue=2")
-    ap.add_argument("--engine", default="hf", choices=["auto", "hf", "llamacpp", "vllm"],
-                    help="chefbot serve --engine; pinned (not auto) so a run measures the same engine whether or not "
-                         "llama-cpp-python is installed (bench/serve_engines.py compares the engines)")
+    ap.add_argument(
+        "--engine",
+        default="hf",
+        choices=["auto", "hf", "llamacpp", "vllm"],
+        help="chefbot serve --engine; pinned (not auto) so a run measures the same engine whether or not "
+        "llama-cpp-python is installed (bench/serve_engines.py compares the engines)",
+    )
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--requests", type=int, default=24, help="at most this many requests in all")
     ap.add_argument("--duration", type=float, default=300, help="stop sending new requests after this many seconds")
     ap.add_argument("--max-tokens", type=int, default=48)
     ap.add_argument("--mode", choices=["stream", "plain", "mixed"], default="mixed")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--quick", action="store_true",
-                    help="CI size: 2 clients, 4 requests, max_tokens 8, at most 60 s; writes bench/out/serve_load_quick.json")
-    ap.add_argument("--soak", action="store_true",
-                    help="10 minutes of 6 clients (more than the server's generating slots, so some are queued or rejected), "
-                         "unbounded request count; writes bench/out/serve_soak.json")
-    ap.add_argument("--out", default=None, help="JSON file (default bench/out/serve_load.json, or serve_load_quick.json with --quick)")
-    ap.add_argument("--publish", metavar="NAME", default=None,
-                    help="also copy the JSON to docs/results/NAME.json, the committed record the docs quote (not with --quick)")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="CI size: 2 clients, 4 requests, max_tokens 8, at most 60 s; writes bench/out/serve_load_quick.json",
+    )
+    ap.add_argument(
+        "--soak",
+        action="store_true",
+        help="10 minutes of 6 clients (more than the server's generating slots, so some are queued or rejected), "
+        "unbounded request count; writes bench/out/serve_soak.json",
+    )
+    ap.add_argument(
+        "--out",
+        default=None,
+        help="JSON file (default bench/out/serve_load.json, or serve_load_quick.json with --quick)",
+    )
+    ap.add_argument(
+        "--publish",
+        metavar="NAME",
+        default=None,
+        help="also copy the JSON to docs/results/NAME.json, the committed record the docs quote (not with --quick)",
+    )
     args = ap.parse_args(argv)
     if args.publish and args.quick:
         ap.error("--publish: a --quick run is never published to docs/results")
@@ -253,7 +300,11 @@ def main(argv: list[str] | None = None) -> dict:
         args.clients, args.requests, args.duration = 6, 10**9, 600
         args.out = args.out or "bench/out/serve_soak.json"
     if args.quick:
-        args.clients, args.requests, args.max_tokens = min(args.clients, 2), min(args.requests, 4), min(args.max_tokens, 8)
+        args.clients, args.requests, args.max_tokens = (
+            min(args.clients, 2),
+            min(args.requests, 4),
+            min(args.max_tokens, 8),
+        )
         args.duration = min(args.duration, 60)
     args.out = args.out or f"bench/out/{'serve_load_quick' if args.quick else 'serve_load'}.json"
 
@@ -270,28 +321,46 @@ def main(argv: list[str] | None = None) -> dict:
         # one warm-up request so lazy initialisation is not counted as latency
         asyncio.run(one_request(httpx.AsyncClient(base_url=url, timeout=600), -1, 4, False))
         with RssSampler(proc.pid) as rss:
-            results, wall = asyncio.run(drive(url, args.clients, args.requests, args.duration, args.max_tokens, args.mode, args.seed))
+            results, wall = asyncio.run(
+                drive(url, args.clients, args.requests, args.duration, args.max_tokens, args.mode, args.seed)
+            )
         server_side = httpx.get(url + "/health", timeout=5).json()["queue"]
     finally:
         stop_server(proc)
     summary = summarize(results, wall)
     argv = sys.argv[1:] if argv is None else argv
-    report = {"command": " ".join(["python", "bench/serve_load.py", *argv]), "quick": args.quick, "config": args.config,
-              "overrides": args.override, "clients": args.clients, "max_tokens": args.max_tokens, "mode": args.mode,
-              "startup_s": startup, "capacity": health["queue"]["capacity"],
-              "max_concurrency": health["queue"]["max_concurrency"], "summary": summary, "server": server_side,
-              "memory": rss.summary(), "cpu_count": os.cpu_count(), "loadavg_after": os.getloadavg(),
-              "requests": results}
+    report = {
+        "command": " ".join(["python", "bench/serve_load.py", *argv]),
+        "quick": args.quick,
+        "config": args.config,
+        "overrides": args.override,
+        "clients": args.clients,
+        "max_tokens": args.max_tokens,
+        "mode": args.mode,
+        "startup_s": startup,
+        "capacity": health["queue"]["capacity"],
+        "max_concurrency": health["queue"]["max_concurrency"],
+        "summary": summary,
+        "server": server_side,
+        "memory": rss.summary(),
+        "cpu_count": os.cpu_count(),
+        "loadavg_after": os.getloadavg(),
+        "requests": results,
+    }
     out.write_text(json.dumps(report, indent=2) + "\n")
     s = summary
     f = lambda x: "-" if x is None else f"{x:.2f}"  # noqa: E731
     print(f"{s['sent']} sent: {s['answered']} answered, {s['rejected']} rejected (429/503), {s['failed']} failed")
     ci = s["latency_p50_ci95"] or [None, None]
-    print(f"latency p50 {f(s['latency_p50_s'])} s (95% CI {f(ci[0])}-{f(ci[1])}), p95 {f(s['latency_p95_s'])} s; TTFT p50 {f(s['ttft_p50_s'])} s, "
-          f"p95 {f(s['ttft_p95_s'])} s (n={s['ttft_n']}); {f(s['tokens_per_s'])} tokens/s over {s['wall_s']:.1f} s")
+    print(
+        f"latency p50 {f(s['latency_p50_s'])} s (95% CI {f(ci[0])}-{f(ci[1])}), p95 {f(s['latency_p95_s'])} s; TTFT p50 {f(s['ttft_p50_s'])} s, "
+        f"p95 {f(s['ttft_p95_s'])} s (n={s['ttft_n']}); {f(s['tokens_per_s'])} tokens/s over {s['wall_s']:.1f} s"
+    )
     m = report["memory"]
-    print(f"server: {server_side['batches']} batches, largest {server_side['max_batch_seen']}; RSS {m['rss_start_mb']:.0f} MB "
-          f"at start, {m['rss_end_mb']:.0f} MB at end, {m['rss_max_mb']:.0f} MB peak ({m['samples']} samples); written {out}")
+    print(
+        f"server: {server_side['batches']} batches, largest {server_side['max_batch_seen']}; RSS {m['rss_start_mb']:.0f} MB "
+        f"at start, {m['rss_end_mb']:.0f} MB at end, {m['rss_max_mb']:.0f} MB peak ({m['samples']} samples); written {out}"
+    )
     # Nothing lost: every request answered or clearly rejected.
     assert s["answered"] + s["rejected"] + s["failed"] == s["sent"]
     assert s["failed"] == 0, f"failed requests: {s['failures']}"

@@ -62,19 +62,22 @@ ARMS = ("chefbot", "trl", "reference", "reference-nogc")
 RUNS_DIR = common.OUT_DIR / "train_throughput_runs"
 REFERENCE_BATCH, REFERENCE_ACCUM = 4, 4
 GOALS = {"trl": 1.5, "reference": 2.0}  # the issue's goals; reference-nogc is reported without one
-NAMES = {"chefbot": "chefbot (`chefbot.train`)", "trl": "TRL SFTTrainer, its defaults (checkpointing on)",
-         "reference": "reference as published (transformers Trainer, checkpointing on)",
-         "reference-nogc": "reference without checkpointing"}
+NAMES = {
+    "chefbot": "chefbot (`chefbot.train`)",
+    "trl": "TRL SFTTrainer, its defaults (checkpointing on)",
+    "reference": "reference as published (transformers Trainer, checkpointing on)",
+    "reference-nogc": "reference without checkpointing",
+}
 
 
 # ------------------------------------------------------------------ shared setup
-
 
 
 def _native_bf16() -> bool:
     import torch
 
     return bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)())
+
 
 def bench_config(args: argparse.Namespace) -> Any:
     """The settings every arm shares (chefbot reads them directly; the others copy them)."""
@@ -250,9 +253,11 @@ def arm_chefbot(cfg: Any, tokenizer: Any) -> dict:
         "counted": run.collate,
         "steps": summary["steps"],
         "train_losses": [x["loss"] for x in summary["train_loss"]],
-        "extra": {"grad_accum": run.cfg.train.grad_accum,
-                  "own_target_tokens": summary["target_tokens"],
-                  "own_target_tokens_per_s": summary["target_tokens_per_s"]},
+        "extra": {
+            "grad_accum": run.cfg.train.grad_accum,
+            "own_target_tokens": summary["target_tokens"],
+            "own_target_tokens_per_s": summary["target_tokens_per_s"],
+        },
     }
 
 
@@ -321,8 +326,9 @@ def build_trl(cfg: Any, tokenizer: Any) -> Any:
     train = load_data(cfg, tokenizer, packing=False).train
     # TRL's completion-only loss: prompt tokens are 0 in completion_mask and TRL builds
     # the labels from it (its prompt-completion path produces the same columns).
-    train = train.map(lambda r: {"completion_mask": [int(x != -100) for x in r["labels"]]},
-                      remove_columns=["labels", "position_ids"])
+    train = train.map(
+        lambda r: {"completion_mask": [int(x != -100) for x in r["labels"]]}, remove_columns=["labels", "position_ids"]
+    )
     kw = _training_args_kwargs(cfg, Path(cfg.output_dir).parent / "trl")
     del kw["gradient_checkpointing"]  # TRL's own default (on)
     args = SFTConfig(**kw, max_length=cfg.data.max_length, completion_only_loss=True, dataset_num_proc=None)
@@ -336,9 +342,15 @@ def _run_trainer(trainer: Any) -> dict:
     trainer.add_callback(timer)
     trainer.train()
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    return {"model": trainer.model, "wall_s": timer.end - timer.begin, "cpu_s": timer.cpu_end - timer.cpu_begin,
-            "counted": trainer.data_collator,
-            "steps": trainer.state.global_step, "train_losses": losses, "extra": {}}
+    return {
+        "model": trainer.model,
+        "wall_s": timer.end - timer.begin,
+        "cpu_s": timer.cpu_end - timer.cpu_begin,
+        "counted": trainer.data_collator,
+        "steps": trainer.state.global_step,
+        "train_losses": losses,
+        "extra": {},
+    }
 
 
 def arm_reference(cfg: Any, tokenizer: Any, checkpointing: bool = True) -> dict:
@@ -349,8 +361,12 @@ def arm_trl(cfg: Any, tokenizer: Any) -> dict:
     return _run_trainer(build_trl(cfg, tokenizer))
 
 
-ARM_FUNCS = {"chefbot": arm_chefbot, "trl": arm_trl, "reference": arm_reference,
-             "reference-nogc": lambda cfg, tok: arm_reference(cfg, tok, checkpointing=False)}
+ARM_FUNCS = {
+    "chefbot": arm_chefbot,
+    "trl": arm_trl,
+    "reference": arm_reference,
+    "reference-nogc": lambda cfg, tok: arm_reference(cfg, tok, checkpointing=False),
+}
 
 
 def run_arm(name: str, args: argparse.Namespace) -> dict:
@@ -396,8 +412,13 @@ def model_arch(cfg: Any) -> dict:
     mc = AutoConfig.from_pretrained(resolve_source(cfg.model).path)
     h, inter, L = mc.hidden_size, mc.intermediate_size, mc.num_hidden_layers
     kv = mc.num_key_value_heads * (getattr(mc, "head_dim", None) or h // mc.num_attention_heads)
-    return {"linear_params": L * (2 * h * h + 2 * h * kv + 3 * h * inter), "vocab": mc.vocab_size, "hidden": h,
-            "layers": L, "model_type": mc.model_type}
+    return {
+        "linear_params": L * (2 * h * h + 2 * h * kv + 3 * h * inter),
+        "vocab": mc.vocab_size,
+        "hidden": h,
+        "layers": L,
+        "model_type": mc.model_type,
+    }
 
 
 def args_notes(args: argparse.Namespace, result: dict | None = None) -> list[str]:
@@ -406,15 +427,22 @@ def args_notes(args: argparse.Namespace, result: dict | None = None) -> list[str
     b = result.get("flops_bound") or {}
     gc_work = ""
     if "gflops" in b.get("reference", {}) and "gflops" in b.get("reference-nogc", {}):
-        gc_work = (f" (in this run the reference does {b['reference']['gflops'] / b['reference-nogc']['gflops']:.2f}× "
-                   "the matmul work of `reference-nogc`, column `matmul GFLOP`)")
+        gc_work = (
+            f" (in this run the reference does {b['reference']['gflops'] / b['reference-nogc']['gflops']:.2f}× "
+            "the matmul work of `reference-nogc`, column `matmul GFLOP`)"
+        )
     native = (result.get("machine") or {}).get("native_bf16")
-    native_text = "" if native is None else f"native bf16 matmuls on the machine of this run: {'yes' if native else 'no'}; "
+    native_text = (
+        "" if native is None else f"native bf16 matmuls on the machine of this run: {'yes' if native else 'no'}; "
+    )
     rates = matmul_rates(result)
     rate_text = ""
     if rates:
-        rate_text = (" Matmul GFLOP per second of each arm's training loop (median wall time): "
-                     + ", ".join(f"`{a}` {rates[a]:.0f}" for a in ARMS if a in rates) + ".")
+        rate_text = (
+            " Matmul GFLOP per second of each arm's training loop (median wall time): "
+            + ", ".join(f"`{a}` {rates[a]:.0f}" for a in ARMS if a in rates)
+            + "."
+        )
     return [
         "- What chefbot does differently, all on by default on CPU: no padding (padding-free rows, or packing); "
         "attention computed within each example (`chefbot.train.packed_attention`: SDPA's CPU kernels would "
@@ -426,7 +454,7 @@ def args_notes(args: argparse.Namespace, result: dict | None = None) -> list[str
         "setup without it, the strictest baseline here: against it chefbot's lead can only come from skipping "
         "padding, masked attention and the LM head on prompt positions.",
         f"- Precision {args.precision} for every arm ({native_text}how bf16 compares with fp32 is measured in the section "
-        "\"bf16 against fp32 on this CPU\", `bench/cpu_precision.py`); NF4 (bitsandbytes on CPU) dequantizes to "
+        '"bf16 against fp32 on this CPU", `bench/cpu_precision.py`); NF4 (bitsandbytes on CPU) dequantizes to '
         "the compute dtype before every matmul.",
         "- `matmul GFLOP` is counted from the model's shapes (see `flops_bound` in the script): it separates "
         f"doing less work from doing the same work faster.{rate_text}",
@@ -440,8 +468,11 @@ def matmul_rates(result: dict) -> dict[str, float]:
     """Matmul GFLOP (``flops_bound``) over each arm's median wall time: whether the arms differ in
     work done or in the speed they do it at."""
     b, s = result.get("flops_bound") or {}, result.get("summary") or {}
-    return {a: b[a]["gflops"] / s[a]["wall_s"] for a in ARMS
-            if isinstance(b.get(a), dict) and "gflops" in b[a] and (s.get(a) or {}).get("wall_s")}
+    return {
+        a: b[a]["gflops"] / s[a]["wall_s"]
+        for a in ARMS
+        if isinstance(b.get(a), dict) and "gflops" in b[a] and (s.get(a) or {}).get("wall_s")
+    }
 
 
 def prepare_once(args: argparse.Namespace) -> dict:
@@ -452,18 +483,25 @@ def prepare_once(args: argparse.Namespace) -> dict:
     tok = load_tokenizer(cfg.model)
     packed = load_data(cfg, tok, packing=True)
     plain = load_data(cfg, tok, packing=False)
-    return {"arch": model_arch(cfg), "train_examples": len(plain.train), "packed_rows": len(packed.train),
-            "packing_efficiency": packed.stats.get("packing_efficiency"),
-            "train_target_tokens": plain.stats.get("train_target_tokens"),
-            "validation_examples_scored": min(args.val_examples, len(plain.validation))}
+    return {
+        "arch": model_arch(cfg),
+        "train_examples": len(plain.train),
+        "packed_rows": len(packed.train),
+        "packing_efficiency": packed.stats.get("packing_efficiency"),
+        "train_target_tokens": plain.stats.get("train_target_tokens"),
+        "validation_examples_scored": min(args.val_examples, len(plain.validation)),
+    }
 
 
 # ------------------------------------------------------------------ profile
 
 
 PROFILE_GROUPS = {  # torch profiler op name prefix -> the share it is reported under
-    "aten::mm": "matmuls", "aten::addmm": "matmuls", "aten::bmm": "matmuls",
-    "aten::_scaled_dot_product": "attention", "aten::bernoulli_": "LoRA dropout's random mask",
+    "aten::mm": "matmuls",
+    "aten::addmm": "matmuls",
+    "aten::bmm": "matmuls",
+    "aten::_scaled_dot_product": "attention",
+    "aten::bernoulli_": "LoRA dropout's random mask",
     "aten::_log_softmax": "log-softmax of the LM head",
 }
 
@@ -500,20 +538,39 @@ def profile_chefbot(args: argparse.Namespace) -> dict:
             mm_time += e.self_cpu_time_total
             mm_flops += e.flops or 0
     order = [*dict.fromkeys(PROFILE_GROUPS.values()), "everything else"]
-    return {"shares": {g: shares[g] for g in order if g in shares}, "tokens": int(batch["input_ids"].numel()),
-            "matmul_gflops_per_s": mm_flops / max(mm_time, 1) / 1e3,  # flops / microseconds -> GFLOP/s
-            "threads": torch.get_num_threads(),
-            "command": f"python bench/train_throughput.py --profile --examples {args.examples}"}
+    return {
+        "shares": {g: shares[g] for g in order if g in shares},
+        "tokens": int(batch["input_ids"].numel()),
+        "matmul_gflops_per_s": mm_flops / max(mm_time, 1) / 1e3,  # flops / microseconds -> GFLOP/s
+        "threads": torch.get_num_threads(),
+        "command": f"python bench/train_throughput.py --profile --examples {args.examples}",
+    }
 
 
 # ------------------------------------------------------------------ driver
 
 
 def _child_cmd(arm: str, args: argparse.Namespace, result: Path) -> list[str]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--run-arm", arm, "--result", str(result),
-           "--examples", str(args.examples), "--val-examples", str(args.val_examples),
-           "--max-length", str(args.max_length), "--lr", str(args.lr), "--precision", args.precision,
-           "--work-dir", str(args.work_dir)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--run-arm",
+        arm,
+        "--result",
+        str(result),
+        "--examples",
+        str(args.examples),
+        "--val-examples",
+        str(args.val_examples),
+        "--max-length",
+        str(args.max_length),
+        "--lr",
+        str(args.lr),
+        "--precision",
+        args.precision,
+        "--work-dir",
+        str(args.work_dir),
+    ]
     if args.model:
         cmd += ["--model", args.model]
     if args.data:
@@ -532,7 +589,7 @@ def run_all(args: argparse.Namespace) -> dict:
     arms = list(args.arms)
     runs: list[dict] = []
     for rep in range(args.repeats):
-        order = arms[rep % len(arms):] + arms[: rep % len(arms)]  # rotate: noise hits every arm
+        order = arms[rep % len(arms) :] + arms[: rep % len(arms)]  # rotate: noise hits every arm
         for arm in order:
             if args.in_process:
                 res = run_arm(arm, args)
@@ -543,8 +600,11 @@ def run_all(args: argparse.Namespace) -> dict:
                     res = json.loads(out.read_text())
             res["repeat"] = rep
             runs.append(res)
-            print(f"[repeat {rep}] {arm}: {res['target_tokens_per_s']:.1f} target tok/s, "
-                  f"held-out loss {res['heldout_loss']:.4f}, peak RSS {res['peak_rss_mb']:.0f} MB", flush=True)
+            print(
+                f"[repeat {rep}] {arm}: {res['target_tokens_per_s']:.1f} target tok/s, "
+                f"held-out loss {res['heldout_loss']:.4f}, peak RSS {res['peak_rss_mb']:.0f} MB",
+                flush=True,
+            )
     return {"data": data, "runs": runs, "summary": summarize(runs, arms)}
 
 
@@ -554,8 +614,18 @@ def summarize(runs: list[dict], arms: list[str]) -> dict:
     for a, rs in by.items():
         if not rs:
             continue
-        out[a] = {k: common.median(r[k] for r in rs) for k in
-                  ("target_tokens_per_s", "peak_rss_mb", "heldout_loss", "wall_s", "target_tokens", "padding_share", "optimizer_steps")}
+        out[a] = {
+            k: common.median(r[k] for r in rs)
+            for k in (
+                "target_tokens_per_s",
+                "peak_rss_mb",
+                "heldout_loss",
+                "wall_s",
+                "target_tokens",
+                "padding_share",
+                "optimizer_steps",
+            )
+        }
         out[a]["target_tokens_per_s_range"] = common.spread(r["target_tokens_per_s"] for r in rs)
         out[a]["repeats"] = len(rs)
         if all("target_tokens_per_cpu_s" in r for r in rs):
@@ -565,12 +635,21 @@ def summarize(runs: list[dict], arms: list[str]) -> dict:
         for other in arms:
             if other == "chefbot":
                 continue
-            ratios = [c["target_tokens_per_s"] / o["target_tokens_per_s"]
-                      for c in by["chefbot"] for o in by[other] if c["repeat"] == o["repeat"]]
-            out[f"chefbot_vs_{other}"] = {"median": common.median(ratios), "range": common.spread(ratios), "n": len(ratios)}
+            ratios = [
+                c["target_tokens_per_s"] / o["target_tokens_per_s"]
+                for c in by["chefbot"]
+                for o in by[other]
+                if c["repeat"] == o["repeat"]
+            ]
+            out[f"chefbot_vs_{other}"] = {
+                "median": common.median(ratios),
+                "range": common.spread(ratios),
+                "n": len(ratios),
+            }
             if "target_tokens_per_cpu_s" in out.get("chefbot", {}) and "target_tokens_per_cpu_s" in out.get(other, {}):
-                out[f"chefbot_vs_{other}"]["cpu_time_ratio"] = (out["chefbot"]["target_tokens_per_cpu_s"]
-                                                                / out[other]["target_tokens_per_cpu_s"])
+                out[f"chefbot_vs_{other}"]["cpu_time_ratio"] = (
+                    out["chefbot"]["target_tokens_per_cpu_s"] / out[other]["target_tokens_per_cpu_s"]
+                )
     return out
 
 
@@ -614,18 +693,44 @@ def render_section(result: dict, command: str) -> str:
     for a in arms:
         x = s[a]
         lo, hi = x["target_tokens_per_s_range"]
-        ratio = "1.00" if a == "chefbot" else (f"{s[f'chefbot_vs_{a}']['median']:.2f}" if f"chefbot_vs_{a}" in s else "")
+        ratio = (
+            "1.00" if a == "chefbot" else (f"{s[f'chefbot_vs_{a}']['median']:.2f}" if f"chefbot_vs_{a}" in s else "")
+        )
         work = f"{b[a]['gflops']:.0f}" if a in b else ""
-        rows.append([NAMES[a], f"{x['target_tokens_per_s']:.1f} ({lo:.1f}–{hi:.1f})", ratio, work,
-                     f"{x['target_tokens']:.0f}", f"{100 * (x['padding_share'] or 0):.0f}%",
-                     f"{x['optimizer_steps']:.0f}", f"{x['peak_rss_mb']:.0f}", f"{x['heldout_loss']:.4f}"])
-    table = common.md_table(["arm", "target tok/s, median (range)", "chefbot's speed ÷ this arm's", "matmul GFLOP",
-                             "target tokens", "padding", "optimizer steps", "peak RSS MB", "held-out loss"], rows)
+        rows.append(
+            [
+                NAMES[a],
+                f"{x['target_tokens_per_s']:.1f} ({lo:.1f}–{hi:.1f})",
+                ratio,
+                work,
+                f"{x['target_tokens']:.0f}",
+                f"{100 * (x['padding_share'] or 0):.0f}%",
+                f"{x['optimizer_steps']:.0f}",
+                f"{x['peak_rss_mb']:.0f}",
+                f"{x['heldout_loss']:.4f}",
+            ]
+        )
+    table = common.md_table(
+        [
+            "arm",
+            "target tok/s, median (range)",
+            "chefbot's speed ÷ this arm's",
+            "matmul GFLOP",
+            "target tokens",
+            "padding",
+            "optimizer steps",
+            "peak RSS MB",
+            "held-out loss",
+        ],
+        rows,
+    )
     d, st = result["data"], result["settings"]
     reps = max((x.get("repeats", 0) for x in s.values() if isinstance(x, dict) and "repeats" in x), default=0)
-    layout = (f"packs them into {d['packed_rows']} rows of {st['max_length']} (packing efficiency {d['packing_efficiency']})"
-              if st.get("chefbot_packing") else "takes each micro-batch's 4 examples as one padding-free row, the "
-              "reference's batches without the padding")
+    layout = (
+        f"packs them into {d['packed_rows']} rows of {st['max_length']} (packing efficiency {d['packing_efficiency']})"
+        if st.get("chefbot_packing")
+        else "takes each micro-batch's 4 examples as one padding-free row, the reference's batches without the padding"
+    )
     lines = [
         "## Training throughput on CPU (chefbot vs TRL vs the reference approach)",
         "",
@@ -650,19 +755,29 @@ def render_section(result: dict, command: str) -> str:
         if key in s:
             r = s[key]
             goal = GOALS.get(other)
-            verdict = (f"goal ≥ {goal}× — " + ("met" if r["median"] >= goal else "**not met**")) if goal else "no goal set"
+            verdict = (
+                (f"goal ≥ {goal}× — " + ("met" if r["median"] >= goal else "**not met**")) if goal else "no goal set"
+            )
             cpu = f"; per CPU-second {r['cpu_time_ratio']:.2f}×" if "cpu_time_ratio" in r else ""
-            work = (f"; it does {b[other]['ratio_to_chefbot']:.2f}× chefbot's matmul work"
-                    if other in b and "ratio_to_chefbot" in b[other] else "")
-            lines.append(f"- chefbot ÷ {NAMES[other]}: **{r['median']:.2f}×** (per-repeat ratios "
-                         f"{r['range'][0]:.2f}–{r['range'][1]:.2f}, n={r['n']}{cpu}{work}); {verdict}.")
+            work = (
+                f"; it does {b[other]['ratio_to_chefbot']:.2f}× chefbot's matmul work"
+                if other in b and "ratio_to_chefbot" in b[other]
+                else ""
+            )
+            lines.append(
+                f"- chefbot ÷ {NAMES[other]}: **{r['median']:.2f}×** (per-repeat ratios "
+                f"{r['range'][0]:.2f}–{r['range'][1]:.2f}, n={r['n']}{cpu}{work}); {verdict}."
+            )
     prof = result.get("profile")
     if prof:
         shares = ", ".join(f"{k} {100 * v:.0f}%" for k, v in prof["shares"].items())
         threads = f" on {prof['threads']} threads" if prof.get("threads") else ""
-        lines += ["", f"Where chefbot's step goes (torch profiler, one micro-batch of {prof['tokens']} tokens after a "
-                  f"warm-up, `{prof['command']}`): {shares}. The matmuls run at {prof['matmul_gflops_per_s']:.0f} GFLOP/s"
-                  f"{threads}."]
+        lines += [
+            "",
+            f"Where chefbot's step goes (torch profiler, one micro-batch of {prof['tokens']} tokens after a "
+            f"warm-up, `{prof['command']}`): {shares}. The matmuls run at {prof['matmul_gflops_per_s']:.0f} GFLOP/s"
+            f"{threads}.",
+        ]
     if result.get("notes"):
         lines += ["", *result["notes"]]
     return "\n".join(lines)
@@ -676,25 +791,46 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--max-length", type=int, default=512)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--precision", default="fp32", help="fp32 (default; see bench/cpu_precision.py for bf16 on this CPU) or bf16")
+    p.add_argument(
+        "--precision", default="fp32", help="fp32 (default; see bench/cpu_precision.py for bf16 on this CPU) or bf16"
+    )
     p.add_argument("--model", default=None, help="model.name_or_path override (tests use a tiny local model)")
     p.add_argument("--data", default=None, help="data.source override")
     p.add_argument("--set", action="append", help="extra config override key=value")
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--chefbot-packing", action="store_true",
-                   help="chefbot packs rows of --max-length (default: padding-free batches of the reference's 4 examples)")
-    p.add_argument("--quick", action="store_true",
-                   help="CI size: 8 examples, 4 held-out, 1 repeat; writes train_throughput_quick.json, not the docs")
-    p.add_argument("--in-process", action="store_true", help="run arms in this process (faster; peak RSS is then cumulative)")
+    p.add_argument(
+        "--chefbot-packing",
+        action="store_true",
+        help="chefbot packs rows of --max-length (default: padding-free batches of the reference's 4 examples)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="CI size: 8 examples, 4 held-out, 1 repeat; writes train_throughput_quick.json, not the docs",
+    )
+    p.add_argument(
+        "--in-process", action="store_true", help="run arms in this process (faster; peak RSS is then cumulative)"
+    )
     p.add_argument("--work-dir", type=Path, default=None)
-    p.add_argument("--out", type=Path, default=None,
-                   help="result JSON (default bench/out/train_throughput.json; train_throughput_quick.json with --quick)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="result JSON (default bench/out/train_throughput.json; train_throughput_quick.json with --quick)",
+    )
     p.add_argument("--no-docs", action="store_true", help="do not rewrite docs/BENCHMARKS.md")
     p.add_argument("--render-only", action="store_true", help="rewrite the doc section from the saved --out JSON")
-    p.add_argument("--collect", metavar="YYYYmmddTHHMMSS", default=None,
-                   help="rebuild --out from the per-arm files in bench/out/train_throughput_runs/ written since this time")
-    p.add_argument("--profile", action="store_true",
-                   help="profile one chefbot micro-batch, add it to --out and rewrite the doc section")
+    p.add_argument(
+        "--collect",
+        metavar="YYYYmmddTHHMMSS",
+        default=None,
+        help="rebuild --out from the per-arm files in bench/out/train_throughput_runs/ written since this time",
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile one chefbot micro-batch, add it to --out and rewrite the doc section",
+    )
     p.add_argument("--run-arm", choices=ARMS, help=argparse.SUPPRESS)
     p.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -731,11 +867,22 @@ def main(argv: list[str] | None = None) -> dict | None:
             runs.append(r)
         arms = [a for a in ARMS if a in seen]
         cmd = "python bench/train_throughput.py " + " ".join(argv if argv is not None else sys.argv[1:])
-        common.atomic_write_json(args.out, {"data": prepare_once(args), "runs": runs, "summary": summarize(runs, arms),
-                                            "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-                                                         if k not in ("run_arm", "result", "out")},
-                                            "command": cmd.strip(), "machine": common.machine(),
-                                            "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        common.atomic_write_json(
+            args.out,
+            {
+                "data": prepare_once(args),
+                "runs": runs,
+                "summary": summarize(runs, arms),
+                "settings": {
+                    k: (str(v) if isinstance(v, Path) else v)
+                    for k, v in vars(args).items()
+                    if k not in ("run_arm", "result", "out")
+                },
+                "command": cmd.strip(),
+                "machine": common.machine(),
+                "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            },
+        )
         args.render_only = True
     if args.profile:
         result = json.loads(args.out.read_text())
@@ -753,12 +900,19 @@ def main(argv: list[str] | None = None) -> dict | None:
         result["notes"] = args_notes(argparse.Namespace(**{**vars(args), **result["settings"]}), result)
         common.atomic_write_json(args.out, result)
         if not args.no_docs:  # --quick sets it: a CI-size result never reaches the docs
-            common.replace_section("training-throughput", render_section(result, result["command"]),
-                                   results=args.out, results_name=args.out.stem)
+            common.replace_section(
+                "training-throughput",
+                render_section(result, result["command"]),
+                results=args.out,
+                results_name=args.out.stem,
+            )
         return result
     result = run_all(args)
-    result["settings"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-                          if k not in ("run_arm", "result", "out")}
+    result["settings"] = {
+        k: (str(v) if isinstance(v, Path) else v)
+        for k, v in vars(args).items()
+        if k not in ("run_arm", "result", "out")
+    }
     command = "python bench/train_throughput.py " + " ".join(argv if argv is not None else sys.argv[1:])
     result["command"] = command.strip()
     result["machine"] = common.machine()
@@ -767,8 +921,12 @@ def main(argv: list[str] | None = None) -> dict | None:
     result["notes"] = args_notes(args, result)
     common.atomic_write_json(args.out, result)
     if not args.no_docs:
-        common.replace_section("training-throughput", render_section(result, result["command"]),
-                               results=args.out, results_name=args.out.stem)
+        common.replace_section(
+            "training-throughput",
+            render_section(result, result["command"]),
+            results=args.out,
+            results_name=args.out.stem,
+        )
     print(json.dumps(result["summary"], indent=2))
     return result
 

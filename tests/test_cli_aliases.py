@@ -61,8 +61,11 @@ def _command(path: tuple[str, ...]):
 
 
 def _aliased_params(path):
-    return [p for p in _command(path).params
-            if any(o in CLI_ALIASES and (path, o) not in NOT_ALIASES for o in getattr(p, "opts", []))]
+    return [
+        p
+        for p in _command(path).params
+        if any(o in CLI_ALIASES and (path, o) not in NOT_ALIASES for o in getattr(p, "opts", []))
+    ]
 
 
 CASES = [(path, flag) for path in COMMANDS for p in _aliased_params(path) for flag in p.opts if flag in CLI_ALIASES]

@@ -22,9 +22,21 @@ def test_reference_preset_values():
     cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "qwen2.5-1.5b-qlora.yaml")
     assert cfg.model.name_or_path == "Qwen/Qwen2.5-1.5B-Instruct"
     assert (cfg.quant.mode, cfg.quant.double_quant, cfg.quant.compute_dtype) == ("nf4", True, "bf16")
-    assert (cfg.lora.r, cfg.lora.alpha, cfg.lora.dropout, cfg.lora.target_modules) == (16, 32, 0.1, ["q_proj", "v_proj"])
+    assert (cfg.lora.r, cfg.lora.alpha, cfg.lora.dropout, cfg.lora.target_modules) == (
+        16,
+        32,
+        0.1,
+        ["q_proj", "v_proj"],
+    )
     t = cfg.train
-    assert (t.max_steps, t.lr, t.batch_size, t.grad_accum, t.scheduler, t.warmup_steps) == (300, 2e-4, 4, 4, "cosine", 50)
+    assert (t.max_steps, t.lr, t.batch_size, t.grad_accum, t.scheduler, t.warmup_steps) == (
+        300,
+        2e-4,
+        4,
+        4,
+        "cosine",
+        50,
+    )
     assert (t.optimizer, t.gradient_checkpointing, t.eval_steps, t.save_steps) == ("paged_adamw_8bit", True, 100, 100)
     assert (cfg.data.max_length, cfg.data.val_size, cfg.data.test_size) == (512, 200, 200)
 
@@ -53,8 +65,13 @@ def test_wrong_type_and_range(tmp_path):
 
 
 def test_overrides_dotted_and_typed(tmp_path):
-    cfg = load_config(_write(tmp_path, "train:\n  lr: 1e-4\n"), ["train.lr=3e-4", "lora.target_modules=[q_proj,k_proj]", "train.save_total_limit=null"])
-    assert cfg.train.lr == 3e-4 and cfg.lora.target_modules == ["q_proj", "k_proj"] and cfg.train.save_total_limit is None
+    cfg = load_config(
+        _write(tmp_path, "train:\n  lr: 1e-4\n"),
+        ["train.lr=3e-4", "lora.target_modules=[q_proj,k_proj]", "train.save_total_limit=null"],
+    )
+    assert (
+        cfg.train.lr == 3e-4 and cfg.lora.target_modules == ["q_proj", "k_proj"] and cfg.train.save_total_limit is None
+    )
     with pytest.raises(ConfigError, match="key=value"):
         load_config(None, ["train.lr"])
     with pytest.raises(ConfigError, match="train.nope"):
@@ -77,12 +94,20 @@ def test_resolved_roundtrip(tmp_path):
     assert again == cfg
 
 
-@pytest.mark.parametrize("old,new", [
-    ("eval.engine: hf", "engine.kind"), ("eval.dtype: bf16", "engine.dtype"), ("eval.gguf_quant: q4_0", "engine.quantization"),
-    ("eval.llamacpp_threads: 1", "engine.threads"), ("eval.endpoint: http://x/v1", "engine.endpoint"),
-    ("eval.api_model: m", "engine.api_model"), ("eval.concurrency: 2", "engine.concurrency"),
-    ("eval.generation: {max_new_tokens: 8}", "engine.generation"), ("serve.engine: hf", "engine.kind"),
-])
+@pytest.mark.parametrize(
+    "old,new",
+    [
+        ("eval.engine: hf", "engine.kind"),
+        ("eval.dtype: bf16", "engine.dtype"),
+        ("eval.gguf_quant: q4_0", "engine.quantization"),
+        ("eval.llamacpp_threads: 1", "engine.threads"),
+        ("eval.endpoint: http://x/v1", "engine.endpoint"),
+        ("eval.api_model: m", "engine.api_model"),
+        ("eval.concurrency: 2", "engine.concurrency"),
+        ("eval.generation: {max_new_tokens: 8}", "engine.generation"),
+        ("serve.engine: hf", "engine.kind"),
+    ],
+)
 def test_a_moved_key_names_its_new_home(tmp_path, old, new):
     section, rest = old.split(".", 1)
     with pytest.raises(ConfigError) as e:
@@ -93,12 +118,28 @@ def test_a_moved_key_names_its_new_home(tmp_path, old, new):
 
 
 def test_a_removed_key_says_why():
-    with pytest.raises(ConfigError, match=r"train\.dataloader_workers: removed: batches are built in the training process"):
+    with pytest.raises(
+        ConfigError, match=r"train\.dataloader_workers: removed: batches are built in the training process"
+    ):
         load_config(None, ["train.dataloader_workers=2"])
 
 
 def test_new_keys_load():
-    cfg = load_config(None, ["engine.kind=llamacpp", "engine.quantization=q4_0", "engine.threads=1",
-                             "engine.generation.max_new_tokens=8", "engine.dtype=bf16"])
+    cfg = load_config(
+        None,
+        [
+            "engine.kind=llamacpp",
+            "engine.quantization=q4_0",
+            "engine.threads=1",
+            "engine.generation.max_new_tokens=8",
+            "engine.dtype=bf16",
+        ],
+    )
     e = cfg.engine
-    assert (e.kind, e.quantization, e.threads, e.generation.max_new_tokens, e.dtype) == ("llamacpp", "q4_0", 1, 8, "bf16")
+    assert (e.kind, e.quantization, e.threads, e.generation.max_new_tokens, e.dtype) == (
+        "llamacpp",
+        "q4_0",
+        1,
+        8,
+        "bf16",
+    )

@@ -51,8 +51,11 @@ def test_every_config_field_has_a_one_line_description():
     multi = [k for k, d in fields if "\n" in d]
     assert not multi, "descriptions must be one line (they become YAML comments): " + ", ".join(multi)
     # every section model defined in config.py is reachable from ExperimentConfig (so the walk covers it)
-    defined = {v for v in vars(config_module).values()
-               if isinstance(v, type) and issubclass(v, Section) and v.__module__ == config_module.__name__}
+    defined = {
+        v
+        for v in vars(config_module).values()
+        if isinstance(v, type) and issubclass(v, Section) and v.__module__ == config_module.__name__
+    }
     assert defined - {Section} <= seen, defined - {Section} - seen
 
 
@@ -68,12 +71,25 @@ def test_walk_finds_a_missing_description():
     assert _walk(Outer, "", set()) == [("inner", "nested inside a union and a list"), ("inner.undocumented", None)]
 
 
-@pytest.mark.parametrize("path, overrides", [
-    (QUICKSTART, []),
-    (QWEN, ["train.lr=1e-4", "data.max_length=1024", "lora.target_modules=all-linear"]),
-    (None, ["prompt.user='Use: {ner} #1'", "name='yes'", "output_dir='runs/a: b'",
-            "serve.api_keys=[a, 'b c']", "data.sources=[Gathered]", "eval.bertscore_model=''", "train.report_to=[]"]),
-])
+@pytest.mark.parametrize(
+    "path, overrides",
+    [
+        (QUICKSTART, []),
+        (QWEN, ["train.lr=1e-4", "data.max_length=1024", "lora.target_modules=all-linear"]),
+        (
+            None,
+            [
+                "prompt.user='Use: {ner} #1'",
+                "name='yes'",
+                "output_dir='runs/a: b'",
+                "serve.api_keys=[a, 'b c']",
+                "data.sources=[Gathered]",
+                "eval.bertscore_model=''",
+                "train.report_to=[]",
+            ],
+        ),
+    ],
+)
 def test_commented_yaml_loads_back_to_the_same_config(tmp_path, path, overrides):
     cfg = load_config(path, overrides)
     if path is None:  # strings YAML must quote or escape
@@ -139,12 +155,15 @@ def test_show_command_with_overrides(app, tmp_path):
     assert again.model.name_or_path == "Qwen/Qwen2.5-1.5B-Instruct" and again.quant.mode == "nf4"
 
 
-@pytest.mark.parametrize("args, expected", [
-    ([str(QUICKSTART), "train.learning_rate=1e-4"], "train.learning_rate: unknown key"),
-    ([str(QUICKSTART), "lora.dropout=1.5"], "lora.dropout"),
-    ([str(QUICKSTART), "train.lr"], "expected key=value"),
-    (["configs/nope.yaml"], "config file not found"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        ([str(QUICKSTART), "train.learning_rate=1e-4"], "train.learning_rate: unknown key"),
+        ([str(QUICKSTART), "lora.dropout=1.5"], "lora.dropout"),
+        ([str(QUICKSTART), "train.lr"], "expected key=value"),
+        (["configs/nope.yaml"], "config file not found"),
+    ],
+)
 def test_show_bad_config_is_a_one_line_config_error(app, args, expected):
     res = CliRunner().invoke(app, ["config", "show", *args])
     assert res.exit_code != 0
@@ -160,11 +179,23 @@ def test_chefbot_config_show_bad_key_is_one_red_line(repo_dir):
     import sys
 
     env = dict(os.environ, HF_HUB_OFFLINE="1", COLUMNS="300")
-    ok = subprocess.run([sys.executable, "-m", "chefbot.cli", "config", "show", "configs/quickstart.yaml", "data.max_length=256"],
-                        cwd=repo_dir, env=env, capture_output=True, text=True, timeout=120)
+    ok = subprocess.run(
+        [sys.executable, "-m", "chefbot.cli", "config", "show", "configs/quickstart.yaml", "data.max_length=256"],
+        cwd=repo_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ok.returncode == 0, ok.stderr
     assert "\n  max_length: 256  " in ok.stdout
-    bad = subprocess.run([sys.executable, "-m", "chefbot.cli", "config", "show", "configs/quickstart.yaml", "data.max_len=256"],
-                         cwd=repo_dir, env=env, capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "chefbot.cli", "config", "show", "configs/quickstart.yaml", "data.max_len=256"],
+        cwd=repo_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and bad.stdout == "" and "Traceback" not in bad.stderr
     assert bad.stderr.strip().splitlines() == ["error: configs/quickstart.yaml: data.max_len: unknown key"]

@@ -18,8 +18,16 @@ from chefbot.demo import fresh_output_dir
 from chefbot.train.checkpoint import complete_checkpoints
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["data.max_train=24", "data.max_length=160", "train.batch_size=2", "train.eval_batches=1", "eval.limit=2",
-        "engine.generation.max_new_tokens=8", "eval.bootstrap_samples=100", "eval.bertscore_model=none"]
+TINY = [
+    "data.max_train=24",
+    "data.max_length=160",
+    "train.batch_size=2",
+    "train.eval_batches=1",
+    "eval.limit=2",
+    "engine.generation.max_new_tokens=8",
+    "eval.bootstrap_samples=100",
+    "eval.bertscore_model=none",
+]
 
 
 def test_fresh_run_folder_is_new_and_beside_the_configured_one(tmp_path):
@@ -34,11 +42,22 @@ def test_fresh_run_folder_is_new_and_beside_the_configured_one(tmp_path):
 @pytest.mark.slow
 def test_demo_killed_during_training_resumes(tmp_path):
     out = tmp_path / "runs" / "quickstart"
-    args = [sys.executable, "-m", "chefbot.cli", "demo", "configs/quickstart.yaml", *TINY, f"output_dir={out}",
-            "train.max_steps=8", "train.save_steps=1", "train.eval_steps=8"]
+    args = [
+        sys.executable,
+        "-m",
+        "chefbot.cli",
+        "demo",
+        "configs/quickstart.yaml",
+        *TINY,
+        f"output_dir={out}",
+        "train.max_steps=8",
+        "train.save_steps=1",
+        "train.eval_steps=8",
+    ]
     env = {**os.environ, "CHEFBOT_NO_PROGRESS": "1"}
-    proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 600
         while not [s for s, _ in complete_checkpoints(out) if s >= 2]:

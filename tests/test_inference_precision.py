@@ -10,9 +10,15 @@ import chefbot.model as model
 from chefbot.errors import ChefbotError
 
 
-@pytest.mark.parametrize("native,purpose,expected", [
-    (True, "serving", "bf16"), (False, "serving", "fp32"), (True, "exact", "fp32"), (False, "exact", "fp32"),
-])
+@pytest.mark.parametrize(
+    "native,purpose,expected",
+    [
+        (True, "serving", "bf16"),
+        (False, "serving", "fp32"),
+        (True, "exact", "fp32"),
+        (False, "exact", "fp32"),
+    ],
+)
 def test_auto_on_a_cpu(monkeypatch, native, purpose, expected):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(model, "cpu_has_fast_bf16", lambda: native)
@@ -40,7 +46,8 @@ def test_serving_generates_in_bf16_and_evaluation_in_fp32_on_a_cpu_with_native_b
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(model, "cpu_has_fast_bf16", lambda: True)
-    cfg = ExperimentConfig.model_validate({"model": {"name_or_path": str(tiny_qwen_dir)}, "engine": {"kind": "hf"},
-                                           "train": {"precision": "fp32"}})
+    cfg = ExperimentConfig.model_validate(
+        {"model": {"name_or_path": str(tiny_qwen_dir)}, "engine": {"kind": "hf"}, "train": {"precision": "fp32"}}
+    )
     assert make_generator(cfg, purpose="serving").model.dtype == torch.bfloat16
     assert make_generator(cfg, purpose="exact").model.dtype == torch.float32

@@ -28,8 +28,19 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PKG = SRC / "chefbot"
 
 FOUNDATIONS = {"chefbot", "config", "errors", "io", "progress", "recipe_format", "chat", "model", "stops", "cooking"}
-LAYERS = {**{f: 0 for f in FOUNDATIONS}, "data": 1, "train": 2, "generate": 3, "kitchen": 3,
-          "evaluate": 4, "plan": 4, "serve": 4, "config_cli": 5, "demo": 5, "cli": 6}
+LAYERS = {
+    **{f: 0 for f in FOUNDATIONS},
+    "data": 1,
+    "train": 2,
+    "generate": 3,
+    "kitchen": 3,
+    "evaluate": 4,
+    "plan": 4,
+    "serve": 4,
+    "config_cli": 5,
+    "demo": 5,
+    "cli": 6,
+}
 SIBLINGS_ALLOWED = {("serve", "plan")}
 
 
@@ -193,30 +204,44 @@ def test_no_import_cycles_between_files() -> None:
 
 
 def test_cycle_finder_finds_a_cycle() -> None:
-    e = [Edge("a", "b", (), 1, False, ""), Edge("b", "c", (), 1, False, ""), Edge("c", "a", (), 1, False, ""),
-         Edge("c", "d", (), 1, False, "")]
+    e = [
+        Edge("a", "b", (), 1, False, ""),
+        Edge("b", "c", (), 1, False, ""),
+        Edge("c", "a", (), 1, False, ""),
+        Edge("c", "d", (), 1, False, ""),
+    ]
     assert find_cycles(e) == [["a", "b", "c"]]
 
 
 def test_no_private_names_imported_across_modules() -> None:
-    bad = [f"{e.where()}: {e.src} imports {n} from {e.dst}" for e in EDGES for n in e.names
-           if n.startswith("_") and not n.startswith("__")]
+    bad = [
+        f"{e.where()}: {e.src} imports {n} from {e.dst}"
+        for e in EDGES
+        for n in e.names
+        if n.startswith("_") and not n.startswith("__")
+    ]
     assert not bad, "private names imported from another module (make them public where they live):\n" + "\n".join(bad)
 
 
 def test_function_local_imports_say_why() -> None:
-    bad = [f"{e.where()}: {e.src} imports {e.dst} inside a function" for e in EDGES
-           if e.local and "lazy:" not in e.comment]
-    assert not bad, ("function-local imports of chefbot modules without a `# lazy: <measured start-up cost>` comment "
-                     "(move them to the top of the file):\n" + "\n".join(bad))
+    bad = [
+        f"{e.where()}: {e.src} imports {e.dst} inside a function" for e in EDGES if e.local and "lazy:" not in e.comment
+    ]
+    assert not bad, (
+        "function-local imports of chefbot modules without a `# lazy: <measured start-up cost>` comment "
+        "(move them to the top of the file):\n" + "\n".join(bad)
+    )
 
 
-@pytest.mark.parametrize("source, expected", [
-    ("from chefbot.data import tokenize\n", [("chefbot.data.tokenize", ())]),
-    ("from chefbot.data.tokenize import IGNORE_INDEX\n", [("chefbot.data.tokenize", ("IGNORE_INDEX",))]),
-    ("def f():\n    from chefbot.train.loop import train  # lazy: torch\n", [("chefbot.train.loop", ("train",))]),
-    ("from . import tokenize\n", [("chefbot.data.tokenize", ())]),
-])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("from chefbot.data import tokenize\n", [("chefbot.data.tokenize", ())]),
+        ("from chefbot.data.tokenize import IGNORE_INDEX\n", [("chefbot.data.tokenize", ("IGNORE_INDEX",))]),
+        ("def f():\n    from chefbot.train.loop import train  # lazy: torch\n", [("chefbot.train.loop", ("train",))]),
+        ("from . import tokenize\n", [("chefbot.data.tokenize", ())]),
+    ],
+)
 def test_import_collector_resolves(tmp_path: Path, source: str, expected: list) -> None:
     modules = all_modules()
     p = tmp_path / "x.py"

@@ -15,11 +15,30 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_pyflakes_clean():
-    if shutil.which("ruff") is None and subprocess.run([sys.executable, "-m", "ruff", "--version"],
-                                                       capture_output=True).returncode != 0:
+    if (
+        shutil.which("ruff") is None
+        and subprocess.run([sys.executable, "-m", "ruff", "--version"], capture_output=True).returncode != 0
+    ):
         pytest.skip("ruff is not installed (it is in the test extra: pip install -e '.[test]')")
-    p = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--select", "F,E9", "--output-format",
-                        "concise", "src", "tests", "bench"], cwd=REPO, capture_output=True, text=True)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--no-cache",
+            "--select",
+            "F,E9",
+            "--output-format",
+            "concise",
+            "src",
+            "tests",
+            "bench",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 0, p.stdout + p.stderr
 
 

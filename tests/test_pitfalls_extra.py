@@ -37,8 +37,13 @@ def test_generation_prompt_tokens_equal_training_prompt_tokens(tiny_qwen_dir, qw
         tok.chat_template = GEMMA_LIKE
     model = AutoModelForCausalLM.from_pretrained(tiny_qwen_dir, dtype=torch.float32)
     gen = LocalGenerator(model, tok, GenerationConfig(max_new_tokens=4))
-    recipe = Recipe(id="t:1", title="Creamy Corn", ingredients=["2 pkg. frozen corn", "1/2 tsp. salt"], ner=["corn", "salt"],
-                    directions=["Combine all.", "Cook."])
+    recipe = Recipe(
+        id="t:1",
+        title="Creamy Corn",
+        ingredients=["2 pkg. frozen corn", "1/2 tsp. salt"],
+        ner=["corn", "salt"],
+        directions=["Combine all.", "Cook."],
+    )
     for prompt in (PromptConfig(), PromptConfig(system=None, user="Ingredients: {ner}. Title: {title}")):
         msgs = messages_for(recipe, prompt)
         ex = encode_example(msgs, target_for(recipe), tok, 512)
@@ -81,8 +86,11 @@ def test_each_rank_loads_its_whole_model_on_its_own_gpu():
     from chefbot.train.setup import device_map_for
 
     def acc(kind: str, rank: int, dist: str = "DistributedType.MULTI_GPU"):
-        return SimpleNamespace(device=torch.device(kind, rank) if kind == "cuda" else torch.device(kind),
-                               local_process_index=rank, distributed_type=dist)
+        return SimpleNamespace(
+            device=torch.device(kind, rank) if kind == "cuda" else torch.device(kind),
+            local_process_index=rank,
+            distributed_type=dist,
+        )
 
     assert device_map_for(acc("cuda", 1)) == {"": 1}
     assert device_map_for(acc("cuda", 0)) == {"": 0}

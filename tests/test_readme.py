@@ -29,9 +29,18 @@ REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 
 # Small enough for CI, big enough to train, evaluate and report for real.
-TINY = ["data.max_train=24", "data.max_length=160", "train.max_steps=2", "train.batch_size=2", "train.eval_steps=2",
-        "train.save_steps=2", "train.eval_batches=1", "eval.limit=2", "engine.generation.max_new_tokens=16",
-        "eval.bootstrap_samples=200"]
+TINY = [
+    "data.max_train=24",
+    "data.max_length=160",
+    "train.max_steps=2",
+    "train.batch_size=2",
+    "train.eval_steps=2",
+    "train.save_steps=2",
+    "train.eval_batches=1",
+    "eval.limit=2",
+    "engine.generation.max_new_tokens=16",
+    "eval.bootstrap_samples=200",
+]
 
 
 def readme_commands(text: str) -> list[str]:
@@ -46,8 +55,11 @@ def readme_commands(text: str) -> list[str]:
     prose = "\n".join(ln for ln in prose.splitlines() if not ln.lstrip().startswith("|"))  # tables name commands
     # An inline span with a file argument is a command (`chefbot plan examples/x.yaml`); one without
     # names a command (`chefbot eval run`), and one with placeholders (`chefbot eval CONFIG`) describes it.
-    out += [c for c in re.findall(r"`(chefbot [^`]+)`", prose)
-            if c not in out and "/" in c and "..." not in c and not re.search(r"\b[A-Z]{3,}\b", c)]
+    out += [
+        c
+        for c in re.findall(r"`(chefbot [^`]+)`", prose)
+        if c not in out and "/" in c and "..." not in c and not re.search(r"\b[A-Z]{3,}\b", c)
+    ]
     return out
 
 
@@ -88,7 +100,9 @@ def test_make_targets_exist():
     makefile = (REPO / "Makefile").read_text()
     for c in COMMANDS:
         if c.startswith("make "):
-            assert re.search(rf"^{re.escape(c.split()[1])}:", makefile, re.M), f"README: `{c}` but no such Makefile target"
+            assert re.search(rf"^{re.escape(c.split()[1])}:", makefile, re.M), (
+                f"README: `{c}` but no such Makefile target"
+            )
 
 
 @pytest.mark.parametrize("command", [c for c in COMMANDS if chefbot_args(c) is not None])
@@ -112,8 +126,12 @@ def test_parse_rejects_what_the_cli_rejects():
 
 
 def test_usage_errors_are_one_message_not_a_traceback():
-    p = subprocess.run([sys.executable, "-m", "chefbot.cli", "eval", "run", "configs/quickstart.yaml", "--no-such-option"],
-                       cwd=REPO, capture_output=True, text=True)
+    p = subprocess.run(
+        [sys.executable, "-m", "chefbot.cli", "eval", "run", "configs/quickstart.yaml", "--no-such-option"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 2 and "No such option: --no-such-option" in p.stderr and "Traceback" not in p.stderr
 
 
@@ -123,9 +141,18 @@ def test_usage_errors_are_one_message_not_a_traceback():
 def run(args: list[str], tmp: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
     args = [str(tmp / a) if a.startswith("runs/") else a for a in args]
     env = {**os.environ, "CHEFBOT_NO_PROGRESS": "1", "PYTHONUNBUFFERED": "1"}
-    p = subprocess.run([sys.executable, "-m", "chefbot.cli", *args], cwd=REPO, env=env, input=stdin,
-                       capture_output=True, text=True, timeout=900)
-    assert p.returncode == 0, f"chefbot {' '.join(args)} failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+    p = subprocess.run(
+        [sys.executable, "-m", "chefbot.cli", *args],
+        cwd=REPO,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert p.returncode == 0, (
+        f"chefbot {' '.join(args)} failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+    )
     return p
 
 
@@ -139,7 +166,9 @@ def readme(prefix: list[str]) -> list[str]:
 
 
 def make_demo_args() -> list[str]:
-    line = next(ln for ln in (REPO / "Makefile").read_text().splitlines() if re.match(r"\s+\$\(BIN\)/chefbot demo ", ln))
+    line = next(
+        ln for ln in (REPO / "Makefile").read_text().splitlines() if re.match(r"\s+\$\(BIN\)/chefbot demo ", ln)
+    )
     return shlex.split(line.split("$(BIN)/chefbot", 1)[1])
 
 
@@ -167,8 +196,9 @@ def test_make_demo_twice_then_the_readme_commands(workdir: Path):
         assert "## Samples" in text and "![loss_curve](loss_curve.png)" in text
     assert "this demo reused the finished run" in again
     # Same run, same predictions: the reused report has the same numbers.
-    assert again.split("## Results")[1].split("## Plots")[0].replace("reused the finished run", "") == \
-        report.split("## Results")[1].split("## Plots")[0].replace("trained 2 of its 2 steps", "")
+    assert again.split("## Results")[1].split("## Plots")[0].replace("reused the finished run", "") == report.split(
+        "## Results"
+    )[1].split("## Plots")[0].replace("trained 2 of its 2 steps", "")
 
     inspect = run([*readme(["data", "inspect"]), *TINY], workdir)
     assert "trained" in inspect.stdout + inspect.stderr
@@ -214,5 +244,6 @@ def test_the_map_names_files_and_functions_that_exist():
             if owner and not re.search(rf"^class {owner[-1]}\b", "\n".join(f.read_text() for f in files), re.M):
                 where_defined = sorted((REPO / "src" / "chefbot").rglob(f"{owner[-1]}.py"))  # module.function
             source = "\n".join(f.read_text(encoding="utf-8") for f in where_defined)
-            assert re.search(rf"^\s*(def|class) {name}\b|^{name}\s*[:=]", source, re.M), \
+            assert re.search(rf"^\s*(def|class) {name}\b|^{name}\s*[:=]", source, re.M), (
                 f"map row {row!r}: {s} is not defined in {[str(f.relative_to(REPO)) for f in where_defined]}"
+            )

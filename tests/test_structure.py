@@ -23,14 +23,19 @@ def functions(path: Path):
 def is_route(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     """Decorated with ``@router.get(...)``/``.post``/... (any APIRouter or app method naming an HTTP verb)."""
     verbs = {"get", "post", "put", "patch", "delete", "api_route"}
-    return any(isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr in verbs
-               for d in fn.decorator_list)
+    return any(
+        isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr in verbs
+        for d in fn.decorator_list
+    )
 
 
 @pytest.mark.parametrize("path", SERVE, ids=lambda p: p.name)
 def test_no_long_functions_in_serve(path):
-    long = [f"{fn.name} ({fn.end_lineno - fn.lineno + 1} lines)" for fn in functions(path)
-            if fn.end_lineno - fn.lineno + 1 > MAX_LINES]
+    long = [
+        f"{fn.name} ({fn.end_lineno - fn.lineno + 1} lines)"
+        for fn in functions(path)
+        if fn.end_lineno - fn.lineno + 1 > MAX_LINES
+    ]
     assert not long, f"{path.name}: functions over {MAX_LINES} lines: {long}"
 
 
@@ -51,7 +56,9 @@ def test_the_checks_see_routes_and_long_functions(tmp_path):
     """The two checks above are not vacuous: they find a route and they count lines."""
     src = tmp_path / "m.py"
     body = "\n".join(f"    x{i} = {i}" for i in range(MAX_LINES))
-    src.write_text(f"@router.post('/x')\ndef r():\n    try:\n        pass\n    except ValueError:\n        pass\n{body}\n")
+    src.write_text(
+        f"@router.post('/x')\ndef r():\n    try:\n        pass\n    except ValueError:\n        pass\n{body}\n"
+    )
     [fn] = functions(src)
     assert is_route(fn) and fn.end_lineno - fn.lineno + 1 > MAX_LINES
     assert sum(is_route(f) for p in SERVE for f in functions(p)) >= 15

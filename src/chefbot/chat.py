@@ -71,8 +71,9 @@ def constraints_line(c: RecipeConstraints | None, template: str | None, *, ingre
     return line
 
 
-def request_messages(ner: Sequence[str] | str, prompt: PromptConfig, title: str = "",
-                     constraints: RecipeConstraints | None = None) -> list[Message]:
+def request_messages(
+    ner: Sequence[str] | str, prompt: PromptConfig, title: str = "", constraints: RecipeConstraints | None = None
+) -> list[Message]:
     """The system + user turns asking for a recipe with these ingredients; with
     ``prompt.constraints`` set and ``constraints`` asking for something, the user turn ends
     with the constraints line (``constraints_line``)."""
@@ -126,8 +127,10 @@ def prompt_token_ids(messages: Sequence[Message], tokenizer: Any, fold: str = "a
     if segments is None:  # a template that rewrites message text in ways _segments does not know
         hit = [t for m in msgs for t in added.values() if t in str(m.get("content", ""))]
         if hit:
-            raise ValueError(f"a message contains the special token text {hit[0]!r}, and this tokenizer's chat template "
-                             "changes message text, so it cannot be kept plain; remove it from the message")
+            raise ValueError(
+                f"a message contains the special token text {hit[0]!r}, and this tokenizer's chat template "
+                "changes message text, so it cannot be kept plain; remove it from the message"
+            )
         return tokenizer(text, add_special_tokens=False)["input_ids"]
     whole, unsafe = _contents_reading_added_tokens(tokenizer, text, segments, added)
     if not unsafe:
@@ -178,8 +181,9 @@ def _segments(msgs: list[Message], tokenizer: Any, text: str) -> list[tuple[str,
     return None
 
 
-def _contents_reading_added_tokens(tokenizer: Any, text: str, segments: list[tuple[str, bool]],
-                                   added: dict[int, str]) -> tuple[list[int], set[int]]:
+def _contents_reading_added_tokens(
+    tokenizer: Any, text: str, segments: list[tuple[str, bool]], added: dict[int, str]
+) -> tuple[list[int], set[int]]:
     """``text``'s ids tokenized as a whole, and the indexes of the message-text segments where that reads
     an added token (also one that starts in the message text and ends in the template's)."""
     spans, start = [], 0
@@ -205,6 +209,9 @@ def plain_token_ids(tokenizer: Any, text: str) -> list[int]:
     if backend is None:  # a slow (Python) tokenizer
         return tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
     normalized = backend.normalizer.normalize_str(text) if backend.normalizer is not None else text
-    pieces = (backend.pre_tokenizer.pre_tokenize_str(normalized) if backend.pre_tokenizer is not None
-              else [(normalized, (0, len(normalized)))])
+    pieces = (
+        backend.pre_tokenizer.pre_tokenize_str(normalized)
+        if backend.pre_tokenizer is not None
+        else [(normalized, (0, len(normalized)))]
+    )
     return [token.id for piece, _ in pieces for token in backend.model.tokenize(piece)]

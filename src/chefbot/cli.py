@@ -55,8 +55,11 @@ def _main(
 def demo_cmd(
     config: str = typer.Argument("configs/quickstart.yaml", help="Experiment YAML (the quickstart by default)."),
     overrides: Optional[List[str]] = typer.Argument(None, help="Dotted key=value overrides."),
-    fresh: bool = typer.Option(False, "--fresh", help="Train in a new run folder (OUTPUT_DIR-<time>) instead of "
-                               "continuing or reusing the run in OUTPUT_DIR."),
+    fresh: bool = typer.Option(
+        False,
+        "--fresh",
+        help="Train in a new run folder (OUTPUT_DIR-<time>) instead of continuing or reusing the run in OUTPUT_DIR.",
+    ),
 ) -> None:
     """Data -> train -> base vs tuned evaluation -> OUTPUT_DIR/report.md (the quickstart)."""
     from chefbot.demo import run_demo  # lazy: torch, 1.5 s (module docstring)

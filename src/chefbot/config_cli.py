@@ -24,8 +24,10 @@ def show_cmd(
     """Print CONFIG with overrides and defaults as YAML, with a comment per key saying what it does."""
     ov = list(overrides or [])
     cfg = load_config(config, ov)
-    header = [f"chefbot config show {config}" + "".join(f" {o}" for o in ov),
-              "every key resolved (defaults filled in); comments from src/chefbot/config.py"]
+    header = [
+        f"chefbot config show {config}" + "".join(f" {o}" for o in ov),
+        "every key resolved (defaults filled in); comments from src/chefbot/config.py",
+    ]
     typer.echo(commented_yaml(cfg, header), nl=False)
 
 

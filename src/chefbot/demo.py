@@ -46,8 +46,10 @@ def describe_start(cfg: ExperimentConfig) -> str:
     ckpt = latest_checkpoint(cfg.output_dir)
     if ckpt is None:
         return f"training from scratch in {cfg.output_dir}"
-    return (f"found {ckpt}: continuing that run (a finished run is reused as it is; "
-            f"`chefbot demo --fresh` trains in a new run folder)")
+    return (
+        f"found {ckpt}: continuing that run (a finished run is reused as it is; "
+        f"`chefbot demo --fresh` trains in a new run folder)"
+    )
 
 
 def run_demo(cfg: ExperimentConfig, fresh: bool = False) -> Path:
@@ -72,23 +74,37 @@ def run_demo(cfg: ExperimentConfig, fresh: bool = False) -> Path:
         console.print(f"[bold]train[/] the run in {out} had already finished ({summary['steps']} steps): reusing it")
 
     history = read_history(out)
-    history["note"] = ("Read back from the run's own log: "
-                       + ("this demo reused the finished run." if reused else
-                          f"this demo trained {len(summary['train_loss'])} of its {history['steps']} steps"
-                          + (f" (resumed from {summary['resumed_from']})." if summary["resumed_from"] else ".")))
+    history["note"] = "Read back from the run's own log: " + (
+        "this demo reused the finished run."
+        if reused
+        else f"this demo trained {len(summary['train_loss'])} of its {history['steps']} steps"
+        + (f" (resumed from {summary['resumed_from']})." if summary["resumed_from"] else ".")
+    )
     history["extra"] = {"device": summary["device"]}
 
     t = time.perf_counter()
-    console.print(f"[bold]evaluate[/] base and base + adapter on {cfg.eval.limit or 'all'} held-out {cfg.eval.split} recipes")
+    console.print(
+        f"[bold]evaluate[/] base and base + adapter on {cfg.eval.limit or 'all'} held-out {cfg.eval.split} recipes"
+    )
     evaluate_model(cfg, adapter=summary["adapter_dir"], out_dir=out, extra={"training": history})
     timings["evaluate"] = time.perf_counter() - t
     console.print("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
     # the record a quoted demo time points at; the load averages say whether the machine was shared
-    atomic_write_json(out / "demo_timings.json", {
-        "stages_s": {k: round(v, 1) for k, v in timings.items()}, "total_s": round(sum(timings.values()), 1),
-        "trained_steps": 0 if reused else len(summary["train_loss"]), "reused_finished_run": reused,
-        "resumed_from": summary["resumed_from"], "device": summary["device"], "cpu_count": os.cpu_count(),
-        "load_average_1_5_15": {"start": [round(x, 2) for x in load_start], "end": [round(x, 2) for x in os.getloadavg()]},
-        "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    })
+    atomic_write_json(
+        out / "demo_timings.json",
+        {
+            "stages_s": {k: round(v, 1) for k, v in timings.items()},
+            "total_s": round(sum(timings.values()), 1),
+            "trained_steps": 0 if reused else len(summary["train_loss"]),
+            "reused_finished_run": reused,
+            "resumed_from": summary["resumed_from"],
+            "device": summary["device"],
+            "cpu_count": os.cpu_count(),
+            "load_average_1_5_15": {
+                "start": [round(x, 2) for x in load_start],
+                "end": [round(x, 2) for x in os.getloadavg()],
+            },
+            "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        },
+    )
     return out / "report.md"

@@ -71,7 +71,9 @@ def check_sha256(path: Path, expected: str | None) -> None:
         return
     got = sha256_file(path)
     if got != expected:
-        raise ChefbotError(f"{path}: sha256 is {got}, expected {expected}; the file is corrupt or not the expected model")
+        raise ChefbotError(
+            f"{path}: sha256 is {got}, expected {expected}; the file is corrupt or not the expected model"
+        )
 
 
 def _dequantized_cache(gguf: Path, cfg: ModelConfig) -> Path:
@@ -96,7 +98,9 @@ def dequantize_gguf(gguf: Path, cfg: ModelConfig) -> Path:
     # dequantize=True: transformers >= 5 would otherwise keep GGUF blocks (when `kernels` is
     # installed) or mark the model as GGUF-quantized, and either way refuse save_pretrained.
     model = AutoModelForCausalLM.from_pretrained(
-        str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32,
+        str(gguf.parent),
+        gguf_file=gguf.name,
+        dtype=torch.float32,
         quantization_config=GgufConfig(dequantize=True),
     )
     with atomic_dir(out) as tmp:
@@ -145,7 +149,9 @@ def _from_pretrained(loader: Any, src: ModelSource, **kw: Any) -> Any:
 def load_tokenizer(cfg: ModelConfig) -> Any:
     from transformers import AutoTokenizer
 
-    src = resolve_source(cfg) if cfg.tokenizer is None else ModelSource(cfg.tokenizer, local=Path(cfg.tokenizer).exists())
+    src = (
+        resolve_source(cfg) if cfg.tokenizer is None else ModelSource(cfg.tokenizer, local=Path(cfg.tokenizer).exists())
+    )
     tok = _from_pretrained(AutoTokenizer, src, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code)
     if tok.pad_token is None:
         # Safe because labels are never built by masking pad ids (see data/tokenize.py).
@@ -215,7 +221,9 @@ def quantization_config(q: QuantConfig) -> Any:
     try:
         import bitsandbytes  # noqa: F401
     except ImportError:
-        raise ChefbotError(f"quant.mode={q.mode} needs bitsandbytes (pip install bitsandbytes), or set quant.mode=none") from None
+        raise ChefbotError(
+            f"quant.mode={q.mode} needs bitsandbytes (pip install bitsandbytes), or set quant.mode=none"
+        ) from None
     import torch
     from transformers import BitsAndBytesConfig
 
@@ -250,8 +258,9 @@ def load_model(cfg: ExperimentConfig, device_map: Any = None, dtype: Any = None,
     return _from_pretrained(AutoModelForCausalLM, src, **kw)
 
 
-def load_for_inference(cfg: ExperimentConfig, adapter: str | None = None, device_map: Any = None,
-                       precision: str | None = None) -> Any:
+def load_for_inference(
+    cfg: ExperimentConfig, adapter: str | None = None, device_map: Any = None, precision: str | None = None
+) -> Any:
     """Base model plus an optional LoRA adapter, *not* merged, in eval mode.
 
     ``precision`` (from ``inference_precision``) overrides the training precision for the weights.
@@ -278,5 +287,8 @@ def adapter_identity(adapter: str | Path) -> dict:
     adapter in the same folder is never mistaken for the old one."""
     folder = Path(adapter)
     weights = next((folder / f for f in ADAPTER_WEIGHTS if (folder / f).is_file()), folder / ADAPTER_WEIGHTS[0])
-    return {"path": str(adapter), "sha256": short_sha256(weights),
-            "config_sha256": short_sha256(folder / "adapter_config.json")}
+    return {
+        "path": str(adapter),
+        "sha256": short_sha256(weights),
+        "config_sha256": short_sha256(folder / "adapter_config.json"),
+    }

@@ -82,7 +82,9 @@ def render_recipe(title: str, ingredients: list[str], directions: list[str]) -> 
 
 # A heading line: optional markdown/brackets/bold around a word, optional colon.
 _DECOR = r"[\s#*_\[\]=:>-]*"
-_ING_RE = re.compile(rf"^{_DECOR}(ingredients?|what you('| wi)ll need|you will need)\b{_DECOR}(?:\(.*\))?{_DECOR}$", re.I)
+_ING_RE = re.compile(
+    rf"^{_DECOR}(ingredients?|what you('| wi)ll need|you will need)\b{_DECOR}(?:\(.*\))?{_DECOR}$", re.I
+)
 _DIR_RE = re.compile(
     rf"^{_DECOR}(directions?|instructions?|steps?|method|preparation|procedure|how to make( it)?)\b{_DECOR}(?:\(.*\))?{_DECOR}$",
     re.I,

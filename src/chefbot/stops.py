@@ -12,7 +12,15 @@ from typing import Any
 
 # End-of-turn markers of common chat templates; used only when the tokenizer has them
 # as special tokens (a plain-text "</s>" inside a vocabulary must not stop anything).
-END_OF_TURN_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "<end_of_turn>", "<|end|>", "<|eom_id|>")
+END_OF_TURN_TOKENS = (
+    "<|im_end|>",
+    "<|endoftext|>",
+    "<|eot_id|>",
+    "<|end_of_text|>",
+    "<end_of_turn>",
+    "<|end|>",
+    "<|eom_id|>",
+)
 
 
 def _as_list(value: Any) -> list[int]:

@@ -33,7 +33,19 @@ def recipes_csv(tmp_path_factory) -> Path:
         w.writerow(["", "title", "ingredients", "directions", "link", "source", "NER"])
         for i in range(40):
             ner = rng.sample(foods, rng.randint(2, 6))
-            steps = [f"Step {j}: combine the {rng.choice(ner)} with the {rng.choice(ner)} and stir well." for j in range(rng.randint(2, 9))]
-            w.writerow([i, f"Dish number {i}", json.dumps([f"1 c. {n}" for n in ner]), json.dumps(steps),
-                        f"example.com/{i}", "Gathered", json.dumps(ner)])
+            steps = [
+                f"Step {j}: combine the {rng.choice(ner)} with the {rng.choice(ner)} and stir well."
+                for j in range(rng.randint(2, 9))
+            ]
+            w.writerow(
+                [
+                    i,
+                    f"Dish number {i}",
+                    json.dumps([f"1 c. {n}" for n in ner]),
+                    json.dumps(steps),
+                    f"example.com/{i}",
+                    "Gathered",
+                    json.dumps(ner),
+                ]
+            )
     return path

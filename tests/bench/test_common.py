@@ -8,7 +8,9 @@ import pytest
 def test_replace_section_rewrites_only_its_block(bench_module, tmp_path):
     common = bench_module("common")
     doc = tmp_path / "B.md"
-    doc.write_text("# T\n<!-- section:a -->\nold a\n<!-- end:a -->\nmiddle\n<!-- section:b -->\nold b\n<!-- end:b -->\n")
+    doc.write_text(
+        "# T\n<!-- section:a -->\nold a\n<!-- end:a -->\nmiddle\n<!-- section:b -->\nold b\n<!-- end:b -->\n"
+    )
     common.replace_section("a", "new a\n\nline 2 with \\1 and $x", path=doc)
     text = doc.read_text()
     assert "<!-- section:a -->\nnew a\n\nline 2 with \\1 and $x\n<!-- end:a -->" in text
@@ -80,8 +82,11 @@ def test_benchmarks_doc_names_only_files_that_exist(repo_dir):
     import re
 
     doc = repo_dir / "docs" / "BENCHMARKS.md"
-    named = {n for n in re.findall(r"docs/results/([\w.-]+\.(?:json|md))", doc.read_text(encoding="utf-8"))
-             if not n.split(".")[0].isupper()}  # NAME.json: a placeholder in a command
+    named = {
+        n
+        for n in re.findall(r"docs/results/([\w.-]+\.(?:json|md))", doc.read_text(encoding="utf-8"))
+        if not n.split(".")[0].isupper()
+    }  # NAME.json: a placeholder in a command
     assert named, "docs/BENCHMARKS.md names no results file"
     missing = sorted(n for n in named if not (repo_dir / "docs" / "results" / n).exists())
     # gpu_train.json is named as where a future GPU run keeps its JSON

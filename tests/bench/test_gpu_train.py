@@ -47,14 +47,21 @@ def test_batch_counts_and_data_modes(bench_module):
             assert "attention_mask" not in b
             for k, v in g.batch_counts(b).items():
                 totals[k] = totals.get(k, 0) + v
-        assert (totals["examples"], totals["real"], totals["target"], totals["pairs"]) == (24, n_real, n_target, pairs), mode
+        assert (totals["examples"], totals["real"], totals["target"], totals["pairs"]) == (
+            24,
+            n_real,
+            n_target,
+            pairs,
+        ), mode
         shares[mode] = 1 - totals["real"] / totals["slots"]
     assert shares["padding_free"] == 0 and shares["padded"] > shares["packed"]
 
 
 def test_tiny_run_reports_sane_numbers(bench_module, tmp_path):
     g = bench_module("gpu_train")
-    out = g.main(["--tiny", "--variants", "packed", "--steps", "1", "--warmup", "1", "--no-docs", "--out", str(tmp_path)])
+    out = g.main(
+        ["--tiny", "--variants", "packed", "--steps", "1", "--warmup", "1", "--no-docs", "--out", str(tmp_path)]
+    )
     assert (tmp_path / "gpu_train_tiny.json").exists()
     (row,) = out["variants"]
     assert row["variant"] == "packed" and row["steps_timed"] == 1
@@ -64,15 +71,21 @@ def test_tiny_run_reports_sane_numbers(bench_module, tmp_path):
     assert row["mfu"] is None  # no GPU peak on CPU
     assert row["model_tflops_per_step"] > 0 and row["peak_mem_gb"] > 0
     assert row["loss_first"] == pytest.approx(6.9, abs=0.5)  # ln(1024): random weights, vocab 1024
-    assert 0 < row["memory_model_gb"] < 1  # chefbot.train.memory's estimate for the largest micro-batch (GPU: next to peak GB)
+    assert (
+        0 < row["memory_model_gb"] < 1
+    )  # chefbot.train.memory's estimate for the largest micro-batch (GPU: next to peak GB)
     assert out["best"]["variant"] == "packed"
-    assert out["data"]["examples"] == 32 and 2 < out["data"]["median_tokens"] <= 128 and out["wall_s"] > 0  # what the section quotes
+    assert (
+        out["data"]["examples"] == 32 and 2 < out["data"]["median_tokens"] <= 128 and out["wall_s"] > 0
+    )  # what the section quotes
 
 
 def test_quick_run_writes_quick_json_and_leaves_docs(bench_module, repo_dir, tmp_path):
     g = bench_module("gpu_train")
     doc = repo_dir / "docs" / "BENCHMARKS.md"
-    section = lambda: doc.read_text(encoding="utf-8").split("<!-- section:gpu -->", 1)[1].split("<!-- end:gpu -->", 1)[0]  # noqa: E731
+    section = lambda: (
+        doc.read_text(encoding="utf-8").split("<!-- section:gpu -->", 1)[1].split("<!-- end:gpu -->", 1)[0]
+    )  # noqa: E731
     before = section()
     # --tiny keeps it on CPU even on a GPU machine; --quick alone would be --tiny only without a GPU
     out = g.main(["--tiny", "--quick", "--variants", "packed", "--steps", "1", "--warmup", "1", "--out", str(tmp_path)])
@@ -87,11 +100,27 @@ def test_gpu_section_without_gpu_explains_how_to_run(bench_module):
     g = bench_module("gpu_train")
     text = g.render_section(None)
     assert "python bench/gpu_train.py --steps 30" in text and "Not measured yet" in text
-    fake = {"machine": {"gpu": "NVIDIA H100 80GB HBM3", "cpu": "x", "python": "3.11", "torch": "2"}, "written_at": "now",
-            "command": "python bench/gpu_train.py --steps 30", "steps": 30, "goal_met": True,
-            "variants": [{"variant": "packed", "step_time_s_median": 0.5, "tokens_per_s": 16000, "target_tokens_per_s": 12000,
-                          "examples_per_step": 38.0, "padding_share": 0.01, "mfu": 0.2, "peak_mem_gb": 5.0,
-                          "memory_model_gb": 4.75, "reference_300_steps_projected_s": 100.0}]}
+    fake = {
+        "machine": {"gpu": "NVIDIA H100 80GB HBM3", "cpu": "x", "python": "3.11", "torch": "2"},
+        "written_at": "now",
+        "command": "python bench/gpu_train.py --steps 30",
+        "steps": 30,
+        "goal_met": True,
+        "variants": [
+            {
+                "variant": "packed",
+                "step_time_s_median": 0.5,
+                "tokens_per_s": 16000,
+                "target_tokens_per_s": 12000,
+                "examples_per_step": 38.0,
+                "padding_share": 0.01,
+                "mfu": 0.2,
+                "peak_mem_gb": 5.0,
+                "memory_model_gb": 4.75,
+                "reference_300_steps_projected_s": 100.0,
+            }
+        ],
+    }
     fake["best"] = fake["variants"][0]
     text = g.render_section(fake)
     assert "H100" in text and "20.0%" in text and "met" in text and "| 4.75 |" in text
@@ -105,12 +134,29 @@ def test_gpu_section_states_only_settings_and_results(bench_module):
     for fixed in ("minutes", "median 202", "A100 40GB", "12 GB"):  # no estimate or outside figure in the template
         assert fixed not in text
     assert f"≤ {g.GOAL_SECONDS:.0f} s and ≤ {g.GOAL_PEAK_GB:.0f} GB" in text and "H100 PCIe 756" in text
-    fake = {"machine": {"gpu": "NVIDIA H100 80GB HBM3", "cpu": "x", "python": "3.11", "torch": "2"}, "written_at": "now",
-            "command": "python bench/gpu_train.py --steps 30", "steps": 30, "goal_met": False, "wall_s": 390.0,
-            "data": {"examples": 2000, "median_tokens": 198.0},
-            "variants": [{"variant": "padded+gc", "step_time_s_median": 1.0, "tokens_per_s": 8000, "target_tokens_per_s": 6000,
-                          "examples_per_step": 16.0, "padding_share": 0.3, "mfu": None, "peak_mem_gb": 9.0,
-                          "memory_model_gb": None, "reference_300_steps_projected_s": 300.0}]}
+    fake = {
+        "machine": {"gpu": "NVIDIA H100 80GB HBM3", "cpu": "x", "python": "3.11", "torch": "2"},
+        "written_at": "now",
+        "command": "python bench/gpu_train.py --steps 30",
+        "steps": 30,
+        "goal_met": False,
+        "wall_s": 390.0,
+        "data": {"examples": 2000, "median_tokens": 198.0},
+        "variants": [
+            {
+                "variant": "padded+gc",
+                "step_time_s_median": 1.0,
+                "tokens_per_s": 8000,
+                "target_tokens_per_s": 6000,
+                "examples_per_step": 16.0,
+                "padding_share": 0.3,
+                "mfu": None,
+                "peak_mem_gb": 9.0,
+                "memory_model_gb": None,
+                "reference_300_steps_projected_s": 300.0,
+            }
+        ],
+    }
     fake["best"] = fake["variants"][0]
     text = g.render_section(fake)
     assert "median 198 tokens" in text and "The whole run took 6.5 min." in text and "**not met**" in text

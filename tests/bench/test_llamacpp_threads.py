@@ -10,14 +10,19 @@ import pytest
 def fake_round(serve_load, clients: int, tokens_per_s: float) -> dict:
     """``serve_load.summarize`` of ``clients`` answers of 100 tokens whose round took 100*clients/tokens_per_s s."""
     results = [{"status": 200, "tokens": 100, "latency": 1.0, "ttft": 0.1} for _ in range(clients)]
-    return {"clients": clients, **serve_load.summarize(results, 100 * clients / tokens_per_s),
-            "load": {"loadavg": [1.5, 1.0, 1.0], "at": "00:00:00"}}
+    return {
+        "clients": clients,
+        **serve_load.summarize(results, 100 * clients / tokens_per_s),
+        "load": {"loadavg": [1.5, 1.0, 1.0], "at": "00:00:00"},
+    }
 
 
 def fake_runs(serve_load, speeds: dict[str, list[float]]) -> dict:
     """Per arm, one [1-client, 4-client] pair per repeat; the 4-client round twice the 1-client speed."""
-    return {arm: [[fake_round(serve_load, 1, x), fake_round(serve_load, 4, 2 * x)] for x in xs]
-            for arm, xs in speeds.items()}
+    return {
+        arm: [[fake_round(serve_load, 1, x), fake_round(serve_load, 4, 2 * x)] for x in xs]
+        for arm, xs in speeds.items()
+    }
 
 
 def test_each_repeat_runs_every_arm_and_the_first_arm_rotates(bench_module):
@@ -36,8 +41,10 @@ def test_the_setting_gives_each_busy_context_its_threads(bench_module, per_conte
     lt = bench_module("llamacpp_threads")
     key, value = lt.threads_setting("eval.llamacpp_threads", per_context, clients).split("=")
     assert key == "eval.llamacpp_threads"
-    engine = SimpleNamespace(threads=int(value), _decoders=[SimpleNamespace(busy=True)] * clients
-                             + [SimpleNamespace(busy=False)] * (4 - clients))
+    engine = SimpleNamespace(
+        threads=int(value),
+        _decoders=[SimpleNamespace(busy=True)] * clients + [SimpleNamespace(busy=False)] * (4 - clients),
+    )
     assert LlamaCppGenerator._share(engine) == per_context
 
 
@@ -52,8 +59,15 @@ def test_the_threads_key_follows_the_config(bench_module):
 
 def test_medians_ratios_and_what_they_support(bench_module):
     lt, sl = bench_module("llamacpp_threads"), bench_module("serve_load")
-    runs = fake_runs(sl, {"chefbot_1": [150.0, 140.0, 160.0], "chefbot_2": [100.0, 120.0, 110.0],
-                          "bare_1": [90.0, 80.0, 95.0], "bare_2": [85.0, 100.0, 70.0]})
+    runs = fake_runs(
+        sl,
+        {
+            "chefbot_1": [150.0, 140.0, 160.0],
+            "chefbot_2": [100.0, 120.0, 110.0],
+            "bare_1": [90.0, 80.0, 95.0],
+            "bare_2": [85.0, 100.0, 70.0],
+        },
+    )
     speed, ratios = lt.summary(runs, [(1, 1), (4, 4)])
     assert speed["chefbot_1"]["1_clients"]["tokens_per_s"] == 150.0
     assert speed["chefbot_1"]["1_clients"]["tokens_per_s_repeats"] == [150.0, 140.0, 160.0]
@@ -71,17 +85,26 @@ def test_medians_ratios_and_what_they_support(bench_module):
 
 def test_the_rendered_section_names_the_cpu_the_arms_and_the_findings(bench_module):
     lt, sl = bench_module("llamacpp_threads"), bench_module("serve_load")
-    runs = fake_runs(sl, {"chefbot_1": [150.0, 140.0], "chefbot_2": [100.0, 120.0], "bare_1": [90.0, 80.0],
-                          "bare_2": [85.0, 100.0]})
+    runs = fake_runs(
+        sl, {"chefbot_1": [150.0, 140.0], "chefbot_2": [100.0, 120.0], "bare_1": [90.0, 80.0], "bare_2": [85.0, 100.0]}
+    )
     speed, ratios = lt.summary(runs, [(1, 1), (4, 4)])
     cpu = {"model": "Intel(R) Xeon(R) Platinum 8481C", "arch": "x86_64", "flags": ["avx2", "avx512f"], "amx": False}
-    report = {"machine": {"cpu": cpu["model"], "cpu_info": cpu, "cpu_cores": 2},
-              "written_at": "2026-12-07T00:00:00+0000",
-              "command": "python bench/llamacpp_threads.py --adapter a", "cpu": cpu, "quant": "q8_0", "gguf": "m.gguf",
-              "repeats": 2, "max_tokens": 160, "threads_key": "eval.llamacpp_threads",
-              "rounds": [{"clients": 1, "requests": 1}, {"clients": 4, "requests": 4}],
-              "speed": speed, "ratios": ratios,
-              "runs": runs}
+    report = {
+        "machine": {"cpu": cpu["model"], "cpu_info": cpu, "cpu_cores": 2},
+        "written_at": "2026-12-07T00:00:00+0000",
+        "command": "python bench/llamacpp_threads.py --adapter a",
+        "cpu": cpu,
+        "quant": "q8_0",
+        "gguf": "m.gguf",
+        "repeats": 2,
+        "max_tokens": 160,
+        "threads_key": "eval.llamacpp_threads",
+        "rounds": [{"clients": 1, "requests": 1}, {"clients": 4, "requests": 4}],
+        "speed": speed,
+        "ratios": ratios,
+        "runs": runs,
+    }
     text = lt.render(report)
     assert text.startswith("### Intel(R) Xeon(R) Platinum 8481C (AVX2, AVX-512), 2026-12-07")
     assert text.count("| `chefbot serve --engine llamacpp` (q8_0) |") == 4

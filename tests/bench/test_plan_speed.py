@@ -55,7 +55,8 @@ def test_full_run_commits_its_json_beside_the_doc(bench_module, tmp_path, monkey
     ps.main(["--repeats", "1", "--out", str(tmp_path / "out")])
     section = _section(doc.read_text(encoding="utf-8"), "planner")
     assert "examples/dinner-for-six.yaml" in section
-    assert section.rstrip().endswith("Results: [`docs/results/plan_speed.json`](results/plan_speed.json) "
-                                     "(the JSON this section was rendered from).")
+    assert section.rstrip().endswith(
+        "Results: [`docs/results/plan_speed.json`](results/plan_speed.json) (the JSON this section was rendered from)."
+    )
     saved = json.loads((doc.parent / "results" / "plan_speed.json").read_text())
     assert saved["quick"] is False and saved["rows"][0]["makespan_min"] and "plan" not in saved["rows"][0]

@@ -13,9 +13,23 @@ from chefbot.train import packed_attention
 def tt_args(bench_module, tmp_path, tiny_qwen_dir, recipes_csv):
     tt = bench_module("train_throughput")
     argv = [
-        "--model", str(tiny_qwen_dir), "--data", str(recipes_csv), "--examples", "24", "--val-examples", "4",
-        "--max-length", "256", "--work-dir", str(tmp_path / "work"), "--no-docs",
-        "--set", f"data.cache_dir={tmp_path / 'cache'}", "--set", "data.format=recipenlg_csv",
+        "--model",
+        str(tiny_qwen_dir),
+        "--data",
+        str(recipes_csv),
+        "--examples",
+        "24",
+        "--val-examples",
+        "4",
+        "--max-length",
+        "256",
+        "--work-dir",
+        str(tmp_path / "work"),
+        "--no-docs",
+        "--set",
+        f"data.cache_dir={tmp_path / 'cache'}",
+        "--set",
+        "data.format=recipenlg_csv",
     ]
     return tt, tt.parse_args(argv), argv
 
@@ -37,7 +51,9 @@ def test_arms_train_on_the_same_target_tokens(tt_args):
     run = tt.build_chefbot(cfg, tok)
     chefbot_batches = tt.chefbot_epoch_batches(run)
     assert all("attention_mask" not in b for b in chefbot_batches)
-    assert len(chefbot_batches) == -(-data["train_examples"] // 4) and all(b["input_ids"].shape[0] == 1 for b in chefbot_batches)
+    assert len(chefbot_batches) == -(-data["train_examples"] // 4) and all(
+        b["input_ids"].shape[0] == 1 for b in chefbot_batches
+    )
     assert run.cfg.train.grad_accum == 4 and run.collate.real == run.collate.slots
     assert packed_attention.is_enabled(run.model.get_base_model())  # CPU: attention within each example
     ref = tt.build_reference(cfg, tok)
@@ -100,12 +116,39 @@ def test_profile_splits_a_chefbot_step_by_kind_of_op(tt_args):
 def test_render_states_goals_and_work(bench_module):
     tt = bench_module("train_throughput")
     runs = []
-    for arm, speed, slots in (("chefbot", 20.0, 800), ("trl", 8.0, 1000), ("reference", 9.0, 1000), ("reference-nogc", 15.0, 1000)):
-        runs.append({"arm": arm, "repeat": 0, "target_tokens_per_s": speed, "peak_rss_mb": 1, "heldout_loss": 1.0,
-                     "wall_s": 1, "target_tokens": 500, "padding_share": 0.2, "optimizer_steps": 1, "slots": slots})
-    result = {"runs": runs, "summary": tt.summarize(runs, list(tt.ARMS)), "settings": {"precision": "fp32", "lr": 1e-3, "max_length": 512},
-              "data": {"arch": {"linear_params": 1000, "vocab": 10, "hidden": 10}, "train_examples": 8, "packed_rows": 3,
-                       "packing_efficiency": 0.9, "train_target_tokens": 500, "validation_examples_scored": 4}}
+    for arm, speed, slots in (
+        ("chefbot", 20.0, 800),
+        ("trl", 8.0, 1000),
+        ("reference", 9.0, 1000),
+        ("reference-nogc", 15.0, 1000),
+    ):
+        runs.append(
+            {
+                "arm": arm,
+                "repeat": 0,
+                "target_tokens_per_s": speed,
+                "peak_rss_mb": 1,
+                "heldout_loss": 1.0,
+                "wall_s": 1,
+                "target_tokens": 500,
+                "padding_share": 0.2,
+                "optimizer_steps": 1,
+                "slots": slots,
+            }
+        )
+    result = {
+        "runs": runs,
+        "summary": tt.summarize(runs, list(tt.ARMS)),
+        "settings": {"precision": "fp32", "lr": 1e-3, "max_length": 512},
+        "data": {
+            "arch": {"linear_params": 1000, "vocab": 10, "hidden": 10},
+            "train_examples": 8,
+            "packed_rows": 3,
+            "packing_efficiency": 0.9,
+            "train_target_tokens": 500,
+            "validation_examples_scored": 4,
+        },
+    }
     result["flops_bound"] = tt.flops_bound(result)
     # checkpointing arms pay 6N per slot, chefbot 4N on fewer slots and the head on targets only
     assert result["flops_bound"]["reference"]["gflops"] > result["flops_bound"]["reference-nogc"]["gflops"]
@@ -120,9 +163,15 @@ def test_notes_quote_only_the_result(bench_module):
     import argparse
 
     tt = bench_module("train_throughput")
-    res = {"machine": {"cpu": "x"},
-           "flops_bound": {"chefbot": {"gflops": 100.0}, "reference": {"gflops": 300.0}, "reference-nogc": {"gflops": 200.0}},
-           "summary": {"chefbot": {"wall_s": 2.0}, "reference": {"wall_s": 10.0}, "reference-nogc": {"wall_s": 4.0}}}
+    res = {
+        "machine": {"cpu": "x"},
+        "flops_bound": {
+            "chefbot": {"gflops": 100.0},
+            "reference": {"gflops": 300.0},
+            "reference-nogc": {"gflops": 200.0},
+        },
+        "summary": {"chefbot": {"wall_s": 2.0}, "reference": {"wall_s": 10.0}, "reference-nogc": {"wall_s": 4.0}},
+    }
     text = "\n".join(tt.args_notes(argparse.Namespace(precision="fp32"), res))
     assert "1.50× the matmul work of `reference-nogc`" in text  # 300 / 200, from flops_bound
     assert "`chefbot` 50, `reference` 30, `reference-nogc` 50" in text  # GFLOP / median wall s
@@ -131,18 +180,41 @@ def test_notes_quote_only_the_result(bench_module):
         assert fixed not in text
     # the flag is the run's machine's, not the machine that renders
     res["machine"]["native_bf16"] = False
-    assert "native bf16 matmuls on the machine of this run: no" in "\n".join(tt.args_notes(argparse.Namespace(precision="fp32"), res))
+    assert "native bf16 matmuls on the machine of this run: no" in "\n".join(
+        tt.args_notes(argparse.Namespace(precision="fp32"), res)
+    )
     assert tt.args_notes(argparse.Namespace(precision="fp32"))  # nothing measured: still renders, no figures
 
 
 def test_profile_line_names_the_threads_it_ran_on(bench_module):
     tt = bench_module("train_throughput")
-    runs = [{"arm": "chefbot", "repeat": 0, "target_tokens_per_s": 20.0, "peak_rss_mb": 1, "heldout_loss": 1.0, "wall_s": 1,
-             "target_tokens": 500, "padding_share": 0.0, "optimizer_steps": 1, "slots": 500}]
-    result = {"runs": runs, "summary": tt.summarize(runs, ["chefbot"]), "settings": {"precision": "fp32", "lr": 1e-3, "max_length": 512},
-              "data": {"train_examples": 8, "packed_rows": 3, "packing_efficiency": 0.9, "train_target_tokens": 500,
-                       "validation_examples_scored": 4},
-              "profile": {"shares": {"matmuls": 1.0}, "tokens": 10, "matmul_gflops_per_s": 5.0, "command": "c"}}
+    runs = [
+        {
+            "arm": "chefbot",
+            "repeat": 0,
+            "target_tokens_per_s": 20.0,
+            "peak_rss_mb": 1,
+            "heldout_loss": 1.0,
+            "wall_s": 1,
+            "target_tokens": 500,
+            "padding_share": 0.0,
+            "optimizer_steps": 1,
+            "slots": 500,
+        }
+    ]
+    result = {
+        "runs": runs,
+        "summary": tt.summarize(runs, ["chefbot"]),
+        "settings": {"precision": "fp32", "lr": 1e-3, "max_length": 512},
+        "data": {
+            "train_examples": 8,
+            "packed_rows": 3,
+            "packing_efficiency": 0.9,
+            "train_target_tokens": 500,
+            "validation_examples_scored": 4,
+        },
+        "profile": {"shares": {"matmuls": 1.0}, "tokens": 10, "matmul_gflops_per_s": 5.0, "command": "c"},
+    }
     assert "The matmuls run at 5 GFLOP/s." in tt.render_section(result, "cmd")
     result["profile"]["threads"] = 3
     assert "The matmuls run at 5 GFLOP/s on 3 threads." in tt.render_section(result, "cmd")

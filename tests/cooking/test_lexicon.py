@@ -106,8 +106,15 @@ def test_classify(line: str, classes: set[str]):
 
 
 def test_singular_is_consistent_between_plural_and_singular():
-    for one, many in [("anchovy", "anchovies"), ("tomato", "tomatoes"), ("egg", "eggs"), ("cookie", "cookies"),
-                      ("peach", "peaches"), ("cheese", "cheeses"), ("radish", "radishes")]:
+    for one, many in [
+        ("anchovy", "anchovies"),
+        ("tomato", "tomatoes"),
+        ("egg", "eggs"),
+        ("cookie", "cookies"),
+        ("peach", "peaches"),
+        ("cheese", "cheeses"),
+        ("radish", "radishes"),
+    ]:
         assert singular(one) == singular(many), (one, many)
     for same in ("swiss", "hummus", "couscous", "asparagus", "gas"):
         assert singular(same) == same
@@ -124,8 +131,10 @@ def test_diets_of_a_recipe():
 
 def test_diet_offenders_name_the_lines_and_classes():
     lines = ["1 lb. chicken breasts", "1 c. rice", "1 Tbsp. fish sauce"]
-    assert diet_offenders(lines, "vegetarian") == [("1 lb. chicken breasts", {"poultry"}),
-                                                   ("1 Tbsp. fish sauce", {"fish_seafood"})]
+    assert diet_offenders(lines, "vegetarian") == [
+        ("1 lb. chicken breasts", {"poultry"}),
+        ("1 Tbsp. fish sauce", {"fish_seafood"}),
+    ]
     assert diet_offenders(lines, "pescatarian") == [("1 lb. chicken breasts", {"poultry"})]
     with pytest.raises(ValueError, match="unknown diet 'keto'"):
         diet_offenders(lines, "keto")

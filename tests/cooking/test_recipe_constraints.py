@@ -18,22 +18,43 @@ from chefbot.cooking.recipe_constraints import (
     servings_stated,
 )
 
-STEW = ("Beef Stew", ["1 lb. beef chuck", "2 c. chicken broth", "3 carrots"],
-        ["Brown the beef for 10 minutes.", "Add broth and carrots and simmer for 45 minutes."])
+STEW = (
+    "Beef Stew",
+    ["1 lb. beef chuck", "2 c. chicken broth", "3 carrots"],
+    ["Brown the beef for 10 minutes.", "Add broth and carrots and simmer for 45 minutes."],
+)
 
 
 def test_request_model_new_and_legacy_json():
-    c = RecipeConstraints.model_validate({"diets": ["vegan", "gluten-free", "vegan"], "max_minutes": 30.0,
-                                          "difficulty": "easy", "cuisine": " Thai ", "servings": 4})
+    c = RecipeConstraints.model_validate(
+        {
+            "diets": ["vegan", "gluten-free", "vegan"],
+            "max_minutes": 30.0,
+            "difficulty": "easy",
+            "cuisine": " Thai ",
+            "servings": 4,
+        }
+    )
     assert c.diets == ["vegan", "gluten-free"] and c.max_minutes == 30 and c.cuisine == "Thai"
     assert c.phrases() == ["vegan", "gluten-free", "ready in 30 minutes", "easy", "Thai", "for 4 servings"]
     old = RecipeConstraints.model_validate({"vegetarian": True, "gluten_free": True, "max_minutes": 20})
     assert old.diets == ["vegetarian", "gluten-free"] and old.vegetarian and not old.vegan
-    assert old.model_dump() == {"diets": ["vegetarian", "gluten-free"], "max_minutes": 20, "difficulty": None,
-                                "cuisine": None, "servings": None}
+    assert old.model_dump() == {
+        "diets": ["vegetarian", "gluten-free"],
+        "max_minutes": 20,
+        "difficulty": None,
+        "cuisine": None,
+        "servings": None,
+    }
     assert RecipeConstraints().is_empty() and not old.is_empty()
-    for bad in ({"diets": ["keto"]}, {"max_minutes": 0}, {"max_minutes": "30"}, {"vegan": 1}, {"servings": 101},
-                {"difficulty": "expert"}):
+    for bad in (
+        {"diets": ["keto"]},
+        {"max_minutes": 0},
+        {"max_minutes": "30"},
+        {"vegan": 1},
+        {"servings": 101},
+        {"difficulty": "expert"},
+    ):
         with pytest.raises(ValidationError):
             RecipeConstraints.model_validate(bad)
 
@@ -48,11 +69,19 @@ def test_check_recipe_one_result_per_constraint_with_offenders_and_minutes():
     assert "mentions '2 c. chicken broth' (poultry)" in by["vegetarian"].detail
     assert by["dairy-free"].satisfied is True
     assert by["max_minutes"].satisfied is False and by["max_minutes"].minutes == 55
-    assert by["max_minutes"].detail.startswith("about 55 minutes (hands-on") and by["max_minutes"].detail.endswith("over 30")
+    assert by["max_minutes"].detail.startswith("about 55 minutes (hands-on") and by["max_minutes"].detail.endswith(
+        "over 30"
+    )
     assert by["cuisine"].satisfied is None  # "Beef Stew" names no cuisine: cannot tell
     d = by["vegetarian"].to_dict()
     assert d["offending"] == ["1 lb. beef chuck", "2 c. chicken broth"] and set(d) == {
-        "name", "requested", "satisfied", "detail", "offending", "minutes"}
+        "name",
+        "requested",
+        "satisfied",
+        "detail",
+        "offending",
+        "minutes",
+    }
     assert check_recipe(*STEW, RecipeConstraints()) == []
     assert check_recipe("Soup", [], ["Heat."], RecipeConstraints(diets=["vegan"]))[0].satisfied is None
 
@@ -80,13 +109,19 @@ def test_constraints_line_and_the_user_turn():
     assert constraints_line(c, template) == "The recipe must be: vegetarian, ready in 30 minutes."
     assert constraints_line(c, None) == "" and constraints_line(RecipeConstraints(), template) == ""
     assert constraints_line(c, template, ingredients=["chicken", "rice"]).endswith(
-        "Replace the chicken with a vegetarian alternative.")
+        "Replace the chicken with a vegetarian alternative."
+    )
     on = PromptConfig(system=None, constraints=template)
-    assert request_messages(["chicken", "rice"], on, constraints=c) == [{"role": "user", "content":
-        "Include ingredients: chicken, rice\nThe recipe must be: vegetarian, ready in 30 minutes. "
-        "Replace the chicken with a vegetarian alternative."}]
+    assert request_messages(["chicken", "rice"], on, constraints=c) == [
+        {
+            "role": "user",
+            "content": "Include ingredients: chicken, rice\nThe recipe must be: vegetarian, ready in 30 minutes. "
+            "Replace the chicken with a vegetarian alternative.",
+        }
+    ]
     assert request_messages("chicken, rice", on, constraints=c)[-1]["content"].endswith(
-        "Replace the chicken with a vegetarian alternative.")  # a pasted string is split on commas
+        "Replace the chicken with a vegetarian alternative."
+    )  # a pasted string is split on commas
     # off (the reference preset): the prompt stays value for value
     off = PromptConfig(system=None)
     assert request_messages(["chicken", "rice"], off, constraints=c) == request_messages(["chicken", "rice"], off)
@@ -94,14 +129,49 @@ def test_constraints_line_and_the_user_turn():
         PromptConfig(constraints="Make it nice.")
 
 
-_FRAGMENTS = ["Bake", "Simmer", "Rest", "Chill", "Preheat the oven to", "Stir in the flour", "overnight", "for",
-              "about", "to", "and", "or", "minutes", "hours", "hour", "days", "weeks", "°C", "°F", "degrees", "at",
-              "1/2", "1 1/2", "a quarter", "½", "-", ".", "the pan", "broil", "microwave", "slow cooker"]
+_FRAGMENTS = [
+    "Bake",
+    "Simmer",
+    "Rest",
+    "Chill",
+    "Preheat the oven to",
+    "Stir in the flour",
+    "overnight",
+    "for",
+    "about",
+    "to",
+    "and",
+    "or",
+    "minutes",
+    "hours",
+    "hour",
+    "days",
+    "weeks",
+    "°C",
+    "°F",
+    "degrees",
+    "at",
+    "1/2",
+    "1 1/2",
+    "a quarter",
+    "½",
+    "-",
+    ".",
+    "the pan",
+    "broil",
+    "microwave",
+    "slow cooker",
+]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.lists(st.one_of(st.sampled_from(_FRAGMENTS), st.integers(0, 10**7).map(str)), max_size=12)
-                .map(" ".join), min_size=1, max_size=6))
+@given(
+    st.lists(
+        st.lists(st.one_of(st.sampled_from(_FRAGMENTS), st.integers(0, 10**7).map(str)), max_size=12).map(" ".join),
+        min_size=1,
+        max_size=6,
+    )
+)
 def test_any_directions_a_model_writes_are_checked_never_refused(directions):
     """Generated text is arbitrary: whatever figures it states, the checker answers (the task
     model's bounds, oven 30-320 °C and one step at most a week, are never violated by reading)."""

@@ -13,9 +13,15 @@ def test_prepare_and_inspect_print_summary(data_fixtures, qwen_tokenizer_dir, tm
     from chefbot.cli import app
 
     args = [
-        "configs/quickstart.yaml", f"data.source={data_fixtures / 'recipenlg_bad.csv'}", "data.format=recipenlg_csv",
-        f"model.tokenizer={qwen_tokenizer_dir}", f"data.cache_dir={tmp_path}", "data.num_proc=1",
-        "data.val_size=1", "data.test_size=1", "data.max_length=128",
+        "configs/quickstart.yaml",
+        f"data.source={data_fixtures / 'recipenlg_bad.csv'}",
+        "data.format=recipenlg_csv",
+        f"model.tokenizer={qwen_tokenizer_dir}",
+        f"data.cache_dir={tmp_path}",
+        "data.num_proc=1",
+        "data.val_size=1",
+        "data.test_size=1",
+        "data.max_length=128",
     ]
     runner = CliRunner()
     res = runner.invoke(app, ["data", "prepare", *args], env={"COLUMNS": "200"})
@@ -44,9 +50,15 @@ def test_prepare_resolves_the_source_once(data_fixtures, qwen_tokenizer_dir, tmp
     for module in (data_cli, P):  # both import the name; a resolution anywhere else in the run would not count
         monkeypatch.setattr(module, "resolve_data_source", counted)
     args = [
-        "configs/quickstart.yaml", f"data.source={data_fixtures / 'recipenlg_bad.csv'}", "data.format=auto",
-        f"model.tokenizer={qwen_tokenizer_dir}", f"data.cache_dir={tmp_path}", "data.num_proc=1",
-        "data.val_size=1", "data.test_size=1", "data.max_length=128",
+        "configs/quickstart.yaml",
+        f"data.source={data_fixtures / 'recipenlg_bad.csv'}",
+        "data.format=auto",
+        f"model.tokenizer={qwen_tokenizer_dir}",
+        f"data.cache_dir={tmp_path}",
+        "data.num_proc=1",
+        "data.val_size=1",
+        "data.test_size=1",
+        "data.max_length=128",
     ]
     runner = CliRunner()
     for command, hit in (("prepare", False), ("prepare", True), ("inspect", True)):
@@ -60,8 +72,21 @@ def test_prepare_resolves_the_source_once(data_fixtures, qwen_tokenizer_dir, tmp
 def test_bad_path_is_one_line_without_traceback(repo_dir):
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     proc = subprocess.run(
-        [sys.executable, "-m", "chefbot.cli", "data", "prepare", "configs/quickstart.yaml", "data.source=/nope/missing.csv", "data.format=auto"],
-        cwd=repo_dir, env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "chefbot.cli",
+            "data",
+            "prepare",
+            "configs/quickstart.yaml",
+            "data.source=/nope/missing.csv",
+            "data.format=auto",
+        ],
+        cwd=repo_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
@@ -73,11 +98,22 @@ def test_bad_path_is_one_line_without_traceback(repo_dir):
 
 
 def _cli_prepare(repo_dir, tokenizer_dir, cache, *overrides, **popen):
-    cmd = [sys.executable, "-m", "chefbot.cli", "data", "prepare", "configs/quickstart.yaml",
-           f"model.tokenizer={tokenizer_dir}", f"data.cache_dir={cache}", *overrides]
+    cmd = [
+        sys.executable,
+        "-m",
+        "chefbot.cli",
+        "data",
+        "prepare",
+        "configs/quickstart.yaml",
+        f"model.tokenizer={tokenizer_dir}",
+        f"data.cache_dir={cache}",
+        *overrides,
+    ]
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", CHEFBOT_NO_PROGRESS="1", COLUMNS="300")
     if popen:
-        return subprocess.Popen(cmd, cwd=repo_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+        return subprocess.Popen(
+            cmd, cwd=repo_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
+        )
     return subprocess.run(cmd, cwd=repo_dir, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -94,23 +130,43 @@ def _assert_failed_cleanly(proc, cache, *needles):
 def test_header_only_csv_fails_naming_file_and_counts(repo_dir, data_fixtures, qwen_tokenizer_dir, tmp_path):
     csv_path = tmp_path / "header_only.csv"
     csv_path.write_bytes((data_fixtures / "recipenlg_bad.csv").read_bytes().splitlines(keepends=True)[0])
-    proc = _cli_prepare(repo_dir, qwen_tokenizer_dir, tmp_path / "cache", f"data.source={csv_path}", "data.format=recipenlg_csv")
-    _assert_failed_cleanly(proc, tmp_path / "cache", f"error: {csv_path}: no rows to prepare (rows read: 0", "nothing was written")
+    proc = _cli_prepare(
+        repo_dir, qwen_tokenizer_dir, tmp_path / "cache", f"data.source={csv_path}", "data.format=recipenlg_csv"
+    )
+    _assert_failed_cleanly(
+        proc, tmp_path / "cache", f"error: {csv_path}: no rows to prepare (rows read: 0", "nothing was written"
+    )
 
 
 def test_all_rows_invalid_fails_with_drop_counts(repo_dir, data_fixtures, qwen_tokenizer_dir, tmp_path):
     lines = (data_fixtures / "recipenlg_bad.csv").read_bytes().splitlines(keepends=True)
     bad = tmp_path / "all_bad.csv"
     bad.write_bytes(b"".join(lines[:1] + lines[7:8] + lines[7:8]))  # header + the no-title row twice
-    proc = _cli_prepare(repo_dir, qwen_tokenizer_dir, tmp_path / "cache", f"data.source={bad}", "data.format=recipenlg_csv")
-    _assert_failed_cleanly(proc, tmp_path / "cache", f"{bad}: no valid rows (rows read: 2; dropped: 2 = missing_title 2)")
+    proc = _cli_prepare(
+        repo_dir, qwen_tokenizer_dir, tmp_path / "cache", f"data.source={bad}", "data.format=recipenlg_csv"
+    )
+    _assert_failed_cleanly(
+        proc, tmp_path / "cache", f"{bad}: no valid rows (rows read: 2; dropped: 2 = missing_title 2)"
+    )
 
 
 def test_empty_train_split_fails_naming_the_setting(repo_dir, data_fixtures, qwen_tokenizer_dir, tmp_path):
-    proc = _cli_prepare(repo_dir, qwen_tokenizer_dir, tmp_path / "cache", f"data.source={data_fixtures / 'chefbot.jsonl'}",
-                        "data.format=chefbot", "data.val_size=40", "data.test_size=24", "data.num_proc=1")
-    _assert_failed_cleanly(proc, tmp_path / "cache", "chefbot.jsonl: the train split is empty (rows read: 4; kept after dedup: 3;",
-                           "lower data.val_size / data.test_size (now 40 / 24)")
+    proc = _cli_prepare(
+        repo_dir,
+        qwen_tokenizer_dir,
+        tmp_path / "cache",
+        f"data.source={data_fixtures / 'chefbot.jsonl'}",
+        "data.format=chefbot",
+        "data.val_size=40",
+        "data.test_size=24",
+        "data.num_proc=1",
+    )
+    _assert_failed_cleanly(
+        proc,
+        tmp_path / "cache",
+        "chefbot.jsonl: the train split is empty (rows read: 4; kept after dedup: 3;",
+        "lower data.val_size / data.test_size (now 40 / 24)",
+    )
 
 
 # ---------------------------------------------------------------- SIGKILL mid-run (issue 12)
@@ -138,15 +194,20 @@ def _outputs(folder):
     import hashlib
     import json
 
-    files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-             for p in sorted(folder.iterdir()) if p.name not in ("stats.json", "config.yaml")}
+    files = {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.iterdir())
+        if p.name not in ("stats.json", "config.yaml")
+    }
     stats = json.loads((folder / "stats.json").read_text())
     for k in ("seconds", "rows_per_s"):
         stats.pop(k)
     return files, stats
 
 
-def test_sigkill_mid_prepare_leaves_nothing_complete_and_rerun_matches(repo_dir, shared_dir, qwen_tokenizer_dir, tmp_path):
+def test_sigkill_mid_prepare_leaves_nothing_complete_and_rerun_matches(
+    repo_dir, shared_dir, qwen_tokenizer_dir, tmp_path
+):
     import signal
     import time
 
@@ -166,7 +227,9 @@ def test_sigkill_mid_prepare_leaves_nothing_complete_and_rerun_matches(repo_dir,
         while not list(cache.glob(".*.tmp/train.arrow")) and proc.poll() is None and time.time() < deadline:
             time.sleep(0.05)
         time.sleep(1.0)  # well into the streaming pass
-        assert proc.poll() is None, f"prepare ended before it could be killed (make the corpus bigger): {proc.stderr.read()}"
+        assert proc.poll() is None, (
+            f"prepare ended before it could be killed (make the corpus bigger): {proc.stderr.read()}"
+        )
         workers = psutil.Process(proc.pid).children(recursive=True)
         os.kill(proc.pid, signal.SIGKILL)  # the main process only, as `kill -9 <pid>` or the OOM killer would
         proc.wait(timeout=30)
@@ -178,7 +241,9 @@ def test_sigkill_mid_prepare_leaves_nothing_complete_and_rerun_matches(repo_dir,
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     left = sorted(cache.iterdir())
-    assert left and all(p.name.startswith(".") and p.name.endswith(".tmp") for p in left), left  # only the unfinished output
+    assert left and all(p.name.startswith(".") and p.name.endswith(".tmp") for p in left), (
+        left
+    )  # only the unfinished output
     assert not list(cache.glob(f"*/{COMPLETE}")) and not list(cache.glob(f".*/{COMPLETE}"))
     assert all((p / OWNER).exists() for p in left)
 
@@ -193,8 +258,10 @@ def test_sigkill_mid_prepare_leaves_nothing_complete_and_rerun_matches(repo_dir,
     assert not (data_dir / OWNER).exists()
 
     # an uninterrupted run (same config, its own cache folder) gives the same folder name and the same bytes
-    cfg = load_config(str(repo_dir / "configs" / "quickstart.yaml"),
-                      [f"model.tokenizer={qwen_tokenizer_dir}", f"data.cache_dir={tmp_path / 'ref'}", *ov])
+    cfg = load_config(
+        str(repo_dir / "configs" / "quickstart.yaml"),
+        [f"model.tokenizer={qwen_tokenizer_dir}", f"data.cache_dir={tmp_path / 'ref'}", *ov],
+    )
     ref = prepare(cfg, load_tokenizer(cfg.model), progress=False)
     assert ref.cache_dir.name == data_dir.name
     got, want = _outputs(data_dir), _outputs(ref.cache_dir)

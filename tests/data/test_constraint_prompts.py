@@ -27,8 +27,16 @@ TEMPLATE = "The recipe must be: {constraints}."
 def records(shared_dir: Path, n: int = 200) -> list[Recipe]:
     with open(shared_dir / "data" / "recipenlg" / "first_1000.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))[:n]
-    return [Recipe(id=r["Unnamed: 0"], title=r["title"], ingredients=json.loads(r["ingredients"]),
-                   ner=json.loads(r["NER"]), directions=json.loads(r["directions"])) for r in rows]
+    return [
+        Recipe(
+            id=r["Unnamed: 0"],
+            title=r["title"],
+            ingredients=json.loads(r["ingredients"]),
+            ner=json.loads(r["NER"]),
+            directions=json.loads(r["directions"]),
+        )
+        for r in rows
+    ]
 
 
 def test_sampled_constraints_are_true_deterministic_and_follow_the_probability(shared_dir):
@@ -48,7 +56,10 @@ def test_sampled_constraints_are_true_deterministic_and_follow_the_probability(s
     assert 0.4 * n_labels < asked < 0.6 * n_labels  # each label kept with probability 0.5
     seeds = [[sampled_constraints(r, record_labels(r), half, s) for r in recs[:40]] for s in (7, 8)]
     assert seeds[0] != seeds[1]
-    assert sampled_constraints(recs[0], record_labels(recs[0]), PromptConfig(constraints=TEMPLATE, constraint_prob=0), 7) is None
+    assert (
+        sampled_constraints(recs[0], record_labels(recs[0]), PromptConfig(constraints=TEMPLATE, constraint_prob=0), 7)
+        is None
+    )
 
 
 def test_messages_for_off_is_the_reference_prompt(shared_dir):
@@ -60,13 +71,25 @@ def test_messages_for_off_is_the_reference_prompt(shared_dir):
 
 def test_prepare_with_constraints(make_cfg, shared_dir, qwen_tokenizer):
     src = shared_dir / "data" / "recipenlg" / "first_1000.csv"
-    cfg = make_cfg(src, f"prompt.constraints={TEMPLATE}", "prompt.constraint_prob=0.5", "data.max_train=300",
-                   "data.val_size=20", "data.test_size=20")
+    cfg = make_cfg(
+        src,
+        f"prompt.constraints={TEMPLATE}",
+        "prompt.constraint_prob=0.5",
+        "data.max_train=300",
+        "data.val_size=20",
+        "data.test_size=20",
+    )
     off = make_cfg(src, "data.max_train=300", "data.val_size=20", "data.test_size=20")
     spec = resolve_data_source(str(src))
-    fps = {fingerprint(cfg, qwen_tokenizer, spec), fingerprint(off, qwen_tokenizer, spec),
-           fingerprint(cfg.model_copy(update={"prompt": cfg.prompt.model_copy(update={"constraint_prob": 0.3})}),
-                       qwen_tokenizer, spec)}
+    fps = {
+        fingerprint(cfg, qwen_tokenizer, spec),
+        fingerprint(off, qwen_tokenizer, spec),
+        fingerprint(
+            cfg.model_copy(update={"prompt": cfg.prompt.model_copy(update={"constraint_prob": 0.3})}),
+            qwen_tokenizer,
+            spec,
+        ),
+    }
     assert len(fps) == 3  # the cache changes with each setting
     p = prepare(cfg, qwen_tokenizer, progress=False)
     lab = p.stats["labels"]

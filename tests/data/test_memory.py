@@ -34,8 +34,14 @@ def test_chunk_token_arrays_are_released(make_cfg, shared_dir, qwen_tokenizer, m
 
     monkeypatch.setattr(P, "_run", spy)
     extra = [f"data.max_train={max_train}"] if max_train else []
-    cfg = make_cfg(shared_dir / "data" / "recipenlg" / "first_1000.csv", "data.format=recipenlg_csv",
-                   "data.val_size=20", "data.test_size=20", "data.max_length=128", *extra)
+    cfg = make_cfg(
+        shared_dir / "data" / "recipenlg" / "first_1000.csv",
+        "data.format=recipenlg_csv",
+        "data.val_size=20",
+        "data.test_size=20",
+        "data.max_length=128",
+        *extra,
+    )
     p = P.prepare(cfg, qwen_tokenizer, progress=False)
     assert len(refs) >= 30, f"only {len(refs)} chunks: the test needs many"
     held = p.stats["split"]

@@ -67,14 +67,21 @@ def test_packed_loss_equals_unpacked(tiny_qwen_dir, qwen_tokenizer, attn):
     model = AutoModelForCausalLM.from_pretrained(tiny_qwen_dir, dtype=torch.float32, attn_implementation=attn).eval()
     recipes = [
         Recipe(id="a", title="Corn", ingredients=["1 corn"], ner=["corn"], directions=["Boil it."]),
-        Recipe(id="b", title="Toast With Butter", ingredients=["2 slices bread", "1 tbsp butter"], ner=["bread", "butter"],
-               directions=["Toast.", "Spread butter."]),
+        Recipe(
+            id="b",
+            title="Toast With Butter",
+            ingredients=["2 slices bread", "1 tbsp butter"],
+            ner=["bread", "butter"],
+            directions=["Toast.", "Spread butter."],
+        ),
         Recipe(id="c", title="Tea", ingredients=["1 tea bag"], ner=["tea"], directions=["Steep 3 minutes."]),
     ]
     exs = [encode_example(messages_for(r, PromptConfig()), target_for(r), qwen_tokenizer, 512) for r in recipes]
     with torch.no_grad():
         alone = sum(_summed_loss(model, collate_packed([packed_row([e])])) for e in exs)
-        packed = _summed_loss(model, collate_packed([packed_row(exs)], pad_to=sum(len(e["input_ids"]) for e in exs) + 7))
+        packed = _summed_loss(
+            model, collate_packed([packed_row(exs)], pad_to=sum(len(e["input_ids"]) for e in exs) + 7)
+        )
         free = _summed_loss(model, collate_padding_free(exs))
         # what naive packing (no position restart) would give: examples see each other
         naive = collate_packed([packed_row(exs)])

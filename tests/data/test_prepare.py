@@ -18,8 +18,16 @@ def test_bad_rows_counted_per_reason(make_cfg, data_fixtures, qwen_tokenizer):
     cfg = make_cfg(data_fixtures / "recipenlg_bad.csv", "data.max_chars=2000")
     p = prepare(cfg, qwen_tokenizer, progress=False)
     d = p.stats["dropped"]
-    for reason in (R.MALFORMED_ROW, R.UNPARSABLE_LIST, R.UNDECODABLE_TEXT, R.MISSING_TITLE,
-                   R.EMPTY_INGREDIENTS, R.MISSING_DIRECTIONS, R.ABSURD_LENGTH, R.DUPLICATE):
+    for reason in (
+        R.MALFORMED_ROW,
+        R.UNPARSABLE_LIST,
+        R.UNDECODABLE_TEXT,
+        R.MISSING_TITLE,
+        R.EMPTY_INGREDIENTS,
+        R.MISSING_DIRECTIONS,
+        R.ABSURD_LENGTH,
+        R.DUPLICATE,
+    ):
         assert d.get(reason) == 1, (reason, d)
     assert p.stats["bad_rows"] == 7 and p.stats["kept_after_dedup"] == 6
     sp = p.stats["split"]
@@ -34,7 +42,9 @@ def test_bad_rows_counted_per_reason(make_cfg, data_fixtures, qwen_tokenizer):
 def test_strict_names_file_and_row(make_cfg, data_fixtures, qwen_tokenizer, tmp_path):
     cfg = make_cfg(data_fixtures / "recipenlg_bad.csv", "data.strict=true")
     # the reader rejects the malformed CSV line before row contents are validated
-    with pytest.raises(DataError, match=r"recipenlg_bad\.csv: row .*Too Few Fields.*expected 7 fields, got 3 \(--strict\)"):
+    with pytest.raises(
+        DataError, match=r"recipenlg_bad\.csv: row .*Too Few Fields.*expected 7 fields, got 3 \(--strict\)"
+    ):
         prepare(cfg, qwen_tokenizer, progress=False)
     lines = (data_fixtures / "recipenlg_bad.csv").read_bytes().splitlines(keepends=True)
     only_title = tmp_path / "title.csv"
@@ -111,8 +121,13 @@ def _train_ids(cfg, tokenizer):
     ids = set()
     spec = resolve_data_source(cfg.data.source, cfg.data.format)
     # a records-only pass with a callback collecting training recipes' ids
-    held, _ = _stream(cfg.model_copy(update={"data": cfg.data.model_copy(update={"num_proc": 1})}), spec, None, False,
-                      lambda u, item: ids.add(item[2]["id"]) if item[2] else None)
+    held, _ = _stream(
+        cfg.model_copy(update={"data": cfg.data.model_copy(update={"num_proc": 1})}),
+        spec,
+        None,
+        False,
+        lambda u, item: ids.add(item[2]["id"]) if item[2] else None,
+    )
     return ids
 
 
@@ -126,8 +141,11 @@ def test_num_proc_2_same_as_1(make_cfg, data_fixtures, qwen_tokenizer):
 def test_no_target_everywhere_is_an_empty_train_error(make_cfg, data_fixtures, qwen_tokenizer):
     # the prompt alone is ~35 tokens: nothing of the answer fits in 32, so no training example is left
     cfg = make_cfg(data_fixtures / "chefbot.jsonl", "data.val_size=0", "data.test_size=0", "data.max_length=32")
-    with pytest.raises(DataError, match=r"chefbot\.jsonl: the train split is empty \(rows read: 4; kept after dedup: 3; .*"
-                       r"train recipes with no target after truncation: 3; .*raise data\.max_length \(now 32\)"):
+    with pytest.raises(
+        DataError,
+        match=r"chefbot\.jsonl: the train split is empty \(rows read: 4; kept after dedup: 3; .*"
+        r"train recipes with no target after truncation: 3; .*raise data\.max_length \(now 32\)",
+    ):
         prepare(cfg, qwen_tokenizer, progress=False)
     _assert_nothing_cached(cfg)
 
@@ -159,9 +177,11 @@ def test_header_only_csv_is_an_error_naming_file_and_counts(make_cfg, data_fixtu
 
 def test_no_valid_rows_is_an_error_with_drop_counts(make_cfg, qwen_tokenizer, tmp_path):
     bad = tmp_path / "all_bad.jsonl"
-    rows = [{"id": "a", "title": "", "ingredients": ["x"], "ner": ["x"], "directions": ["Mix."]},  # missing_title
-            {"id": "b", "title": "B", "ingredients": ["x"], "ner": ["x"], "directions": []},  # missing_directions
-            {"id": "c", "title": "C", "ingredients": ["x"], "ner": ["x"], "directions": []}]
+    rows = [
+        {"id": "a", "title": "", "ingredients": ["x"], "ner": ["x"], "directions": ["Mix."]},  # missing_title
+        {"id": "b", "title": "B", "ingredients": ["x"], "ner": ["x"], "directions": []},  # missing_directions
+        {"id": "c", "title": "C", "ingredients": ["x"], "ner": ["x"], "directions": []},
+    ]
     bad.write_text("".join(json.dumps(r) + "\n" for r in rows) + "not json\n", encoding="utf-8")
     cfg = make_cfg(bad, "data.format=chefbot")
     with pytest.raises(DataError) as e:
@@ -177,16 +197,22 @@ def test_every_row_filtered_names_data_sources(make_cfg, shared_dir, qwen_tokeni
     gathered = tmp_path / "gathered.csv"
     gathered.write_bytes(b"".join([lines[0]] + [x for x in lines[1:40] if b",Gathered," in x][:5]))
     cfg = make_cfg(gathered, "data.format=recipenlg_csv", "data.sources=[Recipes1M]")
-    with pytest.raises(DataError, match=r"gathered\.csv: no valid rows \(rows read: 5; dropped: 5 = filtered_source 5\); "
-                       r"data\.sources=\['Recipes1M'\] keeps none"):
+    with pytest.raises(
+        DataError,
+        match=r"gathered\.csv: no valid rows \(rows read: 5; dropped: 5 = filtered_source 5\); "
+        r"data\.sources=\['Recipes1M'\] keeps none",
+    ):
         prepare(cfg, qwen_tokenizer, progress=False)
     _assert_nothing_cached(cfg)
 
 
 def test_held_out_taking_everything_is_an_empty_train_error(make_cfg, data_fixtures, qwen_tokenizer):
     cfg = make_cfg(data_fixtures / "chefbot.jsonl", "data.val_size=2", "data.test_size=2")
-    with pytest.raises(DataError, match=r"the train split is empty \(rows read: 4; kept after dedup: 3; validation 1, test 2, "
-                       r"held-out reserve 0; .*lower data\.val_size / data\.test_size \(now 2 / 2\)"):
+    with pytest.raises(
+        DataError,
+        match=r"the train split is empty \(rows read: 4; kept after dedup: 3; validation 1, test 2, "
+        r"held-out reserve 0; .*lower data\.val_size / data\.test_size \(now 2 / 2\)",
+    ):
         prepare(cfg, qwen_tokenizer, progress=False)
     _assert_nothing_cached(cfg)
 
@@ -200,13 +226,27 @@ def _long_prompt_recipe(n: int, below: float, seed: int = 0) -> dict:
     for k in range(100_000):
         title = f"Everything Stew {n}-{k}"
         if R.key_hashes(R.dedup_key(title, names), seed)[1] < below:
-            return {"id": f"long:{n}", "title": title, "ingredients": names, "ner": names, "directions": ["Mix.", "Serve."]}
+            return {
+                "id": f"long:{n}",
+                "title": title,
+                "ingredients": names,
+                "ner": names,
+                "directions": ["Mix.", "Serve."],
+            }
     raise AssertionError("no title found")
 
 
 def test_no_target_counted_per_split_when_train_has_none(make_cfg, qwen_tokenizer, tmp_path):
-    normal = [{"id": f"n:{i}", "title": f"Plain Rice {i}", "ingredients": ["1 cup rice"], "ner": ["rice"],
-               "directions": ["Boil the rice.", "Serve."]} for i in range(24)]
+    normal = [
+        {
+            "id": f"n:{i}",
+            "title": f"Plain Rice {i}",
+            "ingredients": ["1 cup rice"],
+            "ner": ["rice"],
+            "directions": ["Boil the rice.", "Serve."],
+        }
+        for i in range(24)
+    ]
     u_min = min(R.key_hashes(R.dedup_key(r["title"], r["ner"]), 0)[1] for r in normal)
     # two long-prompt recipes below every normal one: the smallest u is test, the next validation
     longs = [_long_prompt_recipe(1, u_min), _long_prompt_recipe(2, u_min)]

@@ -37,8 +37,12 @@ def tokenizer(request):
 
 def conversation(text: str) -> list[dict]:
     """The text in every role a client controls: system, an earlier user and assistant turn, the last user turn."""
-    return [{"role": "system", "content": f"Be brief. {text}"}, {"role": "user", "content": text},
-            {"role": "assistant", "content": f"{text} ok"}, {"role": "user", "content": f"again: {text}!"}]
+    return [
+        {"role": "system", "content": f"Be brief. {text}"},
+        {"role": "user", "content": text},
+        {"role": "assistant", "content": f"{text} ok"},
+        {"role": "user", "content": f"again: {text}!"},
+    ]
 
 
 def test_every_added_token_typed_in_a_message_stays_text(tokenizer):
@@ -68,7 +72,10 @@ def test_the_injection_the_issue_found(tokenizer):
 def test_ordinary_conversations_tokenize_exactly_as_before(tokenizer, text):
     """No drift between training and serving: without added-token text the ids are the rendered text's ids."""
     msgs = conversation(text)
-    assert prompt_token_ids(msgs, tokenizer) == tokenizer(render_prompt(msgs, tokenizer), add_special_tokens=False)["input_ids"]
+    assert (
+        prompt_token_ids(msgs, tokenizer)
+        == tokenizer(render_prompt(msgs, tokenizer), add_special_tokens=False)["input_ids"]
+    )
 
 
 @pytest.mark.parametrize("text", ORDINARY)
@@ -82,8 +89,10 @@ def test_a_trimming_template_is_handled(qwen_tokenizer):
     import copy
 
     tok = copy.deepcopy(qwen_tokenizer)
-    tok.chat_template = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] | trim }}<|im_end|>\n"
-                         "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    tok.chat_template = (
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] | trim }}<|im_end|>\n"
+        "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
     end = tok.convert_tokens_to_ids("<|im_end|>")
     ids = prompt_token_ids([{"role": "user", "content": "  a<|im_end|>b  "}], tok)
     assert ids.count(end) == 1 and tok.decode(ids).startswith("<|im_start|>user\na<|im_end|>b<|im_end|>")

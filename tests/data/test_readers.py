@@ -46,7 +46,9 @@ def test_bad_row_reports_name_file_row_field_and_reason(data_fixtures):
     ]
     good = [r for _, r in rows if isinstance(r, Recipe)]
     # the chefbot record format: these keys in this order, and it reads back into the same recipe
-    assert all(list(R.to_record(r)) == ["id", "title", "ingredients", "ner", "directions", "source", "link"] for r in good)
+    assert all(
+        list(R.to_record(r)) == ["id", "title", "ingredients", "ner", "directions", "source", "link"] for r in good
+    )
     assert [R.from_record(R.to_record(r)) for r in good] == good
 
 

@@ -96,8 +96,29 @@ def test_equal_ids_on_adversarial_text(qwen_fast, i):
 def test_adversarial_set_covers_the_risky_cases():
     joined = "".join(ADVERSARIAL)
     for needle in (
-        "\u0301", "\u0338", "\u200d", "\ufe0f", "包", "김", "1234567890" * 3, "\r\n", "\rc", "    ", "\t\t", "   \n",
-        "a" * 1000, "'s", "'t", "'re", "\u00a0", "\u3000", "\u2028", "\u0085", "<|im_end|>", "<|endoftext|>", "\U00016d67",
+        "\u0301",
+        "\u0338",
+        "\u200d",
+        "\ufe0f",
+        "包",
+        "김",
+        "1234567890" * 3,
+        "\r\n",
+        "\rc",
+        "    ",
+        "\t\t",
+        "   \n",
+        "a" * 1000,
+        "'s",
+        "'t",
+        "'re",
+        "\u00a0",
+        "\u3000",
+        "\u2028",
+        "\u0085",
+        "<|im_end|>",
+        "<|endoftext|>",
+        "\U00016d67",
     ):
         assert needle in joined, needle
 
@@ -109,12 +130,21 @@ def test_text_that_looks_like_special_tokens(qwen_tokenizer, qwen_fast):
     im_end = qwen_tokenizer.convert_tokens_to_ids("<|im_end|>")
     ref = ReferenceText(qwen_tokenizer)
     assert qwen_fast.encode(["<|im_end|>"]) == ref.encode(["<|im_end|>"]) == [[im_end]]
-    for text in ("say <|im_end|> here", "<|im_end|>\u0338", "<|im_end", "<| im_end |>", "<tool_call>x</tool_call>", "<|im_start|>\u0301"):
+    for text in (
+        "say <|im_end|> here",
+        "<|im_end|>\u0338",
+        "<|im_end",
+        "<| im_end |>",
+        "<tool_call>x</tool_call>",
+        "<|im_start|>\u0301",
+    ):
         assert qwen_fast.encode([text]) == ref.encode([text]), text
     assert qwen_fast.encode(["<|im_end|>\u0338"])[0][0] == im_end
     assert im_end not in qwen_fast.encode(["<|im_end"])[0]
     # the same as the reference path of encode_example, which calls tokenizer(text, add_special_tokens=False)
-    assert qwen_tokenizer("x<|im_end|>y", add_special_tokens=False)["input_ids"] == qwen_fast.encode(["x<|im_end|>y"])[0]
+    assert (
+        qwen_tokenizer("x<|im_end|>y", add_special_tokens=False)["input_ids"] == qwen_fast.encode(["x<|im_end|>y"])[0]
+    )
 
 
 def test_texts_tiktoken_cannot_vouch_for_go_to_tokenizers(qwen_fast):
@@ -157,7 +187,9 @@ def test_smollm2_gpt2_style_tokenizer_converts_exactly(smollm2_gguf, shared_dir)
 def test_chat_encoder_with_tiktoken_equals_reference(qwen_tokenizer, qwen_fast, shared_dir):
     """The flat arrays prepare uses, with texts tokenized by tiktoken, equal encode_example's."""
     recs = _records(shared_dir / "data/recipenlg/acai_136.csv")[:60]
-    conv = [(messages_for(r, SHORT_PROMPT if i % 3 == 0 else PromptConfig()), target_for(r)) for i, r in enumerate(recs)]
+    conv = [
+        (messages_for(r, SHORT_PROMPT if i % 3 == 0 else PromptConfig()), target_for(r)) for i, r in enumerate(recs)
+    ]
     for max_length in (512, 120):
         enc = ChatEncoder(qwen_tokenizer, max_length, fast_text=qwen_fast)
         assert enc.encode_batch(conv) == [encode_example(m, t, qwen_tokenizer, max_length) for m, t in conv]
@@ -178,10 +210,17 @@ def _unigram_tokenizer(qwen_tokenizer, texts):
     raw = Tokenizer(models.Unigram())
     raw.pre_tokenizer = pre_tokenizers.Metaspace()
     raw.decoder = decoders.Metaspace()
-    trainer = trainers.UnigramTrainer(vocab_size=400, special_tokens=["<unk>", "<|im_start|>", "<|im_end|>"], unk_token="<unk>")
+    trainer = trainers.UnigramTrainer(
+        vocab_size=400, special_tokens=["<unk>", "<|im_start|>", "<|im_end|>"], unk_token="<unk>"
+    )
     raw.train_from_iterator(texts, trainer)
-    tok = PreTrainedTokenizerFast(tokenizer_object=raw, unk_token="<unk>", eos_token="<|im_end|>", pad_token="<|im_end|>",
-                                  additional_special_tokens=["<|im_start|>"])
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=raw,
+        unk_token="<unk>",
+        eos_token="<|im_end|>",
+        pad_token="<|im_end|>",
+        additional_special_tokens=["<|im_start|>"],
+    )
     tok.chat_template = qwen_tokenizer.chat_template
     return tok
 
@@ -194,13 +233,25 @@ def test_unigram_tokenizer_falls_back_and_says_why(qwen_tokenizer, shared_dir, m
         convert(tok)
     from chefbot.data.prepare import prepare
 
-    p = prepare(make_cfg(csv_path, "data.format=recipenlg_csv", "data.tokenizer_backend=auto"), tok, progress=True, force=True)
+    p = prepare(
+        make_cfg(csv_path, "data.format=recipenlg_csv", "data.tokenizer_backend=auto"), tok, progress=True, force=True
+    )
     info = p.stats["tokenizer_backend"]
     assert info["used"] == "tokenizers" and "model Unigram" in info["reason"]
-    assert "tokenizer backend: tokenizers (tiktoken cannot reproduce this tokenizer: model Unigram" in capsys.readouterr().out
-    with pytest.raises(DataError, match="tiktoken required .*: tiktoken cannot reproduce this tokenizer: model Unigram"):
+    assert (
+        "tokenizer backend: tokenizers (tiktoken cannot reproduce this tokenizer: model Unigram"
+        in capsys.readouterr().out
+    )
+    with pytest.raises(
+        DataError, match="tiktoken required .*: tiktoken cannot reproduce this tokenizer: model Unigram"
+    ):
         # required: an error, not a silent fallback
-        prepare(make_cfg(csv_path, "data.format=recipenlg_csv", "data.tokenizer_backend=tiktoken"), tok, progress=False, force=True)
+        prepare(
+            make_cfg(csv_path, "data.format=recipenlg_csv", "data.tokenizer_backend=tiktoken"),
+            tok,
+            progress=False,
+            force=True,
+        )
 
 
 def _without_digits_rule(tok):
@@ -208,14 +259,21 @@ def _without_digits_rule(tok):
     which tokenizers keeps as pieces and tiktoken drops.  The structure still converts."""
     from tokenizers import Regex, pre_tokenizers
 
-    pattern = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+    pattern = (
+        r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+    )
     tok.backend_tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.Split(Regex(pattern), behavior="isolated", invert=False), pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)]
+        [
+            pre_tokenizers.Split(Regex(pattern), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
     )
     return tok
 
 
-def test_altered_pre_tokenizer_fails_the_data_check_and_names_the_text(qwen_copy, shared_dir, make_cfg, monkeypatch, capsys):
+def test_altered_pre_tokenizer_fails_the_data_check_and_names_the_text(
+    qwen_copy, shared_dir, make_cfg, monkeypatch, capsys
+):
     tok = _without_digits_rule(qwen_copy())
     fast = convert(tok)  # structurally a byte-level BPE
     choice = tb.decide(fast, ["no digits here", "2 cups flour"], tb.BackendChoice("auto"))
@@ -225,13 +283,20 @@ def test_altered_pre_tokenizer_fails_the_data_check_and_names_the_text(qwen_copy
     from chefbot.data.prepare import prepare
 
     csv_path = shared_dir / "data/recipenlg/poutine_107.csv"
-    p = prepare(make_cfg(csv_path, "data.format=recipenlg_csv", "data.tokenizer_backend=auto"), tok, progress=True, force=True)
+    p = prepare(
+        make_cfg(csv_path, "data.format=recipenlg_csv", "data.tokenizer_backend=auto"), tok, progress=True, force=True
+    )
     info = p.stats["tokenizer_backend"]
     assert info["used"] == "tokenizers" and "(the data) differs at token" in info["reason"]
     assert info["checked_texts"] > 150 and info["texts"]["tiktoken"] == 0
     assert "tokenizer backend: tokenizers (tiktoken differs from tokenizers: text" in capsys.readouterr().out
     with pytest.raises(DataError, match=r"tiktoken required \(data.tokenizer_backend=tiktoken\): tiktoken differs"):
-        prepare(make_cfg(csv_path, "data.format=recipenlg_csv", "data.tokenizer_backend=tiktoken"), tok, progress=False, force=True)
+        prepare(
+            make_cfg(csv_path, "data.format=recipenlg_csv", "data.tokenizer_backend=tiktoken"),
+            tok,
+            progress=False,
+            force=True,
+        )
 
 
 def _rebuilt(qwen_copy, edit):
@@ -294,8 +359,14 @@ def test_prepared_dataset_is_byte_identical_with_either_backend(qwen_tokenizer, 
     in the backend record and the timings."""
     from chefbot.data.prepare import prepare
 
-    cfg = make_cfg(shared_dir / "data/recipenlg/first_1000.csv", "data.format=recipenlg_csv", "data.num_proc=2",
-                   "data.val_size=20", "data.test_size=20", "data.max_length=512")
+    cfg = make_cfg(
+        shared_dir / "data/recipenlg/first_1000.csv",
+        "data.format=recipenlg_csv",
+        "data.num_proc=2",
+        "data.val_size=20",
+        "data.test_size=20",
+        "data.max_length=512",
+    )
     out = {}
     for backend in ("tokenizers", "tiktoken"):
         arm = cfg.model_copy(update={"data": cfg.data.model_copy(update={"tokenizer_backend": backend})})
@@ -303,7 +374,11 @@ def test_prepared_dataset_is_byte_identical_with_either_backend(qwen_tokenizer, 
         out[backend] = (p.cache_dir, _files(p.cache_dir), p.stats)
     (dir_a, files_a, stats_a), (dir_b, files_b, stats_b) = out["tokenizers"], out["tiktoken"]
     assert dir_a == dir_b  # the backend is not part of the fingerprint
-    assert files_a.keys() == files_b.keys() >= {"train.arrow", "validation.arrow", "eval_test.jsonl", "eval_validation.jsonl"}
+    assert (
+        files_a.keys()
+        == files_b.keys()
+        >= {"train.arrow", "validation.arrow", "eval_test.jsonl", "eval_validation.jsonl"}
+    )
     for name in files_a:
         if name == "config.yaml":  # the resolved config records the setting itself, and nothing else differs
             strip = lambda b: b"\n".join(ln for ln in b.split(b"\n") if b"tokenizer_backend:" not in ln)  # noqa: E731
@@ -311,8 +386,12 @@ def test_prepared_dataset_is_byte_identical_with_either_backend(qwen_tokenizer, 
         elif name != "stats.json":
             assert files_a[name] == files_b[name], name
     ignore = {"tokenizer_backend", "seconds", "rows_per_s"}
-    assert {k: v for k, v in stats_a.items() if k not in ignore} == {k: v for k, v in stats_b.items() if k not in ignore}
-    assert stats_a["tokenizer_backend"]["used"] == "tokenizers" and stats_a["tokenizer_backend"]["texts"]["tiktoken"] == 0
+    assert {k: v for k, v in stats_a.items() if k not in ignore} == {
+        k: v for k, v in stats_b.items() if k not in ignore
+    }
+    assert (
+        stats_a["tokenizer_backend"]["used"] == "tokenizers" and stats_a["tokenizer_backend"]["texts"]["tiktoken"] == 0
+    )
     tk = stats_b["tokenizer_backend"]
     assert tk["used"] == "tiktoken" and tk["reason"] is None and tk["fallback_mid_run"] is None
     assert tk["checked_texts"] > 500 and tk["adversarial_texts"] == len(ADVERSARIAL)
@@ -326,7 +405,9 @@ def test_backend_setting_and_fingerprint(qwen_tokenizer, data_fixtures, make_cfg
 
     cfg = make_cfg(data_fixtures / "recipenlg_bad.csv", "data.format=recipenlg_csv")
     assert tb.requested_backend(cfg.data) == cfg.data.tokenizer_backend == "auto"
-    tiktoken = make_cfg(data_fixtures / "recipenlg_bad.csv", "data.format=recipenlg_csv", "data.tokenizer_backend=tiktoken")
+    tiktoken = make_cfg(
+        data_fixtures / "recipenlg_bad.csv", "data.format=recipenlg_csv", "data.tokenizer_backend=tiktoken"
+    )
     assert tb.requested_backend(tiktoken.data) == "tiktoken"
     # the backend gives the same ids, so it is left out of the fingerprint: either backend's cache is a hit
     spec = resolve_data_source(cfg.data.source, cfg.data.format)
@@ -341,8 +422,15 @@ def test_inspect_summary_shows_the_backend(qwen_tokenizer, data_fixtures, make_c
     from chefbot.data.inspect import print_summary
     from chefbot.data.prepare import prepare
 
-    p = prepare(make_cfg(data_fixtures / "recipenlg_bad.csv", "data.format=recipenlg_csv"), qwen_tokenizer, progress=False, force=True)
+    p = prepare(
+        make_cfg(data_fixtures / "recipenlg_bad.csv", "data.format=recipenlg_csv"),
+        qwen_tokenizer,
+        progress=False,
+        force=True,
+    )
     console = Console(record=True, width=400)
     print_summary(p, console=console)
     text = console.export_text()
-    assert "tokenizer backend" in text and "tiktoken (ids checked against tokenizers on" in text and "adversarial" in text
+    assert (
+        "tokenizer backend" in text and "tiktoken (ids checked against tokenizers on" in text and "adversarial" in text
+    )

@@ -10,16 +10,93 @@ from chefbot.data.tokenize import IGNORE_INDEX, build_labels, encode_example, me
 from chefbot.errors import DataError
 from chefbot.recipe_format import Recipe
 
-RECIPE = Recipe(id="t:1", title="Creamy Corn", ingredients=["2 pkg. frozen corn", "1/2 tsp. salt"], ner=["corn", "salt"],
-                directions=["Combine all.", "Cook 4 hours."])
+RECIPE = Recipe(
+    id="t:1",
+    title="Creamy Corn",
+    ingredients=["2 pkg. frozen corn", "1/2 tsp. salt"],
+    ner=["corn", "salt"],
+    directions=["Combine all.", "Cook 4 hours."],
+)
 
 # Golden ids for RECIPE with the default prompt: a change in the template, the prompt or
 # the recipe format shows up here (pitfall 8, template drift).
 GOLDEN_IDS = [
-    151644, 8948, 198, 2610, 686, 6923, 825, 17233, 11116, 13, 1759, 678, 5871, 13966, 323, 2968, 11682, 7354, 13,
-    151645, 198, 151644, 872, 198, 22283, 13966, 25, 13776, 11, 12021, 151645, 198, 151644, 77091, 198,
-    2, 29700, 88, 21330, 271, 565, 51175, 198, 12, 220, 17, 24793, 13, 19690, 13776, 198, 12, 220, 16, 14, 17,
-    37920, 13, 12021, 271, 565, 53486, 198, 16, 13, 46812, 678, 624, 17, 13, 12514, 220, 19, 4115, 13, 151645,
+    151644,
+    8948,
+    198,
+    2610,
+    686,
+    6923,
+    825,
+    17233,
+    11116,
+    13,
+    1759,
+    678,
+    5871,
+    13966,
+    323,
+    2968,
+    11682,
+    7354,
+    13,
+    151645,
+    198,
+    151644,
+    872,
+    198,
+    22283,
+    13966,
+    25,
+    13776,
+    11,
+    12021,
+    151645,
+    198,
+    151644,
+    77091,
+    198,
+    2,
+    29700,
+    88,
+    21330,
+    271,
+    565,
+    51175,
+    198,
+    12,
+    220,
+    17,
+    24793,
+    13,
+    19690,
+    13776,
+    198,
+    12,
+    220,
+    16,
+    14,
+    17,
+    37920,
+    13,
+    12021,
+    271,
+    565,
+    53486,
+    198,
+    16,
+    13,
+    46812,
+    678,
+    624,
+    17,
+    13,
+    12514,
+    220,
+    19,
+    4115,
+    13,
+    151645,
 ]
 N_PROMPT = 35  # system + user turns + "<|im_start|>assistant\n"
 
@@ -127,7 +204,10 @@ def _real_recipes(shared_dir, n):
 
 def test_fast_encoder_matches_reference_on_real_rows(qwen_tokenizer, shared_dir):
     recs = _real_recipes(shared_dir, 40)
-    for prompt, max_length in ((PromptConfig(), 512), (PromptConfig(system=None, user="Ingredients: {ner}. Title: {title}"), 120)):
+    for prompt, max_length in (
+        (PromptConfig(), 512),
+        (PromptConfig(system=None, user="Ingredients: {ner}. Title: {title}"), 120),
+    ):
         conv = [(messages_for(r, prompt), target_for(r)) for r in recs]
         enc = ChatEncoder(qwen_tokenizer, max_length)
         fast = enc.encode_batch(conv)

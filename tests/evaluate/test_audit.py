@@ -19,11 +19,28 @@ def test_cli_score_reproduces_stored_rouge(shared_dir, tmp_path, label, pred, st
     from chefbot.cli import app
 
     path = shared_dir / "data/qwen-qlora-chef" / pred
-    res = CliRunner().invoke(app, [
-        "eval", "score", "--predictions", str(path), "--reference-format", "--reference-settings",
-        "--rouge-types", "rouge1,rouge2,rougeL", "--no-directions", "--no-checks", "--bertscore-model", "none",
-        "--bootstrap", "0", "--no-plots", "--out", str(tmp_path),
-    ])
+    res = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "score",
+            "--predictions",
+            str(path),
+            "--reference-format",
+            "--reference-settings",
+            "--rouge-types",
+            "rouge1,rouge2,rougeL",
+            "--no-directions",
+            "--no-checks",
+            "--bertscore-model",
+            "none",
+            "--bootstrap",
+            "0",
+            "--no-plots",
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert res.exit_code == 0, res.output
     ours = json.loads((tmp_path / "results.json").read_text())["models"][0]
     assert ours["n"] == 200 and ours["method"]["stemmer"] is False
@@ -69,5 +86,6 @@ def test_committed_audit_tables_are_what_the_command_writes(shared_dir, tmp_path
     tables = (tmp_path / "audit.md").read_text()
     assert f"| {TUNED} | 200 | 200 |" in tables and "| Qwen2.5 QLoRA merged (reference BERT run) | 200 | 0 |" in tables
     committed = Path(__file__).resolve().parents[2] / "docs/results/reference_audit.md"
-    assert (tmp_path / "audit.md").read_text() == committed.read_text(), \
+    assert (tmp_path / "audit.md").read_text() == committed.read_text(), (
         "rerun `chefbot eval audit --bertscore-model none --out runs/audit` and copy runs/audit/audit.md to docs/results/reference_audit.md"
+    )

@@ -54,8 +54,15 @@ class Server:
 def experiment(model_dir, tmp_path):
     from chefbot.config import ExperimentConfig
 
-    return ExperimentConfig.model_validate({"name": "t", "output_dir": str(tmp_path / "run"), "seed": 0,
-                                            "model": {"name_or_path": str(model_dir)}, "train": {"precision": "fp32"}})
+    return ExperimentConfig.model_validate(
+        {
+            "name": "t",
+            "output_dir": str(tmp_path / "run"),
+            "seed": 0,
+            "model": {"name_or_path": str(model_dir)},
+            "train": {"precision": "fp32"},
+        }
+    )
 
 
 def serve(cfg, model, tokenizer, adapter=None) -> Server:
@@ -81,8 +88,9 @@ def tiny(tiny_qwen_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def in_process(tiny):
-    return benchmark_tasks.run_benchmarks(tiny["model"], tiny["tok"], ["mmlu", "hellaswag"], limit=LIMIT, batch_size=8,
-                                  mmlu_subjects=SUBJECTS)
+    return benchmark_tasks.run_benchmarks(
+        tiny["model"], tiny["tok"], ["mmlu", "hellaswag"], limit=LIMIT, batch_size=8, mmlu_subjects=SUBJECTS
+    )
 
 
 def assert_same_scores(local: dict, remote: dict, tasks=("mmlu", "hellaswag")) -> None:
@@ -100,8 +108,9 @@ def assert_same_scores(local: dict, remote: dict, tasks=("mmlu", "hellaswag")) -
 
 
 def test_lm_eval_through_the_server_scores_as_in_process(tiny, in_process):
-    remote = benchmark_endpoint.run_benchmarks_endpoint(tiny["url"] + "/v1", tiny["tok"], ["mmlu", "hellaswag"], limit=LIMIT,
-                                             batch_size=8, mmlu_subjects=SUBJECTS)
+    remote = benchmark_endpoint.run_benchmarks_endpoint(
+        tiny["url"] + "/v1", tiny["tok"], ["mmlu", "hellaswag"], limit=LIMIT, batch_size=8, mmlu_subjects=SUBJECTS
+    )
     assert_same_scores(in_process, remote)
     s = remote["settings"]
     assert s["endpoint"] == tiny["url"] + "/v1/completions" and s["tokenizer_checked"] is True
@@ -113,8 +122,9 @@ def test_lm_eval_through_the_server_scores_as_in_process(tiny, in_process):
 def test_a_server_with_another_tokenizer_is_refused_before_any_question(tiny):
     health = {**benchmark_endpoint.endpoint_health(tiny["url"]), "tokenizer": "0123456789ab"}
     with pytest.raises(ChefbotError, match="tokenizer"):
-        benchmark_endpoint.run_benchmarks_endpoint(tiny["url"], tiny["tok"], ["mmlu"], limit=1, mmlu_subjects=SUBJECTS[:1],
-                                        health=health)
+        benchmark_endpoint.run_benchmarks_endpoint(
+            tiny["url"], tiny["tok"], ["mmlu"], limit=1, mmlu_subjects=SUBJECTS[:1], health=health
+        )
 
 
 def test_eval_benchmarks_command_with_an_endpoint(tiny, in_process, tmp_path):
@@ -123,10 +133,24 @@ def test_eval_benchmarks_command_with_an_endpoint(tiny, in_process, tmp_path):
     from chefbot.cli import app
 
     config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({"name": "t", "output_dir": str(tmp_path / "run"), "seed": 0,
-                                      "model": {"name_or_path": str(tiny["dir"])}}))
-    args = ["eval", "benchmarks", str(config), "--tasks", "mmlu", "--subjects", ",".join(SUBJECTS), "--limit", str(LIMIT),
-            "--out", str(tmp_path / "bench")]
+    config.write_text(
+        yaml.safe_dump(
+            {"name": "t", "output_dir": str(tmp_path / "run"), "seed": 0, "model": {"name_or_path": str(tiny["dir"])}}
+        )
+    )
+    args = [
+        "eval",
+        "benchmarks",
+        str(config),
+        "--tasks",
+        "mmlu",
+        "--subjects",
+        ",".join(SUBJECTS),
+        "--limit",
+        str(LIMIT),
+        "--out",
+        str(tmp_path / "bench"),
+    ]
     res = CliRunner().invoke(app, args + ["--endpoint", tiny["url"]])
     assert res.exit_code == 0, res.output
     bench = json.loads((tmp_path / "bench" / "benchmarks.json").read_text())
@@ -150,22 +174,30 @@ def test_retention_over_two_servers_that_serve_different_adapters(tiny, tmp_path
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(0)
-    lora = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny["dir"], dtype=torch.float32),
-                          LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj", "o_proj"],
-                                     init_lora_weights=False))
+    lora = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(tiny["dir"], dtype=torch.float32),
+        LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj", "o_proj"], init_lora_weights=False),
+    )
     lora.save_pretrained(tmp_path / "adapter")
-    tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny["dir"], dtype=torch.float32),
-                                      tmp_path / "adapter").eval()
+    tuned = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(tiny["dir"], dtype=torch.float32), tmp_path / "adapter"
+    ).eval()
     cfg = tiny["cfg"]
     with serve(cfg, tuned, tiny["tok"], adapter=str(tmp_path / "adapter")) as tuned_srv:
         health = benchmark_endpoint.endpoint_health(tuned_srv.url)
         assert health["adapter"]["path"] == str(tmp_path / "adapter") and len(health["adapter"]["sha256"]) == 12
         with pytest.raises(ChefbotError, match="same model"):
-            evaluate_benchmarks(cfg, options=BenchmarkOptions(tasks=["mmlu"], limit=1, mmlu_subjects=SUBJECTS[:1]),
-                                endpoint=tuned_srv.url, base_endpoint=tuned_srv.url, out_dir=tmp_path / "x")
+            evaluate_benchmarks(
+                cfg,
+                options=BenchmarkOptions(tasks=["mmlu"], limit=1, mmlu_subjects=SUBJECTS[:1]),
+                endpoint=tuned_srv.url,
+                base_endpoint=tuned_srv.url,
+                out_dir=tmp_path / "x",
+            )
         options = BenchmarkOptions(tasks=["mmlu"], limit=LIMIT, mmlu_subjects=SUBJECTS, batch_size=8)
-        res = evaluate_benchmarks(cfg, options=options, endpoint=tuned_srv.url, base_endpoint=tiny["url"],
-                                  out_dir=tmp_path / "bench")
+        res = evaluate_benchmarks(
+            cfg, options=options, endpoint=tuned_srv.url, base_endpoint=tiny["url"], out_dir=tmp_path / "bench"
+        )
     base, tuned_run = res["runs"]["base"], res["runs"]["tuned"]
     assert base["mmlu"]["n"] == tuned_run["mmlu"]["n"] == 2 * LIMIT
     assert base["mmlu"]["loglikelihoods"] != tuned_run["mmlu"]["loglikelihoods"]  # two different models answered

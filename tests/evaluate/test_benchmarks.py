@@ -32,8 +32,9 @@ def test_mmlu_and_hellaswag_offline_on_a_limit(tiny_qwen_dir, monkeypatch, tmp_p
 
     tok = AutoTokenizer.from_pretrained(tiny_qwen_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_qwen_dir, dtype=torch.float32).eval()
-    res = benchmark_tasks.run_benchmarks(model, tok, ["mmlu", "hellaswag"], limit=2, batch_size=8,
-                                 mmlu_subjects=["abstract_algebra", "anatomy"])
+    res = benchmark_tasks.run_benchmarks(
+        model, tok, ["mmlu", "hellaswag"], limit=2, batch_size=8, mmlu_subjects=["abstract_algebra", "anatomy"]
+    )
     assert res["mmlu"]["n"] == 4 and res["hellaswag"]["n"] == 2
     assert 0 <= res["mmlu"]["acc"] <= 1 and res["mmlu"]["acc_stderr"] is not None
     for m in ("acc", "acc_norm"):
@@ -65,13 +66,19 @@ def test_retention_with_an_adapter_compares_two_different_runs(tiny_qwen_dir, mo
 
     torch.manual_seed(0)
     base = AutoModelForCausalLM.from_pretrained(tiny_qwen_dir, dtype=torch.float32)
-    lora = get_peft_model(base, LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj", "o_proj"],
-                                           init_lora_weights=False))  # random B: the adapter changes the model
+    lora = get_peft_model(
+        base, LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj", "o_proj"], init_lora_weights=False)
+    )  # random B: the adapter changes the model
     lora.save_pretrained(tmp_path / "adapter")
-    cfg = ExperimentConfig.model_validate({"name": "t", "output_dir": str(tmp_path / "run"),
-                                           "model": {"name_or_path": str(tiny_qwen_dir)}})
-    options = BenchmarkOptions(tasks=["mmlu", "hellaswag"], limit=6, batch_size=8, mmlu_subjects=["anatomy", "astronomy"])
-    res = benchmarks.evaluate_benchmarks(cfg, adapter=str(tmp_path / "adapter"), out_dir=tmp_path / "bench", options=options)
+    cfg = ExperimentConfig.model_validate(
+        {"name": "t", "output_dir": str(tmp_path / "run"), "model": {"name_or_path": str(tiny_qwen_dir)}}
+    )
+    options = BenchmarkOptions(
+        tasks=["mmlu", "hellaswag"], limit=6, batch_size=8, mmlu_subjects=["anatomy", "astronomy"]
+    )
+    res = benchmarks.evaluate_benchmarks(
+        cfg, adapter=str(tmp_path / "adapter"), out_dir=tmp_path / "bench", options=options
+    )
     b, t = res["runs"]["base"], res["runs"]["tuned"]
     assert res["adapter"] == str(tmp_path / "adapter")
     assert res["adapter_identity"]["sha256"] == adapter_identity(tmp_path / "adapter")["sha256"]
@@ -82,7 +89,9 @@ def test_retention_with_an_adapter_compares_two_different_runs(tiny_qwen_dir, mo
     if r["value"] is not None:
         assert r["value"] == pytest.approx(t["mmlu"]["acc"] / b["mmlu"]["acc"])
         assert r["low"] <= r["value"] <= r["high"] and r["method"].startswith("paired bootstrap")
-    assert (tmp_path / "bench" / "benchmarks.json").exists() and "retention" in (tmp_path / "bench" / "benchmarks.md").read_text()
+    assert (tmp_path / "bench" / "benchmarks.json").exists() and "retention" in (
+        tmp_path / "bench" / "benchmarks.md"
+    ).read_text()
 
 
 def test_a_killed_benchmark_run_resumes_from_its_response_cache(tiny_qwen_dir, monkeypatch, tmp_path):
@@ -99,17 +108,22 @@ def test_a_killed_benchmark_run_resumes_from_its_response_cache(tiny_qwen_dir, m
 
     tok = AutoTokenizer.from_pretrained(tiny_qwen_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_qwen_dir, dtype=torch.float32).eval()
-    cfg = ExperimentConfig.model_validate({"name": "t", "output_dir": str(tmp_path / "run"),
-                                           "model": {"name_or_path": str(tiny_qwen_dir)}})
+    cfg = ExperimentConfig.model_validate(
+        {"name": "t", "output_dir": str(tmp_path / "run"), "model": {"name_or_path": str(tiny_qwen_dir)}}
+    )
     cache = benchmarks.response_cache(tmp_path, "base", cfg, None, torch.float32)
-    first = benchmark_tasks.run_benchmarks(model, tok, ["mmlu"], limit=3, batch_size=4, mmlu_subjects=["anatomy"], cache=cache)
+    first = benchmark_tasks.run_benchmarks(
+        model, tok, ["mmlu"], limit=3, batch_size=4, mmlu_subjects=["anatomy"], cache=cache
+    )
     assert list(cache.parent.glob(f"{cache.name}_rank0.db"))
 
     def broken(*a, **k):
         raise AssertionError("a cached request was computed again")
 
     monkeypatch.setattr(model, "forward", broken)
-    again = benchmark_tasks.run_benchmarks(model, tok, ["mmlu"], limit=3, batch_size=4, mmlu_subjects=["anatomy"], cache=cache)
+    again = benchmark_tasks.run_benchmarks(
+        model, tok, ["mmlu"], limit=3, batch_size=4, mmlu_subjects=["anatomy"], cache=cache
+    )
     assert again["mmlu"]["items"] == first["mmlu"]["items"]
     assert again["mmlu"]["loglikelihoods"] == first["mmlu"]["loglikelihoods"]
     assert benchmarks.response_cache(tmp_path, "base", cfg, None, torch.bfloat16) != cache
@@ -159,12 +173,18 @@ def test_eval_with_benchmarks_loads_each_model_once(tiny_qwen_dir, monkeypatch, 
     import chefbot.model
     from chefbot.config import ExperimentConfig
 
-    lora = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_qwen_dir, dtype=torch.float32),
-                          LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
+    lora = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(tiny_qwen_dir, dtype=torch.float32),
+        LoraConfig(r=4, target_modules=["q_proj", "v_proj"]),
+    )
     lora.save_pretrained(tmp_path / "adapter")
-    item = {"id": "t:0", "title": "Dish", "ner": ["egg"],
-            "reference": "Dish\n\nIngredients:\n- 1 egg\n\nDirections:\n1. Boil.",
-            "messages": [{"role": "system", "content": "Cook."}, {"role": "user", "content": "Include ingredients: egg"}]}
+    item = {
+        "id": "t:0",
+        "title": "Dish",
+        "ner": ["egg"],
+        "reference": "Dish\n\nIngredients:\n- 1 egg\n\nDirections:\n1. Boil.",
+        "messages": [{"role": "system", "content": "Cook."}, {"role": "user", "content": "Include ingredients: egg"}],
+    }
     monkeypatch.setattr(run, "load_eval_items", lambda cfg, split="test": [dict(item)])
     loads = []
     real_load = chefbot.model.load_model  # every model load of the project goes through it
@@ -174,11 +194,21 @@ def test_eval_with_benchmarks_loads_each_model_once(tiny_qwen_dir, monkeypatch, 
         return real_load(*args, **kwargs)
 
     monkeypatch.setattr(chefbot.model, "load_model", counting_load)
-    cfg = ExperimentConfig.model_validate({
-        "name": "t", "output_dir": str(tmp_path / "run"), "model": {"name_or_path": str(tiny_qwen_dir)},
-        "eval": {"generation": {"max_new_tokens": 4, "batch_size": 2}, "bertscore_model": "", "bootstrap_samples": 100,
-                 "benchmarks": ["mmlu"], "benchmark_limit": 1, "engine": "hf"},
-    })
+    cfg = ExperimentConfig.model_validate(
+        {
+            "name": "t",
+            "output_dir": str(tmp_path / "run"),
+            "model": {"name_or_path": str(tiny_qwen_dir)},
+            "eval": {
+                "generation": {"max_new_tokens": 4, "batch_size": 2},
+                "bertscore_model": "",
+                "bootstrap_samples": 100,
+                "benchmarks": ["mmlu"],
+                "benchmark_limit": 1,
+                "engine": "hf",
+            },
+        }
+    )
     res = run.evaluate_model(cfg, adapter=str(tmp_path / "adapter"), out_dir=tmp_path / "eval")
     assert len(loads) == 2  # base for generation + benchmarks, base + adapter for generation + benchmarks
     bench = res["benchmarks"]

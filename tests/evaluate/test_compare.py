@@ -12,9 +12,18 @@ from chefbot.errors import ChefbotError
 from chefbot.recipe_format import render_recipe
 
 ITEMS = [
-    {"id": f"t:{k}", "title": f"Dish {k}", "ner": ner,
-     "messages": [{"role": "system", "content": "Cook."}, {"role": "user", "content": "Include ingredients: " + ", ".join(ner)}],
-     "reference": render_recipe(f"Dish {k}", [f"1 cup {x}" for x in ner], [f"Mix the {ner[0]}.", "Bake at 350°F (175°C)."])}
+    {
+        "id": f"t:{k}",
+        "title": f"Dish {k}",
+        "ner": ner,
+        "messages": [
+            {"role": "system", "content": "Cook."},
+            {"role": "user", "content": "Include ingredients: " + ", ".join(ner)},
+        ],
+        "reference": render_recipe(
+            f"Dish {k}", [f"1 cup {x}" for x in ner], [f"Mix the {ner[0]}.", "Bake at 350°F (175°C)."]
+        ),
+    }
     for k, ner in enumerate([["egg", "flour"], ["rice"], ["milk", "sugar", "butter"], ["tomato", "basil"]])
 ]
 
@@ -26,11 +35,15 @@ def cfg(tiny_qwen_dir, tmp_path, monkeypatch):
     # Where evaluation looks the items up (patching chefbot.data.prepare would depend on import order).
     monkeypatch.setattr(run, "load_eval_items", lambda cfg, split="test": [dict(x) for x in ITEMS])
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    return ExperimentConfig.model_validate({
-        "name": "t", "output_dir": str(tmp_path / "run"), "model": {"name_or_path": str(tiny_qwen_dir)},
-        "engine": {"generation": {"max_new_tokens": 12, "batch_size": 3}},
-        "eval": {"bertscore_model": "", "bootstrap_samples": 100},
-    })
+    return ExperimentConfig.model_validate(
+        {
+            "name": "t",
+            "output_dir": str(tmp_path / "run"),
+            "model": {"name_or_path": str(tiny_qwen_dir)},
+            "engine": {"generation": {"max_new_tokens": 12, "batch_size": 3}},
+            "eval": {"bertscore_model": "", "bootstrap_samples": 100},
+        }
+    )
 
 
 def test_eval_writes_predictions_results_and_report(cfg, tmp_path):
@@ -83,7 +96,11 @@ def test_crashed_prediction_run_resumes(cfg, tmp_path):
     assert len(partial) == 2
     rows, t = generate_predictions(real, ITEMS, pred, "tiny")
     assert t["resumed_from_file"] == 2 and t["generated"] == len(ITEMS) - 2
-    assert [r["id"] for r in rows] == [json.loads(x)["id"] for x in pred.read_text().splitlines()] == [x["id"] for x in ITEMS]
+    assert (
+        [r["id"] for r in rows]
+        == [json.loads(x)["id"] for x in pred.read_text().splitlines()]
+        == [x["id"] for x in ITEMS]
+    )
     # another model or other settings never resume into the same file
     with pytest.raises(ChefbotError, match="cannot resume"):
         generate_predictions(real, ITEMS, pred, "other-model")
@@ -92,12 +109,14 @@ def test_crashed_prediction_run_resumes(cfg, tmp_path):
 def test_compare_runs_local_models_and_skips_unavailable(cfg, tmp_path, tiny_qwen_dir):
     from chefbot.evaluate.compare import CompareSpec, compare_models, parse_model_option
 
-    spec = CompareSpec(models=[
-        parse_model_option(f"tiny={tiny_qwen_dir}"),
-        {"name": "tiny-folded", "model": str(tiny_qwen_dir), "fold_system": "always"},
-        parse_model_option("Llama-3.2-1B-Instruct=meta-llama/Llama-3.2-1B-Instruct"),
-        parse_model_option("gpt-4o-mini=openai:gpt-4o-mini"),
-    ])
+    spec = CompareSpec(
+        models=[
+            parse_model_option(f"tiny={tiny_qwen_dir}"),
+            {"name": "tiny-folded", "model": str(tiny_qwen_dir), "fold_system": "always"},
+            parse_model_option("Llama-3.2-1B-Instruct=meta-llama/Llama-3.2-1B-Instruct"),
+            parse_model_option("gpt-4o-mini=openai:gpt-4o-mini"),
+        ]
+    )
     res = compare_models(spec, out_dir=tmp_path / "cmp", limit=2, base_cfg=cfg)
     names = [m["model"] for m in res["models"]]
     assert names == ["tiny", "tiny-folded", "template-only baseline"]
@@ -126,7 +145,9 @@ def test_an_adapter_cannot_be_evaluated_through_an_endpoint(cfg, tmp_path):
     from chefbot.evaluate.compare import CompareModel
     from chefbot.evaluate.run import evaluate_model
 
-    ep = cfg.model_copy(update={"engine": cfg.engine.model_copy(update={"endpoint": "http://127.0.0.1:9/v1", "api_model": "chefbot"})})
+    ep = cfg.model_copy(
+        update={"engine": cfg.engine.model_copy(update={"endpoint": "http://127.0.0.1:9/v1", "api_model": "chefbot"})}
+    )
     with pytest.raises(ChefbotError, match="the adapter would not be evaluated.*chefbot compare"):
         evaluate_model(ep, adapter=str(tmp_path / "adapter"), out_dir=tmp_path / "eval")
     assert not (tmp_path / "eval").exists()  # refused before any work

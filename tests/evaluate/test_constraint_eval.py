@@ -25,33 +25,65 @@ from chefbot.evaluate.constraint_eval import (
 from chefbot.recipe_format import render_recipe
 
 RECIPES = [
-    ("Lemon Chicken", ["2 chicken breasts", "1 lemon", "2 tbsp butter"],
-     ["Brown the chicken in the butter for 10 minutes.", "Squeeze the lemon over and simmer 15 minutes."]),
-    ("Tomato Salad", ["3 tomatoes", "1 tbsp olive oil", "1 pinch salt"],
-     ["Slice the tomatoes.", "Dress with the oil and salt."]),
-    ("Pancakes", ["1 cup wheat flour", "1 cup milk", "1 egg"],
-     ["Whisk the flour, milk and egg.", "Fry ladlefuls in a pan for 3 minutes a side."]),
-    ("Salmon Rice", ["1 salmon fillet", "1 cup rice", "1 tbsp soy sauce"],
-     ["Boil the rice for 15 minutes.", "Bake the salmon for 12 minutes and serve with soy sauce."]),
-    ("Walnut Oats", ["1 cup rolled oats", "2 tbsp walnuts", "1 cup water"],
-     ["Simmer the oats in the water for 5 minutes.", "Top with the walnuts."]),
+    (
+        "Lemon Chicken",
+        ["2 chicken breasts", "1 lemon", "2 tbsp butter"],
+        ["Brown the chicken in the butter for 10 minutes.", "Squeeze the lemon over and simmer 15 minutes."],
+    ),
+    (
+        "Tomato Salad",
+        ["3 tomatoes", "1 tbsp olive oil", "1 pinch salt"],
+        ["Slice the tomatoes.", "Dress with the oil and salt."],
+    ),
+    (
+        "Pancakes",
+        ["1 cup wheat flour", "1 cup milk", "1 egg"],
+        ["Whisk the flour, milk and egg.", "Fry ladlefuls in a pan for 3 minutes a side."],
+    ),
+    (
+        "Salmon Rice",
+        ["1 salmon fillet", "1 cup rice", "1 tbsp soy sauce"],
+        ["Boil the rice for 15 minutes.", "Bake the salmon for 12 minutes and serve with soy sauce."],
+    ),
+    (
+        "Walnut Oats",
+        ["1 cup rolled oats", "2 tbsp walnuts", "1 cup water"],
+        ["Simmer the oats in the water for 5 minutes.", "Top with the walnuts."],
+    ),
 ]
-ITEMS = [{"id": f"r:{k}", "title": t, "ner": [i.split(" ", 2)[-1] for i in ing],
-          "messages": [{"role": "user", "content": "Include ingredients: " + ", ".join(ing)}],
-          "reference": render_recipe(t, ing, d)} for k, (t, ing, d) in enumerate(RECIPES)]
+ITEMS = [
+    {
+        "id": f"r:{k}",
+        "title": t,
+        "ner": [i.split(" ", 2)[-1] for i in ing],
+        "messages": [{"role": "user", "content": "Include ingredients: " + ", ".join(ing)}],
+        "reference": render_recipe(t, ing, d),
+    }
+    for k, (t, ing, d) in enumerate(RECIPES)
+]
 
-MEATY = render_recipe("Beef Pie", ["1 lb beef", "2 cups wheat flour", "1 cup butter", "1 cup walnuts"],
-                      ["Brown the beef for 10 minutes.", "Bake the pie for 45 minutes."])
-PLANTY = render_recipe("Bean Bowl", ["1 can black beans", "1 cup rice", "1 lime"],
-                       ["Simmer the rice for 15 minutes.", "Warm the beans and squeeze the lime over."])
+MEATY = render_recipe(
+    "Beef Pie",
+    ["1 lb beef", "2 cups wheat flour", "1 cup butter", "1 cup walnuts"],
+    ["Brown the beef for 10 minutes.", "Bake the pie for 45 minutes."],
+)
+PLANTY = render_recipe(
+    "Bean Bowl",
+    ["1 can black beans", "1 cup rice", "1 lime"],
+    ["Simmer the rice for 15 minutes.", "Warm the beans and squeeze the lime over."],
+)
 
 
 def cfg_for(tmp_path, **eval_) -> ExperimentConfig:
-    return ExperimentConfig.model_validate({
-        "name": "t", "output_dir": str(tmp_path / "run"), "seed": 3,
-        "prompt": {"constraints": "The recipe must be: {constraints}."},
-        "eval": {"bertscore_model": "", "bootstrap_samples": 100, "constraints": True, **eval_},
-    })
+    return ExperimentConfig.model_validate(
+        {
+            "name": "t",
+            "output_dir": str(tmp_path / "run"),
+            "seed": 3,
+            "prompt": {"constraints": "The recipe must be: {constraints}."},
+            "eval": {"bertscore_model": "", "bootstrap_samples": 100, "constraints": True, **eval_},
+        }
+    )
 
 
 def test_own_label_requests_hold_for_their_source_recipe(tmp_path):
@@ -74,7 +106,9 @@ def test_counterfactual_asks_for_a_diet_the_source_breaks_deterministically_by_s
     chicken = source_labels(ITEMS[0])
     picks = {counterfactual_request(chicken, random.Random(f"{s}:r:0")).diets[0] for s in range(30)}
     assert picks <= {"vegetarian", "vegan", "pescatarian", "dairy-free"} and len(picks) > 1
-    assert counterfactual_request(chicken, random.Random("1:r:0")) == counterfactual_request(chicken, random.Random("1:r:0"))
+    assert counterfactual_request(chicken, random.Random("1:r:0")) == counterfactual_request(
+        chicken, random.Random("1:r:0")
+    )
     for it in ITEMS:
         c = counterfactual_request(source_labels(it), random.Random(f"7:{it['id']}"))
         if c is not None:
@@ -101,13 +135,18 @@ def test_items_use_the_training_prompt_line_and_the_configured_counts(tmp_path):
     # ... but an item prepared with the training prompt is asked exactly that, and its answer reused
     first = own[0]
     src = next(it for it in ITEMS if it["id"] == first["source_id"])
-    prepared = {**src, "messages": request_messages(src["ner"], cfg.prompt, title=src["title"],
-                                                    constraints=RecipeConstraints(**first["constraints"]))}
+    prepared = {
+        **src,
+        "messages": request_messages(
+            src["ner"], cfg.prompt, title=src["title"], constraints=RecipeConstraints(**first["constraints"])
+        ),
+    }
     again = constraint_items(cfg, [], [prepared])
     assert again[0]["reuse"] and again[0]["id"] == src["id"] and again[0]["messages"] == prepared["messages"]
     with pytest.raises(ChefbotError, match="prompt.constraints"):
-        constraint_items(cfg.model_copy(update={"prompt": cfg.prompt.model_copy(update={"constraints": None})}),
-                         ITEMS, ITEMS)
+        constraint_items(
+            cfg.model_copy(update={"prompt": cfg.prompt.model_copy(update={"constraints": None})}), ITEMS, ITEMS
+        )
 
 
 def test_scores_count_unknown_against_and_pair_the_models():
@@ -136,8 +175,11 @@ def test_implausible_figures_a_model_writes_are_read_not_a_crash():
     """A tuned model once wrote "Preheat the oven to 350°C (576°F)", which the planner's task model
     refused (500 on /v1/recipes); "rest 99999 hours" did the same to the task's duration.  Both
     are now read (the °F figure, 300 °C; the rest as unstated) and the answer is judged."""
-    text = render_recipe("Toast", ["2 slices bread", "1 avocado"],
-                         ["Preheat the oven to 350°C (576°F).", "Bake the bread 10 minutes.", "Rest 99999 hours."])
+    text = render_recipe(
+        "Toast",
+        ["2 slices bread", "1 avocado"],
+        ["Preheat the oven to 350°C (576°F).", "Bake the bread 10 minutes.", "Rest 99999 hours."],
+    )
     checks = judge(text, {"diets": ["vegan"], "max_minutes": 25, "difficulty": "easy"})
     assert [k["name"] for k in checks] == ["vegan", "max_minutes", "difficulty"]
     assert all(k["satisfied"] is not None for k in checks)
@@ -186,7 +228,10 @@ def test_eval_run_reports_constraint_satisfaction_base_vs_tuned(tmp_path, monkey
     diets = next(r for r in cons["rows"] if r["condition"] == COUNTERFACTUAL and r["constraint"] == ALL_DIETS)
     assert diets["n"] == 3 and diets["models"]["base+adapter"]["satisfied"] >= 2
     assert diets["models"]["base"]["satisfied"] == 0 and diets["paired"]["base+adapter"]["diff"] > 0
-    rows = [json.loads(x) for x in (tmp_path / "eval" / "predictions" / "constraints-base+adapter.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(x)
+        for x in (tmp_path / "eval" / "predictions" / "constraints-base+adapter.jsonl").read_text().splitlines()
+    ]
     # the prepared item's own-label answer is the main evaluation's (not generated twice); the rest are new
     assert len(rows) == n_own - 1 + 3 and all("constraints" in r["inputs"] for r in rows)
     assert prepared["id"] not in {r["id"] for r in rows} and rows[0]["id"].endswith("#own")

@@ -19,9 +19,16 @@ def tiny_qwen(tokenizer, seed: int = 0, init: float = 0.02, tied: bool = True):
 
     torch.manual_seed(seed)
     cfg = Qwen2Config(
-        vocab_size=len(tokenizer), hidden_size=HIDDEN, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024, tie_word_embeddings=tied,
-        initializer_range=init, eos_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
+        vocab_size=len(tokenizer),
+        hidden_size=HIDDEN,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        tie_word_embeddings=tied,
+        initializer_range=init,
+        eos_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
         pad_token_id=tokenizer.pad_token_id,
     )
     model = Qwen2ForCausalLM(cfg).eval()
@@ -62,8 +69,13 @@ def ids(tok, *pieces):
     return [tok.convert_tokens_to_ids(p) for p in pieces]
 
 
-MSGS = [[{"role": "system", "content": "Cook."}, {"role": "user", "content": "Include ingredients: " + ", ".join(["egg"] * k)}]
-        for k in (1, 7, 3, 12, 2)]
+MSGS = [
+    [
+        {"role": "system", "content": "Cook."},
+        {"role": "user", "content": "Include ingredients: " + ", ".join(["egg"] * k)},
+    ]
+    for k in (1, 7, 3, 12, 2)
+]
 
 
 def test_batched_left_padding_equals_one_at_a_time(tok, varied_model):
@@ -85,12 +97,16 @@ def test_stops_on_im_end_and_endoftext(tok):
     gen = LocalGenerator(model, tok, GenerationConfig(max_new_tokens=20))
     assert {im_end, eot} <= set(gen.stop_ids)
     out = gen.generate([[{"role": "user", "content": "hi"}]])[0]
-    assert out == Completion(text="Hello world!", finish_reason="stop", prompt_tokens=out.prompt_tokens, completion_tokens=4)
+    assert out == Completion(
+        text="Hello world!", finish_reason="stop", prompt_tokens=out.prompt_tokens, completion_tokens=4
+    )
     short = gen.generate([[{"role": "user", "content": "hi"}]], {"max_new_tokens": 2})[0]
     assert (short.text, short.finish_reason, short.completion_tokens) == ("Hello world", "length", 2)
     # <|endoftext|> (config.json's eos, pitfall 3) stops generation as well
     model2 = bigram_model(tok, {nl: [(a, 10.0)], a: [(eot, 10.0)]})
-    out2 = LocalGenerator(model2, tok, GenerationConfig(max_new_tokens=20)).generate([[{"role": "user", "content": "hi"}]])[0]
+    out2 = LocalGenerator(model2, tok, GenerationConfig(max_new_tokens=20)).generate(
+        [[{"role": "user", "content": "hi"}]]
+    )[0]
     assert (out2.text, out2.finish_reason) == ("Hello", "stop")
 
 
@@ -101,9 +117,11 @@ def test_model_generation_config_does_not_leak(tok):
     model.generation_config.repetition_penalty = 1.3
     model.generation_config.no_repeat_ngram_size = 0
     prompt = [[{"role": "user", "content": "hi"}]]
-    gen_ids = LocalGenerator(bigram_model(tok, {nl: [(a, 8.0)], a: [(a, 8.0), (b, 7.2)]}), tok, GenerationConfig()).prompt_ids(prompt[0])
+    gen_ids = LocalGenerator(
+        bigram_model(tok, {nl: [(a, 8.0)], a: [(a, 8.0), (b, 7.2)]}), tok, GenerationConfig()
+    ).prompt_ids(prompt[0])
     with torch.no_grad():  # the model's own config really would change the output
-        raw = model.generate(torch.tensor([gen_ids]), max_new_tokens=3)[0, len(gen_ids):].tolist()
+        raw = model.generate(torch.tensor([gen_ids]), max_new_tokens=3)[0, len(gen_ids) :].tolist()
     assert raw[:2] == [a, b]
     gen = LocalGenerator(model, tok, GenerationConfig(max_new_tokens=3))
     assert gen.generate(prompt)[0].text == "HelloHelloHello"

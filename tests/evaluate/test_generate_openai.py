@@ -41,20 +41,35 @@ class FakeServer:
             if n <= self.fail_first:
                 return httpx.Response(self.fail_status, json={"error": {"message": "busy", "type": "server_error"}})
             text = body["messages"][-1]["content"][::-1]
-            return httpx.Response(200, json={
-                "id": f"c{n}", "object": "chat.completion", "created": 0, "model": body["model"],
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                             "finish_reason": "length" if body.get("max_tokens", 99) < 3 else "stop"}],
-                "usage": {"prompt_tokens": 5, "completion_tokens": len(text), "total_tokens": 5 + len(text)},
-            })
+            return httpx.Response(
+                200,
+                json={
+                    "id": f"c{n}",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body["model"],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": text},
+                            "finish_reason": "length" if body.get("max_tokens", 99) < 3 else "stop",
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 5, "completion_tokens": len(text), "total_tokens": 5 + len(text)},
+                },
+            )
         finally:
             with self.lock:
                 self.in_flight -= 1
 
 
 def client_for(server: FakeServer) -> openai.OpenAI:
-    return openai.OpenAI(base_url="http://fake.test/v1", api_key="k", max_retries=0,
-                         http_client=httpx.Client(transport=httpx.MockTransport(server)))
+    return openai.OpenAI(
+        base_url="http://fake.test/v1",
+        api_key="k",
+        max_retries=0,
+        http_client=httpx.Client(transport=httpx.MockTransport(server)),
+    )
 
 
 def msgs(k: int) -> list[dict]:
@@ -63,8 +78,14 @@ def msgs(k: int) -> list[dict]:
 
 def test_concurrency_bound_and_cache(tmp_path):
     server = FakeServer(delay=0.05)
-    gen = OpenAIGenerator("http://fake.test/v1", "m", gen_cfg=GenerationConfig(max_new_tokens=50), concurrency=3,
-                          cache_dir=tmp_path / "cache", client=client_for(server))
+    gen = OpenAIGenerator(
+        "http://fake.test/v1",
+        "m",
+        gen_cfg=GenerationConfig(max_new_tokens=50),
+        concurrency=3,
+        cache_dir=tmp_path / "cache",
+        client=client_for(server),
+    )
     out = gen.generate([msgs(k) for k in range(10)])
     assert [c.text for c in out] == [f"item {k}"[::-1] for k in range(10)]
     assert out[0] == Completion(text="0 meti", finish_reason="stop", prompt_tokens=5, completion_tokens=6)
@@ -73,8 +94,14 @@ def test_concurrency_bound_and_cache(tmp_path):
     assert (sent["max_tokens"], sent["temperature"], sent["top_p"], sent["seed"]) == (50, 0.0, 1.0, 0)
     assert "repetition_penalty" not in sent  # not an OpenAI parameter; only sent when set
     # a rerun costs nothing: the server sees no second request
-    again = OpenAIGenerator("http://fake.test/v1", "m", gen_cfg=GenerationConfig(max_new_tokens=50), concurrency=3,
-                            cache_dir=tmp_path / "cache", client=client_for(server))
+    again = OpenAIGenerator(
+        "http://fake.test/v1",
+        "m",
+        gen_cfg=GenerationConfig(max_new_tokens=50),
+        concurrency=3,
+        cache_dir=tmp_path / "cache",
+        client=client_for(server),
+    )
     assert again.generate([msgs(k) for k in range(10)]) == out
     assert len(server.requests) == 10 and again.calls == 0
     # other settings are another cache key
@@ -84,8 +111,9 @@ def test_concurrency_bound_and_cache(tmp_path):
 
 def test_retries_with_backoff(tmp_path):
     server = FakeServer(fail_first=2)
-    gen = OpenAIGenerator("http://fake.test/v1", "m", concurrency=1, cache_dir=None, retries=3, backoff_s=0.05,
-                          client=client_for(server))
+    gen = OpenAIGenerator(
+        "http://fake.test/v1", "m", concurrency=1, cache_dir=None, retries=3, backoff_s=0.05, client=client_for(server)
+    )
     t0 = time.perf_counter()
     assert gen.generate([msgs(1)])[0].text == "1 meti"
     assert len(server.requests) == 3
@@ -94,7 +122,9 @@ def test_retries_with_backoff(tmp_path):
 
 def test_client_error_is_not_retried(tmp_path):
     server = FakeServer(fail_first=5, fail_status=400)
-    gen = OpenAIGenerator("http://fake.test/v1", "m", cache_dir=None, retries=3, backoff_s=0.01, client=client_for(server))
+    gen = OpenAIGenerator(
+        "http://fake.test/v1", "m", cache_dir=None, retries=3, backoff_s=0.01, client=client_for(server)
+    )
     with pytest.raises(ChefbotError, match="HTTP 400"):
         gen.generate([msgs(1)])
     assert len(server.requests) == 1
@@ -112,7 +142,10 @@ def test_unreachable_endpoint_keeps_finished_items(tmp_path):
     from chefbot.evaluate.predictions import read_predictions
     from chefbot.evaluate.run import generate_predictions
 
-    items = [{"id": f"r{k}", "title": f"T{k}", "ner": ["egg"], "messages": msgs(k), "reference": f"ref {k}"} for k in range(4)]
+    items = [
+        {"id": f"r{k}", "title": f"T{k}", "ner": ["egg"], "messages": msgs(k), "reference": f"ref {k}"}
+        for k in range(4)
+    ]
     cache = tmp_path / "cache"
     server = FakeServer()
     url = f"http://127.0.0.1:{_closed_port()}/v1"
@@ -178,7 +211,9 @@ def test_one_address_serving_another_model_is_asked_again(tmp_path):
     g2 = OpenAIGenerator(url, "chefbot", cache_dir=tmp_path, client=client_for(s2))
     assert g2.generate([msgs(2)])[0].text == "ITEM 2" and g2.calls == 1
     # The queue changing is not a different model: a restart of the first server hits the cache.
-    g3 = OpenAIGenerator(url, "chefbot", cache_dir=tmp_path, client=client_for(HealthServer("upper", {**base, "queue": {}})))
+    g3 = OpenAIGenerator(
+        url, "chefbot", cache_dir=tmp_path, client=client_for(HealthServer("upper", {**base, "queue": {}}))
+    )
     assert g3.generate([msgs(2)])[0].text == "2 meti" and g3.calls == 0
 
 
@@ -194,14 +229,30 @@ def test_cancel_stops_further_requests(tmp_path):
         cancel.set()
         return server(request)
 
-    client = openai.OpenAI(base_url="http://fake.test/v1", api_key="k", max_retries=0,
-                           http_client=httpx.Client(transport=httpx.MockTransport(cancelling)))
-    gen = OpenAIGenerator("http://fake.test/v1", "m", gen_cfg=GenerationConfig(max_new_tokens=50), concurrency=1,
-                          cache_dir=tmp_path / "cache", client=client)
+    client = openai.OpenAI(
+        base_url="http://fake.test/v1",
+        api_key="k",
+        max_retries=0,
+        http_client=httpx.Client(transport=httpx.MockTransport(cancelling)),
+    )
+    gen = OpenAIGenerator(
+        "http://fake.test/v1",
+        "m",
+        gen_cfg=GenerationConfig(max_new_tokens=50),
+        concurrency=1,
+        cache_dir=tmp_path / "cache",
+        client=client,
+    )
     out = gen.generate([msgs(k) for k in range(4)], cancel=cancel)
     assert [c.finish_reason for c in out] == ["stop"] + ["cancelled"] * 3
     assert len(server.requests) == 1
-    fresh = OpenAIGenerator("http://fake.test/v1", "m", gen_cfg=GenerationConfig(max_new_tokens=50), concurrency=1,
-                            cache_dir=tmp_path / "cache", client=client_for(server))
+    fresh = OpenAIGenerator(
+        "http://fake.test/v1",
+        "m",
+        gen_cfg=GenerationConfig(max_new_tokens=50),
+        concurrency=1,
+        cache_dir=tmp_path / "cache",
+        client=client_for(server),
+    )
     assert [c.finish_reason for c in fresh.generate([msgs(k) for k in range(4)])] == ["stop"] * 4
     assert len(server.requests) == 4  # the answered one was cached, the 3 cancelled were asked now

@@ -12,8 +12,17 @@ from chefbot.evaluate.predictions import write_predictions
 
 
 def rows(model: str, preds: list[str]) -> list[dict]:
-    return [{"id": f"r{k}", "inputs": {"ner": ["egg", "flour"], "title": "T"}, "reference": "ref", "prediction": p,
-             "model": model, "settings": {}} for k, p in enumerate(preds)]
+    return [
+        {
+            "id": f"r{k}",
+            "inputs": {"ner": ["egg", "flour"], "title": "T"},
+            "reference": "ref",
+            "prediction": p,
+            "model": model,
+            "settings": {},
+        }
+        for k, p in enumerate(preds)
+    ]
 
 
 def test_verdict_parsing_and_outcomes():
@@ -39,18 +48,32 @@ def test_judge_against_fake_server(tmp_path):
         seen.append(user)
         a_part, b_part = user.split("[Recipe B]")
         verdict = "A" if "GOOD" in a_part else "B" if "GOOD" in b_part else "A"
-        return httpx.Response(200, json={"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                                         "choices": [{"index": 0, "message": {"role": "assistant", "content": verdict},
-                                                      "finish_reason": "stop"}]})
+        return httpx.Response(
+            200,
+            json={
+                "id": "x",
+                "object": "chat.completion",
+                "created": 0,
+                "model": body["model"],
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": verdict}, "finish_reason": "stop"}
+                ],
+            },
+        )
 
-    client = openai.OpenAI(base_url="http://judge.test/v1", api_key="k", max_retries=0,
-                           http_client=httpx.Client(transport=httpx.MockTransport(handler)))
+    client = openai.OpenAI(
+        base_url="http://judge.test/v1",
+        api_key="k",
+        max_retries=0,
+        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+    )
     a = tmp_path / "a.jsonl"
     b = tmp_path / "b.jsonl"
     write_predictions(a, rows("base", ["plain", "plain", "GOOD", "plain"]))
     write_predictions(b, rows("tuned", ["GOOD", "GOOD", "plain", "plain"]))
-    res = judge_files(a, b, "http://judge.test/v1", "judge-model", tmp_path / "out", client=client,
-                      cache_dir=tmp_path / "cache")
+    res = judge_files(
+        a, b, "http://judge.test/v1", "judge-model", tmp_path / "out", client=client, cache_dir=tmp_path / "cache"
+    )
     assert len(seen) == 8  # every item asked in both orders
     assert (res["wins"], res["ties"], res["losses"], res["n"]) == (2, 1, 1, 4)  # item 4: bias only -> tie
     assert res["win_rate"]["mean"] == (2 + 0.5) / 4 and res["win_rate"]["low"] <= res["win_rate"]["mean"]
@@ -61,7 +84,9 @@ def test_judge_against_fake_server(tmp_path):
     assert "| wins | 2 (50.0%" in md and "| unparsable replies | 0 of 8" in md
     assert res["unparsable"] == 0
     # rerun: answered from the cache
-    judge_files(a, b, "http://judge.test/v1", "judge-model", tmp_path / "out", client=client, cache_dir=tmp_path / "cache")
+    judge_files(
+        a, b, "http://judge.test/v1", "judge-model", tmp_path / "out", client=client, cache_dir=tmp_path / "cache"
+    )
     assert len(seen) == 8
 
 
@@ -70,12 +95,25 @@ def test_unparsable_replies_are_counted_not_guessed(tmp_path):
 
     def handler(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
-        return httpx.Response(200, json={"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                                         "choices": [{"index": 0, "message": {"role": "assistant", "content": next(replies)},
-                                                      "finish_reason": "stop"}]})
+        return httpx.Response(
+            200,
+            json={
+                "id": "x",
+                "object": "chat.completion",
+                "created": 0,
+                "model": body["model"],
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": next(replies)}, "finish_reason": "stop"}
+                ],
+            },
+        )
 
-    client = openai.OpenAI(base_url="http://judge.test/v1", api_key="k", max_retries=0,
-                           http_client=httpx.Client(transport=httpx.MockTransport(handler)))
+    client = openai.OpenAI(
+        base_url="http://judge.test/v1",
+        api_key="k",
+        max_retries=0,
+        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+    )
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     write_predictions(a, rows("base", ["x", "y"]))
     write_predictions(b, rows("tuned", ["x2", "y2"]))

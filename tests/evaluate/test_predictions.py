@@ -16,8 +16,15 @@ from chefbot.evaluate.predictions import (
 
 
 def row(i, pred="1. Mix.", **kw):
-    return {"id": f"t:{i}", "inputs": {"ner": ["flour"]}, "reference": f"ref {i}", "prediction": pred,
-            "model": "m", "settings": {"max_new_tokens": 8}, **kw}
+    return {
+        "id": f"t:{i}",
+        "inputs": {"ner": ["flour"]},
+        "reference": f"ref {i}",
+        "prediction": pred,
+        "model": "m",
+        "settings": {"max_new_tokens": 8},
+        **kw,
+    }
 
 
 def write_lines(path, lines):
@@ -69,8 +76,14 @@ def test_length_mismatch_with_references_names_the_line(tmp_path):
 
 
 def test_reference_layout_is_detected(tmp_path):
-    obj = {"title": "T", "NER": "a, b", "ingredients": "- a\n- b", "directions": "- x",
-           "reference_full": "Certainly! Here's ...", "prediction": "p"}
+    obj = {
+        "title": "T",
+        "NER": "a, b",
+        "ingredients": "- a\n- b",
+        "directions": "- x",
+        "reference_full": "Certainly! Here's ...",
+        "prediction": "p",
+    }
     p = write_lines(tmp_path / "ref.jsonl", [json.dumps(obj)] * 2)
     rows = read_predictions(p)
     assert rows[0]["reference"] == obj["reference_full"]

@@ -11,7 +11,10 @@ from rouge_score import rouge_scorer
 from chefbot.evaluate.rouge import lcs_length, lsum_text, rouge_items, tokens
 
 TEXTS = [
-    ("The cat sat on the mat. It was happy!\nThen it left.", "A cat sat on a mat; it was very happy. Then it ran away."),
+    (
+        "The cat sat on the mat. It was happy!\nThen it left.",
+        "A cat sat on a mat; it was very happy. Then it ran away.",
+    ),
     ("1. Preheat oven to 350°F.\n2. Mix flour and sugar.", "Preheat the oven. Mix the flour with sugars and bake."),
     ("running runs ran", "run runner running"),
     ("", "something"),

@@ -13,16 +13,30 @@ from chefbot.evaluate.score import compare_results, score_predictions, template_
 from chefbot.recipe_format import render_recipe
 
 REFS = [
-    render_recipe("Pancakes", ["1 cup flour", "1 egg", "1 cup milk"], ["Whisk flour, egg and milk.", "Fry in a hot pan."]),
-    render_recipe("Tomato Soup", ["4 tomatoes", "1 onion"], ["Chop the onion and tomatoes.", "Simmer for 20 minutes.", "Blend."]),
+    render_recipe(
+        "Pancakes", ["1 cup flour", "1 egg", "1 cup milk"], ["Whisk flour, egg and milk.", "Fry in a hot pan."]
+    ),
+    render_recipe(
+        "Tomato Soup", ["4 tomatoes", "1 onion"], ["Chop the onion and tomatoes.", "Simmer for 20 minutes.", "Blend."]
+    ),
     render_recipe("Toast", ["2 slices bread", "butter"], ["Toast the bread.", "Spread with butter."]),
 ]
 NER = [["flour", "egg", "milk"], ["tomatoes", "onion"], ["bread", "butter"]]
 
 
 def rows(model, preds):
-    return [{"id": f"t:{i}", "inputs": {"ner": NER[i], "title": REFS[i].split("\n")[0][2:]}, "reference": REFS[i],
-             "prediction": p, "model": model, "settings": {"temperature": 0}, "finish_reason": "stop"} for i, p in enumerate(preds)]
+    return [
+        {
+            "id": f"t:{i}",
+            "inputs": {"ner": NER[i], "title": REFS[i].split("\n")[0][2:]},
+            "reference": REFS[i],
+            "prediction": p,
+            "model": model,
+            "settings": {"temperature": 0},
+            "finish_reason": "stop",
+        }
+        for i, p in enumerate(preds)
+    ]
 
 
 GOOD = [REFS[0], REFS[1].replace("20", "25"), REFS[2]]
@@ -64,7 +78,10 @@ def test_template_baseline_uses_only_what_the_prompt_gave():
     r = rows("m", GOOD)[0]
     text = template_baseline(r)
     assert text == "# Pancakes\n\n## Ingredients\n- flour\n- egg\n- milk\n\n## Directions"
-    r2 = {**r, "inputs": {"ner": ["flour"], "title": "Pancakes", "messages": [{"role": "user", "content": "Use flour."}]}}
+    r2 = {
+        **r,
+        "inputs": {"ner": ["flour"], "title": "Pancakes", "messages": [{"role": "user", "content": "Use flour."}]},
+    }
     assert "Pancakes" not in template_baseline(r2)  # title not in the prompt: not in the baseline
     assert template_baseline_rows([r])[0]["model"] == "template-only baseline"
 
@@ -76,8 +93,10 @@ def test_write_report_with_benchmarks_and_judge(tmp_path, scored):
         "models": [a, b],
         "baseline": "weak",
         "benchmarks": {
-            "models": {"weak": [{"task": "mmlu", "metric": "acc", "value": 0.5, "stderr": 0.05, "n": 100}],
-                       "good": [{"task": "mmlu", "metric": "acc", "value": 0.48, "stderr": 0.05, "n": 100}]},
+            "models": {
+                "weak": [{"task": "mmlu", "metric": "acc", "value": 0.5, "stderr": 0.05, "n": 100}],
+                "good": [{"task": "mmlu", "metric": "acc", "value": 0.48, "stderr": 0.05, "n": 100}],
+            },
         },
         "judge": {"a": "weak", "b": "good", "judge_model": "j", "n": 3, "wins": 2, "ties": 1, "losses": 0},
     }
@@ -85,8 +104,17 @@ def test_write_report_with_benchmarks_and_judge(tmp_path, scored):
 
     results["benchmarks"]["retention"] = retention_rows(results["benchmarks"]["models"], "weak", "good")
     write_report(results, tmp_path)
-    for name in ("results.json", "report.md", "report.html", "model_comparison.png", "improvement.png",
-                 "checks.png", "benchmarks.png", "overview.png", "directions.png"):
+    for name in (
+        "results.json",
+        "report.md",
+        "report.html",
+        "model_comparison.png",
+        "improvement.png",
+        "checks.png",
+        "benchmarks.png",
+        "overview.png",
+        "directions.png",
+    ):
         assert (tmp_path / name).stat().st_size > 0, name
     md = (tmp_path / "report.md").read_text()
     assert "ROUGE per model (whole text)" in md and "directions only" in md and "Recipe checks" in md
@@ -108,8 +136,24 @@ def test_cli_score_end_to_end(tmp_path):
     p = write_predictions(tmp_path / "good.jsonl", rows("good", GOOD))
     q = write_predictions(tmp_path / "weak.jsonl", rows("weak", WEAK))
     out = tmp_path / "out"
-    res = _run(["eval", "score", "-p", str(q), "-p", str(p), "--bertscore-model", "none", "--bootstrap", "100",
-                "--template-baseline", "--no-plots", "--out", str(out)])  # plots: tested above
+    res = _run(
+        [
+            "eval",
+            "score",
+            "-p",
+            str(q),
+            "-p",
+            str(p),
+            "--bertscore-model",
+            "none",
+            "--bootstrap",
+            "100",
+            "--template-baseline",
+            "--no-plots",
+            "--out",
+            str(out),
+        ]
+    )  # plots: tested above
     assert res.exit_code == 0, res.output
     saved = json.loads((out / "results.json").read_text())
     assert [m["model"] for m in saved["models"]] == ["weak", "good", "template-only baseline"]
@@ -125,6 +169,21 @@ def test_cli_score_bad_input_names_the_line(tmp_path):
     assert isinstance(res.exception, ChefbotError) and f"{p}:2: bad JSON" in str(res.exception)
     good = write_predictions(tmp_path / "g.jsonl", rows("m", GOOD))
     refs = tmp_path / "refs.jsonl"
-    refs.write_text("".join(json.dumps({"id": r["id"], "reference": r["reference"]}) + "\n" for r in rows("m", GOOD)[:2]))
-    res = _run(["eval", "score", "-p", str(good), "--references", str(refs), "--bertscore-model", "none", "--out", str(tmp_path / "o")])
+    refs.write_text(
+        "".join(json.dumps({"id": r["id"], "reference": r["reference"]}) + "\n" for r in rows("m", GOOD)[:2])
+    )
+    res = _run(
+        [
+            "eval",
+            "score",
+            "-p",
+            str(good),
+            "--references",
+            str(refs),
+            "--bertscore-model",
+            "none",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert isinstance(res.exception, ChefbotError) and "3 predictions but 2 references" in str(res.exception)

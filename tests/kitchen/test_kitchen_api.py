@@ -12,13 +12,29 @@ from serve_support import SHORT_RECIPE, FastGenerator, live_app, serve_cfg
 from chefbot.serve.app import create_app
 
 RECIPES = [
-    {"title": "Roast chicken", "servings": 4, "ingredients": ["1 whole chicken", "2 tbsp butter", "1 lemon"],
-     "directions": ["Preheat oven to 425 degrees.", "Rub the chicken with butter and lemon.",
-                    "Roast the chicken for 60 minutes.", "Rest 10 minutes and carve."]},
-    {"title": "Lemon rice", "servings": 4, "ingredients": ["2 cups rice", "4 cups water", "1 lemon", "2 eggs"],
-     "directions": ["Bring the water to a boil in a pot.", "Add rice and simmer 20 minutes.", "Stir in lemon zest."]},
-    {"title": "Green salad", "servings": 4, "ingredients": ["1 lettuce", "2 tomatoes", "3 eggs"],
-     "directions": ["Wash the lettuce.", "Slice the tomatoes.", "Toss with dressing."]},
+    {
+        "title": "Roast chicken",
+        "servings": 4,
+        "ingredients": ["1 whole chicken", "2 tbsp butter", "1 lemon"],
+        "directions": [
+            "Preheat oven to 425 degrees.",
+            "Rub the chicken with butter and lemon.",
+            "Roast the chicken for 60 minutes.",
+            "Rest 10 minutes and carve.",
+        ],
+    },
+    {
+        "title": "Lemon rice",
+        "servings": 4,
+        "ingredients": ["2 cups rice", "4 cups water", "1 lemon", "2 eggs"],
+        "directions": ["Bring the water to a boil in a pot.", "Add rice and simmer 20 minutes.", "Stir in lemon zest."],
+    },
+    {
+        "title": "Green salad",
+        "servings": 4,
+        "ingredients": ["1 lettuce", "2 tomatoes", "3 eggs"],
+        "directions": ["Wash the lettuce.", "Slice the tomatoes.", "Toss with dressing."],
+    },
 ]
 
 
@@ -36,8 +52,15 @@ def client(tmp_path):
 
 
 def test_save_scale_search_delete(client):
-    r = client.post("/api/recipes", json={"title": "Pancakes", "servings": 4, "ingredients": ["2 cups flour", "2 eggs"],
-                                          "directions": ["Mix.", "Fry."]})
+    r = client.post(
+        "/api/recipes",
+        json={
+            "title": "Pancakes",
+            "servings": 4,
+            "ingredients": ["2 cups flour", "2 eggs"],
+            "directions": ["Mix.", "Fry."],
+        },
+    )
     assert r.status_code == 201
     rid = r.json()["id"]
     scaled = client.get(f"/api/recipes/{rid}", params={"servings": 8}).json()
@@ -51,8 +74,14 @@ def test_save_scale_search_delete(client):
 
 def test_a_generated_answer_is_saved_with_what_wrote_it(client):
     answer = client.post("/v1/recipes", json={"ingredients": ["rice", "egg"], "temperature": 0}).json()
-    r = client.post("/api/recipes", json={"text": answer["raw"], "servings": 2, "source": {
-        "kind": "generated", "settings": {"temperature": 0}, "ingredients_given": ["rice", "egg"]}})
+    r = client.post(
+        "/api/recipes",
+        json={
+            "text": answer["raw"],
+            "servings": 2,
+            "source": {"kind": "generated", "settings": {"temperature": 0}, "ingredients_given": ["rice", "egg"]},
+        },
+    )
     assert r.status_code == 201
     saved = r.json()
     assert saved["title"] == "Rice Bowl" and saved["ingredients"] == ["1 cup rice", "1 egg"]
@@ -60,16 +89,38 @@ def test_a_generated_answer_is_saved_with_what_wrote_it(client):
     assert saved["source"]["settings"] == {"temperature": 0}
 
 
-@pytest.mark.parametrize("body, status, param, code", [
-    ({"text": "just some words"}, 400, "ingredients", "bad_recipe"),
-    ({"text": SHORT_RECIPE, "title": "x"}, 422, "body", "value_error"),
-    ({"title": "x", "ingredients": ["1 egg"]}, 422, "body", "value_error"),
-    ({"title": "x", "ingredients": ["1 egg"], "directions": ["Boil."], "serving": 3}, 422, "serving", "extra_forbidden"),
-    ({"title": "x", "ingredients": ["1 egg"], "directions": ["Boil."], "servings": "3"}, 422, "servings", "int_type"),
-    ({"title": "x", "ingredients": [" "], "directions": ["Boil."]}, 422, "ingredients.0", "string_pattern_mismatch"),
-    ({"title": "x", "ingredients": ["1 egg"], "directions": ["Boil."], "servings": 101}, 422, "servings",
-     "less_than_equal"),
-])
+@pytest.mark.parametrize(
+    "body, status, param, code",
+    [
+        ({"text": "just some words"}, 400, "ingredients", "bad_recipe"),
+        ({"text": SHORT_RECIPE, "title": "x"}, 422, "body", "value_error"),
+        ({"title": "x", "ingredients": ["1 egg"]}, 422, "body", "value_error"),
+        (
+            {"title": "x", "ingredients": ["1 egg"], "directions": ["Boil."], "serving": 3},
+            422,
+            "serving",
+            "extra_forbidden",
+        ),
+        (
+            {"title": "x", "ingredients": ["1 egg"], "directions": ["Boil."], "servings": "3"},
+            422,
+            "servings",
+            "int_type",
+        ),
+        (
+            {"title": "x", "ingredients": [" "], "directions": ["Boil."]},
+            422,
+            "ingredients.0",
+            "string_pattern_mismatch",
+        ),
+        (
+            {"title": "x", "ingredients": ["1 egg"], "directions": ["Boil."], "servings": 101},
+            422,
+            "servings",
+            "less_than_equal",
+        ),
+    ],
+)
 def test_bad_recipes_are_refused_naming_the_field(client, body, status, param, code):
     r = client.post("/api/recipes", json=body)
     assert r.status_code == status, r.text
@@ -79,8 +130,7 @@ def test_bad_recipes_are_refused_naming_the_field(client, body, status, param, c
 
 def test_shopping_list_merges_eggs_across_recipes(client):
     ids = [client.post("/api/recipes", json=r).json()["id"] for r in RECIPES]
-    r = client.post("/api/shopping-list", json={"items": [{"recipe_id": ids[1], "servings": 8},
-                                                          {"recipe_id": ids[2]}]})
+    r = client.post("/api/shopping-list", json={"items": [{"recipe_id": ids[1], "servings": 8}, {"recipe_id": ids[2]}]})
     assert r.status_code == 200
     got = {i["name"]: i for a in r.json()["aisles"] for i in a["items"]}
     assert got["eggs"]["text"] == "7 eggs" and got["eggs"]["recipes"] == [ids[1], ids[2]]
@@ -92,9 +142,13 @@ def test_shopping_list_merges_eggs_across_recipes(client):
 
 def test_plan_by_form_then_cook_mode(client):
     ids = [client.post("/api/recipes", json=r).json()["id"] for r in RECIPES]
-    form = {"title": "Dinner", "serve_at": "19:30", "recipes": [{"recipe_id": i} for i in ids],
-            "cooks": [{"name": "Alex", "skill": 4}, {"name": "Sam", "skill": 2, "available_from": "17:00"}],
-            "kitchen": {"ovens": 1, "burners": 4, "pans": 2}}
+    form = {
+        "title": "Dinner",
+        "serve_at": "19:30",
+        "recipes": [{"recipe_id": i} for i in ids],
+        "cooks": [{"name": "Alex", "skill": 4}, {"name": "Sam", "skill": 2, "available_from": "17:00"}],
+        "kitchen": {"ovens": 1, "burners": 4, "pans": 2},
+    }
     r = client.post("/api/plans", json=form)
     assert r.status_code == 201, r.text
     plan = r.json()
@@ -115,13 +169,17 @@ def test_plan_by_form_then_cook_mode(client):
     nxt = [t for t in after["tasks"] if first["id"] in t["after"]]
     assert nxt and all(t["delay_min"] >= 20 for t in nxt)  # what waits for it moved on with it
     assert after["cooks"][first["cook"]]["current"]["id"] != first["id"]
-    again = client.post(f"/api/plans/{plan['id']}/progress", json={**body, "at": (late + dt.timedelta(hours=1)).isoformat()})
+    again = client.post(
+        f"/api/plans/{plan['id']}/progress", json={**body, "at": (late + dt.timedelta(hours=1)).isoformat()}
+    )
     assert again.json()["tasks"] == after["tasks"]  # a repeated "done" changes nothing
     assert len(client.get(f"/api/plans/{plan['id']}").json()["progress"]) == 1
 
-    for body, status, code in [({**body, "cook": "Zed"}, 400, "unknown_cook"),
-                               ({**body, "task_id": "nope"}, 404, "task_not_found"),
-                               ({**body, "at": "yesterday"}, 400, "bad_progress")]:
+    for body, status, code in [
+        ({**body, "cook": "Zed"}, 400, "unknown_cook"),
+        ({**body, "task_id": "nope"}, 404, "task_not_found"),
+        ({**body, "at": "yesterday"}, 400, "bad_progress"),
+    ]:
         r = client.post(f"/api/plans/{plan['id']}/progress", json=body)
         assert (r.status_code, r.json()["error"]["code"]) == (status, code)
     assert client.post("/api/plans/999/progress", json=body).status_code == 404
@@ -129,19 +187,29 @@ def test_plan_by_form_then_cook_mode(client):
 
 def test_a_plan_that_cannot_be_made_says_why(client):
     rid = client.post("/api/recipes", json=RECIPES[0]).json()["id"]
-    r = client.post("/api/plans", json={"serve_at": "19:30", "recipes": [{"recipe_id": rid}],
-                                        "cooks": [{"name": "Alex"}], "kitchen": {"ovens": 0}})
+    r = client.post(
+        "/api/plans",
+        json={
+            "serve_at": "19:30",
+            "recipes": [{"recipe_id": rid}],
+            "cooks": [{"name": "Alex"}],
+            "kitchen": {"ovens": 0},
+        },
+    )
     assert r.status_code == 400 and r.json()["error"]["code"] == "bad_meal_spec"
     assert "oven" in r.json()["error"]["message"]
-    r = client.post("/api/plans", json={"serve_at": "19:30", "recipes": [{"recipe_id": rid + 5}],
-                                        "cooks": [{"name": "Alex"}]})
+    r = client.post(
+        "/api/plans", json={"serve_at": "19:30", "recipes": [{"recipe_id": rid + 5}], "cooks": [{"name": "Alex"}]}
+    )
     assert r.status_code == 404 and r.json()["error"]["param"] == "recipes.0.recipe_id"
     assert client.get("/api/plans").json()["data"] == []
 
 
 def test_blind_tasting(client):
-    r = client.post("/api/tastings/pair", json={"ingredients": ["rice", "egg"], "a": {"temperature": 0},
-                                                "b": {"temperature": 0.8, "seed": 3}})
+    r = client.post(
+        "/api/tastings/pair",
+        json={"ingredients": ["rice", "egg"], "a": {"temperature": 0}, "b": {"temperature": 0.8, "seed": 3}},
+    )
     assert r.status_code == 201
     pair = r.json()
     assert [a["label"] for a in pair["answers"]] == ["A", "B"]
@@ -151,15 +219,25 @@ def test_blind_tasting(client):
     assert r.status_code == 201
     revealed = r.json()["revealed"]
     assert {revealed["A"].get("temperature"), revealed["B"].get("temperature")} == {0, 0.8}
-    assert client.post("/api/tastings", json={"pair_id": pair["pair_id"], "choice": "B", "rater": "Kim"}).status_code == 409
+    assert (
+        client.post("/api/tastings", json={"pair_id": pair["pair_id"], "choice": "B", "rater": "Kim"}).status_code
+        == 409
+    )
     assert client.post("/api/tastings", json={"pair_id": 999, "choice": "B", "rater": "Kim"}).status_code == 404
     r = client.post("/api/tastings", json={"pair_id": pair["pair_id"], "choice": "C", "rater": "Lou"})
     assert r.status_code == 422 and r.json()["error"]["param"] == "choice"
     summary = client.get("/api/tastings/summary").json()
     [comp] = summary["comparisons"]
-    assert summary["n"] == 1 and comp["overall"]["wins"][revealed["A"]["model"] + " temperature=" +
-                                                       f"{revealed['A']['temperature']:g}" +
-                                                       (" seed=3" if revealed["A"].get("seed") else "")] == 1
+    assert (
+        summary["n"] == 1
+        and comp["overall"]["wins"][
+            revealed["A"]["model"]
+            + " temperature="
+            + f"{revealed['A']['temperature']:g}"
+            + (" seed=3" if revealed["A"].get("seed") else "")
+        ]
+        == 1
+    )
     r = client.post("/api/tastings/pair", json={"ingredients": ["rice"], "b": {"model": "gpt-9"}})
     assert r.status_code == 400 and r.json()["error"]["param"] == "b.model"
     r = client.post("/api/tastings/pair", json={"ingredients": [" "]})
@@ -169,8 +247,10 @@ def test_blind_tasting(client):
 def test_a_tasting_against_another_server(tmp_path):
     """The other side is a second chefbot server (as for base vs adapter), reached over HTTP."""
     with live_app(serve_cfg(Path("other")), FastGenerator()) as other:
-        models = {"other": {"endpoint": other.url + "/v1", "model": "chefbot"},
-                  "gone": {"endpoint": "http://127.0.0.1:9/v1", "model": "chefbot"}}  # nothing listens on port 9
+        models = {
+            "other": {"endpoint": other.url + "/v1", "model": "chefbot"},
+            "gone": {"endpoint": "http://127.0.0.1:9/v1", "model": "chefbot"},
+        }  # nothing listens on port 9
         with make_client(tmp_path / "k.db", tasting_models=models) as c:
             r = c.post("/api/tastings/pair", json={"ingredients": ["rice"], "a": {"model": "other"}})
             assert r.status_code == 201, r.text
@@ -211,14 +291,20 @@ def plant(db: Path, sql: str, *args) -> int:
         return c.execute(sql, args).lastrowid
 
 
-PLAN_SQL = "INSERT INTO plans (title, serve_at, request, plan, created_at) VALUES ('Meal', '2026-11-25T19:30', '{}', ?, ?)"
+PLAN_SQL = (
+    "INSERT INTO plans (title, serve_at, request, plan, created_at) VALUES ('Meal', '2026-11-25T19:30', '{}', ?, ?)"
+)
 
 
 def test_a_bad_recipe_row_is_reported_not_a_500_for_the_list(client, tmp_path):
     good = client.post("/api/recipes", json=RECIPES[0]).json()["id"]
-    bad = plant(tmp_path / "kitchen.db", "INSERT INTO recipes (title, servings, ingredients, directions, source, search, "
-                "created_at, updated_at) VALUES ('Odd', 4, '[\"1 egg\"]', '[\"Boil.\"]', '\"pasted\"', 'odd', ?, ?)",
-                "2026-11-25T10:00:00", "2026-11-25T10:00:00")
+    bad = plant(
+        tmp_path / "kitchen.db",
+        "INSERT INTO recipes (title, servings, ingredients, directions, source, search, "
+        "created_at, updated_at) VALUES ('Odd', 4, '[\"1 egg\"]', '[\"Boil.\"]', '\"pasted\"', 'odd', ?, ?)",
+        "2026-11-25T10:00:00",
+        "2026-11-25T10:00:00",
+    )
     r = client.get("/api/recipes")
     assert r.status_code == 200, r.text
     assert [x["id"] for x in r.json()["data"]] == [good]
@@ -232,10 +318,13 @@ def test_a_bad_recipe_row_is_reported_not_a_500_for_the_list(client, tmp_path):
     assert client.delete(f"/api/recipes/{bad}").status_code == 200  # and it can be removed
 
 
-@pytest.mark.parametrize("plan, progress_at, field", [
-    ({}, None, "plan.serve_at"),
-    (None, "garbage", "progress.0.at"),
-])
+@pytest.mark.parametrize(
+    "plan, progress_at, field",
+    [
+        ({}, None, "plan.serve_at"),
+        (None, "garbage", "progress.0.at"),
+    ],
+)
 def test_a_bad_plan_row_is_reported_not_a_500_for_the_list(client, tmp_path, plan, progress_at, field):
     import json
 
@@ -246,8 +335,12 @@ def test_a_bad_plan_row_is_reported_not_a_500_for_the_list(client, tmp_path, pla
     good = plant(db, PLAN_SQL, json.dumps(small_plan()), "2026-11-25T10:00:00")
     bad = plant(db, PLAN_SQL, json.dumps(small_plan() if plan is None else plan), "2026-11-25T10:00:01")
     if progress_at:
-        plant(db, "INSERT INTO plan_progress (plan_id, task_id, cook, status, at) VALUES (?, 'soup.1', 'Kim', 'done', ?)",
-              bad, progress_at)
+        plant(
+            db,
+            "INSERT INTO plan_progress (plan_id, task_id, cook, status, at) VALUES (?, 'soup.1', 'Kim', 'done', ?)",
+            bad,
+            progress_at,
+        )
     r = client.get("/api/plans")
     assert r.status_code == 200, r.text
     assert [p["id"] for p in r.json()["data"]] == [good]
@@ -262,24 +355,34 @@ def test_a_bad_tasting_side_is_reported_not_a_500_for_the_summary(client, tmp_pa
     pair = client.post("/api/tastings/pair", json={"ingredients": ["rice"]}).json()["pair_id"]
     client.post("/api/tastings", json={"pair_id": pair, "choice": "A", "rater": "Kim"})
     db = tmp_path / "kitchen.db"
-    bad = plant(db, "INSERT INTO tasting_pairs (ingredients, side_a, side_b, answer_a, answer_b, created_at) VALUES "
-                "('[]', '{\"model\": \"served\", \"temperature\": \"hot\"}', '{\"model\": \"base\"}', 'a', 'b', ?)",
-                "2026-11-25T10:00:00")
-    plant(db, "INSERT INTO tastings (pair_id, choice, rater, created_at) VALUES (?, 'B', 'Lou', ?)", bad,
-          "2026-11-25T10:00:00")
+    bad = plant(
+        db,
+        "INSERT INTO tasting_pairs (ingredients, side_a, side_b, answer_a, answer_b, created_at) VALUES "
+        '(\'[]\', \'{"model": "served", "temperature": "hot"}\', \'{"model": "base"}\', \'a\', \'b\', ?)',
+        "2026-11-25T10:00:00",
+    )
+    plant(
+        db,
+        "INSERT INTO tastings (pair_id, choice, rater, created_at) VALUES (?, 'B', 'Lou', ?)",
+        bad,
+        "2026-11-25T10:00:00",
+    )
     r = client.get("/api/tastings/summary")
     assert r.status_code == 200, r.text
     assert r.json()["n"] == 1 and r.json()["unreadable"][0]["field"] == "side_a.temperature"
 
 
 # -- titles and lines: one normalization; what normalizes to nothing is a 400/422 naming the field, never a 500 ----
-@pytest.mark.parametrize("title, status, code", [
-    ("\u200b\u200b", 422, "string_pattern_mismatch"),  # only zero-width characters: nothing visible
-    ("\ufeff\u2060 \u200d", 422, "string_pattern_mismatch"),
-    ("\x00", 422, "string_pattern_mismatch"),
-    ("\x00Pancakes", 400, "bad_recipe"),  # SQLite's length() stops at a NUL: was a 500 IntegrityError
-    ("Pan\x00cakes", 400, "bad_recipe"),
-])
+@pytest.mark.parametrize(
+    "title, status, code",
+    [
+        ("\u200b\u200b", 422, "string_pattern_mismatch"),  # only zero-width characters: nothing visible
+        ("\ufeff\u2060 \u200d", 422, "string_pattern_mismatch"),
+        ("\x00", 422, "string_pattern_mismatch"),
+        ("\x00Pancakes", 400, "bad_recipe"),  # SQLite's length() stops at a NUL: was a 500 IntegrityError
+        ("Pan\x00cakes", 400, "bad_recipe"),
+    ],
+)
 def test_a_title_that_is_empty_or_holds_a_nul_is_refused_naming_it(client, title, status, code):
     r = client.post("/api/recipes", json={**RECIPES[0], "title": title})
     assert (r.status_code, r.json()["error"]["code"]) == (status, code), r.text
@@ -288,8 +391,10 @@ def test_a_title_that_is_empty_or_holds_a_nul_is_refused_naming_it(client, title
 
 
 def test_titles_and_lines_are_normalized_in_one_place(client):
-    r = client.post("/api/recipes", json={**RECIPES[0], "title": "\u200b Pancakes \ufeff",
-                                          "ingredients": ["\u200b2 eggs ", "1 cup milk"]})
+    r = client.post(
+        "/api/recipes",
+        json={**RECIPES[0], "title": "\u200b Pancakes \ufeff", "ingredients": ["\u200b2 eggs ", "1 cup milk"]},
+    )
     assert r.status_code == 201 and r.json()["title"] == "Pancakes" and r.json()["ingredients"][0] == "2 eggs"
     r = client.post("/api/recipes", json={**RECIPES[0], "ingredients": ["1 egg", "\u200b"]})
     assert r.status_code == 422 and r.json()["error"]["param"] == "ingredients.1"
@@ -304,13 +409,17 @@ def test_pasted_text_has_the_same_title_limit(client):
 
     row = {"title": "T" * 201, "ingredients": ["1 egg"], "directions": ["Boil."]}  # a RecipeNLG row
     r = client.post("/api/recipes", json={"text": json.dumps(row)})
-    assert r.status_code == 400 and r.json()["error"]["param"] == "title" and "at most 200" in r.json()["error"]["message"]
+    assert (
+        r.status_code == 400 and r.json()["error"]["param"] == "title" and "at most 200" in r.json()["error"]["message"]
+    )
     r = client.post("/api/recipes", json={"text": json.dumps({**row, "title": "T" * 200})})
     assert r.status_code == 201 and len(r.json()["title"]) == 200
     client.delete(f"/api/recipes/{r.json()['id']}")
     r = client.post("/api/recipes", json={"text": "# \u200b\n\n## Ingredients\n- 1 egg\n\n## Directions\n1. Boil.\n"})
     assert r.status_code == 400 and r.json()["error"]["param"] == "title"
-    r = client.post("/api/recipes", json={"text": '{"title": "Tea", "ingredients": ["\\u200b", " "], "directions": ["Steep."]}'})
+    r = client.post(
+        "/api/recipes", json={"text": '{"title": "Tea", "ingredients": ["\\u200b", " "], "directions": ["Steep."]}'}
+    )
     assert r.status_code == 400 and r.json()["error"]["param"] == "ingredients"
     assert client.get("/api/recipes").json()["total"] == 0
 

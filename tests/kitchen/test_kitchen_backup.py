@@ -25,24 +25,51 @@ T0, T1 = "2026-11-25T10:00:00", "2026-11-25T10:00:01"
 
 
 def recipe(title: str = "Soup", **extra) -> dict:
-    return {"title": title, "servings": 4, "ingredients": ["1 onion"], "directions": ["Simmer."],
-            "source": {"kind": "manual"}, "created_at": T0, "updated_at": T0, **extra}
+    return {
+        "title": title,
+        "servings": 4,
+        "ingredients": ["1 onion"],
+        "directions": ["Simmer."],
+        "source": {"kind": "manual"},
+        "created_at": T0,
+        "updated_at": T0,
+        **extra,
+    }
 
 
 def plan(title: str = "Meal", cook: str = "Kim", **extra) -> dict:
-    return {"title": title, "serve_at": "2026-11-25T19:30", "request": {"title": title}, "plan": small_plan(title, cook),
-            "created_at": T0, "progress": [], **extra}
+    return {
+        "title": title,
+        "serve_at": "2026-11-25T19:30",
+        "request": {"title": title},
+        "plan": small_plan(title, cook),
+        "created_at": T0,
+        "progress": [],
+        **extra,
+    }
 
 
 def pair(**extra) -> dict:
-    return {"ingredients": ["rice"], "side_a": {"model": "served"}, "side_b": {"model": "base", "temperature": 0.7},
-            "answer_a": "# A", "answer_b": "# B", "created_at": T0,
-            "votes": [{"choice": "A", "rater": "Kim", "note": None, "created_at": T1}], **extra}
+    return {
+        "ingredients": ["rice"],
+        "side_a": {"model": "served"},
+        "side_b": {"model": "base", "temperature": 0.7},
+        "answer_a": "# A",
+        "answer_b": "# B",
+        "created_at": T0,
+        "votes": [{"choice": "A", "rater": "Kim", "note": None, "created_at": T1}],
+        **extra,
+    }
 
 
 def backup(recipes=(), plans=(), pairs=()) -> dict:
-    return {"format": "chefbot-kitchen", "version": 1, "recipes": list(recipes), "plans": list(plans),
-            "tasting_pairs": list(pairs)}
+    return {
+        "format": "chefbot-kitchen",
+        "version": 1,
+        "recipes": list(recipes),
+        "plans": list(plans),
+        "tasting_pairs": list(pairs),
+    }
 
 
 def write(path: Path, data: dict) -> Path:
@@ -58,21 +85,38 @@ HOSTILE = [
     ("recipes", lambda d: d["recipes"][1].update(title="Soup\x00"), "recipes[1].title"),
     ("recipes", lambda d: d["recipes"][1].update(created_at="yesterday"), "recipes[1].created_at"),
     ("plans", lambda d: d["plans"][1].update(plan={}), "plans[1]: no 'plan.serve_at'"),
-    ("plans", lambda d: d["plans"][1].update(progress=[{"task_id": "soup.1", "cook": "Kim", "status": "done",
-                                                        "at": "garbage"}]), "plans[1].progress.0.at"),
-    ("plans", lambda d: d["plans"][1]["plan"]["oven_segments"].append(
-        {"oven": 0, "temp_c": 200, "tasks": ["nope"], "start": 0, "preheat_end": 15}), "plans[1].plan"),
-    ("tasting_pairs", lambda d: d["tasting_pairs"][1]["side_a"].update(temperature="hot"),
-     "tasting_pairs[1].side_a.temperature"),
+    (
+        "plans",
+        lambda d: d["plans"][1].update(
+            progress=[{"task_id": "soup.1", "cook": "Kim", "status": "done", "at": "garbage"}]
+        ),
+        "plans[1].progress.0.at",
+    ),
+    (
+        "plans",
+        lambda d: d["plans"][1]["plan"]["oven_segments"].append(
+            {"oven": 0, "temp_c": 200, "tasks": ["nope"], "start": 0, "preheat_end": 15}
+        ),
+        "plans[1].plan",
+    ),
+    (
+        "tasting_pairs",
+        lambda d: d["tasting_pairs"][1]["side_a"].update(temperature="hot"),
+        "tasting_pairs[1].side_a.temperature",
+    ),
     ("tasting_pairs", lambda d: d["tasting_pairs"][1]["votes"][0].update(rater=""), "tasting_pairs[1].votes.0.rater"),
-    ("tasting_pairs", lambda d: d["tasting_pairs"][1]["votes"].append(
-        {"choice": "B", "rater": "Kim", "note": None, "created_at": T1}), "tasting_pairs[1].votes"),
+    (
+        "tasting_pairs",
+        lambda d: d["tasting_pairs"][1]["votes"].append(
+            {"choice": "B", "rater": "Kim", "note": None, "created_at": T1}
+        ),
+        "tasting_pairs[1].votes",
+    ),
 ]
 
 
 def two_of_each() -> dict:
-    return backup([recipe("Soup"), recipe("Stew")], [plan("Lunch"), plan("Dinner")],
-                  [pair(), pair(answer_a="# A2")])
+    return backup([recipe("Soup"), recipe("Stew")], [plan("Lunch"), plan("Dinner")], [pair(), pair(answer_a="# A2")])
 
 
 @pytest.mark.parametrize("kind, mutate, where", HOSTILE, ids=[h[2] for h in HOSTILE])
@@ -126,9 +170,17 @@ def test_the_issue_s_losses_same_second_rows_same_titles_and_exact_copies(tmp_pa
 def test_votes_and_progress_are_merged_into_the_row_they_match(tmp_path):
     with KitchenDB(tmp_path / "k.db") as db:
         import_file(db, write(tmp_path / "old.json", backup(plans=[plan()], pairs=[pair()])))
-        newer = backup(plans=[plan(progress=[{"task_id": "soup.1", "cook": "Kim", "status": "done", "at": T1}])],
-                       pairs=[pair(votes=[{"choice": "A", "rater": "Kim", "note": None, "created_at": T1},
-                                          {"choice": "tie", "rater": "Lou", "note": "", "created_at": T1}])])
+        newer = backup(
+            plans=[plan(progress=[{"task_id": "soup.1", "cook": "Kim", "status": "done", "at": T1}])],
+            pairs=[
+                pair(
+                    votes=[
+                        {"choice": "A", "rater": "Kim", "note": None, "created_at": T1},
+                        {"choice": "tie", "rater": "Lou", "note": "", "created_at": T1},
+                    ]
+                )
+            ],
+        )
         added = import_file(db, write(tmp_path / "new.json", newer))
         assert (added["plans"], added["tasting_pairs"], added["skipped"]) == (0, 0, 2)
         got = snapshot(db)
@@ -140,8 +192,12 @@ def test_a_file_that_is_not_a_backup_is_one_line(tmp_path):
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 100_000 + "]" * 100_000)
     with KitchenDB(tmp_path / "k.db") as db:
-        for path, message in [(deep, "nested too deeply"), (tmp_path / "none.json", "No such file"),
-                              (tmp_path, "a folder"), (write(tmp_path / "x.json", {"format": "x"}), "not a chefbot")]:
+        for path, message in [
+            (deep, "nested too deeply"),
+            (tmp_path / "none.json", "No such file"),
+            (tmp_path, "a folder"),
+            (write(tmp_path / "x.json", {"format": "x"}), "not a chefbot"),
+        ]:
             with pytest.raises(BackupError, match=message) as e:
                 import_file(db, path)
             assert "\n" not in str(e.value)
@@ -162,30 +218,89 @@ free_text = st.text(st.characters(exclude_categories=("Cs", "Cc")), min_size=1, 
 titles = st.one_of(st.sampled_from(WORDS), free_text)
 times = st.sampled_from([T0, T1])
 names = st.sampled_from(["Kim", "Lou", "Max"])
-lines = st.lists(st.one_of(st.sampled_from(["1 egg", "2 cups flour", "salt", "½ tsp salt"]), free_text),
-                 min_size=1, max_size=3)
-sources = st.sampled_from([{}, {"kind": "manual"}, {"kind": "file", "file": "x.md"},
-                           {"kind": "generated", "model": "chefbot", "settings": {}, "ingredients_given": []},
-                           {"kind": "generated", "settings": {"temperature": 0.7, "seed": 3}}])
-recipes_st = st.builds(lambda t, s, i, d, src, c, u: {"title": t, "servings": s, "ingredients": i, "directions": d,
-                                                      "source": src, "created_at": c, "updated_at": u},
-                       titles, st.integers(1, 100), lines, lines, sources, times, times)
-progress_st = st.lists(st.builds(lambda status, at: {"task_id": "soup.1", "cook": "Kim", "status": status, "at": at},
-                                 st.sampled_from(["done", "started"]), times), max_size=2,
-                       unique_by=lambda x: x["status"])
-plans_st = st.builds(lambda t, c, p, req: {"title": t, "serve_at": "2026-11-25T19:30", "request": req,
-                                           "plan": small_plan(t), "created_at": c, "progress": p},
-                     titles, times, progress_st, st.sampled_from([{}, {"title": "x"}]))
-votes_st = st.lists(st.builds(lambda ch, r, n, c: {"choice": ch, "rater": r, "note": n, "created_at": c},
-                              st.sampled_from(["A", "B", "tie", "both_bad"]), names,
-                              st.sampled_from([None, "", "crispier"]), times), max_size=3, unique_by=lambda v: v["rater"])
-pairs_st = st.builds(lambda ing, a, b, c, v: {"ingredients": ing, "side_a": {"model": "served"},
-                                              "side_b": {"model": "base", "temperature": 0.7},
-                                              "answer_a": a, "answer_b": b, "created_at": c, "votes": v},
-                     st.lists(names, max_size=2), st.sampled_from(["", "# A"]), st.sampled_from(["", "# B"]),
-                     times, votes_st)
-libraries = st.builds(backup, st.lists(recipes_st, max_size=6), st.lists(plans_st, max_size=4),
-                      st.lists(pairs_st, max_size=3))
+lines = st.lists(
+    st.one_of(st.sampled_from(["1 egg", "2 cups flour", "salt", "½ tsp salt"]), free_text), min_size=1, max_size=3
+)
+sources = st.sampled_from(
+    [
+        {},
+        {"kind": "manual"},
+        {"kind": "file", "file": "x.md"},
+        {"kind": "generated", "model": "chefbot", "settings": {}, "ingredients_given": []},
+        {"kind": "generated", "settings": {"temperature": 0.7, "seed": 3}},
+    ]
+)
+recipes_st = st.builds(
+    lambda t, s, i, d, src, c, u: {
+        "title": t,
+        "servings": s,
+        "ingredients": i,
+        "directions": d,
+        "source": src,
+        "created_at": c,
+        "updated_at": u,
+    },
+    titles,
+    st.integers(1, 100),
+    lines,
+    lines,
+    sources,
+    times,
+    times,
+)
+progress_st = st.lists(
+    st.builds(
+        lambda status, at: {"task_id": "soup.1", "cook": "Kim", "status": status, "at": at},
+        st.sampled_from(["done", "started"]),
+        times,
+    ),
+    max_size=2,
+    unique_by=lambda x: x["status"],
+)
+plans_st = st.builds(
+    lambda t, c, p, req: {
+        "title": t,
+        "serve_at": "2026-11-25T19:30",
+        "request": req,
+        "plan": small_plan(t),
+        "created_at": c,
+        "progress": p,
+    },
+    titles,
+    times,
+    progress_st,
+    st.sampled_from([{}, {"title": "x"}]),
+)
+votes_st = st.lists(
+    st.builds(
+        lambda ch, r, n, c: {"choice": ch, "rater": r, "note": n, "created_at": c},
+        st.sampled_from(["A", "B", "tie", "both_bad"]),
+        names,
+        st.sampled_from([None, "", "crispier"]),
+        times,
+    ),
+    max_size=3,
+    unique_by=lambda v: v["rater"],
+)
+pairs_st = st.builds(
+    lambda ing, a, b, c, v: {
+        "ingredients": ing,
+        "side_a": {"model": "served"},
+        "side_b": {"model": "base", "temperature": 0.7},
+        "answer_a": a,
+        "answer_b": b,
+        "created_at": c,
+        "votes": v,
+    },
+    st.lists(names, max_size=2),
+    st.sampled_from(["", "# A"]),
+    st.sampled_from(["", "# B"]),
+    times,
+    votes_st,
+)
+libraries = st.builds(
+    backup, st.lists(recipes_st, max_size=6), st.lists(plans_st, max_size=4), st.lists(pairs_st, max_size=3)
+)
 
 
 def rows(data: dict) -> dict:
@@ -193,8 +308,13 @@ def rows(data: dict) -> dict:
     return {k: comparable(data)[k] for k in ("recipes", "plans", "tasting_pairs")}
 
 
-@settings(max_examples=30, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 @given(libraries)
 def test_export_import_export_keeps_every_row_and_importing_twice_adds_nothing(library):
     with tempfile.TemporaryDirectory() as tmp:
@@ -203,7 +323,8 @@ def test_export_import_export_keeps_every_row_and_importing_twice_adds_nothing(l
             added = import_file(a, write(tmp / "gen.json", library))
             assert added["bad"] == 0
             assert (added["recipes"], added["plans"], added["tasting_pairs"]) == tuple(
-                len(library[k]) for k in ("recipes", "plans", "tasting_pairs"))
+                len(library[k]) for k in ("recipes", "plans", "tasting_pairs")
+            )
             export_db(a, tmp / "e1.json")
         e1 = json.loads((tmp / "e1.json").read_text())
         assert rows(e1) == rows(library)  # the generated rows are already normalized: stored exactly as given

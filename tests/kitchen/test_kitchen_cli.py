@@ -20,7 +20,10 @@ runner = CliRunner()
 def cast(db: KitchenDB) -> None:
     """10 pairs of tuned vs base, shown in both orders; Kim prefers tuned 4 of 5, Lou 2 of 5 with a tie."""
     tuned, base = {"model": "served"}, {"model": "base"}
-    choices = {"Kim": ["tuned", "tuned", "tuned", "tuned", "base"], "Lou": ["tuned", "base", "tie", "tuned", "both_bad"]}
+    choices = {
+        "Kim": ["tuned", "tuned", "tuned", "tuned", "base"],
+        "Lou": ["tuned", "base", "tie", "tuned", "both_bad"],
+    }
     for rater, picks in choices.items():
         for i, pick in enumerate(picks):
             flip = i % 2 == 1
@@ -64,8 +67,10 @@ def test_library_commands(tmp_path):
     assert runner.invoke(app, ["library", "add", str(recipe), "--db", a, "--servings", "2"]).exit_code == 0
     r = runner.invoke(app, ["library", "export", str(tmp_path / "backup.json"), "--db", a])
     assert r.exit_code == 0, r.output
-    assert json.loads((tmp_path / "backup.json").read_text())["recipes"][0]["source"] == {"kind": "file",
-                                                                                          "file": str(recipe)}
+    assert json.loads((tmp_path / "backup.json").read_text())["recipes"][0]["source"] == {
+        "kind": "file",
+        "file": str(recipe),
+    }
     assert runner.invoke(app, ["library", "import", str(tmp_path / "backup.json"), "--db", b]).exit_code == 0
     with KitchenDB(b) as db:
         [found] = search_recipes(db, "onion")["data"]
@@ -93,11 +98,27 @@ def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
 
 
 def backup_with(tmp_path, **recipe) -> str:
-    row = {"title": "Soup", "servings": 2, "ingredients": ["1 onion"], "directions": ["Simmer."],
-           "source": {"kind": "manual"}, "created_at": "2026-11-25T10:00:00", **recipe}
+    row = {
+        "title": "Soup",
+        "servings": 2,
+        "ingredients": ["1 onion"],
+        "directions": ["Simmer."],
+        "source": {"kind": "manual"},
+        "created_at": "2026-11-25T10:00:00",
+        **recipe,
+    }
     path = tmp_path / "b.json"
-    path.write_text(json.dumps({"format": "chefbot-kitchen", "version": 1, "recipes": [row, {**row, "title": "Stew", "ingredients": ["1 leek"]}],
-                                "plans": [], "tasting_pairs": []}))
+    path.write_text(
+        json.dumps(
+            {
+                "format": "chefbot-kitchen",
+                "version": 1,
+                "recipes": [row, {**row, "title": "Stew", "ingredients": ["1 leek"]}],
+                "plans": [],
+                "tasting_pairs": [],
+            }
+        )
+    )
     return str(path)
 
 
@@ -124,8 +145,15 @@ def test_export_errors_are_one_line(tmp_path, monkeypatch, capsys):
     code, line = run_cli(monkeypatch, capsys, "library", "export", str(tmp_path / "out"), "--db", db)
     assert code == 1 and f"{tmp_path / 'out'} is a folder" in line
     (tmp_path / "file").write_text("x")
-    code, line = run_cli(monkeypatch, capsys, "library", "export", str(tmp_path / "b.json"),
-                         "--db", str(tmp_path / "file" / "sub" / "k.db"))
+    code, line = run_cli(
+        monkeypatch,
+        capsys,
+        "library",
+        "export",
+        str(tmp_path / "b.json"),
+        "--db",
+        str(tmp_path / "file" / "sub" / "k.db"),
+    )
     assert code == 1 and f"cannot create its folder {tmp_path / 'file' / 'sub'}" in line
     code, line = run_cli(monkeypatch, capsys, "library", "export", str(tmp_path / "b.json"), "--db", str(tmp_path))
     assert code == 2 and "is a folder" in line

@@ -92,8 +92,10 @@ def test_the_path_comes_from_the_override_the_config_or_the_user_data_dir(tmp_pa
 def test_a_write_that_fails_leaves_nothing(kdb):
     with pytest.raises(RuntimeError):
         with kdb.write() as c:
-            c.execute("INSERT INTO recipes (title, servings, ingredients, directions, search, created_at, updated_at) "
-                      "VALUES ('Half', 2, '[]', '[]', '', 'x', 'x')")
+            c.execute(
+                "INSERT INTO recipes (title, servings, ingredients, directions, search, created_at, updated_at) "
+                "VALUES ('Half', 2, '[]', '[]', '', 'x', 'x')"
+            )
             raise RuntimeError("killed between two statements")
     assert search_recipes(kdb)["total"] == 0
 
@@ -116,8 +118,9 @@ while True:
 @pytest.mark.timeout(120)
 def test_every_committed_row_survives_a_sigkill_in_the_middle_of_writing(tmp_path):
     path = tmp_path / "k.db"
-    proc = subprocess.Popen([sys.executable, "-c", WRITER.format(src=str(SRC), path=str(path))],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER.format(src=str(SRC), path=str(path))], stdout=subprocess.PIPE, text=True
+    )
     committed = -1
     deadline = time.time() + 60
     while committed < 30 and time.time() < deadline:  # let it write for a while, then kill it mid-loop
@@ -133,7 +136,7 @@ def test_every_committed_row_survives_a_sigkill_in_the_middle_of_writing(tmp_pat
         rows = db.conn.execute("SELECT title, ingredients, directions FROM recipes ORDER BY id").fetchall()
     titles = [r["title"] for r in rows]
     # every commit that returned is there; at most the one in flight more; nothing half-written
-    assert titles[:committed + 1] == [f"Recipe {i}" for i in range(committed + 1)]
+    assert titles[: committed + 1] == [f"Recipe {i}" for i in range(committed + 1)]
     assert len(titles) in (committed + 1, committed + 2)
     for i, r in enumerate(rows):
         assert r["ingredients"].count("cups flour") == 50 and r["directions"].count(f"Step {i}.") == 20

@@ -23,8 +23,12 @@ from chefbot.kitchen.db import KitchenDB, KitchenError, StorageError
 from chefbot.kitchen.library import save_recipe
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml"
-BIG = {"title": "Big", "servings": 4, "ingredients": [f"{k} cups flour, sifted {'x' * 400}" for k in range(150)],
-       "directions": ["Mix."]}
+BIG = {
+    "title": "Big",
+    "servings": 4,
+    "ingredients": [f"{k} cups flour, sifted {'x' * 400}" for k in range(150)],
+    "directions": ["Mix."],
+}
 
 
 def mount_or_skip(*cmd: str) -> None:
@@ -104,7 +108,9 @@ def test_a_full_disk_is_507_with_the_cause_and_loses_no_acknowledged_write(small
             saved.append(r.json()["id"])
         assert r.status_code == 507, r.text
         err = r.json()["error"]
-        assert err["code"] == "storage_full" and "database or disk is full" in err["message"] and str(db) in err["message"]
+        assert (
+            err["code"] == "storage_full" and "database or disk is full" in err["message"] and str(db) in err["message"]
+        )
         assert saved, "the disk was full before the first recipe"
         r = c.get("/api/recipes", params={"limit": 500})  # reads still work
         assert r.status_code == 200 and [x["id"] for x in r.json()["data"]] == saved[::-1]
@@ -114,9 +120,16 @@ def test_a_full_disk_is_507_with_the_cause_and_loses_no_acknowledged_write(small
 
 
 def test_an_import_onto_a_full_disk_says_so_and_adds_nothing(small_disk, tmp_path, monkeypatch, capsys):
-    backup = {"format": "chefbot-kitchen", "version": 1, "plans": [], "tasting_pairs": [],
-              "recipes": [{**BIG, "title": f"Big {i}", "source": {"kind": "manual"}, "created_at": "2026-11-25T10:00:00"}
-                          for i in range(30)]}
+    backup = {
+        "format": "chefbot-kitchen",
+        "version": 1,
+        "plans": [],
+        "tasting_pairs": [],
+        "recipes": [
+            {**BIG, "title": f"Big {i}", "source": {"kind": "manual"}, "created_at": "2026-11-25T10:00:00"}
+            for i in range(30)
+        ],
+    }
     (tmp_path / "b.json").write_text(json.dumps(backup))
     db = small_disk / "kitchen.db"
     code, err = chefbot(monkeypatch, capsys, "library", "import", str(tmp_path / "b.json"), "--db", str(db))
@@ -179,8 +192,9 @@ def test_a_damaged_db_is_refused_at_start_up_with_one_line(tmp_path, monkeypatch
     assert not (tmp_path / "b.json").exists()
     with make_client(db) as c:  # a server started without the CLI's check: 503 with the cause, not a 500
         r = c.get("/api/recipes")
-        assert r.status_code == 503 and ("damaged" in r.json()["error"]["message"]
-                                         or "malformed" in r.json()["error"]["message"])
+        assert r.status_code == 503 and (
+            "damaged" in r.json()["error"]["message"] or "malformed" in r.json()["error"]["message"]
+        )
 
 
 def test_a_file_that_is_not_sqlite_is_named(tmp_path):

@@ -22,8 +22,12 @@ from chefbot.kitchen.library import (
 from chefbot.kitchen.tastings import save_pair, vote
 from chefbot.recipe_format import Recipe
 
-STEW_RECIPE = Recipe(title="Bean Stew", servings=4, ingredients=["1 can beans", "2 carrots, diced"],
-                     directions=["Dice the carrots.", "Simmer everything for 20 minutes."])
+STEW_RECIPE = Recipe(
+    title="Bean Stew",
+    servings=4,
+    ingredients=["1 can beans", "2 carrots, diced"],
+    directions=["Dice the carrots.", "Simmer everything for 20 minutes."],
+)
 CHEFBOT_TEXT = """# Lemon Chicken
 
 ## Ingredients
@@ -33,13 +37,18 @@ CHEFBOT_TEXT = """# Lemon Chicken
 ## Directions
 1. Brown the chicken in a pan for 10 minutes.
 2. Squeeze the lemon over and serve."""
-NLG_ROW = {"title": "No-Bake Nut Cookies", "ingredients": '["1 c. firmly packed brown sugar", "1/2 c. evaporated milk"]',
-           "directions": '["In a heavy saucepan, mix brown sugar and milk.", "Boil 5 minutes."]',
-           "NER": '["brown sugar", "milk"]'}
-NLG_CSV = (',title,ingredients,directions,link,source,NER\n'
-           '0,No-Bake Nut Cookies,"[""1 c. firmly packed brown sugar"", ""1/2 c. evaporated milk""]",'
-           '"[""In a heavy saucepan, mix brown sugar and milk."", ""Boil 5 minutes.""]",www.cookbooks.com/x,Gathered,'
-           '"[""brown sugar"", ""milk""]"\n')
+NLG_ROW = {
+    "title": "No-Bake Nut Cookies",
+    "ingredients": '["1 c. firmly packed brown sugar", "1/2 c. evaporated milk"]',
+    "directions": '["In a heavy saucepan, mix brown sugar and milk.", "Boil 5 minutes."]',
+    "NER": '["brown sugar", "milk"]',
+}
+NLG_CSV = (
+    ",title,ingredients,directions,link,source,NER\n"
+    '0,No-Bake Nut Cookies,"[""1 c. firmly packed brown sugar"", ""1/2 c. evaporated milk""]",'
+    '"[""In a heavy saucepan, mix brown sugar and milk."", ""Boil 5 minutes.""]",www.cookbooks.com/x,Gathered,'
+    '"[""brown sugar"", ""milk""]"\n'
+)
 
 
 def test_chefbot_text_is_read_with_the_recipe_format_parser():
@@ -58,11 +67,14 @@ def test_a_recipenlg_row_as_json_or_csv_with_or_without_header(text):
     assert r.ner == ["brown sugar", "milk"]
 
 
-@pytest.mark.parametrize("text, field", [
-    ('{"title": "X", "ingredients": "not json", "directions": "[]"}', "ingredients"),
-    ('{"title": "X", "directions": "[]"}', "ingredients"),
-    ("", "text"),
-])
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        ('{"title": "X", "ingredients": "not json", "directions": "[]"}', "ingredients"),
+        ('{"title": "X", "directions": "[]"}', "ingredients"),
+        ("", "text"),
+    ],
+)
 def test_bad_rows_name_the_field(text, field):
     with pytest.raises(RecipeError) as e:
         read_recipes(text)
@@ -79,8 +91,14 @@ def test_files(tmp_path):
 
 
 def test_save_get_scaled_search_delete(kdb):
-    a = save_recipe(kdb, "Pancakes", ["2 cups flour", "2 eggs", "a pinch of salt"], ["Mix.", "Fry."], 4,
-                    {"kind": "generated", "model": "chefbot", "adapter": "runs/x/adapter", "settings": {"temperature": 0}})
+    a = save_recipe(
+        kdb,
+        "Pancakes",
+        ["2 cups flour", "2 eggs", "a pinch of salt"],
+        ["Mix.", "Fry."],
+        4,
+        {"kind": "generated", "model": "chefbot", "adapter": "runs/x/adapter", "settings": {"temperature": 0}},
+    )
     b = save_recipe(kdb, "Egg fried rice", ["1 cup rice", "3 eggs"], ["Fry."], 2)
     assert get_recipe(kdb, a["id"])["source"]["adapter"] == "runs/x/adapter"
     scaled = get_recipe(kdb, a["id"], servings=8)
@@ -96,12 +114,15 @@ def test_save_get_scaled_search_delete(kdb):
     assert get_recipe(kdb, a["id"]) is None
 
 
-@pytest.mark.parametrize("title, ingredients, directions, servings, field", [
-    ("  ", ["1 egg"], ["Fry."], 2, "title"),
-    ("Egg", [" ", ""], ["Fry."], 2, "ingredients"),
-    ("Egg", ["1 egg"], [], 2, "directions"),
-    ("Egg", ["1 egg"], ["Fry."], 0, "servings"),
-])
+@pytest.mark.parametrize(
+    "title, ingredients, directions, servings, field",
+    [
+        ("  ", ["1 egg"], ["Fry."], 2, "title"),
+        ("Egg", [" ", ""], ["Fry."], 2, "ingredients"),
+        ("Egg", ["1 egg"], [], 2, "directions"),
+        ("Egg", ["1 egg"], ["Fry."], 0, "servings"),
+    ],
+)
 def test_incomplete_recipes_are_refused(kdb, title, ingredients, directions, servings, field):
     with pytest.raises(RecipeError) as e:
         save_recipe(kdb, title, ingredients, directions, servings)
@@ -111,10 +132,27 @@ def test_incomplete_recipes_are_refused(kdb, title, ingredients, directions, ser
 
 def small_plan(title: str = "Dinner", cook: str = "Kim") -> dict:
     """The least a saved plan holds for its live schedule (``rows.PlanData``): one task, one cook."""
-    return {"title": title, "serve_at": "2026-11-25T19:30", "horizon_min": 60,
-            "tasks": [{"id": "soup.1", "dish": "soup", "cook": cook, "start_min": 30, "end_min": 50, "start": "19:00",
-                       "end": "19:20", "after": [], "vessel": None, "oven": None}],
-            "cooks": [{"name": cook}], "oven_segments": []}
+    return {
+        "title": title,
+        "serve_at": "2026-11-25T19:30",
+        "horizon_min": 60,
+        "tasks": [
+            {
+                "id": "soup.1",
+                "dish": "soup",
+                "cook": cook,
+                "start_min": 30,
+                "end_min": 50,
+                "start": "19:00",
+                "end": "19:20",
+                "after": [],
+                "vessel": None,
+                "oven": None,
+            }
+        ],
+        "cooks": [{"name": cook}],
+        "oven_segments": [],
+    }
 
 
 def fill(db: KitchenDB) -> None:
@@ -124,11 +162,16 @@ def fill(db: KitchenDB) -> None:
     vote(db, pair, "A", "Kim", "crispier")
     vote(db, pair, "tie", "Lou")
     with db.write() as c:
-        pid = c.execute("INSERT INTO plans (title, serve_at, request, plan, created_at) VALUES "
-                        "('Dinner', '2026-11-25T19:30', '{}', ?, '2026-11-25T10:00:00')",
-                        (json.dumps(small_plan()),)).lastrowid
-        c.execute("INSERT INTO plan_progress (plan_id, task_id, cook, status, at) VALUES (?, 'soup.1', 'Kim', 'done', "
-                  "'2026-11-25T18:00:00')", (pid,))
+        pid = c.execute(
+            "INSERT INTO plans (title, serve_at, request, plan, created_at) VALUES "
+            "('Dinner', '2026-11-25T19:30', '{}', ?, '2026-11-25T10:00:00')",
+            (json.dumps(small_plan()),),
+        ).lastrowid
+        c.execute(
+            "INSERT INTO plan_progress (plan_id, task_id, cook, status, at) VALUES (?, 'soup.1', 'Kim', 'done', "
+            "'2026-11-25T18:00:00')",
+            (pid,),
+        )
 
 
 def comparable(data: dict) -> dict:
@@ -141,6 +184,7 @@ def comparable(data: dict) -> dict:
         if isinstance(v, list):
             return [strip(x) for x in v]
         return v
+
     return strip(data)
 
 
@@ -153,8 +197,14 @@ def test_export_then_import_round_trip(tmp_path):
     assert not list(tmp_path.glob(".backup.json.*"))  # the temporary file was renamed away
     with KitchenDB(tmp_path / "b.db") as b:
         save_recipe(b, "Already here", ["1 egg"], ["Boil."], 1)
-        assert import_file(b, tmp_path / "backup.json") == {"recipes": 2, "plans": 1, "tasting_pairs": 1, "skipped": 0,
-                                                            "bad": 0, "bad_rows": []}
+        assert import_file(b, tmp_path / "backup.json") == {
+            "recipes": 2,
+            "plans": 1,
+            "tasting_pairs": 1,
+            "skipped": 0,
+            "bad": 0,
+            "bad_rows": [],
+        }
         again = import_file(b, tmp_path / "backup.json")
         assert again == {"recipes": 0, "plans": 0, "tasting_pairs": 0, "skipped": 4, "bad": 0, "bad_rows": []}
         after = snapshot(b)
@@ -162,13 +212,16 @@ def test_export_then_import_round_trip(tmp_path):
     assert comparable(after) == comparable(before)
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda d: d.update(format="other"), "not a chefbot kitchen backup"),
-    (lambda d: d.update(version=99), "format version 99"),
-    (lambda d: d["recipes"][1].pop("title"), r"recipes\[1\]: no 'title'"),
-    (lambda d: d["recipes"][0].update(ingredients=[]), r"recipes\[0\]\.ingredients: List should have at least 1"),
-    (lambda d: d["tasting_pairs"][0]["votes"][0].update(choice="C"), r"tasting_pairs\[0\]\.votes\.0\.choice"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d.update(format="other"), "not a chefbot kitchen backup"),
+        (lambda d: d.update(version=99), "format version 99"),
+        (lambda d: d["recipes"][1].pop("title"), r"recipes\[1\]: no 'title'"),
+        (lambda d: d["recipes"][0].update(ingredients=[]), r"recipes\[0\]\.ingredients: List should have at least 1"),
+        (lambda d: d["tasting_pairs"][0]["votes"][0].update(choice="C"), r"tasting_pairs\[0\]\.votes\.0\.choice"),
+    ],
+)
 def test_a_bad_backup_is_refused_whole(tmp_path, mutate, message):
     with KitchenDB(tmp_path / "a.db") as a:
         fill(a)
@@ -190,4 +243,8 @@ def test_kitchen_checks_into_a_recipe_and_stores_it_unchanged(kdb):
         rid = insert_recipe(c, recipe, {"kind": "manual"})
     stored = get_recipe(kdb, rid)
     assert (stored["title"], stored["servings"], stored["ingredients"], stored["directions"]) == (
-        STEW_RECIPE.title, STEW_RECIPE.servings, STEW_RECIPE.ingredients, STEW_RECIPE.directions)
+        STEW_RECIPE.title,
+        STEW_RECIPE.servings,
+        STEW_RECIPE.ingredients,
+        STEW_RECIPE.directions,
+    )

@@ -12,27 +12,48 @@ HORIZON = 120  # the axis: minute 120 is serving time, minute 0 is 17:30
 
 def task(tid, cook, start, end, after=(), oven=None, vessel=None, hands=None, temp=None):
     clock = lambda m: (SERVE - dt.timedelta(minutes=HORIZON - m)).strftime("%H:%M")  # noqa: E731
-    return {"id": tid, "dish": tid.split(".")[0], "dish_title": tid.split(".")[0].title(), "step": int(tid.split(".")[1]),
-            "text": tid, "cook": cook, "start_min": start, "end_min": end, "start": clock(start), "end": clock(end),
-            "duration_min": end - start, "after": list(after), "oven": oven, "vessel": vessel,
-            "hands": hands if hands is not None else [[start, end]], "attended": True, "equipment": [],
-            "oven_temp_c": temp}
+    return {
+        "id": tid,
+        "dish": tid.split(".")[0],
+        "dish_title": tid.split(".")[0].title(),
+        "step": int(tid.split(".")[1]),
+        "text": tid,
+        "cook": cook,
+        "start_min": start,
+        "end_min": end,
+        "start": clock(start),
+        "end": clock(end),
+        "duration_min": end - start,
+        "after": list(after),
+        "oven": oven,
+        "vessel": vessel,
+        "hands": hands if hands is not None else [[start, end]],
+        "attended": True,
+        "equipment": [],
+        "oven_temp_c": temp,
+    }
 
 
 PLAN = {
-    "title": "Test", "serve_at": SERVE.isoformat(timespec="minutes"), "horizon_min": HORIZON, "preheat_min": 5,
+    "title": "Test",
+    "serve_at": SERVE.isoformat(timespec="minutes"),
+    "horizon_min": HORIZON,
+    "preheat_min": 5,
     "cooks": [{"name": "Ann", "skill": 3, "available": []}, {"name": "Bo", "skill": 3, "available": []}],
     "tasks": [
-        task("roast.1", "Ann", 10, 20),                                      # 17:40-17:50 season
-        task("roast.2", "Ann", 30, 90, after=["roast.1"], oven=0, hands=[[30, 32], [88, 90]],
-             temp=200),  # 18:00 into the oven
-        task("salad.1", "Ann", 40, 50),                                      # Ann's hands are free while it roasts
+        task("roast.1", "Ann", 10, 20),  # 17:40-17:50 season
+        task(
+            "roast.2", "Ann", 30, 90, after=["roast.1"], oven=0, hands=[[30, 32], [88, 90]], temp=200
+        ),  # 18:00 into the oven
+        task("salad.1", "Ann", 40, 50),  # Ann's hands are free while it roasts
         task("cake.1", "Bo", 0, 20),
         task("cake.2", "Bo", 95, 115, after=["cake.1"], oven=0, temp=175),  # same oven after the roast
         task("rice.1", "Bo", 60, 70, vessel="rice.v1"),
     ],
-    "oven_segments": [{"oven": 0, "temp_c": 200, "start": 15, "preheat_end": 30, "end": 90, "tasks": ["roast.2"]},
-                      {"oven": 0, "temp_c": 175, "start": 90, "preheat_end": 95, "end": 115, "tasks": ["cake.2"]}],
+    "oven_segments": [
+        {"oven": 0, "temp_c": 200, "start": 15, "preheat_end": 30, "end": 90, "tasks": ["roast.2"]},
+        {"oven": 0, "temp_c": 175, "start": 90, "preheat_end": 95, "end": 115, "tasks": ["cake.2"]},
+    ],
 }
 
 
@@ -69,8 +90,15 @@ def test_the_meal_is_late_when_the_last_step_is_and_preheat_moves_too():
 
 
 def test_finishing_early_moves_nothing_and_started_sets_the_clock():
-    state = by_id(live(PLAN, [{"cook": "Ann", "task_id": "roast.1", "status": "done", "at": at(12)},
-                              {"cook": "Bo", "task_id": "rice.1", "status": "started", "at": at(66)}]))
+    state = by_id(
+        live(
+            PLAN,
+            [
+                {"cook": "Ann", "task_id": "roast.1", "status": "done", "at": at(12)},
+                {"cook": "Bo", "task_id": "rice.1", "status": "started", "at": at(66)},
+            ],
+        )
+    )
     assert state["roast.2"]["start_min"] == 30
     assert state["rice.1"]["status"] == "started" and state["rice.1"]["start_min"] == 66
     assert state["rice.1"]["end_min"] == 76

@@ -18,10 +18,27 @@ def items(result: dict) -> dict[str, dict]:
 
 
 def test_eggs_merge_across_recipes_and_units_convert(kdb):
-    a = save_recipe(kdb, "Pancakes", ["2 cups flour", "2 large eggs", "1 1/2 cups milk", "a pinch of salt",
-                                      "2 tbsp butter, melted"], ["Mix.", "Fry."], 4)["id"]
-    b = save_recipe(kdb, "Omelette", ["3 eggs, beaten", "1/4 cup milk", "salt to taste", "1 tbsp butter",
-                                      "100 g cheddar cheese, grated", "1/2 cup flour"], ["Beat.", "Cook."], 2)["id"]
+    a = save_recipe(
+        kdb,
+        "Pancakes",
+        ["2 cups flour", "2 large eggs", "1 1/2 cups milk", "a pinch of salt", "2 tbsp butter, melted"],
+        ["Mix.", "Fry."],
+        4,
+    )["id"]
+    b = save_recipe(
+        kdb,
+        "Omelette",
+        [
+            "3 eggs, beaten",
+            "1/4 cup milk",
+            "salt to taste",
+            "1 tbsp butter",
+            "100 g cheddar cheese, grated",
+            "1/2 cup flour",
+        ],
+        ["Beat.", "Cook."],
+        2,
+    )["id"]
     got = items(shopping_list(kdb, [(a, 8), (b, None)]))
     assert got["eggs"]["quantity"] == "7"  # 4 (2 doubled) + 3
     assert got["eggs"]["text"] == "7 eggs" and got["eggs"]["recipes"] == [a, b]
@@ -65,17 +82,20 @@ def test_an_unknown_recipe_names_its_item(kdb):
     assert e.value.field == "items.1.recipe_id"
 
 
-@pytest.mark.parametrize("line, name, aisle", [
-    ("2 large eggs, beaten", "eggs", "Dairy & eggs"),
-    ("1 cup creamy peanut butter", "creamy peanut butter", "Oils, vinegars & sauces"),
-    ("2 tbsp butter", "butter", "Dairy & eggs"),
-    ("1 red bell pepper, diced", "red bell pepper", "Produce"),
-    ("1 (14 oz) can diced tomatoes", "tomatoes", "Produce"),
-    ("3 cloves garlic, minced", "garlic", "Produce"),
-    ("1 lb boneless chicken breasts", "chicken breasts", "Meat & fish"),
-    ("a pinch of cayenne", "cayenne", "Spices"),
-    ("1 cup of something odd", "something odd", "Other"),
-])
+@pytest.mark.parametrize(
+    "line, name, aisle",
+    [
+        ("2 large eggs, beaten", "eggs", "Dairy & eggs"),
+        ("1 cup creamy peanut butter", "creamy peanut butter", "Oils, vinegars & sauces"),
+        ("2 tbsp butter", "butter", "Dairy & eggs"),
+        ("1 red bell pepper, diced", "red bell pepper", "Produce"),
+        ("1 (14 oz) can diced tomatoes", "tomatoes", "Produce"),
+        ("3 cloves garlic, minced", "garlic", "Produce"),
+        ("1 lb boneless chicken breasts", "chicken breasts", "Meat & fish"),
+        ("a pinch of cayenne", "cayenne", "Spices"),
+        ("1 cup of something odd", "something odd", "Other"),
+    ],
+)
 def test_names_and_aisles(line, name, aisle):
     got = ingredient_name(parse_line(line))
     assert got == name

@@ -10,8 +10,17 @@ import re
 from collections import defaultdict
 
 CAPACITY_KEY = {
-    "burner": "burners", "pan": "pans", "pot": "pots", "mixer": "mixers", "bowl": "bowls", "blender": "blenders",
-    "microwave": "microwaves", "slow_cooker": "slow_cookers", "grill": "grills", "fridge": "fridge", "freezer": "freezer",
+    "burner": "burners",
+    "pan": "pans",
+    "pot": "pots",
+    "mixer": "mixers",
+    "bowl": "bowls",
+    "blender": "blenders",
+    "microwave": "microwaves",
+    "slow_cooker": "slow_cookers",
+    "grill": "grills",
+    "fridge": "fridge",
+    "freezer": "freezer",
 }
 
 
@@ -21,7 +30,9 @@ ICE = re.compile(r"\bice(?:d)?[- ]?(?:cold )?(?:water|bath)\b|\bcold water\b", r
 
 
 def _peak(intervals: list[tuple[int, int]]) -> int:
-    events = sorted([(a, 1) for a, b in intervals if b > a] + [(b, -1) for a, b in intervals if b > a], key=lambda e: (e[0], e[1]))
+    events = sorted(
+        [(a, 1) for a, b in intervals if b > a] + [(b, -1) for a, b in intervals if b > a], key=lambda e: (e[0], e[1])
+    )
     cur = best = 0
     for _, d in events:
         cur += d
@@ -115,9 +126,13 @@ def check_plan(result: dict, start_after: str | None = None) -> list[str]:
         if _peak([(t["start_min"], t["end_min"]) for t in ts]) > kitchen["oven_racks"]:
             bad.append(f"oven {o}: more dishes than racks")
         for i, a in enumerate(ts):
-            for b in ts[i + 1:]:
-                if a["oven_temp_c"] != b["oven_temp_c"] and _overlap((a["start_min"] - P, a["end_min"]), (b["start_min"] - P, b["end_min"])):
-                    bad.append(f"oven {o}: {a['id']} at {a['oven_temp_c']} °C and {b['id']} at {b['oven_temp_c']} °C overlap")
+            for b in ts[i + 1 :]:
+                if a["oven_temp_c"] != b["oven_temp_c"] and _overlap(
+                    (a["start_min"] - P, a["end_min"]), (b["start_min"] - P, b["end_min"])
+                ):
+                    bad.append(
+                        f"oven {o}: {a['id']} at {a['oven_temp_c']} °C and {b['id']} at {b['oven_temp_c']} °C overlap"
+                    )
 
     # oven blocks as reported: every baking task inside one block at its temperature, one
     # preheat of P minutes per block, blocks apart, and no preheat where the oven was still hot
@@ -125,12 +140,18 @@ def check_plan(result: dict, start_after: str | None = None) -> list[str]:
     for seg in result["oven_segments"]:
         segments[seg["oven"]].append(seg)
         if seg["preheat_end"] - seg["start"] != P:
-            bad.append(f"oven {seg['oven']}: block at {seg['temp_c']} °C has a {seg['preheat_end'] - seg['start']}-minute preheat")
+            bad.append(
+                f"oven {seg['oven']}: block at {seg['temp_c']} °C has a {seg['preheat_end'] - seg['start']}-minute preheat"
+            )
         if seg["start"] < earliest:
             bad.append(f"oven {seg['oven']}: preheat at {seg['start']} before the kitchen is free")
     for t in (t for ts in by_oven.values() for t in ts):
         homes = [s for s in segments[t["oven"]] if t["id"] in s["tasks"]]
-        if len(homes) != 1 or homes[0]["temp_c"] != t["oven_temp_c"] or not (homes[0]["preheat_end"] <= t["start_min"] and t["end_min"] <= homes[0]["end"]):
+        if (
+            len(homes) != 1
+            or homes[0]["temp_c"] != t["oven_temp_c"]
+            or not (homes[0]["preheat_end"] <= t["start_min"] and t["end_min"] <= homes[0]["end"])
+        ):
             bad.append(f"{t['id']}: not inside exactly one oven block at {t['oven_temp_c']} °C")
     for o, segs in segments.items():
         segs.sort(key=lambda s: s["start"])
@@ -138,7 +159,9 @@ def check_plan(result: dict, start_after: str | None = None) -> list[str]:
             if b["start"] < a["end"]:
                 bad.append(f"oven {o}: blocks at {a['temp_c']} °C and {b['temp_c']} °C overlap")
             elif a["temp_c"] == b["temp_c"] and b["preheat_end"] - a["end"] < P:
-                bad.append(f"oven {o}: needless preheat at {b['start']}, still hot at {a['temp_c']} °C since {a['end']}")
+                bad.append(
+                    f"oven {o}: needless preheat at {b['start']}, still hot at {a['temp_c']} °C since {a['end']}"
+                )
 
     # hot dishes: from every heating step, some path to the plate that never cools the food on
     # purpose sits idle at most the dish's limit; resting, slicing... are work, not idle

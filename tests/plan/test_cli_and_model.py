@@ -20,7 +20,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "chefbot.cli", "plan", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "chefbot.cli", "plan", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_example_dinner_plans_and_writes_outputs(tmp_path):
@@ -31,7 +33,9 @@ def test_example_dinner_plans_and_writes_outputs(tmp_path):
         assert (tmp_path / name).stat().st_size > 0
     assert (tmp_path / "plan.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = (tmp_path / "plan.html").read_text()
-    assert "<svg" in page and "<script" not in page and "<link" not in page and 'src="http' not in page  # self-contained
+    assert (
+        "<svg" in page and "<script" not in page and "<link" not in page and 'src="http' not in page
+    )  # self-contained
     result = json.loads((tmp_path / "plan.json").read_text())
     assert check_plan(result) == []
     assert result["status"] == "OPTIMAL" and 30 <= len(result["tasks"]) <= 60
@@ -63,10 +67,16 @@ BAD_INPUTS = [
     (GOOD + "kitchen: {burner: 4}\n", "kitchen.burner: unknown key"),
     (GOOD.replace("19:30", "'2001-05-01 19:30'"), "in the past"),
     (GOOD.replace('["Wash the lettuce.", "Toss with dressing."]', '["Serves 4."]'), "no steps I can schedule"),
-    (GOOD.replace('"Toss with dressing."', '"Bake at 350° for 20 minutes."') + "kitchen: {ovens: 0}\n", "no oven in the kitchen"),
+    (
+        GOOD.replace('"Toss with dressing."', '"Bake at 350° for 20 minutes."') + "kitchen: {ovens: 0}\n",
+        "no oven in the kitchen",
+    ),
     (GOOD.replace("serve_at: 19:30", "serve_at: teatime"), "serve_at"),
     ("recipes: [\n", "not valid YAML"),
-    (GOOD.replace("  - title: Salad\n    directions", "  - title: Salad\n    ingredients: [lettuce]\n    x"), "unknown key"),
+    (
+        GOOD.replace("  - title: Salad\n    directions", "  - title: Salad\n    ingredients: [lettuce]\n    x"),
+        "unknown key",
+    ),
 ]
 
 
@@ -95,7 +105,9 @@ def test_ingredient_list_without_endpoint_says_how(tmp_path):
 
     from chefbot.cli import app
 
-    text = GOOD.replace('    directions: ["Wash the lettuce.", "Toss with dressing."]', "    ingredients: [lettuce, tomato]")
+    text = GOOD.replace(
+        '    directions: ["Wash the lettuce.", "Toss with dressing."]', "    ingredients: [lettuce, tomato]"
+    )
     result = CliRunner().invoke(app, ["plan", str(_write(tmp_path, text))])
     assert "--endpoint URL --api-model NAME" in str(result.exception)
 
@@ -105,8 +117,19 @@ def test_unquoted_clock_time_and_overrides(tmp_path):
 
     from chefbot.cli import app
 
-    r = CliRunner().invoke(app, ["plan", str(_write(tmp_path, GOOD)), "--out", str(tmp_path / "o"), "--serve-at", "20:15",
-                                 "--set", "kitchen.ovens=2"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "plan",
+            str(_write(tmp_path, GOOD)),
+            "--out",
+            str(tmp_path / "o"),
+            "--serve-at",
+            "20:15",
+            "--set",
+            "kitchen.ovens=2",
+        ],
+    )
     assert r.exit_code == 0, r.exception
     result = json.loads((tmp_path / "o" / "plan.json").read_text())
     assert result["serve_at"].endswith("20:15") and result["kitchen"]["ovens"] == 2
@@ -114,24 +137,33 @@ def test_unquoted_clock_time_and_overrides(tmp_path):
 
 # ------------------------------------------------------------ model-assisted mode
 
-RECIPE = Recipe(title="Onion tart", ingredients=["1 onion"], directions=["Chop the onion.", "Bake at 180°C for 30 minutes."],
-                source="test")
+RECIPE = Recipe(
+    title="Onion tart",
+    ingredients=["1 onion"],
+    directions=["Chop the onion.", "Bake at 180°C for 30 minutes."],
+    source="test",
+)
 
 
 def test_good_model_json_is_used():
-    dish, fallback = tasks_with_model("tart", RECIPE, lambda messages: "Here you go:\n```json\n" + dumps_example() + "\n```")
+    dish, fallback = tasks_with_model(
+        "tart", RECIPE, lambda messages: "Here you go:\n```json\n" + dumps_example() + "\n```"
+    )
     assert fallback is None
     assert [t.duration_from for t in dish.tasks] == ["model", "model"]
     assert dish.tasks[1].after == ["tart.1"] and dish.tasks[1].oven_temp_c == 180
 
 
-@pytest.mark.parametrize("answer", [
-    "I think you should chop the onion first.",  # not JSON
-    '[{"text": "Chop", "verb": "chop"}]',  # missing fields
-    '[{"text": "Bake", "verb": "bake", "duration_min": 30, "attended": false, "skill": 2, "equipment": ["oven"], "oven_temp_c": null, "after": []}]',
-    '[{"text": "Chop", "verb": "chop", "duration_min": 5, "attended": true, "skill": 3, "equipment": ["laser"], "oven_temp_c": null, "after": []}]',
-    '[{"text": "Chop", "verb": "chop", "duration_min": 5, "attended": true, "skill": 3, "equipment": [], "oven_temp_c": null, "after": [1]}]',
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "I think you should chop the onion first.",  # not JSON
+        '[{"text": "Chop", "verb": "chop"}]',  # missing fields
+        '[{"text": "Bake", "verb": "bake", "duration_min": 30, "attended": false, "skill": 2, "equipment": ["oven"], "oven_temp_c": null, "after": []}]',
+        '[{"text": "Chop", "verb": "chop", "duration_min": 5, "attended": true, "skill": 3, "equipment": ["laser"], "oven_temp_c": null, "after": []}]',
+        '[{"text": "Chop", "verb": "chop", "duration_min": 5, "attended": true, "skill": 3, "equipment": [], "oven_temp_c": null, "after": [1]}]',
+    ],
+)
 def test_bad_model_answer_falls_back_to_rules(answer):
     dish, fallback = tasks_with_model("tart", RECIPE, lambda messages: answer)
     assert fallback and "used the rules" in fallback
@@ -152,8 +184,12 @@ def test_model_mode_and_generated_recipe_through_the_api():
             return "not json"
         return "# Tomato Salad\n## Ingredients\n- 2 tomatoes\n## Directions\n1. Slice 2 tomatoes.\n2. Drizzle with oil."
 
-    meal = {"serve_at": "19:00", "tasks_from": "model", "cooks": [{"name": "Ann"}],
-            "recipes": [{"ingredients": ["tomatoes", "olive oil"]}, inline("Soup", "Simmer 20 minutes.")]}
+    meal = {
+        "serve_at": "19:00",
+        "tasks_from": "model",
+        "cooks": [{"name": "Ann"}],
+        "recipes": [{"ingredients": ["tomatoes", "olive oil"]}, inline("Soup", "Simmer 20 minutes.")],
+    }
     r = plan_meal_dict(meal, now=NOW, complete=fake, html=False)
     assert check_plan(r) == []
     assert r["dishes"][0]["title"] == "Tomato Salad"
@@ -162,7 +198,11 @@ def test_model_mode_and_generated_recipe_through_the_api():
 
 
 def test_api_result_is_json_with_html():
-    meal = {"serve_at": "19:00", "cooks": [{"name": "Ann"}], "recipes": [inline("Soup", "Chop 2 onions.", "Simmer 20 minutes.")]}
+    meal = {
+        "serve_at": "19:00",
+        "cooks": [{"name": "Ann"}],
+        "recipes": [inline("Soup", "Chop 2 onions.", "Simmer 20 minutes.")],
+    }
     r = plan_meal_dict(meal, now=NOW)
     json.dumps(r)
     assert r["html"].startswith("<!doctype html>") and "<svg" in r["html"]

@@ -56,16 +56,31 @@ def test_the_independent_checker_agrees():
 
 
 def _task(dish: str, name: str) -> Task:
-    return Task(id=f"{dish}.1", dish=dish, step=1, text=f"Use the {name}", verb="use", duration_min=30, attended=False,
-                skill=1, equipment=[name], oven_temp_c=180 if name == "oven" else None)
+    return Task(
+        id=f"{dish}.1",
+        dish=dish,
+        step=1,
+        text=f"Use the {name}",
+        verb="use",
+        duration_min=30,
+        attended=False,
+        skill=1,
+        equipment=[name],
+        oven_temp_c=180 if name == "oven" else None,
+    )
 
 
 def _meal(n_dishes: int, kitchen: dict, **extra) -> MealSpec:
-    return MealSpec.model_validate({
-        "serve_at": "19:00", "kitchen": kitchen, "solver": {"time_limit_s": 2, "workers": 2},
-        "recipes": [{"title": f"D{i}", "directions": ["x"]} for i in range(n_dishes)],
-        "cooks": [{"name": "Ann"}, {"name": "Ben"}], **extra,
-    })
+    return MealSpec.model_validate(
+        {
+            "serve_at": "19:00",
+            "kitchen": kitchen,
+            "solver": {"time_limit_s": 2, "workers": 2},
+            "recipes": [{"title": f"D{i}", "directions": ["x"]} for i in range(n_dishes)],
+            "cooks": [{"name": "Ann"}, {"name": "Ben"}],
+            **extra,
+        }
+    )
 
 
 @pytest.mark.parametrize("name", eq.NAMES)

@@ -52,15 +52,27 @@ def test_per_recipe_hold_override(meal):
 
 def test_hold_counts_idle_time_after_the_heat_not_only_the_last_step():
     """Roast early and carve at serving time would be 'ready at serving' yet cold: not allowed."""
-    dish = tasks_from_directions("r", "Roast", ["Roast at 400° for 30 minutes.", "Let rest 10 minutes.", "Carve the roast."])
+    dish = tasks_from_directions(
+        "r", "Roast", ["Roast at 400° for 30 minutes.", "Let rest 10 minutes.", "Carve the roast."]
+    )
     chains = hold_chains(dish.tasks)
     roast, rest, carve = dish.tasks
     assert chains == {roast.id: rest.duration_min + carve.duration_min}
     # steps that cool the food on purpose end the chain: blanched beans can wait in ice water
-    beans = tasks_from_directions("b", "Beans", ["Boil the beans 4 minutes.", "Drain and plunge into ice water.",
-                                                 "Melt butter in a skillet over medium heat.", "Add the beans and cook 3 minutes."])
+    beans = tasks_from_directions(
+        "b",
+        "Beans",
+        [
+            "Boil the beans 4 minutes.",
+            "Drain and plunge into ice water.",
+            "Melt butter in a skillet over medium heat.",
+            "Add the beans and cook 3 minutes.",
+        ],
+    )
     boil, plunge, melt, cook = beans.tasks
-    assert set(hold_chains(beans.tasks)) == {melt.id, cook.id} and hold_chains(beans.tasks)[melt.id] == cook.duration_min
+    assert (
+        set(hold_chains(beans.tasks)) == {melt.id, cook.id} and hold_chains(beans.tasks)[melt.id] == cook.duration_min
+    )
 
 
 def test_checker_catches_a_hot_dish_held_too_long(meal):
@@ -76,23 +88,34 @@ def test_checker_catches_a_hot_dish_held_too_long(meal):
 def test_hold_that_blocks_the_plan_is_named_with_its_reason():
     """The hot roast can only bake last, but then the cake's long prep leaves no time: the oven is the reason."""
     meal = {
-        "serve_at": "19:00", "start_after": "17:30",
-        "recipes": [inline("Roast", "Roast at 425° for 20 minutes."),
-                    inline("Cake", "Peel and slice the apples for 25 minutes.", "Bake at 350° for 40 minutes.", kind="cold")],
-        "cooks": [{"name": "Ann"}, {"name": "Ben"}], "kitchen": {"ovens": 1},
+        "serve_at": "19:00",
+        "start_after": "17:30",
+        "recipes": [
+            inline("Roast", "Roast at 425° for 20 minutes."),
+            inline("Cake", "Peel and slice the apples for 25 minutes.", "Bake at 350° for 40 minutes.", kind="cold"),
+        ],
+        "cooks": [{"name": "Ann"}, {"name": "Ben"}],
+        "kitchen": {"ovens": 1},
     }
     with pytest.raises(PlanError) as e:
         _plan(meal)
     msg = str(e.value)
     assert "'Roast' cannot be ready within 15 min of serving because" in msg
-    assert "because it needs the only oven at 220 °C" in msg and "'Cake' needs it at 175 °C" in msg and "hot_hold_max_min" in msg
+    assert (
+        "because it needs the only oven at 220 °C" in msg
+        and "'Cake' needs it at 175 °C" in msg
+        and "hot_hold_max_min" in msg
+    )
     meal["hot_hold_max_min"] = 60  # a longer hold lets the roast go in first
     assert check_plan(_plan(meal), start_after="17:30") == []
 
 
 def test_hold_blocked_by_a_cook_leaving_early():
-    meal = {"serve_at": "19:00", "recipes": [inline("Roast", "Roast at 400° for 30 minutes.", "Carve the roast.")],
-            "cooks": [{"name": "Ann", "skill": 4, "available": ["16:00-18:00"]}, {"name": "Kid", "skill": 1}]}
+    meal = {
+        "serve_at": "19:00",
+        "recipes": [inline("Roast", "Roast at 400° for 30 minutes.", "Carve the roast.")],
+        "cooks": [{"name": "Ann", "skill": 4, "available": ["16:00-18:00"]}, {"name": "Kid", "skill": 1}],
+    }
     msg = str(pytest.raises(PlanError, _plan, meal).value)
     assert "'Roast' cannot be ready within 15 min of serving because the cooks who can do 'Carve the roast'" in msg
     assert "not available shortly before serving (Ann 16:00-18:00)" in msg
@@ -101,10 +124,15 @@ def test_hold_blocked_by_a_cook_leaving_early():
 @pytest.mark.parametrize("temps, makespan, blocks", [((350, 350), 15 + 30 + 30, 1), ((350, 425), 15 + 30 + 15 + 30, 2)])
 def test_preheat_only_when_the_oven_is_cold_or_changes_temperature(temps, makespan, blocks):
     """One rack, two 30-minute bakes: the same temperature needs one preheat, a change needs a second."""
-    meal = {"serve_at": "19:00",
-            "recipes": [inline("A", f"Bake at {temps[0]}° for 30 minutes.", kind="cold"),
-                        inline("B", f"Bake at {temps[1]}° for 30 minutes.", kind="cold")],
-            "cooks": [{"name": "Ann"}], "kitchen": {"ovens": 1, "oven_racks": 1}}
+    meal = {
+        "serve_at": "19:00",
+        "recipes": [
+            inline("A", f"Bake at {temps[0]}° for 30 minutes.", kind="cold"),
+            inline("B", f"Bake at {temps[1]}° for 30 minutes.", kind="cold"),
+        ],
+        "cooks": [{"name": "Ann"}],
+        "kitchen": {"ovens": 1, "oven_racks": 1},
+    }
     r = _plan(meal)
     assert check_plan(r) == []
     assert r["makespan_min"] == makespan and r["status"] == "OPTIMAL"
@@ -115,13 +143,23 @@ def test_preheat_only_when_the_oven_is_cold_or_changes_temperature(temps, makesp
 
 
 def test_checker_catches_a_needless_preheat():
-    meal = {"serve_at": "19:00", "recipes": [inline("A", "Bake at 350° for 30 minutes.", kind="cold"),
-                                             inline("B", "Bake at 350° for 30 minutes.", kind="cold")],
-            "cooks": [{"name": "Ann"}], "kitchen": {"ovens": 1, "oven_racks": 1}}
+    meal = {
+        "serve_at": "19:00",
+        "recipes": [
+            inline("A", "Bake at 350° for 30 minutes.", kind="cold"),
+            inline("B", "Bake at 350° for 30 minutes.", kind="cold"),
+        ],
+        "cooks": [{"name": "Ann"}],
+        "kitchen": {"ovens": 1, "oven_racks": 1},
+    }
     r = json.loads(json.dumps(_plan(meal)))
     (block,) = r["oven_segments"]
     first, second = sorted((t for t in r["tasks"] if t["oven_temp_c"]), key=lambda t: t["start_min"])
-    r["oven_segments"] = [dict(block, end=first["end_min"], tasks=[first["id"]]),
-                          dict(block, start=second["start_min"] - r["preheat_min"], preheat_end=second["start_min"], tasks=[second["id"]])]
+    r["oven_segments"] = [
+        dict(block, end=first["end_min"], tasks=[first["id"]]),
+        dict(
+            block, start=second["start_min"] - r["preheat_min"], preheat_end=second["start_min"], tasks=[second["id"]]
+        ),
+    ]
     problems = check_plan(r)
     assert any("needless preheat" in p for p in problems) or any("overlap" in p for p in problems)

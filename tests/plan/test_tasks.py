@@ -12,44 +12,50 @@ from chefbot.cooking.durations import oven_celsius, parse_duration, rules
 from chefbot.cooking.tasks import tasks_from_directions
 
 
-@pytest.mark.parametrize("text,minutes", [
-    ("Simmer about 20 minutes.", 20),
-    ("Bake 1 hour.", 60),
-    ("Bake at 350° for 10 to 15 minutes.", 15),
-    ("Bake 10-12 minutes.", 12),
-    ("Bake at 350° for 1 1/2 hours.", 90),
-    ("Bake at 350° for 1 to 1 1/2 hours.", 90),
-    ("Refrigerate overnight.", 480),
-    ("Chill at least 4 hours or overnight.", 240),
-    ("Cook for one and a quarter hours.", 75),
-    ("Roast an hour and a half.", 90),
-    ("Bake 1 hour and 15 minutes.", 75),
-    ("Bake 1 hr. 15 min.", 75),
-    ("Boil 30 seconds.", 1),
-    ("Let stand several hours.", 180),
-    ("Cook a few minutes.", 3),
-    ("Simmer, stirring every 5 minutes, for 30 minutes.", 30),
-    ("Bake approximately 20 minutes or until golden and bubbly.", 20),
-    ("Bake at 375° for 8 to 10 min.", 10),
-    ("Marinate in refrigerator for 2 to 3 days.", 3 * 1440),
-    ("Bake until golden.", None),
-    ("Beat at medium speed for 2 minutes.", 2),
-])
+@pytest.mark.parametrize(
+    "text,minutes",
+    [
+        ("Simmer about 20 minutes.", 20),
+        ("Bake 1 hour.", 60),
+        ("Bake at 350° for 10 to 15 minutes.", 15),
+        ("Bake 10-12 minutes.", 12),
+        ("Bake at 350° for 1 1/2 hours.", 90),
+        ("Bake at 350° for 1 to 1 1/2 hours.", 90),
+        ("Refrigerate overnight.", 480),
+        ("Chill at least 4 hours or overnight.", 240),
+        ("Cook for one and a quarter hours.", 75),
+        ("Roast an hour and a half.", 90),
+        ("Bake 1 hour and 15 minutes.", 75),
+        ("Bake 1 hr. 15 min.", 75),
+        ("Boil 30 seconds.", 1),
+        ("Let stand several hours.", 180),
+        ("Cook a few minutes.", 3),
+        ("Simmer, stirring every 5 minutes, for 30 minutes.", 30),
+        ("Bake approximately 20 minutes or until golden and bubbly.", 20),
+        ("Bake at 375° for 8 to 10 min.", 10),
+        ("Marinate in refrigerator for 2 to 3 days.", 3 * 1440),
+        ("Bake until golden.", None),
+        ("Beat at medium speed for 2 minutes.", 2),
+    ],
+)
 def test_parse_duration(text, minutes):
     assert parse_duration(text) == minutes
 
 
-@pytest.mark.parametrize("text,celsius", [
-    ("Bake at 350° for 30 minutes.", 175),
-    ("Bake, uncovered, at 275° for 3 hours.", 135),
-    ("Preheat oven to 180°C.", 180),
-    ("Bake at 400 degrees F.", 205),
-    ("Bake in a 425°F oven.", 220),
-    ("Bake in moderate oven.", 175),
-    ("Bake at 350 for 1 hour.", 175),
-    ("Bake in a 9 x 13-inch pan at 325°F.", 165),
-    ("Stir well.", None),
-])
+@pytest.mark.parametrize(
+    "text,celsius",
+    [
+        ("Bake at 350° for 30 minutes.", 175),
+        ("Bake, uncovered, at 275° for 3 hours.", 135),
+        ("Preheat oven to 180°C.", 180),
+        ("Bake at 400 degrees F.", 205),
+        ("Bake in a 425°F oven.", 220),
+        ("Bake in moderate oven.", 175),
+        ("Bake at 350 for 1 hour.", 175),
+        ("Bake in a 9 x 13-inch pan at 325°F.", 165),
+        ("Stir well.", None),
+    ],
+)
 def test_oven_temperature(text, celsius):
     assert oven_celsius(text) == celsius
 
@@ -67,8 +73,12 @@ def test_bake_is_unattended_oven_task_with_recipe_temperature():
 
 
 def test_stovetop_vessel_held_across_steps_and_stirring_is_attended():
-    d = _dish("Melt butter in a saucepan over low heat.", "Add milk.", "Simmer 10 minutes, stirring constantly.",
-              "Pour into a dish.")
+    d = _dish(
+        "Melt butter in a saucepan over low heat.",
+        "Add milk.",
+        "Simmer 10 minutes, stirring constantly.",
+        "Pour into a dish.",
+    )
     melt, add, simmer, pour = d.tasks
     assert melt.vessel and melt.vessel == add.vessel == simmer.vessel and pour.vessel is None
     assert {"burner", "pot"} <= set(simmer.equipment) and simmer.attended
@@ -158,13 +168,16 @@ def test_every_sample_recipe_gives_valid_tasks(shared_dir):
     assert with_tasks >= 980
 
 
-@pytest.mark.parametrize("step", [
-    "Preheat the oven to 350°C (576°F).",  # a model's slip: no home oven does 350 °C; the °F figure is read
-    "Heat the oven to 900 degrees.",  # nothing plausible: the default oven
-    "Let it ferment for 10 days, then bake at 200°C for 20 minutes.",
-    "Simmer for 3 weeks.",
-    "Bake for 0 minutes.",
-])
+@pytest.mark.parametrize(
+    "step",
+    [
+        "Preheat the oven to 350°C (576°F).",  # a model's slip: no home oven does 350 °C; the °F figure is read
+        "Heat the oven to 900 degrees.",  # nothing plausible: the default oven
+        "Let it ferment for 10 days, then bake at 200°C for 20 minutes.",
+        "Simmer for 3 weeks.",
+        "Bake for 0 minutes.",
+    ],
+)
 def test_generated_text_is_read_never_rejected(step):
     """Directions a model writes go through the planner's task model on every /v1/recipes answer;
     an implausible figure must give a task, not a validation error (it made the server answer 500)."""

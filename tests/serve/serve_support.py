@@ -35,9 +35,16 @@ CHATML = (
 )
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 CORPUS = [
-    "# Lemon chicken with rice", "## Ingredients", "- 2 chicken thighs", "- 1 lemon", "- 3 cloves garlic",
-    "- 1 cup rice", "## Directions", "1. Boil the rice in salted water for 15 minutes.",
-    "2. Brown the chicken in a pan with garlic.", "3. Squeeze the lemon over and serve hot.",
+    "# Lemon chicken with rice",
+    "## Ingredients",
+    "- 2 chicken thighs",
+    "- 1 lemon",
+    "- 3 cloves garlic",
+    "- 1 cup rice",
+    "## Directions",
+    "1. Boil the rice in salted water for 15 minutes.",
+    "2. Brown the chicken in a pan with garlic.",
+    "3. Squeeze the lemon over and serve hot.",
     "Preheat the oven to 350 degrees. Mix flour, sugar, butter and eggs in a bowl.",
     "Chop the onions and tomatoes; simmer with beans and spices until thick.",
 ] * 5
@@ -50,11 +57,16 @@ def make_tiny_tokenizer(folder: Path | None = None):
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=SPECIALS,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=SPECIALS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(CORPUS, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                   bos_token=None, unk_token=None)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>", bos_token=None, unk_token=None
+    )
     fast.chat_template = CHATML
     if folder is not None:
         fast.save_pretrained(folder)
@@ -65,10 +77,18 @@ def _llama_config(tokenizer, hidden: int = 64, layers: int = 2, tie: bool = Fals
     from transformers import LlamaConfig
 
     return LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096, tie_word_embeddings=tie,
-        bos_token_id=None, eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
-        pad_token_id=tokenizer.pad_token_id, rms_norm_eps=1e-5,
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        tie_word_embeddings=tie,
+        bos_token_id=None,
+        eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
+        pad_token_id=tokenizer.pad_token_id,
+        rms_norm_eps=1e-5,
     )
 
 
@@ -156,8 +176,16 @@ def stopper_dir(tmp_path_factory) -> Path:
 def stub_plan(spec: dict) -> dict:
     """What a planner stub answers: a plan of no tasks for this spec, in the shape /v1/plan answers
     (``schemas.PlanResponse``; the server checks every answer against its model)."""
-    return {"title": spec.get("title", "Meal"), "serve_at": str(spec.get("serve_at", "19:00")), "start": "19:00",
-            "makespan_min": 0, "tasks": [], "by_cook": {}, "warnings": [], "html": "<p>(no plan drawn)</p>"}
+    return {
+        "title": spec.get("title", "Meal"),
+        "serve_at": str(spec.get("serve_at", "19:00")),
+        "start": "19:00",
+        "makespan_min": 0,
+        "tasks": [],
+        "by_cook": {},
+        "warnings": [],
+        "html": "<p>(no plan drawn)</p>",
+    }
 
 
 def serve_cfg(model_dir: Path, **serve):
@@ -207,8 +235,9 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         # chefbot serve's own uvicorn options (the read timeouts), from the app's config
         options = uvicorn_options(app.state.cfg) if hasattr(getattr(app, "state", None), "cfg") else {}
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="on", **options))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", **options)
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> "LiveServer":
@@ -257,7 +286,6 @@ def wait_until(pred, timeout: float = 10.0, every: float = 0.02) -> bool:
             return True
         time.sleep(every)
     return pred()
-
 
 
 # -- generator doubles: no model, answers at once (or never) ------------------------------------------
@@ -417,8 +445,11 @@ class FastGenerator(ContractDouble, PromptIdsChat):
         for seq in sequences:
             n = len(seq) - 1
             top = [[(t % len(self.tokenizer), -0.5 - j) for j, t in enumerate(range(i, i + top_k))] for i in range(n)]
-            out.append(TokenScores([-1.0 - (i % 7) / 8 for i in range(n)], top,
-                                   (self.stop_ids[0], -0.1, []) if next_token else None))
+            out.append(
+                TokenScores(
+                    [-1.0 - (i % 7) / 8 for i in range(n)], top, (self.stop_ids[0], -0.1, []) if next_token else None
+                )
+            )
         return out
 
     def _token_completion(self, prompt, settings, max_tokens, logprobs):

@@ -23,20 +23,40 @@ from serve_support import FastGenerator, live_app, serve_cfg, stub_plan
 pytest.importorskip("ortools")
 
 CHAT = "/v1/chat/completions"
-STEPS = ["Chop the onions.", "Peel and dice the potatoes.", "Boil the potatoes for 20 minutes.",
-         "Fry the onions in a pan for 10 minutes.", "Bake in the oven at 200C for 30 minutes.",
-         "Simmer the sauce for 15 minutes.", "Whisk the eggs.", "Slice the bread.", "Knead the dough for 8 minutes.",
-         "Stir in the cream and season."]
+STEPS = [
+    "Chop the onions.",
+    "Peel and dice the potatoes.",
+    "Boil the potatoes for 20 minutes.",
+    "Fry the onions in a pan for 10 minutes.",
+    "Bake in the oven at 200C for 30 minutes.",
+    "Simmer the sauce for 15 minutes.",
+    "Whisk the eggs.",
+    "Slice the bread.",
+    "Knead the dough for 8 minutes.",
+    "Stir in the cream and season.",
+]
 FREED_S = 1.0  # "within a second"
 
 
 def long_meal(limit_s: float = 30, dishes: int = 12) -> dict:
     """12 cold dishes of 8 steps for 2 cooks: CP-SAT proves no optimum within its time (measured: 15 s of a 20 s
     limit without one), so the solve runs to its limit unless it is stopped."""
-    recipes = [{"title": f"Dish {i}", "ingredients": ["onion", "potato", "egg"], "kind": "cold",
-                "directions": [STEPS[(i + j) % len(STEPS)] for j in range(8)]} for i in range(dishes)]
-    return {"title": "Big", "serve_at": "19:00", "cooks": [{"name": "Ann", "skill": 5}, {"name": "Bo", "skill": 5}],
-            "recipes": recipes, "solver": {"time_limit_s": limit_s, "explain_time_limit_s": 2}}
+    recipes = [
+        {
+            "title": f"Dish {i}",
+            "ingredients": ["onion", "potato", "egg"],
+            "kind": "cold",
+            "directions": [STEPS[(i + j) % len(STEPS)] for j in range(8)],
+        }
+        for i in range(dishes)
+    ]
+    return {
+        "title": "Big",
+        "serve_at": "19:00",
+        "cooks": [{"name": "Ann", "skill": 5}, {"name": "Bo", "skill": 5}],
+        "recipes": recipes,
+        "solver": {"time_limit_s": limit_s, "explain_time_limit_s": 2},
+    }
 
 
 def running(c: httpx.Client) -> int:
@@ -106,12 +126,17 @@ def test_a_saved_plan_that_times_out_stops_its_solver(timed_plans):
     with live_app(cfg, FastGenerator()) as srv, httpx.Client(base_url=srv.url, timeout=60) as c:
         ids = []
         for d in long_meal()["recipes"]:
-            r = c.post("/api/recipes", json={"title": d["title"], "ingredients": d["ingredients"],
-                                             "directions": d["directions"]})
+            r = c.post(
+                "/api/recipes",
+                json={"title": d["title"], "ingredients": d["ingredients"], "directions": d["directions"]},
+            )
             assert r.status_code == 201, r.text
             ids.append(r.json()["id"])
-        form = {"serve_at": "19:00", "recipes": [{"recipe_id": i, "kind": "cold"} for i in ids],
-                "cooks": [{"name": "Ann", "skill": 5}, {"name": "Bo", "skill": 5}]}
+        form = {
+            "serve_at": "19:00",
+            "recipes": [{"recipe_id": i, "kind": "cold"} for i in ids],
+            "cooks": [{"name": "Ann", "skill": 5}, {"name": "Bo", "skill": 5}],
+        }
         r = c.post("/api/plans", json=form)
         answered = time.perf_counter()
         assert r.status_code == 504, r.text
@@ -156,7 +181,9 @@ def test_solver_workers_are_capped_by_the_server(monkeypatch):
     from chefbot.serve import routes_plan
 
     seen = []
-    monkeypatch.setattr(routes_plan, "plan_meal_dict", lambda data: seen.append(data["solver"]["workers"]) or stub_plan(data))
+    monkeypatch.setattr(
+        routes_plan, "plan_meal_dict", lambda data: seen.append(data["solver"]["workers"]) or stub_plan(data)
+    )
     cfg = serve_cfg(Path("unused"), plan_workers=3)
     with live_app(cfg, FastGenerator()) as srv, httpx.Client(base_url=srv.url, timeout=60) as c:
         for asked in (64, None, 2):

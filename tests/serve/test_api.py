@@ -65,8 +65,16 @@ def test_bad_requests_during_a_running_stream_leave_it_intact(server):
 
     def read_stream():
         with httpx.Client(base_url=server.url, timeout=120) as c:
-            with c.stream("POST", CHAT, json={"messages": user("tell me"), "max_tokens": 120, "stream": True,
-                                                 "stream_options": {"include_usage": True}}) as r:
+            with c.stream(
+                "POST",
+                CHAT,
+                json={
+                    "messages": user("tell me"),
+                    "max_tokens": 120,
+                    "stream": True,
+                    "stream_options": {"include_usage": True},
+                },
+            ) as r:
                 assert r.status_code == 200
                 for ev in sse_events(r):
                     received.append(ev)
@@ -106,8 +114,13 @@ def test_bad_requests_during_a_running_stream_leave_it_intact(server):
     text = "".join(e["choices"][0]["delta"].get("content", "") for e in received if e and e["choices"])
     assert final and final[0]["choices"][0]["finish_reason"] == "length" and text.strip()
     usage = [e["usage"] for e in received if e and "usage" in e]
-    assert usage == [{"prompt_tokens": usage[0]["prompt_tokens"], "completion_tokens": 120,
-                      "total_tokens": usage[0]["prompt_tokens"] + 120}]  # not one token lost or cut
+    assert usage == [
+        {
+            "prompt_tokens": usage[0]["prompt_tokens"],
+            "completion_tokens": 120,
+            "total_tokens": usage[0]["prompt_tokens"] + 120,
+        }
+    ]  # not one token lost or cut
     assert still_running, "the stream had already ended: the test did not overlap with it"
     assert wait_until(lambda: httpx.get(server.url + "/health").json()["queue"]["running"] == 0)
 

@@ -68,8 +68,12 @@ MAX_EXAMPLES = int(os.environ.get("CHEFBOT_FUZZ_EXAMPLES", "50"))
 
 CONFIG = {
     "generation": {"mode": "all", "max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none"},
-    "phases": {"examples": {"enabled": True}, "coverage": {"enabled": True}, "fuzzing": {"enabled": True},
-               "stateful": {"enabled": False}},  # no links between operations: nothing stateful to explore
+    "phases": {
+        "examples": {"enabled": True},
+        "coverage": {"enabled": True},
+        "fuzzing": {"enabled": True},
+        "stateful": {"enabled": False},
+    },  # no links between operations: nothing stateful to explore
     "checks": {"enabled": True},
     "output": {"sanitization": {"enabled": False}},  # max_tokens is no secret: show it in failures
     "operations": [
@@ -96,8 +100,15 @@ APP: list = []
 def make_app():
     from chefbot.serve.app import create_app
 
-    cfg = serve_cfg(Path("unused"), max_prompt_tokens=2048, max_messages=32, plan_time_limit_s=0.2,
-                    request_timeout_s=20, max_concurrency=1, max_queue=8)
+    cfg = serve_cfg(
+        Path("unused"),
+        max_prompt_tokens=2048,
+        max_messages=32,
+        plan_time_limit_s=0.2,
+        request_timeout_s=20,
+        max_concurrency=1,
+        max_queue=8,
+    )
     cfg.kitchen.db_path = str(KITCHEN_DIR / "kitchen.db")
     app = create_app(cfg, FastGenerator())
     APP.append(app)
@@ -136,10 +147,12 @@ def report(request):
     RUN["started"] = time.perf_counter()
     yield
     n = sum(RUN["examples"].values())
-    line = (f"schemathesis {schemathesis.__version__}: seeds {SEEDS} (repeat this run: CHEFBOT_FUZZ_SEEDS="
-            f"{','.join(map(str, SEEDS))}), {n} examples in {time.perf_counter() - RUN['started']:.1f} s "
-            f"(per seed {dict(RUN['seeds'])}); per operation {dict(RUN['examples'])}; "
-            f"statuses {dict(sorted(RUN['statuses'].items()))}")
+    line = (
+        f"schemathesis {schemathesis.__version__}: seeds {SEEDS} (repeat this run: CHEFBOT_FUZZ_SEEDS="
+        f"{','.join(map(str, SEEDS))}), {n} examples in {time.perf_counter() - RUN['started']:.1f} s "
+        f"(per seed {dict(RUN['seeds'])}); per operation {dict(RUN['examples'])}; "
+        f"statuses {dict(sorted(RUN['statuses'].items()))}"
+    )
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
         print("\n" + line, flush=True)  # shown in every run, not only with -s
@@ -152,8 +165,10 @@ def contract_test(schema, seed: int):
         RUN["examples"][case.operation.label] += 1
         RUN["statuses"][response.status_code] += 1
         RUN["seeds"][seed] += 1
-        assert response.status_code < 500, (f"{response.status_code} with seed {seed}; repeat this run with "
-                                            f"CHEFBOT_FUZZ_SEEDS={','.join(map(str, SEEDS))}")
+        assert response.status_code < 500, (
+            f"{response.status_code} with seed {seed}; repeat this run with "
+            f"CHEFBOT_FUZZ_SEEDS={','.join(map(str, SEEDS))}"
+        )
 
     return test
 
@@ -162,19 +177,37 @@ APP_UNDER_TEST = make_app()
 # One test per seed (pytest collects the module's test_* names): the first with every phase, the others fuzzing only.
 for _i, _seed in enumerate(SEEDS):
     globals()["test_api_contract" if _i == 0 else f"test_api_contract_seed{_i}"] = contract_test(
-        make_schema(APP_UNDER_TEST, _seed, every_phase=_i == 0), _seed)
+        make_schema(APP_UNDER_TEST, _seed, every_phase=_i == 0), _seed
+    )
 
 
-KITCHEN_OPERATIONS = {"POST /api/recipes", "GET /api/recipes", "GET /api/recipes/{recipe_id}",
-                      "DELETE /api/recipes/{recipe_id}", "POST /api/shopping-list", "POST /api/plans", "GET /api/plans",
-                      "GET /api/plans/{plan_id}", "POST /api/plans/{plan_id}/progress", "POST /api/tastings/pair",
-                      "POST /api/tastings", "GET /api/tastings/summary"}
+KITCHEN_OPERATIONS = {
+    "POST /api/recipes",
+    "GET /api/recipes",
+    "GET /api/recipes/{recipe_id}",
+    "DELETE /api/recipes/{recipe_id}",
+    "POST /api/shopping-list",
+    "POST /api/plans",
+    "GET /api/plans",
+    "GET /api/plans/{plan_id}",
+    "POST /api/plans/{plan_id}/progress",
+    "POST /api/tastings/pair",
+    "POST /api/tastings",
+    "GET /api/tastings/summary",
+}
 
 
 def test_every_operation_was_fuzzed():
     if not RUN["examples"]:
         pytest.skip("the contract test did not run in this session")
-    assert set(RUN["examples"]) == {"GET /health", "GET /v1/models", "POST /v1/chat/completions", "POST /v1/completions",
-                                    "POST /v1/recipes", "POST /v1/plan", *KITCHEN_OPERATIONS}
+    assert set(RUN["examples"]) == {
+        "GET /health",
+        "GET /v1/models",
+        "POST /v1/chat/completions",
+        "POST /v1/completions",
+        "POST /v1/recipes",
+        "POST /v1/plan",
+        *KITCHEN_OPERATIONS,
+    }
     assert all(n >= 10 for n in RUN["examples"].values()), RUN["examples"]
     assert RUN["statuses"][200] > 0 and RUN["statuses"][422] > 0

@@ -60,10 +60,17 @@ def test_schema_documents_every_status_and_both_media_types_of_a_stream(tokenize
     assert set(errors["required"]) == {"message", "type", "param", "code"}
 
 
-@pytest.mark.parametrize("method,path,allow", [
-    ("DELETE", CHAT, "POST"), ("PUT", "/api/recipes", "GET, POST"), ("POST", "/health", "GET"),
-    ("DELETE", "/", "GET"), ("POST", "/static/app.js", "GET"), ("GET", "/v1/plan", "POST"),
-])
+@pytest.mark.parametrize(
+    "method,path,allow",
+    [
+        ("DELETE", CHAT, "POST"),
+        ("PUT", "/api/recipes", "GET, POST"),
+        ("POST", "/health", "GET"),
+        ("DELETE", "/", "GET"),
+        ("POST", "/static/app.js", "GET"),
+        ("GET", "/v1/plan", "POST"),
+    ],
+)
 def test_405_names_the_allowed_methods(tokenizer, method, path, allow):
     """FastAPI nests the included routers, and Starlette's own Allow header came out empty."""
     with client(tokenizer) as c:
@@ -126,10 +133,16 @@ def test_no_ingredient_is_refused_by_the_schema_with_400(tokenizer, ingredients)
         assert not any(re.search(NOT_BLANK, i) for i in ingredients)
 
 
-@pytest.mark.parametrize("ingredients, given", [
-    ("rice", ["rice"]), ("rice,,\n egg ;", ["rice", "egg"]), (["rice", ""], ["rice"]), ([" a,b "], ["a,b"]),
-    ("\x00", ["\x00"]),  # not blank for Python's strip() nor for the schema's pattern
-])
+@pytest.mark.parametrize(
+    "ingredients, given",
+    [
+        ("rice", ["rice"]),
+        ("rice,,\n egg ;", ["rice", "egg"]),
+        (["rice", ""], ["rice"]),
+        ([" a,b "], ["a,b"]),
+        ("\x00", ["\x00"]),  # not blank for Python's strip() nor for the schema's pattern
+    ],
+)
 def test_schema_valid_ingredients_are_accepted(tokenizer, ingredients, given):
     with client(tokenizer) as c:
         r = c.post("/v1/recipes", json={"ingredients": ingredients})
@@ -137,17 +150,20 @@ def test_schema_valid_ingredients_are_accepted(tokenizer, ingredients, given):
     assert r.json()["ingredients_given"] == given
 
 
-@pytest.mark.parametrize("field, value, param", [
-    ("stream_options", {"include_usage": 0}, "stream_options.include_usage"),
-    ("stream_options", {"include_usage": "true"}, "stream_options.include_usage"),
-    ("stream", 1, "stream"),
-    ("max_tokens", "5", "max_tokens"),
-    ("max_tokens", 5.5, "max_tokens"),
-    ("max_tokens", True, "max_tokens"),
-    ("n", 2, "n"),
-    ("temperature", "0.5", "temperature"),
-    ("seed", 2**60, "seed"),
-])
+@pytest.mark.parametrize(
+    "field, value, param",
+    [
+        ("stream_options", {"include_usage": 0}, "stream_options.include_usage"),
+        ("stream_options", {"include_usage": "true"}, "stream_options.include_usage"),
+        ("stream", 1, "stream"),
+        ("max_tokens", "5", "max_tokens"),
+        ("max_tokens", 5.5, "max_tokens"),
+        ("max_tokens", True, "max_tokens"),
+        ("n", 2, "n"),
+        ("temperature", "0.5", "temperature"),
+        ("seed", 2**60, "seed"),
+    ],
+)
 def test_schema_violating_values_are_not_coerced(tokenizer, field, value, param):
     with client(tokenizer) as c:
         r = c.post(CHAT, json={"messages": ONE, field: value})
@@ -205,7 +221,7 @@ def test_body_without_content_length_is_still_limited(tokenizer):
 
     def chunks(data: bytes):
         for i in range(0, len(data), 1000):
-            yield data[i:i + 1000]
+            yield data[i : i + 1000]
 
     with client(tokenizer, max_body_bytes=4000) as c:
         r = c.post(CHAT, content=chunks(big), headers={"content-type": "application/json"})
@@ -222,8 +238,10 @@ def test_stuck_generator_gives_504_and_a_stream_error_event_within_the_timeout()
     gen = StuckGenerator()
     timeout = 0.6
     try:
-        with live_app(serve_cfg(Path("unused"), request_timeout_s=timeout, max_concurrency=2), gen) as srv, \
-                httpx.Client(base_url=srv.url, timeout=30) as c:
+        with (
+            live_app(serve_cfg(Path("unused"), request_timeout_s=timeout, max_concurrency=2), gen) as srv,
+            httpx.Client(base_url=srv.url, timeout=30) as c,
+        ):
             t0 = time.perf_counter()
             r = c.post(CHAT, json={"messages": ONE})
             took = time.perf_counter() - t0
@@ -262,8 +280,10 @@ def test_stream_whose_generator_blocks_when_called_still_times_out():
             return super().stream_from_ids(prompt, settings_override)
 
     try:
-        with live_app(serve_cfg(Path("unused"), request_timeout_s=0.5), BlockingCall()) as srv, \
-                httpx.Client(base_url=srv.url, timeout=30) as c:
+        with (
+            live_app(serve_cfg(Path("unused"), request_timeout_s=0.5), BlockingCall()) as srv,
+            httpx.Client(base_url=srv.url, timeout=30) as c,
+        ):
             with c.stream("POST", CHAT, json={"messages": ONE, "stream": True}) as s:
                 assert c.get("/health").status_code == 200  # answered while the stream is stuck
                 events = sse_data(s.read().decode())
@@ -297,16 +317,22 @@ def test_plan_solver_time_is_capped(tokenizer, monkeypatch):
         meal = {**routes_plan.EXAMPLE, "solver": {"time_limit_s": 600, "explain_time_limit_s": 120, "workers": 2}}
         assert c.post("/v1/plan", json=meal).status_code == 200
         assert c.post("/v1/plan", json=routes_plan.EXAMPLE).status_code == 200
-    assert seen == [{"time_limit_s": 0.5, "explain_time_limit_s": 0.5, "workers": 2},
-                    {"time_limit_s": 0.5, "explain_time_limit_s": 0.5, "workers": 2}]  # the default 8: serve.plan_workers
+    assert seen == [
+        {"time_limit_s": 0.5, "explain_time_limit_s": 0.5, "workers": 2},
+        {"time_limit_s": 0.5, "explain_time_limit_s": 0.5, "workers": 2},
+    ]  # the default 8: serve.plan_workers
 
 
 def test_plan_spec_is_validated_strictly(tokenizer):
     from chefbot.serve.routes_plan import EXAMPLE
 
     with client(tokenizer) as c:
-        for bad in ({**EXAMPLE, "cooks": [{"name": "Alex", "skill": "3"}]}, {**EXAMPLE, "serve_at": 1140},
-                    {**EXAMPLE, "solver": {"deterministic": 1}}, {**EXAMPLE, "burners": 4}):
+        for bad in (
+            {**EXAMPLE, "cooks": [{"name": "Alex", "skill": "3"}]},
+            {**EXAMPLE, "serve_at": 1140},
+            {**EXAMPLE, "solver": {"deterministic": 1}},
+            {**EXAMPLE, "burners": 4},
+        ):
             r = c.post("/v1/plan", json=bad)
             assert r.status_code == 400, (bad, r.text)
             assert r.json()["error"]["code"] == "bad_meal_spec"

@@ -55,8 +55,13 @@ def test_page_streams_a_recipe_in_headless_chromium(repo_dir, babbler_dir, babbl
     shot = tmp_path / "web.png"
     env = dict(os.environ, NODE_PATH=str(repo_dir / ".cache" / "browser" / "node_modules"), CHROMIUM=CHROMIUM)
     with live_app(cfg, _PacedGenerator(babbler_generator)) as srv:
-        r = subprocess.run(["node", str(HERE / "web_check.js"), srv.url + "/", str(shot), "rice\nlemon\ngarlic", "90000"],
-                           env=env, capture_output=True, text=True, timeout=150)
+        r = subprocess.run(
+            ["node", str(HERE / "web_check.js"), srv.url + "/", str(shot), "rice\nlemon\ngarlic", "90000"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=150,
+        )
         sched = srv.app.state.scheduler
         assert r.returncode == 0, f"web_check.js failed:\n{r.stderr[-3000:]}"
         page = json.loads(r.stdout.strip().splitlines()[-1])
@@ -66,7 +71,9 @@ def test_page_streams_a_recipe_in_headless_chromium(repo_dir, babbler_dir, babbl
     assert len(page["output"].split()) >= 5  # the streamed words are on the page
     assert page["partial_length"] < len(page["output"])  # text appeared before the stream had ended
     # the form's constraints reached the server and each came back checked, with its mark and reason
-    assert [c["name"] for c in page["checks"]] == ["vegetarian", "nut-free", "max_minutes", "difficulty"], page["checks"]
+    assert [c["name"] for c in page["checks"]] == ["vegetarian", "nut-free", "max_minutes", "difficulty"], page[
+        "checks"
+    ]
     for c in page["checks"]:  # random words: no ingredient list, no steps to time, so the checker cannot tell
         assert c["cls"] == "unknown" and c["text"].startswith("? "), c
     assert "no ingredient list" in page["checks"][0]["text"]
@@ -89,7 +96,11 @@ EASY_TOFU = """# Tofu Rice Bowl
 1. Simmer the rice for 15 minutes.
 2. Stir in the tofu and serve."""
 
-CHICKEN_RICE = EASY_TOFU.replace("Tofu", "Chicken").replace("1 block tofu", "1 lb chicken thighs").replace("the tofu", "the chicken")
+CHICKEN_RICE = (
+    EASY_TOFU.replace("Tofu", "Chicken")
+    .replace("1 block tofu", "1 lb chicken thighs")
+    .replace("the tofu", "the chicken")
+)
 
 
 def test_page_enforces_constraints_and_marks_each_check(repo_dir, tmp_path):
@@ -105,14 +116,31 @@ def test_page_enforces_constraints_and_marks_each_check(repo_dir, tmp_path):
     gen = ScriptedGenerator([CHICKEN_RICE, EASY_TOFU])
     env = dict(os.environ, NODE_PATH=str(repo_dir / ".cache" / "browser" / "node_modules"), CHROMIUM=CHROMIUM)
     with live_app(serve_cfg(tmp_path), gen) as srv:
-        r = subprocess.run(["node", str(HERE / "web_check.js"), srv.url + "/", str(tmp_path / "enforce.png"), "tofu, rice",
-                            "90000", "enforce"], env=env, capture_output=True, text=True, timeout=150)
+        r = subprocess.run(
+            [
+                "node",
+                str(HERE / "web_check.js"),
+                srv.url + "/",
+                str(tmp_path / "enforce.png"),
+                "tofu, rice",
+                "90000",
+                "enforce",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=150,
+        )
     assert r.returncode == 0, f"web_check.js failed:\n{r.stderr[-3000:]}"
     page = json.loads(r.stdout.strip().splitlines()[-1])
     assert page["page_errors"] == []
     assert len(gen.calls) == 2 and gen.calls[1]["settings"]["do_sample"] is True  # the page asked to enforce
     assert page["status"].endswith("Constraints met after 2 attempts."), page["status"]
     assert [(c["name"], c["cls"]) for c in page["checks"]] == [
-        ("vegetarian", "ok"), ("nut-free", "ok"), ("max_minutes", "ok"), ("difficulty", "ok")]
+        ("vegetarian", "ok"),
+        ("nut-free", "ok"),
+        ("max_minutes", "ok"),
+        ("difficulty", "ok"),
+    ]
     assert page["checks"][2]["text"].startswith("✓ ready in 45 minutes: about")
     assert page["title"] == "Tofu Rice Bowl" and page["output"] == EASY_TOFU

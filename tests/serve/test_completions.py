@@ -49,8 +49,10 @@ def test_logprobs_are_the_models_own_and_the_prompt_is_not_templated(babbler):
     c, gen = babbler
     tok = gen.tokenizer
     ids = tok(PROMPT)["input_ids"]
-    r = c.post("/v1/completions", json={"model": "chefbot", "prompt": PROMPT, "max_tokens": 6, "echo": True,
-                                        "logprobs": 5, "temperature": 0})
+    r = c.post(
+        "/v1/completions",
+        json={"model": "chefbot", "prompt": PROMPT, "max_tokens": 6, "echo": True, "logprobs": 5, "temperature": 0},
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["object"] == "text_completion" and body["usage"]["prompt_tokens"] == len(ids)
@@ -78,8 +80,8 @@ def test_logprobs_are_the_models_own_and_the_prompt_is_not_templated(babbler):
     r = c.post("/v1/completions", json={"prompt": ids, "max_tokens": 6, "logprobs": 0})
     ch2 = r.json()["choices"][0]
     assert ch2["text"] == plain(tok, new)
-    assert ch2["logprobs"]["token_logprobs"] == lp["token_logprobs"][len(ids):]
-    assert ch2["logprobs"]["text_offset"] == lp["text_offset"][len(ids):]
+    assert ch2["logprobs"]["token_logprobs"] == lp["token_logprobs"][len(ids) :]
+    assert ch2["logprobs"]["text_offset"] == lp["text_offset"][len(ids) :]
     assert all(list(t) == [tok_] for t, tok_ in zip(ch2["logprobs"]["top_logprobs"], ch2["logprobs"]["tokens"]))
 
 
@@ -99,8 +101,10 @@ def test_one_greedy_token_as_lm_eval_asks_is_the_argmax_of_the_same_forward_pass
     continuation's log-probabilities before the last (generated) entry."""
     c, gen = babbler
     ids = gen.tokenizer(PROMPT)["input_ids"]
-    r = c.post("/v1/completions", json={"prompt": [ids, ids[:-2]], "max_tokens": 1, "echo": True, "logprobs": 1,
-                                        "temperature": 0, "seed": 1234})
+    r = c.post(
+        "/v1/completions",
+        json={"prompt": [ids, ids[:-2]], "max_tokens": 1, "echo": True, "logprobs": 1, "temperature": 0, "seed": 1234},
+    )
     first, second = r.json()["choices"]
     assert (first["index"], second["index"]) == (0, 1)
     ref = reference(gen, ids)
@@ -129,14 +133,22 @@ def test_stop_strings_and_streams_give_the_same_text(babbler):
     assert events[-1] is None
     chunks = [e["choices"][0] for e in events[:-1]]
     assert "".join(ch["text"] for ch in chunks) == cut["choices"][0]["text"]
-    assert [ch["finish_reason"] for ch in chunks][-1] == "stop" and all(ch["finish_reason"] is None for ch in chunks[:-1])
+    assert [ch["finish_reason"] for ch in chunks][-1] == "stop" and all(
+        ch["finish_reason"] is None for ch in chunks[:-1]
+    )
     # with logprobs a stream carries, per token, the very numbers of the non-streamed answer
     plain = c.post("/v1/completions", json={**body, "echo": True, "logprobs": 2}).json()
-    events = sse_data(c.post("/v1/completions", json={**body, "echo": True, "logprobs": 2, "stream": True,
-                                                      "stream_options": {"include_usage": True}}).text)
+    events = sse_data(
+        c.post(
+            "/v1/completions",
+            json={**body, "echo": True, "logprobs": 2, "stream": True, "stream_options": {"include_usage": True}},
+        ).text
+    )
     chunks = [e["choices"][0] for e in events[:-1] if e["choices"]]
     assert "".join(ch["text"] for ch in chunks) == plain["choices"][0]["text"]
-    merged = {k: sum((ch["logprobs"][k] for ch in chunks if ch["logprobs"]), []) for k in plain["choices"][0]["logprobs"]}
+    merged = {
+        k: sum((ch["logprobs"][k] for ch in chunks if ch["logprobs"]), []) for k in plain["choices"][0]["logprobs"]
+    }
     assert merged == plain["choices"][0]["logprobs"]
     assert events[-2]["usage"] == plain["usage"] and events[-2]["choices"] == []
 
@@ -229,8 +241,10 @@ def test_health_names_the_base_model_adapter_dtype_and_tokenizer(babbler_dir, tm
 
     base = local_generator(babbler_dir)
     torch.manual_seed(0)
-    lora = get_peft_model(local_generator(babbler_dir).model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"],
-                                                                         init_lora_weights=False))
+    lora = get_peft_model(
+        local_generator(babbler_dir).model,
+        LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False),
+    )
     lora.save_pretrained(tmp_path / "adapter")
     tuned = LocalGenerator(lora.eval(), base.tokenizer, base.gen_cfg)
     cfg = serve_cfg(babbler_dir)
@@ -243,8 +257,11 @@ def test_health_names_the_base_model_adapter_dtype_and_tokenizer(babbler_dir, tm
         a = t.get("/health").json()["adapter"]
         weights = (tmp_path / "adapter" / "adapter_model.safetensors").read_bytes()
         conf = (tmp_path / "adapter" / "adapter_config.json").read_bytes()
-        assert a == {"path": str(tmp_path / "adapter"), "sha256": hashlib.sha256(weights).hexdigest()[:12],
-                     "config_sha256": hashlib.sha256(conf).hexdigest()[:12]}
+        assert a == {
+            "path": str(tmp_path / "adapter"),
+            "sha256": hashlib.sha256(weights).hexdigest()[:12],
+            "config_sha256": hashlib.sha256(conf).hexdigest()[:12],
+        }
         # The eval-side answer cache keys on /health without its volatile fields: stable while the queue moves
         client = OpenAIGenerator(b.url + "/v1", "chefbot", cache_dir=None)
         ident = client.server_identity()

@@ -20,8 +20,10 @@ import pytest
 
 from serve_support import FastGenerator, serve_cfg
 
-CRASH = ("import os, signal, sys; print('load_tensors: AMX model buffer size = 1.23 MiB', file=sys.stderr, flush=True); "
-         "os.kill(os.getpid(), signal.SIGSEGV)")
+CRASH = (
+    "import os, signal, sys; print('load_tensors: AMX model buffer size = 1.23 MiB', file=sys.stderr, flush=True); "
+    "os.kill(os.getpid(), signal.SIGSEGV)"
+)
 
 
 def need_llama_cpp() -> None:
@@ -59,8 +61,11 @@ def crashing_probe(monkeypatch, probe_calls):
     import chefbot.generate.engine_probe as ep
 
     monkeypatch.setattr(ep, "probe_command", lambda gguf, threads, tokens: [sys.executable, "-c", CRASH])
-    monkeypatch.setattr(ep, "library_identity", lambda: {"llama_cpp_python": "0.3.36", "libs": [
-        {"name": "lib/libggml-cpu.so", "size": 1, "mtime_ns": 1}]})
+    monkeypatch.setattr(
+        ep,
+        "library_identity",
+        lambda: {"llama_cpp_python": "0.3.36", "libs": [{"name": "lib/libggml-cpu.so", "size": 1, "mtime_ns": 1}]},
+    )
     monkeypatch.setattr(g, "llamacpp_available", lambda: True)
     monkeypatch.setattr(g, "vllm_available", lambda: False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
@@ -84,9 +89,11 @@ def test_cpu_info_keeps_the_flags_that_decide_the_kernels(monkeypatch, tmp_path)
     import chefbot.generate.engine_probe as ep
 
     fake = tmp_path / "cpuinfo"
-    fake.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Platinum 8481C CPU\n"
-                    "flags\t\t: fpu sse2 sse4_2 avx avx2 fma f16c avx512f avx512_vnni avx512_bf16 avx512_fp16 amx_bf16 "
-                    "amx_tile amx_int8 avx_vnni hypervisor pdpe1gb\n\nprocessor\t: 1\nmodel name\t: other\n")
+    fake.write_text(
+        "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Platinum 8481C CPU\n"
+        "flags\t\t: fpu sse2 sse4_2 avx avx2 fma f16c avx512f avx512_vnni avx512_bf16 avx512_fp16 amx_bf16 "
+        "amx_tile amx_int8 avx_vnni hypervisor pdpe1gb\n\nprocessor\t: 1\nmodel name\t: other\n"
+    )
     monkeypatch.setattr(ep, "CPUINFO", fake)
     ep._read_cpu_info.cache_clear()
     try:
@@ -94,8 +101,21 @@ def test_cpu_info_keeps_the_flags_that_decide_the_kernels(monkeypatch, tmp_path)
     finally:
         ep._read_cpu_info.cache_clear()
     assert info["model"] == "Intel(R) Xeon(R) Platinum 8481C CPU" and info["amx"] is True
-    assert info["flags"] == ["amx_bf16", "amx_int8", "amx_tile", "avx", "avx2", "avx512_bf16", "avx512_fp16",
-                             "avx512_vnni", "avx512f", "avx_vnni", "f16c", "fma", "sse4_2"]
+    assert info["flags"] == [
+        "amx_bf16",
+        "amx_int8",
+        "amx_tile",
+        "avx",
+        "avx2",
+        "avx512_bf16",
+        "avx512_fp16",
+        "avx512_vnni",
+        "avx512f",
+        "avx_vnni",
+        "f16c",
+        "fma",
+        "sse4_2",
+    ]
     real = ep.cpu_info()  # this machine: a copy each call, so a caller cannot change what /health reports
     real["flags"].append("x")
     assert "x" not in ep.cpu_info()["flags"]
@@ -189,9 +209,13 @@ def test_engine_llamacpp_exits_2_with_the_reason(crashing_probe, stopper_dir, tm
     import chefbot.cli
 
     config = tmp_path / "c.yaml"
-    config.write_text(f"name: t\nmodel:\n  name_or_path: {stopper_dir}\n  cache_dir: {tmp_path / 'cache'}\n"
-                      "train:\n  precision: fp32\n")
-    args = [command, str(config), "--engine", "llamacpp"] + (["--db", str(tmp_path / "k.db")] if command == "serve" else [])
+    config.write_text(
+        f"name: t\nmodel:\n  name_or_path: {stopper_dir}\n  cache_dir: {tmp_path / 'cache'}\n"
+        "train:\n  precision: fp32\n"
+    )
+    args = [command, str(config), "--engine", "llamacpp"] + (
+        ["--db", str(tmp_path / "k.db")] if command == "serve" else []
+    )
     monkeypatch.setattr(sys, "argv", ["chefbot", *args])
     with pytest.raises(SystemExit) as e:
         chefbot.cli.main()
@@ -241,8 +265,9 @@ def test_serving_with_llamacpp_probes_and_fingerprints_once(tiny_cfg, probe_call
     fingerprints = []
     real = gguf_module.gguf_fingerprint
     monkeypatch.setattr(gguf_module, "gguf_fingerprint", lambda *a: fingerprints.append(a) or real(*a))
-    cfg = tiny_cfg.model_copy(update={"engine": tiny_cfg.engine.model_copy(update={"kind": "llamacpp",
-                                                                                    "quantization": "q8_0"})})
+    cfg = tiny_cfg.model_copy(
+        update={"engine": tiny_cfg.engine.model_copy(update={"kind": "llamacpp", "quantization": "q8_0"})}
+    )
     gen = make_generator(cfg, None, purpose="serving")
     try:
         assert gen.backend == "llamacpp" and len(fingerprints) == 1 and len(probe_calls) <= 1
@@ -253,7 +278,11 @@ def test_serving_with_llamacpp_probes_and_fingerprints_once(tiny_cfg, probe_call
 def test_this_build_has_no_amx():
     """`make setup-llamacpp` compiles llama.cpp without its AMX path, on every x86 CPU (docs/SERVING.md)."""
     need_llama_cpp()
-    r = subprocess.run([sys.executable, "-c", "import llama_cpp; print(llama_cpp.llama_print_system_info().decode())"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-c", "import llama_cpp; print(llama_cpp.llama_print_system_info().decode())"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert "AMX" not in r.stdout, r.stdout

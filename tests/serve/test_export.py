@@ -12,8 +12,11 @@ from serve_support import make_tiny_tokenizer, serve_cfg
 CONVERSATIONS = [
     [{"role": "user", "content": "Eggs?"}],
     [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Eggs?"}],
-    [{"role": "user", "content": "Eggs?"}, {"role": "assistant", "content": "Scramble them."},
-     {"role": "user", "content": "And rice?"}],
+    [
+        {"role": "user", "content": "Eggs?"},
+        {"role": "assistant", "content": "Scramble them."},
+        {"role": "user", "content": "And rice?"},
+    ],
 ]
 
 
@@ -45,9 +48,10 @@ def test_merged_export_declares_every_stop_id_and_stops(stopper_dir, zero_adapte
     stops = {tok.convert_tokens_to_ids("<|im_end|>"), tok.convert_tokens_to_ids("<|endoftext|>")}
     assert stops <= set(model.generation_config.eos_token_id)
     # A plain transformers user, with only the exported files: generation ends by itself.
-    prompt = tok.apply_chat_template([{"role": "user", "content": "rice"}], add_generation_prompt=True, return_tensors="pt",
-                                      return_dict=True)
-    seq = model.generate(**prompt, max_new_tokens=30, do_sample=False)[0, prompt["input_ids"].shape[1]:]
+    prompt = tok.apply_chat_template(
+        [{"role": "user", "content": "rice"}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
+    seq = model.generate(**prompt, max_new_tokens=30, do_sample=False)[0, prompt["input_ids"].shape[1] :]
     assert tok.decode(seq, skip_special_tokens=True) == "Chop the rice" and len(seq) == 4
     assert smoke_test(out, "merged")["stopped"]
 
@@ -67,7 +71,10 @@ def test_gguf_and_ollama_exports_stop_by_themselves(stopper_dir, zero_adapter, t
     assert 'PARAMETER stop "<|im_end|>"' in modelfile and 'PARAMETER stop "<|endoftext|>"' in modelfile
     assert "PARAMETER repeat_penalty 1.0" in modelfile and "PARAMETER temperature 0" in modelfile
     assert 'SYSTEM """You are a helpful cook."""' in modelfile
-    assert 'TEMPLATE """{{- range .Messages }}{{ if eq .Role "system" }}<|im_start|>system\n{{ .Content }}<|im_end|>\n' in modelfile
+    assert (
+        'TEMPLATE """{{- range .Messages }}{{ if eq .Role "system" }}<|im_start|>system\n{{ .Content }}<|im_end|>\n'
+        in modelfile
+    )
 
 
 def test_gguf_weights_and_tokenizer_round_trip_exactly(babbler_dir, tmp_path):
@@ -99,9 +106,17 @@ def test_qwen2_architecture_with_biases(tmp_path):
 
     tok = make_tiny_tokenizer()
     torch.manual_seed(0)
-    cfg = Qwen2Config(vocab_size=len(tok) + 16, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True,
-                      eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"), pad_token_id=tok.pad_token_id)
+    cfg = Qwen2Config(
+        vocab_size=len(tok) + 16,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        tie_word_embeddings=True,
+        eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"),
+        pad_token_id=tok.pad_token_id,
+    )
     model = Qwen2ForCausalLM(cfg)
     with torch.no_grad():
         for layer in model.model.layers:
@@ -126,7 +141,9 @@ def test_modelfile_template_matches_the_tokenizers_own_template(qwen_tokenizer):
         pieces = template_pieces(tok)
         assert pieces.prefix["user"] == "<|im_start|>user\n" and pieces.end == "<|im_end|>\n" and pieces.bos == ""
         for conv in CONVERSATIONS:
-            assert render_with_pieces(pieces, conv) == tok.apply_chat_template(conv, tokenize=False, add_generation_prompt=True)
+            assert render_with_pieces(pieces, conv) == tok.apply_chat_template(
+                conv, tokenize=False, add_generation_prompt=True
+            )
     text = modelfile_text("m.gguf", qwen_tokenizer, ["<|im_end|>", "<|endoftext|>"], GenerationConfig())
     assert 'SYSTEM """You are Qwen, created by Alibaba Cloud. You are a helpful assistant."""' in text
 

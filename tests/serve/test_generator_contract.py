@@ -109,8 +109,7 @@ def test_a_recipe_with_retries_is_rendered_once(tmp_path, renders):
 
     gen = FastGenerator()  # SHORT_RECIPE has rice: not vegetarian-breaking, but "max_minutes" 5 fails every time
     with TestClient(create_app(serve_cfg(tmp_path, enforce_attempts=3), gen)) as c:
-        r = c.post("/v1/recipes", json={"ingredients": "rice, egg", "constraints": {"max_minutes": 5},
-                                        "enforce": True})
+        r = c.post("/v1/recipes", json={"ingredients": "rice, egg", "constraints": {"max_minutes": 5}, "enforce": True})
     assert r.status_code == 200, r.text
     assert gen.calls == 3 and len(renders) == 1
 

@@ -24,21 +24,39 @@ from serve_support import CHROMIUM, FastGenerator, browser_problem, live_app, se
 
 HERE = Path(__file__).resolve().parent
 SCENARIO = HERE / "kitchen_scenario.json"
-SHOTS = ("kitchen-save.png", "kitchen-library.png", "kitchen-shopping.png", "kitchen-plan.png", "kitchen-plan-json.png",
-         "kitchen-cook.png", "kitchen-cook-offline.png", "kitchen-tasting.png")
+SHOTS = (
+    "kitchen-save.png",
+    "kitchen-library.png",
+    "kitchen-shopping.png",
+    "kitchen-plan.png",
+    "kitchen-plan-json.png",
+    "kitchen-cook.png",
+    "kitchen-cook-offline.png",
+    "kitchen-tasting.png",
+)
 API_KEY = "k-kitchen-browser"
 
 
 def run_kitchen_check(repo: Path, url: str, out_dir: Path, timeout_ms: int = 90000, **overrides) -> dict:
     """Run kitchen_check.js on the scenario against a server at ``url``; what the pages showed."""
-    scenario = {**json.loads(SCENARIO.read_text()), "url": url, "out_dir": str(out_dir), "timeout_ms": timeout_ms,
-                **overrides}
+    scenario = {
+        **json.loads(SCENARIO.read_text()),
+        "url": url,
+        "out_dir": str(out_dir),
+        "timeout_ms": timeout_ms,
+        **overrides,
+    }
     out_dir.mkdir(parents=True, exist_ok=True)
     spec = out_dir / "scenario.json"
     spec.write_text(json.dumps(scenario))
     env = dict(os.environ, NODE_PATH=str(repo / ".cache" / "browser" / "node_modules"), CHROMIUM=CHROMIUM)
-    r = subprocess.run(["node", str(HERE / "kitchen_check.js"), str(spec)], env=env, capture_output=True, text=True,
-                       timeout=timeout_ms / 1000 * 12)
+    r = subprocess.run(
+        ["node", str(HERE / "kitchen_check.js"), str(spec)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_ms / 1000 * 12,
+    )
     spec.unlink()
     assert r.returncode == 0, f"kitchen_check.js failed:\n{r.stderr[-4000:]}"
     return json.loads(r.stdout.strip().splitlines()[-1])
@@ -83,7 +101,9 @@ def _check_against_api(page: dict, api: httpx.Client) -> None:
     assert saved["source"]["kind"] == "generated" and saved["source"]["model"]
     # 2. Pasted recipes are in the library; the deleted one is gone, on the page and in the API.
     titles = [r["title"] for r in api.get("/api/recipes").json()["data"]]
-    assert sorted(titles) == sorted(page["library_titles"]) == ["Baked apples", "Cheese omelette", "Pancakes", "Rice Bowl"]
+    assert (
+        sorted(titles) == sorted(page["library_titles"]) == ["Baked apples", "Cheese omelette", "Pancakes", "Rice Bowl"]
+    )
     assert api.get(f"/api/recipes/{page['deleted_id']}").status_code == 404
     # 3. Search and scaling: what the page shows is what the API answers.
     assert page["search_titles"] == ["Rice Bowl"]
@@ -97,8 +117,9 @@ def _check_against_api(page: dict, api: httpx.Client) -> None:
     ids = page["shop_ids"]  # Pancakes for 8, the omelette for 4; sent in the order the page lists them
     servings = {ids[0]: 8, ids[1]: 4}
     assert sorted(page["shop_order"]) == sorted(ids)
-    shopping = api.post("/api/shopping-list", json={"items": [{"recipe_id": i, "servings": servings[i]}
-                                                              for i in page["shop_order"]]}).json()
+    shopping = api.post(
+        "/api/shopping-list", json={"items": [{"recipe_id": i, "servings": servings[i]} for i in page["shop_order"]]}
+    ).json()
     shown = [i for a in page["shopping"] for i in a["items"]]
     assert shown == _texts(shopping)
     assert [a["aisle"] for a in page["shopping"]] == [a["aisle"] for a in shopping["aisles"] if a["items"]]
@@ -115,7 +136,9 @@ def _check_against_api(page: dict, api: httpx.Client) -> None:
     assert request["kitchen"]["ovens"] == 1 and request["serve_at"] == "19:30"
     assert sorted(page["gantt_bars"]) == sorted(t["id"] for t in plan["tasks"])  # one bar per step
     assert {"Rice Bowl", "Pancakes", "Baked apples", "Oven 1"} <= set(page["gantt_labels"])
-    assert {c["cook"]: c["steps"] for c in page["cook_lists"]} == {n: len(ts) for n, ts in plan["plan"]["by_cook"].items()}
+    assert {c["cook"]: c["steps"] for c in page["cook_lists"]} == {
+        n: len(ts) for n, ts in plan["plan"]["by_cook"].items()
+    }
     assert plan["preheat"], "the apples bake: the plan has a preheat"
     # 5b. The JSON view: it followed the form, named the refused field, filled the form, and was sent as is.
     req = page["json_request"]
@@ -127,15 +150,18 @@ def _check_against_api(page: dict, api: httpx.Client) -> None:
     assert "start_after" in page["json_fill_status"], page["json_fill_status"]  # the form has no field for it
     form = page["json_form"]
     assert (form["title"], form["serve_at"], form["kitchen"]) == (req["title"], req["serve_at"], req["kitchen"])
-    assert sorted(map(tuple, (r.values() for r in form["recipes"]))) == sorted((r["recipe_id"], r["servings"])
-                                                                            for r in req["recipes"])
+    assert sorted(map(tuple, (r.values() for r in form["recipes"]))) == sorted(
+        (r["recipe_id"], r["servings"]) for r in req["recipes"]
+    )
     assert form["cooks"] == req["cooks"]
     sent = api.get(f"/api/plans/{page['json_plan_id']}").json()
     assert page["json_plan_id"] != page["plan_id"]
-    assert {k: sent["request"][k] for k in ("title", "serve_at", "start_after")} == \
-        {k: req[k] for k in ("title", "serve_at", "start_after")}
-    assert [(r["recipe_id"], r["servings"]) for r in sent["request"]["recipes"]] == \
-        [(r["recipe_id"], r["servings"]) for r in req["recipes"]]
+    assert {k: sent["request"][k] for k in ("title", "serve_at", "start_after")} == {
+        k: req[k] for k in ("title", "serve_at", "start_after")
+    }
+    assert [(r["recipe_id"], r["servings"]) for r in sent["request"]["recipes"]] == [
+        (r["recipe_id"], r["servings"]) for r in req["recipes"]
+    ]
     assert [c["name"] for c in sent["request"]["cooks"]] == ["Kim"]
     assert sorted(page["json_gantt_bars"]) == sorted(t["id"] for t in sent["tasks"])
     # 6. Cook mode: two steps done (the second while offline, sent when back online).
@@ -149,7 +175,10 @@ def _check_against_api(page: dict, api: httpx.Client) -> None:
     assert "Offline" in page["offline_net"] and "1 update waiting" in page["offline_net"]
     assert "all updates sent" in page["back_online_net"]
     assert done == {first, second} and set(page["stored_plan_done"]) == done
-    assert [(p["cook"], p["task_id"], p["status"]) for p in plan["progress"]] == [(cook, first, "done"), (cook, second, "done")]
+    assert [(p["cook"], p["task_id"], p["status"]) for p in plan["progress"]] == [
+        (cook, first, "done"),
+        (cook, second, "done"),
+    ]
     now = plan["cooks"][cook]["current"]
     assert (now["id"] if now else None) == page["offline_card"]["task"]
     assert page["countdown"].strip()

@@ -80,8 +80,12 @@ def test_prompt_ids_and_stop_ids_equal_the_hf_engine(stopper_dir, stopper_engine
 
     _, gen = stopper_engine
     hf = local_generator(stopper_dir)
-    convo = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Eggs, spinach; 2 cups rice!"},
-             {"role": "assistant", "content": "1. Boil the rice."}, {"role": "user", "content": "And then?"}]
+    convo = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Eggs, spinach; 2 cups rice!"},
+        {"role": "assistant", "content": "1. Boil the rice."},
+        {"role": "user", "content": "And then?"},
+    ]
     for messages in (MSGS, convo):
         ids = gen.prompt_ids(messages)
         assert ids == hf.prompt_ids(messages)
@@ -132,8 +136,10 @@ def test_concurrent_requests_do_not_disturb_each_other(babbler_engine, design):
     from chefbot.generate import LlamaCppGenerator
 
     _, gen = babbler_engine
-    prompts = [[{"role": "user", "content": f"Recipe number {i} with {w}."}] for i, w in
-               enumerate(["rice", "lemon", "garlic", "butter", "eggs", "flour"])]
+    prompts = [
+        [{"role": "user", "content": f"Recipe number {i} with {w}."}]
+        for i, w in enumerate(["rice", "lemon", "garlic", "butter", "eggs", "flour"])
+    ]
     alone = [gen.generate([p], {"max_new_tokens": 12})[0].text for p in prompts]
     if design == "pool of contexts":  # 3 contexts on the same GGUF, the CPU threads shared among the busy ones
         gen = LlamaCppGenerator(gen.gguf_path, gen.tokenizer, gen.gen_cfg, stop_ids=gen.stop_ids, contexts=3)
@@ -165,7 +171,6 @@ def test_a_cancelled_stream_frees_its_sequence(babbler_engine):
     assert len(rest) < 200
     for _ in range(gen.parallel + 1):  # every sequence is free again: more requests than sequences still run
         assert gen.generate([MSGS], {"max_new_tokens": 2})[0].completion_tokens == 2
-
 
 
 def _cancel_after_decodes(monkeypatch, gen, n: int) -> threading.Event:
@@ -216,6 +221,7 @@ def test_generate_and_complete_ids_stop_when_cancel_is_set(babbler_engine, monke
         monkeypatch.undo()
         gen.close()
 
+
 def test_sampling_follows_chefbot_settings(babbler_engine):
     from chefbot.config import GenerationConfig
     from chefbot.generate.llamacpp_engine import pick_token
@@ -227,8 +233,9 @@ def test_sampling_follows_chefbot_settings(babbler_engine):
     assert pick_token(logits, GenerationConfig(do_sample=True, top_k=1), rng, []) == 1
     # repetition penalty (transformers' rule): a seen positive logit is divided
     assert pick_token(logits, GenerationConfig(repetition_penalty=2.0), rng, [1]) == 2
-    draws = {pick_token(logits, GenerationConfig(do_sample=True, top_p=0.6), np.random.default_rng(s), [])
-             for s in range(40)}
+    draws = {
+        pick_token(logits, GenerationConfig(do_sample=True, top_p=0.6), np.random.default_rng(s), []) for s in range(40)
+    }
     assert draws == {1, 2}
     s = {"do_sample": True, "temperature": 1.5, "seed": 7, "max_new_tokens": 10}
     a, b = gen.generate([MSGS], s)[0].text, gen.generate([MSGS], s)[0].text
@@ -262,7 +269,9 @@ def test_the_server_reports_the_engine_and_answers_completions(stopper_engine):
         r = client.post("/v1/chat/completions", json={"messages": MSGS}).json()
         assert r["choices"][0]["message"]["content"] == "Chop the rice" and r["choices"][0]["finish_reason"] == "stop"
         prompt = gen.prompt_ids(MSGS)
-        r = client.post("/v1/completions", json={"prompt": prompt, "max_tokens": 8, "logprobs": 1, "temperature": 0}).json()
+        r = client.post(
+            "/v1/completions", json={"prompt": prompt, "max_tokens": 8, "logprobs": 1, "temperature": 0}
+        ).json()
         choice = r["choices"][0]
         assert choice["text"] == "Chop the rice" and choice["finish_reason"] == "stop"
         assert choice["logprobs"]["tokens"][-1] == "<|im_end|>" and len(choice["logprobs"]["token_logprobs"]) == 4

@@ -46,11 +46,27 @@ def test_chefbot_serve_llamacpp_answers_the_openai_client(repo_dir, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "chefbot.cli", "serve", "configs/quickstart.yaml", "--adapter", str(adapter),
-           "--engine", "llamacpp", "--port", str(port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "chefbot.cli",
+        "serve",
+        "configs/quickstart.yaml",
+        "--adapter",
+        str(adapter),
+        "--engine",
+        "llamacpp",
+        "--port",
+        str(port),
+    ]
     log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen(cmd, cwd=repo_dir, stdout=log, stderr=subprocess.STDOUT,
-                            env=dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1"))
+    proc = subprocess.Popen(
+        cmd,
+        cwd=repo_dir,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1"),
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 600  # the first run exports the GGUF (merge, quantize)
@@ -71,8 +87,11 @@ def test_chefbot_serve_llamacpp_answers_the_openai_client(repo_dir, tmp_path):
         text = r.choices[0].message.content
         assert text.strip() and "<|im_end|>" not in text
         assert r.choices[0].finish_reason == "stop" and r.usage.completion_tokens < budget  # it stopped by itself
-        chunks = list(client.chat.completions.create(model="chefbot", messages=messages, max_tokens=budget,
-                                                     temperature=0, stream=True))
+        chunks = list(
+            client.chat.completions.create(
+                model="chefbot", messages=messages, max_tokens=budget, temperature=0, stream=True
+            )
+        )
         assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == text
         assert chunks[-1].choices[0].finish_reason == "stop"
     finally:

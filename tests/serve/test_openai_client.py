@@ -48,7 +48,9 @@ def test_openai_client_sees_typed_errors(babbler_dir, babbler_generator):
     cfg = serve_cfg(babbler_dir, api_keys=["secret"])
     with live_app(cfg, babbler_generator) as srv:
         with pytest.raises(openai.AuthenticationError):
-            _client(srv.url, "wrong").chat.completions.create(model="chefbot", messages=[{"role": "user", "content": "x"}])
+            _client(srv.url, "wrong").chat.completions.create(
+                model="chefbot", messages=[{"role": "user", "content": "x"}]
+            )
         good = _client(srv.url, "secret")
         with pytest.raises(openai.NotFoundError, match="not found"):
             good.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}])

@@ -56,8 +56,13 @@ def by_name(checks: list[dict]) -> dict[str, dict]:
 def test_every_requested_constraint_is_checked_on_the_answer(tmp_path: Path):
     gen = ScriptedGenerator([CHICKEN])
     with live_app(serve_cfg(tmp_path), gen) as srv:
-        body = post(srv, {"ingredients": ["rice"], "constraints": {"diets": ["vegetarian", "dairy-free"],
-                                                                   "max_minutes": 15, "cuisine": "Thai"}})
+        body = post(
+            srv,
+            {
+                "ingredients": ["rice"],
+                "constraints": {"diets": ["vegetarian", "dairy-free"], "max_minutes": 15, "cuisine": "Thai"},
+            },
+        )
     checks = by_name(body["checks"])
     assert list(checks) == ["vegetarian", "dairy-free", "max_minutes", "cuisine"]  # the order of the request's phrases
     assert checks["vegetarian"]["satisfied"] is False
@@ -73,8 +78,9 @@ def test_every_requested_constraint_is_checked_on_the_answer(tmp_path: Path):
 def test_enforce_regenerates_sampled_until_the_checker_passes(tmp_path: Path):
     gen = ScriptedGenerator([CHICKEN, TOFU, CHICKEN])
     with live_app(serve_cfg(tmp_path, enforce_attempts=3), gen) as srv:
-        body = post(srv, {"ingredients": "rice, tofu", "constraints": {"diets": ["vegetarian"]}, "enforce": True,
-                          "seed": 7})
+        body = post(
+            srv, {"ingredients": "rice, tofu", "constraints": {"diets": ["vegetarian"]}, "enforce": True, "seed": 7}
+        )
     assert body["attempts"] == 2 and body["attempt"] == 2 and body["constraints_met"] is True
     assert body["raw"] == TOFU and by_name(body["checks"])["vegetarian"]["satisfied"] is True
     first, second = (c["settings"] for c in gen.calls)
@@ -87,8 +93,15 @@ def test_enforce_returns_the_best_attempt_marked_as_violating(tmp_path: Path):
     # vegetarian + gluten-free: CHICKEN breaks both, TOFU_FLOUR one; none passes within 3 attempts
     gen = ScriptedGenerator([CHICKEN, TOFU_FLOUR, CHICKEN])
     with live_app(serve_cfg(tmp_path, enforce_attempts=3), gen) as srv:
-        body = post(srv, {"ingredients": ["rice"], "constraints": {"diets": ["vegetarian", "gluten-free"]},
-                          "enforce": True, "temperature": 1.2})
+        body = post(
+            srv,
+            {
+                "ingredients": ["rice"],
+                "constraints": {"diets": ["vegetarian", "gluten-free"]},
+                "enforce": True,
+                "temperature": 1.2,
+            },
+        )
     assert body["attempts"] == 3 and len(gen.calls) == 3
     assert body["attempt"] == 2 and body["raw"] == TOFU_FLOUR and body["constraints_met"] is False
     checks = by_name(body["checks"])
@@ -124,8 +137,12 @@ def test_own_ingredients_that_break_a_diet_are_reported_and_substituted(tmp_path
 def test_stream_with_enforce_announces_each_new_attempt(tmp_path: Path):
     gen = ScriptedGenerator([CHICKEN, TOFU])
     with live_app(serve_cfg(tmp_path), gen) as srv:
-        with httpx.stream("POST", srv.url + "/v1/recipes", timeout=60, json={
-                "ingredients": ["tofu"], "constraints": {"diets": ["vegan"]}, "enforce": True, "stream": True}) as r:
+        with httpx.stream(
+            "POST",
+            srv.url + "/v1/recipes",
+            timeout=60,
+            json={"ingredients": ["tofu"], "constraints": {"diets": ["vegan"]}, "enforce": True, "stream": True},
+        ) as r:
             assert r.status_code == 200
             events = [line[6:] for line in r.iter_lines() if line.startswith("data: ")]
     assert events[-1] == "[DONE]"
@@ -134,7 +151,7 @@ def test_stream_with_enforce_announces_each_new_attempt(tmp_path: Path):
     assert "".join(e["delta"] for e in parsed[:retry]) == CHICKEN
     assert parsed[retry]["attempt"] == 2 and parsed[retry]["max_attempts"] == 3
     assert [c["name"] for c in parsed[retry]["violated"]] == ["vegan"]
-    assert "".join(e["delta"] for e in parsed[retry + 1:-1]) == TOFU
+    assert "".join(e["delta"] for e in parsed[retry + 1 : -1]) == TOFU
     done = parsed[-1]
     assert done["done"] is True and done["attempts"] == 2 and done["constraints_met"] is True and done["raw"] == TOFU
 

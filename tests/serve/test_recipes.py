@@ -55,8 +55,10 @@ class FixedText(ContractDouble):
 def test_structured_recipe_with_constraint_checks(tmp_path: Path):
     gen = FixedText()
     with live_app(serve_cfg(tmp_path), gen) as srv:
-        r = httpx.post(srv.url + "/v1/recipes", json={"ingredients": "rice\nbacon, eggs",
-                                                       "constraints": {"vegetarian": True, "max_minutes": 10}})
+        r = httpx.post(
+            srv.url + "/v1/recipes",
+            json={"ingredients": "rice\nbacon, eggs", "constraints": {"vegetarian": True, "max_minutes": 10}},
+        )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["ingredients_given"] == ["rice", "bacon", "eggs"]
@@ -93,9 +95,18 @@ def test_recipe_stream_ends_with_the_structured_recipe(tmp_path: Path):
 
 
 def test_plan_endpoint_wraps_the_planner(tmp_path: Path):
-    meal = {"title": "Quick", "serve_at": "19:00", "cooks": [{"name": "Alex"}],
-            "recipes": [{"title": "Pasta", "ingredients": ["spaghetti"],
-                         "directions": ["Boil water in a pot.", "Cook the spaghetti for 10 minutes."]}]}
+    meal = {
+        "title": "Quick",
+        "serve_at": "19:00",
+        "cooks": [{"name": "Alex"}],
+        "recipes": [
+            {
+                "title": "Pasta",
+                "ingredients": ["spaghetti"],
+                "directions": ["Boil water in a pot.", "Cook the spaghetti for 10 minutes."],
+            }
+        ],
+    }
     with live_app(serve_cfg(tmp_path), FixedText()) as srv:
         ok = httpx.post(srv.url + "/v1/plan", json=meal, timeout=60)
         bad = httpx.post(srv.url + "/v1/plan", json={**meal, "cooks": []}, timeout=60)

@@ -128,8 +128,17 @@ def test_an_answer_is_checked_against_its_response_model(tmp_path, monkeypatch):
     with TestClient(app_for(tmp_path), raise_server_exceptions=False) as c:
         monkeypatch.setattr(routes_plan, "plan_meal_dict", lambda data: {"title": "no timeline"})
         assert c.post("/v1/plan", json=routes_plan.EXAMPLE).status_code == 500
-        planned = {"title": "T", "serve_at": "19:00", "start": "18:00", "makespan_min": 60, "tasks": [],
-                   "by_cook": {}, "warnings": [], "html": "<p></p>", "oven_schedule": ["extra, kept"]}
+        planned = {
+            "title": "T",
+            "serve_at": "19:00",
+            "start": "18:00",
+            "makespan_min": 60,
+            "tasks": [],
+            "by_cook": {},
+            "warnings": [],
+            "html": "<p></p>",
+            "oven_schedule": ["extra, kept"],
+        }
         monkeypatch.setattr(routes_plan, "plan_meal_dict", lambda data: planned)
         assert c.post("/v1/plan", json=routes_plan.EXAMPLE).json() == planned
         listed = c.get("/api/recipes").json()

@@ -57,8 +57,11 @@ def test_the_refusals_described_are_the_ones_given(tmp_path):
     with TestClient(create_app(cfg, FastGenerator())) as c:
         r = c.post("/api/recipes", json={"text": "just some words\nand more words"})
         assert r.status_code == 400 and r.json()["error"]["code"] == "bad_recipe", r.text
-        meal = {"serve_at": "19:00", "cooks": [{"name": "Ann"}],
-                "recipes": [{"title": "Air", "ingredients": ["air"], "directions": ["Admire it."]}]}
+        meal = {
+            "serve_at": "19:00",
+            "cooks": [{"name": "Ann"}],
+            "recipes": [{"title": "Air", "ingredients": ["air"], "directions": ["Admire it."]}],
+        }
         r = c.post("/v1/plan", json=meal)
         assert r.status_code == 400 and r.json()["error"]["code"] == "bad_meal_spec", r.text
         r = c.post("/api/tastings/pair", json={"ingredients": ["rice"], "a": {"model": "elsewhere"}})

@@ -24,10 +24,24 @@ REPO = Path(__file__).resolve().parents[2]
 CHAT = "/v1/chat/completions"
 ONE = [{"role": "user", "content": "hello"}]
 # Every kind of route: the pages, static files, health, the schema, the model API and the kitchen.
-ROUTES = [("GET", "/"), ("GET", "/library"), ("GET", "/plan"), ("GET", "/cook"), ("GET", "/tasting"),
-          ("GET", "/static/app.js"), ("GET", "/health"), ("GET", "/openapi.json"), ("GET", "/docs"),
-          ("GET", "/v1/models"), ("POST", CHAT), ("POST", "/v1/recipes"), ("GET", "/api/recipes"),
-          ("POST", "/api/recipes"), ("GET", "/api/plans"), ("GET", "/no/such/page")]
+ROUTES = [
+    ("GET", "/"),
+    ("GET", "/library"),
+    ("GET", "/plan"),
+    ("GET", "/cook"),
+    ("GET", "/tasting"),
+    ("GET", "/static/app.js"),
+    ("GET", "/health"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/v1/models"),
+    ("POST", CHAT),
+    ("POST", "/v1/recipes"),
+    ("GET", "/api/recipes"),
+    ("POST", "/api/recipes"),
+    ("GET", "/api/plans"),
+    ("GET", "/no/such/page"),
+]
 
 
 def app_for(tmp_path: Path, **serve):
@@ -58,8 +72,22 @@ def test_one_normalized_key_list_for_the_check_and_the_schema(tmp_path):
 
 
 def _serve_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "chefbot.cli", "serve", "configs/quickstart.yaml", "--db",
-                           str(tmp_path / "k.db"), *args], cwd=REPO, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chefbot.cli",
+            "serve",
+            "configs/quickstart.yaml",
+            "--db",
+            str(tmp_path / "k.db"),
+            *args,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_cli_refuses_an_empty_key_with_exit_2(tmp_path):
@@ -109,11 +137,27 @@ def test_which_hosts_are_allowed(monkeypatch):
     from chefbot.config import ServeConfig
 
     default = HostCheck(ServeConfig())  # 127.0.0.1, no allowed_hosts: the production default
-    for host in (b"localhost", b"LOCALHOST.:8000", b"127.0.0.1", b"127.0.0.1:8000", b"[::1]:8000", b"[::1]", b"::1",
-                 b"[0:0:0:0:0:0:0:1]:80"):
+    for host in (
+        b"localhost",
+        b"LOCALHOST.:8000",
+        b"127.0.0.1",
+        b"127.0.0.1:8000",
+        b"[::1]:8000",
+        b"[::1]",
+        b"::1",
+        b"[0:0:0:0:0:0:0:1]:80",
+    ):
         assert default.allows(host), host
-    for host in (b"attacker.example", b"attacker.example:8000", b"localhost.attacker.example", b"127.0.0.1.nip.io",
-                 b"testserver", b"", b"0.0.0.0", b"10.0.0.1"):
+    for host in (
+        b"attacker.example",
+        b"attacker.example:8000",
+        b"localhost.attacker.example",
+        b"127.0.0.1.nip.io",
+        b"testserver",
+        b"",
+        b"0.0.0.0",
+        b"10.0.0.1",
+    ):
         assert not default.allows(host), host
     # the address the connection arrived on (a client that dialled this machine by IP), never a name
     assert default.allows(b"10.1.2.3:8000", ("10.1.2.3", 8000))
@@ -141,16 +185,24 @@ def test_dns_rebinding_against_a_real_server(tmp_path):
         for path in ("/api/recipes", "/health", "/"):
             r = c.get(path, headers={"Host": f"attacker.example:{srv.port}"})
             assert r.status_code == 421 and r.json()["error"]["code"] == "misdirected_request"
-        saved = c.post("/api/recipes", headers={"Host": "attacker.example"},
-                       json={"title": "Pwned", "ingredients": ["1 egg"], "directions": ["Boil."]})
+        saved = c.post(
+            "/api/recipes",
+            headers={"Host": "attacker.example"},
+            json={"title": "Pwned", "ingredients": ["1 egg"], "directions": ["Boil."]},
+        )
         assert saved.status_code == 421
         assert c.get("/api/recipes").status_code == 200  # Host 127.0.0.1:P
         assert c.get("/api/recipes", headers={"Host": f"localhost:{srv.port}"}).json()["total"] == 0
 
 
 # -- CSRF ---------------------------------------------------------------------------------------------
-SIMPLE_TYPES = [None, "text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
-                "multipart/form-data; boundary=x"]  # what another site's page may send without a CORS preflight
+SIMPLE_TYPES = [
+    None,
+    "text/plain",
+    "text/plain;charset=UTF-8",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+]  # what another site's page may send without a CORS preflight
 
 
 @pytest.mark.parametrize("content_type", SIMPLE_TYPES)
@@ -162,8 +214,11 @@ def test_cross_site_simple_requests_change_nothing(tmp_path, monkeypatch, conten
     recipe = json.dumps({"title": "Planted", "ingredients": ["1 egg"], "directions": ["Boil."]}).encode()
     headers = {"Origin": "https://evil.example", **({"Content-Type": content_type} if content_type else {})}
     with TestClient(app_for(tmp_path)) as c:
-        for path, body in (("/api/recipes", recipe), ("/v1/plan", json.dumps(routes_plan.EXAMPLE).encode()),
-                           (CHAT, json.dumps({"messages": ONE}).encode())):
+        for path, body in (
+            ("/api/recipes", recipe),
+            ("/v1/plan", json.dumps(routes_plan.EXAMPLE).encode()),
+            (CHAT, json.dumps({"messages": ONE}).encode()),
+        ):
             request = c.build_request("POST", path, content=body, headers=headers)
             assert request.headers.get("content-type") == content_type  # None: no Content-Type at all
             r = c.send(request)
@@ -193,14 +248,18 @@ def _raw(port: int, data: bytes, wait: float = 15.0) -> tuple[bytes, float]:
 
 def test_a_slow_body_is_cut_off_with_408(tmp_path):
     with live_app(serve_cfg(Path("unused"), read_timeout_s=1.0), FastGenerator()) as srv:
-        head = (f"POST {CHAT} HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\nContent-Type: application/json\r\n"
-                "Content-Length: 500\r\n\r\n").encode()
+        head = (
+            f"POST {CHAT} HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\nContent-Type: application/json\r\n"
+            "Content-Length: 500\r\n\r\n"
+        ).encode()
         got, took = _raw(srv.port, head + b'{"messages": [{"role": "us')
         assert got.startswith(b"HTTP/1.1 408"), got
         assert b"read_timeout_s" in got and 0.9 < took < 8
         # a body without Content-Length (chunked) that stops half-way: the same
-        chunked = (f"POST {CHAT} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                   "Transfer-Encoding: chunked\r\n\r\n5\r\n{\"mes\r\n").encode()
+        chunked = (
+            f"POST {CHAT} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            'Transfer-Encoding: chunked\r\n\r\n5\r\n{"mes\r\n'
+        ).encode()
         got, took = _raw(srv.port, chunked)
         assert got.startswith(b"HTTP/1.1 408") and took < 8
         assert httpx.get(srv.url + "/health").status_code == 200  # the server is fine
@@ -246,12 +305,14 @@ class _SlowStream(FastGenerator):
 def test_a_client_that_is_in_time_is_not_cut_off(tmp_path):
     with live_app(serve_cfg(Path("unused"), read_timeout_s=1.0), _SlowStream()) as srv:
         body = json.dumps({"messages": ONE, "stream": True}).encode()
-        head = (f"POST {CHAT} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+        head = (
+            f"POST {CHAT} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode()
         with socket.create_connection(("127.0.0.1", srv.port), timeout=20) as s:
             s.sendall(head)
             for k in range(0, len(body), 16):  # the body in pieces over ~0.5 s: slow, but in time
-                s.sendall(body[k:k + 16])
+                s.sendall(body[k : k + 16])
                 time.sleep(0.5 / (len(body) / 16))
             got = b""
             while chunk := s.recv(65536):

@@ -26,8 +26,9 @@ def free_port() -> int:
 
 
 def files_under(folder: Path) -> dict[str, tuple[int, int]]:
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in folder.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()
+    }
 
 
 def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 180) -> None:
@@ -52,11 +53,32 @@ def test_sigkill_mid_stream_gives_the_client_an_error_and_leaves_no_partial_file
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           "CHEFBOT_NO_PROGRESS": "1"}
-    cmd = [sys.executable, "-m", "chefbot.cli", "serve", str(REPO / "configs" / "quickstart.yaml"),
-           f"output_dir={work / 'out'}", "serve.max_tokens_cap=4000", "--model-dir", str(babbler_dir),
-           "--dtype", "fp32", "--engine", "hf", "--host", "127.0.0.1", "--port", str(port)]
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "CHEFBOT_NO_PROGRESS": "1",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "chefbot.cli",
+        "serve",
+        str(REPO / "configs" / "quickstart.yaml"),
+        f"output_dir={work / 'out'}",
+        "serve.max_tokens_cap=4000",
+        "--model-dir",
+        str(babbler_dir),
+        "--dtype",
+        "fp32",
+        "--engine",
+        "hf",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -64,10 +86,18 @@ def test_sigkill_mid_stream_gives_the_client_an_error_and_leaves_no_partial_file
         events: list[str] = []
         t0 = time.perf_counter()
         with pytest.raises(httpx.TransportError) as err:  # RemoteProtocolError / ReadError: the body was cut
-            with httpx.Client(timeout=httpx.Timeout(30, connect=5)) as client, \
-                    client.stream("POST", url + "/v1/chat/completions",
-                                  json={"messages": [{"role": "user", "content": "a long recipe please"}],
-                                        "max_tokens": 4000, "stream": True}) as r:
+            with (
+                httpx.Client(timeout=httpx.Timeout(30, connect=5)) as client,
+                client.stream(
+                    "POST",
+                    url + "/v1/chat/completions",
+                    json={
+                        "messages": [{"role": "user", "content": "a long recipe please"}],
+                        "max_tokens": 4000,
+                        "stream": True,
+                    },
+                ) as r,
+            ):
                 assert r.status_code == 200
                 for line in r.iter_lines():
                     if not line.startswith("data: "):

@@ -34,8 +34,9 @@ class Recorder:
 def test_history_reset_and_quit_with_a_local_model(babbler_generator):
     rec = Recorder(local_stream_fn(babbler_generator, {"max_new_tokens": 5}))
     out = io.StringIO()
-    history = chat_loop(rec, scripted(["rice?", "and lemon?", "/reset", "eggs?", "/quit", "never read"]), out,
-                        system="Be brief.")
+    history = chat_loop(
+        rec, scripted(["rice?", "and lemon?", "/reset", "eggs?", "/quit", "never read"]), out, system="Be brief."
+    )
     assert [len(s) for s in rec.sent] == [2, 4, 2]  # system+user; +answer+user; after /reset again from scratch
     assert rec.sent[1][2]["role"] == "assistant" and rec.sent[1][2]["content"].strip()  # the answer is remembered
     assert rec.sent[2][-1]["content"] == "eggs?" and rec.sent[2][0]["role"] == "system"

@@ -23,8 +23,15 @@ from chefbot.config import load_config
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "GPU.md"
 # Shell and package-manager steps: checked for form below, never run.
-ENVIRONMENT = ("make setup", "source .venv/bin/activate", "python -c ", "python -m bitsandbytes", "pip download ",
-               "pip install ", "curl ")
+ENVIRONMENT = (
+    "make setup",
+    "source .venv/bin/activate",
+    "python -c ",
+    "python -m bitsandbytes",
+    "pip download ",
+    "pip install ",
+    "curl ",
+)
 
 
 def doc_commands() -> list[str]:
@@ -62,8 +69,14 @@ def _bench(name: str):
 
 def test_runbook_has_every_step_in_order():
     firsts = [c.split()[:3] for c in COMMANDS]
-    order = [["python", "-m", "chefbot.train.memory"], ["python", "bench/gpu_train.py", "--steps"], ["chefbot", "train", "configs/qwen2.5-1.5b-qlora.yaml"],
-             ["chefbot", "train", "configs/quickstart.yaml"], ["chefbot", "eval", "run"], ["accelerate", "launch", "--config_file"]]
+    order = [
+        ["python", "-m", "chefbot.train.memory"],
+        ["python", "bench/gpu_train.py", "--steps"],
+        ["chefbot", "train", "configs/qwen2.5-1.5b-qlora.yaml"],
+        ["chefbot", "train", "configs/quickstart.yaml"],
+        ["chefbot", "eval", "run"],
+        ["accelerate", "launch", "--config_file"],
+    ]
     where = [next(i for i, f in enumerate(firsts) if f == want) for want in order]
     assert where == sorted(where), "docs/GPU.md: the steps are out of order"
     assert "python bench/gpu_train.py --steps 30" in COMMANDS
@@ -108,7 +121,9 @@ def test_runbook_command_parses(command):
         return
     if words[0] == "python" and words[1].startswith("bench/"):
         script = REPO / words[1]
-        p = subprocess.run([sys.executable, str(script), "--help"], cwd=REPO, capture_output=True, text=True, timeout=120)
+        p = subprocess.run(
+            [sys.executable, str(script), "--help"], cwd=REPO, capture_output=True, text=True, timeout=120
+        )
         assert p.returncode == 0, p.stderr[-2000:]
         _bench(script.stem).parse_args(words[2:])  # the page's flags are the script's
         return
@@ -119,8 +134,18 @@ def test_gpu_benchmark_runs_at_tiny_size(tmp_path):
     """Step 2 at tiny size on CPU (the same code path; --tiny keeps it off any GPU and off the docs)."""
     g = _bench("gpu_train")
     command = next(c for c in COMMANDS if c.startswith("python bench/gpu_train.py"))
-    argv = shlex.split(command)[2:] + ["--tiny", "--steps", "1", "--warmup", "1", "--variants", "packed", "--no-docs",
-                                       "--out", str(tmp_path)]
+    argv = shlex.split(command)[2:] + [
+        "--tiny",
+        "--steps",
+        "1",
+        "--warmup",
+        "1",
+        "--variants",
+        "packed",
+        "--no-docs",
+        "--out",
+        str(tmp_path),
+    ]
     out = g.main(argv)
     (row,) = out["variants"]
     assert row["steps_timed"] == 1 and row["tokens_per_s"] > 0 and row["memory_model_gb"] > 0

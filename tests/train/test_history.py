@@ -17,20 +17,39 @@ def write_log(folder, rows):
 
 
 def step(n, loss, tokens=100, seconds=2.0, peak=500.0):
-    return {"step": n, "loss": loss, "target_tokens": tokens, "step_seconds": seconds, "peak_mem_mb": peak,
-            "target_tokens_per_s": 1e9}
+    return {
+        "step": n,
+        "loss": loss,
+        "target_tokens": tokens,
+        "step_seconds": seconds,
+        "peak_mem_mb": peak,
+        "target_tokens_per_s": 1e9,
+    }
 
 
 def test_a_resumed_run_counts_each_step_once_and_the_last_row_wins(tmp_path):
     # Killed after step 3 (checkpoint at 2), resumed: steps 3 and its eval run again.
-    write_log(tmp_path, [
-        {"step": 0, "eval_loss": 2.0}, step(1, 1.9), step(2, 1.8), {"step": 2, "eval_loss": 1.7}, step(3, 1.75, peak=900),
-        step(3, 1.6, seconds=4.0), step(4, 1.5), {"step": 4, "eval_loss": 1.4},
-    ])
+    write_log(
+        tmp_path,
+        [
+            {"step": 0, "eval_loss": 2.0},
+            step(1, 1.9),
+            step(2, 1.8),
+            {"step": 2, "eval_loss": 1.7},
+            step(3, 1.75, peak=900),
+            step(3, 1.6, seconds=4.0),
+            step(4, 1.5),
+            {"step": 4, "eval_loss": 1.4},
+        ],
+    )
     h = read_history(tmp_path)
     assert h["steps"] == 4
-    assert h["train_loss"] == [{"step": 1, "loss": 1.9}, {"step": 2, "loss": 1.8}, {"step": 3, "loss": 1.6},
-                               {"step": 4, "loss": 1.5}]
+    assert h["train_loss"] == [
+        {"step": 1, "loss": 1.9},
+        {"step": 2, "loss": 1.8},
+        {"step": 3, "loss": 1.6},
+        {"step": 4, "loss": 1.5},
+    ]
     assert [e["step"] for e in h["eval_loss"]] == [0, 2, 4]
     assert h["target_tokens"] == 400
     assert h["train_seconds"] == pytest.approx(10.0)

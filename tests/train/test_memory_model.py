@@ -30,9 +30,15 @@ def _hf_config(arch: M.Architecture):
     from transformers import LlamaConfig, Qwen2Config
 
     cls = Qwen2Config if arch.attention_bias else LlamaConfig
-    return cls(hidden_size=arch.hidden_size, num_hidden_layers=arch.num_hidden_layers, num_attention_heads=arch.num_attention_heads,
-               num_key_value_heads=arch.num_key_value_heads, intermediate_size=arch.intermediate_size,
-               vocab_size=arch.vocab_size, tie_word_embeddings=arch.tie_word_embeddings)
+    return cls(
+        hidden_size=arch.hidden_size,
+        num_hidden_layers=arch.num_hidden_layers,
+        num_attention_heads=arch.num_attention_heads,
+        num_key_value_heads=arch.num_key_value_heads,
+        intermediate_size=arch.intermediate_size,
+        vocab_size=arch.vocab_size,
+        tie_word_embeddings=arch.tie_word_embeddings,
+    )
 
 
 @pytest.mark.parametrize("name", sorted(M.ARCHITECTURES))
@@ -66,8 +72,15 @@ def test_nf4_layer_and_8bit_adam_state_bytes():
 
     bnb = pytest.importorskip("bitsandbytes")
     d_in, d_out = SMOL.hidden_size, SMOL.intermediate_size
-    layer = bnb.nn.Linear4bit(d_in, d_out, bias=False, compute_dtype=torch.float32, compress_statistics=True,
-                              quant_type="nf4", quant_storage=torch.float32).to("cpu")
+    layer = bnb.nn.Linear4bit(
+        d_in,
+        d_out,
+        bias=False,
+        compute_dtype=torch.float32,
+        compress_statistics=True,
+        quant_type="nf4",
+        quant_storage=torch.float32,
+    ).to("cpu")
     qs = layer.weight.quant_state
     tensors = [layer.weight, qs.absmax, qs.code, qs.offset, qs.state2.absmax, qs.state2.code]
     got = sum(t.numel() * t.element_size() for t in tensors if t is not None)
@@ -77,16 +90,22 @@ def test_nf4_layer_and_8bit_adam_state_bytes():
     # 8-bit AdamW on q_proj's LoRA weights (r=16): SmolLM2's are above bitsandbytes' 4,096-element
     # threshold (8-bit moments + an absmax per 256), a 128-wide model's below it (fp32 moments).
     run = M.RunSettings(lora_r=16, lora_targets=("q_proj",), optimizer="adamw_8bit")
-    for arch in (replace(SMOL, num_hidden_layers=1), replace(SMOL, num_hidden_layers=1, hidden_size=128, num_attention_heads=2,
-                                                               num_key_value_heads=2)):
+    for arch in (
+        replace(SMOL, num_hidden_layers=1),
+        replace(SMOL, num_hidden_layers=1, hidden_size=128, num_attention_heads=2, num_key_value_heads=2),
+    ):
         d_in, d_out = arch.linear_shapes()["q_proj"]
         params = [torch.nn.Parameter(torch.randn(16, d_in)), torch.nn.Parameter(torch.randn(d_out, 16))]
         opt = bnb.optim.AdamW8bit(params, lr=1e-3)
         for p in params:
             p.grad = torch.randn_like(p)
         opt.step()
-        state = sum(t.numel() * t.element_size() for st in opt.state.values() for k, t in st.items()
-                    if k in ("state1", "state2", "absmax1", "absmax2"))
+        state = sum(
+            t.numel() * t.element_size()
+            for st in opt.state.values()
+            for k, t in st.items()
+            if k in ("state1", "state2", "absmax1", "absmax2")
+        )
         assert state == pytest.approx(M.optimizer_bytes(arch, run), rel=0.01), arch.hidden_size
 
 
@@ -100,8 +119,9 @@ def smollm2_base():
     return LlamaForCausalLM(_hf_config(SMOL))
 
 
-def _measured_and_estimated(model, cfg, rows: int, length: int, target_share: float, recompute_head: bool = False,
-                            head_chunk: int = 1024):
+def _measured_and_estimated(
+    model, cfg, rows: int, length: int, target_share: float, recompute_head: bool = False, head_chunk: int = 1024
+):
     """One warm-up step, then the measured peak of a second step and the model's estimate for it."""
     import torch
 
@@ -159,15 +179,32 @@ def _measured_and_estimated(model, cfg, rows: int, length: int, target_share: fl
         loss_module.KEEP_LOGITS_BYTES = keep
         torch.set_num_threads(threads)
     n_targets = int((batch()["labels"][:, 1:] != -100).sum())
-    run = M.RunSettings.from_config(cfg, device="cuda" if recompute_head else "cpu", compute="fp32", batch_size=rows,
-                                    seq_len=length, target_fraction=n_targets / (rows * length), head_chunk=head_chunk)
+    run = M.RunSettings.from_config(
+        cfg,
+        device="cuda" if recompute_head else "cpu",
+        compute="fp32",
+        batch_size=rows,
+        seq_len=length,
+        target_fraction=n_targets / (rows * length),
+        head_chunk=head_chunk,
+    )
     return measured, M.estimate(M.Architecture.from_config(model.config), run)
 
 
 SMOL_CASES = {  # name: (overrides, rows, length, target share)
     "no checkpointing, q/v": (("train.gradient_checkpointing=false", "lora.dropout=0.0"), 1, 128, 0.75),
-    "checkpointing, q/v, dropout, few targets": (("train.gradient_checkpointing=true", "lora.dropout=0.1"), 1, 128, 0.05),
-    "checkpointing, all-linear, dropout": (("train.gradient_checkpointing=true", "lora.dropout=0.05", "lora.target_modules=all-linear"), 1, 128, 0.75),
+    "checkpointing, q/v, dropout, few targets": (
+        ("train.gradient_checkpointing=true", "lora.dropout=0.1"),
+        1,
+        128,
+        0.05,
+    ),
+    "checkpointing, all-linear, dropout": (
+        ("train.gradient_checkpointing=true", "lora.dropout=0.05", "lora.target_modules=all-linear"),
+        1,
+        128,
+        0.75,
+    ),
 }
 
 
@@ -180,8 +217,12 @@ def test_step_peak_matches_measurement_smollm2(case, smollm2_base, tmp_path):
 
 
 TINY_CASES = {  # the 151,665-column LM head dominates: head formulas, chunking (128 targets a chunk here), NF4 layers
-    "NF4, all-linear, dropout, checkpointing": (("quant.mode=nf4", "lora.target_modules=all-linear", "lora.dropout=0.1",
-                                                 "train.gradient_checkpointing=true"), 2, 128, False),
+    "NF4, all-linear, dropout, checkpointing": (
+        ("quant.mode=nf4", "lora.target_modules=all-linear", "lora.dropout=0.1", "train.gradient_checkpointing=true"),
+        2,
+        128,
+        False,
+    ),
     "three chunks, logits kept (CPU)": (("train.gradient_checkpointing=true",), 2, 160, False),
     "three chunks, recomputed in backward (GPU path)": (("train.gradient_checkpointing=true",), 2, 160, True),
 }
@@ -214,7 +255,9 @@ def test_presets_and_published_figures():
     assert M.usable_bytes(24) < est("qwen2.5-32b-qlora").peak <= M.usable_bytes(32)  # "about 32 GB"
     assert est("qwen2.5-32b-qlora", gpus=2, fsdp=True).peak <= M.usable_bytes(24)  # FSDP over two 24 GB cards
     ours = est("qwen2.5-1.5b-qlora").peak
-    assert ours < M.reference_run_estimate().peak < 12e9  # full-vocabulary logits cost more; still below the reported 12 GB
+    assert (
+        ours < M.reference_run_estimate().peak < 12e9
+    )  # full-vocabulary logits cost more; still below the reported 12 GB
 
 
 def test_training_doc_quotes_the_generated_table():

@@ -28,7 +28,7 @@ def _packed_batch(vocab: int, seed: int = 0) -> dict:
 
     def ex(n, k):
         ids = torch.randint(10, min(vocab, 5000), (n,), generator=g).tolist()
-        return {"input_ids": ids, "labels": [-100] * (n - k) + ids[n - k:]}
+        return {"input_ids": ids, "labels": [-100] * (n - k) + ids[n - k :]}
 
     rows = [packed_row([ex(30, 20), ex(25, 10)]), packed_row([ex(20, 15), ex(18, 9), ex(22, 12)])]
     return collate_packed(rows, pad_id=0)
@@ -45,8 +45,9 @@ def _loss_and_grads(model, batch):
 @torch.no_grad()
 def _hidden(model, batch, spans):
     decoder = model.get_base_model().get_decoder()
-    return decoder(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False,
-                   example_spans=spans).last_hidden_state
+    return decoder(
+        input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False, example_spans=spans
+    ).last_hidden_state
 
 
 def test_example_spans_follow_restarting_position_ids():

@@ -48,9 +48,19 @@ from train_support import (
 
 REPO = Path(__file__).resolve().parents[2]
 FSDP_CONFIG = REPO / "configs" / "accelerate" / "fsdp_qlora.yaml"
-RESUME_RUN = ("train.max_steps=4", "train.save_steps=2", "train.batch_size=2", "train.grad_accum=2", "train.eval_steps=2",
-              "train.eval_batches=1", "train.gradient_checkpointing=true", "lora.dropout=0.1", "quant.mode=nf4",
-              "quant.compute_dtype=fp32", "train.optimizer=adamw_8bit")
+RESUME_RUN = (
+    "train.max_steps=4",
+    "train.save_steps=2",
+    "train.batch_size=2",
+    "train.grad_accum=2",
+    "train.eval_steps=2",
+    "train.eval_batches=1",
+    "train.gradient_checkpointing=true",
+    "lora.dropout=0.1",
+    "quant.mode=nf4",
+    "quant.compute_dtype=fp32",
+    "train.optimizer=adamw_8bit",
+)
 
 
 def _accelerate_launch(tmp_path: Path, runs: dict, *flags: str) -> subprocess.CompletedProcess:
@@ -60,8 +70,23 @@ def _accelerate_launch(tmp_path: Path, runs: dict, *flags: str) -> subprocess.Co
     args = []
     for name, cfg in runs.items():
         args += [str(save_resolved(cfg, tmp_path, f"{name}.yaml")), str(tmp_path / name)]
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(FSDP_CONFIG), "--num_processes", "2",
-           "--main_process_port", str(free_port()), "--monitor_interval", "0.1", str(WORKER), *args, "--recompute-head", *flags]
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(FSDP_CONFIG),
+        "--num_processes",
+        "2",
+        "--main_process_port",
+        str(free_port()),
+        "--monitor_interval",
+        "0.1",
+        str(WORKER),
+        *args,
+        "--recompute-head",
+        *flags,
+    ]
     return subprocess.run(cmd, env=worker_env(), capture_output=True, text=True, timeout=300, cwd=REPO)
 
 
@@ -80,16 +105,22 @@ def _tensors(state):
 def fsdp_runs(tiny_model_dir, recipes_jsonl, tmp_path_factory) -> dict:
     pytest.importorskip("bitsandbytes", reason="NF4 weights and the 8-bit optimizer need bitsandbytes")
     tmp = tmp_path_factory.mktemp("fsdp")
-    runs = {f"fsdp-{q}": make_cfg(tiny_model_dir, recipes_jsonl, tmp / f"fsdp-{q}", "train.batch_size=2", f"quant.mode={q}",
-                                  *GRAD_RUN) for q in grad_quants()}
+    runs = {
+        f"fsdp-{q}": make_cfg(
+            tiny_model_dir, recipes_jsonl, tmp / f"fsdp-{q}", "train.batch_size=2", f"quant.mode={q}", *GRAD_RUN
+        )
+        for q in grad_quants()
+    }
     killed = make_cfg(tiny_model_dir, recipes_jsonl, tmp / "killed", *RESUME_RUN)
     runs |= {"ref": make_cfg(tiny_model_dir, recipes_jsonl, tmp / "ref", *RESUME_RUN), "killed": killed}
     first = _accelerate_launch(tmp, runs, "--grads", "--kill-at-save", "4")
     assert first.returncode != 0 and "SIGKILL" in first.stderr, first.stderr[-4000:]
     # What the kill left behind, before the resume adds to it.
-    after_kill = {"latest": latest_checkpoint(killed.output_dir),
-                  "half_written": list((Path(killed.output_dir) / "checkpoints").glob(".step-4*")),
-                  "logged_steps": sorted(r["step"] for r in read_log(killed.output_dir) if "loss" in r)}
+    after_kill = {
+        "latest": latest_checkpoint(killed.output_dir),
+        "half_written": list((Path(killed.output_dir) / "checkpoints").glob(".step-4*")),
+        "logged_steps": sorted(r["step"] for r in read_log(killed.output_dir) if "loss" in r),
+    }
     second = _accelerate_launch(tmp, {"resumed": killed}, "--grads")
     assert second.returncode == 0, second.stderr[-4000:]
     return {"dir": tmp, "killed": killed, "after_kill": after_kill}

@@ -77,4 +77,6 @@ def test_batch4_accum1_equals_batch2_accum2(tiny_model_dir):
         s, n = TargetTokenLoss(model)(**collate_padding_free(part))
         (s / n / 2).backward()
     mom = {k: p.grad for k, p in model.named_parameters() if p.requires_grad}
-    assert max(float((mom[k] - g4[k]).abs().max()) for k in g4) > 100 * max(float((g22[k] - g4[k]).abs().max()) for k in g4)
+    assert max(float((mom[k] - g4[k]).abs().max()) for k in g4) > 100 * max(
+        float((g22[k] - g4[k]).abs().max()) for k in g4
+    )

@@ -22,7 +22,9 @@ def trained_adapter(tiny_model_dir, tmp_path_factory) -> tuple[Path, object]:
     out = tmp_path_factory.mktemp("adapter")
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
-    peft = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    peft = get_peft_model(
+        model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    )
     peft.save_pretrained(out)
     AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(out)
     # quant.mode=nf4: the training ran on 4-bit weights, yet the merge must use an unquantized base.
@@ -70,8 +72,11 @@ def test_merged_qwen_stops_on_both_ids(trained_adapter, tmp_path, qwen_tokenizer
     bias = torch.zeros(model.config.vocab_size)
     bias[151645] = 10.0
     model.get_output_embeddings().register_forward_hook(lambda m, i, o: o + bias)
-    out = model.generate(torch.tensor([[100, 200]]), generation_config=GenerationConfig.from_pretrained(tmp_path / "m"),
-                         max_new_tokens=20)
+    out = model.generate(
+        torch.tensor([[100, 200]]),
+        generation_config=GenerationConfig.from_pretrained(tmp_path / "m"),
+        max_new_tokens=20,
+    )
     assert out.shape[1] == 3 and int(out[0, -1]) == 151645
 
 
@@ -80,12 +85,16 @@ def _cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProce
 
     env = dict(os.environ, HF_HUB_OFFLINE="1", CHEFBOT_NO_PROGRESS="1")
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "chefbot.cli", *args], capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "chefbot.cli", *args], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def test_push_offline_fails_before_training(tmp_path, tiny_model_dir):
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"output_dir: {tmp_path / 'run'}\nmodel:\n  name_or_path: {tiny_model_dir}\ntrain:\n  push_to_hub: me/chefbot\n")
+    cfg.write_text(
+        f"output_dir: {tmp_path / 'run'}\nmodel:\n  name_or_path: {tiny_model_dir}\ntrain:\n  push_to_hub: me/chefbot\n"
+    )
     p = _cli("train", str(cfg), "--push")
     assert p.returncode != 0
     assert "HF_HUB_OFFLINE" in p.stderr and "Traceback" not in p.stderr

@@ -38,6 +38,7 @@ from train_support import (
     worker_env,
 )
 
+
 def _torchrun(tmp_path: Path, runs: dict, *flags: str) -> subprocess.CompletedProcess:
     """One 2-process launch training each config of ``runs`` ({name: cfg}) in turn."""
     from chefbot.config import save_resolved
@@ -45,10 +46,21 @@ def _torchrun(tmp_path: Path, runs: dict, *flags: str) -> subprocess.CompletedPr
     args = []
     for name, cfg in runs.items():
         args += [str(save_resolved(cfg, tmp_path, f"{name}.yaml")), str(tmp_path / name)]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
-           "--monitor_interval", "0.1", str(WORKER), *args, *flags]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(free_port()),
+        "--monitor_interval",
+        "0.1",
+        str(WORKER),
+        *args,
+        *flags,
+    ]
     return subprocess.run(cmd, env=worker_env(), capture_output=True, text=True, timeout=300)
-
 
 
 def test_sigkill_mid_save_then_resume_continues_the_same_curve(tiny_model_dir, recipes_jsonl, tmp_path):
@@ -60,13 +72,23 @@ def test_sigkill_mid_save_then_resume_continues_the_same_curve(tiny_model_dir, r
     from chefbot.train.loop import train
 
     torch.set_num_threads(1)  # same kernels as the single-threaded worker: comparable floats
-    common = ("train.max_steps=4", "train.save_steps=2", "train.batch_size=2", "train.eval_steps=null",
-              "lora.dropout=0.1")  # dropout: the restored RNG state must reproduce the masks
+    common = (
+        "train.max_steps=4",
+        "train.save_steps=2",
+        "train.batch_size=2",
+        "train.eval_steps=null",
+        "lora.dropout=0.1",
+    )  # dropout: the restored RNG state must reproduce the masks
     reference = train(make_cfg(tiny_model_dir, recipes_jsonl, tmp_path / "ref", *common))
     cfg = make_cfg(tiny_model_dir, recipes_jsonl, tmp_path / "killed", *common)
     cfg_file = save_resolved(cfg, tmp_path, "killed.yaml")
-    p = subprocess.run([sys.executable, str(WORKER), str(cfg_file), str(tmp_path / "k.json"), "--kill-at-save", "4"],
-                       env=worker_env(), capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [sys.executable, str(WORKER), str(cfg_file), str(tmp_path / "k.json"), "--kill-at-save", "4"],
+        env=worker_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == -9, p.stderr[-3000:]
     assert latest_checkpoint(cfg.output_dir).name == "step-2"  # the half-written step-4 is ignored
     assert list((Path(cfg.output_dir) / "checkpoints").glob(".step-4*"))  # ...and it really was half-written
@@ -90,14 +112,24 @@ def test_sigkill_mid_save_then_resume_continues_the_same_curve(tiny_model_dir, r
     assert [r["step"] for r in read_history(cfg.output_dir)["train_loss"]] == [1, 2, 3, 4]
 
 
-def test_ddp_gradients_equal_one_process_with_double_batch(tiny_model_dir, recipes_jsonl, tmp_path, one_process_reference):
+def test_ddp_gradients_equal_one_process_with_double_batch(
+    tiny_model_dir, recipes_jsonl, tmp_path, one_process_reference
+):
     """2 ranks x batch 2 x 2 micro-batches == 1 process x batch 4 x 2 micro-batches, gradient by gradient.
 
     Dropout off, non-reentrant gradient checkpointing on; fp32 weights and NF4 4-bit weights.
     """
     quants = grad_quants()
-    p = _torchrun(tmp_path, {f"ddp-{q}": make_cfg(tiny_model_dir, recipes_jsonl, tmp_path / f"ddp-{q}", "train.batch_size=2",
-                                                  f"quant.mode={q}", *GRAD_RUN) for q in quants}, "--grads")
+    p = _torchrun(
+        tmp_path,
+        {
+            f"ddp-{q}": make_cfg(
+                tiny_model_dir, recipes_jsonl, tmp_path / f"ddp-{q}", "train.batch_size=2", f"quant.mode={q}", *GRAD_RUN
+            )
+            for q in quants
+        },
+        "--grads",
+    )
     assert p.returncode == 0, p.stderr[-4000:]
     for q in quants:
         single, single_grads = one_process_reference[q]
@@ -126,18 +158,37 @@ def test_ddp_sigkill_and_resume_equals_uninterrupted_run_with_dropout(tiny_model
     from chefbot.train.checkpoint import latest_checkpoint
 
     pytest.importorskip("bitsandbytes")
-    common = ("train.max_steps=4", "train.save_steps=2", "train.batch_size=2", "train.grad_accum=2", "train.eval_steps=2",
-              "train.eval_batches=1", "train.gradient_checkpointing=true", "lora.dropout=0.1", "quant.mode=nf4",
-              "quant.compute_dtype=fp32")
+    common = (
+        "train.max_steps=4",
+        "train.save_steps=2",
+        "train.batch_size=2",
+        "train.grad_accum=2",
+        "train.eval_steps=2",
+        "train.eval_batches=1",
+        "train.gradient_checkpointing=true",
+        "lora.dropout=0.1",
+        "quant.mode=nf4",
+        "quant.compute_dtype=fp32",
+    )
     cfg = make_cfg(tiny_model_dir, recipes_jsonl, tmp_path / "killed", *common)
     # One launch: the uninterrupted run, then the run that rank 0 kills while writing checkpoint 4.
-    p = _torchrun(tmp_path, {"ref": make_cfg(tiny_model_dir, recipes_jsonl, tmp_path / "ref", *common), "killed": cfg},
-                  "--grads", "--kill-at-save", "4")
+    p = _torchrun(
+        tmp_path,
+        {"ref": make_cfg(tiny_model_dir, recipes_jsonl, tmp_path / "ref", *common), "killed": cfg},
+        "--grads",
+        "--kill-at-save",
+        "4",
+    )
     assert p.returncode != 0 and "SIGKILL" in p.stderr, p.stderr[-4000:]
     ref, ref_grads = rank_outputs(tmp_path, "ref")
     ckpt = latest_checkpoint(cfg.output_dir)
     assert ckpt.name == "step-2"  # the half-written step-4 is ignored
-    assert sorted(r["step"] for r in read_log(cfg.output_dir) if "loss" in r) == [1, 2, 3, 4]  # steps 3, 4 ran before the kill
+    assert sorted(r["step"] for r in read_log(cfg.output_dir) if "loss" in r) == [
+        1,
+        2,
+        3,
+        4,
+    ]  # steps 3, 4 ran before the kill
     rng = [torch.load(ckpt / f"rng-rank{r}.pt", weights_only=False)["torch"] for r in (0, 1)]
     assert not torch.equal(*rng)  # the ranks' dropout streams differ: restoring one state on both would show
 

@@ -21,7 +21,16 @@ def test_loss_falls_on_a_repeated_batch(tiny_model_dir):
     from chefbot.train.loss import TargetTokenLoss
     from chefbot.train.setup import attach_adapter, make_optimizer, trainable_parameters
 
-    cfg = load_config(None, ["lora.r=8", "lora.dropout=0", "train.lr=1e-2", "train.optimizer=adamw_torch", "train.gradient_checkpointing=false"])
+    cfg = load_config(
+        None,
+        [
+            "lora.r=8",
+            "lora.dropout=0",
+            "train.lr=1e-2",
+            "train.optimizer=adamw_torch",
+            "train.gradient_checkpointing=false",
+        ],
+    )
     torch.manual_seed(0)
     model = attach_adapter(AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32), cfg)
     ids = list(range(100, 140))
@@ -43,8 +52,16 @@ def test_train_end_to_end_outputs(tiny_model_dir, recipes_jsonl, tmp_path):
     from chefbot.train.loop import train
     from chefbot.stops import stop_token_ids
 
-    cfg = make_cfg(tiny_model_dir, recipes_jsonl, tmp_path / "run", "train.max_steps=3", "train.batch_size=2",
-                   "train.save_steps=1", "train.save_total_limit=2", "train.report_to=[tensorboard]")
+    cfg = make_cfg(
+        tiny_model_dir,
+        recipes_jsonl,
+        tmp_path / "run",
+        "train.max_steps=3",
+        "train.batch_size=2",
+        "train.save_steps=1",
+        "train.save_total_limit=2",
+        "train.report_to=[tensorboard]",
+    )
     s = train(cfg)
     assert s["steps"] == 3 and len(s["train_loss"]) == 3
     assert all(math.isfinite(r["loss"]) for r in s["train_loss"])
@@ -69,9 +86,20 @@ def test_qlora_nf4_on_cpu(tiny_model_dir, recipes_jsonl, tmp_path):
     from chefbot.train.checkpoint import latest_checkpoint
     from chefbot.train.loop import train
 
-    cfg = make_cfg(tiny_model_dir, recipes_jsonl, tmp_path / "q", "quant.mode=nf4", "train.precision=bf16",
-                   "train.optimizer=paged_adamw_8bit", "train.gradient_checkpointing=true", "train.max_steps=2",
-                   "train.batch_size=2", "train.eval_steps=null", "train.save_steps=2", "lora.target_modules=all-linear")
+    cfg = make_cfg(
+        tiny_model_dir,
+        recipes_jsonl,
+        tmp_path / "q",
+        "quant.mode=nf4",
+        "train.precision=bf16",
+        "train.optimizer=paged_adamw_8bit",
+        "train.gradient_checkpointing=true",
+        "train.max_steps=2",
+        "train.batch_size=2",
+        "train.eval_steps=null",
+        "train.save_steps=2",
+        "lora.target_modules=all-linear",
+    )
     s = train(cfg)
     assert all(math.isfinite(r["loss"]) for r in s["train_loss"])
     opt_state = torch.load(latest_checkpoint(cfg.output_dir) / "optimizer.pt", weights_only=False)
@@ -90,7 +118,9 @@ def test_target_modules_matching_nothing_lists_names(tiny_model_dir):
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     with pytest.raises(ChefbotError, match=r"match no module.*q_proj.*v_proj") as e:
-        attach_adapter(model, load_config(None, ["lora.target_modules=[query_key_value]", "train.gradient_checkpointing=false"]))
+        attach_adapter(
+            model, load_config(None, ["lora.target_modules=[query_key_value]", "train.gradient_checkpointing=false"])
+        )
     assert "o_proj" in str(e.value) and "\n" not in str(e.value)
 
 
@@ -144,14 +174,17 @@ def test_each_rank_restores_its_own_rng_and_other_world_sizes_are_refused(tmp_pa
         torch.manual_seed(seed)
         random.seed(seed)
         states.append(C.rng_state())
-    folder = C.save_checkpoint(tmp_path, 2, save, opt, sched, {"epoch": 0, "micro_batch": 2, "layout": [2, 1, 2]},
-                               rng_states=states)
+    folder = C.save_checkpoint(
+        tmp_path, 2, save, opt, sched, {"epoch": 0, "micro_batch": 2, "layout": [2, 1, 2]}, rng_states=states
+    )
     assert sorted(f.name for f in folder.glob("rng*")) == ["rng-rank0.pt", "rng-rank1.pt"]
     for rank in (1, 0):
         torch.manual_seed(99)
         C.load_checkpoint(folder, opt, sched, rank=rank, world_size=2)
         assert torch.equal(torch.get_rng_state(), states[rank]["torch"]) and random.getstate() == states[rank]["python"]
-    with pytest.raises(ChefbotError, match=r"written by 2 process\(es\), this run has 1; resume needs the same world size"):
+    with pytest.raises(
+        ChefbotError, match=r"written by 2 process\(es\), this run has 1; resume needs the same world size"
+    ):
         C.load_checkpoint(folder, opt, sched)
 
     # A checkpoint of an older chefbot: one rng.pt, no world_size in state.json.
@@ -196,7 +229,9 @@ def test_every_end_of_turn_is_a_target(tiny_model_dir, recipes_jsonl, tmp_path):
                 labelled = [i for i in range(a, b) if row["labels"][i] != -100]
                 assert labelled, "an example with no target"
                 last = labelled[-1]
-                assert row["input_ids"][last] == eot and row["labels"][last] == eot  # the answer ends on a trained <|im_end|>
+                assert (
+                    row["input_ids"][last] == eot and row["labels"][last] == eot
+                )  # the answer ends on a trained <|im_end|>
 
 
 def test_world_size_mismatch_is_an_error(monkeypatch):
@@ -220,8 +255,16 @@ def test_wandb_offline_logs_without_network(tiny_model_dir, recipes_jsonl, tmp_p
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.delenv("WANDB_MODE", raising=False)
-    cfg = make_cfg(tiny_model_dir, recipes_jsonl, tmp_path / "run", "train.max_steps=2", "train.batch_size=2",
-                   "train.save_steps=null", "train.report_to=[wandb]", "train.wandb_mode=offline")
+    cfg = make_cfg(
+        tiny_model_dir,
+        recipes_jsonl,
+        tmp_path / "run",
+        "train.max_steps=2",
+        "train.batch_size=2",
+        "train.save_steps=null",
+        "train.report_to=[wandb]",
+        "train.wandb_mode=offline",
+    )
     s = train(cfg)
     assert s["steps"] == 2
     runs = list((tmp_path / "run" / "wandb").glob("offline-run-*"))

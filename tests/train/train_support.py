@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
-WORDS = ("onion garlic butter flour sugar salt pepper egg milk cream tomato basil rice chicken beef "
-         "carrot celery lemon oil vinegar honey thyme potato cheese bread").split()
+WORDS = (
+    "onion garlic butter flour sugar salt pepper egg milk cream tomato basil rice chicken beef "
+    "carrot celery lemon oil vinegar honey thyme potato cheese bread"
+).split()
 VERBS = ("chop stir bake simmer whisk fold roast season boil drain mix pour slice").split()
 
 
@@ -26,13 +28,22 @@ def synthetic_recipes(n: int, seed: int = 0) -> list[dict]:
     out = []
     for i in range(n):
         ner = rng.sample(WORDS, rng.randint(2, 6))
-        steps = [f"{rng.choice(VERBS).capitalize()} the {' and '.join(rng.sample(ner, min(2, len(ner))))} "
-                 f"for {rng.randint(2, 30)} minutes." for _ in range(rng.randint(1, 3))]
-        out.append({
-            "id": f"syn:{i}", "title": f"{ner[0].capitalize()} {rng.choice(['soup', 'pie', 'stew', 'salad'])} {i}",
-            "ingredients": [f"{rng.randint(1, 4)} cups {w}" for w in ner], "ner": ner,
-            "directions": steps, "source": "synthetic", "link": None,
-        })
+        steps = [
+            f"{rng.choice(VERBS).capitalize()} the {' and '.join(rng.sample(ner, min(2, len(ner))))} "
+            f"for {rng.randint(2, 30)} minutes."
+            for _ in range(rng.randint(1, 3))
+        ]
+        out.append(
+            {
+                "id": f"syn:{i}",
+                "title": f"{ner[0].capitalize()} {rng.choice(['soup', 'pie', 'stew', 'salad'])} {i}",
+                "ingredients": [f"{rng.randint(1, 4)} cups {w}" for w in ner],
+                "ner": ner,
+                "directions": steps,
+                "source": "synthetic",
+                "link": None,
+            }
+        )
     return out
 
 
@@ -48,9 +59,18 @@ def _build_tiny_llama(folder: Path, tokenizer, seed: int = 0) -> Path:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-                         tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     LlamaForCausalLM(config).save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
     return folder
@@ -75,13 +95,33 @@ def make_cfg(model_dir: Path, data: Path, out: Path, *overrides: str):
     from chefbot.config import load_config
 
     base = [
-        f"model.name_or_path={model_dir}", f"output_dir={out}", f"data.source={data}", "data.format=chefbot",
-        f"data.cache_dir={out.parent / 'data-cache'}", "data.val_size=8", "data.test_size=4", "data.max_length=256",
-        "data.packing=false", "data.num_proc=1",
-        "quant.mode=none", "lora.r=4", "lora.alpha=8", "lora.dropout=0.0",
-        "train.precision=fp32", "train.optimizer=adamw_torch", "train.lr=5e-3", "train.batch_size=4", "train.grad_accum=1",
-        "train.max_steps=4", "train.warmup_steps=0", "train.gradient_checkpointing=false", "train.eval_steps=2",
-        "train.eval_batches=2", "train.save_steps=2", "train.report_to=[]", "train.logging_steps=1",
+        f"model.name_or_path={model_dir}",
+        f"output_dir={out}",
+        f"data.source={data}",
+        "data.format=chefbot",
+        f"data.cache_dir={out.parent / 'data-cache'}",
+        "data.val_size=8",
+        "data.test_size=4",
+        "data.max_length=256",
+        "data.packing=false",
+        "data.num_proc=1",
+        "quant.mode=none",
+        "lora.r=4",
+        "lora.alpha=8",
+        "lora.dropout=0.0",
+        "train.precision=fp32",
+        "train.optimizer=adamw_torch",
+        "train.lr=5e-3",
+        "train.batch_size=4",
+        "train.grad_accum=1",
+        "train.max_steps=4",
+        "train.warmup_steps=0",
+        "train.gradient_checkpointing=false",
+        "train.eval_steps=2",
+        "train.eval_batches=2",
+        "train.save_steps=2",
+        "train.report_to=[]",
+        "train.logging_steps=1",
     ]
     return load_config(None, base + list(overrides))
 
@@ -89,8 +129,16 @@ def make_cfg(model_dir: Path, data: Path, out: Path, *overrides: str):
 # The 2-process gradient comparisons (DDP and FSDP): 2 optimizer steps of 2 micro-batches,
 # non-reentrant gradient checkpointing, dropout off (ranks draw other masks than one process),
 # fp32 compute; one process takes batch 4, each of 2 ranks batch 2.
-GRAD_RUN = ("train.max_steps=2", "train.grad_accum=2", "train.eval_steps=2", "train.eval_batches=1", "train.save_steps=2",
-            "train.gradient_checkpointing=true", "lora.dropout=0.0", "quant.compute_dtype=fp32")
+GRAD_RUN = (
+    "train.max_steps=2",
+    "train.grad_accum=2",
+    "train.eval_steps=2",
+    "train.eval_batches=1",
+    "train.save_steps=2",
+    "train.gradient_checkpointing=true",
+    "lora.dropout=0.0",
+    "quant.compute_dtype=fp32",
+)
 
 
 def grad_quants() -> list[str]:
@@ -118,8 +166,11 @@ def one_process_reference(tiny_model_dir, recipes_jsonl, tmp_path_factory) -> di
         for q in grad_quants():
             grads: dict = {}
             loop.accumulate_gradients = record_gradients(real, grads)
-            summary = loop.train(make_cfg(tiny_model_dir, recipes_jsonl, root / f"one-{q}", "train.batch_size=4",
-                                          f"quant.mode={q}", *GRAD_RUN))
+            summary = loop.train(
+                make_cfg(
+                    tiny_model_dir, recipes_jsonl, root / f"one-{q}", "train.batch_size=4", f"quant.mode={q}", *GRAD_RUN
+                )
+            )
             out[q] = (summary, grads)
     finally:
         loop.accumulate_gradients = real
@@ -233,4 +284,6 @@ def assert_same_gradients(got: dict, want: dict, rel: float) -> None:
         scale = max(float(g.abs().max()) for g in grads.values())
         assert scale > 0
         for name, g in grads.items():
-            torch.testing.assert_close(got[step][name], g, rtol=rel, atol=rel * scale, msg=lambda m, s=step, n=name: f"step {s}, {n}: {m}")
+            torch.testing.assert_close(
+                got[step][name], g, rtol=rel, atol=rel * scale, msg=lambda m, s=step, n=name: f"step {s}, {n}: {m}"
+            )

@@ -19,16 +19,24 @@ import yaml
 from chefbot.cooking.quantities import Line
 
 # Words about size, state or preparation: they do not change the item to buy.
-DESCRIPTORS = frozenset("""
+DESCRIPTORS = frozenset(
+    """
 large medium small big extra fresh freshly chopped minced diced sliced grated shredded beaten softened melted
 whole ripe boneless skinless finely coarsely thinly thickly roughly peeled crushed cubed halved quartered
 trimmed rinsed drained packed loosely firmly lightly cooked uncooked raw room temperature cold warm hot
 optional divided about approximately heaping level scant good quality organic plain unsalted salted
-""".split())
-TEXT_AMOUNT_RE = re.compile(r"^(?:a|an|some|few|several)?\s*(?:pinch|dash|handful|splash|sprinkle|drizzle|few|little)"
-                            r"(?:es|s)?\s+(?:of\s+)?|^(?:some|a few|a little)\s+", re.I)
-TEXT_TAIL_RE = re.compile(r"\b(?:to taste|for (?:serving|garnish|frying|greasing|dusting)|as needed|if desired|"
-                          r"or more|or to taste|optional)\b.*$", re.I)
+""".split()
+)
+TEXT_AMOUNT_RE = re.compile(
+    r"^(?:a|an|some|few|several)?\s*(?:pinch|dash|handful|splash|sprinkle|drizzle|few|little)"
+    r"(?:es|s)?\s+(?:of\s+)?|^(?:some|a few|a little)\s+",
+    re.I,
+)
+TEXT_TAIL_RE = re.compile(
+    r"\b(?:to taste|for (?:serving|garnish|frying|greasing|dusting)|as needed|if desired|"
+    r"or more|or to taste|optional)\b.*$",
+    re.I,
+)
 
 
 @dataclass(frozen=True)

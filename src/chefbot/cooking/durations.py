@@ -32,18 +32,41 @@ def rules() -> Rules:
     """The tables of ``durations.yaml``, read once."""
     data = yaml.safe_load(resources.files("chefbot.cooking").joinpath("durations.yaml").read_text(encoding="utf-8"))
     return Rules(
-        verbs=data["verbs"], synonyms=data["synonyms"], not_tasks=set(data["not_tasks"]),
-        vague=data["vague"], preheat_minutes=int(data["preheat_minutes"]),
-        hands_start_minutes=int(data["hands_start_minutes"]), hands_end_minutes=int(data["hands_end_minutes"]),
+        verbs=data["verbs"],
+        synonyms=data["synonyms"],
+        not_tasks=set(data["not_tasks"]),
+        vague=data["vague"],
+        preheat_minutes=int(data["preheat_minutes"]),
+        hands_start_minutes=int(data["hands_start_minutes"]),
+        hands_end_minutes=int(data["hands_end_minutes"]),
     )
 
 
 # ---------------------------------------------------------------- durations
 
 _WORD_NUM = {
-    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
-    "thirty": 30, "forty": 40, "forty-five": 45, "fifty": 50, "sixty": 60, "ninety": 90,
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "fifteen": 15,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "forty-five": 45,
+    "fifty": 50,
+    "sixty": 60,
+    "ninety": 90,
 }
 _NUM = r"(?:\d+\s+\d+/\d+|\d+/\d+|\d+(?:\.\d+)?|forty-five|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|ninety|an?|half an?)"
 _UNIT = r"(?P<unit>minutes?|mins?\b\.?|min\b\.?|hours?|hrs?\b\.?|hr\b\.?|seconds?|secs?\b\.?|days?)"
@@ -59,7 +82,7 @@ _ALT_BEFORE_RE = re.compile(r"\bor\s+(?:for\s+|about\s+)?$", re.I)
 
 
 def parse_number(text: str) -> float:
-    """"3", "1 1/2", "two", "half a" -> a number."""
+    """ "3", "1 1/2", "two", "half a" -> a number."""
     t = text.strip().lower()
     if t.startswith("half"):
         return 0.5
@@ -111,7 +134,7 @@ def parse_duration(text: str) -> int | None:
     total = 0.0
     found = False
     for start, minutes in sorted(spans):
-        before = text[max(0, start - 16):start]
+        before = text[max(0, start - 16) : start]
         if _SKIP_BEFORE_RE.search(before):
             continue
         if found and _ALT_BEFORE_RE.search(before):
@@ -132,7 +155,13 @@ _TEMP_RE = re.compile(
 )
 # "Bake at 350 for 1 hour": a bare number after at/to, used only when no degree sign is written.
 _BARE_TEMP_RE = re.compile(r"\b(?:at|to)\s+(?P<deg>[1-5]\d\d)\b(?!\s*(?:g\b|ml|grams|x\b|-inch|inch))", re.I)
-_OVEN_WORDS = {"slow oven": 150, "moderate oven": 175, "moderately hot oven": 190, "hot oven": 220, "very hot oven": 230}
+_OVEN_WORDS = {
+    "slow oven": 150,
+    "moderate oven": 175,
+    "moderately hot oven": 190,
+    "hot oven": 220,
+    "very hot oven": 230,
+}
 
 
 OVEN_RANGE_C = (30, 320)  # what a home oven can be set to; the planner's tasks accept nothing else

@@ -58,8 +58,14 @@ class RecipeLabels:
     difficulty_reason: str = ""  # the facts behind the difficulty, for people ("8 tasks, ...")
 
     def to_dict(self) -> dict:
-        return {"diets": list(self.diets), "total_minutes": self.total_minutes, "hands_on_minutes": self.hands_on_minutes,
-                "difficulty": self.difficulty, "cuisine": self.cuisine, "servings": self.servings}
+        return {
+            "diets": list(self.diets),
+            "total_minutes": self.total_minutes,
+            "hands_on_minutes": self.hands_on_minutes,
+            "difficulty": self.difficulty,
+            "cuisine": self.cuisine,
+            "servings": self.servings,
+        }
 
 
 def time_facts(dish: DishTasks) -> tuple[float, float]:
@@ -77,7 +83,9 @@ def difficulty_of(dish: DishTasks, hands_on: float) -> tuple[str, str]:
     """(easy | medium | hard, the reason in words), by the rules of the module docstring."""
     n = len(dish.tasks)
     top = max(dish.tasks, key=lambda t: t.skill)
-    reason = f"{n} task{'s' if n != 1 else ''}, hardest step {top.verb!r} (skill {top.skill}), {hands_on:g} minutes hands-on"
+    reason = (
+        f"{n} task{'s' if n != 1 else ''}, hardest step {top.verb!r} (skill {top.skill}), {hands_on:g} minutes hands-on"
+    )
     if top.skill >= 5 or hands_on > 90 or n >= 16 or (top.skill >= 4 and n >= 10):
         return "hard", reason
     if n <= 6 and top.skill <= 2 and hands_on <= 25:
@@ -88,8 +96,14 @@ def difficulty_of(dish: DishTasks, hands_on: float) -> tuple[str, str]:
 @lru_cache(maxsize=1)
 def _cuisine_table() -> PhraseTable[str]:
     data = yaml.safe_load(resources.files("chefbot.cooking").joinpath(CUISINES_FILE).read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or not isinstance(data.get("cuisines"), dict) or not isinstance(data.get("not_cuisine"), list):
-        raise ConfigError(f"{CUISINES_FILE}: expected the mappings 'cuisines' (name -> keywords) and 'not_cuisine' (a list)")
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("cuisines"), dict)
+        or not isinstance(data.get("not_cuisine"), list)
+    ):
+        raise ConfigError(
+            f"{CUISINES_FILE}: expected the mappings 'cuisines' (name -> keywords) and 'not_cuisine' (a list)"
+        )
     entries = [(k, name) for name, keys in data["cuisines"].items() for k in keys]
     return PhraseTable(entries + [(p, NOT_CUISINE) for p in data["not_cuisine"]])
 
@@ -111,8 +125,14 @@ def labels_identity() -> str:
     return h.hexdigest()[:16]
 
 
-def label_recipe(title: str, ingredients: list[str], directions: list[str], *,
-                 cuisine: str | None = None, servings: int | None = None) -> RecipeLabels:
+def label_recipe(
+    title: str,
+    ingredients: list[str],
+    directions: list[str],
+    *,
+    cuisine: str | None = None,
+    servings: int | None = None,
+) -> RecipeLabels:
     """Every label of one recipe; ``cuisine`` and ``servings`` are what the source says, if anything."""
     dish = tasks_from_directions("recipe", title, directions, ingredients)
     total = hands = difficulty = None
@@ -121,7 +141,11 @@ def label_recipe(title: str, ingredients: list[str], directions: list[str], *,
         total, hands = time_facts(dish)
         difficulty, reason = difficulty_of(dish, hands)
     return RecipeLabels(
-        diets=diets_of(ingredients), total_minutes=total, hands_on_minutes=hands, difficulty=difficulty,
-        cuisine=(cuisine.strip() or None) if cuisine else cuisine_of(title), servings=servings,
+        diets=diets_of(ingredients),
+        total_minutes=total,
+        hands_on_minutes=hands,
+        difficulty=difficulty,
+        cuisine=(cuisine.strip() or None) if cuisine else cuisine_of(title),
+        servings=servings,
         difficulty_reason=reason,
     )

@@ -26,8 +26,20 @@ import yaml
 from chefbot.errors import ConfigError
 
 DIETS = ("vegetarian", "vegan", "pescatarian", "gluten-free", "dairy-free", "nut-free")
-CLASSES = ("meat", "poultry", "fish_seafood", "dairy", "egg", "gluten_grains", "tree_nuts", "peanuts", "soy",
-           "alcohol", "honey", "other_animal")
+CLASSES = (
+    "meat",
+    "poultry",
+    "fish_seafood",
+    "dairy",
+    "egg",
+    "gluten_grains",
+    "tree_nuts",
+    "peanuts",
+    "soy",
+    "alcohol",
+    "honey",
+    "other_animal",
+)
 LEXICON_FILE = "ingredients.yaml"
 
 _NOT_LETTER = re.compile(r"[^a-z]+")
@@ -73,7 +85,7 @@ class PhraseTable(Generic[V]):
         i, n = 0, len(ws)
         while i < n:
             for size in range(min(self.longest, n - i), 0, -1):
-                key = tuple(ws[i:i + size])
+                key = tuple(ws[i : i + size])
                 if key in self.table:
                     out.append((" ".join(key), self.table[key]))
                     i += size

@@ -29,7 +29,13 @@ from functools import lru_cache
 # except the one-letter ones, where "T" is a tablespoon and "t" a teaspoon.
 UNITS: dict[str, tuple[str, str | None, str, str, tuple[str, ...]]] = {
     "tsp": ("volume", "teaspoon", "tsp", "tsp", ("tsp", "tsps", "teaspoon", "teaspoons", "tspn")),
-    "tbsp": ("volume", "tablespoon", "tbsp", "tbsp", ("tbsp", "tbsps", "tbs", "tbl", "tbls", "tablespoon", "tablespoons")),
+    "tbsp": (
+        "volume",
+        "tablespoon",
+        "tbsp",
+        "tbsp",
+        ("tbsp", "tbsps", "tbs", "tbl", "tbls", "tablespoon", "tablespoons"),
+    ),
     "cup": ("volume", "cup", "cup", "cups", ("cup", "cups", "c")),
     "fl oz": ("volume", "fluid_ounce", "fl oz", "fl oz", ("fl oz", "fl. oz", "fluid ounce", "fluid ounces", "fl.oz")),
     "pint": ("volume", "pint", "pint", "pints", ("pint", "pints", "pt")),
@@ -44,11 +50,34 @@ UNITS: dict[str, tuple[str, str | None, str, str, tuple[str, ...]]] = {
     "lb": ("mass", "pound", "lb", "lb", ("lb", "lbs", "pound", "pounds")),
 }
 COUNT_UNITS = {  # singular -> plural
-    "clove": "cloves", "can": "cans", "package": "packages", "pkg": "pkg", "slice": "slices", "stick": "sticks",
-    "piece": "pieces", "bunch": "bunches", "sprig": "sprigs", "head": "heads", "jar": "jars", "bottle": "bottles",
-    "box": "boxes", "bag": "bags", "packet": "packets", "envelope": "envelopes", "pinch": "pinches", "dash": "dashes",
-    "handful": "handfuls", "stalk": "stalks", "fillet": "fillets", "loaf": "loaves", "sheet": "sheets",
-    "cube": "cubes", "drop": "drops", "container": "containers", "carton": "cartons", "ear": "ears",
+    "clove": "cloves",
+    "can": "cans",
+    "package": "packages",
+    "pkg": "pkg",
+    "slice": "slices",
+    "stick": "sticks",
+    "piece": "pieces",
+    "bunch": "bunches",
+    "sprig": "sprigs",
+    "head": "heads",
+    "jar": "jars",
+    "bottle": "bottles",
+    "box": "boxes",
+    "bag": "bags",
+    "packet": "packets",
+    "envelope": "envelopes",
+    "pinch": "pinches",
+    "dash": "dashes",
+    "handful": "handfuls",
+    "stalk": "stalks",
+    "fillet": "fillets",
+    "loaf": "loaves",
+    "sheet": "sheets",
+    "cube": "cubes",
+    "drop": "drops",
+    "container": "containers",
+    "carton": "cartons",
+    "ear": "ears",
 }
 FOR_UNITS = {"T": "tbsp", "t": "tsp"}  # case-sensitive one-letter aliases
 # Ladders a scaled amount may move along, smallest first: (unit, smallest value shown in it, fractions allowed).
@@ -61,15 +90,58 @@ LADDERS = {
     "metric_volume": (("ml", Fraction(0), ()), ("l", Fraction(1), ())),
     "metric_mass": (("g", Fraction(0), ()), ("kg", Fraction(1), ())),
 }
-LADDER_OF = {"tsp": "us_volume", "tbsp": "us_volume", "cup": "us_volume", "fl oz": "us_volume", "pint": "us_volume",
-             "quart": "us_volume", "gallon": "us_volume", "oz": "us_mass", "lb": "us_mass",
-             "ml": "metric_volume", "dl": "metric_volume", "l": "metric_volume", "g": "metric_mass", "kg": "metric_mass"}
+LADDER_OF = {
+    "tsp": "us_volume",
+    "tbsp": "us_volume",
+    "cup": "us_volume",
+    "fl oz": "us_volume",
+    "pint": "us_volume",
+    "quart": "us_volume",
+    "gallon": "us_volume",
+    "oz": "us_mass",
+    "lb": "us_mass",
+    "ml": "metric_volume",
+    "dl": "metric_volume",
+    "l": "metric_volume",
+    "g": "metric_mass",
+    "kg": "metric_mass",
+}
 TOLERANCE = 0.05  # a value within 5% of a cooking fraction is written as that fraction
 
-VULGAR = {"½": "1/2", "⅓": "1/3", "⅔": "2/3", "¼": "1/4", "¾": "3/4", "⅕": "1/5", "⅖": "2/5", "⅗": "3/5",
-          "⅘": "4/5", "⅙": "1/6", "⅚": "5/6", "⅛": "1/8", "⅜": "3/8", "⅝": "5/8", "⅞": "7/8"}
-WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-         "ten": 10, "eleven": 11, "twelve": 12, "half": Fraction(1, 2), "a": 1, "an": 1}
+VULGAR = {
+    "½": "1/2",
+    "⅓": "1/3",
+    "⅔": "2/3",
+    "¼": "1/4",
+    "¾": "3/4",
+    "⅕": "1/5",
+    "⅖": "2/5",
+    "⅗": "3/5",
+    "⅘": "4/5",
+    "⅙": "1/6",
+    "⅚": "5/6",
+    "⅛": "1/8",
+    "⅜": "3/8",
+    "⅝": "5/8",
+    "⅞": "7/8",
+}
+WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "half": Fraction(1, 2),
+    "a": 1,
+    "an": 1,
+}
 _NUM = r"(?:\d+\s+\d+/\d+|\d+/\d+|\d+(?:[.,]\d+)?)"
 _AMOUNT_RE = re.compile(rf"^\s*(?P<low>{_NUM})(?:\s*(?:-|–|—|to|or)\s*(?P<high>{_NUM}))?(?![\d/])", re.I)
 _WORD_RE = re.compile(r"^\s*(?P<word>[A-Za-z]+)\b", re.I)
@@ -124,7 +196,7 @@ def _unit_at(text: str) -> tuple[str | None, str]:
             if key is None:
                 key = next((k for k, p in COUNT_UNITS.items() if low in (k, p)), None)
         if key is not None:
-            after = text[m.start(1) + len(candidate):]
+            after = text[m.start(1) + len(candidate) :]
             after = re.sub(r"^\.", "", after)
             if re.match(r"^[A-Za-z]", after):  # "cups" must end the word: "c" of "carrots" is no unit
                 continue
@@ -143,12 +215,12 @@ def parse_line(line: str) -> Line:
             high = to_fraction(m.group("high")) if m.group("high") else None
         except (ValueError, ZeroDivisionError):
             return Line(text)
-        after = text[m.end():]
+        after = text[m.end() :]
     else:
         w = _WORD_RE.match(text)
         if not w or w.group("word").lower() not in WORDS:
             return Line(text)
-        after = text[w.end():]
+        after = text[w.end() :]
         low = Fraction(WORDS[w.group("word").lower()])
         if w.group("word").lower() in ("a", "an"):
             unit, _rest = _unit_at(after)
@@ -160,7 +232,7 @@ def parse_line(line: str) -> Line:
     size = ""
     sm = _SIZE_RE.match(after)
     if sm:
-        size, after = sm.group(1), after[sm.end():]
+        size, after = sm.group(1), after[sm.end() :]
     unit, rest = _unit_at(after)
     return Line(text, low, high, unit, size, rest.strip())
 

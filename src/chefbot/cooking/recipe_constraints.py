@@ -28,8 +28,15 @@ from chefbot.cooking.durations import MAX_TASK_MINUTES
 from chefbot.cooking.labels import DIFFICULTIES, RecipeLabels, cuisine_of, label_recipe
 from chefbot.cooking.lexicon import DIETS, diet_offenders
 
-__all__ = ["DIETS", "DIFFICULTIES", "ConstraintCheck", "RecipeConstraints", "check_recipe",
-           "constraints_from_labels", "ingredient_conflicts"]
+__all__ = [
+    "DIETS",
+    "DIFFICULTIES",
+    "ConstraintCheck",
+    "RecipeConstraints",
+    "check_recipe",
+    "constraints_from_labels",
+    "ingredient_conflicts",
+]
 
 Diet = Literal["vegetarian", "vegan", "pescatarian", "gluten-free", "dairy-free", "nut-free"]
 Difficulty = Literal["easy", "medium", "hard"]
@@ -54,7 +61,8 @@ class RecipeConstraints(BaseModel):
 
     diets: list[Diet] = Field(default_factory=list, description=f"any of {', '.join(DIETS)}")
     max_minutes: _Int(ge=1, le=MAX_TASK_MINUTES) | None = Field(
-        None, description="ready in at most this many minutes (total, as the meal planner estimates it)")
+        None, description="ready in at most this many minutes (total, as the meal planner estimates it)"
+    )
     difficulty: Difficulty | None = Field(None, description="easy, medium or hard")
     cuisine: str | None = Field(None, min_length=1, max_length=40, description="e.g. Thai, Italian, Mexican")
     servings: _Int(ge=1, le=100) | None = Field(None, description="how many servings the recipe makes")
@@ -129,15 +137,21 @@ def _time_check(labels: RecipeLabels, limit: int) -> ConstraintCheck:
         return ConstraintCheck("max_minutes", requested, None, "no directions to time")
     about = f"about {total:g} minutes (hands-on {labels.hands_on_minutes:g})"
     ok = total <= limit
-    return ConstraintCheck("max_minutes", requested, ok, f"{about}, {'within' if ok else 'over'} {limit}",
-                           minutes=total)
+    return ConstraintCheck(
+        "max_minutes", requested, ok, f"{about}, {'within' if ok else 'over'} {limit}", minutes=total
+    )
 
 
 def _difficulty_check(labels: RecipeLabels, wanted: str) -> ConstraintCheck:
     if labels.difficulty is None:
         return ConstraintCheck("difficulty", wanted, None, "no directions to judge")
-    return ConstraintCheck("difficulty", wanted, labels.difficulty == wanted,
-                           f"reads as {labels.difficulty} ({labels.difficulty_reason})", minutes=labels.total_minutes)
+    return ConstraintCheck(
+        "difficulty",
+        wanted,
+        labels.difficulty == wanted,
+        f"reads as {labels.difficulty} ({labels.difficulty_reason})",
+        minutes=labels.total_minutes,
+    )
 
 
 def _cuisine_check(title: str, wanted: str) -> ConstraintCheck:
@@ -149,7 +163,9 @@ def _cuisine_check(title: str, wanted: str) -> ConstraintCheck:
 
 
 _RANGE = r"(\d{1,3})(?:\s*(?:-|to|–)\s*(\d{1,3}))?"
-_SERVES_RE = re.compile(rf"\bserves\s+(?:about\s+)?{_RANGE}\b|\b{_RANGE}\s+(?:servings?|portions|people|persons)\b", re.I)
+_SERVES_RE = re.compile(
+    rf"\bserves\s+(?:about\s+)?{_RANGE}\b|\b{_RANGE}\s+(?:servings?|portions|people|persons)\b", re.I
+)
 
 
 def servings_stated(title: str, directions: list[str]) -> tuple[int, int] | None:
@@ -172,8 +188,9 @@ def _servings_check(title: str, directions: list[str], wanted: int, known: int |
     return ConstraintCheck("servings", requested, low <= wanted <= high, f"states {said} servings")
 
 
-def check_recipe(title: str, ingredients: list[str], directions: list[str], c: RecipeConstraints,
-                 *, servings: int | None = None) -> list[ConstraintCheck]:
+def check_recipe(
+    title: str, ingredients: list[str], directions: list[str], c: RecipeConstraints, *, servings: int | None = None
+) -> list[ConstraintCheck]:
     """One ``ConstraintCheck`` per constraint ``c`` asks for, in the order of ``c.phrases()``.
 
     ``servings`` is the count the source gives, when it gives one (else the text is read)."""
@@ -197,9 +214,15 @@ def ingredient_conflicts(ingredients: list[str], c: RecipeConstraints) -> list[C
     return _diet_checks(ingredients, c.diets, keep_satisfied=False)
 
 
-def constraints_from_labels(labels: RecipeLabels, *, diets: tuple[str, ...] | None = None,
-                            time: bool = True, difficulty: bool = True, cuisine: bool = True,
-                            servings: bool = True) -> RecipeConstraints:
+def constraints_from_labels(
+    labels: RecipeLabels,
+    *,
+    diets: tuple[str, ...] | None = None,
+    time: bool = True,
+    difficulty: bool = True,
+    cuisine: bool = True,
+    servings: bool = True,
+) -> RecipeConstraints:
     """Constraints a recipe with these labels meets (all of them, or the parts chosen).
 
     The time limit is the total rounded up (``round_up_minutes``), so it holds by construction."""

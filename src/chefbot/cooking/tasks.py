@@ -42,20 +42,57 @@ class Task(BaseModel):
     duration_from: str = "default"  # "text", "default" or "model"
 
 
-
 # ---------------------------------------------------------------- sentences and verbs
 
 _SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])|;\s*|,?\s+then\s+|\s*\n+\s*")
 _CLAUSE_RE = re.compile(r",\s*|\s+or\s+|\(|\)|:\s*")
-_ADVERBS = {"then", "lightly", "gently", "slowly", "gradually", "well", "immediately", "quickly", "carefully",
-            "thoroughly", "finally", "next", "now", "also", "just", "first", "again", "together", "continue", "to"}
+_ADVERBS = {
+    "then",
+    "lightly",
+    "gently",
+    "slowly",
+    "gradually",
+    "well",
+    "immediately",
+    "quickly",
+    "carefully",
+    "thoroughly",
+    "finally",
+    "next",
+    "now",
+    "also",
+    "just",
+    "first",
+    "again",
+    "together",
+    "continue",
+    "to",
+}
 _PARALLEL_RE = re.compile(r"^(meanwhile|while\b|in (?:another|a separate|a second|a clean|a small) )", re.I)
-_WHEN_COOL_RE = re.compile(r"^(when|once|after)\s+(?:it\s+is\s+|completely\s+)?(cool|cooled|cooling|chilled|set)\b", re.I)
+_WHEN_COOL_RE = re.compile(
+    r"^(when|once|after)\s+(?:it\s+is\s+|completely\s+)?(cool|cooled|cooling|chilled|set)\b", re.I
+)
 _PREHEAT_RE = re.compile(r"\b(pre-?heat(?:ed)?|heat|set|turn on)\b[^.]*\boven\b", re.I)
-_STOVE_CUE_RE = re.compile(r"\bover (?:low|medium|med\.?|high|moderate|medium-high|medium-low|direct|hot)?\s*-?\s*(?:heat|flame)\b|\bon (?:the )?(?:stove|stovetop)\b", re.I)
+_STOVE_CUE_RE = re.compile(
+    r"\bover (?:low|medium|med\.?|high|moderate|medium-high|medium-low|direct|hot)?\s*-?\s*(?:heat|flame)\b|\bon (?:the )?(?:stove|stovetop)\b",
+    re.I,
+)
 _POT_RE = re.compile(r"\b(sauce ?pan|pot|kettle|dutch oven|double boiler|stock ?pot|water)\b", re.I)
 _PAN_RE = re.compile(r"\b(skillet|frying pan|fry pan|wok|griddle)\b", re.I)
-_CONTINUATION = {"add", "stir", "season", "cover", "whisk", "reduce", "return", "dissolve", "sprinkle", "pour", "mix", "combine"}
+_CONTINUATION = {
+    "add",
+    "stir",
+    "season",
+    "cover",
+    "whisk",
+    "reduce",
+    "return",
+    "dissolve",
+    "sprinkle",
+    "pour",
+    "mix",
+    "combine",
+}
 _WORD_RE = re.compile(r"[a-zA-Z][a-zA-Z'-]*")
 
 
@@ -87,7 +124,9 @@ def _canonical(word: str) -> str | None:
 def find_verb(sentence: str) -> str | None:
     """The verb that decides the task: clause-initial verbs first, the highest rank wins."""
     text = re.sub(r"\bset aside\b|\bthe rest\b|\bon top\b|\bto taste\b", " ", sentence, flags=re.I)
-    text = re.sub(r"\b(let|allow)\s+(?:\w+\s+){0,2}?(?:to\s+)?(?=\w)", " , ", text, flags=re.I)  # "let stand" -> "stand"
+    text = re.sub(
+        r"\b(let|allow)\s+(?:\w+\s+){0,2}?(?:to\s+)?(?=\w)", " , ", text, flags=re.I
+    )  # "let stand" -> "stand"
     candidates: list[tuple[int, int, str]] = []
     pos = 0
     for clause in _CLAUSE_RE.split(text):
@@ -109,8 +148,32 @@ def find_verb(sentence: str) -> str | None:
 
 
 _COUNT_AFTER_VERB_RE = re.compile(r"^\W*(?:the\s+)?(\d+)\s+[a-z]", re.I)
-_MEASURE_RE = re.compile(r"^\s*([\d/ .]+)\s*(c\.|cups?|tsp|tbsp|teaspoons?|tablespoons?|lbs?\.?|pounds?|oz\.?|ounces?|pkg|package|cans?|jars?|boxes|box|g\b|kg|ml|l\b|qt|quarts?|pints?|sticks?|dash|pinch|bunch|heads?|cloves?)", re.I)
-_STOP = {"the", "a", "an", "and", "into", "in", "of", "with", "to", "on", "all", "them", "it", "each", "then", "half", "small", "large", "pieces", "cubes"}
+_MEASURE_RE = re.compile(
+    r"^\s*([\d/ .]+)\s*(c\.|cups?|tsp|tbsp|teaspoons?|tablespoons?|lbs?\.?|pounds?|oz\.?|ounces?|pkg|package|cans?|jars?|boxes|box|g\b|kg|ml|l\b|qt|quarts?|pints?|sticks?|dash|pinch|bunch|heads?|cloves?)",
+    re.I,
+)
+_STOP = {
+    "the",
+    "a",
+    "an",
+    "and",
+    "into",
+    "in",
+    "of",
+    "with",
+    "to",
+    "on",
+    "all",
+    "them",
+    "it",
+    "each",
+    "then",
+    "half",
+    "small",
+    "large",
+    "pieces",
+    "cubes",
+}
 
 
 def count_items(sentence: str, verb_word_end: int, ingredients: list[str]) -> int:
@@ -149,11 +212,12 @@ class DishTasks:
         Toasting a garnish (nuts, crumbs) does not make a dish hot: a roasted beet salad that
         cools and gets toasted walnuts on top is still a cold starter.
         """
-        last_heat = max((i for i, t in enumerate(self.tasks) if HEAT & set(t.equipment) and t.verb != "toast"),
-                        default=None)
+        last_heat = max(
+            (i for i, t in enumerate(self.tasks) if HEAT & set(t.equipment) and t.verb != "toast"), default=None
+        )
         if last_heat is None:
             return "cold"
-        after = self.tasks[last_heat + 1:]
+        after = self.tasks[last_heat + 1 :]
         return "cold" if any(t.verb in {"chill", "refrigerate", "freeze", "cool", "set"} for t in after) else "hot"
 
 
@@ -166,8 +230,9 @@ _SLOW_COOKER_RE = re.compile(r"slow cooker|crock ?pot|crock-pot", re.I)
 _HEAT_VERBS = {"cook", "heat", "simmer", "boil", "slow-cook", "stand"}
 
 
-def _task_from_sentence(sentence: str, verb: str, ingredients: list[str], recipe_oven_c: int | None,
-                        slow_cooker_recipe: bool = False) -> dict:
+def _task_from_sentence(
+    sentence: str, verb: str, ingredients: list[str], recipe_oven_c: int | None, slow_cooker_recipe: bool = False
+) -> dict:
     spec = rules().verbs[verb]
     lower = sentence.lower()
     minutes = parse_duration(sentence)
@@ -188,7 +253,9 @@ def _task_from_sentence(sentence: str, verb: str, ingredients: list[str], recipe
         # the crock is held from filling to serving; only heating is hands-off
         equipment = ["slow_cooker"]
         attended = attended and verb not in _HEAT_VERBS
-    elif "oven" in equipment or (verb in {"cook", "heat"} and re.search(r"\b(?<!dutch )oven\b", lower) and oven_celsius(sentence)):
+    elif "oven" in equipment or (
+        verb in {"cook", "heat"} and re.search(r"\b(?<!dutch )oven\b", lower) and oven_celsius(sentence)
+    ):
         equipment = ["oven"]
         temp = oven_celsius(sentence) or recipe_oven_c or DEFAULT_OVEN_C
         attended = verb == "broil"
@@ -209,8 +276,15 @@ def _task_from_sentence(sentence: str, verb: str, ingredients: list[str], recipe
         equipment.append("blender")
     if re.search(r"\b(pastry|pie crust|dough)\b", lower) and verb in {"roll", "shape", "form", "fold", "press"}:
         skill = max(skill, 4)
-    return dict(verb=verb, duration_min=minutes, attended=attended, skill=skill, equipment=sorted(set(equipment)),
-                oven_temp_c=temp, duration_from=duration_from)
+    return dict(
+        verb=verb,
+        duration_min=minutes,
+        attended=attended,
+        skill=skill,
+        equipment=sorted(set(equipment)),
+        oven_temp_c=temp,
+        duration_from=duration_from,
+    )
 
 
 def mark_vessels(key: str, tasks: list[Task]) -> None:
@@ -221,7 +295,7 @@ def mark_vessels(key: str, tasks: list[Task]) -> None:
     kind = None
     for t in tasks:
         stove = [e for e in t.equipment if e in VESSELS]
-        chained = current and t.after == [ (pending or current)[-1].id ]
+        chained = current and t.after == [(pending or current)[-1].id]
         if stove and "burner" in t.equipment and (not current or (chained and stove[0] == kind)):
             current += pending + [t]
             pending = []
@@ -241,7 +315,9 @@ def mark_vessels(key: str, tasks: list[Task]) -> None:
             t.equipment = sorted((set(t.equipment) - VESSELS - {"bowl"}) | {"burner", kind})
 
 
-def tasks_from_directions(key: str, title: str, directions: list[str], ingredients: list[str] | None = None) -> DishTasks:
+def tasks_from_directions(
+    key: str, title: str, directions: list[str], ingredients: list[str] | None = None
+) -> DishTasks:
     """Rule-based analysis of one recipe's directions."""
     ingredients = ingredients or []
     dish = DishTasks(key=key, title=title)
@@ -260,9 +336,15 @@ def tasks_from_directions(key: str, title: str, directions: list[str], ingredien
         if verb is None:
             dish.dropped.append(sentence)
             continue
-        if _WHEN_COOL_RE.match(sentence) and dish.tasks and dish.tasks[-1].verb not in {"cool", "chill", "refrigerate", "freeze", "stand", "set"}:
+        if (
+            _WHEN_COOL_RE.match(sentence)
+            and dish.tasks
+            and dish.tasks[-1].verb not in {"cool", "chill", "refrigerate", "freeze", "stand", "set"}
+        ):
             # "When cool, cut into squares" after baking: the cooling is a step of its own.
-            _append(dish, "Let cool", dict(_task_from_sentence("Let cool", "cool", ingredients, None)), frontier, frontier)
+            _append(
+                dish, "Let cool", dict(_task_from_sentence("Let cool", "cool", ingredients, None)), frontier, frontier
+            )
             last_after, frontier = frontier, [dish.tasks[-1].id]
         facts = _task_from_sentence(sentence, verb, ingredients, recipe_oven_c, slow_cooker)
         if facts["oven_temp_c"] and verb != "broil":

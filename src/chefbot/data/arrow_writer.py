@@ -59,7 +59,9 @@ class ArrowRows:
         ids = np.concatenate([self.buffer[i][0] for i in order]).astype(np.int32)
         starts = np.cumsum(ex_len) - ex_len
         pos = (np.arange(len(ids), dtype=np.int64) - np.repeat(starts, ex_len)).astype(np.int32)
-        labels = build_labels(ids, np.repeat(ex_prompt, ex_len), positions=pos)  # prompt tokens (incl. each example's first token) untrained
+        labels = build_labels(
+            ids, np.repeat(ex_prompt, ex_len), positions=pos
+        )  # prompt tokens (incl. each example's first token) untrained
         bin_sizes = np.fromiter(map(len, bins), dtype=np.int64, count=len(bins))
         row_len = np.add.reduceat(ex_len, np.cumsum(bin_sizes) - bin_sizes)
         offsets = pa.array(np.concatenate([[0], np.cumsum(row_len)]).astype(np.int32))

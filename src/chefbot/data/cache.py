@@ -60,7 +60,9 @@ def _tokenizer_identity(tokenizer: Any) -> dict:
     ident = {
         "class": type(tokenizer).__name__,
         "vocab_sha256": h,
-        "chat_template": tokenizer.chat_template if isinstance(tokenizer.chat_template, str) else json.dumps(tokenizer.chat_template, sort_keys=True),
+        "chat_template": tokenizer.chat_template
+        if isinstance(tokenizer.chat_template, str)
+        else json.dumps(tokenizer.chat_template, sort_keys=True),
         "special": {k: str(v) for k, v in sorted(tokenizer.special_tokens_map.items())},
     }
     _IDENTITY_CACHE[id(tokenizer)] = (tokenizer, ident)
@@ -170,7 +172,9 @@ def load_prepared(folder: Path, cache_hit: bool = False) -> Prepared:
 
     folder = Path(folder)
     if not is_complete(folder):
-        raise DataError(f"{folder}: not a complete prepared dataset (no {COMPLETE} marker); run `chefbot data prepare` again")
+        raise DataError(
+            f"{folder}: not a complete prepared dataset (no {COMPLETE} marker); run `chefbot data prepare` again"
+        )
     stats = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
     train = datasets.Dataset.from_file(str(folder / "train.arrow"))
     val = datasets.Dataset.from_file(str(folder / "validation.arrow"))
@@ -194,7 +198,9 @@ def save_eval_cache(cfg: ExperimentConfig, spec: SourceSpec, prepared: Path) -> 
 def write_eval_items(folder: Path, items: dict[str, list[dict]]) -> None:
     """``eval_test.jsonl`` and ``eval_validation.jsonl``: one held-out item per line."""
     for name in EVAL_SPLITS:
-        atomic_write_text(Path(folder) / f"eval_{name}.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in items[name]))
+        atomic_write_text(
+            Path(folder) / f"eval_{name}.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in items[name])
+        )
 
 
 def read_eval_items(folder: Path, split: str) -> list[dict]:

@@ -139,12 +139,16 @@ class ChatEncoder:
 
     @property
     def text_backend(self) -> str:
-        """"tiktoken" or "tokenizers": what tokenizes the texts that hold message contents."""
+        """ "tiktoken" or "tokenizers": what tokenizes the texts that hold message contents."""
         return self._text.name
 
     def use_backend(self, name: str) -> None:
         """Tokenize texts with "tiktoken" (when this encoder was given one) or "tokenizers"."""
-        self._text = self._fast if name == "tiktoken" and self._fast is not None and self.backend_fallback is None else self._reference
+        self._text = (
+            self._fast
+            if name == "tiktoken" and self._fast is not None and self.backend_fallback is None
+            else self._reference
+        )
 
     def text_stats(self) -> dict[str, int]:
         """Texts with message contents tokenized so far, by backend (the tiktoken backend
@@ -190,7 +194,12 @@ class ChatEncoder:
         prompt, full, suffix, _, _ = tpl
         decoder = getattr(self.tokenizer, "added_tokens_decoder", {})
         special_text = {str(t): int(i) for i, t in decoder.items() if getattr(t, "special", False)}
-        if any(getattr(decoder[i], "lstrip", False) or getattr(decoder[i], "rstrip", False) or getattr(decoder[i], "normalized", False) for i in special_text.values()):
+        if any(
+            getattr(decoder[i], "lstrip", False)
+            or getattr(decoder[i], "rstrip", False)
+            or getattr(decoder[i], "normalized", False)
+            for i in special_text.values()
+        ):
             return None  # stripping/normalized special tokens change their neighbours' text
         if not special_text:
             return None
@@ -260,7 +269,9 @@ class ChatEncoder:
         truncated[kept] = ~np.isin(last, np.array(sorted(self.specials), dtype=np.int64))
         return flat.tokens, flat.lengths, flat.n_prompt, truncated
 
-    def encode_batch(self, conversations: Sequence[tuple[Sequence[Message], str]], verify: int = 1) -> list[dict | None]:
+    def encode_batch(
+        self, conversations: Sequence[tuple[Sequence[Message], str]], verify: int = 1
+    ) -> list[dict | None]:
         """Like ``encode_example`` for many (messages, target) pairs, batched."""
         return [
             None if r is None else {"input_ids": r[0], "labels": build_labels(r[0], r[1]).tolist()}
@@ -276,7 +287,9 @@ class ChatEncoder:
             if self.mode == "reference":
                 self.fallbacks += len(adapted)
                 refs = [encode_example(m, t, tok, self.max_length, fold="never") for m, t in adapted]
-                return _Flat.from_lists([None if e is None else (e["input_ids"], e["labels"].count(IGNORE_INDEX)) for e in refs])
+                return _Flat.from_lists(
+                    [None if e is None else (e["input_ids"], e["labels"].count(IGNORE_INDEX)) for e in refs]
+                )
             out = self._encode_pieces(adapted) if self.mode == "pieces" else self._encode_whole(adapted)
             bad = None
             for i in range(min(verify, len(adapted))):

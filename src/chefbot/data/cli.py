@@ -27,7 +27,9 @@ def _config_and_source(config: str, overrides: list[str] | None, strict: bool) -
 def prepare_cmd(
     config: str = typer.Argument(..., help="Experiment YAML, e.g. configs/quickstart.yaml"),
     overrides: Optional[List[str]] = typer.Argument(None, help="Dotted key=value overrides, e.g. data.source=path.csv"),
-    strict: bool = typer.Option(False, "--strict", help="Stop at the first bad row (naming file and row) instead of skipping it."),
+    strict: bool = typer.Option(
+        False, "--strict", help="Stop at the first bad row (naming file and row) instead of skipping it."
+    ),
     force: bool = typer.Option(False, "--force", help="Rebuild even when the cache has this fingerprint."),
 ) -> None:
     """Read, validate, dedup, split, tokenize and pack the recipes into the data cache."""

@@ -47,9 +47,8 @@ def record_labels(r: Recipe) -> RecipeLabels:
 def _uniforms(r: Recipe, seed: int) -> list[float]:
     """len(_SLOTS) numbers in [0, 1) from the dedup key and seed (2 bytes each)."""
     salt = b"constraints" + (seed % 2**64).to_bytes(8, "little")
-    digest = hashlib.blake2b(dedup_key(r.title, r.ner).encode("utf-8"), digest_size=2 * len(_SLOTS),
-                             key=salt).digest()
-    return [int.from_bytes(digest[2 * i:2 * i + 2], "little") / 65536.0 for i in range(len(_SLOTS))]
+    digest = hashlib.blake2b(dedup_key(r.title, r.ner).encode("utf-8"), digest_size=2 * len(_SLOTS), key=salt).digest()
+    return [int.from_bytes(digest[2 * i : 2 * i + 2], "little") / 65536.0 for i in range(len(_SLOTS))]
 
 
 def sampled_constraints(r: Recipe, labels: RecipeLabels, prompt: PromptConfig, seed: int) -> RecipeConstraints | None:
@@ -57,8 +56,14 @@ def sampled_constraints(r: Recipe, labels: RecipeLabels, prompt: PromptConfig, s
     if not prompt.constraints or prompt.constraint_prob <= 0:
         return None
     pick = dict(zip(_SLOTS, (u < prompt.constraint_prob for u in _uniforms(r, seed))))
-    c = constraints_from_labels(labels, diets=tuple(d for d in labels.diets if pick[d]), time=pick["time"],
-                                difficulty=pick["difficulty"], cuisine=pick["cuisine"], servings=pick["servings"])
+    c = constraints_from_labels(
+        labels,
+        diets=tuple(d for d in labels.diets if pick[d]),
+        time=pick["time"],
+        difficulty=pick["difficulty"],
+        cuisine=pick["cuisine"],
+        servings=pick["servings"],
+    )
     return None if c.is_empty() else c
 
 

@@ -85,25 +85,33 @@ def label_rows(t: Table, lab: dict, where: str) -> None:
     t.add_row(f"labels ({where})", f"{n:,} recipes")
     t.add_row("  diets", ", ".join(f"{d} {v['share']:.1%}" for d, v in lab["diets"].items()))
     diff = lab["difficulty"]
-    t.add_row("  difficulty easy / medium / hard / unlabelled",
-              f"{diff['easy']:,} / {diff['medium']:,} / {diff['hard']:,} / {diff['unlabelled']:,}")
+    t.add_row(
+        "  difficulty easy / medium / hard / unlabelled",
+        f"{diff['easy']:,} / {diff['medium']:,} / {diff['hard']:,} / {diff['unlabelled']:,}",
+    )
     top = ", ".join(f"{k} {v:,}" for k, v in lab["cuisine_top"].items()) or "none"
     t.add_row("  cuisine labelled", f"{_pct(lab['cuisine_labelled'], n)}; top: {top}")
     t.add_row("  servings labelled", _pct(lab["servings_labelled"], n))
     for key, name in (("total_minutes", "total"), ("hands_on_minutes", "hands-on")):
         q = lab[key]
         if q:
-            t.add_row(f"  {name} minutes p25 / p50 / p75", f"{q['p25']:.0f} / {q['p50']:.0f} / {q['p75']:.0f} "
-                                                            f"(timed: {_pct(lab['timed'], n)})")
+            t.add_row(
+                f"  {name} minutes p25 / p50 / p75",
+                f"{q['p25']:.0f} / {q['p50']:.0f} / {q['p75']:.0f} (timed: {_pct(lab['timed'], n)})",
+            )
     if lab["prompts_with_constraints"]:
         asked = ", ".join(f"{k} {v:,}" for k, v in lab["asked"].items())
         t.add_row("  training prompts asking for labels", f"{_pct(lab['prompts_with_constraints'], n)}; {asked}")
 
 
-def print_examples(prepared: Any, tokenizer: Any, n: int = 2, split: str = "train", console: Console | None = None) -> None:
+def print_examples(
+    prepared: Any, tokenizer: Any, n: int = 2, split: str = "train", console: Console | None = None
+) -> None:
     console = console or Console()
     ds = prepared.train if split == "train" else prepared.validation
-    console.print(f"[bold]{split}[/]: {len(ds):,} rows; [bold green]green[/] = trained (label = token), [dim]dim[/] = untrained (-100)")
+    console.print(
+        f"[bold]{split}[/]: {len(ds):,} rows; [bold green]green[/] = trained (label = token), [dim]dim[/] = untrained (-100)"
+    )
     for i in range(min(n, len(ds))):
         row = ds[i]
         console.rule(f"{split} row {i} ({len(row['input_ids'])} tokens)")
@@ -124,16 +132,23 @@ def print_summary(prepared: Any, console: Console | None = None) -> None:
         t.add_row(f"  dropped: {reason}", f"{count:,}")
     nt = s.get("no_target_by_split")
     if nt and any(nt.values()):
-        t.add_row("no target after truncation train / validation / test", f"{nt['train']:,} / {nt['validation']:,} / {nt['test']:,}")
+        t.add_row(
+            "no target after truncation train / validation / test",
+            f"{nt['train']:,} / {nt['validation']:,} / {nt['test']:,}",
+        )
     t.add_row("split train / validation / test", f"{sp['train_recipes']:,} / {sp['validation']:,} / {sp['test']:,}")
     t.add_row("held-out reserve (never trained)", f"{sp['held_out_reserve']:,}")
     if sp.get("train_left_out_by_max_train"):
         t.add_row("left out by data.max_train", f"{sp['train_left_out_by_max_train']:,}")
     pe = s.get("tokens_per_example") or {}
     if pe:
-        t.add_row("tokens per example p50/p90/p99/max", f"{pe['p50']:.0f} / {pe['p90']:.0f} / {pe['p99']:.0f} / {pe['max']}")
+        t.add_row(
+            "tokens per example p50/p90/p99/max", f"{pe['p50']:.0f} / {pe['p90']:.0f} / {pe['p99']:.0f} / {pe['max']}"
+        )
     t.add_row("truncated (recipe tail cut)", f"{s['truncated_examples']:,}")
-    t.add_row(f"train rows ({'packed' if s['packing'] else 'unpacked'}, max_length {s['max_length']})", f"{s['train_rows']:,}")
+    t.add_row(
+        f"train rows ({'packed' if s['packing'] else 'unpacked'}, max_length {s['max_length']})", f"{s['train_rows']:,}"
+    )
     t.add_row("train tokens / target tokens", f"{s['train_tokens']:,} / {s['train_target_tokens']:,}")
     if s["packing"]:
         t.add_row("packing efficiency", f"{s['packing_efficiency']:.1%}")

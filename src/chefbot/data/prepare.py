@@ -199,8 +199,14 @@ def _eval_item(rec: dict, prompt: PromptConfig, seed: int) -> dict:
     evaluation of constraint prompts."""
     r = from_record(rec)
     labels = record_labels(r)
-    return {"id": r.id, "title": r.title, "ner": r.ner, "messages": messages_for(r, prompt, seed, labels),
-            "reference": target_for(r), "labels": labels.to_dict()}
+    return {
+        "id": r.id,
+        "title": r.title,
+        "ner": r.ner,
+        "messages": messages_for(r, prompt, seed, labels),
+        "reference": target_for(r),
+        "labels": labels.to_dict(),
+    }
 
 
 def _eval_items(held: dict, prompt: PromptConfig, seed: int) -> dict[str, list[dict]]:
@@ -212,7 +218,13 @@ def _percentiles(x: np.ndarray) -> dict:
     if len(x) == 0:
         return {}
     q = np.percentile(x, [50, 90, 99])
-    return {"p50": float(q[0]), "p90": float(q[1]), "p99": float(q[2]), "max": int(x.max()), "mean": round(float(x.mean()), 1)}
+    return {
+        "p50": float(q[0]),
+        "p90": float(q[1]),
+        "p99": float(q[2]),
+        "max": int(x.max()),
+        "mean": round(float(x.mean()), 1),
+    }
 
 
 # ---------------------------------------------------------------- the pass
@@ -249,7 +261,9 @@ def _detach(item: tuple) -> tuple:
 
 
 def _drop_summary(dropped: dict[str, int]) -> str:
-    return ", ".join(f"{reason} {n:,}" for reason, n in sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0]))) or "none"
+    return (
+        ", ".join(f"{reason} {n:,}" for reason, n in sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0]))) or "none"
+    )
 
 
 def _check_rows(spec: SourceSpec, d: DataConfig, counters: dict, drops: DropCounts) -> None:
@@ -274,7 +288,12 @@ BACKEND_SAMPLE = 300  # recipes at the start of a run whose texts tiktoken must 
 
 
 def _choose_backend(
-    chunks: Iterator[RawChunk], cfg: ExperimentConfig, tokenizer: Any, fast: TiktokenText, choice: BackendChoice, progress: bool
+    chunks: Iterator[RawChunk],
+    cfg: ExperimentConfig,
+    tokenizer: Any,
+    fast: TiktokenText,
+    choice: BackendChoice,
+    progress: bool,
 ) -> list[RawChunk]:
     """Read chunks until ``BACKEND_SAMPLE`` valid recipes (or the end), and let ``decide``
     compare the backends on their texts.  Returns the chunks read, still to be processed."""
@@ -295,7 +314,9 @@ def _choose_backend(
     return head
 
 
-def _stream(cfg: ExperimentConfig, spec: SourceSpec, tokenizer: Any, progress: bool, on_train, on_result=None) -> tuple[dict, dict]:
+def _stream(
+    cfg: ExperimentConfig, spec: SourceSpec, tokenizer: Any, progress: bool, on_train, on_result=None
+) -> tuple[dict, dict]:
     """Run the pass; returns (held-out items by split, counters).  Raises ``DataError`` when
     the source has no rows or no valid rows."""
     d = cfg.data
@@ -390,7 +411,9 @@ def prepare(
             else:
                 train.add(toks, n_prompt)
 
-        held, counters = _stream(cfg, spec, tokenizer, progress, on_train, lambda r: lengths_all.append(r.lengths[r.lengths > 0]))
+        held, counters = _stream(
+            cfg, spec, tokenizer, progress, on_train, lambda r: lengths_all.append(r.lengths[r.lengths > 0])
+        )
         if d.max_train is not None:
             capped.sort(key=lambda x: x[0])
             for _, toks, n_prompt in capped[: d.max_train]:
@@ -460,7 +483,9 @@ def _empty_train(spec: SourceSpec, d: DataConfig, counters: dict, held: dict, no
     n_held = {name: len(held[name]) for name in ("validation", "test", "reserve")}
     fixes = []
     if no_target:
-        fixes.append(f"raise data.max_length (now {d.max_length}): the prompt alone fills it for {no_target:,} training recipe(s)")
+        fixes.append(
+            f"raise data.max_length (now {d.max_length}): the prompt alone fills it for {no_target:,} training recipe(s)"
+        )
     if sum(n_held.values()):
         fixes.append(
             f"lower data.val_size / data.test_size (now {d.val_size} / {d.test_size}): the held-out pool "

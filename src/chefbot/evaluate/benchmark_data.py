@@ -67,8 +67,9 @@ def local_datasets(source: str = "auto") -> Iterator[dict]:
     hub_failed: list[str] = []  # the first failure's message; non-empty: the hub is not asked again
 
     def from_disk(folder: Path) -> Any:
-        splits = {p.name: datasets.load_from_disk(str(p))
-                  for p in sorted(folder.iterdir()) if (p / "state.json").exists()}
+        splits = {
+            p.name: datasets.load_from_disk(str(p)) for p in sorted(folder.iterdir()) if (p / "state.json").exists()
+        }
         if "train" not in splits and "validation" in splits:
             # HellaSwag's task builds its few-shot sampler from "train" even at 0 shots; the package
             # ships no train split, so an EMPTY one (same columns) stands in: few-shot needs the hub.

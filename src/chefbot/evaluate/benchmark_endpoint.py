@@ -39,13 +39,17 @@ def endpoint_health(endpoint: str, timeout_s: float = 10.0) -> dict:
         r = httpx.get(url, timeout=timeout_s)
         body = r.json() if r.status_code == 200 else None
     except (httpx.HTTPError, ValueError) as e:
-        raise ChefbotError(f"endpoint {endpoint}: {url} did not answer ({type(e).__name__}: {e}); is the server "
-                           "running (chefbot serve)?") from None
+        raise ChefbotError(
+            f"endpoint {endpoint}: {url} did not answer ({type(e).__name__}: {e}); is the server "
+            "running (chefbot serve)?"
+        ) from None
     if not isinstance(body, dict):
         raise ChefbotError(f"endpoint {endpoint}: {url} answered HTTP {r.status_code}, not a /health object")
     if (body.get("features") or {}).get("completions") is False:
-        raise ChefbotError(f"endpoint {endpoint}: the server has no /v1/completions (backend {body.get('backend')!r}); "
-                           "serve with --engine hf")
+        raise ChefbotError(
+            f"endpoint {endpoint}: the server has no /v1/completions (backend {body.get('backend')!r}); "
+            "serve with --engine hf"
+        )
     return {k: v for k, v in body.items() if k not in VOLATILE_HEALTH_KEYS}
 
 
@@ -82,8 +86,10 @@ def run_benchmarks_endpoint(
     check_tasks(tasks)
     missing = [m for m in ("aiohttp", "requests", "tenacity", "tqdm") if importlib.util.find_spec(m) is None]
     if missing:  # lm-eval's API models need its "api" extra
-        raise ChefbotError(f"benchmarks over an endpoint need lm-eval's API extra ({', '.join(missing)} missing): "
-                           "pip install 'lm-eval[api]'")
+        raise ChefbotError(
+            f"benchmarks over an endpoint need lm-eval's API extra ({', '.join(missing)} missing): "
+            "pip install 'lm-eval[api]'"
+        )
     from lm_eval.models.openai_completions import LocalCompletionsAPI
 
     root = endpoint_root(endpoint)
@@ -91,9 +97,11 @@ def run_benchmarks_endpoint(
     served_tok = health.get("tokenizer")
     ours = tokenizer_fingerprint(tokenizer)
     if served_tok is not None and served_tok != ours:
-        raise ChefbotError(f"endpoint {endpoint}: the server's tokenizer (fingerprint {served_tok}) is not this "
-                           f"config's (model.name_or_path / model.tokenizer: {ours}); the token ids sent would mean "
-                           "other words. Give the config of the served model.")
+        raise ChefbotError(
+            f"endpoint {endpoint}: the server's tokenizer (fingerprint {served_tok}) is not this "
+            f"config's (model.name_or_path / model.tokenizer: {ours}); the token ids sent would mean "
+            "other words. Give the config of the served model."
+        )
     limits = health.get("limits") or {}
     batch_size = max(1, min(batch_size, int(limits.get("max_prompts", batch_size))))
     # lm-eval tokenizes without special tokens unless told; HFLM uses the tokenizer's default. The same ids either way:
@@ -101,14 +109,26 @@ def run_benchmarks_endpoint(
     with tempfile.TemporaryDirectory(prefix="chefbot-tokenizer-") as tok_dir:
         tokenizer.save_pretrained(tok_dir)  # lm-eval loads its tokenizer from a folder
         lm = LocalCompletionsAPI(
-            base_url=f"{root}/v1/completions", model=health.get("model") or "chefbot", tokenizer_backend="huggingface",
-            tokenizer=tok_dir, num_concurrent=1, max_retries=max_retries, batch_size=batch_size,
+            base_url=f"{root}/v1/completions",
+            model=health.get("model") or "chefbot",
+            tokenizer_backend="huggingface",
+            tokenizer=tok_dir,
+            num_concurrent=1,
+            max_retries=max_retries,
+            batch_size=batch_size,
             # the longest prompt the server takes (lm-eval keeps the last max_length - 1 tokens of longer ones)
-            max_length=int(limits.get("max_prompt_tokens", 2047)) + 1, add_bos_token=adds_special, seed=seed,
+            max_length=int(limits.get("max_prompt_tokens", 2047)) + 1,
+            add_bos_token=adds_special,
+            seed=seed,
         )
     out = run_lm(lm, tasks, limit, num_fewshot, source, seed, mmlu_subjects)
-    out["settings"].update(batch_size=batch_size, dtype=health.get("dtype"), endpoint=f"{root}/v1/completions",
-                           server=health, tokenizer_checked=served_tok is not None)
+    out["settings"].update(
+        batch_size=batch_size,
+        dtype=health.get("dtype"),
+        endpoint=f"{root}/v1/completions",
+        server=health,
+        tokenizer_checked=served_tok is not None,
+    )
     return out
 
 
@@ -117,7 +137,9 @@ def server_health(servers: list[tuple[str, str]]) -> dict[str, dict]:
     endpoints = {label: {"endpoint": url, "health": endpoint_health(url)} for label, url in servers}
     if len(endpoints) == 2 and served_model(endpoints["base"]["health"]) == served_model(endpoints["tuned"]["health"]):
         h, base, tuned = endpoints["tuned"]["health"], endpoints["base"]["endpoint"], endpoints["tuned"]["endpoint"]
-        raise ChefbotError(f"--base-endpoint {base} and --endpoint {tuned} serve the same model "
-                           f"({h.get('base_model')}, adapter {h.get('adapter')}, {h.get('dtype')}): retention "
-                           "would compare it with itself. Serve the base and the tuned model on two ports.")
+        raise ChefbotError(
+            f"--base-endpoint {base} and --endpoint {tuned} serve the same model "
+            f"({h.get('base_model')}, adapter {h.get('adapter')}, {h.get('dtype')}): retention "
+            "would compare it with itself. Serve the base and the tuned model on two ports."
+        )
     return endpoints

@@ -58,9 +58,18 @@ def _leaf_tasks(name: str, groups: dict) -> list[str]:
     return out
 
 
-def run_benchmarks(model: Any, tokenizer: Any, tasks: Sequence[str] = ("mmlu", "hellaswag"), limit: int | None = None,
-                   batch_size: int = 8, num_fewshot: int | None = None, source: str = "auto", seed: int = 0,
-                   mmlu_subjects: Sequence[str] | None = None, cache: str | Path | None = None) -> dict:
+def run_benchmarks(
+    model: Any,
+    tokenizer: Any,
+    tasks: Sequence[str] = ("mmlu", "hellaswag"),
+    limit: int | None = None,
+    batch_size: int = 8,
+    num_fewshot: int | None = None,
+    source: str = "auto",
+    seed: int = 0,
+    mmlu_subjects: Sequence[str] | None = None,
+    cache: str | Path | None = None,
+) -> dict:
     """Run the standard lm-eval tasks on an in-memory model (lm-eval's ``HFLM(pretrained=<model object>)``,
     so a model loaded for generation is reused, never loaded again).
 
@@ -81,14 +90,23 @@ def run_benchmarks(model: Any, tokenizer: Any, tasks: Sequence[str] = ("mmlu", "
     return out
 
 
-def run_lm(lm: Any, tasks: Sequence[str], limit: int | None, num_fewshot: int | None, source: str, seed: int,
-           mmlu_subjects: Sequence[str] | None, cache: str | Path | None = None) -> dict:
+def run_lm(
+    lm: Any,
+    tasks: Sequence[str],
+    limit: int | None,
+    num_fewshot: int | None,
+    source: str,
+    seed: int,
+    mmlu_subjects: Sequence[str] | None,
+    cache: str | Path | None = None,
+) -> dict:
     """The standard tasks on any lm-eval model object; per-item results in a fixed order."""
     import lm_eval
     from lm_eval.tasks import TaskManager
 
-    task_names = {t: ([f"mmlu_{s}" for s in mmlu_subjects] if t == "mmlu" and mmlu_subjects else [TASKS[t]])
-                  for t in tasks}
+    task_names = {
+        t: ([f"mmlu_{s}" for s in mmlu_subjects] if t == "mmlu" and mmlu_subjects else [TASKS[t]]) for t in tasks
+    }
     with local_datasets(source) as used:
         res = lm_eval.simple_evaluate(
             model=lm,
@@ -98,7 +116,10 @@ def run_lm(lm: Any, tasks: Sequence[str], limit: int | None, num_fewshot: int | 
             log_samples=True,
             task_manager=standard_task_manager(TaskManager),
             bootstrap_iters=1000,  # acc/acc_norm stderr is analytic in lm-eval; >0 is what switches it on
-            random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed,
+            random_seed=seed,
+            numpy_random_seed=seed,
+            torch_random_seed=seed,
+            fewshot_random_seed=seed,
             use_cache=str(cache) if cache else None,  # lm-eval appends "_rank0.db"
         )
     if res is None:
@@ -139,7 +160,12 @@ def _task_entry(res: dict, task: str, names: list[str]) -> dict:
     entry["full_size"] = FULL_SIZE[task]
     entry["complete"] = entry["n"] == FULL_SIZE[task]
     if len(subtasks) > 1:
-        entry["subtasks"] = {s.removeprefix("mmlu_"): {"acc": float(results[s]["acc,none"]),
-                                                       "n": int(n_samples.get(s, {}).get("effective", 0))}
-                             for s in subtasks if s in results}
+        entry["subtasks"] = {
+            s.removeprefix("mmlu_"): {
+                "acc": float(results[s]["acc,none"]),
+                "n": int(n_samples.get(s, {}).get("effective", 0)),
+            }
+            for s in subtasks
+            if s in results
+        }
     return entry

@@ -47,8 +47,12 @@ class BenchmarkOptions:
     def resolved(self, cfg: Any) -> "BenchmarkOptions":
         tasks = list(self.tasks or cfg.eval.benchmarks or ("mmlu", "hellaswag"))
         check_tasks(tasks)
-        return replace(self, tasks=tasks, limit=self.limit if self.limit is not None else cfg.eval.benchmark_limit,
-                       batch_size=self.batch_size or cfg.engine.generation.batch_size)
+        return replace(
+            self,
+            tasks=tasks,
+            limit=self.limit if self.limit is not None else cfg.eval.benchmark_limit,
+            batch_size=self.batch_size or cfg.engine.generation.batch_size,
+        )
 
 
 def retention(base: dict, tuned: dict, samples: int = 2000, seed: int = 0) -> dict:
@@ -73,8 +77,13 @@ def response_cache(out_dir: Path, label: str, cfg: Any, adapter: str | None, pre
     """One lm-eval response cache per model: lm-eval keys a cached answer on the request only, so
     the file name carries everything else that changes an answer (base, quantization, dtype, the
     adapter's weights).  A retrained adapter or another dtype gets a fresh cache, never old answers."""
-    key = {"model": cfg.model.name_or_path, "revision": cfg.model.revision, "quant": cfg.quant.mode,
-           "precision": str(precision), "adapter": adapter_identity(adapter) if adapter else None}
+    key = {
+        "model": cfg.model.name_or_path,
+        "revision": cfg.model.revision,
+        "quant": cfg.quant.mode,
+        "precision": str(precision),
+        "adapter": adapter_identity(adapter) if adapter else None,
+    }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return Path(out_dir) / "cache" / f"{label}-{digest}"
 
@@ -86,8 +95,9 @@ def loaded_model(generator: Any) -> tuple[Any, Any] | None:
     return None
 
 
-def benchmark_model(cfg: Any, adapter: str | None, out_dir: Path, options: BenchmarkOptions,
-                    loaded: tuple[Any, Any] | None = None) -> dict:
+def benchmark_model(
+    cfg: Any, adapter: str | None, out_dir: Path, options: BenchmarkOptions, loaded: tuple[Any, Any] | None = None
+) -> dict:
     """The base (``adapter`` None) or base + adapter through the standard tasks, with its own response
     cache; ``loaded`` is (model, tokenizer) already in memory, else they are loaded here, with the
     weights and dtype generation uses."""
@@ -99,15 +109,28 @@ def benchmark_model(cfg: Any, adapter: str | None, out_dir: Path, options: Bench
         for old in cache.parent.glob(f"{cache.name}_rank*.db"):
             old.unlink()
     if loaded is None:
-        loaded = (load_for_inference(cfg.model_copy(update={"adapter": None}), adapter=adapter, precision=precision),
-                  load_tokenizer(cfg.model))
+        loaded = (
+            load_for_inference(cfg.model_copy(update={"adapter": None}), adapter=adapter, precision=precision),
+            load_tokenizer(cfg.model),
+        )
     model, tokenizer = loaded
-    return run_benchmarks(model, tokenizer, opts.tasks, opts.limit, opts.batch_size, opts.num_fewshot, opts.source,
-                          cfg.seed, opts.mmlu_subjects, cache=cache)
+    return run_benchmarks(
+        model,
+        tokenizer,
+        opts.tasks,
+        opts.limit,
+        opts.batch_size,
+        opts.num_fewshot,
+        opts.source,
+        cfg.seed,
+        opts.mmlu_subjects,
+        cache=cache,
+    )
 
 
-def save_benchmarks(cfg: Any, runs: dict[str, dict], adapter: str | None, out_dir: Path,
-                    endpoints: dict[str, dict] | None = None) -> dict:
+def save_benchmarks(
+    cfg: Any, runs: dict[str, dict], adapter: str | None, out_dir: Path, endpoints: dict[str, dict] | None = None
+) -> dict:
     """Retention when a tuned run is there; benchmarks.json, config.yaml and benchmarks.md in ``out_dir``."""
     result: dict[str, Any] = {
         "model": cfg.model.name_or_path,
@@ -124,9 +147,14 @@ def save_benchmarks(cfg: Any, runs: dict[str, dict], adapter: str | None, out_di
     return result
 
 
-def evaluate_benchmarks(cfg: Any, adapter: str | None = None, out_dir: str | Path | None = None,
-                        options: BenchmarkOptions | None = None, endpoint: str | None = None,
-                        base_endpoint: str | None = None) -> dict:
+def evaluate_benchmarks(
+    cfg: Any,
+    adapter: str | None = None,
+    out_dir: str | Path | None = None,
+    options: BenchmarkOptions | None = None,
+    endpoint: str | None = None,
+    base_endpoint: str | None = None,
+) -> dict:
     """Base (and base + adapter when one is given): benchmarks, retention, benchmarks.json + .md.
 
     In-process runs load each model once, one at a time, and keep lm-eval's response cache under
@@ -135,18 +163,31 @@ def evaluate_benchmarks(cfg: Any, adapter: str | None = None, out_dir: str | Pat
     supplies its tokenizer); with ``base_endpoint`` as well, that server is the base and
     ``endpoint`` the tuned model.  Their ``/health`` must show two different served models."""
     if (base_endpoint and not endpoint) or (adapter and endpoint):
-        raise ChefbotError("benchmarks: base_endpoint needs endpoint (the tuned model's server), and an adapter "
-                           "cannot go with an endpoint (a server serves its own model)")
+        raise ChefbotError(
+            "benchmarks: base_endpoint needs endpoint (the tuned model's server), and an adapter "
+            "cannot go with an endpoint (a server serves its own model)"
+        )
     opts = (options or BenchmarkOptions()).resolved(cfg)
     out_dir = Path(out_dir or Path(cfg.output_dir) / "benchmarks")
     if endpoint:
         servers = [("base", base_endpoint), ("tuned", endpoint)] if base_endpoint else [("base", endpoint)]
         endpoints = server_health(servers)
         tokenizer = load_tokenizer(cfg.model)
-        runs = {label: run_benchmarks_endpoint(info["endpoint"], tokenizer, opts.tasks, opts.limit, opts.batch_size,
-                                               opts.num_fewshot, opts.source, cfg.seed, opts.mmlu_subjects,
-                                               health=info["health"])
-                for label, info in endpoints.items()}
+        runs = {
+            label: run_benchmarks_endpoint(
+                info["endpoint"],
+                tokenizer,
+                opts.tasks,
+                opts.limit,
+                opts.batch_size,
+                opts.num_fewshot,
+                opts.source,
+                cfg.seed,
+                opts.mmlu_subjects,
+                health=info["health"],
+            )
+            for label, info in endpoints.items()
+        }
         return save_benchmarks(cfg, runs, None, out_dir, endpoints)
     adapter = adapter or cfg.adapter
     runs = {}

@@ -79,7 +79,9 @@ def resolve_model(model: str = "auto") -> BertScoreModel:
 
         cfg = json.loads((Path(model) / "config.json").read_text())
         return BertScoreModel(model, model, int(cfg.get("num_hidden_layers", 12)), rescale=False)
-    raise ChefbotError(f"unknown BERTScore model {model!r}: use auto, minilm, a bert-score model name, or a local folder")
+    raise ChefbotError(
+        f"unknown BERTScore model {model!r}: use auto, minilm, a bert-score model name, or a local folder"
+    )
 
 
 @functools.lru_cache(maxsize=2)
@@ -88,8 +90,12 @@ def _scorer(model_type: str, num_layers: int, rescale: bool, batch_size: int, de
     import bert_score
 
     return bert_score.BERTScorer(
-        model_type=model_type, num_layers=num_layers, lang="en", rescale_with_baseline=rescale,
-        batch_size=batch_size, device=device,
+        model_type=model_type,
+        num_layers=num_layers,
+        lang="en",
+        rescale_with_baseline=rescale,
+        batch_size=batch_size,
+        device=device,
     )
 
 

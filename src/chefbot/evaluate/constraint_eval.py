@@ -54,8 +54,14 @@ def source_labels(item: dict) -> RecipeLabels:
     its reference text parsed back and labelled."""
     if item.get("labels"):
         d = item["labels"]
-        return RecipeLabels(diets=tuple(d["diets"]), total_minutes=d["total_minutes"], hands_on_minutes=d["hands_on_minutes"],
-                            difficulty=d["difficulty"], cuisine=d["cuisine"], servings=d["servings"])
+        return RecipeLabels(
+            diets=tuple(d["diets"]),
+            total_minutes=d["total_minutes"],
+            hands_on_minutes=d["hands_on_minutes"],
+            difficulty=d["difficulty"],
+            cuisine=d["cuisine"],
+            servings=d["servings"],
+        )
     src = parse_recipe(item["reference"])
     return label_recipe(src.title or item.get("title") or "", src.ingredients, src.directions)
 
@@ -82,8 +88,10 @@ def constraint_items(cfg: ExperimentConfig, split_items: list[dict], evaluated: 
     ``source_id``; an own-label request whose prompt is the evaluated item's own (the data stage asks
     the same) keeps the item's id and ``reuse: true``: its answer is the main evaluation's."""
     if cfg.prompt.constraints is None:
-        raise ChefbotError("eval.constraints=true needs a constraints line in the prompts: set prompt.constraints "
-                           "(configs/quickstart.yaml has one), or eval.constraints=false")
+        raise ChefbotError(
+            "eval.constraints=true needs a constraints line in the prompts: set prompt.constraints "
+            "(configs/quickstart.yaml has one), or eval.constraints=false"
+        )
     out = []
     for it in evaluated:
         c = own_request(cfg, it, source_labels(it))
@@ -103,15 +111,25 @@ def _request_item(cfg: ExperimentConfig, it: dict, c: RecipeConstraints, conditi
     messages = request_messages(it.get("ner") or [], cfg.prompt, title=it.get("title") or "", constraints=c)
     reuse = condition == OWN and messages == it["messages"]
     tag = "own" if condition == OWN else "cf"
-    return {"id": it["id"] if reuse else f"{it['id']}#{tag}", "source_id": it["id"], "title": it.get("title"),
-            "ner": it.get("ner"), "condition": condition, "constraints": c.model_dump(), "messages": messages,
-            "reference": it["reference"], "reuse": reuse}
+    return {
+        "id": it["id"] if reuse else f"{it['id']}#{tag}",
+        "source_id": it["id"],
+        "title": it.get("title"),
+        "ner": it.get("ner"),
+        "condition": condition,
+        "constraints": c.model_dump(),
+        "messages": messages,
+        "reference": it["reference"],
+        "reuse": reuse,
+    }
 
 
 def judge(prediction: str, constraints: dict) -> list[dict]:
     """The checker's verdict on one answer, one dict per requested constraint."""
     r = parse_recipe(prediction)
-    return [k.to_dict() for k in check_recipe(r.title or "", r.ingredients, r.directions, RecipeConstraints(**constraints))]
+    return [
+        k.to_dict() for k in check_recipe(r.title or "", r.ingredients, r.directions, RecipeConstraints(**constraints))
+    ]
 
 
 def _pool(values: list[bool | None]) -> bool | None:
@@ -147,8 +165,15 @@ def score_constraints(items: list[dict], rows_by_model: dict[str, list[dict]], b
         per_item[name] = []
         for it, r in zip(items, rows):
             checks = judge(r["prediction"], it["constraints"])
-            per_item[name].append({"id": it["id"], "condition": it["condition"], "constraints": it["constraints"],
-                                   "checks": checks, "outcomes": _outcomes(checks)})
+            per_item[name].append(
+                {
+                    "id": it["id"],
+                    "condition": it["condition"],
+                    "constraints": it["constraints"],
+                    "checks": checks,
+                    "outcomes": _outcomes(checks),
+                }
+            )
     table = []
     for cond in CONDITIONS:
         idx = [k for k, it in enumerate(items) if it["condition"] == cond]
@@ -161,9 +186,15 @@ def score_constraints(items: list[dict], rows_by_model: dict[str, list[dict]], b
                 vals = [per_item[name][k]["outcomes"][cname] for k in asked]
                 ok = sum(v is True for v in vals)
                 w = wilson_interval(ok, len(vals))
-                cell["models"][name] = {"satisfied": ok, "violated": sum(v is False for v in vals),
-                                        "unknown": sum(v is None for v in vals), "value": w["value"], "low": w["low"],
-                                        "high": w["high"], "n": len(vals)}
+                cell["models"][name] = {
+                    "satisfied": ok,
+                    "violated": sum(v is False for v in vals),
+                    "unknown": sum(v is None for v in vals),
+                    "value": w["value"],
+                    "low": w["low"],
+                    "high": w["high"],
+                    "n": len(vals),
+                }
                 wins[name] = [1.0 if v is True else 0.0 for v in vals]
             for name in rows_by_model:
                 if name != baseline:
@@ -173,10 +204,12 @@ def score_constraints(items: list[dict], rows_by_model: dict[str, list[dict]], b
         "baseline": baseline,
         "models": list(rows_by_model),
         "n": {cond: sum(it["condition"] == cond for it in items) for cond in CONDITIONS},
-        "method": ("one checker (chefbot.cooking.recipe_constraints.check_recipe) on the parsed answer; satisfied = "
-                   "the checker confirms it (violated and unknown count against); Wilson 95% per model; "
-                   f"vs {baseline} paired over the same requests: difference of the shares with Newcombe's paired "
-                   "score interval (95%) and the exact McNemar p"),
+        "method": (
+            "one checker (chefbot.cooking.recipe_constraints.check_recipe) on the parsed answer; satisfied = "
+            "the checker confirms it (violated and unknown count against); Wilson 95% per model; "
+            f"vs {baseline} paired over the same requests: difference of the shares with Newcombe's paired "
+            "score interval (95%) and the exact McNemar p"
+        ),
         "rows": table,
         "per_item": per_item,
     }

@@ -29,8 +29,10 @@ JUDGE_SYSTEM = (
     "(a title, an ingredient list with quantities, numbered steps). Ignore length unless it hurts quality. "
     "End your reply with one final line that is exactly VERDICT: A, VERDICT: B or VERDICT: TIE."
 )
-JUDGE_USER = ("Request: {request}\n\n[Recipe A]\n{a}\n[End of recipe A]\n\n[Recipe B]\n{b}\n[End of recipe B]\n\n"
-              "Which is better? Final line: VERDICT: A, VERDICT: B or VERDICT: TIE")
+JUDGE_USER = (
+    "Request: {request}\n\n[Recipe A]\n{a}\n[End of recipe A]\n\n[Recipe B]\n{b}\n[End of recipe B]\n\n"
+    "Which is better? Final line: VERDICT: A, VERDICT: B or VERDICT: TIE"
+)
 JUDGE_SETTINGS = GenerationConfig(max_new_tokens=256, do_sample=False, temperature=0.0)
 
 VERDICTS = ("A", "B", "TIE")
@@ -39,7 +41,7 @@ _BARE = re.compile(r"^[*_`\s]*(A|B|TIE)[*_`.\s]*$", re.I)
 
 
 def parse_verdict(text: str) -> str | None:
-    """"A", "B" or "TIE" from a reply in one of the accepted forms, else None (unparsable).
+    """ "A", "B" or "TIE" from a reply in one of the accepted forms, else None (unparsable).
 
     Accepted: a last line ``VERDICT: X``, a reply that is only ``X`` (markdown emphasis and a
     full stop allowed), or JSON ``{"verdict": "X"}``.  Nothing is guessed from prose: "As a
@@ -60,8 +62,13 @@ def parse_verdict(text: str) -> str | None:
 
 
 def judge_messages(request: str, a: str, b: str) -> list[dict]:
-    return [{"role": "system", "content": JUDGE_SYSTEM},
-            {"role": "user", "content": JUDGE_USER.format(request=request, a=a.strip() or "(empty)", b=b.strip() or "(empty)")}]
+    return [
+        {"role": "system", "content": JUDGE_SYSTEM},
+        {
+            "role": "user",
+            "content": JUDGE_USER.format(request=request, a=a.strip() or "(empty)", b=b.strip() or "(empty)"),
+        },
+    ]
 
 
 def _request_text(row: dict) -> str:
@@ -85,8 +92,15 @@ def item_outcome(a_first: str | None, b_first: str | None) -> float | None:
     return 1.0 if score > 0 else 0.0 if score < 0 else 0.5
 
 
-def judge_pairs(rows_a: list[dict], rows_b: list[dict], judge: Any, name_a: str = "a", name_b: str = "b",
-                bootstrap_samples: int = 1000, seed: int = 0) -> dict:
+def judge_pairs(
+    rows_a: list[dict],
+    rows_b: list[dict],
+    judge: Any,
+    name_a: str = "a",
+    name_b: str = "b",
+    bootstrap_samples: int = 1000,
+    seed: int = 0,
+) -> dict:
     """Judge two predictions lists over the same items (same ids, same order)."""
     check_same_items(rows_a, rows_b, name_a, name_b)
     forward = [judge_messages(_request_text(ra), ra["prediction"], rb["prediction"]) for ra, rb in zip(rows_a, rows_b)]
@@ -96,7 +110,9 @@ def judge_pairs(rows_a: list[dict], rows_b: list[dict], judge: Any, name_a: str 
     per_item = []
     for k, row in enumerate(rows_a):
         v1, v2 = parse_verdict(replies[k].text), parse_verdict(replies[n + k].text)
-        per_item.append({"id": row["id"], "verdict_a_first": v1, "verdict_b_first": v2, "outcome": item_outcome(v1, v2)})
+        per_item.append(
+            {"id": row["id"], "verdict_a_first": v1, "verdict_b_first": v2, "outcome": item_outcome(v1, v2)}
+        )
     unparsable = sum(v is None for p in per_item for v in (p["verdict_a_first"], p["verdict_b_first"]))
     valid = [p["outcome"] for p in per_item if p["outcome"] is not None]
     m = len(valid)
@@ -115,30 +131,48 @@ def judge_pairs(rows_a: list[dict], rows_b: list[dict], judge: Any, name_a: str 
         "wins": wins,  # B's
         "ties": ties,
         "losses": losses,
-        "shares": {"wins": wilson_interval(wins, m), "ties": wilson_interval(ties, m), "losses": wilson_interval(losses, m)},
+        "shares": {
+            "wins": wilson_interval(wins, m),
+            "ties": wilson_interval(ties, m),
+            "losses": wilson_interval(losses, m),
+        },
         "win_rate": bootstrap_mean(valid, samples=bootstrap_samples, seed=seed),  # B's wins + half ties
         "position_consistency": (consistent / len(decided)) if decided else None,
         "first_position_share": first_pos / (2 * n) if n else None,
         "method": "each item judged in both orders; win = wins on balance over the two orders, opposite "
-                  "verdicts = tie; Wilson 95% intervals for shares; win rate (tie = 1/2) with a percentile "
-                  f"bootstrap over items ({bootstrap_samples} resamples)",
+        "verdicts = tie; Wilson 95% intervals for shares; win rate (tie = 1/2) with a percentile "
+        f"bootstrap over items ({bootstrap_samples} resamples)",
         "judge_model": getattr(judge, "model", str(judge)),
         "judge": judge.describe(JUDGE_SETTINGS.model_dump()) if hasattr(judge, "describe") else str(judge),
         "per_item": per_item,
     }
 
 
-def judge_files(pred_a: str | Path, pred_b: str | Path, endpoint: str | None, model: str, out_dir: str | Path,
-                concurrency: int = 4, cache_dir: str | Path = ".cache/chefbot/judge", client: Any = None,
-                limit: int | None = None) -> dict:
+def judge_files(
+    pred_a: str | Path,
+    pred_b: str | Path,
+    endpoint: str | None,
+    model: str,
+    out_dir: str | Path,
+    concurrency: int = 4,
+    cache_dir: str | Path = ".cache/chefbot/judge",
+    client: Any = None,
+    limit: int | None = None,
+) -> dict:
 
     rows_a, rows_b = read_predictions(pred_a), read_predictions(pred_b)
     if limit:
         rows_a, rows_b = rows_a[:limit], rows_b[:limit]
     name_a = rows_a[0]["model"] if rows_a else Path(pred_a).stem
     name_b = rows_b[0]["model"] if rows_b else Path(pred_b).stem
-    judge = OpenAIGenerator(base_url=endpoint, model=model, gen_cfg=JUDGE_SETTINGS, concurrency=concurrency,
-                            cache_dir=cache_dir, client=client)
+    judge = OpenAIGenerator(
+        base_url=endpoint,
+        model=model,
+        gen_cfg=JUDGE_SETTINGS,
+        concurrency=concurrency,
+        cache_dir=cache_dir,
+        client=client,
+    )
     res = judge_pairs(rows_a, rows_b, judge, name_a, name_b)
     out = Path(out_dir)
     atomic_write_json(out / "judge.json", res)
@@ -149,7 +183,9 @@ def judge_files(pred_a: str | Path, pred_b: str | Path, endpoint: str | None, mo
 def judge_markdown(r: dict) -> str:
     def share(k: str) -> str:
         x = r["shares"][k]
-        return f"{r[k]} ({x['value']:.1%}, 95% CI {x['low']:.1%}–{x['high']:.1%})" if x["value"] is not None else str(r[k])
+        return (
+            f"{r[k]} ({x['value']:.1%}, 95% CI {x['low']:.1%}–{x['high']:.1%})" if x["value"] is not None else str(r[k])
+        )
 
     wr = r["win_rate"]
     wr_txt = f"{wr['mean']:.3f} [{wr['low']:.3f}, {wr['high']:.3f}]" if wr["mean"] is not None else "n/a"

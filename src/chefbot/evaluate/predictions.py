@@ -131,7 +131,9 @@ def check_against_references(rows: list[dict], references: list[dict], name: str
         if row["id"] != ref["id"]:
             raise DataError(f"{name}: line {i} has id {row['id']!r} but the references have {ref['id']!r} there")
         if row["reference"] != ref["reference"]:
-            raise DataError(f"{name}: line {i} (id {row['id']!r}) has a different reference text than the references file")
+            raise DataError(
+                f"{name}: line {i} (id {row['id']!r}) has a different reference text than the references file"
+            )
     if len(rows) != len(references):
         n, m = len(rows), len(references)
         first = references[n]["id"] if n < m else rows[m]["id"]

@@ -39,8 +39,10 @@ from chefbot.io import atomic_write_json, atomic_write_text
 
 def _methods(results: dict) -> list[str]:
     m = results["models"][0]["method"] if results["models"] else {}
-    out = [f"- ROUGE: {m.get('rouge', '')}; stemmer {'on' if m.get('stemmer') else 'off'}; "
-           f"ROUGE-Lsum sentences: {m.get('rougeLsum_sentences', '')}."]
+    out = [
+        f"- ROUGE: {m.get('rouge', '')}; stemmer {'on' if m.get('stemmer') else 'off'}; "
+        f"ROUGE-Lsum sentences: {m.get('rougeLsum_sentences', '')}."
+    ]
     if "directions" in m:
         out.append(f"- Directions only: {m['directions']}.")
     out.append(f"- Intervals: {m.get('interval', '')}.")
@@ -125,9 +127,20 @@ def retention_rows(bench_models: dict, base: str, tuned: str) -> list[dict]:
         if b is None or not b["value"]:
             continue
         ri = ratio_interval(r["value"], int(r["n"]), b["value"], int(b["n"]))
-        out.append({"task": r["task"], "metric": r["metric"], "base_model": base, "tuned_model": tuned,
-                    "value": ri["value"], "low": ri["low"], "high": ri["high"], "n_base": b["n"], "n_tuned": r["n"],
-                    "method": "tuned/base; parametric binomial bootstrap of both accuracies, 95%"})
+        out.append(
+            {
+                "task": r["task"],
+                "metric": r["metric"],
+                "base_model": base,
+                "tuned_model": tuned,
+                "value": ri["value"],
+                "low": ri["low"],
+                "high": ri["high"],
+                "n_base": b["n"],
+                "n_tuned": r["n"],
+                "method": "tuned/base; parametric binomial bootstrap of both accuracies, 95%",
+            }
+        )
     return out
 
 
@@ -137,11 +150,20 @@ def report_benchmarks(bench: dict, names: dict[str, str]) -> dict:
     for run, res in bench["runs"].items():
         models[names.get(run, run)] = [
             {"task": t, "metric": m, "value": res[t][m], "stderr": res[t].get(f"{m}_stderr"), "n": res[t]["n"]}
-            for t, ms in METRICS.items() if t in res for m in ms
+            for t, ms in METRICS.items()
+            if t in res
+            for m in ms
         ]
     retention = [
-        {"task": t, "metric": m, "base_model": names.get("base", "base"), "tuned_model": names.get("tuned", "tuned"), **r}
-        for t, ms in (bench.get("retention") or {}).items() for m, r in ms.items()
+        {
+            "task": t,
+            "metric": m,
+            "base_model": names.get("base", "base"),
+            "tuned_model": names.get("tuned", "tuned"),
+            **r,
+        }
+        for t, ms in (bench.get("retention") or {}).items()
+        for m, r in ms.items()
     ]
     return {"models": models, "retention": retention, "settings": bench["runs"]["base"]["settings"]}
 
@@ -150,11 +172,15 @@ def benchmarks_markdown(bench: dict) -> str:
     """benchmarks.json as markdown: the report's benchmark tables, then how they were measured."""
     settings = bench["runs"]["base"]["settings"]
     tables: list[Table] = benchmark_tables(report_benchmarks(bench, {}))
-    served = [f"{label}: {info['endpoint']} serves {info['health'].get('base_model')} + adapter "
-              f"{info['health'].get('adapter')} ({info['health'].get('dtype')}), through lm-eval's local-completions."
-              for label, info in (bench.get("endpoints") or {}).items()]
-    method = (f"Method: {settings['harness']}, standard task definitions, num_fewshot {settings['num_fewshot']}, "
-              f"limit per task {settings['limit_per_task']}; data: {settings['data_sources']}.")
+    served = [
+        f"{label}: {info['endpoint']} serves {info['health'].get('base_model')} + adapter "
+        f"{info['health'].get('adapter')} ({info['health'].get('dtype')}), through lm-eval's local-completions."
+        for label, info in (bench.get("endpoints") or {}).items()
+    ]
+    method = (
+        f"Method: {settings['harness']}, standard task definitions, num_fewshot {settings['num_fewshot']}, "
+        f"limit per task {settings['limit_per_task']}; data: {settings['data_sources']}."
+    )
     return "\n".join(t.md() for t in tables) + "\n" + "\n".join([method, *served]) + "\n"
 
 

@@ -18,8 +18,13 @@ def _bar_ci(ax, labels, groups: dict[str, list[dict | None]], ylabel: str, title
     width = 0.8 / max(n_groups, 1)
     for k, (name, vals) in enumerate(groups.items()):
         means = [(v or {}).get("mean", (v or {}).get("value")) or 0 for v in vals]
-        lo = [max(0.0, m - (v or {}).get("low", m)) if v and v.get("low") is not None else 0 for m, v in zip(means, vals)]
-        hi = [max(0.0, (v or {}).get("high", m) - m) if v and v.get("high") is not None else 0 for m, v in zip(means, vals)]
+        lo = [
+            max(0.0, m - (v or {}).get("low", m)) if v and v.get("low") is not None else 0 for m, v in zip(means, vals)
+        ]
+        hi = [
+            max(0.0, (v or {}).get("high", m) - m) if v and v.get("high") is not None else 0
+            for m, v in zip(means, vals)
+        ]
         ax.bar(x + (k - (n_groups - 1) / 2) * width, means, width, yerr=[lo, hi], capsize=2, label=name)
     ax.set_xticks(x)
     ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=8)
@@ -59,7 +64,13 @@ def _plot_bertscore(ax, models):
     bs = [m for m in models if m.get("bertscore")]
     groups = {k: [m["bertscore"][k] for m in bs] for k in ("precision", "recall", "f1")}
     enc = bs[0]["bertscore"]["model"]
-    _bar_ci(ax, [m["model"] for m in bs], groups, "BERTScore", f"BERTScore ({enc}{'' if bs[0]['bertscore']['rescaled'] else ', not rescaled'})")
+    _bar_ci(
+        ax,
+        [m["model"] for m in bs],
+        groups,
+        "BERTScore",
+        f"BERTScore ({enc}{'' if bs[0]['bertscore']['rescaled'] else ', not rescaled'})",
+    )
 
 
 def _plot_benchmarks(ax, bench):
@@ -88,7 +99,19 @@ def _plot_benchmarks(ax, bench):
 
 def _plot_checks(ax, models):
     ck = [m for m in models if m.get("checks")]
-    names = [c for c in ("well_formed", "has_directions", "ner_used", "introduced_any", "oven_temp_ok", "degenerate", "stopped") if c in ck[0]["checks"]]
+    names = [
+        c
+        for c in (
+            "well_formed",
+            "has_directions",
+            "ner_used",
+            "introduced_any",
+            "oven_temp_ok",
+            "degenerate",
+            "stopped",
+        )
+        if c in ck[0]["checks"]
+    ]
     groups = {m["model"]: [m["checks"][c] for c in names] for m in ck}
     _bar_ci(ax, names, groups, "share of items", "Recipe checks, 95% CI")
 
@@ -129,7 +152,12 @@ def write_plots(results: dict, comps: list[dict], out_dir: Path) -> list[Path]:
         panels.append(("loss_curve.png", lambda ax: _plot_losses(ax, results["training"])))
     panels.append(("model_comparison.png", lambda ax: _plot_rouge(ax, models)))
     if any("directions" in m["rouge"] for m in models):
-        panels.append(("directions.png", lambda ax: _plot_rouge(ax, [m for m in models if "directions" in m["rouge"]], "directions")))
+        panels.append(
+            (
+                "directions.png",
+                lambda ax: _plot_rouge(ax, [m for m in models if "directions" in m["rouge"]], "directions"),
+            )
+        )
     if comps:
         panels.append(("improvement.png", lambda ax: _plot_improvement(ax, comps)))
     if any(m.get("bertscore") for m in models):
@@ -148,7 +176,7 @@ def write_plots(results: dict, comps: list[dict], out_dir: Path) -> list[Path]:
     fig, axes = plt.subplots(rows, cols, figsize=(13, 4.2 * rows), squeeze=False)
     for ax, (_, draw) in zip(axes.flat, panels):
         draw(ax)
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     fig.suptitle(results.get("title", "chefbot evaluation"))
     paths.append(_save(fig, out_dir / "overview.png"))

@@ -89,18 +89,28 @@ def training_table(tr: dict) -> Table:
     t = Table("Training", ["what", "value", "how measured"], tr.get("note", ""))
     ev = tr.get("eval_loss") or []
     if ev:
-        t.add(f"validation loss, step {ev[0]['step']} → {ev[-1]['step']}", f"{ev[0]['loss']:.3f} → {ev[-1]['loss']:.3f}",
-              "mean cross-entropy per target token (assistant answer + end of turn) on the validation batches; "
-              "step 0 is the base model (LoRA B = 0)")
+        t.add(
+            f"validation loss, step {ev[0]['step']} → {ev[-1]['step']}",
+            f"{ev[0]['loss']:.3f} → {ev[-1]['loss']:.3f}",
+            "mean cross-entropy per target token (assistant answer + end of turn) on the validation batches; "
+            "step 0 is the base model (LoRA B = 0)",
+        )
     t.add("optimizer steps", tr["steps"], f"from {tr.get('log', 'the training log')}")
     t.add("target tokens", f"{tr['target_tokens']:,}", "tokens with a label (the loss is computed on these only)")
     rate = tr.get("target_tokens_per_s")
-    t.add("target tokens / s", f"{rate:.0f}" if rate else "–",
-          "target tokens / time in forward + backward + optimizer (validation and checkpoints excluded)")
+    t.add(
+        "target tokens / s",
+        f"{rate:.0f}" if rate else "–",
+        "target tokens / time in forward + backward + optimizer (validation and checkpoints excluded)",
+    )
     if tr.get("train_seconds") is not None:
         t.add("training seconds", f"{tr['train_seconds']:.0f}", "sum of optimizer-step times over the whole run")
     if tr.get("peak_mem_mb") is not None:
-        t.add("peak memory", f"{tr['peak_mem_mb']:.0f} MB", "largest peak logged by training (GPU: max allocated; CPU: peak RSS)")
+        t.add(
+            "peak memory",
+            f"{tr['peak_mem_mb']:.0f} MB",
+            "largest peak logged by training (GPU: max allocated; CPU: peak RSS)",
+        )
     for k, v in (tr.get("extra") or {}).items():
         t.add(k, v, "")
     return t
@@ -112,7 +122,10 @@ def build_tables(results: dict) -> list[Table]:
     if results.get("training"):
         tables.append(training_table(results["training"]))
     types = list(models[0]["rouge"]["whole"].keys()) if models else []
-    for section, title in (("whole", "ROUGE per model (whole text)"), ("directions", "ROUGE per model (directions only)")):
+    for section, title in (
+        ("whole", "ROUGE per model (whole text)"),
+        ("directions", "ROUGE per model (directions only)"),
+    ):
         if not any(section in m["rouge"] for m in models):
             continue
         m0 = models[0]["method"]
@@ -134,8 +147,11 @@ def build_tables(results: dict) -> list[Table]:
             "Paired bootstrap over the same items: mean difference / baseline mean, 95% interval; p = two-sided bootstrap share.",
         )
         for c in comps:
-            t.add(c["b"], next(iter(c["metrics"].values()))["n"],
-                  *[f"{fmt_relative(d)} (p={d['p_value']:.3f})" for d in c["metrics"].values()])
+            t.add(
+                c["b"],
+                next(iter(c["metrics"].values()))["n"],
+                *[f"{fmt_relative(d)} (p={d['p_value']:.3f})" for d in c["metrics"].values()],
+            )
         tables.append(t)
     bs = [m for m in models if m.get("bertscore")]
     if bs:
@@ -147,15 +163,25 @@ def build_tables(results: dict) -> list[Table]:
         )
         for m in bs:
             b = m["bertscore"]
-            t.add(m["model"], m["n"], f"{b['model']} ({b['num_layers']})", "yes" if b["rescaled"] else "no",
-                  fmt_interval(b["precision"]), fmt_interval(b["recall"]), fmt_interval(b["f1"]))
+            t.add(
+                m["model"],
+                m["n"],
+                f"{b['model']} ({b['num_layers']})",
+                "yes" if b["rescaled"] else "no",
+                fmt_interval(b["precision"]),
+                fmt_interval(b["recall"]),
+                fmt_interval(b["f1"]),
+            )
         tables.append(t)
     ck = [m for m in models if m.get("checks")]
     if ck:
         names = [c for c in CHECK_LABELS if c in ck[0]["checks"]]
-        t = Table("Recipe checks", ["check", *[m["model"] for m in ck]],
-                   "Share of items [95% Wilson interval] for yes/no checks, mean [95% bootstrap interval] for rates "
-                   "(n = items where the check applies).")
+        t = Table(
+            "Recipe checks",
+            ["check", *[m["model"] for m in ck]],
+            "Share of items [95% Wilson interval] for yes/no checks, mean [95% bootstrap interval] for rates "
+            "(n = items where the check applies).",
+        )
         for c in names:
             t.add(CHECK_LABELS[c], *[f"{fmt_interval(m['checks'][c], 2)} (n={m['checks'][c]['n']})" for m in ck])
         tables.append(t)
@@ -165,9 +191,21 @@ def build_tables(results: dict) -> list[Table]:
     judge = results.get("judge")
     if judge:
         wr = judge.get("win_rate") or judge_win_rate(judge)
-        t = Table("Pairwise judge", ["A", "B", "judge", "n", "B wins", "ties", "B losses", "B win rate [95% CI]"],
-                   "Both orders asked for every item to cancel position bias; a tie counts as half a win; Wilson interval.")
-        t.add(judge["a"], judge["b"], judge.get("judge_model", "?"), judge.get("n", "?"), judge["wins"], judge["ties"], judge["losses"], fmt_interval(wr))
+        t = Table(
+            "Pairwise judge",
+            ["A", "B", "judge", "n", "B wins", "ties", "B losses", "B win rate [95% CI]"],
+            "Both orders asked for every item to cancel position bias; a tie counts as half a win; Wilson interval.",
+        )
+        t.add(
+            judge["a"],
+            judge["b"],
+            judge.get("judge_model", "?"),
+            judge.get("n", "?"),
+            judge["wins"],
+            judge["ties"],
+            judge["losses"],
+            fmt_interval(wr),
+        )
         tables.append(t)
     return tables
 
@@ -176,23 +214,42 @@ def constraint_table(cons: dict) -> Table:
     """Constraint satisfaction per kind of request and constraint (``evaluate/constraint_eval.py``)."""
     base, others = cons["baseline"], [m for m in cons["models"] if m != cons["baseline"]]
     n = cons.get("n", {})
-    t = Table("Constraint satisfaction",
-               ["request", "constraint", "n", *cons["models"], *[f"{m} − {base} (paired)" for m in others],
-                "unknown (" + " / ".join(cons["models"]) + ")"],
-               f"Share of requests the checker confirms satisfied [95% Wilson interval] (violated and unknown both "
-               f"count against; the last column counts the unknowns: answers that do not tell). Requests: "
-               f"{n.get('own labels', 0)} held-out recipes asked for a random subset of their own labels, "
-               f"{n.get('counterfactual', 0)} asked for a diet their source recipe breaks. Paired: difference of the "
-               f"shares on the same requests [95% Newcombe paired score interval], exact McNemar p.")
+    t = Table(
+        "Constraint satisfaction",
+        [
+            "request",
+            "constraint",
+            "n",
+            *cons["models"],
+            *[f"{m} − {base} (paired)" for m in others],
+            "unknown (" + " / ".join(cons["models"]) + ")",
+        ],
+        f"Share of requests the checker confirms satisfied [95% Wilson interval] (violated and unknown both "
+        f"count against; the last column counts the unknowns: answers that do not tell). Requests: "
+        f"{n.get('own labels', 0)} held-out recipes asked for a random subset of their own labels, "
+        f"{n.get('counterfactual', 0)} asked for a diet their source recipe breaks. Paired: difference of the "
+        f"shares on the same requests [95% Newcombe paired score interval], exact McNemar p.",
+    )
     for row in cons["rows"]:
-        cells = [fmt_interval(row["models"][m], 2) + f" ({row['models'][m]['satisfied']}/{row['n']})" for m in cons["models"]]
+        cells = [
+            fmt_interval(row["models"][m], 2) + f" ({row['models'][m]['satisfied']}/{row['n']})" for m in cons["models"]
+        ]
         diffs = []
         for m in others:
             d = row["paired"].get(m) or {}
-            diffs.append("–" if d.get("diff") is None else
-                         f"{d['diff']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}] (p={d['p_value']:.3f})")
-        t.add(row["condition"], row["constraint"], row["n"], *cells, *diffs,
-              " / ".join(str(row["models"][m]["unknown"]) for m in cons["models"]))
+            diffs.append(
+                "–"
+                if d.get("diff") is None
+                else f"{d['diff']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}] (p={d['p_value']:.3f})"
+            )
+        t.add(
+            row["condition"],
+            row["constraint"],
+            row["n"],
+            *cells,
+            *diffs,
+            " / ".join(str(row["models"][m]["unknown"]) for m in cons["models"]),
+        )
     return t
 
 
@@ -200,22 +257,41 @@ def benchmark_tables(bench: dict) -> list[Table]:
     """MMLU/HellaSwag per model and retention, from ``report_benchmarks``' layout (the report and benchmarks.md)."""
     tables = []
     if bench.get("models"):
-        t = Table("Benchmarks (lm-evaluation-harness)", ["model", "task", "metric", "n", "value [95% CI]", "stderr"],
-                  "Interval = value ± 1.96 × the harness's standard error.")
+        t = Table(
+            "Benchmarks (lm-evaluation-harness)",
+            ["model", "task", "metric", "n", "value [95% CI]", "stderr"],
+            "Interval = value ± 1.96 × the harness's standard error.",
+        )
         for model, rows in bench["models"].items():
             for r in rows:
                 se = r.get("stderr")
-                ci = {"value": r["value"], **({"low": r["value"] - 1.96 * se, "high": r["value"] + 1.96 * se}
-                                              if se is not None else {})}
-                t.add(model, r["task"], r["metric"], r.get("n", "?"), fmt_interval(ci, 4),
-                      f"{se:.4f}" if se is not None else "–")
+                ci = {
+                    "value": r["value"],
+                    **({"low": r["value"] - 1.96 * se, "high": r["value"] + 1.96 * se} if se is not None else {}),
+                }
+                t.add(
+                    model,
+                    r["task"],
+                    r["metric"],
+                    r.get("n", "?"),
+                    fmt_interval(ci, 4),
+                    f"{se:.4f}" if se is not None else "–",
+                )
         tables.append(t)
     if bench.get("retention"):
-        t = Table("Benchmark retention (tuned / base)",
-                  ["task", "metric", "base → tuned", "n", "retention [95% CI]", "method"])
+        t = Table(
+            "Benchmark retention (tuned / base)",
+            ["task", "metric", "base → tuned", "n", "retention [95% CI]", "method"],
+        )
         for r in bench["retention"]:
             value = fmt_interval(r, 4) if r.get("value") is not None else "n/a (base is 0)"
-            t.add(r["task"], r["metric"], f"{r.get('base_model', 'base')} → {r.get('tuned_model', 'tuned')}",
-                  r.get("n", r.get("n_base", "?")), value, r.get("method", ""))
+            t.add(
+                r["task"],
+                r["metric"],
+                f"{r.get('base_model', 'base')} → {r.get('tuned_model', 'tuned')}",
+                r.get("n", r.get("n_base", "?")),
+                value,
+                r.get("method", ""),
+            )
         tables.append(t)
     return tables

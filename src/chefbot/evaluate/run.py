@@ -62,16 +62,22 @@ def generate_predictions(generator: Any, items: list[dict], path: Path, label: s
 
             def on_result(i: int, c: Any) -> None:
                 it = todo[i]
-                writer.write({
-                    "id": it["id"],
-                    "inputs": {"title": it.get("title"), "ner": it.get("ner"), "messages": it["messages"],
-                               **({"constraints": it["constraints"]} if "constraints" in it else {})},
-                    "reference": it["reference"],
-                    "prediction": c.text,
-                    "finish_reason": c.finish_reason if c.finish_reason in ("stop", "length") else "stop",
-                    "prompt_tokens": c.prompt_tokens,
-                    "completion_tokens": c.completion_tokens,
-                })
+                writer.write(
+                    {
+                        "id": it["id"],
+                        "inputs": {
+                            "title": it.get("title"),
+                            "ner": it.get("ner"),
+                            "messages": it["messages"],
+                            **({"constraints": it["constraints"]} if "constraints" in it else {}),
+                        },
+                        "reference": it["reference"],
+                        "prediction": c.text,
+                        "finish_reason": c.finish_reason if c.finish_reason in ("stop", "length") else "stop",
+                        "prompt_tokens": c.prompt_tokens,
+                        "completion_tokens": c.completion_tokens,
+                    }
+                )
                 progress.advance(task)
 
             if todo:
@@ -91,8 +97,9 @@ def generate_predictions(generator: Any, items: list[dict], path: Path, label: s
 def score_rows(cfg: ExperimentConfig, rows: list[dict]) -> dict:
     e = cfg.eval
     bert = None if e.bertscore_model.lower() in ("", "none") else e.bertscore_model
-    return score_predictions(rows, stemmer=e.rouge_stemmer, bertscore_model=bert,
-                             bootstrap_samples=e.bootstrap_samples, seed=cfg.seed)
+    return score_predictions(
+        rows, stemmer=e.rouge_stemmer, bertscore_model=bert, bootstrap_samples=e.bootstrap_samples, seed=cfg.seed
+    )
 
 
 def write_results(results: dict, out_dir: Path) -> None:
@@ -118,25 +125,45 @@ def samples(rows_by_model: dict[str, list[dict]], n: int = SAMPLES) -> list[dict
     first = next(iter(rows_by_model.values()), [])
     out = []
     for k, row in enumerate(first[:n]):
-        out.append({"id": row["id"], "title": (row.get("inputs") or {}).get("title"), "reference": row["reference"],
-                    "predictions": {m: rows[k]["prediction"] for m, rows in rows_by_model.items() if k < len(rows)}})
+        out.append(
+            {
+                "id": row["id"],
+                "title": (row.get("inputs") or {}).get("title"),
+                "reference": row["reference"],
+                "predictions": {m: rows[k]["prediction"] for m, rows in rows_by_model.items() if k < len(rows)},
+            }
+        )
     return out
 
 
-def assemble_results(cfg: ExperimentConfig, models: dict[str, dict], baseline: str, rows: dict[str, list[dict]], n: int,
-                     title: str, skipped: dict[str, str] | None = None) -> dict:
+def assemble_results(
+    cfg: ExperimentConfig,
+    models: dict[str, dict],
+    baseline: str,
+    rows: dict[str, list[dict]],
+    n: int,
+    title: str,
+    skipped: dict[str, str] | None = None,
+) -> dict:
     """The results dict in the layout ``report.write_report`` takes (models and comparisons as lists)."""
     first_rows = next(iter(rows.values()))
     comparisons = [compare_results(models[baseline], models[b], seed=cfg.seed) for b in models if b != baseline]
     # What a model scores by echoing the boilerplate and the requested ingredients (the audit's point).
-    template = score_predictions(template_baseline_rows(first_rows), stemmer=cfg.eval.rouge_stemmer, bertscore_model=None,
-                                 bootstrap_samples=cfg.eval.bootstrap_samples, seed=cfg.seed)
+    template = score_predictions(
+        template_baseline_rows(first_rows),
+        stemmer=cfg.eval.rouge_stemmer,
+        bertscore_model=None,
+        bootstrap_samples=cfg.eval.bootstrap_samples,
+        seed=cfg.seed,
+    )
     notes = [f"{n} held-out {cfg.eval.split} items, the same items in the same order for every model."]
     for name, m in models.items():
         t = m["generation"]["timing"]
-        notes.append(f"{name}: {t['hit_token_limit']} of {m['n']} outputs hit max_new_tokens "
-                     f"({m['generation']['settings'].get('max_new_tokens')}); generated {t['generated']} "
-                     f"(resumed {t['resumed_from_file']}) in {t['seconds']} s.")
+        notes.append(
+            f"{name}: {t['hit_token_limit']} of {m['n']} outputs hit max_new_tokens "
+            f"({m['generation']['settings'].get('max_new_tokens')}); generated {t['generated']} "
+            f"(resumed {t['resumed_from_file']}) in {t['seconds']} s."
+        )
     for name, reason in (skipped or {}).items():
         notes.append(f"{name}: skipped: {reason}")
     return {
@@ -203,21 +230,29 @@ def evaluate_model(
     asked: dict[str, list[dict]] = {}
     bench_runs: dict[str, dict] = {}  # eval.benchmarks: on each model while generation holds it (loaded once)
     for name, ad in runs:
-        gen = (generators or {}).get(name) or make_generator(cfg.model_copy(update={"adapter": None}), adapter=ad,
-                                                                   purpose="exact")
+        gen = (generators or {}).get(name) or make_generator(
+            cfg.model_copy(update={"adapter": None}), adapter=ad, purpose="exact"
+        )
         models[name], rows[name] = run_one(cfg, gen, items, out, name)
         if asks:  # own-label requests the main prompts already asked reuse their answers
             fresh = [a for a in asks if not a["reuse"]]
-            made = generate_predictions(gen, fresh, out / "predictions" / f"constraints-{slug(name)}.jsonl",
-                                        f"{name} (constraints)")[0] if fresh else []
+            made = (
+                generate_predictions(
+                    gen, fresh, out / "predictions" / f"constraints-{slug(name)}.jsonl", f"{name} (constraints)"
+                )[0]
+                if fresh
+                else []
+            )
             answers = {r["id"]: r for r in [*rows[name], *made]}
             asked[name] = [answers[a["id"]] for a in asks]
         if cfg.eval.benchmarks:
-            bench_runs["tuned" if ad else "base"] = benchmark_model(cfg, ad, out / "benchmarks", BenchmarkOptions(),
-                                                                    loaded=loaded_model(gen))
+            bench_runs["tuned" if ad else "base"] = benchmark_model(
+                cfg, ad, out / "benchmarks", BenchmarkOptions(), loaded=loaded_model(gen)
+            )
         del gen
-    results = assemble_results(cfg, models, baseline=next(iter(models)), rows=rows, n=len(items),
-                               title=f"chefbot evaluation: {cfg.name}")
+    results = assemble_results(
+        cfg, models, baseline=next(iter(models)), rows=rows, n=len(items), title=f"chefbot evaluation: {cfg.name}"
+    )
     if asks:
         results["constraints"] = score_constraints(asks, asked, baseline=next(iter(models)))
     results.update(extra or {})
@@ -228,4 +263,3 @@ def evaluate_model(
         results["benchmarks"] = report_benchmarks(bench, {"base": model_label(cfg), "tuned": runs[-1][0]})
     write_results(results, out)
     return results
-

@@ -39,7 +39,9 @@ def _score_chunk(args: tuple) -> list[dict]:
     whole = rouge_items(refs, preds, stemmer, types)
     out = [{"id": r["id"], "rouge": {t: whole[t][i] for t in types}} for i, r in enumerate(rows)]
     if directions:
-        d = rouge_items([directions_text(x) for x in refs], [directions_text(x) if x.strip() else "" for x in preds], stemmer, types)
+        d = rouge_items(
+            [directions_text(x) for x in refs], [directions_text(x) if x.strip() else "" for x in preds], stemmer, types
+        )
         for i, item in enumerate(out):
             item["rouge_directions"] = {t: d[t][i] for t in types}
     if checks:
@@ -53,8 +55,14 @@ def _pool_context():
     return mp.get_context("spawn" if "torch" in sys.modules else "fork")
 
 
-def per_item_scores(rows: list[dict], stemmer: bool = True, types=ROUGE_TYPES, directions: bool = True,
-                    checks: bool = True, workers: int | None = None) -> list[dict]:
+def per_item_scores(
+    rows: list[dict],
+    stemmer: bool = True,
+    types=ROUGE_TYPES,
+    directions: bool = True,
+    checks: bool = True,
+    workers: int | None = None,
+) -> list[dict]:
     """Per-item ROUGE/checks, in row order, using up to ``workers`` processes (default: all cores)."""
     workers = workers or os.cpu_count() or 1
     n = len(rows)
@@ -111,7 +119,6 @@ def score_predictions(
         }
     result["bertscore"] = None
     if bertscore_model:
-
         bs = bertscore_items([r["reference"] for r in rows], [r["prediction"] for r in rows], bertscore_model)
         for k, item in enumerate(items):
             item["bertscore"] = {m: bs[m][k] for m in ("precision", "recall", "f1")}
@@ -120,7 +127,9 @@ def score_predictions(
             **{m: _agg(bs[m], bootstrap_samples, seed) for m in ("precision", "recall", "f1")},
         }
     if checks:
-        result["checks"] = {c: _agg([i["checks"].get(c) for i in items], bootstrap_samples, seed) for c in AGGREGATED_CHECKS}
+        result["checks"] = {
+            c: _agg([i["checks"].get(c) for i in items], bootstrap_samples, seed) for c in AGGREGATED_CHECKS
+        }
     result["per_item"] = items
     return result
 
@@ -141,7 +150,6 @@ def compare_results(a: dict, b: dict, metrics: list[str] | None = None, samples:
     ids_a = [i["id"] for i in a["per_item"]]
     ids_b = [i["id"] for i in b["per_item"]]
     if ids_a != ids_b:
-
         first = next((k for k, (x, y) in enumerate(zip(ids_a, ids_b)) if x != y), min(len(ids_a), len(ids_b)))
         raise DataError(
             f"cannot compare {a.get('model')!r} with {b.get('model')!r}: different items "

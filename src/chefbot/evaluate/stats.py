@@ -132,14 +132,27 @@ def paired_proportions(a: Sequence[float], b: Sequence[float], level: float = 0.
     # sample without discordant pairs at 1/2 would get a zero-width interval)
     cross = both * neither - b_only * a_only
     phi = (max(cross - n / 2, 0) if cross > 0 else cross) / math.sqrt(denom) if denom else 0.0
-    down = math.sqrt(max(0.0, (pb - wb["low"]) ** 2 - 2 * phi * (pb - wb["low"]) * (wa["high"] - pa) + (wa["high"] - pa) ** 2))
-    up = math.sqrt(max(0.0, (wb["high"] - pb) ** 2 - 2 * phi * (wb["high"] - pb) * (pa - wa["low"]) + (pa - wa["low"]) ** 2))
+    down = math.sqrt(
+        max(0.0, (pb - wb["low"]) ** 2 - 2 * phi * (pb - wb["low"]) * (wa["high"] - pa) + (wa["high"] - pa) ** 2)
+    )
+    up = math.sqrt(
+        max(0.0, (wb["high"] - pb) ** 2 - 2 * phi * (wb["high"] - pb) * (pa - wa["low"]) + (pa - wa["low"]) ** 2)
+    )
     diff = pb - pa
     m, k = b_only + a_only, min(b_only, a_only)
     p = min(1.0, 2 * sum(math.comb(m, i) for i in range(k + 1)) / 2**m) if m else 1.0
-    return {"n": n, "mean_a": pa, "mean_b": pb, "diff": diff, "low": max(-1.0, diff - down), "high": min(1.0, diff + up),
-            "p_value": p, "b_only": b_only, "a_only": a_only,
-            "method": "Newcombe hybrid score interval for paired proportions; exact McNemar p"}
+    return {
+        "n": n,
+        "mean_a": pa,
+        "mean_b": pb,
+        "diff": diff,
+        "low": max(-1.0, diff - down),
+        "high": min(1.0, diff + up),
+        "p_value": p,
+        "b_only": b_only,
+        "a_only": a_only,
+        "method": "Newcombe hybrid score interval for paired proportions; exact McNemar p",
+    }
 
 
 def _norm_ppf(q: float) -> float:
@@ -169,8 +182,9 @@ def ratio_interval(
     return {"value": p_tuned / p_base, "low": float(low), "high": float(high), "n_tuned": n_tuned, "n_base": n_base}
 
 
-def paired_ratio(base: Sequence[float], tuned: Sequence[float], samples: int = 2000, seed: int = 0,
-                 level: float = 0.95) -> dict:
+def paired_ratio(
+    base: Sequence[float], tuned: Sequence[float], samples: int = 2000, seed: int = 0, level: float = 0.95
+) -> dict:
     """mean(tuned) / mean(base) with a paired percentile bootstrap over the same items (resampling
     items keeps the correlation between the two runs; independent draws would overstate the spread)."""
     b, t = _as_array(base), _as_array(tuned)
@@ -182,8 +196,13 @@ def paired_ratio(base: Sequence[float], tuned: Sequence[float], samples: int = 2
     ok = means[:, 0] > 0
     alpha = (1 - level) / 2
     low, high = np.quantile(means[ok, 1] / means[ok, 0], [alpha, 1 - alpha])
-    return {"value": float(t.mean() / b.mean()), "low": float(low), "high": float(high), "n": len(b),
-            "method": f"paired bootstrap over items, {samples} resamples"}
+    return {
+        "value": float(t.mean() / b.mean()),
+        "low": float(low),
+        "high": float(high),
+        "n": len(b),
+        "method": f"paired bootstrap over items, {samples} resamples",
+    }
 
 
 def mean_stderr_interval(value: float, stderr: float, level: float = 0.95) -> dict:

@@ -24,16 +24,27 @@ def with_intervals(counts: dict) -> dict:
     """One count block of ``tally`` (n, wins, tie, both_bad) with each side's rate and Wilson interval."""
     n = counts["n"]
     rates = {side: wilson_interval(w, n) for side, w in counts["wins"].items()}
-    return {**counts, "win_rate": {side: {"rate": r["value"], "low": r["low"], "high": r["high"]}
-                                   for side, r in rates.items()},
-            "tie_rate": counts["tie"] / n if n else None, "both_bad_rate": counts["both_bad"] / n if n else None}
+    return {
+        **counts,
+        "win_rate": {side: {"rate": r["value"], "low": r["low"], "high": r["high"]} for side, r in rates.items()},
+        "tie_rate": counts["tie"] / n if n else None,
+        "both_bad_rate": counts["both_bad"] / n if n else None,
+    }
 
 
 def tasting_report(summary: dict) -> dict:
     """``tally``'s summary with intervals everywhere: per comparison, overall and per rater."""
-    return {**summary, "comparisons": [
-        {**c, "overall": with_intervals(c["overall"]),
-         "per_rater": {r: with_intervals(v) for r, v in c["per_rater"].items()}} for c in summary["comparisons"]]}
+    return {
+        **summary,
+        "comparisons": [
+            {
+                **c,
+                "overall": with_intervals(c["overall"]),
+                "per_rater": {r: with_intervals(v) for r, v in c["per_rater"].items()},
+            }
+            for c in summary["comparisons"]
+        ],
+    }
 
 
 def _fmt(r: dict) -> str:
@@ -57,8 +68,13 @@ def print_report(report: dict) -> None:
         table.add_column("both bad", justify="right")
         rows = [("overall", c["overall"]), *sorted(c["per_rater"].items())]
         for name, block in rows:
-            table.add_row(name, str(block["n"]), *[f"{block['wins'][s]}: {_fmt(block['win_rate'][s])}" for s in sides],
-                          str(block["tie"]), str(block["both_bad"]))
+            table.add_row(
+                name,
+                str(block["n"]),
+                *[f"{block['wins'][s]}: {_fmt(block['win_rate'][s])}" for s in sides],
+                str(block["tie"]),
+                str(block["both_bad"]),
+            )
         console.print(table)
 
 

@@ -54,9 +54,27 @@ from chefbot.model import (
 from chefbot.progress import console
 
 __all__ = [
-    "ChatPrompt", "Completion", "EngineUnsafe", "Generator", "LlamaCppGenerator", "LocalGenerator", "Messages", "OnResult",
-    "OpenAIGenerator", "Purpose", "StreamHandle", "TokenEngine", "TokenizedGenerator", "VLLMGenerator", "cpu_info", "hf_generation_config",
-    "llamacpp_available", "make_generator", "resolve_engine", "resolve_settings", "vllm_available",
+    "ChatPrompt",
+    "Completion",
+    "EngineUnsafe",
+    "Generator",
+    "LlamaCppGenerator",
+    "LocalGenerator",
+    "Messages",
+    "OnResult",
+    "OpenAIGenerator",
+    "Purpose",
+    "StreamHandle",
+    "TokenEngine",
+    "TokenizedGenerator",
+    "VLLMGenerator",
+    "cpu_info",
+    "hf_generation_config",
+    "llamacpp_available",
+    "make_generator",
+    "resolve_engine",
+    "resolve_settings",
+    "vllm_available",
 ]
 
 Purpose = Literal["exact", "serving"]
@@ -84,8 +102,10 @@ def resolve_engine(engine: EngineConfig, purpose: Purpose) -> str:
       then falls back to hf for "auto").
     """
     if purpose == "serving" and engine.kind not in SERVING_KINDS:
-        raise ChefbotError(f"engine.kind={engine.kind} cannot be served by chefbot: choose one of "
-                           f"{', '.join(SERVING_KINDS)} (an endpoint is already a server)")
+        raise ChefbotError(
+            f"engine.kind={engine.kind} cannot be served by chefbot: choose one of "
+            f"{', '.join(SERVING_KINDS)} (an endpoint is already a server)"
+        )
     if engine.kind != "auto":
         return engine.kind
     if purpose == "exact":
@@ -119,23 +139,34 @@ def make_generator(cfg: ExperimentConfig, adapter: str | None = None, *, purpose
         except EngineUnsafe as err:  # the probe failed: llama.cpp was not loaded
             if e.kind != "auto":
                 raise
-            console.print(f"[yellow]warning:[/] not using the llamacpp engine: {escape(err.verdict.reason)}. Using "
-                          "the hf engine (transformers) instead (docs/SERVING.md, \"When the engine's probe fails\")",
-                          highlight=False, soft_wrap=True)
+            console.print(
+                f"[yellow]warning:[/] not using the llamacpp engine: {escape(err.verdict.reason)}. Using "
+                'the hf engine (transformers) instead (docs/SERVING.md, "When the engine\'s probe fails")',
+                highlight=False,
+                soft_wrap=True,
+            )
             kind = "hf"
     if kind == "openai":
         if not e.endpoint and not e.api_model:
             raise ChefbotError("engine.kind=openai needs engine.endpoint=URL (or engine.api_model for api.openai.com)")
-        return OpenAIGenerator(base_url=e.endpoint, model=e.api_model or cfg.model.name_or_path, gen_cfg=e.generation,
-                               concurrency=e.concurrency, cache_dir=Path(".cache/chefbot/openai"))
+        return OpenAIGenerator(
+            base_url=e.endpoint,
+            model=e.api_model or cfg.model.name_or_path,
+            gen_cfg=e.generation,
+            concurrency=e.concurrency,
+            cache_dir=Path(".cache/chefbot/openai"),
+        )
     tokenizer = load_tokenizer(cfg.model)
     adapter = adapter or cfg.adapter
     if kind == "vllm":
         if not vllm_available():
-            raise ChefbotError("engine.kind=vllm needs the vllm package and a CUDA GPU (pip install vllm); "
-                               "use engine.kind=hf (--engine hf)")
-        return VLLMGenerator(resolve_source(cfg.model).path, tokenizer, e.generation, adapter=adapter,
-                             fold=cfg.prompt.fold_system)
+            raise ChefbotError(
+                "engine.kind=vllm needs the vllm package and a CUDA GPU (pip install vllm); "
+                "use engine.kind=hf (--engine hf)"
+            )
+        return VLLMGenerator(
+            resolve_source(cfg.model).path, tokenizer, e.generation, adapter=adapter, fold=cfg.prompt.fold_system
+        )
     precision = inference_precision(e.dtype, cfg.train.precision, purpose)
     model = load_for_inference(cfg, adapter=adapter, precision=precision)
     label = cfg.model.name_or_path + (f"+{adapter}" if adapter else "")

@@ -107,7 +107,10 @@ class Generator(Protocol):
     gen_cfg: GenerationConfig
 
     def generate(
-        self, batch: Sequence[Messages], settings_override: dict | None = None, on_result: OnResult | None = None,
+        self,
+        batch: Sequence[Messages],
+        settings_override: dict | None = None,
+        on_result: OnResult | None = None,
         cancel: threading.Event | None = None,
     ) -> list[Completion]: ...
 
@@ -131,8 +134,11 @@ class TokenizedGenerator(Generator, Protocol):
     def prompt_ids(self, messages: Messages) -> list[int]: ...
 
     def generate_from_ids(
-        self, prompts: Sequence[Sequence[int]], settings_override: dict | None = None,
-        on_result: OnResult | None = None, cancel: threading.Event | None = None,
+        self,
+        prompts: Sequence[Sequence[int]],
+        settings_override: dict | None = None,
+        on_result: OnResult | None = None,
+        cancel: threading.Event | None = None,
     ) -> list[Completion]: ...
 
     def stream_from_ids(self, prompt: Sequence[int], settings_override: dict | None = None) -> Stream: ...
@@ -149,15 +155,24 @@ class TokenEngine(TokenizedGenerator, Protocol):
     same for one prompt, streamed as lists of new ids.  ``score``: exact log-probabilities, one pass per
     sequence (``next_token``: also the distribution after it)."""
 
-    def complete_ids(self, prompts: Sequence[Sequence[int]], settings_override: dict | None = None, *,
-                     max_tokens: int, stop: Sequence[str] = (), logprobs: int | None = None,
-                     cancel: threading.Event | None = None) -> list[TokenCompletion]: ...
+    def complete_ids(
+        self,
+        prompts: Sequence[Sequence[int]],
+        settings_override: dict | None = None,
+        *,
+        max_tokens: int,
+        stop: Sequence[str] = (),
+        logprobs: int | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[TokenCompletion]: ...
 
-    def stream_ids(self, prompt: Sequence[int], settings_override: dict | None = None, *, max_tokens: int,
-                   stop: Sequence[str] = ()) -> Stream: ...
+    def stream_ids(
+        self, prompt: Sequence[int], settings_override: dict | None = None, *, max_tokens: int, stop: Sequence[str] = ()
+    ) -> Stream: ...
 
-    def score(self, sequences: Sequence[Sequence[int]], top_k: int = 0,
-              next_token: bool = False) -> list[TokenScores]: ...
+    def score(
+        self, sequences: Sequence[Sequence[int]], top_k: int = 0, next_token: bool = False
+    ) -> list[TokenScores]: ...
 
 
 def contract_gaps(obj: Any, protocol: type) -> list[str]:
@@ -170,8 +185,10 @@ def contract_gaps(obj: Any, protocol: type) -> list[str]:
 def require(obj: Any, protocol: type = Generator) -> None:
     """Raise a ``TypeError`` naming what ``obj`` lacks unless it implements ``protocol``."""
     if not isinstance(obj, protocol):
-        raise TypeError(f"{type(obj).__name__} is not a chefbot {protocol.__name__}: it lacks "
-                        f"{', '.join(contract_gaps(obj, protocol))} (the contract: chefbot.generate.completion)")
+        raise TypeError(
+            f"{type(obj).__name__} is not a chefbot {protocol.__name__}: it lacks "
+            f"{', '.join(contract_gaps(obj, protocol))} (the contract: chefbot.generate.completion)"
+        )
 
 
 def protocol_members(protocol: type) -> set[str]:
@@ -184,8 +201,9 @@ def protocol_members(protocol: type) -> set[str]:
     for base in protocol.__mro__:
         if base in (object, Protocol) or not getattr(base, "_is_protocol", False):
             continue
-        names |= {n for n in (*vars(base), *getattr(base, "__annotations__", {}))
-                  if not n.startswith("_") or n == "__iter__"}
+        names |= {
+            n for n in (*vars(base), *getattr(base, "__annotations__", {})) if not n.startswith("_") or n == "__iter__"
+        }
     return names
 
 

@@ -114,8 +114,12 @@ def _read_cpu_info() -> dict[str, Any]:
     except OSError:
         pass
     relevant = sorted(f for f in flags if RELEVANT_FLAG.match(f))
-    return {"model": model or platform.processor() or "unknown", "arch": platform.machine(), "flags": relevant,
-            "amx": any(f.startswith("amx") for f in relevant)}
+    return {
+        "model": model or platform.processor() or "unknown",
+        "arch": platform.machine(),
+        "flags": relevant,
+        "amx": any(f.startswith("amx") for f in relevant),
+    }
 
 
 def library_identity() -> dict[str, Any] | None:
@@ -130,8 +134,13 @@ def library_identity() -> dict[str, Any] | None:
     except importlib.metadata.PackageNotFoundError:
         version = None
     libs = sorted({p for pat in ("*.so", "*.so.*", "*.dylib", "*.dll") for p in folder.rglob(pat) if p.is_file()})
-    return {"llama_cpp_python": version, "libs": [
-        {"name": str(p.relative_to(folder)), "size": p.stat().st_size, "mtime_ns": p.stat().st_mtime_ns} for p in libs]}
+    return {
+        "llama_cpp_python": version,
+        "libs": [
+            {"name": str(p.relative_to(folder)), "size": p.stat().st_size, "mtime_ns": p.stat().st_mtime_ns}
+            for p in libs
+        ],
+    }
 
 
 def file_identity(path: Path) -> dict[str, Any]:
@@ -141,9 +150,12 @@ def file_identity(path: Path) -> dict[str, Any]:
 
 def probe_key(gguf: Path, library: dict[str, Any] | None = None, cpu: dict[str, Any] | None = None) -> str:
     """The cache key of a verdict: probe version, library build, CPU (model and flags), GGUF file."""
-    what = {"probe": PROBE_VERSION, "library": library if library is not None else library_identity(),
-            "cpu": {k: v for k, v in (cpu or cpu_info()).items() if k in ("model", "arch", "flags")},
-            "gguf": file_identity(Path(gguf))}
+    what = {
+        "probe": PROBE_VERSION,
+        "library": library if library is not None else library_identity(),
+        "cpu": {k: v for k, v in (cpu or cpu_info()).items() if k in ("model", "arch", "flags")},
+        "gguf": file_identity(Path(gguf)),
+    }
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -192,13 +204,22 @@ def _signal_name(returncode: int) -> str:
         return f"signal {-returncode}"
 
 
-def run_probe(gguf: Path, threads: int, timeout_s: float = PROBE_TIMEOUT_S, tokens: int = PROBE_TOKENS) -> tuple[bool, str, int | None, str, bool]:
+def run_probe(
+    gguf: Path, threads: int, timeout_s: float = PROBE_TIMEOUT_S, tokens: int = PROBE_TOKENS
+) -> tuple[bool, str, int | None, str, bool]:
     """Run the probe child once: (ok, reason, returncode, last line of output, worth caching)."""
     env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
     what = f"the llamacpp engine's probe (a child process loading {gguf.name} and decoding {tokens + 1} steps)"
     try:
-        r = subprocess.run(probe_command(gguf, threads, tokens), capture_output=True, text=True, errors="replace",
-                           timeout=timeout_s, env=env, stdin=subprocess.DEVNULL)
+        r = subprocess.run(
+            probe_command(gguf, threads, tokens),
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout_s,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired as e:
         out = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
         last = _last_line(out)
@@ -217,13 +238,16 @@ def run_probe(gguf: Path, threads: int, timeout_s: float = PROBE_TIMEOUT_S, toke
     if last:  # brackets as parentheses: the CLI prints messages as rich markup, where [x] is a tag
         reason += f"; its last output: {last.replace('[', '(').replace(']', ')')!r}"
     if "AMX" in (r.stderr or ""):
-        reason += ("; this llama.cpp build uses Intel AMX, which crashes on this CPU: rebuild it without AMX "
-                   "(`make setup-llamacpp`, docs/SERVING.md)")
+        reason += (
+            "; this llama.cpp build uses Intel AMX, which crashes on this CPU: rebuild it without AMX "
+            "(`make setup-llamacpp`, docs/SERVING.md)"
+        )
     return False, reason, r.returncode, last, cacheable
 
 
-def probe_llamacpp(gguf: str | Path, threads: int, *, cache_dir: str | Path | None = None,
-                   timeout_s: float = PROBE_TIMEOUT_S) -> Verdict:
+def probe_llamacpp(
+    gguf: str | Path, threads: int, *, cache_dir: str | Path | None = None, timeout_s: float = PROBE_TIMEOUT_S
+) -> Verdict:
     """The verdict for this GGUF with the installed llama-cpp-python on this CPU: cached, else probed now in a
     child process (and cached, unless the child timed out or was killed with SIGKILL)."""
     gguf = Path(gguf)
@@ -240,8 +264,18 @@ def probe_llamacpp(gguf: str | Path, threads: int, *, cache_dir: str | Path | No
         pass
     t0 = time.perf_counter()
     ok, reason, returncode, last, cacheable = run_probe(gguf, threads, timeout_s)
-    verdict = Verdict(ok=ok, reason=reason, key=key, gguf=gguf.name, seconds=round(time.perf_counter() - t0, 2),
-                      returncode=returncode, last_output=last, cpu=cpu, library=library, cache_file=str(cache_file))
+    verdict = Verdict(
+        ok=ok,
+        reason=reason,
+        key=key,
+        gguf=gguf.name,
+        seconds=round(time.perf_counter() - t0, 2),
+        returncode=returncode,
+        last_output=last,
+        cpu=cpu,
+        library=library,
+        cache_file=str(cache_file),
+    )
     if cacheable:
         try:
             atomic_write_json(cache_file, {**verdict.to_json(), "probed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
@@ -252,5 +286,15 @@ def probe_llamacpp(gguf: str | Path, threads: int, *, cache_dir: str | Path | No
     return verdict
 
 
-__all__ = ["PROBE_SCRIPT", "PROBE_VERSION", "Verdict", "cpu_info", "file_identity", "library_identity", "probe_command",
-           "probe_key", "probe_llamacpp", "run_probe"]
+__all__ = [
+    "PROBE_SCRIPT",
+    "PROBE_VERSION",
+    "Verdict",
+    "cpu_info",
+    "file_identity",
+    "library_identity",
+    "probe_command",
+    "probe_key",
+    "probe_llamacpp",
+    "run_probe",
+]

@@ -37,8 +37,13 @@ from chefbot.train.merge import merge_adapter
 QUANTS = ("f32", "f16", "q8_0", "q4_0")
 # Bump when write_gguf changes what it writes: cached exports of the old writer are then not reused.
 WRITER_VERSION = 1
-_FINGERPRINT_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                      "generation_config.json")
+_FINGERPRINT_FILES = (
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "generation_config.json",
+)
 
 
 def _permute(w: Any, n_head: int) -> Any:
@@ -89,11 +94,15 @@ def write_gguf(model_dir: Path, out_file: Path, quant: str = "q8_0") -> Path:
     config = AutoConfig.from_pretrained(model_dir)
     arches = {"llama": gguf.MODEL_ARCH.LLAMA, "qwen2": gguf.MODEL_ARCH.QWEN2}
     if config.model_type not in arches:
-        raise ChefbotError(f"{model_dir}: GGUF export supports {', '.join(arches)} models, not {config.model_type!r}; "
-                           "install llama.cpp and set CONVERT_HF_TO_GGUF=/path/to/convert_hf_to_gguf.py")
+        raise ChefbotError(
+            f"{model_dir}: GGUF export supports {', '.join(arches)} models, not {config.model_type!r}; "
+            "install llama.cpp and set CONVERT_HF_TO_GGUF=/path/to/convert_hf_to_gguf.py"
+        )
     rope = dict(getattr(config, "rope_parameters", None) or {})
     if rope.get("rope_type", "default") != "default":
-        raise ChefbotError(f"{model_dir}: rope scaling {rope.get('rope_type')!r} is not supported by chefbot's GGUF writer")
+        raise ChefbotError(
+            f"{model_dir}: rope scaling {rope.get('rope_type')!r} is not supported by chefbot's GGUF writer"
+        )
     tok_json = model_dir / "tokenizer.json"
     if not tok_json.exists() or json.loads(tok_json.read_text(encoding="utf-8"))["model"]["type"] != "BPE":
         raise ChefbotError(f"{model_dir}: GGUF export needs a byte-level BPE tokenizer.json (Qwen2, SmolLM2)")
@@ -178,13 +187,17 @@ def write_gguf(model_dir: Path, out_file: Path, quant: str = "q8_0") -> Path:
 def _llama_cpp_convert(script: str, model_dir: Path, out_file: Path, quant: str) -> Path:
     outtype = {"f32": "f32", "f16": "f16", "q8_0": "q8_0", "q4_0": None}[quant]
     if outtype is None:
-        raise ChefbotError("llama.cpp's converter writes f32/f16/q8_0; for q4_0 unset CONVERT_HF_TO_GGUF "
-                           "(chefbot's writer) or run llama-quantize on its output")
+        raise ChefbotError(
+            "llama.cpp's converter writes f32/f16/q8_0; for q4_0 unset CONVERT_HF_TO_GGUF "
+            "(chefbot's writer) or run llama-quantize on its output"
+        )
     tmp = out_file.with_name(f".{out_file.name}.{os.getpid()}.tmp")
     cmd = ["python3", script, str(model_dir), "--outfile", str(tmp), "--outtype", outtype]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
-        raise ChefbotError(f"{script} failed: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}")
+        raise ChefbotError(
+            f"{script} failed: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}"
+        )
     os.replace(tmp, out_file)
     return out_file
 
@@ -209,7 +222,11 @@ def _sha256(path: Path) -> str:
 
 def _folder_digest(folder: Path, h: Any) -> None:
     """Every weight file and the model/tokenizer files of an HF folder, by content."""
-    files = sorted(p for p in folder.iterdir() if p.is_file() and (p.suffix in (".safetensors", ".bin") or p.name in _FINGERPRINT_FILES))
+    files = sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and (p.suffix in (".safetensors", ".bin") or p.name in _FINGERPRINT_FILES)
+    )
     if not any(p.suffix in (".safetensors", ".bin") for p in files):
         raise ChefbotError(f"{folder}: no weights (*.safetensors or *.bin) to export to GGUF")
     for p in files:
@@ -220,8 +237,10 @@ def gguf_fingerprint(cfg: ExperimentConfig, adapter: str | None, quant: str) -> 
     """What decides the GGUF's bytes: base weights and tokenizer (content), adapter (content), quant, writer."""
     src = resolve_source(cfg.model)
     if not src.local:
-        raise ChefbotError(f"engine llamacpp needs local weights; {src.path!r} is a hub id "
-                           "(run once online to cache it, or give model.name_or_path=/path/to/folder)")
+        raise ChefbotError(
+            f"engine llamacpp needs local weights; {src.path!r} is a hub id "
+            "(run once online to cache it, or give model.name_or_path=/path/to/folder)"
+        )
     h = hashlib.sha256(f"writer {WRITER_VERSION} quant {quant} tokenizer {cfg.model.tokenizer}\n".encode())
     _folder_digest(Path(src.path), h)
     if adapter:
@@ -271,10 +290,19 @@ def cached_gguf(cfg: ExperimentConfig, adapter: str | None, quant: str = "q8_0",
     with _file_lock(folder / f".{out.name}.lock"):
         if out.is_file():  # another process finished it while we waited
             return out
-        console.print(f"Exporting {cfg.model.name_or_path}{' + ' + str(adapter) if adapter else ''} to GGUF ({quant}) "
-                      f"once: {out}")
+        console.print(
+            f"Exporting {cfg.model.name_or_path}{' + ' + str(adapter) if adapter else ''} to GGUF ({quant}) once: {out}"
+        )
         with tempfile.TemporaryDirectory(prefix="chefbot-gguf-", dir=folder) as work:
             write_gguf(gguf_source_folder(cfg, adapter, Path(work)), out, quant)
-        atomic_write_json(out.with_suffix(".json"), {"base": cfg.model.name_or_path, "adapter": adapter, "quant": quant,
-                                                     "fingerprint": fp, "writer_version": WRITER_VERSION})
+        atomic_write_json(
+            out.with_suffix(".json"),
+            {
+                "base": cfg.model.name_or_path,
+                "adapter": adapter,
+                "quant": quant,
+                "fingerprint": fp,
+                "writer_version": WRITER_VERSION,
+            },
+        )
     return out

@@ -47,10 +47,12 @@ from chefbot.generate.token_engine import PromptIdsChat, complete_token_ids, dec
 from chefbot.model import load_tokenizer, resolve_source
 from chefbot.stops import stop_token_ids
 
-INSTALL_HINT = ("the llamacpp engine needs llama-cpp-python: `make setup-llamacpp` (pip builds llama.cpp from source, "
-                "a few minutes on 2 cores: natively, but without llama.cpp's AMX path, which crashes on Intel Xeons with "
-                "AMX; by hand: `make -n setup-llamacpp` shows the CMAKE_ARGS for pip install --no-cache-dir "
-                "'llama-cpp-python==0.3.36'); or use --engine hf")
+INSTALL_HINT = (
+    "the llamacpp engine needs llama-cpp-python: `make setup-llamacpp` (pip builds llama.cpp from source, "
+    "a few minutes on 2 cores: natively, but without llama.cpp's AMX path, which crashes on Intel Xeons with "
+    "AMX; by hand: `make -n setup-llamacpp` shows the CMAKE_ARGS for pip install --no-cache-dir "
+    "'llama-cpp-python==0.3.36'); or use --engine hf"
+)
 DEFAULT_N_CTX = 4096  # tokens (prompt + answer) per sequence; KV cells, SmolLM2-135M: ~23 KB each (f16)
 N_BATCH = 512  # prompt tokens per llama_decode call
 
@@ -85,8 +87,9 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def probe_engine(cfg: ExperimentConfig, adapter: str | None = None, quant: str | None = None,
-                 gguf: Path | None = None) -> Verdict:
+def probe_engine(
+    cfg: ExperimentConfig, adapter: str | None = None, quant: str | None = None, gguf: Path | None = None
+) -> Verdict:
     """Whether llama.cpp runs the GGUF this config serves (``gguf``, else exported now) on this machine, without
     risking this process: ``chefbot.generate.engine_probe.probe_llamacpp`` (a child process, once per library
     build, CPU and GGUF)."""
@@ -96,9 +99,13 @@ def probe_engine(cfg: ExperimentConfig, adapter: str | None = None, quant: str |
 
 def probe_failure(verdict: Verdict) -> str:
     """The one-line reason a failed probe gives (the CLI prints it and exits 2)."""
-    where = f" (cached verdict: {verdict.cache_file}; rebuilding llama-cpp-python probes again)" if verdict.cached else ""
-    return (f"the llamacpp engine does not run on this machine: {verdict.reason}{where}; serve with --engine hf "
-            "(docs/SERVING.md, \"When the engine's probe fails\")")
+    where = (
+        f" (cached verdict: {verdict.cache_file}; rebuilding llama-cpp-python probes again)" if verdict.cached else ""
+    )
+    return (
+        f"the llamacpp engine does not run on this machine: {verdict.reason}{where}; serve with --engine hf "
+        '(docs/SERVING.md, "When the engine\'s probe fails")'
+    )
 
 
 class EngineUnsafe(ChefbotError):
@@ -201,8 +208,9 @@ class _Job:
 class _Decoder:
     """One llama.cpp context with ``n_seq`` parallel sequences and the thread that drives it."""
 
-    def __init__(self, lib: Any, model: Any, n_vocab: int, *, n_seq: int, n_ctx: int, threads: Callable[[], int],
-                 name: str) -> None:
+    def __init__(
+        self, lib: Any, model: Any, n_vocab: int, *, n_seq: int, n_ctx: int, threads: Callable[[], int], name: str
+    ) -> None:
         self.lib, self.model, self.n_vocab, self.n_seq, self.n_ctx = lib, model, n_vocab, n_seq, n_ctx
         self.threads = threads  # how many CPU threads this context may use now
         self._n_threads = threads()
@@ -233,8 +241,10 @@ class _Decoder:
 
     def submit(self, job: _Job) -> None:
         if job.reserve > self.n_ctx:
-            raise ChefbotError(f"prompt of {len(job.prompt)} tokens + {job.max_new} new does not fit the engine's "
-                               f"context of {self.n_ctx} tokens")
+            raise ChefbotError(
+                f"prompt of {len(job.prompt)} tokens + {job.max_new} new does not fit the engine's "
+                f"context of {self.n_ctx} tokens"
+            )
         with self.cond:
             if self.closed:
                 raise ChefbotError("the llama.cpp engine is closed")
@@ -263,7 +273,11 @@ class _Decoder:
             if new:
                 self.pending = deque(j for j in self.pending if not j.stopped)
             used = sum(j.reserve for j in self.active.values())
-            while self.pending and len(self.active) < self.n_seq and used + self.pending[0].reserve <= self.n_ctx * self.n_seq:
+            while (
+                self.pending
+                and len(self.active) < self.n_seq
+                and used + self.pending[0].reserve <= self.n_ctx * self.n_seq
+            ):
                 job = self.pending.popleft()
                 job.seq = next(i for i in range(self.n_seq) if i not in self.active)
                 self.active[job.seq] = job
@@ -354,7 +368,9 @@ class _Decoder:
 
     def _take(self, job: _Job, logits: Any) -> None:
         """Choose the job's next token from its logits, hand it out, and end the job when it is done."""
-        tok = pick_token(logits, job.settings, job.rng, job.prompt + job.new if job.settings.repetition_penalty != 1.0 else ())
+        tok = pick_token(
+            logits, job.settings, job.rng, job.prompt + job.new if job.settings.repetition_penalty != 1.0 else ()
+        )
         job.new.append(tok)
         job.chunks.put([tok])
         if tok in job.stop_ids:
@@ -458,9 +474,21 @@ class LlamaCppGenerator(PromptIdsChat):
 
     backend = "llamacpp"
 
-    def __init__(self, gguf_path: str | Path, tokenizer: Any, gen_cfg: GenerationConfig, *, stop_ids: list[int],
-                 fold: str = "auto", label: str | None = None, quant: str | None = None, contexts: int = 2,
-                 parallel: int = 1, threads: int | None = None, n_ctx: int = DEFAULT_N_CTX) -> None:
+    def __init__(
+        self,
+        gguf_path: str | Path,
+        tokenizer: Any,
+        gen_cfg: GenerationConfig,
+        *,
+        stop_ids: list[int],
+        fold: str = "auto",
+        label: str | None = None,
+        quant: str | None = None,
+        contexts: int = 2,
+        parallel: int = 1,
+        threads: int | None = None,
+        n_ctx: int = DEFAULT_N_CTX,
+    ) -> None:
         """``contexts`` llama.cpp contexts of ``parallel`` sequences each, every sequence up to ``n_ctx`` tokens
         (prompt + answer); ``threads`` CPU threads in all (default: the usable cores), shared among the busy
         contexts."""
@@ -483,20 +511,39 @@ class LlamaCppGenerator(PromptIdsChat):
         n_ctx = min(n_ctx, lib.llama_model_n_ctx_train(self.model_ptr))
         self.parallel, self.contexts, self.n_ctx = parallel, contexts, n_ctx
         self._decoders: list[_Decoder] = []
-        self._decoders = [_Decoder(lib, self.model_ptr, self.n_vocab, n_seq=parallel, n_ctx=n_ctx, threads=self._share,
-                                   name=f"chefbot-llamacpp-{i}") for i in range(contexts)]
+        self._decoders = [
+            _Decoder(
+                lib,
+                self.model_ptr,
+                self.n_vocab,
+                n_seq=parallel,
+                n_ctx=n_ctx,
+                threads=self._share,
+                name=f"chefbot-llamacpp-{i}",
+            )
+            for i in range(contexts)
+        ]
         self._stop_set = frozenset(self.stop_ids)
         # Warm-up: a context's first decode is slow (seconds: thread team, buffers); pay it here, not in a request.
-        warm = [_Job([self.stop_ids[0]] * 2 if self.stop_ids else [0, 0], gen_cfg, 0, self._stop_set, score_k=0)
-                for _ in self._decoders]
+        warm = [
+            _Job([self.stop_ids[0]] * 2 if self.stop_ids else [0, 0], gen_cfg, 0, self._stop_set, score_k=0)
+            for _ in self._decoders
+        ]
         for d, job in zip(self._decoders, warm):
             d.submit(job)
         for job in warm:
             job.future.result()
 
     @classmethod
-    def from_config(cls, cfg: ExperimentConfig, adapter: str | None = None, quant: str | None = None, *,
-                    probe: bool = True, **kw: Any) -> "LlamaCppGenerator":
+    def from_config(
+        cls,
+        cfg: ExperimentConfig,
+        adapter: str | None = None,
+        quant: str | None = None,
+        *,
+        probe: bool = True,
+        **kw: Any,
+    ) -> "LlamaCppGenerator":
         """Export (once, cached) base + adapter to GGUF and serve it with the config's tokenizer and settings.
         With ``probe`` (the default) the engine is first tried in a child process (``probe_engine``, cached): a
         build that would crash this process (a segfault cannot be caught) raises ``EngineUnsafe`` instead."""
@@ -512,10 +559,22 @@ class LlamaCppGenerator(PromptIdsChat):
         tokenizer = load_tokenizer(cfg.model)
         label = cfg.model.name_or_path + (f"+{adapter}" if adapter else "") + f" ({quant} GGUF)"
         # One context per generation call the server runs at once; each sequence holds the longest request it admits.
-        kw = {"contexts": cfg.serve.max_concurrency, "n_ctx": cfg.serve.max_prompt_tokens + cfg.serve.max_tokens_cap,
-              "threads": cfg.engine.threads, **kw}
-        return cls(path, tokenizer, cfg.engine.generation, stop_ids=model_stop_ids(cfg, tokenizer), fold=cfg.prompt.fold_system,
-                   label=label, quant=quant, **kw)
+        kw = {
+            "contexts": cfg.serve.max_concurrency,
+            "n_ctx": cfg.serve.max_prompt_tokens + cfg.serve.max_tokens_cap,
+            "threads": cfg.engine.threads,
+            **kw,
+        }
+        return cls(
+            path,
+            tokenizer,
+            cfg.engine.generation,
+            stop_ids=model_stop_ids(cfg, tokenizer),
+            fold=cfg.prompt.fold_system,
+            label=label,
+            quant=quant,
+            **kw,
+        )
 
     def _share(self) -> int:
         """CPU threads for one busy context: all of them alone, an even share otherwise."""
@@ -533,20 +592,40 @@ class LlamaCppGenerator(PromptIdsChat):
     def describe(self, settings_override: dict | None = None) -> dict:
         s = resolve_settings(self.gen_cfg, settings_override)
         lib = self.lib
-        return {"backend": self.backend, "model": self.label, **s.model_dump(), "stop_token_ids": self.stop_ids,
-                "stop_tokens": self.tokenizer.convert_ids_to_tokens(self.stop_ids), "quant": self.quant,
-                "gguf": self.gguf_path.name, "llama_cpp_python": getattr(lib, "__version__", None),
-                "parallel_sequences": self.parallel, "contexts": self.contexts, "threads": self.threads,
-                "n_ctx": self.n_ctx, "fold_system": self.fold, "sampling": "chefbot (numpy on llama.cpp logits)",
-                "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
+        return {
+            "backend": self.backend,
+            "model": self.label,
+            **s.model_dump(),
+            "stop_token_ids": self.stop_ids,
+            "stop_tokens": self.tokenizer.convert_ids_to_tokens(self.stop_ids),
+            "quant": self.quant,
+            "gguf": self.gguf_path.name,
+            "llama_cpp_python": getattr(lib, "__version__", None),
+            "parallel_sequences": self.parallel,
+            "contexts": self.contexts,
+            "threads": self.threads,
+            "n_ctx": self.n_ctx,
+            "fold_system": self.fold,
+            "sampling": "chefbot (numpy on llama.cpp logits)",
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        }
 
     # -- jobs --------------------------------------------------------------------------------
-    def _submit(self, prompt: list[int], s: GenerationConfig, max_new: int, stop_check: Any = None,
-                score_k: int | None = None, score_next: bool = False, cancel: threading.Event | None = None) -> _Job:
+    def _submit(
+        self,
+        prompt: list[int],
+        s: GenerationConfig,
+        max_new: int,
+        stop_check: Any = None,
+        score_k: int | None = None,
+        score_next: bool = False,
+        cancel: threading.Event | None = None,
+    ) -> _Job:
         room = self.n_ctx - len(prompt)
         if room < (0 if score_k is not None else 1):
-            raise ChefbotError(f"a prompt of {len(prompt)} tokens does not fit the llamacpp engine's {self.n_ctx}-token "
-                               "context")
+            raise ChefbotError(
+                f"a prompt of {len(prompt)} tokens does not fit the llamacpp engine's {self.n_ctx}-token context"
+            )
         job = _Job(list(prompt), s, min(max_new, room), self._stop_set, stop_check, score_k, score_next, outer=cancel)
         min(self._decoders, key=lambda d: d.load).submit(job)
         return job
@@ -556,12 +635,21 @@ class LlamaCppGenerator(PromptIdsChat):
         end = next((k for k, t in enumerate(row) if t in self._stop_set), None)
         toks, n = (row[:end], end + 1) if end is not None else (row, len(row))
         reason = {"length": "length", "cancelled": "cancelled"}.get(job.finish, "stop")
-        return Completion(text=self.tokenizer.decode(toks, skip_special_tokens=True), finish_reason=reason,
-                          prompt_tokens=len(job.prompt), completion_tokens=n)
+        return Completion(
+            text=self.tokenizer.decode(toks, skip_special_tokens=True),
+            finish_reason=reason,
+            prompt_tokens=len(job.prompt),
+            completion_tokens=n,
+        )
 
     # -- chat --------------------------------------------------------------------------------
-    def generate_from_ids(self, prompts: Sequence[Sequence[int]], settings_override: dict | None = None,
-                          on_result: OnResult | None = None, cancel: threading.Event | None = None) -> list[Completion]:
+    def generate_from_ids(
+        self,
+        prompts: Sequence[Sequence[int]],
+        settings_override: dict | None = None,
+        on_result: OnResult | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[Completion]:
         """Chat answers to prompt ids in input order; every prompt runs as its own sequence, up to ``parallel``
         at once.  Once ``cancel`` is set every sequence stops at its next token (one still waiting for a context:
         at once), ``finish_reason "cancelled"``."""
@@ -610,16 +698,32 @@ class LlamaCppGenerator(PromptIdsChat):
         reason = {"length": "length", "cancelled": "cancelled"}.get(job.finish, "stop")
         return TokenCompletion(job.prompt, ids, reason)
 
-    def complete_ids(self, prompts: Sequence[Sequence[int]], settings_override: dict | None = None, *, max_tokens: int,
-                     stop: Sequence[str] = (), logprobs: int | None = None,
-                     cancel: threading.Event | None = None) -> list[TokenCompletion]:
+    def complete_ids(
+        self,
+        prompts: Sequence[Sequence[int]],
+        settings_override: dict | None = None,
+        *,
+        max_tokens: int,
+        stop: Sequence[str] = (),
+        logprobs: int | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[TokenCompletion]:
         """``TokenEngine.complete_ids`` (``chefbot.generate.token_engine.complete_token_ids``): every prompt its own
         sequence; once ``cancel`` is set the sequences stop at their next token."""
-        return complete_token_ids(self, self._continue_ids, prompts, settings_override, max_tokens=max_tokens,
-                                  stop=stop, logprobs=logprobs, cancel=cancel)
+        return complete_token_ids(
+            self,
+            self._continue_ids,
+            prompts,
+            settings_override,
+            max_tokens=max_tokens,
+            stop=stop,
+            logprobs=logprobs,
+            cancel=cancel,
+        )
 
-    def _continue_ids(self, prompts: list[list[int]], s: GenerationConfig, stop: Sequence[str],
-                      cancel: threading.Event | None) -> list[TokenCompletion]:
+    def _continue_ids(
+        self, prompts: list[list[int]], s: GenerationConfig, stop: Sequence[str], cancel: threading.Event | None
+    ) -> list[TokenCompletion]:
         jobs = [self._submit(p, s, s.max_new_tokens, self._stopper(stop), cancel=cancel) for p in prompts]
         try:
             return [self._token_completion(j.future.result()) for j in jobs]
@@ -627,8 +731,9 @@ class LlamaCppGenerator(PromptIdsChat):
             for job in jobs:  # a caller that gave up (an exception above) frees the sequences
                 job.cancel.set()
 
-    def stream_ids(self, prompt: Sequence[int], settings_override: dict | None = None, *, max_tokens: int,
-                   stop: Sequence[str] = ()) -> LlamaStream:
+    def stream_ids(
+        self, prompt: Sequence[int], settings_override: dict | None = None, *, max_tokens: int, stop: Sequence[str] = ()
+    ) -> LlamaStream:
         """``complete_ids`` for one prompt, streamed: iterate for lists of new token ids."""
         s = resolve_settings(self.gen_cfg, {**(settings_override or {}), "max_new_tokens": max(1, max_tokens)})
         job = self._submit(list(prompt), s, max(1, max_tokens), self._stopper(stop))
@@ -650,5 +755,17 @@ def model_stop_ids(cfg: ExperimentConfig, tokenizer: Any) -> list[int]:
     return ids + [i for i in (eos if isinstance(eos, list) else [eos]) if isinstance(i, int) and i not in ids]
 
 
-__all__ = ["INSTALL_HINT", "EngineUnsafe", "LlamaCppGenerator", "LlamaStream", "default_threads", "llamacpp_available", "log_softmax",
-           "model_stop_ids", "passive_openmp", "pick_token", "probe_engine", "probe_failure"]
+__all__ = [
+    "INSTALL_HINT",
+    "EngineUnsafe",
+    "LlamaCppGenerator",
+    "LlamaStream",
+    "default_threads",
+    "llamacpp_available",
+    "log_softmax",
+    "model_stop_ids",
+    "passive_openmp",
+    "pick_token",
+    "probe_engine",
+    "probe_failure",
+]

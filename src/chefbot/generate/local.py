@@ -167,7 +167,9 @@ class LocalGenerator(PromptIdsChat):
 
     backend = "hf"
 
-    def __init__(self, model: Any, tokenizer: Any, gen_cfg: GenerationConfig, fold: str = "auto", label: str | None = None) -> None:
+    def __init__(
+        self, model: Any, tokenizer: Any, gen_cfg: GenerationConfig, fold: str = "auto", label: str | None = None
+    ) -> None:
         from transformers import GenerationConfig as HFGenerationConfig
 
         self.model = model
@@ -180,7 +182,9 @@ class LocalGenerator(PromptIdsChat):
         self.stop_ids = stop_token_ids(tokenizer, getattr(base, "config", None))
         if gc is not None:  # the model's own stop ids count too; nothing else from it does
             self.stop_ids += [i for i in _as_list(gc.eos_token_id) if i not in self.stop_ids]
-            self.ignored_model_defaults = {k: v for k, v in gc.to_diff_dict().items() if k not in ("transformers_version",)}
+            self.ignored_model_defaults = {
+                k: v for k, v in gc.to_diff_dict().items() if k not in ("transformers_version",)
+            }
         else:
             self.ignored_model_defaults = {}
         # Neutral: transformers merges the model's generation_config into any unset field.
@@ -211,8 +215,11 @@ class LocalGenerator(PromptIdsChat):
 
     # -- batched -----------------------------------------------------------------------------
     def generate_from_ids(
-        self, prompts: Sequence[Sequence[int]], settings_override: dict | None = None,
-        on_result: OnResult | None = None, cancel: threading.Event | None = None,
+        self,
+        prompts: Sequence[Sequence[int]],
+        settings_override: dict | None = None,
+        on_result: OnResult | None = None,
+        cancel: threading.Event | None = None,
     ) -> list[Completion]:
         """Chat answers to prompt ids (``prompt_ids``) in input order; ``on_result(i, completion)`` fires as each
         batch finishes.  Once ``cancel`` is set, decoding stops at the next token and the batches not started yet
@@ -253,13 +260,21 @@ class LocalGenerator(PromptIdsChat):
 
             torch.manual_seed(s.seed)
 
-    def _generate_batch(self, prompts: list[list[int]], s: GenerationConfig, cancel: _Cancel | None = None, streamer: Any = None) -> list[Completion]:
+    def _generate_batch(
+        self, prompts: list[list[int]], s: GenerationConfig, cancel: _Cancel | None = None, streamer: Any = None
+    ) -> list[Completion]:
         new = self._new_tokens(prompts, s, cancel, streamer)
         cancelled = cancel is not None and cancel.event.is_set()
         return [self._completion(row, len(p), s, cancelled) for row, p in zip(new, prompts)]
 
-    def _new_tokens(self, prompts: list[list[int]], s: GenerationConfig, cancel: _Cancel | None = None, streamer: Any = None,
-                    criteria: list[Any] | None = None) -> list[list[int]]:
+    def _new_tokens(
+        self,
+        prompts: list[list[int]],
+        s: GenerationConfig,
+        cancel: _Cancel | None = None,
+        streamer: Any = None,
+        criteria: list[Any] | None = None,
+    ) -> list[list[int]]:
         """The token ids generated after each prompt (one left-padded ``model.generate`` call)."""
         import torch
         from transformers import StoppingCriteriaList
@@ -275,7 +290,10 @@ class LocalGenerator(PromptIdsChat):
             kw["streamer"] = streamer
         with torch.inference_mode():
             seqs = self.model.generate(
-                input_ids=ids, attention_mask=mask, generation_config=hf_generation_config(s, self.stop_ids, self.pad_id), **kw
+                input_ids=ids,
+                attention_mask=mask,
+                generation_config=hf_generation_config(s, self.stop_ids, self.pad_id),
+                **kw,
             )
         return seqs[:, ids.shape[1] :].tolist()
 
@@ -328,17 +346,33 @@ class LocalGenerator(PromptIdsChat):
                     out.next = (best, float(last[best]), pairs[-1] if top_k else [])
         return out
 
-    def complete_ids(self, prompts: Sequence[Sequence[int]], settings_override: dict | None = None, *, max_tokens: int,
-                     stop: Sequence[str] = (), logprobs: int | None = None,
-                     cancel: threading.Event | None = None) -> list[TokenCompletion]:
+    def complete_ids(
+        self,
+        prompts: Sequence[Sequence[int]],
+        settings_override: dict | None = None,
+        *,
+        max_tokens: int,
+        stop: Sequence[str] = (),
+        logprobs: int | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[TokenCompletion]:
         """``TokenEngine.complete_ids`` (``chefbot.generate.token_engine.complete_token_ids``): prompts decoded in
         batches, longest first; once ``cancel`` is set decoding stops at the next token and later batches are
         not run."""
-        return complete_token_ids(self, self._continue_ids, prompts, settings_override, max_tokens=max_tokens,
-                                  stop=stop, logprobs=logprobs, cancel=cancel)
+        return complete_token_ids(
+            self,
+            self._continue_ids,
+            prompts,
+            settings_override,
+            max_tokens=max_tokens,
+            stop=stop,
+            logprobs=logprobs,
+            cancel=cancel,
+        )
 
-    def _continue_ids(self, prompts: list[list[int]], s: GenerationConfig, stop: Sequence[str],
-                      cancel: threading.Event | None) -> list[TokenCompletion]:
+    def _continue_ids(
+        self, prompts: list[list[int]], s: GenerationConfig, stop: Sequence[str], cancel: threading.Event | None
+    ) -> list[TokenCompletion]:
         out: list[TokenCompletion] = [None] * len(prompts)  # type: ignore[list-item]
         order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
         stopped = _Cancel(cancel) if cancel is not None else None
@@ -356,20 +390,27 @@ class LocalGenerator(PromptIdsChat):
                 out[i] = self._token_completion(prompts[i], row, s, stopper.ended.get(r), cancelled)
         return out
 
-    def _token_completion(self, prompt: list[int], row: list[int], s: GenerationConfig, ended: int | None,
-                          cancelled: bool = False) -> TokenCompletion:
+    def _token_completion(
+        self, prompt: list[int], row: list[int], s: GenerationConfig, ended: int | None, cancelled: bool = False
+    ) -> TokenCompletion:
         if ended is not None:
             row = row[:ended]  # the rest is padding: the row stopped at a stop string
         stops = set(self.stop_ids)
         end = next((k for k, t in enumerate(row) if t in stops), None)
         if end is not None:
             return TokenCompletion(prompt, row[: end + 1], "stop", stop_id=True)
-        reason = "stop" if ended is not None else "length" if len(row) >= s.max_new_tokens else (
-            "cancelled" if cancelled else "stop")
+        reason = (
+            "stop"
+            if ended is not None
+            else "length"
+            if len(row) >= s.max_new_tokens
+            else ("cancelled" if cancelled else "stop")
+        )
         return TokenCompletion(prompt, row, reason)
 
-    def stream_ids(self, prompt: Sequence[int], settings_override: dict | None = None, *, max_tokens: int,
-                   stop: Sequence[str] = ()) -> StreamHandle:
+    def stream_ids(
+        self, prompt: Sequence[int], settings_override: dict | None = None, *, max_tokens: int, stop: Sequence[str] = ()
+    ) -> StreamHandle:
         """``complete_ids`` for one prompt, streamed: iterate for lists of new token ids as they are made;
         ``handle.completion`` is the ``TokenCompletion`` (no log-probabilities) once it ends."""
         s = resolve_settings(self.gen_cfg, {**(settings_override or {}), "max_new_tokens": max(1, max_tokens)})
@@ -381,10 +422,20 @@ class LocalGenerator(PromptIdsChat):
 
         def run() -> None:
             try:
-                row = self._new_tokens([prompt], s, cancel=cancel, streamer=streamer,
-                                       criteria=[stopper.criterion()] if stopper.stops else None)[0]
-                handle.completion = self._token_completion(prompt, row, s, stopper.ended.get(0),  # type: ignore[assignment]
-                                                           cancel.event.is_set())
+                row = self._new_tokens(
+                    [prompt],
+                    s,
+                    cancel=cancel,
+                    streamer=streamer,
+                    criteria=[stopper.criterion()] if stopper.stops else None,
+                )[0]
+                handle.completion = self._token_completion(
+                    prompt,
+                    row,
+                    s,
+                    stopper.ended.get(0),  # type: ignore[assignment]
+                    cancel.event.is_set(),
+                )
             except BaseException as e:  # surfaced to the reader instead of dying in the thread
                 handle.error = e
                 streamer.end()

@@ -93,8 +93,9 @@ class OpenAIGenerator:
 
                 root = normalized_base_url(self.base_url).removesuffix("/v1")
                 try:
-                    r = self.client.get(f"{root}/health", cast_to=httpx.Response,
-                                        options={"timeout": min(self.timeout_s, 10.0)})
+                    r = self.client.get(
+                        f"{root}/health", cast_to=httpx.Response, options={"timeout": min(self.timeout_s, 10.0)}
+                    )
                     body = r.json() if r.status_code == 200 else None
                 except (openai.OpenAIError, httpx.HTTPError, ValueError):
                     body = None
@@ -116,13 +117,22 @@ class OpenAIGenerator:
 
     def describe(self, settings_override: dict | None = None) -> dict:
         s = resolve_settings(self.gen_cfg, settings_override)
-        return {"backend": self.backend, **self.endpoint_identity(), **s.model_dump(), "request": self._request_settings(s)}
+        return {
+            "backend": self.backend,
+            **self.endpoint_identity(),
+            **s.model_dump(),
+            "request": self._request_settings(s),
+        }
 
     @staticmethod
     def _request_settings(s: GenerationConfig) -> dict:
         """What is sent: the API has no repetition_penalty/top_k, so those go as extras only when set."""
-        req: dict[str, Any] = {"max_tokens": s.max_new_tokens, "temperature": s.temperature if s.do_sample else 0.0,
-                               "top_p": s.top_p if s.do_sample else 1.0, "seed": s.seed}
+        req: dict[str, Any] = {
+            "max_tokens": s.max_new_tokens,
+            "temperature": s.temperature if s.do_sample else 0.0,
+            "top_p": s.top_p if s.do_sample else 1.0,
+            "seed": s.seed,
+        }
         extra = {}
         if s.repetition_penalty != 1.0:
             extra["repetition_penalty"] = s.repetition_penalty
@@ -133,8 +143,11 @@ class OpenAIGenerator:
         return req
 
     def cache_key(self, messages: Messages, req: dict) -> str:
-        blob = json.dumps({**self.endpoint_identity(), "messages": list(messages), "settings": req},
-                          sort_keys=True, ensure_ascii=False)
+        blob = json.dumps(
+            {**self.endpoint_identity(), "messages": list(messages), "settings": req},
+            sort_keys=True,
+            ensure_ascii=False,
+        )
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def _cache_path(self, key: str) -> Path | None:
@@ -158,7 +171,12 @@ class OpenAIGenerator:
         """One answer (None once ``cancel`` is set: no further request or retry is sent)."""
         import openai
 
-        retryable = (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError, openai.InternalServerError)
+        retryable = (
+            openai.APIConnectionError,
+            openai.APITimeoutError,
+            openai.RateLimitError,
+            openai.InternalServerError,
+        )
         stop = cancel if cancel is not None else threading.Event()
         last: Exception | None = None
         for attempt in range(self.retries + 1):
@@ -174,17 +192,25 @@ class OpenAIGenerator:
                 last = e
                 continue
             except openai.APIStatusError as e:  # 4xx other than 429: asking again will not help
-                raise ChefbotError(f"endpoint {self.base_url or 'api.openai.com'} model {self.model!r}: HTTP {e.status_code}: {e.message}") from None
+                raise ChefbotError(
+                    f"endpoint {self.base_url or 'api.openai.com'} model {self.model!r}: HTTP {e.status_code}: {e.message}"
+                ) from None
             ch = r.choices[0]
             usage = getattr(r, "usage", None)
             reason = "length" if ch.finish_reason == "length" else "stop"
-            return Completion(text=ch.message.content or "", finish_reason=reason,
-                              prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-                              completion_tokens=getattr(usage, "completion_tokens", 0) or 0)
+            return Completion(
+                text=ch.message.content or "",
+                finish_reason=reason,
+                prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+                completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+            )
         raise _Unreachable(f"{type(last).__name__}: {last}")
 
     def generate(
-        self, batch: Sequence[Messages], settings_override: dict | None = None, on_result: OnResult | None = None,
+        self,
+        batch: Sequence[Messages],
+        settings_override: dict | None = None,
+        on_result: OnResult | None = None,
         cancel: threading.Event | None = None,
     ) -> list[Completion]:
         """Answers in input order, from the cache or the endpoint.  Once ``cancel`` is set no further request

@@ -54,8 +54,13 @@ class PromptIdsChat:
     def prompt_ids(self, messages: Messages) -> list[int]:
         return chat_prompt_ids(self.tokenizer, messages, self.fold)
 
-    def generate(self, batch: Sequence[Messages], settings_override: dict | None = None,
-                 on_result: OnResult | None = None, cancel: threading.Event | None = None) -> list[Completion]:
+    def generate(
+        self,
+        batch: Sequence[Messages],
+        settings_override: dict | None = None,
+        on_result: OnResult | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[Completion]:
         prompts = [self.prompt_ids(m) for m in batch]
         return self.generate_from_ids(prompts, settings_override, on_result, cancel)  # type: ignore[attr-defined]
 
@@ -63,8 +68,14 @@ class PromptIdsChat:
         return self.stream_from_ids(self.prompt_ids(messages), settings_override)  # type: ignore[attr-defined]
 
 
-def one_pass_completions(score: Score, tokenizer: Any, stop_ids: Sequence[int] | frozenset[int],
-                         prompts: list[list[int]], stop: Sequence[str], logprobs: int | None) -> list[TokenCompletion]:
+def one_pass_completions(
+    score: Score,
+    tokenizer: Any,
+    stop_ids: Sequence[int] | frozenset[int],
+    prompts: list[list[int]],
+    stop: Sequence[str],
+    logprobs: int | None,
+) -> list[TokenCompletion]:
     """One greedy token per prompt, without repetition penalty (how lm-evaluation-harness asks for
     log-likelihoods), from ONE scored pass each: the token is the argmax of the distribution after the
     prompt, and the pass gives every log-probability too.  ``score`` is a generator's ``score``."""
@@ -90,9 +101,17 @@ def attach_logprobs(score: Score, completions: list[TokenCompletion], k: int) ->
         c.logprobs, c.top = sc.logprobs, sc.top if k else [[] for _ in sc.logprobs]
 
 
-def complete_token_ids(engine: Any, decode: Continue, prompts: Sequence[Sequence[int]],
-                       settings_override: dict | None, *, max_tokens: int, stop: Sequence[str],
-                       logprobs: int | None, cancel: threading.Event | None) -> list[TokenCompletion]:
+def complete_token_ids(
+    engine: Any,
+    decode: Continue,
+    prompts: Sequence[Sequence[int]],
+    settings_override: dict | None,
+    *,
+    max_tokens: int,
+    stop: Sequence[str],
+    logprobs: int | None,
+    cancel: threading.Event | None,
+) -> list[TokenCompletion]:
     """``TokenEngine.complete_ids`` for ``engine`` (its ``gen_cfg``, ``score``, ``tokenizer``, ``stop_ids``), with
     ``decode(prompts, settings, stop, cancel)``: the engine's own generation of at least one token per prompt.
 

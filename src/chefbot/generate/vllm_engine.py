@@ -24,7 +24,9 @@ class VLLMGenerator(PromptIdsChat):
 
     backend = "vllm"
 
-    def __init__(self, model_path: str, tokenizer: Any, gen_cfg: GenerationConfig, adapter: str | None = None, fold: str = "auto") -> None:
+    def __init__(
+        self, model_path: str, tokenizer: Any, gen_cfg: GenerationConfig, adapter: str | None = None, fold: str = "auto"
+    ) -> None:
         from vllm import LLM  # noqa: PLC0415 - optional dependency
 
         self.tokenizer = tokenizer
@@ -33,22 +35,34 @@ class VLLMGenerator(PromptIdsChat):
         self.model_path = model_path
         self.adapter = adapter
         self.stop_ids = stop_token_ids(tokenizer)
-        self.llm = LLM(model=model_path, tokenizer=model_path, enable_lora=adapter is not None,
-                       generation_config="vllm")  # "vllm": ignore the model's generation_config.json defaults
+        self.llm = LLM(
+            model=model_path, tokenizer=model_path, enable_lora=adapter is not None, generation_config="vllm"
+        )  # "vllm": ignore the model's generation_config.json defaults
 
     def identity(self) -> dict:
         return {"backend": self.backend}
 
     def describe(self, settings_override: dict | None = None) -> dict:
         s = resolve_settings(self.gen_cfg, settings_override)
-        return {"backend": self.backend, "model": self.model_path, "adapter": self.adapter, **s.model_dump(),
-                "stop_token_ids": self.stop_ids, "fold_system": self.fold}
+        return {
+            "backend": self.backend,
+            "model": self.model_path,
+            "adapter": self.adapter,
+            **s.model_dump(),
+            "stop_token_ids": self.stop_ids,
+            "fold_system": self.fold,
+        }
 
     def stream_from_ids(self, prompt: Sequence[int], settings_override: dict | None = None) -> WholeAnswerStream:
         return WholeAnswerStream(lambda cancel: self.generate_from_ids([prompt], settings_override, cancel=cancel)[0])
 
-    def generate_from_ids(self, prompt_ids: Sequence[Sequence[int]], settings_override: dict | None = None,
-                          on_result: OnResult | None = None, cancel: threading.Event | None = None) -> list[Completion]:
+    def generate_from_ids(
+        self,
+        prompt_ids: Sequence[Sequence[int]],
+        settings_override: dict | None = None,
+        on_result: OnResult | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[Completion]:
         """Chat answers to prompt ids in input order.  ``cancel`` is honoured only before the call: vLLM's offline
         ``LLM.generate`` runs the whole batch and cannot be stopped from another thread."""
         from vllm import SamplingParams
@@ -59,9 +73,14 @@ class VLLMGenerator(PromptIdsChat):
             return [Completion("", "cancelled", len(p["prompt_token_ids"]), 0) for p in prompts]
         sample = s.do_sample and s.temperature > 0
         params = SamplingParams(
-            max_tokens=s.max_new_tokens, temperature=s.temperature if sample else 0.0, top_p=s.top_p if sample else 1.0,
-            top_k=(s.top_k or -1) if sample else -1, repetition_penalty=s.repetition_penalty, seed=s.seed,
-            stop_token_ids=self.stop_ids, skip_special_tokens=True,
+            max_tokens=s.max_new_tokens,
+            temperature=s.temperature if sample else 0.0,
+            top_p=s.top_p if sample else 1.0,
+            top_k=(s.top_k or -1) if sample else -1,
+            repetition_penalty=s.repetition_penalty,
+            seed=s.seed,
+            stop_token_ids=self.stop_ids,
+            skip_special_tokens=True,
         )
         lora = None
         if self.adapter:
@@ -72,8 +91,12 @@ class VLLMGenerator(PromptIdsChat):
         out = []
         for i, r in enumerate(results):
             o = r.outputs[0]
-            c = Completion(text=o.text, finish_reason="length" if o.finish_reason == "length" else "stop",
-                           prompt_tokens=len(r.prompt_token_ids), completion_tokens=len(o.token_ids))
+            c = Completion(
+                text=o.text,
+                finish_reason="length" if o.finish_reason == "length" else "stop",
+                prompt_tokens=len(r.prompt_token_ids),
+                completion_tokens=len(o.token_ids),
+            )
             out.append(c)
             if on_result is not None:
                 on_result(i, c)

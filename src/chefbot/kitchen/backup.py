@@ -107,8 +107,15 @@ def snapshot(db: KitchenDB) -> dict:
     for t in pairs:
         t["ingredients"], t["side_a"], t["side_b"] = (_loads(t[k]) for k in ("ingredients", "side_a", "side_b"))
         t["votes"] = by_pair[t["id"]]
-    return {"format": FORMAT, "version": VERSION, "schema_version": SCHEMA_VERSION, "exported_at": now_iso(),
-            "recipes": recipes, "plans": plans, "tasting_pairs": pairs}
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "schema_version": SCHEMA_VERSION,
+        "exported_at": now_iso(),
+        "recipes": recipes,
+        "plans": plans,
+        "tasting_pairs": pairs,
+    }
 
 
 def export_db(db: KitchenDB, path: str | Path) -> dict:
@@ -139,9 +146,15 @@ def _check_row(kind: str, row: Any) -> dict:
     MODELS[kind].model_validate(row)
     if kind == "recipes":
         clean = check_recipe(row["title"], row["ingredients"], row["directions"], row["servings"])
-        out = {"title": clean.title, "ingredients": clean.ingredients, "directions": clean.directions,
-               "servings": clean.servings, "source": row.get("source", {"kind": "import"}),
-               "created_at": row["created_at"], "updated_at": row.get("updated_at") or row["created_at"]}
+        out = {
+            "title": clean.title,
+            "ingredients": clean.ingredients,
+            "directions": clean.directions,
+            "servings": clean.servings,
+            "source": row.get("source", {"kind": "import"}),
+            "created_at": row["created_at"],
+            "updated_at": row.get("updated_at") or row["created_at"],
+        }
         return {**out, "recipe": clean, "key": _key(out, RECIPE_KEYS)}
     if kind == "plans":
         out = {k: row[k] for k in PLAN_KEYS}
@@ -156,7 +169,7 @@ def check_backup(data: Any, where: str) -> tuple[dict, list[BadRow]]:
     """The backup's good rows per kind, and its bad rows named (kind, index, field, message).  A file that is
     not a backup at all is BackupError."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise BackupError(f"{where}: not a chefbot kitchen backup (no \"format\": \"{FORMAT}\")")
+        raise BackupError(f'{where}: not a chefbot kitchen backup (no "format": "{FORMAT}")')
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version > VERSION:
         raise BackupError(f"{where}: backup format version {version!r}; this chefbot reads up to {VERSION}")
@@ -221,28 +234,41 @@ def import_data(db: KitchenDB, good: dict, bad: int = 0) -> dict:
                 pid = there["plans"][p["key"]].pop(0)
                 added["skipped"] += 1
             else:
-                pid = c.execute("INSERT INTO plans (title, serve_at, request, plan, created_at) VALUES (?, ?, ?, ?, ?)",
-                                (p["title"], p["serve_at"], _dumps(p["request"]), _dumps(p["plan"]),
-                                 p["created_at"])).lastrowid
+                pid = c.execute(
+                    "INSERT INTO plans (title, serve_at, request, plan, created_at) VALUES (?, ?, ?, ?, ?)",
+                    (p["title"], p["serve_at"], _dumps(p["request"]), _dumps(p["plan"]), p["created_at"]),
+                ).lastrowid
                 added["plans"] += 1
             for x in p["progress"]:  # merged: the first time a task was started or done counts
-                c.execute("INSERT INTO plan_progress (plan_id, task_id, cook, status, at) VALUES (?, ?, ?, ?, ?) "
-                          "ON CONFLICT (plan_id, task_id, status) DO NOTHING",
-                          (pid, x["task_id"], x["cook"], x["status"], x["at"]))
+                c.execute(
+                    "INSERT INTO plan_progress (plan_id, task_id, cook, status, at) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (plan_id, task_id, status) DO NOTHING",
+                    (pid, x["task_id"], x["cook"], x["status"], x["at"]),
+                )
         for t in good["tasting_pairs"]:
             if there["tasting_pairs"][t["key"]]:
                 tid = there["tasting_pairs"][t["key"]].pop(0)
                 added["skipped"] += 1
             else:
-                tid = c.execute("INSERT INTO tasting_pairs (ingredients, side_a, side_b, answer_a, answer_b, created_at) "
-                                "VALUES (?, ?, ?, ?, ?, ?)",
-                                (_dumps(t["ingredients"]), json.dumps(t["side_a"]), json.dumps(t["side_b"]),
-                                 t["answer_a"], t["answer_b"], t["created_at"])).lastrowid
+                tid = c.execute(
+                    "INSERT INTO tasting_pairs (ingredients, side_a, side_b, answer_a, answer_b, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        _dumps(t["ingredients"]),
+                        json.dumps(t["side_a"]),
+                        json.dumps(t["side_b"]),
+                        t["answer_a"],
+                        t["answer_b"],
+                        t["created_at"],
+                    ),
+                ).lastrowid
                 added["tasting_pairs"] += 1
             for v in t["votes"]:  # merged: one vote per rater and pair, the one already there counts
-                c.execute("INSERT INTO tastings (pair_id, choice, rater, note, created_at) VALUES (?, ?, ?, ?, ?) "
-                          "ON CONFLICT (pair_id, rater) DO NOTHING",
-                          (tid, v["choice"], v["rater"], v["note"], v["created_at"]))
+                c.execute(
+                    "INSERT INTO tastings (pair_id, choice, rater, note, created_at) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (pair_id, rater) DO NOTHING",
+                    (tid, v["choice"], v["rater"], v["note"], v["created_at"]),
+                )
     return added
 
 
@@ -267,8 +293,11 @@ def import_file(db: KitchenDB, path: str | Path, skip_bad: bool = False) -> dict
     data = read_backup(path)
     good, bad = check_backup(data, str(path))
     if bad and not skip_bad:
-        raise BackupError(f"{path}: {len(bad)} bad row{'s' * (len(bad) > 1)}, nothing imported: {describe(bad)} "
-                          "(--skip-bad imports the others)", bad)
+        raise BackupError(
+            f"{path}: {len(bad)} bad row{'s' * (len(bad) > 1)}, nothing imported: {describe(bad)} "
+            "(--skip-bad imports the others)",
+            bad,
+        )
     added = import_data(db, good, len(bad))
     added["bad_rows"] = [str(b) for b in bad]
     return added

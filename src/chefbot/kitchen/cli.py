@@ -28,8 +28,10 @@ from chefbot.progress import console
 
 library_app = typer.Typer(no_args_is_help=True, help="The kitchen's recipe library: export, import, add recipe files.")
 
-DbOption = Annotated[Optional[Path], typer.Option(
-    help="The kitchen's SQLite file (default: kitchen.db_path of --config, else the user data dir).")]
+DbOption = Annotated[
+    Optional[Path],
+    typer.Option(help="The kitchen's SQLite file (default: kitchen.db_path of --config, else the user data dir)."),
+]
 ConfigOption = Annotated[Optional[Path], typer.Option(help="Experiment config YAML (for kitchen.db_path).")]
 
 
@@ -58,23 +60,31 @@ def import_cmd(
     file: Path = typer.Argument(..., help="A JSON backup written by `chefbot library export`."),
     db: DbOption = None,
     config: ConfigOption = None,
-    skip_bad: bool = typer.Option(False, "--skip-bad", help="Import the good rows and skip (and list) the bad ones; "
-                                                            "by default one bad row refuses the whole file."),
+    skip_bad: bool = typer.Option(
+        False,
+        "--skip-bad",
+        help="Import the good rows and skip (and list) the bad ones; by default one bad row refuses the whole file.",
+    ),
 ) -> None:
     """Add a backup's recipes, plans and tastings (one transaction; rows already there are skipped)."""
     with open_db(db, config) as kdb:
         added = import_file(kdb, file, skip_bad=skip_bad)
         bad = f", {added['bad']} bad rows skipped" if added["bad"] else ""
-        console.print(f"imported {file} into {kdb.path}: {counted(added)} ({added['skipped']} already there{bad})",
-                      highlight=False, soft_wrap=True)
+        console.print(
+            f"imported {file} into {kdb.path}: {counted(added)} ({added['skipped']} already there{bad})",
+            highlight=False,
+            soft_wrap=True,
+        )
         for row in added["bad_rows"]:
             console.print(f"  skipped {row}", highlight=False, markup=False, soft_wrap=True)
 
 
 @library_app.command("add")
 def add_cmd(
-    files: list[Path] = typer.Argument(..., help="Recipe files: chefbot's recipe text (.md, .txt), RecipeNLG rows "
-                                                 "(.json object or list, .jsonl, .csv)."),
+    files: list[Path] = typer.Argument(
+        ...,
+        help="Recipe files: chefbot's recipe text (.md, .txt), RecipeNLG rows (.json object or list, .jsonl, .csv).",
+    ),
     servings: int = typer.Option(4, help="Servings the recipes are written for."),
     db: DbOption = None,
     config: ConfigOption = None,

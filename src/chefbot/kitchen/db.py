@@ -105,8 +105,10 @@ class UnreadableRow(KitchenError):
     """A stored row this chefbot cannot read (written by another version, or edited by hand): ``what``, ``ident``, ``field``."""
 
     def __init__(self, what: str, ident: object, field: str, detail: str) -> None:
-        super().__init__(f"{what} {ident} cannot be read: {field}: {detail} (written by another version or edited "
-                         "by hand; delete it, or fix it in an export and import that)")
+        super().__init__(
+            f"{what} {ident} cannot be read: {field}: {detail} (written by another version or edited "
+            "by hand; delete it, or fix it in an export and import that)"
+        )
         self.what, self.ident, self.field, self.detail = what, ident, field, detail
 
     def as_dict(self) -> dict:
@@ -140,28 +142,44 @@ def storage_error(e: sqlite3.Error, path: object) -> StorageError | None:
     primary = code & 0xFF if isinstance(code, int) else None
     text = str(e)
     if primary is None:  # sqlite3 built without error codes: go by SQLite's fixed messages
-        primary = next((c for c, m in ((SQLITE_FULL, "disk is full"), (SQLITE_READONLY, "readonly database"),
-                                       (SQLITE_BUSY, "database is locked"), (SQLITE_IOERR, "disk I/O error"),
-                                       (SQLITE_CORRUPT, "malformed"), (SQLITE_NOTADB, "not a database"),
-                                       (SQLITE_CANTOPEN, "unable to open")) if m in text), None)
+        primary = next(
+            (
+                c
+                for c, m in (
+                    (SQLITE_FULL, "disk is full"),
+                    (SQLITE_READONLY, "readonly database"),
+                    (SQLITE_BUSY, "database is locked"),
+                    (SQLITE_IOERR, "disk I/O error"),
+                    (SQLITE_CORRUPT, "malformed"),
+                    (SQLITE_NOTADB, "not a database"),
+                    (SQLITE_CANTOPEN, "unable to open"),
+                )
+                if m in text
+            ),
+            None,
+        )
     if primary == SQLITE_FULL:
         return StorageFull(f"kitchen DB {path}: {text} (free some space; nothing of this change was saved)")
     if primary in (SQLITE_READONLY, SQLITE_PERM, SQLITE_CANTOPEN):
         why = unwritable(Path(str(path)))
         if why:
-            return StorageError(f"kitchen DB {path}: {text}: {why} (chefbot writes the DB and its -wal and -shm "
-                                "files beside it)")
+            return StorageError(
+                f"kitchen DB {path}: {text}: {why} (chefbot writes the DB and its -wal and -shm files beside it)"
+            )
         if primary == SQLITE_CANTOPEN:
             return StorageError(f"kitchen DB {path}: {text} (does its folder exist and may chefbot write there?)")
-        return StorageError(f"kitchen DB {path}: {text}: the file, its folder or its file system is read-only "
-                            "(chefbot writes the DB and its -wal and -shm files beside it)")
+        return StorageError(
+            f"kitchen DB {path}: {text}: the file, its folder or its file system is read-only "
+            "(chefbot writes the DB and its -wal and -shm files beside it)"
+        )
     if primary in (SQLITE_BUSY, SQLITE_LOCKED):
         return StorageError(f"kitchen DB {path}: {text} (another process holds it; try again)")
     if primary == SQLITE_IOERR:
         return StorageError(f"kitchen DB {path}: {text} (the disk or file system failed)")
     if primary in (SQLITE_CORRUPT, SQLITE_NOTADB):
-        return StorageError(f"kitchen DB {path}: {text}: the file is damaged (restore a backup with "
-                            "`chefbot library import`)")
+        return StorageError(
+            f"kitchen DB {path}: {text}: the file is damaged (restore a backup with `chefbot library import`)"
+        )
     return None
 
 
@@ -185,8 +203,10 @@ def migrate(conn: sqlite3.Connection, path: str, upto: int = SCHEMA_VERSION) -> 
     """Bring the file to version ``upto`` one migration (and one transaction) at a time; the version reached."""
     version = schema_version(conn)
     if version > SCHEMA_VERSION:
-        raise KitchenError(f"kitchen DB {path} has schema version {version}, newer than this chefbot's {SCHEMA_VERSION}: "
-                           "use the newer chefbot (its `chefbot library export` writes JSON this one can import)")
+        raise KitchenError(
+            f"kitchen DB {path} has schema version {version}, newer than this chefbot's {SCHEMA_VERSION}: "
+            "use the newer chefbot (its `chefbot library export` writes JSON this one can import)"
+        )
     while version < upto:
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -215,8 +235,9 @@ class KitchenDB:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise StorageError(f"kitchen DB {self.path}: cannot create its folder {self.path.parent}: "
-                               f"{e.strerror or e}") from None
+            raise StorageError(
+                f"kitchen DB {self.path}: cannot create its folder {self.path.parent}: {e.strerror or e}"
+            ) from None
         if self.path.is_dir():
             raise KitchenError(f"kitchen DB {self.path} is a folder; give a file name, e.g. {self.path / 'kitchen.db'}")
         self._lock = threading.RLock()
@@ -249,16 +270,20 @@ class KitchenDB:
         """Refuse a damaged file now rather than at some later request: SQLite's quick check, and the schema's tables."""
         problems = [r[0] for r in self.conn.execute("PRAGMA quick_check(3)")]
         if problems != ["ok"]:
-            raise StorageError(f"kitchen DB {self.path} is damaged (PRAGMA quick_check: {'; '.join(problems)}); "
-                               "restore a backup with `chefbot library import`")
+            raise StorageError(
+                f"kitchen DB {self.path} is damaged (PRAGMA quick_check: {'; '.join(problems)}); "
+                "restore a backup with `chefbot library import`"
+            )
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         version = schema_version(self.conn)
         expected = {"recipes", "plans", "plan_progress"} if version >= 1 else set()
         expected |= {"tasting_pairs", "tastings"} if version >= 2 else set()
         missing = sorted(expected - tables)
         if missing:
-            raise KitchenError(f"kitchen DB {self.path} has schema version {version} but no table {missing[0]} "
-                               "(damaged, or not a chefbot kitchen DB)")
+            raise KitchenError(
+                f"kitchen DB {self.path} has schema version {version} but no table {missing[0]} "
+                "(damaged, or not a chefbot kitchen DB)"
+            )
 
     def _storage(self, e: sqlite3.Error) -> Exception:
         return storage_error(e, self.path) or e

@@ -37,8 +37,19 @@ from chefbot.kitchen.rows import (
 )
 from chefbot.recipe_format import Recipe, parse_recipe
 
-__all__ = ["MAX_SERVINGS", "RecipeError", "check_recipe", "delete_recipe", "from_recipenlg", "get_recipe",
-           "insert_recipe", "read_recipes", "recipes_from_file", "save_recipe", "search_recipes"]
+__all__ = [
+    "MAX_SERVINGS",
+    "RecipeError",
+    "check_recipe",
+    "delete_recipe",
+    "from_recipenlg",
+    "get_recipe",
+    "insert_recipe",
+    "read_recipes",
+    "recipes_from_file",
+    "save_recipe",
+    "search_recipes",
+]
 RECIPENLG_COLUMNS = ("", "title", "ingredients", "directions", "link", "source", "NER")
 
 
@@ -86,9 +97,12 @@ def from_recipenlg(row: dict) -> Recipe:
     missing = [c for c in ("title", "ingredients", "directions") if c not in row]
     if missing:
         raise RecipeError(f"RecipeNLG row: no {', '.join(missing)} column", missing[0])
-    return Recipe(title=str(row["title"] or ""), ingredients=_json_list(row["ingredients"], "ingredients"),
-                  directions=_json_list(row["directions"], "directions"),
-                  ner=_json_list(row["NER"], "NER") if row.get("NER") else [])
+    return Recipe(
+        title=str(row["title"] or ""),
+        ingredients=_json_list(row["ingredients"], "ingredients"),
+        directions=_json_list(row["directions"], "directions"),
+        ner=_json_list(row["NER"], "NER") if row.get("NER") else [],
+    )
 
 
 def _csv_rows(text: str) -> list[dict]:
@@ -103,8 +117,7 @@ def _csv_rows(text: str) -> list[dict]:
     out = []
     for r in rows:
         if len(r) != len(header):
-            raise RecipeError(f"RecipeNLG CSV: a row has {len(r)} columns, expected {len(header)} "
-                              f"({','.join(header)})")
+            raise RecipeError(f"RecipeNLG CSV: a row has {len(r)} columns, expected {len(header)} ({','.join(header)})")
         out.append(dict(zip(header, r)))
     return out
 
@@ -124,7 +137,9 @@ def read_recipes(text: str, fmt: str = "auto") -> list[Recipe]:
         else:
             rows = obj if isinstance(obj, list) else [obj]
             if not all(isinstance(r, dict) for r in rows):
-                raise RecipeError("RecipeNLG JSON: give an object (or a list of objects) with title, ingredients, directions")
+                raise RecipeError(
+                    "RecipeNLG JSON: give an object (or a list of objects) with title, ingredients, directions"
+                )
             return [from_recipenlg(r) for r in rows]
     if fmt == "chefbot" or (fmt == "auto" and not _looks_like_csv(stripped)):
         parsed = parse_recipe(stripped)
@@ -161,8 +176,12 @@ def _column(row: sqlite3.Row, column: str, kind: type) -> Any:
     except (TypeError, ValueError, RecursionError):
         raise UnreadableRow("recipe", row["id"], column, "not JSON") from None
     if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
-        raise UnreadableRow("recipe", row["id"], column, f"expected {'a list of strings' if kind is list else 'an object'}, "
-                                                         f"got {type(value).__name__}")
+        raise UnreadableRow(
+            "recipe",
+            row["id"],
+            column,
+            f"expected {'a list of strings' if kind is list else 'an object'}, got {type(value).__name__}",
+        )
     return value
 
 
@@ -172,30 +191,54 @@ def recipe_dict(row: sqlite3.Row) -> dict:
     if not isinstance(source.get("kind", ""), str):
         raise UnreadableRow("recipe", row["id"], "source.kind", "expected a string")
     if not isinstance(row["title"], str) or not isinstance(row["servings"], int):
-        raise UnreadableRow("recipe", row["id"], "title" if not isinstance(row["title"], str) else "servings",
-                            "wrong type")
-    return {"id": row["id"], "object": "recipe", "title": row["title"], "servings": row["servings"],
-            "base_servings": row["servings"], "ingredients": _column(row, "ingredients", list),
-            "directions": _column(row, "directions", list), "source": source,
-            "created_at": row["created_at"], "updated_at": row["updated_at"]}
+        raise UnreadableRow(
+            "recipe", row["id"], "title" if not isinstance(row["title"], str) else "servings", "wrong type"
+        )
+    return {
+        "id": row["id"],
+        "object": "recipe",
+        "title": row["title"],
+        "servings": row["servings"],
+        "base_servings": row["servings"],
+        "ingredients": _column(row, "ingredients", list),
+        "directions": _column(row, "directions", list),
+        "source": source,
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
 
 
-def insert_recipe(conn: sqlite3.Connection, recipe: Recipe, source: dict, created_at: str | None = None,
-                  updated_at: str | None = None) -> int:
+def insert_recipe(
+    conn: sqlite3.Connection, recipe: Recipe, source: dict, created_at: str | None = None, updated_at: str | None = None
+) -> int:
     """One INSERT of a recipe ``check_recipe`` returned, inside the caller's transaction (save_recipe, a
     backup's import)."""
     when = created_at or now_iso()
     cur = conn.execute(
         "INSERT INTO recipes (title, servings, ingredients, directions, source, search, created_at, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (recipe.title, recipe.servings, json.dumps(recipe.ingredients, ensure_ascii=False),
-         json.dumps(recipe.directions, ensure_ascii=False), json.dumps(source, ensure_ascii=False),
-         _search_text(recipe.title or "", recipe.ingredients), when, updated_at or when))
+        (
+            recipe.title,
+            recipe.servings,
+            json.dumps(recipe.ingredients, ensure_ascii=False),
+            json.dumps(recipe.directions, ensure_ascii=False),
+            json.dumps(source, ensure_ascii=False),
+            _search_text(recipe.title or "", recipe.ingredients),
+            when,
+            updated_at or when,
+        ),
+    )
     return int(cur.lastrowid)
 
 
-def save_recipe(db: KitchenDB, title: str | None, ingredients: list[str], directions: list[str], servings: int = 4,
-                source: dict | None = None) -> dict:
+def save_recipe(
+    db: KitchenDB,
+    title: str | None,
+    ingredients: list[str],
+    directions: list[str],
+    servings: int = 4,
+    source: dict | None = None,
+) -> dict:
     """Check and store one recipe (one transaction); the saved recipe with its ``id``."""
     recipe = check_recipe(title, ingredients, directions, servings)
     with db.write() as c:
@@ -211,8 +254,9 @@ def get_recipe(db: KitchenDB, recipe_id: int, servings: int | None = None) -> di
         return None
     out = recipe_dict(row)
     if servings is not None and servings != out["base_servings"]:
-        out["ingredients"] = [scale_line(line, Fraction(out["base_servings"]), Fraction(servings))
-                              for line in out["ingredients"]]
+        out["ingredients"] = [
+            scale_line(line, Fraction(out["base_servings"]), Fraction(servings)) for line in out["ingredients"]
+        ]
         out["servings"] = servings
     return out
 
@@ -233,8 +277,10 @@ def search_recipes(db: KitchenDB, q: str | None = None, limit: int = 50, offset:
     args = [_like(w) for w in words]
     with db.read() as c:
         total = c.execute(f"SELECT count(*) FROM recipes WHERE {where}", args).fetchone()[0]
-        rows = c.execute(f"SELECT * FROM recipes WHERE {where} "
-                         "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?", [*args, limit, offset]).fetchall()
+        rows = c.execute(
+            f"SELECT * FROM recipes WHERE {where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+            [*args, limit, offset],
+        ).fetchall()
     data, unreadable = [], []
     for r in rows:
         try:
@@ -242,9 +288,16 @@ def search_recipes(db: KitchenDB, q: str | None = None, limit: int = 50, offset:
         except UnreadableRow as e:
             unreadable.append(e.as_dict())
             continue
-        data.append({"id": recipe["id"], "title": recipe["title"], "servings": recipe["servings"],
-                     "ingredients_count": len(recipe["ingredients"]), "source_kind": recipe["source"].get("kind"),
-                     "created_at": recipe["created_at"]})
+        data.append(
+            {
+                "id": recipe["id"],
+                "title": recipe["title"],
+                "servings": recipe["servings"],
+                "ingredients_count": len(recipe["ingredients"]),
+                "source_kind": recipe["source"].get("kind"),
+                "created_at": recipe["created_at"],
+            }
+        )
     out = {"object": "list", "total": int(total), "data": data}
     if unreadable:
         out["unreadable"] = unreadable

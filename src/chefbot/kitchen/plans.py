@@ -49,8 +49,14 @@ def meal_spec(db: KitchenDB, form: dict) -> dict:
             raise NotFound("recipe", entry["recipe_id"], f"recipes.{i}.recipe_id")
         servings = entry.get("servings") or recipe["base_servings"]
         lines = [scale_line(x, Fraction(recipe["base_servings"]), Fraction(servings)) for x in recipe["ingredients"]]
-        recipes.append({"title": recipe["title"], "ingredients": lines, "directions": recipe["directions"],
-                        "kind": entry.get("kind") or "auto"})
+        recipes.append(
+            {
+                "title": recipe["title"],
+                "ingredients": lines,
+                "directions": recipe["directions"],
+                "kind": entry.get("kind") or "auto",
+            }
+        )
     cooks = []
     for c in form["cooks"]:
         cook = {"name": c["name"], "skill": c.get("skill", 3)}
@@ -58,8 +64,13 @@ def meal_spec(db: KitchenDB, form: dict) -> dict:
         if start or end:
             cook["available"] = [f"{start or '00:00'}-{end or '23:59'}"]
         cooks.append(cook)
-    spec = {"title": form.get("title") or "Meal", "serve_at": form["serve_at"], "recipes": recipes, "cooks": cooks,
-            "kitchen": dict(form.get("kitchen") or {})}
+    spec = {
+        "title": form.get("title") or "Meal",
+        "serve_at": form["serve_at"],
+        "recipes": recipes,
+        "cooks": cooks,
+        "kitchen": dict(form.get("kitchen") or {}),
+    }
     for key in ("start_after", "hot_hold_max_min"):
         if form.get(key) is not None:
             spec[key] = form[key]
@@ -68,9 +79,16 @@ def meal_spec(db: KitchenDB, form: dict) -> dict:
 
 def save_plan(db: KitchenDB, form: dict, plan: dict) -> dict:
     with db.write() as c:
-        cur = c.execute("INSERT INTO plans (title, serve_at, request, plan, created_at) VALUES (?, ?, ?, ?, ?)",
-                        (plan["title"], plan["serve_at"], json.dumps(form, ensure_ascii=False),
-                         json.dumps(plan, ensure_ascii=False), now_iso()))
+        cur = c.execute(
+            "INSERT INTO plans (title, serve_at, request, plan, created_at) VALUES (?, ?, ?, ?, ?)",
+            (
+                plan["title"],
+                plan["serve_at"],
+                json.dumps(form, ensure_ascii=False),
+                json.dumps(plan, ensure_ascii=False),
+                now_iso(),
+            ),
+        )
         pid = int(cur.lastrowid)
     return get_plan(db, pid)  # type: ignore[return-value]
 
@@ -82,8 +100,12 @@ def _load(db: KitchenDB, plan_id: int) -> tuple[dict, list[dict]] | None:
         row = c.execute("SELECT * FROM plans WHERE id = ?", (plan_id,)).fetchone()
         if row is None:
             return None
-        progress = [dict(r) for r in c.execute("SELECT cook, task_id, status, at FROM plan_progress WHERE plan_id = ? "
-                                               "ORDER BY id", (plan_id,))]
+        progress = [
+            dict(r)
+            for r in c.execute(
+                "SELECT cook, task_id, status, at FROM plan_progress WHERE plan_id = ? ORDER BY id", (plan_id,)
+            )
+        ]
     loaded = {}
     for column in ("request", "plan"):
         try:
@@ -103,8 +125,15 @@ def _load(db: KitchenDB, plan_id: int) -> tuple[dict, list[dict]] | None:
     except ValidationError as e:
         field, msg = first_problem(e)
         raise UnreadableRow("plan", plan_id, f"plan.{field}" if field else "plan", msg) from None
-    record = {"id": row["id"], "object": "plan", "title": row["title"], "created_at": row["created_at"],
-              "serve_at": row["serve_at"], "request": loaded["request"], "plan": loaded["plan"]}
+    record = {
+        "id": row["id"],
+        "object": "plan",
+        "title": row["title"],
+        "created_at": row["created_at"],
+        "serve_at": row["serve_at"],
+        "request": loaded["request"],
+        "plan": loaded["plan"],
+    }
     return record, progress
 
 
@@ -117,7 +146,9 @@ def get_plan(db: KitchenDB, plan_id: int) -> dict | None:
     try:
         state = live(record["plan"], progress)
     except (KeyError, TypeError, ValueError, ArithmeticError, StopIteration, OverflowError) as e:
-        raise UnreadableRow("plan", plan_id, "plan", f"the schedule cannot be rebuilt ({type(e).__name__}: {e})") from None
+        raise UnreadableRow(
+            "plan", plan_id, "plan", f"the schedule cannot be rebuilt ({type(e).__name__}: {e})"
+        ) from None
     return {**record, **state, "progress": progress}
 
 
@@ -134,9 +165,18 @@ def list_plans(db: KitchenDB, limit: int = 50) -> dict:
             unreadable.append(e.as_dict())
             continue
         if p is not None:
-            data.append({"id": p["id"], "title": p["title"], "serve_at": p["serve_at"], "created_at": p["created_at"],
-                         "cooks": list(p["cooks"]), "done": sum(t["status"] == "done" for t in p["tasks"]),
-                         "total": len(p["tasks"]), "delay_min": p["delay_min"]})
+            data.append(
+                {
+                    "id": p["id"],
+                    "title": p["title"],
+                    "serve_at": p["serve_at"],
+                    "created_at": p["created_at"],
+                    "cooks": list(p["cooks"]),
+                    "done": sum(t["status"] == "done" for t in p["tasks"]),
+                    "total": len(p["tasks"]),
+                    "delay_min": p["delay_min"],
+                }
+            )
     out = {"object": "list", "data": data}
     if unreadable:
         out["unreadable"] = unreadable
@@ -152,11 +192,13 @@ def parse_at(at: str | None, serve: dt.datetime) -> dt.datetime:
         if when.tzinfo is not None:
             when = when.astimezone().replace(tzinfo=None)
     except (ValueError, OverflowError):
-        raise ProgressError(f"at: {at!r} is not an ISO date and time, e.g. 2026-11-25T17:12:00", "at",
-                            "bad_progress") from None
+        raise ProgressError(
+            f"at: {at!r} is not an ISO date and time, e.g. 2026-11-25T17:12:00", "at", "bad_progress"
+        ) from None
     if abs((when - serve).total_seconds()) > 86400:
-        raise ProgressError(f"at: {at} is more than a day from the plan's serving time {serve.isoformat()}", "at",
-                            "bad_progress")
+        raise ProgressError(
+            f"at: {at} is more than a day from the plan's serving time {serve.isoformat()}", "at", "bad_progress"
+        )
     return when
 
 
@@ -174,8 +216,10 @@ def record_progress(db: KitchenDB, plan_id: int, cook: str, task_id: str, status
         raise ProgressError(f"cook: {cook!r} is not a cook of this plan ({', '.join(cooks)})", "cook", "unknown_cook")
     when = parse_at(at, dt.datetime.fromisoformat(plan["serve_at"]))
     with db.write() as c:
-        c.execute("INSERT OR IGNORE INTO plan_progress (plan_id, task_id, cook, status, at) VALUES (?, ?, ?, ?, ?)",
-                  (plan_id, task_id, cook, status, when.isoformat()))
+        c.execute(
+            "INSERT OR IGNORE INTO plan_progress (plan_id, task_id, cook, status, at) VALUES (?, ?, ?, ?, ?)",
+            (plan_id, task_id, cook, status, when.isoformat()),
+        )
     return get_plan(db, plan_id)  # type: ignore[return-value]
 
 
@@ -202,7 +246,7 @@ def live(plan: dict, progress: list[dict]) -> dict:
     for b in tasks:
         hands = b.get("hands") or [[b["start_min"], b["end_min"]]]
         delta = 0
-        for a in tasks[:len(out)]:  # those planned to start earlier (the plan's order is kept)
+        for a in tasks[: len(out)]:  # those planned to start earlier (the plan's order is kept)
             a_end, a_hands_end = ends[a["id"]]
             before = a["end_min"] <= b["start_min"]  # planned times: a finished before b started
             if a["id"] in b["after"] or (before and a["vessel"] and a["vessel"] == b["vessel"]):
@@ -224,27 +268,53 @@ def live(plan: dict, progress: list[dict]) -> dict:
         shift[b["id"]] = start - b["start_min"]
         ends[b["id"]] = (end, hands_end)
         status = "done" if b["id"] in done else "started" if b["id"] in started else "todo"
-        out.append({**b, "status": status, "start_min": start, "end_min": end,
-                    "start": clock(start).strftime("%H:%M"), "end": clock(end).strftime("%H:%M"),
-                    "start_iso": clock(start).isoformat(timespec="minutes"),
-                    "end_iso": clock(end).isoformat(timespec="minutes"),
-                    "planned_start": b["start"], "planned_end": b["end"], "planned_start_min": b["start_min"],
-                    "delay_min": max(0, start - b["start_min"]),
-                    "started_at": started.get(b["id"], {}).get("at"), "done_at": done.get(b["id"], {}).get("at")})
+        out.append(
+            {
+                **b,
+                "status": status,
+                "start_min": start,
+                "end_min": end,
+                "start": clock(start).strftime("%H:%M"),
+                "end": clock(end).strftime("%H:%M"),
+                "start_iso": clock(start).isoformat(timespec="minutes"),
+                "end_iso": clock(end).isoformat(timespec="minutes"),
+                "planned_start": b["start"],
+                "planned_end": b["end"],
+                "planned_start_min": b["start_min"],
+                "delay_min": max(0, start - b["start_min"]),
+                "started_at": started.get(b["id"], {}).get("at"),
+                "done_at": done.get(b["id"], {}).get("at"),
+            }
+        )
     cooks = {}
     for c in plan["cooks"]:
         todo = [t for t in out if t["cook"] == c["name"] and t["status"] != "done"]
         mine = [t for t in out if t["cook"] == c["name"]]
-        cooks[c["name"]] = {"current": todo[0] if todo else None, "next": todo[1] if len(todo) > 1 else None,
-                            "done": len(mine) - len(todo), "total": len(mine)}
+        cooks[c["name"]] = {
+            "current": todo[0] if todo else None,
+            "next": todo[1] if len(todo) > 1 else None,
+            "done": len(mine) - len(todo),
+            "total": len(mine),
+        }
     preheat = []
     for seg in plan.get("oven_segments", []):
         first = min(seg["tasks"], key=lambda tid: next(t["planned_start_min"] for t in out if t["id"] == tid))
         moved = max(0, shift.get(first, 0))
-        preheat.append({"oven": seg["oven"], "temp_c": seg["temp_c"], "tasks": list(seg["tasks"]),
-                        "at": clock(seg["start"] + moved).strftime("%H:%M"),
-                        "at_iso": clock(seg["start"] + moved).isoformat(timespec="minutes"),
-                        "ready_iso": clock(seg["preheat_end"] + moved).isoformat(timespec="minutes")})
+        preheat.append(
+            {
+                "oven": seg["oven"],
+                "temp_c": seg["temp_c"],
+                "tasks": list(seg["tasks"]),
+                "at": clock(seg["start"] + moved).strftime("%H:%M"),
+                "at_iso": clock(seg["start"] + moved).isoformat(timespec="minutes"),
+                "ready_iso": clock(seg["preheat_end"] + moved).isoformat(timespec="minutes"),
+            }
+        )
     last = max((t["end_min"] for t in out), default=horizon)
-    return {"tasks": out, "cooks": cooks, "preheat": preheat, "delay_min": max(0, last - horizon),
-            "finished": bool(out) and all(t["status"] == "done" for t in out)}
+    return {
+        "tasks": out,
+        "cooks": cooks,
+        "preheat": preheat,
+        "delay_min": max(0, last - horizon),
+        "finished": bool(out) and all(t["status"] == "done" for t in out),
+    }

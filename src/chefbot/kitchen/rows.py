@@ -46,12 +46,16 @@ MAX_DIRECTIONS = 100
 
 # Every character str.isspace() is true for (spelled out: \s differs between Python, Rust and ECMA
 # regular expressions; the same list as serve/schemas.py's WHITESPACE).
-WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008" \
-             "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 # Characters that show nothing: stripped at the ends of a title or line.
-INVISIBLE = "\xad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180e\u180f\u200b\u200c\u200d\u200e\u200f" \
-            "\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\u206a\u206b" \
-            "\u206c\u206d\u206e\u206f\u3164\ufeff\uffa0"
+INVISIBLE = (
+    "\xad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180e\u180f\u200b\u200c\u200d\u200e\u200f"
+    "\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\u206a\u206b"
+    "\u206c\u206d\u206e\u206f\u3164\ufeff\uffa0"
+)
 # Variation selectors show nothing alone but belong to the character before them (an emoji): not stripped.
 VARIATION = "".join(chr(c) for c in range(0xFE00, 0xFE10))
 # Refused anywhere: C0 controls but tab and line breaks, and DEL (a NUL ends a string for SQLite's length()).
@@ -124,20 +128,30 @@ class Row(BaseModel):
 
 class RecipeSource(Row):
     kind: Literal["manual", "pasted", "file", "generated", "import"] = Field(
-        "manual", description="where the recipe came from; generated: a ChefBot answer")
+        "manual", description="where the recipe came from; generated: a ChefBot answer"
+    )
     model: str | None = Field(None, max_length=200, description="generated: the model id (default: the served one)")
-    base_model: str | None = Field(None, max_length=500, description="generated: the base model (default: the served one)")
-    adapter: str | None = Field(None, max_length=500, description="generated: the LoRA adapter (default: the served one)")
+    base_model: str | None = Field(
+        None, max_length=500, description="generated: the base model (default: the served one)"
+    )
+    adapter: str | None = Field(
+        None, max_length=500, description="generated: the LoRA adapter (default: the served one)"
+    )
     adapter_sha256: str | None = Field(None, max_length=64, description="generated: the adapter weights' fingerprint")
     settings: dict[str, Any] = Field(default_factory=dict, description="generated: temperature, seed, max_tokens, ...")
     ingredients_given: list[Annotated[str, Field(max_length=200)]] = Field(
-        default_factory=list, max_length=50, description="generated: the ingredients ChefBot was asked to use")
+        default_factory=list, max_length=50, description="generated: the ingredients ChefBot was asked to use"
+    )
     file: str | None = Field(None, max_length=4096, description="file: the file it was read from")
 
 
 class TastingSide(Row):
-    model: str = Field("served", min_length=1, max_length=60,
-                       description="served (this server's model) or a name of kitchen.tasting_models")
+    model: str = Field(
+        "served",
+        min_length=1,
+        max_length=60,
+        description="served (this server's model) or a name of kitchen.tasting_models",
+    )
     temperature: float | None = Field(None, ge=0, le=2, description="0 = greedy")
     seed: Seed | None = None
     max_tokens: Int(ge=1) | None = Field(None, description="longest answer (above serve.max_tokens_cap: lowered to it)")

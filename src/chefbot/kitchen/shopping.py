@@ -73,8 +73,13 @@ class Item:
         text = f"{quantity} {name}" if quantity else name
         if self.notes:
             text += f" ({'; '.join(dict.fromkeys(self.notes))})"
-        return {"name": name, "quantity": quantity, "text": text, "recipes": sorted(set(self.recipes)),
-                "lines": self.lines}
+        return {
+            "name": name,
+            "quantity": quantity,
+            "text": text,
+            "recipes": sorted(set(self.recipes)),
+            "lines": self.lines,
+        }
 
 
 def add_line(items: dict[str, Item], text: str, by: Fraction, recipe_id: int) -> None:
@@ -124,5 +129,9 @@ def shopping_list(db: KitchenDB, wanted: list[tuple[int, int | None]]) -> dict:
             pantry.append(item.to_dict())
         else:
             aisles[CANNED_AISLE if item.canned else aisle_of(item.name)].append(item.to_dict())
-    return {"object": "shopping_list", "aisles": [{"aisle": a, "items": v} for a, v in aisles.items() if v],
-            "pantry": pantry, "recipes": recipes}
+    return {
+        "object": "shopping_list",
+        "aisles": [{"aisle": a, "items": v} for a, v in aisles.items() if v],
+        "pantry": pantry,
+        "recipes": recipes,
+    }

@@ -42,17 +42,31 @@ def side_name(side: dict) -> str:
 def save_pair(db: KitchenDB, ingredients: list[str], side_a: dict, side_b: dict, answer_a: str, answer_b: str) -> int:
     """Store a pair as shown (``side_a`` wrote the answer shown as A); its id."""
     with db.write() as c:
-        cur = c.execute("INSERT INTO tasting_pairs (ingredients, side_a, side_b, answer_a, answer_b, created_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        (json.dumps(ingredients, ensure_ascii=False), json.dumps(side_a), json.dumps(side_b),
-                         answer_a, answer_b, now_iso()))
+        cur = c.execute(
+            "INSERT INTO tasting_pairs (ingredients, side_a, side_b, answer_a, answer_b, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                json.dumps(ingredients, ensure_ascii=False),
+                json.dumps(side_a),
+                json.dumps(side_b),
+                answer_a,
+                answer_b,
+                now_iso(),
+            ),
+        )
         return int(cur.lastrowid)
 
 
 def pair_dict(row: sqlite3.Row) -> dict:
-    return {"pair_id": row["id"], "ingredients": json.loads(row["ingredients"]), "side_a": json.loads(row["side_a"]),
-            "side_b": json.loads(row["side_b"]), "answer_a": row["answer_a"], "answer_b": row["answer_b"],
-            "created_at": row["created_at"]}
+    return {
+        "pair_id": row["id"],
+        "ingredients": json.loads(row["ingredients"]),
+        "side_a": json.loads(row["side_a"]),
+        "side_b": json.loads(row["side_b"]),
+        "answer_a": row["answer_a"],
+        "answer_b": row["answer_b"],
+        "created_at": row["created_at"],
+    }
 
 
 def get_pair(db: KitchenDB, pair_id: int) -> dict | None:
@@ -76,13 +90,23 @@ def vote(db: KitchenDB, pair_id: int, choice: str, rater: str, note: str | None 
         raise NotFound("tasting pair", pair_id, "pair_id")
     try:
         with db.write() as c:
-            cur = c.execute("INSERT INTO tastings (pair_id, choice, rater, note, created_at) VALUES (?, ?, ?, ?, ?)",
-                            (pair_id, choice, rater, note, now_iso()))
+            cur = c.execute(
+                "INSERT INTO tastings (pair_id, choice, rater, note, created_at) VALUES (?, ?, ?, ?, ?)",
+                (pair_id, choice, rater, note, now_iso()),
+            )
             row = c.execute("SELECT * FROM tastings WHERE id = ?", (cur.lastrowid,)).fetchone()
     except sqlite3.IntegrityError:
         raise AlreadyVoted(f"{rater!r} already voted on pair {pair_id}") from None
-    return {"id": row["id"], "object": "tasting", "pair_id": pair_id, "choice": choice, "rater": rater, "note": note,
-            "created_at": row["created_at"], "revealed": {"A": pair["side_a"], "B": pair["side_b"]}}
+    return {
+        "id": row["id"],
+        "object": "tasting",
+        "pair_id": pair_id,
+        "choice": choice,
+        "rater": rater,
+        "note": note,
+        "created_at": row["created_at"],
+        "revealed": {"A": pair["side_a"], "B": pair["side_b"]},
+    }
 
 
 def _side(row: sqlite3.Row, column: str) -> str:
@@ -103,8 +127,10 @@ def votes(db: KitchenDB, unreadable: list[dict] | None = None) -> list[dict]:
     """Every vote with the names of the sides shown as A and B, oldest first.  A vote whose pair cannot be read
     (a row written by another version or by hand) is left out, and described in ``unreadable`` when given."""
     with db.read() as c:
-        rows = c.execute("SELECT t.id, t.pair_id, t.choice, t.rater, t.note, t.created_at, p.side_a, p.side_b "
-                         "FROM tastings t JOIN tasting_pairs p ON p.id = t.pair_id ORDER BY t.id").fetchall()
+        rows = c.execute(
+            "SELECT t.id, t.pair_id, t.choice, t.rater, t.note, t.created_at, p.side_a, p.side_b "
+            "FROM tastings t JOIN tasting_pairs p ON p.id = t.pair_id ORDER BY t.id"
+        ).fetchall()
     out = []
     for r in rows:
         try:
@@ -115,8 +141,18 @@ def votes(db: KitchenDB, unreadable: list[dict] | None = None) -> list[dict]:
             if unreadable is not None:
                 unreadable.append(e.as_dict())
             continue
-        out.append({"id": r["id"], "pair_id": r["pair_id"], "choice": r["choice"], "rater": r["rater"],
-                    "note": r["note"], "created_at": r["created_at"], "a": a, "b": b})
+        out.append(
+            {
+                "id": r["id"],
+                "pair_id": r["pair_id"],
+                "choice": r["choice"],
+                "rater": r["rater"],
+                "note": r["note"],
+                "created_at": r["created_at"],
+                "a": a,
+                "b": b,
+            }
+        )
     return out
 
 
@@ -142,6 +178,12 @@ def tally(all_votes: list[dict]) -> dict:
     for sides, rows in sorted(groups.items()):
         names = list(dict.fromkeys(sides))
         raters = sorted({v["rater"] for v in rows})
-        comparisons.append({"sides": names, "n": len(rows), "overall": _counts(names, rows),
-                            "per_rater": {r: _counts(names, [v for v in rows if v["rater"] == r]) for r in raters}})
+        comparisons.append(
+            {
+                "sides": names,
+                "n": len(rows),
+                "overall": _counts(names, rows),
+                "per_rater": {r: _counts(names, [v for v in rows if v["rater"] == r]) for r in raters},
+            }
+        )
     return {"object": "tasting_summary", "n": len(all_votes), "comparisons": comparisons}

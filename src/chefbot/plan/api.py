@@ -44,7 +44,9 @@ def _slug(title: str, taken: set[str]) -> str:
 def analyse_meal(meal: MealSpec, base_dir: Path | None = None, complete: Complete | None = None) -> Analysis:
     """Load every recipe and turn its directions into tasks (rules, or the model with rules as fallback)."""
     if meal.tasks_from == "model" and complete is None:
-        raise DataError("tasks_from: model needs a model; pass --endpoint URL --api-model NAME, or set tasks_from: rules")
+        raise DataError(
+            "tasks_from: model needs a model; pass --endpoint URL --api-model NAME, or set tasks_from: rules"
+        )
     out = Analysis([], [])
     taken: set[str] = set()
     for i, spec in enumerate(meal.recipes):
@@ -59,14 +61,17 @@ def analyse_meal(meal: MealSpec, base_dir: Path | None = None, complete: Complet
             dish = tasks_from_directions(key, recipe.title, recipe.directions, recipe.ingredients)
         if not dish.tasks:
             shown = " ".join(recipe.directions)[:80] or "(no directions)"
-            raise DataError(f"{where} '{recipe.title}' ({recipe.source}): no steps I can schedule in its directions: {shown!r}")
+            raise DataError(
+                f"{where} '{recipe.title}' ({recipe.source}): no steps I can schedule in its directions: {shown!r}"
+            )
         out.dishes.append(dish)
         out.kinds.append(dish.kind_guess if spec.kind == "auto" else spec.kind)
     return out
 
 
-def plan_meal(meal: MealSpec, base_dir: Path | None = None, now: dt.datetime | None = None,
-              complete: Complete | None = None) -> tuple[Plan, list[str]]:
+def plan_meal(
+    meal: MealSpec, base_dir: Path | None = None, now: dt.datetime | None = None, complete: Complete | None = None
+) -> tuple[Plan, list[str]]:
     analysis = analyse_meal(meal, base_dir, complete)
     problem = build_problem(meal, analysis.dishes, analysis.kinds, now=now)
     return solve(problem), analysis.warnings
@@ -83,14 +88,32 @@ def plan_to_dict(plan: Plan, warnings: list[str] | None = None) -> dict:
     tasks = []
     for st in sorted(plan.tasks, key=lambda s: (s.start, s.task.id)):
         t = st.task
-        tasks.append({
-            "id": t.id, "dish": t.dish, "dish_title": titles[t.dish], "step": t.step, "text": t.text, "verb": t.verb,
-            "cook": st.cook, "start_min": st.start, "end_min": st.end, "start": clock(st.start), "end": clock(st.end),
-            "start_iso": prob.clock(st.start).isoformat(timespec="minutes"),
-            "duration_min": t.duration_min, "duration_from": t.duration_from, "attended": t.attended, "skill": t.skill,
-            "equipment": list(t.equipment), "oven": st.oven, "oven_temp_c": t.oven_temp_c, "after": list(t.after),
-            "vessel": t.vessel, "hands": [list(h) for h in st.hands],
-        })
+        tasks.append(
+            {
+                "id": t.id,
+                "dish": t.dish,
+                "dish_title": titles[t.dish],
+                "step": t.step,
+                "text": t.text,
+                "verb": t.verb,
+                "cook": st.cook,
+                "start_min": st.start,
+                "end_min": st.end,
+                "start": clock(st.start),
+                "end": clock(st.end),
+                "start_iso": prob.clock(st.start).isoformat(timespec="minutes"),
+                "duration_min": t.duration_min,
+                "duration_from": t.duration_from,
+                "attended": t.attended,
+                "skill": t.skill,
+                "equipment": list(t.equipment),
+                "oven": st.oven,
+                "oven_temp_c": t.oven_temp_c,
+                "after": list(t.after),
+                "vessel": t.vessel,
+                "hands": [list(h) for h in st.hands],
+            }
+        )
     cooks = {c.name: [x for x in tasks if x["cook"] == c.name] for c in prob.meal.cooks}
     return {
         "title": prob.meal.title,
@@ -106,14 +129,25 @@ def plan_to_dict(plan: Plan, warnings: list[str] | None = None) -> dict:
         "hot_wait_total_min": sum(plan.hot_wait.values()),
         "solve_s": round(plan.wall_s, 3),
         "makespan_solve_s": round(plan.stage1_s, 3),
-        "dishes": [{"key": d.key, "title": d.title, "kind": d.kind, "ready": clock(max(st.end for st in plan.tasks if st.task.dish == d.key)),
-                    "hot_wait_min": plan.hot_wait.get(d.key), "hold_min": plan.holds.get(d.key),
-                    "hot_hold_max_min": d.hold_max} for d in prob.dishes],
+        "dishes": [
+            {
+                "key": d.key,
+                "title": d.title,
+                "kind": d.kind,
+                "ready": clock(max(st.end for st in plan.tasks if st.task.dish == d.key)),
+                "hot_wait_min": plan.hot_wait.get(d.key),
+                "hold_min": plan.holds.get(d.key),
+                "hot_hold_max_min": d.hold_max,
+            }
+            for d in prob.dishes
+        ],
         "cooks": [{"name": c.name, "skill": c.skill, "available": list(c.available)} for c in prob.meal.cooks],
         "kitchen": prob.meal.kitchen.model_dump(),
         "preheat_min": prob.preheat,
         "hot_hold_max_min": prob.meal.hot_hold_max_min,
-        "oven_segments": [dict(s, start_clock=clock(s["start"]), end_clock=clock(s["end"])) for s in plan.oven_segments],
+        "oven_segments": [
+            dict(s, start_clock=clock(s["start"]), end_clock=clock(s["end"])) for s in plan.oven_segments
+        ],
         "vessels": plan.vessels,
         "tasks": tasks,
         "by_cook": cooks,
@@ -121,8 +155,13 @@ def plan_to_dict(plan: Plan, warnings: list[str] | None = None) -> dict:
     }
 
 
-def plan_meal_dict(data: dict, now: dt.datetime | None = None, complete: Complete | None = None,
-                   base_dir: Path | None = None, html: bool = True) -> dict:
+def plan_meal_dict(
+    data: dict,
+    now: dt.datetime | None = None,
+    complete: Complete | None = None,
+    base_dir: Path | None = None,
+    html: bool = True,
+) -> dict:
     """Plan a meal given as a dict; raises ``ChefbotError`` (ConfigError/DataError/PlanError) with one clear line."""
     meal = validate(MealSpec, data, "meal")
     plan, warnings = plan_meal(meal, base_dir=base_dir, now=now, complete=complete)

@@ -20,16 +20,30 @@ from chefbot.plan.schema import MealSpec
 
 
 def plan_command(
-    meal_file: Path = typer.Argument(..., help="Meal spec YAML (recipes, cooks, kitchen, serve_at); see docs/PLANNER.md."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Folder for plan.png, plan.html, plan.json, timeline.txt [runs/plan/<meal>]."),
+    meal_file: Path = typer.Argument(
+        ..., help="Meal spec YAML (recipes, cooks, kitchen, serve_at); see docs/PLANNER.md."
+    ),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="Folder for plan.png, plan.html, plan.json, timeline.txt [runs/plan/<meal>]."
+    ),
     serve_at: Optional[str] = typer.Option(None, "--serve-at", help="Override serve_at: HH:MM or 'YYYY-MM-DD HH:MM'."),
-    start_after: Optional[str] = typer.Option(None, "--start-after", help="Override start_after: no task before HH:MM."),
-    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Solver time limit in seconds (solver.time_limit_s)."),
+    start_after: Optional[str] = typer.Option(
+        None, "--start-after", help="Override start_after: no task before HH:MM."
+    ),
+    time_limit: Optional[float] = typer.Option(
+        None, "--time-limit", help="Solver time limit in seconds (solver.time_limit_s)."
+    ),
     overrides: list[str] = typer.Option([], "--set", help="Override any key, e.g. --set kitchen.ovens=2 (repeatable)."),
-    endpoint: Optional[str] = typer.Option(None, "--endpoint", help="OpenAI-compatible base URL, for ingredient-only recipes or tasks_from: model."),
+    endpoint: Optional[str] = typer.Option(
+        None, "--endpoint", help="OpenAI-compatible base URL, for ingredient-only recipes or tasks_from: model."
+    ),
     api_model: Optional[str] = typer.Option(None, "--api-model", help="Model name at --endpoint."),
-    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="CHEFBOT_API_KEY", help="Key for --endpoint, if it needs one."),
-    now: Optional[str] = typer.Option(None, "--now", help="Pretend the time is this ('YYYY-MM-DD HH:MM'); for reproducible runs."),
+    api_key: Optional[str] = typer.Option(
+        None, "--api-key", envvar="CHEFBOT_API_KEY", help="Key for --endpoint, if it needs one."
+    ),
+    now: Optional[str] = typer.Option(
+        None, "--now", help="Pretend the time is this ('YYYY-MM-DD HH:MM'); for reproducible runs."
+    ),
 ) -> None:
     """Plan a whole meal: who does which step when, on which equipment, so that everything is ready at serving time."""
     from rich.console import Console
@@ -49,7 +63,9 @@ def plan_command(
     complete = None
     if endpoint or api_model:
         if not (endpoint and api_model):
-            raise ChefbotError("--endpoint and --api-model go together: the server's base URL and the model name it serves")
+            raise ChefbotError(
+                "--endpoint and --api-model go together: the server's base URL and the model name it serves"
+            )
         complete = openai_complete(endpoint, api_model, api_key)
     when = None
     if now:

@@ -15,8 +15,9 @@ from chefbot.errors import DataError
 Complete = Callable[[list[dict]], str]
 
 
-def openai_complete(endpoint: str, model: str, api_key: str | None = None, max_tokens: int = 1024,
-                    timeout: float = 120.0) -> Complete:
+def openai_complete(
+    endpoint: str, model: str, api_key: str | None = None, max_tokens: int = 1024, timeout: float = 120.0
+) -> Complete:
     """A ``complete`` callable for an OpenAI-compatible chat endpoint (greedy, so plans repeat)."""
     import openai
 

@@ -106,7 +106,9 @@ class PlanModel:
                 self.assign[t.id, c.name] = x
                 lits.append(x)
                 for a, length in self.hands(t):
-                    cook_intervals[c.name].append(m.NewOptionalFixedSizeIntervalVar(self.start[t.id] + a, length, x, f"h_{t.id}_{c.name}_{a}"))
+                    cook_intervals[c.name].append(
+                        m.NewOptionalFixedSizeIntervalVar(self.start[t.id] + a, length, x, f"h_{t.id}_{c.name}_{a}")
+                    )
             m.AddExactlyOne(lits)
         for c in prob.meal.cooks:
             if "availability" not in relax:
@@ -154,13 +156,15 @@ class PlanModel:
                 else:
                     y = m.NewBoolVar(f"y_{t.id}_{o}")
                 self.on_oven[t.id, o] = y
-                ext.append((t, m.NewOptionalFixedSizeIntervalVar(self.start[t.id] - P, t.duration_min + P, y, f"e_{t.id}_{o}")))
+                ext.append(
+                    (t, m.NewOptionalFixedSizeIntervalVar(self.start[t.id] - P, t.duration_min + P, y, f"e_{t.id}_{o}"))
+                )
                 bake.append(m.NewOptionalFixedSizeIntervalVar(self.start[t.id], t.duration_min, y, f"b_{t.id}_{o}"))
             if "oven_racks" not in relax and len(bake) > kitchen.oven_racks:
                 m.AddCumulative(bake, [1] * len(bake), kitchen.oven_racks)
             if "oven_temperature" not in relax:
                 for i, (t1, e1) in enumerate(ext):
-                    for t2, e2 in ext[i + 1:]:
+                    for t2, e2 in ext[i + 1 :]:
                         if t1.oven_temp_c != t2.oven_temp_c:
                             m.AddNoOverlap([e1, e2])
         if n_ovens > 1:
@@ -204,8 +208,12 @@ class PlanModel:
         # Third: spread the hands-on work so one cook is not busy while the other waits.
         loads = []
         for c in prob.meal.cooks:
-            load = sum(x * sum(n for _, n in self.hands(t)) for (tid, name), x in self.assign.items()
-                       if name == c.name for t in [self.task_by_id[tid]])
+            load = sum(
+                x * sum(n for _, n in self.hands(t))
+                for (tid, name), x in self.assign.items()
+                if name == c.name
+                for t in [self.task_by_id[tid]]
+            )
             loads.append(load)
         self.max_load = m.NewIntVar(0, sum(t.duration_min for t in prob.tasks), "max_load")
         m.AddMaxEquality(self.max_load, loads)

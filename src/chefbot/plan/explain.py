@@ -44,16 +44,22 @@ def explain_infeasible(prob: Problem) -> str:
             return "the cooks' available hours are too short: there is no way to fit the hands-on work into their windows before serving"
         if relax == "start":
             need = solver.Value(model.makespan)
-            return (f"not enough time: the meal needs at least {hours_minutes(need)} but cooking can start only at "
-                    f"{prob.clock(prob.earliest):%H:%M} for serving at {prob.serve:%H:%M}")
+            return (
+                f"not enough time: the meal needs at least {hours_minutes(need)} but cooking can start only at "
+                f"{prob.clock(prob.earliest):%H:%M} for serving at {prob.serve:%H:%M}"
+            )
         if relax == "hands":
             return f"not enough hands: {len(prob.meal.cooks)} cook(s) cannot do all the hands-on work in the time before serving"
         if relax == "oven_racks":
             return f"the oven has room for {prob.meal.kitchen.oven_racks} dishes at once (kitchen.oven_racks) and more must bake at the same time"
-        return (f"not enough {relax.replace('_', ' ')}s (kitchen.{KITCHEN_FIELD[relax]}: {prob.meal.kitchen.capacity(relax)}): "
-                f"too many steps need one at the same time")
-    return ("no plan satisfies all constraints together (several block it at once); "
-            "try a later serving time, an earlier start, more cooks or more equipment")
+        return (
+            f"not enough {relax.replace('_', ' ')}s (kitchen.{KITCHEN_FIELD[relax]}: {prob.meal.kitchen.capacity(relax)}): "
+            f"too many steps need one at the same time"
+        )
+    return (
+        "no plan satisfies all constraints together (several block it at once); "
+        "try a later serving time, an earlier start, more cooks or more equipment"
+    )
 
 
 def _explain_hold(prob: Problem, limit: float) -> str | None:
@@ -69,8 +75,10 @@ def _explain_hold(prob: Problem, limit: float) -> str | None:
         return f"'{d.title}' cannot be ready within {d.hold_max} min of serving because {_hold_because(prob, [d], others, limit)}; {advice}"
     names = ", ".join(f"'{d.title}'" for d in hot)
     limits = sorted({d.hold_max for d in hot})
-    return (f"the hot dishes {names} cannot all be ready within {'/'.join(map(str, limits))} min of serving because "
-            f"{_hold_because(prob, hot, frozenset(), limit)}; {advice}")
+    return (
+        f"the hot dishes {names} cannot all be ready within {'/'.join(map(str, limits))} min of serving because "
+        f"{_hold_because(prob, hot, frozenset(), limit)}; {advice}"
+    )
 
 
 def _hold_because(prob: Problem, dishes: list[Dish], relax: frozenset[str], limit: float) -> str:
@@ -100,24 +108,30 @@ def _hold_because(prob: Problem, dishes: list[Dish], relax: frozenset[str], limi
                     sa, sb = solver.Value(model.start[a.id]), solver.Value(model.start[b.id])
                     if sa - prob.preheat < sb + b.duration_min and sb - prob.preheat < sa + a.duration_min:
                         who = "it" if len(dishes) == 1 else f"'{title[a.dish]}'"
-                        return (f"{who} needs {which} at {a.oven_temp_c} °C shortly before serving ('{a.text}') "
-                                f"while '{title[b.dish]}' needs it at {b.oven_temp_c} °C ('{b.text}'), and there is no time "
-                                f"to bake one after the other with a preheat in between")
+                        return (
+                            f"{who} needs {which} at {a.oven_temp_c} °C shortly before serving ('{a.text}') "
+                            f"while '{title[b.dish]}' needs it at {b.oven_temp_c} °C ('{b.text}'), and there is no time "
+                            f"to bake one after the other with a preheat in between"
+                        )
             return "the oven is needed at other temperatures by other dishes shortly before serving"
         if family == {"oven_racks"}:
             return f"more dishes must be in the oven at once shortly before serving than it holds (kitchen.oven_racks: {kitchen.oven_racks})"
         if "oven_racks" in family:
             temps = sorted({t.oven_temp_c for t in prob.tasks if "oven" in t.equipment})
-            return (f"they all need the oven shortly before serving, at {', '.join(f'{c} °C' for c in temps)} "
-                    f"(kitchen.ovens: {kitchen.ovens}, oven_racks: {kitchen.oven_racks})")
+            return (
+                f"they all need the oven shortly before serving, at {', '.join(f'{c} °C' for c in temps)} "
+                f"(kitchen.ovens: {kitchen.ovens}, oven_racks: {kitchen.oven_racks})"
+            )
         if family == {"hands"}:
             return f"the {len(prob.meal.cooks)} cook(s) have too much hands-on work shortly before serving"
         if family == {"availability"}:
             last = max((d.tasks[-1] for d in dishes), key=lambda t: t.skill)
             able = [c for c in prob.meal.cooks if c.skill >= last.skill]
             hours = ", ".join(f"{c.name} {' and '.join(c.available) or 'all day'}" for c in able)
-            return (f"the cooks who can do '{last.text}' (skill {last.skill}) are not available shortly before serving "
-                    f"({hours})")
+            return (
+                f"the cooks who can do '{last.text}' (skill {last.skill}) are not available shortly before serving "
+                f"({hours})"
+            )
         e = next(iter(family))
         return f"there are not enough {e.replace('_', ' ')}s (kitchen.{KITCHEN_FIELD[e]}: {kitchen.capacity(e)}) shortly before serving"
     return "the last steps of the dishes cannot all fit shortly before serving (several constraints at once)"
@@ -128,15 +142,17 @@ def _oven_conflict(prob: Problem, model: PlanModel, solver: cp_model.CpSolver) -
     oven_tasks = [t for t in prob.tasks if "oven" in t.equipment]
     title = {d.key: d.title for d in prob.dishes}
     for i, a in enumerate(oven_tasks):
-        for b in oven_tasks[i + 1:]:
+        for b in oven_tasks[i + 1 :]:
             if a.oven_temp_c == b.oven_temp_c or a.dish == b.dish:
                 continue
             sa, sb = solver.Value(model.start[a.id]), solver.Value(model.start[b.id])
             if sa - prob.preheat < sb + b.duration_min and sb - prob.preheat < sa + a.duration_min:
                 lo, hi = max(sa, sb) - prob.preheat, min(sa + a.duration_min, sb + b.duration_min)
                 which = "the only oven" if n == 1 else f"the {n} ovens"
-                return (f"two dishes need {which} at {a.oven_temp_c} °C and {b.oven_temp_c} °C during the same window: "
-                        f"'{title[a.dish]}' ('{a.text}') and '{title[b.dish]}' ('{b.text}') around "
-                        f"{prob.clock(lo):%H:%M}-{prob.clock(hi):%H:%M}; an oven holds one temperature at a time")
+                return (
+                    f"two dishes need {which} at {a.oven_temp_c} °C and {b.oven_temp_c} °C during the same window: "
+                    f"'{title[a.dish]}' ('{a.text}') and '{title[b.dish]}' ('{b.text}') around "
+                    f"{prob.clock(lo):%H:%M}-{prob.clock(hi):%H:%M}; an oven holds one temperature at a time"
+                )
     temps = sorted({t.oven_temp_c for t in oven_tasks})
     return f"the oven cannot reach all of {', '.join(f'{c} °C' for c in temps)} in time; an oven holds one temperature at a time"

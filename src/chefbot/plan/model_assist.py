@@ -24,7 +24,8 @@ TASK_SYSTEM = (
     "object per task, in order, with keys: text (the step), verb (one word), duration_min (integer minutes), "
     "attended (false when hands are needed only to start and finish, as for baking, simmering, chilling), "
     "skill (1 washing/stirring .. 3 knife work, sauteing .. 5 pastry), equipment (a list from: "
-    + ", ".join(NAMES) + "), oven_temp_c (integer or null), "
+    + ", ".join(NAMES)
+    + "), oven_temp_c (integer or null), "
     "after (list of 1-based task numbers that must finish before this one starts)."
 )
 
@@ -54,7 +55,7 @@ def _json_part(text: str) -> str:
         return fence.group(1)
     start = text.find("[")
     end = text.rfind("]")
-    return text[start:end + 1] if start >= 0 and end > start else text
+    return text[start : end + 1] if start >= 0 and end > start else text
 
 
 def parse_model_tasks(answer: str, key: str) -> list[Task]:
@@ -63,7 +64,9 @@ def parse_model_tasks(answer: str, key: str) -> list[Task]:
         drafts = _DRAFTS.validate_json(_json_part(answer))
     except ValidationError as e:
         first = e.errors()[0]
-        raise ValueError(f"answer does not match the task schema: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        raise ValueError(
+            f"answer does not match the task schema: {'.'.join(map(str, first['loc']))}: {first['msg']}"
+        ) from None
     if not drafts:
         raise ValueError("answer has no tasks")
     tasks = []
@@ -72,10 +75,22 @@ def parse_model_tasks(answer: str, key: str) -> list[Task]:
             raise ValueError(f"task {n}: 'after' must name earlier tasks (1..{n - 1}), got {d.after}")
         if "oven" in d.equipment and d.oven_temp_c is None:
             raise ValueError(f"task {n}: uses the oven but gives no oven_temp_c")
-        tasks.append(Task(id=f"{key}.{n}", dish=key, step=n, text=d.text, verb=d.verb.lower(), duration_min=d.duration_min,
-                          attended=d.attended, skill=d.skill, equipment=sorted(set(d.equipment)),
-                          oven_temp_c=d.oven_temp_c if "oven" in d.equipment else None,
-                          after=[f"{key}.{a}" for a in d.after], duration_from="model"))
+        tasks.append(
+            Task(
+                id=f"{key}.{n}",
+                dish=key,
+                step=n,
+                text=d.text,
+                verb=d.verb.lower(),
+                duration_min=d.duration_min,
+                attended=d.attended,
+                skill=d.skill,
+                equipment=sorted(set(d.equipment)),
+                oven_temp_c=d.oven_temp_c if "oven" in d.equipment else None,
+                after=[f"{key}.{a}" for a in d.after],
+                duration_from="model",
+            )
+        )
     return tasks
 
 
@@ -83,7 +98,10 @@ def tasks_with_model(key: str, recipe: Recipe, complete: Complete) -> tuple[Dish
     """Ask the model for tasks; on a bad answer use the rules. Returns (tasks, fallback reason or None)."""
     messages = [
         {"role": "system", "content": TASK_SYSTEM},
-        {"role": "user", "content": f"Recipe: {recipe.title}\nDirections:\n" + "\n".join(f"- {d}" for d in recipe.directions)},
+        {
+            "role": "user",
+            "content": f"Recipe: {recipe.title}\nDirections:\n" + "\n".join(f"- {d}" for d in recipe.directions),
+        },
     ]
     try:
         tasks = parse_model_tasks(complete(messages), key)
@@ -99,9 +117,27 @@ def tasks_with_model(key: str, recipe: Recipe, complete: Complete) -> tuple[Dish
 
 def dumps_example() -> str:
     """A valid answer, used in docs and tests."""
-    return json.dumps([
-        {"text": "Chop the onion", "verb": "chop", "duration_min": 5, "attended": True, "skill": 3,
-         "equipment": [], "oven_temp_c": None, "after": []},
-        {"text": "Bake 30 minutes at 180 C", "verb": "bake", "duration_min": 30, "attended": False, "skill": 2,
-         "equipment": ["oven"], "oven_temp_c": 180, "after": [1]},
-    ])
+    return json.dumps(
+        [
+            {
+                "text": "Chop the onion",
+                "verb": "chop",
+                "duration_min": 5,
+                "attended": True,
+                "skill": 3,
+                "equipment": [],
+                "oven_temp_c": None,
+                "after": [],
+            },
+            {
+                "text": "Bake 30 minutes at 180 C",
+                "verb": "bake",
+                "duration_min": 30,
+                "attended": False,
+                "skill": 2,
+                "equipment": ["oven"],
+                "oven_temp_c": 180,
+                "after": [1],
+            },
+        ]
+    )

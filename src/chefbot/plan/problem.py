@@ -68,15 +68,21 @@ def _critical_path(tasks: list[Task], preheat: int) -> int:
     return max(finish.values(), default=0)
 
 
-def build_problem(meal: MealSpec, dish_tasks: list[DishTasks], kinds: list[str], now: dt.datetime | None = None) -> Problem:
+def build_problem(
+    meal: MealSpec, dish_tasks: list[DishTasks], kinds: list[str], now: dt.datetime | None = None
+) -> Problem:
     """Turn clock times into the minute axis and run the checks that need no solver."""
     r = rules()
     now = now or dt.datetime.now()
     serve_time, serve_date = parse_serve_at(meal.serve_at)
     serve = dt.datetime.combine(serve_date or now.date(), serve_time)
     if serve_date is not None and serve <= now:
-        raise PlanError(f"serve_at: the serving time {serve:%Y-%m-%d %H:%M} is in the past (now is {now:%Y-%m-%d %H:%M}); give a later time")
-    holds = [spec.hot_hold_max_min if spec.hot_hold_max_min is not None else meal.hot_hold_max_min for spec in meal.recipes]
+        raise PlanError(
+            f"serve_at: the serving time {serve:%Y-%m-%d %H:%M} is in the past (now is {now:%Y-%m-%d %H:%M}); give a later time"
+        )
+    holds = [
+        spec.hot_hold_max_min if spec.hot_hold_max_min is not None else meal.hot_hold_max_min for spec in meal.recipes
+    ]
     dishes = [Dish(d.key, d.title, k, d.tasks, h if k == "hot" else None) for d, k, h in zip(dish_tasks, kinds, holds)]
     all_tasks = [t for d in dishes for t in d.tasks]
     total = sum(t.duration_min for t in all_tasks) + r.preheat_minutes * sum("oven" in t.equipment for t in all_tasks)
@@ -105,7 +111,13 @@ def build_problem(meal: MealSpec, dish_tasks: list[DishTasks], kinds: list[str],
         if not windows[c.name]:
             prob.cook_blocked[c.name] = []
             continue
-        free = sorted((max(0, prob.minute(dt.datetime.combine(serve.date(), a))), min(horizon, prob.minute(dt.datetime.combine(serve.date(), b)))) for a, b in windows[c.name])
+        free = sorted(
+            (
+                max(0, prob.minute(dt.datetime.combine(serve.date(), a))),
+                min(horizon, prob.minute(dt.datetime.combine(serve.date(), b))),
+            )
+            for a, b in windows[c.name]
+        )
         blocked, cursor = [], 0
         for a, b in free:
             if a > cursor:
@@ -125,23 +137,33 @@ def _precheck(prob: Problem) -> None:
         for t in d.tasks:
             for e in t.equipment:
                 if meal.kitchen.capacity(e) == 0:
-                    what = {"oven": "bakes", "burner": "cooks on the stove", "fridge": "needs the fridge"}.get(e, f"needs a {e.replace('_', ' ')}")
-                    raise PlanError(f"no {e.replace('_', ' ')} in the kitchen (kitchen.{KITCHEN_FIELD[e]}: 0) but '{d.title}' {what} "
-                                    f"(step {t.step}: '{t.text}')")
+                    what = {"oven": "bakes", "burner": "cooks on the stove", "fridge": "needs the fridge"}.get(
+                        e, f"needs a {e.replace('_', ' ')}"
+                    )
+                    raise PlanError(
+                        f"no {e.replace('_', ' ')} in the kitchen (kitchen.{KITCHEN_FIELD[e]}: 0) but '{d.title}' {what} "
+                        f"(step {t.step}: '{t.text}')"
+                    )
             able = [c for c in meal.cooks if c.skill >= t.skill]
             if not able:
                 best = max(meal.cooks, key=lambda c: c.skill)
-                raise PlanError(f"no cook has skill {t.skill} needed for '{t.text}' in '{d.title}'; "
-                                f"the most skilled cook, {best.name}, has skill {best.skill}")
+                raise PlanError(
+                    f"no cook has skill {t.skill} needed for '{t.text}' in '{d.title}'; "
+                    f"the most skilled cook, {best.name}, has skill {best.skill}"
+                )
             need = t.duration_min if t.attended else min(t.duration_min, prob.hands_start)
             if all(_longest_free(prob, c.name) < need for c in able):
-                raise PlanError(f"no cook who can do '{t.text}' in '{d.title}' (skill {t.skill}) is available "
-                                f"for {need} minutes in a row before serving")
+                raise PlanError(
+                    f"no cook who can do '{t.text}' in '{d.title}' (skill {t.skill}) is available "
+                    f"for {need} minutes in a row before serving"
+                )
         chain = _critical_path(d.tasks, prob.preheat)
         room = prob.horizon - prob.earliest
         if chain > room:
-            raise PlanError(f"'{d.title}' needs at least {hours_minutes(chain)} (its longest chain of steps) but there are only "
-                            f"{hours_minutes(room)} between {prob.clock(prob.earliest):%H:%M} and serving at {prob.serve:%H:%M}")
+            raise PlanError(
+                f"'{d.title}' needs at least {hours_minutes(chain)} (its longest chain of steps) but there are only "
+                f"{hours_minutes(room)} between {prob.clock(prob.earliest):%H:%M} and serving at {prob.serve:%H:%M}"
+            )
 
 
 def _longest_free(prob: Problem, cook: str) -> int:

@@ -27,7 +27,9 @@ RECIPE_FILE_KEYS = ("title", "ingredients", "directions")
 
 def _resolve_path(path: str, base_dir: Path | None, what: str) -> Path:
     if base_dir is None:
-        raise DataError(f"{what}: file references are not allowed here; give the recipe inline (title, ingredients, directions)")
+        raise DataError(
+            f"{what}: file references are not allowed here; give the recipe inline (title, ingredients, directions)"
+        )
     p = Path(path)
     return p if p.is_absolute() else base_dir / p
 
@@ -45,16 +47,26 @@ def _read_file(spec: RecipeSpec, base_dir: Path | None, where: str) -> Recipe:
             raise DataError(f"{path}: expected a mapping with title, ingredients and directions")
         unknown = set(data) - set(RECIPE_FILE_KEYS)
         if unknown:
-            raise DataError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; "
-                            f"allowed: {', '.join(RECIPE_FILE_KEYS)}")
+            raise DataError(
+                f"{path}: unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(RECIPE_FILE_KEYS)}"
+            )
         directions = data.get("directions") or []
-        return Recipe.validate({"title": str(data.get("title") or path.stem),
-                                "ingredients": data.get("ingredients") or [],
-                                "directions": [directions] if isinstance(directions, str) else directions,
-                                "source": str(path)}, str(path))
+        return Recipe.validate(
+            {
+                "title": str(data.get("title") or path.stem),
+                "ingredients": data.get("ingredients") or [],
+                "directions": [directions] if isinstance(directions, str) else directions,
+                "source": str(path),
+            },
+            str(path),
+        )
     parsed = parse_recipe(text)
-    return Recipe(title=parsed.title or spec.title or path.stem, ingredients=parsed.ingredients,
-                  directions=parsed.directions, source=str(path))
+    return Recipe(
+        title=parsed.title or spec.title or path.stem,
+        ingredients=parsed.ingredients,
+        directions=parsed.directions,
+        source=str(path),
+    )
 
 
 def _read_row(spec: RecipeSpec, base_dir: Path | None, where: str) -> Recipe:
@@ -81,10 +93,16 @@ def generate_recipe(ingredients: list[str], title: str | None, complete: Complet
     answer = complete(request_messages(ingredients, PromptConfig(), title or ""))
     parsed = parse_recipe(answer)
     if not parsed.directions:
-        raise DataError(f"{where}: the model's recipe for {', '.join(ingredients)} has no directions I can read; "
-                        "give the directions yourself")
-    return Recipe(title=title or parsed.title or "Generated dish", ingredients=parsed.ingredients or list(ingredients),
-                  directions=parsed.directions, source=f"{where} (written by the model)")
+        raise DataError(
+            f"{where}: the model's recipe for {', '.join(ingredients)} has no directions I can read; "
+            "give the directions yourself"
+        )
+    return Recipe(
+        title=title or parsed.title or "Generated dish",
+        ingredients=parsed.ingredients or list(ingredients),
+        directions=parsed.directions,
+        source=f"{where} (written by the model)",
+    )
 
 
 def load_recipe(spec: RecipeSpec, base_dir: Path | None, where: str, complete: Complete | None = None) -> Recipe:
@@ -96,8 +114,12 @@ def load_recipe(spec: RecipeSpec, base_dir: Path | None, where: str, complete: C
         directions = spec.directions
         if isinstance(directions, str):
             directions = [s for s in re.split(r"\n+", directions) if s.strip()]
-        r = Recipe(title=spec.title or where, ingredients=list(spec.ingredients or []), directions=list(directions),
-                   source=where)
+        r = Recipe(
+            title=spec.title or where,
+            ingredients=list(spec.ingredients or []),
+            directions=list(directions),
+            source=where,
+        )
     else:
         if complete is None:
             raise DataError(

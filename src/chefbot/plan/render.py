@@ -29,14 +29,17 @@ def timeline_text(result: dict) -> str:
     rows = []
     for s in result["oven_segments"]:
         if s["start"] < s["preheat_end"]:
-            rows.append((s["start"], f"{s['start_clock']}        -       preheat oven {s['oven'] + 1} to {s['temp_c']} °C"))
+            rows.append(
+                (s["start"], f"{s['start_clock']}        -       preheat oven {s['oven'] + 1} to {s['temp_c']} °C")
+            )
     for t in result["tasks"]:
         rows.append((t["start_min"], f"{t['start']}-{t['end']}  {t['cook']:<8} {_what(t)}"))
     rows.sort(key=lambda r: r[0])
     head = [
         f"{result['title']}: start {result['start']}, serve {result['serve_at'][-5:]} "
         f"({result['makespan_min']} min, {result['status'].lower()}"
-        + (f", within {result['gap']:.1%} of the bound" if result["status"] != "OPTIMAL" else "") + ")",
+        + (f", within {result['gap']:.1%} of the bound" if result["status"] != "OPTIMAL" else "")
+        + ")",
     ]
     lines = head + [r[1] for r in rows] + [f"{result['serve_at'][-5:]}  serve. Ready:"]
     lines += [f"  {d['title']}: {d['ready']}, {_readiness(d)}" for d in result["dishes"]]
@@ -78,18 +81,50 @@ def gantt_figure(result: dict):
     ax = fig.add_subplot(1, 1, 1)
     for t in result["tasks"]:
         row = y[t["dish_title"]]
-        ax.barh(row, t["duration_min"], left=t["start_min"], height=0.6, color=colour[t["cook"]],
-                alpha=1.0 if t["attended"] else 0.35, hatch=None if t["attended"] else "//", edgecolor="white", linewidth=0.6)
+        ax.barh(
+            row,
+            t["duration_min"],
+            left=t["start_min"],
+            height=0.6,
+            color=colour[t["cook"]],
+            alpha=1.0 if t["attended"] else 0.35,
+            hatch=None if t["attended"] else "//",
+            edgecolor="white",
+            linewidth=0.6,
+        )
         if t["duration_min"] >= 12:
-            ax.text(t["start_min"] + 1, row, t["verb"], va="center", ha="left", fontsize=7, clip_on=True,
-                    color="white" if t["attended"] else "black")
+            ax.text(
+                t["start_min"] + 1,
+                row,
+                t["verb"],
+                va="center",
+                ha="left",
+                fontsize=7,
+                clip_on=True,
+                color="white" if t["attended"] else "black",
+            )
         for a, b in t["hands"]:
-            ax.barh(y[f"{t['cook']}'s hands"], b - a, left=a, height=0.5, color=colour[t["cook"]], edgecolor="white", linewidth=0.4)
+            ax.barh(
+                y[f"{t['cook']}'s hands"],
+                b - a,
+                left=a,
+                height=0.5,
+                color=colour[t["cook"]],
+                edgecolor="white",
+                linewidth=0.4,
+            )
     # when each dish is ready: hot ones must be close to serving, cold ones may wait
     for d in result["dishes"]:
         done = max(t["end_min"] for t in result["tasks"] if t["dish"] == d["key"])
         hot = d["kind"] == "hot"
-        ax.plot([done], [y[d["title"]] + 0.42], marker="v", markersize=6, color="#c0392b" if hot else "#2f6fb0", clip_on=False)
+        ax.plot(
+            [done],
+            [y[d["title"]] + 0.42],
+            marker="v",
+            markersize=6,
+            color="#c0392b" if hot else "#2f6fb0",
+            clip_on=False,
+        )
     for s in result["oven_segments"]:
         row = y[f"Oven {s['oven'] + 1}"]
         if s["start"] < s["preheat_end"]:
@@ -111,22 +146,33 @@ def gantt_figure(result: dict):
     ax.axvline(end, color="black", linewidth=1.2)
     ax.text(end, -0.65, " serve", fontsize=8, va="bottom")
     ax.set_yticks(range(len(rows)))
-    label = {d["title"]: f"{d['title']} ({d['kind']}" + (f", ≤{d['hot_hold_max_min']} min off heat)" if d["kind"] == "hot" else ")")
-             for d in result["dishes"]}
+    label = {
+        d["title"]: f"{d['title']} ({d['kind']}"
+        + (f", ≤{d['hot_hold_max_min']} min off heat)" if d["kind"] == "hot" else ")")
+        for d in result["dishes"]
+    }
     ax.set_yticklabels([label.get(r, r) for r in reversed(rows)], fontsize=8)
     ax.set_ylim(-0.7, len(rows) - 0.1)
     ax.grid(axis="x", color="#dddddd", linewidth=0.5)
     ax.set_axisbelow(True)
     handles = [Patch(color=colour[c], label=c) for c in cooks]
-    handles += [Patch(facecolor="#999999", alpha=0.35, hatch="//", label="hands-off"),
-                Patch(color="#f5c6a5", label="preheat"), Patch(color="#e0603a", label="oven hot")]
+    handles += [
+        Patch(facecolor="#999999", alpha=0.35, hatch="//", label="hands-off"),
+        Patch(color="#f5c6a5", label="preheat"),
+        Patch(color="#e0603a", label="oven hot"),
+    ]
     from matplotlib.lines import Line2D
 
-    handles += [Line2D([], [], marker="v", linestyle="", color="#c0392b", label="hot dish ready"),
-                Line2D([], [], marker="v", linestyle="", color="#2f6fb0", label="cold dish ready")]
+    handles += [
+        Line2D([], [], marker="v", linestyle="", color="#c0392b", label="hot dish ready"),
+        Line2D([], [], marker="v", linestyle="", color="#2f6fb0", label="cold dish ready"),
+    ]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
-    ax.set_title(f"{result['title']}: serve at {result['serve_at'][-5:]}, start {result['start']} "
-                 f"({result['makespan_min']} min, {result['status'].lower()})", fontsize=10)
+    ax.set_title(
+        f"{result['title']}: serve at {result['serve_at'][-5:]}, start {result['start']} "
+        f"({result['makespan_min']} min, {result['status'].lower()})",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 
@@ -154,7 +200,7 @@ def svg_text(result: dict) -> str:
     buf = io.StringIO()
     gantt_figure(result).savefig(buf, format="svg", metadata={"Date": None})  # no timestamp: same plan, same page
     svg = buf.getvalue()
-    return svg[svg.find("<svg"):]  # drop the XML prolog and doctype so it can sit inside HTML
+    return svg[svg.find("<svg") :]  # drop the XML prolog and doctype so it can sit inside HTML
 
 
 def html_page(result: dict) -> str:
@@ -167,20 +213,22 @@ def html_page(result: dict) -> str:
         for t in result["tasks"]
     )
     cooks = "".join(
-        f"<section><h3>{e(name)}</h3><ol>" + "".join(f"<li><b>{t['start']}</b> {e(_what(t))}</li>" for t in tasks) + "</ol></section>"
+        f"<section><h3>{e(name)}</h3><ol>"
+        + "".join(f"<li><b>{t['start']}</b> {e(_what(t))}</li>" for t in tasks)
+        + "</ol></section>"
         for name, tasks in result["by_cook"].items()
     )
     warnings = "".join(f"<p class=warn>{e(w)}</p>" for w in result.get("warnings", []))
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{e(result['title'])}: meal plan</title>
+<html lang="en"><head><meta charset="utf-8"><title>{e(result["title"])}: meal plan</title>
 <style>
 body{{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}} table{{border-collapse:collapse;font-size:.9rem}}
 td,th{{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:left}} .cooks{{display:flex;gap:2rem;flex-wrap:wrap}}
 .warn{{color:#a55}} svg{{max-width:100%;height:auto}}
 </style></head><body>
-<h1>{e(result['title'])}</h1>
-<p>Start at <b>{result['start']}</b>, serve at <b>{result['serve_at'][-5:]}</b>: {result['makespan_min']} minutes
-({result['status'].lower()}, solved in {result['solve_s']} s).</p>
+<h1>{e(result["title"])}</h1>
+<p>Start at <b>{result["start"]}</b>, serve at <b>{result["serve_at"][-5:]}</b>: {result["makespan_min"]} minutes
+({result["status"].lower()}, solved in {result["solve_s"]} s).</p>
 {warnings}
 {svg_text(result)}
 <h2>Who does what</h2><div class=cooks>{cooks}</div>
@@ -198,5 +246,7 @@ def write_outputs(result: dict, out_dir: str | Path) -> dict[str, Path]:
         "json": atomic_write_json(out / "plan.json", data),
         "png": write_png(result, out / "plan.png"),
         "html": atomic_write_text(out / "plan.html", result.get("html") or html_page(result)),
-        "timeline": atomic_write_text(out / "timeline.txt", timeline_text(result) + "\n\n" + cook_lists_text(result) + "\n"),
+        "timeline": atomic_write_text(
+            out / "timeline.txt", timeline_text(result) + "\n\n" + cook_lists_text(result) + "\n"
+        ),
     }

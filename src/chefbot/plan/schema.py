@@ -36,7 +36,9 @@ def parse_serve_at(text: str) -> tuple[dt.time, dt.date | None]:
     try:
         when = dt.datetime.fromisoformat(s)
     except ValueError:
-        raise ValueError(f"{text!r} is not a serving time; write HH:MM (19:30) or a date and time (2025-06-01 19:30)") from None
+        raise ValueError(
+            f"{text!r} is not a serving time; write HH:MM (19:30) or a date and time (2025-06-01 19:30)"
+        ) from None
     return when.time().replace(second=0, microsecond=0), when.date()
 
 
@@ -72,7 +74,9 @@ class RecipeSpec(Section):
 
     @model_validator(mode="after")
     def _one_source(self) -> "RecipeSpec":
-        sources = [n for n, v in (("file", self.file), ("recipenlg", self.recipenlg), ("directions", self.directions)) if v]
+        sources = [
+            n for n, v in (("file", self.file), ("recipenlg", self.recipenlg), ("directions", self.directions)) if v
+        ]
         if len(sources) > 1:
             raise ValueError(f"give one of file, recipenlg or directions, not {' and '.join(sources)}")
         if not sources and not self.ingredients:

@@ -66,8 +66,10 @@ def solve(prob: Problem) -> Plan:
         raise PlanError("planning stopped: the request timed out or its client left")
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         if status == cp_model.UNKNOWN:
-            raise PlanError(f"the solver found no plan within {settings.time_limit_s * 0.75:.1f} s; "
-                            "raise solver.time_limit_s or simplify the meal")
+            raise PlanError(
+                f"the solver found no plan within {settings.time_limit_s * 0.75:.1f} s; "
+                "raise solver.time_limit_s or simplify the meal"
+            )
         raise PlanError("no plan exists: " + explain_infeasible(prob))
     best = int(solver.ObjectiveValue())
     bound = int(math.ceil(solver.BestObjectiveBound() - 1e-6))
@@ -99,9 +101,22 @@ def _extract(prob: Problem, model: PlanModel, solver: cp_model.CpSolver, status:
     scheduled = []
     for t in prob.tasks:
         s = solver.Value(model.start[t.id])
-        cook = next(c.name for c in prob.meal.cooks if (t.id, c.name) in model.assign and solver.Value(model.assign[t.id, c.name]))
-        oven = next((o for o in range(prob.meal.kitchen.ovens) if (t.id, o) in model.on_oven and solver.Value(model.on_oven[t.id, o])), None)
-        scheduled.append(ScheduledTask(t, s, s + t.duration_min, cook, oven, [(s + a, s + a + n) for a, n in model.hands(t)]))
+        cook = next(
+            c.name
+            for c in prob.meal.cooks
+            if (t.id, c.name) in model.assign and solver.Value(model.assign[t.id, c.name])
+        )
+        oven = next(
+            (
+                o
+                for o in range(prob.meal.kitchen.ovens)
+                if (t.id, o) in model.on_oven and solver.Value(model.on_oven[t.id, o])
+            ),
+            None,
+        )
+        scheduled.append(
+            ScheduledTask(t, s, s + t.duration_min, cook, oven, [(s + a, s + a + n) for a, n in model.hands(t)])
+        )
     # oven blocks: one preheat when the oven is cold or changes temperature; tasks at the same
     # temperature that follow within a preheat's time keep the oven hot instead of reheating it
     segments: list[dict] = []
@@ -112,16 +127,31 @@ def _extract(prob: Problem, model: PlanModel, solver: cp_model.CpSolver, status:
                 block["end"] = max(block["end"], st.end)
                 block["tasks"].append(st.task.id)
             else:
-                block = {"oven": o, "temp_c": st.task.oven_temp_c, "start": st.start - P, "preheat_end": st.start,
-                         "end": st.end, "tasks": [st.task.id]}
+                block = {
+                    "oven": o,
+                    "temp_c": st.task.oven_temp_c,
+                    "start": st.start - P,
+                    "preheat_end": st.start,
+                    "end": st.end,
+                    "tasks": [st.task.id],
+                }
                 segments.append(block)
     vessels = []
     for v, (first, last, eq) in model.vessel_span.items():
-        vessels.append({"vessel": v, "dish": first.rsplit(".", 1)[0], "equipment": eq,
-                        "start": solver.Value(model.start[first]), "end": solver.Value(model.end[last])})
+        vessels.append(
+            {
+                "vessel": v,
+                "dish": first.rsplit(".", 1)[0],
+                "equipment": eq,
+                "start": solver.Value(model.start[first]),
+                "end": solver.Value(model.end[last]),
+            }
+        )
     makespan = H - solver.Value(model.first)
     hot_wait = {d.key: H - solver.Value(model.ready[d.key]) for d in prob.dishes if d.kind == "hot"}
     ends = {st.task.id: st.end for st in scheduled}
-    holds = {key: max([hot_wait[key]] + [H - ends[tid] - work for tid, work in chains.items()])
-             for key, chains in model.hold_chains.items()}
+    holds = {
+        key: max([hot_wait[key]] + [H - ends[tid] - work for tid, work in chains.items()])
+        for key, chains in model.hold_chains.items()
+    }
     return Plan(prob, status, scheduled, makespan, min(bound, makespan), hot_wait, segments, vessels, wall, holds=holds)

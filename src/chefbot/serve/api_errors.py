@@ -32,10 +32,24 @@ from chefbot.serve.schemas import REFUSALS, error_body
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, type_: str = "invalid_request_error", param: str | None = None,
-                 code: str | None = None, headers: dict | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        type_: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict | None = None,
+    ) -> None:
         super().__init__(message)
-        self.status, self.message, self.type, self.param, self.code, self.headers = status, message, type_, param, code, headers
+        self.status, self.message, self.type, self.param, self.code, self.headers = (
+            status,
+            message,
+            type_,
+            param,
+            code,
+            headers,
+        )
 
 
 class KitchenUnavailable(ChefbotError):
@@ -139,8 +153,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_req: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.message, exc.type, exc.param, exc.code), status_code=exc.status,
-                            headers=exc.headers)
+        return JSONResponse(
+            error_body(exc.message, exc.type, exc.param, exc.code), status_code=exc.status, headers=exc.headers
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(req: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -149,8 +164,7 @@ def install_error_handlers(app: FastAPI) -> None:
             allowed = ", ".join(allowed_methods(req))
             headers = {**(headers or {}), "Allow": allowed}
             message = f"method {req.method} is not allowed on {req.url.path}; allowed: {allowed}"
-        return JSONResponse(error_body(message, "invalid_request_error"), status_code=exc.status_code,
-                            headers=headers)
+        return JSONResponse(error_body(message, "invalid_request_error"), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def _failed(_req: Request, exc: Exception) -> JSONResponse:
@@ -174,8 +188,11 @@ def allowed_methods(request: Request) -> list[str]:
     against the routes' own matching (FastAPI nests included routers, so the routes' ``methods``
     attributes are not all visible from the app)."""
     routes = request.app.router.routes
-    return [m for m in HTTP_METHODS
-            if any(route.matches({**request.scope, "method": m})[0] == Match.FULL for route in routes)]
+    return [
+        m
+        for m in HTTP_METHODS
+        if any(route.matches({**request.scope, "method": m})[0] == Match.FULL for route in routes)
+    ]
 
 
 def body_limit(cfg: ExperimentConfig) -> int:
@@ -197,8 +214,14 @@ class BodyLimit:
 
     def _too_large(self, size: int | None) -> JSONResponse:
         what = f"{size} bytes" if size is not None else f"over {self.limit} bytes"
-        return JSONResponse(error_body(f"request body is {what}; this server accepts at most {self.limit} "
-                                       "(serve.max_body_bytes)", param="body", code="request_too_large"), 413)
+        return JSONResponse(
+            error_body(
+                f"request body is {what}; this server accepts at most {self.limit} (serve.max_body_bytes)",
+                param="body",
+                code="request_too_large",
+            ),
+            413,
+        )
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":

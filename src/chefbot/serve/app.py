@@ -56,8 +56,9 @@ On every route: a `Host` header that is not a name of this server gets 421 (`mis
 `/v1/*` or `/api/*` without `Content-Type: application/json` gets 415."""
 
 
-def create_app(cfg: ExperimentConfig, generator: Any, *, model_name: str | None = None,
-               adapter: str | None = None) -> FastAPI:
+def create_app(
+    cfg: ExperimentConfig, generator: Any, *, model_name: str | None = None, adapter: str | None = None
+) -> FastAPI:
     """``adapter``: the LoRA folder the generator serves (default ``cfg.adapter``), named in ``/health``."""
     state = ServerState(cfg, generator, model_name, adapter)
     kitchen = routes_kitchen.KitchenStore(cfg.kitchen.db_path)  # the SQLite file opens on the first /api request
@@ -68,8 +69,14 @@ def create_app(cfg: ExperimentConfig, generator: Any, *, model_name: str | None 
         state.scheduler.close()
         kitchen.close()
 
-    app = FastAPI(title="chefbot", version=__version__, description=DESCRIPTION, lifespan=lifespan, docs_url="/docs",
-                  redoc_url=None)
+    app = FastAPI(
+        title="chefbot",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
     # What the routes read per request (deps.get_state, routes_kitchen.get_kitchen).
     app.state.server = state
     app.state.scheduler = state.scheduler
@@ -124,7 +131,8 @@ def contract_schema(app: FastAPI, keyed: bool, request_models: dict[str, type] |
                 operation["security"] = [{"bearer": []}]
                 operation.setdefault("responses", {})["401"] = {
                     "description": ERROR_DESCRIPTIONS[401],
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+                }
     # Through FastAPI's own OpenAPI model, as get_openapi's part was (numbers as JSON Schema floats, no null
     # defaults), so the components added here read like those FastAPI wrote.
     return jsonable_encoder(OpenAPI(**doc), by_alias=True, exclude_none=True)
@@ -141,7 +149,7 @@ def _hoist_defs(node: object, components: dict) -> None:
             components[name] = schema
         ref = node.get("$ref")
         if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            node["$ref"] = "#/components/schemas/" + ref[len("#/$defs/"):]
+            node["$ref"] = "#/components/schemas/" + ref[len("#/$defs/") :]
         for value in node.values():
             _hoist_defs(value, components)
     elif isinstance(node, list):

@@ -39,9 +39,11 @@ def api_keys(keys: Iterable[str]) -> list[str]:
     out = []
     for n, key in enumerate(keys, 1):
         if not isinstance(key, str) or not key.strip():
-            raise UsageError(f"API key {n} (--api-key / serve.api_keys) is empty or blank: give a real key, e.g. "
-                             "--api-key \"$(openssl rand -hex 16)\" (is the shell variable you passed set?), or leave "
-                             "--api-key out to serve without keys on 127.0.0.1")
+            raise UsageError(
+                f"API key {n} (--api-key / serve.api_keys) is empty or blank: give a real key, e.g. "
+                '--api-key "$(openssl rand -hex 16)" (is the shell variable you passed set?), or leave '
+                "--api-key out to serve without keys on 127.0.0.1"
+            )
         out.append(key.strip())
     return out
 
@@ -66,11 +68,15 @@ def exposure_warning(serve: ServeConfig) -> str | None:
     if serve.api_keys or is_loopback(serve.host):
         return None
     if not serve.allow_insecure_public:
-        raise UsageError(f"refusing to serve on {serve.host} without an API key: anyone who can reach this machine "
-                         "could use the model and read and change the kitchen. Add --api-key KEY (or serve.api_keys), "
-                         "bind --host 127.0.0.1, or set serve.allow_insecure_public=true if the network is trusted")
-    return (f"serving on {serve.host} without an API key (serve.allow_insecure_public): anyone who can reach this "
-            "machine can use the model and read and change the kitchen")
+        raise UsageError(
+            f"refusing to serve on {serve.host} without an API key: anyone who can reach this machine "
+            "could use the model and read and change the kitchen. Add --api-key KEY (or serve.api_keys), "
+            "bind --host 127.0.0.1, or set serve.allow_insecure_public=true if the network is trusted"
+        )
+    return (
+        f"serving on {serve.host} without an API key (serve.allow_insecure_public): anyone who can reach this "
+        "machine can use the model and read and change the kitchen"
+    )
 
 
 class KeyCheck:
@@ -111,8 +117,11 @@ class _RequireKey:
                 from fastapi.responses import JSONResponse
 
                 response = JSONResponse(
-                    error_body("missing or wrong API key: send 'Authorization: Bearer <key>'", "authentication_error",
-                               code="invalid_api_key"),
+                    error_body(
+                        "missing or wrong API key: send 'Authorization: Bearer <key>'",
+                        "authentication_error",
+                        code="invalid_api_key",
+                    ),
                     status_code=401,
                     headers={"WWW-Authenticate": "Bearer"},
                 )
@@ -140,16 +149,27 @@ class JsonOnly:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH", "DELETE") and protected(scope["path"]):
+        if (
+            scope["type"] == "http"
+            and scope["method"] in ("POST", "PUT", "PATCH", "DELETE")
+            and protected(scope["path"])
+        ):
             headers = dict(scope.get("headers") or [])
-            has_body = headers.get(b"content-length", b"0").strip() not in (b"0", b"") or b"transfer-encoding" in headers
+            has_body = (
+                headers.get(b"content-length", b"0").strip() not in (b"0", b"") or b"transfer-encoding" in headers
+            )
             if has_body and not json_media(headers.get(b"content-type")):
                 from fastapi.responses import JSONResponse
 
                 given = (headers.get(b"content-type") or b"none").decode("latin-1")[:100]
-                response = JSONResponse(error_body(f"the body must be JSON, sent with 'Content-Type: application/json' "
-                                                   f"(got {given})", param="Content-Type", code="unsupported_media_type"),
-                                        status_code=415)
+                response = JSONResponse(
+                    error_body(
+                        f"the body must be JSON, sent with 'Content-Type: application/json' (got {given})",
+                        param="Content-Type",
+                        code="unsupported_media_type",
+                    ),
+                    status_code=415,
+                )
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -195,8 +215,10 @@ class HostCheck:
         self.suffixes: list[str] = []
         for entry in serve.allowed_hosts:
             if not isinstance(entry, str) or not entry.strip() or "/" in entry:
-                raise UsageError(f"serve.allowed_hosts entry {entry!r}: give a host name as clients type it in the "
-                                 "URL, e.g. chefbot.lan or *.example.org (no scheme, no path)")
+                raise UsageError(
+                    f"serve.allowed_hosts entry {entry!r}: give a host name as clients type it in the "
+                    "URL, e.g. chefbot.lan or *.example.org (no scheme, no path)"
+                )
             name = entry.strip().lower()
             if name == "*":
                 self.any = True
@@ -233,10 +255,14 @@ class _CheckHost:
 
                 shown = host.decode("latin-1")[:100] if host is not None else ""
                 response = JSONResponse(
-                    error_body(f"Host {shown!r} is not a name of this server (a guard against DNS rebinding): "
-                               "if clients reach it under that name, add it to serve.allowed_hosts",
-                               param="Host", code="misdirected_request"),
-                    status_code=421)
+                    error_body(
+                        f"Host {shown!r} is not a name of this server (a guard against DNS rebinding): "
+                        "if clients reach it under that name, add it to serve.allowed_hosts",
+                        param="Host",
+                        code="misdirected_request",
+                    ),
+                    status_code=421,
+                )
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -254,5 +280,9 @@ def install_cors(app: FastAPI, origins: list[str]) -> None:
         return  # off by default: browsers on other sites cannot call a local model
     from fastapi.middleware.cors import CORSMiddleware
 
-    app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "OPTIONS"],
-                       allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type"],
+    )

@@ -17,8 +17,12 @@ from chefbot.serve.export import export, smoke_test
 from chefbot.serve.terminal_chat import chat_loop, local_stream_fn, remote_stream_fn
 
 
-def _config(config: Optional[Path], overrides: list[str] | None, model_dir: Optional[Path] = None,
-            flags: dict[str, Any] | None = None) -> Any:
+def _config(
+    config: Optional[Path],
+    overrides: list[str] | None,
+    model_dir: Optional[Path] = None,
+    flags: dict[str, Any] | None = None,
+) -> Any:
     cfg = load_config(config, overrides or [], flags)
     if model_dir is not None:  # a merged export: a complete model folder replaces the base
         if not (model_dir / "config.json").exists():
@@ -43,11 +47,25 @@ def serve_cmd(
     db: Optional[Path] = typer.Option(None, "--db", help=alias_help("--db")),
 ) -> None:
     """Serve the model: OpenAI-compatible API, /v1/recipes and a web page at /."""
-    cfg = _config(config, overrides, model_dir, {"--host": host, "--port": port, "--engine": engine, "--api-key": api_key,
-                                                 "--dtype": dtype, "--quant": quant, "--db": db})
+    cfg = _config(
+        config,
+        overrides,
+        model_dir,
+        {
+            "--host": host,
+            "--port": port,
+            "--engine": engine,
+            "--api-key": api_key,
+            "--dtype": dtype,
+            "--quant": quant,
+            "--db": db,
+        },
+    )
     from chefbot.serve.auth import exposure_warning  # lazy: fastapi, +0.5 s on `import chefbot.cli`
 
-    insecure = exposure_warning(cfg.serve)  # exit 2 now, before the model loads: a blank key, a public host without keys
+    insecure = exposure_warning(
+        cfg.serve
+    )  # exit 2 now, before the model loads: a blank key, a public host without keys
     # The kitchen's file opens now: a DB from a newer chefbot fails before the model loads, not at the first /api call.
     kitchen_db = resolve_db_path(cfg.kitchen.db_path)
     KitchenDB(kitchen_db).close()
@@ -63,10 +81,18 @@ def serve_cmd(
     generator = make_generator(cfg, str(adapter) if adapter else None, purpose="serving")
     if insecure:
         console.print(f"[yellow]warning:[/] {escape(insecure)}", highlight=False)
-    console.print(f"chefbot serving {cfg.serve.model_name!r} at http://{cfg.serve.host}:{cfg.serve.port}/ "
-                  f"(engine {generator.backend}, {cfg.serve.max_concurrency} at a time, queue {cfg.serve.max_queue})")
-    uvicorn.run(create_app(cfg, generator, adapter=str(adapter) if adapter else None), host=cfg.serve.host,
-                port=cfg.serve.port, log_level="info", **uvicorn_options(cfg))
+    console.print(
+        f"chefbot serving {cfg.serve.model_name!r} at http://{cfg.serve.host}:{cfg.serve.port}/ "
+        f"(engine {generator.backend}, {cfg.serve.max_concurrency} at a time, queue {cfg.serve.max_queue})"
+    )
+    uvicorn.run(
+        create_app(cfg, generator, adapter=str(adapter) if adapter else None),
+        host=cfg.serve.host,
+        port=cfg.serve.port,
+        log_level="info",
+        **uvicorn_options(cfg),
+    )
+
 
 def chat_cmd(
     config: Optional[Path] = typer.Argument(None, help="Experiment config YAML (not needed with --url)."),
@@ -101,6 +127,7 @@ def chat_cmd(
         stream = local_stream_fn(gen, settings or None)
     chat_loop(stream, system=system)
 
+
 def export_cmd(
     config: Path = typer.Argument(..., help="Experiment config YAML."),
     overrides: Optional[list[str]] = typer.Argument(None, help="key=value overrides."),
@@ -119,16 +146,22 @@ def export_cmd(
         # The evaluation's token budget: a tuned model writes a whole recipe before it stops.
         r = smoke_test(out, format, max_new_tokens=cfg.engine.generation.max_new_tokens)
         verdict = "stops by itself" if r["stopped"] else "did NOT stop"
-        console.print(f"smoke test: greedy generation {verdict} after {r['completion_tokens']} tokens "
-                      f"(finish {r['finish_reason']}); declared stop ids {r['declared_stop_ids']}")
+        console.print(
+            f"smoke test: greedy generation {verdict} after {r['completion_tokens']} tokens "
+            f"(finish {r['finish_reason']}); declared stop ids {r['declared_stop_ids']}"
+        )
         if not set(r["stop_ids"]) & set(r["declared_stop_ids"]):
-            raise ChefbotError(f"{out}: the export declares stop ids {r['declared_stop_ids']}, none of them the "
-                               f"end-of-turn ids {r['stop_ids']}: it would never stop")
+            raise ChefbotError(
+                f"{out}: the export declares stop ids {r['declared_stop_ids']}, none of them the "
+                f"end-of-turn ids {r['stop_ids']}: it would never stop"
+            )
         if not r["stopped"]:
             # The files are right (checked above); the weights did not emit a stop token in the
             # budget. An untuned base (e.g. SmolLM2-135M, greedy) can loop; a tuned model should not.
-            console.print(f"[yellow]warning:[/] greedy generation ran to the {r['completion_tokens']}-token limit "
-                          "without emitting a stop token; check the model (an untuned base may loop)")
+            console.print(
+                f"[yellow]warning:[/] greedy generation ran to the {r['completion_tokens']}-token limit "
+                "without emitting a stop token; check the model (an untuned base may loop)"
+            )
 
 
 def register(app: typer.Typer) -> None:

@@ -143,7 +143,12 @@ def build_choice(tokenizer: Any, c: TokenCompletion, index: int, req: Request) -
             top.setdefault(candidates[i], _finite(v))
         top.setdefault(tok, lp)  # the chosen token is always listed (OpenAI: up to logprobs + 1 entries)
         top_lps.append(top)
-    choice["logprobs"] = {"tokens": tokens, "token_logprobs": token_lps, "top_logprobs": top_lps, "text_offset": offsets}
+    choice["logprobs"] = {
+        "tokens": tokens,
+        "token_logprobs": token_lps,
+        "top_logprobs": top_lps,
+        "text_offset": offsets,
+    }
     # the text each listed token adds (the echoed prompt as one piece), for streaming with logprobs
     base = 0 if req.echo else len(prompt_text)
     starts = [min(max(o - base, 0), len(text)) for o in offsets_gen]
@@ -152,13 +157,15 @@ def build_choice(tokenizer: Any, c: TokenCompletion, index: int, req: Request) -
     return choice
 
 
-def complete(generator: TokenEngine, req: Request,
-             cancel: threading.Event | None = None) -> tuple[list[dict], int, int]:
+def complete(
+    generator: TokenEngine, req: Request, cancel: threading.Event | None = None
+) -> tuple[list[dict], int, int]:
     """Non-streaming: every prompt's choice (in a model thread), prompt and completion token counts.
     ``cancel`` (set when the request timed out or its client left: ``Scheduler.run``'s cancel) stops the
     model at its next token; the answer is then no one's, and nothing is shaped."""
-    done = generator.complete_ids(req.prompts, req.settings, max_tokens=req.max_tokens, stop=req.stop,
-                                  logprobs=req.logprobs, cancel=cancel)
+    done = generator.complete_ids(
+        req.prompts, req.settings, max_tokens=req.max_tokens, stop=req.stop, logprobs=req.logprobs, cancel=cancel
+    )
     if cancel is not None and cancel.is_set():
         return [], sum(len(p) for p in req.prompts), sum(len(c.ids) for c in done)
     choices = [build_choice(generator.tokenizer, c, i, req) for i, c in enumerate(done)]
@@ -207,8 +214,14 @@ class CompletionStream:
 
     def _whole(self, index: int, prompt: list[int], totals: Totals) -> Iterator[dict]:
         req = self.req
-        c = self.generator.complete_ids([prompt], req.settings, max_tokens=req.max_tokens, stop=req.stop,
-                                        logprobs=req.logprobs, cancel=self._cancelled)[0]
+        c = self.generator.complete_ids(
+            [prompt],
+            req.settings,
+            max_tokens=req.max_tokens,
+            stop=req.stop,
+            logprobs=req.logprobs,
+            cancel=self._cancelled,
+        )[0]
         if self._cancelled.is_set():
             return
         totals.completion_tokens += len(c.ids)

@@ -38,8 +38,17 @@ async def json_body(request: Request, model: type[M]) -> M:
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as e:
-        raise RequestValidationError([{"type": "json_invalid", "loc": ("body", e.pos), "msg": "JSON decode error",
-                                       "input": {}, "ctx": {"error": e.msg}}]) from None
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", e.pos),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": e.msg},
+                }
+            ]
+        ) from None
     except ValueError:  # bytes in no JSON encoding (UnicodeDecodeError): FastAPI's own 400
         raise HTTPException(400, "There was an error parsing the body") from None
     try:
@@ -51,5 +60,9 @@ async def json_body(request: Request, model: type[M]) -> M:
 def body_schema(name: str) -> dict:
     """The ``openapi_extra`` of a route whose body ``json_body`` reads: the component ``name``, which
     ``app.contract_schema`` fills in with this server's model."""
-    return {"requestBody": {"required": True,
-                            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
+        }
+    }

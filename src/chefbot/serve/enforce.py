@@ -34,8 +34,11 @@ def passes(checked: dict) -> bool:
 def rank(checked: dict) -> tuple[int, int, int]:
     """Lower is better: violated checks, unknown checks, not well formed."""
     checks = checked["checks"]
-    return (sum(c["satisfied"] is False for c in checks), sum(c["satisfied"] is None for c in checks),
-            0 if checked.get("well_formed") else 1)
+    return (
+        sum(c["satisfied"] is False for c in checks),
+        sum(c["satisfied"] is None for c in checks),
+        0 if checked.get("well_formed") else 1,
+    )
 
 
 @dataclass

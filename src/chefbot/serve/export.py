@@ -31,8 +31,17 @@ from chefbot.model import load_model, load_tokenizer
 from chefbot.stops import generation_config_for, stop_token_ids
 from chefbot.train.merge import merge_adapter
 
-__all__ = ["FORMATS", "QUANTS", "export", "export_merged", "modelfile_text", "render_with_pieces", "smoke_test",
-           "template_pieces", "write_gguf"]
+__all__ = [
+    "FORMATS",
+    "QUANTS",
+    "export",
+    "export_merged",
+    "modelfile_text",
+    "render_with_pieces",
+    "smoke_test",
+    "template_pieces",
+    "write_gguf",
+]
 FORMATS = ("merged", "gguf", "ollama")
 
 
@@ -74,8 +83,12 @@ class TemplatePieces:
 def template_pieces(tokenizer: Any) -> TemplatePieces:
     """Read the pieces off the tokenizer's own template by rendering probe conversations."""
     S, U, A, V = "\x01SYS\x01", "\x01USR\x01", "\x01AST\x01", "\x01USR2\x01"
-    probe = [{"role": "system", "content": S}, {"role": "user", "content": U},
-             {"role": "assistant", "content": A}, {"role": "user", "content": V}]
+    probe = [
+        {"role": "system", "content": S},
+        {"role": "user", "content": U},
+        {"role": "assistant", "content": A},
+        {"role": "user", "content": V},
+    ]
     try:
         text = tokenizer.apply_chat_template(probe, tokenize=False, add_generation_prompt=True)
     except Exception as e:
@@ -93,7 +106,7 @@ def template_pieces(tokenizer: Any) -> TemplatePieces:
     # A document-start token (Llama 3's <|begin_of_text|>) comes once; SmolLM2 calls
     # <|im_start|> its bos, but that one opens every turn and belongs to the turn prefix.
     if bos and p0.startswith(bos) and bos not in p1:
-        p0 = p0[len(bos):]
+        p0 = p0[len(bos) :]
     else:
         bos = ""
     if "system" not in p0:
@@ -104,11 +117,13 @@ def template_pieces(tokenizer: Any) -> TemplatePieces:
     end = p1[: -len(pre["user"])]
     if (p2, p3, p4) != (end + pre["assistant"], end + pre["user"], end + pre["assistant"]):
         raise ChefbotError("chat template turns are not uniform; write the Ollama TEMPLATE by hand")
-    only_user = tokenizer.apply_chat_template([{"role": "user", "content": U}], tokenize=False, add_generation_prompt=True)
-    only_user = only_user[len(bos):] if bos and only_user.startswith(bos) else only_user
+    only_user = tokenizer.apply_chat_template(
+        [{"role": "user", "content": U}], tokenize=False, add_generation_prompt=True
+    )
+    only_user = only_user[len(bos) :] if bos and only_user.startswith(bos) else only_user
     default = None
     if only_user.startswith(pre["system"]):  # the template injects a system prompt of its own
-        default = only_user[len(pre["system"]):].split(end, 1)[0]
+        default = only_user[len(pre["system"]) :].split(end, 1)[0]
     return TemplatePieces(prefix=pre, end=end, default_system=default, bos=bos)
 
 
@@ -139,8 +154,11 @@ def modelfile_text(gguf_name: str, tokenizer: Any, stop_tokens: list[str], gen: 
         + "{{ end }}{{ end }}"
         + _go_literal(p.prefix["assistant"])
     )
-    lines = ["# Written by `chefbot export --format ollama`; run: ollama create chefbot -f Modelfile",
-             f"FROM ./{gguf_name}", f'TEMPLATE """{template}"""']
+    lines = [
+        "# Written by `chefbot export --format ollama`; run: ollama create chefbot -f Modelfile",
+        f"FROM ./{gguf_name}",
+        f'TEMPLATE """{template}"""',
+    ]
     if p.default_system is not None:
         lines.append(f'SYSTEM """{_go_literal(p.default_system)}"""')
     for s in stop_tokens:
@@ -148,9 +166,13 @@ def modelfile_text(gguf_name: str, tokenizer: Any, stop_tokens: list[str], gen: 
     # Ollama's own defaults (temperature 0.8, repeat_penalty 1.1) would silently change the
     # answers, so every setting chefbot evaluated with is written out.
     sample = gen.do_sample and gen.temperature > 0
-    lines += [f"PARAMETER temperature {gen.temperature if sample else 0}", f"PARAMETER top_p {gen.top_p if sample else 1.0}",
-              f"PARAMETER top_k {gen.top_k if sample and gen.top_k else 0}", f"PARAMETER repeat_penalty {gen.repetition_penalty}",
-              f"PARAMETER num_predict {gen.max_new_tokens}"]
+    lines += [
+        f"PARAMETER temperature {gen.temperature if sample else 0}",
+        f"PARAMETER top_p {gen.top_p if sample else 1.0}",
+        f"PARAMETER top_k {gen.top_k if sample and gen.top_k else 0}",
+        f"PARAMETER repeat_penalty {gen.repetition_penalty}",
+        f"PARAMETER num_predict {gen.max_new_tokens}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -207,6 +229,11 @@ def smoke_test(out: Path, fmt: str, max_new_tokens: int = 48, prompt: str = SMOK
     declared = [declared] if isinstance(declared, int) else list(declared or [])
     gen = LocalGenerator(model, tok, GenerationConfig(max_new_tokens=max_new_tokens))
     c = gen.generate([[{"role": "user", "content": prompt}]])[0]
-    return {"declared_stop_ids": declared, "stop_ids": gen.stop_ids, "finish_reason": c.finish_reason,
-            "completion_tokens": c.completion_tokens, "text": c.text,
-            "stopped": c.finish_reason == "stop" and c.completion_tokens < max_new_tokens}
+    return {
+        "declared_stop_ids": declared,
+        "stop_ids": gen.stop_ids,
+        "finish_reason": c.finish_reason,
+        "completion_tokens": c.completion_tokens,
+        "text": c.text,
+        "stopped": c.finish_reason == "stop" and c.completion_tokens < max_new_tokens,
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
+
 def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:24]}"
 

@@ -100,8 +100,9 @@ class Counters:
     job_seconds: list[float] = field(default_factory=list)  # recent generation call durations
 
 
-def generate_batch(generator: Generator, prompts: list[ChatPrompt], settings: dict,
-                   cancel: threading.Event) -> list[Completion]:
+def generate_batch(
+    generator: Generator, prompts: list[ChatPrompt], settings: dict, cancel: threading.Event
+) -> list[Completion]:
     """The answers to ``prompts`` in one model call: a ``TokenizedGenerator`` from the ids each prompt was
     rendered to once (by the size check), any other generator from the messages."""
     if isinstance(generator, TokenizedGenerator):
@@ -117,8 +118,16 @@ def start_stream(generator: Generator, prompt: ChatPrompt, settings: dict) -> St
 
 
 class Scheduler:
-    def __init__(self, generator: Generator, *, max_concurrency: int, max_queue: int, timeout_s: float,
-                 batch_window_s: float = 0.02, max_batch: int | None = None) -> None:
+    def __init__(
+        self,
+        generator: Generator,
+        *,
+        max_concurrency: int,
+        max_queue: int,
+        timeout_s: float,
+        batch_window_s: float = 0.02,
+        max_batch: int | None = None,
+    ) -> None:
         require(generator, Generator)
         self.generator = generator
         self.max_concurrency = max_concurrency
@@ -146,8 +155,10 @@ class Scheduler:
     def _admit(self) -> None:
         if self.stats.admitted >= self.capacity:
             self.stats.rejected += 1
-            raise Rejected(f"server busy: {self.stats.admitted} requests running or queued (limit {self.capacity}); "
-                           "retry later", self.retry_after())
+            raise Rejected(
+                f"server busy: {self.stats.admitted} requests running or queued (limit {self.capacity}); retry later",
+                self.retry_after(),
+            )
         self.stats.admitted += 1
 
     def _leave(self, n: int = 1) -> None:
@@ -162,10 +173,21 @@ class Scheduler:
 
     def snapshot(self) -> dict:
         s = self.stats
-        return {"running": s.running, "admitted": s.admitted, "waiting": len(self._waiting),
-                "capacity": self.capacity, "max_concurrency": self.max_concurrency, "answered": s.answered,
-                "rejected": s.rejected, "timed_out": s.timed_out, "cancelled": s.cancelled, "failed": s.failed,
-                "batches": s.batches, "batched_requests": s.batched_requests, "max_batch_seen": s.max_batch_seen}
+        return {
+            "running": s.running,
+            "admitted": s.admitted,
+            "waiting": len(self._waiting),
+            "capacity": self.capacity,
+            "max_concurrency": self.max_concurrency,
+            "answered": s.answered,
+            "rejected": s.rejected,
+            "timed_out": s.timed_out,
+            "cancelled": s.cancelled,
+            "failed": s.failed,
+            "batches": s.batches,
+            "batched_requests": s.batched_requests,
+            "max_batch_seen": s.max_batch_seen,
+        }
 
     def close(self) -> None:
         pool, self._pool = self._pool, None
@@ -297,8 +319,9 @@ class Scheduler:
             raise
 
     # -- streaming ----------------------------------------------------------------------------
-    async def open_stream(self, prompt: ChatPrompt | None, settings: dict,
-                          start: Callable[[], Stream] | None = None) -> "ActiveStream":
+    async def open_stream(
+        self, prompt: ChatPrompt | None, settings: dict, start: Callable[[], Stream] | None = None
+    ) -> "ActiveStream":
         """Admit and wait for a slot (so 429/503 can still be an HTTP status), then start generating.
 
         The stream's deadline counts from admission: waiting for the slot uses up part of it.
@@ -313,8 +336,9 @@ class Scheduler:
         except asyncio.TimeoutError:
             self._leave()
             self.stats.timed_out += 1
-            raise Rejected(f"waited {self.timeout_s:g} s for a free slot (serve.request_timeout_s)",
-                           self.retry_after(), status=503) from None
+            raise Rejected(
+                f"waited {self.timeout_s:g} s for a free slot (serve.request_timeout_s)", self.retry_after(), status=503
+            ) from None
         except BaseException:
             self._leave()
             raise
@@ -340,8 +364,14 @@ _END = object()
 class ActiveStream:
     """One running streamed generation: iterate ``deltas()``; ``completion`` is set at the end."""
 
-    def __init__(self, scheduler: Scheduler, prompt: ChatPrompt | None, settings: dict,
-                 deadline: float | None = None, start: Callable[[], Stream] | None = None) -> None:
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        prompt: ChatPrompt | None,
+        settings: dict,
+        deadline: float | None = None,
+        start: Callable[[], Stream] | None = None,
+    ) -> None:
         self.scheduler = scheduler
         self.started = time.perf_counter()
         self.deadline = deadline if deadline is not None else self.started + scheduler.timeout_s

@@ -123,38 +123,57 @@ def recipe_parts(req: RecipeCreate) -> tuple[str | None, list[str], list[str]]:
         return req.title, req.ingredients or [], req.directions or []
     found = library.read_recipes(req.text, req.format)
     if len(found) != 1:
-        raise library.RecipeError(f"the text holds {len(found)} recipes; post one at a time "
-                                  "(`chefbot library add FILE` saves many)")
+        raise library.RecipeError(
+            f"the text holds {len(found)} recipes; post one at a time (`chefbot library add FILE` saves many)"
+        )
     return found[0].title, found[0].ingredients, found[0].directions
 
 
-@router.post("/recipes", status_code=201, response_model=SavedRecipe, responses={
-    201: {"description": "the saved recipe"}, **semantic_400("recipe_create"), **kitchen_errors(413, 422, *STORAGE)})
+@router.post(
+    "/recipes",
+    status_code=201,
+    response_model=SavedRecipe,
+    responses={
+        201: {"description": "the saved recipe"},
+        **semantic_400("recipe_create"),
+        **kitchen_errors(413, 422, *STORAGE),
+    },
+)
 def create_recipe(req: RecipeCreate, state: Server, kitchen: Kitchen) -> SavedRecipe:
     """Save a recipe given as text (chefbot's format or a RecipeNLG row) or as fields."""
     title, ingredients, directions = recipe_parts(req)
-    return SavedRecipe.model_validate(library.save_recipe(kitchen.db, title, ingredients, directions, req.servings or 4,
-                                                     recipe_source(req, state)))
+    return SavedRecipe.model_validate(
+        library.save_recipe(kitchen.db, title, ingredients, directions, req.servings or 4, recipe_source(req, state))
+    )
 
 
 # `unreadable` is in a list only when some rows could not be read: unset fields stay out of the answer.
-@router.get("/recipes", response_model=RecipeList, response_model_exclude_unset=True,
-            responses=kitchen_errors(422, *STORAGE))
-def list_recipes(kitchen: Kitchen,
-                 q: Annotated[str | None, Query(max_length=200, description="words to find in the title or "
-                                                                            "ingredients")] = None,
-                 limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                 offset: Annotated[int, Query(ge=0, le=EXACT_INT)] = 0) -> RecipeList:
+@router.get(
+    "/recipes", response_model=RecipeList, response_model_exclude_unset=True, responses=kitchen_errors(422, *STORAGE)
+)
+def list_recipes(
+    kitchen: Kitchen,
+    q: Annotated[str | None, Query(max_length=200, description="words to find in the title or ingredients")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=EXACT_INT)] = 0,
+) -> RecipeList:
     """Search the library (every word of q in the title or an ingredient line), newest first."""
     return RecipeList.model_validate(library.search_recipes(kitchen.db, q, limit, offset))
 
 
-@router.get("/recipes/{recipe_id}", response_model=SavedRecipe, responses={
-    200: {"description": "the recipe, ingredient lines scaled to `servings`"},
-    **kitchen_errors(404, 422, 500, *STORAGE)})
-def get_recipe(recipe_id: RowId, kitchen: Kitchen,
-               servings: Annotated[int | None, Query(ge=1, le=100, description="scale the ingredients to this "
-                                                                               "many")] = None) -> SavedRecipe:
+@router.get(
+    "/recipes/{recipe_id}",
+    response_model=SavedRecipe,
+    responses={
+        200: {"description": "the recipe, ingredient lines scaled to `servings`"},
+        **kitchen_errors(404, 422, 500, *STORAGE),
+    },
+)
+def get_recipe(
+    recipe_id: RowId,
+    kitchen: Kitchen,
+    servings: Annotated[int | None, Query(ge=1, le=100, description="scale the ingredients to this many")] = None,
+) -> SavedRecipe:
     recipe = library.get_recipe(kitchen.db, recipe_id, servings)
     if recipe is None:
         raise NotFound("recipe", recipe_id, "recipe_id")
@@ -168,36 +187,56 @@ def delete_recipe(recipe_id: RowId, kitchen: Kitchen) -> Deleted:
     return Deleted(id=recipe_id, object="recipe", deleted=True)
 
 
-@router.post("/shopping-list", response_model=ShoppingList, responses={
-    200: {"description": "merged by ingredient, grouped by aisle, pantry staples apart"},
-    **semantic_400("shopping"), **kitchen_errors(404, 413, 422, 500, *STORAGE)})
+@router.post(
+    "/shopping-list",
+    response_model=ShoppingList,
+    responses={
+        200: {"description": "merged by ingredient, grouped by aisle, pantry staples apart"},
+        **semantic_400("shopping"),
+        **kitchen_errors(404, 413, 422, 500, *STORAGE),
+    },
+)
 def shopping_list(req: ShoppingRequest, kitchen: Kitchen) -> ShoppingList:
-    return ShoppingList.model_validate(shopping.shopping_list(kitchen.db, [(i.recipe_id, i.servings)
-                                                                          for i in req.items]))
+    return ShoppingList.model_validate(
+        shopping.shopping_list(kitchen.db, [(i.recipe_id, i.servings) for i in req.items])
+    )
 
 
 # -- plans -----------------------------------------------------------------------------------
-@router.post("/plans", status_code=201, response_model=PlanRecord, responses={
-    201: {"description": "the saved plan: Gantt page, each cook's list, live schedule"},
-    **semantic_400("plan_create"), **kitchen_errors(404, 413, 422, 429, 500, 503, 504, 507)})
+@router.post(
+    "/plans",
+    status_code=201,
+    response_model=PlanRecord,
+    responses={
+        201: {"description": "the saved plan: Gantt page, each cook's list, live schedule"},
+        **semantic_400("plan_create"),
+        **kitchen_errors(404, 413, 422, 429, 500, 503, 504, 507),
+    },
+)
 async def create_plan(req: PlanCreate, request: Request, state: Server, kitchen: Kitchen) -> PlanRecord:
     """Plan a meal from library recipes (the planner of POST /v1/plan) and save it."""
     if not planner_installed():
-        raise ApiError(503, "the meal planner is not installed (pip install ortools)", "server_error",
-                       code="planner_missing")
+        raise ApiError(
+            503, "the meal planner is not installed (pip install ortools)", "server_error", code="planner_missing"
+        )
     form = req.model_dump(exclude_none=True)
     spec = await asyncio.to_thread(plans.meal_spec, kitchen.db, form)
     cap = state.cfg.serve.plan_time_limit_s
-    spec["solver"] = {"time_limit_s": min(PLAN_TIME_LIMIT_S, cap), "explain_time_limit_s": min(2.0, cap),
-                      "workers": state.cfg.serve.plan_workers}
+    spec["solver"] = {
+        "time_limit_s": min(PLAN_TIME_LIMIT_S, cap),
+        "explain_time_limit_s": min(2.0, cap),
+        "workers": state.cfg.serve.plan_workers,
+    }
     result = await plan_in_slot(state, spec, request)  # admitted like generation; stopped when given up
     return PlanRecord.model_validate(await asyncio.to_thread(plans.save_plan, kitchen.db, form, result))
 
 
-@router.get("/plans", response_model=PlanList, response_model_exclude_unset=True,
-            responses=kitchen_errors(422, *STORAGE))
-def list_plans(kitchen: Kitchen,
-               limit: Annotated[int, Query(ge=1, le=500, description="the newest this many")] = 50) -> PlanList:
+@router.get(
+    "/plans", response_model=PlanList, response_model_exclude_unset=True, responses=kitchen_errors(422, *STORAGE)
+)
+def list_plans(
+    kitchen: Kitchen, limit: Annotated[int, Query(ge=1, le=500, description="the newest this many")] = 50
+) -> PlanList:
     return PlanList.model_validate(plans.list_plans(kitchen.db, limit))
 
 
@@ -209,25 +248,37 @@ def get_plan(plan_id: RowId, kitchen: Kitchen) -> PlanRecord:
     return PlanRecord.model_validate(plan)
 
 
-@router.post("/plans/{plan_id}/progress", response_model=PlanRecord, responses={
-    200: {"description": "the plan as it now stands (what is left re-planned)"},
-    **semantic_400("progress"), **kitchen_errors(404, 413, 422, 500, *STORAGE)})
+@router.post(
+    "/plans/{plan_id}/progress",
+    response_model=PlanRecord,
+    responses={
+        200: {"description": "the plan as it now stands (what is left re-planned)"},
+        **semantic_400("progress"),
+        **kitchen_errors(404, 413, 422, 500, *STORAGE),
+    },
+)
 def progress(req: ProgressCreate, plan_id: RowId, kitchen: Kitchen) -> PlanRecord:
     """Mark a task started or done; a late one pushes what waits for it (docs/KITCHEN.md)."""
-    return PlanRecord.model_validate(plans.record_progress(kitchen.db, plan_id, req.cook, req.task_id, req.status,
-                                                           req.at))
+    return PlanRecord.model_validate(
+        plans.record_progress(kitchen.db, plan_id, req.cook, req.task_id, req.status, req.at)
+    )
 
 
 # -- tastings --------------------------------------------------------------------------------
 def check_side(side: TastingSide, where: str, cfg: ExperimentConfig) -> None:
     if side.model != "served" and side.model not in cfg.kitchen.tasting_models:
         known = ", ".join(["served", *cfg.kitchen.tasting_models])
-        raise ApiError(400, f"{where}.model: {side.model!r} is not a tasting model here (choose {known}; "
-                            "kitchen.tasting_models)", param=f"{where}.model", code="unknown_tasting_model")
+        raise ApiError(
+            400,
+            f"{where}.model: {side.model!r} is not a tasting model here (choose {known}; kitchen.tasting_models)",
+            param=f"{where}.model",
+            code="unknown_tasting_model",
+        )
 
 
-async def tasting_answer(state: ServerState, kitchen: KitchenStore, side: TastingSide, where: str,
-                         prompt: ChatPrompt) -> str:
+async def tasting_answer(
+    state: ServerState, kitchen: KitchenStore, side: TastingSide, where: str, prompt: ChatPrompt
+) -> str:
     """One side's answer: the served model through the queue, or a configured endpoint within
     ``serve.request_timeout_s`` (its failures name the side: 504, 502)."""
     settings = state.settings_for(side.max_tokens, side.temperature, seed=side.seed)
@@ -236,9 +287,9 @@ async def tasting_answer(state: ServerState, kitchen: KitchenStore, side: Tastin
     gen = kitchen.remote.get(side.model)
     if gen is None:
         spec = state.cfg.kitchen.tasting_models[side.model]
-        gen = kitchen.remote[side.model] = OpenAIGenerator(base_url=spec.endpoint, model=spec.model,
-                                                           gen_cfg=state.gen_cfg, concurrency=1, cache_dir=None,
-                                                           retries=1)
+        gen = kitchen.remote[side.model] = OpenAIGenerator(
+            base_url=spec.endpoint, model=spec.model, gen_cfg=state.gen_cfg, concurrency=1, cache_dir=None, retries=1
+        )
     timeout = state.cfg.serve.request_timeout_s
     try:
         out = await asyncio.wait_for(asyncio.to_thread(gen.generate, [prompt.messages], settings), timeout)
@@ -249,36 +300,64 @@ async def tasting_answer(state: ServerState, kitchen: KitchenStore, side: Tastin
     return out[0].text
 
 
-@router.post("/tastings/pair", status_code=201, response_model=TastingPair, responses={
-    201: {"description": "two answers in random order, labelled A and B, sides hidden"},
-    **semantic_400("tasting_pair"), **kitchen_errors(413, 422, 429, 500, 502, 504, *STORAGE)})
+@router.post(
+    "/tastings/pair",
+    status_code=201,
+    response_model=TastingPair,
+    responses={
+        201: {"description": "two answers in random order, labelled A and B, sides hidden"},
+        **semantic_400("tasting_pair"),
+        **kitchen_errors(413, 422, 429, 500, 502, 504, *STORAGE),
+    },
+)
 async def tasting_pair(req: PairCreate, state: Server, kitchen: Kitchen) -> TastingPair:
     """Generate two answers for the same ingredients for a blind tasting."""
     prompt = state.check_size(recipe_messages(req.ingredients, RecipeConstraints(), state.cfg.prompt))
     check_side(req.a, "a", state.cfg)
     check_side(req.b, "b", state.cfg)
-    texts = await asyncio.gather(tasting_answer(state, kitchen, req.a, "a", prompt),
-                                 tasting_answer(state, kitchen, req.b, "b", prompt))
-    sides: list[tuple[dict, str]] = [(req.a.model_dump(exclude_none=True), texts[0]),
-                                     (req.b.model_dump(exclude_none=True), texts[1])]
+    texts = await asyncio.gather(
+        tasting_answer(state, kitchen, req.a, "a", prompt), tasting_answer(state, kitchen, req.b, "b", prompt)
+    )
+    sides: list[tuple[dict, str]] = [
+        (req.a.model_dump(exclude_none=True), texts[0]),
+        (req.b.model_dump(exclude_none=True), texts[1]),
+    ]
     if random.SystemRandom().random() < 0.5:
         sides.reverse()
-    pid = await asyncio.to_thread(tastings.save_pair, kitchen.db, req.ingredients, sides[0][0], sides[1][0],
-                                  sides[0][1], sides[1][1])
-    return TastingPair(pair_id=pid, object="tasting_pair", ingredients=req.ingredients, answers=[
-        {"label": label, "text": text, "recipe": check_constraints(text, RecipeConstraints())["recipe"]}
-        for label, (_side, text) in zip("AB", sides)])
+    pid = await asyncio.to_thread(
+        tastings.save_pair, kitchen.db, req.ingredients, sides[0][0], sides[1][0], sides[0][1], sides[1][1]
+    )
+    return TastingPair(
+        pair_id=pid,
+        object="tasting_pair",
+        ingredients=req.ingredients,
+        answers=[
+            {"label": label, "text": text, "recipe": check_constraints(text, RecipeConstraints())["recipe"]}
+            for label, (_side, text) in zip("AB", sides)
+        ],
+    )
 
 
-@router.post("/tastings", status_code=201, response_model=Tasting, responses={
-    201: {"description": "the vote, with the sides revealed"}, **semantic_400("tasting_vote"),
-    **kitchen_errors(404, 409, 413, 422, *STORAGE)})
+@router.post(
+    "/tastings",
+    status_code=201,
+    response_model=Tasting,
+    responses={
+        201: {"description": "the vote, with the sides revealed"},
+        **semantic_400("tasting_vote"),
+        **kitchen_errors(404, 409, 413, 422, *STORAGE),
+    },
+)
 def tasting_vote(req: TastingCreate, kitchen: Kitchen) -> Tasting:
     return Tasting.model_validate(tastings.vote(kitchen.db, req.pair_id, req.choice, req.rater.strip(), req.note))
 
 
-@router.get("/tastings/summary", response_model=TastingSummary, response_model_exclude_unset=True,
-            responses=kitchen_errors(*STORAGE))
+@router.get(
+    "/tastings/summary",
+    response_model=TastingSummary,
+    response_model_exclude_unset=True,
+    responses=kitchen_errors(*STORAGE),
+)
 def tasting_summary(kitchen: Kitchen) -> TastingSummary:
     """Wins per comparison, overall and per rater (intervals: `chefbot eval tastings`)."""
     unreadable: list[dict] = []

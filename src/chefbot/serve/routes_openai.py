@@ -70,24 +70,43 @@ async def models(state: Server) -> ModelList:
     return ModelList(object="list", data=[{"id": state.name, "object": "model", "created": 0, "owned_by": "chefbot"}])
 
 
-@router.post("/v1/chat/completions", response_model=ChatCompletion, openapi_extra=body_schema("ChatCompletionRequest"),
-             responses={
-                 200: {"description": "the answer; with `stream: true`, server-sent events: chat.completion.chunk "
-                       "objects (an error object if generation fails after the first), then [DONE]",
-                       "content": {"text/event-stream": sse_media_type(ChatCompletionChunk, ErrorResponse)}},
-                 **semantic_400("chat"), **error_responses(404, 413, 422, 429, 500, 503, 504)})
-async def chat_completions(req: Annotated[ChatCompletionRequest, Depends(chat_body)], request: Request,
-                           state: Server) -> ChatCompletion | StreamingResponse:
+@router.post(
+    "/v1/chat/completions",
+    response_model=ChatCompletion,
+    openapi_extra=body_schema("ChatCompletionRequest"),
+    responses={
+        200: {
+            "description": "the answer; with `stream: true`, server-sent events: chat.completion.chunk "
+            "objects (an error object if generation fails after the first), then [DONE]",
+            "content": {"text/event-stream": sse_media_type(ChatCompletionChunk, ErrorResponse)},
+        },
+        **semantic_400("chat"),
+        **error_responses(404, 413, 422, 429, 500, 503, 504),
+    },
+)
+async def chat_completions(
+    req: Annotated[ChatCompletionRequest, Depends(chat_body)], request: Request, state: Server
+) -> ChatCompletion | StreamingResponse:
     state.check_model(req.model)
     prompt = state.check_size(req.plain_messages())
     settings = state.settings_for(req.max_completion_tokens or req.max_tokens, req.temperature, req.top_p, req.seed)
     cid, created = new_id("chatcmpl"), now()
     if not req.stream:
         c = await state.complete(prompt, settings, request=request)
-        return ChatCompletion(id=cid, object="chat.completion", created=created, model=state.name,
-                              choices=[{"index": 0, "message": {"role": "assistant", "content": c.text},
-                                        "finish_reason": openai_finish_reason(c.finish_reason)}],
-                              usage=usage(c.prompt_tokens, c.completion_tokens))
+        return ChatCompletion(
+            id=cid,
+            object="chat.completion",
+            created=created,
+            model=state.name,
+            choices=[
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": c.text},
+                    "finish_reason": openai_finish_reason(c.finish_reason),
+                }
+            ],
+            usage=usage(c.prompt_tokens, c.completion_tokens),
+        )
     stream = await state.open_stream(prompt, settings, request=request)
     include_usage = bool(req.stream_options and req.stream_options.include_usage)
     head = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": state.name}
@@ -112,33 +131,52 @@ async def chat_events(stream: ActiveStream, head: dict, include_usage: bool) -> 
 
 
 @completions_router.post(
-    "/v1/completions", response_model=TextCompletion, openapi_extra=body_schema("CompletionRequest"), responses={
-        200: {"description": "one choice per prompt; with `stream: true`, server-sent events: text_completion "
-              "objects, each a piece of one choice's text (the last of a choice with its finish_reason; an error "
-              "object if generation fails after the first event), then [DONE]",
-              "content": {"text/event-stream": sse_media_type(TextCompletionChunk, ErrorResponse)}},
-        **semantic_400("completions"), **error_responses(404, 413, 422, 429, 500, 503, 504)})
-async def completions(req: Annotated[CompletionRequest, Depends(completion_body)], request: Request,
-                      state: Server) -> TextCompletion | StreamingResponse:
+    "/v1/completions",
+    response_model=TextCompletion,
+    openapi_extra=body_schema("CompletionRequest"),
+    responses={
+        200: {
+            "description": "one choice per prompt; with `stream: true`, server-sent events: text_completion "
+            "objects, each a piece of one choice's text (the last of a choice with its finish_reason; an error "
+            "object if generation fails after the first event), then [DONE]",
+            "content": {"text/event-stream": sse_media_type(TextCompletionChunk, ErrorResponse)},
+        },
+        **semantic_400("completions"),
+        **error_responses(404, 413, 422, 429, 500, 503, 504),
+    },
+)
+async def completions(
+    req: Annotated[CompletionRequest, Depends(completion_body)], request: Request, state: Server
+) -> TextCompletion | StreamingResponse:
     state.check_model(req.model)
     prompts = state.check_prompt_ids(req.prompt)
     cap = state.cfg.serve.max_tokens_cap
     max_tokens = min(state.gen_cfg.max_new_tokens if req.max_tokens is None else req.max_tokens, cap)
-    settings = {k: v for k, v in state.settings_for(None, req.temperature, req.top_p, req.seed).items()
-                if k != "max_new_tokens"}
+    settings = {
+        k: v for k, v in state.settings_for(None, req.temperature, req.top_p, req.seed).items() if k != "max_new_tokens"
+    }
     work = CompletionWork(prompts, settings, max_tokens, req.stops(), req.echo, req.logprobs)
     cid, created = new_id("cmpl"), now()
     if not req.stream:
         stop = threading.Event()  # set on a 504 or a client that left: the model stops at its next token
-        choices, prompt_tokens, completion_tokens = await state.run(lambda: complete(state.generator, work, stop),
-                                                                    cancel=stop.set, request=request)
-        return TextCompletion(id=cid, object="text_completion", created=created, model=state.name, choices=choices,
-                              usage=usage(prompt_tokens, completion_tokens))
-    stream = await state.open_stream(None, settings, start=lambda: CompletionStream(state.generator, work),
-                                     request=request)
+        choices, prompt_tokens, completion_tokens = await state.run(
+            lambda: complete(state.generator, work, stop), cancel=stop.set, request=request
+        )
+        return TextCompletion(
+            id=cid,
+            object="text_completion",
+            created=created,
+            model=state.name,
+            choices=choices,
+            usage=usage(prompt_tokens, completion_tokens),
+        )
+    stream = await state.open_stream(
+        None, settings, start=lambda: CompletionStream(state.generator, work), request=request
+    )
     include_usage = bool(req.stream_options and req.stream_options.include_usage)
-    events = completion_events(stream, {"id": cid, "object": "text_completion", "created": created,
-                                        "model": state.name}, include_usage)
+    events = completion_events(
+        stream, {"id": cid, "object": "text_completion", "created": created, "model": state.name}, include_usage
+    )
     # A stream, not a TextCompletion: FastAPI hands a Response on as it is (the document lists both media types).
     return StreamingResponse(in_band_errors(events), media_type="text/event-stream", headers=SSE_HEADERS)
 

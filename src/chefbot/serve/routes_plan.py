@@ -35,9 +35,18 @@ try:
 except ImportError:  # the planner is not installed
     plan_meal_dict = MealSpec = PlanStop = None
 
-EXAMPLE = {"title": "Quick pasta", "serve_at": "19:00", "cooks": [{"name": "Alex", "skill": 3}],
-           "recipes": [{"title": "Pasta", "ingredients": ["spaghetti", "salt"],
-                        "directions": ["Boil water in a pot.", "Cook the spaghetti for 10 minutes."]}]}
+EXAMPLE = {
+    "title": "Quick pasta",
+    "serve_at": "19:00",
+    "cooks": [{"name": "Alex", "skill": 3}],
+    "recipes": [
+        {
+            "title": "Pasta",
+            "ingredients": ["spaghetti", "salt"],
+            "directions": ["Boil water in a pot.", "Cook the spaghetti for 10 minutes."],
+        }
+    ],
+}
 CLOCK_FIELDS = ("serve_at", "start_after")  # strings in the schema (the YAML reader also takes base-60 integers)
 
 router = APIRouter()  # mounted by create_app only when planner_installed()
@@ -66,8 +75,13 @@ def planner_installed() -> bool:
 
 def _body_schema() -> dict:
     schema = json_schema(MealSpec) if planner_installed() else {"type": "object"}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema, "example": EXAMPLE}},
-                            "description": "the meal spec (docs/PLANNER.md): the YAML's structure as JSON"}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schema, "example": EXAMPLE}},
+            "description": "the meal spec (docs/PLANNER.md): the YAML's structure as JSON",
+        }
+    }
 
 
 async def meal_body(request: Request) -> dict:
@@ -76,16 +90,19 @@ async def meal_body(request: Request) -> dict:
     handler."""
     raw = await request.body()
     if not raw.strip():
-        raise RequestValidationError([{"type": "missing", "loc": ("body",),
-                                       "msg": "give the meal spec as a JSON object"}])
+        raise RequestValidationError(
+            [{"type": "missing", "loc": ("body",), "msg": "give the meal spec as a JSON object"}]
+        )
     try:
         data = json.loads(raw)
     except ValueError as e:
-        raise RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error",
-                                       "ctx": {"error": str(e)}}]) from None
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error", "ctx": {"error": str(e)}}]
+        ) from None
     if not isinstance(data, dict):
-        raise RequestValidationError([{"type": "dict_type", "loc": ("body",),
-                                       "msg": "give the meal spec as a JSON object"}])
+        raise RequestValidationError(
+            [{"type": "dict_type", "loc": ("body",), "msg": "give the meal spec as a JSON object"}]
+        )
     return _whole_numbers(data)
 
 
@@ -93,8 +110,9 @@ def strict_meal(data: dict) -> MealSpec:
     """The spec validated strictly (no "3" for 3, no 1 for true): what it refuses is 400 ``bad_meal_spec``."""
     for key in CLOCK_FIELDS:
         if data.get(key) is not None and not isinstance(data[key], str):
-            raise ApiError(400, f"meal spec: {key}: give a clock time as a string, e.g. \"19:30\"", param=key,
-                           code="bad_meal_spec")
+            raise ApiError(
+                400, f'meal spec: {key}: give a clock time as a string, e.g. "19:30"', param=key, code="bad_meal_spec"
+            )
     try:
         return MealSpec.model_validate(data, strict=True)
     except ValidationError as e:
@@ -102,17 +120,27 @@ def strict_meal(data: dict) -> MealSpec:
 
 
 # A plan's fields are the planner's (extra="allow"): returned as planned, the model checks them.
-@router.post("/v1/plan", response_model=PlanResponse, openapi_extra=_body_schema(), responses={
-    200: {"description": "the plan: timeline, per-cook lists and an HTML page"},
-    **semantic_400("plan"), **error_responses(413, 422, 429, 504)})
+@router.post(
+    "/v1/plan",
+    response_model=PlanResponse,
+    openapi_extra=_body_schema(),
+    responses={
+        200: {"description": "the plan: timeline, per-cook lists and an HTML page"},
+        **semantic_400("plan"),
+        **error_responses(413, 422, 429, 504),
+    },
+)
 async def plan(request: Request, state: Server) -> PlanResponse:
     data = await meal_body(request)
     meal = strict_meal(data)
     serve = state.cfg.serve
     cap = serve.plan_time_limit_s
-    solver = {**data.get("solver", {}), "time_limit_s": min(meal.solver.time_limit_s, cap),
-              "explain_time_limit_s": min(meal.solver.explain_time_limit_s, cap),
-              "workers": min(meal.solver.workers, serve.plan_workers)}
+    solver = {
+        **data.get("solver", {}),
+        "time_limit_s": min(meal.solver.time_limit_s, cap),
+        "explain_time_limit_s": min(meal.solver.explain_time_limit_s, cap),
+        "workers": min(meal.solver.workers, serve.plan_workers),
+    }
     return PlanResponse.model_validate(await plan_in_slot(state, {**data, "solver": solver}, request))
 
 

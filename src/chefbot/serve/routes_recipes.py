@@ -54,8 +54,13 @@ class RecipeJob:
         # rendered and counted once (413 if too long); every attempt reuses these prompt ids
         self.prompt = state.check_size(recipe_messages(req.ingredients, self.wanted, state.cfg.prompt))
         self.limit = state.cfg.serve.enforce_attempts if req.enforce and not self.wanted.is_empty() else 1
-        self.tries = Attempts(self.limit, state.settings_for(req.max_tokens, req.temperature, seed=req.seed),
-                              req.temperature, req.seed, state.gen_cfg.seed)
+        self.tries = Attempts(
+            self.limit,
+            state.settings_for(req.max_tokens, req.temperature, seed=req.seed),
+            req.temperature,
+            req.seed,
+            state.gen_cfg.seed,
+        )
         self.id = new_id("recipe")
 
     def record(self, c: Completion) -> None:
@@ -65,10 +70,18 @@ class RecipeJob:
         best = self.tries.best
         c = best.completion
         return RecipeResponse(
-            id=self.id, object="recipe", model=self.state.name, ingredients_given=self.req.ingredients,
-            constraints=self.wanted.model_dump(), **best.checked, conflicts=self.conflicts, **self.tries.summary(),
-            raw=c.text, finish_reason=openai_finish_reason(c.finish_reason),
-            usage=usage(c.prompt_tokens, c.completion_tokens))
+            id=self.id,
+            object="recipe",
+            model=self.state.name,
+            ingredients_given=self.req.ingredients,
+            constraints=self.wanted.model_dump(),
+            **best.checked,
+            conflicts=self.conflicts,
+            **self.tries.summary(),
+            raw=c.text,
+            finish_reason=openai_finish_reason(c.finish_reason),
+            usage=usage(c.prompt_tokens, c.completion_tokens),
+        )
 
     async def answer(self) -> RecipeResponse:
         """Every attempt in turn, then the answer chosen."""
@@ -116,14 +129,22 @@ class RecipeJob:
         return self.done_event()
 
 
-@router.post("/v1/recipes", response_model=RecipeResponse, responses={
-    200: {"description": "the recipe, parsed and checked against every requested constraint (checks; conflicts: "
-          "requested diets the given ingredients break); with enforce, after up to serve.enforce_attempts answers. "
-          "With `stream: true`, server-sent events: {delta} objects (with enforce, an {attempt, max_attempts, "
-          "violated} object before each further attempt: discard the text so far), then {done: true, ...the recipe "
-          "chosen} (or an error object), then [DONE]",
-          "content": {"text/event-stream": sse_media_type(RecipeDelta, RecipeRetry, RecipeDone, ErrorResponse)}},
-    **semantic_400("recipes"), **error_responses(404, 413, 422, 429, 500, 503, 504)})
+@router.post(
+    "/v1/recipes",
+    response_model=RecipeResponse,
+    responses={
+        200: {
+            "description": "the recipe, parsed and checked against every requested constraint (checks; conflicts: "
+            "requested diets the given ingredients break); with enforce, after up to serve.enforce_attempts answers. "
+            "With `stream: true`, server-sent events: {delta} objects (with enforce, an {attempt, max_attempts, "
+            "violated} object before each further attempt: discard the text so far), then {done: true, ...the recipe "
+            "chosen} (or an error object), then [DONE]",
+            "content": {"text/event-stream": sse_media_type(RecipeDelta, RecipeRetry, RecipeDone, ErrorResponse)},
+        },
+        **semantic_400("recipes"),
+        **error_responses(404, 413, 422, 429, 500, 503, 504),
+    },
+)
 async def recipes(req: RecipeRequest, request: Request, state: Server) -> RecipeResponse | StreamingResponse:
     state.check_model(req.model)
     job = RecipeJob(state, req, request)
@@ -131,5 +152,6 @@ async def recipes(req: RecipeRequest, request: Request, state: Server) -> Recipe
         return await job.answer()
     stream = await state.open_stream(job.prompt, job.tries.next_settings(), request=request)
     # A stream, not a RecipeResponse: FastAPI hands a Response on as it is (the document lists both media types).
-    return StreamingResponse(in_band_errors(job.events(stream), job.on_timeout), media_type="text/event-stream",
-                             headers=SSE_HEADERS)
+    return StreamingResponse(
+        in_band_errors(job.events(stream), job.on_timeout), media_type="text/event-stream", headers=SSE_HEADERS
+    )

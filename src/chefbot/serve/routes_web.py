@@ -58,8 +58,9 @@ PAGES = {
 def navigation(current: str) -> str:
     """The links to every page, the current one marked for screen readers (and the style sheet)."""
     mark = ' aria-current="page"'
-    return " ".join(f'<a href="{path}"{mark if path == current else ""}>{escape(p.nav)}</a>'
-                    for path, p in PAGES.items())
+    return " ".join(
+        f'<a href="{path}"{mark if path == current else ""}>{escape(p.nav)}</a>' for path, p in PAGES.items()
+    )
 
 
 @cache
@@ -68,8 +69,13 @@ def render_page(path: str) -> str:
     page = PAGES[path]
     shell = Template((WEB_DIR / "shell.html").read_text(encoding="utf-8"))
     scripts = "\n  ".join(f'<script src="/static/{name}"></script>' for name in ("kitchen.js", *page.scripts))
-    return shell.substitute(title=escape(page.title), body_class=page.body_class, nav=navigation(path),
-                            body=(WEB_DIR / page.body).read_text(encoding="utf-8"), scripts=scripts)
+    return shell.substitute(
+        title=escape(page.title),
+        body_class=page.body_class,
+        nav=navigation(path),
+        body=(WEB_DIR / page.body).read_text(encoding="utf-8"),
+        scripts=scripts,
+    )
 
 
 router = APIRouter()
@@ -83,6 +89,7 @@ async def health(request: Request) -> dict:
 def _page_route(path: str):
     async def serve_page() -> HTMLResponse:
         return HTMLResponse(render_page(path), headers=NO_CACHE)
+
     return serve_page
 
 

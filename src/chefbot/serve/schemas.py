@@ -110,8 +110,10 @@ class Health(BaseModel):
     adapter: AdapterInfo | None = Field(description="the LoRA adapter served on top (unmerged), or null")
     dtype: str | None = Field(description="the weights' dtype (null when the engine does not say)")
     quant: str | None = Field(description="quant.mode the base was loaded with (hf engine), or null")
-    tokenizer: str | None = Field(description="fingerprint of the vocabulary (first 12 hex digits of the sha256 of "
-                                              "every token id's string, in id order); null without a tokenizer")
+    tokenizer: str | None = Field(
+        description="fingerprint of the vocabulary (first 12 hex digits of the sha256 of "
+        "every token id's string, in id order); null without a tokenizer"
+    )
     limits: dict[str, int] = Field(description="serve.* limits that shape answers")
     features: dict[str, bool]
     queue: dict[str, int]
@@ -148,12 +150,12 @@ def error_responses(*statuses: int) -> dict[int | str, dict]:
 
 ERROR_DESCRIPTIONS = {
     400: "refused: a limit (serve.max_messages, serve.max_prompts), no ingredient, messages the chat template "
-         "refuses, a prompt of no tokens, or a bad meal spec; a semantic refusal (the request matches the schema "
-         "but cannot be served) where the route's own 400 says so",
+    "refuses, a prompt of no tokens, or a bad meal spec; a semantic refusal (the request matches the schema "
+    "but cannot be served) where the route's own 400 says so",
     401: "missing or wrong API key (only when the server has serve.api_keys)",
     404: "unknown model id",
     413: "too large: the body (serve.max_body_bytes), the prompt's characters (serve.max_prompt_chars) or "
-         "tokens (serve.max_prompt_tokens)",
+    "tokens (serve.max_prompt_tokens)",
     422: "the request does not match this schema (error.param names the field)",
     429: "the queue is full (serve.max_concurrency + serve.max_queue); retry after Retry-After seconds",
     500: "the model failed (e.g. out of memory); in a stream that has started, an error event instead",
@@ -168,27 +170,27 @@ SEMANTIC = "semantic refusal (error.code names it): the request matches this sch
 # (Clients and fuzzers read them as "valid by the schema, still refused": docs/SERVING.md, "The API contract".)
 SEMANTIC_400 = {
     "chat": SEMANTIC + "the model's chat template refuses these messages (invalid_messages, e.g. roles in an "
-            "order it does not allow); also a schema refusal answered 400, not 422: more than serve.max_messages "
-            "messages (too_many_messages, the schema's maxItems)",
+    "order it does not allow); also a schema refusal answered 400, not 422: more than serve.max_messages "
+    "messages (too_many_messages, the schema's maxItems)",
     "completions": SEMANTIC + "a text prompt the tokenizer turns into no tokens (empty_prompt); also a schema "
-                   "refusal answered 400, not 422: more than serve.max_prompts prompts (too_many_prompts, maxItems)",
+    "refusal answered 400, not 422: more than serve.max_prompts prompts (too_many_prompts, maxItems)",
     "recipes": SEMANTIC + "the model's chat template refuses the prompt (invalid_messages); also a schema refusal "
-               "answered 400, not 422: no ingredient at all (empty_ingredients: minItems, contains, pattern)",
+    "answered 400, not 422: no ingredient at all (empty_ingredients: minItems, contains, pattern)",
     "plan": SEMANTIC + "the meal cannot be planned: a recipe with no step the planner can schedule, no feasible "
-            "timeline (the message says which constraint blocks it), or no plan found within the solver's time "
-            "(bad_meal_spec); also a value the strict validation refuses (bad_meal_spec: \"3\" for 3, 1 for true)",
+    "timeline (the message says which constraint blocks it), or no plan found within the solver's time "
+    '(bad_meal_spec); also a value the strict validation refuses (bad_meal_spec: "3" for 3, 1 for true)',
     "recipe_create": SEMANTIC + "the kitchen cannot make one recipe of it (bad_recipe): a pasted text with no "
-                     "title, no ingredient line or no directions, or with more than one recipe; ingredient or "
-                     "direction lines that are all blank once normalized",
+    "title, no ingredient line or no directions, or with more than one recipe; ingredient or "
+    "direction lines that are all blank once normalized",
     "shopping": SEMANTIC + "the kitchen refuses the list (kitchen_error)",
     "plan_create": SEMANTIC + "the meal cannot be planned (bad_meal_spec: a recipe with no step the planner can "
-                   "schedule, no feasible timeline, no plan within the solver's time) or the form names what the "
-                   "kitchen does not have (kitchen_error)",
+    "schedule, no feasible timeline, no plan within the solver's time) or the form names what the "
+    "kitchen does not have (kitchen_error)",
     "progress": SEMANTIC + "the cook is not one of this plan's (unknown_cook), or the time is not an ISO date and "
-                "time or is more than a day from the serving time (bad_progress)",
+    "time or is more than a day from the serving time (bad_progress)",
     "tasting_pair": SEMANTIC + "a side names a tasting model this server has not configured (unknown_tasting_model: "
-                    "\"served\" or a key of kitchen.tasting_models), or the model's chat template refuses the prompt "
-                    "(invalid_messages)",
+    '"served" or a key of kitchen.tasting_models), or the model\'s chat template refuses the prompt '
+    "(invalid_messages)",
     "tasting_vote": SEMANTIC + "the kitchen refuses the vote (kitchen_error)",
 }
 
@@ -198,6 +200,8 @@ def semantic_400(route: str) -> dict[int | str, dict]:
     return {400: {"model": ErrorResponse, "description": SEMANTIC_400[route]}}
 
 
-def error_body(message: str, type_: str = "invalid_request_error", param: str | None = None, code: str | None = None) -> dict:
+def error_body(
+    message: str, type_: str = "invalid_request_error", param: str | None = None, code: str | None = None
+) -> dict:
     """The OpenAI error envelope, so the openai client raises a typed error with our message."""
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}

@@ -47,10 +47,12 @@ class KitchenRequest(BaseModel):
 
 
 _FIELDS = ("title", "ingredients", "directions")
-RECIPE_FORMS = {"oneOf": [
-    {"required": ["text"], "not": {"anyOf": [{"required": [f]} for f in _FIELDS]}},
-    {"required": list(_FIELDS), "not": {"required": ["text"]}},
-]}
+RECIPE_FORMS = {
+    "oneOf": [
+        {"required": ["text"], "not": {"anyOf": [{"required": [f]} for f in _FIELDS]}},
+        {"required": list(_FIELDS), "not": {"required": ["text"]}},
+    ]
+}
 
 
 class RecipeCreate(KitchenRequest):
@@ -58,16 +60,33 @@ class RecipeCreate(KitchenRequest):
 
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=RECIPE_FORMS)
     # Absent when not given, never null: the schema's oneOf is about which fields are present.
-    text: str = Field(None, min_length=1, max_length=MAX_TEXT,  # type: ignore[assignment]
-                             description="chefbot's recipe format (# Title / ## Ingredients / ## Directions), a RecipeNLG "
-                                         "row as a JSON object, or a RecipeNLG CSV line")
+    text: str = Field(
+        None,
+        min_length=1,
+        max_length=MAX_TEXT,  # type: ignore[assignment]
+        description="chefbot's recipe format (# Title / ## Ingredients / ## Directions), a RecipeNLG "
+        "row as a JSON object, or a RecipeNLG CSV line",
+    )
     format: Literal["auto", "chefbot", "recipenlg"] = Field("auto", description="how to read text")
-    title: str = Field(None, min_length=1, max_length=MAX_TITLE, pattern=VISIBLE,  # type: ignore[assignment]
-                       description="at least one visible character; no control characters (400 bad_recipe)")
-    ingredients: list[Line] = Field(None, min_length=1, max_length=MAX_INGREDIENTS,  # type: ignore[assignment]
-                                    description="one line per ingredient")
-    directions: list[Step] = Field(None, min_length=1, max_length=MAX_DIRECTIONS,  # type: ignore[assignment]
-                                   description="one step per entry")
+    title: str = Field(
+        None,
+        min_length=1,
+        max_length=MAX_TITLE,
+        pattern=VISIBLE,  # type: ignore[assignment]
+        description="at least one visible character; no control characters (400 bad_recipe)",
+    )
+    ingredients: list[Line] = Field(
+        None,
+        min_length=1,
+        max_length=MAX_INGREDIENTS,  # type: ignore[assignment]
+        description="one line per ingredient",
+    )
+    directions: list[Step] = Field(
+        None,
+        min_length=1,
+        max_length=MAX_DIRECTIONS,  # type: ignore[assignment]
+        description="one step per entry",
+    )
     servings: Servings | None = Field(None, description="servings the amounts are for (default 4)")
     source: RecipeSource | None = None
 
@@ -111,9 +130,13 @@ def _kitchen_field(name: str) -> tuple[Any, Any]:
 
 
 # The planner's kitchen (chefbot.plan.schema.Kitchen: one field per kind of equipment), strict.
-PlanKitchen = create_model("PlanKitchen", __base__=KitchenRequest, __module__=__name__,
-                           __doc__="How many of each thing the kitchen has (docs/PLANNER.md).",
-                           **{name: _kitchen_field(name) for name in Kitchen.model_fields})
+PlanKitchen = create_model(
+    "PlanKitchen",
+    __base__=KitchenRequest,
+    __module__=__name__,
+    __doc__="How many of each thing the kitchen has (docs/PLANNER.md).",
+    **{name: _kitchen_field(name) for name in Kitchen.model_fields},
+)
 
 
 class PlanCreate(KitchenRequest):
@@ -183,8 +206,9 @@ class RecipeList(BaseModel):
     object: Literal["list"]
     total: int
     data: list[RecipeSummary]
-    unreadable: list[UnreadableRow] = Field(default_factory=list, description="present only when some rows could "
-                                                                              "not be read; they are not in data")
+    unreadable: list[UnreadableRow] = Field(
+        default_factory=list, description="present only when some rows could not be read; they are not in data"
+    )
 
 
 class Deleted(BaseModel):
@@ -246,8 +270,9 @@ class PlanSummary(BaseModel):
 class PlanList(BaseModel):
     object: Literal["list"]
     data: list[PlanSummary]
-    unreadable: list[UnreadableRow] = Field(default_factory=list, description="present only when some plans could "
-                                                                              "not be read; they are not in data")
+    unreadable: list[UnreadableRow] = Field(
+        default_factory=list, description="present only when some plans could not be read; they are not in data"
+    )
 
 
 class ShownAnswer(BaseModel):
@@ -278,24 +303,25 @@ class TastingSummary(BaseModel):
     object: Literal["tasting_summary"]
     n: int
     comparisons: list[dict[str, Any]]
-    unreadable: list[UnreadableRow] = Field(default_factory=list, description="present only when some votes' pairs "
-                                                                              "could not be read; not counted")
+    unreadable: list[UnreadableRow] = Field(
+        default_factory=list, description="present only when some votes' pairs could not be read; not counted"
+    )
 
 
 KITCHEN_ERRORS = {
     400: "refused by the kitchen (error.code): bad_recipe, bad_meal_spec, unknown_cook, bad_progress, "
-         "unknown_tasting_model, empty_ingredients; or a body that cannot be read as JSON text",
+    "unknown_tasting_model, empty_ingredients; or a body that cannot be read as JSON text",
     404: "no such row (error.code: recipe_not_found, plan_not_found, task_not_found, tasting_pair_not_found)",
     409: "this rater already voted on this pair (already_voted)",
     413: "the body is over serve.max_body_bytes, or the prompt over serve.max_prompt_chars/max_prompt_tokens",
     422: "the request does not match this schema (error.param names the field)",
     429: "the model's queue is full (serve.max_concurrency + serve.max_queue); retry after Retry-After seconds",
     500: "the model failed, or a stored row cannot be read (unreadable_row: written by another version or edited "
-         "by hand)",
+    "by hand)",
     502: "a tasting model's endpoint (kitchen.tasting_models) failed",
     503: "the kitchen DB is unavailable (storage_unavailable: read-only, locked, I/O error, damaged; kitchen_db: "
-         "it cannot be opened), or the meal planner (OR-Tools) is not installed (planner_missing); "
-         "error.message gives the cause",
+    "it cannot be opened), or the meal planner (OR-Tools) is not installed (planner_missing); "
+    "error.message gives the cause",
     504: "no answer or plan within serve.request_timeout_s",
     507: "the kitchen DB's disk is full (storage_full): nothing of the change was saved",
 }
@@ -304,5 +330,7 @@ STORAGE = (503, 507)  # every route that touches the kitchen DB may answer these
 
 def kitchen_errors(*statuses: int) -> dict[int | str, dict]:
     """The OpenAPI ``responses`` entries of these refusals (the error envelope), with the kitchen's wording."""
-    return {s: {"model": ValidationErrorResponse if s == 422 else ErrorResponse, "description": KITCHEN_ERRORS[s]}
-            for s in statuses}
+    return {
+        s: {"model": ValidationErrorResponse if s == 422 else ErrorResponse, "description": KITCHEN_ERRORS[s]}
+        for s in statuses
+    }

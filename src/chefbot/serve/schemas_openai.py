@@ -18,6 +18,7 @@ from typing_extensions import TypedDict  # pydantic needs this one before Python
 
 from chefbot.serve.schemas import MAX_LOGPROBS, Int, LenientRequest, Seed
 
+
 class TextPart(LenientRequest):
     type: Literal["text"]
     text: str
@@ -41,7 +42,9 @@ class StreamOptions(LenientRequest):
 class ChatCompletionRequest(LenientRequest):
     model: str | None = Field(None, description="the served model id (GET /v1/models); another id is 404")
     messages: list[ChatMessage] = Field(min_length=1, description="the conversation, oldest first")
-    max_tokens: Int(ge=1) | None = Field(None, description="longest answer in tokens (above serve.max_tokens_cap: lowered to it)")
+    max_tokens: Int(ge=1) | None = Field(
+        None, description="longest answer in tokens (above serve.max_tokens_cap: lowered to it)"
+    )
     max_completion_tokens: Int(ge=1) | None = Field(None, description="the newer OpenAI name for max_tokens")
     temperature: float | None = Field(None, ge=0, le=2, description="0 = greedy")
     top_p: float | None = Field(None, gt=0, le=1)
@@ -62,9 +65,14 @@ def chat_request_model(max_messages: int) -> type[ChatCompletionRequest]:
         __base__=ChatCompletionRequest,
         __module__=__name__,
         __doc__="An OpenAI chat completion request (the fields chefbot acts on; others are ignored).",
-        messages=(list[ChatMessage], Field(min_length=1, max_length=max_messages,
-                                           description=f"the conversation, oldest first; at most {max_messages} "
-                                                       "messages (serve.max_messages)")),
+        messages=(
+            list[ChatMessage],
+            Field(
+                min_length=1,
+                max_length=max_messages,
+                description=f"the conversation, oldest first; at most {max_messages} messages (serve.max_messages)",
+            ),
+        ),
     )
 
 
@@ -104,10 +112,13 @@ def _prompt_validator(max_prompts: int, vocab_size: int) -> Any:
         if isinstance(value, str) or (isinstance(value, list) and not any(isinstance(v, (str, list)) for v in value)):
             return [one(value, "")]  # type: ignore[list-item]
         if not isinstance(value, list):
-            raise PydanticCustomError("prompt_type", "give a string, a list of token ids, or a list of those (one per prompt)")
+            raise PydanticCustomError(
+                "prompt_type", "give a string, a list of token ids, or a list of those (one per prompt)"
+            )
         if len(value) > max_prompts:
-            raise PydanticCustomError("too_many_prompts", f"{len(value)} prompts; this server takes at most {max_prompts} "
-                                                          "in one request")
+            raise PydanticCustomError(
+                "too_many_prompts", f"{len(value)} prompts; this server takes at most {max_prompts} in one request"
+            )
         kinds = {type(v) for v in value}
         if kinds not in ({str}, {list}):
             raise PydanticCustomError("prompt_type", "a list of prompts holds only strings or only lists of token ids")
@@ -120,12 +131,16 @@ def _prompt_schema(max_prompts: int, vocab_size: int) -> dict:
     text = {"type": "string", "minLength": 1}
     ids = {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 0, "maximum": vocab_size - 1}}
     return {
-        "anyOf": [text, ids, {"type": "array", "minItems": 1, "maxItems": max_prompts, "items": text},
-                  {"type": "array", "minItems": 1, "maxItems": max_prompts, "items": ids}],
+        "anyOf": [
+            text,
+            ids,
+            {"type": "array", "minItems": 1, "maxItems": max_prompts, "items": text},
+            {"type": "array", "minItems": 1, "maxItems": max_prompts, "items": ids},
+        ],
         "description": "the text to continue (no chat template is applied), or its token ids; or a list of "
-                       f"either, one per prompt (at most {max_prompts}, serve.max_prompts), each answered as one choice; "
-                       "a prompt of more characters than serve.max_prompt_chars or more tokens than "
-                       "serve.max_prompt_tokens is 413",
+        f"either, one per prompt (at most {max_prompts}, serve.max_prompts), each answered as one choice; "
+        "a prompt of more characters than serve.max_prompt_chars or more tokens than "
+        "serve.max_prompt_tokens is 413",
     }
 
 
@@ -135,13 +150,18 @@ StopString = Annotated[str, Field(min_length=1, max_length=MAX_STOP_CHARS)]
 class CompletionRequest(LenientRequest):
     model: str | None = Field(None, description="the served model id (GET /v1/models); another id is 404")
     prompt: list[str | list[int]]  # replaced per server by completion_request_model
-    max_tokens: Int(ge=0) | None = Field(None, description="most tokens to generate (0 with echo: score the prompt "
-                                                           "only; above serve.max_tokens_cap: lowered to it)")
+    max_tokens: Int(ge=0) | None = Field(
+        None,
+        description="most tokens to generate (0 with echo: score the prompt "
+        "only; above serve.max_tokens_cap: lowered to it)",
+    )
     echo: bool = Field(False, description="return the prompt before the completion (with its log-probabilities)")
     logprobs: Int(ge=0, le=MAX_LOGPROBS) | None = Field(
-        None, description="return each token's log-probability and the top N alternatives at its position")
+        None, description="return each token's log-probability and the top N alternatives at its position"
+    )
     stop: StopString | Annotated[list[StopString], Field(max_length=MAX_STOPS)] | None = Field(
-        None, description="stop before the first of these strings in the completion (not returned)")
+        None, description="stop before the first of these strings in the completion (not returned)"
+    )
     temperature: float | None = Field(None, ge=0, le=2, description="0 = greedy")
     top_p: float | None = Field(None, gt=0, le=1)
     seed: Seed | None = None
@@ -156,8 +176,11 @@ class CompletionRequest(LenientRequest):
 @lru_cache(maxsize=None)  # one class per limit and vocabulary: looked up per request
 def completion_request_model(max_prompts: int, vocab_size: int) -> type[CompletionRequest]:
     """``CompletionRequest`` with this server's vocabulary (token ids) and prompt count in its schema."""
-    prompt_type = Annotated[list[Union[str, list[int]]], PlainValidator(_prompt_validator(max_prompts, vocab_size)),  # noqa: UP007
-                            WithJsonSchema(_prompt_schema(max_prompts, vocab_size))]
+    prompt_type = Annotated[
+        list[Union[str, list[int]]],
+        PlainValidator(_prompt_validator(max_prompts, vocab_size)),  # noqa: UP007
+        WithJsonSchema(_prompt_schema(max_prompts, vocab_size)),
+    ]
     return create_model(
         "CompletionRequest",
         __base__=CompletionRequest,
@@ -274,8 +297,11 @@ class TextCompletionChunk(TypedDict):
 
 
 def usage(prompt_tokens: int, completion_tokens: int) -> dict:
-    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens}
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
 
 
 def openai_finish_reason(reason: str) -> str:

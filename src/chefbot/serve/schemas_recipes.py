@@ -18,20 +18,26 @@ from chefbot.serve.schemas_openai import Usage
 # Blank pieces are dropped (Python's str.strip), so a request must have at least one piece left.  The
 # schema says so with character classes spelled out (every character str.isspace() is true for), not
 # \s, whose meaning differs between Python, Rust and ECMA regular expressions.
-WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009" \
-             "\u200a\u2028\u2029\u202f\u205f\u3000"
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+    "\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 NOT_BLANK = f"[^{WHITESPACE}]"  # a character that survives strip()
 NOT_SEPARATOR = f"[^{WHITESPACE},;]"  # ... and is not a separator either
 _SPLIT_RE = re.compile(r"[,\n;]")
 EMPTY_INGREDIENTS = 'give at least one ingredient, e.g. ["chicken", "rice"]'
 INGREDIENTS_SCHEMA = {
     "anyOf": [
-        {"type": "array", "items": {"type": "string"}, "minItems": 1,
-         "contains": {"type": "string", "pattern": NOT_BLANK}},
+        {
+            "type": "array",
+            "items": {"type": "string"},
+            "minItems": 1,
+            "contains": {"type": "string", "pattern": NOT_BLANK},
+        },
         {"type": "string", "pattern": NOT_SEPARATOR},
     ],
     "description": "a list of ingredients (at least one not blank), or one string separated by commas, "
-                   "semicolons or new lines (with at least one ingredient in it)",
+    "semicolons or new lines (with at least one ingredient in it)",
 }
 
 
@@ -55,12 +61,17 @@ class RecipeRequest(LenientRequest):
     model: str | None = Field(None, description="the served model id (GET /v1/models); another id is 404")
     ingredients: Ingredients
     constraints: RecipeConstraints = Field(default_factory=RecipeConstraints)
-    max_tokens: Int(ge=1) | None = Field(None, description="longest answer in tokens (above serve.max_tokens_cap: lowered to it)")
+    max_tokens: Int(ge=1) | None = Field(
+        None, description="longest answer in tokens (above serve.max_tokens_cap: lowered to it)"
+    )
     temperature: float | None = Field(None, ge=0, le=2, description="0 = greedy")
     seed: Seed | None = None
     stream: bool = Field(False, description="answer as server-sent events (text/event-stream)")
-    enforce: bool = Field(False, description="generate again (sampled) while a requested constraint is violated, at "
-                                             "most serve.enforce_attempts answers; else the best one, constraints_met false")
+    enforce: bool = Field(
+        False,
+        description="generate again (sampled) while a requested constraint is violated, at "
+        "most serve.enforce_attempts answers; else the best one, constraints_met false",
+    )
 
 
 class RecipeStep(BaseModel):
@@ -77,8 +88,11 @@ class StructuredRecipe(BaseModel):
 
     @classmethod
     def from_recipe(cls, recipe: Recipe) -> "StructuredRecipe":
-        return cls(title=recipe.title, ingredients=recipe.ingredients,
-                   steps=[RecipeStep(number=n, text=d) for n, d in enumerate(recipe.directions, 1)])
+        return cls(
+            title=recipe.title,
+            ingredients=recipe.ingredients,
+            steps=[RecipeStep(number=n, text=d) for n, d in enumerate(recipe.directions, 1)],
+        )
 
 
 class ConstraintCheckResult(BaseModel):
@@ -87,7 +101,7 @@ class ConstraintCheckResult(BaseModel):
     name: str = Field(description="a diet (vegan, ...), max_minutes, difficulty, cuisine or servings")
     requested: str = Field(description="what was asked, in words")
     satisfied: bool | None = Field(description="true: met; false: violated; null: the recipe does not tell")
-    detail: str = Field(description="why, e.g. \"mentions '1 lb chicken' (poultry)\" or \"about 55 minutes, over 30\"")
+    detail: str = Field(description='why, e.g. "mentions \'1 lb chicken\' (poultry)" or "about 55 minutes, over 30"')
     offending: list[str] = Field(description="the ingredient lines that break it")
     minutes: float | None = Field(description="the estimated total time, where it matters")
 
@@ -105,7 +119,8 @@ class RecipeResponse(BaseModel):
     minutes_stated: float
     checks: list[ConstraintCheckResult] = Field(description="one per requested constraint, judged on the answer")
     conflicts: list[ConstraintCheckResult] = Field(
-        description="requested diets the given ingredients break (vegetarian + chicken); the prompt asked for a substitute")
+        description="requested diets the given ingredients break (vegetarian + chicken); the prompt asked for a substitute"
+    )
     constraints_met: bool = Field(description="no requested constraint is violated (unknowns do not count)")
     attempts: int = Field(description="answers generated (more than 1 only with enforce)")
     attempt: int = Field(description="which of them this is (with enforce: the first that passed, else the best)")

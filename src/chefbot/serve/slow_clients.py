@@ -24,8 +24,9 @@ KEEP_ALIVE_S = 5.0  # uvicorn's default for an idle connection between requests
 
 
 def _late_body(seconds: float) -> bytes:
-    return json.dumps(error_body(f"the request was not received within {seconds:g} s (serve.read_timeout_s)",
-                                 code="request_timeout")).encode()
+    return json.dumps(
+        error_body(f"the request was not received within {seconds:g} s (serve.read_timeout_s)", code="request_timeout")
+    ).encode()
 
 
 class ReadTimeout:
@@ -55,9 +56,17 @@ class ReadTimeout:
                 cut_off = True
                 if not started:
                     body = _late_body(self.seconds)
-                    await send({"type": "http.response.start", "status": 408, "headers": [
-                        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                        (b"connection", b"close")]})
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": 408,
+                            "headers": [
+                                (b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode()),
+                                (b"connection", b"close"),
+                            ],
+                        }
+                    )
                     await send({"type": "http.response.body", "body": body})
                 return {"type": "http.disconnect"}
             if message["type"] != "http.request" or not message.get("more_body", False):
@@ -91,8 +100,10 @@ def header_timeout_protocol(seconds: float) -> type:
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    late = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
-            b"content-length: %d\r\n\r\n" % len(_late_body(seconds))) + _late_body(seconds)
+    late = (
+        b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
+        b"content-length: %d\r\n\r\n" % len(_late_body(seconds))
+    ) + _late_body(seconds)
 
     class HeaderTimeoutH11(H11Protocol):
         _header_timer: asyncio.TimerHandle | None = None

@@ -12,6 +12,7 @@ from chefbot.serve.schemas import error_body, json_schema
 
 DONE = "data: [DONE]\n\n"  # the last event of every stream (OpenAI's)
 
+
 def sse_media_type(*payloads: Any) -> dict:
     """An OpenAPI media type object for a stream of server-sent events: each event's ``data`` is one
     JSON payload of these types, and the last is ``[DONE]``.  (Before OpenAPI 3.2 a stream's
@@ -42,8 +43,9 @@ def sse(obj: dict) -> str:
     return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
 
 
-async def in_band_errors(events: AsyncIterator[str], on_timeout: Callable[[RequestTimeout], str] | None = None
-                         ) -> AsyncIterator[str]:
+async def in_band_errors(
+    events: AsyncIterator[str], on_timeout: Callable[[RequestTimeout], str] | None = None
+) -> AsyncIterator[str]:
     """``events``, then ``[DONE]``; a failure on the way becomes an error event (the status line is already
     sent, so no status can say it): a timeout as ``timeout`` (or ``on_timeout``'s event, e.g. the best answer
     so far), anything else as ``server_error``."""

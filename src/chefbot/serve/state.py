@@ -33,8 +33,9 @@ T = TypeVar("T")
 
 
 class ServerState:
-    def __init__(self, cfg: ExperimentConfig, generator: Generator, model_name: str | None = None,
-                 adapter: str | None = None) -> None:
+    def __init__(
+        self, cfg: ExperimentConfig, generator: Generator, model_name: str | None = None, adapter: str | None = None
+    ) -> None:
         require(generator, Generator)
         serve = cfg.serve
         self.cfg = cfg
@@ -46,24 +47,36 @@ class ServerState:
         self.max_prompts = serve.max_prompts
         # Plain completions need token ids in and out (not vLLM's offline engine in chefbot, nor an endpoint).
         self.has_completions = isinstance(generator, TokenEngine)
-        self.identity = {"model": self.name,
-                         **served_identity(cfg, generator, adapter if adapter is not None else cfg.adapter)}
-        self.identity["limits"] = {"max_prompt_chars": serve.max_prompt_chars, "max_prompt_tokens": serve.max_prompt_tokens,
-                                   "max_tokens_cap": serve.max_tokens_cap, "max_messages": serve.max_messages,
-                                   "max_prompts": self.max_prompts, "max_logprobs": MAX_LOGPROBS}
+        self.identity = {
+            "model": self.name,
+            **served_identity(cfg, generator, adapter if adapter is not None else cfg.adapter),
+        }
+        self.identity["limits"] = {
+            "max_prompt_chars": serve.max_prompt_chars,
+            "max_prompt_tokens": serve.max_prompt_tokens,
+            "max_tokens_cap": serve.max_tokens_cap,
+            "max_messages": serve.max_messages,
+            "max_prompts": self.max_prompts,
+            "max_logprobs": MAX_LOGPROBS,
+        }
         # vLLM's offline engine is not safe to call from two threads; it batches internally, and
         # our batcher still hands it every concurrent request at once.
         concurrency = 1 if self.backend == "vllm" else serve.max_concurrency
-        self.scheduler = Scheduler(generator, max_concurrency=concurrency, max_queue=serve.max_queue,
-                                   timeout_s=serve.request_timeout_s)
+        self.scheduler = Scheduler(
+            generator, max_concurrency=concurrency, max_queue=serve.max_queue, timeout_s=serve.request_timeout_s
+        )
         self.gen_cfg = generator.gen_cfg
         self.has_plan = False  # set by create_app when POST /v1/plan is mounted
 
     # -- checks shared by the endpoints (all before the queue) ---------------------------------
     def check_model(self, requested: str | None) -> None:
         if requested not in (None, "", self.name):
-            raise ApiError(404, f"model {requested!r} not found; this server serves {self.name!r} (GET /v1/models)",
-                           param="model", code="model_not_found")
+            raise ApiError(
+                404,
+                f"model {requested!r} not found; this server serves {self.name!r} (GET /v1/models)",
+                param="model",
+                code="model_not_found",
+            )
 
     def check_size(self, messages: list[dict]) -> ChatPrompt:
         """The conversation as the queue takes it, once it is within ``serve.max_prompt_chars`` characters and
@@ -75,19 +88,29 @@ class ServerState:
         chars = sum(len(m["content"]) for m in messages)
         limit = self.cfg.serve.max_prompt_chars
         if chars > limit:
-            raise ApiError(413, f"prompt is {chars} characters; this server accepts at most {limit} "
-                                "(serve.max_prompt_chars)", param="messages", code="prompt_too_long")
+            raise ApiError(
+                413,
+                f"prompt is {chars} characters; this server accepts at most {limit} (serve.max_prompt_chars)",
+                param="messages",
+                code="prompt_too_long",
+            )
         if not isinstance(self.generator, TokenizedGenerator):
             return prompt
         try:
             tokens = len(prompt.ids_for(self.generator))
         except Exception as e:  # e.g. a template that insists on alternating user/assistant turns
-            raise ApiError(400, f"the model's chat template refuses these messages: {e}", param="messages",
-                           code="invalid_messages") from None
+            raise ApiError(
+                400, f"the model's chat template refuses these messages: {e}", param="messages", code="invalid_messages"
+            ) from None
         limit = self.cfg.serve.max_prompt_tokens
         if tokens > limit:
-            raise ApiError(413, f"prompt is {tokens} tokens with the chat template; this server accepts at most "
-                                f"{limit} (serve.max_prompt_tokens)", param="messages", code="prompt_too_long")
+            raise ApiError(
+                413,
+                f"prompt is {tokens} tokens with the chat template; this server accepts at most "
+                f"{limit} (serve.max_prompt_tokens)",
+                param="messages",
+                code="prompt_too_long",
+            )
         return prompt
 
     def check_prompt_ids(self, prompts: list[str | list[int]]) -> list[list[int]]:
@@ -102,23 +125,33 @@ class ServerState:
             if isinstance(p, str):
                 limit = self.cfg.serve.max_prompt_chars
                 if len(p) > limit:
-                    raise ApiError(413, f"{where} is {len(p)} characters; this server accepts at most {limit} "
-                                        "(serve.max_prompt_chars)", param=where, code="prompt_too_long")
+                    raise ApiError(
+                        413,
+                        f"{where} is {len(p)} characters; this server accepts at most {limit} (serve.max_prompt_chars)",
+                        param=where,
+                        code="prompt_too_long",
+                    )
                 p = tokenizer(p)["input_ids"]
                 if not p:
                     raise ApiError(400, f"{where} has no tokens", param=where, code="empty_prompt")
             limit = self.cfg.serve.max_prompt_tokens
             if len(p) > limit:
-                raise ApiError(413, f"{where} is {len(p)} tokens; this server accepts at most {limit} "
-                                    "(serve.max_prompt_tokens)", param=where, code="prompt_too_long")
+                raise ApiError(
+                    413,
+                    f"{where} is {len(p)} tokens; this server accepts at most {limit} (serve.max_prompt_tokens)",
+                    param=where,
+                    code="prompt_too_long",
+                )
             out.append(list(p))
         return out
 
-    def settings_for(self, max_tokens: int | None, temperature: float | None, top_p: float | None = None,
-                     seed: int | None = None) -> dict:
+    def settings_for(
+        self, max_tokens: int | None, temperature: float | None, top_p: float | None = None, seed: int | None = None
+    ) -> dict:
         # Capped silently, as OpenAI does for max_tokens beyond a model's limit.
-        out: dict[str, Any] = {"max_new_tokens": min(max_tokens or self.gen_cfg.max_new_tokens,
-                                                     self.cfg.serve.max_tokens_cap)}
+        out: dict[str, Any] = {
+            "max_new_tokens": min(max_tokens or self.gen_cfg.max_new_tokens, self.cfg.serve.max_tokens_cap)
+        }
         if temperature is not None:
             out["do_sample"] = temperature > 0
             if temperature > 0:
@@ -135,18 +168,23 @@ class ServerState:
         try:
             return await while_connected(request, self.scheduler.complete(prompt, settings))
         except Rejected as e:
-            raise ApiError(e.status, str(e), "server_busy", code="queue_full", headers={"Retry-After": str(e.retry_after)})
+            raise ApiError(
+                e.status, str(e), "server_busy", code="queue_full", headers={"Retry-After": str(e.retry_after)}
+            )
         except RequestTimeout as e:
             raise ApiError(504, str(e), "timeout", code="timeout")
 
-    async def open_stream(self, prompt: ChatPrompt | None, settings: dict, start: Callable[[], Any] | None = None,
-                          request: Any = None) -> ActiveStream:
+    async def open_stream(
+        self, prompt: ChatPrompt | None, settings: dict, start: Callable[[], Any] | None = None, request: Any = None
+    ) -> ActiveStream:
         """``prompt`` (from ``check_size``) answered as a stream; or, with ``start`` (and no prompt), the stream
         ``start`` makes, under the same admission and slots."""
         try:
             return await while_connected(request, self.scheduler.open_stream(prompt, settings, start))
         except Rejected as e:
-            raise ApiError(e.status, str(e), "server_busy", code="queue_full", headers={"Retry-After": str(e.retry_after)})
+            raise ApiError(
+                e.status, str(e), "server_busy", code="queue_full", headers={"Retry-After": str(e.retry_after)}
+            )
 
     async def run(self, fn: Callable[[], T], cancel: Callable[[], Any] | None = None, request: Any = None) -> T:
         """One call of its own (a plain completion, a plan) through the same queue, slots and timeouts;
@@ -154,16 +192,23 @@ class ServerState:
         try:
             return await while_connected(request, self.scheduler.run(fn, cancel))
         except Rejected as e:
-            raise ApiError(e.status, str(e), "server_busy", code="queue_full", headers={"Retry-After": str(e.retry_after)})
+            raise ApiError(
+                e.status, str(e), "server_busy", code="queue_full", headers={"Retry-After": str(e.retry_after)}
+            )
         except RequestTimeout as e:
             raise ApiError(504, str(e), "timeout", code="timeout")
 
     def health(self) -> dict:
         # cpu: model and SIMD flags (avx2, avx512*, amx*, vnni, bf16, fp16): they decide llama.cpp's kernels
         # (an AMX Xeon once crashed it: docs/SERVING.md); the same record as the engine probe's key and the benchmarks'.
-        return {"status": "ok", **self.identity, "cpu": cpu_info(),
-                "features": {"plan": self.has_plan, "completions": self.has_completions},
-                "queue": self.scheduler.snapshot(), "uptime_s": round(time.monotonic() - self.started, 3)}
+        return {
+            "status": "ok",
+            **self.identity,
+            "cpu": cpu_info(),
+            "features": {"plan": self.has_plan, "completions": self.has_completions},
+            "queue": self.scheduler.snapshot(),
+            "uptime_s": round(time.monotonic() - self.started, 3),
+        }
 
 
 class ClientGone(ApiError):
@@ -209,8 +254,14 @@ def served_identity(cfg: ExperimentConfig, generator: Generator, adapter: str | 
     ``identity()`` (backend, dtype or quantization), the config's base model and quantization mode (the hf engine
     quantizes the base per ``quant.mode``: ``chefbot.model.load_model``), the adapter's fingerprint, and for a
     ``TokenizedGenerator`` its tokenizer's."""
-    info: dict[str, Any] = {"backend": generator.backend, "base_model": cfg.model.name_or_path, "adapter": None,
-                            "dtype": None, "quant": None, "tokenizer": None}
+    info: dict[str, Any] = {
+        "backend": generator.backend,
+        "base_model": cfg.model.name_or_path,
+        "adapter": None,
+        "dtype": None,
+        "quant": None,
+        "tokenizer": None,
+    }
     if adapter:
         info["adapter"] = adapter_identity(adapter)
     info.update(generator.identity())

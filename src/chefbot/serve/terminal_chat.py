@@ -31,12 +31,16 @@ def local_stream_fn(generator: Any, settings: dict | None = None) -> StreamFn:
     return stream
 
 
-def remote_stream_fn(url: str, model: str, api_key: str | None = None, max_tokens: int | None = None,
-                     temperature: float | None = None) -> StreamFn:
+def remote_stream_fn(
+    url: str, model: str, api_key: str | None = None, max_tokens: int | None = None, temperature: float | None = None
+) -> StreamFn:
     import openai
 
-    client = openai.OpenAI(base_url=url.rstrip("/") + ("" if url.rstrip("/").endswith("/v1") else "/v1"),
-                           api_key=api_key or "EMPTY", max_retries=1)
+    client = openai.OpenAI(
+        base_url=url.rstrip("/") + ("" if url.rstrip("/").endswith("/v1") else "/v1"),
+        api_key=api_key or "EMPTY",
+        max_retries=1,
+    )
     extra: dict[str, Any] = {}
     if max_tokens is not None:
         extra["max_tokens"] = max_tokens
@@ -57,8 +61,9 @@ def remote_stream_fn(url: str, model: str, api_key: str | None = None, max_token
     return stream
 
 
-def chat_loop(stream: StreamFn, read: Callable[[str], str] = input, out: TextIO = sys.stdout,
-              system: str | None = None) -> Messages:
+def chat_loop(
+    stream: StreamFn, read: Callable[[str], str] = input, out: TextIO = sys.stdout, system: str | None = None
+) -> Messages:
     """Run the conversation until /quit or end of input; returns the final history."""
     base: Messages = [{"role": "system", "content": system}] if system else []
     history: Messages = list(base)

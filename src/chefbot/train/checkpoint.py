@@ -160,13 +160,17 @@ def load_checkpoint(folder: Path, optimizer: Any, scheduler: Any, rank: int = 0,
     elif (folder / "optimizer.pt").exists():
         optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=False, map_location="cpu"))
     else:  # FSDP checkpoints of older versions saved no optimizer state
-        console.print(f"[yellow]{folder}: no optimizer state saved (FSDP run of an older chefbot); Adam moments restart from zero[/]")
+        console.print(
+            f"[yellow]{folder}: no optimizer state saved (FSDP run of an older chefbot); Adam moments restart from zero[/]"
+        )
     scheduler.load_state_dict(torch.load(folder / "scheduler.pt", weights_only=False))
     rng = folder / rng_file(rank)
     if not rng.exists() and (folder / OLD_RNG_FILE).exists():  # written before per-rank RNG files
         rng = folder / OLD_RNG_FILE
         if world_size > 1:
-            console.print(f"[yellow]{folder}: only rank 0's RNG state was saved (older chefbot); rank {rank} "
-                          "restores it, so its dropout masks differ from an uninterrupted run[/]")
+            console.print(
+                f"[yellow]{folder}: only rank 0's RNG state was saved (older chefbot); rank {rank} "
+                "restores it, so its dropout masks differ from an uninterrupted run[/]"
+            )
     set_rng_state(torch.load(rng, weights_only=False))
     return state

@@ -31,7 +31,9 @@ def _eval_results(output_dir: Path) -> dict | None:
 def train_cmd(
     config: str = typer.Argument(..., help="Experiment YAML, e.g. configs/qwen2.5-1.5b-qlora.yaml"),
     overrides: Optional[List[str]] = typer.Argument(None, help="Dotted key=value overrides, e.g. train.max_steps=50"),
-    push: bool = typer.Option(False, "--push", help="After training, merge and upload adapter + merged model to train.push_to_hub."),
+    push: bool = typer.Option(
+        False, "--push", help="After training, merge and upload adapter + merged model to train.push_to_hub."
+    ),
 ) -> None:
     """Train a LoRA/QLoRA adapter (resumes from the newest complete checkpoint in output_dir)."""
     cfg = load_config(config, overrides)
@@ -47,8 +49,15 @@ def train_cmd(
     last = history["train_loss"][-1]["loss"] if history["train_loss"] else float("nan")
     rate = history["target_tokens_per_s"]
     now = len(summary["train_loss"])
-    what = f"trained {now} steps" if now == history["steps"] else (
-        f"trained {now} more steps ({history['steps']} in all)" if now else f"already finished: {history['steps']} steps")
+    what = (
+        f"trained {now} steps"
+        if now == history["steps"]
+        else (
+            f"trained {now} more steps ({history['steps']} in all)"
+            if now
+            else f"already finished: {history['steps']} steps"
+        )
+    )
     console.print(
         f"{what}; last loss {last:.4f}; {f'{rate:.0f}' if rate else '–'} target tok/s; "
         f"peak {summary['peak_mem_mb']:.0f} MB; adapter: {summary['adapter_dir']}"
@@ -61,7 +70,9 @@ def train_cmd(
         out = Path(cfg.output_dir)
         merged = out / "merged"
         merge_adapter(cfg, summary["adapter_dir"], merged)
-        urls = push_to_hub(cfg, cfg.train.push_to_hub, Path(summary["adapter_dir"]), merged, summary, _eval_results(out))
+        urls = push_to_hub(
+            cfg, cfg.train.push_to_hub, Path(summary["adapter_dir"]), merged, summary, _eval_results(out)
+        )
         console.print("pushed: " + ", ".join(urls))
 
 
@@ -70,7 +81,9 @@ def merge_cmd(
     adapter: str = typer.Option(..., "--adapter", help="Adapter folder, e.g. runs/quickstart/adapter"),
     out: str = typer.Option(..., "--out", help="Where to write the merged model."),
     dtype: str = typer.Option("bf16", "--dtype", help="bf16, fp16 or fp32 (never 4-bit)."),
-    check_prompts: int = typer.Option(3, "--check-prompts", help="Prompts on which merged and adapter logits are compared."),
+    check_prompts: int = typer.Option(
+        3, "--check-prompts", help="Prompts on which merged and adapter logits are compared."
+    ),
     overrides: Optional[List[str]] = typer.Argument(None, help="Dotted key=value overrides."),
 ) -> None:
     """Merge an adapter into an unquantized copy of the base and verify the logits."""

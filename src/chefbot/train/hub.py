@@ -16,13 +16,17 @@ from chefbot.errors import ChefbotError
 
 
 def _offline() -> bool:
-    return any(os.environ.get(k, "0") not in ("0", "", "false", "False") for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(
+        os.environ.get(k, "0") not in ("0", "", "false", "False") for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
 
 
 def check_hub_access(repo_id: str | None) -> None:
     """Fail fast with one line when pushing cannot work (no repo id, offline, no token)."""
     if not repo_id:
-        raise ChefbotError("--push needs a repo id: set train.push_to_hub=<user>/<name> in the config or as an override")
+        raise ChefbotError(
+            "--push needs a repo id: set train.push_to_hub=<user>/<name> in the config or as an override"
+        )
     if _offline():
         raise ChefbotError(
             f"--push to {repo_id}: the Hugging Face Hub is switched off here (HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE=1); "
@@ -33,7 +37,9 @@ def check_hub_access(repo_id: str | None) -> None:
     try:
         HfApi().whoami()
     except Exception as e:  # network down, bad or missing token
-        raise ChefbotError(f"--push to {repo_id}: cannot reach the Hub or no valid token ({type(e).__name__}); run `huggingface-cli login` or drop --push") from None
+        raise ChefbotError(
+            f"--push to {repo_id}: cannot reach the Hub or no valid token ({type(e).__name__}); run `huggingface-cli login` or drop --push"
+        ) from None
 
 
 def model_card(cfg: Any, train_summary: dict, eval_results: dict | None, merged: bool) -> str:
@@ -66,7 +72,9 @@ def model_card(cfg: Any, train_summary: dict, eval_results: dict | None, merged:
     return "\n".join(x for x in lines if x is not None)
 
 
-def push(cfg: Any, repo_id: str, adapter_dir: Path, merged_dir: Path | None, train_summary: dict, eval_results: dict | None) -> list[str]:
+def push(
+    cfg: Any, repo_id: str, adapter_dir: Path, merged_dir: Path | None, train_summary: dict, eval_results: dict | None
+) -> list[str]:
     """Upload the adapter to ``repo_id`` and the merged model to ``repo_id``-merged; returns URLs."""
     check_hub_access(repo_id)
     from huggingface_hub import HfApi

@@ -74,6 +74,7 @@ def collator(cfg: ExperimentConfig, pad_id: int) -> Callable[[list[dict]], dict]
         return lambda rows: collate_packed(rows, pad_id=pad_id)
     return collate_padding_free
 
+
 # ----------------------------------------------------------------------------- one step
 
 
@@ -171,12 +172,13 @@ def setup(cfg: ExperimentConfig, prepared: Any = None, tokenizer: Any = None) ->
     torch.manual_seed(cfg.seed)
     tokenizer = tokenizer or load_tokenizer(cfg.model)
     if prepared is None:
-
         # Rank 0 builds the data cache first; the others then read it.
         with accelerator.main_process_first():
             prepared = prepare(cfg, tokenizer, progress=accelerator.is_main_process)
     if len(prepared.train) == 0:
-        raise ChefbotError(f"no training rows after preparing {cfg.data.source} (see the data stats in {prepared.cache_dir})")
+        raise ChefbotError(
+            f"no training rows after preparing {cfg.data.source} (see the data stats in {prepared.cache_dir})"
+        )
     model = load_model(cfg, device_map=S.device_map_for(accelerator), dtype=dtype)
     if accelerator.device.type == "cpu":
         packed_attention.enable(model)  # no varlen kernel on CPU: attend within each example
@@ -197,8 +199,20 @@ def setup(cfg: ExperimentConfig, prepared: Any = None, tokenizer: Any = None) ->
     loss_module = accelerator.prepare(loss_module, device_placement=[False])
     optimizer = accelerator.prepare(S.make_optimizer(S.trainable_parameters(loss_module), cfg))
     scheduler = S.make_scheduler(optimizer, cfg, steps)
-    return Run(cfg, accelerator, model, loss_module, optimizer, scheduler, prepared.train, prepared.validation,
-               collator(cfg, tokenizer.pad_token_id or 0), steps, tokenizer, adapter_keys)
+    return Run(
+        cfg,
+        accelerator,
+        model,
+        loss_module,
+        optimizer,
+        scheduler,
+        prepared.train,
+        prepared.validation,
+        collator(cfg, tokenizer.pad_token_id or 0),
+        steps,
+        tokenizer,
+        adapter_keys,
+    )
 
 
 def _save_weights(run: Run, folder: Path, state_dict: dict | None = None) -> None:
@@ -210,8 +224,11 @@ def _save_weights(run: Run, folder: Path, state_dict: dict | None = None) -> Non
         from safetensors.torch import save_file
 
         unwrapped.save_pretrained(folder, safe_serialization=True, state_dict={})
-        save_file({key: state_dict[name].contiguous() for name, key in run.adapter_keys.items()},
-                  str(folder / "adapter_model.safetensors"), metadata={"format": "pt"})
+        save_file(
+            {key: state_dict[name].contiguous() for name, key in run.adapter_keys.items()},
+            str(folder / "adapter_model.safetensors"),
+            metadata={"format": "pt"},
+        )
         return
     unwrapped.save_pretrained(folder, safe_serialization=True, state_dict=state_dict)
 
@@ -229,7 +246,7 @@ def _gathered_state(run: Run) -> dict | None:
         state = fsdp.trainable_state(run.loss_module, acc.is_main_process)
     else:
         state = acc.get_state_dict(run.loss_module)
-    return {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")} if state else None
+    return {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")} if state else None
 
 
 def _load_weights(run: Run, folder: Path) -> None:
@@ -243,7 +260,9 @@ def _load_weights(run: Run, folder: Path) -> None:
             state = {"model." + name: adapter[key] for name, key in run.adapter_keys.items() if key in adapter}
             missing = fsdp.load_trainable_state(run.loss_module, state)
             if missing:
-                raise ChefbotError(f"{folder}: the adapter lacks {len(missing)} trained weights of this model, e.g. {missing[0]}")
+                raise ChefbotError(
+                    f"{folder}: the adapter lacks {len(missing)} trained weights of this model, e.g. {missing[0]}"
+                )
             return
         set_peft_model_state_dict(run.model, adapter)
     else:
@@ -274,7 +293,9 @@ class Logger:
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
         if track:
-            self.run.accelerator.log({k: v for k, v in row.items() if isinstance(v, (int, float)) and k != "step"}, step=step)
+            self.run.accelerator.log(
+                {k: v for k, v in row.items() if isinstance(v, (int, float)) and k != "step"}, step=step
+            )
 
 
 def fit(run: Run) -> dict:
@@ -317,7 +338,9 @@ def fit(run: Run) -> dict:
                 batches = epoch_batches(len(run.train_data), epoch, cfg.seed, t.batch_size, world, rank)
                 continue
             group = batches[micro : micro + t.grad_accum]
-            micro_batches = [_to_device(run.collate([run.train_data[int(i)] for i in idx]), acc.device) for idx in group]
+            micro_batches = [
+                _to_device(run.collate([run.train_data[int(i)] for i in idx]), acc.device) for idx in group
+            ]
             t0 = time.perf_counter()
             loss, n_targets = accumulate_gradients(run.loss_module, micro_batches, acc)
             grad_norm = None
@@ -333,20 +356,38 @@ def fit(run: Run) -> dict:
             if not math.isfinite(loss):
                 raise ChefbotError(f"training loss became {loss} at step {step}; lower train.lr or check the data")
             train_losses.append({"step": step, "loss": loss})
-            row = {"step": step, "loss": loss, "lr": run.scheduler.get_last_lr()[0], "target_tokens": n_targets,
-                   "epoch": epoch, "grad_norm": grad_norm, "step_seconds": step_seconds, "peak_mem_mb": peak_memory_mb(acc.device),
-                   "target_tokens_per_s": tokens / max(train_time, 1e-9)}
+            row = {
+                "step": step,
+                "loss": loss,
+                "lr": run.scheduler.get_last_lr()[0],
+                "target_tokens": n_targets,
+                "epoch": epoch,
+                "grad_norm": grad_norm,
+                "step_seconds": step_seconds,
+                "peak_mem_mb": peak_memory_mb(acc.device),
+                "target_tokens_per_s": tokens / max(train_time, 1e-9),
+            }
             logger.log(row, step, track=step % t.logging_steps == 0 or step == run.total_steps)
             if bar:
                 bar.update(task, completed=step, info=f"loss {loss:.3f}  {row['target_tokens_per_s']:.0f} tok/s")
             if t.eval_steps and len(run.val_data) and (step % t.eval_steps == 0 or step == run.total_steps):
-                eval_losses.append({"step": step, "loss": evaluate_loss(run.loss_module, run.val_data, run.collate, acc, cfg)})
+                eval_losses.append(
+                    {"step": step, "loss": evaluate_loss(run.loss_module, run.val_data, run.collate, acc, cfg)}
+                )
                 logger.log({"step": step, "eval_loss": eval_losses[-1]["loss"]}, step)
                 if bar:
                     bar.console.print(f"step {step}: eval loss {eval_losses[-1]['loss']:.4f}")
             if (t.save_steps and step % t.save_steps == 0) or step == run.total_steps:
-                _checkpoint(run, step, {"epoch": epoch, "micro_batch": micro, "sampler_seed": cfg.seed,
-                                        "layout": [t.batch_size, t.grad_accum, world]})
+                _checkpoint(
+                    run,
+                    step,
+                    {
+                        "epoch": epoch,
+                        "micro_batch": micro,
+                        "sampler_seed": cfg.seed,
+                        "layout": [t.batch_size, t.grad_accum, world],
+                    },
+                )
     return {
         "steps": step,
         "train_loss": train_losses,
@@ -376,9 +417,17 @@ def _checkpoint(run: Run, step: int, position: dict) -> None:
     # state included); they are gathered to rank 0 and saved one file per rank.
     shards = fsdp.gather_to_main(fsdp.to_cpu(run.optimizer.state_dict()), acc) if is_fsdp(acc) else None
     if acc.is_main_process:  # only rank 0 writes (DDP ranks hold identical weights and optimizer state)
-        save_checkpoint(run.cfg.output_dir, step, lambda d: _save_weights(run, d, state),
-                        None if shards else run.optimizer, run.scheduler, position,
-                        keep=run.cfg.train.save_total_limit, rng_states=rngs, optimizer_shards=shards)
+        save_checkpoint(
+            run.cfg.output_dir,
+            step,
+            lambda d: _save_weights(run, d, state),
+            None if shards else run.optimizer,
+            run.scheduler,
+            position,
+            keep=run.cfg.train.save_total_limit,
+            rng_states=rngs,
+            optimizer_shards=shards,
+        )
     acc.wait_for_everyone()
 
 
@@ -407,8 +456,11 @@ def train(cfg: ExperimentConfig, prepared: Any = None, tokenizer: Any = None) ->
         init = {"wandb": {"mode": cfg.train.wandb_mode, "dir": cfg.output_dir, "name": cfg.name}}
         if "wandb" in cfg.train.report_to:
             os.environ.setdefault("WANDB_MODE", cfg.train.wandb_mode)
-        acc.init_trackers(cfg.train.wandb_project if "wandb" in cfg.train.report_to else "tensorboard",
-                          config=_flat_config(cfg), init_kwargs=init)
+        acc.init_trackers(
+            cfg.train.wandb_project if "wandb" in cfg.train.report_to else "tensorboard",
+            config=_flat_config(cfg),
+            init_kwargs=init,
+        )
     summary = fit(run)
     summary["adapter_dir"] = str(save_final(run, summary))
     summary["total_steps"] = run.total_steps

@@ -55,13 +55,19 @@ class TargetTokenLoss(nn.Module):
     def _recompute_head(self, n_targets: int, vocab: int, device: torch.device) -> bool:
         return device.type != "cpu" or n_targets * vocab * 4 > KEEP_LOGITS_BYTES
 
-    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, input_ids: torch.Tensor, labels: torch.Tensor, position_ids: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         lm = _causal_lm(self.model)
         # No attention_mask: transformers builds a block-diagonal causal mask from position_ids,
         # so packed examples never attend to each other (batch contract).  With per-example
         # attention (CPU) the example spans go to the attention function instead.
-        extra = {"example_spans": packed_attention.example_spans(position_ids)} if packed_attention.is_enabled(lm) else {}
-        hidden = lm.get_decoder()(input_ids=input_ids, position_ids=position_ids, use_cache=False, **extra).last_hidden_state
+        extra = (
+            {"example_spans": packed_attention.example_spans(position_ids)} if packed_attention.is_enabled(lm) else {}
+        )
+        hidden = lm.get_decoder()(
+            input_ids=input_ids, position_ids=position_ids, use_cache=False, **extra
+        ).last_hidden_state
         targets = labels[:, 1:]
         mask = targets != IGNORE_INDEX
         picked = hidden[:, :-1][mask]  # [n_targets, hidden]: masked positions never reach lm_head

@@ -83,11 +83,14 @@ class Architecture:
         if head_dim == get("hidden_size") // get("num_attention_heads"):
             head_dim = None  # the default, whether or not the config spells it out
         return cls(
-            hidden_size=get("hidden_size"), num_hidden_layers=get("num_hidden_layers"),
+            hidden_size=get("hidden_size"),
+            num_hidden_layers=get("num_hidden_layers"),
             num_attention_heads=get("num_attention_heads"),
             num_key_value_heads=get("num_key_value_heads") or get("num_attention_heads"),
-            intermediate_size=get("intermediate_size"), vocab_size=get("vocab_size"),
-            tie_word_embeddings=bool(get("tie_word_embeddings", False)), head_dim=head_dim,
+            intermediate_size=get("intermediate_size"),
+            vocab_size=get("vocab_size"),
+            tie_word_embeddings=bool(get("tie_word_embeddings", False)),
+            head_dim=head_dim,
             attention_bias=bool(get("attention_bias", model_type == "qwen2")),
         )
 
@@ -106,8 +109,15 @@ class Architecture:
     def linear_shapes(self) -> dict[str, tuple[int, int]]:
         """(d_in, d_out) of each linear of one decoder layer."""
         h, i = self.hidden_size, self.intermediate_size
-        return {"q_proj": (h, self.q_dim), "k_proj": (h, self.kv_dim), "v_proj": (h, self.kv_dim),
-                "o_proj": (self.q_dim, h), "gate_proj": (h, i), "up_proj": (h, i), "down_proj": (i, h)}
+        return {
+            "q_proj": (h, self.q_dim),
+            "k_proj": (h, self.kv_dim),
+            "v_proj": (h, self.kv_dim),
+            "o_proj": (self.q_dim, h),
+            "gate_proj": (h, i),
+            "up_proj": (h, i),
+            "down_proj": (i, h),
+        }
 
     def layer_linear_params(self) -> int:
         return sum(a * b for a, b in self.linear_shapes().values())
@@ -160,12 +170,19 @@ class RunSettings:
         """From a chefbot ExperimentConfig (``changes`` override any field)."""
         targets = LINEARS if cfg.lora.target_modules == "all-linear" else tuple(cfg.lora.target_modules)
         precision = cfg.train.precision if cfg.train.precision in DTYPE_BYTES else "bf16"
-        base = cls(quant=cfg.quant.mode, double_quant=cfg.quant.double_quant,
-                   compute=cfg.quant.compute_dtype if cfg.quant.mode != "none" else precision,
-                   lora_r=cfg.lora.r, lora_targets=targets, lora_dropout=cfg.lora.dropout,
-                   optimizer=cfg.train.optimizer, batch_size=cfg.train.batch_size, seq_len=cfg.data.max_length,
-                   gradient_checkpointing=cfg.train.gradient_checkpointing,
-                   attention="flash_attention_2" if cfg.model.attn_implementation == "flash_attention_2" else "sdpa")
+        base = cls(
+            quant=cfg.quant.mode,
+            double_quant=cfg.quant.double_quant,
+            compute=cfg.quant.compute_dtype if cfg.quant.mode != "none" else precision,
+            lora_r=cfg.lora.r,
+            lora_targets=targets,
+            lora_dropout=cfg.lora.dropout,
+            optimizer=cfg.train.optimizer,
+            batch_size=cfg.train.batch_size,
+            seq_len=cfg.data.max_length,
+            gradient_checkpointing=cfg.train.gradient_checkpointing,
+            attention="flash_attention_2" if cfg.model.attn_implementation == "flash_attention_2" else "sdpa",
+        )
         return replace(base, **changes)
 
     @property
@@ -333,8 +350,13 @@ def usable_bytes(card_gb: float) -> float:
     return (card_gb * 1e9 - GiB) * 0.9
 
 
-def best_settings(arch: Architecture, run: RunSettings, card_gb: float,
-                  seq_lens: tuple[int, ...] = (512, 1024, 2048), batches: tuple[int, ...] = (1, 2, 4, 8, 16, 32)) -> list[tuple[int, int, float]]:
+def best_settings(
+    arch: Architecture,
+    run: RunSettings,
+    card_gb: float,
+    seq_lens: tuple[int, ...] = (512, 1024, 2048),
+    batches: tuple[int, ...] = (1, 2, 4, 8, 16, 32),
+) -> list[tuple[int, int, float]]:
     """(seq_len, largest batch of ``batches`` that fits, its peak) per sequence length; batch 0 if none fits."""
     out = []
     for s in seq_lens:
@@ -354,7 +376,9 @@ PRESETS = {  # config file -> architecture key
 CARDS_GB = (24, 32, 40, 80)
 
 
-def recommend(arch: Architecture, run: RunSettings, card_gb: float, rows_per_step: int) -> tuple[RunSettings, float] | None:
+def recommend(
+    arch: Architecture, run: RunSettings, card_gb: float, rows_per_step: int
+) -> tuple[RunSettings, float] | None:
     """The largest micro-batch (a divisor of the rows per optimizer step) that fits the card,
     with accumulation making up the same rows per step; None if not even batch 1 fits."""
     for b in sorted((d for d in range(1, rows_per_step + 1) if rows_per_step % d == 0), reverse=True):
@@ -371,8 +395,10 @@ def preset_table(root: Any = ".") -> str:
     Rows per optimizer step stay the preset's (batch_size x grad_accum x GPUs); one GPU when
     batch 1 fits, otherwise FSDP over the fewest GPUs (2, 4 or 8) that fit.
     """
-    lines = ["| preset | card | GPUs | `train.batch_size` x `grad_accum` | est. peak / usable | largest micro-batch at 512 / 1024 / 2048 tokens |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| preset | card | GPUs | `train.batch_size` x `grad_accum` | est. peak / usable | largest micro-batch at 512 / 1024 / 2048 tokens |",
+        "|---|---|---|---|---|---|",
+    ]
     for path, key in PRESETS.items():
         cfg = load_config(Path(root) / path)
         arch = ARCHITECTURES[key]
@@ -389,8 +415,10 @@ def preset_table(root: Any = ".") -> str:
             chosen, peak = got
             largest = " / ".join(str(b) if b else "–" for _, b, _ in best_settings(arch, run, card))
             where = "1" if gpus == 1 else f"{gpus} (FSDP)"
-            lines.append(f"| `{Path(path).name}` | {card} GB | {where} | {chosen.batch_size} x {max(rows // gpus, 1) // chosen.batch_size} | "
-                         f"{peak / GiB:.1f} / {usable_bytes(card) / GiB:.1f} GiB | {largest} |")
+            lines.append(
+                f"| `{Path(path).name}` | {card} GB | {where} | {chosen.batch_size} x {max(rows // gpus, 1) // chosen.batch_size} | "
+                f"{peak / GiB:.1f} / {usable_bytes(card) / GiB:.1f} GiB | {largest} |"
+            )
     return "\n".join(lines)
 
 
@@ -447,8 +475,10 @@ def measure_step_peak(fn: Callable[[], Any]) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m chefbot.train.memory",
-                                description="Estimated peak GPU memory of chefbot's QLoRA presets (docs/TRAINING.md)")
+    p = argparse.ArgumentParser(
+        prog="python -m chefbot.train.memory",
+        description="Estimated peak GPU memory of chefbot's QLoRA presets (docs/TRAINING.md)",
+    )
     p.add_argument("--root", default=".", help="repository root (where configs/ is)")
     p.add_argument("--breakdown", action="store_true", help="print the term-by-term breakdown table instead")
     args = p.parse_args(argv)

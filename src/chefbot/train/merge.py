@@ -71,12 +71,18 @@ def merge_adapter(
 
     adapter_dir, out_dir = Path(adapter_dir), Path(out_dir)
     if not (adapter_dir / "adapter_config.json").exists():
-        raise ChefbotError(f"--adapter {adapter_dir}: no adapter_config.json in that folder (give the adapter folder of a training run, e.g. runs/<name>/adapter)")
+        raise ChefbotError(
+            f"--adapter {adapter_dir}: no adapter_config.json in that folder (give the adapter folder of a training run, e.g. runs/<name>/adapter)"
+        )
     if dtype not in DTYPES:
         raise ChefbotError(f"merge dtype {dtype!r}: expected one of {', '.join(DTYPES)} (never 4-bit)")
     tol = DEFAULT_TOLERANCE[dtype] if tolerance is None else tolerance
     torch_dtype = getattr(torch, DTYPES[dtype])
-    tokenizer = AutoTokenizer.from_pretrained(adapter_dir) if (adapter_dir / "tokenizer_config.json").exists() else load_tokenizer(cfg.model)
+    tokenizer = (
+        AutoTokenizer.from_pretrained(adapter_dir)
+        if (adapter_dir / "tokenizer_config.json").exists()
+        else load_tokenizer(cfg.model)
+    )
     inputs = check_inputs(cfg, tokenizer, check_prompts)
 
     # Logits are compared in fp32 (bf16 *compute* noise through 30 layers is ~1 logit, as large as a

@@ -38,25 +38,45 @@ def example_spans(position_ids: torch.Tensor) -> list[list[tuple[int, int]]]:
     return spans
 
 
-def per_example_sdpa(module: Any, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                     attention_mask: torch.Tensor | None, dropout: float = 0.0, scaling: float | None = None,
-                     **kwargs: Any) -> tuple[torch.Tensor, None]:
+def per_example_sdpa(
+    module: Any,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, None]:
     """query [B, H, T, D], key/value [B, KV, T, D] -> ([B, T, H, D], None), like transformers' SDPA."""
     from transformers.integrations.sdpa_attention import repeat_kv, sdpa_attention_forward
 
     spans = kwargs.pop("example_spans", None)
     window = kwargs.get("sliding_window")
-    if (spans is None or query.shape[2] != key.shape[2]
-            or (window is not None and any(e - s > window for row in spans for s, e in row))):
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
+    if (
+        spans is None
+        or query.shape[2] != key.shape[2]
+        or (window is not None and any(e - s > window for row in spans for s, e in row))
+    ):
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
+        )
     groups = getattr(module, "num_key_value_groups", 1)
     if groups > 1:
         key, value = repeat_kv(key, groups), repeat_kv(value, groups)
     rows = []
     for b, row in enumerate(spans):
-        parts = [F.scaled_dot_product_attention(query[b:b + 1, :, s:e], key[b:b + 1, :, s:e], value[b:b + 1, :, s:e],
-                                                dropout_p=dropout, scale=scaling, is_causal=True)
-                 for s, e in row]
+        parts = [
+            F.scaled_dot_product_attention(
+                query[b : b + 1, :, s:e],
+                key[b : b + 1, :, s:e],
+                value[b : b + 1, :, s:e],
+                dropout_p=dropout,
+                scale=scaling,
+                is_causal=True,
+            )
+            for s, e in row
+        ]
         rows.append(parts[0] if len(parts) == 1 else torch.cat(parts, dim=2))
     return torch.cat(rows, dim=0).transpose(1, 2).contiguous(), None
 

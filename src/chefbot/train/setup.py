@@ -29,15 +29,18 @@ def make_accelerator(cfg: ExperimentConfig, dtype: Any) -> Any:
         try:
             import wandb  # noqa: F401
         except ImportError:
-            raise ChefbotError("train.report_to includes wandb but wandb is not installed: pip install wandb (or pip install 'chefbot[wandb]')") from None
+            raise ChefbotError(
+                "train.report_to includes wandb but wandb is not installed: pip install wandb (or pip install 'chefbot[wandb]')"
+            ) from None
     cpu = not torch.cuda.is_available()
     # FSDP asked for by the launcher (configs/accelerate/fsdp_qlora.yaml): on a GPU accelerate
     # builds the plugin itself; on CPU it would fail (sync_module_states needs a GPU) or
     # quietly run DDP, so chefbot builds the plugin and switches the gloo group (train/fsdp.py).
     plugin = fsdp.cpu_plugin() if cpu and fsdp.requested() else None
     # cpu=True without a GPU: only then does accelerate set up a gloo group under torchrun.
-    accelerator = Accelerator(mixed_precision=mixed, log_with=log_with or None, project_dir=cfg.output_dir,
-                              cpu=cpu, fsdp_plugin=plugin)
+    accelerator = Accelerator(
+        mixed_precision=mixed, log_with=log_with or None, project_dir=cfg.output_dir, cpu=cpu, fsdp_plugin=plugin
+    )
     if plugin is not None:
         fsdp.enable_on_cpu(accelerator, plugin)
     check_world_size(accelerator)
@@ -111,14 +114,18 @@ def check_target_modules(model: Any, target_modules: list[str] | str) -> None:
         return
     available = linear_module_names(model)
     leaves = {full.rsplit(".", 1)[-1] for full, _ in model.named_modules()}
-    missing = [t for t in target_modules if t not in leaves and not any(f.endswith("." + t) for f, _ in model.named_modules())]
+    missing = [
+        t for t in target_modules if t not in leaves and not any(f.endswith("." + t) for f, _ in model.named_modules())
+    ]
     if len(missing) == len(target_modules):
         raise ChefbotError(
             f"lora.target_modules {list(target_modules)} match no module of this model; "
             f"its linear layers are: {', '.join(available)} (or use lora.target_modules=all-linear)"
         )
     if missing:
-        raise ChefbotError(f"lora.target_modules {missing} match no module of this model; its linear layers are: {', '.join(available)}")
+        raise ChefbotError(
+            f"lora.target_modules {missing} match no module of this model; its linear layers are: {', '.join(available)}"
+        )
 
 
 def attach_adapter(model: Any, cfg: ExperimentConfig, sharded: bool = False) -> Any:
@@ -133,7 +140,9 @@ def attach_adapter(model: Any, cfg: ExperimentConfig, sharded: bool = False) -> 
     gc_kwargs = {"use_reentrant": False}  # reentrant checkpointing breaks DDP ("ready only once")
     if not cfg.lora.enabled:
         if quantized:
-            raise ChefbotError("lora.enabled=false (full fine-tuning) cannot train quantized weights: set quant.mode=none")
+            raise ChefbotError(
+                "lora.enabled=false (full fine-tuning) cannot train quantized weights: set quant.mode=none"
+            )
         if cfg.train.gradient_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=gc_kwargs)
         model.config.use_cache = False
@@ -176,7 +185,9 @@ def make_optimizer(params: list[Any], cfg: ExperimentConfig) -> Any:
     try:
         import bitsandbytes as bnb
     except ImportError:
-        raise ChefbotError(f"train.optimizer={t.optimizer} needs bitsandbytes (pip install bitsandbytes), or use train.optimizer=adamw_torch") from None
+        raise ChefbotError(
+            f"train.optimizer={t.optimizer} needs bitsandbytes (pip install bitsandbytes), or use train.optimizer=adamw_torch"
+        ) from None
     cls = {
         "paged_adamw_8bit": bnb.optim.PagedAdamW8bit,
         "adamw_8bit": bnb.optim.AdamW8bit,
@@ -193,4 +204,6 @@ def make_scheduler(optimizer: Any, cfg: ExperimentConfig, total_steps: int) -> A
     from transformers import get_scheduler
 
     name = {"cosine": "cosine", "linear": "linear", "constant": "constant_with_warmup"}[cfg.train.scheduler]
-    return get_scheduler(name, optimizer, num_warmup_steps=min(cfg.train.warmup_steps, total_steps), num_training_steps=total_steps)
+    return get_scheduler(
+        name, optimizer, num_warmup_steps=min(cfg.train.warmup_steps, total_steps), num_training_steps=total_steps
+    )

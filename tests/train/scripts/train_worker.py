@@ -51,7 +51,11 @@ if "--recompute-head" in args:  # the GPU's path: each LM-head chunk recomputed 
 args = [a for a in args if a not in ("--grads", "--recompute-head")]
 runs = list(zip(args[0::2], args[1::2]))
 rank = int(os.environ.get("RANK", "0"))
-real_accumulate, real_save, real_destroy = loop.accumulate_gradients, loop.save_checkpoint, PartialState.destroy_process_group
+real_accumulate, real_save, real_destroy = (
+    loop.accumulate_gradients,
+    loop.save_checkpoint,
+    PartialState.destroy_process_group,
+)
 real_setup, setups = loop.setup, []
 
 
@@ -69,7 +73,11 @@ def fsdp_units(run) -> dict:
         if isinstance(m, FSDP) and m._handle is not None:
             flat = m._handle.flat_param
             out[name.replace("_fsdp_wrapped_module.", "") or "<root>"] = [
-                flat.numel(), flat._unpadded_unsharded_size.numel(), flat.requires_grad, list(flat._fqns)]
+                flat.numel(),
+                flat._unpadded_unsharded_size.numel(),
+                flat.requires_grad,
+                list(flat._fqns),
+            ]
     return out
 
 
@@ -78,9 +86,11 @@ loop.setup = setup_and_keep
 
 def save_then_die(output_dir, step, save_model, *a, **k):
     if step == kill_step:
+
         def half(folder):
             save_model(folder)
             os.kill(os.getpid(), signal.SIGKILL)
+
         return real_save(output_dir, step, half, *a, **k)
     return real_save(output_dir, step, save_model, *a, **k)
 
@@ -95,7 +105,9 @@ for n, (cfg_path, out_path) in enumerate(runs):
     grads: dict = {}
     if record:
         ckpt = latest_checkpoint(cfg.output_dir) if cfg.train.resume == "auto" else None
-        loop.accumulate_gradients = record_gradients(real_accumulate, grads, first_step=read_state(ckpt)["step"] + 1 if ckpt else 1)
+        loop.accumulate_gradients = record_gradients(
+            real_accumulate, grads, first_step=read_state(ckpt)["step"] + 1 if ckpt else 1
+        )
     key = (cfg.model.name_or_path, cfg.model.tokenizer)
     if key not in tokenizers:  # loading Qwen's 151k-token tokenizer takes 2 s: once per launch
         tokenizers[key] = load_tokenizer(cfg.model)
