@@ -27,7 +27,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -42,18 +41,14 @@ def arm_name(engine: str, threads: int) -> str:
     return f"{engine}_{threads}"
 
 
+THREADS_KEY = "engine.threads"  # the total the busy contexts share (config.EngineConfig.threads)
+
+
 def arm_order(repeat: int) -> list[tuple[str, int]]:
     """The arms of one repeat, rotated by the repeat's index, so no arm always runs first (on a cold machine)
     or right after another one."""
     k = repeat % len(ARMS)
     return ARMS[k:] + ARMS[:k]
-
-
-def threads_key(cfg: Any) -> str:
-    """The config key of engine llamacpp's threads.  Issue 24 moves ``eval.llamacpp_threads`` into an ``engine``
-    section; this script runs on either side of that move."""
-    engine = getattr(cfg, "engine", None)
-    return "engine.llamacpp_threads" if hasattr(engine, "llamacpp_threads") else "eval.llamacpp_threads"
 
 
 def threads_setting(key: str, per_context: int, clients: int) -> str:
@@ -196,7 +191,7 @@ def main(argv: list[str] | None = None) -> dict:
     from chefbot.generate.gguf import cached_gguf
 
     cfg = load_config(Path(args.config), [])
-    key = threads_key(cfg)
+    key = THREADS_KEY
     gguf = cached_gguf(cfg, args.adapter, args.quant)  # the file both engines run (exported once)
     cpu = cpu_info()
     print(f"CPU: {cpu['model']} ({cpu_features(cpu)})")

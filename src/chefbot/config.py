@@ -311,8 +311,9 @@ class EngineConfig(Section):
     threads: int | None = Field(
         None,
         ge=1,
-        description="CPU threads of engine llamacpp, shared by its busy contexts (each gets at least one); "
-        "null: every usable core; 1: one thread per busy context (faster for small models on few or busy cores)",
+        description="CPU threads of engine llamacpp in all, shared by its busy contexts (each gets threads / busy, "
+        "at least one); null: every usable core; 1: one thread per busy context. Which is faster for a given model "
+        "and machine: bench/llamacpp_threads.py (docs/BENCHMARKS.md)",
     )
     endpoint: str | None = Field(
         None,

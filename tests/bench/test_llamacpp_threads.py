@@ -39,8 +39,8 @@ def test_the_setting_gives_each_busy_context_its_threads(bench_module, per_conte
     from chefbot.generate.llamacpp_engine import LlamaCppGenerator
 
     lt = bench_module("llamacpp_threads")
-    key, value = lt.threads_setting("eval.llamacpp_threads", per_context, clients).split("=")
-    assert key == "eval.llamacpp_threads"
+    key, value = lt.threads_setting("engine.threads", per_context, clients).split("=")
+    assert key == "engine.threads"
     engine = SimpleNamespace(
         threads=int(value),
         _decoders=[SimpleNamespace(busy=True)] * clients + [SimpleNamespace(busy=False)] * (4 - clients),
@@ -52,7 +52,7 @@ def test_the_threads_key_follows_the_config(bench_module):
     from chefbot.config import load_config
 
     lt = bench_module("llamacpp_threads")
-    key = lt.threads_key(load_config(None, []))
+    key = lt.THREADS_KEY
     section, field = key.split(".")
     assert getattr(getattr(load_config(None, [f"{key}=3"]), section), field) == 3  # a key the config takes
 
@@ -99,7 +99,7 @@ def test_the_rendered_section_names_the_cpu_the_arms_and_the_findings(bench_modu
         "gguf": "m.gguf",
         "repeats": 2,
         "max_tokens": 160,
-        "threads_key": "eval.llamacpp_threads",
+        "threads_key": "engine.threads",
         "rounds": [{"clients": 1, "requests": 1}, {"clients": 4, "requests": 4}],
         "speed": speed,
         "ratios": ratios,
