@@ -76,3 +76,20 @@ def test_only_stats_draws_bootstrap_indices():
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "integers":
                 draws.append(f"{path.relative_to(root)}:{node.lineno}")
     assert not draws, f"bootstrap-style index draws outside evaluate/stats.py: {draws}"
+
+
+def test_the_server_asks_the_contract_not_getattr():
+    """What a generator can do is its protocol (``generate/completion.py``: ``isinstance(gen, TokenEngine)``),
+    never a probe for an attribute that a renamed method would silently fail."""
+    probes = []
+    for path in SERVE:
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("getattr", "hasattr")
+            ):
+                target = ast.unparse(node.args[0]) if node.args else ""
+                if "gen" in target.lower():
+                    probes.append(f"{path.name}:{node.lineno} {ast.unparse(node)}")
+    assert not probes, probes
