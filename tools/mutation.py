@@ -30,7 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 # module name -> (the file mutated, its fast test files).  Test files need no GPU and no second process.
 MODULES: dict[str, tuple[str, list[str]]] = {
-    "stats": ("src/chefbot/evaluate/stats.py", ["tests/evaluate/test_stats.py", "tests/evaluate/test_stats_mutants.py"]),
+    "stats": ("src/chefbot/evaluate/stats.py", ["tests/evaluate/test_stats.py", "tests/evaluate/test_stats_mutants.py",
+                                               "tests/evaluate/test_stats_edges.py"]),
     "quantities": ("src/chefbot/cooking/quantities.py",
                    ["tests/kitchen/test_kitchen_quantities.py", "tests/cooking/test_quantity_ranges.py"]),
     "auth": ("src/chefbot/serve/auth.py", ["tests/serve/test_security.py", "tests/serve/test_auth_keys.py"]),

@@ -44,3 +44,34 @@ def test_the_first_token_of_every_example_is_untrained():
     assert row["position_ids"] == [0, 1, 2, 0, 1, 0, 1, 2]
     assert collate_padding_free(examples)["labels"].tolist() == [row["labels"]]
     assert examples[0]["labels"] == [1, 2, 3]  # the caller's example is left as it was
+
+
+def test_rows_are_reproducible_and_keep_the_order_of_equal_lengths():
+    # a stable sort: examples of one length are placed in the order they come (a rerun packs the same rows)
+    assert pack_lengths([10] * 300, 10) == [[i] for i in range(300)]
+    rng = random.Random(2)
+    lengths = [rng.choice([10, 5, 4]) for _ in range(200)]
+    placed = [i for row in pack_lengths(lengths, 10) for i in row]
+    for length in (10, 5, 4):
+        same = [i for i in placed if lengths[i] == length]
+        assert same == sorted(same), length
+    assert len(pack_lengths([1, 1, 1], 100)) == 1  # a row with all but one token free still takes more
+    with pytest.raises(ValueError, match="example 1 has 129 tokens, more than the row capacity 128"):
+        pack_lengths([5, 129], 128)
+
+
+def test_rows_without_position_ids_and_the_default_padding():
+    from chefbot.data.collate import collate_packed
+
+    batch = collate_packed([{"input_ids": [7, 8, 9], "labels": [IGNORE_INDEX, 8, 9]}], pad_to=5)
+    assert batch["position_ids"].tolist() == [[0, 1, 2, 0, 1]]
+    assert batch["input_ids"].tolist() == [[7, 8, 9, 0, 0]]  # pad id 0 unless told
+    assert batch["labels"].tolist() == [[IGNORE_INDEX, 8, 9, IGNORE_INDEX, IGNORE_INDEX]]
+
+
+def test_packing_efficiency():
+    from chefbot.data.collate import packing_efficiency
+
+    assert packing_efficiency([50, 30, 20], 1, 100) == 1.0
+    assert packing_efficiency([50, 30], 2, 100) == 0.4
+    assert packing_efficiency([], 0, 100) == 0.0
