@@ -39,7 +39,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "tokenize": ("src/chefbot/data/tokenize.py", ["tests/data/test_tokenize.py"]),
     "loss": ("src/chefbot/train/loss.py", ["tests/train/test_train_loss.py", "tests/train/test_loss_world_size.py"]),
     "recipe_constraints": ("src/chefbot/cooking/recipe_constraints.py",
-                           ["tests/cooking/test_recipe_constraints.py", "tests/cooking/test_time_limit_boundary.py"]),
+                           ["tests/cooking/test_recipe_constraints.py", "tests/cooking/test_time_limit_boundary.py",
+                            "tests/cooking/test_constraint_checks.py"]),
 }
 # mutmut's result names (`mutmut export-cicd-stats` keys) that count as killed or as surviving
 KILLED = ("killed", "timeout", "segfault", "caught_by_type_check")
@@ -54,7 +55,8 @@ def prepare(name: str, work: Path) -> Path:
     """The work directory of one module: its pyproject.toml and links to the sources and tests."""
     target, tests = MODULES[name]
     work.mkdir(parents=True, exist_ok=True)
-    for link, to in (("src", REPO / "src"), ("tests", REPO / "tests"), ("shared", REPO.parent / "shared")):
+    links = (("src", REPO / "src"), ("tests", REPO / "tests"), ("configs", REPO / "configs"), ("shared", REPO.parent / "shared"))
+    for link, to in links:
         path = work / link
         if not path.is_symlink() and to.exists():
             path.symlink_to(to)
@@ -62,7 +64,7 @@ def prepare(name: str, work: Path) -> Path:
     settings = {
         "source_paths": ["src"],
         "only_mutate": [target],
-        "also_copy": ["tests"],
+        "also_copy": ["tests", "configs"],  # tests run in mutmut's copy of the repo: what they read must be there
         "pytest_add_cli_args_test_selection": tests,
         "pytest_add_cli_args": ["-p", "no:cacheprovider", "-x", "-q"],
     }
@@ -75,9 +77,13 @@ def prepare(name: str, work: Path) -> Path:
 def run(name: str, work: Path, children: int) -> dict:
     """Run mutmut for one module; its counts, from `mutmut export-cicd-stats`."""
     mutmut = [sys.executable, "-m", "mutmut"]
-    # PYTHONPATH empty: the mutated copy, not src/, must import.  One thread per BLAS/OpenMP pool: mutmut forks a
-    # worker per mutant from a process that has run torch, and a forked child waits forever on the parent's pool.
-    env = {**os.environ, "PYTHONPATH": "", "CHEFBOT_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    # PYTHONPATH: the mutated copy, never src/ (nor the editable install), also in a test's subprocess (the CLI
+    # tests run `python -m chefbot.cli`).  One thread per BLAS/OpenMP pool: mutmut forks a worker per mutant from a
+    # process that has run torch, and a forked child waits forever on the parent's pool.
+    env = {**os.environ, "PYTHONPATH": str(work / "mutants" / "src"), "CHEFBOT_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1"}
+    # made before Python starts: a PYTHONPATH entry that does not exist yet is cached as "nothing here" for good
+    (work / "mutants" / "src").mkdir(parents=True, exist_ok=True)
     subprocess.run([*mutmut, "run", "--max-children", str(children)], cwd=work, env=env, check=False)
     subprocess.run([*mutmut, "export-cicd-stats"], cwd=work, env=env, check=True, capture_output=True)
     stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text())

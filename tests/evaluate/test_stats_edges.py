@@ -31,8 +31,13 @@ def test_empty_and_one_item_inputs():
     assert bootstrap_mean([0.25]) == {"mean": 0.25, "low": 0.25, "high": 0.25, "n": 1}
     assert bootstrap_mean([0.2, 0.4], samples=0) == {"mean": pytest.approx(0.3), "low": pytest.approx(0.3),
                                                      "high": pytest.approx(0.3), "n": 2}
-    two = bootstrap_mean([0.0, 1.0], samples=1)
-    assert two["n"] == 2 and two["low"] == two["high"] in (0.0, 0.5, 1.0)  # one resample, not the mean itself
+    two = bootstrap_mean([0.0, 1.0], samples=200)
+    assert (two["n"], two["low"], two["high"]) == (2, 0.0, 1.0)  # two items are resampled too
+    values = np.array([0.0, 1.0, 5.0])
+    one_resample = float(_resample_means(values, 1, 0)[0])
+    assert one_resample != values.mean()
+    assert bootstrap_mean(values, samples=1) == {"mean": pytest.approx(2.0), "low": one_resample, "high": one_resample,
+                                                 "n": 3}
     assert paired_bootstrap([], []) == EMPTY_PAIRED
     one = paired_bootstrap([0.5], [0.75])
     assert (one["n"], one["diff"], one["low"], one["high"], one["mean_a"], one["mean_b"]) == (1, 0.25, 0.25, 0.25, 0.5, 0.75)
@@ -42,7 +47,7 @@ def test_empty_and_one_item_inputs():
 
 
 def test_bad_shapes_and_lengths_name_the_problem():
-    with pytest.raises(ValueError, match="one-dimensional"):
+    with pytest.raises(ValueError, match="^scores must be one-dimensional$"):
         bootstrap_mean([[1.0, 2.0]])
     with pytest.raises(ValueError, match="same items: 2 vs 1"):
         paired_bootstrap([1, 2], [1])
@@ -125,6 +130,7 @@ def test_other_levels_use_their_own_z(level: float):
 
 
 def test_wilson_never_leaves_zero_to_one():
+    assert wilson_interval(1, 1)["low"] > 0 and wilson_interval(1, 1)["n"] == 1 and wilson_interval(3, 9)["n"] == 9
     for k in range(11):
         w = wilson_interval(k, 10)
         assert 0.0 <= w["low"] <= w["value"] and w["low"] < w["high"] <= 1.0
@@ -170,3 +176,19 @@ def test_paired_proportions_with_a_negative_correlation_and_at_the_bounds():
     worst = paired_proportions([1] * 12, [0] * 12)
     assert -1.0 <= worst["low"] < worst["high"] < 0
     assert paired_proportions([0] * 12, [1] * 12)["high"] == 1.0
+
+
+def test_paired_proportions_continuity_correction_level_and_capped_p():
+    # both 5, neither 4, a only 1: the correlation is corrected by n / 2 (Newcombe), at the level asked for
+    a, b = [1] * 6 + [0] * 4, [1] * 5 + [0] * 5
+    for level in (0.95, 0.9):
+        r = paired_proportions(a, b, level=level)
+        wa, wb = wilson_interval(6, 10, level), wilson_interval(5, 10, level)
+        phi = (5 * 4 - 0 - 10 / 2) / np.sqrt(5 * 5 * 6 * 4)
+        dl, ue, dl_a, ue_a = 0.5 - wb["low"], wb["high"] - 0.5, 0.6 - wa["low"], wa["high"] - 0.6
+        assert r["n"] == 10 and r["low"] == pytest.approx(-0.1 - np.sqrt(dl**2 - 2 * phi * dl * ue_a + ue_a**2))
+        assert r["high"] == pytest.approx(-0.1 + np.sqrt(ue**2 - 2 * phi * ue * dl_a + dl_a**2))
+    # one pair each way: no discordance to speak of, and a small positive correlation corrected to none
+    same = paired_proportions([1, 0], [1, 0])
+    assert same["low"] < 0 < same["high"]
+    assert paired_proportions([1, 0], [0, 1])["p_value"] == 1.0  # 2 * P(X <= 1 | 2 pairs) = 1.5, capped
