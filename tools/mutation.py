@@ -111,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--children", type=int, default=os.cpu_count() or 1, help="parallel mutmut workers")
     parser.add_argument("--list", action="store_true", help="print the modules and their test files")
     parser.add_argument("--survivors", action="store_true", help="show the surviving mutants of a finished run")
+    parser.add_argument("--fresh", action="store_true",
+                        help="forget earlier results (mutmut keeps a mutant's result while the test file names stay the same, "
+                             "also when the tests themselves changed)")
     args = parser.parse_args(argv)
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
@@ -127,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"== {n}")
             survivors(prepare(n, args.work_dir / n))
         return 0
+    if args.fresh:
+        for n in names:
+            shutil.rmtree(args.work_dir / n / "mutants", ignore_errors=True)
     summary = [run(n, prepare(n, args.work_dir / n), args.children) for n in names]
     print(json.dumps([{k: v for k, v in s.items() if k != "mutmut"} for s in summary], indent=1))
     return 0

@@ -52,6 +52,8 @@ def test_each_check_names_the_request_and_the_reason():
 def test_diet_details_name_every_line_and_class():
     checks = check_recipe("Stew", ["1 lb. beef", "1 c. milk"], ["Simmer for 1 hour."], RecipeConstraints(diets=["vegan"]))
     assert checks[0].detail == "mentions '1 lb. beef' (meat); mentions '1 c. milk' (dairy)"
+    both = check_recipe("Soup", ["1 c. cream of chicken soup"], [], RecipeConstraints(diets=["vegan"]))[0]
+    assert both.detail == "mentions '1 c. cream of chicken soup' (dairy, poultry)"  # every class, sorted
     assert ingredient_conflicts(["chicken", "rice"], RecipeConstraints(diets=["vegetarian", "vegan"])) == [
         ConstraintCheck("vegetarian", "vegetarian", False, "mentions 'chicken' (poultry)", ("chicken",)),
         ConstraintCheck("vegan", "vegan", False, "mentions 'chicken' (poultry)", ("chicken",)),
