@@ -96,3 +96,61 @@ def test_is_loopback(host: str, loopback: bool):
     from chefbot.serve.auth import is_loopback
 
     assert is_loopback(host) is loopback
+
+
+def _asgi(middleware, scope: dict) -> tuple[int, bytes]:
+    """One request through a pure ASGI middleware: (status, body); 200 b"app" when it reaches the app."""
+    import asyncio
+
+    sent: list[dict] = []
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"app"})
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(middleware(app)(scope, receive, send))
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def test_the_host_check_in_front_of_the_app():
+    import json
+
+    from chefbot.config import ServeConfig
+    from chefbot.serve.auth import HostCheck, _CheckHost
+
+    check = HostCheck(ServeConfig(host="0.0.0.0"))
+
+    def through(host: bytes, server) -> tuple[int, bytes]:
+        scope = {"type": "http", "method": "GET", "path": "/v1/models", "headers": [(b"host", host)], "server": server}
+        return _asgi(lambda app: _CheckHost(app, check), scope)
+
+    # a client that dialled this machine by its address (the connection's local address) gets through
+    assert through(b"10.1.2.3:8000", ("10.1.2.3", 8000)) == (200, b"app")
+    status, body = through(b"evil.example", ("10.1.2.3", 8000))
+    error = json.loads(body)["error"]
+    assert status == 421 and error["param"] == "Host" and error["code"] == "misdirected_request"
+    assert error["message"].startswith("Host 'evil.example' is not a name of this server")
+    assert error["message"].endswith("if clients reach it under that name, add it to serve.allowed_hosts")
+
+
+def test_public_bind_messages_say_what_to_do():
+    from chefbot.config import ServeConfig
+    from chefbot.errors import UsageError
+    from chefbot.serve.auth import exposure_warning
+
+    with pytest.raises(UsageError) as refused:
+        exposure_warning(ServeConfig(host="0.0.0.0"))
+    assert str(refused.value) == (
+        "refusing to serve on 0.0.0.0 without an API key: anyone who can reach this machine could use the model and "
+        "read and change the kitchen. Add --api-key KEY (or serve.api_keys), bind --host 127.0.0.1, or set "
+        "serve.allow_insecure_public=true if the network is trusted")
+    warning = exposure_warning(ServeConfig(host="0.0.0.0", allow_insecure_public=True))
+    assert warning == ("serving on 0.0.0.0 without an API key (serve.allow_insecure_public): anyone who can reach this "
+                       "machine can use the model and read and change the kitchen")
+    assert exposure_warning(ServeConfig(host="0.0.0.0", api_keys=["k"])) is None
