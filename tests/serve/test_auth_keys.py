@@ -154,3 +154,40 @@ def test_public_bind_messages_say_what_to_do():
     assert warning == ("serving on 0.0.0.0 without an API key (serve.allow_insecure_public): anyone who can reach this "
                        "machine can use the model and read and change the kitchen")
     assert exposure_warning(ServeConfig(host="0.0.0.0", api_keys=["k"])) is None
+
+
+def test_cors_is_off_unless_origins_are_listed():
+    from chefbot.serve.auth import install_cors
+
+    def preflight(origins: list[str]):
+        app = _app([])
+        install_cors(app, origins)
+        with TestClient(app) as client:
+            return client.options("/v1/echo", headers={"Origin": "https://kitchen.example", "Access-Control-Request-Method":
+                                                       "POST", "Access-Control-Request-Headers": "authorization,content-type"})
+
+    listed = preflight(["https://kitchen.example"])
+    assert listed.headers["access-control-allow-origin"] == "https://kitchen.example"
+    assert {m.strip() for m in listed.headers["access-control-allow-methods"].split(",")} == {"GET", "POST", "OPTIONS"}
+    assert {h.strip().lower() for h in listed.headers["access-control-allow-headers"].split(",")} >= {
+        "authorization", "content-type"}
+    assert "access-control-allow-origin" not in preflight([]).headers
+    assert "access-control-allow-origin" not in preflight(["https://other.example"]).headers
+
+
+def test_only_a_request_with_a_body_must_say_json():
+    from chefbot.serve.auth import JsonOnly
+
+    def status(headers: list[tuple[bytes, bytes]]) -> int:
+        scope = {"type": "http", "method": "POST", "path": "/v1/echo", "headers": headers}
+        return _asgi(JsonOnly, scope)[0]
+
+    assert status([]) == 200  # no body at all
+    assert status([(b"content-length", b"0"), (b"content-type", b"text/plain")]) == 200
+    assert status([(b"content-length", b" "), (b"content-type", b"text/plain")]) == 200
+    assert status([(b"content-length", b"10"), (b"content-type", b"text/plain")]) == 415
+    assert status([(b"transfer-encoding", b"chunked"), (b"content-type", b"text/plain")]) == 415  # a body, no length
+    assert status([(b"transfer-encoding", b"chunked"), (b"content-type", b"application/json")]) == 200
+    _, body = _asgi(JsonOnly, {"type": "http", "method": "PUT", "path": "/api/recipes/1",
+                               "headers": [(b"content-length", b"5")]})
+    assert b'"param":"Content-Type"' in body and b"(got none)" in body
