@@ -191,3 +191,16 @@ def test_only_a_request_with_a_body_must_say_json():
     _, body = _asgi(JsonOnly, {"type": "http", "method": "PUT", "path": "/api/recipes/1",
                                "headers": [(b"content-length", b"5")]})
     assert b'"param":"Content-Type"' in body and b"(got none)" in body
+
+
+def test_a_blank_key_is_named_by_its_place_and_the_fix_is_said():
+    from chefbot.errors import UsageError
+    from chefbot.serve.auth import api_keys
+
+    assert api_keys([" k-1 ", "k-2"]) == ["k-1", "k-2"]
+    with pytest.raises(UsageError) as blank:
+        api_keys(["k-1", "  "])
+    assert str(blank.value) == (
+        "API key 2 (--api-key / serve.api_keys) is empty or blank: give a real key, e.g. --api-key "
+        "\"$(openssl rand -hex 16)\" (is the shell variable you passed set?), or leave --api-key out to serve without "
+        "keys on 127.0.0.1")
