@@ -55,7 +55,8 @@ def prepare(name: str, work: Path) -> Path:
     """The work directory of one module: its pyproject.toml and links to the sources and tests."""
     target, tests = MODULES[name]
     work.mkdir(parents=True, exist_ok=True)
-    links = (("src", REPO / "src"), ("tests", REPO / "tests"), ("configs", REPO / "configs"), ("shared", REPO.parent / "shared"))
+    links = (("src", REPO / "src"), ("tests", REPO / "tests"), ("configs", REPO / "configs"),
+             ("shared", REPO.parent / "shared"))
     for link, to in links:
         path = work / link
         if not path.is_symlink() and to.exists():
@@ -80,8 +81,8 @@ def run(name: str, work: Path, children: int) -> dict:
     # PYTHONPATH: the mutated copy, never src/ (nor the editable install), also in a test's subprocess (the CLI
     # tests run `python -m chefbot.cli`).  One thread per BLAS/OpenMP pool: mutmut forks a worker per mutant from a
     # process that has run torch, and a forked child waits forever on the parent's pool.
-    env = {**os.environ, "PYTHONPATH": str(work / "mutants" / "src"), "CHEFBOT_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(work / "mutants" / "src"), "CHEFBOT_NO_PROGRESS": "1",
+           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     # made before Python starts: a PYTHONPATH entry that does not exist yet is cached as "nothing here" for good
     (work / "mutants" / "src").mkdir(parents=True, exist_ok=True)
     subprocess.run([*mutmut, "run", "--max-children", str(children)], cwd=work, env=env, check=False)
@@ -90,7 +91,8 @@ def run(name: str, work: Path, children: int) -> dict:
     killed = sum(stats.get(k, 0) for k in KILLED)
     survived = sum(stats.get(k, 0) for k in SURVIVED)
     tried = killed + survived
-    return {"module": MODULES[name][0], "killed": killed, "survived": survived, "not_checked": stats.get("not_checked", 0),
+    return {"module": MODULES[name][0], "killed": killed, "survived": survived,
+            "not_checked": stats.get("not_checked", 0),
             "kill_rate": round(killed / tried, 3) if tried else None, "mutmut": stats}
 
 
@@ -112,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="print the modules and their test files")
     parser.add_argument("--survivors", action="store_true", help="show the surviving mutants of a finished run")
     parser.add_argument("--fresh", action="store_true",
-                        help="forget earlier results (mutmut keeps a mutant's result while the test file names stay the same, "
-                             "also when the tests themselves changed)")
+                        help="forget earlier results (mutmut keeps a mutant's result while the test file names "
+                             "stay the same, also when the tests themselves changed)")
     args = parser.parse_args(argv)
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:

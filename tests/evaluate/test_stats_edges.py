@@ -40,7 +40,8 @@ def test_empty_and_one_item_inputs():
                                                  "n": 3}
     assert paired_bootstrap([], []) == EMPTY_PAIRED
     one = paired_bootstrap([0.5], [0.75])
-    assert (one["n"], one["diff"], one["low"], one["high"], one["mean_a"], one["mean_b"]) == (1, 0.25, 0.25, 0.25, 0.5, 0.75)
+    got = (one["n"], one["diff"], one["low"], one["high"], one["mean_a"], one["mean_b"])
+    assert got == (1, 0.25, 0.25, 0.25, 0.5, 0.75)
     assert paired_proportions([], []) == EMPTY_PAIRED
     assert wilson_interval(0, 0) == {"value": None, "low": None, "high": None, "n": 0}
     assert ratio_interval(0.5, 10, 0.0, 10) == {"value": None, "low": None, "high": None}
@@ -108,7 +109,8 @@ def test_relative_gain_and_its_interval():
     b = a + np.linspace(-0.05, 0.15, 50)
     res = paired_bootstrap(a, b, samples=2000)
     assert res["relative"] == pytest.approx(res["diff"] / 0.5)
-    assert (res["relative_low"], res["relative_high"]) == (pytest.approx(res["low"] / 0.5), pytest.approx(res["high"] / 0.5))
+    assert res["relative_low"] == pytest.approx(res["low"] / 0.5)
+    assert res["relative_high"] == pytest.approx(res["high"] / 0.5)
     zero = paired_bootstrap([0, 0, 0], [0, 1, 1], samples=100)
     assert zero["relative"] is None and zero["relative_low"] is None and zero["relative_high"] is None
 
@@ -126,7 +128,8 @@ def test_other_levels_use_their_own_z(level: float):
     assert (w["low"], w["high"]) == (pytest.approx(centre - half), pytest.approx(centre + half))
     assert (w["high"] - w["low"] < w95["high"] - w95["low"]) == (level < 0.95)
     m95 = mean_stderr_interval(0.6, 0.02)
-    assert (m95["low"], m95["high"]) == (pytest.approx(0.6 - 1.96 * 0.02, abs=1e-4), pytest.approx(0.6 + 1.96 * 0.02, abs=1e-4))
+    assert m95["low"] == pytest.approx(0.6 - 1.96 * 0.02, abs=1e-4)
+    assert m95["high"] == pytest.approx(0.6 + 1.96 * 0.02, abs=1e-4)
 
 
 def test_wilson_never_leaves_zero_to_one():

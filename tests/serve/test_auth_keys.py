@@ -84,7 +84,8 @@ def test_bodies_must_be_json_for_every_writing_method(method: str, content_type:
         r = client.request(method, "/v1/echo", content=b"{}", headers={"Content-Type": content_type})
         assert r.status_code == status, r.text
         if status == 415:
-            assert r.json()["error"]["code"] == "unsupported_media_type" and content_type in r.json()["error"]["message"]
+            error = r.json()["error"]
+            assert error["code"] == "unsupported_media_type" and content_type in error["message"]
 
 
 @pytest.mark.parametrize("host,loopback", [
@@ -163,8 +164,9 @@ def test_cors_is_off_unless_origins_are_listed():
         app = _app([])
         install_cors(app, origins)
         with TestClient(app) as client:
-            return client.options("/v1/echo", headers={"Origin": "https://kitchen.example", "Access-Control-Request-Method":
-                                                       "POST", "Access-Control-Request-Headers": "authorization,content-type"})
+            asks = {"Origin": "https://kitchen.example", "Access-Control-Request-Method": "POST",
+                    "Access-Control-Request-Headers": "authorization,content-type"}
+            return client.options("/v1/echo", headers=asks)
 
     listed = preflight(["https://kitchen.example"])
     assert listed.headers["access-control-allow-origin"] == "https://kitchen.example"
