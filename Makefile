@@ -13,7 +13,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup setup-browser setup-llamacpp llamacpp-flags-check demo test lint clean bench
+.PHONY: setup setup-browser setup-llamacpp llamacpp-flags-check demo test lint clean bench mutation
 
 setup: $(VENV)/.done
 
@@ -109,6 +109,12 @@ test: setup setup-browser
 	  $(BIN)/python -m pytest $(LLAMACPP_TESTS); rc2=$$?; \
 	  [ $$rc -eq 0 ] && [ $$rc2 -eq 0 ]; \
 	fi
+
+# Mutation testing of the core modules (docs/TESTING.md): slow (minutes per module), never part of `make test`.
+# MUTATION_ARGS="stats collate" picks modules; results stay in .cache/mutation, so a second run resumes.
+MUTATION_ARGS ?=
+mutation: setup
+	$(BIN)/python tools/mutation.py $(MUTATION_ARGS)
 
 bench: setup
 	$(BIN)/python bench/run_all.py

@@ -65,17 +65,23 @@ def test_every_saved_recipe_survives_a_sigkill_of_the_server_and_a_restart(tmp_p
     saved: dict[int, int] = {}  # recipe number -> id, for every 201
     stop = threading.Event()
 
+    failures: list[BaseException] = []  # a failed assert in a client thread, raised again in the test
+
     def client(first: int) -> None:
-        with httpx.Client(timeout=10) as c:
-            i = first
-            while not stop.is_set():
-                try:
-                    r = c.post(url + "/api/recipes", json=recipe(i))
-                except httpx.HTTPError:
-                    return  # the server is gone
-                assert r.status_code == 201, r.text
-                saved[i] = r.json()["id"]
-                i += 2
+        try:
+            with httpx.Client(timeout=10) as c:
+                i = first
+                while not stop.is_set():
+                    try:
+                        r = c.post(url + "/api/recipes", json=recipe(i))
+                    except httpx.HTTPError:
+                        return  # the server is gone
+                    assert r.status_code == 201, r.text
+                    saved[i] = r.json()["id"]
+                    i += 2
+        except BaseException as e:  # raised again below: an exception in a thread alone fails nothing
+            failures.append(e)
+            stop.set()
 
     threads = [threading.Thread(target=client, args=(k,)) for k in (0, 1)]  # two clients: writes overlap
     for t in threads:
@@ -88,6 +94,9 @@ def test_every_saved_recipe_survives_a_sigkill_of_the_server_and_a_restart(tmp_p
     stop.set()
     for t in threads:
         t.join(15)
+    assert not any(t.is_alive() for t in threads), "a client thread did not stop"
+    if failures:
+        raise failures[0]
     assert len(saved) >= 40, "the clients did not get going"
 
     with sqlite3.connect(db) as c:
