@@ -28,13 +28,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "bench"))
 
+from common import _cpu_model as cpu_name  # noqa: E402
+from common import replace_section, run_name, write_json  # noqa: E402
+
 from chefbot.config import load_yaml_model  # noqa: E402
 from chefbot.plan.api import analyse_meal, plan_to_dict  # noqa: E402
 from chefbot.plan.problem import build_problem  # noqa: E402
 from chefbot.plan.schema import MealSpec  # noqa: E402
 from chefbot.plan.solve import solve  # noqa: E402
-from common import _cpu_model as cpu_name  # noqa: E402
-from common import replace_section, run_name, write_json  # noqa: E402
 
 MEALS = [("examples/dinner-for-six.yaml", 5.0), ("examples/buffet-ten-dishes.yaml", 30.0)]
 QUICK_TIME_LIMIT_S = 8.0  # --quick: the buffet's stage 1 takes ~1 s, stage 2 gets a quarter (2 s)

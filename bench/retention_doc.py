@@ -20,9 +20,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from common import ROOT, machine, md_table, replace_section
 
 from chefbot.model import adapter_identity
-from common import ROOT, machine, md_table, replace_section
 
 EVALUATION_MD = ROOT / "docs" / "EVALUATION.md"
 METRICS = {"mmlu": ("acc",), "hellaswag": ("acc", "acc_norm")}

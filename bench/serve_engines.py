@@ -328,10 +328,9 @@ def main(argv: list[str] | None = None) -> dict:
         args.repeats, args.max_tokens, args.requests_1, args.requests_4, args.skip_quality = 1, 24, 2, 4, True
 
     from chefbot.config import load_config
+    from chefbot.generate.engine_probe import cpu_info, probe_llamacpp
     from chefbot.generate.gguf import cached_gguf
     from chefbot.generate.llamacpp_engine import default_threads
-
-    from chefbot.generate.engine_probe import cpu_info, probe_llamacpp
 
     if args.doc_section and args.quick:
         raise SystemExit("--doc-section renders full runs only (a --quick run never rewrites the docs)")

@@ -204,7 +204,7 @@ class RssSampler:
             self.samples.append((round(time.perf_counter() - self._t0, 1), round(self.rss_mb(), 1)))
             self._stop.wait(self.every)
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         self._thread.start()
         return self
 

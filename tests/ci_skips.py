@@ -59,8 +59,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     what = missing_requirement(reason)
     if what is not None:
         report.outcome = "failed"
-        report.longrepr = (f"CI=true and this required test was skipped: {reason}\n"
-                           f"CI must provide {what} (make setup installs the packages; ../shared sits beside the repo)")
+        report.longrepr = (
+            f"CI=true and this required test was skipped: {reason}\n"
+            f"CI must provide {what} (make setup installs the packages; ../shared sits beside the repo)"
+        )
     else:
         item.config.stash.setdefault(OPTIONAL_SKIPS, []).append((item.nodeid, reason))
 

@@ -66,8 +66,10 @@ def test_outside_ci_skips_stay_skips(session: pytest.Pytester, monkeypatch):
     assert "skips allowed in CI" not in result.stdout.str()
 
 
-@pytest.mark.parametrize("value,ci", [("true", True), ("1", True), ("TRUE", True), ("", False), ("false", False),
-                                      ("0", False), (None, False)])
+@pytest.mark.parametrize(
+    "value,ci",
+    [("true", True), ("1", True), ("TRUE", True), ("", False), ("false", False), ("0", False), (None, False)],
+)
 def test_what_counts_as_ci(monkeypatch, value: str | None, ci: bool):
     from ci_skips import in_ci
 

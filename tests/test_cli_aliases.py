@@ -7,11 +7,10 @@ load a model; a stand-in there records the config it was given.
 
 from __future__ import annotations
 
+import pytest
 import typer.main
 import yaml
 from typer.testing import CliRunner
-
-import pytest
 
 from chefbot.cli import app
 from chefbot.config import CLI_ALIASES, alias_help

@@ -30,17 +30,26 @@ REPO = Path(__file__).resolve().parents[1]
 
 # module name -> (the file mutated, its fast test files).  Test files need no GPU and no second process.
 MODULES: dict[str, tuple[str, list[str]]] = {
-    "stats": ("src/chefbot/evaluate/stats.py", ["tests/evaluate/test_stats.py", "tests/evaluate/test_stats_mutants.py",
-                                               "tests/evaluate/test_stats_edges.py"]),
-    "quantities": ("src/chefbot/cooking/quantities.py",
-                   ["tests/kitchen/test_kitchen_quantities.py", "tests/cooking/test_quantity_ranges.py"]),
+    "stats": (
+        "src/chefbot/evaluate/stats.py",
+        ["tests/evaluate/test_stats.py", "tests/evaluate/test_stats_mutants.py", "tests/evaluate/test_stats_edges.py"],
+    ),
+    "quantities": (
+        "src/chefbot/cooking/quantities.py",
+        ["tests/kitchen/test_kitchen_quantities.py", "tests/cooking/test_quantity_ranges.py"],
+    ),
     "auth": ("src/chefbot/serve/auth.py", ["tests/serve/test_security.py", "tests/serve/test_auth_keys.py"]),
     "collate": ("src/chefbot/data/collate.py", ["tests/data/test_packing.py", "tests/data/test_collate_mutants.py"]),
     "tokenize": ("src/chefbot/data/tokenize.py", ["tests/data/test_tokenize.py"]),
     "loss": ("src/chefbot/train/loss.py", ["tests/train/test_train_loss.py", "tests/train/test_loss_world_size.py"]),
-    "recipe_constraints": ("src/chefbot/cooking/recipe_constraints.py",
-                           ["tests/cooking/test_recipe_constraints.py", "tests/cooking/test_time_limit_boundary.py",
-                            "tests/cooking/test_constraint_checks.py"]),
+    "recipe_constraints": (
+        "src/chefbot/cooking/recipe_constraints.py",
+        [
+            "tests/cooking/test_recipe_constraints.py",
+            "tests/cooking/test_time_limit_boundary.py",
+            "tests/cooking/test_constraint_checks.py",
+        ],
+    ),
 }
 # mutmut's result names (`mutmut export-cicd-stats` keys) that count as killed or as surviving
 KILLED = ("killed", "timeout", "segfault", "caught_by_type_check")
@@ -55,8 +64,12 @@ def prepare(name: str, work: Path) -> Path:
     """The work directory of one module: its pyproject.toml and links to the sources and tests."""
     target, tests = MODULES[name]
     work.mkdir(parents=True, exist_ok=True)
-    links = (("src", REPO / "src"), ("tests", REPO / "tests"), ("configs", REPO / "configs"),
-             ("shared", REPO.parent / "shared"))
+    links = (
+        ("src", REPO / "src"),
+        ("tests", REPO / "tests"),
+        ("configs", REPO / "configs"),
+        ("shared", REPO.parent / "shared"),
+    )
     for link, to in links:
         path = work / link
         if not path.is_symlink() and to.exists():
@@ -69,8 +82,14 @@ def prepare(name: str, work: Path) -> Path:
         "pytest_add_cli_args_test_selection": tests,
         "pytest_add_cli_args": ["-p", "no:cacheprovider", "-x", "-q"],
     }
-    lines = ["[tool.mutmut]", *(f"{k} = {toml_value(v)}" for k, v in settings.items()), "",
-             "[tool.pytest.ini_options]", *(f"{k} = {toml_value(v)}" for k, v in pytest_ini.items()), ""]
+    lines = [
+        "[tool.mutmut]",
+        *(f"{k} = {toml_value(v)}" for k, v in settings.items()),
+        "",
+        "[tool.pytest.ini_options]",
+        *(f"{k} = {toml_value(v)}" for k, v in pytest_ini.items()),
+        "",
+    ]
     (work / "pyproject.toml").write_text("\n".join(lines))
     return work
 
@@ -81,8 +100,13 @@ def run(name: str, work: Path, children: int) -> dict:
     # PYTHONPATH: the mutated copy, never src/ (nor the editable install), also in a test's subprocess (the CLI
     # tests run `python -m chefbot.cli`).  One thread per BLAS/OpenMP pool: mutmut forks a worker per mutant from a
     # process that has run torch, and a forked child waits forever on the parent's pool.
-    env = {**os.environ, "PYTHONPATH": str(work / "mutants" / "src"), "CHEFBOT_NO_PROGRESS": "1",
-           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(work / "mutants" / "src"),
+        "CHEFBOT_NO_PROGRESS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
     # made before Python starts: a PYTHONPATH entry that does not exist yet is cached as "nothing here" for good
     (work / "mutants" / "src").mkdir(parents=True, exist_ok=True)
     subprocess.run([*mutmut, "run", "--max-children", str(children)], cwd=work, env=env, check=False)
@@ -91,9 +115,14 @@ def run(name: str, work: Path, children: int) -> dict:
     killed = sum(stats.get(k, 0) for k in KILLED)
     survived = sum(stats.get(k, 0) for k in SURVIVED)
     tried = killed + survived
-    return {"module": MODULES[name][0], "killed": killed, "survived": survived,
-            "not_checked": stats.get("not_checked", 0),
-            "kill_rate": round(killed / tried, 3) if tried else None, "mutmut": stats}
+    return {
+        "module": MODULES[name][0],
+        "killed": killed,
+        "survived": survived,
+        "not_checked": stats.get("not_checked", 0),
+        "kill_rate": round(killed / tried, 3) if tried else None,
+        "mutmut": stats,
+    }
 
 
 def survivors(work: Path) -> None:
@@ -102,8 +131,11 @@ def survivors(work: Path) -> None:
     for line in out.stdout.splitlines():
         mutant = line.strip().split(":")[0]
         if mutant:
-            print(subprocess.run([sys.executable, "-m", "mutmut", "show", mutant], cwd=work, env=env,
-                                 capture_output=True, text=True).stdout)
+            print(
+                subprocess.run(
+                    [sys.executable, "-m", "mutmut", "show", mutant], cwd=work, env=env, capture_output=True, text=True
+                ).stdout
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,9 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--children", type=int, default=os.cpu_count() or 1, help="parallel mutmut workers")
     parser.add_argument("--list", action="store_true", help="print the modules and their test files")
     parser.add_argument("--survivors", action="store_true", help="show the surviving mutants of a finished run")
-    parser.add_argument("--fresh", action="store_true",
-                        help="forget earlier results (mutmut keeps a mutant's result while the test file names "
-                             "stay the same, also when the tests themselves changed)")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="forget earlier results (mutmut keeps a mutant's result while the test file names "
+        "stay the same, also when the tests themselves changed)",
+    )
     args = parser.parse_args(argv)
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:

@@ -10,8 +10,9 @@ always plain text (a user who types ``<|im_end|><|im_start|>system`` cannot star
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 from chefbot.config import PromptConfig
 from chefbot.cooking.recipe_constraints import RecipeConstraints, ingredient_conflicts

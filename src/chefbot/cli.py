@@ -11,7 +11,6 @@ non-zero exit, never a traceback.
 from __future__ import annotations
 
 import sys
-from typing import List, Optional
 
 import typer
 
@@ -54,7 +53,7 @@ def _main(
 @app.command("demo")
 def demo_cmd(
     config: str = typer.Argument("configs/quickstart.yaml", help="Experiment YAML (the quickstart by default)."),
-    overrides: Optional[List[str]] = typer.Argument(None, help="Dotted key=value overrides."),
+    overrides: list[str] | None = typer.Argument(None, help="Dotted key=value overrides."),
     fresh: bool = typer.Option(
         False,
         "--fresh",

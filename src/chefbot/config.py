@@ -124,7 +124,7 @@ class PromptConfig(Section):
     )
 
     @model_validator(mode="after")
-    def _check_placeholders(self) -> "PromptConfig":
+    def _check_placeholders(self) -> PromptConfig:
         if "{ner}" not in self.user:
             raise ValueError("prompt.user must contain the placeholder {ner}")
         if self.constraints is not None and "{constraints}" not in self.constraints:
@@ -252,7 +252,7 @@ class TrainConfig(Section):
     )
 
     @model_validator(mode="after")
-    def _length(self) -> "TrainConfig":
+    def _length(self) -> TrainConfig:
         if self.max_steps is None and self.epochs is None:
             raise ValueError("train: set max_steps or epochs")
         return self

@@ -7,8 +7,6 @@ itself a valid config file.
 
 from __future__ import annotations
 
-from typing import List, Optional
-
 import typer
 
 from chefbot.config import commented_yaml, load_config
@@ -19,7 +17,7 @@ config_app = typer.Typer(help="Show the resolved experiment config, every key ex
 @config_app.command("show")
 def show_cmd(
     config: str = typer.Argument(..., help="Experiment YAML, e.g. configs/quickstart.yaml"),
-    overrides: Optional[List[str]] = typer.Argument(None, help="Dotted key=value overrides, e.g. train.lr=1e-4"),
+    overrides: list[str] | None = typer.Argument(None, help="Dotted key=value overrides, e.g. train.lr=1e-4"),
 ) -> None:
     """Print CONFIG with overrides and defaults as YAML, with a comment per key saying what it does."""
     ov = list(overrides or [])

@@ -104,7 +104,7 @@ def run_demo(cfg: ExperimentConfig, fresh: bool = False) -> Path:
                 "start": [round(x, 2) for x in load_start],
                 "end": [round(x, 2) for x in os.getloadavg()],
             },
-            "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         },
     )
     return out / "report.md"

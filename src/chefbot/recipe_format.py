@@ -56,7 +56,7 @@ class Recipe:
     ner: list[str] = field(default_factory=list)  # ingredient names without quantities (RecipeNLG's NER column)
 
     @staticmethod
-    def validate(data: Any, where: str) -> "Recipe":
+    def validate(data: Any, where: str) -> Recipe:
         """A recipe from user input (a mapping from YAML/JSON); DataError naming ``where`` and the field otherwise."""
         try:
             return _RECIPE_ADAPTER.validate_python(data)

@@ -83,9 +83,10 @@ def test_tiny_run_reports_sane_numbers(bench_module, tmp_path):
 def test_quick_run_writes_quick_json_and_leaves_docs(bench_module, repo_dir, tmp_path):
     g = bench_module("gpu_train")
     doc = repo_dir / "docs" / "BENCHMARKS.md"
-    section = lambda: (
-        doc.read_text(encoding="utf-8").split("<!-- section:gpu -->", 1)[1].split("<!-- end:gpu -->", 1)[0]
-    )  # noqa: E731
+
+    def section():
+        return doc.read_text(encoding="utf-8").split("<!-- section:gpu -->", 1)[1].split("<!-- end:gpu -->", 1)[0]  # noqa: E731
+
     before = section()
     # --tiny keeps it on CPU even on a GPU machine; --quick alone would be --tiny only without a GPU
     out = g.main(["--tiny", "--quick", "--variants", "packed", "--steps", "1", "--warmup", "1", "--out", str(tmp_path)])

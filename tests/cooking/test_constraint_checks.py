@@ -39,8 +39,9 @@ def test_each_check_names_the_request_and_the_reason():
     assert checks == [
         ConstraintCheck("vegan", "vegan", True, "no ingredient breaks vegan"),
         ConstraintCheck("nut-free", "nut-free", True, "no ingredient breaks nut-free"),
-        ConstraintCheck("max_minutes", "ready in 20 minutes", True, "about 20 minutes (hands-on 3), within 20",
-                        minutes=20.0),
+        ConstraintCheck(
+            "max_minutes", "ready in 20 minutes", True, "about 20 minutes (hands-on 3), within 20", minutes=20.0
+        ),
         ConstraintCheck("difficulty", "easy", True, f"reads as easy ({labels.difficulty_reason})", minutes=20.0),
         ConstraintCheck("cuisine", "thai", True, "the title reads as Thai"),
         ConstraintCheck("servings", "for 4 servings", True, "states 4 servings"),
@@ -48,7 +49,8 @@ def test_each_check_names_the_request_and_the_reason():
     hard = check_recipe(*CURRY, RecipeConstraints(difficulty="hard", cuisine="Italian"))
     assert [(k.name, k.satisfied, k.detail) for k in hard] == [
         ("difficulty", False, f"reads as easy ({labels.difficulty_reason})"),
-        ("cuisine", False, "the title reads as Thai")]
+        ("cuisine", False, "the title reads as Thai"),
+    ]
 
 
 def test_diet_details_name_every_line_and_class():
@@ -91,8 +93,9 @@ def test_constraints_from_labels_takes_the_parts_asked_for():
     full = constraints_from_labels(labels)
     assert (full.max_minutes, full.difficulty, full.cuisine, full.servings) == (20, "easy", "Thai", 4)
     assert full.diets == list(labels.diets)
-    none = constraints_from_labels(labels, diets=("vegan",), time=False, difficulty=False, cuisine=False,
-                                   servings=False)
+    none = constraints_from_labels(
+        labels, diets=("vegan",), time=False, difficulty=False, cuisine=False, servings=False
+    )
     assert none.diets == ["vegan"] and (none.max_minutes, none.difficulty, none.cuisine, none.servings) == (None,) * 4
     for part in ("difficulty", "cuisine", "servings"):
         chosen = {p: p == part for p in ("time", "difficulty", "cuisine", "servings")}
@@ -109,10 +112,27 @@ def test_no_time_limit_beyond_what_a_request_may_ask():
     assert constraints_from_labels(untimed).max_minutes is None
 
 
-@pytest.mark.parametrize("minutes,limit", [
-    (1, 5), (5, 5), (5.5, 10), (47, 50), (59, 60), (60, 60), (60.5, 75), (61, 75), (75, 75), (76, 90), (179, 180),
-    (180, 180), (180.5, 240), (181, 240), (200, 240), (241, 300),
-])
+@pytest.mark.parametrize(
+    "minutes,limit",
+    [
+        (1, 5),
+        (5, 5),
+        (5.5, 10),
+        (47, 50),
+        (59, 60),
+        (60, 60),
+        (60.5, 75),
+        (61, 75),
+        (75, 75),
+        (76, 90),
+        (179, 180),
+        (180, 180),
+        (180.5, 240),
+        (181, 240),
+        (200, 240),
+        (241, 300),
+    ],
+)
 def test_round_up_minutes_steps(minutes: float, limit: int):
     assert round_up_minutes(minutes) == limit
     assert round_up_minutes(10**6) == MAX_TASK_MINUTES

@@ -175,8 +175,8 @@ _FRAGMENTS = [
 def test_any_directions_a_model_writes_are_checked_never_refused(directions):
     """Generated text is arbitrary: whatever figures it states, the checker answers (the task
     model's bounds, oven 30-320 °C and one step at most a week, are never violated by reading)."""
-    from chefbot.serve.recipes import check_constraints
     from chefbot.recipe_format import render_recipe
+    from chefbot.serve.recipes import check_constraints
 
     c = RecipeConstraints(diets=["vegan"], max_minutes=60, difficulty="easy", servings=4)
     checks = check_recipe("Stew", ["2 carrots", "1 onion"], directions, c)

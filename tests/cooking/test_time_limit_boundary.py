@@ -12,8 +12,11 @@ from chefbot.cooking.labels import label_recipe
 from chefbot.cooking.recipe_constraints import RecipeConstraints, check_recipe, constraints_from_labels
 
 RECIPES = [
-    ("Beef Stew", ["1 lb. beef chuck", "2 c. chicken broth", "3 carrots"],
-     ["Brown the beef for 10 minutes.", "Add broth and carrots and simmer for 45 minutes."]),
+    (
+        "Beef Stew",
+        ["1 lb. beef chuck", "2 c. chicken broth", "3 carrots"],
+        ["Brown the beef for 10 minutes.", "Add broth and carrots and simmer for 45 minutes."],
+    ),
     ("Baked Potatoes", ["4 potatoes", "butter"], ["Bake the potatoes for 1 hour.", "Serve with butter."]),
     ("Pasta", ["1 lb. spaghetti", "salt"], ["Boil the spaghetti for 10 minutes.", "Drain."]),
 ]
@@ -23,8 +26,10 @@ RECIPES = [
 def test_a_recipe_exactly_at_the_limit_is_within_it(title: str, ingredients: list[str], directions: list[str]):
     total = label_recipe(title, ingredients, directions).total_minutes
     assert total is not None and total == int(total) and total > 1
-    at, under = (check_recipe(title, ingredients, directions, RecipeConstraints(max_minutes=m))[0]
-                 for m in (int(total), int(total) - 1))
+    at, under = (
+        check_recipe(title, ingredients, directions, RecipeConstraints(max_minutes=m))[0]
+        for m in (int(total), int(total) - 1)
+    )
     assert at.satisfied is True and at.detail.endswith(f"within {int(total)}") and at.minutes == total
     assert under.satisfied is False and under.detail.endswith(f"over {int(total) - 1}")
 

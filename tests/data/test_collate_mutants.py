@@ -11,13 +11,16 @@ from chefbot.data.collate import collate_padding_free, pack_lengths, packed_row
 from chefbot.data.tokenize import IGNORE_INDEX
 
 
-@pytest.mark.parametrize("lengths,capacity,rows", [
-    ([50] * 100, 100, 50),  # two halves make a full row
-    ([60, 40] * 30, 100, 30),
-    ([100] * 7, 100, 7),  # an example as long as the row
-    ([70, 30, 30, 70, 100], 100, 3),
-    ([99, 1, 99, 1], 100, 2),  # one token of room is still room
-])
+@pytest.mark.parametrize(
+    "lengths,capacity,rows",
+    [
+        ([50] * 100, 100, 50),  # two halves make a full row
+        ([60, 40] * 30, 100, 30),
+        ([100] * 7, 100, 7),  # an example as long as the row
+        ([70, 30, 30, 70, 100], 100, 3),
+        ([99, 1, 99, 1], 100, 2),  # one token of room is still room
+    ],
+)
 def test_exact_fits_fill_a_row(lengths: list[int], capacity: int, rows: int):
     packed = pack_lengths(lengths, capacity)
     assert len(packed) == rows
@@ -37,8 +40,11 @@ def test_best_fit_picks_the_tightest_open_row():
 
 def test_the_first_token_of_every_example_is_untrained():
     # labels equal to the ids (no prompt): only the first-token rule makes positions 0, 3, 5 untrained
-    examples = [{"input_ids": [1, 2, 3], "labels": [1, 2, 3]}, {"input_ids": [4, 5], "labels": [4, 5]},
-                {"input_ids": [6, 7, 8], "labels": [6, 7, 8]}]
+    examples = [
+        {"input_ids": [1, 2, 3], "labels": [1, 2, 3]},
+        {"input_ids": [4, 5], "labels": [4, 5]},
+        {"input_ids": [6, 7, 8], "labels": [6, 7, 8]},
+    ]
     row = packed_row(examples)
     assert row["labels"] == [IGNORE_INDEX, 2, 3, IGNORE_INDEX, 5, IGNORE_INDEX, 7, 8]
     assert row["position_ids"] == [0, 1, 2, 0, 1, 0, 1, 2]

@@ -126,8 +126,8 @@ def test_only_assistant_tokens_and_im_end_labeled(qwen_tokenizer):
     tok = qwen_tokenizer
     msgs = messages_for(RECIPE, PromptConfig())
     ex = encode_example(msgs, target_for(RECIPE), tok, 512)
-    trained = [t for t, l in zip(ex["input_ids"], ex["labels"]) if l != IGNORE_INDEX]
-    untrained = [t for t, l in zip(ex["input_ids"], ex["labels"]) if l == IGNORE_INDEX]
+    trained = [t for t, lab in zip(ex["input_ids"], ex["labels"]) if lab != IGNORE_INDEX]
+    untrained = [t for t, lab in zip(ex["input_ids"], ex["labels"]) if lab == IGNORE_INDEX]
     im_end = tok.convert_tokens_to_ids("<|im_end|>")
     # every answer token and the closing <|im_end|>, nothing else
     assert tok.decode(trained) == target_for(RECIPE) + "<|im_end|>"
@@ -161,11 +161,11 @@ def test_gemma_style_template_folds_system(qwen_copy):
     tok.chat_template = GEMMA_LIKE
     msgs = messages_for(RECIPE, PromptConfig())
     ex = encode_example(msgs, target_for(RECIPE), tok, 512)
-    prompt = tok.decode([t for t, l in zip(ex["input_ids"], ex["labels"]) if l == IGNORE_INDEX])
+    prompt = tok.decode([t for t, lab in zip(ex["input_ids"], ex["labels"]) if lab == IGNORE_INDEX])
     assert prompt.startswith(tok.bos_token or "")
     assert "<|im_start|>user\nYou will generate one cooking recipe." in prompt
     assert "Include ingredients: corn, salt" in prompt and "system" not in prompt
-    trained = tok.decode([t for t, l in zip(ex["input_ids"], ex["labels"]) if l != IGNORE_INDEX])
+    trained = tok.decode([t for t, lab in zip(ex["input_ids"], ex["labels"]) if lab != IGNORE_INDEX])
     assert trained == target_for(RECIPE) + "<|im_end|>"
     with pytest.raises(DataError):  # without folding, the template refuses the system turn
         encode_example(msgs, target_for(RECIPE), tok, 512, fold="never")

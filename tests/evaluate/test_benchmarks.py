@@ -199,14 +199,8 @@ def test_eval_with_benchmarks_loads_each_model_once(tiny_qwen_dir, monkeypatch, 
             "name": "t",
             "output_dir": str(tmp_path / "run"),
             "model": {"name_or_path": str(tiny_qwen_dir)},
-            "eval": {
-                "generation": {"max_new_tokens": 4, "batch_size": 2},
-                "bertscore_model": "",
-                "bootstrap_samples": 100,
-                "benchmarks": ["mmlu"],
-                "benchmark_limit": 1,
-                "engine": "hf",
-            },
+            "engine": {"kind": "hf", "generation": {"max_new_tokens": 4, "batch_size": 2}},
+            "eval": {"bertscore_model": "", "bootstrap_samples": 100, "benchmarks": ["mmlu"], "benchmark_limit": 1},
         }
     )
     res = run.evaluate_model(cfg, adapter=str(tmp_path / "adapter"), out_dir=tmp_path / "eval")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chefbot.evaluate.checks import recipe_checks, looks_cut, oven_temperatures, repetition
+from chefbot.evaluate.checks import looks_cut, oven_temperatures, recipe_checks, repetition
 
 GOOD = """# Lemon Chicken
 

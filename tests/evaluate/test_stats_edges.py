@@ -29,15 +29,23 @@ def z(level: float) -> float:
 def test_empty_and_one_item_inputs():
     assert bootstrap_mean([]) == {"mean": None, "low": None, "high": None, "n": 0}
     assert bootstrap_mean([0.25]) == {"mean": 0.25, "low": 0.25, "high": 0.25, "n": 1}
-    assert bootstrap_mean([0.2, 0.4], samples=0) == {"mean": pytest.approx(0.3), "low": pytest.approx(0.3),
-                                                     "high": pytest.approx(0.3), "n": 2}
+    assert bootstrap_mean([0.2, 0.4], samples=0) == {
+        "mean": pytest.approx(0.3),
+        "low": pytest.approx(0.3),
+        "high": pytest.approx(0.3),
+        "n": 2,
+    }
     two = bootstrap_mean([0.0, 1.0], samples=200)
     assert (two["n"], two["low"], two["high"]) == (2, 0.0, 1.0)  # two items are resampled too
     values = np.array([0.0, 1.0, 5.0])
     one_resample = float(_resample_means(values, 1, 0)[0])
     assert one_resample != values.mean()
-    assert bootstrap_mean(values, samples=1) == {"mean": pytest.approx(2.0), "low": one_resample, "high": one_resample,
-                                                 "n": 3}
+    assert bootstrap_mean(values, samples=1) == {
+        "mean": pytest.approx(2.0),
+        "low": one_resample,
+        "high": one_resample,
+        "n": 3,
+    }
     assert paired_bootstrap([], []) == EMPTY_PAIRED
     one = paired_bootstrap([0.5], [0.75])
     got = (one["n"], one["diff"], one["low"], one["high"], one["mean_a"], one["mean_b"])
@@ -118,8 +126,11 @@ def test_relative_gain_and_its_interval():
 @pytest.mark.parametrize("level", [0.8, 0.9, 0.99])
 def test_other_levels_use_their_own_z(level: float):
     m = mean_stderr_interval(0.6, 0.02, level=level)
-    assert (m["value"], m["low"], m["high"]) == (0.6, pytest.approx(0.6 - z(level) * 0.02),
-                                                 pytest.approx(0.6 + z(level) * 0.02))
+    assert (m["value"], m["low"], m["high"]) == (
+        0.6,
+        pytest.approx(0.6 - z(level) * 0.02),
+        pytest.approx(0.6 + z(level) * 0.02),
+    )
     w, w95 = wilson_interval(30, 100, level=level), wilson_interval(30, 100)
     # the Wilson interval by its formula, with this level's z
     q = z(level)

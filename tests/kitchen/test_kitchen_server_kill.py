@@ -54,8 +54,12 @@ def start(db: Path) -> tuple[subprocess.Popen, str]:
 
 
 def recipe(i: int) -> dict:
-    return {"title": f"Recipe {i}", "servings": 4, "ingredients": [f"{k} cups flour, batch {i}" for k in range(1, 41)],
-            "directions": [f"Step {i}."] * 15}
+    return {
+        "title": f"Recipe {i}",
+        "servings": 4,
+        "ingredients": [f"{k} cups flour, batch {i}" for k in range(1, 41)],
+        "directions": [f"Step {i}."] * 15,
+    }
 
 
 @pytest.mark.timeout(300)

@@ -8,11 +8,11 @@ import pytest
 
 from chefbot.cooking import equipment as eq
 from chefbot.cooking.durations import rules
+from chefbot.cooking.tasks import DishTasks, Task
 from chefbot.plan.model_assist import TASK_SYSTEM, TaskDraft
 from chefbot.plan.problem import PlanError, build_problem
 from chefbot.plan.schema import Kitchen, MealSpec
 from chefbot.plan.solve import solve
-from chefbot.cooking.tasks import DishTasks, Task
 
 from . import checker
 from .conftest import NOW

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from chefbot.cooking.tasks import tasks_from_directions
 from chefbot.plan.api import plan_meal_dict
 from chefbot.plan.constraints import hold_chains
 from chefbot.plan.problem import PlanError
-from chefbot.cooking.tasks import tasks_from_directions
 
 from .checker import check_plan
 from .conftest import NOW, inline

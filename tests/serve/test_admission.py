@@ -17,7 +17,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from serve_support import FastGenerator, live_app, serve_cfg, stub_plan
 
 pytest.importorskip("ortools")

@@ -8,7 +8,6 @@ import time
 
 import httpx
 import pytest
-
 from serve_support import GatedStreams, StuckGenerator, live_app, serve_cfg, wait_until
 
 CHAT = "/v1/chat/completions"

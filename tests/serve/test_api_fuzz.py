@@ -41,7 +41,6 @@ from pathlib import Path
 import hypothesis.configuration
 import pytest
 import schemathesis  # the test extra pins it (pyproject.toml): a missing one fails here, it does not skip
-
 from serve_support import FastGenerator, serve_cfg
 
 # Hypothesis keeps caches in ./.hypothesis: not in the checkout (no example database is used either).

@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from serve_support import FastGenerator, StuckGenerator, live_app, make_tiny_tokenizer, serve_cfg, stub_plan
 
 from chefbot.serve.app import create_app
 from chefbot.serve.schemas_recipes import NOT_BLANK, NOT_SEPARATOR, WHITESPACE
-from serve_support import FastGenerator, StuckGenerator, live_app, make_tiny_tokenizer, serve_cfg, stub_plan
 
 CHAT = "/v1/chat/completions"
 ONE = [{"role": "user", "content": "hello"}]

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from serve_support import CHROMIUM, Wrapped, browser_problem, live_app, serve_cfg
 
 HERE = Path(__file__).resolve().parent

@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from serve_support import FastGenerator, live_app, local_generator, serve_cfg
 
 from chefbot.serve.app import create_app
-from serve_support import FastGenerator, live_app, local_generator, serve_cfg
 
 DONE = "[DONE]"
 PROMPT = "Boil the rice in salted water"

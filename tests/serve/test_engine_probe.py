@@ -17,7 +17,6 @@ import subprocess
 import sys
 
 import pytest
-
 from serve_support import FastGenerator, serve_cfg
 
 CRASH = (

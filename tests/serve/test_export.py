@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from serve_support import make_tiny_tokenizer, serve_cfg
 
 from chefbot.serve.export import export, modelfile_text, render_with_pieces, smoke_test, template_pieces, write_gguf
-from serve_support import make_tiny_tokenizer, serve_cfg
 
 CONVERSATIONS = [
     [{"role": "user", "content": "Eggs?"}],

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from serve_support import FastGenerator, ScriptedGenerator, StuckGenerator, local_generator, serve_cfg
 
 from chefbot.generate import token_engine
 from chefbot.generate.completion import Generator, TokenEngine, TokenizedGenerator
-from serve_support import FastGenerator, ScriptedGenerator, StuckGenerator, local_generator, serve_cfg
 
 MSGS = [{"role": "user", "content": "Rice, lemon and garlic: what can I cook?"}]
 
@@ -29,9 +29,10 @@ def test_the_transformers_engine_is_a_token_engine(stopper_dir):
 
 
 def test_vllm_is_fed_ids_but_does_no_plain_completions(fake_vllm):
+    from serve_support import make_tiny_tokenizer
+
     from chefbot.config import GenerationConfig
     from chefbot.generate import VLLMGenerator
-    from serve_support import make_tiny_tokenizer
 
     gen = VLLMGenerator("some/model", make_tiny_tokenizer(), GenerationConfig(max_new_tokens=8))
     assert kinds(gen) == (True, True, False)

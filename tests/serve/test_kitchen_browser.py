@@ -19,7 +19,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from serve_support import CHROMIUM, FastGenerator, browser_problem, live_app, serve_cfg
 
 HERE = Path(__file__).resolve().parent

@@ -14,7 +14,6 @@ import threading
 
 import numpy as np
 import pytest
-
 from serve_support import local_generator, serve_cfg
 
 MSGS = [{"role": "user", "content": "Chop the rice with lemon and garlic."}]

@@ -17,7 +17,6 @@ import time
 
 import httpx
 import openai
-
 from test_llamacpp_engine import need_llama_cpp
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import openai
 import pytest
-
 from serve_support import live_app, serve_cfg
 
 

@@ -7,7 +7,6 @@ import threading
 import time
 
 import pytest
-
 from serve_support import ContractDouble
 
 from chefbot.generate.completion import ChatPrompt, Completion, WholeAnswerStream

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import httpx
-
 from serve_support import ScriptedGenerator, live_app, serve_cfg
 
 CHICKEN = """# Chicken Rice

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import httpx
+from serve_support import ContractDouble, live_app, serve_cfg
 
 from chefbot.generate import Completion
-from serve_support import ContractDouble, live_app, serve_cfg
 
 RECIPE = """# Bacon Fried Rice
 
@@ -42,8 +42,7 @@ class FixedText(ContractDouble):
             completion = None
 
             def __iter__(self):
-                for line in RECIPE.splitlines(keepends=True):
-                    yield line
+                yield from RECIPE.splitlines(keepends=True)
                 self.completion = Completion(RECIPE, "stop", 20, 40)
 
             def cancel(self):
@@ -86,7 +85,7 @@ def test_recipe_stream_ends_with_the_structured_recipe(tmp_path: Path):
     with live_app(serve_cfg(tmp_path), FixedText()) as srv:
         with httpx.stream("POST", srv.url + "/v1/recipes", json={"ingredients": ["rice"], "stream": True}) as r:
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
-            events = [l[6:] for l in r.iter_lines() if l.startswith("data: ")]
+            events = [line[6:] for line in r.iter_lines() if line.startswith("data: ")]
     assert events[-1] == "[DONE]"
     parsed = [json.loads(e) for e in events[:-1]]
     assert "".join(e["delta"] for e in parsed if "delta" in e) == RECIPE

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
+from serve_support import FastGenerator, serve_cfg
 
 from chefbot.errors import ChefbotError
 from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull, UnreadableRow
@@ -19,7 +20,6 @@ from chefbot.kitchen.tastings import AlreadyVoted, VoteError
 from chefbot.serve.api_errors import ERROR_STATUS, KitchenUnavailable, MealRefused, TastingModelFailed, as_api_error
 from chefbot.serve.app import create_app
 from chefbot.serve.queue import RequestTimeout
-from serve_support import FastGenerator, serve_cfg
 
 CHAT = "/v1/chat/completions"
 

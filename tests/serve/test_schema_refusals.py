@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-
 from serve_support import FastGenerator, serve_cfg
 
 pytest.importorskip("ortools")

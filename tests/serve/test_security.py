@@ -14,11 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from serve_support import SHORT_RECIPE, FastGenerator, _Handle, live_app, serve_cfg, stub_plan
 
 from chefbot.errors import UsageError
 from chefbot.serve.app import create_app
 from chefbot.serve.auth import HostCheck, KeyCheck, api_keys, exposure_warning, is_loopback
-from serve_support import SHORT_RECIPE, FastGenerator, _Handle, live_app, serve_cfg, stub_plan
 
 REPO = Path(__file__).resolve().parents[2]
 CHAT = "/v1/chat/completions"
@@ -241,7 +241,7 @@ def _raw(port: int, data: bytes, wait: float = 15.0) -> tuple[bytes, float]:
         try:
             while chunk := s.recv(65536):
                 got += chunk
-        except socket.timeout:
+        except TimeoutError:
             pytest.fail(f"the server still held the connection after {wait} s: {got[:200]!r}")
     return got, time.monotonic() - t0
 

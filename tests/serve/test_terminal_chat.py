@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 
-from chefbot.serve.terminal_chat import chat_loop, local_stream_fn, remote_stream_fn
 from serve_support import live_app, serve_cfg
+
+from chefbot.serve.terminal_chat import chat_loop, local_stream_fn, remote_stream_fn
 
 
 def scripted(lines):

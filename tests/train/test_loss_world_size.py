@@ -31,8 +31,9 @@ class ToyTargetLoss(nn.Module):
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor, position_ids: torch.Tensor):
         logits = self.head(self.embed(input_ids))[:, :-1]
         targets = labels[:, 1:]
-        total = nn.functional.cross_entropy(logits.reshape(-1, VOCAB), targets.reshape(-1), ignore_index=IGNORE_INDEX,
-                                            reduction="sum")
+        total = nn.functional.cross_entropy(
+            logits.reshape(-1, VOCAB), targets.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum"
+        )
         return total, (targets != IGNORE_INDEX).sum()
 
 

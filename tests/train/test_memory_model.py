@@ -18,9 +18,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from train_support import make_cfg
 
 from chefbot.train import memory as M
-from train_support import make_cfg
 
 REPO = Path(__file__).resolve().parents[2]
 SMOL = M.ARCHITECTURES["HuggingFaceTB/SmolLM2-135M-Instruct"]

@@ -30,8 +30,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from chefbot.train.checkpoint import latest_checkpoint
 from train_support import (
     GRAD_RUN,
     WORKER,
@@ -45,6 +43,8 @@ from train_support import (
     read_log,
     worker_env,
 )
+
+from chefbot.train.checkpoint import latest_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 FSDP_CONFIG = REPO / "configs" / "accelerate" / "fsdp_qlora.yaml"

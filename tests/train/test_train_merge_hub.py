@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from train_support import make_cfg
 
 

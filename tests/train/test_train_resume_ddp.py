@@ -23,7 +23,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from train_support import (
     GRAD_RUN,
     WORKER,

@@ -7,7 +7,6 @@ import math
 
 import pytest
 import torch
-
 from train_support import make_cfg
 
 
@@ -48,9 +47,9 @@ def test_loss_falls_on_a_repeated_batch(tiny_model_dir):
 
 def test_train_end_to_end_outputs(tiny_model_dir, recipes_jsonl, tmp_path):
     """train(cfg): summary, checkpoints, and an adapter saved with tokenizer, template and stop ids."""
+    from chefbot.stops import stop_token_ids
     from chefbot.train.checkpoint import complete_checkpoints
     from chefbot.train.loop import train
-    from chefbot.stops import stop_token_ids
 
     cfg = make_cfg(
         tiny_model_dir,
@@ -168,7 +167,10 @@ def test_each_rank_restores_its_own_rng_and_other_world_sizes_are_refused(tmp_pa
     w = torch.nn.Linear(2, 2)
     opt = torch.optim.AdamW(w.parameters())
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
-    save = lambda d: torch.save(w.state_dict(), d / "weights.pt")
+
+    def save(d):
+        return torch.save(w.state_dict(), d / "weights.pt")
+
     states = []
     for seed in (1, 2):  # what two ranks would hand over (gathered by the loop)
         torch.manual_seed(seed)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 
 # canonical unit -> (dimension, pint unit or None for a count, singular, plural, aliases)
 # A count unit ("clove", "can") scales but never converts.  Aliases are matched case-insensitively
@@ -238,14 +238,14 @@ def parse_line(line: str) -> Line:
 
 
 # -- conversions -----------------------------------------------------------------------------------
-@lru_cache(maxsize=None)
+@cache
 def _registry():
     import pint  # 0.3 s: only when a unit is converted
 
     return pint.UnitRegistry()
 
 
-@lru_cache(maxsize=None)
+@cache
 def factor(unit: str) -> float:
     """How many base units (ml for volume, g for mass) one ``unit`` is."""
     dim, pint_name, *_ = UNITS[unit]

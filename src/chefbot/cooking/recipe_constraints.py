@@ -72,7 +72,7 @@ class RecipeConstraints(BaseModel):
     gluten_free: bool = Field(False, exclude=True, description="legacy: the same as diets: [gluten-free]")
 
     @model_validator(mode="after")
-    def _fold_legacy(self) -> "RecipeConstraints":
+    def _fold_legacy(self) -> RecipeConstraints:
         wanted = set(self.diets) | {diet for field, diet in _LEGACY.items() if getattr(self, field)}
         self.diets = [d for d in DIETS if d in wanted]  # canonical order, no repeats
         for field, diet in _LEGACY.items():

@@ -13,12 +13,14 @@ each for good.  Constant pieces (role headers) are always tokenized by ``tokeniz
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from itertools import chain, repeat
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from chefbot.chat import adapt_to_template
+from chefbot.data.text_backend import ReferenceText, TiktokenText
 from chefbot.data.tokenize import (
     IGNORE_INDEX,
     Message,
@@ -29,7 +31,6 @@ from chefbot.data.tokenize import (
     special_ids,
     split_conversation,
 )
-from chefbot.data.text_backend import ReferenceText, TiktokenText
 from chefbot.errors import DataError
 
 _SENTINEL = "\ue000{}\ue001"  # private-use characters: never in recipes, kept verbatim by templates
@@ -76,7 +77,7 @@ class _Flat:
         self.tokens, self.lengths, self.n_prompt = tokens, lengths, n_prompt
 
     @classmethod
-    def from_lists(cls, raw: Sequence[tuple[list[int], int] | None]) -> "_Flat":
+    def from_lists(cls, raw: Sequence[tuple[list[int], int] | None]) -> _Flat:
         n = len(raw)
         lengths = np.fromiter((len(r[0]) if r else 0 for r in raw), np.int32, count=n)
         n_prompt = np.fromiter((r[1] if r else 0 for r in raw), np.int32, count=n)
@@ -84,7 +85,7 @@ class _Flat:
         return cls(tokens, lengths, n_prompt)
 
     @classmethod
-    def truncate(cls, flat: np.ndarray, full: np.ndarray, n_prompt: np.ndarray, max_length: int) -> "_Flat":
+    def truncate(cls, flat: np.ndarray, full: np.ndarray, n_prompt: np.ndarray, max_length: int) -> _Flat:
         """Keep each example's first ``max_length`` tokens (the recipe's tail is cut, never the
         prompt); an example left without an answer token is dropped (length 0)."""
         kept = np.minimum(full, max_length)

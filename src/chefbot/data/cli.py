@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
-
 import typer
 
 from chefbot.config import ExperimentConfig, load_config
@@ -26,7 +24,7 @@ def _config_and_source(config: str, overrides: list[str] | None, strict: bool) -
 @data_app.command("prepare")
 def prepare_cmd(
     config: str = typer.Argument(..., help="Experiment YAML, e.g. configs/quickstart.yaml"),
-    overrides: Optional[List[str]] = typer.Argument(None, help="Dotted key=value overrides, e.g. data.source=path.csv"),
+    overrides: list[str] | None = typer.Argument(None, help="Dotted key=value overrides, e.g. data.source=path.csv"),
     strict: bool = typer.Option(
         False, "--strict", help="Stop at the first bad row (naming file and row) instead of skipping it."
     ),
@@ -48,7 +46,7 @@ def prepare_cmd(
 @data_app.command("inspect")
 def inspect_cmd(
     config: str = typer.Argument(..., help="Experiment YAML"),
-    overrides: Optional[List[str]] = typer.Argument(None, help="Dotted key=value overrides"),
+    overrides: list[str] | None = typer.Argument(None, help="Dotted key=value overrides"),
     n: int = typer.Option(2, "--n", min=0, help="How many training examples to print."),
     split: str = typer.Option("train", "--split", help="train or validation"),
 ) -> None:

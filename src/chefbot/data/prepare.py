@@ -25,10 +25,11 @@ import multiprocessing as mp
 import os
 import time
 from collections import deque
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 

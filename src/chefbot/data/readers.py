@@ -27,9 +27,10 @@ import io
 import json
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from chefbot.data.records import (
     MALFORMED_ROW,

@@ -100,7 +100,7 @@ class DropCounts:
         if where and reason not in self.examples:
             self.examples[reason] = where
 
-    def merge(self, other: "DropCounts") -> None:
+    def merge(self, other: DropCounts) -> None:
         self.counts.update(other.counts)
         for k, v in other.examples.items():
             self.examples.setdefault(k, v)

@@ -27,8 +27,9 @@ every chunk, so at full scale that pinned about 2 GB).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 def _same(item: Any) -> Any:

@@ -35,9 +35,10 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, Sequence
+from functools import cache, lru_cache
+from typing import Any
 
 from chefbot.errors import DataError
 
@@ -72,7 +73,7 @@ def bytes_to_unicode() -> dict[int, str]:
     return dict(zip(bs, map(chr, cs)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _unknown_char(c: str) -> bool:
     """Not in Python's Unicode database (unassigned there) or a surrogate."""
     return unicodedata.category(c) in ("Cn", "Cs")
@@ -318,7 +319,7 @@ def convert(tokenizer: Any) -> TiktokenText:
         raise NotConvertible(f"{type(tokenizer).__name__} is not a fast (Rust) tokenizer")
     text = backend.to_str()
     split_specials = bool(getattr(backend, "encode_special_tokens", False))  # special tokens kept as text
-    key = hashlib.sha256(f"{split_specials}:{text}".encode("utf-8")).hexdigest()
+    key = hashlib.sha256(f"{split_specials}:{text}".encode()).hexdigest()
     conv = _CONVERSIONS.get(key)
     if conv is None:
         try:

@@ -17,7 +17,8 @@ for one example here and for whole packed windows in ``arrow_writer``.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

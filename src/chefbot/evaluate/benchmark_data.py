@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 MMLU_HUB_IDS = ("cais/mmlu", "hails/mmlu_no_train")
 HELLASWAG_HUB_IDS = ("Rowan/hellaswag", "hellaswag")

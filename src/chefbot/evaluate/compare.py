@@ -52,7 +52,7 @@ class CompareModel(Section):
     fold_system: Literal["auto", "always", "never"] | None = None
 
     @model_validator(mode="after")
-    def _one_source(self) -> "CompareModel":
+    def _one_source(self) -> CompareModel:
         if (self.model is None) == (self.api_model is None):
             raise ValueError(f"model {self.name!r}: give exactly one of model (local) or api_model (endpoint)")
         if self.api_model is not None and self.adapter is not None:

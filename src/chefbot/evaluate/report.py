@@ -31,8 +31,15 @@ from pathlib import Path
 
 from chefbot.evaluate.benchmark_tasks import METRICS
 from chefbot.evaluate.report_plots import write_plots
-from chefbot.evaluate.report_tables import Table, benchmark_tables, build_tables, comparisons, judge_win_rate
-from chefbot.evaluate.report_tables import fmt_interval, fmt_relative  # noqa: F401  (re-exported: audit.py, contract)
+from chefbot.evaluate.report_tables import (  # noqa: F401  (re-exported: audit.py, contract)
+    Table,
+    benchmark_tables,
+    build_tables,
+    comparisons,
+    fmt_interval,
+    fmt_relative,
+    judge_win_rate,
+)
 from chefbot.evaluate.stats import ratio_interval
 from chefbot.io import atomic_write_json, atomic_write_text
 

@@ -16,8 +16,8 @@ from typing import Any
 from chefbot.config import ExperimentConfig, save_resolved
 from chefbot.data.prepare import load_eval_items
 from chefbot.errors import ChefbotError
-from chefbot.evaluate.constraint_eval import constraint_items, score_constraints
 from chefbot.evaluate.benchmarks import BenchmarkOptions, benchmark_model, loaded_model, save_benchmarks
+from chefbot.evaluate.constraint_eval import constraint_items, score_constraints
 from chefbot.evaluate.predictions import PredictionWriter
 from chefbot.evaluate.report import report_benchmarks, write_report
 from chefbot.evaluate.score import (

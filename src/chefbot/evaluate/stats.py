@@ -8,7 +8,7 @@ numpy-vectorised index matrices, so 10,000 resamples of 10,000 items cost a frac
 from __future__ import annotations
 
 import math
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 

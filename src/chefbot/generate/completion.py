@@ -22,8 +22,9 @@ What token engines share (prompt ids, plain decoding, the ``complete_ids`` skele
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from chefbot.config import GenerationConfig, validate
 
@@ -42,7 +43,7 @@ class Completion:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Completion":
+    def from_dict(cls, d: dict) -> Completion:
         return cls(**{k: d[k] for k in ("text", "finish_reason", "prompt_tokens", "completion_tokens")})
 
 

@@ -23,8 +23,9 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from chefbot.config import ExperimentConfig
 from chefbot.errors import ChefbotError

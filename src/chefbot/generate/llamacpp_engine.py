@@ -33,10 +33,11 @@ import os
 import queue as queue_module
 import threading
 from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from chefbot.config import ExperimentConfig, GenerationConfig
 from chefbot.errors import ChefbotError
@@ -184,7 +185,7 @@ class _Job:
     stop_check: Callable[[list[int]], bool] | None = None  # True once the new ids hold a stop string
     score_k: int | None = None  # not None: a scoring job (logits at every position, top_k of this many)
     score_next: bool = False
-    chunks: "queue_module.Queue[list[int] | None]" = field(default_factory=queue_module.Queue)
+    chunks: queue_module.Queue[list[int] | None] = field(default_factory=queue_module.Queue)
     cancel: threading.Event = field(default_factory=threading.Event)
     future: Future = field(default_factory=Future)
     new: list[int] = field(default_factory=list)
@@ -447,7 +448,7 @@ class LlamaStream:
             self.error = e
             raise
 
-    def __iter__(self) -> "LlamaStream":
+    def __iter__(self) -> LlamaStream:
         return self
 
     def __next__(self) -> Any:
@@ -543,7 +544,7 @@ class LlamaCppGenerator(PromptIdsChat):
         *,
         probe: bool = True,
         **kw: Any,
-    ) -> "LlamaCppGenerator":
+    ) -> LlamaCppGenerator:
         """Export (once, cached) base + adapter to GGUF and serve it with the config's tokenizer and settings.
         With ``probe`` (the default) the engine is first tried in a child process (``probe_engine``, cached): a
         build that would crash this process (a segfault cannot be caught) raises ``EngineUnsafe`` instead."""
@@ -743,7 +744,8 @@ class LlamaCppGenerator(PromptIdsChat):
 def model_stop_ids(cfg: ExperimentConfig, tokenizer: Any) -> list[int]:
     """The stop ids ``LocalGenerator`` uses for this model: the tokenizer's and the model config's eos ids,
     known end-of-turn tokens, then the model's generation_config eos ids."""
-    from transformers import AutoConfig, GenerationConfig as HFGenerationConfig
+    from transformers import AutoConfig
+    from transformers import GenerationConfig as HFGenerationConfig
 
     folder = resolve_source(cfg.model).path
     ids = stop_token_ids(tokenizer, AutoConfig.from_pretrained(folder))

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import queue as queue_module
 import threading
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from chefbot.config import GenerationConfig
 from chefbot.generate.completion import Completion, OnResult, TokenCompletion, TokenScores, resolve_settings
@@ -85,7 +86,7 @@ class StreamHandle:
         self.completion: Completion | None = None
         self.error: BaseException | None = None
 
-    def __iter__(self) -> "StreamHandle":
+    def __iter__(self) -> StreamHandle:
         return self
 
     def __next__(self) -> str:

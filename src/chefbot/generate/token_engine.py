@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from chefbot.chat import prompt_token_ids
 from chefbot.config import GenerationConfig

@@ -10,7 +10,8 @@ yields the whole answer once, ``WholeAnswerStream``)."""
 from __future__ import annotations
 
 import threading
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from chefbot.config import GenerationConfig
 from chefbot.generate.completion import Completion, OnResult, WholeAnswerStream, resolve_settings

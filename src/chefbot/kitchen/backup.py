@@ -52,7 +52,7 @@ class BackupError(KitchenError):
 
     exit_code = 1
 
-    def __init__(self, message: str, bad: list["BadRow"] | None = None) -> None:
+    def __init__(self, message: str, bad: list[BadRow] | None = None) -> None:
         super().__init__(message)
         self.bad = bad or []
 

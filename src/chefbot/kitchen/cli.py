@@ -10,7 +10,7 @@ data and storage, 2 for usage), never a traceback.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -29,13 +29,13 @@ from chefbot.progress import console
 library_app = typer.Typer(no_args_is_help=True, help="The kitchen's recipe library: export, import, add recipe files.")
 
 DbOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(help="The kitchen's SQLite file (default: kitchen.db_path of --config, else the user data dir)."),
 ]
-ConfigOption = Annotated[Optional[Path], typer.Option(help="Experiment config YAML (for kitchen.db_path).")]
+ConfigOption = Annotated[Path | None, typer.Option(help="Experiment config YAML (for kitchen.db_path).")]
 
 
-def open_db(db: Optional[Path], config: Optional[Path]) -> KitchenDB:
+def open_db(db: Path | None, config: Path | None) -> KitchenDB:
     configured = load_config(config).kitchen.db_path if config else None
     return KitchenDB(resolve_db_path(configured, db))
 

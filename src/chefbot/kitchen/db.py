@@ -30,8 +30,9 @@ import datetime as dt
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from chefbot.errors import ChefbotError
 
@@ -332,7 +333,7 @@ class KitchenDB:
         with self._lock:
             self.conn.close()
 
-    def __enter__(self) -> "KitchenDB":
+    def __enter__(self) -> KitchenDB:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -217,7 +217,7 @@ class PlanData(_Open):
     oven_segments: list[OvenSegment] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _known_tasks(self) -> "PlanData":
+    def _known_tasks(self) -> PlanData:
         ids = {t.id for t in self.tasks}
         for i, seg in enumerate(self.oven_segments):
             unknown = [t for t in seg.tasks if t not in ids]
@@ -236,7 +236,7 @@ class PlanRow(Row):
     progress: list[ProgressRow] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _one_row_per_task_and_status(self) -> "PlanRow":
+    def _one_row_per_task_and_status(self) -> PlanRow:
         twice = [k for k, n in Counter((p.task_id, p.status) for p in self.progress).items() if n > 1]
         if twice:
             raise ValueError(f"progress: task {twice[0][0]!r} is {twice[0][1]} twice")
@@ -261,7 +261,7 @@ class PairRow(Row):
     votes: list[VoteRow] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _one_vote_per_rater(self) -> "PairRow":
+    def _one_vote_per_rater(self) -> PairRow:
         twice = [r for r, n in Counter(v.rater for v in self.votes).items() if n > 1]
         if twice:
             raise ValueError(f"votes: {twice[0]!r} voted twice on this pair")

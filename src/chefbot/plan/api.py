@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chefbot.config import validate
+from chefbot.cooking.tasks import DishTasks, tasks_from_directions
 from chefbot.errors import DataError
 from chefbot.plan.complete import Complete
 from chefbot.plan.model_assist import tasks_with_model
@@ -22,7 +23,6 @@ from chefbot.plan.recipes import load_recipe
 from chefbot.plan.render import html_page
 from chefbot.plan.schema import MealSpec
 from chefbot.plan.solve import Plan, solve
-from chefbot.cooking.tasks import DishTasks, tasks_from_directions
 
 
 @dataclass

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -23,25 +22,23 @@ def plan_command(
     meal_file: Path = typer.Argument(
         ..., help="Meal spec YAML (recipes, cooks, kitchen, serve_at); see docs/PLANNER.md."
     ),
-    out: Optional[Path] = typer.Option(
+    out: Path | None = typer.Option(
         None, "--out", help="Folder for plan.png, plan.html, plan.json, timeline.txt [runs/plan/<meal>]."
     ),
-    serve_at: Optional[str] = typer.Option(None, "--serve-at", help="Override serve_at: HH:MM or 'YYYY-MM-DD HH:MM'."),
-    start_after: Optional[str] = typer.Option(
-        None, "--start-after", help="Override start_after: no task before HH:MM."
-    ),
-    time_limit: Optional[float] = typer.Option(
+    serve_at: str | None = typer.Option(None, "--serve-at", help="Override serve_at: HH:MM or 'YYYY-MM-DD HH:MM'."),
+    start_after: str | None = typer.Option(None, "--start-after", help="Override start_after: no task before HH:MM."),
+    time_limit: float | None = typer.Option(
         None, "--time-limit", help="Solver time limit in seconds (solver.time_limit_s)."
     ),
     overrides: list[str] = typer.Option([], "--set", help="Override any key, e.g. --set kitchen.ovens=2 (repeatable)."),
-    endpoint: Optional[str] = typer.Option(
+    endpoint: str | None = typer.Option(
         None, "--endpoint", help="OpenAI-compatible base URL, for ingredient-only recipes or tasks_from: model."
     ),
-    api_model: Optional[str] = typer.Option(None, "--api-model", help="Model name at --endpoint."),
-    api_key: Optional[str] = typer.Option(
+    api_model: str | None = typer.Option(None, "--api-model", help="Model name at --endpoint."),
+    api_key: str | None = typer.Option(
         None, "--api-key", envvar="CHEFBOT_API_KEY", help="Key for --endpoint, if it needs one."
     ),
-    now: Optional[str] = typer.Option(
+    now: str | None = typer.Option(
         None, "--now", help="Pretend the time is this ('YYYY-MM-DD HH:MM'); for reproducible runs."
     ),
 ) -> None:

@@ -8,7 +8,7 @@ to split directions into tasks (``model_assist.tasks_with_model``).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from chefbot.errors import DataError
 

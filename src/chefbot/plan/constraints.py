@@ -31,9 +31,9 @@ import re
 from ortools.sat.python import cp_model
 
 from chefbot.cooking.equipment import CUMULATIVE, HEAT, STOVE
+from chefbot.cooking.tasks import Task
 from chefbot.plan.problem import Problem
 from chefbot.plan.stop import watch
-from chefbot.cooking.tasks import Task
 
 # Steps that cool food on purpose: what follows them is not "hot food waiting".
 COOLING_VERBS = {"cool", "chill", "refrigerate", "freeze", "set"}

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from ortools.sat.python import cp_model
 
-from chefbot.plan.constraints import PlanModel
 from chefbot.cooking.equipment import CUMULATIVE, KITCHEN_FIELD
+from chefbot.plan.constraints import PlanModel
 from chefbot.plan.problem import Dish, Problem, hours_minutes
 
 

@@ -12,11 +12,11 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from chefbot.errors import ChefbotError
-from chefbot.plan.complete import Complete
 from chefbot.cooking.durations import MAX_TASK_MINUTES, OVEN_RANGE_C
 from chefbot.cooking.equipment import NAMES, Equipment
 from chefbot.cooking.tasks import DishTasks, Task, mark_vessels, tasks_from_directions
+from chefbot.errors import ChefbotError
+from chefbot.plan.complete import Complete
 from chefbot.recipe_format import Recipe
 
 TASK_SYSTEM = (

@@ -12,11 +12,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from chefbot.errors import ChefbotError
 from chefbot.cooking.durations import rules
 from chefbot.cooking.equipment import KITCHEN_FIELD
-from chefbot.plan.schema import MealSpec, parse_clock, parse_serve_at, parse_window
 from chefbot.cooking.tasks import DishTasks, Task
+from chefbot.errors import ChefbotError
+from chefbot.plan.schema import MealSpec, parse_clock, parse_serve_at, parse_window
 
 
 class PlanError(ChefbotError):

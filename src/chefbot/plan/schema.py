@@ -73,7 +73,7 @@ class RecipeSpec(Section):
     hot_hold_max_min: int | None = Field(None, ge=0, le=24 * 60)
 
     @model_validator(mode="after")
-    def _one_source(self) -> "RecipeSpec":
+    def _one_source(self) -> RecipeSpec:
         sources = [
             n for n, v in (("file", self.file), ("recipenlg", self.recipenlg), ("directions", self.directions)) if v
         ]

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
 
+from chefbot.cooking.tasks import Task
 from chefbot.plan.constraints import PlanModel
 from chefbot.plan.explain import explain_infeasible
 from chefbot.plan.problem import PlanError, Problem
 from chefbot.plan.stop import stopped
-from chefbot.cooking.tasks import Task
 
 
 @dataclass

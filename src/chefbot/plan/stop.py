@@ -19,7 +19,8 @@ A stopped solve ends with the status it reached (usually UNKNOWN): ``solve`` the
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 

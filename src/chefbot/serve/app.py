@@ -26,8 +26,9 @@ same normalized key list as the check itself: ``auth.KeyCheck``).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.encoders import jsonable_encoder
@@ -36,9 +37,9 @@ from fastapi.openapi.utils import get_openapi
 
 from chefbot import __version__
 from chefbot.config import ExperimentConfig
+from chefbot.serve import routes_kitchen, routes_openai, routes_plan, routes_recipes, routes_web
 from chefbot.serve.api_errors import BodyLimit, body_limit, install_error_handlers
 from chefbot.serve.auth import JsonOnly, install_auth, install_cors, install_host_check, protected
-from chefbot.serve import routes_kitchen, routes_openai, routes_plan, routes_recipes, routes_web
 from chefbot.serve.schemas import ERROR_DESCRIPTIONS, json_schema
 from chefbot.serve.slow_clients import ReadTimeout
 from chefbot.serve.state import ServerState

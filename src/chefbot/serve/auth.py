@@ -21,7 +21,8 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import socket
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from fastapi import FastAPI
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -18,9 +18,9 @@ from chefbot.serve.terminal_chat import chat_loop, local_stream_fn, remote_strea
 
 
 def _config(
-    config: Optional[Path],
+    config: Path | None,
     overrides: list[str] | None,
-    model_dir: Optional[Path] = None,
+    model_dir: Path | None = None,
     flags: dict[str, Any] | None = None,
 ) -> Any:
     cfg = load_config(config, overrides or [], flags)
@@ -35,16 +35,16 @@ def _config(
 
 def serve_cmd(
     config: Path = typer.Argument(..., help="Experiment config YAML (configs/quickstart.yaml)."),
-    overrides: Optional[list[str]] = typer.Argument(None, help="key=value overrides, e.g. serve.max_concurrency=4"),
-    adapter: Optional[Path] = typer.Option(None, help="A trained LoRA adapter folder (served unmerged)."),
-    model_dir: Optional[Path] = typer.Option(None, help="A merged model folder (chefbot export --format merged)."),
-    host: Optional[str] = typer.Option(None, "--host", help=alias_help("--host")),
-    port: Optional[int] = typer.Option(None, "--port", help=alias_help("--port")),
-    engine: Optional[str] = typer.Option(None, "--engine", help=alias_help("--engine")),
-    api_key: Optional[list[str]] = typer.Option(None, "--api-key", help=alias_help("--api-key") + " Repeatable."),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help=alias_help("--dtype")),
-    quant: Optional[str] = typer.Option(None, "--quant", help=alias_help("--quant")),
-    db: Optional[Path] = typer.Option(None, "--db", help=alias_help("--db")),
+    overrides: list[str] | None = typer.Argument(None, help="key=value overrides, e.g. serve.max_concurrency=4"),
+    adapter: Path | None = typer.Option(None, help="A trained LoRA adapter folder (served unmerged)."),
+    model_dir: Path | None = typer.Option(None, help="A merged model folder (chefbot export --format merged)."),
+    host: str | None = typer.Option(None, "--host", help=alias_help("--host")),
+    port: int | None = typer.Option(None, "--port", help=alias_help("--port")),
+    engine: str | None = typer.Option(None, "--engine", help=alias_help("--engine")),
+    api_key: list[str] | None = typer.Option(None, "--api-key", help=alias_help("--api-key") + " Repeatable."),
+    dtype: str | None = typer.Option(None, "--dtype", help=alias_help("--dtype")),
+    quant: str | None = typer.Option(None, "--quant", help=alias_help("--quant")),
+    db: Path | None = typer.Option(None, "--db", help=alias_help("--db")),
 ) -> None:
     """Serve the model: OpenAI-compatible API, /v1/recipes and a web page at /."""
     cfg = _config(
@@ -95,19 +95,19 @@ def serve_cmd(
 
 
 def chat_cmd(
-    config: Optional[Path] = typer.Argument(None, help="Experiment config YAML (not needed with --url)."),
-    overrides: Optional[list[str]] = typer.Argument(None, help="key=value overrides."),
-    adapter: Optional[Path] = typer.Option(None, help="A trained LoRA adapter folder."),
-    model_dir: Optional[Path] = typer.Option(None, help="A merged model folder."),
-    url: Optional[str] = typer.Option(None, help="Talk to a running server instead, e.g. http://127.0.0.1:8000"),
+    config: Path | None = typer.Argument(None, help="Experiment config YAML (not needed with --url)."),
+    overrides: list[str] | None = typer.Argument(None, help="key=value overrides."),
+    adapter: Path | None = typer.Option(None, help="A trained LoRA adapter folder."),
+    model_dir: Path | None = typer.Option(None, help="A merged model folder."),
+    url: str | None = typer.Option(None, help="Talk to a running server instead, e.g. http://127.0.0.1:8000"),
     api_model: str = typer.Option("chefbot", help="Model name at --url."),
-    api_key: Optional[str] = typer.Option(None, help="Bearer key for --url."),
-    system: Optional[str] = typer.Option(None, help="A system message for the conversation."),
-    max_tokens: Optional[int] = typer.Option(None, help="Longest answer in tokens."),
-    temperature: Optional[float] = typer.Option(None, help="0 = greedy."),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help=alias_help("--dtype")),
-    engine: Optional[str] = typer.Option(None, "--engine", help=alias_help("--engine")),
-    quant: Optional[str] = typer.Option(None, "--quant", help=alias_help("--quant")),
+    api_key: str | None = typer.Option(None, help="Bearer key for --url."),
+    system: str | None = typer.Option(None, help="A system message for the conversation."),
+    max_tokens: int | None = typer.Option(None, help="Longest answer in tokens."),
+    temperature: float | None = typer.Option(None, help="0 = greedy."),
+    dtype: str | None = typer.Option(None, "--dtype", help=alias_help("--dtype")),
+    engine: str | None = typer.Option(None, "--engine", help=alias_help("--engine")),
+    quant: str | None = typer.Option(None, "--quant", help=alias_help("--quant")),
 ) -> None:
     """Chat in the terminal with streaming answers (/reset, /history, /quit)."""
     if url:
@@ -130,10 +130,10 @@ def chat_cmd(
 
 def export_cmd(
     config: Path = typer.Argument(..., help="Experiment config YAML."),
-    overrides: Optional[list[str]] = typer.Argument(None, help="key=value overrides."),
-    adapter: Optional[Path] = typer.Option(None, help="The LoRA adapter to merge in (none: export the base)."),
+    overrides: list[str] | None = typer.Argument(None, help="key=value overrides."),
+    adapter: Path | None = typer.Option(None, help="The LoRA adapter to merge in (none: export the base)."),
     format: str = typer.Option("merged", "--format", help="merged | gguf | ollama"),
-    quant: Optional[str] = typer.Option(None, "--quant", help=alias_help("--quant")),
+    quant: str | None = typer.Option(None, "--quant", help=alias_help("--quant")),
     out: Path = typer.Option(..., help="Output folder."),
     check: bool = typer.Option(True, help="Load the export back and check that generation stops by itself."),
 ) -> None:

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from chefbot.generate.completion import TokenCompletion, TokenEngine
 from chefbot.generate.token_engine import decode_plain

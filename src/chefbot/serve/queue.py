@@ -36,12 +36,12 @@ import json
 import math
 import threading
 import time
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable, TypeVar
+from typing import Any, TypeVar
 
 from chefbot.generate.completion import ChatPrompt, Completion, Generator, Stream, TokenizedGenerator, require
-
 
 T = TypeVar("T")
 
@@ -66,7 +66,7 @@ class _Job:
     future: asyncio.Future
     key: str = ""
     cancelled: bool = False
-    batch: "_Batch | None" = None  # set once the job is handed to the model
+    batch: _Batch | None = None  # set once the job is handed to the model
 
     def __post_init__(self) -> None:
         self.key = json.dumps(self.settings, sort_keys=True)
@@ -209,7 +209,7 @@ class Scheduler:
         try:
             # shield: a timed-out caller must not cancel a batch other callers share.
             return await asyncio.wait_for(asyncio.shield(job.future), self.timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._give_up(job)
             self.stats.timed_out += 1
             raise RequestTimeout(f"no answer within {self.timeout_s:g} s (serve.request_timeout_s)") from None
@@ -283,7 +283,7 @@ class Scheduler:
         deadline = time.perf_counter() + self.timeout_s
         try:
             await asyncio.wait_for(self._sem().acquire(), self.timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._leave()
             self.stats.timed_out += 1
             raise RequestTimeout(f"waited {self.timeout_s:g} s for a free slot (serve.request_timeout_s)") from None
@@ -307,7 +307,7 @@ class Scheduler:
         future.add_done_callback(finished)
         try:
             return await asyncio.wait_for(asyncio.shield(future), max(0.0, deadline - time.perf_counter()))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             s.timed_out += 1
             if cancel is not None:
                 cancel()
@@ -321,7 +321,7 @@ class Scheduler:
     # -- streaming ----------------------------------------------------------------------------
     async def open_stream(
         self, prompt: ChatPrompt | None, settings: dict, start: Callable[[], Stream] | None = None
-    ) -> "ActiveStream":
+    ) -> ActiveStream:
         """Admit and wait for a slot (so 429/503 can still be an HTTP status), then start generating.
 
         The stream's deadline counts from admission: waiting for the slot uses up part of it.
@@ -333,7 +333,7 @@ class Scheduler:
         deadline = time.perf_counter() + self.timeout_s
         try:
             await asyncio.wait_for(self._sem().acquire(), self.timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._leave()
             self.stats.timed_out += 1
             raise Rejected(
@@ -345,7 +345,7 @@ class Scheduler:
         self._take_slot_now()
         return ActiveStream(self, prompt, settings, deadline, start)
 
-    def _stream_finished(self, stream: "ActiveStream") -> None:
+    def _stream_finished(self, stream: ActiveStream) -> None:
         s = self.stats
         s.job_seconds = (s.job_seconds + [time.perf_counter() - stream.started])[-50:]
         if stream.error is not None:
@@ -437,14 +437,14 @@ class ActiveStream:
             while True:
                 remaining = deadline - time.perf_counter()
                 if remaining <= 0:
-                    raise asyncio.TimeoutError
+                    raise TimeoutError
                 item = await asyncio.wait_for(self._queue.get(), remaining)
                 if item is _END:
                     self._ended = True
                     break
                 if item:
                     yield item
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.timed_out = True
             self.scheduler.stats.timed_out += 1
             self.cancel()

@@ -18,7 +18,8 @@ document names them as components that ``app.contract_schema`` fills in (``reque
 from __future__ import annotations
 
 import threading
-from typing import Annotated, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse

@@ -21,7 +21,8 @@ earlier attempt's text, when that one was better).  A later attempt the queue re
 
 from __future__ import annotations
 
-from typing import AsyncIterator, Awaitable, TypeVar
+from collections.abc import AsyncIterator, Awaitable
+from typing import TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse

@@ -91,7 +91,7 @@ class RecipeCreate(KitchenRequest):
     source: RecipeSource | None = None
 
     @model_validator(mode="after")
-    def _one_form(self) -> "RecipeCreate":
+    def _one_form(self) -> RecipeCreate:
         fields = [f for f in _FIELDS if getattr(self, f) is not None]
         if self.text is not None and fields:
             raise ValueError(f"give either text or the recipe's fields, not text and {', '.join(fields)}")

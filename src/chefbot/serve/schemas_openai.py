@@ -9,8 +9,8 @@ unknown fields ignored) are ``schemas.py``'s.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Annotated, Any, Literal, NotRequired, Union
+from functools import cache
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import BaseModel, Field, PlainValidator, WithJsonSchema, create_model
 from pydantic_core import PydanticCustomError
@@ -57,7 +57,7 @@ class ChatCompletionRequest(LenientRequest):
         return [{"role": m.role, "content": m.text()} for m in self.messages]
 
 
-@lru_cache(maxsize=None)  # one class per limit: the routes look it up per request
+@cache  # one class per limit: the routes look it up per request
 def chat_request_model(max_messages: int) -> type[ChatCompletionRequest]:
     """``ChatCompletionRequest`` with this server's message limit in its schema (``maxItems``)."""
     return create_model(
@@ -173,11 +173,11 @@ class CompletionRequest(LenientRequest):
         return [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
 
 
-@lru_cache(maxsize=None)  # one class per limit and vocabulary: looked up per request
+@cache  # one class per limit and vocabulary: looked up per request
 def completion_request_model(max_prompts: int, vocab_size: int) -> type[CompletionRequest]:
     """``CompletionRequest`` with this server's vocabulary (token ids) and prompt count in its schema."""
     prompt_type = Annotated[
-        list[Union[str, list[int]]],
+        list[str | list[int]],
         PlainValidator(_prompt_validator(max_prompts, vocab_size)),  # noqa: UP007
         WithJsonSchema(_prompt_schema(max_prompts, vocab_size)),
     ]

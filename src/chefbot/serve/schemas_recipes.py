@@ -87,7 +87,7 @@ class StructuredRecipe(BaseModel):
     steps: list[RecipeStep]
 
     @classmethod
-    def from_recipe(cls, recipe: Recipe) -> "StructuredRecipe":
+    def from_recipe(cls, recipe: Recipe) -> StructuredRecipe:
         return cls(
             title=recipe.title,
             ingredients=recipe.ingredients,

@@ -52,7 +52,7 @@ class ReadTimeout:
             try:
                 # A chunk that is already here is always taken (the floor): only a silent client is cut off.
                 message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0.05))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 cut_off = True
                 if not started:
                     body = _late_body(self.seconds)

@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, AsyncIterator, Callable, Union
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Union
 
 from chefbot.serve.queue import RequestTimeout
 from chefbot.serve.schemas import error_body, json_schema

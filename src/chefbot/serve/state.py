@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from chefbot.config import ExperimentConfig
 from chefbot.generate.completion import ChatPrompt, Completion, Generator, TokenEngine, TokenizedGenerator, require

@@ -10,7 +10,8 @@ turn; ``/reset`` forgets it, ``/quit`` (or Ctrl-D) leaves.  (The message format 
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Iterable, Iterator, TextIO
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TextIO
 
 from chefbot.errors import ChefbotError
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -30,7 +29,7 @@ def _eval_results(output_dir: Path) -> dict | None:
 
 def train_cmd(
     config: str = typer.Argument(..., help="Experiment YAML, e.g. configs/qwen2.5-1.5b-qlora.yaml"),
-    overrides: Optional[List[str]] = typer.Argument(None, help="Dotted key=value overrides, e.g. train.max_steps=50"),
+    overrides: list[str] | None = typer.Argument(None, help="Dotted key=value overrides, e.g. train.max_steps=50"),
     push: bool = typer.Option(
         False, "--push", help="After training, merge and upload adapter + merged model to train.push_to_hub."
     ),
@@ -84,7 +83,7 @@ def merge_cmd(
     check_prompts: int = typer.Option(
         3, "--check-prompts", help="Prompts on which merged and adapter logits are compared."
     ),
-    overrides: Optional[List[str]] = typer.Argument(None, help="Dotted key=value overrides."),
+    overrides: list[str] | None = typer.Argument(None, help="Dotted key=value overrides."),
 ) -> None:
     """Merge an adapter into an unquantized copy of the base and verify the logits."""
     from chefbot.train.merge import (

@@ -23,7 +23,8 @@ them.  What chefbot adds, each the documented QLoRA + FSDP recipe or a CPU neces
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 

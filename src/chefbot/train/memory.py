@@ -49,9 +49,10 @@ tests/train/test_memory_model.py checks the model against it on a tiny Qwen2 and
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from chefbot.config import load_config
 
