@@ -21,10 +21,11 @@ from html import escape
 from importlib import resources
 from string import Template
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse
 
 from chefbot.serve.api_errors import ApiError
+from chefbot.serve.deps import Server
 from chefbot.serve.schemas import Health
 
 WEB_DIR = resources.files("chefbot.serve") / "web"
@@ -81,9 +82,9 @@ def render_page(path: str) -> str:
 router = APIRouter()
 
 
-@router.get("/health", response_model=None, responses={200: {"model": Health}})
-async def health(request: Request) -> dict:
-    return request.app.state.server.health()
+@router.get("/health", response_model=Health)
+async def health(state: Server) -> Health:
+    return Health.model_validate(state.health())
 
 
 def _page_route(path: str):

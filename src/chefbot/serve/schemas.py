@@ -109,12 +109,18 @@ class Health(BaseModel):
     base_model: str = Field(description="model.name_or_path: the base model (or a merged export's folder)")
     adapter: AdapterInfo | None = Field(description="the LoRA adapter served on top (unmerged), or null")
     dtype: str | None = Field(description="the weights' dtype (null when the engine does not say)")
-    quant: str | None = Field(description="quant.mode the base was loaded with (hf engine), or null")
+    quant: str | None = Field(
+        description="quant.mode the base was loaded with (hf engine), the GGUF quantization (llamacpp), or null"
+    )
+    gguf: str | None = Field(None, description="engine llamacpp: the GGUF file served (its name holds its fingerprint)")
     tokenizer: str | None = Field(
         description="fingerprint of the vocabulary (first 12 hex digits of the sha256 of "
         "every token id's string, in id order); null without a tokenizer"
     )
     limits: dict[str, int] = Field(description="serve.* limits that shape answers")
+    cpu: dict[str, Any] = Field(
+        description="the CPU's model, arch and the SIMD flags that decide llama.cpp's kernels (amx: whether it has AMX)"
+    )
     features: dict[str, bool]
     queue: dict[str, int]
     uptime_s: float
