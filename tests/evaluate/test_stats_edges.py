@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from chefbot.evaluate.stats import (
-    _resample_means,
     bootstrap_mean,
     mean_stderr_interval,
     paired_bootstrap,
     paired_proportions,
     ratio_interval,
+    resample_means,
     wilson_interval,
 )
 
@@ -38,7 +38,7 @@ def test_empty_and_one_item_inputs():
     two = bootstrap_mean([0.0, 1.0], samples=200)
     assert (two["n"], two["low"], two["high"]) == (2, 0.0, 1.0)  # two items are resampled too
     values = np.array([0.0, 1.0, 5.0])
-    one_resample = float(_resample_means(values, 1, 0)[0])
+    one_resample = float(resample_means(values, 1, 0)[0])
     assert one_resample != values.mean()
     assert bootstrap_mean(values, samples=1) == {
         "mean": pytest.approx(2.0),
@@ -84,11 +84,11 @@ def test_pass_fail_outcomes_as_booleans():
 
 def test_resampling_draws_every_item_and_every_resample():
     values = np.arange(1000, dtype=np.float64)
-    got = _resample_means(values, 2500, seed=4)  # 2,000 resamples per draw: two draws
+    got = resample_means(values, 2500, seed=4)  # 2,000 resamples per draw: two draws
     want = values[np.random.default_rng(4).integers(0, 1000, size=(2500, 1000))].mean(axis=1)
     np.testing.assert_allclose(got, want)
     first_only = np.array([1.0] + [0.0] * 9)
-    assert _resample_means(first_only, 200, seed=0).max() > 0  # item 0 is drawn too
+    assert resample_means(first_only, 200, seed=0).max() > 0  # item 0 is drawn too
 
 
 @pytest.mark.parametrize("level", [0.8, 0.95])
