@@ -44,7 +44,7 @@ from chefbot.errors import ChefbotError
 from chefbot.generate.completion import Completion, OnResult, TokenCompletion, TokenScores, resolve_settings
 from chefbot.generate.engine_probe import Verdict, probe_llamacpp
 from chefbot.generate.gguf import cached_gguf
-from chefbot.generate.token_engine import PromptIdsChat, complete_token_ids, decode_plain
+from chefbot.generate.token_engine import CompletesIds, decode_plain
 from chefbot.model import load_tokenizer, resolve_source
 from chefbot.stops import stop_token_ids
 
@@ -469,9 +469,9 @@ class LlamaStream:
         return self.completion
 
 
-class LlamaCppGenerator(PromptIdsChat):
+class LlamaCppGenerator(CompletesIds):
     """Generation with llama.cpp on a GGUF file: a ``TokenEngine`` (``chefbot.generate.completion``), as
-    ``LocalGenerator``; ``prompt_ids``, ``generate`` and ``stream`` come from ``PromptIdsChat``."""
+    ``LocalGenerator``; ``prompt_ids``, ``generate``, ``stream`` and ``complete_ids`` come from ``CompletesIds``."""
 
     backend = "llamacpp"
 
@@ -699,32 +699,11 @@ class LlamaCppGenerator(PromptIdsChat):
         reason = {"length": "length", "cancelled": "cancelled"}.get(job.finish, "stop")
         return TokenCompletion(job.prompt, ids, reason)
 
-    def complete_ids(
-        self,
-        prompts: Sequence[Sequence[int]],
-        settings_override: dict | None = None,
-        *,
-        max_tokens: int,
-        stop: Sequence[str] = (),
-        logprobs: int | None = None,
-        cancel: threading.Event | None = None,
-    ) -> list[TokenCompletion]:
-        """``TokenEngine.complete_ids`` (``chefbot.generate.token_engine.complete_token_ids``): every prompt its own
-        sequence; once ``cancel`` is set the sequences stop at their next token."""
-        return complete_token_ids(
-            self,
-            self._continue_ids,
-            prompts,
-            settings_override,
-            max_tokens=max_tokens,
-            stop=stop,
-            logprobs=logprobs,
-            cancel=cancel,
-        )
-
     def _continue_ids(
         self, prompts: list[list[int]], s: GenerationConfig, stop: Sequence[str], cancel: threading.Event | None
     ) -> list[TokenCompletion]:
+        """``complete_ids``' decoding: every prompt its own sequence; once ``cancel`` is set the sequences stop at
+        their next token."""
         jobs = [self._submit(p, s, s.max_new_tokens, self._stopper(stop), cancel=cancel) for p in prompts]
         try:
             return [self._token_completion(j.future.result()) for j in jobs]

@@ -23,7 +23,7 @@ from typing import Any
 
 from chefbot.config import GenerationConfig
 from chefbot.generate.completion import Completion, OnResult, TokenCompletion, TokenScores, resolve_settings
-from chefbot.generate.token_engine import PromptIdsChat, complete_token_ids, decode_plain
+from chefbot.generate.token_engine import CompletesIds, decode_plain
 from chefbot.stops import stop_token_ids
 
 
@@ -162,9 +162,9 @@ class _IdStreamer:
             yield item
 
 
-class LocalGenerator(PromptIdsChat):
+class LocalGenerator(CompletesIds):
     """Batched generation with a local transformers model (optionally with a PEFT adapter): a ``TokenEngine``
-    (``chefbot.generate.completion``); ``prompt_ids``, ``generate`` and ``stream`` come from ``PromptIdsChat``."""
+    (``chefbot.generate.completion``); ``prompt_ids``, ``generate``, ``stream`` and ``complete_ids`` come from ``CompletesIds``."""
 
     backend = "hf"
 
@@ -347,33 +347,11 @@ class LocalGenerator(PromptIdsChat):
                     out.next = (best, float(last[best]), pairs[-1] if top_k else [])
         return out
 
-    def complete_ids(
-        self,
-        prompts: Sequence[Sequence[int]],
-        settings_override: dict | None = None,
-        *,
-        max_tokens: int,
-        stop: Sequence[str] = (),
-        logprobs: int | None = None,
-        cancel: threading.Event | None = None,
-    ) -> list[TokenCompletion]:
-        """``TokenEngine.complete_ids`` (``chefbot.generate.token_engine.complete_token_ids``): prompts decoded in
-        batches, longest first; once ``cancel`` is set decoding stops at the next token and later batches are
-        not run."""
-        return complete_token_ids(
-            self,
-            self._continue_ids,
-            prompts,
-            settings_override,
-            max_tokens=max_tokens,
-            stop=stop,
-            logprobs=logprobs,
-            cancel=cancel,
-        )
-
     def _continue_ids(
         self, prompts: list[list[int]], s: GenerationConfig, stop: Sequence[str], cancel: threading.Event | None
     ) -> list[TokenCompletion]:
+        """``complete_ids``' decoding: prompts decoded in batches, longest first; once ``cancel`` is set decoding
+        stops at the next token and later batches are not run."""
         out: list[TokenCompletion] = [None] * len(prompts)  # type: ignore[list-item]
         order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
         stopped = _Cancel(cancel) if cancel is not None else None

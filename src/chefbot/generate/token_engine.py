@@ -4,7 +4,7 @@ contract itself (``chefbot.generate.completion``):
 * ``chat_prompt_ids``: the ids a model is fed for a conversation (the one prompt path) and ``PromptIdsChat``,
   the ``prompt_ids``/``generate``/``stream`` every such engine derives from its ``*_from_ids`` methods;
 * ``decode_plain``: token ids as plain-completion text;
-* ``complete_token_ids``: the ``complete_ids`` skeleton (one scored pass for lm-evaluation-harness's
+* ``CompletesIds``: the ``complete_ids`` skeleton (one scored pass for lm-evaluation-harness's
   one-token requests, no tokens for ``max_tokens`` 0, log-probabilities over prompt + new tokens), around the
   engine's own decoding; ``one_pass_completions`` and ``attach_logprobs``, its parts;
 """
@@ -28,7 +28,7 @@ from chefbot.generate.completion import (
 )
 
 Score = Callable[..., list[TokenScores]]  # a TokenEngine's ``score``
-# An engine's decoding for ``complete_token_ids``: (prompts, settings, stop strings, cancel) -> completions
+# An engine's own decoding (``CompletesIds._continue_ids``): (prompts, settings, stop strings, cancel) -> completions
 Continue = Callable[[list[list[int]], GenerationConfig, Sequence[str], "threading.Event | None"], list[TokenCompletion]]
 
 
@@ -102,37 +102,43 @@ def attach_logprobs(score: Score, completions: list[TokenCompletion], k: int) ->
         c.logprobs, c.top = sc.logprobs, sc.top if k else [[] for _ in sc.logprobs]
 
 
-def complete_token_ids(
-    engine: Any,
-    decode: Continue,
-    prompts: Sequence[Sequence[int]],
-    settings_override: dict | None,
-    *,
-    max_tokens: int,
-    stop: Sequence[str],
-    logprobs: int | None,
-    cancel: threading.Event | None,
-) -> list[TokenCompletion]:
-    """``TokenEngine.complete_ids`` for ``engine`` (its ``gen_cfg``, ``score``, ``tokenizer``, ``stop_ids``), with
-    ``decode(prompts, settings, stop, cancel)``: the engine's own generation of at least one token per prompt.
+class CompletesIds(PromptIdsChat):
+    """``TokenEngine.complete_ids`` for an engine with ``gen_cfg``, ``score``, ``tokenizer``, ``stop_ids`` and its own
+    decoding, ``_continue_ids(prompts, settings, stop, cancel)`` (at least one token per prompt); one definition,
+    so the engines differ only in how they decode."""
 
-    Greedy with one token and no repetition penalty (how lm-evaluation-harness asks for log-likelihoods)
-    takes one forward pass: the token is the argmax of the scored distribution (not interrupted by
-    ``cancel``).  Once ``cancel`` is set nobody waits for the answers: no scoring pass."""
-    s = resolve_settings(engine.gen_cfg, {**(settings_override or {}), "max_new_tokens": max(1, max_tokens)})
-    prompts = [list(p) for p in prompts]
-    greedy = not (s.do_sample and s.temperature > 0)
-    if max_tokens == 1 and greedy and s.repetition_penalty == 1.0:
-        return one_pass_completions(engine.score, engine.tokenizer, engine.stop_ids, prompts, stop, logprobs)
-    if max_tokens == 0:
-        out = [TokenCompletion(p, [], "length") for p in prompts]
-    else:
-        out = decode(prompts, s, stop, cancel)
-    if cancel is not None and cancel.is_set():
+    gen_cfg: GenerationConfig
+    stop_ids: list[int]
+    score: Score
+    _continue_ids: Continue
+
+    def complete_ids(
+        self,
+        prompts: Sequence[Sequence[int]],
+        settings_override: dict | None = None,
+        *,
+        max_tokens: int,
+        stop: Sequence[str] = (),
+        logprobs: int | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[TokenCompletion]:
+        """Greedy with one token and no repetition penalty (how lm-evaluation-harness asks for log-likelihoods)
+        takes one forward pass: the token is the argmax of the scored distribution (not interrupted by
+        ``cancel``).  Once ``cancel`` is set nobody waits for the answers: no scoring pass."""
+        s = resolve_settings(self.gen_cfg, {**(settings_override or {}), "max_new_tokens": max(1, max_tokens)})
+        prompts = [list(p) for p in prompts]
+        greedy = not (s.do_sample and s.temperature > 0)
+        if max_tokens == 1 and greedy and s.repetition_penalty == 1.0:
+            return one_pass_completions(self.score, self.tokenizer, self.stop_ids, prompts, stop, logprobs)
+        if max_tokens == 0:
+            out = [TokenCompletion(p, [], "length") for p in prompts]
+        else:
+            out = self._continue_ids(prompts, s, stop, cancel)
+        if cancel is not None and cancel.is_set():
+            return out
+        if logprobs is not None:
+            attach_logprobs(self.score, out, logprobs)
         return out
-    if logprobs is not None:
-        attach_logprobs(engine.score, out, logprobs)
-    return out
 
 
 def tokenizer_fingerprint(tokenizer: Any) -> str:
