@@ -235,6 +235,8 @@ class _Read:
     def cooked_title(self) -> bool:
         """The title names a baked or cooked dish ("Pound Cake", "Fried Onion Rings")."""
         title = " " + " ".join(words(self.recipe.title or "")) + " "
+        if any(f" {' '.join(words(p))} " in title for p in _phrase_list(rules().data, "uncooked_titles")):
+            return False
         return any(f" {' '.join(words(p))} " in title for p in _phrase_list(rules().data, "cooked_dish_titles"))
 
 
@@ -254,17 +256,21 @@ def _names_something(name: str) -> bool:
     return any(w not in unit_words for w in _LETTERS.findall(name))
 
 
+_RECIPE_FORM = "a recipe names its ingredients and says what to do with them (issue 25: 60 lines of '- 10 g')"
+
+
 def check_is_recipe(r: _Read) -> SenseCheck:
     named = sum(_names_something(n) for n in r.names)
     if not r.recipe.directions or not "".join(r.recipe.directions).strip():
-        return _check("is_recipe", False, "not a recipe: there are no directions")
+        return _check("is_recipe", False, "not a recipe: there are no directions", _RECIPE_FORM)
     if not named:
-        return _check("is_recipe", False, "not a recipe: no ingredient line names an ingredient")
+        return _check("is_recipe", False, "not a recipe: no ingredient line names an ingredient", _RECIPE_FORM)
     if named * 2 < len(r.names):
         return _check(
             "is_recipe",
             False,
-            f"not a recipe: {len(r.names) - named} of {len(r.names)} ingredient lines name no ingredient",
+            source=_RECIPE_FORM,
+            reason=f"not a recipe: {len(r.names) - named} of {len(r.names)} ingredient lines name no ingredient",
         )
     return _check("is_recipe", True)
 
@@ -324,8 +330,9 @@ def check_internal_temperature(r: _Read) -> SenseCheck:
             unit = (m.group(3) or "").upper()[:1] or ("C" if r.metric and value < 100 else "F")
             f = value if unit == "F" else value * 9 / 5 + 32
             if 100 <= f <= 212:  # above boiling it is no internal temperature (oil, candy)
-                cats = {v for _, v in rules().raw.find(words(s)) if v in minimum}
-                cats = cats or {c for c, _ in r.raw if c in minimum}
+                # the raw foods of this recipe that the sentence names, else all of them ("roast" is a verb here)
+                recipe_cats = {c for c, _ in r.raw if c in minimum}
+                cats = {v for _, v in rules().raw.find(words(s))} & recipe_cats or recipe_cats
                 if cats:
                     stated.append((f, min(minimum[c] for c in cats), s, cats))
     if not stated:
