@@ -231,7 +231,7 @@ def test_every_failure_says_why_and_cites_a_source(name):
         ),
         "egg_units": _recipe("Cake", ["1 cup flour", "200 ml eggs"], ["Mix.", "Bake at 350°F for 30 minutes."]),
         "ingredients_used": _recipe(
-            "Fudge", ["1 c. sugar", "1 c. milk", "1 c. cocoa"], ["Brown the ground beef.", "Simmer."]
+            "Fudge", ["1 c. sugar", "1 c. milk", "1 c. cocoa"], ["Brown the ground beef with onions.", "Simmer."]
         ),
         "ingredients_listed": _recipe("Rice", ["1 c. rice", "2 c. water"], ["Boil rice.", "Stir in the shrimp."]),
         "step_order": _recipe("Stew", ["1 lb. beef"], ["Serve.", "Simmer the beef 2 hours."]),

