@@ -240,3 +240,32 @@ def test_every_failure_says_why_and_cites_a_source(name):
     check = _result(cases[name], name)
     assert check.passed is False, name
     assert check.reason and check.source
+
+
+def test_blank_ingredient_lines_do_not_shift_lines_against_their_names():
+    # a blank line before raw chicken: the chicken line is still the one reported
+    recipe = _recipe(
+        "Chicken Salad", ["", "2 chicken breasts", "1 stalk celery"], ["Dice chicken and celery.", "Chill."]
+    )
+    check = _result(recipe, "raw_food")
+    assert check.passed is False and "2 chicken breasts" in check.reason
+
+
+def test_a_broken_rules_file_names_the_section():
+    import copy
+
+    from chefbot.cooking.kitchen_sense import build_rules, rules
+    from chefbot.errors import ConfigError
+
+    good = rules().data
+    no_heat = {k: v for k, v in good.items() if k != "heat_words"}
+    with pytest.raises(ConfigError, match="heat_words"):
+        build_rules(no_heat)
+    bad = copy.deepcopy(good)
+    bad["raw_foods"]["poultry"] = "chicken"
+    with pytest.raises(ConfigError, match="raw_foods.poultry"):
+        build_rules(bad)
+    bad = copy.deepcopy(good)
+    bad["raw_foods"]["insects"] = ["cricket"]
+    with pytest.raises(ConfigError, match="insects"):
+        build_rules(bad)

@@ -39,6 +39,7 @@ from chefbot.cooking.durations import parse_duration
 from chefbot.cooking.lexicon import PhraseTable, matches, words
 from chefbot.cooking.quantities import UNITS, Line, factor, parse_line
 from chefbot.cooking.tasks import split_sentences
+from chefbot.errors import ConfigError
 from chefbot.recipe_format import Recipe
 
 Kind = Literal["safety", "plausibility"]
@@ -119,22 +120,31 @@ def _phrase_list(data: dict, *path: str) -> list[str]:
     node = data
     for key in path:
         if not isinstance(node, dict) or key not in node:
-            raise ValueError(f"{SENSE_FILE}: {'.'.join(path)} is missing")
+            raise ConfigError(f"{SENSE_FILE}: {'.'.join(path)} is missing")
         node = node[key]
     if not isinstance(node, list) or not all(isinstance(p, str) for p in node):
-        raise ValueError(f"{SENSE_FILE}: {'.'.join(path)}: expected a list of phrases")
+        raise ConfigError(f"{SENSE_FILE}: {'.'.join(path)}: expected a list of phrases")
     return node
 
 
 def build_rules(data: dict) -> Rules:
     """Index the YAML's phrase lists; a missing or malformed section is named in the error."""
+    sections = ("sources", "safe_minimum_f", "raw_foods", "ready_foods", "ready_words", "heat_words", "heat_not")
+    sections += ("holding", "oven", "amounts", "eggs", "used", "listed", "order", "times")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{SENSE_FILE}: expected a mapping of sections, got {type(data).__name__}")
+    missing = [k for k in sections if k not in data]
+    if missing:
+        raise ConfigError(f"{SENSE_FILE}: the section {missing[0]!r} is missing")
+    if not isinstance(data["raw_foods"], dict):
+        raise ConfigError(f"{SENSE_FILE}: raw_foods: expected a mapping of category -> phrases")
     raw_entries = [(p, cat) for cat in data["raw_foods"] for p in _phrase_list(data, "raw_foods", cat)]
     raw_entries += [(p, "ready") for p in _phrase_list(data, "ready_foods")]
     heat_entries = [(p, True) for p in _phrase_list(data, "heat_words")]
     heat_entries += [(p, False) for p in _phrase_list(data, "heat_not")]
     unknown = set(data["raw_foods"]) - set(data["safe_minimum_f"]) - {"flour"}
     if unknown:
-        raise ValueError(f"{SENSE_FILE}: raw_foods: {sorted(unknown)} have no safe_minimum_f")
+        raise ConfigError(f"{SENSE_FILE}: raw_foods: {sorted(unknown)} have no safe_minimum_f")
     return Rules(data, PhraseTable(raw_entries), PhraseTable(heat_entries))
 
 
@@ -167,8 +177,13 @@ class _Read:
     recipe: Recipe
 
     @cached_property
+    def ingredients(self) -> list[str]:
+        """The ingredient lines that say something (blank lines dropped), aligned with ``lines`` and ``names``."""
+        return [x.strip() for x in self.recipe.ingredients if x.strip()]
+
+    @cached_property
     def lines(self) -> list[Line]:
-        return [parse_line(x) for x in self.recipe.ingredients if x.strip()]
+        return [parse_line(x) for x in self.ingredients]
 
     @cached_property
     def names(self) -> list[str]:
@@ -190,7 +205,7 @@ class _Read:
     @cached_property
     def listed_classes(self) -> frozenset[str]:
         """The lexicon's food classes of every ingredient line."""
-        return frozenset().union(*(c for line in self.recipe.ingredients for _, c in matches(line)))
+        return frozenset().union(*(c for line in self.ingredients for _, c in matches(line)))
 
     @cached_property
     def metric(self) -> bool:
@@ -214,7 +229,7 @@ class _Read:
         out = []
         ready = _words_set("ready_words")
         said_ready = self.said_ready
-        for line, name in zip(self.recipe.ingredients, self.names):
+        for line, name in zip(self.ingredients, self.names):
             ws = words(line)
             if ready & set(ws):
                 continue
@@ -360,7 +375,7 @@ def check_food_left_out(r: _Read) -> SenseCheck:
     h = rules().data["holding"]
     perishable = [line for c, line in r.raw if c in h["perishable"]]
     rice = _phrase_re("holding", "perishable_phrases")
-    perishable += [line for line in r.recipe.ingredients if rice.search(line)]
+    perishable += [line for line in r.ingredients if rice.search(line)]
     if not perishable:
         return _check("food_left_out", None)
     for s in r.sentences:
@@ -563,7 +578,7 @@ def check_ingredients_used(r: _Read) -> SenseCheck:
     said = _stems(r.direction_words)
     skip = _words_set("used", "descriptors")
     unused = []
-    for line, name in zip(r.recipe.ingredients, r.names):
+    for line, name in zip(r.ingredients, r.names):
         ws = [w for w in words(name) if w not in skip and len(w) >= 3]
         if ws and not _stems(ws) & said:
             unused.append(line.strip())
@@ -586,7 +601,7 @@ def _food_table() -> PhraseTable:
 def _foreign_foods(r: _Read) -> set[str]:
     """Foods the directions name (lexicon class phrases and ``used.foods``) that neither the ingredient
     list nor the title names."""
-    listed = _stems(words(" ".join([*r.recipe.ingredients, r.recipe.title or ""])))
+    listed = _stems(words(" ".join([*r.ingredients, r.recipe.title or ""])))
     classes_listed = r.listed_classes
     ignore = _ignored_phrases()
     found = {p for p, c in matches(r.text) if c and not c <= classes_listed and tuple(p.split()) not in ignore}
@@ -606,7 +621,7 @@ def check_ingredients_listed(r: _Read) -> SenseCheck:
     if not r.names or not r.recipe.directions:
         return _check("ingredients_listed", None)
     # the title names the dish's main food too ("Baked Italian Chicken": "prepare chicken for baking")
-    listed_words = set(words(" ".join([*r.recipe.ingredients, r.recipe.title or ""])))
+    listed_words = set(words(" ".join([*r.ingredients, r.recipe.title or ""])))
     listed_classes = r.listed_classes
     ignore = _ignored_phrases()
     skip = _phrase_re("listed", "skip_clause_words")
