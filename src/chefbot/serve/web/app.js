@@ -7,6 +7,7 @@ let controller = null;
 let lastText = "";
 let lastTitle = "recipe";
 let lastSource = null; // what wrote lastText, kept with it in the library ("Save to library")
+let lastIsRecipe = true; // kitchen sense: false for a text that is not a recipe (no Save for it)
 
 function setStatus(text, isError) {
   $("status").textContent = text;
@@ -24,6 +25,7 @@ function showStructured(res) {
   fill($("r-steps"), (r.steps || []).map((s) => s.text));
   fill($("r-problems"), (res.problems || []).map((p) => "check: " + p));
   showChecks(res);
+  showKitchenSense(res.kitchen_sense);
   if (res.well_formed) {
     $("structured").hidden = false;
     $("output").hidden = true;
@@ -49,6 +51,47 @@ function showChecks(res) {
     li.textContent = `Your ingredients are not ${c.requested}: ${c.offending.join(", ")}; ChefBot was asked to substitute them.`;
     return li;
   }));
+}
+
+// Kitchen sense (cooking/kitchen_sense.py, judged by the server): one warning block listing every failed
+// check's reason, the safety ones first; a text that is not a recipe gets no "Save to library".
+function senseLine(c) {
+  const li = document.createElement("li");
+  li.className = c.kind;
+  li.dataset.check = c.name;
+  li.textContent = (c.kind === "safety" ? "Unsafe: " : "Odd: ") + c.reason;
+  if (c.source) li.title = "source: " + c.source;
+  return li;
+}
+
+function showKitchenSense(ks) {
+  if (!ks) return;
+  const failed = ks.checks.filter((c) => c.passed === false);
+  const ordered = [...failed.filter((c) => c.kind === "safety"), ...failed.filter((c) => c.kind !== "safety")];
+  $("r-sense-list").replaceChildren(...ordered.map(senseLine));
+  $("r-sense-title").textContent = !ks.safe ? "Warning: this recipe may not be safe to follow."
+    : !ks.is_recipe ? "This text is not a recipe." : "Check this recipe before you cook it.";
+  $("r-sense").className = "sense-warning" + (ks.safe ? "" : " unsafe");
+  $("r-sense").hidden = ordered.length === 0;
+  lastIsRecipe = ks.is_recipe;
+  $("save").hidden = !ks.is_recipe;
+  $("save-note").hidden = ks.is_recipe;
+}
+
+function resetKitchenSense() {
+  $("r-sense").hidden = true;
+  $("r-sense-list").replaceChildren();
+  lastIsRecipe = true;
+  $("save").hidden = false;
+  $("save-note").hidden = true;
+}
+
+// Why enforce started another attempt: the constraints broken and the safety checks failed.
+function retryReason(e) {
+  const parts = [];
+  if (e.violated && e.violated.length) parts.push("was not " + e.violated.map((c) => c.requested).join(", "));
+  if (e.unsafe && e.unsafe.length) parts.push("was unsafe (" + e.unsafe.map((c) => c.reason).join("; ") + ")");
+  return parts.join(" and ");
 }
 
 function constraintsFromForm() {
@@ -110,6 +153,7 @@ async function generate(ev) {
   $("r-problems").replaceChildren();
   $("r-checks").replaceChildren();
   $("r-conflicts").replaceChildren();
+  resetKitchenSense();
   $("copy").disabled = $("download").disabled = $("save").disabled = true;
   lastSource = null;
   $("save-status").textContent = "";
@@ -135,7 +179,8 @@ async function generate(ev) {
         lastText = "";
         $("output").textContent = "";
         $("r-checks").replaceChildren(...e.violated.map(checkLine));
-        setStatus(`Attempt ${e.attempt} of ${e.max_attempts}: the last answer was not ${e.violated.map((c) => c.requested).join(", ")}...`);
+        resetKitchenSense();
+        setStatus(`Attempt ${e.attempt} of ${e.max_attempts}: the last answer ${retryReason(e)}...`);
       } else if (e.error) {
         setStatus("Error: " + e.error.message, true);
       }
@@ -148,7 +193,7 @@ async function generate(ev) {
     $("generate").disabled = false;
     $("stop").disabled = true;
     $("copy").disabled = $("download").disabled = !lastText;
-    $("save").disabled = !lastSource;
+    $("save").disabled = !lastSource || !lastIsRecipe;
   }
 }
 
