@@ -2,13 +2,11 @@
 Wilson intervals (``score.score_kitchen_sense`` in ``score_predictions``), for the template baseline too,
 and the report's "Kitchen sense" table.  Tests that stub ``check_kitchen_sense`` (named so) test the
 aggregation's own rules (n counts only answers where a check applies; safe counts safety failures only);
-the raw chicken salad runs the real checker (xfail until the safety checks of branch i25-sense)."""
+the raw chicken salad runs the real checker."""
 
 from __future__ import annotations
 
 import json
-
-import pytest
 
 from chefbot.cooking.kitchen_sense import CHECKS, SenseCheck, SenseReport
 from chefbot.evaluate.report import write_report
@@ -109,7 +107,6 @@ def test_results_json_and_the_report_have_the_kitchen_sense_table(tmp_path):
     assert "Wilson" in table and "Kitchen sense" in (tmp_path / "report.html").read_text()
 
 
-@pytest.mark.xfail(strict=True, reason="needs the kitchen-sense safety checks of branch i25-sense")
 def test_a_raw_chicken_salad_counts_as_unsafe():
     ks = score("m", [RAW_CHICKEN_SALAD, SOUP])["kitchen_sense"]
     assert (ks["safe"]["passed"], ks["safe"]["n"]) == (1, 2)
