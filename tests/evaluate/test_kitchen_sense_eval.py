@@ -110,3 +110,11 @@ def test_results_json_and_the_report_have_the_kitchen_sense_table(tmp_path):
 def test_a_raw_chicken_salad_counts_as_unsafe():
     ks = score("m", [RAW_CHICKEN_SALAD, SOUP])["kitchen_sense"]
     assert (ks["safe"]["passed"], ks["safe"]["n"]) == (1, 2)
+
+
+def test_the_eval_command_summary_names_safe_and_is_recipe_per_model():
+    from chefbot.evaluate.cli_run import _summary
+
+    tuned = score("tuned", [SOUP, TEN_GRAMS])
+    text = _summary({"n": 2, "models": [tuned]})
+    assert "kitchen sense: safe 2/2, is_recipe 1/2" in text

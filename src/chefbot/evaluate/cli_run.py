@@ -27,6 +27,12 @@ def _summary(results: dict) -> str:
             f"ROUGE-L {r['rougeL']['mean']:.4f}"
             + (f"  hit token limit {t['hit_token_limit']}/{results['n']}" if t else "")
         )
+        ks = m.get("kitchen_sense")
+        if ks:  # the report's Kitchen sense table has every check with its interval
+            lines.append(
+                "    kitchen sense: "
+                + ", ".join(f"{k} {ks[k]['passed']}/{ks[k]['n']}" for k in ("safe", "is_recipe") if k in ks)
+            )
     for name, reason in (results.get("skipped") or {}).items():
         lines.append(f"  {name}: skipped ({reason})")
     return "\n".join(lines)
