@@ -101,7 +101,13 @@ _UNLISTED = [
     ("Add 2 tablespoons soy sauce.", "soy"),
     ("Stir in 1/2 cup chopped peanuts.", "peanuts"),
 ]
-_SHORT_STEP = re.compile(r"^\s*(beat|mix|whisk|stir|fry|saute|sauté|blend)\b[^.]*?\b(\d+)\s+minutes?\b", re.I)
+# a beat/mix/... step whose first stated time is its own (no other verb such as simmer or chill between them)
+_SHORT_STEP = re.compile(
+    r"^\s*(beat|mix|whisk|stir|fry|saute|sauté|blend)\b"
+    r"(?:(?!\b(?:simmer|bake|cook|chill|let|sit|stand|rest|boil|refrigerate|cool|microwave|heat|steam|roast|soak|set)\b)[^.;])*?"
+    r"(?<!every )\b(\d+)\s+minutes?\b",
+    re.I,
+)
 
 
 def _scale_temps(recipe: Recipe, by: Fraction) -> Recipe | None:
@@ -131,7 +137,10 @@ def _salt_x10(recipe: Recipe) -> Recipe | None:
 
 
 def _chicken_uncooked(recipe: Recipe) -> Recipe | None:
-    if not any(_CHICKEN.search(x) and not _READY.search(x) for x in recipe.ingredients):
+    if not any(
+        _CHICKEN.search(x) and not _READY.search(x) and not re.search(r"soup|broth|stock", x, re.I)
+        for x in recipe.ingredients
+    ):
         return None
     steps = [s for s in recipe.directions if not _COOK_WORDS.search(s)]
     return replace(recipe, directions=steps) if steps and len(steps) < len(recipe.directions) else None
