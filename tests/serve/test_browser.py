@@ -224,6 +224,7 @@ def test_page_warns_on_an_unsafe_recipe_safety_first_stubbed_checker(repo_dir, t
         ("stub_amounts", "Odd: 100 g salt for 2 servings"),
     ]
     assert page["save_visible"]  # a recipe, if an unsafe one: the cook may fix and keep it
+    assert page["status"].endswith("Unsafe: see the warning."), page["status"]
 
 
 def test_page_warns_on_a_raw_chicken_salad(repo_dir, tmp_path):

@@ -106,11 +106,12 @@ function constraintsFromForm() {
 }
 
 function attemptsNote(e) {
-  if (!e.checks || !e.checks.length) return "";
   const tries = e.attempts > 1 ? ` after ${e.attempts} attempts` : "";
+  const unsafe = e.kitchen_sense && !e.kitchen_sense.safe ? ` Unsafe${tries}: see the warning.` : "";
+  if (!e.checks || !e.checks.length) return unsafe || (tries ? ` Safe${tries}.` : "");
   const unknown = e.checks.filter((c) => c.satisfied === null).length;
-  if (!e.constraints_met) return ` Constraints not met${tries} (see the ✗ checks).`;
-  return unknown ? ` No constraint broken${tries}; the checker cannot tell for ${unknown} (?).` : ` Constraints met${tries}.`;
+  if (!e.constraints_met) return ` Constraints not met${tries} (see the ✗ checks).` + unsafe;
+  return (unknown ? ` No constraint broken${tries}; the checker cannot tell for ${unknown} (?).` : ` Constraints met${tries}.`) + unsafe;
 }
 
 // Read an SSE body chunk by chunk; calls onEvent(obj) for every `data:` line except [DONE].
