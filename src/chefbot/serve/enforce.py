@@ -61,7 +61,7 @@ def rank(checked: dict) -> tuple[int, int, int, int]:
     checks = checked["checks"]
     return (
         len(unsafe(checked)),
-        sum(c["satisfied"] is False for c in checks),
+        len(violated(checked)),
         sum(c["satisfied"] is None for c in checks),
         0 if checked.get("well_formed") else 1,
     )

@@ -69,8 +69,9 @@ class RecipeRequest(LenientRequest):
     stream: bool = Field(False, description="answer as server-sent events (text/event-stream)")
     enforce: bool = Field(
         False,
-        description="generate again (sampled) while a requested constraint is violated, at "
-        "most serve.enforce_attempts answers; else the best one, constraints_met false",
+        description="generate again (sampled) while a requested constraint is violated or a kitchen-sense "
+        "safety check fails, at most serve.enforce_attempts answers; else the best one, constraints_met false "
+        "or kitchen_sense.safe false (retries says why each further answer was generated)",
     )
 
 
