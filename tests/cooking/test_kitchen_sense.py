@@ -93,7 +93,24 @@ def test_100_g_salt_in_a_small_recipe_is_too_salty_but_normal_salt_and_brines_pa
         ["7 c. water", "1 c. salt", "3 c. vinegar"],
         ["Boil water, salt and vinegar.", "Pour over cucumbers."],
     )
-    assert _result(brine, "salt_amount").passed is None
+    assert _result(brine, "salt_amount").passed is True  # about 9% salt: a brine, held to a brine's limit
+    ten_times = _recipe("Dill Pickles", ["7 c. water", "10 c. salt", "3 c. vinegar"], brine.directions)
+    assert _result(ten_times, "salt_amount").passed is False
+    play_dough = _recipe("Play Doh", ["2 c. flour", "1 c. salt", "1 c. water"], ["Mix and knead."])
+    assert _result(play_dough, "salt_amount").passed is None  # no food
+
+
+def test_salt_for_pasta_water_that_is_poured_off_is_no_share_of_the_dish():
+    pasta = _recipe(
+        "Pasta with Butter",
+        ["100 g Pasta", "10 g Salt", "10 g Butter"],
+        ["Boil 1 liter of water in a pot, adding 10 g of salt.", "Cook the pasta 10 minutes; drain.", "Add butter."],
+    )
+    assert _result(pasta, "salt_amount").passed is None
+    kept = _recipe("Pasta with Butter", pasta.ingredients, ["Cook the pasta.", "Add salt and butter."])
+    assert _result(kept, "salt_amount").passed is False
+    mixed_in = _recipe("Rolls", ["6 c. plain flour with 1 tsp. salt mixed in", "2 c. water"], ["Mix.", "Bake."])
+    assert _result(mixed_in, "salt_amount").passed is None  # the flour line is no salt line
 
 
 def test_raw_chicken_without_cooking_fails_and_cooked_or_canned_meat_passes():
@@ -269,3 +286,78 @@ def test_a_broken_rules_file_names_the_section():
     bad["raw_foods"]["insects"] = ["cricket"]
     with pytest.raises(ConfigError, match="insects"):
         build_rules(bad)
+
+
+# ---------------------------------------------------------------- round 2: wrong flags of round 1 on real recipes
+
+
+@pytest.mark.parametrize(
+    "remark",
+    [
+        "Serve with Cheddar cheese, sour cream, crushed corn chips and chopped avocado.",
+        "Also great with vanilla ice cream.",
+        "Can add cooked bacon (approximately 8 slices, chopped).",
+        "Cream Cheese Icing is best but you may use white icing.",
+        "Top with nuts if desired.",
+        "I frosted mine with cream cheese frosting.",
+        "It will make its own gravy.",
+    ],
+)
+def test_foods_named_only_in_remarks_or_serving_suggestions_are_not_missing_ingredients(remark):
+    recipe = _recipe(
+        "Apple Cake",
+        ["2 c. flour", "1 c. sugar", "2 eggs", "3 apples, sliced"],
+        ["Mix flour, sugar and eggs.", "Fold in apples.", "Bake at 350° for 40 minutes.", remark],
+    )
+    assert _result(recipe, "ingredients_listed").passed is True
+
+
+def test_a_food_put_in_during_a_step_but_missing_from_the_list_still_fails():
+    recipe = _recipe(
+        "Shepherd's Pie",
+        ["1 lb. ground beef", "1 c. mashed potatoes"],
+        ["Fry beef until brown.", "Place potatoes on top.", "Put butter and paprika over potatoes.", "Bake 15 min."],
+    )
+    check = _result(recipe, "ingredients_listed")
+    assert check.passed is False and "butter" in check.reason
+
+
+def test_nut_meats_salmon_roe_and_egg_substitutes_are_no_raw_food():
+    cookies = _recipe("Bonbon Cookies", ["1/2 c. butter", "1/2 c. nut meats (optional)"], ["Mix.", "Chill."])
+    roe = _recipe(
+        "Roe Snack", ["100 g Salmon Roe", "50 g Cream cheese"], ["Spread cheese on crackers.", "Top with roe."]
+    )
+    scramblers = _recipe("Ice Cream", ["1 box Egg Scramblers", "2 c. sugar", "1 qt. milk"], ["Mix.", "Freeze."])
+    for recipe in (cookies, roe, scramblers):
+        assert _result(recipe, "raw_food").passed in (None, True), recipe.title
+    raw_salmon = _recipe("Salmon Rolls", ["200 g Salmon", "150 g Cucumber"], ["Slice the salmon.", "Roll up."])
+    assert _result(raw_salmon, "raw_food").passed is False
+
+
+def test_weighed_eggs_must_match_how_the_rest_is_measured():
+    ounces = _recipe("Coffee Cake", ["100 g eggs", "1 (8 oz.) pkg. cream cheese", "1 lb. sugar"], ["Mix.", "Bake."])
+    assert _result(ounces, "egg_units").passed is False  # grams of egg among ounces and pounds
+    grams = _recipe("Cake", ["100 g Eggs", "200 g Flour", "150 g Sugar"], ["Mix.", "Bake."])
+    assert _result(grams, "egg_units").passed is True
+    alone = _recipe("Boiled Egg", ["50 g Egg"], ["Boil the egg 9 minutes."])
+    assert _result(alone, "egg_units").passed is True  # nothing else measured: nothing to disagree with
+
+
+def test_a_serving_plate_or_a_gratin_after_serving_is_no_step_out_of_order():
+    plate = _recipe(
+        "Poached Chicken",
+        ["4 chicken breasts", "1 c. wine"],
+        ["Pound the chicken flat", "Remove chicken to", "serving", "plate", "Simmer in wine 15 minutes"],
+    )
+    assert _result(plate, "step_order").passed is None  # no serve step at all
+    gratin = _recipe(
+        "Onion Soup",
+        ["4 onions", "1 qt. broth", "4 slices bread", "1 c. cheese"],
+        [
+            "Simmer onions in broth 30 minutes.",
+            "Serve soup with toast on top.",
+            "Sprinkle with cheese.",
+            "Bake 15 min.",
+        ],
+    )
+    assert _result(gratin, "step_order").passed is True

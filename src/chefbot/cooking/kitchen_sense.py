@@ -470,6 +470,9 @@ def grams(line: Line, name: str) -> float | None:
             return n * float(m.group(1)) * factor(u) * (_density(name) if u == "ml" else 1.0)
     if line.unit in a["small_count_g"]:
         return n * a["small_count_g"][line.unit]
+    first = words(name)[:1]
+    if line.unit is None and first and first[0] in a["small_count_g"]:  # "1/2 bushel tomatoes": no unit of quantities
+        return n * a["small_count_g"][first[0]]
     if line.unit == "stick":
         return n * a["stick_g"]
     if line.unit is not None:
@@ -478,19 +481,31 @@ def grams(line: Line, name: str) -> float | None:
 
 
 def _is_salt(name: str) -> bool:
-    return bool(re.search(r"\bsalt\b", name)) and not _phrase_re("amounts", "salt_not").search(name)
+    """A salt line: not salt mixed into another food ("6 c. flour with 1 tsp. salt mixed in")."""
+    head = re.split(r"\bwith\b", name, maxsplit=1)[0]
+    return bool(re.search(r"\bsalt\b", head)) and not _phrase_re("amounts", "salt_not").search(name)
+
+
+# a step that salts the water pasta, potatoes or greens boil in ("boil 1 l of water ... add 10 g of salt"), in a
+# recipe that drains it: that salt is poured off, so it is no share of the dish
+_SALTED_WATER_RE = re.compile(r"^(?=.*\bwater\b)(?=.*\bboil)(?=.*\bsalt\b)", re.I | re.S)
+_DRAIN_RE = re.compile(r"\bdrain", re.I)
 
 
 def check_salt_amount(r: _Read) -> SenseCheck:
     a = rules().data["amounts"]
     weights = [grams(ln, n) for ln, n in zip(r.lines, r.names)]
     salt = sum(w for w, n in zip(weights, r.names) if w is not None and _is_salt(n))
-    heavy = _phrase_re("amounts", "salt_heavy_titles").search(r.recipe.title or "")
-    if not salt or heavy:
+    if not salt or _phrase_re("amounts", "salt_blend_titles").search(r.recipe.title or ""):
         return _check("salt_amount", None)
+    if _DRAIN_RE.search(r.text) and any(_SALTED_WATER_RE.search(step) for step in r.recipe.directions):
+        return _check("salt_amount", None)  # the salt seasons cooking water that is poured off
+    # dishes salty by design (brines, pickles, salt dough) get a brine's limit instead of a dish's
+    heavy = _phrase_re("amounts", "salt_heavy_titles").search(r.recipe.title or "")
+    limit = a["salt_heavy_max_share"] if heavy else a["salt_max_share"]
     total = sum(w for w in weights if w is not None)
     share = salt / total
-    if share > a["salt_max_share"] and salt >= a["salt_min_grams"]:
+    if share > limit and salt >= a["salt_min_grams"]:
         why = f"about {salt:.0f} g of salt is {share:.0%} of the recipe's weight (about {total:.0f} g): far too salty"
         return _check("salt_amount", False, why, rules().source("salt_share"))
     return _check("salt_amount", True)
@@ -538,13 +553,15 @@ def _whole_egg(name: str) -> bool:
     return "egg" in ws and not ws & _words_set("eggs", "not_whole")
 
 
+_METRIC_MASS = ("g", "kg")
+
+
 def check_egg_units(r: _Read) -> SenseCheck:
     e = rules().data["eggs"]
     eggs = [(ln, n) for ln, n in zip(r.lines, r.names) if ln.scalable and _whole_egg(n)]
     if not eggs:
         return _check("egg_units", None)
     others = [ln for ln, n in zip(r.lines, r.names) if ln.unit in UNITS and not _whole_egg(n)]
-    weighed_share = sum(UNITS[ln.unit][0] == "mass" for ln in others) / len(others) if others else 0.0
     src = rules().source("weights")
     for ln, _n in eggs:
         if ln.unit in UNITS and UNITS[ln.unit][0] == "volume":
@@ -553,8 +570,11 @@ def check_egg_units(r: _Read) -> SenseCheck:
             g = float(ln.high or ln.low) * factor(ln.unit)
             if g < e["min_weighed_g"]:
                 return _check("egg_units", False, f"{g:.0f} g is not an amount of egg: {ln.text!r}", src)
-            if weighed_share < e["weighed_share"]:
-                why = f"eggs are counted in a recipe that measures by cups and spoons: {ln.text!r} (about {g / rules().data['amounts']['egg_g']:.0f} eggs)"
+            # weighed eggs belong to a kitchen that weighs: grams among grams, ounces among ounces
+            same_system = [o for o in others if (o.unit in _METRIC_MASS) == (ln.unit in _METRIC_MASS)]
+            weighed = [o for o in same_system if UNITS[o.unit][0] == "mass"]
+            if others and len(weighed) < e["weighed_share"] * len(others):
+                why = f"eggs are counted in a recipe that measures otherwise: {ln.text!r} (about {g / rules().data['amounts']['egg_g']:.0f} eggs)"
                 return _check("egg_units", False, why, src)
     return _check("egg_units", True)
 
@@ -582,6 +602,8 @@ def check_ingredients_used(r: _Read) -> SenseCheck:
         ws = [w for w in words(name) if w not in skip and len(w) >= 3]
         if ws and not _stems(ws) & said:
             unused.append(line.strip())
+    if _phrase_re("used", "generic").search(r.text):
+        unused = []  # "mix all ingredients", "combine remaining ingredients": every line is used
     foreign = _foreign_foods(r)
     many_unused = len(unused) >= u["min_unused"] and len(unused) > u["min_unused_share"] * len(r.names)
     if many_unused and len(foreign) >= u["min_foreign"]:
@@ -617,6 +639,21 @@ def _ignored_phrases() -> frozenset[tuple[str, ...]]:
 _CLAUSE_SPLIT = re.compile(r"[,;:()]|\band\b(?=\s+(?:serve|garnish))", re.I)
 
 
+def _is_remark(sentence: str) -> bool:
+    """Not a step the cook follows: a serving suggestion ("Serve with sour cream") or a remark ("I frosted
+    mine with ...", "It will make its own gravy", "Also great with ice cream", "Can add cooked bacon")."""
+    ws = words(re.sub(r"^(?:then|now|finally|and)\s+", "", sentence.strip(), flags=re.I))
+    return not ws or ws[0] in _words_set("listed", "remark_starts")
+
+
+def _preparation_sentences(r: _Read) -> list[str]:
+    """The sentences of the steps that make the dish: a step with an option in it ("if desired", "you may
+    use", "can be covered with cheese, then heated") is left out whole, and so is every remark."""
+    options = _phrase_re("listed", "option_words")
+    steps = [step for step in r.recipe.directions if not options.search(step)]
+    return [s for s in split_sentences(steps) if not _is_remark(s)]
+
+
 def check_ingredients_listed(r: _Read) -> SenseCheck:
     if not r.names or not r.recipe.directions:
         return _check("ingredients_listed", None)
@@ -625,9 +662,7 @@ def check_ingredients_listed(r: _Read) -> SenseCheck:
     listed_classes = r.listed_classes
     ignore = _ignored_phrases()
     skip = _phrase_re("listed", "skip_clause_words")
-    for s in r.sentences:
-        if re.search(r"\b(desired|optional|available|if using|may be|can be)\b", s, re.I):
-            continue  # an option is not a missing ingredient
+    for s in _preparation_sentences(r):  # what a serving suggestion, an option or a remark names is no ingredient
         for clause in _CLAUSE_SPLIT.split(s):
             if skip.search(clause):
                 continue
@@ -651,11 +686,21 @@ def _first_word(sentence: str) -> str:
     return ws[0] if ws else ""
 
 
+def _is_serve_step(sentence: str, o: dict) -> bool:
+    """ "Serve over rice", not "serving plate" (a broken line of "remove chicken to serving plate")."""
+    ws = words(sentence)
+    if _first_word(sentence) not in o["serve_words"] or ws == ["serving"]:
+        return False
+    return not (len(ws) > 1 and ws[1] in o["serve_not_before"])
+
+
 def check_step_order(r: _Read) -> SenseCheck:
     o = rules().data["order"]
-    serve_at = next((i for i, s in enumerate(r.sentences) if _first_word(s) in o["serve_words"]), None)
+    serve_at = next((i for i, s in enumerate(r.sentences) if _is_serve_step(s, o)), None)
     if serve_at is None:
         return _check("step_order", None)
+    if any(i < serve_at for i in r.heat_sentences):
+        return _check("step_order", True)  # the dish was cooked before it is served; a later bake is a gratin
     starts = {tuple(words(p)) for p in _phrase_list(rules().data, "order", "sub_recipe_starts")}
     anywhere = _phrase_re("order", "sub_recipe_anywhere")
     for s in r.sentences[serve_at + 1 :]:
