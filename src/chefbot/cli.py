@@ -74,7 +74,10 @@ for _stage in STAGES:
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        # standalone_mode=False: click returns a command's typer.Exit(code) instead of exiting with it
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except ChefbotError as e:
         from rich.console import Console
         from rich.markup import escape

@@ -143,3 +143,91 @@ def test_page_enforces_constraints_and_marks_each_check(repo_dir, tmp_path):
     ]
     assert page["checks"][2]["text"].startswith("✓ ready in 45 minutes: about")
     assert page["title"] == "Tofu Rice Bowl" and page["output"] == EASY_TOFU
+
+
+# -- the recipe page's kitchen sense: the warning block and no "Save to library" for a non-recipe --------
+
+TEN_GRAMS = "# Salad\n\n## Ingredients\n" + "- 10 g\n" * 60 + "\n## Directions\n1. Mix everything and serve."
+
+RAW_CHICKEN_SALAD = """# Chicken Salad
+
+## Ingredients
+- 1 lb raw chicken breast
+- 200 g eggs
+- 100 g feta
+
+## Directions
+1. Dice the raw chicken breast.
+2. Whisk the eggs with the feta and toss with the chicken.
+3. Chill for 1 hour and serve."""
+
+
+def _recipe_page(repo_dir, tmp_path, texts: list[str]) -> dict:
+    """The recipe page in Chromium against a server whose generator answers ``texts``: what it showed."""
+    from serve_support import ScriptedGenerator
+
+    problem = browser_problem(repo_dir)
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser test cannot run: {problem}")
+        pytest.skip(problem)
+    env = dict(os.environ, NODE_PATH=str(repo_dir / ".cache" / "browser" / "node_modules"), CHROMIUM=CHROMIUM)
+    with live_app(serve_cfg(tmp_path), ScriptedGenerator(texts)) as srv:
+        r = subprocess.run(
+            ["node", str(HERE / "web_check.js"), srv.url + "/", str(tmp_path / "sense.png"), "chicken", "90000"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=150,
+        )
+    assert r.returncode == 0, f"web_check.js failed:\n{r.stderr[-3000:]}"
+    page = json.loads(r.stdout.strip().splitlines()[-1])
+    assert page["page_errors"] == []
+    return page
+
+
+def test_page_offers_no_save_for_a_text_that_is_not_a_recipe(repo_dir, tmp_path):
+    page = _recipe_page(repo_dir, tmp_path, [TEN_GRAMS])
+    assert page["sense_visible"] and page["sense_title"] == "This text is not a recipe."
+    assert [(i["name"], i["cls"]) for i in page["sense_items"]] == [("is_recipe", "plausibility")]
+    assert "not a recipe" in page["sense_items"][0]["text"]
+    assert not page["save_visible"] and page["save_note_visible"]  # no Save, and the page says why
+    assert page["copy_enabled"] and page["download_enabled"]  # the cook can still copy the text
+
+
+def test_page_offers_save_and_no_warning_for_a_sound_recipe(repo_dir, tmp_path):
+    page = _recipe_page(repo_dir, tmp_path, [EASY_TOFU])
+    assert not page["sense_visible"] and page["sense_items"] == []
+    assert page["save_visible"] and not page["save_note_visible"]
+
+
+def _unsafe_stub(recipe):
+    """A stand-in checker that fails one plausibility and one safety check, plausibility listed first."""
+    from chefbot.cooking.kitchen_sense import SenseCheck, SenseReport
+
+    return SenseReport(
+        checks=(
+            SenseCheck("stub_amounts", "plausibility", False, "100 g salt for 2 servings", "stub"),
+            SenseCheck("stub_cooked", "safety", False, "the chicken is never cooked", "stub"),
+        ),
+        is_recipe=True,
+    )
+
+
+def test_page_warns_on_an_unsafe_recipe_safety_first_stubbed_checker(repo_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr("chefbot.serve.recipes.check_kitchen_sense", _unsafe_stub)
+    page = _recipe_page(repo_dir, tmp_path, [EASY_TOFU])
+    assert page["sense_visible"] and "unsafe" in page["sense_class"].split()
+    assert page["sense_title"] == "Warning: this recipe may not be safe to follow."
+    assert [(i["name"], i["text"]) for i in page["sense_items"]] == [
+        ("stub_cooked", "Unsafe: the chicken is never cooked"),
+        ("stub_amounts", "Odd: 100 g salt for 2 servings"),
+    ]
+    assert page["save_visible"]  # a recipe, if an unsafe one: the cook may fix and keep it
+    assert page["status"].endswith("Unsafe: see the warning."), page["status"]
+
+
+def test_page_warns_on_a_raw_chicken_salad(repo_dir, tmp_path):
+    page = _recipe_page(repo_dir, tmp_path, [RAW_CHICKEN_SALAD])
+    assert page["sense_visible"] and "unsafe" in page["sense_class"].split()
+    assert page["sense_items"] and page["sense_items"][0]["cls"] == "safety"

@@ -7,6 +7,20 @@ const fs = require("fs");
 const os = require("os");
 const path = require("path");
 
+// The recipe page's kitchen-sense view (app.js showKitchenSense): the warning block, and whether
+// "Save to library" is offered at all.
+async function kitchenSense(page) {
+  return {
+    sense_visible: await page.isVisible("#r-sense"),
+    sense_class: await page.getAttribute("#r-sense", "class"),
+    sense_title: await page.textContent("#r-sense-title"),
+    sense_items: await page.$$eval("#r-sense-list li",
+      (els) => els.map((e) => ({ name: e.dataset.check, cls: e.className, text: e.textContent }))),
+    save_visible: await page.isVisible("#save"),
+    save_note_visible: await page.isVisible("#save-note"),
+  };
+}
+
 async function main() {
   const [url, shot, ingredients, timeoutArg, enforceArg] = process.argv.slice(2);
   const timeout = parseInt(timeoutArg || "60000", 10);
@@ -50,6 +64,7 @@ async function main() {
       plan_panel: await page.$$eval("#plan-panel, #plan-spec", (els) => els.length),
       key_field_visible: await page.isVisible("footer summary"),
       page_errors: errors,
+      ...(await kitchenSense(page)),
     };
     await page.screenshot({ path: shot, fullPage: true });
     console.log(JSON.stringify(result));

@@ -22,12 +22,18 @@ itself. Per item (``recipe_checks``) they give:
 - ``stopped``: the model ended by itself (``finish_reason == "stop"``) rather than
   being cut by the token limit; without a finish_reason, a text ending mid-sentence
   (last character a letter, digit, comma, colon, ...) counts as cut.
+
+Kitchen sense (``kitchen_sense_item``) is judged apart, by the one checker of
+``cooking/kitchen_sense.py`` (the one the server and ``chefbot check`` use): each check's
+pass/fail/does-not-apply, ``is_recipe`` and ``safe`` per answer; ``score.score_kitchen_sense``
+turns them into pass rates with Wilson intervals.
 """
 
 from __future__ import annotations
 
 import re
 
+from chefbot.cooking.kitchen_sense import check_kitchen_sense
 from chefbot.evaluate.rouge import porter_stemmer
 from chefbot.recipe_format import parse_recipe
 
@@ -200,6 +206,12 @@ def recipe_checks(prediction: str, ner: list[str], finish_reason: str | None = N
         out["stopped"] = not looks_cut(prediction)
         out["finish_source"] = "heuristic"
     return out
+
+
+def kitchen_sense_item(prediction: str) -> dict:
+    """One answer's kitchen sense: ``{check name: True/False/None (does not apply), "is_recipe", "safe"}``."""
+    report = check_kitchen_sense(parse_recipe(prediction or ""))
+    return {**{c.name: c.passed for c in report.checks}, "is_recipe": report.is_recipe, "safe": report.safe}
 
 
 # Per-item check values that are aggregated (mean with an interval) in the results.

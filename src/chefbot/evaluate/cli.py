@@ -3,7 +3,8 @@
 ``chefbot eval CONFIG`` is short for ``chefbot eval run CONFIG``; the other
 subcommands (``score``, ``audit``, ``benchmarks``, ``judge``) are named explicitly.
 Commands live in ``cli_run.py`` (generation, compare, benchmarks, judge) and
-``cli_score.py`` (scoring, audit), ``tastings.py`` (blind tasting win rates); each defines
+``cli_score.py`` (scoring, audit), ``tastings.py`` (blind tasting win rates), ``cli_check.py``
+(``chefbot check FILE``: kitchen sense on one recipe file); each defines
 ``register(eval_app, app)``.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import typer
 from typer.core import TyperGroup
 
-from chefbot.evaluate import cli_run, cli_score, tastings
+from chefbot.evaluate import cli_check, cli_run, cli_score, tastings
 
 
 class DefaultRunGroup(TyperGroup):
@@ -32,6 +33,6 @@ eval_app = typer.Typer(
 
 
 def register(app: typer.Typer) -> None:
-    for mod in (cli_run, cli_score, tastings):
+    for mod in (cli_run, cli_score, tastings, cli_check):
         mod.register(eval_app, app)
     app.add_typer(eval_app, name="eval")

@@ -27,6 +27,12 @@ def _summary(results: dict) -> str:
             f"ROUGE-L {r['rougeL']['mean']:.4f}"
             + (f"  hit token limit {t['hit_token_limit']}/{results['n']}" if t else "")
         )
+        ks = m.get("kitchen_sense")
+        if ks:  # the report's Kitchen sense table has every check with its interval
+            lines.append(
+                "    kitchen sense: "
+                + ", ".join(f"{k} {ks[k]['passed']}/{ks[k]['n']}" for k in ("safe", "is_recipe") if k in ks)
+            )
     for name, reason in (results.get("skipped") or {}).items():
         lines.append(f"  {name}: skipped ({reason})")
     return "\n".join(lines)
@@ -58,15 +64,24 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
         engine: str | None = typer.Option(None, "--engine", help=alias_help("--engine")),
         dtype: str | None = typer.Option(None, "--dtype", help=alias_help("--dtype")),
         quant: str | None = typer.Option(None, "--quant", help=alias_help("--quant")),
+        training: Path | None = typer.Option(
+            None,
+            "--training",
+            help="A training run folder (its logs/train_log.jsonl): its Training table goes into the report, as "
+            "`chefbot demo` writes it. With the run's predictions copied into OUT/predictions, nothing is "
+            "generated again: the report is rescored from them.",
+        ),
     ) -> None:
         """Generate on the held-out test items, score, and write results.json + report."""
-        from chefbot.evaluate.run import (
-            evaluate_model,  # lazy: numpy/torch/nltk, 1.5-2.5 s (module docstring)
+        from chefbot.evaluate.run import (  # lazy: numpy/torch/nltk, 1.5-2.5 s (module docstring)
+            evaluate_model,
+            training_section,
         )
 
         cfg = load_config(config, overrides, {"--limit": limit, "--engine": engine, "--dtype": dtype, "--quant": quant})
         out_dir = out or Path(cfg.output_dir) / "eval"
-        res = evaluate_model(cfg, adapter=adapter, out_dir=out_dir, with_base=not no_base)
+        extra = {"training": training_section(training)} if training else None
+        res = evaluate_model(cfg, adapter=adapter, out_dir=out_dir, with_base=not no_base, extra=extra)
         console.print(_summary(res), highlight=False)
         console.print(f"report: {out_dir}/report.md (results.json, report.html, plots)")
 

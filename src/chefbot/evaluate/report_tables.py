@@ -185,6 +185,9 @@ def build_tables(results: dict) -> list[Table]:
         for c in names:
             t.add(CHECK_LABELS[c], *[f"{fmt_interval(m['checks'][c], 2)} (n={m['checks'][c]['n']})" for m in ck])
         tables.append(t)
+    ks = [m for m in models if m.get("kitchen_sense")]
+    if ks:
+        tables.append(kitchen_sense_table(ks))
     if results.get("constraints"):
         tables.append(constraint_table(results["constraints"]))
     tables += benchmark_tables(results.get("benchmarks") or {})
@@ -208,6 +211,25 @@ def build_tables(results: dict) -> list[Table]:
         )
         tables.append(t)
     return tables
+
+
+def kitchen_sense_table(models: list[dict]) -> Table:
+    """Kitchen-sense pass rates per model (``score.score_kitchen_sense``): safe, then every check."""
+    t = Table(
+        "Kitchen sense",
+        ["check", "kind", *[m["model"] for m in models]],
+        "Share of answers that pass [95% Wilson interval] (passed/n; n = answers where the check applies). "
+        "Each answer is read by recipe_format.parse_recipe and judged by cooking/kitchen_sense.py "
+        "check_kitchen_sense, the checker of /v1/recipes and `chefbot check`; safe = no safety check failed "
+        "(over every answer); is_recipe = directions and named ingredients.",
+    )
+    for name, row in models[0]["kitchen_sense"].items():
+        cells = []
+        for m in models:
+            r = m["kitchen_sense"].get(name)
+            cells.append("–" if not r or not r["n"] else f"{fmt_interval(r, 2)} ({r['passed']}/{r['n']})")
+        t.add(name, row["kind"], *cells)
+    return t
 
 
 def constraint_table(cons: dict) -> Table:

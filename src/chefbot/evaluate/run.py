@@ -27,6 +27,7 @@ from chefbot.evaluate.score import (
 )
 from chefbot.generate import make_generator, resolve_engine
 from chefbot.progress import make_progress
+from chefbot.train.history import read_history
 
 SAMPLES = 2  # items shown side by side at the end of every report
 
@@ -177,6 +178,17 @@ def assemble_results(
         "notes": notes,
         "samples": samples(rows),
     }
+
+
+def training_section(run_dir: str | Path) -> dict:
+    """The report's Training table for the run in ``run_dir``, read back from its own log (as ``chefbot
+    demo`` writes it), for a report rescored from that run's stored predictions."""
+    history = read_history(run_dir)
+    history["note"] = f"Read back from the run's own log ({history['log']})."
+    summary = Path(run_dir) / "train_summary.json"
+    if summary.exists():
+        history["extra"] = {"device": json.loads(summary.read_text(encoding="utf-8")).get("device", "?")}
+    return history
 
 
 def check_adapter_is_evaluated(cfg: ExperimentConfig, adapter: str | None) -> None:

@@ -9,7 +9,13 @@ recipe checks; per-item values, means with bootstrap 95% intervals, and n.
      "rouge": {"whole": {"rouge1": agg, ...}, "directions": {...}},
      "bertscore": {"model", "num_layers", "rescaled", "note", "precision": agg, "recall": agg, "f1": agg} | None,
      "checks": {"well_formed": agg, "ner_used": agg, ...},
-     "per_item": [{"id", "rouge": {...}, "rouge_directions": {...}, "bertscore": {...}, "checks": {...}}]}
+     "kitchen_sense": {"safe": rate, "is_recipe": rate, <every kitchen_sense.CHECKS name>: rate},
+     "per_item": [{"id", "rouge": {...}, "rouge_directions": {...}, "bertscore": {...}, "checks": {...},
+                   "kitchen_sense": {...}}]}
+
+A kitchen-sense ``rate`` is ``{"mean", "low", "high", "n", "passed", "kind", "interval": "wilson"}``:
+the share of answers that pass, over the ``n`` answers where the check applies (``safe``: no safety
+check failed, over every answer), with a Wilson 95% interval.
 
 ROUGE and the checks run in a process pool over chunks (rouge-score is pure Python).
 """
@@ -20,9 +26,10 @@ import multiprocessing as mp
 import os
 import sys
 
+from chefbot.cooking.kitchen_sense import CHECKS
 from chefbot.errors import DataError
 from chefbot.evaluate.bertscore import bertscore_items
-from chefbot.evaluate.checks import AGGREGATED_CHECKS, ner_list, recipe_checks
+from chefbot.evaluate.checks import AGGREGATED_CHECKS, kitchen_sense_item, ner_list, recipe_checks
 from chefbot.evaluate.rouge import ROUGE_TYPES, rouge_items
 from chefbot.evaluate.stats import bootstrap_mean, paired_bootstrap, wilson_interval  # noqa: F401  (re-exported, contract)
 from chefbot.recipe_format import directions_text, render_recipe
@@ -47,6 +54,7 @@ def _score_chunk(args: tuple) -> list[dict]:
     if checks:
         for item, r in zip(out, rows):
             item["checks"] = recipe_checks(r["prediction"], ner_list(r.get("inputs")), r.get("finish_reason"))
+            item["kitchen_sense"] = kitchen_sense_item(r["prediction"])
     return out
 
 
@@ -83,6 +91,27 @@ def _agg(values, samples: int, seed: int) -> dict:
         w = wilson_interval(sum(present), len(present))
         return {"mean": w["value"], "low": w["low"], "high": w["high"], "n": w["n"], "interval": "wilson"}
     return bootstrap_mean([float(v) for v in present], samples=samples, seed=seed)
+
+
+def score_kitchen_sense(items: list[dict]) -> dict:
+    """Kitchen-sense pass rates over answers (per-item ``kitchen_sense``): ``safe`` first (no safety check
+    failed, over every answer), then every check of ``kitchen_sense.CHECKS`` (``is_recipe`` among them)
+    over the answers where it applies; each with a Wilson 95% interval."""
+    kinds = {"safe": "overall", **dict(CHECKS)}
+    out = {}
+    for name, kind in kinds.items():
+        applies = [v for v in (i["kitchen_sense"].get(name) for i in items) if v is not None]
+        w = wilson_interval(sum(applies), len(applies))
+        out[name] = {
+            "mean": w["value"],
+            "low": w["low"],
+            "high": w["high"],
+            "n": w["n"],
+            "passed": sum(applies),
+            "kind": kind,
+            "interval": "wilson",
+        }
+    return out
 
 
 def score_predictions(
@@ -130,6 +159,7 @@ def score_predictions(
         result["checks"] = {
             c: _agg([i["checks"].get(c) for i in items], bootstrap_samples, seed) for c in AGGREGATED_CHECKS
         }
+        result["kitchen_sense"] = score_kitchen_sense(items)
     result["per_item"] = items
     return result
 

@@ -7,12 +7,16 @@ one).  The answer is read back with ``chefbot.recipe_format.parse_recipe`` (the 
 the evaluation uses) and judged by the one checker, ``cooking.recipe_constraints.check_recipe``
 (the rules the training labels are made by): ``check_constraints``.  The diet checks flag
 what the ingredient lexicon knows; they do not claim to prove a recipe safe for an allergy.
+The same parsed recipe is judged by ``cooking.kitchen_sense.check_kitchen_sense`` too (is it a
+recipe at all, is it safe to follow, is it plausible): ``kitchen_sense`` in the answer, what
+``enforce`` retries on beside the constraints and what the page warns with.
 """
 
 from __future__ import annotations
 
 from chefbot.chat import request_messages
 from chefbot.config import PromptConfig
+from chefbot.cooking.kitchen_sense import check_kitchen_sense
 from chefbot.cooking.recipe_constraints import RecipeConstraints, check_recipe
 from chefbot.cooking.tasks import tasks_from_directions
 from chefbot.recipe_format import parse_recipe
@@ -36,8 +40,10 @@ def minutes_mentioned(directions: list[str]) -> float:
 
 def check_constraints(text: str, constraints: RecipeConstraints) -> dict:
     """The answer ``text`` parsed into a recipe and checked against the request's ``constraints``
-    (and for the parts a recipe needs): ``{recipe, valid, well_formed, problems, checks, minutes_stated}``;
-    ``checks`` holds one ``ConstraintCheck.to_dict()`` per requested constraint."""
+    (and for the parts a recipe needs): ``{recipe, valid, well_formed, problems, checks, minutes_stated,
+    kitchen_sense}``; ``checks`` holds one ``ConstraintCheck.to_dict()`` per requested constraint,
+    ``kitchen_sense`` the ``SenseReport.to_dict()`` of the same parsed recipe (every check, safety first
+    in the page's warning; ``enforce`` retries while ``safe`` is false)."""
     parsed = parse_recipe(text)
     problems: list[str] = []
     if not parsed.title:
@@ -57,4 +63,5 @@ def check_constraints(text: str, constraints: RecipeConstraints) -> dict:
         "problems": problems,
         "checks": [c.to_dict() for c in checks],
         "minutes_stated": minutes_mentioned(parsed.directions),
+        "kitchen_sense": check_kitchen_sense(parsed).to_dict(),
     }

@@ -5,13 +5,16 @@ The prompt and the checks live in ``recipes.py`` (the one checker,
 this is the HTTP side: validation before the queue (no ingredient at all is refused by
 the schema itself, 400), the person's own ingredients against the requested diets
 (``conflicts``: vegetarian + chicken; the prompt then asks for a substitute), and
-``enforce`` (``enforce.py``: more sampled attempts while a constraint is violated, at most
-``serve.enforce_attempts``; the best one otherwise, ``constraints_met: false``).
+``enforce`` (``enforce.py``: more sampled attempts while a constraint is violated or a kitchen-sense
+safety check fails, at most ``serve.enforce_attempts``; the best one otherwise, ``constraints_met:
+false`` or ``kitchen_sense.safe: false``; ``retries`` says why each further attempt was made).
+Every answer carries ``kitchen_sense`` (``cooking/kitchen_sense.py``: is it a recipe, is it safe, is
+it plausible, each check with its reason and source) beside the constraint ``checks``.
 
 With ``stream: true``: server-sent ``{"delta": ...}`` events, a last ``{"done": true, ...}``
 event carrying the structured, checked recipe, then ``[DONE]``.  With ``enforce`` too, each
-attempt streams its text; when an attempt violates a constraint and another may follow,
-a ``{"attempt": n, "max_attempts", "violated": [...]}`` event says that the text so far is
+attempt streams its text; when an attempt violates a constraint (or fails a safety check) and another may follow,
+a ``{"attempt": n, "max_attempts", "violated": [...], "unsafe": [...]}`` event says that the text so far is
 discarded and attempt n starts; ``done`` carries the answer chosen (its ``raw`` may be an
 earlier attempt's text, when that one was better).  A later attempt the queue refuses
 (429) or that times out ends the attempts: the best answer so far is returned.
@@ -31,7 +34,7 @@ from chefbot.cooking.recipe_constraints import ingredient_conflicts
 from chefbot.generate import Completion
 from chefbot.serve.api_errors import ApiError
 from chefbot.serve.deps import Server
-from chefbot.serve.enforce import Attempts
+from chefbot.serve.enforce import Attempts, rejected
 from chefbot.serve.ids import new_id
 from chefbot.serve.queue import ActiveStream
 from chefbot.serve.recipes import check_constraints, recipe_messages
@@ -54,7 +57,8 @@ class RecipeJob:
         self.conflicts = [c.to_dict() for c in ingredient_conflicts(req.ingredients, self.wanted)]
         # rendered and counted once (413 if too long); every attempt reuses these prompt ids
         self.prompt = state.check_size(recipe_messages(req.ingredients, self.wanted, state.cfg.prompt))
-        self.limit = state.cfg.serve.enforce_attempts if req.enforce and not self.wanted.is_empty() else 1
+        # enforce: safety is enforced on every request, the constraints when some were asked for
+        self.limit = state.cfg.serve.enforce_attempts if req.enforce else 1
         self.tries = Attempts(
             self.limit,
             state.settings_for(req.max_tokens, req.temperature, seed=req.seed),
@@ -119,8 +123,8 @@ class RecipeJob:
             current = await self.later_attempt(self.state.open_stream(self.prompt, settings))
             if current is None:
                 break
-            violated = [c for c in self.tries.made[-1].checked["checks"] if c["satisfied"] is False]
-            yield sse({"attempt": self.tries.count + 1, "max_attempts": self.limit, "violated": violated})
+            why = rejected(self.tries.made[-1].number, self.tries.made[-1].checked)
+            yield sse({**why, "attempt": self.tries.count + 1, "max_attempts": self.limit})
         yield self.done_event()
 
     def on_timeout(self, e: Exception) -> str:
@@ -136,9 +140,10 @@ class RecipeJob:
     responses={
         200: {
             "description": "the recipe, parsed and checked against every requested constraint (checks; conflicts: "
-            "requested diets the given ingredients break); with enforce, after up to serve.enforce_attempts answers. "
+            "requested diets the given ingredients break) and by kitchen sense (kitchen_sense: is it a recipe, is it "
+            "safe, is it plausible); with enforce, after up to serve.enforce_attempts answers. "
             "With `stream: true`, server-sent events: {delta} objects (with enforce, an {attempt, max_attempts, "
-            "violated} object before each further attempt: discard the text so far), then {done: true, ...the recipe "
+            "violated, unsafe} object before each further attempt: discard the text so far), then {done: true, ...the recipe "
             "chosen} (or an error object), then [DONE]",
             "content": {"text/event-stream": sse_media_type(RecipeDelta, RecipeRetry, RecipeDone, ErrorResponse)},
         },

@@ -69,8 +69,9 @@ class RecipeRequest(LenientRequest):
     stream: bool = Field(False, description="answer as server-sent events (text/event-stream)")
     enforce: bool = Field(
         False,
-        description="generate again (sampled) while a requested constraint is violated, at "
-        "most serve.enforce_attempts answers; else the best one, constraints_met false",
+        description="generate again (sampled) while a requested constraint is violated or a kitchen-sense "
+        "safety check fails, at most serve.enforce_attempts answers; else the best one, constraints_met false "
+        "or kitchen_sense.safe false (retries says why each further answer was generated)",
     )
 
 
@@ -106,6 +107,35 @@ class ConstraintCheckResult(BaseModel):
     minutes: float | None = Field(description="the estimated total time, where it matters")
 
 
+class SenseCheckResult(BaseModel):
+    """One kitchen-sense check of the answer (``cooking.kitchen_sense.SenseCheck``)."""
+
+    name: str = Field(description="the check, e.g. is_recipe (every name: cooking.kitchen_sense.CHECKS)")
+    kind: Literal["safety", "plausibility"] = Field(
+        description="safety: following the recipe could make someone ill (enforce retries on it); plausibility: "
+        "odd as food (shown, not retried)"
+    )
+    passed: bool | None = Field(description="true: passed; false: failed; null: does not apply to this recipe")
+    reason: str = Field(description="why it failed, in a cook's words (empty when it passed or does not apply)")
+    source: str = Field(description="where the cooking fact behind the rule comes from")
+
+
+class KitchenSense(BaseModel):
+    """Kitchen sense of the answer: is it a recipe, is it safe to follow, is it plausible as food."""
+
+    is_recipe: bool = Field(description="false: no directions or no ingredient names; the page offers no Save")
+    safe: bool = Field(description="no safety check failed (checks that do not apply do not count)")
+    checks: list[SenseCheckResult] = Field(description="every check, in cooking.kitchen_sense.CHECKS order")
+
+
+class RetryReason(BaseModel):
+    """Why another attempt followed an answer (enforce): what that answer got wrong."""
+
+    attempt: int = Field(description="the answer that was not kept (1, 2, ...)")
+    violated: list[ConstraintCheckResult] = Field(description="the requested constraints it broke")
+    unsafe: list[SenseCheckResult] = Field(description="the kitchen-sense safety checks it failed")
+
+
 class RecipeResponse(BaseModel):
     id: str
     object: Literal["recipe"]
@@ -121,9 +151,13 @@ class RecipeResponse(BaseModel):
     conflicts: list[ConstraintCheckResult] = Field(
         description="requested diets the given ingredients break (vegetarian + chicken); the prompt asked for a substitute"
     )
+    kitchen_sense: KitchenSense = Field(description="the answer's kitchen-sense checks (cooking/kitchen_sense.py)")
     constraints_met: bool = Field(description="no requested constraint is violated (unknowns do not count)")
     attempts: int = Field(description="answers generated (more than 1 only with enforce)")
     attempt: int = Field(description="which of them this is (with enforce: the first that passed, else the best)")
+    retries: list[RetryReason] = Field(
+        description="with enforce: why each further attempt was made (empty when the first answer passed)"
+    )
     raw: str
     finish_reason: Literal["stop", "length"]
     usage: Usage
@@ -134,12 +168,14 @@ class RecipeDelta(BaseModel):
 
 
 class RecipeRetry(BaseModel):
-    """A recipe stream with enforce: the answer so far violated a constraint and another attempt starts;
-    the text streamed so far is discarded (the last event, done, carries the answer chosen)."""
+    """A recipe stream with enforce: the answer so far violated a constraint or failed a safety check and
+    another attempt starts; the text streamed so far is discarded (the last event, done, carries the answer
+    chosen)."""
 
     attempt: int = Field(description="the attempt that starts now (2, 3, ...)")
     max_attempts: int
     violated: list[ConstraintCheckResult] = Field(description="the previous answer's violated checks")
+    unsafe: list[SenseCheckResult] = Field(description="the previous answer's failed safety checks")
 
 
 class RecipeDone(RecipeResponse):

@@ -7,6 +7,7 @@ let controller = null;
 let lastText = "";
 let lastTitle = "recipe";
 let lastSource = null; // what wrote lastText, kept with it in the library ("Save to library")
+let lastIsRecipe = true; // kitchen sense: false for a text that is not a recipe (no Save for it)
 
 function setStatus(text, isError) {
   $("status").textContent = text;
@@ -24,6 +25,7 @@ function showStructured(res) {
   fill($("r-steps"), (r.steps || []).map((s) => s.text));
   fill($("r-problems"), (res.problems || []).map((p) => "check: " + p));
   showChecks(res);
+  showKitchenSense(res.kitchen_sense);
   if (res.well_formed) {
     $("structured").hidden = false;
     $("output").hidden = true;
@@ -51,6 +53,47 @@ function showChecks(res) {
   }));
 }
 
+// Kitchen sense (cooking/kitchen_sense.py, judged by the server): one warning block listing every failed
+// check's reason, the safety ones first; a text that is not a recipe gets no "Save to library".
+function senseLine(c) {
+  const li = document.createElement("li");
+  li.className = c.kind;
+  li.dataset.check = c.name;
+  li.textContent = (c.kind === "safety" ? "Unsafe: " : "Odd: ") + c.reason;
+  if (c.source) li.title = "source: " + c.source;
+  return li;
+}
+
+function showKitchenSense(ks) {
+  if (!ks) return;
+  const failed = ks.checks.filter((c) => c.passed === false);
+  const ordered = [...failed.filter((c) => c.kind === "safety"), ...failed.filter((c) => c.kind !== "safety")];
+  $("r-sense-list").replaceChildren(...ordered.map(senseLine));
+  $("r-sense-title").textContent = !ks.safe ? "Warning: this recipe may not be safe to follow."
+    : !ks.is_recipe ? "This text is not a recipe." : "Check this recipe before you cook it.";
+  $("r-sense").className = "sense-warning" + (ks.safe ? "" : " unsafe");
+  $("r-sense").hidden = ordered.length === 0;
+  lastIsRecipe = ks.is_recipe;
+  $("save").hidden = !ks.is_recipe;
+  $("save-note").hidden = ks.is_recipe;
+}
+
+function resetKitchenSense() {
+  $("r-sense").hidden = true;
+  $("r-sense-list").replaceChildren();
+  lastIsRecipe = true;
+  $("save").hidden = false;
+  $("save-note").hidden = true;
+}
+
+// Why enforce started another attempt: the constraints broken and the safety checks failed.
+function retryReason(e) {
+  const parts = [];
+  if (e.violated && e.violated.length) parts.push("was not " + e.violated.map((c) => c.requested).join(", "));
+  if (e.unsafe && e.unsafe.length) parts.push("was unsafe (" + e.unsafe.map((c) => c.reason).join("; ") + ")");
+  return parts.join(" and ");
+}
+
 function constraintsFromForm() {
   const number = (id) => { const v = parseInt($(id).value, 10); return Number.isFinite(v) ? v : null; };
   return {
@@ -63,11 +106,12 @@ function constraintsFromForm() {
 }
 
 function attemptsNote(e) {
-  if (!e.checks || !e.checks.length) return "";
   const tries = e.attempts > 1 ? ` after ${e.attempts} attempts` : "";
+  const unsafe = e.kitchen_sense && !e.kitchen_sense.safe ? ` Unsafe${tries}: see the warning.` : "";
+  if (!e.checks || !e.checks.length) return unsafe || (tries ? ` Safe${tries}.` : "");
   const unknown = e.checks.filter((c) => c.satisfied === null).length;
-  if (!e.constraints_met) return ` Constraints not met${tries} (see the ✗ checks).`;
-  return unknown ? ` No constraint broken${tries}; the checker cannot tell for ${unknown} (?).` : ` Constraints met${tries}.`;
+  if (!e.constraints_met) return ` Constraints not met${tries} (see the ✗ checks).` + unsafe;
+  return (unknown ? ` No constraint broken${tries}; the checker cannot tell for ${unknown} (?).` : ` Constraints met${tries}.`) + unsafe;
 }
 
 // Read an SSE body chunk by chunk; calls onEvent(obj) for every `data:` line except [DONE].
@@ -110,6 +154,7 @@ async function generate(ev) {
   $("r-problems").replaceChildren();
   $("r-checks").replaceChildren();
   $("r-conflicts").replaceChildren();
+  resetKitchenSense();
   $("copy").disabled = $("download").disabled = $("save").disabled = true;
   lastSource = null;
   $("save-status").textContent = "";
@@ -135,7 +180,8 @@ async function generate(ev) {
         lastText = "";
         $("output").textContent = "";
         $("r-checks").replaceChildren(...e.violated.map(checkLine));
-        setStatus(`Attempt ${e.attempt} of ${e.max_attempts}: the last answer was not ${e.violated.map((c) => c.requested).join(", ")}...`);
+        resetKitchenSense();
+        setStatus(`Attempt ${e.attempt} of ${e.max_attempts}: the last answer ${retryReason(e)}...`);
       } else if (e.error) {
         setStatus("Error: " + e.error.message, true);
       }
@@ -148,7 +194,7 @@ async function generate(ev) {
     $("generate").disabled = false;
     $("stop").disabled = true;
     $("copy").disabled = $("download").disabled = !lastText;
-    $("save").disabled = !lastSource;
+    $("save").disabled = !lastSource || !lastIsRecipe;
   }
 }
 
