@@ -185,6 +185,10 @@ _NOUNISH = frozenset(
     "drop shake rest score stand sit spread pick season layer process coat water".split()
 )
 _NOT_A_TASK_VERB = frozenset({"serve"})
+_LEADS = frozenset(("let", "allow", "bring", "continue"))  # words that lead to the verb ("let it cool")
+# Which of a sentence's verbs names it (the gold set's rule: "the timed clause governs"):
+# a heat or waiting verb over a handling verb over a setting verb ("Increase the heat and add").
+_SETTING = frozenset("increase reduce lower remove uncover flip turn return take".split())
 _KNIFE = frozenset("chop slice dice mince cut julienne peel grate shred trim crush carve debone score".split())
 _WAITING = frozenset("stand rest rise cool soak marinate sit set".split())
 _BURNER_HANDS_OFF = frozenset("simmer boil poach steam blanch".split())
@@ -229,6 +233,7 @@ _ATTEND_RE = re.compile(r"\bconstantly\b|\bfrequently\b|\bcontinuously\b|\bwatch
 _IN_WATER_RE = re.compile(
     r"\b(?:pasta|noodles?|spaghetti|macaroni|rice|potato(?:es)?|water|broth|stock|dumplings?|beans|lentils|barley)\b"
 )
+_PASTA_RE = re.compile(r"\b(?:pasta|noodles?|spaghetti|macaroni|rice|potato(?:es)?|dumplings?)\b")
 _COVERED_LOW_RE = re.compile(r"\bcover\w*\b|\bon low\b|\blow heat\b|\breduce\w* (?:the )?heat\b|\bsimmer")
 _OFF_HEAT_RE = re.compile(r"\b(?:from|off) (?:the )?(?:heat|stove|burner|fire|oven)\b")
 _POUR_OUT_RE = re.compile(
@@ -324,9 +329,9 @@ def _conjoined(toks: list[str], i: int) -> list[str]:
             j = _skip_adverbs(toks, k + 1)
             if j < n and toks[j] in ("then", "and"):
                 j = _skip_adverbs(toks, j + 1)
-            if j < n and toks[j] in base and toks[j] not in _NOUNISH:
+            if j < n and (toks[j] in base or toks[j] in _LEADS) and toks[j] not in _NOUNISH:
                 nxt = toks[j + 1] if j + 1 < n else ""
-                if nxt not in ("of", "and", ",", "mixture", "cheese", "sauce", "pan", "dish"):
+                if nxt not in ("of", "mixture", "cheese", "sauce", "pan", "dish", "whip", "cubes"):
                     v, j2 = _governing(toks, j)
                     if v:
                         out.append(v)
@@ -354,6 +359,8 @@ def _vessel(lower: str, verb: str, carried: str | None) -> str:
         return "pan" if pan.group(0).startswith(("skillet", "fry", "wok", "griddle", "saut")) or not carried else carried
     if pot:
         return "pot" if "water" not in pot.group(0) and "broth" not in pot.group(0) else (carried or "pot")
+    if verb in ("cook", "boil") and _PASTA_RE.search(lower):
+        return "pot"
     if carried:
         return carried
     if _IN_WATER_RE.search(lower):
@@ -393,7 +400,8 @@ def _read(sentence: str, where: _Where) -> SentenceReading:
             elif "oven" not in lower and re.search(r"waffle|griddle|skillet|pan\b|fryer|oil|iron", lower):
                 own = "none"
         elif v == "fold" and _FOLD_OVER_RE.search(lower):
-            own = "none"  # folding a tortilla or the sides of a roll is assembly
+            stations.append("none")  # folding a tortilla or the sides of a roll is assembly
+            continue
         elif v == "blend" and not _BLENDER_RE.search(lower) and where.station != "blender":
             own = "bowl"  # "blend flour into sour cream": by hand
         elif v in ("cook", "heat") and own == "burner" and _AT_TEMP_RE.search(lower) and not re.search(r"\boil\b|\bfat\b|\bthermometer", lower):
@@ -477,15 +485,19 @@ def _read(sentence: str, where: _Where) -> SentenceReading:
         if station in ("burner", "bowl", "mixer", "blender", "slow_cooker", "oven", "microwave", "grill", "fridge", "freezer"):
             if not (station == "bowl" and where.station == "burner" and verb in _KNIFE):
                 where.station, where.vessel = station, vessel
-        elif removing or poured_out or off_heat or hands_off_verbs or verb in ("cool", "drain", "stand"):
+        elif poured_out:
             where.station, where.vessel = "none", None
+        elif removing or off_heat or hands_off_verbs or verb in ("cool", "drain", "stand"):
+            # off the heat, a cooked mixture is worked like one in a bowl ("cool; add the cheese")
+            mixture = where.station in ("burner", "bowl", "mixer", "blender") and verb != "drain"
+            where.station, where.vessel = ("bowl" if mixture else "none"), None
     if station == "slow_cooker":
         where.slow_cooker = True
 
     return SentenceReading(
         text=sentence,
         task=task,
-        verb=verb,
+        verb=_naming_verb(verbs) if verbs else None,
         station=station,
         vessel=vessel,
         oven_c=oven_c,
@@ -496,6 +508,25 @@ def _read(sentence: str, where: _Where) -> SentenceReading:
         when_cool=_WHEN_COOL_RE.match(lower) is not None,
         verb_end=_verb_end(lower, toks, vi) if verb else 0,
     )
+
+
+def _level(verb: str) -> int:
+    if verb in _SETTING:
+        return 0
+    own = station_of(rules().verbs[verb]["equipment"])
+    if verb in _WAITING or own in _HEAT_VERB_STATIONS or own in ("fridge", "freezer"):
+        return 2
+    return 1
+
+
+def _naming_verb(verbs: list[str]) -> str:
+    """The verb that names a sentence of several: the first of the highest level (``_SETTING``)."""
+    best, best_level = verbs[0], _level(verbs[0])
+    for v in verbs[1:]:
+        lv = _level(v)
+        if lv > best_level:
+            best, best_level = v, lv
+    return best
 
 
 def _verb_end(lower: str, toks: list[str], vi: int) -> int:
