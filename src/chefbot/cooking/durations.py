@@ -114,10 +114,11 @@ _DURATION_RE = re.compile(
 # "10 minutes before serving" (the gold set's rules, tests/data/gold_steps/README.md).
 _SKIP_BEFORE_RE = re.compile(r"\b(every|last|up to|within|after|first|each|per)\s+(?:the\s+)?$", re.I)
 _SKIP_AFTER_RE = re.compile(r"^\s*(?:before|prior to|ahead of)\b", re.I)
+_FOR_BEFORE_RE = re.compile(r"\bfor\s+(?:about\s+|at least\s+|another\s+)?$", re.I)
 # "5 minutes per side", "3 minutes on each side": both sides count.
 _PER_SIDE_RE = re.compile(r"^\s*(?:per|on each|each|a|on both|for each)\s+side\b", re.I)
 _VAGUE_HINT_RE = re.compile(r"overnight|several|a few|a day", re.I)
-_ALT_BEFORE_RE = re.compile(r"\bor\s+(?:for\s+|about\s+)?$", re.I)
+_ALT_BEFORE_RE = re.compile(r"\b(?:or|even|up to)\s+(?:for\s+|about\s+)?$", re.I)
 
 
 def parse_number(text: str) -> float:
@@ -181,7 +182,7 @@ def parse_duration(text: str) -> int | None:
     for start, end, minutes in sorted(spans):
         before = text[max(0, start - 16) : start]
         after = text[end : end + 16]
-        if _SKIP_BEFORE_RE.search(before) or _SKIP_AFTER_RE.match(after):
+        if _SKIP_BEFORE_RE.search(before) or (_SKIP_AFTER_RE.match(after) and not _FOR_BEFORE_RE.search(before)):
             continue
         if _PER_SIDE_RE.match(after):
             minutes *= 2

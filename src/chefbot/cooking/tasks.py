@@ -177,7 +177,8 @@ _OPENERS = frozenset(
 _SUBORDINATORS = frozenset("when once after while as before if until whilst".split())
 # Words after which a verb form is a noun or an adjective ("a mix", "the top").
 _NOT_BEFORE_VERB = frozenset(
-    "a an the of some each large small medium big this that your cake soup pancake brownie muffin gravy".split()
+    "a an the of some each large small medium big this that your cake soup pancake brownie muffin gravy "
+    "low high to over hot deep".split()
 )
 # Verb forms that after "and" or a comma are usually nouns ("sugar and cream", "juice and zest").
 _NOUNISH = frozenset(
@@ -185,37 +186,69 @@ _NOUNISH = frozenset(
     "drop shake rest score stand sit spread pick season layer process coat water".split()
 )
 _NOT_A_TASK_VERB = frozenset({"serve"})
+# Words that follow a verb, not a noun: "and mix together", "and cream the butter".
+_AFTER_VERB = frozenset(
+    "together well the it them all until in into with thoroughly gently a an for on over at lightly evenly".split()
+)
 _LEADS = frozenset(("let", "allow", "bring", "continue"))  # words that lead to the verb ("let it cool")
 # Which of a sentence's verbs names it (the gold set's rule: "the timed clause governs"):
 # a heat or waiting verb over a handling verb over a setting verb ("Increase the heat and add").
-_SETTING = frozenset("increase reduce lower remove uncover flip turn return take".split())
+_SETTING = frozenset("increase reduce lower remove uncover flip turn return take set close open prepare".split())
 _KNIFE = frozenset("chop slice dice mince cut julienne peel grate shred trim crush carve debone score".split())
-_WAITING = frozenset("stand rest rise cool soak marinate sit set".split())
+_WAITING = frozenset("stand rest rise cool soak marinate sit set steep".split())
 _BURNER_HANDS_OFF = frozenset("simmer boil poach steam blanch".split())
-_REMOVING = frozenset("remove drain strain discard transfer".split())
-# Verbs that work on the food where it already is (a pan on the burner, a bowl).
-_CONTINUING = frozenset(
-    "add stir season cover whisk mix combine fold beat pour sprinkle reduce return increase lower "
-    "flip turn dissolve cook heat toss taste uncover skim scrape blend melt bring continue "
-    "boil simmer adjust repeat drop spoon crumble break".split()
+_REMOVING = frozenset("remove drain strain discard transfer take".split())
+# Verbs that work on the food where it already is: still cooking on the burner, in a bowl.
+# Mixing ("Mix all ingredients together") starts in a bowl even after a stovetop step.
+_BURNER_CONTINUING = frozenset(
+    "add stir season cover whisk pour sprinkle reduce return increase lower flip turn cook heat "
+    "taste uncover skim scrape blend melt bring continue boil simmer adjust dissolve".split()
 )
-_BOWL_CONTINUING = frozenset("add stir mix combine fold beat whisk pour sprinkle blend dissolve cream toss season".split())
+_BOWL_CONTINUING = frozenset(
+    "add stir mix combine fold beat whisk pour sprinkle blend dissolve cream toss season".split()
+)
+_APPLIANCE_COOKING = frozenset("microwave cook heat melt simmer boil steam select slow-cook".split())
+_TURNING = frozenset("turn rotate flip uncover cover".split())
+_PLACING = frozenset("pour spoon spread transfer turn place put press drop distribute ladle scoop".split())
+_ASSEMBLY = frozenset(
+    "spread layer top arrange place put lay stack fill roll wrap form shape press sprinkle garnish".split()
+)
+_POT_VERBS = frozenset("boil simmer poach steam blanch".split())
+_PAN_VERBS = frozenset("fry saute brown sear stir-fry".split())
 _HEAT_VERB_STATIONS = ("burner", "oven", "grill", "microwave", "slow_cooker")
 
-_POT_RE = re.compile(
-    r"\b(sauce ?pans?|pots?|kettles?|dutch oven|double boiler|stock ?pots?|boiling water|water|broth|stock)\b"
+_POT_NAMED_RE = re.compile(r"\b(?:sauce ?pans?|pots?|kettles?|dutch oven|double boiler|stock ?pots?|saucepot)\b")
+_PAN_RE = re.compile(r"\b(?:skillets?|frying pans?|fry pans?|woks?|griddles?|saut[eé] pans?|pans?)\b")
+_SKILLET_RE = re.compile(r"\b(?:skillets?|frying pans?|fry pans?|woks?|griddles?|saut[eé] pans?)\b")
+_FAT_RE = re.compile(r"\b(?:oil|butter|oleo|margarine|fat|shortening|grease|drippings|lard|bacon)\b")
+_HOT_FAT_RE = re.compile(r"\boil\b|\bfat\b|\bthermometer|\bfryer\b|\bsyrup\b|\bcandy\b")
+_POUND_RE = re.compile(r"\bmallet\b|\bthickness\b|\bhammer\b|\brolling pin\b")
+_BATTER_RE = re.compile(r"\bmix\b|\bbatter\b|\bdough\b")
+_NOT_OVEN_PREHEAT_RE = re.compile(r"waffle|griddle|skillet|\bpan\b|fryer|\boil\b|\biron\b|grill|broiler|toaster")
+_COVERING_RE = re.compile(r"\b(?:foil|lid|cover|plastic wrap|wrap|paper|towel)\b")
+_ONTO_THE_PAN_RE = re.compile(r"\b(?:into|onto|in|on) the (?:hot )?(?:pan|skillet|griddle|pot|wok|frying pan)\b")
+_ON_TOP_RE = re.compile(r"\bon top\b|\bover the top\b")
+_TO_MIXTURE_RE = re.compile(r"\b(?:to|into|in) (?:the |this )?(?:\w+ )?mixture\b")
+_TO_BOIL_RE = re.compile(r"\bto (?:a )?(?:full |rolling )?boil")
+_WATER_COOK_RE = re.compile(
+    r"\b(?:water|broth|stock|boiling)\b|\b(?:pasta|noodles?|spaghetti|macaroni|rice|dumplings?)\b"
 )
-_PAN_RE = re.compile(r"\b(skillets?|frying pans?|fry pans?|woks?|griddles?|saut[eé] pans?|pans?)\b")
+_IN_WATER_PHRASE_RE = re.compile(
+    r"\bin (?:\w+ )?(?:salted |boiling |cold |hot |lightly salted )?water\b|\bboiling water\b"
+)
+_COLD_WATER_RE = re.compile(r"\b(?:cold|ice|iced) water\b|\bice bath\b")
+_FROM_VESSEL_RE = re.compile(r"\bfrom (?:the )?(?:\w+ )?(?:pan|pot|skillet|saucepan|water|oven|grill|heat|broth|oil)\b")
 _STOVE_RE = re.compile(
     r"\bover (?:a )?(?:very )?(?:low|medium|med\.?|high|moderate|medium[- ]high|medium[- ]low|moderately high|"
     r"direct|hot|gentle|simmering|boiling)?\s*-?\s*(?:heat|flame|fire|burner|water)\b|\bon (?:the )?(?:stove|stovetop|burner)\b"
-    r"|\b(?:in|into) (?:a |the |an )?(?:\w+ ){0,3}?(?:sauce ?pan|skillet|pot|frying pan|wok|dutch oven|double boiler|griddle|kettle|stockpot)\b"
-    r"|\bbring\b|\bheat\b[^,]{0,20}\boil\b|\bdeep fry|\bdeep-fry|\bfryer\b"
+    r"|\bon (?:low|medium|med\.?|high|medium[- ]high|medium[- ]low)\s*-?\s*heat\b"
+    r"|\b(?:in|into) (?:a |the |an )?(?:\w+ ){0,3}?(?:sauce ?pan|skillet|frying pan|wok|dutch oven|double boiler|saut[eé] pan)\b"
+    r"|\bgriddle\b|\bbring\b|\bheat\b[^,]{0,20}\boil\b|\bdeep fry|\bdeep-fry|\bfryer\b"
 )
 _OVEN_RE = re.compile(
     r"(?<!from )(?<!from the )(?<!out of the )(?<!out of )\b(?:in|into|to|inside)\s+(?:the\s+|a\s+|an\s+)?"
     r"(?:(?:hot|preheated|pre-heated|warm|moderate|slow|heated|very hot|\d{3}\s*(?:°|º|˚|degrees?|deg\.?)?\s*[fc]?\.?)\s+)*oven\b"
-    r"|\boven\s+(?:at|for)\b"
+    r"|\boven\s+(?:at|for)\b|\bunder (?:the |a )?(?:hot )?broiler\b|\bbroil"
 )
 _AT_TEMP_RE = re.compile(r"\b(?:at|in a|to)\s+\d{3}\s*(?:°|º|˚|degrees?|deg\b|f\b)|\bat \d{3}\b")
 _BOWL_RE = re.compile(r"\bbowls?\b|\bmixing bowl\b")
@@ -226,10 +259,18 @@ _MIXER_RE = re.compile(
 _BLENDER_RE = re.compile(r"\bblenders?\b|\bfood processors?\b|\bprocessor\b|\bimmersion blender\b")
 _FRIDGE_RE = re.compile(r"\brefrigerat\w*|\bfridge\b|\bicebox\b")
 _FREEZER_RE = re.compile(r"\bfreez\w*")
-_MICROWAVE_RE = re.compile(r"\bmicrowav\w*")
-_SLOW_COOKER_RE = re.compile(r"\bslow[- ]?cooker\b|\bcrock[- ]?pot\b|\bcrockpot\b")
+_MICROWAVE_RE = re.compile(
+    r"\b(?:in|into) (?:the |a )?microwave\b(?! (?:dish|bowl|safe|container|plate|casserole))|\bmicrowave(?:d)? "
+    r"(?:on|at|for|until|uncovered|covered|\d|it|the|again|another|an|about)\b|^microwave\b"
+)
+_SLOW_COOKER_RE = re.compile(
+    r"\bslow[- ]?cooker\b|\bcrock[- ]?pot\b|\bcrockpot\b|\bmulti-?cooker\b|\binstant pot\b|\bpressure cooker\b"
+)
 _GRILL_RE = re.compile(r"\bgrill\b(?! pan)|\bgrilling\b|\bcharcoal\b|\bcoals\b|\bbarbecue\b|\bbbq\b")
-_ATTEND_RE = re.compile(r"\bconstantly\b|\bfrequently\b|\bcontinuously\b|\bwatch\w*\b|\bwithout stopping\b")
+_ATTEND_RE = re.compile(
+    r"\bconstantly\b|\bfrequently\b|\bcontinuously\b|\bwatch\w*\b|\bwithout stopping\b"
+    r"|\bstirring(?!\s+(?:occasionally|now and then|once|every|from time))\b"
+)
 _IN_WATER_RE = re.compile(
     r"\b(?:pasta|noodles?|spaghetti|macaroni|rice|potato(?:es)?|water|broth|stock|dumplings?|beans|lentils|barley)\b"
 )
@@ -240,12 +281,16 @@ _POUR_OUT_RE = re.compile(
     r"\b(?:into|onto|in|on|over)\s+(?:a |an |the |each |two |individual |prepared |greased |lined |buttered )*"
     r"(?:[\w-]+\s+){0,5}?(?:pans?|dish(?:es)?|plates?|platters?|sheets?|tins?|molds?|moulds?|glass(?:es)?|cups?|"
     r"jars?|crusts?|shells?|casseroles?|ramekins?|bowls?|containers?|trays?|serving|loaf|paper|rack|board|"
-    r"towels?|foil|tortillas?|bread|toast)\b"
+    r"towels?|foil|tortillas?|bread|toast|surface|counter|molds?)\b"
 )
 _CUT_IN_RE = re.compile(r"\bcut (?:in|into (?:the )?(?:flour|dry))\b")
-_FOLD_OVER_RE = re.compile(r"\bfold\w* (?:the |each |it |them )?(?:sides?|edges?|ends?|over|in half|corners?|top|bottom|dough|tortillas?|crepes?|paper|foil|leaf|leaves)\b")
+_FOLD_OVER_RE = re.compile(
+    r"\bfold\w* (?:the |each |it |them )?(?:sides?|edges?|ends?|over|in half|corners?|top|bottom|dough|tortillas?|crepes?|paper|foil|leaf|leaves)\b"
+)
 _PARALLEL_RE = re.compile(r"(?:meanwhile|while\b|in (?:another|a separate|a second|a clean|a small) )")
-_WHEN_COOL_RE = re.compile(r"(?:when|once|after)\s+(?:it\s+is\s+|completely\s+)?(?:cool|cooled|cooling|chilled|set|cold)\b")
+_WHEN_COOL_RE = re.compile(
+    r"(?:when|once|after)\s+(?:it\s+is\s+|completely\s+)?(?:cool|cooled|cooling|chilled|set|cold)\b"
+)
 
 
 def _tokens(sentence: str) -> list[str]:
@@ -254,7 +299,9 @@ def _tokens(sentence: str) -> list[str]:
 
 def _skip_adverbs(toks: list[str], i: int) -> int:
     n = len(toks)
-    while i < n and (toks[i] in _ADVERBS or toks[i] == ","):
+    while i < n and (
+        toks[i] in _ADVERBS or toks[i] == "," or (toks[i].endswith("ly") and i + 1 < n and toks[i + 1] in rules().base)
+    ):
         i += 1
     return i
 
@@ -267,15 +314,18 @@ def _head_index(toks: list[str]) -> int:
     for _ in range(3):
         if i >= n or toks[i] not in _OPENERS:
             return i
+        # a prepositional opener ("In a saucepan combine") ends at a comma or at the first verb;
+        # a subordinate one ("When the oil is hot, spoon") has its own verb, so only a comma ends it
+        sub = toks[i] in _SUBORDINATORS
         j = i + 1
         while j < n and j < i + 14 and toks[j] not in (",", ":", ";"):
+            if not sub and toks[j] in base and toks[j - 1] not in _NOT_BEFORE_VERB and toks[j - 1] not in _OPENERS:
+                return j
             j += 1
         if j < n and j < i + 14:
             i = _skip_adverbs(toks, j + 1)
             continue
-        # no comma: "In a large bowl mix the flour" -- the first verb not after an article
-        start = i + (2 if toks[i] in _SUBORDINATORS else 1)
-        for k in range(start, n):
+        for k in range(i + (2 if sub else 1), n):
             if toks[k] in base and toks[k - 1] not in _NOT_BEFORE_VERB and toks[k - 1] not in _OPENERS:
                 return k
         return n
@@ -289,15 +339,14 @@ def _governing(toks: list[str], i: int) -> tuple[str | None, int]:
         return None, i
     r = rules()
     w = toks[i]
-    if w in ("let", "allow", "leave", "set"):
+    if w in ("let", "allow", "leave"):
+        for k in range(i + 1, min(n - 1, i + 16)):
+            if toks[k] == "to" and toks[k + 1] in r.base:
+                return r.base[toks[k + 1]], k + 1
         for k in range(i + 1, min(n, i + 6)):
             v = r.base.get(toks[k])
-            if v and toks[k] not in ("to",):
-                if w == "set" and toks[k] != "aside":
-                    break
+            if v:
                 return v, k
-            if toks[k] == "aside":
-                return "stand", k
         return r.base.get(w), i
     if w == "bring":
         window = toks[i + 1 : i + 12]
@@ -325,11 +374,15 @@ def _conjoined(toks: list[str], i: int) -> list[str]:
     n = len(toks)
     k = i + 1
     while k < n:
-        if toks[k] in ("and", ",", "then", ";", "or"):
+        if toks[k] in ("and", ",", "then", ";", "or", ":", "("):
             j = _skip_adverbs(toks, k + 1)
             if j < n and toks[j] in ("then", "and"):
                 j = _skip_adverbs(toks, j + 1)
-            if j < n and (toks[j] in base or toks[j] in _LEADS) and toks[j] not in _NOUNISH:
+            if (
+                j < n
+                and (toks[j] in base or toks[j] in _LEADS)
+                and (toks[j] not in _NOUNISH or (j + 1 < n and toks[j + 1] in _AFTER_VERB))
+            ):
                 nxt = toks[j + 1] if j + 1 < n else ""
                 if nxt not in ("of", "mixture", "cheese", "sauce", "pan", "dish", "whip", "cubes"):
                     v, j2 = _governing(toks, j)
@@ -342,31 +395,79 @@ def _conjoined(toks: list[str], i: int) -> list[str]:
 
 @dataclass(slots=True)
 class _Where:
-    """Where the food of the recipe is now, carried from sentence to sentence."""
+    """Where the recipe's food is now, carried from sentence to sentence."""
 
     station: str = "none"
     vessel: str | None = None
+    vessel_named: bool = False  # the recipe named the pot or pan (not inferred from a verb)
+    covered: bool = False  # a lid is on the pot on the burner
     oven_c: int | None = None
-    slow_cooker: bool = False
+    slow_cooker: bool = False  # the recipe cooks in a slow cooker or multicooker
+    microwave: bool = False  # the recipe heats in a microwave and never on the stove
 
 
-def _vessel(lower: str, verb: str, carried: str | None) -> str:
+def _named_vessel(lower: str) -> str | None:
     pan = _PAN_RE.search(lower)
-    pot = _POT_RE.search(lower)
+    pot = _POT_NAMED_RE.search(lower)
     if pan and pot:
-        return "pot" if pot.start() < pan.start() and "water" not in pot.group(0) else "pan"
-    if pan:
-        return "pan" if pan.group(0).startswith(("skillet", "fry", "wok", "griddle", "saut")) or not carried else carried
+        return "pot" if pot.start() < pan.start() else "pan"
     if pot:
-        return "pot" if "water" not in pot.group(0) and "broth" not in pot.group(0) else (carried or "pot")
-    if verb in ("cook", "boil") and _PASTA_RE.search(lower):
         return "pot"
+    if pan:
+        return "pan"
+    return None
+
+
+def _vessel(lower: str, verbs: list[str], where: _Where, parallel: bool) -> tuple[str, bool]:
+    """(pot or pan, whether the recipe named it) for a burner step, by the gold set's rules: the
+    vessel named, else pot for water, pasta, rice and potatoes, pan for frying, else the one on the
+    burner already, else the verb's own."""
+    carried = where.vessel if where.station == "burner" and not parallel else None
+    named = _named_vessel(lower)
+    in_water = _IN_WATER_PHRASE_RE.search(lower) is not None
+    pasta = _PASTA_RE.search(lower) is not None and any(v in ("cook", "boil", "simmer") for v in verbs)
+    if (pasta or in_water) and not _SKILLET_RE.search(lower) and (in_water or named != "pan"):
+        return "pot", named is not None  # pasta, rice, potatoes or vegetables cooked in water
+    if named:
+        return named, True
+    if carried and where.vessel_named:
+        return carried, True
+    if pasta:
+        return "pot", False
+    if any(v in _POT_VERBS for v in verbs):
+        return "pot", False
+    if any(v in _PAN_VERBS for v in verbs) or ("cook" in verbs and _FAT_RE.search(lower) and "water" not in lower):
+        return "pan", False
     if carried:
-        return carried
+        return carried, False
     if _IN_WATER_RE.search(lower):
-        return "pot"
-    spec = rules().verbs.get(verb, {})
-    return next((e for e in spec.get("equipment", ()) if e in VESSELS), "pot")
+        return "pot", False
+    for v in verbs:
+        for e in rules().verbs[v]["equipment"]:
+            if e in VESSELS:
+                return e, False
+    return "pot", False
+
+
+def _own_station(v: str, lower: str, where: _Where) -> str | None:
+    """The station verb ``v`` holds in this sentence before context, or None for "the table's"."""
+    if v == "preheat":
+        if _GRILL_RE.search(lower):
+            return "grill"
+        if "oven" not in lower and _NOT_OVEN_PREHEAT_RE.search(lower):
+            return "none"
+        return "oven"
+    if v == "fold" and _FOLD_OVER_RE.search(lower):
+        return "none"  # folding a tortilla or the sides of a roll is assembly
+    if v == "blend" and not _BLENDER_RE.search(lower) and where.station != "blender":
+        return "bowl"  # "blend flour into sour cream": by hand
+    if v == "beat" and _POUND_RE.search(lower):
+        return "none"  # beating meat thin with a mallet
+    if v == "prepare" and _BATTER_RE.search(lower):
+        return "bowl"  # "prepare cake mix according to package directions": mixing
+    if v in ("cook", "heat", "brown") and _AT_TEMP_RE.search(lower) and not _HOT_FAT_RE.search(lower):
+        return "oven"  # "Brown lightly at 350° for 20 minutes"
+    return None
 
 
 def _read(sentence: str, where: _Where) -> SentenceReading:
@@ -375,47 +476,65 @@ def _read(sentence: str, where: _Where) -> SentenceReading:
     r = rules()
     head = _head_index(toks)
     verb, vi = _governing(toks, head)
+    if verb is None and "," in toks[head : head + 12]:
+        # an opening phrase of another kind: "Five minutes before it's done, add the herbs"
+        verb, vi = _governing(toks, _skip_adverbs(toks, toks.index(",", head) + 1))
     first = toks[0] if toks else ""
-    task = verb is not None and first not in r.not_tasks and verb not in _NOT_A_TASK_VERB and not sentence.startswith('"')
-    verbs = [verb] + _conjoined(toks, vi) if verb else []
-    has_digit = any(c.isdigit() for c in sentence)
-    minutes = parse_duration(sentence) if has_digit or "overnight" in lower or "few" in lower or "several" in lower or " a day" in lower else None
-    stated_c = stated_oven_celsius(sentence) if has_digit or "oven" in lower else None
-
-    # the station: each verb's own, moved by the sentence's words and where the food is
-    stations: list[str] = []
-    removing = verb in _REMOVING or (verb == "take" and _OFF_HEAT_RE.search(lower) is not None)
-    knife_only = all(v in _KNIFE for v in verbs) and not _CUT_IN_RE.search(lower)
-    off_heat = _OFF_HEAT_RE.search(lower) is not None
-    poured_out = verb in ("pour", "spoon", "spread", "transfer", "turn", "place", "put", "press", "drop") and bool(
-        _POUR_OUT_RE.search(lower)
+    task = (
+        verb is not None and first not in r.not_tasks and verb not in _NOT_A_TASK_VERB and not sentence.startswith('"')
     )
-    for v in verbs:
-        spec = r.verbs.get(v)
-        own = station_of(spec["equipment"]) if spec else "none"
-        if v == "preheat":
-            own = "oven"
-            if _GRILL_RE.search(lower):
-                own = "grill"
-            elif "oven" not in lower and re.search(r"waffle|griddle|skillet|pan\b|fryer|oil|iron", lower):
-                own = "none"
-        elif v == "fold" and _FOLD_OVER_RE.search(lower):
-            stations.append("none")  # folding a tortilla or the sides of a roll is assembly
+    verbs = [verb, *_conjoined(toks, vi)] if verb else []
+    has_digit = any(c.isdigit() for c in sentence)
+    vague = "overnight" in lower or "few" in lower or "several" in lower or " a day" in lower
+    minutes = parse_duration(sentence) if has_digit or vague else None
+    stated_c = stated_oven_celsius(sentence) if has_digit or "oven" in lower else None
+    parallel = _PARALLEL_RE.match(lower) is not None
+
+    # what the sentence does with the food
+    off_heat = _OFF_HEAT_RE.search(lower) is not None
+    covering = verb in ("remove", "take", "uncover") and _COVERING_RE.search(lower) is not None and not off_heat
+    removing = (
+        verb in _REMOVING and not covering and (verb != "remove" or "from" in toks or "off" in toks or "out" in toks)
+    )
+    knife_only = bool(verbs) and all(v in _KNIFE for v in verbs) and not _CUT_IN_RE.search(lower)
+    poured_out = verb in _PLACING and _POUR_OUT_RE.search(lower) is not None
+    onto_the_pan = poured_out and where.station == "burner" and _ONTO_THE_PAN_RE.search(lower) is not None
+    on_top = _ON_TOP_RE.search(lower) is not None
+    bowl_named = (
+        _BOWL_RE.search(lower) is not None
+        and not knife_only
+        and not poured_out
+        and not removing
+        and verb not in ("layer", "arrange", "top", "garnish")
+    )
+
+    # each verb's station: its own, or where the food already is
+    stations: list[str] = []
+    if verb in _KNIFE:  # "Dice the tomatoes and add them to the eggs": the knife work names the step
+        verbs_for_station = [verb] + [v for v in verbs[1:] if _level(v) == 2]
+        bowl_named = bowl_named and len(verbs_for_station) > 1
+    else:
+        verbs_for_station = verbs
+    for v in verbs_for_station:
+        own = _own_station(v, lower, where) or station_of(r.verbs[v]["equipment"])
+        if onto_the_pan:
+            stations.append("burner")
             continue
-        elif v == "blend" and not _BLENDER_RE.search(lower) and where.station != "blender":
-            own = "bowl"  # "blend flour into sour cream": by hand
-        elif v in ("cook", "heat") and own == "burner" and _AT_TEMP_RE.search(lower) and not re.search(r"\boil\b|\bfat\b|\bthermometer", lower):
-            own = "oven"
-        if v in _CONTINUING and own in ("none", "bowl", "burner") and not poured_out and not off_heat:
-            if where.station in ("burner", "slow_cooker", "microwave") and v not in ("beat", "cream") and not (
-                v in ("mix", "combine", "whisk") and _BOWL_RE.search(lower)
-            ):
-                own = max(own, where.station, key=lambda s: -_PRIORITY[s])
-            elif where.station in ("bowl", "mixer", "blender") and v in _BOWL_CONTINUING and own in ("none", "bowl"):
-                own = where.station
+        if poured_out or off_heat or bowl_named or _own_station(v, lower, where):
+            stations.append(own)
+            continue
+        at = where.station
+        if at == "burner" and v in _BURNER_CONTINUING:
+            own = "burner" if _PRIORITY["burner"] < _PRIORITY[own] else own
+        elif at == "slow_cooker" and v in _BURNER_CONTINUING:
+            own = "slow_cooker"
+        elif at in ("microwave", "oven") and (v in _TURNING or covering):
+            own = at
+        elif at in ("bowl", "mixer", "blender", "microwave") and v in _BOWL_CONTINUING and own in ("none", "bowl"):
+            own = "none" if on_top else "blender" if at == "blender" else "bowl"
         stations.append(own)
     if not verbs:
-        stations.append(where.station if where.station in ("burner", "bowl") and not toks[:1] == ["serve"] else "none")
+        stations.append(where.station if where.station in ("burner", "bowl") else "none")
     cues: list[str] = []
     if not removing and not knife_only:
         if _OVEN_RE.search(lower) and "dutch oven" not in lower and "microwave oven" not in lower:
@@ -424,53 +543,67 @@ def _read(sentence: str, where: _Where) -> SentenceReading:
             cues.append("slow_cooker")
         if _MICROWAVE_RE.search(lower):
             cues.append("microwave")
-        if _GRILL_RE.search(lower) and verb not in ("preheat",):
+        if _GRILL_RE.search(lower) and verb != "preheat":
             cues.append("grill")
         if _STOVE_RE.search(lower) and not off_heat:
             cues.append("burner")
-        if _FRIDGE_RE.search(lower) and verb not in ("remove", "take"):
+        if _FRIDGE_RE.search(lower):
             cues.append("fridge")
-        if _FREEZER_RE.search(lower) and verb not in ("remove", "take", "thaw", "stand"):
+        if _FREEZER_RE.search(lower) and verb not in ("thaw", "stand"):
             cues.append("freezer")
         if _BLENDER_RE.search(lower):
             cues.append("blender")
         if _MIXER_RE.search(lower):
             cues.append("mixer")
-        if _BOWL_RE.search(lower) and not poured_out and any(
-            v in _BOWL_CONTINUING or v in ("sift", "mash", "whip", "coat", "dip", "soak", "place", "put", "cut") for v in verbs
+        if bowl_named or (
+            _TO_MIXTURE_RE.search(lower)
+            and where.station != "burner"
+            and verb in _BOWL_CONTINUING
+            and verb not in _KNIFE
         ):
             cues.append("bowl")
     if where.slow_cooker and any(v in ("cook", "heat", "simmer") for v in verbs) and not _STOVE_RE.search(lower):
         cues.append("slow_cooker")
+    if where.microwave and any(v in ("cook", "heat", "melt") for v in verbs) and not _STOVE_RE.search(lower):
+        cues.append("microwave")
     station = station_of(stations + cues)
-    if station == "mixer" and any(v in _KNIFE for v in verbs):
-        station = "none"
 
     # attended
-    hands_off_verbs = [v for v in verbs if v in _WAITING]
+    waits = any(v in _WAITING for v in verbs) or (_COLD_WATER_RE.search(lower) is not None and minutes is not None)
     if station == "oven":
-        attended = "broil" in verbs and verb != "preheat"
-    elif station in ("fridge", "freezer", "microwave", "slow_cooker"):
+        attended = ("broil" in lower or "broiler" in lower) and verb != "preheat"
+        if covering:
+            attended = False
+    elif station in ("fridge", "freezer"):
         attended = False
+    elif station in ("microwave", "slow_cooker"):
+        # hands-off while it cooks; loading it or turning the dish is hands-on
+        attended = not (minutes is not None or any(v in _APPLIANCE_COOKING for v in verbs))
     elif station == "burner":
-        attended = True
-        if not _ATTEND_RE.search(lower):
-            if any(v in _BURNER_HANDS_OFF for v in verbs) or ("boil" in lower and verb in ("cook", "bring")):
-                attended = False
-            elif any(v in ("cook", "heat", "stand") for v in verbs) and (
-                _IN_WATER_RE.search(lower) or (minutes is not None and minutes > 10 and _COVERED_LOW_RE.search(lower))
+        attended = "preheat" not in verbs
+        if attended and not _ATTEND_RE.search(lower):
+            if any(v in _BURNER_HANDS_OFF for v in verbs) or (
+                verb in ("cook", "heat") and _TO_BOIL_RE.search(lower) and "without" not in lower
             ):
                 attended = False
-            elif hands_off_verbs:
+            elif any(v in ("cook", "heat", "stand") for v in verbs) and (
+                _WATER_COOK_RE.search(lower)
+                or (minutes is not None and minutes > 10 and (where.covered or _COVERED_LOW_RE.search(lower)))
+            ):
+                attended = False
+            elif waits or (verb == "stir" and "occasionally" in lower and where.station == "burner" and where.covered):
+                # "Stir occasionally" while a covered pot simmers: still waiting
                 attended = False
     elif station in ("none", "bowl"):
-        attended = not hands_off_verbs and verb != "preheat"
+        attended = not waits and verb != "preheat"
     else:
         attended = True
 
     vessel = None
+    vessel_named = False
     if station == "burner":
-        vessel = _vessel(lower, verb or "cook", where.vessel if where.station == "burner" else None)
+        fresh = lower.startswith(("meanwhile", "in another", "in a separate", "in a second", "in a clean"))
+        vessel, vessel_named = _vessel(lower, verbs or ["cook"], where, fresh)
 
     oven_c = None
     if station == "oven":
@@ -480,20 +613,21 @@ def _read(sentence: str, where: _Where) -> SentenceReading:
     elif stated_c and "oven" in lower:
         where.oven_c = stated_c
 
-    # where the food is after this step
-    if task:
-        if station in ("burner", "bowl", "mixer", "blender", "slow_cooker", "oven", "microwave", "grill", "fridge", "freezer"):
-            if not (station == "bowl" and where.station == "burner" and verb in _KNIFE):
-                where.station, where.vessel = station, vessel
-        elif poured_out:
-            where.station, where.vessel = "none", None
-        elif removing or off_heat or hands_off_verbs or verb in ("cool", "drain", "stand"):
-            # off the heat, a cooked mixture is worked like one in a bowl ("cool; add the cheese")
-            mixture = where.station in ("burner", "bowl", "mixer", "blender") and verb != "drain"
-            where.station, where.vessel = ("bowl" if mixture else "none"), None
-    if station == "slow_cooker":
-        where.slow_cooker = True
-
+    _move(
+        where,
+        task,
+        station,
+        vessel,
+        vessel_named,
+        verb,
+        verbs,
+        lower,
+        attended,
+        poured_out=poured_out,
+        removing=removing,
+        off_heat=off_heat,
+        waits=waits,
+    )
     return SentenceReading(
         text=sentence,
         task=task,
@@ -504,10 +638,59 @@ def _read(sentence: str, where: _Where) -> SentenceReading:
         attended=attended,
         minutes=minutes,
         stated_oven_c=stated_c,
-        parallel=_PARALLEL_RE.match(lower) is not None,
+        parallel=parallel,
         when_cool=_WHEN_COOL_RE.match(lower) is not None,
         verb_end=_verb_end(lower, toks, vi) if verb else 0,
     )
+
+
+def _move(
+    where: _Where,
+    task: bool,
+    station: str,
+    vessel: str | None,
+    vessel_named: bool,
+    verb: str | None,
+    verbs: list[str],
+    lower: str,
+    attended: bool,
+    *,
+    poured_out: bool,
+    removing: bool,
+    off_heat: bool,
+    waits: bool,
+) -> None:
+    """Where the food is after this sentence."""
+    if not task:
+        named = _named_vessel(lower)
+        if named and where.station == "burner":
+            where.vessel, where.vessel_named = named, True  # "in a large skillet" split off its step
+        return
+    if station == "slow_cooker":
+        where.slow_cooker = True
+    if station != "none":
+        if station == "burner":
+            if where.station != "burner":
+                where.covered = False
+            where.covered = where.covered or "cover" in verbs or " lid" in lower
+            where.vessel_named = vessel_named
+        if not (station == "bowl" and where.station == "burner" and verb in _KNIFE):
+            where.station, where.vessel = station, vessel
+        return
+    if verb == "drain" and (where.vessel == "pan" or _FAT_RE.search(lower)):
+        return  # draining the fat off browned meat leaves it in the pan
+    if verb == "cover" or " lid" in lower:
+        where.covered = True
+        return
+    if poured_out:
+        where.station, where.vessel = ("bowl" if _BOWL_RE.search(lower) else "none"), None
+    elif removing or off_heat or waits or verb in ("cool", "drain", "stand"):
+        if removing and not (off_heat or _FROM_VESSEL_RE.search(lower)) and verb != "drain":
+            return  # "Remove the bay leaf": the soup stays where it is
+        mixture = where.station in ("burner", "bowl", "mixer", "blender") and verb != "drain"
+        where.station, where.vessel = ("bowl" if mixture else "none"), None
+    elif verb in _ASSEMBLY:
+        where.station, where.vessel = "none", None
 
 
 def _level(verb: str) -> int:
@@ -540,7 +723,8 @@ def read_sentences(directions: list[str], ingredients: list[str] | None = None) 
     """Every sentence of ``directions`` (``split_sentences``) read in order, each in the context of
     the steps before it (the module docstring says how).  ``ingredients`` is accepted for the
     planner's item counts and unused by the reading itself."""
-    where = _Where(slow_cooker=False)
+    whole = " ".join(directions).lower()
+    where = _Where(microwave="microwave" in whole and _STOVE_RE.search(whole) is None)
     return [_read(s, where) for s in split_sentences(directions)]
 
 
@@ -553,9 +737,7 @@ _MEASURE_RE = re.compile(
 )
 _LEADING_COUNT_RE = re.compile(r"^\s*(\d+(?:\s+\d+/\d+)?|\d+/\d+)\s+[a-z]", re.I)
 _WORD_RE = re.compile(r"[a-zA-Z][a-zA-Z'-]*")
-_STOP = frozenset(
-    "the a an and into in of with to on all them it each then half small large pieces cubes".split()
-)
+_STOP = frozenset("the a an and into in of with to on all them it each then half small large pieces cubes".split())
 
 
 def count_items(sentence: str, verb_word_end: int, ingredients: list[str]) -> int:
