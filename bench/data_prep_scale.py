@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -436,6 +437,11 @@ def main(argv: list[str] | None = None) -> dict:
         "rows": args.rows,
         "csv_bytes": csv_path.stat().st_size,
         "csv_build_s": build_s,
+        # the chefbot the prepare subprocesses import (PYTHONPATH is passed on to them)
+        "chefbot_src": str(Path(importlib.util.find_spec("chefbot").origin).parent),
+        "git_head": subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True
+        ).stdout.strip(),
         "chefbot": by_arm[arms[0]],
         "arms": by_arm,
     }
