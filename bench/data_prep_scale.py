@@ -47,6 +47,7 @@ import json
 import os
 import platform
 import random
+import statistics
 import subprocess
 import sys
 import threading
@@ -447,13 +448,15 @@ def main(argv: list[str] | None = None) -> dict:
     }
     if args.constraints:
         off, on = by_arm["constraints-off"], by_arm["constraints-on"]
-        cpu_off, cpu_on = (sorted(a["cpu_s"])[len(a["cpu_s"]) // 2] for a in (off, on))
+        cpu_off, cpu_on = (statistics.median(a["cpu_s"]) for a in (off, on))
         result["cpu"] = _cpu_model()
         result["constraints"] = {
             "what": "CPU-seconds of the whole process tree (user+sys, RUSAGE_CHILDREN), median of the repeats",
             "cpu_s_off": cpu_off,
             "cpu_s_on": cpu_on,
             "ratio_on_off": round(cpu_on / cpu_off, 3),
+            # each repeat's on/off pair ran back to back: their ratios show the spread
+            "ratio_per_repeat": [round(b / a, 3) for a, b in zip(off["cpu_s"], on["cpu_s"])],
             "extra_cpu_s": round(cpu_on - cpu_off, 1),
             "extra_us_per_row": round((cpu_on - cpu_off) / args.rows * 1e6, 1),
             "extra_cpu_s_at_full_size": round((cpu_on - cpu_off) / args.rows * FULL_ROWS),
