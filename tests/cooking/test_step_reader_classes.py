@@ -101,3 +101,14 @@ def test_switching_on_a_multicooker_starts_it_hands_off():
         "slow_cooker",
         False,
     )
+
+
+def test_adding_before_taking_off_the_heat_is_at_the_burner():
+    steps = ["Simmer the sauce in a saucepan for 10 minutes."]
+    assert _last(*steps, "Stir in the butter and remove from the heat.")[:2] == ("burner", "pot")
+    assert _last(*steps, "Remove from the heat and stir in the butter.")[0] != "burner"
+
+
+def test_an_opening_in_a_bowl_names_the_bowl():
+    assert _last("In a large bowl, place the flour and the sugar.")[0] == "bowl"
+    assert _last("Place the cookies in a bowl.")[0] == "none"  # putting food away, not bowl work

@@ -591,8 +591,11 @@ def _read(sentence: str, where: _Where) -> SentenceReading:
         later = _LATER_CLAUSE_RE.search(lower)
         if later:
             cue_lower = lower[: later.start()]
-    bowl_named = (
-        ("bowl" in ws or "bowls" in ws)
+    bowl_words = "bowl" in ws or "bowls" in ws
+    # "In a deep bowl, place the cheese": an opening "In a bowl," names where the work is done
+    bowl_opener = bowl_words and first == "in" and "," in toks and "bowl" in toks[: toks.index(",")]
+    bowl_named = bowl_opener or (
+        bowl_words
         and not knife_only
         and not poured_out
         and not removing
@@ -607,13 +610,15 @@ def _read(sentence: str, where: _Where) -> SentenceReading:
         bowl_named = bowl_named and len(verbs_for_station) > 1
     else:
         verbs_for_station = verbs
-    for v in verbs_for_station:
+    # "Add the cream and remove from heat": the heat is left after the remove, not before it
+    off_from = next((k for k, v in enumerate(verbs_for_station) if v in _REMOVING), 0) if off_heat else 0
+    for k, v in enumerate(verbs_for_station):
         special = _own_station(v, lower, where) if v in _SPECIAL_VERBS else None
         own = special or own_stations[v]
         if onto_the_pan:
             stations.append("burner")
             continue
-        if poured_out or off_heat or bowl_named or special:
+        if poured_out or (off_heat and k >= off_from) or bowl_named or special:
             stations.append(own)
             continue
         at = where.station
