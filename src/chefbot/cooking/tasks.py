@@ -17,18 +17,22 @@ How a sentence is read (hand-written rules, one pass over its words):
   "bring ... to a boil" (boil) and "continue cooking" (cook).  A keyword elsewhere never
   decides it: in "Sift the flour, baking powder and salt" the verb is sift; "baking dish",
   "melted butter", "boiling water" and "oven-roasted" are nouns and adjectives.  Verbs
-  joined by "and" or a comma ("Add garlic and cook 1 minute") also count for the station.
+  joined by "and" or a comma ("Add garlic and cook 1 minute") also count for the station;
+  a verb after "or" is an alternative, not a step ("in a saucepan or microwave": the first).
 * **The station**: the verbs' own (``durations.yaml``), the sentence's words (a bowl, a
   saucepan or skillet, "over medium heat", "on medium speed", a blender or food processor,
   "in a 350° oven", the refrigerator, freezer, microwave, slow cooker, grill), and where the
   food already is: adding to or stirring what is still on the burner keeps the burner and
   its vessel; adding to what is in a bowl keeps the bowl; taking it off the heat, draining
   or pouring it into a baking dish ends that.  When a sentence names several, the order of
-  ``STATIONS`` decides (a heat source over a bowl).
-* **Attended**: hands-off for the oven (but broiling), preheating, fridge, freezer,
-  microwave, slow cooker, waiting (stand, cool, rest, rise, soak, marinate), and on the burner
-  boiling, simmering, poaching, steaming and cooking pasta, rice or potatoes in water or
-  covered/on low for over 10 minutes, unless the sentence says to stir constantly or watch.
+  ``STATIONS`` decides (a heat source over a bowl).  Station words in a clause about later
+  ("until ready to grill") do not count; an air fryer, waffle maker or toaster is no station;
+  a water bath or double boiler and deep-frying oil are a pot on the burner; a starch slurry
+  is mixed in a bowl beside the pot; rinsing a blender and knife work take no station.
+* **Attended**: hands-off for the oven (but broiling), any preheating, fridge, freezer,
+  microwave, slow cooker (once switched on), waiting (stand, cool, rest, rise, soak,
+  marinate), and on the burner boiling, simmering, poaching, steaming, cooking pasta, rice,
+  potatoes, a soup or stew in liquid, or covered/on low for over 10 minutes, unless the sentence says to stir constantly or watch.
 * **Minutes** (``durations.parse_duration``): ranges to their upper end, "per side" twice,
   vague times from ``durations.yaml``; only looked for when the sentence has a time unit or
   a vague-time word.
