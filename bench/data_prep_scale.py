@@ -12,6 +12,12 @@
    (``chefbot.data.text_backend``; set through data.tokenizer_backend), one after the
    other (interleaved when repeated), and checks that they write identical train.arrow files.
    The 1-minute load average is sampled during each run: the machine is shared.
+   With ``--constraints`` the arms are instead ``constraints-off`` and ``constraints-on``: the
+   same prepare with ``prompt.constraints`` null and with quickstart's constraint prompts
+   (``prompt.constraints`` set, ``prompt.constraint_prob`` 0.5, configs/quickstart.yaml), so
+   every recipe is labelled (``cooking.labels.label_recipe``); interleaved when repeated, and
+   the result's ``constraints`` holds the CPU-seconds of the whole process tree per arm and
+   their ratio (issue 25: labelling must cost at most +25%).
 3. Times the tokenizer alone: the texts chefbot tokenizes for the real sample rows,
    encoded on one thread by ``tokenizers`` and by the tiktoken copy (median of 5).
 4. Runs the plain baseline -- ``datasets.map(num_proc=2)`` calling
@@ -28,6 +34,7 @@ with ``--quick``).  Usage:
     .venv/bin/python bench/data_prep_scale.py                       # full size
     .venv/bin/python bench/data_prep_scale.py --skip-baseline --tokenizer-backend tokenizers,tiktoken   # both backends
     .venv/bin/python bench/data_prep_scale.py ... --publish data_prep_scale_NAME   # + docs/results/data_prep_scale_NAME.json
+    .venv/bin/python bench/data_prep_scale.py --rows 200000 --constraints --repeats 3 --skip-baseline --skip-tokenizer-alone
 """
 
 from __future__ import annotations
@@ -35,10 +42,12 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import importlib.util
 import json
 import os
 import platform
 import random
+import statistics
 import subprocess
 import sys
 import threading
@@ -98,6 +107,13 @@ def build_csv(path: Path, rows: int, seed: int = 0) -> Path:
     os.replace(tmp, path)
     path.with_suffix(".rows").write_text(str(rows))
     return path
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
 
 
 def tree_rss(proc) -> int:
@@ -171,7 +187,19 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def chefbot_prepare(csv_path: Path, cache: Path, num_proc: int, backend: str = "auto") -> dict:
+# The constraint prompts of configs/quickstart.yaml: every recipe labelled, each true label asked half the time.
+CONSTRAINTS_ON = ["prompt.constraints=The recipe must be: {constraints}.", "prompt.constraint_prob=0.5"]
+CONSTRAINTS_OFF = ["prompt.constraints=null"]
+
+
+def chefbot_prepare(
+    csv_path: Path,
+    cache: Path,
+    num_proc: int,
+    backend: str = "auto",
+    extra: list[str] | None = None,
+    pythonpath: str | None = None,
+) -> dict:
     cmd = [
         str(REPO / ".venv" / "bin" / "chefbot"),
         "data",
@@ -185,9 +213,12 @@ def chefbot_prepare(csv_path: Path, cache: Path, num_proc: int, backend: str = "
         "data.max_length=512",
         "data.packing=true",
         f"data.tokenizer_backend={backend}",
+        *(extra or []),
         "--force",
     ]
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", CHEFBOT_NO_PROGRESS="1", COLUMNS="120")
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath  # another source tree (--baseline-src)
     res = run_measured(cmd, env)
     res["command"] = " ".join(cmd[1:]).replace(str(REPO) + "/", "")
     stats_files = sorted(cache.glob("*/stats.json"), key=lambda p: p.stat().st_mtime)
@@ -345,6 +376,23 @@ def baseline(csv_path: Path, rows: int, num_proc: int) -> dict:
     }
 
 
+def _constraints_summary(off: dict, on: dict, rows: int) -> dict:
+    """The cost of prompt.constraints: CPU of the on arm against the off arm (issue 25: goal <= 1.25)."""
+    cpu_off, cpu_on = statistics.median(off["cpu_s"]), statistics.median(on["cpu_s"])
+    return {
+        "what": "CPU-seconds of the whole process tree (user+sys, RUSAGE_CHILDREN), median of the repeats",
+        "cpu_s_off": cpu_off,
+        "cpu_s_on": cpu_on,
+        "ratio_on_off": round(cpu_on / cpu_off, 3),
+        # each repeat's on/off pair ran back to back: their ratios show the spread
+        "ratio_per_repeat": [round(b / a, 3) for a, b in zip(off["cpu_s"], on["cpu_s"])],
+        "extra_cpu_s": round(cpu_on - cpu_off, 1),
+        "extra_us_per_row": round((cpu_on - cpu_off) / rows * 1e6, 1),
+        "extra_cpu_s_at_full_size": round((cpu_on - cpu_off) / rows * FULL_ROWS),
+        "goal_ratio": 1.25,
+    }
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=FULL_ROWS)
@@ -361,6 +409,17 @@ def main(argv: list[str] | None = None) -> dict:
         "--skip-tokenizer-alone", action="store_true", help="do not time the two text backends on their own"
     )
     ap.add_argument("--quick", action="store_true", help="CI size: 5,000 rows, baseline on 1,000 rows, one repeat")
+    ap.add_argument(
+        "--baseline-src",
+        type=Path,
+        default=None,
+        help="with --constraints: also run both arms on this source tree (a 'src' folder, e.g. git archive main src), interleaved",
+    )
+    ap.add_argument(
+        "--constraints",
+        action="store_true",
+        help="two arms, prompt.constraints off and on (the first --tokenizer-backend), to measure labelling's cost",
+    )
     ap.add_argument(
         "--publish",
         metavar="NAME",
@@ -381,12 +440,26 @@ def main(argv: list[str] | None = None) -> dict:
     t0 = time.time()
     csv_path = build_csv(OUT / f"recipenlg_synth_{args.rows}.csv", args.rows)
     build_s = round(time.time() - t0, 1)
+    # arm name -> (text backend, config overrides)
+    plan = {a: (a, [], None) for a in arms}
+    if args.constraints:
+        plan = {"constraints-off": (arms[0], CONSTRAINTS_OFF, None), "constraints-on": (arms[0], CONSTRAINTS_ON, None)}
+        if args.baseline_src:
+            base = str(args.baseline_src.resolve())
+            plan = {
+                "baseline-constraints-off": (arms[0], CONSTRAINTS_OFF, base),
+                "constraints-off": plan["constraints-off"],
+                "baseline-constraints-on": (arms[0], CONSTRAINTS_ON, base),
+                "constraints-on": plan["constraints-on"],
+            }
+        arms = list(plan)
     runs: dict[str, list[dict]] = {a: [] for a in arms}
     for _ in range(args.repeats):
         for arm in arms:  # one after the other, never in parallel
+            backend, extra, pythonpath = plan[arm]
             started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            print(f"[{started}] chefbot data prepare, {args.rows:,} rows, tokenizer backend {arm}", flush=True)
-            r = chefbot_prepare(csv_path, OUT / "cache", args.num_proc, arm)
+            print(f"[{started}] chefbot data prepare, {args.rows:,} rows, arm {arm}", flush=True)
+            r = chefbot_prepare(csv_path, OUT / "cache", args.num_proc, backend, extra, pythonpath)
             r["started"] = started
             if r["rc"] != 0:
                 print(r["output"], file=sys.stderr)
@@ -403,10 +476,26 @@ def main(argv: list[str] | None = None) -> dict:
         "rows": args.rows,
         "csv_bytes": csv_path.stat().st_size,
         "csv_build_s": build_s,
+        # the chefbot the prepare subprocesses import (PYTHONPATH is passed on to them)
+        "chefbot_src": str(Path(importlib.util.find_spec("chefbot").origin).parent),
+        "git_head": subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True
+        ).stdout.strip(),
         "chefbot": by_arm[arms[0]],
         "arms": by_arm,
     }
-    if len(arms) > 1:
+    if args.constraints:
+        result["cpu"] = _cpu_model()
+        result["constraints"] = _constraints_summary(by_arm["constraints-off"], by_arm["constraints-on"], args.rows)
+        if args.baseline_src:
+            result["baseline_src"] = str(args.baseline_src.resolve())
+            result["baseline_constraints"] = _constraints_summary(
+                by_arm["baseline-constraints-off"], by_arm["baseline-constraints-on"], args.rows
+            )
+            result["extra_cpu_after_over_before"] = round(
+                result["constraints"]["extra_cpu_s"] / result["baseline_constraints"]["extra_cpu_s"], 3
+            )
+    elif len(arms) > 1:
         result["identical_train_arrow"] = len({h for a in by_arm.values() for h in a["train_arrow_sha256"]}) == 1
     if "tokenizers" in by_arm and "tiktoken" in by_arm:
         slow, fast = by_arm["tokenizers"], by_arm["tiktoken"]
