@@ -23,7 +23,9 @@ answer (``tasks.read_sentences``): a sentence read as a task at a heat station
 ("In the refrigerator, cook the salad" is no heat step).  Two corrections of the reader's
 station, both word lists in the yaml: a sentence that names a cold place (the reader puts "In the
 refrigerator, cook ..." at the burner) does not heat, and an appliance the reader gives no
-station (air fryer, waffle iron, toaster) does.  Other questions (serving words, remarks) keep
+station (air fryer, waffle iron, toaster) does; so does a sentence that states a cooking
+temperature, or a time for a heat word ("Deep fry at 350°", "cooking for another 3-5
+minutes": sentences the reader reads as no task or as bowl work).  Other questions (serving words, remarks) keep
 simple word rules.  Ingredient lines are read
 by ``quantities.parse_line``, words and phrases by ``lexicon.words`` / ``PhraseTable``, stated
 times by ``durations.parse_duration``: one home each, no new parsers.
@@ -134,7 +136,7 @@ def _phrase_list(data: dict, *path: str) -> list[str]:
 def build_rules(data: dict) -> Rules:
     """Index the YAML's phrase lists; a missing or malformed section is named in the error."""
     sections = ("sources", "safe_minimum_f", "raw_foods", "ready_foods", "ready_words", "cold_places")
-    sections += ("heat_appliances", "egg_mentions")
+    sections += ("heat_appliances", "egg_mentions", "timed_heat")
     sections += ("holding", "oven", "amounts", "eggs", "used", "listed", "order", "times")
     if not isinstance(data, dict):
         raise ConfigError(f"{SENSE_FILE}: expected a mapping of sections, got {type(data).__name__}")
@@ -239,11 +241,14 @@ class _Read:
     def heating(self) -> list[bool]:
         """Per sentence (aligned with ``sentences``: the reader splits the same way), whether it is a
         step that heats the food: the step reader's task at a heat station (module docstring)."""
-        cold, appliance = _phrase_re("cold_places"), _phrase_re("heat_appliances")
+        cold, appliance, timed = _phrase_re("cold_places"), _phrase_re("heat_appliances"), _phrase_re("timed_heat")
         out = []
         for rd in read_sentences(self.recipe.directions, self.ingredients):
-            at_heat = rd.task and rd.station in HEAT and not cold.search(rd.text)
-            out.append(bool(at_heat or appliance.search(rd.text)))
+            at_heat = rd.task and rd.station in HEAT
+            # the reader's misses on real recipes: "Deep fry at 350°" and "bake at 300° for 30 minutes"
+            # read as no task, "Crack the eggs into the pan ..., cooking for 3-5 minutes" as bowl work
+            stated = rd.stated_oven_c is not None or (rd.minutes is not None and timed.search(rd.text))
+            out.append(bool((at_heat or stated or appliance.search(rd.text)) and not cold.search(rd.text)))
         return out
 
     @cached_property
