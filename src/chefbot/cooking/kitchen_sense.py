@@ -616,10 +616,8 @@ def check_egg_units(r: _Read) -> SenseCheck:
         if kind == "volume":
             return _check("egg_units", False, f"eggs are counted, not measured by volume: {ln.text!r}", src)
         g = float(ln.high or ln.low) * factor(ln.unit)
-        why = (
-            f"eggs are counted, not weighed: {ln.text!r} is about {max(1, round(g / egg_g))} "
-            f"large egg(s) ({egg_g} g a large egg); write the count"
-        )
+        about = f"about {round(g / egg_g)} large egg(s)" if g >= egg_g / 2 else "less than half a large egg"
+        why = f"eggs are counted, not weighed: {ln.text!r} is {about} ({egg_g} g a large egg); write the count"
         return _check("egg_units", False, why, src)
     return _check("egg_units", True)
 
