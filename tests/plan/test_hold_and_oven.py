@@ -139,7 +139,11 @@ def test_preheat_only_when_the_oven_is_cold_or_changes_temperature(temps, makesp
     assert len(r["oven_segments"]) == blocks
     from chefbot.plan.render import timeline_text
 
-    assert timeline_text(r).count("preheat oven") == blocks
+    assert timeline_text(r).count("Preheat the oven to") == blocks
+    preheats = [t for t in r["tasks"] if t["kind"] == "preheat"]
+    assert len(preheats) == blocks and {t["cook"] for t in preheats} == {"Ann"}
+    assert [t["start_min"] for t in preheats] == [s["start"] for s in r["oven_segments"]]
+    assert r["by_cook"]["Ann"][0]["kind"] == "preheat"  # the first thing Ann does is turn the oven on
 
 
 def test_checker_catches_a_needless_preheat():

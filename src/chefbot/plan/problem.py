@@ -45,6 +45,7 @@ class Problem:
     preheat: int
     hands_start: int
     hands_end: int
+    dated: bool = False  # a plan for a given day (checked against now), not a timeline for any day
 
     @property
     def tasks(self) -> list[Task]:
@@ -74,11 +75,13 @@ def build_problem(
     """Turn clock times into the minute axis and run the checks that need no solver."""
     r = rules()
     now = now or dt.datetime.now()
-    serve_time, serve_date = parse_serve_at(meal.serve_at)
+    serve_time, _ = parse_serve_at(meal.serve_at)
+    serve_date = meal.day
     serve = dt.datetime.combine(serve_date or now.date(), serve_time)
     if serve_date is not None and serve <= now:
         raise PlanError(
-            f"serve_at: the serving time {serve:%Y-%m-%d %H:%M} is in the past (now is {now:%Y-%m-%d %H:%M}); give a later time"
+            f"serve_at: {serve:%H:%M} on {serve:%Y-%m-%d} is in the past (now is {now:%Y-%m-%d %H:%M}); "
+            "give a later serving time or a later date"
         )
     holds = [
         spec.hot_hold_max_min if spec.hot_hold_max_min is not None else meal.hot_hold_max_min for spec in meal.recipes
@@ -105,6 +108,7 @@ def build_problem(
     if earliest_clock is not None:
         horizon = max(1, int((serve - earliest_clock).total_seconds() // 60))
     prob = Problem(meal, dishes, serve, horizon, 0, {}, r.preheat_minutes, r.hands_start_minutes, r.hands_end_minutes)
+    prob.dated = serve_date is not None
     if earliest_clock is not None:
         prob.earliest = max(0, prob.minute(earliest_clock))
     for c in meal.cooks:

@@ -136,6 +136,10 @@ class SolverSettings(Section):
 class MealSpec(Section):
     title: str = "Meal"
     serve_at: str
+    # The day of the meal, YYYY-MM-DD (or give it in serve_at).  A dated plan is checked against now:
+    # a serving time in the past is refused and nothing starts before now.  Without a date the plan is a
+    # timeline for any day (no check); the plan form and `chefbot plan` always give one (default: today).
+    date: str | None = None
     start_after: str | None = None  # HH:MM: nothing may start earlier (kitchen free from then)
     recipes: list[RecipeSpec]
     cooks: list[Cook]
@@ -161,6 +165,30 @@ class MealSpec(Section):
     def _serve_at(cls, v: str) -> str:
         parse_serve_at(v)
         return v
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _date(cls, v):
+        if isinstance(v, dt.date) and not isinstance(v, dt.datetime):  # YAML reads 2026-12-07 as a date
+            return v.isoformat()
+        if v is not None:
+            try:
+                dt.date.fromisoformat(str(v))
+            except ValueError:
+                raise ValueError(f"{v!r} is not a date; write YYYY-MM-DD, e.g. 2026-12-24") from None
+        return v
+
+    @model_validator(mode="after")
+    def _one_date(self) -> MealSpec:
+        _, serve_date = parse_serve_at(self.serve_at)
+        if self.date and serve_date and serve_date.isoformat() != self.date:
+            raise ValueError(f"serve_at says {serve_date} but date says {self.date}; give the day once")
+        return self
+
+    @property
+    def day(self) -> dt.date | None:
+        """The meal's date (from ``date`` or ``serve_at``), or None for a timeline for any day."""
+        return dt.date.fromisoformat(self.date) if self.date else parse_serve_at(self.serve_at)[1]
 
     @field_validator("start_after")
     @classmethod
