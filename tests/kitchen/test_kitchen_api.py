@@ -153,12 +153,16 @@ def test_plan_by_form_then_cook_mode(client):
     assert r.status_code == 201, r.text
     plan = r.json()
     assert plan["plan"]["html"].startswith("<!DOCTYPE html>") or "<svg" in plan["plan"]["html"]
-    assert {t["dish_title"] for t in plan["tasks"]} == {"Roast chicken", "Lemon rice", "Green salad"}
+    steps = [t for t in plan["tasks"] if t["kind"] != "preheat"]  # a preheat is a cook's task too (issue 25)
+    assert {t["dish_title"] for t in steps} == {"Roast chicken", "Lemon rice", "Green salad"}
+    assert [(t["cook"] in ("Alex", "Sam"), t["preheat_temp_c"]) for t in plan["tasks"] if t["kind"] == "preheat"] == [
+        (True, 220)
+    ]
     assert set(plan["cooks"]) == {"Alex", "Sam"} and plan["delay_min"] == 0
     assert plan["preheat"] and plan["preheat"][0]["temp_c"] == 220
     assert client.get("/api/plans").json()["data"][0]["id"] == plan["id"]
 
-    first = plan["tasks"][0]
+    first = steps[0]
     late = dt.datetime.fromisoformat(first["end_iso"]) + dt.timedelta(minutes=25)
     body = {"cook": first["cook"], "task_id": first["id"], "status": "done", "at": late.isoformat()}
     r = client.post(f"/api/plans/{plan['id']}/progress", json=body)

@@ -128,6 +128,10 @@ async function main() {
     await open(page, "/plan");
     await page.fill("#meal-title", p.title);
     await page.fill("#serve-at", p.serve_at);
+    // tomorrow: the form's date is today by default, and a serving time already past today is refused
+    const tomorrow = new Date(Date.now() + 86400000);
+    out.plan_date = `${tomorrow.getFullYear()}-${String(tomorrow.getMonth() + 1).padStart(2, "0")}-${String(tomorrow.getDate()).padStart(2, "0")}`;
+    await page.fill("#serve-date", out.plan_date);
     for (const t of p.dishes) {
       const title = t === "@generated" ? out.saved_title : t;
       await page.locator("#dish-picks li", { has: page.locator(".dish-title", { hasText: title }) }).first().locator("input.dish-pick").check();
@@ -187,6 +191,7 @@ async function main() {
       out.json_fill_status = await page.textContent("#json-status");
       out.json_form = await page.evaluate(() => ({
         title: document.getElementById("meal-title").value, serve_at: document.getElementById("serve-at").value,
+        start_after: document.getElementById("start-after").value,
         recipes: [...document.querySelectorAll(".dish-pick:checked")].map((x) => ({
           recipe_id: Number(x.value), servings: Number(x.closest("li").querySelector(".dish-servings").value) })),
         cooks: [...document.querySelectorAll("#cooks .cook")].map((r) => ({

@@ -81,7 +81,7 @@ def build_problem(
     if serve_date is not None and serve <= now:
         raise PlanError(
             f"serve_at: {serve:%H:%M} on {serve:%Y-%m-%d} is in the past (now is {now:%Y-%m-%d %H:%M}); "
-            "give a later serving time or a later date"
+            "give a later serving time (serve_at) or a later date (date)"
         )
     holds = [
         spec.hot_hold_max_min if spec.hot_hold_max_min is not None else meal.hot_hold_max_min for spec in meal.recipes
@@ -153,20 +153,22 @@ def _precheck(prob: Problem) -> None:
                 best = max(meal.cooks, key=lambda c: c.skill)
                 raise PlanError(
                     f"no cook has skill {t.skill} needed for '{t.text}' in '{d.title}'; "
-                    f"the most skilled cook, {best.name}, has skill {best.skill}"
+                    f"the most skilled cook, {best.name}, has skill {best.skill}; raise a cook's skill (cooks.skill) "
+                    "or add a cook (cooks)"
                 )
             need = t.duration_min if t.attended else min(t.duration_min, prob.hands_start)
             if all(_longest_free(prob, c.name) < need for c in able):
                 raise PlanError(
                     f"no cook who can do '{t.text}' in '{d.title}' (skill {t.skill}) is available "
-                    f"for {need} minutes in a row before serving"
+                    f"for {need} minutes in a row before serving; widen a cook's hours (cooks.available) or add a cook (cooks)"
                 )
         chain = _critical_path(d.tasks, prob.preheat)
         room = prob.horizon - prob.earliest
         if chain > room:
             raise PlanError(
                 f"'{d.title}' needs at least {hours_minutes(chain)} (its longest chain of steps) but there are only "
-                f"{hours_minutes(room)} between {prob.clock(prob.earliest):%H:%M} and serving at {prob.serve:%H:%M}"
+                f"{hours_minutes(room)} between {prob.clock(prob.earliest):%H:%M} and serving at {prob.serve:%H:%M}; "
+                "serve later (serve_at) or start earlier (start_after)"
             )
 
 
