@@ -1,8 +1,11 @@
 """Times and oven temperatures read from direction text, and the rule tables of ``durations.yaml``.
 
 ``parse_duration`` and ``oven_celsius`` turn phrases ("about 20 minutes", "1 1/2 hours",
-"overnight", "350°F", "moderate oven") into minutes and °C; ``rules()`` loads the verb
-table (default minutes, equipment, skill, rank), synonyms, notes and vague times.
+"overnight", "5 minutes per side", "350°F", "moderate oven") into minutes and °C; ``rules()``
+loads the verb table (default minutes, equipment, skill), synonyms, notes and vague times, and
+precomputes ``forms``: every inflected form of every verb -> the canonical verb ("chopped",
+"stirring", "fries" -> chop, stir, fry), so the step reader looks a word up once instead of
+trying suffixes per word.
 """
 
 from __future__ import annotations
@@ -25,12 +28,41 @@ class Rules:
     preheat_minutes: int
     hands_start_minutes: int
     hands_end_minutes: int
+    base: dict  # imperative forms (the verbs and their synonyms) -> canonical verb
+    forms: dict  # base forms plus every inflection ("chopped", "baking") -> canonical verb
+
+
+_VOWELS = "aeiou"
+
+
+def _inflections(verb: str) -> set[str]:
+    """English inflections of a regular verb, generated once at load: -s/-es, -ed/-d, -ing, the
+    doubled final consonant (chop -> chopped), y -> ied (fry -> fried).  Over-generating a
+    form nobody writes costs one dict entry; irregular forms are in the synonyms."""
+    out = {verb + "s", verb + "es", verb + "ing", verb + "ed"}
+    if verb.endswith("e"):
+        out |= {verb + "d", verb[:-1] + "ing"}
+    if verb.endswith("y") and len(verb) > 2 and verb[-2] not in _VOWELS:
+        out |= {verb[:-1] + "ies", verb[:-1] + "ied"}
+    if len(verb) >= 3 and verb[-1] not in _VOWELS + "wxy" and verb[-2] in _VOWELS and verb[-3] not in _VOWELS:
+        out |= {verb + verb[-1] + "ed", verb + verb[-1] + "ing"}
+    return out
 
 
 @lru_cache(maxsize=1)
 def rules() -> Rules:
     """The tables of ``durations.yaml``, read once."""
     data = yaml.safe_load(resources.files("chefbot.cooking").joinpath("durations.yaml").read_text(encoding="utf-8"))
+    verbs, synonyms = data["verbs"], data["synonyms"]
+    unknown = sorted(v for v in synonyms.values() if v not in verbs)
+    if unknown:
+        raise ValueError(f"durations.yaml: synonyms map onto {unknown[0]!r}, which is not in verbs")
+    base = {v: v for v in verbs} | synonyms
+    forms: dict[str, str] = {}
+    for word, verb in base.items():
+        for form in _inflections(word):
+            forms.setdefault(form, verb)
+    forms |= base  # a base form always means its own verb ("sets" is set, "cooks" is cook)
     return Rules(
         verbs=data["verbs"],
         synonyms=data["synonyms"],
@@ -39,6 +71,8 @@ def rules() -> Rules:
         preheat_minutes=int(data["preheat_minutes"]),
         hands_start_minutes=int(data["hands_start_minutes"]),
         hands_end_minutes=int(data["hands_end_minutes"]),
+        base=base,
+        forms=forms,
     )
 
 
@@ -76,9 +110,15 @@ _DURATION_RE = re.compile(
     rf"\s*{_UNIT}(?P<tail>\s+and\s+a\s+(?:half|quarter))?",
     re.I,
 )
-# Mentions that are not the task's own length: "stirring every 5 minutes", "for the last 10 minutes".
+# Mentions that are not the task's own length: "stirring every 5 minutes", "for the last 10 minutes",
+# "10 minutes before serving" (the gold set's rules, tests/data/gold_steps/README.md).
 _SKIP_BEFORE_RE = re.compile(r"\b(every|last|up to|within|after|first|each|per)\s+(?:the\s+)?$", re.I)
-_ALT_BEFORE_RE = re.compile(r"\bor\s+(?:for\s+|about\s+)?$", re.I)
+_SKIP_AFTER_RE = re.compile(r"^\s*(?:before|prior to|ahead of)\b", re.I)
+_FOR_BEFORE_RE = re.compile(r"\bfor\s+(?:about\s+|at least\s+|another\s+)?$", re.I)
+# "5 minutes per side", "3 minutes on each side": both sides count.
+_PER_SIDE_RE = re.compile(r"^\s*(?:per|on each|each|a|on both|for each)\s+side\b", re.I)
+_VAGUE_HINT_RE = re.compile(r"overnight|several|a few|a day", re.I)
+_ALT_BEFORE_RE = re.compile(r"\b(?:or|even|up to)\s+(?:for\s+|about\s+)?$", re.I)
 
 
 def parse_number(text: str) -> float:
@@ -109,6 +149,12 @@ def _unit_minutes(unit: str) -> float:
     return 1
 
 
+@lru_cache(maxsize=1)
+def _vague_res() -> dict[str, tuple[re.Pattern, int]]:
+    """The vague times of durations.yaml as compiled patterns, built once."""
+    return {p: (re.compile(rf"\b{re.escape(p)}\b", re.I), int(m)) for p, m in rules().vague.items()}
+
+
 MAX_TASK_MINUTES = 7 * 24 * 60  # the longest one step can take (a week of curing); the tasks accept nothing longer
 
 
@@ -120,23 +166,26 @@ def parse_duration(text: str) -> int | None:
     More than ``MAX_TASK_MINUTES`` ("rest 99999 hours", a model's slip) is None: read as unstated,
     like an oven figure no oven reaches, so a generated recipe is read, not rejected.
     """
-    spans: list[tuple[int, float]] = []
+    spans: list[tuple[int, int, float]] = []
     for m in _DURATION_RE.finditer(text):
         value = parse_number(m.group("b") or m.group("a"))
         if m.group("frac") or m.group("tail"):
             value += 0.25 if "quarter" in (m.group("frac") or m.group("tail")).lower() else 0.5
-        spans.append((m.start(), value * _unit_minutes(m.group("unit"))))
-    lower = text.lower()
-    for phrase, minutes in rules().vague.items():
-        for m in re.finditer(rf"\b{re.escape(phrase)}\b", lower):
-            if not any(abs(s - m.start()) < 3 for s, _ in spans):
-                spans.append((m.start(), float(minutes)))
+        spans.append((m.start(), m.end(), value * _unit_minutes(m.group("unit"))))
+    if _VAGUE_HINT_RE.search(text):
+        for phrase, (rx, minutes) in _vague_res().items():
+            for m in rx.finditer(text):
+                if not any(abs(s - m.start()) < 3 for s, _, _ in spans):
+                    spans.append((m.start(), m.end(), float(minutes)))
     total = 0.0
     found = False
-    for start, minutes in sorted(spans):
+    for start, end, minutes in sorted(spans):
         before = text[max(0, start - 16) : start]
-        if _SKIP_BEFORE_RE.search(before):
+        after = text[end : end + 16]
+        if _SKIP_BEFORE_RE.search(before) or (_SKIP_AFTER_RE.match(after) and not _FOR_BEFORE_RE.search(before)):
             continue
+        if _PER_SIDE_RE.match(after):
+            minutes *= 2
         if found and _ALT_BEFORE_RE.search(before):
             continue  # "2 hours or overnight": the first is the plan's time
         total += minutes
@@ -167,10 +216,22 @@ _OVEN_WORDS = {
 OVEN_RANGE_C = (30, 320)  # what a home oven can be set to; the planner's tasks accept nothing else
 
 
+def stated_oven_celsius(text: str) -> int | None:
+    """The oven temperature the text states, in °C rounded to 5 (a figure, or "moderate oven"),
+    or None: unlike ``oven_celsius`` it never infers one from "broil"."""
+    if not any(c.isdigit() for c in text) and "oven" not in text.lower():
+        return None
+    return _celsius(text, broil=False)
+
+
 def oven_celsius(text: str) -> int | None:
     """The first plausible oven temperature named, in °C rounded to 5 (bare degrees are °F, as in US
     recipes).  A figure no home oven reaches ("350°C (576°F)", a model's slip) is skipped, so a
-    generated recipe is read, not rejected."""
+    generated recipe is read, not rejected.  "broil" with no figure reads as 290 °C."""
+    return _celsius(text, broil=True)
+
+
+def _celsius(text: str, broil: bool) -> int | None:
     for m in [*_TEMP_RE.finditer(text), *_BARE_TEMP_RE.finditer(text)]:
         deg = int(m.group("deg") or m.group("deg2"))
         groups = m.groupdict()
@@ -182,6 +243,6 @@ def oven_celsius(text: str) -> int | None:
     for words, c in sorted(_OVEN_WORDS.items(), key=lambda kv: -len(kv[0])):
         if words in lower:
             return c
-    if "broil" in lower:
+    if broil and "broil" in lower:
         return 290
     return None

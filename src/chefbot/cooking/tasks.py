@@ -1,11 +1,49 @@
-"""Recipe directions -> schedulable tasks, by rules (no model needed).
+"""Recipe directions -> what each sentence asks a cook to do, and the dish's schedulable tasks.
 
-Each sentence of the directions becomes at most one task: its duration (a time named in
-the text, read by ``durations.parse_duration``, else a default by verb and quantity from
-``durations.yaml``), the equipment it holds, the oven temperature, whether it needs hands
-the whole time, the skill it needs, and which earlier tasks it must follow.  No NLP
-library parses cooking directions into these facts, hence the hand-written rules; every
-table they use lives in ``durations.yaml``.
+``read_sentences`` reads every sentence of a recipe's directions (``split_sentences``) into a
+``SentenceReading``: whether it is a task at all, the verb that governs it, the station it
+holds (``station_of``: one of ``STATIONS``), the pot or pan on the burner, the oven's
+temperature, whether the cook's hands are needed the whole time, and the minutes it states.
+``tasks_from_directions`` builds the planner's ``Task`` list on those readings (durations
+not stated come from ``durations.yaml``); the labels (``labels.py``) work on the same
+readings without building pydantic objects.  The gold set of tests/data/gold_steps/ measures
+``read_sentences`` (tests/cooking/test_step_reader_gold.py, docs/PLANNER.md).
+
+How a sentence is read (hand-written rules, one pass over its words):
+
+* **The governing verb** is the imperative at the start of the sentence, after adverbs
+  ("Gently fold"), after an opening phrase up to its comma ("In a large bowl,", "When
+  cool,", "Meanwhile,", "With a mixer,", "Using a knife,"), and through "let/allow ... to",
+  "bring ... to a boil" (boil) and "continue cooking" (cook).  A keyword elsewhere never
+  decides it: in "Sift the flour, baking powder and salt" the verb is sift; "baking dish",
+  "melted butter", "boiling water" and "oven-roasted" are nouns and adjectives.  Verbs
+  joined by "and" or a comma ("Add garlic and cook 1 minute") also count for the station.
+* **The station**: the verbs' own (``durations.yaml``), the sentence's words (a bowl, a
+  saucepan or skillet, "over medium heat", "on medium speed", a blender or food processor,
+  "in a 350° oven", the refrigerator, freezer, microwave, slow cooker, grill), and where the
+  food already is: adding to or stirring what is still on the burner keeps the burner and
+  its vessel; adding to what is in a bowl keeps the bowl; taking it off the heat, draining
+  or pouring it into a baking dish ends that.  When a sentence names several, the order of
+  ``STATIONS`` decides (a heat source over a bowl).
+* **Attended**: hands-off for the oven (but broiling), preheating, fridge, freezer,
+  microwave, slow cooker, waiting (stand, cool, rest, rise, soak, marinate), and on the burner
+  boiling, simmering, poaching, steaming and cooking pasta, rice or potatoes in water or
+  covered/on low for over 10 minutes, unless the sentence says to stir constantly or watch.
+* **Minutes** (``durations.parse_duration``): ranges to their upper end, "per side" twice,
+  vague times from ``durations.yaml``; only looked for when the sentence has a digit or a
+  vague-time word.
+
+Why rules and not a parser: spaCy's small English model (the only packaged parser that tags
+imperatives at all) costs ~1 ms a sentence and still tags sentence-initial imperatives
+("Brown meat", "Cream butter", "Top with chicken") as nouns, so its verb would need the same
+cooking-verb table; a recipe must be labelled in tens of microseconds to keep data
+preparation cheap (docs/BENCHMARKS.md, "Labelling cost").  The tables are built once at load
+(``durations.rules().forms``: every inflected form -> its verb), every pattern is compiled
+once, and nothing is cached by sentence text.
+
+The preheat sentence is read as a task (verb preheat, station oven, hands-off) but
+``tasks_from_directions`` emits no Task for it: it sets the recipe's oven temperature, and
+the planner derives preheats from oven use (one preheat can serve several dishes).
 """
 
 from __future__ import annotations
@@ -16,7 +54,15 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chefbot.cooking.durations import MAX_TASK_MINUTES, OVEN_RANGE_C, oven_celsius, parse_duration, parse_number, rules
+from chefbot.cooking.durations import (
+    MAX_TASK_MINUTES,
+    OVEN_RANGE_C,
+    oven_celsius,
+    parse_duration,
+    parse_number,
+    rules,
+    stated_oven_celsius,
+)
 from chefbot.cooking.equipment import HEAT, STOVE, VESSELS, Equipment
 
 DEFAULT_OVEN_C = 175  # "moderate oven", and the temperature when a recipe names none
@@ -42,61 +88,53 @@ class Task(BaseModel):
     duration_from: str = "default"  # "text", "default" or "model"
 
 
-# ---------------------------------------------------------------- sentences and verbs
+# ---------------------------------------------------------------- stations
+
+# The one place a list of equipment becomes a station: the first of these the list holds.
+STATIONS = (
+    "oven",
+    "slow_cooker",
+    "microwave",
+    "grill",
+    "burner",
+    "fridge",
+    "freezer",
+    "blender",
+    "mixer",
+    "bowl",
+    "none",
+)
+_PRIORITY = {s: i for i, s in enumerate(STATIONS)}
+
+
+def station_of(equipment) -> str:
+    """The station a step with this equipment holds: oven > slow_cooker > ... > bowl > none."""
+    best = "none"
+    for e in equipment:
+        if e in _PRIORITY and _PRIORITY[e] < _PRIORITY[best]:
+            best = e
+    return best
+
+
+def equipment_of(station: str, vessel: str | None) -> list[str]:
+    """A station as a Task's equipment list (the planner's resources): a burner with its vessel,
+    a mixer with its bowl."""
+    if station == "none":
+        return []
+    if station == "burner":
+        return sorted(["burner", vessel or "pot"])
+    if station == "mixer":
+        return ["bowl", "mixer"]
+    return [station]
+
+
+# ---------------------------------------------------------------- sentences
 
 _SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])|;\s*|,?\s+then\s+|\s*\n+\s*")
-_CLAUSE_RE = re.compile(r",\s*|\s+or\s+|\(|\)|:\s*")
-_ADVERBS = {
-    "then",
-    "lightly",
-    "gently",
-    "slowly",
-    "gradually",
-    "well",
-    "immediately",
-    "quickly",
-    "carefully",
-    "thoroughly",
-    "finally",
-    "next",
-    "now",
-    "also",
-    "just",
-    "first",
-    "again",
-    "together",
-    "continue",
-    "to",
-}
-_PARALLEL_RE = re.compile(r"^(meanwhile|while\b|in (?:another|a separate|a second|a clean|a small) )", re.I)
-_WHEN_COOL_RE = re.compile(
-    r"^(when|once|after)\s+(?:it\s+is\s+|completely\s+)?(cool|cooled|cooling|chilled|set)\b", re.I
-)
-_PREHEAT_RE = re.compile(r"\b(pre-?heat(?:ed)?|heat|set|turn on)\b[^.]*\boven\b", re.I)
-_STOVE_CUE_RE = re.compile(
-    r"\bover (?:low|medium|med\.?|high|moderate|medium-high|medium-low|direct|hot)?\s*-?\s*(?:heat|flame)\b|\bon (?:the )?(?:stove|stovetop)\b",
-    re.I,
-)
-_POT_RE = re.compile(r"\b(sauce ?pan|pot|kettle|dutch oven|double boiler|stock ?pot|water)\b", re.I)
-_PAN_RE = re.compile(r"\b(skillet|frying pan|fry pan|wok|griddle)\b", re.I)
-_CONTINUATION = {
-    "add",
-    "stir",
-    "season",
-    "cover",
-    "whisk",
-    "reduce",
-    "return",
-    "dissolve",
-    "sprinkle",
-    "pour",
-    "mix",
-    "combine",
-}
-_WORD_RE = re.compile(r"[a-zA-Z][a-zA-Z'-]*")
 
 
 def split_sentences(directions: list[str]) -> list[str]:
+    """The units read one by one (the gold set's units, tests/data/gold_steps/sample.py)."""
     out = []
     for step in directions:
         for s in _SPLIT_RE.split(step.strip()):
@@ -106,74 +144,600 @@ def split_sentences(directions: list[str]) -> list[str]:
     return out
 
 
-def _canonical(word: str) -> str | None:
+@dataclass(slots=True)
+class SentenceReading:
+    """What one sentence of directions asks for, as ``read_sentences`` reads it."""
+
+    text: str
+    task: bool  # False: a note, serving suggestion, yield, header or fragment
+    verb: str | None  # the governing verb, canonical ("boil" for "bring to a boil")
+    station: str  # one of STATIONS (a best guess even when task is False)
+    vessel: str | None  # "pot" or "pan" when station is burner
+    oven_c: int | None  # the oven's °C for an oven step (this sentence's, else the recipe's last)
+    attended: bool
+    minutes: int | None  # the minutes the sentence states, None when it states none
+    stated_oven_c: int | None = None  # a temperature this sentence itself states
+    parallel: bool = False  # "Meanwhile, ...": may overlap the previous step
+    when_cool: bool = False  # "When cool, ...": waits for the food to cool
+    verb_end: int = 0  # character offset after the governing verb (for counting items)
+
+
+_TOKEN_RE = re.compile(r"[a-zà-ÿ]+(?:['-][a-zà-ÿ]+)*|\d+(?:[./]\d+)?|[,;:()]")
+
+_ADVERBS = frozenset(
+    "then lightly gently slowly gradually well immediately quickly carefully thoroughly finally next now "
+    "also just first again together meanwhile additionally second third lastly afterwards afterward "
+    "very evenly firmly constantly generously liberally briefly simply still further".split()
+)
+# Words that open a phrase before the verb: "In a large bowl, mix", "When cool, cut".
+_OPENERS = frozenset(
+    "in into on when once after while with using as before if for during at to from by over under until "
+    "working beginning starting meanwhile whilst depending".split()
+)
+_SUBORDINATORS = frozenset("when once after while as before if until whilst".split())
+# Words after which a verb form is a noun or an adjective ("a mix", "the top").
+_NOT_BEFORE_VERB = frozenset(
+    "a an the of some each large small medium big this that your cake soup pancake brownie muffin gravy "
+    "low high to over hot deep".split()
+)
+# Verb forms that after "and" or a comma are usually nouns ("sugar and cream", "juice and zest").
+_NOUNISH = frozenset(
+    "cream mix zest seed core pit quarter dry roast glaze butter oil top stuff set dust dot ice "
+    "drop shake rest score stand sit spread pick season layer process coat water".split()
+)
+_NOT_A_TASK_VERB = frozenset({"serve"})
+# Words that follow a verb, not a noun: "and mix together", "and cream the butter".
+_AFTER_VERB = frozenset(
+    "together well the it them all until in into with thoroughly gently a an for on over at lightly evenly".split()
+)
+_LEADS = frozenset(("let", "allow", "bring", "continue"))  # words that lead to the verb ("let it cool")
+# Which of a sentence's verbs names it (the gold set's rule: "the timed clause governs"):
+# a heat or waiting verb over a handling verb over a setting verb ("Increase the heat and add").
+_SETTING = frozenset("increase reduce lower remove uncover flip turn return take set close open prepare".split())
+_KNIFE = frozenset("chop slice dice mince cut julienne peel grate shred trim crush carve debone score".split())
+_WAITING = frozenset("stand rest rise cool soak marinate sit set steep".split())
+_BURNER_HANDS_OFF = frozenset("simmer boil poach steam blanch".split())
+_REMOVING = frozenset("remove drain strain discard transfer take".split())
+# Verbs that work on the food where it already is: still cooking on the burner, in a bowl.
+# Mixing ("Mix all ingredients together") starts in a bowl even after a stovetop step.
+_BURNER_CONTINUING = frozenset(
+    "add stir season cover whisk pour sprinkle reduce return increase lower flip turn cook heat "
+    "taste uncover skim scrape blend melt bring continue boil simmer adjust dissolve".split()
+)
+_BOWL_CONTINUING = frozenset(
+    "add stir mix combine fold beat whisk pour sprinkle blend dissolve cream toss season".split()
+)
+_APPLIANCE_COOKING = frozenset("microwave cook heat melt simmer boil steam select slow-cook".split())
+_TURNING = frozenset("turn rotate flip uncover cover".split())
+_PLACING = frozenset("pour spoon spread transfer turn place put press drop distribute ladle scoop".split())
+_ASSEMBLY = frozenset(
+    "spread layer top arrange place put lay stack fill roll wrap form shape press sprinkle garnish".split()
+)
+_POT_VERBS = frozenset("boil simmer poach steam blanch".split())
+_PAN_VERBS = frozenset("fry saute brown sear stir-fry".split())
+_HEAT_VERB_STATIONS = ("burner", "oven", "grill", "microwave", "slow_cooker")
+
+_POT_NAMED_RE = re.compile(r"\b(?:sauce ?pans?|pots?|kettles?|dutch oven|double boiler|stock ?pots?|saucepot)\b")
+_PAN_RE = re.compile(r"\b(?:skillets?|frying pans?|fry pans?|woks?|griddles?|saut[eé] pans?|pans?)\b")
+_SKILLET_RE = re.compile(r"\b(?:skillets?|frying pans?|fry pans?|woks?|griddles?|saut[eé] pans?)\b")
+_FAT_RE = re.compile(r"\b(?:oil|butter|oleo|margarine|fat|shortening|grease|drippings|lard|bacon)\b")
+_HOT_FAT_RE = re.compile(r"\boil\b|\bfat\b|\bthermometer|\bfryer\b|\bsyrup\b|\bcandy\b")
+_POUND_RE = re.compile(r"\bmallet\b|\bthickness\b|\bhammer\b|\brolling pin\b")
+_BATTER_RE = re.compile(r"\bmix\b|\bbatter\b|\bdough\b")
+_NOT_OVEN_PREHEAT_RE = re.compile(r"waffle|griddle|skillet|\bpan\b|fryer|\boil\b|\biron\b|grill|broiler|toaster")
+_COVERING_RE = re.compile(r"\b(?:foil|lid|cover|plastic wrap|wrap|paper|towel)\b")
+_ONTO_THE_PAN_RE = re.compile(r"\b(?:into|onto|in|on) the (?:hot )?(?:pan|skillet|griddle|pot|wok|frying pan)\b")
+_ON_TOP_RE = re.compile(r"\bon top\b|\bover the top\b")
+_TO_MIXTURE_RE = re.compile(r"\b(?:to|into|in) (?:the |this )?(?:\w+ )?mixture\b")
+_TO_BOIL_RE = re.compile(r"\bto (?:a )?(?:full |rolling )?boil")
+_WATER_COOK_RE = re.compile(
+    r"\b(?:water|broth|stock|boiling)\b|\b(?:pasta|noodles?|spaghetti|macaroni|rice|dumplings?)\b"
+)
+_IN_WATER_PHRASE_RE = re.compile(
+    r"\bin (?:\w+ )?(?:salted |boiling |cold |hot |lightly salted )?water\b|\bboiling water\b"
+)
+_COLD_WATER_RE = re.compile(r"\b(?:cold|ice|iced) water\b|\bice bath\b")
+_FROM_VESSEL_RE = re.compile(r"\bfrom (?:the )?(?:\w+ )?(?:pan|pot|skillet|saucepan|water|oven|grill|heat|broth|oil)\b")
+_STOVE_RE = re.compile(
+    r"\bover (?:a )?(?:very )?(?:low|medium|med\.?|high|moderate|medium[- ]high|medium[- ]low|moderately high|"
+    r"direct|hot|gentle|simmering|boiling)?\s*-?\s*(?:heat|flame|fire|burner|water)\b|\bon (?:the )?(?:stove|stovetop|burner)\b"
+    r"|\bon (?:low|medium|med\.?|high|medium[- ]high|medium[- ]low)\s*-?\s*heat\b"
+    r"|\b(?:in|into) (?:a |the |an )?(?:\w+ ){0,3}?(?:sauce ?pan|skillet|frying pan|wok|dutch oven|double boiler|saut[eé] pan)\b"
+    r"|\bgriddle\b|\bbring\b|\bheat\b[^,]{0,20}\boil\b|\bdeep fry|\bdeep-fry|\bfryer\b"
+)
+_OVEN_RE = re.compile(
+    r"(?<!from )(?<!from the )(?<!out of the )(?<!out of )\b(?:in|into|to|inside)\s+(?:the\s+|a\s+|an\s+)?"
+    r"(?:(?:hot|preheated|pre-heated|warm|moderate|slow|heated|very hot|\d{3}\s*(?:°|º|˚|degrees?|deg\.?)?\s*[fc]?\.?)\s+)*oven\b"
+    r"|\boven\s+(?:at|for)\b|\bunder (?:the |a )?(?:hot )?broiler\b|\bbroil"
+)
+_AT_TEMP_RE = re.compile(r"\b(?:at|in a|to)\s+\d{3}\s*(?:°|º|˚|degrees?|deg\b|f\b)|\bat \d{3}\b")
+_BOWL_RE = re.compile(r"\bbowls?\b|\bmixing bowl\b")
+_MIXER_RE = re.compile(
+    r"\bmixers?\b|\b(?:on|at) (?:low|medium|high|medium[- ]high|medium[- ]low|slow|fast|top) speed\b"
+    r"|\belectric beaters?\b|\bstand mixer\b|\bhand mixer\b|\bbeaters\b"
+)
+_BLENDER_RE = re.compile(r"\bblenders?\b|\bfood processors?\b|\bprocessor\b|\bimmersion blender\b")
+_FRIDGE_RE = re.compile(r"\brefrigerat\w*|\bfridge\b|\bicebox\b")
+_FREEZER_RE = re.compile(r"\bfreez\w*")
+_MICROWAVE_RE = re.compile(
+    r"\b(?:in|into) (?:the |a )?microwave\b(?! (?:dish|bowl|safe|container|plate|casserole))|\bmicrowave(?:d)? "
+    r"(?:on|at|for|until|uncovered|covered|\d|it|the|again|another|an|about)\b|^microwave\b"
+)
+_SLOW_COOKER_RE = re.compile(
+    r"\bslow[- ]?cooker\b|\bcrock[- ]?pot\b|\bcrockpot\b|\bmulti-?cooker\b|\binstant pot\b|\bpressure cooker\b"
+)
+_GRILL_RE = re.compile(r"\bgrill\b(?! pan)|\bgrilling\b|\bcharcoal\b|\bcoals\b|\bbarbecue\b|\bbbq\b")
+_ATTEND_RE = re.compile(
+    r"\bconstantly\b|\bfrequently\b|\bcontinuously\b|\bwatch\w*\b|\bwithout stopping\b"
+    r"|\bstirring(?!\s+(?:occasionally|now and then|once|every|from time))\b"
+)
+_IN_WATER_RE = re.compile(
+    r"\b(?:pasta|noodles?|spaghetti|macaroni|rice|potato(?:es)?|water|broth|stock|dumplings?|beans|lentils|barley)\b"
+)
+_PASTA_RE = re.compile(r"\b(?:pasta|noodles?|spaghetti|macaroni|rice|potato(?:es)?|dumplings?)\b")
+_COVERED_LOW_RE = re.compile(r"\bcover\w*\b|\bon low\b|\blow heat\b|\breduce\w* (?:the )?heat\b|\bsimmer")
+_OFF_HEAT_RE = re.compile(r"\b(?:from|off) (?:the )?(?:heat|stove|burner|fire|oven)\b")
+_POUR_OUT_RE = re.compile(
+    r"\b(?:into|onto|in|on|over)\s+(?:a |an |the |each |two |individual |prepared |greased |lined |buttered )*"
+    r"(?:[\w-]+\s+){0,5}?(?:pans?|dish(?:es)?|plates?|platters?|sheets?|tins?|molds?|moulds?|glass(?:es)?|cups?|"
+    r"jars?|crusts?|shells?|casseroles?|ramekins?|bowls?|containers?|trays?|serving|loaf|paper|rack|board|"
+    r"towels?|foil|tortillas?|bread|toast|surface|counter|molds?)\b"
+)
+_CUT_IN_RE = re.compile(r"\bcut (?:in|into (?:the )?(?:flour|dry))\b")
+_FOLD_OVER_RE = re.compile(
+    r"\bfold\w* (?:the |each |it |them )?(?:sides?|edges?|ends?|over|in half|corners?|top|bottom|dough|tortillas?|crepes?|paper|foil|leaf|leaves)\b"
+)
+_PARALLEL_RE = re.compile(r"(?:meanwhile|while\b|in (?:another|a separate|a second|a clean|a small) )")
+_WHEN_COOL_RE = re.compile(
+    r"(?:when|once|after)\s+(?:it\s+is\s+|completely\s+)?(?:cool|cooled|cooling|chilled|set|cold)\b"
+)
+
+
+def _tokens(sentence: str) -> list[str]:
+    return _TOKEN_RE.findall(sentence.lower())
+
+
+def _skip_adverbs(toks: list[str], i: int) -> int:
+    n = len(toks)
+    while i < n and (
+        toks[i] in _ADVERBS or toks[i] == "," or (toks[i].endswith("ly") and i + 1 < n and toks[i + 1] in rules().base)
+    ):
+        i += 1
+    return i
+
+
+def _head_index(toks: list[str]) -> int:
+    """Where the main clause starts: past adverbs and opening phrases."""
+    i = _skip_adverbs(toks, 0)
+    base = rules().base
+    n = len(toks)
+    for _ in range(3):
+        if i >= n or toks[i] not in _OPENERS:
+            return i
+        # a prepositional opener ("In a saucepan combine") ends at a comma or at the first verb;
+        # a subordinate one ("When the oil is hot, spoon") has its own verb, so only a comma ends it
+        sub = toks[i] in _SUBORDINATORS
+        j = i + 1
+        while j < n and j < i + 14 and toks[j] not in (",", ":", ";"):
+            if not sub and toks[j] in base and toks[j - 1] not in _NOT_BEFORE_VERB and toks[j - 1] not in _OPENERS:
+                return j
+            j += 1
+        if j < n and j < i + 14:
+            i = _skip_adverbs(toks, j + 1)
+            continue
+        for k in range(i + (2 if sub else 1), n):
+            if toks[k] in base and toks[k - 1] not in _NOT_BEFORE_VERB and toks[k - 1] not in _OPENERS:
+                return k
+        return n
+    return i
+
+
+def _governing(toks: list[str], i: int) -> tuple[str | None, int]:
+    """(canonical verb, index of its word) of the clause starting at ``i``; (None, i) when no verb."""
+    n = len(toks)
+    if i >= n:
+        return None, i
     r = rules()
-    w = word.lower().strip("'")
-    w = r.synonyms.get(w, w)
-    if w in r.verbs:
-        return w
-    for suffix, repl in (("ing", ""), ("ing", "e"), ("s", ""), ("es", ""), ("ed", ""), ("ed", "e"), ("d", "")):
-        if w.endswith(suffix) and len(w) > len(suffix) + 2:
-            base = w[: -len(suffix)] + repl
-            base = r.synonyms.get(base, base)
-            if base in r.verbs:
-                return base
+    w = toks[i]
+    if w in ("let", "allow", "leave"):
+        for k in range(i + 1, min(n - 1, i + 16)):
+            if toks[k] == "to" and toks[k + 1] in r.base:
+                return r.base[toks[k + 1]], k + 1
+        for k in range(i + 1, min(n, i + 6)):
+            v = r.base.get(toks[k])
+            if v:
+                return v, k
+        return r.base.get(w), i
+    if w == "bring":
+        window = toks[i + 1 : i + 12]
+        if "boil" in window or "boiling" in window or "simmer" in window:
+            return ("simmer" if "simmer" in window and "boil" not in window else "boil"), i
+        if "room" in window:
+            return "stand", i
+        return "heat", i
+    if w in ("continue", "keep"):
+        for k in range(i + 1, min(n, i + 4)):
+            v = r.forms.get(toks[k])
+            if v:
+                return v, k
+        return (None, i) if w == "keep" else ("cook", i)
+    if w == "return" and i + 1 < n and toks[i + 1] in ("to", "the") and "boil" in toks[i + 1 : i + 5]:
+        return "boil", i
+    v = r.base.get(w)
+    return v, i
+
+
+def _conjoined(toks: list[str], i: int) -> list[str]:
+    """Verbs of imperative clauses joined after the governing one ("Add garlic and cook")."""
+    base = rules().base
+    out = []
+    n = len(toks)
+    k = i + 1
+    while k < n:
+        if toks[k] in ("and", ",", "then", ";", "or", ":", "("):
+            j = _skip_adverbs(toks, k + 1)
+            if j < n and toks[j] in ("then", "and"):
+                j = _skip_adverbs(toks, j + 1)
+            if (
+                j < n
+                and (toks[j] in base or toks[j] in _LEADS)
+                and (toks[j] not in _NOUNISH or (j + 1 < n and toks[j + 1] in _AFTER_VERB))
+            ):
+                nxt = toks[j + 1] if j + 1 < n else ""
+                if nxt not in ("of", "mixture", "cheese", "sauce", "pan", "dish", "whip", "cubes"):
+                    v, j2 = _governing(toks, j)
+                    if v:
+                        out.append(v)
+                        k = j2
+        k += 1
+    return out
+
+
+@dataclass(slots=True)
+class _Where:
+    """Where the recipe's food is now, carried from sentence to sentence."""
+
+    station: str = "none"
+    vessel: str | None = None
+    vessel_named: bool = False  # the recipe named the pot or pan (not inferred from a verb)
+    covered: bool = False  # a lid is on the pot on the burner
+    oven_c: int | None = None
+    slow_cooker: bool = False  # the recipe cooks in a slow cooker or multicooker
+    microwave: bool = False  # the recipe heats in a microwave and never on the stove
+
+
+def _named_vessel(lower: str) -> str | None:
+    pan = _PAN_RE.search(lower)
+    pot = _POT_NAMED_RE.search(lower)
+    if pan and pot:
+        return "pot" if pot.start() < pan.start() else "pan"
+    if pot:
+        return "pot"
+    if pan:
+        return "pan"
     return None
 
 
-def find_verb(sentence: str) -> str | None:
-    """The verb that decides the task: clause-initial verbs first, the highest rank wins."""
-    text = re.sub(r"\bset aside\b|\bthe rest\b|\bon top\b|\bto taste\b", " ", sentence, flags=re.I)
-    text = re.sub(
-        r"\b(let|allow)\s+(?:\w+\s+){0,2}?(?:to\s+)?(?=\w)", " , ", text, flags=re.I
-    )  # "let stand" -> "stand"
-    candidates: list[tuple[int, int, str]] = []
-    pos = 0
-    for clause in _CLAUSE_RE.split(text):
-        # "Mix soup and cream together": after "and" only a cooking verb starts a new action.
-        for part_no, part in enumerate(re.split(r"\s+and\s+", clause or "")):
-            pos += 1
-            words = _WORD_RE.findall(part)
-            while words and words[0].lower() in _ADVERBS:
-                words.pop(0)
-            v = _canonical(words[0]) if words else None
-            if v and (part_no == 0 or rules().verbs[v]["rank"] >= 3):
-                candidates.append((rules().verbs[v]["rank"], -pos, v))
-    if not candidates:  # fall back to any known verb in the sentence
-        for pos, w in enumerate(_WORD_RE.findall(text)):
-            v = _canonical(w)
-            if v and v not in {"top", "line", "turn", "set", "rest", "cream", "stand", "sit"}:
-                candidates.append((rules().verbs[v]["rank"], -pos, v))
-    return max(candidates)[2] if candidates else None
+def _vessel(lower: str, verbs: list[str], where: _Where, parallel: bool) -> tuple[str, bool]:
+    """(pot or pan, whether the recipe named it) for a burner step, by the gold set's rules: the
+    vessel named, else pot for water, pasta, rice and potatoes, pan for frying, else the one on the
+    burner already, else the verb's own."""
+    carried = where.vessel if where.station == "burner" and not parallel else None
+    named = _named_vessel(lower)
+    in_water = _IN_WATER_PHRASE_RE.search(lower) is not None
+    pasta = _PASTA_RE.search(lower) is not None and any(v in ("cook", "boil", "simmer") for v in verbs)
+    if (pasta or in_water) and not _SKILLET_RE.search(lower) and (in_water or named != "pan"):
+        return "pot", named is not None  # pasta, rice, potatoes or vegetables cooked in water
+    if named:
+        return named, True
+    if carried and where.vessel_named:
+        return carried, True
+    if pasta:
+        return "pot", False
+    if any(v in _POT_VERBS for v in verbs):
+        return "pot", False
+    if any(v in _PAN_VERBS for v in verbs) or ("cook" in verbs and _FAT_RE.search(lower) and "water" not in lower):
+        return "pan", False
+    if carried:
+        return carried, False
+    if _IN_WATER_RE.search(lower):
+        return "pot", False
+    for v in verbs:
+        for e in rules().verbs[v]["equipment"]:
+            if e in VESSELS:
+                return e, False
+    return "pot", False
 
+
+def _own_station(v: str, lower: str, where: _Where) -> str | None:
+    """The station verb ``v`` holds in this sentence before context, or None for "the table's"."""
+    if v == "preheat":
+        if _GRILL_RE.search(lower):
+            return "grill"
+        if "oven" not in lower and _NOT_OVEN_PREHEAT_RE.search(lower):
+            return "none"
+        return "oven"
+    if v == "fold" and _FOLD_OVER_RE.search(lower):
+        return "none"  # folding a tortilla or the sides of a roll is assembly
+    if v == "blend" and not _BLENDER_RE.search(lower) and where.station != "blender":
+        return "bowl"  # "blend flour into sour cream": by hand
+    if v == "beat" and _POUND_RE.search(lower):
+        return "none"  # beating meat thin with a mallet
+    if v == "prepare" and _BATTER_RE.search(lower):
+        return "bowl"  # "prepare cake mix according to package directions": mixing
+    if v in ("cook", "heat", "brown") and _AT_TEMP_RE.search(lower) and not _HOT_FAT_RE.search(lower):
+        return "oven"  # "Brown lightly at 350° for 20 minutes"
+    return None
+
+
+def _read(sentence: str, where: _Where) -> SentenceReading:
+    lower = sentence.lower()
+    toks = _TOKEN_RE.findall(lower)
+    r = rules()
+    head = _head_index(toks)
+    verb, vi = _governing(toks, head)
+    if verb is None and "," in toks[head : head + 12]:
+        # an opening phrase of another kind: "Five minutes before it's done, add the herbs"
+        verb, vi = _governing(toks, _skip_adverbs(toks, toks.index(",", head) + 1))
+    first = toks[0] if toks else ""
+    task = (
+        verb is not None and first not in r.not_tasks and verb not in _NOT_A_TASK_VERB and not sentence.startswith('"')
+    )
+    verbs = [verb, *_conjoined(toks, vi)] if verb else []
+    has_digit = any(c.isdigit() for c in sentence)
+    vague = "overnight" in lower or "few" in lower or "several" in lower or " a day" in lower
+    minutes = parse_duration(sentence) if has_digit or vague else None
+    stated_c = stated_oven_celsius(sentence) if has_digit or "oven" in lower else None
+    parallel = _PARALLEL_RE.match(lower) is not None
+
+    # what the sentence does with the food
+    off_heat = _OFF_HEAT_RE.search(lower) is not None
+    covering = verb in ("remove", "take", "uncover") and _COVERING_RE.search(lower) is not None and not off_heat
+    removing = (
+        verb in _REMOVING and not covering and (verb != "remove" or "from" in toks or "off" in toks or "out" in toks)
+    )
+    knife_only = bool(verbs) and all(v in _KNIFE for v in verbs) and not _CUT_IN_RE.search(lower)
+    poured_out = verb in _PLACING and _POUR_OUT_RE.search(lower) is not None
+    onto_the_pan = poured_out and where.station == "burner" and _ONTO_THE_PAN_RE.search(lower) is not None
+    on_top = _ON_TOP_RE.search(lower) is not None
+    bowl_named = (
+        _BOWL_RE.search(lower) is not None
+        and not knife_only
+        and not poured_out
+        and not removing
+        and verb not in ("layer", "arrange", "top", "garnish")
+    )
+
+    # each verb's station: its own, or where the food already is
+    stations: list[str] = []
+    if verb in _KNIFE:  # "Dice the tomatoes and add them to the eggs": the knife work names the step
+        verbs_for_station = [verb] + [v for v in verbs[1:] if _level(v) == 2]
+        bowl_named = bowl_named and len(verbs_for_station) > 1
+    else:
+        verbs_for_station = verbs
+    for v in verbs_for_station:
+        own = _own_station(v, lower, where) or station_of(r.verbs[v]["equipment"])
+        if onto_the_pan:
+            stations.append("burner")
+            continue
+        if poured_out or off_heat or bowl_named or _own_station(v, lower, where):
+            stations.append(own)
+            continue
+        at = where.station
+        if at == "burner" and v in _BURNER_CONTINUING:
+            own = "burner" if _PRIORITY["burner"] < _PRIORITY[own] else own
+        elif at == "slow_cooker" and v in _BURNER_CONTINUING:
+            own = "slow_cooker"
+        elif at in ("microwave", "oven") and (v in _TURNING or covering):
+            own = at
+        elif at in ("bowl", "mixer", "blender", "microwave") and v in _BOWL_CONTINUING and own in ("none", "bowl"):
+            own = "none" if on_top else "blender" if at == "blender" else "bowl"
+        stations.append(own)
+    if not verbs:
+        stations.append(where.station if where.station in ("burner", "bowl") else "none")
+    cues: list[str] = []
+    if not removing and not knife_only:
+        if _OVEN_RE.search(lower) and "dutch oven" not in lower and "microwave oven" not in lower:
+            cues.append("oven")
+        if _SLOW_COOKER_RE.search(lower):
+            cues.append("slow_cooker")
+        if _MICROWAVE_RE.search(lower):
+            cues.append("microwave")
+        if _GRILL_RE.search(lower) and verb != "preheat":
+            cues.append("grill")
+        if _STOVE_RE.search(lower) and not off_heat:
+            cues.append("burner")
+        if _FRIDGE_RE.search(lower):
+            cues.append("fridge")
+        if _FREEZER_RE.search(lower) and verb not in ("thaw", "stand"):
+            cues.append("freezer")
+        if _BLENDER_RE.search(lower):
+            cues.append("blender")
+        if _MIXER_RE.search(lower):
+            cues.append("mixer")
+        if bowl_named or (
+            _TO_MIXTURE_RE.search(lower)
+            and where.station != "burner"
+            and verb in _BOWL_CONTINUING
+            and verb not in _KNIFE
+        ):
+            cues.append("bowl")
+    if where.slow_cooker and any(v in ("cook", "heat", "simmer") for v in verbs) and not _STOVE_RE.search(lower):
+        cues.append("slow_cooker")
+    if where.microwave and any(v in ("cook", "heat", "melt") for v in verbs) and not _STOVE_RE.search(lower):
+        cues.append("microwave")
+    station = station_of(stations + cues)
+
+    # attended
+    waits = any(v in _WAITING for v in verbs) or (_COLD_WATER_RE.search(lower) is not None and minutes is not None)
+    if station == "oven":
+        attended = ("broil" in lower or "broiler" in lower) and verb != "preheat"
+        if covering:
+            attended = False
+    elif station in ("fridge", "freezer"):
+        attended = False
+    elif station in ("microwave", "slow_cooker"):
+        # hands-off while it cooks; loading it or turning the dish is hands-on
+        attended = not (minutes is not None or any(v in _APPLIANCE_COOKING for v in verbs))
+    elif station == "burner":
+        attended = "preheat" not in verbs
+        if attended and not _ATTEND_RE.search(lower):
+            if any(v in _BURNER_HANDS_OFF for v in verbs) or (
+                verb in ("cook", "heat") and _TO_BOIL_RE.search(lower) and "without" not in lower
+            ):
+                attended = False
+            elif any(v in ("cook", "heat", "stand") for v in verbs) and (
+                _WATER_COOK_RE.search(lower)
+                or (minutes is not None and minutes > 10 and (where.covered or _COVERED_LOW_RE.search(lower)))
+            ):
+                attended = False
+            elif waits or (verb == "stir" and "occasionally" in lower and where.station == "burner" and where.covered):
+                # "Stir occasionally" while a covered pot simmers: still waiting
+                attended = False
+    elif station in ("none", "bowl"):
+        attended = not waits and verb != "preheat"
+    else:
+        attended = True
+
+    vessel = None
+    vessel_named = False
+    if station == "burner":
+        fresh = lower.startswith(("meanwhile", "in another", "in a separate", "in a second", "in a clean"))
+        vessel, vessel_named = _vessel(lower, verbs or ["cook"], where, fresh)
+
+    oven_c = None
+    if station == "oven":
+        oven_c = stated_c or where.oven_c
+        if stated_c:
+            where.oven_c = stated_c
+    elif stated_c and "oven" in lower:
+        where.oven_c = stated_c
+
+    _move(
+        where,
+        task,
+        station,
+        vessel,
+        vessel_named,
+        verb,
+        verbs,
+        lower,
+        attended,
+        poured_out=poured_out,
+        removing=removing,
+        off_heat=off_heat,
+        waits=waits,
+    )
+    return SentenceReading(
+        text=sentence,
+        task=task,
+        verb=_naming_verb(verbs) if verbs else None,
+        station=station,
+        vessel=vessel,
+        oven_c=oven_c,
+        attended=attended,
+        minutes=minutes,
+        stated_oven_c=stated_c,
+        parallel=parallel,
+        when_cool=_WHEN_COOL_RE.match(lower) is not None,
+        verb_end=_verb_end(lower, toks, vi) if verb else 0,
+    )
+
+
+def _move(
+    where: _Where,
+    task: bool,
+    station: str,
+    vessel: str | None,
+    vessel_named: bool,
+    verb: str | None,
+    verbs: list[str],
+    lower: str,
+    attended: bool,
+    *,
+    poured_out: bool,
+    removing: bool,
+    off_heat: bool,
+    waits: bool,
+) -> None:
+    """Where the food is after this sentence."""
+    if not task:
+        named = _named_vessel(lower)
+        if named and where.station == "burner":
+            where.vessel, where.vessel_named = named, True  # "in a large skillet" split off its step
+        return
+    if station == "slow_cooker":
+        where.slow_cooker = True
+    if station != "none":
+        if station == "burner":
+            if where.station != "burner":
+                where.covered = False
+            where.covered = where.covered or "cover" in verbs or " lid" in lower
+            where.vessel_named = vessel_named
+        if not (station == "bowl" and where.station == "burner" and verb in _KNIFE):
+            where.station, where.vessel = station, vessel
+        return
+    if verb == "drain" and (where.vessel == "pan" or _FAT_RE.search(lower)):
+        return  # draining the fat off browned meat leaves it in the pan
+    if verb == "cover" or " lid" in lower:
+        where.covered = True
+        return
+    if poured_out:
+        where.station, where.vessel = ("bowl" if _BOWL_RE.search(lower) else "none"), None
+    elif removing or off_heat or waits or verb in ("cool", "drain", "stand"):
+        if removing and not (off_heat or _FROM_VESSEL_RE.search(lower)) and verb != "drain":
+            return  # "Remove the bay leaf": the soup stays where it is
+        mixture = where.station in ("burner", "bowl", "mixer", "blender") and verb != "drain"
+        where.station, where.vessel = ("bowl" if mixture else "none"), None
+    elif verb in _ASSEMBLY:
+        where.station, where.vessel = "none", None
+
+
+def _level(verb: str) -> int:
+    if verb in _SETTING:
+        return 0
+    own = station_of(rules().verbs[verb]["equipment"])
+    if verb in _WAITING or own in _HEAT_VERB_STATIONS or own in ("fridge", "freezer"):
+        return 2
+    return 1
+
+
+def _naming_verb(verbs: list[str]) -> str:
+    """The verb that names a sentence of several: the first of the highest level (``_SETTING``)."""
+    best, best_level = verbs[0], _level(verbs[0])
+    for v in verbs[1:]:
+        lv = _level(v)
+        if lv > best_level:
+            best, best_level = v, lv
+    return best
+
+
+def _verb_end(lower: str, toks: list[str], vi: int) -> int:
+    if vi >= len(toks):
+        return 0
+    at = lower.find(toks[vi])
+    return at + len(toks[vi]) if at >= 0 else 0
+
+
+def read_sentences(directions: list[str], ingredients: list[str] | None = None) -> list[SentenceReading]:
+    """Every sentence of ``directions`` (``split_sentences``) read in order, each in the context of
+    the steps before it (the module docstring says how).  ``ingredients`` is accepted for the
+    planner's item counts and unused by the reading itself."""
+    whole = " ".join(directions).lower()
+    where = _Where(microwave="microwave" in whole and _STOVE_RE.search(whole) is None)
+    return [_read(s, where) for s in split_sentences(directions)]
+
+
+# ---------------------------------------------------------------- items counted by prep verbs
 
 _COUNT_AFTER_VERB_RE = re.compile(r"^\W*(?:the\s+)?(\d+)\s+[a-z]", re.I)
 _MEASURE_RE = re.compile(
     r"^\s*([\d/ .]+)\s*(c\.|cups?|tsp|tbsp|teaspoons?|tablespoons?|lbs?\.?|pounds?|oz\.?|ounces?|pkg|package|cans?|jars?|boxes|box|g\b|kg|ml|l\b|qt|quarts?|pints?|sticks?|dash|pinch|bunch|heads?|cloves?)",
     re.I,
 )
-_STOP = {
-    "the",
-    "a",
-    "an",
-    "and",
-    "into",
-    "in",
-    "of",
-    "with",
-    "to",
-    "on",
-    "all",
-    "them",
-    "it",
-    "each",
-    "then",
-    "half",
-    "small",
-    "large",
-    "pieces",
-    "cubes",
-}
+_LEADING_COUNT_RE = re.compile(r"^\s*(\d+(?:\s+\d+/\d+)?|\d+/\d+)\s+[a-z]", re.I)
+_WORD_RE = re.compile(r"[a-zA-Z][a-zA-Z'-]*")
+_STOP = frozenset("the a an and into in of with to on all them it each then half small large pieces cubes".split())
 
 
 def count_items(sentence: str, verb_word_end: int, ingredients: list[str]) -> int:
@@ -188,14 +752,107 @@ def count_items(sentence: str, verb_word_end: int, ingredients: list[str]) -> in
         if any(n in low for n in nouns):
             if _MEASURE_RE.match(line):
                 return 1  # "2 lb. potatoes": a weight, not a count
-            q = re.match(r"^\s*(\d+(?:\s+\d+/\d+)?|\d+/\d+)\s+[a-z]", line, re.I)
+            q = _LEADING_COUNT_RE.match(line)
             if q:
                 return max(1, math.ceil(parse_number(q.group(1))))
             return 1
     return 1
 
 
-# ---------------------------------------------------------------- one dish
+def find_verb(sentence: str) -> str | None:
+    """The verb that governs one sentence read alone ("Sift the flour, baking powder and salt" -> sift)."""
+    toks = _tokens(sentence)
+    return _governing(toks, _head_index(toks))[0]
+
+
+# ---------------------------------------------------------------- steps of one dish
+
+
+@dataclass(slots=True)
+class Step:
+    """A task of a dish as plain data: what the labels use and what ``Task`` is built from."""
+
+    reading: SentenceReading
+    text: str
+    verb: str
+    minutes: int
+    from_text: bool
+    attended: bool
+    skill: int
+    station: str
+    vessel: str | None
+    oven_c: int | None
+    after: list[int]  # indices of the steps that must finish first
+
+
+_PASTRY_RE = re.compile(r"\b(pastry|pie crust|dough)\b", re.I)
+
+
+def _step(rd: SentenceReading, verb: str, ingredients: list[str], after: list[int], text: str | None = None) -> Step:
+    spec = rules().verbs[verb]
+    minutes = rd.minutes
+    from_text = minutes is not None
+    if minutes is None:
+        extra = 0.0
+        if spec.get("per_item"):
+            n = count_items(rd.text, rd.verb_end, ingredients)
+            extra = spec["per_item"] * (min(n, spec.get("max_items", 12)) - 1)
+        minutes = max(1, math.ceil(spec["minutes"] + extra))
+    skill = int(spec["skill"])
+    if verb in ("roll", "shape", "form", "fold", "press") and _PASTRY_RE.search(rd.text):
+        skill = max(skill, 4)
+    return Step(
+        reading=rd,
+        text=text or rd.text,
+        verb=verb,
+        minutes=minutes,
+        from_text=from_text,
+        attended=rd.attended,
+        skill=skill,
+        station=rd.station,
+        vessel=rd.vessel,
+        oven_c=rd.oven_c,
+        after=after,
+    )
+
+
+_COOLED = frozenset({"cool", "chill", "refrigerate", "freeze", "stand", "set"})
+
+
+def dish_steps(readings: list[SentenceReading], ingredients: list[str]) -> tuple[list[Step], list[str], int | None]:
+    """(the dish's steps, the sentences that are not tasks, the recipe's oven °C from its preheat).
+
+    The preheat is read but not a step (the planner schedules preheating from oven use); "When
+    cool, ..." after a hot step adds a cooling step; "Meanwhile, ..." overlaps the step before.
+    """
+    steps: list[Step] = []
+    dropped: list[str] = []
+    preheat_c = None
+    frontier: list[int] = []
+    last_after: list[int] = []
+    for rd in readings:
+        if rd.verb == "preheat" and rd.station == "oven":
+            preheat_c = rd.oven_c or rd.stated_oven_c or DEFAULT_OVEN_C
+            continue
+        if not rd.task:
+            dropped.append(rd.text)
+            continue
+        if rd.when_cool and steps and steps[-1].verb not in _COOLED:
+            cool = SentenceReading("Let cool", True, "cool", "none", None, None, False, None)
+            steps.append(_step(cool, "cool", ingredients, list(frontier)))
+            last_after, frontier = frontier, [len(steps) - 1]
+        parallel = rd.parallel and bool(steps)
+        after = list(last_after if parallel else frontier)
+        steps.append(_step(rd, rd.verb, ingredients, after))
+        new = len(steps) - 1
+        if parallel:
+            frontier = frontier + [new]
+        else:
+            last_after, frontier = after, [new]
+    return steps, dropped, preheat_c
+
+
+# ---------------------------------------------------------------- one dish as Tasks
 
 
 @dataclass
@@ -221,70 +878,20 @@ class DishTasks:
         return "cold" if any(t.verb in {"chill", "refrigerate", "freeze", "cool", "set"} for t in after) else "hot"
 
 
-def _is_note(sentence: str) -> bool:
-    words = _WORD_RE.findall(sentence)
-    return not words or re.sub(r"'s$", "", words[0].lower()) in rules().not_tasks or sentence.lstrip().startswith('"')
-
-
-_SLOW_COOKER_RE = re.compile(r"slow cooker|crock ?pot|crock-pot", re.I)
-_HEAT_VERBS = {"cook", "heat", "simmer", "boil", "slow-cook", "stand"}
-
-
-def _task_from_sentence(
-    sentence: str, verb: str, ingredients: list[str], recipe_oven_c: int | None, slow_cooker_recipe: bool = False
-) -> dict:
-    spec = rules().verbs[verb]
-    lower = sentence.lower()
-    minutes = parse_duration(sentence)
-    duration_from = "text"
-    if minutes is None:
-        duration_from = "default"
-        extra = 0.0
-        if spec.get("per_item"):
-            m = re.search(rf"\b{verb[:4]}\w*", sentence, re.I)
-            n = count_items(sentence, m.end() if m else 0, ingredients)
-            extra = spec["per_item"] * (min(n, spec.get("max_items", 12)) - 1)
-        minutes = max(1, math.ceil(spec["minutes"] + extra))
-    equipment = list(spec["equipment"])
-    attended = bool(spec["attended"])
-    skill = int(spec["skill"])
-    temp = None
-    if _SLOW_COOKER_RE.search(sentence) or (slow_cooker_recipe and verb in _HEAT_VERBS and "burner" in equipment):
-        # the crock is held from filling to serving; only heating is hands-off
-        equipment = ["slow_cooker"]
-        attended = attended and verb not in _HEAT_VERBS
-    elif "oven" in equipment or (
-        verb in {"cook", "heat"} and re.search(r"\b(?<!dutch )oven\b", lower) and oven_celsius(sentence)
-    ):
-        equipment = ["oven"]
-        temp = oven_celsius(sentence) or recipe_oven_c or DEFAULT_OVEN_C
-        attended = verb == "broil"
-    elif verb == "microwave" or ("microwave" in lower and verb in _HEAT_VERBS | {"melt"}):
-        equipment, attended = ["microwave"], False
-    elif "burner" in equipment or _STOVE_CUE_RE.search(sentence):
-        vessel = "pot" if _POT_RE.search(sentence) else "pan" if _PAN_RE.search(sentence) else None
-        if vessel is None:
-            vessel = next((e for e in equipment if e in VESSELS), "pot")
-        equipment = [e for e in equipment if e not in STOVE] + ["burner", vessel]
-        if re.search(r"\bconstantly\b|\bstirring\b|\bwatch\b", lower):
-            attended = True
-        elif minutes > 20 and verb not in {"caramelize"}:
-            attended = False  # nobody stands over a pot for an hour
-    if re.search(r"\b(electric )?mixer\b", lower) and "mixer" not in equipment:
-        equipment += ["mixer", "bowl"] if "bowl" not in equipment else ["mixer"]
-    if re.search(r"\bblender\b|\bfood processor\b", lower) and "blender" not in equipment:
-        equipment.append("blender")
-    if re.search(r"\b(pastry|pie crust|dough)\b", lower) and verb in {"roll", "shape", "form", "fold", "press"}:
-        skill = max(skill, 4)
-    return dict(
-        verb=verb,
-        duration_min=minutes,
-        attended=attended,
-        skill=skill,
-        equipment=sorted(set(equipment)),
-        oven_temp_c=temp,
-        duration_from=duration_from,
-    )
+_CONTINUATION = {
+    "add",
+    "stir",
+    "season",
+    "cover",
+    "whisk",
+    "reduce",
+    "return",
+    "dissolve",
+    "sprinkle",
+    "pour",
+    "mix",
+    "combine",
+}
 
 
 def mark_vessels(key: str, tasks: list[Task]) -> None:
@@ -318,49 +925,50 @@ def mark_vessels(key: str, tasks: list[Task]) -> None:
 def tasks_from_directions(
     key: str, title: str, directions: list[str], ingredients: list[str] | None = None
 ) -> DishTasks:
-    """Rule-based analysis of one recipe's directions."""
+    """One recipe's directions as the planner's tasks (``read_sentences`` -> ``dish_steps``)."""
     ingredients = ingredients or []
-    dish = DishTasks(key=key, title=title)
-    recipe_oven_c = None
-    slow_cooker = any(_SLOW_COOKER_RE.search(d) for d in directions)
-    frontier: list[str] = []  # tasks the next sequential step waits for
-    last_after: list[str] = []  # what the previous step waited for (a parallel step shares it)
-    for sentence in split_sentences(directions):
-        if _PREHEAT_RE.search(sentence) and not re.search(r"\b(bake|roast|cook|place|put)\b", sentence, re.I):
-            recipe_oven_c = oven_celsius(sentence) or DEFAULT_OVEN_C  # the solver schedules preheating itself
-            continue
-        if _is_note(sentence):
-            dish.dropped.append(sentence)
-            continue
-        verb = find_verb(sentence)
-        if verb is None:
-            dish.dropped.append(sentence)
-            continue
-        if (
-            _WHEN_COOL_RE.match(sentence)
-            and dish.tasks
-            and dish.tasks[-1].verb not in {"cool", "chill", "refrigerate", "freeze", "stand", "set"}
-        ):
-            # "When cool, cut into squares" after baking: the cooling is a step of its own.
-            _append(
-                dish, "Let cool", dict(_task_from_sentence("Let cool", "cool", ingredients, None)), frontier, frontier
+    steps, dropped, preheat_c = dish_steps(read_sentences(directions, ingredients), ingredients)
+    dish = DishTasks(key=key, title=title, dropped=dropped)
+    for n, s in enumerate(steps, 1):
+        equipment = equipment_of(s.station, s.vessel)
+        temp = None
+        if s.station == "oven":
+            temp = s.oven_c or preheat_c or (oven_celsius(s.text) if s.verb == "broil" else None) or DEFAULT_OVEN_C
+        dish.tasks.append(
+            Task(
+                id=f"{key}.{n}",
+                dish=key,
+                step=n,
+                text=s.text,
+                verb=s.verb,
+                duration_min=min(s.minutes, MAX_TASK_MINUTES),
+                attended=s.attended,
+                skill=s.skill,
+                equipment=equipment,
+                oven_temp_c=temp,
+                after=[f"{key}.{a + 1}" for a in s.after],
+                duration_from="text" if s.from_text else "default",
             )
-            last_after, frontier = frontier, [dish.tasks[-1].id]
-        facts = _task_from_sentence(sentence, verb, ingredients, recipe_oven_c, slow_cooker)
-        if facts["oven_temp_c"] and verb != "broil":
-            recipe_oven_c = facts["oven_temp_c"]
-        parallel = bool(_PARALLEL_RE.match(sentence)) and dish.tasks
-        after = last_after if parallel else frontier
-        _append(dish, sentence, facts, after, frontier)
-        new_id = dish.tasks[-1].id
-        if parallel:
-            frontier = frontier + [new_id]
-        else:
-            last_after, frontier = after, [new_id]
+        )
     mark_vessels(key, dish.tasks)
     return dish
 
 
-def _append(dish: DishTasks, text: str, facts: dict, after: list[str], _frontier: list[str]) -> None:
-    n = len(dish.tasks) + 1
-    dish.tasks.append(Task(id=f"{dish.key}.{n}", dish=dish.key, step=n, text=text, after=list(after), **facts))
+__all__ = [
+    "DEFAULT_OVEN_C",
+    "STATIONS",
+    "STOVE",
+    "DishTasks",
+    "SentenceReading",
+    "Step",
+    "Task",
+    "count_items",
+    "dish_steps",
+    "equipment_of",
+    "find_verb",
+    "mark_vessels",
+    "read_sentences",
+    "split_sentences",
+    "station_of",
+    "tasks_from_directions",
+]

@@ -50,9 +50,7 @@ def draw() -> list[dict]:
     items: list[dict] = []
     for name, source, n in DRAWS:
         pool = [
-            (ri, si, s)
-            for ri, r in enumerate(recipes(source))
-            for si, s in enumerate(split_sentences(r.directions))
+            (ri, si, s) for ri, r in enumerate(recipes(source)) for si, s in enumerate(split_sentences(r.directions))
         ]
         rs = recipes(source)
         for ri, si, sentence in rng.sample(pool, n):
