@@ -22,7 +22,7 @@ Time is in whole minutes on an axis that ends at the serving time (``horizon``).
   less than ``preheat`` minutes before it starts (the oven is hot); ``_preheats`` builds it;
 * consecutive steps of one vessel (``Task.vessel``: the chili pot) go to one cook unless a
   hand-over is needed: ``handovers`` counts the changes of cook along each vessel, and the
-  second solve minimises it before anything else (``solve``);
+  first solve minimises it right after the makespan (``solve``);
 * a hot dish sits idle at most ``hot_hold_max_min`` minutes between leaving the heat and
   serving (see ``hold_chains``); cold dishes may be ready any time before serving;
 * everything ends by serving time.
@@ -233,7 +233,6 @@ class PlanModel:
                     if a in downstream:
                         waits.append(self.start[t.id] - self.end[a])
         self.hot_wait = sum(waits)
-        self.wait_bound = H * len(waits)  # each wait is at most the horizon
         # Third: spread the hands-on work so one cook is not busy while the other waits.
         loads = []
         for c in prob.meal.cooks:

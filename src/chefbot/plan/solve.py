@@ -1,10 +1,10 @@
 """Solve a meal's scheduling problem with OR-Tools CP-SAT and read the plan out of the solution.
 
 The model is ``constraints.PlanModel``.  Objective, lexicographic, in two solves: (1) the
-shortest time from the first task to serving, then (2) the fewest hand-overs of a vessel
-between cooks (the chili pot stays with one cook unless the shortest plan needs a change),
-then the least total time hot dishes wait between finishing and serving, then the most
-even share of hands-on work.  A time limit, a fixed seed and a fixed worker count
+shortest time from the first task to serving and, among plans that short, the fewest
+hand-overs of a vessel between cooks (the chili pot stays with one cook unless the shortest
+plan needs a change), then (2) the least total time hot dishes wait between finishing and
+serving, then the most even share of hands-on work.  A time limit, a fixed seed and a fixed worker count
 make the answer reproducible.  When no plan exists, ``explain`` says why.  A plan run under a
 ``plan.stop.PlanStop`` (the server's) stops as soon as it is set.
 """
@@ -58,12 +58,15 @@ class Plan:
 
 
 def solve(prob: Problem) -> Plan:
-    """Two-stage lexicographic solve: shortest makespan, then least hot-food waiting."""
+    """Two-stage lexicographic solve: shortest makespan and fewest hand-overs, then least hot-food waiting."""
     t0 = time.perf_counter()
     settings = prob.meal.solver
     model = PlanModel(prob)
     m = model.m
-    m.Minimize(model.makespan)
+    # stage 1: the shortest makespan, and among the plans that short the fewest vessel hand-overs
+    # (weight: one minute of makespan outweighs every hand-over there can be)
+    per_minute = len(model.handover) + 1
+    m.Minimize(model.makespan * per_minute + model.handovers)
     solver = model.solver(settings.time_limit_s * 0.75)
     status = solver.Solve(m)
     stage1_s = time.perf_counter() - t0
@@ -76,20 +79,19 @@ def solve(prob: Problem) -> Plan:
                 "raise solver.time_limit_s or simplify the meal"
             )
         raise PlanError("no plan exists: " + explain_infeasible(prob))
-    best = int(solver.ObjectiveValue())
-    bound = int(math.ceil(solver.BestObjectiveBound() - 1e-6))
+    best = solver.Value(model.makespan)
+    bound = int(math.ceil(solver.BestObjectiveBound() - 1e-6)) // per_minute
     stage1_optimal = status == cp_model.OPTIMAL
 
-    # stage 2: keep the makespan, make hot dishes finish close to serving
+    # stage 2: keep the makespan and the hand-overs, make hot dishes finish close to serving
     m.Add(model.makespan <= best)
+    m.Add(model.handovers <= solver.Value(model.handovers))
     for v in list(model.start.values()):
         m.AddHint(v, solver.Value(v))
     for x in [*model.assign.values(), *model.preheat_by.values(), *model.needs_preheat.values()]:
         m.AddHint(x, solver.Value(x))
-    # lexicographic inside one objective: each term's weight exceeds the largest value of all terms after it
-    wait_weight = model.load_bound + 1
-    handover_weight = wait_weight * (model.wait_bound + 1)
-    m.Minimize(model.handovers * handover_weight + model.hot_wait * wait_weight + model.max_load)
+    # lexicographic inside one objective: the load term can never outweigh a minute of waiting
+    m.Minimize(model.hot_wait * (model.load_bound + 1) + model.max_load)
     # the second objective gets what is left, at most a quarter of the budget
     left = settings.time_limit_s - (time.perf_counter() - t0)
     solver2 = model.solver(max(0.2, min(left, settings.time_limit_s * 0.25)))
