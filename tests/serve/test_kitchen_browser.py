@@ -131,8 +131,8 @@ def _check_against_api(page: dict, api: httpx.Client) -> None:
     request = plan["request"]
     assert sorted(r["recipe_id"] for r in request["recipes"]) == sorted([rid, ids[0], _id(api, "Baked apples")])
     assert [c["name"] for c in request["cooks"]] == ["Alex", "Sam"]
-    assert request["cooks"][1]["skill"] == 3 and request["cooks"][1]["available_from"] == "17:30"
-    assert request["kitchen"]["ovens"] == 1 and request["serve_at"] == "19:30"
+    assert request["cooks"][1]["skill"] == 3 and request["cooks"][1]["available_from"] == page["plan_cooks"][1]["from"]
+    assert request["kitchen"]["ovens"] == 1 and request["serve_at"] == page["plan_serve_at"]
     assert request["date"] == page["plan_date"] and plan["plan"]["date"] == page["plan_date"]  # the form's day
     preheats = [t for t in plan["tasks"] if t.get("kind") == "preheat"]  # a cook turns the oven on
     assert preheats and all(t["cook"] in ("Alex", "Sam") for t in preheats)
