@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from serve_support import CHROMIUM, Wrapped, browser_problem, live_app, serve_cfg
+from serve_support import CHROMIUM, FastGenerator, Wrapped, browser_problem, live_app, serve_cfg
 
 HERE = Path(__file__).resolve().parent
 
@@ -143,3 +143,73 @@ def test_page_enforces_constraints_and_marks_each_check(repo_dir, tmp_path):
     ]
     assert page["checks"][2]["text"].startswith("✓ ready in 45 minutes: about")
     assert page["title"] == "Tofu Rice Bowl" and page["output"] == EASY_TOFU
+
+
+# -- the planner page (issue 25): every fix the planner suggests is made in the form ----------------------
+PLAN_DISHES = [
+    {
+        "title": "Roast chicken",
+        "servings": 4,
+        "ingredients": ["1 whole chicken", "2 tbsp butter"],
+        "directions": ["Preheat oven to 425 degrees.", "Rub the chicken with butter.", "Roast the chicken for 60 minutes.",
+                       "Rest 10 minutes and carve."],
+    },
+    {
+        "title": "Apple pie",
+        "servings": 8,
+        "ingredients": ["6 apples", "1 pie crust"],
+        "directions": ["Slice the apples.", "Fill the pie crust with the apples.", "Bake at 350 degrees for 50 minutes."],
+    },
+]  # fmt: skip
+
+
+def test_plan_page_refusal_names_a_fix_the_form_makes(repo_dir, tmp_path):
+    """Two hot dishes for one oven at two temperatures: refused with "kind: cold" named; the pie set to cold in
+    the form plans, a cook owns each preheat; a serving time an hour ago is refused naming serve_at and now."""
+    import httpx
+
+    from chefbot.plan.explain import SUGGESTED_FIXES
+
+    problem = browser_problem(repo_dir)
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser test cannot run: {problem}")
+        pytest.skip(problem)
+    cfg = serve_cfg(tmp_path / "no-model")
+    cfg.kitchen.db_path = str(tmp_path / "kitchen.db")
+    spec = tmp_path / "plan_spec.json"
+    spec.write_text(
+        json.dumps(
+            {
+                "timeout_ms": 90000,
+                "dishes": ["Roast chicken", "Apple pie"],
+                "fix_dish": "Apple pie",
+                "out_dir": str(tmp_path),
+            }
+        )
+    )
+    env = dict(os.environ, NODE_PATH=str(repo_dir / ".cache" / "browser" / "node_modules"), CHROMIUM=CHROMIUM)
+    with live_app(cfg, FastGenerator()) as srv, httpx.Client(base_url=srv.url, timeout=30) as api:
+        for recipe in PLAN_DISHES:
+            assert api.post("/api/recipes", json=recipe).status_code == 201
+        spec.write_text(json.dumps({**json.loads(spec.read_text()), "url": srv.url}))
+        r = subprocess.run(
+            ["node", str(HERE / "plan_check.js"), str(spec)], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert r.returncode == 0, f"plan_check.js failed:\n{r.stderr[-3000:]}"
+        page = json.loads(r.stdout.strip().splitlines()[-1])
+        saved = api.get(f"/api/plans/{page['plan_id']}").json()
+    assert page["page_errors"] == []
+    assert page["default_date"] == page["browser_today"]  # the form's day: the browser's today
+    assert set(SUGGESTED_FIXES.values()) <= set(page["fields"])  # an input for every fix, in the live page
+    refused = page["refused"]
+    assert "kind: cold" in refused and "hot_hold_max_min" in refused, refused
+    assert page["fixed_status"] == "" and page["sent"]["date"] == page["serve"]["date"]
+    assert sorted(str(x.get("kind")) for x in page["sent"]["recipes"]) == ["None", "cold"]
+    assert {d["title"]: d["kind"] for d in saved["plan"]["dishes"]} == {"Roast chicken": "hot", "Apple pie": "cold"}
+    assert saved["plan"]["date"] == page["serve"]["date"]
+    preheats = [t for t in saved["plan"]["tasks"] if t["kind"] == "preheat"]
+    assert len(preheats) == 2 and sorted(page["preheat_bars"]) == sorted(t["id"] for t in preheats)
+    assert sum("Preheat the oven to" in x for x in page["cook_items"]) == 2
+    assert f"on {page['serve']['date']}" in page["summary"]
+    assert "is in the past (now is" in page["past"] and page["past"].count("serve_at") >= 1, page["past"]
