@@ -34,7 +34,13 @@ class SenseCheck:
     source: str = ""  # where the cooking fact behind the rule comes from
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "passed": self.passed, "reason": self.reason, "source": self.source}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "passed": self.passed,
+            "reason": self.reason,
+            "source": self.source,
+        }
 
 
 @dataclass(frozen=True)
@@ -73,5 +79,7 @@ def check_kitchen_sense(recipe: Recipe) -> SenseReport:
     """Every kitchen-sense check of ``recipe`` (first version: is it a recipe at all)."""
     named = [line for line in recipe.ingredients if _names_an_ingredient(line)]
     is_recipe = bool(recipe.directions) and bool(named)
-    reason = "" if is_recipe else "not a recipe: " + ("no directions" if not recipe.directions else "no ingredient names")
+    reason = (
+        "" if is_recipe else "not a recipe: " + ("no directions" if not recipe.directions else "no ingredient names")
+    )
     return SenseReport(checks=(SenseCheck("is_recipe", "plausibility", is_recipe, reason),), is_recipe=is_recipe)

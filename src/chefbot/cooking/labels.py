@@ -7,8 +7,10 @@ label is only as good as the documented rule behind it, and it costs well under 
 
 * **diets** (``lexicon.diets_of``): the diets no ingredient line breaks; none when there are
   no ingredient lines.
-* **time** (``time_facts``): the meal planner's own task extraction
-  (``tasks.tasks_from_directions``: one duration model for planner and labels).
+* **time** (``time_facts``): the meal planner's own reading of the directions
+  (``tasks.read_sentences`` -> ``tasks.dish_steps``, the plain steps ``tasks_from_directions``
+  turns into the planner's tasks: one duration model for planner and labels, without building
+  a pydantic object per step).
   ``hands_on_minutes`` is what the planner books a cook for: every attended task whole, plus
   the hands to start and finish each unattended one (``durations.yaml``:
   ``hands_start_minutes``, ``hands_end_minutes``).  ``total_minutes`` is the longest chain
@@ -36,12 +38,12 @@ import yaml
 
 from chefbot.cooking.durations import rules
 from chefbot.cooking.lexicon import PhraseTable, diets_of, words
-from chefbot.cooking.tasks import DishTasks, tasks_from_directions
+from chefbot.cooking.tasks import Step, dish_steps, read_sentences
 from chefbot.errors import ConfigError
 
 DIFFICULTIES = ("easy", "medium", "hard")
 CUISINES_FILE = "cuisines.yaml"
-LABELS_VERSION = 1  # raise when the labelling code changes what it returns (the tables are hashed)
+LABELS_VERSION = 2  # raise when the labelling code changes what it returns (the tables are hashed)
 NOT_CUISINE = ""  # the value of a not_cuisine phrase in the title table
 
 
@@ -68,21 +70,22 @@ class RecipeLabels:
         }
 
 
-def time_facts(dish: DishTasks) -> tuple[float, float]:
-    """(total, hands-on) minutes of a recipe's tasks, as the module docstring defines them."""
+def time_facts(steps: list[Step]) -> tuple[float, float]:
+    """(total, hands-on) minutes of a recipe's steps, as the module docstring defines them."""
     r = rules()
-    finish: dict[str, float] = {}
+    handling = r.hands_start_minutes + r.hands_end_minutes
+    finish: list[float] = []
     hands = 0.0
-    for t in dish.tasks:  # tasks come in order: every id in t.after is already finished
-        finish[t.id] = max((finish[a] for a in t.after), default=0.0) + t.duration_min
-        hands += t.duration_min if t.attended else min(t.duration_min, r.hands_start_minutes + r.hands_end_minutes)
-    return max(max(finish.values(), default=0.0), hands), hands
+    for t in steps:  # steps come in order: every index in t.after is already finished
+        finish.append(max((finish[a] for a in t.after), default=0.0) + t.minutes)
+        hands += t.minutes if t.attended else min(t.minutes, handling)
+    return max(max(finish, default=0.0), hands), hands
 
 
-def difficulty_of(dish: DishTasks, hands_on: float) -> tuple[str, str]:
+def difficulty_of(steps: list[Step], hands_on: float) -> tuple[str, str]:
     """(easy | medium | hard, the reason in words), by the rules of the module docstring."""
-    n = len(dish.tasks)
-    top = max(dish.tasks, key=lambda t: t.skill)
+    n = len(steps)
+    top = max(steps, key=lambda t: t.skill)
     reason = (
         f"{n} task{'s' if n != 1 else ''}, hardest step {top.verb!r} (skill {top.skill}), {hands_on:g} minutes hands-on"
     )
@@ -134,12 +137,12 @@ def label_recipe(
     servings: int | None = None,
 ) -> RecipeLabels:
     """Every label of one recipe; ``cuisine`` and ``servings`` are what the source says, if anything."""
-    dish = tasks_from_directions("recipe", title, directions, ingredients)
+    steps = dish_steps(read_sentences(directions), ingredients)[0]
     total = hands = difficulty = None
     reason = ""
-    if dish.tasks:
-        total, hands = time_facts(dish)
-        difficulty, reason = difficulty_of(dish, hands)
+    if steps:
+        total, hands = time_facts(steps)
+        difficulty, reason = difficulty_of(steps, hands)
     return RecipeLabels(
         diets=diets_of(ingredients),
         total_minutes=total,
