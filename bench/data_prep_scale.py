@@ -12,6 +12,12 @@
    (``chefbot.data.text_backend``; set through data.tokenizer_backend), one after the
    other (interleaved when repeated), and checks that they write identical train.arrow files.
    The 1-minute load average is sampled during each run: the machine is shared.
+   With ``--constraints`` the arms are instead ``constraints-off`` and ``constraints-on``: the
+   same prepare with ``prompt.constraints`` null and with quickstart's constraint prompts
+   (``prompt.constraints`` set, ``prompt.constraint_prob`` 0.5, configs/quickstart.yaml), so
+   every recipe is labelled (``cooking.labels.label_recipe``); interleaved when repeated, and
+   the result's ``constraints`` holds the CPU-seconds of the whole process tree per arm and
+   their ratio (issue 25: labelling must cost at most +25%).
 3. Times the tokenizer alone: the texts chefbot tokenizes for the real sample rows,
    encoded on one thread by ``tokenizers`` and by the tiktoken copy (median of 5).
 4. Runs the plain baseline -- ``datasets.map(num_proc=2)`` calling
@@ -28,6 +34,7 @@ with ``--quick``).  Usage:
     .venv/bin/python bench/data_prep_scale.py                       # full size
     .venv/bin/python bench/data_prep_scale.py --skip-baseline --tokenizer-backend tokenizers,tiktoken   # both backends
     .venv/bin/python bench/data_prep_scale.py ... --publish data_prep_scale_NAME   # + docs/results/data_prep_scale_NAME.json
+    .venv/bin/python bench/data_prep_scale.py --rows 200000 --constraints --repeats 3 --skip-baseline --skip-tokenizer-alone
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -98,6 +106,13 @@ def build_csv(path: Path, rows: int, seed: int = 0) -> Path:
     os.replace(tmp, path)
     path.with_suffix(".rows").write_text(str(rows))
     return path
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
 
 
 def tree_rss(proc) -> int:
@@ -171,7 +186,14 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def chefbot_prepare(csv_path: Path, cache: Path, num_proc: int, backend: str = "auto") -> dict:
+# The constraint prompts of configs/quickstart.yaml: every recipe labelled, each true label asked half the time.
+CONSTRAINTS_ON = ["prompt.constraints=The recipe must be: {constraints}.", "prompt.constraint_prob=0.5"]
+CONSTRAINTS_OFF = ["prompt.constraints=null"]
+
+
+def chefbot_prepare(
+    csv_path: Path, cache: Path, num_proc: int, backend: str = "auto", extra: list[str] | None = None
+) -> dict:
     cmd = [
         str(REPO / ".venv" / "bin" / "chefbot"),
         "data",
@@ -185,6 +207,7 @@ def chefbot_prepare(csv_path: Path, cache: Path, num_proc: int, backend: str = "
         "data.max_length=512",
         "data.packing=true",
         f"data.tokenizer_backend={backend}",
+        *(extra or []),
         "--force",
     ]
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", CHEFBOT_NO_PROGRESS="1", COLUMNS="120")
@@ -362,6 +385,11 @@ def main(argv: list[str] | None = None) -> dict:
     )
     ap.add_argument("--quick", action="store_true", help="CI size: 5,000 rows, baseline on 1,000 rows, one repeat")
     ap.add_argument(
+        "--constraints",
+        action="store_true",
+        help="two arms, prompt.constraints off and on (the first --tokenizer-backend), to measure labelling's cost",
+    )
+    ap.add_argument(
         "--publish",
         metavar="NAME",
         default=None,
@@ -381,12 +409,18 @@ def main(argv: list[str] | None = None) -> dict:
     t0 = time.time()
     csv_path = build_csv(OUT / f"recipenlg_synth_{args.rows}.csv", args.rows)
     build_s = round(time.time() - t0, 1)
+    # arm name -> (text backend, config overrides)
+    plan = {a: (a, []) for a in arms}
+    if args.constraints:
+        plan = {"constraints-off": (arms[0], CONSTRAINTS_OFF), "constraints-on": (arms[0], CONSTRAINTS_ON)}
+        arms = list(plan)
     runs: dict[str, list[dict]] = {a: [] for a in arms}
     for _ in range(args.repeats):
         for arm in arms:  # one after the other, never in parallel
+            backend, extra = plan[arm]
             started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            print(f"[{started}] chefbot data prepare, {args.rows:,} rows, tokenizer backend {arm}", flush=True)
-            r = chefbot_prepare(csv_path, OUT / "cache", args.num_proc, arm)
+            print(f"[{started}] chefbot data prepare, {args.rows:,} rows, arm {arm}", flush=True)
+            r = chefbot_prepare(csv_path, OUT / "cache", args.num_proc, backend, extra)
             r["started"] = started
             if r["rc"] != 0:
                 print(r["output"], file=sys.stderr)
@@ -403,10 +437,29 @@ def main(argv: list[str] | None = None) -> dict:
         "rows": args.rows,
         "csv_bytes": csv_path.stat().st_size,
         "csv_build_s": build_s,
+        # the chefbot the prepare subprocesses import (PYTHONPATH is passed on to them)
+        "chefbot_src": str(Path(importlib.util.find_spec("chefbot").origin).parent),
+        "git_head": subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True
+        ).stdout.strip(),
         "chefbot": by_arm[arms[0]],
         "arms": by_arm,
     }
-    if len(arms) > 1:
+    if args.constraints:
+        off, on = by_arm["constraints-off"], by_arm["constraints-on"]
+        cpu_off, cpu_on = (sorted(a["cpu_s"])[len(a["cpu_s"]) // 2] for a in (off, on))
+        result["cpu"] = _cpu_model()
+        result["constraints"] = {
+            "what": "CPU-seconds of the whole process tree (user+sys, RUSAGE_CHILDREN), median of the repeats",
+            "cpu_s_off": cpu_off,
+            "cpu_s_on": cpu_on,
+            "ratio_on_off": round(cpu_on / cpu_off, 3),
+            "extra_cpu_s": round(cpu_on - cpu_off, 1),
+            "extra_us_per_row": round((cpu_on - cpu_off) / args.rows * 1e6, 1),
+            "extra_cpu_s_at_full_size": round((cpu_on - cpu_off) / args.rows * FULL_ROWS),
+            "goal_ratio": 1.25,
+        }
+    elif len(arms) > 1:
         result["identical_train_arrow"] = len({h for a in by_arm.values() for h in a["train_arrow_sha256"]}) == 1
     if "tokenizers" in by_arm and "tiktoken" in by_arm:
         slow, fast = by_arm["tokenizers"], by_arm["tiktoken"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import unicodedata
 from pathlib import Path
@@ -106,7 +107,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write the figures and misreadings here")
     ap.add_argument("--quiet", action="store_true", help="the table only, not the misread sentences")
     args = ap.parse_args(argv)
-    result = {"split": args.split, "gold": str(GOLD.relative_to(REPO)), **score(load(args.split))}
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    dirty = subprocess.run(
+        ["git", "-C", str(REPO), "status", "--porcelain", "src"], capture_output=True, text=True
+    ).stdout.strip()
+    result = {
+        "split": args.split,
+        "gold": str(GOLD.relative_to(REPO)),
+        "reader_commit": head.strip() + (" + uncommitted changes in src" if dirty else ""),
+        **score(load(args.split)),
+    }
     print(f"step reader on the gold set's {args.split} split ({result['items']} sentences)")
     print(table(result))
     if not args.quiet:

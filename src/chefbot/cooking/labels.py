@@ -58,6 +58,7 @@ class RecipeLabels:
     cuisine: str | None
     servings: int | None
     difficulty_reason: str = ""  # the facts behind the difficulty, for people ("8 tasks, ...")
+    timed: bool = True  # False: time and difficulty were not computed (label_recipe(timed=False))
 
     def to_dict(self) -> dict:
         return {
@@ -135,9 +136,13 @@ def label_recipe(
     *,
     cuisine: str | None = None,
     servings: int | None = None,
+    timed: bool = True,
 ) -> RecipeLabels:
-    """Every label of one recipe; ``cuisine`` and ``servings`` are what the source says, if anything."""
-    steps = dish_steps(read_sentences(directions), ingredients)[0]
+    """Every label of one recipe; ``cuisine`` and ``servings`` are what the source says, if anything.
+
+    ``timed=False`` skips the time and difficulty labels (None), the costly part (the step
+    reader): data preparation asks for them only when a recipe's prompt will use them."""
+    steps = dish_steps(read_sentences(directions), ingredients)[0] if timed else []
     total = hands = difficulty = None
     reason = ""
     if steps:
@@ -151,4 +156,5 @@ def label_recipe(
         cuisine=(cuisine.strip() or None) if cuisine else cuisine_of(title),
         servings=servings,
         difficulty_reason=reason,
+        timed=timed,
     )

