@@ -13,7 +13,12 @@ in CPU time (``time.process_time``), in µs per recipe.  The arms alternate (bef
 before, ...) ``--repeats`` times and each figure is the median of its repeats; the ratio
 after/before is of those medians.  No cache is keyed on recipe text, so repeats cost the same.
 
+With ``--pieces`` the 'after' arm also times the rest of what data preparation does per recipe
+with ``prompt.constraints`` on (labels only where asked, the constraints drawn, the prompt,
+pickling them from a worker): where the cost of constraint labels goes.
+
     .venv/bin/python bench/label_speed.py --repeats 5 --json docs/results/label_speed.json
+    .venv/bin/python bench/label_speed.py --repeats 3 --pieces --json docs/results/label_speed_pieces.json
 """
 
 from __future__ import annotations
@@ -66,6 +71,8 @@ def worker() -> dict:
     }
     if hasattr(tasks, "read_sentences"):
         funcs["read_sentences"] = lambda r: tasks.read_sentences(r.directions, r.ingredients)
+    if os.environ.get("LABEL_SPEED_PIECES"):
+        funcs |= _prepare_pieces(recipes)
     out = {"recipes": len(recipes)}
     for name, fn in funcs.items():
         t0 = time.process_time()
@@ -73,6 +80,28 @@ def worker() -> dict:
             fn(r)
         out[name] = (time.process_time() - t0) / len(recipes) * 1e6
     return out
+
+
+def _prepare_pieces(recipes: list) -> dict:
+    """What data preparation does per recipe with prompt.constraints on, beyond label_recipe
+    (this tree's API): the labels it computes, the constraints drawn, the prompt, and the pickling
+    of (labels, constraints) from a worker to the main process."""
+    import pickle
+
+    from chefbot.config import PromptConfig
+    from chefbot.data.constraint_prompts import record_labels, sampled_constraints
+    from chefbot.data.tokenize import messages_for
+
+    prompt = PromptConfig(constraints="The recipe must be: {constraints}.", constraint_prob=0.5)
+    labels = {id(r): record_labels(r, prompt, 0) for r in recipes}
+    drawn = {id(r): sampled_constraints(r, labels[id(r)], prompt, 0) for r in recipes}
+    return {
+        "prepare:record_labels(time only where asked)": lambda r: record_labels(r, prompt, 0),
+        "prepare:sampled_constraints": lambda r: sampled_constraints(r, labels[id(r)], prompt, 0),
+        "prepare:messages_for(constraints given)": lambda r: messages_for(r, prompt, 0, labels[id(r)], drawn[id(r)]),
+        "prepare:messages_for(constraints off)": lambda r: messages_for(r, PromptConfig(), 0),
+        "prepare:pickle(labels, constraints)": lambda r: pickle.dumps((labels[id(r)], drawn[id(r)])),
+    }
 
 
 def export_tree(ref: str, dest: Path) -> str:
@@ -84,8 +113,10 @@ def export_tree(ref: str, dest: Path) -> str:
     return commit
 
 
-def run_arm(src: Path) -> dict:
+def run_arm(src: Path, pieces: bool = False) -> dict:
     env = dict(os.environ, PYTHONPATH=str(src))
+    if pieces:
+        env["LABEL_SPEED_PIECES"] = "1"
     res = subprocess.run(
         [sys.executable, __file__, "--worker"], env=env, check=True, capture_output=True, text=True, cwd=str(REPO)
     )
@@ -98,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", type=Path, help="write the figures here")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--pieces",
+        action="store_true",
+        help="also time, in the 'after' tree only, the other per-recipe work of prepare with constraints on",
+    )
     args = ap.parse_args(argv)
     if args.worker:
         print(json.dumps(worker()))
@@ -116,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         runs: dict[str, list[dict]] = {a: [] for a in arms}
         for i in range(args.repeats):
             for arm, src in arms.items():
-                runs[arm].append(run_arm(src))
+                runs[arm].append(run_arm(src, pieces=args.pieces and arm == "after"))
                 print(f"repeat {i + 1}/{args.repeats} {arm}: label_recipe {runs[arm][-1]['label_recipe']:.1f} us")
     medians = {
         arm: {k: round(statistics.median(r[k] for r in rs), 1) for k in rs[0] if k != "recipes"}

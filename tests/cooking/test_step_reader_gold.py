@@ -6,7 +6,8 @@ bench/step_reader_accuracy.py (the same scoring prints the table and writes
 docs/results/step_reader_gold.json); this test writes nothing.  Goals, on the test items the
 gold labels a task: equipment station and attended/hands-off >= 95%; on the items that state
 a duration, exact minutes >= 90%.  Each rate is asserted on its point value and reported with
-its Wilson 95% interval.
+its Wilson 95% interval.  The holdout set, measured once after the reader was finished,
+misses the equipment and attended goals; it is guarded against regressions below that figure.
 """
 
 from __future__ import annotations
@@ -46,6 +47,18 @@ def test_goal_met_on_the_test_split(accuracy, test_result, field):
         f"misread: {[m for m in test_result['misread'] if field in m][:5]}"
     )
     assert r["low"] <= r["value"] <= r["high"]
+
+
+# The holdout (gold_steps_holdout.jsonl) was read once by the finished reader and not used to
+# change it: it misses the equipment and attended goals (docs/PLANNER.md).  Its measured figures
+# are floors here, so a change that reads unseen recipes worse fails.
+HOLDOUT_FLOORS = {"equipment": 193 / 226, "attended": 212 / 226, "duration_min": 39 / 39}
+
+
+@pytest.mark.parametrize("field", sorted(HOLDOUT_FLOORS))
+def test_holdout_does_not_fall_below_its_measurement(accuracy, field):
+    r = accuracy.score(accuracy.load("all", accuracy.HOLDOUT))["fields"][field]
+    assert r["value"] >= HOLDOUT_FLOORS[field] - 1e-9, (field, r)
 
 
 def test_a_misreading_is_counted(accuracy):

@@ -28,6 +28,7 @@ class Rules:
     preheat_minutes: int
     hands_start_minutes: int
     hands_end_minutes: int
+    serving: dict  # baked_goods / hot_dishes word sets, served_warm / room_temperature patterns
     base: dict  # imperative forms (the verbs and their synonyms) -> canonical verb
     forms: dict  # base forms plus every inflection ("chopped", "baking") -> canonical verb
 
@@ -47,6 +48,20 @@ def _inflections(verb: str) -> set[str]:
     if len(verb) >= 3 and verb[-1] not in _VOWELS + "wxy" and verb[-2] in _VOWELS and verb[-3] not in _VOWELS:
         out |= {verb + verb[-1] + "ed", verb + verb[-1] + "ing"}
     return out
+
+
+def _serving(data: dict) -> dict:
+    """durations.yaml's ``serving`` section: the word lists as sets, the phrases as one pattern each."""
+    try:
+        sec = data["serving"]
+        return {
+            "baked_goods": frozenset(sec["baked_goods"]),
+            "hot_dishes": frozenset(sec["hot_dishes"]),
+            "served_warm": re.compile("|".join(sec["served_warm"]), re.I),
+            "room_temperature": re.compile("|".join(sec["room_temperature"]), re.I),
+        }
+    except (KeyError, TypeError, re.error) as e:
+        raise ValueError(f"durations.yaml: serving: {type(e).__name__}: {e}") from e
 
 
 @lru_cache(maxsize=1)
@@ -71,6 +86,7 @@ def rules() -> Rules:
         preheat_minutes=int(data["preheat_minutes"]),
         hands_start_minutes=int(data["hands_start_minutes"]),
         hands_end_minutes=int(data["hands_end_minutes"]),
+        serving=_serving(data),
         base=base,
         forms=forms,
     )

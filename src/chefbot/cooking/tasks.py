@@ -922,7 +922,9 @@ class DishTasks:
         """hot when the dish ends with cooking; cold when it is chilled or cooled after, or never heated.
 
         Toasting a garnish (nuts, crumbs) does not make a dish hot: a roasted beet salad that
-        cools and gets toasted walnuts on top is still a cold starter.
+        cools and gets toasted walnuts on top is still a cold starter.  A baked good (bread,
+        cake, cookies, ...: ``_baked_good``) whose last heat step is baking is served at room
+        temperature -- cold -- unless the recipe says to eat it warm ("serve warm").
         """
         last_heat = max(
             (i for i, t in enumerate(self.tasks) if HEAT & set(t.equipment) and t.verb != "toast"), default=None
@@ -930,7 +932,33 @@ class DishTasks:
         if last_heat is None:
             return "cold"
         after = self.tasks[last_heat + 1 :]
-        return "cold" if any(t.verb in {"chill", "refrigerate", "freeze", "cool", "set"} for t in after) else "hot"
+        if any(t.verb in {"chill", "refrigerate", "freeze", "cool", "set"} for t in after):
+            return "cold"
+        last = self.tasks[last_heat]
+        if last.verb == "bake" and _baked_good(self.title, last.text) and not self._said_warm():
+            return "cold"
+        return "hot"
+
+    def _said_warm(self) -> bool:
+        """The recipe says to eat the dish warm, and not that room temperature will do."""
+        serving = rules().serving
+        text = " ".join([*(t.text for t in self.tasks), *self.dropped])
+        return bool(serving["served_warm"].search(text)) and not serving["room_temperature"].search(text)
+
+
+def _has_phrase(words: str, phrases: frozenset[str]) -> bool:
+    return any(f" {p} " in words for p in phrases)
+
+
+def _baked_good(title: str, bake_step: str) -> bool:
+    """The dish is a baked good (durations.yaml ``serving``): the title or the last baking step
+    names one, and the title names no hot dish ("Chicken Pot Pie", "Bread Pudding")."""
+    serving = rules().serving
+    title_words = " " + " ".join(_WORD_RE.findall(title.lower())) + " "
+    if _has_phrase(title_words, serving["hot_dishes"]):
+        return False
+    step_words = " " + " ".join(_WORD_RE.findall(bake_step.lower())) + " "
+    return _has_phrase(title_words, serving["baked_goods"]) or _has_phrase(step_words, serving["baked_goods"])
 
 
 _CONTINUATION = {

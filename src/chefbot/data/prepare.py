@@ -161,7 +161,10 @@ def _process_chunk(task: tuple[RawChunk, float, str]) -> ChunkResult:
             labels = [record_labels(r, prompt, d.seed) for r in kept]  # time only where asked
             res.labels = [(lab, sampled_constraints(r, lab, prompt, d.seed)) for r, lab in zip(kept, labels)]
         enc.use_backend(backend)
-        conv = [(messages_for(r, prompt, d.seed, lab), target_for(r)) for r, lab in zip(kept, labels)]
+        if res.labels is not None:  # the constraints drawn above, not drawn again
+            conv = [(messages_for(r, prompt, d.seed, lab, c), target_for(r)) for r, (lab, c) in zip(kept, res.labels)]
+        else:
+            conv = [(messages_for(r, prompt, d.seed, lab), target_for(r)) for r, lab in zip(kept, labels)]
         had_fallback = enc.backend_fallback
         before = enc.text_stats()
         res.tokens, res.lengths, res.n_prompt, res.truncated = enc.encode_arrays(conv, verify=1)

@@ -25,6 +25,7 @@ import numpy as np
 from chefbot.chat import adapt_to_template, request_messages
 from chefbot.config import PromptConfig
 from chefbot.cooking.labels import RecipeLabels
+from chefbot.cooking.recipe_constraints import RecipeConstraints
 from chefbot.data.constraint_prompts import record_labels, sampled_constraints
 from chefbot.errors import DataError
 from chefbot.recipe_format import Recipe
@@ -33,15 +34,25 @@ IGNORE_INDEX = -100  # the label of untrained tokens: PyTorch cross_entropy's de
 Message = dict[str, str]
 
 
+_DRAW = object()  # messages_for's default: draw the constraints here
+
+
 def messages_for(
-    recipe: Recipe, prompt_cfg: PromptConfig, seed: int = 0, labels: RecipeLabels | None = None
+    recipe: Recipe,
+    prompt_cfg: PromptConfig,
+    seed: int = 0,
+    labels: RecipeLabels | None = None,
+    constraints: RecipeConstraints | None | object = _DRAW,
 ) -> list[Message]:
     """System + user turns asking for this recipe (not yet folded for the template); with
     ``prompt.constraints`` set, the user turn asks for a random subset of the recipe's own
-    labels (``constraint_prompts.sampled_constraints``; ``labels`` saves labelling it again)."""
-    constraints = None
-    if prompt_cfg.constraints and prompt_cfg.constraint_prob > 0:
-        constraints = sampled_constraints(recipe, labels or record_labels(recipe), prompt_cfg, seed)
+    labels (``constraint_prompts.sampled_constraints``; ``labels`` saves labelling it again,
+    ``constraints`` passes the subset already drawn: data preparation draws it once for the
+    statistics and the prompt)."""
+    if constraints is _DRAW:
+        constraints = None
+        if prompt_cfg.constraints and prompt_cfg.constraint_prob > 0:
+            constraints = sampled_constraints(recipe, labels or record_labels(recipe), prompt_cfg, seed)
     return request_messages(recipe.ner, prompt_cfg, title=recipe.title, constraints=constraints)
 
 

@@ -1,7 +1,7 @@
 """Agreement between two people's labels on the gold set's doubly-labelled items.
 
-``double_labels.jsonl`` holds a second, independent labelling of 60 gold items (15 from each
-labeller's neighbouring share, see README.md); this prints and writes ``agreement.json``: per
+``double_labels.jsonl`` holds a second, independent labelling of 80 gold items (15 from each
+labeller's neighbouring share of the first draw, 10 of the holdout draw's; see README.md); this prints and writes ``agreement.json``: per
 field, the share of items where both labels are equal (over items both call a task, for the
 fields that only tasks have), with a Wilson 95% interval.
 
@@ -39,7 +39,8 @@ def agreement(gold: dict[str, dict], second: dict[str, dict]) -> dict:
 
 
 def main() -> int:
-    result = agreement(load(HERE / "gold_steps.jsonl"), load(HERE / "double_labels.jsonl"))
+    gold = load(HERE / "gold_steps.jsonl") | load(HERE / "gold_steps_holdout.jsonl")
+    result = agreement(gold, load(HERE / "double_labels.jsonl"))
     for f in FIELDS:
         r = result[f]
         print(f"{f:13s} {r['agree']}/{r['n']} = {r['value']:.1%}  [{r['low']:.1%}, {r['high']:.1%}]")

