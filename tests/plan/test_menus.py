@@ -41,32 +41,19 @@ def menu_meal(name: str) -> dict:
 
 
 # Menus that do not plan as read, why, and the fix the planner's error names, made with the form's fields
-# (explain.SUGGESTED_FIXES): per-dish "kind" by recipe position, or the meal's hot_hold_max_min.
-BAKED_READ_HOT = (
-    "the step reader calls a bread or pie that ends in the oven a hot dish (cooking.tasks.DishTasks.kind_guess: "
-    "'hot when the dish ends with cooking'), so it must leave the one oven within 15 min of serving, as must a "
-    "hot main at another temperature"
-)
+# (explain.SUGGESTED_FIXES): the meal's hot_hold_max_min (a "kinds" entry would set a dish's kind by its
+# position).  The four menus whose bread or pie was read as a hot dish plan since the reader's serving kind
+# (i25-reader a40cd7a).
 TWO_HOT_OVEN_MAINS = (
     "two hot dishes need the one oven at different temperatures within the 15-minute hot hold "
     "(one oven holds one temperature at a time)"
 )
 NEEDS_A_FIX = {
-    "onion soup, beer bread, apple pie": (BAKED_READ_HOT, {"kinds": {1: "cold", 2: "cold"}}),
-    "tater tot casserole, creole green beans, chess pie": (BAKED_READ_HOT, {"kinds": {2: "cold"}}),
-    "brunswick stew, herb bread, coconut pie": (BAKED_READ_HOT, {"kinds": {1: "cold", 2: "cold"}}),
-    "winter soup, bread, brownie pie": (BAKED_READ_HOT, {"kinds": {1: "cold", 2: "cold"}}),
     # the roast marinates 3 hours and roasts 3 hours from noon: the potatoes' oven then comes too late for
     # 19:00 whatever the hold; a cook serves at 19:30 and lets the roast wait an hour
     "pork roast, patio potatoes, fruit salad": (TWO_HOT_OVEN_MAINS, {"hot_hold_max_min": 60, "serve_at": "19:30"}),
-    "pizza casserole, squash casserole, pound cake": (
-        f"{TWO_HOT_OVEN_MAINS}; and {BAKED_READ_HOT}",
-        {"kinds": {2: "cold"}, "hot_hold_max_min": 60},
-    ),
-    "chicken pot pie, broccoli casserole, sweet potato pie": (
-        f"{TWO_HOT_OVEN_MAINS}; and {BAKED_READ_HOT}",
-        {"kinds": {2: "cold"}, "hot_hold_max_min": 60},
-    ),
+    "pizza casserole, squash casserole, pound cake": (TWO_HOT_OVEN_MAINS, {"hot_hold_max_min": 60}),
+    "chicken pot pie, broccoli casserole, sweet potato pie": (TWO_HOT_OVEN_MAINS, {"hot_hold_max_min": 60}),
 }
 
 
