@@ -1,7 +1,8 @@
 // Drives the planner page (/plan) in a real headless Chromium (playwright-core + Debian's chromium), as the
 // cook of issue 25 did: a meal the planner refuses names its fix, the fix is made in the form, the plan shows
 // who turns the oven on; a serving time already past is refused. Used by tests/serve/test_browser.py.
-// usage: node plan_check.js SPEC.json   (SPEC: {url, timeout_ms, dishes: [title, title], fix_dish: title})
+// usage: node plan_check.js SPEC.json
+//   (SPEC: {url, timeout_ms, out_dir, dishes: [title, title], fix_dish: title, fix_hold: minutes that dish may wait})
 // Prints one JSON line: what the page showed. Exit 1 on any failure, with the reason.
 "use strict";
 const { chromium } = require("playwright-core");
@@ -53,8 +54,8 @@ async function main() {
     out.serve = { date: day(when), at: clock(when) };
     out.refused = await submitAndWait(page, timeout);
 
-    // 2. The fix the message names, made in the form: the pie is served cold.
-    await pick(spec.fix_dish).locator("select.dish-kind").selectOption("cold");
+    // 2. The fix the message names ("hot_hold_max_min ... on the recipe"), made in the form: that dish may wait longer.
+    await pick(spec.fix_dish).locator("input.dish-hold").fill(String(spec.fix_hold));
     out.sent = JSON.parse(await page.inputValue("#plan-json"));
     out.fixed_status = await submitAndWait(page, timeout);
     out.plan_id = Number(new URL(page.url()).searchParams.get("plan"));

@@ -151,21 +151,23 @@ PLAN_DISHES = [
         "title": "Roast chicken",
         "servings": 4,
         "ingredients": ["1 whole chicken", "2 tbsp butter"],
-        "directions": ["Preheat oven to 425 degrees.", "Rub the chicken with butter.", "Roast the chicken for 60 minutes.",
+        "directions": ["Preheat oven to 425 degrees.", "Rub the chicken with butter.", "Roast the chicken for 40 minutes.",
                        "Rest 10 minutes and carve."],
     },
     {
-        "title": "Apple pie",
-        "servings": 8,
-        "ingredients": ["6 apples", "1 pie crust"],
-        "directions": ["Slice the apples.", "Fill the pie crust with the apples.", "Bake at 350 degrees for 50 minutes."],
+        "title": "Potato casserole",
+        "servings": 6,
+        "ingredients": ["6 potatoes", "1 cup cream", "1 cup cheese"],
+        "directions": ["Slice the potatoes.", "Layer the potatoes with cream and cheese in a baking dish.",
+                       "Bake at 350 degrees for 50 minutes."],
     },
 ]  # fmt: skip
 
 
 def test_plan_page_refusal_names_a_fix_the_form_makes(repo_dir, tmp_path):
-    """Two hot dishes for one oven at two temperatures: refused with "kind: cold" named; the pie set to cold in
-    the form plans, a cook owns each preheat; a serving time an hour ago is refused naming serve_at and now."""
+    """Two hot dishes for one oven at two temperatures: refused, naming hot_hold_max_min on the recipe; the
+    casserole allowed 90 minutes' wait in the form plans, a cook owns each preheat; a serving time an hour ago is
+    refused naming serve_at and now."""
     import httpx
 
     from chefbot.plan.explain import SUGGESTED_FIXES
@@ -182,8 +184,9 @@ def test_plan_page_refusal_names_a_fix_the_form_makes(repo_dir, tmp_path):
         json.dumps(
             {
                 "timeout_ms": 90000,
-                "dishes": ["Roast chicken", "Apple pie"],
-                "fix_dish": "Apple pie",
+                "dishes": ["Roast chicken", "Potato casserole"],
+                "fix_dish": "Potato casserole",
+                "fix_hold": 90,
                 "out_dir": str(tmp_path),
             }
         )
@@ -205,8 +208,9 @@ def test_plan_page_refusal_names_a_fix_the_form_makes(repo_dir, tmp_path):
     refused = page["refused"]
     assert "kind: cold" in refused and "hot_hold_max_min" in refused, refused
     assert page["fixed_status"] == "" and page["sent"]["date"] == page["serve"]["date"]
-    assert sorted(str(x.get("kind")) for x in page["sent"]["recipes"]) == ["None", "cold"]
-    assert {d["title"]: d["kind"] for d in saved["plan"]["dishes"]} == {"Roast chicken": "hot", "Apple pie": "cold"}
+    assert sorted(str(x.get("hot_hold_max_min")) for x in page["sent"]["recipes"]) == ["90", "None"]
+    holds = {d["title"]: d["hot_hold_max_min"] for d in saved["plan"]["dishes"]}
+    assert holds == {"Roast chicken": 15, "Potato casserole": 90}
     assert saved["plan"]["date"] == page["serve"]["date"]
     preheats = [t for t in saved["plan"]["tasks"] if t["kind"] == "preheat"]
     assert len(preheats) == 2 and sorted(page["preheat_bars"]) == sorted(t["id"] for t in preheats)
