@@ -17,6 +17,10 @@ table and the misread sentences; ``--json PATH`` writes the figures and the misr
     .venv/bin/python bench/step_reader_accuracy.py --split dev
     .venv/bin/python bench/step_reader_accuracy.py --split test --json docs/results/step_reader_gold.json
     .venv/bin/python bench/step_reader_accuracy.py --holdout --json docs/results/step_reader_gold_holdout.json
+    .venv/bin/python bench/step_reader_accuracy.py --all-splits --quiet --json docs/results/step_reader_gold_round2.json
+
+``--all-splits`` scores dev, test and the holdout in one run and writes them under ``splits``
+(round 2 of issue 25: every split has been seen by then, so none of them is an unseen figure).
 """
 
 from __future__ import annotations
@@ -107,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", choices=("dev", "test", "all"), default="dev")
     ap.add_argument("--holdout", action="store_true", help="the holdout file (every item; --split is ignored)")
+    ap.add_argument("--all-splits", action="store_true", help="dev, test and the holdout in one JSON")
     ap.add_argument("--json", type=Path, help="write the figures and misreadings here")
     ap.add_argument("--quiet", action="store_true", help="the table only, not the misread sentences")
     args = ap.parse_args(argv)
@@ -114,19 +119,30 @@ def main(argv: list[str] | None = None) -> int:
     dirty = subprocess.run(
         ["git", "-C", str(REPO), "status", "--porcelain", "src"], capture_output=True, text=True
     ).stdout.strip()
-    path, split = (HOLDOUT, "all") if args.holdout else (GOLD, args.split)
-    result = {
-        "split": split,
-        "gold": str(path.relative_to(REPO)),
-        "reader_commit": head.strip() + (" + uncommitted changes in src" if dirty else ""),
-        **score(load(split, path)),
-    }
-    print(f"step reader on {result['gold']}, split {split} ({result['items']} sentences)")
-    print(table(result))
-    if not args.quiet:
-        for m in result["misread"]:
-            fields = ", ".join(f"{f}: {v['read']!r} (gold {v['gold']!r})" for f, v in m.items() if isinstance(v, dict))
-            print(f"- {m['id']}: {m['sentence'][:100]!r}\n    {fields}")
+    commit = head.strip() + (" + uncommitted changes in src" if dirty else "")
+    if args.all_splits:
+        runs = [("dev", GOLD, "dev"), ("test", GOLD, "test"), ("holdout", HOLDOUT, "all")]
+    else:
+        runs = [("holdout", HOLDOUT, "all")] if args.holdout else [(args.split, GOLD, args.split)]
+    results = {}
+    for name, path, split in runs:
+        result = {
+            "split": split,
+            "gold": str(path.relative_to(REPO)),
+            "reader_commit": commit,
+            **score(load(split, path)),
+        }
+        results[name] = result
+        print(f"step reader on {result['gold']}, split {split} ({result['items']} sentences)")
+        print(table(result))
+        if not args.quiet:
+            for m in result["misread"]:
+                fields = ", ".join(
+                    f"{f}: {v['read']!r} (gold {v['gold']!r})" for f, v in m.items() if isinstance(v, dict)
+                )
+                print(f"- {m['id']}: {m['sentence'][:100]!r}\n    {fields}")
+    if args.all_splits:
+        result = {"reader_commit": commit, "seen": "every split was used to write the rules", "splits": results}
     if args.json:
         tmp = args.json.with_suffix(".tmp")
         tmp.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -6,8 +6,11 @@ bench/step_reader_accuracy.py (the same scoring prints the table and writes
 docs/results/step_reader_gold.json); this test writes nothing.  Goals, on the test items the
 gold labels a task: equipment station and attended/hands-off >= 95%; on the items that state
 a duration, exact minutes >= 90%.  Each rate is asserted on its point value and reported with
-its Wilson 95% interval.  The holdout set, measured once after the reader was finished,
-misses the equipment and attended goals; it is guarded against regressions below that figure.
+its Wilson 95% interval.  The holdout set, measured once unseen after round 1 (equipment
+85.4%, attended 93.8%: below the goals), was then used in round 2 to find general classes of
+misreading, like dev and test; every split is seen now, and their round-2 figures
+(docs/results/step_reader_gold_round2.json) are floors here, so a change that reads worse fails.
+The lead's third, unseen draw is the honest figure (docs/PLANNER.md).
 """
 
 from __future__ import annotations
@@ -49,16 +52,21 @@ def test_goal_met_on_the_test_split(accuracy, test_result, field):
     assert r["low"] <= r["value"] <= r["high"]
 
 
-# The holdout (gold_steps_holdout.jsonl) was read once by the finished reader and not used to
-# change it: it misses the equipment and attended goals (docs/PLANNER.md).  Its measured figures
-# are floors here, so a change that reads unseen recipes worse fails.
-HOLDOUT_FLOORS = {"equipment": 193 / 226, "attended": 212 / 226, "duration_min": 39 / 39}
+# Round 2's figures on every split (all seen: docs/results/step_reader_gold_round2.json) as
+# floors.  Round 1 measured the holdout once unseen at equipment 193/226, attended 212/226.
+FLOORS = {
+    "dev": {"equipment": 88 / 88, "attended": 88 / 88, "duration_min": 12 / 12},
+    "test": {"equipment": 349 / 360, "attended": 353 / 360, "duration_min": 69 / 69},
+    "holdout": {"equipment": 217 / 226, "attended": 223 / 226, "duration_min": 39 / 39},
+}
 
 
-@pytest.mark.parametrize("field", sorted(HOLDOUT_FLOORS))
-def test_holdout_does_not_fall_below_its_measurement(accuracy, field):
-    r = accuracy.score(accuracy.load("all", accuracy.HOLDOUT))["fields"][field]
-    assert r["value"] >= HOLDOUT_FLOORS[field] - 1e-9, (field, r)
+@pytest.mark.parametrize("split", sorted(FLOORS))
+def test_no_split_falls_below_its_round_2_figures(accuracy, split):
+    items = accuracy.load("all", accuracy.HOLDOUT) if split == "holdout" else accuracy.load(split)
+    fields = accuracy.score(items)["fields"]
+    for field, floor in FLOORS[split].items():
+        assert fields[field]["value"] >= floor - 1e-9, (split, field, fields[field])
 
 
 def test_a_misreading_is_counted(accuracy):

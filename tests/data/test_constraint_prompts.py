@@ -146,3 +146,33 @@ def test_fast_encoder_equals_reference_on_constraint_prompts(qwen_tokenizer, sha
     enc = ChatEncoder(qwen_tokenizer, 512)
     assert enc.encode_batch(conv) == [encode_example(m, t, qwen_tokenizer, 512) for m, t in conv]
     assert enc.mode == "pieces"
+
+
+def test_a_draw_with_nothing_to_ask_is_none_and_asked_keys_are_plain_names(shared_dir):
+    """The early return (no model built when nothing is asked) gives what building one gave:
+    None exactly where the full construction would be empty; ``asked_keys`` names what is asked."""
+    from chefbot.cooking.recipe_constraints import constraints_from_labels
+    from chefbot.data.constraint_prompts import _SLOTS, _uniforms, asked_keys
+
+    prompt = PromptConfig(constraints=TEMPLATE, constraint_prob=0.5)
+    nones = 0
+    for r in records(shared_dir):
+        lab = record_labels(r)
+        c = sampled_constraints(r, lab, prompt, seed=3)
+        pick = dict(zip(_SLOTS, (u < 0.5 for u in _uniforms(r, 3))))
+        full = constraints_from_labels(
+            lab,
+            diets=tuple(d for d in lab.diets if pick[d]),
+            time=pick["time"],
+            difficulty=pick["difficulty"],
+            cuisine=pick["cuisine"],
+            servings=pick["servings"],
+        )
+        assert (c is None) == full.is_empty()
+        nones += c is None
+        if c is not None:
+            keys = asked_keys(c)
+            assert set(keys) == set(c.diets) | {
+                k for k in ("max_minutes", "difficulty", "cuisine", "servings") if getattr(c, k)
+            }
+    assert nones > 0 and asked_keys(None) is None

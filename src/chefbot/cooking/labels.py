@@ -43,7 +43,7 @@ from chefbot.errors import ConfigError
 
 DIFFICULTIES = ("easy", "medium", "hard")
 CUISINES_FILE = "cuisines.yaml"
-LABELS_VERSION = 2  # raise when the labelling code changes what it returns (the tables are hashed)
+LABELS_VERSION = 3  # raise when the labelling code changes what it returns (the tables are hashed)
 NOT_CUISINE = ""  # the value of a not_cuisine phrase in the title table
 
 

@@ -17,18 +17,22 @@ How a sentence is read (hand-written rules, one pass over its words):
   "bring ... to a boil" (boil) and "continue cooking" (cook).  A keyword elsewhere never
   decides it: in "Sift the flour, baking powder and salt" the verb is sift; "baking dish",
   "melted butter", "boiling water" and "oven-roasted" are nouns and adjectives.  Verbs
-  joined by "and" or a comma ("Add garlic and cook 1 minute") also count for the station.
+  joined by "and" or a comma ("Add garlic and cook 1 minute") also count for the station;
+  a verb after "or" is an alternative, not a step ("in a saucepan or microwave": the first).
 * **The station**: the verbs' own (``durations.yaml``), the sentence's words (a bowl, a
   saucepan or skillet, "over medium heat", "on medium speed", a blender or food processor,
   "in a 350° oven", the refrigerator, freezer, microwave, slow cooker, grill), and where the
   food already is: adding to or stirring what is still on the burner keeps the burner and
   its vessel; adding to what is in a bowl keeps the bowl; taking it off the heat, draining
   or pouring it into a baking dish ends that.  When a sentence names several, the order of
-  ``STATIONS`` decides (a heat source over a bowl).
-* **Attended**: hands-off for the oven (but broiling), preheating, fridge, freezer,
-  microwave, slow cooker, waiting (stand, cool, rest, rise, soak, marinate), and on the burner
-  boiling, simmering, poaching, steaming and cooking pasta, rice or potatoes in water or
-  covered/on low for over 10 minutes, unless the sentence says to stir constantly or watch.
+  ``STATIONS`` decides (a heat source over a bowl).  Station words in a clause about later
+  ("until ready to grill") do not count; an air fryer, waffle maker or toaster is no station;
+  a water bath or double boiler and deep-frying oil are a pot on the burner; a starch slurry
+  is mixed in a bowl beside the pot; rinsing a blender and knife work take no station.
+* **Attended**: hands-off for the oven (but broiling), any preheating, fridge, freezer,
+  microwave, slow cooker (once switched on), waiting (stand, cool, rest, rise, soak,
+  marinate), and on the burner boiling, simmering, poaching, steaming, cooking pasta, rice,
+  potatoes, a soup or stew in liquid, or covered/on low for over 10 minutes, unless the sentence says to stir constantly or watch.
 * **Minutes** (``durations.parse_duration``): ranges to their upper end, "per side" twice,
   vague times from ``durations.yaml``; only looked for when the sentence has a time unit or
   a vague-time word.
@@ -207,7 +211,7 @@ _REMOVING = frozenset("remove drain strain discard transfer take".split())
 # Mixing ("Mix all ingredients together") starts in a bowl even after a stovetop step.
 _BURNER_CONTINUING = frozenset(
     "add stir season cover whisk pour sprinkle reduce return increase lower flip turn cook heat "
-    "taste uncover skim scrape blend melt bring continue boil simmer adjust dissolve".split()
+    "taste uncover skim scrape blend melt bring continue boil simmer adjust dissolve fold".split()
 )
 _BOWL_CONTINUING = frozenset(
     "add stir mix combine fold beat whisk pour sprinkle blend dissolve cream toss season".split()
@@ -262,7 +266,7 @@ _ON_TOP_RE = re.compile(r"\bon top\b|\bover the top\b")
 _TO_MIXTURE_RE = re.compile(r"\b(?:to|into|in) (?:the |this )?(?:\w+ )?mixture\b")
 _TO_BOIL_RE = re.compile(r"\bto (?:a )?(?:full |rolling )?boil")
 _WATER_COOK_RE = re.compile(
-    r"\b(?:water|broth|stock|boiling)\b|\b(?:pasta|noodles?|spaghetti|macaroni|rice|dumplings?)\b"
+    r"\b(?:water|broth|stock|boiling|soup|stew|chili)\b|\b(?:pasta|noodles?|spaghetti|macaroni|rice|dumplings?)\b(?! sauce)"
 )
 _IN_WATER_PHRASE_RE = re.compile(
     r"\bin (?:\w+ )?(?:salted |boiling |cold |hot |lightly salted )?water\b|\bboiling water\b"
@@ -317,6 +321,37 @@ _CUT_IN_RE = re.compile(r"\bcut (?:in|into (?:the )?(?:flour|dry))\b")
 _FOLD_OVER_RE = re.compile(
     r"\bfold\w* (?:the |each |it |them )?(?:sides?|edges?|ends?|over|in half|corners?|top|bottom|dough|tortillas?|crepes?|paper|foil|leaf|leaves)\b"
 )
+# "in a saucepan or microwave", "at room temperature or in the microwave": the first way is the
+# recipe's own, the microwave an alternative (the gold set's rule: the first alternative).
+_OR_MICROWAVE_RE = re.compile(r"\bor (?:in |on )?(?:the |a )?microwave\b")
+# A water bath or double boiler is a pot of water on the burner.
+_WATER_BATH_RE = re.compile(r"\bwater bath\b|\bdouble boiler\b|\bbain[- ]marie\b")
+# Countertop appliances that are none of the planner's stations (the gold set's "none"):
+# an air fryer, a waffle maker, a toaster; bread is toasted in a toaster.
+_COUNTERTOP_RE = re.compile(
+    r"\bair[- ]?fr(?:yer|y|ied)\b|\bair grill\b|\bwaffle (?:maker|iron)\b|\btoaster\b|\bsandwich maker\b"
+    r"|\btoast\w* (?:the |\d+ )?(?:\w+ )?(?:bread|slices?|buns?|english muffins?|bagels?)\b"
+)
+# A clause that only says what comes later ("Refrigerate until ready to grill", "... before
+# frying") names no station of this step: the station words are read before it.
+_LATER_CLAUSE_RE = re.compile(
+    r"\b(?:until|till) (?:you are |you're )?ready\b|\buntil (?:needed|serving|using)\b"
+    r"|\bbefore (?:grilling|baking|frying|cooking|serving|using|roasting)\b"
+)
+# A starch or gelatin mixed with water is a slurry made beside the pot (the gold set: bowl work).
+_SLURRY_RE = re.compile(r"\bcorn ?starch\b|\bcornflour\b|\barrowroot\b|\bgelatine?\b")
+_SLURRY_VERBS = frozenset("dissolve mix combine stir whisk blend".split())
+# Food put into hot fat or boiling water goes onto the burner with it.
+_INTO_HOT_RE = re.compile(r"\b(?:into|to) (?:the )?(?:hot|heated|boiling) (?:oil|fat|water)\b")
+# A recipe that deep-fries: its oil is in a pot (the gold set's vessel rule), not a pan.
+_DEEP_FAT_RE = re.compile(r"\bdeep[- ]?fr|\bdeep[- ]fat\b|(?<!air )\bfryer\b|\b\d+ inch(?:es)? of oil\b|\boil to \d{3}")
+# Stirring or turning food that is baking or freezing ("in the middle of baking", "every 30
+# minutes") happens where the food is.
+_DURING_RE = re.compile(r"\bevery\b|\bhalfway\b|\bduring\b|\bmiddle of\b|\bthrough (?:the )?(?:baking|freezing)")
+_SWITCH_ON_RE = re.compile(r"\bturn (?:it |the \w+ )?on\b|\bswitch (?:it )?on\b|\bmode\b|\bprogram\b")
+_WHOLE_FRUIT_RE = re.compile(r"\bice\b|\bfrozen\b|\bbananas?\b|\bberries\b|\bblueberries\b|\bdates\b|\bsmoothie")
+_CLEANING = frozenset(("rinse", "wash", "clean", "wipe"))
+_TOOL_OPENERS = frozenset(("using", "with"))  # "Using a slotted spoon or spider, transfer": a comma ends it
 _WHEN_COOL_RE = re.compile(
     r"(?:when|once|after)\s+(?:it\s+is\s+|completely\s+)?(?:cool|cooled|cooling|chilled|set|cold)\b"
 )
@@ -345,7 +380,7 @@ def _head_index(toks: list[str]) -> int:
             return i
         # a prepositional opener ("In a saucepan combine") ends at a comma or at the first verb;
         # a subordinate one ("When the oil is hot, spoon") has its own verb, so only a comma ends it
-        sub = toks[i] in _SUBORDINATORS
+        sub = toks[i] in _SUBORDINATORS or (toks[i] in _TOOL_OPENERS and "," in toks[i + 1 : i + 10])
         j = i + 1
         while j < n and j < i + 14 and toks[j] not in (",", ":", ";"):
             if not sub and toks[j] in base and toks[j - 1] not in _NOT_BEFORE_VERB and toks[j - 1] not in _OPENERS:
@@ -374,7 +409,7 @@ def _governing(toks: list[str], i: int) -> tuple[str | None, int]:
                 return r.base[toks[k + 1]], k + 1
         for k in range(i + 1, min(n, i + 6)):
             v = r.base.get(toks[k])
-            if v:
+            if v and toks[k - 1] not in _NOT_BEFORE_VERB:  # "let the fries cool": fries is a noun
                 return v, k
         return r.base.get(w), i
     if w == "bring":
@@ -403,7 +438,7 @@ def _conjoined(toks: list[str], i: int) -> list[str]:
     n = len(toks)
     k = i + 1
     while k < n:
-        if toks[k] in ("and", ",", "then", ";", "or", ":", "("):
+        if toks[k] in ("and", ",", "then", ";", ":", "("):  # not "or": the first alternative is the step
             j = _skip_adverbs(toks, k + 1)
             if j < n and toks[j] in ("then", "and"):
                 j = _skip_adverbs(toks, j + 1)
@@ -433,6 +468,8 @@ class _Where:
     oven_c: int | None = None
     slow_cooker: bool = False  # the recipe cooks in a slow cooker or multicooker
     microwave: bool = False  # the recipe heats in a microwave and never on the stove
+    blender: bool = False  # the recipe names a blender or food processor: its "blend" is the blender's
+    deep_fat: bool = False  # the recipe deep-fries: its hot oil is in a pot
 
 
 def _named_vessel(lower: str) -> str | None:
@@ -461,6 +498,8 @@ def _vessel(lower: str, verbs: list[str], where: _Where, parallel: bool) -> tupl
         return "pot", named is not None  # pasta, rice, potatoes or vegetables cooked in water
     if named:
         return named, True
+    if where.deep_fat and ("oil" in lower or "fry" in verbs):
+        return "pot", False  # deep-frying oil is in a pot
     if carried and where.vessel_named:
         return carried, True
     if pasta:
@@ -490,7 +529,9 @@ def _own_station(v: str, lower: str, where: _Where) -> str | None:
         return "oven"
     if v == "fold" and _FOLD_OVER_RE.search(lower):
         return "none"  # folding a tortilla or the sides of a roll is assembly
-    if v == "blend" and not _BLENDER_RE.search(lower) and where.station != "blender":
+    if v == "blend" and _WHOLE_FRUIT_RE.search(lower):
+        return "blender"  # ice, frozen or whole fruit is blended smooth in a blender, not by hand
+    if v == "blend" and not _BLENDER_RE.search(lower) and where.station != "blender" and not where.blender:
         return "bowl"  # "blend flour into sour cream": by hand
     if v == "beat" and _POUND_RE.search(lower):
         return "none"  # beating meat thin with a mallet
@@ -536,9 +577,29 @@ def _read(sentence: str, where: _Where) -> SentenceReading:
     knife_only = bool(verbs) and all(v in _KNIFE for v in verbs) and not ("cut" in ws and _CUT_IN_RE.search(lower))
     poured_out = verb in _PLACING and not ws.isdisjoint(_PLACES) and _POUR_OUT_RE.search(lower) is not None
     onto_the_pan = poured_out and where.station == "burner" and _ONTO_THE_PAN_RE.search(lower) is not None
-    on_top = "top" in ws and _ON_TOP_RE.search(lower) is not None
-    bowl_named = (
-        ("bowl" in ws or "bowls" in ws)
+    on_top = ("top" in ws and _ON_TOP_RE.search(lower) is not None) or "toppings" in ws
+    cleaning = bool(verbs) and all(v in _CLEANING for v in verbs)  # "Rinse the blender": no station
+    slurry = (
+        bool(verbs)
+        and "water" in ws
+        and all(v in _SLURRY_VERBS for v in verbs)
+        and _SLURRY_RE.search(lower) is not None
+        and ws.isdisjoint(("heat", "boil", "simmer", "bring", "cook"))
+    )
+    countertop = (
+        _COUNTERTOP_RE.search(lower) is not None if ("air" in ws or "waffle" in ws or "toast" in lower) else False
+    )
+    # station words in a clause about what comes later ("until ready to grill") do not count
+    cue_lower = lower
+    if not ws.isdisjoint(("until", "till", "before")):
+        later = _LATER_CLAUSE_RE.search(lower)
+        if later:
+            cue_lower = lower[: later.start()]
+    bowl_words = "bowl" in ws or "bowls" in ws
+    # "In a deep bowl, place the cheese": an opening "In a bowl," names where the work is done
+    bowl_opener = bowl_words and first == "in" and "," in toks and "bowl" in toks[: toks.index(",")]
+    bowl_named = bowl_opener or (
+        bowl_words
         and not knife_only
         and not poured_out
         and not removing
@@ -553,13 +614,15 @@ def _read(sentence: str, where: _Where) -> SentenceReading:
         bowl_named = bowl_named and len(verbs_for_station) > 1
     else:
         verbs_for_station = verbs
-    for v in verbs_for_station:
+    # "Add the cream and remove from heat": the heat is left after the remove, not before it
+    off_from = next((k for k, v in enumerate(verbs_for_station) if v in _REMOVING), 0) if off_heat else 0
+    for k, v in enumerate(verbs_for_station):
         special = _own_station(v, lower, where) if v in _SPECIAL_VERBS else None
         own = special or own_stations[v]
         if onto_the_pan:
             stations.append("burner")
             continue
-        if poured_out or off_heat or bowl_named or special:
+        if poured_out or (off_heat and k >= off_from) or bowl_named or special:
             stations.append(own)
             continue
         at = where.station
@@ -567,16 +630,19 @@ def _read(sentence: str, where: _Where) -> SentenceReading:
             own = "burner" if _PRIORITY["burner"] < _PRIORITY[own] else own
         elif at == "slow_cooker" and v in _BURNER_CONTINUING:
             own = "slow_cooker"
-        elif at in ("microwave", "oven") and (v in _TURNING or covering):
-            own = at
+        elif at in ("microwave", "oven", "freezer") and (
+            v in _TURNING or covering or (v in ("stir", "shake", "toss") and _DURING_RE.search(lower))
+        ):
+            own = at  # turning the dish, or stirring what bakes or freezes ("every 30 minutes, stir")
         elif at in ("bowl", "mixer", "blender", "microwave") and v in _BOWL_CONTINUING and own in ("none", "bowl"):
-            own = "none" if on_top else "blender" if at == "blender" else "bowl"
+            own = "none" if on_top else "blender" if at == "blender" and v in ("add", "pour", "blend") else "bowl"
         stations.append(own)
     if not verbs:
         stations.append(where.station if where.station in ("burner", "bowl") else "none")
     cues: list[str] = []
     stove = not ws.isdisjoint(_STOVE_WORDS) and _STOVE_RE.search(lower) is not None
-    if not removing and not knife_only:
+    if not removing and not knife_only and not cleaning and not countertop:
+        lower_full, lower = lower, cue_lower  # the cues read the sentence before a "later" clause
         if (
             not ws.isdisjoint(_OVEN_WORDS)
             and _OVEN_RE.search(lower)
@@ -586,12 +652,16 @@ def _read(sentence: str, where: _Where) -> SentenceReading:
             cues.append("oven")
         if not ws.isdisjoint(_SLOW_COOKER_WORDS) and _SLOW_COOKER_RE.search(lower):
             cues.append("slow_cooker")
-        if "microwav" in lower and _MICROWAVE_RE.search(lower):
+        if "microwav" in lower and _MICROWAVE_RE.search(lower) and not _OR_MICROWAVE_RE.search(lower):
             cues.append("microwave")
         if verb != "preheat" and not ws.isdisjoint(_GRILL_WORDS) and _GRILL_RE.search(lower):
             cues.append("grill")
-        if stove and not off_heat:
+        if (stove and not off_heat) or (
+            ("bath" in ws or "boiler" in ws or "bain" in lower) and _WATER_BATH_RE.search(lower)
+        ):
             cues.append("burner")
+        elif not ws.isdisjoint(("hot", "heated", "boiling")) and _INTO_HOT_RE.search(lower):
+            cues.append("burner")  # "Place the fries into the hot oil"
         if "refrigerat" in lower or "fridge" in ws or "icebox" in ws:
             cues.append("fridge")
         if "freez" in lower and verb not in ("thaw", "stand"):
@@ -608,11 +678,16 @@ def _read(sentence: str, where: _Where) -> SentenceReading:
             and _TO_MIXTURE_RE.search(lower)
         ):
             cues.append("bowl")
+        lower = lower_full
     if where.slow_cooker and not stove and any(v in ("cook", "heat", "simmer") for v in verbs):
         cues.append("slow_cooker")
     if where.microwave and not stove and any(v in ("cook", "heat", "melt") for v in verbs):
         cues.append("microwave")
     station = station_of(stations + cues)
+    if countertop:
+        station = "none"  # an air fryer, waffle maker or toaster is no station of the planner's
+    elif slurry:
+        station = "bowl"
 
     # attended
     waits = any(v in _WAITING for v in verbs) or (
@@ -626,7 +701,9 @@ def _read(sentence: str, where: _Where) -> SentenceReading:
         attended = False
     elif station in ("microwave", "slow_cooker"):
         # hands-off while it cooks; loading it or turning the dish is hands-on
-        attended = not (minutes is not None or any(v in _APPLIANCE_COOKING for v in verbs))
+        attended = not (
+            minutes is not None or any(v in _APPLIANCE_COOKING for v in verbs) or _SWITCH_ON_RE.search(lower)
+        )
     elif station == "burner":
         attended = "preheat" not in verbs
         if attended and (ws.isdisjoint(_ATTEND_WORDS) or not _ATTEND_RE.search(lower)):
@@ -646,6 +723,8 @@ def _read(sentence: str, where: _Where) -> SentenceReading:
         attended = not waits and verb != "preheat"
     else:
         attended = True
+    if verb == "preheat":
+        attended = False  # an oven, grill or pan heats by itself
 
     vessel = None
     vessel_named = False
@@ -661,9 +740,13 @@ def _read(sentence: str, where: _Where) -> SentenceReading:
     elif stated_c and "oven" in lower:
         where.oven_c = stated_c
 
+    if slurry:  # made beside the pot: the food stays where it is
+        task_moves = False
+    else:
+        task_moves = task
     _move(
         where,
-        task,
+        task_moves,
         station,
         vessel,
         vessel_named,
@@ -779,7 +862,13 @@ def read_sentences(directions: list[str], ingredients: list[str] | None = None) 
     the steps before it (the module docstring says how).  ``ingredients`` is accepted for the
     planner's item counts and unused by the reading itself."""
     whole = " ".join(directions).lower()
-    where = _Where(microwave="microwave" in whole and _STOVE_RE.search(whole) is None)
+    where = _Where(
+        microwave="microwave" in _OR_MICROWAVE_RE.sub("", whole)
+        and _STOVE_RE.search(whole) is None
+        and _WATER_BATH_RE.search(whole) is None,
+        blender=_BLENDER_RE.search(whole) is not None,
+        deep_fat=_DEEP_FAT_RE.search(whole) is not None,
+    )
     return [_read(s, where) for s in split_sentences(directions)]
 
 

@@ -77,6 +77,14 @@ def sampled_constraints(r: Recipe, labels: RecipeLabels, prompt: PromptConfig, s
     if not prompt.constraints or prompt.constraint_prob <= 0:
         return None
     pick = dict(zip(_SLOTS, (u < prompt.constraint_prob for u in _uniforms(r, seed))))
+    if not (
+        any(pick[d] for d in labels.diets)
+        or (pick["time"] and labels.total_minutes)
+        or (pick["difficulty"] and labels.difficulty)
+        or (pick["cuisine"] and labels.cuisine)
+        or (pick["servings"] and labels.servings)
+    ):
+        return None  # nothing to ask: no pydantic model built (~40 µs a recipe, docs/BENCHMARKS.md)
     c = constraints_from_labels(
         labels,
         diets=tuple(d for d in labels.diets if pick[d]),
@@ -86,6 +94,14 @@ def sampled_constraints(r: Recipe, labels: RecipeLabels, prompt: PromptConfig, s
         servings=pick["servings"],
     )
     return None if c.is_empty() else c
+
+
+def asked_keys(c: RecipeConstraints | None) -> tuple[str, ...] | None:
+    """What a prompt asks for, as plain names (its diets, then max_minutes, difficulty, cuisine,
+    servings where set): what ``LabelStats`` counts, and cheap to send between processes."""
+    if c is None:
+        return None
+    return (*c.diets, *(k for k in ("max_minutes", "difficulty", "cuisine", "servings") if getattr(c, k)))
 
 
 @dataclass
@@ -103,7 +119,8 @@ class LabelStats:
     asked: Counter = field(default_factory=Counter)  # labels the training prompts ask for
     prompts_with_constraints: int = 0
 
-    def add(self, labels: RecipeLabels, asked: RecipeConstraints | None = None) -> None:
+    def add(self, labels: RecipeLabels, asked: tuple[str, ...] | None = None) -> None:
+        """Count one recipe's labels; ``asked``: what its prompt asks for (``asked_keys``)."""
         self.recipes += 1
         self.diets.update(labels.diets)
         if labels.timed:
@@ -117,8 +134,7 @@ class LabelStats:
             self.hands_on.append(labels.hands_on_minutes or 0.0)
         if asked is not None:
             self.prompts_with_constraints += 1
-            self.asked.update(asked.diets)
-            self.asked.update(k for k in ("max_minutes", "difficulty", "cuisine", "servings") if getattr(asked, k))
+            self.asked.update(asked)
 
     def to_dict(self, top: int = 10) -> dict:
         n = max(self.recipes, 1)

@@ -35,7 +35,6 @@ import numpy as np
 
 from chefbot.config import DataConfig, ExperimentConfig, PromptConfig, save_resolved
 from chefbot.cooking.labels import RecipeLabels
-from chefbot.cooking.recipe_constraints import RecipeConstraints
 from chefbot.data import records as R
 from chefbot.data.arrow_writer import ArrowRows
 from chefbot.data.cache import (
@@ -55,7 +54,7 @@ from chefbot.data.cache import (
     write_eval_items,
 )
 from chefbot.data.chat_encoder import ChatEncoder
-from chefbot.data.constraint_prompts import LabelStats, record_labels, sampled_constraints
+from chefbot.data.constraint_prompts import LabelStats, asked_keys, record_labels, sampled_constraints
 from chefbot.data.readers import RawChunk, parse_chunk, raw_chunks
 from chefbot.data.records import DropCounts, from_record, to_record
 from chefbot.data.sources import SourceSpec, resolve_data_source, total_bytes
@@ -85,7 +84,7 @@ class ChunkResult:
     nbytes: int = 0  # input size of the chunk, for the progress bar
     texts: dict[str, int] = field(default_factory=dict)  # texts tokenized per text backend
     backend_fallback: str | None = None  # the worker gave up tiktoken in this chunk, and why
-    labels: list[tuple[RecipeLabels, RecipeConstraints | None]] | None = None  # per valid row, with prompt.constraints
+    labels: list[tuple[RecipeLabels, tuple[str, ...] | None]] | None = None  # per valid row: labels, asked_keys
 
 
 _W: dict[str, Any] = {}
@@ -159,10 +158,12 @@ def _process_chunk(task: tuple[RawChunk, float, str]) -> ChunkResult:
         labels: list[RecipeLabels | None] = [None] * len(kept)
         if prompt.constraints:  # labelled only when the prompts ask for labels (constraint_prompts: the cost)
             labels = [record_labels(r, prompt, d.seed) for r in kept]  # time only where asked
-            res.labels = [(lab, sampled_constraints(r, lab, prompt, d.seed)) for r, lab in zip(kept, labels)]
+            drawn = [sampled_constraints(r, lab, prompt, d.seed) for r, lab in zip(kept, labels)]
+            # plain data goes back to the parent for the statistics, not the pydantic models
+            res.labels = [(lab, asked_keys(c)) for lab, c in zip(labels, drawn)]
         enc.use_backend(backend)
         if res.labels is not None:  # the constraints drawn above, not drawn again
-            conv = [(messages_for(r, prompt, d.seed, lab, c), target_for(r)) for r, (lab, c) in zip(kept, res.labels)]
+            conv = [(messages_for(r, prompt, d.seed, lab, c), target_for(r)) for r, lab, c in zip(kept, labels, drawn)]
         else:
             conv = [(messages_for(r, prompt, d.seed, lab), target_for(r)) for r, lab in zip(kept, labels)]
         had_fallback = enc.backend_fallback
