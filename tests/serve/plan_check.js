@@ -47,7 +47,10 @@ async function main() {
     // every meal-spec field the form sets, as the page has it now (dishes loaded)
     out.fields = await page.$$eval("[data-field]", (els) => [...new Set(els.map((e) => e.dataset.field))]);
 
-    // 1. Serving six hours from now, as read: refused, and the message names the fixes.
+    // 1. Serving six hours from now, the meal's wait set by the cook (the form's is empty: the defaults by how a
+    //    dish ends): refused, and the message names the fixes.
+    out.default_hold = await page.inputValue("#hot-hold");
+    if (spec.meal_hold !== undefined) await page.fill("#hot-hold", String(spec.meal_hold));
     const when = new Date(Date.now() + 6 * 3600000);
     await page.fill("#serve-date", day(when));
     await page.fill("#serve-at", clock(when));

@@ -185,6 +185,7 @@ def test_plan_page_refusal_names_a_fix_the_form_makes(repo_dir, tmp_path):
             {
                 "timeout_ms": 90000,
                 "dishes": ["Roast chicken", "Potato casserole"],
+                "meal_hold": 15,  # the cook's own wait for the meal: wins over the oven-finished default
                 "fix_dish": "Potato casserole",
                 "fix_hold": 90,
                 "out_dir": str(tmp_path),
@@ -203,6 +204,7 @@ def test_plan_page_refusal_names_a_fix_the_form_makes(repo_dir, tmp_path):
         page = json.loads(r.stdout.strip().splitlines()[-1])
         saved = api.get(f"/api/plans/{page['plan_id']}").json()
     assert page["page_errors"] == []
+    assert page["default_hold"] == ""  # the meal's wait is empty: schema.HOLD_DEFAULT_MIN by how each dish ends
     assert page["default_date"] == page["browser_today"]  # the form's day: the browser's today
     assert set(SUGGESTED_FIXES.values()) <= set(page["fields"])  # an input for every fix, in the live page
     refused = page["refused"]

@@ -77,6 +77,20 @@ def plan_meal(
     return solve(problem), analysis.warnings
 
 
+def _note_waits(prob: Problem, tasks: list[dict]) -> None:
+    """The last step of each hot dish that then waits for serving says so (``waits``): "keep covered, waits 40
+    min", with the limit and the field that changes it, so the cook sees the wait in their list."""
+    for d in prob.dishes:
+        if d.hold_max is None:
+            continue
+        last = max((t for t in tasks if t["dish"] == d.key), key=lambda t: t["end_min"])
+        wait = prob.horizon - last["end_min"]
+        if wait > 0:
+            last["waits"] = (
+                f"keep covered, waits {wait} min until serving (at most {d.hold_max} off the heat: hot_hold_max_min)"
+            )
+
+
 def plan_to_dict(plan: Plan, warnings: list[str] | None = None) -> dict:
     """The plan as plain JSON types; clock times as ``HH:MM`` and ISO datetimes."""
     prob = plan.problem
@@ -115,6 +129,7 @@ def plan_to_dict(plan: Plan, warnings: list[str] | None = None) -> dict:
                 "kind": "step",
             }
         )
+    _note_waits(prob, tasks)
     tasks += [_preheat_task(prob, p, plan.oven_segments) for p in plan.preheats]
     tasks.sort(key=lambda x: (x["start_min"], x["kind"] != "preheat", x["id"]))
     cooks = {c.name: [x for x in tasks if x["cook"] == c.name] for c in prob.meal.cooks}

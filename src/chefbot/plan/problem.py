@@ -13,10 +13,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from chefbot.cooking.durations import rules
-from chefbot.cooking.equipment import KITCHEN_FIELD
+from chefbot.cooking.equipment import HEAT, KITCHEN_FIELD
 from chefbot.cooking.tasks import DishTasks, Task
 from chefbot.errors import ChefbotError
-from chefbot.plan.schema import MealSpec, parse_clock, parse_serve_at, parse_window
+from chefbot.plan.schema import HOLD_DEFAULT_MIN, MealSpec, parse_clock, parse_serve_at, parse_window
 
 
 class PlanError(ChefbotError):
@@ -69,6 +69,17 @@ def _critical_path(tasks: list[Task], preheat: int) -> int:
     return max(finish.values(), default=0)
 
 
+def hold_limit(dish_hold: int | None, meal_hold: int | None, tasks: list[Task]) -> int:
+    """Minutes a hot dish may wait off the heat: the dish's own limit, else the meal's, else the default for
+    where its last heat step is (``schema.HOLD_DEFAULT_MIN``: an oven-finished dish may wait longer)."""
+    if dish_hold is not None:
+        return dish_hold
+    if meal_hold is not None:
+        return meal_hold
+    last_heat = next((t for t in reversed(tasks) if HEAT & set(t.equipment)), None)
+    return HOLD_DEFAULT_MIN["oven" if last_heat is not None and "oven" in last_heat.equipment else "other"]
+
+
 def build_problem(
     meal: MealSpec, dish_tasks: list[DishTasks], kinds: list[str], now: dt.datetime | None = None
 ) -> Problem:
@@ -84,7 +95,7 @@ def build_problem(
             "give a later serving time (serve_at) or a later date (date)"
         )
     holds = [
-        spec.hot_hold_max_min if spec.hot_hold_max_min is not None else meal.hot_hold_max_min for spec in meal.recipes
+        hold_limit(spec.hot_hold_max_min, meal.hot_hold_max_min, d.tasks) for spec, d in zip(meal.recipes, dish_tasks)
     ]
     dishes = [Dish(d.key, d.title, k, d.tasks, h if k == "hot" else None) for d, k, h in zip(dish_tasks, kinds, holds)]
     all_tasks = [t for d in dishes for t in d.tasks]

@@ -23,7 +23,8 @@ def _what(t: dict) -> str:
         extra.append(f"oven {t['oven'] + 1 if t['oven'] is not None else ''} {t['oven_temp_c']} °C".replace("  ", " "))
     if not t["attended"]:
         extra.append("hands-off")
-    return f"{t['dish_title']}: {t['text']}" + (f" ({', '.join(extra)})" if extra else "")
+    then = f"; then {t['waits']}" if t.get("waits") else ""
+    return f"{t['dish_title']}: {t['text']}" + (f" ({', '.join(extra)})" if extra else "") + then
 
 
 def timeline_text(result: dict) -> str:
@@ -47,7 +48,7 @@ def timeline_text(result: dict) -> str:
 def _readiness(d: dict) -> str:
     if d["kind"] != "hot":
         return "cold, may wait"
-    return f"hot, {d['hold_min']} min off the heat before serving (limit {d['hot_hold_max_min']})"
+    return f"hot, {d['hold_min']} min off the heat before serving, kept covered (limit {d['hot_hold_max_min']})"
 
 
 def cook_lists_text(result: dict) -> str:

@@ -59,6 +59,17 @@ class RowRef(Section):
     index: int = Field(ge=0)
 
 
+# Default minutes a hot dish may wait between its last heat step and serving, by the station of that step,
+# when neither the dish nor the meal sets hot_hold_max_min.  A dish that finishes in the oven (casserole,
+# roast, baked pasta, pot pie) keeps its heat covered, and a roast rests anyway; a dish from the stove or
+# the fryer goes soggy or dry, so it waits the short default.  These are chefbot's quality defaults, not a
+# food-safety figure: the safety bound is USDA FSIS's -- food must not stay in the danger zone, 40-140 °F,
+# more than 2 hours (https://www.fsis.usda.gov/food-safety/safe-food-handling-and-preparation/food-safety-basics/danger-zone-40f-140f);
+# 60 minutes is half that bound.  The plan shows each dish's wait (its readiness line and the cook's list: "keep
+# covered, waits 40 min") so the cook sees it and can change it in the form.
+HOLD_DEFAULT_MIN = {"oven": 60, "other": 15}
+
+
 class RecipeSpec(Section):
     """Where one dish's recipe comes from: a recipe file, a RecipeNLG row, inline text, or ingredients to be
     written by a model.  Not a recipe itself: ``plan.recipes.load_recipe`` turns it into a ``Recipe``."""
@@ -69,7 +80,7 @@ class RecipeSpec(Section):
     ingredients: list[str] | None = None
     directions: list[str] | str | None = None
     kind: Literal["auto", "hot", "cold"] = "auto"  # auto: hot when it ends with cooking, cold when chilled/cooled
-    # minutes a hot dish may sit idle after leaving the heat; None: the meal's hot_hold_max_min
+    # minutes a hot dish may sit idle after leaving the heat; None: the meal's, else HOLD_DEFAULT_MIN by how it ends
     hot_hold_max_min: int | None = Field(None, ge=0, le=24 * 60)
 
     @model_validator(mode="after")
@@ -146,7 +157,9 @@ class MealSpec(Section):
     kitchen: Kitchen = Field(default_factory=Kitchen)
     # A hot dish may sit at most this long, in total, between leaving the heat and serving
     # (resting, slicing, "keep warm" steps count as the dish's own work, not as waiting).
-    hot_hold_max_min: int = Field(15, ge=0, le=24 * 60)
+    # None: each hot dish gets HOLD_DEFAULT_MIN by where its last heat step is; set, it holds for every dish
+    # (a dish's own hot_hold_max_min still wins).
+    hot_hold_max_min: int | None = Field(None, ge=0, le=24 * 60)
     tasks_from: Literal["rules", "model"] = "rules"  # model: ask the endpoint for tasks, rules as fallback
     solver: SolverSettings = Field(default_factory=SolverSettings)
 

@@ -79,7 +79,7 @@ function spec() {
     }),
     cooks,
     kitchen: Object.fromEntries(FORM_KITCHEN.map((k) => [k, num(k)])),
-    hot_hold_max_min: num("hot-hold"),
+    hot_hold_max_min: $("hot-hold").value === "" ? undefined : num("hot-hold"), // empty: the defaults by how a dish ends
     time_limit_s: num("time-limit"),
   };
   if ($("start-after").value) req.start_after = $("start-after").value;
@@ -112,6 +112,7 @@ function showPlan(saved) {
       h("a", { href: cookUrl(id, name), class: "cook-link" }, `Cook mode for ${name}`)),
     tasks.length ? h("ol", {}, tasks.map((t) => h("li", { class: t.status === "done" ? "done" : "" }, h("b", {}, `${t.start}–${t.end} `),
       t.kind === "preheat" ? t.text : `${t.dish_title}: ${t.text}`, t.attended === false ? h("span", { class: "muted" }, " (hands-off)") : "",
+      t.waits ? h("span", { class: "waits" }, `; then ${t.waits}`) : "",
       t.status === "done" ? h("span", { class: "muted" }, " ✓ done") : "")))
       : h("p", { class: "muted" }, "Nothing to do."))));
   $("plan-out").hidden = false;
@@ -196,7 +197,7 @@ function fillForm(req) {
   }
   if (typeof req.date === "string") $("serve-date").value = req.date;
   if (req.start_after !== undefined) $("start-after").value = req.start_after || "";
-  if (req.hot_hold_max_min !== undefined) $("hot-hold").value = req.hot_hold_max_min;
+  $("hot-hold").value = req.hot_hold_max_min == null ? "" : req.hot_hold_max_min;
   if (req.time_limit_s !== undefined) $("time-limit").value = req.time_limit_s;
   if (req.recipes) {
     for (const li of picks.values()) li.querySelector(".dish-pick").checked = false;
