@@ -48,7 +48,8 @@ def timeline_text(result: dict) -> str:
 def _readiness(d: dict) -> str:
     if d["kind"] != "hot":
         return "cold, may wait"
-    return f"hot, {d['hold_min']} min off the heat before serving, kept covered (limit {d['hot_hold_max_min']})"
+    covered = ", kept covered" if d["hold_min"] else ""
+    return f"hot, {d['hold_min']} min off the heat before serving{covered} (limit {d['hot_hold_max_min']})"
 
 
 def cook_lists_text(result: dict) -> str:
