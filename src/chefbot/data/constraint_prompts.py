@@ -16,6 +16,9 @@ prompt asks for one of them -- the same hash-uniform draw as ``sampled_constrain
 prompts are exactly those of labelling everything -- about 3 recipes in 4 at
 ``constraint_prob`` 0.5.  With ``prompt.constraints`` null nothing is labelled, so the reference
 preset's preparation costs what it did.
+A pydantic ``RecipeConstraints`` is built only for a prompt that asks for something (its
+phrases make the prompt); the statistics travel between processes as plain names
+(``asked_keys``).
 
 ``LabelStats`` counts the labels of the kept (deduplicated) recipes for ``stats.json``, which
 ``chefbot data inspect`` prints: coverage and class balance per label.  Time and difficulty are
