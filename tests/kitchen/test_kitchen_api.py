@@ -153,12 +153,16 @@ def test_plan_by_form_then_cook_mode(client):
     assert r.status_code == 201, r.text
     plan = r.json()
     assert plan["plan"]["html"].startswith("<!DOCTYPE html>") or "<svg" in plan["plan"]["html"]
-    assert {t["dish_title"] for t in plan["tasks"]} == {"Roast chicken", "Lemon rice", "Green salad"}
+    steps = [t for t in plan["tasks"] if t["kind"] != "preheat"]  # a preheat is a cook's task too (issue 25)
+    assert {t["dish_title"] for t in steps} == {"Roast chicken", "Lemon rice", "Green salad"}
+    assert [(t["cook"] in ("Alex", "Sam"), t["preheat_temp_c"]) for t in plan["tasks"] if t["kind"] == "preheat"] == [
+        (True, 220)
+    ]
     assert set(plan["cooks"]) == {"Alex", "Sam"} and plan["delay_min"] == 0
     assert plan["preheat"] and plan["preheat"][0]["temp_c"] == 220
     assert client.get("/api/plans").json()["data"][0]["id"] == plan["id"]
 
-    first = plan["tasks"][0]
+    first = steps[0]
     late = dt.datetime.fromisoformat(first["end_iso"]) + dt.timedelta(minutes=25)
     body = {"cook": first["cook"], "task_id": first["id"], "status": "done", "at": late.isoformat()}
     r = client.post(f"/api/plans/{plan['id']}/progress", json=body)
@@ -431,3 +435,21 @@ def test_a_nul_in_the_query_matches_nothing(client):
         r = client.get("/api/recipes", params={"q": q})
         assert r.status_code == 200 and r.json()["total"] == 0, q
     assert client.get("/api/recipes", params={"q": "lemon"}).json()["total"] == 2
+
+
+def test_a_plan_form_has_a_day_and_each_dish_its_hold(client):
+    """Issue 25: the form's date is checked against the server's now, and a dish's own hold reaches the planner."""
+    ids = [client.post("/api/recipes", json=r).json()["id"] for r in RECIPES]
+    form = {"serve_at": "19:30", "recipes": [{"recipe_id": i} for i in ids], "cooks": [{"name": "Alex", "skill": 4}]}
+    r = client.post("/api/plans", json={**form, "date": "2001-05-01"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "bad_meal_spec"
+    msg = r.json()["error"]["message"]
+    assert msg.startswith("serve_at: 19:30 on 2001-05-01 is in the past (now is "), msg
+    later = (dt.date.today() + dt.timedelta(days=2)).isoformat()  # a day that is ahead whatever the clock
+    form["recipes"][0]["hot_hold_max_min"] = 40
+    r = client.post("/api/plans", json={**form, "date": later, "time_limit_s": 2})
+    assert r.status_code == 201, r.text
+    plan = r.json()["plan"]
+    assert plan["date"] == later and plan["serve_at"] == f"{later}T19:30"
+    assert plan["dishes"][0]["hot_hold_max_min"] == 40 and plan["dishes"][1]["hot_hold_max_min"] == 15
+    assert client.post("/api/plans", json={**form, "date": "24.12.2026"}).status_code == 422  # the field's pattern

@@ -163,6 +163,31 @@ def check_plan(result: dict, start_after: str | None = None) -> list[str]:
                     f"oven {o}: needless preheat at {b['start']}, still hot at {a['temp_c']} °C since {a['end']}"
                 )
 
+    # preheats: each oven block's preheat is one task of a cook, at the block's start, for its oven and
+    # temperature (its hands, windows and overlaps are checked with every other task above)
+    preheats = [t for t in tasks.values() if t.get("kind") == "preheat"]
+    for seg in result["oven_segments"]:
+        mine = [
+            t
+            for t in preheats
+            if t["preheat_oven"] == seg["oven"]
+            and t["start_min"] == seg["start"]
+            and t["preheat_temp_c"] == seg["temp_c"]
+        ]
+        if len(mine) != 1:
+            bad.append(f"oven {seg['oven']}: block at {seg['temp_c']} °C has {len(mine)} preheat tasks, not 1")
+    if len(preheats) != len(result["oven_segments"]):
+        bad.append(f"{len(preheats)} preheat tasks for {len(result['oven_segments'])} oven blocks")
+
+    # vessels: the hand-overs reported are exactly the changes of cook between consecutive steps of a vessel
+    changes = []
+    for v, ts in vessels.items():
+        ts = sorted(ts, key=lambda t: t["start_min"])
+        changes += [(a["id"], b["id"]) for a, b in zip(ts, ts[1:]) if a["cook"] != b["cook"]]
+    reported = [(h["from_task"], h["to_task"]) for h in result.get("handovers", [])]
+    if sorted(changes) != sorted(reported):
+        bad.append(f"hand-overs: reported {reported}, re-derived {changes}")
+
     # hot dishes: from every heating step, some path to the plate that never cools the food on
     # purpose sits idle at most the dish's limit; resting, slicing... are work, not idle
     succ: dict[str, list[str]] = defaultdict(list)

@@ -26,7 +26,15 @@ def run_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
 
 
 def test_example_dinner_plans_and_writes_outputs(tmp_path):
-    r = run_cli(str(REPO / "examples" / "dinner-for-six.yaml"), "--out", str(tmp_path), "--time-limit", "2")
+    r = run_cli(
+        str(REPO / "examples" / "dinner-for-six.yaml"),
+        "--out",
+        str(tmp_path),
+        "--time-limit",
+        "4",
+        "--now",
+        "2030-06-01 12:00",
+    )
     assert r.returncode == 0, r.stderr
     assert "serve" in r.stdout and "Alex:" in r.stdout and "Sam:" in r.stdout
     for name in ["plan.png", "plan.html", "plan.json", "timeline.txt"]:
@@ -128,11 +136,52 @@ def test_unquoted_clock_time_and_overrides(tmp_path):
             "20:15",
             "--set",
             "kitchen.ovens=2",
+            "--now",
+            "2030-06-01 12:00",
         ],
     )
     assert r.exit_code == 0, r.exception
     result = json.loads((tmp_path / "o" / "plan.json").read_text())
     assert result["serve_at"].endswith("20:15") and result["kitchen"]["ovens"] == 2
+    assert result["date"] == "2030-06-01"  # no date in the meal: the CLI plans for today (of --now)
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (
+            ["--serve-at", "19:30", "--now", "2030-06-01 22:35"],
+            "serve_at: 19:30 on 2030-06-01 is in the past (now is 2030-06-01 22:35)",
+        ),
+        (["--date", "2030-05-31", "--now", "2030-06-01 12:00"], "serve_at: 19:30 on 2030-05-31 is in the past"),
+        (["--date", "31.5.2030"], "date: Value error, '31.5.2030' is not a date; write YYYY-MM-DD"),
+    ],
+)
+def test_the_cli_plans_for_a_day_and_refuses_the_past(tmp_path, args, expected):
+    """The cook's report: "serve at 19:30" entered at 22:35 planned a dinner in the past without a word."""
+    from typer.testing import CliRunner
+
+    from chefbot.cli import app
+    from chefbot.errors import ChefbotError
+
+    r = CliRunner().invoke(app, ["plan", str(_write(tmp_path, GOOD)), "--out", str(tmp_path / "o"), *args])
+    assert isinstance(r.exception, ChefbotError), r.exception
+    assert expected in str(r.exception)
+    ok = CliRunner().invoke(
+        app,
+        [
+            "plan",
+            str(_write(tmp_path, GOOD)),
+            "--out",
+            str(tmp_path / "o"),
+            "--date",
+            "2030-06-02",
+            "--now",
+            "2030-06-01 22:35",
+        ],
+    )
+    assert ok.exit_code == 0, ok.exception
+    assert json.loads((tmp_path / "o" / "plan.json").read_text())["serve_at"] == "2030-06-02T19:30"
 
 
 # ------------------------------------------------------------ model-assisted mode

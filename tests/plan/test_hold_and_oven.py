@@ -10,6 +10,7 @@ from chefbot.cooking.tasks import tasks_from_directions
 from chefbot.plan.api import plan_meal_dict
 from chefbot.plan.constraints import hold_chains
 from chefbot.plan.problem import PlanError
+from chefbot.plan.schema import HOLD_DEFAULT_MIN
 
 from .checker import check_plan
 from .conftest import NOW, inline
@@ -23,7 +24,19 @@ def _dish(r: dict, title: str) -> dict:
     return next(d for d in r["dishes"] if d["title"] == title)
 
 
+def test_default_hold_by_how_a_dish_ends(meal):
+    """Unset, the hold is schema.HOLD_DEFAULT_MIN by the last heat step: the roast chicken (oven) may wait longer
+    than the rice pilaf (stove); a cold dish has none."""
+    r = _plan(meal)
+    assert check_plan(r) == []
+    assert _dish(r, "Roast chicken")["hot_hold_max_min"] == HOLD_DEFAULT_MIN["oven"]
+    assert _dish(r, "Rice pilaf")["hot_hold_max_min"] == HOLD_DEFAULT_MIN["other"]
+    assert _dish(r, "Brownies")["hot_hold_max_min"] is None
+    assert r["hot_hold_max_min"] is None  # the meal set none
+
+
 def test_hot_main_is_ready_close_to_serving_cold_dishes_may_wait(meal):
+    meal["hot_hold_max_min"] = 15  # the cook's own hold for the meal wins over the oven default
     r = _plan(meal)
     assert check_plan(r) == []
     chicken, brownies = _dish(r, "Roast chicken"), _dish(r, "Brownies")
@@ -35,6 +48,7 @@ def test_hot_main_is_ready_close_to_serving_cold_dishes_may_wait(meal):
 
 
 def test_hold_limit_costs_time_only_when_needed(meal):
+    meal["hot_hold_max_min"] = 15
     held = _plan(meal)
     meal["hot_hold_max_min"] = 600
     loose = _plan(meal)
@@ -96,6 +110,7 @@ def test_hold_that_blocks_the_plan_is_named_with_its_reason():
         ],
         "cooks": [{"name": "Ann"}, {"name": "Ben"}],
         "kitchen": {"ovens": 1},
+        "hot_hold_max_min": 15,  # set by the cook: wins over the oven-finished default
     }
     with pytest.raises(PlanError) as e:
         _plan(meal)
@@ -115,6 +130,7 @@ def test_hold_blocked_by_a_cook_leaving_early():
         "serve_at": "19:00",
         "recipes": [inline("Roast", "Roast at 400° for 30 minutes.", "Carve the roast.")],
         "cooks": [{"name": "Ann", "skill": 4, "available": ["16:00-18:00"]}, {"name": "Kid", "skill": 1}],
+        "hot_hold_max_min": 15,
     }
     msg = str(pytest.raises(PlanError, _plan, meal).value)
     assert "'Roast' cannot be ready within 15 min of serving because the cooks who can do 'Carve the roast'" in msg
@@ -139,7 +155,11 @@ def test_preheat_only_when_the_oven_is_cold_or_changes_temperature(temps, makesp
     assert len(r["oven_segments"]) == blocks
     from chefbot.plan.render import timeline_text
 
-    assert timeline_text(r).count("preheat oven") == blocks
+    assert timeline_text(r).count("Preheat the oven to") == blocks
+    preheats = [t for t in r["tasks"] if t["kind"] == "preheat"]
+    assert len(preheats) == blocks and {t["cook"] for t in preheats} == {"Ann"}
+    assert [t["start_min"] for t in preheats] == [s["start"] for s in r["oven_segments"]]
+    assert r["by_cook"]["Ann"][0]["kind"] == "preheat"  # the first thing Ann does is turn the oven on
 
 
 def test_checker_catches_a_needless_preheat():

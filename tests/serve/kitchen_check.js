@@ -127,14 +127,29 @@ async function main() {
     const p = sc.plan;
     await open(page, "/plan");
     await page.fill("#meal-title", p.title);
-    await page.fill("#serve-at", p.serve_at);
+    // A plan has a date and a serving time in the past is refused, so the scenario's clock times move with the
+    // clock: serving six hours from now (later if a cook's hours would then start before midnight), the cooks'
+    // hours as far before it as in the scenario; the day is the one serving falls on.
+    const two = (n) => String(n).padStart(2, "0");
+    const mins = (hhmm) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+    const lead = Math.max(0, ...p.cooks.filter((c) => c.from).map((c) => mins(p.serve_at) - mins(c.from)));
+    let when = new Date(Date.now() + 6 * 3600000);
+    const clockNow = when.getHours() * 60 + when.getMinutes();
+    if (clockNow < lead) when = new Date(when.getTime() + (lead - clockNow) * 60000);
+    const shift = when.getHours() * 60 + when.getMinutes() - mins(p.serve_at);
+    const moved = (hhmm) => { const m = mins(hhmm) + shift; return `${two(Math.floor(m / 60))}:${two(m % 60)}`; };
+    out.plan_date = `${when.getFullYear()}-${two(when.getMonth() + 1)}-${two(when.getDate())}`;
+    out.plan_serve_at = moved(p.serve_at);
+    out.plan_cooks = p.cooks.map((c) => ({ ...c, from: c.from && moved(c.from), to: c.to && moved(c.to) }));
+    await page.fill("#serve-date", out.plan_date);
+    await page.fill("#serve-at", out.plan_serve_at);
     for (const t of p.dishes) {
       const title = t === "@generated" ? out.saved_title : t;
       await page.locator("#dish-picks li", { has: page.locator(".dish-title", { hasText: title }) }).first().locator("input.dish-pick").check();
     }
     for (let i = 0; i < p.cooks.length; i++) {
       if (i > 0) await page.click("#add-cook");
-      const c = p.cooks[i], n = i + 1;
+      const c = out.plan_cooks[i], n = i + 1;
       await page.fill(`#cook-name-${n}`, c.name);
       await page.selectOption(`#cook-skill-${n}`, String(c.skill));
       if (c.from) await page.fill(`#cook-from-${n}`, c.from);
@@ -187,6 +202,7 @@ async function main() {
       out.json_fill_status = await page.textContent("#json-status");
       out.json_form = await page.evaluate(() => ({
         title: document.getElementById("meal-title").value, serve_at: document.getElementById("serve-at").value,
+        start_after: document.getElementById("start-after").value,
         recipes: [...document.querySelectorAll(".dish-pick:checked")].map((x) => ({
           recipe_id: Number(x.value), servings: Number(x.closest("li").querySelector(".dish-servings").value) })),
         cooks: [...document.querySelectorAll("#cooks .cook")].map((r) => ({

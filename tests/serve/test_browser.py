@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from serve_support import CHROMIUM, Wrapped, browser_problem, live_app, serve_cfg
+from serve_support import CHROMIUM, FastGenerator, Wrapped, browser_problem, live_app, serve_cfg
 
 HERE = Path(__file__).resolve().parent
 
@@ -231,3 +231,79 @@ def test_page_warns_on_a_raw_chicken_salad(repo_dir, tmp_path):
     page = _recipe_page(repo_dir, tmp_path, [RAW_CHICKEN_SALAD])
     assert page["sense_visible"] and "unsafe" in page["sense_class"].split()
     assert page["sense_items"] and page["sense_items"][0]["cls"] == "safety"
+
+
+# -- the planner page (issue 25): every fix the planner suggests is made in the form ----------------------
+PLAN_DISHES = [
+    {
+        "title": "Roast chicken",
+        "servings": 4,
+        "ingredients": ["1 whole chicken", "2 tbsp butter"],
+        "directions": ["Preheat oven to 425 degrees.", "Rub the chicken with butter.", "Roast the chicken for 40 minutes.",
+                       "Rest 10 minutes and carve."],
+    },
+    {
+        "title": "Potato casserole",
+        "servings": 6,
+        "ingredients": ["6 potatoes", "1 cup cream", "1 cup cheese"],
+        "directions": ["Slice the potatoes.", "Layer the potatoes with cream and cheese in a baking dish.",
+                       "Bake at 350 degrees for 50 minutes."],
+    },
+]  # fmt: skip
+
+
+def test_plan_page_refusal_names_a_fix_the_form_makes(repo_dir, tmp_path):
+    """Two hot dishes for one oven at two temperatures: refused, naming hot_hold_max_min on the recipe; the
+    casserole allowed 90 minutes' wait in the form plans, a cook owns each preheat; a serving time an hour ago is
+    refused naming serve_at and now."""
+    import httpx
+
+    from chefbot.plan.explain import SUGGESTED_FIXES
+
+    problem = browser_problem(repo_dir)
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser test cannot run: {problem}")
+        pytest.skip(problem)
+    cfg = serve_cfg(tmp_path / "no-model")
+    cfg.kitchen.db_path = str(tmp_path / "kitchen.db")
+    spec = tmp_path / "plan_spec.json"
+    spec.write_text(
+        json.dumps(
+            {
+                "timeout_ms": 90000,
+                "dishes": ["Roast chicken", "Potato casserole"],
+                "meal_hold": 15,  # the cook's own wait for the meal: wins over the oven-finished default
+                "fix_dish": "Potato casserole",
+                "fix_hold": 90,
+                "out_dir": str(tmp_path),
+            }
+        )
+    )
+    env = dict(os.environ, NODE_PATH=str(repo_dir / ".cache" / "browser" / "node_modules"), CHROMIUM=CHROMIUM)
+    with live_app(cfg, FastGenerator()) as srv, httpx.Client(base_url=srv.url, timeout=30) as api:
+        for recipe in PLAN_DISHES:
+            assert api.post("/api/recipes", json=recipe).status_code == 201
+        spec.write_text(json.dumps({**json.loads(spec.read_text()), "url": srv.url}))
+        r = subprocess.run(
+            ["node", str(HERE / "plan_check.js"), str(spec)], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert r.returncode == 0, f"plan_check.js failed:\n{r.stderr[-3000:]}"
+        page = json.loads(r.stdout.strip().splitlines()[-1])
+        saved = api.get(f"/api/plans/{page['plan_id']}").json()
+    assert page["page_errors"] == []
+    assert page["default_hold"] == ""  # the meal's wait is empty: schema.HOLD_DEFAULT_MIN by how each dish ends
+    assert page["default_date"] == page["browser_today"]  # the form's day: the browser's today
+    assert set(SUGGESTED_FIXES.values()) <= set(page["fields"])  # an input for every fix, in the live page
+    refused = page["refused"]
+    assert "kind: cold" in refused and "hot_hold_max_min" in refused, refused
+    assert page["fixed_status"] == "" and page["sent"]["date"] == page["serve"]["date"]
+    assert sorted(str(x.get("hot_hold_max_min")) for x in page["sent"]["recipes"]) == ["90", "None"]
+    holds = {d["title"]: d["hot_hold_max_min"] for d in saved["plan"]["dishes"]}
+    assert holds == {"Roast chicken": 15, "Potato casserole": 90}
+    assert saved["plan"]["date"] == page["serve"]["date"]
+    preheats = [t for t in saved["plan"]["tasks"] if t["kind"] == "preheat"]
+    assert len(preheats) == 2 and sorted(page["preheat_bars"]) == sorted(t["id"] for t in preheats)
+    assert sum("Preheat the oven to" in x for x in page["cook_items"]) == 2
+    assert f"on {page['serve']['date']}" in page["summary"]
+    assert "is in the past (now is" in page["past"] and page["past"].count("serve_at") >= 1, page["past"]

@@ -131,8 +131,12 @@ def _check_against_api(page: dict, api: httpx.Client) -> None:
     request = plan["request"]
     assert sorted(r["recipe_id"] for r in request["recipes"]) == sorted([rid, ids[0], _id(api, "Baked apples")])
     assert [c["name"] for c in request["cooks"]] == ["Alex", "Sam"]
-    assert request["cooks"][1]["skill"] == 3 and request["cooks"][1]["available_from"] == "17:30"
-    assert request["kitchen"]["ovens"] == 1 and request["serve_at"] == "19:30"
+    assert request["cooks"][1]["skill"] == 3 and request["cooks"][1]["available_from"] == page["plan_cooks"][1]["from"]
+    assert request["kitchen"]["ovens"] == 1 and request["serve_at"] == page["plan_serve_at"]
+    assert request["date"] == page["plan_date"] and plan["plan"]["date"] == page["plan_date"]  # the form's day
+    preheats = [t for t in plan["tasks"] if t.get("kind") == "preheat"]  # a cook turns the oven on
+    assert preheats and all(t["cook"] in ("Alex", "Sam") for t in preheats)
+    assert set(t["id"] for t in preheats) <= set(page["gantt_bars"])
     assert sorted(page["gantt_bars"]) == sorted(t["id"] for t in plan["tasks"])  # one bar per step
     assert {"Rice Bowl", "Pancakes", "Baked apples", "Oven 1"} <= set(page["gantt_labels"])
     assert {c["cook"]: c["steps"] for c in page["cook_lists"]} == {
@@ -146,8 +150,10 @@ def _check_against_api(page: dict, api: httpx.Client) -> None:
     bad = page["json_bad_status"]
     assert bad.startswith("Error 422") and "cooks.0.skill" in bad, bad  # the API's 422, naming the field
     assert page["json_syntax_status"].startswith("Not valid JSON"), page["json_syntax_status"]
-    assert "start_after" in page["json_fill_status"], page["json_fill_status"]  # the form has no field for it
+    # every field of the request has a place in the form now (start_after included)
+    assert page["json_fill_status"] == "The form is filled.", page["json_fill_status"]
     form = page["json_form"]
+    assert form["start_after"] == req["start_after"]
     assert (form["title"], form["serve_at"], form["kitchen"]) == (req["title"], req["serve_at"], req["kitchen"])
     assert sorted(map(tuple, (r.values() for r in form["recipes"]))) == sorted(
         (r["recipe_id"], r["servings"]) for r in req["recipes"]

@@ -57,6 +57,8 @@ def meal_spec(db: KitchenDB, form: dict) -> dict:
                 "kind": entry.get("kind") or "auto",
             }
         )
+        if entry.get("hot_hold_max_min") is not None:
+            recipes[-1]["hot_hold_max_min"] = entry["hot_hold_max_min"]
     cooks = []
     for c in form["cooks"]:
         cook = {"name": c["name"], "skill": c.get("skill", 3)}
@@ -71,7 +73,7 @@ def meal_spec(db: KitchenDB, form: dict) -> dict:
         "cooks": cooks,
         "kitchen": dict(form.get("kitchen") or {}),
     }
-    for key in ("start_after", "hot_hold_max_min"):
+    for key in ("date", "start_after", "hot_hold_max_min"):
         if form.get(key) is not None:
             spec[key] = form[key]
     return spec

@@ -18,7 +18,7 @@ from chefbot.cooking.tasks import DishTasks, tasks_from_directions
 from chefbot.errors import DataError
 from chefbot.plan.complete import Complete
 from chefbot.plan.model_assist import tasks_with_model
-from chefbot.plan.problem import build_problem
+from chefbot.plan.problem import Problem, build_problem
 from chefbot.plan.recipes import load_recipe
 from chefbot.plan.render import html_page
 from chefbot.plan.schema import MealSpec
@@ -77,6 +77,20 @@ def plan_meal(
     return solve(problem), analysis.warnings
 
 
+def _note_waits(prob: Problem, tasks: list[dict]) -> None:
+    """The last step of each hot dish that then waits for serving says so (``waits``): "keep covered, waits 40
+    min", with the limit and the field that changes it, so the cook sees the wait in their list."""
+    for d in prob.dishes:
+        if d.hold_max is None:
+            continue
+        last = max((t for t in tasks if t["dish"] == d.key), key=lambda t: t["end_min"])
+        wait = prob.horizon - last["end_min"]
+        if wait > 0:
+            last["waits"] = (
+                f"keep covered, waits {wait} min until serving (at most {d.hold_max} off the heat: hot_hold_max_min)"
+            )
+
+
 def plan_to_dict(plan: Plan, warnings: list[str] | None = None) -> dict:
     """The plan as plain JSON types; clock times as ``HH:MM`` and ISO datetimes."""
     prob = plan.problem
@@ -112,8 +126,12 @@ def plan_to_dict(plan: Plan, warnings: list[str] | None = None) -> dict:
                 "after": list(t.after),
                 "vessel": t.vessel,
                 "hands": [list(h) for h in st.hands],
+                "kind": "step",
             }
         )
+    _note_waits(prob, tasks)
+    tasks += [_preheat_task(prob, p, plan.oven_segments) for p in plan.preheats]
+    tasks.sort(key=lambda x: (x["start_min"], x["kind"] != "preheat", x["id"]))
     cooks = {c.name: [x for x in tasks if x["cook"] == c.name] for c in prob.meal.cooks}
     return {
         "title": prob.meal.title,
@@ -149,9 +167,48 @@ def plan_to_dict(plan: Plan, warnings: list[str] | None = None) -> dict:
             dict(s, start_clock=clock(s["start"]), end_clock=clock(s["end"])) for s in plan.oven_segments
         ],
         "vessels": plan.vessels,
+        "handovers": plan.handovers,
+        "date": prob.serve.date().isoformat() if prob.dated else None,
         "tasks": tasks,
         "by_cook": cooks,
         "warnings": list(warnings or []),
+    }
+
+
+def _preheat_task(prob: Problem, p: dict, segments: list[dict]) -> dict:
+    """A preheat as a task of its cook's list: one minute of hands, then the oven heats by itself.  It follows
+    the tasks of the oven's previous block (the oven is free of them then), so a late kitchen shifts it too
+    (``kitchen.plans.live``); ``oven`` stays None: it is not a baking task."""
+    which = "the oven" if prob.meal.kitchen.ovens == 1 else f"oven {p['oven'] + 1}"
+    before = [s for s in segments if s["oven"] == p["oven"] and s["end"] <= p["start"]]
+    after = max(before, key=lambda s: s["end"])["tasks"] if before else []
+    return {
+        "id": p["id"],
+        "kind": "preheat",
+        "dish": "",
+        "dish_title": "Oven" if prob.meal.kitchen.ovens == 1 else f"Oven {p['oven'] + 1}",
+        "step": 0,
+        "text": f"Preheat {which} to {p['temp_c']} °C (ready at {prob.clock(p['ready']):%H:%M})",
+        "verb": "preheat",
+        "cook": p["cook"],
+        "start_min": p["start"],
+        "end_min": p["end"],
+        "start": prob.clock(p["start"]).strftime("%H:%M"),
+        "end": prob.clock(p["end"]).strftime("%H:%M"),
+        "start_iso": prob.clock(p["start"]).isoformat(timespec="minutes"),
+        "duration_min": p["end"] - p["start"],
+        "duration_from": "planner",
+        "attended": True,
+        "skill": 1,
+        "equipment": [],
+        "oven": None,
+        "oven_temp_c": None,
+        "preheat_oven": p["oven"],
+        "preheat_temp_c": p["temp_c"],
+        "ready_min": p["ready"],
+        "after": list(after),
+        "vessel": None,
+        "hands": [[p["start"], p["end"]]],
     }
 
 

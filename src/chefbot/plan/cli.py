@@ -38,6 +38,9 @@ def plan_command(
     api_key: str | None = typer.Option(
         None, "--api-key", envvar="CHEFBOT_API_KEY", help="Key for --endpoint, if it needs one."
     ),
+    date: str | None = typer.Option(
+        None, "--date", help="The day of the meal, YYYY-MM-DD [the meal's date, else today]; a past time is refused."
+    ),
     now: str | None = typer.Option(
         None, "--now", help="Pretend the time is this ('YYYY-MM-DD HH:MM'); for reproducible runs."
     ),
@@ -54,6 +57,8 @@ def plan_command(
         extra.append(f"serve_at='{serve_at}'")
     if start_after:
         extra.append(f"start_after='{start_after}'")
+    if date:
+        extra.append(f"date='{date}'")
     if time_limit is not None:
         extra.append(f"solver.time_limit_s={time_limit}")
     meal = load_yaml_model(MealSpec, meal_file, extra)
@@ -70,6 +75,8 @@ def plan_command(
             when = dt.datetime.fromisoformat(now)
         except ValueError:
             raise ChefbotError(f"--now {now!r}: write a date and time, e.g. 2025-06-01 17:00") from None
+    if meal.day is None:  # a plan from the command line is for a day: today unless the meal or --date says
+        meal = meal.model_copy(update={"date": (when or dt.datetime.now()).date().isoformat()})
     plan, warnings = plan_meal(meal, base_dir=meal_file.parent, now=when, complete=complete)
     result = plan_to_dict(plan, warnings)
     result["html"] = html_page(result)

@@ -16,6 +16,13 @@ Time is in whole minutes on an axis that ends at the serving time (``horizon``).
   task that follows another at the same temperature needs no new preheat (its window
   lies where the oven is already hot).  Tasks at one temperature share the oven up to
   ``oven_racks``;
+* a preheat is a cook's work: whoever turns the oven on spends ``PREHEAT_HANDS_MIN`` of their
+  hands at the start of the preheat window, then the oven heats unattended.  Every baking task
+  either has such a preheat or follows a task at its temperature on its oven that is still baking
+  less than ``preheat`` minutes before it starts (the oven is hot); ``_preheats`` builds it;
+* consecutive steps of one vessel (``Task.vessel``: the chili pot) go to one cook unless a
+  hand-over is needed: ``handovers`` counts the changes of cook along each vessel, and the
+  first solve minimises it right after the makespan (``solve``);
 * a hot dish sits idle at most ``hot_hold_max_min`` minutes between leaving the heat and
   serving (see ``hold_chains``); cold dishes may be ready any time before serving;
 * everything ends by serving time.
@@ -38,6 +45,10 @@ from chefbot.plan.stop import watch
 # Steps that cool food on purpose: what follows them is not "hot food waiting".
 COOLING_VERBS = {"cool", "chill", "refrigerate", "freeze", "set"}
 _ICE_RE = re.compile(r"\bice(?:d)?[- ]?(?:cold )?(?:water|bath)\b|\bcold water\b", re.I)
+# Minutes of a cook's hands to start a preheat: set the dial or keypad and switch the oven on.
+# Not a cooking fact but the planner's time grain (one minute, the shortest task it schedules);
+# the heating itself is ``durations.yaml``'s ``preheat_minutes``, unattended.
+PREHEAT_HANDS_MIN = 1
 
 
 def is_heat(t: Task) -> bool:
@@ -110,6 +121,20 @@ class PlanModel:
                         m.NewOptionalFixedSizeIntervalVar(self.start[t.id] + a, length, x, f"h_{t.id}_{c.name}_{a}")
                     )
             m.AddExactlyOne(lits)
+        oven_tasks = [t for t in prob.tasks if "oven" in t.equipment]
+        n_ovens = kitchen.ovens
+        self.on_oven: dict[tuple[str, int], cp_model.IntVar] = {}
+        for o in range(n_ovens if oven_tasks else 0):
+            for t in oven_tasks:
+                self.on_oven[t.id, o] = m.NewConstant(1) if n_ovens == 1 else m.NewBoolVar(f"y_{t.id}_{o}")
+        if n_ovens > 1:
+            for t in oven_tasks:
+                m.AddExactlyOne([self.on_oven[t.id, o] for o in range(n_ovens)])
+        self.preheat_by: dict[tuple[str, str], cp_model.IntVar] = {}
+        self.needs_preheat: dict[str, cp_model.IntVar] = {}
+        if n_ovens:
+            self._preheats(oven_tasks, cook_intervals)
+
         for c in prob.meal.cooks:
             if "availability" not in relax:
                 for a, b in prob.cook_blocked[c.name]:
@@ -145,17 +170,10 @@ class PlanModel:
                 m.AddCumulative(ivs, [1] * len(ivs), cap)
 
         # ovens: preheat + bake on one oven at one temperature at a time
-        oven_tasks = [t for t in prob.tasks if "oven" in t.equipment]
-        n_ovens = kitchen.ovens
-        self.on_oven: dict[tuple[str, int], cp_model.IntVar] = {}
         for o in range(n_ovens if oven_tasks else 0):
             ext, bake = [], []
             for t in oven_tasks:
-                if n_ovens == 1:
-                    y = m.NewConstant(1)
-                else:
-                    y = m.NewBoolVar(f"y_{t.id}_{o}")
-                self.on_oven[t.id, o] = y
+                y = self.on_oven[t.id, o]
                 ext.append(
                     (t, m.NewOptionalFixedSizeIntervalVar(self.start[t.id] - P, t.duration_min + P, y, f"e_{t.id}_{o}"))
                 )
@@ -167,9 +185,19 @@ class PlanModel:
                     for t2, e2 in ext[i + 1 :]:
                         if t1.oven_temp_c != t2.oven_temp_c:
                             m.AddNoOverlap([e1, e2])
-        if n_ovens > 1:
-            for t in oven_tasks:
-                m.AddExactlyOne([self.on_oven[t.id, o] for o in range(n_ovens)])
+        # one vessel, one cook: a change of cook between consecutive steps of a vessel is a hand-over
+        self.handover: dict[tuple[str, str], cp_model.IntVar] = {}
+        for ts in by_vessel.values():
+            for a, b in zip(ts, ts[1:]):
+                h = m.NewBoolVar(f"handover_{a.id}_{b.id}")
+                self.handover[a.id, b.id] = h
+                for c in prob.meal.cooks:
+                    xa, xb = self.assign.get((a.id, c.name)), self.assign.get((b.id, c.name))
+                    if xa is not None and xb is not None:
+                        m.Add(xa == xb).OnlyEnforceIf(h.Not())
+                    elif xa is not None or xb is not None:
+                        m.AddImplication(xa if xa is not None else xb, h)
+        self.handovers = sum(self.handover.values())
 
         # objective terms
         firsts = [self.start[t.id] - (P if "oven" in t.equipment else 0) for t in prob.tasks]
@@ -214,9 +242,42 @@ class PlanModel:
                 if name == c.name
                 for t in [self.task_by_id[tid]]
             )
+            load += sum(z * PREHEAT_HANDS_MIN for (_, name), z in self.preheat_by.items() if name == c.name)
             loads.append(load)
-        self.max_load = m.NewIntVar(0, sum(t.duration_min for t in prob.tasks), "max_load")
+        self.load_bound = sum(t.duration_min for t in prob.tasks) + PREHEAT_HANDS_MIN * len(oven_tasks)
+        self.max_load = m.NewIntVar(0, self.load_bound, "max_load")
         m.AddMaxEquality(self.max_load, loads)
+
+    def _preheats(self, oven_tasks: list[Task], cook_intervals: dict[str, list]) -> None:
+        """Each baking task finds its oven hot (a task at its temperature on its oven started before it and
+        bakes until less than ``preheat`` minutes before it starts) or has a preheat: one cook's hands for
+        ``PREHEAT_HANDS_MIN`` at the start of its preheat window.  Ties (two tasks starting together) go to
+        the task listed first, so one of them always owns the preheat."""
+        m, P = self.m, self.prob.preheat
+        index = {t.id: i for i, t in enumerate(oven_tasks)}
+        for t in oven_tasks:
+            p = m.NewBoolVar(f"preheat_{t.id}")
+            self.needs_preheat[t.id] = p
+            warm = []
+            for u in oven_tasks:
+                if u.id == t.id or u.oven_temp_c != t.oven_temp_c:
+                    continue
+                k = m.NewBoolVar(f"warm_{t.id}_{u.id}")
+                m.Add(self.start[u.id] + (0 if index[u.id] < index[t.id] else 1) <= self.start[t.id]).OnlyEnforceIf(k)
+                m.Add(self.end[u.id] > self.start[t.id] - P).OnlyEnforceIf(k)
+                for o in range(self.prob.meal.kitchen.ovens if self.prob.meal.kitchen.ovens > 1 else 0):
+                    m.Add(self.on_oven[t.id, o] == self.on_oven[u.id, o]).OnlyEnforceIf(k)
+                warm.append(k)
+            m.AddBoolOr([p, *warm])
+            lits = []
+            for c in self.prob.meal.cooks:  # anyone can turn an oven on (skill 1)
+                z = m.NewBoolVar(f"z_{t.id}_{c.name}")
+                self.preheat_by[t.id, c.name] = z
+                lits.append(z)
+                cook_intervals[c.name].append(
+                    m.NewOptionalFixedSizeIntervalVar(self.start[t.id] - P, PREHEAT_HANDS_MIN, z, f"ph_{t.id}_{c.name}")
+                )
+            m.Add(sum(lits) == p)
 
     def hands(self, t: Task) -> list[tuple[int, int]]:
         """(offset from start, length) of the intervals a task needs its cook's hands."""

@@ -14,6 +14,24 @@ from chefbot.cooking.equipment import CUMULATIVE, KITCHEN_FIELD
 from chefbot.plan.constraints import PlanModel
 from chefbot.plan.problem import Dish, Problem, hours_minutes
 
+# Every fix a planner error suggests (here, problem.py, solve.py), by the words of the message, and the field of
+# the meal spec that makes it.  The plan page has an input for each (data-field in web/plan.html, plan.js), so a
+# cook can make every suggested fix in the form; tests/plan/test_form_fixes.py checks both.
+SUGGESTED_FIXES = {
+    "serve_at": "serve_at",
+    "(date)": "date",
+    "start_after": "start_after",
+    "hot_hold_max_min (for the meal": "hot_hold_max_min",
+    "or on the recipe)": "recipes.hot_hold_max_min",
+    "kind: cold": "recipes.kind",
+    "(cooks)": "cooks",
+    "cooks.skill": "cooks.skill",
+    "cooks.available": "cooks.available",
+    "(kitchen)": "kitchen",
+    **{f"kitchen.{f}": f"kitchen.{f}" for f in [*KITCHEN_FIELD.values(), "oven_racks"]},
+    "solver.time_limit_s": "solver.time_limit_s",
+}
+
 
 def _feasible(prob: Problem, relax: frozenset[str], time_limit: float):
     model = PlanModel(prob, relax)
@@ -41,15 +59,22 @@ def explain_infeasible(prob: Problem) -> str:
         if relax == "oven_temperature":
             return _oven_conflict(prob, model, solver)
         if relax == "availability":
-            return "the cooks' available hours are too short: there is no way to fit the hands-on work into their windows before serving"
+            return (
+                "the cooks' available hours are too short: there is no way to fit the hands-on work into their windows "
+                "before serving; widen a cook's hours (cooks.available) or add a cook (cooks)"
+            )
         if relax == "start":
             need = solver.Value(model.makespan)
             return (
                 f"not enough time: the meal needs at least {hours_minutes(need)} but cooking can start only at "
-                f"{prob.clock(prob.earliest):%H:%M} for serving at {prob.serve:%H:%M}"
+                f"{prob.clock(prob.earliest):%H:%M} for serving at {prob.serve:%H:%M}; serve later (serve_at) or start "
+                "earlier (start_after)"
             )
         if relax == "hands":
-            return f"not enough hands: {len(prob.meal.cooks)} cook(s) cannot do all the hands-on work in the time before serving"
+            return (
+                f"not enough hands: {len(prob.meal.cooks)} cook(s) cannot do all the hands-on work in the time before "
+                "serving; add a cook (cooks) or serve later (serve_at)"
+            )
         if relax == "oven_racks":
             return f"the oven has room for {prob.meal.kitchen.oven_racks} dishes at once (kitchen.oven_racks) and more must bake at the same time"
         return (
@@ -58,7 +83,7 @@ def explain_infeasible(prob: Problem) -> str:
         )
     return (
         "no plan satisfies all constraints together (several block it at once); "
-        "try a later serving time, an earlier start, more cooks or more equipment"
+        "try a later serving time (serve_at), an earlier start (start_after), more cooks (cooks) or more equipment (kitchen)"
     )
 
 
@@ -152,7 +177,11 @@ def _oven_conflict(prob: Problem, model: PlanModel, solver: cp_model.CpSolver) -
                 return (
                     f"two dishes need {which} at {a.oven_temp_c} °C and {b.oven_temp_c} °C during the same window: "
                     f"'{title[a.dish]}' ('{a.text}') and '{title[b.dish]}' ('{b.text}') around "
-                    f"{prob.clock(lo):%H:%M}-{prob.clock(hi):%H:%M}; an oven holds one temperature at a time"
+                    f"{prob.clock(lo):%H:%M}-{prob.clock(hi):%H:%M}; an oven holds one temperature at a time: add an oven "
+                    "(kitchen.ovens) or serve later (serve_at)"
                 )
     temps = sorted({t.oven_temp_c for t in oven_tasks})
-    return f"the oven cannot reach all of {', '.join(f'{c} °C' for c in temps)} in time; an oven holds one temperature at a time"
+    return (
+        f"the oven cannot reach all of {', '.join(f'{c} °C' for c in temps)} in time; an oven holds one temperature at "
+        "a time: add an oven (kitchen.ovens) or serve later (serve_at)"
+    )

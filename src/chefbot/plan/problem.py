@@ -13,10 +13,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from chefbot.cooking.durations import rules
-from chefbot.cooking.equipment import KITCHEN_FIELD
+from chefbot.cooking.equipment import HEAT, KITCHEN_FIELD
 from chefbot.cooking.tasks import DishTasks, Task
 from chefbot.errors import ChefbotError
-from chefbot.plan.schema import MealSpec, parse_clock, parse_serve_at, parse_window
+from chefbot.plan.schema import HOLD_DEFAULT_MIN, MealSpec, parse_clock, parse_serve_at, parse_window
 
 
 class PlanError(ChefbotError):
@@ -45,6 +45,7 @@ class Problem:
     preheat: int
     hands_start: int
     hands_end: int
+    dated: bool = False  # a plan for a given day (checked against now), not a timeline for any day
 
     @property
     def tasks(self) -> list[Task]:
@@ -68,20 +69,33 @@ def _critical_path(tasks: list[Task], preheat: int) -> int:
     return max(finish.values(), default=0)
 
 
+def hold_limit(dish_hold: int | None, meal_hold: int | None, tasks: list[Task]) -> int:
+    """Minutes a hot dish may wait off the heat: the dish's own limit, else the meal's, else the default for
+    where its last heat step is (``schema.HOLD_DEFAULT_MIN``: an oven-finished dish may wait longer)."""
+    if dish_hold is not None:
+        return dish_hold
+    if meal_hold is not None:
+        return meal_hold
+    last_heat = next((t for t in reversed(tasks) if HEAT & set(t.equipment)), None)
+    return HOLD_DEFAULT_MIN["oven" if last_heat is not None and "oven" in last_heat.equipment else "other"]
+
+
 def build_problem(
     meal: MealSpec, dish_tasks: list[DishTasks], kinds: list[str], now: dt.datetime | None = None
 ) -> Problem:
     """Turn clock times into the minute axis and run the checks that need no solver."""
     r = rules()
     now = now or dt.datetime.now()
-    serve_time, serve_date = parse_serve_at(meal.serve_at)
+    serve_time, _ = parse_serve_at(meal.serve_at)
+    serve_date = meal.day
     serve = dt.datetime.combine(serve_date or now.date(), serve_time)
     if serve_date is not None and serve <= now:
         raise PlanError(
-            f"serve_at: the serving time {serve:%Y-%m-%d %H:%M} is in the past (now is {now:%Y-%m-%d %H:%M}); give a later time"
+            f"serve_at: {serve:%H:%M} on {serve:%Y-%m-%d} is in the past (now is {now:%Y-%m-%d %H:%M}); "
+            "give a later serving time (serve_at) or a later date (date)"
         )
     holds = [
-        spec.hot_hold_max_min if spec.hot_hold_max_min is not None else meal.hot_hold_max_min for spec in meal.recipes
+        hold_limit(spec.hot_hold_max_min, meal.hot_hold_max_min, d.tasks) for spec, d in zip(meal.recipes, dish_tasks)
     ]
     dishes = [Dish(d.key, d.title, k, d.tasks, h if k == "hot" else None) for d, k, h in zip(dish_tasks, kinds, holds)]
     all_tasks = [t for d in dishes for t in d.tasks]
@@ -105,6 +119,7 @@ def build_problem(
     if earliest_clock is not None:
         horizon = max(1, int((serve - earliest_clock).total_seconds() // 60))
     prob = Problem(meal, dishes, serve, horizon, 0, {}, r.preheat_minutes, r.hands_start_minutes, r.hands_end_minutes)
+    prob.dated = serve_date is not None
     if earliest_clock is not None:
         prob.earliest = max(0, prob.minute(earliest_clock))
     for c in meal.cooks:
@@ -149,20 +164,22 @@ def _precheck(prob: Problem) -> None:
                 best = max(meal.cooks, key=lambda c: c.skill)
                 raise PlanError(
                     f"no cook has skill {t.skill} needed for '{t.text}' in '{d.title}'; "
-                    f"the most skilled cook, {best.name}, has skill {best.skill}"
+                    f"the most skilled cook, {best.name}, has skill {best.skill}; raise a cook's skill (cooks.skill) "
+                    "or add a cook (cooks)"
                 )
             need = t.duration_min if t.attended else min(t.duration_min, prob.hands_start)
             if all(_longest_free(prob, c.name) < need for c in able):
                 raise PlanError(
                     f"no cook who can do '{t.text}' in '{d.title}' (skill {t.skill}) is available "
-                    f"for {need} minutes in a row before serving"
+                    f"for {need} minutes in a row before serving; widen a cook's hours (cooks.available) or add a cook (cooks)"
                 )
         chain = _critical_path(d.tasks, prob.preheat)
         room = prob.horizon - prob.earliest
         if chain > room:
             raise PlanError(
                 f"'{d.title}' needs at least {hours_minutes(chain)} (its longest chain of steps) but there are only "
-                f"{hours_minutes(room)} between {prob.clock(prob.earliest):%H:%M} and serving at {prob.serve:%H:%M}"
+                f"{hours_minutes(room)} between {prob.clock(prob.earliest):%H:%M} and serving at {prob.serve:%H:%M}; "
+                "serve later (serve_at) or start earlier (start_after)"
             )
 
 

@@ -16,23 +16,21 @@ COOK_COLOURS = ["#2f6fb0", "#d9822b", "#3a9a5b", "#9b59b6", "#c0392b", "#7f8c8d"
 
 
 def _what(t: dict) -> str:
+    if t.get("kind") == "preheat":  # "Preheat the oven to 175 °C (ready at 18:10)": no dish, no equipment
+        return t["text"]
     extra = []
     if t["oven_temp_c"]:
         extra.append(f"oven {t['oven'] + 1 if t['oven'] is not None else ''} {t['oven_temp_c']} °C".replace("  ", " "))
     if not t["attended"]:
         extra.append("hands-off")
-    return f"{t['dish_title']}: {t['text']}" + (f" ({', '.join(extra)})" if extra else "")
+    then = f"; then {t['waits']}" if t.get("waits") else ""
+    return f"{t['dish_title']}: {t['text']}" + (f" ({', '.join(extra)})" if extra else "") + then
 
 
 def timeline_text(result: dict) -> str:
     """Every task in clock order, counted back from serving; preheats included."""
     rows = []
-    for s in result["oven_segments"]:
-        if s["start"] < s["preheat_end"]:
-            rows.append(
-                (s["start"], f"{s['start_clock']}        -       preheat oven {s['oven'] + 1} to {s['temp_c']} °C")
-            )
-    for t in result["tasks"]:
+    for t in result["tasks"]:  # preheats are tasks of their cook
         rows.append((t["start_min"], f"{t['start']}-{t['end']}  {t['cook']:<8} {_what(t)}"))
     rows.sort(key=lambda r: r[0])
     head = [
@@ -50,7 +48,8 @@ def timeline_text(result: dict) -> str:
 def _readiness(d: dict) -> str:
     if d["kind"] != "hot":
         return "cold, may wait"
-    return f"hot, {d['hold_min']} min off the heat before serving (limit {d['hot_hold_max_min']})"
+    covered = ", kept covered" if d["hold_min"] else ""
+    return f"hot, {d['hold_min']} min off the heat before serving{covered} (limit {d['hot_hold_max_min']})"
 
 
 def cook_lists_text(result: dict) -> str:
@@ -80,6 +79,13 @@ def gantt_figure(result: dict):
     fig = Figure(figsize=(12, 0.55 * len(rows) + 1.6), dpi=110)
     ax = fig.add_subplot(1, 1, 1)
     for t in result["tasks"]:
+        if t.get("kind") == "preheat":  # drawn on its oven's row below, and on its cook's hands
+            row = y[f"Oven {t['preheat_oven'] + 1}"]
+            ax.barh(row, t["duration_min"], left=t["start_min"], height=0.8, color=colour[t["cook"]], zorder=3)
+            ax.barh(
+                y[f"{t['cook']}'s hands"], t["duration_min"], left=t["start_min"], height=0.5, color=colour[t["cook"]]
+            )
+            continue
         row = y[t["dish_title"]]
         ax.barh(
             row,
@@ -115,7 +121,7 @@ def gantt_figure(result: dict):
             )
     # when each dish is ready: hot ones must be close to serving, cold ones may wait
     for d in result["dishes"]:
-        done = max(t["end_min"] for t in result["tasks"] if t["dish"] == d["key"])
+        done = max(t["end_min"] for t in result["tasks"] if t["dish"] == d["key"])  # preheats have no dish
         hot = d["kind"] == "hot"
         ax.plot(
             [done],

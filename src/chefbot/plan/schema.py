@@ -59,6 +59,17 @@ class RowRef(Section):
     index: int = Field(ge=0)
 
 
+# Default minutes a hot dish may wait between its last heat step and serving, by the station of that step,
+# when neither the dish nor the meal sets hot_hold_max_min.  A dish that finishes in the oven (casserole,
+# roast, baked pasta, pot pie) keeps its heat covered, and a roast rests anyway; a dish from the stove or
+# the fryer goes soggy or dry, so it waits the short default.  These are chefbot's quality defaults, not a
+# food-safety figure: the safety bound is USDA FSIS's -- food must not stay in the danger zone, 40-140 °F,
+# more than 2 hours (https://www.fsis.usda.gov/food-safety/safe-food-handling-and-preparation/food-safety-basics/danger-zone-40f-140f);
+# 60 minutes is half that bound.  The plan shows each dish's wait (its readiness line and the cook's list: "keep
+# covered, waits 40 min") so the cook sees it and can change it in the form.
+HOLD_DEFAULT_MIN = {"oven": 60, "other": 15}
+
+
 class RecipeSpec(Section):
     """Where one dish's recipe comes from: a recipe file, a RecipeNLG row, inline text, or ingredients to be
     written by a model.  Not a recipe itself: ``plan.recipes.load_recipe`` turns it into a ``Recipe``."""
@@ -69,7 +80,7 @@ class RecipeSpec(Section):
     ingredients: list[str] | None = None
     directions: list[str] | str | None = None
     kind: Literal["auto", "hot", "cold"] = "auto"  # auto: hot when it ends with cooking, cold when chilled/cooled
-    # minutes a hot dish may sit idle after leaving the heat; None: the meal's hot_hold_max_min
+    # minutes a hot dish may sit idle after leaving the heat; None: the meal's, else HOLD_DEFAULT_MIN by how it ends
     hot_hold_max_min: int | None = Field(None, ge=0, le=24 * 60)
 
     @model_validator(mode="after")
@@ -136,13 +147,19 @@ class SolverSettings(Section):
 class MealSpec(Section):
     title: str = "Meal"
     serve_at: str
+    # The day of the meal, YYYY-MM-DD (or give it in serve_at).  A dated plan is checked against now:
+    # a serving time in the past is refused and nothing starts before now.  Without a date the plan is a
+    # timeline for any day (no check); the plan form and `chefbot plan` always give one (default: today).
+    date: str | None = None
     start_after: str | None = None  # HH:MM: nothing may start earlier (kitchen free from then)
     recipes: list[RecipeSpec]
     cooks: list[Cook]
     kitchen: Kitchen = Field(default_factory=Kitchen)
     # A hot dish may sit at most this long, in total, between leaving the heat and serving
     # (resting, slicing, "keep warm" steps count as the dish's own work, not as waiting).
-    hot_hold_max_min: int = Field(15, ge=0, le=24 * 60)
+    # None: each hot dish gets HOLD_DEFAULT_MIN by where its last heat step is; set, it holds for every dish
+    # (a dish's own hot_hold_max_min still wins).
+    hot_hold_max_min: int | None = Field(None, ge=0, le=24 * 60)
     tasks_from: Literal["rules", "model"] = "rules"  # model: ask the endpoint for tasks, rules as fallback
     solver: SolverSettings = Field(default_factory=SolverSettings)
 
@@ -161,6 +178,30 @@ class MealSpec(Section):
     def _serve_at(cls, v: str) -> str:
         parse_serve_at(v)
         return v
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _date(cls, v):
+        if isinstance(v, dt.date) and not isinstance(v, dt.datetime):  # YAML reads 2026-12-07 as a date
+            return v.isoformat()
+        if v is not None:
+            try:
+                dt.date.fromisoformat(str(v))
+            except ValueError:
+                raise ValueError(f"{v!r} is not a date; write YYYY-MM-DD, e.g. 2026-12-24") from None
+        return v
+
+    @model_validator(mode="after")
+    def _one_date(self) -> MealSpec:
+        _, serve_date = parse_serve_at(self.serve_at)
+        if self.date and serve_date and serve_date.isoformat() != self.date:
+            raise ValueError(f"serve_at says {serve_date} but date says {self.date}; give the day once")
+        return self
+
+    @property
+    def day(self) -> dt.date | None:
+        """The meal's date (from ``date`` or ``serve_at``), or None for a timeline for any day."""
+        return dt.date.fromisoformat(self.date) if self.date else parse_serve_at(self.serve_at)[1]
 
     @field_validator("start_after")
     @classmethod

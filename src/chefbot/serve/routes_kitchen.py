@@ -223,7 +223,7 @@ async def create_plan(req: PlanCreate, request: Request, state: Server, kitchen:
     spec = await asyncio.to_thread(plans.meal_spec, kitchen.db, form)
     cap = state.cfg.serve.plan_time_limit_s
     spec["solver"] = {
-        "time_limit_s": min(PLAN_TIME_LIMIT_S, cap),
+        "time_limit_s": min(form.get("time_limit_s", PLAN_TIME_LIMIT_S), cap),
         "explain_time_limit_s": min(2.0, cap),
         "workers": state.cfg.serve.plan_workers,
     }

@@ -39,6 +39,7 @@ from chefbot.serve.schemas_recipes import Ingredients
 MAX_TEXT = 16_000
 CLOCK = r"^[0-9]{1,2}:[0-9]{2}$"
 SERVE_AT = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}[ T])?[0-9]{1,2}:[0-9]{2}$"
+DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 Id = Annotated[Int(ge=1, le=EXACT_INT), Field(description="a row id")]
 
 
@@ -114,6 +115,9 @@ class PlanRecipe(KitchenRequest):
     recipe_id: Id
     servings: Servings | None = Field(None, description="default: the recipe's own")
     kind: Literal["auto", "hot", "cold"] = Field("auto", description="auto: hot when it ends with cooking")
+    hot_hold_max_min: Int(ge=0, le=24 * 60) | None = Field(
+        None, description="minutes this hot dish may wait off the heat; default: the meal's"
+    )
 
 
 class PlanCook(KitchenRequest):
@@ -141,12 +145,20 @@ PlanKitchen = create_model(
 
 class PlanCreate(KitchenRequest):
     title: str = Field("Meal", min_length=1, max_length=200)
-    serve_at: str = Field(pattern=SERVE_AT, description="HH:MM (today) or YYYY-MM-DD HH:MM")
+    serve_at: str = Field(pattern=SERVE_AT, description="HH:MM, or YYYY-MM-DD HH:MM")
+    date: str | None = Field(
+        None, pattern=DATE, description="YYYY-MM-DD (the form sends the browser's today); a past time is refused"
+    )
     start_after: str | None = Field(None, pattern=CLOCK, description="HH:MM: nothing starts earlier")
     recipes: list[PlanRecipe] = Field(min_length=1, max_length=12)
     cooks: list[PlanCook] = Field(min_length=1, max_length=8)
     kitchen: PlanKitchen = Field(default_factory=PlanKitchen)  # type: ignore[valid-type]
-    hot_hold_max_min: Int(ge=0, le=24 * 60) | None = Field(None, description="default 15")
+    hot_hold_max_min: Int(ge=0, le=24 * 60) | None = Field(
+        None, description="minutes a hot dish may wait; empty: 60 for an oven-finished dish, 15 otherwise"
+    )
+    time_limit_s: float | None = Field(
+        None, gt=0, le=600, description="the solver's seconds (default 5; capped by serve.plan_time_limit_s)"
+    )
 
 
 class ProgressCreate(KitchenRequest):

@@ -1,5 +1,6 @@
 // A Gantt chart of a plan (the dict of chefbot.plan.api.plan_to_dict) in plain HTML: one row per
-// dish and per oven, bars coloured by cook (pale = hands-off), preheats on the oven rows.
+// dish and per oven, bars coloured by cook (pale = hands-off), preheats on the oven rows with a mark in the
+// colour of the cook who turns the oven on.
 // Positions are percentages, so the chart fits a phone's width. Used by plan.js and cook.js.
 "use strict";
 
@@ -43,6 +44,12 @@ function renderGantt(box, plan, legendBox, opts) {
   const ovens = [...new Set(segs.map((s) => s.oven))].sort();
   for (const ov of ovens) {
     const bars = [];
+    // who turns this oven on: the preheat tasks (plan.tasks, kind "preheat"), a cook-coloured mark
+    for (const t of tasks.filter((x) => x.kind === "preheat" && x.preheat_oven === ov)) {
+      bars.push(h("div", { class: "bar preheat-task" + (t.status === "done" || done.has(t.id) ? " done" : ""),
+                           style: `left:${pct(t.start_min)};width:${width(t.start_min, t.end_min)};background:${colour[t.cook]}`,
+                           title: `${t.start} ${t.cook}: ${t.text}`, "data-task": t.id }));
+    }
     for (const s of segs.filter((x) => x.oven === ov)) {
       if (s.preheat_end > s.start) bars.push(h("div", { class: "bar preheat", style: `left:${pct(s.start)};width:${width(s.start, s.preheat_end)}`,
                                                   title: `preheat to ${s.temp_c} °C from ${s.start_clock}` }));

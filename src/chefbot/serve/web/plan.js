@@ -39,7 +39,13 @@ async function loadDishes() {
     $("dish-picks").replaceChildren(...recipes.map((r) => h("li", { "data-id": r.id },
       h("label", {}, h("input", { type: "checkbox", class: "dish-pick", value: r.id }), " ", h("span", { class: "dish-title" }, r.title)),
       h("label", { class: "servings-pick" }, "servings ",
-        h("input", { type: "number", class: "dish-servings", min: 1, max: 100, value: r.servings || 4, "aria-label": `Servings of ${r.title}` })))));
+        h("input", { type: "number", class: "dish-servings", min: 1, max: 100, value: r.servings || 4, "aria-label": `Servings of ${r.title}` })),
+      h("label", { class: "kind-pick" }, "served ",
+        h("select", { class: "dish-kind", "data-field": "recipes.kind", "aria-label": `${r.title} is served hot or cold` },
+          h("option", { value: "auto" }, "as it ends"), h("option", { value: "hot" }, "hot"), h("option", { value: "cold" }, "cold"))),
+      h("label", { class: "hold-pick" }, "may wait ",
+        h("input", { type: "number", class: "dish-hold", "data-field": "recipes.hot_hold_max_min", min: 0, max: 1440, placeholder: "meal's",
+                     "aria-label": `Minutes ${r.title} may wait off the heat` }), " min"))));
     say("dish-status", recipes.length ? "" : "The library is empty: save recipes first (Library page).");
     showJson();
   } catch (e) {
@@ -56,16 +62,34 @@ function spec() {
     return c;
   });
   const num = (id) => parseInt($(id).value, 10);
-  return {
+  const req = {
     title: $("meal-title").value.trim() || "Dinner",
+    date: $("serve-date").value,
     serve_at: $("serve-at").value,
     recipes: [...document.querySelectorAll(".dish-pick:checked")].map((x) => {
-      const servings = parseInt(x.closest("li").querySelector(".dish-servings").value, 10);
-      return servings > 0 ? { recipe_id: Number(x.value), servings } : { recipe_id: Number(x.value) };
+      const li = x.closest("li");
+      const r = { recipe_id: Number(x.value) };
+      const servings = parseInt(li.querySelector(".dish-servings").value, 10);
+      if (servings > 0) r.servings = servings;
+      const kind = li.querySelector(".dish-kind").value;
+      if (kind !== "auto") r.kind = kind;
+      const hold = parseInt(li.querySelector(".dish-hold").value, 10);
+      if (hold >= 0) r.hot_hold_max_min = hold;
+      return r;
     }),
     cooks,
-    kitchen: { ovens: num("ovens"), burners: num("burners"), pans: num("pans") },
+    kitchen: Object.fromEntries(FORM_KITCHEN.map((k) => [k, num(k)])),
+    hot_hold_max_min: $("hot-hold").value === "" ? undefined : num("hot-hold"), // empty: the defaults by how a dish ends
+    time_limit_s: num("time-limit"),
   };
+  if ($("start-after").value) req.start_after = $("start-after").value;
+  return req;
+}
+
+// Today in the browser's own time zone, YYYY-MM-DD: the default day of a plan (the server refuses a past time).
+function today() {
+  const d = new Date();
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
 }
 
 function cookUrl(id, name) {
@@ -76,7 +100,8 @@ function cookUrl(id, name) {
 function showPlan(saved) {
   const id = saved.id, plan = livePlan(saved);
   $("p-title").textContent = plan.title;
-  $("p-summary").textContent = `Start at ${plan.start}, serve at ${plan.serve_at.slice(-5)}: ${plan.makespan_min} minutes, `
+  const day = plan.date ? ` on ${plan.date}` : "";
+  $("p-summary").textContent = `Start at ${plan.start}, serve at ${plan.serve_at.slice(-5)}${day}: ${plan.makespan_min} minutes, `
     + `${(plan.tasks || []).length} steps for ${(plan.cooks || []).length} cook${(plan.cooks || []).length === 1 ? "" : "s"}. Saved as plan ${id}.`
     + (saved.delay_min ? ` Running ${saved.delay_min} min late.` : "");
   $("p-warnings").replaceChildren(...(plan.warnings || []).map((w) => h("li", {}, w)));
@@ -86,7 +111,8 @@ function showPlan(saved) {
     h("h4", {}, h("i", { class: "swatch", style: `background:${colour[name]}` }), name, " ",
       h("a", { href: cookUrl(id, name), class: "cook-link" }, `Cook mode for ${name}`)),
     tasks.length ? h("ol", {}, tasks.map((t) => h("li", { class: t.status === "done" ? "done" : "" }, h("b", {}, `${t.start}–${t.end} `),
-      `${t.dish_title}: ${t.text}`, t.attended === false ? h("span", { class: "muted" }, " (hands-off)") : "",
+      t.kind === "preheat" ? t.text : `${t.dish_title}: ${t.text}`, t.attended === false ? h("span", { class: "muted" }, " (hands-off)") : "",
+      t.waits ? h("span", { class: "waits" }, `; then ${t.waits}`) : "",
       t.status === "done" ? h("span", { class: "muted" }, " ✓ done") : "")))
       : h("p", { class: "muted" }, "Nothing to do."))));
   $("plan-out").hidden = false;
@@ -137,8 +163,10 @@ function readJson() {
   return req;
 }
 
-const FORM_KEYS = ["title", "serve_at", "recipes", "cooks", "kitchen"];
-const FORM_KITCHEN = ["ovens", "burners", "pans"];
+const FORM_KEYS = ["title", "date", "serve_at", "start_after", "recipes", "cooks", "kitchen", "hot_hold_max_min", "time_limit_s"];
+// every field of the planner's kitchen (chefbot.plan.schema.Kitchen), each an input of that id
+const FORM_KITCHEN = ["ovens", "oven_racks", "burners", "pans", "pots", "mixers", "bowls", "blenders", "microwaves",
+  "slow_cookers", "grills", "fridge", "freezer"];
 
 // Fill the form from a request; throws an Error naming the field when the form cannot take it (nothing is
 // changed then). Returns the fields the form has no place for (they are sent only by "Plan this JSON").
@@ -161,17 +189,24 @@ function fillForm(req) {
   const left = Object.keys(req).filter((k) => !FORM_KEYS.includes(k));
   if (typeof req.title === "string") $("meal-title").value = req.title;
   if (req.serve_at !== undefined) {
-    const clock = /^([0-9]{1,2}):([0-9]{2})$/.exec(String(req.serve_at));
-    if (clock) $("serve-at").value = `${clock[1].padStart(2, "0")}:${clock[2]}`;
-    else left.push("serve_at");
+    const at = /^(?:([0-9]{4}-[0-9]{2}-[0-9]{2})[ T])?([0-9]{1,2}):([0-9]{2})$/.exec(String(req.serve_at));
+    if (at) {
+      $("serve-at").value = `${at[2].padStart(2, "0")}:${at[3]}`;
+      if (at[1]) $("serve-date").value = at[1];
+    } else left.push("serve_at");
   }
+  if (typeof req.date === "string") $("serve-date").value = req.date;
+  if (req.start_after !== undefined) $("start-after").value = req.start_after || "";
+  $("hot-hold").value = req.hot_hold_max_min == null ? "" : req.hot_hold_max_min;
+  if (req.time_limit_s !== undefined) $("time-limit").value = req.time_limit_s;
   if (req.recipes) {
     for (const li of picks.values()) li.querySelector(".dish-pick").checked = false;
-    req.recipes.forEach((r, i) => {
+    req.recipes.forEach((r) => {
       const li = picks.get(r.recipe_id);
       li.querySelector(".dish-pick").checked = true;
       if (r.servings !== undefined) li.querySelector(".dish-servings").value = r.servings;
-      if (r.kind !== undefined && r.kind !== "auto") left.push(`recipes.${i}.kind`);
+      li.querySelector(".dish-kind").value = r.kind || "auto";
+      li.querySelector(".dish-hold").value = r.hot_hold_max_min !== undefined ? r.hot_hold_max_min : "";
     });
   }
   if (req.cooks && req.cooks.length) {
@@ -233,6 +268,7 @@ async function init() {
   $("plan-form").addEventListener("change", showJson);
   $("json-to-form").addEventListener("click", jsonToForm);
   $("plan-json-send").addEventListener("click", planJson);
+  $("serve-date").value = today();
   DEFAULT_COOKS.forEach(addCook);
   showJson();
   await loadDishes();
