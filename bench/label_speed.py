@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--baseline", default="main", help="git ref of the 'before' tree (default main)")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="CI size (make bench): one repeat, nothing written")
     ap.add_argument("--json", type=Path, help="write the figures here")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument(
@@ -135,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         help="also time, in the 'after' tree only, the other per-recipe work of prepare with constraints on",
     )
     args = ap.parse_args(argv)
+    if args.quick:
+        args.repeats, args.json = 1, None
     if args.worker:
         print(json.dumps(worker()))
         return 0

@@ -119,7 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--all-splits", action="store_true", help="dev, test and the holdout in one JSON")
     ap.add_argument("--json", type=Path, help="write the figures and misreadings here")
     ap.add_argument("--quiet", action="store_true", help="the table only, not the misread sentences")
+    ap.add_argument(
+        "--quick", action="store_true", help="CI size (make bench): every split, tables only, nothing written"
+    )
     args = ap.parse_args(argv)
+    if args.quick:
+        args.all_splits, args.quiet, args.json = True, True, None
     head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
     dirty = subprocess.run(
         ["git", "-C", str(REPO), "status", "--porcelain", "src"], capture_output=True, text=True
