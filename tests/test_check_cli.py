@@ -12,38 +12,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from sense_recipes import RAW_CHICKEN_SALAD, TEN_GRAMS
+from sense_recipes import SOUND_CHICKEN_RICE as SOUND
 from typer.testing import CliRunner
 
 from chefbot.cli import app
 from chefbot.cooking.kitchen_sense import CHECKS, SenseCheck, SenseReport
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-
-SOUND = """# Chicken Rice
-
-## Ingredients
-- 1 lb chicken thighs
-- 1 cup rice
-- 2 cups water
-
-## Directions
-1. Simmer the rice in the water for 15 minutes.
-2. Roast the chicken at 200 °C for 35 minutes, until it reaches 74 °C inside.
-3. Serve the chicken on the rice."""
-
-RAW_CHICKEN_SALAD = """# Chicken Salad
-
-## Ingredients
-- 1 lb raw chicken breast
-- 200 g eggs
-- 100 g feta
-
-## Directions
-1. Dice the raw chicken breast.
-2. Whisk the eggs with the feta and toss with the chicken.
-3. Chill for 1 hour and serve."""
-
-TEN_GRAMS = "# Salad\n\n## Ingredients\n" + "- 10 g\n" * 60 + "\n## Directions\n1. Mix everything and serve."
 
 
 def chefbot(*args: str) -> subprocess.CompletedProcess:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sense_recipes import RAW_CHICKEN_SALAD, TEN_GRAMS
 from serve_support import CHROMIUM, FastGenerator, Wrapped, browser_problem, live_app, serve_cfg
 
 HERE = Path(__file__).resolve().parent
@@ -146,20 +147,6 @@ def test_page_enforces_constraints_and_marks_each_check(repo_dir, tmp_path):
 
 
 # -- the recipe page's kitchen sense: the warning block and no "Save to library" for a non-recipe --------
-
-TEN_GRAMS = "# Salad\n\n## Ingredients\n" + "- 10 g\n" * 60 + "\n## Directions\n1. Mix everything and serve."
-
-RAW_CHICKEN_SALAD = """# Chicken Salad
-
-## Ingredients
-- 1 lb raw chicken breast
-- 200 g eggs
-- 100 g feta
-
-## Directions
-1. Dice the raw chicken breast.
-2. Whisk the eggs with the feta and toss with the chicken.
-3. Chill for 1 hour and serve."""
 
 
 def _recipe_page(repo_dir, tmp_path, texts: list[str]) -> dict:

