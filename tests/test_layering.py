@@ -3,10 +3,10 @@
 The pipeline reads bottom-up:
 
     foundations (config, errors, io, progress, recipe_format, chat, model, stops, cooking)
-      < data < train < generate < evaluate | plan | serve < demo, config_cli < cli
+      < data < train < generate < evaluate | plan | serve | align < demo, config_cli < cli
 
 A module may import from its own layer's package or from any lower layer, never from
-a higher one.  Among the three siblings of layer 4 only ``serve -> plan`` is allowed
+a higher one.  Among the siblings of layer 4 only ``serve -> plan`` is allowed
 (the server exposes the planner); ``evaluate`` and ``plan`` import neither sibling.
 ``chefbot/cli.py``, the entry point, registers every stage's commands and the demo's.
 Every import counts: top-level, function-local and ``TYPE_CHECKING`` ones.  On top
@@ -37,6 +37,7 @@ LAYERS = {
     "evaluate": 4,
     "plan": 4,
     "serve": 4,
+    "align": 4,
     "config_cli": 5,
     "demo": 5,
     "cli": 6,

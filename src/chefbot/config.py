@@ -447,6 +447,22 @@ class KitchenConfig(Section):
     )
 
 
+class GroundingConfig(Section):
+    """Grounding in real recipes (issue 26): the k most similar real recipes are put in the prompt, in
+    training and in serving.  Owned by the grounding work; fields are filled in there."""
+
+    enabled: bool = Field(
+        False, description="put the k most similar real recipes (corpus index and, when serving, the library) in the prompt"
+    )
+
+
+class AlignConfig(Section):
+    """``chefbot align``: preference training toward the checks after ``train`` (issue 26).  Owned by the align
+    work; fields are filled in there."""
+
+    enabled: bool = Field(False, description="the quickstart chain runs align after train (chefbot demo --align)")
+
+
 class ExperimentConfig(Section):
     """One experiment: the base model, the data, training, evaluation and serving."""
 
@@ -488,6 +504,14 @@ class ExperimentConfig(Section):
     kitchen: KitchenConfig = Field(
         default_factory=KitchenConfig,
         description="the recipe library, meal plans and blind tastings the server keeps (docs/KITCHEN.md)",
+    )
+    grounding: GroundingConfig = Field(
+        default_factory=GroundingConfig,
+        description="retrieved real recipes in the prompt, in training and serving (off in the reference presets)",
+    )
+    align: AlignConfig = Field(
+        default_factory=AlignConfig,
+        description="chefbot align: preference training toward the checks on top of the SFT adapter",
     )
 
 
