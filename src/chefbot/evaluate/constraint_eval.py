@@ -137,7 +137,7 @@ def _pool(values: list[bool | None]) -> bool | None:
     return True if all(v is True for v in values) else False if any(v is False for v in values) else None
 
 
-def _outcomes(checks: list[dict]) -> dict[str, bool | None]:
+def outcomes(checks: list[dict]) -> dict[str, bool | None]:
     """Per constraint name: satisfied / violated / unknown, plus the pooled rows."""
     out: dict[str, bool | None] = {k["name"]: k["satisfied"] for k in checks}
     diets = [k["satisfied"] for k in checks if k["name"] in DIETS]
@@ -171,7 +171,7 @@ def score_constraints(items: list[dict], rows_by_model: dict[str, list[dict]], b
                     "condition": it["condition"],
                     "constraints": it["constraints"],
                     "checks": checks,
-                    "outcomes": _outcomes(checks),
+                    "outcomes": outcomes(checks),
                 }
             )
     table = []

@@ -317,3 +317,44 @@ def benchmark_tables(bench: dict) -> list[Table]:
             )
         tables.append(t)
     return tables
+
+
+def _paired_cell(d: dict) -> str:
+    if not d or d.get("diff") is None:
+        return "–"
+    p = f"p={d['p_value']:.3f}" if d.get("p_value") is not None else ""
+    return f"{d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] {p}".strip()
+
+
+def request_set_tables(results: dict) -> list[Table]:
+    """Per request set (``evaluate/request_sets.py``): every metric per model, then the paired differences."""
+    tables = []
+    models = results["models"]
+    for name, s in results["sets"].items():
+        t = Table(
+            f"Request set {name!r}: per model (n = {s['n']} requests)",
+            ["metric", "n", *models],
+            "0/1 metrics: share [95% Wilson] (passed/n; a constraint's n counts the requests asking it, unknown "
+            "answers count against: their number follows 'unknown'); continuous: mean [95% bootstrap].",
+        )
+        for metric, first in s["metrics"][models[0]].items():
+            cells = []
+            for m in models:
+                a = s["metrics"][m][metric]
+                cell = fmt_interval(a, 3)
+                if "passed" in a:
+                    cell += f" ({a['passed']}/{a['n']}" + (f", unknown {a['unknown']})" if a["unknown"] else ")")
+                cells.append(cell)
+            t.add(metric, first["n"], *cells)
+        tables.append(t)
+        if s["paired"]:
+            p = Table(
+                f"Request set {name!r}: paired differences (B − A on the same requests)",
+                ["metric", *[f"{c['b']} − {c['a']}" for c in s["paired"]]],
+                "0/1: difference of the shares [95% Newcombe paired score interval], exact McNemar p; continuous: "
+                "mean difference [95% paired bootstrap], bootstrap p.",
+            )
+            for metric in s["metrics"][models[0]]:
+                p.add(metric, *[_paired_cell(c["metrics"].get(metric)) for c in s["paired"]])
+            tables.append(p)
+    return tables
