@@ -25,6 +25,7 @@ VALUES = {
     "serve.api_keys": (["key-yaml"], ["key-override"], ["key-flag"]),
     "kitchen.db_path": ("yaml.db", "override.db", "flag.db"),
     "eval.limit": (3, 4, 5),
+    "eval.sets": (["free"], ["own"], ["counterfactual"]),
 }
 
 # Each command with an aliased flag, and the function it hands its config to (replaced by the recorder).
@@ -92,6 +93,8 @@ def _yaml_value(key, value, tmp_path):
 
 def _run(monkeypatch, path, tmp_path, config, overrides, flag_args):
     monkeypatch.setattr(COMMANDS[path], _record)
+    if path == ("eval", "run"):  # with eval.sets it evaluates the request sets instead
+        monkeypatch.setattr("chefbot.evaluate.request_sets.evaluate_sets", _record)
     args = [*path]
     if path == ("compare",):
         args += ["--config", str(config), "--model", "m=some/model"]

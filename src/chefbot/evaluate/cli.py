@@ -1,8 +1,8 @@
 """``chefbot eval`` and ``chefbot compare``.
 
 ``chefbot eval CONFIG`` is short for ``chefbot eval run CONFIG``; the other
-subcommands (``score``, ``audit``, ``benchmarks``, ``judge``) are named explicitly.
-Commands live in ``cli_run.py`` (generation, compare, benchmarks, judge) and
+subcommands (``score``, ``audit``, ``benchmarks``, ``judge``, ``requests build``, ``sets-compare``) are named
+explicitly.  Commands live in ``cli_run.py`` (generation, the request sets, compare, benchmarks, judge) and
 ``cli_score.py`` (scoring, audit), ``tastings.py`` (blind tasting win rates), ``cli_check.py``
 (``chefbot check FILE``: kitchen sense on one recipe file); each defines
 ``register(eval_app, app)``.

@@ -1,4 +1,5 @@
-"""Commands: ``chefbot eval [run] CONFIG``, ``chefbot eval benchmarks``, ``chefbot eval judge``, ``chefbot compare``.
+"""Commands: ``chefbot eval [run] CONFIG`` (``--sets``: the request sets), ``chefbot eval requests build``,
+``chefbot eval sets-compare``, ``chefbot eval benchmarks``, ``chefbot eval judge``, ``chefbot compare``.
 
 The evaluation modules are imported inside the commands (``# lazy:``): importing
 ``chefbot.evaluate.report`` or ``score`` pulls numpy, nltk and torch, 1.5-2.5 s on the
@@ -85,7 +86,7 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
             "generated again: the report is rescored from them.",
         ),
     ) -> None:
-        """Generate on the held-out test items, score, and write results.json + report."""
+        """Generate on the held-out test items (or the request sets: --sets), score, and write results.json + report."""
         from chefbot.evaluate.run import (  # lazy: numpy/torch/nltk, 1.5-2.5 s (module docstring)
             evaluate_model,
             training_section,
@@ -125,7 +126,7 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
         from chefbot.evaluate.request_sets import (  # lazy: numpy/torch/nltk, 1.5-2.5 s (module docstring)
             build_request_sets,
             build_target,
-            set_counts,
+            describe_counts,
             write_request_sets,
         )
 
@@ -133,9 +134,9 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
         folder = build_target(cfg, out)
         sets = build_request_sets(cfg)
         write_request_sets(sets, folder)
-        for name, c in set_counts(sets).items():
-            asks = ", ".join(f"{k} {v}" for k, v in {**c["diets"], **c["other"]}.items())
-            console.print(f"{folder / (name + '.jsonl')}: {c['n']} requests" + (f" (asking {asks})" if asks else ""))
+        console.print(f"{folder}:", highlight=False)
+        for line in describe_counts(sets):
+            console.print(f"  {line}", highlight=False, soft_wrap=True)
 
     @eval_app.command("sets-compare")
     def sets_compare(
@@ -147,7 +148,7 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
             help="NAME=DIR, repeatable, in order (the first is the base): DIR holds <set>.jsonl predictions, as "
             "chefbot eval CONFIG --sets writes them into OUT/sets/<model>.",
         ),
-        sets: str = typer.Option("all", "--sets", help=alias_help("--sets")),
+        sets: str | None = typer.Option(None, "--sets", help=alias_help("--sets") + " Default: all."),
         out: Path = typer.Option(Path("runs/sets-compare"), "--out", help="Folder for results.json and report.md."),
     ) -> None:
         """Score several runs' predictions of the same request sets together: each against the one before and the base."""

@@ -140,6 +140,15 @@ def set_counts(sets: dict[str, list[SetRequest]]) -> dict:
     return out
 
 
+def describe_counts(sets: dict[str, list[SetRequest]]) -> list[str]:
+    """One line per set file: its size and what it asks (what `chefbot eval requests build` prints)."""
+    out = []
+    for name, c in set_counts(sets).items():
+        asks = ", ".join(f"{k} {v}" for k, v in {**c["diets"], **c["other"]}.items())
+        out.append(f"{name}.jsonl: {c['n']} requests" + (f" (asking {asks})" if asks else ""))
+    return out
+
+
 def write_request_sets(sets: dict[str, list[SetRequest]], folder: str | Path) -> list[Path]:
     """One ``<set>.jsonl`` per set, each written atomically."""
     return [
@@ -424,6 +433,10 @@ def write_sets_report(results: dict, out: str | Path) -> str:
         md += [f"> Only the first {results['set_limit']} requests of each set (eval.set_limit): a quick look.", ""]
     md += ["## Method", ""] + [f"- {k}: {v}" for k, v in m.items() if k != "metrics"]
     md += [f"- `{k}`: {v}" for k, v in m["metrics"].items()]
+    for name, s in results["sets"].items():
+        if s.get("bertscore"):
+            b = s["bertscore"]
+            md.append(f"- BERTScore on {name}: encoder {b['model']}, rescaled {b['rescaled']}; {b.get('note') or ''}")
     md += [f"- predictions of {k}: {v}" for k, v in results.get("sources", {}).items()]
     md += ["", "## Results", ""] + [t.md() for t in request_set_tables(results)]
     text = "\n".join(md)
@@ -477,8 +490,9 @@ def parse_runs(options: list[str]) -> dict[str, Path]:
 
 
 def compare_set_runs(cfg: ExperimentConfig, runs: dict[str, Path], out: str | Path) -> dict:
-    """``chefbot eval sets-compare``: several runs' stored predictions of the same sets, one results file."""
-    sets = load_request_sets(cfg)
+    """``chefbot eval sets-compare``: several runs' stored predictions of the same sets (``eval.sets``, else all),
+    one results file."""
+    sets = load_request_sets(cfg, cfg.eval.sets or list(REQUEST_SETS))
     rows = {
         name: {s: read_predictions(folder / f"{s}.jsonl", fmt="chefbot")[: cfg.eval.set_limit] for s in sets}
         for name, folder in runs.items()
