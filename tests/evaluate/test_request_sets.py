@@ -202,6 +202,13 @@ def test_scores_use_the_real_checkers_with_paired_stats(tmp_path):
     assert free["metrics"]["base"]["well_formed"]["passed"] == 4  # well formed, yet unsafe
     assert free["metrics"]["align"]["rougeL"]["mean"] == pytest.approx(1.0)  # the source itself
     assert "rougeL" not in cf["metrics"]["base"]  # no reference score for a dish that must change
+    assert list(cf["metrics"]["base"]) == [
+        *rs.CHECK_METRICS,
+        "constraint: vegetarian",
+        "constraint: all requested diets",
+        "constraint: all requested constraints",
+    ]
+    assert list(free["metrics"]["base"]) == [*rs.CHECK_METRICS, "rougeL", "rougeL_directions"]  # BERTScore off
     key = "constraint: vegetarian"
     assert [cf["metrics"][m][key]["passed"] for m in answers] == [0, 2, 4]
     assert cf["metrics"]["base"][key]["n"] == 4 and cf["metrics"]["base"][key]["low"] == 0.0

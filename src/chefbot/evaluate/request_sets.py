@@ -41,11 +41,20 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from chefbot.chat import Message, request_messages
 from chefbot.config import REQUEST_SETS, ExperimentConfig, RequestSetName, save_resolved
 from chefbot.cooking.kitchen_sense import CHECKS
-from chefbot.cooking.recipe_constraints import RecipeConstraints
+from chefbot.cooking.recipe_constraints import DIETS, RecipeConstraints
 from chefbot.data.prepare import load_eval_items
 from chefbot.data.records import dedup_key
 from chefbot.errors import ChefbotError, ConfigError, DataError
-from chefbot.evaluate.constraint_eval import counterfactual_request, judge, outcomes, own_request, source_labels
+from chefbot.evaluate.constraint_eval import (
+    ALL,
+    ALL_DIETS,
+    OTHER,
+    counterfactual_request,
+    judge,
+    outcomes,
+    own_request,
+    source_labels,
+)
 from chefbot.evaluate.predictions import check_against_references, read_predictions
 from chefbot.evaluate.report_tables import request_set_tables
 from chefbot.evaluate.run import check_adapter_is_evaluated, generate_predictions, model_label, slug
@@ -67,6 +76,7 @@ METRICS = {
     "rougeL_directions": "ROUGE-L F, directions section only",
     "bertscore_f1": "BERTScore F1 against the source recipe (evaluate/bertscore.py; encoder named in the results)",
 }
+CHECK_METRICS = ("well_formed", "sense_pass", "sense_safe", "sense_plausible")  # 0/1, every set
 CONTINUOUS = ("rougeL", "rougeL_directions", "bertscore_f1")
 CONSTRAINT = "constraint: "
 
@@ -309,6 +319,12 @@ def _item_metrics(name: str, scored: dict, request: SetRequest, prediction: str)
     return m
 
 
+def _metric_order(key: str) -> int:
+    """Table order: the checks, then the constraints as section 11 lists them, then the reference scores."""
+    order = [*CHECK_METRICS] + [CONSTRAINT + k for k in (*DIETS, ALL_DIETS, *OTHER, ALL)] + list(CONTINUOUS)
+    return order.index(key) if key in order else len(order)
+
+
 def _aggregate(values: list, continuous: bool, cfg: ExperimentConfig) -> dict:
     if continuous:
         return bootstrap_mean([float(v) for v in values], samples=cfg.eval.bootstrap_samples, seed=cfg.seed)
@@ -358,7 +374,7 @@ def score_set(
             for r, s, row in zip(requests, sc["per_item"], rows)
         ]
     models = list(rows_by_model)
-    present = list(dict.fromkeys(k for m in models for it in per_item[m] for k in it["metrics"]))
+    present = sorted({k for m in models for it in per_item[m] for k in it["metrics"]}, key=_metric_order)
     metrics: dict[str, dict[str, dict]] = {m: {} for m in models}
     paired: list[dict] = [{"a": a, "b": b, "vs": how, "metrics": {}} for a, b, how in _pairs(models)]
     for k in present:
