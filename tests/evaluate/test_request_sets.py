@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from chefbot.chat import constraints_line
 from chefbot.config import REQUEST_SETS, load_config
 from chefbot.cooking.recipe_constraints import RecipeConstraints
-from chefbot.errors import ConfigError, DataError
+from chefbot.errors import ChefbotError, ConfigError, DataError
 from chefbot.evaluate import request_sets as rs
 from chefbot.evaluate.constraint_eval import source_labels
 from chefbot.recipe_format import render_recipe
@@ -106,6 +106,8 @@ def test_cli_names_the_sets_on_a_typo():
     res = CliRunner().invoke(app, ["eval", str(QUICKSTART), "--sets", "vegan"])
     assert isinstance(res.exception, ConfigError)  # chefbot.cli.main prints it as one red line, exit 2
     assert "unknown request set 'vegan'" in str(res.exception) and "free, own, counterfactual" in str(res.exception)
+    res = CliRunner().invoke(app, ["eval", str(QUICKSTART), "--sets", "all", "--limit", "3"])
+    assert isinstance(res.exception, ChefbotError) and "eval.set_limit=N" in str(res.exception)
 
 
 def test_prompts_come_from_one_function():

@@ -95,6 +95,11 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
         flags = {"--limit": limit, "--engine": engine, "--dtype": dtype, "--quant": quant, "--sets": sets}
         cfg = load_config(config, overrides, flags)
         out_dir = out or Path(cfg.output_dir) / "eval"
+        if cfg.eval.sets and (limit or training):
+            raise ChefbotError(
+                "--sets evaluates the request sets: --limit and --training are for the eval.limit items "
+                "(a quick look at the sets: eval.set_limit=N)"
+            )
         if cfg.eval.sets:  # the request sets instead of the eval.limit items (docs/EVALUATION.md, Request sets)
             from chefbot.evaluate.request_sets import (  # lazy: numpy/torch/nltk, 1.5-2.5 s (module docstring)
                 evaluate_sets,
