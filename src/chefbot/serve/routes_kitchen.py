@@ -383,7 +383,7 @@ async def tasting_answer(
     return out[0].text
 
 
-@router.get("/tastings/sides", response_model=TastingSides)
+@router.get("/tastings/sides", response_model=TastingSides, response_model_exclude_unset=True)
 def tasting_sides_route(state: Server) -> TastingSides:
     """What a tasting side may name here, and the default pairing: base vs final model where this server can
     answer as its base, else the served model at two temperatures (``note`` says why)."""
