@@ -85,7 +85,8 @@ def test_retention_says_whether_the_base_is_above_chance():
 
     def run(task, acc, n):
         items = [1.0] * round(acc * n) + [0.0] * (n - round(acc * n))
-        return {task: {"acc": acc, "n": n, "items": {"acc": items}}}
+        metrics = benchmark_tasks.METRICS[task]
+        return {task: {"n": n, **{m: acc for m in metrics}, "items": {m: items for m in metrics}}}
 
     for task, acc, n, above in (
         ("mmlu", 0.231, 14042, False),
