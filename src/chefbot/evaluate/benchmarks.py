@@ -1,8 +1,10 @@
-"""Benchmarks of base and base + adapter (MMLU, HellaSwag), retention, and benchmarks.json + .md.
+"""Benchmarks of base and base + adapter (HellaSwag, ARC-Easy, PIQA, MMLU), retention, and benchmarks.json + .md.
 
 Retention = tuned / base accuracy.  Both runs answer the same questions, so the interval is a
 paired bootstrap over questions (``stats.paired_ratio``); an independent binomial bootstrap
-(``stats.ratio_interval``) only where per-item results are missing.
+(``stats.ratio_interval``) only where per-item results are missing.  Each retention entry also says
+whether the base model is above chance there (``base_above_chance``: the Wilson interval of its
+accuracy lies above ``benchmark_tasks.CHANCE``); where it is not, the ratio says nothing about forgetting.
 
 A model is loaded once: ``chefbot eval run`` hands the model its generator already holds to
 ``benchmark_model`` (``loaded_model``); ``chefbot eval benchmarks`` (``evaluate_benchmarks``) loads
@@ -22,9 +24,9 @@ from typing import Any
 from chefbot.config import save_resolved
 from chefbot.errors import ChefbotError
 from chefbot.evaluate.benchmark_endpoint import run_benchmarks_endpoint, server_health
-from chefbot.evaluate.benchmark_tasks import METRICS, check_tasks, run_benchmarks
+from chefbot.evaluate.benchmark_tasks import CHANCE, DEFAULT_TASKS, METRICS, check_tasks, run_benchmarks
 from chefbot.evaluate.report import write_benchmarks_report
-from chefbot.evaluate.stats import paired_ratio, ratio_interval
+from chefbot.evaluate.stats import paired_ratio, ratio_interval, wilson_interval
 from chefbot.io import atomic_write_json
 from chefbot.model import adapter_identity, inference_precision, load_for_inference, load_tokenizer
 
@@ -46,7 +48,7 @@ class BenchmarkOptions:
     resume: bool = True
 
     def resolved(self, cfg: Any) -> BenchmarkOptions:
-        tasks = list(self.tasks or cfg.eval.benchmarks or ("mmlu", "hellaswag"))
+        tasks = list(self.tasks or cfg.eval.benchmarks or DEFAULT_TASKS)
         check_tasks(tasks)
         return replace(
             self,
@@ -71,7 +73,19 @@ def retention(base: dict, tuned: dict, samples: int = 2000, seed: int = 0) -> di
             else:
                 r = ratio_interval(tuned[t][m], tuned[t]["n"], base[t][m], base[t]["n"], seed=seed)
                 out[t][m] = {**r, "n": base[t]["n"], "method": "independent binomial bootstrap"}
+            out[t][m].update(above_chance(base[t][m], base[t]["n"], CHANCE[t]))
     return out
+
+
+def above_chance(accuracy: float, n: int, chance: float) -> dict:
+    """The base model's accuracy against guessing: its Wilson 95% interval, and whether all of it lies above
+    ``chance`` (only then can tuned/base show forgetting)."""
+    w = wilson_interval(accuracy * n, n)
+    return {
+        "chance": chance,
+        "base_accuracy": w,
+        "base_above_chance": w["low"] is not None and w["low"] > chance,
+    }
 
 
 def response_cache(out_dir: Path, label: str, cfg: Any, adapter: str | None, precision: Any) -> Path:

@@ -12,6 +12,10 @@
   - ``TokenEngine``: token ids in and out with exact log-probabilities (``complete_ids``, ``stream_ids``,
     ``score``): what ``/v1/completions`` needs (``LocalGenerator``, ``LlamaCppGenerator``);
 
+  - ``AnswersAsBase``: an engine serving base + adapter that can also answer as its base alone, in the same
+    process (the blind tastings' base vs final model without a second server: ``LocalGenerator``,
+    ``LlamaCppGenerator``);
+
 * ``WholeAnswerStream``: the ``Stream`` of an engine that cannot stream;
 * ``resolve_settings``: the settings a request may override.
 
@@ -174,6 +178,20 @@ class TokenEngine(TokenizedGenerator, Protocol):
     def score(
         self, sequences: Sequence[Sequence[int]], top_k: int = 0, next_token: bool = False
     ) -> list[TokenScores]: ...
+
+
+@runtime_checkable
+class AnswersAsBase(Protocol):
+    """An engine that serves base + adapter and can answer as the same base without the adapter, beside its
+    usual answers and without a second server.  ``serves_adapter()``: whether there is an adapter to leave out
+    (False: the engine is its base already); ``without_adapter()``: a ``TokenizedGenerator`` answering from the
+    base weights alone (the hf engine: the same model object, PEFT's adapter switched off around each of its
+    calls, which run alone on the model; llama.cpp: the base's own GGUF, loaded on first use).  Only when
+    ``serves_adapter()``; it may load weights, so call it from a model thread, not the event loop."""
+
+    def serves_adapter(self) -> bool: ...
+
+    def without_adapter(self) -> TokenizedGenerator: ...
 
 
 def contract_gaps(obj: Any, protocol: type) -> list[str]:

@@ -20,6 +20,11 @@ busy (``llama_set_n_threads`` before each decode: one request alone gets every c
 On this project's 2-core CPU a decode of 4 sequences batched in one context (``parallel=4``, llama.cpp's
 parallel sequences, also supported here) cost about 35% more CPU per token than one sequence at a time.
 
+**Without the adapter** (``without_adapter``, the ``AnswersAsBase`` contract: a blind tasting's base side): the
+adapter is merged into the served GGUF, so the base is a second, smaller engine on the base's own cached GGUF
+(the one ``chefbot eval`` uses for the base), loaded on first use with one context; its busy context counts
+in the same CPU thread budget as the served engine's (``_share``).
+
 Plain completions (``complete_ids``, ``stream_ids``, ``score``: the server's ``/v1/completions``)
 work as in ``LocalGenerator``; log-probabilities are the log-softmax (fp32, in numpy) of llama.cpp's
 logits at each position of one pass over prompt + completion: exact for the *quantized* model served.
@@ -489,10 +494,13 @@ class LlamaCppGenerator(CompletesIds):
         parallel: int = 1,
         threads: int | None = None,
         n_ctx: int = DEFAULT_N_CTX,
+        base_gguf: Callable[[], Path] | None = None,
+        share_threads_with: LlamaCppGenerator | None = None,
     ) -> None:
         """``contexts`` llama.cpp contexts of ``parallel`` sequences each, every sequence up to ``n_ctx`` tokens
         (prompt + answer); ``threads`` CPU threads in all (default: the usable cores), shared among the busy
-        contexts."""
+        contexts (also those of ``share_threads_with``).  ``base_gguf``: where the GGUF of the base without the
+        adapter comes from (None: this GGUF has no adapter merged in), for ``without_adapter``."""
         lib = _lib()
         logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)  # llama.cpp's load chatter off
         lib.llama_backend_init()
@@ -511,6 +519,9 @@ class LlamaCppGenerator(CompletesIds):
         self.n_vocab = lib.llama_vocab_n_tokens(lib.llama_model_get_vocab(self.model_ptr))
         n_ctx = min(n_ctx, lib.llama_model_n_ctx_train(self.model_ptr))
         self.parallel, self.contexts, self.n_ctx = parallel, contexts, n_ctx
+        self._base_gguf, self._base, self._base_lock = base_gguf, None, threading.Lock()
+        # every context that shares the CPU threads: this engine's, and its base's (or the served one's)
+        self._all_decoders: list[_Decoder] = share_threads_with._all_decoders if share_threads_with else []
         self._decoders: list[_Decoder] = []
         self._decoders = [
             _Decoder(
@@ -524,6 +535,7 @@ class LlamaCppGenerator(CompletesIds):
             )
             for i in range(contexts)
         ]
+        self._all_decoders.extend(self._decoders)
         self._stop_set = frozenset(self.stop_ids)
         # Warm-up: a context's first decode is slow (seconds: thread team, buffers); pay it here, not in a request.
         warm = [
@@ -559,6 +571,14 @@ class LlamaCppGenerator(CompletesIds):
                 raise EngineUnsafe(verdict)
         tokenizer = load_tokenizer(cfg.model)
         label = cfg.model.name_or_path + (f"+{adapter}" if adapter else "") + f" ({quant} GGUF)"
+
+        def base_gguf() -> Path:
+            """The base's own GGUF at the same quantization (exported once, cached), probed as the served one was."""
+            base = cached_gguf(cfg, None, quant)
+            if probe and not (verdict := probe_engine(cfg, None, quant, gguf=base)).ok:
+                raise EngineUnsafe(verdict)
+            return base
+
         # One context per generation call the server runs at once; each sequence holds the longest request it admits.
         kw = {
             "contexts": cfg.serve.max_concurrency,
@@ -574,17 +594,45 @@ class LlamaCppGenerator(CompletesIds):
             fold=cfg.prompt.fold_system,
             label=label,
             quant=quant,
+            base_gguf=base_gguf if adapter else None,
             **kw,
         )
 
     def _share(self) -> int:
         """CPU threads for one busy context: all of them alone, an even share otherwise."""
-        busy = sum(d.busy for d in self._decoders)
+        busy = sum(d.busy for d in self._all_decoders)
         return max(1, self.threads // max(1, busy))
+
+    # -- without the adapter (``AnswersAsBase``) -------------------------------------------------
+    def serves_adapter(self) -> bool:
+        return self._base_gguf is not None
+
+    def without_adapter(self) -> LlamaCppGenerator:
+        """An engine on the base's own GGUF (loaded on the first call: seconds, plus an export the first time
+        ever), with one context whose busy time shares this engine's CPU threads."""
+        if self._base_gguf is None:
+            raise ChefbotError("this GGUF has no adapter merged in: it answers as its base already")
+        with self._base_lock:
+            if self._base is None:
+                self._base = LlamaCppGenerator(
+                    self._base_gguf(),
+                    self.tokenizer,
+                    self.gen_cfg,
+                    stop_ids=self.stop_ids,
+                    fold=self.fold,
+                    quant=self.quant,
+                    contexts=1,
+                    threads=self.threads,
+                    n_ctx=self.n_ctx,
+                    share_threads_with=self,
+                )
+            return self._base
 
     def close(self) -> None:
         for d in self._decoders:
             d.close()
+        if self._base is not None:
+            self._base.close()
 
     def identity(self) -> dict:
         """The cached GGUF: its quantization, and its name (a fingerprint of what was exported)."""

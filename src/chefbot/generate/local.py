@@ -8,6 +8,11 @@ one, so a hidden ``repetition_penalty`` or ``top_k`` from a hub checkpoint never
 changes results: only chefbot's ``GenerationConfig`` counts.  ``stream`` yields text
 deltas for the server and can be cancelled when a client goes away.
 
+With a PEFT adapter it also answers as its base alone (``without_adapter``, the ``AnswersAsBase`` contract):
+a twin on the same model object whose calls switch the adapter off with PEFT's ``disable_adapter()``.  That
+switch is model-wide, so an ``AdapterGate`` keeps it from touching anyone else's answer: calls with the
+adapter share the model, a call without it waits until they are done and runs alone (new calls wait for it).
+
 Plain completions (the server's ``/v1/completions``, lm-evaluation-harness against it)
 go through ``complete_ids``/``stream_ids``: the same model, stop ids and settings, but
 token ids in and out with no chat template; ``score`` gives exact log-probabilities
@@ -16,12 +21,16 @@ token ids in and out with no chat template; ``score`` gives exact log-probabilit
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import queue as queue_module
+import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from chefbot.config import GenerationConfig
+from chefbot.errors import ChefbotError
 from chefbot.generate.completion import Completion, OnResult, TokenCompletion, TokenScores, resolve_settings
 from chefbot.generate.token_engine import CompletesIds, decode_plain
 from chefbot.stops import stop_token_ids
@@ -31,6 +40,56 @@ def _base_model(model: Any) -> Any:
     """The underlying transformers model of a PeftModel (or the model itself)."""
     get = getattr(model, "get_base_model", None)
     return get() if callable(get) else model
+
+
+def is_peft_model(model: Any) -> bool:
+    """Whether ``model`` is a PEFT model (base + adapter, unmerged); peft is loaded already if it is one."""
+    peft = sys.modules.get("peft")
+    return peft is not None and isinstance(model, peft.PeftModel)
+
+
+class AdapterGate:
+    """Who may use a PEFT model now: any number of calls WITH the adapter together (``shared``), or one call
+    WITHOUT it alone (``alone``: PEFT's ``disable_adapter()`` switches every LoRA layer of the one model, so a
+    call running beside it would lose its adapter too).  A waiting ``alone`` goes before calls that arrive
+    after it, so a stream of adapter calls cannot keep it waiting for ever.  Hand-written: the standard library
+    has no readers-writer lock, and the calls it guards are leaves (none takes the gate inside another)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._sharing = 0  # calls with the adapter running now
+        self._alone = False  # a call without it running now
+        self._waiting_alone = 0
+
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._alone and not self._waiting_alone)
+            self._sharing += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._sharing -= 1
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def alone(self, switch_off: Callable[[], Any]) -> Iterator[None]:
+        """Wait until no call uses the model, then run with ``switch_off()`` (a context manager) entered."""
+        with self._cond:
+            self._waiting_alone += 1
+            try:
+                self._cond.wait_for(lambda: not self._alone and not self._sharing)
+            finally:
+                self._waiting_alone -= 1
+            self._alone = True
+        try:
+            with switch_off():
+                yield
+        finally:
+            with self._cond:
+                self._alone = False
+                self._cond.notify_all()
 
 
 def hf_generation_config(s: GenerationConfig, stop_ids: list[int], pad_id: int) -> Any:
@@ -191,9 +250,39 @@ class LocalGenerator(CompletesIds):
         # Neutral: transformers merges the model's generation_config into any unset field.
         base.generation_config = HFGenerationConfig()
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.stop_ids[0]
+        # A PEFT model can also answer without its adapter (``without_adapter``); the gate keeps that apart.
+        self._gate = AdapterGate() if is_peft_model(model) else None
+        self._without_adapter = False  # True in the twin ``without_adapter`` returns
+        self._base_twin: LocalGenerator | None = None
+        self._base_label = getattr(base.config, "_name_or_path", None) or type(base).__name__
+
+    # -- with or without the adapter (``AnswersAsBase``) ------------------------------------------
+    def serves_adapter(self) -> bool:
+        return self._gate is not None and not self._without_adapter
+
+    def without_adapter(self) -> LocalGenerator:
+        """This generator's twin on the same model object, answering from the base weights alone: each of its
+        model calls runs with the adapter switched off and alone on the model (``AdapterGate``)."""
+        if self._gate is None:
+            raise ChefbotError("this model has no adapter to leave out: it answers as its base already")
+        if self._without_adapter:
+            return self
+        if self._base_twin is None:
+            twin = copy.copy(self)
+            twin._without_adapter, twin._base_twin, twin.label = True, None, self._base_label
+            self._base_twin = twin
+        return self._base_twin
+
+    def _model_use(self) -> Any:
+        """The context every model call runs in: nothing to arrange without an adapter; with one, a share of the
+        model, or (the base twin) the model alone with the adapter switched off."""
+        if self._gate is None:
+            return contextlib.nullcontext()
+        return self._gate.alone(self.model.disable_adapter) if self._without_adapter else self._gate.shared()
 
     def identity(self) -> dict:
-        return {"backend": self.backend, "dtype": self._dtype()}
+        out = {"backend": self.backend, "dtype": self._dtype()}
+        return {**out, "without_adapter": True} if self._without_adapter else out
 
     def _dtype(self) -> str:
         return str(next(self.model.parameters()).dtype).replace("torch.", "")
@@ -289,7 +378,7 @@ class LocalGenerator(CompletesIds):
             kw["stopping_criteria"] = StoppingCriteriaList(stopping)
         if streamer is not None:
             kw["streamer"] = streamer
-        with torch.inference_mode():
+        with self._model_use(), torch.inference_mode():
             seqs = self.model.generate(
                 input_ids=ids,
                 attention_mask=mask,
@@ -328,7 +417,7 @@ class LocalGenerator(CompletesIds):
         x = torch.tensor([seq], dtype=torch.long, device=device)
         out = TokenScores(logprobs=[])
         rows = len(seq) if next_token else len(seq) - 1  # position i predicts token i + 1
-        with torch.inference_mode():
+        with self._model_use(), torch.inference_mode():
             logits = self.model(input_ids=x, attention_mask=torch.ones_like(x), use_cache=False).logits[0]
             for a in range(0, rows, 256):  # in slices: a whole [length, vocabulary] fp32 copy can be large
                 b = min(rows, a + 256)

@@ -7,7 +7,10 @@ The work lives in ``chefbot.kitchen`` (SQLite, one transaction per write) and
 ``api_errors.ERROR_STATUS`` (unknown id 404, a recipe or plan the kitchen refuses 400 with a code, a
 second vote 409), the planner run
 off the event loop with the server's time limits, and tasting answers generated through
-the server's queue (or a configured endpoint) like every other answer.
+the server's queue (or a configured endpoint) like every other answer.  A tasting's ``base`` side is this
+server's base model without its adapter (``AnswersAsBase``: no second server), through the same queue, unless
+``kitchen.tasting_models`` names a ``base`` of its own; ``GET /api/tastings/sides`` says which, and the page's
+default pairing (served vs base, or served at two temperatures when there is no base to ask).
 
 The database opens on the first ``/api`` request (``KitchenStore``, on ``app.state.kitchen``: the
 ``Kitchen`` dependency), so a server or a test that never uses the kitchen never creates a file;
@@ -26,10 +29,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from chefbot.config import ExperimentConfig
 from chefbot.cooking.recipe_constraints import RecipeConstraints
 from chefbot.errors import ChefbotError
-from chefbot.generate.completion import ChatPrompt
+from chefbot.generate.completion import AnswersAsBase, ChatPrompt, Completion
 from chefbot.generate.openai_compat import OpenAIGenerator
 from chefbot.kitchen import library, plans, shopping, tastings
 from chefbot.kitchen.db import KitchenDB, NotFound, StorageError, resolve_db_path
@@ -55,6 +57,7 @@ from chefbot.serve.schemas_kitchen import (
     TastingCreate,
     TastingPair,
     TastingSide,
+    TastingSides,
     TastingSummary,
     kitchen_errors,
 )
@@ -265,9 +268,72 @@ def progress(req: ProgressCreate, plan_id: RowId, kitchen: Kitchen) -> PlanRecor
 
 
 # -- tastings --------------------------------------------------------------------------------
-def check_side(side: TastingSide, where: str, cfg: ExperimentConfig) -> None:
-    if side.model != "served" and side.model not in cfg.kitchen.tasting_models:
-        known = ", ".join(["served", *cfg.kitchen.tasting_models])
+BASE = "base"  # a tasting side answered by the served base model without its adapter
+
+
+def base_here(state: ServerState) -> bool:
+    """Whether this server's own model can answer as its base: it serves an adapter its engine can leave out."""
+    return isinstance(state.generator, AnswersAsBase) and state.generator.serves_adapter()
+
+
+def served_adapter(state: ServerState) -> str | None:
+    """The folder of the adapter this server serves (``/health``'s), or None."""
+    return (state.identity.get("adapter") or {}).get("path")
+
+
+def no_base_reason(state: ServerState) -> str:
+    """Why this server's own model cannot answer as its base."""
+    if not served_adapter(state):
+        return "this server serves no adapter"
+    return f"this server's {state.backend} engine cannot switch its adapter off"
+
+
+def tasting_sides(state: ServerState) -> dict:
+    """The models a tasting side may name here, what "served" and "base" are, and the default pairing."""
+    configured = state.cfg.kitchen.tasting_models
+    ident = state.identity
+    adapter = served_adapter(state)
+    served = f"{ident.get('base_model')}" + (f" + adapter {adapter}" if adapter else " (no adapter)")
+    if BASE in configured:
+        base: str | None = f"kitchen.tasting_models.base: {configured[BASE].endpoint} (model {configured[BASE].model})"
+    elif base_here(state):
+        base = f"{ident.get('base_model')}: the served model with its adapter switched off, on this server"
+    else:
+        base = None
+    models = ["served", *([BASE] if base else []), *(m for m in configured if m != BASE)]
+    if base:
+        default = {"a": {"model": "served"}, "b": {"model": BASE}}
+        note = f"Base vs final model: served is {served}; base is {base}. Both with the server's generation settings."
+    else:
+        default = {"a": {"model": "served", "temperature": 0.0}, "b": {"model": "served", "temperature": 0.8}}
+        note = (
+            f"No base model to compare with: {no_base_reason(state)} (chefbot serve CONFIG --adapter DIR, or kitchen.tasting_models.base "
+            f"for a second server). The default compares the served model ({served}) with itself at temperatures 0 "
+            "and 0.8."
+        )
+    return {
+        "object": "tasting_sides",
+        "models": models,
+        "served": served,
+        "base": base,
+        "default": default,
+        "note": note,
+    }
+
+
+def check_side(side: TastingSide, where: str, state: ServerState) -> None:
+    cfg = state.cfg
+    if side.model == BASE and BASE not in cfg.kitchen.tasting_models and not base_here(state):
+        raise ApiError(
+            400,
+            f"{where}.model: no base model here: {no_base_reason(state)} "
+            "(chefbot serve CONFIG --adapter DIR answers as base with the adapter switched off; or name a second "
+            "server as kitchen.tasting_models.base)",
+            param=f"{where}.model",
+            code="no_base_model",
+        )
+    if side.model not in ("served", BASE) and side.model not in cfg.kitchen.tasting_models:
+        known = ", ".join(tasting_sides(state)["models"])
         raise ApiError(
             400,
             f"{where}.model: {side.model!r} is not a tasting model here (choose {known}; kitchen.tasting_models)",
@@ -276,14 +342,31 @@ def check_side(side: TastingSide, where: str, cfg: ExperimentConfig) -> None:
         )
 
 
+async def base_answer(state: ServerState, prompt: ChatPrompt, settings: dict) -> Completion:
+    """The served base model's answer without its adapter: one call of its own through the server's queue (its
+    slots, limits and timeout; stopped when the client leaves or the time is up).  ``without_adapter`` runs in
+    the model thread: the llama.cpp engine loads the base there on first use."""
+    generator = state.generator
+    assert isinstance(generator, AnswersAsBase), "check_side lets base through only for an AnswersAsBase"
+    stop = threading.Event()
+
+    def answer() -> Completion:
+        base = generator.without_adapter()
+        return base.generate_from_ids([prompt.ids_for(base)], settings, cancel=stop)[0]
+
+    return await state.run(answer, cancel=stop.set)
+
+
 async def tasting_answer(
     state: ServerState, kitchen: KitchenStore, side: TastingSide, where: str, prompt: ChatPrompt
 ) -> str:
-    """One side's answer: the served model through the queue, or a configured endpoint within
-    ``serve.request_timeout_s`` (its failures name the side: 504, 502)."""
+    """One side's answer: the served model through the queue, its base without the adapter (also through the
+    queue), or a configured endpoint within ``serve.request_timeout_s`` (its failures name the side: 504, 502)."""
     settings = state.settings_for(side.max_tokens, side.temperature, seed=side.seed)
     if side.model == "served":
         return (await state.complete(prompt, settings)).text
+    if side.model == BASE and BASE not in state.cfg.kitchen.tasting_models:
+        return (await base_answer(state, prompt, settings)).text
     gen = kitchen.remote.get(side.model)
     if gen is None:
         spec = state.cfg.kitchen.tasting_models[side.model]
@@ -300,6 +383,13 @@ async def tasting_answer(
     return out[0].text
 
 
+@router.get("/tastings/sides", response_model=TastingSides, response_model_exclude_unset=True)
+def tasting_sides_route(state: Server) -> TastingSides:
+    """What a tasting side may name here, and the default pairing: base vs final model where this server can
+    answer as its base, else the served model at two temperatures (``note`` says why)."""
+    return TastingSides.model_validate(tasting_sides(state))
+
+
 @router.post(
     "/tastings/pair",
     status_code=201,
@@ -313,8 +403,8 @@ async def tasting_answer(
 async def tasting_pair(req: PairCreate, state: Server, kitchen: Kitchen) -> TastingPair:
     """Generate two answers for the same ingredients for a blind tasting."""
     prompt = state.check_size(recipe_messages(req.ingredients, RecipeConstraints(), state.cfg.prompt))
-    check_side(req.a, "a", state.cfg)
-    check_side(req.b, "b", state.cfg)
+    check_side(req.a, "a", state)
+    check_side(req.b, "b", state)
     texts = await asyncio.gather(
         tasting_answer(state, kitchen, req.a, "a", prompt), tasting_answer(state, kitchen, req.b, "b", prompt)
     )

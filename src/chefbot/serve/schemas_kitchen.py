@@ -293,6 +293,21 @@ class ShownAnswer(BaseModel):
     recipe: dict[str, Any]
 
 
+class TastingSides(BaseModel):
+    object: Literal["tasting_sides"]
+    models: list[str] = Field(
+        description="every model a side may name here: served, base (when it can answer), "
+        "the names of kitchen.tasting_models"
+    )
+    served: str = Field(description="what answers as served: the final model (base model and adapter)")
+    base: str | None = Field(description="what answers as base here, or null: this server cannot")
+    default: dict[Literal["a", "b"], TastingSide] = Field(
+        description="the pairing the page starts from: served vs base where base can answer, else served at two "
+        "temperatures"
+    )
+    note: str = Field(description="the pairing in words, for the page")
+
+
 class TastingPair(BaseModel):
     pair_id: int
     object: Literal["tasting_pair"]

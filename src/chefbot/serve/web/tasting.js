@@ -1,6 +1,8 @@
 // Blind tastings: the server writes two answers for the same ingredients (POST /api/tastings/pair)
 // and hands them back in random order as A and B; the person votes (POST /api/tastings) and only
-// then sees which side wrote which. Results so far: GET /api/tastings/summary.
+// then sees which side wrote which. Results so far: GET /api/tastings/summary. The sides start from the
+// server's default pairing (GET /api/tastings/sides): base vs final model where the server can answer as its
+// base, else the served model at two temperatures, with the reason shown.
 "use strict";
 
 let pairId = null;
@@ -103,10 +105,28 @@ async function loadSummary() {
   }
 }
 
+function setSide(prefix, s) {
+  $(`${prefix}-model`).value = s.model || "served";
+  $(`${prefix}-temp`).value = s.temperature === undefined || s.temperature === null ? "" : String(s.temperature);
+}
+
+async function loadSides() {
+  try {
+    const sides = await api("GET", "/api/tastings/sides");
+    $("model-names").replaceChildren(...sides.models.map((m) => h("option", { value: m })));
+    setSide("a", sides.default.a);
+    setSide("b", sides.default.b);
+    say("t-pairing", sides.note);
+    $("t-pairing").dataset.base = sides.base ? "yes" : "no";
+  } catch (e) {
+    say("t-pairing", `The default pairing could not be loaded (${e.message}): served vs served.`, true);
+  }
+}
+
 async function init() {
   $("pair-form").addEventListener("submit", makePair);
   $("vote-form").addEventListener("submit", vote);
-  await loadSummary();
+  await Promise.all([loadSides(), loadSummary()]);
   document.body.dataset.ready = "1";
 }
 
