@@ -175,7 +175,12 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
         adapter: str | None = typer.Option(
             None, "--adapter", help="Also run base + this adapter and report retention."
         ),
-        tasks: str = typer.Option("mmlu,hellaswag", "--tasks", help="Comma-separated: mmlu, hellaswag."),
+        tasks: str = typer.Option(
+            "",
+            "--tasks",
+            help="Comma-separated: hellaswag, arc_easy, piqa, mmlu (default: eval.benchmarks, else the tasks above "
+            "chance for small models: hellaswag, arc_easy, piqa).",
+        ),
         limit: int | None = typer.Option(
             None, "--limit", min=1, help="First N items of each task (MMLU: per subject)."
         ),
@@ -206,7 +211,7 @@ def register(eval_app: typer.Typer, app: typer.Typer) -> None:
             "model under OUT/cache and compute every request again.",
         ),
     ) -> None:
-        """MMLU / HellaSwag with lm-eval's standard tasks; base vs base + adapter retention (local, or two servers)."""
+        """HellaSwag, ARC-Easy, PIQA (MMLU when named) with lm-eval's standard tasks; base vs base + adapter retention (local, or two servers)."""
         from chefbot.evaluate.benchmarks import (  # lazy: numpy/torch/nltk, 1.5-2.5 s (module docstring)
             BenchmarkOptions,
             evaluate_benchmarks,
