@@ -83,6 +83,7 @@ class Swap:
     extra: tuple[str, Fraction] | None = None
     step: str = ""
     mentions: tuple[str, ...] = ()  # more words the directions and title may use for it ("the meat")
+    verbs: tuple[tuple[str, str], ...] = ()  # verbs renamed in a sentence naming it ("melt" -> "heat" for oil)
 
     @property
     def phrases(self) -> tuple[str, ...]:
@@ -156,6 +157,7 @@ def build_rules(data: dict) -> Rules:
                 extra=(extra[0], Fraction(str(extra[1]))) if extra else None,
                 step=s.get("step", ""),
                 mentions=_strings(f"{where}: mentions", s.get("mentions", [])),
+                verbs=tuple((str(k), str(v)) for k, v in (s.get("verbs") or {}).items()),
             )
         )
     entries: dict[tuple[str, ...], tuple[int, ...]] = {k: () for k in lexicon().table.table}
@@ -363,7 +365,20 @@ def _rewrite_text(text: str, used: list[Swap], *, title: bool) -> str | None:
 
     ids = tuple(rules().swaps.index(s) for s in used)
     out = _mention_re(ids).sub(one, text)
-    return None if failed else out
+    if failed:
+        return None
+    for sw in used:
+        if sw.verbs and not title:
+            out = " ".join(_renamed_verbs(sentence, sw) for sentence in re.split(r"(?<=[.!?;])\s+", out))
+    return out
+
+
+def _renamed_verbs(sentence: str, sw: Swap) -> str:
+    if not re.search(rf"\b{re.escape(sw.noun)}\b", sentence, re.I):
+        return sentence
+    for old, new in sw.verbs:
+        sentence = re.sub(rf"\b{old}\b", lambda m, new=new: _cased(m.group(0), new), sentence, flags=re.I)
+    return sentence
 
 
 def _forbidden_named(text: str, forbidden: frozenset[str]) -> str:
