@@ -231,7 +231,7 @@ def _converted(line: Line, sw: Swap) -> list[Line] | None:
             return None  # the extra is measured per cup: a weighed or counted buttermilk has no volume
         return out
     if not line.scalable:
-        return None
+        return [line] if sw.kind == "ratio" else None  # "butter for greasing": no amount to convert
     if sw.kind == "ratio":
         if line.unit == "stick":  # a stick of butter is 1/2 cup (source butter_oil)
             line = replace(line, low=line.low / 2, high=line.high / 2 if line.high else None, unit="cup")
@@ -338,18 +338,19 @@ def _cased(old: str, new: str) -> str:
     return new
 
 
-def _rewrite_text(text: str, used: list[Swap], *, title: bool) -> str | None:
-    """Every mention of a used swap's phrases renamed (amounts converted); None when an amount cannot be."""
+def _rewrite_text(text: str, used: list[Swap], *, title: bool, name: str = "") -> str | None:
+    """Every mention of a used swap's phrases renamed (amounts converted); None when an amount cannot be.
+    ``name``: the new name instead of the swap's noun (an ingredient line's)."""
     failed = False
 
     def one(m: re.Match) -> str:
         nonlocal failed
-        name = next(g for g in m.groupdict() if g != "amt" and m.group(g) is not None)
-        if name.startswith("k"):
+        group = next(g for g in m.groupdict() if g != "amt" and m.group(g) is not None)
+        if group.startswith("k"):
             return m.group(0)
-        phrase = m.group(name)
+        phrase = m.group(group)
         sw = next(s for s in used if tuple(words(phrase)) in {tuple(words(p)) for p in s.phrases})
-        new = _cased(phrase, sw.title if title else sw.noun)
+        new = _cased(phrase, name or (sw.title if title else sw.noun))
         amt = m.group("amt") or ""
         if not amt or sw.kind in ("same", "mass"):
             return amt + new
@@ -414,7 +415,10 @@ def substitute(recipe: Recipe, diet: str) -> Substituted:
             return Substituted(diet, None, reason=f"{sw.name}: cannot convert the amount of {text!r}", code=NO_AMOUNT)
         if sw not in used:
             used.append(sw)
-        written = [format_line(ln) if ln.scalable else sw.to for ln in lines]
+        # a line with no amount ("butter for greasing") keeps its words around the new name
+        written = [
+            format_line(ln) if ln.scalable else _rewrite_text(text, [sw], title=False, name=sw.to) for ln in lines
+        ]
         new_ingredients += written
         done.append(f"{text} -> {'; '.join(written)} ({sw.name})")
     for sw in used:
