@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from chefbot.config import PromptConfig
 from chefbot.cooking.lexicon import DIETS, diets_of
@@ -16,6 +17,7 @@ from chefbot.cooking.substitutions import Substituted
 from chefbot.data import prepare as P
 from chefbot.data.cache import fingerprint, read_eval_items
 from chefbot.data.constraint_prompts import SubstitutionStats, substitution_diet, substitution_example
+from chefbot.data.inspect import print_summary
 from chefbot.data.sources import resolve_data_source
 from chefbot.errors import ConfigError
 from chefbot.recipe_format import Recipe
@@ -124,6 +126,11 @@ def test_prepare_adds_examples_for_training_recipes_only(make_cfg, shared_dir, q
     assert len(held) == 80
     leaked = [it["title"] for it in held if it["messages"][-1]["content"] + "\nThe recipe must be" in joined]
     assert not leaked, leaked[:3]
+
+    console = Console(record=True, width=200)
+    print_summary(p_on, console=console)  # chefbot data inspect
+    out = console.export_text()
+    assert "substitution examples (data.substitution_rate 1)" in out and "not used: no rule" in out
 
     # the extra path changes nothing else: every example refused gives rate 0's train data, byte for byte
     monkeypatch.setattr(P, "substitution_example", lambda r, diet, prompt: Substituted(diet, None, code="no rule"))
