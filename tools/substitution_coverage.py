@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from collections import Counter
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from chefbot.config import load_config
 from chefbot.cooking.lexicon import DIETS, diets_of
-from chefbot.cooking.substitutions import substitute
+from chefbot.cooking.substitutions import NO_RULE, substitute
 from chefbot.data import records as R
 from chefbot.data.constraint_prompts import substitution_diet
 from chefbot.data.prepare import ChunkResult, _valid_records
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         recipes = recipes[:300]
     seed = load_config(REPO / args.config, []).data.seed
-    per_diet = {d: {"candidates": 0, "built": 0, "rejected": Counter()} for d in DIETS}
+    per_diet = {d: {"candidates": 0, "built": 0, "rejected": Counter(), "no_rule": Counter()} for d in DIETS}
     examples: dict[str, list[str]] = {}
     drawn = Counter()
     built_swaps = Counter()
@@ -86,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
                 built_swaps.update(x.rsplit("(", 1)[1].rstrip(")") for x in s.swaps)
             else:
                 row["rejected"][s.code] += 1
+                m = re.match(r"no swap for '(.+?)'", s.reason)
+                if s.code == NO_RULE and m:
+                    row["no_rule"][m.group(1)] += 1
                 ex = examples.setdefault(s.code, [])
                 if len(ex) < args.examples:
                     ex.append(f"{r.title} [{diet}]: {s.reason}"[:300])
@@ -119,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             "share_built": round(k / n, 4) if n else None,
             "share_built_95ci": [round(w["low"], 4), round(w["high"], 4)] if n else None,
             "rejected": dict(row["rejected"].most_common()),
+            "no_rule_top": dict(row["no_rule"].most_common(8)),
         }
     print(json.dumps(out, indent=2))
     if not args.quick:

