@@ -188,6 +188,14 @@ class DataConfig(Section):
     seed: int = Field(
         0, description="seed of the dedup/split hash and of the packed-row order; changing it reshuffles the splits"
     )
+    substitution_rate: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share of training recipes that break a diet given an extra example: that diet asked, the recipe "
+        "rewritten by the sourced swaps of cooking/substitutions.yaml as the answer (only when it passes the diet check "
+        "and kitchen sense); drawn per recipe from its dedup key and seed; needs prompt.constraints; 0 = off",
+    )
 
 
 class TrainConfig(Section):

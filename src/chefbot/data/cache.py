@@ -26,6 +26,7 @@ from typing import Any
 
 from chefbot.config import DataConfig, ExperimentConfig
 from chefbot.cooking.labels import labels_identity
+from chefbot.cooking.substitutions import substitutions_identity
 from chefbot.data.sources import SourceSpec, source_identity
 from chefbot.errors import DataError
 from chefbot.io import atomic_dir, atomic_write_text
@@ -94,6 +95,8 @@ def fingerprint(cfg: ExperimentConfig, tokenizer: Any, spec: SourceSpec) -> str:
     # tokenizers' ids, checked at the start of every run (data/text_backend.py).
     for k in ("num_proc", "cache_dir", "strict", "source", "tokenizer_backend"):
         data.pop(k, None)
+    if not cfg.data.substitution_rate:  # off: the key of every dataset prepared before the option existed
+        data.pop("substitution_rate", None)
     key = {
         "v": PIPELINE_VERSION,
         "source": source_identity(spec),
@@ -104,6 +107,8 @@ def fingerprint(cfg: ExperimentConfig, tokenizer: Any, spec: SourceSpec) -> str:
     }
     if cfg.prompt.constraints:  # the prompts ask for labels: the labelling rules shape the tokens
         key["labels"] = labels_identity()
+    if cfg.data.substitution_rate:  # the swaps and the checks a built example passes shape the tokens
+        key["substitutions"] = substitutions_identity()
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 

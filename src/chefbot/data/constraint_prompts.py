@@ -35,13 +35,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from chefbot.chat import request_messages
 from chefbot.config import PromptConfig
 from chefbot.cooking.labels import DIFFICULTIES, RecipeLabels, label_recipe
-from chefbot.cooking.lexicon import DIETS
+from chefbot.cooking.lexicon import DIETS, diets_of
 from chefbot.cooking.recipe_constraints import (
     RecipeConstraints,
     constraints_from_labels,
 )
+from chefbot.cooking.substitutions import Substituted, substitute
 from chefbot.data.records import dedup_key
 from chefbot.recipe_format import Recipe
 
@@ -161,4 +163,68 @@ class LabelStats:
             "hands_on_minutes": quartiles(self.hands_on),
             "prompts_with_constraints": self.prompts_with_constraints,
             "asked": dict(sorted(self.asked.items())),
+        }
+
+
+# ---------------------------------------------------------------- substitution examples (data.substitution_rate)
+
+
+def substitution_diet(r: Recipe, rate: float, seed: int) -> str | None:
+    """The diet a training recipe's EXTRA example asks for, or None: drawn with probability ``rate``
+    (a uniform from its dedup key and ``seed``, as ``sampled_constraints`` draws, with its own salt),
+    then one of the diets it breaks (``DIETS`` order, a second uniform); None when it breaks none."""
+    if rate <= 0:
+        return None
+    salt = b"substitution" + (seed % 2**64).to_bytes(8, "little")
+    digest = hashlib.blake2b(dedup_key(r.title, r.ner).encode("utf-8"), digest_size=4, key=salt).digest()
+    u_rate, u_diet = (int.from_bytes(digest[i : i + 2], "little") / 65536.0 for i in (0, 2))
+    if u_rate >= rate:
+        return None
+    broken = [d for d in DIETS if d not in diets_of(r.ingredients)]
+    return broken[int(u_diet * len(broken))] if broken else None
+
+
+def substitution_example(r: Recipe, diet: str, prompt: PromptConfig) -> tuple[list[dict], str] | Substituted:
+    """(messages, target) of the extra example: the source's ingredient names with ``diet`` asked (the
+    shape of ``evaluate.constraint_eval``'s counterfactual request), answered by the recipe rewritten by
+    ``cooking.substitutions.substitute``; the refusal (``Substituted`` with its reason) when it cannot be."""
+    s = substitute(r, diet)
+    if s.recipe is None:
+        return s
+    messages = request_messages(r.ner, prompt, title=r.title, constraints=RecipeConstraints(diets=[diet]))
+    return messages, s.recipe.render()  # the target, as tokenize.target_for renders every recipe
+
+
+@dataclass
+class SubstitutionStats:
+    """Extra substitution examples of the TRAINING recipes: drawn, built (added), refused by reason, per diet."""
+
+    rate: float = 0.0
+    drawn: int = 0
+    built: int = 0
+    no_target: int = 0  # built, but the prompt alone filled data.max_length
+    rejected: Counter = field(default_factory=Counter)
+    by_diet: dict = field(default_factory=dict)  # diet -> Counter(drawn=, built=)
+
+    def add(self, diet: str, code: str, has_tokens: bool) -> None:
+        """One drawn training recipe: ``code`` "" when built (``has_tokens``: an answer token fits)."""
+        self.drawn += 1
+        per = self.by_diet.setdefault(diet, Counter())
+        per["drawn"] += 1
+        if code:
+            self.rejected[code] += 1
+        elif not has_tokens:
+            self.no_target += 1
+        else:
+            self.built += 1
+            per["built"] += 1
+
+    def to_dict(self) -> dict:
+        return {
+            "rate": self.rate,
+            "drawn": self.drawn,
+            "built": self.built,
+            "no_target": self.no_target,
+            "rejected": dict(self.rejected.most_common()),
+            "by_diet": {d: dict(self.by_diet[d]) for d in DIETS if d in self.by_diet},
         }

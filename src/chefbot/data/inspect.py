@@ -107,6 +107,20 @@ def label_rows(t: Table, lab: dict, where: str) -> None:
         t.add_row("  training prompts asking for labels", f"{_pct(lab['prompts_with_constraints'], n)}; {asked}")
 
 
+def substitution_rows(t: Table, st: dict) -> None:
+    """The extra substitution examples (``constraint_prompts.SubstitutionStats.to_dict``)."""
+    t.add_row(
+        f"substitution examples (data.substitution_rate {st['rate']:g})",
+        f"{_pct(st['built'], st['drawn'])} of {st['drawn']:,} drawn training recipes added",
+    )
+    for reason, n in st["rejected"].items():
+        t.add_row(f"  not used: {reason}", f"{n:,}")
+    if st["no_target"]:
+        t.add_row("  not used: no answer token fits data.max_length", f"{st['no_target']:,}")
+    per = ", ".join(f"{d} {v.get('built', 0)}/{v['drawn']}" for d, v in st["by_diet"].items())
+    t.add_row("  built / drawn per diet", per)
+
+
 def print_examples(
     prepared: Any, tokenizer: Any, n: int = 2, split: str = "train", console: Console | None = None
 ) -> None:
@@ -162,6 +176,8 @@ def print_summary(prepared: Any, console: Console | None = None) -> None:
         label_rows(t, s["labels"], "kept recipes")
     elif (prepared.cache_dir / "eval_test.jsonl").exists():
         label_rows(t, held_out_label_stats(prepared.cache_dir), "held-out recipes only: prompt.constraints is off")
+    if s.get("substitutions"):
+        substitution_rows(t, s["substitutions"])
     t.add_row("time", f"{s['seconds']:.1f} s ({s['rows_per_s']:,.0f} rows/s)")
     console.print(t)
     console.print(f"counts saved in {prepared.cache_dir / 'stats.json'}")

@@ -35,6 +35,7 @@ import numpy as np
 
 from chefbot.config import DataConfig, ExperimentConfig, PromptConfig, save_resolved
 from chefbot.cooking.labels import RecipeLabels
+from chefbot.cooking.substitutions import Substituted
 from chefbot.data import records as R
 from chefbot.data.arrow_writer import ArrowRows
 from chefbot.data.cache import (
@@ -54,14 +55,22 @@ from chefbot.data.cache import (
     write_eval_items,
 )
 from chefbot.data.chat_encoder import ChatEncoder
-from chefbot.data.constraint_prompts import LabelStats, asked_keys, record_labels, sampled_constraints
+from chefbot.data.constraint_prompts import (
+    LabelStats,
+    SubstitutionStats,
+    asked_keys,
+    record_labels,
+    sampled_constraints,
+    substitution_diet,
+    substitution_example,
+)
 from chefbot.data.readers import RawChunk, parse_chunk, raw_chunks
 from chefbot.data.records import DropCounts, from_record, to_record
 from chefbot.data.sources import SourceSpec, resolve_data_source, total_bytes
 from chefbot.data.split import Deduper, HashSplit
 from chefbot.data.text_backend import BackendChoice, TiktokenText, decide, fast_backend, requested_backend
 from chefbot.data.tokenize import messages_for, target_for
-from chefbot.errors import DataError
+from chefbot.errors import ConfigError, DataError
 from chefbot.io import atomic_dir, atomic_write_json
 from chefbot.progress import make_progress
 from chefbot.recipe_format import Recipe
@@ -85,6 +94,7 @@ class ChunkResult:
     texts: dict[str, int] = field(default_factory=dict)  # texts tokenized per text backend
     backend_fallback: str | None = None  # the worker gave up tiktoken in this chunk, and why
     labels: list[tuple[RecipeLabels, tuple[str, ...] | None]] | None = None  # per valid row: labels, asked_keys
+    subs: dict[int, tuple] | None = None  # data.substitution_rate: valid row -> _substitution_rows' tuple
 
 
 _W: dict[str, Any] = {}
@@ -169,10 +179,58 @@ def _process_chunk(task: tuple[RawChunk, float, str]) -> ChunkResult:
         had_fallback = enc.backend_fallback
         before = enc.text_stats()
         res.tokens, res.lengths, res.n_prompt, res.truncated = enc.encode_arrays(conv, verify=1)
+        if d.substitution_rate > 0:
+            res.subs = _substitution_rows(kept, d, prompt, enc)
         res.texts = {k: v - before.get(k, 0) for k, v in enc.text_stats().items()}
         if enc.backend_fallback != had_fallback:
             res.backend_fallback = f"{chunk.file}: rows from {chunk.first_row}: {enc.backend_fallback}"
     return res
+
+
+def _substitution_rows(kept: list[Recipe], d: DataConfig, prompt: PromptConfig, enc: ChatEncoder) -> dict[int, tuple]:
+    """data.substitution_rate: for each row drawn (``substitution_diet``), (diet, refusal code or "", the
+    extra example's tokens or None, its prompt length); whether it is used waits for the split (``_Substitutions``)."""
+    rows: dict[int, tuple] = {}
+    conv: list[tuple[int, tuple]] = []
+    for i, r in enumerate(kept):
+        diet = substitution_diet(r, d.substitution_rate, d.seed)
+        if diet is None:
+            continue
+        ex = substitution_example(r, diet, prompt)
+        rows[i] = (diet, ex.code if isinstance(ex, Substituted) else "", None, 0)
+        if not isinstance(ex, Substituted):
+            conv.append((i, ex))
+    if conv:
+        toks, lengths, n_prompt, _ = enc.encode_arrays([c for _, c in conv], verify=1)
+        at = 0
+        for (i, _), n, p in zip(conv, lengths.tolist(), n_prompt.tolist()):
+            rows[i] = (rows[i][0], "", toks[at : at + n].copy() if n else None, p)
+            at += n
+    return rows
+
+
+@dataclass
+class _Substitutions:
+    """Extra examples waiting for their recipe's split: one joins train.arrow only with its recipe
+    (``take`` in ``on_train``); a held-out recipe's is left here and dropped."""
+
+    stats: SubstitutionStats
+    pending: dict[float, tuple] = field(default_factory=dict)  # the recipe's split position u -> row
+
+    def offer(self, u: float, row: tuple) -> None:
+        self.pending[u] = row
+
+    def take(self, u: float) -> tuple | None:
+        return self.pending.pop(u, None)
+
+    def add(self, row: tuple | None, train: ArrowRows) -> None:
+        """Count a training recipe's drawn row, and add its example when one was built."""
+        if row is None:
+            return
+        diet, code, toks, n_prompt = row
+        self.stats.add(diet, code, toks is not None)
+        if toks is not None:
+            train.add(toks, n_prompt)
 
 
 def _run(chunks: Iterable[tuple[RawChunk, float]], num_proc: int, initargs: tuple) -> Iterator[ChunkResult]:
@@ -235,7 +293,14 @@ def _percentiles(x: np.ndarray) -> dict:
 # ---------------------------------------------------------------- the pass
 
 
-def _take(res: ChunkResult, counters: dict, drops: DropCounts, dedup: Deduper, split: HashSplit) -> None:
+def _take(
+    res: ChunkResult,
+    counters: dict,
+    drops: DropCounts,
+    dedup: Deduper,
+    split: HashSplit,
+    subs: _Substitutions | None = None,
+) -> None:
     """Dedup one chunk's rows and hand them to the split (Python scalars: numpy's per-element access is slow)."""
     n = len(res.u)
     encoded = res.lengths is not None
@@ -254,6 +319,8 @@ def _take(res: ChunkResult, counters: dict, drops: DropCounts, dedup: Deduper, s
             if label_stats is not None:
                 label_stats.add(*res.labels[j])
             toks = res.tokens[at:end] if lengths[j] else None
+            if subs is not None and res.subs and j in res.subs:
+                subs.offer(u, res.subs[j])
             split.add(u, (toks, n_prompt[j], res.recipes.get(j), truncated[j]))
         at = end
 
@@ -320,7 +387,13 @@ def _choose_backend(
 
 
 def _stream(
-    cfg: ExperimentConfig, spec: SourceSpec, tokenizer: Any, progress: bool, on_train, on_result=None
+    cfg: ExperimentConfig,
+    spec: SourceSpec,
+    tokenizer: Any,
+    progress: bool,
+    on_train,
+    on_result=None,
+    subs: _Substitutions | None = None,
 ) -> tuple[dict, dict]:
     """Run the pass; returns (held-out items by split, counters).  Raises ``DataError`` when
     the source has no rows or no valid rows."""
@@ -360,7 +433,7 @@ def _stream(
                 if progress:
                     print(f"tokenizer backend: tiktoken given up mid-run ({res.backend_fallback})")
             with _gc_paused():
-                _take(res, counters, drops, dedup, split)
+                _take(res, counters, drops, dedup, split, subs)
             if on_result:
                 on_result(res)
             if task is not None:
@@ -383,6 +456,11 @@ def prepare(
     the pass and the eval cache all take this one."""
     if spec is None:
         spec = resolve_data_source(cfg.data.source, cfg.data.format)
+    if cfg.data.substitution_rate > 0 and not cfg.prompt.constraints:
+        raise ConfigError(
+            f"data.substitution_rate={cfg.data.substitution_rate} asks for a diet in each extra example's prompt: "
+            "set prompt.constraints (configs/quickstart.yaml has one), or data.substitution_rate=0"
+        )
     fp = fingerprint(cfg, tokenizer, spec)
     out = cache_folder(cfg, fp)
     if is_complete(out) and not force:
@@ -400,30 +478,37 @@ def prepare(
         capped: list = []  # max_train: the smallest-u training recipes (heap would save little here)
         lengths_all: list[np.ndarray] = []
         stats_extra = {"no_target": 0, "truncated": 0, "train_candidates": 0}
+        subs = _Substitutions(SubstitutionStats(rate=d.substitution_rate)) if d.substitution_rate > 0 else None
 
         def on_train(u: float, item) -> None:
             toks, n_prompt, _, truncated = item
+            extra = subs.take(u) if subs is not None else None  # the recipe's substitution example, if drawn
             if toks is None:
                 stats_extra["no_target"] += 1
                 return
             stats_extra["truncated"] += truncated
             stats_extra["train_candidates"] += 1
             if d.max_train is not None:
-                capped.append((u, toks.copy(), n_prompt))  # a copy: a slice would keep its whole chunk alive
+                capped.append((u, toks.copy(), n_prompt, extra))  # a copy: a slice would keep its whole chunk alive
                 if len(capped) >= 4 * d.max_train + 1024:
                     capped.sort(key=lambda x: x[0])
                     del capped[d.max_train :]
             else:
                 train.add(toks, n_prompt)
+                if subs is not None:
+                    subs.add(extra, train)
 
         held, counters = _stream(
-            cfg, spec, tokenizer, progress, on_train, lambda r: lengths_all.append(r.lengths[r.lengths > 0])
+            cfg, spec, tokenizer, progress, on_train, lambda r: lengths_all.append(r.lengths[r.lengths > 0]), subs
         )
         if d.max_train is not None:
             capped.sort(key=lambda x: x[0])
-            for _, toks, n_prompt in capped[: d.max_train]:
+            for _, toks, n_prompt, extra in capped[: d.max_train]:
                 train.add(toks, n_prompt)
+                if subs is not None:
+                    subs.add(extra, train)
         train.close()
+        n_subs = subs.stats.built if subs is not None else 0
         if train.examples == 0:
             _empty_train(spec, d, counters, held, stats_extra["no_target"])
         val = ArrowRows(tmp / "validation.arrow", d.max_length, d.packing, d.seed)
@@ -453,12 +538,12 @@ def prepare(
             "bad_rows": sum(v for k, v in dropped.items() if k in R.BAD_ROW_REASONS),
             "drop_examples": counters["drop_examples"],
             "split": {
-                "train_recipes": train.examples,
+                "train_recipes": train.examples - n_subs,
                 "validation": len(held["validation"]),
                 "test": len(held["test"]),
                 "held_out_reserve": len(held["reserve"]),
                 "held_out_threshold_u": counters["held_out_threshold"],
-                "train_left_out_by_max_train": max(0, stats_extra["train_candidates"] - train.examples),
+                "train_left_out_by_max_train": max(0, stats_extra["train_candidates"] - (train.examples - n_subs)),
             },
             "truncated_examples": stats_extra["truncated"],
             "tokens_per_example": _percentiles(lengths),
@@ -473,6 +558,8 @@ def prepare(
             "labels": counters["labels"].to_dict() if "labels" in counters else None,
             "seconds": round(time.time() - t0, 2),
         }
+        if subs is not None:  # only when on: at rate 0 every output file is what it was
+            stats["substitutions"] = subs.stats.to_dict()
         stats["rows_per_s"] = round(stats["rows_read"] / max(stats["seconds"], 1e-9), 1)
         write_eval_items(tmp, _eval_items(held, cfg.prompt, d.seed))
         atomic_write_json(tmp / "stats.json", stats)
