@@ -250,6 +250,23 @@ def bm25_search(
         want *= 4
 
 
+def coverage(query: str, r: Recipe) -> float:
+    """The share of the query's words found in the recipe's title and names: comparable across indexes
+    (BM25 scores of two indexes are not)."""
+    words = set(_WORD.findall(unicodedata.normalize("NFKC", query).casefold()))
+    if not words:
+        return 0.0
+    doc = set(_WORD.findall(unicodedata.normalize("NFKC", " ".join(_doc_text(r))).casefold()))
+    return len(words & doc) / len(words)
+
+
+def merge_hits(query: str, k: int, *ranked: list[Hit]) -> list[Hit]:
+    """The k best of several searches' hits (the kitchen library's first, then the corpus's): by the share
+    of the query's words each covers (``coverage``), ties in the order given (list, then rank)."""
+    pool = [(-coverage(query, h.recipe), i, j, h) for i, hits in enumerate(ranked) for j, h in enumerate(hits)]
+    return [h for *_, h in sorted(pool, key=lambda t: t[:3])[:k]]
+
+
 def memory_index(recipes: Iterable[Recipe], split: str = "library") -> sqlite3.Connection:
     """An in-memory index (this module's schema) of a few recipes: the kitchen library, per request
     (hundreds of recipes index in milliseconds); search it with ``bm25_search``."""
