@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from grounding_corpus import DISHES, write_corpus
 
 from chefbot.chat import reference_text, references_block, request_messages
 from chefbot.config import GroundingConfig, load_config
@@ -22,37 +23,6 @@ from chefbot.data.retrieval import (
     open_index,
 )
 from chefbot.recipe_format import Recipe
-
-DISHES = [
-    ("Chicken Fried Rice", ["chicken", "rice", "egg", "soy sauce"]),
-    ("Spinach Feta Omelette", ["eggs", "spinach", "feta", "onion"]),
-    ("Omelette Feta Spinach", ["eggs", "spinach", "feta"]),  # the title's words reordered: a near-duplicate
-    ("Greek Egg Bake", ["eggs", "spinach", "feta", "onion"]),  # same ingredient set, another title
-    ("Tomato Soup", ["tomato", "onion", "garlic", "stock"]),
-    ("Banana Bread", ["banana", "flour", "sugar", "butter", "egg"]),
-    ("Lentil Curry", ["lentils", "onion", "curry powder", "coconut milk"]),
-    ("Pancakes", ["flour", "milk", "egg", "butter"]),
-    ("Guacamole", ["avocado", "lime", "onion", "cilantro"]),
-    ("Beef Stew", ["beef", "potato", "carrot", "onion", "stock"]),
-    ("Caesar Salad", ["romaine", "parmesan", "croutons", "anchovy"]),
-    ("Mushroom Risotto", ["rice", "mushroom", "parmesan", "stock"]),
-]
-
-
-def write_corpus(path: Path) -> Path:
-    with path.open("w", encoding="utf-8") as f:
-        for i, (title, ner) in enumerate(DISHES):
-            rec = {
-                "id": f"t:{i}",
-                "title": title,
-                "ingredients": [f"1 cup {n}" for n in ner],
-                "ner": ner,
-                "directions": [f"Cook the {ner[0]} for 10 minutes.", "Serve it hot."],
-                "source": "test",
-                "link": None,
-            }
-            f.write(json.dumps(rec) + "\n")
-    return path
 
 
 @pytest.fixture
