@@ -59,8 +59,9 @@ from chefbot.data.readers import RawChunk, parse_chunk, raw_chunks
 from chefbot.data.records import DropCounts, from_record, to_record
 from chefbot.data.retrieval import (
     CorpusIndex,
+    build_index,
     exclusion_keys,
-    open_index,
+    index_path,
     prompt_uses_title,
     query_text,
     references_for,
@@ -227,9 +228,20 @@ def _grounding_args(cfg: ExperimentConfig, spec: SourceSpec, progress: bool) -> 
     """What workers need to ground training prompts (the index is built here, before they fork), or None."""
     if not cfg.grounding.enabled:
         return None
-    index = open_index(cfg, spec, progress)
-    index.close()
-    return str(index.path), cfg.grounding.model_dump(mode="json"), prompt_uses_title(cfg)
+    path = index_path(cfg, spec)
+    if not path.exists():
+        # In a spawned process: the CSV reader's threads must never run in this one before it forks its workers.
+        child = mp.get_context("spawn").Process(target=_build_index, args=(cfg.model_dump(mode="json"), spec, progress))
+        child.start()
+        child.join()
+        if child.exitcode != 0 or not path.exists():
+            raise DataError(f"grounding index of {spec.describe()}: building it failed (exit code {child.exitcode})")
+    return str(path), cfg.grounding.model_dump(mode="json"), prompt_uses_title(cfg)
+
+
+def _build_index(cfg: dict, spec: SourceSpec, progress: bool) -> None:
+    experiment = ExperimentConfig.model_validate(cfg)
+    build_index(experiment, spec, index_path(experiment, spec), progress)
 
 
 def _run(chunks: Iterable[tuple[RawChunk, float]], num_proc: int, initargs: tuple) -> Iterator[ChunkResult]:
