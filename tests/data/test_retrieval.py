@@ -209,3 +209,30 @@ def test_prepare_grounds_training_and_held_out_prompts(make_cfg, qwen_tokenizer,
     off = make_cfg(src, "data.val_size=2", "data.test_size=2", "data.max_length=512")
     assert all(cfg.grounding.intro not in it["messages"][-1]["content"] for it in load_eval_items(off, "test"))
     assert prepare(off, qwen_tokenizer, progress=False).cache_dir != p.cache_dir  # grounding is in the key
+
+
+def test_constraint_requests_keep_the_items_grounding(cfg, index):
+    """evaluate/constraint_eval.py builds its requests from a held-out item with the recipes that item's
+    prompt was given (``item_references``), so a grounded own-label request is the item's own prompt."""
+    from chefbot.cooking.recipe_constraints import RecipeConstraints
+    from chefbot.data.records import to_record
+    from chefbot.evaluate.constraint_eval import constraint_items
+
+    c = cfg.model_copy(update={"prompt": cfg.prompt.model_copy(update={"constraints": "Must be: {constraints}."})})
+    title, ner = "Tomato Soup", ["tomato", "onion", "garlic", "stock"]
+    cf = RecipeConstraints(diets=["vegan"])
+    msgs, refs = grounded_messages(c, index, ner, title, cf, exclude_keys=exclusion_keys(title, ner))
+    assert refs and all(r.title != title for r in refs)
+    item = {
+        "id": "t:4",
+        "title": title,
+        "ner": ner,
+        "messages": msgs,
+        "reference": Recipe(title=title, ingredients=["1 cup chicken stock"], directions=["Simmer."]).render(),
+        "references": [to_record(r) for r in refs],
+        "labels": None,
+    }
+    asks = constraint_items(
+        c.model_copy(update={"eval": c.eval.model_copy(update={"counterfactual_items": 1})}), [item], []
+    )
+    assert asks and all(f"{r.title}:" in a["messages"][-1]["content"] for a in asks for r in refs)
