@@ -35,3 +35,18 @@ def write_corpus(path: Path) -> Path:
             }
             f.write(json.dumps(rec) + "\n")
     return path
+
+
+def grounded_cfg(tmp_path: Path):
+    """A test server's config (serve_support.serve_cfg) grounded in this corpus and a kitchen library in tmp_path."""
+    from serve_support import serve_cfg
+
+    cfg = serve_cfg(tmp_path)
+    cfg.data.source = str(write_corpus(tmp_path / "corpus.jsonl"))
+    cfg.data.format = "auto"
+    cfg.data.cache_dir = str(tmp_path / "cache")
+    cfg.data.val_size = cfg.data.test_size = 2
+    cfg.kitchen.db_path = str(tmp_path / "kitchen.sqlite")
+    cfg.grounding.enabled = True
+    cfg.grounding.k = 2
+    return cfg

@@ -6,28 +6,16 @@ from __future__ import annotations
 import json
 
 import httpx
-from grounding_corpus import write_corpus
-from serve_support import live_app, serve_cfg
+from grounding_corpus import grounded_cfg
+from serve_support import live_app
 from test_recipes import FixedText
 
 from chefbot.kitchen.db import KitchenDB
 from chefbot.kitchen.library import save_recipe
 
 
-def grounded_cfg(tmp_path, corpus):
-    cfg = serve_cfg(tmp_path)
-    cfg.data.source = str(write_corpus(tmp_path / "corpus.jsonl")) if corpus else cfg.data.source
-    cfg.data.format = "auto"
-    cfg.data.cache_dir = str(tmp_path / "cache")
-    cfg.data.val_size = cfg.data.test_size = 2
-    cfg.kitchen.db_path = str(tmp_path / "kitchen.sqlite")
-    cfg.grounding.enabled = True
-    cfg.grounding.k = 2
-    return cfg
-
-
 def test_answer_names_the_recipes_its_prompt_was_given(tmp_path):
-    cfg = grounded_cfg(tmp_path, corpus=True)
+    cfg = grounded_cfg(tmp_path)
     db = KitchenDB(cfg.kitchen.db_path)
     saved = save_recipe(db, "Grandma's Guacamole", ["2 avocados", "1 lime", "cilantro"], ["Mash it all."])
     db.close()
@@ -47,7 +35,7 @@ def test_answer_names_the_recipes_its_prompt_was_given(tmp_path):
 
 
 def test_no_grounding_no_sources(tmp_path):
-    cfg = grounded_cfg(tmp_path, corpus=True)
+    cfg = grounded_cfg(tmp_path)
     cfg.grounding.enabled = False
     gen = FixedText()
     with live_app(cfg, gen) as srv:
@@ -57,7 +45,7 @@ def test_no_grounding_no_sources(tmp_path):
 
 
 def test_streamed_answer_carries_the_sources(tmp_path):
-    cfg = grounded_cfg(tmp_path, corpus=True)
+    cfg = grounded_cfg(tmp_path)
     with live_app(cfg, FixedText()) as srv:
         with httpx.stream("POST", srv.url + "/v1/recipes", json={"ingredients": "lentils", "stream": True}) as r:
             events = [line[6:] for line in r.iter_lines() if line.startswith("data: ") and "done" in line]
@@ -68,7 +56,7 @@ def test_streamed_answer_carries_the_sources(tmp_path):
 def test_page_lists_the_sources(tmp_path):
     """The page's script shows them under the answer (a plain check of the served page and script; the
     browser harness covers the rest of the page)."""
-    cfg = grounded_cfg(tmp_path, corpus=True)
+    cfg = grounded_cfg(tmp_path)
     with live_app(cfg, FixedText()) as srv:
         page = httpx.get(srv.url + "/").text
         script = httpx.get(srv.url + "/static/app.js")
