@@ -16,6 +16,8 @@ Outputs go to ``data.cache_dir/<fingerprint>/`` (train.arrow, validation.arrow,
 eval_test.jsonl, eval_validation.jsonl, stats.json, config.yaml, COMPLETE).  This
 module is the pass itself; the fingerprint, the cache folders and their ``COMPLETE``
 marker are ``cache``'s, and packing and writing the Arrow rows is ``arrow_writer``'s.
+With ``grounding.enabled`` every prompt also holds retrieved real recipes (``retrieval``; training
+recipes only, never the target or a near-duplicate): ``_train_references``.
 """
 
 from __future__ import annotations
@@ -225,7 +227,8 @@ def _train_references(
 
 
 def _grounding_args(cfg: ExperimentConfig, spec: SourceSpec, progress: bool) -> tuple[str, dict, bool] | None:
-    """What workers need to ground training prompts (the index is built here, before they fork), or None."""
+    """grounding.enabled: what workers need to ground prompts (index path, settings, whether the prompt shows
+    the title), the corpus index built first if it is not on disk yet; else None."""
     if not cfg.grounding.enabled:
         return None
     path = index_path(cfg, spec)
