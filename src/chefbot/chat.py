@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from chefbot.config import PromptConfig
+from chefbot.config import GroundingConfig, PromptConfig
 from chefbot.cooking.recipe_constraints import RecipeConstraints, ingredient_conflicts
+from chefbot.recipe_format import Recipe
 
 Message = dict[str, str]
 
@@ -72,20 +73,51 @@ def constraints_line(c: RecipeConstraints | None, template: str | None, *, ingre
     return line
 
 
+def reference_text(recipe: Recipe, max_chars: int) -> str:
+    """One retrieved recipe as the prompt shows it: "Title: ingredient lines; ... Steps: ...", cut at
+    ``max_chars`` characters (at a word, with "..."), so k recipes add at most k * max_chars characters."""
+    text = f"{recipe.title}: {'; '.join(recipe.ingredients)}. Steps: {' '.join(recipe.directions)}"
+    if len(text) <= max_chars:
+        return text
+    cut = text[: max_chars - 3]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > max_chars // 2 else cut).rstrip(" ;:.,") + "..."
+
+
+def references_block(references: Sequence[Recipe], grounding: GroundingConfig) -> str:
+    """The retrieved recipes as one block of the user turn (``grounding.intro``, then one numbered line
+    each, ``reference_text``); "" when there are none."""
+    if not references:
+        return ""
+    lines = [f"{n}. {reference_text(r, grounding.max_chars)}" for n, r in enumerate(references, 1)]
+    return "\n".join([grounding.intro, *lines])
+
+
 def request_messages(
-    ner: Sequence[str] | str, prompt: PromptConfig, title: str = "", constraints: RecipeConstraints | None = None
+    ner: Sequence[str] | str,
+    prompt: PromptConfig,
+    title: str = "",
+    constraints: RecipeConstraints | None = None,
+    references: Sequence[Recipe] = (),
+    grounding: GroundingConfig | None = None,
 ) -> list[Message]:
     """The system + user turns asking for a recipe with these ingredients; with
     ``prompt.constraints`` set and ``constraints`` asking for something, the user turn ends
-    with the constraints line (``constraints_line``)."""
+    with the constraints line (``constraints_line``).  ``references`` (retrieved real recipes,
+    ``data.retrieval``) come between the request and the constraints line, as ``references_block``
+    writes them with ``grounding``'s settings."""
     names = [n.strip() for n in (ner.split(",") if isinstance(ner, str) else ner) if n and n.strip()]
     ner_text = ner if isinstance(ner, str) else ", ".join(names)
     msgs: list[Message] = []
     if prompt.system:
         msgs.append({"role": "system", "content": prompt.system.format(ner=ner_text, title=title)})
-    user = prompt.user.format(ner=ner_text, title=title)
+    parts = [prompt.user.format(ner=ner_text, title=title)]
+    if references:
+        parts.append(references_block(references, grounding or GroundingConfig()))
     line = constraints_line(constraints, prompt.constraints, ingredients=names)
-    msgs.append({"role": "user", "content": f"{user}\n{line}" if line else user})
+    if line:
+        parts.append(line)
+    msgs.append({"role": "user", "content": "\n".join(parts)})
     return msgs
 
 

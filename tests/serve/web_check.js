@@ -63,6 +63,8 @@ async function main() {
         (els) => els.map((a) => (a.getAttribute("aria-current") ? "*" : "") + a.textContent)),
       plan_panel: await page.$$eval("#plan-panel, #plan-spec", (els) => els.length),
       key_field_visible: await page.isVisible("footer summary"),
+      sources_visible: await page.isVisible("#r-sources"),
+      sources: await page.$$eval("#r-sources-list li", (els) => els.map((e) => ({ id: e.dataset.source, text: e.textContent }))),
       page_errors: errors,
       ...(await kitchenSense(page)),
     };

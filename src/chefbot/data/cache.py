@@ -70,7 +70,7 @@ def _tokenizer_identity(tokenizer: Any) -> dict:
     return ident
 
 
-def _split_settings(d: DataConfig) -> dict:
+def split_settings(d: DataConfig) -> dict:
     return {k: getattr(d, k) for k in ("val_size", "test_size", "seed", "sources", "min_steps", "max_chars")}
 
 
@@ -80,10 +80,12 @@ def eval_fingerprint(cfg: ExperimentConfig, spec: SourceSpec) -> str:
         "v": PIPELINE_VERSION,
         "source": source_identity(spec),
         "format": spec.fmt,
-        "split": _split_settings(cfg.data),
+        "split": split_settings(cfg.data),
         "prompt": cfg.prompt.model_dump(mode="json"),
         "labels": labels_identity(),  # eval items carry every recipe's labels
     }
+    if cfg.grounding.enabled:  # the items' prompts hold retrieved recipes (data/retrieval.py)
+        key["grounding"] = cfg.grounding.model_dump(mode="json", exclude={"library"})
     return "eval-" + hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -109,6 +111,8 @@ def fingerprint(cfg: ExperimentConfig, tokenizer: Any, spec: SourceSpec) -> str:
         key["labels"] = labels_identity()
     if cfg.data.substitution_rate:  # the swaps and the checks a built example passes shape the tokens
         key["substitutions"] = substitutions_identity()
+    if cfg.grounding.enabled:  # the prompts hold retrieved recipes (data/retrieval.py); off: the key is unchanged
+        key["grounding"] = cfg.grounding.model_dump(mode="json", exclude={"library"})
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from chefbot.chat import request_messages
-from chefbot.config import PromptConfig
+from chefbot.config import GroundingConfig, PromptConfig
 from chefbot.cooking.labels import DIFFICULTIES, RecipeLabels, label_recipe
 from chefbot.cooking.lexicon import DIETS, diets_of
 from chefbot.cooking.recipe_constraints import (
@@ -184,14 +185,28 @@ def substitution_diet(r: Recipe, rate: float, seed: int) -> str | None:
     return broken[int(u_diet * len(broken))] if broken else None
 
 
-def substitution_example(r: Recipe, diet: str, prompt: PromptConfig) -> tuple[list[dict], str] | Substituted:
+def substitution_example(
+    r: Recipe,
+    diet: str,
+    prompt: PromptConfig,
+    references: Sequence[Recipe] = (),
+    grounding: GroundingConfig | None = None,
+) -> tuple[list[dict], str] | Substituted:
     """(messages, target) of the extra example: the source's ingredient names with ``diet`` asked (the
-    shape of ``evaluate.constraint_eval``'s counterfactual request), answered by the recipe rewritten by
+    shape of ``evaluate.constraint_eval``'s counterfactual request; grounded in the same ``references``
+    as the recipe's own example when grounding is on), answered by the recipe rewritten by
     ``cooking.substitutions.substitute``; the refusal (``Substituted`` with its reason) when it cannot be."""
     s = substitute(r, diet)
     if s.recipe is None:
         return s
-    messages = request_messages(r.ner, prompt, title=r.title, constraints=RecipeConstraints(diets=[diet]))
+    messages = request_messages(
+        r.ner,
+        prompt,
+        title=r.title,
+        constraints=RecipeConstraints(diets=[diet]),
+        references=references,
+        grounding=grounding,
+    )
     return messages, s.recipe.render()  # the target, as tokenize.target_for renders every recipe
 
 

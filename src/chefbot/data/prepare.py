@@ -16,6 +16,8 @@ Outputs go to ``data.cache_dir/<fingerprint>/`` (train.arrow, validation.arrow,
 eval_test.jsonl, eval_validation.jsonl, stats.json, config.yaml, COMPLETE).  This
 module is the pass itself; the fingerprint, the cache folders and their ``COMPLETE``
 marker are ``cache``'s, and packing and writing the Arrow rows is ``arrow_writer``'s.
+With ``grounding.enabled`` every prompt also holds retrieved real recipes (``retrieval``; training
+recipes only, never the target or a near-duplicate): ``_train_references``.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from chefbot.config import DataConfig, ExperimentConfig, PromptConfig, save_resolved
+from chefbot.config import DataConfig, ExperimentConfig, GroundingConfig, PromptConfig, save_resolved
 from chefbot.cooking.labels import RecipeLabels
 from chefbot.cooking.substitutions import Substituted
 from chefbot.data import records as R
@@ -66,6 +68,15 @@ from chefbot.data.constraint_prompts import (
 )
 from chefbot.data.readers import RawChunk, parse_chunk, raw_chunks
 from chefbot.data.records import DropCounts, from_record, to_record
+from chefbot.data.retrieval import (
+    CorpusIndex,
+    build_index,
+    exclusion_keys,
+    index_path,
+    prompt_uses_title,
+    query_text,
+    references_for,
+)
 from chefbot.data.sources import SourceSpec, resolve_data_source, total_bytes
 from chefbot.data.split import Deduper, HashSplit
 from chefbot.data.text_backend import BackendChoice, TiktokenText, decide, fast_backend, requested_backend
@@ -100,10 +111,17 @@ class ChunkResult:
 _W: dict[str, Any] = {}
 
 
-def _init_worker(tokenizer: Any, data_cfg: dict, prompt_cfg: dict, fast_text: TiktokenText | None = None) -> None:
+def _init_worker(
+    tokenizer: Any,
+    data_cfg: dict,
+    prompt_cfg: dict,
+    fast_text: TiktokenText | None = None,
+    ground: tuple[str, dict, bool] | None = None,
+) -> None:
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     _W["data"] = DataConfig.model_validate(data_cfg)
     _W["prompt"] = PromptConfig.model_validate(prompt_cfg)
+    _W["ground"] = _open_grounding(ground)  # opened after the fork: one SQLite connection per process
     fold = _W["prompt"].fold_system
     _W["encoder"] = ChatEncoder(tokenizer, _W["data"].max_length, fold, fast_text) if tokenizer is not None else None
 
@@ -172,22 +190,36 @@ def _process_chunk(task: tuple[RawChunk, float, str]) -> ChunkResult:
             # plain data goes back to the parent for the statistics, not the pydantic models
             res.labels = [(lab, asked_keys(c)) for lab, c in zip(labels, drawn)]
         enc.use_backend(backend)
+        refs, grounding = _train_references(kept, _W["ground"])
         if res.labels is not None:  # the constraints drawn above, not drawn again
-            conv = [(messages_for(r, prompt, d.seed, lab, c), target_for(r)) for r, lab, c in zip(kept, labels, drawn)]
+            conv = [
+                (messages_for(r, prompt, d.seed, lab, c, references=ref, grounding=grounding), target_for(r))
+                for r, lab, c, ref in zip(kept, labels, drawn, refs)
+            ]
         else:
-            conv = [(messages_for(r, prompt, d.seed, lab), target_for(r)) for r, lab in zip(kept, labels)]
+            conv = [
+                (messages_for(r, prompt, d.seed, lab, references=ref, grounding=grounding), target_for(r))
+                for r, lab, ref in zip(kept, labels, refs)
+            ]
         had_fallback = enc.backend_fallback
         before = enc.text_stats()
         res.tokens, res.lengths, res.n_prompt, res.truncated = enc.encode_arrays(conv, verify=1)
         if d.substitution_rate > 0:
-            res.subs = _substitution_rows(kept, d, prompt, enc)
+            res.subs = _substitution_rows(kept, d, prompt, enc, refs, grounding)
         res.texts = {k: v - before.get(k, 0) for k, v in enc.text_stats().items()}
         if enc.backend_fallback != had_fallback:
             res.backend_fallback = f"{chunk.file}: rows from {chunk.first_row}: {enc.backend_fallback}"
     return res
 
 
-def _substitution_rows(kept: list[Recipe], d: DataConfig, prompt: PromptConfig, enc: ChatEncoder) -> dict[int, tuple]:
+def _substitution_rows(
+    kept: list[Recipe],
+    d: DataConfig,
+    prompt: PromptConfig,
+    enc: ChatEncoder,
+    refs: list[list[Recipe]],
+    grounding: GroundingConfig | None,
+) -> dict[int, tuple]:
     """data.substitution_rate: for each row drawn (``substitution_diet``), (diet, refusal code or "", the
     extra example's tokens or None, its prompt length); whether it is used waits for the split (``_Substitutions``)."""
     rows: dict[int, tuple] = {}
@@ -196,7 +228,7 @@ def _substitution_rows(kept: list[Recipe], d: DataConfig, prompt: PromptConfig, 
         diet = substitution_diet(r, d.substitution_rate, d.seed)
         if diet is None:
             continue
-        ex = substitution_example(r, diet, prompt)
+        ex = substitution_example(r, diet, prompt, refs[i], grounding)
         rows[i] = (diet, ex.code if isinstance(ex, Substituted) else "", None, 0)
         if not isinstance(ex, Substituted):
             conv.append((i, ex))
@@ -233,6 +265,53 @@ class _Substitutions:
             train.add(toks, n_prompt)
 
 
+Grounding = tuple[CorpusIndex, GroundingConfig, bool]  # the index, its settings, whether the prompt shows the title
+
+
+def _open_grounding(args: tuple[str, dict, bool] | None) -> Grounding | None:
+    if args is None:
+        return None
+    grounding = GroundingConfig.model_validate(args[1])
+    return CorpusIndex(args[0], grounding.method), grounding, args[2]
+
+
+def _train_references(
+    kept: list[Recipe], ground: Grounding | None
+) -> tuple[list[list[Recipe]], GroundingConfig | None]:
+    """grounding.enabled: each recipe's retrieved recipes (``data.retrieval``): training-split recipes
+    only, never the recipe itself or a near-duplicate (``exclusion_keys``); else none."""
+    if ground is None:
+        return [[] for _ in kept], None
+    index, grounding, uses_title = ground
+    return [
+        references_for(
+            index, grounding, query_text(r.ner, r.title, uses_title), exclusion_keys(r.title, r.ner), ("train",)
+        )
+        for r in kept
+    ], grounding
+
+
+def _grounding_args(cfg: ExperimentConfig, spec: SourceSpec, progress: bool) -> tuple[str, dict, bool] | None:
+    """grounding.enabled: what workers need to ground prompts (index path, settings, whether the prompt shows
+    the title), the corpus index built first if it is not on disk yet; else None."""
+    if not cfg.grounding.enabled:
+        return None
+    path = index_path(cfg, spec)
+    if not path.exists():
+        # In a spawned process: the CSV reader's threads must never run in this one before it forks its workers.
+        child = mp.get_context("spawn").Process(target=_build_index, args=(cfg.model_dump(mode="json"), spec, progress))
+        child.start()
+        child.join()
+        if child.exitcode != 0 or not path.exists():
+            raise DataError(f"grounding index of {spec.describe()}: building it failed (exit code {child.exitcode})")
+    return str(path), cfg.grounding.model_dump(mode="json"), prompt_uses_title(cfg)
+
+
+def _build_index(cfg: dict, spec: SourceSpec, progress: bool) -> None:
+    experiment = ExperimentConfig.model_validate(cfg)
+    build_index(experiment, spec, index_path(experiment, spec), progress)
+
+
 def _run(chunks: Iterable[tuple[RawChunk, float]], num_proc: int, initargs: tuple) -> Iterator[ChunkResult]:
     """Ordered parallel map with a bounded number of chunks in flight (Pool.imap would
     read the whole file ahead into its task queue)."""
@@ -257,24 +336,30 @@ def _run(chunks: Iterable[tuple[RawChunk, float]], num_proc: int, initargs: tupl
 # ---------------------------------------------------------------- held-out items and statistics
 
 
-def _eval_item(rec: dict, prompt: PromptConfig, seed: int) -> dict:
+def _eval_item(rec: dict, cfg: ExperimentConfig, ground: Grounding | None) -> dict:
     """One held-out item; ``labels`` are the recipe's own (``cooking.labels``), for the
-    evaluation of constraint prompts."""
+    evaluation of constraint prompts.  With grounding, ``references`` are the records of the
+    recipes in its prompt (training recipes only; ``retrieval.item_references`` reads them)."""
     r = from_record(rec)
     labels = record_labels(r)
-    return {
+    (refs,), grounding = _train_references([r], ground)
+    item = {
         "id": r.id,
         "title": r.title,
         "ner": r.ner,
-        "messages": messages_for(r, prompt, seed, labels),
+        "messages": messages_for(r, cfg.prompt, cfg.data.seed, labels, references=refs, grounding=grounding),
         "reference": target_for(r),
         "labels": labels.to_dict(),
     }
+    if grounding is not None:
+        item["references"] = [to_record(x) for x in refs]
+    return item
 
 
-def _eval_items(held: dict, prompt: PromptConfig, seed: int) -> dict[str, list[dict]]:
+def _eval_items(held: dict, cfg: ExperimentConfig, spec: SourceSpec) -> dict[str, list[dict]]:
     """The held-out items by split, as written to eval_<split>.jsonl."""
-    return {name: [_eval_item(it[2], prompt, seed) for it in held[name]] for name in EVAL_SPLITS}
+    ground = _open_grounding(_grounding_args(cfg, spec, progress=False))
+    return {name: [_eval_item(it[2], cfg, ground) for it in held[name]] for name in EVAL_SPLITS}
 
 
 def _percentiles(x: np.ndarray) -> dict:
@@ -416,7 +501,8 @@ def _stream(
         for chunk in chain(head, chunks):
             yield chunk, split.f, choice.used
 
-    initargs = (tokenizer, d.model_dump(mode="json"), cfg.prompt.model_dump(mode="json"), fast)
+    ground = _grounding_args(cfg, spec, progress) if tokenizer is not None else None  # none for held-out items alone
+    initargs = (tokenizer, d.model_dump(mode="json"), cfg.prompt.model_dump(mode="json"), fast, ground)
     size = total_bytes(spec)
     with make_progress() as bar:
         task = bar.add_task(f"prepare {spec.describe()}", total=size, info="") if progress else None
@@ -561,7 +647,7 @@ def prepare(
         if subs is not None:  # only when on: at rate 0 every output file is what it was
             stats["substitutions"] = subs.stats.to_dict()
         stats["rows_per_s"] = round(stats["rows_read"] / max(stats["seconds"], 1e-9), 1)
-        write_eval_items(tmp, _eval_items(held, cfg.prompt, d.seed))
+        write_eval_items(tmp, _eval_items(held, cfg, spec))
         atomic_write_json(tmp / "stats.json", stats)
         save_resolved(cfg, tmp)
         release_tmp(tmp)
@@ -600,6 +686,6 @@ def load_eval_items(cfg: ExperimentConfig, split: str = "test") -> list[dict]:
     if not is_complete(folder):
         held, _ = _stream(cfg, spec, None, progress=True, on_train=lambda u, item: None)
         with atomic_dir(folder) as tmp:
-            write_eval_items(tmp, _eval_items(held, cfg.prompt, cfg.data.seed))
+            write_eval_items(tmp, _eval_items(held, cfg, spec))
             mark_complete(tmp)
     return read_eval_items(folder, split)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from chefbot.chat import adapt_to_template, request_messages
-from chefbot.config import PromptConfig
+from chefbot.config import GroundingConfig, PromptConfig
 from chefbot.cooking.labels import RecipeLabels
 from chefbot.cooking.recipe_constraints import RecipeConstraints
 from chefbot.data.constraint_prompts import record_labels, sampled_constraints
@@ -43,17 +43,27 @@ def messages_for(
     seed: int = 0,
     labels: RecipeLabels | None = None,
     constraints: RecipeConstraints | None | object = _DRAW,
+    references: Sequence[Recipe] = (),
+    grounding: GroundingConfig | None = None,
 ) -> list[Message]:
     """System + user turns asking for this recipe (not yet folded for the template); with
     ``prompt.constraints`` set, the user turn asks for a random subset of the recipe's own
     labels (``constraint_prompts.sampled_constraints``; ``labels`` saves labelling it again,
     ``constraints`` passes the subset already drawn: data preparation draws it once for the
-    statistics and the prompt)."""
+    statistics and the prompt); ``references``: retrieved real recipes for the prompt (``data.retrieval``,
+    written with ``grounding``'s settings)."""
     if constraints is _DRAW:
         constraints = None
         if prompt_cfg.constraints and prompt_cfg.constraint_prob > 0:
             constraints = sampled_constraints(recipe, labels or record_labels(recipe), prompt_cfg, seed)
-    return request_messages(recipe.ner, prompt_cfg, title=recipe.title, constraints=constraints)
+    return request_messages(
+        recipe.ner,
+        prompt_cfg,
+        title=recipe.title,
+        constraints=constraints,
+        references=references,
+        grounding=grounding,
+    )
 
 
 def target_for(recipe: Recipe) -> str:

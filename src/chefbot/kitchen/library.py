@@ -45,6 +45,7 @@ __all__ = [
     "from_recipenlg",
     "get_recipe",
     "insert_recipe",
+    "library_recipes",
     "read_recipes",
     "recipes_from_file",
     "save_recipe",
@@ -301,6 +302,31 @@ def search_recipes(db: KitchenDB, q: str | None = None, limit: int = 50, offset:
     out = {"object": "list", "total": int(total), "data": data}
     if unreadable:
         out["unreadable"] = unreadable
+    return out
+
+
+def library_recipes(db: KitchenDB, limit: int = 5000) -> list[Recipe]:
+    """The newest ``limit`` readable recipes of the library, as ``Recipe``s naming their library id
+    (``id`` "library:<id>", ``source`` "library"): what grounding searches beside the corpus
+    (``data.retrieval.memory_index``).  Unreadable rows are left out."""
+    with db.read() as c:
+        rows = c.execute("SELECT * FROM recipes ORDER BY created_at DESC, id DESC LIMIT ?", (limit,)).fetchall()
+    out = []
+    for r in rows:
+        try:
+            d = recipe_dict(r)
+        except UnreadableRow:
+            continue
+        out.append(
+            Recipe(
+                title=d["title"],
+                servings=d["servings"],
+                ingredients=d["ingredients"],
+                directions=d["directions"],
+                id=f"library:{d['id']}",
+                source="library",
+            )
+        )
     return out
 
 

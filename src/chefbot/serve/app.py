@@ -40,6 +40,7 @@ from chefbot.config import ExperimentConfig
 from chefbot.serve import routes_kitchen, routes_openai, routes_plan, routes_recipes, routes_web
 from chefbot.serve.api_errors import BodyLimit, body_limit, install_error_handlers
 from chefbot.serve.auth import JsonOnly, install_auth, install_cors, install_host_check, protected
+from chefbot.serve.grounding import ServingGrounding
 from chefbot.serve.schemas import ERROR_DESCRIPTIONS, json_schema
 from chefbot.serve.slow_clients import ReadTimeout
 from chefbot.serve.state import ServerState
@@ -63,12 +64,14 @@ def create_app(
     """``adapter``: the LoRA folder the generator serves (default ``cfg.adapter``), named in ``/health``."""
     state = ServerState(cfg, generator, model_name, adapter)
     kitchen = routes_kitchen.KitchenStore(cfg.kitchen.db_path)  # the SQLite file opens on the first /api request
+    grounding = ServingGrounding(cfg)  # grounding.enabled: the corpus index opens on the first /v1/recipes
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         state.scheduler.close()
         kitchen.close()
+        grounding.close()
 
     app = FastAPI(
         title="chefbot",
@@ -83,6 +86,7 @@ def create_app(
     app.state.scheduler = state.scheduler
     app.state.cfg = cfg
     app.state.kitchen = kitchen
+    app.state.grounding = grounding
     # Middleware runs outermost first, i.e. in the reverse order of these lines: Host, JSON only, read timeout,
     # body size, key, CORS.
     install_cors(app, cfg.serve.cors_origins)

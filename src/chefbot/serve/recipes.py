@@ -14,21 +14,30 @@ recipe at all, is it safe to follow, is it plausible): ``kitchen_sense`` in the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from chefbot.chat import request_messages
-from chefbot.config import PromptConfig
+from chefbot.config import GroundingConfig, PromptConfig
 from chefbot.cooking.kitchen_sense import check_kitchen_sense
 from chefbot.cooking.recipe_constraints import RecipeConstraints, check_recipe
 from chefbot.cooking.tasks import tasks_from_directions
-from chefbot.recipe_format import parse_recipe
+from chefbot.recipe_format import Recipe, parse_recipe
 from chefbot.serve.schemas_recipes import StructuredRecipe
 
 DEFAULT_CONSTRAINTS = "The recipe must be: {constraints}."
 
 
-def recipe_messages(ingredients: list[str], constraints: RecipeConstraints, prompt: PromptConfig) -> list[dict]:
+def recipe_messages(
+    ingredients: list[str],
+    constraints: RecipeConstraints,
+    prompt: PromptConfig,
+    references: Sequence[Recipe] = (),
+    grounding: GroundingConfig | None = None,
+) -> list[dict]:
+    """The request's prompt; ``references``: the retrieved recipes (``serve/grounding.py``) it may adapt."""
     if not prompt.constraints:
         prompt = prompt.model_copy(update={"constraints": DEFAULT_CONSTRAINTS})
-    return request_messages(ingredients, prompt, constraints=constraints)
+    return request_messages(ingredients, prompt, constraints=constraints, references=references, grounding=grounding)
 
 
 def minutes_mentioned(directions: list[str]) -> float:

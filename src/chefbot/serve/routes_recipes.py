@@ -31,21 +31,46 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from chefbot.cooking.recipe_constraints import ingredient_conflicts
+from chefbot.errors import ChefbotError
 from chefbot.generate import Completion
+from chefbot.kitchen.db import KitchenDB
 from chefbot.serve.api_errors import ApiError
 from chefbot.serve.deps import Server
 from chefbot.serve.enforce import Attempts, rejected
+from chefbot.serve.grounding import ServingGrounding
 from chefbot.serve.ids import new_id
 from chefbot.serve.queue import ActiveStream
 from chefbot.serve.recipes import check_constraints, recipe_messages
 from chefbot.serve.schemas import ErrorResponse, error_body, error_responses, semantic_400
 from chefbot.serve.schemas_openai import openai_finish_reason, usage
-from chefbot.serve.schemas_recipes import RecipeDelta, RecipeDone, RecipeRequest, RecipeResponse, RecipeRetry
+from chefbot.serve.schemas_recipes import (
+    GroundingSource,
+    RecipeDelta,
+    RecipeDone,
+    RecipeRequest,
+    RecipeResponse,
+    RecipeRetry,
+)
 from chefbot.serve.sse import SSE_HEADERS, in_band_errors, sse, sse_media_type
 from chefbot.serve.state import ServerState
 
 router = APIRouter()
 T = TypeVar("T")
+
+
+def grounding_of(request: Request) -> ServingGrounding:
+    return request.app.state.grounding
+
+
+def library_of(request: Request) -> KitchenDB | None:
+    """The kitchen library to ground in, or None when this server has none that opens (grounding then uses
+    the corpus alone: a recipe request never fails for the library's sake)."""
+    if not request.app.state.cfg.grounding.library:
+        return None
+    try:
+        return request.app.state.kitchen.db
+    except ChefbotError:
+        return None
 
 
 class RecipeJob:
@@ -55,8 +80,13 @@ class RecipeJob:
         self.state, self.req, self.request = state, req, request
         self.wanted = req.constraints
         self.conflicts = [c.to_dict() for c in ingredient_conflicts(req.ingredients, self.wanted)]
+        # grounding.enabled: the real recipes the prompt may adapt (serve/grounding.py), named in the answer
+        refs = [h.recipe for h in grounding_of(request).hits(req.ingredients, library_of(request))]
+        self.sources = [GroundingSource.from_recipe(r) for r in refs]
         # rendered and counted once (413 if too long); every attempt reuses these prompt ids
-        self.prompt = state.check_size(recipe_messages(req.ingredients, self.wanted, state.cfg.prompt))
+        self.prompt = state.check_size(
+            recipe_messages(req.ingredients, self.wanted, state.cfg.prompt, refs, state.cfg.grounding)
+        )
         # enforce: safety is enforced on every request, the constraints when some were asked for
         self.limit = state.cfg.serve.enforce_attempts if req.enforce else 1
         self.tries = Attempts(
@@ -82,6 +112,7 @@ class RecipeJob:
             constraints=self.wanted.model_dump(),
             **best.checked,
             conflicts=self.conflicts,
+            sources=self.sources,
             **self.tries.summary(),
             raw=c.text,
             finish_reason=openai_finish_reason(c.finish_reason),

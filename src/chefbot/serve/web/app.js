@@ -26,11 +26,32 @@ function showStructured(res) {
   fill($("r-problems"), (res.problems || []).map((p) => "check: " + p));
   showChecks(res);
   showKitchenSense(res.kitchen_sense);
+  showSources(res.sources || []);
   if (res.well_formed) {
     $("structured").hidden = false;
     $("output").hidden = true;
   }
   lastTitle = r.title || "recipe";
+}
+
+// The real recipes the prompt was given (grounding.enabled): title, and where each one is from.
+function showSources(sources) {
+  $("r-sources-list").replaceChildren(...sources.map((s) => {
+    const li = document.createElement("li");
+    li.dataset.source = s.id || "";
+    if (s.link && /^https?:\/\//i.test(s.link)) {  // a web page only (never a javascript: link)
+      const a = document.createElement("a");
+      a.href = s.link;
+      a.rel = "noopener noreferrer";
+      a.textContent = s.title;
+      li.append(a);
+    } else {
+      li.append(s.title);
+    }
+    li.append(s.kind === "library" ? ` (your library, #${s.library_id})` : ` (${s.source || "corpus"}, ${s.id})`);
+    return li;
+  }));
+  $("r-sources").hidden = sources.length === 0;
 }
 
 // Each requested constraint as the server's checker judged it: ✓ satisfied, ✗ violated, ? the recipe does not tell.
@@ -154,6 +175,7 @@ async function generate(ev) {
   $("r-problems").replaceChildren();
   $("r-checks").replaceChildren();
   $("r-conflicts").replaceChildren();
+  showSources([]);
   resetKitchenSense();
   $("copy").disabled = $("download").disabled = $("save").disabled = true;
   lastSource = null;
