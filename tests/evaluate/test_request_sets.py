@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from chefbot.chat import constraints_line
 from chefbot.config import REQUEST_SETS, load_config
 from chefbot.cooking.recipe_constraints import RecipeConstraints
+from chefbot.data.retrieval import exclusion_keys, open_index
 from chefbot.errors import ChefbotError, ConfigError, DataError
 from chefbot.evaluate import request_sets as rs
 from chefbot.evaluate.constraint_eval import source_labels
@@ -119,7 +120,24 @@ def test_prompts_come_from_one_function():
     for it, r in [*zip(own, sets["own"]), *zip(cf, sets["counterfactual"])]:
         line = constraints_line(r.constraints, cfg.prompt.constraints, ingredients=r.ner)
         assert line and it["messages"][-1]["content"].endswith("\n" + line)
-        assert it["messages"] == rs.request_messages_for(cfg, r)
+        assert it["messages"] == rs.request_messages_for(cfg, r)[0]
+
+
+def test_grounded_requests_show_training_recipes_only_never_their_source():
+    cfg = quickstart("eval.sets=all", "eval.set_limit=8", "grounding.enabled=true", "grounding.k=2")
+    sets = rs.load_request_sets(cfg)
+    index = open_index(cfg)
+    for name in REQUEST_SETS:
+        for it, r in zip(rs.set_items(cfg, sets[name]), sets[name]):
+            assert len(it["references"]) == 2
+            assert cfg.grounding.intro in it["messages"][-1]["content"]
+            assert r.title not in it["references"]  # never the source recipe itself
+            messages, refs = rs.request_messages_for(cfg, r, index)
+            assert messages == it["messages"]
+            split_of = {h.recipe.title: h.split for h in index.search(", ".join(r.ner), 200)}  # every split
+            assert [split_of[t] for t in it["references"]] == ["train", "train"]
+            for ref in refs:
+                assert not exclusion_keys(ref.title, ref.ner) & exclusion_keys(r.title, r.ner)  # no near-duplicate
 
 
 def test_sets_of_other_data_are_refused(tmp_path):
@@ -286,7 +304,7 @@ def test_eval_generates_every_set_for_base_and_tuned(tiny_run):
         for m in (base, tuned):
             rows = read_predictions(out / "sets" / rs.slug(m) / f"{name}.jsonl")
             assert [r["id"] for r in rows] == [f"{x.source_id}#{name}" for x in rs.load_request_sets(cfg)[name]]
-            assert rows[0]["inputs"]["messages"] == rs.request_messages_for(cfg, rs.load_request_sets(cfg)[name][0])
+            assert rows[0]["inputs"]["messages"] == rs.request_messages_for(cfg, rs.load_request_sets(cfg)[name][0])[0]
             assert rows[0]["settings"]["max_new_tokens"] == 8
     assert "constraint: all requested constraints" in res["sets"]["counterfactual"]["metrics"][base]
     assert res["generation"][base]["timing"]["free"]["generated"] == 2

