@@ -15,6 +15,7 @@ import sys
 import typer
 
 from chefbot import __version__, config_cli
+from chefbot.align import cli as align_cli
 from chefbot.config import load_config
 from chefbot.data import cli as data_cli
 from chefbot.errors import ChefbotError
@@ -34,7 +35,7 @@ app = typer.Typer(
 )
 
 # The stages that contribute commands, in pipeline order (each module's ``register(app)``).
-STAGES = [data_cli, train_cli, evaluate_cli, serve_cli, plan_cli, kitchen_cli, config_cli]
+STAGES = [data_cli, train_cli, align_cli, evaluate_cli, serve_cli, plan_cli, kitchen_cli, config_cli]
 
 
 def _version(value: bool) -> None:
