@@ -452,7 +452,8 @@ class GroundingConfig(Section):
     training and in serving.  Owned by the grounding work; fields are filled in there."""
 
     enabled: bool = Field(
-        False, description="put the k most similar real recipes (corpus index and, when serving, the library) in the prompt"
+        False,
+        description="put the k most similar real recipes (corpus index and, when serving, the library) in the prompt",
     )
 
 

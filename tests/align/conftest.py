@@ -29,7 +29,7 @@ def align_cfg(model_dir: Path, data: Path, out: Path, *overrides: str):
 
 
 @pytest.fixture(scope="session")
-def sft_adapter(tiny_model_dir, tmp_path_factory) -> Path:
+def sft_adapter(tiny_model_dir, tmp_path_factory) -> Path:  # noqa: F811  (the fixture, as a parameter)
     """A LoRA adapter on the tiny model with non-zero weights (a stand-in for `chefbot train`'s output)."""
     import torch
     from peft import LoraConfig, get_peft_model

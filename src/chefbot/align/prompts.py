@@ -46,7 +46,9 @@ def training_recipes(cfg: ExperimentConfig, n: int) -> list[Recipe]:
                 split.add(u, (seen, rec))
     split.finish()  # settles the held-out pool: what stays aside is test, validation or reserve
     if not train:
-        raise DataError(f"{spec.describe()}: no training-split recipes to ask (data.val_size + data.test_size take all)")
+        raise DataError(
+            f"{spec.describe()}: no training-split recipes to ask (data.val_size + data.test_size take all)"
+        )
     train.sort(key=lambda x: (x[0], x[1]))
     return [r for _, _, r in train[:n]]
 

@@ -33,7 +33,7 @@ def sft_adapter_dir(cfg: ExperimentConfig, adapter: str | None = None) -> Path:
     """The SFT adapter to align: ``adapter``, else OUTPUT_DIR/adapter; an error naming the path when absent."""
     path = Path(adapter) if adapter else Path(cfg.output_dir) / "adapter"
     if not (path / "adapter_config.json").exists():
-        hint = "" if adapter else f" (run `chefbot train` first, or give --adapter SFT_DIR)"
+        hint = "" if adapter else " (run `chefbot train` first, or give --adapter SFT_DIR)"
         raise ChefbotError(f"align: no SFT adapter at {path} (no adapter_config.json there){hint}")
     return path
 
