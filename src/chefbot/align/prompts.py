@@ -17,9 +17,7 @@ from chefbot.cooking.recipe_constraints import RecipeConstraints
 from chefbot.data import records as R
 from chefbot.data.constraint_prompts import counterfactual_request, record_labels, sampled_constraints
 
-# data prepare's row validation, reused rather than copied (one home; it is private to prepare.py)
-from chefbot.data.prepare import ChunkResult, _valid_records
-from chefbot.data.readers import raw_chunks
+from chefbot.data.readers import parse_chunk, raw_chunks
 from chefbot.data.sources import resolve_data_source
 from chefbot.data.split import Deduper, HashSplit
 from chefbot.data.tokenize import messages_for
@@ -39,7 +37,12 @@ def training_recipes(cfg: ExperimentConfig, n: int) -> list[Recipe]:
     split = HashSplit(d.val_size, d.test_size, lambda u, item: train.append((u, item[0], item[1])))
     dedup, seen = Deduper(), 0
     for chunk in raw_chunks(spec, strict=d.strict):
-        for rec in _valid_records(chunk, d, ChunkResult()):
+        for _, rec in parse_chunk(chunk):
+            # data prepare's rules for a row (records.record_problem, data.sources); bad rows are its to report
+            if isinstance(rec, R.BadRow) or R.record_problem(rec, d.max_chars, d.min_steps) is not None:
+                continue
+            if d.sources is not None and rec.source not in d.sources:
+                continue
             ident, u = R.key_hashes(R.dedup_key(rec.title, rec.ner), d.seed)
             if dedup.first(ident):
                 seen += 1
