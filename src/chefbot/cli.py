@@ -60,12 +60,17 @@ def demo_cmd(
         "--fresh",
         help="Train in a new run folder (OUTPUT_DIR-<time>) instead of continuing or reusing the run in OUTPUT_DIR.",
     ),
+    align: bool = typer.Option(
+        False,
+        "--align",
+        help="Then chefbot align (DPO toward the checks) and base vs aligned evaluation: OUTPUT_DIR/align/eval/report.md.",
+    ),
 ) -> None:
-    """Data -> train -> base vs tuned evaluation -> OUTPUT_DIR/report.md (the quickstart)."""
+    """Data -> train -> base vs tuned evaluation -> OUTPUT_DIR/report.md (the quickstart); --align: -> align -> eval."""
     from chefbot.demo import run_demo  # lazy: torch, 1.5 s (module docstring)
 
     cfg = load_config(config, overrides)
-    report = run_demo(cfg, fresh=fresh)
+    report = run_demo(cfg, fresh=fresh, align=align)
     console.print(f"report: {report}")
 
 
