@@ -16,7 +16,6 @@ from chefbot.config import ExperimentConfig
 from chefbot.cooking.recipe_constraints import RecipeConstraints
 from chefbot.data import records as R
 from chefbot.data.constraint_prompts import counterfactual_request, record_labels, sampled_constraints
-
 from chefbot.data.readers import parse_chunk, raw_chunks
 from chefbot.data.sources import resolve_data_source
 from chefbot.data.split import Deduper, HashSplit
