@@ -13,7 +13,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup setup-browser setup-llamacpp llamacpp-flags-check demo test lint clean bench mutation
+.PHONY: setup setup-browser setup-llamacpp llamacpp-flags-check demo chef test lint clean bench mutation
 
 setup: $(VENV)/.done
 
@@ -27,6 +27,10 @@ $(VENV)/.done: pyproject.toml Makefile
 
 demo: setup
 	$(BIN)/chefbot demo configs/quickstart.yaml
+
+# The whole quickstart chain: data -> train -> eval -> align (DPO toward the checks) -> eval of the aligned adapter.
+chef: setup
+	$(BIN)/chefbot demo configs/quickstart.yaml --align
 
 # The web page's browser test (tests/serve/test_browser.py) needs Debian's chromium and
 # playwright-core from npm; idempotent, and a failed install does not stop `make test`:

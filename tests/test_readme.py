@@ -4,7 +4,7 @@ Every ``chefbot`` command in a ``bash`` block or an inline code span is parsed b
 CLI (subcommand, options and arguments; the config and its overrides validated).  The
 quickstart commands then run for real at tiny size, in README order: ``make demo``'s
 ``chefbot demo`` twice in a row (the second reuses the finished run and must still write
-a complete report), ``data inspect``, ``eval`` with the demo's adapter, ``eval score`` on
+a complete report), ``data inspect``, ``eval`` with the demo's adapter, ``align`` on it, ``eval score`` on
 the demo's predictions, ``plan`` and ``config show``.  Outputs go to a temporary folder:
 ``runs/...`` in a command becomes ``<tmp>/runs/...``.
 """
@@ -40,6 +40,16 @@ TINY = [
     "eval.limit=2",
     "engine.generation.max_new_tokens=16",
     "eval.bootstrap_samples=200",
+]
+# chefbot align at tiny size: a few sampled answers, one DPO step (margin 0: any two answers that differ make a pair)
+ALIGN_TINY = [
+    "align.prompts=4",
+    "align.samples_per_prompt=3",
+    "align.max_new_tokens=64",
+    "align.min_margin=0",
+    "align.max_steps=1",
+    "align.batch_size=1",
+    "align.grad_accum=1",
 ]
 
 
@@ -206,6 +216,11 @@ def test_make_demo_twice_then_the_readme_commands(workdir: Path):
     ev = readme(["eval", "configs/quickstart.yaml"])
     run([*ev, *tiny], workdir)
     assert (out / "eval" / "report.md").exists() and (out / "eval" / "results.json").exists()
+
+    al = readme(["align"])
+    aligned = run([*al, *tiny, *ALIGN_TINY], workdir)
+    assert "aligned 1 DPO steps" in aligned.stdout + aligned.stderr
+    assert (out / "align" / "adapter" / "adapter_config.json").exists() and (out / "align" / "samples.jsonl").exists()
 
     score = readme(["eval", "score"])
     run([*score, "--out", str(workdir / "score"), "--bootstrap", "200"], workdir)

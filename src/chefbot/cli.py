@@ -15,6 +15,7 @@ import sys
 import typer
 
 from chefbot import __version__, config_cli
+from chefbot.align import cli as align_cli
 from chefbot.config import load_config
 from chefbot.data import cli as data_cli
 from chefbot.errors import ChefbotError
@@ -34,7 +35,7 @@ app = typer.Typer(
 )
 
 # The stages that contribute commands, in pipeline order (each module's ``register(app)``).
-STAGES = [data_cli, train_cli, evaluate_cli, serve_cli, plan_cli, kitchen_cli, config_cli]
+STAGES = [data_cli, train_cli, align_cli, evaluate_cli, serve_cli, plan_cli, kitchen_cli, config_cli]
 
 
 def _version(value: bool) -> None:
@@ -59,12 +60,17 @@ def demo_cmd(
         "--fresh",
         help="Train in a new run folder (OUTPUT_DIR-<time>) instead of continuing or reusing the run in OUTPUT_DIR.",
     ),
+    align: bool = typer.Option(
+        False,
+        "--align",
+        help="Then chefbot align (DPO toward the checks) and base vs aligned evaluation: OUTPUT_DIR/align/eval/report.md.",
+    ),
 ) -> None:
-    """Data -> train -> base vs tuned evaluation -> OUTPUT_DIR/report.md (the quickstart)."""
+    """Data -> train -> base vs tuned evaluation -> OUTPUT_DIR/report.md (the quickstart); --align: -> align -> eval."""
     from chefbot.demo import run_demo  # lazy: torch, 1.5 s (module docstring)
 
     cfg = load_config(config, overrides)
-    report = run_demo(cfg, fresh=fresh)
+    report = run_demo(cfg, fresh=fresh, align=align)
     console.print(f"report: {report}")
 
 

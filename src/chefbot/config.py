@@ -523,10 +523,43 @@ class GroundingConfig(Section):
 
 
 class AlignConfig(Section):
-    """``chefbot align``: preference training toward the checks after ``train`` (issue 26).  Owned by the align
-    work; fields are filled in there."""
+    """``chefbot align``: preference training toward the checks after ``train`` (issue 26, docs/TRAINING.md
+    "Align"): answers sampled from the SFT model on training-split requests, scored by the constraint checker,
+    kitchen sense and well-formedness (with a completeness factor so short answers cannot win), best vs worst
+    per request as DPO pairs, trained with TRL's DPOTrainer on top of the SFT adapter (the reference model)."""
 
     enabled: bool = Field(False, description="the quickstart chain runs align after train (chefbot demo --align)")
+    prompts: int = Field(
+        48, ge=1, description="training-split recipes asked (never validation or test), in split-hash order"
+    )
+    counterfactual_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="share of the requests that ask for a diet the recipe breaks (the rest: its own labels, "
+        "data.constraint_prompts.sampled_constraints)",
+    )
+    samples_per_prompt: int = Field(4, ge=2, le=64, description="answers sampled per request from the SFT model")
+    temperature: float = Field(0.9, gt=0, le=5, description="sampling temperature of those answers")
+    top_p: float = Field(0.95, gt=0, le=1, description="nucleus sampling of those answers; 1: off")
+    max_new_tokens: int = Field(224, ge=16, le=32768, description="most tokens per sampled answer")
+    min_margin: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="a request gives a pair (best answer chosen, worst rejected) only when their rewards "
+        "(0-1) differ by at least this",
+    )
+    beta: float = Field(0.1, gt=0, description="DPO beta: how far the policy may move from the SFT reference")
+    lr: float = Field(5e-5, gt=0, le=1, description="peak learning rate of the DPO steps (linear decay to 0)")
+    max_steps: int = Field(20, ge=1, description="DPO optimizer steps")
+    batch_size: int = Field(2, ge=1, description="preference pairs per micro-batch")
+    grad_accum: int = Field(2, ge=1, description="micro-batches per DPO optimizer step")
+    max_length: int = Field(
+        512, ge=32, description="tokens of prompt + answer per DPO sequence (longer: the answer's tail is cut)"
+    )
+    save_steps: int = Field(5, ge=1, description="DPO checkpoint every N steps (the last step always)")
+    logging_steps: int = Field(1, ge=1, description="log the DPO loss and reward margins every N steps")
 
 
 class ExperimentConfig(Section):

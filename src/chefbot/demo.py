@@ -5,6 +5,10 @@
     ``evaluate/stats.py``) -> one report by ``evaluate/report.py``, with the training
     run read back from its own log.
 
+With ``--align`` (or ``align.enabled``) the chain goes on: ``chefbot align`` on the tuned adapter
+(``chefbot.align.run.align``: it resumes too) -> ``evaluate_model`` of base and base + aligned adapter
+on the same held-out items -> OUTPUT_DIR/align/eval/report.md.
+
 Nothing here measures or formats a number itself: the demo is what ``chefbot data
 prepare``, ``chefbot train`` and ``chefbot eval run`` would do one after the other, so
 the three cannot drift apart.  Run it twice and the second run says that it reuses the
@@ -19,6 +23,7 @@ import os
 import time
 from pathlib import Path
 
+from chefbot.align.run import align as run_align
 from chefbot.config import ExperimentConfig
 from chefbot.data.prepare import prepare
 from chefbot.evaluate.run import evaluate_model
@@ -52,8 +57,9 @@ def describe_start(cfg: ExperimentConfig) -> str:
     )
 
 
-def run_demo(cfg: ExperimentConfig, fresh: bool = False) -> Path:
-    """The whole quickstart; returns the path of the report (``OUTPUT_DIR/report.md``)."""
+def run_demo(cfg: ExperimentConfig, fresh: bool = False, align: bool = False) -> Path:
+    """The whole quickstart; returns the path of the report (``OUTPUT_DIR/report.md``; with ``align`` or
+    ``align.enabled``: the aligned adapter's, ``OUTPUT_DIR/align/eval/report.md``)."""
     if fresh:
         cfg = fresh_output_dir(cfg)
     out = Path(cfg.output_dir)
@@ -88,12 +94,16 @@ def run_demo(cfg: ExperimentConfig, fresh: bool = False) -> Path:
     )
     evaluate_model(cfg, adapter=summary["adapter_dir"], out_dir=out, extra={"training": history})
     timings["evaluate"] = time.perf_counter() - t
+    report = out / "report.md"
+    if align or cfg.align.enabled:
+        report = _align_and_evaluate(cfg, summary["adapter_dir"], timings)
     console.print("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
     # the record a quoted demo time points at; the load averages say whether the machine was shared
     atomic_write_json(
         out / "demo_timings.json",
         {
             "stages_s": {k: round(v, 1) for k, v in timings.items()},
+            "align": align or cfg.align.enabled,
             "total_s": round(sum(timings.values()), 1),
             "trained_steps": 0 if reused else len(summary["train_loss"]),
             "reused_finished_run": reused,
@@ -107,4 +117,18 @@ def run_demo(cfg: ExperimentConfig, fresh: bool = False) -> Path:
             "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         },
     )
+    return report
+
+
+def _align_and_evaluate(cfg: ExperimentConfig, sft_adapter: str, timings: dict[str, float]) -> Path:
+    """``chefbot align`` on the tuned adapter, then base vs aligned on the same held-out items."""
+    t = time.perf_counter()
+    console.print(f"[bold]align[/] DPO toward the checks on top of {sft_adapter}")
+    summary = run_align(cfg, sft_adapter)
+    timings["align"] = time.perf_counter() - t
+    t = time.perf_counter()
+    out = Path(cfg.output_dir) / "align" / "eval"
+    console.print(f"[bold]evaluate[/] base and base + aligned adapter on {cfg.eval.limit or 'all'} held-out recipes")
+    evaluate_model(cfg, adapter=summary["adapter_dir"], out_dir=out, extra={"align": summary})
+    timings["evaluate_aligned"] = time.perf_counter() - t
     return out / "report.md"

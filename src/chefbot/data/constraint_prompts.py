@@ -30,6 +30,7 @@ labelled in full.
 from __future__ import annotations
 
 import hashlib
+import random
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -100,6 +101,13 @@ def sampled_constraints(r: Recipe, labels: RecipeLabels, prompt: PromptConfig, s
         servings=pick["servings"],
     )
     return None if c.is_empty() else c
+
+
+def counterfactual_request(labels: RecipeLabels, rng: random.Random) -> RecipeConstraints | None:
+    """One diet the source recipe does not meet (drawn from those, in ``DIETS`` order), or None: the
+    counterfactual request of ``chefbot eval`` (held-out recipes) and of ``chefbot align`` (training recipes)."""
+    unmet = [d for d in DIETS if d not in labels.diets]
+    return RecipeConstraints(diets=[rng.choice(unmet)]) if unmet else None
 
 
 def asked_keys(c: RecipeConstraints | None) -> tuple[str, ...] | None:

@@ -36,7 +36,7 @@ from chefbot.chat import request_messages
 from chefbot.config import ExperimentConfig
 from chefbot.cooking.labels import RecipeLabels, label_recipe
 from chefbot.cooking.recipe_constraints import DIETS, RecipeConstraints, check_recipe
-from chefbot.data.constraint_prompts import sampled_constraints
+from chefbot.data.constraint_prompts import counterfactual_request, sampled_constraints
 from chefbot.data.retrieval import item_references
 from chefbot.errors import ChefbotError
 from chefbot.evaluate.stats import paired_proportions, wilson_interval
@@ -74,12 +74,6 @@ def own_request(cfg: ExperimentConfig, item: dict, labels: RecipeLabels) -> Reci
     # The draw reads only the title and ingredient names (the recipe's dedup key).
     recipe = Recipe(id=str(item["id"]), title=item.get("title") or "", ner=list(item.get("ner") or []))
     return sampled_constraints(recipe, labels, cfg.prompt, cfg.data.seed)
-
-
-def counterfactual_request(labels: RecipeLabels, rng: random.Random) -> RecipeConstraints | None:
-    """One diet the source recipe does not meet (drawn from those, in ``DIETS`` order), or None."""
-    unmet = [d for d in DIETS if d not in labels.diets]
-    return RecipeConstraints(diets=[rng.choice(unmet)]) if unmet else None
 
 
 def constraint_items(cfg: ExperimentConfig, split_items: list[dict], evaluated: list[dict]) -> list[dict]:
