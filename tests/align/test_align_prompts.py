@@ -44,3 +44,16 @@ def test_counterfactual_requests_ask_a_diet_the_recipe_breaks(tiny_model_dir, re
         list(recipes.values()),
     )
     assert all(q["condition"] == OWN for q in none)
+
+
+def test_grounded_requests_hold_training_recipes_never_their_own(tiny_model_dir, recipes_jsonl, tmp_path):
+    cfg = align_cfg(tiny_model_dir, recipes_jsonl, tmp_path / "run", *PROMPT, "grounding.enabled=true", "grounding.k=2")
+    recipes = {r.id: r for r in training_recipes(cfg, 10)}
+    held = {it["title"] for split in ("test", "validation") for it in load_eval_items(cfg, split)}
+    for q in align_requests(cfg, list(recipes.values())):
+        user = q["messages"][-1]["content"]
+        assert cfg.grounding.intro in user  # the prompt shape training and evaluation use
+        shown = [line for line in user.splitlines() if line[:2] in ("1.", "2.")]
+        assert len(shown) == 2
+        assert not any(line.startswith(f"{i}. {recipes[q['recipe_id']].title}:") for i, line in enumerate(shown, 1))
+        assert not any(line.split(": ", 1)[0][3:] in held for line in shown)

@@ -17,6 +17,7 @@ from chefbot.cooking.recipe_constraints import RecipeConstraints
 from chefbot.data import records as R
 from chefbot.data.constraint_prompts import counterfactual_request, record_labels, sampled_constraints
 from chefbot.data.readers import parse_chunk, raw_chunks
+from chefbot.data.retrieval import exclusion_keys, open_index, prompt_uses_title, query_text, references_for
 from chefbot.data.sources import resolve_data_source
 from chefbot.data.split import Deduper, HashSplit
 from chefbot.data.tokenize import messages_for
@@ -57,9 +58,20 @@ def training_recipes(cfg: ExperimentConfig, n: int) -> list[Recipe]:
 
 def align_requests(cfg: ExperimentConfig, recipes: list[Recipe]) -> list[dict]:
     """One request per recipe: ``id``, ``recipe_id``, ``condition``, ``constraints`` (a dict, {} for none),
-    ``messages``, ``ner`` and ``source_steps`` (the recipe's step count, for the completeness factor)."""
+    ``messages``, ``ner`` and ``source_steps`` (the recipe's step count, for the completeness factor).
+    With ``grounding.enabled`` the prompt holds the retrieved training recipes, as training's and the
+    evaluation's prompts do (never the recipe itself or a near-duplicate)."""
+    index = open_index(cfg) if cfg.grounding.enabled else None
+    uses_title = prompt_uses_title(cfg)
     out = []
     for r in recipes:
+        refs = (
+            references_for(
+                index, cfg.grounding, query_text(r.ner, r.title, uses_title), exclusion_keys(r.title, r.ner), ("train",)
+            )
+            if index is not None
+            else []
+        )
         labels = record_labels(r)
         rng = random.Random(f"{cfg.seed}:align:{r.id}")
         c: RecipeConstraints | None = None
@@ -76,7 +88,9 @@ def align_requests(cfg: ExperimentConfig, recipes: list[Recipe]) -> list[dict]:
                 "title": r.title,
                 "condition": condition,
                 "constraints": c.model_dump() if c is not None else {},
-                "messages": messages_for(r, cfg.prompt, cfg.data.seed, labels, c),
+                "messages": messages_for(
+                    r, cfg.prompt, cfg.data.seed, labels, c, references=refs, grounding=cfg.grounding
+                ),
                 "ner": list(r.ner),
                 "source_steps": len(r.directions),
             }
