@@ -133,7 +133,9 @@ def test_prepare_adds_examples_for_training_recipes_only(make_cfg, shared_dir, q
     assert "substitution examples (data.substitution_rate 1)" in out and "not used: no rule" in out
 
     # the extra path changes nothing else: every example refused gives rate 0's train data, byte for byte
-    monkeypatch.setattr(P, "substitution_example", lambda r, diet, prompt, *grounded: Substituted(diet, None, code="no rule"))
+    monkeypatch.setattr(
+        P, "substitution_example", lambda r, diet, prompt, *grounded: Substituted(diet, None, code="no rule")
+    )
     refused_all = make_cfg(src, *common, "data.substitution_rate=0.7")
     p_refused = P.prepare(refused_all, qwen_tokenizer, progress=False)
     assert p_refused.stats["substitutions"]["built"] == 0
