@@ -14,7 +14,7 @@ import pytest
 
 # the hooks that fail CI on a skipped required test (tests/ci_skips.py)
 from ci_skips import pytest_runtest_makereport, pytest_terminal_summary  # noqa: F401
-from tiny_models import save_with_stop_ids
+from tiny_models import build_tiny_qwen
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -48,28 +48,6 @@ def qwen_tokenizer(qwen_tokenizer_dir: Path):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(qwen_tokenizer_dir))
-
-
-def build_tiny_qwen(folder: Path, tokenizer, seed: int = 0, layers: int = 2, hidden: int = 64) -> Path:
-    """A randomly initialised Qwen2 model with the real tokenizer, saved as a local model folder."""
-    import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    torch.manual_seed(seed)
-    config = Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden,
-        intermediate_size=hidden * 2,
-        num_hidden_layers=layers,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=2048,
-        tie_word_embeddings=True,
-        bos_token_id=None,
-        eos_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    return save_with_stop_ids(Qwen2ForCausalLM(config), tokenizer, folder)
 
 
 @pytest.fixture(scope="session")

@@ -218,9 +218,16 @@ def test_make_demo_twice_then_the_readme_commands(workdir: Path):
     assert (out / "eval" / "report.md").exists() and (out / "eval" / "results.json").exists()
 
     al = readme(["align"])
-    aligned = run([*al, *tiny, *ALIGN_TINY], workdir)
-    assert "aligned 1 DPO steps" in aligned.stdout + aligned.stderr
-    assert (out / "align" / "adapter" / "adapter_config.json").exists() and (out / "align" / "samples.jsonl").exists()
+    try:
+        aligned = run([*al, *tiny, *ALIGN_TINY], workdir)
+    except AssertionError as e:
+        # A 2-step adapter at this size may write nothing the checkers reward (every answer 0): align must then
+        # stop with its one clear message, having sampled every answer (DPO itself: tests/align/test_align_dpo.py).
+        assert "align: no preference pairs" in str(e) and "lower align.min_margin" in str(e), e
+        assert len((out / "align" / "samples.jsonl").read_text().splitlines()) == 4
+    else:
+        assert "aligned 1 DPO steps" in aligned.stdout + aligned.stderr
+        assert (out / "align" / "adapter" / "adapter_config.json").exists()
 
     score = readme(["eval", "score"])
     run([*score, "--out", str(workdir / "score"), "--bootstrap", "200"], workdir)

@@ -41,10 +41,8 @@ def test_the_setting_gives_each_busy_context_its_threads(bench_module, per_conte
     lt = bench_module("llamacpp_threads")
     key, value = lt.threads_setting("engine.threads", per_context, clients).split("=")
     assert key == "engine.threads"
-    engine = SimpleNamespace(
-        threads=int(value),
-        _decoders=[SimpleNamespace(busy=True)] * clients + [SimpleNamespace(busy=False)] * (4 - clients),
-    )
+    decoders = [SimpleNamespace(busy=True)] * clients + [SimpleNamespace(busy=False)] * (4 - clients)
+    engine = SimpleNamespace(threads=int(value), _decoders=decoders, _all_decoders=decoders)
     assert LlamaCppGenerator._share(engine) == per_context
 
 

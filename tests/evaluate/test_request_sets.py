@@ -264,7 +264,7 @@ def test_bertscore_where_the_source_is_a_reference():
 
 @pytest.fixture(scope="module")
 def tiny_run(tiny_qwen_dir, tmp_path_factory, qwen_tokenizer):
-    from conftest import build_tiny_qwen
+    from tiny_models import build_tiny_qwen
 
     from chefbot.generate import make_generator
 

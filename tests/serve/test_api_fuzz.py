@@ -193,6 +193,7 @@ KITCHEN_OPERATIONS = {
     "POST /api/tastings/pair",
     "POST /api/tastings",
     "GET /api/tastings/summary",
+    "GET /api/tastings/sides",
 }
 
 
