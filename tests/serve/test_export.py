@@ -7,7 +7,16 @@ from pathlib import Path
 import pytest
 from serve_support import make_tiny_tokenizer, serve_cfg
 
-from chefbot.serve.export import export, modelfile_text, render_with_pieces, smoke_test, template_pieces, write_gguf
+from chefbot.config import REFERENCE_SYSTEM
+from chefbot.serve.export import (
+    TrainedPrompt,
+    export,
+    modelfile_text,
+    render_with_pieces,
+    smoke_test,
+    template_pieces,
+    write_gguf,
+)
 
 CONVERSATIONS = [
     [{"role": "user", "content": "Eggs?"}],
@@ -54,6 +63,10 @@ def test_merged_export_declares_every_stop_id_and_stops(stopper_dir, zero_adapte
     seq = model.generate(**prompt, max_new_tokens=30, do_sample=False)[0, prompt["input_ids"].shape[1] :]
     assert tok.decode(seq, skip_special_tokens=True) == "Chop the rice" and len(seq) == 4
     assert smoke_test(out, "merged")["stopped"]
+    # The chat template it ships puts the trained system prompt, not the template's default, first.
+    chat = tok.apply_chat_template([{"role": "user", "content": "rice"}], tokenize=False, add_generation_prompt=True)
+    assert chat.startswith(f"<|im_start|>system\n{REFERENCE_SYSTEM}<|im_end|>\n") and "helpful cook" not in chat
+    assert REFERENCE_SYSTEM in (out / "README.md").read_text()
 
 
 @pytest.mark.parametrize("quant", ["q8_0", "q4_0"])
@@ -61,7 +74,8 @@ def test_gguf_and_ollama_exports_stop_by_themselves(stopper_dir, zero_adapter, t
     cfg = serve_cfg(stopper_dir)
     out = tmp_path / f"ollama-{quant}"
     info = export(cfg, str(zero_adapter), "ollama", out, quant)
-    assert sorted(info["files"]) == sorted([f"model-{quant}.gguf", "Modelfile"])
+    assert sorted(info["files"]) == sorted([f"model-{quant}.gguf", "Modelfile", "README.md"])
+    assert info["system_prompt"] == REFERENCE_SYSTEM and REFERENCE_SYSTEM in (out / "README.md").read_text()
     r = smoke_test(out, "gguf")
     assert r["stopped"] and r["text"] == "Chop the rice" and r["completion_tokens"] == 4
     tok = make_tiny_tokenizer()
@@ -70,7 +84,20 @@ def test_gguf_and_ollama_exports_stop_by_themselves(stopper_dir, zero_adapter, t
     assert f"FROM ./model-{quant}.gguf" in modelfile
     assert 'PARAMETER stop "<|im_end|>"' in modelfile and 'PARAMETER stop "<|endoftext|>"' in modelfile
     assert "PARAMETER repeat_penalty 1.0" in modelfile and "PARAMETER temperature 0" in modelfile
-    assert 'SYSTEM """You are a helpful cook."""' in modelfile
+    assert f'SYSTEM """{REFERENCE_SYSTEM}"""' in modelfile and "helpful cook" not in modelfile
+    # The GGUF's own chat template, as llama-cpp-python renders it, starts with the trained prompt too.
+    from gguf import GGUFReader
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    field = GGUFReader(out / f"model-{quant}.gguf").fields["tokenizer.chat_template"]
+    template = bytes(field.parts[field.data[0]]).decode("utf-8")
+    prompt = Jinja2ChatFormatter(template, eos_token="<|im_end|>", bos_token="")(
+        messages=[{"role": "user", "content": "rice"}]
+    ).prompt
+    assert (
+        prompt
+        == f"<|im_start|>system\n{REFERENCE_SYSTEM}<|im_end|>\n<|im_start|>user\nrice<|im_end|>\n<|im_start|>assistant\n"
+    )
     assert (
         'TEMPLATE """{{- range .Messages }}{{ if eq .Role "system" }}<|im_start|>system\n{{ .Content }}<|im_end|>\n'
         in modelfile
@@ -132,7 +159,8 @@ def test_qwen2_architecture_with_biases(tmp_path):
 
 
 def test_modelfile_template_matches_the_tokenizers_own_template(qwen_tokenizer):
-    """The pieces read off the chat template reproduce it, Qwen's default system prompt included."""
+    """The pieces read off the chat template reproduce it, Qwen's default system prompt included (a model
+    trained without a system prompt saw the template's default: that is its SYSTEM then)."""
     from chefbot.config import GenerationConfig
 
     smollm_like = make_tiny_tokenizer()
@@ -141,10 +169,11 @@ def test_modelfile_template_matches_the_tokenizers_own_template(qwen_tokenizer):
         pieces = template_pieces(tok)
         assert pieces.prefix["user"] == "<|im_start|>user\n" and pieces.end == "<|im_end|>\n" and pieces.bos == ""
         for conv in CONVERSATIONS:
-            assert render_with_pieces(pieces, conv) == tok.apply_chat_template(
+            assert render_with_pieces(pieces, conv, TrainedPrompt(None, fold=False)) == tok.apply_chat_template(
                 conv, tokenize=False, add_generation_prompt=True
             )
-    text = modelfile_text("m.gguf", qwen_tokenizer, ["<|im_end|>", "<|endoftext|>"], GenerationConfig())
+    untrained = TrainedPrompt(None, fold=False)
+    text = modelfile_text("m.gguf", qwen_tokenizer, ["<|im_end|>", "<|endoftext|>"], GenerationConfig(), untrained)
     assert 'SYSTEM """You are Qwen, created by Alibaba Cloud. You are a helpful assistant."""' in text
 
 

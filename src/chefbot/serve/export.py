@@ -8,6 +8,14 @@
   tokenizer's own chat template and with one ``PARAMETER stop`` per stop token
   (exports that omit them babble or never stop: unsloth #3899, ollama #6823).
 
+Every format keeps the prompt the model was trained with (``trained_prompt``): the Modelfile's
+SYSTEM is the config's ``prompt.system`` (folded into the first user turn when training folded it),
+and the chat template written into the merged folder and the GGUF puts the same system prompt in
+front of a conversation that brings none (``exported_chat_template``), instead of the template's
+own default ("You are a helpful AI assistant named SmolLM...", "You are Qwen..."), which the
+adapter never saw (the bug class of unsloth #3899, LlamaFactory #6320, ollama #6823).  The
+export's README.md says which system prompt it carries.
+
 The GGUF writer itself is ``chefbot.generate.gguf.write_gguf`` (the llama.cpp engine uses it
 too; the ``gguf`` PyPI package has the writer and quantizers but no HF converter): Llama, e.g.
 SmolLM2, and Qwen2 models with byte-level BPE tokenizers, or llama.cpp's
@@ -17,12 +25,14 @@ SmolLM2, and Qwen2 models with byte-level BPE tokenizers, or llama.cpp's
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chefbot.config import GenerationConfig
+from chefbot.chat import adapt_to_template, request_messages
+from chefbot.config import GenerationConfig, PromptConfig
 from chefbot.errors import ChefbotError
 from chefbot.generate import LocalGenerator
 from chefbot.generate.gguf import QUANTS, gguf_source_folder, write_gguf
@@ -34,15 +44,164 @@ from chefbot.train.merge import merge_adapter
 __all__ = [
     "FORMATS",
     "QUANTS",
+    "TrainedPrompt",
     "export",
     "export_merged",
+    "exported_chat_template",
     "modelfile_text",
     "render_with_pieces",
     "smoke_test",
     "template_pieces",
+    "trained_prompt",
     "write_gguf",
 ]
 FORMATS = ("merged", "gguf", "ollama")
+
+
+# ---------------------------------------------------------------------------------------------
+# the trained prompt
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainedPrompt:
+    """What training put in front of every request: ``system`` (``prompt.system``; None: no system
+    turn, so the template's own default, if it has one, is what training rendered) and ``fold``
+    (True: it went into the first user turn, ``chefbot.chat.fold_system``)."""
+
+    system: str | None
+    fold: bool
+
+
+def trained_prompt(prompt: PromptConfig, tokenizer: Any) -> TrainedPrompt:
+    """The system prompt as training builds it (``chefbot.chat.request_messages``) and the fold decision
+    as training takes it (``adapt_to_template`` with ``prompt.fold_system``) for this tokenizer."""
+    a = request_messages(["\ue000a"], prompt, title="\ue000A")
+    b = request_messages(["\ue000b"], prompt, title="\ue000B")
+    if a[0]["role"] != "system":
+        return TrainedPrompt(system=None, fold=False)
+    if a[0]["content"] != b[0]["content"]:
+        raise ChefbotError(
+            "prompt.system uses {ner} or {title}: every training request had its own system prompt, which a "
+            "fixed Modelfile SYSTEM or chat template cannot repeat; export with a prompt.system without placeholders"
+        )
+    folded = adapt_to_template(a, tokenizer, prompt.fold_system)[0]["role"] != "system"
+    return TrainedPrompt(system=a[0]["content"], fold=folded)
+
+
+def _jinja_literal(text: str) -> str:
+    # A JSON string is a valid Jinja string literal (jinja2 and llama.cpp's minja read its escapes).
+    return json.dumps(text)
+
+
+def exported_chat_template(tokenizer: Any, trained: TrainedPrompt) -> str | None:
+    """The tokenizer's chat template with the trained system prompt in front of a conversation that has
+    none (and folded into the first user turn when training folded it), so llama.cpp, vLLM and
+    transformers users of the export render what training rendered.  Unchanged when training used no
+    system prompt; None when the tokenizer has no template."""
+    template = tokenizer.chat_template
+    if template is None or trained.system is None:
+        return template
+    if not isinstance(template, str):
+        raise ChefbotError("the tokenizer has several named chat templates; export supports one template")
+    sys = _jinja_literal(trained.system)
+    prelude = (
+        "{%- if not messages or messages[0]['role'] != 'system' %}"
+        f"{{%- set messages = [{{'role': 'system', 'content': {sys}}}] + messages %}}"
+        "{%- endif %}"
+    )
+    if trained.fold:  # chefbot.chat.fold_system, in Jinja
+        prelude += (
+            "{%- set chefbot = namespace(system=messages[0]['content'], out=[]) %}"
+            "{%- for m in messages[1:] %}"
+            "{%- if chefbot.system is not none and m['role'] == 'user' %}"
+            "{%- set chefbot.out = chefbot.out + [{'role': 'user', 'content': chefbot.system + '\\n\\n' + m['content']}] %}"
+            "{%- set chefbot.system = none %}"
+            "{%- else %}{%- set chefbot.out = chefbot.out + [m] %}{%- endif %}"
+            "{%- endfor %}"
+            "{%- if chefbot.system is not none %}"
+            "{%- set chefbot.out = [{'role': 'user', 'content': chefbot.system}] + chefbot.out %}"
+            "{%- endif %}"
+            "{%- set messages = chefbot.out %}"
+        )
+    return prelude + template
+
+
+def _with_chat_template(src: Path, template: str | None, work: Path) -> Path:
+    """``src`` as a folder whose tokenizer carries ``template``: the tokenizer files written anew,
+    every other file a link to ``src``'s (nothing in ``src`` is changed; the weights are not copied)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(src)
+    if tokenizer.chat_template == template:
+        return src
+    staged = work / "with-trained-prompt" / src.name
+    staged.mkdir(parents=True)
+    tokenizer.chat_template = template
+    tokenizer.save_pretrained(staged)
+    for f in src.iterdir():
+        if not (staged / f.name).exists() and f.name != "chat_template.json":
+            (staged / f.name).symlink_to(f.resolve())
+    return staged
+
+
+def _set_chat_template(folder: Path, template: str | None) -> None:
+    """Rewrite the tokenizer files of an export folder with ``template`` (each file written to a temporary
+    folder beside it and renamed over the old one)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    if tokenizer.chat_template == template:
+        return
+    tokenizer.chat_template = template
+    with tempfile.TemporaryDirectory(prefix=".chat-template-", dir=folder) as tmp:
+        tokenizer.save_pretrained(tmp)
+        for f in Path(tmp).iterdir():
+            os.replace(f, folder / f.name)
+    stale = folder / "chat_template.json"  # an older transformers' file would shadow chat_template.jinja
+    if stale.exists() and (folder / "chat_template.jinja").exists():
+        stale.unlink()
+
+
+def readme_text(fmt: str, trained: TrainedPrompt, template: TemplatePieces | None = None) -> str:
+    """The export's README.md: which system prompt the export carries, and why."""
+    how = {
+        "merged": "The chat template (chat_template.jinja) puts it in front of every conversation that brings no "
+        "system message; transformers and vLLM render it.",
+        "gguf": "The GGUF's chat template (tokenizer.chat_template) puts it in front of every conversation that "
+        "brings no system message; llama.cpp and LM Studio render it.",
+        "ollama": "It is the Modelfile's SYSTEM; Ollama puts it in front of every conversation that brings no "
+        "system message. The GGUF's own chat template does the same for llama.cpp.",
+    }[fmt]
+    lines = ["# chefbot export", "", f"Format: {fmt}.", ""]
+    if trained.system is None:
+        default = template.default_system if template is not None else None
+        lines += [
+            "The model was trained without a system prompt (prompt.system: null): every training conversation "
+            "was rendered by the chat template as it is"
+            + (f", which adds its default system prompt:\n\n    {default}" if default else "")
+            + ".",
+        ]
+    else:
+        lines += [
+            "The model was trained with this system prompt (the config's prompt.system):",
+            "",
+            *("    " + line for line in trained.system.splitlines()),
+            "",
+            how,
+        ]
+        if trained.fold:
+            lines += [
+                "",
+                "As in training (prompt.fold_system), the system prompt is not a turn of its own: it opens the "
+                "first user message, followed by a blank line.",
+            ]
+    lines += [
+        "",
+        "A system message of your own replaces it; the model never saw other system prompts while it was "
+        "trained, so its answers may then be worse.",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -51,18 +210,35 @@ FORMATS = ("merged", "gguf", "ollama")
 
 
 def export_merged(cfg: Any, adapter: str | None, out: Path) -> dict:
-    """A standalone bf16 model folder (never 4-bit: merging into 4-bit loses the tuning)."""
+    """A standalone bf16 model folder (never 4-bit: merging into 4-bit loses the tuning), whose chat
+    template carries the trained system prompt (``exported_chat_template``)."""
     if adapter:
-        return dict(merge_adapter(cfg, adapter, out) or {})
+        info = dict(merge_adapter(cfg, adapter, out) or {})
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(out)
+        trained = trained_prompt(cfg.prompt, tok)
+        _set_chat_template(out, exported_chat_template(tok, trained))
+        atomic_write_text(out / "README.md", readme_text("merged", trained, _pieces_or_none(tok)))
+        return {**info, "system_prompt": trained.system, "fold_system": trained.fold}
     import torch
 
     tok = load_tokenizer(cfg.model)
+    trained = trained_prompt(cfg.prompt, tok)
+    pieces = _pieces_or_none(tok)
     model = load_model(cfg, dtype=torch.bfloat16, quantize=False)
     model.generation_config = generation_config_for(tok, model)
     with atomic_dir(out) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
-    return {"merged": False, "stop_token_ids": list(model.generation_config.eos_token_id)}
+        _set_chat_template(tmp, exported_chat_template(tok, trained))
+        atomic_write_text(tmp / "README.md", readme_text("merged", trained, pieces))
+    return {
+        "merged": False,
+        "stop_token_ids": list(model.generation_config.eos_token_id),
+        "system_prompt": trained.system,
+        "fold_system": trained.fold,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,12 +303,51 @@ def template_pieces(tokenizer: Any) -> TemplatePieces:
     return TemplatePieces(prefix=pre, end=end, default_system=default, bos=bos)
 
 
-def render_with_pieces(p: TemplatePieces, messages: list[dict]) -> str:
-    """What Ollama renders with the Modelfile below (its SYSTEM goes first when no system message)."""
-    msgs = list(messages)
-    if p.default_system is not None and (not msgs or msgs[0]["role"] != "system"):
-        msgs = [{"role": "system", "content": p.default_system}] + msgs
-    return p.bos + "".join(p.prefix[m["role"]] + m["content"] + p.end for m in msgs) + p.prefix["assistant"]
+def _pieces_or_none(tokenizer: Any) -> TemplatePieces | None:
+    try:
+        return template_pieces(tokenizer)
+    except ChefbotError:  # only the README's mention of the template's default needs them
+        return None
+
+
+def modelfile_system(p: TemplatePieces, trained: TrainedPrompt) -> str | None:
+    """The Modelfile's SYSTEM: the trained system prompt; without one, the template's own default,
+    which is what training rendered then (the template adds it to a conversation without a system turn)."""
+    return trained.system if trained.system is not None else p.default_system
+
+
+def render_with_pieces(p: TemplatePieces, messages: list[dict], trained: TrainedPrompt) -> str:
+    """What Ollama renders with ``modelfile_text``'s Modelfile: the server puts SYSTEM first when the
+    conversation does not start with a system message, then the template sees the messages with
+    consecutive same-role ones joined by a blank line and ``.System`` = all system texts joined the same
+    way (ollama server/routes.go ChatHandler, template/template.go collate)."""
+    msgs = [dict(m) for m in messages]
+    system = modelfile_system(p, trained)
+    if system is not None and (not msgs or msgs[0]["role"] != "system"):
+        msgs = [{"role": "system", "content": system}] + msgs
+    collated: list[dict] = []
+    for m in msgs:
+        if collated and collated[-1]["role"] == m["role"]:
+            collated[-1]["content"] += "\n\n" + m["content"]
+        else:
+            collated.append(m)
+    if not trained.fold:
+        turns = "".join(p.prefix[m["role"]] + m["content"] + p.end for m in collated)
+        return p.bos + turns + p.prefix["assistant"]
+    pending = "\n\n".join(m["content"] for m in msgs if m["role"] == "system")
+    text = p.bos + _default_turn(p)
+    for m in collated:
+        if m["role"] == "user":
+            text += p.prefix["user"] + (pending + "\n\n" if pending else "") + m["content"] + p.end
+            pending = ""
+        elif m["role"] == "assistant":
+            text += p.prefix["assistant"] + m["content"] + p.end
+    return text + p.prefix["assistant"]
+
+
+def _default_turn(p: TemplatePieces) -> str:
+    """The template's default system turn, written as it is (folded training rendered it before the user turn)."""
+    return "" if p.default_system is None else p.prefix["system"] + p.default_system + p.end
 
 
 def _go_literal(text: str) -> str:
@@ -141,26 +356,45 @@ def _go_literal(text: str) -> str:
     return text
 
 
-def modelfile_text(gguf_name: str, tokenizer: Any, stop_tokens: list[str], gen: Any) -> str:
+def modelfile_text(gguf_name: str, tokenizer: Any, stop_tokens: list[str], gen: Any, trained: TrainedPrompt) -> str:
+    """The Modelfile: TEMPLATE from the tokenizer's own chat template, SYSTEM the trained system prompt
+    (``modelfile_system``), folded into the first user turn when training folded it."""
     p = template_pieces(tokenizer)
     role = "{{ .Content }}" + _go_literal(p.end)
-    template = (
-        _go_literal(p.bos)
-        + "{{- range .Messages }}"
-        + "".join(
-            ("{{ if " if i == 0 else "{{ else if ") + f'eq .Role "{r}" }}}}' + _go_literal(p.prefix[r]) + role
-            for i, r in enumerate(("system", "user", "assistant"))
+    if not trained.fold:
+        template = (
+            _go_literal(p.bos)
+            + "{{- range .Messages }}"
+            + "".join(
+                ("{{ if " if i == 0 else "{{ else if ") + f'eq .Role "{r}" }}}}' + _go_literal(p.prefix[r]) + role
+                for i, r in enumerate(("system", "user", "assistant"))
+            )
+            + "{{ end }}{{ end }}"
+            + _go_literal(p.prefix["assistant"])
         )
-        + "{{ end }}{{ end }}"
-        + _go_literal(p.prefix["assistant"])
-    )
+    else:  # chefbot.chat.fold_system: .System (SYSTEM or the request's own) opens the first user turn
+        template = (
+            "{{- $system := .System }}"
+            + _go_literal(p.bos + _default_turn(p))
+            + "{{ range .Messages }}"
+            + '{{ if eq .Role "user" }}'
+            + _go_literal(p.prefix["user"])
+            + '{{ if $system }}{{ $system }}\n\n{{ $system = "" }}{{ end }}'
+            + role
+            + '{{ else if eq .Role "assistant" }}'
+            + _go_literal(p.prefix["assistant"])
+            + role
+            + "{{ end }}{{ end }}"
+            + _go_literal(p.prefix["assistant"])
+        )
+    system = modelfile_system(p, trained)
     lines = [
         "# Written by `chefbot export --format ollama`; run: ollama create chefbot -f Modelfile",
         f"FROM ./{gguf_name}",
         f'TEMPLATE """{template}"""',
     ]
-    if p.default_system is not None:
-        lines.append(f'SYSTEM """{_go_literal(p.default_system)}"""')
+    if system is not None:
+        lines.append(f'SYSTEM """{_go_literal(system)}"""')
     for s in stop_tokens:
         lines.append(f"PARAMETER stop {json.dumps(s)}")
     # Ollama's own defaults (temperature 0.8, repeat_penalty 1.1) would silently change the
@@ -193,15 +427,28 @@ def export(cfg: Any, adapter: str | None, fmt: str, out: Path, quant: str = "q8_
     with tempfile.TemporaryDirectory(prefix="chefbot-export-", dir=out.parent if out.parent.exists() else None) as work:
         src = gguf_source_folder(cfg, adapter, Path(work))
         tokenizer = AutoTokenizer.from_pretrained(src)
+        trained = trained_prompt(cfg.prompt, tokenizer)
         stops = tokenizer.convert_ids_to_tokens(stop_token_ids(tokenizer, AutoConfig.from_pretrained(src)))
         name = f"model-{quant}.gguf"
+        staged = _with_chat_template(src, exported_chat_template(tokenizer, trained), Path(work))
         with atomic_dir(out) as tmp:
-            write_gguf(src, tmp / name, quant)
+            write_gguf(staged, tmp / name, quant)
             files = [name]
             if fmt == "ollama":
-                atomic_write_text(tmp / "Modelfile", modelfile_text(name, tokenizer, stops, cfg.engine.generation))
+                gen = cfg.engine.generation
+                atomic_write_text(tmp / "Modelfile", modelfile_text(name, tokenizer, stops, gen, trained))
                 files.append("Modelfile")
-    return {"format": fmt, "out": str(out), "files": files, "quant": quant, "stop_tokens": stops}
+            atomic_write_text(tmp / "README.md", readme_text(fmt, trained, _pieces_or_none(tokenizer)))
+            files.append("README.md")
+    return {
+        "format": fmt,
+        "out": str(out),
+        "files": files,
+        "quant": quant,
+        "stop_tokens": stops,
+        "system_prompt": trained.system,
+        "fold_system": trained.fold,
+    }
 
 
 SMOKE_PROMPT = "Give me a recipe with rice."
