@@ -9,6 +9,7 @@ import copy
 
 import pytest
 from serve_support import make_tiny_tokenizer
+from test_export import CONVERSATIONS as CHATS
 
 from chefbot.chat import render_prompt
 from chefbot.config import GenerationConfig, ModelConfig, load_config
@@ -44,15 +45,6 @@ RECIPES = [
         directions=["Whisk flour, egg and milk.", "Fry ladlefuls in butter until golden."],
         ner=["flour", "egg", "milk", "butter"],
     ),
-]
-CHATS = [
-    [{"role": "user", "content": "Eggs?"}],
-    [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Eggs?"}],
-    [
-        {"role": "user", "content": "Eggs?"},
-        {"role": "assistant", "content": "Scramble them."},
-        {"role": "user", "content": "And rice?"},
-    ],
 ]
 
 
