@@ -265,3 +265,52 @@ def test_the_upstream_generator_is_a_text_completer_without_tokens(upstream):
     assert isinstance(gen, Generator) and isinstance(gen, CompletesText)
     assert not isinstance(gen, TokenizedGenerator)
     assert gen.model == UP  # learned from /v1/models
+
+
+# -- docs/SERVING.md, "Another model behind ChefBot": its commands and the apps' settings -----------------------
+REPO = Path(__file__).resolve().parents[2]
+
+
+def upstream_section() -> str:
+    text = (REPO / "docs" / "SERVING.md").read_text(encoding="utf-8")
+    return text.split("## Another model behind ChefBot", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_documented_commands_parse_and_set_the_engine():
+    import re
+
+    from test_readme import chefbot_args, parse
+
+    from chefbot.config import CLI_ALIASES, load_config
+
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", upstream_section(), re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = re.sub(r"^(\w+=\S+\s+)+", "", line.strip())  # VAR=value chefbot ...
+            if line.startswith("chefbot "):
+                commands.append(line)
+    assert len(commands) >= 5
+    endpoints = set()
+    for command in commands:
+        params = parse(chefbot_args(command)).params
+        flags = {f: params.get(f.lstrip("-").replace("-", "_")) for f in CLI_ALIASES}
+        cfg = load_config(REPO / params["config"], params.get("overrides") or [], flags)
+        if "--engine openai" in command:
+            assert cfg.engine.kind == "openai" and cfg.engine.endpoint.endswith("/v1"), command
+            endpoints.add(cfg.engine.endpoint.rsplit(":", 1)[-1])
+    assert endpoints == {"11434/v1", "8080/v1", "8000/v1"}  # Ollama, llama-server, vLLM
+
+
+def test_the_documented_mealie_and_tandoor_settings_point_at_a_default_chefbot():
+    import re
+
+    from chefbot.config import ServeConfig
+
+    section = upstream_section()
+    settings = dict(re.findall(r"^([A-Z_]+)=(\S+)$", section, re.M))
+    form = dict(re.findall(r"^(Model name|URL|API key): (.+)$", section, re.M))
+    serve = ServeConfig()
+    base = f"http://host.docker.internal:{serve.port}/v1"
+    assert settings["OPENAI_BASE_URL"] == base == form["URL"] == settings["AI_ALLOWED_URLS"]
+    assert settings["OPENAI_MODEL"] == serve.model_name and form["Model name"] == f"openai/{serve.model_name}"
+    assert settings["OPENAI_API_KEY"] == form["API key"] == "<CHEFBOT_KEY>"
