@@ -314,3 +314,24 @@ def test_the_documented_mealie_and_tandoor_settings_point_at_a_default_chefbot()
     assert settings["OPENAI_BASE_URL"] == base == form["URL"] == settings["AI_ALLOWED_URLS"]
     assert settings["OPENAI_MODEL"] == serve.model_name and form["Model name"] == f"openai/{serve.model_name}"
     assert settings["OPENAI_API_KEY"] == form["API key"] == "<CHEFBOT_KEY>"
+
+
+def test_chefbot_chat_with_engine_openai_streams_the_upstreams_answer(upstream, tmp_path):
+    from chefbot.serve.terminal_chat import local_stream_fn
+
+    gen = make_generator(front_cfg(tmp_path, f"{upstream.url}/v1"), purpose="serving")
+    direct = OpenAI(base_url=f"{upstream.url}/v1", api_key="x").chat.completions.create(
+        model=UP, messages=MSGS, max_tokens=32, temperature=0
+    )
+    pieces = list(local_stream_fn(gen, {"max_new_tokens": 32})(MSGS))
+    assert "".join(pieces) == direct.choices[0].message.content
+    assert gen._slots.acquire(blocking=False)  # the stream gave its concurrency slot back
+
+
+def test_retry_waits_double_honour_retry_after_and_are_capped():
+    from chefbot.generate.openai_compat import MAX_RETRY_WAIT_S, retry_wait
+
+    waits = [retry_wait(n, 1.0) for n in (1, 2, 3, 4)]
+    assert all(b <= w <= b * 1.1 for w, b in zip(waits, (1, 2, 4, 8)))
+    assert 5.0 <= retry_wait(1, 1.0, "5") <= 5.0 and retry_wait(1, 1.0, "Wed, 21 Oct 2015 07:28:00 GMT") <= 1.1
+    assert retry_wait(10, 1.0) == retry_wait(1, 1.0, "3600") == MAX_RETRY_WAIT_S

@@ -146,16 +146,24 @@ class ServerState:
                     param=where,
                     code="unsupported_by_engine",
                 )
-            limit = self.cfg.serve.max_prompt_chars
-            if len(p) > limit:
-                raise ApiError(
-                    413,
-                    f"{where} is {len(p)} characters; this server accepts at most {limit} (serve.max_prompt_chars)",
-                    param=where,
-                    code="prompt_too_long",
-                )
-            out.append(p)
+            out.append(self._check_chars(where, p))
         return out
+
+    def _check_chars(self, where: str, prompt: str) -> str:
+        """A plain-completion prompt of at most ``serve.max_prompt_chars`` characters (else 413)."""
+        return self._within(where, prompt, "characters", "max_prompt_chars")
+
+    def _within(self, where: str, prompt: T, unit: str, key: str) -> T:
+        """``prompt`` (text or token ids) when its length is within ``serve.<key>``, else 413."""
+        limit = getattr(self.cfg.serve, key)
+        if len(prompt) > limit:  # type: ignore[arg-type]
+            raise ApiError(
+                413,
+                f"{where} is {len(prompt)} {unit}; this server accepts at most {limit} (serve.{key})",  # type: ignore[arg-type]
+                param=where,
+                code="prompt_too_long",
+            )
+        return prompt
 
     def check_prompt_ids(self, prompts: list[str | list[int]]) -> list[list[int]]:
         """Plain-completion prompts as token ids (text through the tokenizer, its special tokens as it adds
@@ -167,26 +175,10 @@ class ServerState:
         for i, p in enumerate(prompts):
             where = "prompt" if len(prompts) == 1 else f"prompt.{i}"
             if isinstance(p, str):
-                limit = self.cfg.serve.max_prompt_chars
-                if len(p) > limit:
-                    raise ApiError(
-                        413,
-                        f"{where} is {len(p)} characters; this server accepts at most {limit} (serve.max_prompt_chars)",
-                        param=where,
-                        code="prompt_too_long",
-                    )
-                p = tokenizer(p)["input_ids"]
+                p = tokenizer(self._check_chars(where, p))["input_ids"]
                 if not p:
                     raise ApiError(400, f"{where} has no tokens", param=where, code="empty_prompt")
-            limit = self.cfg.serve.max_prompt_tokens
-            if len(p) > limit:
-                raise ApiError(
-                    413,
-                    f"{where} is {len(p)} tokens; this server accepts at most {limit} (serve.max_prompt_tokens)",
-                    param=where,
-                    code="prompt_too_long",
-                )
-            out.append(list(p))
+            out.append(list(self._within(where, p, "tokens", "max_prompt_tokens")))
         return out
 
     def settings_for(
