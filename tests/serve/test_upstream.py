@@ -335,3 +335,29 @@ def test_retry_waits_double_honour_retry_after_and_are_capped():
     assert all(b <= w <= b * 1.1 for w, b in zip(waits, (1, 2, 4, 8)))
     assert 5.0 <= retry_wait(1, 1.0, "5") <= 5.0 and retry_wait(1, 1.0, "Wed, 21 Oct 2015 07:28:00 GMT") <= 1.1
     assert retry_wait(10, 1.0) == retry_wait(1, 1.0, "3600") == MAX_RETRY_WAIT_S
+
+
+def test_the_upstreams_key_comes_from_the_variable_named_and_a_wrong_one_or_model_is_a_502(tmp_path, monkeypatch):
+    """An upstream with keys (a chefbot with serve.api_keys, vLLM with --api-key): the key is read from the
+    environment variable engine.api_key_env names; a missing key or an unknown model is ChefBot's own configuration
+    (502 naming the key to fix), not the client's 401 or 404."""
+    cfg = serve_cfg(Path("unused"), model_name=UP, api_keys=["upstream-secret"])
+    cfg.kitchen.db_path = str(tmp_path / "keyed-kitchen.db")
+    monkeypatch.setenv("CHEFBOT_TEST_UPSTREAM_KEY", "upstream-secret")
+    with live_app(cfg, ScriptedGenerator([TOFU])) as up:
+        endpoint = f"{up.url}/v1"
+        keyed = front_cfg(tmp_path, endpoint, api_key_env="CHEFBOT_TEST_UPSTREAM_KEY")
+        with front(keyed) as srv:
+            ok = httpx.post(f"{srv.url}/v1/chat/completions", json={"messages": MSGS}, timeout=60)
+        with front(front_cfg(tmp_path, endpoint, api_model=UP)) as srv:  # no key
+            no_key = httpx.post(f"{srv.url}/v1/chat/completions", json={"messages": MSGS}, timeout=60)
+        with front(front_cfg(tmp_path, endpoint, api_model="nope", api_key_env="CHEFBOT_TEST_UPSTREAM_KEY")) as srv:
+            no_model = httpx.post(f"{srv.url}/v1/chat/completions", json={"messages": MSGS}, timeout=60)
+    assert ok.status_code == 200 and ok.json()["choices"][0]["message"]["content"] == TOFU
+    for r, code, hint in (
+        (no_key, "upstream_auth", "engine.api_key_env"),
+        (no_model, "upstream_not_found", "api_model"),
+    ):
+        error = r.json()["error"]
+        assert r.status_code == 502 and error["code"] == code and hint in error["message"], r.text
+        assert "upstream-secret" not in r.text
