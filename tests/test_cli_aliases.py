@@ -18,6 +18,8 @@ from chefbot.config import CLI_ALIASES, alias_help
 # Three valid values per aliased key: in the YAML, in a key=value override, on the flag.
 VALUES = {
     "engine.kind": ("hf", "vllm", "llamacpp"),
+    "engine.endpoint": ("http://127.0.0.1:9001/v1", "http://127.0.0.1:9002/v1", "http://127.0.0.1:9003/v1"),
+    "engine.api_model": ("model-yaml", "model-override", "model-flag"),
     "engine.dtype": ("bf16", "fp16", "fp32"),
     "engine.quantization": ("q4_0", "f16", "f32"),
     "serve.host": ("127.0.0.2", "127.0.0.3", "127.0.0.4"),

@@ -301,7 +301,8 @@ class EngineConfig(Section):
         "auto",
         description="generation backend: auto (eval/compare: endpoint if set, else vLLM on a GPU, else hf, the "
         "exact engine; serve/chat: vLLM on a GPU, llamacpp on a CPU with llama-cpp-python once its probe passed, "
-        "else hf), hf (transformers), vllm, openai (an endpoint; eval and compare only), llamacpp (engine.quantization)",
+        "else hf), hf (transformers), vllm, openai (an OpenAI-compatible endpoint, engine.endpoint: evaluated, or "
+        "served by chefbot serve and chat as the model behind every feature), llamacpp (engine.quantization)",
     )
     dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field(
         "auto",
@@ -328,8 +329,41 @@ class EngineConfig(Section):
         description="base URL of an OpenAI-compatible server (kind openai, or auto in eval and compare); "
         "null with kind openai: api.openai.com",
     )
-    api_model: str | None = Field(None, description="model name to request at the endpoint; null: model.name_or_path")
-    concurrency: int = Field(4, ge=1, le=256, description="requests in flight at once to the endpoint (kind openai)")
+    api_model: str | None = Field(
+        None,
+        description="model name to request at the endpoint; null: eval and compare: model.name_or_path; serve and "
+        "chat: the endpoint's first model in its /v1/models",
+    )
+    api_key_env: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="NAME of the environment variable that holds the endpoint's API key (never the key itself); "
+        "null: OPENAI_API_KEY for api.openai.com, no key for an endpoint",
+    )
+    concurrency: int = Field(
+        4,
+        ge=1,
+        le=256,
+        description="requests in flight at once to the endpoint (kind openai); chefbot serve also lets this many "
+        "requests run at once (in place of serve.max_concurrency) and sends each on its own, unbatched",
+    )
+    timeout_s: float = Field(
+        120,
+        gt=0,
+        description="seconds to wait for the endpoint: its answer, or the next piece of a stream (kind openai); "
+        "longer: 504 when serving. Connecting waits at most 10 s of it",
+    )
+    retries: int = Field(
+        4,
+        ge=0,
+        le=10,
+        description="further tries of a request the endpoint failed without answering it (connection refused, 429, "
+        "5xx; never a timeout or another 4xx), after waits of backoff_s, doubling (each at most 30 s; the "
+        "endpoint's Retry-After when longer, up to 30 s)",
+    )
+    backoff_s: float = Field(
+        1.0, ge=0, le=60, description="first wait before a retry (kind openai); doubles each retry"
+    )
     generation: GenerationConfig = Field(
         default_factory=GenerationConfig,
         description="decoding settings for eval, compare, chat, serve and export checks",
@@ -640,6 +674,8 @@ REMOVED_KEYS: dict[str, str] = {
 # only when its flag was given, after the YAML and the key=value overrides: an absent flag never hides either.
 CLI_ALIASES: dict[str, str] = {
     "--engine": "engine.kind",
+    "--endpoint": "engine.endpoint",
+    "--api-model": "engine.api_model",
     "--dtype": "engine.dtype",
     "--quant": "engine.quantization",
     "--host": "serve.host",

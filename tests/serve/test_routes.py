@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from serve_support import FastGenerator, serve_cfg
 
 from chefbot.errors import ChefbotError
+from chefbot.generate.upstream import UpstreamError
 from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull, UnreadableRow
 from chefbot.kitchen.plans import ProgressError
 from chefbot.kitchen.rows import RecipeError
@@ -79,6 +80,7 @@ RAISED = [
     (KitchenUnavailable("kitchen DB x has schema version 9"), 503, "kitchen_db", None),
     (TastingModelFailed("a: refused", "a.model"), 502, "tasting_model_failed", "a.model"),
     (RequestTimeout("too slow"), 504, "timeout", None),
+    (UpstreamError("upstream http://u/v1 is busy", 503, "upstream_busy", retry_after=2), 503, "upstream_busy", None),
     (TimeoutError("too slow"), 504, "timeout", None),
     (type("OddKitchenError", (KitchenError,), {})("odd"), 400, "kitchen_error", None),  # the nearest listed class
 ]

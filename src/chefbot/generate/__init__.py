@@ -6,7 +6,9 @@ Four backends share one interface, ``generate(list_of_message_lists) -> list[Com
 * ``LocalGenerator`` (``local.py``): a transformers model, base or base + LoRA unmerged (exact).
 * ``LlamaCppGenerator`` (``llamacpp_engine.py``): llama.cpp on a cached GGUF of base + adapter
   (``gguf.py``), chefbot's CPU serving engine; needs llama-cpp-python.
-* ``OpenAIGenerator`` (``openai_compat.py``): any OpenAI-compatible endpoint, cached.
+* ``OpenAIGenerator`` (``openai_compat.py``): any OpenAI-compatible endpoint, cached (evaluation).
+* ``UpstreamGenerator`` (``upstream.py``): the same endpoint as the model behind ``chefbot serve`` and ``chat``:
+  streamed, not cached, its failures answered 502/503/504.
 * ``VLLMGenerator`` (``vllm_engine.py``): used when vLLM is installed and a GPU is present.
 
 Every backend's ``describe()`` returns the exact settings used; results record it.
@@ -17,6 +19,7 @@ per purpose ("exact": evaluation and comparison; "serving": ``chefbot serve`` an
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,6 +47,7 @@ from chefbot.generate.llamacpp_engine import (
 )
 from chefbot.generate.local import LocalGenerator, StreamHandle, hf_generation_config
 from chefbot.generate.openai_compat import OpenAIGenerator
+from chefbot.generate.upstream import UpstreamError, UpstreamGenerator
 from chefbot.generate.vllm_engine import VLLMGenerator
 from chefbot.model import (
     inference_precision,
@@ -67,7 +71,10 @@ __all__ = [
     "StreamHandle",
     "TokenEngine",
     "TokenizedGenerator",
+    "UpstreamError",
+    "UpstreamGenerator",
     "VLLMGenerator",
+    "endpoint_api_key",
     "cpu_info",
     "hf_generation_config",
     "llamacpp_available",
@@ -78,7 +85,7 @@ __all__ = [
 ]
 
 Purpose = Literal["exact", "serving"]
-SERVING_KINDS = ("auto", "hf", "vllm", "llamacpp")  # an endpoint is not served again by chefbot
+SERVING_KINDS = ("auto", "hf", "vllm", "llamacpp", "openai")  # openai: an endpoint, chefbot in front of it
 
 
 def vllm_available() -> bool:
@@ -99,12 +106,12 @@ def resolve_engine(engine: EngineConfig, purpose: Purpose) -> str:
     * "serving" (serve, chat): vLLM on a CUDA GPU when vLLM is installed, llama.cpp on a machine without a GPU
       when llama-cpp-python is installed, else hf; the endpoint is not used.  llama.cpp is loaded only after its
       probe passed (``LlamaCppGenerator.from_config`` raises ``EngineUnsafe`` otherwise, and ``make_generator``
-      then falls back to hf for "auto").
+      then falls back to hf for "auto").  ``kind: openai`` serves the model at ``engine.endpoint``
+      (``UpstreamGenerator``); "auto" never does.
     """
     if purpose == "serving" and engine.kind not in SERVING_KINDS:
         raise ChefbotError(
-            f"engine.kind={engine.kind} cannot be served by chefbot: choose one of "
-            f"{', '.join(SERVING_KINDS)} (an endpoint is already a server)"
+            f"engine.kind={engine.kind} cannot be served by chefbot: choose one of {', '.join(SERVING_KINDS)}"
         )
     if engine.kind != "auto":
         return engine.kind
@@ -118,6 +125,20 @@ def resolve_engine(engine: EngineConfig, purpose: Purpose) -> str:
         if not torch.cuda.is_available():
             return "llamacpp"
     return "hf"
+
+
+def endpoint_api_key(engine: EngineConfig) -> str | None:
+    """The endpoint's API key: the environment variable ``engine.api_key_env`` names (unset: an error naming it);
+    without one, ``OPENAI_API_KEY`` for api.openai.com (no ``engine.endpoint``) and no key for an endpoint."""
+    if engine.api_key_env:
+        key = os.environ.get(engine.api_key_env)
+        if not key:
+            raise ChefbotError(
+                f"engine.api_key_env={engine.api_key_env}: the environment variable {engine.api_key_env} is not set "
+                "(export it with the endpoint's key, or set engine.api_key_env=null for an endpoint without a key)"
+            )
+        return key
+    return None if engine.endpoint else os.environ.get("OPENAI_API_KEY")
 
 
 def make_generator(cfg: ExperimentConfig, adapter: str | None = None, *, purpose: Purpose) -> Any:
@@ -146,15 +167,39 @@ def make_generator(cfg: ExperimentConfig, adapter: str | None = None, *, purpose
                 soft_wrap=True,
             )
             kind = "hf"
+    if kind == "openai" and purpose == "serving":
+        if not e.endpoint:
+            raise ChefbotError(
+                "engine.kind=openai serves the model of an endpoint: give --endpoint URL (engine.endpoint)"
+            )
+        if adapter:
+            raise ChefbotError(
+                f"--adapter {adapter} cannot go with engine.kind=openai: the upstream at {e.endpoint} serves its own "
+                "model (load the adapter there, or serve it with --engine hf or llamacpp)"
+            )
+        return UpstreamGenerator(
+            e.endpoint,
+            e.api_model,
+            e.generation,
+            api_key=endpoint_api_key(e),
+            concurrency=e.concurrency,
+            timeout_s=e.timeout_s,
+            retries=e.retries,
+            backoff_s=e.backoff_s,
+        )
     if kind == "openai":
         if not e.endpoint and not e.api_model:
             raise ChefbotError("engine.kind=openai needs engine.endpoint=URL (or engine.api_model for api.openai.com)")
         return OpenAIGenerator(
             base_url=e.endpoint,
             model=e.api_model or cfg.model.name_or_path,
+            api_key=endpoint_api_key(e),
             gen_cfg=e.generation,
             concurrency=e.concurrency,
             cache_dir=Path(".cache/chefbot/openai"),
+            retries=e.retries,
+            backoff_s=e.backoff_s,
+            timeout_s=e.timeout_s,
         )
     tokenizer = load_tokenizer(cfg.model)
     adapter = adapter or cfg.adapter

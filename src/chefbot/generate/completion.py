@@ -12,6 +12,9 @@
   - ``TokenEngine``: token ids in and out with exact log-probabilities (``complete_ids``, ``stream_ids``,
     ``score``): what ``/v1/completions`` needs (``LocalGenerator``, ``LlamaCppGenerator``);
 
+  - ``CompletesText``: text prompts in and out, no token ids (a model served elsewhere: ``/v1/completions``
+    forwarded to it without log-probabilities: ``UpstreamGenerator``);
+
   - ``AnswersAsBase``: an engine serving base + adapter that can also answer as its base alone, in the same
     process (the blind tastings' base vs final model without a second server: ``LocalGenerator``,
     ``LlamaCppGenerator``);
@@ -178,6 +181,36 @@ class TokenEngine(TokenizedGenerator, Protocol):
     def score(
         self, sequences: Sequence[Sequence[int]], top_k: int = 0, next_token: bool = False
     ) -> list[TokenScores]: ...
+
+
+@runtime_checkable
+class CompletesText(Generator, Protocol):
+    """A ``Generator`` that continues plain text prompts without token ids: a model served elsewhere (an
+    OpenAI-compatible upstream, ``UpstreamGenerator``), whose tokenizer chefbot does not have.  ``/v1/completions``
+    forwards text prompts to it; token-id prompts and log-probabilities are refused (501), never made up.
+
+    ``complete_text``: each prompt continued by at most ``max_tokens`` tokens, ending before the first of ``stop``,
+    one ``Completion`` per prompt in input order (the continuation only); once ``cancel`` is set no further prompt
+    is sent.  ``stream_text``: one prompt's continuation as text deltas."""
+
+    def complete_text(
+        self,
+        prompts: Sequence[str],
+        settings_override: dict | None = None,
+        *,
+        max_tokens: int,
+        stop: Sequence[str] = (),
+        cancel: threading.Event | None = None,
+    ) -> list[Completion]: ...
+
+    def stream_text(
+        self,
+        prompt: str,
+        settings_override: dict | None = None,
+        *,
+        max_tokens: int,
+        stop: Sequence[str] = (),
+    ) -> Stream: ...
 
 
 @runtime_checkable

@@ -38,6 +38,21 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 VOLATILE_HEALTH_KEYS = ("status", "queue", "uptime_s")
 
 
+MAX_RETRY_WAIT_S = 30.0  # no wait before a retry is longer (an endpoint's Retry-After included)
+
+
+def retry_wait(attempt: int, backoff_s: float, retry_after: str | None = None) -> float:
+    """Seconds to wait before retry ``attempt`` (1, 2, ...): ``backoff_s`` doubling each time, plus up to 10%
+    jitter, or the endpoint's ``Retry-After`` (seconds) when that is longer; at most ``MAX_RETRY_WAIT_S``.  The one
+    backoff of both OpenAI-compatible engines (evaluation's ``OpenAIGenerator``, serving's ``UpstreamGenerator``)."""
+    wait = backoff_s * 2 ** (attempt - 1) * (1 + 0.1 * random.random())
+    try:
+        wait = max(wait, float(retry_after)) if retry_after else wait
+    except ValueError:  # an HTTP date: the backoff instead
+        pass
+    return min(wait, MAX_RETRY_WAIT_S)
+
+
 def normalized_base_url(url: str | None) -> str:
     """``HTTP://Host:80/v1/`` and ``http://host/v1`` are one endpoint; None is the OpenAI API."""
     parts = urlsplit((url or OPENAI_BASE_URL).strip())
@@ -181,7 +196,7 @@ class OpenAIGenerator:
         stop = cancel if cancel is not None else threading.Event()
         last: Exception | None = None
         for attempt in range(self.retries + 1):
-            if attempt and stop.wait(self.backoff_s * 2 ** (attempt - 1) * (1 + 0.1 * random.random())):
+            if attempt and stop.wait(retry_wait(attempt, self.backoff_s)):
                 return None
             if stop.is_set():
                 return None

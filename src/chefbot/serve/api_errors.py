@@ -25,6 +25,7 @@ from starlette.routing import Match
 from chefbot.config import ExperimentConfig
 from chefbot.cooking.nutrition import NutritionTableMissing
 from chefbot.errors import ChefbotError
+from chefbot.generate.upstream import UpstreamError
 from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull, UnreadableRow
 from chefbot.kitchen.plans import ProgressError
 from chefbot.kitchen.rows import RecipeError
@@ -72,13 +73,15 @@ class TastingModelFailed(ChefbotError):
 
 @dataclass(frozen=True)
 class Status:
-    """How a domain exception is answered.  ``code`` may be read off the exception (a callable); ``param`` is
-    the exception's ``field`` unless given here."""
+    """How a domain exception is answered.  ``status``, ``type`` and ``code`` may be read off the exception
+    (callables); ``param`` is the exception's ``field`` unless given here; ``headers`` (a callable) adds
+    response headers (``Retry-After``)."""
 
-    status: int
-    type: str = "invalid_request_error"
+    status: int | Callable[[Any], int]
+    type: str | Callable[[Any], str] = "invalid_request_error"
     code: str | Callable[[Any], str] | None = None
     param: str | None = None
+    headers: Callable[[Any], dict | None] | None = None
 
 
 # The one table of domain exceptions and their answers.  The most specific class listed wins (the
@@ -99,6 +102,13 @@ ERROR_STATUS: dict[type[Exception], Status] = {
     MealRefused: Status(400, code="bad_meal_spec"),
     TastingModelFailed: Status(502, "server_error", "tasting_model_failed"),
     RequestTimeout: Status(504, "timeout", "timeout"),
+    # The model behind an openai engine did not answer: 502/503 (with Retry-After)/504, or its own 4xx passed back.
+    UpstreamError: Status(
+        lambda e: e.status,
+        lambda e: "server_error" if e.status >= 500 else "invalid_request_error",
+        lambda e: e.code,
+        headers=lambda e: e.headers,
+    ),
     TimeoutError: Status(504, "timeout", "timeout"),
 }
 
@@ -114,8 +124,11 @@ def as_api_error(exc: Exception) -> ApiError:
     if entry is None:
         raise TypeError(f"{type(exc).__name__} is not in api_errors.ERROR_STATUS") from exc
     code = entry.code(exc) if callable(entry.code) else entry.code
+    status = entry.status(exc) if callable(entry.status) else entry.status
     param = entry.param if entry.param is not None else getattr(exc, "field", None)
-    return ApiError(entry.status, str(exc), entry.type, param, code)
+    headers = entry.headers(exc) if entry.headers is not None else None
+    type_ = entry.type(exc) if callable(entry.type) else entry.type
+    return ApiError(status, str(exc), type_, param, code, headers)
 
 
 def _field(loc: tuple) -> str:

@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from chefbot.config import alias_help, load_config
 from chefbot.errors import ChefbotError
-from chefbot.generate import make_generator, vllm_available
+from chefbot.generate import UpstreamGenerator, make_generator, vllm_available
 from chefbot.kitchen.db import KitchenDB, resolve_db_path
 from chefbot.progress import console
 from chefbot.serve.export import export, smoke_test
@@ -41,6 +41,8 @@ def serve_cmd(
     host: str | None = typer.Option(None, "--host", help=alias_help("--host")),
     port: int | None = typer.Option(None, "--port", help=alias_help("--port")),
     engine: str | None = typer.Option(None, "--engine", help=alias_help("--engine")),
+    endpoint: str | None = typer.Option(None, "--endpoint", help=alias_help("--endpoint")),
+    api_model: str | None = typer.Option(None, "--api-model", help=alias_help("--api-model")),
     api_key: list[str] | None = typer.Option(None, "--api-key", help=alias_help("--api-key") + " Repeatable."),
     dtype: str | None = typer.Option(None, "--dtype", help=alias_help("--dtype")),
     quant: str | None = typer.Option(None, "--quant", help=alias_help("--quant")),
@@ -55,6 +57,8 @@ def serve_cmd(
             "--host": host,
             "--port": port,
             "--engine": engine,
+            "--endpoint": endpoint,
+            "--api-model": api_model,
             "--api-key": api_key,
             "--dtype": dtype,
             "--quant": quant,
@@ -81,9 +85,17 @@ def serve_cmd(
     generator = make_generator(cfg, str(adapter) if adapter else None, purpose="serving")
     if insecure:
         console.print(f"[yellow]warning:[/] {escape(insecure)}", highlight=False)
+    if isinstance(generator, UpstreamGenerator):
+        engine_line = (
+            f"engine openai: model {generator.model!r} at {generator.url}, {cfg.engine.concurrency} at a time"
+            + (f"; its /v1/models failed: {generator.models_error}" if generator.models_error else "")
+        )
+    else:
+        engine_line = f"engine {generator.backend}, {cfg.serve.max_concurrency} at a time"
     console.print(
         f"chefbot serving {cfg.serve.model_name!r} at http://{cfg.serve.host}:{cfg.serve.port}/ "
-        f"(engine {generator.backend}, {cfg.serve.max_concurrency} at a time, queue {cfg.serve.max_queue})"
+        f"({escape(engine_line)}, queue {cfg.serve.max_queue})",
+        highlight=False,
     )
     uvicorn.run(
         create_app(cfg, generator, adapter=str(adapter) if adapter else None),
@@ -100,22 +112,32 @@ def chat_cmd(
     adapter: Path | None = typer.Option(None, help="A trained LoRA adapter folder."),
     model_dir: Path | None = typer.Option(None, help="A merged model folder."),
     url: str | None = typer.Option(None, help="Talk to a running server instead, e.g. http://127.0.0.1:8000"),
-    api_model: str = typer.Option("chefbot", help="Model name at --url."),
+    api_model: str | None = typer.Option(
+        None, "--api-model", help=alias_help("--api-model") + " With --url: the model name at that server (chefbot)."
+    ),
     api_key: str | None = typer.Option(None, help="Bearer key for --url."),
     system: str | None = typer.Option(None, help="A system message for the conversation."),
     max_tokens: int | None = typer.Option(None, help="Longest answer in tokens."),
     temperature: float | None = typer.Option(None, help="0 = greedy."),
     dtype: str | None = typer.Option(None, "--dtype", help=alias_help("--dtype")),
     engine: str | None = typer.Option(None, "--engine", help=alias_help("--engine")),
+    endpoint: str | None = typer.Option(None, "--endpoint", help=alias_help("--endpoint")),
     quant: str | None = typer.Option(None, "--quant", help=alias_help("--quant")),
 ) -> None:
     """Chat in the terminal with streaming answers (/reset, /history, /quit)."""
     if url:
-        stream = remote_stream_fn(url, api_model, api_key, max_tokens, temperature)
+        stream = remote_stream_fn(url, api_model or "chefbot", api_key, max_tokens, temperature)
     else:
         if config is None:
             raise ChefbotError("give a CONFIG for a local model, or --url of a running server")
-        cfg = _config(config, overrides, model_dir, {"--engine": engine, "--dtype": dtype, "--quant": quant})
+        flags = {
+            "--engine": engine,
+            "--endpoint": endpoint,
+            "--api-model": api_model,
+            "--dtype": dtype,
+            "--quant": quant,
+        }
+        cfg = _config(config, overrides, model_dir, flags)
         if cfg.engine.kind == "auto" and vllm_available():  # what "auto" would serve with
             cfg.engine.kind = "hf"  # vLLM's offline engine does not stream in chefbot; the terminal chat does
         gen = make_generator(cfg, str(adapter) if adapter else None, purpose="serving")

@@ -15,6 +15,10 @@ no chat template, exact log-probabilities).  Here the tokens become the answer:
   the log-probability of the generated token from the end of the list.  Tokens after a ``stop``
   string are dropped.
 
+A ``CompletesText`` engine (a model served elsewhere: ``complete_text``, ``TextCompletionStream``) has no token
+ids: its text prompts are forwarded, ``echo`` puts the prompt before the continuation here, and logprobs or
+token-id prompts are refused before (the route, ``ServerState.check_prompt_text``).
+
 Everything here runs in model threads (``Scheduler.run``, a stream's pump), never in the event loop.
 """
 
@@ -26,8 +30,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chefbot.generate.completion import TokenCompletion, TokenEngine
+from chefbot.generate.completion import CompletesText, TokenCompletion, TokenEngine
 from chefbot.generate.token_engine import decode_plain
+from chefbot.serve.schemas_openai import openai_finish_reason
 
 REPLACEMENT = "\ufffd"  # what a token ending in the middle of a UTF-8 character decodes to
 
@@ -36,7 +41,7 @@ REPLACEMENT = "\ufffd"  # what a token ending in the middle of a UTF-8 character
 class Request:
     """What ``complete_ids`` / ``stream_ids`` need, and how to shape the answer."""
 
-    prompts: list[list[int]]
+    prompts: list[list[int]] | list[str]  # token ids; text for a CompletesText engine
     settings: dict
     max_tokens: int
     stop: list[str]
@@ -279,3 +284,49 @@ class CompletionStream:
             yield self._event(index, final[sent:])
         reason = "stop" if cut is not None or c.finish_reason == "stop" else "length"
         yield self._event(index, "", None, reason)
+
+
+def complete_text(
+    generator: CompletesText, req: Request, cancel: threading.Event | None = None
+) -> tuple[list[dict], int, int]:
+    """``complete`` for a ``CompletesText`` engine: each text prompt's continuation (after the prompt with
+    ``echo``), no log-probabilities; token counts as the engine reports them."""
+    done = generator.complete_text(req.prompts, req.settings, max_tokens=req.max_tokens, stop=req.stop, cancel=cancel)
+    choices = [
+        {
+            "text": (p if req.echo else "") + c.text,
+            "index": i,
+            "logprobs": None,
+            "finish_reason": openai_finish_reason(c.finish_reason),
+        }
+        for i, (p, c) in enumerate(zip(req.prompts, done))
+    ]
+    return choices, sum(c.prompt_tokens for c in done), sum(c.completion_tokens for c in done)
+
+
+class TextCompletionStream(CompletionStream):
+    """``CompletionStream``'s events for a ``CompletesText`` engine: each prompt (with ``echo``, first as one
+    event) and then its continuation as the engine streams it, prompt after prompt."""
+
+    def __iter__(self) -> Iterator[dict]:
+        totals = Totals()
+        for index, prompt in enumerate(self.req.prompts):
+            if self._cancelled.is_set():
+                return
+            if self.req.echo:
+                yield self._event(index, prompt)
+            handle = self.generator.stream_text(
+                prompt, self.req.settings, max_tokens=self.req.max_tokens, stop=self.req.stop
+            )
+            with self._lock:
+                self._inner = handle
+                cancelled = self._cancelled.is_set()
+            if cancelled:
+                handle.cancel()
+            for delta in handle:
+                yield self._event(index, delta)
+            c = handle.completion
+            totals.prompt_tokens += c.prompt_tokens
+            totals.completion_tokens += c.completion_tokens
+            yield self._event(index, "", None, openai_finish_reason(c.finish_reason))
+        self.completion = totals

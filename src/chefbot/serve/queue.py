@@ -383,6 +383,7 @@ class ActiveStream:
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue = asyncio.Queue()
         self._handle: Stream | None = None
+        self._opened = asyncio.Event()  # set once the handle is made, or making it failed
         self._lock = threading.Lock()  # between cancel() and the thread that creates the handle
         self._start = start if start is not None else lambda: start_stream(scheduler.generator, prompt, settings)
         self._thread = threading.Thread(target=self._pump, daemon=True, name="chefbot-pump")
@@ -404,6 +405,7 @@ class ActiveStream:
             with self._lock:
                 self._handle = handle
                 cancelled = self.cancelled
+            self._call(self._opened.set)
             if cancelled:  # the reader left (or timed out) while the handle was being made
                 handle.cancel()
             for delta in handle:
@@ -415,6 +417,7 @@ class ActiveStream:
             # One callback settles the counters and then ends the stream, so a reader that sees
             # the end can never run ahead of the bookkeeping (two callbacks left a window in which
             # the reader returned, and the loop closed, before the slot was freed).
+            self._call(self._opened.set)
             self._call(self._finish)
 
     def _finish(self) -> None:
@@ -422,6 +425,22 @@ class ActiveStream:
             self.scheduler._stream_finished(self)
         finally:
             self._queue.put_nowait(_END)
+
+    async def opened(self) -> None:
+        """Return once the engine took the request (its stream handle is made: an upstream has answered with its
+        status), so that a refusal can still be an HTTP status; raise what making the handle raised.  Within
+        the stream's deadline (else ``RequestTimeout``, and the stream is cancelled)."""
+        try:
+            await asyncio.wait_for(self._opened.wait(), max(0.0, self.deadline - time.perf_counter()))
+        except TimeoutError:
+            self.timed_out = True
+            self.scheduler.stats.timed_out += 1
+            self.cancel()
+            raise RequestTimeout(
+                f"the stream did not start within {self.scheduler.timeout_s:g} s (serve.request_timeout_s)"
+            ) from None
+        if self._handle is None and self.error is not None:
+            raise self.error
 
     def cancel(self) -> None:
         if not self._ended and not self.cancelled:

@@ -24,7 +24,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
-from chefbot.serve.completions import CompletionStream, complete
+from chefbot.generate.completion import TokenEngine
+from chefbot.serve.api_errors import ApiError
+from chefbot.serve.completions import CompletionStream, TextCompletionStream, complete, complete_text
 from chefbot.serve.completions import Request as CompletionWork
 from chefbot.serve.deps import Server, body_schema, json_body
 from chefbot.serve.ids import new_id, now
@@ -54,7 +56,8 @@ def request_models(state: ServerState) -> dict[str, type]:
     """This server's request models by component name (their limits are the server's)."""
     models: dict[str, type] = {"ChatCompletionRequest": chat_request_model(state.cfg.serve.max_messages)}
     if state.has_completions:
-        models["CompletionRequest"] = completion_request_model(state.max_prompts, len(state.generator.tokenizer))
+        vocab = len(state.generator.tokenizer) if isinstance(state.generator, TokenEngine) else None
+        models["CompletionRequest"] = completion_request_model(state.max_prompts, vocab)
     return models
 
 
@@ -82,7 +85,7 @@ async def models(state: Server) -> ModelList:
             "content": {"text/event-stream": sse_media_type(ChatCompletionChunk, ErrorResponse)},
         },
         **semantic_400("chat"),
-        **error_responses(404, 413, 422, 429, 500, 503, 504),
+        **error_responses(404, 413, 422, 429, 500, 502, 503, 504),
     },
 )
 async def chat_completions(
@@ -143,14 +146,23 @@ async def chat_events(stream: ActiveStream, head: dict, include_usage: bool) -> 
             "content": {"text/event-stream": sse_media_type(TextCompletionChunk, ErrorResponse)},
         },
         **semantic_400("completions"),
-        **error_responses(404, 413, 422, 429, 500, 503, 504),
+        **error_responses(404, 413, 422, 429, 500, 501, 502, 503, 504),
     },
 )
 async def completions(
     req: Annotated[CompletionRequest, Depends(completion_body)], request: Request, state: Server
 ) -> TextCompletion | StreamingResponse:
     state.check_model(req.model)
-    prompts = state.check_prompt_ids(req.prompt)
+    text_only = not isinstance(state.generator, TokenEngine)  # a CompletesText engine: a model served elsewhere
+    if text_only and req.logprobs is not None:
+        raise ApiError(
+            501,
+            f"logprobs: this server's {state.backend} engine forwards text to a model served elsewhere and has no "
+            "log-probabilities to give; ask that server directly, or serve a local engine (hf, llamacpp)",
+            param="logprobs",
+            code="unsupported_by_engine",
+        )
+    prompts = state.check_prompt_text(req.prompt) if text_only else state.check_prompt_ids(req.prompt)
     cap = state.cfg.serve.max_tokens_cap
     max_tokens = min(state.gen_cfg.max_new_tokens if req.max_tokens is None else req.max_tokens, cap)
     settings = {
@@ -161,7 +173,9 @@ async def completions(
     if not req.stream:
         stop = threading.Event()  # set on a 504 or a client that left: the model stops at its next token
         choices, prompt_tokens, completion_tokens = await state.run(
-            lambda: complete(state.generator, work, stop), cancel=stop.set, request=request
+            lambda: (complete_text if text_only else complete)(state.generator, work, stop),
+            cancel=stop.set,
+            request=request,
         )
         return TextCompletion(
             id=cid,
@@ -172,7 +186,10 @@ async def completions(
             usage=usage(prompt_tokens, completion_tokens),
         )
     stream = await state.open_stream(
-        None, settings, start=lambda: CompletionStream(state.generator, work), request=request
+        None,
+        settings,
+        start=lambda: (TextCompletionStream if text_only else CompletionStream)(state.generator, work),
+        request=request,
     )
     include_usage = bool(req.stream_options and req.stream_options.include_usage)
     events = completion_events(

@@ -179,7 +179,7 @@ class RecipeJob:
             "content": {"text/event-stream": sse_media_type(RecipeDelta, RecipeRetry, RecipeDone, ErrorResponse)},
         },
         **semantic_400("recipes"),
-        **error_responses(404, 413, 422, 429, 500, 503, 504),
+        **error_responses(404, 413, 422, 429, 500, 502, 503, 504),
     },
 )
 async def recipes(req: RecipeRequest, request: Request, state: Server) -> RecipeResponse | StreamingResponse:

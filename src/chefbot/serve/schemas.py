@@ -100,19 +100,36 @@ class AdapterInfo(BaseModel):
     config_sha256: str | None = Field(description="first 12 hex digits of the sha256 of adapter_config.json")
 
 
+class UpstreamInfo(BaseModel):
+    """``/health`` of a server whose model is served elsewhere (``engine.kind: openai``)."""
+
+    url: str = Field(description="engine.endpoint, without user, password or query")
+    model: str = Field(description="the model asked for there (engine.api_model, else the first it lists)")
+    models: list[str] | None = Field(description="what its GET /v1/models listed at start; null: it could not say")
+    models_error: str | None = Field(None, description="why /v1/models said nothing (absent when it answered)")
+
+
 class Health(BaseModel):
     """What the server serves (all but status, queue and uptime_s: clients key caches on it) and its state."""
 
     status: Literal["ok"]
     model: str = Field(description="the served model id")
-    backend: str = Field(description="the generation engine: hf (transformers) or vllm")
-    base_model: str = Field(description="model.name_or_path: the base model (or a merged export's folder)")
+    backend: str = Field(
+        description="the generation engine: hf (transformers), llamacpp, vllm, or openai (a model served elsewhere)"
+    )
+    base_model: str = Field(
+        description="model.name_or_path: the base model (or a merged export's folder); engine openai: the model "
+        "asked for upstream"
+    )
     adapter: AdapterInfo | None = Field(description="the LoRA adapter served on top (unmerged), or null")
     dtype: str | None = Field(description="the weights' dtype (null when the engine does not say)")
     quant: str | None = Field(
         description="quant.mode the base was loaded with (hf engine), the GGUF quantization (llamacpp), or null"
     )
     gguf: str | None = Field(None, description="engine llamacpp: the GGUF file served (its name holds its fingerprint)")
+    upstream: UpstreamInfo | None = Field(
+        None, description="engine openai: the server that answers (engine.endpoint) and the model asked for there"
+    )
     tokenizer: str | None = Field(
         description="fingerprint of the vocabulary (first 12 hex digits of the sha256 of "
         "every token id's string, in id order); null without a tokenizer"
@@ -165,8 +182,12 @@ ERROR_DESCRIPTIONS = {
     422: "the request does not match this schema (error.param names the field)",
     429: "the queue is full (serve.max_concurrency + serve.max_queue); retry after Retry-After seconds",
     500: "the model failed (e.g. out of memory); in a stream that has started, an error event instead",
-    503: "a stream waited serve.request_timeout_s for a free slot",
-    504: "no answer within serve.request_timeout_s",
+    501: "not possible with this server's engine: token-id prompts or logprobs when the model is served elsewhere "
+    "(engine.kind openai)",
+    502: "the model served elsewhere (engine.kind openai, engine.endpoint) could not be reached or failed; the "
+    "message gives the cause",
+    503: "a stream waited serve.request_timeout_s for a free slot, or the model served elsewhere is busy (Retry-After)",
+    504: "no answer within serve.request_timeout_s (or, from a model served elsewhere, engine.timeout_s)",
 }
 
 

@@ -80,17 +80,19 @@ MAX_STOPS = 16
 MAX_STOP_CHARS = 200
 
 
-def _token_id(value: Any, vocab_size: int) -> bool:
-    """A JSON integer (3.0 counts, true does not) naming a token of this vocabulary."""
+def _token_id(value: Any, vocab_size: int | None) -> bool:
+    """A JSON integer (3.0 counts, true does not) naming a token of this vocabulary (None: a vocabulary this
+    server does not know, a model served elsewhere: any id; the route then refuses ids, 501)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
     if isinstance(value, float) and not value.is_integer():
         return False
-    return 0 <= value < vocab_size
+    return 0 <= value and (vocab_size is None or value < vocab_size)
 
 
-def _prompt_validator(max_prompts: int, vocab_size: int) -> Any:
-    ids_msg = f"a list of token ids (integers from 0 to {vocab_size - 1}), at least one"
+def _prompt_validator(max_prompts: int, vocab_size: int | None) -> Any:
+    upto = f" to {vocab_size - 1}" if vocab_size is not None else " up"
+    ids_msg = f"a list of token ids (integers from 0{upto}), at least one"
 
     def one(value: Any, where: str) -> str | list[int] | None:
         """One prompt; ``where`` names it in a list of prompts (the error's field is "prompt" either way)."""
@@ -127,9 +129,12 @@ def _prompt_validator(max_prompts: int, vocab_size: int) -> Any:
     return validate
 
 
-def _prompt_schema(max_prompts: int, vocab_size: int) -> dict:
+def _prompt_schema(max_prompts: int, vocab_size: int | None) -> dict:
     text = {"type": "string", "minLength": 1}
-    ids = {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 0, "maximum": vocab_size - 1}}
+    item: dict[str, Any] = {"type": "integer", "minimum": 0}
+    if vocab_size is not None:
+        item["maximum"] = vocab_size - 1
+    ids = {"type": "array", "minItems": 1, "items": item}
     return {
         "anyOf": [
             text,
@@ -174,8 +179,9 @@ class CompletionRequest(LenientRequest):
 
 
 @cache  # one class per limit and vocabulary: looked up per request
-def completion_request_model(max_prompts: int, vocab_size: int) -> type[CompletionRequest]:
-    """``CompletionRequest`` with this server's vocabulary (token ids) and prompt count in its schema."""
+def completion_request_model(max_prompts: int, vocab_size: int | None) -> type[CompletionRequest]:
+    """``CompletionRequest`` with this server's vocabulary (token ids; None: unknown, a model served elsewhere)
+    and prompt count in its schema."""
     prompt_type = Annotated[
         list[str | list[int]],
         PlainValidator(_prompt_validator(max_prompts, vocab_size)),  # noqa: UP007

@@ -22,11 +22,20 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from chefbot.config import ExperimentConfig
-from chefbot.generate.completion import ChatPrompt, Completion, Generator, TokenEngine, TokenizedGenerator, require
+from chefbot.generate.completion import (
+    ChatPrompt,
+    CompletesText,
+    Completion,
+    Generator,
+    TokenEngine,
+    TokenizedGenerator,
+    require,
+)
 from chefbot.generate.engine_probe import cpu_info
 from chefbot.generate.token_engine import tokenizer_fingerprint
+from chefbot.generate.upstream import UpstreamError
 from chefbot.model import adapter_identity
-from chefbot.serve.api_errors import ApiError
+from chefbot.serve.api_errors import ApiError, as_api_error
 from chefbot.serve.queue import ActiveStream, Rejected, RequestTimeout, Scheduler
 from chefbot.serve.schemas import MAX_LOGPROBS
 
@@ -46,8 +55,9 @@ class ServerState:
         self.started = time.monotonic()
         # Not in config.py (yet): read with a default, as the server's other limits are.
         self.max_prompts = serve.max_prompts
-        # Plain completions need token ids in and out (not vLLM's offline engine in chefbot, nor an endpoint).
-        self.has_completions = isinstance(generator, TokenEngine)
+        # Plain completions need token ids in and out (not vLLM's offline engine in chefbot), or an upstream that
+        # continues text (CompletesText: text prompts only, no log-probabilities).
+        self.has_completions = isinstance(generator, (TokenEngine, CompletesText))
         self.identity = {
             "model": self.name,
             **served_identity(cfg, generator, adapter if adapter is not None else cfg.adapter),
@@ -63,8 +73,15 @@ class ServerState:
         # vLLM's offline engine is not safe to call from two threads; it batches internally, and
         # our batcher still hands it every concurrent request at once.
         concurrency = 1 if self.backend == "vllm" else serve.max_concurrency
+        max_batch = None
+        if self.backend == "openai":  # an upstream: engine.concurrency requests at once, each on its own (it batches)
+            concurrency, max_batch = cfg.engine.concurrency, 1
         self.scheduler = Scheduler(
-            generator, max_concurrency=concurrency, max_queue=serve.max_queue, timeout_s=serve.request_timeout_s
+            generator,
+            max_concurrency=concurrency,
+            max_queue=serve.max_queue,
+            timeout_s=serve.request_timeout_s,
+            max_batch=max_batch,
         )
         self.gen_cfg = generator.gen_cfg
         self.has_plan = False  # set by create_app when POST /v1/plan is mounted
@@ -114,6 +131,40 @@ class ServerState:
             )
         return prompt
 
+    def check_prompt_text(self, prompts: list[str | list[int]]) -> list[str]:
+        """Plain-completion prompts for a ``CompletesText`` engine (an upstream): text only (its token ids are not
+        chefbot's to know: 501), each within ``serve.max_prompt_chars``."""
+        out = []
+        for i, p in enumerate(prompts):
+            where = "prompt" if len(prompts) == 1 else f"prompt.{i}"
+            if not isinstance(p, str):
+                raise ApiError(
+                    501,
+                    f"{where}: token ids cannot be forwarded: this server's {self.backend} engine sends text to a "
+                    "model served elsewhere, whose tokenizer it does not have; send the prompt as text",
+                    "invalid_request_error",
+                    param=where,
+                    code="unsupported_by_engine",
+                )
+            out.append(self._check_chars(where, p))
+        return out
+
+    def _check_chars(self, where: str, prompt: str) -> str:
+        """A plain-completion prompt of at most ``serve.max_prompt_chars`` characters (else 413)."""
+        return self._within(where, prompt, "characters", "max_prompt_chars")
+
+    def _within(self, where: str, prompt: T, unit: str, key: str) -> T:
+        """``prompt`` (text or token ids) when its length is within ``serve.<key>``, else 413."""
+        limit = getattr(self.cfg.serve, key)
+        if len(prompt) > limit:  # type: ignore[arg-type]
+            raise ApiError(
+                413,
+                f"{where} is {len(prompt)} {unit}; this server accepts at most {limit} (serve.{key})",  # type: ignore[arg-type]
+                param=where,
+                code="prompt_too_long",
+            )
+        return prompt
+
     def check_prompt_ids(self, prompts: list[str | list[int]]) -> list[list[int]]:
         """Plain-completion prompts as token ids (text through the tokenizer, its special tokens as it adds
         them; no chat template), each within ``serve.max_prompt_chars`` and ``serve.max_prompt_tokens``.
@@ -124,26 +175,10 @@ class ServerState:
         for i, p in enumerate(prompts):
             where = "prompt" if len(prompts) == 1 else f"prompt.{i}"
             if isinstance(p, str):
-                limit = self.cfg.serve.max_prompt_chars
-                if len(p) > limit:
-                    raise ApiError(
-                        413,
-                        f"{where} is {len(p)} characters; this server accepts at most {limit} (serve.max_prompt_chars)",
-                        param=where,
-                        code="prompt_too_long",
-                    )
-                p = tokenizer(p)["input_ids"]
+                p = tokenizer(self._check_chars(where, p))["input_ids"]
                 if not p:
                     raise ApiError(400, f"{where} has no tokens", param=where, code="empty_prompt")
-            limit = self.cfg.serve.max_prompt_tokens
-            if len(p) > limit:
-                raise ApiError(
-                    413,
-                    f"{where} is {len(p)} tokens; this server accepts at most {limit} (serve.max_prompt_tokens)",
-                    param=where,
-                    code="prompt_too_long",
-                )
-            out.append(list(p))
+            out.append(list(self._within(where, p, "tokens", "max_prompt_tokens")))
         return out
 
     def settings_for(
@@ -168,6 +203,8 @@ class ServerState:
         """The answer to ``prompt`` (from ``check_size``) through the queue."""
         try:
             return await while_connected(request, self.scheduler.complete(prompt, settings))
+        except UpstreamError as e:  # as a refusal, so that enforce's later attempts end with the best so far
+            raise as_api_error(e) from None
         except Rejected as e:
             raise ApiError(
                 e.status, str(e), "server_busy", code="queue_full", headers={"Retry-After": str(e.retry_after)}
@@ -179,19 +216,37 @@ class ServerState:
         self, prompt: ChatPrompt | None, settings: dict, start: Callable[[], Any] | None = None, request: Any = None
     ) -> ActiveStream:
         """``prompt`` (from ``check_size``) answered as a stream; or, with ``start`` (and no prompt), the stream
-        ``start`` makes, under the same admission and slots."""
+        ``start`` makes, under the same admission and slots.  Returned once the engine took the request
+        (``ActiveStream.opened``): an upstream's refusal is still an HTTP status."""
         try:
-            return await while_connected(request, self.scheduler.open_stream(prompt, settings, start))
+            return await while_connected(request, self._opened_stream(prompt, settings, start))
+        except UpstreamError as e:
+            raise as_api_error(e) from None
+        except RequestTimeout as e:
+            raise ApiError(504, str(e), "timeout", code="timeout")
         except Rejected as e:
             raise ApiError(
                 e.status, str(e), "server_busy", code="queue_full", headers={"Retry-After": str(e.retry_after)}
             )
+
+    async def _opened_stream(
+        self, prompt: ChatPrompt | None, settings: dict, start: Callable[[], Any] | None
+    ) -> ActiveStream:
+        stream = await self.scheduler.open_stream(prompt, settings, start)
+        try:
+            await stream.opened()
+        except BaseException:
+            stream.cancel()  # a client gone while it opened: the stream stops and frees its slot
+            raise
+        return stream
 
     async def run(self, fn: Callable[[], T], cancel: Callable[[], Any] | None = None, request: Any = None) -> T:
         """One call of its own (a plain completion, a plan) through the same queue, slots and timeouts;
         ``cancel`` is called when it times out or the client leaves, and should make ``fn`` return soon."""
         try:
             return await while_connected(request, self.scheduler.run(fn, cancel))
+        except UpstreamError as e:
+            raise as_api_error(e) from None
         except Rejected as e:
             raise ApiError(
                 e.status, str(e), "server_busy", code="queue_full", headers={"Retry-After": str(e.retry_after)}
