@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-sites", type=int, default=0, help="at most this many sites (0: all)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
-    import recipe_scrapers  # lazy: only to record its version
+    from importlib.metadata import version
 
     sites = sorted(p for p in args.pages.iterdir() if p.is_dir())
     if args.max_sites:
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         "that recover the expected title, servings, ingredient lines and steps",
         "script": "bench/schemaorg_real_pages.py",
         "pages_from": "recipe-scrapers' repository, tests/test_data (not committed)",
-        "recipe_scrapers_version": recipe_scrapers.__version__,
+        "recipe_scrapers_version": version("recipe-scrapers"),
         "per_site": args.per_site,
         "sites": len({r["site"] for r in results}),
         "n": n,
