@@ -374,7 +374,7 @@ def test_pasted_serves_n_sets_the_servings(client):
 def test_the_library_as_jsonld(client):
     for name in ("recipe.jsonld", "graph.jsonld"):
         client.post("/api/recipes", json={"jsonld": json.loads(load(name))})
-    doc = client.get("/api/recipes/jsonld").json()
+    doc = client.get("/api/library/jsonld").json()
     assert doc["@context"] == "https://schema.org" and len(doc["@graph"]) == 2
     assert {n["name"] for n in doc["@graph"]} == {"Tomato & basil soup", "Oat flapjacks"}
     assert all(n["url"].startswith("http://testserver/library/") for n in doc["@graph"])

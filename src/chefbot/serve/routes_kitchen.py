@@ -182,7 +182,7 @@ def create_recipe(req: RecipeCreate, state: Server, kitchen: Kitchen) -> SavedRe
 
 
 @router.get(
-    "/recipes/jsonld",
+    "/library/jsonld",
     responses={
         200: {"description": "the library as schema.org JSON-LD (an @graph of Recipes)"},
         **kitchen_errors(*STORAGE),

@@ -116,7 +116,7 @@ def recipe_page(recipe: dict, page_url: str) -> str:
       <h3>Directions</h3>
       <ol>{steps}</ol>
       <p class="muted">{made_by}</p>
-      <p><a href="/library">All recipes</a> · <a href="/api/recipes/jsonld">The library as JSON-LD</a></p>
+      <p><a href="/library">All recipes</a> · <a href="/api/library/jsonld">The library as JSON-LD</a></p>
     </article>
   </main>
   <script type="application/ld+json">{schema_org.script_json(data)}</script>"""

@@ -23,6 +23,7 @@ from chefbot.kitchen.rows import (
     MAX_INGREDIENTS,
     MAX_TITLE,
     VISIBLE,
+    WHITESPACE,
     Line,
     Name,
     RecipeSource,
@@ -114,7 +115,7 @@ class RecipeCreate(KitchenRequest):
     url: str = Field(
         None,
         max_length=2048,
-        pattern=r"^https?://[^\s]+$",  # type: ignore[assignment]
+        pattern=f"^https?://[^{WHITESPACE}]+$",  # type: ignore[assignment]  (spelled out: \\s differs by engine)
         description="with html: the page's address (picks the site's reader; nothing is fetched)",
     )
     servings: Servings | None = Field(
