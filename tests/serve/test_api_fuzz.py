@@ -183,6 +183,7 @@ for _i, _seed in enumerate(SEEDS):
 KITCHEN_OPERATIONS = {
     "POST /api/recipes",
     "GET /api/recipes",
+    "GET /api/library/jsonld",
     "GET /api/recipes/{recipe_id}",
     "GET /api/recipes/{recipe_id}/nutrition",
     "DELETE /api/recipes/{recipe_id}",

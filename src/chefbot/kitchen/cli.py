@@ -1,4 +1,5 @@
-"""``chefbot library``: back up, restore and fill the kitchen DB from the command line.
+"""``chefbot library``: back up, restore and fill the kitchen DB from the command line; import recipes from
+schema.org JSON-LD, saved web pages, Mealie and Tandoor exports, export them as JSON-LD (``schema_org.py``).
 
 The DB is the one ``chefbot serve`` uses: ``--db PATH``, else ``kitchen.db_path`` of
 ``--config``, else ``kitchen.db`` in the user data directory.  Writing to it while a
@@ -9,20 +10,24 @@ data and storage, 2 for usage), never a traceback.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
 from chefbot.config import load_config
 from chefbot.errors import DataError
-from chefbot.kitchen.backup import export_db, import_file
+from chefbot.io import atomic_write_json
+from chefbot.kitchen import schema_org
+from chefbot.kitchen.backup import FORMAT, export_db, import_file
 from chefbot.kitchen.db import KitchenDB, resolve_db_path
 from chefbot.kitchen.library import (
     RecipeError,
     check_recipe,
     insert_recipe,
     recipes_from_file,
+    saved_recipes,
 )
 from chefbot.progress import console
 
@@ -46,18 +51,66 @@ def counted(counts: dict) -> str:
 
 @library_app.command("export")
 def export_cmd(
-    file: Path = typer.Argument(..., help="JSON file to write (atomically: a complete backup or none)."),
+    file: Path = typer.Argument(..., help="JSON file to write (atomically: a complete file or none)."),
+    format: Literal["backup", "jsonld"] = typer.Option(
+        "backup",
+        "--format",
+        help="backup: the whole DB (recipes, plans, tastings) for `library import`; jsonld: the recipes as "
+        "schema.org Recipe JSON-LD (an @graph) for other recipe apps.",
+    ),
+    base_url: str | None = typer.Option(
+        None, "--base-url", help="jsonld: the server's address, so each recipe names its page (BASE/library/ID)."
+    ),
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Write the whole kitchen DB (recipes, plans with progress, tastings) as JSON."""
+    """Write the whole kitchen DB as a JSON backup, or its recipes as schema.org JSON-LD."""
     with open_db(db, config) as kdb:
-        console.print(f"wrote {file}: {counted(export_db(kdb, file))} (from {kdb.path})")
+        if format == "backup":
+            console.print(f"wrote {file}: {counted(export_db(kdb, file))} (from {kdb.path})")
+            return
+        doc = schema_org.library_jsonld(saved_recipes(kdb), base_url)
+        try:
+            atomic_write_json(file, doc)
+        except OSError as e:
+            raise DataError(f"{file}: cannot write it: {e.strerror or e}; nothing written") from None
+        console.print(
+            f"wrote {file}: {len(doc['@graph'])} recipes as schema.org JSON-LD (from {kdb.path})",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def read_import(file: Path) -> bytes:
+    """The file's bytes, at most ``schema_org.MAX_FILE_BYTES``; DataError naming the file otherwise."""
+    try:
+        with file.open("rb") as f:
+            data = f.read(schema_org.MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise DataError(f"{file}: cannot read it: {e.strerror or e}") from None
+    if len(data) > schema_org.MAX_FILE_BYTES:
+        raise DataError(f"{file}: over {schema_org.MAX_FILE_BYTES} bytes; not imported")
+    return data
+
+
+def is_backup(data: bytes) -> bool:
+    """A JSON object that names chefbot's backup format (``backup.FORMAT``; anything else is read as recipes)."""
+    return data.lstrip()[:1] == b"{" and re.search(rb'"format"\s*:\s*"' + FORMAT.encode() + rb'"', data) is not None
 
 
 @library_app.command("import")
 def import_cmd(
-    file: Path = typer.Argument(..., help="A JSON backup written by `chefbot library export`."),
+    file: Path = typer.Argument(
+        ...,
+        help="A backup written by `chefbot library export`, or recipes from elsewhere: schema.org JSON-LD (.json), "
+        "a saved recipe page (.html), a Mealie export (.zip or one recipe's .json), a Tandoor export (.zip).",
+    ),
+    url: str | None = typer.Option(
+        None, "--url", help="A saved page's address (picks the site's reader in recipe-scrapers; nothing is fetched)."
+    ),
+    servings: int | None = typer.Option(
+        None, "--servings", help="Servings of recipes that give no number of servings (default 4)."
+    ),
     db: DbOption = None,
     config: ConfigOption = None,
     skip_bad: bool = typer.Option(
@@ -66,17 +119,46 @@ def import_cmd(
         help="Import the good rows and skip (and list) the bad ones; by default one bad row refuses the whole file.",
     ),
 ) -> None:
-    """Add a backup's recipes, plans and tastings (one transaction; rows already there are skipped)."""
+    """Add a backup's recipes, plans and tastings, or another app's or web page's recipes (one transaction;
+    backup rows already there are skipped)."""
+    data = read_import(file)
     with open_db(db, config) as kdb:
-        added = import_file(kdb, file, skip_bad=skip_bad)
-        bad = f", {added['bad']} bad rows skipped" if added["bad"] else ""
+        if is_backup(data):
+            added = import_file(kdb, file, skip_bad=skip_bad)
+            bad = f", {added['bad']} bad rows skipped" if added["bad"] else ""
+            console.print(
+                f"imported {file} into {kdb.path}: {counted(added)} ({added['skipped']} already there{bad})",
+                highlight=False,
+                soft_wrap=True,
+            )
+            for row in added["bad_rows"]:
+                console.print(f"  skipped {row}", highlight=False, markup=False, soft_wrap=True)
+            return
+        good, bad = [], []
+        for imported in schema_org.import_bytes(data, str(file), url):
+            r = imported.recipe
+            try:
+                good.append((check_recipe(r.title, r.ingredients, r.directions, r.servings or servings or 4), imported))
+            except RecipeError as e:
+                bad.append(f"{imported.where}: {e}")
+        if bad and not skip_bad:
+            raise DataError(
+                f"{file}: {len(bad)} bad recipe{'s' * (len(bad) > 1)}, nothing imported: {'; '.join(bad[:5])}"
+                + (f" (and {len(bad) - 5} more)" if len(bad) > 5 else "")
+                + " (--skip-bad imports the others)"
+            )
+        with kdb.write() as c:
+            for recipe, imported in good:
+                insert_recipe(c, recipe, imported.source())
+        formats = sorted({i.format for _, i in good})
         console.print(
-            f"imported {file} into {kdb.path}: {counted(added)} ({added['skipped']} already there{bad})",
+            f"imported {file} into {kdb.path}: {len(good)} recipes ({', '.join(formats) or 'none'})"
+            + (f", {len(bad)} bad recipes skipped" if bad else ""),
             highlight=False,
             soft_wrap=True,
         )
-        for row in added["bad_rows"]:
-            console.print(f"  skipped {row}", highlight=False, markup=False, soft_wrap=True)
+        for line in bad:
+            console.print(f"  skipped {line}", highlight=False, markup=False, soft_wrap=True)
 
 
 @library_app.command("add")
@@ -85,7 +167,9 @@ def add_cmd(
         ...,
         help="Recipe files: chefbot's recipe text (.md, .txt), RecipeNLG rows (.json object or list, .jsonl, .csv).",
     ),
-    servings: int = typer.Option(4, help="Servings the recipes are written for."),
+    servings: int | None = typer.Option(
+        None, help='Servings the recipes are written for (default: a "Serves N" line of the recipe, else 4).'
+    ),
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -94,7 +178,7 @@ def add_cmd(
     for f in files:
         for i, r in enumerate(recipes_from_file(f)):
             try:
-                found.append((check_recipe(r.title, r.ingredients, r.directions, servings), f))
+                found.append((check_recipe(r.title, r.ingredients, r.directions, servings or r.servings or 4), f))
             except RecipeError as e:
                 raise DataError(f"{f}: recipe {i + 1}: {e}") from None
     with open_db(db, config) as kdb, kdb.write() as c:

@@ -35,6 +35,7 @@ from chefbot.kitchen.rows import (
     clean_text,
     has_control,
 )
+from chefbot.kitchen.schema_org import yield_line
 from chefbot.recipe_format import Recipe, parse_recipe
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "read_recipes",
     "recipes_from_file",
     "save_recipe",
+    "saved_recipes",
     "search_recipes",
 ]
 RECIPENLG_COLUMNS = ("", "title", "ingredients", "directions", "link", "source", "NER")
@@ -124,8 +126,9 @@ def _csv_rows(text: str) -> list[dict]:
 
 
 def read_recipes(text: str, fmt: str = "auto") -> list[Recipe]:
-    """Every recipe in ``text``: chefbot's recipe format (one), a RecipeNLG JSON object (one) or JSON
-    list, or RecipeNLG CSV lines (one per line, a header line allowed)."""
+    """Every recipe in ``text``: chefbot's recipe format (one, with its servings when a line says "Serves N",
+    "Makes N" or "Yield: N"), a RecipeNLG JSON object (one) or JSON list, or RecipeNLG CSV lines (one per
+    line, a header line allowed)."""
     stripped = text.strip()
     if not stripped:
         raise RecipeError("the text is empty")
@@ -143,8 +146,18 @@ def read_recipes(text: str, fmt: str = "auto") -> list[Recipe]:
                 )
             return [from_recipenlg(r) for r in rows]
     if fmt == "chefbot" or (fmt == "auto" and not _looks_like_csv(stripped)):
-        parsed = parse_recipe(stripped)
-        return [Recipe(title=parsed.title or "", ingredients=parsed.ingredients, directions=parsed.directions)]
+        # A line that only states the yield ("Serves 4", "Makes 12 cookies", "Yield: 6") is the servings,
+        # not an ingredient or a step; the first one counts.
+        yields = [n for line in stripped.splitlines() if (n := yield_line(line)) is not None]
+        parsed = parse_recipe("\n".join(x for x in stripped.splitlines() if yield_line(x) is None))
+        return [
+            Recipe(
+                title=parsed.title or "",
+                servings=yields[0] if yields else None,
+                ingredients=parsed.ingredients,
+                directions=parsed.directions,
+            )
+        ]
     return [from_recipenlg(r) for r in _csv_rows(stripped)]
 
 
@@ -305,29 +318,37 @@ def search_recipes(db: KitchenDB, q: str | None = None, limit: int = 50, offset:
     return out
 
 
+def saved_recipes(db: KitchenDB, limit: int | None = None) -> list[dict]:
+    """The newest ``limit`` (all: None) readable recipes of the library as the API shows them (``recipe_dict``);
+    unreadable rows are left out."""
+    with db.read() as c:
+        rows = c.execute(
+            "SELECT * FROM recipes ORDER BY created_at DESC, id DESC LIMIT ?", (-1 if limit is None else limit,)
+        ).fetchall()
+    out = []
+    for r in rows:
+        try:
+            out.append(recipe_dict(r))
+        except UnreadableRow:
+            continue
+    return out
+
+
 def library_recipes(db: KitchenDB, limit: int = 5000) -> list[Recipe]:
     """The newest ``limit`` readable recipes of the library, as ``Recipe``s naming their library id
     (``id`` "library:<id>", ``source`` "library"): what grounding searches beside the corpus
     (``data.retrieval.memory_index``).  Unreadable rows are left out."""
-    with db.read() as c:
-        rows = c.execute("SELECT * FROM recipes ORDER BY created_at DESC, id DESC LIMIT ?", (limit,)).fetchall()
-    out = []
-    for r in rows:
-        try:
-            d = recipe_dict(r)
-        except UnreadableRow:
-            continue
-        out.append(
-            Recipe(
-                title=d["title"],
-                servings=d["servings"],
-                ingredients=d["ingredients"],
-                directions=d["directions"],
-                id=f"library:{d['id']}",
-                source="library",
-            )
+    return [
+        Recipe(
+            title=d["title"],
+            servings=d["servings"],
+            ingredients=d["ingredients"],
+            directions=d["directions"],
+            id=f"library:{d['id']}",
+            source="library",
         )
-    return out
+        for d in saved_recipes(db, limit)
+    ]
 
 
 def delete_recipe(db: KitchenDB, recipe_id: int) -> bool:

@@ -143,6 +143,13 @@ class RecipeSource(Row):
         default_factory=list, max_length=50, description="generated: the ingredients ChefBot was asked to use"
     )
     file: str | None = Field(None, max_length=4096, description="file: the file it was read from")
+    format: Literal["jsonld", "html", "mealie", "tandoor"] | None = Field(
+        None, description="import: what it was read from (kitchen/schema_org.py)"
+    )
+    url: str | None = Field(None, max_length=4096, description="import: the web page it came from")
+    total_minutes: int | None = Field(
+        None, ge=1, le=100_000, description="import: the total time the source declared (schema.org totalTime)"
+    )
 
 
 class TastingSide(Row):

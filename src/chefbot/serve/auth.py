@@ -100,7 +100,8 @@ class KeyCheck:
 
 
 def protected(path: str) -> bool:
-    return path.startswith(("/v1/", "/api/"))
+    """Routes that hold or change data: the model API, the kitchen API and a saved recipe's page."""
+    return path.startswith(("/v1/", "/api/", "/library/"))
 
 
 class _RequireKey:

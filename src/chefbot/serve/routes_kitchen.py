@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
@@ -33,8 +33,9 @@ from chefbot.cooking.recipe_constraints import RecipeConstraints
 from chefbot.errors import ChefbotError
 from chefbot.generate.completion import AnswersAsBase, ChatPrompt, Completion
 from chefbot.generate.openai_compat import OpenAIGenerator
-from chefbot.kitchen import library, plans, shopping, tastings
+from chefbot.kitchen import library, plans, schema_org, shopping, tastings
 from chefbot.kitchen.db import KitchenDB, NotFound, StorageError, resolve_db_path
+from chefbot.recipe_format import Recipe
 from chefbot.serve.api_errors import ApiError, KitchenUnavailable, TastingModelFailed
 from chefbot.serve.deps import Server
 from chefbot.serve.recipes import check_constraints, recipe_messages
@@ -107,9 +108,13 @@ router = APIRouter(prefix="/api", tags=["kitchen"])
 
 
 # -- recipes ---------------------------------------------------------------------------------
-def recipe_source(req: RecipeCreate, state: ServerState) -> dict:
-    """Where a posted recipe comes from; a generated one names what wrote it, unless the client said."""
-    source = req.source.model_dump(exclude_none=True) if req.source else {"kind": "pasted" if req.text else "manual"}
+def recipe_source(req: RecipeCreate, state: ServerState, imported: dict | None = None) -> dict:
+    """Where a posted recipe comes from (``imported``: what an import read); a generated one names what wrote
+    it, unless the client said."""
+    if req.source:
+        source = req.source.model_dump(exclude_none=True)
+    else:
+        source = imported or {"kind": "pasted" if req.text else "manual"}
     if source.get("kind") == "generated":
         adapter = state.identity.get("adapter") or {}
         source.setdefault("model", state.name)
@@ -120,16 +125,33 @@ def recipe_source(req: RecipeCreate, state: ServerState) -> dict:
     return source
 
 
-def recipe_parts(req: RecipeCreate) -> tuple[str | None, list[str], list[str]]:
-    """Title, ingredient lines and directions, from the text (exactly one recipe) or the fields."""
-    if req.text is None:
-        return req.title, req.ingredients or [], req.directions or []
-    found = library.read_recipes(req.text, req.format)
+def _one(found: list, what: str) -> Any:
     if len(found) != 1:
         raise library.RecipeError(
-            f"the text holds {len(found)} recipes; post one at a time (`chefbot library add FILE` saves many)"
+            f"the {what} holds {len(found)} recipes; post one at a time (`chefbot library add FILE` or "
+            "`chefbot library import FILE` saves many)"
         )
-    return found[0].title, found[0].ingredients, found[0].directions
+    return found[0]
+
+
+def recipe_parts(req: RecipeCreate) -> tuple[Recipe, dict | None]:
+    """The recipe (exactly one) from the text, the fields, the JSON-LD or the page, and, for an import, the
+    ``source`` it read (format, page, declared time)."""
+    if req.jsonld is not None or req.html is not None:
+        form = "jsonld" if req.jsonld is not None else "html"
+        try:
+            if req.jsonld is not None:
+                found = schema_org.recipes_from_json(req.jsonld, "jsonld")
+            else:
+                found = schema_org.recipes_from_html(req.html, req.url, "html")
+        except library.RecipeError as e:
+            field = e.field if e.field.startswith(form) else f"{form}.{e.field}"
+            raise library.RecipeError(str(e), field) from None
+        imported = _one(found, form)
+        return imported.recipe, imported.source()
+    if req.text is None:
+        return Recipe(title=req.title, ingredients=req.ingredients or [], directions=req.directions or []), None
+    return _one(library.read_recipes(req.text, req.format), "text"), None
 
 
 @router.post(
@@ -143,11 +165,32 @@ def recipe_parts(req: RecipeCreate) -> tuple[str | None, list[str], list[str]]:
     },
 )
 def create_recipe(req: RecipeCreate, state: Server, kitchen: Kitchen) -> SavedRecipe:
-    """Save a recipe given as text (chefbot's format or a RecipeNLG row) or as fields."""
-    title, ingredients, directions = recipe_parts(req)
+    """Save a recipe given as text (chefbot's format or a RecipeNLG row), as fields, as schema.org JSON-LD
+    (or a Mealie / Tandoor recipe JSON) or as a saved web page."""
+    recipe, imported = recipe_parts(req)
+    servings = req.servings or recipe.servings or 4
     return SavedRecipe.model_validate(
-        library.save_recipe(kitchen.db, title, ingredients, directions, req.servings or 4, recipe_source(req, state))
+        library.save_recipe(
+            kitchen.db,
+            recipe.title,
+            recipe.ingredients,
+            recipe.directions,
+            servings,
+            recipe_source(req, state, imported),
+        )
     )
+
+
+@router.get(
+    "/library/jsonld",
+    responses={
+        200: {"description": "the library as schema.org JSON-LD (an @graph of Recipes)"},
+        **kitchen_errors(*STORAGE),
+    },
+)
+def library_jsonld(request: Request, kitchen: Kitchen) -> dict:
+    """Every readable recipe of the library as schema.org Recipe JSON-LD, each with its page's address."""
+    return schema_org.library_jsonld(library.saved_recipes(kitchen.db), str(request.base_url))
 
 
 # `unreadable` is in a list only when some rows could not be read: unset fields stay out of the answer.

@@ -1,8 +1,10 @@
 """``GET /health`` and the web pages (``/`` to write a recipe, the kitchen pages ``/library``, ``/plan``,
-``/cook``, ``/tasting``, and ``/static/...``: plain HTML/JS/CSS in ``web/``).
+``/cook``, ``/tasting``, and ``/static/...``: plain HTML/JS/CSS in ``web/``), and each saved recipe's own
+page ``/library/{id}`` (server-rendered, with its schema.org Recipe JSON-LD: ``kitchen/schema_org.py``).
 
-Neither needs an API key: a probe checks health, and the pages ask for the key themselves (one field at
-the foot of every page, kept in the browser by ``web/kitchen.js``).
+Neither health nor the pages need an API key: a probe checks health, and the pages ask for the key
+themselves (one field at the foot of every page, kept in the browser by ``web/kitchen.js``).  A recipe's
+page holds the recipe, so with keys it needs the key like ``/api/*`` (``auth.protected``).
 ``/health`` names what is served (base model, adapter with a content fingerprint, engine, dtype,
 quantization, tokenizer fingerprint, limits) beside the volatile state (status, queue, uptime_s).
 
@@ -20,13 +22,18 @@ from functools import cache
 from html import escape
 from importlib import resources
 from string import Template
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse
 
+from chefbot.kitchen import library, schema_org
+from chefbot.kitchen.db import NotFound
 from chefbot.serve.api_errors import ApiError
 from chefbot.serve.deps import Server
-from chefbot.serve.schemas import Health
+from chefbot.serve.routes_kitchen import Kitchen
+from chefbot.serve.schemas import EXACT_INT, Health
 
 WEB_DIR = resources.files("chefbot.serve") / "web"
 # Only these names are served under /static/: a fixed list, so no path (``..``, a page body, the shell) gets out.
@@ -64,19 +71,56 @@ def navigation(current: str) -> str:
     )
 
 
+def render_shell(current: str, title: str, body: str, scripts: tuple[str, ...] = (), body_class: str = "") -> str:
+    """A page's ``body`` in the one shell: the head, the navigation (``current`` marked), the key field and
+    ``kitchen.js`` then ``scripts``."""
+    shell = Template((WEB_DIR / "shell.html").read_text(encoding="utf-8"))
+    tags = "\n  ".join(f'<script src="/static/{name}"></script>' for name in ("kitchen.js", *scripts))
+    return shell.substitute(
+        title=escape(title), body_class=body_class, nav=navigation(current), body=body, scripts=tags
+    )
+
+
 @cache
 def render_page(path: str) -> str:
     """The page at ``path`` as served: its body in the shell (the files ship with the package, so once)."""
     page = PAGES[path]
-    shell = Template((WEB_DIR / "shell.html").read_text(encoding="utf-8"))
-    scripts = "\n  ".join(f'<script src="/static/{name}"></script>' for name in ("kitchen.js", *page.scripts))
-    return shell.substitute(
-        title=escape(page.title),
-        body_class=page.body_class,
-        nav=navigation(path),
-        body=(WEB_DIR / page.body).read_text(encoding="utf-8"),
-        scripts=scripts,
-    )
+    body = (WEB_DIR / page.body).read_text(encoding="utf-8")
+    return render_shell(path, page.title, body, page.scripts, page.body_class)
+
+
+def recipe_page(recipe: dict, page_url: str) -> str:
+    """A saved recipe's own page: the recipe as HTML (every value escaped) with its schema.org Recipe JSON-LD
+    (``kitchen.schema_org.to_jsonld``, escaped for ``<script>`` by ``script_json``), so recipe apps and
+    recipe-scrapers read it like any recipe site."""
+    data = schema_org.to_jsonld(recipe, page_url)
+    facts = [f"Serves {recipe['servings']}"]
+    if data.get("totalTime"):
+        facts.append(f"ready in about {schema_org.minutes_from(data['totalTime'])} min")
+    facts += [url.rsplit("/", 1)[-1].removesuffix("Diet").lower() for url in data.get("suitableForDiet", [])]
+    source = recipe.get("source") or {}
+    made_by = ""
+    if source.get("kind") == "generated":
+        adapter = f" with the adapter {escape(str(source['adapter']))}" if source.get("adapter") else ""
+        made_by = f"Written by {escape(str(source.get('model') or 'ChefBot'))}{adapter}."
+    elif isinstance(source.get("url"), str):
+        made_by = f"Imported from {escape(source['url'])}."
+    items = "".join(f"<li>{escape(x)}</li>" for x in recipe["ingredients"])
+    steps = "".join(f"<li>{escape(x)}</li>" for x in recipe["directions"])
+    body = f"""  <main>
+    <article class="panel" aria-labelledby="recipe-h">
+      <h2 id="recipe-h">{escape(recipe["title"])}</h2>
+      <p class="muted">{escape(" · ".join(facts))}</p>
+      <h3>Ingredients</h3>
+      <ul>{items}</ul>
+      <h3>Directions</h3>
+      <ol>{steps}</ol>
+      <p class="muted">{made_by}</p>
+      <p><a href="/library">All recipes</a> · <a href="/api/library/jsonld">The library as JSON-LD</a></p>
+    </article>
+  </main>
+  <script type="application/ld+json">{schema_org.script_json(data)}</script>"""
+    return render_shell("/library", f"{recipe['title']} · ChefBot", body)
 
 
 router = APIRouter()
@@ -96,6 +140,17 @@ def _page_route(path: str):
 
 for _path in PAGES:
     router.add_api_route(_path, _page_route(_path), methods=["GET"], include_in_schema=False)
+
+
+@router.get("/library/{recipe_id}", include_in_schema=False)
+def library_recipe_page(
+    recipe_id: Annotated[int, PathParam(ge=1, le=EXACT_INT)], request: Request, kitchen: Kitchen
+) -> HTMLResponse:
+    """A saved recipe's page with its schema.org JSON-LD (404 when there is none)."""
+    recipe = library.get_recipe(kitchen.db, recipe_id)
+    if recipe is None:
+        raise NotFound("recipe", recipe_id, "recipe_id")
+    return HTMLResponse(recipe_page(recipe, str(request.url_for("library_recipe_page", recipe_id=recipe_id))))
 
 
 @router.get("/static/{fname}", include_in_schema=False)

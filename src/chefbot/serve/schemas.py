@@ -208,7 +208,8 @@ SEMANTIC_400 = {
     '(bad_meal_spec); also a value the strict validation refuses (bad_meal_spec: "3" for 3, 1 for true)',
     "recipe_create": SEMANTIC + "the kitchen cannot make one recipe of it (bad_recipe): a pasted text with no "
     "title, no ingredient line or no directions, or with more than one recipe; ingredient or "
-    "direction lines that are all blank once normalized",
+    "direction lines that are all blank once normalized; a jsonld or html that holds no recipe, several "
+    "recipes, or a malformed field (param names it: jsonld.recipeIngredient.3)",
     "shopping": SEMANTIC + "the kitchen refuses the list (kitchen_error)",
     "plan_create": SEMANTIC + "the meal cannot be planned (bad_meal_spec: a recipe with no step the planner can "
     "schedule, no feasible timeline, no plan within the solver's time) or the form names what the "

@@ -23,6 +23,7 @@ from chefbot.kitchen.rows import (
     MAX_INGREDIENTS,
     MAX_TITLE,
     VISIBLE,
+    WHITESPACE,
     Line,
     Name,
     RecipeSource,
@@ -30,6 +31,7 @@ from chefbot.kitchen.rows import (
     Step,
     TastingSide,
 )
+from chefbot.kitchen.schema_org import MAX_HTML_CHARS
 from chefbot.plan.schema import Kitchen
 from chefbot.serve.schemas import EXACT_INT, ErrorResponse, Int, ValidationErrorResponse
 from chefbot.serve.schemas_recipes import Ingredients
@@ -48,16 +50,27 @@ class KitchenRequest(BaseModel):
 
 
 _FIELDS = ("title", "ingredients", "directions")
+# The four ways to give a recipe: exactly one of them (``url`` goes only with ``html``).
+_RECIPE_FORMS = {"text": ("text",), "fields": _FIELDS, "jsonld": ("jsonld",), "html": ("html",)}
+_FORM_KEYS = ("text", *_FIELDS, "jsonld", "html", "url")
 RECIPE_FORMS = {
     "oneOf": [
-        {"required": ["text"], "not": {"anyOf": [{"required": [f]} for f in _FIELDS]}},
-        {"required": list(_FIELDS), "not": {"required": ["text"]}},
+        {
+            "required": list(keys),
+            "not": {
+                "anyOf": [
+                    {"required": [k]} for k in _FORM_KEYS if k not in keys and not (form == "html" and k == "url")
+                ]
+            },
+        }
+        for form, keys in _RECIPE_FORMS.items()
     ]
 }
 
 
 class RecipeCreate(KitchenRequest):
-    """A recipe to save: ``text`` (chefbot's recipe format or a RecipeNLG row), or its fields."""
+    """A recipe to save: ``text`` (chefbot's recipe format or a RecipeNLG row), its fields, ``jsonld``
+    (schema.org, Mealie, Tandoor) or ``html`` (a saved page, with its ``url``)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=RECIPE_FORMS)
     # Absent when not given, never null: the schema's oneOf is about which fields are present.
@@ -88,17 +101,41 @@ class RecipeCreate(KitchenRequest):
         max_length=MAX_DIRECTIONS,  # type: ignore[assignment]
         description="one step per entry",
     )
-    servings: Servings | None = Field(None, description="servings the amounts are for (default 4)")
+    jsonld: dict[str, Any] | list[Any] = Field(
+        None,  # type: ignore[assignment]
+        description="a schema.org Recipe as JSON-LD (one Recipe, a list or an @graph holding one), or one "
+        "recipe's JSON exported by Mealie or Tandoor",
+    )
+    html: str = Field(
+        None,
+        min_length=1,
+        max_length=MAX_HTML_CHARS,  # type: ignore[assignment]
+        description="a saved recipe web page, read by recipe-scrapers (bodies over serve.max_body_bytes: 413)",
+    )
+    url: str = Field(
+        None,
+        max_length=2048,
+        pattern=f"^https?://[^{WHITESPACE}]+$",  # type: ignore[assignment]  (spelled out: \\s differs by engine)
+        description="with html: the page's address (picks the site's reader; nothing is fetched)",
+    )
+    servings: Servings | None = Field(
+        None, description="servings the amounts are for (default: the recipe's own yield, else 4)"
+    )
     source: RecipeSource | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> RecipeCreate:
-        fields = [f for f in _FIELDS if getattr(self, f) is not None]
-        if self.text is not None and fields:
-            raise ValueError(f"give either text or the recipe's fields, not text and {', '.join(fields)}")
-        if self.text is None and len(fields) < len(_FIELDS):
-            missing = [f for f in _FIELDS if f not in fields]
-            raise ValueError(f"give text, or title, ingredients and directions (missing: {', '.join(missing)})")
+        given = [form for form, keys in _RECIPE_FORMS.items() if any(getattr(self, k) is not None for k in keys)]
+        if len(given) > 1:
+            raise ValueError(f"give one form of recipe, not {' and '.join(given)}")
+        if self.url is not None and given != ["html"]:
+            raise ValueError("url goes with html (the saved page's address)")
+        if given == ["fields"] or not given:
+            missing = [f for f in _FIELDS if getattr(self, f) is None]
+            if missing:
+                raise ValueError(
+                    f"give text, jsonld, html, or title, ingredients and directions (missing: {', '.join(missing)})"
+                )
         return self
 
 
