@@ -474,6 +474,12 @@ class ServeConfig(Section):
         ge=1,
         description="largest request body in bytes, refused (413) before it is parsed; null: 6 x max_prompt_chars + 64 KiB",
     )
+    max_import_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=1,
+        description="largest body of POST /api/recipes (a saved web page or JSON-LD to import: real recipe pages "
+        "are 0.1 to 2 MB), refused (413) before it is parsed; every other route keeps max_body_bytes",
+    )
     request_timeout_s: float = Field(
         300,
         gt=0,

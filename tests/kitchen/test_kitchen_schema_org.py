@@ -323,6 +323,18 @@ def test_the_recipe_page_is_read_back_by_recipe_scrapers(client):
     assert client.get("/library/999").status_code == 404
 
 
+def test_a_saved_page_of_real_size_is_imported_and_only_the_import_route_takes_it(client):
+    """Real recipe pages are 0.1 to 2 MB: over the prompt-sized body limit, under serve.max_import_bytes."""
+    page = load("page-jsonld.html").decode()
+    padded = page.replace("</body>", "<!--" + "x" * 1_500_000 + "--></body>")
+    r = client.post("/api/recipes", json={"html": padded, "url": "https://bakes.example.com/banana-bread/"})
+    assert r.status_code == 201, r.text[:500]
+    big = client.post("/api/recipes", json={"html": "x" * (4 * 1024 * 1024 + 1)})
+    assert big.status_code == 413 and "serve.max_import_bytes" in big.json()["error"]["message"]
+    other = client.post("/api/shopping-list", json={"recipes": ["x" * 1_500_000]})  # any other route: the small limit
+    assert other.status_code == 413 and "serve.max_body_bytes" in other.json()["error"]["message"]
+
+
 def test_the_page_escapes_a_hostile_recipe(client):
     evil = "</script><script>alert(1)</script>"
     rid = client.post(

@@ -217,22 +217,28 @@ def body_limit(cfg: ExperimentConfig) -> int:
     return cfg.serve.max_body_bytes or cfg.serve.max_prompt_chars * 6 + 64 * 1024
 
 
+# Routes whose bodies are documents to import, not prompts: they get ``serve.max_import_bytes``.
+IMPORT_ROUTES = (("POST", "/api/recipes"),)
+
+
 class BodyLimit:
-    """Refuse an oversized body (413) before the app reads or parses it.
+    """Refuse an oversized body (413) before the app reads or parses it: ``limit`` for every route but
+    ``IMPORT_ROUTES``, which get ``import_limit`` (a saved recipe page is far larger than any prompt).
 
     With a Content-Length (which the HTTP server holds the client to) the header decides;
     without one (``Transfer-Encoding: chunked``) the body is read here, up to the limit, and
     handed on; one byte more and the answer is 413.
     """
 
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app, self.limit = app, limit
+    def __init__(self, app: Any, limit: int, import_limit: int | None = None) -> None:
+        self.app, self.default, self.import_limit = app, limit, import_limit or limit
 
-    def _too_large(self, size: int | None) -> JSONResponse:
-        what = f"{size} bytes" if size is not None else f"over {self.limit} bytes"
+    @staticmethod
+    def _too_large(size: int | None, limit: int, key: str) -> JSONResponse:
+        what = f"{size} bytes" if size is not None else f"over {limit} bytes"
         return JSONResponse(
             error_body(
-                f"request body is {what}; this server accepts at most {self.limit} (serve.max_body_bytes)",
+                f"request body is {what}; this server accepts at most {limit} here (serve.{key})",
                 param="body",
                 code="request_too_large",
             ),
@@ -243,10 +249,12 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        is_import = (scope.get("method"), scope.get("path")) in IMPORT_ROUTES
+        limit, key = (self.import_limit, "max_import_bytes") if is_import else (self.default, "max_body_bytes")
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None:
-            if length.isdigit() and int(length) > self.limit:
-                await self._too_large(int(length))(scope, receive, send)
+            if length.isdigit() and int(length) > limit:
+                await self._too_large(int(length), limit, key)(scope, receive, send)
                 return
             await self.app(scope, receive, send)
             return
@@ -257,8 +265,8 @@ class BodyLimit:
             if message["type"] != "http.request":  # the client left before sending it all
                 return
             size += len(message.get("body", b""))
-            if size > self.limit:
-                await self._too_large(None)(scope, receive, send)
+            if size > limit:
+                await self._too_large(None, limit, key)(scope, receive, send)
                 return
             messages.append(message)
             if not message.get("more_body", False):

@@ -92,7 +92,7 @@ def create_app(
     # body size, key, CORS.
     install_cors(app, cfg.serve.cors_origins)
     keys = install_auth(app, cfg.serve.api_keys)
-    app.add_middleware(BodyLimit, limit=body_limit(cfg))
+    app.add_middleware(BodyLimit, limit=body_limit(cfg), import_limit=cfg.serve.max_import_bytes)
     app.add_middleware(ReadTimeout, seconds=cfg.serve.read_timeout_s)
     app.add_middleware(JsonOnly)
     install_host_check(app, cfg.serve)

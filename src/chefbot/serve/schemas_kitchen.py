@@ -110,7 +110,7 @@ class RecipeCreate(KitchenRequest):
         None,
         min_length=1,
         max_length=MAX_HTML_CHARS,  # type: ignore[assignment]
-        description="a saved recipe web page, read by recipe-scrapers (bodies over serve.max_body_bytes: 413)",
+        description="a saved recipe web page, read by recipe-scrapers (bodies over serve.max_import_bytes: 413)",
     )
     url: str = Field(
         None,
