@@ -310,3 +310,43 @@ def test_cli_user_add_list_remove(tmp_path):
     assert r.exit_code == 0
     r = runner.invoke(app, ["kitchen", "user", "remove", "Ann", "--db", db])
     assert r.exit_code != 0 and str(r.exception) == "no person 'Ann'"  # chefbot.cli.main prints it as one line
+
+
+def test_the_login_form_on_a_phone_in_headless_chromium(household, tmp_path):
+    import os
+    import subprocess
+
+    from serve_support import CHROMIUM, browser_problem, live_app
+
+    repo = Path(__file__).resolve().parents[2]
+    problem = browser_problem(repo)
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser test cannot run: {problem}")
+        pytest.skip(problem)
+    cfg = serve_cfg(Path("unused"))
+    cfg.kitchen.db_path = str(household)
+    with live_app(cfg, FastGenerator()) as srv:
+        r = subprocess.run(
+            [
+                "node",
+                str(Path(__file__).with_name("login_check.js")),
+                srv.url,
+                "Ann",
+                PW["ann"],
+                str(tmp_path / "login.png"),
+            ],
+            env=dict(os.environ, NODE_PATH=str(repo / ".cache" / "browser" / "node_modules"), CHROMIUM=CHROMIUM),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert r.returncode == 0, r.stderr[-4000:]
+    page = json.loads(r.stdout.strip().splitlines()[-1])
+    assert page["page_errors"] == []
+    assert "401" in page["refused"] and "log in" in page["refused"] and page["login_open"] is True
+    assert "wrong name or password" in page["wrong"]
+    assert page["summary"] == "Signed in as Ann" and "401" not in page["after_login"]
+    assert page["saved"] == "Phone toast"  # a change from the page: the CSRF token went with it
+    assert SESSION_COOKIE not in page["cookie_seen_by_script"]  # HttpOnly
+    assert "401" in page["after_logout"]
