@@ -39,7 +39,7 @@ def household(tmp_path):
 
 
 def login(client: TestClient, name: str, password: str | None = None):
-    return client.post("/api/session", json={"name": name, "password": password or PW[name.lower()]})
+    return client.post("/api/login", json={"name": name, "password": password or PW[name.lower()]})
 
 
 # -- accounts and passwords ------------------------------------------------------------------------
@@ -98,7 +98,7 @@ def test_without_accounts_or_keys_the_kitchen_is_open_as_before(tmp_path):
 def test_wrong_password_and_unknown_name_are_the_same_401(household):
     with TestClient(make_app(household)) as c:
         for name, pw in (("Ann", "wrong password"), ("Nobody", PW["ann"])):
-            r = c.post("/api/session", json={"name": name, "password": pw})
+            r = c.post("/api/login", json={"name": name, "password": pw})
             assert r.status_code == 401 and r.json()["error"] == {
                 "message": "wrong name or password",
                 "type": "authentication_error",
@@ -147,8 +147,8 @@ def test_logout_ends_the_session_on_the_server(household):
     with TestClient(make_app(household)) as c:
         csrf = login(c, "ann").json()["csrf_token"]
         sid = c.cookies[SESSION_COOKIE]
-        assert c.delete("/api/session").status_code == 403  # logging out is a change: the token is needed
-        r = c.delete("/api/session", headers={"X-CSRF-Token": csrf})
+        assert c.post("/api/logout").status_code == 403  # logging out is a change: the token is needed
+        r = c.post("/api/logout", headers={"X-CSRF-Token": csrf})
         assert r.status_code == 200 and r.json()["caller"]["kind"] == "anonymous"
         assert SESSION_COOKIE not in c.cookies
         c.cookies.set(SESSION_COOKIE, sid)  # the old cookie, kept by someone: refused

@@ -24,6 +24,7 @@ SEMANTIC = {  # route -> error codes its 400 description must name
     ("post", "/api/tastings/pair"): ["unknown_tasting_model", "kitchen.tasting_models"],
     ("post", "/api/tastings"): ["kitchen_error", "bad_vote"],
     ("post", "/api/tokens"): ["bad_account"],
+    ("post", "/api/login"): ["invalid_login", "JSON text"],
 }
 
 

@@ -82,7 +82,9 @@ class Principal(BaseModel):
 
 
 OPEN = Principal(kind="open", via="none")  # no accounts and no keys: whoever can connect, as before accounts
-ANONYMOUS = Principal(kind="anonymous", via="none")  # not logged in on a closed server: reaches /api/session only
+ANONYMOUS = Principal(
+    kind="anonymous", via="none"
+)  # not logged in on a closed server: reaches /api/login and /api/session only
 CONFIG_KEY = Principal(kind="config_key", via="config_key")
 
 
@@ -96,13 +98,14 @@ def random_secret(nbytes: int = 32) -> str:
 
 
 # -- accounts ---------------------------------------------------------------------------------------
-def check_name(name: object) -> str:
+def check_name(name: object, empty: str = "give a name with a visible character") -> str:
+    """A person's or a token's name, normalized (``rows.clean_text``); AccountError naming ``name`` if refused."""
     try:
         clean = clean_text(name, "name", MAX_NAME)
     except RecipeError as e:
         raise AccountError(str(e), "name") from None
     if not clean:
-        raise AccountError("name: give a name with a visible character", "name")
+        raise AccountError(f"name: {empty}", "name")
     return clean
 
 
@@ -240,12 +243,7 @@ def _token(row: sqlite3.Row) -> dict:
 
 def create_token(db: KitchenDB, person_id: int, name: str) -> dict:
     """A new token for this person: the answer holds ``token`` itself, which is never stored nor shown again."""
-    try:
-        name = clean_text(name, "name", MAX_NAME)
-    except RecipeError as e:
-        raise AccountError(str(e), "name") from None
-    if not name:
-        raise AccountError("name: name the token (where it is used, e.g. 'laptop script')", "name")
+    name = check_name(name, "name the token (where it is used, e.g. 'laptop script')")
     token = TOKEN_PREFIX + random_secret()
     with db.write() as c:
         cur = c.execute(

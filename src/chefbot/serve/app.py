@@ -51,7 +51,7 @@ from chefbot.serve import (
 )
 from chefbot.serve.api_errors import BodyLimit, body_limit, install_error_handlers
 from chefbot.serve.auth import (
-    LOGIN_PATH,
+    ANONYMOUS_PATHS,
     SESSION_COOKIE,
     STATE_CHANGING,
     JsonOnly,
@@ -174,7 +174,7 @@ def contract_schema(
         doc["components"]["securitySchemes"] = schemes
         error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
         for path, item in doc.get("paths", {}).items():
-            if not protected(path) or path == LOGIN_PATH:
+            if not protected(path) or path in ANONYMOUS_PATHS:
                 continue
             for method, operation in item.items():
                 operation["security"] = [{name: []} for name in schemes]

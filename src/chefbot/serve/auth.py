@@ -1,4 +1,5 @@
-"""Who may talk to the server: bearer keys, the Host check, the public-bind rule, CORS.
+"""Who may talk to the server: bearer keys, accounts (sessions, personal tokens), the Host check, the
+public-bind rule, CORS.
 
 * **Keys** (``serve.api_keys``, ``--api-key``): none configured, the API is open (it binds to
   127.0.0.1 by default, so only this machine can reach it).  With keys, every ``/v1/*`` and
@@ -6,6 +7,10 @@
   ``/health`` and the web pages stay open (a page asks for the key and sends it).  Keys are
   compared in constant time.  ``api_keys`` gives the one normalized list (stripped; an empty or
   blank key is a usage error, never "no key"), which both the check and ``/openapi.json`` use.
+* **Accounts** (``_Gate``; ``kitchen.people``): once the kitchen DB holds an account, ``/v1/*`` and ``/api/*`` also
+  need credentials without config keys: a personal token (bearer), the login's session cookie (a change also
+  needs the session's ``X-CSRF-Token``), or a config key.  The gate resolves who the request is once, as a
+  ``Principal`` in the request's state (``deps.Caller``).  docs/KITCHEN.md, *Security model*.
 * **Public binds** (``exposure_warning``): a non-loopback ``serve.host`` without keys is refused
   (exit 2) unless ``serve.allow_insecure_public`` is true, which prints a warning instead.
 * **Host** (``HostCheck``, against DNS rebinding): a request whose ``Host`` header is not a name
@@ -118,10 +123,11 @@ class PeopleStore(Protocol):
 
 SESSION_COOKIE = "chefbot_session"
 CSRF_HEADER = "X-CSRF-Token"
-LOGIN_PATH = "/api/session"  # reached without credentials: logging in, and asking who one is
+LOGIN_PATH = "/api/login"
+ANONYMOUS_PATHS = (LOGIN_PATH, "/api/session")  # reached without credentials: log in, who am I
 STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 NO_CREDENTIALS = "missing or wrong API key: send 'Authorization: Bearer <key>'"
-NO_LOGIN = "not logged in: log in (POST /api/session), or send 'Authorization: Bearer <API key or personal token>'"
+NO_LOGIN = "not logged in: log in (POST /api/login), or send 'Authorization: Bearer <API key or personal token>'"
 
 
 def _refusal(status: int, message: str, type_: str, code: str, **headers: str) -> Any:
@@ -140,7 +146,7 @@ class _Gate:
     * a personal token (``Authorization: Bearer cbt_...``) -> its person; any other bearer -> 401;
     * the session cookie -> its person; a state-changing request also needs the session's CSRF token in
       ``X-CSRF-Token`` (else 403 ``csrf_failed``);
-    * nothing -> 401, except on ``/api/session`` (log in, who am I), which gets ``anonymous``."""
+    * nothing -> 401, except on ``/api/login`` and ``/api/session`` (who am I), which get ``anonymous``."""
 
     def __init__(self, app, check: KeyCheck, people: PeopleStore | None) -> None:
         self.app, self.check, self.people = app, check, people
@@ -183,7 +189,7 @@ class _Gate:
         session = people.session_of(db, sid) if sid and db is not None else None
         if session is not None:
             principal, csrf = session
-            login = path == LOGIN_PATH and method == "POST"  # logging in again needs no token
+            login = path == LOGIN_PATH  # logging in again needs no token
             if method in STATE_CHANGING and not login:
                 given = headers.get(CSRF_HEADER.lower().encode())
                 if not given or not hmac.compare_digest(given, csrf.encode()):
@@ -195,7 +201,7 @@ class _Gate:
                         "csrf_failed",
                     )
             return principal
-        if path == LOGIN_PATH:
+        if path in ANONYMOUS_PATHS:
             return ANONYMOUS
         return _refusal(401, unauthorized, "authentication_error", "invalid_api_key", **{"WWW-Authenticate": "Bearer"})
 

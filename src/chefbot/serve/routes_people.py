@@ -1,4 +1,4 @@
-"""``/api/session``, ``/api/people``, ``/api/tokens``: logging in and out, the household, personal API tokens.
+"""``/api/login``, ``/api/session``, ``/api/logout``, ``/api/people``, ``/api/tokens``: logging in and out, the household, personal API tokens.
 
 The rules and the storage are ``chefbot.kitchen.people``; who a request is was resolved once by ``auth._Gate``
 (``deps.Caller``).  Login sets the session cookie: ``HttpOnly`` (no script reads it), ``SameSite=Strict`` (no
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from chefbot.kitchen import people
 from chefbot.serve.api_errors import ApiError
@@ -64,10 +64,11 @@ def _session_cookie(request: Request) -> str | None:
 
 
 @router.post(
-    "/session",
+    "/login",
     response_model=SessionInfo,
     responses={
         200: {"description": "logged in: the session cookie is set; keep csrf_token for changes"},
+        **semantic_400("login"),
         **people_errors(401, 413, 422, 429, *STORAGE),
     },
 )
@@ -123,7 +124,7 @@ def whoami(request: Request, caller: Caller, kitchen: Kitchen) -> SessionInfo:
     return SessionInfo(object="session", caller=caller.model_dump(), accounts=accounts, csrf_token=csrf)
 
 
-@router.delete("/session", response_model=SessionInfo, responses=people_errors(401, 403, *STORAGE))
+@router.post("/logout", response_model=SessionInfo, responses=people_errors(401, 403, *STORAGE))
 def logout(request: Request, response: Response, caller: Caller, kitchen: Kitchen) -> SessionInfo:
     """End this browser's session (the cookie is cleared and the session deleted on the server)."""
     sid = _session_cookie(request)
@@ -167,13 +168,16 @@ def create_token(req: TokenCreate, caller: Caller, kitchen: Kitchen) -> TokenCre
     return TokenCreated.model_validate(people.create_token(kitchen.db, person.person_id, req.name))
 
 
-@router.get("/tokens", response_model=TokenList, responses=people_errors(401, 403, *STORAGE))
-def list_tokens(caller: Caller, kitchen: Kitchen) -> TokenList:
+@router.get("/tokens", response_model=TokenList, responses=people_errors(401, 403, 422, *STORAGE))
+def list_tokens(
+    caller: Caller,
+    kitchen: Kitchen,
+    limit: Annotated[int, Query(ge=1, le=500, description="the oldest this many")] = 100,
+) -> TokenList:
     """Your tokens: name, created, last used (never the token itself)."""
     person = require_person(caller)
-    return TokenList(
-        object="list", data=[Token.model_validate(t) for t in people.list_tokens(kitchen.db, person.person_id)]
-    )
+    found = people.list_tokens(kitchen.db, person.person_id)[:limit]
+    return TokenList(object="list", data=[Token.model_validate(t) for t in found])
 
 
 @router.delete("/tokens/{token_id}", response_model=Revoked, responses=people_errors(401, 403, 404, 422, *STORAGE))

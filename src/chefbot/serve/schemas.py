@@ -201,7 +201,9 @@ SEMANTIC_400 = {
     "tasting_vote": SEMANTIC + "the kitchen refuses the vote (kitchen_error; bad_vote: no rater given when not "
     "logged in, or a rater the kitchen refuses)",
     "token_create": SEMANTIC + "the token's name holds a control character or nothing visible once normalized "
-    "(bad_account)",
+    "(bad_account); also a body that cannot be read as JSON text",
+    "login": SEMANTIC + "none for a well-formed login (a wrong name or password is 401 invalid_login); only a body "
+    "that cannot be read as JSON text (no code)",
 }
 
 

@@ -140,7 +140,7 @@ function loginForm() {
   $("login-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const body = { name: $("login-name").value.trim(), password: $("login-password").value };
-    const response = await fetch("/api/session", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    const response = await fetch("/api/login", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
     $("login-password").value = "";
     if (!response.ok) {
       let message = await failureMessage(response);
@@ -153,7 +153,7 @@ function loginForm() {
     $("login-box").open = false;
   });
   $("logout").addEventListener("click", async () => {
-    try { showSession(await api("DELETE", "/api/session")); }
+    try { showSession(await api("POST", "/api/logout")); }
     catch (e) { say("login-status", e.message, true); }
   });
   sessionReady = refreshSession();
