@@ -22,7 +22,9 @@ SEMANTIC = {  # route -> error codes its 400 description must name
     ("post", "/api/plans"): ["bad_meal_spec"],
     ("post", "/api/plans/{plan_id}/progress"): ["unknown_cook", "bad_progress"],
     ("post", "/api/tastings/pair"): ["unknown_tasting_model", "kitchen.tasting_models"],
-    ("post", "/api/tastings"): ["kitchen_error"],
+    ("post", "/api/tastings"): ["kitchen_error", "bad_vote"],
+    ("post", "/api/tokens"): ["bad_account"],
+    ("post", "/api/login"): ["invalid_login", "JSON text"],
 }
 
 

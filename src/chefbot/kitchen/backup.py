@@ -20,6 +20,12 @@ when the DB does not hold two already.  So export -> import into an empty DB -> 
 the same content (ids aside), same-second rows with the same title stay apart, and
 importing a backup twice adds nothing.  A plan's progress and a pair's votes are merged
 into the row they match (one progress row per task and status, one vote per rater).
+
+**People** (``kitchen.people``): the household's name and each account with its password's argon2id hash and
+its API tokens' SHA-256 (no password or token is ever in a backup in clear; a backup still lets someone try to
+guess weak passwords offline, so keep it as private as the DB).  A person is the same as one already in the DB by
+name (case-insensitively): that one keeps this DB's password and tokens.  Sessions are not exported (a restore
+logs everyone out).  A vote by a person names them (``person``) and is linked to the account of that name.
 """
 
 from __future__ import annotations
@@ -36,12 +42,18 @@ from pydantic import BaseModel, ValidationError
 from chefbot.io import atomic_write_json
 from chefbot.kitchen.db import SCHEMA_VERSION, KitchenDB, KitchenError, now_iso
 from chefbot.kitchen.library import check_recipe, insert_recipe
-from chefbot.kitchen.rows import PairRow, PlanRow, RecipeError, RecipeRow, first_problem
+from chefbot.kitchen.people import ensure_household
+from chefbot.kitchen.rows import PairRow, PersonRow, PlanRow, RecipeError, RecipeRow, first_problem
 
 FORMAT = "chefbot-kitchen"
 VERSION = 1
-KINDS = ("recipes", "plans", "tasting_pairs")
-MODELS: dict[str, type[BaseModel]] = {"recipes": RecipeRow, "plans": PlanRow, "tasting_pairs": PairRow}
+KINDS = ("people", "recipes", "plans", "tasting_pairs")  # people first: a vote names its person
+MODELS: dict[str, type[BaseModel]] = {
+    "people": PersonRow,
+    "recipes": RecipeRow,
+    "plans": PlanRow,
+    "tasting_pairs": PairRow,
+}
 RECIPE_KEYS = ("title", "servings", "ingredients", "directions", "source", "created_at", "updated_at")
 PLAN_KEYS = ("title", "serve_at", "request", "plan", "created_at")
 PAIR_KEYS = ("ingredients", "side_a", "side_b", "answer_a", "answer_b", "created_at")
@@ -87,7 +99,15 @@ def snapshot(db: KitchenDB) -> dict:
             plans = [dict(r) for r in c.execute("SELECT * FROM plans ORDER BY id")]
             progress = [dict(r) for r in c.execute("SELECT * FROM plan_progress ORDER BY id")]
             pairs = [dict(r) for r in c.execute("SELECT * FROM tasting_pairs ORDER BY id")]
-            tastings = [dict(r) for r in c.execute("SELECT * FROM tastings ORDER BY id")]
+            tastings = [
+                dict(r)
+                for r in c.execute(
+                    "SELECT t.*, p.name AS person FROM tastings t LEFT JOIN people p ON p.id = t.person_id ORDER BY t.id"
+                )
+            ]
+            people = [dict(r) for r in c.execute("SELECT * FROM people ORDER BY id")]
+            tokens = [dict(r) for r in c.execute("SELECT * FROM api_tokens ORDER BY id")]
+            home = c.execute("SELECT name, created_at FROM households").fetchone()
         finally:
             if c.in_transaction:
                 c.execute("COMMIT")
@@ -96,7 +116,14 @@ def snapshot(db: KitchenDB) -> dict:
         by_plan[x["plan_id"]].append({k: x[k] for k in ("task_id", "cook", "status", "at")})
     by_pair: dict[int, list[dict]] = defaultdict(list)
     for v in tastings:
-        by_pair[v["pair_id"]].append({k: v[k] for k in ("choice", "rater", "note", "created_at")})
+        vote = {k: v[k] for k in ("choice", "rater", "note", "created_at")}
+        by_pair[v["pair_id"]].append({**vote, "person": v["person"]} if v["person"] else vote)
+    by_person: dict[int, list[dict]] = defaultdict(list)
+    for x in tokens:
+        by_person[x["person_id"]].append({k: x[k] for k in ("name", "token_sha256", "created_at", "last_used_at")})
+    for person in people:
+        person.pop("household_id")
+        person["tokens"] = by_person[person["id"]]
     for r in recipes:
         r.pop("search")
         for k in ("ingredients", "directions", "source"):
@@ -112,6 +139,8 @@ def snapshot(db: KitchenDB) -> dict:
         "version": VERSION,
         "schema_version": SCHEMA_VERSION,
         "exported_at": now_iso(),
+        "household": dict(home) if home else None,
+        "people": people,
         "recipes": recipes,
         "plans": plans,
         "tasting_pairs": pairs,
@@ -156,6 +185,8 @@ def _check_row(kind: str, row: Any) -> dict:
             "updated_at": row.get("updated_at") or row["created_at"],
         }
         return {**out, "recipe": clean, "key": _key(out, RECIPE_KEYS)}
+    if kind == "people":
+        return {**row, "tokens": [{"last_used_at": None, **t} for t in row.get("tokens", [])]}
     if kind == "plans":
         out = {k: row[k] for k in PLAN_KEYS}
         out["progress"] = list(row.get("progress", []))
@@ -173,7 +204,7 @@ def check_backup(data: Any, where: str) -> tuple[dict, list[BadRow]]:
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version > VERSION:
         raise BackupError(f"{where}: backup format version {version!r}; this chefbot reads up to {VERSION}")
-    good: dict[str, list[dict]] = {}
+    good: dict[str, Any] = {}
     bad: list[BadRow] = []
     for kind in KINDS:
         rows = data.get(kind, [])
@@ -189,6 +220,8 @@ def check_backup(data: Any, where: str) -> tuple[dict, list[BadRow]]:
                 bad.append(BadRow(kind, i, e.field, str(e).removeprefix(f"{e.field}: ")))
             except RecursionError:
                 bad.append(BadRow(kind, i, "", "nested too deeply"))
+    home = data.get("household")
+    good["household"] = home if isinstance(home, dict) and isinstance(home.get("name"), str) and home["name"] else None
     return good, bad
 
 
@@ -219,9 +252,26 @@ def _dumps(value: Any) -> str:
 
 def import_data(db: KitchenDB, good: dict, bad: int = 0) -> dict:
     """Add checked rows in one transaction; the counts added (rows already there are skipped, ``bad`` is carried)."""
-    added = {"recipes": 0, "plans": 0, "tasting_pairs": 0, "skipped": 0, "bad": bad}
+    added = {"people": 0, "recipes": 0, "plans": 0, "tasting_pairs": 0, "skipped": 0, "bad": bad}
     with db.write() as c:
         there = _existing(c)
+        if good["people"]:  # the backup's household name, unless this DB has one already
+            ensure_household(c, **({"name": good["household"]["name"]} if good.get("household") else {}))
+        for person in good["people"]:  # a person already here (by name) keeps this DB's password and tokens
+            if c.execute("SELECT 1 FROM people WHERE name = ?", (person["name"],)).fetchone():
+                added["skipped"] += 1
+                continue
+            pid = c.execute(
+                "INSERT INTO people (household_id, name, password_hash, created_at) VALUES (1, ?, ?, ?)",
+                (person["name"], person["password_hash"], person["created_at"]),
+            ).lastrowid
+            for t in person["tokens"]:
+                c.execute(
+                    "INSERT INTO api_tokens (person_id, name, token_sha256, created_at, last_used_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (token_sha256) DO NOTHING",
+                    (pid, t["name"], t["token_sha256"], t["created_at"], t["last_used_at"]),
+                )
+            added["people"] += 1
         for r in good["recipes"]:
             if there["recipes"][r["key"]]:
                 there["recipes"][r["key"]].pop(0)
@@ -265,9 +315,10 @@ def import_data(db: KitchenDB, good: dict, bad: int = 0) -> dict:
                 added["tasting_pairs"] += 1
             for v in t["votes"]:  # merged: one vote per rater and pair, the one already there counts
                 c.execute(
-                    "INSERT INTO tastings (pair_id, choice, rater, note, created_at) VALUES (?, ?, ?, ?, ?) "
+                    "INSERT INTO tastings (pair_id, choice, rater, note, created_at, person_id) "
+                    "VALUES (?, ?, ?, ?, ?, (SELECT id FROM people WHERE name = ?)) "
                     "ON CONFLICT (pair_id, rater) DO NOTHING",
-                    (tid, v["choice"], v["rater"], v["note"], v["created_at"]),
+                    (tid, v["choice"], v["rater"], v["note"], v["created_at"], v.get("person")),
                 )
     return added
 

@@ -1,5 +1,6 @@
 """``chefbot library``: back up, restore and fill the kitchen DB from the command line; import recipes from
-schema.org JSON-LD, saved web pages, Mealie and Tandoor exports, export them as JSON-LD (``schema_org.py``).
+schema.org JSON-LD, saved web pages, Mealie and Tandoor exports, export them as JSON-LD (``schema_org.py``);
+``chefbot kitchen user``: the household's accounts.
 
 The DB is the one ``chefbot serve`` uses: ``--db PATH``, else ``kitchen.db_path`` of
 ``--config``, else ``kitchen.db`` in the user data directory.  Writing to it while a
@@ -19,7 +20,7 @@ import typer
 from chefbot.config import load_config
 from chefbot.errors import DataError
 from chefbot.io import atomic_write_json
-from chefbot.kitchen import schema_org
+from chefbot.kitchen import people, schema_org
 from chefbot.kitchen.backup import FORMAT, export_db, import_file
 from chefbot.kitchen.db import KitchenDB, resolve_db_path
 from chefbot.kitchen.library import (
@@ -46,7 +47,10 @@ def open_db(db: Path | None, config: Path | None) -> KitchenDB:
 
 
 def counted(counts: dict) -> str:
-    return f"{counts['recipes']} recipes, {counts['plans']} plans, {counts['tasting_pairs']} tasting pairs"
+    return (
+        f"{counts['recipes']} recipes, {counts['plans']} plans, {counts['tasting_pairs']} tasting pairs, "
+        f"{counts['people']} people"
+    )
 
 
 @library_app.command("export")
@@ -187,5 +191,48 @@ def add_cmd(
     console.print(f"saved {len(found)} recipes into {kdb.path}")
 
 
+# -- chefbot kitchen user: the household's accounts (kitchen/people.py) --------------------------------
+kitchen_app = typer.Typer(no_args_is_help=True, help="The kitchen's household: accounts.")
+user_app = typer.Typer(no_args_is_help=True, help="Accounts: add (password asked, never an argument), list, remove.")
+kitchen_app.add_typer(user_app, name="user")
+
+
+@user_app.command("add")
+def user_add(
+    name: str = typer.Argument(..., help="The person's name (unique, case-insensitively)."),
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Add a person to the household; the password is asked twice at a hidden prompt (never on the command
+    line, where other users and the shell history could read it).  Once an account exists, /v1/* and /api/*
+    need a login, a personal token or a config key."""
+    password = typer.prompt(f"password for {name}", hide_input=True, confirmation_prompt=True)
+    with open_db(db, config) as kdb:
+        person = people.add_person(kdb, name, password)
+    console.print(f"added {person['name']} to the household (in {kdb.path})", highlight=False)
+
+
+@user_app.command("list")
+def user_list(db: DbOption = None, config: ConfigOption = None) -> None:
+    """The household's people, with when each was added."""
+    with open_db(db, config) as kdb:
+        found = people.list_people(kdb)
+    if not found:
+        console.print(f"no accounts in {kdb.path}: the kitchen is open to whoever can connect (serve.host)")
+    for p in found:
+        console.print(f"{p['name']}\tadded {p['created_at']}", highlight=False, markup=False)
+
+
+@user_app.command("remove")
+def user_remove(
+    name: str = typer.Argument(..., help="The person to remove."), db: DbOption = None, config: ConfigOption = None
+) -> None:
+    """Remove a person: their sessions and API tokens stop working at once; their votes stay, under their name."""
+    with open_db(db, config) as kdb:
+        people.remove_person(kdb, name)
+    console.print(f"removed {name} (from {kdb.path})", highlight=False, markup=False)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(library_app, name="library")
+    app.add_typer(kitchen_app, name="kitchen")

@@ -83,6 +83,37 @@ MIGRATIONS: list[list[str]] = [
             created_at TEXT NOT NULL,
             UNIQUE (pair_id, rater))""",
     ],
+    # -- 2 -> 3: people (kitchen/people.py): one household per DB, its accounts, login sessions, API tokens,
+    # and a tasting vote's person.  Secrets are stored only as hashes: argon2id strings for passwords (the
+    # CHECK refuses anything else), SHA-256 hex digests of session ids and tokens.
+    [
+        """CREATE TABLE households (
+            id INTEGER PRIMARY KEY CHECK (id = 1),  -- one household per database for now
+            name TEXT NOT NULL CHECK (length(name) > 0),
+            created_at TEXT NOT NULL)""",
+        """CREATE TABLE people (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            household_id INTEGER NOT NULL REFERENCES households (id),
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE CHECK (length(name) > 0),
+            password_hash TEXT NOT NULL CHECK (substr(password_hash, 1, 10) = '$argon2id$'),
+            created_at TEXT NOT NULL)""",
+        """CREATE TABLE sessions (
+            id_sha256 TEXT PRIMARY KEY,         -- SHA-256 hex of the cookie's random id
+            person_id INTEGER NOT NULL REFERENCES people (id) ON DELETE CASCADE,
+            csrf_token TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at REAL NOT NULL)           -- Unix time""",
+        "CREATE INDEX sessions_person ON sessions (person_id)",
+        """CREATE TABLE api_tokens (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            person_id INTEGER NOT NULL REFERENCES people (id) ON DELETE CASCADE,
+            name TEXT NOT NULL CHECK (length(name) > 0),
+            token_sha256 TEXT NOT NULL UNIQUE,  -- SHA-256 hex of the token; the token itself is shown once
+            created_at TEXT NOT NULL,
+            last_used_at TEXT)""",
+        "CREATE INDEX api_tokens_person ON api_tokens (person_id)",
+        "ALTER TABLE tastings ADD COLUMN person_id INTEGER REFERENCES people (id) ON DELETE SET NULL",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -279,6 +310,7 @@ class KitchenDB:
         version = schema_version(self.conn)
         expected = {"recipes", "plans", "plan_progress"} if version >= 1 else set()
         expected |= {"tasting_pairs", "tastings"} if version >= 2 else set()
+        expected |= {"households", "people", "sessions", "api_tokens"} if version >= 3 else set()
         missing = sorted(expected - tables)
         if missing:
             raise KitchenError(

@@ -255,6 +255,26 @@ class VoteRow(Row):
     rater: Name
     note: str | None = Field(None, max_length=2000)
     created_at: Timestamp
+    person: Name | None = Field(None, description="the account that voted (kitchen.people), by name")
+
+
+class TokenRow(Row):
+    """A personal API token in a backup: its SHA-256 only (the token itself is never stored)."""
+
+    name: Name
+    token_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    created_at: Timestamp
+    last_used_at: Timestamp | None = None
+
+
+class PersonRow(Row):
+    """An account in a backup: the argon2id hash of the password, never the password (kitchen.people)."""
+
+    id: int | None = None
+    name: Name
+    password_hash: str = Field(pattern=r"^\$argon2id\$", max_length=500)
+    created_at: Timestamp
+    tokens: list[TokenRow] = Field(default_factory=list)
 
 
 class PairRow(Row):

@@ -3,7 +3,8 @@
 A pair is stored with both sides (which model and settings wrote the answer shown as A,
 and as B) and both answers, before anyone sees it; the page shows only the answers. A vote
 (A, B, tie, both_bad, a rater's name, an optional note) is stored against the pair, one per
-rater and pair. ``tally`` counts wins per comparison (the two sides' names, sorted), per
+rater and pair; a logged-in person's vote carries their ``person_id`` and their name as rater
+(``kitchen.people``). ``tally`` counts wins per comparison (the two sides' names, sorted), per
 rater and overall; the intervals are the evaluation's job (``chefbot eval tastings``,
 ``chefbot.evaluate.tastings``).
 """
@@ -75,8 +76,11 @@ def get_pair(db: KitchenDB, pair_id: int) -> dict | None:
     return None if row is None else pair_dict(row)
 
 
-def vote(db: KitchenDB, pair_id: int, choice: str, rater: str, note: str | None = None) -> dict:
-    """Store one vote (one transaction); the vote with the pair's sides revealed."""
+def vote(
+    db: KitchenDB, pair_id: int, choice: str, rater: str, note: str | None = None, person_id: int | None = None
+) -> dict:
+    """Store one vote (one transaction); the vote with the pair's sides revealed.  ``person_id``: the account
+    that voted (then ``rater`` is that person's name), None for a vote by a typed-in name."""
     if choice not in CHOICES:
         raise KitchenError(f"choice must be one of {', '.join(CHOICES)}, not {choice!r}")
     try:
@@ -91,8 +95,8 @@ def vote(db: KitchenDB, pair_id: int, choice: str, rater: str, note: str | None 
     try:
         with db.write() as c:
             cur = c.execute(
-                "INSERT INTO tastings (pair_id, choice, rater, note, created_at) VALUES (?, ?, ?, ?, ?)",
-                (pair_id, choice, rater, note, now_iso()),
+                "INSERT INTO tastings (pair_id, choice, rater, note, created_at, person_id) VALUES (?, ?, ?, ?, ?, ?)",
+                (pair_id, choice, rater, note, now_iso(), person_id),
             )
             row = c.execute("SELECT * FROM tastings WHERE id = ?", (cur.lastrowid,)).fetchone()
     except sqlite3.IntegrityError:
@@ -103,6 +107,7 @@ def vote(db: KitchenDB, pair_id: int, choice: str, rater: str, note: str | None 
         "pair_id": pair_id,
         "choice": choice,
         "rater": rater,
+        "person_id": person_id,
         "note": note,
         "created_at": row["created_at"],
         "revealed": {"A": pair["side_a"], "B": pair["side_b"]},
@@ -128,7 +133,7 @@ def votes(db: KitchenDB, unreadable: list[dict] | None = None) -> list[dict]:
     (a row written by another version or by hand) is left out, and described in ``unreadable`` when given."""
     with db.read() as c:
         rows = c.execute(
-            "SELECT t.id, t.pair_id, t.choice, t.rater, t.note, t.created_at, p.side_a, p.side_b "
+            "SELECT t.id, t.pair_id, t.choice, t.rater, t.person_id, t.note, t.created_at, p.side_a, p.side_b "
             "FROM tastings t JOIN tasting_pairs p ON p.id = t.pair_id ORDER BY t.id"
         ).fetchall()
     out = []
@@ -147,6 +152,7 @@ def votes(db: KitchenDB, unreadable: list[dict] | None = None) -> list[dict]:
                 "pair_id": r["pair_id"],
                 "choice": r["choice"],
                 "rater": r["rater"],
+                "person_id": r["person_id"],
                 "note": r["note"],
                 "created_at": r["created_at"],
                 "a": a,

@@ -27,6 +27,7 @@ from chefbot.cooking.nutrition import NutritionTableMissing
 from chefbot.errors import ChefbotError
 from chefbot.generate.upstream import UpstreamError
 from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull, UnreadableRow
+from chefbot.kitchen.people import AccountError, NameTaken
 from chefbot.kitchen.plans import ProgressError
 from chefbot.kitchen.rows import RecipeError
 from chefbot.kitchen.tastings import AlreadyVoted, VoteError
@@ -91,6 +92,8 @@ ERROR_STATUS: dict[type[Exception], Status] = {
     NotFound: Status(404, code=lambda e: f"{e.what.replace(' ', '_')}_not_found"),
     AlreadyVoted: Status(409, code="already_voted", param="rater"),
     VoteError: Status(400, code="bad_vote"),
+    AccountError: Status(400, code="bad_account"),
+    NameTaken: Status(409, code="name_taken"),
     ProgressError: Status(400, code=lambda e: e.code),
     UnreadableRow: Status(500, "server_error", "unreadable_row"),
     # The kitchen's storage faults carry their own status and code (kitchen.db): 503, or 507 when the disk is full.

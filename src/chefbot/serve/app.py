@@ -38,14 +38,34 @@ from fastapi.openapi.utils import get_openapi
 
 from chefbot import __version__
 from chefbot.config import ExperimentConfig
-from chefbot.serve import routes_kitchen, routes_nutrition, routes_openai, routes_plan, routes_recipes, routes_web
+from chefbot.errors import ChefbotError
+from chefbot.kitchen.people import LoginLimiter, has_people
+from chefbot.serve import (
+    routes_kitchen,
+    routes_nutrition,
+    routes_openai,
+    routes_people,
+    routes_plan,
+    routes_recipes,
+    routes_web,
+)
 from chefbot.serve.api_errors import BodyLimit, body_limit, install_error_handlers
-from chefbot.serve.auth import JsonOnly, install_auth, install_cors, install_host_check, protected
+from chefbot.serve.auth import (
+    ANONYMOUS_PATHS,
+    SESSION_COOKIE,
+    STATE_CHANGING,
+    JsonOnly,
+    install_auth,
+    install_cors,
+    install_host_check,
+    protected,
+)
 from chefbot.serve.grounding import ServingGrounding
 from chefbot.serve.schemas import ERROR_DESCRIPTIONS, json_schema
 from chefbot.serve.slow_clients import ReadTimeout
 from chefbot.serve.state import ServerState
 
+CSRF_403 = "a change made with the session cookie but without the session's X-CSRF-Token header (csrf_failed)"
 DESCRIPTION = """A cooking assistant: OpenAI-compatible chat, structured recipes and a meal planner.
 
 Limits (config keys in docs/SERVING.md): request bodies of at most `serve.max_body_bytes`
@@ -88,10 +108,11 @@ def create_app(
     app.state.cfg = cfg
     app.state.kitchen = kitchen
     app.state.grounding = grounding
+    app.state.login_limiter = LoginLimiter()  # failed logins per account and per address (routes_people)
     # Middleware runs outermost first, i.e. in the reverse order of these lines: Host, JSON only, read timeout,
-    # body size, key, CORS.
+    # body size, the gate (config keys, sessions, personal tokens: who the request is), CORS.
     install_cors(app, cfg.serve.cors_origins)
-    keys = install_auth(app, cfg.serve.api_keys)
+    keys = install_auth(app, cfg.serve.api_keys, kitchen)  # config keys, sessions, personal tokens
     app.add_middleware(BodyLimit, limit=body_limit(cfg), import_limit=cfg.serve.max_import_bytes)
     app.add_middleware(ReadTimeout, seconds=cfg.serve.read_timeout_s)
     app.add_middleware(JsonOnly)
@@ -105,20 +126,37 @@ def create_app(
     app.include_router(routes_recipes.router)
     app.include_router(routes_kitchen.router)
     app.include_router(routes_nutrition.router)
+    app.include_router(routes_people.router)
     if routes_plan.planner_installed():
         app.include_router(routes_plan.router)
         state.has_plan = True
 
+    built_for: list[bool] = []  # whether the cached schema was built for a kitchen with accounts
+
     def openapi() -> dict:
-        if app.openapi_schema is None:
-            app.openapi_schema = contract_schema(app, keys.enabled, routes_openai.request_models(state))
+        accounts = accounts_exist(kitchen)  # made by the CLI at any time: the schema follows
+        if app.openapi_schema is None or built_for != [accounts]:
+            app.openapi_schema = contract_schema(app, keys.enabled, routes_openai.request_models(state), accounts)
+            built_for[:] = [accounts]
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 
-def contract_schema(app: FastAPI, keyed: bool, request_models: dict[str, type] | None = None) -> dict:
+def accounts_exist(kitchen: routes_kitchen.KitchenStore) -> bool:
+    """Whether the kitchen has accounts (then ``/v1/*`` and ``/api/*`` need credentials); False when its DB
+    cannot be read here (the gate then refuses with 503, which every kitchen route documents)."""
+    try:
+        db = kitchen.existing()
+        return db is not None and has_people(db)
+    except ChefbotError:
+        return False
+
+
+def contract_schema(
+    app: FastAPI, keyed: bool, request_models: dict[str, type] | None = None, accounts: bool = False
+) -> dict:
     """FastAPI's OpenAPI document, with this server's ``request_models`` (bodies whose limits are the
     server's, read by ``deps.json_body``) as components, the ``$defs`` of the hand-written parts (those,
     streams, the meal spec) moved to ``components/schemas``, and, on a keyed server, the bearer scheme and 401s."""
@@ -129,17 +167,21 @@ def contract_schema(app: FastAPI, keyed: bool, request_models: dict[str, type] |
         _hoist_defs(schema, components)
         components[name] = schema
     _hoist_defs(doc, components)
-    if keyed:
-        doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+    if keyed or accounts:
+        schemes: dict[str, dict] = {"bearer": {"type": "http", "scheme": "bearer"}}
+        if accounts:
+            schemes["session"] = {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE}
+        doc["components"]["securitySchemes"] = schemes
+        error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
         for path, item in doc.get("paths", {}).items():
-            if not protected(path):
+            if not protected(path) or path in ANONYMOUS_PATHS:
                 continue
-            for operation in item.values():
-                operation["security"] = [{"bearer": []}]
-                operation.setdefault("responses", {})["401"] = {
-                    "description": ERROR_DESCRIPTIONS[401],
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
-                }
+            for method, operation in item.items():
+                operation["security"] = [{name: []} for name in schemes]
+                responses = operation.setdefault("responses", {})
+                responses["401"] = {"description": ERROR_DESCRIPTIONS[401], "content": error}
+                if accounts and method.upper() in STATE_CHANGING:
+                    responses.setdefault("403", {"description": CSRF_403, "content": error})
     # Through FastAPI's own OpenAPI model, as get_openapi's part was (numbers as JSON Schema floats, no null
     # defaults), so the components added here read like those FastAPI wrote.
     return jsonable_encoder(OpenAPI(**doc), by_alias=True, exclude_none=True)

@@ -1,4 +1,5 @@
-"""Who may talk to the server: bearer keys, the Host check, the public-bind rule, CORS.
+"""Who may talk to the server: bearer keys, accounts (sessions, personal tokens), the Host check, the
+public-bind rule, CORS.
 
 * **Keys** (``serve.api_keys``, ``--api-key``): none configured, the API is open (it binds to
   127.0.0.1 by default, so only this machine can reach it).  With keys, every ``/v1/*`` and
@@ -6,6 +7,10 @@
   ``/health`` and the web pages stay open (a page asks for the key and sends it).  Keys are
   compared in constant time.  ``api_keys`` gives the one normalized list (stripped; an empty or
   blank key is a usage error, never "no key"), which both the check and ``/openapi.json`` use.
+* **Accounts** (``_Gate``; ``kitchen.people``): once the kitchen DB holds an account, ``/v1/*`` and ``/api/*`` also
+  need credentials without config keys: a personal token (bearer), the login's session cookie (a change also
+  needs the session's ``X-CSRF-Token``), or a config key.  The gate resolves who the request is once, as a
+  ``Principal`` in the request's state (``deps.Caller``).  docs/KITCHEN.md, *Security model*.
 * **Public binds** (``exposure_warning``): a non-loopback ``serve.host`` without keys is refused
   (exit 2) unless ``serve.allow_insecure_public`` is true, which prints a warning instead.
 * **Host** (``HostCheck``, against DNS rebinding): a request whose ``Host`` header is not a name
@@ -22,12 +27,17 @@ import hmac
 import ipaddress
 import socket
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
+import anyio.to_thread
 from fastapi import FastAPI
+from starlette.requests import cookie_parser
 
 from chefbot.config import ServeConfig
-from chefbot.errors import UsageError
+from chefbot.errors import ChefbotError, UsageError
+from chefbot.kitchen import people
+from chefbot.kitchen.db import KitchenDB
+from chefbot.kitchen.people import ANONYMOUS, CONFIG_KEY, OPEN, Principal
 from chefbot.serve.schemas import error_body
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -104,32 +114,97 @@ def protected(path: str) -> bool:
     return path.startswith(("/v1/", "/api/", "/library/"))
 
 
-class _RequireKey:
-    """Pure ASGI middleware (BaseHTTPMiddleware would wrap streams and hide client disconnects):
-    a wrong key is refused before the body is even read."""
+class PeopleStore(Protocol):
+    """Where the gate finds accounts, sessions and tokens (``routes_kitchen.KitchenStore``)."""
 
-    def __init__(self, app, check: KeyCheck) -> None:
-        self.app = app
-        self.check = check
+    def existing(self) -> KitchenDB | None:
+        """The kitchen DB when its file exists, else None (no file: no accounts); a ChefbotError if it cannot open."""
+        ...
+
+
+SESSION_COOKIE = "chefbot_session"
+CSRF_HEADER = "X-CSRF-Token"
+LOGIN_PATH = "/api/login"
+ANONYMOUS_PATHS = (LOGIN_PATH, "/api/session")  # reached without credentials: log in, who am I
+STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
+NO_CREDENTIALS = "missing or wrong API key: send 'Authorization: Bearer <key>'"
+NO_LOGIN = "not logged in: log in (POST /api/login), or send 'Authorization: Bearer <API key or personal token>'"
+
+
+def _refusal(status: int, message: str, type_: str, code: str, **headers: str) -> Any:
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse(error_body(message, type_, code=code), status_code=status, headers=headers or None)
+
+
+class _Gate:
+    """Pure ASGI middleware (BaseHTTPMiddleware would wrap streams and hide client disconnects) that resolves who
+    a ``/v1/*`` or ``/api/*`` request is, once, before the body is read: a ``Principal`` put in the request's
+    state (``deps.get_principal`` reads it), or the refusal.
+
+    * a config key (``serve.api_keys``) -> ``config_key``;
+    * no keys and no accounts -> ``open``, as before accounts existed (credentials sent are ignored);
+    * a personal token (``Authorization: Bearer cbt_...``) -> its person; any other bearer -> 401;
+    * the session cookie -> its person; a state-changing request also needs the session's CSRF token in
+      ``X-CSRF-Token`` (else 403 ``csrf_failed``);
+    * nothing -> 401, except on ``/api/login`` and ``/api/session`` (who am I), which get ``anonymous``."""
+
+    def __init__(self, app, check: KeyCheck, people: PeopleStore | None) -> None:
+        self.app, self.check, self.people = app, check, people
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope["method"] != "OPTIONS" and protected(scope["path"]):
             headers = dict(scope.get("headers") or [])
-            if not self.check.allows(headers.get(b"authorization")):
-                from fastapi.responses import JSONResponse
-
-                response = JSONResponse(
-                    error_body(
-                        "missing or wrong API key: send 'Authorization: Bearer <key>'",
-                        "authentication_error",
-                        code="invalid_api_key",
-                    ),
-                    status_code=401,
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-                await response(scope, receive, send)
+            try:
+                if self.people is None:
+                    outcome = self.resolve(scope["method"], scope["path"], headers)
+                else:  # SQLite reads: off the event loop
+                    outcome = await anyio.to_thread.run_sync(self.resolve, scope["method"], scope["path"], headers)
+            except ChefbotError as e:  # the DB cannot be opened: whether accounts exist is unknown, so refuse
+                outcome = _refusal(503, f"cannot check who you are: {e}", "server_error", "kitchen_db")
+            if not isinstance(outcome, Principal):
+                await outcome(scope, receive, send)
                 return
+            scope.setdefault("state", {})["principal"] = outcome
         await self.app(scope, receive, send)
+
+    def resolve(self, method: str, path: str, headers: dict[bytes, bytes]) -> Any:
+        """The request's Principal, or the response refusing it."""
+        auth = headers.get(b"authorization")
+        bearer = auth[7:].strip() if auth and auth[:7].lower() == b"bearer " else None
+        if bearer and self.check.enabled and self.check.allows(auth):
+            return CONFIG_KEY
+        db = self.people.existing() if self.people is not None else None
+        accounts = db is not None and people.has_people(db)
+        if not (self.check.enabled or accounts):
+            return OPEN  # no keys, no accounts: open (on 127.0.0.1 unless allow_insecure_public), as before
+        unauthorized = NO_LOGIN if accounts else NO_CREDENTIALS
+        if auth is not None:  # credentials given must be right, also on the login path
+            found = people.token_principal(db, bearer.decode("utf-8", "replace")) if bearer and db else None
+            if found is None:
+                return _refusal(
+                    401, unauthorized, "authentication_error", "invalid_api_key", **{"WWW-Authenticate": "Bearer"}
+                )
+            return found
+        sid = cookie_parser(headers.get(b"cookie", b"").decode("latin-1")).get(SESSION_COOKIE)
+        session = people.session_of(db, sid) if sid and db is not None else None
+        if session is not None:
+            principal, csrf = session
+            login = path == LOGIN_PATH  # logging in again needs no token
+            if method in STATE_CHANGING and not login:
+                given = headers.get(CSRF_HEADER.lower().encode())
+                if not given or not hmac.compare_digest(given, csrf.encode()):
+                    return _refusal(
+                        403,
+                        f"missing or wrong {CSRF_HEADER} header: a request authenticated by the session cookie that "
+                        "changes something must carry the session's CSRF token (GET /api/session gives it)",
+                        "permission_error",
+                        "csrf_failed",
+                    )
+            return principal
+        if path in ANONYMOUS_PATHS:
+            return ANONYMOUS
+        return _refusal(401, unauthorized, "authentication_error", "invalid_api_key", **{"WWW-Authenticate": "Bearer"})
 
 
 def json_media(content_type: bytes | None) -> bool:
@@ -177,10 +252,11 @@ class JsonOnly:
         await self.app(scope, receive, send)
 
 
-def install_auth(app: FastAPI, keys: list[str]) -> KeyCheck:
+def install_auth(app: FastAPI, keys: list[str], people_store: PeopleStore | None = None) -> KeyCheck:
+    """The gate of ``/v1/*`` and ``/api/*``: config keys, and with ``people_store`` accounts (sessions, tokens)."""
     check = KeyCheck(keys)
-    if check.enabled:
-        app.add_middleware(_RequireKey, check=check)
+    if check.enabled or people_store is not None:
+        app.add_middleware(_Gate, check=check, people=people_store)
     return check
 
 

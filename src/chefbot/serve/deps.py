@@ -1,5 +1,6 @@
-"""What the routes take from the app, as FastAPI dependencies: the ``ServerState`` (``Server``) and a
-JSON body validated by a model chosen per server (``json_body``).
+"""What the routes take from the app, as FastAPI dependencies: the ``ServerState`` (``Server``), who made the
+request (``Caller``: a ``kitchen.people.Principal``, for attributing ratings, notes and votes) and a JSON body
+validated by a model chosen per server (``json_body``).
 
 Every router is a module-level ``APIRouter`` of plain functions; ``create_app`` puts what they share on
 ``app.state`` (``server``, ``kitchen``), and these read it back per request, so one process may hold
@@ -15,6 +16,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
+from chefbot.kitchen.people import OPEN, Principal
 from chefbot.serve.state import ServerState
 
 M = TypeVar("M", bound=BaseModel)
@@ -25,6 +27,15 @@ def get_state(request: Request) -> ServerState:
 
 
 Server = Annotated[ServerState, Depends(get_state)]
+
+
+def get_principal(request: Request) -> Principal:
+    """Who made this request, as ``auth._Gate`` resolved it once (a person, a config key, open, anonymous).
+    An app without the gate (a test's bare app) is open."""
+    return request.state.principal if "principal" in request.scope.get("state", {}) else OPEN
+
+
+Caller = Annotated[Principal, Depends(get_principal)]
 
 
 async def json_body(request: Request, model: type[M]) -> M:

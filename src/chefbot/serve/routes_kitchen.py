@@ -37,7 +37,7 @@ from chefbot.kitchen import library, plans, schema_org, shopping, tastings
 from chefbot.kitchen.db import KitchenDB, NotFound, StorageError, resolve_db_path
 from chefbot.recipe_format import Recipe
 from chefbot.serve.api_errors import ApiError, KitchenUnavailable, TastingModelFailed
-from chefbot.serve.deps import Server
+from chefbot.serve.deps import Caller, Server
 from chefbot.serve.recipes import check_constraints, recipe_messages
 from chefbot.serve.routes_plan import plan_in_slot, planner_installed
 from chefbot.serve.schemas import EXACT_INT, semantic_400
@@ -87,6 +87,12 @@ class KitchenStore:
                 except ChefbotError as e:  # a newer schema, not a kitchen DB: unavailable here
                     raise KitchenUnavailable(str(e)) from None
             return self._db
+
+    def existing(self) -> KitchenDB | None:
+        """The DB when its file exists or it is open; None otherwise, creating nothing (no file: no accounts)."""
+        if self._db is None and not resolve_db_path(self.configured).exists():
+            return None
+        return self.db
 
     def close(self) -> None:
         with self._lock:
@@ -481,8 +487,13 @@ async def tasting_pair(req: PairCreate, state: Server, kitchen: Kitchen) -> Tast
         **kitchen_errors(404, 409, 413, 422, *STORAGE),
     },
 )
-def tasting_vote(req: TastingCreate, kitchen: Kitchen) -> Tasting:
-    return Tasting.model_validate(tastings.vote(kitchen.db, req.pair_id, req.choice, req.rater.strip(), req.note))
+def tasting_vote(req: TastingCreate, kitchen: Kitchen, caller: Caller) -> Tasting:
+    """Vote on a pair: a logged-in person votes as themselves (``rater`` is their name), others give a ``rater``."""
+    if caller.is_person:
+        rater, person_id = caller.name or "", caller.person_id
+    else:
+        rater, person_id = (req.rater or "").strip(), None
+    return Tasting.model_validate(tastings.vote(kitchen.db, req.pair_id, req.choice, rater, req.note, person_id))
 
 
 @router.get(

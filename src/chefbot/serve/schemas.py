@@ -175,7 +175,8 @@ ERROR_DESCRIPTIONS = {
     400: "refused: a limit (serve.max_messages, serve.max_prompts), no ingredient, messages the chat template "
     "refuses, a prompt of no tokens, or a bad meal spec; a semantic refusal (the request matches the schema "
     "but cannot be served) where the route's own 400 says so",
-    401: "missing or wrong API key (only when the server has serve.api_keys)",
+    401: "missing or wrong API key or personal token, or not logged in (only when the server has serve.api_keys "
+    "or the kitchen has accounts)",
     404: "unknown model id",
     413: "too large: the body (serve.max_body_bytes), the prompt's characters (serve.max_prompt_chars) or "
     "tokens (serve.max_prompt_tokens)",
@@ -219,7 +220,12 @@ SEMANTIC_400 = {
     "tasting_pair": SEMANTIC + "a side names a tasting model this server has not configured (unknown_tasting_model: "
     '"served" or a key of kitchen.tasting_models), or the model\'s chat template refuses the prompt '
     "(invalid_messages)",
-    "tasting_vote": SEMANTIC + "the kitchen refuses the vote (kitchen_error)",
+    "tasting_vote": SEMANTIC + "the kitchen refuses the vote (kitchen_error; bad_vote: no rater given when not "
+    "logged in, or a rater the kitchen refuses)",
+    "token_create": SEMANTIC + "the token's name holds a control character or nothing visible once normalized "
+    "(bad_account); also a body that cannot be read as JSON text",
+    "login": SEMANTIC + "none for a well-formed login (a wrong name or password is 401 invalid_login); only a body "
+    "that cannot be read as JSON text (no code)",
 }
 
 

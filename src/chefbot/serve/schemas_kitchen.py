@@ -214,7 +214,9 @@ class PairCreate(KitchenRequest):
 class TastingCreate(KitchenRequest):
     pair_id: Id
     choice: Literal["A", "B", "tie", "both_bad"]
-    rater: Name
+    rater: Name | None = Field(
+        None, description="who votes; required unless logged in (a person's vote is theirs: their name is used)"
+    )
     note: str | None = Field(None, max_length=2000)
 
 
@@ -358,6 +360,7 @@ class Tasting(BaseModel):
     pair_id: int
     choice: Literal["A", "B", "tie", "both_bad"]
     rater: str
+    person_id: int | None = Field(None, description="the account that voted (kitchen.people), or null")
     note: str | None
     created_at: str
     revealed: dict[str, dict[str, Any]]

@@ -17,10 +17,17 @@ function setApiKey(key) {
   try { if (key) localStorage.setItem(KEY_STORE, key); else localStorage.removeItem(KEY_STORE); } catch (e) { /* private mode */ }
 }
 
+// The session's CSRF token (GET /api/session gives it; kept in memory only): sent with every request, the
+// server asks for it on changes made with the session cookie (docs/KITCHEN.md, "Security model").
+let csrfToken = "";
+let hasAccounts = false; // the kitchen has accounts: a 401 opens the login form rather than the key field
+let sessionReady = Promise.resolve(); // the first GET /api/session, which says whether it has
+
 function apiHeaders() {
   const h = { "Content-Type": "application/json" };
   const key = apiKey();
   if (key) h["Authorization"] = "Bearer " + key;
+  if (csrfToken) h["X-CSRF-Token"] = csrfToken;
   return h;
 }
 
@@ -46,9 +53,12 @@ async function apiFetch(method, path, body, init) {
   if (response.ok) return response;
   let message = await failureMessage(response);
   if (response.status === 401) {
+    await sessionReady;
+    const login = !apiKey() && hasAccounts && $("login-box");
     message += apiKey() ? " (the API key at the foot of the page was refused)"
-                        : " (enter the API key at the foot of the page)";
-    askForKey();
+      : login ? " (log in, or enter an API key, at the foot of the page)" : " (enter the API key at the foot of the page)";
+    if (login) { $("login-box").open = true; $("login-name").focus({ preventScroll: true }); }
+    else askForKey();
   }
   throw new ApiFailure(response.status, message);
 }
@@ -103,4 +113,51 @@ function askForKey() {
   $("api-key").focus({ preventScroll: true });
 }
 
+// The login form in the footer (shell.html): who this browser is, log in and out.  The session cookie is
+// HttpOnly (no script here reads it); the page learns who it is, and the CSRF token, from GET /api/session.
+function showSession(info) {
+  const caller = (info && info.caller) || {};
+  csrfToken = (info && info.csrf_token) || "";
+  hasAccounts = !!(info && info.accounts);
+  const person = caller.kind === "person";
+  $("login-summary").textContent = person ? `Signed in as ${caller.name}` : "Log in";
+  $("login-form").hidden = person;
+  $("logout").hidden = caller.via !== "session";
+  say("login-status", person ? "" : info && info.accounts ? "This kitchen has accounts: log in to use it."
+    : "No accounts yet (chefbot kitchen user add NAME): the kitchen is open to this machine.");
+}
+
+async function refreshSession() {
+  if (!$("login-box")) return;
+  try {
+    const response = await fetch("/api/session", { headers: apiHeaders() });
+    if (response.ok) showSession(await response.json());
+  } catch (e) { /* offline: the form stays as it is */ }
+}
+
+function loginForm() {
+  if (!$("login-form")) return;
+  $("login-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = { name: $("login-name").value.trim(), password: $("login-password").value };
+    const response = await fetch("/api/login", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    $("login-password").value = "";
+    if (!response.ok) {
+      let message = await failureMessage(response);
+      const wait = response.headers.get("Retry-After");
+      if (wait) message += ` (try again in ${wait} s)`;
+      say("login-status", message, true);
+      return;
+    }
+    showSession(await response.json());
+    $("login-box").open = false;
+  });
+  $("logout").addEventListener("click", async () => {
+    try { showSession(await api("POST", "/api/logout")); }
+    catch (e) { say("login-status", e.message, true); }
+  });
+  sessionReady = refreshSession();
+}
+
 keyField();
+loginForm();
