@@ -83,6 +83,28 @@ MIGRATIONS: list[list[str]] = [
             created_at TEXT NOT NULL,
             UNIQUE (pair_id, rater))""",
     ],
+    [  # 2 -> 3: saved shopping lists (kitchen/saved_lists.py)
+        """CREATE TABLE shopping_lists (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            title TEXT NOT NULL CHECK (length(title) > 0),
+            version INTEGER NOT NULL DEFAULT 1,  -- +1 on every change (a tick, an item, the title)
+            recipes TEXT NOT NULL DEFAULT '[]',  -- JSON: [{id, title, servings}] it was made from
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL)""",
+        """CREATE TABLE shopping_items (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            list_id INTEGER NOT NULL REFERENCES shopping_lists (id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            aisle TEXT NOT NULL,
+            text TEXT NOT NULL CHECK (length(text) > 0),
+            detail TEXT NOT NULL DEFAULT '{}',  -- JSON: name, quantity, amounts, recipes, lines
+            own INTEGER NOT NULL CHECK (own IN (0, 1)),  -- 1: added by the cook, not from a recipe
+            checked INTEGER NOT NULL DEFAULT 0 CHECK (checked IN (0, 1)),
+            checked_by TEXT,
+            checked_at TEXT,
+            created_at TEXT NOT NULL)""",
+        "CREATE INDEX shopping_items_list ON shopping_items (list_id, position)",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -279,6 +301,7 @@ class KitchenDB:
         version = schema_version(self.conn)
         expected = {"recipes", "plans", "plan_progress"} if version >= 1 else set()
         expected |= {"tasting_pairs", "tastings"} if version >= 2 else set()
+        expected |= {"shopping_lists", "shopping_items"} if version >= 3 else set()
         missing = sorted(expected - tables)
         if missing:
             raise KitchenError(

@@ -27,6 +27,7 @@ from chefbot.errors import ChefbotError
 from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull, UnreadableRow
 from chefbot.kitchen.plans import ProgressError
 from chefbot.kitchen.rows import RecipeError
+from chefbot.kitchen.saved_lists import StaleList
 from chefbot.kitchen.tastings import AlreadyVoted, VoteError
 from chefbot.serve.queue import RequestTimeout
 from chefbot.serve.schemas import REFUSALS, error_body
@@ -86,6 +87,7 @@ ERROR_STATUS: dict[type[Exception], Status] = {
     KitchenError: Status(400, code="kitchen_error"),
     NotFound: Status(404, code=lambda e: f"{e.what.replace(' ', '_')}_not_found"),
     AlreadyVoted: Status(409, code="already_voted", param="rater"),
+    StaleList: Status(409, code="stale_version"),
     VoteError: Status(400, code="bad_vote"),
     ProgressError: Status(400, code=lambda e: e.code),
     UnreadableRow: Status(500, "server_error", "unreadable_row"),

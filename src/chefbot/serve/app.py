@@ -16,7 +16,8 @@ inject a small model and ``chefbot serve`` a real one.  It only composes the par
   (/v1/models, /v1/chat/completions, and /v1/completions when the generator can do plain
   completions: ``completions.py``), ``routes_recipes.py`` (/v1/recipes) and
   ``routes_plan.py`` (/v1/plan, when the planner is installed), ``routes_kitchen.py`` (/api/*:
-  recipe library, shopping lists, saved plans and cook mode, blind tastings; docs/KITCHEN.md).
+  recipe library, shopping lists, saved plans and cook mode, blind tastings; docs/KITCHEN.md) and
+  ``routes_shopping.py`` (/api/shopping-lists: saved lists, ticked from several devices).
 
 Its OpenAPI schema (``/openapi.json``, ``contract_schema``) is the API's contract: every
 status a route can answer, both media types of a streamed answer, the limits; with
@@ -37,7 +38,7 @@ from fastapi.openapi.utils import get_openapi
 
 from chefbot import __version__
 from chefbot.config import ExperimentConfig
-from chefbot.serve import routes_kitchen, routes_openai, routes_plan, routes_recipes, routes_web
+from chefbot.serve import routes_kitchen, routes_openai, routes_plan, routes_recipes, routes_shopping, routes_web
 from chefbot.serve.api_errors import BodyLimit, body_limit, install_error_handlers
 from chefbot.serve.auth import JsonOnly, install_auth, install_cors, install_host_check, protected
 from chefbot.serve.grounding import ServingGrounding
@@ -103,6 +104,7 @@ def create_app(
         app.include_router(routes_openai.completions_router)
     app.include_router(routes_recipes.router)
     app.include_router(routes_kitchen.router)
+    app.include_router(routes_shopping.router)
     if routes_plan.planner_installed():
         app.include_router(routes_plan.router)
         state.has_plan = True
