@@ -70,7 +70,7 @@ def get_list(list_id: RowId, kitchen: Kitchen) -> SavedShoppingList:
 @router.patch(
     "/{list_id}",
     response_model=SavedShoppingList,
-    responses={**LIST, **shopping_errors(404, 409, 413, 422, 500, *STORAGE)},
+    responses={**LIST, **shopping_errors(400, 404, 409, 413, 422, 500, *STORAGE)},
 )
 def rename_list(req: ShoppingListRename, list_id: RowId, kitchen: Kitchen) -> SavedShoppingList:
     """A new title, given the version read (409 when someone changed the list since)."""
@@ -80,7 +80,7 @@ def rename_list(req: ShoppingListRename, list_id: RowId, kitchen: Kitchen) -> Sa
 @router.post(
     "/{list_id}/clear-checked",
     response_model=SavedShoppingList,
-    responses={**LIST, **shopping_errors(404, 409, 413, 422, 500, *STORAGE)},
+    responses={**LIST, **shopping_errors(400, 404, 409, 413, 422, 500, *STORAGE)},
 )
 def clear_checked(req: ShoppingListClear, list_id: RowId, kitchen: Kitchen) -> SavedShoppingList:
     """Remove the ticked items, given the version read: what you saw ticked is what goes (409 otherwise)."""
@@ -108,7 +108,7 @@ def add_item(req: OwnItem, list_id: RowId, kitchen: Kitchen) -> SavedShoppingLis
 @router.put(
     "/{list_id}/items/{item_id}",
     response_model=SavedShoppingList,
-    responses={**LIST, **shopping_errors(404, 413, 422, 500, *STORAGE)},
+    responses={**LIST, **shopping_errors(400, 404, 413, 422, 500, *STORAGE)},
 )
 def tick_item(req: Tick, list_id: RowId, item_id: ItemId, kitchen: Kitchen) -> SavedShoppingList:
     """Tick or untick an item: the state is set, so the same request twice is one tick (two phones, a retry)."""

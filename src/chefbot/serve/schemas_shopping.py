@@ -98,7 +98,8 @@ class ShoppingListDeleted(BaseModel):
 
 SHOPPING_ERRORS = {
     **KITCHEN_ERRORS,
-    400: "refused by the kitchen (kitchen_error): an item's text with a control character",
+    400: "refused by the kitchen (kitchen_error): an item's text with a control character; or a body that cannot "
+    "be read as JSON text",
     404: "no such row (error.code: shopping_list_not_found, shopping_item_not_found, recipe_not_found, "
     "plan_not_found); param names the field",
     409: "the list changed since the version given (stale_version): the message says the current version",
