@@ -18,7 +18,10 @@ kept with a source; "200 g + 6 egg" never happens).
   exact need in ``need``.
 * For a range ("2-3 eggs") the upper end is bought.  Lines without a number ("a pinch of salt",
   "salt and pepper to taste") keep their words; "salt and pepper" is two pantry items, so salt
-  appears once.  Items go to their aisle (``aisles.yaml``), pantry staples to a list apart.
+  appears once.  Salt varieties ("kosher salt") stay items of their own: a teaspoon of each holds another
+  amount of salt (1 tsp table = 1 1/2 tsp Morton kosher = 2 tsp Diamond Crystal kosher; Cook's Illustrated,
+  https://www.cooksillustrated.com/how_tos/5799-salt-types-and-measurements).  Items go to their aisle
+  (``aisles.yaml``), pantry staples to a list apart.
 
 ``list_for_recipes`` makes the list from ``Recipe``s (the meal calendar's week, a plan);
 ``shopping_list`` from library ids.
