@@ -204,14 +204,20 @@ def list_lists(db: KitchenDB, limit: int = 50) -> dict:
     return {"object": "list", "data": [dict(r) for r in rows]}
 
 
+def _at_version(c: sqlite3.Connection, list_id: int, version: int) -> None:
+    """NotFound when there is no such list, StaleList when it is no longer at ``version`` (in the caller's
+    transaction, so nothing can change it between this check and the change)."""
+    row = c.execute("SELECT version FROM shopping_lists WHERE id = ?", (list_id,)).fetchone()
+    if row is None:
+        raise NotFound("shopping list", list_id, "list_id")
+    if row["version"] != version:
+        raise StaleList(list_id, version, row["version"])
+
+
 def rename(db: KitchenDB, list_id: int, title: str, version: int) -> dict:
     """A new title, when ``version`` is still the list's (StaleList otherwise: someone changed it since)."""
     with db.write() as c:
-        row = c.execute("SELECT version FROM shopping_lists WHERE id = ?", (list_id,)).fetchone()
-        if row is None:
-            raise NotFound("shopping list", list_id, "list_id")
-        if row["version"] != version:
-            raise StaleList(list_id, version, row["version"])
+        _at_version(c, list_id, version)
         c.execute("UPDATE shopping_lists SET title = ? WHERE id = ?", (title, list_id))
         _bump(c, list_id)
     return _must_get(db, list_id)
@@ -220,11 +226,7 @@ def rename(db: KitchenDB, list_id: int, title: str, version: int) -> dict:
 def clear_checked(db: KitchenDB, list_id: int, version: int) -> dict:
     """Remove the ticked items, when ``version`` is still the list's: what the cook saw ticked is what goes."""
     with db.write() as c:
-        row = c.execute("SELECT version FROM shopping_lists WHERE id = ?", (list_id,)).fetchone()
-        if row is None:
-            raise NotFound("shopping list", list_id, "list_id")
-        if row["version"] != version:
-            raise StaleList(list_id, version, row["version"])
+        _at_version(c, list_id, version)
         c.execute("DELETE FROM shopping_items WHERE list_id = ? AND checked = 1", (list_id,))
         _bump(c, list_id)
     return _must_get(db, list_id)
