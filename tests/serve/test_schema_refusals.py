@@ -23,6 +23,11 @@ SEMANTIC = {  # route -> error codes its 400 description must name
     ("post", "/api/plans/{plan_id}/progress"): ["unknown_cook", "bad_progress"],
     ("post", "/api/tastings/pair"): ["unknown_tasting_model", "kitchen.tasting_models"],
     ("post", "/api/tastings"): ["kitchen_error"],
+    ("post", "/api/shopping-lists"): ["kitchen_error", "control character"],
+    ("patch", "/api/shopping-lists/{list_id}"): ["kitchen_error"],
+    ("post", "/api/shopping-lists/{list_id}/clear-checked"): ["kitchen_error"],
+    ("post", "/api/shopping-lists/{list_id}/items"): ["kitchen_error", "control character"],
+    ("put", "/api/shopping-lists/{list_id}/items/{item_id}"): ["kitchen_error"],
 }
 
 

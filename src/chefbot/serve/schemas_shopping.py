@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from chefbot.kitchen.rows import Line, Name, Title
-from chefbot.serve.schemas import EXACT_INT, ErrorResponse, Int, ValidationErrorResponse
+from chefbot.serve.schemas import EXACT_INT, SEMANTIC, ErrorResponse, Int, ValidationErrorResponse
 from chefbot.serve.schemas_kitchen import KITCHEN_ERRORS, Id, KitchenRequest, ShoppingAmount, ShoppingItem
 
 Version = Int(ge=1, le=EXACT_INT)
@@ -98,8 +98,8 @@ class ShoppingListDeleted(BaseModel):
 
 SHOPPING_ERRORS = {
     **KITCHEN_ERRORS,
-    400: "refused by the kitchen (kitchen_error): an item's text with a control character; or a body that cannot "
-    "be read as JSON text",
+    400: SEMANTIC + "the kitchen refuses the list or the change (kitchen_error: an own item's text with a control "
+    "character); or a body that cannot be read as JSON text",
     404: "no such row (error.code: shopping_list_not_found, shopping_item_not_found, recipe_not_found, "
     "plan_not_found); param names the field",
     409: "the list changed since the version given (stale_version): the message says the current version",
