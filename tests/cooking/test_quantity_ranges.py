@@ -113,7 +113,7 @@ def test_the_noun_agrees_with_the_new_count(rest: str, plural: bool, said: str):
         ("1 egg", (4, 1), "1/4 egg"),
         ("2 potatoes", (2, 1), "1 potato"),
         ("1 cherry", (1, 2), "2 cherries"),
-        ("3 g salt", (10, 1), "0.5 g salt"),
+        ("3 g salt", (10, 1), "≈ 0.5 g salt"),  # 0.3 g: the smallest step, and it says so
         ("500 g beef", (1, 400), "200 kg beef"),
         ("0,5 l cream", (1, 2), "1 l cream"),
         ("a cup of milk", (1, 2), "2 cups of milk"),

@@ -78,11 +78,34 @@ def test_text_only_lines_are_kept(line):
         ("1 c. flour", 1, 2, "2 cups flour"),
         ("a cup of milk", 1, 2, "2 cups of milk"),
         ("10 to 12 mushrooms", 2, 1, "5-6 mushrooms"),
-        ("1/8 tsp cayenne", 2, 1, "1/8 tsp cayenne"),  # never below the smallest spoon
+        ("1/8 tsp cayenne", 2, 1, "≈ 1/8 tsp cayenne"),  # never below the smallest spoon, and it says so
+        # Rounding is never silent (issue 28): the exact amount as a sum down the ladder, or "≈".
+        ("1 1/4 cups milk", 2, 5, "3 cups + 2 tbsp milk"),  # 3 1/8 cups, not "3 cups"
+        ("1 cup sugar", 6, 7, "1 cup + 2 1/2 tbsp sugar"),  # 1 1/6 cups (2 2/3 tbsp: 0.9% off)
+        ("3 eggs", 4, 10, "7 1/2 eggs"),  # exact halves stay, not round(7.5) = 8
+        ("3 eggs", 4, 7, "5 1/4 eggs"),
+        ("4 eggs", 5, 7, "≈ 6 eggs"),  # 5.6: no cook's fraction from 3 is exact (5 2/3 is 1.2% off)
+        ("3 g saffron", 3, 1, "1 g saffron"),
+        ("5 g yeast", 3, 2, "≈ 3.5 g yeast"),  # 3 1/3 g on a 0.5 g scale
     ],
 )
 def test_scale(line, frm, to, expected):
     assert scale_line(line, frm, to) == expected
+
+
+@pytest.mark.parametrize("text", ["3 cups + 2 tbsp milk", "≈ 1/8 tsp cayenne", "≈ 2-3 cups stock", "7 1/2 eggs"])
+def test_what_format_line_writes_reads_back(text):
+    line = parse_line(text)
+    assert line.scalable and format_line(line) == text
+    assert scale_line(text, 2, 2) == text and format_line(scale(line, Fraction(1))) == text
+
+
+def test_a_sum_scales_as_its_total():
+    line = parse_line("3 cups + 2 tbsp milk")  # 3 1/8 cups
+    assert line.extra == ((2, "tbsp"),) and not line.approx
+    assert scale_line("3 cups + 2 tbsp milk", 5, 2) == "1 1/4 cups milk"
+    assert format_line(scale(parse_line("1 lb + 4 oz beef"), Fraction(1))) == "1 1/4 lb beef"
+    assert parse_line("2 cups + 2 cloves garlic").extra == ()  # a count is never part of a sum of measures
 
 
 def test_same_servings_keep_the_line_as_written():

@@ -1,6 +1,7 @@
 // Drives the kitchen pages in a real headless Chromium (playwright-core + Debian's chromium):
 // (with api_key: the library refuses without it, the key is typed there once and every page sends it)
-// save a generated recipe, scale it, paste recipes, delete one, a shopping list from two recipes,
+// save a generated recipe, scale it, paste recipes, delete one, a shopping list from two recipes (saved: a tick
+// and an own item survive a reload, a second device sees the tick and this one sees the second's),
 // a dinner plan from three saved recipes with two cooks through the form, another through the plan page's
 // JSON view (a refused field named, the form filled from the JSON, the JSON sent as is), cook mode on a phone
 // (one step done online, one offline, sent when back online), a blind-tasting vote. Screenshots of
@@ -121,6 +122,32 @@ async function main() {
       aisle: a.dataset.aisle, items: [...a.querySelectorAll("li .item")].map((i) => i.textContent) })));
     out.pantry = await texts(page, "#s-pantry li .item");
     out.shopping_for = await page.textContent("#s-for");
+    out.list_id = Number(new URL(page.url()).searchParams.get("list"));
+    // The list is saved: an item ticked here is still ticked after a reload, a second device on the same list
+    // sees it, and this page sees what the second device ticks (it re-reads the list every few seconds).
+    const item = (pg, i) => pg.locator("#s-aisles li input.got").nth(i);
+    await item(page, 0).check();
+    await page.waitForFunction(() => /^For .* 1 of \d+ ticked/.test(document.getElementById("s-for").textContent));
+    await page.fill("#s-own", "dish soap");
+    await page.click("#s-add");
+    await page.waitForSelector("#shopping li[data-name='dish soap']");
+    await page.reload({ waitUntil: "load" });
+    await page.waitForSelector("body[data-ready='1']");
+    await page.waitForSelector("#shopping:not([hidden])");
+    out.ticked_after_reload = await page.$$eval("#shopping li", (els) =>
+      els.filter((li) => li.querySelector("input.got").checked).map((li) => li.querySelector(".item").textContent));
+    out.own_after_reload = await texts(page, "#shopping li[data-name='dish soap'] .item");
+    const other = watch(await context.newPage());
+    await open(other, `/library?list=${out.list_id}`);
+    await other.waitForSelector("#shopping:not([hidden])");
+    out.ticked_on_other = await other.$$eval("#shopping li", (els) =>
+      els.filter((li) => li.querySelector("input.got").checked).map((li) => li.querySelector(".item").textContent));
+    await item(other, 1).check();
+    await other.waitForFunction(() => / 2 of \d+ ticked/.test(document.getElementById("s-for").textContent));
+    await other.close();
+    await page.waitForFunction(() => / 2 of \d+ ticked/.test(document.getElementById("s-for").textContent), null, { timeout: 20000 });
+    out.ticked_from_other = await page.$$eval("#shopping li", (els) =>
+      els.filter((li) => li.querySelector("input.got").checked).map((li) => li.querySelector(".item").textContent));
     await page.locator("#shopping").screenshot({ path: shot("kitchen-shopping.png") });
 
     // 5. A meal plan through the form: three library recipes, two cooks, the kitchen.

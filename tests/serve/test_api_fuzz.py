@@ -209,6 +209,15 @@ KITCHEN_OPERATIONS = {
     "POST /api/tokens",
     "GET /api/tokens",
     "DELETE /api/tokens/{token_id}",
+    "POST /api/shopping-lists",
+    "GET /api/shopping-lists",
+    "GET /api/shopping-lists/{list_id}",
+    "PATCH /api/shopping-lists/{list_id}",
+    "DELETE /api/shopping-lists/{list_id}",
+    "POST /api/shopping-lists/{list_id}/clear-checked",
+    "POST /api/shopping-lists/{list_id}/items",
+    "PUT /api/shopping-lists/{list_id}/items/{item_id}",
+    "DELETE /api/shopping-lists/{list_id}/items/{item_id}",
 }
 
 

@@ -3,7 +3,7 @@ installed by `make setup-browser`), against a live server with a scripted genera
 temporary SQLite library, behind an API key. One flow, as a household uses it (kitchen_check.js drives
 the pages, kitchen_scenario.json says what it types): the key typed once on the library page (and then
 sent by every page), save a generated recipe, paste three more and delete
-one, search, scale, a shopping list from two recipes, a dinner planned from three saved recipes
+one, search, scale, a shopping list from two recipes (saved, ticked on two devices), a dinner planned from three saved recipes
 with two cooks through the form and another through the
 plan page's JSON view, cook mode on a phone (a step done online, the next offline and
 sent once back online), a blind-tasting vote. Each step is checked twice: on the page, and in what
@@ -126,6 +126,12 @@ def _check_against_api(page: dict, api: httpx.Client) -> None:
     assert sum("egg" in s for s in shown) == 1  # one line for the eggs of both recipes
     assert page["pantry"] == [p["text"] for p in shopping["pantry"]] and any("salt" in p for p in page["pantry"])
     assert "Pancakes (8 servings)" in page["shopping_for"] and "Cheese omelette (4 servings)" in page["shopping_for"]
+    # The list is saved: ticks and an own item survive a reload; two devices see each other's ticks.
+    saved = api.get(f"/api/shopping-lists/{page['list_id']}").json()
+    ticked = [i["text"] for a in saved["aisles"] for i in a["items"] if i["checked"]]
+    assert page["ticked_after_reload"] == page["ticked_on_other"] == [shown[0]]
+    assert page["own_after_reload"] == ["dish soap"]
+    assert page["ticked_from_other"] == ticked == shown[:2] and saved["checked"] == 2
     # 5. The plan made through the form, saved with what the form said.
     plan = api.get(f"/api/plans/{page['plan_id']}").json()
     request = plan["request"]

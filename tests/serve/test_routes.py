@@ -17,6 +17,7 @@ from chefbot.generate.upstream import UpstreamError
 from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull, UnreadableRow
 from chefbot.kitchen.plans import ProgressError
 from chefbot.kitchen.rows import RecipeError
+from chefbot.kitchen.saved_lists import StaleList
 from chefbot.kitchen.tastings import AlreadyVoted, VoteError
 from chefbot.serve.api_errors import ERROR_STATUS, KitchenUnavailable, MealRefused, TastingModelFailed, as_api_error
 from chefbot.serve.app import create_app
@@ -70,6 +71,7 @@ RAISED = [
     (KitchenError("newer file"), 400, "kitchen_error", None),
     (NotFound("tasting pair", 7, "pair_id"), 404, "tasting_pair_not_found", "pair_id"),
     (AlreadyVoted("voted"), 409, "already_voted", "rater"),
+    (StaleList(3, 1, 2), 409, "stale_version", "version"),
     (VoteError("no such side", "choice"), 400, "bad_vote", "choice"),
     (ProgressError("who?", "cook", "unknown_cook"), 400, "unknown_cook", "cook"),
     (UnreadableRow("plan", 3, "tasks", "not a list"), 500, "unreadable_row", "tasks"),

@@ -25,6 +25,11 @@ SEMANTIC = {  # route -> error codes its 400 description must name
     ("post", "/api/tastings"): ["kitchen_error", "bad_vote"],
     ("post", "/api/tokens"): ["bad_account"],
     ("post", "/api/login"): ["invalid_login", "JSON text"],
+    ("post", "/api/shopping-lists"): ["kitchen_error", "control character"],
+    ("patch", "/api/shopping-lists/{list_id}"): ["kitchen_error"],
+    ("post", "/api/shopping-lists/{list_id}/clear-checked"): ["kitchen_error"],
+    ("post", "/api/shopping-lists/{list_id}/items"): ["kitchen_error", "control character"],
+    ("put", "/api/shopping-lists/{list_id}/items/{item_id}"): ["kitchen_error"],
 }
 
 

@@ -9,6 +9,10 @@ along the unit's ladder (3 tsp -> 1 tbsp, 16 tbsp -> 1 cup, 1/8 cup -> 2 tbsp, 1
 1 kg) only when the new unit gives a clean number. ``Amount`` values convert between
 units of one dimension (volume, mass) so the shopping list can add them up.
 
+Rounding is never silent: an amount written more than 1% (``EXACT``) away from the exact one is
+written as a sum down the unit's ladder when that is exact ("3 1/8 cups" -> "3 cups + 2 tbsp",
+``Line.extra``), else marked approximate ("≈ 1/8 tsp", ``Line.approx``); ``measure`` decides.
+
 Libraries: the conversion factors come from ``pint`` (its US customary and SI definitions:
 1 cup = 236.588 ml, 1 oz = 28.3495 g). Its parser is not used: it reads physics notation,
 not "1 1/2 c." or "½"; and ``ingredient-parser-nlp``, which does read ingredient lines,
@@ -106,7 +110,9 @@ LADDER_OF = {
     "g": "metric_mass",
     "kg": "metric_mass",
 }
-TOLERANCE = 0.05  # a value within 5% of a cooking fraction is written as that fraction
+TOLERANCE = 0.05  # a value within 5% of a cooking fraction is written in that unit (with the rest added, see EXACT)
+EXACT = 0.01  # an amount written within 1% of the exact one is written plainly; further off, the cook is told
+APPROX = "≈"
 
 VULGAR = {
     "½": "1/2",
@@ -147,6 +153,8 @@ _AMOUNT_RE = re.compile(rf"^\s*(?P<low>{_NUM})(?:\s*(?:-|–|—|to|or)\s*(?P<hi
 _WORD_RE = re.compile(r"^\s*(?P<word>[A-Za-z]+)\b", re.I)
 _BULLET_RE = re.compile(r"^\s*(?:[-*•+]\s+)")
 _SIZE_RE = re.compile(r"^\s*(\([^)]*\))")  # "1 (14 oz) can"
+_APPROX_RE = re.compile(rf"^\s*[{APPROX}~]\s*")  # "≈ 3 cups", as format_line writes a rounded amount
+_EXTRA_RE = re.compile(rf"^\s*\+\s*(?P<n>{_NUM})\s*")  # "+ 2 tbsp", as format_line writes a sum
 
 
 @dataclass(frozen=True)
@@ -159,6 +167,8 @@ class Line:
     unit: str | None = None  # a key of UNITS or COUNT_UNITS, None for a plain count ("2 eggs")
     size: str = ""  # "(14 oz)" between the amount and the unit
     rest: str = ""  # "flour", "large eggs, beaten"
+    extra: tuple[tuple[Fraction, str], ...] = ()  # more of a smaller unit: "3 cups + 2 tbsp" is 3 cup + ((2, tbsp),)
+    approx: bool = False  # the amount is rounded by more than EXACT: written "≈ 3 cups"
 
     @property
     def scalable(self) -> bool:
@@ -205,8 +215,13 @@ def _unit_at(text: str) -> tuple[str | None, str]:
 
 
 def parse_line(line: str) -> Line:
-    """Read one ingredient line; a line whose amount cannot be read keeps its text (``low`` None)."""
+    """Read one ingredient line; a line whose amount cannot be read keeps its text (``low`` None).  What
+    ``format_line`` writes reads back the same: "≈ 3 cups milk" (approx), "3 cups + 2 tbsp milk" (extra)."""
     text = normalize_text(line)
+    approx = _APPROX_RE.match(text)
+    if approx:
+        line_read = parse_line(text[approx.end() :])
+        return replace(line_read, text=text, approx=line_read.scalable)
     m = _AMOUNT_RE.match(text)
     low = high = None
     if m:
@@ -234,7 +249,14 @@ def parse_line(line: str) -> Line:
     if sm:
         size, after = sm.group(1), after[sm.end() :]
     unit, rest = _unit_at(after)
-    return Line(text, low, high, unit, size, rest.strip())
+    extra: list[tuple[Fraction, str]] = []
+    while unit in UNITS and high is None and (more := _EXTRA_RE.match(rest)):
+        more_unit, more_rest = _unit_at(rest[more.end() :])
+        if more_unit not in UNITS or UNITS[more_unit][0] != UNITS[unit][0]:
+            break
+        extra.append((to_fraction(more.group("n")), more_unit))
+        rest = more_rest
+    return Line(text, low, high, unit, size, rest.strip(), tuple(extra))
 
 
 # -- conversions -----------------------------------------------------------------------------------
@@ -306,11 +328,39 @@ def best_unit(base: float, unit: str) -> tuple[Fraction, str]:
     return in_unit(base, ladder[0][0]), ladder[0][0]
 
 
+def rounded(shown: Fraction | float, exact: Fraction | float) -> bool:
+    """Whether ``shown`` is more than EXACT (1%) away from ``exact``: the cook must be told."""
+    return abs(float(shown) - float(exact)) > EXACT * abs(float(exact))
+
+
 def round_count(value: Fraction) -> Fraction:
-    """Eggs, cloves, cans: quarters, thirds and halves below 3, whole numbers from 3."""
-    if value >= 3:
-        return Fraction(round(value))
-    return max(nearest_fraction(float(value), CUPS), Fraction(1, 4))
+    """Eggs, cloves, cans: quarters, thirds and halves below 3; from 3 such a fraction only when it is exact
+    (7 1/2 eggs), else the nearest whole number (halves up)."""
+    near = max(nearest_fraction(float(value), CUPS), Fraction(1, 4))
+    if value < 3 or not rounded(near, value):
+        return near
+    return Fraction(int(value + Fraction(1, 2)))
+
+
+def measure(base: float, unit: str) -> tuple[tuple[tuple[Fraction, str], ...], bool]:
+    """``base`` (ml or g) as a cook writes it from ``unit``: its parts (one, or a sum down the ladder:
+    3 1/8 cups -> 3 cup + 2 tbsp) and whether it is still more than EXACT off (then written "≈")."""
+    value, best = best_unit(base, unit)
+    if not rounded(float(value) * factor(best), base):
+        return ((value, best),), False
+    ladder = [u for u, *_ in LADDERS[LADDER_OF[best]]]
+    for i in range(len(ladder) - 1, 0, -1):  # the largest unit first: whole measures of it, the rest smaller
+        big = ladder[i]
+        whole = Fraction(int(base / factor(big)))
+        whole = max((whole + f for f in fractions_for(big) if (whole + f) * factor(big) <= base), default=whole)
+        rest = base - float(whole) * factor(big)
+        if whole <= 0 or rest <= 0:
+            continue
+        for small in reversed(ladder[:i]):
+            more = in_unit(rest, small)
+            if not rounded(float(whole) * factor(big) + float(more) * factor(small), base):
+                return ((whole, big), (more, small)), False
+    return ((value, best),), True
 
 
 _ES_RE = re.compile(r"(?:[^aeiou]o|ch|sh|x|s|z)$")
@@ -340,16 +390,25 @@ def agree(rest: str, plural: bool) -> str:
 
 
 def scale(line: Line, by: Fraction) -> Line:
-    """The line with its amount multiplied by ``by`` and written in a cook's unit (text-only lines as they are)."""
+    """The line with its amount multiplied by ``by`` and written in a cook's unit (text-only lines as they are);
+    rounded by more than EXACT, it says so: a sum ("3 cups + 2 tbsp") or ``approx`` ("≈ 3 cups")."""
     if not line.scalable:
         return line
     low = line.low * by
     high = line.high * by if line.high is not None else None
     if line.unit in UNITS:
-        new_low, unit = best_unit(float(low) * factor(line.unit), line.unit)
-        new_high = in_unit(float(high) * factor(line.unit), unit) if high is not None else None
-        return replace(line, low=new_low, high=new_high, unit=unit)
+        base = float(low) * factor(line.unit) + sum(float(n * by) * factor(u) for n, u in line.extra)
+        if high is None:
+            parts, approx = measure(base, line.unit)
+            return replace(line, low=parts[0][0], unit=parts[0][1], extra=parts[1:], approx=approx or line.approx)
+        new_low, unit = best_unit(base, line.unit)
+        high_base = float(high) * factor(line.unit)
+        new_high = in_unit(high_base, unit)
+        approx = rounded(float(new_low) * factor(unit), base) or rounded(float(new_high) * factor(unit), high_base)
+        return replace(line, low=new_low, high=new_high, unit=unit, approx=approx or line.approx)
     new_low, new_high = round_count(low), round_count(high) if high is not None else None
+    approx = rounded(new_low, low) or (high is not None and rounded(new_high, high))
+    line = replace(line, approx=approx or line.approx)
     rest = line.rest
     if line.unit is None:  # "2 eggs" -> "1 egg": the noun follows the number
         was, now = (line.high or line.low) > 1, (new_high or new_low) > 1
@@ -385,7 +444,8 @@ def format_line(line: Line) -> str:
     amount = format_amount(line.low, line.unit)
     if line.high is not None:
         amount += "-" + format_amount(line.high, line.unit)
-    parts = [amount, line.size, unit_name(line.unit, top), line.rest]
+    more = [f"+ {format_amount(n, u)} {unit_name(u, n)}" for n, u in line.extra]
+    parts = [APPROX if line.approx else "", amount, line.size, unit_name(line.unit, top), *more, line.rest]
     return " ".join(p for p in parts if p)
 
 

@@ -6,7 +6,7 @@ a backup on disk is always complete.  A stored column that is not JSON is export
 text, so an export never loses a row (the import then reports it).
 
 Import checks every row first, with the models the API validates requests with
-(``rows.RecipeRow``, ``PlanRow``, ``PairRow``; recipes also through ``check_recipe``, the one
+(``rows.RecipeRow``, ``PlanRow``, ``PairRow``, ``ShoppingListRow``; recipes also through ``check_recipe``, the one
 normalization): a bad row is named by kind, index and field (``recipes[3].source: ...``) and
 either the whole import is refused before anything is written (the default), or, with
 ``skip_bad``, that row is skipped and counted; a bad row is never stored.  Then everything
@@ -14,7 +14,9 @@ is added in one transaction with new ids.
 
 **Identity.** A row is the same as one already in the DB when its whole content is: a
 recipe's title, servings, lines, source and times; a plan's title, times, form and
-planner's answer; a tasting pair's ingredients, sides, answers and time.  Rows are
+planner's answer; a tasting pair's ingredients, sides, answers and time; a shopping list's title,
+recipes and creation time (with its items, own ones and ticks; a list already in the DB keeps its own,
+the newer, items and ticks).  Rows are
 matched as a multiset: a backup that holds the same content twice adds a second copy only
 when the DB does not hold two already.  So export -> import into an empty DB -> export gives
 the same content (ids aside), same-second rows with the same title stay apart, and
@@ -43,20 +45,23 @@ from chefbot.io import atomic_write_json
 from chefbot.kitchen.db import SCHEMA_VERSION, KitchenDB, KitchenError, now_iso
 from chefbot.kitchen.library import check_recipe, insert_recipe
 from chefbot.kitchen.people import ensure_household
-from chefbot.kitchen.rows import PairRow, PersonRow, PlanRow, RecipeError, RecipeRow, first_problem
+from chefbot.kitchen.rows import PairRow, PersonRow, PlanRow, RecipeError, RecipeRow, ShoppingListRow, first_problem
 
 FORMAT = "chefbot-kitchen"
 VERSION = 1
-KINDS = ("people", "recipes", "plans", "tasting_pairs")  # people first: a vote names its person
+KINDS = ("people", "recipes", "plans", "tasting_pairs", "shopping_lists")  # people first: a vote names its person
 MODELS: dict[str, type[BaseModel]] = {
     "people": PersonRow,
     "recipes": RecipeRow,
     "plans": PlanRow,
     "tasting_pairs": PairRow,
+    "shopping_lists": ShoppingListRow,
 }
 RECIPE_KEYS = ("title", "servings", "ingredients", "directions", "source", "created_at", "updated_at")
 PLAN_KEYS = ("title", "serve_at", "request", "plan", "created_at")
 PAIR_KEYS = ("ingredients", "side_a", "side_b", "answer_a", "answer_b", "created_at")
+LIST_KEYS = ("title", "recipes", "created_at")
+ITEM_KEYS = ("position", "aisle", "text", "detail", "own", "checked", "checked_by", "checked_at", "created_at")
 
 
 class BackupError(KitchenError):
@@ -108,6 +113,8 @@ def snapshot(db: KitchenDB) -> dict:
             people = [dict(r) for r in c.execute("SELECT * FROM people ORDER BY id")]
             tokens = [dict(r) for r in c.execute("SELECT * FROM api_tokens ORDER BY id")]
             home = c.execute("SELECT name, created_at FROM households").fetchone()
+            lists = [dict(r) for r in c.execute("SELECT * FROM shopping_lists ORDER BY id")]
+            list_items = [dict(r) for r in c.execute("SELECT * FROM shopping_items ORDER BY list_id, position, id")]
         finally:
             if c.in_transaction:
                 c.execute("COMMIT")
@@ -124,6 +131,14 @@ def snapshot(db: KitchenDB) -> dict:
     for person in people:
         person.pop("household_id")
         person["tokens"] = by_person[person["id"]]
+    by_list: dict[int, list[dict]] = defaultdict(list)
+    for it in list_items:
+        row = {k: it[k] for k in ITEM_KEYS}
+        row.update(detail=_loads(it["detail"]), own=bool(it["own"]), checked=bool(it["checked"]))
+        by_list[it["list_id"]].append(row)
+    for sl in lists:
+        sl["recipes"] = _loads(sl["recipes"])
+        sl["items"] = by_list[sl["id"]]
     for r in recipes:
         r.pop("search")
         for k in ("ingredients", "directions", "source"):
@@ -144,6 +159,7 @@ def snapshot(db: KitchenDB) -> dict:
         "recipes": recipes,
         "plans": plans,
         "tasting_pairs": pairs,
+        "shopping_lists": lists,
     }
 
 
@@ -191,6 +207,10 @@ def _check_row(kind: str, row: Any) -> dict:
         out = {k: row[k] for k in PLAN_KEYS}
         out["progress"] = list(row.get("progress", []))
         return {**out, "key": _key(out, PLAN_KEYS)}
+    if kind == "shopping_lists":
+        out = {k: row[k] for k in (*LIST_KEYS, "version", "updated_at")}
+        out["items"] = [{"detail": {}, "checked_by": None, "checked_at": None, **it} for it in row.get("items", [])]
+        return {**out, "key": _key(out, LIST_KEYS)}
     out = {k: row[k] for k in PAIR_KEYS}
     out["votes"] = [{"note": None, **v} for v in row.get("votes", [])]
     return {**out, "key": _key(out, PAIR_KEYS)}
@@ -243,6 +263,8 @@ def _existing(c: Any) -> dict[str, dict[str, list[int]]]:
     for r in c.execute("SELECT * FROM tasting_pairs ORDER BY id"):
         row = {**dict(r), **{k: _loads(r[k]) for k in ("ingredients", "side_a", "side_b")}}
         found["tasting_pairs"][_key(row, PAIR_KEYS)].append(r["id"])
+    for r in c.execute("SELECT * FROM shopping_lists ORDER BY id"):
+        found["shopping_lists"][_key({**dict(r), "recipes": _loads(r["recipes"])}, LIST_KEYS)].append(r["id"])
     return found
 
 
@@ -252,7 +274,7 @@ def _dumps(value: Any) -> str:
 
 def import_data(db: KitchenDB, good: dict, bad: int = 0) -> dict:
     """Add checked rows in one transaction; the counts added (rows already there are skipped, ``bad`` is carried)."""
-    added = {"people": 0, "recipes": 0, "plans": 0, "tasting_pairs": 0, "skipped": 0, "bad": bad}
+    added = {"people": 0, "recipes": 0, "plans": 0, "tasting_pairs": 0, "shopping_lists": 0, "skipped": 0, "bad": bad}
     with db.write() as c:
         there = _existing(c)
         if good["people"]:  # the backup's household name, unless this DB has one already
@@ -320,6 +342,22 @@ def import_data(db: KitchenDB, good: dict, bad: int = 0) -> dict:
                     "ON CONFLICT (pair_id, rater) DO NOTHING",
                     (tid, v["choice"], v["rater"], v["note"], v["created_at"], v.get("person")),
                 )
+        for sl in good["shopping_lists"]:  # a list already there keeps its own items and ticks
+            if there["shopping_lists"][sl["key"]]:
+                there["shopping_lists"][sl["key"]].pop(0)
+                added["skipped"] += 1
+                continue
+            lid = c.execute(
+                "INSERT INTO shopping_lists (title, version, recipes, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                (sl["title"], sl["version"], _dumps(sl["recipes"]), sl["created_at"], sl["updated_at"]),
+            ).lastrowid
+            for it in sl["items"]:
+                c.execute(
+                    "INSERT INTO shopping_items (list_id, position, aisle, text, detail, own, checked, checked_by, "
+                    "checked_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (lid, *(_dumps(it[k]) if k == "detail" else it[k] for k in ITEM_KEYS)),
+                )
+            added["shopping_lists"] += 1
     return added
 
 

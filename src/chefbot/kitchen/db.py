@@ -114,6 +114,28 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX api_tokens_person ON api_tokens (person_id)",
         "ALTER TABLE tastings ADD COLUMN person_id INTEGER REFERENCES people (id) ON DELETE SET NULL",
     ],
+    [  # 3 -> 4: saved shopping lists (kitchen/saved_lists.py)
+        """CREATE TABLE shopping_lists (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            title TEXT NOT NULL CHECK (length(title) > 0),
+            version INTEGER NOT NULL DEFAULT 1,  -- +1 on every change (a tick, an item, the title)
+            recipes TEXT NOT NULL DEFAULT '[]',  -- JSON: [{id, title, servings}] it was made from
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL)""",
+        """CREATE TABLE shopping_items (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            list_id INTEGER NOT NULL REFERENCES shopping_lists (id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            aisle TEXT NOT NULL,
+            text TEXT NOT NULL CHECK (length(text) > 0),
+            detail TEXT NOT NULL DEFAULT '{}',  -- JSON: name, quantity, amounts, recipes, lines
+            own INTEGER NOT NULL CHECK (own IN (0, 1)),  -- 1: added by the cook, not from a recipe
+            checked INTEGER NOT NULL DEFAULT 0 CHECK (checked IN (0, 1)),
+            checked_by TEXT,
+            checked_at TEXT,
+            created_at TEXT NOT NULL)""",
+        "CREATE INDEX shopping_items_list ON shopping_items (list_id, position)",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -311,6 +333,7 @@ class KitchenDB:
         expected = {"recipes", "plans", "plan_progress"} if version >= 1 else set()
         expected |= {"tasting_pairs", "tastings"} if version >= 2 else set()
         expected |= {"households", "people", "sessions", "api_tokens"} if version >= 3 else set()
+        expected |= {"shopping_lists", "shopping_items"} if version >= 4 else set()
         missing = sorted(expected - tables)
         if missing:
             raise KitchenError(

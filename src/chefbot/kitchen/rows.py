@@ -308,3 +308,27 @@ def first_problem(e: ValidationError) -> tuple[str, str]:
     if inner:
         field, msg = ".".join(p for p in (field, inner.group(1)) if p), inner.group(2)
     return field, msg
+
+
+class ShoppingItemRow(Row):
+    position: int = Field(ge=0, le=EXACT_INT)
+    aisle: str = Field(min_length=1, max_length=100)
+    text: Line
+    detail: dict[str, Any] = Field(default_factory=dict)  # computed items: name, amounts, recipes, lines
+    own: bool
+    checked: bool
+    checked_by: Name | None = None
+    checked_at: Timestamp | None = None
+    created_at: Timestamp
+
+
+class ShoppingListRow(Row):
+    """A saved shopping list with its items and ticks (``kitchen/saved_lists.py``)."""
+
+    id: int | None = None
+    title: Title
+    version: int = Field(ge=1, le=EXACT_INT)
+    recipes: list[dict[str, Any]] = Field(max_length=50)
+    created_at: Timestamp
+    updated_at: Timestamp
+    items: list[ShoppingItemRow] = Field(default_factory=list, max_length=2000)

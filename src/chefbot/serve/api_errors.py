@@ -30,6 +30,7 @@ from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull
 from chefbot.kitchen.people import AccountError, NameTaken
 from chefbot.kitchen.plans import ProgressError
 from chefbot.kitchen.rows import RecipeError
+from chefbot.kitchen.saved_lists import StaleList
 from chefbot.kitchen.tastings import AlreadyVoted, VoteError
 from chefbot.serve.queue import RequestTimeout
 from chefbot.serve.schemas import REFUSALS, error_body
@@ -91,6 +92,7 @@ ERROR_STATUS: dict[type[Exception], Status] = {
     KitchenError: Status(400, code="kitchen_error"),
     NotFound: Status(404, code=lambda e: f"{e.what.replace(' ', '_')}_not_found"),
     AlreadyVoted: Status(409, code="already_voted", param="rater"),
+    StaleList: Status(409, code="stale_version"),
     VoteError: Status(400, code="bad_vote"),
     AccountError: Status(400, code="bad_account"),
     NameTaken: Status(409, code="name_taken"),

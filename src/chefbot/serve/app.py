@@ -17,7 +17,8 @@ inject a small model and ``chefbot serve`` a real one.  It only composes the par
   completions: ``completions.py``), ``routes_recipes.py`` (/v1/recipes) and
   ``routes_plan.py`` (/v1/plan, when the planner is installed), ``routes_kitchen.py`` (/api/*:
   recipe library, shopping lists, saved plans and cook mode, blind tastings; docs/KITCHEN.md),
-  ``routes_nutrition.py`` (/api/recipes/{id}/nutrition: figures from USDA SR28 only).
+  ``routes_nutrition.py`` (/api/recipes/{id}/nutrition: figures from USDA SR28 only) and
+  ``routes_shopping.py`` (/api/shopping-lists: saved lists, ticked from several devices).
 
 Its OpenAPI schema (``/openapi.json``, ``contract_schema``) is the API's contract: every
 status a route can answer, both media types of a streamed answer, the limits; with
@@ -47,6 +48,7 @@ from chefbot.serve import (
     routes_people,
     routes_plan,
     routes_recipes,
+    routes_shopping,
     routes_web,
 )
 from chefbot.serve.api_errors import BodyLimit, body_limit, install_error_handlers
@@ -127,6 +129,7 @@ def create_app(
     app.include_router(routes_kitchen.router)
     app.include_router(routes_nutrition.router)
     app.include_router(routes_people.router)
+    app.include_router(routes_shopping.router)
     if routes_plan.planner_installed():
         app.include_router(routes_plan.router)
         state.has_plan = True

@@ -268,12 +268,24 @@ class Deleted(BaseModel):
     deleted: Literal[True]
 
 
+class ShoppingAmount(BaseModel):
+    """One amount of an item: amounts that do not add up (a mass and a count, cans of two sizes) are each one."""
+
+    quantity: str = Field(description='what to buy: "7", "3 (14 oz) cans", "3 cups + 2 tbsp", "≈ 1/8 tsp"')
+    text: str = Field(description='the amount with its name: "7 eggs (need 6 1/2)"')
+    need: str | None = Field(
+        description="the exact amount when quantity is not exactly it (whole things rounded up, a measure written "
+        "≈), else null"
+    )
+
+
 class ShoppingLine(BaseModel):
     name: str
-    quantity: str
-    text: str
-    recipes: list[int]
-    lines: list[str]
+    quantity: str = Field(description="the amounts' quantities, joined by '; '")
+    text: str = Field(description="the amounts' texts, joined by '; ', then notes without a number (to taste)")
+    amounts: list[ShoppingAmount] = Field(description="one per amount that does not add up with the others")
+    recipes: list[int] = Field(description="library ids of the recipes it is for")
+    lines: list[str] = Field(description="the recipes' lines it comes from, scaled, preparation notes and all")
 
 
 class Aisle(BaseModel):

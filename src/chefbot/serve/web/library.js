@@ -1,5 +1,7 @@
 // The recipe library: search, view and scale a recipe, delete it, and tick recipes (each with its
-// servings) into one shopping list grouped by aisle, pantry staples apart.
+// servings) into one shopping list grouped by aisle, pantry staples apart. The list is saved on the server
+// (/api/shopping-lists): its address (?list=ID) reopens it, ticks are kept there and shared, so another
+// phone on the same list sees them (the page re-reads the list every few seconds and when it is shown again).
 "use strict";
 
 let current = null; // the recipe shown in #recipe-view
@@ -60,7 +62,8 @@ async function show(id, servings) {
     $("v-ingredients").replaceChildren(...(r.ingredients || []).map((line) => h("li", {}, line)));
     $("v-directions").replaceChildren(...(r.directions || []).map((s) => h("li", {}, s)));
     $("recipe-view").hidden = false;
-    history.replaceState(null, "", `?recipe=${r.id}` + (servings ? `&servings=${servings}` : ""));
+    const list = param("list"); // an open shopping list stays in the address
+    history.replaceState(null, "", `?recipe=${r.id}` + (servings ? `&servings=${servings}` : "") + (list ? `&list=${list}` : ""));
     $("recipe-view").scrollIntoView({ block: "start" });
   } catch (e) {
     say("lib-status", e.message, true);
@@ -108,13 +111,42 @@ async function addPasted() {
 }
 
 let listTitles = {}; // recipe id -> title, for the shopping list's "(from ...)" notes
+let shown = null; // the saved list on the page (its version tells whether another device changed it)
+const PANTRY = "Pantry staples"; // the aisle a saved list keeps the staples in (kitchen/shopping.py PANTRY)
+const REFRESH_MS = 5000;
 
 function itemRow(it) {
   const from = (it.recipes || []).map((id) => listTitles[id] || `recipe ${id}`);
   const lines = (it.lines || []).join("; ");
-  return h("li", { "data-name": it.name },
-    h("label", {}, h("input", { type: "checkbox", class: "got", "aria-label": `Got ${it.text}` }), " ", h("span", { class: "item" }, it.text)),
-    from.length > 1 ? h("span", { class: "muted", title: lines }, "  (" + from.join(" + ") + ")") : null);
+  const box = h("input", { type: "checkbox", class: "got", checked: it.checked, "aria-label": `Got ${it.text}` });
+  box.addEventListener("change", () => tick(it, box));
+  return h("li", { "data-id": it.id, "data-name": it.name || it.text },
+    h("label", { title: lines }, box, " ", h("span", { class: "item" }, it.text)),
+    from.length > 1 ? h("span", { class: "muted", title: lines }, "  (" + from.join(" + ") + ")") : null,
+    it.own ? h("span", { class: "muted" }, " (yours) ") : null,
+    it.own ? h("button", { type: "button", class: "link remove", "aria-label": `Remove ${it.text}`,
+                           onclick: () => removeItem(it) }, "remove") : null);
+}
+
+function showList(list) {
+  shown = list;
+  listTitles = Object.fromEntries((list.recipes || []).filter((r) => r.id).map((r) => [r.id, r.title]));
+  $("s-h").textContent = list.title;
+  const made = (list.recipes || []).map((r) => `${r.title} (${r.servings} servings)`).join(", ");
+  $("s-for").textContent = (made ? "For " + made + " · " : "") + `${list.checked} of ${list.total} ticked · saved`;
+  const aisles = (list.aisles || []).filter((g) => g.aisle !== PANTRY && g.items.length);
+  $("s-aisles").replaceChildren(...aisles.map((g) =>
+    h("div", { class: "aisle", "data-aisle": g.aisle }, h("h3", {}, g.aisle), h("ul", {}, g.items.map(itemRow)))));
+  const pantry = ((list.aisles || []).find((g) => g.aisle === PANTRY) || { items: [] }).items;
+  $("s-pantry").replaceChildren(...pantry.map(itemRow));
+  $("s-pantry-box").hidden = pantry.length === 0;
+  $("shopping").hidden = false;
+  $("shopping").dataset.version = list.version;
+  const url = new URL(location.href);
+  if (url.searchParams.get("list") !== String(list.id)) {
+    url.searchParams.set("list", list.id);
+    history.replaceState(null, "", url);
+  }
 }
 
 async function shoppingList() {
@@ -122,20 +154,101 @@ async function shoppingList() {
   if (!items.length) return;
   say("lib-status", "Making the shopping list...");
   try {
-    const list = await api("POST", "/api/shopping-list", { items: items.map(({ recipe_id, servings }) => ({ recipe_id, servings })) });
-    listTitles = Object.fromEntries((list.recipes || []).map((r) => [r.id, r.title]));
-    $("s-for").textContent = "For " + (list.recipes || []).map((r) => `${r.title} (${r.servings} servings)`).join(", ");
-    $("s-aisles").replaceChildren(...(list.aisles || []).filter((g) => g.items.length).map((g) =>
-      h("div", { class: "aisle", "data-aisle": g.aisle }, h("h3", {}, g.aisle), h("ul", {}, g.items.map(itemRow)))));
-    const pantry = list.pantry || [];
-    $("s-pantry").replaceChildren(...pantry.map(itemRow));
-    $("s-pantry-box").hidden = pantry.length === 0;
-    $("shopping").hidden = false;
+    const list = await api("POST", "/api/shopping-lists", { recipes: items.map(({ recipe_id, servings }) => ({ recipe_id, servings })) });
+    showList(list);
     say("lib-status", "");
+    say("s-status", "");
+    await savedLists();
     $("shopping").scrollIntoView({ block: "start" });
   } catch (e) {
     say("lib-status", e.message, true);
   }
+}
+
+async function openList(id) {
+  try {
+    showList(await api("GET", `/api/shopping-lists/${id}`));
+  } catch (e) {
+    say("lib-status", e.message, true);
+  }
+}
+
+// Another device's ticks: re-read the list when its version moved (quietly: a failed read is tried again later).
+async function refresh() {
+  if (!shown || document.visibilityState === "hidden") return;
+  try {
+    const list = await api("GET", `/api/shopping-lists/${shown.id}`);
+    if (list.version !== shown.version) showList(list);
+  } catch (e) { /* offline for a moment: the next refresh tries again */ }
+}
+
+async function tick(it, box) {
+  try {
+    showList(await api("PUT", `/api/shopping-lists/${shown.id}/items/${it.id}`, { checked: box.checked }));
+    say("s-status", "");
+  } catch (e) {
+    box.checked = !box.checked; // not saved: show it as it is on the server
+    say("s-status", e.message, true);
+  }
+}
+
+async function addOwn(ev) {
+  ev.preventDefault();
+  const text = $("s-own").value.trim();
+  if (!text || !shown) return;
+  try {
+    showList(await api("POST", `/api/shopping-lists/${shown.id}/items`, { text }));
+    $("s-own").value = "";
+    say("s-status", `Added "${text}".`);
+  } catch (e) {
+    say("s-status", e.message, true);
+  }
+}
+
+async function removeItem(it) {
+  try {
+    showList(await api("DELETE", `/api/shopping-lists/${shown.id}/items/${it.id}`));
+  } catch (e) {
+    say("s-status", e.message, true);
+  }
+}
+
+async function clearTicked() {
+  if (!shown) return;
+  try {
+    showList(await api("POST", `/api/shopping-lists/${shown.id}/clear-checked`, { version: shown.version }));
+    say("s-status", "Removed the ticked items.");
+  } catch (e) {
+    if (e.status === 409) { // someone ticked or unticked meanwhile: show the list as it is, remove nothing unseen
+      await openList(shown.id);
+      say("s-status", "The list changed on another device meanwhile; here it is as it now stands. Press again to remove what is ticked now.", true);
+    } else {
+      say("s-status", e.message, true);
+    }
+  }
+}
+
+async function deleteList() {
+  if (!shown || !confirm(`Delete the list "${shown.title}"?`)) return;
+  try {
+    await api("DELETE", `/api/shopping-lists/${shown.id}`);
+    shown = null;
+    $("shopping").hidden = true;
+    const url = new URL(location.href);
+    url.searchParams.delete("list");
+    history.replaceState(null, "", url);
+    await savedLists();
+  } catch (e) {
+    say("s-status", e.message, true);
+  }
+}
+
+async function savedLists() {
+  try {
+    const lists = (await api("GET", "/api/shopping-lists")).data || [];
+    $("saved-lists").replaceChildren(h("option", { value: "" }, "(open a saved list)"),
+      ...lists.map((l) => h("option", { value: l.id }, `${l.title} (${l.checked}/${l.total} ticked)`)));
+  } catch (e) { /* the library's own status says what failed */ }
 }
 
 async function init() {
@@ -144,9 +257,18 @@ async function init() {
   $("delete").addEventListener("click", remove);
   $("add").addEventListener("click", addPasted);
   $("make-list").addEventListener("click", shoppingList);
+  $("saved-lists").addEventListener("change", (ev) => { if (ev.target.value) openList(ev.target.value); });
+  $("s-add-form").addEventListener("submit", addOwn);
+  $("s-clear").addEventListener("click", clearTicked);
+  $("s-delete").addEventListener("click", deleteList);
+  document.addEventListener("visibilitychange", refresh);
+  setInterval(refresh, REFRESH_MS);
   await search();
+  await savedLists();
   const id = param("recipe");
+  const list = param("list");
   if (id) await show(id, parseInt(param("servings"), 10) || undefined);
+  if (list) await openList(list);
   document.body.dataset.ready = "1";
 }
 
