@@ -12,9 +12,11 @@ from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from serve_support import FastGenerator, serve_cfg
 
+from chefbot.cooking.nutrition import NutritionTableMissing
 from chefbot.errors import ChefbotError
 from chefbot.generate.upstream import UpstreamError
 from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull, UnreadableRow
+from chefbot.kitchen.people import AccountError, NameTaken
 from chefbot.kitchen.plans import ProgressError
 from chefbot.kitchen.rows import RecipeError
 from chefbot.kitchen.saved_lists import StaleList
@@ -84,6 +86,9 @@ RAISED = [
     (RequestTimeout("too slow"), 504, "timeout", None),
     (UpstreamError("upstream http://u/v1 is busy", 503, "upstream_busy", retry_after=2), 503, "upstream_busy", None),
     (TimeoutError("too slow"), 504, "timeout", None),
+    (AccountError("password: too short", "password"), 400, "bad_account", "password"),
+    (NameTaken("name: Ann is taken", "name"), 409, "name_taken", "name"),
+    (NutritionTableMissing("no table"), 503, "nutrition_table_missing", None),
     (type("OddKitchenError", (KitchenError,), {})("odd"), 400, "kitchen_error", None),  # the nearest listed class
 ]
 

@@ -36,7 +36,7 @@ from starlette.requests import cookie_parser
 from chefbot.config import ServeConfig
 from chefbot.errors import ChefbotError, UsageError
 from chefbot.kitchen import people
-from chefbot.kitchen.db import KitchenDB
+from chefbot.kitchen.db import KitchenDB, StorageError
 from chefbot.kitchen.people import ANONYMOUS, CONFIG_KEY, OPEN, Principal
 from chefbot.serve.schemas import error_body
 
@@ -160,6 +160,8 @@ class _Gate:
                     outcome = self.resolve(scope["method"], scope["path"], headers)
                 else:  # SQLite reads: off the event loop
                     outcome = await anyio.to_thread.run_sync(self.resolve, scope["method"], scope["path"], headers)
+            except StorageError as e:  # read-only, locked, damaged, full: the kitchen's own storage codes
+                outcome = _refusal(e.status, f"cannot check who you are: {e}", "server_error", e.code)
             except ChefbotError as e:  # the DB cannot be opened: whether accounts exist is unknown, so refuse
                 outcome = _refusal(503, f"cannot check who you are: {e}", "server_error", "kitchen_db")
             if not isinstance(outcome, Principal):
