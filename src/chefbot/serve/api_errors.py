@@ -26,7 +26,7 @@ from chefbot.config import ExperimentConfig
 from chefbot.cooking.nutrition import NutritionTableMissing
 from chefbot.errors import ChefbotError
 from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull, UnreadableRow
-from chefbot.kitchen.plans import ProgressError
+from chefbot.kitchen.plans import ProgressError, StepWaits
 from chefbot.kitchen.rows import RecipeError
 from chefbot.kitchen.tastings import AlreadyVoted, VoteError
 from chefbot.serve.queue import RequestTimeout
@@ -89,6 +89,7 @@ ERROR_STATUS: dict[type[Exception], Status] = {
     AlreadyVoted: Status(409, code="already_voted", param="rater"),
     VoteError: Status(400, code="bad_vote"),
     ProgressError: Status(400, code=lambda e: e.code),
+    StepWaits: Status(409, code="step_waits", param="task_id"),
     UnreadableRow: Status(500, "server_error", "unreadable_row"),
     # The kitchen's storage faults carry their own status and code (kitchen.db): 503, or 507 when the disk is full.
     StorageError: Status(StorageError.status, "server_error", StorageError.code),

@@ -17,7 +17,9 @@ inject a small model and ``chefbot serve`` a real one.  It only composes the par
   completions: ``completions.py``), ``routes_recipes.py`` (/v1/recipes) and
   ``routes_plan.py`` (/v1/plan, when the planner is installed), ``routes_kitchen.py`` (/api/*:
   recipe library, shopping lists, saved plans and cook mode, blind tastings; docs/KITCHEN.md),
-  ``routes_nutrition.py`` (/api/recipes/{id}/nutrition: figures from USDA SR28 only).
+  ``routes_nutrition.py`` (/api/recipes/{id}/nutrition: figures from USDA SR28 only),
+  ``routes_cook.py`` (/api/recipes/{id}/cook: one recipe as a plan for cook mode), ``routes_webapp.py``
+  (the installable app: /manifest.webmanifest, /sw.js, /icons/*).
 
 Its OpenAPI schema (``/openapi.json``, ``contract_schema``) is the API's contract: every
 status a route can answer, both media types of a streamed answer, the limits; with
@@ -38,7 +40,16 @@ from fastapi.openapi.utils import get_openapi
 
 from chefbot import __version__
 from chefbot.config import ExperimentConfig
-from chefbot.serve import routes_kitchen, routes_nutrition, routes_openai, routes_plan, routes_recipes, routes_web
+from chefbot.serve import (
+    routes_cook,
+    routes_kitchen,
+    routes_nutrition,
+    routes_openai,
+    routes_plan,
+    routes_recipes,
+    routes_web,
+    routes_webapp,
+)
 from chefbot.serve.api_errors import BodyLimit, body_limit, install_error_handlers
 from chefbot.serve.auth import JsonOnly, install_auth, install_cors, install_host_check, protected
 from chefbot.serve.grounding import ServingGrounding
@@ -99,12 +110,14 @@ def create_app(
     install_error_handlers(app)
 
     app.include_router(routes_web.router)
+    app.include_router(routes_webapp.router)
     app.include_router(routes_openai.router)
     if state.has_completions:
         app.include_router(routes_openai.completions_router)
     app.include_router(routes_recipes.router)
     app.include_router(routes_kitchen.router)
     app.include_router(routes_nutrition.router)
+    app.include_router(routes_cook.router)
     if routes_plan.planner_installed():
         app.include_router(routes_plan.router)
         state.has_plan = True

@@ -1,5 +1,6 @@
-// The recipe library: search, view and scale a recipe, delete it, and tick recipes (each with its
-// servings) into one shopping list grouped by aisle, pantry staples apart.
+// The recipe library: search, view and scale a recipe, delete it, cook it ("Cook this": cook mode for this
+// recipe at these servings), and tick recipes (each with its servings) into one shopping list grouped by
+// aisle, pantry staples apart.
 "use strict";
 
 let current = null; // the recipe shown in #recipe-view
@@ -77,6 +78,19 @@ async function scale(ev) {
   if (current && n > 0) await show(current.id, n);
 }
 
+// One recipe as a plan of one cook (POST /api/recipes/{id}/cook: the planner, starting now), opened in cook mode.
+async function cookThis() {
+  if (!current) return;
+  const servings = parseInt($("v-servings").value, 10) || current.servings;
+  say("lib-status", "Planning the steps...");
+  try {
+    const plan = await api("POST", `/api/recipes/${current.id}/cook`, { servings });
+    location.href = `/cook?plan=${plan.id}&cook=${encodeURIComponent(Object.keys(plan.cooks)[0])}`;
+  } catch (e) {
+    say("lib-status", e.message, true);
+  }
+}
+
 async function remove() {
   if (!current || !confirm(`Delete "${current.title}" from the library?`)) return;
   try {
@@ -142,6 +156,7 @@ async function init() {
   $("search-form").addEventListener("submit", search);
   $("scale-form").addEventListener("submit", scale);
   $("delete").addEventListener("click", remove);
+  $("cook-this").addEventListener("click", cookThis);
   $("add").addEventListener("click", addPasted);
   $("make-list").addEventListener("click", shoppingList);
   await search();
