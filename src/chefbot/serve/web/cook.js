@@ -284,10 +284,17 @@ async function flush() {
   }
 }
 
+// Whether `plan` is at least as new as the copy shown: the server only ever adds progress rows, so a copy
+// with fewer is older (the service worker's offline copy of an earlier GET, an answer overtaken by another).
+function asNew(plan, than) {
+  return !than || (plan.progress || []).length >= (than.progress || []).length;
+}
+
 async function refresh() {
   if (queue.length || flushing) return flush();
   try {
-    saved = await api("GET", `/api/plans/${encodeURIComponent(planId)}`);
+    const plan = await api("GET", `/api/plans/${encodeURIComponent(planId)}`);
+    if (asNew(plan, saved)) saved = plan;
     store(PLAN_STORE, saved);
     render();
   } catch (e) {
@@ -319,7 +326,9 @@ async function init() {
   if (!planId || !cookName) return pickPage();
   queue = restore(QUEUE_STORE) || [];
   try {
-    saved = await api("GET", `/api/plans/${encodeURIComponent(planId)}`);
+    const plan = await api("GET", `/api/plans/${encodeURIComponent(planId)}`);
+    const kept = restore(PLAN_STORE);
+    saved = asNew(plan, kept) ? plan : kept;
     store(PLAN_STORE, saved);
   } catch (e) {
     saved = restore(PLAN_STORE);

@@ -9,8 +9,10 @@
 //   reads the query);
 // - the shell's files (/static/..., the manifest, the icons): from this version's cache, else the network;
 // - GET /api/plans/{id} (the plan cook mode shows): the network first, each answer kept; offline, the last
-//   one kept. Cook mode keeps its own copy and its queue of updates in localStorage (cook.js): the
-//   progress posts are never touched here, so they fail offline and wait in that queue.
+//   one kept. Cook mode keeps its own copy and its queue of updates in localStorage (cook.js), which is
+//   newer than this one once a "Done" was answered (cook.js keeps the copy with more progress); this one
+//   serves a page with no copy of its own. The progress posts are never touched here, so they fail offline
+//   and wait in cook.js's queue.
 // Nothing else is intercepted.
 "use strict";
 
