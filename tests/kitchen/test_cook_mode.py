@@ -9,6 +9,7 @@ import json
 import re
 
 import pytest
+from test_cook_browser import CHILI
 from test_kitchen_api import make_client
 
 from chefbot.cooking.step_amounts import line_items, step_amounts
@@ -56,19 +57,6 @@ def test_line_items_split_a_line_that_names_two_things():
     assert line_items("salt and pepper to taste") == [("salt",), ("pepper",)]
     assert line_items("2 1/2 (14 oz) cans diced tomatoes") == [("tomato",)]
     assert step_amounts("Add the beef.", []) == [] and step_amounts("", LINES) == []
-
-
-CHILI = {
-    "title": "Beef chili",
-    "servings": 4,
-    "ingredients": ["500 g ground beef", "1 onion", "2 cups beef broth", "1 tsp salt"],
-    "directions": [
-        "Dice the onion.",
-        "Brown the beef in a skillet over medium heat for 8 minutes.",
-        "Add the onion and the beef broth and simmer for 15 minutes.",
-        "Season with salt.",
-    ],
-}
 
 
 @pytest.fixture()

@@ -36,9 +36,6 @@ class CookCreate(KitchenRequest):
     serve_at: str | None = Field(
         None, pattern=SERVE_AT, description="HH:MM or YYYY-MM-DD HH:MM; default: start now, ready when it can be"
     )
-    time_limit_s: float | None = Field(
-        None, gt=0, le=600, description="the solver's seconds (default 5; capped by serve.plan_time_limit_s)"
-    )
 
 
 @router.post(
@@ -63,8 +60,6 @@ async def cook_recipe(
         "recipes": [{"recipe_id": recipe_id, "servings": req.servings or recipe["base_servings"]}],
         "cooks": [{"name": req.cook, "skill": req.skill}],
     }
-    if req.time_limit_s is not None:
-        form["time_limit_s"] = req.time_limit_s
     if req.serve_at:
         form["serve_at"] = req.serve_at
     else:
