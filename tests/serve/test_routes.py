@@ -12,9 +12,10 @@ from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from serve_support import FastGenerator, serve_cfg
 
+from chefbot.cooking.nutrition import NutritionTableMissing
 from chefbot.errors import ChefbotError
 from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull, UnreadableRow
-from chefbot.kitchen.plans import ProgressError
+from chefbot.kitchen.plans import ProgressError, StepWaits
 from chefbot.kitchen.rows import RecipeError
 from chefbot.kitchen.tastings import AlreadyVoted, VoteError
 from chefbot.serve.api_errors import ERROR_STATUS, KitchenUnavailable, MealRefused, TastingModelFailed, as_api_error
@@ -71,6 +72,8 @@ RAISED = [
     (AlreadyVoted("voted"), 409, "already_voted", "rater"),
     (VoteError("no such side", "choice"), 400, "bad_vote", "choice"),
     (ProgressError("who?", "cook", "unknown_cook"), 400, "unknown_cook", "cook"),
+    (StepWaits("task_id: soup.2 waits for Soup step 1 (Alex)"), 409, "step_waits", "task_id"),
+    (NutritionTableMissing("no SR28"), 503, "nutrition_table_missing", None),
     (UnreadableRow("plan", 3, "tasks", "not a list"), 500, "unreadable_row", "tasks"),
     (StorageError("locked"), 503, "storage_unavailable", None),
     (StorageFull("full"), 507, "storage_full", None),
