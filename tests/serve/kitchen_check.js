@@ -4,7 +4,8 @@
 // and an own item survive a reload, a second device sees the tick and this one sees the second's),
 // a dinner plan from three saved recipes with two cooks through the form, another through the plan page's
 // JSON view (a refused field named, the form filled from the JSON, the JSON sent as is), cook mode on a phone
-// (one step done online, one offline, sent when back online), a blind-tasting vote. Screenshots of
+// (one step done online; the next, if it waits for another cook's step, locked until that cook marks theirs
+// done on their phone; then done offline, sent when back online), a blind-tasting vote. Screenshots of
 // each screen go to OUT_DIR. Used by tests/serve/test_kitchen_browser.py and bench/kitchen_screenshots.py.
 //
 // usage: node kitchen_check.js SCENARIO.json
@@ -267,6 +268,33 @@ async function main() {
     out.schedule_done = await phone.$$eval("#schedule li.done", (els) => els.map((e) => e.dataset.task));
     out.net_after = await phone.textContent("#net");
     out.late_after = (await phone.isVisible("#c-late")) ? await phone.textContent("#c-late") : null;
+    // A step that waits for another cook's step is locked until that cook marks theirs done on their own phone.
+    out.locked_waits = (await phone.isVisible("#now-waits")) ? await phone.textContent("#now-waits") : null;
+    out.locked_buttons = await phone.evaluate(() => [document.getElementById("start").disabled, document.getElementById("done").disabled]);
+    out.unlocked_by = [];
+    if (out.locked_waits) {
+      const waited = await phone.evaluate((id) => {
+        const p = JSON.parse(localStorage.getItem(`chefbot.cook.plan.${id}`));
+        const byId = Object.fromEntries(p.tasks.map((t) => [t.id, t]));
+        return byId[document.getElementById("now-card").dataset.task].after.map((a) => byId[a])
+          .filter((t) => t.status !== "done").map((t) => ({ cook: t.cook, task: t.id }));
+      }, out.plan_id);
+      const other = watch(await context.newPage());
+      await other.setViewportSize(PHONE);
+      for (const w of waited) {
+        await open(other, `/cook?plan=${out.plan_id}&cook=${encodeURIComponent(w.cook)}`);
+        for (let i = 0; i < 20 && !out.unlocked_by.some((u) => u.task === w.task); i++) {
+          const task = await other.getAttribute("#now-card", "data-task");
+          await other.click("#done");
+          await other.waitForFunction(() => document.getElementById("net").dataset.pending === "0");
+          out.unlocked_by.push({ cook: w.cook, task });
+        }
+      }
+      await other.close();
+      await open(phone, busy.link);
+      out.unlocked_card = await card();
+    }
+    out.unlocked_buttons = await phone.evaluate(() => [document.getElementById("start").disabled, document.getElementById("done").disabled]);
     if (!(await phone.isHidden("#now-card"))) {
       await context.setOffline(true);
       await phone.click("#done");

@@ -198,6 +198,7 @@ KITCHEN_OPERATIONS = {
     "GET /api/plans",
     "GET /api/plans/{plan_id}",
     "POST /api/plans/{plan_id}/progress",
+    "POST /api/recipes/{recipe_id}/cook",
     "POST /api/tastings/pair",
     "POST /api/tastings",
     "GET /api/tastings/summary",

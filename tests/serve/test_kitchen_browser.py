@@ -185,9 +185,18 @@ def _check_against_api(page: dict, api: httpx.Client) -> None:
     assert page["offline_card"]["task"] != second and second in page["offline_done"]
     assert "Offline" in page["offline_net"] and "1 update waiting" in page["offline_net"]
     assert "all updates sent" in page["back_online_net"]
-    assert done == {first, second} and set(page["stored_plan_done"]) == done
+    # the second waited for another cook's step: locked (both buttons) until that cook marked it done
+    unlocked = [(u["cook"], u["task"]) for u in page["unlocked_by"]]
+    waited = [a for a in next(t for t in plan["tasks"] if t["id"] == second)["after"] if a not in (first,)]
+    if page["locked_waits"]:
+        assert page["locked_waits"].startswith("waits for: step") and page["locked_buttons"] == [True, True]
+        assert set(waited) <= {t for _, t in unlocked} and all(c != cook for c, _ in unlocked)
+        assert page["unlocked_card"]["task"] == second
+    assert page["unlocked_buttons"] == [False, False]
+    assert done == {first, second, *(t for _, t in unlocked)} and set(page["stored_plan_done"]) == done
     assert [(p["cook"], p["task_id"], p["status"]) for p in plan["progress"]] == [
         (cook, first, "done"),
+        *((c, t, "done") for c, t in unlocked),
         (cook, second, "done"),
     ]
     now = plan["cooks"][cook]["current"]

@@ -17,7 +17,7 @@ from chefbot.errors import ChefbotError
 from chefbot.generate.upstream import UpstreamError
 from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull, UnreadableRow
 from chefbot.kitchen.people import AccountError, NameTaken
-from chefbot.kitchen.plans import ProgressError
+from chefbot.kitchen.plans import ProgressError, StepWaits
 from chefbot.kitchen.rows import RecipeError
 from chefbot.kitchen.saved_lists import StaleList
 from chefbot.kitchen.tastings import AlreadyVoted, VoteError
@@ -76,6 +76,8 @@ RAISED = [
     (StaleList(3, 1, 2), 409, "stale_version", "version"),
     (VoteError("no such side", "choice"), 400, "bad_vote", "choice"),
     (ProgressError("who?", "cook", "unknown_cook"), 400, "unknown_cook", "cook"),
+    (StepWaits("task_id: soup.2 waits for Soup step 1 (Alex)"), 409, "step_waits", "task_id"),
+    (NutritionTableMissing("no SR28"), 503, "nutrition_table_missing", None),
     (UnreadableRow("plan", 3, "tasks", "not a list"), 500, "unreadable_row", "tasks"),
     (StorageError("locked"), 503, "storage_unavailable", None),
     (StorageFull("full"), 507, "storage_full", None),
@@ -88,7 +90,6 @@ RAISED = [
     (TimeoutError("too slow"), 504, "timeout", None),
     (AccountError("password: too short", "password"), 400, "bad_account", "password"),
     (NameTaken("name: Ann is taken", "name"), 409, "name_taken", "name"),
-    (NutritionTableMissing("no table"), 503, "nutrition_table_missing", None),
     (type("OddKitchenError", (KitchenError,), {})("odd"), 400, "kitchen_error", None),  # the nearest listed class
 ]
 

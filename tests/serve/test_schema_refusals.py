@@ -20,6 +20,7 @@ SEMANTIC = {  # route -> error codes its 400 description must name
     ("post", "/api/recipes"): ["bad_recipe", "no ingredient line"],
     ("post", "/api/shopping-list"): ["kitchen_error"],
     ("post", "/api/plans"): ["bad_meal_spec"],
+    ("post", "/api/recipes/{recipe_id}/cook"): ["bad_meal_spec"],
     ("post", "/api/plans/{plan_id}/progress"): ["unknown_cook", "bad_progress"],
     ("post", "/api/tastings/pair"): ["unknown_tasting_model", "kitchen.tasting_models"],
     ("post", "/api/tastings"): ["kitchen_error", "bad_vote"],

@@ -1005,6 +1005,7 @@ class DishTasks:
     title: str
     tasks: list[Task] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)  # sentences that are notes, not tasks
+    ingredients: list[str] = field(default_factory=list)  # the recipe's lines (cook mode's amounts per step)
 
     @property
     def kind_guess(self) -> str:
@@ -1100,7 +1101,7 @@ def tasks_from_directions(
     """One recipe's directions as the planner's tasks (``read_sentences`` -> ``dish_steps``)."""
     ingredients = ingredients or []
     steps, dropped, preheat_c = dish_steps(read_sentences(directions, ingredients), ingredients)
-    dish = DishTasks(key=key, title=title, dropped=dropped)
+    dish = DishTasks(key=key, title=title, dropped=dropped, ingredients=list(ingredients))
     for n, s in enumerate(steps, 1):
         equipment = equipment_of(s.station, s.vessel)
         temp = None

@@ -40,6 +40,21 @@ class ProgressError(KitchenError):
         self.field, self.code = field, code
 
 
+class StepWaits(ProgressError):
+    """A step started or done before every step it waits for (its ``after``) is done: 409 ``step_waits``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "task_id", "step_waits")
+
+
+def waiting_for(plan: dict, progress: list[dict], task_id: str) -> list[dict]:
+    """The tasks ``task_id`` waits for (the planner's ``after``: its dish's earlier steps, an oven's previous
+    block) that are not done yet; [] when it may start.  Cook mode locks the step on the page by the same rule."""
+    done = {p["task_id"] for p in progress if p["status"] == "done"}
+    by_id = {t["id"]: t for t in plan["tasks"]}
+    return [by_id[a] for a in by_id[task_id].get("after", []) if a in by_id and a not in done]
+
+
 def meal_spec(db: KitchenDB, form: dict) -> dict:
     """The planner's meal spec for a plan form (see docs/KITCHEN.md); NotFound names ``recipes.N.recipe_id``."""
     recipes = []
@@ -205,17 +220,23 @@ def parse_at(at: str | None, serve: dt.datetime) -> dt.datetime:
 
 
 def record_progress(db: KitchenDB, plan_id: int, cook: str, task_id: str, status: str, at: str | None) -> dict:
-    """Store that ``task_id`` was started or done (a repeat is ignored: the first time counts); the new state."""
+    """Store that ``task_id`` was started or done (a repeat is ignored: the first time counts); the new state.
+    ``StepWaits`` while a step it waits for is not done (``waiting_for``)."""
     loaded = _load(db, plan_id)
     if loaded is None:
         raise NotFound("plan", plan_id, "plan_id")
-    record, _progress = loaded
+    record, progress = loaded
     plan = record["plan"]
     if task_id not in {t["id"] for t in plan["tasks"]}:
         raise NotFound("task", task_id, "task_id")
     cooks = [c["name"] for c in plan["cooks"]]
     if cook not in cooks:
         raise ProgressError(f"cook: {cook!r} is not a cook of this plan ({', '.join(cooks)})", "cook", "unknown_cook")
+    repeat = any(p["task_id"] == task_id and p["status"] == status for p in progress)  # harmless, as before
+    waits = [] if repeat else waiting_for(plan, progress, task_id)
+    if waits:
+        names = "; ".join(f"{t.get('dish_title')} step {t.get('step')} ({t['cook']}): {t.get('text')}" for t in waits)
+        raise StepWaits(f"task_id: {task_id} waits for {names}; mark that done first")
     when = parse_at(at, dt.datetime.fromisoformat(plan["serve_at"]))
     with db.write() as c:
         c.execute(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chefbot.config import validate
+from chefbot.cooking.step_amounts import step_amounts
 from chefbot.cooking.tasks import DishTasks, tasks_from_directions
 from chefbot.errors import DataError
 from chefbot.plan.complete import Complete
@@ -95,6 +96,7 @@ def plan_to_dict(plan: Plan, warnings: list[str] | None = None) -> dict:
     """The plan as plain JSON types; clock times as ``HH:MM`` and ISO datetimes."""
     prob = plan.problem
     titles = {d.key: d.title for d in prob.dishes}
+    lines = {d.key: d.ingredients for d in prob.dishes}
 
     def clock(m: int) -> str:
         return prob.clock(m).strftime("%H:%M")
@@ -127,6 +129,7 @@ def plan_to_dict(plan: Plan, warnings: list[str] | None = None) -> dict:
                 "vessel": t.vessel,
                 "hands": [list(h) for h in st.hands],
                 "kind": "step",
+                "amounts": step_amounts(t.text, lines[t.dish]),  # the lines it uses, at the plan's servings
             }
         )
     _note_waits(prob, tasks)
@@ -209,6 +212,7 @@ def _preheat_task(prob: Problem, p: dict, segments: list[dict]) -> dict:
         "after": list(after),
         "vessel": None,
         "hands": [[p["start"], p["end"]]],
+        "amounts": [],
     }
 
 

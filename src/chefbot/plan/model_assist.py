@@ -110,7 +110,7 @@ def tasks_with_model(key: str, recipe: Recipe, complete: Complete) -> tuple[Dish
     except Exception as e:  # a bad answer or a failing endpoint: the rules still give a plan
         dish = tasks_from_directions(key, recipe.title, recipe.directions, recipe.ingredients)
         return dish, f"model tasks for '{recipe.title}' rejected ({e}); used the rules"
-    dish = DishTasks(key=key, title=recipe.title, tasks=tasks)
+    dish = DishTasks(key=key, title=recipe.title, tasks=tasks, ingredients=list(recipe.ingredients))
     mark_vessels(key, dish.tasks)
     return dish, None
 

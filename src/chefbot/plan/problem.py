@@ -10,7 +10,7 @@ window, a dish longer than the time available.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chefbot.cooking.durations import rules
 from chefbot.cooking.equipment import HEAT, KITCHEN_FIELD
@@ -30,6 +30,7 @@ class Dish:
     kind: str  # "hot" or "cold"
     tasks: list[Task]
     hold_max: int | None = None  # hot dishes: the most minutes they may sit idle off the heat
+    ingredients: list[str] = field(default_factory=list)  # the recipe's lines as planned (scaled)
 
 
 @dataclass
@@ -97,7 +98,10 @@ def build_problem(
     holds = [
         hold_limit(spec.hot_hold_max_min, meal.hot_hold_max_min, d.tasks) for spec, d in zip(meal.recipes, dish_tasks)
     ]
-    dishes = [Dish(d.key, d.title, k, d.tasks, h if k == "hot" else None) for d, k, h in zip(dish_tasks, kinds, holds)]
+    dishes = [
+        Dish(d.key, d.title, k, d.tasks, h if k == "hot" else None, d.ingredients)
+        for d, k, h in zip(dish_tasks, kinds, holds)
+    ]
     all_tasks = [t for d in dishes for t in d.tasks]
     total = sum(t.duration_min for t in all_tasks) + r.preheat_minutes * sum("oven" in t.equipment for t in all_tasks)
 

@@ -28,7 +28,7 @@ from chefbot.errors import ChefbotError
 from chefbot.generate.upstream import UpstreamError
 from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull, UnreadableRow
 from chefbot.kitchen.people import AccountError, NameTaken
-from chefbot.kitchen.plans import ProgressError
+from chefbot.kitchen.plans import ProgressError, StepWaits
 from chefbot.kitchen.rows import RecipeError
 from chefbot.kitchen.saved_lists import StaleList
 from chefbot.kitchen.tastings import AlreadyVoted, VoteError
@@ -97,6 +97,7 @@ ERROR_STATUS: dict[type[Exception], Status] = {
     AccountError: Status(400, code="bad_account"),
     NameTaken: Status(409, code="name_taken"),
     ProgressError: Status(400, code=lambda e: e.code),
+    StepWaits: Status(409, code="step_waits", param="task_id"),
     UnreadableRow: Status(500, "server_error", "unreadable_row"),
     # The kitchen's storage faults carry their own status and code (kitchen.db): 503, or 507 when the disk is full.
     StorageError: Status(StorageError.status, "server_error", StorageError.code),

@@ -17,8 +17,10 @@ inject a small model and ``chefbot serve`` a real one.  It only composes the par
   completions: ``completions.py``), ``routes_recipes.py`` (/v1/recipes) and
   ``routes_plan.py`` (/v1/plan, when the planner is installed), ``routes_kitchen.py`` (/api/*:
   recipe library, shopping lists, saved plans and cook mode, blind tastings; docs/KITCHEN.md),
-  ``routes_nutrition.py`` (/api/recipes/{id}/nutrition: figures from USDA SR28 only) and
-  ``routes_shopping.py`` (/api/shopping-lists: saved lists, ticked from several devices).
+  ``routes_nutrition.py`` (/api/recipes/{id}/nutrition: figures from USDA SR28 only),
+  ``routes_shopping.py`` (/api/shopping-lists: saved lists, ticked from several devices),
+  ``routes_cook.py`` (/api/recipes/{id}/cook: one recipe as a plan for cook mode), ``routes_webapp.py``
+  (the installable app: /manifest.webmanifest, /sw.js, /icons/*).
 
 Its OpenAPI schema (``/openapi.json``, ``contract_schema``) is the API's contract: every
 status a route can answer, both media types of a streamed answer, the limits; with
@@ -42,6 +44,7 @@ from chefbot.config import ExperimentConfig
 from chefbot.errors import ChefbotError
 from chefbot.kitchen.people import LoginLimiter, has_people
 from chefbot.serve import (
+    routes_cook,
     routes_kitchen,
     routes_nutrition,
     routes_openai,
@@ -50,6 +53,7 @@ from chefbot.serve import (
     routes_recipes,
     routes_shopping,
     routes_web,
+    routes_webapp,
 )
 from chefbot.serve.api_errors import BodyLimit, body_limit, install_error_handlers
 from chefbot.serve.auth import (
@@ -122,6 +126,7 @@ def create_app(
     install_error_handlers(app)
 
     app.include_router(routes_web.router)
+    app.include_router(routes_webapp.router)
     app.include_router(routes_openai.router)
     if state.has_completions:
         app.include_router(routes_openai.completions_router)
@@ -130,6 +135,7 @@ def create_app(
     app.include_router(routes_nutrition.router)
     app.include_router(routes_people.router)
     app.include_router(routes_shopping.router)
+    app.include_router(routes_cook.router)
     if routes_plan.planner_installed():
         app.include_router(routes_plan.router)
         state.has_plan = True

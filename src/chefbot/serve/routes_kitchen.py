@@ -40,7 +40,7 @@ from chefbot.serve.api_errors import ApiError, KitchenUnavailable, TastingModelF
 from chefbot.serve.deps import Caller, Server
 from chefbot.serve.recipes import check_constraints, recipe_messages
 from chefbot.serve.routes_plan import plan_in_slot, planner_installed
-from chefbot.serve.schemas import EXACT_INT, semantic_400
+from chefbot.serve.schemas import EXACT_INT, ErrorResponse, semantic_400
 from chefbot.serve.schemas_kitchen import (
     STORAGE,
     Deleted,
@@ -267,11 +267,18 @@ def shopping_list(req: ShoppingRequest, kitchen: Kitchen) -> ShoppingList:
 )
 async def create_plan(req: PlanCreate, request: Request, state: Server, kitchen: Kitchen) -> PlanRecord:
     """Plan a meal from library recipes (the planner of POST /v1/plan) and save it."""
+    form = req.model_dump(exclude_none=True)
+    result = await plan_form(form, request, state, kitchen)
+    return PlanRecord.model_validate(await asyncio.to_thread(plans.save_plan, kitchen.db, form, result))
+
+
+async def plan_form(form: dict, request: Request, state: ServerState, kitchen: KitchenStore) -> dict:
+    """The planner's answer for a plan form (``PlanCreate``'s fields), not saved: the meal spec from the library,
+    the solver within the server's limits, admitted like generation and stopped when given up."""
     if not planner_installed():
         raise ApiError(
             503, "the meal planner is not installed (pip install ortools)", "server_error", code="planner_missing"
         )
-    form = req.model_dump(exclude_none=True)
     spec = await asyncio.to_thread(plans.meal_spec, kitchen.db, form)
     cap = state.cfg.serve.plan_time_limit_s
     spec["solver"] = {
@@ -279,8 +286,7 @@ async def create_plan(req: PlanCreate, request: Request, state: Server, kitchen:
         "explain_time_limit_s": min(2.0, cap),
         "workers": state.cfg.serve.plan_workers,
     }
-    result = await plan_in_slot(state, spec, request)  # admitted like generation; stopped when given up
-    return PlanRecord.model_validate(await asyncio.to_thread(plans.save_plan, kitchen.db, form, result))
+    return await plan_in_slot(state, spec, request)
 
 
 @router.get(
@@ -307,6 +313,7 @@ def get_plan(plan_id: RowId, kitchen: Kitchen) -> PlanRecord:
         200: {"description": "the plan as it now stands (what is left re-planned)"},
         **semantic_400("progress"),
         **kitchen_errors(404, 413, 422, 500, *STORAGE),
+        409: {"model": ErrorResponse, "description": "the step waits for a step that is not done (step_waits)"},
     },
 )
 def progress(req: ProgressCreate, plan_id: RowId, kitchen: Kitchen) -> PlanRecord:

@@ -1,6 +1,11 @@
-// Cook mode: one cook's live view of a saved plan, sized for a phone. The current and the next
-// step, a countdown for the current one, "Done" (POST /api/plans/{id}/progress, answered with the
-// re-planned schedule) and oven preheat reminders.
+// Cook mode: one cook's live view of a saved plan, sized for a phone (a meal's plan, or one recipe's from
+// "Cook this": POST /api/recipes/{id}/cook). The current and the next step, each with the ingredient lines it
+// uses at the plan's servings (the planner's "amounts"), a countdown for the current one, "Done" (POST
+// /api/plans/{id}/progress, answered with the re-planned schedule) and oven preheat reminders. A step whose
+// "after" steps are not all done is locked ("waits for: step N"; the server refuses it too, 409 step_waits).
+// While a countdown runs the screen is kept on (navigator.wakeLock, asked again whenever the page is shown
+// again: the browser drops the lock when it is hidden); when it is up the phone vibrates and beeps (Web Audio:
+// no sound file), the sound unlocked by the cook's first tap (browsers start audio only after one).
 //
 // Once loaded it does not need the connection: the plan is kept in localStorage, "Start"/"Done"
 // update the page at once and wait in a queue (also in localStorage, with the time of the tap)
@@ -72,6 +77,30 @@ function stepWhen(t) {
     + (t.equipment && t.equipment.length ? " · " + t.equipment.join(", ") : "") + (t.oven_temp_c ? ` ${t.oven_temp_c} °C` : "");
 }
 
+// The steps `t` waits for (the planner's "after") that are not done yet, as they stand with the queue applied.
+function waitsFor(t) {
+  const byId = Object.fromEntries(tasksNow().map((x) => [x.id, x]));
+  return (t.after || []).map((id) => byId[id]).filter((a) => a && a.status !== "done");
+}
+
+function waitsText(t, waits) {
+  return "waits for: " + waits.map((a) => `step ${a.step}` + (a.dish_title !== t.dish_title ? ` of ${a.dish_title}` : "")
+    + (a.cook !== cookName ? ` (${a.cook})` : "")).join(", ");
+}
+
+// One card (now or next): the dish, the step, its amounts, what it waits for. True when it waits.
+function renderCard(which, t) {
+  $(`${which}-dish`).textContent = t.dish_title;
+  $(`${which}-text`).textContent = t.text;
+  $(`${which}-amounts`).replaceChildren(...(t.amounts || []).map((line) => h("li", {}, line)));
+  $(`${which}-when`).textContent = stepWhen(t);
+  $(`${which}-card`).dataset.task = t.id;
+  const waits = waitsFor(t);
+  $(`${which}-waits`).hidden = !waits.length;
+  $(`${which}-waits`).textContent = waits.length ? waitsText(t, waits) : "";
+  return waits.length > 0;
+}
+
 function render() {
   const { now, next } = current();
   const mine = myTasks();
@@ -79,19 +108,14 @@ function render() {
   $("now-card").hidden = !now;
   $("finished").hidden = !!now;
   if (now) {
-    $("now-dish").textContent = now.dish_title;
-    $("now-text").textContent = now.text;
-    $("now-when").textContent = stepWhen(now);
-    $("now-card").dataset.task = now.id;
+    const locked = renderCard("now", now);
+    $("now-card").classList.toggle("locked", locked);
     $("start").hidden = !!now.started_at;
+    $("start").disabled = locked;
+    $("done").disabled = locked;
   }
   $("next-card").hidden = !next;
-  if (next) {
-    $("next-dish").textContent = next.dish_title;
-    $("next-text").textContent = next.text;
-    $("next-when").textContent = stepWhen(next);
-    $("next-card").dataset.task = next.id;
-  }
+  if (next) renderCard("next", next);
   const doneCount = mine.filter((t) => t.status === "done").length;
   $("c-progress").textContent = `${doneCount} of ${mine.length} steps done · serve at ${saved.serve_at.slice(-5)}`;
   const late = saved.delay_min || 0;
@@ -131,19 +155,87 @@ function tick() {
   const start = new Date(now.started_at || now.start_iso).getTime();
   const nowMs = Date.now();
   box.hidden = false;
-  if (!now.started_at && nowMs < start) {
+  if (waitsFor(now).length || (!now.started_at && nowMs < start)) {
     box.className = "countdown waiting";
-    box.textContent = `starts in ${minutesText(start - nowMs)}`;
+    box.textContent = nowMs < start ? `starts in ${minutesText(start - nowMs)}` : "waiting";
+    holdScreen(false);
     return;
   }
   const left = start + now.duration_min * 60000 - nowMs;
   box.className = "countdown" + (left <= 0 ? " over" : "");
   box.textContent = left > 0 ? `${minutesText(left)} left` : `time is up (${minutesText(-left)} over)`;
+  holdScreen(true);
   if (left <= 0 && box.dataset.buzzed !== now.id) {
     box.dataset.buzzed = now.id;
     if (navigator.vibrate) navigator.vibrate([300, 150, 300]);
+    beep();
   }
 }
+
+// -- the alert and the screen ------------------------------------------------------------------
+let audio = null;
+
+// The page's one AudioContext, resumed (a browser lets it play only after a tap on the page: every button calls this).
+function audioContext() {
+  const Context = window.AudioContext || window.webkitAudioContext;
+  if (!Context) return null;
+  if (!audio) audio = new Context();
+  if (audio.state === "suspended") audio.resume().catch(() => {});
+  return audio;
+}
+
+// Three short 880 Hz beeps, each faded in and out (no click), built by Web Audio: no sound file to cache.
+function beep() {
+  const ctx = audioContext();
+  if (!ctx) return;
+  for (let i = 0; i < 3; i++) {
+    const t0 = ctx.currentTime + 0.05 + i * 0.4;
+    const osc = ctx.createOscillator();
+    const gain = ctx.createGain();
+    osc.type = "sine";
+    osc.frequency.value = 880;
+    gain.gain.setValueAtTime(0.0001, t0);
+    gain.gain.exponentialRampToValueAtTime(0.5, t0 + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, t0 + 0.3);
+    osc.connect(gain).connect(ctx.destination);
+    osc.start(t0);
+    osc.stop(t0 + 0.32);
+  }
+  document.body.dataset.beeps = String(Number(document.body.dataset.beeps || 0) + 1);
+}
+
+let wakeLock = null;     // the screen wake lock while held
+let wantScreen = false;  // a countdown runs: hold it (again after the page was hidden)
+let asking = false;
+let refused = false;     // the browser said no: not asked again until the page is shown again
+
+async function holdScreen(want) {
+  wantScreen = want;
+  if (!("wakeLock" in navigator)) return;
+  if (!want) {
+    if (wakeLock) { const held = wakeLock; wakeLock = null; held.release().catch(() => {}); }
+    return;
+  }
+  if (wakeLock || asking || refused || document.visibilityState !== "visible") return;
+  asking = true;
+  try {
+    const lock = await navigator.wakeLock.request("screen");
+    lock.addEventListener("release", () => { if (wakeLock === lock) wakeLock = null; document.body.dataset.wakeLock = "released"; });
+    if (wantScreen) { wakeLock = lock; document.body.dataset.wakeLock = "held"; } else lock.release().catch(() => {});
+  } catch (e) {
+    refused = true;
+    document.body.dataset.wakeLock = `refused: ${e.name || e}`; // battery saver, or a browser without it
+  } finally {
+    asking = false;
+  }
+}
+
+// The browser releases the lock when the page is hidden; ask again when it is shown while a countdown runs.
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState !== "visible") return;
+  refused = false;
+  if (wantScreen) holdScreen(true);
+});
 
 function renderNet() {
   const pending = queue.length;
@@ -159,7 +251,8 @@ function renderNet() {
 
 function post(status) {
   const { now } = current();
-  if (!now) return;
+  audioContext(); // a tap: the beep may play later
+  if (!now || waitsFor(now).length) return; // locked: the buttons are disabled, the server would refuse it too
   queue.push({ cook: cookName, task_id: now.id, status, at: localIso(new Date()) });
   store(QUEUE_STORE, queue);
   render();
@@ -191,10 +284,17 @@ async function flush() {
   }
 }
 
+// Whether `plan` is at least as new as the copy shown: the server only ever adds progress rows, so a copy
+// with fewer is older (the service worker's offline copy of an earlier GET, an answer overtaken by another).
+function asNew(plan, than) {
+  return !than || (plan.progress || []).length >= (than.progress || []).length;
+}
+
 async function refresh() {
   if (queue.length || flushing) return flush();
   try {
-    saved = await api("GET", `/api/plans/${encodeURIComponent(planId)}`);
+    const plan = await api("GET", `/api/plans/${encodeURIComponent(planId)}`);
+    if (asNew(plan, saved)) saved = plan;
     store(PLAN_STORE, saved);
     render();
   } catch (e) {
@@ -226,7 +326,9 @@ async function init() {
   if (!planId || !cookName) return pickPage();
   queue = restore(QUEUE_STORE) || [];
   try {
-    saved = await api("GET", `/api/plans/${encodeURIComponent(planId)}`);
+    const plan = await api("GET", `/api/plans/${encodeURIComponent(planId)}`);
+    const kept = restore(PLAN_STORE);
+    saved = asNew(plan, kept) ? plan : kept;
     store(PLAN_STORE, saved);
   } catch (e) {
     saved = restore(PLAN_STORE);

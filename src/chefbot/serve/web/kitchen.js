@@ -159,5 +159,15 @@ function loginForm() {
   sessionReady = refreshSession();
 }
 
+
+// The service worker (routes_webapp.py, web/sw.js) keeps the pages and cook mode offline. Browsers allow one
+// only in a secure context (https://, or http://localhost): elsewhere the pages work online only.
+function registerServiceWorker() {
+  if (!("serviceWorker" in navigator) || !window.isSecureContext) return;
+  navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch((e) => console.warn("service worker:", e));
+}
+
+
 keyField();
 loginForm();
+registerServiceWorker();

@@ -1,7 +1,8 @@
-// The recipe library: search, view and scale a recipe, delete it, and tick recipes (each with its
-// servings) into one shopping list grouped by aisle, pantry staples apart. The list is saved on the server
-// (/api/shopping-lists): its address (?list=ID) reopens it, ticks are kept there and shared, so another
-// phone on the same list sees them (the page re-reads the list every few seconds and when it is shown again).
+// The recipe library: search, view and scale a recipe, delete it, cook it ("Cook this": cook mode for this
+// recipe at these servings), and tick recipes (each with its servings) into one shopping list grouped by
+// aisle, pantry staples apart. The list is saved on the server (/api/shopping-lists): its address (?list=ID)
+// reopens it, ticks are kept there and shared, so another phone on the same list sees them (the page re-reads
+// the list every few seconds and when it is shown again).
 "use strict";
 
 let current = null; // the recipe shown in #recipe-view
@@ -78,6 +79,19 @@ async function scale(ev) {
   ev.preventDefault();
   const n = parseInt($("v-servings").value, 10);
   if (current && n > 0) await show(current.id, n);
+}
+
+// One recipe as a plan of one cook (POST /api/recipes/{id}/cook: the planner, starting now), opened in cook mode.
+async function cookThis() {
+  if (!current) return;
+  const servings = parseInt($("v-servings").value, 10) || current.servings;
+  say("lib-status", "Planning the steps...");
+  try {
+    const plan = await api("POST", `/api/recipes/${current.id}/cook`, { servings });
+    location.href = `/cook?plan=${plan.id}&cook=${encodeURIComponent(Object.keys(plan.cooks)[0])}`;
+  } catch (e) {
+    say("lib-status", e.message, true);
+  }
 }
 
 async function remove() {
@@ -255,6 +269,7 @@ async function init() {
   $("search-form").addEventListener("submit", search);
   $("scale-form").addEventListener("submit", scale);
   $("delete").addEventListener("click", remove);
+  $("cook-this").addEventListener("click", cookThis);
   $("add").addEventListener("click", addPasted);
   $("make-list").addEventListener("click", shoppingList);
   $("saved-lists").addEventListener("change", (ev) => { if (ev.target.value) openList(ev.target.value); });
