@@ -22,6 +22,7 @@ from chefbot.generate.completion import (
     Completion,
     Messages,
     OnResult,
+    Settings,
     TokenCompletion,
     TokenScores,
     resolve_settings,
@@ -29,7 +30,7 @@ from chefbot.generate.completion import (
 
 Score = Callable[..., list[TokenScores]]  # a TokenEngine's ``score``
 # An engine's own decoding (``CompletesIds._continue_ids``): (prompts, settings, stop strings, cancel) -> completions
-Continue = Callable[[list[list[int]], GenerationConfig, Sequence[str], "threading.Event | None"], list[TokenCompletion]]
+Continue = Callable[[list[list[int]], Settings, Sequence[str], "threading.Event | None"], list[TokenCompletion]]
 
 
 def chat_prompt_ids(tokenizer: Any, messages: Messages, fold: str = "auto") -> list[int]:
