@@ -24,6 +24,7 @@ from starlette.routing import Match
 
 from chefbot.config import ExperimentConfig
 from chefbot.errors import ChefbotError
+from chefbot.generate.structured import UnsupportedSchema
 from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull, UnreadableRow
 from chefbot.kitchen.plans import ProgressError
 from chefbot.kitchen.rows import RecipeError
@@ -96,6 +97,7 @@ ERROR_STATUS: dict[type[Exception], Status] = {
     RecipeError: Status(400, code="bad_recipe"),
     MealRefused: Status(400, code="bad_meal_spec"),
     TastingModelFailed: Status(502, "server_error", "tasting_model_failed"),
+    UnsupportedSchema: Status(400, code="unsupported_schema", param="response_format"),
     RequestTimeout: Status(504, "timeout", "timeout"),
     TimeoutError: Status(504, "timeout", "timeout"),
 }

@@ -41,6 +41,7 @@ from chefbot.serve.schemas_openai import (
     chat_request_model,
     completion_request_model,
     openai_finish_reason,
+    structured_output,
     usage,
 )
 from chefbot.serve.sse import SSE_HEADERS, in_band_errors, sse, sse_media_type
@@ -90,7 +91,15 @@ async def chat_completions(
 ) -> ChatCompletion | StreamingResponse:
     state.check_model(req.model)
     prompt = state.check_size(req.plain_messages())
-    settings = state.settings_for(req.max_completion_tokens or req.max_tokens, req.temperature, req.top_p, req.seed)
+    settings = state.settings_for(
+        req.max_completion_tokens or req.max_tokens,
+        req.temperature,
+        req.top_p,
+        req.seed,
+        top_k=req.top_k,
+        repetition_penalty=req.repetition_penalty,
+        structured=structured_output(req.response_format),
+    )
     cid, created = new_id("chatcmpl"), now()
     if not req.stream:
         c = await state.complete(prompt, settings, request=request)
@@ -154,7 +163,17 @@ async def completions(
     cap = state.cfg.serve.max_tokens_cap
     max_tokens = min(state.gen_cfg.max_new_tokens if req.max_tokens is None else req.max_tokens, cap)
     settings = {
-        k: v for k, v in state.settings_for(None, req.temperature, req.top_p, req.seed).items() if k != "max_new_tokens"
+        k: v
+        for k, v in state.settings_for(
+            None,
+            req.temperature,
+            req.top_p,
+            req.seed,
+            top_k=req.top_k,
+            repetition_penalty=req.repetition_penalty,
+            structured=structured_output(req.response_format),
+        ).items()
+        if k != "max_new_tokens"
     }
     work = CompletionWork(prompts, settings, max_tokens, req.stops(), req.echo, req.logprobs)
     cid, created = new_id("cmpl"), now()
