@@ -182,6 +182,13 @@ def test_harmless_values_and_ignored_fields_are_served(app_client):
     assert r.status_code == 200, r.text
 
 
+def _nested(depth: int) -> dict:
+    schema: dict = {"type": "string"}
+    for _ in range(depth):
+        schema = {"type": "array", "items": schema}
+    return schema
+
+
 @pytest.mark.parametrize(
     "schema,keyword",
     [
@@ -191,6 +198,8 @@ def test_harmless_values_and_ignored_fields_are_served(app_client):
         ({"type": "string", "format": "email"}, "format"),
         ({"type": "array", "items": {"type": "string"}, "uniqueItems": True}, "uniqueItems"),
         ({"$ref": "https://example.com/s.json"}, "$ref"),
+        ({"type": "string", "maxLength": 100000}, "maxLength"),  # llama.cpp would nest 100000 rules
+        (_nested(40), "(depth)"),
     ],
 )
 def test_an_unsupported_schema_keyword_is_refused_by_name(app_client, schema, keyword):

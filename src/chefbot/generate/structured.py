@@ -56,6 +56,10 @@ ANNOTATIONS = frozenset(
 # String formats both grammars have a rule for.
 FORMATS = frozenset({"date", "time", "date-time"})
 TYPES = frozenset({"object", "array", "string", "integer", "number", "boolean", "null"})
+# llama-cpp-python writes a bound of N as N nested optional rules (and llama.cpp parses them recursively): bounds
+# and nesting are capped so that no request can make a grammar that takes the server down.
+MAX_BOUND = 1000  # minLength, maxLength, minItems, maxItems
+MAX_DEPTH = 24  # subschemas inside subschemas
 # Keywords whose value is a map of name -> schema (the names are data, not keywords).
 _SCHEMA_MAPS = ("properties", "$defs", "definitions")
 ANY_OBJECT = {"type": "object"}  # response_format json_object: any JSON object
@@ -106,6 +110,8 @@ def _walk(schema: Any, where: str) -> Iterator[tuple[str, str, Any]]:
     """(pointer, keyword, value) of every keyword in ``schema`` and its subschemas."""
     if isinstance(schema, bool):
         return
+    if where.count("/") > 2 * MAX_DEPTH:
+        raise UnsupportedSchema("(depth)", where, f"subschemas nested more than {MAX_DEPTH} deep")
     if not isinstance(schema, dict):
         raise UnsupportedSchema("(schema)", where, f"a schema is an object, not {type(schema).__name__}")
     for key, value in schema.items():
@@ -134,6 +140,10 @@ def check_schema(schema: Any) -> None:
             bad = [t for t in types if t not in TYPES]
             if bad:
                 raise UnsupportedSchema(key, where, f"unknown type {bad[0]!r}")
+        if key in ("minLength", "maxLength", "minItems", "maxItems") and not (
+            isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_BOUND
+        ):
+            raise UnsupportedSchema(key, where, f"{value!r}: a whole number from 0 to {MAX_BOUND}")
         if key == "$ref" and not (isinstance(value, str) and value.startswith("#/")):
             raise UnsupportedSchema(key, where, "only local references (#/...) are resolved")
 
