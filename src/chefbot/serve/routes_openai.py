@@ -41,7 +41,6 @@ from chefbot.serve.schemas_openai import (
     chat_request_model,
     completion_request_model,
     openai_finish_reason,
-    structured_output,
     usage,
 )
 from chefbot.serve.sse import SSE_HEADERS, in_band_errors, sse, sse_media_type
@@ -91,15 +90,7 @@ async def chat_completions(
 ) -> ChatCompletion | StreamingResponse:
     state.check_model(req.model)
     prompt = state.check_size(req.plain_messages())
-    settings = state.settings_for(
-        req.max_completion_tokens or req.max_tokens,
-        req.temperature,
-        req.top_p,
-        req.seed,
-        top_k=req.top_k,
-        repetition_penalty=req.repetition_penalty,
-        structured=structured_output(req.response_format),
-    )
+    settings = state.settings_for(req.max_completion_tokens or req.max_tokens, **req.sampling())
     cid, created = new_id("chatcmpl"), now()
     if not req.stream:
         c = await state.complete(prompt, settings, request=request)
@@ -162,19 +153,7 @@ async def completions(
     prompts = state.check_prompt_ids(req.prompt)
     cap = state.cfg.serve.max_tokens_cap
     max_tokens = min(state.gen_cfg.max_new_tokens if req.max_tokens is None else req.max_tokens, cap)
-    settings = {
-        k: v
-        for k, v in state.settings_for(
-            None,
-            req.temperature,
-            req.top_p,
-            req.seed,
-            top_k=req.top_k,
-            repetition_penalty=req.repetition_penalty,
-            structured=structured_output(req.response_format),
-        ).items()
-        if k != "max_new_tokens"
-    }
+    settings = {k: v for k, v in state.settings_for(None, **req.sampling()).items() if k != "max_new_tokens"}
     work = CompletionWork(prompts, settings, max_tokens, req.stops(), req.echo, req.logprobs)
     cid, created = new_id("cmpl"), now()
     if not req.stream:

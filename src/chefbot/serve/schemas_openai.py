@@ -154,13 +154,9 @@ class StreamOptions(LenientRequest):
     include_usage: bool = Field(False, description="stream: add a last chunk with token usage (and empty choices)")
 
 
-class ChatCompletionRequest(LenientRequest):
-    model: str | None = Field(None, description="the served model id (GET /v1/models); another id is 404")
-    messages: list[ChatMessage] = Field(min_length=1, description="the conversation, oldest first")
-    max_tokens: Int(ge=1) | None = Field(
-        None, description="longest answer in tokens (above serve.max_tokens_cap: lowered to it)"
-    )
-    max_completion_tokens: Int(ge=1) | None = Field(None, description="the newer OpenAI name for max_tokens")
+class SamplingRequest(LenientRequest):
+    """What the chat and the completions requests share: how the answer is sampled, streamed and shaped."""
+
     temperature: float | None = Field(None, ge=0, le=2, description="0 = greedy")
     top_p: float | None = Field(None, gt=0, le=1)
     seed: Seed | None = None
@@ -168,21 +164,41 @@ class ChatCompletionRequest(LenientRequest):
     repetition_penalty: float | None = Field(
         None, gt=0, le=5, description="penalty on tokens already in the text (1: off; vLLM's extra)"
     )
-    n: Int(ge=1, le=1) = Field(1, description="one choice per request (more: 400 unsupported_field)")
     stream: bool = Field(False, description="answer as server-sent events (text/event-stream)")
     stream_options: StreamOptions | None = None
     response_format: ResponseFormat | None = Field(
         None, description="text (default), json_object or json_schema: the answer is JSON, enforced while decoding"
     )
+    logit_bias: Refused("logit_bias") = None
+    presence_penalty: Refused("presence_penalty") = None
+    frequency_penalty: Refused("frequency_penalty") = None
+
+    def sampling(self) -> dict[str, Any]:
+        """The keywords of ``ServerState.settings_for`` this request sets (all but the token limit)."""
+        return {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "seed": self.seed,
+            "top_k": self.top_k,
+            "repetition_penalty": self.repetition_penalty,
+            "structured": structured_output(self.response_format),
+        }
+
+
+class ChatCompletionRequest(SamplingRequest):
+    model: str | None = Field(None, description="the served model id (GET /v1/models); another id is 404")
+    messages: list[ChatMessage] = Field(min_length=1, description="the conversation, oldest first")
+    max_tokens: Int(ge=1) | None = Field(
+        None, description="longest answer in tokens (above serve.max_tokens_cap: lowered to it)"
+    )
+    max_completion_tokens: Int(ge=1) | None = Field(None, description="the newer OpenAI name for max_tokens")
+    n: Int(ge=1, le=1) = Field(1, description="one choice per request (more: 400 unsupported_field)")
     tools: Refused("tools") = None
     tool_choice: Refused("tool_choice") = None
     functions: Refused("functions") = None
     function_call: Refused("function_call") = None
-    logit_bias: Refused("logit_bias") = None
     logprobs: Refused("logprobs_chat") = None
     top_logprobs: Refused("top_logprobs") = None
-    presence_penalty: Refused("presence_penalty") = None
-    frequency_penalty: Refused("frequency_penalty") = None
     stop: Refused("stop_chat") = None
     audio: Refused("audio") = None
     modalities: Refused("modalities") = None
@@ -284,7 +300,7 @@ def _prompt_schema(max_prompts: int, vocab_size: int) -> dict:
 StopString = Annotated[str, Field(min_length=1, max_length=MAX_STOP_CHARS)]
 
 
-class CompletionRequest(LenientRequest):
+class CompletionRequest(SamplingRequest):
     model: str | None = Field(None, description="the served model id (GET /v1/models); another id is 404")
     prompt: list[str | list[int]]  # replaced per server by completion_request_model
     max_tokens: Int(ge=0) | None = Field(
@@ -299,24 +315,9 @@ class CompletionRequest(LenientRequest):
     stop: StopString | Annotated[list[StopString], Field(max_length=MAX_STOPS)] | None = Field(
         None, description="stop before the first of these strings in the completion (not returned)"
     )
-    temperature: float | None = Field(None, ge=0, le=2, description="0 = greedy")
-    top_p: float | None = Field(None, gt=0, le=1)
-    seed: Seed | None = None
-    top_k: Int(ge=0) | None = Field(None, description="sample among the k likeliest tokens (0: off; vLLM's extra)")
-    repetition_penalty: float | None = Field(
-        None, gt=0, le=5, description="penalty on tokens already in the text (1: off; vLLM's extra)"
-    )
     n: Int(ge=1, le=1) = Field(1, description="one choice per prompt (more: 400 unsupported_field)")
-    stream: bool = Field(False, description="answer as server-sent events (text/event-stream)")
-    stream_options: StreamOptions | None = None
-    response_format: ResponseFormat | None = Field(
-        None, description="text (default), json_object or json_schema: each completion is JSON, enforced while decoding"
-    )
     suffix: Refused("suffix") = None
     best_of: Refused("best_of") = None
-    logit_bias: Refused("logit_bias") = None
-    presence_penalty: Refused("presence_penalty") = None
-    frequency_penalty: Refused("frequency_penalty") = None
 
     def stops(self) -> list[str]:
         return [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
