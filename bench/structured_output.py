@@ -174,12 +174,12 @@ def main() -> None:
     ap.add_argument("--config", default="configs/quickstart.yaml")
     ap.add_argument("--tokens", type=int, default=48)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--quick", action="store_true", help="16 tokens, 1 repeat, bench/out only")
+    ap.add_argument("--quick", action="store_true", help="16 tokens, 1 repeat, 10 s for the index, bench/out only")
     ap.add_argument("--build-limit-s", type=float, default=60, help="longest wait for outlines-core's index")
     ap.add_argument("--doc-section", default=None, help="rewrite this section of docs/BENCHMARKS.md")
     args = ap.parse_args()
     if args.quick:
-        args.tokens, args.repeats = 16, 1
+        args.tokens, args.repeats, args.build_limit_s = 16, 1, min(args.build_limit_s, 10)
 
     from chefbot.config import load_config
     from chefbot.generate import make_generator
