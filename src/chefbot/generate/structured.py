@@ -260,6 +260,8 @@ class GuidanceProcessor:
                 allowed[r, self.stop_ids] = True
                 continue
             fill_next_token_bitmask(m, self.bitmask, r)
+            # The bits unpacked here: llguidance's own apply_token_bitmask_inplace is torch.compile'd, which on a
+            # CPU builds C++ on its first call.
             bits = (self.bitmask[r].unsqueeze(1) >> self._bits) & 1  # [words, 32]: bit j of word w = token 32w+j
             row = bits.reshape(-1)[: scores.shape[1]].bool()
             allowed[r, : row.shape[0]] = row
