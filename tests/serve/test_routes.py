@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from serve_support import FastGenerator, serve_cfg
 
 from chefbot.errors import ChefbotError
+from chefbot.generate.structured import UnsupportedSchema
 from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull, UnreadableRow
 from chefbot.kitchen.plans import ProgressError
 from chefbot.kitchen.rows import RecipeError
@@ -78,6 +79,7 @@ RAISED = [
     (MealRefused("no feasible plan"), 400, "bad_meal_spec", None),
     (KitchenUnavailable("kitchen DB x has schema version 9"), 503, "kitchen_db", None),
     (TastingModelFailed("a: refused", "a.model"), 502, "tasting_model_failed", "a.model"),
+    (UnsupportedSchema("minimum", "/properties/servings"), 400, "unsupported_schema", "response_format"),
     (RequestTimeout("too slow"), 504, "timeout", None),
     (TimeoutError("too slow"), 504, "timeout", None),
     (type("OddKitchenError", (KitchenError,), {})("odd"), 400, "kitchen_error", None),  # the nearest listed class

@@ -106,11 +106,11 @@ class StructuredOutput(BaseModel):
         return {"type": "json_schema", "json_schema": spec}
 
 
-def _walk(schema: Any, where: str) -> Iterator[tuple[str, str, Any]]:
+def _walk(schema: Any, where: str, depth: int = 0) -> Iterator[tuple[str, str, Any]]:
     """(pointer, keyword, value) of every keyword in ``schema`` and its subschemas."""
     if isinstance(schema, bool):
         return
-    if where.count("/") > 2 * MAX_DEPTH:
+    if depth > MAX_DEPTH:
         raise UnsupportedSchema("(depth)", where, f"subschemas nested more than {MAX_DEPTH} deep")
     if not isinstance(schema, dict):
         raise UnsupportedSchema("(schema)", where, f"a schema is an object, not {type(schema).__name__}")
@@ -118,12 +118,12 @@ def _walk(schema: Any, where: str) -> Iterator[tuple[str, str, Any]]:
         yield where, key, value
         if key in _SCHEMA_MAPS and isinstance(value, dict):
             for name, sub in value.items():
-                yield from _walk(sub, f"{where}/{key}/{name}")
+                yield from _walk(sub, f"{where}/{key}/{name}", depth + 1)
         elif key in ("items", "additionalProperties") and isinstance(value, dict):
-            yield from _walk(value, f"{where}/{key}")
+            yield from _walk(value, f"{where}/{key}", depth + 1)
         elif key in ("anyOf", "prefixItems") and isinstance(value, list):
             for i, sub in enumerate(value):
-                yield from _walk(sub, f"{where}/{key}/{i}")
+                yield from _walk(sub, f"{where}/{key}/{i}", depth + 1)
 
 
 def check_schema(schema: Any) -> None:
