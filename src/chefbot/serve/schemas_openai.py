@@ -18,7 +18,7 @@ import json
 from functools import cache
 from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import AfterValidator, BaseModel, Field, PlainValidator, WithJsonSchema, create_model
+from pydantic import AfterValidator, BaseModel, Discriminator, Field, PlainValidator, Tag, WithJsonSchema, create_model
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
@@ -82,7 +82,12 @@ def Refused(key: str) -> Any:  # a type, hence the capital
     return Annotated[
         Any,
         AfterValidator(check),
-        WithJsonSchema({"description": f"not supported ({reason}); accepted only as {shown} (another value: 400)"}),
+        WithJsonSchema(
+            {
+                "enum": [h for i, h in enumerate(harmless) if h not in harmless[:i]],  # 0.0 is 0 to JSON Schema
+                "description": f"not supported ({reason}); accepted only as {shown} (another value: 400)",
+            }
+        ),
     ]
 
 
@@ -121,7 +126,18 @@ class JsonSchemaFormat(LenientRequest):
     json_schema: JsonSchemaSpec
 
 
-ResponseFormat = Annotated[TextFormat | JsonObjectFormat | JsonSchemaFormat, Field(discriminator="type")]
+def _format_type(value: Any) -> str | None:
+    return value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+
+
+# A callable discriminator: a "type" one would put a discriminator mapping of "#/$defs/..." references in the
+# document, which FastAPI does not rewrite to its components.
+ResponseFormat = Annotated[
+    Annotated[TextFormat, Tag("text")]
+    | Annotated[JsonObjectFormat, Tag("json_object")]
+    | Annotated[JsonSchemaFormat, Tag("json_schema")],
+    Discriminator(_format_type),
+]
 
 
 def structured_output(fmt: TextFormat | JsonObjectFormat | JsonSchemaFormat | None) -> StructuredOutput | None:
