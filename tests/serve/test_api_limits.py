@@ -160,7 +160,6 @@ def test_schema_valid_ingredients_are_accepted(tokenizer, ingredients, given):
         ("max_tokens", "5", "max_tokens"),
         ("max_tokens", 5.5, "max_tokens"),
         ("max_tokens", True, "max_tokens"),
-        ("n", 2, "n"),
         ("temperature", "0.5", "temperature"),
         ("seed", 2**60, "seed"),
     ],

@@ -14,6 +14,7 @@ from serve_support import FastGenerator, serve_cfg
 
 from chefbot.cooking.nutrition import NutritionTableMissing
 from chefbot.errors import ChefbotError
+from chefbot.generate.structured import UnsupportedSchema
 from chefbot.generate.upstream import UpstreamError
 from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull, UnreadableRow
 from chefbot.kitchen.people import AccountError, NameTaken
@@ -85,6 +86,7 @@ RAISED = [
     (MealRefused("no feasible plan"), 400, "bad_meal_spec", None),
     (KitchenUnavailable("kitchen DB x has schema version 9"), 503, "kitchen_db", None),
     (TastingModelFailed("a: refused", "a.model"), 502, "tasting_model_failed", "a.model"),
+    (UnsupportedSchema("minimum", "/properties/servings"), 400, "unsupported_schema", "response_format"),
     (RequestTimeout("too slow"), 504, "timeout", None),
     (UpstreamError("upstream http://u/v1 is busy", 503, "upstream_busy", retry_after=2), 503, "upstream_busy", None),
     (TimeoutError("too slow"), 504, "timeout", None),

@@ -20,7 +20,8 @@
     ``LlamaCppGenerator``);
 
 * ``WholeAnswerStream``: the ``Stream`` of an engine that cannot stream;
-* ``resolve_settings``: the settings a request may override.
+* ``Settings`` (the generation settings of one request: the config's, plus ``structured``, the JSON an answer
+  must be) and ``resolve_settings``: the settings a request may override.
 
 What token engines share (prompt ids, plain decoding, the ``complete_ids`` skeleton) is in
 ``chefbot.generate.token_engine``.
@@ -33,7 +34,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from pydantic import Field
+
 from chefbot.config import GenerationConfig, validate
+from chefbot.generate.structured import StructuredOutput
 
 Messages = Sequence[dict[str, str]]
 OnResult = Callable[[int, "Completion"], None]
@@ -294,8 +298,23 @@ class WholeAnswerStream:
         self._cancel.set()
 
 
-def resolve_settings(gen_cfg: GenerationConfig, override: dict | None = None) -> GenerationConfig:
+class Settings(GenerationConfig):
+    """The settings one request is generated with: the config's ``GenerationConfig`` and what only a request sets.
+    ``structured`` is left out of ``model_dump`` (results and the config record the config's settings only)."""
+
+    structured: StructuredOutput | None = Field(
+        None,
+        exclude=True,
+        description="the answer must be JSON matching this schema (a request's response_format; "
+        "chefbot.generate.structured); null: free text",
+    )
+
+
+def resolve_settings(gen_cfg: GenerationConfig, override: dict | None = None) -> Settings:
     """chefbot's settings with an override applied and validated (unknown keys are errors)."""
-    if not override:
+    if isinstance(gen_cfg, Settings) and not override:
         return gen_cfg
-    return validate(GenerationConfig, {**gen_cfg.model_dump(), **override}, "generation settings")
+    base = gen_cfg.model_dump()
+    if isinstance(gen_cfg, Settings) and gen_cfg.structured is not None:
+        base["structured"] = gen_cfg.structured
+    return validate(Settings, {**base, **(override or {})}, "generation settings")

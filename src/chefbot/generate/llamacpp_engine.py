@@ -9,6 +9,9 @@ from training and the hf engine:
   sees text and never applies a template of its own;
 * **stops**: every stop id ``LocalGenerator`` stops on (``chefbot.stops``, the model's own eos ids);
 * **text** is decoded by the same tokenizer, the same way;
+* **structured output** (a request's ``structured`` setting): llama.cpp's grammar sampler, on the GBNF grammar
+  llama-cpp-python converts from the JSON schema, masks the logits before chefbot samples
+  (``chefbot.generate.structured.LlamaGrammar``);
 * **sampling** is done here, in numpy, on llama.cpp's logits with chefbot's ``GenerationConfig``
   (greedy is the argmax; temperature, top_k, top_p, seed, repetition penalty as transformers
   applies them), so no llama.cpp sampler default (top_k 40, min_p 0.05, temperature 0.8) slips in.
@@ -46,9 +49,10 @@ from typing import Any
 
 from chefbot.config import ExperimentConfig, GenerationConfig
 from chefbot.errors import ChefbotError
-from chefbot.generate.completion import Completion, OnResult, TokenCompletion, TokenScores, resolve_settings
+from chefbot.generate.completion import Completion, OnResult, Settings, TokenCompletion, TokenScores, resolve_settings
 from chefbot.generate.engine_probe import Verdict, probe_llamacpp
 from chefbot.generate.gguf import cached_gguf
+from chefbot.generate.structured import LlamaGrammar, gbnf
 from chefbot.generate.token_engine import CompletesIds, decode_plain
 from chefbot.model import load_tokenizer, resolve_source
 from chefbot.stops import stop_token_ids
@@ -200,6 +204,7 @@ class _Job:
     rng: Any = None
     scores: TokenScores | None = None
     outer: threading.Event | None = None  # the caller's ``cancel`` (shared by the jobs of one call): set = stop too
+    grammar: LlamaGrammar | None = None  # structured output: llama.cpp's grammar sampler masks the logits
 
     @property
     def stopped(self) -> bool:
@@ -374,9 +379,13 @@ class _Decoder:
 
     def _take(self, job: _Job, logits: Any) -> None:
         """Choose the job's next token from its logits, hand it out, and end the job when it is done."""
+        if job.grammar is not None:
+            job.grammar.mask(logits)
         tok = pick_token(
             logits, job.settings, job.rng, job.prompt + job.new if job.settings.repetition_penalty != 1.0 else ()
         )
+        if job.grammar is not None and tok not in job.stop_ids:
+            job.grammar.accept(tok)
         job.new.append(tok)
         job.chunks.put([tok])
         if tok in job.stop_ids:
@@ -399,6 +408,8 @@ class _Decoder:
 
     def _end(self, job: _Job, finish: str = "", error: BaseException | None = None) -> None:
         job.finish = finish or "error"
+        if job.grammar is not None:
+            job.grammar.close()
         if job.seq >= 0 and self.active.get(job.seq) is job:
             del self.active[job.seq]
             self.lib.llama_memory_seq_rm(self.mem, job.seq, -1, -1)
@@ -516,7 +527,8 @@ class LlamaCppGenerator(CompletesIds):
         self.model_ptr = lib.llama_model_load_from_file(str(self.gguf_path).encode(), mp)
         if not self.model_ptr:
             raise ChefbotError(f"llama.cpp could not load {self.gguf_path}")
-        self.n_vocab = lib.llama_vocab_n_tokens(lib.llama_model_get_vocab(self.model_ptr))
+        self.vocab = lib.llama_model_get_vocab(self.model_ptr)
+        self.n_vocab = lib.llama_vocab_n_tokens(self.vocab)
         n_ctx = min(n_ctx, lib.llama_model_n_ctx_train(self.model_ptr))
         self.parallel, self.contexts, self.n_ctx = parallel, contexts, n_ctx
         self._base_gguf, self._base, self._base_lock = base_gguf, None, threading.Lock()
@@ -663,7 +675,7 @@ class LlamaCppGenerator(CompletesIds):
     def _submit(
         self,
         prompt: list[int],
-        s: GenerationConfig,
+        s: Settings,
         max_new: int,
         stop_check: Any = None,
         score_k: int | None = None,
@@ -676,6 +688,8 @@ class LlamaCppGenerator(CompletesIds):
                 f"a prompt of {len(prompt)} tokens does not fit the llamacpp engine's {self.n_ctx}-token context"
             )
         job = _Job(list(prompt), s, min(max_new, room), self._stop_set, stop_check, score_k, score_next, outer=cancel)
+        if s.structured is not None and score_k is None:
+            job.grammar = LlamaGrammar(self.lib, self.vocab, gbnf(s.structured), self.n_vocab)
         min(self._decoders, key=lambda d: d.load).submit(job)
         return job
 
@@ -725,7 +739,8 @@ class LlamaCppGenerator(CompletesIds):
     def score(self, sequences: Sequence[Sequence[int]], top_k: int = 0, next_token: bool = False) -> list[TokenScores]:
         """The log-probability of each token given those before it: one llama.cpp pass per sequence, the
         log-softmax in fp32 of the logits at every position (``LocalGenerator.score``'s contract)."""
-        jobs = [self._submit(list(seq), self.gen_cfg, 0, score_k=top_k, score_next=next_token) for seq in sequences]
+        s = resolve_settings(self.gen_cfg)
+        jobs = [self._submit(list(seq), s, 0, score_k=top_k, score_next=next_token) for seq in sequences]
         return [j.future.result().scores for j in jobs]  # type: ignore[misc]
 
     def _stopper(self, stop: Sequence[str]) -> Callable[[list[int]], bool] | None:
@@ -748,7 +763,7 @@ class LlamaCppGenerator(CompletesIds):
         return TokenCompletion(job.prompt, ids, reason)
 
     def _continue_ids(
-        self, prompts: list[list[int]], s: GenerationConfig, stop: Sequence[str], cancel: threading.Event | None
+        self, prompts: list[list[int]], s: Settings, stop: Sequence[str], cancel: threading.Event | None
     ) -> list[TokenCompletion]:
         """``complete_ids``' decoding: every prompt its own sequence; once ``cancel`` is set the sequences stop at
         their next token."""

@@ -6,7 +6,8 @@ end-of-turn id the tokenizer and model know (Qwen's files disagree about which o
 that is, pitfall 3).  The model's own ``generation_config`` is replaced by a neutral
 one, so a hidden ``repetition_penalty`` or ``top_k`` from a hub checkpoint never
 changes results: only chefbot's ``GenerationConfig`` counts.  ``stream`` yields text
-deltas for the server and can be cancelled when a client goes away.
+deltas for the server and can be cancelled when a client goes away.  A request's ``structured`` setting
+(JSON matching a schema) is enforced by llguidance as a logits processor (``chefbot.generate.structured``).
 
 With a PEFT adapter it also answers as its base alone (``without_adapter``, the ``AnswersAsBase`` contract):
 a twin on the same model object whose calls switch the adapter off with PEFT's ``disable_adapter()``.  That
@@ -31,7 +32,15 @@ from typing import Any
 
 from chefbot.config import GenerationConfig
 from chefbot.errors import ChefbotError
-from chefbot.generate.completion import Completion, OnResult, TokenCompletion, TokenScores, resolve_settings
+from chefbot.generate.completion import (
+    Completion,
+    OnResult,
+    Settings,
+    TokenCompletion,
+    TokenScores,
+    resolve_settings,
+)
+from chefbot.generate.structured import GuidanceProcessor
 from chefbot.generate.token_engine import CompletesIds, decode_plain
 from chefbot.stops import stop_token_ids
 
@@ -351,7 +360,7 @@ class LocalGenerator(CompletesIds):
             torch.manual_seed(s.seed)
 
     def _generate_batch(
-        self, prompts: list[list[int]], s: GenerationConfig, cancel: _Cancel | None = None, streamer: Any = None
+        self, prompts: list[list[int]], s: Settings, cancel: _Cancel | None = None, streamer: Any = None
     ) -> list[Completion]:
         new = self._new_tokens(prompts, s, cancel, streamer)
         cancelled = cancel is not None and cancel.event.is_set()
@@ -360,7 +369,7 @@ class LocalGenerator(CompletesIds):
     def _new_tokens(
         self,
         prompts: list[list[int]],
-        s: GenerationConfig,
+        s: Settings,
         cancel: _Cancel | None = None,
         streamer: Any = None,
         criteria: list[Any] | None = None,
@@ -378,6 +387,12 @@ class LocalGenerator(CompletesIds):
             kw["stopping_criteria"] = StoppingCriteriaList(stopping)
         if streamer is not None:
             kw["streamer"] = streamer
+        if s.structured is not None:  # the answer must be this JSON: llguidance masks every other token
+            from transformers import LogitsProcessorList
+
+            kw["logits_processor"] = LogitsProcessorList(
+                [GuidanceProcessor(s.structured, self.tokenizer, self.stop_ids, len(prompts), ids.shape[1])]
+            )
         with self._model_use(), torch.inference_mode():
             seqs = self.model.generate(
                 input_ids=ids,
@@ -437,7 +452,7 @@ class LocalGenerator(CompletesIds):
         return out
 
     def _continue_ids(
-        self, prompts: list[list[int]], s: GenerationConfig, stop: Sequence[str], cancel: threading.Event | None
+        self, prompts: list[list[int]], s: Settings, stop: Sequence[str], cancel: threading.Event | None
     ) -> list[TokenCompletion]:
         """``complete_ids``' decoding: prompts decoded in batches, longest first; once ``cancel`` is set decoding
         stops at the next token and later batches are not run."""

@@ -27,7 +27,7 @@ import httpx
 
 from chefbot.config import GenerationConfig
 from chefbot.errors import ChefbotError
-from chefbot.generate.completion import Completion, Messages, OnResult, WholeAnswerStream, resolve_settings
+from chefbot.generate.completion import Completion, Messages, OnResult, Settings, WholeAnswerStream, resolve_settings
 from chefbot.io import atomic_write_json
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -141,14 +141,17 @@ class OpenAIGenerator:
         }
 
     @staticmethod
-    def _request_settings(s: GenerationConfig) -> dict:
-        """What is sent: the API has no repetition_penalty/top_k, so those go as extras only when set."""
+    def _request_settings(s: Settings) -> dict:
+        """What is sent: the API has no repetition_penalty/top_k, so those go as extras only when set; a structured
+        answer goes as the request's ``response_format`` (the endpoint enforces it)."""
         req: dict[str, Any] = {
             "max_tokens": s.max_new_tokens,
             "temperature": s.temperature if s.do_sample else 0.0,
             "top_p": s.top_p if s.do_sample else 1.0,
             "seed": s.seed,
         }
+        if s.structured is not None:
+            req["response_format"] = s.structured.openai_response_format()
         extra = {}
         if s.repetition_penalty != 1.0:
             extra["repetition_penalty"] = s.repetition_penalty

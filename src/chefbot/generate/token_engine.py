@@ -22,6 +22,7 @@ from chefbot.generate.completion import (
     Completion,
     Messages,
     OnResult,
+    Settings,
     TokenCompletion,
     TokenScores,
     resolve_settings,
@@ -29,7 +30,7 @@ from chefbot.generate.completion import (
 
 Score = Callable[..., list[TokenScores]]  # a TokenEngine's ``score``
 # An engine's own decoding (``CompletesIds._continue_ids``): (prompts, settings, stop strings, cancel) -> completions
-Continue = Callable[[list[list[int]], GenerationConfig, Sequence[str], "threading.Event | None"], list[TokenCompletion]]
+Continue = Callable[[list[list[int]], Settings, Sequence[str], "threading.Event | None"], list[TokenCompletion]]
 
 
 def chat_prompt_ids(tokenizer: Any, messages: Messages, fold: str = "auto") -> list[int]:
@@ -128,7 +129,7 @@ class CompletesIds(PromptIdsChat):
         s = resolve_settings(self.gen_cfg, {**(settings_override or {}), "max_new_tokens": max(1, max_tokens)})
         prompts = [list(p) for p in prompts]
         greedy = not (s.do_sample and s.temperature > 0)
-        if max_tokens == 1 and greedy and s.repetition_penalty == 1.0:
+        if max_tokens == 1 and greedy and s.repetition_penalty == 1.0 and s.structured is None:
             return one_pass_completions(self.score, self.tokenizer, self.stop_ids, prompts, stop, logprobs)
         if max_tokens == 0:
             out = [TokenCompletion(p, [], "length") for p in prompts]

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chefbot.config import GenerationConfig
+from chefbot.errors import ChefbotError
 from chefbot.generate.completion import Completion, OnResult, WholeAnswerStream, resolve_settings
 from chefbot.generate.token_engine import PromptIdsChat
 from chefbot.stops import stop_token_ids
@@ -73,6 +74,15 @@ class VLLMGenerator(PromptIdsChat):
         if cancel is not None and cancel.is_set():
             return [Completion("", "cancelled", len(p["prompt_token_ids"]), 0) for p in prompts]
         sample = s.do_sample and s.temperature > 0
+        extra: dict[str, Any] = {}
+        if s.structured is not None:  # vLLM's own structured decoding (vLLM >= 0.11); untested here: no GPU in CI
+            try:
+                from vllm.sampling_params import StructuredOutputsParams
+            except ImportError:
+                raise ChefbotError(
+                    "structured output with the vllm engine needs vLLM >= 0.11 (StructuredOutputsParams)"
+                ) from None
+            extra["structured_outputs"] = StructuredOutputsParams(json=s.structured.json_schema)
         params = SamplingParams(
             max_tokens=s.max_new_tokens,
             temperature=s.temperature if sample else 0.0,
@@ -82,6 +92,7 @@ class VLLMGenerator(PromptIdsChat):
             seed=s.seed,
             stop_token_ids=self.stop_ids,
             skip_special_tokens=True,
+            **extra,
         )
         lora = None
         if self.adapter:

@@ -25,6 +25,7 @@ from starlette.routing import Match
 from chefbot.config import ExperimentConfig
 from chefbot.cooking.nutrition import NutritionTableMissing
 from chefbot.errors import ChefbotError
+from chefbot.generate.structured import UnsupportedSchema
 from chefbot.generate.upstream import UpstreamError
 from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull, UnreadableRow
 from chefbot.kitchen.people import AccountError, NameTaken
@@ -107,6 +108,7 @@ ERROR_STATUS: dict[type[Exception], Status] = {
     NutritionTableMissing: Status(503, "server_error", "nutrition_table_missing"),
     MealRefused: Status(400, code="bad_meal_spec"),
     TastingModelFailed: Status(502, "server_error", "tasting_model_failed"),
+    UnsupportedSchema: Status(400, code="unsupported_schema", param="response_format"),
     RequestTimeout: Status(504, "timeout", "timeout"),
     # The model behind an openai engine did not answer: 502/503 (with Retry-After)/504, or its own 4xx passed back.
     UpstreamError: Status(

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from chefbot.chat import request_messages
 from chefbot.config import GroundingConfig, PromptConfig
 from chefbot.cooking.kitchen_sense import check_kitchen_sense
 from chefbot.cooking.recipe_constraints import RecipeConstraints, check_recipe
 from chefbot.cooking.tasks import tasks_from_directions
 from chefbot.recipe_format import Recipe, parse_recipe
-from chefbot.serve.schemas_recipes import StructuredRecipe
+from chefbot.serve.schemas_recipes import RecipeJSON, StructuredRecipe
 
 DEFAULT_CONSTRAINTS = "The recipe must be: {constraints}."
 
@@ -45,6 +47,22 @@ def minutes_mentioned(directions: list[str]) -> float:
     planner's task extraction: a lower bound of the time."""
     dish = tasks_from_directions("answer", "", directions)
     return float(sum(t.duration_min for t in dish.tasks if t.duration_from == "text"))
+
+
+def check_json_answer(text: str, constraints: RecipeConstraints) -> dict:
+    """``check_constraints`` of an answer written as ``RecipeJSON`` (``"format": "json"``): the JSON read by the
+    schema, rendered to chefbot's recipe text (``Recipe.render``) and checked exactly as a text answer is, plus
+    ``recipe_json``; an answer that is no such JSON (cut at max_tokens) is checked as an empty recipe, with why."""
+    try:
+        data = RecipeJSON.model_validate_json(text)
+    except ValidationError as e:
+        checked = check_constraints("", constraints)
+        why = e.errors(include_url=False)[0]
+        checked["problems"].insert(0, f"the JSON answer does not match the recipe schema: {why['msg']}")
+        checked["valid"] = False
+        return {**checked, "recipe_json": None}
+    checked = check_constraints(data.as_recipe().render(), constraints)
+    return {**checked, "recipe_json": data.model_dump()}
 
 
 def check_constraints(text: str, constraints: RecipeConstraints) -> dict:

@@ -93,7 +93,7 @@ async def chat_completions(
 ) -> ChatCompletion | StreamingResponse:
     state.check_model(req.model)
     prompt = state.check_size(req.plain_messages())
-    settings = state.settings_for(req.max_completion_tokens or req.max_tokens, req.temperature, req.top_p, req.seed)
+    settings = state.settings_for(req.max_completion_tokens or req.max_tokens, **req.sampling())
     cid, created = new_id("chatcmpl"), now()
     if not req.stream:
         c = await state.complete(prompt, settings, request=request)
@@ -165,9 +165,7 @@ async def completions(
     prompts = state.check_prompt_text(req.prompt) if text_only else state.check_prompt_ids(req.prompt)
     cap = state.cfg.serve.max_tokens_cap
     max_tokens = min(state.gen_cfg.max_new_tokens if req.max_tokens is None else req.max_tokens, cap)
-    settings = {
-        k: v for k, v in state.settings_for(None, req.temperature, req.top_p, req.seed).items() if k != "max_new_tokens"
-    }
+    settings = {k: v for k, v in state.settings_for(None, **req.sampling()).items() if k != "max_new_tokens"}
     work = CompletionWork(prompts, settings, max_tokens, req.stops(), req.echo, req.logprobs)
     cid, created = new_id("cmpl"), now()
     if not req.stream:

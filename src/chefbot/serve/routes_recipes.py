@@ -8,6 +8,10 @@ the schema itself, 400), the person's own ingredients against the requested diet
 ``enforce`` (``enforce.py``: more sampled attempts while a constraint is violated or a kitchen-sense
 safety check fails, at most ``serve.enforce_attempts``; the best one otherwise, ``constraints_met:
 false`` or ``kitchen_sense.safe: false``; ``retries`` says why each further attempt was made).
+With ``"format": "json"`` the model writes a ``RecipeJSON`` object (title, servings, total_time_minutes,
+ingredients, directions), enforced while decoding (``schemas_recipes.RECIPE_FORMAT``); the JSON is rendered
+to chefbot's recipe text and checked exactly as a text answer (``recipes.check_json_answer``), and the
+answer carries it as ``recipe_json``.
 Every answer carries ``kitchen_sense`` (``cooking/kitchen_sense.py``: is it a recipe, is it safe, is
 it plausible, each check with its reason and source) beside the constraint ``checks``.
 
@@ -40,10 +44,11 @@ from chefbot.serve.enforce import Attempts, rejected
 from chefbot.serve.grounding import ServingGrounding
 from chefbot.serve.ids import new_id
 from chefbot.serve.queue import ActiveStream
-from chefbot.serve.recipes import check_constraints, recipe_messages
+from chefbot.serve.recipes import check_constraints, check_json_answer, recipe_messages
 from chefbot.serve.schemas import ErrorResponse, error_body, error_responses, semantic_400
 from chefbot.serve.schemas_openai import openai_finish_reason, usage
 from chefbot.serve.schemas_recipes import (
+    RECIPE_FORMAT,
     GroundingSource,
     RecipeDelta,
     RecipeDone,
@@ -91,7 +96,12 @@ class RecipeJob:
         self.limit = state.cfg.serve.enforce_attempts if req.enforce else 1
         self.tries = Attempts(
             self.limit,
-            state.settings_for(req.max_tokens, req.temperature, seed=req.seed),
+            state.settings_for(
+                req.max_tokens,
+                req.temperature,
+                seed=req.seed,
+                structured=RECIPE_FORMAT if req.format == "json" else None,
+            ),
             req.temperature,
             req.seed,
             state.gen_cfg.seed,
@@ -99,7 +109,8 @@ class RecipeJob:
         self.id = new_id("recipe")
 
     def record(self, c: Completion) -> None:
-        self.tries.record(c, check_constraints(c.text, self.wanted))
+        check = check_json_answer if self.req.format == "json" else check_constraints
+        self.tries.record(c, check(c.text, self.wanted))
 
     def result(self) -> RecipeResponse:
         best = self.tries.best

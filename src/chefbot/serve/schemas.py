@@ -199,9 +199,10 @@ SEMANTIC = "semantic refusal (error.code names it): the request matches this sch
 SEMANTIC_400 = {
     "chat": SEMANTIC + "the model's chat template refuses these messages (invalid_messages, e.g. roles in an "
     "order it does not allow); also a schema refusal answered 400, not 422: more than serve.max_messages "
-    "messages (too_many_messages, the schema's maxItems)",
+    "messages (too_many_messages, the schema's maxItems); " + "{unsupported}",
     "completions": SEMANTIC + "a text prompt the tokenizer turns into no tokens (empty_prompt); also a schema "
-    "refusal answered 400, not 422: more than serve.max_prompts prompts (too_many_prompts, maxItems)",
+    "refusal answered 400, not 422: more than serve.max_prompts prompts (too_many_prompts, maxItems); "
+    + "{unsupported}",
     "recipes": SEMANTIC + "the model's chat template refuses the prompt (invalid_messages); also a schema refusal "
     "answered 400, not 422: no ingredient at all (empty_ingredients: minItems, contains, pattern)",
     "plan": SEMANTIC + "the meal cannot be planned: a recipe with no step the planner can schedule, no feasible "
@@ -227,6 +228,16 @@ SEMANTIC_400 = {
     "login": SEMANTIC + "none for a well-formed login (a wrong name or password is 401 invalid_login); only a body "
     "that cannot be read as JSON text (no code)",
 }
+
+
+# The OpenAI routes' refusals of what they do not do (schemas_openai.UNSUPPORTED_FIELDS, response_format).
+UNSUPPORTED_400 = (
+    "a field the server does not support, asked for (unsupported_field: tools, logit_bias, n > 1, ...: "
+    'docs/SERVING.md, "Structured output"), a response_format of another type than text, json_object or '
+    "json_schema (unsupported_response_format), a JSON schema keyword that is not enforced (unsupported_schema)"
+)
+for _route in ("chat", "completions"):
+    SEMANTIC_400[_route] = SEMANTIC_400[_route].replace("{unsupported}", UNSUPPORTED_400)
 
 
 def semantic_400(route: str) -> dict[int | str, dict]:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, PlainValidator, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from chefbot.cooking.recipe_constraints import RecipeConstraints  # the request's constraints: one class, one name
+from chefbot.generate.structured import StructuredOutput
 from chefbot.recipe_format import Recipe
 from chefbot.serve.schemas import Int, LenientRequest, Seed
 from chefbot.serve.schemas_openai import Usage
@@ -67,12 +68,47 @@ class RecipeRequest(LenientRequest):
     temperature: float | None = Field(None, ge=0, le=2, description="0 = greedy")
     seed: Seed | None = None
     stream: bool = Field(False, description="answer as server-sent events (text/event-stream)")
+    format: Literal["text", "json"] = Field(
+        "text",
+        description="text: the model writes the recipe as it was trained to; json: it writes a RecipeJSON object, "
+        "enforced while decoding (every answer matches the schema, or ends cut at max_tokens), checked as the text is",
+    )
     enforce: bool = Field(
         False,
         description="generate again (sampled) while a requested constraint is violated or a kitchen-sense "
         "safety check fails, at most serve.enforce_attempts answers; else the best one, constraints_met false "
         "or kitchen_sense.safe false (retries says why each further answer was generated)",
     )
+
+
+class RecipeJSON(BaseModel):
+    """A recipe as JSON: the schema ``/v1/recipes`` with ``"format": "json"`` decodes under (``RECIPE_FORMAT``).
+    Only keywords every engine enforces (``chefbot.generate.structured.SUPPORTED_KEYWORDS``); the bounds keep a
+    model from writing one field for ever."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(max_length=120, description="the dish's name")
+    servings: int = Field(description="how many people it serves")
+    total_time_minutes: int = Field(description="preparation and cooking time, in minutes")
+    ingredients: list[Annotated[str, Field(max_length=160)]] = Field(
+        min_length=1, max_length=40, description="one line each, with its quantity: 2 cups flour"
+    )
+    directions: list[Annotated[str, Field(max_length=600)]] = Field(
+        min_length=1, max_length=30, description="one step each, in order, without numbers"
+    )
+
+    def as_recipe(self) -> Recipe:
+        return Recipe(
+            title=self.title,
+            servings=self.servings if self.servings >= 1 else None,
+            ingredients=list(self.ingredients),
+            directions=list(self.directions),
+            source="written by the model",
+        )
+
+
+RECIPE_FORMAT = StructuredOutput(kind="json_schema", json_schema=RecipeJSON.model_json_schema(), name="recipe")
 
 
 class RecipeStep(BaseModel):
@@ -185,6 +221,11 @@ class RecipeResponse(BaseModel):
     attempt: int = Field(description="which of them this is (with enforce: the first that passed, else the best)")
     retries: list[RetryReason] = Field(
         description="with enforce: why each further attempt was made (empty when the first answer passed)"
+    )
+    recipe_json: RecipeJSON | None = Field(
+        None,
+        description='format "json": the answer as the model wrote it, read by the schema; null for format text or '
+        "when the answer was cut before the JSON ended (problems then says so)",
     )
     raw: str
     finish_reason: Literal["stop", "length"]

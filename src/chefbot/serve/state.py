@@ -32,6 +32,7 @@ from chefbot.generate.completion import (
     require,
 )
 from chefbot.generate.engine_probe import cpu_info
+from chefbot.generate.structured import StructuredOutput
 from chefbot.generate.token_engine import tokenizer_fingerprint
 from chefbot.generate.upstream import UpstreamError
 from chefbot.model import adapter_identity
@@ -182,8 +183,18 @@ class ServerState:
         return out
 
     def settings_for(
-        self, max_tokens: int | None, temperature: float | None, top_p: float | None = None, seed: int | None = None
+        self,
+        max_tokens: int | None,
+        temperature: float | None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        *,
+        top_k: int | None = None,
+        repetition_penalty: float | None = None,
+        structured: StructuredOutput | None = None,
     ) -> dict:
+        """A request's overrides of the generation settings (``chefbot.generate.completion.Settings``); the queue
+        batches requests whose overrides are equal, so it is JSON (``structured`` as its dump)."""
         # Capped silently, as OpenAI does for max_tokens beyond a model's limit.
         out: dict[str, Any] = {
             "max_new_tokens": min(max_tokens or self.gen_cfg.max_new_tokens, self.cfg.serve.max_tokens_cap)
@@ -196,6 +207,12 @@ class ServerState:
             out["top_p"] = top_p
         if seed is not None:
             out["seed"] = seed
+        if top_k is not None:
+            out["top_k"] = top_k
+        if repetition_penalty is not None:
+            out["repetition_penalty"] = repetition_penalty
+        if structured is not None:
+            out["structured"] = structured.model_dump()
         return out
 
     # -- the queue, its refusals in the API's envelope -------------------------------------------
