@@ -93,6 +93,25 @@ def references_block(references: Sequence[Recipe], grounding: GroundingConfig) -
     return "\n".join([grounding.intro, *lines])
 
 
+def fixed_system_prompt(prompt: PromptConfig) -> str | None:
+    """The system prompt every training request began with (``request_messages``): ``prompt.system`` when it
+    has no ``{ner}``/``{title}`` placeholders; None when training used none (a conversation without a system
+    message then gets the template's own default, as training did) or one per request (placeholders)."""
+    if not prompt.system:
+        return None
+    a, b = (prompt.system.format(ner=f"\ue000{x}", title=f"\ue000{x.upper()}") for x in "ab")
+    return a if a == b else None
+
+
+def with_trained_system(messages: Sequence[Message], prompt: PromptConfig) -> list[Message]:
+    """``messages`` as the model was trained to see them: a conversation that brings no system message gets
+    the trained one (``fixed_system_prompt``), as the exports' chat templates and Modelfile SYSTEM do; a
+    client's own system message is kept as it is."""
+    msgs = [dict(m) for m in messages]
+    system = None if msgs and msgs[0]["role"] == "system" else fixed_system_prompt(prompt)
+    return [{"role": "system", "content": system}, *msgs] if system else msgs
+
+
 def request_messages(
     ner: Sequence[str] | str,
     prompt: PromptConfig,

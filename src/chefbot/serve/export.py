@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chefbot.chat import adapt_to_template, request_messages
+from chefbot.chat import adapt_to_template, fixed_system_prompt
 from chefbot.config import GenerationConfig, PromptConfig
 from chefbot.errors import ChefbotError
 from chefbot.generate import LocalGenerator
@@ -76,17 +76,17 @@ class TrainedPrompt:
 def trained_prompt(prompt: PromptConfig, tokenizer: Any) -> TrainedPrompt:
     """The system prompt as training builds it (``chefbot.chat.request_messages``) and the fold decision
     as training takes it (``adapt_to_template`` with ``prompt.fold_system``) for this tokenizer."""
-    a = request_messages(["\ue000a"], prompt, title="\ue000A")
-    b = request_messages(["\ue000b"], prompt, title="\ue000B")
-    if a[0]["role"] != "system":
+    system = fixed_system_prompt(prompt)
+    if system is None and not prompt.system:
         return TrainedPrompt(system=None, fold=False)
-    if a[0]["content"] != b[0]["content"]:
+    if system is None:
         raise ChefbotError(
             "prompt.system uses {ner} or {title}: every training request had its own system prompt, which a "
             "fixed Modelfile SYSTEM or chat template cannot repeat; export with a prompt.system without placeholders"
         )
-    folded = adapt_to_template(a, tokenizer, prompt.fold_system)[0]["role"] != "system"
-    return TrainedPrompt(system=a[0]["content"], fold=folded)
+    probe = [{"role": "system", "content": system}, {"role": "user", "content": "x"}]
+    folded = adapt_to_template(probe, tokenizer, prompt.fold_system)[0]["role"] != "system"
+    return TrainedPrompt(system=system, fold=folded)
 
 
 def _jinja_literal(text: str) -> str:
