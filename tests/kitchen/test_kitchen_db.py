@@ -19,7 +19,7 @@ from chefbot.kitchen.db import (
     KitchenError,
     resolve_db_path,
 )
-from chefbot.kitchen.library import get_recipe, save_recipe, search_recipes
+from chefbot.kitchen.library import get_recipe, search_recipes
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
