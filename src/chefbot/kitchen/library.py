@@ -347,22 +347,24 @@ def insert_recipe(
     return int(cur.lastrowid)
 
 
+def _columns(content: dict) -> tuple:
+    """The editable fields (``_content``) as stored: title, servings, ingredients, directions, tags, category."""
+    return (
+        content["title"],
+        content["servings"],
+        _dumps(content["ingredients"]),
+        _dumps(content["directions"]),
+        _dumps(content["tags"]),
+        content["category"],
+    )
+
+
 def insert_version(conn: sqlite3.Connection, recipe_id: int, version: int, content: dict, saved_at: str) -> None:
     """Keep a previous version of a recipe (in the caller's transaction): an edit's, a restore's or a backup's."""
     conn.execute(
         "INSERT INTO recipe_versions (recipe_id, version, title, servings, ingredients, directions, tags, category, "
         "saved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            recipe_id,
-            version,
-            content["title"],
-            content["servings"],
-            _dumps(content["ingredients"]),
-            _dumps(content["directions"]),
-            _dumps(content["tags"]),
-            content["category"],
-            saved_at,
-        ),
+        (recipe_id, version, *_columns(content), saved_at),
     )
 
 
@@ -391,12 +393,7 @@ def _replace(c: sqlite3.Connection, row: sqlite3.Row, content: dict) -> dict:
         "UPDATE recipes SET title = ?, servings = ?, ingredients = ?, directions = ?, tags = ?, category = ?, "
         "version = version + 1, updated_at = ? WHERE id = ?",
         (
-            content["title"],
-            content["servings"],
-            _dumps(content["ingredients"]),
-            _dumps(content["directions"]),
-            _dumps(content["tags"]),
-            content["category"],
+            *_columns(content),
             now_iso(),
             row["id"],
         ),
