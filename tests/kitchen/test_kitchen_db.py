@@ -99,8 +99,8 @@ def test_a_write_that_fails_leaves_nothing(kdb):
     with pytest.raises(RuntimeError):
         with kdb.write() as c:
             c.execute(
-                "INSERT INTO recipes (title, servings, ingredients, directions, search, created_at, updated_at) "
-                "VALUES ('Half', 2, '[]', '[]', '', 'x', 'x')"
+                "INSERT INTO recipes (title, servings, ingredients, directions, created_at, updated_at) "
+                "VALUES ('Half', 2, '[]', '[]', 'x', 'x')"
             )
             raise RuntimeError("killed between two statements")
     assert search_recipes(kdb)["total"] == 0

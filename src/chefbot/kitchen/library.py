@@ -53,6 +53,7 @@ from chefbot.kitchen.rows import (
     MAX_TITLE,
     RecipeError,
     clean_text,
+    has_control,
 )
 from chefbot.kitchen.schema_org import yield_line
 from chefbot.recipe_format import Recipe, parse_recipe
@@ -512,14 +513,14 @@ def search_recipes(
 ) -> dict:
     """Recipes matching every word of ``q`` (full-text, stemmed, as prefixes: ``fts_query``), best match first,
     having the tag ``tag`` and in the category ``category`` (case-insensitively); without ``q``, newest first.
-    A query with no word finds nothing.  A bad tag or category is RecipeError naming ``tag`` / ``category``.
+    A query with no word, or with a control character, finds nothing.  A bad tag or category is RecipeError naming ``tag`` / ``category``.
     A stored row this chefbot cannot read is left out of ``data`` and listed in ``unreadable`` (id, field,
     message), so one bad row never hides the others."""
     joins, where, args = "", [], []
     order = "recipes.created_at DESC, recipes.id DESC"
     if q is not None and q.strip():
         match = fts_query(q)
-        if match is None:
+        if match is None or has_control(q):  # no saved recipe holds a control character
             return {"object": "list", "total": 0, "data": []}
         joins = "JOIN recipes_fts ON recipes_fts.rowid = recipes.id"
         where.append("recipes_fts MATCH ?")
