@@ -304,8 +304,8 @@ def test_a_bad_recipe_row_is_reported_not_a_500_for_the_list(client, tmp_path):
     good = client.post("/api/recipes", json=RECIPES[0]).json()["id"]
     bad = plant(
         tmp_path / "kitchen.db",
-        "INSERT INTO recipes (title, servings, ingredients, directions, source, search, "
-        "created_at, updated_at) VALUES ('Odd', 4, '[\"1 egg\"]', '[\"Boil.\"]', '\"pasted\"', 'odd', ?, ?)",
+        "INSERT INTO recipes (title, servings, ingredients, directions, source, "
+        "created_at, updated_at) VALUES ('Odd', 4, '[\"1 egg\"]', '[\"Boil.\"]', '\"pasted\"', ?, ?)",
         "2026-11-25T10:00:00",
         "2026-11-25T10:00:00",
     )

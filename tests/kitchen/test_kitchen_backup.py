@@ -230,8 +230,31 @@ sources = st.sampled_from(
         {"kind": "generated", "settings": {"temperature": 0.7, "seed": 3}},
     ]
 )
+tags_st = st.lists(st.sampled_from(["dinner", "spicy food", "crème brûlée", "kid's 5-min"]), max_size=3, unique=True)
+categories = st.sampled_from([None, "Dinner", "Sides & sauces"])
+versions_st = st.lists(  # an edit history: versions 1..n before the recipe's own n + 1
+    st.builds(
+        lambda t, s, i, d, tg, cat, at: {
+            "title": t,
+            "servings": s,
+            "ingredients": i,
+            "directions": d,
+            "tags": tg,
+            "category": cat,
+            "saved_at": at,
+        },
+        titles,
+        st.integers(1, 100),
+        lines,
+        lines,
+        tags_st,
+        categories,
+        times,
+    ),
+    max_size=2,
+).map(lambda vs: [{"version": n, **v} for n, v in enumerate(vs, 1)])
 recipes_st = st.builds(
-    lambda t, s, i, d, src, c, u: {
+    lambda t, s, i, d, src, c, u, tg, cat, vs: {
         "title": t,
         "servings": s,
         "ingredients": i,
@@ -239,6 +262,10 @@ recipes_st = st.builds(
         "source": src,
         "created_at": c,
         "updated_at": u,
+        "version": len(vs) + 1,
+        "tags": tg,
+        "category": cat,
+        "versions": vs,
     },
     titles,
     st.integers(1, 100),
@@ -247,6 +274,9 @@ recipes_st = st.builds(
     sources,
     times,
     times,
+    tags_st,
+    categories,
+    versions_st,
 )
 progress_st = st.lists(
     st.builds(

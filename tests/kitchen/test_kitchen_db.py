@@ -19,7 +19,7 @@ from chefbot.kitchen.db import (
     KitchenError,
     resolve_db_path,
 )
-from chefbot.kitchen.library import get_recipe, save_recipe, search_recipes
+from chefbot.kitchen.library import get_recipe, search_recipes
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -44,11 +44,17 @@ def test_an_older_file_keeps_its_rows_through_the_migration(tmp_path):
     path = tmp_path / "k.db"
     with KitchenDB(path, upto=1) as old:
         assert "tastings" not in tables(path)
-        rid = save_recipe(old, "Soup", ["1 onion"], ["Simmer 20 minutes."])["id"]
+        with old.write() as c:  # a row as version 1 wrote it (its LIKE column `search` included)
+            rid = c.execute(
+                "INSERT INTO recipes (title, servings, ingredients, directions, search, created_at, updated_at) "
+                "VALUES ('Soup', 4, '[\"2 onions\"]', '[\"Simmer 20 minutes.\"]', 'soup', 'T', 'T')"
+            ).lastrowid
     with KitchenDB(path) as db:
         assert db.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        assert get_recipe(db, rid)["title"] == "Soup"
-    assert "tastings" in tables(path)
+        got = get_recipe(db, rid)
+        assert (got["title"], got["version"], got["tags"], got["category"]) == ("Soup", 1, [], None)
+        assert [r["id"] for r in search_recipes(db, "onion")["data"]] == [rid]  # indexed by the migration
+    assert {"tastings", "recipe_versions", "recipes_fts"} <= tables(path)
 
 
 def test_a_failed_migration_leaves_the_old_version(tmp_path):
@@ -93,8 +99,8 @@ def test_a_write_that_fails_leaves_nothing(kdb):
     with pytest.raises(RuntimeError):
         with kdb.write() as c:
             c.execute(
-                "INSERT INTO recipes (title, servings, ingredients, directions, search, created_at, updated_at) "
-                "VALUES ('Half', 2, '[]', '[]', '', 'x', 'x')"
+                "INSERT INTO recipes (title, servings, ingredients, directions, created_at, updated_at) "
+                "VALUES ('Half', 2, '[]', '[]', 'x', 'x')"
             )
             raise RuntimeError("killed between two statements")
     assert search_recipes(kdb)["total"] == 0

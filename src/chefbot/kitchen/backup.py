@@ -13,7 +13,8 @@ either the whole import is refused before anything is written (the default), or,
 is added in one transaction with new ids.
 
 **Identity.** A row is the same as one already in the DB when its whole content is: a
-recipe's title, servings, lines, source and times; a plan's title, times, form and
+recipe's title, servings, lines, source, times, tags and category (its
+``version`` and previous ``versions`` travel with it, and a recipe already in the DB keeps its own history); a plan's title, times, form and
 planner's answer; a tasting pair's ingredients, sides, answers and time; a shopping list's title,
 recipes and creation time (with its items, own ones and ticks; a list already in the DB keeps its own,
 the newer, items and ticks).  Rows are
@@ -43,7 +44,7 @@ from pydantic import BaseModel, ValidationError
 
 from chefbot.io import atomic_write_json
 from chefbot.kitchen.db import SCHEMA_VERSION, KitchenDB, KitchenError, now_iso
-from chefbot.kitchen.library import check_recipe, insert_recipe
+from chefbot.kitchen.library import check_category, check_recipe, check_tags, insert_recipe, insert_version
 from chefbot.kitchen.people import ensure_household
 from chefbot.kitchen.rows import PairRow, PersonRow, PlanRow, RecipeError, RecipeRow, ShoppingListRow, first_problem
 
@@ -57,7 +58,18 @@ MODELS: dict[str, type[BaseModel]] = {
     "tasting_pairs": PairRow,
     "shopping_lists": ShoppingListRow,
 }
-RECIPE_KEYS = ("title", "servings", "ingredients", "directions", "source", "created_at", "updated_at")
+RECIPE_KEYS = (
+    "title",
+    "servings",
+    "ingredients",
+    "directions",
+    "source",
+    "created_at",
+    "updated_at",
+    "tags",
+    "category",
+)
+VERSION_KEYS = ("version", "title", "servings", "ingredients", "directions", "tags", "category", "saved_at")
 PLAN_KEYS = ("title", "serve_at", "request", "plan", "created_at")
 PAIR_KEYS = ("ingredients", "side_a", "side_b", "answer_a", "answer_b", "created_at")
 LIST_KEYS = ("title", "recipes", "created_at")
@@ -114,6 +126,7 @@ def snapshot(db: KitchenDB) -> dict:
             tokens = [dict(r) for r in c.execute("SELECT * FROM api_tokens ORDER BY id")]
             home = c.execute("SELECT name, created_at FROM households").fetchone()
             lists = [dict(r) for r in c.execute("SELECT * FROM shopping_lists ORDER BY id")]
+            versions = [dict(r) for r in c.execute("SELECT * FROM recipe_versions ORDER BY recipe_id, version")]
             list_items = [dict(r) for r in c.execute("SELECT * FROM shopping_items ORDER BY list_id, position, id")]
         finally:
             if c.in_transaction:
@@ -139,10 +152,15 @@ def snapshot(db: KitchenDB) -> dict:
     for sl in lists:
         sl["recipes"] = _loads(sl["recipes"])
         sl["items"] = by_list[sl["id"]]
+    by_recipe: dict[int, list[dict]] = defaultdict(list)
+    for v in versions:
+        by_recipe[v["recipe_id"]].append(
+            {k: _loads(v[k]) if k in ("ingredients", "directions", "tags") else v[k] for k in VERSION_KEYS}
+        )
     for r in recipes:
-        r.pop("search")
-        for k in ("ingredients", "directions", "source"):
+        for k in ("ingredients", "directions", "source", "tags"):
             r[k] = _loads(r[k])
+        r["versions"] = by_recipe[r["id"]]
     for p in plans:
         p["request"], p["plan"] = _loads(p["request"]), _loads(p["plan"])
         p["progress"] = by_plan[p["id"]]
@@ -199,8 +217,27 @@ def _check_row(kind: str, row: Any) -> dict:
             "source": row.get("source", {"kind": "import"}),
             "created_at": row["created_at"],
             "updated_at": row.get("updated_at") or row["created_at"],
+            "tags": check_tags(row.get("tags")),
+            "category": check_category(row.get("category")),
         }
-        return {**out, "recipe": clean, "key": _key(out, RECIPE_KEYS)}
+        versions = []
+        for i, v in enumerate(row.get("versions", [])):
+            try:
+                old = check_recipe(v["title"], v["ingredients"], v["directions"], v["servings"])
+                tags, category = check_tags(v.get("tags")), check_category(v.get("category"))
+            except RecipeError as e:
+                raise RecipeError(str(e), f"versions.{i}.{e.field}") from None
+            versions.append(
+                {k: getattr(old, k) for k in ("title", "servings", "ingredients", "directions")}
+                | {"version": v["version"], "tags": tags, "category": category, "saved_at": v["saved_at"]}
+            )
+        return {
+            **out,
+            "recipe": clean,
+            "version": row.get("version", 1),
+            "versions": versions,
+            "key": _key(out, RECIPE_KEYS),
+        }
     if kind == "people":
         return {**row, "tokens": [{"last_used_at": None, **t} for t in row.get("tokens", [])]}
     if kind == "plans":
@@ -255,7 +292,7 @@ def _existing(c: Any) -> dict[str, dict[str, list[int]]]:
     """Ids of the rows already in the DB, per kind and identity (oldest first)."""
     found: dict[str, dict[str, list[int]]] = {k: defaultdict(list) for k in KINDS}
     for r in c.execute("SELECT * FROM recipes ORDER BY id"):
-        row = {**dict(r), **{k: _loads(r[k]) for k in ("ingredients", "directions", "source")}}
+        row = {**dict(r), **{k: _loads(r[k]) for k in ("ingredients", "directions", "source", "tags")}}
         found["recipes"][_key(row, RECIPE_KEYS)].append(r["id"])
     for r in c.execute("SELECT * FROM plans ORDER BY id"):
         row = {**dict(r), "request": _loads(r["request"]), "plan": _loads(r["plan"])}
@@ -299,7 +336,18 @@ def import_data(db: KitchenDB, good: dict, bad: int = 0) -> dict:
                 there["recipes"][r["key"]].pop(0)
                 added["skipped"] += 1
                 continue
-            insert_recipe(c, r["recipe"], r["source"], r["created_at"], r["updated_at"])
+            rid = insert_recipe(
+                c,
+                r["recipe"],
+                r["source"],
+                r["created_at"],
+                r["updated_at"],
+                tags=r["tags"],
+                category=r["category"],
+                version=r["version"],
+            )
+            for v in r["versions"]:  # a recipe already in the DB keeps its own history
+                insert_version(c, rid, v["version"], v, v["saved_at"])
             added["recipes"] += 1
         for p in good["plans"]:
             if there["plans"][p["key"]]:

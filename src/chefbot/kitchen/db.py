@@ -136,6 +136,48 @@ MIGRATIONS: list[list[str]] = [
             created_at TEXT NOT NULL)""",
         "CREATE INDEX shopping_items_list ON shopping_items (list_id, position)",
     ],
+    # -- 4 -> 5: editing, tags and full-text search (kitchen/library.py).  Every edit bumps ``version`` and keeps
+    # the row it replaced in recipe_versions; tags are a JSON list of normalized tags; the FTS5 index (porter stems
+    # over unicode61 tokens, diacritics folded) is an external-content table over recipes kept in sync by triggers,
+    # so it changes in the same transaction as the row.  The old substring column ``search`` goes.
+    [
+        "ALTER TABLE recipes ADD COLUMN version INTEGER NOT NULL DEFAULT 1 CHECK (version >= 1)",
+        "ALTER TABLE recipes ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'",  # JSON list of normalized tags
+        "ALTER TABLE recipes ADD COLUMN category TEXT",
+        "ALTER TABLE recipes DROP COLUMN search",
+        "CREATE INDEX recipes_category ON recipes (category COLLATE NOCASE)",
+        """CREATE TABLE recipe_versions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            recipe_id INTEGER NOT NULL REFERENCES recipes (id) ON DELETE CASCADE,
+            version INTEGER NOT NULL CHECK (version >= 1),
+            title TEXT NOT NULL,
+            servings INTEGER NOT NULL,
+            ingredients TEXT NOT NULL,          -- JSON list of lines
+            directions TEXT NOT NULL,           -- JSON list of steps
+            tags TEXT NOT NULL DEFAULT '[]',
+            category TEXT,
+            saved_at TEXT NOT NULL,             -- when this version was saved (the recipe's updated_at then)
+            UNIQUE (recipe_id, version))""",
+        """CREATE VIRTUAL TABLE recipes_fts USING fts5(
+            title, ingredients, directions, tags,
+            content='recipes', content_rowid='id',
+            tokenize='porter unicode61 remove_diacritics 2')""",
+        """CREATE TRIGGER recipes_fts_insert AFTER INSERT ON recipes BEGIN
+            INSERT INTO recipes_fts (rowid, title, ingredients, directions, tags)
+            VALUES (new.id, new.title, new.ingredients, new.directions, new.tags);
+        END""",
+        """CREATE TRIGGER recipes_fts_delete AFTER DELETE ON recipes BEGIN
+            INSERT INTO recipes_fts (recipes_fts, rowid, title, ingredients, directions, tags)
+            VALUES ('delete', old.id, old.title, old.ingredients, old.directions, old.tags);
+        END""",
+        """CREATE TRIGGER recipes_fts_update AFTER UPDATE ON recipes BEGIN
+            INSERT INTO recipes_fts (recipes_fts, rowid, title, ingredients, directions, tags)
+            VALUES ('delete', old.id, old.title, old.ingredients, old.directions, old.tags);
+            INSERT INTO recipes_fts (rowid, title, ingredients, directions, tags)
+            VALUES (new.id, new.title, new.ingredients, new.directions, new.tags);
+        END""",
+        "INSERT INTO recipes_fts (recipes_fts) VALUES ('rebuild')",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -334,6 +376,7 @@ class KitchenDB:
         expected |= {"tasting_pairs", "tastings"} if version >= 2 else set()
         expected |= {"households", "people", "sessions", "api_tokens"} if version >= 3 else set()
         expected |= {"shopping_lists", "shopping_items"} if version >= 4 else set()
+        expected |= {"recipe_versions", "recipes_fts"} if version >= 5 else set()
         missing = sorted(expected - tables)
         if missing:
             raise KitchenError(

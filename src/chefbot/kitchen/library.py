@@ -6,9 +6,25 @@ it came from; for a ChefBot answer that is the model, the
 adapter and the generation settings that wrote it.  Text is read by chefbot's own
 parser (``chefbot.recipe_format.parse_recipe``, the one the evaluation and the server
 use) or as a RecipeNLG row (a JSON object, or a line of the RecipeNLG CSV, whose list
-columns are JSON-encoded).  Search is a case-insensitive match of every word of the
-query in the title or an ingredient line (SQL ``LIKE`` on a lower-case column: a
-household library is hundreds of recipes, not millions).
+columns are JSON-encoded).
+
+* **Editing** (``update_recipe``): every recipe carries a ``version`` (1 when saved, +1 on every edit).  An edit
+  names the version it read; when the recipe has moved on since, it is refused with ``StaleVersion`` (409
+  ``stale_version``, the current version named) so two cooks' edits never silently overwrite each other.  The
+  row an edit replaces is kept in ``recipe_versions`` (``recipe_versions`` lists them, ``restore_version``
+  makes one the newest version again, keeping the one it replaces too).
+* **Tags and a category** (``check_tags``, ``check_category``): normalized like every other text
+  (``rows.clean_text``), inner whitespace collapsed, tags lower-cased and de-duplicated; letters, digits,
+  spaces and ``- ' & +`` only, so a tag is safe in a URL, a page and an FTS query; anything else is refused
+  naming ``tags.N`` / ``category``.
+* **Search** (``search_recipes``): SQLite FTS5 over title, ingredient lines, directions and tags (the
+  ``recipes_fts`` table of db.py, kept in sync by triggers in the same transaction as the row), with the
+  porter stemmer over ``unicode61`` tokens (diacritics folded): "tomato" finds "tomatoes", "bake" finds
+  "baking", "creme" finds "crème".  Every word of the query is a prefix (``fts_query``): "chil" finds "chili",
+  "chilli" and "chillies".  Porter does not conflate the spellings "chilli" and "chili" (its stems are
+  "chilli" and "chili"), so "chilli" alone does not find "chili"; "chil" does.  The query is never FTS syntax:
+  its words are taken out (``\w+``) and each is quoted, so a quote, ``NEAR``, ``OR``, ``*`` or a column
+  filter in it is only text.
 """
 
 from __future__ import annotations
@@ -16,6 +32,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sqlite3
 from fractions import Fraction
 from pathlib import Path
@@ -23,13 +40,16 @@ from typing import Any
 
 from chefbot.cooking.quantities import scale_line
 from chefbot.errors import DataError
-from chefbot.kitchen.db import KitchenDB, UnreadableRow, now_iso
+from chefbot.kitchen.db import KitchenDB, KitchenError, NotFound, UnreadableRow, now_iso
 from chefbot.kitchen.rows import (
+    MAX_CATEGORY,
     MAX_DIRECTIONS,
     MAX_INGREDIENTS,
     MAX_LINE,
     MAX_SERVINGS,
     MAX_STEP,
+    MAX_TAG,
+    MAX_TAGS,
     MAX_TITLE,
     RecipeError,
     clean_text,
@@ -41,17 +61,23 @@ from chefbot.recipe_format import Recipe, parse_recipe
 __all__ = [
     "MAX_SERVINGS",
     "RecipeError",
+    "StaleVersion",
+    "check_category",
     "check_recipe",
+    "check_tags",
     "delete_recipe",
     "from_recipenlg",
     "get_recipe",
     "insert_recipe",
     "library_recipes",
     "read_recipes",
+    "recipe_versions",
     "recipes_from_file",
+    "restore_version",
     "save_recipe",
     "saved_recipes",
     "search_recipes",
+    "update_recipe",
 ]
 RECIPENLG_COLUMNS = ("", "title", "ingredients", "directions", "link", "source", "NER")
 
@@ -79,6 +105,62 @@ def check_recipe(title: Any, ingredients: Any, directions: Any, servings: Any) -
     if not isinstance(servings, int) or isinstance(servings, bool) or not 1 <= servings <= MAX_SERVINGS:
         raise RecipeError(f"servings must be 1 to {MAX_SERVINGS}, not {servings!r}", "servings")
     return Recipe(title=title, servings=servings, ingredients=ingredients, directions=directions)
+
+
+# A tag or category: letters, digits, spaces and - ' & + (no markup, quotes, commas or FTS syntax).
+LABEL_RE = re.compile(r"^[^\W_](?:[\w '&+-]*[^\W_])?$")
+
+
+def _label(value: Any, field: str, max_length: int) -> str:
+    """One tag or category normalized: ``clean_text``, inner whitespace collapsed; '' when nothing is left."""
+    text = " ".join(clean_text(value, field, max_length * 2).split())
+    if not text:
+        return ""
+    if len(text) > max_length:
+        raise RecipeError(f"{field}: {len(text)} characters, at most {max_length}", field)
+    if not LABEL_RE.match(text) or "_" in text:
+        raise RecipeError(
+            f"{field}: {text[:40]!r} may hold only letters, digits, spaces and - ' & + (and start and end with a "
+            "letter or digit)",
+            field,
+        )
+    return text
+
+
+def check_tags(tags: Any) -> list[str]:
+    """Tags normalized (``_label``, lower-cased), empty ones dropped, duplicates once, in the order given;
+    RecipeError naming ``tags`` or ``tags.N``."""
+    if tags is None:
+        return []
+    if not isinstance(tags, list):
+        raise RecipeError(f"tags: expected a list of tags, got {type(tags).__name__}", "tags")
+    out: list[str] = []
+    for i, tag in enumerate(tags):
+        t = _label(tag, f"tags.{i}", MAX_TAG).casefold()
+        if t and t not in out:
+            out.append(t)
+    if len(out) > MAX_TAGS:
+        raise RecipeError(f"tags: {len(out)} tags, at most {MAX_TAGS}", "tags")
+    return out
+
+
+def check_category(category: Any) -> str | None:
+    """The category normalized (``_label``, case kept; compared case-insensitively), None for none."""
+    if category is None:
+        return None
+    return _label(category, "category", MAX_CATEGORY) or None
+
+
+class StaleVersion(KitchenError):
+    """An edit names a version of the recipe that is no longer current: 409 ``stale_version``; ``current`` is the
+    recipe as it now is."""
+
+    def __init__(self, recipe_id: int, given: int, current: dict) -> None:
+        super().__init__(
+            f"recipe {recipe_id} is at version {current['version']}, not {given}: someone edited it since you read "
+            f"it; read it again (GET /api/recipes/{recipe_id}) and redo your change"
+        )
+        self.field, self.current = "version", current
 
 
 # -- reading recipes from text ------------------------------------------------------------------
@@ -179,19 +261,15 @@ def recipes_from_file(path: str | Path) -> list[Recipe]:
 
 
 # -- the table ----------------------------------------------------------------------------------
-def _search_text(title: str, ingredients: list[str]) -> str:
-    return "\n".join([title, *ingredients]).lower()
-
-
-def _column(row: sqlite3.Row, column: str, kind: type) -> Any:
+def _column(row: sqlite3.Row, column: str, kind: type, what: str = "recipe") -> Any:
     """A JSON column of a stored recipe, or UnreadableRow naming it (a row written by another version or by hand)."""
     try:
         value = json.loads(row[column])
     except (TypeError, ValueError, RecursionError):
-        raise UnreadableRow("recipe", row["id"], column, "not JSON") from None
+        raise UnreadableRow(what, row["id"], column, "not JSON") from None
     if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
         raise UnreadableRow(
-            "recipe",
+            what,
             row["id"],
             column,
             f"expected {'a list of strings' if kind is list else 'an object'}, got {type(value).__name__}",
@@ -199,50 +277,96 @@ def _column(row: sqlite3.Row, column: str, kind: type) -> Any:
     return value
 
 
+def _content(row: sqlite3.Row, what: str = "recipe") -> dict:
+    """The editable fields of a stored recipe or version row (title, servings, lines, tags, category)."""
+    if not isinstance(row["title"], str) or not isinstance(row["servings"], int):
+        raise UnreadableRow(what, row["id"], "title" if not isinstance(row["title"], str) else "servings", "wrong type")
+    if row["category"] is not None and not isinstance(row["category"], str):
+        raise UnreadableRow(what, row["id"], "category", "expected text")
+    return {
+        "title": row["title"],
+        "servings": row["servings"],
+        "ingredients": _column(row, "ingredients", list, what),
+        "directions": _column(row, "directions", list, what),
+        "tags": _column(row, "tags", list, what),
+        "category": row["category"],
+    }
+
+
 def recipe_dict(row: sqlite3.Row) -> dict:
     """A stored recipe as the API shows it; UnreadableRow when a column is not what this chefbot writes."""
     source = _column(row, "source", dict)
     if not isinstance(source.get("kind", ""), str):
         raise UnreadableRow("recipe", row["id"], "source.kind", "expected a string")
-    if not isinstance(row["title"], str) or not isinstance(row["servings"], int):
-        raise UnreadableRow(
-            "recipe", row["id"], "title" if not isinstance(row["title"], str) else "servings", "wrong type"
-        )
+    content = _content(row)
     return {
         "id": row["id"],
         "object": "recipe",
-        "title": row["title"],
-        "servings": row["servings"],
+        "version": row["version"],
+        **content,
         "base_servings": row["servings"],
-        "ingredients": _column(row, "ingredients", list),
-        "directions": _column(row, "directions", list),
         "source": source,
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }
 
 
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
 def insert_recipe(
-    conn: sqlite3.Connection, recipe: Recipe, source: dict, created_at: str | None = None, updated_at: str | None = None
+    conn: sqlite3.Connection,
+    recipe: Recipe,
+    source: dict,
+    created_at: str | None = None,
+    updated_at: str | None = None,
+    *,
+    tags: list[str] | None = None,
+    category: str | None = None,
+    version: int = 1,
 ) -> int:
-    """One INSERT of a recipe ``check_recipe`` returned, inside the caller's transaction (save_recipe, a
-    backup's import)."""
+    """One INSERT of a recipe ``check_recipe`` returned (tags and category through ``check_tags`` and
+    ``check_category``), inside the caller's transaction (save_recipe, a backup's import)."""
     when = created_at or now_iso()
     cur = conn.execute(
-        "INSERT INTO recipes (title, servings, ingredients, directions, source, search, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO recipes (title, servings, ingredients, directions, source, tags, category, version, "
+        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             recipe.title,
             recipe.servings,
-            json.dumps(recipe.ingredients, ensure_ascii=False),
-            json.dumps(recipe.directions, ensure_ascii=False),
-            json.dumps(source, ensure_ascii=False),
-            _search_text(recipe.title or "", recipe.ingredients),
+            _dumps(recipe.ingredients),
+            _dumps(recipe.directions),
+            _dumps(source),
+            _dumps(tags or []),
+            category,
+            version,
             when,
             updated_at or when,
         ),
     )
     return int(cur.lastrowid)
+
+
+def _columns(content: dict) -> tuple:
+    """The editable fields (``_content``) as stored: title, servings, ingredients, directions, tags, category."""
+    return (
+        content["title"],
+        content["servings"],
+        _dumps(content["ingredients"]),
+        _dumps(content["directions"]),
+        _dumps(content["tags"]),
+        content["category"],
+    )
+
+
+def insert_version(conn: sqlite3.Connection, recipe_id: int, version: int, content: dict, saved_at: str) -> None:
+    """Keep a previous version of a recipe (in the caller's transaction): an edit's, a restore's or a backup's."""
+    conn.execute(
+        "INSERT INTO recipe_versions (recipe_id, version, title, servings, ingredients, directions, tags, category, "
+        "saved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (recipe_id, version, *_columns(content), saved_at),
+    )
 
 
 def save_recipe(
@@ -252,12 +376,106 @@ def save_recipe(
     directions: list[str],
     servings: int = 4,
     source: dict | None = None,
+    tags: list[str] | None = None,
+    category: str | None = None,
 ) -> dict:
-    """Check and store one recipe (one transaction); the saved recipe with its ``id``."""
+    """Check and store one recipe (one transaction); the saved recipe with its ``id`` and ``version`` 1."""
     recipe = check_recipe(title, ingredients, directions, servings)
+    tags, category = check_tags(tags), check_category(category)
     with db.write() as c:
-        rid = insert_recipe(c, recipe, source or {"kind": "manual"})
+        rid = insert_recipe(c, recipe, source or {"kind": "manual"}, tags=tags, category=category)
         return recipe_dict(c.execute("SELECT * FROM recipes WHERE id = ?", (rid,)).fetchone())
+
+
+def _replace(c: sqlite3.Connection, row: sqlite3.Row, content: dict) -> dict:
+    """Keep ``row`` as a previous version and store ``content`` as the recipe's next version (caller's transaction)."""
+    insert_version(c, row["id"], row["version"], _content(row), row["updated_at"])
+    c.execute(
+        "UPDATE recipes SET title = ?, servings = ?, ingredients = ?, directions = ?, tags = ?, category = ?, "
+        "version = version + 1, updated_at = ? WHERE id = ?",
+        (
+            *_columns(content),
+            now_iso(),
+            row["id"],
+        ),
+    )
+    return recipe_dict(c.execute("SELECT * FROM recipes WHERE id = ?", (row["id"],)).fetchone())
+
+
+def update_recipe(
+    db: KitchenDB,
+    recipe_id: int,
+    version: int,
+    title: str,
+    ingredients: list[str],
+    directions: list[str],
+    servings: int,
+    tags: list[str] | None = None,
+    category: str | None = None,
+) -> dict:
+    """Replace the recipe's fields when ``version`` is still its version (one transaction); the recipe at its new
+    version.  NotFound, StaleVersion (someone edited it since), RecipeError (a field named)."""
+    recipe = check_recipe(title, ingredients, directions, servings)
+    content = {
+        "title": recipe.title,
+        "servings": recipe.servings,
+        "ingredients": recipe.ingredients,
+        "directions": recipe.directions,
+        "tags": check_tags(tags),
+        "category": check_category(category),
+    }
+    with db.write() as c:
+        row = c.execute("SELECT * FROM recipes WHERE id = ?", (recipe_id,)).fetchone()
+        if row is None:
+            raise NotFound("recipe", recipe_id, "recipe_id")
+        if row["version"] != version:
+            raise StaleVersion(recipe_id, version, recipe_dict(row))
+        return _replace(c, row, content)
+
+
+def _version_dict(row: sqlite3.Row) -> dict:
+    return {
+        "object": "recipe_version",
+        "version": row["version"],
+        **_content(row, "recipe version"),
+        "saved_at": row["saved_at"],
+    }
+
+
+def recipe_versions(db: KitchenDB, recipe_id: int) -> dict:
+    """The recipe's previous versions, newest first (NotFound when there is no such recipe); a stored version this
+    chefbot cannot read is listed in ``unreadable``."""
+    with db.read() as c:
+        current = c.execute("SELECT version FROM recipes WHERE id = ?", (recipe_id,)).fetchone()
+        if current is None:
+            raise NotFound("recipe", recipe_id, "recipe_id")
+        rows = c.execute(
+            "SELECT * FROM recipe_versions WHERE recipe_id = ? ORDER BY version DESC", (recipe_id,)
+        ).fetchall()
+    data, unreadable = [], []
+    for r in rows:
+        try:
+            data.append(_version_dict(r))
+        except UnreadableRow as e:
+            unreadable.append(e.as_dict())
+    out = {"object": "list", "recipe_id": recipe_id, "version": current["version"], "data": data}
+    if unreadable:
+        out["unreadable"] = unreadable
+    return out
+
+
+def restore_version(db: KitchenDB, recipe_id: int, version: int) -> dict:
+    """Make previous version ``version`` the recipe's newest version (the one it replaces is kept too)."""
+    with db.write() as c:
+        row = c.execute("SELECT * FROM recipes WHERE id = ?", (recipe_id,)).fetchone()
+        if row is None:
+            raise NotFound("recipe", recipe_id, "recipe_id")
+        old = c.execute(
+            "SELECT * FROM recipe_versions WHERE recipe_id = ? AND version = ?", (recipe_id, version)
+        ).fetchone()
+        if old is None:
+            raise NotFound("recipe version", version, "version")
+        return _replace(c, row, _content(old, "recipe version"))
 
 
 def get_recipe(db: KitchenDB, recipe_id: int, servings: int | None = None) -> dict | None:
@@ -275,26 +493,53 @@ def get_recipe(db: KitchenDB, recipe_id: int, servings: int | None = None) -> di
     return out
 
 
-def _like(word: str) -> str:
-    return "%" + word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+WORD_RE = re.compile(r"\w+")
 
 
-def search_recipes(db: KitchenDB, q: str | None = None, limit: int = 50, offset: int = 0) -> dict:
-    """Recipes whose title or ingredient lines contain every word of ``q`` (all without ``q``), newest first.
-    A word with a control character matches nothing (no saved recipe holds one; SQLite's LIKE would read a
-    NUL as the pattern's end and match everything).  A stored row this chefbot cannot read is left out of
-    ``data`` and listed in ``unreadable`` (id, field, message), so one bad row never hides the others."""
-    words = (q or "").split()
-    if any(has_control(w) for w in words):
-        return {"object": "list", "total": 0, "data": []}
-    where = " AND ".join(["search LIKE ? ESCAPE '\\'"] * len(words)) or "1"
-    args = [_like(w) for w in words]
+def fts_query(q: str) -> str | None:
+    """The FTS5 query for a user's words: each word quoted (so nothing in it is FTS syntax) as a prefix, all of
+    them required; None when ``q`` holds no word."""
+    words = [w for w in WORD_RE.findall(q) if w.strip("_")]
+    return " ".join(f'"{w}"*' for w in words) or None
+
+
+def search_recipes(
+    db: KitchenDB,
+    q: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    tag: str | None = None,
+    category: str | None = None,
+) -> dict:
+    """Recipes matching every word of ``q`` (full-text, stemmed, as prefixes: ``fts_query``), best match first,
+    having the tag ``tag`` and in the category ``category`` (case-insensitively); without ``q``, newest first.
+    A query with no word, or with a control character, finds nothing.  A bad tag or category is RecipeError naming ``tag`` / ``category``.
+    A stored row this chefbot cannot read is left out of ``data`` and listed in ``unreadable`` (id, field,
+    message), so one bad row never hides the others."""
+    joins, where, args = "", [], []
+    order = "recipes.created_at DESC, recipes.id DESC"
+    if q is not None and q.strip():
+        match = fts_query(q)
+        if match is None or has_control(q):  # no saved recipe holds a control character
+            return {"object": "list", "total": 0, "data": []}
+        joins = "JOIN recipes_fts ON recipes_fts.rowid = recipes.id"
+        where.append("recipes_fts MATCH ?")
+        args.append(match)
+        order = f"recipes_fts.rank, {order}"
+    if tag is not None:
+        try:
+            [wanted] = check_tags([tag]) or [""]
+        except RecipeError as e:
+            raise RecipeError(str(e).replace("tags.0", "tag"), "tag") from None
+        where.append("EXISTS (SELECT 1 FROM json_each(recipes.tags) WHERE json_each.value = ?)")
+        args.append(wanted)
+    if category is not None:
+        where.append("recipes.category = ? COLLATE NOCASE")
+        args.append(check_category(category) or "")
+    sql = f"FROM recipes {joins} WHERE {' AND '.join(where) or '1'}"
     with db.read() as c:
-        total = c.execute(f"SELECT count(*) FROM recipes WHERE {where}", args).fetchone()[0]
-        rows = c.execute(
-            f"SELECT * FROM recipes WHERE {where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
-            [*args, limit, offset],
-        ).fetchall()
+        total = c.execute(f"SELECT count(*) {sql}", args).fetchone()[0]
+        rows = c.execute(f"SELECT recipes.* {sql} ORDER BY {order} LIMIT ? OFFSET ?", [*args, limit, offset]).fetchall()
     data, unreadable = [], []
     for r in rows:
         try:
@@ -307,6 +552,9 @@ def search_recipes(db: KitchenDB, q: str | None = None, limit: int = 50, offset:
                 "id": recipe["id"],
                 "title": recipe["title"],
                 "servings": recipe["servings"],
+                "version": recipe["version"],
+                "tags": recipe["tags"],
+                "category": recipe["category"],
                 "ingredients_count": len(recipe["ingredients"]),
                 "source_kind": recipe["source"].get("kind"),
                 "created_at": recipe["created_at"],

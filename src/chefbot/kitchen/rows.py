@@ -43,6 +43,9 @@ MAX_LINE = 500
 MAX_STEP = 4000
 MAX_INGREDIENTS = 200
 MAX_DIRECTIONS = 100
+MAX_TAG = 40  # a tag's characters, after normalization
+MAX_TAGS = 20  # tags per recipe
+MAX_CATEGORY = 60
 
 # Every character str.isspace() is true for (spelled out: \s differs between Python, Rust and ECMA
 # regular expressions; the same list as serve/schemas.py's WHITESPACE).
@@ -118,6 +121,11 @@ Line = Annotated[str, Field(min_length=1, max_length=MAX_LINE, pattern=VISIBLE)]
 Step = Annotated[str, Field(min_length=1, max_length=MAX_STEP, pattern=VISIBLE)]
 Name = Annotated[str, Field(min_length=1, max_length=60, pattern=VISIBLE)]
 Servings = Int(ge=1, le=MAX_SERVINGS)
+# A tag or category as given: its normalization and the characters it may hold are library.check_tags' (400
+# bad_recipe naming tags.N / category), so the schema only bounds the length.
+Tag = Annotated[str, Field(max_length=MAX_TAG * 2, description="a tag; normalized (library.check_tags)")]
+Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS, description=f"at most {MAX_TAGS} tags")]
+Category = Annotated[str, Field(max_length=MAX_CATEGORY * 2, description="one category, e.g. Dinner")]
 Seed = Annotated[Int(ge=-EXACT_INT, le=EXACT_INT), Field(description="sampling seed")]
 Timestamp = Annotated[str, Field(max_length=40), AfterValidator(iso_datetime)]
 
@@ -165,6 +173,19 @@ class TastingSide(Row):
 
 
 # -- a backup's rows ------------------------------------------------------------------------------
+class RecipeVersionRow(Row):
+    """A previous version of a recipe (``recipe_versions``): what an edit replaced."""
+
+    version: int = Field(ge=1, le=EXACT_INT)
+    title: Title
+    servings: Servings
+    ingredients: list[Line] = Field(min_length=1, max_length=MAX_INGREDIENTS)
+    directions: list[Step] = Field(min_length=1, max_length=MAX_DIRECTIONS)
+    tags: Tags = Field(default_factory=list)
+    category: Category | None = None
+    saved_at: Timestamp
+
+
 class RecipeRow(Row):
     id: int | None = None  # the exporting DB's id (a restore gives new ones)
     title: Title
@@ -174,6 +195,19 @@ class RecipeRow(Row):
     source: RecipeSource = Field(default_factory=lambda: RecipeSource(kind="import"))
     created_at: Timestamp
     updated_at: Timestamp | None = None
+    version: int = Field(1, ge=1, le=EXACT_INT)
+    tags: Tags = Field(default_factory=list)
+    category: Category | None = None
+    versions: list[RecipeVersionRow] = Field(default_factory=list, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _versions_before_this_one(self) -> RecipeRow:
+        numbers = [v.version for v in self.versions]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("versions: a version number appears twice")
+        if any(n >= self.version for n in numbers):
+            raise ValueError(f"versions: a previous version must be below the recipe's version {self.version}")
+        return self
 
 
 class ProgressRow(Row):

@@ -28,6 +28,7 @@ from chefbot.errors import ChefbotError
 from chefbot.generate.structured import UnsupportedSchema
 from chefbot.generate.upstream import UpstreamError
 from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull, UnreadableRow
+from chefbot.kitchen.library import StaleVersion
 from chefbot.kitchen.people import AccountError, NameTaken
 from chefbot.kitchen.plans import ProgressError, StepWaits
 from chefbot.kitchen.rows import RecipeError
@@ -94,6 +95,7 @@ ERROR_STATUS: dict[type[Exception], Status] = {
     NotFound: Status(404, code=lambda e: f"{e.what.replace(' ', '_')}_not_found"),
     AlreadyVoted: Status(409, code="already_voted", param="rater"),
     StaleList: Status(409, code="stale_version"),
+    StaleVersion: Status(409, code="stale_version"),
     VoteError: Status(400, code="bad_vote"),
     AccountError: Status(400, code="bad_account"),
     NameTaken: Status(409, code="name_taken"),

@@ -51,6 +51,8 @@ from chefbot.serve.schemas_kitchen import (
     ProgressCreate,
     RecipeCreate,
     RecipeList,
+    RecipeUpdate,
+    RecipeVersionList,
     SavedRecipe,
     ShoppingList,
     ShoppingRequest,
@@ -183,6 +185,8 @@ def create_recipe(req: RecipeCreate, state: Server, kitchen: Kitchen) -> SavedRe
             recipe.directions,
             servings,
             recipe_source(req, state, imported),
+            req.tags,
+            req.category,
         )
     )
 
@@ -205,12 +209,21 @@ def library_jsonld(request: Request, kitchen: Kitchen) -> dict:
 )
 def list_recipes(
     kitchen: Kitchen,
-    q: Annotated[str | None, Query(max_length=200, description="words to find in the title or ingredients")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="words to find in the title, ingredients, directions or tags (full-text: stemmed, each "
+            "word a prefix; FTS syntax in it is only text)",
+        ),
+    ] = None,
+    tag: Annotated[str | None, Query(max_length=80, description="only recipes with this tag")] = None,
+    category: Annotated[str | None, Query(max_length=120, description="only recipes in this category")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=EXACT_INT)] = 0,
 ) -> RecipeList:
-    """Search the library (every word of q in the title or an ingredient line), newest first."""
-    return RecipeList.model_validate(library.search_recipes(kitchen.db, q, limit, offset))
+    """Search the library: every word of q (best match first; without q, newest first), by tag and category."""
+    return RecipeList.model_validate(library.search_recipes(kitchen.db, q, limit, offset, tag, category))
 
 
 @router.get(
@@ -230,6 +243,60 @@ def get_recipe(
     if recipe is None:
         raise NotFound("recipe", recipe_id, "recipe_id")
     return SavedRecipe.model_validate(recipe)
+
+
+@router.put(
+    "/recipes/{recipe_id}",
+    response_model=SavedRecipe,
+    responses={
+        200: {"description": "the recipe at its new version (the one it replaced is kept in its versions)"},
+        **semantic_400("recipe_update"),
+        **kitchen_errors(404, 409, 413, 422, 500, *STORAGE),
+    },
+)
+def update_recipe(req: RecipeUpdate, recipe_id: RowId, kitchen: Kitchen) -> SavedRecipe:
+    """Edit every field of a recipe; ``version`` is the one you read (edited since: 409 stale_version)."""
+    return SavedRecipe.model_validate(
+        library.update_recipe(
+            kitchen.db,
+            recipe_id,
+            req.version,
+            req.title,
+            req.ingredients,
+            req.directions,
+            req.servings,
+            req.tags,
+            req.category,
+        )
+    )
+
+
+@router.get(
+    "/recipes/{recipe_id}/versions",
+    response_model=RecipeVersionList,
+    response_model_exclude_unset=True,
+    responses=kitchen_errors(404, 422, *STORAGE),
+)
+def recipe_versions(recipe_id: RowId, kitchen: Kitchen) -> RecipeVersionList:
+    """The recipe's previous versions, newest first."""
+    return RecipeVersionList.model_validate(library.recipe_versions(kitchen.db, recipe_id))
+
+
+@router.post(
+    "/recipes/{recipe_id}/versions/{version}/restore",
+    response_model=SavedRecipe,
+    responses={
+        200: {"description": "the recipe with that version's fields, as its new version"},
+        **kitchen_errors(404, 422, 500, *STORAGE),
+    },
+)
+def restore_recipe_version(
+    recipe_id: RowId,
+    version: Annotated[int, Path(ge=1, le=EXACT_INT, description="a previous version's number")],
+    kitchen: Kitchen,
+) -> SavedRecipe:
+    """Make a previous version the recipe's newest (the version it replaces is kept too: nothing is lost)."""
+    return SavedRecipe.model_validate(library.restore_version(kitchen.db, recipe_id, version))
 
 
 @router.delete("/recipes/{recipe_id}", response_model=Deleted, responses=kitchen_errors(404, 422, *STORAGE))

@@ -212,6 +212,9 @@ SEMANTIC_400 = {
     "title, no ingredient line or no directions, or with more than one recipe; ingredient or "
     "direction lines that are all blank once normalized; a jsonld or html that holds no recipe, several "
     "recipes, or a malformed field (param names it: jsonld.recipeIngredient.3)",
+    "recipe_update": SEMANTIC + "the kitchen refuses the edit (bad_recipe, param names the field): ingredient or "
+    "direction lines all blank once normalized, a control character, a tag or category with characters other "
+    "than letters, digits, spaces and - ' & + (tags.N, category)",
     "shopping": SEMANTIC + "the kitchen refuses the list (kitchen_error)",
     "plan_create": SEMANTIC + "the meal cannot be planned (bad_meal_spec: a recipe with no step the planner can "
     "schedule, no feasible timeline, no plan within the solver's time) or the form names what the "

@@ -24,12 +24,15 @@ from chefbot.kitchen.rows import (
     MAX_TITLE,
     VISIBLE,
     WHITESPACE,
+    Category,
     Line,
     Name,
     RecipeSource,
     Servings,
     Step,
+    Tags,
     TastingSide,
+    Title,
 )
 from chefbot.kitchen.schema_org import MAX_HTML_CHARS
 from chefbot.plan.schema import Kitchen
@@ -122,6 +125,8 @@ class RecipeCreate(KitchenRequest):
         None, description="servings the amounts are for (default: the recipe's own yield, else 4)"
     )
     source: RecipeSource | None = None
+    tags: Tags | None = Field(None, description="tags, normalized (lower case); 400 bad_recipe names tags.N")
+    category: Category | None = Field(None, description="one category (400 bad_recipe names category)")
 
     @model_validator(mode="after")
     def _one_form(self) -> RecipeCreate:
@@ -137,6 +142,18 @@ class RecipeCreate(KitchenRequest):
                     f"give text, jsonld, html, or title, ingredients and directions (missing: {', '.join(missing)})"
                 )
         return self
+
+
+class RecipeUpdate(KitchenRequest):
+    """Every editable field of a recipe, and the ``version`` it was read at (a stale one: 409 stale_version)."""
+
+    version: Id = Field(description="the recipe's version as you read it")
+    title: Title
+    servings: Servings
+    ingredients: list[Line] = Field(min_length=1, max_length=MAX_INGREDIENTS, description="one line per ingredient")
+    directions: list[Step] = Field(min_length=1, max_length=MAX_DIRECTIONS, description="one step per entry")
+    tags: Tags = Field(default_factory=list, description="the recipe's tags (replacing the ones it had)")
+    category: Category | None = Field(None, description="the recipe's category, or null for none")
 
 
 class ShoppingItem(KitchenRequest):
@@ -226,20 +243,40 @@ class SavedRecipe(BaseModel):
 
     id: int
     object: Literal["recipe"]
+    version: int = Field(description="1 when saved, +1 on every edit; an edit names the version it read")
     title: str
     servings: int
     base_servings: int
     ingredients: list[str]
     directions: list[str]
+    tags: list[str]
+    category: str | None
     source: dict[str, Any]
     created_at: str
     updated_at: str
+
+
+class RecipeVersion(BaseModel):
+    """A previous version of a recipe: what an edit replaced."""
+
+    object: Literal["recipe_version"]
+    version: int
+    title: str
+    servings: int
+    ingredients: list[str]
+    directions: list[str]
+    tags: list[str]
+    category: str | None
+    saved_at: str = Field(description="when this version was saved")
 
 
 class RecipeSummary(BaseModel):
     id: int
     title: str
     servings: int
+    version: int
+    tags: list[str]
+    category: str | None
     ingredients_count: int
     source_kind: str | None
     created_at: str
@@ -259,6 +296,16 @@ class RecipeList(BaseModel):
     data: list[RecipeSummary]
     unreadable: list[UnreadableRow] = Field(
         default_factory=list, description="present only when some rows could not be read; they are not in data"
+    )
+
+
+class RecipeVersionList(BaseModel):
+    object: Literal["list"]
+    recipe_id: int
+    version: int = Field(description="the recipe's current version")
+    data: list[RecipeVersion] = Field(description="its previous versions, newest first")
+    unreadable: list[UnreadableRow] = Field(
+        default_factory=list, description="present only when some versions could not be read; they are not in data"
     )
 
 
@@ -390,8 +437,9 @@ class TastingSummary(BaseModel):
 KITCHEN_ERRORS = {
     400: "refused by the kitchen (error.code): bad_recipe, bad_meal_spec, unknown_cook, bad_progress, "
     "unknown_tasting_model, empty_ingredients; or a body that cannot be read as JSON text",
-    404: "no such row (error.code: recipe_not_found, plan_not_found, task_not_found, tasting_pair_not_found)",
-    409: "this rater already voted on this pair (already_voted)",
+    404: "no such row (error.code: recipe_not_found, recipe_version_not_found, plan_not_found, task_not_found, tasting_pair_not_found)",
+    409: "this rater already voted on this pair (already_voted), or the recipe was edited since the version "
+    "given (stale_version: the message names the current version)",
     413: "the body is over serve.max_body_bytes, or the prompt over serve.max_prompt_chars/max_prompt_tokens",
     422: "the request does not match this schema (error.param names the field)",
     429: "the model's queue is full (serve.max_concurrency + serve.max_queue); retry after Retry-After seconds",

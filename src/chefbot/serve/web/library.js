@@ -14,9 +14,14 @@ function recipeList(data) {
 async function search(ev) {
   if (ev) ev.preventDefault();
   const q = $("q").value.trim();
+  const params = new URLSearchParams();
+  for (const [key, id] of [["q", "q"], ["tag", "f-tag"], ["category", "f-category"]]) {
+    const v = $(id).value.trim();
+    if (v) params.set(key, v);
+  }
   say("lib-status", "Searching...");
   try {
-    const recipes = recipeList(await api("GET", "/api/recipes" + (q ? "?q=" + encodeURIComponent(q) : "")));
+    const recipes = recipeList(await api("GET", "/api/recipes" + (params.toString() ? "?" + params : "")));
     $("recipes").replaceChildren(...recipes.map(recipeRow));
     say("lib-status", recipes.length ? `${recipes.length} recipe${recipes.length > 1 ? "s" : ""}` + (q ? ` matching "${q}"` : "")
                                      : (q ? `No recipe matches "${q}".` : "The library is empty: save a recipe from the Write page, or paste one below."));
@@ -58,6 +63,9 @@ async function show(id, servings) {
     if (src.kind) meta.push(src.kind === "generated" ? "written by ChefBot" : src.kind);
     if (src.model) meta.push(`model ${nameOf(src.model)}`);
     if (src.adapter) meta.push(`adapter ${nameOf(src.adapter)}`);
+    if (r.category) meta.push(r.category);
+    if (r.tags && r.tags.length) meta.push(r.tags.map((t) => "#" + t).join(" "));
+    meta.push(`version ${r.version}`);
     $("v-meta").textContent = meta.join(" · ");
     $("v-servings").value = r.servings || servings || 4;
     $("v-ingredients").replaceChildren(...(r.ingredients || []).map((line) => h("li", {}, line)));
@@ -89,6 +97,70 @@ async function cookThis() {
   try {
     const plan = await api("POST", `/api/recipes/${current.id}/cook`, { servings });
     location.href = `/cook?plan=${plan.id}&cook=${encodeURIComponent(Object.keys(plan.cooks)[0])}`;
+  } catch (e) {
+    say("lib-status", e.message, true);
+  }
+}
+
+// Edit every field (PUT /api/recipes/{id} with the version shown: another cook's edit since is a 409, and the
+// form then shows the current recipe to redo the change on); previous versions can be restored.
+function openEdit() {
+  if (!current) return;
+  $("e-title").value = current.title;
+  $("e-servings").value = current.base_servings;
+  $("e-ingredients").value = current.ingredients.join("\n");
+  $("e-directions").value = current.directions.join("\n");
+  $("e-tags").value = (current.tags || []).join(", ");
+  $("e-category").value = current.category || "";
+  $("edit-form").hidden = false;
+  loadHistory();
+}
+
+function lines(id) {
+  return $(id).value.split("\n").map((x) => x.trim()).filter(Boolean);
+}
+
+async function saveEdit(ev) {
+  ev.preventDefault();
+  if (!current) return;
+  const body = {
+    version: current.version,
+    title: $("e-title").value.trim(),
+    servings: parseInt($("e-servings").value, 10),
+    ingredients: lines("e-ingredients"),
+    directions: lines("e-directions"),
+    tags: $("e-tags").value.split(",").map((x) => x.trim()).filter(Boolean),
+    category: $("e-category").value.trim() || null,
+  };
+  try {
+    const r = await api("PUT", `/api/recipes/${current.id}`, body);
+    $("edit-form").hidden = true;
+    await show(r.id);
+    await search();
+    say("lib-status", `Saved "${r.title}" (version ${r.version}).`);
+  } catch (e) {
+    if (e.status === 409) { await show(current.id); openEdit(); } // someone else's edit: show theirs to redo yours on
+    say("lib-status", e.message, true);
+  }
+}
+
+async function loadHistory() {
+  try {
+    const versions = (await api("GET", `/api/recipes/${current.id}/versions`)).data || [];
+    $("e-history").replaceChildren(...versions.map((v) => h("li", {},
+      `version ${v.version} (${v.saved_at}): ${v.title}, ${v.servings} servings `,
+      h("button", { type: "button", class: "restore", onclick: () => restore(v.version) }, "Restore"))));
+  } catch (e) {
+    say("lib-status", e.message, true);
+  }
+}
+
+async function restore(version) {
+  try {
+    const r = await api("POST", `/api/recipes/${current.id}/versions/${version}/restore`);
+    $("edit-form").hidden = true;
+    await show(r.id);
+    say("lib-status", `Restored version ${version} as version ${r.version}.`);
   } catch (e) {
     say("lib-status", e.message, true);
   }
@@ -269,6 +341,9 @@ async function init() {
   $("search-form").addEventListener("submit", search);
   $("scale-form").addEventListener("submit", scale);
   $("delete").addEventListener("click", remove);
+  $("edit").addEventListener("click", openEdit);
+  $("edit-form").addEventListener("submit", saveEdit);
+  $("e-cancel").addEventListener("click", () => { $("edit-form").hidden = true; });
   $("cook-this").addEventListener("click", cookThis);
   $("add").addEventListener("click", addPasted);
   $("make-list").addEventListener("click", shoppingList);
