@@ -17,6 +17,7 @@ from chefbot.errors import ChefbotError
 from chefbot.generate.structured import UnsupportedSchema
 from chefbot.generate.upstream import UpstreamError
 from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull, UnreadableRow
+from chefbot.kitchen.library import StaleVersion
 from chefbot.kitchen.people import AccountError, NameTaken
 from chefbot.kitchen.plans import ProgressError, StepWaits
 from chefbot.kitchen.rows import RecipeError
@@ -75,6 +76,7 @@ RAISED = [
     (NotFound("tasting pair", 7, "pair_id"), 404, "tasting_pair_not_found", "pair_id"),
     (AlreadyVoted("voted"), 409, "already_voted", "rater"),
     (StaleList(3, 1, 2), 409, "stale_version", "version"),
+    (StaleVersion(3, 1, {"version": 2}), 409, "stale_version", "version"),
     (VoteError("no such side", "choice"), 400, "bad_vote", "choice"),
     (ProgressError("who?", "cook", "unknown_cook"), 400, "unknown_cook", "cook"),
     (StepWaits("task_id: soup.2 waits for Soup step 1 (Alex)"), 409, "step_waits", "task_id"),
