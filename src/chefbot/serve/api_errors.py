@@ -26,6 +26,7 @@ from chefbot.config import ExperimentConfig
 from chefbot.cooking.nutrition import NutritionTableMissing
 from chefbot.errors import ChefbotError
 from chefbot.generate.upstream import UpstreamError
+from chefbot.kitchen.calendar import CalendarError
 from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull, UnreadableRow
 from chefbot.kitchen.people import AccountError, NameTaken
 from chefbot.kitchen.plans import ProgressError, StepWaits
@@ -93,6 +94,7 @@ ERROR_STATUS: dict[type[Exception], Status] = {
     NotFound: Status(404, code=lambda e: f"{e.what.replace(' ', '_')}_not_found"),
     AlreadyVoted: Status(409, code="already_voted", param="rater"),
     StaleList: Status(409, code="stale_version"),
+    CalendarError: Status(400, code="bad_calendar"),
     VoteError: Status(400, code="bad_vote"),
     AccountError: Status(400, code="bad_account"),
     NameTaken: Status(409, code="name_taken"),
