@@ -117,6 +117,9 @@ def test_week_53_shows_new_year_and_a_missing_week_is_refused(client):
     for bad in ("2026-W5", "2026W05", "2026-05"):
         assert client.get("/api/calendar", params={"week": bad}).status_code == 422
     assert client.get("/api/calendar", params={"week": "2026-W00"}).status_code == 400
+    first = client.get("/api/calendar", params={"week": "0001-W01"}).json()  # the calendar's first week
+    assert (first["start"], first["previous"], first["next"]) == ("0001-01-01", None, "0001-W02")
+    assert client.get("/api/calendar", params={"week": "9999-W52"}).status_code == 400  # it ends in year 10000
 
 
 def test_move_and_remove(client):

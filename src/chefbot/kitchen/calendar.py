@@ -50,15 +50,25 @@ def week_start(week: str) -> dt.date:
     if not m:
         raise CalendarError(f"week: {week!r} is not an ISO week like 2026-W05", "week")
     try:
-        return dt.date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
-    except ValueError as e:
+        monday = dt.date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
+        monday + dt.timedelta(days=6)  # 9999-W52 ends in year 10000, past the calendar
+    except (ValueError, OverflowError) as e:
         raise CalendarError(f"week: {week} does not exist ({e})", "week") from None
+    return monday
 
 
 def week_of(day: dt.date) -> str:
     """The ISO week a day is in: 2027-01-01 -> 2026-W53."""
     year, week, _ = day.isocalendar()
     return f"{year:04d}-W{week:02d}"
+
+
+def _week_after(monday: dt.date, days: int) -> str | None:
+    """The week ``days`` from this Monday's; None past the calendar's ends (year 1, year 9999)."""
+    try:
+        return week_of(monday + dt.timedelta(days=days))
+    except OverflowError:
+        return None
 
 
 def parse_day(day: str, field: str = "date") -> dt.date:
@@ -195,8 +205,8 @@ def get_week(db: KitchenDB, week: str) -> dict:
         "week": week_of(start),
         "start": days[0].isoformat(),
         "end": days[-1].isoformat(),
-        "previous": week_of(start - dt.timedelta(days=7)),
-        "next": week_of(start + dt.timedelta(days=7)),
+        "previous": _week_after(start, -7),
+        "next": _week_after(start, 7),
         "days": out_days,
         "total": len(entries),
         "left_library": sum(1 for e in entries if not e["in_library"]),

@@ -81,8 +81,8 @@ class CalendarWeek(BaseModel):
     week: str = Field(description="the ISO week, YYYY-Www")
     start: str = Field(description="its Monday")
     end: str = Field(description="its Sunday")
-    previous: str
-    next: str
+    previous: str | None = Field(description="the week before (null before year 1)")
+    next: str | None = Field(description="the week after (null after year 9999)")
     days: list[CalendarDay] = Field(min_length=7, max_length=7)
     total: int
     left_library: int = Field(description="entries whose recipe was deleted from the library")
