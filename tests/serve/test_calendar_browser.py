@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import httpx
-import pytest
-from serve_support import CHROMIUM, FastGenerator, browser_problem, live_app, serve_cfg
+from serve_support import FastGenerator, browser_env, live_app, serve_cfg
 
 from chefbot.kitchen.calendar import week_of
 
@@ -25,15 +23,10 @@ DISHES = [
 
 
 def test_calendar_on_a_phone(repo_dir, tmp_path):
-    problem = browser_problem(repo_dir)
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser test cannot run: {problem}")
-        pytest.skip(problem)
+    env = browser_env(repo_dir)
     cfg = serve_cfg(tmp_path / "no-model")
     cfg.kitchen.db_path = str(tmp_path / "kitchen.db")
     day = dt.date.today() + dt.timedelta(days=7)
-    env = dict(os.environ, NODE_PATH=str(repo_dir / ".cache" / "browser" / "node_modules"), CHROMIUM=CHROMIUM)
     with live_app(cfg, FastGenerator()) as srv, httpx.Client(base_url=srv.url, timeout=30) as api:
         ids = [api.post("/api/recipes", json=r).json()["id"] for r in DISHES]
         spec = tmp_path / "calendar_spec.json"
