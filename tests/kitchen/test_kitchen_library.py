@@ -193,7 +193,7 @@ def test_export_then_import_round_trip(tmp_path):
         fill(a)
         counts = export_db(a, tmp_path / "backup.json")
         before = snapshot(a)
-    assert counts == {"people": 0, "recipes": 2, "plans": 1, "tasting_pairs": 1, "shopping_lists": 0}
+    assert counts == {"people": 0, "recipes": 2, "plans": 1, "tasting_pairs": 1, "shopping_lists": 0, "calendar": 0}
     assert not list(tmp_path.glob(".backup.json.*"))  # the temporary file was renamed away
     with KitchenDB(tmp_path / "b.db") as b:
         save_recipe(b, "Already here", ["1 egg"], ["Boil."], 1)
@@ -203,6 +203,7 @@ def test_export_then_import_round_trip(tmp_path):
             "plans": 1,
             "tasting_pairs": 1,
             "shopping_lists": 0,
+            "calendar": 0,
             "skipped": 0,
             "bad": 0,
             "bad_rows": [],
@@ -214,6 +215,7 @@ def test_export_then_import_round_trip(tmp_path):
             "plans": 0,
             "tasting_pairs": 0,
             "shopping_lists": 0,
+            "calendar": 0,
             "skipped": 4,
             "bad": 0,
             "bad_rows": [],

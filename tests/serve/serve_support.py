@@ -279,6 +279,17 @@ def browser_problem(repo: Path) -> str | None:
     return None
 
 
+def browser_env(repo: Path) -> dict:
+    """The environment for a node check script driving Chromium; skips the test when the browser cannot run here
+    (fails it in CI, naming why)."""
+    problem = browser_problem(repo)
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser test cannot run: {problem}")
+        pytest.skip(problem)
+    return dict(os.environ, NODE_PATH=str(repo / ".cache" / "browser" / "node_modules"), CHROMIUM=CHROMIUM)
+
+
 def wait_until(pred, timeout: float = 10.0, every: float = 0.02) -> bool:
     deadline = time.time() + timeout
     while time.time() < deadline:

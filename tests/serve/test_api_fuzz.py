@@ -228,6 +228,12 @@ KITCHEN_OPERATIONS = {
     "POST /api/shopping-lists/{list_id}/items",
     "PUT /api/shopping-lists/{list_id}/items/{item_id}",
     "DELETE /api/shopping-lists/{list_id}/items/{item_id}",
+    "GET /api/calendar",
+    "POST /api/calendar",
+    "PATCH /api/calendar/{entry_id}",
+    "DELETE /api/calendar/{entry_id}",
+    "POST /api/calendar/shopping-list",
+    "GET /api/calendar/plan-form",
 }
 
 

@@ -80,7 +80,7 @@ def test_page_streams_a_recipe_in_headless_chromium(repo_dir, babbler_dir, babbl
     assert page["status"].endswith("No constraint broken; the checker cannot tell for 4 (?)."), page["status"]
     assert page["copy_enabled"] and page["download_enabled"]
     # one planner (/plan): the page links to it and every other page, and has no planner of its own
-    assert page["nav"] == ["*Write", "Library", "Plan", "Cook", "Tasting"], page["nav"]
+    assert page["nav"] == ["*Write", "Library", "Calendar", "Plan", "Cook", "Tasting"], page["nav"]
     assert page["plan_panel"] == 0 and page["key_field_visible"]
     assert shot.exists() and shot.stat().st_size > 5000
     print(f"screenshot: {shot}")

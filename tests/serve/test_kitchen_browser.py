@@ -215,7 +215,7 @@ def _check_against_api(page: dict, api: httpx.Client) -> None:
     assert any(row and row[0] == "Kim" for row in page["summary_rows"])
     # 8. Nothing wider than a 390 px phone screen; every page links to the others, its own marked.
     assert all(v <= 1 for v in page["overflow"].values()), page["overflow"]
-    pages = ["Write", "Library", "Plan", "Cook", "Tasting"]
+    pages = ["Write", "Library", "Calendar", "Plan", "Cook", "Tasting"]
     for path, links in page["nav"].items():
         here = "Write" if path == "/" else next(p for p in pages[1:] if path.startswith("/" + p.lower()))
         assert links == [("*" if p == here else "") + p for p in pages], (path, links)
@@ -239,7 +239,7 @@ def test_every_page_and_the_files_it_loads_are_served(tmp_path):
     cfg = serve_cfg(tmp_path / "no-model")
     cfg.kitchen.db_path = str(tmp_path / "kitchen.db")
     with TestClient(create_app(cfg, FastGenerator())) as c:
-        assert list(PAGES)[0] == "/" and len(PAGES) == 5
+        assert list(PAGES)[0] == "/" and len(PAGES) == 6
         for path in PAGES:
             r = c.get(path)
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), path

@@ -46,17 +46,28 @@ from chefbot.io import atomic_write_json
 from chefbot.kitchen.db import SCHEMA_VERSION, KitchenDB, KitchenError, now_iso
 from chefbot.kitchen.library import check_category, check_recipe, check_tags, insert_recipe, insert_version
 from chefbot.kitchen.people import ensure_household
-from chefbot.kitchen.rows import PairRow, PersonRow, PlanRow, RecipeError, RecipeRow, ShoppingListRow, first_problem
+from chefbot.kitchen.rows import (
+    CalendarEntryRow,
+    PairRow,
+    PersonRow,
+    PlanRow,
+    RecipeError,
+    RecipeRow,
+    ShoppingListRow,
+    first_problem,
+)
 
 FORMAT = "chefbot-kitchen"
 VERSION = 1
-KINDS = ("people", "recipes", "plans", "tasting_pairs", "shopping_lists")  # people first: a vote names its person
+# people first: a vote names its person; recipes before the calendar: an entry names its recipe
+KINDS = ("people", "recipes", "plans", "tasting_pairs", "shopping_lists", "calendar")
 MODELS: dict[str, type[BaseModel]] = {
     "people": PersonRow,
     "recipes": RecipeRow,
     "plans": PlanRow,
     "tasting_pairs": PairRow,
     "shopping_lists": ShoppingListRow,
+    "calendar": CalendarEntryRow,
 }
 RECIPE_KEYS = (
     "title",
@@ -73,6 +84,7 @@ VERSION_KEYS = ("version", "title", "servings", "ingredients", "directions", "ta
 PLAN_KEYS = ("title", "serve_at", "request", "plan", "created_at")
 PAIR_KEYS = ("ingredients", "side_a", "side_b", "answer_a", "answer_b", "created_at")
 LIST_KEYS = ("title", "recipes", "created_at")
+CALENDAR_KEYS = ("day", "meal", "title", "servings", "created_at")  # the recipe id differs between DBs
 ITEM_KEYS = ("position", "aisle", "text", "detail", "own", "checked", "checked_by", "checked_at", "created_at")
 
 
@@ -128,6 +140,7 @@ def snapshot(db: KitchenDB) -> dict:
             lists = [dict(r) for r in c.execute("SELECT * FROM shopping_lists ORDER BY id")]
             versions = [dict(r) for r in c.execute("SELECT * FROM recipe_versions ORDER BY recipe_id, version")]
             list_items = [dict(r) for r in c.execute("SELECT * FROM shopping_items ORDER BY list_id, position, id")]
+            calendar = [dict(r) for r in c.execute("SELECT * FROM calendar_entries ORDER BY day, id")]
         finally:
             if c.in_transaction:
                 c.execute("COMMIT")
@@ -178,6 +191,7 @@ def snapshot(db: KitchenDB) -> dict:
         "plans": plans,
         "tasting_pairs": pairs,
         "shopping_lists": lists,
+        "calendar": calendar,
     }
 
 
@@ -237,6 +251,7 @@ def _check_row(kind: str, row: Any) -> dict:
             "version": row.get("version", 1),
             "versions": versions,
             "key": _key(out, RECIPE_KEYS),
+            "backup_id": row.get("id"),
         }
     if kind == "people":
         return {**row, "tokens": [{"last_used_at": None, **t} for t in row.get("tokens", [])]}
@@ -248,6 +263,9 @@ def _check_row(kind: str, row: Any) -> dict:
         out = {k: row[k] for k in (*LIST_KEYS, "version", "updated_at")}
         out["items"] = [{"detail": {}, "checked_by": None, "checked_at": None, **it} for it in row.get("items", [])]
         return {**out, "key": _key(out, LIST_KEYS)}
+    if kind == "calendar":
+        out = {**{k: row[k] for k in (*CALENDAR_KEYS, "updated_at")}, "recipe_id": row.get("recipe_id")}
+        return {**out, "key": _key(out, CALENDAR_KEYS)}
     out = {k: row[k] for k in PAIR_KEYS}
     out["votes"] = [{"note": None, **v} for v in row.get("votes", [])]
     return {**out, "key": _key(out, PAIR_KEYS)}
@@ -302,6 +320,8 @@ def _existing(c: Any) -> dict[str, dict[str, list[int]]]:
         found["tasting_pairs"][_key(row, PAIR_KEYS)].append(r["id"])
     for r in c.execute("SELECT * FROM shopping_lists ORDER BY id"):
         found["shopping_lists"][_key({**dict(r), "recipes": _loads(r["recipes"])}, LIST_KEYS)].append(r["id"])
+    for r in c.execute("SELECT * FROM calendar_entries ORDER BY id"):
+        found["calendar"][_key(dict(r), CALENDAR_KEYS)].append(r["id"])
     return found
 
 
@@ -311,7 +331,8 @@ def _dumps(value: Any) -> str:
 
 def import_data(db: KitchenDB, good: dict, bad: int = 0) -> dict:
     """Add checked rows in one transaction; the counts added (rows already there are skipped, ``bad`` is carried)."""
-    added = {"people": 0, "recipes": 0, "plans": 0, "tasting_pairs": 0, "shopping_lists": 0, "skipped": 0, "bad": bad}
+    added = {k: 0 for k in KINDS} | {"skipped": 0, "bad": bad}
+    recipe_ids: dict[int, int] = {}  # the backup's recipe id -> this DB's (the calendar's entries name them)
     with db.write() as c:
         there = _existing(c)
         if good["people"]:  # the backup's household name, unless this DB has one already
@@ -333,22 +354,24 @@ def import_data(db: KitchenDB, good: dict, bad: int = 0) -> dict:
             added["people"] += 1
         for r in good["recipes"]:
             if there["recipes"][r["key"]]:
-                there["recipes"][r["key"]].pop(0)
+                rid = there["recipes"][r["key"]].pop(0)
                 added["skipped"] += 1
-                continue
-            rid = insert_recipe(
-                c,
-                r["recipe"],
-                r["source"],
-                r["created_at"],
-                r["updated_at"],
-                tags=r["tags"],
-                category=r["category"],
-                version=r["version"],
-            )
-            for v in r["versions"]:  # a recipe already in the DB keeps its own history
-                insert_version(c, rid, v["version"], v, v["saved_at"])
-            added["recipes"] += 1
+            else:
+                rid = insert_recipe(
+                    c,
+                    r["recipe"],
+                    r["source"],
+                    r["created_at"],
+                    r["updated_at"],
+                    tags=r["tags"],
+                    category=r["category"],
+                    version=r["version"],
+                )
+                for v in r["versions"]:  # a recipe already in the DB keeps its own history
+                    insert_version(c, rid, v["version"], v, v["saved_at"])
+                added["recipes"] += 1
+            if isinstance(r["backup_id"], int):
+                recipe_ids[r["backup_id"]] = rid
         for p in good["plans"]:
             if there["plans"][p["key"]]:
                 pid = there["plans"][p["key"]].pop(0)
@@ -406,6 +429,25 @@ def import_data(db: KitchenDB, good: dict, bad: int = 0) -> dict:
                     (lid, *(_dumps(it[k]) if k == "detail" else it[k] for k in ITEM_KEYS)),
                 )
             added["shopping_lists"] += 1
+        for e in good["calendar"]:  # an entry whose recipe is not in the backup keeps its title, out of the library
+            if there["calendar"][e["key"]]:
+                there["calendar"][e["key"]].pop(0)
+                added["skipped"] += 1
+                continue
+            c.execute(
+                "INSERT INTO calendar_entries (day, meal, recipe_id, title, servings, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    e["day"],
+                    e["meal"],
+                    recipe_ids.get(e["recipe_id"]),
+                    e["title"],
+                    e["servings"],
+                    e["created_at"],
+                    e["updated_at"],
+                ),
+            )
+            added["calendar"] += 1
     return added
 
 

@@ -49,7 +49,7 @@ def open_db(db: Path | None, config: Path | None) -> KitchenDB:
 def counted(counts: dict) -> str:
     return (
         f"{counts['recipes']} recipes, {counts['plans']} plans, {counts['tasting_pairs']} tasting pairs, "
-        f"{counts['shopping_lists']} shopping lists, {counts['people']} people"
+        f"{counts['shopping_lists']} shopping lists, {counts['calendar']} calendar entries, {counts['people']} people"
     )
 
 

@@ -178,8 +178,26 @@ MIGRATIONS: list[list[str]] = [
         END""",
         "INSERT INTO recipes_fts (recipes_fts) VALUES ('rebuild')",
     ],
+    # -- the meal calendar (kitchen/calendar.py): 5 -> 6, after recipe versions; one self-contained step.
+    # A library recipe on a day and a meal at servings; ``title`` is the recipe's title when it was put there,
+    # shown when the recipe has left the library (``recipe_id`` is then NULL: ON DELETE SET NULL).
+    [
+        """CREATE TABLE calendar_entries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            day TEXT NOT NULL CHECK (day GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+            meal TEXT NOT NULL CHECK (length(meal) > 0),  -- breakfast, lunch, dinner or the cook's own name
+            recipe_id INTEGER REFERENCES recipes (id) ON DELETE SET NULL,
+            title TEXT NOT NULL CHECK (length(title) > 0),
+            servings INTEGER NOT NULL CHECK (servings BETWEEN 1 AND 100),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL)""",
+        "CREATE INDEX calendar_entries_day ON calendar_entries (day, meal)",
+        "CREATE INDEX calendar_entries_recipe ON calendar_entries (recipe_id)",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+# The version that adds the calendar, found by its table (the step's place may move when branches merge).
+CALENDAR_SCHEMA = next(i + 1 for i, step in enumerate(MIGRATIONS) if "CREATE TABLE calendar_entries" in step[0])
 
 
 class KitchenError(ChefbotError):
@@ -377,6 +395,7 @@ class KitchenDB:
         expected |= {"households", "people", "sessions", "api_tokens"} if version >= 3 else set()
         expected |= {"shopping_lists", "shopping_items"} if version >= 4 else set()
         expected |= {"recipe_versions", "recipes_fts"} if version >= 5 else set()
+        expected |= {"calendar_entries"} if version >= CALENDAR_SCHEMA else set()
         missing = sorted(expected - tables)
         if missing:
             raise KitchenError(

@@ -366,3 +366,25 @@ class ShoppingListRow(Row):
     created_at: Timestamp
     updated_at: Timestamp
     items: list[ShoppingItemRow] = Field(default_factory=list, max_length=2000)
+
+
+def iso_date(value: str) -> str:
+    """A calendar day as stored, YYYY-MM-DD (a real date)."""
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise ValueError("expected a date YYYY-MM-DD")
+    dt.date.fromisoformat(value)  # ValueError for a day that does not exist (2026-02-30)
+    return value
+
+
+class CalendarEntryRow(Row):
+    """A meal calendar entry (``kitchen/calendar.py``): ``recipe_id`` is the backup's own recipe id (null when
+    the recipe had left the library), linked to the recipe imported with it."""
+
+    id: int | None = None
+    day: Annotated[str, AfterValidator(iso_date)]
+    meal: Name
+    recipe_id: int | None = Field(None, ge=1, le=EXACT_INT)
+    title: Title
+    servings: Servings
+    created_at: Timestamp
+    updated_at: Timestamp

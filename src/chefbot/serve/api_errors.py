@@ -27,6 +27,7 @@ from chefbot.cooking.nutrition import NutritionTableMissing
 from chefbot.errors import ChefbotError
 from chefbot.generate.structured import UnsupportedSchema
 from chefbot.generate.upstream import UpstreamError
+from chefbot.kitchen.calendar import CalendarError
 from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull, UnreadableRow
 from chefbot.kitchen.library import StaleVersion
 from chefbot.kitchen.people import AccountError, NameTaken
@@ -96,6 +97,7 @@ ERROR_STATUS: dict[type[Exception], Status] = {
     AlreadyVoted: Status(409, code="already_voted", param="rater"),
     StaleList: Status(409, code="stale_version"),
     StaleVersion: Status(409, code="stale_version"),
+    CalendarError: Status(400, code="bad_calendar"),
     VoteError: Status(400, code="bad_vote"),
     AccountError: Status(400, code="bad_account"),
     NameTaken: Status(409, code="name_taken"),

@@ -19,7 +19,8 @@ inject a small model and ``chefbot serve`` a real one.  It only composes the par
   recipe library, shopping lists, saved plans and cook mode, blind tastings; docs/KITCHEN.md),
   ``routes_nutrition.py`` (/api/recipes/{id}/nutrition: figures from USDA SR28 only),
   ``routes_shopping.py`` (/api/shopping-lists: saved lists, ticked from several devices),
-  ``routes_cook.py`` (/api/recipes/{id}/cook: one recipe as a plan for cook mode), ``routes_webapp.py``
+  ``routes_cook.py`` (/api/recipes/{id}/cook: one recipe as a plan for cook mode), ``routes_calendar.py``
+  (/api/calendar: the meal calendar, the week's shopping list, a day's dinner for the planner), ``routes_webapp.py``
   (the installable app: /manifest.webmanifest, /sw.js, /icons/*).
 
 Its OpenAPI schema (``/openapi.json``, ``contract_schema``) is the API's contract: every
@@ -44,6 +45,7 @@ from chefbot.config import ExperimentConfig
 from chefbot.errors import ChefbotError
 from chefbot.kitchen.people import LoginLimiter, has_people
 from chefbot.serve import (
+    routes_calendar,
     routes_cook,
     routes_kitchen,
     routes_nutrition,
@@ -136,6 +138,7 @@ def create_app(
     app.include_router(routes_people.router)
     app.include_router(routes_shopping.router)
     app.include_router(routes_cook.router)
+    app.include_router(routes_calendar.router)
     if routes_plan.planner_installed():
         app.include_router(routes_plan.router)
         state.has_plan = True

@@ -1,4 +1,4 @@
-"""``GET /health`` and the web pages (``/`` to write a recipe, the kitchen pages ``/library``, ``/plan``,
+"""``GET /health`` and the web pages (``/`` to write a recipe, the kitchen pages ``/library``, ``/calendar``, ``/plan``,
 ``/cook``, ``/tasting``, and ``/static/...``: plain HTML/JS/CSS in ``web/``), and each saved recipe's own
 page ``/library/{id}`` (server-rendered, with its schema.org Recipe JSON-LD: ``kitchen/schema_org.py``).
 
@@ -37,7 +37,17 @@ from chefbot.serve.schemas import EXACT_INT, Health
 
 WEB_DIR = resources.files("chefbot.serve") / "web"
 # Only these names are served under /static/: a fixed list, so no path (``..``, a page body, the shell) gets out.
-STATIC_FILES = ("app.js", "style.css", "kitchen.js", "gantt.js", "library.js", "plan.js", "cook.js", "tasting.js")
+STATIC_FILES = (
+    "app.js",
+    "style.css",
+    "kitchen.js",
+    "gantt.js",
+    "library.js",
+    "plan.js",
+    "cook.js",
+    "tasting.js",
+    "calendar.js",
+)
 NO_CACHE = {"Cache-Control": "no-cache"}
 
 
@@ -57,6 +67,7 @@ class Page:
 PAGES = {
     "/": Page("index.html", "ChefBot", "Write", ("app.js",)),
     "/library": Page("library.html", "ChefBot · Library", "Library", ("library.js",)),
+    "/calendar": Page("calendar.html", "ChefBot · Meal calendar", "Calendar", ("calendar.js",)),
     "/plan": Page("plan.html", "ChefBot · Plan a meal", "Plan", ("gantt.js", "plan.js")),
     "/cook": Page("cook.html", "ChefBot · Cook mode", "Cook", ("gantt.js", "cook.js"), "cook-mode"),
     "/tasting": Page("tasting.html", "ChefBot · Blind tasting", "Tasting", ("tasting.js",)),

@@ -247,6 +247,21 @@ async function openPlan(id) {
   }
 }
 
+// A day's meal from the meal calendar (/plan?day=YYYY-MM-DD&meal=dinner): the server builds the form
+// (GET /api/calendar/plan-form: title, date, the day's recipes at their servings); the cooks and the time are
+// this page's, and "Plan it" posts it like any other form.
+async function openCalendarMeal(day, meal) {
+  try {
+    const got = await api("GET", `/api/calendar/plan-form?date=${encodeURIComponent(day)}&meal=${encodeURIComponent(meal)}`);
+    fillForm(got.form);
+    showJson();
+    const left = got.left_out.length ? ` Left out (no longer in the library): ${got.left_out.map((e) => e.title).join(", ")}.` : "";
+    say("plan-status", `${got.form.title} from the calendar: pick the time and the cooks, then plan it.${left}`);
+  } catch (e) {
+    say("plan-status", e.message, true);
+  }
+}
+
 async function loadSaved() {
   try {
     const data = await api("GET", "/api/plans");
@@ -275,6 +290,7 @@ async function init() {
   await loadSaved();
   const id = param("plan");
   if (id) await openPlan(id);
+  else if (param("day")) await openCalendarMeal(param("day"), param("meal") || "dinner");
   document.body.dataset.ready = "1";
 }
 
