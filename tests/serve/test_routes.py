@@ -16,6 +16,7 @@ from chefbot.cooking.nutrition import NutritionTableMissing
 from chefbot.errors import ChefbotError
 from chefbot.generate.structured import UnsupportedSchema
 from chefbot.generate.upstream import UpstreamError
+from chefbot.kitchen.calendar import CalendarError
 from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull, UnreadableRow
 from chefbot.kitchen.library import StaleVersion
 from chefbot.kitchen.people import AccountError, NameTaken
@@ -77,6 +78,7 @@ RAISED = [
     (AlreadyVoted("voted"), 409, "already_voted", "rater"),
     (StaleList(3, 1, 2), 409, "stale_version", "version"),
     (StaleVersion(3, 1, {"version": 2}), 409, "stale_version", "version"),
+    (CalendarError("week: 2025-W53 does not exist", "week"), 400, "bad_calendar", "week"),
     (VoteError("no such side", "choice"), 400, "bad_vote", "choice"),
     (ProgressError("who?", "cook", "unknown_cook"), 400, "unknown_cook", "cook"),
     (StepWaits("task_id: soup.2 waits for Soup step 1 (Alex)"), 409, "step_waits", "task_id"),

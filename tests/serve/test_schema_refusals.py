@@ -32,6 +32,11 @@ SEMANTIC = {  # route -> error codes its 400 description must name
     ("post", "/api/shopping-lists/{list_id}/clear-checked"): ["kitchen_error"],
     ("post", "/api/shopping-lists/{list_id}/items"): ["kitchen_error", "control character"],
     ("put", "/api/shopping-lists/{list_id}/items/{item_id}"): ["kitchen_error"],
+    ("get", "/api/calendar"): ["bad_calendar"],
+    ("post", "/api/calendar"): ["bad_calendar"],
+    ("patch", "/api/calendar/{entry_id}"): ["bad_calendar"],
+    ("get", "/api/calendar/plan-form"): ["bad_calendar"],
+    ("post", "/api/calendar/shopping-list"): ["bad_calendar"],
 }
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from chefbot.kitchen.calendar import MAX_MEAL
 from chefbot.kitchen.rows import VISIBLE, Servings, Title
-from chefbot.serve.schemas import ErrorResponse, ValidationErrorResponse
+from chefbot.serve.schemas import SEMANTIC, ErrorResponse, ValidationErrorResponse
 from chefbot.serve.schemas_kitchen import DATE, KITCHEN_ERRORS, Id, KitchenRequest
 from chefbot.serve.schemas_shopping import SavedShoppingList
 
@@ -121,7 +121,8 @@ class CalendarPlanForm(BaseModel):
 
 CALENDAR_ERRORS = {
     **KITCHEN_ERRORS,
-    400: "the kitchen refuses it (error.code bad_calendar: a week that does not exist such as 2025-W53, a week "
+    400: SEMANTIC
+    + "the kitchen refuses it (error.code bad_calendar: a week that does not exist such as 2025-W53, a week "
     "with no library recipe for its list, a meal name with a control character); or a body that cannot be read",
     404: "no such row (error.code: calendar_entry_not_found, recipe_not_found); param names the field",
 }
