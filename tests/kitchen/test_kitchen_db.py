@@ -146,3 +146,11 @@ def test_every_committed_row_survives_a_sigkill_in_the_middle_of_writing(tmp_pat
     assert len(titles) in (committed + 1, committed + 2)
     for i, r in enumerate(rows):
         assert r["ingredients"].count("cups flour") == 50 and r["directions"].count(f"Step {i}.") == 20
+
+
+def test_tests_never_use_the_users_own_kitchen_db():
+    """conftest points platformdirs' data dir at a fresh folder: a test cannot migrate or read ~/.local/share."""
+    from chefbot.kitchen.db import default_db_path
+
+    assert not default_db_path().is_relative_to(Path.home() / ".local" / "share")
+    assert default_db_path().parent.parent == Path(os.environ["XDG_DATA_HOME"])
