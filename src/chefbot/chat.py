@@ -103,15 +103,6 @@ def fixed_system_prompt(prompt: PromptConfig) -> str | None:
     return a if a == b else None
 
 
-def with_trained_system(messages: Sequence[Message], prompt: PromptConfig) -> list[Message]:
-    """``messages`` as the model was trained to see them: a conversation that brings no system message gets
-    the trained one (``fixed_system_prompt``), as the exports' chat templates and Modelfile SYSTEM do; a
-    client's own system message is kept as it is."""
-    msgs = [dict(m) for m in messages]
-    system = None if msgs and msgs[0]["role"] == "system" else fixed_system_prompt(prompt)
-    return [{"role": "system", "content": system}, *msgs] if system else msgs
-
-
 def request_messages(
     ner: Sequence[str] | str,
     prompt: PromptConfig,

@@ -150,18 +150,3 @@ def test_a_system_prompt_with_placeholders_cannot_be_exported(qwen_tokenizer):
     cfg = load_config(None, ["prompt.system=Write a recipe with {ner}."])
     with pytest.raises(ChefbotError, match=r"prompt.system uses \{ner\} or \{title\}"):
         trained_prompt(cfg.prompt, qwen_tokenizer)
-
-
-def test_the_server_gives_a_conversation_without_a_system_message_the_trained_one():
-    """/v1/chat/completions renders what the exports render: the trained system prompt when the client sends
-    none, the client's own when it sends one, nothing added when training used none or one per request."""
-    from chefbot.chat import with_trained_system
-    from chefbot.config import PromptConfig
-
-    trained = PromptConfig(system="You will generate one cooking recipe.")
-    chat = [{"role": "user", "content": "eggs?"}]
-    assert with_trained_system(chat, trained) == [{"role": "system", "content": trained.system}, *chat]
-    own = [{"role": "system", "content": "Be brief."}, *chat]
-    assert with_trained_system(own, trained) == own
-    assert with_trained_system(chat, PromptConfig(system="")) == chat
-    assert with_trained_system(chat, PromptConfig(system="Cook with {ner}.")) == chat

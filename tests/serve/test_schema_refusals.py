@@ -19,6 +19,7 @@ SEMANTIC = {  # route -> error codes its 400 description must name
     ("post", "/v1/plan"): ["bad_meal_spec", "no feasible"],
     ("post", "/api/recipes"): ["bad_recipe", "no ingredient line"],
     ("put", "/api/recipes/{recipe_id}"): ["bad_recipe"],
+    ("get", "/api/recipes"): ["bad_recipe", "category"],
     ("post", "/api/shopping-list"): ["kitchen_error"],
     ("post", "/api/plans"): ["bad_meal_spec"],
     ("post", "/api/recipes/{recipe_id}/cook"): ["bad_meal_spec"],

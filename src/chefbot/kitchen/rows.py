@@ -155,8 +155,8 @@ class RecipeSource(Row):
         None, description="import: what it was read from (kitchen/schema_org.py)"
     )
     url: str | None = Field(None, max_length=4096, description="import: the web page it came from")
-    total_minutes: int | None = Field(
-        None, ge=1, le=100_000, description="import: the total time the source declared (schema.org totalTime)"
+    total_minutes: Int(ge=1, le=100_000) | None = Field(  # Int: a JSON 4212.0 is an integer to the schema too
+        None, description="import: the total time the source declared (schema.org totalTime)"
     )
 
 

@@ -205,7 +205,10 @@ def library_jsonld(request: Request, kitchen: Kitchen) -> dict:
 
 # `unreadable` is in a list only when some rows could not be read: unset fields stay out of the answer.
 @router.get(
-    "/recipes", response_model=RecipeList, response_model_exclude_unset=True, responses=kitchen_errors(422, *STORAGE)
+    "/recipes",
+    response_model=RecipeList,
+    response_model_exclude_unset=True,
+    responses={**semantic_400("recipe_filter"), **kitchen_errors(422, *STORAGE)},
 )
 def list_recipes(
     kitchen: Kitchen,

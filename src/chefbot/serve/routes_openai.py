@@ -24,7 +24,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
-from chefbot.chat import with_trained_system
 from chefbot.generate.completion import TokenEngine
 from chefbot.serve.api_errors import ApiError
 from chefbot.serve.completions import CompletionStream, TextCompletionStream, complete, complete_text
@@ -93,8 +92,7 @@ async def chat_completions(
     req: Annotated[ChatCompletionRequest, Depends(chat_body)], request: Request, state: Server
 ) -> ChatCompletion | StreamingResponse:
     state.check_model(req.model)
-    # a conversation without a system message gets the trained one (chat.with_trained_system), as the exports do
-    prompt = state.check_size(with_trained_system(req.plain_messages(), state.cfg.prompt))
+    prompt = state.check_size(req.plain_messages())
     settings = state.settings_for(req.max_completion_tokens or req.max_tokens, **req.sampling())
     cid, created = new_id("chatcmpl"), now()
     if not req.stream:

@@ -215,6 +215,9 @@ SEMANTIC_400 = {
     "recipe_update": SEMANTIC + "the kitchen refuses the edit (bad_recipe, param names the field): ingredient or "
     "direction lines all blank once normalized, a control character, a tag or category with characters other "
     "than letters, digits, spaces and - ' & + (tags.N, category)",
+    "recipe_filter": SEMANTIC
+    + "a tag or category filter the kitchen could never have stored (bad_recipe, param tags.0 or "
+    "category): longer than a tag or category may be, or characters other than letters, digits, spaces and - ' & +",
     "shopping": SEMANTIC + "the kitchen refuses the list (kitchen_error)",
     "plan_create": SEMANTIC + "the meal cannot be planned (bad_meal_spec: a recipe with no step the planner can "
     "schedule, no feasible timeline, no plan within the solver's time) or the form names what the "

@@ -34,11 +34,13 @@ class CalendarEntryCreate(KitchenRequest):
 
 
 class CalendarEntryMove(KitchenRequest):
-    """What changes: another day, another meal, other servings (at least one)."""
+    """What changes: another day, another meal, other servings (at least one: the schema says so too)."""
 
-    date: Day | None = None
-    meal: Meal | None = None
-    servings: Servings | None = None
+    model_config = {**KitchenRequest.model_config, "json_schema_extra": {"minProperties": 1}}
+
+    date: Day = None  # not nullable in the schema: leave a field out to keep it
+    meal: Meal = None
+    servings: Servings = None
 
     @model_validator(mode="after")
     def _something(self) -> CalendarEntryMove:
