@@ -53,6 +53,18 @@ def retry_wait(attempt: int, backoff_s: float, retry_after: str | None = None) -
     return min(wait, MAX_RETRY_WAIT_S)
 
 
+def completion_from(text: str, finish: str | None, usage: Any) -> Completion:
+    """A ``Completion`` from an OpenAI-style answer: its finish reason ("length"; "cancelled" when chefbot stopped
+    it; anything else "stop") and its usage counts (0 where the endpoint sent none).  Both OpenAI-compatible
+    engines read answers through it."""
+    return Completion(
+        text=text,
+        finish_reason=finish if finish in ("length", "cancelled") else "stop",
+        prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+        completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+    )
+
+
 def normalized_base_url(url: str | None) -> str:
     """``HTTP://Host:80/v1/`` and ``http://host/v1`` are one endpoint; None is the OpenAI API."""
     parts = urlsplit((url or OPENAI_BASE_URL).strip())
@@ -215,14 +227,7 @@ class OpenAIGenerator:
                     f"endpoint {self.base_url or 'api.openai.com'} model {self.model!r}: HTTP {e.status_code}: {e.message}"
                 ) from None
             ch = r.choices[0]
-            usage = getattr(r, "usage", None)
-            reason = "length" if ch.finish_reason == "length" else "stop"
-            return Completion(
-                text=ch.message.content or "",
-                finish_reason=reason,
-                prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-                completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
-            )
+            return completion_from(ch.message.content or "", ch.finish_reason, getattr(r, "usage", None))
         raise _Unreachable(f"{type(last).__name__}: {last}")
 
     def generate(

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 from chefbot.config import GenerationConfig
 from chefbot.errors import ChefbotError
 from chefbot.generate.completion import Completion, Messages, OnResult, resolve_settings
-from chefbot.generate.openai_compat import OpenAIGenerator, normalized_base_url, retry_wait
+from chefbot.generate.openai_compat import OpenAIGenerator, completion_from, normalized_base_url, retry_wait
 
 T = TypeVar("T")
 CONNECT_TIMEOUT_S = 10.0  # at most this long to connect, within engine.timeout_s
@@ -265,7 +265,7 @@ class UpstreamGenerator:
         if r is None:
             return Completion("", "cancelled", 0, 0)
         choice = r.choices[0]
-        return _completion(choice.message.content or "", choice.finish_reason, r.usage)
+        return completion_from(choice.message.content or "", choice.finish_reason, r.usage)
 
     def generate(
         self,
@@ -332,7 +332,7 @@ class UpstreamGenerator:
             r = self._send(lambda: self.client.completions.create(model=self.model, prompt=prompt, **req), cancel)
             if r is None:
                 return Completion("", "cancelled", 0, 0)
-            return _completion(r.choices[0].text or "", r.choices[0].finish_reason, r.usage)
+            return completion_from(r.choices[0].text or "", r.choices[0].finish_reason, r.usage)
 
         return self._each(prompts, answer, None)
 
@@ -393,7 +393,7 @@ class UpstreamStream:
             raise UpstreamError(f"{where}: the stream broke: {type(e).__name__}: {e}", 502, "upstream_failed") from None
         finally:
             self._close()
-        self.completion = _completion("".join(parts), "cancelled" if self._cancel.is_set() else finish, used)
+        self.completion = completion_from("".join(parts), "cancelled" if self._cancel.is_set() else finish, used)
 
     def _close(self) -> None:
         if not self._released:
@@ -402,16 +402,6 @@ class UpstreamStream:
                 self._stream.close()  # the upstream sees the reader leave and stops generating
             finally:
                 self._owner._slots.release()
-
-
-def _completion(text: str, finish: str | None, used: Any) -> Completion:
-    reason = finish if finish in ("length", "cancelled") else "stop"
-    return Completion(
-        text=text,
-        finish_reason=reason,
-        prompt_tokens=getattr(used, "prompt_tokens", 0) or 0,
-        completion_tokens=getattr(used, "completion_tokens", 0) or 0,
-    )
 
 
 def _upstream_message(e: Any) -> str:
