@@ -58,13 +58,15 @@ def add_entry(req: CalendarEntryCreate, kitchen: Kitchen) -> CalendarEntry:
     return CalendarEntry.model_validate(calendar.add_entry(kitchen.db, req.date, req.meal, req.recipe_id, req.servings))
 
 
-@router.patch("/{entry_id}", response_model=CalendarEntry, responses=calendar_errors(400, 404, 413, 422, 500, *STORAGE))
+@router.patch(
+    "/{entry_id:int}", response_model=CalendarEntry, responses=calendar_errors(400, 404, 413, 422, 500, *STORAGE)
+)
 def move_entry(req: CalendarEntryMove, entry_id: RowId, kitchen: Kitchen) -> CalendarEntry:
     """Move an entry to another day or meal, or change its servings."""
     return CalendarEntry.model_validate(calendar.move_entry(kitchen.db, entry_id, req.date, req.meal, req.servings))
 
 
-@router.delete("/{entry_id}", response_model=CalendarEntryDeleted, responses=calendar_errors(404, 422, *STORAGE))
+@router.delete("/{entry_id:int}", response_model=CalendarEntryDeleted, responses=calendar_errors(404, 422, *STORAGE))
 def remove_entry(entry_id: RowId, kitchen: Kitchen) -> CalendarEntryDeleted:
     if not calendar.remove_entry(kitchen.db, entry_id):
         raise NotFound("calendar entry", entry_id, "entry_id")

@@ -39,7 +39,7 @@ class CookCreate(KitchenRequest):
 
 
 @router.post(
-    "/recipes/{recipe_id}/cook",
+    "/recipes/{recipe_id:int}/cook",
     status_code=201,
     response_model=PlanRecord,
     responses={

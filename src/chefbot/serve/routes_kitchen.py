@@ -230,7 +230,7 @@ def list_recipes(
 
 
 @router.get(
-    "/recipes/{recipe_id}",
+    "/recipes/{recipe_id:int}",
     response_model=SavedRecipe,
     responses={
         200: {"description": "the recipe, ingredient lines scaled to `servings`"},
@@ -249,7 +249,7 @@ def get_recipe(
 
 
 @router.put(
-    "/recipes/{recipe_id}",
+    "/recipes/{recipe_id:int}",
     response_model=SavedRecipe,
     responses={
         200: {"description": "the recipe at its new version (the one it replaced is kept in its versions)"},
@@ -275,7 +275,7 @@ def update_recipe(req: RecipeUpdate, recipe_id: RowId, kitchen: Kitchen) -> Save
 
 
 @router.get(
-    "/recipes/{recipe_id}/versions",
+    "/recipes/{recipe_id:int}/versions",
     response_model=RecipeVersionList,
     response_model_exclude_unset=True,
     responses=kitchen_errors(404, 422, *STORAGE),
@@ -286,7 +286,7 @@ def recipe_versions(recipe_id: RowId, kitchen: Kitchen) -> RecipeVersionList:
 
 
 @router.post(
-    "/recipes/{recipe_id}/versions/{version}/restore",
+    "/recipes/{recipe_id:int}/versions/{version:int}/restore",
     response_model=SavedRecipe,
     responses={
         200: {"description": "the recipe with that version's fields, as its new version"},
@@ -302,7 +302,7 @@ def restore_recipe_version(
     return SavedRecipe.model_validate(library.restore_version(kitchen.db, recipe_id, version))
 
 
-@router.delete("/recipes/{recipe_id}", response_model=Deleted, responses=kitchen_errors(404, 422, *STORAGE))
+@router.delete("/recipes/{recipe_id:int}", response_model=Deleted, responses=kitchen_errors(404, 422, *STORAGE))
 def delete_recipe(recipe_id: RowId, kitchen: Kitchen) -> Deleted:
     if not library.delete_recipe(kitchen.db, recipe_id):
         raise NotFound("recipe", recipe_id, "recipe_id")
@@ -368,7 +368,7 @@ def list_plans(
     return PlanList.model_validate(plans.list_plans(kitchen.db, limit))
 
 
-@router.get("/plans/{plan_id}", response_model=PlanRecord, responses=kitchen_errors(404, 422, 500, *STORAGE))
+@router.get("/plans/{plan_id:int}", response_model=PlanRecord, responses=kitchen_errors(404, 422, 500, *STORAGE))
 def get_plan(plan_id: RowId, kitchen: Kitchen) -> PlanRecord:
     plan = plans.get_plan(kitchen.db, plan_id)
     if plan is None:
@@ -377,7 +377,7 @@ def get_plan(plan_id: RowId, kitchen: Kitchen) -> PlanRecord:
 
 
 @router.post(
-    "/plans/{plan_id}/progress",
+    "/plans/{plan_id:int}/progress",
     response_model=PlanRecord,
     responses={
         200: {"description": "the plan as it now stands (what is left re-planned)"},

@@ -67,7 +67,7 @@ class RecipeNutritionOut(BaseModel):
 
 
 @router.get(
-    "/recipes/{recipe_id}/nutrition",
+    "/recipes/{recipe_id:int}/nutrition",
     response_model=RecipeNutritionOut,
     responses={
         200: {"description": "per-serving figures from USDA SR28, the lines matched and those not"},

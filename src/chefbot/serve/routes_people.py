@@ -180,7 +180,7 @@ def list_tokens(
     return TokenList(object="list", data=[Token.model_validate(t) for t in found])
 
 
-@router.delete("/tokens/{token_id}", response_model=Revoked, responses=people_errors(401, 403, 404, 422, *STORAGE))
+@router.delete("/tokens/{token_id:int}", response_model=Revoked, responses=people_errors(401, 403, 404, 422, *STORAGE))
 def revoke_token(token_id: RowId, caller: Caller, kitchen: Kitchen) -> Revoked:
     """Revoke one of your tokens: it gets 401 from now on."""
     person = require_person(caller)

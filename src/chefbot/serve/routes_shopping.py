@@ -62,13 +62,13 @@ def list_lists(
     return ShoppingLists.model_validate(saved_lists.list_lists(kitchen.db, limit))
 
 
-@router.get("/{list_id}", response_model=SavedShoppingList, responses=shopping_errors(404, 422, 500, *STORAGE))
+@router.get("/{list_id:int}", response_model=SavedShoppingList, responses=shopping_errors(404, 422, 500, *STORAGE))
 def get_list(list_id: RowId, kitchen: Kitchen) -> SavedShoppingList:
     return _found(saved_lists.get_list(kitchen.db, list_id), list_id)
 
 
 @router.patch(
-    "/{list_id}",
+    "/{list_id:int}",
     response_model=SavedShoppingList,
     responses={**LIST, **shopping_errors(400, 404, 409, 413, 422, 500, *STORAGE)},
 )
@@ -78,7 +78,7 @@ def rename_list(req: ShoppingListRename, list_id: RowId, kitchen: Kitchen) -> Sa
 
 
 @router.post(
-    "/{list_id}/clear-checked",
+    "/{list_id:int}/clear-checked",
     response_model=SavedShoppingList,
     responses={**LIST, **shopping_errors(400, 404, 409, 413, 422, 500, *STORAGE)},
 )
@@ -87,7 +87,7 @@ def clear_checked(req: ShoppingListClear, list_id: RowId, kitchen: Kitchen) -> S
     return _found(saved_lists.clear_checked(kitchen.db, list_id, req.version), list_id)
 
 
-@router.delete("/{list_id}", response_model=ShoppingListDeleted, responses=shopping_errors(404, 422, *STORAGE))
+@router.delete("/{list_id:int}", response_model=ShoppingListDeleted, responses=shopping_errors(404, 422, *STORAGE))
 def delete_list(list_id: RowId, kitchen: Kitchen) -> ShoppingListDeleted:
     if not saved_lists.delete_list(kitchen.db, list_id):
         raise NotFound("shopping list", list_id, "list_id")
@@ -95,7 +95,7 @@ def delete_list(list_id: RowId, kitchen: Kitchen) -> ShoppingListDeleted:
 
 
 @router.post(
-    "/{list_id}/items",
+    "/{list_id:int}/items",
     status_code=201,
     response_model=SavedShoppingList,
     responses={201: LIST[200], **shopping_errors(400, 404, 413, 422, 500, *STORAGE)},
@@ -106,7 +106,7 @@ def add_item(req: OwnItem, list_id: RowId, kitchen: Kitchen) -> SavedShoppingLis
 
 
 @router.put(
-    "/{list_id}/items/{item_id}",
+    "/{list_id:int}/items/{item_id:int}",
     response_model=SavedShoppingList,
     responses={**LIST, **shopping_errors(400, 404, 413, 422, 500, *STORAGE)},
 )
@@ -117,7 +117,7 @@ def tick_item(req: Tick, list_id: RowId, item_id: ItemId, kitchen: Kitchen) -> S
 
 
 @router.delete(
-    "/{list_id}/items/{item_id}",
+    "/{list_id:int}/items/{item_id:int}",
     response_model=SavedShoppingList,
     responses={**LIST, **shopping_errors(404, 422, 500, *STORAGE)},
 )

@@ -153,7 +153,7 @@ for _path in PAGES:
     router.add_api_route(_path, _page_route(_path), methods=["GET"], include_in_schema=False)
 
 
-@router.get("/library/{recipe_id}", include_in_schema=False)
+@router.get("/library/{recipe_id:int}", include_in_schema=False)
 def library_recipe_page(
     recipe_id: Annotated[int, PathParam(ge=1, le=EXACT_INT)], request: Request, kitchen: Kitchen
 ) -> HTMLResponse:
