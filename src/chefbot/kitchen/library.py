@@ -21,8 +21,9 @@ columns are JSON-encoded).
   ``recipes_fts`` table of db.py, kept in sync by triggers in the same transaction as the row), with the
   porter stemmer over ``unicode61`` tokens (diacritics folded): "tomato" finds "tomatoes", "bake" finds
   "baking", "creme" finds "crème".  Every word of the query is a prefix (``fts_query``): "chil" finds "chili",
-  "chilli" and "chillies".  Porter does not conflate the spellings "chilli" and "chili" (its stems are
-  "chilli" and "chili"), so "chilli" alone does not find "chili"; "chil" does.  The query is never FTS syntax:
+  "chilli" and "chillies".  Porter does not conflate spellings (stems "chilli" and "chili"), so a query word
+  that matches nothing in the index is also searched as the index's close spellings (``spelling_variants``:
+  "chilli" finds "Chili", "yoghurt" finds "yogurt"; the response names them in ``spellings``).  The query is never FTS syntax:
   its words are taken out (``\w+``) and each is quoted, so a quote, ``NEAR``, ``OR``, ``*`` or a column
   filter in it is only text.
 """
@@ -30,6 +31,7 @@ columns are JSON-encoded).
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
 import re
@@ -496,11 +498,56 @@ def get_recipe(db: KitchenDB, recipe_id: int, servings: int | None = None) -> di
 WORD_RE = re.compile(r"\w+")
 
 
-def fts_query(q: str) -> str | None:
+def query_words(q: str) -> list[str]:
+    """The words of a user's query (``\\w+``, not only underscores)."""
+    return [w for w in WORD_RE.findall(q) if w.strip("_")]
+
+
+def fts_query(q: str, spellings: dict[str, list[str]] | None = None) -> str | None:
     """The FTS5 query for a user's words: each word quoted (so nothing in it is FTS syntax) as a prefix, all of
-    them required; None when ``q`` holds no word."""
-    words = [w for w in WORD_RE.findall(q) if w.strip("_")]
-    return " ".join(f'"{w}"*' for w in words) or None
+    them required, a word in ``spellings`` or any of its variants (index terms: ``spelling_variants``); None
+    when ``q`` holds no word."""
+    spellings = spellings or {}
+    parts = []
+    for w in query_words(q):
+        alts = " OR ".join(f'"{a}"*' for a in [w, *spellings.get(w, [])])
+        parts.append(f"({alts})" if w in spellings else alts)
+    return (" AND " if spellings else " ").join(parts) or None  # FTS5 needs AND beside a bracket
+
+
+# Spelling variants.  Measured on tests/kitchen/test_search_spelling.py (the same four recipes, both ways):
+# an FTS5 ``trigram`` index matches substrings, so "chilli" (trigram "lli") does not find "chili" nor "yoghurt"
+# "yogurt", and "ham" finds "Graham crackers"; a close match of a word that matches nothing, against the
+# index's own terms (fts5vocab) by difflib's ratio, finds both and keeps words that are in the index exact.
+# The bar, ratio >= 0.85: an added or dropped letter in a word of 5+ letters (8/9 = 0.89 and up), or one changed
+# letter in a word of 7+ (12/14 = 0.857; 6 letters: 10/12 = 0.83, not a variant), same first letter, the word as
+# typed against the index's terms: "pastry" never finds "pasta", "mustard" never "custard"; a word found in the
+# index is never expanded (it is taken as meant).
+VARIANT_RATIO = 0.85
+VARIANT_MIN_LETTERS = 5
+VOCAB_TABLE = "temp.recipes_fts_terms"  # fts5vocab over recipes_fts, per connection (no migration)
+
+
+def spelling_variants(c: sqlite3.Connection, words: list[str]) -> dict[str, list[str]]:
+    """For each of ``words`` that matches no indexed term (as a prefix), the index's terms that are close
+    spellings of it (``VARIANT_RATIO``, same first letter, 5+ letters); words with none are left out."""
+    missing = [
+        w
+        for w in words
+        if not c.execute("SELECT 1 FROM recipes_fts WHERE recipes_fts MATCH ? LIMIT 1", (f'"{w}"*',)).fetchone()
+    ]
+    missing = [w for w in missing if len(w) >= VARIANT_MIN_LETTERS]
+    if not missing:
+        return {}
+    c.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {VOCAB_TABLE} USING fts5vocab(main, 'recipes_fts', 'row')")
+    out = {}
+    for w in missing:
+        word = w.lower()  # as typed: its stem may be shorter ("paste" -> "past"), one letter from other foods
+        terms = [t for (t,) in c.execute(f"SELECT term FROM {VOCAB_TABLE} WHERE substr(term, 1, 1) = ?", (word[0],))]
+        close = difflib.get_close_matches(word, terms, n=3, cutoff=VARIANT_RATIO)
+        if close:
+            out[w] = close
+    return out
 
 
 def search_recipes(
@@ -516,12 +563,16 @@ def search_recipes(
     A query with no word, or with a control character, finds nothing.  A bad tag or category is RecipeError naming ``tag`` / ``category``.
     A stored row this chefbot cannot read is left out of ``data`` and listed in ``unreadable`` (id, field,
     message), so one bad row never hides the others."""
-    joins, where, args = "", [], []
+    joins, where, args, spellings = "", [], [], {}
     order = "recipes.created_at DESC, recipes.id DESC"
     if q is not None and q.strip():
         match = fts_query(q)
         if match is None or has_control(q):  # no saved recipe holds a control character
             return {"object": "list", "total": 0, "data": []}
+        with db.read() as c:
+            spellings = spelling_variants(c, query_words(q))
+        if spellings:
+            match = fts_query(q, spellings)
         joins = "JOIN recipes_fts ON recipes_fts.rowid = recipes.id"
         where.append("recipes_fts MATCH ?")
         args.append(match)
@@ -561,6 +612,8 @@ def search_recipes(
             }
         )
     out = {"object": "list", "total": int(total), "data": data}
+    if spellings:
+        out["spellings"] = spellings
     if unreadable:
         out["unreadable"] = unreadable
     return out

@@ -294,6 +294,11 @@ class RecipeList(BaseModel):
     object: Literal["list"]
     total: int
     data: list[RecipeSummary]
+    spellings: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="a query word that matched nothing -> the index's close spellings also searched "
+        "(e.g. chilli -> chili); present only when some were",
+    )
     unreadable: list[UnreadableRow] = Field(
         default_factory=list, description="present only when some rows could not be read; they are not in data"
     )

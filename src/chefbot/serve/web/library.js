@@ -21,10 +21,14 @@ async function search(ev) {
   }
   say("lib-status", "Searching...");
   try {
-    const recipes = recipeList(await api("GET", "/api/recipes" + (params.toString() ? "?" + params : "")));
+    const found = await api("GET", "/api/recipes" + (params.toString() ? "?" + params : ""));
+    const recipes = recipeList(found);
     $("recipes").replaceChildren(...recipes.map(recipeRow));
-    say("lib-status", recipes.length ? `${recipes.length} recipe${recipes.length > 1 ? "s" : ""}` + (q ? ` matching "${q}"` : "")
-                                     : (q ? `No recipe matches "${q}".` : "The library is empty: save a recipe from the Write page, or paste one below."));
+    // a word the library does not hold was also searched as its close spellings (kitchen/library.py spelling_variants)
+    const also = Object.entries(found.spellings || {}).map(([w, alts]) => `"${w}" as ${alts.map((a) => `"${a}"`).join(" or ")}`);
+    say("lib-status", (recipes.length ? `${recipes.length} recipe${recipes.length > 1 ? "s" : ""}` + (q ? ` matching "${q}"` : "")
+                                      : (q ? `No recipe matches "${q}".` : "The library is empty: save a recipe from the Write page, or paste one below."))
+                      + (also.length ? ` (also searched ${also.join(", ")})` : ""));
   } catch (e) {
     say("lib-status", e.message, true);
   }
