@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 from chefbot.cli import app
 from chefbot.kitchen import schema_org
 from chefbot.kitchen.db import KitchenDB
-from chefbot.kitchen.library import read_recipes, saved_recipes
+from chefbot.kitchen.library import imported_labels, read_recipes, saved_recipes
 from chefbot.kitchen.rows import RecipeError
 
 DATA = Path(__file__).parent / "data" / "schema_org"
@@ -476,3 +476,59 @@ def test_real_pages_of_30_sites_are_recovered(tmp_path):
     main(["--pages", PAGES, "--per-site", "1", "--max-sites", "40", "--out", str(out)])
     report = json.loads(out.read_text())
     assert report["sites"] >= 30 and report["recovered"] >= 0.9 * report["n"], report["failures"]
+
+
+# -- tags and category: keywords and recipeCategory, out and back in ----------------------------------
+def test_tags_and_category_round_trip_through_jsonld_the_page_and_the_cli(client, tmp_path):
+    fields = {k: SAVED[k] for k in ("title", "ingredients", "directions")}
+    saved = client.post(
+        "/api/recipes", json={**fields, "tags": ["Weeknight", "one pot", "kid-friendly"], "category": "Mains"}
+    ).json()
+    node = schema_org.to_jsonld(saved)
+    assert node["keywords"] == "weeknight, one pot, kid-friendly" and node["recipeCategory"] == "Mains"
+    # JSON-LD back in (the API)
+    again = client.post("/api/recipes", json={"jsonld": node}).json()
+    assert (again["tags"], again["category"]) == (saved["tags"], "Mains")
+    # the recipe's page, read by recipe-scrapers, back in
+    url = f"http://testserver/library/{saved['id']}"
+    page = client.get(f"/library/{saved['id']}").text
+    scraper = scrape_html(page, org_url=url, supported_only=False)
+    assert scraper.category() == "Mains" and scraper.keywords() == saved["tags"]
+    from_page = client.post("/api/recipes", json={"html": page, "url": url}).json()
+    assert (from_page["tags"], from_page["category"]) == (saved["tags"], "Mains")
+    # the request's own labels win over the import's
+    mine = client.post("/api/recipes", json={"jsonld": node, "tags": ["mine"], "category": "Soups"}).json()
+    assert (mine["tags"], mine["category"]) == (["mine"], "Soups")
+    # the library exported by the CLI and imported into another kitchen
+    out, db2 = tmp_path / "library.jsonld", str(tmp_path / "k2.db")
+    out.write_text(json.dumps(client.get("/api/library/jsonld").json()))
+    r = runner.invoke(app, ["library", "import", str(out), "--db", db2])
+    assert r.exit_code == 0, r.output
+    with KitchenDB(db2) as kdb:
+        back = {(s["title"], tuple(s["tags"]), s["category"]) for s in saved_recipes(kdb)}
+    assert back == {(SAVED["title"], tuple(saved["tags"]), "Mains"), (SAVED["title"], ("mine",), "Soups")}
+
+
+def test_imported_keywords_lists_defined_terms_and_what_a_tag_cannot_hold(tmp_path):
+    doc = {
+        "@context": "https://schema.org",
+        "@type": "Recipe",
+        "name": "Dal",
+        "recipeIngredient": ["200 g red lentils"],
+        "recipeInstructions": "Simmer.",
+        "keywords": ["Indian, vegan", {"@type": "DefinedTerm", "name": "Comfort food"}, "ready in 30 min!"],
+        "recipeCategory": ["Main course", "Dinner"],
+    }
+    [r] = schema_org.recipes_from_json(doc, "dal.json")
+    assert r.keywords == ["Indian", "vegan", "Comfort food", "ready in 30 min!"]
+    assert r.categories == ["Main course", "Dinner"]
+    assert imported_labels(r.keywords, r.categories) == (
+        ["indian", "vegan", "comfort food", "dinner"],
+        "Main course",
+        ["ready in 30 min!"],
+    )
+    (tmp_path / "dal.jsonld").write_text(json.dumps(doc))
+    res = runner.invoke(app, ["library", "import", str(tmp_path / "dal.jsonld"), "--db", str(tmp_path / "k.db")])
+    assert res.exit_code == 0 and "dal.jsonld: 'ready in 30 min!'" in res.output.split("keyword not kept as a tag: ")[1]
+    with pytest.raises(RecipeError, match=r"keywords\.0: expected text, got a number"):
+        schema_org.recipes_from_json({**doc, "keywords": [3]}, "dal.json")

@@ -26,6 +26,7 @@ from chefbot.kitchen.db import KitchenDB, resolve_db_path
 from chefbot.kitchen.library import (
     RecipeError,
     check_recipe,
+    imported_labels,
     insert_recipe,
     recipes_from_file,
     saved_recipes,
@@ -151,9 +152,12 @@ def import_cmd(
                 + (f" (and {len(bad) - 5} more)" if len(bad) > 5 else "")
                 + " (--skip-bad imports the others)"
             )
+        dropped = []
         with kdb.write() as c:
             for recipe, imported in good:
-                insert_recipe(c, recipe, imported.source())
+                tags, category, left_out = imported_labels(imported.keywords, imported.categories)
+                dropped += [f"{imported.where}: {k!r}" for k in left_out]
+                insert_recipe(c, recipe, imported.source(), tags=tags, category=category)
         formats = sorted({i.format for _, i in good})
         console.print(
             f"imported {file} into {kdb.path}: {len(good)} recipes ({', '.join(formats) or 'none'})"
@@ -163,6 +167,8 @@ def import_cmd(
         )
         for line in bad:
             console.print(f"  skipped {line}", highlight=False, markup=False, soft_wrap=True)
+        for line in dropped:
+            console.print(f"  keyword not kept as a tag: {line}", highlight=False, markup=False, soft_wrap=True)
 
 
 @library_app.command("add")

@@ -153,6 +153,36 @@ def check_category(category: Any) -> str | None:
     return _label(category, "category", MAX_CATEGORY) or None
 
 
+def imported_labels(keywords: list[str], categories: list[str]) -> tuple[list[str], str | None, list[str]]:
+    """An import's tags and category (``schema_org.ImportedRecipe``): the first category that is a valid label
+    is the category, the other categories and the keywords are tags (``check_tags``, up to ``MAX_TAGS``).  A site's
+    keyword a tag cannot hold ("ready in 30 min!", over ``MAX_TAG``) is not a reason to refuse the recipe: it is
+    left out and returned as the third item, for the caller to say."""
+    tags: list[str] = []
+    category, dropped = None, []
+    for c in categories:
+        try:
+            label = check_category(c)
+        except RecipeError:
+            dropped.append(c)
+            continue
+        if category is None:
+            category = label
+        elif label:
+            keywords = [*keywords, label]
+    for k in keywords:
+        try:
+            new = [t for t in check_tags([k]) if t not in tags]
+        except RecipeError:
+            dropped.append(k)
+            continue
+        if len(tags) + len(new) > MAX_TAGS:
+            dropped.append(k)
+        else:
+            tags += new
+    return tags, category, dropped
+
+
 class StaleVersion(KitchenError):
     """An edit names a version of the recipe that is no longer current: 409 ``stale_version``; ``current`` is the
     recipe as it now is."""

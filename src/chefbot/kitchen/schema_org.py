@@ -8,8 +8,10 @@ falls back to the page's schema.org data), a Mealie recipe export (a zip of ``re
 or one recipe's ``<slug>.json``, snake_case or the API's camelCase) and a Tandoor export (``export.zip``
 holding one zip per recipe, each with a ``recipe.json``).  Each becomes an ``ImportedRecipe``: a
 ``recipe_format.Recipe`` (title, servings when the source gives a number, ingredient lines, steps, its
-page as ``link``) with the total time the source declared.  The caller checks it with
-``library.check_recipe`` (the one normalization) before saving.
+page as ``link``) with the total time the source declared and its ``keywords`` and ``recipeCategory`` (a
+text of commas or a list; recipe-scrapers' ``keywords()`` / ``category()`` for a page).  The caller checks it
+with ``library.check_recipe`` (the one normalization) and its labels with ``library.imported_labels``
+before saving.
 
 **Every input is hostile**: sizes are capped before anything is parsed (``MAX_FILE_BYTES``,
 ``MAX_HTML_CHARS``); a zip is read in memory, never extracted: member names are only matched, never
@@ -24,8 +26,11 @@ JSON-LD: ``name``, ``recipeYield``, ``recipeIngredient``, ``recipeInstructions``
 ``totalTime`` as an ISO 8601 duration (the time the imported source declared, else the planner's
 reading of the directions: ``cooking.labels.label_recipe``), ``suitableForDiet`` as schema.org
 ``RestrictedDiet`` URLs for the diets no ingredient breaks (``cooking.lexicon.diets_of``, the checker's
-own rule) and, for a ChefBot answer, the model and adapter that wrote it (``creator``, a
-``SoftwareApplication``).  ``script_json`` escapes it for an HTML ``<script>`` element.
+own rule), the tags as ``keywords`` (one text, comma-separated: schema.org's "Keywords or tags used to describe
+some item. Multiple textual entries in a keywords list are typically delimited by commas"; a tag holds no comma,
+``library.LABEL_RE``) and the category as ``recipeCategory`` (schema.org: "The category of the recipe—for
+example, appetizer, entree, etc.", Text; https://schema.org/keywords, https://schema.org/recipeCategory) and, for a
+ChefBot answer, the model and adapter that wrote it (``creator``, a ``SoftwareApplication``).  ``script_json`` escapes it for an HTML ``<script>`` element.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import json
 import re
 import zipfile
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import PurePosixPath
@@ -89,6 +95,10 @@ class ImportedRecipe:
     where: str  # the file (and zip member, JSON path) it was read from, for messages
     format: str  # jsonld, html, mealie, tandoor
     total_minutes: int | None = None
+    keywords: list[str] = dataclass_field(
+        default_factory=list
+    )  # as the source gave them, before library.imported_labels
+    categories: list[str] = dataclass_field(default_factory=list)  # recipeCategory: the first is the library's category
 
     def source(self) -> dict:
         """The library's ``source`` for it (``rows.RecipeSource``)."""
@@ -228,6 +238,22 @@ def _steps(value: Any, where: str, field: str, depth: int = 0) -> list[str]:
     raise RecipeError(f"{where}: {field}: expected text, a list or a HowToStep, got {_kind(value)}", field)
 
 
+def labels_from(value: Any, where: str, field: str) -> list[str]:
+    """``keywords`` / ``recipeCategory`` as a list of texts: a text of commas, a list of them, or DefinedTerms
+    (their ``name``); empty entries dropped."""
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    out = []
+    for i, v in enumerate(items):
+        if isinstance(v, dict) and isinstance(v.get("name"), str):  # a DefinedTerm
+            v = v["name"]
+        if not isinstance(v, str):
+            raise RecipeError(f"{where}: {field}.{i}: expected text, got {_kind(v)}", f"{field}.{i}")
+        out += [t for t in (plain_text(part) for part in v.split(",")) if t]
+    return out
+
+
 def recipe_from_node(node: dict, where: str, path: str = "") -> ImportedRecipe:
     """One schema.org Recipe node; RecipeError naming the field that is missing or malformed."""
     p = f"{path}." if path else ""
@@ -253,7 +279,14 @@ def recipe_from_node(node: dict, where: str, path: str = "") -> ImportedRecipe:
         directions=steps,
         link=url,
     )
-    return ImportedRecipe(recipe, f"{where}{':' + path if path else ''}", "jsonld", total)
+    return ImportedRecipe(
+        recipe,
+        f"{where}{':' + path if path else ''}",
+        "jsonld",
+        total,
+        labels_from(node.get("keywords"), where, f"{p}keywords"),
+        labels_from(node.get("recipeCategory"), where, f"{p}recipeCategory"),
+    )
 
 
 def _recipe_nodes(value: Any, path: str, depth: int = 0) -> list[tuple[str, dict]]:
@@ -440,7 +473,21 @@ def recipes_from_html(page: str, url: str | None, where: str) -> list[ImportedRe
         directions=[x for x in steps if isinstance(x, str)],
         link=url,
     )
-    return [ImportedRecipe(recipe, where, "html", minutes_from(field("total_time", "total time", False)))]
+    keywords, category = field("keywords", "keywords", False), field("category", "category", False)
+    return [
+        ImportedRecipe(
+            recipe,
+            where,
+            "html",
+            minutes_from(field("total_time", "total time", False)),
+            labels_from(
+                [k for k in keywords if isinstance(k, str)] if isinstance(keywords, list) else keywords,
+                where,
+                "keywords",
+            ),
+            labels_from(category, where, "category"),
+        )
+    ]
 
 
 # -- files and archives -------------------------------------------------------------------------------
@@ -558,6 +605,10 @@ def to_jsonld(saved: dict, page_url: str | None = None) -> dict:
     diets = [DIET_URLS[d] for d in labels.diets if d in DIET_URLS]
     if diets:
         out["suitableForDiet"] = diets
+    if saved.get("tags"):
+        out["keywords"] = ", ".join(saved["tags"])
+    if saved.get("category"):
+        out["recipeCategory"] = saved["category"]
     if page_url:
         out["url"] = page_url
     for key, field in (("dateCreated", "created_at"), ("dateModified", "updated_at")):

@@ -142,9 +142,10 @@ def _one(found: list, what: str) -> Any:
     return found[0]
 
 
-def recipe_parts(req: RecipeCreate) -> tuple[Recipe, dict | None]:
+def recipe_parts(req: RecipeCreate) -> tuple[Recipe, dict | None, tuple[list[str], str | None]]:
     """The recipe (exactly one) from the text, the fields, the JSON-LD or the page, and, for an import, the
-    ``source`` it read (format, page, declared time)."""
+    ``source`` it read (format, page, declared time); its tags and category: the request's, else what an import
+    read (``library.imported_labels``: a keyword no tag can hold is left out)."""
     if req.jsonld is not None or req.html is not None:
         form = "jsonld" if req.jsonld is not None else "html"
         try:
@@ -156,10 +157,13 @@ def recipe_parts(req: RecipeCreate) -> tuple[Recipe, dict | None]:
             field = e.field if e.field.startswith(form) else f"{form}.{e.field}"
             raise library.RecipeError(str(e), field) from None
         imported = _one(found, form)
-        return imported.recipe, imported.source()
+        tags, category, _ = library.imported_labels(imported.keywords, imported.categories)
+        labels = (req.tags if req.tags is not None else tags, req.category if req.category is not None else category)
+        return imported.recipe, imported.source(), labels
+    labels = (req.tags, req.category)
     if req.text is None:
-        return Recipe(title=req.title, ingredients=req.ingredients or [], directions=req.directions or []), None
-    return _one(library.read_recipes(req.text, req.format), "text"), None
+        return Recipe(title=req.title, ingredients=req.ingredients or [], directions=req.directions or []), None, labels
+    return _one(library.read_recipes(req.text, req.format), "text"), None, labels
 
 
 @router.post(
@@ -175,7 +179,7 @@ def recipe_parts(req: RecipeCreate) -> tuple[Recipe, dict | None]:
 def create_recipe(req: RecipeCreate, state: Server, kitchen: Kitchen) -> SavedRecipe:
     """Save a recipe given as text (chefbot's format or a RecipeNLG row), as fields, as schema.org JSON-LD
     (or a Mealie / Tandoor recipe JSON) or as a saved web page."""
-    recipe, imported = recipe_parts(req)
+    recipe, imported, (tags, category) = recipe_parts(req)
     servings = req.servings or recipe.servings or 4
     return SavedRecipe.model_validate(
         library.save_recipe(
@@ -185,8 +189,8 @@ def create_recipe(req: RecipeCreate, state: Server, kitchen: Kitchen) -> SavedRe
             recipe.directions,
             servings,
             recipe_source(req, state, imported),
-            req.tags,
-            req.category,
+            tags,
+            category,
         )
     )
 
