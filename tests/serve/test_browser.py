@@ -303,3 +303,67 @@ def test_plan_page_refusal_names_a_fix_the_form_makes(repo_dir, tmp_path):
     assert sum("Preheat the oven to" in x for x in page["cook_items"]) == 2
     assert f"on {page['serve']['date']}" in page["summary"]
     assert "is in the past (now is" in page["past"] and page["past"].count("serve_at") >= 1, page["past"]
+
+
+STEW = {
+    "title": "Chicken and eggs",
+    "servings": 2,
+    "ingredients": ["200 g chicken fillet", "1 tbsp olive oil", "1 tsp salt", "pepper to taste"],
+    "directions": ["Brown the chicken.", "Simmer for 20 minutes.", "Season and serve."],
+}
+
+
+def test_library_edit_form_saves_reloads_and_shows_a_stale_edit(repo_dir, tmp_path):
+    """The Edit form as a cook uses it: servings and a step changed, saved, seen after a reload; then another tab
+    saves first and this tab's save shows the 409 message, with the form on the other tab's version.  The recipe
+    view's nutrition (SR28 per serving, the lines not counted) is read on the way."""
+    import httpx
+    from serve_support import browser_env
+
+    env = browser_env(repo_dir)
+    cfg = serve_cfg(tmp_path / "no-model")
+    cfg.kitchen.db_path = str(tmp_path / "kitchen.db")
+    with live_app(cfg, FastGenerator()) as srv, httpx.Client(base_url=srv.url, timeout=60) as api:
+        rid = api.post("/api/recipes", json=STEW).json()["id"]
+        nutrition = api.get(f"/api/recipes/{rid}/nutrition")
+        spec = tmp_path / "edit_spec.json"
+        new_step = "Simmer for 25 minutes, lid on."
+        spec.write_text(
+            json.dumps(
+                {
+                    "url": srv.url,
+                    "recipe_id": rid,
+                    "servings": 6,
+                    "step": [1, new_step],
+                    "other_title": "Chicken and eggs, the other tab's",
+                    "out_dir": str(tmp_path),
+                }
+            )
+        )
+        r = subprocess.run(
+            ["node", str(HERE / "edit_check.js"), str(spec)], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert r.returncode == 0, f"edit_check.js failed:\n{r.stderr[-3000:]}"
+        page = json.loads(r.stdout.strip().splitlines()[-1])
+        final = api.get(f"/api/recipes/{rid}").json()
+    assert page["page_errors"] == []
+    # the edit, after a reload
+    assert page["saved_status"].startswith('Saved "Chicken and eggs" (version 2)')
+    assert page["reloaded"]["servings"] == "6" and "version 2" in page["reloaded"]["meta"]
+    assert page["reloaded"]["directions"] == [STEW["directions"][0], new_step, STEW["directions"][2]]
+    # the stale edit: refused with the 409 message, nothing overwritten, the form on the other tab's version
+    stale = page["stale"]
+    assert "Error 409" in stale["status"] and "is at version 3, not 2" in stale["status"] and stale["status_is_error"]
+    assert stale["form_open"] and stale["form_title"] == "Chicken and eggs, the other tab's"
+    assert stale["form_servings"] == "6" and "version 3" in stale["meta"]
+    assert (final["version"], final["title"], final["servings"]) == (3, "Chicken and eggs, the other tab's", 6)
+    # the nutrition view: the API's figures per serving of the 2 servings it was read at, the table named
+    n = page["nutrition"]
+    if nutrition.status_code == 503:
+        assert n["source"].startswith("No nutrition figures") and n["rows"] == []
+    else:
+        body = nutrition.json()
+        assert n["heading"] == "Nutrition per serving (2 servings)"
+        assert n["rows"][0] == f"Energy{body['per_serving']['energy_kcal']:.0f} kcal"
+        assert n["rows"][-1] == f"Salt{body['per_serving']['salt_g']:.1f} g"
+        assert n["unmatched"] == "Not counted: pepper to taste." and "SR28" in n["source"]
