@@ -50,8 +50,8 @@ setup-browser:
 # llama-cpp-python, the CPU serving engine (`chefbot serve --engine llamacpp`, the default on a CPU once
 # installed and once its probe passes; docs/SERVING.md): PyPI has it as an sdist only, so pip builds llama.cpp with
 # cmake, minutes of both cores.  Too long to add to `make setup` (`make demo` does not need it) or in front of
-# `make test` (CI stays within 15 minutes), so `make test` builds it with one job in the background while the rest of
-# the suite runs on the other core, then runs the engine's tests.
+# `make test` (CI stays within 15 minutes), so `make test` builds it in the background at the lowest priority (it
+# takes what the test workers leave, and both cores once they are done), then runs the engine's tests.
 LLAMACPP_SPEC ?= llama-cpp-python==0.3.36
 # mtmd (LLAVA_BUILD) is the multimodal library chefbot never loads; tools, tests, examples and server are
 # already off when llama.cpp is built inside llama-cpp-python, and named here so that stays true.
@@ -106,13 +106,20 @@ llamacpp-flags-check:
 	  "-march=sapphirerapids -mamx-tile -mamx-int8 -mamx-bf16"; do \
 	  printf '%-90s AMX macros: %s\n' "$$f" "$$($(CC) $$f -dM -E -x c /dev/null 2>/dev/null | grep -o '__AMX_[A-Z0-9]*__' | sort | tr '\n' ' ')"; done
 
+# The suite runs on every core (pytest-xdist, at most 4 workers; a worker computes on one thread: tests/conftest.py),
+# whole files per worker (their module fixtures are built once) and files with slow tests handed out first.
+# PYTEST_WORKERS=0 runs it in one process.  PYTEST_ARGS (one file, -k ...) runs in one process unless it says -n.
+PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
+PYTEST_PARALLEL = $(if $(filter-out 0 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
 test: setup setup-browser
-	@if [ -n "$(PYTEST_ARGS)" ] || $(llamacpp_current); then \
+	@if [ -n "$(PYTEST_ARGS)" ]; then \
 	  $(MAKE) --no-print-directory setup-llamacpp && $(BIN)/python -m pytest $(PYTEST_ARGS); \
+	elif $(llamacpp_current); then \
+	  $(MAKE) --no-print-directory setup-llamacpp && $(BIN)/python -m pytest $(PYTEST_PARALLEL); \
 	else \
 	  mkdir -p .cache; echo "building llama-cpp-python in the background (.cache/llamacpp-build.log) while the other tests run"; \
-	  nice $(MAKE) --no-print-directory setup-llamacpp LLAMACPP_JOBS=1 > .cache/llamacpp-build.log 2>&1 & build=$$!; \
-	  $(BIN)/python -m pytest $(addprefix --ignore=,$(LLAMACPP_TESTS)); rc=$$?; \
+	  nice -n 19 $(MAKE) --no-print-directory setup-llamacpp > .cache/llamacpp-build.log 2>&1 & build=$$!; \
+	  $(BIN)/python -m pytest $(PYTEST_PARALLEL) $(addprefix --ignore=,$(LLAMACPP_TESTS)); rc=$$?; \
 	  wait $$build || { tail -n 30 .cache/llamacpp-build.log; exit 1; }; \
 	  $(BIN)/python -m pytest $(LLAMACPP_TESTS); rc2=$$?; \
 	  [ $$rc -eq 0 ] && [ $$rc2 -eq 0 ]; \

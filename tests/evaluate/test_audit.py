@@ -73,6 +73,7 @@ def test_their_retention_interval_is_wide(shared_dir):
     assert mmlu["low"] < 0.85 and mmlu["high"] > 1.1  # "97% retention" is not distinguishable from 85% or 110%
 
 
+@pytest.mark.slow
 def test_committed_audit_tables_are_what_the_command_writes(shared_dir, tmp_path):
     """docs/REFERENCE_AUDIT.md quotes docs/results/reference_audit.md; that file must be exactly
     what `chefbot eval audit` writes today, so a change to the scoring cannot leave stale numbers."""

@@ -126,6 +126,7 @@ def fsdp_runs(tiny_model_dir, recipes_jsonl, tmp_path_factory) -> dict:
     return {"dir": tmp, "killed": killed, "after_kill": after_kill}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("quant", grad_quants())
 def test_fsdp_gradients_equal_one_process_with_double_batch(fsdp_runs, one_process_reference, quant):
     tmp = fsdp_runs["dir"]

@@ -149,6 +149,7 @@ def test_ddp_gradients_equal_one_process_with_double_batch(
         assert sorted(f.name for f in (out / "checkpoints" / "step-2").glob("rng*")) == ["rng-rank0.pt", "rng-rank1.pt"]
 
 
+@pytest.mark.slow
 def test_ddp_sigkill_and_resume_equals_uninterrupted_run_with_dropout(tiny_model_dir, recipes_jsonl, tmp_path):
     """2 processes, NF4 weights, dropout on, non-reentrant checkpointing: killed at step 4, resumed from step 2."""
     import torch
