@@ -182,3 +182,15 @@ def test_backup_round_trip_links_ratings_and_notes_to_people_and_recipes(househo
     again = json.loads((tmp_path / "again.json").read_text())
     toast2 = next(r for r in again["recipes"] if r["title"] == "Toast")
     assert (toast2["ratings"], toast2["notes"]) == (toast["ratings"], toast["notes"])
+
+
+def test_the_recipe_pages_carry_the_ratings_box(household):
+    path, ids, tokens = household
+    with TestClient(make_app(path)) as c:
+        page = c.get(f"/library/{ids['Egg']}", headers=bearer(tokens["Ann"]))
+        assert page.status_code == 200
+        assert f'data-ratings-recipe="{ids["Egg"]}"' in page.text and "/static/ratings.js" in page.text
+        library = c.get("/library")  # the page itself is open; its data needs a login
+        assert 'id="v-ratings"' in library.text and 'value="rating"' in library.text
+        assert "/static/ratings.js" in library.text
+        assert c.get("/static/ratings.js").status_code == 200
