@@ -89,6 +89,12 @@ CONFIG = {
             "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "400", "401", "403", "404", "429"]}},
         },
         {
+            # Ratings and notes are a person's (also before the kitchen's rule): this open server has no accounts, so
+            # a well-formed rating or note is 403 person_required (documented); reading the notes is 2xx or 404.
+            "include-path-regex": "^/api/(recipes/[^/]+/(rating|notes)|notes/)",
+            "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "400", "403", "404"]}},
+        },
+        {
             # response_format's json_schema.schema is any JSON object to the document, and a well-formed one may use a
             # keyword the grammars do not enforce (400 unsupported_schema, documented; docs/SERVING.md); a model name
             # the server does not serve is 404 model_not_found, as OpenAI answers it.
