@@ -92,7 +92,7 @@ def rate(db: KitchenDB, recipe_id: int, person_id: int, stars: int) -> dict:
             "ON CONFLICT (recipe_id, person_id) DO UPDATE SET stars = excluded.stars, updated_at = excluded.updated_at",
             (recipe_id, person_id, stars, now_iso()),
         )
-    return {"recipe_id": recipe_id, **summary(db, recipe_id, person_id)}
+    return {"object": "recipe_rating", "recipe_id": recipe_id, **summary(db, recipe_id, person_id)}
 
 
 def unrate(db: KitchenDB, recipe_id: int, person_id: int) -> dict:
@@ -100,7 +100,7 @@ def unrate(db: KitchenDB, recipe_id: int, person_id: int) -> dict:
     with db.write() as c:
         _need_recipe(c, recipe_id)
         c.execute("DELETE FROM recipe_ratings WHERE recipe_id = ? AND person_id = ?", (recipe_id, person_id))
-    return {"recipe_id": recipe_id, **summary(db, recipe_id, person_id)}
+    return {"object": "recipe_rating", "recipe_id": recipe_id, **summary(db, recipe_id, person_id)}
 
 
 def _note(row: sqlite3.Row, person_id: int | None) -> dict:

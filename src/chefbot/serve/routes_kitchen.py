@@ -344,8 +344,7 @@ NoteId = Annotated[int, Path(ge=1, le=EXACT_INT, description="the note's id")]
 def set_rating(req: RatingSet, recipe_id: RowId, kitchen: Kitchen, caller: Caller) -> RecipeRating:
     """Rate a recipe 1-5 stars as yourself (one rating per person and recipe)."""
     person = require_person(caller, RATINGS_ARE_PERSONAL)
-    out = ratings.rate(kitchen.db, recipe_id, person.person_id, req.stars)
-    return RecipeRating.model_validate({"object": "recipe_rating", **out})
+    return RecipeRating.model_validate(ratings.rate(kitchen.db, recipe_id, person.person_id, req.stars))
 
 
 @router.delete(
@@ -356,9 +355,7 @@ def set_rating(req: RatingSet, recipe_id: RowId, kitchen: Kitchen, caller: Calle
 def delete_rating(recipe_id: RowId, kitchen: Kitchen, caller: Caller) -> RecipeRating:
     """Take back your rating of a recipe."""
     person = require_person(caller, RATINGS_ARE_PERSONAL)
-    return RecipeRating.model_validate(
-        {"object": "recipe_rating", **ratings.unrate(kitchen.db, recipe_id, person.person_id)}
-    )
+    return RecipeRating.model_validate(ratings.unrate(kitchen.db, recipe_id, person.person_id))
 
 
 @router.get(
