@@ -351,5 +351,8 @@ def test_the_login_form_on_a_phone_in_headless_chromium(household, tmp_path):
     assert "wrong name or password" in page["wrong"]
     assert page["summary"] == "Signed in as Ann" and "401" not in page["after_login"]
     assert page["saved"] == "Phone toast"  # a change from the page: the CSRF token went with it
+    assert page["rating_status"] == "You rated it 4 of 5." and page["stars_on"] == 4
+    assert page["rating_summary"] == "Household: 4 of 5 from 1 rating."
+    assert len(page["notes"]) == 1 and page["notes"][0].startswith("Ann: less butter next time")
     assert SESSION_COOKIE not in page["cookie_seen_by_script"]  # HttpOnly
     assert "401" in page["after_logout"]
