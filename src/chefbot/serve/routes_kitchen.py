@@ -1,5 +1,5 @@
 """``/api/*``: the kitchen API (recipe library, scaling, shopping lists, meal plans, cook mode progress,
-blind tastings), for the web pages and for scripts.  docs/KITCHEN.md is its manual.
+blind tastings, a person's ratings and notes), for the web pages and for scripts.  docs/KITCHEN.md is its manual.
 
 The work lives in ``chefbot.kitchen`` (SQLite, one transaction per write) and
 ``chefbot.cooking`` (quantities, aisles); this is the HTTP side: validation by the schemas of
