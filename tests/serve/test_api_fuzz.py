@@ -102,7 +102,7 @@ CONFIG = {
             "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "400", "404"]}},
         },
         {
-            # The kitchen: an id the schema allows may name no row (404), a second vote is 409, and a recipe text
+            # The kitchen: an id the schema allows may name no row (404), a vote on a revealed pair is 409, and a recipe text
             # or a meal form can be well-formed and still hold no recipe or no plan (400): all documented.
             "include-path-regex": "^/api/",
             "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "400", "404", "409"]}},

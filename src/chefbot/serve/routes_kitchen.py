@@ -5,7 +5,7 @@ The work lives in ``chefbot.kitchen`` (SQLite, one transaction per write) and
 ``chefbot.cooking`` (quantities, aisles); this is the HTTP side: validation by the schemas of
 ``schemas_kitchen.py``, answers built with its response models, the kitchen's refusals answered by
 ``api_errors.ERROR_STATUS`` (unknown id 404, a recipe or plan the kitchen refuses 400 with a code, a
-second vote 409), the planner run
+vote on a revealed pair 409, a rating or note by nobody 403), the planner run
 off the event loop with the server's time limits, and tasting answers generated through
 the server's queue (or a configured endpoint) like every other answer.  A tasting's ``base`` side is this
 server's base model without its adapter (``AnswersAsBase``: no second server), through the same queue, unless
