@@ -219,14 +219,23 @@ def test_blind_tasting(client):
     assert [a["label"] for a in pair["answers"]] == ["A", "B"]
     assert pair["answers"][0]["recipe"]["title"] == "Rice Bowl"
     assert "temperature" not in str(pair)  # the sides stay hidden
-    r = client.post("/api/tastings", json={"pair_id": pair["pair_id"], "choice": "A", "rater": "Kim", "note": "nicer"})
-    assert r.status_code == 201
+    r = client.post("/api/tastings", json={"pair_id": pair["pair_id"], "choice": "B", "rater": "Kim", "note": "nicer"})
+    assert r.status_code == 201 and not r.json()["changed"]
+    assert "temperature" not in r.text and "revealed" not in r.json()  # a vote reveals nothing
+    # the voter changes their mind before the reveal: the same vote, changed (POST or PUT)
+    r = client.put("/api/tastings", json={"pair_id": pair["pair_id"], "choice": "A", "rater": "Kim", "note": "nicer"})
+    assert r.status_code == 200 and r.json()["changed"] and r.json()["choice"] == "A"
+    r = client.post(f"/api/tastings/{pair['pair_id']}/reveal")
+    assert r.status_code == 200
     revealed = r.json()["revealed"]
     assert {revealed["A"].get("temperature"), revealed["B"].get("temperature")} == {0, 0.8}
-    assert (
-        client.post("/api/tastings", json={"pair_id": pair["pair_id"], "choice": "B", "rater": "Kim"}).status_code
-        == 409
-    )
+    assert [(v["rater"], v["choice"]) for v in r.json()["votes"]] == [("Kim", "A")]
+    assert client.post(f"/api/tastings/{pair['pair_id']}/reveal").json() == r.json()  # revealing again: the same
+    r = client.post("/api/tastings", json={"pair_id": pair["pair_id"], "choice": "B", "rater": "Kim"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "revealed"
+    r = client.post("/api/tastings", json={"pair_id": pair["pair_id"], "choice": "B", "rater": "Lou"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "revealed"  # nobody votes on a revealed pair
+    assert client.post("/api/tastings/999/reveal").status_code == 404
     assert client.post("/api/tastings", json={"pair_id": 999, "choice": "B", "rater": "Kim"}).status_code == 404
     r = client.post("/api/tastings", json={"pair_id": pair["pair_id"], "choice": "C", "rater": "Lou"})
     assert r.status_code == 422 and r.json()["error"]["param"] == "choice"
@@ -260,6 +269,7 @@ def test_a_tasting_against_another_server(tmp_path):
             assert r.status_code == 201, r.text
             assert all(a["recipe"]["title"] == "Rice Bowl" for a in r.json()["answers"])
             r = c.post("/api/tastings", json={"pair_id": r.json()["pair_id"], "choice": "tie", "rater": "Kim"})
+            r = c.post(f"/api/tastings/{r.json()['pair_id']}/reveal")
             assert {s["model"] for s in r.json()["revealed"].values()} == {"other", "served"}
             r = c.post("/api/tastings/pair", json={"ingredients": ["rice"], "b": {"model": "gone"}})
             assert r.status_code == 502 and r.json()["error"]["code"] == "tasting_model_failed"

@@ -325,9 +325,19 @@ async function main() {
     await page.check(`input[name=choice][value=${t.choice}]`);
     await page.fill("#rater", t.rater);
     await page.fill("#note", t.note);
+    await page.check(`input[name=choice][value=${t.choice === "A" ? "B" : "A"}]`);  // first the other answer...
     await page.click("#vote");
     await page.waitForFunction(() => /^Vote saved|^Error/.test(document.getElementById("v-status").textContent));
+    out.first_vote_status = await page.textContent("#v-status");
+    out.answer_headings_voted = await texts(page, ".answer h3");  // a vote reveals nothing
+    await page.check(`input[name=choice][value=${t.choice}]`);  // ...then a change of mind before the reveal
+    await page.click("#vote");
+    await page.waitForFunction(() => /^Vote changed|^Error/.test(document.getElementById("v-status").textContent));
     out.vote_status = await page.textContent("#v-status");
+    await page.click("#reveal");
+    await page.waitForFunction(() => /^Revealed|^Error/.test(document.getElementById("v-status").textContent));
+    out.reveal_status = await page.textContent("#v-status");
+    out.vote_disabled_after_reveal = await page.$eval("#vote", (b) => b.disabled);
     out.answer_headings_after = await texts(page, ".answer h3");
     await page.waitForSelector("#summary table");
     out.summary_caption = await page.textContent("#summary caption");

@@ -89,6 +89,12 @@ CONFIG = {
             "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "400", "401", "403", "404", "429"]}},
         },
         {
+            # Ratings and notes are a person's (also before the kitchen's rule): this open server has no accounts, so
+            # a well-formed rating or note is 403 person_required (documented); reading the notes is 2xx or 404.
+            "include-path-regex": "^/api/(recipes/[^/]+/(rating|notes)|notes/)",
+            "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "400", "403", "404"]}},
+        },
+        {
             # response_format's json_schema.schema is any JSON object to the document, and a well-formed one may use a
             # keyword the grammars do not enforce (400 unsupported_schema, documented; docs/SERVING.md); a model name
             # the server does not serve is 404 model_not_found, as OpenAI answers it.
@@ -96,7 +102,7 @@ CONFIG = {
             "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "400", "404"]}},
         },
         {
-            # The kitchen: an id the schema allows may name no row (404), a second vote is 409, and a recipe text
+            # The kitchen: an id the schema allows may name no row (404), a vote on a revealed pair is 409, and a recipe text
             # or a meal form can be well-formed and still hold no recipe or no plan (400): all documented.
             "include-path-regex": "^/api/",
             "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "400", "404", "409"]}},
@@ -203,6 +209,12 @@ KITCHEN_OPERATIONS = {
     "PUT /api/recipes/{recipe_id}",
     "GET /api/recipes/{recipe_id}/versions",
     "POST /api/recipes/{recipe_id}/versions/{version}/restore",
+    "PUT /api/recipes/{recipe_id}/rating",
+    "DELETE /api/recipes/{recipe_id}/rating",
+    "GET /api/recipes/{recipe_id}/notes",
+    "POST /api/recipes/{recipe_id}/notes",
+    "PUT /api/notes/{note_id}",
+    "DELETE /api/notes/{note_id}",
     "POST /api/shopping-list",
     "POST /api/plans",
     "GET /api/plans",
@@ -211,6 +223,8 @@ KITCHEN_OPERATIONS = {
     "POST /api/recipes/{recipe_id}/cook",
     "POST /api/tastings/pair",
     "POST /api/tastings",
+    "PUT /api/tastings",
+    "POST /api/tastings/{pair_id}/reveal",
     "GET /api/tastings/summary",
     "GET /api/tastings/sides",
     "POST /api/login",

@@ -202,14 +202,17 @@ def _check_against_api(page: dict, api: httpx.Client) -> None:
     now = plan["cooks"][cook]["current"]
     assert (now["id"] if now else None) == page["offline_card"]["task"]
     assert page["countdown"].strip()
-    # 7. The blind tasting: labels hidden until the vote, then revealed; the vote is counted.
+    # 7. The blind tasting: labels hidden after a vote, which changes until the reveal; then final and counted.
     assert len(page["answers"]) == 2 and all(a.strip() for a in page["answers"])
     assert page["answer_headings_before"] == ["Answer A", "Answer B"]
     # this server serves no adapter: the page says so and falls back to the served model at two temperatures
     assert "No base model to compare with: this server serves no adapter" in page["tasting_pairing"]
     assert page["tasting_sides"] == ["served", "0", "served", "0.8"]
+    assert page["first_vote_status"].startswith("Vote saved (B)")
+    assert page["answer_headings_voted"] == ["Answer A", "Answer B"]
+    assert page["vote_status"].startswith("Vote changed (A)")
+    assert page["reveal_status"].startswith("Revealed: A was served") and page["vote_disabled_after_reveal"]
     assert all("served" in h for h in page["answer_headings_after"]), page["answer_headings_after"]
-    assert page["vote_status"].startswith("Vote saved (A)")
     summary = api.get("/api/tastings/summary").json()
     assert summary["n"] == 1 and "Kim" in summary["comparisons"][0]["per_rater"]
     assert any(row and row[0] == "Kim" for row in page["summary_rows"])

@@ -242,12 +242,15 @@ def test_two_peoples_votes_are_attributed(household):
             )
             assert r.status_code == 201, r.text
             assert r.json()["rater"] == name.capitalize() and r.json()["person_id"] is not None
-        again = ann.post(
-            "/api/tastings",
-            json={"pair_id": pid, "choice": "B"},
-            headers={"X-CSRF-Token": ann.get("/api/session").json()["csrf_token"]},
-        )
-        assert again.status_code == 409  # one vote per person and pair
+        csrf = {"X-CSRF-Token": ann.get("/api/session").json()["csrf_token"]}
+        again = ann.post("/api/tastings", json={"pair_id": pid, "choice": "B"}, headers=csrf)
+        assert again.status_code == 200 and again.json()["changed"]  # one vote per person and pair: changed
+        again = ann.post("/api/tastings", json={"pair_id": pid, "choice": "A"}, headers=csrf)
+        assert again.status_code == 200 and again.json()["choice"] == "A"  # ...until the pair is revealed
+        # someone else typing Ann's name (a config key or open server would): not Ann's vote to change
+        with KitchenDB(household) as db:
+            with pytest.raises(tastings.AlreadyVoted):
+                tastings.vote(db, pid, "B", "Ann")
         summary = ann.get("/api/tastings/summary").json()
     per_rater = summary["comparisons"][0]["per_rater"]
     assert set(per_rater) == {"Ann", "Bo"}
@@ -348,5 +351,8 @@ def test_the_login_form_on_a_phone_in_headless_chromium(household, tmp_path):
     assert "wrong name or password" in page["wrong"]
     assert page["summary"] == "Signed in as Ann" and "401" not in page["after_login"]
     assert page["saved"] == "Phone toast"  # a change from the page: the CSRF token went with it
+    assert page["rating_status"] == "You rated it 4 of 5." and page["stars_on"] == 4
+    assert page["rating_summary"] == "Household: 4 of 5 from 1 rating."
+    assert len(page["notes"]) == 1 and page["notes"][0].startswith("Ann: less butter next time")
     assert SESSION_COOKIE not in page["cookie_seen_by_script"]  # HttpOnly
     assert "401" in page["after_logout"]

@@ -21,9 +21,10 @@ from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull
 from chefbot.kitchen.library import StaleVersion
 from chefbot.kitchen.people import AccountError, NameTaken
 from chefbot.kitchen.plans import ProgressError, StepWaits
+from chefbot.kitchen.ratings import NotAuthor, RatingError
 from chefbot.kitchen.rows import RecipeError
 from chefbot.kitchen.saved_lists import StaleList
-from chefbot.kitchen.tastings import AlreadyVoted, VoteError
+from chefbot.kitchen.tastings import AlreadyVoted, Revealed, VoteError
 from chefbot.serve.api_errors import ERROR_STATUS, KitchenUnavailable, MealRefused, TastingModelFailed, as_api_error
 from chefbot.serve.app import create_app
 from chefbot.serve.queue import RequestTimeout
@@ -76,6 +77,9 @@ RAISED = [
     (KitchenError("newer file"), 400, "kitchen_error", None),
     (NotFound("tasting pair", 7, "pair_id"), 404, "tasting_pair_not_found", "pair_id"),
     (AlreadyVoted("voted"), 409, "already_voted", "rater"),
+    (Revealed("pair 1 was revealed"), 409, "revealed", "pair_id"),
+    (RatingError("text: control character", "text"), 400, "bad_rating", "text"),
+    (NotAuthor("note 3 is someone else's"), 403, "not_author", "note_id"),
     (StaleList(3, 1, 2), 409, "stale_version", "version"),
     (StaleVersion(3, 1, {"version": 2}), 409, "stale_version", "version"),
     (CalendarError("week: 2025-W53 does not exist", "week"), 400, "bad_calendar", "week"),

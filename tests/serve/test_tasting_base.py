@@ -172,6 +172,7 @@ def test_a_tasting_of_base_vs_final_model_on_one_server(answers, adapter_dir, tm
         assert r.status_code == 201, r.text
         shown = {a["label"]: a["text"] for a in r.json()["answers"]}
         v = c.post("/api/tastings", json={"pair_id": r.json()["pair_id"], "choice": "A", "rater": "Kim"}).json()
+        v = c.post(f"/api/tastings/{v['pair_id']}/reveal").json()
         by_model = {v["revealed"][label]["model"]: text for label, text in shown.items()}
     # the same prompt straight to the two generators: the served side is base + adapter, the base side is not
     from chefbot.cooking.recipe_constraints import RecipeConstraints

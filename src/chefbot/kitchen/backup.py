@@ -29,6 +29,12 @@ its API tokens' SHA-256 (no password or token is ever in a backup in clear; a ba
 guess weak passwords offline, so keep it as private as the DB).  A person is the same as one already in the DB by
 name (case-insensitively): that one keeps this DB's password and tokens.  Sessions are not exported (a restore
 logs everyone out).  A vote by a person names them (``person``) and is linked to the account of that name.
+
+**Ratings and notes** (``kitchen.ratings``) travel inside their recipe (``ratings``, ``notes``), each naming its
+person; on import they are linked to the recipe as stored here and to the account of that name (a rating or note
+whose person is in neither the backup nor the DB is left out: it belongs to nobody here).  Merged like votes: a
+person's rating already in the DB counts, and the same note (author, text, time) is not added twice.  A tasting
+pair's ``revealed_at`` travels with it (a revealed pair stays revealed).
 """
 
 from __future__ import annotations
@@ -141,6 +147,20 @@ def snapshot(db: KitchenDB) -> dict:
             versions = [dict(r) for r in c.execute("SELECT * FROM recipe_versions ORDER BY recipe_id, version")]
             list_items = [dict(r) for r in c.execute("SELECT * FROM shopping_items ORDER BY list_id, position, id")]
             calendar = [dict(r) for r in c.execute("SELECT * FROM calendar_entries ORDER BY day, id")]
+            stars = [
+                dict(r)
+                for r in c.execute(
+                    "SELECT r.recipe_id, p.name AS person, r.stars, r.updated_at FROM recipe_ratings r "
+                    "JOIN people p ON p.id = r.person_id ORDER BY r.recipe_id, p.id"
+                )
+            ]
+            notes = [
+                dict(r)
+                for r in c.execute(
+                    "SELECT n.recipe_id, p.name AS person, n.text, n.created_at, n.updated_at FROM recipe_notes n "
+                    "JOIN people p ON p.id = n.person_id ORDER BY n.recipe_id, n.id"
+                )
+            ]
         finally:
             if c.in_transaction:
                 c.execute("COMMIT")
@@ -170,10 +190,17 @@ def snapshot(db: KitchenDB) -> dict:
         by_recipe[v["recipe_id"]].append(
             {k: _loads(v[k]) if k in ("ingredients", "directions", "tags") else v[k] for k in VERSION_KEYS}
         )
+    ratings_of: dict[int, list[dict]] = defaultdict(list)
+    for x in stars:
+        ratings_of[x.pop("recipe_id")].append(x)
+    notes_of: dict[int, list[dict]] = defaultdict(list)
+    for x in notes:
+        notes_of[x.pop("recipe_id")].append(x)
     for r in recipes:
         for k in ("ingredients", "directions", "source", "tags"):
             r[k] = _loads(r[k])
         r["versions"] = by_recipe[r["id"]]
+        r["ratings"], r["notes"] = ratings_of[r["id"]], notes_of[r["id"]]
     for p in plans:
         p["request"], p["plan"] = _loads(p["request"]), _loads(p["plan"])
         p["progress"] = by_plan[p["id"]]
@@ -250,6 +277,8 @@ def _check_row(kind: str, row: Any) -> dict:
             "recipe": clean,
             "version": row.get("version", 1),
             "versions": versions,
+            "ratings": list(row.get("ratings", [])),
+            "notes": list(row.get("notes", [])),
             "key": _key(out, RECIPE_KEYS),
             "backup_id": row.get("id"),
         }
@@ -268,7 +297,7 @@ def _check_row(kind: str, row: Any) -> dict:
         return {**out, "key": _key(out, CALENDAR_KEYS)}
     out = {k: row[k] for k in PAIR_KEYS}
     out["votes"] = [{"note": None, **v} for v in row.get("votes", [])]
-    return {**out, "key": _key(out, PAIR_KEYS)}
+    return {**out, "revealed_at": row.get("revealed_at"), "key": _key(out, PAIR_KEYS)}
 
 
 def check_backup(data: Any, where: str) -> tuple[dict, list[BadRow]]:
@@ -372,6 +401,19 @@ def import_data(db: KitchenDB, good: dict, bad: int = 0) -> dict:
                 added["recipes"] += 1
             if isinstance(r["backup_id"], int):
                 recipe_ids[r["backup_id"]] = rid
+            for x in r["ratings"]:  # merged: a person's rating already in the DB counts; no such person: left out
+                c.execute(
+                    "INSERT INTO recipe_ratings (recipe_id, person_id, stars, updated_at) "
+                    "SELECT ?, id, ?, ? FROM people WHERE name = ? ON CONFLICT (recipe_id, person_id) DO NOTHING",
+                    (rid, x["stars"], x["updated_at"], x["person"]),
+                )
+            for x in r["notes"]:  # merged: the same note (author, text, time) is not added twice
+                c.execute(
+                    "INSERT INTO recipe_notes (recipe_id, person_id, text, created_at, updated_at) "
+                    "SELECT ?, p.id, ?, ?, ? FROM people p WHERE p.name = ? AND NOT EXISTS (SELECT 1 FROM "
+                    "recipe_notes n WHERE n.recipe_id = ? AND n.person_id = p.id AND n.text = ? AND n.created_at = ?)",
+                    (rid, x["text"], x["created_at"], x["updated_at"], x["person"], rid, x["text"], x["created_at"]),
+                )
         for p in good["plans"]:
             if there["plans"][p["key"]]:
                 pid = there["plans"][p["key"]].pop(0)
@@ -394,8 +436,8 @@ def import_data(db: KitchenDB, good: dict, bad: int = 0) -> dict:
                 added["skipped"] += 1
             else:
                 tid = c.execute(
-                    "INSERT INTO tasting_pairs (ingredients, side_a, side_b, answer_a, answer_b, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO tasting_pairs (ingredients, side_a, side_b, answer_a, answer_b, created_at, "
+                    "revealed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         _dumps(t["ingredients"]),
                         json.dumps(t["side_a"]),
@@ -403,6 +445,7 @@ def import_data(db: KitchenDB, good: dict, bad: int = 0) -> dict:
                         t["answer_a"],
                         t["answer_b"],
                         t["created_at"],
+                        t["revealed_at"],
                     ),
                 ).lastrowid
                 added["tasting_pairs"] += 1

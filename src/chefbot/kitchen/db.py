@@ -194,10 +194,34 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX calendar_entries_day ON calendar_entries (day, meal)",
         "CREATE INDEX calendar_entries_recipe ON calendar_entries (recipe_id)",
     ],
+    # -- ratings and notes per person (kitchen/ratings.py), and a tasting pair's reveal (kitchen/tastings.py); one
+    # self-contained step.  A person rates a recipe once (1-5, changeable) and keeps notes of their own; both go with
+    # the recipe or the person (ON DELETE CASCADE).  A pair's votes may change until ``revealed_at`` is set.
+    [
+        """CREATE TABLE recipe_ratings (
+            recipe_id INTEGER NOT NULL REFERENCES recipes (id) ON DELETE CASCADE,
+            person_id INTEGER NOT NULL REFERENCES people (id) ON DELETE CASCADE,
+            stars INTEGER NOT NULL CHECK (stars BETWEEN 1 AND 5),
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (recipe_id, person_id))""",
+        "CREATE INDEX recipe_ratings_person ON recipe_ratings (person_id)",
+        """CREATE TABLE recipe_notes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            recipe_id INTEGER NOT NULL REFERENCES recipes (id) ON DELETE CASCADE,
+            person_id INTEGER NOT NULL REFERENCES people (id) ON DELETE CASCADE,
+            text TEXT NOT NULL CHECK (length(text) > 0),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL)""",
+        "CREATE INDEX recipe_notes_recipe ON recipe_notes (recipe_id, id)",
+        "CREATE INDEX recipe_notes_person ON recipe_notes (person_id)",
+        "ALTER TABLE tasting_pairs ADD COLUMN revealed_at TEXT",  # NULL: votes may still change
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 # The version that adds the calendar, found by its table (the step's place may move when branches merge).
 CALENDAR_SCHEMA = next(i + 1 for i, step in enumerate(MIGRATIONS) if "CREATE TABLE calendar_entries" in step[0])
+# The version that adds ratings, notes and the tasting reveal, found the same way.
+RATINGS_SCHEMA = next(i + 1 for i, step in enumerate(MIGRATIONS) if "CREATE TABLE recipe_ratings" in step[0])
 
 
 class KitchenError(ChefbotError):
@@ -396,6 +420,7 @@ class KitchenDB:
         expected |= {"shopping_lists", "shopping_items"} if version >= 4 else set()
         expected |= {"recipe_versions", "recipes_fts"} if version >= 5 else set()
         expected |= {"calendar_entries"} if version >= CALENDAR_SCHEMA else set()
+        expected |= {"recipe_ratings", "recipe_notes"} if version >= RATINGS_SCHEMA else set()
         missing = sorted(expected - tables)
         if missing:
             raise KitchenError(

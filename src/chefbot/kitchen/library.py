@@ -42,6 +42,7 @@ from typing import Any
 
 from chefbot.cooking.quantities import scale_line
 from chefbot.errors import DataError
+from chefbot.kitchen import ratings
 from chefbot.kitchen.db import KitchenDB, KitchenError, NotFound, UnreadableRow, now_iso
 from chefbot.kitchen.rows import (
     MAX_CATEGORY,
@@ -587,9 +588,11 @@ def search_recipes(
     offset: int = 0,
     tag: str | None = None,
     category: str | None = None,
+    sort: str | None = None,
 ) -> dict:
     """Recipes matching every word of ``q`` (full-text, stemmed, as prefixes: ``fts_query``), best match first,
     having the tag ``tag`` and in the category ``category`` (case-insensitively); without ``q``, newest first.
+    ``sort="rating"``: the household's best-rated first (mean stars, then how many rated it; unrated last).
     A query with no word, or with a control character, finds nothing.  A bad tag or category is RecipeError naming ``tag`` / ``category``.
     A stored row this chefbot cannot read is left out of ``data`` and listed in ``unreadable`` (id, field,
     message), so one bad row never hides the others."""
@@ -607,6 +610,10 @@ def search_recipes(
         where.append("recipes_fts MATCH ?")
         args.append(match)
         order = f"recipes_fts.rank, {order}"
+    if sort == "rating":
+        order = f"{ratings.MEAN_SQL} IS NULL, {ratings.MEAN_SQL} DESC, {ratings.COUNT_SQL} DESC, {order}"
+    elif sort is not None:
+        raise RecipeError(f"sort: {sort!r}; sort by rating, or leave it out", "sort")
     if tag is not None:
         try:
             [wanted] = check_tags([tag]) or [""]

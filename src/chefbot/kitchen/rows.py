@@ -46,6 +46,7 @@ MAX_DIRECTIONS = 100
 MAX_TAG = 40  # a tag's characters, after normalization
 MAX_TAGS = 20  # tags per recipe
 MAX_CATEGORY = 60
+MAX_NOTE = 4000  # a recipe note's characters (kitchen/ratings.py), as a step's
 
 # Every character str.isspace() is true for (spelled out: \s differs between Python, Rust and ECMA
 # regular expressions; the same list as serve/schemas.py's WHITESPACE).
@@ -128,6 +129,8 @@ Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS, description=f"at most {MA
 Category = Annotated[str, Field(max_length=MAX_CATEGORY * 2, description="one category, e.g. Dinner")]
 Seed = Annotated[Int(ge=-EXACT_INT, le=EXACT_INT), Field(description="sampling seed")]
 Timestamp = Annotated[str, Field(max_length=40), AfterValidator(iso_datetime)]
+Stars = Annotated[Int(ge=1, le=5), Field(description="a rating: 1 (poor) to 5 (excellent) stars")]
+NoteText = Annotated[str, Field(min_length=1, max_length=MAX_NOTE, pattern=VISIBLE)]
 
 
 class Row(BaseModel):
@@ -186,6 +189,23 @@ class RecipeVersionRow(Row):
     saved_at: Timestamp
 
 
+class RatingRow(Row):
+    """A person's rating of a recipe in a backup, by the person's name (kitchen.ratings)."""
+
+    person: Name
+    stars: Stars
+    updated_at: Timestamp
+
+
+class NoteRow(Row):
+    """A person's note on a recipe in a backup, by the person's name (kitchen.ratings)."""
+
+    person: Name
+    text: NoteText
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
 class RecipeRow(Row):
     id: int | None = None  # the exporting DB's id (a restore gives new ones)
     title: Title
@@ -199,9 +219,14 @@ class RecipeRow(Row):
     tags: Tags = Field(default_factory=list)
     category: Category | None = None
     versions: list[RecipeVersionRow] = Field(default_factory=list, max_length=10_000)
+    ratings: list[RatingRow] = Field(default_factory=list, max_length=10_000)
+    notes: list[NoteRow] = Field(default_factory=list, max_length=10_000)
 
     @model_validator(mode="after")
     def _versions_before_this_one(self) -> RecipeRow:
+        twice = [p for p, n in Counter(r.person.casefold() for r in self.ratings).items() if n > 1]
+        if twice:
+            raise ValueError(f"ratings: {twice[0]!r} rated this recipe twice")
         numbers = [v.version for v in self.versions]
         if len(set(numbers)) != len(numbers):
             raise ValueError("versions: a version number appears twice")
@@ -319,6 +344,7 @@ class PairRow(Row):
     answer_a: str
     answer_b: str
     created_at: Timestamp
+    revealed_at: Timestamp | None = None
     votes: list[VoteRow] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -4,7 +4,8 @@ A pair is stored with both sides (which model and settings wrote the answer show
 and as B) and both answers, before anyone sees it; the page shows only the answers. A vote
 (A, B, tie, both_bad, a rater's name, an optional note) is stored against the pair, one per
 rater and pair; a logged-in person's vote carries their ``person_id`` and their name as rater
-(``kitchen.people``). ``tally`` counts wins per comparison (the two sides' names, sorted), per
+(``kitchen.people``).  A vote answers without the sides and may be changed by its voter until the pair is
+revealed (``reveal``: a step of its own, after which the pair's votes are final, ``Revealed``). ``tally`` counts wins per comparison (the two sides' names, sorted), per
 rater and overall; the intervals are the evaluation's job (``chefbot eval tastings``,
 ``chefbot.evaluate.tastings``).
 """
@@ -24,6 +25,12 @@ CHOICES = ("A", "B", "tie", "both_bad")
 
 class AlreadyVoted(KitchenError):
     """This rater already voted on this pair."""
+
+
+class Revealed(KitchenError):
+    """The pair was revealed: its votes are final."""
+
+    field = "pair_id"
 
 
 class VoteError(KitchenError):
@@ -67,6 +74,7 @@ def pair_dict(row: sqlite3.Row) -> dict:
         "answer_a": row["answer_a"],
         "answer_b": row["answer_b"],
         "created_at": row["created_at"],
+        "revealed_at": row["revealed_at"],
     }
 
 
@@ -79,8 +87,11 @@ def get_pair(db: KitchenDB, pair_id: int) -> dict | None:
 def vote(
     db: KitchenDB, pair_id: int, choice: str, rater: str, note: str | None = None, person_id: int | None = None
 ) -> dict:
-    """Store one vote (one transaction); the vote with the pair's sides revealed.  ``person_id``: the account
-    that voted (then ``rater`` is that person's name), None for a vote by a typed-in name."""
+    """Store or change one vote (one transaction); the vote, without the sides (they stay hidden until the pair
+    is revealed: ``reveal``).  ``person_id``: the account that voted (then ``rater`` is that person's name),
+    None for a vote by a typed-in name.  The same voter (the same account, or the same typed-in name without
+    one) voting again changes their vote (``changed``: True) until the pair is revealed (then ``Revealed``);
+    a vote under that name by someone else is ``AlreadyVoted``."""
     if choice not in CHOICES:
         raise KitchenError(f"choice must be one of {', '.join(CHOICES)}, not {choice!r}")
     try:
@@ -89,28 +100,59 @@ def vote(
         raise VoteError(str(e), "rater") from None
     if not rater:
         raise VoteError("rater: give a name", "rater")
-    pair = get_pair(db, pair_id)
-    if pair is None:
-        raise NotFound("tasting pair", pair_id, "pair_id")
-    try:
-        with db.write() as c:
-            cur = c.execute(
+    with db.write() as c:
+        pair = c.execute("SELECT revealed_at FROM tasting_pairs WHERE id = ?", (pair_id,)).fetchone()
+        if pair is None:
+            raise NotFound("tasting pair", pair_id, "pair_id")
+        if pair["revealed_at"] is not None:
+            raise Revealed(f"pair {pair_id} was revealed at {pair['revealed_at']}: its votes can no longer change")
+        mine = c.execute("SELECT * FROM tastings WHERE pair_id = ? AND rater = ?", (pair_id, rater)).fetchone()
+        if mine is not None and mine["person_id"] != person_id:
+            raise AlreadyVoted(f"{rater!r} already voted on pair {pair_id} (someone else: only they may change it)")
+        if mine is None:
+            vote_id = c.execute(
                 "INSERT INTO tastings (pair_id, choice, rater, note, created_at, person_id) VALUES (?, ?, ?, ?, ?, ?)",
                 (pair_id, choice, rater, note, now_iso(), person_id),
-            )
-            row = c.execute("SELECT * FROM tastings WHERE id = ?", (cur.lastrowid,)).fetchone()
-    except sqlite3.IntegrityError:
-        raise AlreadyVoted(f"{rater!r} already voted on pair {pair_id}") from None
+            ).lastrowid
+        else:
+            vote_id = mine["id"]
+            c.execute("UPDATE tastings SET choice = ?, note = ? WHERE id = ?", (choice, note, vote_id))
+        row = c.execute("SELECT * FROM tastings WHERE id = ?", (vote_id,)).fetchone()
     return {
         "id": row["id"],
         "object": "tasting",
         "pair_id": pair_id,
-        "choice": choice,
+        "choice": row["choice"],
         "rater": rater,
         "person_id": person_id,
-        "note": note,
+        "note": row["note"],
         "created_at": row["created_at"],
-        "revealed": {"A": pair["side_a"], "B": pair["side_b"]},
+        "changed": mine is not None,
+    }
+
+
+def reveal(db: KitchenDB, pair_id: int) -> dict:
+    """Reveal which side wrote A and which B (from now on the pair's votes are final); the pair's sides, their
+    names and its votes.  Revealing again answers the same (``revealed_at`` is the first time)."""
+    with db.write() as c:
+        row = c.execute("SELECT * FROM tasting_pairs WHERE id = ?", (pair_id,)).fetchone()
+        if row is None:
+            raise NotFound("tasting pair", pair_id, "pair_id")
+        if row["revealed_at"] is None:
+            c.execute("UPDATE tasting_pairs SET revealed_at = ? WHERE id = ?", (now_iso(), pair_id))
+            row = c.execute("SELECT * FROM tasting_pairs WHERE id = ?", (pair_id,)).fetchone()
+        rows = c.execute(
+            "SELECT choice, rater, person_id, note, created_at FROM tastings WHERE pair_id = ? ORDER BY id", (pair_id,)
+        ).fetchall()
+    pair = pair_dict(row)
+    sides = {"A": pair["side_a"], "B": pair["side_b"]}
+    return {
+        "object": "tasting_reveal",
+        "pair_id": pair_id,
+        "revealed_at": pair["revealed_at"],
+        "revealed": sides,
+        "names": {k: side_name(v) for k, v in sides.items()},
+        "votes": [dict(r) for r in rows],
     }
 
 

@@ -32,9 +32,10 @@ from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull
 from chefbot.kitchen.library import StaleVersion
 from chefbot.kitchen.people import AccountError, NameTaken
 from chefbot.kitchen.plans import ProgressError, StepWaits
+from chefbot.kitchen.ratings import NotAuthor, RatingError
 from chefbot.kitchen.rows import RecipeError
 from chefbot.kitchen.saved_lists import StaleList
-from chefbot.kitchen.tastings import AlreadyVoted, VoteError
+from chefbot.kitchen.tastings import AlreadyVoted, Revealed, VoteError
 from chefbot.serve.queue import RequestTimeout
 from chefbot.serve.schemas import REFUSALS, error_body
 
@@ -95,6 +96,9 @@ ERROR_STATUS: dict[type[Exception], Status] = {
     KitchenError: Status(400, code="kitchen_error"),
     NotFound: Status(404, code=lambda e: f"{e.what.replace(' ', '_')}_not_found"),
     AlreadyVoted: Status(409, code="already_voted", param="rater"),
+    Revealed: Status(409, code="revealed", param="pair_id"),
+    RatingError: Status(400, code="bad_rating"),
+    NotAuthor: Status(403, "permission_error", "not_author", param="note_id"),
     StaleList: Status(409, code="stale_version"),
     StaleVersion: Status(409, code="stale_version"),
     CalendarError: Status(400, code="bad_calendar"),

@@ -16,7 +16,7 @@ inject a small model and ``chefbot serve`` a real one.  It only composes the par
   (/v1/models, /v1/chat/completions, and /v1/completions when the generator can do plain
   completions: ``completions.py``), ``routes_recipes.py`` (/v1/recipes) and
   ``routes_plan.py`` (/v1/plan, when the planner is installed), ``routes_kitchen.py`` (/api/*:
-  recipe library, shopping lists, saved plans and cook mode, blind tastings; docs/KITCHEN.md),
+  recipe library with ratings and notes, shopping lists, saved plans and cook mode, blind tastings; docs/KITCHEN.md),
   ``routes_nutrition.py`` (/api/recipes/{id}/nutrition: figures from USDA SR28 only),
   ``routes_shopping.py`` (/api/shopping-lists: saved lists, ticked from several devices),
   ``routes_cook.py`` (/api/recipes/{id}/cook: one recipe as a plan for cook mode), ``routes_calendar.py``

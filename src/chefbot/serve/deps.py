@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from chefbot.kitchen.people import OPEN, Principal
+from chefbot.serve.api_errors import ApiError
 from chefbot.serve.state import ServerState
 
 M = TypeVar("M", bound=BaseModel)
@@ -36,6 +37,19 @@ def get_principal(request: Request) -> Principal:
 
 
 Caller = Annotated[Principal, Depends(get_principal)]
+
+
+def require_person(caller: Principal, why: str) -> Principal:
+    """The caller when it is a person; else 403 ``person_required`` saying ``why`` (a config key, or an open server
+    without accounts, is nobody: it has no tokens, ratings or notes of its own)."""
+    if not caller.is_person:
+        raise ApiError(
+            403,
+            f"{why}: log in, or use a personal token (this request is {caller.kind})",
+            "permission_error",
+            code="person_required",
+        )
+    return caller
 
 
 async def json_body(request: Request, model: type[M]) -> M:

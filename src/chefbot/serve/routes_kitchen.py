@@ -1,11 +1,11 @@
 """``/api/*``: the kitchen API (recipe library, scaling, shopping lists, meal plans, cook mode progress,
-blind tastings), for the web pages and for scripts.  docs/KITCHEN.md is its manual.
+blind tastings, a person's ratings and notes), for the web pages and for scripts.  docs/KITCHEN.md is its manual.
 
 The work lives in ``chefbot.kitchen`` (SQLite, one transaction per write) and
 ``chefbot.cooking`` (quantities, aisles); this is the HTTP side: validation by the schemas of
 ``schemas_kitchen.py``, answers built with its response models, the kitchen's refusals answered by
 ``api_errors.ERROR_STATUS`` (unknown id 404, a recipe or plan the kitchen refuses 400 with a code, a
-second vote 409), the planner run
+vote on a revealed pair 409, a rating or note by nobody 403), the planner run
 off the event loop with the server's time limits, and tasting answers generated through
 the server's queue (or a configured endpoint) like every other answer.  A tasting's ``base`` side is this
 server's base model without its adapter (``AnswersAsBase``: no second server), through the same queue, unless
@@ -25,32 +25,39 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from chefbot.cooking.recipe_constraints import RecipeConstraints
 from chefbot.errors import ChefbotError
 from chefbot.generate.completion import AnswersAsBase, ChatPrompt, Completion
 from chefbot.generate.openai_compat import OpenAIGenerator
-from chefbot.kitchen import library, plans, schema_org, shopping, tastings
+from chefbot.kitchen import library, plans, ratings, schema_org, shopping, tastings
 from chefbot.kitchen.db import KitchenDB, NotFound, StorageError, resolve_db_path
+from chefbot.kitchen.people import Principal
 from chefbot.recipe_format import Recipe
 from chefbot.serve.api_errors import ApiError, KitchenUnavailable, TastingModelFailed
-from chefbot.serve.deps import Caller, Server
+from chefbot.serve.deps import Caller, Server, require_person
 from chefbot.serve.recipes import check_constraints, recipe_messages
 from chefbot.serve.routes_plan import plan_in_slot, planner_installed
 from chefbot.serve.schemas import EXACT_INT, ErrorResponse, semantic_400
 from chefbot.serve.schemas_kitchen import (
     STORAGE,
     Deleted,
+    NoteCreate,
+    NoteDeleted,
     PairCreate,
     PlanCreate,
     PlanList,
     PlanRecord,
     ProgressCreate,
+    RatingSet,
     RecipeCreate,
     RecipeList,
+    RecipeNote,
+    RecipeNoteList,
+    RecipeRating,
     RecipeUpdate,
     RecipeVersionList,
     SavedRecipe,
@@ -59,6 +66,7 @@ from chefbot.serve.schemas_kitchen import (
     Tasting,
     TastingCreate,
     TastingPair,
+    TastingReveal,
     TastingSide,
     TastingSides,
     TastingSummary,
@@ -216,6 +224,7 @@ def library_jsonld(request: Request, kitchen: Kitchen) -> dict:
 )
 def list_recipes(
     kitchen: Kitchen,
+    caller: Caller,
     q: Annotated[
         str | None,
         Query(
@@ -228,9 +237,22 @@ def list_recipes(
     category: Annotated[str | None, Query(max_length=120, description="only recipes in this category")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=EXACT_INT)] = 0,
+    sort: Annotated[
+        Literal["rating"] | None,
+        Query(description="rating: the household's best-rated first (mean stars, then count; unrated last)"),
+    ] = None,
 ) -> RecipeList:
-    """Search the library: every word of q (best match first; without q, newest first), by tag and category."""
-    return RecipeList.model_validate(library.search_recipes(kitchen.db, q, limit, offset, tag, category))
+    """Search the library: every word of q (best match first; without q, newest first, or best-rated first), by tag
+    and category; each recipe with the household's mean rating and count and the caller's own."""
+    found = library.search_recipes(kitchen.db, q, limit, offset, tag, category, sort)
+    stars = ratings.summaries(kitchen.db, [r["id"] for r in found["data"]], caller.person_id)
+    found["data"] = [{**r, **stars[r["id"]]} for r in found["data"]]
+    return RecipeList.model_validate(found)
+
+
+def rated(kitchen: KitchenStore, recipe: dict, caller: Principal) -> SavedRecipe:
+    """The recipe as the API shows it, with its ratings (the household's mean and count, the caller's own)."""
+    return SavedRecipe.model_validate({**recipe, **ratings.summary(kitchen.db, recipe["id"], caller.person_id)})
 
 
 @router.get(
@@ -244,12 +266,13 @@ def list_recipes(
 def get_recipe(
     recipe_id: RowId,
     kitchen: Kitchen,
+    caller: Caller,
     servings: Annotated[int | None, Query(ge=1, le=100, description="scale the ingredients to this many")] = None,
 ) -> SavedRecipe:
     recipe = library.get_recipe(kitchen.db, recipe_id, servings)
     if recipe is None:
         raise NotFound("recipe", recipe_id, "recipe_id")
-    return SavedRecipe.model_validate(recipe)
+    return rated(kitchen, recipe, caller)
 
 
 @router.put(
@@ -261,9 +284,10 @@ def get_recipe(
         **kitchen_errors(404, 409, 413, 422, 500, *STORAGE),
     },
 )
-def update_recipe(req: RecipeUpdate, recipe_id: RowId, kitchen: Kitchen) -> SavedRecipe:
+def update_recipe(req: RecipeUpdate, recipe_id: RowId, kitchen: Kitchen, caller: Caller) -> SavedRecipe:
     """Edit every field of a recipe; ``version`` is the one you read (edited since: 409 stale_version)."""
-    return SavedRecipe.model_validate(
+    return rated(
+        kitchen,
         library.update_recipe(
             kitchen.db,
             recipe_id,
@@ -274,7 +298,8 @@ def update_recipe(req: RecipeUpdate, recipe_id: RowId, kitchen: Kitchen) -> Save
             req.servings,
             req.tags,
             req.category,
-        )
+        ),
+        caller,
     )
 
 
@@ -301,9 +326,83 @@ def restore_recipe_version(
     recipe_id: RowId,
     version: Annotated[int, Path(ge=1, le=EXACT_INT, description="a previous version's number")],
     kitchen: Kitchen,
+    caller: Caller,
 ) -> SavedRecipe:
     """Make a previous version the recipe's newest (the version it replaces is kept too: nothing is lost)."""
-    return SavedRecipe.model_validate(library.restore_version(kitchen.db, recipe_id, version))
+    return rated(kitchen, library.restore_version(kitchen.db, recipe_id, version), caller)
+
+
+# -- ratings and notes (kitchen.ratings): a person's own -----------------------------------------------------
+RATINGS_ARE_PERSONAL = "ratings and notes belong to a person"
+NoteId = Annotated[int, Path(ge=1, le=EXACT_INT, description="the note's id")]
+
+
+@router.put(
+    "/recipes/{recipe_id:int}/rating",
+    response_model=RecipeRating,
+    responses={
+        200: {"description": "your rating is set (it replaces your earlier one); the recipe's ratings after it"},
+        **kitchen_errors(403, 404, 413, 422, *STORAGE),
+    },
+)
+def set_rating(req: RatingSet, recipe_id: RowId, kitchen: Kitchen, caller: Caller) -> RecipeRating:
+    """Rate a recipe 1-5 stars as yourself (one rating per person and recipe)."""
+    person = require_person(caller, RATINGS_ARE_PERSONAL)
+    return RecipeRating.model_validate(ratings.rate(kitchen.db, recipe_id, person.person_id, req.stars))
+
+
+@router.delete(
+    "/recipes/{recipe_id:int}/rating",
+    response_model=RecipeRating,
+    responses=kitchen_errors(403, 404, 422, *STORAGE),
+)
+def delete_rating(recipe_id: RowId, kitchen: Kitchen, caller: Caller) -> RecipeRating:
+    """Take back your rating of a recipe."""
+    person = require_person(caller, RATINGS_ARE_PERSONAL)
+    return RecipeRating.model_validate(ratings.unrate(kitchen.db, recipe_id, person.person_id))
+
+
+@router.get(
+    "/recipes/{recipe_id:int}/notes", response_model=RecipeNoteList, responses=kitchen_errors(404, 422, *STORAGE)
+)
+def list_notes(recipe_id: RowId, kitchen: Kitchen, caller: Caller) -> RecipeNoteList:
+    """The household's notes on a recipe, oldest first, each with its author (``mine``: yours)."""
+    return RecipeNoteList.model_validate(ratings.recipe_notes(kitchen.db, recipe_id, caller.person_id))
+
+
+@router.post(
+    "/recipes/{recipe_id:int}/notes",
+    status_code=201,
+    response_model=RecipeNote,
+    responses={
+        201: {"description": "your note"},
+        **semantic_400("note"),
+        **kitchen_errors(403, 404, 413, 422, *STORAGE),
+    },
+)
+def add_note(req: NoteCreate, recipe_id: RowId, kitchen: Kitchen, caller: Caller) -> RecipeNote:
+    """Write a note of your own on a recipe."""
+    person = require_person(caller, RATINGS_ARE_PERSONAL)
+    return RecipeNote.model_validate(ratings.add_note(kitchen.db, recipe_id, person.person_id, req.text))
+
+
+@router.put(
+    "/notes/{note_id:int}",
+    response_model=RecipeNote,
+    responses={**semantic_400("note"), **kitchen_errors(403, 404, 413, 422, *STORAGE)},
+)
+def edit_note(req: NoteCreate, note_id: NoteId, kitchen: Kitchen, caller: Caller) -> RecipeNote:
+    """Change the text of one of your notes (someone else's: 403 not_author)."""
+    person = require_person(caller, RATINGS_ARE_PERSONAL)
+    return RecipeNote.model_validate(ratings.edit_note(kitchen.db, note_id, person.person_id, req.text))
+
+
+@router.delete("/notes/{note_id:int}", response_model=NoteDeleted, responses=kitchen_errors(403, 404, 422, *STORAGE))
+def delete_note(note_id: NoteId, kitchen: Kitchen, caller: Caller) -> NoteDeleted:
+    """Delete one of your notes (someone else's: 403 not_author)."""
+    person = require_person(caller, RATINGS_ARE_PERSONAL)
+    ratings.delete_note(kitchen.db, note_id, person.person_id)
+    return NoteDeleted(id=note_id, object="recipe_note", deleted=True)
 
 
 @router.delete("/recipes/{recipe_id:int}", response_model=Deleted, responses=kitchen_errors(404, 422, *STORAGE))
@@ -558,23 +657,51 @@ async def tasting_pair(req: PairCreate, state: Server, kitchen: Kitchen) -> Tast
     )
 
 
-@router.post(
-    "/tastings",
-    status_code=201,
-    response_model=Tasting,
-    responses={
-        201: {"description": "the vote, with the sides revealed"},
+TASTING_VOTE = {
+    "responses": {
+        200: {"description": "your earlier vote on the pair, changed (the sides stay hidden until revealed)"},
+        201: {"description": "the vote (the sides stay hidden until the pair is revealed)"},
         **semantic_400("tasting_vote"),
         **kitchen_errors(404, 409, 413, 422, *STORAGE),
-    },
-)
-def tasting_vote(req: TastingCreate, kitchen: Kitchen, caller: Caller) -> Tasting:
-    """Vote on a pair: a logged-in person votes as themselves (``rater`` is their name), others give a ``rater``."""
+    }
+}
+
+
+def cast_vote(req: TastingCreate, kitchen: KitchenStore, caller: Principal, response: Response) -> Tasting:
+    """Vote, or change your vote, on a pair until it is revealed: a logged-in person votes as themselves
+    (``rater`` is their name), others give a ``rater``.  201 for a new vote, 200 for a changed one."""
     if caller.is_person:
         rater, person_id = caller.name or "", caller.person_id
     else:
         rater, person_id = (req.rater or "").strip(), None
-    return Tasting.model_validate(tastings.vote(kitchen.db, req.pair_id, req.choice, rater, req.note, person_id))
+    out = tastings.vote(kitchen.db, req.pair_id, req.choice, rater, req.note, person_id)
+    response.status_code = 200 if out["changed"] else 201
+    return Tasting.model_validate(out)
+
+
+@router.post("/tastings", status_code=201, response_model=Tasting, **TASTING_VOTE)
+def tasting_vote(req: TastingCreate, kitchen: Kitchen, caller: Caller, response: Response) -> Tasting:
+    """Vote on a pair (again: your vote changes, 200) until it is revealed (then 409 revealed)."""
+    return cast_vote(req, kitchen, caller, response)
+
+
+@router.put("/tastings", status_code=201, response_model=Tasting, **TASTING_VOTE)
+def tasting_vote_change(req: TastingCreate, kitchen: Kitchen, caller: Caller, response: Response) -> Tasting:
+    """The same as POST /api/tastings: set your vote on a pair, until it is revealed."""
+    return cast_vote(req, kitchen, caller, response)
+
+
+@router.post(
+    "/tastings/{pair_id:int}/reveal",
+    response_model=TastingReveal,
+    responses={
+        200: {"description": "which side wrote A and B, and the pair's votes, final from now on"},
+        **kitchen_errors(404, 422, *STORAGE),
+    },
+)
+def tasting_reveal(pair_id: RowId, kitchen: Kitchen) -> TastingReveal:
+    """Reveal a pair's sides: from now on its votes cannot change (409 revealed).  Revealing again answers the same."""
+    return TastingReveal.model_validate(tastings.reveal(kitchen.db, pair_id))
 
 
 @router.get(

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from chefbot.kitchen import people
 from chefbot.serve.api_errors import ApiError
 from chefbot.serve.auth import SESSION_COOKIE
-from chefbot.serve.deps import Caller
+from chefbot.serve.deps import Caller, require_person
 from chefbot.serve.routes_kitchen import Kitchen, RowId
 from chefbot.serve.schemas import semantic_400
 from chefbot.serve.schemas_people import (
@@ -46,17 +46,6 @@ Limiter = Annotated[people.LoginLimiter, Depends(get_limiter)]
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-def require_person(caller: people.Principal) -> people.Principal:
-    if not caller.is_person:
-        raise ApiError(
-            403,
-            f"only a person has API tokens: log in, or use a personal token (this request is {caller.kind})",
-            "permission_error",
-            code="person_required",
-        )
-    return caller
 
 
 def _session_cookie(request: Request) -> str | None:
@@ -164,7 +153,7 @@ def list_people(kitchen: Kitchen) -> PeopleList:
 )
 def create_token(req: TokenCreate, caller: Caller, kitchen: Kitchen) -> TokenCreated:
     """A long-lived personal API token (send it as `Authorization: Bearer <token>`), revocable."""
-    person = require_person(caller)
+    person = require_person(caller, "only a person has API tokens")
     return TokenCreated.model_validate(people.create_token(kitchen.db, person.person_id, req.name))
 
 
@@ -175,7 +164,7 @@ def list_tokens(
     limit: Annotated[int, Query(ge=1, le=500, description="the oldest this many")] = 100,
 ) -> TokenList:
     """Your tokens: name, created, last used (never the token itself)."""
-    person = require_person(caller)
+    person = require_person(caller, "only a person has API tokens")
     found = people.list_tokens(kitchen.db, person.person_id)[:limit]
     return TokenList(object="list", data=[Token.model_validate(t) for t in found])
 
@@ -183,6 +172,6 @@ def list_tokens(
 @router.delete("/tokens/{token_id:int}", response_model=Revoked, responses=people_errors(401, 403, 404, 422, *STORAGE))
 def revoke_token(token_id: RowId, caller: Caller, kitchen: Kitchen) -> Revoked:
     """Revoke one of your tokens: it gets 401 from now on."""
-    person = require_person(caller)
+    person = require_person(caller, "only a person has API tokens")
     people.revoke_token(kitchen.db, person.person_id, token_id)
     return Revoked(id=token_id, object="api_token", deleted=True)

@@ -48,6 +48,7 @@ STATIC_FILES = (
     "cook.js",
     "tasting.js",
     "calendar.js",
+    "ratings.js",
 )
 NO_CACHE = {"Cache-Control": "no-cache"}
 
@@ -67,7 +68,7 @@ class Page:
 # The pages in navigation order (docs/KITCHEN.md, "Pages"); they call the /v1/... and /api/... routes.
 PAGES = {
     "/": Page("index.html", "ChefBot", "Write", ("app.js",)),
-    "/library": Page("library.html", "ChefBot · Library", "Library", ("library.js",)),
+    "/library": Page("library.html", "ChefBot · Library", "Library", ("ratings.js", "library.js")),
     "/calendar": Page("calendar.html", "ChefBot · Meal calendar", "Calendar", ("calendar.js",)),
     "/plan": Page("plan.html", "ChefBot · Plan a meal", "Plan", ("gantt.js", "plan.js")),
     "/cook": Page("cook.html", "ChefBot · Cook mode", "Cook", ("gantt.js", "cook.js"), "cook-mode"),
@@ -171,11 +172,12 @@ def recipe_page(recipe: dict, page_url: str) -> str:
       <ol>{steps}</ol>
       {nutrition_html(recipe["ingredients"], recipe["servings"])}
       <p class="muted">{made_by}</p>
+      <section class="ratings" data-ratings-recipe="{int(recipe["id"])}" aria-label="Rating and notes"></section>
       <p><a href="/library">All recipes</a> · <a href="/api/library/jsonld">The library as JSON-LD</a></p>
     </article>
   </main>
   <script type="application/ld+json">{schema_org.script_json(data)}</script>"""
-    return render_shell("/library", f"{recipe['title']} · ChefBot", body)
+    return render_shell("/library", f"{recipe['title']} · ChefBot", body, ("ratings.js",))
 
 
 router = APIRouter()

@@ -27,8 +27,10 @@ from chefbot.kitchen.rows import (
     Category,
     Line,
     Name,
+    NoteText,
     RecipeSource,
     Servings,
+    Stars,
     Step,
     Tags,
     TastingSide,
@@ -237,8 +239,24 @@ class TastingCreate(KitchenRequest):
     note: str | None = Field(None, max_length=2000)
 
 
+class RatingSet(KitchenRequest):
+    stars: Stars
+
+
+class NoteCreate(KitchenRequest):
+    text: NoteText
+
+
 # -- responses -------------------------------------------------------------------------------
-class SavedRecipe(BaseModel):
+class RatingFields(BaseModel):
+    """A recipe's ratings as the library shows them (kitchen.ratings.summaries)."""
+
+    rating_mean: float | None = Field(None, description="the household's mean stars (1-5), null when nobody rated it")
+    rating_count: int = Field(0, description="how many people rated it")
+    my_rating: int | None = Field(None, description="the caller's own stars, null when they have not rated it")
+
+
+class SavedRecipe(RatingFields):
     """A recipe as the library keeps it (id, servings, source), not the foundations' ``recipe_format.Recipe``."""
 
     id: int
@@ -270,7 +288,7 @@ class RecipeVersion(BaseModel):
     saved_at: str = Field(description="when this version was saved")
 
 
-class RecipeSummary(BaseModel):
+class RecipeSummary(RatingFields):
     id: int
     title: str
     servings: int
@@ -312,6 +330,35 @@ class RecipeVersionList(BaseModel):
     unreadable: list[UnreadableRow] = Field(
         default_factory=list, description="present only when some versions could not be read; they are not in data"
     )
+
+
+class RecipeRating(RatingFields):
+    object: Literal["recipe_rating"]
+    recipe_id: int
+
+
+class RecipeNote(BaseModel):
+    id: int
+    object: Literal["recipe_note"]
+    recipe_id: int
+    person_id: int
+    person: str = Field(description="its author's name")
+    mine: bool = Field(description="written by the caller (only its author may change or delete it)")
+    text: str
+    created_at: str
+    updated_at: str
+
+
+class RecipeNoteList(BaseModel):
+    object: Literal["list"]
+    recipe_id: int
+    data: list[RecipeNote] = Field(description="everyone's notes on the recipe, oldest first")
+
+
+class NoteDeleted(BaseModel):
+    id: int
+    object: Literal["recipe_note"]
+    deleted: Literal[True]
 
 
 class Deleted(BaseModel):
@@ -427,7 +474,24 @@ class Tasting(BaseModel):
     person_id: int | None = Field(None, description="the account that voted (kitchen.people), or null")
     note: str | None
     created_at: str
-    revealed: dict[str, dict[str, Any]]
+    changed: bool = Field(description="true when this replaced the voter's earlier vote on the pair")
+
+
+class TastingVote(BaseModel):
+    choice: Literal["A", "B", "tie", "both_bad"]
+    rater: str
+    person_id: int | None
+    note: str | None
+    created_at: str
+
+
+class TastingReveal(BaseModel):
+    object: Literal["tasting_reveal"]
+    pair_id: int
+    revealed_at: str = Field(description="when the pair was first revealed: its votes are final from then on")
+    revealed: dict[str, dict[str, Any]] = Field(description="the side that wrote A and the one that wrote B")
+    names: dict[str, str] = Field(description="the sides' names as the summary counts them")
+    votes: list[TastingVote]
 
 
 class TastingSummary(BaseModel):
@@ -441,9 +505,12 @@ class TastingSummary(BaseModel):
 
 KITCHEN_ERRORS = {
     400: "refused by the kitchen (error.code): bad_recipe, bad_meal_spec, unknown_cook, bad_progress, "
-    "unknown_tasting_model, empty_ingredients; or a body that cannot be read as JSON text",
-    404: "no such row (error.code: recipe_not_found, recipe_version_not_found, plan_not_found, task_not_found, tasting_pair_not_found)",
-    409: "this rater already voted on this pair (already_voted), or the recipe was edited since the version "
+    "unknown_tasting_model, empty_ingredients, bad_rating; or a body that cannot be read as JSON text",
+    404: "no such row (error.code: recipe_not_found, recipe_version_not_found, plan_not_found, task_not_found, tasting_pair_not_found, note_not_found)",
+    403: "ratings and notes belong to a person: log in or use a personal token (person_required); a note is "
+    "changed or deleted only by its author (not_author)",
+    409: "this rater name is someone else's vote on this pair (already_voted), the pair was revealed and its votes "
+    "are final (revealed), or the recipe was edited since the version "
     "given (stale_version: the message names the current version)",
     413: "the body is over serve.max_body_bytes, or the prompt over serve.max_prompt_chars/max_prompt_tokens",
     422: "the request does not match this schema (error.param names the field)",

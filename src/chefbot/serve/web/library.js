@@ -15,7 +15,7 @@ async function search(ev) {
   if (ev) ev.preventDefault();
   const q = $("q").value.trim();
   const params = new URLSearchParams();
-  for (const [key, id] of [["q", "q"], ["tag", "f-tag"], ["category", "f-category"]]) {
+  for (const [key, id] of [["q", "q"], ["tag", "f-tag"], ["category", "f-category"], ["sort", "f-sort"]]) {
     const v = $(id).value.trim();
     if (v) params.set(key, v);
   }
@@ -40,6 +40,8 @@ function recipeRow(r) {
   return h("li", { "data-id": r.id, class: "recipe-row" },
     h("input", { type: "checkbox", id, class: "pick", "aria-label": `Tick ${r.title} for the shopping list`, onchange: updateListButton }),
     h("a", { href: `#recipe-${r.id}`, class: "open", onclick: (ev) => { ev.preventDefault(); show(r.id); } }, r.title),
+    r.rating_count ? h("span", { class: "muted rating", title: `${r.rating_count} rating${r.rating_count > 1 ? "s" : ""}` },
+                       ` ★ ${r.rating_mean} (${r.rating_count})`) : null,
     h("label", { class: "servings-pick" }, "servings ",
       h("input", { type: "number", class: "pick-servings", min: 1, max: 100, value: r.servings || 4,
                    "aria-label": `Servings of ${r.title} for the shopping list` })));
@@ -74,6 +76,7 @@ async function show(id, servings) {
     $("v-servings").value = r.servings || servings || 4;
     $("v-ingredients").replaceChildren(...(r.ingredients || []).map((line) => h("li", {}, line)));
     $("v-directions").replaceChildren(...(r.directions || []).map((s) => h("li", {}, s)));
+    showRatings($("v-ratings"), r.id);
     $("recipe-view").hidden = false;
     showNutrition(r.id); // not awaited: the recipe shows at once, the figures when the table has been read
     const list = param("list"); // an open shopping list stays in the address

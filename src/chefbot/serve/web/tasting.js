@@ -1,6 +1,7 @@
 // Blind tastings: the server writes two answers for the same ingredients (POST /api/tastings/pair)
-// and hands them back in random order as A and B; the person votes (POST /api/tastings) and only
-// then sees which side wrote which. Results so far: GET /api/tastings/summary. The sides start from the
+// and hands them back in random order as A and B; the person votes (POST /api/tastings), may change the
+// vote (voting again) until they reveal the pair (POST /api/tastings/{id}/reveal), and only then sees which
+// side wrote which; after the reveal the pair's votes are final. Results so far: GET /api/tastings/summary. The sides start from the
 // server's default pairing (GET /api/tastings/sides): base vs final model where the server can answer as its
 // base, else the served model at two temperatures, with the reason shown.
 "use strict";
@@ -41,6 +42,9 @@ async function makePair(ev) {
     $("vote-form").reset();
     try { $("rater").value = localStorage.getItem("chefbot.rater") || ""; } catch (e) { /* private mode */ }
     $("vote").disabled = false;
+    $("vote").textContent = "Vote";
+    $("reveal").hidden = true;
+    $("reveal").disabled = false;
     say("v-status", "");
     say("t-status", `Pair ${pairId}: read both, then vote.`);
     $("pair").hidden = false;
@@ -64,16 +68,34 @@ async function vote(ev) {
   $("vote").disabled = true;
   try {
     const res = await api("POST", "/api/tastings", body);
+    for (const label of ["A", "B"]) $(`answer-${label.toLowerCase()}`).classList.toggle("chosen", res.choice === label);
+    const choice = res.choice === "both_bad" ? "both bad" : res.choice;
+    say("v-status", `Vote ${res.changed ? "changed" : "saved"} (${choice}). You can change it until you reveal the pair.`);
+    $("vote").textContent = "Change vote";
+    $("reveal").hidden = false;
+  } catch (e) {
+    say("v-status", e.message, true);
+  } finally {
+    $("vote").disabled = false;
+  }
+}
+
+// The reveal: which side wrote A and B; from now on the pair's votes are final (the server answers 409).
+async function reveal() {
+  if (pairId === null) return;
+  $("reveal").disabled = true;
+  try {
+    const res = await api("POST", `/api/tastings/${pairId}/reveal`);
     const rev = res.revealed || {};
     for (const label of ["A", "B"]) {
-      const box = $(`answer-${label.toLowerCase()}`);
-      box.querySelector("h3").textContent = `Answer ${label}: ${sideName(rev[label])}`;
-      box.classList.toggle("chosen", res.choice === label);
+      $(`answer-${label.toLowerCase()}`).querySelector("h3").textContent = `Answer ${label}: ${sideName(rev[label])}`;
     }
-    say("v-status", `Vote saved (${res.choice === "both_bad" ? "both bad" : res.choice}). A: ${sideName(rev.A)}; B: ${sideName(rev.B)}.`);
+    say("v-status", `Revealed: A was ${sideName(rev.A)}; B was ${sideName(rev.B)}. The votes on this pair are final.`);
+    $("vote").disabled = true;
+    $("reveal").hidden = true;
     await loadSummary();
   } catch (e) {
-    $("vote").disabled = false;
+    $("reveal").disabled = false;
     say("v-status", e.message, true);
   }
 }
@@ -126,6 +148,7 @@ async function loadSides() {
 async function init() {
   $("pair-form").addEventListener("submit", makePair);
   $("vote-form").addEventListener("submit", vote);
+  $("reveal").addEventListener("click", reveal);
   await Promise.all([loadSides(), loadSummary()]);
   document.body.dataset.ready = "1";
 }
