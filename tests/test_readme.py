@@ -266,6 +266,8 @@ def test_the_map_names_files_and_functions_that_exist():
             if owner and not re.search(rf"^class {owner[-1]}\b", "\n".join(f.read_text() for f in files), re.M):
                 where_defined = sorted((REPO / "src" / "chefbot").rglob(f"{owner[-1]}.py"))  # module.function
             source = "\n".join(f.read_text(encoding="utf-8") for f in where_defined)
-            assert re.search(rf"^\s*(async def|def|class) {name}\b|^{name}\s*[:=]", source, re.M), (
+            # a Python def/class/assignment, or a page script's function (serve/web/*.js)
+            definition = rf"^\s*(async def|def|class|(async )?function) {name}\b|^{name}\s*[:=]"
+            assert re.search(definition, source, re.M), (
                 f"map row {row!r}: {s} is not defined in {[str(f.relative_to(REPO)) for f in where_defined]}"
             )
