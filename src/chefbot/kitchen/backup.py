@@ -29,10 +29,18 @@ its API tokens' SHA-256 (no password or token is ever in a backup in clear; a ba
 guess weak passwords offline, so keep it as private as the DB).  A person is the same as one already in the DB by
 name (case-insensitively): that one keeps this DB's password and tokens.  Sessions are not exported (a restore
 logs everyone out).  A vote by a person names them (``person``) and is linked to the account of that name.
+
+**Photos** (``kitchen.photos``): each recipe's photos travel in its ``photos`` with the stored WebP file itself
+(base64) and its SHA-256.  On import every photo's bytes are hashed first: a photo whose bytes do not match its
+hash is a bad row naming it (``recipes[3].photos.0.data: ...``), so the backup is refused before anything is
+written; good ones are decoded again (WebP only, the pixel limit), stored under their hash with a new thumbnail,
+and added to their recipe (also to a recipe already in the DB, once per picture).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 from collections import defaultdict
@@ -46,6 +54,8 @@ from chefbot.io import atomic_write_json
 from chefbot.kitchen.db import SCHEMA_VERSION, KitchenDB, KitchenError, now_iso
 from chefbot.kitchen.library import check_category, check_recipe, check_tags, insert_recipe, insert_version
 from chefbot.kitchen.people import ensure_household
+from chefbot.kitchen.photos import PhotoLimits, PhotoMismatch, check_bytes, read_bytes, restore
+from chefbot.kitchen.photos import gc as photos_gc
 from chefbot.kitchen.rows import (
     CalendarEntryRow,
     PairRow,
@@ -141,6 +151,7 @@ def snapshot(db: KitchenDB) -> dict:
             versions = [dict(r) for r in c.execute("SELECT * FROM recipe_versions ORDER BY recipe_id, version")]
             list_items = [dict(r) for r in c.execute("SELECT * FROM shopping_items ORDER BY list_id, position, id")]
             calendar = [dict(r) for r in c.execute("SELECT * FROM calendar_entries ORDER BY day, id")]
+            photos = [dict(r) for r in c.execute("SELECT * FROM recipe_photos ORDER BY recipe_id, position, id")]
         finally:
             if c.in_transaction:
                 c.execute("COMMIT")
@@ -170,10 +181,17 @@ def snapshot(db: KitchenDB) -> dict:
         by_recipe[v["recipe_id"]].append(
             {k: _loads(v[k]) if k in ("ingredients", "directions", "tags") else v[k] for k in VERSION_KEYS}
         )
+    by_recipe_photos: dict[int, list[dict]] = defaultdict(list)
+    for ph in photos:  # the files are read after the transaction; a file the DB names but is gone: KitchenError
+        data = base64.b64encode(read_bytes(db, ph["hash"])).decode("ascii")
+        by_recipe_photos[ph["recipe_id"]].append(
+            {k: ph[k] for k in ("hash", "width", "height", "position", "created_at")} | {"data": data}
+        )
     for r in recipes:
         for k in ("ingredients", "directions", "source", "tags"):
             r[k] = _loads(r[k])
         r["versions"] = by_recipe[r["id"]]
+        r["photos"] = by_recipe_photos[r["id"]]
     for p in plans:
         p["request"], p["plan"] = _loads(p["request"]), _loads(p["plan"])
         p["progress"] = by_plan[p["id"]]
@@ -245,11 +263,23 @@ def _check_row(kind: str, row: Any) -> dict:
                 {k: getattr(old, k) for k in ("title", "servings", "ingredients", "directions")}
                 | {"version": v["version"], "tags": tags, "category": category, "saved_at": v["saved_at"]}
             )
+        photos = []
+        for i, ph in enumerate(row.get("photos", [])):
+            try:
+                data = base64.b64decode(ph["data"], validate=True)
+            except (binascii.Error, ValueError):
+                raise RecipeError("not base64", f"photos.{i}.data") from None
+            try:
+                check_bytes(data, ph["hash"], f"photo {i}")
+            except PhotoMismatch as e:
+                raise RecipeError(str(e), f"photos.{i}.data") from None
+            photos.append({"hash": ph["hash"], "created_at": ph["created_at"], "bytes": data})
         return {
             **out,
             "recipe": clean,
             "version": row.get("version", 1),
             "versions": versions,
+            "photos": photos,
             "key": _key(out, RECIPE_KEYS),
             "backup_id": row.get("id"),
         }
@@ -329,8 +359,17 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def import_data(db: KitchenDB, good: dict, bad: int = 0) -> dict:
-    """Add checked rows in one transaction; the counts added (rows already there are skipped, ``bad`` is carried)."""
+def import_data(db: KitchenDB, good: dict, bad: int = 0, limits: PhotoLimits | None = None) -> dict:
+    """Add checked rows in one transaction; the counts added (rows already there are skipped, ``bad`` is carried).
+    Photo files are written before the rows that name them (``photos.gc`` removes them if the rows are not)."""
+    try:
+        return _import_data(db, good, bad, limits or PhotoLimits())
+    except BaseException:
+        photos_gc(db)
+        raise
+
+
+def _import_data(db: KitchenDB, good: dict, bad: int, limits: PhotoLimits) -> dict:
     added = {k: 0 for k in KINDS} | {"skipped": 0, "bad": bad}
     recipe_ids: dict[int, int] = {}  # the backup's recipe id -> this DB's (the calendar's entries name them)
     with db.write() as c:
@@ -370,6 +409,8 @@ def import_data(db: KitchenDB, good: dict, bad: int = 0) -> dict:
                 for v in r["versions"]:  # a recipe already in the DB keeps its own history
                     insert_version(c, rid, v["version"], v, v["saved_at"])
                 added["recipes"] += 1
+            for ph in r["photos"]:  # added once per picture, also to a recipe already here
+                restore(c, db, rid, ph, limits)
             if isinstance(r["backup_id"], int):
                 recipe_ids[r["backup_id"]] = rid
         for p in good["plans"]:
@@ -466,7 +507,7 @@ def read_backup(path: str | Path) -> Any:
         raise BackupError(f"{p}: cannot read a backup: {reason}") from None
 
 
-def import_file(db: KitchenDB, path: str | Path, skip_bad: bool = False) -> dict:
+def import_file(db: KitchenDB, path: str | Path, skip_bad: bool = False, limits: PhotoLimits | None = None) -> dict:
     """Import a backup file: refused whole when a row is bad (BackupError naming them), unless ``skip_bad``
     (then bad rows are skipped and counted in ``bad``; ``bad_rows`` lists them)."""
     data = read_backup(path)
@@ -477,6 +518,6 @@ def import_file(db: KitchenDB, path: str | Path, skip_bad: bool = False) -> dict
             "(--skip-bad imports the others)",
             bad,
         )
-    added = import_data(db, good, len(bad))
+    added = import_data(db, good, len(bad), limits)
     added["bad_rows"] = [str(b) for b in bad]
     return added

@@ -33,7 +33,7 @@ from chefbot.cooking.recipe_constraints import RecipeConstraints
 from chefbot.errors import ChefbotError
 from chefbot.generate.completion import AnswersAsBase, ChatPrompt, Completion
 from chefbot.generate.openai_compat import OpenAIGenerator
-from chefbot.kitchen import library, plans, schema_org, shopping, tastings
+from chefbot.kitchen import library, photos, plans, schema_org, shopping, tastings
 from chefbot.kitchen.db import KitchenDB, NotFound, StorageError, resolve_db_path
 from chefbot.recipe_format import Recipe
 from chefbot.serve.api_errors import ApiError, KitchenUnavailable, TastingModelFailed
@@ -200,7 +200,8 @@ def create_recipe(req: RecipeCreate, state: Server, kitchen: Kitchen) -> SavedRe
 )
 def library_jsonld(request: Request, kitchen: Kitchen) -> dict:
     """Every readable recipe of the library as schema.org Recipe JSON-LD, each with its page's address."""
-    return schema_org.library_jsonld(library.saved_recipes(kitchen.db), str(request.base_url))
+    saved = photos.with_photo(kitchen.db, library.saved_recipes(kitchen.db))
+    return schema_org.library_jsonld(saved, str(request.base_url))
 
 
 # `unreadable` is in a list only when some rows could not be read: unset fields stay out of the answer.
@@ -226,7 +227,9 @@ def list_recipes(
     offset: Annotated[int, Query(ge=0, le=EXACT_INT)] = 0,
 ) -> RecipeList:
     """Search the library: every word of q (best match first; without q, newest first), by tag and category."""
-    return RecipeList.model_validate(library.search_recipes(kitchen.db, q, limit, offset, tag, category))
+    found = library.search_recipes(kitchen.db, q, limit, offset, tag, category)
+    photos.with_photo(kitchen.db, found["data"])
+    return RecipeList.model_validate(found)
 
 
 @router.get(
@@ -245,7 +248,7 @@ def get_recipe(
     recipe = library.get_recipe(kitchen.db, recipe_id, servings)
     if recipe is None:
         raise NotFound("recipe", recipe_id, "recipe_id")
-    return SavedRecipe.model_validate(recipe)
+    return SavedRecipe.model_validate(photos.with_photo(kitchen.db, [recipe])[0])
 
 
 @router.put(
@@ -306,6 +309,7 @@ def restore_recipe_version(
 def delete_recipe(recipe_id: RowId, kitchen: Kitchen) -> Deleted:
     if not library.delete_recipe(kitchen.db, recipe_id):
         raise NotFound("recipe", recipe_id, "recipe_id")
+    photos.gc(kitchen.db)  # its photo rows went with it (ON DELETE CASCADE); their files go when no row names them
     return Deleted(id=recipe_id, object="recipe", deleted=True)
 
 
