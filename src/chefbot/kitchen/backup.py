@@ -191,7 +191,8 @@ def snapshot(db: KitchenDB) -> dict:
         for k in ("ingredients", "directions", "source", "tags"):
             r[k] = _loads(r[k])
         r["versions"] = by_recipe[r["id"]]
-        r["photos"] = by_recipe_photos[r["id"]]
+        if by_recipe_photos[r["id"]]:  # only where there are some: a backup without photos reads as before
+            r["photos"] = by_recipe_photos[r["id"]]
     for p in plans:
         p["request"], p["plan"] = _loads(p["request"]), _loads(p["plan"])
         p["progress"] = by_plan[p["id"]]
