@@ -221,13 +221,12 @@ UPLOAD_HEADER = "X-Requested-With"
 
 
 def photo_upload(scope: dict, headers: dict[bytes, bytes]) -> bool:
-    """A photo upload (``multipart/form-data`` POST to ``/api/recipes/{id}/photos``) that carries
-    ``X-Requested-With``: a header no form or no-cors request can send (it needs a CORS preflight), so the upload
-    is as safe from CSRF as a JSON body."""
+    """A photo upload (``multipart/form-data`` to ``/api/recipes/{id}/photos``) that carries ``X-Requested-With``:
+    a header no form or no-cors request can send (it needs a CORS preflight), so the upload is as safe from CSRF
+    as a JSON body.  Any method: only POST is routed there, so another one is the router's 405, not a 415."""
     media = (headers.get(b"content-type") or b"").split(b";", 1)[0].strip().lower()
     return (
-        scope["method"] == "POST"
-        and media == b"multipart/form-data"
+        media == b"multipart/form-data"
         and bool(headers.get(UPLOAD_HEADER.lower().encode(), b"").strip())
         and PHOTO_UPLOAD.fullmatch(scope["path"]) is not None
     )
