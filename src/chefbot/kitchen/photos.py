@@ -29,6 +29,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from chefbot.config import KitchenConfig
 from chefbot.io import atomic_write_bytes
 from chefbot.kitchen.db import KitchenDB, KitchenError, NotFound, now_iso
 
@@ -67,6 +68,10 @@ class PhotoLimits:
     max_bytes: int = 10 * 1024 * 1024
     max_pixels: int = 40_000_000
     thumb_px: int = 320
+
+    @classmethod
+    def of(cls, kitchen: KitchenConfig) -> PhotoLimits:
+        return cls(kitchen.photo_max_bytes, kitchen.photo_max_pixels, kitchen.photo_thumb_px)
 
 
 @dataclass(frozen=True)

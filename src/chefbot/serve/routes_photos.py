@@ -37,8 +37,7 @@ router = APIRouter(tags=["kitchen"])
 
 def photo_limits(request: Request) -> photos.PhotoLimits:
     """This server's photo limits (``kitchen.photo_max_bytes``, ``photo_max_pixels``, ``photo_thumb_px``)."""
-    k = request.app.state.cfg.kitchen
-    return photos.PhotoLimits(k.photo_max_bytes, k.photo_max_pixels, k.photo_thumb_px)
+    return photos.PhotoLimits.of(request.app.state.cfg.kitchen)
 
 
 @router.post(
