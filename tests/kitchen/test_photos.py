@@ -218,7 +218,10 @@ def test_upload_list_show_serve_delete(client):
     photo = r.json()
     assert photo["object"] == "recipe_photo" and (photo["width"], photo["height"]) == (30, 60)
     assert client.get(f"/api/recipes/{rid}/photos").json()["data"] == [photo]
-    assert client.get(f"/api/recipes/{rid}").json()["photo"] == photo
+    recipe = client.get(f"/api/recipes/{rid}").json()
+    assert recipe["photo"] == photo
+    edit = {k: recipe[k] for k in ("version", "title", "ingredients", "directions", "tags", "category")}
+    assert client.put(f"/api/recipes/{rid}", json={**edit, "servings": 6}).json()["photo"] == photo
     assert client.get("/api/recipes").json()["data"][0]["photo"] == photo
     img = client.get(photo["url"])
     assert img.status_code == 200 and img.headers["content-type"] == "image/webp"

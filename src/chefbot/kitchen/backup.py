@@ -152,6 +152,8 @@ def snapshot(db: KitchenDB) -> dict:
             list_items = [dict(r) for r in c.execute("SELECT * FROM shopping_items ORDER BY list_id, position, id")]
             calendar = [dict(r) for r in c.execute("SELECT * FROM calendar_entries ORDER BY day, id")]
             photos = [dict(r) for r in c.execute("SELECT * FROM recipe_photos ORDER BY recipe_id, position, id")]
+            for ph in photos:  # the files in the same transaction: gc (which takes a write one) cannot remove them
+                ph["data"] = base64.b64encode(read_bytes(db, ph["hash"])).decode("ascii")
         finally:
             if c.in_transaction:
                 c.execute("COMMIT")
@@ -182,10 +184,9 @@ def snapshot(db: KitchenDB) -> dict:
             {k: _loads(v[k]) if k in ("ingredients", "directions", "tags") else v[k] for k in VERSION_KEYS}
         )
     by_recipe_photos: dict[int, list[dict]] = defaultdict(list)
-    for ph in photos:  # the files are read after the transaction; a file the DB names but is gone: KitchenError
-        data = base64.b64encode(read_bytes(db, ph["hash"])).decode("ascii")
+    for ph in photos:  # a file the DB names that is gone: KitchenError naming it (read_bytes)
         by_recipe_photos[ph["recipe_id"]].append(
-            {k: ph[k] for k in ("hash", "width", "height", "position", "created_at")} | {"data": data}
+            {k: ph[k] for k in ("hash", "width", "height", "position", "created_at", "data")}
         )
     for r in recipes:
         for k in ("ingredients", "directions", "source", "tags"):

@@ -170,19 +170,18 @@ def _insert(c: sqlite3.Connection, recipe_id: int, enc: Encoded, created_at: str
 
 
 def add_photo(db: KitchenDB, recipe_id: int, data: bytes, limits: PhotoLimits, field: str = "file") -> dict:
-    """Check, re-encode and store an upload as the recipe's next photo; NotFound when there is no such recipe."""
-    enc = encode(data, limits, field)
-    with db.read() as c:
-        if c.execute("SELECT 1 FROM recipes WHERE id = ?", (recipe_id,)).fetchone() is None:
-            raise NotFound("recipe", recipe_id, "recipe_id")
-    _write(photos_root(db), enc)  # the files first: a row never names a file that is not there
+    """Check, re-encode and store an upload as the recipe's next photo; NotFound when there is no such recipe.
+    The files are written inside the row's write transaction, which ``gc`` takes too: a gc never sees a file
+    whose row is about to be added."""
+    enc = encode(data, limits, field)  # the slow part, outside the transaction
     try:
         with db.write() as c:
             if c.execute("SELECT 1 FROM recipes WHERE id = ?", (recipe_id,)).fetchone() is None:
-                raise NotFound("recipe", recipe_id, "recipe_id")  # deleted meanwhile
+                raise NotFound("recipe", recipe_id, "recipe_id")
+            _write(photos_root(db), enc)  # the files first: a row never names a file that is not there
             return _insert(c, recipe_id, enc, now_iso())
     except BaseException:
-        gc(db)
+        gc(db)  # the files of a row that was not added
         raise
 
 
@@ -232,19 +231,20 @@ def delete_photo(db: KitchenDB, recipe_id: int, photo_id: int) -> bool:
 
 
 def gc(db: KitchenDB) -> int:
-    """Remove the photo files no row names (after a recipe or photo was deleted, or an upload failed); how many."""
+    """Remove the photo files no row names (after a recipe or photo was deleted, or an upload failed); how many.
+    In a write transaction, so no upload adds a file and its row meanwhile."""
     root = photos_root(db)
     if not root.is_dir():
         return 0
-    with db.read() as c:
-        named = {r[0] for r in c.execute("SELECT DISTINCT hash FROM recipe_photos")}
     removed = 0
-    for path in root.glob(f"??/*.{EXT}"):
-        digest = path.name.split(".", 1)[0]
-        if HASH_RE.fullmatch(digest) and digest not in named:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-                removed += 1
+    with db.write() as c:
+        named = {r[0] for r in c.execute("SELECT DISTINCT hash FROM recipe_photos")}
+        for path in root.glob(f"??/*.{EXT}"):
+            digest = path.name.split(".", 1)[0]
+            if HASH_RE.fullmatch(digest) and digest not in named:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed += 1
     return removed
 
 

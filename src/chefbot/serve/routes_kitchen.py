@@ -262,19 +262,18 @@ def get_recipe(
 )
 def update_recipe(req: RecipeUpdate, recipe_id: RowId, kitchen: Kitchen) -> SavedRecipe:
     """Edit every field of a recipe; ``version`` is the one you read (edited since: 409 stale_version)."""
-    return SavedRecipe.model_validate(
-        library.update_recipe(
-            kitchen.db,
-            recipe_id,
-            req.version,
-            req.title,
-            req.ingredients,
-            req.directions,
-            req.servings,
-            req.tags,
-            req.category,
-        )
+    updated = library.update_recipe(
+        kitchen.db,
+        recipe_id,
+        req.version,
+        req.title,
+        req.ingredients,
+        req.directions,
+        req.servings,
+        req.tags,
+        req.category,
     )
+    return SavedRecipe.model_validate(photos.with_photo(kitchen.db, [updated])[0])
 
 
 @router.get(
@@ -302,7 +301,8 @@ def restore_recipe_version(
     kitchen: Kitchen,
 ) -> SavedRecipe:
     """Make a previous version the recipe's newest (the version it replaces is kept too: nothing is lost)."""
-    return SavedRecipe.model_validate(library.restore_version(kitchen.db, recipe_id, version))
+    restored = library.restore_version(kitchen.db, recipe_id, version)
+    return SavedRecipe.model_validate(photos.with_photo(kitchen.db, [restored])[0])
 
 
 @router.delete("/recipes/{recipe_id:int}", response_model=Deleted, responses=kitchen_errors(404, 422, *STORAGE))
