@@ -534,6 +534,22 @@ class KitchenConfig(Section):
         description="other models a blind tasting may compare with the served one, by name: "
         "{name: {endpoint, model}} (docs/KITCHEN.md)",
     )
+    photo_max_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=1024,
+        le=200 * 1024 * 1024,
+        description="largest recipe photo upload in bytes (the file as sent; larger: 413)",
+    )
+    photo_max_pixels: int = Field(
+        40_000_000,
+        ge=1,
+        le=200_000_000,
+        description="most pixels (width x height, read from the header before decoding) of a recipe photo; "
+        "more: 413 (against decompression bombs)",
+    )
+    photo_thumb_px: int = Field(
+        320, ge=32, le=2048, description="longest side in pixels of a recipe photo's thumbnail (made once, at upload)"
+    )
 
 
 class GroundingConfig(Section):

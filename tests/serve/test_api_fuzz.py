@@ -102,6 +102,13 @@ CONFIG = {
             "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "400", "404"]}},
         },
         {
+            # A photo upload (listed before the kitchen's rule, which also matches): a schema-valid file is any bytes,
+            # and bytes that are not a JPEG, PNG or WebP are 415, a damaged one 400, a too large one 413: documented.
+            "include-path": "/api/recipes/{recipe_id}/photos",
+            "include-method": "POST",
+            "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "400", "404", "413", "415"]}},
+        },
+        {
             # The kitchen: an id the schema allows may name no row (404), a vote on a revealed pair is 409, and a recipe text
             # or a meal form can be well-formed and still hold no recipe or no plan (400): all documented.
             "include-path-regex": "^/api/",
@@ -249,6 +256,9 @@ KITCHEN_OPERATIONS = {
     "DELETE /api/calendar/{entry_id}",
     "POST /api/calendar/shopping-list",
     "GET /api/calendar/plan-form",
+    "POST /api/recipes/{recipe_id}/photos",
+    "GET /api/recipes/{recipe_id}/photos",
+    "DELETE /api/recipes/{recipe_id}/photos/{photo_id}",
 }
 
 

@@ -35,10 +35,18 @@ person; on import they are linked to the recipe as stored here and to the accoun
 whose person is in neither the backup nor the DB is left out: it belongs to nobody here).  Merged like votes: a
 person's rating already in the DB counts, and the same note (author, text, time) is not added twice.  A tasting
 pair's ``revealed_at`` travels with it (a revealed pair stays revealed).
+
+**Photos** (``kitchen.photos``): each recipe's photos travel in its ``photos`` with the stored WebP file itself
+(base64) and its SHA-256.  On import every photo's bytes are hashed first: a photo whose bytes do not match its
+hash is a bad row naming it (``recipes[3].photos.0.data: ...``), so the backup is refused before anything is
+written; good ones are decoded again (WebP only, the pixel limit), stored under their hash with a new thumbnail,
+and added to their recipe (also to a recipe already in the DB, once per picture).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 from collections import defaultdict
@@ -52,6 +60,8 @@ from chefbot.io import atomic_write_json
 from chefbot.kitchen.db import SCHEMA_VERSION, KitchenDB, KitchenError, now_iso
 from chefbot.kitchen.library import check_category, check_recipe, check_tags, insert_recipe, insert_version
 from chefbot.kitchen.people import ensure_household
+from chefbot.kitchen.photos import PhotoLimits, PhotoMismatch, check_bytes, read_bytes, restore
+from chefbot.kitchen.photos import gc as photos_gc
 from chefbot.kitchen.rows import (
     CalendarEntryRow,
     PairRow,
@@ -161,6 +171,9 @@ def snapshot(db: KitchenDB) -> dict:
                     "JOIN people p ON p.id = n.person_id ORDER BY n.recipe_id, n.id"
                 )
             ]
+            photos = [dict(r) for r in c.execute("SELECT * FROM recipe_photos ORDER BY recipe_id, position, id")]
+            for ph in photos:  # the files in the same transaction: gc (which takes a write one) cannot remove them
+                ph["data"] = base64.b64encode(read_bytes(db, ph["hash"])).decode("ascii")
         finally:
             if c.in_transaction:
                 c.execute("COMMIT")
@@ -196,11 +209,18 @@ def snapshot(db: KitchenDB) -> dict:
     notes_of: dict[int, list[dict]] = defaultdict(list)
     for x in notes:
         notes_of[x.pop("recipe_id")].append(x)
+    by_recipe_photos: dict[int, list[dict]] = defaultdict(list)
+    for ph in photos:  # a file the DB names that is gone: KitchenError naming it (read_bytes)
+        by_recipe_photos[ph["recipe_id"]].append(
+            {k: ph[k] for k in ("hash", "width", "height", "position", "created_at", "data")}
+        )
     for r in recipes:
         for k in ("ingredients", "directions", "source", "tags"):
             r[k] = _loads(r[k])
         r["versions"] = by_recipe[r["id"]]
         r["ratings"], r["notes"] = ratings_of[r["id"]], notes_of[r["id"]]
+        if by_recipe_photos[r["id"]]:  # only where there are some: a backup without photos reads as before
+            r["photos"] = by_recipe_photos[r["id"]]
     for p in plans:
         p["request"], p["plan"] = _loads(p["request"]), _loads(p["plan"])
         p["progress"] = by_plan[p["id"]]
@@ -272,6 +292,17 @@ def _check_row(kind: str, row: Any) -> dict:
                 {k: getattr(old, k) for k in ("title", "servings", "ingredients", "directions")}
                 | {"version": v["version"], "tags": tags, "category": category, "saved_at": v["saved_at"]}
             )
+        photos = []
+        for i, ph in enumerate(row.get("photos", [])):
+            try:
+                data = base64.b64decode(ph["data"], validate=True)
+            except (binascii.Error, ValueError):
+                raise RecipeError("not base64", f"photos.{i}.data") from None
+            try:
+                check_bytes(data, ph["hash"], f"photo {i}")
+            except PhotoMismatch as e:
+                raise RecipeError(str(e), f"photos.{i}.data") from None
+            photos.append({"hash": ph["hash"], "created_at": ph["created_at"], "bytes": data})
         return {
             **out,
             "recipe": clean,
@@ -279,6 +310,7 @@ def _check_row(kind: str, row: Any) -> dict:
             "versions": versions,
             "ratings": list(row.get("ratings", [])),
             "notes": list(row.get("notes", [])),
+            "photos": photos,
             "key": _key(out, RECIPE_KEYS),
             "backup_id": row.get("id"),
         }
@@ -358,8 +390,17 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def import_data(db: KitchenDB, good: dict, bad: int = 0) -> dict:
-    """Add checked rows in one transaction; the counts added (rows already there are skipped, ``bad`` is carried)."""
+def import_data(db: KitchenDB, good: dict, bad: int = 0, limits: PhotoLimits | None = None) -> dict:
+    """Add checked rows in one transaction; the counts added (rows already there are skipped, ``bad`` is carried).
+    Photo files are written before the rows that name them (``photos.gc`` removes them if the rows are not)."""
+    try:
+        return _import_data(db, good, bad, limits or PhotoLimits())
+    except BaseException:
+        photos_gc(db)
+        raise
+
+
+def _import_data(db: KitchenDB, good: dict, bad: int, limits: PhotoLimits) -> dict:
     added = {k: 0 for k in KINDS} | {"skipped": 0, "bad": bad}
     recipe_ids: dict[int, int] = {}  # the backup's recipe id -> this DB's (the calendar's entries name them)
     with db.write() as c:
@@ -399,6 +440,8 @@ def import_data(db: KitchenDB, good: dict, bad: int = 0) -> dict:
                 for v in r["versions"]:  # a recipe already in the DB keeps its own history
                     insert_version(c, rid, v["version"], v, v["saved_at"])
                 added["recipes"] += 1
+            for ph in r["photos"]:  # added once per picture, also to a recipe already here
+                restore(c, db, rid, ph, limits)
             if isinstance(r["backup_id"], int):
                 recipe_ids[r["backup_id"]] = rid
             for x in r["ratings"]:  # merged: a person's rating already in the DB counts; no such person: left out
@@ -509,7 +552,7 @@ def read_backup(path: str | Path) -> Any:
         raise BackupError(f"{p}: cannot read a backup: {reason}") from None
 
 
-def import_file(db: KitchenDB, path: str | Path, skip_bad: bool = False) -> dict:
+def import_file(db: KitchenDB, path: str | Path, skip_bad: bool = False, limits: PhotoLimits | None = None) -> dict:
     """Import a backup file: refused whole when a row is bad (BackupError naming them), unless ``skip_bad``
     (then bad rows are skipped and counted in ``bad``; ``bad_rows`` lists them)."""
     data = read_backup(path)
@@ -520,6 +563,6 @@ def import_file(db: KitchenDB, path: str | Path, skip_bad: bool = False) -> dict
             "(--skip-bad imports the others)",
             bad,
         )
-    added = import_data(db, good, len(bad))
+    added = import_data(db, good, len(bad), limits)
     added["bad_rows"] = [str(b) for b in bad]
     return added

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from chefbot.config import load_config
+from chefbot.config import KitchenConfig, load_config
 from chefbot.errors import DataError
 from chefbot.io import atomic_write_json
 from chefbot.kitchen import people, schema_org
@@ -31,6 +31,7 @@ from chefbot.kitchen.library import (
     recipes_from_file,
     saved_recipes,
 )
+from chefbot.kitchen.photos import PhotoLimits
 from chefbot.progress import console
 
 library_app = typer.Typer(no_args_is_help=True, help="The kitchen's recipe library: export, import, add recipe files.")
@@ -129,7 +130,8 @@ def import_cmd(
     data = read_import(file)
     with open_db(db, config) as kdb:
         if is_backup(data):
-            added = import_file(kdb, file, skip_bad=skip_bad)
+            kitchen = load_config(config).kitchen if config else KitchenConfig()
+            added = import_file(kdb, file, skip_bad=skip_bad, limits=PhotoLimits.of(kitchen))
             bad = f", {added['bad']} bad rows skipped" if added["bad"] else ""
             console.print(
                 f"imported {file} into {kdb.path}: {counted(added)} ({added['skipped']} already there{bad})",

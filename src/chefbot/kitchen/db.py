@@ -216,12 +216,28 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX recipe_notes_person ON recipe_notes (person_id)",
         "ALTER TABLE tasting_pairs ADD COLUMN revealed_at TEXT",  # NULL: votes may still change
     ],
+    # -- recipe photos (kitchen/photos.py): one self-contained step.  A row names a file beside the DB by its
+    # content hash (photos/<2 hex>/<sha256>.webp and its thumbnail); files no row names are removed by photos.gc.
+    [
+        """CREATE TABLE recipe_photos (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            recipe_id INTEGER NOT NULL REFERENCES recipes (id) ON DELETE CASCADE,
+            hash TEXT NOT NULL CHECK (length(hash) = 64 AND hash NOT GLOB '*[^0-9a-f]*'),  -- SHA-256 of the file
+            width INTEGER NOT NULL CHECK (width > 0),
+            height INTEGER NOT NULL CHECK (height > 0),
+            position INTEGER NOT NULL,          -- the first (lowest) is the recipe's picture
+            created_at TEXT NOT NULL,
+            UNIQUE (recipe_id, hash))""",
+        "CREATE INDEX recipe_photos_recipe ON recipe_photos (recipe_id, position)",
+        "CREATE INDEX recipe_photos_hash ON recipe_photos (hash)",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 # The version that adds the calendar, found by its table (the step's place may move when branches merge).
 CALENDAR_SCHEMA = next(i + 1 for i, step in enumerate(MIGRATIONS) if "CREATE TABLE calendar_entries" in step[0])
 # The version that adds ratings, notes and the tasting reveal, found the same way.
 RATINGS_SCHEMA = next(i + 1 for i, step in enumerate(MIGRATIONS) if "CREATE TABLE recipe_ratings" in step[0])
+PHOTOS_SCHEMA = next(i + 1 for i, step in enumerate(MIGRATIONS) if "CREATE TABLE recipe_photos" in step[0])
 
 
 class KitchenError(ChefbotError):
@@ -421,6 +437,7 @@ class KitchenDB:
         expected |= {"recipe_versions", "recipes_fts"} if version >= 5 else set()
         expected |= {"calendar_entries"} if version >= CALENDAR_SCHEMA else set()
         expected |= {"recipe_ratings", "recipe_notes"} if version >= RATINGS_SCHEMA else set()
+        expected |= {"recipe_photos"} if version >= PHOTOS_SCHEMA else set()
         missing = sorted(expected - tables)
         if missing:
             raise KitchenError(

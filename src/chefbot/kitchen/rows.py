@@ -206,6 +206,17 @@ class NoteRow(Row):
     updated_at: Timestamp
 
 
+class PhotoRow(Row):
+    """A recipe's photo in a backup: the stored WebP file itself (base64) and the hash it is stored under."""
+
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the file (its name beside the DB)")
+    width: int = Field(ge=1, le=1_000_000)
+    height: int = Field(ge=1, le=1_000_000)
+    position: int = Field(ge=-EXACT_INT, le=EXACT_INT)
+    created_at: Timestamp
+    data: str = Field(description="the WebP file, base64; checked against hash on restore")
+
+
 class RecipeRow(Row):
     id: int | None = None  # the exporting DB's id (a restore gives new ones)
     title: Title
@@ -221,6 +232,7 @@ class RecipeRow(Row):
     versions: list[RecipeVersionRow] = Field(default_factory=list, max_length=10_000)
     ratings: list[RatingRow] = Field(default_factory=list, max_length=10_000)
     notes: list[NoteRow] = Field(default_factory=list, max_length=10_000)
+    photos: list[PhotoRow] = Field(default_factory=list, max_length=1000)
 
     @model_validator(mode="after")
     def _versions_before_this_one(self) -> RecipeRow:

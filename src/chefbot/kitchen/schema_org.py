@@ -46,6 +46,7 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import urljoin
 
 import isodate
 
@@ -611,6 +612,9 @@ def to_jsonld(saved: dict, page_url: str | None = None) -> dict:
         out["recipeCategory"] = saved["category"]
     if page_url:
         out["url"] = page_url
+    photo = saved.get("photo")  # kitchen.photos.with_photo: the recipe's picture
+    if isinstance(photo, dict) and isinstance(photo.get("url"), str):
+        out["image"] = urljoin(page_url, photo["url"]) if page_url else photo["url"]
     for key, field in (("dateCreated", "created_at"), ("dateModified", "updated_at")):
         if saved.get(field):
             out[key] = saved[field]

@@ -12,6 +12,7 @@ at once, or, sent without one (chunked), as soon as more than the limit has arri
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ from chefbot.kitchen.calendar import CalendarError
 from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull, UnreadableRow
 from chefbot.kitchen.library import StaleVersion
 from chefbot.kitchen.people import AccountError, NameTaken
+from chefbot.kitchen.photos import PhotoError
 from chefbot.kitchen.plans import ProgressError, StepWaits
 from chefbot.kitchen.ratings import NotAuthor, RatingError
 from chefbot.kitchen.rows import RecipeError
@@ -113,6 +115,7 @@ ERROR_STATUS: dict[type[Exception], Status] = {
     StorageFull: Status(StorageFull.status, "server_error", StorageFull.code),
     KitchenUnavailable: Status(503, "server_error", "kitchen_db"),
     RecipeError: Status(400, code="bad_recipe"),
+    PhotoError: Status(lambda e: e.status, code=lambda e: e.code),
     NutritionTableMissing: Status(503, "server_error", "nutrition_table_missing"),
     MealRefused: Status(400, code="bad_meal_spec"),
     TastingModelFailed: Status(502, "server_error", "tasting_model_failed"),
@@ -235,6 +238,9 @@ def body_limit(cfg: ExperimentConfig) -> int:
 
 # Routes whose bodies are documents to import, not prompts: they get ``serve.max_import_bytes``.
 IMPORT_ROUTES = (("POST", "/api/recipes"),)
+# The photo upload (routes_photos): a multipart body of up to ``kitchen.photo_max_bytes`` plus its form's framing.
+PHOTO_UPLOAD = re.compile(r"/api/recipes/[0-9]+/photos")
+MULTIPART_FRAMING = 64 * 1024
 
 
 class BodyLimit:
@@ -246,15 +252,16 @@ class BodyLimit:
     handed on; one byte more and the answer is 413.
     """
 
-    def __init__(self, app: Any, limit: int, import_limit: int | None = None) -> None:
+    def __init__(self, app: Any, limit: int, import_limit: int | None = None, photo_limit: int | None = None) -> None:
         self.app, self.default, self.import_limit = app, limit, import_limit or limit
+        self.photo_limit = photo_limit or limit
 
     @staticmethod
     def _too_large(size: int | None, limit: int, key: str) -> JSONResponse:
         what = f"{size} bytes" if size is not None else f"over {limit} bytes"
         return JSONResponse(
             error_body(
-                f"request body is {what}; this server accepts at most {limit} here (serve.{key})",
+                f"request body is {what}; this server accepts at most {limit} here ({key})",
                 param="body",
                 code="request_too_large",
             ),
@@ -266,7 +273,11 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         is_import = (scope.get("method"), scope.get("path")) in IMPORT_ROUTES
-        limit, key = (self.import_limit, "max_import_bytes") if is_import else (self.default, "max_body_bytes")
+        limit, key = (
+            (self.import_limit, "serve.max_import_bytes") if is_import else (self.default, "serve.max_body_bytes")
+        )
+        if scope.get("method") == "POST" and PHOTO_UPLOAD.fullmatch(scope.get("path", "")):
+            limit, key = self.photo_limit, "kitchen.photo_max_bytes, with the form's framing"
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None:
             if length.isdigit() and int(length) > limit:

@@ -51,13 +51,14 @@ from chefbot.serve import (
     routes_nutrition,
     routes_openai,
     routes_people,
+    routes_photos,
     routes_plan,
     routes_recipes,
     routes_shopping,
     routes_web,
     routes_webapp,
 )
-from chefbot.serve.api_errors import BodyLimit, body_limit, install_error_handlers
+from chefbot.serve.api_errors import MULTIPART_FRAMING, BodyLimit, body_limit, install_error_handlers
 from chefbot.serve.auth import (
     ANONYMOUS_PATHS,
     SESSION_COOKIE,
@@ -121,7 +122,12 @@ def create_app(
     # body size, the gate (config keys, sessions, personal tokens: who the request is), CORS.
     install_cors(app, cfg.serve.cors_origins)
     keys = install_auth(app, cfg.serve.api_keys, kitchen)  # config keys, sessions, personal tokens
-    app.add_middleware(BodyLimit, limit=body_limit(cfg), import_limit=cfg.serve.max_import_bytes)
+    app.add_middleware(
+        BodyLimit,
+        limit=body_limit(cfg),
+        import_limit=cfg.serve.max_import_bytes,
+        photo_limit=cfg.kitchen.photo_max_bytes + MULTIPART_FRAMING,
+    )
     app.add_middleware(ReadTimeout, seconds=cfg.serve.read_timeout_s)
     app.add_middleware(JsonOnly)
     install_host_check(app, cfg.serve)
@@ -139,6 +145,7 @@ def create_app(
     app.include_router(routes_shopping.router)
     app.include_router(routes_cook.router)
     app.include_router(routes_calendar.router)
+    app.include_router(routes_photos.router)
     if routes_plan.planner_installed():
         app.include_router(routes_plan.router)
         state.has_plan = True

@@ -18,7 +18,8 @@ public-bind rule, CORS.
   127.0.0.1 would otherwise be same-origin with the kitchen.
 * **CORS** is off unless origins are listed in ``serve.cors_origins``; bodies sent to ``/v1/*`` and
   ``/api/*`` must be JSON (``JsonOnly``, 415), so that another site's form or no-cors request (no
-  preflight) changes nothing (CSRF).
+  preflight) changes nothing (CSRF); the one exception, a photo upload (multipart), must carry
+  ``X-Requested-With``, a header such requests cannot send.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from chefbot.errors import ChefbotError, UsageError
 from chefbot.kitchen import people
 from chefbot.kitchen.db import KitchenDB, StorageError
 from chefbot.kitchen.people import ANONYMOUS, CONFIG_KEY, OPEN, Principal
+from chefbot.serve.api_errors import PHOTO_UPLOAD
 from chefbot.serve.schemas import error_body
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -215,6 +217,21 @@ def json_media(content_type: bytes | None) -> bool:
     return media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
 
 
+UPLOAD_HEADER = "X-Requested-With"
+
+
+def photo_upload(scope: dict, headers: dict[bytes, bytes]) -> bool:
+    """A photo upload (``multipart/form-data`` to ``/api/recipes/{id}/photos``) that carries ``X-Requested-With``:
+    a header no form or no-cors request can send (it needs a CORS preflight), so the upload is as safe from CSRF
+    as a JSON body.  Any method: only POST is routed there, so another one is the router's 405, not a 415."""
+    media = (headers.get(b"content-type") or b"").split(b";", 1)[0].strip().lower()
+    return (
+        media == b"multipart/form-data"
+        and bool(headers.get(UPLOAD_HEADER.lower().encode(), b"").strip())
+        and PHOTO_UPLOAD.fullmatch(scope["path"]) is not None
+    )
+
+
 class JsonOnly:
     """A request with a body to ``/v1/*`` or ``/api/*`` must say it is JSON, else 415 (against CSRF).
 
@@ -237,7 +254,7 @@ class JsonOnly:
             has_body = (
                 headers.get(b"content-length", b"0").strip() not in (b"0", b"") or b"transfer-encoding" in headers
             )
-            if has_body and not json_media(headers.get(b"content-type")):
+            if has_body and not json_media(headers.get(b"content-type")) and not photo_upload(scope, headers):
                 from fastapi.responses import JSONResponse
 
                 given = (headers.get(b"content-type") or b"none").decode("latin-1")[:100]

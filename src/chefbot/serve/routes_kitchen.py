@@ -33,7 +33,7 @@ from chefbot.cooking.recipe_constraints import RecipeConstraints
 from chefbot.errors import ChefbotError
 from chefbot.generate.completion import AnswersAsBase, ChatPrompt, Completion
 from chefbot.generate.openai_compat import OpenAIGenerator
-from chefbot.kitchen import library, plans, ratings, schema_org, shopping, tastings
+from chefbot.kitchen import library, photos, plans, ratings, schema_org, shopping, tastings
 from chefbot.kitchen.db import KitchenDB, NotFound, StorageError, resolve_db_path
 from chefbot.kitchen.people import Principal
 from chefbot.recipe_format import Recipe
@@ -212,7 +212,8 @@ def create_recipe(req: RecipeCreate, state: Server, kitchen: Kitchen) -> SavedRe
 )
 def library_jsonld(request: Request, kitchen: Kitchen) -> dict:
     """Every readable recipe of the library as schema.org Recipe JSON-LD, each with its page's address."""
-    return schema_org.library_jsonld(library.saved_recipes(kitchen.db), str(request.base_url))
+    saved = photos.with_photo(kitchen.db, library.saved_recipes(kitchen.db))
+    return schema_org.library_jsonld(saved, str(request.base_url))
 
 
 # `unreadable` is in a list only when some rows could not be read: unset fields stay out of the answer.
@@ -246,13 +247,15 @@ def list_recipes(
     and category; each recipe with the household's mean rating and count and the caller's own."""
     found = library.search_recipes(kitchen.db, q, limit, offset, tag, category, sort)
     stars = ratings.summaries(kitchen.db, [r["id"] for r in found["data"]], caller.person_id)
-    found["data"] = [{**r, **stars[r["id"]]} for r in found["data"]]
+    found["data"] = photos.with_photo(kitchen.db, [{**r, **stars[r["id"]]} for r in found["data"]])
     return RecipeList.model_validate(found)
 
 
 def rated(kitchen: KitchenStore, recipe: dict, caller: Principal) -> SavedRecipe:
-    """The recipe as the API shows it, with its ratings (the household's mean and count, the caller's own)."""
-    return SavedRecipe.model_validate({**recipe, **ratings.summary(kitchen.db, recipe["id"], caller.person_id)})
+    """The recipe as the API shows it: with its ratings (the household's mean and count, the caller's own) and its
+    picture (kitchen.photos)."""
+    shown = photos.with_photo(kitchen.db, [recipe])[0]
+    return SavedRecipe.model_validate({**shown, **ratings.summary(kitchen.db, recipe["id"], caller.person_id)})
 
 
 @router.get(
@@ -409,6 +412,7 @@ def delete_note(note_id: NoteId, kitchen: Kitchen, caller: Caller) -> NoteDelete
 def delete_recipe(recipe_id: RowId, kitchen: Kitchen) -> Deleted:
     if not library.delete_recipe(kitchen.db, recipe_id):
         raise NotFound("recipe", recipe_id, "recipe_id")
+    photos.gc(kitchen.db)  # its photo rows went with it (ON DELETE CASCADE); their files go when no row names them
     return Deleted(id=recipe_id, object="recipe", deleted=True)
 
 

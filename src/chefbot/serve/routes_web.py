@@ -29,7 +29,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse
 
 from chefbot.cooking.nutrition import NutritionTableMissing, recipe_nutrition
-from chefbot.kitchen import library, schema_org
+from chefbot.kitchen import library, photos, schema_org
 from chefbot.kitchen.db import NotFound
 from chefbot.serve.api_errors import ApiError
 from chefbot.serve.deps import Server
@@ -160,12 +160,20 @@ def recipe_page(recipe: dict, page_url: str) -> str:
         made_by = f"Written by {escape(str(source.get('model') or 'ChefBot'))}{adapter}."
     elif isinstance(source.get("url"), str):
         made_by = f"Imported from {escape(source['url'])}."
+    photo = recipe.get("photo")  # kitchen.photos.with_photo
+    picture = (
+        f'<figure><img class="recipe-photo" src="{escape(photo["url"])}" alt="Photo of {escape(recipe["title"])}" '
+        f'width="{int(photo["width"])}" height="{int(photo["height"])}"></figure>'
+        if photo
+        else ""
+    )
     items = "".join(f"<li>{escape(x)}</li>" for x in recipe["ingredients"])
     steps = "".join(f"<li>{escape(x)}</li>" for x in recipe["directions"])
     body = f"""  <main>
     <article class="panel" aria-labelledby="recipe-h">
       <h2 id="recipe-h">{escape(recipe["title"])}</h2>
       <p class="muted">{escape(" · ".join(facts))}</p>
+      {picture}
       <h3>Ingredients</h3>
       <ul>{items}</ul>
       <h3>Directions</h3>
@@ -207,6 +215,7 @@ def library_recipe_page(
     recipe = library.get_recipe(kitchen.db, recipe_id)
     if recipe is None:
         raise NotFound("recipe", recipe_id, "recipe_id")
+    photos.with_photo(kitchen.db, [recipe])
     return HTMLResponse(recipe_page(recipe, str(request.url_for("library_recipe_page", recipe_id=recipe_id))))
 
 

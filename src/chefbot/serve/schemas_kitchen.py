@@ -256,6 +256,33 @@ class RatingFields(BaseModel):
     my_rating: int | None = Field(None, description="the caller's own stars, null when they have not rated it")
 
 
+class RecipePhoto(BaseModel):
+    """A recipe's photo (kitchen/photos.py): stored once as WebP by its SHA-256, with a thumbnail."""
+
+    id: int
+    object: Literal["recipe_photo"]
+    recipe_id: int
+    hash: str = Field(description="SHA-256 of the stored WebP file (its name)")
+    width: int
+    height: int
+    position: int = Field(description="order among the recipe's photos; the first is the recipe's picture")
+    created_at: str
+    url: str = Field(description="the image (GET, immutable: cache it forever)")
+    thumb_url: str = Field(description="its thumbnail (longest side kitchen.photo_thumb_px)")
+
+
+class RecipePhotoList(BaseModel):
+    object: Literal["list"]
+    recipe_id: int
+    data: list[RecipePhoto]
+
+
+class RecipePhotoDeleted(BaseModel):
+    id: int
+    object: Literal["recipe_photo"]
+    deleted: Literal[True]
+
+
 class SavedRecipe(RatingFields):
     """A recipe as the library keeps it (id, servings, source), not the foundations' ``recipe_format.Recipe``."""
 
@@ -272,6 +299,7 @@ class SavedRecipe(RatingFields):
     source: dict[str, Any]
     created_at: str
     updated_at: str
+    photo: RecipePhoto | None = Field(None, description="the recipe's picture (its first photo), if it has one")
 
 
 class RecipeVersion(BaseModel):
@@ -298,6 +326,7 @@ class RecipeSummary(RatingFields):
     ingredients_count: int
     source_kind: str | None
     created_at: str
+    photo: RecipePhoto | None = Field(None, description="the recipe's picture (its first photo); absent: none")
 
 
 class UnreadableRow(BaseModel):
@@ -505,14 +534,18 @@ class TastingSummary(BaseModel):
 
 KITCHEN_ERRORS = {
     400: "refused by the kitchen (error.code): bad_recipe, bad_meal_spec, unknown_cook, bad_progress, "
-    "unknown_tasting_model, empty_ingredients, bad_rating; or a body that cannot be read as JSON text",
+    "unknown_tasting_model, empty_ingredients, bad_rating, bad_image (a photo that cannot be decoded); or a body that cannot "
+    "be read as JSON text",
     404: "no such row (error.code: recipe_not_found, recipe_version_not_found, plan_not_found, task_not_found, tasting_pair_not_found, note_not_found)",
     403: "ratings and notes belong to a person: log in or use a personal token (person_required); a note is "
     "changed or deleted only by its author (not_author)",
     409: "this rater name is someone else's vote on this pair (already_voted), the pair was revealed and its votes "
     "are final (revealed), or the recipe was edited since the version "
     "given (stale_version: the message names the current version)",
-    413: "the body is over serve.max_body_bytes, or the prompt over serve.max_prompt_chars/max_prompt_tokens",
+    413: "the body is over serve.max_body_bytes, or the prompt over serve.max_prompt_chars/max_prompt_tokens; a "
+    "photo over kitchen.photo_max_bytes or kitchen.photo_max_pixels (image_too_large)",
+    415: "a photo that is not a JPEG, PNG or WebP image (unsupported_image), or a body that is not JSON (or, for a "
+    "photo upload, multipart/form-data with X-Requested-With)",
     422: "the request does not match this schema (error.param names the field)",
     429: "the model's queue is full (serve.max_concurrency + serve.max_queue); retry after Retry-After seconds",
     500: "the model failed, or a stored row cannot be read (unreadable_row: written by another version or edited "

@@ -39,6 +39,7 @@ function recipeRow(r) {
   const id = `pick-${r.id}`;
   return h("li", { "data-id": r.id, class: "recipe-row" },
     h("input", { type: "checkbox", id, class: "pick", "aria-label": `Tick ${r.title} for the shopping list`, onchange: updateListButton }),
+    r.photo ? h("img", { src: r.photo.thumb_url, alt: "", class: "thumb", loading: "lazy" }) : null,
     h("a", { href: `#recipe-${r.id}`, class: "open", onclick: (ev) => { ev.preventDefault(); show(r.id); } }, r.title),
     r.rating_count ? h("span", { class: "muted rating", title: `${r.rating_count} rating${r.rating_count > 1 ? "s" : ""}` },
                        ` ★ ${r.rating_mean} (${r.rating_count})`) : null,
@@ -77,6 +78,10 @@ async function show(id, servings) {
     $("v-ingredients").replaceChildren(...(r.ingredients || []).map((line) => h("li", {}, line)));
     $("v-directions").replaceChildren(...(r.directions || []).map((s) => h("li", {}, s)));
     showRatings($("v-ratings"), r.id);
+    $("v-photo-box").hidden = !r.photo;
+    if (r.photo) { $("v-photo").src = r.photo.url; $("v-photo").alt = `Photo of ${r.title}`; }
+    else $("v-photo").removeAttribute("src");
+    $("photo-remove").hidden = !r.photo;
     $("recipe-view").hidden = false;
     showNutrition(r.id); // not awaited: the recipe shows at once, the figures when the table has been read
     const list = param("list"); // an open shopping list stays in the address
@@ -370,6 +375,41 @@ async function savedLists() {
   } catch (e) { /* the library's own status says what failed */ }
 }
 
+// A photo (POST /api/recipes/{id}/photos, multipart with X-Requested-With: the one upload that is not JSON;
+// the server re-encodes it, docs/KITCHEN.md "Photos"); the recipe's picture is its first photo.
+async function uploadPhoto(ev) {
+  ev.preventDefault();
+  const file = $("photo-file").files[0];
+  if (!current || !file) return;
+  const form = new FormData();
+  form.append("file", file);
+  const headers = apiHeaders();
+  delete headers["Content-Type"]; // the browser writes the multipart boundary
+  headers["X-Requested-With"] = "chefbot";
+  say("lib-status", "Uploading the photo...");
+  try {
+    const response = await fetch(`/api/recipes/${current.id}/photos`, { method: "POST", headers, body: form });
+    if (!response.ok) throw new ApiFailure(response.status, await failureMessage(response));
+    $("photo-file").value = "";
+    await show(current.id, current.servings !== current.base_servings ? current.servings : undefined);
+    await search();
+    say("lib-status", "Photo saved.");
+  } catch (e) {
+    say("lib-status", e.message, true);
+  }
+}
+
+async function removePhoto() {
+  if (!current || !current.photo) return;
+  try {
+    await api("DELETE", `/api/recipes/${current.id}/photos/${current.photo.id}`);
+    await show(current.id);
+    await search();
+  } catch (e) {
+    say("lib-status", e.message, true);
+  }
+}
+
 async function init() {
   $("search-form").addEventListener("submit", search);
   $("scale-form").addEventListener("submit", scale);
@@ -378,6 +418,8 @@ async function init() {
   $("edit-form").addEventListener("submit", saveEdit);
   $("e-cancel").addEventListener("click", () => { $("edit-form").hidden = true; });
   $("cook-this").addEventListener("click", cookThis);
+  $("photo-form").addEventListener("submit", uploadPhoto);
+  $("photo-remove").addEventListener("click", removePhoto);
   $("add").addEventListener("click", addPasted);
   $("make-list").addEventListener("click", shoppingList);
   $("saved-lists").addEventListener("change", (ev) => { if (ev.target.value) openList(ev.target.value); });
