@@ -109,17 +109,23 @@ llamacpp-flags-check:
 # The suite runs on every core (pytest-xdist, at most 4 workers; a worker computes on one thread: tests/conftest.py),
 # whole files per worker (their module fixtures are built once) and files with slow tests handed out first.
 # PYTEST_WORKERS=0 runs it in one process.  PYTEST_ARGS (one file, -k ...) runs in one process unless it says -n.
+# SERIAL_TESTS run in one process after the workers: under xdist schemathesis' tests collapse into one item that fuzzes
+# only the first operation.
 PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 PYTEST_PARALLEL = $(if $(filter-out 0 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
+SERIAL_TESTS := tests/serve/test_api_fuzz.py
 test: setup setup-browser
 	@if [ -n "$(PYTEST_ARGS)" ]; then \
 	  $(MAKE) --no-print-directory setup-llamacpp && $(BIN)/python -m pytest $(PYTEST_ARGS); \
 	elif $(llamacpp_current); then \
-	  $(MAKE) --no-print-directory setup-llamacpp && $(BIN)/python -m pytest $(PYTEST_PARALLEL); \
+	  $(MAKE) --no-print-directory setup-llamacpp && \
+	  { $(BIN)/python -m pytest $(PYTEST_PARALLEL) $(addprefix --ignore=,$(SERIAL_TESTS)); rc=$$?; \
+	    $(BIN)/python -m pytest $(SERIAL_TESTS) && [ $$rc -eq 0 ]; }; \
 	else \
 	  mkdir -p .cache; echo "building llama-cpp-python in the background (.cache/llamacpp-build.log) while the other tests run"; \
 	  nice -n 19 $(MAKE) --no-print-directory setup-llamacpp > .cache/llamacpp-build.log 2>&1 & build=$$!; \
-	  $(BIN)/python -m pytest $(PYTEST_PARALLEL) $(addprefix --ignore=,$(LLAMACPP_TESTS)); rc=$$?; \
+	  $(BIN)/python -m pytest $(PYTEST_PARALLEL) $(addprefix --ignore=,$(LLAMACPP_TESTS) $(SERIAL_TESTS)); rc=$$?; \
+	  $(BIN)/python -m pytest $(SERIAL_TESTS) || rc=1; \
 	  wait $$build || { tail -n 30 .cache/llamacpp-build.log; exit 1; }; \
 	  $(BIN)/python -m pytest $(LLAMACPP_TESTS); rc2=$$?; \
 	  [ $$rc -eq 0 ] && [ $$rc2 -eq 0 ]; \

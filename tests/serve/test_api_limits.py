@@ -57,7 +57,7 @@ def test_schema_documents_every_status_and_both_media_types_of_a_stream(tokenize
     assert "securitySchemes" not in doc["components"]  # no keys, no 401 anywhere
     # no keys, no 401 for want of a key; the people routes' 401 is "not logged in as a person" (a wrong password
     # on /api/login), which holds with keys or without (serve/routes_people.py)
-    people = {r.path for r in routes_people.router.routes}
+    people = {r.path_format for r in routes_people.router.routes}  # the documented form: {token_id}, not {token_id:int}
     with_401 = {p for p, item in paths.items() for op in item.values() if "401" in op["responses"]}
     assert LOGIN_PATH in people and with_401 <= people, with_401 - people
     text = json.dumps(doc)

@@ -20,6 +20,7 @@ from chefbot.kitchen.calendar import CalendarError
 from chefbot.kitchen.db import KitchenError, NotFound, StorageError, StorageFull, UnreadableRow
 from chefbot.kitchen.library import StaleVersion
 from chefbot.kitchen.people import AccountError, NameTaken
+from chefbot.kitchen.photos import PhotoError
 from chefbot.kitchen.plans import ProgressError, StepWaits
 from chefbot.kitchen.ratings import NotAuthor, RatingError
 from chefbot.kitchen.rows import RecipeError
@@ -80,6 +81,7 @@ RAISED = [
     (Revealed("pair 1 was revealed"), 409, "revealed", "pair_id"),
     (RatingError("text: control character", "text"), 400, "bad_rating", "text"),
     (NotAuthor("note 3 is someone else's"), 403, "not_author", "note_id"),
+    (PhotoError("file: the image cannot be decoded"), 400, "bad_image", "file"),
     (StaleList(3, 1, 2), 409, "stale_version", "version"),
     (StaleVersion(3, 1, {"version": 2}), 409, "stale_version", "version"),
     (CalendarError("week: 2025-W53 does not exist", "week"), 400, "bad_calendar", "week"),

@@ -29,6 +29,8 @@ SEMANTIC = {  # route -> error codes its 400 description must name
     ("put", "/api/tastings"): ["kitchen_error", "bad_vote"],
     ("post", "/api/recipes/{recipe_id}/notes"): ["bad_rating", "control character"],
     ("put", "/api/notes/{note_id}"): ["bad_rating"],
+    ("put", "/api/recipes/{recipe_id}/rating"): ["JSON text"],
+    ("post", "/api/recipes/{recipe_id}/photos"): ["bad_image"],
     ("post", "/api/tokens"): ["bad_account"],
     ("post", "/api/login"): ["invalid_login", "JSON text"],
     ("post", "/api/shopping-lists"): ["kitchen_error", "control character"],

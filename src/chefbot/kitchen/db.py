@@ -422,7 +422,7 @@ class KitchenDB:
 
     def _check(self) -> None:
         """Refuse a damaged file now rather than at some later request: SQLite's quick check, and the schema's tables."""
-        problems = [r[0] for r in self.conn.execute("PRAGMA quick_check(3)")]
+        problems = [" ".join(str(r[0]).split()) for r in self.conn.execute("PRAGMA quick_check(3)")]  # one line each
         if problems != ["ok"]:
             raise StorageError(
                 f"kitchen DB {self.path} is damaged (PRAGMA quick_check: {'; '.join(problems)}); "

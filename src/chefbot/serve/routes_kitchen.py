@@ -345,6 +345,7 @@ NoteId = Annotated[int, Path(ge=1, le=EXACT_INT, description="the note's id")]
     response_model=RecipeRating,
     responses={
         200: {"description": "your rating is set (it replaces your earlier one); the recipe's ratings after it"},
+        **semantic_400("rating"),
         **kitchen_errors(403, 404, 413, 422, *STORAGE),
     },
 )

@@ -27,7 +27,7 @@ from chefbot.kitchen import photos
 from chefbot.kitchen.db import NotFound
 from chefbot.serve.api_errors import ApiError
 from chefbot.serve.routes_kitchen import Kitchen, RowId
-from chefbot.serve.schemas import EXACT_INT
+from chefbot.serve.schemas import EXACT_INT, semantic_400
 from chefbot.serve.schemas_kitchen import STORAGE, RecipePhoto, RecipePhotoDeleted, RecipePhotoList, kitchen_errors
 
 IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
@@ -46,7 +46,8 @@ def photo_limits(request: Request) -> photos.PhotoLimits:
     response_model=RecipePhoto,
     responses={
         201: {"description": "the photo as stored (re-encoded as WebP, EXIF orientation applied, metadata gone)"},
-        **kitchen_errors(400, 404, 413, 415, 422, *STORAGE),
+        **semantic_400("photo"),
+        **kitchen_errors(404, 413, 415, 422, *STORAGE),
     },
 )
 def upload_photo(

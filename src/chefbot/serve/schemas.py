@@ -229,7 +229,11 @@ SEMANTIC_400 = {
     "(invalid_messages)",
     "tasting_vote": SEMANTIC + "the kitchen refuses the vote (kitchen_error; bad_vote: no rater given when not "
     "logged in, or a rater the kitchen refuses)",
-    "note": SEMANTIC + "the note's text holds a control character (bad_rating, naming text)",
+    "note": SEMANTIC + "the note's text holds a control character (bad_rating, naming text); also a body that "
+    "cannot be read as JSON text",
+    "rating": SEMANTIC + "none for a well-formed rating; only a body that cannot be read as JSON text (no code)",
+    "photo": SEMANTIC + "a file that says it is a JPEG, PNG or WebP but cannot be decoded as one (bad_image, "
+    "naming file: truncated or damaged)",
     "token_create": SEMANTIC + "the token's name holds a control character or nothing visible once normalized "
     "(bad_account); also a body that cannot be read as JSON text",
     "login": SEMANTIC + "none for a well-formed login (a wrong name or password is 401 invalid_login); only a body "
