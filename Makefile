@@ -83,7 +83,9 @@ LLAMACPP_KEY = $(shell { printf '%s\n' '$(LLAMACPP_SPEC)' '$(LLAMACPP_ALL_ARGS)'
   grep -m 2 -E '^(model name|flags|Features)' /proc/cpuinfo 2>/dev/null; } | { sha256sum 2>/dev/null || shasum -a 256; } | cut -c1-16)
 LLAMACPP_WHEELS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/chefbot/llamacpp-wheels
 LLAMACPP_JOBS ?= 2
-LLAMACPP_TESTS := tests/serve/test_llamacpp_engine.py tests/serve/test_llamacpp_openai.py tests/serve/test_engine_probe.py
+# The files holding tests marked `llamacpp` (pyproject.toml): the suite runs without them, then these once it is built.
+LLAMACPP_TESTS := tests/serve/test_llamacpp_engine.py tests/serve/test_llamacpp_openai.py tests/serve/test_engine_probe.py \
+  tests/serve/test_export.py tests/serve/test_export_prompt.py tests/serve/test_structured_output.py tests/serve/test_tasting_base.py
 llamacpp_current = [ "$$(cat $(VENV)/.llamacpp 2>/dev/null)" = "$(LLAMACPP_KEY)" ]
 setup-llamacpp: $(VENV)/.done
 	@if $(llamacpp_current) && $(BIN)/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('llama_cpp') is None)"; then \
@@ -107,28 +109,28 @@ llamacpp-flags-check:
 	  printf '%-90s AMX macros: %s\n' "$$f" "$$($(CC) $$f -dM -E -x c /dev/null 2>/dev/null | grep -o '__AMX_[A-Z0-9]*__' | sort | tr '\n' ' ')"; done
 
 # The suite runs on every core (pytest-xdist, at most 4 workers; a worker computes on one thread: tests/conftest.py),
-# whole files per worker (their module fixtures are built once) and files with slow tests handed out first.
+# whole files per worker (their module fixtures are built once) and files with slow tests handed out first (in the
+# order tests/conftest.py gives them: xdist would otherwise hand out the files with the most tests first).
 # PYTEST_WORKERS=0 runs it in one process.  PYTEST_ARGS (one file, -k ...) runs in one process unless it says -n.
-# SERIAL_TESTS run in one process after the workers: under xdist schemathesis' tests collapse into one item that fuzzes
-# only the first operation.
+# SERIAL_TESTS run in a process of their own beside the workers: under xdist schemathesis' tests collapse into one item
+# that fuzzes only the first operation.
 PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
-PYTEST_PARALLEL = $(if $(filter-out 0 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
+PYTEST_PARALLEL = $(if $(filter-out 0 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 SERIAL_TESTS := tests/serve/test_api_fuzz.py
 test: setup setup-browser
 	@if [ -n "$(PYTEST_ARGS)" ]; then \
 	  $(MAKE) --no-print-directory setup-llamacpp && $(BIN)/python -m pytest $(PYTEST_ARGS); \
-	elif $(llamacpp_current); then \
-	  $(MAKE) --no-print-directory setup-llamacpp && \
-	  { $(BIN)/python -m pytest $(PYTEST_PARALLEL) $(addprefix --ignore=,$(SERIAL_TESTS)); rc=$$?; \
-	    $(BIN)/python -m pytest $(SERIAL_TESTS) && [ $$rc -eq 0 ]; }; \
 	else \
-	  mkdir -p .cache; echo "building llama-cpp-python in the background (.cache/llamacpp-build.log) while the other tests run"; \
+	  mkdir -p .cache; $(llamacpp_current) || \
+	    echo "building llama-cpp-python in the background (.cache/llamacpp-build.log) while the other tests run"; \
 	  nice -n 19 $(MAKE) --no-print-directory setup-llamacpp > .cache/llamacpp-build.log 2>&1 & build=$$!; \
-	  $(BIN)/python -m pytest $(PYTEST_PARALLEL) $(addprefix --ignore=,$(LLAMACPP_TESTS) $(SERIAL_TESTS)); rc=$$?; \
-	  $(BIN)/python -m pytest $(SERIAL_TESTS) || rc=1; \
+	  $(BIN)/python -m pytest $(SERIAL_TESTS) > .cache/serial-tests.log 2>&1 & serial=$$!; \
+	  $(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not llamacpp" $(addprefix --ignore=,$(SERIAL_TESTS)); rc=$$?; \
+	  wait $$serial || rc=1; echo "== $(SERIAL_TESTS) (run beside the others; .cache/serial-tests.log)"; \
+	  cat .cache/serial-tests.log; \
 	  wait $$build || { tail -n 30 .cache/llamacpp-build.log; exit 1; }; \
-	  $(BIN)/python -m pytest $(LLAMACPP_TESTS); rc2=$$?; \
-	  [ $$rc -eq 0 ] && [ $$rc2 -eq 0 ]; \
+	  $(BIN)/python -m pytest -m llamacpp $(LLAMACPP_TESTS) || rc=1; \
+	  exit $$rc; \
 	fi
 
 # Mutation testing of the core modules (docs/TESTING.md): slow (minutes per module), never part of `make test`.

@@ -112,8 +112,9 @@ CONFIG = {
         {
             # A photo upload (listed before the kitchen's rule, which also matches): a schema-valid file is any bytes,
             # and bytes that are not a JPEG, PNG or WebP are 415, a damaged one 400, a too large one 413: documented.
+            # (by path alone: with "include-method" too, schemathesis applied this rule to every POST, and a vote on
+            # a revealed tasting pair, 409, was then "rejected positive data")
             "include-path": "/api/recipes/{recipe_id}/photos",
-            "include-method": "POST",
             "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "400", "404", "413", "415"]}},
         },
         {

@@ -19,6 +19,8 @@ import sys
 import pytest
 from serve_support import FastGenerator, serve_cfg
 
+pytestmark = pytest.mark.llamacpp  # `make test` runs these once its background build of llama-cpp-python is done
+
 CRASH = (
     "import os, signal, sys; print('load_tensors: AMX model buffer size = 1.23 MiB', file=sys.stderr, flush=True); "
     "os.kill(os.getpid(), signal.SIGSEGV)"

@@ -69,6 +69,7 @@ def test_merged_export_declares_every_stop_id_and_stops(stopper_dir, zero_adapte
     assert REFERENCE_SYSTEM in (out / "README.md").read_text()
 
 
+@pytest.mark.llamacpp  # needs llama-cpp-python: `make test` runs it once its background build is done
 @pytest.mark.parametrize("quant", ["q8_0", "q4_0"])
 def test_gguf_and_ollama_exports_stop_by_themselves(stopper_dir, zero_adapter, tmp_path, quant):
     cfg = serve_cfg(stopper_dir)

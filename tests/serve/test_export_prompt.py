@@ -73,6 +73,7 @@ def _llama_cpp_render(template: str, tokenizer, messages) -> str:
     return fmt(messages=messages).prompt
 
 
+@pytest.mark.llamacpp  # needs llama-cpp-python: `make test` runs it once its background build is done
 @pytest.mark.parametrize("fold", ["never", "always"])
 @pytest.mark.parametrize("preset", ["quickstart.yaml", "qwen2.5-1.5b-qlora.yaml"])
 def test_every_export_renders_what_training_encoded(repo_dir, smollm2_tokenizer, qwen_tokenizer, preset, fold):
@@ -104,6 +105,7 @@ def test_every_export_renders_what_training_encoded(repo_dir, smollm2_tokenizer,
     assert pieces.default_system and (pieces.default_system in text) == trained.fold
 
 
+@pytest.mark.llamacpp  # needs llama-cpp-python: `make test` runs it once its background build is done
 @pytest.mark.parametrize("fold", [False, True])
 def test_modelfile_and_exported_template_agree_on_any_chat(qwen_tokenizer, fold):
     """Multi-turn chats and a user's own system message: the Ollama emulation and the exported Jinja

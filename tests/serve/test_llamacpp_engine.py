@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 from serve_support import local_generator, serve_cfg
 
+pytestmark = pytest.mark.llamacpp  # `make test` runs these once its background build of llama-cpp-python is done
+
 MSGS = [{"role": "user", "content": "Chop the rice with lemon and garlic."}]
 
 

@@ -17,7 +17,10 @@ import time
 
 import httpx
 import openai
+import pytest
 from test_llamacpp_engine import need_llama_cpp
+
+pytestmark = pytest.mark.llamacpp  # `make test` runs these once its background build of llama-cpp-python is done
 
 
 def zero_adapter(repo_dir, folder):

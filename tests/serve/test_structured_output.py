@@ -69,7 +69,7 @@ def test_without_a_grammar_the_babbler_writes_no_json(hf_engine):
         json.loads(text)
 
 
-@pytest.mark.parametrize("engine", ["hf_engine", "llama_engine"])
+@pytest.mark.parametrize("engine", ["hf_engine", pytest.param("llama_engine", marks=pytest.mark.llamacpp)])
 def test_openai_parse_returns_the_pydantic_object(engine, request):
     cfg, gen = request.getfixturevalue(engine)
     with live_app(cfg, gen) as srv:

@@ -105,7 +105,10 @@ def _csv_chunks(path: str, strict: bool) -> Iterator[RawChunk]:
     bad: list[tuple[str, str]] = []
 
     def on_invalid(row) -> str:
-        where = f"{path}: line {row.number}" if row.number is not None else f"{path}: row {(row.text or '')[:60]!r}"
+        # pyarrow knows the line only when it parses on one thread (a one-core machine, OMP_NUM_THREADS=1): the row's
+        # text is always named, so the message says as much on every machine
+        line = f"line {row.number}, " if row.number is not None else ""
+        where = f"{path}: {line}row {(row.text or '')[:60]!r}"
         bad.append((MALFORMED_ROW, f"{where}: expected {row.expected_columns} fields, got {row.actual_columns}"))
         return "error" if strict else "skip"
 
