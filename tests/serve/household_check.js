@@ -73,7 +73,8 @@ async function main() {
       await ann.click("#add-box summary");
       await ann.fill("#paste", text);
       await ann.click("#add");
-      await status(ann, "lib-status", /^Saved "|Error/);
+      const title = text.split("\n")[0].replace(/^#\s*/, "");  // the status still names the previous one till then
+      await ann.waitForFunction((t) => $("lib-status").textContent === `Saved "${t}".` || $("lib-status").classList.contains("error"), title);
       out.ids.push(Number(new URL(ann.url()).searchParams.get("recipe")));
       out.pasted = [...(out.pasted || []), { status: await ann.textContent("#lib-status"), servings: await ann.inputValue("#v-servings") }];
     }
