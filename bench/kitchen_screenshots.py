@@ -5,7 +5,11 @@ quickstart adapter by default: `make demo` makes it) on 127.0.0.1 and a free por
 the browser test's flow (tests/serve/kitchen_check.js with tests/serve/kitchen_scenario.json)
 against it in headless Chromium: a recipe written by the model and saved, the library with a
 recipe scaled, a shopping list, a dinner plan, cook mode at a phone's width (online, then
-offline), a blind tasting. The PNGs go to docs/images/ (``--out``). Needs `make setup-browser`.
+offline), a blind tasting. Then two accounts (Ann, Ben) are added to that library and the household's
+flow runs (tests/serve/household_check.js with tests/serve/household_scenario.json): the login page,
+the library with a photo and stars, a recipe with its nutrition and notes, the week's calendar, the
+saved shopping list on a phone, a dinner cooked on the phone. The PNGs go to docs/images/ (``--out``),
+as 256-colour PNGs. Needs `make setup-browser`.
 
     python bench/kitchen_screenshots.py
     python bench/kitchen_screenshots.py --adapter runs/other/adapter --out /tmp/shots
@@ -38,7 +42,14 @@ SHOTS = (
     "kitchen-cook.png",
     "kitchen-cook-offline.png",
     "kitchen-tasting.png",
+    "household-login.png",
+    "household-library.png",
+    "household-recipe.png",
+    "household-calendar.png",
+    "household-list-phone.png",
+    "household-cook.png",
 )
+HOUSEHOLD = {"Ann": "ann's screenshot password", "Ben": "ben's screenshot password"}
 
 
 def palette(png: Path) -> None:
@@ -48,6 +59,53 @@ def palette(png: Path) -> None:
     with Image.open(png) as im:
         small = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     small.save(png, optimize=True)
+
+
+def table_photo(path: Path) -> Path:
+    """The household flow's upload: a drawn 480x360 PNG of a bowl on a wooden table (Pillow; no photo ships)."""
+    from PIL import Image, ImageDraw
+
+    im = Image.new("RGB", (480, 360), (150, 105, 60))
+    draw = ImageDraw.Draw(im)
+    for y in range(0, 360, 45):  # the table's boards
+        draw.line((0, y, 480, y), fill=(120, 80, 45), width=3)
+    draw.ellipse((90, 40, 390, 320), fill=(240, 238, 230))
+    draw.ellipse((130, 80, 350, 280), fill=(190, 80, 35))
+    im.save(path, format="PNG")
+    return path
+
+
+def run_household(url: str, db: Path, out: Path, tmp: Path, timeout_s: float, node_env: dict) -> dict:
+    """Ann and Ben added to the served library, then household_check.js run against it (its screenshots in ``out``)."""
+    from chefbot.kitchen import people  # lazy: the script's own start stays light
+    from chefbot.kitchen.db import KitchenDB  # lazy: as above
+
+    with KitchenDB(db) as kdb:
+        for name, password in HOUSEHOLD.items():
+            people.add_person(kdb, name, password)
+    spec = tmp / "household.json"
+    spec.write_text(
+        json.dumps(
+            {
+                **json.loads((TESTS / "household_scenario.json").read_text()),
+                "url": url,
+                "out_dir": str(out),
+                "timeout_ms": int(timeout_s * 1000),
+                "photo": str(table_photo(tmp / "bowl.png")),
+                **{who.lower(): [who, pw] for who, pw in HOUSEHOLD.items()},
+            }
+        )
+    )
+    r = subprocess.run(
+        ["node", str(TESTS / "household_check.js"), str(spec)],
+        env=node_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s * 10,
+    )
+    if r.returncode != 0:
+        raise SystemExit(f"household_check.js failed:\n{r.stderr[-3000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
 
 
 def soon(plan: dict, lead_min: int = 75) -> dict:
@@ -135,6 +193,7 @@ def main(argv: list[str] | None = None) -> dict:
                     f"kitchen_check.js failed:\n{r.stderr[-3000:]}\nserver log:\n{log.read_text()[-2000:]}"
                 )
             page = json.loads(r.stdout.strip().splitlines()[-1])
+            household = run_household(url, db, out, Path(tmp), args.timeout, node_env)
         finally:
             proc.terminate()
             proc.wait(30)
@@ -143,9 +202,9 @@ def main(argv: list[str] | None = None) -> dict:
         palette(Path(f))
     print(
         f"served {health.get('model')} adapter={health.get('adapter')}: {len(made)} screenshots in {out} "
-        f"({time.time() - t0:.0f} s); recipe {page['saved_title']!r}"
+        f"({time.time() - t0:.0f} s); recipe {page['saved_title']!r}; household: {household['ann_summary']}"
     )
-    return {"screenshots": made, "health": health, "page": page}
+    return {"screenshots": made, "health": health, "page": page, "household": household}
 
 
 if __name__ == "__main__":
