@@ -113,6 +113,20 @@ def test_the_recipe_page_says_when_the_table_is_missing_and_shows_no_number(clie
     assert "data-figure" not in section and "kcal" not in section
 
 
+def test_a_recipe_no_line_of_which_matched_shows_no_figures(client):
+    """Nothing counted is not "0 kcal": the page says no line matched and shows no number."""
+    rid = client.post(
+        "/api/recipes",
+        json={"title": "Mystery", "ingredients": ["1 cup blorptang", "2 zxqv"], "directions": ["Mix."]},
+    ).json()["id"]
+    assert client.get(f"/api/recipes/{rid}/nutrition").json()["matched"] == []
+    page = client.get(f"/library/{rid}").text
+    start = page.index('<section id="nutrition"')
+    section = page[start : page.index("</section>", start)]
+    assert "none of the lines matched the food table" in section and "Not counted: 1 cup blorptang; 2 zxqv." in section
+    assert "data-figure" not in section and "kcal" not in section
+
+
 def test_the_library_page_has_the_nutrition_view(client):
     page = client.get("/library").text
     assert 'id="v-nutrition"' in page and 'id="v-nut-unmatched"' in page and 'id="v-nut-source"' in page

@@ -103,6 +103,9 @@ async function main() {
     out.scaled = await texts(page, "#v-ingredients li");
     out.scaled_meta = await page.textContent("#v-meta");
     out.scaled_recipe_id = Number(new URL(page.url()).searchParams.get("recipe"));
+    // the nutrition view is read after the recipe shows: wait for it, and the ratings, before the picture
+    await page.waitForFunction(() => !/^Reading/.test(document.getElementById("v-nut-source").textContent));
+    out.rating_view = await page.textContent("#v-ratings");
     await page.screenshot({ path: shot("kitchen-library.png"), fullPage: true });
 
     // 4. A shopping list from two ticked recipes.

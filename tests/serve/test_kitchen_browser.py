@@ -107,6 +107,7 @@ def _check_against_api(page: dict, api: httpx.Client) -> None:
     # 3. Search and scaling: what the page shows is what the API answers.
     assert page["search_titles"] == ["Rice Bowl"]
     assert page["scaled_recipe_id"] == rid
+    assert "Not rated yet." in page["rating_view"] and "null" not in page["rating_view"]  # no stray "null" text
     assert page["unscaled"] == saved["ingredients"]
     scaled = api.get(f"/api/recipes/{rid}", params={"servings": 8}).json()
     assert page["scaled"] == scaled["ingredients"]

@@ -123,11 +123,12 @@ def nutrition_html(ingredients: list[str], servings: int) -> str:
             '<section id="nutrition" aria-labelledby="nutrition-h"><h3 id="nutrition-h">Nutrition</h3>'
             f'<p class="muted">No nutrition figures: the food table is not installed ({escape(str(e))}).</p></section>'
         )
+    # no line matched: no figures at all (a table of zeros would read as "this soup has 0 kcal")
     rows = "".join(
         f'<tr><th scope="row">{name}</th><td data-figure="{key}">{n.per_serving[key]:.{0 if unit == "kcal" else 1}f} {unit}</td></tr>'
-        for key, name, unit in NUTRITION_ROWS
+        for key, name, unit in (NUTRITION_ROWS if n.matched else ())
     )
-    notes = []
+    notes = [] if n.matched else ['<p id="nutrition-none">No figures: none of the lines matched the food table.</p>']
     if n.unmatched:
         lines = "; ".join(escape(r.line) for r in n.unmatched)
         notes.append(f'<p class="muted" id="nutrition-unmatched">Not counted: {lines}.</p>')

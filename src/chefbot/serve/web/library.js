@@ -106,10 +106,12 @@ async function showNutrition(id) {
     const n = await api("GET", `/api/recipes/${id}/nutrition`);
     if (!current || current.id !== id) return; // another recipe was opened meanwhile
     $("v-nut-h").textContent = `Nutrition per serving (${n.servings} servings)`;
-    $("v-nut-rows").replaceChildren(...NUTRITION.map(([key, name, unit, digits]) =>
+    // no line matched: no figures at all (a table of zeros would read as "this soup has 0 kcal")
+    $("v-nut-rows").replaceChildren(...(n.matched.length ? NUTRITION : []).map(([key, name, unit, digits]) =>
       h("tr", {}, h("th", { scope: "row" }, name), h("td", { "data-figure": key }, `${n.per_serving[key].toFixed(digits)} ${unit}`))));
     const missing = Object.entries(n.missing || {}).map(([k, lines]) => `${NUTRITION.find((r) => r[0] === k)[1]}: no value for ${lines.join("; ")}`);
-    say("v-nut-unmatched", [n.unmatched.length ? "Not counted: " + n.unmatched.map((u) => u.line).join("; ") + "." : "", ...missing].filter(Boolean).join(" "));
+    const none = n.matched.length ? "" : "No figures: none of the lines matched the food table.";
+    say("v-nut-unmatched", [none, n.unmatched.length ? "Not counted: " + n.unmatched.map((u) => u.line).join("; ") + "." : "", ...missing].filter(Boolean).join(" "));
     say("v-nut-source", `From the ${n.table.name} (${n.table.release}, ${n.table.license}; package ${n.table.package}), counting only the lines it matched.`);
   } catch (e) {
     $("v-nut-h").textContent = "Nutrition";

@@ -27,7 +27,8 @@ async function showRatings(box, recipeId) {
         "aria-pressed": r.my_rating === n ? "true" : "false", "aria-label": `${n} star${n > 1 ? "s" : ""}`,
         onclick: () => rate(n),
       }, r.my_rating && n <= r.my_rating ? "★" : "☆")),
-      r.my_rating ? h("button", { type: "button", class: "unrate", onclick: unrate }, "Clear my rating") : null);
+      // replaceChildren writes a null as the text "null": spread an empty list instead
+      ...(r.my_rating ? [h("button", { type: "button", class: "unrate", onclick: unrate }, "Clear my rating")] : []));
   }
 
   async function rate(n) {
