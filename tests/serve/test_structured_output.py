@@ -113,14 +113,15 @@ def test_json_object_starts_an_object_and_completions_take_a_schema(hf_engine):
         assert one.choices[0].text == "{"  # the one-token fast path is not taken: the grammar holds there too
 
 
-def test_instructor_gets_a_validated_object(hf_engine):
+@pytest.mark.parametrize("engine", ["hf_engine", pytest.param("llama_engine", marks=pytest.mark.llamacpp)])
+def test_instructor_gets_a_validated_object(engine, request):
     try:
         import instructor
     except ImportError:
         if os.environ.get("CI"):  # make setup installs it (CLIENT_PKGS)
             raise
         pytest.skip("instructor is not installed: make setup installs it (the Makefile's CLIENT_PKGS)")
-    cfg, gen = hf_engine
+    cfg, gen = request.getfixturevalue(engine)
     with live_app(cfg, gen) as srv:
         client = instructor.from_openai(_client(srv.url), mode=instructor.Mode.JSON_SCHEMA)
         dish = client.chat.completions.create(
