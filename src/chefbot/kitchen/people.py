@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import secrets
 import sqlite3
@@ -44,9 +45,14 @@ MAX_NAME = 60
 HOUSEHOLD_ID = 1
 SESSION_S = 30 * 24 * 3600  # a login lasts 30 days (then log in again); logout ends it at once
 TOKEN_PREFIX = "cbt_"  # tells a personal token from a config key in logs and secret scanners
-# A hash of a password nobody has: verified against when the name is unknown, so an unknown name costs the
-# same time as a wrong password (no account enumeration by timing).
-_DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a password nobody has: verified against when the name is unknown, so an unknown name costs the
+    same time as a wrong password (no account enumeration by timing).  Made at the first login, not at import
+    (an argon2id hash costs tens of milliseconds and most commands never log anyone in)."""
+    return HASHER.hash(secrets.token_urlsafe(16))
 
 
 class AccountError(KitchenError):
@@ -179,7 +185,7 @@ def check_login(db: KitchenDB, name: str, password: str) -> dict | None:
     with db.read() as c:
         row = c.execute("SELECT * FROM people WHERE name = ?", (name.strip(),)).fetchone()
     try:
-        HASHER.verify(row["password_hash"] if row else _DUMMY_HASH, password)
+        HASHER.verify(row["password_hash"] if row else _dummy_hash(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
     if row is None:
