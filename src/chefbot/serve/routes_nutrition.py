@@ -42,6 +42,7 @@ class MatchedLine(BaseModel):
 class UnmatchedLine(BaseModel):
     line: str
     reason: str
+    hint: str | None = Field(None, description="the reason in a few words, or what to write so the line counts")
 
 
 class TableInfo(BaseModel):
@@ -96,7 +97,7 @@ def recipe_nutrition_route(recipe_id: RowId, kitchen: Kitchen) -> RecipeNutritio
             )
             for r in n.matched
         ],
-        unmatched=[UnmatchedLine(line=r.line, reason=r.reason) for r in n.unmatched],
+        unmatched=[UnmatchedLine(line=r.line, reason=r.reason, hint=r.hint) for r in n.unmatched],
         missing=n.missing,
         table=TableInfo(**n.table),
     )

@@ -130,7 +130,7 @@ def nutrition_html(ingredients: list[str], servings: int) -> str:
     )
     notes = [] if n.matched else ['<p id="nutrition-none">No figures: none of the lines matched the food table.</p>']
     if n.unmatched:
-        lines = "; ".join(escape(r.line) for r in n.unmatched)
+        lines = "; ".join(escape(r.line) + (f" ({escape(r.hint)})" if r.hint else "") for r in n.unmatched)
         notes.append(f'<p class="muted" id="nutrition-unmatched">Not counted: {lines}.</p>')
     for figure, lacking in n.missing.items():
         name = next(label for key, label, _ in NUTRITION_ROWS if key == figure)

@@ -111,7 +111,7 @@ async function showNutrition(id) {
       h("tr", {}, h("th", { scope: "row" }, name), h("td", { "data-figure": key }, `${n.per_serving[key].toFixed(digits)} ${unit}`))));
     const missing = Object.entries(n.missing || {}).map(([k, lines]) => `${NUTRITION.find((r) => r[0] === k)[1]}: no value for ${lines.join("; ")}`);
     const none = n.matched.length ? "" : "No figures: none of the lines matched the food table.";
-    say("v-nut-unmatched", [none, n.unmatched.length ? "Not counted: " + n.unmatched.map((u) => u.line).join("; ") + "." : "", ...missing].filter(Boolean).join(" "));
+    say("v-nut-unmatched", [none, n.unmatched.length ? "Not counted: " + n.unmatched.map((u) => u.line + (u.hint ? ` (${u.hint})` : "")).join("; ") + "." : "", ...missing].filter(Boolean).join(" "));
     say("v-nut-source", `From the ${n.table.name} (${n.table.release}, ${n.table.license}; package ${n.table.package}), counting only the lines it matched.`);
   } catch (e) {
     $("v-nut-h").textContent = "Nutrition";
