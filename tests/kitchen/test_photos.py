@@ -191,6 +191,22 @@ def test_a_photo_whose_bytes_do_not_match_its_hash_refuses_the_backup(tmp_path):
         assert not (tmp_path / "b" / "photos").exists() or not list((tmp_path / "b" / "photos").rglob("*.webp"))
 
 
+def test_a_backup_photo_that_is_not_webp_is_refused_by_name_even_with_its_own_hash(tmp_path):
+    """A hostile backup can hash any bytes: a PNG, or no image at all, under its own hash is still refused with a
+    message naming the photo, never a raw Pillow error, and nothing is stored."""
+    with KitchenDB(tmp_path / "a" / "kitchen.db") as a:
+        photos.add_photo(a, recipe(a), image_bytes("PNG"), LIMITS)
+        data = snapshot(a)
+    for i, raw in enumerate((b"PK\x03\x04 a zip, not a picture", image_bytes("PNG"))):
+        ph = data["recipes"][0]["photos"][0]
+        ph["data"], ph["hash"] = base64.b64encode(raw).decode(), hashlib.sha256(raw).hexdigest()
+        (tmp_path / f"bad{i}.json").write_text(json.dumps(data))
+        with KitchenDB(tmp_path / f"b{i}" / "kitchen.db") as b:
+            with pytest.raises(photos.PhotoNotImage, match=rf"photo {ph['hash'][:12]}\.\.\.: not a WebP image"):
+                import_file(b, tmp_path / f"bad{i}.json")
+            assert b.conn.execute("SELECT count(*) FROM recipes").fetchone()[0] == 0
+
+
 # -- the API --------------------------------------------------------------------------------------------
 @pytest.fixture()
 def client(tmp_path):

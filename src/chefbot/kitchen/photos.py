@@ -101,16 +101,13 @@ def _webp(im: Image.Image) -> bytes:
     return out.getvalue()
 
 
-def encode(data: bytes, limits: PhotoLimits, field: str = "file") -> Encoded:
-    """The upload checked and re-encoded (full image and thumbnail), or a PhotoError naming ``field``."""
-    if len(data) > limits.max_bytes:
-        raise PhotoTooLarge(
-            f"{field}: the photo is {len(data)} bytes; at most {limits.max_bytes} (kitchen.photo_max_bytes)", field
-        )
+def _decode(data: bytes, formats: tuple[str, ...], limits: PhotoLimits, field: str, kinds: str) -> Image.Image:
+    """The image decoded, its pixel count checked from the header before decoding (a decompression bomb is never
+    decoded); a PhotoError naming ``field`` for anything Pillow refuses.  Uploads and restored backups alike."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data), formats=FORMATS)
+            im = Image.open(io.BytesIO(data), formats=formats)
             width, height = im.size
             if width * height > limits.max_pixels:
                 raise PhotoTooLarge(
@@ -122,15 +119,28 @@ def encode(data: bytes, limits: PhotoLimits, field: str = "file") -> Encoded:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise PhotoTooLarge(f"{field}: {e}", field) from None
     except UnidentifiedImageError:
-        raise PhotoNotImage(f"{field}: not a JPEG, PNG or WebP image", field) from None
+        raise PhotoNotImage(f"{field}: not a {kinds} image", field) from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:  # Pillow's words for a truncated or damaged file
         raise PhotoError(f"{field}: the image cannot be decoded: {e}", field) from None
-    im = ImageOps.exif_transpose(im)
-    im = im.convert("RGBA" if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info else "RGB")
-    full = _webp(im)
+    return im
+
+
+def _thumbnail(im: Image.Image, limits: PhotoLimits) -> bytes:
     small = im.copy()
     small.thumbnail((limits.thumb_px, limits.thumb_px))
-    return Encoded(hashlib.sha256(full).hexdigest(), full, _webp(small), im.width, im.height)
+    return _webp(small)
+
+
+def encode(data: bytes, limits: PhotoLimits, field: str = "file") -> Encoded:
+    """The upload checked and re-encoded (full image and thumbnail), or a PhotoError naming ``field``."""
+    if len(data) > limits.max_bytes:
+        raise PhotoTooLarge(
+            f"{field}: the photo is {len(data)} bytes; at most {limits.max_bytes} (kitchen.photo_max_bytes)", field
+        )
+    im = ImageOps.exif_transpose(_decode(data, FORMATS, limits, field, "JPEG, PNG or WebP"))
+    im = im.convert("RGBA" if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info else "RGB")
+    full = _webp(im)
+    return Encoded(hashlib.sha256(full).hexdigest(), full, _thumbnail(im, limits), im.width, im.height)
 
 
 def _write(root: Path, enc: Encoded) -> None:
@@ -270,14 +280,9 @@ def restore(c: sqlite3.Connection, db: KitchenDB, recipe_id: int, photo: dict, l
     """A backup's photo (bytes checked by ``check_bytes`` already) stored again and named for ``recipe_id``:
     decoded with the same checks as an upload; its thumbnail remade."""
     data = photo["bytes"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        im = Image.open(io.BytesIO(data), formats=("WEBP",))
-        if im.width * im.height > limits.max_pixels:
-            raise PhotoTooLarge(f"photo {photo['hash'][:12]}...: {im.width}x{im.height} pixels is over the limit")
-        im.load()
-    small = im.copy()
-    small.thumbnail((limits.thumb_px, limits.thumb_px))
-    enc = Encoded(photo["hash"], data, _webp(small), im.width, im.height)
+    im = _decode(
+        data, ("WEBP",), limits, f"photo {photo['hash'][:12]}...", "WebP"
+    )  # a backup is as hostile as an upload
+    enc = Encoded(photo["hash"], data, _thumbnail(im, limits), im.width, im.height)
     _write(photos_root(db), enc)
     _insert(c, recipe_id, enc, photo["created_at"])
