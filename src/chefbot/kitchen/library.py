@@ -562,12 +562,12 @@ VOCAB_TABLE = "temp.recipes_fts_terms"  # fts5vocab over recipes_fts, per connec
 def spelling_variants(c: sqlite3.Connection, words: list[str]) -> dict[str, list[str]]:
     """For each of ``words`` that matches no indexed term (as a prefix), the index's terms that are close
     spellings of it (``VARIANT_RATIO``, same first letter, 5+ letters); words with none are left out."""
-    missing = [
+    missing = [  # the length first: a short word is never widened, so it needs no query
         w
         for w in words
-        if not c.execute("SELECT 1 FROM recipes_fts WHERE recipes_fts MATCH ? LIMIT 1", (f'"{w}"*',)).fetchone()
+        if len(w) >= VARIANT_MIN_LETTERS
+        and not c.execute("SELECT 1 FROM recipes_fts WHERE recipes_fts MATCH ? LIMIT 1", (f'"{w}"*',)).fetchone()
     ]
-    missing = [w for w in missing if len(w) >= VARIANT_MIN_LETTERS]
     if not missing:
         return {}
     c.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {VOCAB_TABLE} USING fts5vocab(main, 'recipes_fts', 'row')")
