@@ -345,6 +345,12 @@ class NotFound(KitchenError):
         self.what, self.field = what, field
 
 
+def require_recipe(c: sqlite3.Connection, recipe_id: int) -> None:
+    """NotFound naming ``recipe_id`` when the library has no such recipe (before adding a row that belongs to one)."""
+    if c.execute("SELECT 1 FROM recipes WHERE id = ?", (recipe_id,)).fetchone() is None:
+        raise NotFound("recipe", recipe_id, "recipe_id")
+
+
 def now_iso() -> str:
     return dt.datetime.now().replace(microsecond=0).isoformat()
 

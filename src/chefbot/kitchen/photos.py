@@ -31,7 +31,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from chefbot.config import KitchenConfig
 from chefbot.io import atomic_write_bytes
-from chefbot.kitchen.db import KitchenDB, KitchenError, NotFound, now_iso
+from chefbot.kitchen.db import KitchenDB, KitchenError, now_iso, require_recipe
 
 EXT = "webp"  # every photo is stored (and served) as WebP: one format Pillow writes without the client's metadata
 FORMATS = ("JPEG", "PNG", "WEBP")  # what an upload may be; Image.open is given only these plugins
@@ -186,8 +186,7 @@ def add_photo(db: KitchenDB, recipe_id: int, data: bytes, limits: PhotoLimits, f
     enc = encode(data, limits, field)  # the slow part, outside the transaction
     try:
         with db.write() as c:
-            if c.execute("SELECT 1 FROM recipes WHERE id = ?", (recipe_id,)).fetchone() is None:
-                raise NotFound("recipe", recipe_id, "recipe_id")
+            require_recipe(c, recipe_id)
             _write(photos_root(db), enc)  # the files first: a row never names a file that is not there
             return _insert(c, recipe_id, enc, now_iso())
     except BaseException:
@@ -198,8 +197,7 @@ def add_photo(db: KitchenDB, recipe_id: int, data: bytes, limits: PhotoLimits, f
 def list_photos(db: KitchenDB, recipe_id: int) -> list[dict]:
     """The recipe's photos, first (its picture) first; NotFound when there is no such recipe."""
     with db.read() as c:
-        if c.execute("SELECT 1 FROM recipes WHERE id = ?", (recipe_id,)).fetchone() is None:
-            raise NotFound("recipe", recipe_id, "recipe_id")
+        require_recipe(c, recipe_id)
         rows = c.execute(
             "SELECT * FROM recipe_photos WHERE recipe_id = ? ORDER BY position, id", (recipe_id,)
         ).fetchall()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
-from chefbot.kitchen.db import KitchenDB, KitchenError, NotFound, now_iso
+from chefbot.kitchen.db import KitchenDB, KitchenError, NotFound, now_iso, require_recipe
 from chefbot.kitchen.rows import MAX_NOTE, RecipeError, clean_text
 
 # A recipe's mean stars, for an ORDER BY over ``recipes`` (NULL when nobody rated it).
@@ -54,11 +54,6 @@ def check_note(text: object) -> str:
     return clean
 
 
-def _need_recipe(c: sqlite3.Connection, recipe_id: int) -> None:
-    if c.execute("SELECT 1 FROM recipes WHERE id = ?", (recipe_id,)).fetchone() is None:
-        raise NotFound("recipe", recipe_id, "recipe_id")
-
-
 def summaries(db: KitchenDB, recipe_ids: Iterable[int], person_id: int | None) -> dict[int, dict]:
     """Per recipe id: the household's mean stars (``rating_mean``, None when unrated, 2 decimals), how many rated it
     (``rating_count``) and ``person_id``'s own stars (``my_rating``, None for no rating or no person)."""
@@ -86,7 +81,7 @@ def rate(db: KitchenDB, recipe_id: int, person_id: int, stars: int) -> dict:
     """Set ``person_id``'s rating of the recipe (replacing theirs); the recipe's ``summary`` after it."""
     stars = check_stars(stars)
     with db.write() as c:
-        _need_recipe(c, recipe_id)
+        require_recipe(c, recipe_id)
         c.execute(
             "INSERT INTO recipe_ratings (recipe_id, person_id, stars, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (recipe_id, person_id) DO UPDATE SET stars = excluded.stars, updated_at = excluded.updated_at",
@@ -98,7 +93,7 @@ def rate(db: KitchenDB, recipe_id: int, person_id: int, stars: int) -> dict:
 def unrate(db: KitchenDB, recipe_id: int, person_id: int) -> dict:
     """Take back ``person_id``'s rating of the recipe (nothing to take back is fine); the summary after it."""
     with db.write() as c:
-        _need_recipe(c, recipe_id)
+        require_recipe(c, recipe_id)
         c.execute("DELETE FROM recipe_ratings WHERE recipe_id = ? AND person_id = ?", (recipe_id, person_id))
     return {"object": "recipe_rating", "recipe_id": recipe_id, **summary(db, recipe_id, person_id)}
 
@@ -123,7 +118,7 @@ NOTE_SQL = "SELECT n.*, p.name AS person FROM recipe_notes n JOIN people p ON p.
 def recipe_notes(db: KitchenDB, recipe_id: int, person_id: int | None) -> dict:
     """Everyone's notes on the recipe, oldest first, each with its author (``mine``: written by ``person_id``)."""
     with db.read() as c:
-        _need_recipe(c, recipe_id)
+        require_recipe(c, recipe_id)
         rows = c.execute(f"{NOTE_SQL} WHERE n.recipe_id = ? ORDER BY n.id", (recipe_id,)).fetchall()
     return {"object": "list", "recipe_id": recipe_id, "data": [_note(r, person_id) for r in rows]}
 
@@ -132,7 +127,7 @@ def add_note(db: KitchenDB, recipe_id: int, person_id: int, text: str) -> dict:
     text = check_note(text)
     now = now_iso()
     with db.write() as c:
-        _need_recipe(c, recipe_id)
+        require_recipe(c, recipe_id)
         note_id = c.execute(
             "INSERT INTO recipe_notes (recipe_id, person_id, text, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
             (recipe_id, person_id, text, now, now),
