@@ -65,9 +65,11 @@ def machine() -> dict[str, Any]:
     try:
         import torch
 
+        from chefbot.model import cpu_has_fast_bf16
+
         info["torch"] = torch.__version__
         info["torch_threads"] = torch.get_num_threads()
-        info["native_bf16"] = bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)())
+        info["native_bf16"] = cpu_has_fast_bf16()
         if torch.cuda.is_available():
             info["gpu"] = torch.cuda.get_device_name(0)
             info["gpu_count"] = torch.cuda.device_count()

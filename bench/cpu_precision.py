@@ -1,7 +1,7 @@
 """bf16 against fp32 on this CPU: the one measurement every "bf16 is slower on CPU" line cites.
 
 chefbot's ``precision: auto`` picks fp32 on CPUs without native bf16 matmuls (AVX-512 BF16 or
-AMX: ``torch.ops.mkldnn._is_mkldnn_bf16_supported()``), and its inference dtype rule
+AMX: ``chefbot.model.cpu_has_fast_bf16``, which reads the CPU's feature bits), and its inference dtype rule
 (``chefbot.model.inference_precision``) picks bf16 for serving and chat where they are native and fp32
 for evaluation.  This script measures why,
 three ways, fp32 and bf16 interleaved in one process, medians of repeats:
@@ -109,18 +109,24 @@ def measure(quick: bool, repeats: int) -> dict:
         "train_step": med["fp32"]["train_step_s"] / med["bf16"]["train_step_s"],
         "generate": med["bf16"]["generate_tok_s"] / med["fp32"]["generate_tok_s"],
     }
+    from chefbot.model import cpu_has_fast_bf16
+
     return {
         "quick": quick,
         "repeats": repeats,
         "shapes": {"matmul_n": n, "train_batch": batch, "train_length": length, "new_tokens": new},
-        "native_bf16": bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)()),
+        "native_bf16": cpu_has_fast_bf16(),
         "repeats_raw": rows,
         "median": med,
         "bf16_speedup": ratio,
     }
 
 
-def section(r: dict, m: dict) -> str:
+HEADING = "## bf16 against fp32 on this CPU"
+SECTION = "cpu-precision"
+
+
+def section(r: dict, m: dict, heading: str = HEADING) -> str:
     s = r["shapes"]
     rows = []
     for label, key, unit, lower_better in (
@@ -141,9 +147,9 @@ def section(r: dict, m: dict) -> str:
         )
     return "\n".join(
         [
-            "## bf16 against fp32 on this CPU",
+            heading,
             "",
-            "Command: `python bench/cpu_precision.py`  ",
+            f"Command: `python bench/cpu_precision.py{'' if heading == HEADING else ' --doc-section ' + r['doc_section']}`  ",
             f"Machine: {machine_line(m)}; native bf16 matmuls: {'yes' if r['native_bf16'] else 'no'}  ",
             f"{r['repeats']} interleaved repeats, medians (range). Shapes: a {s['matmul_n']}² matmul; SmolLM2-135M-Instruct "
             f"forward + backward on {s['train_batch']} × {s['train_length']} tokens; greedy generation of {s['new_tokens']} "
@@ -152,7 +158,8 @@ def section(r: dict, m: dict) -> str:
             md_table(["measure", "fp32", "bf16", "bf16 speed ÷ fp32 speed"], rows),
             "",
             "The code and the other docs cite this section rather than a number: the ratio depends on whether the CPU "
-            "has native bf16 matmuls (`torch.ops.mkldnn._is_mkldnn_bf16_supported()`), and the same cloud machine "
+            "has native bf16 matmuls (AVX512-BF16 or AMX: `chefbot.model.cpu_has_fast_bf16`; oneDNN's own "
+            "`_is_mkldnn_bf16_supported()` also says yes where bf16 is emulated), and the same cloud machine "
             "type has come with and without them. `precision: auto` trains in bf16 only where they are native; "
             "generation (`chefbot.model.inference_precision`, `engine.dtype: auto`) runs bf16 for `chefbot serve` "
             "and `chat` where they are native, and fp32 for evaluation, the precision the merge check and the "
@@ -166,12 +173,19 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="CI size: 1 repeat, small shapes, a tiny random model")
     ap.add_argument("--out", type=Path, default=None, help="folder for the JSON (default bench/out)")
+    ap.add_argument(
+        "--doc-section",
+        default=SECTION,
+        help=f"the BENCHMARKS.md section to write (default {SECTION}); another name keeps a second CPU's figures "
+        "beside the first (its JSON is named after it)",
+    )
     args = ap.parse_args(argv)
-    r = measure(args.quick, 1 if args.quick else args.repeats)
+    r = {**measure(args.quick, 1 if args.quick else args.repeats), "doc_section": args.doc_section}
     m = machine()
-    out = write_json(run_name("cpu_precision", args.quick), r, args.out)
+    out = write_json(run_name(args.doc_section.replace("-", "_"), args.quick), r, args.out)
     if not args.quick:
-        replace_section("cpu-precision", section(r, m), results=out, results_name=out.stem)
+        heading = HEADING if args.doc_section == SECTION else f"## bf16 against fp32 on {m['cpu']}"
+        replace_section(args.doc_section, section(r, m, heading), results=out, results_name=out.stem)
     print(" ".join(f"{k}: bf16 at {v:.2f}x fp32's speed" for k, v in r["bf16_speedup"].items()))
     return r
 

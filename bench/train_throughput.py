@@ -74,9 +74,9 @@ NAMES = {
 
 
 def _native_bf16() -> bool:
-    import torch
+    from chefbot.model import cpu_has_fast_bf16
 
-    return bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)())
+    return cpu_has_fast_bf16()
 
 
 def bench_config(args: argparse.Namespace) -> Any:

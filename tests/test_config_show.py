@@ -113,7 +113,7 @@ def test_comment_per_key_and_section_comment_above():
     assert lines[at - 1] == f"# {desc}"
     max_length = next(x for x in lines if x.strip().startswith("max_length:"))
     value, comment = max_length.split("#", 1)
-    assert value.strip() == "max_length: 320"
+    assert value.strip() == f"max_length: {load_config(QUICKSTART).data.max_length}"
     assert comment.strip() == config_module.DataConfig.model_fields["max_length"].description
     gen = lines.index("  generation:")
     assert lines[gen - 1] == "  # " + config_module.EngineConfig.model_fields["generation"].description

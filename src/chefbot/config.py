@@ -606,6 +606,13 @@ class AlignConfig(Section):
         description="a request gives a pair (best answer chosen, worst rejected) only when their rewards "
         "(0-1) differ by at least this",
     )
+    substitution_pairs: int = Field(
+        0,
+        ge=0,
+        description="extra off-policy pairs (0: none): a training recipe asked for a diet it breaks, the recipe "
+        "rewritten by cooking/substitutions.yaml chosen, the recipe as written rejected; from the training recipes "
+        "after the align.prompts ones (the model itself almost never samples a diet-correct answer to pair)",
+    )
     beta: float = Field(0.1, gt=0, description="DPO beta: how far the policy may move from the SFT reference")
     lr: float = Field(5e-5, gt=0, le=1, description="peak learning rate of the DPO steps (linear decay to 0)")
     max_steps: int = Field(20, ge=1, description="DPO optimizer steps")

@@ -57,3 +57,33 @@ def test_grounded_requests_hold_training_recipes_never_their_own(tiny_model_dir,
         assert len(shown) == 2
         assert not any(line.startswith(f"{i}. {recipes[q['recipe_id']].title}:") for i, line in enumerate(shown, 1))
         assert not any(line.split(": ", 1)[0][3:] in held for line in shown)
+
+
+def test_substitution_requests_pair_a_rewrite_that_meets_the_diet_with_the_recipe_that_breaks_it(
+    tiny_model_dir, recipes_jsonl, tmp_path
+):
+    from chefbot.align.prompts import substitution_requests
+    from chefbot.align.reward import substitution_pairs
+    from chefbot.recipe_format import parse_recipe
+
+    cfg = align_cfg(tiny_model_dir, recipes_jsonl, tmp_path / "run", *PROMPT)
+    recipes = training_recipes(cfg, 1000)
+    held = {it["id"] for split in ("test", "validation") for it in load_eval_items(cfg, split)}
+    reqs = substitution_requests(cfg, recipes, 5)
+    assert len(reqs) == 5 and len({q["recipe_id"] for q in reqs}) == 5 and not {q["recipe_id"] for q in reqs} & held
+    for q in reqs:
+        diet = q["constraints"]["diets"]
+        assert q["condition"] == COUNTERFACTUAL and len(diet) == 1 and diet[0] in q["messages"][-1]["content"]
+        chosen, rejected = parse_recipe(q["chosen"]), parse_recipe(q["rejected"])
+        c = RecipeConstraints(diets=diet)
+        assert check_recipe(chosen.title, chosen.ingredients, chosen.directions, c)[0].satisfied is True
+        assert check_recipe(rejected.title, rejected.ingredients, rejected.directions, c)[0].satisfied is False
+        assert q["swaps"] and chosen.ingredients != rejected.ingredients
+    # every recipe is tried in order; one that cannot be rewritten is skipped, never asked
+    assert len(substitution_requests(cfg, recipes, 1000)) < len(recipes)
+    assert substitution_requests(cfg, recipes, 0) == []
+    pairs, dropped = substitution_pairs(reqs, min_margin=0.2)
+    assert dropped == 0 and len(pairs) == 5
+    assert all(p["source"] == "substitution" and p["chosen_reward"] - p["rejected_reward"] >= 0.2 for p in pairs)
+    # a margin no pair can clear drops them all, counted
+    assert substitution_pairs(reqs, min_margin=1.0) == ([], 5)

@@ -52,14 +52,29 @@ def test_align_runs_the_stage_and_writes_an_adapter(tiny_model_dir, recipes_json
         "align.samples_per_prompt=2",
         "align.max_steps=2",
         "align.save_steps=2",
+        "align.substitution_pairs=2",
     )
     s = run.align(cfg, str(sft_adapter))
     out = tmp_path / "run" / "align"
     assert made == [{"adapter": str(sft_adapter), "purpose": "serving"}]
-    assert s["rewards"]["pairs"] == {"requests": 6, "pairs": 6, "below_margin": 0}
+    assert s["rewards"]["pairs"] == {
+        "requests": 6,
+        "pairs": 6,
+        "below_margin": 0,
+        "substitution_pairs": 2,
+        "substitution_below_margin": 0,
+        "substitution_asked": 2,
+    }
     assert s["rewards"]["answers"]["all"]["n_answers"] == 12
     pairs = [json.loads(x) for x in (out / "pairs.jsonl").read_text().splitlines()]
-    assert all(p["chosen"].startswith("# Skillet") and p["rejected"] == "Mix it." for p in pairs)
+    sampled = [p for p in pairs if p.get("source") != "substitution"]
+    assert len(sampled) == 6 and all(
+        p["chosen"].startswith("# Skillet") and p["rejected"] == "Mix it." for p in sampled
+    )
+    # the off-policy pairs come from training recipes after the sampled ones, and are in the DPO data
+    subs = [p for p in pairs if p.get("source") == "substitution"]
+    asked = {json.loads(x)["recipe_id"] for x in (out / "requests.jsonl").read_text().splitlines()[:6]}
+    assert len(subs) == 2 and not {p["id"].split("#")[0] for p in subs} & asked
     assert (out / "adapter" / "adapter_config.json").exists() and s["last_loss"] is not None
     # run again: nothing is sampled (no generator made) and DPO is already at its last checkpoint
     again = run.align(cfg, str(sft_adapter))

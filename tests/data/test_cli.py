@@ -107,6 +107,7 @@ def _cli_prepare(repo_dir, tokenizer_dir, cache, *overrides, **popen):
         "configs/quickstart.yaml",
         f"model.tokenizer={tokenizer_dir}",
         f"data.cache_dir={cache}",
+        "grounding.enabled=false",  # these tests are about the rows; the grounding index has its own below
         *overrides,
     ]
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", CHEFBOT_NO_PROGRESS="1", COLUMNS="300")
@@ -136,6 +137,24 @@ def test_header_only_csv_fails_naming_file_and_counts(repo_dir, data_fixtures, q
     _assert_failed_cleanly(
         proc, tmp_path / "cache", f"error: {csv_path}: no rows to prepare (rows read: 0", "nothing was written"
     )
+
+
+def test_a_source_with_nothing_to_ground_on_fails_naming_it_without_a_traceback(
+    repo_dir, data_fixtures, qwen_tokenizer_dir, tmp_path
+):
+    """The quickstart grounds its prompts: the corpus index is built first, in a spawned process, whose
+    error used to reach the terminal as that process's traceback."""
+    csv_path = tmp_path / "header_only.csv"
+    csv_path.write_bytes((data_fixtures / "recipenlg_bad.csv").read_bytes().splitlines(keepends=True)[0])
+    proc = _cli_prepare(
+        repo_dir,
+        qwen_tokenizer_dir,
+        tmp_path / "cache",
+        f"data.source={csv_path}",
+        "data.format=recipenlg_csv",
+        "grounding.enabled=true",
+    )
+    _assert_failed_cleanly(proc, tmp_path / "cache", f"error: grounding index: {csv_path}: no valid recipes to index")
 
 
 def test_all_rows_invalid_fails_with_drop_counts(repo_dir, data_fixtures, qwen_tokenizer_dir, tmp_path):
@@ -260,7 +279,7 @@ def test_sigkill_mid_prepare_leaves_nothing_complete_and_rerun_matches(
     # an uninterrupted run (same config, its own cache folder) gives the same folder name and the same bytes
     cfg = load_config(
         str(repo_dir / "configs" / "quickstart.yaml"),
-        [f"model.tokenizer={qwen_tokenizer_dir}", f"data.cache_dir={tmp_path / 'ref'}", *ov],
+        [f"model.tokenizer={qwen_tokenizer_dir}", f"data.cache_dir={tmp_path / 'ref'}", "grounding.enabled=false", *ov],
     )
     ref = prepare(cfg, load_tokenizer(cfg.model), progress=False)
     assert ref.cache_dir.name == data_dir.name

@@ -142,10 +142,15 @@ def test_prepare_adds_examples_for_training_recipes_only(make_cfg, shared_dir, q
     assert _arrow_bytes(p_refused) == _arrow_bytes(p_off)
 
 
-def test_the_quickstart_prompt_config_has_the_constraints_line():
-    # the recommended rate needs prompt.constraints, which the quickstart preset sets
+def test_the_quickstart_has_substitutions_on_and_the_reference_presets_off():
+    # substitution examples need prompt.constraints, which the quickstart preset sets; the reference presets
+    # reproduce the published project, so they stay without them (and without grounding)
     from chefbot.config import load_config
 
-    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml", [])
-    assert cfg.prompt.constraints and cfg.data.substitution_rate == 0.0
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    cfg = load_config(configs / "quickstart.yaml", [])
+    assert cfg.prompt.constraints and cfg.data.substitution_rate > 0 and cfg.grounding.enabled
+    for preset in sorted(configs.glob("qwen2.5-*.yaml")):
+        ref = load_config(preset, [])
+        assert ref.data.substitution_rate == 0.0 and not ref.grounding.enabled, preset.name
     assert PromptConfig().constraints is None

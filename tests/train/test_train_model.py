@@ -41,13 +41,37 @@ def test_bad_sources_give_one_line(tmp_path):
 def test_precision_choices():
     import torch
 
+    import chefbot.model as model_module
     from chefbot.model import cpu_has_fast_bf16, resolve_dtype
 
     if not torch.cuda.is_available():
         assert resolve_dtype("auto") == (torch.bfloat16 if cpu_has_fast_bf16() else torch.float32)
+        # this CPU's own feature bits decide: bf16 only with the instructions that multiply it
+        flags = model_module._cpuinfo_flags()
+        if flags:
+            assert cpu_has_fast_bf16() == bool(flags & {"avx512_bf16", "amx_bf16"})
         with pytest.raises(ChefbotError, match="fp16 needs a GPU"):
             resolve_dtype("fp16")
     assert resolve_dtype("fp32") == torch.float32
+
+
+def test_emulated_bf16_is_not_fast_bf16(monkeypatch):
+    """oneDNN reports bf16 "supported" on any AVX-512 CPU (it emulates it there, about 3.5x slower than
+    fp32): an Intel Xeon without AVX512-BF16 trained the quickstart in bf16 at 15 s a step instead of
+    fp32's 4.  Only the CPU's feature bits count, from torch.cpu or else /proc/cpuinfo."""
+    import torch
+
+    import chefbot.model as model_module
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True, raising=False)
+    for bf16, amx, fast in [(False, False, False), (True, False, True), (False, True, True)]:
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda v=bf16: v, raising=False)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda v=amx: v, raising=False)
+        assert model_module.cpu_has_fast_bf16() is fast
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
+    for flags, fast in [({"avx512f", "avx512bw", "avx512_vnni"}, False), ({"avx512f", "avx512_bf16"}, True)]:
+        monkeypatch.setattr(model_module, "_cpuinfo_flags", lambda f=flags: f)
+        assert model_module.cpu_has_fast_bf16() is fast
 
 
 def test_4bit_without_bitsandbytes_is_a_clear_error(monkeypatch):

@@ -11,16 +11,19 @@ the model gets credit for changing the dish, not for copying it.
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from chefbot.config import ExperimentConfig
+from chefbot.cooking.lexicon import DIETS, diets_of
 from chefbot.cooking.recipe_constraints import RecipeConstraints
+from chefbot.cooking.substitutions import substitute
 from chefbot.data import records as R
 from chefbot.data.constraint_prompts import counterfactual_request, record_labels, sampled_constraints
 from chefbot.data.readers import parse_chunk, raw_chunks
 from chefbot.data.retrieval import exclusion_keys, open_index, prompt_uses_title, query_text, references_for
 from chefbot.data.sources import resolve_data_source
 from chefbot.data.split import Deduper, HashSplit
-from chefbot.data.tokenize import messages_for
+from chefbot.data.tokenize import messages_for, target_for
 from chefbot.errors import DataError
 from chefbot.recipe_format import Recipe
 
@@ -56,22 +59,41 @@ def training_recipes(cfg: ExperimentConfig, n: int) -> list[Recipe]:
     return [r for _, _, r in train[:n]]
 
 
+def _request(
+    cfg: ExperimentConfig, r: Recipe, index: Any, labels: Any, condition: str, c: RecipeConstraints | None, tag: str
+) -> dict:
+    """One request dict for ``r`` (see ``align_requests``), grounded through ``index`` when it is open."""
+    refs = (
+        references_for(
+            index,
+            cfg.grounding,
+            query_text(r.ner, r.title, prompt_uses_title(cfg)),
+            exclusion_keys(r.title, r.ner),
+            ("train",),
+        )
+        if index is not None
+        else []
+    )
+    return {
+        "id": f"{r.id}#{tag}",
+        "recipe_id": r.id,
+        "title": r.title,
+        "condition": condition,
+        "constraints": c.model_dump() if c is not None else {},
+        "messages": messages_for(r, cfg.prompt, cfg.data.seed, labels, c, references=refs, grounding=cfg.grounding),
+        "ner": list(r.ner),
+        "source_steps": len(r.directions),
+    }
+
+
 def align_requests(cfg: ExperimentConfig, recipes: list[Recipe]) -> list[dict]:
     """One request per recipe: ``id``, ``recipe_id``, ``condition``, ``constraints`` (a dict, {} for none),
     ``messages``, ``ner`` and ``source_steps`` (the recipe's step count, for the completeness factor).
     With ``grounding.enabled`` the prompt holds the retrieved training recipes, as training's and the
     evaluation's prompts do (never the recipe itself or a near-duplicate)."""
     index = open_index(cfg) if cfg.grounding.enabled else None
-    uses_title = prompt_uses_title(cfg)
     out = []
     for r in recipes:
-        refs = (
-            references_for(
-                index, cfg.grounding, query_text(r.ner, r.title, uses_title), exclusion_keys(r.title, r.ner), ("train",)
-            )
-            if index is not None
-            else []
-        )
         labels = record_labels(r)
         rng = random.Random(f"{cfg.seed}:align:{r.id}")
         c: RecipeConstraints | None = None
@@ -81,18 +103,30 @@ def align_requests(cfg: ExperimentConfig, recipes: list[Recipe]) -> list[dict]:
             condition = COUNTERFACTUAL if c is not None else OWN
         if c is None:
             c = sampled_constraints(r, labels, cfg.prompt, cfg.data.seed)
-        out.append(
-            {
-                "id": f"{r.id}#{'cf' if condition == COUNTERFACTUAL else 'own'}",
-                "recipe_id": r.id,
-                "title": r.title,
-                "condition": condition,
-                "constraints": c.model_dump() if c is not None else {},
-                "messages": messages_for(
-                    r, cfg.prompt, cfg.data.seed, labels, c, references=refs, grounding=cfg.grounding
-                ),
-                "ner": list(r.ner),
-                "source_steps": len(r.directions),
-            }
-        )
+        out.append(_request(cfg, r, index, labels, condition, c, "cf" if condition == COUNTERFACTUAL else "own"))
+    return out
+
+
+def substitution_requests(cfg: ExperimentConfig, recipes: list[Recipe], n: int) -> list[dict]:
+    """Up to ``n`` off-policy pair requests (``align.substitution_pairs``): each recipe, in order, asked for the
+    first diet it breaks (``DIETS`` order) that ``cooking.substitutions.substitute`` can rewrite it for; the
+    request holds ``chosen`` (the rewritten recipe, as training renders a target) and ``rejected`` (the
+    recipe as written: what a model that copies its source answers).  Recipes with no rewritable diet are
+    skipped; the number skipped is the caller's ``len(recipes) - len(result)`` when ``n`` is not reached."""
+    index = open_index(cfg) if cfg.grounding.enabled and n else None
+    out: list[dict] = []
+    for r in recipes:
+        if len(out) >= n:
+            break
+        met = diets_of(r.ingredients)
+        for diet in DIETS:
+            if diet in met:
+                continue
+            s = substitute(r, diet)
+            if s.recipe is None:
+                continue
+            c = RecipeConstraints(diets=[diet])
+            req = _request(cfg, r, index, record_labels(r), COUNTERFACTUAL, c, f"sub-{diet}")
+            out.append({**req, "chosen": target_for(s.recipe), "rejected": target_for(r), "swaps": list(s.swaps)})
+            break
     return out

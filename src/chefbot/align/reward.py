@@ -85,3 +85,28 @@ def build_pairs(rows: list[dict], min_margin: float) -> tuple[list[dict], dict]:
         )
     counts["pairs"] = len(pairs)
     return pairs, counts
+
+
+def substitution_pairs(requests: list[dict], min_margin: float) -> tuple[list[dict], int]:
+    """The off-policy pairs of ``prompts.substitution_requests``: the rewritten recipe chosen, the recipe as
+    written rejected, both scored like a sampled answer and kept when the rewrite wins by ``min_margin``
+    (the rewrite passed the diet check and kitchen sense when built, so it nearly always does).  Returns
+    the pairs and how many were dropped."""
+    pairs, dropped = [], 0
+    for q in requests:
+        chosen, rejected = reward_components(q["chosen"], q), reward_components(q["rejected"], q)
+        if chosen["reward"] - rejected["reward"] < min_margin:
+            dropped += 1
+            continue
+        pairs.append(
+            {
+                "id": q["id"],
+                "prompt": q["messages"],
+                "chosen": q["chosen"],
+                "rejected": q["rejected"],
+                "chosen_reward": chosen["reward"],
+                "rejected_reward": rejected["reward"],
+                "source": "substitution",
+            }
+        )
+    return pairs, dropped

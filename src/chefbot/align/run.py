@@ -16,8 +16,8 @@ from pathlib import Path
 from statistics import mean
 
 from chefbot.align.dpo import train_dpo
-from chefbot.align.prompts import align_requests, training_recipes
-from chefbot.align.reward import build_pairs
+from chefbot.align.prompts import align_requests, substitution_requests, training_recipes
+from chefbot.align.reward import build_pairs, substitution_pairs
 from chefbot.align.samples import check_settings, sample_answers
 from chefbot.config import ExperimentConfig, save_resolved
 from chefbot.errors import ChefbotError
@@ -27,6 +27,9 @@ from chefbot.model import adapter_identity
 from chefbot.progress import console
 
 PARTS = ("reward", "constraints", "sense", "form", "completeness")
+# training recipes read per substitution pair asked: about one in four can be rewritten for a diet it breaks
+# (docs/DATA.md, substitution examples), so ten per pair nearly always fills align.substitution_pairs
+SUBSTITUTION_POOL = 10
 
 
 def sft_adapter_dir(cfg: ExperimentConfig, adapter: str | None = None) -> Path:
@@ -64,9 +67,14 @@ def align(cfg: ExperimentConfig, adapter: str | None = None) -> dict:
     save_resolved(cfg, out)
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    requests = align_requests(cfg, training_recipes(cfg, cfg.align.prompts))
-    atomic_write_text(out / "requests.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in requests))
     a = cfg.align
+    # the sampled requests' recipes first; the substitution pairs come from the ones after them
+    recipes = training_recipes(cfg, a.prompts + SUBSTITUTION_POOL * a.substitution_pairs)
+    requests = align_requests(cfg, recipes[: a.prompts])
+    sub_requests = substitution_requests(cfg, recipes[a.prompts :], a.substitution_pairs)
+    atomic_write_text(
+        out / "requests.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in requests + sub_requests)
+    )
     check_settings(
         out / "samples_settings.json",
         {
@@ -92,6 +100,13 @@ def align(cfg: ExperimentConfig, adapter: str | None = None) -> dict:
     )
     timings["sampling"] = time.perf_counter() - t
     pairs, counts = build_pairs(rows, a.min_margin)
+    sub_pairs, sub_dropped = substitution_pairs(sub_requests, a.min_margin)
+    pairs += sub_pairs
+    counts.update(
+        substitution_pairs=len(sub_pairs),
+        substitution_below_margin=sub_dropped,
+        substitution_asked=a.substitution_pairs,
+    )
     atomic_write_text(out / "pairs.jsonl", "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs))
     rewards = {"answers": reward_table(rows), "pairs": counts}
     atomic_write_json(out / "rewards.json", rewards)
@@ -99,6 +114,7 @@ def align(cfg: ExperimentConfig, adapter: str | None = None) -> dict:
         f"[bold]align[/] mean reward {rewards['answers']['all']['reward']:.3f} over "
         f"{rewards['answers']['all']['n_answers']} answers; {counts['pairs']} pairs from {counts['requests']} "
         f"requests ({counts['below_margin']} below the margin {a.min_margin})"
+        + (f"; {len(sub_pairs)} substitution pairs" if a.substitution_pairs else "")
     )
     t = time.perf_counter()
     result = train_dpo(cfg, sft, pairs, out)

@@ -81,7 +81,7 @@ from chefbot.data.sources import SourceSpec, resolve_data_source, total_bytes
 from chefbot.data.split import Deduper, HashSplit
 from chefbot.data.text_backend import BackendChoice, TiktokenText, decide, fast_backend, requested_backend
 from chefbot.data.tokenize import messages_for, target_for
-from chefbot.errors import ConfigError, DataError
+from chefbot.errors import ChefbotError, ConfigError, DataError
 from chefbot.io import atomic_dir, atomic_write_json
 from chefbot.progress import make_progress
 from chefbot.recipe_format import Recipe
@@ -299,17 +299,32 @@ def _grounding_args(cfg: ExperimentConfig, spec: SourceSpec, progress: bool) -> 
     path = index_path(cfg, spec)
     if not path.exists():
         # In a spawned process: the CSV reader's threads must never run in this one before it forks its workers.
-        child = mp.get_context("spawn").Process(target=_build_index, args=(cfg.model_dump(mode="json"), spec, progress))
+        ctx = mp.get_context("spawn")
+        receive, send = ctx.Pipe(duplex=False)
+        child = ctx.Process(target=_build_index, args=(cfg.model_dump(mode="json"), spec, progress, send))
         child.start()
+        send.close()
+        try:
+            error = receive.recv()  # blocks until the child sends its error or closes the pipe
+        except EOFError:
+            error = None
         child.join()
+        if error is not None:  # the child's own clear message (a bad source), not a traceback
+            raise DataError(f"grounding index: {error}")
         if child.exitcode != 0 or not path.exists():
             raise DataError(f"grounding index of {spec.describe()}: building it failed (exit code {child.exitcode})")
     return str(path), cfg.grounding.model_dump(mode="json"), prompt_uses_title(cfg)
 
 
-def _build_index(cfg: dict, spec: SourceSpec, progress: bool) -> None:
-    experiment = ExperimentConfig.model_validate(cfg)
-    build_index(experiment, spec, index_path(experiment, spec), progress)
+def _build_index(cfg: dict, spec: SourceSpec, progress: bool, errors: Any) -> None:
+    """The spawned index build; a ChefbotError goes back to the parent as its message."""
+    try:
+        experiment = ExperimentConfig.model_validate(cfg)
+        build_index(experiment, spec, index_path(experiment, spec), progress)
+    except ChefbotError as e:
+        errors.send(str(e))
+    finally:
+        errors.close()
 
 
 def _run(chunks: Iterable[tuple[RawChunk, float]], num_proc: int, initargs: tuple) -> Iterator[ChunkResult]:
