@@ -177,28 +177,17 @@ def load_tokenizer(cfg: ModelConfig) -> Any:
     return tok
 
 
-def _cpuinfo_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
-    return set(line.partition(":")[2].split())
-
-
 def cpu_has_fast_bf16() -> bool:
-    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX).
+    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX), read from its feature bits by torch.cpu.
 
     Not ``torch.ops.mkldnn._is_mkldnn_bf16_supported()``: oneDNN calls bf16 "supported" on every
     AVX-512 CPU, emulating it where the instructions are missing, and there bf16 matmuls are about
-    3.5x slower than fp32 (Intel Xeon without AVX512-BF16: docs/BENCHMARKS.md, "bf16 against fp32").
-    torch.cpu reads the CPU's feature bits (cpuinfo); /proc/cpuinfo where that helper is missing."""
+    4x slower than fp32, a training step 3x (docs/BENCHMARKS.md, section cpu-precision-intel).  A torch without these
+    helpers answers no: fp32 is never the slow choice."""
     import torch
 
     probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
-    if all(callable(p) for p in probes):
-        return any(bool(p()) for p in probes)
-    return bool(_cpuinfo_flags() & {"avx512_bf16", "amx_bf16"})
+    return any(bool(p()) for p in probes if callable(p))
 
 
 def resolve_dtype(precision: str) -> Any:
