@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import align_cfg
 
+from chefbot.errors import ChefbotError
 from chefbot.generate import Completion
 
 GOOD = """# {title}
@@ -79,6 +80,21 @@ def test_align_runs_the_stage_and_writes_an_adapter(tiny_model_dir, recipes_json
     # run again: nothing is sampled (no generator made) and DPO is already at its last checkpoint
     again = run.align(cfg, str(sft_adapter))
     assert len(made) == 1 and again["engine"] is None and again["resumed_from"].endswith("checkpoint-2")
+    # checkpoints trained on other pairs or settings are never resumed as if they were these
+    for change, named in (("align.beta=0.5", "align"), ("align.substitution_pairs=0", "pairs, pairs_sha256")):
+        other = align_cfg(
+            tiny_model_dir,
+            recipes_jsonl,
+            tmp_path / "run",
+            "align.prompts=6",
+            "align.samples_per_prompt=2",
+            "align.max_steps=2",
+            "align.save_steps=2",
+            "align.substitution_pairs=2",
+            change,
+        )
+        with pytest.raises(ChefbotError, match=f"trained with other {named}; delete .*trainer to train DPO again"):
+            run.align(other, str(sft_adapter))
 
 
 def test_no_sft_adapter_is_one_clear_error(tmp_path, monkeypatch, capsys):

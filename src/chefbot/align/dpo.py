@@ -18,6 +18,8 @@ losses as one never interrupted (tests/align/test_align_resume.py).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import shutil
 from pathlib import Path
@@ -26,8 +28,8 @@ from typing import Any
 from chefbot.chat import adapt_to_template
 from chefbot.config import ExperimentConfig
 from chefbot.errors import ChefbotError
-from chefbot.io import atomic_dir, atomic_write_text
-from chefbot.model import load_model, load_tokenizer, resolve_dtype
+from chefbot.io import atomic_dir, atomic_write_json, atomic_write_text
+from chefbot.model import adapter_identity, load_model, load_tokenizer, resolve_dtype
 from chefbot.progress import enabled as progress_enabled
 from chefbot.stops import generation_config_for
 
@@ -47,6 +49,41 @@ def complete_checkpoint(trainer_dir: Path) -> Path | None:
     while found and not (found[-1][1] / STATE_FILE).exists():
         shutil.rmtree(found.pop()[1], ignore_errors=True)  # cut short by a kill: the Trainer would trip on it
     return found[-1][1] if found else None
+
+
+RUN_FILE = "run.json"  # what the checkpoints in trainer/ were trained on
+
+
+def dpo_identity(cfg: ExperimentConfig, sft_adapter: Path, pairs: list[dict]) -> dict:
+    """What a resumed DPO run must share with the one that wrote its checkpoints: the pairs (by hash), the
+    SFT adapter and every setting that shapes the steps (the schedule decays to ``max_steps``)."""
+    text = json.dumps([[p["prompt"], p["chosen"], p["rejected"]] for p in pairs], ensure_ascii=False)
+    keep = ("beta", "lr", "max_steps", "batch_size", "grad_accum", "max_length")
+    return {
+        "pairs_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "pairs": len(pairs),
+        "sft_adapter": adapter_identity(sft_adapter),
+        "align": {k: getattr(cfg.align, k) for k in keep},
+        "precision": cfg.train.precision,
+        "seed": cfg.seed,
+    }
+
+
+def check_run(trainer_dir: Path, identity: dict, resuming: bool) -> None:
+    """Record ``identity`` for a new run; refuse to resume checkpoints trained on other pairs or settings
+    (resuming them would silently mix two runs), naming what differs."""
+    path = trainer_dir / RUN_FILE
+    if resuming and path.exists():
+        old = json.loads(path.read_text(encoding="utf-8"))
+        diff = [k for k in sorted(set(old) | set(identity)) if old.get(k) != identity.get(k)]
+        if diff:
+            raise ChefbotError(
+                f"{trainer_dir}: its DPO checkpoints were trained with other {', '.join(diff)}; delete "
+                f"{trainer_dir} to train DPO again on these, or restore what they were trained with"
+            )
+        return
+    trainer_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, identity)
 
 
 def pair_dataset(pairs: list[dict], tokenizer: Any, fold: str) -> Any:
@@ -113,6 +150,7 @@ def train_dpo(cfg: ExperimentConfig, sft_adapter: Path, pairs: list[dict], align
         )
     trainer_dir = align_dir / "trainer"
     resume = complete_checkpoint(trainer_dir)
+    check_run(trainer_dir, dpo_identity(cfg, sft_adapter, pairs), resuming=resume is not None)
     torch.manual_seed(cfg.seed)
     tokenizer = load_tokenizer(cfg.model)
     model = load_model(cfg, dtype=resolve_dtype(cfg.train.precision))
@@ -136,6 +174,4 @@ def train_dpo(cfg: ExperimentConfig, sft_adapter: Path, pairs: list[dict], align
 
 
 def _json_line(row: dict) -> str:
-    import json
-
     return json.dumps(row) + "\n"

@@ -2,7 +2,7 @@
 
 Files: ``requests.jsonl`` (what was asked), ``samples_settings.json`` and ``samples.jsonl`` (the answers
 and their reward parts, resumable), ``pairs.jsonl``, ``rewards.json`` (the reward components averaged
-per condition, and the pair counts), ``trainer/checkpoint-N`` (DPO checkpoints), ``train_log.jsonl``
+per condition, and the pair counts), ``trainer/checkpoint-N`` (DPO checkpoints; ``trainer/run.json``: what they were trained on), ``train_log.jsonl``
 (every DPO step's loss and reward margins), ``adapter/`` (the aligned adapter, a PEFT folder) and
 ``align_summary.json``.  Run it again and it resumes where it stopped: sampling skips the requests
 already answered, DPO continues from its newest complete checkpoint.
