@@ -7,6 +7,8 @@
 #              configs/quickstart.yaml as it is now
 #   align    = + chefbot align on the ground adapter (DPO toward the checkers)
 #   align_sp = align with align.substitution_pairs=32 (off-policy pairs), on the same samples (measured worse)
+#   chain    = `make chef`'s own final model from a fresh clone: its runs/quickstart/config.yaml and
+#              align/adapter copied to runs/chain/config.yaml and runs/chain/align-adapter
 # then base and the adapters generate the three request sets and are scored together, paired.
 # The committed adapters were trained in bf16 (precision auto took emulated bf16 for native on that Intel CPU,
 # fixed since): PRECISION=bf16 reproduces them; the default trains as auto now decides.
@@ -42,7 +44,8 @@ for stage in "${stages[@]}"; do
         --step subs=runs/abl-subs/config.yaml@runs/abl-subs/adapter \
         --step ground=runs/abl-ground/config.yaml@runs/abl-ground/adapter \
         --step align=runs/abl-ground/config.yaml@runs/abl-ground/align/adapter \
-        --step align_sp=runs/abl-sp/align/config.yaml@runs/abl-sp/align/adapter ;;
+        --step align_sp=runs/abl-sp/align/config.yaml@runs/abl-sp/align/adapter \
+        --step chain=runs/chain/config.yaml@runs/chain/align-adapter ;;
     *) echo "unknown stage $stage (train, align, generate)" >&2; exit 2 ;;
   esac
 done
