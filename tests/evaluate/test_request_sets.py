@@ -112,7 +112,9 @@ def test_cli_names_the_sets_on_a_typo():
 
 
 def test_prompts_come_from_one_function():
-    cfg = quickstart("eval.sets=all", "eval.set_limit=3")
+    cfg = quickstart(
+        "eval.sets=all", "eval.set_limit=3", "grounding.enabled=false"
+    )  # the plain prompt; grounded: below
     sets = rs.load_request_sets(cfg)
     free, own, cf = (rs.set_items(cfg, sets[n]) for n in REQUEST_SETS)
     for it, r in zip(free, sets["free"]):
@@ -277,6 +279,7 @@ def tiny_run(tiny_qwen_dir, tmp_path_factory, qwen_tokenizer):
         "eval.set_limit=2",
         "eval.bertscore_model=none",
         "eval.bootstrap_samples=100",
+        "grounding.enabled=false",  # the quickstart grounds its prompts; these tests are about generation and scoring
     )
     other = build_tiny_qwen(tmp_path_factory.mktemp("tiny-other"), qwen_tokenizer, seed=1)
     adapter = "runs/x/tiny-adapter"  # a name only: the tuned generator is injected

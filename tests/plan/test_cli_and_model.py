@@ -88,6 +88,9 @@ BAD_INPUTS = [
 ]
 
 
+CLOCK = ["--now", "2030-06-01 12:00"]  # a fixed clock: an undated 19:30 must never be "in the past" by the wall clock
+
+
 @pytest.mark.parametrize("yaml_text,expected", BAD_INPUTS)
 def test_bad_input_is_a_user_error_with_a_clear_message(tmp_path, yaml_text, expected):
     """In process (fast): the command raises ChefbotError, which `chefbot` prints as one line."""
@@ -96,14 +99,14 @@ def test_bad_input_is_a_user_error_with_a_clear_message(tmp_path, yaml_text, exp
     from chefbot.cli import app
     from chefbot.errors import ChefbotError
 
-    result = CliRunner().invoke(app, ["plan", str(_write(tmp_path, yaml_text)), "--out", str(tmp_path / "out")])
+    result = CliRunner().invoke(app, ["plan", str(_write(tmp_path, yaml_text)), "--out", str(tmp_path / "out"), *CLOCK])
     assert isinstance(result.exception, ChefbotError), result.exception
     assert expected in str(result.exception)
     assert not (tmp_path / "out").exists()
 
 
 def test_bad_input_through_the_real_command_has_no_traceback(tmp_path):
-    r = run_cli(str(_write(tmp_path, BAD_INPUTS[0][0])))
+    r = run_cli(str(_write(tmp_path, BAD_INPUTS[0][0])), *CLOCK)
     assert r.returncode == 2 and "at least one cook" in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 
@@ -116,7 +119,7 @@ def test_ingredient_list_without_endpoint_says_how(tmp_path):
     text = GOOD.replace(
         '    directions: ["Wash the lettuce.", "Toss with dressing."]', "    ingredients: [lettuce, tomato]"
     )
-    result = CliRunner().invoke(app, ["plan", str(_write(tmp_path, text))])
+    result = CliRunner().invoke(app, ["plan", str(_write(tmp_path, text)), *CLOCK])
     assert "--endpoint URL --api-model NAME" in str(result.exception)
 
 
