@@ -45,16 +45,8 @@ def test_align_runs_the_stage_and_writes_an_adapter(tiny_model_dir, recipes_json
 
     made = []
     monkeypatch.setattr(run, "make_generator", lambda *a, **k: made.append(k) or AlternatingGenerator())
-    cfg = align_cfg(
-        tiny_model_dir,
-        recipes_jsonl,
-        tmp_path / "run",
-        "align.prompts=6",
-        "align.samples_per_prompt=2",
-        "align.max_steps=2",
-        "align.save_steps=2",
-        "align.substitution_pairs=2",
-    )
+    small = ("align.prompts=6", "align.samples_per_prompt=2", "align.max_steps=2", "align.save_steps=2")
+    cfg = align_cfg(tiny_model_dir, recipes_jsonl, tmp_path / "run", *small, "align.substitution_pairs=2")
     s = run.align(cfg, str(sft_adapter))
     out = tmp_path / "run" / "align"
     assert made == [{"adapter": str(sft_adapter), "purpose": "serving"}]
@@ -82,18 +74,10 @@ def test_align_runs_the_stage_and_writes_an_adapter(tiny_model_dir, recipes_json
     assert len(made) == 1 and again["engine"] is None and again["resumed_from"].endswith("checkpoint-2")
     # checkpoints trained on other pairs or settings are never resumed as if they were these
     for change, named in (("align.beta=0.5", "align"), ("align.substitution_pairs=0", "pairs, pairs_sha256")):
-        other = align_cfg(
-            tiny_model_dir,
-            recipes_jsonl,
-            tmp_path / "run",
-            "align.prompts=6",
-            "align.samples_per_prompt=2",
-            "align.max_steps=2",
-            "align.save_steps=2",
-            "align.substitution_pairs=2",
-            change,
-        )
-        with pytest.raises(ChefbotError, match=f"trained with other {named}; delete .*trainer to train DPO again"):
+        other = align_cfg(tiny_model_dir, recipes_jsonl, tmp_path / "run", *small, "align.substitution_pairs=2", change)
+        with pytest.raises(
+            ChefbotError, match=f"trained with other settings \\({named}\\); delete .*trainer to train DPO again"
+        ):
             run.align(other, str(sft_adapter))
 
 

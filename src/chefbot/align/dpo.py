@@ -25,10 +25,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from chefbot.align.samples import check_settings
 from chefbot.chat import adapt_to_template
 from chefbot.config import ExperimentConfig
 from chefbot.errors import ChefbotError
-from chefbot.io import atomic_dir, atomic_write_json, atomic_write_text
+from chefbot.io import atomic_dir, atomic_write_text
 from chefbot.model import adapter_identity, load_model, load_tokenizer, resolve_dtype
 from chefbot.progress import enabled as progress_enabled
 from chefbot.stops import generation_config_for
@@ -73,17 +74,10 @@ def check_run(trainer_dir: Path, identity: dict, resuming: bool) -> None:
     """Record ``identity`` for a new run; refuse to resume checkpoints trained on other pairs or settings
     (resuming them would silently mix two runs), naming what differs."""
     path = trainer_dir / RUN_FILE
-    if resuming and path.exists():
-        old = json.loads(path.read_text(encoding="utf-8"))
-        diff = [k for k in sorted(set(old) | set(identity)) if old.get(k) != identity.get(k)]
-        if diff:
-            raise ChefbotError(
-                f"{trainer_dir}: its DPO checkpoints were trained with other {', '.join(diff)}; delete "
-                f"{trainer_dir} to train DPO again on these, or restore what they were trained with"
-            )
-        return
+    if not resuming:  # no complete checkpoint: whatever was recorded belongs to nothing that is kept
+        path.unlink(missing_ok=True)
     trainer_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(path, identity)
+    check_settings(path, identity, what="its DPO checkpoints were trained", redo="train DPO again on these")
 
 
 def pair_dataset(pairs: list[dict], tokenizer: Any, fold: str) -> Any:

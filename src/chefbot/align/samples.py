@@ -45,15 +45,18 @@ def read_done(path: Path) -> list[dict]:
     return rows
 
 
-def check_settings(path: Path, settings: dict) -> None:
-    """Write ``settings`` beside the samples, or refuse a resume whose settings differ."""
+def check_settings(
+    path: Path, settings: dict, what: str = "the samples beside it were drawn", redo: str = "sample again"
+) -> None:
+    """Write ``settings`` to ``path``, or refuse a resume whose settings differ from those recorded there,
+    naming the keys that differ (``what`` and ``redo`` say whose settings they are and how to start over)."""
     if path.exists():
         old = json.loads(path.read_text(encoding="utf-8"))
         diff = [k for k in sorted(set(old) | set(settings)) if old.get(k) != settings.get(k)]
         if diff:
             raise ChefbotError(
-                f"{path}: the samples beside it were drawn with other settings ({', '.join(diff)}); "
-                f"delete {path.parent} to sample again, or use the settings recorded there"
+                f"{path}: {what} with other settings ({', '.join(diff)}); "
+                f"delete {path.parent} to {redo}, or use the settings recorded there"
             )
         return
     atomic_write_json(path, settings)
