@@ -61,6 +61,18 @@ def reward_components(text: str, request: dict) -> dict:
     }
 
 
+def _pair(request: dict, chosen: str, rejected: str, chosen_reward: float, rejected_reward: float) -> dict:
+    """One preference pair as pairs.jsonl and DPO take it."""
+    return {
+        "id": request["id"],
+        "prompt": request["messages"],
+        "chosen": chosen,
+        "rejected": rejected,
+        "chosen_reward": chosen_reward,
+        "rejected_reward": rejected_reward,
+    }
+
+
 def build_pairs(rows: list[dict], min_margin: float) -> tuple[list[dict], dict]:
     """Per request (a samples.jsonl row with scored ``answers``): chosen = the highest reward, rejected = the
     lowest (ties: the earlier sample), kept when they differ by at least ``min_margin``.  Returns the pairs
@@ -73,16 +85,7 @@ def build_pairs(rows: list[dict], min_margin: float) -> tuple[list[dict], dict]:
         if best[0] - worst[0] < min_margin or best[1] == worst[1]:
             counts["below_margin"] += 1
             continue
-        pairs.append(
-            {
-                "id": row["id"],
-                "prompt": row["messages"],
-                "chosen": best[2]["text"],
-                "rejected": worst[2]["text"],
-                "chosen_reward": best[0],
-                "rejected_reward": worst[0],
-            }
-        )
+        pairs.append(_pair(row, best[2]["text"], worst[2]["text"], best[0], worst[0]))
     counts["pairs"] = len(pairs)
     return pairs, counts
 
@@ -99,14 +102,6 @@ def substitution_pairs(requests: list[dict], min_margin: float) -> tuple[list[di
             dropped += 1
             continue
         pairs.append(
-            {
-                "id": q["id"],
-                "prompt": q["messages"],
-                "chosen": q["chosen"],
-                "rejected": q["rejected"],
-                "chosen_reward": chosen["reward"],
-                "rejected_reward": rejected["reward"],
-                "source": "substitution",
-            }
+            {**_pair(q, q["chosen"], q["rejected"], chosen["reward"], rejected["reward"]), "source": "substitution"}
         )
     return pairs, dropped
